@@ -1,0 +1,131 @@
+package eventstore
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// The hash chain: within a stream, event v carries prev_hash = hash of event
+// v-1 ("" for v = 1) and hash = sha256(canonical bytes of its envelope and
+// data). The position is not hashed: it is assigned by the store (after commit,
+// on MongoDB) and checked for density by Verify instead.
+
+// NormalizeTime is the precision every backend stores (MongoDB dates are
+// milliseconds), applied before hashing so both backends hash the same bytes.
+func NormalizeTime(t time.Time) time.Time { return t.UTC().Truncate(time.Millisecond) }
+
+// CanonicalJSON re-encodes JSON with object keys sorted and no insignificant
+// white space; numbers keep their literal text.
+func CanonicalJSON(data []byte) (json.RawMessage, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, fmt.Errorf("canonical json: %w", err)
+	}
+	if dec.More() {
+		return nil, fmt.Errorf("canonical json: trailing data")
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, fmt.Errorf("canonical json: %w", err)
+	}
+	return bytes.TrimRight(buf.Bytes(), "\n"), nil
+}
+
+// CanonicalBytes are the bytes hashed for an event: a fixed field order,
+// length-prefixed so no two envelopes share an encoding.
+func CanonicalBytes(e RecordedEvent) []byte {
+	var b bytes.Buffer
+	field := func(s string) {
+		b.WriteString(strconv.Itoa(len(s)))
+		b.WriteByte(':')
+		b.WriteString(s)
+		b.WriteByte(';')
+	}
+	field("cspm-event-v1")
+	field(e.StreamID)
+	field(e.StreamType)
+	field(strconv.FormatInt(e.Version, 10))
+	field(e.EventID)
+	field(e.Type)
+	field(strconv.Itoa(e.SchemaVersion))
+	field(string(e.Data))
+	field(e.Metadata.TeamID)
+	field(e.Metadata.Actor)
+	field(e.Metadata.CorrelationID)
+	field(e.Metadata.CausationID)
+	field(e.Metadata.CommandID)
+	field(NormalizeTime(e.RecordedAt).Format(time.RFC3339Nano))
+	field(e.PrevHash)
+	return b.Bytes()
+}
+
+// ComputeHash is the chain hash of e (its PrevHash must be set).
+func ComputeHash(e RecordedEvent) string {
+	sum := sha256.Sum256(CanonicalBytes(e))
+	return hex.EncodeToString(sum[:])
+}
+
+// Prepare turns a validated request into the events to store, for a stream
+// whose head is (currentVersion, lastHash): versions, ids, canonical data,
+// timestamps and hashes are filled in; positions are left to the adapter.
+func Prepare(req AppendRequest, currentVersion int64, lastHash string, now time.Time) ([]RecordedEvent, error) {
+	now = NormalizeTime(now)
+	out := make([]RecordedEvent, len(req.Events))
+	prev := lastHash
+	for i, ne := range req.Events {
+		data, err := CanonicalJSON(ne.Data)
+		if err != nil {
+			return nil, fmt.Errorf("%w: event %d: %w", ErrInvalidAppend, i, err)
+		}
+		id := ne.EventID
+		if id == "" {
+			u, err := uuid.NewV7()
+			if err != nil {
+				return nil, fmt.Errorf("event id: %w", err)
+			}
+			id = u.String()
+		}
+		e := RecordedEvent{
+			EventID:       id,
+			StreamID:      req.StreamID,
+			StreamType:    req.StreamType,
+			Version:       currentVersion + int64(i) + 1,
+			Type:          ne.Type,
+			SchemaVersion: ne.SchemaVersion,
+			Data:          data,
+			Metadata:      req.Metadata,
+			RecordedAt:    now,
+			PrevHash:      prev,
+		}
+		e.Hash = ComputeHash(e)
+		prev = e.Hash
+		out[i] = e
+	}
+	return out, nil
+}
+
+// Fingerprint is a stable digest of any JSON-encodable value, for
+// Idempotency.Fingerprint (e.g. the command as received).
+func Fingerprint(v any) (string, error) {
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return "", fmt.Errorf("fingerprint: %w", err)
+	}
+	canon, err := CanonicalJSON(raw)
+	if err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256(canon)
+	return hex.EncodeToString(sum[:]), nil
+}

@@ -1,0 +1,231 @@
+// Package eventstore holds the write side's source of truth: the store port,
+// the envelope every stored event carries, the codec with its upcaster chain,
+// the per-stream hash chain and the audit tools built on them. Adapters live
+// in eventstore/sqlite and eventstore/mongo; both pass eventstore/storetest.
+package eventstore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// ExpectedVersion states what the appender believes about the stream.
+type ExpectedVersion struct {
+	kind    expectKind
+	version int64
+}
+
+type expectKind uint8
+
+const (
+	expectAny expectKind = iota
+	expectNoStream
+	expectExact
+)
+
+var (
+	// Any appends whatever the stream's version.
+	Any = ExpectedVersion{kind: expectAny}
+	// NoStream appends only if the stream has no events yet.
+	NoStream = ExpectedVersion{kind: expectNoStream}
+)
+
+// Exact appends only if the stream's current version is v (v >= 1; use NoStream for 0).
+func Exact(v int64) ExpectedVersion {
+	if v == 0 {
+		return NoStream
+	}
+	return ExpectedVersion{kind: expectExact, version: v}
+}
+
+// IsAny, IsNoStream and Version describe the expectation to adapters.
+func (e ExpectedVersion) IsAny() bool      { return e.kind == expectAny }
+func (e ExpectedVersion) IsNoStream() bool { return e.kind == expectNoStream }
+
+// Version is the exact version expected; ok is false for Any and NoStream.
+func (e ExpectedVersion) Version() (v int64, ok bool) { return e.version, e.kind == expectExact }
+
+// Satisfied reports whether a stream at current satisfies the expectation.
+func (e ExpectedVersion) Satisfied(current int64) bool {
+	switch e.kind {
+	case expectNoStream:
+		return current == 0
+	case expectExact:
+		return current == e.version
+	default:
+		return true
+	}
+}
+
+func (e ExpectedVersion) String() string {
+	switch e.kind {
+	case expectNoStream:
+		return "no-stream"
+	case expectExact:
+		return fmt.Sprintf("exact(%d)", e.version)
+	default:
+		return "any"
+	}
+}
+
+// Metadata travels with every event (DESIGN.md §4).
+type Metadata struct {
+	TeamID        string `json:"team_id,omitempty"`
+	Actor         string `json:"actor,omitempty"`
+	CorrelationID string `json:"correlation_id,omitempty"`
+	CausationID   string `json:"causation_id,omitempty"`
+	CommandID     string `json:"command_id,omitempty"`
+}
+
+// NewEvent is one event to append. Data is the JSON encoding of the event at
+// SchemaVersion. EventID is optional: the store assigns a UUIDv7 when empty.
+type NewEvent struct {
+	EventID       string
+	Type          string
+	SchemaVersion int
+	Data          json.RawMessage
+}
+
+// Idempotency makes an append safe to retry: the first append with Key wins;
+// a later one with the same Key and Fingerprint returns the first outcome and
+// appends nothing; the same Key with another Fingerprint is ErrIdempotencyMismatch.
+type Idempotency struct {
+	Key         string
+	Fingerprint string
+}
+
+// AppendRequest appends Events to one stream, all or nothing.
+type AppendRequest struct {
+	StreamID    string
+	StreamType  string
+	Expected    ExpectedVersion
+	Events      []NewEvent
+	Metadata    Metadata
+	Idempotency Idempotency // optional (empty Key: not idempotent)
+}
+
+// AppendResult is the outcome of an append (or of the first append, for an idempotent retry).
+type AppendResult struct {
+	StreamID  string   `json:"stream_id"`
+	Version   int64    `json:"version"`   // the stream's version after the append
+	Positions []int64  `json:"positions"` // global position of each appended event
+	EventIDs  []string `json:"event_ids"`
+	Duplicate bool     `json:"duplicate"` // true when an idempotent retry returned an earlier outcome
+}
+
+// LastPosition is the position a reader must pass to see the whole append.
+func (r AppendResult) LastPosition() int64 {
+	if len(r.Positions) == 0 {
+		return 0
+	}
+	return r.Positions[len(r.Positions)-1]
+}
+
+// RecordedEvent is an event as stored: the envelope of DESIGN.md §4.
+type RecordedEvent struct {
+	EventID       string          `json:"event_id"`
+	StreamID      string          `json:"stream_id"`
+	StreamType    string          `json:"stream_type"`
+	Version       int64           `json:"version"`
+	Position      int64           `json:"position"`
+	Type          string          `json:"type"`
+	SchemaVersion int             `json:"schema_version"`
+	Data          json.RawMessage `json:"data"`
+	Metadata      Metadata        `json:"metadata"`
+	RecordedAt    time.Time       `json:"recorded_at"`
+	PrevHash      string          `json:"prev_hash"`
+	Hash          string          `json:"hash"`
+}
+
+// ReadStreamOptions bounds a stream read. Zero values mean "no bound".
+type ReadStreamOptions struct {
+	FromVersion int64     // first version to return (inclusive)
+	ToVersion   int64     // last version to return (inclusive)
+	Until       time.Time // only events recorded at or before this instant
+}
+
+// StreamInfo is the store's head record of one stream.
+type StreamInfo struct {
+	StreamID   string
+	StreamType string
+	Version    int64
+	LastHash   string
+}
+
+// Store is the event-store port. Every adapter passes eventstore/storetest.
+type Store interface {
+	// Append writes req.Events atomically if req.Expected holds. On a broken
+	// expectation it returns a *ConflictError (errors.Is(err, ErrConflict)).
+	Append(ctx context.Context, req AppendRequest) (AppendResult, error)
+	// LookupIdempotency returns the outcome stored under key, if any.
+	LookupIdempotency(ctx context.Context, key string) (res AppendResult, fingerprint string, found bool, err error)
+	// ReadStream returns a stream's events in version order (empty when the stream does not exist).
+	ReadStream(ctx context.Context, streamID string, opts ReadStreamOptions) ([]RecordedEvent, error)
+	// ReadAll returns up to limit events with position > after, in position order.
+	// Positions are dense and a reader never sees position p+1 before p.
+	ReadAll(ctx context.Context, after int64, limit int) ([]RecordedEvent, error)
+	// HeadPosition is the highest position readers can see (0 when empty).
+	HeadPosition(ctx context.Context) (int64, error)
+	// Streams lists stream heads ordered by stream id, after the given id.
+	Streams(ctx context.Context, after string, limit int) ([]StreamInfo, error)
+	// WaitForAppend blocks until the head passes after or ctx ends. It wakes
+	// promptly on appends made through this process and polls otherwise.
+	WaitForAppend(ctx context.Context, after int64) error
+	Close() error
+}
+
+// Errors every adapter classifies into.
+var (
+	ErrConflict            = errors.New("eventstore: wrong expected version")
+	ErrIdempotencyMismatch = errors.New("eventstore: idempotency key reused with different content")
+	ErrUnknownEventType    = errors.New("eventstore: unknown event type")
+	ErrInvalidAppend       = errors.New("eventstore: invalid append")
+)
+
+// ConflictError carries the stream's current version.
+type ConflictError struct {
+	StreamID string
+	Expected ExpectedVersion
+	Current  int64
+}
+
+func (e *ConflictError) Error() string {
+	return fmt.Sprintf("eventstore: stream %q: expected %s, current version %d", e.StreamID, e.Expected, e.Current)
+}
+
+func (e *ConflictError) Is(target error) bool { return target == ErrConflict }
+
+// Validate checks an append request before any I/O.
+func (r AppendRequest) Validate() error {
+	var errs []error
+	if r.StreamID == "" {
+		errs = append(errs, errors.New("stream_id is empty"))
+	}
+	if r.StreamType == "" {
+		errs = append(errs, errors.New("stream_type is empty"))
+	}
+	if len(r.Events) == 0 {
+		errs = append(errs, errors.New("no events"))
+	}
+	for i, e := range r.Events {
+		if e.Type == "" {
+			errs = append(errs, fmt.Errorf("event %d: type is empty", i))
+		}
+		if e.SchemaVersion < 1 {
+			errs = append(errs, fmt.Errorf("event %d: schema_version must be >= 1", i))
+		}
+		if !json.Valid(e.Data) {
+			errs = append(errs, fmt.Errorf("event %d: data is not valid JSON", i))
+		}
+	}
+	if r.Idempotency.Key != "" && r.Idempotency.Fingerprint == "" {
+		errs = append(errs, errors.New("idempotency fingerprint is empty"))
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("%w: %w", ErrInvalidAppend, errors.Join(errs...))
+	}
+	return nil
+}
