@@ -1,0 +1,288 @@
+// Package config is cspm's configuration: one struct, parsed once at start
+// from flags and CSPM_* environment variables (flag > environment > default),
+// validated with every problem listed, then injected. No other package reads
+// the environment.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/cspm-es/cspm-es/platform/dbregistry"
+)
+
+// StoreKind selects the event-store backend.
+type StoreKind string
+
+const (
+	StoreSQLite StoreKind = "sqlite" // embedded, one file per database under DataDir
+	StoreMongo  StoreKind = "mongo"  // MongoDB at MongoURI
+)
+
+// LogFormat selects the slog handler.
+type LogFormat string
+
+const (
+	LogText LogFormat = "text"
+	LogJSON LogFormat = "json"
+)
+
+// SQLiteSync is SQLite's PRAGMA synchronous for the embedded backend.
+type SQLiteSync string
+
+const (
+	// SyncFull survives power loss (fsync on every commit): the default.
+	SyncFull SQLiteSync = "full"
+	// SyncNormal may lose the last commits on power loss, never on a process crash.
+	SyncNormal SQLiteSync = "normal"
+)
+
+// Role is a part of `cspm serve` that a process runs (DESIGN.md §1).
+type Role string
+
+const (
+	RoleAPI       Role = "api"
+	RoleRelay     Role = "relay"
+	RoleProjector Role = "projector"
+)
+
+// AllRoles is the default: one process runs everything.
+var AllRoles = []Role{RoleAPI, RoleRelay, RoleProjector}
+
+// Config is everything cspm reads from its environment.
+type Config struct {
+	DataDir  string    // embedded databases and the embedded NATS live here
+	Store    StoreKind // event-store backend
+	MongoURI string    // required when Store is mongo
+	NATSURL  string    // external NATS; empty runs an embedded server
+	DBPrefix string    // prepended to every database name (see dbregistry)
+
+	HTTPAddr            string        // host:port the API listens on (port 0: any free port)
+	HTTPBodyLimit       int64         // bytes accepted in a command body
+	HTTPIngestBodyLimit int64         // bytes accepted by bulk ingest endpoints
+	HTTPRequestTimeout  time.Duration // per-request deadline
+	DefaultTeam         string        // team_id of every request until authentication lands
+
+	LogLevel  slog.Level
+	LogFormat LogFormat
+
+	SQLiteSync      SQLiteSync
+	ShutdownTimeout time.Duration // bound on a graceful stop
+	Roles           []Role        // what `cspm serve` runs
+}
+
+// Default is the configuration with nothing set: everything embedded under ./data.
+func Default() Config {
+	return Config{
+		DataDir:             "./data",
+		Store:               StoreSQLite,
+		HTTPAddr:            "127.0.0.1:8080",
+		HTTPBodyLimit:       1 << 20,
+		HTTPIngestBodyLimit: 32 << 20,
+		HTTPRequestTimeout:  30 * time.Second,
+		DefaultTeam:         "default",
+		LogLevel:            slog.LevelInfo,
+		LogFormat:           LogText,
+		SQLiteSync:          SyncFull,
+		ShutdownTimeout:     15 * time.Second,
+		Roles:               slices.Clone(AllRoles),
+	}
+}
+
+// HasRole reports whether r is among the configured roles.
+func (c Config) HasRole(r Role) bool { return slices.Contains(c.Roles, r) }
+
+// EmbeddedNATS reports whether cspm runs its own NATS server.
+func (c Config) EmbeddedNATS() bool { return c.NATSURL == "" }
+
+// RedactedMongoURI is MongoURI with any password masked, for logs.
+func (c Config) RedactedMongoURI() string { return redactURI(c.MongoURI) }
+
+// LogValue keeps secrets out of logs when a Config is logged.
+func (c Config) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("data_dir", c.DataDir),
+		slog.String("store", string(c.Store)),
+		slog.String("mongodb_uri", c.RedactedMongoURI()),
+		slog.String("nats_url", redactURI(c.NATSURL)),
+		slog.String("db_prefix", c.DBPrefix),
+		slog.String("http_addr", c.HTTPAddr),
+		slog.String("log_level", c.LogLevel.String()),
+		slog.String("log_format", string(c.LogFormat)),
+		slog.String("sqlite_sync", string(c.SQLiteSync)),
+		slog.Duration("shutdown_timeout", c.ShutdownTimeout),
+		slog.String("roles", joinRoles(c.Roles)),
+	)
+}
+
+// Validate reports every problem of c, or nil.
+func (c Config) Validate() error { return c.validate(AllGroups) }
+
+func (c Config) validate(groups Group) error {
+	var errs []error
+	add := func(key, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", settingLabel(key), fmt.Sprintf(format, args...)))
+	}
+	if groups&GroupRegistry != 0 {
+		if err := dbregistry.ValidatePrefix(c.DBPrefix); err != nil {
+			for _, e := range unjoin(err) {
+				add("db-prefix", "%v", e)
+			}
+		}
+	}
+	if groups&GroupStorage != 0 {
+		if strings.TrimSpace(c.DataDir) == "" {
+			add("data-dir", "must not be empty")
+		}
+		switch c.Store {
+		case StoreSQLite:
+		case StoreMongo:
+			switch {
+			case c.MongoURI == "":
+				add("mongodb-uri", "required when the store is mongo")
+			case !strings.HasPrefix(c.MongoURI, "mongodb://") && !strings.HasPrefix(c.MongoURI, "mongodb+srv://"):
+				add("mongodb-uri", "%q must start with mongodb:// or mongodb+srv://", c.RedactedMongoURI())
+			}
+		default:
+			add("store", "unknown store %q (want sqlite or mongo)", c.Store)
+		}
+		switch c.SQLiteSync {
+		case SyncFull, SyncNormal:
+		default:
+			add("sqlite-sync", "unknown mode %q (want full or normal)", c.SQLiteSync)
+		}
+	}
+	if groups&GroupLogging != 0 {
+		switch c.LogLevel {
+		case slog.LevelDebug, slog.LevelInfo, slog.LevelWarn, slog.LevelError:
+		default:
+			add("log-level", "unknown level %q (want debug, info, warn or error)", c.LogLevel)
+		}
+		switch c.LogFormat {
+		case LogText, LogJSON:
+		default:
+			add("log-format", "unknown format %q (want text or json)", c.LogFormat)
+		}
+	}
+	if groups&GroupServe != 0 {
+		if err := checkHostPort(c.HTTPAddr); err != nil {
+			add("http-addr", "%q: %v", c.HTTPAddr, err)
+		}
+		if c.HTTPBodyLimit <= 0 {
+			add("http-body-limit", "must be positive")
+		}
+		if c.HTTPIngestBodyLimit <= 0 {
+			add("http-ingest-body-limit", "must be positive")
+		}
+		if c.HTTPRequestTimeout <= 0 {
+			add("http-request-timeout", "must be positive")
+		}
+		if c.DefaultTeam == "" || strings.ContainsFunc(c.DefaultTeam, isSpace) {
+			add("default-team", "%q must be non-empty without white space", c.DefaultTeam)
+		}
+		if err := checkNATSURLs(c.NATSURL); err != nil {
+			add("nats-url", "%v", err)
+		}
+		if c.ShutdownTimeout <= 0 {
+			add("shutdown-timeout", "must be positive")
+		}
+		if err := checkRoles(c.Roles); err != nil {
+			add("roles", "%v", err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func isSpace(r rune) bool { return r == ' ' || r == '\t' || r == '\n' || r == '\r' }
+
+func checkHostPort(addr string) error {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("want host:port (%w)", err)
+	}
+	if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+		return fmt.Errorf("port %q is not a number from 0 to 65535", port)
+	}
+	return nil
+}
+
+func checkNATSURLs(s string) error {
+	if s == "" {
+		return nil
+	}
+	var errs []error
+	for raw := range strings.SplitSeq(s, ",") {
+		raw = strings.TrimSpace(raw)
+		u, err := url.Parse(raw)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%q: %w", redactURI(raw), err))
+			continue
+		}
+		switch u.Scheme {
+		case "nats", "tls", "ws", "wss":
+		default:
+			errs = append(errs, fmt.Errorf("%q: want a nats://, tls://, ws:// or wss:// URL", redactURI(raw)))
+			continue
+		}
+		if u.Host == "" {
+			errs = append(errs, fmt.Errorf("%q: no host", redactURI(raw)))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func checkRoles(roles []Role) error {
+	if len(roles) == 0 {
+		return fmt.Errorf("at least one role is needed (from %s)", joinRoles(AllRoles))
+	}
+	var errs []error
+	seen := map[Role]bool{}
+	for _, r := range roles {
+		if !slices.Contains(AllRoles, r) {
+			errs = append(errs, fmt.Errorf("unknown role %q (want some of %s)", r, joinRoles(AllRoles)))
+		}
+		if seen[r] {
+			errs = append(errs, fmt.Errorf("role %q listed twice", r))
+		}
+		seen[r] = true
+	}
+	return errors.Join(errs...)
+}
+
+func joinRoles(roles []Role) string {
+	s := make([]string, len(roles))
+	for i, r := range roles {
+		s[i] = string(r)
+	}
+	return strings.Join(s, ",")
+}
+
+func redactURI(s string) string {
+	if s == "" {
+		return ""
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		// Not a URL we can parse: keep only its scheme to be safe.
+		if i := strings.Index(s, "://"); i >= 0 {
+			return s[:i+3] + "…"
+		}
+		return "…"
+	}
+	return u.Redacted()
+}
+
+// unjoin returns the errors joined in err (or err alone).
+func unjoin(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
+}

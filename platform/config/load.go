@@ -1,0 +1,213 @@
+package config
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Group selects which settings a command takes: a subcommand registers only
+// the flags it uses, reads only their environment variables and validates
+// only them (the rest keep their defaults).
+type Group uint8
+
+const (
+	GroupRegistry Group = 1 << iota // db-prefix
+	GroupStorage                    // data-dir, store, mongodb-uri, sqlite-sync
+	GroupLogging                    // log-level, log-format
+	GroupServe                      // HTTP, NATS, roles, team, shutdown
+
+	AllGroups = GroupRegistry | GroupStorage | GroupLogging | GroupServe
+)
+
+// Setting describes one configuration knob, for flags, help and docs.
+type Setting struct {
+	Flag    string // flag name without dashes
+	Env     string // environment variable
+	Default string // default as text ("" shows as empty)
+	Usage   string
+	group   Group
+	apply   func(c *Config, v string) error
+}
+
+// Settings lists every knob in documentation order.
+func Settings() []Setting { return append([]Setting(nil), settings...) }
+
+var settings = []Setting{
+	{Flag: "data-dir", Env: "CSPM_DATA_DIR", Default: "./data", group: GroupStorage,
+		Usage: "directory of the embedded databases (<name>.sqlite) and the embedded NATS server",
+		apply: func(c *Config, v string) error { c.DataDir = v; return nil }},
+	{Flag: "store", Env: "CSPM_STORE", Default: "sqlite", group: GroupStorage,
+		Usage: "event-store backend: sqlite (embedded) or mongo",
+		apply: func(c *Config, v string) error { c.Store = StoreKind(strings.ToLower(v)); return nil }},
+	{Flag: "mongodb-uri", Env: "CSPM_MONGODB_URI", group: GroupStorage,
+		Usage: "MongoDB connection string (required with --store=mongo)",
+		apply: func(c *Config, v string) error { c.MongoURI = v; return nil }},
+	{Flag: "sqlite-sync", Env: "CSPM_SQLITE_SYNC", Default: "full", group: GroupStorage,
+		Usage: "SQLite durability: full (survives power loss) or normal (faster; survives process crashes)",
+		apply: func(c *Config, v string) error { c.SQLiteSync = SQLiteSync(strings.ToLower(v)); return nil }},
+	{Flag: "db-prefix", Env: "CSPM_DB_PREFIX", group: GroupRegistry,
+		Usage: "prefix prepended as is to every database name (a-z, 0-9, '_', '-'), e.g. acme_",
+		apply: func(c *Config, v string) error { c.DBPrefix = v; return nil }},
+	{Flag: "http-addr", Env: "CSPM_HTTP_ADDR", Default: "127.0.0.1:8080", group: GroupServe,
+		Usage: "host:port the HTTP API listens on (port 0 picks a free port)",
+		apply: func(c *Config, v string) error { c.HTTPAddr = v; return nil }},
+	{Flag: "http-body-limit", Env: "CSPM_HTTP_BODY_LIMIT", Default: "1MiB", group: GroupServe,
+		Usage: "largest command request body (bytes, or with K/M/G suffix)",
+		apply: func(c *Config, v string) error { return parseInto(&c.HTTPBodyLimit, v, ParseSize) }},
+	{Flag: "http-ingest-body-limit", Env: "CSPM_HTTP_INGEST_BODY_LIMIT", Default: "32MiB", group: GroupServe,
+		Usage: "largest bulk-ingest request body (bytes, or with K/M/G suffix)",
+		apply: func(c *Config, v string) error { return parseInto(&c.HTTPIngestBodyLimit, v, ParseSize) }},
+	{Flag: "http-request-timeout", Env: "CSPM_HTTP_REQUEST_TIMEOUT", Default: "30s", group: GroupServe,
+		Usage: "deadline of one HTTP request",
+		apply: func(c *Config, v string) error { return parseInto(&c.HTTPRequestTimeout, v, time.ParseDuration) }},
+	{Flag: "default-team", Env: "CSPM_DEFAULT_TEAM", Default: "default", group: GroupServe,
+		Usage: "team_id given to every request until authentication lands",
+		apply: func(c *Config, v string) error { c.DefaultTeam = v; return nil }},
+	{Flag: "nats-url", Env: "CSPM_NATS_URL", group: GroupServe,
+		Usage: "external NATS server URL(s), comma separated; empty runs an embedded server under <data-dir>/nats",
+		apply: func(c *Config, v string) error { c.NATSURL = v; return nil }},
+	{Flag: "roles", Env: "CSPM_ROLES", Default: "api,relay,projector", group: GroupServe,
+		Usage: "what this process runs, comma separated: api, relay, projector",
+		apply: func(c *Config, v string) error { c.Roles = parseRoles(v); return nil }},
+	{Flag: "shutdown-timeout", Env: "CSPM_SHUTDOWN_TIMEOUT", Default: "15s", group: GroupServe,
+		Usage: "how long a graceful stop may take after SIGINT/SIGTERM",
+		apply: func(c *Config, v string) error { return parseInto(&c.ShutdownTimeout, v, time.ParseDuration) }},
+	{Flag: "log-level", Env: "CSPM_LOG_LEVEL", Default: "info", group: GroupLogging,
+		Usage: "debug, info, warn or error",
+		apply: func(c *Config, v string) error { return parseInto(&c.LogLevel, v, ParseLevel) }},
+	{Flag: "log-format", Env: "CSPM_LOG_FORMAT", Default: "text", group: GroupLogging,
+		Usage: "text or json (logs go to stderr)",
+		apply: func(c *Config, v string) error { c.LogFormat = LogFormat(strings.ToLower(v)); return nil }},
+}
+
+func parseInto[T any](dst *T, v string, parse func(string) (T, error)) error {
+	x, err := parse(v)
+	if err != nil {
+		return err
+	}
+	*dst = x
+	return nil
+}
+
+func parseRoles(v string) []Role {
+	var out []Role
+	for p := range strings.SplitSeq(v, ",") {
+		if p = strings.TrimSpace(strings.ToLower(p)); p != "" {
+			out = append(out, Role(p))
+		}
+	}
+	return out
+}
+
+// ParseLevel accepts debug, info, warn (or warning) and error, in any case.
+func ParseLevel(s string) (slog.Level, error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "debug":
+		return slog.LevelDebug, nil
+	case "info":
+		return slog.LevelInfo, nil
+	case "warn", "warning":
+		return slog.LevelWarn, nil
+	case "error":
+		return slog.LevelError, nil
+	}
+	return 0, fmt.Errorf("unknown level %q (want debug, info, warn or error)", s)
+}
+
+// ParseSize reads a byte count: a plain number, or one with a K, M or G
+// suffix (powers of 1024; "KB", "KiB" and friends are accepted too).
+func ParseSize(s string) (int64, error) {
+	t := strings.ToUpper(strings.TrimSpace(s))
+	t = strings.TrimSuffix(strings.TrimSuffix(t, "B"), "I")
+	mult := int64(1)
+	if n := len(t); n > 0 {
+		switch t[n-1] {
+		case 'K':
+			mult, t = 1<<10, t[:n-1]
+		case 'M':
+			mult, t = 1<<20, t[:n-1]
+		case 'G':
+			mult, t = 1<<30, t[:n-1]
+		}
+	}
+	n, err := strconv.ParseInt(strings.TrimSpace(t), 10, 64)
+	if err != nil || n < 0 || n > (1<<62)/mult {
+		return 0, fmt.Errorf("invalid size %q (want bytes, e.g. 1048576, 512K, 1M)", s)
+	}
+	return n * mult, nil
+}
+
+// Loader reads the configuration of one subcommand. Create it with Register
+// before parsing the flag set, then call Load.
+type Loader struct {
+	fs     *flag.FlagSet
+	groups Group
+	values map[string]*string
+}
+
+// Register adds the flags of groups to fs.
+func Register(fs *flag.FlagSet, groups Group) *Loader {
+	l := &Loader{fs: fs, groups: groups, values: map[string]*string{}}
+	for _, s := range settings {
+		if s.group&groups == 0 {
+			continue
+		}
+		usage := s.Usage + " (env " + s.Env + ")"
+		l.values[s.Flag] = fs.String(s.Flag, s.Default, usage)
+	}
+	return l
+}
+
+// LookupEnv is the signature of os.LookupEnv.
+type LookupEnv func(key string) (string, bool)
+
+// Load builds the configuration: for each setting of the loader's groups the
+// flag if given, else the environment variable if set and not empty, else the
+// default. It returns every problem found, joined.
+func (l *Loader) Load(env LookupEnv) (Config, error) {
+	if env == nil {
+		env = func(string) (string, bool) { return "", false }
+	}
+	given := map[string]bool{}
+	l.fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+
+	c := Default()
+	var errs []error
+	for _, s := range settings {
+		if s.group&l.groups == 0 {
+			continue
+		}
+		var v, source string
+		if given[s.Flag] {
+			v, source = *l.values[s.Flag], "--"+s.Flag
+		} else if e, ok := env(s.Env); ok && e != "" {
+			v, source = e, s.Env
+		} else {
+			continue
+		}
+		if err := s.apply(&c, v); err != nil {
+			errs = append(errs, fmt.Errorf("%s=%s: %w", source, v, err))
+		}
+	}
+	if err := c.validate(l.groups); err != nil {
+		errs = append(errs, unjoin(err)...)
+	}
+	if len(errs) > 0 {
+		return c, errors.Join(errs...)
+	}
+	return c, nil
+}
+
+func settingLabel(flagName string) string {
+	for _, s := range settings {
+		if s.Flag == flagName {
+			return "--" + s.Flag + " / " + s.Env
+		}
+	}
+	return flagName
+}
