@@ -85,7 +85,7 @@ func Default() Config {
 		Store:               StoreSQLite,
 		HTTPAddr:            "127.0.0.1:8080",
 		HTTPBodyLimit:       1 << 20,
-		HTTPIngestBodyLimit: 32 << 20,
+		HTTPIngestBodyLimit: 16 << 20,
 		HTTPRequestTimeout:  30 * time.Second,
 		DefaultTeam:         "default",
 		LogLevel:            slog.LevelInfo,

@@ -59,7 +59,7 @@ var settings = []Setting{
 	{Flag: "http-body-limit", Env: "CSPM_HTTP_BODY_LIMIT", Default: "1MiB", group: GroupServe,
 		Usage: "largest command request body (bytes, or with K/M/G suffix)",
 		apply: func(c *Config, v string) error { return parseInto(&c.HTTPBodyLimit, v, ParseSize) }},
-	{Flag: "http-ingest-body-limit", Env: "CSPM_HTTP_INGEST_BODY_LIMIT", Default: "32MiB", group: GroupServe,
+	{Flag: "http-ingest-body-limit", Env: "CSPM_HTTP_INGEST_BODY_LIMIT", Default: "16MiB", group: GroupServe,
 		Usage: "largest bulk-ingest request body (bytes, or with K/M/G suffix)",
 		apply: func(c *Config, v string) error { return parseInto(&c.HTTPIngestBodyLimit, v, ParseSize) }},
 	{Flag: "http-request-timeout", Env: "CSPM_HTTP_REQUEST_TIMEOUT", Default: "30s", group: GroupServe,
