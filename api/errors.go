@@ -1,0 +1,203 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/cspm-es/cspm-es/domain"
+	"github.com/cspm-es/cspm-es/eventstore"
+)
+
+// Error codes of the envelope's error.code (docs/http-api.md has the table).
+// A domain rule violation (422) uses the rule's own code instead.
+const (
+	CodeValidationFailed     = "VALIDATION_FAILED"      // 400: a field, path id or header is invalid
+	CodeMalformedBody        = "MALFORMED_BODY"         // 400: the body is not the JSON object the route reads
+	CodeNotFound             = "NOT_FOUND"              // 404
+	CodeMethodNotAllowed     = "METHOD_NOT_ALLOWED"     // 405
+	CodeConflict             = "CONFLICT"               // 409: the stream moved on; details carry current_version
+	CodePayloadTooLarge      = "PAYLOAD_TOO_LARGE"      // 413
+	CodeUnsupportedMediaType = "UNSUPPORTED_MEDIA_TYPE" // 415
+	CodeIdempotencyKeyReused = "IDEMPOTENCY_KEY_REUSED" // 422: same key, different request
+	CodeRuleViolation        = "RULE_VIOLATION"         // 422: a rule error without a code of its own
+	CodeInternal             = "INTERNAL"               // 500: the cause is logged, never sent
+	CodeRequestCanceled      = "REQUEST_CANCELED"       // 503: the client went away
+	CodeNotReady             = "NOT_READY"              // 503: /readyz with a failing check
+	CodeTimeout              = "TIMEOUT"                // 504: the request deadline passed
+)
+
+// requestError is an error api itself detects in a request (body, header,
+// path) before any command runs. It already knows its status and body.
+type requestError struct {
+	status int
+	body   ErrorBody
+}
+
+func (e *requestError) Error() string {
+	if len(e.body.Details) == 0 {
+		return e.body.Message
+	}
+	parts := make([]string, len(e.body.Details))
+	for i, d := range e.body.Details {
+		parts[i] = strings.TrimPrefix(d.Field+": "+d.Message, ": ")
+	}
+	return e.body.Message + ": " + strings.Join(parts, "; ")
+}
+
+func malformedBody(details ...ErrorDetail) *requestError {
+	return &requestError{status: http.StatusBadRequest, body: ErrorBody{
+		Code: CodeMalformedBody, Message: "the request body could not be read as the expected JSON object", Details: details,
+	}}
+}
+
+func invalidInput(in, field, format string, args ...any) *requestError {
+	return &requestError{status: http.StatusBadRequest, body: ErrorBody{
+		Code: CodeValidationFailed, Message: "invalid input",
+		Details: []ErrorDetail{{Field: field, In: in, Message: fmt.Sprintf(format, args...)}},
+	}}
+}
+
+func payloadTooLarge(limit int64) *requestError {
+	return &requestError{status: http.StatusRequestEntityTooLarge, body: ErrorBody{
+		Code: CodePayloadTooLarge, Message: fmt.Sprintf("the request body exceeds the limit of %d bytes", limit),
+	}}
+}
+
+func unsupportedMediaType(got string) *requestError {
+	msg := "the request body must be sent as Content-Type: application/json"
+	if got != "" {
+		msg += fmt.Sprintf(" (got %q)", got)
+	}
+	return &requestError{status: http.StatusUnsupportedMediaType, body: ErrorBody{
+		Code: CodeUnsupportedMediaType, Message: msg,
+		Details: []ErrorDetail{{Field: "Content-Type", In: InHeader, Message: "want application/json"}},
+	}}
+}
+
+// classify maps an error of any layer to its HTTP status and envelope
+// error. It is the only place that does so. internal reports an error whose
+// cause must be logged because the client only gets a generic message.
+func classify(err error) (status int, body ErrorBody, internal bool) {
+	var (
+		reqErr   *requestError
+		valErr   *domain.ValidationError
+		ruleErr  *domain.RuleError
+		conflict *eventstore.ConflictError
+		tooLarge *http.MaxBytesError
+		echoErr  *echo.HTTPError
+	)
+	switch {
+	case errors.As(err, &reqErr):
+		return reqErr.status, reqErr.body, false
+
+	case errors.As(err, &valErr):
+		details := make([]ErrorDetail, len(valErr.Fields))
+		for i, f := range valErr.Fields {
+			details[i] = ErrorDetail{Field: f.Field, Message: f.Message}
+		}
+		return http.StatusBadRequest, ErrorBody{Code: CodeValidationFailed, Message: "invalid input", Details: details}, false
+
+	case errors.As(err, &ruleErr):
+		code := ruleErr.Code
+		if code == "" {
+			code = CodeRuleViolation
+		}
+		return http.StatusUnprocessableEntity, ErrorBody{Code: code, Message: ruleErr.Message}, false
+
+	case errors.Is(err, domain.ErrNotFound):
+		return http.StatusNotFound, ErrorBody{Code: CodeNotFound, Message: "not found"}, false
+
+	case errors.Is(err, eventstore.ErrConflict):
+		body := ErrorBody{Code: CodeConflict, Message: "the resource was changed by another request; reload it and retry"}
+		if errors.As(err, &conflict) {
+			current := conflict.Current
+			body.Details = []ErrorDetail{{StreamID: conflict.StreamID, CurrentVersion: &current}}
+		}
+		return http.StatusConflict, body, false
+
+	case errors.Is(err, eventstore.ErrIdempotencyMismatch):
+		return http.StatusUnprocessableEntity, ErrorBody{
+			Code:    CodeIdempotencyKeyReused,
+			Message: "this Idempotency-Key was already used for a different request",
+			Details: []ErrorDetail{{Field: HeaderIdempotencyKey, In: InHeader, Message: "already used with another request"}},
+		}, false
+
+	case errors.Is(err, context.DeadlineExceeded):
+		return http.StatusGatewayTimeout, ErrorBody{Code: CodeTimeout, Message: "the request did not complete in time; retry it with the same Idempotency-Key"}, false
+
+	case errors.Is(err, context.Canceled):
+		return http.StatusServiceUnavailable, ErrorBody{Code: CodeRequestCanceled, Message: "the request was canceled before it completed"}, false
+
+	case errors.As(err, &tooLarge):
+		return payloadTooLarge(tooLarge.Limit).status, payloadTooLarge(tooLarge.Limit).body, false
+
+	case errors.As(err, &echoErr):
+		return classifyEcho(echoErr)
+
+	default:
+		return http.StatusInternalServerError, ErrorBody{Code: CodeInternal, Message: "internal error"}, true
+	}
+}
+
+// classifyEcho maps the errors echo raises itself (no route, wrong method…).
+func classifyEcho(e *echo.HTTPError) (int, ErrorBody, bool) {
+	status := e.Code
+	if status < 400 || status > 599 {
+		status = http.StatusInternalServerError
+	}
+	if status >= 500 {
+		return status, ErrorBody{Code: CodeInternal, Message: "internal error"}, true
+	}
+	var code string
+	switch status {
+	case http.StatusNotFound:
+		code = CodeNotFound
+	case http.StatusMethodNotAllowed:
+		code = CodeMethodNotAllowed
+	case http.StatusRequestEntityTooLarge:
+		code = CodePayloadTooLarge
+	case http.StatusUnsupportedMediaType:
+		code = CodeUnsupportedMediaType
+	default:
+		code = strings.ToUpper(strings.ReplaceAll(http.StatusText(status), " ", "_"))
+		if code == "" {
+			code = "HTTP_" + fmt.Sprint(status)
+		}
+	}
+	msg, ok := e.Message.(string)
+	if !ok || msg == "" {
+		msg = strings.ToLower(http.StatusText(status))
+	}
+	return status, ErrorBody{Code: code, Message: msg}, false
+}
+
+// handleError is echo's HTTPErrorHandler: every error any handler or
+// middleware returns ends here and leaves as an envelope.
+func (s *Server) handleError(err error, c echo.Context) {
+	status, body, internal := classify(err)
+	c.Set(ctxKeyErrorCode, body.Code)
+	log := s.requestLogger(c)
+	if internal {
+		attrs := []any{slog.Int("status", status), slog.Any("error", err)}
+		var pe *panicError
+		if errors.As(err, &pe) {
+			attrs = append(attrs, slog.String("stack", string(pe.stack)))
+		}
+		log.ErrorContext(c.Request().Context(), "request failed", attrs...)
+		body.Message = fmt.Sprintf("internal error (request id %s)", requestID(c))
+	}
+	if c.Response().Committed {
+		log.WarnContext(c.Request().Context(), "error after the response was committed", slog.Any("error", err))
+		return
+	}
+	env := Envelope{Success: false, Error: &body, Meta: Meta{RequestID: requestID(c)}}
+	if werr := writeEnvelope(c, status, env); werr != nil {
+		log.WarnContext(c.Request().Context(), "writing the error response failed", slog.Any("error", werr))
+	}
+}

@@ -1,0 +1,194 @@
+package api
+
+import (
+	"net/http"
+	"net/url"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/cspm-es/cspm-es/commands"
+)
+
+// CommandResult is the data of an accepted command (DESIGN.md §6).
+type CommandResult struct {
+	StreamID string   `json:"stream_id"`
+	Version  int64    `json:"version"`
+	Position int64    `json:"position"`
+	EventIDs []string `json:"event_ids"`
+}
+
+// BatchCommandResult is the data of an accepted batch command: one item
+// per stream written, and the highest position of the batch.
+type BatchCommandResult struct {
+	Items    []CommandResult `json:"items"`
+	Position int64           `json:"position"`
+}
+
+func (s *Server) registerCommandRoutes(g *echo.Group) {
+	g.POST("/scans", s.requestScan)
+	g.POST("/scans/:id/start", s.startScan)
+	g.POST("/scans/:id/complete", s.completeScan)
+	g.POST("/scans/:id/fail", s.failScan)
+	g.POST("/scans/:id/findings", s.raiseFindings)
+	g.POST("/findings/:id/resolve", s.resolveFinding)
+	g.POST("/findings/:id/suppress", s.suppressFinding)
+}
+
+// Body rules: routes whose fields are all optional accept an empty body.
+func (s *Server) body() bodyRule         { return bodyRule{limit: s.cfg.BodyLimit} }
+func (s *Server) optionalBody() bodyRule { return bodyRule{limit: s.cfg.BodyLimit, allowEmpty: true} }
+func (s *Server) ingestBody() bodyRule   { return bodyRule{limit: s.cfg.IngestBodyLimit} }
+
+func (s *Server) requestScan(c echo.Context) error {
+	meta, err := s.commandMeta(c)
+	if err != nil {
+		return err
+	}
+	var cmd commands.RequestScan
+	if err := decodeBody(c, s.body(), &cmd); err != nil {
+		return err
+	}
+	res, err := s.deps.Commands.RequestScan(c.Request().Context(), meta, cmd)
+	if err != nil {
+		return err
+	}
+	c.Response().Header().Set(echo.HeaderLocation, "/api/v1/scans/"+url.PathEscape(res.StreamID))
+	return commandAccepted(c, http.StatusCreated, res)
+}
+
+func (s *Server) startScan(c echo.Context) error {
+	var cmd commands.StartScan
+	meta, err := s.commandInput(c, s.optionalBody(), &cmd.ScanID, &cmd)
+	if err != nil {
+		return err
+	}
+	res, err := s.deps.Commands.StartScan(c.Request().Context(), meta, cmd)
+	if err != nil {
+		return err
+	}
+	return commandAccepted(c, http.StatusAccepted, res)
+}
+
+func (s *Server) completeScan(c echo.Context) error {
+	var cmd commands.CompleteScan
+	meta, err := s.commandInput(c, s.optionalBody(), &cmd.ScanID, &cmd)
+	if err != nil {
+		return err
+	}
+	res, err := s.deps.Commands.CompleteScan(c.Request().Context(), meta, cmd)
+	if err != nil {
+		return err
+	}
+	return commandAccepted(c, http.StatusAccepted, res)
+}
+
+func (s *Server) failScan(c echo.Context) error {
+	var cmd commands.FailScan
+	meta, err := s.commandInput(c, s.body(), &cmd.ScanID, &cmd)
+	if err != nil {
+		return err
+	}
+	res, err := s.deps.Commands.FailScan(c.Request().Context(), meta, cmd)
+	if err != nil {
+		return err
+	}
+	return commandAccepted(c, http.StatusAccepted, res)
+}
+
+func (s *Server) raiseFindings(c echo.Context) error {
+	var cmd commands.RaiseFindings
+	meta, err := s.commandInput(c, s.ingestBody(), &cmd.ScanID, &cmd)
+	if err != nil {
+		return err
+	}
+	res, err := s.deps.Commands.RaiseFindings(c.Request().Context(), meta, cmd)
+	if err != nil {
+		return err
+	}
+	items := make([]CommandResult, len(res.Items))
+	for i, r := range res.Items {
+		items[i] = toCommandResult(r)
+	}
+	markReplay(c, res.Duplicate)
+	return respond(c, http.StatusAccepted, BatchCommandResult{Items: items, Position: res.Position}, Meta{Position: res.Position})
+}
+
+func (s *Server) resolveFinding(c echo.Context) error {
+	var cmd commands.ResolveFinding
+	meta, err := s.commandInput(c, s.optionalBody(), &cmd.FindingID, &cmd)
+	if err != nil {
+		return err
+	}
+	res, err := s.deps.Commands.ResolveFinding(c.Request().Context(), meta, cmd)
+	if err != nil {
+		return err
+	}
+	return commandAccepted(c, http.StatusAccepted, res)
+}
+
+func (s *Server) suppressFinding(c echo.Context) error {
+	var cmd commands.SuppressFinding
+	meta, err := s.commandInput(c, s.body(), &cmd.FindingID, &cmd)
+	if err != nil {
+		return err
+	}
+	res, err := s.deps.Commands.SuppressFinding(c.Request().Context(), meta, cmd)
+	if err != nil {
+		return err
+	}
+	return commandAccepted(c, http.StatusAccepted, res)
+}
+
+// commandInput reads everything a command on /:id needs, in order: the
+// path id (into *id, after the body so the body cannot overwrite it), the
+// Idempotency-Key, the body (into cmd).
+func (s *Server) commandInput(c echo.Context, rule bodyRule, id *string, cmd any) (commands.Meta, error) {
+	pid, err := pathID(c, "id")
+	if err != nil {
+		return commands.Meta{}, err
+	}
+	meta, err := s.commandMeta(c)
+	if err != nil {
+		return commands.Meta{}, err
+	}
+	if err := decodeBody(c, rule, cmd); err != nil {
+		return commands.Meta{}, err
+	}
+	*id = pid
+	return meta, nil
+}
+
+// commandMeta is who sends the command. Until authentication lands the
+// team is the configured default and the actor is anonymous.
+func (s *Server) commandMeta(c echo.Context) (commands.Meta, error) {
+	key, err := idempotencyKey(c.Request())
+	if err != nil {
+		return commands.Meta{}, err
+	}
+	return commands.Meta{
+		TeamID:         s.cfg.DefaultTeam,
+		Actor:          anonymousActor,
+		CorrelationID:  correlationID(c),
+		IdempotencyKey: key,
+	}, nil
+}
+
+func commandAccepted(c echo.Context, status int, res commands.Result) error {
+	markReplay(c, res.Duplicate)
+	return respond(c, status, toCommandResult(res), Meta{Position: res.Position})
+}
+
+// markReplay flags an idempotent replay: same status, same data, this header.
+func markReplay(c echo.Context, duplicate bool) {
+	if duplicate {
+		c.Response().Header().Set(HeaderIdempotentReplay, "true")
+	}
+}
+
+func toCommandResult(r commands.Result) CommandResult {
+	ids := r.EventIDs
+	if ids == nil {
+		ids = []string{}
+	}
+	return CommandResult{StreamID: r.StreamID, Version: r.Version, Position: r.Position, EventIDs: ids}
+}

@@ -1,0 +1,85 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"sync"
+
+	"github.com/labstack/echo/v4"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+func (s *Server) registerRoutes() {
+	e := s.echo
+	e.GET("/healthz", s.healthz)
+	e.GET("/readyz", s.readyz)
+	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{
+		ErrorLog: slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn),
+	})))
+	for _, r := range []string{"/healthz", "/readyz", "/metrics"} {
+		s.quietRoutes[r] = true
+	}
+
+	v1 := e.Group("/api/v1")
+	v1.GET("/system/databases", s.listDatabases)
+	s.registerCommandRoutes(v1)
+}
+
+// healthz is liveness: 200 for as long as the process serves.
+func (s *Server) healthz(c echo.Context) error {
+	return respond(c, http.StatusOK, map[string]string{"status": "ok"}, Meta{})
+}
+
+// CheckResult is one readiness check in the /readyz answer.
+type CheckResult struct {
+	Name   string `json:"name"`
+	Status string `json:"status"` // ok
+}
+
+// readyz runs every readiness check concurrently under one deadline: 200
+// when all pass, 503 NOT_READY naming each failing check otherwise. The
+// causes are logged, not sent.
+func (s *Server) readyz(c echo.Context) error {
+	ctx, cancel := context.WithTimeout(c.Request().Context(), s.cfg.ReadinessTimeout)
+	defer cancel()
+
+	errs := make([]error, len(s.deps.Readiness))
+	var wg sync.WaitGroup
+	for i, check := range s.deps.Readiness {
+		wg.Go(func() { errs[i] = check.Ready(ctx) })
+	}
+	wg.Wait()
+
+	results := make([]CheckResult, 0, len(errs))
+	var failed []ErrorDetail
+	for i, check := range s.deps.Readiness {
+		if errs[i] == nil {
+			results = append(results, CheckResult{Name: check.Name(), Status: "ok"})
+			continue
+		}
+		msg := "failed"
+		if errors.Is(errs[i], context.DeadlineExceeded) {
+			msg = "timed out"
+		}
+		failed = append(failed, ErrorDetail{Check: check.Name(), Message: msg})
+		s.requestLogger(c).WarnContext(c.Request().Context(), "readiness check failed",
+			slog.String("check", check.Name()), slog.Any("error", errs[i]))
+	}
+	if len(failed) > 0 {
+		return &requestError{status: http.StatusServiceUnavailable, body: ErrorBody{
+			Code: CodeNotReady, Message: "not ready", Details: failed,
+		}}
+	}
+	return respond(c, http.StatusOK, map[string]any{"status": "ready", "checks": results}, Meta{})
+}
+
+// listDatabases lists the database registry.
+func (s *Server) listDatabases(c echo.Context) error {
+	dbs := []Database{}
+	if s.deps.Databases != nil {
+		dbs = append(dbs, s.deps.Databases.Databases()...)
+	}
+	return respond(c, http.StatusOK, dbs, Meta{})
+}

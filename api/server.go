@@ -1,0 +1,196 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// ServerConfig is the HTTP server's configuration. Zero values take the
+// defaults noted on each field.
+type ServerConfig struct {
+	Addr             string        // host:port to listen on; default 127.0.0.1:8080 (port 0: any free port)
+	BodyLimit        int64         // bytes accepted in a command body; default 1 MiB
+	IngestBodyLimit  int64         // bytes accepted by the findings batch route; default 16 MiB
+	RequestTimeout   time.Duration // deadline of every request's context; default 30s
+	ReadinessTimeout time.Duration // bound on all /readyz checks together; default 5s
+	// DefaultTeam is the team_id of every command until authentication
+	// lands; default "default". The team is never read from a body.
+	DefaultTeam string
+	Logger      *slog.Logger // default: discard
+}
+
+// Defaults of ServerConfig.
+const (
+	DefaultAddr             = "127.0.0.1:8080"
+	DefaultBodyLimit        = 1 << 20
+	DefaultIngestBodyLimit  = 16 << 20
+	DefaultRequestTimeout   = 30 * time.Second
+	DefaultReadinessTimeout = 5 * time.Second
+	DefaultTeam             = "default"
+)
+
+// anonymousActor is the actor of every command until authentication lands.
+const anonymousActor = "anonymous"
+
+func (c ServerConfig) withDefaults() ServerConfig {
+	if c.Addr == "" {
+		c.Addr = DefaultAddr
+	}
+	if c.BodyLimit <= 0 {
+		c.BodyLimit = DefaultBodyLimit
+	}
+	if c.IngestBodyLimit <= 0 {
+		c.IngestBodyLimit = DefaultIngestBodyLimit
+	}
+	if c.RequestTimeout <= 0 {
+		c.RequestTimeout = DefaultRequestTimeout
+	}
+	if c.ReadinessTimeout <= 0 {
+		c.ReadinessTimeout = DefaultReadinessTimeout
+	}
+	if c.DefaultTeam == "" {
+		c.DefaultTeam = DefaultTeam
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c
+}
+
+// Deps are what the server calls.
+type Deps struct {
+	Commands  CommandService     // required
+	Readiness []ReadinessChecker // run by /readyz; none means always ready
+	Databases DatabaseLister     // GET /api/v1/system/databases; nil lists nothing
+	// Metrics receives the HTTP collectors and is what /metrics exposes.
+	// Nil gives the server a registry of its own. Never the global one, so
+	// that tests can build many servers.
+	Metrics *prometheus.Registry
+}
+
+// Server is cspm's HTTP API. Build it with NewServer, mount Handler in
+// tests, or Start and Shutdown it from the process lifecycle.
+type Server struct {
+	cfg      ServerConfig
+	deps     Deps
+	logger   *slog.Logger
+	echo     *echo.Echo
+	metrics  *httpMetrics
+	registry *prometheus.Registry
+
+	routes      map[string]bool // "METHOD /template" of every registered route
+	quietRoutes map[string]bool // probes, logged at debug level
+
+	mu      sync.Mutex
+	httpSrv *http.Server
+	ln      net.Listener
+	stopped chan struct{}
+}
+
+// NewServer builds the server and its routes. It panics when
+// deps.Commands is nil (a wiring bug, caught at start-up).
+func NewServer(cfg ServerConfig, deps Deps) *Server {
+	if deps.Commands == nil {
+		panic("api.NewServer: Deps.Commands is nil")
+	}
+	cfg = cfg.withDefaults()
+	if deps.Metrics == nil {
+		deps.Metrics = prometheus.NewRegistry()
+	}
+	s := &Server{
+		cfg:         cfg,
+		deps:        deps,
+		logger:      cfg.Logger,
+		registry:    deps.Metrics,
+		metrics:     newHTTPMetrics(deps.Metrics),
+		routes:      map[string]bool{},
+		quietRoutes: map[string]bool{},
+	}
+
+	e := echo.New()
+	e.HideBanner = true
+	e.HidePort = true
+	e.HTTPErrorHandler = s.handleError
+	e.OnAddRouteHandler = func(_ string, r echo.Route, _ echo.HandlerFunc, _ []echo.MiddlewareFunc) {
+		s.routes[r.Method+" "+r.Path] = true
+	}
+	// Order: id first (everything logs it), then observe (sees the final
+	// status), then recovery, then the deadline closest to the handler.
+	e.Use(s.requestIDMiddleware, s.observeMiddleware, recoverMiddleware, s.timeoutMiddleware)
+	s.echo = e
+	s.registerRoutes()
+	return s
+}
+
+// Handler serves the API (for httptest and custom servers).
+func (s *Server) Handler() http.Handler { return s.echo }
+
+// Start listens on cfg.Addr and serves in the background; it returns once
+// the listener is bound (or failed to bind), so it suits an fx OnStart hook.
+func (s *Server) Start(ctx context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.httpSrv != nil {
+		return errors.New("api: server already started")
+	}
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", s.cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("api: listen on %s: %w", s.cfg.Addr, err)
+	}
+	srv := &http.Server{
+		Handler:           s.echo,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       s.cfg.RequestTimeout,
+		WriteTimeout:      s.cfg.RequestTimeout + 5*time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn),
+	}
+	stopped := make(chan struct{})
+	s.httpSrv, s.ln, s.stopped = srv, ln, stopped
+	go func() {
+		defer close(stopped)
+		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			s.logger.Error("http server stopped serving", slog.Any("error", err))
+		}
+	}()
+	s.logger.Info("http server listening", slog.String("addr", ln.Addr().String()))
+	return nil
+}
+
+// Addr is the address the server listens on once started ("" before).
+func (s *Server) Addr() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ln == nil {
+		return ""
+	}
+	return s.ln.Addr().String()
+}
+
+// Shutdown stops accepting connections and waits for in-flight requests
+// until ctx ends, then closes what is left. Safe to call when not started.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	srv, stopped := s.httpSrv, s.stopped
+	s.mu.Unlock()
+	if srv == nil {
+		return nil
+	}
+	err := srv.Shutdown(ctx)
+	if err != nil {
+		err = errors.Join(fmt.Errorf("api: graceful shutdown: %w", err), srv.Close())
+	}
+	<-stopped
+	s.logger.Info("http server stopped")
+	return err
+}
