@@ -28,6 +28,7 @@ const (
 
 // Rule codes of the *domain.RuleError values the decisions return.
 const (
+	CodeScanNotRequested     = "SCAN_NOT_REQUESTED"
 	CodeScanAlreadyStarted   = "SCAN_ALREADY_STARTED"
 	CodeScanNotRunning       = "SCAN_NOT_RUNNING"
 	CodeScanAlreadyCompleted = "SCAN_ALREADY_COMPLETED"
@@ -97,10 +98,12 @@ func (s *ScanRun) Start(at time.Time) ([]Event, error) {
 	}
 	switch s.status {
 	case StatusRequested:
+	case StatusRunning, StatusCompleted:
+		return nil, domain.Rule(CodeScanAlreadyStarted, "scan %s has already started", s.id)
 	case StatusFailed:
 		return nil, domain.Rule(CodeScanAlreadyFailed, "scan %s has failed and cannot start", s.id)
 	default:
-		return nil, domain.Rule(CodeScanAlreadyStarted, "scan %s has already started", s.id)
+		return nil, notRequested()
 	}
 	if err := s.notBeforeLastStep("started_at", at); err != nil {
 		return nil, err
@@ -123,8 +126,10 @@ func (s *ScanRun) Complete(resourceCount int, at time.Time) ([]Event, error) {
 		return nil, domain.Rule(CodeScanAlreadyCompleted, "scan %s has already completed", s.id)
 	case StatusFailed:
 		return nil, domain.Rule(CodeScanAlreadyFailed, "scan %s has failed and cannot complete", s.id)
-	default:
+	case StatusRequested:
 		return nil, domain.Rule(CodeScanNotRunning, "scan %s is not running: it must start before it completes", s.id)
+	default:
+		return nil, notRequested()
 	}
 	if err := s.notBeforeLastStep("completed_at", at); err != nil {
 		return nil, err
@@ -148,7 +153,7 @@ func (s *ScanRun) Fail(reason string, at time.Time) ([]Event, error) {
 	case StatusFailed:
 		return nil, domain.Rule(CodeScanAlreadyFailed, "scan %s has already failed", s.id)
 	default:
-		return nil, domain.Rule(CodeScanNotRunning, "scan %s was never requested", s.id)
+		return nil, notRequested()
 	}
 	if err := s.notBeforeLastStep("failed_at", at); err != nil {
 		return nil, err
@@ -164,6 +169,8 @@ func (s *ScanRun) AllowsFindings() error {
 	}
 	return domain.Rule(CodeScanNotAccepting, "scan %s is %s: findings need a running or completed scan", s.id, s.status)
 }
+
+func notRequested() error { return domain.Rule(CodeScanNotRequested, "the scan was never requested") }
 
 func (s *ScanRun) notBeforeLastStep(field string, at time.Time) error {
 	if at.Before(s.lastAt) {

@@ -262,7 +262,19 @@ func TestScanRunLifecycle(t *testing.T) {
 			name:  "cannot fail a scan that was never requested",
 			given: nil,
 			when:  fail("boom", time.Hour),
-			then:  then{ruleCode: orchestration.CodeScanNotRunning},
+			then:  then{ruleCode: orchestration.CodeScanNotRequested},
+		},
+		{
+			name:  "cannot start a scan that was never requested",
+			given: nil,
+			when:  start(time.Minute),
+			then:  then{ruleCode: orchestration.CodeScanNotRequested},
+		},
+		{
+			name:  "cannot complete a scan that was never requested",
+			given: nil,
+			when:  complete(1, time.Hour),
+			then:  then{ruleCode: orchestration.CodeScanNotRequested},
 		},
 	}
 	for _, tc := range tests {
