@@ -1,0 +1,36 @@
+package eventstore
+
+import (
+	"github.com/cspm-es/cspm-es/domain/cloudsecurity"
+	"github.com/cspm-es/cspm-es/domain/orchestration"
+)
+
+// domainEvent is what every domain event type has: its stored type name.
+type domainEvent interface{ EventType() string }
+
+// domainEvents lists every domain event at its current schema version, with
+// the upcasters from older versions. A new event type, or a new schema
+// version of one, is added here (events_test.go round-trips every entry).
+var domainEvents = []struct {
+	sample    domainEvent
+	version   int
+	upcasters map[int]Upcaster
+}{
+	{sample: orchestration.ScanRequested{}, version: 1},
+	{sample: orchestration.ScanStarted{}, version: 1},
+	{sample: orchestration.ScanCompleted{}, version: 1},
+	{sample: orchestration.ScanFailed{}, version: 1},
+	{sample: cloudsecurity.FindingRaised{}, version: 1},
+	{sample: cloudsecurity.FindingResolved{}, version: 1},
+	{sample: cloudsecurity.FindingSuppressed{}, version: 1},
+}
+
+// NewDomainCodec returns a codec that knows every domain event type under
+// its stored name (EventType) at its current schema version.
+func NewDomainCodec() *Codec {
+	c := NewCodec()
+	for _, e := range domainEvents {
+		c.Register(e.sample.EventType(), e.sample, e.version, e.upcasters)
+	}
+	return c
+}

@@ -1,0 +1,77 @@
+package eventstore_test
+
+import (
+	"encoding/json"
+	"regexp"
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/cspm-es/cspm-es/domain/cloudsecurity"
+	"github.com/cspm-es/cspm-es/domain/orchestration"
+	"github.com/cspm-es/cspm-es/eventstore"
+)
+
+// TestDomainCodecRoundTrip encodes every domain event with every field set,
+// stores it the way adapters do (canonical JSON) and decodes it back.
+func TestDomainCodecRoundTrip(t *testing.T) {
+	t.Parallel()
+	when := time.Date(2025, 3, 1, 12, 30, 15, 123456789, time.UTC)
+	events := []interface{ EventType() string }{
+		orchestration.ScanRequested{ScanID: "s1", AccountID: "acc-1", Provider: orchestration.ProviderGCP, Tool: "prowler", Target: "project-x", RequestedAt: when},
+		orchestration.ScanStarted{ScanID: "s1", StartedAt: when},
+		orchestration.ScanCompleted{ScanID: "s1", CompletedAt: when, ResourceCount: 7},
+		orchestration.ScanFailed{ScanID: "s1", Reason: "timeout", FailedAt: when},
+		cloudsecurity.FindingRaised{
+			FindingID: "f1", ScanID: "s1", AccountID: "acc-1", CheckID: "c1", Title: "Open port", Severity: cloudsecurity.SeverityCritical,
+			ResourceID: "r1", Region: "us-east-1", Description: "Port 22 is open to the world <0.0.0.0/0> & more", RaisedAt: when,
+		},
+		cloudsecurity.FindingResolved{FindingID: "f1", Reason: "closed", ResolvedAt: when},
+		cloudsecurity.FindingSuppressed{FindingID: "f1", Reason: "accepted", Until: when.Add(time.Hour), SuppressedAt: when},
+	}
+	codec := eventstore.NewDomainCodec()
+
+	var names []string
+	for _, ev := range events {
+		names = append(names, ev.EventType())
+	}
+	sort.Strings(names)
+	require.Equal(t, codec.Types(), names, "every registered event type has a sample here, and no other")
+
+	snake := regexp.MustCompile(`^[a-z][a-z0-9]*(_[a-z0-9]+)*$`)
+	for _, ev := range events {
+		t.Run(ev.EventType(), func(t *testing.T) {
+			t.Parallel()
+			ne, err := codec.Encode(ev)
+			require.NoError(t, err)
+			assert.Equal(t, ev.EventType(), ne.Type)
+			assert.Equal(t, 1, ne.SchemaVersion)
+
+			var fields map[string]any
+			require.NoError(t, json.Unmarshal(ne.Data, &fields))
+			for name := range fields {
+				assert.Regexp(t, snake, name, "stored field names are snake_case")
+			}
+
+			data, err := eventstore.CanonicalJSON(ne.Data)
+			require.NoError(t, err)
+			got, err := codec.Decode(eventstore.RecordedEvent{
+				EventID: "e1", StreamID: "x", Version: 1, Type: ne.Type, SchemaVersion: ne.SchemaVersion, Data: data,
+			})
+			require.NoError(t, err)
+			assert.Equal(t, ev, got)
+		})
+	}
+}
+
+func TestDomainCodecOptionalFieldsOmitted(t *testing.T) {
+	t.Parallel()
+	ne, err := eventstore.NewDomainCodec().Encode(cloudsecurity.FindingSuppressed{FindingID: "f1", Reason: "accepted"})
+	require.NoError(t, err)
+	var fields map[string]any
+	require.NoError(t, json.Unmarshal(ne.Data, &fields))
+	assert.NotContains(t, fields, "until", "a suppression with no end stores no until")
+}
