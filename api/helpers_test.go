@@ -1,0 +1,205 @@
+package api_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/stretchr/testify/require"
+
+	"github.com/cspm-es/cspm-es/api"
+	"github.com/cspm-es/cspm-es/commands"
+)
+
+// call is one command the fake received.
+type call struct {
+	Name string
+	Meta commands.Meta
+	Cmd  any
+}
+
+// fakeCommands records commands and answers with a canned result, error,
+// panic, or by waiting for the request context to end.
+type fakeCommands struct {
+	mu        sync.Mutex
+	calls     []call
+	err       error
+	panicWith any
+	waitCtx   bool
+	duplicate bool
+}
+
+func (f *fakeCommands) record(ctx context.Context, name string, m commands.Meta, cmd any) (commands.Result, error) {
+	f.mu.Lock()
+	f.calls = append(f.calls, call{Name: name, Meta: m, Cmd: cmd})
+	err, p, wait, dup := f.err, f.panicWith, f.waitCtx, f.duplicate
+	f.mu.Unlock()
+	if p != nil {
+		panic(p)
+	}
+	if wait {
+		<-ctx.Done()
+		return commands.Result{}, ctx.Err()
+	}
+	if err != nil {
+		return commands.Result{}, err
+	}
+	return commands.Result{StreamID: "stream-1", Version: 1, Position: 7, EventIDs: []string{"ev-1"}, Duplicate: dup}, nil
+}
+
+func (f *fakeCommands) Calls() []call {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]call(nil), f.calls...)
+}
+
+func (f *fakeCommands) RequestScan(ctx context.Context, m commands.Meta, c commands.RequestScan) (commands.Result, error) {
+	return f.record(ctx, "RequestScan", m, c)
+}
+
+func (f *fakeCommands) StartScan(ctx context.Context, m commands.Meta, c commands.StartScan) (commands.Result, error) {
+	return f.record(ctx, "StartScan", m, c)
+}
+
+func (f *fakeCommands) CompleteScan(ctx context.Context, m commands.Meta, c commands.CompleteScan) (commands.Result, error) {
+	return f.record(ctx, "CompleteScan", m, c)
+}
+
+func (f *fakeCommands) FailScan(ctx context.Context, m commands.Meta, c commands.FailScan) (commands.Result, error) {
+	return f.record(ctx, "FailScan", m, c)
+}
+
+func (f *fakeCommands) RaiseFindings(ctx context.Context, m commands.Meta, c commands.RaiseFindings) (commands.BatchResult, error) {
+	r, err := f.record(ctx, "RaiseFindings", m, c)
+	if err != nil {
+		return commands.BatchResult{}, err
+	}
+	items := make([]commands.Result, len(c.Findings))
+	for i := range items {
+		items[i] = r
+		items[i].Position = r.Position + int64(i)
+	}
+	return commands.BatchResult{Items: items, Position: r.Position + int64(len(items)) - 1, Duplicate: r.Duplicate}, nil
+}
+
+func (f *fakeCommands) ResolveFinding(ctx context.Context, m commands.Meta, c commands.ResolveFinding) (commands.Result, error) {
+	return f.record(ctx, "ResolveFinding", m, c)
+}
+
+func (f *fakeCommands) SuppressFinding(ctx context.Context, m commands.Meta, c commands.SuppressFinding) (commands.Result, error) {
+	return f.record(ctx, "SuppressFinding", m, c)
+}
+
+// logBuffer collects log output safely across goroutines.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *logBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+type fakeEnv struct {
+	srv      *api.Server
+	cmds     *fakeCommands
+	logs     *logBuffer
+	registry *prometheus.Registry
+}
+
+func newFakeEnv(t *testing.T, mutate ...func(*api.ServerConfig, *api.Deps)) *fakeEnv {
+	t.Helper()
+	env := &fakeEnv{cmds: &fakeCommands{}, logs: &logBuffer{}, registry: prometheus.NewRegistry()}
+	cfg := api.ServerConfig{
+		BodyLimit:       1024,
+		IngestBodyLimit: 4096,
+		DefaultTeam:     "team-a",
+		Logger:          slog.New(slog.NewJSONHandler(env.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+	}
+	deps := api.Deps{Commands: env.cmds, Metrics: env.registry}
+	for _, m := range mutate {
+		m(&cfg, &deps)
+	}
+	env.srv = api.NewServer(cfg, deps)
+	return env
+}
+
+// request describes one HTTP call; a zero ContentType means JSON when
+// there is a body.
+type request struct {
+	Method      string
+	Path        string
+	Body        string
+	ContentType string
+	Header      map[string]string
+}
+
+type response struct {
+	Status int
+	Header http.Header
+	Raw    []byte
+	Env    api.Envelope
+	Data   json.RawMessage
+}
+
+func serve(t *testing.T, h http.Handler, r request) response {
+	t.Helper()
+	if r.Method == "" {
+		r.Method = http.MethodPost
+	}
+	var body io.Reader = http.NoBody
+	if r.Body != "" {
+		body = strings.NewReader(r.Body)
+	}
+	req := httptest.NewRequest(r.Method, r.Path, body)
+	switch {
+	case r.ContentType == "-":
+	case r.ContentType != "":
+		req.Header.Set("Content-Type", r.ContentType)
+	case r.Body != "":
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for k, v := range r.Header {
+		req.Header.Set(k, v)
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	res := response{Status: rec.Code, Header: rec.Header(), Raw: rec.Body.Bytes()}
+	if strings.HasPrefix(rec.Header().Get("Content-Type"), "application/json") {
+		var raw struct {
+			Data json.RawMessage `json:"data"`
+		}
+		require.NoError(t, json.Unmarshal(res.Raw, &res.Env), "body: %s", res.Raw)
+		require.NoError(t, json.Unmarshal(res.Raw, &raw))
+		res.Data = raw.Data
+	}
+	return res
+}
+
+// fields lists the field of every error detail.
+func fields(env api.Envelope) []string {
+	if env.Error == nil {
+		return nil
+	}
+	out := make([]string, len(env.Error.Details))
+	for i, d := range env.Error.Details {
+		out[i] = d.Field
+	}
+	return out
+}
