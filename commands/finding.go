@@ -1,0 +1,275 @@
+package commands
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/cspm-es/cspm-es/domain"
+	"github.com/cspm-es/cspm-es/domain/cloudsecurity"
+	"github.com/cspm-es/cspm-es/domain/orchestration"
+	"github.com/cspm-es/cspm-es/eventstore"
+)
+
+// MaxFindingsPerBatch bounds the findings of one RaiseFindings command.
+const MaxFindingsPerBatch = 1000
+
+func findingCall(name, findingID string, body any) call {
+	return call{name: name, targetID: findingID, body: body, streamID: findingStreamPrefix + findingID, typ: StreamTypeFinding}
+}
+
+// RaiseFindings raises a batch of findings in a running or completed scan of
+// the caller's team, one Finding stream ("finding-<finding_id>") each.
+//
+// The whole batch is validated before anything is appended: bad input
+// appends nothing. A finding id already in use is the store's conflict
+// error, also found before anything is appended (short of a race).
+//
+// Streams are appended one by one, not atomically: should an append fail
+// midway, the findings before it stay raised. With an idempotency key every
+// finding is appended under its own key derived from it, so retrying the
+// same batch appends only what is missing and returns the first results;
+// when nothing is missing the BatchResult has Duplicate set.
+func (h *Handlers) RaiseFindings(ctx context.Context, meta Meta, cmd RaiseFindings) (BatchResult, error) {
+	const name = "RaiseFindings"
+	if err := validateBatchSize(cmd); err != nil {
+		return BatchResult{}, err
+	}
+	c := scanCall(name, cmd.ScanID, cmd)
+	md, err := metadata(meta)
+	if err != nil {
+		return BatchResult{}, err
+	}
+	idem, err := idempotency(meta, c)
+	if err != nil {
+		return BatchResult{}, err
+	}
+	items, done, err := h.earlierItems(ctx, meta, idem, len(cmd.Findings))
+	if err != nil {
+		return BatchResult{}, err
+	}
+	if !slices.Contains(done, false) {
+		return batchResult(items), nil
+	}
+
+	scan, err := h.loadScan(ctx, meta, c)
+	if err != nil {
+		return BatchResult{}, err
+	}
+	if err := scan.AllowsFindings(); err != nil {
+		return BatchResult{}, err
+	}
+	decided, err := decideFindings(cmd, scan.State(), done, h.now())
+	if err != nil {
+		return BatchResult{}, err
+	}
+	if err := h.checkFindingsUnused(ctx, cmd, done); err != nil {
+		return BatchResult{}, err
+	}
+
+	for i, d := range decided {
+		if done[i] {
+			continue
+		}
+		fc := findingCall(name, d.id, cmd)
+		req, err := h.appendRequest(fc, eventstore.NoStream, md, itemIdempotency(meta, idem, i), anys(d.events))
+		if err != nil {
+			return BatchResult{}, err
+		}
+		res, err := h.store.Append(ctx, req)
+		if err != nil {
+			return BatchResult{}, fmt.Errorf("%s: findings[%d]: append to %s: %w", name, i, fc.streamID, err)
+		}
+		items[i] = toResult(res)
+	}
+	return batchResult(items), nil
+}
+
+func validateBatchSize(cmd RaiseFindings) error {
+	var v domain.Validator
+	v.Check(cmd.ScanID != "", "scan_id", "is required")
+	v.Check(len(cmd.Findings) > 0, "findings", "must not be empty")
+	v.Check(len(cmd.Findings) <= MaxFindingsPerBatch, "findings", "must hold at most %d findings (got %d)", MaxFindingsPerBatch, len(cmd.Findings))
+	return v.Err()
+}
+
+// itemIdempotency derives the key of finding i of a batch from the batch's
+// key: the command segment ("RaiseFindings/<i>") cannot be another command's.
+// Every item carries the batch's fingerprint, so reusing the key for another
+// batch is a mismatch on whichever item is looked up first.
+func itemIdempotency(meta Meta, batch eventstore.Idempotency, i int) eventstore.Idempotency {
+	if batch.Key == "" {
+		return eventstore.Idempotency{}
+	}
+	return eventstore.Idempotency{
+		Key:         meta.TeamID + ":RaiseFindings/" + strconv.Itoa(i) + ":" + meta.IdempotencyKey,
+		Fingerprint: batch.Fingerprint,
+	}
+}
+
+// earlierItems finds the findings an earlier run of the same batch appended.
+// Items are appended in order, so when the first is unknown none is (a
+// concurrent twin still racing is resolved by the store, item by item).
+func (h *Handlers) earlierItems(ctx context.Context, meta Meta, batch eventstore.Idempotency, n int) ([]Result, []bool, error) {
+	items, done := make([]Result, n), make([]bool, n)
+	if batch.Key == "" {
+		return items, done, nil
+	}
+	for i := range n {
+		res, dup, err := h.earlier(ctx, "RaiseFindings", itemIdempotency(meta, batch, i))
+		if err != nil {
+			return nil, nil, fmt.Errorf("findings[%d]: %w", i, err)
+		}
+		if !dup {
+			if i == 0 {
+				break
+			}
+			continue
+		}
+		items[i], done[i] = toResult(res), true
+	}
+	return items, done, nil
+}
+
+func (h *Handlers) loadScan(ctx context.Context, meta Meta, c call) (*orchestration.ScanRun, error) {
+	recorded, err := h.load(ctx, meta, c)
+	if err != nil {
+		return nil, err
+	}
+	history, err := decode[orchestration.Event](h.codec, recorded)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", c.name, err)
+	}
+	return orchestration.Rehydrate(history...), nil
+}
+
+type decidedFinding struct {
+	id     string
+	events []cloudsecurity.Event
+}
+
+// decideFindings decides every finding not done yet, and names every
+// invalid field of the batch ("findings[3].severity") in one error.
+func decideFindings(cmd RaiseFindings, scan orchestration.ScanRunState, done []bool, now time.Time) ([]decidedFinding, error) {
+	var v domain.Validator
+	first := map[string]int{}
+	for i, in := range cmd.Findings {
+		if in.FindingID == "" {
+			continue
+		}
+		if j, dup := first[in.FindingID]; dup {
+			v.Add(fmt.Sprintf("findings[%d].finding_id", i), "duplicates findings[%d].finding_id", j)
+			continue
+		}
+		first[in.FindingID] = i
+	}
+	out := make([]decidedFinding, len(cmd.Findings))
+	for i, in := range cmd.Findings {
+		if done[i] {
+			continue
+		}
+		id := in.FindingID
+		if id == "" {
+			var err error
+			if id, err = newID(); err != nil {
+				return nil, err
+			}
+		}
+		events, err := cloudsecurity.Raise(cloudsecurity.NewFinding{
+			FindingID:   id,
+			ScanID:      scan.ScanID,
+			AccountID:   scan.AccountID,
+			CheckID:     in.CheckID,
+			Title:       in.Title,
+			Severity:    in.Severity,
+			ResourceID:  in.ResourceID,
+			Region:      in.Region,
+			Description: in.Description,
+			RaisedAt:    now,
+		})
+		if err != nil {
+			if !addFields(&v, fmt.Sprintf("findings[%d].", i), err) {
+				return nil, err
+			}
+			continue
+		}
+		out[i] = decidedFinding{id: id, events: events}
+	}
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// addFields copies the fields of a *domain.ValidationError into v, each
+// name prefixed; it reports false when err is another kind of error.
+func addFields(v *domain.Validator, prefix string, err error) bool {
+	var ve *domain.ValidationError
+	if !errors.As(err, &ve) {
+		return false
+	}
+	for _, f := range ve.Fields {
+		v.Add(prefix+f.Field, "%s", f.Message)
+	}
+	return true
+}
+
+// checkFindingsUnused is the store's conflict error when a finding id the
+// caller chose is already a stream, so that the batch appends nothing.
+func (h *Handlers) checkFindingsUnused(ctx context.Context, cmd RaiseFindings, done []bool) error {
+	for i, in := range cmd.Findings {
+		if done[i] || in.FindingID == "" {
+			continue
+		}
+		streamID := findingStreamPrefix + in.FindingID
+		existing, err := h.store.ReadStream(ctx, streamID, eventstore.ReadStreamOptions{})
+		if err != nil {
+			return fmt.Errorf("RaiseFindings: read %s: %w", streamID, err)
+		}
+		if len(existing) > 0 {
+			conflict := &eventstore.ConflictError{StreamID: streamID, Expected: eventstore.NoStream, Current: existing[len(existing)-1].Version}
+			return fmt.Errorf("RaiseFindings: findings[%d].finding_id %q is in use: %w", i, in.FindingID, conflict)
+		}
+	}
+	return nil
+}
+
+func batchResult(items []Result) BatchResult {
+	b := BatchResult{Items: items, Duplicate: len(items) > 0}
+	for _, r := range items {
+		b.Position = max(b.Position, r.Position)
+		b.Duplicate = b.Duplicate && r.Duplicate
+	}
+	return b
+}
+
+// ResolveFinding marks an open or suppressed finding as resolved, now.
+func (h *Handlers) ResolveFinding(ctx context.Context, meta Meta, cmd ResolveFinding) (Result, error) {
+	return h.decideFinding(ctx, meta, findingCall("ResolveFinding", cmd.FindingID, cmd), func(f *cloudsecurity.Finding) ([]cloudsecurity.Event, error) {
+		return f.Resolve(cmd.Reason, h.now())
+	})
+}
+
+// SuppressFinding suppresses an open finding as of now, until cmd.Until if set.
+func (h *Handlers) SuppressFinding(ctx context.Context, meta Meta, cmd SuppressFinding) (Result, error) {
+	return h.decideFinding(ctx, meta, findingCall("SuppressFinding", cmd.FindingID, cmd), func(f *cloudsecurity.Finding) ([]cloudsecurity.Event, error) {
+		s := cloudsecurity.Suppression{Reason: cmd.Reason}
+		if cmd.Until != nil {
+			s.Until = eventstore.NormalizeTime(*cmd.Until)
+		}
+		return f.Suppress(s, h.now())
+	})
+}
+
+// decideFinding loads the finding of c, decides and appends (see update).
+func (h *Handlers) decideFinding(ctx context.Context, meta Meta, c call, decide func(*cloudsecurity.Finding) ([]cloudsecurity.Event, error)) (Result, error) {
+	if err := requireID("finding_id", c.targetID); err != nil {
+		return Result{}, err
+	}
+	return update(ctx, h, meta, c, func(history []cloudsecurity.Event) ([]cloudsecurity.Event, error) {
+		return decide(cloudsecurity.Rehydrate(history...))
+	})
+}

@@ -1,0 +1,43 @@
+package commands
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/cspm-es/cspm-es/domain/cloudsecurity"
+	"github.com/cspm-es/cspm-es/domain/orchestration"
+	"github.com/cspm-es/cspm-es/eventstore"
+)
+
+// State rebuilds the state view of the aggregate whose stream events are
+// (oldest first, all of one stream): an orchestration.ScanRunState for a
+// ScanRun stream, a cloudsecurity.FindingState for a Finding stream. The
+// audit replay (CLI and endpoint) uses it; pass a prefix of the stream to
+// see the state as of an earlier version.
+func State(codec *eventstore.Codec, events []eventstore.RecordedEvent) (any, error) {
+	if len(events) == 0 {
+		return nil, errors.New("state: no events")
+	}
+	first := events[0]
+	for _, e := range events[1:] {
+		if e.StreamID != first.StreamID {
+			return nil, fmt.Errorf("state: events of streams %s and %s", first.StreamID, e.StreamID)
+		}
+	}
+	switch first.StreamType {
+	case StreamTypeScanRun:
+		history, err := decode[orchestration.Event](codec, events)
+		if err != nil {
+			return nil, fmt.Errorf("state of %s: %w", first.StreamID, err)
+		}
+		return orchestration.Rehydrate(history...).State(), nil
+	case StreamTypeFinding:
+		history, err := decode[cloudsecurity.Event](codec, events)
+		if err != nil {
+			return nil, fmt.Errorf("state of %s: %w", first.StreamID, err)
+		}
+		return cloudsecurity.Rehydrate(history...).State(), nil
+	default:
+		return nil, fmt.Errorf("state of %s: unknown stream type %q", first.StreamID, first.StreamType)
+	}
+}
