@@ -1,0 +1,431 @@
+package mongo
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+)
+
+// roundBatch bounds the events one sequencer round stamps.
+const roundBatch = 500
+
+// sequencer is this process's candidate for the single sequencer. It holds
+// the lease while token != 0 and the local lease clock has not run out.
+type sequencer struct {
+	s      *Store
+	holder string // unique per Store instance
+
+	token      int64     // fencing token of the current lease; 0 when not leading
+	validUntil time.Time // local, conservative end of the lease (monotonic clock)
+	renewAt    time.Time
+	nextTry    time.Time // when a follower next tries to take the lease
+}
+
+func (q *sequencer) leading() bool { return q.token != 0 && time.Now().Before(q.validUntil) }
+
+// run elects, renews and stamps until ctx ends.
+func (q *sequencer) run(ctx context.Context) {
+	log := q.s.log.With("holder", q.holder)
+	poll := time.NewTicker(q.s.opts.PollInterval)
+	defer poll.Stop()
+	for ctx.Err() == nil {
+		now := time.Now()
+		if (q.token != 0 && !now.Before(q.renewAt)) || (q.token == 0 && !now.Before(q.nextTry)) {
+			if err := q.acquire(ctx); err != nil && ctx.Err() == nil {
+				log.Warn("sequencer lease", "err", err)
+			}
+		}
+		more := false
+		if q.leading() {
+			n, err := q.round(ctx)
+			switch {
+			case errors.Is(err, errDeposed):
+				log.Info("sequencer deposed: another process holds the lease", "token", q.token)
+				q.token = 0
+			case err != nil && ctx.Err() == nil:
+				log.Warn("sequencer round failed; will retry", "err", err)
+			case n > 0:
+				q.s.head.notify()
+				more = n == roundBatch
+			}
+		}
+		if more {
+			continue
+		}
+		select {
+		case <-ctx.Done():
+		case <-q.s.kick:
+		case <-poll.C:
+		}
+	}
+}
+
+// acquireUpdate takes the lease if this holder has it or it has expired on
+// the server clock ($$NOW), renewing it for lease; a takeover increments the
+// fencing token. Otherwise the document is left as it is.
+func acquireUpdate(holder string, lease time.Duration) mongo.Pipeline {
+	mine := bson.D{{Key: "$eq", Value: bson.A{"$holder", holder}}}
+	take := "$_take"
+	return mongo.Pipeline{
+		{{Key: "$set", Value: bson.D{{Key: "_take", Value: bson.D{{Key: "$or", Value: bson.A{
+			mine,
+			bson.D{{Key: "$lte", Value: bson.A{"$lease_until", "$$NOW"}}},
+		}}}}}}},
+		{{Key: "$set", Value: bson.D{ // one stage: every expression sees the old values
+			{Key: "token", Value: bson.D{{Key: "$cond", Value: bson.A{
+				bson.D{{Key: "$and", Value: bson.A{take, bson.D{{Key: "$not", Value: bson.A{mine}}}}}},
+				bson.D{{Key: "$add", Value: bson.A{"$token", int64(1)}}},
+				"$token",
+			}}}},
+			{Key: "lease_until", Value: bson.D{{Key: "$cond", Value: bson.A{
+				take, bson.D{{Key: "$add", Value: bson.A{"$$NOW", lease.Milliseconds()}}}, "$lease_until",
+			}}}},
+			{Key: "holder", Value: bson.D{{Key: "$cond", Value: bson.A{take, holder, "$holder"}}}},
+		}}},
+		{{Key: "$unset", Value: "_take"}},
+	}
+}
+
+func (q *sequencer) acquire(ctx context.Context) error {
+	lease := q.s.opts.SequencerLease
+	start := time.Now()
+	q.nextTry = start.Add(lease / 4)
+	var d sequencerDoc
+	err := q.s.seq.FindOneAndUpdate(ctx, bson.D{{Key: "_id", Value: sequencerID}}, acquireUpdate(q.holder, lease),
+		options.FindOneAndUpdate().SetReturnDocument(options.After)).Decode(&d)
+	if err != nil {
+		return fmt.Errorf("acquire: %w", err)
+	}
+	if d.Holder != q.holder {
+		q.token = 0
+		return nil
+	}
+	if d.Token != q.token {
+		q.s.log.Info("sequencer lease acquired", "holder", q.holder, "token", d.Token, "next_position", d.Next)
+	}
+	q.token = d.Token
+	// The server's expiry is $$NOW+lease with $$NOW later than start, so
+	// start+lease ends no later than it does (clock rates assumed similar).
+	q.validUntil = start.Add(lease)
+	q.renewAt = start.Add(lease / 3)
+	return nil
+}
+
+// release hands the lease back on Close so a successor need not wait for it
+// to expire.
+func (q *sequencer) release(ctx context.Context) {
+	if q.token == 0 {
+		return
+	}
+	_, err := q.s.seq.UpdateOne(ctx,
+		bson.D{{Key: "_id", Value: sequencerID}, {Key: "holder", Value: q.holder}, {Key: "token", Value: q.token}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "lease_until", Value: time.Unix(0, 0).UTC()}}}})
+	if err != nil {
+		q.s.log.Warn("sequencer lease release", "err", err)
+	}
+	q.token = 0
+}
+
+// pendingEvent is an unsequenced event as the sequencer sees it.
+type pendingEvent struct {
+	ID         string    `bson:"_id"`
+	StreamID   string    `bson:"stream_id"`
+	Version    int64     `bson:"version"`
+	RecordedAt time.Time `bson:"recorded_at"`
+}
+
+var pendingProjection = bson.D{{Key: "stream_id", Value: 1}, {Key: "version", Value: 1}, {Key: "recorded_at", Value: 1}}
+
+// round stamps one batch: it reads unsequenced events, completes them with
+// any unsequenced predecessors, plans a dense assignment and commits it in
+// one transaction fenced by the lease token.
+func (q *sequencer) round(ctx context.Context) (int, error) {
+	var cand []pendingEvent
+	cur, err := q.s.events.Find(ctx, bson.D{{Key: "pending", Value: true}},
+		options.Find().SetSort(bson.D{{Key: "recorded_at", Value: 1}, {Key: "_id", Value: 1}}).
+			SetLimit(roundBatch).SetProjection(pendingProjection))
+	if err == nil {
+		err = cur.All(ctx, &cand)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("read unsequenced events: %w", err)
+	}
+	if len(cand) == 0 {
+		return 0, nil
+	}
+	set, heads, broken, err := q.resolve(ctx, cand)
+	if err != nil {
+		return 0, err
+	}
+	if len(broken) > 0 {
+		q.s.log.Error("unsequenced events whose predecessor is missing are held back (store damaged?)", "streams", broken)
+	}
+	plan, _ := planRound(set, heads, roundBatch)
+	if len(plan) == 0 {
+		return 0, nil
+	}
+	token := q.token
+	err = q.s.inTxn(ctx, func(sc context.Context) error {
+		var d sequencerDoc
+		err := q.s.seq.FindOneAndUpdate(sc,
+			bson.D{{Key: "_id", Value: sequencerID}, {Key: "holder", Value: q.holder}, {Key: "token", Value: token}},
+			bson.D{{Key: "$inc", Value: bson.D{{Key: "next", Value: int64(len(plan))}}}},
+			options.FindOneAndUpdate().SetReturnDocument(options.Before)).Decode(&d)
+		if errors.Is(err, mongo.ErrNoDocuments) {
+			return errDeposed
+		}
+		if err != nil {
+			return fmt.Errorf("advance next position: %w", err)
+		}
+		r, err := q.s.events.BulkWrite(sc, stampModels(plan, d.Next), options.BulkWrite().SetOrdered(true))
+		if err != nil {
+			return fmt.Errorf("stamp positions: %w", err)
+		}
+		if r.ModifiedCount != int64(len(plan)) {
+			return fmt.Errorf("stamp positions: %d of %d events were still unsequenced", r.ModifiedCount, len(plan))
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	return len(plan), nil
+}
+
+// resolve finds, for every stream in cand, the highest sequenced version
+// (heads), adding unsequenced predecessors that were not among cand. A
+// predecessor of a visible event is committed (the stream head orders the
+// appends), so it is visible too. Streams whose predecessor is missing
+// altogether are reported as broken and get no head.
+func (q *sequencer) resolve(ctx context.Context, cand []pendingEvent) ([]pendingEvent, map[string]int64, []string, error) {
+	set := cand
+	heads := map[string]int64{}
+	var broken []string
+	for range 3 {
+		var ask bson.A
+		lowest := lowestVersions(set, heads)
+		for stream, v := range lowest {
+			if v == 1 {
+				heads[stream] = 0
+				continue
+			}
+			ask = append(ask, bson.D{{Key: "stream_id", Value: stream}, {Key: "version", Value: v - 1}})
+		}
+		if len(ask) == 0 {
+			break
+		}
+		var preds []struct {
+			StreamID string `bson:"stream_id"`
+			Version  int64  `bson:"version"`
+			Position int64  `bson:"position"`
+		}
+		cur, err := q.s.events.Find(ctx, bson.D{{Key: "$or", Value: ask}},
+			options.Find().SetProjection(bson.D{{Key: "stream_id", Value: 1}, {Key: "version", Value: 1}, {Key: "position", Value: 1}}))
+		if err == nil {
+			err = cur.All(ctx, &preds)
+		}
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("read predecessors: %w", err)
+		}
+		found := map[string]bool{}
+		var fetch []string
+		for _, p := range preds {
+			found[p.StreamID] = true
+			if p.Position != 0 {
+				heads[p.StreamID] = p.Version
+			} else {
+				fetch = append(fetch, p.StreamID)
+			}
+		}
+		for stream := range lowest {
+			if _, ok := heads[stream]; !ok && !found[stream] && lowest[stream] > 1 {
+				broken = append(broken, stream)
+				heads[stream] = -1 // known broken: never matches a version
+			}
+		}
+		if len(fetch) == 0 {
+			break
+		}
+		var more []pendingEvent
+		cur, err = q.s.events.Find(ctx,
+			bson.D{{Key: "pending", Value: true}, {Key: "stream_id", Value: bson.D{{Key: "$in", Value: fetch}}}},
+			options.Find().SetSort(bson.D{{Key: "stream_id", Value: 1}, {Key: "version", Value: 1}}).
+				SetLimit(roundBatch).SetProjection(pendingProjection))
+		if err == nil {
+			err = cur.All(ctx, &more)
+		}
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("read unsequenced predecessors: %w", err)
+		}
+		set = union(set, more)
+	}
+	for stream, h := range heads {
+		if h < 0 {
+			delete(heads, stream)
+		}
+	}
+	return set, heads, broken, nil
+}
+
+// lowestVersions is the lowest version per stream in evs, for streams whose
+// head is not known yet.
+func lowestVersions(evs []pendingEvent, heads map[string]int64) map[string]int64 {
+	out := map[string]int64{}
+	for _, e := range evs {
+		if _, known := heads[e.StreamID]; known {
+			continue
+		}
+		if v, ok := out[e.StreamID]; !ok || e.Version < v {
+			out[e.StreamID] = e.Version
+		}
+	}
+	return out
+}
+
+func union(a, b []pendingEvent) []pendingEvent {
+	seen := make(map[string]bool, len(a))
+	for _, e := range a {
+		seen[e.ID] = true
+	}
+	out := slices.Clip(a)
+	for _, e := range b {
+		if !seen[e.ID] {
+			seen[e.ID] = true
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// planRound decides which unsequenced events a round stamps, in stamping
+// order. heads maps a stream to its highest sequenced version (0: none);
+// a stream missing from heads is not stamped at all. Per stream it accepts
+// the run head+1, head+2, … and withholds every version after a hole. The
+// accepted events keep, across streams, the slots their recording times give
+// them, but each stream's slots are filled in version order, so versions
+// ascend within a stream whatever the clocks said. At most limit events are
+// stamped; the cut keeps every predecessor before its successor.
+func planRound(evs []pendingEvent, heads map[string]int64, limit int) (stamp, withheld []pendingEvent) {
+	byStream := map[string][]pendingEvent{}
+	for _, e := range evs {
+		byStream[e.StreamID] = append(byStream[e.StreamID], e)
+	}
+	var accepted []pendingEvent
+	queue := map[string][]pendingEvent{}
+	for stream, list := range byStream {
+		slices.SortFunc(list, func(a, b pendingEvent) int { return cmp.Compare(a.Version, b.Version) })
+		head, known := heads[stream]
+		for _, e := range list {
+			if known && e.Version == head+1 {
+				head++
+				accepted = append(accepted, e)
+				queue[stream] = append(queue[stream], e)
+			} else {
+				withheld = append(withheld, e)
+			}
+		}
+	}
+	slices.SortFunc(accepted, func(a, b pendingEvent) int {
+		return cmp.Or(a.RecordedAt.Compare(b.RecordedAt), cmp.Compare(a.ID, b.ID))
+	})
+	stamp = make([]pendingEvent, len(accepted))
+	for i, slot := range accepted {
+		q := queue[slot.StreamID]
+		stamp[i], queue[slot.StreamID] = q[0], q[1:]
+	}
+	if len(stamp) > limit {
+		withheld = append(withheld, stamp[limit:]...)
+		stamp = stamp[:limit]
+	}
+	slices.SortFunc(withheld, func(a, b pendingEvent) int {
+		return cmp.Or(cmp.Compare(a.StreamID, b.StreamID), cmp.Compare(a.Version, b.Version))
+	})
+	return stamp, withheld
+}
+
+// stampModels gives plan[i] position next+i, only if it is still unsequenced.
+func stampModels(plan []pendingEvent, next int64) []mongo.WriteModel {
+	out := make([]mongo.WriteModel, len(plan))
+	for i, e := range plan {
+		out[i] = mongo.NewUpdateOneModel().
+			SetFilter(bson.D{{Key: "_id", Value: e.ID}, {Key: "pending", Value: true}}).
+			SetUpdate(bson.D{
+				{Key: "$set", Value: bson.D{{Key: "position", Value: next + int64(i)}}},
+				{Key: "$unset", Value: bson.D{{Key: "pending", Value: ""}}},
+			})
+	}
+	return out
+}
+
+// watch turns change-stream notifications into wake-ups: an inserted event
+// kicks the local sequencer, a change of the sequencer document (a round or
+// a lease renewal) wakes position waiters. It is an accelerator only: the
+// sequencer's work queue is the pending index, not the stream, so a missed
+// or expired notification costs latency (one PollInterval), never an event.
+func (s *Store) watch(ctx context.Context) {
+	pipeline := mongo.Pipeline{
+		{{Key: "$match", Value: bson.D{{Key: "$or", Value: bson.A{
+			bson.D{{Key: "ns.coll", Value: collEvents}, {Key: "operationType", Value: "insert"}},
+			bson.D{{Key: "ns.coll", Value: collSequencer}},
+		}}}}},
+		{{Key: "$project", Value: bson.D{{Key: "ns", Value: 1}}}},
+	}
+	backoff := time.Second
+	for ctx.Err() == nil {
+		cs, err := s.db.Watch(ctx, pipeline)
+		if err != nil {
+			if changeStreamsUnsupported(err) {
+				s.log.Info("change streams unavailable; polling", "interval", s.opts.PollInterval, "err", err)
+				return
+			}
+			if ctx.Err() == nil {
+				s.log.Warn("change stream", "err", err)
+			}
+			_ = sleep(ctx, backoff)
+			continue
+		}
+		// Catch up on whatever happened while nothing was watching.
+		s.kickSequencer()
+		s.head.notify()
+		for cs.Next(ctx) {
+			var ev struct {
+				NS struct {
+					Coll string `bson:"coll"`
+				} `bson:"ns"`
+			}
+			if err := cs.Decode(&ev); err == nil && ev.NS.Coll == collEvents {
+				s.kickSequencer()
+			} else {
+				s.head.notify()
+			}
+		}
+		err = cs.Err()
+		_ = cs.Close(context.WithoutCancel(ctx))
+		if ctx.Err() == nil {
+			s.log.Warn("change stream ended; reopening", "err", err)
+			_ = sleep(ctx, backoff)
+		}
+	}
+}
+
+// changeStreamsUnsupported reports errors meaning the deployment will never
+// serve change streams (as opposed to a transient failure).
+func changeStreamsUnsupported(err error) bool {
+	for _, code := range []int{
+		40573, // $changeStream is only supported on replica sets
+		40324, // unrecognized pipeline stage (server too old)
+		115,   // CommandNotSupported
+	} {
+		if hasCode(err, code) {
+			return true
+		}
+	}
+	return false
+}
