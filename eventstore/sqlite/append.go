@@ -1,0 +1,246 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/cspm-es/cspm-es/eventstore"
+
+	sqlite "modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+const insertEventSQL = `INSERT INTO events (position, event_id, stream_id, stream_type, version, type,
+	schema_version, data, metadata, recorded_at, prev_hash, hash) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)`
+
+// writeStmts are prepared once on the write connection.
+type writeStmts struct {
+	begin, commit, rollback *sql.Stmt
+	idemGet, idemPut        *sql.Stmt
+	streamGet, streamPut    *sql.Stmt
+	head, insertEvent       *sql.Stmt
+}
+
+func (w *writeStmts) prepare(ctx context.Context, c *sql.Conn) error {
+	for _, p := range []struct {
+		dst   **sql.Stmt
+		query string
+	}{
+		{&w.begin, "BEGIN IMMEDIATE"},
+		{&w.commit, "COMMIT"},
+		{&w.rollback, "ROLLBACK"},
+		{&w.idemGet, "SELECT fingerprint, result FROM idempotency WHERE key = ?"},
+		{&w.idemPut, "INSERT INTO idempotency (key, fingerprint, result, created_at) VALUES (?,?,?,?)"},
+		{&w.streamGet, "SELECT stream_type, version, last_hash FROM streams WHERE stream_id = ?"},
+		{&w.streamPut, `INSERT INTO streams (stream_id, stream_type, version, last_hash) VALUES (?,?,?,?)
+			ON CONFLICT (stream_id) DO UPDATE SET version = excluded.version, last_hash = excluded.last_hash`},
+		{&w.head, "SELECT position, recorded_at FROM events ORDER BY position DESC LIMIT 1"},
+		{&w.insertEvent, insertEventSQL},
+	} {
+		st, err := c.PrepareContext(ctx, p.query)
+		if err != nil {
+			return fmt.Errorf("prepare %q: %w", p.query, err)
+		}
+		*p.dst = st
+	}
+	return nil
+}
+
+func (w *writeStmts) close() error {
+	return closeStmts(w.begin, w.commit, w.rollback, w.idemGet, w.idemPut, w.streamGet, w.streamPut, w.head, w.insertEvent)
+}
+
+func closeStmts(stmts ...*sql.Stmt) error {
+	var errs []error
+	for _, st := range stmts {
+		if st != nil {
+			errs = append(errs, st.Close())
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Append implements eventstore.Store. The idempotency lookup, the version
+// check, the inserts and the head updates run in one BEGIN IMMEDIATE
+// transaction on the write connection; any error rolls all of it back.
+func (s *Store) Append(ctx context.Context, req eventstore.AppendRequest) (eventstore.AppendResult, error) {
+	if err := req.Validate(); err != nil {
+		return eventstore.AppendResult{}, err
+	}
+	if err := s.acquire(ctx); err != nil {
+		return eventstore.AppendResult{}, fmt.Errorf("append to %q: %w", req.StreamID, err)
+	}
+	defer s.release()
+
+	if _, err := s.w.begin.ExecContext(ctx); err != nil {
+		return eventstore.AppendResult{}, fmt.Errorf("append to %q: begin: %w", req.StreamID, err)
+	}
+	res, write, err := s.appendTx(ctx, req)
+	if err == nil && write {
+		// Once every statement succeeded, commit even if ctx ends meanwhile.
+		if _, err = s.w.commit.ExecContext(context.WithoutCancel(ctx)); err != nil {
+			err = fmt.Errorf("append to %q: commit: %w", req.StreamID, err)
+		}
+	}
+	if err != nil || !write {
+		s.rollback()
+		return res, err
+	}
+	if last := res.LastPosition(); last > s.committed.Load() {
+		s.committed.Store(last) // only the holder of wsem stores
+	}
+	s.appended.notify()
+	return res, nil
+}
+
+// rollback ends the open transaction whatever happened to the caller's ctx.
+// ROLLBACK after a failed COMMIT (or with no transaction left) errors
+// harmlessly; anything else would leave the write connection unusable.
+func (s *Store) rollback() {
+	if _, err := s.w.rollback.ExecContext(context.Background()); err != nil &&
+		!strings.Contains(err.Error(), "no transaction is active") {
+		s.opts.Logger.Error("event store rollback failed", "err", err)
+	}
+}
+
+// appendTx does the work inside the transaction. write is false when nothing
+// must be committed (an idempotent duplicate).
+func (s *Store) appendTx(ctx context.Context, req eventstore.AppendRequest) (res eventstore.AppendResult, write bool, err error) {
+	key := req.Idempotency.Key
+	if key != "" {
+		var fp, stored string
+		err := s.w.idemGet.QueryRowContext(ctx, key).Scan(&fp, &stored)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+		case err != nil:
+			return res, false, fmt.Errorf("append to %q: idempotency lookup: %w", req.StreamID, err)
+		case fp != req.Idempotency.Fingerprint:
+			return res, false, fmt.Errorf("%w: key %q", eventstore.ErrIdempotencyMismatch, key)
+		default:
+			res, err := decodeResult([]byte(stored))
+			if err != nil {
+				return res, false, fmt.Errorf("append to %q: idempotency key %q: %w", req.StreamID, key, err)
+			}
+			res.Duplicate = true
+			return res, false, nil
+		}
+	}
+
+	var (
+		streamType, lastHash string
+		current              int64
+	)
+	err = s.w.streamGet.QueryRowContext(ctx, req.StreamID).Scan(&streamType, &current, &lastHash)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return res, false, fmt.Errorf("append to %q: read stream head: %w", req.StreamID, err)
+	}
+	if !req.Expected.Satisfied(current) {
+		return res, false, &eventstore.ConflictError{StreamID: req.StreamID, Expected: req.Expected, Current: current}
+	}
+	if current > 0 && streamType != req.StreamType {
+		return res, false, fmt.Errorf("%w: stream %q has type %q, not %q", eventstore.ErrInvalidAppend, req.StreamID, streamType, req.StreamType)
+	}
+
+	var head, headAt int64
+	err = s.w.head.QueryRowContext(ctx).Scan(&head, &headAt)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return res, false, fmt.Errorf("append to %q: read head position: %w", req.StreamID, err)
+	}
+	// recorded_at never goes backwards in position order, so an as-of read
+	// (Until) always returns a prefix of every stream.
+	now := time.Now()
+	if floor := time.UnixMilli(headAt); now.Before(floor) {
+		now = floor
+	}
+	events, err := eventstore.Prepare(req, current, lastHash, now)
+	if err != nil {
+		return res, false, fmt.Errorf("append to %q: %w", req.StreamID, err)
+	}
+	meta, err := json.Marshal(req.Metadata)
+	if err != nil {
+		return res, false, fmt.Errorf("append to %q: encode metadata: %w", req.StreamID, err)
+	}
+	res = eventstore.AppendResult{
+		StreamID:  req.StreamID,
+		Version:   current + int64(len(events)),
+		Positions: make([]int64, len(events)),
+		EventIDs:  make([]string, len(events)),
+	}
+	for i := range events {
+		e := &events[i]
+		e.Position = head + int64(i) + 1
+		_, err := s.w.insertEvent.ExecContext(ctx, e.Position, e.EventID, e.StreamID, e.StreamType, e.Version,
+			e.Type, e.SchemaVersion, string(e.Data), string(meta), e.RecordedAt.UnixMilli(), e.PrevHash, e.Hash)
+		if err != nil {
+			return res, false, classifyInsert(err, req, e)
+		}
+		res.Positions[i] = e.Position
+		res.EventIDs[i] = e.EventID
+	}
+	last := events[len(events)-1]
+	if _, err := s.w.streamPut.ExecContext(ctx, req.StreamID, req.StreamType, last.Version, last.Hash); err != nil {
+		return res, false, fmt.Errorf("append to %q: update stream head: %w", req.StreamID, err)
+	}
+	if key != "" {
+		stored, err := json.Marshal(res)
+		if err != nil {
+			return res, false, fmt.Errorf("append to %q: encode result: %w", req.StreamID, err)
+		}
+		if _, err := s.w.idemPut.ExecContext(ctx, key, req.Idempotency.Fingerprint, string(stored), now.UnixMilli()); err != nil {
+			return res, false, fmt.Errorf("append to %q: store idempotency key: %w", req.StreamID, err)
+		}
+	}
+	return res, true, nil
+}
+
+// classifyInsert maps constraint violations of one event insert onto the
+// port's errors. A reused event id is the caller's mistake (ErrInvalidAppend:
+// retrying cannot help); a taken (stream_id, version) means the streams head
+// is behind the events table, which only a writer bypassing this store can
+// cause, and is reported as a conflict.
+func classifyInsert(err error, req eventstore.AppendRequest, e *eventstore.RecordedEvent) error {
+	var se *sqlite.Error
+	if errors.As(err, &se) && (se.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || se.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY) {
+		msg := se.Error()
+		switch {
+		case strings.Contains(msg, "events.event_id"):
+			return fmt.Errorf("%w: event id %q already stored: %w", eventstore.ErrInvalidAppend, e.EventID, err)
+		case strings.Contains(msg, "events.stream_id"):
+			return fmt.Errorf("%w: stream %q version %d already stored (stream head out of sync): %w", eventstore.ErrConflict, req.StreamID, e.Version, err)
+		}
+	}
+	return fmt.Errorf("append to %q: insert version %d: %w", req.StreamID, e.Version, err)
+}
+
+func decodeResult(b []byte) (eventstore.AppendResult, error) {
+	var res eventstore.AppendResult
+	if err := json.Unmarshal(b, &res); err != nil {
+		return res, fmt.Errorf("decode stored result: %w", err)
+	}
+	if len(res.Positions) != len(res.EventIDs) {
+		return eventstore.AppendResult{}, fmt.Errorf("decode stored result: %d positions for %d event ids", len(res.Positions), len(res.EventIDs))
+	}
+	return res, nil
+}
+
+// LookupIdempotency implements eventstore.Store.
+func (s *Store) LookupIdempotency(ctx context.Context, key string) (eventstore.AppendResult, string, bool, error) {
+	var fp, stored string
+	err := s.r.idemGet.QueryRowContext(ctx, key).Scan(&fp, &stored)
+	if errors.Is(err, sql.ErrNoRows) {
+		return eventstore.AppendResult{}, "", false, nil
+	}
+	if err != nil {
+		return eventstore.AppendResult{}, "", false, fmt.Errorf("lookup idempotency key %q: %w", key, err)
+	}
+	res, err := decodeResult([]byte(stored))
+	if err != nil {
+		return eventstore.AppendResult{}, "", false, fmt.Errorf("lookup idempotency key %q: %w", key, err)
+	}
+	return res, fp, true, nil
+}

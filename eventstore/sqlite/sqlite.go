@@ -1,0 +1,235 @@
+// Package sqlite is the embedded event-store adapter: one SQLite file in WAL
+// mode, one dedicated write connection through which every append is
+// serialized (BEGIN IMMEDIATE), and a separate pool of read-only connections.
+// With a single writer that assigns position = head+1 inside its transaction,
+// positions are dense and in commit order, and WAL readers see committed
+// snapshots, so a reader never sees position p+1 before p.
+// See docs/event-store-sqlite.md.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cspm-es/cspm-es/eventstore"
+
+	_ "modernc.org/sqlite" // registers driver "sqlite"
+)
+
+// ErrClosed is returned by calls made after Close.
+var ErrClosed = errors.New("eventstore/sqlite: store closed")
+
+// Options tunes a Store. The zero value is the safe default.
+type Options struct {
+	// Synchronous is "full" (default: an acknowledged append survives a
+	// process crash and a power loss) or "normal" (survives a process
+	// crash; the last transactions may be lost on power loss).
+	Synchronous string
+	// PollInterval is how often WaitForAppend re-reads the head, to see
+	// appends made by other processes on the same file. Default 200ms.
+	PollInterval time.Duration
+	// BusyTimeout bounds how long a connection waits for a lock held by
+	// another process. Default 10s.
+	BusyTimeout time.Duration
+	// Logger receives the few operational messages; default slog.Default().
+	Logger *slog.Logger
+}
+
+func (o Options) withDefaults() (Options, error) {
+	switch strings.ToLower(o.Synchronous) {
+	case "", "full":
+		o.Synchronous = "FULL"
+	case "normal":
+		o.Synchronous = "NORMAL"
+	default:
+		return o, fmt.Errorf("synchronous %q: want \"full\" or \"normal\"", o.Synchronous)
+	}
+	if o.PollInterval < 0 || o.BusyTimeout < 0 {
+		return o, errors.New("negative poll interval or busy timeout")
+	}
+	if o.PollInterval == 0 {
+		o.PollInterval = 200 * time.Millisecond
+	}
+	if o.BusyTimeout == 0 {
+		o.BusyTimeout = 10 * time.Second
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	return o, nil
+}
+
+// Store implements eventstore.Store on one SQLite file.
+type Store struct {
+	opts Options
+
+	wdb   *sql.DB
+	wconn *sql.Conn     // the only connection that writes
+	wsem  chan struct{} // serializes use of wconn; honours ctx while waiting
+	w     writeStmts
+
+	rdb *sql.DB // read-only pool
+	r   readStmts
+
+	committed atomic.Int64 // highest position committed through this Store
+	appended  broadcaster
+
+	closeOnce sync.Once
+	closed    chan struct{}
+}
+
+var _ eventstore.Store = (*Store)(nil)
+
+// Open opens (creating if needed) the store at path and brings its schema up
+// to date. path is a file path; ":memory:" is not supported (the read pool
+// would see other databases).
+func Open(ctx context.Context, path string, opts Options) (*Store, error) {
+	opts, err := opts.withDefaults()
+	if err != nil {
+		return nil, fmt.Errorf("open event store: %w", err)
+	}
+	if path == "" || path == ":memory:" || strings.HasPrefix(path, "file:") || strings.ContainsRune(path, '?') {
+		return nil, fmt.Errorf("open event store: unsupported path %q (want a plain file path)", path)
+	}
+	s := &Store{opts: opts, wsem: make(chan struct{}, 1), closed: make(chan struct{})}
+	s.appended.init()
+	if err := s.open(ctx, path); err != nil {
+		s.closeAll()
+		return nil, fmt.Errorf("open event store %s: %w", path, err)
+	}
+	return s, nil
+}
+
+func dsn(path string, params url.Values) string { return path + "?" + params.Encode() }
+
+func (s *Store) open(ctx context.Context, path string) error {
+	busy := fmt.Sprint(s.opts.BusyTimeout.Milliseconds())
+	var err error
+	s.wdb, err = sql.Open("sqlite", dsn(path, url.Values{
+		"_busy_timeout": {busy},
+		"_journal_mode": {"WAL"},
+		"_synchronous":  {s.opts.Synchronous},
+	}))
+	if err != nil {
+		return err
+	}
+	s.wdb.SetMaxOpenConns(1)
+	s.wdb.SetMaxIdleConns(1)
+	s.wdb.SetConnMaxLifetime(0)
+	s.wdb.SetConnMaxIdleTime(0)
+	if s.wconn, err = s.wdb.Conn(ctx); err != nil {
+		return fmt.Errorf("write connection: %w", err)
+	}
+	if err := migrate(ctx, s.wconn); err != nil {
+		return err
+	}
+	if err := s.w.prepare(ctx, s.wconn); err != nil {
+		return err
+	}
+
+	// The file exists and is in WAL mode now; readers only read.
+	s.rdb, err = sql.Open("sqlite", dsn(path, url.Values{
+		"_busy_timeout": {busy},
+		"_query_only":   {"1"},
+	}))
+	if err != nil {
+		return err
+	}
+	n := max(4, runtime.GOMAXPROCS(0))
+	s.rdb.SetMaxOpenConns(n)
+	s.rdb.SetMaxIdleConns(n)
+	if err := s.r.prepare(ctx, s.rdb); err != nil {
+		return err
+	}
+	head, err := s.HeadPosition(ctx)
+	if err != nil {
+		return err
+	}
+	s.committed.Store(head)
+	return nil
+}
+
+// Close waits for an in-flight append, then releases the connections.
+// Pending WaitForAppend calls return ErrClosed.
+func (s *Store) Close() error {
+	var err error
+	s.closeOnce.Do(func() {
+		close(s.closed)
+		s.wsem <- struct{}{} // wait for the writer; never released
+		err = s.closeAll()
+	})
+	return err
+}
+
+func (s *Store) closeAll() error {
+	var errs []error
+	errs = append(errs, s.w.close(), s.r.close())
+	if s.wconn != nil {
+		errs = append(errs, s.wconn.Close())
+	}
+	for _, db := range []*sql.DB{s.wdb, s.rdb} {
+		if db != nil {
+			errs = append(errs, db.Close())
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("close event store: %w", err)
+	}
+	return nil
+}
+
+// acquire takes the write connection, honouring ctx and Close.
+func (s *Store) acquire(ctx context.Context) error {
+	select {
+	case <-s.closed:
+		return ErrClosed
+	default:
+	}
+	select {
+	case s.wsem <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-s.closed:
+		return ErrClosed
+	}
+	select {
+	case <-s.closed: // Close is waiting for the semaphore: hand it over
+		<-s.wsem
+		return ErrClosed
+	default:
+		return nil
+	}
+}
+
+func (s *Store) release() { <-s.wsem }
+
+// broadcaster wakes every waiter at once: waiters take the current channel,
+// notify closes it and installs a fresh one.
+type broadcaster struct {
+	mu sync.Mutex
+	ch chan struct{}
+}
+
+func (b *broadcaster) init() { b.ch = make(chan struct{}) }
+
+func (b *broadcaster) wait() <-chan struct{} {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.ch
+}
+
+func (b *broadcaster) notify() {
+	b.mu.Lock()
+	close(b.ch)
+	b.ch = make(chan struct{})
+	b.mu.Unlock()
+}

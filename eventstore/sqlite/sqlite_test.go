@@ -1,0 +1,230 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/cspm-es/cspm-es/eventstore"
+	"github.com/cspm-es/cspm-es/eventstore/storetest"
+)
+
+func openTemp(t testing.TB, opts Options) (*Store, string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "events.sqlite")
+	s, err := Open(context.Background(), path, opts)
+	require.NoError(t, err)
+	t.Cleanup(func() { assert.NoError(t, s.Close()) })
+	return s, path
+}
+
+func TestContract(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) (eventstore.Store, storetest.Tamperer) {
+		s, path := openTemp(t, Options{})
+		db, err := sql.Open("sqlite", dsn(path, map[string][]string{"_busy_timeout": {"10000"}}))
+		require.NoError(t, err)
+		t.Cleanup(func() { assert.NoError(t, db.Close()) })
+		return s, tamperer{db}
+	})
+}
+
+// tamperer writes to the file through its own connection, as another
+// process would.
+type tamperer struct{ db *sql.DB }
+
+func (tm tamperer) exec(ctx context.Context, query string, args ...any) error {
+	res, err := tm.db.ExecContext(ctx, query, args...)
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 0 {
+		return errors.Join(err, fmt.Errorf("%s: no row changed", query))
+	}
+	return nil
+}
+
+func (tm tamperer) SetData(ctx context.Context, position int64, data []byte) error {
+	return tm.exec(ctx, "UPDATE events SET data = ? WHERE position = ?", string(data), position)
+}
+
+func (tm tamperer) Delete(ctx context.Context, position int64) error {
+	return tm.exec(ctx, "DELETE FROM events WHERE position = ?", position)
+}
+
+func (tm tamperer) SwapPayloads(ctx context.Context, posA, posB int64) error {
+	const cols = "event_id, stream_id, stream_type, type, schema_version, data, metadata, recorded_at, prev_hash, hash"
+	tx, err := tm.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = tx.Rollback() }()
+	for _, q := range []string{
+		"CREATE TEMP TABLE swap AS SELECT position, " + cols + " FROM events WHERE position IN (?1, ?2)",
+		"UPDATE events SET event_id = 'swap-' || event_id WHERE position IN (?1, ?2)",
+		`UPDATE events SET (` + cols + `) = (SELECT ` + cols + ` FROM swap
+			WHERE swap.position = CASE events.position WHEN ?1 THEN ?2 ELSE ?1 END) WHERE position IN (?1, ?2)`,
+		"DROP TABLE swap",
+	} {
+		if _, err := tx.ExecContext(ctx, q, posA, posB); err != nil {
+			return fmt.Errorf("%s: %w", q, err)
+		}
+	}
+	return tx.Commit()
+}
+
+func (tm tamperer) InsertRaw(ctx context.Context, e eventstore.RecordedEvent) error {
+	meta, err := json.Marshal(e.Metadata)
+	if err != nil {
+		return err
+	}
+	return tm.exec(ctx, insertEventSQL, e.Position, e.EventID, e.StreamID, e.StreamType, e.Version, e.Type,
+		e.SchemaVersion, string(e.Data), string(meta), e.RecordedAt.UnixMilli(), e.PrevHash, e.Hash)
+}
+
+func TestOpenOptions(t *testing.T) {
+	ctx := context.Background()
+	for _, bad := range []Options{{Synchronous: "off"}, {PollInterval: -1}} {
+		_, err := Open(ctx, filepath.Join(t.TempDir(), "x.sqlite"), bad)
+		assert.Error(t, err, "%+v", bad)
+	}
+	for _, path := range []string{"", ":memory:", "file:x.sqlite", "x.sqlite?mode=ro"} {
+		_, err := Open(ctx, path, Options{})
+		assert.Error(t, err, path)
+	}
+	s, _ := openTemp(t, Options{Synchronous: "normal"})
+	var sync int
+	require.NoError(t, s.wconn.QueryRowContext(ctx, "PRAGMA synchronous").Scan(&sync))
+	assert.Equal(t, 1, sync, "NORMAL")
+	var mode string
+	require.NoError(t, s.rdb.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode))
+	assert.Equal(t, "wal", mode)
+}
+
+func TestReopenKeepsEventsAndSchema(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "events.sqlite")
+	s, err := Open(ctx, path, Options{})
+	require.NoError(t, err)
+	_, err = s.Append(ctx, eventstore.AppendRequest{StreamID: "s", StreamType: "t", Expected: eventstore.NoStream,
+		Events: []eventstore.NewEvent{{Type: "E", SchemaVersion: 1, Data: json.RawMessage(`{}`)}}})
+	require.NoError(t, err)
+	require.NoError(t, s.Close())
+	require.NoError(t, s.Close(), "Close is idempotent")
+	_, err = s.Append(ctx, eventstore.AppendRequest{StreamID: "s", StreamType: "t", Expected: eventstore.Exact(1),
+		Events: []eventstore.NewEvent{{Type: "E", SchemaVersion: 1, Data: json.RawMessage(`{}`)}}})
+	assert.ErrorIs(t, err, ErrClosed)
+	assert.ErrorIs(t, s.WaitForAppend(ctx, 5), ErrClosed)
+
+	s, err = Open(ctx, path, Options{})
+	require.NoError(t, err)
+	defer s.Close()
+	var version int
+	require.NoError(t, s.wconn.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version))
+	assert.Equal(t, len(migrations), version)
+	res, err := s.Append(ctx, eventstore.AppendRequest{StreamID: "s", StreamType: "t", Expected: eventstore.Exact(1),
+		Events: []eventstore.NewEvent{{Type: "E", SchemaVersion: 1, Data: json.RawMessage(`{}`)}}})
+	require.NoError(t, err)
+	assert.Equal(t, []int64{2}, res.Positions)
+
+	_, err = s.Append(ctx, eventstore.AppendRequest{StreamID: "s", StreamType: "other", Expected: eventstore.Any,
+		Events: []eventstore.NewEvent{{Type: "E", SchemaVersion: 1, Data: json.RawMessage(`{}`)}}})
+	assert.ErrorIs(t, err, eventstore.ErrInvalidAppend, "a stream keeps its type")
+}
+
+// Another process appending to the same file wakes WaitForAppend by polling.
+func TestWaitForAppendSeesOtherProcess(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	a, path := openTemp(t, Options{PollInterval: 10 * time.Millisecond})
+	b, err := Open(ctx, path, Options{})
+	require.NoError(t, err)
+	defer b.Close()
+
+	woken := make(chan error, 1)
+	go func() { woken <- a.WaitForAppend(ctx, 0) }()
+	_, err = b.Append(ctx, eventstore.AppendRequest{StreamID: "s", StreamType: "t", Expected: eventstore.NoStream,
+		Events: []eventstore.NewEvent{{Type: "E", SchemaVersion: 1, Data: json.RawMessage(`{}`)}}})
+	require.NoError(t, err)
+	require.NoError(t, <-woken)
+
+	// Both handles write the same file: positions stay dense.
+	res, err := a.Append(ctx, eventstore.AppendRequest{StreamID: "s", StreamType: "t", Expected: eventstore.Exact(1),
+		Events: []eventstore.NewEvent{{Type: "E", SchemaVersion: 1, Data: json.RawMessage(`{}`)}}})
+	require.NoError(t, err)
+	assert.Equal(t, []int64{2}, res.Positions)
+}
+
+func TestAppendHonoursCanceledContext(t *testing.T) {
+	s, _ := openTemp(t, Options{})
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err := s.Append(ctx, eventstore.AppendRequest{StreamID: "s", StreamType: "t", Expected: eventstore.NoStream,
+		Events: []eventstore.NewEvent{{Type: "E", SchemaVersion: 1, Data: json.RawMessage(`{}`)}}})
+	assert.ErrorIs(t, err, context.Canceled)
+	head, err := s.HeadPosition(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, int64(0), head)
+	// The write connection is still usable.
+	_, err = s.Append(context.Background(), eventstore.AppendRequest{StreamID: "s", StreamType: "t", Expected: eventstore.NoStream,
+		Events: []eventstore.NewEvent{{Type: "E", SchemaVersion: 1, Data: json.RawMessage(`{}`)}}})
+	require.NoError(t, err)
+}
+
+// FuzzDecodeRecordedEvent feeds arbitrary stored columns to decodeRow: it
+// never panics, keeps what it cannot judge (data) verbatim, and what it
+// decodes survives the JSON envelope round trip.
+func FuzzDecodeRecordedEvent(f *testing.F) {
+	f.Add([]byte(`{"team_id":"t","actor":"a"}`), []byte(`{"n":1}`), int64(1700000000123), int64(1))
+	f.Add([]byte(``), []byte(`[]`), int64(0), int64(3))
+	f.Add([]byte(`null`), []byte(`not json`), int64(-1), int64(-5))
+	f.Add([]byte(`{"team_id":1}`), []byte(`"x"`), int64(1)<<62, int64(1)<<40)
+	f.Add([]byte(`{"command_id":"\u00e9\ud800"}`), []byte(`{}`), int64(-1)<<62, int64(2))
+	f.Fuzz(func(t *testing.T, metadata, data []byte, recordedAt, schemaVersion int64) {
+		e, err := decodeRow(row{position: 7, version: 2, eventID: "id", streamID: "s", streamType: "t", typ: "T",
+			schemaVersion: schemaVersion, data: data, metadata: metadata, recordedAt: recordedAt, prevHash: "p", hash: "h"})
+		if err != nil {
+			return
+		}
+		require.Equal(t, string(data), string(e.Data))
+		require.Equal(t, recordedAt, e.RecordedAt.UnixMilli())
+		require.Equal(t, int64(e.SchemaVersion), schemaVersion)
+		if !json.Valid(data) || e.RecordedAt.Year() < 0 || e.RecordedAt.Year() > 9999 {
+			return // not representable in the JSON envelope
+		}
+		b, err := json.Marshal(e)
+		require.NoError(t, err)
+		var back eventstore.RecordedEvent
+		require.NoError(t, json.Unmarshal(b, &back))
+		require.Equal(t, e.Metadata, back.Metadata)
+		require.True(t, e.RecordedAt.Equal(back.RecordedAt))
+		require.Equal(t, e.Hash, back.Hash)
+		canon, err := eventstore.CanonicalJSON(e.Data)
+		if err == nil {
+			backCanon, err := eventstore.CanonicalJSON(back.Data)
+			require.NoError(t, err)
+			require.Equal(t, string(canon), string(backCanon))
+		}
+	})
+}
+
+// FuzzDecodeAppendResult: stored idempotency outcomes decode or fail cleanly.
+func FuzzDecodeAppendResult(f *testing.F) {
+	f.Add([]byte(`{"stream_id":"s","version":2,"positions":[1,2],"event_ids":["a","b"],"duplicate":false}`))
+	f.Add([]byte(`{"positions":[1],"event_ids":[]}`))
+	f.Add([]byte(`[]`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		res, err := decodeResult(b)
+		if err != nil {
+			return
+		}
+		require.Len(t, res.Positions, len(res.EventIDs))
+	})
+}
