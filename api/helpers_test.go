@@ -55,6 +55,12 @@ func (f *fakeCommands) record(ctx context.Context, name string, m commands.Meta,
 	return commands.Result{StreamID: "stream-1", Version: 1, Position: 7, EventIDs: []string{"ev-1"}, Duplicate: dup}, nil
 }
 
+func (f *fakeCommands) Count() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.calls)
+}
+
 func (f *fakeCommands) Calls() []call {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -123,7 +129,7 @@ type fakeEnv struct {
 	registry *prometheus.Registry
 }
 
-func newFakeEnv(t *testing.T, mutate ...func(*api.ServerConfig, *api.Deps)) *fakeEnv {
+func newFakeEnv(t testing.TB, mutate ...func(*api.ServerConfig, *api.Deps)) *fakeEnv {
 	t.Helper()
 	env := &fakeEnv{cmds: &fakeCommands{}, logs: &logBuffer{}, registry: prometheus.NewRegistry()}
 	cfg := api.ServerConfig{
