@@ -1,0 +1,145 @@
+package mongo
+
+import (
+	"encoding/json"
+	"reflect"
+	"testing"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+
+	"github.com/cspm-es/cspm-es/eventstore"
+)
+
+func prepared(t *testing.T) []eventstore.RecordedEvent {
+	t.Helper()
+	req := eventstore.AppendRequest{
+		StreamID:   "finding-1",
+		StreamType: "Finding",
+		Expected:   eventstore.NoStream,
+		Events: []eventstore.NewEvent{
+			{Type: "FindingOpened", SchemaVersion: 2, Data: json.RawMessage(`{"z": 1.50, "a": "é\u2028<b>", "n": [1e3, null, true], "big": 12345678901234567890}`)},
+			{EventID: "0190b1a4-0000-7000-8000-000000000001", Type: "FindingSuppressed", SchemaVersion: 1, Data: json.RawMessage(`{}`)},
+		},
+		Metadata: eventstore.Metadata{TeamID: "team-a", Actor: "user:1", CorrelationID: "corr", CausationID: "cause", CommandID: "cmd"},
+	}
+	now := time.Date(2025, 3, 4, 5, 6, 7, 891_234_567, time.FixedZone("X", 3600))
+	evs, err := eventstore.Prepare(req, 0, "", now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return evs
+}
+
+func roundTrip(t *testing.T, d eventDoc) (eventDoc, bson.Raw) {
+	t.Helper()
+	b, err := bson.Marshal(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw := bson.Raw(b)
+	var back eventDoc
+	if err := bson.Unmarshal(raw, &back); err != nil {
+		t.Fatal(err)
+	}
+	return back, raw
+}
+
+func TestEventDocRoundTrip(t *testing.T) {
+	for i, e := range prepared(t) {
+		e.Position = int64(41 + i)
+		back, raw := roundTrip(t, toEventDoc(e))
+		got := back.recorded()
+		if !reflect.DeepEqual(got, e) {
+			t.Fatalf("round trip changed the event:\n got %+v\nwant %+v", got, e)
+		}
+		if string(got.Data) != string(e.Data) {
+			t.Fatalf("data bytes changed: %q != %q", got.Data, e.Data)
+		}
+		if h := eventstore.ComputeHash(got); h != e.Hash {
+			t.Fatalf("hash after round trip %s, stored %s", h, e.Hash)
+		}
+		if got.RecordedAt.Location() != time.UTC || got.RecordedAt.Nanosecond()%int(time.Millisecond) != 0 {
+			t.Fatalf("recorded_at %v: want UTC milliseconds", got.RecordedAt)
+		}
+		// Stored types: data is a string (exact bytes), recorded_at a date,
+		// position an int64, no pending flag once sequenced.
+		if typ := raw.Lookup("data").Type; typ != bson.TypeString {
+			t.Fatalf("data stored as %v, want string", typ)
+		}
+		if typ := raw.Lookup("recorded_at").Type; typ != bson.TypeDateTime {
+			t.Fatalf("recorded_at stored as %v, want date", typ)
+		}
+		if v, ok := raw.Lookup("position").Int64OK(); !ok || v != e.Position {
+			t.Fatalf("position stored as %v", raw.Lookup("position"))
+		}
+		if _, err := raw.LookupErr("pending"); err == nil {
+			t.Fatal("a sequenced event must not be pending")
+		}
+		if id := raw.Lookup("_id").StringValue(); id != e.EventID {
+			t.Fatalf("_id %q, want the event id %q", id, e.EventID)
+		}
+		if team := raw.Lookup("metadata", "team_id").StringValue(); team != "team-a" {
+			t.Fatalf("metadata.team_id = %q", team)
+		}
+	}
+}
+
+func TestEventDocPendingHasNoPosition(t *testing.T) {
+	e := prepared(t)[0] // Position 0: not sequenced yet
+	back, raw := roundTrip(t, toEventDoc(e))
+	if _, err := raw.LookupErr("position"); err == nil {
+		t.Fatal("an unsequenced event must have no position field (the unique partial index skips it)")
+	}
+	if !raw.Lookup("pending").Boolean() {
+		t.Fatal("an unsequenced event must be pending")
+	}
+	if got := back.recorded(); got.Position != 0 || eventstore.ComputeHash(got) != e.Hash {
+		t.Fatalf("pending event round trip: %+v", got)
+	}
+}
+
+func TestEmptyMetadataRoundTrip(t *testing.T) {
+	e := prepared(t)[1]
+	e.Metadata = eventstore.Metadata{}
+	e.Hash = eventstore.ComputeHash(e)
+	back, _ := roundTrip(t, toEventDoc(e))
+	if got := back.recorded(); !reflect.DeepEqual(got, e) || eventstore.ComputeHash(got) != e.Hash {
+		t.Fatalf("got %+v, want %+v", got, e)
+	}
+}
+
+func TestHeadAndIdempotencyDocs(t *testing.T) {
+	at := time.UnixMilli(1_700_000_000_123).UTC()
+	b, err := bson.Marshal(streamDoc{ID: "s", StreamType: "T", Version: 3, LastHash: "h", LastRecordedAt: at})
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw := bson.Raw(b)
+	var sd streamDoc
+	if err := bson.Unmarshal(raw, &sd); err != nil {
+		t.Fatal(err)
+	}
+	if want := (eventstore.StreamInfo{StreamID: "s", StreamType: "T", Version: 3, LastHash: "h"}); sd.info() != want {
+		t.Fatalf("stream info %+v", sd.info())
+	}
+	if raw.Lookup("_id").StringValue() != "s" || raw.Lookup("version").Int64() != 3 {
+		t.Fatalf("stream doc %v", raw)
+	}
+
+	d := idempotencyDoc{Key: "k", Fingerprint: "fp", StreamID: "s", EventIDs: []string{"a", "b"}, Version: 5, CreatedAt: at}
+	b, err = bson.Marshal(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw = bson.Raw(b)
+	var back idempotencyDoc
+	if err := bson.Unmarshal(raw, &back); err != nil {
+		t.Fatal(err)
+	}
+	res := back.result([]int64{7, 8})
+	want := eventstore.AppendResult{StreamID: "s", Version: 5, Positions: []int64{7, 8}, EventIDs: []string{"a", "b"}, Duplicate: true}
+	if !reflect.DeepEqual(res, want) || raw.Lookup("_id").StringValue() != "k" {
+		t.Fatalf("idempotency result %+v", res)
+	}
+}
