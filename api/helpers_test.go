@@ -164,7 +164,7 @@ type response struct {
 	Data   json.RawMessage
 }
 
-func serve(t *testing.T, h http.Handler, r request) response {
+func newRequest(t testing.TB, target string, r request) *http.Request {
 	t.Helper()
 	if r.Method == "" {
 		r.Method = http.MethodPost
@@ -173,7 +173,8 @@ func serve(t *testing.T, h http.Handler, r request) response {
 	if r.Body != "" {
 		body = strings.NewReader(r.Body)
 	}
-	req := httptest.NewRequest(r.Method, r.Path, body)
+	req, err := http.NewRequest(r.Method, target+r.Path, body)
+	require.NoError(t, err)
 	switch {
 	case r.ContentType == "-":
 	case r.ContentType != "":
@@ -184,18 +185,40 @@ func serve(t *testing.T, h http.Handler, r request) response {
 	for k, v := range r.Header {
 		req.Header.Set(k, v)
 	}
-	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, req)
-	res := response{Status: rec.Code, Header: rec.Header(), Raw: rec.Body.Bytes()}
-	if strings.HasPrefix(rec.Header().Get("Content-Type"), "application/json") {
-		var raw struct {
+	return req
+}
+
+func readResponse(t testing.TB, status int, header http.Header, raw []byte) response {
+	t.Helper()
+	res := response{Status: status, Header: header, Raw: raw}
+	if strings.HasPrefix(header.Get("Content-Type"), "application/json") {
+		var data struct {
 			Data json.RawMessage `json:"data"`
 		}
-		require.NoError(t, json.Unmarshal(res.Raw, &res.Env), "body: %s", res.Raw)
-		require.NoError(t, json.Unmarshal(res.Raw, &raw))
-		res.Data = raw.Data
+		require.NoError(t, json.Unmarshal(raw, &res.Env), "body: %s", raw)
+		require.NoError(t, json.Unmarshal(raw, &data))
+		res.Data = data.Data
 	}
 	return res
+}
+
+// serve runs r through h in process.
+func serve(t testing.TB, h http.Handler, r request) response {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, newRequest(t, "http://example.test", r))
+	return readResponse(t, rec.Code, rec.Header(), rec.Body.Bytes())
+}
+
+// send runs r against a listening server at baseURL.
+func send(t testing.TB, baseURL string, r request) response {
+	t.Helper()
+	resp, err := http.DefaultClient.Do(newRequest(t, baseURL, r))
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return readResponse(t, resp.StatusCode, resp.Header, raw)
 }
 
 // fields lists the field of every error detail.

@@ -3,6 +3,7 @@ package api
 import (
 	"net/http"
 	"net/url"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 
@@ -52,8 +53,19 @@ func (s *Server) requestScan(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	c.Response().Header().Set(echo.HeaderLocation, "/api/v1/scans/"+url.PathEscape(res.StreamID))
+	c.Response().Header().Set(echo.HeaderLocation, "/api/v1/scans/"+url.PathEscape(scanID(cmd, res)))
 	return commandAccepted(c, http.StatusCreated, res)
+}
+
+// scanID is the id of the scan RequestScan created: the one the client
+// chose, else the generated one, which only the result's stream id
+// ("scan-<scan_id>", commands' stream naming) carries.
+func scanID(cmd commands.RequestScan, res commands.Result) string {
+	if cmd.ScanID != "" {
+		return cmd.ScanID
+	}
+	id, _ := strings.CutPrefix(res.StreamID, "scan-")
+	return id
 }
 
 func (s *Server) startScan(c echo.Context) error {
