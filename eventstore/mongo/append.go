@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -18,7 +19,7 @@ import (
 const (
 	// maxTxnAttempts bounds retries of a transaction that hit a write
 	// conflict; past it a conflicting append reports ErrConflict.
-	maxTxnAttempts = 5
+	maxTxnAttempts = 8
 	// commitTimeout bounds a commit that the caller's cancellation does not
 	// interrupt (an interrupted commit has an unknown outcome).
 	commitTimeout = 10 * time.Second
@@ -54,9 +55,11 @@ func (s *Store) Append(ctx context.Context, req eventstore.AppendRequest) (event
 		f := classifyAppendError(err)
 		retry := attempt < maxTxnAttempts && ctx.Err() == nil
 		switch {
-		case f == failTransient && retry:
+		case (f == failTransient || f == failConflict && req.Expected.IsAny()) && retry:
+			// A write conflict, or (for Any) a racing append took the head
+			// first: rerun the transaction on the new head.
 			s.log.Debug("append transaction conflict; retrying", "stream_id", req.StreamID, "attempt", attempt, "err", err)
-			if werr := sleep(ctx, time.Duration(attempt)*5*time.Millisecond); werr != nil {
+			if werr := sleep(ctx, backoff(attempt)); werr != nil {
 				return eventstore.AppendResult{}, werr
 			}
 			continue
@@ -69,6 +72,9 @@ func (s *Store) Append(ctx context.Context, req eventstore.AppendRequest) (event
 				return s.duplicate(ctx, req.Idempotency, d)
 			}
 			if retry { // the winner's commit is not visible to majority reads yet
+				if werr := sleep(ctx, backoff(attempt)); werr != nil {
+					return eventstore.AppendResult{}, werr
+				}
 				continue
 			}
 		case f == failConflict || f == failTransient:
@@ -295,6 +301,12 @@ func (s *Store) positionsOf(ctx context.Context, ids []string) ([]int64, bool, e
 		}
 	}
 	return out, true, nil
+}
+
+// backoff is a full-jitter exponential delay before attempt+1 (at most 100ms).
+func backoff(attempt int) time.Duration {
+	ceiling := min(100*time.Millisecond, time.Millisecond<<min(attempt, 7))
+	return rand.N(ceiling) + 1
 }
 
 func sleep(ctx context.Context, d time.Duration) error {

@@ -172,17 +172,18 @@ func (q *sequencer) round(ctx context.Context) (int, error) {
 		return 0, nil
 	}
 	token := q.token
+	fence := bson.D{{Key: "_id", Value: sequencerID}, {Key: "holder", Value: q.holder}, {Key: "token", Value: token}}
 	err = q.s.inTxn(ctx, func(sc context.Context) error {
+		// Read next, stamp, then advance next under the fencing filter. The
+		// sequencer document is written last so that a leader dying before
+		// its commit leaves it locked for as short a time as possible.
 		var d sequencerDoc
-		err := q.s.seq.FindOneAndUpdate(sc,
-			bson.D{{Key: "_id", Value: sequencerID}, {Key: "holder", Value: q.holder}, {Key: "token", Value: token}},
-			bson.D{{Key: "$inc", Value: bson.D{{Key: "next", Value: int64(len(plan))}}}},
-			options.FindOneAndUpdate().SetReturnDocument(options.Before)).Decode(&d)
+		err := q.s.seq.FindOne(sc, fence).Decode(&d)
 		if errors.Is(err, mongo.ErrNoDocuments) {
 			return errDeposed
 		}
 		if err != nil {
-			return fmt.Errorf("advance next position: %w", err)
+			return fmt.Errorf("read next position: %w", err)
 		}
 		r, err := q.s.events.BulkWrite(sc, stampModels(plan, d.Next), options.BulkWrite().SetOrdered(true))
 		if err != nil {
@@ -190,6 +191,14 @@ func (q *sequencer) round(ctx context.Context) (int, error) {
 		}
 		if r.ModifiedCount != int64(len(plan)) {
 			return fmt.Errorf("stamp positions: %d of %d events were still unsequenced", r.ModifiedCount, len(plan))
+		}
+		u, err := q.s.seq.UpdateOne(sc, append(slices.Clip(fence), bson.E{Key: "next", Value: d.Next}),
+			bson.D{{Key: "$inc", Value: bson.D{{Key: "next", Value: int64(len(plan))}}}})
+		if err != nil {
+			return fmt.Errorf("advance next position: %w", err)
+		}
+		if u.MatchedCount != 1 {
+			return errDeposed
 		}
 		return nil
 	})

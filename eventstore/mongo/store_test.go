@@ -138,3 +138,13 @@ func TestBroadcasterWakesEveryWaiter(t *testing.T) {
 	default:
 	}
 }
+
+func TestBackoffBounded(t *testing.T) {
+	for attempt := 1; attempt < 20; attempt++ {
+		for range 100 {
+			if d := backoff(attempt); d <= 0 || d > 100*time.Millisecond+1 {
+				t.Fatalf("backoff(%d) = %v", attempt, d)
+			}
+		}
+	}
+}
