@@ -155,19 +155,16 @@ type decidedFinding struct {
 // invalid field of the batch ("findings[3].severity") in one error.
 func decideFindings(cmd RaiseFindings, scan orchestration.ScanRunState, done []bool, now time.Time) ([]decidedFinding, error) {
 	var v domain.Validator
-	first := map[string]int{}
-	for i, in := range cmd.Findings {
-		if in.FindingID == "" {
-			continue
-		}
-		if j, dup := first[in.FindingID]; dup {
-			v.Add(fmt.Sprintf("findings[%d].finding_id", i), "duplicates findings[%d].finding_id", j)
-			continue
-		}
-		first[in.FindingID] = i
-	}
+	first := map[string]int{} // finding id → index of its first use
 	out := make([]decidedFinding, len(cmd.Findings))
 	for i, in := range cmd.Findings {
+		if in.FindingID != "" {
+			if j, dup := first[in.FindingID]; dup {
+				v.Add(fmt.Sprintf("findings[%d].finding_id", i), "duplicates findings[%d].finding_id", j)
+			} else {
+				first[in.FindingID] = i
+			}
+		}
 		if done[i] {
 			continue
 		}

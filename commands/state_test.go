@@ -1,0 +1,42 @@
+package commands_test
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/cspm-es/cspm-es/commands"
+	"github.com/cspm-es/cspm-es/domain/orchestration"
+	"github.com/cspm-es/cspm-es/eventstore"
+)
+
+func TestState(t *testing.T) {
+	t.Parallel()
+	d := newDeps(t)
+	scanID := d.runningScan(t, teamA)
+	events := d.stream(t, "scan-"+scanID)
+
+	t.Run("as of an earlier version", func(t *testing.T) {
+		state, err := commands.State(d.codec, events[:1])
+		require.NoError(t, err)
+		s, ok := state.(orchestration.ScanRunState)
+		require.True(t, ok, "state is %T", state)
+		assert.Equal(t, orchestration.StatusRequested, s.Status)
+	})
+
+	t.Run("errors", func(t *testing.T) {
+		unknown := events[0]
+		unknown.StreamType = "Invoice"
+		other := events[1]
+		other.StreamID = "scan-other"
+		for name, evs := range map[string][]eventstore.RecordedEvent{
+			"no events":           nil,
+			"unknown stream type": {unknown},
+			"mixed streams":       {events[0], other},
+		} {
+			_, err := commands.State(d.codec, evs)
+			assert.Error(t, err, name)
+		}
+	})
+}
