@@ -13,8 +13,9 @@ import (
 
 func (s *Server) registerRoutes() {
 	e := s.echo
-	e.GET("/healthz", s.healthz)
-	e.GET("/readyz", s.readyz)
+	probe := []string{http.MethodGet, http.MethodHead}
+	e.Match(probe, "/healthz", s.healthz)
+	e.Match(probe, "/readyz", s.readyz)
 	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{
 		ErrorLog: slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn),
 	})))

@@ -176,6 +176,19 @@ func TestHealthz(t *testing.T) {
 	assert.Equal(t, http.StatusOK, res.Status)
 	assert.True(t, res.Env.Success)
 	assert.JSONEq(t, `{"status": "ok"}`, string(res.Data))
+
+	res = serve(t, env.srv.Handler(), request{Method: http.MethodHead, Path: "/healthz"})
+	assert.Equal(t, http.StatusOK, res.Status)
+	assert.Empty(t, res.Raw)
+}
+
+func TestEmptyPathID(t *testing.T) {
+	t.Parallel()
+	env := newFakeEnv(t)
+	res := serve(t, env.srv.Handler(), request{Path: "/api/v1/scans//start"})
+	assert.Equal(t, http.StatusBadRequest, res.Status)
+	assert.Equal(t, []string{"id"}, fields(res.Env), "body: %s", res.Raw)
+	assert.Empty(t, env.cmds.Calls())
 }
 
 func TestReadyz(t *testing.T) {
