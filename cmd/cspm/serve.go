@@ -1,0 +1,91 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"time"
+
+	"go.uber.org/fx"
+
+	"github.com/cspm-es/cspm-es/platform/config"
+)
+
+// startTimeout bounds the whole start: opening stores and binding the listener.
+const startTimeout = time.Minute
+
+func serveCommand() *command {
+	return &command{
+		name:    "serve",
+		summary: "run the service (HTTP API) until SIGINT/SIGTERM",
+		description: "Runs cspm: opens the event store (embedded SQLite under --data-dir by\n" +
+			"default, or MongoDB), then serves the HTTP API on --http-addr. It prints\n" +
+			"where its data lives and where it listens, and stops cleanly on SIGINT or\n" +
+			"SIGTERM within --shutdown-timeout.",
+		groups: config.AllGroups,
+		build: func(*flag.FlagSet) runFunc {
+			return serve
+		},
+	}
+}
+
+func serve(ctx context.Context, inv *invocation) error {
+	cfg := inv.cfg
+	if !cfg.HasRole(config.RoleAPI) {
+		return usageError("roles %q: this build runs the api role only (the relay and projector roles arrive with their issues)", rolesString(cfg.Roles))
+	}
+	if pending := pendingRoles(cfg.Roles); len(pending) > 0 {
+		inv.log.Info("roles not part of this build yet; running api", "pending", rolesString(pending))
+	}
+
+	app := fx.New(serveOptions(cfg, inv.stderr))
+	if err := app.Err(); err != nil {
+		return fmt.Errorf("build: %w", err)
+	}
+
+	startCtx, cancelStart := context.WithTimeout(ctx, startTimeout)
+	defer cancelStart()
+	if err := app.Start(startCtx); err != nil {
+		return fmt.Errorf("start: %w", err)
+	}
+
+	// fx relays SIGINT and SIGTERM (and fx.Shutdowner requests) to Wait
+	// from Start on.
+	exitCode := exitOK
+	select {
+	case s := <-app.Wait():
+		exitCode = s.ExitCode
+		reason := "shutdown requested"
+		if s.Signal != nil {
+			reason = "signal " + s.Signal.String()
+		}
+		inv.log.Info("shutting down", "reason", reason, "timeout", cfg.ShutdownTimeout)
+	case <-ctx.Done():
+		inv.log.Info("shutting down", "reason", context.Cause(ctx).Error(), "timeout", cfg.ShutdownTimeout)
+	}
+
+	stopCtx, cancelStop := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
+	defer cancelStop()
+	if err := app.Stop(stopCtx); err != nil {
+		if errors.Is(err, context.DeadlineExceeded) {
+			return fmt.Errorf("stop: not finished within %s: %w", cfg.ShutdownTimeout, err)
+		}
+		return fmt.Errorf("stop: %w", err)
+	}
+	inv.log.Info("stopped")
+	if exitCode != exitOK {
+		return &exitError{code: exitCode}
+	}
+	return nil
+}
+
+func pendingRoles(roles []config.Role) []config.Role {
+	var out []config.Role
+	for _, r := range roles {
+		if r != config.RoleAPI {
+			out = append(out, r)
+		}
+	}
+	return out
+}

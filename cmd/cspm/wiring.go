@@ -1,0 +1,180 @@
+package main
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/fx"
+	"go.uber.org/fx/fxevent"
+
+	"github.com/cspm-es/cspm-es/api"
+	"github.com/cspm-es/cspm-es/commands"
+	"github.com/cspm-es/cspm-es/eventstore"
+	"github.com/cspm-es/cspm-es/platform/config"
+	"github.com/cspm-es/cspm-es/platform/dbregistry"
+	"github.com/cspm-es/cspm-es/platform/logging"
+)
+
+// The fx graph of `cspm serve`, one thin module per area. Modules only call
+// constructors that work without fx; no business logic lives here.
+//
+//	config → slog logger → database registry → event store → codec → commands → API server
+
+// storeOpenTimeout bounds opening the event store (a MongoDB connection) at start.
+const storeOpenTimeout = 30 * time.Second
+
+// logOutput is where the process logs (stderr; a buffer in tests).
+type logOutput struct{ io.Writer }
+
+// serveOptions is the whole `cspm serve` application.
+func serveOptions(cfg config.Config, logTo io.Writer) fx.Option {
+	opts := []fx.Option{
+		fx.Supply(cfg, logOutput{logTo}),
+		fx.WithLogger(newFxLogger),
+		fx.StopTimeout(cfg.ShutdownTimeout),
+		loggingModule,
+		registryModule,
+		metricsModule,
+		eventStoreModule,
+		commandsModule,
+	}
+	if cfg.HasRole(config.RoleAPI) {
+		opts = append(opts, apiModule)
+	}
+	return fx.Options(opts...)
+}
+
+var loggingModule = fx.Module("logging",
+	fx.Provide(func(cfg config.Config, out logOutput) *slog.Logger {
+		return logging.FromConfig(out, cfg)
+	}),
+)
+
+// newFxLogger routes fx's own events to slog: its chatter at debug level,
+// its errors at error level.
+func newFxLogger(log *slog.Logger) fxevent.Logger {
+	l := &fxevent.SlogLogger{Logger: log.With("component", "fx")}
+	l.UseLogLevel(slog.LevelDebug)
+	l.UseErrorLevel(slog.LevelError)
+	return l
+}
+
+var registryModule = fx.Module("dbregistry",
+	fx.Provide(func(cfg config.Config) (*dbregistry.Registry, error) {
+		return dbregistry.New(cfg.DBPrefix)
+	}),
+)
+
+var metricsModule = fx.Module("metrics",
+	fx.Provide(prometheus.NewRegistry),
+)
+
+var eventStoreModule = fx.Module("eventstore",
+	fx.Provide(newEventStore, eventstore.NewDomainCodec),
+)
+
+// newEventStore opens the configured store and closes it when the app stops.
+func newEventStore(lc fx.Lifecycle, cfg config.Config, reg *dbregistry.Registry, log *slog.Logger) (eventstore.Store, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), storeOpenTimeout)
+	defer cancel()
+	store, err := openEventStore(ctx, cfg, reg, log)
+	if err != nil {
+		return nil, err
+	}
+	lc.Append(fx.StopHook(func() error {
+		log.Debug("closing event store")
+		return store.Close()
+	}))
+	return store, nil
+}
+
+var commandsModule = fx.Module("commands",
+	fx.Provide(func(store eventstore.Store, codec *eventstore.Codec) *commands.Handlers {
+		return commands.New(store, codec, time.Now)
+	}),
+)
+
+var apiModule = fx.Module("api",
+	fx.Provide(newAPIServer),
+	fx.Invoke(registerAPIHooks),
+)
+
+// apiParams are newAPIServer's dependencies.
+type apiParams struct {
+	fx.In
+	Config   config.Config
+	Logger   *slog.Logger
+	Registry *dbregistry.Registry
+	Store    eventstore.Store
+	Commands *commands.Handlers
+	Metrics  *prometheus.Registry
+}
+
+func newAPIServer(p apiParams) *api.Server {
+	return api.NewServer(api.ServerConfig{
+		Addr:            p.Config.HTTPAddr,
+		BodyLimit:       p.Config.HTTPBodyLimit,
+		IngestBodyLimit: p.Config.HTTPIngestBodyLimit,
+		RequestTimeout:  p.Config.HTTPRequestTimeout,
+		DefaultTeam:     p.Config.DefaultTeam,
+		Logger:          p.Logger.With("component", "api"),
+	}, api.Deps{
+		Commands: p.Commands,
+		Readiness: []api.ReadinessChecker{
+			api.ReadinessCheck("eventstore", func(ctx context.Context) error {
+				_, err := p.Store.HeadPosition(ctx)
+				return err
+			}),
+		},
+		Databases: api.DatabaseListerFunc(func() []api.Database { return apiDatabases(p.Registry) }),
+		Metrics:   p.Metrics,
+	})
+}
+
+func apiDatabases(reg *dbregistry.Registry) []api.Database {
+	entries := reg.Entries()
+	out := make([]api.Database, len(entries))
+	for i, e := range entries {
+		out[i] = api.Database{
+			Constant:    string(e.Constant),
+			Name:        e.Name,
+			DefaultName: e.DefaultName,
+			Purpose:     e.Purpose,
+			Side:        string(e.Side),
+		}
+	}
+	return out
+}
+
+// registerAPIHooks starts the server (bind, then serve in the background:
+// the hook does not block) and announces where cspm lives and listens.
+func registerAPIHooks(lc fx.Lifecycle, srv *api.Server, cfg config.Config, reg *dbregistry.Registry, log *slog.Logger) {
+	lc.Append(fx.Hook{
+		OnStart: func(ctx context.Context) error {
+			if err := srv.Start(ctx); err != nil {
+				return err
+			}
+			log.Info("cspm serving",
+				"data", eventStoreLocation(cfg, reg),
+				"data_dir", cfg.DataDir,
+				"listen", "http://"+srv.Addr(),
+				"roles", rolesString(cfg.Roles))
+			return nil
+		},
+		OnStop: srv.Shutdown,
+	})
+}
+
+func rolesString(roles []config.Role) string {
+	s := ""
+	for i, r := range roles {
+		if i > 0 {
+			s += ","
+		}
+		s += string(r)
+	}
+	return s
+}

@@ -1,0 +1,74 @@
+package main
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/fx"
+	"go.uber.org/fx/fxtest"
+
+	"github.com/cspm-es/cspm-es/api"
+	"github.com/cspm-es/cspm-es/platform/config"
+	"github.com/cspm-es/cspm-es/platform/dbregistry"
+)
+
+func testConfig(t *testing.T) config.Config {
+	t.Helper()
+	cfg := config.Default()
+	cfg.DataDir = t.TempDir()
+	cfg.HTTPAddr = "127.0.0.1:0"
+	cfg.ShutdownTimeout = 5 * time.Second
+	require.NoError(t, cfg.Validate())
+	return cfg
+}
+
+func TestServeGraph_Validates(t *testing.T) {
+	t.Parallel()
+	require.NoError(t, fx.ValidateApp(serveOptions(testConfig(t), io.Discard)))
+
+	mongoCfg := testConfig(t)
+	mongoCfg.Store, mongoCfg.MongoURI = config.StoreMongo, "mongodb://127.0.0.1:1/"
+	require.NoError(t, fx.ValidateApp(serveOptions(mongoCfg, io.Discard)), "validation opens nothing")
+}
+
+// The serve application starts on a temp data dir and a random port,
+// answers its probes and stops cleanly.
+func TestServeApp_StartStop(t *testing.T) {
+	t.Parallel()
+	cfg := testConfig(t)
+	cfg.DBPrefix = "smoke_"
+	var srv *api.Server
+	app := fxtest.New(t, serveOptions(cfg, io.Discard), fx.Populate(&srv))
+	app.RequireStart()
+
+	base := "http://" + srv.Addr()
+	for _, path := range []string{"/healthz", "/readyz"} {
+		resp, err := http.Get(base + path)
+		require.NoError(t, err)
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		assert.Equal(t, http.StatusOK, resp.StatusCode, "%s: %s", path, body)
+	}
+
+	resp, err := http.Get(base + "/api/v1/system/databases")
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	var env struct {
+		Data []api.Database `json:"data"`
+	}
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&env))
+	require.Len(t, env.Data, 15)
+	assert.Equal(t, "smoke_cspm_events", env.Data[0].Name)
+
+	assert.FileExists(t, dbregistry.MustNew("smoke_").SQLiteFile(cfg.DataDir, dbregistry.EVENTS))
+	app.RequireStop()
+
+	_, err = http.Get(base + "/healthz")
+	assert.Error(t, err, "the listener is closed after stop")
+}

@@ -1,0 +1,244 @@
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// buildCSPM compiles cmd/cspm into a temporary directory and returns its path.
+func buildCSPM(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "cspm")
+	args := []string{"build", "-buildvcs=false", "-o", bin}
+	if raceEnabled {
+		args = append(args, "-race")
+	}
+	args = append(args, "github.com/cspm-es/cspm-es/cmd/cspm")
+	cmd := exec.Command("go", args...)
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "go build: %s", out)
+	return bin
+}
+
+// deadline is when the test must be done: the test's own deadline less a
+// margin for cleanup, or five minutes.
+func deadline(t *testing.T) time.Time {
+	if d, ok := t.Deadline(); ok {
+		return d.Add(-10 * time.Second)
+	}
+	return time.Now().Add(5 * time.Minute)
+}
+
+// cleanEnv is the environment without any CSPM_ variable, plus extra.
+func cleanEnv(extra ...string) []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "CSPM_") {
+			env = append(env, kv)
+		}
+	}
+	return append(env, extra...)
+}
+
+type cliResult struct {
+	code           int
+	stdout, stderr string
+}
+
+// runCLI runs the binary to completion.
+func runCLI(t *testing.T, bin string, env []string, args ...string) cliResult {
+	t.Helper()
+	ctx, cancel := context.WithDeadline(context.Background(), deadline(t))
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Env = env
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	code := 0
+	var exitErr *exec.ExitError
+	switch {
+	case errors.As(err, &exitErr):
+		code = exitErr.ExitCode()
+	case err != nil:
+		t.Fatalf("run cspm %s: %v", strings.Join(args, " "), err)
+	}
+	return cliResult{code: code, stdout: stdout.String(), stderr: stderr.String()}
+}
+
+// server is a running `cspm serve`.
+type server struct {
+	cmd    *exec.Cmd
+	exited bool   // set by stop, on the test's goroutine
+	base   string // http://host:port
+	logs   *syncBuffer
+	done   chan error
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// startServe runs `cspm serve` with JSON logs and returns once it has said
+// where it listens.
+func startServe(t *testing.T, bin string, env []string, args ...string) *server {
+	t.Helper()
+	cmd := exec.Command(bin, append([]string{"serve", "--log-format", "json"}, args...)...)
+	cmd.Env = env
+	stderr, err := cmd.StderrPipe()
+	require.NoError(t, err)
+	s := &server{cmd: cmd, logs: &syncBuffer{}, done: make(chan error, 1)}
+	cmd.Stdout = s.logs
+	require.NoError(t, cmd.Start())
+
+	listen := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(io.TeeReader(stderr, s.logs))
+		for sc.Scan() {
+			var line struct {
+				Msg    string `json:"msg"`
+				Listen string `json:"listen"`
+			}
+			if json.Unmarshal(sc.Bytes(), &line) == nil && line.Msg == "cspm serving" {
+				select {
+				case listen <- line.Listen:
+				default:
+				}
+			}
+		}
+		_, _ = io.Copy(io.Discard, stderr)
+		s.done <- cmd.Wait()
+	}()
+	t.Cleanup(func() {
+		if !s.exited {
+			_ = cmd.Process.Kill()
+			<-s.done
+		}
+	})
+
+	timer := time.NewTimer(time.Until(deadline(t)))
+	defer timer.Stop()
+	select {
+	case s.base = <-listen:
+	case err := <-s.done:
+		s.done <- err
+		t.Fatalf("cspm serve exited before listening (%v); logs:\n%s", err, s.logs)
+	case <-timer.C:
+		t.Fatalf("cspm serve did not say where it listens; logs:\n%s", s.logs)
+	}
+	require.True(t, strings.HasPrefix(s.base, "http://127.0.0.1:"), "listen = %q", s.base)
+	return s
+}
+
+// waitReady polls /readyz until it answers 200 or the deadline passes.
+func (s *server) waitReady(t *testing.T) {
+	t.Helper()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	end := deadline(t)
+	var last string
+	for {
+		resp, err := http.Get(s.base + "/readyz")
+		if err == nil {
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+			last = fmt.Sprintf("%d %s", resp.StatusCode, body)
+		} else {
+			last = err.Error()
+		}
+		if time.Now().After(end) {
+			t.Fatalf("/readyz never answered 200 (last: %s); logs:\n%s", last, s.logs)
+		}
+		<-tick.C
+	}
+}
+
+// stop sends sig and returns the exit code once the process has exited.
+func (s *server) stop(t *testing.T, sig os.Signal) int {
+	t.Helper()
+	require.NoError(t, s.cmd.Process.Signal(sig))
+	timer := time.NewTimer(time.Until(deadline(t)))
+	defer timer.Stop()
+	select {
+	case err := <-s.done:
+		s.exited = true
+		var exitErr *exec.ExitError
+		if errors.As(err, &exitErr) {
+			return exitErr.ExitCode()
+		}
+		require.NoError(t, err)
+		return 0
+	case <-timer.C:
+		t.Fatalf("cspm serve did not exit after %v; logs:\n%s", sig, s.logs)
+		return -1
+	}
+}
+
+// envelope is the API's response envelope.
+type envelope struct {
+	Success bool            `json:"success"`
+	Data    json.RawMessage `json:"data"`
+	Meta    struct {
+		Position int64 `json:"position"`
+	} `json:"meta"`
+	Error *struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	} `json:"error"`
+}
+
+// post sends body as JSON and decodes the envelope, requiring status want.
+func (s *server) post(t *testing.T, path string, body any, want int) envelope {
+	t.Helper()
+	var r io.Reader = http.NoBody
+	if body != nil {
+		raw, err := json.Marshal(body)
+		require.NoError(t, err)
+		r = bytes.NewReader(raw)
+	}
+	req, err := http.NewRequest(http.MethodPost, s.base+path, r)
+	require.NoError(t, err)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	require.Equal(t, want, resp.StatusCode, "POST %s: %s", path, raw)
+	var env envelope
+	require.NoError(t, json.Unmarshal(raw, &env), "POST %s: %s", path, raw)
+	return env
+}
