@@ -43,7 +43,7 @@ func decodeBody(c echo.Context, rule bodyRule, dst any) error {
 		if errors.As(err, &tooLarge) {
 			return payloadTooLarge(rule.limit)
 		}
-		return malformedBody(ErrorDetail{Field: "", In: InBody, Message: "the body could not be read"})
+		return malformedBody(ErrorDetail{In: InBody, Message: "the body could not be read"})
 	}
 	if len(bytes.TrimSpace(body)) == 0 {
 		if rule.allowEmpty {

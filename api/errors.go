@@ -135,7 +135,8 @@ func classify(err error) (status int, body ErrorBody, internal bool) {
 		return http.StatusServiceUnavailable, ErrorBody{Code: CodeRequestCanceled, Message: "the request was canceled before it completed"}, false
 
 	case errors.As(err, &tooLarge):
-		return payloadTooLarge(tooLarge.Limit).status, payloadTooLarge(tooLarge.Limit).body, false
+		e := payloadTooLarge(tooLarge.Limit)
+		return e.status, e.body, false
 
 	case errors.As(err, &echoErr):
 		return classifyEcho(echoErr)
