@@ -212,7 +212,9 @@ func (s *Store) duplicate(ctx context.Context, idem eventstore.Idempotency, d id
 		return eventstore.AppendResult{}, fmt.Errorf("%w: key %q", eventstore.ErrIdempotencyMismatch, idem.Key)
 	}
 	positions, err := s.awaitPositions(ctx, d.EventIDs)
-	return d.result(positions), err
+	res := d.result(positions)
+	res.Duplicate = true
+	return res, err
 }
 
 func (s *Store) loadIdempotency(ctx context.Context, key string) (idempotencyDoc, bool, error) {

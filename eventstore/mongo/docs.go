@@ -134,13 +134,13 @@ func (d streamDoc) info() eventstore.StreamInfo {
 	return eventstore.StreamInfo{StreamID: d.ID, StreamType: d.StreamType, Version: d.Version, LastHash: d.LastHash}
 }
 
-// result is the stored outcome with the given positions.
+// result is the stored outcome with the given positions, as the first
+// append returned it (Duplicate false).
 func (d idempotencyDoc) result(positions []int64) eventstore.AppendResult {
 	return eventstore.AppendResult{
 		StreamID:  d.StreamID,
 		Version:   d.Version,
 		Positions: positions,
 		EventIDs:  append([]string(nil), d.EventIDs...),
-		Duplicate: true,
 	}
 }

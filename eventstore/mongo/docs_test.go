@@ -138,7 +138,7 @@ func TestHeadAndIdempotencyDocs(t *testing.T) {
 		t.Fatal(err)
 	}
 	res := back.result([]int64{7, 8})
-	want := eventstore.AppendResult{StreamID: "s", Version: 5, Positions: []int64{7, 8}, EventIDs: []string{"a", "b"}, Duplicate: true}
+	want := eventstore.AppendResult{StreamID: "s", Version: 5, Positions: []int64{7, 8}, EventIDs: []string{"a", "b"}}
 	if !reflect.DeepEqual(res, want) || raw.Lookup("_id").StringValue() != "k" {
 		t.Fatalf("idempotency result %+v", res)
 	}
