@@ -1,0 +1,165 @@
+package eventstore
+
+import (
+	"encoding/json"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestCanonicalJSON(t *testing.T) {
+	want := `{"a":[1,2.50,{"x":null,"y":"é<>&"}],"b":true,"c":{"d":1e3,"e":-0}}`
+	for _, in := range []string{
+		want,
+		`{"c":{"e":-0,"d":1e3},"b":true,"a":[1,2.50,{"y":"é<>&","x":null}]}`,
+		"\n{ \"b\" : true ,\t\"a\": [ 1 , 2.50 , { \"y\": \"\\u00e9<>&\", \"x\": null } ],\r\n \"c\": {\"d\":1e3, \"e\":-0} }  ",
+	} {
+		got, err := CanonicalJSON([]byte(in))
+		require.NoError(t, err, in)
+		assert.Equal(t, want, string(got), "key order and white space do not matter; numbers keep their text")
+	}
+	for _, bad := range []string{``, `{`, `{"a":1} {"b":2}`, `{"a":1}x`, `nope`} {
+		_, err := CanonicalJSON([]byte(bad))
+		assert.Error(t, err, bad)
+	}
+	for _, scalar := range []string{`"s"`, `12`, `null`, `[]`} {
+		got, err := CanonicalJSON([]byte(scalar))
+		require.NoError(t, err)
+		assert.Equal(t, scalar, string(got))
+	}
+}
+
+func sampleEvent() RecordedEvent {
+	return RecordedEvent{
+		EventID:       "0190a6c4-1f2e-7a3b-8c4d-5e6f7a8b9c0d",
+		StreamID:      "scan-1",
+		StreamType:    "scan_run",
+		Version:       2,
+		Position:      42,
+		Type:          "ScanCompleted",
+		SchemaVersion: 1,
+		Data:          json.RawMessage(`{"findings":3}`),
+		Metadata:      Metadata{TeamID: "team", Actor: "alice", CorrelationID: "c", CausationID: "k", CommandID: "cmd"},
+		RecordedAt:    time.Date(2025, 1, 2, 3, 4, 5, 678_000_000, time.UTC),
+		PrevHash:      "ab",
+	}
+}
+
+// The hash of a fixed envelope is pinned: both backends and every stored
+// chain depend on it, so a change to CanonicalBytes must be deliberate.
+func TestComputeHashGolden(t *testing.T) {
+	assert.Equal(t, goldenHash, ComputeHash(sampleEvent()))
+}
+
+// sha256 of 13:cspm-event-v1;6:scan-1;8:scan_run;1:2;…;24:2025-01-02T03:04:05.678Z;2:ab;
+const goldenHash = "7304922180f9de30695c05fd04d198141f992c872ffbb94b3561fdad84078fa5"
+
+func TestComputeHashCoversEveryField(t *testing.T) {
+	base := sampleEvent()
+	h := ComputeHash(base)
+	mutations := map[string]func(e *RecordedEvent){
+		"EventID":       func(e *RecordedEvent) { e.EventID += "x" },
+		"StreamID":      func(e *RecordedEvent) { e.StreamID += "x" },
+		"StreamType":    func(e *RecordedEvent) { e.StreamType += "x" },
+		"Version":       func(e *RecordedEvent) { e.Version++ },
+		"Type":          func(e *RecordedEvent) { e.Type += "x" },
+		"SchemaVersion": func(e *RecordedEvent) { e.SchemaVersion++ },
+		"Data":          func(e *RecordedEvent) { e.Data = json.RawMessage(`{"findings":4}`) },
+		"TeamID":        func(e *RecordedEvent) { e.Metadata.TeamID += "x" },
+		"Actor":         func(e *RecordedEvent) { e.Metadata.Actor += "x" },
+		"CorrelationID": func(e *RecordedEvent) { e.Metadata.CorrelationID += "x" },
+		"CausationID":   func(e *RecordedEvent) { e.Metadata.CausationID += "x" },
+		"CommandID":     func(e *RecordedEvent) { e.Metadata.CommandID += "x" },
+		"RecordedAt":    func(e *RecordedEvent) { e.RecordedAt = e.RecordedAt.Add(time.Millisecond) },
+		"PrevHash":      func(e *RecordedEvent) { e.PrevHash += "x" },
+		// Moving a character between adjacent fields must not collide.
+		"field boundary": func(e *RecordedEvent) { e.StreamID, e.StreamType = "scan-1s", "can_run" },
+	}
+	for name, mutate := range mutations {
+		e := base
+		mutate(&e)
+		assert.NotEqual(t, h, ComputeHash(e), "changing %s changes the hash", name)
+	}
+	// Every hashed field of the envelope is mutated above.
+	fields := reflect.TypeFor[RecordedEvent]()
+	for i := range fields.NumField() {
+		switch name := fields.Field(i).Name; name {
+		case "Position", "Hash": // not hashed: assigned by the store / the result
+		case "Metadata":
+			for j := range reflect.TypeFor[Metadata]().NumField() {
+				assert.Contains(t, mutations, reflect.TypeFor[Metadata]().Field(j).Name)
+			}
+		default:
+			assert.Contains(t, mutations, name)
+		}
+	}
+
+	e := base
+	e.Position, e.Hash = 7, "whatever"
+	assert.Equal(t, h, ComputeHash(e), "position and hash are not hashed")
+	e.RecordedAt = base.RecordedAt.Add(999 * time.Microsecond).In(time.FixedZone("x", 7200))
+	assert.Equal(t, h, ComputeHash(e), "recorded_at is hashed at millisecond precision in UTC")
+}
+
+func TestPrepare(t *testing.T) {
+	given := uuid.Must(uuid.NewV7()).String()
+	req := AppendRequest{
+		StreamID: "s", StreamType: "t", Expected: Exact(3), Metadata: Metadata{TeamID: "team"},
+		Events: []NewEvent{
+			{EventID: given, Type: "A", SchemaVersion: 1, Data: json.RawMessage(`{ "b":1, "a":2 }`)},
+			{Type: "B", SchemaVersion: 2, Data: json.RawMessage(`[]`)},
+		},
+	}
+	now := time.Date(2025, 6, 1, 12, 0, 0, 123_456_789, time.FixedZone("x", 3600))
+	evs, err := Prepare(req, 3, "prev", now)
+	require.NoError(t, err)
+	require.Len(t, evs, 2)
+	assert.Equal(t, given, evs[0].EventID)
+	id, err := uuid.Parse(evs[1].EventID)
+	require.NoError(t, err)
+	assert.Equal(t, uuid.Version(7), id.Version())
+	assert.Equal(t, []int64{4, 5}, []int64{evs[0].Version, evs[1].Version})
+	assert.Equal(t, `{"a":2,"b":1}`, string(evs[0].Data))
+	assert.Equal(t, "prev", evs[0].PrevHash)
+	assert.Equal(t, evs[0].Hash, evs[1].PrevHash)
+	for _, e := range evs {
+		assert.Equal(t, ComputeHash(e), e.Hash)
+		assert.Equal(t, time.Date(2025, 6, 1, 11, 0, 0, 123_000_000, time.UTC), e.RecordedAt)
+		assert.Equal(t, req.Metadata, e.Metadata)
+		assert.Zero(t, e.Position)
+	}
+
+	req.Events[1].Data = json.RawMessage(`{`)
+	_, err = Prepare(req, 0, "", now)
+	assert.ErrorIs(t, err, ErrInvalidAppend)
+}
+
+func TestFingerprint(t *testing.T) {
+	type cmd struct {
+		B int               `json:"b"`
+		A string            `json:"a"`
+		M map[string]string `json:"m"`
+	}
+	f1, err := Fingerprint(cmd{B: 1, A: "x", M: map[string]string{"k": "v", "j": "w"}})
+	require.NoError(t, err)
+	f2, err := Fingerprint(map[string]any{"m": map[string]any{"j": "w", "k": "v"}, "a": "x", "b": 1})
+	require.NoError(t, err)
+	assert.Equal(t, f1, f2, "the same content in another shape has the same fingerprint")
+	raw, err := Fingerprint(json.RawMessage(` {"b": 1, "a":"x", "m": {"k":"v","j":"w"}} `))
+	require.NoError(t, err)
+	assert.Equal(t, f1, raw)
+	assert.Equal(t, fingerprintGolden, f1, "fingerprints are stable across releases")
+
+	other, err := Fingerprint(cmd{B: 2, A: "x"})
+	require.NoError(t, err)
+	assert.NotEqual(t, f1, other)
+	_, err = Fingerprint(func() {})
+	assert.Error(t, err)
+}
+
+// sha256 of {"a":"x","b":1,"m":{"j":"w","k":"v"}}
+const fingerprintGolden = "53bcbab72410b0c8582e9495ef3455518494c8bd495bd89d06d4a16aae7fcbc7"
