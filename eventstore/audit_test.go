@@ -101,7 +101,7 @@ func (m *memStore) Streams(_ context.Context, after string, limit int) ([]Stream
 }
 
 func (m *memStore) WaitForAppend(context.Context, int64) error { return errors.New("not implemented") }
-func (m *memStore) Close() error                                 { return nil }
+func (m *memStore) Close() error                               { return nil }
 
 func fill(t *testing.T, m *memStore, streams, perStream int) {
 	t.Helper()
@@ -179,8 +179,10 @@ func TestVerifyStreamHeads(t *testing.T) {
 			want:   BrokenLink{Position: 2, StreamID: "s01", Version: 1},
 		},
 		"head without events": {
-			tamper: func(m *memStore) { m.streams["zz"] = StreamInfo{StreamID: "zz", StreamType: "t", Version: 1, LastHash: "x"} },
-			want:   BrokenLink{Position: 0, StreamID: "zz", Version: 0},
+			tamper: func(m *memStore) {
+				m.streams["zz"] = StreamInfo{StreamID: "zz", StreamType: "t", Version: 1, LastHash: "x"}
+			},
+			want: BrokenLink{Position: 0, StreamID: "zz", Version: 0},
 		},
 		"position out of order": {
 			tamper: func(m *memStore) { m.events[1].Position, m.events[2].Position = 3, 2 },
