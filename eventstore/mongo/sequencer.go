@@ -26,6 +26,8 @@ type sequencer struct {
 	validUntil time.Time // local, conservative end of the lease (monotonic clock)
 	renewAt    time.Time
 	nextTry    time.Time // when a follower next tries to take the lease
+
+	brokenLogged time.Time
 }
 
 func (q *sequencer) leading() bool { return q.token != 0 && time.Now().Before(q.validUntil) }
@@ -35,11 +37,18 @@ func (q *sequencer) run(ctx context.Context) {
 	log := q.s.log.With("holder", q.holder)
 	poll := time.NewTicker(q.s.opts.PollInterval)
 	defer poll.Stop()
+	var lastWarn time.Time
+	warn := func(msg string, err error) { // at most one a second: failures repeat every PollInterval
+		if time.Since(lastWarn) >= time.Second {
+			lastWarn = time.Now()
+			log.Warn(msg, "err", err)
+		}
+	}
 	for ctx.Err() == nil {
 		now := time.Now()
 		if (q.token != 0 && !now.Before(q.renewAt)) || (q.token == 0 && !now.Before(q.nextTry)) {
 			if err := q.acquire(ctx); err != nil && ctx.Err() == nil {
-				log.Warn("sequencer lease", "err", err)
+				warn("sequencer lease", err)
 			}
 		}
 		more := false
@@ -50,7 +59,7 @@ func (q *sequencer) run(ctx context.Context) {
 				log.Info("sequencer deposed: another process holds the lease", "token", q.token)
 				q.token = 0
 			case err != nil && ctx.Err() == nil:
-				log.Warn("sequencer round failed; will retry", "err", err)
+				warn("sequencer round failed; will retry", err)
 			case n > 0:
 				q.s.head.notify()
 				more = n == roundBatch
@@ -71,7 +80,8 @@ func (q *sequencer) run(ctx context.Context) {
 // the server clock ($$NOW), renewing it for lease; a takeover increments the
 // fencing token. Otherwise the document is left as it is.
 func acquireUpdate(holder string, lease time.Duration) mongo.Pipeline {
-	mine := bson.D{{Key: "$eq", Value: bson.A{"$holder", holder}}}
+	me := bson.D{{Key: "$literal", Value: holder}} // never read as a field path
+	mine := bson.D{{Key: "$eq", Value: bson.A{"$holder", me}}}
 	take := "$_take"
 	return mongo.Pipeline{
 		{{Key: "$set", Value: bson.D{{Key: "_take", Value: bson.D{{Key: "$or", Value: bson.A{
@@ -87,7 +97,7 @@ func acquireUpdate(holder string, lease time.Duration) mongo.Pipeline {
 			{Key: "lease_until", Value: bson.D{{Key: "$cond", Value: bson.A{
 				take, bson.D{{Key: "$add", Value: bson.A{"$$NOW", lease.Milliseconds()}}}, "$lease_until",
 			}}}},
-			{Key: "holder", Value: bson.D{{Key: "$cond", Value: bson.A{take, holder, "$holder"}}}},
+			{Key: "holder", Value: bson.D{{Key: "$cond", Value: bson.A{take, me, "$holder"}}}},
 		}}},
 		{{Key: "$unset", Value: "_take"}},
 	}
@@ -104,6 +114,9 @@ func (q *sequencer) acquire(ctx context.Context) error {
 		return fmt.Errorf("acquire: %w", err)
 	}
 	if d.Holder != q.holder {
+		if q.token != 0 {
+			q.s.log.Info("sequencer lease lost", "holder", q.holder, "new_holder", d.Holder, "token", d.Token)
+		}
 		q.token = 0
 		return nil
 	}
@@ -164,7 +177,8 @@ func (q *sequencer) round(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	if len(broken) > 0 {
+	if len(broken) > 0 && time.Since(q.brokenLogged) >= time.Minute {
+		q.brokenLogged = time.Now()
 		q.s.log.Error("unsequenced events whose predecessor is missing are held back (store damaged?)", "streams", broken)
 	}
 	plan, _ := planRound(set, heads, roundBatch)

@@ -178,6 +178,9 @@ func evalPipeline(t *testing.T, doc map[string]any, p mongo.Pipeline, now time.T
 			if len(v) != 1 {
 				t.Fatalf("expression %v", v)
 			}
+			if v[0].Key == "$literal" {
+				return v[0].Value
+			}
 			args, _ := eval(v[0].Value, in).([]any)
 			switch v[0].Key {
 			case "$eq":
@@ -245,6 +248,7 @@ func TestAcquireUpdateLease(t *testing.T) {
 		{"takeover of an expired lease fences the old holder", seqDoc("old", now.Add(-time.Millisecond), 3), "me", "me", 4, now.Add(lease)},
 		{"expiry is inclusive", seqDoc("old", now, 3), "me", "me", 4, now.Add(lease)},
 		{"a live foreign lease is left alone", seqDoc("old", now.Add(time.Millisecond), 3), "me", "old", 3, now.Add(time.Millisecond)},
+		{"a holder name that looks like a field path is a literal", seqDoc("", time.Unix(0, 0).UTC(), 0), "$holder", "$holder", 1, now.Add(lease)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			after := evalPipeline(t, tc.before, acquireUpdate(tc.holder, lease), now)
