@@ -177,8 +177,10 @@ func eventIndexes() []mongo.IndexModel {
 			Keys:    bson.D{{Key: "recorded_at", Value: 1}, {Key: "_id", Value: 1}},
 			Options: options.Index().SetName(idxPendingByTime).SetPartialFilterExpression(pending),
 		},
-		{ // unsequenced predecessors of a stream
-			Keys:    bson.D{{Key: "stream_id", Value: 1}, {Key: "version", Value: 1}},
+		{ // unsequenced predecessors of a stream. The leading "pending" keeps
+			// the key pattern distinct from stream_version: servers before 5.0
+			// refuse two indexes on one key pattern.
+			Keys:    bson.D{{Key: "pending", Value: 1}, {Key: "stream_id", Value: 1}, {Key: "version", Value: 1}},
 			Options: options.Index().SetName(idxPendingByStream).SetPartialFilterExpression(pending),
 		},
 	}

@@ -1,6 +1,7 @@
 package mongo
 
 import (
+	"fmt"
 	"reflect"
 	"testing"
 	"time"
@@ -22,9 +23,17 @@ func TestEventIndexes(t *testing.T) {
 		idxStreamVersion:   {bson.D{{Key: "stream_id", Value: 1}, {Key: "version", Value: 1}}, true, nil},
 		idxPosition:        {bson.D{{Key: "position", Value: 1}}, true, bson.D{{Key: "position", Value: bson.D{{Key: "$exists", Value: true}}}}},
 		idxPendingByTime:   {bson.D{{Key: "recorded_at", Value: 1}, {Key: "_id", Value: 1}}, false, pending},
-		idxPendingByStream: {bson.D{{Key: "stream_id", Value: 1}, {Key: "version", Value: 1}}, false, pending},
+		idxPendingByStream: {bson.D{{Key: "pending", Value: 1}, {Key: "stream_id", Value: 1}, {Key: "version", Value: 1}}, false, pending},
 	}
 	models := eventIndexes()
+	patterns := map[string]bool{}
+	for _, m := range models {
+		p := fmt.Sprint(m.Keys)
+		if patterns[p] {
+			t.Errorf("two indexes on key pattern %s (refused before MongoDB 5.0)", p)
+		}
+		patterns[p] = true
+	}
 	if len(models) != len(wants) {
 		t.Fatalf("%d indexes, want %d", len(models), len(wants))
 	}
