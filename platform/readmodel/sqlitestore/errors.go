@@ -1,0 +1,33 @@
+package sqlitestore
+
+import (
+	"errors"
+	"regexp"
+	"strings"
+
+	sqlite "modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+// isNoSuchTable: the collection was never created (it reads as empty).
+func isNoSuchTable(err error) bool {
+	var se *sqlite.Error
+	return errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_ERROR && strings.Contains(se.Error(), "no such table")
+}
+
+// SQLite names the index of a violated expression index:
+// "UNIQUE constraint failed: index 'ix_by_asset_1a2b3c4d'".
+var uniqueIndexRE = regexp.MustCompile(`UNIQUE constraint failed: index '([^']+)'`)
+
+// uniqueViolation reports a unique-constraint error and the physical index
+// it names ("" if it names columns instead).
+func uniqueViolation(err error) (physical string, ok bool) {
+	var se *sqlite.Error
+	if !errors.As(err, &se) || se.Code() != sqlite3.SQLITE_CONSTRAINT_UNIQUE && se.Code() != sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY {
+		return "", false
+	}
+	if m := uniqueIndexRE.FindStringSubmatch(se.Error()); m != nil {
+		return m[1], true
+	}
+	return "", true
+}

@@ -1,0 +1,201 @@
+package sqlitestore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"github.com/cspm-es/cspm-es/platform/readmodel"
+)
+
+// Get returns one document by _id.
+func (s *Store) Get(ctx context.Context, collection, id string) (readmodel.Doc, error) {
+	if err := readmodel.ValidateCollection(collection); err != nil {
+		return nil, err
+	}
+	if id == "" {
+		return nil, readmodel.Invalidf("empty _id")
+	}
+	if err := s.checkOpen(); err != nil {
+		return nil, err
+	}
+	var data []byte
+	err := s.rdb.QueryRowContext(ctx, `SELECT doc FROM `+quoteIdent(collection)+` WHERE id = ?`, id).Scan(&data)
+	switch {
+	case errors.Is(err, sql.ErrNoRows) || isNoSuchTable(err):
+		return nil, fmt.Errorf("get %s/%s: %w", collection, id, readmodel.ErrNotFound)
+	case err != nil:
+		return nil, fmt.Errorf("get %s/%s: %w", collection, id, err)
+	}
+	return decodeDoc(id, data)
+}
+
+// Find returns one page; see readmodel.Store.
+func (s *Store) Find(ctx context.Context, collection string, opts readmodel.FindOptions) (readmodel.Page, error) {
+	if err := readmodel.ValidateCollection(collection); err != nil {
+		return readmodel.Page{}, err
+	}
+	plan, err := opts.Plan()
+	if err != nil {
+		return readmodel.Page{}, err
+	}
+	if err := s.checkOpen(); err != nil {
+		return readmodel.Page{}, err
+	}
+	want := plan.Limit + 1 // one more tells whether a next page exists
+	var docs []readmodel.Doc
+	segments := []sqlBuilder{{}}
+	if plan.After != nil {
+		segments = keysetSegments(plan.Sort, plan.After)
+	}
+	for _, seg := range segments {
+		var q sqlBuilder
+		q.w("SELECT id, doc FROM ", quoteIdent(collection), " WHERE ")
+		q.filter(plan.Filter)
+		if seg.sb.Len() > 0 {
+			q.w(" AND ", seg.String())
+			q.args = append(q.args, seg.args...)
+		}
+		q.orderBy(plan.Sort)
+		q.w(" LIMIT ")
+		q.arg(want - len(docs))
+		got, err := s.query(ctx, q.String(), q.args)
+		if err != nil {
+			return readmodel.Page{}, fmt.Errorf("find in %s: %w", collection, err)
+		}
+		docs = append(docs, got...)
+		if len(docs) >= want {
+			break
+		}
+	}
+	page := readmodel.Page{Docs: docs}
+	if len(docs) > plan.Limit {
+		page.Docs = docs[:plan.Limit]
+		if page.NextCursor, err = plan.NextCursor(page.Docs[plan.Limit-1]); err != nil {
+			return readmodel.Page{}, err
+		}
+	}
+	return page, nil
+}
+
+func (s *Store) query(ctx context.Context, query string, args []any) ([]readmodel.Doc, error) {
+	rows, err := s.rdb.QueryContext(ctx, query, args...)
+	if isNoSuchTable(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var docs []readmodel.Doc
+	for rows.Next() {
+		var id string
+		var data []byte
+		if err := rows.Scan(&id, &data); err != nil {
+			return nil, err
+		}
+		d, err := decodeDoc(id, data)
+		if err != nil {
+			return nil, err
+		}
+		docs = append(docs, d)
+	}
+	return docs, rows.Err()
+}
+
+// Count returns how many documents match f.
+func (s *Store) Count(ctx context.Context, collection string, f readmodel.Filter) (int64, error) {
+	if err := readmodel.ValidateCollection(collection); err != nil {
+		return 0, err
+	}
+	nf, err := f.Normalize()
+	if err != nil {
+		return 0, err
+	}
+	if err := s.checkOpen(); err != nil {
+		return 0, err
+	}
+	var q sqlBuilder
+	q.w("SELECT count(*) FROM ", quoteIdent(collection), " WHERE ")
+	q.filter(nf)
+	var n int64
+	err = s.rdb.QueryRowContext(ctx, q.String(), q.args...).Scan(&n)
+	if isNoSuchTable(err) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("count in %s: %w", collection, err)
+	}
+	return n, nil
+}
+
+// CountBy counts the documents matching f grouped by field.
+func (s *Store) CountBy(ctx context.Context, collection string, f readmodel.Filter, field string) (map[string]int64, error) {
+	if err := readmodel.ValidateCollection(collection); err != nil {
+		return nil, err
+	}
+	if err := readmodel.ValidatePath(field); err != nil {
+		return nil, err
+	}
+	nf, err := f.Normalize()
+	if err != nil {
+		return nil, err
+	}
+	if err := s.checkOpen(); err != nil {
+		return nil, err
+	}
+	var q sqlBuilder
+	te := "'text'"
+	if field != readmodel.IDField {
+		te = typeExpr(field)
+	}
+	q.w("SELECT ", te, ", ", valueExpr(field), ", count(*) FROM ", quoteIdent(collection), " WHERE ")
+	q.filter(nf)
+	q.w(" GROUP BY 1, 2")
+	rows, err := s.rdb.QueryContext(ctx, q.String(), q.args...)
+	out := map[string]int64{}
+	if isNoSuchTable(err) {
+		return out, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("count by %s in %s: %w", field, collection, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var typ *string
+		var v any
+		var n int64
+		if err := rows.Scan(&typ, &v, &n); err != nil {
+			return nil, fmt.Errorf("count by %s in %s: %w", field, collection, err)
+		}
+		key, err := groupKey(typ, v)
+		if err != nil {
+			return nil, fmt.Errorf("count by %s in %s: %w", field, collection, err)
+		}
+		out[key] += n
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("count by %s in %s: %w", field, collection, err)
+	}
+	return out, nil
+}
+
+// Checkpoint returns the projection's checkpoint (0 when none).
+func (s *Store) Checkpoint(ctx context.Context, projection string) (int64, error) {
+	if err := readmodel.ValidateProjection(projection); err != nil {
+		return 0, err
+	}
+	if err := s.checkOpen(); err != nil {
+		return 0, err
+	}
+	var pos int64
+	err := s.rdb.QueryRowContext(ctx, `SELECT pos FROM _checkpoints WHERE projection = ?`, projection).Scan(&pos)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("checkpoint of %s: %w", projection, err)
+	}
+	return pos, nil
+}

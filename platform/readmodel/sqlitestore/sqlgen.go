@@ -1,0 +1,368 @@
+package sqlitestore
+
+import (
+	"strconv"
+	"strings"
+
+	"github.com/cspm-es/cspm-es/platform/readmodel"
+)
+
+// SQL generation. Values are always bound parameters; the only things
+// written into SQL text are table names and JSON paths, both validated by
+// the readmodel package ([a-z][a-z0-9_]* and [A-Za-z_][A-Za-z0-9_]*
+// segments), so they can hold no quote.
+//
+// json_extract returns SQL NULL for a missing field and for JSON null, 1/0
+// for true/false, INTEGER or REAL for numbers and TEXT for strings, times
+// and (as JSON) arrays and objects. Comparisons are made type-strict, like
+// MongoDB's type brackets, with json_type guards: a number never matches a
+// bool, a string never a time or an object.
+
+// sqlBuilder accumulates a SQL fragment and its arguments.
+type sqlBuilder struct {
+	sb   strings.Builder
+	args []any
+}
+
+func (b *sqlBuilder) w(parts ...string) {
+	for _, p := range parts {
+		b.sb.WriteString(p)
+	}
+}
+
+// arg writes a placeholder bound to v.
+func (b *sqlBuilder) arg(v any) {
+	b.args = append(b.args, v)
+	b.sb.WriteByte('?')
+}
+
+func (b *sqlBuilder) String() string { return b.sb.String() }
+
+// quoteIdent quotes a validated table or index name.
+func quoteIdent(name string) string { return `"` + name + `"` }
+
+// valueExpr is the SQL expression of a path's value.
+func valueExpr(path string) string {
+	if path == readmodel.IDField {
+		return "id"
+	}
+	return "json_extract(doc,'$." + path + "')"
+}
+
+// typeExpr is the SQL expression of a path's JSON type (NULL if missing).
+func typeExpr(path string) string { return "json_type(doc,'$." + path + "')" }
+
+const numericTypes = "('integer','real')"
+
+// filter writes a normalized filter as a boolean expression that is never
+// NULL.
+func (b *sqlBuilder) filter(f readmodel.Filter) {
+	switch f.Op {
+	case "":
+		b.w("1")
+	case readmodel.OpAnd:
+		b.w("(")
+		for i, t := range f.Filters {
+			if i > 0 {
+				b.w(" AND ")
+			}
+			b.filter(t)
+		}
+		b.w(")")
+	case readmodel.OpExists:
+		switch {
+		case f.Path == readmodel.IDField:
+			b.w(strconv.Itoa(boolInt(f.Value.(bool))))
+		case f.Value.(bool):
+			b.w(typeExpr(f.Path), " IS NOT NULL")
+		default:
+			b.w(typeExpr(f.Path), " IS NULL")
+		}
+	case readmodel.OpIn:
+		b.in(f.Path, f.Values)
+	case readmodel.OpEq:
+		b.eq(f.Path, f.Value)
+	case readmodel.OpNe:
+		b.ne(f.Path, f.Value)
+	default:
+		b.cmp(f.Op, f.Path, f.Value)
+	}
+}
+
+func boolInt(v bool) int {
+	if v {
+		return 1
+	}
+	return 0
+}
+
+func (b *sqlBuilder) eq(path string, v any) {
+	x := valueExpr(path)
+	if path == readmodel.IDField {
+		b.w("id = ")
+		b.arg(v)
+		return
+	}
+	switch readmodel.KindOf(v) {
+	case readmodel.KindNull:
+		b.w(x, " IS NULL")
+	case readmodel.KindBool:
+		if v.(bool) {
+			b.w("(", x, " = 1 AND ", typeExpr(path), " = 'true')")
+		} else {
+			b.w("(", x, " = 0 AND ", typeExpr(path), " = 'false')")
+		}
+	case readmodel.KindNumber:
+		b.w("(", x, " = ")
+		b.arg(v)
+		b.w(" AND ", typeExpr(path), " IN ", numericTypes, ")")
+	case readmodel.KindString:
+		b.w("(", x, " = ")
+		b.arg(bindValue(v))
+		b.w(" AND ", typeExpr(path), " = 'text')")
+	case readmodel.KindTime:
+		b.w(x, " = ")
+		b.arg(bindValue(v))
+	}
+}
+
+func (b *sqlBuilder) ne(path string, v any) {
+	x := valueExpr(path)
+	if path == readmodel.IDField {
+		b.w("id <> ")
+		b.arg(v)
+		return
+	}
+	switch readmodel.KindOf(v) {
+	case readmodel.KindNull:
+		b.w(x, " IS NOT NULL")
+	case readmodel.KindBool:
+		b.w(typeExpr(path), " IS NOT ", map[bool]string{true: "'true'", false: "'false'"}[v.(bool)])
+	case readmodel.KindNumber:
+		b.w("(", x, " IS NOT ")
+		b.arg(v)
+		b.w(" OR ", typeExpr(path), " NOT IN ", numericTypes, ")")
+	case readmodel.KindString:
+		b.w("(", x, " IS NOT ")
+		b.arg(bindValue(v))
+		b.w(" OR ", typeExpr(path), " IS NOT 'text')")
+	case readmodel.KindTime:
+		b.w(x, " IS NOT ")
+		b.arg(bindValue(v))
+	}
+}
+
+var sqlOps = map[readmodel.Op]string{
+	readmodel.OpGt: " > ", readmodel.OpGte: " >= ", readmodel.OpLt: " < ", readmodel.OpLte: " <= ",
+}
+
+// cmp writes a range comparison (the value is a string, number or time).
+func (b *sqlBuilder) cmp(op readmodel.Op, path string, v any) {
+	x := valueExpr(path)
+	b.w("(", x, sqlOps[op])
+	b.arg(bindValue(v))
+	if path == readmodel.IDField {
+		b.w(")")
+		return
+	}
+	switch readmodel.KindOf(v) {
+	case readmodel.KindNumber:
+		b.w(" AND ", typeExpr(path), " IN ", numericTypes, ")")
+	case readmodel.KindString:
+		b.w(" AND ", typeExpr(path), " = 'text' AND (", x, " < ")
+		b.arg(timeLo)
+		b.w(" OR ", x, " >= ")
+		b.arg(timeHi)
+		b.w("))")
+	case readmodel.KindTime:
+		if op == readmodel.OpGt || op == readmodel.OpGte {
+			b.w(" AND ", x, " < ")
+			b.arg(timeHi)
+		} else {
+			b.w(" AND ", x, " >= ")
+			b.arg(timeLo)
+		}
+		b.w(")")
+	}
+}
+
+// in writes In as one IN list per kind (so an index on the path serves it).
+func (b *sqlBuilder) in(path string, vs []any) {
+	if len(vs) == 0 {
+		b.w("0")
+		return
+	}
+	x := valueExpr(path)
+	if path == readmodel.IDField {
+		b.list("id", vs)
+		return
+	}
+	byKind := map[readmodel.Kind][]any{}
+	var kinds []readmodel.Kind
+	for _, v := range vs {
+		k := readmodel.KindOf(v)
+		if _, ok := byKind[k]; !ok {
+			kinds = append(kinds, k)
+		}
+		byKind[k] = append(byKind[k], v)
+	}
+	b.w("(")
+	for i, k := range kinds {
+		if i > 0 {
+			b.w(" OR ")
+		}
+		group := byKind[k]
+		switch k {
+		case readmodel.KindNull:
+			b.w(x, " IS NULL")
+		case readmodel.KindBool:
+			for j, v := range group {
+				if j > 0 {
+					b.w(" OR ")
+				}
+				b.eq(path, v)
+			}
+		case readmodel.KindNumber:
+			b.w("(")
+			b.list(x, group)
+			b.w(" AND ", typeExpr(path), " IN ", numericTypes, ")")
+		case readmodel.KindString:
+			b.w("(")
+			b.list(x, group)
+			b.w(" AND ", typeExpr(path), " = 'text')")
+		case readmodel.KindTime:
+			b.list(x, group)
+		}
+	}
+	b.w(")")
+}
+
+func (b *sqlBuilder) list(x string, vs []any) {
+	b.w(x, " IN (")
+	for i, v := range vs {
+		if i > 0 {
+			b.w(",")
+		}
+		b.arg(bindValue(v))
+	}
+	b.w(")")
+}
+
+// orderBy writes the ORDER BY clause of a plan.
+func (b *sqlBuilder) orderBy(sort []readmodel.SortField) {
+	b.w(" ORDER BY ")
+	for i, s := range sort {
+		if i > 0 {
+			b.w(", ")
+		}
+		b.w(valueExpr(s.Path))
+		if s.Desc {
+			b.w(" DESC")
+		} else {
+			b.w(" ASC")
+		}
+	}
+}
+
+// Keyset pagination. SQLite orders NULL (missing) first, and ORDER BY and
+// these comparisons use the same (SQLite) ordering, so a walk is exact
+// whatever the types. The condition "after the cursor" is split on the
+// first sort key into at most two segments, each a plain index range,
+// that are read in order:
+//
+//	asc,  v set:  x >= v AND (x > v OR rest)
+//	asc,  v null: x IS NULL AND rest;      then x IS NOT NULL
+//	desc, v set:  x <= v AND (x < v OR rest);  then x IS NULL
+//	desc, v null: x IS NULL AND rest
+//
+// where rest is "after" on the remaining keys, null-aware.
+func keysetSegments(sort []readmodel.SortField, after []any) []sqlBuilder {
+	x, v, desc := valueExpr(sort[0].Path), bindValue(after[0]), sort[0].Desc
+	rest := func(b *sqlBuilder) { b.after(sort[1:], after[1:]) }
+	var segs []sqlBuilder
+	seg := func(write func(b *sqlBuilder)) {
+		var b sqlBuilder
+		write(&b)
+		segs = append(segs, b)
+	}
+	if len(sort) == 1 { // only _id: never null
+		seg(func(b *sqlBuilder) { b.w(x, op(desc, false)); b.arg(v) })
+		return segs
+	}
+	switch {
+	case v != nil && !desc:
+		seg(func(b *sqlBuilder) {
+			b.w(x, " >= ")
+			b.arg(v)
+			b.w(" AND (", x, " > ")
+			b.arg(v)
+			b.w(" OR ")
+			rest(b)
+			b.w(")")
+		})
+	case v == nil && !desc:
+		seg(func(b *sqlBuilder) { b.w(x, " IS NULL AND "); rest(b) })
+		seg(func(b *sqlBuilder) { b.w(x, " IS NOT NULL") })
+	case v != nil && desc:
+		seg(func(b *sqlBuilder) {
+			b.w(x, " <= ")
+			b.arg(v)
+			b.w(" AND (", x, " < ")
+			b.arg(v)
+			b.w(" OR ")
+			rest(b)
+			b.w(")")
+		})
+		seg(func(b *sqlBuilder) { b.w(x, " IS NULL") })
+	default:
+		seg(func(b *sqlBuilder) { b.w(x, " IS NULL AND "); rest(b) })
+	}
+	return segs
+}
+
+func op(desc, orEqual bool) string {
+	switch {
+	case desc && orEqual:
+		return " <= "
+	case desc:
+		return " < "
+	case orEqual:
+		return " >= "
+	}
+	return " > "
+}
+
+// after writes "strictly after the key" for sort keys (the last is _id):
+// gt(k0) OR (eq(k0) AND after(k1..)).
+func (b *sqlBuilder) after(sort []readmodel.SortField, vals []any) {
+	x, v, desc := valueExpr(sort[0].Path), bindValue(vals[0]), sort[0].Desc
+	if len(sort) == 1 {
+		b.w(x, op(desc, false))
+		b.arg(v)
+		return
+	}
+	b.w("(")
+	switch {
+	case v == nil && desc:
+		b.w("0")
+	case v == nil:
+		b.w(x, " IS NOT NULL")
+	case desc:
+		b.w(x, " < ")
+		b.arg(v)
+		b.w(" OR ", x, " IS NULL")
+	default:
+		b.w(x, " > ")
+		b.arg(v)
+	}
+	b.w(" OR (")
+	if v == nil {
+		b.w(x, " IS NULL")
+	} else {
+		b.w(x, " = ")
+		b.arg(v)
+	}
+	b.w(" AND ")
+	b.after(sort[1:], vals[1:])
+	b.w("))")
+}

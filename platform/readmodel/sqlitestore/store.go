@@ -1,0 +1,309 @@
+// Package sqlitestore is the embedded read-model store: one SQLite file per
+// module database (<data>/<name>.sqlite), in WAL mode, with one dedicated
+// write connection through which every write is serialized (BEGIN
+// IMMEDIATE) and a pool of read-only connections that see committed
+// snapshots.
+//
+// Each collection is a table (id TEXT PRIMARY KEY, doc TEXT, pos INTEGER):
+// doc is the document as JSON (see codec.go for how times and numbers are
+// kept), pos the checkpoint of the batch that last wrote it. Indexes are
+// expression indexes over json_extract; their declarations live in the
+// _indexes table, checkpoints in _checkpoints. See docs/read-model-store.md.
+package sqlitestore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"runtime"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/cspm-es/cspm-es/platform/readmodel"
+
+	_ "modernc.org/sqlite" // registers driver "sqlite"
+)
+
+// ErrClosed is returned by calls made after Close.
+var ErrClosed = errors.New("readmodel/sqlite: store closed")
+
+// Options tunes a Store. The zero value is the safe default.
+type Options struct {
+	// Synchronous is "full" (default: a committed batch survives a power
+	// loss) or "normal" (survives a process crash; the last batches may be
+	// lost on power loss, and their checkpoints with them, so projectors
+	// replay them).
+	Synchronous string
+	// BusyTimeout bounds how long a connection waits for a lock held by
+	// another process. Default 10s.
+	BusyTimeout time.Duration
+	// ReadConns is the size of the read pool. Default max(4, GOMAXPROCS).
+	ReadConns int
+}
+
+func (o Options) withDefaults() (Options, error) {
+	switch strings.ToLower(o.Synchronous) {
+	case "", "full":
+		o.Synchronous = "FULL"
+	case "normal":
+		o.Synchronous = "NORMAL"
+	default:
+		return o, fmt.Errorf("synchronous %q: want \"full\" or \"normal\"", o.Synchronous)
+	}
+	if o.BusyTimeout < 0 || o.ReadConns < 0 {
+		return o, errors.New("negative busy timeout or read pool size")
+	}
+	if o.BusyTimeout == 0 {
+		o.BusyTimeout = 10 * time.Second
+	}
+	if o.ReadConns == 0 {
+		o.ReadConns = max(4, runtime.GOMAXPROCS(0))
+	}
+	return o, nil
+}
+
+// Store is one module database in one SQLite file.
+type Store struct {
+	path string
+	opts Options
+
+	wdb   *sql.DB
+	wconn *sql.Conn            // the only connection that writes
+	wsem  chan struct{}        // serializes use of wconn; honours ctx while waiting
+	stmts map[string]*sql.Stmt // prepared on wconn; guarded by wsem
+
+	rdb *sql.DB // read-only pool
+
+	closeOnce sync.Once
+	closed    chan struct{}
+}
+
+var (
+	_ readmodel.Store     = (*Store)(nil)
+	_ readmodel.Swapper   = (*Store)(nil)
+	_ readmodel.Inspector = (*Store)(nil)
+)
+
+// Open opens (creating if needed) the module database at path, a plain file
+// path (":memory:" and URIs are not supported: the read pool must see the
+// same database).
+func Open(ctx context.Context, path string, opts Options) (*Store, error) {
+	opts, err := opts.withDefaults()
+	if err != nil {
+		return nil, fmt.Errorf("open read-model store: %w", err)
+	}
+	if path == "" || path == ":memory:" || strings.HasPrefix(path, "file:") || strings.ContainsRune(path, '?') {
+		return nil, fmt.Errorf("open read-model store: unsupported path %q (want a plain file path)", path)
+	}
+	s := &Store{path: path, opts: opts, wsem: make(chan struct{}, 1), stmts: map[string]*sql.Stmt{}, closed: make(chan struct{})}
+	if err := s.open(ctx); err != nil {
+		s.closeAll()
+		return nil, fmt.Errorf("open read-model store %s: %w", path, err)
+	}
+	return s, nil
+}
+
+func dsn(path string, params url.Values) string { return path + "?" + params.Encode() }
+
+func (s *Store) open(ctx context.Context) error {
+	busy := fmt.Sprint(s.opts.BusyTimeout.Milliseconds())
+	var err error
+	s.wdb, err = sql.Open("sqlite", dsn(s.path, url.Values{
+		"_busy_timeout": {busy},
+		"_journal_mode": {"WAL"},
+		"_synchronous":  {s.opts.Synchronous},
+		"_pragma":       {"temp_store(MEMORY)"},
+	}))
+	if err != nil {
+		return err
+	}
+	s.wdb.SetMaxOpenConns(1)
+	s.wdb.SetMaxIdleConns(1)
+	s.wdb.SetConnMaxLifetime(0)
+	s.wdb.SetConnMaxIdleTime(0)
+	if s.wconn, err = s.wdb.Conn(ctx); err != nil {
+		return fmt.Errorf("write connection: %w", err)
+	}
+	if err := s.migrate(ctx); err != nil {
+		return err
+	}
+	// The file exists and is in WAL mode now; readers only read.
+	s.rdb, err = sql.Open("sqlite", dsn(s.path, url.Values{
+		"_busy_timeout": {busy},
+		"_query_only":   {"1"},
+		"_pragma":       {"temp_store(MEMORY)"},
+	}))
+	if err != nil {
+		return err
+	}
+	s.rdb.SetMaxOpenConns(s.opts.ReadConns)
+	s.rdb.SetMaxIdleConns(s.opts.ReadConns)
+	return s.rdb.PingContext(ctx)
+}
+
+const schemaVersion = 1
+
+func (s *Store) migrate(ctx context.Context) error {
+	var v int
+	if err := s.wconn.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
+		return fmt.Errorf("read schema version: %w", err)
+	}
+	if v > schemaVersion {
+		return fmt.Errorf("schema version %d is newer than this binary's %d", v, schemaVersion)
+	}
+	if v == schemaVersion {
+		return nil
+	}
+	for _, q := range []string{
+		`BEGIN IMMEDIATE`,
+		`CREATE TABLE IF NOT EXISTS _checkpoints (
+			projection TEXT PRIMARY KEY NOT NULL,
+			pos        INTEGER NOT NULL,
+			updated_at TEXT NOT NULL
+		) STRICT`,
+		`CREATE TABLE IF NOT EXISTS _indexes (
+			collection TEXT NOT NULL,
+			name       TEXT NOT NULL,
+			physical   TEXT NOT NULL UNIQUE,
+			spec       TEXT NOT NULL,
+			PRIMARY KEY (collection, name)
+		) STRICT`,
+		fmt.Sprintf("PRAGMA user_version = %d", schemaVersion),
+		`COMMIT`,
+	} {
+		if _, err := s.wconn.ExecContext(ctx, q); err != nil {
+			_, _ = s.wconn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
+			return fmt.Errorf("create schema: %w", err)
+		}
+	}
+	return nil
+}
+
+// Info describes the store.
+func (s *Store) Info() readmodel.Info {
+	return readmodel.Info{Backend: "sqlite", Database: s.path, Transactions: true}
+}
+
+// Close waits for an in-flight write, then releases the connections.
+func (s *Store) Close() error {
+	var err error
+	s.closeOnce.Do(func() {
+		close(s.closed)
+		s.wsem <- struct{}{} // wait for the writer; never released
+		err = s.closeAll()
+	})
+	return err
+}
+
+func (s *Store) closeAll() error {
+	var errs []error
+	for _, st := range s.stmts {
+		errs = append(errs, st.Close())
+	}
+	if s.wconn != nil {
+		errs = append(errs, s.wconn.Close())
+	}
+	for _, db := range []*sql.DB{s.wdb, s.rdb} {
+		if db != nil {
+			errs = append(errs, db.Close())
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("close read-model store %s: %w", s.path, err)
+	}
+	return nil
+}
+
+func (s *Store) checkOpen() error {
+	select {
+	case <-s.closed:
+		return ErrClosed
+	default:
+		return nil
+	}
+}
+
+// acquire takes the write connection, honouring ctx and Close.
+func (s *Store) acquire(ctx context.Context) error {
+	if err := s.checkOpen(); err != nil {
+		return err
+	}
+	select {
+	case s.wsem <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-s.closed:
+		return ErrClosed
+	}
+	select {
+	case <-s.closed: // Close is waiting for the semaphore: hand it over
+		<-s.wsem
+		return ErrClosed
+	default:
+		return nil
+	}
+}
+
+func (s *Store) release() { <-s.wsem }
+
+// stmt returns a statement prepared on the write connection (wsem held).
+func (s *Store) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
+	if st, ok := s.stmts[query]; ok {
+		return st, nil
+	}
+	st, err := s.wconn.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	s.stmts[query] = st
+	return st, nil
+}
+
+// forgetStmts drops the statement cache after a schema change (wsem held).
+func (s *Store) forgetStmts() {
+	for q, st := range s.stmts {
+		_ = st.Close()
+		delete(s.stmts, q)
+	}
+}
+
+// exec runs a cached statement on the write connection (wsem held).
+func (s *Store) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	st, err := s.stmt(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	return st.ExecContext(ctx, args...)
+}
+
+// errSkip ends a write transaction with a rollback and no error.
+var errSkip = errors.New("skip")
+
+// write runs fn in one IMMEDIATE transaction on the write connection: all
+// of it commits, or none of it.
+func (s *Store) write(ctx context.Context, fn func(ctx context.Context) error) error {
+	if err := s.acquire(ctx); err != nil {
+		return err
+	}
+	defer s.release()
+	if _, err := s.exec(ctx, "BEGIN IMMEDIATE"); err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	err := fn(ctx)
+	if err == nil {
+		if _, err = s.exec(ctx, "COMMIT"); err == nil {
+			return nil
+		}
+		err = fmt.Errorf("commit: %w", err)
+	}
+	if _, rerr := s.wconn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK"); rerr != nil && !strings.Contains(rerr.Error(), "no transaction") {
+		err = errors.Join(err, fmt.Errorf("rollback: %w", rerr))
+	}
+	if errors.Is(err, errSkip) {
+		return nil
+	}
+	return err
+}

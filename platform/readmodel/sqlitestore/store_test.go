@@ -1,0 +1,24 @@
+package sqlitestore_test
+
+import (
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/cspm-es/cspm-es/platform/readmodel"
+	"github.com/cspm-es/cspm-es/platform/readmodel/readmodeltest"
+	"github.com/cspm-es/cspm-es/platform/readmodel/sqlitestore"
+)
+
+func openTemp(t testing.TB, opts sqlitestore.Options) *sqlitestore.Store {
+	t.Helper()
+	s, err := sqlitestore.Open(t.Context(), filepath.Join(t.TempDir(), "cspm_test.sqlite"), opts)
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, s.Close()) })
+	return s
+}
+
+func TestContract(t *testing.T) {
+	readmodeltest.Run(t, func(t *testing.T) readmodel.Store { return openTemp(t, sqlitestore.Options{}) })
+}
