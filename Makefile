@@ -21,13 +21,13 @@ build: ## build the cspm binary into ./bin/cspm
 test: ## unit, contract (SQLite), component and e2e tests, with the race detector
 	$(GO) test -race -count=1 $(PKGS)
 
-test-mongo: ## the storage contract tests against MongoDB at CSPM_TEST_MONGODB_URI (required)
+test-mongo: ## the storage contract suites against MongoDB at CSPM_TEST_MONGODB_URI (required)
 	@if [ -z "$${CSPM_TEST_MONGODB_URI:-}" ]; then \
 		echo "make test-mongo: CSPM_TEST_MONGODB_URI is not set." >&2; \
 		echo "  Point it at a replica set, e.g. CSPM_TEST_MONGODB_URI='mongodb://localhost:27017/?replicaSet=rs0' make test-mongo" >&2; \
 		exit 1; \
 	fi
-	CSPM_TEST_MONGODB_URI="$$CSPM_TEST_MONGODB_URI" $(GO) test -race -count=1 ./eventstore/...
+	$(GO) test -race -count=1 ./eventstore/... ./platform/...
 
 bench: ## benchmarks only (BENCHTIME=1s by default)
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) $(PKGS)
