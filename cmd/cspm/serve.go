@@ -33,10 +33,10 @@ func serveCommand() *command {
 func serve(ctx context.Context, inv *invocation) error {
 	cfg := inv.cfg
 	if !cfg.HasRole(config.RoleAPI) {
-		return usageError("roles %q: this build runs the api role only (the relay and projector roles arrive with their issues)", rolesString(cfg.Roles))
+		return usageError("roles %q: this build runs the api role only (the relay and projector roles arrive with their issues)", config.JoinRoles(cfg.Roles))
 	}
 	if pending := pendingRoles(cfg.Roles); len(pending) > 0 {
-		inv.log.Info("roles not part of this build yet; running api", "pending", rolesString(pending))
+		inv.log.Info("roles not part of this build yet; running api", "pending", config.JoinRoles(pending))
 	}
 
 	app := fx.New(serveOptions(cfg, inv.stderr))

@@ -161,20 +161,9 @@ func registerAPIHooks(lc fx.Lifecycle, srv *api.Server, cfg config.Config, reg *
 				"data", eventStoreLocation(cfg, reg),
 				"data_dir", cfg.DataDir,
 				"listen", "http://"+srv.Addr(),
-				"roles", rolesString(cfg.Roles))
+				"roles", config.JoinRoles(cfg.Roles))
 			return nil
 		},
 		OnStop: srv.Shutdown,
 	})
-}
-
-func rolesString(roles []config.Role) string {
-	s := ""
-	for i, r := range roles {
-		if i > 0 {
-			s += ","
-		}
-		s += string(r)
-	}
-	return s
 }

@@ -118,7 +118,7 @@ func (c Config) LogValue() slog.Value {
 		slog.String("log_format", string(c.LogFormat)),
 		slog.String("sqlite_sync", string(c.SQLiteSync)),
 		slog.Duration("shutdown_timeout", c.ShutdownTimeout),
-		slog.String("roles", joinRoles(c.Roles)),
+		slog.String("roles", JoinRoles(c.Roles)),
 	)
 }
 
@@ -240,13 +240,13 @@ func checkNATSURLs(s string) error {
 
 func checkRoles(roles []Role) error {
 	if len(roles) == 0 {
-		return fmt.Errorf("at least one role is needed (from %s)", joinRoles(AllRoles))
+		return fmt.Errorf("at least one role is needed (from %s)", JoinRoles(AllRoles))
 	}
 	var errs []error
 	seen := map[Role]bool{}
 	for _, r := range roles {
 		if !slices.Contains(AllRoles, r) {
-			errs = append(errs, fmt.Errorf("unknown role %q (want some of %s)", r, joinRoles(AllRoles)))
+			errs = append(errs, fmt.Errorf("unknown role %q (want some of %s)", r, JoinRoles(AllRoles)))
 		}
 		if seen[r] {
 			errs = append(errs, fmt.Errorf("role %q listed twice", r))
@@ -256,7 +256,8 @@ func checkRoles(roles []Role) error {
 	return errors.Join(errs...)
 }
 
-func joinRoles(roles []Role) string {
+// JoinRoles is roles as the --roles flag spells them: "api,relay".
+func JoinRoles(roles []Role) string {
 	s := make([]string, len(roles))
 	for i, r := range roles {
 		s[i] = string(r)
