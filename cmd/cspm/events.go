@@ -198,7 +198,7 @@ func eventsExportCommand() *command {
 	}
 }
 
-func export(ctx context.Context, inv *invocation, from, to int64, outPath string) (err error) {
+func export(ctx context.Context, inv *invocation, from, to int64, outPath string) error {
 	store, err := openExistingEventStore(ctx, inv.cfg, inv.log)
 	if err != nil {
 		return err
@@ -213,43 +213,51 @@ func export(ctx context.Context, inv *invocation, from, to int64, outPath string
 		to = head
 	}
 
-	var w io.Writer = inv.stdout
-	if outPath != "" {
-		f, err := os.CreateTemp(filepath.Dir(outPath), "."+filepath.Base(outPath)+".*.tmp")
-		if err != nil {
-			return fmt.Errorf("create %s: %w", outPath, err)
-		}
-		defer func() {
-			if err != nil {
-				_ = f.Close()
-				_ = os.Remove(f.Name())
-			}
-		}()
-		w = f
-		defer func() {
-			if err == nil {
-				if cerr := f.Close(); cerr != nil {
-					err = fmt.Errorf("write %s: %w", outPath, cerr)
-					_ = os.Remove(f.Name())
-					return
-				}
-				if rerr := os.Rename(f.Name(), outPath); rerr != nil {
-					err = fmt.Errorf("write %s: %w", outPath, rerr)
-					_ = os.Remove(f.Name())
-				}
-			}
-		}()
+	bar := progress.New(inv.stderr, "exporting", max(to-from+1, 0))
+	var n int64
+	write := func(w io.Writer) error {
+		n, err = writeEvents(ctx, store, w, from, to, bar)
+		return err
 	}
-
-	total := max(to-from+1, 0)
-	bar := progress.New(inv.stderr, "exporting", total)
-	n, err := writeEvents(ctx, store, w, from, to, bar)
+	if outPath == "" {
+		err = write(inv.stdout)
+	} else {
+		err = writeFileAtomic(outPath, write)
+	}
 	bar.Finish()
 	if err != nil {
 		return err
 	}
 	if outPath != "" {
 		fmt.Fprintf(inv.stderr, "exported %d events (positions %d..%d) to %s\n", n, from, max(to, from-1), outPath)
+	}
+	return nil
+}
+
+// writeFileAtomic writes path through a temporary file in the same
+// directory, synced and renamed into place: path is written whole or not at all.
+func writeFileAtomic(path string, write func(io.Writer) error) (err error) {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
+	if err != nil {
+		return fmt.Errorf("create %s: %w", path, err)
+	}
+	defer func() {
+		if err != nil {
+			_ = f.Close()
+			_ = os.Remove(f.Name())
+		}
+	}()
+	if err := write(f); err != nil {
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := os.Rename(f.Name(), path); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return nil
 }

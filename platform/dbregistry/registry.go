@@ -169,12 +169,12 @@ func newRegistry(prefix string, defs []definition, aliases map[string]Constant) 
 	// claim registers a name under which Resolve finds c; the same spelling
 	// must never lead to two databases.
 	claim := func(name string, t lookupTarget) {
-		if prev, taken := r.lookup[name]; taken && prev.constant != t.constant {
-			errs = append(errs, fmt.Errorf("%w: %q names both %s and %s", ErrNameConflict, name, prev.constant, t.constant))
-			return
-		}
-		if _, taken := r.lookup[name]; !taken {
+		prev, taken := r.lookup[name]
+		switch {
+		case !taken:
 			r.lookup[name] = t
+		case prev.constant != t.constant:
+			errs = append(errs, fmt.Errorf("%w: %q names both %s and %s", ErrNameConflict, name, prev.constant, t.constant))
 		}
 	}
 	for _, d := range defs {
