@@ -90,23 +90,73 @@ func TestEventsVerify_Intact(t *testing.T) {
 	assert.Empty(t, r.stderr, "no progress bar when stderr is not a terminal")
 }
 
+// Invariant 7: a changed, deleted or reordered stored event is named.
 func TestEventsVerify_Tampered(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		tamper string // SQL; ?1 is the scan stream id
+		// where the first broken link must be reported
+		wantPosition int64
+	}{
+		{
+			name:         "changed data",
+			tamper:       `UPDATE events SET data = json_set(data, '$.tool', 'nmap') WHERE stream_id = ?1 AND version = 1`,
+			wantPosition: 1,
+		},
+		{
+			name:         "changed metadata",
+			tamper:       `UPDATE events SET metadata = json_set(metadata, '$.team_id', 'team-b') WHERE stream_id = ?1 AND version = 2`,
+			wantPosition: 2,
+		},
+		{
+			name:         "deleted event",
+			tamper:       `DELETE FROM events WHERE stream_id = ?1 AND version = 2`,
+			wantPosition: 2,
+		},
+		{
+			name: "reordered events",
+			tamper: `UPDATE events SET data = CASE version
+				WHEN 1 THEN (SELECT data FROM events WHERE stream_id = ?1 AND version = 2)
+				ELSE (SELECT data FROM events WHERE stream_id = ?1 AND version = 1) END
+				WHERE stream_id = ?1 AND version IN (1, 2)`,
+			wantPosition: 1,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			s := seed(t)
+			db, err := sql.Open("sqlite", dbregistry.MustNew("").SQLiteFile(s.dir, dbregistry.EVENTS))
+			require.NoError(t, err)
+			res, err := db.Exec(tt.tamper, s.stream)
+			require.NoError(t, err)
+			n, err := res.RowsAffected()
+			require.NoError(t, err)
+			require.Positive(t, n, "the tampering changed something")
+			require.NoError(t, db.Close())
+
+			r := cspm(t, nil, "events", "verify", "--data-dir", s.dir)
+			assert.Equal(t, exitFailure, r.code, "stdout:\n%s\nstderr:\n%s", r.stdout, r.stderr)
+			assert.Contains(t, r.stdout, "BROKEN: first broken link at position "+itoa(tt.wantPosition)+": ")
+		})
+	}
+}
+
+func TestEventsVerify_NamesTheLink(t *testing.T) {
 	t.Parallel()
 	s := seed(t)
 	db, err := sql.Open("sqlite", dbregistry.MustNew("").SQLiteFile(s.dir, dbregistry.EVENTS))
 	require.NoError(t, err)
-	res, err := db.Exec(`UPDATE events SET data = json_set(data, '$.tool', 'nmap') WHERE stream_id = ? AND version = 1`, s.stream)
+	_, err = db.Exec(`UPDATE events SET data = json_set(data, '$.tool', 'nmap') WHERE stream_id = ? AND version = 1`, s.stream)
 	require.NoError(t, err)
-	n, err := res.RowsAffected()
-	require.NoError(t, err)
-	require.EqualValues(t, 1, n)
 	var pos int64
 	var id string
 	require.NoError(t, db.QueryRow(`SELECT position, event_id FROM events WHERE stream_id = ? AND version = 1`, s.stream).Scan(&pos, &id))
 	require.NoError(t, db.Close())
 
 	r := cspm(t, nil, "events", "verify", "--data-dir", s.dir)
-	assert.Equal(t, exitFailure, r.code, "stdout:\n%s\nstderr:\n%s", r.stdout, r.stderr)
+	assert.Equal(t, exitFailure, r.code)
 	assert.Contains(t, r.stdout, "BROKEN: first broken link at position "+itoa(pos)+": stream "+s.stream+" version 1, event "+id+":")
 }
 
