@@ -121,17 +121,17 @@ func testValidation(t *testing.T, e *env) {
 		invalid(e.s.EnsureCollection(e.ctx, readmodel.CollectionSpec{Name: name}), "ensure "+name)
 	}
 	for _, d := range []readmodel.Doc{
-		{"v": 1},                                    // no _id
-		{"_id": 5},                                  // not a string
-		{"_id": ""},                                 // empty
-		{"_id": "x", "_pos": 1},                     // reserved
-		{"_id": "x", "a.b": 1},                      // dot in key
-		{"_id": "x", "$a": 1},                       // leading $
-		{"_id": "x", "v": math.NaN()},               // NaN
-		{"_id": "x", "v": struct{}{}},               // unsupported type
-		{"_id": "x", "v": "\xff"},                   // invalid UTF-8
-		{"_id": "x", "v": uint64(math.MaxUint64)},   // out of range
-		{"_id": "x", "v": map[string]any{"": 1}},    // empty key
+		{"v": 1},                                  // no _id
+		{"_id": 5},                                // not a string
+		{"_id": ""},                               // empty
+		{"_id": "x", "_pos": 1},                   // reserved
+		{"_id": "x", "a.b": 1},                    // dot in key
+		{"_id": "x", "$a": 1},                     // leading $
+		{"_id": "x", "v": math.NaN()},             // NaN
+		{"_id": "x", "v": struct{}{}},             // unsupported type
+		{"_id": "x", "v": "\xff"},                 // invalid UTF-8
+		{"_id": "x", "v": uint64(math.MaxUint64)}, // out of range
+		{"_id": "x", "v": map[string]any{"": 1}},  // empty key
 		{"_id": "x", "v": time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)},
 	} {
 		invalid(e.commit(map[string][]readmodel.Doc{"items": {doc("ok"), d}}, nil), "document")

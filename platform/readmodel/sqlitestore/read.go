@@ -45,21 +45,12 @@ func (s *Store) Find(ctx context.Context, collection string, opts readmodel.Find
 	}
 	want := plan.Limit + 1 // one more tells whether a next page exists
 	var docs []readmodel.Doc
-	segments := []sqlBuilder{{}}
+	segments := []segment{{}}
 	if plan.After != nil {
 		segments = keysetSegments(plan.Sort, plan.After)
 	}
 	for _, seg := range segments {
-		var q sqlBuilder
-		q.w("SELECT id, doc FROM ", quoteIdent(collection), " WHERE ")
-		q.filter(plan.Filter)
-		if seg.sb.Len() > 0 {
-			q.w(" AND ", seg.String())
-			q.args = append(q.args, seg.args...)
-		}
-		q.orderBy(plan.Sort)
-		q.w(" LIMIT ")
-		q.arg(want - len(docs))
+		q := findQuery(collection, plan, seg, want-len(docs))
 		got, err := s.query(ctx, q.String(), q.args)
 		if err != nil {
 			return readmodel.Page{}, fmt.Errorf("find in %s: %w", collection, err)
@@ -77,6 +68,25 @@ func (s *Store) Find(ctx context.Context, collection string, opts readmodel.Find
 		}
 	}
 	return page, nil
+}
+
+// findQuery is the SELECT of one keyset segment.
+func findQuery(collection string, plan readmodel.FindPlan, seg segment, limit int) sqlBuilder {
+	var q sqlBuilder
+	q.w("SELECT id, doc FROM ", quoteIdent(collection), " WHERE ")
+	q.filter(plan.Filter)
+	if seg.cond.sb.Len() > 0 {
+		q.w(" AND ", seg.cond.String())
+		q.args = append(q.args, seg.cond.args...)
+	}
+	if seg.firstNull {
+		q.orderBy(plan.Sort[1:])
+	} else {
+		q.orderBy(plan.Sort)
+	}
+	q.w(" LIMIT ")
+	q.arg(limit)
+	return q
 }
 
 func (s *Store) query(ctx context.Context, query string, args []any) ([]readmodel.Doc, error) {

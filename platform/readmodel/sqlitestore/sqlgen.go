@@ -137,7 +137,11 @@ func (b *sqlBuilder) ne(path string, v any) {
 	case readmodel.KindNull:
 		b.w(x, " IS NOT NULL")
 	case readmodel.KindBool:
-		b.w(typeExpr(path), " IS NOT ", map[bool]string{true: "'true'", false: "'false'"}[v.(bool)])
+		if v.(bool) {
+			b.w(typeExpr(path), " IS NOT 'true'")
+		} else {
+			b.w(typeExpr(path), " IS NOT 'false'")
+		}
 	case readmodel.KindNumber:
 		b.w("(", x, " IS NOT ")
 		b.arg(v)
@@ -275,59 +279,60 @@ func (b *sqlBuilder) orderBy(sort []readmodel.SortField) {
 //	desc, v set:  x <= v AND (x < v OR rest);  then x IS NULL
 //	desc, v null: x IS NULL AND rest
 //
-// where rest is "after" on the remaining keys, null-aware.
-func keysetSegments(sort []readmodel.SortField, after []any) []sqlBuilder {
+// where rest is "after" on the remaining keys, null-aware. A segment that
+// fixes the first key to NULL orders by the remaining keys only, so that
+// SQLite sees the index order needs no sort.
+type segment struct {
+	cond      sqlBuilder
+	firstNull bool // the first key is NULL in every row of the segment
+}
+
+func keysetSegments(sort []readmodel.SortField, after []any) []segment {
 	x, v, desc := valueExpr(sort[0].Path), bindValue(after[0]), sort[0].Desc
-	rest := func(b *sqlBuilder) { b.after(sort[1:], after[1:]) }
-	var segs []sqlBuilder
-	seg := func(write func(b *sqlBuilder)) {
+	var segs []segment
+	seg := func(firstNull bool, write func(b *sqlBuilder)) {
 		var b sqlBuilder
 		write(&b)
-		segs = append(segs, b)
+		segs = append(segs, segment{cond: b, firstNull: firstNull})
 	}
 	if len(sort) == 1 { // only _id: never null
-		seg(func(b *sqlBuilder) { b.w(x, op(desc, false)); b.arg(v) })
+		seg(false, func(b *sqlBuilder) { b.w(x, cmpOp(desc)); b.arg(v) })
 		return segs
 	}
+	rest := func(b *sqlBuilder) { b.after(sort[1:], after[1:]) }
+	bounded := func(b *sqlBuilder) { // x >= v AND (x > v OR rest), mirrored for desc
+		if desc {
+			b.w(x, " <= ")
+		} else {
+			b.w(x, " >= ")
+		}
+		b.arg(v)
+		b.w(" AND (", x, cmpOp(desc))
+		b.arg(v)
+		b.w(" OR ")
+		rest(b)
+		b.w(")")
+	}
+	nullRest := func(b *sqlBuilder) { b.w(x, " IS NULL AND "); rest(b) }
 	switch {
 	case v != nil && !desc:
-		seg(func(b *sqlBuilder) {
-			b.w(x, " >= ")
-			b.arg(v)
-			b.w(" AND (", x, " > ")
-			b.arg(v)
-			b.w(" OR ")
-			rest(b)
-			b.w(")")
-		})
+		seg(false, bounded)
 	case v == nil && !desc:
-		seg(func(b *sqlBuilder) { b.w(x, " IS NULL AND "); rest(b) })
-		seg(func(b *sqlBuilder) { b.w(x, " IS NOT NULL") })
+		seg(true, nullRest)
+		seg(false, func(b *sqlBuilder) { b.w(x, " IS NOT NULL") })
 	case v != nil && desc:
-		seg(func(b *sqlBuilder) {
-			b.w(x, " <= ")
-			b.arg(v)
-			b.w(" AND (", x, " < ")
-			b.arg(v)
-			b.w(" OR ")
-			rest(b)
-			b.w(")")
-		})
-		seg(func(b *sqlBuilder) { b.w(x, " IS NULL") })
+		seg(false, bounded)
+		seg(true, func(b *sqlBuilder) { b.w(x, " IS NULL") })
 	default:
-		seg(func(b *sqlBuilder) { b.w(x, " IS NULL AND "); rest(b) })
+		seg(true, nullRest)
 	}
 	return segs
 }
 
-func op(desc, orEqual bool) string {
-	switch {
-	case desc && orEqual:
-		return " <= "
-	case desc:
+// cmpOp is "strictly after" in a direction.
+func cmpOp(desc bool) string {
+	if desc {
 		return " < "
-	case orEqual:
-		return " >= "
 	}
 	return " > "
 }
@@ -337,7 +342,7 @@ func op(desc, orEqual bool) string {
 func (b *sqlBuilder) after(sort []readmodel.SortField, vals []any) {
 	x, v, desc := valueExpr(sort[0].Path), bindValue(vals[0]), sort[0].Desc
 	if len(sort) == 1 {
-		b.w(x, op(desc, false))
+		b.w(x, cmpOp(desc))
 		b.arg(v)
 		return
 	}
