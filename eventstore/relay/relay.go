@@ -1,0 +1,621 @@
+// Package relay publishes the event store to NATS JetStream, every event
+// once and in position order (DESIGN.md §5 invariant 3).
+//
+// The store is the outbox. Event at position p is published with
+// Nats-Expected-Last-Sequence p-1, so the stream's sequence is the event's
+// position: the server refuses a publish that would leave a gap or reorder
+// events, two relays racing cannot both store an event, and the relay's
+// checkpoint is the stream's last sequence, advanced only by acknowledged
+// publishes. See docs/bus-and-relay.md.
+package relay
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/cspm-es/cspm-es/eventstore"
+	"github.com/cspm-es/cspm-es/platform/bus"
+)
+
+// Reader is what the relay needs from the event store (eventstore.Store
+// satisfies it).
+type Reader interface {
+	// ReadAll returns up to limit events with position > after, in dense
+	// position order.
+	ReadAll(ctx context.Context, after int64, limit int) ([]eventstore.RecordedEvent, error)
+	// HeadPosition is the highest position readers can see.
+	HeadPosition(ctx context.Context) (int64, error)
+	// WaitForAppend blocks until the head passes after or ctx ends.
+	WaitForAppend(ctx context.Context, after int64) error
+}
+
+// Errors.
+var (
+	// ErrMismatch is the class of *MismatchError: the stream holds events
+	// the store does not (the store was reset or replaced under an old
+	// stream). The relay refuses to publish; ResetStream repairs it.
+	ErrMismatch = errors.New("relay: event stream does not match the event store")
+	// ErrBusy is returned by Run and CatchUp while the same Relay is
+	// already running one of them.
+	ErrBusy = errors.New("relay: already running")
+)
+
+// MismatchError says how the stream and the store disagree.
+type MismatchError struct {
+	Stream        string
+	StreamLastSeq int64 // the stream's last sequence (= last published position)
+	StoreHead     int64 // the store's head position
+	// For an event that differs (StreamLastSeq <= StoreHead): the position
+	// and the event id each side holds there.
+	Position      int64
+	StreamEventID string
+	StoreEventID  string
+}
+
+func (e *MismatchError) Error() string {
+	if e.StreamLastSeq > e.StoreHead {
+		return fmt.Sprintf("relay: stream %s has last sequence %d but the event store head is %d: "+
+			"the store was reset or replaced under an old stream; the relay refuses to publish "+
+			"(reset the stream to republish from position 1, and rebuild the projections)",
+			e.Stream, e.StreamLastSeq, e.StoreHead)
+	}
+	return fmt.Sprintf("relay: stream %s holds event %s at sequence %d but the event store has event %s at position %d "+
+		"(stream last sequence %d, store head %d): the store was reset or replaced under an old stream, "+
+		"or something else publishes to the stream; the relay refuses to publish "+
+		"(reset the stream to republish from position 1, and rebuild the projections)",
+		e.Stream, e.StreamEventID, e.Position, e.StoreEventID, e.Position, e.StreamLastSeq, e.StoreHead)
+}
+
+// Is makes errors.Is(err, ErrMismatch) true.
+func (e *MismatchError) Is(target error) bool { return target == ErrMismatch }
+
+// DefaultModules maps stream types to the module in the subject.
+var DefaultModules = map[string]string{
+	"ScanRun": "orchestration",
+	"Finding": "cloud_security",
+}
+
+// FallbackModule is the module of a stream type nobody mapped.
+const FallbackModule = "platform"
+
+// DefaultModuleOf looks streamType up in DefaultModules, else FallbackModule.
+func DefaultModuleOf(streamType string) string {
+	if m, ok := DefaultModules[streamType]; ok {
+		return m
+	}
+	return FallbackModule
+}
+
+// Config tunes a Relay. The zero value is the production setup.
+type Config struct {
+	// Stream is the event stream (created or updated by Run and CatchUp).
+	Stream bus.StreamConfig
+	// ModuleOf maps an event's stream type to the subject's module token;
+	// an empty result means FallbackModule. Default DefaultModuleOf.
+	ModuleOf func(streamType string) string
+	// Window is how many publishes are in flight before the relay waits for
+	// their acks. Default 256.
+	Window int
+	// AckTimeout bounds the wait for one window's acks. Default 10s.
+	AckTimeout time.Duration
+	// MismatchGrace is how long the relay waits for the store's head to
+	// reach the stream's last sequence before calling it a mismatch (a
+	// store read from a lagging replica may briefly trail another
+	// process's relay). Default 2s.
+	MismatchGrace time.Duration
+	// MinBackoff and MaxBackoff bound the exponential pause after a bus or
+	// store error. Defaults 100ms and 5s.
+	MinBackoff, MaxBackoff time.Duration
+	// Logger; default slog.Default().
+	Logger *slog.Logger
+}
+
+func (c Config) withDefaults() Config {
+	c.Stream = c.Stream.WithDefaults()
+	if c.ModuleOf == nil {
+		c.ModuleOf = DefaultModuleOf
+	}
+	if c.Window <= 0 {
+		c.Window = 256
+	}
+	if c.AckTimeout <= 0 {
+		c.AckTimeout = 10 * time.Second
+	}
+	if c.MismatchGrace <= 0 {
+		c.MismatchGrace = 2 * time.Second
+	}
+	if c.MinBackoff <= 0 {
+		c.MinBackoff = 100 * time.Millisecond
+	}
+	if c.MaxBackoff < c.MinBackoff {
+		c.MaxBackoff = max(5*time.Second, c.MinBackoff)
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return c
+}
+
+// Status is a snapshot of the relay's progress.
+type Status struct {
+	Stream  string `json:"stream"`
+	Running bool   `json:"running"`
+	// Published is the last position known to be in the stream (its last
+	// sequence): the relay's checkpoint.
+	Published int64 `json:"published"`
+	// Head is the store's head position as last read.
+	Head int64 `json:"head"`
+	// Lag is Head - Published (events not yet on the bus).
+	Lag int64 `json:"lag"`
+	// Failing is true while the latest attempt failed.
+	Failing     bool      `json:"failing"`
+	LastError   string    `json:"last_error,omitempty"`
+	LastErrorAt time.Time `json:"last_error_at,omitzero"`
+	UpdatedAt   time.Time `json:"updated_at,omitzero"`
+}
+
+// Relay publishes the store to the stream. Run it in one goroutine; several
+// relays (in one or several processes) on the same store and stream are
+// safe, and only waste work.
+type Relay struct {
+	store Reader
+	js    jetstream.JetStream
+	cfg   Config
+	log   *slog.Logger
+
+	busy atomic.Bool
+
+	mu sync.Mutex
+	st Status
+}
+
+// New returns a relay from store to the stream of cfg through js.
+func New(store Reader, js jetstream.JetStream, cfg Config) *Relay {
+	cfg = cfg.withDefaults()
+	return &Relay{
+		store: store,
+		js:    js,
+		cfg:   cfg,
+		log:   cfg.Logger.With("component", "relay", "stream", cfg.Stream.Name),
+		st:    Status{Stream: cfg.Stream.Name},
+	}
+}
+
+// Status returns the latest progress snapshot.
+func (r *Relay) Status() Status {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.st
+}
+
+// Checkpoint reads the relay's checkpoint from the server: the stream's
+// last sequence, i.e. the last position acknowledged by JetStream.
+func (r *Relay) Checkpoint(ctx context.Context) (int64, error) {
+	s, err := r.js.Stream(ctx, r.cfg.Stream.Name)
+	if err != nil {
+		return 0, fmt.Errorf("relay: checkpoint: stream %s: %w", r.cfg.Stream.Name, err)
+	}
+	return int64(s.CachedInfo().State.LastSeq), nil
+}
+
+// ResetStream deletes the stream (its messages and its consumers) and
+// creates it empty, so the relay republishes the store from position 1.
+// It is the repair for a *MismatchError after the store was reset; the
+// projections fed by the old stream must be rebuilt.
+func (r *Relay) ResetStream(ctx context.Context) error {
+	if err := bus.DeleteStream(ctx, r.js, r.cfg.Stream.Name); err != nil {
+		return fmt.Errorf("relay: reset stream: %w", err)
+	}
+	if _, err := bus.EnsureStream(ctx, r.js, r.cfg.Stream); err != nil {
+		return fmt.Errorf("relay: reset stream: %w", err)
+	}
+	r.log.Warn("event stream reset: every event will be republished from position 1")
+	r.update(func(s *Status) { s.Published = 0; s.Lag = s.Head })
+	return nil
+}
+
+// Run publishes until ctx ends, then returns nil. It catches up from the
+// stream's last sequence, then waits for appends. Bus and store errors are
+// logged, shown in Status and retried with backoff; a *MismatchError is
+// returned (the relay cannot fix it alone).
+func (r *Relay) Run(ctx context.Context) error {
+	if !r.busy.CompareAndSwap(false, true) {
+		return ErrBusy
+	}
+	defer r.busy.Store(false)
+	r.update(func(s *Status) { s.Running = true })
+	defer r.update(func(s *Status) { s.Running = false })
+	r.log.Info("relay started", "window", r.cfg.Window)
+
+	var (
+		b       = backoff{min: r.cfg.MinBackoff, max: r.cfg.MaxBackoff}
+		ensured bool
+		synced  bool
+		last    int64 // last position in the stream, valid while synced
+		fail    = func(what string, err error) {
+			if ctx.Err() == nil {
+				r.recordError(what, err)
+				r.refreshHead(ctx)
+				b.wait(ctx)
+			}
+		}
+	)
+	for ctx.Err() == nil {
+		if !ensured {
+			if _, err := bus.EnsureStream(ctx, r.js, r.cfg.Stream); err != nil {
+				fail("ensure stream", err)
+				continue
+			}
+			ensured = true
+		}
+		if !synced {
+			var err error
+			last, err = r.sync(ctx)
+			if errors.Is(err, ErrMismatch) {
+				r.recordError("sync", err)
+				return err
+			}
+			if err != nil {
+				fail("sync with stream", err)
+				continue
+			}
+			synced = true
+		}
+
+		res, err := r.publishWindow(ctx, last)
+		last = res.last
+		switch {
+		case err == nil:
+		case ctx.Err() != nil:
+			return nil
+		case errors.Is(err, ErrMismatch):
+			r.recordError("publish", err)
+			return err
+		case isConflict(err):
+			// Another relay (or an ack we timed out on) moved the stream:
+			// re-read where it is and go on from there.
+			r.log.Debug("stream moved under the relay; re-syncing", "error", err)
+			synced = false
+			continue
+		default:
+			synced = false
+			fail("publish", err)
+			continue
+		}
+		b.reset()
+		if res.read == r.cfg.Window {
+			continue // more to read
+		}
+		head, err := r.refreshHead(ctx)
+		if err != nil {
+			fail("read store head", err)
+			continue
+		}
+		if head > last {
+			continue
+		}
+		if err := r.store.WaitForAppend(ctx, last); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			fail("wait for append", err)
+		}
+	}
+	return nil
+}
+
+// CatchUp publishes everything the store holds past the stream's last
+// sequence and returns how many events this call stored in the stream.
+// It does not retry bus errors (a conflict with another relay is not an
+// error: it re-syncs and goes on). For tests, benchmarks and tools.
+func (r *Relay) CatchUp(ctx context.Context) (published int, err error) {
+	if !r.busy.CompareAndSwap(false, true) {
+		return 0, ErrBusy
+	}
+	defer r.busy.Store(false)
+	if _, err := bus.EnsureStream(ctx, r.js, r.cfg.Stream); err != nil {
+		return 0, fmt.Errorf("relay: %w", err)
+	}
+	for {
+		last, err := r.sync(ctx)
+		if err != nil {
+			return published, err
+		}
+		for {
+			res, err := r.publishWindow(ctx, last)
+			published += res.acked
+			last = res.last
+			if isConflict(err) {
+				break // re-sync
+			}
+			if err != nil {
+				return published, err
+			}
+			if res.read == 0 {
+				return published, nil
+			}
+		}
+	}
+}
+
+// sync reads the stream's last sequence, creating the stream if it is gone,
+// and checks it against the store. It returns the position to publish after.
+func (r *Relay) sync(ctx context.Context) (int64, error) {
+	name := r.cfg.Stream.Name
+	s, err := r.js.Stream(ctx, name)
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		r.log.Warn("event stream missing: recreating it; every event will be republished from position 1")
+		s, err = bus.EnsureStream(ctx, r.js, r.cfg.Stream)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("relay: read stream %s: %w", name, err)
+	}
+	last := int64(s.CachedInfo().State.LastSeq)
+	head, err := r.store.HeadPosition(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("relay: read store head: %w", err)
+	}
+	if last > head {
+		if head, err = r.waitForHead(ctx, last); err != nil {
+			return 0, err
+		}
+	}
+	r.update(func(st *Status) { st.Published = last; st.Head = head; st.Lag = head - last })
+	if last > head {
+		return 0, &MismatchError{Stream: name, StreamLastSeq: last, StoreHead: head}
+	}
+	if last > 0 {
+		if err := r.verifyLast(ctx, s, last, head); err != nil {
+			return 0, err
+		}
+	}
+	r.log.Debug("synced with stream", "published", last, "head", head)
+	return last, nil
+}
+
+// waitForHead gives the store MismatchGrace to show position want and
+// returns its head then.
+func (r *Relay) waitForHead(ctx context.Context, want int64) (int64, error) {
+	wctx, cancel := context.WithTimeout(ctx, r.cfg.MismatchGrace)
+	err := r.store.WaitForAppend(wctx, want-1)
+	cancel()
+	if err != nil && ctx.Err() != nil {
+		return 0, ctx.Err()
+	}
+	head, err := r.store.HeadPosition(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("relay: read store head: %w", err)
+	}
+	return head, nil
+}
+
+// verifyLast checks that the stream's last message is the store's event at
+// that position (same event id), which catches a store reset that has
+// already grown past the old stream, and foreign publishers.
+func (r *Relay) verifyLast(ctx context.Context, s jetstream.Stream, last, head int64) error {
+	msg, err := s.GetMsg(ctx, uint64(last))
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return nil // expired by retention: nothing to compare
+	}
+	if err != nil {
+		return fmt.Errorf("relay: read stream message %d: %w", last, err)
+	}
+	evs, err := r.store.ReadAll(ctx, last-1, 1)
+	if err != nil {
+		return fmt.Errorf("relay: read store position %d: %w", last, err)
+	}
+	storeID := ""
+	if len(evs) == 1 && evs[0].Position == last {
+		storeID = evs[0].EventID
+	}
+	if streamID := msg.Header.Get(nats.MsgIdHdr); streamID != storeID {
+		return &MismatchError{Stream: r.cfg.Stream.Name, StreamLastSeq: last, StoreHead: head,
+			Position: last, StreamEventID: streamID, StoreEventID: storeID}
+	}
+	return nil
+}
+
+type windowResult struct {
+	read  int   // events read from the store
+	acked int   // events this window stored in the stream
+	last  int64 // last position known to be in the stream
+}
+
+// publishWindow publishes up to Window events after position after, all in
+// flight at once, and waits for every ack. An ack for position p proves
+// that 1..p are in the stream (p was accepted only at last sequence p-1),
+// so the result's last is the highest acknowledged position even when an
+// earlier publish of the window reported an error.
+func (r *Relay) publishWindow(ctx context.Context, after int64) (windowResult, error) {
+	res := windowResult{last: after}
+	evs, err := r.store.ReadAll(ctx, after, r.cfg.Window)
+	if err != nil {
+		return res, fmt.Errorf("relay: read store after %d: %w", after, err)
+	}
+	res.read = len(evs)
+	if len(evs) == 0 {
+		return res, nil
+	}
+
+	name := r.cfg.Stream.Name
+	futures := make([]jetstream.PubAckFuture, 0, len(evs))
+	var firstErr error
+	for i := range evs {
+		e := &evs[i]
+		want := after + int64(i) + 1
+		if e.Position != want {
+			firstErr = fmt.Errorf("relay: store returned position %d after %d, want %d (positions must be dense)", e.Position, want-1, want)
+			break
+		}
+		msg, err := r.message(e)
+		if err != nil {
+			firstErr = err
+			break
+		}
+		f, err := r.js.PublishMsgAsync(msg,
+			jetstream.WithMsgID(e.EventID),
+			jetstream.WithExpectLastSequence(uint64(e.Position-1)),
+			jetstream.WithExpectStream(name),
+		)
+		if err != nil {
+			firstErr = fmt.Errorf("relay: publish position %d: %w", e.Position, err)
+			break
+		}
+		futures = append(futures, f)
+	}
+
+	timer := time.NewTimer(r.cfg.AckTimeout)
+	defer timer.Stop()
+	var ackErr error
+wait:
+	for i, f := range futures {
+		pos := after + int64(i) + 1
+		select {
+		case ack := <-f.Ok():
+			if ack.Stream != name || ack.Sequence != uint64(pos) {
+				// Only a duplicate (same event id within the duplicate
+				// window) can be acked at another sequence: the id is in
+				// the stream at ack.Sequence, not at its position.
+				if ackErr == nil {
+					ackErr = &MismatchError{Stream: name, StreamLastSeq: pos - 1, StoreHead: r.Status().Head,
+						Position: pos, StreamEventID: fmt.Sprintf("%s (already stored at sequence %d)", evs[i].EventID, ack.Sequence),
+						StoreEventID: evs[i].EventID}
+				}
+				continue
+			}
+			res.last = max(res.last, pos)
+			if !ack.Duplicate {
+				res.acked++
+			}
+		case err := <-f.Err():
+			if ackErr == nil {
+				ackErr = fmt.Errorf("relay: publish position %d: %w", pos, err)
+			}
+		case <-timer.C:
+			if ackErr == nil {
+				ackErr = fmt.Errorf("relay: no ack for positions %d..%d within %s", pos, after+int64(len(futures)), r.cfg.AckTimeout)
+			}
+			break wait
+		case <-ctx.Done():
+			if ackErr == nil {
+				ackErr = ctx.Err()
+			}
+			break wait
+		}
+	}
+	if res.last > after {
+		r.update(func(s *Status) {
+			s.Published = res.last
+			s.Head = max(s.Head, res.last)
+			s.Lag = s.Head - s.Published
+			s.Failing = false
+		})
+	}
+	// A conflict is reported before other errors: it only means re-sync.
+	if ackErr != nil && firstErr != nil && !isConflict(ackErr) {
+		return res, errors.Join(ackErr, firstErr)
+	}
+	if ackErr != nil {
+		return res, ackErr
+	}
+	return res, firstErr
+}
+
+// message builds the NATS message of e: the JSON envelope with the
+// Watermill UUID and cspm headers (the JetStream ones are added by the
+// publish options).
+func (r *Relay) message(e *eventstore.RecordedEvent) (*nats.Msg, error) {
+	data, err := json.Marshal(e)
+	if err != nil {
+		return nil, fmt.Errorf("relay: encode event %s at position %d: %w", e.EventID, e.Position, err)
+	}
+	module := r.cfg.ModuleOf(e.StreamType)
+	if module == "" {
+		module = FallbackModule
+	}
+	return &nats.Msg{
+		Subject: r.cfg.Stream.Subject(module, e.Type),
+		Data:    data,
+		Header: nats.Header{
+			bus.HeaderWatermillUUID: {e.EventID},
+			bus.HeaderPosition:      {strconv.FormatInt(e.Position, 10)},
+			bus.HeaderEventType:     {e.Type},
+			bus.HeaderStreamID:      {e.StreamID},
+			bus.HeaderStreamType:    {e.StreamType},
+			bus.HeaderTeamID:        {e.Metadata.TeamID},
+		},
+	}, nil
+}
+
+// refreshHead reads the store's head into the status (so Lag stays true
+// while the bus is down).
+func (r *Relay) refreshHead(ctx context.Context) (int64, error) {
+	head, err := r.store.HeadPosition(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("relay: read store head: %w", err)
+	}
+	r.update(func(s *Status) { s.Head = max(head, s.Published); s.Lag = s.Head - s.Published })
+	return head, nil
+}
+
+func (r *Relay) update(f func(*Status)) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	f(&r.st)
+	r.st.UpdatedAt = time.Now()
+}
+
+func (r *Relay) recordError(what string, err error) {
+	r.log.Warn("relay: "+what+" failed", "error", err)
+	r.update(func(s *Status) {
+		s.Failing = true
+		s.LastError = err.Error()
+		s.LastErrorAt = time.Now()
+	})
+}
+
+// isConflict reports a wrong-last-sequence refusal: the stream is not where
+// this publish expected it (another relay, or a publish whose ack we missed,
+// got there first).
+func isConflict(err error) bool {
+	var apiErr *jetstream.APIError
+	if !errors.As(err, &apiErr) {
+		return false
+	}
+	return apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
+		apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant
+}
+
+// backoff is an exponential pause between failed attempts.
+type backoff struct {
+	min, max, cur time.Duration
+}
+
+func (b *backoff) reset() { b.cur = 0 }
+
+// wait sleeps for the next pause; false when ctx ended first.
+func (b *backoff) wait(ctx context.Context) bool {
+	if b.cur == 0 {
+		b.cur = b.min
+	} else {
+		b.cur = min(2*b.cur, b.max)
+	}
+	t := time.NewTimer(b.cur)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
