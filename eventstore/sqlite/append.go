@@ -18,12 +18,26 @@ import (
 const insertEventSQL = `INSERT INTO events (position, event_id, stream_id, stream_type, version, type,
 	schema_version, data, metadata, recorded_at, prev_hash, hash) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)`
 
+// insertChunk is how many events one INSERT statement writes: a batch is
+// inserted in ceil(n/insertChunk) statements rather than n, which saves the
+// per-statement cost of database/sql and the driver.
+const insertChunk = 32
+
+// insertEventsSQL inserts n rows.
+func insertEventsSQL(n int) string {
+	return insertEventSQL + strings.Repeat(",(?,?,?,?,?,?,?,?,?,?,?,?)", n-1)
+}
+
 // writeStmts are prepared once on the write connection.
 type writeStmts struct {
 	begin, commit, rollback *sql.Stmt
 	idemGet, idemPut        *sql.Stmt
 	streamGet, streamPut    *sql.Stmt
-	head, insertEvent       *sql.Stmt
+	head                    *sql.Stmt
+	inserts                 [insertChunk]*sql.Stmt // inserts[n-1] writes n rows; prepared on first use
+
+	conn *sql.Conn
+	args []any // reused argument buffer (used under the write lock only)
 }
 
 func (w *writeStmts) prepare(ctx context.Context, c *sql.Conn) error {
@@ -40,7 +54,6 @@ func (w *writeStmts) prepare(ctx context.Context, c *sql.Conn) error {
 		{&w.streamPut, `INSERT INTO streams (stream_id, stream_type, version, last_hash) VALUES (?,?,?,?)
 			ON CONFLICT (stream_id) DO UPDATE SET version = excluded.version, last_hash = excluded.last_hash`},
 		{&w.head, "SELECT position, recorded_at FROM events ORDER BY position DESC LIMIT 1"},
-		{&w.insertEvent, insertEventSQL},
 	} {
 		st, err := c.PrepareContext(ctx, p.query)
 		if err != nil {
@@ -48,11 +61,25 @@ func (w *writeStmts) prepare(ctx context.Context, c *sql.Conn) error {
 		}
 		*p.dst = st
 	}
+	w.conn = c
 	return nil
 }
 
+// insert returns the statement inserting n events (1 <= n <= insertChunk).
+func (w *writeStmts) insert(ctx context.Context, n int) (*sql.Stmt, error) {
+	if st := w.inserts[n-1]; st != nil {
+		return st, nil
+	}
+	st, err := w.conn.PrepareContext(ctx, insertEventsSQL(n))
+	if err != nil {
+		return nil, fmt.Errorf("prepare insert of %d events: %w", n, err)
+	}
+	w.inserts[n-1] = st
+	return st, nil
+}
+
 func (w *writeStmts) close() error {
-	return closeStmts(w.begin, w.commit, w.rollback, w.idemGet, w.idemPut, w.streamGet, w.streamPut, w.head, w.insertEvent)
+	return closeStmts(append([]*sql.Stmt{w.begin, w.commit, w.rollback, w.idemGet, w.idemPut, w.streamGet, w.streamPut, w.head}, w.inserts[:]...)...)
 }
 
 func closeStmts(stmts ...*sql.Stmt) error {
@@ -172,15 +199,15 @@ func (s *Store) appendTx(ctx context.Context, req eventstore.AppendRequest) (res
 		EventIDs:  make([]string, len(events)),
 	}
 	for i := range events {
-		e := &events[i]
-		e.Position = head + int64(i) + 1
-		_, err := s.w.insertEvent.ExecContext(ctx, e.Position, e.EventID, e.StreamID, e.StreamType, e.Version,
-			e.Type, e.SchemaVersion, string(e.Data), string(meta), e.RecordedAt.UnixMilli(), e.PrevHash, e.Hash)
-		if err != nil {
-			return res, false, classifyInsert(err, req, e)
+		events[i].Position = head + int64(i) + 1
+		res.Positions[i] = events[i].Position
+		res.EventIDs[i] = events[i].EventID
+	}
+	for start := 0; start < len(events); start += insertChunk {
+		end := min(start+insertChunk, len(events))
+		if err := s.insertEvents(ctx, events[start:end], string(meta)); err != nil {
+			return res, false, s.classifyInsert(ctx, err, events[:end], start)
 		}
-		res.Positions[i] = e.Position
-		res.EventIDs[i] = e.EventID
 	}
 	last := events[len(events)-1]
 	if _, err := s.w.streamPut.ExecContext(ctx, req.StreamID, req.StreamType, last.Version, last.Hash); err != nil {
@@ -198,23 +225,64 @@ func (s *Store) appendTx(ctx context.Context, req eventstore.AppendRequest) (res
 	return res, true, nil
 }
 
-// classifyInsert maps constraint violations of one event insert onto the
-// port's errors. A reused event id is the caller's mistake (ErrInvalidAppend:
+// insertEvents writes up to insertChunk events in one statement.
+func (s *Store) insertEvents(ctx context.Context, events []eventstore.RecordedEvent, meta string) error {
+	st, err := s.w.insert(ctx, len(events))
+	if err != nil {
+		return err
+	}
+	args := s.w.args[:0]
+	for i := range events {
+		e := &events[i]
+		args = append(args, e.Position, e.EventID, e.StreamID, e.StreamType, e.Version, e.Type,
+			e.SchemaVersion, string(e.Data), meta, e.RecordedAt.UnixMilli(), e.PrevHash, e.Hash)
+	}
+	_, err = st.ExecContext(ctx, args...)
+	clear(args) // keep no event alive
+	s.w.args = args[:0]
+	return err
+}
+
+// classifyInsert maps constraint violations of the inserts onto the port's
+// errors. A reused event id is the caller's mistake (ErrInvalidAppend:
 // retrying cannot help); a taken (stream_id, version) means the streams head
 // is behind the events table, which only a writer bypassing this store can
-// cause, and is reported as a conflict.
-func classifyInsert(err error, req eventstore.AppendRequest, e *eventstore.RecordedEvent) error {
+// cause, and is reported as a conflict. events[failed:] are the rows of the
+// failed statement, events[:failed] were inserted before it.
+func (s *Store) classifyInsert(ctx context.Context, err error, events []eventstore.RecordedEvent, failed int) error {
+	stream := events[0].StreamID
 	var se *sqlite.Error
 	if errors.As(err, &se) && (se.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || se.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY) {
 		msg := se.Error()
 		switch {
 		case strings.Contains(msg, "events.event_id"):
-			return fmt.Errorf("%w: event id %q already stored: %w", eventstore.ErrInvalidAppend, e.EventID, err)
+			return fmt.Errorf("%w: %s: %w", eventstore.ErrInvalidAppend, s.duplicateID(ctx, events, failed), err)
 		case strings.Contains(msg, "events.stream_id"):
-			return fmt.Errorf("%w: stream %q version %d already stored (stream head out of sync): %w", eventstore.ErrConflict, req.StreamID, e.Version, err)
+			return fmt.Errorf("%w: stream %q: a version of %d..%d is already stored (stream head out of sync): %w",
+				eventstore.ErrConflict, stream, events[failed].Version, events[len(events)-1].Version, err)
 		}
 	}
-	return fmt.Errorf("append to %q: insert version %d: %w", req.StreamID, e.Version, err)
+	return fmt.Errorf("append to %q: insert events: %w", stream, err)
+}
+
+// duplicateID names the event id that made the insert of events[failed:]
+// fail (error path only; the failed statement has been undone, the
+// transaction is still open).
+func (s *Store) duplicateID(ctx context.Context, events []eventstore.RecordedEvent, failed int) string {
+	seen := make(map[string]bool, len(events))
+	for i, e := range events {
+		if seen[e.EventID] {
+			return fmt.Sprintf("event %d: event id %q repeated in the batch", i, e.EventID)
+		}
+		seen[e.EventID] = true
+	}
+	for i, e := range events[failed:] {
+		var one int
+		if err := s.w.conn.QueryRowContext(ctx, "SELECT 1 FROM events WHERE event_id = ?", e.EventID).Scan(&one); err == nil {
+			return fmt.Sprintf("event %d: event id %q already stored", failed+i, e.EventID)
+		}
+	}
+	return "duplicate event id"
 }
 
 func decodeResult(b []byte) (eventstore.AppendResult, error) {

@@ -228,3 +228,48 @@ func FuzzDecodeAppendResult(f *testing.F) {
 		require.Len(t, res.Positions, len(res.EventIDs))
 	})
 }
+
+// Batches larger than one INSERT statement (insertChunk) stay atomic, and
+// a reused event id is named.
+func TestLargeBatch(t *testing.T) {
+	ctx := context.Background()
+	s, _ := openTemp(t, Options{})
+	events := func(n int) []eventstore.NewEvent {
+		evs := make([]eventstore.NewEvent, n)
+		for i := range evs {
+			evs[i] = eventstore.NewEvent{Type: "E", SchemaVersion: 1, Data: json.RawMessage(fmt.Sprintf(`{"i":%d}`, i))}
+		}
+		return evs
+	}
+	n := 2*insertChunk + 5
+	res, err := s.Append(ctx, eventstore.AppendRequest{StreamID: "big", StreamType: "t", Expected: eventstore.NoStream, Events: events(n)})
+	require.NoError(t, err)
+	require.Len(t, res.Positions, n)
+	evs, err := s.ReadStream(ctx, "big", eventstore.ReadStreamOptions{})
+	require.NoError(t, err)
+	require.Len(t, evs, n)
+	for i, e := range evs {
+		assert.Equal(t, int64(i+1), e.Position)
+		assert.Equal(t, int64(i+1), e.Version)
+		assert.Equal(t, fmt.Sprintf(`{"i":%d}`, i), string(e.Data))
+		assert.Equal(t, res.EventIDs[i], e.EventID)
+	}
+
+	for name, reuse := range map[string]string{"stored": evs[3].EventID, "repeated": "0190a6c4-0000-7000-8000-000000000001"} {
+		batch := events(n)
+		batch[2*insertChunk+1].EventID = reuse
+		if name == "repeated" {
+			batch[0].EventID = reuse
+		}
+		_, err = s.Append(ctx, eventstore.AppendRequest{StreamID: "big2", StreamType: "t", Expected: eventstore.NoStream, Events: batch})
+		require.ErrorIs(t, err, eventstore.ErrInvalidAppend)
+		assert.ErrorContains(t, err, reuse, name)
+		assert.ErrorContains(t, err, name)
+	}
+	head, err := s.HeadPosition(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, int64(n), head)
+	rep, err := eventstore.Verify(ctx, s, nil)
+	require.NoError(t, err)
+	assert.Nil(t, rep.Broken)
+}

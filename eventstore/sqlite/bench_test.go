@@ -1,0 +1,138 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/cspm-es/cspm-es/eventstore"
+)
+
+// benchData is a typical event payload (~200 bytes, already canonical).
+var benchData = json.RawMessage(`{"account_id":"acc-0001","duration_ms":48213,"findings":{"critical":1,"high":7,"low":31,"medium":12},"provider":"aws","region":"eu-west-1","scan_id":"scan-000000001","status":"completed"}`)
+
+var benchMeta = eventstore.Metadata{TeamID: "team-1", Actor: "user-1", CorrelationID: "corr-1", CommandID: "cmd-1"}
+
+// BenchmarkAppend compares Store.Append ("store") with plain INSERTs of rows
+// of the same shape into an identical events table ("raw"): same driver,
+// pragmas, single write connection and serialization, one transaction per
+// batch. One op is one append of batch events; events/s is the throughput.
+//
+//	go test -run '^$' -bench BenchmarkAppend -benchtime=2s ./eventstore/sqlite/
+func BenchmarkAppend(b *testing.B) {
+	for _, mode := range []string{"raw", "store"} {
+		for _, batch := range []int{1, 10, 100} {
+			for _, writers := range []int{1, 16} {
+				b.Run(fmt.Sprintf("mode=%s/batch=%d/writers=%d", mode, batch, writers), func(b *testing.B) {
+					var appendOne func(ctx context.Context, i int64) error
+					if mode == "raw" {
+						appendOne = rawAppender(b, batch)
+					} else {
+						appendOne = storeAppender(b, batch)
+					}
+					runWriters(b, writers, batch, appendOne)
+				})
+			}
+		}
+	}
+}
+
+// runWriters spreads b.N appends over writers goroutines.
+func runWriters(b *testing.B, writers, batch int, appendOne func(ctx context.Context, i int64) error) {
+	ctx := context.Background()
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	b.ResetTimer()
+	for range writers {
+		wg.Go(func() {
+			for i := next.Add(1) - 1; i < int64(b.N); i = next.Add(1) - 1 {
+				if err := appendOne(ctx, i); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	b.StopTimer()
+	b.ReportMetric(float64(b.N*batch)/b.Elapsed().Seconds(), "events/s")
+}
+
+func storeAppender(b *testing.B, batch int) func(ctx context.Context, i int64) error {
+	s, _ := openTemp(b, Options{})
+	events := make([]eventstore.NewEvent, batch)
+	for j := range events {
+		events[j] = eventstore.NewEvent{Type: "ScanCompleted", SchemaVersion: 1, Data: benchData}
+	}
+	return func(ctx context.Context, i int64) error {
+		_, err := s.Append(ctx, eventstore.AppendRequest{
+			StreamID: fmt.Sprintf("scan-%d", i), StreamType: "scan_run", Expected: eventstore.NoStream,
+			Events: events, Metadata: benchMeta,
+		})
+		return err
+	}
+}
+
+// rawAppender inserts rows shaped like the store's (36-char ids, 64-char
+// hashes, the same data and metadata) with no reads, hashing or JSON work.
+func rawAppender(b *testing.B, batch int) func(ctx context.Context, i int64) error {
+	ctx := context.Background()
+	path := filepath.Join(b.TempDir(), "raw.sqlite")
+	db, err := sql.Open("sqlite", dsn(path, url.Values{
+		"_busy_timeout": {"10000"},
+		"_journal_mode": {"WAL"},
+		"_synchronous":  {"FULL"},
+	}))
+	if err != nil {
+		b.Fatal(err)
+	}
+	db.SetMaxOpenConns(1)
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := conn.ExecContext(ctx, eventsTableDDL("events")); err != nil {
+		b.Fatal(err)
+	}
+	var begin, commit, insert *sql.Stmt
+	for dst, query := range map[**sql.Stmt]string{&begin: "BEGIN IMMEDIATE", &commit: "COMMIT", &insert: insertEventSQL} {
+		if *dst, err = conn.PrepareContext(ctx, query); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.Cleanup(func() {
+		_ = closeStmts(begin, commit, insert)
+		_ = conn.Close()
+		_ = db.Close()
+	})
+	meta, _ := json.Marshal(benchMeta)
+	hash := strings.Repeat("ab", 32)
+	sem := make(chan struct{}, 1)
+	var position int64
+	return func(ctx context.Context, i int64) error {
+		sem <- struct{}{}
+		defer func() { <-sem }()
+		if _, err := begin.ExecContext(ctx); err != nil {
+			return err
+		}
+		now := time.Now().UnixMilli()
+		for j := range int64(batch) {
+			position++
+			id := fmt.Sprintf("00000000-0000-7000-8000-%012d", position)
+			if _, err := insert.ExecContext(ctx, position, id, fmt.Sprintf("scan-%d", i), "scan_run", j+1,
+				"ScanCompleted", 1, string(benchData), string(meta), now, hash, hash); err != nil {
+				return err
+			}
+		}
+		_, err := commit.ExecContext(ctx)
+		return err
+	}
+}
