@@ -86,6 +86,21 @@ func testFilters(t *testing.T, e *env) {
 	}
 }
 
+// testJSONLookalikes: strings that read like the JSON of an array or an
+// object never match the array or object.
+func testJSONLookalikes(t *testing.T, e *env) {
+	e.put("items",
+		doc("arr", "v", []any{"a"}), doc("arrs", "v", `["a"]`),
+		doc("obj", "v", map[string]any{"k": int64(1)}), doc("objs", "v", `{"k":1}`),
+		doc("one", "v", 1), doc("yes", "v", true))
+	require.Equal(t, []string{"arrs"}, e.find("items", readmodel.Eq("v", `["a"]`)))
+	require.Equal(t, []string{"objs"}, e.find("items", readmodel.Eq("v", `{"k":1}`)))
+	require.Equal(t, []string{"arrs", "objs"}, e.find("items", readmodel.In("v", `["a"]`, `{"k":1}`)))
+	require.Equal(t, []string{"arr", "obj", "objs", "one", "yes"}, e.find("items", readmodel.Ne("v", `["a"]`)))
+	require.Equal(t, []string{"arr", "arrs", "obj", "objs", "yes"}, e.find("items", readmodel.Ne("v", 1)))
+	require.Equal(t, []string{"arrs", "objs"}, e.find("items", readmodel.Gte("v", "[")))
+}
+
 func nilIfEmpty(s []string) []string {
 	if len(s) == 0 {
 		return nil

@@ -36,6 +36,7 @@ func Run(t *testing.T, open func(t *testing.T) readmodel.Store) {
 		{"PutGetDelete", testPutGetDelete},
 		{"Validation", testValidation},
 		{"Filters", testFilters},
+		{"JSONLookalikes", testJSONLookalikes},
 		{"Sort", testSort},
 		{"Pagination", testPagination},
 		{"PaginationWithInserts", testPaginationWithInserts},

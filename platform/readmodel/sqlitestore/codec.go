@@ -2,7 +2,6 @@ package sqlitestore
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"maps"
 	"slices"
@@ -170,44 +169,6 @@ func decodeDoc(id string, data []byte) (readmodel.Doc, error) {
 	}
 	m[readmodel.IDField] = id
 	return readmodel.Doc(m), nil
-}
-
-func decodeJSON(data []byte) (any, error) {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		return nil, err
-	}
-	return fromJSON(v)
-}
-
-func fromJSON(v any) (any, error) {
-	switch x := v.(type) {
-	case json.Number:
-		return parseNumber(string(x))
-	case string:
-		return decodeString(x)
-	case []any:
-		for i, e := range x {
-			d, err := fromJSON(e)
-			if err != nil {
-				return nil, err
-			}
-			x[i] = d
-		}
-		return x, nil
-	case map[string]any:
-		for k, e := range x {
-			d, err := fromJSON(e)
-			if err != nil {
-				return nil, err
-			}
-			x[k] = d
-		}
-		return x, nil
-	}
-	return v, nil // nil, bool
 }
 
 func parseNumber(s string) (any, error) {

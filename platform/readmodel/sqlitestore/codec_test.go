@@ -1,6 +1,7 @@
 package sqlitestore
 
 import (
+	"encoding/json"
 	"math"
 	"testing"
 	"time"
@@ -47,4 +48,53 @@ func TestStoredTimesSortAsText(t *testing.T) {
 	require.Less(t, encodeString("\x00"), timeLo)
 	require.Less(t, encodeString("\x01T"), timeLo, "escaped strings stay below the time band")
 	require.Greater(t, encodeString("\x02"), timeHi)
+}
+
+func TestParserMatchesEncodingJSON(t *testing.T) {
+	for _, in := range []string{
+		`{}`, `[]`, `{"a":[]}`, ` { "a" : [ 1 , -2.5e3 , true , false , null ] } `,
+		`{"s":"\u00e9\ud83d\ude00\"\\\/\b\f\n\r\t","k\u0041":"x"}`,
+		`{"big":123456789012345678901234567890,"neg":-0,"exp":1E2}`,
+	} {
+		got, err := decodeJSON([]byte(in))
+		require.NoError(t, err, in)
+		var want any
+		require.NoError(t, json.Unmarshal([]byte(in), &want))
+		require.Equal(t, normalizeNumbers(want), normalizeNumbers(got), in)
+	}
+	for _, bad := range []string{``, `{`, `{"a"}`, `{"a":}`, `[1,]`, `{"a":1,}`, `"x`, `"\x"`, `"\u12"`, "\"a\x01\"", `tru`, `{} x`, "\"\xff\""} {
+		_, err := decodeJSON([]byte(bad))
+		require.Error(t, err, "%q", bad)
+	}
+}
+
+// normalizeNumbers makes every number a float64 for comparison.
+func normalizeNumbers(v any) any {
+	switch x := v.(type) {
+	case int64:
+		return float64(x)
+	case []any:
+		for i := range x {
+			x[i] = normalizeNumbers(x[i])
+		}
+	case map[string]any:
+		for k := range x {
+			x[k] = normalizeNumbers(x[k])
+		}
+	}
+	return v
+}
+
+func FuzzDecodeJSON(f *testing.F) {
+	f.Add([]byte(`{"a":[1,"\u0001T2025-01-01T00:00:00.000Z",{"b":null}]}`))
+	f.Add([]byte(`"\ud83d\ude00"`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		got, err := decodeJSON(data)
+		if err != nil {
+			return
+		}
+		if !json.Valid(data) {
+			t.Fatalf("accepted invalid JSON %q as %v", data, got)
+		}
+	})
 }

@@ -21,7 +21,10 @@ func (s *Store) Get(ctx context.Context, collection, id string) (readmodel.Doc, 
 		return nil, err
 	}
 	var data []byte
-	err := s.rdb.QueryRowContext(ctx, `SELECT doc FROM `+quoteIdent(collection)+` WHERE id = ?`, id).Scan(&data)
+	st, err := s.readStmt(ctx, `SELECT doc FROM `+quoteIdent(collection)+` WHERE id = ?`)
+	if err == nil {
+		err = st.QueryRowContext(ctx, id).Scan(&data)
+	}
 	switch {
 	case errors.Is(err, sql.ErrNoRows) || isNoSuchTable(err):
 		return nil, fmt.Errorf("get %s/%s: %w", collection, id, readmodel.ErrNotFound)

@@ -1,6 +1,7 @@
 package sqlitestore
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 
@@ -112,18 +113,45 @@ func (b *sqlBuilder) eq(path string, v any) {
 		} else {
 			b.w("(", x, " = 0 AND ", typeExpr(path), " = 'false')")
 		}
-	case readmodel.KindNumber:
-		b.w("(", x, " = ")
-		b.arg(v)
-		b.w(" AND ", typeExpr(path), " IN ", numericTypes, ")")
-	case readmodel.KindString:
+	case readmodel.KindNumber, readmodel.KindString:
+		if !needsGuard(v) {
+			b.w(x, " = ")
+			b.arg(bindValue(v))
+			return
+		}
 		b.w("(", x, " = ")
 		b.arg(bindValue(v))
-		b.w(" AND ", typeExpr(path), " = 'text')")
+		b.w(" AND ", typeGuard(path, v), ")")
 	case readmodel.KindTime:
 		b.w(x, " = ")
 		b.arg(bindValue(v))
 	}
+}
+
+// needsGuard reports whether equality with v needs a json_type guard.
+// json_extract returns 1/0 for true/false and JSON text for arrays and
+// objects; any other number or string can only equal a value of its own
+// type (SQLite never converts between storage classes here), so the
+// common case (team_id = ?) is a plain index probe without re-parsing the
+// document.
+func needsGuard(v any) bool {
+	switch x := v.(type) {
+	case int64:
+		return x == 0 || x == 1
+	case float64:
+		return x == 0 || x == 1
+	case string:
+		return x != "" && (x[0] == '[' || x[0] == '{')
+	}
+	return false
+}
+
+// typeGuard restricts a path to the JSON type of a number or string.
+func typeGuard(path string, v any) string {
+	if readmodel.KindOf(v) == readmodel.KindNumber {
+		return typeExpr(path) + " IN " + numericTypes
+	}
+	return typeExpr(path) + " = 'text'"
 }
 
 func (b *sqlBuilder) ne(path string, v any) {
@@ -142,14 +170,15 @@ func (b *sqlBuilder) ne(path string, v any) {
 		} else {
 			b.w(typeExpr(path), " IS NOT 'false'")
 		}
-	case readmodel.KindNumber:
-		b.w("(", x, " IS NOT ")
-		b.arg(v)
-		b.w(" OR ", typeExpr(path), " NOT IN ", numericTypes, ")")
-	case readmodel.KindString:
+	case readmodel.KindNumber, readmodel.KindString:
+		if !needsGuard(v) {
+			b.w(x, " IS NOT ")
+			b.arg(bindValue(v))
+			return
+		}
 		b.w("(", x, " IS NOT ")
 		b.arg(bindValue(v))
-		b.w(" OR ", typeExpr(path), " IS NOT 'text')")
+		b.w(" OR NOT coalesce(", typeGuard(path, v), ", 0))")
 	case readmodel.KindTime:
 		b.w(x, " IS NOT ")
 		b.arg(bindValue(v))
@@ -226,14 +255,14 @@ func (b *sqlBuilder) in(path string, vs []any) {
 				}
 				b.eq(path, v)
 			}
-		case readmodel.KindNumber:
+		case readmodel.KindNumber, readmodel.KindString:
+			if !slices.ContainsFunc(group, needsGuard) {
+				b.list(x, group)
+				break
+			}
 			b.w("(")
 			b.list(x, group)
-			b.w(" AND ", typeExpr(path), " IN ", numericTypes, ")")
-		case readmodel.KindString:
-			b.w("(")
-			b.list(x, group)
-			b.w(" AND ", typeExpr(path), " = 'text')")
+			b.w(" AND ", typeGuard(path, group[0]), ")")
 		case readmodel.KindTime:
 			b.list(x, group)
 		}

@@ -75,7 +75,9 @@ type Store struct {
 	wsem  chan struct{}        // serializes use of wconn; honours ctx while waiting
 	stmts map[string]*sql.Stmt // prepared on wconn; guarded by wsem
 
-	rdb *sql.DB // read-only pool
+	rdb   *sql.DB // read-only pool
+	rmu   sync.Mutex
+	rstmt map[string]*sql.Stmt // prepared on rdb (per-collection Get)
 
 	closeOnce sync.Once
 	closed    chan struct{}
@@ -98,7 +100,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	if path == "" || path == ":memory:" || strings.HasPrefix(path, "file:") || strings.ContainsRune(path, '?') {
 		return nil, fmt.Errorf("open read-model store: unsupported path %q (want a plain file path)", path)
 	}
-	s := &Store{path: path, opts: opts, wsem: make(chan struct{}, 1), stmts: map[string]*sql.Stmt{}, closed: make(chan struct{})}
+	s := &Store{path: path, opts: opts, wsem: make(chan struct{}, 1), stmts: map[string]*sql.Stmt{}, rstmt: map[string]*sql.Stmt{}, closed: make(chan struct{})}
 	if err := s.open(ctx); err != nil {
 		s.closeAll()
 		return nil, fmt.Errorf("open read-model store %s: %w", path, err)
@@ -203,6 +205,11 @@ func (s *Store) closeAll() error {
 	for _, st := range s.stmts {
 		errs = append(errs, st.Close())
 	}
+	s.rmu.Lock()
+	for _, st := range s.rstmt {
+		errs = append(errs, st.Close())
+	}
+	s.rmu.Unlock()
 	if s.wconn != nil {
 		errs = append(errs, s.wconn.Close())
 	}
@@ -259,6 +266,22 @@ func (s *Store) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
 		return nil, err
 	}
 	s.stmts[query] = st
+	return st, nil
+}
+
+// readStmt returns a statement prepared on the read pool. SQLite
+// re-prepares it by itself after schema changes (a swap, a drop).
+func (s *Store) readStmt(ctx context.Context, query string) (*sql.Stmt, error) {
+	s.rmu.Lock()
+	defer s.rmu.Unlock()
+	if st, ok := s.rstmt[query]; ok {
+		return st, nil
+	}
+	st, err := s.rdb.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	s.rstmt[query] = st
 	return st, nil
 }
 
