@@ -11,7 +11,6 @@ package relay
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -242,10 +241,11 @@ func (r *Relay) Run(ctx context.Context) error {
 		ensured bool
 		synced  bool
 		last    int64 // last position in the stream, valid while synced
+		cur     *batch
 		fail    = func(what string, err error) {
 			if ctx.Err() == nil {
 				r.recordError(what, err)
-				r.refreshHead(ctx)
+				_, _ = r.refreshHead(ctx)
 				b.wait(ctx)
 			}
 		}
@@ -269,46 +269,52 @@ func (r *Relay) Run(ctx context.Context) error {
 				fail("sync with stream", err)
 				continue
 			}
-			synced = true
+			synced, cur = true, nil
+		}
+		if cur == nil {
+			var err error
+			if cur, err = r.prepare(ctx, last); err != nil {
+				cur = nil
+				fail("read store", err)
+				continue
+			}
+		}
+		if len(cur.events) == 0 { // caught up
+			cur = nil
+			head, err := r.refreshHead(ctx)
+			if err != nil {
+				fail("read store head", err)
+				continue
+			}
+			if head > last {
+				continue
+			}
+			if err := r.store.WaitForAppend(ctx, last); err != nil && ctx.Err() == nil {
+				fail("wait for append", err)
+			}
+			continue
 		}
 
-		res, err := r.publishWindow(ctx, last)
-		last = res.last
+		res, next, err := r.step(ctx, cur)
+		last, cur = res.last, next
 		switch {
 		case err == nil:
+			b.reset()
 		case ctx.Err() != nil:
 			return nil
 		case errors.Is(err, ErrMismatch):
 			r.recordError("publish", err)
 			return err
 		case isConflict(err):
-			// Another relay (or an ack we timed out on) moved the stream:
-			// re-read where it is and go on from there.
+			// Another relay (or a publish whose ack we missed) moved the
+			// stream: re-read where it is and go on from there.
 			r.log.Debug("stream moved under the relay; re-syncing", "error", err)
 			synced = false
-			continue
+		case res.readErr:
+			fail("read store", err) // the publish went fine; read again
 		default:
 			synced = false
 			fail("publish", err)
-			continue
-		}
-		b.reset()
-		if res.read == r.cfg.Window {
-			continue // more to read
-		}
-		head, err := r.refreshHead(ctx)
-		if err != nil {
-			fail("read store head", err)
-			continue
-		}
-		if head > last {
-			continue
-		}
-		if err := r.store.WaitForAppend(ctx, last); err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			fail("wait for append", err)
 		}
 	}
 	return nil
@@ -331,20 +337,16 @@ func (r *Relay) CatchUp(ctx context.Context) (published int, err error) {
 		if err != nil {
 			return published, err
 		}
-		for {
-			res, err := r.publishWindow(ctx, last)
+		cur, err := r.prepare(ctx, last)
+		for err == nil && len(cur.events) > 0 {
+			var res stepResult
+			res, cur, err = r.step(ctx, cur)
 			published += res.acked
-			last = res.last
-			if isConflict(err) {
-				break // re-sync
-			}
-			if err != nil {
-				return published, err
-			}
-			if res.read == 0 {
-				return published, nil
-			}
 		}
+		if isConflict(err) {
+			continue // re-sync
+		}
+		return published, err
 	}
 }
 
@@ -425,71 +427,112 @@ func (r *Relay) verifyLast(ctx context.Context, s jetstream.Stream, last, head i
 	return nil
 }
 
-type windowResult struct {
-	read  int   // events read from the store
-	acked int   // events this window stored in the stream
-	last  int64 // last position known to be in the stream
+// batch is one window of events read from the store, with its messages.
+type batch struct {
+	after  int64 // position before the first event
+	events []eventstore.RecordedEvent
+	msgs   []*nats.Msg
 }
 
-// publishWindow publishes up to Window events after position after, all in
-// flight at once, and waits for every ack. An ack for position p proves
-// that 1..p are in the stream (p was accepted only at last sequence p-1),
-// so the result's last is the highest acknowledged position even when an
-// earlier publish of the window reported an error.
-func (r *Relay) publishWindow(ctx context.Context, after int64) (windowResult, error) {
-	res := windowResult{last: after}
+// prepare reads the window after position after and encodes it.
+func (r *Relay) prepare(ctx context.Context, after int64) (*batch, error) {
 	evs, err := r.store.ReadAll(ctx, after, r.cfg.Window)
 	if err != nil {
-		return res, fmt.Errorf("relay: read store after %d: %w", after, err)
+		return nil, fmt.Errorf("relay: read store after %d: %w", after, err)
 	}
-	res.read = len(evs)
-	if len(evs) == 0 {
-		return res, nil
-	}
-
-	name := r.cfg.Stream.Name
-	futures := make([]jetstream.PubAckFuture, 0, len(evs))
-	var firstErr error
+	b := &batch{after: after, events: evs, msgs: make([]*nats.Msg, len(evs))}
 	for i := range evs {
-		e := &evs[i]
-		want := after + int64(i) + 1
-		if e.Position != want {
-			firstErr = fmt.Errorf("relay: store returned position %d after %d, want %d (positions must be dense)", e.Position, want-1, want)
-			break
+		if want := after + int64(i) + 1; evs[i].Position != want {
+			return nil, fmt.Errorf("relay: store returned position %d after %d, want %d (positions must be dense)", evs[i].Position, want-1, want)
 		}
-		msg, err := r.message(e)
-		if err != nil {
-			firstErr = err
-			break
+		if b.msgs[i], err = r.message(&evs[i]); err != nil {
+			return nil, err
 		}
+	}
+	return b, nil
+}
+
+type stepResult struct {
+	acked   int   // events this step stored in the stream
+	last    int64 // last position known to be in the stream
+	readErr bool  // the error is the read-ahead's, the window itself went fine
+}
+
+// step publishes cur, all in flight at once, reads and encodes the next
+// window while the acks come back, then waits for every ack of cur. The
+// next batch is returned only when all of cur was acknowledged.
+//
+// An ack for position p proves that 1..p are in the stream (p is accepted
+// only at last sequence p-1), so the result's last is the highest
+// acknowledged position even when an earlier publish reported an error.
+func (r *Relay) step(ctx context.Context, cur *batch) (stepResult, *batch, error) {
+	res := stepResult{last: cur.after}
+	name := r.cfg.Stream.Name
+	futures := make([]jetstream.PubAckFuture, 0, len(cur.msgs))
+	var sendErr error
+	for i, msg := range cur.msgs {
+		e := &cur.events[i]
 		f, err := r.js.PublishMsgAsync(msg,
 			jetstream.WithMsgID(e.EventID),
 			jetstream.WithExpectLastSequence(uint64(e.Position-1)),
 			jetstream.WithExpectStream(name),
 		)
 		if err != nil {
-			firstErr = fmt.Errorf("relay: publish position %d: %w", e.Position, err)
+			sendErr = fmt.Errorf("relay: publish position %d: %w", e.Position, err)
 			break
 		}
 		futures = append(futures, f)
 	}
 
+	var next *batch
+	var nextErr error
+	if sendErr == nil {
+		next, nextErr = r.prepare(ctx, cur.after+int64(len(cur.events)))
+	}
+
+	ackErr := r.await(ctx, cur, futures, &res)
+	if res.last > cur.after {
+		r.update(func(s *Status) {
+			s.Published = res.last
+			s.Head = max(s.Head, res.last)
+			s.Lag = s.Head - s.Published
+			s.Failing = false
+		})
+	}
+	switch {
+	case ackErr != nil && sendErr != nil && !isConflict(ackErr):
+		return res, nil, errors.Join(ackErr, sendErr)
+	case ackErr != nil: // a conflict is reported alone: it only means re-sync
+		return res, nil, ackErr
+	case sendErr != nil:
+		return res, nil, sendErr
+	case nextErr != nil:
+		res.readErr = true
+		return res, nil, nextErr
+	}
+	return res, next, nil
+}
+
+// await waits for the acks of cur's futures (bounded by AckTimeout) and
+// records progress in res. It returns the first error.
+func (r *Relay) await(ctx context.Context, cur *batch, futures []jetstream.PubAckFuture, res *stepResult) error {
+	name := r.cfg.Stream.Name
 	timer := time.NewTimer(r.cfg.AckTimeout)
 	defer timer.Stop()
 	var ackErr error
-wait:
 	for i, f := range futures {
-		pos := after + int64(i) + 1
+		pos := cur.after + int64(i) + 1
 		select {
 		case ack := <-f.Ok():
 			if ack.Stream != name || ack.Sequence != uint64(pos) {
 				// Only a duplicate (same event id within the duplicate
-				// window) can be acked at another sequence: the id is in
-				// the stream at ack.Sequence, not at its position.
+				// window) can be acked at another sequence: the event is
+				// in the stream, but not at its position.
 				if ackErr == nil {
+					id := cur.events[i].EventID
 					ackErr = &MismatchError{Stream: name, StreamLastSeq: pos - 1, StoreHead: r.Status().Head,
-						Position: pos, StreamEventID: fmt.Sprintf("%s (already stored at sequence %d)", evs[i].EventID, ack.Sequence),
-						StoreEventID: evs[i].EventID}
+						Position: pos, StreamEventID: fmt.Sprintf("%s (stored at sequence %d of %s)", id, ack.Sequence, ack.Stream),
+						StoreEventID: id}
 				}
 				continue
 			}
@@ -503,39 +546,24 @@ wait:
 			}
 		case <-timer.C:
 			if ackErr == nil {
-				ackErr = fmt.Errorf("relay: no ack for positions %d..%d within %s", pos, after+int64(len(futures)), r.cfg.AckTimeout)
+				ackErr = fmt.Errorf("relay: no ack for positions %d..%d within %s", pos, cur.after+int64(len(futures)), r.cfg.AckTimeout)
 			}
-			break wait
+			return ackErr
 		case <-ctx.Done():
 			if ackErr == nil {
 				ackErr = ctx.Err()
 			}
-			break wait
+			return ackErr
 		}
 	}
-	if res.last > after {
-		r.update(func(s *Status) {
-			s.Published = res.last
-			s.Head = max(s.Head, res.last)
-			s.Lag = s.Head - s.Published
-			s.Failing = false
-		})
-	}
-	// A conflict is reported before other errors: it only means re-sync.
-	if ackErr != nil && firstErr != nil && !isConflict(ackErr) {
-		return res, errors.Join(ackErr, firstErr)
-	}
-	if ackErr != nil {
-		return res, ackErr
-	}
-	return res, firstErr
+	return ackErr
 }
 
 // message builds the NATS message of e: the JSON envelope with the
 // Watermill UUID and cspm headers (the JetStream ones are added by the
 // publish options).
 func (r *Relay) message(e *eventstore.RecordedEvent) (*nats.Msg, error) {
-	data, err := json.Marshal(e)
+	data, err := encodeEnvelope(e)
 	if err != nil {
 		return nil, fmt.Errorf("relay: encode event %s at position %d: %w", e.EventID, e.Position, err)
 	}
@@ -543,18 +571,14 @@ func (r *Relay) message(e *eventstore.RecordedEvent) (*nats.Msg, error) {
 	if module == "" {
 		module = FallbackModule
 	}
-	return &nats.Msg{
-		Subject: r.cfg.Stream.Subject(module, e.Type),
-		Data:    data,
-		Header: nats.Header{
-			bus.HeaderWatermillUUID: {e.EventID},
-			bus.HeaderPosition:      {strconv.FormatInt(e.Position, 10)},
-			bus.HeaderEventType:     {e.Type},
-			bus.HeaderStreamID:      {e.StreamID},
-			bus.HeaderStreamType:    {e.StreamType},
-			bus.HeaderTeamID:        {e.Metadata.TeamID},
-		},
-	}, nil
+	h := make(nats.Header, 9) // room for the three JetStream headers
+	h[bus.HeaderWatermillUUID] = []string{e.EventID}
+	h[bus.HeaderPosition] = []string{strconv.FormatInt(e.Position, 10)}
+	h[bus.HeaderEventType] = []string{e.Type}
+	h[bus.HeaderStreamID] = []string{e.StreamID}
+	h[bus.HeaderStreamType] = []string{e.StreamType}
+	h[bus.HeaderTeamID] = []string{e.Metadata.TeamID}
+	return &nats.Msg{Subject: r.cfg.Stream.Subject(module, e.Type), Data: data, Header: h}, nil
 }
 
 // refreshHead reads the store's head into the status (so Lag stays true
