@@ -242,8 +242,10 @@ func (r *Relay) Run(ctx context.Context) error {
 		synced  bool
 		last    int64 // last position in the stream, valid while synced
 		cur     *batch
+		behind  bool // log when caught up again
 		fail    = func(what string, err error) {
 			if ctx.Err() == nil {
+				behind = true
 				r.recordError(what, err)
 				_, _ = r.refreshHead(ctx)
 				b.wait(ctx)
@@ -270,6 +272,10 @@ func (r *Relay) Run(ctx context.Context) error {
 				continue
 			}
 			synced, cur = true, nil
+			if st := r.Status(); st.Lag > 0 {
+				behind = true
+				r.log.Info("relay resuming", "published", last, "head", st.Head, "lag", st.Lag)
+			}
 		}
 		if cur == nil {
 			var err error
@@ -288,6 +294,10 @@ func (r *Relay) Run(ctx context.Context) error {
 			}
 			if head > last {
 				continue
+			}
+			if behind {
+				behind = false
+				r.log.Info("relay caught up", "published", last)
 			}
 			if err := r.store.WaitForAppend(ctx, last); err != nil && ctx.Err() == nil {
 				fail("wait for append", err)
@@ -372,7 +382,7 @@ func (r *Relay) sync(ctx context.Context) (int64, error) {
 			return 0, err
 		}
 	}
-	r.update(func(st *Status) { st.Published = last; st.Head = head; st.Lag = head - last })
+	r.update(func(st *Status) { st.Published = last; st.Head = head; st.Lag = max(0, head-last) })
 	if last > head {
 		return 0, &MismatchError{Stream: name, StreamLastSeq: last, StoreHead: head}
 	}
@@ -381,6 +391,7 @@ func (r *Relay) sync(ctx context.Context) (int64, error) {
 			return 0, err
 		}
 	}
+	r.update(func(st *Status) { st.Failing = false })
 	r.log.Debug("synced with stream", "published", last, "head", head)
 	return last, nil
 }
@@ -588,7 +599,7 @@ func (r *Relay) refreshHead(ctx context.Context) (int64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("relay: read store head: %w", err)
 	}
-	r.update(func(s *Status) { s.Head = max(head, s.Published); s.Lag = s.Head - s.Published })
+	r.update(func(s *Status) { s.Head = head; s.Lag = max(0, head-s.Published) })
 	return head, nil
 }
 
