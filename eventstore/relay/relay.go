@@ -68,11 +68,15 @@ func (e *MismatchError) Error() string {
 			"(reset the stream to republish from position 1, and rebuild the projections)",
 			e.Stream, e.StreamLastSeq, e.StoreHead)
 	}
-	return fmt.Sprintf("relay: stream %s holds event %s at sequence %d but the event store has event %s at position %d "+
+	held := "event " + e.StreamEventID
+	if e.StreamEventID == "" {
+		held = "a message without an event id"
+	}
+	return fmt.Sprintf("relay: stream %s holds %s at sequence %d but the event store has event %s at position %d "+
 		"(stream last sequence %d, store head %d): the store was reset or replaced under an old stream, "+
 		"or something else publishes to the stream; the relay refuses to publish "+
 		"(reset the stream to republish from position 1, and rebuild the projections)",
-		e.Stream, e.StreamEventID, e.Position, e.StoreEventID, e.Position, e.StreamLastSeq, e.StoreHead)
+		e.Stream, held, e.Position, e.StoreEventID, e.Position, e.StreamLastSeq, e.StoreHead)
 }
 
 // Is makes errors.Is(err, ErrMismatch) true.

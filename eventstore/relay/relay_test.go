@@ -257,6 +257,30 @@ func TestRelayRefusesAStreamFromAnotherStore(t *testing.T) {
 	assert.Contains(t, err.Error(), "at sequence 5")
 }
 
+// Another publisher on the stream's subjects breaks stream sequence ==
+// position: the relay notices at its next publish and refuses.
+func TestRelayRefusesAForeignPublisher(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	store := openStore(t)
+	srv := startServer(t, t.TempDir(), -1)
+	_, js := connect(t, srv.ClientURL())
+	appendEvents(t, store, 10)
+	r := relay.New(store, js, fastConfig())
+	_, err := r.CatchUp(ctx)
+	require.NoError(t, err)
+
+	_, err = js.Publish(ctx, streamConfig().Subject("platform", "Intruder"), []byte(`{}`))
+	require.NoError(t, err)
+	appendEvents(t, store, 5)
+	_, err = r.CatchUp(ctx)
+	var me *relay.MismatchError
+	require.ErrorAs(t, err, &me)
+	assert.Equal(t, int64(11), me.Position)
+	assert.Empty(t, me.StreamEventID)
+	assert.Contains(t, err.Error(), "without an event id")
+}
+
 // The server, not the relay, guarantees no gaps: a publish that expects
 // another last sequence than the stream's is refused.
 func TestServerRefusesAGap(t *testing.T) {
