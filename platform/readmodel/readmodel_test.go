@@ -165,8 +165,7 @@ func TestIndexKeyFields(t *testing.T) {
 		readmodel.Index{Name: "x", Fields: []readmodel.IndexField{f("a", false)}, Unique: true}.KeyFields())
 	require.Equal(t, []readmodel.IndexField{f("a", false)},
 		readmodel.Index{Name: "x", Fields: []readmodel.IndexField{f("a", false)}, TTL: time.Hour}.KeyFields())
-	require.Equal(t, []readmodel.IndexField{f("a", false), f("_id", false)},
-		readmodel.Index{Name: "x", Fields: []readmodel.IndexField{f("a", false), f("_id", false)}}.KeyFields())
+	require.ErrorIs(t, readmodel.Index{Name: "x", Fields: []readmodel.IndexField{f("a", false), f("_id", false)}}.Validate(), readmodel.ErrInvalid)
 }
 
 func TestGroupKey(t *testing.T) {

@@ -54,10 +54,11 @@ type CollectionSpec struct {
 	Indexes []Index
 }
 
-// Index declares one index. Non-unique, non-TTL indexes get _id appended
-// as a last key (in the direction of the last field) on every backend, so
-// sorted pages walk the index. Unique indexes ignore documents that lack
-// any of their fields.
+// Index declares one index over one or more dotted paths (never _id, which
+// is always indexed). Non-unique, non-TTL indexes get _id appended as a
+// last key (in the direction of the last field) on every backend, so sorted
+// pages walk the index. Unique indexes ignore documents that lack any of
+// their fields.
 type Index struct {
 	Name   string // [a-z][a-z0-9_]*, unique within the collection
 	Fields []IndexField
@@ -114,13 +115,16 @@ func (ix Index) Validate() error {
 		if err := ValidatePath(f.Path); err != nil {
 			return Invalidf("index %s: %v", ix.Name, err)
 		}
+		if f.Path == IDField {
+			return Invalidf("index %s: _id is always indexed (and appended to non-unique indexes); do not declare it", ix.Name)
+		}
 		if paths[f.Path] {
 			return Invalidf("index %s: field %s given twice", ix.Name, f.Path)
 		}
 		paths[f.Path] = true
 	}
 	if ix.TTL != 0 {
-		if len(ix.Fields) != 1 || ix.Fields[0].Path == IDField {
+		if len(ix.Fields) != 1 {
 			return Invalidf("index %s: a TTL index has exactly one (time) field", ix.Name)
 		}
 		if ix.TTL < time.Second || ix.TTL%time.Second != 0 || ix.TTL/time.Second > 1<<31-1 {
@@ -131,11 +135,10 @@ func (ix Index) Validate() error {
 }
 
 // KeyFields returns the keys an index is built on: its fields, plus _id
-// for a non-unique, non-TTL index that does not end with _id.
+// (in the direction of the last field) for a non-unique, non-TTL index.
 func (ix Index) KeyFields() []IndexField {
 	keys := append([]IndexField(nil), ix.Fields...)
-	last := keys[len(keys)-1]
-	if !ix.Unique && ix.TTL == 0 && last.Path != IDField {
+	if last := keys[len(keys)-1]; !ix.Unique && ix.TTL == 0 {
 		keys = append(keys, IndexField{Path: IDField, Desc: last.Desc})
 	}
 	return keys

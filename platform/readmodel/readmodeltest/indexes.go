@@ -84,9 +84,12 @@ func testUnique(t *testing.T, e *env) {
 		require.ErrorIs(t, err, readmodel.ErrNotFound)
 	}
 
-	// Moving a unique value from one document to another in one batch.
+	// Moving a unique value from one document to another in one batch, and
+	// from a deleted document to a new one (deletes apply first).
 	e.put("assets", doc("a2", "asset_id", "moved"), doc("a5", "asset_id", "y"))
 	require.Equal(t, []string{"a5"}, e.find("assets", readmodel.Eq("asset_id", "y")))
+	require.NoError(t, e.commit(map[string][]readmodel.Doc{"assets": {doc("a6", "asset_id", "y")}}, map[string][]string{"assets": {"a5"}}))
+	require.Equal(t, []string{"a6"}, e.find("assets", readmodel.Eq("asset_id", "y")))
 }
 
 func testCompoundUnique(t *testing.T, e *env) {

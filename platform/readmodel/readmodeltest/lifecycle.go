@@ -30,7 +30,7 @@ func testCheckpointAtomic(t *testing.T, e *env) {
 
 	// Good puts, an update, a delete, and a violation last.
 	err := e.commit(map[string][]readmodel.Doc{
-		"assets": {doc("a1", "asset_id", "x", "v", 2), doc("a3", "asset_id", "z"), doc("a4", "asset_id", "y")},
+		"assets": {doc("a1", "asset_id", "x", "v", 2), doc("a3", "asset_id", "z"), doc("a4", "asset_id", "x")},
 		"other":  {doc("o1")},
 	}, map[string][]string{"assets": {"a2"}})
 	require.ErrorIs(t, err, readmodel.ErrDuplicate)
@@ -197,7 +197,9 @@ func testConcurrency(t *testing.T, e *env) {
 						return
 					}
 				}
-				if e.info.Transactions && len(gens) != 1 {
+				// SQLite reads one snapshot per query; MongoDB may yield
+				// (and move to a newer snapshot) inside a query.
+				if e.info.Backend == "sqlite" && len(gens) != 1 {
 					errs <- fmt.Errorf("reader %d saw a torn batch: generations %v", r, gens)
 					return
 				}

@@ -9,7 +9,9 @@ import (
 )
 
 // Commit applies a batch and the projection's checkpoint in one
-// transaction: after a crash both are there or neither. A batch whose
+// transaction: after a crash both are there or neither. Per collection,
+// deletes run before puts (so a batch may move a unique value from a
+// deleted document to a new one). A batch whose
 // checkpoint is not above the stored one is a no-op. A collection written
 // for the first time is created (without indexes: EnsureCollection declares
 // them).
@@ -43,17 +45,17 @@ func (s *Store) Commit(ctx context.Context, b readmodel.Batch) error {
 			if err := s.createTable(ctx, coll); err != nil {
 				return err
 			}
+			del := `DELETE FROM ` + quoteIdent(coll) + ` WHERE id = ?`
+			for _, id := range nb.Deletes[coll] {
+				if _, err := s.exec(ctx, del, id); err != nil {
+					return fmt.Errorf("delete %s/%s: %w", coll, id, err)
+				}
+			}
 			upsert := `INSERT INTO ` + quoteIdent(coll) + ` (id, doc, pos) VALUES (?, ?, ?)
 				ON CONFLICT (id) DO UPDATE SET doc = excluded.doc, pos = excluded.pos`
 			for i, d := range nb.Puts[coll] {
 				if _, err := s.exec(ctx, upsert, d.ID(), puts[coll][i], nb.Checkpoint); err != nil {
 					return s.classify(ctx, coll, fmt.Errorf("put %s/%s: %w", coll, d.ID(), err))
-				}
-			}
-			del := `DELETE FROM ` + quoteIdent(coll) + ` WHERE id = ?`
-			for _, id := range nb.Deletes[coll] {
-				if _, err := s.exec(ctx, del, id); err != nil {
-					return fmt.Errorf("delete %s/%s: %w", coll, id, err)
 				}
 			}
 		}

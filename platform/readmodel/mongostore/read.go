@@ -1,0 +1,161 @@
+package mongostore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/cspm-es/cspm-es/platform/readmodel"
+)
+
+var withoutPos = bson.D{{Key: posField, Value: 0}}
+
+// Get returns one document by _id.
+func (s *Store) Get(ctx context.Context, collection, id string) (readmodel.Doc, error) {
+	if err := readmodel.ValidateCollection(collection); err != nil {
+		return nil, err
+	}
+	if id == "" {
+		return nil, readmodel.Invalidf("empty _id")
+	}
+	if err := s.checkOpen(); err != nil {
+		return nil, err
+	}
+	raw, err := s.db.Collection(collection).FindOne(ctx, bson.D{{Key: "_id", Value: id}},
+		options.FindOne().SetProjection(withoutPos)).Raw()
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return nil, fmt.Errorf("get %s/%s: %w", collection, id, readmodel.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get %s/%s: %w", collection, id, err)
+	}
+	return fromBSON(raw)
+}
+
+// Find returns one page; see readmodel.Store.
+func (s *Store) Find(ctx context.Context, collection string, opts readmodel.FindOptions) (readmodel.Page, error) {
+	if err := readmodel.ValidateCollection(collection); err != nil {
+		return readmodel.Page{}, err
+	}
+	plan, err := opts.Plan()
+	if err != nil {
+		return readmodel.Page{}, err
+	}
+	if err := s.checkOpen(); err != nil {
+		return readmodel.Page{}, err
+	}
+	cur, err := s.db.Collection(collection).Find(ctx, FindFilter(plan), options.Find().
+		SetSort(SortBSON(plan.Sort)).SetLimit(int64(plan.Limit+1)).SetProjection(withoutPos))
+	if err != nil {
+		return readmodel.Page{}, fmt.Errorf("find in %s: %w", collection, err)
+	}
+	defer cur.Close(ctx)
+	var docs []readmodel.Doc
+	for cur.Next(ctx) {
+		d, err := fromBSON(cur.Current)
+		if err != nil {
+			return readmodel.Page{}, fmt.Errorf("find in %s: %w", collection, err)
+		}
+		docs = append(docs, d)
+	}
+	if err := cur.Err(); err != nil {
+		return readmodel.Page{}, fmt.Errorf("find in %s: %w", collection, err)
+	}
+	page := readmodel.Page{Docs: docs}
+	if len(docs) > plan.Limit {
+		page.Docs = docs[:plan.Limit]
+		if page.NextCursor, err = plan.NextCursor(page.Docs[plan.Limit-1]); err != nil {
+			return readmodel.Page{}, err
+		}
+	}
+	return page, nil
+}
+
+// Count returns how many documents match f.
+func (s *Store) Count(ctx context.Context, collection string, f readmodel.Filter) (int64, error) {
+	if err := readmodel.ValidateCollection(collection); err != nil {
+		return 0, err
+	}
+	nf, err := f.Normalize()
+	if err != nil {
+		return 0, err
+	}
+	if err := s.checkOpen(); err != nil {
+		return 0, err
+	}
+	n, err := s.db.Collection(collection).CountDocuments(ctx, FilterBSON(nf))
+	if err != nil {
+		return 0, fmt.Errorf("count in %s: %w", collection, err)
+	}
+	return n, nil
+}
+
+// CountBy counts the documents matching f grouped by field.
+func (s *Store) CountBy(ctx context.Context, collection string, f readmodel.Filter, field string) (map[string]int64, error) {
+	if err := readmodel.ValidateCollection(collection); err != nil {
+		return nil, err
+	}
+	if err := readmodel.ValidatePath(field); err != nil {
+		return nil, err
+	}
+	nf, err := f.Normalize()
+	if err != nil {
+		return nil, err
+	}
+	if err := s.checkOpen(); err != nil {
+		return nil, err
+	}
+	cur, err := s.db.Collection(collection).Aggregate(ctx, CountByPipeline(nf, field))
+	if err != nil {
+		return nil, fmt.Errorf("count by %s in %s: %w", field, collection, err)
+	}
+	defer cur.Close(ctx)
+	out := map[string]int64{}
+	for cur.Next(ctx) {
+		key, err := fromRawValue(cur.Current.Lookup("_id"))
+		if err != nil {
+			return nil, fmt.Errorf("count by %s in %s: %w", field, collection, err)
+		}
+		n, ok := cur.Current.Lookup("n").AsInt64OK()
+		if !ok {
+			return nil, fmt.Errorf("count by %s in %s: count is not an integer", field, collection)
+		}
+		out[readmodel.GroupKey(key)] += n
+	}
+	if err := cur.Err(); err != nil {
+		return nil, fmt.Errorf("count by %s in %s: %w", field, collection, err)
+	}
+	return out, nil
+}
+
+// Checkpoint returns the projection's checkpoint (0 when none).
+func (s *Store) Checkpoint(ctx context.Context, projection string) (int64, error) {
+	if err := readmodel.ValidateProjection(projection); err != nil {
+		return 0, err
+	}
+	if err := s.checkOpen(); err != nil {
+		return 0, err
+	}
+	pos, err := s.readCheckpoint(ctx, projection)
+	if err != nil {
+		return 0, fmt.Errorf("checkpoint of %s: %w", projection, err)
+	}
+	return pos, nil
+}
+
+// readCheckpoint reads a checkpoint (inside a transaction when ctx carries
+// a session).
+func (s *Store) readCheckpoint(ctx context.Context, projection string) (int64, error) {
+	var cp struct {
+		Pos int64 `bson:"pos"`
+	}
+	err := s.db.Collection(checkpointsColl).FindOne(ctx, bson.D{{Key: "_id", Value: projection}}).Decode(&cp)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return 0, nil
+	}
+	return cp.Pos, err
+}
