@@ -31,6 +31,8 @@ func insertEventsSQL(n int) string {
 // writeStmts are prepared once on the write connection.
 type writeStmts struct {
 	begin, commit, rollback *sql.Stmt
+	savepoint, rollbackTo   *sql.Stmt
+	releaseSavepoint        *sql.Stmt
 	idemGet, idemPut        *sql.Stmt
 	streamGet, streamPut    *sql.Stmt
 	head                    *sql.Stmt
@@ -48,6 +50,9 @@ func (w *writeStmts) prepare(ctx context.Context, c *sql.Conn) error {
 		{&w.begin, "BEGIN IMMEDIATE"},
 		{&w.commit, "COMMIT"},
 		{&w.rollback, "ROLLBACK"},
+		{&w.savepoint, "SAVEPOINT append"},
+		{&w.rollbackTo, "ROLLBACK TO append"},
+		{&w.releaseSavepoint, "RELEASE append"},
 		{&w.idemGet, "SELECT fingerprint, result FROM idempotency WHERE key = ?"},
 		{&w.idemPut, "INSERT INTO idempotency (key, fingerprint, result, created_at) VALUES (?,?,?,?)"},
 		{&w.streamGet, "SELECT stream_type, version, last_hash FROM streams WHERE stream_id = ?"},
@@ -79,7 +84,7 @@ func (w *writeStmts) insert(ctx context.Context, n int) (*sql.Stmt, error) {
 }
 
 func (w *writeStmts) close() error {
-	return closeStmts(append([]*sql.Stmt{w.begin, w.commit, w.rollback, w.idemGet, w.idemPut, w.streamGet, w.streamPut, w.head}, w.inserts[:]...)...)
+	return closeStmts(append([]*sql.Stmt{w.begin, w.commit, w.rollback, w.savepoint, w.rollbackTo, w.releaseSavepoint, w.idemGet, w.idemPut, w.streamGet, w.streamPut, w.head}, w.inserts[:]...)...)
 }
 
 func closeStmts(stmts ...*sql.Stmt) error {
@@ -90,49 +95,6 @@ func closeStmts(stmts ...*sql.Stmt) error {
 		}
 	}
 	return errors.Join(errs...)
-}
-
-// Append implements eventstore.Store. The idempotency lookup, the version
-// check, the inserts and the head updates run in one BEGIN IMMEDIATE
-// transaction on the write connection; any error rolls all of it back.
-func (s *Store) Append(ctx context.Context, req eventstore.AppendRequest) (eventstore.AppendResult, error) {
-	if err := req.Validate(); err != nil {
-		return eventstore.AppendResult{}, err
-	}
-	if err := s.acquire(ctx); err != nil {
-		return eventstore.AppendResult{}, fmt.Errorf("append to %q: %w", req.StreamID, err)
-	}
-	defer s.release()
-
-	if _, err := s.w.begin.ExecContext(ctx); err != nil {
-		return eventstore.AppendResult{}, fmt.Errorf("append to %q: begin: %w", req.StreamID, err)
-	}
-	res, write, err := s.appendTx(ctx, req)
-	if err == nil && write {
-		// Once every statement succeeded, commit even if ctx ends meanwhile.
-		if _, err = s.w.commit.ExecContext(context.WithoutCancel(ctx)); err != nil {
-			err = fmt.Errorf("append to %q: commit: %w", req.StreamID, err)
-		}
-	}
-	if err != nil || !write {
-		s.rollback()
-		return res, err
-	}
-	if last := res.LastPosition(); last > s.committed.Load() {
-		s.committed.Store(last) // only the holder of wsem stores
-	}
-	s.appended.notify()
-	return res, nil
-}
-
-// rollback ends the open transaction whatever happened to the caller's ctx.
-// ROLLBACK after a failed COMMIT (or with no transaction left) errors
-// harmlessly; anything else would leave the write connection unusable.
-func (s *Store) rollback() {
-	if _, err := s.w.rollback.ExecContext(context.Background()); err != nil &&
-		!strings.Contains(err.Error(), "no transaction is active") {
-		s.opts.Logger.Error("event store rollback failed", "err", err)
-	}
 }
 
 // appendTx does the work inside the transaction. write is false when nothing

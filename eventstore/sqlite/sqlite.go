@@ -73,9 +73,11 @@ type Store struct {
 	opts Options
 
 	wdb   *sql.DB
-	wconn *sql.Conn     // the only connection that writes
-	wsem  chan struct{} // serializes use of wconn; honours ctx while waiting
+	wconn *sql.Conn // the only connection that writes, used by writeLoop only
 	w     writeStmts
+	calls chan *appendCall // Append hands its request to writeLoop
+	group []*appendCall    // writeLoop's reused group buffer
+	wdone chan struct{}    // closed when writeLoop has returned
 
 	rdb *sql.DB // read-only pool
 	r   readStmts
@@ -100,12 +102,13 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	if path == "" || path == ":memory:" || strings.HasPrefix(path, "file:") || strings.ContainsRune(path, '?') {
 		return nil, fmt.Errorf("open event store: unsupported path %q (want a plain file path)", path)
 	}
-	s := &Store{opts: opts, wsem: make(chan struct{}, 1), closed: make(chan struct{})}
+	s := &Store{opts: opts, calls: make(chan *appendCall), wdone: make(chan struct{}), closed: make(chan struct{})}
 	s.appended.init()
 	if err := s.open(ctx, path); err != nil {
 		s.closeAll()
 		return nil, fmt.Errorf("open event store %s: %w", path, err)
 	}
+	go s.writeLoop()
 	return s, nil
 }
 
@@ -164,7 +167,7 @@ func (s *Store) Close() error {
 	var err error
 	s.closeOnce.Do(func() {
 		close(s.closed)
-		s.wsem <- struct{}{} // wait for the writer; never released
+		<-s.wdone
 		err = s.closeAll()
 	})
 	return err
@@ -186,31 +189,6 @@ func (s *Store) closeAll() error {
 	}
 	return nil
 }
-
-// acquire takes the write connection, honouring ctx and Close.
-func (s *Store) acquire(ctx context.Context) error {
-	select {
-	case <-s.closed:
-		return ErrClosed
-	default:
-	}
-	select {
-	case s.wsem <- struct{}{}:
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-s.closed:
-		return ErrClosed
-	}
-	select {
-	case <-s.closed: // Close is waiting for the semaphore: hand it over
-		<-s.wsem
-		return ErrClosed
-	default:
-		return nil
-	}
-}
-
-func (s *Store) release() { <-s.wsem }
 
 // broadcaster wakes every waiter at once: waiters take the current channel,
 // notify closes it and installs a fresh one.

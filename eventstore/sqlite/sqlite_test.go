@@ -273,3 +273,56 @@ func TestLargeBatch(t *testing.T) {
 	require.NoError(t, err)
 	assert.Nil(t, rep.Broken)
 }
+
+// One transaction carries several appends: each succeeds or fails alone.
+func TestGroupCommitIsolatesFailures(t *testing.T) {
+	ctx := context.Background()
+	s, _ := openTemp(t, Options{})
+	ev := func(id string) eventstore.NewEvent {
+		return eventstore.NewEvent{EventID: id, Type: "E", SchemaVersion: 1, Data: json.RawMessage(`{}`)}
+	}
+	taken := "0190a6c4-0000-7000-8000-00000000000a"
+	_, err := s.Append(ctx, eventstore.AppendRequest{StreamID: "base", StreamType: "t", Expected: eventstore.NoStream, Events: []eventstore.NewEvent{ev(taken)}})
+	require.NoError(t, err)
+
+	canceled, cancel := context.WithCancel(ctx)
+	cancel()
+	idem := eventstore.Idempotency{Key: "k", Fingerprint: "f"}
+	calls := []*appendCall{
+		{ctx: ctx, req: eventstore.AppendRequest{StreamID: "a", StreamType: "t", Expected: eventstore.NoStream, Events: []eventstore.NewEvent{ev(""), ev("")}}},
+		{ctx: ctx, req: eventstore.AppendRequest{StreamID: "b", StreamType: "t", Expected: eventstore.NoStream, Events: []eventstore.NewEvent{ev(""), ev(taken)}}},
+		{ctx: ctx, req: eventstore.AppendRequest{StreamID: "a", StreamType: "t", Expected: eventstore.Exact(2), Events: []eventstore.NewEvent{ev("")}, Idempotency: idem}},
+		{ctx: ctx, req: eventstore.AppendRequest{StreamID: "a", StreamType: "t", Expected: eventstore.Exact(2), Events: []eventstore.NewEvent{ev("")}}},
+		{ctx: ctx, req: eventstore.AppendRequest{StreamID: "a", StreamType: "t", Expected: eventstore.Exact(2), Events: []eventstore.NewEvent{ev("")}, Idempotency: idem}},
+		{ctx: canceled, req: eventstore.AppendRequest{StreamID: "c", StreamType: "t", Expected: eventstore.Any, Events: []eventstore.NewEvent{ev("")}}},
+		{ctx: ctx, req: eventstore.AppendRequest{StreamID: "c", StreamType: "t", Expected: eventstore.Any, Events: []eventstore.NewEvent{ev("")}}},
+	}
+	// writeLoop is idle (nothing is appending), so the test may drive the
+	// write connection itself.
+	s.runGroup(calls)
+
+	require.NoError(t, calls[0].err)
+	assert.Equal(t, []int64{2, 3}, calls[0].res.Positions)
+	assert.ErrorIs(t, calls[1].err, eventstore.ErrInvalidAppend, "reused event id")
+	require.NoError(t, calls[2].err)
+	assert.Equal(t, []int64{4}, calls[2].res.Positions, "the failed append used no position")
+	assert.ErrorIs(t, calls[3].err, eventstore.ErrConflict, "sees the earlier append of the same transaction")
+	require.NoError(t, calls[4].err)
+	assert.True(t, calls[4].res.Duplicate, "sees the idempotency key of the same transaction")
+	assert.Equal(t, calls[2].res.EventIDs, calls[4].res.EventIDs)
+	assert.ErrorIs(t, calls[5].err, context.Canceled)
+	require.NoError(t, calls[6].err)
+	assert.Equal(t, []int64{5}, calls[6].res.Positions)
+
+	head, err := s.HeadPosition(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, int64(5), head)
+	assert.Equal(t, int64(5), s.committed.Load())
+	b, err := s.ReadStream(ctx, "b", eventstore.ReadStreamOptions{})
+	require.NoError(t, err)
+	assert.Empty(t, b)
+	rep, err := eventstore.Verify(ctx, s, nil)
+	require.NoError(t, err)
+	assert.Nil(t, rep.Broken)
+	assert.Equal(t, int64(3), rep.StreamsChecked)
+}

@@ -1,0 +1,165 @@
+package sqlite
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/cspm-es/cspm-es/eventstore"
+)
+
+// maxGroup bounds how many appends share one transaction.
+const maxGroup = 64
+
+// appendCall is one Append waiting for writeLoop.
+type appendCall struct {
+	ctx  context.Context
+	req  eventstore.AppendRequest
+	res  eventstore.AppendResult
+	err  error
+	done chan struct{}
+}
+
+// Append implements eventstore.Store. Appends are handed to a single writer
+// goroutine that owns the write connection. It runs each append (idempotency
+// lookup, version check, inserts, head updates) inside one BEGIN IMMEDIATE
+// transaction; appends that queued up while the previous transaction was
+// committing share the next one (group commit), each inside its own
+// savepoint, so a failing append rolls back alone and one fsync acknowledges
+// them all. An append is acknowledged only after its transaction commits.
+//
+// ctx is checked before the append starts; once started, the append runs to
+// completion (interrupting a statement could abort the whole group).
+func (s *Store) Append(ctx context.Context, req eventstore.AppendRequest) (eventstore.AppendResult, error) {
+	if err := req.Validate(); err != nil {
+		return eventstore.AppendResult{}, err
+	}
+	select {
+	case <-s.closed:
+		return eventstore.AppendResult{}, fmt.Errorf("append to %q: %w", req.StreamID, ErrClosed)
+	default:
+	}
+	c := &appendCall{ctx: ctx, req: req, done: make(chan struct{})}
+	select {
+	case s.calls <- c:
+	case <-ctx.Done():
+		return eventstore.AppendResult{}, fmt.Errorf("append to %q: %w", req.StreamID, ctx.Err())
+	case <-s.closed:
+		return eventstore.AppendResult{}, fmt.Errorf("append to %q: %w", req.StreamID, ErrClosed)
+	}
+	<-c.done
+	return c.res, c.err
+}
+
+// writeLoop runs until Close, one group of appends at a time.
+func (s *Store) writeLoop() {
+	defer close(s.wdone)
+	for {
+		var first *appendCall
+		select {
+		case <-s.closed:
+			return
+		case first = <-s.calls:
+		}
+		group := append(s.group[:0], first)
+	drain:
+		for len(group) < maxGroup {
+			select {
+			case c := <-s.calls:
+				group = append(group, c)
+			default:
+				break drain
+			}
+		}
+		s.runGroup(group)
+		for _, c := range group {
+			close(c.done)
+		}
+		clear(group)
+		s.group = group[:0]
+	}
+}
+
+// runGroup appends every call of group in one transaction and sets each
+// call's outcome.
+func (s *Store) runGroup(group []*appendCall) {
+	bg := context.Background()
+	if _, err := s.w.begin.ExecContext(bg); err != nil {
+		for _, c := range group {
+			c.err = fmt.Errorf("append to %q: begin: %w", c.req.StreamID, err)
+		}
+		return
+	}
+	single := len(group) == 1
+	var written []*appendCall // appends to acknowledge once committed
+	var last int64
+	for i, c := range group {
+		if err := c.ctx.Err(); err != nil {
+			c.err = fmt.Errorf("append to %q: %w", c.req.StreamID, err)
+			continue
+		}
+		if !single {
+			if _, err := s.w.savepoint.ExecContext(bg); err != nil {
+				s.abort(group[i:], written, fmt.Errorf("savepoint: %w", err))
+				return
+			}
+		}
+		res, write, err := s.appendTx(context.WithoutCancel(c.ctx), c.req)
+		c.res, c.err = res, err
+		switch {
+		case single:
+		case err != nil:
+			if _, rerr := s.w.rollbackTo.ExecContext(bg); rerr != nil {
+				// The failure took the whole transaction with it.
+				s.abort(group[i+1:], written, fmt.Errorf("after %w: rollback to savepoint: %w", err, rerr))
+				return
+			}
+			fallthrough
+		default:
+			if _, rerr := s.w.releaseSavepoint.ExecContext(bg); rerr != nil {
+				s.abort(group[i+1:], append(written, c), fmt.Errorf("release savepoint: %w", rerr))
+				return
+			}
+		}
+		if err == nil && write {
+			written = append(written, c)
+			last = max(last, res.LastPosition())
+		}
+	}
+	if len(written) == 0 {
+		s.rollback()
+		return
+	}
+	if _, err := s.w.commit.ExecContext(bg); err != nil {
+		s.abort(nil, written, fmt.Errorf("commit: %w", err))
+		return
+	}
+	if last > s.committed.Load() {
+		s.committed.Store(last) // writeLoop is the only writer
+	}
+	s.appended.notify()
+}
+
+// abort rolls the transaction back: the appends already done in it
+// (written) and those not yet started (rest) all fail with err.
+func (s *Store) abort(rest, written []*appendCall, err error) {
+	s.rollback()
+	for _, c := range written {
+		c.res, c.err = eventstore.AppendResult{}, fmt.Errorf("append to %q: %w", c.req.StreamID, err)
+	}
+	for _, c := range rest {
+		if c.err == nil {
+			c.err = fmt.Errorf("append to %q: not attempted: %w", c.req.StreamID, err)
+		}
+	}
+}
+
+// rollback ends the open transaction. ROLLBACK after a failed COMMIT (or
+// with no transaction left) errors harmlessly; anything else would leave
+// the write connection unusable.
+func (s *Store) rollback() {
+	if _, err := s.w.rollback.ExecContext(context.Background()); err != nil &&
+		!strings.Contains(err.Error(), "no transaction is active") {
+		s.opts.Logger.Error("event store rollback failed", "err", err)
+	}
+}
