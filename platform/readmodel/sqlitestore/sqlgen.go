@@ -55,8 +55,9 @@ func typeExpr(path string) string { return "json_type(doc,'$." + path + "')" }
 
 const numericTypes = "('integer','real')"
 
-// filter writes a normalized filter as a boolean expression that is never
-// NULL.
+// filter writes a normalized filter as a boolean expression. A NULL
+// result (a comparison with a missing field) excludes the row like false;
+// the language has no NOT, so that is always the intended meaning.
 func (b *sqlBuilder) filter(f readmodel.Filter) {
 	switch f.Op {
 	case "":
