@@ -52,7 +52,7 @@ func (f *fakeCommands) record(ctx context.Context, name string, m commands.Meta,
 	if err != nil {
 		return commands.Result{}, err
 	}
-	return commands.Result{StreamID: "stream-1", Version: 1, Position: 7, EventIDs: []string{"ev-1"}, Duplicate: dup}, nil
+	return commands.Result{ID: "scan-7", StreamID: "stream-1", Version: 1, Position: 7, EventIDs: []string{"ev-1"}, Duplicate: dup}, nil
 }
 
 func (f *fakeCommands) Count() int {

@@ -3,7 +3,6 @@ package api
 import (
 	"net/http"
 	"net/url"
-	"strings"
 
 	"github.com/labstack/echo/v4"
 
@@ -12,6 +11,7 @@ import (
 
 // CommandResult is the data of an accepted command (DESIGN.md §6).
 type CommandResult struct {
+	ID       string   `json:"id"`
 	StreamID string   `json:"stream_id"`
 	Version  int64    `json:"version"`
 	Position int64    `json:"position"`
@@ -53,19 +53,8 @@ func (s *Server) requestScan(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	c.Response().Header().Set(echo.HeaderLocation, "/api/v1/scans/"+url.PathEscape(scanID(cmd, res)))
+	c.Response().Header().Set(echo.HeaderLocation, "/api/v1/scans/"+url.PathEscape(res.ID))
 	return commandAccepted(c, http.StatusCreated, res)
-}
-
-// scanID is the id of the scan RequestScan created: the one the client
-// chose, else the generated one, which only the result's stream id
-// ("scan-<scan_id>", commands' stream naming) carries.
-func scanID(cmd commands.RequestScan, res commands.Result) string {
-	if cmd.ScanID != "" {
-		return cmd.ScanID
-	}
-	id, _ := strings.CutPrefix(res.StreamID, "scan-")
-	return id
 }
 
 func (s *Server) startScan(c echo.Context) error {
@@ -202,5 +191,5 @@ func toCommandResult(r commands.Result) CommandResult {
 	if ids == nil {
 		ids = []string{}
 	}
-	return CommandResult{StreamID: r.StreamID, Version: r.Version, Position: r.Position, EventIDs: ids}
+	return CommandResult{ID: r.ID, StreamID: r.StreamID, Version: r.Version, Position: r.Position, EventIDs: ids}
 }

@@ -28,12 +28,12 @@ func TestCreateAnswers201WithLocationAndResult(t *testing.T) {
 		Header: map[string]string{"Idempotency-Key": "create-1"},
 	})
 	require.Equal(t, http.StatusCreated, res.Status, "body: %s", res.Raw)
-	assert.Equal(t, "/api/v1/scans/stream-1", res.Header.Get("Location"))
+	assert.Equal(t, "/api/v1/scans/scan-7", res.Header.Get("Location"))
 	assert.Empty(t, res.Header.Get("Idempotent-Replayed"))
 	assert.True(t, res.Env.Success)
 	assert.Nil(t, res.Env.Error)
 	assert.Equal(t, int64(7), res.Env.Meta.Position)
-	assert.JSONEq(t, `{"stream_id": "stream-1", "version": 1, "position": 7, "event_ids": ["ev-1"]}`, string(res.Data))
+	assert.JSONEq(t, `{"id": "scan-7", "stream_id": "stream-1", "version": 1, "position": 7, "event_ids": ["ev-1"]}`, string(res.Data))
 
 	calls := env.cmds.Calls()
 	require.Len(t, calls, 1)

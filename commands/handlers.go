@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -283,10 +284,21 @@ func anys[E any](events []E) []any {
 
 func toResult(r eventstore.AppendResult) Result {
 	return Result{
+		ID:        aggregateID(r.StreamID),
 		StreamID:  r.StreamID,
 		Version:   r.Version,
 		Position:  r.LastPosition(),
 		EventIDs:  r.EventIDs,
 		Duplicate: r.Duplicate,
 	}
+}
+
+// aggregateID is the id inside a stream id ("scan-<id>", "finding-<id>").
+func aggregateID(streamID string) string {
+	for _, prefix := range []string{scanStreamPrefix, findingStreamPrefix} {
+		if id, ok := strings.CutPrefix(streamID, prefix); ok {
+			return id
+		}
+	}
+	return streamID
 }

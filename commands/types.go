@@ -16,6 +16,7 @@ type Meta struct {
 
 // Result is what an accepted command returns (DESIGN.md §6).
 type Result struct {
+	ID        string   `json:"id"` // the aggregate's id (scan id, finding id)
 	StreamID  string   `json:"stream_id"`
 	Version   int64    `json:"version"`
 	Position  int64    `json:"position"` // pass this position to read your writes
