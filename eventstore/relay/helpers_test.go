@@ -226,3 +226,15 @@ func waitCheckpoint(t testing.TB, r *relay.Relay, want int64, within time.Durati
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// waitStatus waits until cond holds for the relay's status.
+func waitStatus(t testing.TB, r *relay.Relay, within time.Duration, what string, cond func(relay.Status) bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !cond(r.Status()) {
+		if time.Now().After(deadline) {
+			require.FailNowf(t, "relay status condition not reached", "%s within %s; status %+v", what, within, r.Status())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}

@@ -179,8 +179,8 @@ func TestRelayConvergesAfterNATSOutage(t *testing.T) {
 	// Appends only touch the store: they keep working with NATS down.
 	head := appendEvents(t, store, 50)
 	require.Equal(t, int64(100), head)
-	require.Eventually(t, func() bool { st := r.Status(); return st.Failing && st.Lag == 50 },
-		10*time.Second, 5*time.Millisecond, "the relay should try, fail and say so")
+	waitStatus(t, r, 10*time.Second, "the relay should try, fail and say so",
+		func(st relay.Status) bool { return st.Failing && st.Lag == 50 })
 	assert.Equal(t, int64(50), r.Status().Published)
 	assert.NotEmpty(t, r.Status().LastError)
 
@@ -335,7 +335,7 @@ func TestRunAndCatchUpAreExclusive(t *testing.T) {
 	_, js := connect(t, srv.ClientURL())
 	r := relay.New(store, js, fastConfig())
 	runRelay(t, r)
-	require.Eventually(t, func() bool { return r.Status().Running }, 5*time.Second, 5*time.Millisecond)
+	waitStatus(t, r, 5*time.Second, "running", func(st relay.Status) bool { return st.Running })
 	_, err := r.CatchUp(t.Context())
 	require.ErrorIs(t, err, relay.ErrBusy)
 	require.ErrorIs(t, r.Run(t.Context()), relay.ErrBusy)
@@ -367,7 +367,8 @@ func TestRelayWithExternalServerProcess(t *testing.T) {
 
 	srv.kill(t)
 	appendEvents(t, store, 40)
-	require.Eventually(t, func() bool { return r.Status().Failing }, 10*time.Second, 5*time.Millisecond)
+	waitStatus(t, r, 10*time.Second, "the relay should try, fail and say so",
+		func(st relay.Status) bool { return st.Failing && st.Lag == 40 })
 
 	startProcess(t, bin, storeDir, port)
 	waitCheckpoint(t, r, 80, 20*time.Second)

@@ -34,8 +34,7 @@ type writeStmts struct {
 	savepoint, rollbackTo   *sql.Stmt
 	releaseSavepoint        *sql.Stmt
 	idemGet, idemPut        *sql.Stmt
-	streamGet, streamPut    *sql.Stmt
-	head                    *sql.Stmt
+	heads, streamPut        *sql.Stmt
 	inserts                 [insertChunk]*sql.Stmt // inserts[n-1] writes n rows; prepared on first use
 
 	conn *sql.Conn
@@ -55,10 +54,12 @@ func (w *writeStmts) prepare(ctx context.Context, c *sql.Conn) error {
 		{&w.releaseSavepoint, "RELEASE append"},
 		{&w.idemGet, "SELECT fingerprint, result FROM idempotency WHERE key = ?"},
 		{&w.idemPut, "INSERT INTO idempotency (key, fingerprint, result, created_at) VALUES (?,?,?,?)"},
-		{&w.streamGet, "SELECT stream_type, version, last_hash FROM streams WHERE stream_id = ?"},
+		// One row: the stream's head (NULLs for a new stream) and the log's.
+		{&w.heads, `SELECT s.stream_type, s.version, s.last_hash, h.position, h.recorded_at FROM (SELECT 1)
+			LEFT JOIN streams s ON s.stream_id = ?
+			LEFT JOIN (SELECT position, recorded_at FROM events ORDER BY position DESC LIMIT 1) h`},
 		{&w.streamPut, `INSERT INTO streams (stream_id, stream_type, version, last_hash) VALUES (?,?,?,?)
 			ON CONFLICT (stream_id) DO UPDATE SET version = excluded.version, last_hash = excluded.last_hash`},
-		{&w.head, "SELECT position, recorded_at FROM events ORDER BY position DESC LIMIT 1"},
 	} {
 		st, err := c.PrepareContext(ctx, p.query)
 		if err != nil {
@@ -84,7 +85,7 @@ func (w *writeStmts) insert(ctx context.Context, n int) (*sql.Stmt, error) {
 }
 
 func (w *writeStmts) close() error {
-	return closeStmts(append([]*sql.Stmt{w.begin, w.commit, w.rollback, w.savepoint, w.rollbackTo, w.releaseSavepoint, w.idemGet, w.idemPut, w.streamGet, w.streamPut, w.head}, w.inserts[:]...)...)
+	return closeStmts(append([]*sql.Stmt{w.begin, w.commit, w.rollback, w.savepoint, w.rollbackTo, w.releaseSavepoint, w.idemGet, w.idemPut, w.heads, w.streamPut}, w.inserts[:]...)...)
 }
 
 func closeStmts(stmts ...*sql.Stmt) error {
@@ -121,32 +122,26 @@ func (s *Store) appendTx(ctx context.Context, req eventstore.AppendRequest) (res
 	}
 
 	var (
-		streamType, lastHash string
-		current              int64
+		streamType, lastHash  sql.NullString
+		current, head, headAt sql.NullInt64
 	)
-	err = s.w.streamGet.QueryRowContext(ctx, req.StreamID).Scan(&streamType, &current, &lastHash)
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return res, false, fmt.Errorf("append to %q: read stream head: %w", req.StreamID, err)
+	if err := s.w.heads.QueryRowContext(ctx, req.StreamID).Scan(&streamType, &current, &lastHash, &head, &headAt); err != nil {
+		return res, false, fmt.Errorf("append to %q: read heads: %w", req.StreamID, err)
 	}
-	if !req.Expected.Satisfied(current) {
-		return res, false, &eventstore.ConflictError{StreamID: req.StreamID, Expected: req.Expected, Current: current}
+	if !req.Expected.Satisfied(current.Int64) {
+		return res, false, &eventstore.ConflictError{StreamID: req.StreamID, Expected: req.Expected, Current: current.Int64}
 	}
-	if current > 0 && streamType != req.StreamType {
-		return res, false, fmt.Errorf("%w: stream %q has type %q, not %q", eventstore.ErrInvalidAppend, req.StreamID, streamType, req.StreamType)
+	if current.Int64 > 0 && streamType.String != req.StreamType {
+		return res, false, fmt.Errorf("%w: stream %q has type %q, not %q", eventstore.ErrInvalidAppend, req.StreamID, streamType.String, req.StreamType)
 	}
 
-	var head, headAt int64
-	err = s.w.head.QueryRowContext(ctx).Scan(&head, &headAt)
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return res, false, fmt.Errorf("append to %q: read head position: %w", req.StreamID, err)
-	}
 	// recorded_at never goes backwards in position order, so an as-of read
 	// (Until) always returns a prefix of every stream.
 	now := time.Now()
-	if floor := time.UnixMilli(headAt); now.Before(floor) {
+	if floor := time.UnixMilli(headAt.Int64); now.Before(floor) {
 		now = floor
 	}
-	events, err := eventstore.Prepare(req, current, lastHash, now)
+	events, err := eventstore.Prepare(req, current.Int64, lastHash.String, now)
 	if err != nil {
 		return res, false, fmt.Errorf("append to %q: %w", req.StreamID, err)
 	}
@@ -156,12 +151,12 @@ func (s *Store) appendTx(ctx context.Context, req eventstore.AppendRequest) (res
 	}
 	res = eventstore.AppendResult{
 		StreamID:  req.StreamID,
-		Version:   current + int64(len(events)),
+		Version:   current.Int64 + int64(len(events)),
 		Positions: make([]int64, len(events)),
 		EventIDs:  make([]string, len(events)),
 	}
 	for i := range events {
-		events[i].Position = head + int64(i) + 1
+		events[i].Position = head.Int64 + int64(i) + 1
 		res.Positions[i] = events[i].Position
 		res.EventIDs[i] = events[i].EventID
 	}

@@ -73,11 +73,15 @@ type Store struct {
 	opts Options
 
 	wdb   *sql.DB
-	wconn *sql.Conn // the only connection that writes, used by writeLoop only
+	wconn *sql.Conn // the only connection that writes, used by the leader only
 	w     writeStmts
-	calls chan *appendCall // Append hands its request to writeLoop
-	group []*appendCall    // writeLoop's reused group buffer
-	wdone chan struct{}    // closed when writeLoop has returned
+	group []*appendCall // the leader's reused group buffer
+
+	qmu      sync.Mutex
+	queue    []*appendCall // appends waiting to be written, oldest first
+	leading  bool          // a goroutine is writing or about to
+	isClosed bool
+	idle     sync.Cond // signalled when leading turns false
 
 	rdb *sql.DB // read-only pool
 	r   readStmts
@@ -102,13 +106,13 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	if path == "" || path == ":memory:" || strings.HasPrefix(path, "file:") || strings.ContainsRune(path, '?') {
 		return nil, fmt.Errorf("open event store: unsupported path %q (want a plain file path)", path)
 	}
-	s := &Store{opts: opts, calls: make(chan *appendCall), wdone: make(chan struct{}), closed: make(chan struct{})}
+	s := &Store{opts: opts, closed: make(chan struct{})}
+	s.idle.L = &s.qmu
 	s.appended.init()
 	if err := s.open(ctx, path); err != nil {
 		s.closeAll()
 		return nil, fmt.Errorf("open event store %s: %w", path, err)
 	}
-	go s.writeLoop()
 	return s, nil
 }
 
@@ -161,13 +165,18 @@ func (s *Store) open(ctx context.Context, path string) error {
 	return nil
 }
 
-// Close waits for an in-flight append, then releases the connections.
+// Close waits for the appends already queued, then releases the connections.
 // Pending WaitForAppend calls return ErrClosed.
 func (s *Store) Close() error {
 	var err error
 	s.closeOnce.Do(func() {
 		close(s.closed)
-		<-s.wdone
+		s.qmu.Lock()
+		s.isClosed = true
+		for s.leading { // appends already queued are written first
+			s.idle.Wait()
+		}
+		s.qmu.Unlock()
 		err = s.closeAll()
 	})
 	return err

@@ -11,73 +11,85 @@ import (
 // maxGroup bounds how many appends share one transaction.
 const maxGroup = 64
 
-// appendCall is one Append waiting for writeLoop.
+// appendCall is one Append waiting to be written.
 type appendCall struct {
-	ctx  context.Context
-	req  eventstore.AppendRequest
-	res  eventstore.AppendResult
-	err  error
-	done chan struct{}
+	ctx     context.Context
+	req     eventstore.AppendRequest
+	res     eventstore.AppendResult
+	err     error
+	done    chan struct{} // closed when res and err are set
+	promote chan struct{} // closed when this call's goroutine must lead the next group
 }
 
-// Append implements eventstore.Store. Appends are handed to a single writer
-// goroutine that owns the write connection. It runs each append (idempotency
-// lookup, version check, inserts, head updates) inside one BEGIN IMMEDIATE
-// transaction; appends that queued up while the previous transaction was
-// committing share the next one (group commit), each inside its own
-// savepoint, so a failing append rolls back alone and one fsync acknowledges
-// them all. An append is acknowledged only after its transaction commits.
+// Append implements eventstore.Store.
 //
-// ctx is checked before the append starts; once started, the append runs to
-// completion (interrupting a statement could abort the whole group).
+// Appends are written by one goroutine at a time, the leader, which owns the
+// write connection. It runs each append (idempotency lookup, version check,
+// inserts, head updates) inside one BEGIN IMMEDIATE transaction. Appends
+// that queued up while a transaction was committing share the next one
+// (group commit), each inside its own savepoint, so a failing append rolls
+// back alone while one fsync acknowledges them all. An append returns only
+// after its transaction committed (or failed).
+//
+// The caller's goroutine leads when nobody else does, so an uncontended
+// append costs no goroutine hand-off. A leader writes one group, then hands
+// the lead to the oldest waiting call, so nobody waits behind more than
+// the groups queued ahead of it.
+//
+// ctx is checked when the append's turn comes; once started, the append
+// runs to completion (interrupting a statement could abort the whole group),
+// and a queued append waits for its turn.
 func (s *Store) Append(ctx context.Context, req eventstore.AppendRequest) (eventstore.AppendResult, error) {
 	if err := req.Validate(); err != nil {
 		return eventstore.AppendResult{}, err
 	}
-	select {
-	case <-s.closed:
-		return eventstore.AppendResult{}, fmt.Errorf("append to %q: %w", req.StreamID, ErrClosed)
-	default:
-	}
-	c := &appendCall{ctx: ctx, req: req, done: make(chan struct{})}
-	select {
-	case s.calls <- c:
-	case <-ctx.Done():
-		return eventstore.AppendResult{}, fmt.Errorf("append to %q: %w", req.StreamID, ctx.Err())
-	case <-s.closed:
+	c := &appendCall{ctx: ctx, req: req, done: make(chan struct{}), promote: make(chan struct{})}
+	s.qmu.Lock()
+	if s.isClosed {
+		s.qmu.Unlock()
 		return eventstore.AppendResult{}, fmt.Errorf("append to %q: %w", req.StreamID, ErrClosed)
 	}
-	<-c.done
+	s.queue = append(s.queue, c)
+	lead := !s.leading
+	s.leading = true
+	s.qmu.Unlock()
+
+	if !lead {
+		select {
+		case <-c.done:
+			return c.res, c.err
+		case <-c.promote:
+		}
+	}
+	s.lead() // c is the oldest call queued, so it is in this group
 	return c.res, c.err
 }
 
-// writeLoop runs until Close, one group of appends at a time.
-func (s *Store) writeLoop() {
-	defer close(s.wdone)
-	for {
-		var first *appendCall
-		select {
-		case <-s.closed:
-			return
-		case first = <-s.calls:
-		}
-		group := append(s.group[:0], first)
-	drain:
-		for len(group) < maxGroup {
-			select {
-			case c := <-s.calls:
-				group = append(group, c)
-			default:
-				break drain
-			}
-		}
-		s.runGroup(group)
-		for _, c := range group {
-			close(c.done)
-		}
-		clear(group)
-		s.group = group[:0]
+// lead writes one group from the head of the queue, then passes the lead on.
+func (s *Store) lead() {
+	s.qmu.Lock()
+	n := min(len(s.queue), maxGroup)
+	group := append(s.group[:0], s.queue[:n]...)
+	rest := copy(s.queue, s.queue[n:])
+	clear(s.queue[rest:])
+	s.queue = s.queue[:rest]
+	s.qmu.Unlock()
+
+	s.runGroup(group)
+	for _, c := range group {
+		close(c.done)
 	}
+	clear(group)
+
+	s.qmu.Lock()
+	s.group = group[:0]
+	if len(s.queue) > 0 {
+		close(s.queue[0].promote)
+	} else {
+		s.leading = false
+		s.idle.Broadcast()
+	}
+	s.qmu.Unlock()
 }
 
 // runGroup appends every call of group in one transaction and sets each

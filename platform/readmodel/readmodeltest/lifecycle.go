@@ -96,7 +96,7 @@ func testRename(t *testing.T, e *env) {
 	// The swapped-in indexes are live, and re-declaring them is a no-op.
 	requireDuplicate(t, e.commit(map[string][]readmodel.Doc{"findings": {doc("dup", "asset_id", "x")}}, nil), "findings", "by_asset")
 	e.ensure("findings", assetIndex, teamIndex)
-	if e.listIndexes("findings") != nil {
+	if _, ok := e.s.(readmodel.Inspector); ok {
 		require.Len(t, e.listIndexes("findings"), 2)
 	}
 	// A new shadow can be built again under the same name.
