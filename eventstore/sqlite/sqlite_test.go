@@ -297,8 +297,8 @@ func TestGroupCommitIsolatesFailures(t *testing.T) {
 		{ctx: canceled, req: eventstore.AppendRequest{StreamID: "c", StreamType: "t", Expected: eventstore.Any, Events: []eventstore.NewEvent{ev("")}}},
 		{ctx: ctx, req: eventstore.AppendRequest{StreamID: "c", StreamType: "t", Expected: eventstore.Any, Events: []eventstore.NewEvent{ev("")}}},
 	}
-	// writeLoop is idle (nothing is appending), so the test may drive the
-	// write connection itself.
+	// Nothing else is appending, so the test may lead a group itself on the
+	// write connection.
 	s.runGroup(calls)
 
 	require.NoError(t, calls[0].err)

@@ -147,7 +147,7 @@ func (s *Store) runGroup(group []*appendCall) {
 		return
 	}
 	if last > s.committed.Load() {
-		s.committed.Store(last) // writeLoop is the only writer
+		s.committed.Store(last) // only the leader stores
 	}
 	s.appended.notify()
 }
