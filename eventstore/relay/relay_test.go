@@ -179,7 +179,7 @@ func TestRelayConvergesAfterNATSOutage(t *testing.T) {
 	// Appends only touch the store: they keep working with NATS down.
 	head := appendEvents(t, store, 50)
 	require.Equal(t, int64(100), head)
-	waitStatus(t, r, 10*time.Second, "the relay should try, fail and say so",
+	waitStatus(t, r, 20*time.Second, "the relay should try, fail and say so",
 		func(st relay.Status) bool { return st.Failing && st.Lag == 50 })
 	assert.Equal(t, int64(50), r.Status().Published)
 	assert.NotEmpty(t, r.Status().LastError)
@@ -367,7 +367,7 @@ func TestRelayWithExternalServerProcess(t *testing.T) {
 
 	srv.kill(t)
 	appendEvents(t, store, 40)
-	waitStatus(t, r, 10*time.Second, "the relay should try, fail and say so",
+	waitStatus(t, r, 20*time.Second, "the relay should try, fail and say so",
 		func(st relay.Status) bool { return st.Failing && st.Lag == 40 })
 
 	startProcess(t, bin, storeDir, port)
