@@ -38,6 +38,8 @@ type Reader interface {
 	WaitForAppend(ctx context.Context, after int64) error
 }
 
+var _ Reader = eventstore.Store(nil)
+
 // Errors.
 var (
 	// ErrMismatch is the class of *MismatchError: the stream holds events
