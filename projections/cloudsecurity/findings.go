@@ -1,0 +1,183 @@
+// Package cloudsecurity holds the projections that write the cloud-security
+// module database (dbregistry.CLOUD_SECURITY, cspm_cloud_security):
+// Findings ("cloudsecurity.findings"), one document per finding.
+package cloudsecurity
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	csdomain "github.com/cspm-es/cspm-es/domain/cloudsecurity"
+	"github.com/cspm-es/cspm-es/platform/dbregistry"
+	"github.com/cspm-es/cspm-es/platform/readmodel"
+	"github.com/cspm-es/cspm-es/projections"
+)
+
+// FindingsName is the projection's stable name.
+const FindingsName = "cloudsecurity.findings"
+
+// FindingsCollection holds one document per finding (_id: the finding id).
+const FindingsCollection = "findings"
+
+// ResultTTL is how long a resolved finding is kept (DESIGN.md §3: 180 days
+// by default on scan-result read models). Open and suppressed findings are
+// live problems and never expire.
+const ResultTTL = 180 * 24 * time.Hour
+
+// Findings projects every finding into one findings document.
+type Findings struct{}
+
+var _ projections.Projection = Findings{}
+
+// NewFindings returns the "cloudsecurity.findings" projection.
+func NewFindings() Findings { return Findings{} }
+
+// Name implements projections.Projection.
+func (Findings) Name() string { return FindingsName }
+
+// Database implements projections.Projection.
+func (Findings) Database() dbregistry.Constant { return dbregistry.CLOUD_SECURITY }
+
+// EventTypes implements projections.Projection.
+func (Findings) EventTypes() []string {
+	return []string{
+		csdomain.FindingRaised{}.EventType(),
+		csdomain.FindingResolved{}.EventType(),
+		csdomain.FindingSuppressed{}.EventType(),
+	}
+}
+
+// Collections implements projections.Projection. The query indexes start
+// with team_id, then the filtered field, and end with raised_at descending
+// (the list order; _id is appended as the tie-break). resolved_at carries
+// the TTL.
+func (Findings) Collections() []readmodel.CollectionSpec {
+	byTeam := func(name string, fields ...string) readmodel.Index {
+		ix := readmodel.Index{Name: name, Fields: []readmodel.IndexField{{Path: "team_id"}}}
+		for _, f := range fields {
+			ix.Fields = append(ix.Fields, readmodel.IndexField{Path: f})
+		}
+		ix.Fields = append(ix.Fields, readmodel.IndexField{Path: "raised_at", Desc: true})
+		return ix
+	}
+	return []readmodel.CollectionSpec{{
+		Name: FindingsCollection,
+		Indexes: []readmodel.Index{
+			byTeam("by_team_raised"),
+			byTeam("by_team_severity_raised", "severity"),
+			byTeam("by_team_status_raised", "status"),
+			byTeam("by_team_account_raised", "account_id"),
+			byTeam("by_team_scan_raised", "scan_id"),
+			{Name: "expire_resolved", Fields: []readmodel.IndexField{{Path: "resolved_at"}}, TTL: ResultTTL},
+		},
+	}}
+}
+
+// Apply implements projections.Projection. FindingRaised sets the finding's
+// fields; the status is the furthest one seen (open → suppressed →
+// resolved), and reason is the reason of the event that set it, so a
+// finding merges whatever arrived first.
+func (Findings) Apply(ctx context.Context, tx projections.Tx, ev projections.Event) error {
+	id, status, err := findingOf(ev)
+	if err != nil || id == "" {
+		return err
+	}
+	f := finding{ID: id}
+	if err := load(ctx, tx, FindingsCollection, id, &f); err != nil {
+		return fmt.Errorf("%s: %w", FindingsName, err)
+	}
+	f.TeamID = ev.Metadata.TeamID
+	f.UpdatedPosition = max(f.UpdatedPosition, ev.Position)
+	takes := rank[status] >= rank[f.Status] // the event sets the current status
+	if takes {
+		f.Status = status
+	}
+	switch e := deref(ev.Data).(type) {
+	case csdomain.FindingRaised:
+		f.ScanID, f.AccountID, f.CheckID, f.Title = e.ScanID, e.AccountID, e.CheckID, e.Title
+		f.Severity, f.ResourceID, f.Region, f.Description = string(e.Severity), e.ResourceID, e.Region, e.Description
+		f.RaisedAt = e.RaisedAt
+	case csdomain.FindingResolved:
+		f.ResolvedAt = e.ResolvedAt
+		if takes {
+			f.Reason = e.Reason
+		}
+	case csdomain.FindingSuppressed:
+		f.SuppressedAt, f.SuppressedUntil = e.SuppressedAt, e.Until
+		if takes {
+			f.Reason = e.Reason
+		}
+	}
+	tx.Put(FindingsCollection, f.doc())
+	return nil
+}
+
+// rank orders the statuses a finding moves through (see Apply).
+var rank = map[csdomain.Status]int{
+	csdomain.StatusOpen:       1,
+	csdomain.StatusSuppressed: 2,
+	csdomain.StatusResolved:   3,
+}
+
+// SeverityRank orders severities for sorting: critical 4 (first in a
+// descending sort) down to informational 0; an unknown severity is -1.
+func SeverityRank(s string) int64 {
+	switch csdomain.Severity(s) {
+	case csdomain.SeverityCritical:
+		return 4
+	case csdomain.SeverityHigh:
+		return 3
+	case csdomain.SeverityMedium:
+		return 2
+	case csdomain.SeverityLow:
+		return 1
+	case csdomain.SeverityInformational:
+		return 0
+	}
+	return -1
+}
+
+// finding is a findings document.
+type finding struct {
+	ID              string          `json:"_id"`
+	TeamID          string          `json:"team_id"`
+	ScanID          string          `json:"scan_id"`
+	AccountID       string          `json:"account_id"`
+	CheckID         string          `json:"check_id"`
+	Title           string          `json:"title"`
+	Severity        string          `json:"severity"`
+	ResourceID      string          `json:"resource_id"`
+	Region          string          `json:"region"`
+	Description     string          `json:"description"`
+	Status          csdomain.Status `json:"status"`
+	RaisedAt        time.Time       `json:"raised_at"`
+	ResolvedAt      time.Time       `json:"resolved_at"`
+	SuppressedAt    time.Time       `json:"suppressed_at"`
+	SuppressedUntil time.Time       `json:"suppressed_until"`
+	Reason          string          `json:"reason"`
+	UpdatedPosition int64           `json:"updated_position"`
+}
+
+func (f finding) doc() readmodel.Doc {
+	return readmodel.Doc{
+		"_id":              f.ID,
+		"team_id":          f.TeamID,
+		"scan_id":          f.ScanID,
+		"account_id":       f.AccountID,
+		"check_id":         f.CheckID,
+		"title":            f.Title,
+		"severity":         f.Severity,
+		"severity_rank":    SeverityRank(f.Severity),
+		"resource_id":      f.ResourceID,
+		"region":           f.Region,
+		"description":      f.Description,
+		"status":           string(f.Status),
+		"raised_at":        timeOrNil(f.RaisedAt),
+		"resolved_at":      timeOrNil(f.ResolvedAt),
+		"suppressed_at":    timeOrNil(f.SuppressedAt),
+		"suppressed_until": timeOrNil(f.SuppressedUntil),
+		"reason":           f.Reason,
+		"updated_position": f.UpdatedPosition,
+	}
+}
