@@ -128,11 +128,11 @@ func TestDBList_BadPrefix(t *testing.T) {
 	assert.Contains(t, r.stderr, "--db-prefix / CSPM_DB_PREFIX: invalid database name: prefix \"Acme.\"")
 }
 
-func TestServe_RequiresAPIRole(t *testing.T) {
+func TestServe_ProjectorRoleAloneNotYet(t *testing.T) {
 	t.Parallel()
-	r := cspm(t, nil, "serve", "--roles", "relay", "--data-dir", t.TempDir())
+	r := cspm(t, nil, "serve", "--roles", "projector", "--data-dir", t.TempDir())
 	assert.Equal(t, exitUsage, r.code)
-	assert.Contains(t, r.stderr, "this build runs the api role only")
+	assert.Contains(t, r.stderr, "the projector role is not part of this build yet")
 }
 
 func TestEvents_NoStoreYet(t *testing.T) {
@@ -173,6 +173,6 @@ func TestEventsReplay_FlagErrors(t *testing.T) {
 
 func TestPendingRoles(t *testing.T) {
 	t.Parallel()
-	assert.Equal(t, []config.Role{config.RoleRelay, config.RoleProjector}, pendingRoles(config.AllRoles))
+	assert.Equal(t, []config.Role{config.RoleProjector}, pendingRoles(config.AllRoles))
 	assert.Empty(t, pendingRoles([]config.Role{config.RoleAPI}))
 }

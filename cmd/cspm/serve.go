@@ -32,11 +32,11 @@ func serveCommand() *command {
 
 func serve(ctx context.Context, inv *invocation) error {
 	cfg := inv.cfg
-	if !cfg.HasRole(config.RoleAPI) {
-		return usageError("roles %q: this build runs the api role only (the relay and projector roles arrive with their issues)", config.JoinRoles(cfg.Roles))
+	if cfg.Roles == nil || (len(cfg.Roles) == 1 && cfg.Roles[0] == config.RoleProjector) {
+		return usageError("roles %q: the projector role is not part of this build yet", config.JoinRoles(cfg.Roles))
 	}
 	if pending := pendingRoles(cfg.Roles); len(pending) > 0 {
-		inv.log.Info("roles not part of this build yet; running api", "pending", config.JoinRoles(pending))
+		inv.log.Info("roles not part of this build yet", "pending", config.JoinRoles(pending))
 	}
 
 	app := fx.New(serveOptions(cfg, inv.stderr))
@@ -83,7 +83,7 @@ func serve(ctx context.Context, inv *invocation) error {
 func pendingRoles(roles []config.Role) []config.Role {
 	var out []config.Role
 	for _, r := range roles {
-		if r != config.RoleAPI {
+		if r == config.RoleProjector {
 			out = append(out, r)
 		}
 	}

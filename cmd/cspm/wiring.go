@@ -41,6 +41,12 @@ func serveOptions(cfg config.Config, logTo io.Writer) fx.Option {
 		eventStoreModule,
 		commandsModule,
 	}
+	if cfg.HasRole(config.RoleRelay) || cfg.HasRole(config.RoleProjector) {
+		opts = append(opts, busModule)
+	}
+	if cfg.HasRole(config.RoleRelay) {
+		opts = append(opts, relayModule)
+	}
 	if cfg.HasRole(config.RoleAPI) {
 		opts = append(opts, apiModule)
 	}

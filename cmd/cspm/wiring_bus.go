@@ -1,0 +1,103 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"sync"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/fx"
+
+	"github.com/cspm-es/cspm-es/eventstore"
+	"github.com/cspm-es/cspm-es/eventstore/relay"
+	"github.com/cspm-es/cspm-es/platform/bus"
+	"github.com/cspm-es/cspm-es/platform/config"
+)
+
+// Bus is the process's JetStream connection, to the embedded server or to
+// CSPM_NATS_URL.
+type Bus struct {
+	Conn      *nats.Conn
+	JetStream jetstream.JetStream
+	URL       string
+	Embedded  bool
+}
+
+var busModule = fx.Module("bus",
+	fx.Provide(newBus),
+)
+
+// newBus starts the embedded nats-server (under <data-dir>/nats) unless an
+// external URL is configured, then connects. The connection never blocks the
+// start: with NATS down, commands are still accepted (the store is the
+// outbox) and the relay catches up once NATS is back.
+func newBus(lc fx.Lifecycle, cfg config.Config, log *slog.Logger) (*Bus, error) {
+	log = log.With("component", "bus")
+	b := &Bus{URL: cfg.NATSURL}
+	var embedded *bus.Embedded
+	if cfg.EmbeddedNATS() {
+		ctx, cancel := context.WithTimeout(context.Background(), storeOpenTimeout)
+		defer cancel()
+		e, err := bus.StartEmbedded(ctx, bus.Options{StoreDir: filepath.Join(cfg.DataDir, "nats"), Port: -1, Logger: log})
+		if err != nil {
+			return nil, fmt.Errorf("embedded nats: %w", err)
+		}
+		embedded, b.URL, b.Embedded = e, e.ClientURL(), true
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), storeOpenTimeout)
+	defer cancel()
+	nc, js, err := bus.Connect(ctx, b.URL, bus.ConnectOptions{Logger: log})
+	if err != nil {
+		if embedded != nil {
+			embedded.Shutdown()
+		}
+		return nil, fmt.Errorf("connect nats: %w", err)
+	}
+	b.Conn, b.JetStream = nc, js
+	lc.Append(fx.StopHook(func() {
+		if err := nc.Drain(); err != nil {
+			nc.Close()
+		}
+		if embedded != nil {
+			embedded.Shutdown()
+		}
+	}))
+	return b, nil
+}
+
+var relayModule = fx.Module("relay",
+	fx.Provide(newRelay),
+	fx.Invoke(registerRelayHooks),
+)
+
+func newRelay(store eventstore.Store, b *Bus, log *slog.Logger) *relay.Relay {
+	return relay.New(store, b.JetStream, relay.Config{Logger: log.With("component", "relay")})
+}
+
+// registerRelayHooks runs the relay in the background from start to stop.
+func registerRelayHooks(lc fx.Lifecycle, r *relay.Relay, log *slog.Logger) {
+	var (
+		cancel context.CancelFunc
+		wg     sync.WaitGroup
+	)
+	lc.Append(fx.Hook{
+		OnStart: func(context.Context) error {
+			ctx, c := context.WithCancel(context.Background())
+			cancel = c
+			wg.Go(func() {
+				if err := r.Run(ctx); err != nil {
+					log.Error("relay stopped", "err", err)
+				}
+			})
+			return nil
+		},
+		OnStop: func(context.Context) error {
+			cancel()
+			wg.Wait()
+			return nil
+		},
+	})
+}
