@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -296,6 +297,10 @@ func TestGroupCommitIsolatesFailures(t *testing.T) {
 		{ctx: ctx, req: eventstore.AppendRequest{StreamID: "a", StreamType: "t", Expected: eventstore.Exact(2), Events: []eventstore.NewEvent{ev("")}, Idempotency: idem}},
 		{ctx: canceled, req: eventstore.AppendRequest{StreamID: "c", StreamType: "t", Expected: eventstore.Any, Events: []eventstore.NewEvent{ev("")}}},
 		{ctx: ctx, req: eventstore.AppendRequest{StreamID: "c", StreamType: "t", Expected: eventstore.Any, Events: []eventstore.NewEvent{ev("")}}},
+		// Fails after its first INSERT statement succeeded: rolled back to its savepoint.
+		{ctx: ctx, req: eventstore.AppendRequest{StreamID: "d", StreamType: "t", Expected: eventstore.NoStream,
+			Events: append(slices.Repeat([]eventstore.NewEvent{ev("")}, insertChunk), ev(taken)), Idempotency: eventstore.Idempotency{Key: "kd", Fingerprint: "f"}}},
+		{ctx: ctx, req: eventstore.AppendRequest{StreamID: "e", StreamType: "t", Expected: eventstore.NoStream, Events: []eventstore.NewEvent{ev("")}}},
 	}
 	// Nothing else is appending, so the test may lead a group itself on the
 	// write connection.
@@ -313,16 +318,24 @@ func TestGroupCommitIsolatesFailures(t *testing.T) {
 	assert.ErrorIs(t, calls[5].err, context.Canceled)
 	require.NoError(t, calls[6].err)
 	assert.Equal(t, []int64{5}, calls[6].res.Positions)
+	assert.ErrorIs(t, calls[7].err, eventstore.ErrInvalidAppend)
+	require.NoError(t, calls[8].err)
+	assert.Equal(t, []int64{6}, calls[8].res.Positions)
 
 	head, err := s.HeadPosition(ctx)
 	require.NoError(t, err)
-	assert.Equal(t, int64(5), head)
-	assert.Equal(t, int64(5), s.committed.Load())
-	b, err := s.ReadStream(ctx, "b", eventstore.ReadStreamOptions{})
+	assert.Equal(t, int64(6), head)
+	assert.Equal(t, int64(6), s.committed.Load())
+	for _, stream := range []string{"b", "d"} {
+		evs, err := s.ReadStream(ctx, stream, eventstore.ReadStreamOptions{})
+		require.NoError(t, err)
+		assert.Empty(t, evs, stream)
+	}
+	_, _, found, err := s.LookupIdempotency(ctx, "kd")
 	require.NoError(t, err)
-	assert.Empty(t, b)
+	assert.False(t, found)
 	rep, err := eventstore.Verify(ctx, s, nil)
 	require.NoError(t, err)
 	assert.Nil(t, rep.Broken)
-	assert.Equal(t, int64(3), rep.StreamsChecked)
+	assert.Equal(t, int64(4), rep.StreamsChecked)
 }
