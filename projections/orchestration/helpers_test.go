@@ -108,6 +108,9 @@ func interleave(r *rand.Rand, streams [][]projections.Event) []projections.Event
 	}
 }
 
+// interleavings is how many random interleavings assertOrderIndependent tries.
+const interleavings = 200
+
 // assertOrderIndependent applies the streams in many interleavings (each
 // stream's order kept) and requires every one to build the same documents
 // as the streams applied one after the other.
@@ -118,7 +121,7 @@ func assertOrderIndependent(t *testing.T, p projections.Projection, streams [][]
 	slices.Reverse(reversed)
 	require.Equal(t, want, apply(t, p, slices.Concat(reversed...)...).colls, "streams in reverse order")
 	r := rand.New(rand.NewPCG(1, 2))
-	for i := range 300 {
+	for i := range interleavings {
 		got := apply(t, p, interleave(r, streams)...).colls
 		require.Equal(t, want, got, "interleaving %d", i)
 	}

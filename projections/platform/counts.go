@@ -1,0 +1,84 @@
+package platform
+
+import (
+	csdomain "github.com/cspm-es/cspm-es/domain/cloudsecurity"
+	orchdomain "github.com/cspm-es/cspm-es/domain/orchestration"
+)
+
+// severityCounts counts findings per severity. A severity outside the five
+// (which the domain never produces) counts in the totals only.
+type severityCounts struct {
+	Critical      int64 `json:"critical"`
+	High          int64 `json:"high"`
+	Medium        int64 `json:"medium"`
+	Low           int64 `json:"low"`
+	Informational int64 `json:"informational"`
+}
+
+func (c *severityCounts) add(severity string, n int64) {
+	switch csdomain.Severity(severity) {
+	case csdomain.SeverityCritical:
+		c.Critical += n
+	case csdomain.SeverityHigh:
+		c.High += n
+	case csdomain.SeverityMedium:
+		c.Medium += n
+	case csdomain.SeverityLow:
+		c.Low += n
+	case csdomain.SeverityInformational:
+		c.Informational += n
+	}
+}
+
+func (c severityCounts) doc() map[string]any {
+	return map[string]any{
+		"critical": c.Critical, "high": c.High, "medium": c.Medium, "low": c.Low, "informational": c.Informational,
+	}
+}
+
+// findingStatusCounts counts findings per status.
+type findingStatusCounts struct {
+	Open       int64 `json:"open"`
+	Resolved   int64 `json:"resolved"`
+	Suppressed int64 `json:"suppressed"`
+}
+
+func (c *findingStatusCounts) add(status csdomain.Status, n int64) {
+	switch status {
+	case csdomain.StatusOpen:
+		c.Open += n
+	case csdomain.StatusResolved:
+		c.Resolved += n
+	case csdomain.StatusSuppressed:
+		c.Suppressed += n
+	}
+}
+
+func (c findingStatusCounts) doc() map[string]any {
+	return map[string]any{"open": c.Open, "resolved": c.Resolved, "suppressed": c.Suppressed}
+}
+
+// scanStatusCounts counts scans per status.
+type scanStatusCounts struct {
+	Requested int64 `json:"requested"`
+	Running   int64 `json:"running"`
+	Completed int64 `json:"completed"`
+	Failed    int64 `json:"failed"`
+}
+
+func (c *scanStatusCounts) add(status orchdomain.Status, n int64) {
+	switch status {
+	case orchdomain.StatusRequested:
+		c.Requested += n
+	case orchdomain.StatusRunning:
+		c.Running += n
+	case orchdomain.StatusCompleted:
+		c.Completed += n
+	case orchdomain.StatusFailed:
+		c.Failed += n
+	}
+}
+
+func (c scanStatusCounts) doc() map[string]any {
+	return map[string]any{"requested": c.Requested, "running": c.Running, "completed": c.Completed, "failed": c.Failed}
+}

@@ -1,0 +1,154 @@
+package platform
+
+import (
+	"cmp"
+	"context"
+	"slices"
+	"time"
+
+	csdomain "github.com/cspm-es/cspm-es/domain/cloudsecurity"
+	orchdomain "github.com/cspm-es/cspm-es/domain/orchestration"
+	"github.com/cspm-es/cspm-es/platform/readmodel"
+	"github.com/cspm-es/cspm-es/projections"
+)
+
+// dashboard is a dashboard_summaries document.
+type dashboard struct {
+	ID                 string              `json:"_id"`
+	TeamID             string              `json:"team_id"`
+	ScansTotal         int64               `json:"scans_total"`
+	ScansByStatus      scanStatusCounts    `json:"scans_by_status"`
+	FindingsTotal      int64               `json:"findings_total"`
+	FindingsBySeverity severityCounts      `json:"findings_by_severity"`
+	FindingsByStatus   findingStatusCounts `json:"findings_by_status"`
+	OpenFindingsBySev  severityCounts      `json:"open_findings_by_severity"`
+	RecentScans        []recentScan        `json:"recent_scans"`
+	UpdatedPosition    int64               `json:"updated_position"`
+}
+
+// recentScan is an entry of dashboard.RecentScans.
+type recentScan struct {
+	ScanID      string            `json:"scan_id"`
+	Status      orchdomain.Status `json:"status"`
+	Tool        string            `json:"tool"`
+	AccountID   string            `json:"account_id"`
+	RequestedAt time.Time         `json:"requested_at"`
+}
+
+func loadDashboard(ctx context.Context, tx projections.Tx, team string) (dashboard, error) {
+	d := dashboard{ID: team, TeamID: team}
+	_, err := load(ctx, tx, DashboardCollection, team, &d)
+	return d, err
+}
+
+func (d dashboard) doc() readmodel.Doc {
+	recent := make([]any, len(d.RecentScans))
+	for i, r := range d.RecentScans {
+		recent[i] = map[string]any{
+			"scan_id": r.ScanID, "status": string(r.Status), "tool": r.Tool, "account_id": r.AccountID,
+			"requested_at": timeOrNil(r.RequestedAt),
+		}
+	}
+	return readmodel.Doc{
+		"_id":                       d.ID,
+		"team_id":                   d.TeamID,
+		"scans_total":               d.ScansTotal,
+		"scans_by_status":           d.ScansByStatus.doc(),
+		"findings_total":            d.FindingsTotal,
+		"findings_by_severity":      d.FindingsBySeverity.doc(),
+		"findings_by_status":        d.FindingsByStatus.doc(),
+		"open_findings_by_severity": d.OpenFindingsBySev.doc(),
+		"recent_scans":              recent,
+		"updated_position":          d.UpdatedPosition,
+	}
+}
+
+// showRecent puts s (a requested scan) among the recent scans, replacing
+// its earlier entry, and keeps the RecentScans latest by requested_at (then
+// scan id), newest first: the top RecentScans of the set of requested
+// scans, with each one's current status, whatever order they came in. A
+// scan dropped from the list can never return, since only newer scans push
+// it out and none are ever removed.
+func (d *dashboard) showRecent(s scanRow) {
+	d.RecentScans = slices.DeleteFunc(d.RecentScans, func(r recentScan) bool { return r.ScanID == s.ScanID })
+	d.RecentScans = append(d.RecentScans, recentScan{
+		ScanID: s.ScanID, Status: s.Status, Tool: s.Tool, AccountID: s.AccountID,
+		RequestedAt: readmodel.NormalizeTime(s.RequestedAt),
+	})
+	slices.SortFunc(d.RecentScans, func(a, b recentScan) int {
+		return cmp.Or(b.RequestedAt.Compare(a.RequestedAt), cmp.Compare(b.ScanID, a.ScanID))
+	})
+	if len(d.RecentScans) > RecentScans {
+		d.RecentScans = d.RecentScans[:RecentScans]
+	}
+}
+
+// scanRow is a dashboard_scans document: what the dashboard counts hold
+// for one scan. Requested is false while only later events were seen.
+type scanRow struct {
+	ID              string            `json:"_id"`
+	TeamID          string            `json:"team_id"`
+	ScanID          string            `json:"scan_id"`
+	Requested       bool              `json:"requested"`
+	Status          orchdomain.Status `json:"status"`
+	Tool            string            `json:"tool"`
+	AccountID       string            `json:"account_id"`
+	RequestedAt     time.Time         `json:"requested_at"`
+	FinishedAt      time.Time         `json:"finished_at"`
+	UpdatedPosition int64             `json:"updated_position"`
+}
+
+func loadScanRow(ctx context.Context, tx projections.Tx, team, scanID string) (scanRow, bool, error) {
+	s := scanRow{ID: Key(team, scanID), TeamID: team, ScanID: scanID}
+	found, err := load(ctx, tx, DashboardScansCollection, s.ID, &s)
+	return s, found, err
+}
+
+func (s scanRow) doc() readmodel.Doc {
+	return readmodel.Doc{
+		"_id":              s.ID,
+		"team_id":          s.TeamID,
+		"scan_id":          s.ScanID,
+		"requested":        s.Requested,
+		"status":           string(s.Status),
+		"tool":             s.Tool,
+		"account_id":       s.AccountID,
+		"requested_at":     timeOrNil(s.RequestedAt),
+		"finished_at":      timeOrNil(s.FinishedAt),
+		"updated_position": s.UpdatedPosition,
+	}
+}
+
+// findingRow is a dashboard_findings document: what the dashboard counts
+// hold for one finding. Raised is false while only later events were seen.
+type findingRow struct {
+	ID              string          `json:"_id"`
+	TeamID          string          `json:"team_id"`
+	FindingID       string          `json:"finding_id"`
+	Raised          bool            `json:"raised"`
+	ScanID          string          `json:"scan_id"`
+	Severity        string          `json:"severity"`
+	Status          csdomain.Status `json:"status"`
+	ResolvedAt      time.Time       `json:"resolved_at"`
+	UpdatedPosition int64           `json:"updated_position"`
+}
+
+func loadFindingRow(ctx context.Context, tx projections.Tx, team, findingID string) (findingRow, error) {
+	f := findingRow{ID: Key(team, findingID), TeamID: team, FindingID: findingID}
+	_, err := load(ctx, tx, DashboardFindingsCollection, f.ID, &f)
+	return f, err
+}
+
+func (f findingRow) doc() readmodel.Doc {
+	return readmodel.Doc{
+		"_id":              f.ID,
+		"team_id":          f.TeamID,
+		"finding_id":       f.FindingID,
+		"raised":           f.Raised,
+		"scan_id":          f.ScanID,
+		"severity":         f.Severity,
+		"status":           string(f.Status),
+		"resolved_at":      timeOrNil(f.ResolvedAt),
+		"updated_position": f.UpdatedPosition,
+	}
+}

@@ -1,0 +1,87 @@
+package platform
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"time"
+
+	csdomain "github.com/cspm-es/cspm-es/domain/cloudsecurity"
+	orchdomain "github.com/cspm-es/cspm-es/domain/orchestration"
+	"github.com/cspm-es/cspm-es/platform/readmodel"
+	"github.com/cspm-es/cspm-es/projections"
+)
+
+var (
+	scanEventTypes = []string{
+		orchdomain.ScanRequested{}.EventType(),
+		orchdomain.ScanStarted{}.EventType(),
+		orchdomain.ScanCompleted{}.EventType(),
+		orchdomain.ScanFailed{}.EventType(),
+	}
+	findingEventTypes = []string{
+		csdomain.FindingRaised{}.EventType(),
+		csdomain.FindingResolved{}.EventType(),
+		csdomain.FindingSuppressed{}.EventType(),
+	}
+)
+
+// eventData returns the event's data as a value (the codec decodes values;
+// pointers are accepted too). Data of a type that does not match a known
+// ev.Type is an error: the codec never produces it.
+func eventData(ev projections.Event) (any, error) {
+	switch d := ev.Data.(type) {
+	case orchdomain.ScanRequested, orchdomain.ScanStarted, orchdomain.ScanCompleted, orchdomain.ScanFailed,
+		csdomain.FindingRaised, csdomain.FindingResolved, csdomain.FindingSuppressed:
+		return d, nil
+	case *orchdomain.ScanRequested:
+		return *d, nil
+	case *orchdomain.ScanStarted:
+		return *d, nil
+	case *orchdomain.ScanCompleted:
+		return *d, nil
+	case *orchdomain.ScanFailed:
+		return *d, nil
+	case *csdomain.FindingRaised:
+		return *d, nil
+	case *csdomain.FindingResolved:
+		return *d, nil
+	case *csdomain.FindingSuppressed:
+		return *d, nil
+	}
+	if slices.Contains(scanEventTypes, ev.Type) || slices.Contains(findingEventTypes, ev.Type) {
+		return nil, fmt.Errorf("event %s (%s) at position %d: unexpected data %T", ev.EventID, ev.Type, ev.Position, ev.Data)
+	}
+	return nil, nil
+}
+
+// load reads collection/id through tx into v (a pointer to a struct whose
+// json tags name the document's fields); found is false, and v left alone,
+// when there is no such document.
+func load(ctx context.Context, tx projections.Tx, collection, id string, v any) (found bool, err error) {
+	doc, found, err := tx.Get(ctx, collection, id)
+	if err != nil {
+		return false, fmt.Errorf("get %s/%s: %w", collection, id, err)
+	}
+	if !found {
+		return false, nil
+	}
+	raw, err := json.Marshal(doc)
+	if err == nil {
+		err = json.Unmarshal(raw, v)
+	}
+	if err != nil {
+		return false, fmt.Errorf("decode %s/%s: %w", collection, id, err)
+	}
+	return true, nil
+}
+
+// timeOrNil stores a zero time as null: TTL indexes ignore it and a
+// descending sort puts it last.
+func timeOrNil(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return readmodel.NormalizeTime(t)
+}
