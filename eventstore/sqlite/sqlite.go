@@ -110,7 +110,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	s.idle.L = &s.qmu
 	s.appended.init()
 	if err := s.open(ctx, path); err != nil {
-		s.closeAll()
+		_ = s.closeAll()
 		return nil, fmt.Errorf("open event store %s: %w", path, err)
 	}
 	return s, nil
