@@ -1,0 +1,35 @@
+package queries
+
+import (
+	"time"
+)
+
+// Readers of canonical read-model values (see platform/readmodel): a
+// missing or mistyped field reads as the zero value.
+
+func str(d map[string]any, key string) string {
+	s, _ := d[key].(string)
+	return s
+}
+
+func num(d map[string]any, key string) int64 {
+	switch n := d[key].(type) {
+	case int64:
+		return n
+	case float64:
+		return int64(n)
+	case int:
+		return int64(n)
+	}
+	return 0
+}
+
+func when(d map[string]any, key string) time.Time {
+	t, _ := d[key].(time.Time)
+	return t
+}
+
+func obj(d map[string]any, key string) map[string]any {
+	m, _ := d[key].(map[string]any)
+	return m
+}

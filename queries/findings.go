@@ -1,0 +1,99 @@
+package queries
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/cspm-es/cspm-es/domain"
+	csdomain "github.com/cspm-es/cspm-es/domain/cloudsecurity"
+	"github.com/cspm-es/cspm-es/platform/readmodel"
+)
+
+// FindingFilter narrows ListFindings; empty fields do not filter.
+type FindingFilter struct {
+	Severity  []string // any of critical, high, medium, low, informational (any case)
+	Status    string   // open, resolved or suppressed (any case)
+	AccountID string
+	ScanID    string
+}
+
+var findingStatuses = []csdomain.Status{csdomain.StatusOpen, csdomain.StatusResolved, csdomain.StatusSuppressed}
+
+// ListFindings returns one page of the team's findings, most recently
+// raised first (then by id, descending), matching every field f sets.
+func (s *Service) ListFindings(ctx context.Context, team string, f FindingFilter, p Page) (FindingList, error) {
+	if team == "" {
+		return FindingList{}, ErrNoTeam
+	}
+	var v domain.Validator
+	severities := make([]any, 0, len(f.Severity))
+	for _, raw := range f.Severity {
+		sev, ok := csdomain.ParseSeverity(raw)
+		if !ok {
+			v.Add("severity", "%q is not one of critical, high, medium, low, informational", raw)
+			continue
+		}
+		if !slices.Contains(severities, any(string(sev))) {
+			severities = append(severities, string(sev))
+		}
+	}
+	status := strings.ToLower(strings.TrimSpace(f.Status))
+	if status != "" && !contains(findingStatuses, status) {
+		v.Add("status", "must be one of open, resolved, suppressed")
+	}
+	checkText(&v, "account_id", f.AccountID)
+	checkText(&v, "scan_id", f.ScanID)
+	p.check(&v)
+	if err := v.Err(); err != nil {
+		return FindingList{}, err
+	}
+
+	terms := []readmodel.Filter{readmodel.Eq("team_id", team)}
+	switch len(severities) {
+	case 0:
+	case 1:
+		terms = append(terms, readmodel.Eq("severity", severities[0]))
+	default:
+		terms = append(terms, readmodel.In("severity", severities...))
+	}
+	terms = appendEq(terms, "status", status)
+	terms = appendEq(terms, "account_id", f.AccountID)
+	terms = appendEq(terms, "scan_id", f.ScanID)
+	page, err := find(ctx, s.cloudSecurity, findingsCollection, readmodel.FindOptions{
+		Filter: readmodel.And(terms...),
+		Sort:   []readmodel.SortField{readmodel.Desc("raised_at")},
+		Limit:  p.limit(),
+		Cursor: p.Cursor,
+	})
+	if err != nil {
+		return FindingList{}, fmt.Errorf("list findings: %w", err)
+	}
+	out := FindingList{Items: make([]Finding, len(page.Docs)), NextCursor: page.NextCursor}
+	for i, d := range page.Docs {
+		out.Items[i] = findingOf(d)
+	}
+	return out, nil
+}
+
+func findingOf(d readmodel.Doc) Finding {
+	return Finding{
+		ID:              d.ID(),
+		ScanID:          str(d, "scan_id"),
+		AccountID:       str(d, "account_id"),
+		CheckID:         str(d, "check_id"),
+		Title:           str(d, "title"),
+		Severity:        str(d, "severity"),
+		ResourceID:      str(d, "resource_id"),
+		Region:          str(d, "region"),
+		Description:     str(d, "description"),
+		Status:          str(d, "status"),
+		RaisedAt:        when(d, "raised_at"),
+		ResolvedAt:      when(d, "resolved_at"),
+		SuppressedAt:    when(d, "suppressed_at"),
+		SuppressedUntil: when(d, "suppressed_until"),
+		Reason:          str(d, "reason"),
+		UpdatedPosition: num(d, "updated_position"),
+	}
+}
