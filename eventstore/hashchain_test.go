@@ -123,7 +123,7 @@ func TestPrepare(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, uuid.Version(7), id.Version())
 	assert.Equal(t, []int64{4, 5}, []int64{evs[0].Version, evs[1].Version})
-	assert.Equal(t, `{"a":2,"b":1}`, string(evs[0].Data))
+	assert.Equal(t, `{"b":1,"a":2}`, string(evs[0].Data), "stored compacted, key order kept")
 	assert.Equal(t, "prev", evs[0].PrevHash)
 	assert.Equal(t, evs[0].Hash, evs[1].PrevHash)
 	for _, e := range evs {

@@ -89,7 +89,7 @@ func testRoundTrip(t *testing.T, open Open) {
 	require.Len(t, got, 2)
 	prev := ""
 	for i, e := range got {
-		want, err := eventstore.CanonicalJSON(inputs[i].Data)
+		want, err := eventstore.CompactJSON(inputs[i].Data)
 		require.NoError(t, err)
 		assert.Equal(t, res.EventIDs[i], e.EventID)
 		assert.Equal(t, "order-1", e.StreamID)
