@@ -1,0 +1,34 @@
+package projections
+
+import (
+	"context"
+	"fmt"
+	"runtime/debug"
+)
+
+// applyEvent runs p.Apply for ev in its own scope of tx: on failure its
+// writes are rolled back and the rest of the batch stays. transient is
+// true when the failure came with a store error (retry, don't blame the
+// event). A panicking Apply is a failure like any other.
+func applyEvent(ctx context.Context, p Projection, tx *batchTx, ev Event) (transient bool, err error) {
+	tx.begin()
+	err = safeApply(ctx, p, tx, ev)
+	if err == nil {
+		err = tx.scopeErr
+	}
+	if err != nil {
+		transient = tx.storeErr != nil
+		tx.rollback()
+		return transient, fmt.Errorf("apply %s (event %s, position %d): %w", ev.Type, ev.EventID, ev.Position, err)
+	}
+	return false, nil
+}
+
+func safeApply(ctx context.Context, p Projection, tx Tx, ev Event) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = fmt.Errorf("panic: %v\n%s", v, debug.Stack())
+		}
+	}()
+	return p.Apply(ctx, tx, ev)
+}

@@ -1,0 +1,450 @@
+package projections
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/cspm-es/cspm-es/eventstore"
+	"github.com/cspm-es/cspm-es/platform/bus"
+	"github.com/cspm-es/cspm-es/platform/readmodel"
+)
+
+// errGap: the consumer delivered something this loop never received (a
+// fetch that expired with a message in flight, a lost connection). Events
+// after it must wait for it, so the consumer is recreated from the
+// checkpoint.
+var errGap = errors.New("a delivery was missed (consumer sequence gap)")
+
+// crashError is a test hook's simulated crash: the loop exits on the spot.
+type crashError struct{ err error }
+
+func (e *crashError) Error() string { return "simulated crash: " + e.err.Error() }
+
+// ackTimeout bounds the wait for the server to confirm an ack.
+const ackTimeout = 5 * time.Second
+
+// item is one delivered event of the projection.
+type item struct {
+	pos  int64
+	rec  eventstore.RecordedEvent
+	ev   Event
+	err  error // the envelope or the data did not decode
+	skip bool  // another event type behind the same subject token
+}
+
+// run is the live loop: fetch, apply, commit, ack, until ctx ends.
+func (w *worker) run(ctx context.Context) {
+	defer w.exit()
+	for w.waitRunnable(ctx) {
+		if reset := w.takeReset(); reset || w.cons == nil {
+			if err := w.ensureConsumer(ctx, reset); err != nil {
+				switch {
+				case ctx.Err() != nil:
+					return
+				case errors.Is(err, bus.ErrFilterChanged):
+					w.filterChanged(err)
+				default:
+					w.fail("ensure consumer", err)
+					w.bo.wait(ctx)
+				}
+				continue
+			}
+		}
+		err := w.fetch(ctx)
+		var crash *crashError
+		switch {
+		case ctx.Err() != nil:
+			return
+		case errors.As(err, &crash):
+			w.log.Warn("projection: live loop stops", "error", err)
+			return
+		case err != nil:
+			// Whatever was delivered and not acknowledged must come again,
+			// and before anything newer: start over from the checkpoint.
+			w.cons = nil
+			if errors.Is(err, errGap) {
+				w.log.Warn("projection: " + err.Error() + "; recreating the consumer from the checkpoint")
+				continue
+			}
+			w.fail("live batch", err)
+			w.bo.wait(ctx)
+		default:
+			w.bo.reset()
+			w.ok()
+		}
+	}
+}
+
+func (w *worker) takeReset() bool {
+	var reset bool
+	w.update(func() {
+		reset = w.resetCons
+		w.resetCons = false
+		if w.dropCache {
+			w.dropCache = false
+			w.tx.reset()
+		}
+	})
+	return reset
+}
+
+// ensureConsumer (re)creates the projection's durable consumer so that it
+// delivers everything after the stored checkpoint: an existing consumer
+// with unacknowledged deliveries (which it would deliver again only after
+// newer events), or one acknowledged past the checkpoint (a restored
+// database), is recreated; reset recreates it anyway (after a rebuild,
+// whose event types may differ).
+func (w *worker) ensureConsumer(ctx context.Context, reset bool) error {
+	js, stream := w.r.deps.JetStream, w.r.deps.Stream.Name
+	cp, err := w.store.Checkpoint(ctx, w.name)
+	if err != nil {
+		return err
+	}
+	w.advance(cp, cp)
+	w.tx.reset()
+	opts := bus.ConsumerOptions{
+		MaxAckPending: max(4096, 2*w.r.cfg.BatchSize),
+		AckWait:       w.r.cfg.AckWait,
+		StartAfter:    cp,
+		Description:   "projection " + w.name,
+	}
+	w.cons = nil
+	if reset {
+		if err := deleteConsumer(ctx, js, stream, w.consumer); err != nil {
+			return err
+		}
+	}
+	c, err := bus.EnsureDurableConsumer(ctx, js, stream, w.consumer, w.filters, opts)
+	if err != nil {
+		return err
+	}
+	info, err := c.Info(ctx)
+	if err != nil {
+		return fmt.Errorf("consumer %s: %w", w.consumer, err)
+	}
+	if info.NumAckPending > 0 || int64(info.AckFloor.Stream) > cp {
+		w.log.Info("projection: recreating the consumer from the checkpoint",
+			"checkpoint", cp, "ack_floor", info.AckFloor.Stream, "unacknowledged", info.NumAckPending)
+		if err := deleteConsumer(ctx, js, stream, w.consumer); err != nil {
+			return err
+		}
+		if c, err = bus.EnsureDurableConsumer(ctx, js, stream, w.consumer, w.filters, opts); err != nil {
+			return err
+		}
+		if info, err = c.Info(ctx); err != nil {
+			return fmt.Errorf("consumer %s: %w", w.consumer, err)
+		}
+	}
+	w.cons, w.lastCSeq = c, info.Delivered.Consumer
+	w.log.Debug("projection: consumer ready", "consumer", w.consumer, "checkpoint", cp, "pending", info.NumPending)
+	return nil
+}
+
+func deleteConsumer(ctx context.Context, js jetstream.JetStream, stream, name string) error {
+	if err := js.DeleteConsumer(ctx, stream, name); err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
+		return fmt.Errorf("delete consumer %s: %w", name, err)
+	}
+	return nil
+}
+
+// filterChanged stops the live loop of a projection whose event types
+// changed since its consumer was created: the new types' history is
+// missing, so only a rebuild (which recreates the consumer) makes the
+// model right. The runtime starts that rebuild itself.
+func (w *worker) filterChanged(err error) {
+	reason := "event types changed since the consumer was created; a rebuild is needed: " + err.Error()
+	w.log.Warn("projection: " + reason)
+	w.update(func() { w.needsRebuild = reason })
+	w.r.wg.Go(func() {
+		ctx := w.r.runContext()
+		if ctx == nil {
+			return
+		}
+		if err := w.r.Rebuild(ctx, w.name, nil); err != nil && !errors.Is(err, ErrRebuildInProgress) && ctx.Err() == nil {
+			w.fail("automatic rebuild", err)
+		}
+	})
+}
+
+// fetch pulls up to BatchSize events, waiting up to FetchWait, and
+// applies them as they arrive: whatever is buffered is one commit.
+func (w *worker) fetch(ctx context.Context) error {
+	mb, err := w.cons.Fetch(w.r.cfg.BatchSize, jetstream.FetchMaxWait(w.r.cfg.FetchWait))
+	if err != nil {
+		return fmt.Errorf("fetch: %w", err)
+	}
+	ch := mb.Messages()
+	got, open := 0, true
+	buf := make([]jetstream.Msg, 0, w.r.cfg.BatchSize)
+	for open {
+		buf = buf[:0]
+		select {
+		case m, ok := <-ch:
+			if !ok {
+				open = false
+				continue
+			}
+			buf = append(buf, m)
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	drain:
+		for {
+			select {
+			case m, ok := <-ch:
+				if !ok {
+					open = false
+					break drain
+				}
+				buf = append(buf, m)
+			default:
+				break drain
+			}
+		}
+		got += len(buf)
+		if err := w.process(ctx, buf); err != nil {
+			return err
+		}
+	}
+	if err := mb.Error(); err != nil {
+		return fmt.Errorf("fetch: %w", err)
+	}
+	var lastProbe time.Time
+	w.snapshot(func() { lastProbe = w.lastProbe })
+	if got < w.r.cfg.BatchSize || time.Since(lastProbe) > time.Second {
+		w.probe(ctx) // drained (or busy for a while): learn how far the stream is processed
+	}
+	return nil
+}
+
+// process applies one run of delivered messages, commits them with the
+// checkpoint and acknowledges the last one (AckAll).
+func (w *worker) process(ctx context.Context, msgs []jetstream.Msg) error {
+	cp, _, _ := w.state()
+	items := make([]item, 0, len(msgs))
+	var (
+		last    jetstream.Msg
+		lastPos int64
+		skipped int
+		gap     bool
+	)
+	for _, m := range msgs {
+		md, err := m.Metadata()
+		if err != nil || md.Sequence.Consumer != w.lastCSeq+1 {
+			gap = true
+			break
+		}
+		w.lastCSeq = md.Sequence.Consumer
+		pos := int64(md.Sequence.Stream)
+		last, lastPos = m, max(lastPos, pos)
+		if pos <= cp {
+			skipped++ // a redelivery of an applied event
+			continue
+		}
+		cp = pos
+		items = append(items, w.item(m, pos))
+	}
+	if skipped > 0 {
+		w.r.metrics.Skipped(w.name, skipped)
+	}
+	if err := w.applyLive(ctx, items); err != nil {
+		return err
+	}
+	if last != nil {
+		if err := w.ack(ctx, last, lastPos); err != nil {
+			return err
+		}
+	}
+	if gap {
+		return errGap
+	}
+	return nil
+}
+
+// item decodes a delivered message.
+func (w *worker) item(m jetstream.Msg, pos int64) item {
+	it := item{pos: pos}
+	if err := json.Unmarshal(m.Data(), &it.rec); err != nil {
+		h := m.Headers()
+		it.rec = eventstore.RecordedEvent{Position: pos, EventID: h.Get(bus.HeaderWatermillUUID),
+			Type: h.Get(bus.HeaderEventType), StreamID: h.Get(bus.HeaderStreamID)}
+		it.err = fmt.Errorf("decode envelope at position %d: %w", pos, err)
+		return it
+	}
+	if it.rec.Position != pos {
+		it.err = fmt.Errorf("envelope of event %s says position %d, stream sequence is %d", it.rec.EventID, it.rec.Position, pos)
+		it.rec.Position = pos
+		return it
+	}
+	if !w.types[it.rec.Type] {
+		it.skip = true
+		return it
+	}
+	it.ev, it.err = w.r.decode(it.rec)
+	return it
+}
+
+// tryApply applies one item in its own scope of the batch.
+func (w *worker) tryApply(ctx context.Context, it *item) (transient bool, err error) {
+	if it.skip {
+		return false, nil
+	}
+	if it.err != nil {
+		return false, it.err
+	}
+	return applyEvent(ctx, w.p, w.tx, it.ev)
+}
+
+// applyLive applies items in order and commits them: in one batch while
+// they apply, and one by one around an event that fails (so the others
+// are not blamed for it), or when the store refuses the batch.
+func (w *worker) applyLive(ctx context.Context, items []item) error {
+	for start := 0; start < len(items); {
+		n := 0
+		var failed error
+		for start+n < len(items) {
+			transient, err := w.tryApply(ctx, &items[start+n])
+			switch {
+			case err == nil:
+				n++
+				continue
+			case transient:
+				w.fail("read model read", err)
+				if !w.bo.wait(ctx) {
+					return ctx.Err()
+				}
+				continue
+			}
+			failed = err
+			break
+		}
+		if n > 0 {
+			err := w.commit(ctx, items[start+n-1].pos, n)
+			if refused(err) {
+				w.log.Warn("projection: the store refused a batch; committing its events one by one", "error", err)
+				for i := start; i < start+n; i++ {
+					if err := w.alone(ctx, &items[i], nil); err != nil {
+						return err
+					}
+				}
+			} else if err != nil {
+				return err
+			}
+		}
+		start += n
+		if failed != nil {
+			if err := w.alone(ctx, &items[start], failed); err != nil {
+				return err
+			}
+			start++
+		}
+	}
+	return nil
+}
+
+// alone applies and commits one event by itself, up to MaxAttempts times
+// (first is the failure of a first attempt already made, or nil), then
+// parks it. The batch holds no writes when it is called.
+func (w *worker) alone(ctx context.Context, it *item, first error) error {
+	attempts, last := 0, first
+	if first != nil {
+		attempts = 1
+	}
+	for attempts < w.r.cfg.MaxAttempts {
+		if attempts > 0 {
+			w.log.Warn("projection: event failed; retrying", "position", it.pos, "type", it.rec.Type,
+				"attempt", attempts, "error", last)
+			if !sleep(ctx, w.r.retryDelay(attempts)) {
+				return ctx.Err()
+			}
+		}
+		transient, err := w.tryApply(ctx, it)
+		if err == nil {
+			if err = w.commit(ctx, it.pos, 1); err == nil {
+				return nil
+			}
+			if !refused(err) {
+				return err
+			}
+		} else if transient {
+			w.fail("read model read", err)
+			if !w.bo.wait(ctx) {
+				return ctx.Err()
+			}
+			continue
+		}
+		attempts++
+		last = err
+	}
+	return w.park(ctx, it, attempts, last)
+}
+
+// retryDelay is the pause before attempt n+1 of a failing event.
+func (r *Runtime) retryDelay(n int) time.Duration {
+	d := r.cfg.RetryBackoff
+	for i := 1; i < n && d < r.cfg.MaxBackoff; i++ {
+		d *= 2
+	}
+	return min(d, r.cfg.MaxBackoff)
+}
+
+// commit writes the batch with the checkpoint. Store errors are retried
+// with backoff; a refused batch (ErrInvalid, ErrDuplicate) is dropped and
+// returned.
+func (w *worker) commit(ctx context.Context, checkpoint int64, events int) error {
+	b := w.tx.batch(w.name, checkpoint)
+	if h := w.r.hooks.beforeCommit; h != nil {
+		if err := h(w.name, checkpoint); err != nil {
+			return &crashError{err}
+		}
+	}
+	for {
+		start := time.Now()
+		err := w.store.Commit(ctx, b)
+		if err == nil {
+			w.r.metrics.Committed(w.name, events, time.Since(start))
+			w.tx.committed()
+			w.bo.reset()
+			w.advance(checkpoint, checkpoint)
+			return nil
+		}
+		if refused(err) {
+			w.tx.reset()
+			return err
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		w.fail("commit", err)
+		if !w.bo.wait(ctx) {
+			return ctx.Err()
+		}
+	}
+}
+
+// refused reports an error the store will give again for the same batch.
+func refused(err error) bool {
+	return errors.Is(err, readmodel.ErrInvalid) || errors.Is(err, readmodel.ErrDuplicate)
+}
+
+// ack acknowledges m and, with AckAll, every delivery before it; the
+// server confirms it, so an unacknowledged delivery never goes unnoticed.
+func (w *worker) ack(ctx context.Context, m jetstream.Msg, pos int64) error {
+	if h := w.r.hooks.beforeAck; h != nil {
+		if err := h(w.name, pos); err != nil {
+			return &crashError{err}
+		}
+	}
+	actx, cancel := context.WithTimeout(ctx, ackTimeout)
+	defer cancel()
+	if err := m.DoubleAck(actx); err != nil {
+		return fmt.Errorf("ack position %d: %w", pos, err)
+	}
+	w.advance(0, pos)
+	return nil
+}

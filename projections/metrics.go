@@ -1,0 +1,128 @@
+package projections
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Metrics receives the runtime's measurements. Implementations must be
+// safe for concurrent use and fast (they are called on the hot path).
+type Metrics interface {
+	// Committed: a live batch of events was committed (events is 0 for
+	// the commit that parks one).
+	Committed(projection string, events int, took time.Duration)
+	// Skipped: deliveries at or below the checkpoint were skipped (redeliveries).
+	Skipped(projection string, events int)
+	// EventParked: an event was parked.
+	EventParked(projection string)
+	// Parked sets the number of parked events of a projection.
+	Parked(projection string, total int)
+	// Lag sets how many events of the stream a projection has not processed.
+	Lag(projection string, events int64)
+}
+
+type nopMetrics struct{}
+
+func (nopMetrics) Committed(string, int, time.Duration) {}
+func (nopMetrics) Skipped(string, int)                  {}
+func (nopMetrics) EventParked(string)                   {}
+func (nopMetrics) Parked(string, int)                   {}
+func (nopMetrics) Lag(string, int64)                    {}
+
+// PrometheusMetrics exports the runtime's measurements:
+//
+//	cspm_projection_events_applied_total{projection}   counter
+//	cspm_projection_events_skipped_total{projection}   counter (redeliveries)
+//	cspm_projection_batch_commit_seconds{projection}   histogram
+//	cspm_projection_lag_events{projection}             gauge
+//	cspm_projection_parked_events{projection}          gauge
+type PrometheusMetrics struct {
+	applied *prometheus.CounterVec
+	skipped *prometheus.CounterVec
+	commit  *prometheus.HistogramVec
+	lag     *prometheus.GaugeVec
+	parked  *prometheus.GaugeVec
+}
+
+// NewPrometheusMetrics registers the collectors on reg (reusing ones
+// already registered there, for several runtimes on one registry).
+func NewPrometheusMetrics(reg prometheus.Registerer) (*PrometheusMetrics, error) {
+	labels := []string{"projection"}
+	opts := func(name, help string) prometheus.Opts {
+		return prometheus.Opts{Namespace: "cspm", Subsystem: "projection", Name: name, Help: help}
+	}
+	m := &PrometheusMetrics{
+		applied: prometheus.NewCounterVec(prometheus.CounterOpts(opts("events_applied_total",
+			"Events committed into a projection's read model by its live loop.")), labels),
+		skipped: prometheus.NewCounterVec(prometheus.CounterOpts(opts("events_skipped_total",
+			"Deliveries skipped because the projection had applied them already.")), labels),
+		commit: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: "cspm", Subsystem: "projection", Name: "batch_commit_seconds",
+			Help:    "Time to commit one live batch with its checkpoint.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
+		}, labels),
+		lag: prometheus.NewGaugeVec(prometheus.GaugeOpts(opts("lag_events",
+			"Events of the stream a projection has not processed yet.")), labels),
+		parked: prometheus.NewGaugeVec(prometheus.GaugeOpts(opts("parked_events",
+			"Events a projection parked after repeated failures.")), labels),
+	}
+	var err error
+	if m.applied, err = register(reg, m.applied); err != nil {
+		return nil, err
+	}
+	if m.skipped, err = register(reg, m.skipped); err != nil {
+		return nil, err
+	}
+	if m.commit, err = register(reg, m.commit); err != nil {
+		return nil, err
+	}
+	if m.lag, err = register(reg, m.lag); err != nil {
+		return nil, err
+	}
+	if m.parked, err = register(reg, m.parked); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+func register[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {
+	if err := reg.Register(c); err != nil {
+		var are prometheus.AlreadyRegisteredError
+		if errors.As(err, &are) {
+			if existing, ok := are.ExistingCollector.(C); ok {
+				return existing, nil
+			}
+		}
+		return c, fmt.Errorf("projections: register metrics: %w", err)
+	}
+	return c, nil
+}
+
+// Committed implements Metrics.
+func (m *PrometheusMetrics) Committed(projection string, events int, took time.Duration) {
+	m.applied.WithLabelValues(projection).Add(float64(events))
+	m.commit.WithLabelValues(projection).Observe(took.Seconds())
+}
+
+// Skipped implements Metrics.
+func (m *PrometheusMetrics) Skipped(projection string, events int) {
+	m.skipped.WithLabelValues(projection).Add(float64(events))
+}
+
+// EventParked implements Metrics.
+func (m *PrometheusMetrics) EventParked(projection string) {
+	m.parked.WithLabelValues(projection).Inc()
+}
+
+// Parked implements Metrics.
+func (m *PrometheusMetrics) Parked(projection string, total int) {
+	m.parked.WithLabelValues(projection).Set(float64(total))
+}
+
+// Lag implements Metrics.
+func (m *PrometheusMetrics) Lag(projection string, events int64) {
+	m.lag.WithLabelValues(projection).Set(float64(events))
+}

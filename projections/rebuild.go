@@ -1,0 +1,387 @@
+package projections
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/cspm-es/cspm-es/platform/readmodel"
+)
+
+// Rebuild phases.
+const (
+	PhasePreparing   = "preparing"    // dropping leftovers, creating the shadow collections
+	PhaseCatchingUp  = "catching_up"  // applying the event store into the shadows
+	PhaseCuttingOver = "cutting_over" // live loop paused: last events, then the swap
+	PhaseDone        = "done"
+	PhaseFailed      = "failed"
+)
+
+// RebuildProgress reports a rebuild.
+type RebuildProgress struct {
+	Name  string `json:"name"`
+	Phase string `json:"phase"`
+	// Processed is the position the rebuild has applied through; Target
+	// the event store's head (it moves while appends go on).
+	Processed    int64         `json:"processed"`
+	Target       int64         `json:"target"`
+	Applied      int64         `json:"applied"` // events of the projection's types
+	EventsPerSec float64       `json:"events_per_sec"`
+	ETA          time.Duration `json:"eta"`
+	StartedAt    time.Time     `json:"started_at"`
+	Error        string        `json:"error,omitempty"`
+}
+
+// shadowTag names the shadow collections of a rebuild (<live>__rebuild).
+const shadowTag = "rebuild"
+
+// Rebuild rebuilds a projection from the event store beside its live read
+// model, then swaps the result in:
+//
+//  1. drop the shadow collections a cancelled rebuild left, create them
+//     (<collection>__rebuild, same indexes) and reset the shadow
+//     checkpoint (<name>@rebuild);
+//  2. apply every event from position 1 into the shadows, RebuildBatch
+//     events per commit, until the store's head (which moves on while
+//     appends go on);
+//  3. pause the live loop, apply the last events, and swap atomically
+//     (readmodel.Swapper): the shadows replace the live collections, the
+//     live checkpoint becomes the rebuild's, the shadow checkpoint goes;
+//  4. recreate the live consumer from the new checkpoint and resume.
+//
+// Queries read the old live collections until the swap. A failing event
+// stops the rebuild (it is not parked); cancelling ctx stops it too. Either
+// way the live model is untouched, the shadows are dropped and a new
+// rebuild can start. progress (optional) is called after every commit.
+// A projection rebuilds once at a time (ErrRebuildInProgress).
+func (r *Runtime) Rebuild(ctx context.Context, name string, progress func(RebuildProgress)) (err error) {
+	w, err := r.worker(name)
+	if err != nil {
+		return err
+	}
+	if r.deps.Events == nil {
+		return fmt.Errorf("rebuild %s: no event store (RuntimeDeps.Events)", name)
+	}
+	swapper, ok := w.store.(readmodel.Swapper)
+	if !ok {
+		return fmt.Errorf("rebuild %s: the store of %s cannot swap collections", name, w.db)
+	}
+	if !w.rebuilding.CompareAndSwap(false, true) {
+		return fmt.Errorf("rebuild %s: %w", name, ErrRebuildInProgress)
+	}
+	defer w.rebuilding.Store(false)
+
+	rb := &rebuild{r: r, w: w, swapper: swapper, report: progress, shadows: map[string]string{}}
+	rb.p = RebuildProgress{Name: name, Phase: PhasePreparing, StartedAt: time.Now().UTC()}
+	for _, s := range w.specs {
+		rb.shadows[s.Name], _ = readmodel.ShadowName(s.Name, shadowTag) // validated by Register
+	}
+	rb.tx = newBatchTx(w.store, rb.shadows, r.cfg.CacheDocs)
+	w.log.Info("projection: rebuild started")
+	rb.publish()
+
+	defer func() {
+		if err == nil {
+			return
+		}
+		rb.p.Phase, rb.p.Error = PhaseFailed, err.Error()
+		rb.publish()
+		rb.dropShadows(context.WithoutCancel(ctx))
+		w.log.Warn("projection: rebuild failed; the live model is untouched", "error", err)
+	}()
+	if err := rb.prepare(ctx); err != nil {
+		return fmt.Errorf("rebuild %s: prepare: %w", name, err)
+	}
+	rb.p.Phase = PhaseCatchingUp
+	if err := rb.catchUp(ctx); err != nil {
+		return fmt.Errorf("rebuild %s: %w", name, err)
+	}
+	if err := rb.cutOver(ctx); err != nil {
+		return fmt.Errorf("rebuild %s: %w", name, err)
+	}
+	rb.p.Phase, rb.p.ETA = PhaseDone, 0
+	rb.publish()
+	w.log.Info("projection: rebuild done", "checkpoint", rb.p.Processed, "applied", rb.p.Applied,
+		"seconds", time.Since(rb.p.StartedAt).Seconds())
+	return nil
+}
+
+// RebuildAll rebuilds every registered projection, one after another. A
+// projection that fails does not stop the others (cancelling ctx does);
+// the errors are joined.
+func (r *Runtime) RebuildAll(ctx context.Context, progress func(RebuildProgress)) error {
+	var errs []error
+	for _, name := range r.Names() {
+		if err := r.Rebuild(ctx, name, progress); err != nil {
+			errs = append(errs, err)
+			if ctx.Err() != nil {
+				break
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+type rebuild struct {
+	r       *Runtime
+	w       *worker
+	swapper readmodel.Swapper
+	report  func(RebuildProgress)
+	shadows map[string]string // live -> shadow
+	tx      *batchTx
+	p       RebuildProgress
+}
+
+func (rb *rebuild) publish() {
+	p := rb.p
+	rb.w.update(func() { rb.w.progress = &p })
+	if rb.report != nil {
+		rb.report(p)
+	}
+}
+
+func (rb *rebuild) prepare(ctx context.Context) error {
+	w := rb.w
+	for _, shadow := range rb.shadows {
+		if err := w.store.DropCollection(ctx, shadow); err != nil {
+			return err
+		}
+	}
+	if err := rb.swapper.Swap(ctx, readmodel.SwapSpec{Checkpoints: map[string]int64{rebuildKey(w.name): 0}}); err != nil {
+		return err
+	}
+	for _, s := range w.specs {
+		if err := w.store.EnsureCollection(ctx, readmodel.CollectionSpec{Name: rb.shadows[s.Name], Indexes: s.Indexes}); err != nil {
+			return err
+		}
+	}
+	head, err := rb.r.deps.Events.HeadPosition(ctx)
+	if err != nil {
+		return err
+	}
+	rb.p.Target = head
+	return nil
+}
+
+// dropShadows removes what a failed rebuild wrote (best effort).
+func (rb *rebuild) dropShadows(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	for _, shadow := range rb.shadows {
+		if err := rb.w.store.DropCollection(ctx, shadow); err != nil {
+			rb.w.log.Warn("projection: could not drop a shadow collection", "collection", shadow, "error", err)
+		}
+	}
+	if err := rb.swapper.Swap(ctx, readmodel.SwapSpec{Checkpoints: map[string]int64{rebuildKey(rb.w.name): 0}}); err != nil {
+		rb.w.log.Warn("projection: could not reset the shadow checkpoint", "error", err)
+	}
+}
+
+// chunk is one read of the event store, decoded.
+type chunk struct {
+	last   int64   // position of the last event read
+	events []Event // those of the projection's types
+	err    error
+}
+
+// catchUp applies the event store into the shadows until the head.
+func (rb *rebuild) catchUp(ctx context.Context) error {
+	for {
+		if err := rb.applyUntilEmpty(ctx); err != nil {
+			return err
+		}
+		head, err := rb.r.deps.Events.HeadPosition(ctx)
+		if err != nil {
+			return err
+		}
+		rb.p.Target = max(rb.p.Target, head)
+		if rb.p.Processed >= head {
+			return nil
+		}
+	}
+}
+
+// applyUntilEmpty reads (in a goroutine, a chunk ahead) and applies until
+// a read comes back empty.
+func (rb *rebuild) applyUntilEmpty(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	chunks := make(chan chunk, 2)
+	var wg sync.WaitGroup
+	wg.Go(func() { rb.read(ctx, rb.p.Processed, chunks) })
+	defer func() {
+		cancel()
+		for range chunks { // drain, so the reader ends
+		}
+		wg.Wait()
+	}()
+	for c := range chunks {
+		if c.err != nil {
+			return c.err
+		}
+		if err := rb.apply(ctx, c); err != nil {
+			return err
+		}
+	}
+	return ctx.Err()
+}
+
+func (rb *rebuild) read(ctx context.Context, after int64, out chan<- chunk) {
+	defer close(out)
+	w := rb.w
+	for ctx.Err() == nil {
+		evs, err := rb.r.deps.Events.ReadAll(ctx, after, rb.r.cfg.RebuildBatch)
+		if err != nil {
+			out <- chunk{err: fmt.Errorf("read the event store after %d: %w", after, err)}
+			return
+		}
+		if len(evs) == 0 {
+			return
+		}
+		c := chunk{last: evs[len(evs)-1].Position}
+		if evs[0].Position != after+1 || c.last != after+int64(len(evs)) {
+			out <- chunk{err: fmt.Errorf("the event store returned positions %d..%d after %d (want dense positions)", evs[0].Position, c.last, after)}
+			return
+		}
+		for _, rec := range evs {
+			if !w.types[rec.Type] {
+				continue
+			}
+			ev, err := rb.r.decode(rec)
+			if err != nil {
+				out <- chunk{err: fmt.Errorf("stopped at position %d (event %s, %s): %w", rec.Position, rec.EventID, rec.Type, err)}
+				return
+			}
+			c.events = append(c.events, ev)
+		}
+		select {
+		case out <- c:
+		case <-ctx.Done():
+			return
+		}
+		after = c.last
+	}
+}
+
+// apply applies one chunk and commits it under the shadow checkpoint.
+func (rb *rebuild) apply(ctx context.Context, c chunk) error {
+	for _, ev := range c.events {
+		if _, err := applyEvent(ctx, rb.w.p, rb.tx, ev); err != nil {
+			return fmt.Errorf("stopped at position %d: %w", ev.Position, err)
+		}
+	}
+	err := rb.commit(ctx, c.last)
+	if refused(err) {
+		// A write of the chunk was refused (a unique index): find the
+		// event by committing them one at a time.
+		for _, ev := range c.events {
+			if _, err := applyEvent(ctx, rb.w.p, rb.tx, ev); err != nil {
+				return fmt.Errorf("stopped at position %d: %w", ev.Position, err)
+			}
+			if err := rb.commit(ctx, ev.Position); err != nil {
+				return fmt.Errorf("stopped at position %d (event %s, %s): %w", ev.Position, ev.EventID, ev.Type, err)
+			}
+		}
+		err = rb.commit(ctx, c.last)
+	}
+	if err != nil {
+		return err
+	}
+	now := time.Now()
+	rb.p.Applied += int64(len(c.events))
+	rb.p.Processed = c.last
+	if elapsed := now.Sub(rb.p.StartedAt).Seconds(); elapsed > 0 {
+		rb.p.EventsPerSec = float64(rb.p.Processed) / elapsed
+	}
+	if rb.p.EventsPerSec > 0 {
+		rb.p.ETA = time.Duration(float64(max(0, rb.p.Target-rb.p.Processed)) / rb.p.EventsPerSec * float64(time.Second))
+	}
+	rb.p.Target = max(rb.p.Target, rb.p.Processed)
+	rb.publish()
+	return nil
+}
+
+// commit writes the shadow batch; store errors are retried up to
+// MaxAttempts times.
+func (rb *rebuild) commit(ctx context.Context, checkpoint int64) error {
+	if checkpoint <= 0 {
+		return nil
+	}
+	b := rb.tx.batch(rebuildKey(rb.w.name), checkpoint)
+	bo := rb.r.backoff()
+	for attempt := 1; ; attempt++ {
+		err := rb.w.store.Commit(ctx, b)
+		switch {
+		case err == nil:
+			rb.tx.committed()
+			return nil
+		case refused(err):
+			rb.tx.reset()
+			return err
+		case attempt >= rb.r.cfg.MaxAttempts || ctx.Err() != nil:
+			return fmt.Errorf("commit at %d: %w", checkpoint, err)
+		}
+		rb.w.log.Warn("projection: rebuild commit failed; retrying", "error", err)
+		if !bo.wait(ctx) {
+			return ctx.Err()
+		}
+	}
+}
+
+// cutOver pauses the live loop, applies the last events and swaps.
+func (rb *rebuild) cutOver(ctx context.Context) error {
+	w := rb.w
+	w.maint.Lock()
+	defer w.maint.Unlock()
+	rb.p.Phase = PhaseCuttingOver
+	rb.publish()
+	resume, err := w.pause(ctx)
+	if err != nil {
+		return err
+	}
+	defer resume()
+	if err := rb.catchUp(ctx); err != nil {
+		return err
+	}
+	at := rb.p.Processed
+	live, err := w.store.Checkpoint(ctx, w.name)
+	if err != nil {
+		return err
+	}
+	if at < live {
+		return fmt.Errorf("the rebuild reached position %d but the live projection is at %d (the event store read lags?)", at, live)
+	}
+	epoch, err := w.store.Checkpoint(ctx, epochKey(w.name))
+	if err != nil {
+		return err
+	}
+	renames := make(map[string]string, len(rb.shadows))
+	for liveName, shadow := range rb.shadows {
+		renames[shadow] = liveName
+	}
+	err = rb.swapper.Swap(ctx, readmodel.SwapSpec{
+		Renames:     renames,
+		Checkpoints: map[string]int64{w.name: at, rebuildKey(w.name): 0, epochKey(w.name): epoch + 1},
+	})
+	if err != nil {
+		return fmt.Errorf("swap: %w", err)
+	}
+	// The rebuilt model is live: what follows must not be cancelled.
+	ctx = context.WithoutCancel(ctx)
+	w.update(func() {
+		w.checkpoint, w.epoch = at, epoch+1
+		w.through = max(w.through, at)
+		w.resetCons, w.dropCache, w.needsRebuild = true, true, ""
+	})
+	// Every event was applied again: the park records are void.
+	stale, err := w.findParked(ctx, 0, func(e int64) bool { return e <= epoch })
+	if err == nil {
+		err = w.deleteParked(ctx, stale)
+	}
+	if err != nil {
+		w.log.Warn("projection: could not remove the park records voided by the rebuild", "error", err)
+	}
+	w.refreshParked(ctx)
+	return nil
+}

@@ -1,0 +1,223 @@
+package projections
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/cspm-es/cspm-es/platform/dbregistry"
+)
+
+// Projection states.
+const (
+	StateRunning    = "running"    // the live loop runs
+	StateRebuilding = "rebuilding" // a rebuild runs (the live loop may run beside it)
+	StateFailing    = "failing"    // the latest attempt failed and is being retried, or a rebuild is needed
+	StateStopped    = "stopped"    // no live loop (not started, or stopped)
+)
+
+// statusParkedMax bounds the parked events listed per projection in Status.
+const statusParkedMax = 100
+
+// ProjectionStatus is a snapshot of one projection.
+type ProjectionStatus struct {
+	Name     string              `json:"name"`
+	Database dbregistry.Constant `json:"database"`
+	Consumer string              `json:"consumer"`
+	// Checkpoint is the position of the last event committed (applied or
+	// parked) into the read model.
+	Checkpoint int64 `json:"checkpoint"`
+	// Processed is how far the projection has seen the stream: every
+	// event up to it that the projection listens to is in the read model.
+	// It passes Checkpoint when the latest events are of other types.
+	Processed int64 `json:"processed"`
+	// Head is the event store's head position.
+	Head int64 `json:"head"`
+	// LagEvents is Head - Processed.
+	LagEvents int64 `json:"lag_events"`
+	// LagSeconds is the age of the oldest event not processed yet (0 when
+	// caught up).
+	LagSeconds   float64          `json:"lag_seconds"`
+	State        string           `json:"state"`
+	LastError    string           `json:"last_error,omitempty"`
+	LastErrorAt  time.Time        `json:"last_error_at,omitzero"`
+	NeedsRebuild string           `json:"needs_rebuild,omitempty"`
+	ParkedCount  int              `json:"parked_count"`
+	Parked       []ParkedEvent    `json:"parked,omitempty"` // the first statusParkedMax
+	Rebuild      *RebuildProgress `json:"rebuild,omitempty"`
+	// StatusError says what could not be read for this snapshot.
+	StatusError string `json:"status_error,omitempty"`
+}
+
+// Status returns a snapshot of every projection, sorted by name.
+func (r *Runtime) Status(ctx context.Context) []ProjectionStatus {
+	var head int64
+	var headErr error
+	if r.deps.Events == nil {
+		headErr = fmt.Errorf("no event store")
+	} else {
+		head, headErr = r.deps.Events.HeadPosition(ctx)
+	}
+	names := r.Names()
+	out := make([]ProjectionStatus, 0, len(names))
+	for _, name := range names {
+		w, err := r.worker(name)
+		if err != nil {
+			continue
+		}
+		out = append(out, w.status(ctx, head, headErr))
+	}
+	return out
+}
+
+func (w *worker) status(ctx context.Context, head int64, headErr error) ProjectionStatus {
+	st := ProjectionStatus{Name: w.name, Database: w.db, Consumer: w.consumer, Head: head}
+	var errs []string
+	if headErr != nil {
+		errs = append(errs, "head: "+headErr.Error())
+	}
+	w.mu.Lock()
+	running, failing := w.running, w.failing
+	st.Processed, st.LastError, st.LastErrorAt, st.NeedsRebuild = w.through, w.lastErr, w.lastErrAt, w.needsRebuild
+	if w.progress != nil {
+		p := *w.progress
+		st.Rebuild = &p
+	}
+	w.mu.Unlock()
+
+	cp, err := w.store.Checkpoint(ctx, w.name)
+	if err != nil {
+		errs = append(errs, "checkpoint: "+err.Error())
+	}
+	st.Checkpoint = cp
+	st.Processed = max(st.Processed, cp)
+	if headErr == nil {
+		st.LagEvents = max(0, head-st.Processed)
+		w.r.metrics.Lag(w.name, st.LagEvents)
+		if st.LagEvents > 0 {
+			if evs, err := w.r.deps.Events.ReadAll(ctx, st.Processed, 1); err != nil {
+				errs = append(errs, "lag: "+err.Error())
+			} else if len(evs) == 1 {
+				st.LagSeconds = max(0, time.Since(evs[0].RecordedAt).Seconds())
+			}
+		}
+	}
+	if parked, err := w.listParked(ctx, 0); err != nil {
+		errs = append(errs, "parked: "+err.Error())
+	} else {
+		st.ParkedCount = len(parked)
+		st.Parked = parked[:min(len(parked), statusParkedMax)]
+	}
+
+	switch {
+	case w.rebuilding.Load():
+		st.State = StateRebuilding
+	case failing || st.NeedsRebuild != "":
+		st.State = StateFailing
+	case running:
+		st.State = StateRunning
+	default:
+		st.State = StateStopped
+	}
+	if len(errs) > 0 {
+		st.StatusError = fmt.Sprint(errs)
+	}
+	return st
+}
+
+// WaitFor returns true once every named projection (every registered one
+// when names is empty) has processed the stream through position — an
+// event at or before it is in their read models, whatever its type — and
+// false when ctx ends first or a name is unknown. It is the read side of
+// read-your-writes: a command's result carries the position of its last
+// event.
+func (r *Runtime) WaitFor(ctx context.Context, names []string, position int64) bool {
+	if len(names) == 0 {
+		names = r.Names()
+	}
+	for _, name := range names {
+		w, err := r.worker(name)
+		if err != nil || !w.waitThrough(ctx, position) {
+			return false
+		}
+	}
+	return true
+}
+
+func (w *worker) waitThrough(ctx context.Context, position int64) bool {
+	if w.processed() >= position {
+		return true
+	}
+	// A position the store does not hold yet cannot have been processed:
+	// sleep until it is appended rather than asking the bus in vain.
+	if ev := w.r.deps.Events; ev != nil {
+		if err := ev.WaitForAppend(ctx, position-1); err != nil && ctx.Err() != nil {
+			return false
+		}
+	}
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for {
+		var through int64
+		var lastProbe time.Time
+		ch := w.snapshot(func() { through, lastProbe = w.through, w.lastProbe })
+		if through >= position {
+			return true
+		}
+		select {
+		case <-ch:
+			continue
+		case <-timer.C:
+			if time.Since(lastProbe) >= w.r.cfg.WaitPoll/4 {
+				w.probe(ctx)
+			}
+			timer.Reset(w.r.cfg.WaitPoll)
+		case <-ctx.Done():
+			return false
+		}
+	}
+}
+
+func (w *worker) processed() int64 {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.through
+}
+
+// probe asks the bus how far the projection has processed the stream.
+// Read the stream's last sequence S first, then the consumer: if it has
+// nothing left to deliver and nothing delivered unacknowledged, every
+// event up to S that the projection listens to was delivered, and — as
+// a delivery is acknowledged only after its commit — is in the read
+// model. So the projection has processed through S.
+func (w *worker) probe(ctx context.Context) {
+	js := w.r.deps.JetStream
+	if js == nil || !w.probeMu.TryLock() {
+		return
+	}
+	defer w.probeMu.Unlock()
+	w.mu.Lock()
+	w.lastProbe = time.Now()
+	blocked := w.needsRebuild != "" // the consumer's filter is stale
+	w.mu.Unlock()
+	s, err := js.Stream(ctx, w.r.deps.Stream.Name)
+	if err != nil {
+		return
+	}
+	last := int64(s.CachedInfo().State.LastSeq)
+	c, err := js.Consumer(ctx, w.r.deps.Stream.Name, w.consumer)
+	if err != nil {
+		return
+	}
+	info := c.CachedInfo()
+	caughtUp := !blocked && info.NumPending == 0 && info.NumAckPending == 0
+	var through int64
+	w.update(func() {
+		w.streamSeq = max(w.streamSeq, last)
+		if caughtUp {
+			w.through = max(w.through, last)
+		}
+		through = w.through
+	})
+	w.r.metrics.Lag(w.name, max(0, last-through))
+}
