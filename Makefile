@@ -20,6 +20,11 @@ build: ## build the cspm binary into ./bin/cspm
 
 test: ## unit, contract (SQLite), component and e2e tests, with the race detector
 	$(GO) test -race -count=1 $(PKGS)
+	@if [ -z "$${CSPM_TEST_MONGODB_URI:-}" ]; then \
+		echo "NOTE: MongoDB contract suites NOT RUN (event store, read-model store): CSPM_TEST_MONGODB_URI is not set; run 'make test-mongo' against a replica set. Their tests report SKIP under go test -v."; \
+	else \
+		echo "MongoDB contract suites ran against CSPM_TEST_MONGODB_URI."; \
+	fi
 
 test-mongo: ## the storage contract suites against MongoDB at CSPM_TEST_MONGODB_URI (required)
 	@if [ -z "$${CSPM_TEST_MONGODB_URI:-}" ]; then \

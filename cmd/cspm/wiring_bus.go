@@ -35,8 +35,7 @@ var busModule = fx.Module("bus",
 // start: with NATS down, commands are still accepted (the store is the
 // outbox) and the relay catches up once NATS is back.
 func newBus(lc fx.Lifecycle, cfg config.Config, log *slog.Logger) (*Bus, error) {
-	log = log.With("component", "bus")
-	b := &Bus{URL: cfg.NATSURL}
+	b := &Bus{URL: cfg.NATSURL} // bus and relay tag their own log lines with a component
 	var embedded *bus.Embedded
 	if cfg.EmbeddedNATS() {
 		ctx, cancel := context.WithTimeout(context.Background(), storeOpenTimeout)
@@ -74,7 +73,7 @@ var relayModule = fx.Module("relay",
 )
 
 func newRelay(store eventstore.Store, b *Bus, log *slog.Logger) *relay.Relay {
-	return relay.New(store, b.JetStream, relay.Config{Logger: log.With("component", "relay")})
+	return relay.New(store, b.JetStream, relay.Config{Logger: log})
 }
 
 // registerRelayHooks runs the relay in the background from start to stop.

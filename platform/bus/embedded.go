@@ -186,8 +186,11 @@ func (l *serverLogger) lastFatal() string {
 	return l.fatal
 }
 
+// Noticef logs the server's notices (its start-up banner, configuration
+// dump, "Server is ready"...) at debug level: cspm logs the one line that
+// matters ("embedded nats-server started") itself.
 func (l *serverLogger) Noticef(format string, v ...any) {
-	l.log.Info(strings.TrimSpace(fmt.Sprintf(format, v...)))
+	l.log.Debug(strings.TrimSpace(fmt.Sprintf(format, v...)))
 }
 
 func (l *serverLogger) Warnf(format string, v ...any) {
