@@ -1,0 +1,8 @@
+package projections
+
+// SetCrashHooks makes the live loops exit on the spot ("crash") when
+// beforeCommit or beforeAck returns an error: before a batch's commit, or
+// after it and before its ack. Call it before Start.
+func SetCrashHooks(r *Runtime, beforeCommit, beforeAck func(projection string, checkpoint int64) error) {
+	r.hooks = hooks{beforeCommit: beforeCommit, beforeAck: beforeAck}
+}
