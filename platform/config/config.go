@@ -69,6 +69,9 @@ type Config struct {
 	HTTPIngestBodyLimit int64         // bytes accepted by bulk ingest endpoints
 	HTTPRequestTimeout  time.Duration // per-request deadline
 	DefaultTeam         string        // team_id of every request until authentication lands
+	// ReadWaitTimeout bounds how long a query given min_position waits for
+	// the projections it reads before answering with meta.stale: true.
+	ReadWaitTimeout time.Duration
 
 	LogLevel  slog.Level
 	LogFormat LogFormat
@@ -88,6 +91,7 @@ func Default() Config {
 		HTTPIngestBodyLimit: 16 << 20,
 		HTTPRequestTimeout:  30 * time.Second,
 		DefaultTeam:         "default",
+		ReadWaitTimeout:     2 * time.Second,
 		LogLevel:            slog.LevelInfo,
 		LogFormat:           LogText,
 		SQLiteSync:          SyncFull,
@@ -114,6 +118,7 @@ func (c Config) LogValue() slog.Value {
 		slog.String("nats_url", redactURI(c.NATSURL)),
 		slog.String("db_prefix", c.DBPrefix),
 		slog.String("http_addr", c.HTTPAddr),
+		slog.Duration("read_wait_timeout", c.ReadWaitTimeout),
 		slog.String("log_level", c.LogLevel.String()),
 		slog.String("log_format", string(c.LogFormat)),
 		slog.String("sqlite_sync", string(c.SQLiteSync)),
@@ -171,10 +176,12 @@ func (c Config) validate(groups Group) error {
 			add("log-format", "unknown format %q (want text or json)", c.LogFormat)
 		}
 	}
-	if groups&GroupServe != 0 {
+	if groups&(GroupServe|GroupClient) != 0 {
 		if err := checkHostPort(c.HTTPAddr); err != nil {
 			add("http-addr", "%q: %v", c.HTTPAddr, err)
 		}
+	}
+	if groups&GroupServe != 0 {
 		if c.HTTPBodyLimit <= 0 {
 			add("http-body-limit", "must be positive")
 		}
@@ -192,6 +199,9 @@ func (c Config) validate(groups Group) error {
 		}
 		if c.ShutdownTimeout <= 0 {
 			add("shutdown-timeout", "must be positive")
+		}
+		if c.ReadWaitTimeout <= 0 {
+			add("read-wait-timeout", "must be positive")
 		}
 		if err := checkRoles(c.Roles); err != nil {
 			add("roles", "%v", err)

@@ -107,6 +107,11 @@ func TestLoad_Precedence(t *testing.T) {
 			exp:  [2]time.Duration{3 * time.Second, 250 * time.Millisecond},
 		},
 		{
+			name: "read wait timeout",
+			args: []string{"--read-wait-timeout", "750ms"},
+			want: func(c config.Config) any { return c.ReadWaitTimeout }, exp: 750 * time.Millisecond,
+		},
+		{
 			name: "sizes",
 			args: []string{"--http-body-limit", "512K", "--http-ingest-body-limit=64MiB"},
 			want: func(c config.Config) any { return [2]int64{c.HTTPBodyLimit, c.HTTPIngestBodyLimit} },
@@ -193,6 +198,7 @@ func TestValidate(t *testing.T) {
 		{name: "unknown log level", mutate: func(c *config.Config) { c.LogLevel = slog.Level(3) }, wantErr: "unknown level"},
 		{name: "no roles", mutate: func(c *config.Config) { c.Roles = nil }, wantErr: "at least one role"},
 		{name: "zero shutdown", mutate: func(c *config.Config) { c.ShutdownTimeout = 0 }, wantErr: "shutdown-timeout / CSPM_SHUTDOWN_TIMEOUT: must be positive"},
+		{name: "zero read wait", mutate: func(c *config.Config) { c.ReadWaitTimeout = 0 }, wantErr: "read-wait-timeout / CSPM_READ_WAIT_TIMEOUT: must be positive"},
 		{name: "team with space", mutate: func(c *config.Config) { c.DefaultTeam = "a b" }, wantErr: "default-team"},
 		{name: "nats without host", mutate: func(c *config.Config) { c.NATSURL = "nats://" }, wantErr: "no host"},
 		{name: "nats cluster", mutate: func(c *config.Config) { c.NATSURL = "nats://a:4222,tls://b:4222" }},
@@ -229,6 +235,20 @@ func TestRegister_OnlyGroupFlags(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "127.0.0.1:8080", c.HTTPAddr)
 	assert.Equal(t, config.StoreSQLite, c.Store)
+}
+
+// A client command (GroupClient) takes --http-addr, to find the server,
+// and validates it, but none of the other serve settings.
+func TestRegister_ClientGroup(t *testing.T) {
+	t.Parallel()
+	c, err := load(t, config.GroupClient, []string{"--http-addr", "127.0.0.1:9090"}, map[string]string{"CSPM_READ_WAIT_TIMEOUT": "nonsense"})
+	require.NoError(t, err)
+	assert.Equal(t, "127.0.0.1:9090", c.HTTPAddr)
+	assert.Equal(t, 2*time.Second, c.ReadWaitTimeout)
+
+	_, err = load(t, config.GroupClient, nil, map[string]string{"CSPM_HTTP_ADDR": "nonsense"})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "http-addr")
 }
 
 func TestLogValue_RedactsSecrets(t *testing.T) {

@@ -20,8 +20,11 @@ const (
 	GroupStorage                    // data-dir, store, mongodb-uri, sqlite-sync
 	GroupLogging                    // log-level, log-format
 	GroupServe                      // HTTP, NATS, roles, team, shutdown
+	// GroupClient is what a command talking to a running server takes:
+	// http-addr, to find it.
+	GroupClient
 
-	AllGroups = GroupRegistry | GroupStorage | GroupLogging | GroupServe
+	AllGroups = GroupRegistry | GroupStorage | GroupLogging | GroupServe | GroupClient
 )
 
 // Setting describes one configuration knob, for flags, help and docs.
@@ -53,7 +56,7 @@ var settings = []Setting{
 	{Flag: "db-prefix", Env: "CSPM_DB_PREFIX", group: GroupRegistry,
 		Usage: "prefix prepended as is to every database name (a-z, 0-9, '_', '-'), e.g. acme_",
 		apply: func(c *Config, v string) error { c.DBPrefix = v; return nil }},
-	{Flag: "http-addr", Env: "CSPM_HTTP_ADDR", Default: "127.0.0.1:8080", group: GroupServe,
+	{Flag: "http-addr", Env: "CSPM_HTTP_ADDR", Default: "127.0.0.1:8080", group: GroupServe | GroupClient,
 		Usage: "host:port the HTTP API listens on (port 0 picks a free port)",
 		apply: func(c *Config, v string) error { c.HTTPAddr = v; return nil }},
 	{Flag: "http-body-limit", Env: "CSPM_HTTP_BODY_LIMIT", Default: "1MiB", group: GroupServe,
@@ -65,6 +68,9 @@ var settings = []Setting{
 	{Flag: "http-request-timeout", Env: "CSPM_HTTP_REQUEST_TIMEOUT", Default: "30s", group: GroupServe,
 		Usage: "deadline of one HTTP request",
 		apply: func(c *Config, v string) error { return parseInto(&c.HTTPRequestTimeout, v, time.ParseDuration) }},
+	{Flag: "read-wait-timeout", Env: "CSPM_READ_WAIT_TIMEOUT", Default: "2s", group: GroupServe,
+		Usage: "longest a query given min_position waits for the projections it reads before answering with meta.stale",
+		apply: func(c *Config, v string) error { return parseInto(&c.ReadWaitTimeout, v, time.ParseDuration) }},
 	{Flag: "default-team", Env: "CSPM_DEFAULT_TEAM", Default: "default", group: GroupServe,
 		Usage: "team_id given to every request until authentication lands",
 		apply: func(c *Config, v string) error { c.DefaultTeam = v; return nil }},
