@@ -62,7 +62,7 @@ type Env struct {
 	Relay  *relay.Relay
 	Log    *slog.Logger
 
-	mu       sync.Mutex
+	mu        sync.Mutex
 	stopRelay func()
 }
 
