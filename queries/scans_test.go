@@ -157,20 +157,7 @@ func countFindings(match func(findingSpec) bool) queries.FindingCounts {
 	return c
 }
 
-func addSeverity(c *queries.SeverityCounts, sev string) {
-	switch sev {
-	case "critical":
-		c.Critical++
-	case "high":
-		c.High++
-	case "medium":
-		c.Medium++
-	case "low":
-		c.Low++
-	case "informational":
-		c.Informational++
-	}
-}
+func addSeverity(c *queries.SeverityCounts, sev string) { addSeverityN(c, sev, 1) }
 
 // fieldsOf returns the fields a *domain.ValidationError names.
 func fieldsOf(t *testing.T, err error) []string {

@@ -83,10 +83,12 @@ func (Findings) Apply(ctx context.Context, tx projections.Tx, ev projections.Eve
 	if err != nil || id == "" {
 		return err
 	}
-	f := finding{ID: id}
-	if err := load(ctx, tx, FindingsCollection, id, &f); err != nil {
-		return fmt.Errorf("%s: %w", FindingsName, err)
+	doc, _, err := tx.Get(ctx, FindingsCollection, id)
+	if err != nil {
+		return fmt.Errorf("%s: get %s/%s: %w", FindingsName, FindingsCollection, id, err)
 	}
+	f := findingFrom(doc)
+	f.ID = id
 	f.TeamID = ev.Metadata.TeamID
 	f.UpdatedPosition = max(f.UpdatedPosition, ev.Position)
 	takes := rank[status] >= rank[f.Status] // the event sets the current status
@@ -140,23 +142,45 @@ func SeverityRank(s string) int64 {
 
 // finding is a findings document.
 type finding struct {
-	ID              string          `json:"_id"`
-	TeamID          string          `json:"team_id"`
-	ScanID          string          `json:"scan_id"`
-	AccountID       string          `json:"account_id"`
-	CheckID         string          `json:"check_id"`
-	Title           string          `json:"title"`
-	Severity        string          `json:"severity"`
-	ResourceID      string          `json:"resource_id"`
-	Region          string          `json:"region"`
-	Description     string          `json:"description"`
-	Status          csdomain.Status `json:"status"`
-	RaisedAt        time.Time       `json:"raised_at"`
-	ResolvedAt      time.Time       `json:"resolved_at"`
-	SuppressedAt    time.Time       `json:"suppressed_at"`
-	SuppressedUntil time.Time       `json:"suppressed_until"`
-	Reason          string          `json:"reason"`
-	UpdatedPosition int64           `json:"updated_position"`
+	ID              string
+	TeamID          string
+	ScanID          string
+	AccountID       string
+	CheckID         string
+	Title           string
+	Severity        string
+	ResourceID      string
+	Region          string
+	Description     string
+	Status          csdomain.Status
+	RaisedAt        time.Time
+	ResolvedAt      time.Time
+	SuppressedAt    time.Time
+	SuppressedUntil time.Time
+	Reason          string
+	UpdatedPosition int64
+}
+
+func findingFrom(d readmodel.Doc) finding {
+	return finding{
+		ID:              d.ID(),
+		TeamID:          str(d, "team_id"),
+		ScanID:          str(d, "scan_id"),
+		AccountID:       str(d, "account_id"),
+		CheckID:         str(d, "check_id"),
+		Title:           str(d, "title"),
+		Severity:        str(d, "severity"),
+		ResourceID:      str(d, "resource_id"),
+		Region:          str(d, "region"),
+		Description:     str(d, "description"),
+		Status:          csdomain.Status(str(d, "status")),
+		RaisedAt:        when(d, "raised_at"),
+		ResolvedAt:      when(d, "resolved_at"),
+		SuppressedAt:    when(d, "suppressed_at"),
+		SuppressedUntil: when(d, "suppressed_until"),
+		Reason:          str(d, "reason"),
+		UpdatedPosition: num(d, "updated_position"),
+	}
 }
 
 func (f finding) doc() readmodel.Doc {

@@ -65,20 +65,39 @@ func (ScanRuns) Collections() []readmodel.CollectionSpec {
 
 // scanRun is a scan_runs document.
 type scanRun struct {
-	ID              string            `json:"_id"`
-	TeamID          string            `json:"team_id"`
-	AccountID       string            `json:"account_id"`
-	Provider        string            `json:"provider"`
-	Tool            string            `json:"tool"`
-	Target          string            `json:"target"`
-	Status          orchdomain.Status `json:"status"`
-	RequestedAt     time.Time         `json:"requested_at"`
-	StartedAt       time.Time         `json:"started_at"`
-	CompletedAt     time.Time         `json:"completed_at"`
-	FailedAt        time.Time         `json:"failed_at"`
-	FailureReason   string            `json:"failure_reason"`
-	ResourceCount   int64             `json:"resource_count"`
-	UpdatedPosition int64             `json:"updated_position"`
+	ID              string
+	TeamID          string
+	AccountID       string
+	Provider        string
+	Tool            string
+	Target          string
+	Status          orchdomain.Status
+	RequestedAt     time.Time
+	StartedAt       time.Time
+	CompletedAt     time.Time
+	FailedAt        time.Time
+	FailureReason   string
+	ResourceCount   int64
+	UpdatedPosition int64
+}
+
+func scanRunFrom(d readmodel.Doc) scanRun {
+	return scanRun{
+		ID:              d.ID(),
+		TeamID:          str(d, "team_id"),
+		AccountID:       str(d, "account_id"),
+		Provider:        str(d, "provider"),
+		Tool:            str(d, "tool"),
+		Target:          str(d, "target"),
+		Status:          orchdomain.Status(str(d, "status")),
+		RequestedAt:     when(d, "requested_at"),
+		StartedAt:       when(d, "started_at"),
+		CompletedAt:     when(d, "completed_at"),
+		FailedAt:        when(d, "failed_at"),
+		FailureReason:   str(d, "failure_reason"),
+		ResourceCount:   num(d, "resource_count"),
+		UpdatedPosition: num(d, "updated_position"),
+	}
 }
 
 func (r scanRun) doc() readmodel.Doc {
@@ -109,10 +128,12 @@ func (ScanRuns) Apply(ctx context.Context, tx projections.Tx, ev projections.Eve
 	if err != nil || !ok {
 		return err
 	}
-	run := scanRun{ID: change.scanID}
-	if _, err := load(ctx, tx, ScanRunsCollection, change.scanID, &run); err != nil {
+	doc, _, err := get(ctx, tx, ScanRunsCollection, change.scanID)
+	if err != nil {
 		return fmt.Errorf("%s: %w", ScanRunsName, err)
 	}
+	run := scanRunFrom(doc)
+	run.ID = change.scanID
 	run.TeamID = ev.Metadata.TeamID
 	run.Status = maxScanStatus(run.Status, change.status)
 	run.UpdatedPosition = max(run.UpdatedPosition, ev.Position)

@@ -15,11 +15,11 @@ const statusResolved = csdomain.StatusResolved
 // severityCounts counts findings per severity. A severity outside the five
 // (which the domain never produces) counts in the total only.
 type severityCounts struct {
-	Critical      int64 `json:"critical"`
-	High          int64 `json:"high"`
-	Medium        int64 `json:"medium"`
-	Low           int64 `json:"low"`
-	Informational int64 `json:"informational"`
+	Critical      int64
+	High          int64
+	Medium        int64
+	Low           int64
+	Informational int64
 }
 
 func (c *severityCounts) add(severity string, n int64) {
@@ -37,6 +37,13 @@ func (c *severityCounts) add(severity string, n int64) {
 	}
 }
 
+func severityCountsFrom(m map[string]any) severityCounts {
+	return severityCounts{
+		Critical: num(m, "critical"), High: num(m, "high"), Medium: num(m, "medium"),
+		Low: num(m, "low"), Informational: num(m, "informational"),
+	}
+}
+
 func (c severityCounts) doc() map[string]any {
 	return map[string]any{
 		"critical": c.Critical, "high": c.High, "medium": c.Medium, "low": c.Low, "informational": c.Informational,
@@ -45,9 +52,9 @@ func (c severityCounts) doc() map[string]any {
 
 // statusCounts counts findings per status.
 type statusCounts struct {
-	Open       int64 `json:"open"`
-	Resolved   int64 `json:"resolved"`
-	Suppressed int64 `json:"suppressed"`
+	Open       int64
+	Resolved   int64
+	Suppressed int64
 }
 
 func (c *statusCounts) add(status csdomain.Status, n int64) {
@@ -61,30 +68,48 @@ func (c *statusCounts) add(status csdomain.Status, n int64) {
 	}
 }
 
+func statusCountsFrom(m map[string]any) statusCounts {
+	return statusCounts{Open: num(m, "open"), Resolved: num(m, "resolved"), Suppressed: num(m, "suppressed")}
+}
+
 func (c statusCounts) doc() map[string]any {
 	return map[string]any{"open": c.Open, "resolved": c.Resolved, "suppressed": c.Suppressed}
 }
 
 // summary is a scan_summaries document.
 type summary struct {
-	ID              string            `json:"_id"`
-	TeamID          string            `json:"team_id"`
-	ScanID          string            `json:"scan_id"`
-	AccountID       string            `json:"account_id"`
-	Provider        string            `json:"provider"`
-	Tool            string            `json:"tool"`
-	Status          orchdomain.Status `json:"status"`
-	RequestedAt     time.Time         `json:"requested_at"`
-	FinishedAt      time.Time         `json:"finished_at"`
-	FindingsTotal   int64             `json:"findings_total"`
-	SeverityCounts  severityCounts    `json:"severity_counts"`
-	StatusCounts    statusCounts      `json:"status_counts"`
-	UpdatedPosition int64             `json:"updated_position"`
+	ID              string
+	TeamID          string
+	ScanID          string
+	AccountID       string
+	Provider        string
+	Tool            string
+	Status          orchdomain.Status
+	RequestedAt     time.Time
+	FinishedAt      time.Time
+	FindingsTotal   int64
+	SeverityCounts  severityCounts
+	StatusCounts    statusCounts
+	UpdatedPosition int64
 }
 
 func loadSummary(ctx context.Context, tx projections.Tx, team, scanID string) (summary, error) {
-	s := summary{ID: Key(team, scanID), TeamID: team, ScanID: scanID}
-	_, err := load(ctx, tx, ScanSummariesCollection, s.ID, &s)
+	d, _, err := get(ctx, tx, ScanSummariesCollection, Key(team, scanID))
+	s := summary{
+		ID:              Key(team, scanID),
+		TeamID:          team,
+		ScanID:          scanID,
+		AccountID:       str(d, "account_id"),
+		Provider:        str(d, "provider"),
+		Tool:            str(d, "tool"),
+		Status:          orchdomain.Status(str(d, "status")),
+		RequestedAt:     when(d, "requested_at"),
+		FinishedAt:      when(d, "finished_at"),
+		FindingsTotal:   num(d, "findings_total"),
+		SeverityCounts:  severityCountsFrom(obj(d, "severity_counts")),
+		StatusCounts:    statusCountsFrom(obj(d, "status_counts")),
+		UpdatedPosition: num(d, "updated_position"),
+	}
 	return s, err
 }
 
@@ -110,20 +135,30 @@ func (s summary) doc() readmodel.Doc {
 // for one finding. Raised is false while only later events of the finding
 // were seen (Status then holds the furthest status they reached).
 type indexed struct {
-	ID              string          `json:"_id"`
-	TeamID          string          `json:"team_id"`
-	FindingID       string          `json:"finding_id"`
-	Raised          bool            `json:"raised"`
-	ScanID          string          `json:"scan_id"`
-	Severity        string          `json:"severity"`
-	Status          csdomain.Status `json:"status"`
-	ResolvedAt      time.Time       `json:"resolved_at"`
-	UpdatedPosition int64           `json:"updated_position"`
+	ID              string
+	TeamID          string
+	FindingID       string
+	Raised          bool
+	ScanID          string
+	Severity        string
+	Status          csdomain.Status
+	ResolvedAt      time.Time
+	UpdatedPosition int64
 }
 
 func loadIndexed(ctx context.Context, tx projections.Tx, team, findingID string) (indexed, error) {
-	f := indexed{ID: Key(team, findingID), TeamID: team, FindingID: findingID}
-	_, err := load(ctx, tx, FindingIndexCollection, f.ID, &f)
+	d, _, err := get(ctx, tx, FindingIndexCollection, Key(team, findingID))
+	f := indexed{
+		ID:              Key(team, findingID),
+		TeamID:          team,
+		FindingID:       findingID,
+		Raised:          flag(d, "raised"),
+		ScanID:          str(d, "scan_id"),
+		Severity:        str(d, "severity"),
+		Status:          csdomain.Status(str(d, "status")),
+		ResolvedAt:      when(d, "resolved_at"),
+		UpdatedPosition: num(d, "updated_position"),
+	}
 	return f, err
 }
 

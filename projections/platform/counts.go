@@ -8,11 +8,11 @@ import (
 // severityCounts counts findings per severity. A severity outside the five
 // (which the domain never produces) counts in the totals only.
 type severityCounts struct {
-	Critical      int64 `json:"critical"`
-	High          int64 `json:"high"`
-	Medium        int64 `json:"medium"`
-	Low           int64 `json:"low"`
-	Informational int64 `json:"informational"`
+	Critical      int64
+	High          int64
+	Medium        int64
+	Low           int64
+	Informational int64
 }
 
 func (c *severityCounts) add(severity string, n int64) {
@@ -30,6 +30,13 @@ func (c *severityCounts) add(severity string, n int64) {
 	}
 }
 
+func severityCountsFrom(m map[string]any) severityCounts {
+	return severityCounts{
+		Critical: num(m, "critical"), High: num(m, "high"), Medium: num(m, "medium"),
+		Low: num(m, "low"), Informational: num(m, "informational"),
+	}
+}
+
 func (c severityCounts) doc() map[string]any {
 	return map[string]any{
 		"critical": c.Critical, "high": c.High, "medium": c.Medium, "low": c.Low, "informational": c.Informational,
@@ -38,9 +45,9 @@ func (c severityCounts) doc() map[string]any {
 
 // findingStatusCounts counts findings per status.
 type findingStatusCounts struct {
-	Open       int64 `json:"open"`
-	Resolved   int64 `json:"resolved"`
-	Suppressed int64 `json:"suppressed"`
+	Open       int64
+	Resolved   int64
+	Suppressed int64
 }
 
 func (c *findingStatusCounts) add(status csdomain.Status, n int64) {
@@ -54,16 +61,20 @@ func (c *findingStatusCounts) add(status csdomain.Status, n int64) {
 	}
 }
 
+func findingStatusCountsFrom(m map[string]any) findingStatusCounts {
+	return findingStatusCounts{Open: num(m, "open"), Resolved: num(m, "resolved"), Suppressed: num(m, "suppressed")}
+}
+
 func (c findingStatusCounts) doc() map[string]any {
 	return map[string]any{"open": c.Open, "resolved": c.Resolved, "suppressed": c.Suppressed}
 }
 
 // scanStatusCounts counts scans per status.
 type scanStatusCounts struct {
-	Requested int64 `json:"requested"`
-	Running   int64 `json:"running"`
-	Completed int64 `json:"completed"`
-	Failed    int64 `json:"failed"`
+	Requested int64
+	Running   int64
+	Completed int64
+	Failed    int64
 }
 
 func (c *scanStatusCounts) add(status orchdomain.Status, n int64) {
@@ -76,6 +87,13 @@ func (c *scanStatusCounts) add(status orchdomain.Status, n int64) {
 		c.Completed += n
 	case orchdomain.StatusFailed:
 		c.Failed += n
+	}
+}
+
+func scanStatusCountsFrom(m map[string]any) scanStatusCounts {
+	return scanStatusCounts{
+		Requested: num(m, "requested"), Running: num(m, "running"),
+		Completed: num(m, "completed"), Failed: num(m, "failed"),
 	}
 }
 

@@ -14,30 +14,46 @@ import (
 
 // dashboard is a dashboard_summaries document.
 type dashboard struct {
-	ID                 string              `json:"_id"`
-	TeamID             string              `json:"team_id"`
-	ScansTotal         int64               `json:"scans_total"`
-	ScansByStatus      scanStatusCounts    `json:"scans_by_status"`
-	FindingsTotal      int64               `json:"findings_total"`
-	FindingsBySeverity severityCounts      `json:"findings_by_severity"`
-	FindingsByStatus   findingStatusCounts `json:"findings_by_status"`
-	OpenFindingsBySev  severityCounts      `json:"open_findings_by_severity"`
-	RecentScans        []recentScan        `json:"recent_scans"`
-	UpdatedPosition    int64               `json:"updated_position"`
+	ID                 string
+	TeamID             string
+	ScansTotal         int64
+	ScansByStatus      scanStatusCounts
+	FindingsTotal      int64
+	FindingsBySeverity severityCounts
+	FindingsByStatus   findingStatusCounts
+	OpenFindingsBySev  severityCounts
+	RecentScans        []recentScan
+	UpdatedPosition    int64
 }
 
 // recentScan is an entry of dashboard.RecentScans.
 type recentScan struct {
-	ScanID      string            `json:"scan_id"`
-	Status      orchdomain.Status `json:"status"`
-	Tool        string            `json:"tool"`
-	AccountID   string            `json:"account_id"`
-	RequestedAt time.Time         `json:"requested_at"`
+	ScanID      string
+	Status      orchdomain.Status
+	Tool        string
+	AccountID   string
+	RequestedAt time.Time
 }
 
 func loadDashboard(ctx context.Context, tx projections.Tx, team string) (dashboard, error) {
-	d := dashboard{ID: team, TeamID: team}
-	_, err := load(ctx, tx, DashboardCollection, team, &d)
+	doc, _, err := get(ctx, tx, DashboardCollection, team)
+	d := dashboard{
+		ID:                 team,
+		TeamID:             team,
+		ScansTotal:         num(doc, "scans_total"),
+		ScansByStatus:      scanStatusCountsFrom(obj(doc, "scans_by_status")),
+		FindingsTotal:      num(doc, "findings_total"),
+		FindingsBySeverity: severityCountsFrom(obj(doc, "findings_by_severity")),
+		FindingsByStatus:   findingStatusCountsFrom(obj(doc, "findings_by_status")),
+		OpenFindingsBySev:  severityCountsFrom(obj(doc, "open_findings_by_severity")),
+		UpdatedPosition:    num(doc, "updated_position"),
+	}
+	for _, r := range objs(doc, "recent_scans") {
+		d.RecentScans = append(d.RecentScans, recentScan{
+			ScanID: str(r, "scan_id"), Status: orchdomain.Status(str(r, "status")), Tool: str(r, "tool"),
+			AccountID: str(r, "account_id"), RequestedAt: when(r, "requested_at"),
+		})
+	}
 	return d, err
 }
 
@@ -86,21 +102,32 @@ func (d *dashboard) showRecent(s scanRow) {
 // scanRow is a dashboard_scans document: what the dashboard counts hold
 // for one scan. Requested is false while only later events were seen.
 type scanRow struct {
-	ID              string            `json:"_id"`
-	TeamID          string            `json:"team_id"`
-	ScanID          string            `json:"scan_id"`
-	Requested       bool              `json:"requested"`
-	Status          orchdomain.Status `json:"status"`
-	Tool            string            `json:"tool"`
-	AccountID       string            `json:"account_id"`
-	RequestedAt     time.Time         `json:"requested_at"`
-	FinishedAt      time.Time         `json:"finished_at"`
-	UpdatedPosition int64             `json:"updated_position"`
+	ID              string
+	TeamID          string
+	ScanID          string
+	Requested       bool
+	Status          orchdomain.Status
+	Tool            string
+	AccountID       string
+	RequestedAt     time.Time
+	FinishedAt      time.Time
+	UpdatedPosition int64
 }
 
 func loadScanRow(ctx context.Context, tx projections.Tx, team, scanID string) (scanRow, bool, error) {
-	s := scanRow{ID: Key(team, scanID), TeamID: team, ScanID: scanID}
-	found, err := load(ctx, tx, DashboardScansCollection, s.ID, &s)
+	d, found, err := get(ctx, tx, DashboardScansCollection, Key(team, scanID))
+	s := scanRow{
+		ID:              Key(team, scanID),
+		TeamID:          team,
+		ScanID:          scanID,
+		Requested:       flag(d, "requested"),
+		Status:          orchdomain.Status(str(d, "status")),
+		Tool:            str(d, "tool"),
+		AccountID:       str(d, "account_id"),
+		RequestedAt:     when(d, "requested_at"),
+		FinishedAt:      when(d, "finished_at"),
+		UpdatedPosition: num(d, "updated_position"),
+	}
 	return s, found, err
 }
 
@@ -122,20 +149,30 @@ func (s scanRow) doc() readmodel.Doc {
 // findingRow is a dashboard_findings document: what the dashboard counts
 // hold for one finding. Raised is false while only later events were seen.
 type findingRow struct {
-	ID              string          `json:"_id"`
-	TeamID          string          `json:"team_id"`
-	FindingID       string          `json:"finding_id"`
-	Raised          bool            `json:"raised"`
-	ScanID          string          `json:"scan_id"`
-	Severity        string          `json:"severity"`
-	Status          csdomain.Status `json:"status"`
-	ResolvedAt      time.Time       `json:"resolved_at"`
-	UpdatedPosition int64           `json:"updated_position"`
+	ID              string
+	TeamID          string
+	FindingID       string
+	Raised          bool
+	ScanID          string
+	Severity        string
+	Status          csdomain.Status
+	ResolvedAt      time.Time
+	UpdatedPosition int64
 }
 
 func loadFindingRow(ctx context.Context, tx projections.Tx, team, findingID string) (findingRow, error) {
-	f := findingRow{ID: Key(team, findingID), TeamID: team, FindingID: findingID}
-	_, err := load(ctx, tx, DashboardFindingsCollection, f.ID, &f)
+	d, _, err := get(ctx, tx, DashboardFindingsCollection, Key(team, findingID))
+	f := findingRow{
+		ID:              Key(team, findingID),
+		TeamID:          team,
+		FindingID:       findingID,
+		Raised:          flag(d, "raised"),
+		ScanID:          str(d, "scan_id"),
+		Severity:        str(d, "severity"),
+		Status:          csdomain.Status(str(d, "status")),
+		ResolvedAt:      when(d, "resolved_at"),
+		UpdatedPosition: num(d, "updated_position"),
+	}
 	return f, err
 }
 

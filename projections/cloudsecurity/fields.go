@@ -1,8 +1,6 @@
 package cloudsecurity
 
 import (
-	"context"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"time"
@@ -44,25 +42,29 @@ func deref(data any) any {
 	return data
 }
 
-// load reads collection/id through tx into v (a pointer to a struct whose
-// json tags name the document's fields); v is left alone when there is no
-// such document.
-func load(ctx context.Context, tx projections.Tx, collection, id string, v any) error {
-	doc, found, err := tx.Get(ctx, collection, id)
-	if err != nil {
-		return fmt.Errorf("get %s/%s: %w", collection, id, err)
+// Readers of the fields of a document the projection wrote: a missing or
+// mistyped field reads as the zero value.
+
+func str(d map[string]any, key string) string {
+	s, _ := d[key].(string)
+	return s
+}
+
+func num(d map[string]any, key string) int64 {
+	switch n := d[key].(type) {
+	case int64:
+		return n
+	case int:
+		return int64(n)
+	case float64:
+		return int64(n)
 	}
-	if !found {
-		return nil
-	}
-	raw, err := json.Marshal(doc)
-	if err == nil {
-		err = json.Unmarshal(raw, v)
-	}
-	if err != nil {
-		return fmt.Errorf("decode %s/%s: %w", collection, id, err)
-	}
-	return nil
+	return 0
+}
+
+func when(d map[string]any, key string) time.Time {
+	t, _ := d[key].(time.Time)
+	return t
 }
 
 // timeOrNil stores a zero time as null: TTL indexes ignore it and a

@@ -2,7 +2,6 @@ package platform
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"time"
@@ -56,25 +55,72 @@ func eventData(ev projections.Event) (any, error) {
 	return nil, nil
 }
 
-// load reads collection/id through tx into v (a pointer to a struct whose
-// json tags name the document's fields); found is false, and v left alone,
-// when there is no such document.
-func load(ctx context.Context, tx projections.Tx, collection, id string, v any) (found bool, err error) {
-	doc, found, err := tx.Get(ctx, collection, id)
+// get reads collection/id through tx; found is false when there is no such
+// document.
+func get(ctx context.Context, tx projections.Tx, collection, id string) (doc readmodel.Doc, found bool, err error) {
+	doc, found, err = tx.Get(ctx, collection, id)
 	if err != nil {
-		return false, fmt.Errorf("get %s/%s: %w", collection, id, err)
+		return nil, false, fmt.Errorf("get %s/%s: %w", collection, id, err)
 	}
-	if !found {
-		return false, nil
+	return doc, found, nil
+}
+
+// Readers of the fields of a document the projection wrote: a missing or
+// mistyped field reads as the zero value. Numbers are accepted as any of
+// the types a store or a batch may hand back.
+
+func str(d map[string]any, key string) string {
+	s, _ := d[key].(string)
+	return s
+}
+
+func num(d map[string]any, key string) int64 {
+	switch n := d[key].(type) {
+	case int64:
+		return n
+	case int:
+		return int64(n)
+	case float64:
+		return int64(n)
 	}
-	raw, err := json.Marshal(doc)
-	if err == nil {
-		err = json.Unmarshal(raw, v)
+	return 0
+}
+
+func when(d map[string]any, key string) time.Time {
+	t, _ := d[key].(time.Time)
+	return t
+}
+
+func flag(d map[string]any, key string) bool {
+	b, _ := d[key].(bool)
+	return b
+}
+
+func obj(d map[string]any, key string) map[string]any {
+	switch m := d[key].(type) {
+	case map[string]any:
+		return m
+	case readmodel.Doc:
+		return m
 	}
-	if err != nil {
-		return false, fmt.Errorf("decode %s/%s: %w", collection, id, err)
+	return nil
+}
+
+// objs reads an array of objects (a batch may hand back []map[string]any).
+func objs(d map[string]any, key string) []map[string]any {
+	switch l := d[key].(type) {
+	case []map[string]any:
+		return l
+	case []any:
+		out := make([]map[string]any, 0, len(l))
+		for _, e := range l {
+			if m, ok := e.(map[string]any); ok {
+				out = append(out, m)
+			}
+		}
+		return out
 	}
-	return true, nil
+	return nil
 }
 
 // timeOrNil stores a zero time as null: TTL indexes ignore it and a
