@@ -232,4 +232,3 @@ func TestChangedEventTypesRebuildAutomatically(t *testing.T) {
 	assert.Equal(t, expected(t, env, v2, nil), dump(t, env, v2))
 	assert.Empty(t, status(t, rt2, "test.ledger").NeedsRebuild)
 }
-
