@@ -26,9 +26,12 @@ const (
 	CodeUnsupportedMediaType = "UNSUPPORTED_MEDIA_TYPE" // 415
 	CodeIdempotencyKeyReused = "IDEMPOTENCY_KEY_REUSED" // 422: same key, different request
 	CodeRuleViolation        = "RULE_VIOLATION"         // 422: a rule error without a code of its own
+	CodeRebuildInProgress    = "REBUILD_IN_PROGRESS"    // 409: a rebuild of that projection is running
+	CodeRetryFailed          = "RETRY_FAILED"           // 422: a parked event failed again; it stays parked
 	CodeInternal             = "INTERNAL"               // 500: the cause is logged, never sent
 	CodeRequestCanceled      = "REQUEST_CANCELED"       // 503: the client went away
 	CodeNotReady             = "NOT_READY"              // 503: /readyz with a failing check
+	CodeProjectorUnavailable = "PROJECTOR_UNAVAILABLE"  // 503: this process does not run the projector role
 	CodeTimeout              = "TIMEOUT"                // 504: the request deadline passed
 )
 
@@ -87,6 +90,7 @@ func classify(err error) (status int, body ErrorBody, internal bool) {
 	var (
 		reqErr   *requestError
 		valErr   *domain.ValidationError
+		retryErr *RetryError
 		ruleErr  *domain.RuleError
 		conflict *eventstore.ConflictError
 		tooLarge *http.MaxBytesError
@@ -97,9 +101,13 @@ func classify(err error) (status int, body ErrorBody, internal bool) {
 		return reqErr.status, reqErr.body, false
 
 	case errors.As(err, &valErr):
+		in := ""
+		if _, ok := errors.AsType[*queryInputError](err); ok {
+			in = InQuery
+		}
 		details := make([]ErrorDetail, len(valErr.Fields))
 		for i, f := range valErr.Fields {
-			details[i] = ErrorDetail{Field: f.Field, Message: f.Message}
+			details[i] = ErrorDetail{Field: f.Field, In: in, Message: f.Message}
 		}
 		return http.StatusBadRequest, ErrorBody{Code: CodeValidationFailed, Message: "invalid input", Details: details}, false
 
@@ -109,6 +117,26 @@ func classify(err error) (status int, body ErrorBody, internal bool) {
 			code = CodeRuleViolation
 		}
 		return http.StatusUnprocessableEntity, ErrorBody{Code: code, Message: ruleErr.Message}, false
+
+	case errors.As(err, &retryErr):
+		return http.StatusUnprocessableEntity, ErrorBody{
+			Code:    CodeRetryFailed,
+			Message: fmt.Sprintf("a parked event failed again and stays parked (%d applied before it): %v", retryErr.Applied, retryErr.Err),
+		}, false
+
+	case errors.Is(err, ErrRebuildInProgress):
+		return http.StatusConflict, ErrorBody{Code: CodeRebuildInProgress,
+			Message: "a rebuild of this projection is already running; follow it in GET /api/v1/projections"}, false
+
+	case errors.Is(err, ErrNoRebuild):
+		return http.StatusNotFound, ErrorBody{Code: CodeNotFound, Message: "no rebuild of this projection is running"}, false
+
+	case errors.Is(err, ErrNotParked):
+		return http.StatusNotFound, ErrorBody{Code: CodeNotFound, Message: "no such parked event"}, false
+
+	case errors.Is(err, ErrProjectorUnavailable):
+		return http.StatusServiceUnavailable, ErrorBody{Code: CodeProjectorUnavailable,
+			Message: "this process does not run the projector role (--roles); send the request to one that does"}, false
 
 	case errors.Is(err, domain.ErrNotFound):
 		return http.StatusNotFound, ErrorBody{Code: CodeNotFound, Message: "not found"}, false

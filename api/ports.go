@@ -2,8 +2,11 @@ package api
 
 import (
 	"context"
+	"errors"
+	"time"
 
 	"github.com/cspm-es/cspm-es/commands"
+	"github.com/cspm-es/cspm-es/queries"
 )
 
 // CommandService is what the command routes call. *commands.Handlers
@@ -64,3 +67,147 @@ type DatabaseListerFunc func() []Database
 
 // Databases calls f.
 func (f DatabaseListerFunc) Databases() []Database { return f() }
+
+// QueryService is what the query routes call. *queries.Service satisfies it.
+type QueryService interface {
+	ListScans(ctx context.Context, team string, f queries.ScanFilter, p queries.Page) (queries.ScanList, error)
+	GetScan(ctx context.Context, team, id string) (queries.ScanDetail, error)
+	ListFindings(ctx context.Context, team string, f queries.FindingFilter, p queries.Page) (queries.FindingList, error)
+	DashboardSummary(ctx context.Context, team string) (queries.Dashboard, error)
+}
+
+// ReadProgress says how far the projections have processed the event
+// stream: the read side of read-your-writes. Projections are named as the
+// projector runtime names them ("orchestration.scan_runs").
+type ReadProgress interface {
+	// Processed returns a position through which every named projection
+	// has processed the stream (every event at or before it is in their
+	// read models). It may lag the truth, never lead it.
+	Processed(ctx context.Context, projections []string) (int64, error)
+	// WaitFor blocks until every named projection has processed the
+	// stream through position, and reports whether that happened before
+	// ctx ended.
+	WaitFor(ctx context.Context, projections []string, position int64) bool
+}
+
+// ProjectionAdmin is what the projection routes call: status, rebuilds
+// and parked events of the projections (the projector role).
+type ProjectionAdmin interface {
+	// Names lists the projections, sorted.
+	Names() []string
+	// Status is a snapshot of every projection, sorted by name.
+	Status(ctx context.Context) ([]ProjectionStatus, error)
+	// StartRebuild starts rebuilding the named projection (or every one,
+	// for RebuildAll) in the background and returns at once.
+	// ErrRebuildInProgress when one of them is being rebuilt.
+	StartRebuild(ctx context.Context, name string) (RebuildStarted, error)
+	// CancelRebuild cancels the rebuild that covers name (RebuildAll: the
+	// rebuild of every projection). ErrNoRebuild when none runs.
+	CancelRebuild(ctx context.Context, name string) error
+	// RetryParked applies a parked event (position > 0) or all of them
+	// (position 0). A failing event stops it with a *RetryError.
+	RetryParked(ctx context.Context, name string, position int64) (int, error)
+	// SkipParked forgets a parked event (position > 0) or all of them.
+	SkipParked(ctx context.Context, name string, position int64) (int, error)
+}
+
+// RebuildAll is the projection name that means every projection, in
+// POST /api/v1/projections/{name}/rebuild.
+const RebuildAll = "all"
+
+// Errors a ProjectionAdmin returns (wrapped or not); classify maps them.
+var (
+	// ErrRebuildInProgress: a rebuild of that projection is running (409).
+	ErrRebuildInProgress = errors.New("a rebuild of this projection is already running")
+	// ErrNoRebuild: no rebuild of that projection is running (404).
+	ErrNoRebuild = errors.New("no rebuild of this projection is running")
+	// ErrNotParked: no such parked event (404).
+	ErrNotParked = errors.New("no such parked event")
+	// ErrProjectorUnavailable: this process does not run the projector
+	// role, so it cannot rebuild or retry (503).
+	ErrProjectorUnavailable = errors.New("this process does not run the projector role")
+)
+
+// RetryError is a parked-event retry stopped by an event that failed
+// again; it stays parked with the new error.
+type RetryError struct {
+	Applied int // events applied before it
+	Err     error
+}
+
+func (e *RetryError) Error() string { return e.Err.Error() }
+func (e *RetryError) Unwrap() error { return e.Err }
+
+// ProjectionStatus is one projection as GET /api/v1/projections shows it.
+type ProjectionStatus struct {
+	Name       string   `json:"name"`
+	Database   string   `json:"database"` // registry constant, e.g. ORCHESTRATION
+	EventTypes []string `json:"event_types"`
+	// State: running, rebuilding, failing, stopped, or remote (this
+	// process does not run the projector role: the figures come from the
+	// stored checkpoints).
+	State string `json:"state"`
+	// Checkpoint is the position of the last event committed into the
+	// read model; Processed how far the projection has seen the stream
+	// (it passes Checkpoint when the latest events are of other types).
+	Checkpoint   int64            `json:"checkpoint"`
+	Processed    int64            `json:"processed"`
+	Head         int64            `json:"head"`
+	LagEvents    int64            `json:"lag_events"`
+	LagSeconds   float64          `json:"lag_seconds"`
+	ParkedCount  int              `json:"parked_count"`
+	Parked       []ParkedEvent    `json:"parked"`
+	LastError    string           `json:"last_error,omitempty"`
+	LastErrorAt  time.Time        `json:"last_error_at,omitzero"`
+	NeedsRebuild string           `json:"needs_rebuild,omitempty"`
+	Rebuild      *RebuildProgress `json:"rebuild,omitempty"`
+	StatusError  string           `json:"status_error,omitempty"`
+}
+
+// ParkedEvent is an event a projection gave up on (retry or skip it).
+type ParkedEvent struct {
+	Position int64     `json:"position"`
+	EventID  string    `json:"event_id"`
+	Type     string    `json:"type"`
+	StreamID string    `json:"stream_id"`
+	Error    string    `json:"error"`
+	Attempts int       `json:"attempts"`
+	ParkedAt time.Time `json:"parked_at"`
+}
+
+// Rebuild phases beyond the runtime's (preparing, catching_up,
+// cutting_over, done, failed).
+const (
+	RebuildQueued   = "queued"   // part of a rebuild of every projection, not started yet
+	RebuildDone     = "done"     // swapped in
+	RebuildFailed   = "failed"   // stopped (an error, or cancelled); the live model is untouched
+	RebuildCanceled = "canceled" // cancelled before or while it ran; the live model is untouched
+)
+
+// RebuildProgress is the latest (or current) rebuild of a projection.
+type RebuildProgress struct {
+	Phase string `json:"phase"`
+	// Processed is the position the rebuild has applied through, Target
+	// the event store's head (it moves while appends go on).
+	Processed    int64     `json:"processed"`
+	Target       int64     `json:"target"`
+	Applied      int64     `json:"applied"`
+	EventsPerSec float64   `json:"events_per_sec"`
+	ETASeconds   float64   `json:"eta_seconds"`
+	StartedAt    time.Time `json:"started_at"`
+	FinishedAt   time.Time `json:"finished_at,omitzero"`
+	Error        string    `json:"error,omitempty"`
+}
+
+// Finished reports whether the rebuild ended (done, failed or canceled).
+func (p RebuildProgress) Finished() bool {
+	return p.Phase == RebuildDone || p.Phase == RebuildFailed || p.Phase == RebuildCanceled
+}
+
+// RebuildStarted answers POST /api/v1/projections/{name}/rebuild: the
+// projections the rebuild covers, in the order they run, and when it
+// was requested (each one's rebuild.started_at is at or after it).
+type RebuildStarted struct {
+	Projections []string  `json:"projections"`
+	RequestedAt time.Time `json:"requested_at"`
+}

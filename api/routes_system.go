@@ -26,6 +26,12 @@ func (s *Server) registerRoutes() {
 	v1 := e.Group("/api/v1")
 	v1.GET("/system/databases", s.listDatabases)
 	s.registerCommandRoutes(v1)
+	if s.deps.Queries != nil {
+		s.registerQueryRoutes(v1)
+	}
+	if s.deps.Projections != nil {
+		s.registerProjectionRoutes(v1)
+	}
 }
 
 // healthz is liveness: 200 for as long as the process serves.

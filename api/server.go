@@ -22,10 +22,14 @@ type ServerConfig struct {
 	IngestBodyLimit  int64         // bytes accepted by the findings batch route; default 16 MiB
 	RequestTimeout   time.Duration // deadline of every request's context; default 30s
 	ReadinessTimeout time.Duration // bound on all /readyz checks together; default 5s
-	// DefaultTeam is the team_id of every command until authentication
-	// lands; default "default". The team is never read from a body.
+	// DefaultTeam is the team_id of every command and query until
+	// authentication lands; default "default". The team is never read
+	// from a body or a parameter.
 	DefaultTeam string
-	Logger      *slog.Logger // default: discard
+	// ReadWaitTimeout bounds how long a query given min_position waits
+	// for its projections before answering with meta.stale; default 2s.
+	ReadWaitTimeout time.Duration
+	Logger          *slog.Logger // default: discard
 }
 
 // Defaults of ServerConfig.
@@ -36,6 +40,7 @@ const (
 	DefaultRequestTimeout   = 30 * time.Second
 	DefaultReadinessTimeout = 5 * time.Second
 	DefaultTeam             = "default"
+	DefaultReadWaitTimeout  = 2 * time.Second
 )
 
 // anonymousActor is the actor of every command until authentication lands.
@@ -57,6 +62,9 @@ func (c ServerConfig) withDefaults() ServerConfig {
 	if c.ReadinessTimeout <= 0 {
 		c.ReadinessTimeout = DefaultReadinessTimeout
 	}
+	if c.ReadWaitTimeout <= 0 {
+		c.ReadWaitTimeout = DefaultReadWaitTimeout
+	}
 	if c.DefaultTeam == "" {
 		c.DefaultTeam = DefaultTeam
 	}
@@ -71,6 +79,12 @@ type Deps struct {
 	Commands  CommandService     // required
 	Readiness []ReadinessChecker // run by /readyz; none means always ready
 	Databases DatabaseLister     // GET /api/v1/system/databases; nil lists nothing
+	// Queries serves the query routes (GET /api/v1/scans, ...); nil leaves
+	// them out. Progress is then required: it answers min_position.
+	Queries  QueryService
+	Progress ReadProgress
+	// Projections serves /api/v1/projections; nil leaves those routes out.
+	Projections ProjectionAdmin
 	// Metrics receives the HTTP collectors and is what /metrics exposes.
 	// Nil gives the server a registry of its own. Never the global one, so
 	// that tests can build many servers.
@@ -97,10 +111,14 @@ type Server struct {
 }
 
 // NewServer builds the server and its routes. It panics when
-// deps.Commands is nil (a wiring bug, caught at start-up).
+// deps.Commands is nil, or deps.Queries without deps.Progress (wiring
+// bugs, caught at start-up).
 func NewServer(cfg ServerConfig, deps Deps) *Server {
 	if deps.Commands == nil {
 		panic("api.NewServer: Deps.Commands is nil")
+	}
+	if deps.Queries != nil && deps.Progress == nil {
+		panic("api.NewServer: Deps.Queries without Deps.Progress")
 	}
 	cfg = cfg.withDefaults()
 	if deps.Metrics == nil {

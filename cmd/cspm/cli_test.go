@@ -10,7 +10,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/cspm-es/cspm-es/platform/config"
 	"github.com/cspm-es/cspm-es/platform/dbregistry"
 )
 
@@ -128,13 +127,6 @@ func TestDBList_BadPrefix(t *testing.T) {
 	assert.Contains(t, r.stderr, "--db-prefix / CSPM_DB_PREFIX: invalid database name: prefix \"Acme.\"")
 }
 
-func TestServe_ProjectorRoleAloneNotYet(t *testing.T) {
-	t.Parallel()
-	r := cspm(t, nil, "serve", "--roles", "projector", "--data-dir", t.TempDir())
-	assert.Equal(t, exitUsage, r.code)
-	assert.Contains(t, r.stderr, "the projector role is not part of this build yet")
-}
-
 func TestEvents_NoStoreYet(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
@@ -169,10 +161,4 @@ func TestEventsReplay_FlagErrors(t *testing.T) {
 		assert.Equal(t, exitUsage, r.code, "%v: %s", tt.args, r.stderr)
 		assert.Contains(t, r.stderr, tt.want, "%v", tt.args)
 	}
-}
-
-func TestPendingRoles(t *testing.T) {
-	t.Parallel()
-	assert.Equal(t, []config.Role{config.RoleProjector}, pendingRoles(config.AllRoles))
-	assert.Empty(t, pendingRoles([]config.Role{config.RoleAPI}))
 }

@@ -18,9 +18,13 @@ const startTimeout = time.Minute
 func serveCommand() *command {
 	return &command{
 		name:    "serve",
-		summary: "run the service (HTTP API) until SIGINT/SIGTERM",
-		description: "Runs cspm: opens the event store (embedded SQLite under --data-dir by\n" +
-			"default, or MongoDB), then serves the HTTP API on --http-addr. It prints\n" +
+		summary: "run the service (API, relay, projectors) until SIGINT/SIGTERM",
+		description: "Runs cspm: opens the event store and the 14 module databases (embedded\n" +
+			"SQLite under --data-dir by default, or MongoDB), then runs its --roles:\n" +
+			"api (the HTTP API on --http-addr: commands and queries), relay (publishes\n" +
+			"the event store to NATS, embedded under <data-dir>/nats unless --nats-url)\n" +
+			"and projector (keeps the read models up to date from NATS). Any non-empty\n" +
+			"subset works; several processes share the work through NATS. It prints\n" +
 			"where its data lives and where it listens, and stops cleanly on SIGINT or\n" +
 			"SIGTERM within --shutdown-timeout.",
 		groups: config.AllGroups,
@@ -32,13 +36,6 @@ func serveCommand() *command {
 
 func serve(ctx context.Context, inv *invocation) error {
 	cfg := inv.cfg
-	if cfg.Roles == nil || (len(cfg.Roles) == 1 && cfg.Roles[0] == config.RoleProjector) {
-		return usageError("roles %q: the projector role is not part of this build yet", config.JoinRoles(cfg.Roles))
-	}
-	if pending := pendingRoles(cfg.Roles); len(pending) > 0 {
-		inv.log.Info("roles not part of this build yet", "pending", config.JoinRoles(pending))
-	}
-
 	app := fx.New(serveOptions(cfg, inv.stderr))
 	if err := app.Err(); err != nil {
 		return fmt.Errorf("build: %w", err)
@@ -48,6 +45,9 @@ func serve(ctx context.Context, inv *invocation) error {
 	defer cancelStart()
 	if err := app.Start(startCtx); err != nil {
 		return fmt.Errorf("start: %w", err)
+	}
+	if !cfg.HasRole(config.RoleAPI) {
+		inv.log.Info("cspm running", "data_dir", cfg.DataDir, "roles", config.JoinRoles(cfg.Roles))
 	}
 
 	// fx relays SIGINT and SIGTERM (and fx.Shutdowner requests) to Wait
@@ -78,14 +78,4 @@ func serve(ctx context.Context, inv *invocation) error {
 		return &exitError{code: exitCode}
 	}
 	return nil
-}
-
-func pendingRoles(roles []config.Role) []config.Role {
-	var out []config.Role
-	for _, r := range roles {
-		if r == config.RoleProjector {
-			out = append(out, r)
-		}
-	}
-	return out
 }

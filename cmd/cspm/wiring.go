@@ -16,12 +16,16 @@ import (
 	"github.com/cspm-es/cspm-es/platform/config"
 	"github.com/cspm-es/cspm-es/platform/dbregistry"
 	"github.com/cspm-es/cspm-es/platform/logging"
+	"github.com/cspm-es/cspm-es/queries"
 )
 
 // The fx graph of `cspm serve`, one thin module per area. Modules only call
 // constructors that work without fx; no business logic lives here.
 //
-//	config → slog logger → database registry → event store → codec → commands → API server
+//	config → slog logger → database registry → event store → codec → commands ─┐
+//	  bus (relay, projector) → relay (relay role)                               │
+//	  read models (api, projector) → projector runtime (projector role)         │
+//	  queries + read-your-writes + projection admin (api role) ─────────────────┴→ API server
 
 // storeOpenTimeout bounds opening the event store (a MongoDB connection) at start.
 const storeOpenTimeout = 30 * time.Second
@@ -44,11 +48,17 @@ func serveOptions(cfg config.Config, logTo io.Writer) fx.Option {
 	if cfg.HasRole(config.RoleRelay) || cfg.HasRole(config.RoleProjector) {
 		opts = append(opts, busModule)
 	}
+	if cfg.HasRole(config.RoleAPI) || cfg.HasRole(config.RoleProjector) {
+		opts = append(opts, readModelModule)
+	}
 	if cfg.HasRole(config.RoleRelay) {
 		opts = append(opts, relayModule)
 	}
+	if cfg.HasRole(config.RoleProjector) {
+		opts = append(opts, projectorModule)
+	}
 	if cfg.HasRole(config.RoleAPI) {
-		opts = append(opts, apiModule)
+		opts = append(opts, readSideModule, apiModule)
 	}
 	return fx.Options(opts...)
 }
@@ -116,6 +126,8 @@ type apiParams struct {
 	Registry *dbregistry.Registry
 	Store    eventstore.Store
 	Commands *commands.Handlers
+	Queries  *queries.Service
+	ReadSide ReadSide
 	Metrics  *prometheus.Registry
 }
 
@@ -126,6 +138,7 @@ func newAPIServer(p apiParams) *api.Server {
 		IngestBodyLimit: p.Config.HTTPIngestBodyLimit,
 		RequestTimeout:  p.Config.HTTPRequestTimeout,
 		DefaultTeam:     p.Config.DefaultTeam,
+		ReadWaitTimeout: p.Config.ReadWaitTimeout,
 		Logger:          p.Logger.With("component", "api"),
 	}, api.Deps{
 		Commands: p.Commands,
@@ -135,8 +148,11 @@ func newAPIServer(p apiParams) *api.Server {
 				return err
 			}),
 		},
-		Databases: api.DatabaseListerFunc(func() []api.Database { return apiDatabases(p.Registry) }),
-		Metrics:   p.Metrics,
+		Databases:   api.DatabaseListerFunc(func() []api.Database { return apiDatabases(p.Registry) }),
+		Queries:     p.Queries,
+		Progress:    p.ReadSide.Progress,
+		Projections: p.ReadSide.Admin,
+		Metrics:     p.Metrics,
 	})
 }
 

@@ -1,0 +1,196 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/cspm-es/cspm-es/domain"
+)
+
+// Query routes read query parameters strictly, as command routes read
+// bodies: only the parameters the route takes, each once unless it may
+// repeat, and every problem named (in: "query").
+
+// MaxPageLimit is the largest page a list route returns (limit).
+const MaxPageLimit = 200
+
+// Query parameters.
+const (
+	paramLimit       = "limit"
+	paramCursor      = "cursor"
+	paramMinPosition = "min_position"
+)
+
+// params are a request's validated query parameters.
+type params struct{ url.Values }
+
+// readParams parses the query string and checks it against the names the
+// route takes (min_position is always taken); names in repeatable may be
+// given several times.
+func readParams(c echo.Context, names []string, repeatable ...string) (params, error) {
+	values, err := url.ParseQuery(c.Request().URL.RawQuery)
+	if err != nil {
+		return params{}, &requestError{status: http.StatusBadRequest, body: ErrorBody{
+			Code: CodeValidationFailed, Message: "invalid input",
+			Details: []ErrorDetail{{In: InQuery, Message: "the query string is malformed"}},
+		}}
+	}
+	taken := append(slices.Clone(names), paramMinPosition)
+	var details []ErrorDetail
+	for _, name := range slices.Sorted(func(yield func(string) bool) {
+		for k := range values {
+			if !yield(k) {
+				return
+			}
+		}
+	}) {
+		switch {
+		case !slices.Contains(taken, name):
+			details = append(details, ErrorDetail{Field: name, In: InQuery,
+				Message: "unknown query parameter; this route takes " + strings.Join(taken, ", ")})
+		case len(values[name]) > 1 && !slices.Contains(repeatable, name):
+			details = append(details, ErrorDetail{Field: name, In: InQuery, Message: "must be given once"})
+		}
+	}
+	if len(details) > 0 {
+		return params{}, invalidDetails(details[:min(len(details), maxDetails)])
+	}
+	return params{values}, nil
+}
+
+// text returns a single-valued text filter ("" when absent); present but
+// empty is an error, since leaving the parameter out is how not to filter.
+func (p params) text(name string) (string, error) {
+	vs, ok := p.Values[name]
+	if !ok {
+		return "", nil
+	}
+	if strings.TrimSpace(vs[0]) == "" {
+		return "", invalidInput(InQuery, name, "is empty; leave it out not to filter")
+	}
+	return vs[0], nil
+}
+
+// list returns a filter that may repeat and hold comma-separated values
+// (severity=high&severity=critical or severity=high,critical).
+func (p params) list(name string) ([]string, error) {
+	var out []string
+	for _, v := range p.Values[name] {
+		for part := range strings.SplitSeq(v, ",") {
+			part = strings.TrimSpace(part)
+			if part == "" {
+				return nil, invalidInput(InQuery, name, "holds an empty value")
+			}
+			out = append(out, part)
+		}
+	}
+	return out, nil
+}
+
+// page reads limit (1..MaxPageLimit, default queries.DefaultLimit) and cursor.
+func (p params) page() (limit int, cursor string, err error) {
+	if raw, ok := p.Values[paramLimit]; ok {
+		n, perr := strconv.Atoi(raw[0])
+		if perr != nil || n < 1 || n > MaxPageLimit {
+			return 0, "", invalidInput(InQuery, paramLimit, "must be an integer from 1 to %d", MaxPageLimit)
+		}
+		limit = n
+	}
+	if raw, ok := p.Values[paramCursor]; ok {
+		if raw[0] == "" {
+			return 0, "", invalidInput(InQuery, paramCursor, "is empty; leave it out for the first page")
+		}
+		cursor = raw[0]
+	}
+	return limit, cursor, nil
+}
+
+// minPosition reads read-your-writes' position from the min_position
+// parameter or the X-Min-Position header (0 when neither is given; when
+// both are, the larger).
+func (p params) minPosition(c echo.Context) (int64, error) {
+	var pos int64
+	if raw, ok := p.Values[paramMinPosition]; ok {
+		n, err := parsePosition(raw[0])
+		if err != nil {
+			return 0, invalidInput(InQuery, paramMinPosition, "%s", err)
+		}
+		pos = n
+	}
+	switch hs := c.Request().Header.Values(HeaderMinPosition); len(hs) {
+	case 0:
+	case 1:
+		n, err := parsePosition(hs[0])
+		if err != nil {
+			return 0, invalidInput(InHeader, HeaderMinPosition, "%s", err)
+		}
+		pos = max(pos, n)
+	default:
+		return 0, invalidInput(InHeader, HeaderMinPosition, "must be sent once")
+	}
+	return pos, nil
+}
+
+func parsePosition(s string) (int64, error) {
+	n, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
+	if err != nil || n < 0 {
+		return 0, errors.New("must be a non-negative integer (an event-store position)")
+	}
+	return n, nil
+}
+
+func invalidDetails(details []ErrorDetail) *requestError {
+	return &requestError{status: http.StatusBadRequest, body: ErrorBody{Code: CodeValidationFailed, Message: "invalid input", Details: details}}
+}
+
+// queryInputError marks a *domain.ValidationError raised by a query: its
+// fields are query parameters.
+type queryInputError struct{ err error }
+
+func (e *queryInputError) Error() string { return e.err.Error() }
+func (e *queryInputError) Unwrap() error { return e.err }
+
+// fromQuery marks the validation errors of a query as about query
+// parameters; other errors pass unchanged.
+func fromQuery(err error) error {
+	var v *domain.ValidationError
+	if errors.As(err, &v) {
+		return &queryInputError{err}
+	}
+	return err
+}
+
+// readMeta is read-your-writes for one query over the projections reads:
+// wait (up to the configured bound) until they passed minPos, then say
+// how far they have processed the stream. Call it before running the
+// query, so that the position is one the answer reflects at least.
+func (s *Server) readMeta(ctx context.Context, reads []string, minPos int64) (Meta, error) {
+	stale := false
+	if minPos > 0 {
+		wctx, cancel := context.WithTimeout(ctx, s.cfg.ReadWaitTimeout)
+		ok := s.deps.Progress.WaitFor(wctx, reads, minPos)
+		cancel()
+		if !ok {
+			if err := ctx.Err(); err != nil {
+				return Meta{}, err
+			}
+			stale = true
+		}
+	}
+	pos, err := s.deps.Progress.Processed(ctx, reads)
+	if err != nil {
+		return Meta{}, fmt.Errorf("read progress of %v: %w", reads, err)
+	}
+	if !stale {
+		pos = max(pos, minPos)
+	}
+	return Meta{Position: pos, Stale: stale, kind: metaRead}, nil
+}

@@ -1,0 +1,195 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/cspm-es/cspm-es/eventstore"
+	"github.com/cspm-es/cspm-es/platform/dbregistry"
+	"github.com/cspm-es/cspm-es/platform/readmodel"
+	"github.com/cspm-es/cspm-es/projections"
+)
+
+// checkpointProgress answers read-your-writes from what the projections
+// stored, so it works in any process that can read the module databases
+// and the event store, with or without the projector role.
+//
+// A projection's checkpoint is the position of the last event it
+// committed, and it commits the events it listens to in position order.
+// So it has processed the stream through P when every event in
+// (checkpoint, P] is of a type it does not listen to: such events never
+// touch its read model. The checkpoint alone would never pass the
+// position of, say, a finding for the scan_runs projection. The event
+// store tells the types; the position verified that way is remembered
+// (it can only grow), so each event is looked at about once.
+type checkpointProgress struct {
+	events eventstore.Store
+	projs  map[string]progressTarget
+
+	mu       sync.Mutex
+	verified map[string]int64 // processed through, as last verified
+}
+
+type progressTarget struct {
+	store readmodel.Store
+	types map[string]bool
+}
+
+// Polling bounds of WaitFor, and how many events one read looks at.
+const (
+	progressPollMin = time.Millisecond
+	progressPollMax = 50 * time.Millisecond
+	progressScanMin = 32
+	progressScanMax = 1024
+)
+
+func newCheckpointProgress(events eventstore.Store, stores map[dbregistry.Constant]readmodel.Store, ps []projections.Projection) *checkpointProgress {
+	cp := &checkpointProgress{events: events, projs: map[string]progressTarget{}, verified: map[string]int64{}}
+	for _, p := range ps {
+		types := map[string]bool{}
+		for _, t := range p.EventTypes() {
+			types[t] = true
+		}
+		cp.projs[p.Name()] = progressTarget{store: stores[p.Database()], types: types}
+	}
+	return cp
+}
+
+func (p *checkpointProgress) names(names []string) []string {
+	if len(names) > 0 {
+		return names
+	}
+	out := make([]string, 0, len(p.projs))
+	for n := range p.projs {
+		out = append(out, n)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// Processed implements api.ReadProgress: the smallest of the named
+// projections' checkpoints and verified positions. It reads no events.
+func (p *checkpointProgress) Processed(ctx context.Context, names []string) (int64, error) {
+	through := int64(math.MaxInt64)
+	for _, name := range p.names(names) {
+		v, err := p.through(ctx, name)
+		if err != nil {
+			return 0, err
+		}
+		through = min(through, v)
+	}
+	if through == math.MaxInt64 {
+		return 0, nil
+	}
+	return through, nil
+}
+
+// through is max(checkpoint, verified) for one projection.
+func (p *checkpointProgress) through(ctx context.Context, name string) (int64, error) {
+	t, ok := p.projs[name]
+	if !ok || t.store == nil {
+		return 0, fmt.Errorf("%w: %q", projections.ErrUnknownProjection, name)
+	}
+	cp, err := t.store.Checkpoint(ctx, name)
+	if err != nil {
+		return 0, fmt.Errorf("checkpoint of %s: %w", name, err)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	v := max(p.verified[name], cp)
+	p.verified[name] = v
+	return v, nil
+}
+
+// extend verifies name as far toward target as the event store allows:
+// past every event it does not listen to, up to the first one it does.
+func (p *checkpointProgress) extend(ctx context.Context, name string, target int64) (int64, error) {
+	v, err := p.through(ctx, name)
+	if err != nil || v >= target {
+		return v, err
+	}
+	types := p.projs[name].types
+	chunk := progressScanMin
+	start := v
+scan:
+	for v < target {
+		evs, err := p.events.ReadAll(ctx, v, int(min(int64(chunk), target-v)))
+		if err != nil {
+			return 0, fmt.Errorf("read the event store after %d: %w", v, err)
+		}
+		if len(evs) == 0 {
+			break // not appended (visible) yet
+		}
+		for _, e := range evs {
+			if types[e.Type] {
+				break scan // not committed yet: the checkpoint is below it
+			}
+			v = e.Position
+		}
+		chunk = min(2*chunk, progressScanMax)
+	}
+	if v > start {
+		p.mu.Lock()
+		p.verified[name] = max(p.verified[name], v)
+		p.mu.Unlock()
+	}
+	return v, nil
+}
+
+// reached reports whether every named projection has processed through
+// position, verifying as it goes.
+func (p *checkpointProgress) reached(ctx context.Context, names []string, position int64) bool {
+	for _, name := range p.names(names) {
+		if v, err := p.extend(ctx, name, position); err != nil || v < position {
+			return false
+		}
+	}
+	return true
+}
+
+// WaitFor implements api.ReadProgress by polling the checkpoints (from
+// every millisecond to every 50ms) once the store holds position.
+func (p *checkpointProgress) WaitFor(ctx context.Context, names []string, position int64) bool {
+	if position <= 0 {
+		return true
+	}
+	if err := p.events.WaitForAppend(ctx, position-1); err != nil {
+		return false
+	}
+	wait := progressPollMin
+	t := time.NewTimer(0)
+	defer t.Stop()
+	for {
+		if p.reached(ctx, names, position) {
+			return true
+		}
+		t.Reset(wait)
+		select {
+		case <-ctx.Done():
+			return false
+		case <-t.C:
+		}
+		wait = min(2*wait, progressPollMax)
+	}
+}
+
+// runtimeProgress waits through the in-process projector runtime, which
+// is told of every commit and asks the bus how far each projection got;
+// the stored checkpoints answer first (e.g. while the runtime is still
+// starting, after a restart) and give meta.position.
+type runtimeProgress struct {
+	*checkpointProgress
+	rt *projections.Runtime
+}
+
+// WaitFor implements api.ReadProgress.
+func (p *runtimeProgress) WaitFor(ctx context.Context, names []string, position int64) bool {
+	if position <= 0 || p.reached(ctx, names, position) {
+		return true
+	}
+	return p.rt.WaitFor(ctx, names, position)
+}
