@@ -2,6 +2,7 @@ package orchestration_test
 
 import (
 	"context"
+	"fmt"
 	"maps"
 	"math/rand/v2"
 	"slices"
@@ -16,15 +17,30 @@ import (
 )
 
 // memTx is a map-backed projections.Tx. Put normalizes (and so validates
-// and deep-copies) documents as a store would, Get returns copies.
+// and deep-copies) documents as a store would, Get returns copies. Like the
+// runtime's Tx, it refuses collections the projection did not declare
+// (when declared is set).
 type memTx struct {
-	colls map[string]map[string]readmodel.Doc
-	errs  []error
+	colls    map[string]map[string]readmodel.Doc
+	declared map[string]bool
+	errs     []error
+}
+
+func (m *memTx) check(coll string) error {
+	if m.declared != nil && !m.declared[coll] {
+		err := fmt.Errorf("collection %q is not declared", coll)
+		m.errs = append(m.errs, err)
+		return err
+	}
+	return nil
 }
 
 func newMemTx() *memTx { return &memTx{colls: map[string]map[string]readmodel.Doc{}} }
 
 func (m *memTx) Get(_ context.Context, coll, id string) (readmodel.Doc, bool, error) {
+	if err := m.check(coll); err != nil {
+		return nil, false, err
+	}
 	d, ok := m.colls[coll][id]
 	if !ok {
 		return nil, false, nil
@@ -34,6 +50,9 @@ func (m *memTx) Get(_ context.Context, coll, id string) (readmodel.Doc, bool, er
 }
 
 func (m *memTx) Put(coll string, doc readmodel.Doc) {
+	if m.check(coll) != nil {
+		return
+	}
 	d, err := readmodel.NormalizeDoc(doc)
 	if err != nil {
 		m.errs = append(m.errs, err)
@@ -58,6 +77,10 @@ func (m *memTx) doc(t *testing.T, coll, id string) readmodel.Doc {
 func apply(t *testing.T, p projections.Projection, events ...projections.Event) *memTx {
 	t.Helper()
 	tx := newMemTx()
+	tx.declared = map[string]bool{}
+	for _, spec := range p.Collections() {
+		tx.declared[spec.Name] = true
+	}
 	for _, ev := range events {
 		require.Contains(t, p.EventTypes(), ev.Type)
 		require.NoError(t, p.Apply(context.Background(), tx, ev))
