@@ -25,6 +25,7 @@ type command struct {
 	name        string
 	summary     string // one line, for the parent's listing
 	args        string // synopsis after the flags, e.g. "--stream ID"
+	maxArgs     int    // positional arguments the command takes (flags may come before or after them)
 	description string // paragraph shown by -h
 	groups      config.Group
 	// build registers the command's own flags and returns its body.
@@ -42,6 +43,7 @@ type invocation struct {
 	stdout io.Writer
 	stderr io.Writer
 	env    config.LookupEnv
+	args   []string // positional arguments (at most the command's maxArgs)
 }
 
 // exitError makes a command end with a given code; its message (if any) is printed.
@@ -69,8 +71,9 @@ func root() *command {
 		name:    "cspm",
 		summary: "cloud security posture management, event-sourced",
 		description: "cspm is one binary: `serve` runs the service; `db` and `events` inspect\n" +
-			"the database registry and audit the event store.",
-		subs: []*command{serveCommand(), dbCommand(), eventsCommand()},
+			"the database registry and audit the event store; `projections` shows and\n" +
+			"rebuilds the read models of a running server.",
+		subs: []*command{serveCommand(), dbCommand(), eventsCommand(), projectionsCommand()},
 	}
 }
 
@@ -94,7 +97,8 @@ func (c *command) execute(ctx context.Context, path []string, args []string, std
 	loader := config.Register(fs, c.groups)
 	fs.Usage = func() { c.printUsage(fs.Output(), path, fs) }
 
-	if err := fs.Parse(args); err != nil {
+	positional, err := parseInterspersed(fs, args)
+	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fs.SetOutput(stdout)
 			fs.Usage()
@@ -104,8 +108,8 @@ func (c *command) execute(ctx context.Context, path []string, args []string, std
 		fmt.Fprintf(stderr, "Run '%s -h' for usage.\n", fs.Name())
 		return exitUsage
 	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "%s: unexpected argument %q\n", fs.Name(), fs.Arg(0))
+	if len(positional) > c.maxArgs {
+		fmt.Fprintf(stderr, "%s: unexpected argument %q\n", fs.Name(), positional[c.maxArgs])
 		fmt.Fprintf(stderr, "Run '%s -h' for usage.\n", fs.Name())
 		return exitUsage
 	}
@@ -123,6 +127,7 @@ func (c *command) execute(ctx context.Context, path []string, args []string, std
 		stdout: stdout,
 		stderr: stderr,
 		env:    env,
+		args:   positional,
 	}
 	if err := body(ctx, inv); err != nil {
 		code := exitFailure
@@ -139,6 +144,26 @@ func (c *command) execute(ctx context.Context, path []string, args []string, std
 		return code
 	}
 	return exitOK
+}
+
+// parseInterspersed parses flags given before, between and after the
+// positional arguments, which it returns ("--" ends the flags).
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			return positional, nil
+		}
+		if len(args) > len(rest) && args[len(args)-len(rest)-1] == "--" {
+			return append(positional, rest...), nil
+		}
+		positional = append(positional, rest[0])
+		args = rest[1:]
+	}
 }
 
 func (c *command) dispatch(ctx context.Context, path []string, args []string, stdout, stderr io.Writer, env config.LookupEnv) int {

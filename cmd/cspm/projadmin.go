@@ -18,6 +18,7 @@ import (
 type runtimeAdmin struct {
 	rt       *projections.Runtime
 	rebuilds *rebuilds
+	progress *checkpointProgress
 	types    map[string][]string
 }
 
@@ -27,7 +28,7 @@ func (a *runtimeAdmin) Status(ctx context.Context) ([]api.ProjectionStatus, erro
 	st := a.rt.Status(ctx)
 	out := make([]api.ProjectionStatus, len(st))
 	for i, s := range st {
-		out[i] = toAPIStatus(s, a.types[s.Name])
+		out[i] = toAPIStatus(a.progress.refine(ctx, s), a.types[s.Name])
 		if p, ok := a.rebuilds.progress(s.Name); ok {
 			out[i].Rebuild = &p
 		}
@@ -92,11 +93,7 @@ func (a *remoteAdmin) Status(ctx context.Context) ([]api.ProjectionStatus, error
 	st := a.status.Status(ctx)
 	out := make([]api.ProjectionStatus, len(st))
 	for i, s := range st {
-		if v, err := a.progress.extend(ctx, s.Name, s.Head); err == nil && v > s.Processed {
-			s.Processed = v
-			s.LagEvents = max(0, s.Head-v)
-		}
-		out[i] = toAPIStatus(s, a.types[s.Name])
+		out[i] = toAPIStatus(a.progress.refine(ctx, s), a.types[s.Name])
 		out[i].State = "remote"
 	}
 	return out, nil

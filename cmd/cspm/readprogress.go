@@ -140,6 +140,26 @@ scan:
 	return v, nil
 }
 
+// refine moves a status's Processed (and lag) to what the stored
+// checkpoints and the event store verify, when that is further: the
+// runtime learns it from the bus only between fetches.
+func (p *checkpointProgress) refine(ctx context.Context, s projections.ProjectionStatus) projections.ProjectionStatus {
+	if s.Head <= s.Processed {
+		return s
+	}
+	v, err := p.extend(ctx, s.Name, s.Head)
+	if err != nil || v <= s.Processed {
+		return s
+	}
+	s.Processed, s.LagEvents, s.LagSeconds = v, max(0, s.Head-v), 0
+	if s.LagEvents > 0 {
+		if evs, err := p.events.ReadAll(ctx, v, 1); err == nil && len(evs) == 1 {
+			s.LagSeconds = max(0, time.Since(evs[0].RecordedAt).Seconds())
+		}
+	}
+	return s
+}
+
 // reached reports whether every named projection has processed through
 // position, verifying as it goes.
 func (p *checkpointProgress) reached(ctx context.Context, names []string, position int64) bool {

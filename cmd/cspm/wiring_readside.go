@@ -300,7 +300,7 @@ func newReadSide(p readSideParams) ReadSide {
 	p.Lifecycle.Append(fx.StopHook(reb.stop))
 	return ReadSide{
 		Progress: &runtimeProgress{checkpointProgress: progress, rt: p.Runtime},
-		Admin:    &runtimeAdmin{rt: p.Runtime, rebuilds: reb, types: eventTypes(p.Projections)},
+		Admin:    &runtimeAdmin{rt: p.Runtime, rebuilds: reb, progress: progress, types: eventTypes(p.Projections)},
 	}
 }
 
