@@ -104,7 +104,9 @@ type fakeAdmin struct {
 	cancelled []string
 }
 
-func (f *fakeAdmin) Names() []string { return []string{"orchestration.scan_runs", "platform.dashboard"} }
+func (f *fakeAdmin) Names() []string {
+	return []string{"orchestration.scan_runs", "platform.dashboard"}
+}
 
 func (f *fakeAdmin) Status(context.Context) ([]api.ProjectionStatus, error) {
 	return []api.ProjectionStatus{{Name: "orchestration.scan_runs", Database: "ORCHESTRATION", State: "running",

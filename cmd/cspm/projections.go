@@ -193,11 +193,11 @@ const (
 
 func projRebuildCommand() *command {
 	return &command{
-		name:     "rebuild",
-		summary:  "rebuild a projection (or --all) from the event store, then swap it in",
-		args:     "NAME|--all",
-		maxArgs:  1,
-		groups:   projectionGroups,
+		name:    "rebuild",
+		summary: "rebuild a projection (or --all) from the event store, then swap it in",
+		args:    "NAME|--all",
+		maxArgs: 1,
+		groups:  projectionGroups,
 		description: "Asks the running server to rebuild a projection from the event store\n" +
 			"beside its live read model (shadow collections), catch up to the head and\n" +
 			"swap atomically; queries answer from the old model until the swap. It\n" +
@@ -462,7 +462,9 @@ func (e *apiError) Error() string {
 	return msg
 }
 
-func (e *apiError) Is(target error) bool { return target == errNotFound && e.status == http.StatusNotFound }
+func (e *apiError) Is(target error) bool {
+	return target == errNotFound && e.status == http.StatusNotFound
+}
 
 func (c *apiClient) status(ctx context.Context) ([]api.ProjectionStatus, error) {
 	var st []api.ProjectionStatus
