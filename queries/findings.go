@@ -41,7 +41,7 @@ func (s *Service) ListFindings(ctx context.Context, team string, f FindingFilter
 	}
 	status := strings.ToLower(strings.TrimSpace(f.Status))
 	if status != "" && !contains(findingStatuses, status) {
-		v.Add("status", "must be one of open, resolved, suppressed")
+		v.Add("status", "%q is not one of open, resolved, suppressed", f.Status)
 	}
 	checkText(&v, "account_id", f.AccountID)
 	checkText(&v, "scan_id", f.ScanID)

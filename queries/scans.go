@@ -31,7 +31,7 @@ func (s *Service) ListScans(ctx context.Context, team string, f ScanFilter, p Pa
 	var v domain.Validator
 	status := strings.ToLower(strings.TrimSpace(f.Status))
 	if status != "" && !contains(scanStatuses, status) {
-		v.Add("status", "must be one of requested, running, completed, failed")
+		v.Add("status", "%q is not one of requested, running, completed, failed", f.Status)
 	}
 	checkText(&v, "account_id", f.AccountID)
 	checkText(&v, "tool", f.Tool)

@@ -1,6 +1,7 @@
 package platform_test
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -48,4 +49,26 @@ func TestCrossModuleReferencesOrderIndependent(t *testing.T) {
 		streams = append(streams, stream("team-a", positions(int64(i+1)), raise(id, "s1", csdomain.SeverityHigh)))
 	}
 	assertOrderIndependent(t, platform.NewCrossModuleReferences(), streams)
+}
+
+func TestEventData(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	r := raise("f1", "s1", csdomain.SeverityHigh)
+	for _, p := range []projections.Projection{platform.NewDashboard(), platform.NewCrossModuleReferences()} {
+		ev := stream("team-a", positions(1), r)[0]
+		pointer := ev
+		pointer.Data = &r
+		tx := newMemTx()
+		require.NoError(t, p.Apply(ctx, tx, pointer), "%s: pointer data is accepted", p.Name())
+		require.Equal(t, apply(t, p, ev).colls, tx.colls, p.Name())
+
+		other := ev
+		other.Type, other.Data = "SomethingElse", struct{}{}
+		require.NoError(t, p.Apply(ctx, newMemTx(), other), "%s: other events are ignored", p.Name())
+
+		bad := ev
+		bad.Data = "not a FindingRaised"
+		require.ErrorContains(t, p.Apply(ctx, newMemTx(), bad), "unexpected data string", p.Name())
+	}
 }
