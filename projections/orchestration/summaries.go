@@ -55,27 +55,29 @@ func (ScanSummaries) Collections() []readmodel.CollectionSpec {
 
 // Apply implements projections.Projection.
 func (p ScanSummaries) Apply(ctx context.Context, tx projections.Tx, ev projections.Event) error {
-	if c, ok, err := scanChangeOf(ev); err != nil || ok {
-		if err == nil {
-			err = p.applyScan(ctx, tx, ev, c)
-		}
-		return wrap(err)
+	if err := p.apply(ctx, tx, ev); err != nil {
+		return fmt.Errorf("%s: %w", ScanSummariesName, err)
 	}
-	c, ok, err := findingChangeOf(ev)
-	if err != nil || !ok {
-		return wrap(err)
-	}
-	if c.raised != nil {
-		return wrap(p.applyRaised(ctx, tx, ev, c))
-	}
-	return wrap(p.applyStatus(ctx, tx, ev, c))
+	return nil
 }
 
-func wrap(err error) error {
-	if err == nil {
-		return nil
+func (p ScanSummaries) apply(ctx context.Context, tx projections.Tx, ev projections.Event) error {
+	sc, isScan, err := scanChangeOf(ev)
+	switch {
+	case err != nil:
+		return err
+	case isScan:
+		return p.applyScan(ctx, tx, ev, sc)
 	}
-	return fmt.Errorf("%s: %w", ScanSummariesName, err)
+	fc, isFinding, err := findingChangeOf(ev)
+	switch {
+	case err != nil || !isFinding:
+		return err
+	case fc.raised != nil:
+		return p.applyRaised(ctx, tx, ev, fc)
+	default:
+		return p.applyStatus(ctx, tx, ev, fc)
+	}
 }
 
 // applyScan merges the scan's fields into its summary; the counts stay.
