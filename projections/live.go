@@ -2,9 +2,9 @@ package projections
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -24,9 +24,6 @@ var errGap = errors.New("a delivery was missed (consumer sequence gap)")
 type crashError struct{ err error }
 
 func (e *crashError) Error() string { return "simulated crash: " + e.err.Error() }
-
-// ackTimeout bounds the wait for the server to confirm an ack.
-const ackTimeout = 5 * time.Second
 
 // item is one delivered event of the projection.
 type item struct {
@@ -108,7 +105,7 @@ func (w *worker) ensureConsumer(ctx context.Context, reset bool) error {
 	w.advance(cp, cp)
 	w.tx.reset()
 	opts := bus.ConsumerOptions{
-		MaxAckPending: max(4096, 2*w.r.cfg.BatchSize),
+		MaxAckPending: max(4096, 4*w.r.cfg.BatchSize),
 		AckWait:       w.r.cfg.AckWait,
 		StartAfter:    cp,
 		Description:   "projection " + w.name,
@@ -171,97 +168,197 @@ func (w *worker) filterChanged(err error) {
 	})
 }
 
-// fetch pulls up to BatchSize events, waiting up to FetchWait, and
-// applies them as they arrive: whatever is buffered is one commit.
+// run is one delivered run of messages, decoded.
+type run struct {
+	items   []item        // the deliveries after the checkpoint, in order
+	skipped int           // deliveries at or below the checkpoint
+	last    jetstream.Msg // the last delivery (acknowledged with AckAll)
+	lastPos int64
+	gap     bool // a delivery is missing after last
+}
+
+// fetch pulls batches of up to BatchSize events, each waiting up to
+// FetchWait, and applies them as they arrive, in two stages: a receiver
+// goroutine gathers and decodes runs of messages (and asks for the next
+// pull while the consumer has more), while this one applies, commits and
+// acknowledges the previous run. It returns when a pull drains the
+// consumer or a pause is asked for, once every received run is applied.
 func (w *worker) fetch(ctx context.Context) error {
-	mb, err := w.cons.Fetch(w.r.cfg.BatchSize, jetstream.FetchMaxWait(w.r.cfg.FetchWait))
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	runs := make(chan run, 1)
+	var (
+		wg      sync.WaitGroup
+		drained bool
+		recvErr error
+	)
+	wg.Go(func() {
+		defer close(runs)
+		drained, recvErr = w.receive(rctx, runs)
+	})
+	var err error
+	for r := range runs {
+		if err == nil {
+			if err = w.process(ctx, r); err != nil {
+				cancel() // drain what the receiver holds, then stop
+			}
+		}
+	}
+	wg.Wait()
+	if err == nil {
+		err = recvErr
+	}
 	if err != nil {
-		return fmt.Errorf("fetch: %w", err)
-	}
-	ch := mb.Messages()
-	got, open := 0, true
-	buf := make([]jetstream.Msg, 0, w.r.cfg.BatchSize)
-	for open {
-		buf = buf[:0]
-		select {
-		case m, ok := <-ch:
-			if !ok {
-				open = false
-				continue
-			}
-			buf = append(buf, m)
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	drain:
-		for {
-			select {
-			case m, ok := <-ch:
-				if !ok {
-					open = false
-					break drain
-				}
-				buf = append(buf, m)
-			default:
-				break drain
-			}
-		}
-		got += len(buf)
-		if err := w.process(ctx, buf); err != nil {
-			return err
-		}
-	}
-	if err := mb.Error(); err != nil {
-		return fmt.Errorf("fetch: %w", err)
+		return err
 	}
 	var lastProbe time.Time
 	w.snapshot(func() { lastProbe = w.lastProbe })
-	if got < w.r.cfg.BatchSize || time.Since(lastProbe) > time.Second {
+	if drained || time.Since(lastProbe) > time.Second {
 		w.probe(ctx) // drained (or busy for a while): learn how far the stream is processed
 	}
 	return nil
 }
 
-// process applies one run of delivered messages, commits them with the
-// checkpoint and acknowledges the last one (AckAll).
-func (w *worker) process(ctx context.Context, msgs []jetstream.Msg) error {
+// receive is fetch's first stage. It owns the consumer sequence check.
+func (w *worker) receive(ctx context.Context, out chan<- run) (drained bool, err error) {
+	mb, err := w.pull()
+	if err != nil {
+		return false, err
+	}
+	buf := make([]jetstream.Msg, 0, w.r.cfg.BatchSize)
+	for mb != nil {
+		var open bool
+		buf, open, err = w.gather(ctx, mb.Messages(), buf[:0])
+		if err != nil {
+			return false, err
+		}
+		var next jetstream.MessageBatch
+		if !open {
+			if err := mb.Error(); err != nil {
+				return false, fmt.Errorf("fetch: %w", err)
+			}
+			drained = !morePending(buf)
+			if !drained && !w.pausing() && ctx.Err() == nil {
+				if next, err = w.pull(); err != nil {
+					return false, err
+				}
+			}
+		}
+		if len(buf) > 0 {
+			r := w.decodeRun(buf)
+			select {
+			case out <- r:
+			case <-ctx.Done():
+				return false, ctx.Err()
+			}
+			if r.gap {
+				return false, errGap
+			}
+		}
+		if !open {
+			mb = next
+		}
+	}
+	return drained, nil
+}
+
+func (w *worker) pull() (jetstream.MessageBatch, error) {
+	mb, err := w.cons.Fetch(w.r.cfg.BatchSize, jetstream.FetchMaxWait(w.r.cfg.FetchWait))
+	if err != nil {
+		return nil, fmt.Errorf("fetch: %w", err)
+	}
+	return mb, nil
+}
+
+// gather appends to buf the next run of messages from ch: it waits for
+// the first, then gathers what follows for up to Linger (bigger commits
+// under load, a bounded delay for a lone event). open is false once ch
+// is closed (the pull is over).
+func (w *worker) gather(ctx context.Context, ch <-chan jetstream.Msg, buf []jetstream.Msg) (_ []jetstream.Msg, open bool, _ error) {
+	select {
+	case m, ok := <-ch:
+		if !ok {
+			return buf, false, nil
+		}
+		buf = append(buf, m)
+	case <-ctx.Done():
+		return buf, false, ctx.Err()
+	}
+	linger := time.NewTimer(w.r.cfg.Linger)
+	defer linger.Stop()
+	for len(buf) < cap(buf) {
+		select {
+		case m, ok := <-ch:
+			if !ok {
+				return buf, false, nil
+			}
+			buf = append(buf, m)
+		case <-linger.C:
+			return buf, true, nil
+		}
+	}
+	return buf, true, nil
+}
+
+// morePending reports whether the consumer had more to deliver after the
+// last message of a pull.
+func morePending(msgs []jetstream.Msg) bool {
+	if len(msgs) == 0 {
+		return false
+	}
+	md, err := msgs[len(msgs)-1].Metadata()
+	return err == nil && md.NumPending > 0
+}
+
+func (w *worker) pausing() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.pauses > 0 || w.resetCons
+}
+
+// decodeRun checks that msgs follow the last delivery seen (consumer
+// sequence) and decodes those after the checkpoint.
+func (w *worker) decodeRun(msgs []jetstream.Msg) run {
 	cp, _, _ := w.state()
-	items := make([]item, 0, len(msgs))
-	var (
-		last    jetstream.Msg
-		lastPos int64
-		skipped int
-		gap     bool
-	)
+	r := run{items: make([]item, 0, len(msgs))}
 	for _, m := range msgs {
 		md, err := m.Metadata()
 		if err != nil || md.Sequence.Consumer != w.lastCSeq+1 {
-			gap = true
+			r.gap = true
 			break
 		}
 		w.lastCSeq = md.Sequence.Consumer
 		pos := int64(md.Sequence.Stream)
-		last, lastPos = m, max(lastPos, pos)
+		r.last, r.lastPos = m, max(r.lastPos, pos)
 		if pos <= cp {
-			skipped++ // a redelivery of an applied event
+			r.skipped++ // a redelivery of an applied event
 			continue
 		}
 		cp = pos
-		items = append(items, w.item(m, pos))
+		r.items = append(r.items, w.item(m, pos))
 	}
-	if skipped > 0 {
-		w.r.metrics.Skipped(w.name, skipped)
+	return r
+}
+
+// process is fetch's second stage: it applies a run, commits it with the
+// checkpoint and acknowledges its last delivery (AckAll).
+func (w *worker) process(ctx context.Context, r run) error {
+	cp, _, _ := w.state()
+	items := r.items
+	for len(items) > 0 && items[0].pos <= cp { // applied since the run was decoded
+		items = items[1:]
+		r.skipped++
+	}
+	if r.skipped > 0 {
+		w.r.metrics.Skipped(w.name, r.skipped)
 	}
 	if err := w.applyLive(ctx, items); err != nil {
 		return err
 	}
-	if last != nil {
-		if err := w.ack(ctx, last, lastPos); err != nil {
+	if r.last != nil {
+		if err := w.ack(ctx, r.last, r.lastPos); err != nil {
 			return err
 		}
-	}
-	if gap {
-		return errGap
 	}
 	return nil
 }
@@ -269,7 +366,7 @@ func (w *worker) process(ctx context.Context, msgs []jetstream.Msg) error {
 // item decodes a delivered message.
 func (w *worker) item(m jetstream.Msg, pos int64) item {
 	it := item{pos: pos}
-	if err := json.Unmarshal(m.Data(), &it.rec); err != nil {
+	if err := decodeEnvelope(m.Data(), &it.rec); err != nil {
 		h := m.Headers()
 		it.rec = eventstore.RecordedEvent{Position: pos, EventID: h.Get(bus.HeaderWatermillUUID),
 			Type: h.Get(bus.HeaderEventType), StreamID: h.Get(bus.HeaderStreamID)}
@@ -432,17 +529,17 @@ func refused(err error) bool {
 	return errors.Is(err, readmodel.ErrInvalid) || errors.Is(err, readmodel.ErrDuplicate)
 }
 
-// ack acknowledges m and, with AckAll, every delivery before it; the
-// server confirms it, so an unacknowledged delivery never goes unnoticed.
-func (w *worker) ack(ctx context.Context, m jetstream.Msg, pos int64) error {
+// ack acknowledges m and, with AckAll, every delivery before it. The ack
+// is not waited for: it travels before the next pull request on the same
+// connection, and one that gets lost only means a redelivery after
+// AckWait, which the checkpoint skips.
+func (w *worker) ack(_ context.Context, m jetstream.Msg, pos int64) error {
 	if h := w.r.hooks.beforeAck; h != nil {
 		if err := h(w.name, pos); err != nil {
 			return &crashError{err}
 		}
 	}
-	actx, cancel := context.WithTimeout(ctx, ackTimeout)
-	defer cancel()
-	if err := m.DoubleAck(actx); err != nil {
+	if err := m.Ack(); err != nil {
 		return fmt.Errorf("ack position %d: %w", pos, err)
 	}
 	w.advance(0, pos)

@@ -52,6 +52,9 @@ type RuntimeConfig struct {
 	// 500ms. It bounds how long a pause (rebuild cut-over, parked-event
 	// retry) waits for the live loop.
 	FetchWait time.Duration
+	// Linger is how long a live loop gathers more events after the first
+	// one of a batch arrives. Default 2ms.
+	Linger time.Duration
 	// AckWait is the consumers' ack wait (bus.ConsumerOptions). Default 60s.
 	AckWait time.Duration
 	// MaxAttempts is how often an event whose Apply fails is tried before
@@ -93,6 +96,7 @@ func (c RuntimeConfig) withDefaults() RuntimeConfig {
 		c.CacheDocs = 10000
 	}
 	def(&c.FetchWait, 500*time.Millisecond)
+	def(&c.Linger, 2*time.Millisecond)
 	def(&c.AckWait, 60*time.Second)
 	def(&c.RetryBackoff, 100*time.Millisecond)
 	def(&c.MinBackoff, 100*time.Millisecond)
