@@ -199,7 +199,6 @@ func rebuildFixture(b *testing.B, n int) string {
 	return path
 }
 
-
 // cpuTime is the process's CPU time so far (user + system).
 func cpuTime() time.Duration {
 	var ru syscall.Rusage
