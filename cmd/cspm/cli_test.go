@@ -37,7 +37,7 @@ func TestHelp(t *testing.T) {
 		wantStdout []string
 		wantStderr []string
 	}{
-		{name: "help", args: []string{"help"}, wantStdout: []string{"Usage: cspm <command>", "serve", "db list", "events replay", "events export", "events verify", "cspm help <command>"}},
+		{name: "help", args: []string{"help"}, wantStdout: []string{"Usage: cspm <command>", "serve", "db list", "events replay", "events export", "events verify", "projections rebuild", "cspm help <command>"}},
 		{name: "-h", args: []string{"-h"}, wantStdout: []string{"Usage: cspm <command>"}},
 		{name: "--help", args: []string{"--help"}, wantStdout: []string{"Usage: cspm <command>"}},
 		{name: "no command", args: nil, wantCode: exitUsage, wantStderr: []string{"Usage: cspm <command>"}},
@@ -54,6 +54,8 @@ func TestHelp(t *testing.T) {
 		{name: "events verify -h", args: []string{"events", "verify", "-h"}, wantStdout: []string{"first broken link"}},
 		{name: "unknown flag", args: []string{"db", "list", "--nope"}, wantCode: exitUsage, wantStderr: []string{"cspm db list: flag provided but not defined: -nope", "Run 'cspm db list -h'"}},
 		{name: "flag of another command", args: []string{"db", "list", "--http-addr", ":1"}, wantCode: exitUsage, wantStderr: []string{"not defined: -http-addr"}},
+		{name: "projections group", args: []string{"projections", "-h"}, wantStdout: []string{"Usage: cspm projections <command>", "list", "status", "rebuild", "retry-parked", "skip-parked", "--server"}},
+		{name: "projections rebuild -h", args: []string{"projections", "rebuild", "-h"}, wantStdout: []string{"Usage: cspm projections rebuild NAME|--all [flags]", "-all", "-server", "-http-addr", "Ctrl-C cancels"}},
 		{name: "stray argument", args: []string{"events", "verify", "extra"}, wantCode: exitUsage, wantStderr: []string{`unexpected argument "extra"`}},
 	}
 	for _, tt := range tests {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"sync"
 	"time"
@@ -25,11 +26,14 @@ type runtimeAdmin struct {
 func (a *runtimeAdmin) Names() []string { return a.rt.Names() }
 
 func (a *runtimeAdmin) Status(ctx context.Context) ([]api.ProjectionStatus, error) {
+	// Rebuild progress first: a rebuild it calls finished has released
+	// its projection, so the runtime's state below agrees with it.
+	progress := a.rebuilds.snapshot()
 	st := a.rt.Status(ctx)
 	out := make([]api.ProjectionStatus, len(st))
 	for i, s := range st {
 		out[i] = toAPIStatus(a.progress.refine(ctx, s), a.types[s.Name])
-		if p, ok := a.rebuilds.progress(s.Name); ok {
+		if p, ok := progress[s.Name]; ok {
 			out[i].Rebuild = &p
 		}
 	}
@@ -216,6 +220,12 @@ func (r *rebuilds) run(ctx context.Context, job *rebuildJob) {
 func (r *rebuilds) record(name string, p api.RebuildProgress) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if p.Finished() {
+		// The runtime reports the end before it has cleaned up (dropped
+		// the shadows, released the projection): finish says it, once
+		// Rebuild returned.
+		p.Phase = r.last[name].Phase
+	}
 	r.last[name] = p
 }
 
@@ -255,12 +265,11 @@ func (r *rebuilds) cancel(name string) error {
 	return nil
 }
 
-// progress is the latest rebuild of name this process ran, if any.
-func (r *rebuilds) progress(name string) (api.RebuildProgress, bool) {
+// snapshot is the latest rebuild of each projection this process ran.
+func (r *rebuilds) snapshot() map[string]api.RebuildProgress {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	p, ok := r.last[name]
-	return p, ok
+	return maps.Clone(r.last)
 }
 
 // stop cancels every job and waits for them (the live models stay as they were).
