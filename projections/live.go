@@ -507,6 +507,7 @@ func (w *worker) commit(ctx context.Context, checkpoint int64, events int) error
 			w.r.metrics.Committed(w.name, events, time.Since(start))
 			w.tx.committed()
 			w.bo.reset()
+			w.ok()
 			w.advance(checkpoint, checkpoint)
 			return nil
 		}

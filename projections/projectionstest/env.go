@@ -196,3 +196,19 @@ func Dump(ctx context.Context, s readmodel.Store, collections ...string) (map[st
 	}
 	return out, nil
 }
+
+// RestartServer shuts the NATS server down, runs during (if not nil)
+// while it is down, and starts it again on the same port and storage: the
+// connection, the relay and the runtime reconnect by themselves.
+func (e *Env) RestartServer(t testing.TB, during func()) {
+	t.Helper()
+	port, dir := e.Server.Port(), e.Server.StoreDir()
+	e.Server.Shutdown()
+	if during != nil {
+		during()
+	}
+	srv, err := bus.StartEmbedded(context.Background(), bus.Options{StoreDir: dir, Port: port, Logger: e.Log})
+	require.NoError(t, err)
+	t.Cleanup(srv.Shutdown)
+	e.Server = srv
+}

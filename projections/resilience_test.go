@@ -1,0 +1,105 @@
+package projections_test
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/cspm-es/cspm-es/platform/dbregistry"
+	"github.com/cspm-es/cspm-es/platform/readmodel"
+	"github.com/cspm-es/cspm-es/projections"
+	pt "github.com/cspm-es/cspm-es/projections/projectionstest"
+)
+
+// Deliveries the live loop never receives (here: pulled by someone else
+// and dropped) leave a gap in the consumer sequence; the loop notices it
+// and starts over from its checkpoint rather than skip them.
+func TestMissedDeliveriesAreNotLost(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	env := pt.NewEnv(t, pt.EnvOptions{})
+	counter := pt.NewCounter(counterName, dbregistry.PLATFORM)
+	rt := startRuntime(t, env, counter)
+	require.NoError(t, workload(env, 21, "s", 10, 50))
+	waitFor(t, rt, env.Head(t))
+
+	cons, err := env.JS.Consumer(ctx, env.Stream.Name, projections.ConsumerName(counterName))
+	require.NoError(t, err)
+	wait := writers(env, 2, 10, 150)
+	stolen := 0
+	for range 5 {
+		mb, err := cons.Fetch(3, jetstream.FetchMaxWait(100*time.Millisecond))
+		require.NoError(t, err)
+		for range mb.Messages() {
+			stolen++ // never acknowledged
+		}
+	}
+	require.NoError(t, wait())
+	t.Logf("%d deliveries taken from the loop", stolen)
+	waitFor(t, rt, env.Head(t))
+	assert.Equal(t, expected(t, env, counter, nil), dump(t, env, counter))
+}
+
+// The bus goes away and comes back: the live loop retries, then catches up.
+func TestLiveLoopSurvivesABusOutage(t *testing.T) {
+	t.Parallel()
+	env := pt.NewEnv(t, pt.EnvOptions{})
+	counter := pt.NewCounter(counterName, dbregistry.PLATFORM)
+	rt := startRuntime(t, env, counter)
+	require.NoError(t, workload(env, 22, "s", 10, 50))
+	waitFor(t, rt, env.Head(t))
+
+	env.RestartServer(t, func() {
+		require.NoError(t, workload(env, 23, "s", 10, 50)) // appended while the bus is down
+		require.Eventually(t, func() bool { return status(t, rt, counterName).State == projections.StateFailing },
+			10*time.Second, 10*time.Millisecond)
+	})
+	require.NoError(t, workload(env, 24, "s", 10, 50))
+	waitFor(t, rt, env.Head(t))
+	assert.Equal(t, expected(t, env, counter, nil), dump(t, env, counter))
+	st := status(t, rt, counterName)
+	assert.Equal(t, projections.StateRunning, st.State)
+	assert.NotEmpty(t, st.LastError, "the outage is remembered")
+}
+
+// flakyStore fails commits while fail > 0 (a store that is down).
+type flakyStore struct {
+	readmodel.Store
+	fail atomic.Int32
+}
+
+var errStoreDown = errors.New("store down")
+
+func (s *flakyStore) Commit(ctx context.Context, b readmodel.Batch) error {
+	if s.fail.Add(-1) >= 0 {
+		return errStoreDown
+	}
+	return s.Store.Commit(ctx, b)
+}
+
+// A store error is retried with the batch in hand: nothing is lost or
+// parked, however long it lasts.
+func TestStoreErrorsAreRetriedNotParked(t *testing.T) {
+	t.Parallel()
+	env := pt.NewEnv(t, pt.EnvOptions{})
+	flaky := &flakyStore{Store: env.Stores[dbregistry.PLATFORM]}
+	counter := pt.NewCounter(counterName, dbregistry.PLATFORM)
+	rt := newRuntime(t, env, testConfig(), func(d *projections.RuntimeDeps) {
+		d.Stores = map[dbregistry.Constant]readmodel.Store{dbregistry.PLATFORM: flaky}
+	}, counter)
+	start(t, rt)
+	flaky.fail.Store(20) // more than MaxAttempts
+	require.NoError(t, workload(env, 25, "s", 10, 100))
+	waitFor(t, rt, env.Head(t))
+	assert.Equal(t, expected(t, env, counter, nil), dump(t, env, counter))
+	st := status(t, rt, counterName)
+	assert.Empty(t, st.Parked)
+	assert.Contains(t, st.LastError, "store down")
+	assert.Equal(t, projections.StateRunning, st.State)
+}
