@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"database/sql"
 	"encoding/json"
 	"fmt"
@@ -27,7 +28,7 @@ func TestE2E(t *testing.T) {
 func testHelp(t *testing.T, bin string) {
 	r := runCLI(t, bin, cleanEnv(), "help")
 	assert.Equal(t, 0, r.code, r.stderr)
-	for _, cmd := range []string{"serve", "db list", "events replay", "events export", "events verify"} {
+	for _, cmd := range []string{"serve", "db list", "events replay", "events export", "events verify", "projections list", "projections status", "projections rebuild", "projections retry-parked"} {
 		assert.Contains(t, r.stdout, cmd)
 	}
 	r = runCLI(t, bin, cleanEnv(), "nope")
@@ -122,10 +123,34 @@ func testScanLifecycle(t *testing.T, bin string) {
 	// A rule violation is a 422 and appends nothing either.
 	srv.post(t, "/api/v1/scans/"+scanID+"/start", nil, 422)
 
+	// Read your writes: the query waits for the projections to pass head.
+	a, err := getOK(context.Background(), fmt.Sprintf("%s/api/v1/scans/%s?min_position=%d", srv.base, scanID, head))
+	require.NoError(t, err)
+	assert.False(t, a.env.Meta.Stale)
+	var scan struct {
+		Status   string `json:"status"`
+		Findings struct {
+			Total      int64            `json:"total"`
+			BySeverity map[string]int64 `json:"by_severity"`
+		} `json:"findings"`
+	}
+	require.NoError(t, json.Unmarshal(a.env.Data, &scan))
+	assert.Equal(t, "completed", scan.Status)
+	assert.EqualValues(t, 3, scan.Findings.Total)
+	assert.Equal(t, map[string]int64{"critical": 1, "high": 1, "medium": 1, "low": 0, "informational": 0}, scan.Findings.BySeverity)
+
+	// The projections CLI talks to the running server.
+	r := runCLI(t, bin, env, "projections", "status", "--server", srv.base)
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Regexp(t, fmt.Sprintf(`platform\.dashboard\s+running\s+%d\s+%d\s+%d\s+0\s`, head, head, head), r.stdout)
+	r = runCLI(t, bin, env, "projections", "rebuild", "orchestration.scan_summaries", "--server", srv.base)
+	require.Equal(t, 0, r.code, "stdout:\n%s\nstderr:\n%s", r.stdout, r.stderr)
+	assert.Contains(t, r.stdout, "orchestration.scan_summaries\tdone: ")
+
 	assert.Equal(t, 0, srv.stop(t, syscall.SIGTERM), "clean exit on SIGTERM; logs:\n%s", srv.logs)
 	assert.Contains(t, srv.logs.String(), `"msg":"stopped"`)
 
-	r := runCLI(t, bin, env, "events", "verify")
+	r = runCLI(t, bin, env, "events", "verify")
 	require.Equal(t, 0, r.code, "stdout:\n%s\nstderr:\n%s", r.stdout, r.stderr)
 	assert.Contains(t, r.stdout, fmt.Sprintf("OK: %d events in %d streams verified", head, 1+len(batch.Items)))
 

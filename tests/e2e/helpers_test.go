@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -20,19 +19,10 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// buildCSPM compiles cmd/cspm into a temporary directory and returns its path.
+// buildCSPM returns the cspm binary TestMain builds once for the package.
 func buildCSPM(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "cspm")
-	args := []string{"build", "-buildvcs=false", "-o", bin}
-	if raceEnabled {
-		args = append(args, "-race")
-	}
-	args = append(args, "github.com/cspm-es/cspm-es/cmd/cspm")
-	cmd := exec.Command("go", args...)
-	out, err := cmd.CombinedOutput()
-	require.NoError(t, err, "go build: %s", out)
-	return bin
+	return cspmBinary.get(t)
 }
 
 // deadline is when the test must be done: the test's own deadline less a
