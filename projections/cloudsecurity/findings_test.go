@@ -115,8 +115,8 @@ func TestFindingsLifecycle(t *testing.T) {
 			t.Parallel()
 			ps := []int64{1, 2, 3}[:len(tc.given)]
 			tx := apply(t, cloudsecurity.NewFindings(), stream("team-a", ps, tc.given...)...)
-			assert.Equal(t, tc.then, tx.doc(t, cloudsecurity.FindingsCollection, "f1"))
-			assert.Len(t, tx.colls[cloudsecurity.FindingsCollection], 1)
+			assert.Equal(t, tc.then, tx.Doc(t, cloudsecurity.FindingsCollection, "f1"))
+			assert.Len(t, tx.Colls[cloudsecurity.FindingsCollection], 1)
 		})
 	}
 }
@@ -135,9 +135,9 @@ func TestFindingsTeamIsolation(t *testing.T) {
 	tx := apply(t, cloudsecurity.NewFindings(), append(
 		stream("team-a", positions(1, 2), raised, suppressed),
 		stream("team-b", positions(3), other)...)...)
-	assert.Equal(t, "team-a", tx.doc(t, cloudsecurity.FindingsCollection, "f1")["team_id"])
-	assert.Equal(t, "team-b", tx.doc(t, cloudsecurity.FindingsCollection, "f2")["team_id"])
-	assert.Equal(t, "open", tx.doc(t, cloudsecurity.FindingsCollection, "f2")["status"])
+	assert.Equal(t, "team-a", tx.Doc(t, cloudsecurity.FindingsCollection, "f1")["team_id"])
+	assert.Equal(t, "team-b", tx.Doc(t, cloudsecurity.FindingsCollection, "f2")["team_id"])
+	assert.Equal(t, "open", tx.Doc(t, cloudsecurity.FindingsCollection, "f2")["status"])
 }
 
 func TestFindingsOrderIndependent(t *testing.T) {
@@ -177,12 +177,12 @@ func TestFindingsEventData(t *testing.T) {
 	other := ev
 	other.Type, other.Data = "ScanRequested", struct{}{}
 	require.NoError(t, p.Apply(ctx, tx, other), "events of other types are ignored")
-	assert.Empty(t, tx.colls)
+	assert.Empty(t, tx.Colls)
 
 	pointer := ev
 	pointer.Data = &raised
 	require.NoError(t, p.Apply(ctx, tx, pointer))
-	assert.Equal(t, findingDoc(nil), tx.doc(t, cloudsecurity.FindingsCollection, "f1"))
+	assert.Equal(t, findingDoc(nil), tx.Doc(t, cloudsecurity.FindingsCollection, "f1"))
 
 	bad := ev
 	bad.Data = 42

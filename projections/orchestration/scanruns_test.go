@@ -115,8 +115,8 @@ func TestScanRunsLifecycle(t *testing.T) {
 			t.Parallel()
 			ps := []int64{1, 2, 3, 4}[:len(tc.given)]
 			tx := apply(t, orchestration.NewScanRuns(), stream("team-a", ps, tc.given...)...)
-			assert.Equal(t, tc.then, tx.doc(t, orchestration.ScanRunsCollection, "s1"))
-			assert.Len(t, tx.colls[orchestration.ScanRunsCollection], 1)
+			assert.Equal(t, tc.then, tx.Doc(t, orchestration.ScanRunsCollection, "s1"))
+			assert.Len(t, tx.Colls[orchestration.ScanRunsCollection], 1)
 		})
 	}
 }
@@ -135,12 +135,12 @@ func TestScanRunsIgnoresOtherEventsAndRejectsMismatchedData(t *testing.T) {
 
 	noID := stream("team-a", positions(1), orchdomain.ScanStarted{StartedAt: t0})[0]
 	require.NoError(t, p.Apply(ctx, tx, noID))
-	assert.Empty(t, tx.colls)
+	assert.Empty(t, tx.Colls)
 
 	pointer := ev
 	pointer.Data = &requested
 	require.NoError(t, p.Apply(ctx, tx, pointer))
-	assert.Equal(t, runDoc(func(readmodel.Doc) {}), tx.doc(t, orchestration.ScanRunsCollection, "s1"))
+	assert.Equal(t, runDoc(func(readmodel.Doc) {}), tx.Doc(t, orchestration.ScanRunsCollection, "s1"))
 
 	bad := ev
 	bad.Data = "not a ScanRequested"
@@ -153,9 +153,9 @@ func TestScanRunsTeamIsolation(t *testing.T) {
 	tx := apply(t, orchestration.NewScanRuns(), append(
 		stream("team-a", positions(1, 2), requested, started),
 		stream("team-b", positions(3), s2)...)...)
-	assert.Equal(t, "team-a", tx.doc(t, orchestration.ScanRunsCollection, "s1")["team_id"])
-	assert.Equal(t, "team-b", tx.doc(t, orchestration.ScanRunsCollection, "s2")["team_id"])
-	assert.Equal(t, "acc-b", tx.doc(t, orchestration.ScanRunsCollection, "s2")["account_id"])
+	assert.Equal(t, "team-a", tx.Doc(t, orchestration.ScanRunsCollection, "s1")["team_id"])
+	assert.Equal(t, "team-b", tx.Doc(t, orchestration.ScanRunsCollection, "s2")["team_id"])
+	assert.Equal(t, "acc-b", tx.Doc(t, orchestration.ScanRunsCollection, "s2")["account_id"])
 }
 
 func TestScanRunsOrderIndependent(t *testing.T) {

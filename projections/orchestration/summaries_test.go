@@ -160,7 +160,7 @@ func TestScanSummaries(t *testing.T) {
 				all = append(all, s...)
 			}
 			tx := apply(t, orchestration.NewScanSummaries(), all...)
-			assert.Equal(t, tc.then, tx.doc(t, orchestration.ScanSummariesCollection, "team-a/s1"))
+			assert.Equal(t, tc.then, tx.Doc(t, orchestration.ScanSummariesCollection, "team-a/s1"))
 		})
 	}
 }
@@ -173,12 +173,12 @@ func TestScanSummariesFindingIndex(t *testing.T) {
 	assert.Equal(t, readmodel.Doc{
 		"_id": "team-a/f1", "team_id": "team-a", "finding_id": "f1", "raised": true, "scan_id": "s1",
 		"severity": "high", "status": "resolved", "resolved_at": at(2 * time.Hour), "updated_position": int64(11),
-	}, tx.doc(t, orchestration.FindingIndexCollection, "team-a/f1"))
+	}, tx.Doc(t, orchestration.FindingIndexCollection, "team-a/f1"))
 	assert.Equal(t, readmodel.Doc{
 		"_id": "team-a/f2", "team_id": "team-a", "finding_id": "f2", "raised": false, "scan_id": "",
 		"severity": "", "status": "suppressed", "resolved_at": nil, "updated_position": int64(20),
-	}, tx.doc(t, orchestration.FindingIndexCollection, "team-a/f2"), "a status seen before the raise is recorded")
-	assert.Len(t, tx.colls[orchestration.ScanSummariesCollection], 1)
+	}, tx.Doc(t, orchestration.FindingIndexCollection, "team-a/f2"), "a status seen before the raise is recorded")
+	assert.Len(t, tx.Colls[orchestration.ScanSummariesCollection], 1)
 }
 
 // TestScanSummariesTeamIsolation: even events of two teams that name the
@@ -191,15 +191,15 @@ func TestScanSummariesTeamIsolation(t *testing.T) {
 		append(stream("team-b", positions(20, 21), raise("f1", "s1", csdomain.SeverityLow), resolve("f1")),
 			stream("team-b", positions(30), suppress("f9"))...)...)...)
 	assert.Equal(t, summaryDoc(counts{total: 1, crit: 1, open: 1}, func(d readmodel.Doc) { d["updated_position"] = int64(10) }),
-		tx.doc(t, orchestration.ScanSummariesCollection, "team-a/s1"))
+		tx.Doc(t, orchestration.ScanSummariesCollection, "team-a/s1"))
 	assert.Equal(t, readmodel.Doc{
 		"_id": "team-b/s1", "team_id": "team-b", "scan_id": "s1", "account_id": "", "provider": "", "tool": "",
 		"status": "", "requested_at": nil, "finished_at": nil, "findings_total": int64(1),
 		"severity_counts":  map[string]any{"critical": int64(0), "high": int64(0), "medium": int64(0), "low": int64(1), "informational": int64(0)},
 		"status_counts":    map[string]any{"open": int64(0), "resolved": int64(1), "suppressed": int64(0)},
 		"updated_position": int64(21),
-	}, tx.doc(t, orchestration.ScanSummariesCollection, "team-b/s1"))
-	for _, coll := range tx.colls {
+	}, tx.Doc(t, orchestration.ScanSummariesCollection, "team-b/s1"))
+	for _, coll := range tx.Colls {
 		for id, d := range coll {
 			assert.Regexp(t, "^"+d["team_id"].(string)+"/", id)
 		}

@@ -155,7 +155,7 @@ func TestDashboard(t *testing.T) {
 			for k, v := range tc.then {
 				want[k] = v
 			}
-			assert.Equal(t, want, tx.doc(t, platform.DashboardCollection, "team-a"))
+			assert.Equal(t, want, tx.Doc(t, platform.DashboardCollection, "team-a"))
 		})
 	}
 }
@@ -182,7 +182,7 @@ func TestDashboardKeepsTheTenLatestScans(t *testing.T) {
 	}
 	given = append(given, start("s1"), start("s12"), complete("s12"))
 	tx := apply(t, platform.NewDashboard(), sequence("team-a", given...)...)
-	d := tx.doc(t, platform.DashboardCollection, "team-a")
+	d := tx.Doc(t, platform.DashboardCollection, "team-a")
 	var want []any
 	for i := 13; i >= 4; i-- {
 		status := "requested"
@@ -202,11 +202,11 @@ func TestDashboardInternalRows(t *testing.T) {
 	assert.Equal(t, readmodel.Doc{
 		"_id": "team-a/s1", "team_id": "team-a", "scan_id": "s1", "requested": true, "status": "completed",
 		"tool": "prowler", "account_id": "acc-s1", "requested_at": t0, "finished_at": at(2 * time.Hour), "updated_position": int64(3),
-	}, tx.doc(t, platform.DashboardScansCollection, "team-a/s1"))
+	}, tx.Doc(t, platform.DashboardScansCollection, "team-a/s1"))
 	assert.Equal(t, readmodel.Doc{
 		"_id": "team-a/f1", "team_id": "team-a", "finding_id": "f1", "raised": true, "scan_id": "s1", "severity": "high",
 		"status": "resolved", "resolved_at": at(3 * time.Hour), "updated_position": int64(5),
-	}, tx.doc(t, platform.DashboardFindingsCollection, "team-a/f1"))
+	}, tx.Doc(t, platform.DashboardFindingsCollection, "team-a/f1"))
 }
 
 // TestDashboardTeamIsolation: two teams, even naming the same ids, get
@@ -230,10 +230,10 @@ func TestDashboardTeamIsolation(t *testing.T) {
 	b["recent_scans"], b["findings_total"], b["findings_by_severity"] = []any{recent("s1", "requested", time.Minute)}, int64(1), sev(0, 0, 0, 1, 0)
 	b["findings_by_status"] = map[string]any{"open": int64(0), "resolved": int64(1), "suppressed": int64(0)}
 	b["updated_position"] = int64(6)
-	assert.Equal(t, a, tx.doc(t, platform.DashboardCollection, "team-a"))
-	assert.Equal(t, b, tx.doc(t, platform.DashboardCollection, "team-b"))
-	assert.Len(t, tx.colls[platform.DashboardCollection], 2)
-	for _, coll := range tx.colls {
+	assert.Equal(t, a, tx.Doc(t, platform.DashboardCollection, "team-a"))
+	assert.Equal(t, b, tx.Doc(t, platform.DashboardCollection, "team-b"))
+	assert.Len(t, tx.Colls[platform.DashboardCollection], 2)
+	for _, coll := range tx.Colls {
 		for _, d := range coll {
 			assert.NotEmpty(t, d["team_id"])
 		}

@@ -32,14 +32,14 @@ func TestCrossModuleReferences(t *testing.T) {
 	events = append(events, stream("team-a", positions(3), raise("f1", "s1", csdomain.SeverityHigh))...)
 	events = append(events, stream("team-b", positions(4), raise("f1", "s1", csdomain.SeverityLow))...)
 	tx := apply(t, p, events...)
-	require.Len(t, tx.colls[platform.ReferencesCollection], 2)
+	require.Len(t, tx.Colls[platform.ReferencesCollection], 2)
 	assert.Equal(t, readmodel.Doc{
 		"_id": "team-a/finding:f1->scan:s1", "team_id": "team-a",
 		"source_module": "cloud_security", "source_type": "finding", "source_id": "f1",
 		"target_module": "orchestration", "target_type": "scan", "target_id": "s1",
 		"relation": "raised_in", "recorded_at": t0.Add(3 * time.Millisecond), "position": int64(3),
-	}, tx.doc(t, platform.ReferencesCollection, platform.ReferenceID("team-a", "f1", "s1")))
-	assert.Equal(t, "team-b", tx.doc(t, platform.ReferencesCollection, "team-b/finding:f1->scan:s1")["team_id"])
+	}, tx.Doc(t, platform.ReferencesCollection, platform.ReferenceID("team-a", "f1", "s1")))
+	assert.Equal(t, "team-b", tx.Doc(t, platform.ReferencesCollection, "team-b/finding:f1->scan:s1")["team_id"])
 }
 
 func TestCrossModuleReferencesOrderIndependent(t *testing.T) {
@@ -61,7 +61,7 @@ func TestEventData(t *testing.T) {
 		pointer.Data = &r
 		tx := newMemTx()
 		require.NoError(t, p.Apply(ctx, tx, pointer), "%s: pointer data is accepted", p.Name())
-		require.Equal(t, apply(t, p, ev).colls, tx.colls, p.Name())
+		require.Equal(t, apply(t, p, ev).Colls, tx.Colls, p.Name())
 
 		other := ev
 		other.Type, other.Data = "SomethingElse", struct{}{}
