@@ -131,6 +131,7 @@ type rebuild struct {
 	report  func(RebuildProgress)
 	shadows map[string]string // live -> shadow
 	tx      *batchTx
+	pending *inflight // the chunk being committed
 	p       RebuildProgress
 }
 
@@ -204,13 +205,17 @@ func (rb *rebuild) catchUp(ctx context.Context) error {
 }
 
 // applyUntilEmpty reads (in a goroutine, a chunk ahead) and applies until
-// a read comes back empty.
-func (rb *rebuild) applyUntilEmpty(ctx context.Context) error {
+// a read comes back empty. Each chunk commits in the background while the
+// next one is applied; everything is committed when it returns.
+func (rb *rebuild) applyUntilEmpty(ctx context.Context) (err error) {
 	ctx, cancel := context.WithCancel(ctx)
 	chunks := make(chan chunk, 2)
 	var wg sync.WaitGroup
 	wg.Go(func() { rb.read(ctx, rb.p.Processed, chunks) })
 	defer func() {
+		if _, serr := rb.settle(ctx); err == nil {
+			err = serr
+		}
 		cancel()
 		for range chunks { // drain, so the reader ends
 		}
@@ -264,34 +269,93 @@ func (rb *rebuild) read(ctx context.Context, after int64, out chan<- chunk) {
 	}
 }
 
-// apply applies one chunk and commits it under the shadow checkpoint.
+// inflight is a chunk whose batch commits in the background.
+type inflight struct {
+	c    chunk
+	done chan error
+}
+
+// apply applies one chunk while the previous one commits, then starts
+// its commit under the shadow checkpoint.
 func (rb *rebuild) apply(ctx context.Context, c chunk) error {
-	for _, ev := range c.events {
+	if rb.tx.cached > rb.tx.cacheMax {
+		// The cache must not forget writes that are still being committed.
+		if _, err := rb.settle(ctx); err != nil {
+			return err
+		}
+		rb.tx.reset()
+	}
+	if err := rb.applyEvents(ctx, c.events); err != nil {
+		return err
+	}
+	redone, err := rb.settle(ctx)
+	if err != nil {
+		return err
+	}
+	if redone { // the batch was dropped with the previous chunk's
+		if err := rb.applyEvents(ctx, c.events); err != nil {
+			return err
+		}
+	}
+	b := rb.tx.batch(rebuildKey(rb.w.name), c.last)
+	rb.tx.markClean()
+	done := make(chan error, 1)
+	go func() { done <- rb.commit(ctx, b) }()
+	rb.pending = &inflight{c: c, done: done}
+	return nil
+}
+
+func (rb *rebuild) applyEvents(ctx context.Context, events []Event) error {
+	for _, ev := range events {
 		if _, err := applyEvent(ctx, rb.w.p, rb.tx, ev); err != nil {
 			return fmt.Errorf("stopped at position %d: %w", ev.Position, err)
 		}
 	}
-	err := rb.commit(ctx, c.last)
+	return nil
+}
+
+// settle waits for the commit in flight. If the store refused it (a
+// unique index), it drops the batch and commits that chunk again one
+// event at a time, to find the event at fault; redone says so.
+func (rb *rebuild) settle(ctx context.Context) (redone bool, err error) {
+	p := rb.pending
+	if p == nil {
+		return false, nil
+	}
+	rb.pending = nil
+	err = <-p.done
 	if refused(err) {
-		// A write of the chunk was refused (a unique index): find the
-		// event by committing them one at a time.
-		for _, ev := range c.events {
-			if _, err := applyEvent(ctx, rb.w.p, rb.tx, ev); err != nil {
-				return fmt.Errorf("stopped at position %d: %w", ev.Position, err)
-			}
-			if err := rb.commit(ctx, ev.Position); err != nil {
-				return fmt.Errorf("stopped at position %d (event %s, %s): %w", ev.Position, ev.EventID, ev.Type, err)
-			}
-		}
-		err = rb.commit(ctx, c.last)
+		rb.tx.reset()
+		redone, err = true, rb.oneByOne(ctx, p.c)
 	}
 	if err != nil {
-		return err
+		return redone, err
 	}
-	now := time.Now()
+	rb.progressed(p.c)
+	return redone, nil
+}
+
+// oneByOne applies and commits a chunk's events one at a time.
+func (rb *rebuild) oneByOne(ctx context.Context, c chunk) error {
+	key := rebuildKey(rb.w.name)
+	for _, ev := range c.events {
+		if _, err := applyEvent(ctx, rb.w.p, rb.tx, ev); err != nil {
+			return fmt.Errorf("stopped at position %d: %w", ev.Position, err)
+		}
+		if err := rb.commit(ctx, rb.tx.batch(key, ev.Position)); err != nil {
+			rb.tx.reset()
+			return fmt.Errorf("stopped at position %d (event %s, %s): %w", ev.Position, ev.EventID, ev.Type, err)
+		}
+		rb.tx.markClean()
+	}
+	return rb.commit(ctx, rb.tx.batch(key, c.last)) // the checkpoint, past the other types
+}
+
+// progressed records a committed chunk.
+func (rb *rebuild) progressed(c chunk) {
 	rb.p.Applied += int64(len(c.events))
 	rb.p.Processed = c.last
-	if elapsed := now.Sub(rb.p.StartedAt).Seconds(); elapsed > 0 {
+	if elapsed := time.Since(rb.p.StartedAt).Seconds(); elapsed > 0 {
 		rb.p.EventsPerSec = float64(rb.p.Processed) / elapsed
 	}
 	if rb.p.EventsPerSec > 0 {
@@ -299,28 +363,21 @@ func (rb *rebuild) apply(ctx context.Context, c chunk) error {
 	}
 	rb.p.Target = max(rb.p.Target, rb.p.Processed)
 	rb.publish()
-	return nil
 }
 
-// commit writes the shadow batch; store errors are retried up to
-// MaxAttempts times.
-func (rb *rebuild) commit(ctx context.Context, checkpoint int64) error {
-	if checkpoint <= 0 {
-		return nil
-	}
-	b := rb.tx.batch(rebuildKey(rb.w.name), checkpoint)
+// commit writes a shadow batch; store errors are retried up to
+// MaxAttempts times, a refused batch is returned at once.
+func (rb *rebuild) commit(ctx context.Context, b readmodel.Batch) error {
 	bo := rb.r.backoff()
 	for attempt := 1; ; attempt++ {
 		err := rb.w.store.Commit(ctx, b)
 		switch {
 		case err == nil:
-			rb.tx.committed()
 			return nil
 		case refused(err):
-			rb.tx.reset()
 			return err
 		case attempt >= rb.r.cfg.MaxAttempts || ctx.Err() != nil:
-			return fmt.Errorf("commit at %d: %w", checkpoint, err)
+			return fmt.Errorf("commit at %d: %w", b.Checkpoint, err)
 		}
 		rb.w.log.Warn("projection: rebuild commit failed; retrying", "error", err)
 		if !bo.wait(ctx) {

@@ -103,3 +103,56 @@ func TestStoreErrorsAreRetriedNotParked(t *testing.T) {
 	assert.Contains(t, st.LastError, "store down")
 	assert.Equal(t, projections.StateRunning, st.State)
 }
+
+// labels keeps one document per stream with its label, unique across
+// streams: a label taken twice violates the index.
+type labels struct{}
+
+const labelsCollection = "test_labels"
+
+func (labels) Name() string                  { return "test.labels" }
+func (labels) Database() dbregistry.Constant { return dbregistry.PLATFORM }
+func (labels) EventTypes() []string          { return []string{pt.TypeRenamed} }
+func (labels) Collections() []readmodel.CollectionSpec {
+	return []readmodel.CollectionSpec{{Name: labelsCollection, Indexes: []readmodel.Index{
+		{Name: "by_label", Fields: []readmodel.IndexField{{Path: "label"}}, Unique: true},
+	}}}
+}
+func (labels) Apply(_ context.Context, tx projections.Tx, ev projections.Event) error {
+	tx.Put(labelsCollection, readmodel.Doc{"_id": ev.StreamID, "label": ev.Data.(pt.Renamed).Label})
+	return nil
+}
+
+// A batch the store refuses (a unique index) is committed again event by
+// event: a value that moves between documents within the batch is fine,
+// the event that takes a value already taken is parked — and stops a
+// rebuild.
+func TestUniqueViolationsAreFoundAndParked(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	env := pt.NewEnv(t, pt.EnvOptions{})
+	rename := func(stream, label string) int64 {
+		return env.Append(t, stream, "team-1", pt.Renamed{Label: label}).LastPosition()
+	}
+	rename("s-1", "x")
+	rename("s-2", "y")
+	rename("s-1", "z")
+	rename("s-2", "x") // x moved from s-1 to s-2
+	dup := rename("s-3", "z")
+	rename("s-4", "w")
+	head := env.Head(t)
+
+	p := labels{}
+	rt := startRuntime(t, env, p) // everything arrives in one batch
+	waitFor(t, rt, head)
+	assert.Equal(t, expected(t, env, p, map[int64]bool{dup: true}), dump(t, env, p))
+	st := status(t, rt, p.Name())
+	require.Len(t, st.Parked, 1)
+	assert.Equal(t, dup, st.Parked[0].Position)
+	assert.Contains(t, st.Parked[0].Error, "duplicate")
+
+	err := rt.Rebuild(ctx, p.Name(), nil)
+	require.ErrorIs(t, err, readmodel.ErrDuplicate)
+	require.ErrorContains(t, err, "position")
+	assert.Equal(t, expected(t, env, p, map[int64]bool{dup: true}), dump(t, env, p))
+}

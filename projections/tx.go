@@ -252,11 +252,22 @@ func (t *batchTx) batch(projection string, checkpoint int64) readmodel.Batch {
 	return b
 }
 
-// committed turns the batch's writes into cached reads after a commit.
+// committed turns the batch's writes into cached reads after a commit
+// (or drops the cache when it grew past cacheMax).
 func (t *batchTx) committed() {
 	if t.cached > t.cacheMax {
 		t.reset()
 		return
+	}
+	t.markClean()
+}
+
+// markClean turns the batch's writes into cached reads: the batch was
+// handed to the store.
+func (t *batchTx) markClean() {
+	if o := t.colls[ParkedCollection]; o != nil { // never read back
+		t.cached -= len(o.entries)
+		delete(t.colls, ParkedCollection)
 	}
 	for _, o := range t.colls {
 		for _, id := range o.order {
