@@ -135,7 +135,7 @@ func (ScanRuns) Apply(ctx context.Context, tx projections.Tx, ev projections.Eve
 	run := scanRunFrom(doc)
 	run.ID = change.scanID
 	run.TeamID = ev.Metadata.TeamID
-	run.Status = maxScanStatus(run.Status, change.status)
+	run.Status = orchdomain.LaterStatus(run.Status, change.status)
 	run.UpdatedPosition = max(run.UpdatedPosition, ev.Position)
 	switch e := change.event.(type) {
 	case orchdomain.ScanRequested:

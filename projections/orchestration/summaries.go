@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 
+	csdomain "github.com/cspm-es/cspm-es/domain/cloudsecurity"
 	orchdomain "github.com/cspm-es/cspm-es/domain/orchestration"
 	"github.com/cspm-es/cspm-es/platform/dbregistry"
 	"github.com/cspm-es/cspm-es/platform/readmodel"
@@ -87,7 +88,7 @@ func (ScanSummaries) applyScan(ctx context.Context, tx projections.Tx, ev projec
 	if err != nil {
 		return err
 	}
-	s.Status = maxScanStatus(s.Status, c.status)
+	s.Status = orchdomain.LaterStatus(s.Status, c.status)
 	switch e := c.event.(type) {
 	case orchdomain.ScanRequested:
 		s.AccountID, s.Provider, s.Tool, s.RequestedAt = e.AccountID, string(e.Provider), e.Tool, e.RequestedAt
@@ -111,7 +112,7 @@ func (ScanSummaries) applyRaised(ctx context.Context, tx projections.Tx, ev proj
 		return err
 	}
 	f.Raised, f.ScanID, f.Severity = true, r.ScanID, string(r.Severity)
-	f.Status = maxFindingStatus(f.Status, c.status)
+	f.Status = csdomain.LaterStatus(f.Status, c.status)
 	f.UpdatedPosition = max(f.UpdatedPosition, ev.Position)
 
 	s, err := loadSummary(ctx, tx, team, r.ScanID)
@@ -141,7 +142,7 @@ func (ScanSummaries) applyStatus(ctx context.Context, tx projections.Tx, ev proj
 		return err
 	}
 	old := f.Status
-	f.Status = maxFindingStatus(old, c.status)
+	f.Status = csdomain.LaterStatus(old, c.status)
 	if f.Status == c.status && c.status == statusResolved {
 		f.ResolvedAt = later(f.ResolvedAt, c.at)
 	}

@@ -104,7 +104,7 @@ func applyScan(ctx context.Context, tx projections.Tx, ev projections.Event, sca
 		return err
 	}
 	old := s.Status
-	s.Status = maxScanStatus(old, status)
+	s.Status = orchdomain.LaterStatus(old, status)
 	if set != nil {
 		set(&s)
 	}
@@ -142,7 +142,7 @@ func applyRaised(ctx context.Context, tx projections.Tx, ev projections.Event, e
 		return err
 	}
 	f.Raised, f.ScanID, f.Severity = true, e.ScanID, string(e.Severity)
-	f.Status = maxFindingStatus(f.Status, csdomain.StatusOpen)
+	f.Status = csdomain.LaterStatus(f.Status, csdomain.StatusOpen)
 	f.UpdatedPosition = max(f.UpdatedPosition, ev.Position)
 
 	d, err := loadDashboard(ctx, tx, team)
@@ -174,7 +174,7 @@ func applyFindingStatus(ctx context.Context, tx projections.Tx, ev projections.E
 		return err
 	}
 	old := f.Status
-	f.Status = maxFindingStatus(old, status)
+	f.Status = csdomain.LaterStatus(old, status)
 	if !resolvedAt.IsZero() {
 		f.ResolvedAt = resolvedAt
 	}
