@@ -3,10 +3,8 @@ package cloudsecurity
 import (
 	"fmt"
 	"slices"
-	"time"
 
 	csdomain "github.com/cspm-es/cspm-es/domain/cloudsecurity"
-	"github.com/cspm-es/cspm-es/platform/readmodel"
 	"github.com/cspm-es/cspm-es/projections"
 )
 
@@ -40,38 +38,4 @@ func deref(data any) any {
 		return *d
 	}
 	return data
-}
-
-// Readers of the fields of a document the projection wrote: a missing or
-// mistyped field reads as the zero value.
-
-func str(d map[string]any, key string) string {
-	s, _ := d[key].(string)
-	return s
-}
-
-func num(d map[string]any, key string) int64 {
-	switch n := d[key].(type) {
-	case int64:
-		return n
-	case int:
-		return int64(n)
-	case float64:
-		return int64(n)
-	}
-	return 0
-}
-
-func when(d map[string]any, key string) time.Time {
-	t, _ := d[key].(time.Time)
-	return t
-}
-
-// timeOrNil stores a zero time as null: TTL indexes ignore it and a
-// descending sort puts it last.
-func timeOrNil(t time.Time) any {
-	if t.IsZero() {
-		return nil
-	}
-	return readmodel.NormalizeTime(t)
 }

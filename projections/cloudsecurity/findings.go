@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/cspm-es/cspm-es/projections/fold"
+
 	csdomain "github.com/cspm-es/cspm-es/domain/cloudsecurity"
 	"github.com/cspm-es/cspm-es/platform/dbregistry"
 	"github.com/cspm-es/cspm-es/platform/readmodel"
@@ -164,22 +166,22 @@ type finding struct {
 func findingFrom(d readmodel.Doc) finding {
 	return finding{
 		ID:              d.ID(),
-		TeamID:          str(d, "team_id"),
-		ScanID:          str(d, "scan_id"),
-		AccountID:       str(d, "account_id"),
-		CheckID:         str(d, "check_id"),
-		Title:           str(d, "title"),
-		Severity:        str(d, "severity"),
-		ResourceID:      str(d, "resource_id"),
-		Region:          str(d, "region"),
-		Description:     str(d, "description"),
-		Status:          csdomain.Status(str(d, "status")),
-		RaisedAt:        when(d, "raised_at"),
-		ResolvedAt:      when(d, "resolved_at"),
-		SuppressedAt:    when(d, "suppressed_at"),
-		SuppressedUntil: when(d, "suppressed_until"),
-		Reason:          str(d, "reason"),
-		UpdatedPosition: num(d, "updated_position"),
+		TeamID:          fold.Str(d, "team_id"),
+		ScanID:          fold.Str(d, "scan_id"),
+		AccountID:       fold.Str(d, "account_id"),
+		CheckID:         fold.Str(d, "check_id"),
+		Title:           fold.Str(d, "title"),
+		Severity:        fold.Str(d, "severity"),
+		ResourceID:      fold.Str(d, "resource_id"),
+		Region:          fold.Str(d, "region"),
+		Description:     fold.Str(d, "description"),
+		Status:          csdomain.Status(fold.Str(d, "status")),
+		RaisedAt:        fold.Time(d, "raised_at"),
+		ResolvedAt:      fold.Time(d, "resolved_at"),
+		SuppressedAt:    fold.Time(d, "suppressed_at"),
+		SuppressedUntil: fold.Time(d, "suppressed_until"),
+		Reason:          fold.Str(d, "reason"),
+		UpdatedPosition: fold.Num(d, "updated_position"),
 	}
 }
 
@@ -197,10 +199,10 @@ func (f finding) doc() readmodel.Doc {
 		"region":           f.Region,
 		"description":      f.Description,
 		"status":           string(f.Status),
-		"raised_at":        timeOrNil(f.RaisedAt),
-		"resolved_at":      timeOrNil(f.ResolvedAt),
-		"suppressed_at":    timeOrNil(f.SuppressedAt),
-		"suppressed_until": timeOrNil(f.SuppressedUntil),
+		"raised_at":        fold.TimeOrNil(f.RaisedAt),
+		"resolved_at":      fold.TimeOrNil(f.ResolvedAt),
+		"suppressed_at":    fold.TimeOrNil(f.SuppressedAt),
+		"suppressed_until": fold.TimeOrNil(f.SuppressedUntil),
 		"reason":           f.Reason,
 		"updated_position": f.UpdatedPosition,
 	}

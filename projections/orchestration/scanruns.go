@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/cspm-es/cspm-es/projections/fold"
+
 	orchdomain "github.com/cspm-es/cspm-es/domain/orchestration"
 	"github.com/cspm-es/cspm-es/platform/dbregistry"
 	"github.com/cspm-es/cspm-es/platform/readmodel"
@@ -84,19 +86,19 @@ type scanRun struct {
 func scanRunFrom(d readmodel.Doc) scanRun {
 	return scanRun{
 		ID:              d.ID(),
-		TeamID:          str(d, "team_id"),
-		AccountID:       str(d, "account_id"),
-		Provider:        str(d, "provider"),
-		Tool:            str(d, "tool"),
-		Target:          str(d, "target"),
-		Status:          orchdomain.Status(str(d, "status")),
-		RequestedAt:     when(d, "requested_at"),
-		StartedAt:       when(d, "started_at"),
-		CompletedAt:     when(d, "completed_at"),
-		FailedAt:        when(d, "failed_at"),
-		FailureReason:   str(d, "failure_reason"),
-		ResourceCount:   num(d, "resource_count"),
-		UpdatedPosition: num(d, "updated_position"),
+		TeamID:          fold.Str(d, "team_id"),
+		AccountID:       fold.Str(d, "account_id"),
+		Provider:        fold.Str(d, "provider"),
+		Tool:            fold.Str(d, "tool"),
+		Target:          fold.Str(d, "target"),
+		Status:          orchdomain.Status(fold.Str(d, "status")),
+		RequestedAt:     fold.Time(d, "requested_at"),
+		StartedAt:       fold.Time(d, "started_at"),
+		CompletedAt:     fold.Time(d, "completed_at"),
+		FailedAt:        fold.Time(d, "failed_at"),
+		FailureReason:   fold.Str(d, "failure_reason"),
+		ResourceCount:   fold.Num(d, "resource_count"),
+		UpdatedPosition: fold.Num(d, "updated_position"),
 	}
 }
 
@@ -109,11 +111,11 @@ func (r scanRun) doc() readmodel.Doc {
 		"tool":             r.Tool,
 		"target":           r.Target,
 		"status":           string(r.Status),
-		"requested_at":     timeOrNil(r.RequestedAt),
-		"started_at":       timeOrNil(r.StartedAt),
-		"completed_at":     timeOrNil(r.CompletedAt),
-		"failed_at":        timeOrNil(r.FailedAt),
-		"finished_at":      timeOrNil(later(r.CompletedAt, r.FailedAt)),
+		"requested_at":     fold.TimeOrNil(r.RequestedAt),
+		"started_at":       fold.TimeOrNil(r.StartedAt),
+		"completed_at":     fold.TimeOrNil(r.CompletedAt),
+		"failed_at":        fold.TimeOrNil(r.FailedAt),
+		"finished_at":      fold.TimeOrNil(fold.Later(r.CompletedAt, r.FailedAt)),
 		"failure_reason":   r.FailureReason,
 		"resource_count":   r.ResourceCount,
 		"updated_position": r.UpdatedPosition,
@@ -128,7 +130,7 @@ func (ScanRuns) Apply(ctx context.Context, tx projections.Tx, ev projections.Eve
 	if err != nil || !ok {
 		return err
 	}
-	doc, _, err := get(ctx, tx, ScanRunsCollection, change.scanID)
+	doc, _, err := fold.Get(ctx, tx, ScanRunsCollection, change.scanID)
 	if err != nil {
 		return fmt.Errorf("%s: %w", ScanRunsName, err)
 	}

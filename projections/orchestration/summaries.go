@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/cspm-es/cspm-es/projections/fold"
+
 	csdomain "github.com/cspm-es/cspm-es/domain/cloudsecurity"
 	orchdomain "github.com/cspm-es/cspm-es/domain/orchestration"
 	"github.com/cspm-es/cspm-es/platform/dbregistry"
@@ -93,9 +95,9 @@ func (ScanSummaries) applyScan(ctx context.Context, tx projections.Tx, ev projec
 	case orchdomain.ScanRequested:
 		s.AccountID, s.Provider, s.Tool, s.RequestedAt = e.AccountID, string(e.Provider), e.Tool, e.RequestedAt
 	case orchdomain.ScanCompleted:
-		s.FinishedAt = later(s.FinishedAt, e.CompletedAt)
+		s.FinishedAt = fold.Later(s.FinishedAt, e.CompletedAt)
 	case orchdomain.ScanFailed:
-		s.FinishedAt = later(s.FinishedAt, e.FailedAt)
+		s.FinishedAt = fold.Later(s.FinishedAt, e.FailedAt)
 	}
 	s.UpdatedPosition = max(s.UpdatedPosition, ev.Position)
 	tx.Put(ScanSummariesCollection, s.doc())
@@ -120,8 +122,8 @@ func (ScanSummaries) applyRaised(ctx context.Context, tx projections.Tx, ev proj
 		return err
 	}
 	s.FindingsTotal++
-	s.SeverityCounts.add(f.Severity, 1)
-	s.StatusCounts.add(f.Status, 1)
+	s.SeverityCounts.Add(f.Severity, 1)
+	s.StatusCounts.Add(f.Status, 1)
 	s.UpdatedPosition = max(s.UpdatedPosition, f.UpdatedPosition)
 	tx.Put(FindingIndexCollection, f.doc())
 	tx.Put(ScanSummariesCollection, s.doc())
@@ -144,7 +146,7 @@ func (ScanSummaries) applyStatus(ctx context.Context, tx projections.Tx, ev proj
 	old := f.Status
 	f.Status = csdomain.LaterStatus(old, c.status)
 	if f.Status == c.status && c.status == statusResolved {
-		f.ResolvedAt = later(f.ResolvedAt, c.at)
+		f.ResolvedAt = fold.Later(f.ResolvedAt, c.at)
 	}
 	f.UpdatedPosition = max(f.UpdatedPosition, ev.Position)
 	tx.Put(FindingIndexCollection, f.doc())
@@ -155,8 +157,8 @@ func (ScanSummaries) applyStatus(ctx context.Context, tx projections.Tx, ev proj
 	if err != nil {
 		return err
 	}
-	s.StatusCounts.add(old, -1)
-	s.StatusCounts.add(f.Status, 1)
+	s.StatusCounts.Add(old, -1)
+	s.StatusCounts.Add(f.Status, 1)
 	s.UpdatedPosition = max(s.UpdatedPosition, ev.Position)
 	tx.Put(ScanSummariesCollection, s.doc())
 	return nil

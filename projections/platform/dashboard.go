@@ -117,9 +117,9 @@ func applyScan(ctx context.Context, tx projections.Tx, ev projections.Event, sca
 	if !found {
 		d.ScansTotal++
 	} else {
-		d.ScansByStatus.add(old, -1)
+		d.ScansByStatus.Add(old, -1)
 	}
-	d.ScansByStatus.add(s.Status, 1)
+	d.ScansByStatus.Add(s.Status, 1)
 	if s.Requested {
 		d.showRecent(s)
 	}
@@ -150,10 +150,10 @@ func applyRaised(ctx context.Context, tx projections.Tx, ev projections.Event, e
 		return err
 	}
 	d.FindingsTotal++
-	d.FindingsBySeverity.add(f.Severity, 1)
-	d.FindingsByStatus.add(f.Status, 1)
+	d.FindingsBySeverity.Add(f.Severity, 1)
+	d.FindingsByStatus.Add(f.Status, 1)
 	if f.Status == csdomain.StatusOpen {
-		d.OpenFindingsBySev.add(f.Severity, 1)
+		d.OpenFindingsBySev.Add(f.Severity, 1)
 	}
 	d.UpdatedPosition = max(d.UpdatedPosition, f.UpdatedPosition)
 	tx.Put(DashboardFindingsCollection, f.doc())
@@ -188,10 +188,10 @@ func applyFindingStatus(ctx context.Context, tx projections.Tx, ev projections.E
 		return err
 	}
 	if f.Status != old {
-		d.FindingsByStatus.add(old, -1)
-		d.FindingsByStatus.add(f.Status, 1)
+		d.FindingsByStatus.Add(old, -1)
+		d.FindingsByStatus.Add(f.Status, 1)
 		if old == csdomain.StatusOpen {
-			d.OpenFindingsBySev.add(f.Severity, -1)
+			d.OpenFindingsBySev.Add(f.Severity, -1)
 		}
 	}
 	d.UpdatedPosition = max(d.UpdatedPosition, f.UpdatedPosition)

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"time"
 
+	"github.com/cspm-es/cspm-es/projections/fold"
+
 	csdomain "github.com/cspm-es/cspm-es/domain/cloudsecurity"
 	orchdomain "github.com/cspm-es/cspm-es/domain/orchestration"
 	"github.com/cspm-es/cspm-es/platform/readmodel"
@@ -17,11 +19,11 @@ type dashboard struct {
 	ID                 string
 	TeamID             string
 	ScansTotal         int64
-	ScansByStatus      scanStatusCounts
+	ScansByStatus      fold.ScanStatusCounts
 	FindingsTotal      int64
-	FindingsBySeverity severityCounts
-	FindingsByStatus   findingStatusCounts
-	OpenFindingsBySev  severityCounts
+	FindingsBySeverity fold.SeverityCounts
+	FindingsByStatus   fold.FindingStatusCounts
+	OpenFindingsBySev  fold.SeverityCounts
 	RecentScans        []recentScan
 	UpdatedPosition    int64
 }
@@ -36,22 +38,22 @@ type recentScan struct {
 }
 
 func loadDashboard(ctx context.Context, tx projections.Tx, team string) (dashboard, error) {
-	doc, _, err := get(ctx, tx, DashboardCollection, team)
+	doc, _, err := fold.Get(ctx, tx, DashboardCollection, team)
 	d := dashboard{
 		ID:                 team,
 		TeamID:             team,
-		ScansTotal:         num(doc, "scans_total"),
-		ScansByStatus:      scanStatusCountsFrom(obj(doc, "scans_by_status")),
-		FindingsTotal:      num(doc, "findings_total"),
-		FindingsBySeverity: severityCountsFrom(obj(doc, "findings_by_severity")),
-		FindingsByStatus:   findingStatusCountsFrom(obj(doc, "findings_by_status")),
-		OpenFindingsBySev:  severityCountsFrom(obj(doc, "open_findings_by_severity")),
-		UpdatedPosition:    num(doc, "updated_position"),
+		ScansTotal:         fold.Num(doc, "scans_total"),
+		ScansByStatus:      fold.ScanStatusCountsFrom(fold.Obj(doc, "scans_by_status")),
+		FindingsTotal:      fold.Num(doc, "findings_total"),
+		FindingsBySeverity: fold.SeverityCountsFrom(fold.Obj(doc, "findings_by_severity")),
+		FindingsByStatus:   fold.FindingStatusCountsFrom(fold.Obj(doc, "findings_by_status")),
+		OpenFindingsBySev:  fold.SeverityCountsFrom(fold.Obj(doc, "open_findings_by_severity")),
+		UpdatedPosition:    fold.Num(doc, "updated_position"),
 	}
-	for _, r := range objs(doc, "recent_scans") {
+	for _, r := range fold.Objs(doc, "recent_scans") {
 		d.RecentScans = append(d.RecentScans, recentScan{
-			ScanID: str(r, "scan_id"), Status: orchdomain.Status(str(r, "status")), Tool: str(r, "tool"),
-			AccountID: str(r, "account_id"), RequestedAt: when(r, "requested_at"),
+			ScanID: fold.Str(r, "scan_id"), Status: orchdomain.Status(fold.Str(r, "status")), Tool: fold.Str(r, "tool"),
+			AccountID: fold.Str(r, "account_id"), RequestedAt: fold.Time(r, "requested_at"),
 		})
 	}
 	return d, err
@@ -62,18 +64,18 @@ func (d dashboard) doc() readmodel.Doc {
 	for i, r := range d.RecentScans {
 		recent[i] = map[string]any{
 			"scan_id": r.ScanID, "status": string(r.Status), "tool": r.Tool, "account_id": r.AccountID,
-			"requested_at": timeOrNil(r.RequestedAt),
+			"requested_at": fold.TimeOrNil(r.RequestedAt),
 		}
 	}
 	return readmodel.Doc{
 		"_id":                       d.ID,
 		"team_id":                   d.TeamID,
 		"scans_total":               d.ScansTotal,
-		"scans_by_status":           d.ScansByStatus.doc(),
+		"scans_by_status":           d.ScansByStatus.Doc(),
 		"findings_total":            d.FindingsTotal,
-		"findings_by_severity":      d.FindingsBySeverity.doc(),
-		"findings_by_status":        d.FindingsByStatus.doc(),
-		"open_findings_by_severity": d.OpenFindingsBySev.doc(),
+		"findings_by_severity":      d.FindingsBySeverity.Doc(),
+		"findings_by_status":        d.FindingsByStatus.Doc(),
+		"open_findings_by_severity": d.OpenFindingsBySev.Doc(),
 		"recent_scans":              recent,
 		"updated_position":          d.UpdatedPosition,
 	}
@@ -115,18 +117,18 @@ type scanRow struct {
 }
 
 func loadScanRow(ctx context.Context, tx projections.Tx, team, scanID string) (scanRow, bool, error) {
-	d, found, err := get(ctx, tx, DashboardScansCollection, Key(team, scanID))
+	d, found, err := fold.Get(ctx, tx, DashboardScansCollection, Key(team, scanID))
 	s := scanRow{
 		ID:              Key(team, scanID),
 		TeamID:          team,
 		ScanID:          scanID,
-		Requested:       flag(d, "requested"),
-		Status:          orchdomain.Status(str(d, "status")),
-		Tool:            str(d, "tool"),
-		AccountID:       str(d, "account_id"),
-		RequestedAt:     when(d, "requested_at"),
-		FinishedAt:      when(d, "finished_at"),
-		UpdatedPosition: num(d, "updated_position"),
+		Requested:       fold.Flag(d, "requested"),
+		Status:          orchdomain.Status(fold.Str(d, "status")),
+		Tool:            fold.Str(d, "tool"),
+		AccountID:       fold.Str(d, "account_id"),
+		RequestedAt:     fold.Time(d, "requested_at"),
+		FinishedAt:      fold.Time(d, "finished_at"),
+		UpdatedPosition: fold.Num(d, "updated_position"),
 	}
 	return s, found, err
 }
@@ -140,8 +142,8 @@ func (s scanRow) doc() readmodel.Doc {
 		"status":           string(s.Status),
 		"tool":             s.Tool,
 		"account_id":       s.AccountID,
-		"requested_at":     timeOrNil(s.RequestedAt),
-		"finished_at":      timeOrNil(s.FinishedAt),
+		"requested_at":     fold.TimeOrNil(s.RequestedAt),
+		"finished_at":      fold.TimeOrNil(s.FinishedAt),
 		"updated_position": s.UpdatedPosition,
 	}
 }
@@ -161,17 +163,17 @@ type findingRow struct {
 }
 
 func loadFindingRow(ctx context.Context, tx projections.Tx, team, findingID string) (findingRow, error) {
-	d, _, err := get(ctx, tx, DashboardFindingsCollection, Key(team, findingID))
+	d, _, err := fold.Get(ctx, tx, DashboardFindingsCollection, Key(team, findingID))
 	f := findingRow{
 		ID:              Key(team, findingID),
 		TeamID:          team,
 		FindingID:       findingID,
-		Raised:          flag(d, "raised"),
-		ScanID:          str(d, "scan_id"),
-		Severity:        str(d, "severity"),
-		Status:          csdomain.Status(str(d, "status")),
-		ResolvedAt:      when(d, "resolved_at"),
-		UpdatedPosition: num(d, "updated_position"),
+		Raised:          fold.Flag(d, "raised"),
+		ScanID:          fold.Str(d, "scan_id"),
+		Severity:        fold.Str(d, "severity"),
+		Status:          csdomain.Status(fold.Str(d, "status")),
+		ResolvedAt:      fold.Time(d, "resolved_at"),
+		UpdatedPosition: fold.Num(d, "updated_position"),
 	}
 	return f, err
 }
@@ -185,7 +187,7 @@ func (f findingRow) doc() readmodel.Doc {
 		"scan_id":          f.ScanID,
 		"severity":         f.Severity,
 		"status":           string(f.Status),
-		"resolved_at":      timeOrNil(f.ResolvedAt),
+		"resolved_at":      fold.TimeOrNil(f.ResolvedAt),
 		"updated_position": f.UpdatedPosition,
 	}
 }
