@@ -244,7 +244,7 @@ func (rb *rebuild) read(ctx context.Context, after int64, out chan<- chunk) {
 		if len(evs) == 0 {
 			return
 		}
-		c := chunk{last: evs[len(evs)-1].Position}
+		c := chunk{last: evs[len(evs)-1].Position, events: make([]Event, 0, len(evs))}
 		if evs[0].Position != after+1 || c.last != after+int64(len(evs)) {
 			out <- chunk{err: fmt.Errorf("the event store returned positions %d..%d after %d (want dense positions)", evs[0].Position, c.last, after)}
 			return
