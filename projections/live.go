@@ -211,12 +211,17 @@ func (w *worker) fetch(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	var lastProbe time.Time
-	w.snapshot(func() { lastProbe = w.lastProbe })
-	if drained || time.Since(lastProbe) > time.Second {
-		w.probe(ctx) // drained (or busy for a while): learn how far the stream is processed
+	if drained {
+		w.probe(ctx) // learn how far the stream is processed
 	}
 	return nil
+}
+
+// probeDue reports whether the last probe is older than d.
+func (w *worker) probeDue(d time.Duration) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return time.Since(w.lastProbe) > d
 }
 
 // receive is fetch's first stage. It owns the consumer sequence check.
@@ -238,6 +243,9 @@ func (w *worker) receive(ctx context.Context, out chan<- run) (drained bool, err
 				return false, fmt.Errorf("fetch: %w", err)
 			}
 			drained = !morePending(buf)
+			if !drained && w.probeDue(time.Second) {
+				w.probe(ctx) // busy for a while: keep the lag current
+			}
 			if !drained && !w.pausing() && ctx.Err() == nil {
 				if next, err = w.pull(); err != nil {
 					return false, err
