@@ -198,18 +198,26 @@ func (p *checkpointProgress) WaitFor(ctx context.Context, names []string, positi
 }
 
 // runtimeProgress waits through the in-process projector runtime, which
-// is told of every commit and asks the bus how far each projection got;
-// the stored checkpoints answer first (e.g. while the runtime is still
-// starting, after a restart) and give meta.position.
+// is told of every commit and asks the bus how far each projection got.
+// The stored checkpoints give meta.position, and answer WaitFor when the
+// runtime does not know yet (it is still starting, after a restart).
 type runtimeProgress struct {
 	*checkpointProgress
 	rt *projections.Runtime
 }
 
+// storedCheckTimeout bounds the last look at the stored checkpoints
+// after the runtime's wait ran out.
+const storedCheckTimeout = 100 * time.Millisecond
+
 // WaitFor implements api.ReadProgress.
 func (p *runtimeProgress) WaitFor(ctx context.Context, names []string, position int64) bool {
-	if position <= 0 || p.reached(ctx, names, position) {
+	if position <= 0 || p.rt.WaitFor(ctx, names, position) {
 		return true
 	}
-	return p.rt.WaitFor(ctx, names, position)
+	// The runtime may not run (NATS was down when it started, so it keeps
+	// retrying): what is stored may still pass position.
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storedCheckTimeout)
+	defer cancel()
+	return p.reached(sctx, names, position)
 }

@@ -79,7 +79,7 @@ func newReadModels(lc fx.Lifecycle, cfg config.Config, reg *dbregistry.Registry,
 	var closeClient func(context.Context) error
 	switch cfg.Store {
 	case config.StoreSQLite:
-		stores, err := sqlitestore.OpenModuleStores(ctx, cfg.DataDir, names, sqlitestore.Options{Synchronous: string(cfg.SQLiteSync)})
+		stores, err := sqlitestore.OpenModuleStores(ctx, cfg.DataDir, names, sqlitestore.Options{Synchronous: "normal"})
 		if err != nil {
 			return ReadModels{}, fmt.Errorf("open read models under %s: %w", cfg.DataDir, err)
 		}
