@@ -111,34 +111,35 @@ func (w *worker) ensureConsumer(ctx context.Context, reset bool) error {
 		Description:   "projection " + w.name,
 	}
 	w.cons = nil
-	if reset {
-		if err := deleteConsumer(ctx, js, stream, w.consumer); err != nil {
+	if !reset {
+		c, err := bus.EnsureDurableConsumer(ctx, js, stream, w.consumer, w.filters, opts)
+		if err != nil {
 			return err
 		}
-	}
-	c, err := bus.EnsureDurableConsumer(ctx, js, stream, w.consumer, w.filters, opts)
-	if err != nil {
-		return err
-	}
-	info, err := c.Info(ctx)
-	if err != nil {
-		return fmt.Errorf("consumer %s: %w", w.consumer, err)
-	}
-	if info.NumAckPending > 0 || int64(info.AckFloor.Stream) > cp {
-		w.log.Info("projection: recreating the consumer from the checkpoint",
-			"checkpoint", cp, "ack_floor", info.AckFloor.Stream, "unacknowledged", info.NumAckPending)
-		if err := deleteConsumer(ctx, js, stream, w.consumer); err != nil {
-			return err
-		}
-		if c, err = bus.EnsureDurableConsumer(ctx, js, stream, w.consumer, w.filters, opts); err != nil {
-			return err
-		}
-		if info, err = c.Info(ctx); err != nil {
+		info, err := c.Info(ctx)
+		if err != nil {
 			return fmt.Errorf("consumer %s: %w", w.consumer, err)
 		}
+		if info.NumAckPending == 0 && int64(info.AckFloor.Stream) <= cp {
+			w.cons, w.lastCSeq = c, info.Delivered.Consumer
+		} else {
+			w.log.Info("projection: recreating the consumer from the checkpoint",
+				"checkpoint", cp, "ack_floor", info.AckFloor.Stream, "unacknowledged", info.NumAckPending)
+		}
 	}
-	w.cons, w.lastCSeq = c, info.Delivered.Consumer
-	w.log.Debug("projection: consumer ready", "consumer", w.consumer, "checkpoint", cp, "pending", info.NumPending)
+	if w.cons == nil {
+		if err := deleteConsumer(ctx, js, stream, w.consumer); err != nil {
+			return err
+		}
+		c, err := bus.EnsureDurableConsumer(ctx, js, stream, w.consumer, w.filters, opts)
+		if err != nil {
+			return err
+		}
+		// A new consumer: the loop's first delivery must be its first one
+		// (a delivery anyone else takes shows as a gap).
+		w.cons, w.lastCSeq = c, 0
+	}
+	w.log.Debug("projection: consumer ready", "consumer", w.consumer, "checkpoint", cp)
 	return nil
 }
 
