@@ -173,7 +173,7 @@ func (w *worker) filterChanged(err error) {
 type run struct {
 	items   []item        // the deliveries after the checkpoint, in order
 	skipped int           // deliveries at or below the checkpoint
-	last    jetstream.Msg // the last delivery (acknowledged with AckAll)
+	last    jetstream.Msg // the delivery of the highest position (acknowledged with AckAll)
 	lastPos int64
 	gap     bool // a delivery is missing after last
 }
@@ -338,7 +338,9 @@ func (w *worker) decodeRun(msgs []jetstream.Msg) run {
 		}
 		w.lastCSeq = md.Sequence.Consumer
 		pos := int64(md.Sequence.Stream)
-		r.last, r.lastPos = m, max(r.lastPos, pos)
+		if pos >= r.lastPos { // a redelivery may come after newer events
+			r.last, r.lastPos = m, pos
+		}
 		if pos <= cp {
 			r.skipped++ // a redelivery of an applied event
 			continue
