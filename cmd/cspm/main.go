@@ -1,6 +1,8 @@
-// Command cspm is the one binary of cspm-es: `cspm serve` runs the API (and,
-// as they land, the relay and the projectors); `cspm db` and `cspm events`
-// inspect and audit the stores. `cspm help` lists everything.
+// Command cspm is the one binary of cspm-es: `cspm serve` runs the API, the
+// relay and the projectors (or a subset, --roles); `cspm db` and `cspm
+// events` inspect and audit the stores; `cspm projections` shows and
+// rebuilds the read models of a running server. `cspm help` lists
+// everything.
 package main
 
 import (

@@ -45,6 +45,10 @@ const (
 	progressPollMax = 50 * time.Millisecond
 	progressScanMin = 32
 	progressScanMax = 1024
+	// progressScanCall bounds the events one extend reads (a projection
+	// far behind, or ignoring long runs of events, is verified over
+	// several calls).
+	progressScanCall = 16 * progressScanMax
 )
 
 func newCheckpointProgress(events eventstore.Store, stores map[dbregistry.Constant]readmodel.Store, ps []projections.Projection) *checkpointProgress {
@@ -116,7 +120,7 @@ func (p *checkpointProgress) extend(ctx context.Context, name string, target int
 	chunk := progressScanMin
 	start := v
 scan:
-	for v < target {
+	for v < target && v-start < progressScanCall {
 		evs, err := p.events.ReadAll(ctx, v, int(min(int64(chunk), target-v)))
 		if err != nil {
 			return 0, fmt.Errorf("read the event store after %d: %w", v, err)
