@@ -158,3 +158,26 @@ func TestUniqueViolationsAreFoundAndParked(t *testing.T) {
 	require.ErrorContains(t, err, "position")
 	assert.Equal(t, expected(t, env, p, map[int64]bool{dup: true}), dump(t, env, p))
 }
+
+// A batch held longer than the ack wait (here: a poison event's retries)
+// is delivered again while the loop still works on it; the redeliveries
+// are skipped and nothing is applied twice or lost.
+func TestRedeliveryDuringASlowBatch(t *testing.T) {
+	t.Parallel()
+	env := pt.NewEnv(t, pt.EnvOptions{})
+	counter := pt.NewCounter(counterName, dbregistry.PLATFORM)
+	cfg := testConfig()
+	cfg.AckWait = time.Second
+	cfg.RetryBackoff = 700 * time.Millisecond // three tries: 0.7s + 1.4s, past the ack wait
+	cfg.MaxBackoff = 2 * time.Second
+	metrics := &countingMetrics{}
+	rt := newRuntime(t, env, cfg, func(d *projections.RuntimeDeps) { d.Metrics = metrics }, counter)
+	require.NoError(t, workload(env, 31, "s", 10, 60))
+	poison := env.Append(t, "s-1", "team-1", pt.Incremented{By: 9, Poison: true}).LastPosition()
+	require.NoError(t, workload(env, 32, "s", 10, 60))
+	start(t, rt)
+	waitFor(t, rt, env.Head(t))
+	assert.Equal(t, expected(t, env, counter, map[int64]bool{poison: true}), dump(t, env, counter))
+	require.Len(t, status(t, rt, counterName).Parked, 1)
+	t.Logf("%d redeliveries skipped", metrics.skipped.Load())
+}
