@@ -189,6 +189,7 @@ const (
 	rebuildPoll      = 200 * time.Millisecond
 	rebuildLineEvery = 2 * time.Second
 	cancelWait       = 30 * time.Second
+	lostTrack        = 10 * time.Second
 )
 
 func projRebuildCommand() *command {
@@ -261,6 +262,11 @@ func rebuild(ctx context.Context, inv *invocation, c *apiClient, name string) er
 			w.close()
 			return w.report(inv.stdout, canceled)
 		}
+		if missing := w.missing(); missing != "" && time.Since(w.since) > lostTrack {
+			w.close()
+			return fmt.Errorf("the server shows no rebuild of %s since it accepted it %s ago (did it restart?); see `cspm projections status`",
+				missing, time.Since(w.since).Round(time.Second))
+		}
 		select {
 		case <-tick.C:
 		case <-giveUp:
@@ -294,11 +300,24 @@ type rebuildWatcher struct {
 	barName  string
 	lastLine time.Time
 	printed  map[string]bool // finished projections already reported
+	since    time.Time       // when the rebuild was accepted
 }
 
 func newRebuildWatcher(out io.Writer, started api.RebuildStarted) *rebuildWatcher {
 	return &rebuildWatcher{out: out, tty: progress.IsTerminal(out), started: started,
-		latest: map[string]api.RebuildProgress{}, printed: map[string]bool{}}
+		latest: map[string]api.RebuildProgress{}, printed: map[string]bool{}, since: time.Now()}
+}
+
+// missing names a projection of the request the server shows no rebuild
+// of: the server reports every one (queued at first) as soon as it
+// accepts the request, unless it restarted since.
+func (w *rebuildWatcher) missing() string {
+	for _, name := range w.started.Projections {
+		if _, ok := w.latest[name]; !ok {
+			return name
+		}
+	}
+	return ""
 }
 
 // update takes a status snapshot; true once every projection finished.
