@@ -210,8 +210,9 @@ func (r *Runtime) Names() []string {
 }
 
 // Start prepares every projection (collections and their indexes, the
-// parked-events collection, checkpoints) and starts one live loop per
-// projection; it does not wait for them to catch up. The loops run until
+// parked-events collection, checkpoints, its durable consumer from the
+// checkpoint) and starts one live loop per projection; it does not wait
+// for them to catch up. A failed Start may be called again. The loops run until
 // Stop (not until ctx ends: ctx bounds the preparation only).
 func (r *Runtime) Start(ctx context.Context) error {
 	r.mu.Lock()
@@ -228,6 +229,10 @@ func (r *Runtime) Start(ctx context.Context) error {
 	workers := slices.SortedFunc(maps.Values(r.workers), func(a, b *worker) int { return cmp.Compare(a.name, b.name) })
 	for _, w := range workers {
 		if err := w.prepare(ctx); err != nil {
+			return fmt.Errorf("projections: start %s: %w", w.name, err)
+		}
+		// The loop re-ensures a consumer whose filter changed, and rebuilds.
+		if err := w.ensureConsumer(ctx, false); err != nil && !errors.Is(err, bus.ErrFilterChanged) {
 			return fmt.Errorf("projections: start %s: %w", w.name, err)
 		}
 	}
