@@ -218,13 +218,6 @@ func (w *worker) fetch(ctx context.Context) error {
 	return nil
 }
 
-// probeDue reports whether the last probe is older than d.
-func (w *worker) probeDue(d time.Duration) bool {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return time.Since(w.lastProbe) > d
-}
-
 // receive is fetch's first stage. It owns the consumer sequence check.
 func (w *worker) receive(ctx context.Context, out chan<- run) (drained bool, err error) {
 	mb, err := w.pull()
@@ -232,18 +225,23 @@ func (w *worker) receive(ctx context.Context, out chan<- run) (drained bool, err
 		return false, err
 	}
 	buf := make([]jetstream.Msg, 0, w.r.cfg.BatchSize)
+	var lastOfPull jetstream.Msg
 	for mb != nil {
 		var open bool
 		buf, open, err = w.gather(ctx, mb.Messages(), buf[:0])
 		if err != nil {
 			return false, err
 		}
+		if len(buf) > 0 {
+			lastOfPull = buf[len(buf)-1]
+		}
 		var next jetstream.MessageBatch
 		if !open {
 			if err := mb.Error(); err != nil {
 				return false, fmt.Errorf("fetch: %w", err)
 			}
-			drained = !morePending(buf)
+			drained = !morePending(lastOfPull)
+			lastOfPull = nil
 			if !drained && w.probeDue(time.Second) {
 				w.probe(ctx) // busy for a while: keep the lag current
 			}
@@ -309,13 +307,13 @@ func (w *worker) gather(ctx context.Context, ch <-chan jetstream.Msg, buf []jets
 	return buf, true, nil
 }
 
-// morePending reports whether the consumer had more to deliver after the
-// last message of a pull.
-func morePending(msgs []jetstream.Msg) bool {
-	if len(msgs) == 0 {
+// morePending reports whether the consumer had more to deliver after m,
+// the last message of a pull (nil: the pull brought nothing).
+func morePending(m jetstream.Msg) bool {
+	if m == nil {
 		return false
 	}
-	md, err := msgs[len(msgs)-1].Metadata()
+	md, err := m.Metadata()
 	return err == nil && md.NumPending > 0
 }
 
@@ -323,6 +321,13 @@ func (w *worker) pausing() bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.pauses > 0 || w.resetCons
+}
+
+// probeDue reports whether the last probe is older than d.
+func (w *worker) probeDue(d time.Duration) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return time.Since(w.lastProbe) > d
 }
 
 // decodeRun checks that msgs follow the last delivery seen (consumer
