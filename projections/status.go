@@ -213,7 +213,6 @@ func (w *worker) probe(ctx context.Context) {
 	caughtUp := !blocked && info.NumPending == 0 && info.NumAckPending == 0
 	var through int64
 	w.update(func() {
-		w.streamSeq = max(w.streamSeq, last)
 		if caughtUp {
 			w.through = max(w.through, last)
 		}

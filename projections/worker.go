@@ -50,7 +50,6 @@ type worker struct {
 	dropCache    bool          // the loop must drop its cache (someone else wrote)
 	checkpoint   int64         // the stored checkpoint, as last known
 	through      int64         // processed through this position (>= checkpoint)
-	streamSeq    int64         // the highest stream sequence seen
 	epoch        int64         // rebuild epoch (park records of older epochs are void)
 	failing      bool
 	lastErr      string
@@ -243,7 +242,6 @@ func (w *worker) advance(checkpoint, through int64) {
 	w.update(func() {
 		w.checkpoint = max(w.checkpoint, checkpoint)
 		w.through = max(w.through, through, w.checkpoint)
-		w.streamSeq = max(w.streamSeq, w.through)
 	})
 }
 
