@@ -227,7 +227,7 @@ func TestWaitForPositionsOfOtherTypes(t *testing.T) {
 	noted := env.Append(t, "s-1", "team-1", pt.Noted{Text: "x"}).LastPosition()
 	begin := time.Now()
 	waitFor(t, rt, noted, counterName)
-	assert.Less(t, time.Since(begin), 2*time.Second)
+	assert.Less(t, time.Since(begin), 5*time.Second, "within a probe or two, not a timeout")
 	st := status(t, rt, counterName)
 	assert.Equal(t, inc, st.Checkpoint)
 	assert.GreaterOrEqual(t, st.Processed, noted)

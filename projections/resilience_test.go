@@ -65,9 +65,9 @@ func TestLiveLoopSurvivesABusOutage(t *testing.T) {
 	require.NoError(t, workload(env, 24, "s", 10, 50))
 	waitFor(t, rt, env.Head(t))
 	assert.Equal(t, expected(t, env, counter, nil), dump(t, env, counter))
-	st := status(t, rt, counterName)
-	assert.Equal(t, projections.StateRunning, st.State)
-	assert.NotEmpty(t, st.LastError, "the outage is remembered")
+	require.Eventually(t, func() bool { return status(t, rt, counterName).State == projections.StateRunning },
+		10*time.Second, 10*time.Millisecond)
+	assert.NotEmpty(t, status(t, rt, counterName).LastError, "the outage is remembered")
 }
 
 // flakyStore fails commits while fail > 0 (a store that is down).
@@ -103,7 +103,8 @@ func TestStoreErrorsAreRetriedNotParked(t *testing.T) {
 	st := status(t, rt, counterName)
 	assert.Empty(t, st.Parked)
 	assert.Contains(t, st.LastError, "store down")
-	assert.Equal(t, projections.StateRunning, st.State)
+	require.Eventually(t, func() bool { return status(t, rt, counterName).State == projections.StateRunning },
+		10*time.Second, 10*time.Millisecond)
 }
 
 // labels keeps one document per stream with its label, unique across
