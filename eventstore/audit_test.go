@@ -100,8 +100,17 @@ func (m *memStore) Streams(_ context.Context, after string, limit int) ([]Stream
 	return out, nil
 }
 
-func (m *memStore) WaitForAppend(context.Context, int64) error { return errors.New("not implemented") }
-func (m *memStore) Close() error                               { return nil }
+// WaitForAppend returns at once when the head is past after; this fake is
+// only appended to before a test reads it, so otherwise it waits for ctx.
+func (m *memStore) WaitForAppend(ctx context.Context, after int64) error {
+	if head, err := m.HeadPosition(ctx); err != nil || head > after {
+		return err
+	}
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+func (m *memStore) Close() error { return nil }
 
 func fill(t *testing.T, m *memStore, streams, perStream int) {
 	t.Helper()

@@ -345,7 +345,7 @@ func TestRunAndCatchUpAreExclusive(t *testing.T) {
 // store directory and port.
 func TestRelayWithExternalServerProcess(t *testing.T) {
 	if testing.Short() {
-		t.Skip("builds and runs a nats-server binary")
+		t.Skip("skipped under -short: builds and runs a nats-server binary")
 	}
 	t.Parallel()
 	tmp := t.TempDir()
