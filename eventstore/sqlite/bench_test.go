@@ -5,13 +5,14 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
-	"net/url"
 	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/cspm-es/cspm-es/platform/sqlitedb"
 
 	"github.com/cspm-es/cspm-es/eventstore"
 )
@@ -91,19 +92,12 @@ func storeAppender(b *testing.B, batch int) func(ctx context.Context, i int64) e
 func rawAppender(b *testing.B, batch int) func(ctx context.Context, i int64) error {
 	ctx := context.Background()
 	path := filepath.Join(b.TempDir(), "raw.sqlite")
-	db, err := sql.Open("sqlite", dsn(path, url.Values{
-		"_busy_timeout": {"10000"},
-		"_journal_mode": {"WAL"},
-		"_synchronous":  {"FULL"},
-	}))
+	// Opened exactly as the store opens its file (same pragmas, one writer).
+	pools, err := sqlitedb.Open(ctx, path, sqlitedb.Config{Synchronous: "full"}, nil)
 	if err != nil {
 		b.Fatal(err)
 	}
-	db.SetMaxOpenConns(1)
-	conn, err := db.Conn(ctx)
-	if err != nil {
-		b.Fatal(err)
-	}
+	conn := pools.Conn
 	if _, err := conn.ExecContext(ctx, eventsTableDDL("events")); err != nil {
 		b.Fatal(err)
 	}
@@ -115,8 +109,7 @@ func rawAppender(b *testing.B, batch int) func(ctx context.Context, i int64) err
 	}
 	b.Cleanup(func() {
 		_ = closeStmts(begin, commit, insert)
-		_ = conn.Close()
-		_ = db.Close()
+		_ = pools.Close()
 	})
 	meta, _ := json.Marshal(benchMeta)
 	hash := strings.Repeat("ab", 32)

@@ -13,12 +13,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/url"
 	"runtime"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/cspm-es/cspm-es/platform/sqlitedb"
 
 	"github.com/cspm-es/cspm-es/eventstore"
 
@@ -45,13 +45,8 @@ type Options struct {
 }
 
 func (o Options) withDefaults() (Options, error) {
-	switch strings.ToLower(o.Synchronous) {
-	case "", "full":
-		o.Synchronous = "FULL"
-	case "normal":
-		o.Synchronous = "NORMAL"
-	default:
-		return o, fmt.Errorf("synchronous %q: want \"full\" or \"normal\"", o.Synchronous)
+	if _, err := sqlitedb.ParseSynchronous(o.Synchronous); err != nil {
+		return o, err
 	}
 	if o.PollInterval < 0 || o.BusyTimeout < 0 {
 		return o, errors.New("negative poll interval or busy timeout")
@@ -72,7 +67,7 @@ func (o Options) withDefaults() (Options, error) {
 type Store struct {
 	opts Options
 
-	wdb   *sql.DB
+	pools *sqlitedb.Pools
 	wconn *sql.Conn // the only connection that writes, used by the leader only
 	w     writeStmts
 	group []*appendCall // the leader's reused group buffer
@@ -103,8 +98,8 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open event store: %w", err)
 	}
-	if path == "" || path == ":memory:" || strings.HasPrefix(path, "file:") || strings.ContainsRune(path, '?') {
-		return nil, fmt.Errorf("open event store: unsupported path %q (want a plain file path)", path)
+	if err := sqlitedb.CheckPath(path); err != nil {
+		return nil, fmt.Errorf("open event store: %w", err)
 	}
 	s := &Store{opts: opts, closed: make(chan struct{})}
 	s.idle.L = &s.qmu
@@ -116,44 +111,20 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	return s, nil
 }
 
-func dsn(path string, params url.Values) string { return path + "?" + params.Encode() }
-
 func (s *Store) open(ctx context.Context, path string) error {
-	busy := fmt.Sprint(s.opts.BusyTimeout.Milliseconds())
-	var err error
-	s.wdb, err = sql.Open("sqlite", dsn(path, url.Values{
-		"_busy_timeout": {busy},
-		"_journal_mode": {"WAL"},
-		"_synchronous":  {s.opts.Synchronous},
-	}))
+	pools, err := sqlitedb.Open(ctx, path, sqlitedb.Config{
+		Synchronous: s.opts.Synchronous,
+		BusyTimeout: s.opts.BusyTimeout,
+		ReadConns:   max(4, runtime.GOMAXPROCS(0)),
+	}, migrate)
 	if err != nil {
 		return err
 	}
-	s.wdb.SetMaxOpenConns(1)
-	s.wdb.SetMaxIdleConns(1)
-	s.wdb.SetConnMaxLifetime(0)
-	s.wdb.SetConnMaxIdleTime(0)
-	if s.wconn, err = s.wdb.Conn(ctx); err != nil {
-		return fmt.Errorf("write connection: %w", err)
-	}
-	if err := migrate(ctx, s.wconn); err != nil {
-		return err
-	}
+	s.pools = pools
+	s.wconn, s.rdb = pools.Conn, pools.Read
 	if err := s.w.prepare(ctx, s.wconn); err != nil {
 		return err
 	}
-
-	// The file exists and is in WAL mode now; readers only read.
-	s.rdb, err = sql.Open("sqlite", dsn(path, url.Values{
-		"_busy_timeout": {busy},
-		"_query_only":   {"1"},
-	}))
-	if err != nil {
-		return err
-	}
-	n := max(4, runtime.GOMAXPROCS(0))
-	s.rdb.SetMaxOpenConns(n)
-	s.rdb.SetMaxIdleConns(n)
 	if err := s.r.prepare(ctx, s.rdb); err != nil {
 		return err
 	}
@@ -185,13 +156,8 @@ func (s *Store) Close() error {
 func (s *Store) closeAll() error {
 	var errs []error
 	errs = append(errs, s.w.close(), s.r.close())
-	if s.wconn != nil {
-		errs = append(errs, s.wconn.Close())
-	}
-	for _, db := range []*sql.DB{s.wdb, s.rdb} {
-		if db != nil {
-			errs = append(errs, db.Close())
-		}
+	if s.pools != nil {
+		errs = append(errs, s.pools.Close())
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("close event store: %w", err)

@@ -30,7 +30,7 @@ func openTemp(t testing.TB, opts Options) (*Store, string) {
 func TestContract(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) (eventstore.Store, storetest.Tamperer) {
 		s, path := openTemp(t, Options{})
-		db, err := sql.Open("sqlite", dsn(path, map[string][]string{"_busy_timeout": {"10000"}}))
+		db, err := sql.Open("sqlite", path+"?_busy_timeout=10000")
 		require.NoError(t, err)
 		t.Cleanup(func() { assert.NoError(t, db.Close()) })
 		return s, tamperer{db}

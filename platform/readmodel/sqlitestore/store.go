@@ -16,11 +16,12 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"net/url"
 	"runtime"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/cspm-es/cspm-es/platform/sqlitedb"
 
 	"github.com/cspm-es/cspm-es/platform/readmodel"
 
@@ -45,13 +46,8 @@ type Options struct {
 }
 
 func (o Options) withDefaults() (Options, error) {
-	switch strings.ToLower(o.Synchronous) {
-	case "", "full":
-		o.Synchronous = "FULL"
-	case "normal":
-		o.Synchronous = "NORMAL"
-	default:
-		return o, fmt.Errorf("synchronous %q: want \"full\" or \"normal\"", o.Synchronous)
+	if _, err := sqlitedb.ParseSynchronous(o.Synchronous); err != nil {
+		return o, err
 	}
 	if o.BusyTimeout < 0 || o.ReadConns < 0 {
 		return o, errors.New("negative busy timeout or read pool size")
@@ -70,7 +66,7 @@ type Store struct {
 	path string
 	opts Options
 
-	wdb   *sql.DB
+	pools *sqlitedb.Pools
 	wconn *sql.Conn            // the only connection that writes
 	wsem  chan struct{}        // serializes use of wconn; honours ctx while waiting
 	stmts map[string]*sql.Stmt // prepared on wconn; guarded by wsem
@@ -97,8 +93,8 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open read-model store: %w", err)
 	}
-	if path == "" || path == ":memory:" || strings.HasPrefix(path, "file:") || strings.ContainsRune(path, '?') {
-		return nil, fmt.Errorf("open read-model store: unsupported path %q (want a plain file path)", path)
+	if err := sqlitedb.CheckPath(path); err != nil {
+		return nil, fmt.Errorf("open read-model store: %w", err)
 	}
 	s := &Store{path: path, opts: opts, wsem: make(chan struct{}, 1), stmts: map[string]*sql.Stmt{}, rstmt: map[string]*sql.Stmt{}, closed: make(chan struct{})}
 	if err := s.open(ctx); err != nil {
@@ -108,42 +104,21 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	return s, nil
 }
 
-func dsn(path string, params url.Values) string { return path + "?" + params.Encode() }
-
 func (s *Store) open(ctx context.Context) error {
-	busy := fmt.Sprint(s.opts.BusyTimeout.Milliseconds())
-	var err error
-	s.wdb, err = sql.Open("sqlite", dsn(s.path, url.Values{
-		"_busy_timeout": {busy},
-		"_journal_mode": {"WAL"},
-		"_synchronous":  {s.opts.Synchronous},
-		"_pragma":       {"temp_store(MEMORY)"},
-	}))
+	pools, err := sqlitedb.Open(ctx, s.path, sqlitedb.Config{
+		Synchronous: s.opts.Synchronous,
+		BusyTimeout: s.opts.BusyTimeout,
+		ReadConns:   s.opts.ReadConns,
+		Pragmas:     []string{"temp_store(MEMORY)"},
+	}, func(ctx context.Context, conn *sql.Conn) error {
+		s.wconn = conn
+		return s.migrate(ctx)
+	})
 	if err != nil {
 		return err
 	}
-	s.wdb.SetMaxOpenConns(1)
-	s.wdb.SetMaxIdleConns(1)
-	s.wdb.SetConnMaxLifetime(0)
-	s.wdb.SetConnMaxIdleTime(0)
-	if s.wconn, err = s.wdb.Conn(ctx); err != nil {
-		return fmt.Errorf("write connection: %w", err)
-	}
-	if err := s.migrate(ctx); err != nil {
-		return err
-	}
-	// The file exists and is in WAL mode now; readers only read.
-	s.rdb, err = sql.Open("sqlite", dsn(s.path, url.Values{
-		"_busy_timeout": {busy},
-		"_query_only":   {"1"},
-		"_pragma":       {"temp_store(MEMORY)"},
-	}))
-	if err != nil {
-		return err
-	}
-	s.rdb.SetMaxOpenConns(s.opts.ReadConns)
-	s.rdb.SetMaxIdleConns(s.opts.ReadConns)
-	return s.rdb.PingContext(ctx)
+	s.pools, s.wconn, s.rdb = pools, pools.Conn, pools.Read
+	return nil
 }
 
 const schemaVersion = 1
@@ -210,13 +185,8 @@ func (s *Store) closeAll() error {
 		errs = append(errs, st.Close())
 	}
 	s.rmu.Unlock()
-	if s.wconn != nil {
-		errs = append(errs, s.wconn.Close())
-	}
-	for _, db := range []*sql.DB{s.wdb, s.rdb} {
-		if db != nil {
-			errs = append(errs, db.Close())
-		}
+	if s.pools != nil {
+		errs = append(errs, s.pools.Close())
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("close read-model store %s: %w", s.path, err)

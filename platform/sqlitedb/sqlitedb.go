@@ -1,0 +1,134 @@
+// Package sqlitedb opens an SQLite file the way every embedded store of cspm
+// uses it (the event store and the module read-model stores): WAL, one
+// dedicated write connection, and a separate read-only pool, with the same
+// durability setting and path rules.
+package sqlitedb
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	_ "modernc.org/sqlite" // the "sqlite" driver
+)
+
+// Config is what both pools are opened with.
+type Config struct {
+	// Synchronous is "full" (default) or "normal"; see ParseSynchronous.
+	Synchronous string
+	// BusyTimeout bounds how long a connection waits for a lock held by
+	// another process. Default 10s.
+	BusyTimeout time.Duration
+	// ReadConns is the size of the read pool (> 0).
+	ReadConns int
+	// Pragmas are extra PRAGMA settings for every connection, e.g.
+	// "temp_store(MEMORY)".
+	Pragmas []string
+}
+
+// ParseSynchronous maps "" and "full" to FULL and "normal" to NORMAL.
+func ParseSynchronous(s string) (string, error) {
+	switch strings.ToLower(s) {
+	case "", "full":
+		return "FULL", nil
+	case "normal":
+		return "NORMAL", nil
+	}
+	return "", fmt.Errorf("synchronous %q: want \"full\" or \"normal\"", s)
+}
+
+// CheckPath accepts plain file paths only: ":memory:" and URIs would give
+// the read pool a different database than the writer.
+func CheckPath(path string) error {
+	if path == "" || path == ":memory:" || strings.HasPrefix(path, "file:") || strings.ContainsRune(path, '?') {
+		return fmt.Errorf("unsupported path %q (want a plain file path)", path)
+	}
+	return nil
+}
+
+// Pools are one file's connections: Conn is the only one that writes.
+type Pools struct {
+	Write *sql.DB
+	Conn  *sql.Conn
+	Read  *sql.DB
+}
+
+// Open opens the write connection, runs migrate on it (the file exists and is
+// in WAL mode afterwards), then opens the read-only pool. On error whatever
+// was opened is closed.
+func Open(ctx context.Context, path string, cfg Config, migrate func(context.Context, *sql.Conn) error) (*Pools, error) {
+	if err := CheckPath(path); err != nil {
+		return nil, err
+	}
+	sync, err := ParseSynchronous(cfg.Synchronous)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.BusyTimeout < 0 || cfg.ReadConns < 0 {
+		return nil, errors.New("negative busy timeout or read pool size")
+	}
+	if cfg.BusyTimeout == 0 {
+		cfg.BusyTimeout = 10 * time.Second
+	}
+	if cfg.ReadConns == 0 {
+		cfg.ReadConns = 4
+	}
+	p := &Pools{}
+	if err := p.open(ctx, path, sync, cfg, migrate); err != nil {
+		return nil, errors.Join(err, p.Close())
+	}
+	return p, nil
+}
+
+func (p *Pools) open(ctx context.Context, path, sync string, cfg Config, migrate func(context.Context, *sql.Conn) error) error {
+	params := func(extra url.Values) string {
+		v := url.Values{"_busy_timeout": {fmt.Sprint(cfg.BusyTimeout.Milliseconds())}}
+		for _, pr := range cfg.Pragmas {
+			v.Add("_pragma", pr)
+		}
+		for k, vs := range extra {
+			v[k] = vs
+		}
+		return path + "?" + v.Encode()
+	}
+	var err error
+	if p.Write, err = sql.Open("sqlite", params(url.Values{"_journal_mode": {"WAL"}, "_synchronous": {sync}})); err != nil {
+		return err
+	}
+	p.Write.SetMaxOpenConns(1)
+	p.Write.SetMaxIdleConns(1)
+	p.Write.SetConnMaxLifetime(0)
+	p.Write.SetConnMaxIdleTime(0)
+	if p.Conn, err = p.Write.Conn(ctx); err != nil {
+		return fmt.Errorf("write connection: %w", err)
+	}
+	if migrate != nil {
+		if err := migrate(ctx, p.Conn); err != nil {
+			return err
+		}
+	}
+	if p.Read, err = sql.Open("sqlite", params(url.Values{"_query_only": {"1"}})); err != nil {
+		return err
+	}
+	p.Read.SetMaxOpenConns(cfg.ReadConns)
+	p.Read.SetMaxIdleConns(cfg.ReadConns)
+	return p.Read.PingContext(ctx)
+}
+
+// Close closes the write connection and both pools (whichever were opened).
+func (p *Pools) Close() error {
+	var errs []error
+	if p.Conn != nil {
+		errs = append(errs, p.Conn.Close())
+	}
+	for _, db := range []*sql.DB{p.Write, p.Read} {
+		if db != nil {
+			errs = append(errs, db.Close())
+		}
+	}
+	return errors.Join(errs...)
+}
