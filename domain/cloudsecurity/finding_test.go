@@ -4,10 +4,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
+	"github.com/cspm-es/cspm-es/domain/domaintest"
 
-	"github.com/cspm-es/cspm-es/domain"
+	"github.com/stretchr/testify/assert"
+
 	"github.com/cspm-es/cspm-es/domain/cloudsecurity"
 )
 
@@ -27,33 +27,12 @@ var (
 	suppressedUntil = cloudsecurity.FindingSuppressed{FindingID: "f1", Reason: "accepted risk", Until: at(2 * time.Hour), SuppressedAt: at(time.Hour)}
 )
 
-type then struct {
-	events   []cloudsecurity.Event
-	ruleCode string
-	fields   []string
-}
+// then is the expected outcome of a decision (domaintest.Then).
+type then = domaintest.Then[cloudsecurity.Event]
 
 func assertOutcome(t *testing.T, want then, got []cloudsecurity.Event, err error) {
 	t.Helper()
-	switch {
-	case want.ruleCode != "":
-		var re *domain.RuleError
-		require.ErrorAs(t, err, &re)
-		assert.Equal(t, want.ruleCode, re.Code)
-		assert.Nil(t, got)
-	case want.fields != nil:
-		var ve *domain.ValidationError
-		require.ErrorAs(t, err, &ve)
-		var fields []string
-		for _, f := range ve.Fields {
-			fields = append(fields, f.Field)
-		}
-		assert.Equal(t, want.fields, fields)
-		assert.Nil(t, got)
-	default:
-		require.NoError(t, err)
-		assert.Equal(t, want.events, got)
-	}
+	domaintest.AssertOutcome(t, want, got, err)
 }
 
 func TestRaise(t *testing.T) {
@@ -75,17 +54,17 @@ func TestRaise(t *testing.T) {
 		{
 			name: "valid finding is raised",
 			when: valid,
-			then: then{events: []cloudsecurity.Event{raised}},
+			then: then{Events: []cloudsecurity.Event{raised}},
 		},
 		{
 			name: "severity is parsed case-insensitively and stored in lower case",
 			when: with(func(n *cloudsecurity.NewFinding) { n.Severity = " HiGh " }),
-			then: then{events: []cloudsecurity.Event{raised}},
+			then: then{Events: []cloudsecurity.Event{raised}},
 		},
 		{
 			name: "informational severity",
 			when: with(func(n *cloudsecurity.NewFinding) { n.Severity, n.Region = "Informational", "" }),
-			then: then{events: []cloudsecurity.Event{cloudsecurity.FindingRaised{
+			then: then{Events: []cloudsecurity.Event{cloudsecurity.FindingRaised{
 				FindingID: "f1", ScanID: "s1", AccountID: "acc-1", CheckID: "s3_bucket_public",
 				Title: "Bucket is public", Severity: cloudsecurity.SeverityInformational, ResourceID: "arn:aws:s3:::b", RaisedAt: t0,
 			}}},
@@ -93,17 +72,17 @@ func TestRaise(t *testing.T) {
 		{
 			name: "unknown severity",
 			when: with(func(n *cloudsecurity.NewFinding) { n.Severity = "severe" }),
-			then: then{fields: []string{"severity"}},
+			then: then{Fields: []string{"severity"}},
 		},
 		{
 			name: "every missing field is named",
 			when: cloudsecurity.NewFinding{Title: "   "},
-			then: then{fields: []string{"finding_id", "scan_id", "account_id", "check_id", "title", "severity", "resource_id", "raised_at"}},
+			then: then{Fields: []string{"finding_id", "scan_id", "account_id", "check_id", "title", "severity", "resource_id", "raised_at"}},
 		},
 		{
 			name: "finding id with a space",
 			when: with(func(n *cloudsecurity.NewFinding) { n.FindingID = "f 1" }),
-			then: then{fields: []string{"finding_id"}},
+			then: then{Fields: []string{"finding_id"}},
 		},
 	}
 	for _, tc := range tests {
@@ -134,97 +113,97 @@ func TestFindingLifecycle(t *testing.T) {
 			name:  "open finding is resolved",
 			given: []cloudsecurity.Event{raised},
 			when:  resolve(" fixed ", time.Hour),
-			then:  then{events: []cloudsecurity.Event{resolved}},
+			then:  then{Events: []cloudsecurity.Event{resolved}},
 		},
 		{
 			name:  "resolve without a reason",
 			given: []cloudsecurity.Event{raised},
 			when:  resolve("", time.Hour),
-			then:  then{events: []cloudsecurity.Event{cloudsecurity.FindingResolved{FindingID: "f1", ResolvedAt: at(time.Hour)}}},
+			then:  then{Events: []cloudsecurity.Event{cloudsecurity.FindingResolved{FindingID: "f1", ResolvedAt: at(time.Hour)}}},
 		},
 		{
 			name:  "suppressed finding is resolved",
 			given: []cloudsecurity.Event{raised, suppressed},
 			when:  resolve("fixed", 3*time.Hour),
-			then:  then{events: []cloudsecurity.Event{cloudsecurity.FindingResolved{FindingID: "f1", Reason: "fixed", ResolvedAt: at(3 * time.Hour)}}},
+			then:  then{Events: []cloudsecurity.Event{cloudsecurity.FindingResolved{FindingID: "f1", Reason: "fixed", ResolvedAt: at(3 * time.Hour)}}},
 		},
 		{
 			name:  "cannot resolve a resolved finding",
 			given: []cloudsecurity.Event{raised, resolved},
 			when:  resolve("again", 2*time.Hour),
-			then:  then{ruleCode: cloudsecurity.CodeFindingAlreadyResolved},
+			then:  then{RuleCode: cloudsecurity.CodeFindingAlreadyResolved},
 		},
 		{
 			name:  "cannot resolve before the finding was raised",
 			given: []cloudsecurity.Event{raised},
 			when:  resolve("fixed", -time.Second),
-			then:  then{ruleCode: cloudsecurity.CodeTimestampOutOfOrder},
+			then:  then{RuleCode: cloudsecurity.CodeTimestampOutOfOrder},
 		},
 		{
 			name: "cannot resolve a finding that was never raised",
 			when: resolve("fixed", time.Hour),
-			then: then{ruleCode: cloudsecurity.CodeFindingNotRaised},
+			then: then{RuleCode: cloudsecurity.CodeFindingNotRaised},
 		},
 		{
 			name:  "resolve needs a time",
 			given: []cloudsecurity.Event{raised},
 			when:  func(f *cloudsecurity.Finding) ([]cloudsecurity.Event, error) { return f.Resolve("fixed", time.Time{}) },
-			then:  then{fields: []string{"resolved_at"}},
+			then:  then{Fields: []string{"resolved_at"}},
 		},
 		// Suppress
 		{
 			name:  "open finding is suppressed with no end",
 			given: []cloudsecurity.Event{raised},
 			when:  suppress(cloudsecurity.Suppression{Reason: " accepted risk "}, time.Hour),
-			then:  then{events: []cloudsecurity.Event{suppressed}},
+			then:  then{Events: []cloudsecurity.Event{suppressed}},
 		},
 		{
 			name:  "open finding is suppressed until a future time",
 			given: []cloudsecurity.Event{raised},
 			when:  suppress(cloudsecurity.Suppression{Reason: "accepted risk", Until: at(2 * time.Hour)}, time.Hour),
-			then:  then{events: []cloudsecurity.Event{suppressedUntil}},
+			then:  then{Events: []cloudsecurity.Event{suppressedUntil}},
 		},
 		{
 			name:  "suppression needs a reason",
 			given: []cloudsecurity.Event{raised},
 			when:  suppress(cloudsecurity.Suppression{Reason: "  "}, time.Hour),
-			then:  then{fields: []string{"reason"}},
+			then:  then{Fields: []string{"reason"}},
 		},
 		{
 			name:  "until must be in the future",
 			given: []cloudsecurity.Event{raised},
 			when:  suppress(cloudsecurity.Suppression{Reason: "accepted risk", Until: at(time.Hour)}, time.Hour),
-			then:  then{fields: []string{"until"}},
+			then:  then{Fields: []string{"until"}},
 		},
 		{
 			name:  "every invalid field is named",
 			given: []cloudsecurity.Event{raised},
 			when:  suppress(cloudsecurity.Suppression{Until: at(-time.Hour)}, time.Hour),
-			then:  then{fields: []string{"reason", "until"}},
+			then:  then{Fields: []string{"reason", "until"}},
 		},
 		{
 			name:  "cannot suppress a resolved finding",
 			given: []cloudsecurity.Event{raised, resolved},
 			when:  suppress(cloudsecurity.Suppression{Reason: "accepted risk"}, 2*time.Hour),
-			then:  then{ruleCode: cloudsecurity.CodeFindingAlreadyResolved},
+			then:  then{RuleCode: cloudsecurity.CodeFindingAlreadyResolved},
 		},
 		{
 			name:  "cannot suppress a suppressed finding",
 			given: []cloudsecurity.Event{raised, suppressed},
 			when:  suppress(cloudsecurity.Suppression{Reason: "again"}, 2*time.Hour),
-			then:  then{ruleCode: cloudsecurity.CodeFindingAlreadySuppressed},
+			then:  then{RuleCode: cloudsecurity.CodeFindingAlreadySuppressed},
 		},
 		{
 			name:  "cannot suppress while a suppression still runs",
 			given: []cloudsecurity.Event{raised, suppressedUntil},
 			when:  suppress(cloudsecurity.Suppression{Reason: "again"}, 2*time.Hour-time.Second),
-			then:  then{ruleCode: cloudsecurity.CodeFindingAlreadySuppressed},
+			then:  then{RuleCode: cloudsecurity.CodeFindingAlreadySuppressed},
 		},
 		{
 			name:  "suppress again once the suppression has ended",
 			given: []cloudsecurity.Event{raised, suppressedUntil},
 			when:  suppress(cloudsecurity.Suppression{Reason: "still accepted", Until: at(48 * time.Hour)}, 3*time.Hour),
-			then: then{events: []cloudsecurity.Event{cloudsecurity.FindingSuppressed{
+			then: then{Events: []cloudsecurity.Event{cloudsecurity.FindingSuppressed{
 				FindingID: "f1", Reason: "still accepted", Until: at(48 * time.Hour), SuppressedAt: at(3 * time.Hour),
 			}}},
 		},
@@ -232,12 +211,12 @@ func TestFindingLifecycle(t *testing.T) {
 			name:  "cannot suppress before the finding was raised",
 			given: []cloudsecurity.Event{raised},
 			when:  suppress(cloudsecurity.Suppression{Reason: "accepted risk"}, -time.Second),
-			then:  then{ruleCode: cloudsecurity.CodeTimestampOutOfOrder},
+			then:  then{RuleCode: cloudsecurity.CodeTimestampOutOfOrder},
 		},
 		{
 			name: "cannot suppress a finding that was never raised",
 			when: suppress(cloudsecurity.Suppression{Reason: "accepted risk"}, time.Hour),
-			then: then{ruleCode: cloudsecurity.CodeFindingNotRaised},
+			then: then{RuleCode: cloudsecurity.CodeFindingNotRaised},
 		},
 	}
 	for _, tc := range tests {

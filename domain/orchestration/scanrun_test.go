@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cspm-es/cspm-es/domain/domaintest"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -24,34 +26,12 @@ var (
 	failed    = orchestration.ScanFailed{ScanID: "s1", Reason: "credentials expired", FailedAt: at(time.Hour)}
 )
 
-// then is the expected outcome of a decision: events, or an error of one kind.
-type then struct {
-	events   []orchestration.Event
-	ruleCode string   // a *domain.RuleError with this code
-	fields   []string // a *domain.ValidationError naming exactly these fields
-}
+// then is the expected outcome of a decision (domaintest.Then).
+type then = domaintest.Then[orchestration.Event]
 
 func assertOutcome(t *testing.T, want then, got []orchestration.Event, err error) {
 	t.Helper()
-	switch {
-	case want.ruleCode != "":
-		var re *domain.RuleError
-		require.ErrorAs(t, err, &re)
-		assert.Equal(t, want.ruleCode, re.Code)
-		assert.Nil(t, got)
-	case want.fields != nil:
-		var ve *domain.ValidationError
-		require.ErrorAs(t, err, &ve)
-		var fields []string
-		for _, f := range ve.Fields {
-			fields = append(fields, f.Field)
-		}
-		assert.Equal(t, want.fields, fields)
-		assert.Nil(t, got)
-	default:
-		require.NoError(t, err)
-		assert.Equal(t, want.events, got)
-	}
+	domaintest.AssertOutcome(t, want, got, err)
 }
 
 func TestRequest(t *testing.T) {
@@ -70,43 +50,43 @@ func TestRequest(t *testing.T) {
 		{
 			name: "valid request is recorded",
 			when: valid,
-			then: then{events: []orchestration.Event{requested}},
+			then: then{Events: []orchestration.Event{requested}},
 		},
 		{
 			name: "provider is parsed case-insensitively and text is trimmed",
 			when: with(func(r *orchestration.ScanRequest) {
 				r.Provider, r.AccountID, r.Tool, r.Target = " Kubernetes ", " acc-1 ", " trivy ", " ns/prod "
 			}),
-			then: then{events: []orchestration.Event{orchestration.ScanRequested{
+			then: then{Events: []orchestration.Event{orchestration.ScanRequested{
 				ScanID: "s1", AccountID: "acc-1", Provider: orchestration.ProviderKubernetes, Tool: "trivy", Target: "ns/prod", RequestedAt: t0,
 			}}},
 		},
 		{
 			name: "every provider of the closed set is accepted",
 			when: with(func(r *orchestration.ScanRequest) { r.Provider = "other" }),
-			then: then{events: []orchestration.Event{orchestration.ScanRequested{
+			then: then{Events: []orchestration.Event{orchestration.ScanRequested{
 				ScanID: "s1", AccountID: "acc-1", Provider: orchestration.ProviderOther, Tool: "prowler", RequestedAt: t0,
 			}}},
 		},
 		{
 			name: "unknown provider",
 			when: with(func(r *orchestration.ScanRequest) { r.Provider = "oracle" }),
-			then: then{fields: []string{"provider"}},
+			then: then{Fields: []string{"provider"}},
 		},
 		{
 			name: "every missing field is named",
 			when: orchestration.ScanRequest{AccountID: "  "},
-			then: then{fields: []string{"scan_id", "account_id", "provider", "tool", "requested_at"}},
+			then: then{Fields: []string{"scan_id", "account_id", "provider", "tool", "requested_at"}},
 		},
 		{
 			name: "scan id with a slash",
 			when: with(func(r *orchestration.ScanRequest) { r.ScanID = "a/b" }),
-			then: then{fields: []string{"scan_id"}},
+			then: then{Fields: []string{"scan_id"}},
 		},
 		{
 			name: "scan id too long",
 			when: with(func(r *orchestration.ScanRequest) { r.ScanID = strings.Repeat("x", orchestration.MaxIDLength+1) }),
-			then: then{fields: []string{"scan_id"}},
+			then: then{Fields: []string{"scan_id"}},
 		},
 	}
 	for _, tc := range tests {
@@ -140,141 +120,141 @@ func TestScanRunLifecycle(t *testing.T) {
 			name:  "requested scan starts",
 			given: []orchestration.Event{requested},
 			when:  start(time.Minute),
-			then:  then{events: []orchestration.Event{started}},
+			then:  then{Events: []orchestration.Event{started}},
 		},
 		{
 			name:  "start at the same instant as the request",
 			given: []orchestration.Event{requested},
 			when:  start(0),
-			then:  then{events: []orchestration.Event{orchestration.ScanStarted{ScanID: "s1", StartedAt: t0}}},
+			then:  then{Events: []orchestration.Event{orchestration.ScanStarted{ScanID: "s1", StartedAt: t0}}},
 		},
 		{
 			name:  "cannot start twice",
 			given: []orchestration.Event{requested, started},
 			when:  start(2 * time.Minute),
-			then:  then{ruleCode: orchestration.CodeScanAlreadyStarted},
+			then:  then{RuleCode: orchestration.CodeScanAlreadyStarted},
 		},
 		{
 			name:  "cannot start a completed scan",
 			given: []orchestration.Event{requested, started, completed},
 			when:  start(2 * time.Hour),
-			then:  then{ruleCode: orchestration.CodeScanAlreadyStarted},
+			then:  then{RuleCode: orchestration.CodeScanAlreadyStarted},
 		},
 		{
 			name:  "cannot start a failed scan",
 			given: []orchestration.Event{requested, failed},
 			when:  start(2 * time.Hour),
-			then:  then{ruleCode: orchestration.CodeScanAlreadyFailed},
+			then:  then{RuleCode: orchestration.CodeScanAlreadyFailed},
 		},
 		{
 			name:  "cannot start before the request",
 			given: []orchestration.Event{requested},
 			when:  start(-time.Second),
-			then:  then{ruleCode: orchestration.CodeTimestampOutOfOrder},
+			then:  then{RuleCode: orchestration.CodeTimestampOutOfOrder},
 		},
 		{
 			name:  "start needs a time",
 			given: []orchestration.Event{requested},
 			when:  func(s *orchestration.ScanRun) ([]orchestration.Event, error) { return s.Start(time.Time{}) },
-			then:  then{fields: []string{"started_at"}},
+			then:  then{Fields: []string{"started_at"}},
 		},
 		// Complete
 		{
 			name:  "running scan completes",
 			given: []orchestration.Event{requested, started},
 			when:  complete(42, time.Hour),
-			then:  then{events: []orchestration.Event{completed}},
+			then:  then{Events: []orchestration.Event{completed}},
 		},
 		{
 			name:  "complete with no resources",
 			given: []orchestration.Event{requested, started},
 			when:  complete(0, time.Hour),
-			then:  then{events: []orchestration.Event{orchestration.ScanCompleted{ScanID: "s1", CompletedAt: at(time.Hour)}}},
+			then:  then{Events: []orchestration.Event{orchestration.ScanCompleted{ScanID: "s1", CompletedAt: at(time.Hour)}}},
 		},
 		{
 			name:  "cannot complete a scan that never started",
 			given: []orchestration.Event{requested},
 			when:  complete(1, time.Hour),
-			then:  then{ruleCode: orchestration.CodeScanNotRunning},
+			then:  then{RuleCode: orchestration.CodeScanNotRunning},
 		},
 		{
 			name:  "cannot complete twice",
 			given: []orchestration.Event{requested, started, completed},
 			when:  complete(1, 2*time.Hour),
-			then:  then{ruleCode: orchestration.CodeScanAlreadyCompleted},
+			then:  then{RuleCode: orchestration.CodeScanAlreadyCompleted},
 		},
 		{
 			name:  "cannot complete a failed scan",
 			given: []orchestration.Event{requested, started, failed},
 			when:  complete(1, 2*time.Hour),
-			then:  then{ruleCode: orchestration.CodeScanAlreadyFailed},
+			then:  then{RuleCode: orchestration.CodeScanAlreadyFailed},
 		},
 		{
 			name:  "cannot complete before the start",
 			given: []orchestration.Event{requested, started},
 			when:  complete(1, 30*time.Second),
-			then:  then{ruleCode: orchestration.CodeTimestampOutOfOrder},
+			then:  then{RuleCode: orchestration.CodeTimestampOutOfOrder},
 		},
 		{
 			name:  "negative resource count and missing time",
 			given: []orchestration.Event{requested, started},
 			when:  func(s *orchestration.ScanRun) ([]orchestration.Event, error) { return s.Complete(-1, time.Time{}) },
-			then:  then{fields: []string{"resource_count", "completed_at"}},
+			then:  then{Fields: []string{"resource_count", "completed_at"}},
 		},
 		// Fail
 		{
 			name:  "running scan fails",
 			given: []orchestration.Event{requested, started},
 			when:  fail("credentials expired", time.Hour),
-			then:  then{events: []orchestration.Event{failed}},
+			then:  then{Events: []orchestration.Event{failed}},
 		},
 		{
 			name:  "requested scan fails and the reason is trimmed",
 			given: []orchestration.Event{requested},
 			when:  fail("  credentials expired\n", time.Hour),
-			then:  then{events: []orchestration.Event{failed}},
+			then:  then{Events: []orchestration.Event{failed}},
 		},
 		{
 			name:  "reason is required",
 			given: []orchestration.Event{requested, started},
 			when:  fail("   ", time.Hour),
-			then:  then{fields: []string{"reason"}},
+			then:  then{Fields: []string{"reason"}},
 		},
 		{
 			name:  "cannot fail a completed scan",
 			given: []orchestration.Event{requested, started, completed},
 			when:  fail("late error", 2*time.Hour),
-			then:  then{ruleCode: orchestration.CodeScanAlreadyCompleted},
+			then:  then{RuleCode: orchestration.CodeScanAlreadyCompleted},
 		},
 		{
 			name:  "cannot fail twice",
 			given: []orchestration.Event{requested, failed},
 			when:  fail("again", 2*time.Hour),
-			then:  then{ruleCode: orchestration.CodeScanAlreadyFailed},
+			then:  then{RuleCode: orchestration.CodeScanAlreadyFailed},
 		},
 		{
 			name:  "cannot fail before the start",
 			given: []orchestration.Event{requested, started},
 			when:  fail("boom", 30*time.Second),
-			then:  then{ruleCode: orchestration.CodeTimestampOutOfOrder},
+			then:  then{RuleCode: orchestration.CodeTimestampOutOfOrder},
 		},
 		{
 			name:  "cannot fail a scan that was never requested",
 			given: nil,
 			when:  fail("boom", time.Hour),
-			then:  then{ruleCode: orchestration.CodeScanNotRequested},
+			then:  then{RuleCode: orchestration.CodeScanNotRequested},
 		},
 		{
 			name:  "cannot start a scan that was never requested",
 			given: nil,
 			when:  start(time.Minute),
-			then:  then{ruleCode: orchestration.CodeScanNotRequested},
+			then:  then{RuleCode: orchestration.CodeScanNotRequested},
 		},
 		{
 			name:  "cannot complete a scan that was never requested",
 			given: nil,
 			when:  complete(1, time.Hour),
-			then:  then{ruleCode: orchestration.CodeScanNotRequested},
+			then:  then{RuleCode: orchestration.CodeScanNotRequested},
 		},
 	}
 	for _, tc := range tests {
