@@ -36,10 +36,7 @@ func (s *Store) Get(ctx context.Context, collection, id string) (readmodel.Doc, 
 
 // Find returns one page; see readmodel.Store.
 func (s *Store) Find(ctx context.Context, collection string, opts readmodel.FindOptions) (readmodel.Page, error) {
-	if err := readmodel.ValidateCollection(collection); err != nil {
-		return readmodel.Page{}, err
-	}
-	plan, err := opts.Plan()
+	plan, err := readmodel.FindArgs(collection, opts)
 	if err != nil {
 		return readmodel.Page{}, err
 	}
@@ -119,10 +116,7 @@ func (s *Store) query(ctx context.Context, query string, args []any) ([]readmode
 
 // Count returns how many documents match f.
 func (s *Store) Count(ctx context.Context, collection string, f readmodel.Filter) (int64, error) {
-	if err := readmodel.ValidateCollection(collection); err != nil {
-		return 0, err
-	}
-	nf, err := f.Normalize()
+	nf, err := readmodel.CountArgs(collection, f)
 	if err != nil {
 		return 0, err
 	}
@@ -145,13 +139,7 @@ func (s *Store) Count(ctx context.Context, collection string, f readmodel.Filter
 
 // CountBy counts the documents matching f grouped by field.
 func (s *Store) CountBy(ctx context.Context, collection string, f readmodel.Filter, field string) (map[string]int64, error) {
-	if err := readmodel.ValidateCollection(collection); err != nil {
-		return nil, err
-	}
-	if err := readmodel.ValidatePath(field); err != nil {
-		return nil, err
-	}
-	nf, err := f.Normalize()
+	nf, err := readmodel.CountByArgs(collection, f, field)
 	if err != nil {
 		return nil, err
 	}
