@@ -71,8 +71,6 @@ func (r *Runtime) Rebuild(ctx context.Context, name string, progress func(Rebuil
 	if !w.rebuilding.CompareAndSwap(false, true) {
 		return fmt.Errorf("rebuild %s: %w", name, ErrRebuildInProgress)
 	}
-	defer w.rebuilding.Store(false)
-
 	rb := &rebuild{r: r, w: w, swapper: swapper, report: progress, shadows: map[string]string{}}
 	rb.p = RebuildProgress{Name: name, Phase: PhasePreparing, StartedAt: time.Now().UTC()}
 	for _, s := range w.specs {
@@ -83,13 +81,21 @@ func (r *Runtime) Rebuild(ctx context.Context, name string, progress func(Rebuil
 	rb.publish()
 
 	defer func() {
-		if err == nil {
-			return
+		if err != nil {
+			rb.dropShadows(context.WithoutCancel(ctx))
+			rb.p.Phase, rb.p.Error = PhaseFailed, err.Error()
+			w.log.Warn("projection: rebuild failed; the live model is untouched", "error", err)
+		} else {
+			rb.p.Phase, rb.p.ETA = PhaseDone, 0
+			w.log.Info("projection: rebuild done", "checkpoint", rb.p.Processed, "applied", rb.p.Applied,
+				"seconds", time.Since(rb.p.StartedAt).Seconds())
 		}
-		rb.p.Phase, rb.p.Error = PhaseFailed, err.Error()
+		// Release the projection before the final report: whoever sees
+		// "done" or "failed" can start the next rebuild at once, and status
+		// never shows a finished rebuild on a projection still marked as
+		// rebuilding.
+		w.rebuilding.Store(false)
 		rb.publish()
-		rb.dropShadows(context.WithoutCancel(ctx))
-		w.log.Warn("projection: rebuild failed; the live model is untouched", "error", err)
 	}()
 	if err := rb.prepare(ctx); err != nil {
 		return fmt.Errorf("rebuild %s: prepare: %w", name, err)
@@ -101,10 +107,6 @@ func (r *Runtime) Rebuild(ctx context.Context, name string, progress func(Rebuil
 	if err := rb.cutOver(ctx); err != nil {
 		return fmt.Errorf("rebuild %s: %w", name, err)
 	}
-	rb.p.Phase, rb.p.ETA = PhaseDone, 0
-	rb.publish()
-	w.log.Info("projection: rebuild done", "checkpoint", rb.p.Processed, "applied", rb.p.Applied,
-		"seconds", time.Since(rb.p.StartedAt).Seconds())
 	return nil
 }
 

@@ -232,3 +232,38 @@ func TestChangedEventTypesRebuildAutomatically(t *testing.T) {
 	assert.Equal(t, expected(t, env, v2, nil), dump(t, env, v2))
 	assert.Empty(t, status(t, rt2, "test.ledger").NeedsRebuild)
 }
+
+// Whoever is told a rebuild finished (done or failed) finds the projection
+// released: status no longer says rebuilding and another rebuild can start.
+func TestRebuildReportsTheEndAfterReleasing(t *testing.T) {
+	t.Parallel()
+	env := pt.NewEnv(t, pt.EnvOptions{})
+	require.NoError(t, workload(env, 16, "s", 5, 40))
+	counter := pt.NewCounter(counterName, dbregistry.PLATFORM)
+	rt := newRuntime(t, env, testConfig(), func(d *projections.RuntimeDeps) { d.JetStream = nil }, counter)
+
+	for _, poisoned := range []bool{false, true} {
+		if poisoned {
+			env.Append(t, "s-0", "team-0", pt.Incremented{By: 1, Poison: true})
+		}
+		var finals int
+		var state string
+		var again error
+		err := rt.Rebuild(context.Background(), counterName, func(p projections.RebuildProgress) {
+			if p.Phase != projections.PhaseDone && p.Phase != projections.PhaseFailed {
+				return
+			}
+			finals++
+			state = status(t, rt, counterName).State
+			again = rt.Rebuild(context.Background(), counterName, nil) // from the report itself
+		})
+		if poisoned {
+			require.ErrorIs(t, err, pt.ErrPoison)
+		} else {
+			require.NoError(t, err)
+		}
+		require.Equal(t, 1, finals, "one final report")
+		assert.NotEqual(t, projections.StateRebuilding, state, "poisoned=%v", poisoned)
+		assert.NotErrorIs(t, again, projections.ErrRebuildInProgress, "poisoned=%v", poisoned)
+	}
+}

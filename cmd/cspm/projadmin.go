@@ -220,16 +220,11 @@ func (r *rebuilds) run(ctx context.Context, job *rebuildJob) {
 func (r *rebuilds) record(name string, p api.RebuildProgress) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if p.Finished() {
-		// The runtime reports the end before it has cleaned up (dropped
-		// the shadows, released the projection): finish says it, once
-		// Rebuild returned.
-		p.Phase = r.last[name].Phase
-	}
 	r.last[name] = p
 }
 
-// finish records how a projection's rebuild ended and releases it.
+// finish records how a projection's rebuild ended (telling a cancel from a
+// failure, which the runtime cannot) and releases the job.
 func (r *rebuilds) finish(job *rebuildJob, name string, err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
