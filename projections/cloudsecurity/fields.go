@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/cspm-es/cspm-es/projections/fold"
+
 	csdomain "github.com/cspm-es/cspm-es/domain/cloudsecurity"
 	"github.com/cspm-es/cspm-es/projections"
 )
@@ -13,7 +15,7 @@ import (
 // Finding event without an id (nothing to project). Data that does not
 // match ev.Type is an error: the codec never produces it.
 func findingOf(ev projections.Event) (id string, status csdomain.Status, err error) {
-	switch e := deref(ev.Data).(type) {
+	switch e := fold.Value(ev.Data).(type) {
 	case csdomain.FindingRaised:
 		return e.FindingID, csdomain.StatusOpen, nil
 	case csdomain.FindingResolved:
@@ -25,17 +27,4 @@ func findingOf(ev projections.Event) (id string, status csdomain.Status, err err
 		return "", "", fmt.Errorf("%s: event %s (%s) at position %d: unexpected data %T", FindingsName, ev.EventID, ev.Type, ev.Position, ev.Data)
 	}
 	return "", "", nil
-}
-
-// deref turns a pointer to an event into the event value.
-func deref(data any) any {
-	switch d := data.(type) {
-	case *csdomain.FindingRaised:
-		return *d
-	case *csdomain.FindingResolved:
-		return *d
-	case *csdomain.FindingSuppressed:
-		return *d
-	}
-	return data
 }

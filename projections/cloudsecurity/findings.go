@@ -97,7 +97,7 @@ func (Findings) Apply(ctx context.Context, tx projections.Tx, ev projections.Eve
 	if takes {
 		f.Status = status
 	}
-	switch e := deref(ev.Data).(type) {
+	switch e := fold.Value(ev.Data).(type) {
 	case csdomain.FindingRaised:
 		f.ScanID, f.AccountID, f.CheckID, f.Title = e.ScanID, e.AccountID, e.CheckID, e.Title
 		f.Severity, f.ResourceID, f.Region, f.Description = string(e.Severity), e.ResourceID, e.Region, e.Description

@@ -6,6 +6,7 @@ package fold
 import (
 	"context"
 	"fmt"
+	"reflect"
 	"time"
 
 	"github.com/cspm-es/cspm-es/platform/readmodel"
@@ -100,4 +101,14 @@ func Later(a, b time.Time) time.Time {
 		return b
 	}
 	return a
+}
+
+// Value returns the event data a projection switches on: the codec decodes
+// values; a pointer to one (as tests or other callers may hand over) is
+// dereferenced.
+func Value(data any) any {
+	if v := reflect.ValueOf(data); v.Kind() == reflect.Pointer && !v.IsNil() {
+		return v.Elem().Interface()
+	}
+	return data
 }

@@ -5,6 +5,8 @@ import (
 	"slices"
 	"time"
 
+	"github.com/cspm-es/cspm-es/projections/fold"
+
 	csdomain "github.com/cspm-es/cspm-es/domain/cloudsecurity"
 	orchdomain "github.com/cspm-es/cspm-es/domain/orchestration"
 	"github.com/cspm-es/cspm-es/projections"
@@ -22,7 +24,7 @@ type scanChange struct {
 // does not match ev.Type is an error: the codec should never produce it.
 func scanChangeOf(ev projections.Event) (scanChange, bool, error) {
 	var c scanChange
-	switch e := deref(ev.Data).(type) {
+	switch e := fold.Value(ev.Data).(type) {
 	case orchdomain.ScanRequested:
 		c = scanChange{e.ScanID, orchdomain.StatusRequested, e}
 	case orchdomain.ScanStarted:
@@ -56,7 +58,7 @@ func findingEventTypes() []string {
 // findingChangeOf decodes a Finding event, like scanChangeOf.
 func findingChangeOf(ev projections.Event) (findingChange, bool, error) {
 	var c findingChange
-	switch e := deref(ev.Data).(type) {
+	switch e := fold.Value(ev.Data).(type) {
 	case csdomain.FindingRaised:
 		c = findingChange{findingID: e.FindingID, status: csdomain.StatusOpen, raised: &e, at: e.RaisedAt}
 	case csdomain.FindingResolved:
@@ -67,27 +69,6 @@ func findingChangeOf(ev projections.Event) (findingChange, bool, error) {
 		return c, false, mismatch(ev, findingEventTypes())
 	}
 	return c, c.findingID != "", nil
-}
-
-// deref turns a pointer to an event into the event value.
-func deref(data any) any {
-	switch d := data.(type) {
-	case *orchdomain.ScanRequested:
-		return *d
-	case *orchdomain.ScanStarted:
-		return *d
-	case *orchdomain.ScanCompleted:
-		return *d
-	case *orchdomain.ScanFailed:
-		return *d
-	case *csdomain.FindingRaised:
-		return *d
-	case *csdomain.FindingResolved:
-		return *d
-	case *csdomain.FindingSuppressed:
-		return *d
-	}
-	return data
 }
 
 // mismatch is nil for an event of a type the caller does not handle (it is
