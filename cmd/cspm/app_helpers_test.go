@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -188,5 +187,3 @@ func eventually(t *testing.T, within time.Duration, what string, cond func() boo
 }
 
 func stale(a *answer) bool { return a.env.Meta.Stale != nil && *a.env.Meta.Stale }
-
-func csv(items ...string) string { return strings.Join(items, ",") }

@@ -24,7 +24,6 @@ func testConcurrentTailing(t *testing.T, open Open) {
 		total            = writers * eventsPerWriter
 	)
 
-	type seenEvent struct{ pos, version int64 }
 	readerCtx, stopReader := context.WithCancel(ctx)
 	defer stopReader()
 	readerDone := make(chan error, 1)

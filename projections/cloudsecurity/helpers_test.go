@@ -3,10 +3,7 @@ package cloudsecurity_test
 import "github.com/cspm-es/cspm-es/projections/projectionstest"
 
 // The shared vocabulary of the projection tests (projectionstest/memtx.go).
-type (
-	memTx     = projectionstest.MemTx
-	eventData = projectionstest.EventData
-)
+type eventData = projectionstest.EventData
 
 var (
 	t0                     = projectionstest.T0
@@ -14,7 +11,6 @@ var (
 	newMemTx               = projectionstest.NewMemTx
 	apply                  = projectionstest.Apply
 	stream                 = projectionstest.Stream
-	interleave             = projectionstest.Interleave
 	assertOrderIndependent = projectionstest.AssertOrderIndependent
 	positions              = projectionstest.Positions
 )

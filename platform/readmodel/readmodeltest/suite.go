@@ -15,7 +15,6 @@ package readmodeltest
 
 import (
 	"context"
-	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -158,12 +157,6 @@ func ids(docs []readmodel.Doc) []string {
 		out = append(out, d.ID())
 	}
 	return out
-}
-
-func sorted(s []string) []string {
-	s = slices.Clone(s)
-	slices.Sort(s)
-	return s
 }
 
 func doc(id string, kv ...any) readmodel.Doc {
