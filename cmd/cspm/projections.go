@@ -57,6 +57,15 @@ func addClientFlags(fs *flag.FlagSet) projClientFlags {
 	}
 }
 
+// status fetches the running server's projection status.
+func (f projClientFlags) status(ctx context.Context, inv *invocation) ([]api.ProjectionStatus, error) {
+	c, err := f.client(inv)
+	if err != nil {
+		return nil, err
+	}
+	return c.status(ctx)
+}
+
 func (f projClientFlags) client(inv *invocation) (*apiClient, error) {
 	base := *f.server
 	if base == "" {
@@ -92,11 +101,7 @@ func projListCommand() *command {
 			cf := addClientFlags(fs)
 			asJSON := fs.Bool("json", false, "print JSON instead of a table")
 			return func(ctx context.Context, inv *invocation) error {
-				c, err := cf.client(inv)
-				if err != nil {
-					return err
-				}
-				st, err := c.status(ctx)
+				st, err := cf.status(ctx, inv)
 				if err != nil {
 					return err
 				}
@@ -136,11 +141,7 @@ func projStatusCommand() *command {
 			cf := addClientFlags(fs)
 			asJSON := fs.Bool("json", false, "print JSON (the full status) instead of a table")
 			return func(ctx context.Context, inv *invocation) error {
-				c, err := cf.client(inv)
-				if err != nil {
-					return err
-				}
-				st, err := c.status(ctx)
+				st, err := cf.status(ctx, inv)
 				if err != nil {
 					return err
 				}
