@@ -278,9 +278,11 @@ func (w *worker) pull() (jetstream.MessageBatch, error) {
 }
 
 // gather appends to buf the next run of messages from ch: it waits for
-// the first, then gathers what follows for up to Linger (bigger commits
-// under load, a bounded delay for a lone event). open is false once ch
-// is closed (the pull is over).
+// the first, then takes what follows while the stream holds more for it
+// (the last message's NumPending), waiting up to Linger for each; a
+// message with nothing pending behind it ends the run at once, so a lone
+// event is applied without delay while a backlog still forms big
+// commits. open is false once ch is closed (the pull is over).
 func (w *worker) gather(ctx context.Context, ch <-chan jetstream.Msg, buf []jetstream.Msg) (_ []jetstream.Msg, open bool, _ error) {
 	select {
 	case m, ok := <-ch:
@@ -291,9 +293,28 @@ func (w *worker) gather(ctx context.Context, ch <-chan jetstream.Msg, buf []jets
 	case <-ctx.Done():
 		return buf, false, ctx.Err()
 	}
-	linger := time.NewTimer(w.r.cfg.Linger)
-	defer linger.Stop()
+	var linger *time.Timer
+	defer func() {
+		if linger != nil {
+			linger.Stop()
+		}
+	}()
 	for len(buf) < cap(buf) {
+		select { // whatever has arrived already
+		case m, ok := <-ch:
+			if !ok {
+				return buf, false, nil
+			}
+			buf = append(buf, m)
+			continue
+		default:
+		}
+		if !morePending(buf[len(buf)-1]) {
+			return buf, true, nil
+		}
+		if linger == nil {
+			linger = time.NewTimer(w.r.cfg.Linger)
+		}
 		select {
 		case m, ok := <-ch:
 			if !ok {
@@ -438,6 +459,9 @@ func (w *worker) applyLive(ctx context.Context, items []item) error {
 		}
 		if n > 0 {
 			err := w.commit(ctx, items[start+n-1].pos, n)
+			if err == nil {
+				w.visible(items[start : start+n])
+			}
 			if refused(err) {
 				w.log.Warn("projection: the store refused a batch; committing its events one by one", "error", err)
 				for i := start; i < start+n; i++ {
@@ -479,6 +503,7 @@ func (w *worker) alone(ctx context.Context, it *item, first error) error {
 		transient, err := w.tryApply(ctx, it)
 		if err == nil {
 			if err = w.commit(ctx, it.pos, 1); err == nil {
+				w.visible([]item{*it})
 				return nil
 			}
 			if !refused(err) {
@@ -495,6 +520,17 @@ func (w *worker) alone(ctx context.Context, it *item, first error) error {
 		last = err
 	}
 	return w.park(ctx, it, attempts, last)
+}
+
+// visible reports the age of committed events, as they are now in the
+// read model.
+func (w *worker) visible(items []item) {
+	now := time.Now()
+	for i := range items {
+		if at := items[i].rec.RecordedAt; !at.IsZero() && !items[i].skip {
+			w.r.metrics.Visible(w.name, now.Sub(at))
+		}
+	}
 }
 
 // retryDelay is the pause before attempt n+1 of a failing event.
