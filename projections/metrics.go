@@ -22,6 +22,9 @@ type Metrics interface {
 	Parked(projection string, total int)
 	// Lag sets how many events of the stream a projection has not processed.
 	Lag(projection string, events int64)
+	// Visible: an event appended age ago is now in a projection's read
+	// model (observed by the live loop for each event it commits).
+	Visible(projection string, age time.Duration)
 }
 
 type nopMetrics struct{}
@@ -31,6 +34,7 @@ func (nopMetrics) Skipped(string, int)                  {}
 func (nopMetrics) EventParked(string)                   {}
 func (nopMetrics) Parked(string, int)                   {}
 func (nopMetrics) Lag(string, int64)                    {}
+func (nopMetrics) Visible(string, time.Duration)        {}
 
 // PrometheusMetrics exports the runtime's measurements:
 //
@@ -39,7 +43,9 @@ func (nopMetrics) Lag(string, int64)                    {}
 //	cspm_projection_batch_commit_seconds{projection}   histogram
 //	cspm_projection_lag_events{projection}             gauge
 //	cspm_projection_parked_events{projection}          gauge
+//	cspm_projection_event_age_seconds{projection}      histogram (append → committed in the read model)
 type PrometheusMetrics struct {
+	age     *prometheus.HistogramVec
 	applied *prometheus.CounterVec
 	skipped *prometheus.CounterVec
 	commit  *prometheus.HistogramVec
@@ -64,6 +70,11 @@ func NewPrometheusMetrics(reg prometheus.Registerer) (*PrometheusMetrics, error)
 			Help:    "Time to commit one live batch with its checkpoint.",
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
 		}, labels),
+		age: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: "cspm", Subsystem: "projection", Name: "event_age_seconds",
+			Help:    "Time from an event's append to its commit in the projection's read model (live loop).",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60},
+		}, labels),
 		lag: prometheus.NewGaugeVec(prometheus.GaugeOpts(opts("lag_events",
 			"Events of the stream a projection has not processed yet.")), labels),
 		parked: prometheus.NewGaugeVec(prometheus.GaugeOpts(opts("parked_events",
@@ -77,6 +88,9 @@ func NewPrometheusMetrics(reg prometheus.Registerer) (*PrometheusMetrics, error)
 		return nil, err
 	}
 	if m.commit, err = register(reg, m.commit); err != nil {
+		return nil, err
+	}
+	if m.age, err = register(reg, m.age); err != nil {
 		return nil, err
 	}
 	if m.lag, err = register(reg, m.lag); err != nil {
@@ -125,4 +139,9 @@ func (m *PrometheusMetrics) Parked(projection string, total int) {
 // Lag implements Metrics.
 func (m *PrometheusMetrics) Lag(projection string, events int64) {
 	m.lag.WithLabelValues(projection).Set(float64(events))
+}
+
+// Visible implements Metrics.
+func (m *PrometheusMetrics) Visible(projection string, age time.Duration) {
+	m.age.WithLabelValues(projection).Observe(age.Seconds())
 }

@@ -6,11 +6,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -109,7 +112,12 @@ func BenchmarkCommandToQueryLatency(b *testing.B) {
 			}
 		}()
 	}
+	var before map[string]*histogram
+	if os.Getenv("CSPM_BENCH_DEBUG") != "" {
+		before = scrapeHistograms(client, base)
+	}
 	b.ResetTimer()
+	cpu0 := cpuTime()
 	t0 := time.Now()
 	for i := range b.N {
 		if d := time.Until(t0.Add(time.Duration(i) * interval)); d > 0 {
@@ -133,9 +141,13 @@ func BenchmarkCommandToQueryLatency(b *testing.B) {
 	inflight.Wait()
 	elapsed := time.Since(t0)
 	b.StopTimer()
+	b.ReportMetric((cpuTime()-cpu0).Seconds()/elapsed.Seconds(), "cpus")
 	close(errs)
 	for err := range errs {
 		b.Fatal(err)
+	}
+	if os.Getenv("CSPM_BENCH_DEBUG") != "" {
+		printHistograms(before, scrapeHistograms(client, base))
 	}
 	slices.Sort(lat)
 	pct := func(p float64) float64 {
@@ -204,4 +216,78 @@ func waitVisible(ctx context.Context, c *http.Client, base, id string, pos int64
 		}
 	}
 	return time.Time{}, fmt.Errorf("scan %s never became visible", id)
+}
+
+// histogram is one series of a Prometheus histogram: bucket bounds and
+// cumulative counts.
+type histogram struct {
+	les    []string
+	counts []float64
+}
+
+// scrapeHistograms reads, from /metrics, the histograms that split the
+// latency: the projections' event age at commit, their commit times and
+// the HTTP request durations.
+func scrapeHistograms(c *http.Client, base string) map[string]*histogram {
+	hs := map[string]*histogram{}
+	resp, err := c.Get(base + "/metrics")
+	if err != nil {
+		return hs
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	for _, line := range strings.Split(string(raw), "\n") {
+		if !strings.Contains(line, "_bucket{") || !(strings.Contains(line, "event_age") || strings.Contains(line, "publish_age") ||
+			strings.Contains(line, "http_request_duration") || strings.Contains(line, "batch_commit")) {
+			continue
+		}
+		i := strings.Index(line, "le=\"")
+		key := line[:i]
+		le := line[i+4 : strings.Index(line[i+4:], "\"")+i+4]
+		var n float64
+		fmt.Sscan(line[strings.LastIndex(line, " ")+1:], &n)
+		h := hs[key]
+		if h == nil {
+			h = &histogram{}
+			hs[key] = h
+		}
+		h.les, h.counts = append(h.les, le), append(h.counts, n)
+	}
+	return hs
+}
+
+// printHistograms prints the median and p99 bucket bounds of what each
+// histogram counted between two scrapes.
+func printHistograms(before, after map[string]*histogram) {
+	for _, k := range slices.Sorted(maps.Keys(after)) {
+		h := after[k]
+		counts := slices.Clone(h.counts)
+		if b := before[k]; b != nil && len(b.counts) == len(counts) {
+			for i := range counts {
+				counts[i] -= b.counts[i]
+			}
+		}
+		total := counts[len(counts)-1]
+		if total == 0 {
+			continue
+		}
+		q := func(p float64) string {
+			for i, n := range counts {
+				if n >= p*total {
+					return h.les[i]
+				}
+			}
+			return "+Inf"
+		}
+		fmt.Fprintf(os.Stderr, "%s n=%.0f p50<=%s p99<=%s\n", k, total, q(0.5), q(0.99))
+	}
+}
+
+// cpuTime is the process's CPU time so far (user + system).
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

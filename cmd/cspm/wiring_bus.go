@@ -9,6 +9,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/fx"
 
 	"github.com/cspm-es/cspm-es/eventstore"
@@ -72,8 +73,12 @@ var relayModule = fx.Module("relay",
 	fx.Invoke(registerRelayHooks),
 )
 
-func newRelay(store eventstore.Store, b *Bus, log *slog.Logger) *relay.Relay {
-	return relay.New(store, b.JetStream, relay.Config{Logger: log})
+func newRelay(store eventstore.Store, b *Bus, reg *prometheus.Registry, log *slog.Logger) (*relay.Relay, error) {
+	m, err := relay.NewPrometheusMetrics(reg)
+	if err != nil {
+		return nil, err
+	}
+	return relay.New(store, b.JetStream, relay.Config{Logger: log, Metrics: m}), nil
 }
 
 // registerRelayHooks runs the relay in the background from start to stop.

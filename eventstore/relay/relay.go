@@ -123,6 +123,8 @@ type Config struct {
 	MinBackoff, MaxBackoff time.Duration
 	// Logger; default slog.Default().
 	Logger *slog.Logger
+	// Metrics; default none (NewPrometheusMetrics exports them).
+	Metrics Metrics
 }
 
 func (c Config) withDefaults() Config {
@@ -147,6 +149,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
+	}
+	if c.Metrics == nil {
+		c.Metrics = nopMetrics{}
 	}
 	return c
 }
@@ -557,6 +562,8 @@ func (r *Relay) await(ctx context.Context, cur *batch, futures []jetstream.PubAc
 			if !ack.Duplicate {
 				res.acked++
 			}
+			r.cfg.Metrics.Published(time.Since(cur.events[i].RecordedAt), ack.Duplicate)
+			r.cfg.Metrics.Published(time.Since(cur.events[i].RecordedAt), ack.Duplicate)
 		case err := <-f.Err():
 			if ackErr == nil {
 				ackErr = fmt.Errorf("relay: publish position %d: %w", pos, err)
@@ -612,8 +619,12 @@ func (r *Relay) refreshHead(ctx context.Context) (int64, error) {
 func (r *Relay) update(f func(*Status)) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	lag := r.st.Lag
 	f(&r.st)
 	r.st.UpdatedAt = time.Now()
+	if r.st.Lag != lag {
+		r.cfg.Metrics.Lag(r.st.Lag)
+	}
 }
 
 func (r *Relay) recordError(what string, err error) {
