@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cspm-es/cspm-es/domain/access"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -47,15 +49,22 @@ func serveComponent(t *testing.T, store *sqlite.Store, team string) string {
 	srv := api.NewServer(api.ServerConfig{
 		BodyLimit:       4 << 10,
 		IngestBodyLimit: 64 << 10,
-		DefaultTeam:     team,
 	}, api.Deps{
 		Commands: handlers,
+		Auth:     testAuth,
 		Readiness: []api.ReadinessChecker{api.ReadinessCheck("eventstore", func(ctx context.Context) error {
 			_, err := store.HeadPosition(ctx)
 			return err
 		})},
 	})
-	ts := httptest.NewServer(srv.Handler())
+	// Requests carrying the default test key act as team's admin here.
+	asTeam := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") == "Bearer "+testKey(access.Admin, "team-a") {
+			r.Header.Set("Authorization", "Bearer "+testKey(access.Admin, team))
+		}
+		srv.Handler().ServeHTTP(w, r)
+	})
+	ts := httptest.NewServer(asTeam)
 	t.Cleanup(ts.Close)
 	return ts.URL
 }
@@ -153,13 +162,13 @@ func TestComponentScanLifecycle(t *testing.T) {
 	assert.Equal(t, int64(2), suppressed.Version)
 	assert.Equal(t, c.head(t), suppressed.Position)
 
-	// The events carry the configured team, the anonymous actor and the
+	// The events carry the key's team and id (as the actor) and the
 	// caller's correlation id.
 	events, err := c.store.ReadStream(context.Background(), created.StreamID, eventstore.ReadStreamOptions{})
 	require.NoError(t, err)
 	require.Len(t, events, 3)
 	assert.Equal(t, "default", events[0].Metadata.TeamID)
-	assert.Equal(t, "anonymous", events[0].Metadata.Actor)
+	assert.Equal(t, "key:k-admin-default", events[0].Metadata.Actor)
 	assert.Equal(t, "corr-lifecycle", events[0].Metadata.CorrelationID)
 	assert.NotEmpty(t, events[1].Metadata.CorrelationID)
 

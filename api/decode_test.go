@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cspm-es/cspm-es/domain/access"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -238,6 +240,7 @@ func TestUnknownLengthBodyOverLimit(t *testing.T) {
 	req := httptest.NewRequest(http.MethodPost, "/api/v1/scans", strings.NewReader(`{"account_id": "`+strings.Repeat("a", 5000)+`"}`))
 	req.ContentLength = -1 // chunked: only the reader can tell
 	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+testKey(access.Analyst, "team-a"))
 	rec := httptest.NewRecorder()
 	env.srv.Handler().ServeHTTP(rec, req)
 	assert.Equal(t, http.StatusRequestEntityTooLarge, rec.Code)

@@ -33,6 +33,10 @@ const (
 	CodeNotReady             = "NOT_READY"              // 503: /readyz with a failing check
 	CodeProjectorUnavailable = "PROJECTOR_UNAVAILABLE"  // 503: this process does not run the projector role
 	CodeTimeout              = "TIMEOUT"                // 504: the request deadline passed
+	CodeUnauthenticated      = "UNAUTHENTICATED"        // 401: no valid API key
+	CodeForbidden            = "FORBIDDEN"              // 403: the key's role is too low for the route
+	CodeRateLimited          = "RATE_LIMITED"           // 429: the key spent its request budget; see Retry-After
+	CodeUnavailable          = "UNAVAILABLE"            // 503: a dependency (event store, read models, bus) is down
 )
 
 // requestError is an error api itself detects in a request (body, header,
@@ -95,10 +99,24 @@ func classify(err error) (status int, body ErrorBody, internal bool) {
 		conflict *eventstore.ConflictError
 		tooLarge *http.MaxBytesError
 		echoErr  *echo.HTTPError
+		forbid   *forbiddenError
+		limited  *rateLimitedError
+		down     *unavailableError
 	)
 	switch {
 	case errors.As(err, &reqErr):
 		return reqErr.status, reqErr.body, false
+
+	case errors.As(err, &forbid):
+		return http.StatusForbidden, ErrorBody{Code: CodeForbidden, Message: forbid.Error()}, false
+
+	case errors.As(err, &limited):
+		return http.StatusTooManyRequests, ErrorBody{Code: CodeRateLimited,
+			Message: "too many requests with this API key; retry after the Retry-After seconds"}, false
+
+	case errors.As(err, &down):
+		return http.StatusServiceUnavailable, ErrorBody{Code: CodeUnavailable,
+			Message: down.what + " is unavailable; retry later"}, true
 
 	case errors.As(err, &valErr):
 		in := ""
@@ -224,6 +242,14 @@ func (s *Server) handleError(err error, c echo.Context) {
 	if c.Response().Committed {
 		log.WarnContext(c.Request().Context(), "error after the response was committed", slog.Any("error", err))
 		return
+	}
+	switch status {
+	case http.StatusUnauthorized:
+		c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Bearer realm="cspm"`)
+	case http.StatusTooManyRequests:
+		if limited, ok := errors.AsType[*rateLimitedError](err); ok {
+			c.Response().Header().Set(echo.HeaderRetryAfter, retryAfterSeconds(limited.wait))
+		}
 	}
 	env := Envelope{Success: false, Error: &body, Meta: Meta{RequestID: requestID(c)}}
 	if werr := writeEnvelope(c, status, env); werr != nil {

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/cspm-es/cspm-es/domain/access"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 
@@ -135,10 +137,9 @@ func newFakeEnv(t testing.TB, mutate ...func(*api.ServerConfig, *api.Deps)) *fak
 	cfg := api.ServerConfig{
 		BodyLimit:       1024,
 		IngestBodyLimit: 4096,
-		DefaultTeam:     "team-a",
 		Logger:          slog.New(slog.NewJSONHandler(env.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	}
-	deps := api.Deps{Commands: env.cmds, Metrics: env.registry}
+	deps := api.Deps{Commands: env.cmds, Auth: testAuth, Metrics: env.registry}
 	for _, m := range mutate {
 		m(&cfg, &deps)
 	}
@@ -182,11 +183,36 @@ func newRequest(t testing.TB, target string, r request) *http.Request {
 	case r.Body != "":
 		req.Header.Set("Content-Type", "application/json")
 	}
+	if _, ok := r.Header["Authorization"]; !ok {
+		req.Header.Set("Authorization", "Bearer "+testKey(access.Admin, "team-a"))
+	}
 	for k, v := range r.Header {
+		if k == "Authorization" && v == "-" {
+			req.Header.Del(k)
+			continue
+		}
 		req.Header.Set(k, v)
 	}
 	return req
 }
+
+// testKey is a token testAuth accepts: a key of role for team.
+func testKey(role access.Role, team string) string { return "test." + string(role) + "." + team }
+
+// testAuth accepts testKey tokens: key id "k-<role>-<team>". Requests
+// carry testKey(admin, team-a) unless the request sets Authorization
+// ("-" sends none).
+var testAuth = api.AuthenticatorFunc(func(_ context.Context, token string) (access.Principal, error) {
+	parts := strings.Split(token, ".")
+	if len(parts) != 3 || parts[0] != "test" {
+		return access.Principal{}, access.ErrUnauthenticated
+	}
+	role, err := access.ParseRole(parts[1])
+	if err != nil {
+		return access.Principal{}, access.ErrUnauthenticated
+	}
+	return access.Principal{KeyID: "k-" + parts[1] + "-" + parts[2], Name: "test key", TeamID: parts[2], Role: role}, nil
+})
 
 func readResponse(t testing.TB, status int, header http.Header, raw []byte) response {
 	t.Helper()

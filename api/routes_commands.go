@@ -25,16 +25,6 @@ type BatchCommandResult struct {
 	Position int64           `json:"position"`
 }
 
-func (s *Server) registerCommandRoutes(g *echo.Group) {
-	g.POST("/scans", s.requestScan)
-	g.POST("/scans/:id/start", s.startScan)
-	g.POST("/scans/:id/complete", s.completeScan)
-	g.POST("/scans/:id/fail", s.failScan)
-	g.POST("/scans/:id/findings", s.raiseFindings)
-	g.POST("/findings/:id/resolve", s.resolveFinding)
-	g.POST("/findings/:id/suppress", s.suppressFinding)
-}
-
 // Body rules: routes whose fields are all optional accept an empty body.
 func (s *Server) body() bodyRule         { return bodyRule{limit: s.cfg.BodyLimit} }
 func (s *Server) optionalBody() bodyRule { return bodyRule{limit: s.cfg.BodyLimit, allowEmpty: true} }
@@ -159,16 +149,17 @@ func (s *Server) commandInput(c echo.Context, rule bodyRule, id *string, cmd any
 	return meta, nil
 }
 
-// commandMeta is who sends the command. Until authentication lands the
-// team is the configured default and the actor is anonymous.
+// commandMeta is who sends the command: the team and actor of the API key,
+// never anything the request says.
 func (s *Server) commandMeta(c echo.Context) (commands.Meta, error) {
+	p := principal(c)
 	key, err := idempotencyKey(c.Request())
 	if err != nil {
 		return commands.Meta{}, err
 	}
 	return commands.Meta{
-		TeamID:         s.cfg.DefaultTeam,
-		Actor:          anonymousActor,
+		TeamID:         p.TeamID,
+		Actor:          p.Actor(),
 		CorrelationID:  correlationID(c),
 		IdempotencyKey: key,
 	}, nil

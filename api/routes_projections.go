@@ -7,14 +7,6 @@ import (
 	"github.com/labstack/echo/v4"
 )
 
-func (s *Server) registerProjectionRoutes(g *echo.Group) {
-	g.GET("/projections", s.projectionStatus)
-	g.POST("/projections/:name/rebuild", s.startRebuild)
-	g.DELETE("/projections/:name/rebuild", s.cancelRebuild)
-	g.POST("/projections/:name/parked/retry", s.retryParked)
-	g.POST("/projections/:name/parked/skip", s.skipParked)
-}
-
 // ParkedRequest is the optional body of the parked-event routes: the
 // position of one parked event; absent or 0 means all of them.
 type ParkedRequest struct {

@@ -30,13 +30,6 @@ func QueryReads() map[string][]string {
 	}
 }
 
-func (s *Server) registerQueryRoutes(g *echo.Group) {
-	g.GET("/scans", s.listScans)
-	g.GET("/scans/:id", s.getScan)
-	g.GET("/findings", s.listFindings)
-	g.GET("/dashboard/summary", s.dashboardSummary)
-}
-
 // Query parameters of the list routes.
 const (
 	paramStatus    = "status"
@@ -59,7 +52,7 @@ func (s *Server) listScans(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	list, err := s.deps.Queries.ListScans(c.Request().Context(), s.cfg.DefaultTeam, f, page)
+	list, err := s.deps.Queries.ListScans(c.Request().Context(), principal(c).TeamID, f, page)
 	if err != nil {
 		return fromQuery(err)
 	}
@@ -76,7 +69,7 @@ func (s *Server) getScan(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	scan, err := s.deps.Queries.GetScan(c.Request().Context(), s.cfg.DefaultTeam, id)
+	scan, err := s.deps.Queries.GetScan(c.Request().Context(), principal(c).TeamID, id)
 	if err != nil {
 		return fromQuery(err)
 	}
@@ -99,7 +92,7 @@ func (s *Server) listFindings(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	list, err := s.deps.Queries.ListFindings(c.Request().Context(), s.cfg.DefaultTeam, f, page)
+	list, err := s.deps.Queries.ListFindings(c.Request().Context(), principal(c).TeamID, f, page)
 	if err != nil {
 		return fromQuery(err)
 	}
@@ -112,7 +105,7 @@ func (s *Server) dashboardSummary(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	d, err := s.deps.Queries.DashboardSummary(c.Request().Context(), s.cfg.DefaultTeam)
+	d, err := s.deps.Queries.DashboardSummary(c.Request().Context(), principal(c).TeamID)
 	if err != nil {
 		return fromQuery(err)
 	}

@@ -11,27 +11,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
-func (s *Server) registerRoutes() {
-	e := s.echo
-	probe := []string{http.MethodGet, http.MethodHead}
-	e.Match(probe, "/healthz", s.healthz)
-	e.Match(probe, "/readyz", s.readyz)
-	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{
+// metricsHandler serves the registry in the Prometheus text format.
+func (s *Server) metricsHandler() echo.HandlerFunc {
+	return echo.WrapHandler(promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{
 		ErrorLog: slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn),
-	})))
-	for _, r := range []string{"/healthz", "/readyz", "/metrics"} {
-		s.quietRoutes[r] = true
-	}
-
-	v1 := e.Group("/api/v1")
-	v1.GET("/system/databases", s.listDatabases)
-	s.registerCommandRoutes(v1)
-	if s.deps.Queries != nil {
-		s.registerQueryRoutes(v1)
-	}
-	if s.deps.Projections != nil {
-		s.registerProjectionRoutes(v1)
-	}
+	}))
 }
 
 // healthz is liveness: 200 for as long as the process serves.

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -22,10 +23,14 @@ type ServerConfig struct {
 	IngestBodyLimit  int64         // bytes accepted by the findings batch route; default 16 MiB
 	RequestTimeout   time.Duration // deadline of every request's context; default 30s
 	ReadinessTimeout time.Duration // bound on all /readyz checks together; default 5s
-	// DefaultTeam is the team_id of every command and query until
-	// authentication lands; default "default". The team is never read
-	// from a body or a parameter.
-	DefaultTeam string
+	// RateLimit is each API key's average budget in requests per second
+	// (0: unlimited), RateBurst the burst it may spend at once (default
+	// 2×RateLimit, at least 1).
+	RateLimit float64
+	RateBurst int
+	// CORSOrigins are the origins browsers may call the API from; none
+	// (the default) turns CORS off: no Access-Control-* headers at all.
+	CORSOrigins []string
 	// ReadWaitTimeout bounds how long a query given min_position waits
 	// for its projections before answering with meta.stale; default 2s.
 	ReadWaitTimeout time.Duration
@@ -39,12 +44,8 @@ const (
 	DefaultIngestBodyLimit  = 16 << 20
 	DefaultRequestTimeout   = 30 * time.Second
 	DefaultReadinessTimeout = 5 * time.Second
-	DefaultTeam             = "default"
 	DefaultReadWaitTimeout  = 2 * time.Second
 )
-
-// anonymousActor is the actor of every command until authentication lands.
-const anonymousActor = "anonymous"
 
 func (c ServerConfig) withDefaults() ServerConfig {
 	if c.Addr == "" {
@@ -65,8 +66,8 @@ func (c ServerConfig) withDefaults() ServerConfig {
 	if c.ReadWaitTimeout <= 0 {
 		c.ReadWaitTimeout = DefaultReadWaitTimeout
 	}
-	if c.DefaultTeam == "" {
-		c.DefaultTeam = DefaultTeam
+	if c.RateBurst <= 0 {
+		c.RateBurst = max(1, int(2*c.RateLimit))
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
@@ -77,6 +78,7 @@ func (c ServerConfig) withDefaults() ServerConfig {
 // Deps are what the server calls.
 type Deps struct {
 	Commands  CommandService     // required
+	Auth      Authenticator      // required: checks the API key of every non-public route
 	Readiness []ReadinessChecker // run by /readyz; none means always ready
 	Databases DatabaseLister     // GET /api/v1/system/databases; nil lists nothing
 	// Queries serves the query routes (GET /api/v1/scans, ...); nil leaves
@@ -101,6 +103,8 @@ type Server struct {
 	metrics  *httpMetrics
 	registry *prometheus.Registry
 
+	table       []Route          // the route table (routes.go)
+	limiter     *keyLimiter      // per-key rate budget; nil: unlimited
 	routes      map[string]bool // "METHOD /template" of every registered route
 	quietRoutes map[string]bool // probes, logged at debug level
 
@@ -117,6 +121,9 @@ func NewServer(cfg ServerConfig, deps Deps) *Server {
 	if deps.Commands == nil {
 		panic("api.NewServer: Deps.Commands is nil")
 	}
+	if deps.Auth == nil {
+		panic("api.NewServer: Deps.Auth is nil")
+	}
 	if deps.Queries != nil && deps.Progress == nil {
 		panic("api.NewServer: Deps.Queries without Deps.Progress")
 	}
@@ -130,6 +137,7 @@ func NewServer(cfg ServerConfig, deps Deps) *Server {
 		logger:      cfg.Logger,
 		registry:    deps.Metrics,
 		metrics:     newHTTPMetrics(deps.Metrics),
+		limiter:     newKeyLimiter(cfg.RateLimit, cfg.RateBurst),
 		routes:      map[string]bool{},
 		quietRoutes: map[string]bool{},
 	}
@@ -144,6 +152,14 @@ func NewServer(cfg ServerConfig, deps Deps) *Server {
 	// Order: id first (everything logs it), then observe (sees the final
 	// status), then recovery, then the deadline closest to the handler.
 	e.Use(s.requestIDMiddleware, s.observeMiddleware, recoverMiddleware, s.timeoutMiddleware)
+	if len(cfg.CORSOrigins) > 0 {
+		e.Use(middleware.CORSWithConfig(middleware.CORSConfig{
+			AllowOrigins:  cfg.CORSOrigins,
+			AllowHeaders:  []string{echo.HeaderAuthorization, echo.HeaderContentType, HeaderIdempotencyKey, HeaderMinPosition, HeaderRequestID},
+			ExposeHeaders: []string{echo.HeaderLocation, echo.HeaderRetryAfter, HeaderIdempotentReplay, HeaderRequestID},
+			MaxAge:        600,
+		}))
+	}
 	s.echo = e
 	s.registerRoutes()
 	return s

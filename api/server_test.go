@@ -40,7 +40,7 @@ func TestCreateAnswers201WithLocationAndResult(t *testing.T) {
 	assert.Equal(t, commands.RequestScan{AccountID: "123456789012", Provider: "aws", Tool: "prowler"}, calls[0].Cmd)
 	assert.Equal(t, commands.Meta{
 		TeamID:         "team-a",
-		Actor:          "anonymous",
+		Actor:          "key:k-admin-team-a",
 		CorrelationID:  res.Header.Get("X-Request-ID"),
 		IdempotencyKey: "create-1",
 	}, calls[0].Meta)
@@ -156,8 +156,8 @@ func TestMetrics(t *testing.T) {
 func TestServersCanShareARegistry(t *testing.T) {
 	t.Parallel()
 	reg := prometheus.NewRegistry()
-	a := api.NewServer(api.ServerConfig{}, api.Deps{Commands: &fakeCommands{}, Metrics: reg})
-	b := api.NewServer(api.ServerConfig{}, api.Deps{Commands: &fakeCommands{}, Metrics: reg})
+	a := api.NewServer(api.ServerConfig{}, api.Deps{Commands: &fakeCommands{}, Auth: testAuth, Metrics: reg})
+	b := api.NewServer(api.ServerConfig{}, api.Deps{Commands: &fakeCommands{}, Auth: testAuth, Metrics: reg})
 	serve(t, a.Handler(), request{Method: http.MethodGet, Path: "/healthz"})
 	serve(t, b.Handler(), request{Method: http.MethodGet, Path: "/healthz"})
 	res := serve(t, a.Handler(), request{Method: http.MethodGet, Path: "/metrics"})
@@ -240,7 +240,7 @@ func TestListDatabases(t *testing.T) {
 
 func TestStartAndShutdown(t *testing.T) {
 	t.Parallel()
-	srv := api.NewServer(api.ServerConfig{Addr: "127.0.0.1:0"}, api.Deps{Commands: &fakeCommands{}})
+	srv := api.NewServer(api.ServerConfig{Addr: "127.0.0.1:0"}, api.Deps{Commands: &fakeCommands{}, Auth: testAuth})
 	assert.Empty(t, srv.Addr())
 	require.NoError(t, srv.Shutdown(t.Context()), "stopping a server that never started is fine")
 
@@ -267,6 +267,6 @@ func TestStartReportsABusyPort(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	defer ln.Close()
-	srv := api.NewServer(api.ServerConfig{Addr: ln.Addr().String()}, api.Deps{Commands: &fakeCommands{}})
+	srv := api.NewServer(api.ServerConfig{Addr: ln.Addr().String()}, api.Deps{Commands: &fakeCommands{}, Auth: testAuth})
 	assert.Error(t, srv.Start(t.Context()))
 }

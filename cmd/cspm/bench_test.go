@@ -41,6 +41,7 @@ func BenchmarkCommandToQueryLatency(b *testing.B) {
 	cfg := config.Default()
 	cfg.DataDir = b.TempDir()
 	cfg.HTTPAddr = "127.0.0.1:0"
+	cfg.RateLimit = 0
 	var srv *api.Server
 	app := fxtest.New(b, serveOptions(cfg, io.Discard), fx.Populate(&srv))
 	app.RequireStart()
@@ -95,7 +96,9 @@ func BenchmarkCommandToQueryLatency(b *testing.B) {
 					return
 				case <-time.After(500 * time.Millisecond):
 				}
-				resp, err := client.Get(base + "/api/v1/projections")
+				req, _ := http.NewRequest(http.MethodGet, base+"/api/v1/projections", nil)
+				authorize(req)
+				resp, err := client.Do(req)
 				if err != nil {
 					continue
 				}
@@ -169,6 +172,7 @@ func requestScan(ctx context.Context, c *http.Client, base, id string) (time.Tim
 		return time.Time{}, 0, err
 	}
 	req.Header.Set("Content-Type", "application/json")
+	authorize(req)
 	resp, err := c.Do(req)
 	if err != nil {
 		return time.Time{}, 0, err
@@ -196,6 +200,7 @@ func waitVisible(ctx context.Context, c *http.Client, base, id string, pos int64
 		if err != nil {
 			return time.Time{}, err
 		}
+		authorize(req)
 		resp, err := c.Do(req)
 		if err != nil {
 			return time.Time{}, err

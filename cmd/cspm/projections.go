@@ -75,7 +75,11 @@ func (f projClientFlags) client(inv *invocation) (*apiClient, error) {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, usageError("--server %q: want an http:// or https:// URL", base)
 	}
-	return &apiClient{base: strings.TrimRight(base, "/"), http: &http.Client{Timeout: *f.timeout}}, nil
+	key, err := cliAPIKey(inv)
+	if err != nil {
+		return nil, err
+	}
+	return &apiClient{base: strings.TrimRight(base, "/"), key: key, http: &http.Client{Timeout: *f.timeout}}, nil
 }
 
 // serverURL is where a server listening on addr is reached locally.
@@ -459,6 +463,7 @@ func writeJSON(w io.Writer, v any) error {
 // apiClient calls the server's API and unwraps its envelope.
 type apiClient struct {
 	base string
+	key  string // sent as Authorization: Bearer
 	http *http.Client
 }
 
@@ -508,6 +513,7 @@ func (c *apiClient) do(ctx context.Context, method, path string, body, data any)
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
+	req.Header.Set("Authorization", "Bearer "+c.key)
 	resp, err := c.http.Do(req)
 	if err != nil {
 		return fmt.Errorf("cannot reach the cspm server at %s (is `cspm serve` running there? see --server / CSPM_HTTP_ADDR): %w", c.base, err)

@@ -244,7 +244,9 @@ func TestReadSide_RebuildWhileQueriesAnswer(t *testing.T) {
 	for range 2 {
 		wg.Go(func() {
 			for !stop.Load() {
-				resp, err := http.Get(a.base + "/api/v1/dashboard/summary")
+				req, _ := http.NewRequest(http.MethodGet, a.base+"/api/v1/dashboard/summary", nil)
+				authorize(req)
+				resp, err := http.DefaultClient.Do(req)
 				if err != nil {
 					badRead.Store(err.Error())
 					return

@@ -114,7 +114,7 @@ var commandsModule = fx.Module("commands",
 )
 
 var apiModule = fx.Module("api",
-	fx.Provide(newAPIServer),
+	fx.Provide(newAPIServer, newAuthenticator),
 	fx.Invoke(registerAPIHooks),
 )
 
@@ -129,6 +129,7 @@ type apiParams struct {
 	Queries  *queries.Service
 	ReadSide ReadSide
 	Metrics  *prometheus.Registry
+	Auth     api.Authenticator
 }
 
 func newAPIServer(p apiParams) *api.Server {
@@ -137,11 +138,14 @@ func newAPIServer(p apiParams) *api.Server {
 		BodyLimit:       p.Config.HTTPBodyLimit,
 		IngestBodyLimit: p.Config.HTTPIngestBodyLimit,
 		RequestTimeout:  p.Config.HTTPRequestTimeout,
-		DefaultTeam:     p.Config.DefaultTeam,
+		RateLimit:       p.Config.RateLimit,
+		RateBurst:       p.Config.RateBurst,
+		CORSOrigins:     p.Config.CORSOrigins,
 		ReadWaitTimeout: p.Config.ReadWaitTimeout,
 		Logger:          p.Logger.With("component", "api"),
 	}, api.Deps{
 		Commands: p.Commands,
+		Auth:     p.Auth,
 		Readiness: []api.ReadinessChecker{
 			api.ReadinessCheck("eventstore", func(ctx context.Context) error {
 				_, err := p.Store.HeadPosition(ctx)

@@ -23,6 +23,7 @@ func testConfig(t *testing.T) config.Config {
 	cfg.DataDir = t.TempDir()
 	cfg.HTTPAddr = "127.0.0.1:0"
 	cfg.ShutdownTimeout = 5 * time.Second
+	cfg.RateLimit = 0 // tests hammer the API; the limiter has its own tests
 	require.NoError(t, cfg.Validate())
 	return cfg
 }
@@ -55,7 +56,10 @@ func TestServeApp_StartStop(t *testing.T) {
 		assert.Equal(t, http.StatusOK, resp.StatusCode, "%s: %s", path, body)
 	}
 
-	resp, err := http.Get(base + "/api/v1/system/databases")
+	req, err := http.NewRequest(http.MethodGet, base+"/api/v1/system/databases", nil)
+	require.NoError(t, err)
+	authorize(req)
+	resp, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)
 	defer resp.Body.Close()
 	require.Equal(t, http.StatusOK, resp.StatusCode)

@@ -68,7 +68,13 @@ type Config struct {
 	HTTPBodyLimit       int64         // bytes accepted in a command body
 	HTTPIngestBodyLimit int64         // bytes accepted by bulk ingest endpoints
 	HTTPRequestTimeout  time.Duration // per-request deadline
-	DefaultTeam         string        // team_id of every request until authentication lands
+	DefaultTeam         string        // team of the admin key created on first start (empty store)
+	// RateLimit is each API key's budget in requests per second (0: no
+	// limit); RateBurst how many it may send at once.
+	RateLimit float64
+	RateBurst int
+	// CORSOrigins may call the API from a browser; empty: CORS off.
+	CORSOrigins []string
 	// ReadWaitTimeout bounds how long a query given min_position waits for
 	// the projections it reads before answering with meta.stale: true.
 	ReadWaitTimeout time.Duration
@@ -91,6 +97,8 @@ func Default() Config {
 		HTTPIngestBodyLimit: 16 << 20,
 		HTTPRequestTimeout:  30 * time.Second,
 		DefaultTeam:         "default",
+		RateLimit:           100,
+		RateBurst:           200,
 		ReadWaitTimeout:     2 * time.Second,
 		LogLevel:            slog.LevelInfo,
 		LogFormat:           LogText,
@@ -202,6 +210,17 @@ func (c Config) validate(groups Group) error {
 		}
 		if c.ReadWaitTimeout <= 0 {
 			add("read-wait-timeout", "must be positive")
+		}
+		if c.RateLimit < 0 {
+			add("rate-limit", "must be 0 (no limit) or positive")
+		}
+		if c.RateLimit > 0 && c.RateBurst < 1 {
+			add("rate-burst", "must be at least 1")
+		}
+		for _, o := range c.CORSOrigins {
+			if o != "*" && !strings.HasPrefix(o, "http://") && !strings.HasPrefix(o, "https://") {
+				add("cors-origins", "%q: want an origin like https://console.example.com, or *", o)
+			}
 		}
 		if err := checkRoles(c.Roles); err != nil {
 			add("roles", "%v", err)

@@ -72,8 +72,17 @@ var settings = []Setting{
 		Usage: "longest a query given min_position waits for the projections it reads before answering with meta.stale",
 		apply: func(c *Config, v string) error { return parseInto(&c.ReadWaitTimeout, v, time.ParseDuration) }},
 	{Flag: "default-team", Env: "CSPM_DEFAULT_TEAM", Default: "default", group: GroupServe,
-		Usage: "team_id given to every request until authentication lands",
+		Usage: "team of the admin API key created on first start (empty event store)",
 		apply: func(c *Config, v string) error { c.DefaultTeam = v; return nil }},
+	{Flag: "rate-limit", Env: "CSPM_RATE_LIMIT", Default: "100", group: GroupServe,
+		Usage: "requests per second each API key may send on average (0: no limit)",
+		apply: func(c *Config, v string) error { return parseInto(&c.RateLimit, v, parseNonNegativeFloat) }},
+	{Flag: "rate-burst", Env: "CSPM_RATE_BURST", Default: "200", group: GroupServe,
+		Usage: "requests an API key may send at once before the rate limit applies",
+		apply: func(c *Config, v string) error { return parseInto(&c.RateBurst, v, strconv.Atoi) }},
+	{Flag: "cors-origins", Env: "CSPM_CORS_ORIGINS", group: GroupServe,
+		Usage: "origins allowed to call the API from a browser, comma separated (empty: CORS off)",
+		apply: func(c *Config, v string) error { c.CORSOrigins = splitList(v); return nil }},
 	{Flag: "nats-url", Env: "CSPM_NATS_URL", group: GroupServe,
 		Usage: "external NATS server URL(s), comma separated; empty runs an embedded server under <data-dir>/nats",
 		apply: func(c *Config, v string) error { c.NATSURL = v; return nil }},
@@ -98,6 +107,25 @@ func parseInto[T any](dst *T, v string, parse func(string) (T, error)) error {
 	}
 	*dst = x
 	return nil
+}
+
+func parseNonNegativeFloat(v string) (float64, error) {
+	f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+	if err != nil || f < 0 || f != f {
+		return 0, fmt.Errorf("%q: want a number of at least 0", v)
+	}
+	return f, nil
+}
+
+// splitList reads a comma-separated list, dropping empty items.
+func splitList(v string) []string {
+	var out []string
+	for p := range strings.SplitSeq(v, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 func parseRoles(v string) []Role {

@@ -41,7 +41,7 @@ func TestCrashRecovery(t *testing.T) {
 	rng := rand.New(rand.NewPCG(seed, 1))
 
 	dataDir := t.TempDir()
-	env := cleanEnv("CSPM_DATA_DIR=" + dataDir)
+	env := cleanEnv("CSPM_DATA_DIR="+dataDir, "CSPM_RATE_LIMIT=0")
 	args := []string{"--http-addr", "127.0.0.1:0", "--shutdown-timeout", "10s"}
 	live := &liveServer{}
 	live.replace(startServe(t, bin, env, args...))

@@ -25,7 +25,7 @@ func TestBusOutage(t *testing.T) {
 	nats := startNATS(t, natsBinary.get(t), t.TempDir(), freePort(t))
 
 	dataDir := t.TempDir()
-	env := cleanEnv("CSPM_DATA_DIR="+dataDir, "CSPM_NATS_URL="+nats.url())
+	env := cleanEnv("CSPM_DATA_DIR="+dataDir, "CSPM_NATS_URL="+nats.url(), "CSPM_RATE_LIMIT=0")
 	srv := startServe(t, bin, env, "--http-addr", "127.0.0.1:0", "--shutdown-timeout", "10s", "--read-wait-timeout", "500ms")
 	live := &liveServer{}
 	live.replace(srv)

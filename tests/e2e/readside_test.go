@@ -58,6 +58,7 @@ func callAPI(ctx context.Context, method, target string, body any, header map[st
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
+	authorize(req)
 	for k, v := range header {
 		req.Header.Set(k, v)
 	}

@@ -1,0 +1,132 @@
+package api
+
+import (
+	"net/http"
+	"slices"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/cspm-es/cspm-es/domain/access"
+)
+
+// Scope says how a route relates to teams, which decides what a key of
+// another team gets.
+type Scope int
+
+// The scopes.
+const (
+	// Teamless routes hold no team's data: probes, the OpenAPI document,
+	// projection administration, the database registry, the store-wide
+	// verify. A key of any team with the route's role may call them; a
+	// lower role gets 403.
+	Teamless Scope = iota
+	// TeamResource routes address one resource ({id} in the path) of the
+	// caller's team: another team's resource is 404, as if it did not exist.
+	TeamResource
+	// TeamCollection routes list or create within the caller's team:
+	// another team's data never appears in them and cannot be touched.
+	TeamCollection
+)
+
+func (s Scope) String() string {
+	switch s {
+	case TeamResource:
+		return "team-resource"
+	case TeamCollection:
+		return "team-collection"
+	}
+	return "teamless"
+}
+
+// Route is one row of the route table: everything about a route that the
+// server, the OpenAPI document and the generated tests need. Every route
+// of the API is registered from this table and nowhere else.
+type Route struct {
+	Method string
+	// Path is echo's template, e.g. /api/v1/scans/:id (OpenAPI: {id}).
+	Path string
+	// Public routes need no key (probes, /metrics, /openapi.json, /docs).
+	Public bool
+	// Role is the least role a key needs (ignored when Public).
+	Role  access.Role
+	Scope Scope
+	// OperationID names the operation in the OpenAPI document.
+	OperationID string
+	// Quiet routes (probes) are logged at debug level.
+	Quiet   bool
+	handler echo.HandlerFunc
+}
+
+// Key is "METHOD /path", as the route table and the OpenAPI test name it.
+func (r Route) Key() string { return r.Method + " " + r.Path }
+
+// Routes returns the server's route table, in registration order.
+func (s *Server) Routes() []Route { return slices.Clone(s.table) }
+
+// routeTable lists every route this server serves. Optional parts (query
+// routes without a query service...) are left out, so the table is always
+// exactly what is registered.
+func (s *Server) routeTable() []Route {
+	var t []Route
+	add := func(method, path string, role access.Role, scope Scope, op string, h echo.HandlerFunc) {
+		t = append(t, Route{Method: method, Path: path, Role: role, Scope: scope, OperationID: op, handler: h})
+	}
+	public := func(method, path, op string, quiet bool, h echo.HandlerFunc) {
+		t = append(t, Route{Method: method, Path: path, Public: true, OperationID: op, Quiet: quiet, handler: h})
+	}
+	const v1 = "/api/v1"
+	viewer, analyst, admin := access.Viewer, access.Analyst, access.Admin
+
+	// System.
+	public(http.MethodGet, "/healthz", "healthz", true, s.healthz)
+	public(http.MethodHead, "/healthz", "healthzHead", true, s.healthz)
+	public(http.MethodGet, "/readyz", "readyz", true, s.readyz)
+	public(http.MethodHead, "/readyz", "readyzHead", true, s.readyz)
+	public(http.MethodGet, "/metrics", "metrics", true, s.metricsHandler())
+	add(http.MethodGet, v1+"/system/databases", admin, Teamless, "listDatabases", s.listDatabases)
+
+	// Commands.
+	add(http.MethodPost, v1+"/scans", analyst, TeamCollection, "requestScan", s.requestScan)
+	add(http.MethodPost, v1+"/scans/:id/start", analyst, TeamResource, "startScan", s.startScan)
+	add(http.MethodPost, v1+"/scans/:id/complete", analyst, TeamResource, "completeScan", s.completeScan)
+	add(http.MethodPost, v1+"/scans/:id/fail", analyst, TeamResource, "failScan", s.failScan)
+	add(http.MethodPost, v1+"/scans/:id/findings", analyst, TeamResource, "raiseFindings", s.raiseFindings)
+	add(http.MethodPost, v1+"/findings/:id/resolve", analyst, TeamResource, "resolveFinding", s.resolveFinding)
+	add(http.MethodPost, v1+"/findings/:id/suppress", analyst, TeamResource, "suppressFinding", s.suppressFinding)
+
+	// Queries.
+	if s.deps.Queries != nil {
+		add(http.MethodGet, v1+"/scans", viewer, TeamCollection, "listScans", s.listScans)
+		add(http.MethodGet, v1+"/scans/:id", viewer, TeamResource, "getScan", s.getScan)
+		add(http.MethodGet, v1+"/findings", viewer, TeamCollection, "listFindings", s.listFindings)
+		add(http.MethodGet, v1+"/dashboard/summary", viewer, TeamCollection, "dashboardSummary", s.dashboardSummary)
+	}
+
+	// Projection administration.
+	if s.deps.Projections != nil {
+		add(http.MethodGet, v1+"/projections", admin, Teamless, "listProjections", s.projectionStatus)
+		add(http.MethodPost, v1+"/projections/:name/rebuild", admin, Teamless, "startRebuild", s.startRebuild)
+		add(http.MethodDelete, v1+"/projections/:name/rebuild", admin, Teamless, "cancelRebuild", s.cancelRebuild)
+		add(http.MethodPost, v1+"/projections/:name/parked/retry", admin, Teamless, "retryParked", s.retryParked)
+		add(http.MethodPost, v1+"/projections/:name/parked/skip", admin, Teamless, "skipParked", s.skipParked)
+	}
+	return t
+}
+
+// registerRoutes registers the route table, each route behind its guard.
+func (s *Server) registerRoutes() {
+	s.table = s.routeTable()
+	for _, r := range s.table {
+		s.echo.Add(r.Method, r.Path, r.handler, s.guard(r))
+		if r.Quiet {
+			s.quietRoutes[r.Path] = true
+		}
+	}
+}
+
+// principal is who the request acts as; the guard set it (the zero
+// Principal on public routes).
+func principal(c echo.Context) access.Principal {
+	p, _ := c.Get(ctxKeyPrincipal).(access.Principal)
+	return p
+}
