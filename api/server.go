@@ -103,8 +103,8 @@ type Server struct {
 	metrics  *httpMetrics
 	registry *prometheus.Registry
 
-	table       []Route          // the route table (routes.go)
-	limiter     *keyLimiter      // per-key rate budget; nil: unlimited
+	table       []Route         // the route table (routes.go)
+	limiter     *keyLimiter     // per-key rate budget; nil: unlimited
 	routes      map[string]bool // "METHOD /template" of every registered route
 	quietRoutes map[string]bool // probes, logged at debug level
 
