@@ -12,6 +12,7 @@ import (
 
 	"github.com/cspm-es/cspm-es/domain"
 	"github.com/cspm-es/cspm-es/eventstore"
+	"github.com/cspm-es/cspm-es/platform/readmodel"
 )
 
 // Error codes of the envelope's error.code (docs/http-api.md has the table).
@@ -117,6 +118,14 @@ func classify(err error) (status int, body ErrorBody, internal bool) {
 	case errors.As(err, &down):
 		return http.StatusServiceUnavailable, ErrorBody{Code: CodeUnavailable,
 			Message: down.what + " is unavailable; retry later"}, true
+
+	case errors.Is(err, eventstore.ErrUnavailable):
+		return http.StatusServiceUnavailable, ErrorBody{Code: CodeUnavailable,
+			Message: "the event store is unavailable; retry later (commands with the same Idempotency-Key are safe to retry)"}, true
+
+	case errors.Is(err, readmodel.ErrUnavailable):
+		return http.StatusServiceUnavailable, ErrorBody{Code: CodeUnavailable,
+			Message: "the read models are unavailable; retry later"}, true
 
 	case errors.As(err, &valErr):
 		in := ""
@@ -237,7 +246,9 @@ func (s *Server) handleError(err error, c echo.Context) {
 			attrs = append(attrs, slog.String("stack", string(pe.stack)))
 		}
 		log.ErrorContext(c.Request().Context(), "request failed", attrs...)
-		body.Message = fmt.Sprintf("internal error (request id %s)", requestID(c))
+		if body.Code == CodeInternal {
+			body.Message = fmt.Sprintf("internal error (request id %s)", requestID(c))
+		}
 	}
 	if c.Response().Committed {
 		log.WarnContext(c.Request().Context(), "error after the response was committed", slog.Any("error", err))
@@ -249,6 +260,10 @@ func (s *Server) handleError(err error, c echo.Context) {
 	case http.StatusTooManyRequests:
 		if limited, ok := errors.AsType[*rateLimitedError](err); ok {
 			c.Response().Header().Set(echo.HeaderRetryAfter, retryAfterSeconds(limited.wait))
+		}
+	case http.StatusServiceUnavailable:
+		if body.Code == CodeUnavailable {
+			c.Response().Header().Set(echo.HeaderRetryAfter, "1")
 		}
 	}
 	env := Envelope{Success: false, Error: &body, Meta: Meta{RequestID: requestID(c)}}

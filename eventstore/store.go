@@ -71,13 +71,20 @@ func (e ExpectedVersion) String() string {
 	}
 }
 
-// Metadata travels with every event (DESIGN.md §4).
+// Metadata travels with every event (DESIGN.md §4). CommandID is shared
+// by every event one accepted command appended (across streams); Route is
+// what issued the command ("POST /api/v1/scans/:id/start", "cli keys
+// create"), IdempotencyKey the key the caller sent with it, if any. Route
+// and IdempotencyKey enter the hash only when set (CanonicalBytes), so
+// events stored before they existed keep their hashes.
 type Metadata struct {
-	TeamID        string `json:"team_id,omitempty"`
-	Actor         string `json:"actor,omitempty"`
-	CorrelationID string `json:"correlation_id,omitempty"`
-	CausationID   string `json:"causation_id,omitempty"`
-	CommandID     string `json:"command_id,omitempty"`
+	TeamID         string `json:"team_id,omitempty"`
+	Actor          string `json:"actor,omitempty"`
+	CorrelationID  string `json:"correlation_id,omitempty"`
+	CausationID    string `json:"causation_id,omitempty"`
+	CommandID      string `json:"command_id,omitempty"`
+	Route          string `json:"route,omitempty"`
+	IdempotencyKey string `json:"idempotency_key,omitempty"`
 }
 
 // NewEvent is one event to append. Data is the JSON encoding of the event at
@@ -183,6 +190,10 @@ var (
 	ErrIdempotencyMismatch = errors.New("eventstore: idempotency key reused with different content")
 	ErrUnknownEventType    = errors.New("eventstore: unknown event type")
 	ErrInvalidAppend       = errors.New("eventstore: invalid append")
+	// ErrUnavailable: the store cannot serve right now (closed, database
+	// down or unreachable, disk full, lock timeout). Retrying later may
+	// succeed; the API answers 503.
+	ErrUnavailable = errors.New("eventstore: unavailable")
 )
 
 // ConflictError carries the stream's current version.

@@ -35,6 +35,12 @@ var (
 // wait ends first, the returned result has no positions and the error wraps
 // ErrNotSequenced: the events are committed all the same.
 func (s *Store) Append(ctx context.Context, req eventstore.AppendRequest) (eventstore.AppendResult, error) {
+	r0, err := s.doAppend(ctx, req)
+	return r0, unavailable(err)
+}
+
+// doAppend is Append before unavailable errors are marked.
+func (s *Store) doAppend(ctx context.Context, req eventstore.AppendRequest) (eventstore.AppendResult, error) {
 	if err := req.Validate(); err != nil {
 		return eventstore.AppendResult{}, err
 	}
@@ -232,6 +238,12 @@ func (s *Store) loadIdempotency(ctx context.Context, key string) (idempotencyDoc
 // LookupIdempotency returns the outcome stored under key. Positions are
 // re-read from the events, waiting for the sequencer like Append does.
 func (s *Store) LookupIdempotency(ctx context.Context, key string) (eventstore.AppendResult, string, bool, error) {
+	r0, r1, r2, err := s.doLookupIdempotency(ctx, key)
+	return r0, r1, r2, unavailable(err)
+}
+
+// doLookupIdempotency is LookupIdempotency before unavailable errors are marked.
+func (s *Store) doLookupIdempotency(ctx context.Context, key string) (eventstore.AppendResult, string, bool, error) {
 	d, found, err := s.loadIdempotency(ctx, key)
 	if err != nil || !found {
 		return eventstore.AppendResult{}, "", false, err

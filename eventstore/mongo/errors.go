@@ -1,6 +1,7 @@
 package mongo
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"regexp"
@@ -162,4 +163,23 @@ func appendError(f failure, req eventstore.AppendRequest, current int64, cause e
 	default:
 		return fmt.Errorf("mongo event store: append to %q: %w", req.StreamID, cause)
 	}
+}
+
+// unavailable marks err with eventstore.ErrUnavailable when it means the
+// deployment cannot serve right now: a network error, a timeout (server
+// selection included), a disconnected client or a closed store.
+func unavailable(err error) error {
+	if err == nil || errors.Is(err, eventstore.ErrUnavailable) {
+		return err
+	}
+	if errors.Is(err, ErrClosed) || isUnreachable(err) {
+		return fmt.Errorf("%w: %w", eventstore.ErrUnavailable, err)
+	}
+	return err
+}
+
+// isUnreachable: the driver could not reach a suitable server.
+func isUnreachable(err error) bool {
+	return mongo.IsNetworkError(err) || errors.Is(err, mongo.ErrClientDisconnected) ||
+		(mongo.IsTimeout(err) && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled))
 }

@@ -1,6 +1,7 @@
 package mongo
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"testing"
@@ -8,6 +9,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 
 	"github.com/cspm-es/cspm-es/eventstore"
+	"github.com/stretchr/testify/assert"
 )
 
 func dupMsg(coll, index string) string {
@@ -106,5 +108,26 @@ func TestHelloCheck(t *testing.T) {
 	}
 	if err := (helloReply{}).check(); !errors.Is(err, ErrStandalone) {
 		t.Fatalf("standalone: %v", err)
+	}
+}
+
+func TestUnavailableMarksUnreachableDeployments(t *testing.T) {
+	network := mongo.CommandError{Code: 6, Message: "connection reset", Labels: []string{"NetworkError"}}
+	for name, tc := range map[string]struct {
+		err  error
+		want bool
+	}{
+		"network error":       {fmt.Errorf("read all: %w", network), true},
+		"client disconnected": {mongo.ErrClientDisconnected, true},
+		"store closed":        {ErrClosed, true},
+		"duplicate key":       {mongo.WriteException{WriteErrors: []mongo.WriteError{{Code: 11000, Message: "E11000"}}}, false},
+		"caller deadline":     {context.DeadlineExceeded, false},
+		"nil":                 {nil, false},
+	} {
+		got := unavailable(tc.err)
+		assert.Equal(t, tc.want, errors.Is(got, eventstore.ErrUnavailable), name)
+		if tc.want {
+			assert.ErrorIs(t, got, tc.err, "%s: the cause stays in the chain", name)
+		}
 	}
 }

@@ -44,6 +44,12 @@ func readAllFilter(after int64) bson.D {
 // append committed but is not sequenced yet has Position 0: it is returned
 // so that the stream's version is never understated to a command handler.
 func (s *Store) ReadStream(ctx context.Context, streamID string, opts eventstore.ReadStreamOptions) ([]eventstore.RecordedEvent, error) {
+	r0, err := s.doReadStream(ctx, streamID, opts)
+	return r0, unavailable(err)
+}
+
+// doReadStream is ReadStream before unavailable errors are marked.
+func (s *Store) doReadStream(ctx context.Context, streamID string, opts eventstore.ReadStreamOptions) ([]eventstore.RecordedEvent, error) {
 	cur, err := s.events.Find(ctx, readStreamFilter(streamID, opts),
 		options.Find().SetSort(bson.D{{Key: "version", Value: 1}}))
 	if err != nil {
@@ -59,6 +65,12 @@ func (s *Store) ReadStream(ctx context.Context, streamID string, opts eventstore
 // ReadAll returns up to limit (limit <= 0: all) sequenced events after the
 // given position, in position order. Unsequenced events are invisible to it.
 func (s *Store) ReadAll(ctx context.Context, after int64, limit int) ([]eventstore.RecordedEvent, error) {
+	r0, err := s.doReadAll(ctx, after, limit)
+	return r0, unavailable(err)
+}
+
+// doReadAll is ReadAll before unavailable errors are marked.
+func (s *Store) doReadAll(ctx context.Context, after int64, limit int) ([]eventstore.RecordedEvent, error) {
 	opts := options.Find().SetSort(bson.D{{Key: "position", Value: 1}})
 	if limit > 0 {
 		opts.SetLimit(int64(limit))
@@ -93,6 +105,12 @@ func firstHole(after int64, evs []eventstore.RecordedEvent) (int64, bool) {
 
 // HeadPosition is the highest stamped position.
 func (s *Store) HeadPosition(ctx context.Context) (int64, error) {
+	r0, err := s.doHeadPosition(ctx)
+	return r0, unavailable(err)
+}
+
+// doHeadPosition is HeadPosition before unavailable errors are marked.
+func (s *Store) doHeadPosition(ctx context.Context) (int64, error) {
 	return s.maxPosition(ctx)
 }
 
@@ -114,6 +132,12 @@ func (s *Store) maxPosition(ctx context.Context) (int64, error) {
 // Streams lists stream heads ordered by stream id, after the given id
 // (limit <= 0: all).
 func (s *Store) Streams(ctx context.Context, after string, limit int) ([]eventstore.StreamInfo, error) {
+	r0, err := s.doStreams(ctx, after, limit)
+	return r0, unavailable(err)
+}
+
+// doStreams is Streams before unavailable errors are marked.
+func (s *Store) doStreams(ctx context.Context, after string, limit int) ([]eventstore.StreamInfo, error) {
 	opts := options.Find().SetSort(bson.D{{Key: "_id", Value: 1}})
 	if limit > 0 {
 		opts.SetLimit(int64(limit))

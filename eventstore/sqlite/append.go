@@ -261,7 +261,7 @@ func (s *Store) LookupIdempotency(ctx context.Context, key string) (eventstore.A
 		return eventstore.AppendResult{}, "", false, nil
 	}
 	if err != nil {
-		return eventstore.AppendResult{}, "", false, fmt.Errorf("lookup idempotency key %q: %w", key, err)
+		return eventstore.AppendResult{}, "", false, fmt.Errorf("lookup idempotency key %q: %w", key, unavailable(err))
 	}
 	res, err := decodeResult([]byte(stored))
 	if err != nil {

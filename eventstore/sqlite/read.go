@@ -117,11 +117,11 @@ func (s *Store) ReadStream(ctx context.Context, streamID string, opts eventstore
 	}
 	rows, err := s.r.readStream.QueryContext(ctx, streamID, from, to, until)
 	if err != nil {
-		return nil, fmt.Errorf("read stream %q: %w", streamID, err)
+		return nil, fmt.Errorf("read stream %q: %w", streamID, unavailable(err))
 	}
 	evs, err := scanEvents(rows, 16)
 	if err != nil {
-		return nil, fmt.Errorf("read stream %q: %w", streamID, err)
+		return nil, fmt.Errorf("read stream %q: %w", streamID, unavailable(err))
 	}
 	return evs, nil
 }
@@ -134,11 +134,11 @@ func (s *Store) ReadAll(ctx context.Context, after int64, limit int) ([]eventsto
 	}
 	rows, err := s.r.readAll.QueryContext(ctx, after, lim)
 	if err != nil {
-		return nil, fmt.Errorf("read all after %d: %w", after, err)
+		return nil, fmt.Errorf("read all after %d: %w", after, unavailable(err))
 	}
 	evs, err := scanEvents(rows, capHint)
 	if err != nil {
-		return nil, fmt.Errorf("read all after %d: %w", after, err)
+		return nil, fmt.Errorf("read all after %d: %w", after, unavailable(err))
 	}
 	return evs, nil
 }
@@ -147,7 +147,7 @@ func (s *Store) ReadAll(ctx context.Context, after int64, limit int) ([]eventsto
 func (s *Store) HeadPosition(ctx context.Context) (int64, error) {
 	var head int64
 	if err := s.r.head.QueryRowContext(ctx).Scan(&head); err != nil {
-		return 0, fmt.Errorf("head position: %w", err)
+		return 0, fmt.Errorf("head position: %w", unavailable(err))
 	}
 	return head, nil
 }
@@ -160,19 +160,19 @@ func (s *Store) Streams(ctx context.Context, after string, limit int) ([]eventst
 	}
 	rows, err := s.r.streams.QueryContext(ctx, after, lim)
 	if err != nil {
-		return nil, fmt.Errorf("list streams after %q: %w", after, err)
+		return nil, fmt.Errorf("list streams after %q: %w", after, unavailable(err))
 	}
 	defer rows.Close()
 	var out []eventstore.StreamInfo
 	for rows.Next() {
 		var si eventstore.StreamInfo
 		if err := rows.Scan(&si.StreamID, &si.StreamType, &si.Version, &si.LastHash); err != nil {
-			return nil, fmt.Errorf("list streams after %q: %w", after, err)
+			return nil, fmt.Errorf("list streams after %q: %w", after, unavailable(err))
 		}
 		out = append(out, si)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list streams after %q: %w", after, err)
+		return nil, fmt.Errorf("list streams after %q: %w", after, unavailable(err))
 	}
 	return out, nil
 }
@@ -193,7 +193,7 @@ func (s *Store) WaitForAppend(ctx context.Context, after int64) error {
 		}
 		head, err := s.HeadPosition(ctx)
 		if err != nil {
-			return fmt.Errorf("wait for append: %w", err)
+			return fmt.Errorf("wait for append: %w", unavailable(err))
 		}
 		if head > after {
 			return nil

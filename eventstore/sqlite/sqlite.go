@@ -26,7 +26,16 @@ import (
 )
 
 // ErrClosed is returned by calls made after Close.
-var ErrClosed = errors.New("eventstore/sqlite: store closed")
+var ErrClosed = fmt.Errorf("eventstore/sqlite: store closed: %w", eventstore.ErrUnavailable)
+
+// unavailable marks err with eventstore.ErrUnavailable when it means the
+// database cannot serve right now (see sqlitedb.Unavailable).
+func unavailable(err error) error {
+	if err == nil || errors.Is(err, eventstore.ErrUnavailable) || !sqlitedb.Unavailable(err) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", eventstore.ErrUnavailable, err)
+}
 
 // Options tunes a Store. The zero value is the safe default.
 type Options struct {

@@ -57,12 +57,12 @@ func (s *Store) Append(ctx context.Context, req eventstore.AppendRequest) (event
 	if !lead {
 		select {
 		case <-c.done:
-			return c.res, c.err
+			return c.res, unavailable(c.err)
 		case <-c.promote:
 		}
 	}
 	s.lead() // c is the oldest call queued, so it is in this group
-	return c.res, c.err
+	return c.res, unavailable(c.err)
 }
 
 // lead writes one group from the head of the queue, then passes the lead on.

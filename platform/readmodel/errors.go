@@ -16,6 +16,9 @@ var (
 	// ErrInvalid: a bad argument (name, path, filter, sort, cursor, limit,
 	// document value, batch); nothing was read or written.
 	ErrInvalid = errors.New("readmodel: invalid argument")
+	// ErrUnavailable: the store cannot serve right now (closed, database
+	// down or unreachable, disk full, lock timeout); the API answers 503.
+	ErrUnavailable = errors.New("readmodel: unavailable")
 )
 
 // DuplicateError is the ErrDuplicate a unique-index violation returns.

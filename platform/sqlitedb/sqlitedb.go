@@ -13,7 +13,10 @@ import (
 	"strings"
 	"time"
 
-	_ "modernc.org/sqlite" // the "sqlite" driver
+	"database/sql/driver"
+
+	sqlite "modernc.org/sqlite" // also registers the "sqlite" driver
+	sqlite3 "modernc.org/sqlite/lib"
 )
 
 // Config is what both pools are opened with.
@@ -131,4 +134,28 @@ func (p *Pools) Close() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// Unavailable reports whether err means the database cannot serve right
+// now, rather than that the request was wrong: a lock held past the busy
+// timeout, an I/O error, a full disk, a file that cannot be opened, no
+// memory, or a pool closed underneath the caller. Callers wrap such errors
+// with their port's ErrUnavailable (the API answers 503).
+func Unavailable(err error) bool {
+	if err == nil {
+		return false
+	}
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		switch se.Code() & 0xff {
+		case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_FULL,
+			sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_NOMEM, sqlite3.SQLITE_PROTOCOL, sqlite3.SQLITE_NOTADB, sqlite3.SQLITE_CORRUPT:
+			return true
+		}
+		return false
+	}
+	// database/sql has no exported sentinel for a closed *sql.DB or *sql.Stmt.
+	msg := err.Error()
+	return errors.Is(err, sql.ErrConnDone) || errors.Is(err, driver.ErrBadConn) ||
+		strings.Contains(msg, "sql: database is closed") || strings.Contains(msg, "sql: statement is closed")
 }

@@ -60,3 +60,18 @@ func TestOpen_Refuses(t *testing.T) {
 		assert.Error(t, err, "%q %+v", tc.path, tc.cfg)
 	}
 }
+
+func TestUnavailable(t *testing.T) {
+	db, err := sql.Open("sqlite", filepath.Join(t.TempDir(), "x.sqlite"))
+	require.NoError(t, err)
+	_, err = db.Exec(`CREATE TABLE t (x)`)
+	require.NoError(t, err)
+	_, err = db.Exec(`SELEC nonsense`)
+	require.Error(t, err)
+	assert.False(t, sqlitedb.Unavailable(err), "a bad statement is the caller's fault")
+	assert.False(t, sqlitedb.Unavailable(nil))
+	require.NoError(t, db.Close())
+	_, err = db.Exec(`SELECT 1`)
+	require.Error(t, err)
+	assert.True(t, sqlitedb.Unavailable(err), "a closed pool cannot serve: %v", err)
+}

@@ -1,6 +1,7 @@
 package mongostore
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"regexp"
@@ -96,4 +97,18 @@ func guardResult(err error, coll string) error {
 func hasCode(err error, code int) bool {
 	var se mongo.ServerError
 	return errors.As(err, &se) && se.HasErrorCode(code)
+}
+
+// unavailable marks err with readmodel.ErrUnavailable when it means the
+// deployment cannot serve right now: a network error, a timeout (server
+// selection included) or a disconnected client.
+func unavailable(err error) error {
+	if err == nil || errors.Is(err, readmodel.ErrUnavailable) {
+		return err
+	}
+	if mongo.IsNetworkError(err) || errors.Is(err, mongo.ErrClientDisconnected) ||
+		(mongo.IsTimeout(err) && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled)) {
+		return fmt.Errorf("%w: %w", readmodel.ErrUnavailable, err)
+	}
+	return err
 }

@@ -16,6 +16,12 @@ var withoutPos = bson.D{{Key: posField, Value: 0}}
 
 // Get returns one document by _id.
 func (s *Store) Get(ctx context.Context, collection, id string) (readmodel.Doc, error) {
+	r0, err := s.doGet(ctx, collection, id)
+	return r0, unavailable(err)
+}
+
+// doGet is Get before unavailable errors are marked.
+func (s *Store) doGet(ctx context.Context, collection, id string) (readmodel.Doc, error) {
 	if err := readmodel.ValidateCollection(collection); err != nil {
 		return nil, err
 	}
@@ -38,6 +44,12 @@ func (s *Store) Get(ctx context.Context, collection, id string) (readmodel.Doc, 
 
 // Find returns one page; see readmodel.Store.
 func (s *Store) Find(ctx context.Context, collection string, opts readmodel.FindOptions) (readmodel.Page, error) {
+	r0, err := s.doFind(ctx, collection, opts)
+	return r0, unavailable(err)
+}
+
+// doFind is Find before unavailable errors are marked.
+func (s *Store) doFind(ctx context.Context, collection string, opts readmodel.FindOptions) (readmodel.Page, error) {
 	plan, err := readmodel.FindArgs(collection, opts)
 	if err != nil {
 		return readmodel.Page{}, err
@@ -74,6 +86,12 @@ func (s *Store) Find(ctx context.Context, collection string, opts readmodel.Find
 
 // Count returns how many documents match f.
 func (s *Store) Count(ctx context.Context, collection string, f readmodel.Filter) (int64, error) {
+	r0, err := s.doCount(ctx, collection, f)
+	return r0, unavailable(err)
+}
+
+// doCount is Count before unavailable errors are marked.
+func (s *Store) doCount(ctx context.Context, collection string, f readmodel.Filter) (int64, error) {
 	nf, err := readmodel.CountArgs(collection, f)
 	if err != nil {
 		return 0, err
@@ -90,6 +108,12 @@ func (s *Store) Count(ctx context.Context, collection string, f readmodel.Filter
 
 // CountBy counts the documents matching f grouped by field.
 func (s *Store) CountBy(ctx context.Context, collection string, f readmodel.Filter, field string) (map[string]int64, error) {
+	r0, err := s.doCountBy(ctx, collection, f, field)
+	return r0, unavailable(err)
+}
+
+// doCountBy is CountBy before unavailable errors are marked.
+func (s *Store) doCountBy(ctx context.Context, collection string, f readmodel.Filter, field string) (map[string]int64, error) {
 	nf, err := readmodel.CountByArgs(collection, f, field)
 	if err != nil {
 		return nil, err
@@ -122,6 +146,12 @@ func (s *Store) CountBy(ctx context.Context, collection string, f readmodel.Filt
 
 // Checkpoint returns the projection's checkpoint (0 when none).
 func (s *Store) Checkpoint(ctx context.Context, projection string) (int64, error) {
+	r0, err := s.doCheckpoint(ctx, projection)
+	return r0, unavailable(err)
+}
+
+// doCheckpoint is Checkpoint before unavailable errors are marked.
+func (s *Store) doCheckpoint(ctx context.Context, projection string) (int64, error) {
 	if err := readmodel.ValidateProjection(projection); err != nil {
 		return 0, err
 	}

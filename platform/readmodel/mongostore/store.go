@@ -24,7 +24,7 @@ import (
 )
 
 // ErrClosed is returned by calls made after Close.
-var ErrClosed = errors.New("readmodel/mongo: store closed")
+var ErrClosed = fmt.Errorf("readmodel/mongo: store closed: %w", readmodel.ErrUnavailable)
 
 // ErrNoTransactions: ModeTransactions on a deployment without them.
 var ErrNoTransactions = errors.New("readmodel/mongo: the deployment is a standalone server; transactions need a replica set (a single node is enough) or a sharded cluster")

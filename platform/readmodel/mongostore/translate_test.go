@@ -1,9 +1,12 @@
 package mongostore
 
 import (
+	"context"
+	"fmt"
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
@@ -209,4 +212,15 @@ func TestWriteModels(t *testing.T) {
 	guard := `"_pos":{"$lt":{"$numberLong":"7"}}`
 	require.Equal(t, `{"v":{"_id":"b",`+guard+`}}`, ejson(t, guarded[0].(*mongo.DeleteOneModel).Filter))
 	require.Equal(t, `{"v":{"_id":"a",`+guard+`}}`, ejson(t, guarded[1].(*mongo.ReplaceOneModel).Filter))
+}
+
+func TestUnavailableMarksUnreachableDeployments(t *testing.T) {
+	network := mongo.CommandError{Code: 6, Message: "connection reset", Labels: []string{"NetworkError"}}
+	assert.ErrorIs(t, unavailable(fmt.Errorf("find: %w", network)), readmodel.ErrUnavailable)
+	assert.ErrorIs(t, unavailable(mongo.ErrClientDisconnected), readmodel.ErrUnavailable)
+	assert.ErrorIs(t, ErrClosed, readmodel.ErrUnavailable)
+	dup := mongo.WriteException{WriteErrors: []mongo.WriteError{{Code: 11000, Message: "E11000"}}}
+	assert.NotErrorIs(t, unavailable(dup), readmodel.ErrUnavailable)
+	assert.NotErrorIs(t, unavailable(context.DeadlineExceeded), readmodel.ErrUnavailable)
+	assert.NoError(t, unavailable(nil))
 }

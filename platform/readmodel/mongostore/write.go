@@ -24,6 +24,11 @@ var errStale = errors.New("stale batch")
 // document's _pos being below the batch's checkpoint, the checkpoint is
 // written last, so a retried or replayed batch converges.
 func (s *Store) Commit(ctx context.Context, b readmodel.Batch) error {
+	return unavailable(s.doCommit(ctx, b))
+}
+
+// doCommit is Commit before unavailable errors are marked.
+func (s *Store) doCommit(ctx context.Context, b readmodel.Batch) error {
 	nb, err := b.Normalize()
 	if err != nil {
 		return err

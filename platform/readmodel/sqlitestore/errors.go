@@ -2,9 +2,12 @@ package sqlitestore
 
 import (
 	"errors"
+	"fmt"
 	"regexp"
 	"strings"
 
+	"github.com/cspm-es/cspm-es/platform/readmodel"
+	"github.com/cspm-es/cspm-es/platform/sqlitedb"
 	sqlite "modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 )
@@ -30,4 +33,13 @@ func uniqueViolation(err error) (physical string, ok bool) {
 		return m[1], true
 	}
 	return "", true
+}
+
+// unavailable marks err with readmodel.ErrUnavailable when it means the
+// database cannot serve right now (see sqlitedb.Unavailable).
+func unavailable(err error) error {
+	if err == nil || errors.Is(err, readmodel.ErrUnavailable) || !sqlitedb.Unavailable(err) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", readmodel.ErrUnavailable, err)
 }

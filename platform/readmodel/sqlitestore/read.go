@@ -29,7 +29,7 @@ func (s *Store) Get(ctx context.Context, collection, id string) (readmodel.Doc, 
 	case errors.Is(err, sql.ErrNoRows) || isNoSuchTable(err):
 		return nil, fmt.Errorf("get %s/%s: %w", collection, id, readmodel.ErrNotFound)
 	case err != nil:
-		return nil, fmt.Errorf("get %s/%s: %w", collection, id, err)
+		return nil, fmt.Errorf("get %s/%s: %w", collection, id, unavailable(err))
 	}
 	return decodeDoc(id, data)
 }
@@ -53,7 +53,7 @@ func (s *Store) Find(ctx context.Context, collection string, opts readmodel.Find
 		q := findQuery(collection, plan, seg, want-len(docs))
 		got, err := s.query(ctx, q.String(), q.args)
 		if err != nil {
-			return readmodel.Page{}, fmt.Errorf("find in %s: %w", collection, err)
+			return readmodel.Page{}, fmt.Errorf("find in %s: %w", collection, unavailable(err))
 		}
 		docs = append(docs, got...)
 		if len(docs) >= want {
@@ -132,7 +132,7 @@ func (s *Store) Count(ctx context.Context, collection string, f readmodel.Filter
 		return 0, nil
 	}
 	if err != nil {
-		return 0, fmt.Errorf("count in %s: %w", collection, err)
+		return 0, fmt.Errorf("count in %s: %w", collection, unavailable(err))
 	}
 	return n, nil
 }
@@ -160,7 +160,7 @@ func (s *Store) CountBy(ctx context.Context, collection string, f readmodel.Filt
 		return out, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("count by %s in %s: %w", field, collection, err)
+		return nil, fmt.Errorf("count by %s in %s: %w", field, collection, unavailable(err))
 	}
 	defer rows.Close()
 	for rows.Next() {
@@ -168,16 +168,16 @@ func (s *Store) CountBy(ctx context.Context, collection string, f readmodel.Filt
 		var v any
 		var n int64
 		if err := rows.Scan(&typ, &v, &n); err != nil {
-			return nil, fmt.Errorf("count by %s in %s: %w", field, collection, err)
+			return nil, fmt.Errorf("count by %s in %s: %w", field, collection, unavailable(err))
 		}
 		key, err := groupKey(typ, v)
 		if err != nil {
-			return nil, fmt.Errorf("count by %s in %s: %w", field, collection, err)
+			return nil, fmt.Errorf("count by %s in %s: %w", field, collection, unavailable(err))
 		}
 		out[key] += n
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("count by %s in %s: %w", field, collection, err)
+		return nil, fmt.Errorf("count by %s in %s: %w", field, collection, unavailable(err))
 	}
 	return out, nil
 }
@@ -196,7 +196,7 @@ func (s *Store) Checkpoint(ctx context.Context, projection string) (int64, error
 		return 0, nil
 	}
 	if err != nil {
-		return 0, fmt.Errorf("checkpoint of %s: %w", projection, err)
+		return 0, fmt.Errorf("checkpoint of %s: %w", projection, unavailable(err))
 	}
 	return pos, nil
 }

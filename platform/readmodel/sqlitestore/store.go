@@ -29,7 +29,7 @@ import (
 )
 
 // ErrClosed is returned by calls made after Close.
-var ErrClosed = errors.New("readmodel/sqlite: store closed")
+var ErrClosed = fmt.Errorf("readmodel/sqlite: store closed: %w", readmodel.ErrUnavailable)
 
 // Options tunes a Store. The zero value is the safe default.
 type Options struct {

@@ -62,7 +62,7 @@ func (s *Store) Commit(ctx context.Context, b readmodel.Batch) error {
 		return s.setCheckpoint(ctx, nb.Projection, nb.Checkpoint)
 	})
 	if err != nil {
-		return fmt.Errorf("commit %s@%d: %w", nb.Projection, nb.Checkpoint, err)
+		return fmt.Errorf("commit %s@%d: %w", nb.Projection, nb.Checkpoint, unavailable(err))
 	}
 	return nil
 }
