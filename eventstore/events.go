@@ -1,6 +1,7 @@
 package eventstore
 
 import (
+	"github.com/cspm-es/cspm-es/domain/access"
 	"github.com/cspm-es/cspm-es/domain/cloudsecurity"
 	"github.com/cspm-es/cspm-es/domain/orchestration"
 )
@@ -23,6 +24,8 @@ var domainEvents = []struct {
 	{sample: cloudsecurity.FindingRaised{}, version: 1},
 	{sample: cloudsecurity.FindingResolved{}, version: 1},
 	{sample: cloudsecurity.FindingSuppressed{}, version: 1},
+	{sample: access.APIKeyIssued{}, version: 1},
+	{sample: access.APIKeyRevoked{}, version: 1},
 }
 
 // NewDomainCodec returns a codec that knows every domain event type under

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/cspm-es/cspm-es/domain/access"
 	"github.com/cspm-es/cspm-es/domain/cloudsecurity"
 	"github.com/cspm-es/cspm-es/domain/orchestration"
 	"github.com/cspm-es/cspm-es/eventstore"
@@ -31,6 +32,11 @@ func TestDomainCodecRoundTrip(t *testing.T) {
 		},
 		cloudsecurity.FindingResolved{FindingID: "f1", Reason: "closed", ResolvedAt: when},
 		cloudsecurity.FindingSuppressed{FindingID: "f1", Reason: "accepted", Until: when.Add(time.Hour), SuppressedAt: when},
+		access.APIKeyIssued{
+			KeyID: "abcdefghijklmnop", Name: "ci <pipeline> & co", TeamID: "team-a", Role: access.Analyst,
+			Salt: "000102030405060708090a0b0c0d0e0f", Hash: "3c7a0b4d", IssuedAt: when,
+		},
+		access.APIKeyRevoked{KeyID: "abcdefghijklmnop", Reason: "leaked", RevokedAt: when},
 	}
 	codec := eventstore.NewDomainCodec()
 

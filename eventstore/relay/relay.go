@@ -88,6 +88,7 @@ func (e *MismatchError) Is(target error) bool { return target == ErrMismatch }
 var DefaultModules = map[string]string{
 	"ScanRun": "orchestration",
 	"Finding": "cloud_security",
+	"ApiKey":  "platform",
 }
 
 // FallbackModule is the module of a stream type nobody mapped.
