@@ -150,7 +150,8 @@ func (s *Server) commandInput(c echo.Context, rule bodyRule, id *string, cmd any
 }
 
 // commandMeta is who sends the command: the team and actor of the API key,
-// never anything the request says.
+// never anything the request says; and, for the audit log, the route
+// ("POST /api/v1/scans/:id/start": method and route template).
 func (s *Server) commandMeta(c echo.Context) (commands.Meta, error) {
 	p := principal(c)
 	key, err := idempotencyKey(c.Request())
@@ -162,6 +163,7 @@ func (s *Server) commandMeta(c echo.Context) (commands.Meta, error) {
 		Actor:          p.Actor(),
 		CorrelationID:  correlationID(c),
 		IdempotencyKey: key,
+		Route:          c.Request().Method + " " + c.Path(),
 	}, nil
 }
 

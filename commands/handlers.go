@@ -116,7 +116,9 @@ func (h *Handlers) earlier(ctx context.Context, name string, idem eventstore.Ide
 	return res, true, nil
 }
 
-// metadata stamps the events of one command; every command gets a new id.
+// metadata stamps the events of one command: who sent it, from where, with
+// which idempotency key, and a new command id (UUIDv7) that every event the
+// command appends shares, across streams (the audit log's key).
 func metadata(meta Meta) (eventstore.Metadata, error) {
 	if meta.TeamID == "" {
 		return eventstore.Metadata{}, errors.New("commands: meta has no team id")
@@ -126,10 +128,12 @@ func metadata(meta Meta) (eventstore.Metadata, error) {
 		return eventstore.Metadata{}, fmt.Errorf("command id: %w", err)
 	}
 	return eventstore.Metadata{
-		TeamID:        meta.TeamID,
-		Actor:         meta.Actor,
-		CorrelationID: meta.CorrelationID,
-		CommandID:     id.String(),
+		TeamID:         meta.TeamID,
+		Actor:          meta.Actor,
+		CorrelationID:  meta.CorrelationID,
+		CommandID:      id.String(),
+		Route:          meta.Route,
+		IdempotencyKey: meta.IdempotencyKey,
 	}, nil
 }
 

@@ -87,7 +87,7 @@ func (d *deps) decoded(t *testing.T, streamID string) []any {
 }
 
 var (
-	teamA = commands.Meta{TeamID: "team-a", Actor: "alice", CorrelationID: "corr-1"}
+	teamA = commands.Meta{TeamID: "team-a", Actor: "alice", CorrelationID: "corr-1", Route: "test"}
 	teamB = commands.Meta{TeamID: "team-b", Actor: "bob", CorrelationID: "corr-2"}
 )
 
@@ -120,6 +120,8 @@ func assertMetadata(t *testing.T, meta commands.Meta, events ...eventstore.Recor
 		assert.Equal(t, meta.TeamID, e.Metadata.TeamID, "team_id of %s", e.EventID)
 		assert.Equal(t, meta.Actor, e.Metadata.Actor, "actor of %s", e.EventID)
 		assert.Equal(t, meta.CorrelationID, e.Metadata.CorrelationID, "correlation_id of %s", e.EventID)
+		assert.Equal(t, meta.Route, e.Metadata.Route, "route of %s", e.EventID)
+		assert.Equal(t, meta.IdempotencyKey, e.Metadata.IdempotencyKey, "idempotency_key of %s", e.EventID)
 		assertUUIDv7(t, e.Metadata.CommandID)
 	}
 }

@@ -12,6 +12,10 @@ type Meta struct {
 	Actor          string
 	CorrelationID  string
 	IdempotencyKey string // optional; a retry with the same key returns the first Result
+	// Route is what issued the command, for the audit log: "POST
+	// /api/v1/scans/:id/start" (method and route template) over HTTP,
+	// "cli keys create" from the CLI.
+	Route string
 }
 
 // Result is what an accepted command returns (DESIGN.md §6).

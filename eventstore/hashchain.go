@@ -57,6 +57,12 @@ func CompactJSON(data []byte) (json.RawMessage, error) {
 
 // CanonicalBytes are the bytes hashed for an event: a fixed field order,
 // length-prefixed so no two envelopes share an encoding.
+//
+// Metadata fields added after the first release (route, idempotency_key)
+// follow the fixed fields as name/value pairs, each pair only when its
+// value is set: an event without them hashes exactly as it did before they
+// existed, so stored chains keep verifying. The names keep two envelopes
+// that set different optional fields apart.
 func CanonicalBytes(e RecordedEvent) []byte {
 	var b bytes.Buffer
 	field := func(s string) {
@@ -80,6 +86,14 @@ func CanonicalBytes(e RecordedEvent) []byte {
 	field(e.Metadata.CommandID)
 	field(NormalizeTime(e.RecordedAt).Format(time.RFC3339Nano))
 	field(e.PrevHash)
+	optional := func(name, value string) {
+		if value != "" {
+			field(name)
+			field(value)
+		}
+	}
+	optional("route", e.Metadata.Route)
+	optional("idempotency_key", e.Metadata.IdempotencyKey)
 	return b.Bytes()
 }
 

@@ -58,24 +58,62 @@ func TestComputeHashGolden(t *testing.T) {
 // sha256 of 13:cspm-event-v1;6:scan-1;8:scan_run;1:2;…;24:2025-01-02T03:04:05.678Z;2:ab;
 const goldenHash = "7304922180f9de30695c05fd04d198141f992c872ffbb94b3561fdad84078fa5"
 
+// An event stored before route and idempotency_key existed, exactly as the
+// SQLite adapter stored it (metadata column) and export wrote it: its hash
+// must still verify, so CanonicalBytes may only add a field when it is set.
+const storedBeforeRoute = `{"event_id":"0199a1b2-3c4d-7e5f-8a9b-0c1d2e3f4a5b","stream_id":"scan-demo-1",` +
+	`"stream_type":"ScanRun","version":2,"position":2,"type":"ScanStarted","schema_version":1,` +
+	`"data":{"scan_id":"demo-1","started_at":"2025-06-01T12:00:01.5Z"},` +
+	`"metadata":{"team_id":"default","actor":"anonymous","correlation_id":"0199a1b2-3c4d-7e5f-8a9b-0c1d2e3f4a00","command_id":"0199a1b2-3c4d-7e5f-8a9b-0c1d2e3f4a01"},` +
+	`"recorded_at":"2025-06-01T12:00:01.5Z","prev_hash":"9c1f0e0a2d6b4f0c8e7a5b3d1f9e7c5a3b1d9f7e5c3a1b9d7f5e3c1a9b7d5f3e",` +
+	`"hash":"` + storedBeforeRouteHash + `"}`
+
+// The hash was computed by CanonicalBytes as it was before route and
+// idempotency_key were added (commit fcc103b).
+const storedBeforeRouteHash = "fe078b8b18978cddea45d278c4ef2d1ab8f831710823311befad3100c19ec9a3"
+
+func TestOldEventsKeepTheirHash(t *testing.T) {
+	var e RecordedEvent
+	require.NoError(t, json.Unmarshal([]byte(storedBeforeRoute), &e))
+	require.Empty(t, e.Metadata.Route)
+	require.Empty(t, e.Metadata.IdempotencyKey)
+	assert.Equal(t, storedBeforeRouteHash, ComputeHash(e), "an event stored before route/idempotency_key must verify")
+	assert.Equal(t, goldenHash, ComputeHash(sampleEvent()))
+
+	// Setting either field changes the hash; the two are told apart.
+	withRoute, withKey := e, e
+	withRoute.Metadata.Route = "x"
+	withKey.Metadata.IdempotencyKey = "x"
+	assert.NotEqual(t, e.Hash, ComputeHash(withRoute))
+	assert.NotEqual(t, e.Hash, ComputeHash(withKey))
+	assert.NotEqual(t, ComputeHash(withRoute), ComputeHash(withKey))
+	both := e
+	both.Metadata.Route, both.Metadata.IdempotencyKey = "POST /api/v1/scans", "k-1"
+	assert.Equal(t, goldenHashWithRoute, ComputeHash(both), "pinned: the hash of an event with route and idempotency_key")
+}
+
+const goldenHashWithRoute = "e239f7a2778c7558808598f56da039a05418bece3ebd86be8c75228c3b826b27"
+
 func TestComputeHashCoversEveryField(t *testing.T) {
 	base := sampleEvent()
 	h := ComputeHash(base)
 	mutations := map[string]func(e *RecordedEvent){
-		"EventID":       func(e *RecordedEvent) { e.EventID += "x" },
-		"StreamID":      func(e *RecordedEvent) { e.StreamID += "x" },
-		"StreamType":    func(e *RecordedEvent) { e.StreamType += "x" },
-		"Version":       func(e *RecordedEvent) { e.Version++ },
-		"Type":          func(e *RecordedEvent) { e.Type += "x" },
-		"SchemaVersion": func(e *RecordedEvent) { e.SchemaVersion++ },
-		"Data":          func(e *RecordedEvent) { e.Data = json.RawMessage(`{"findings":4}`) },
-		"TeamID":        func(e *RecordedEvent) { e.Metadata.TeamID += "x" },
-		"Actor":         func(e *RecordedEvent) { e.Metadata.Actor += "x" },
-		"CorrelationID": func(e *RecordedEvent) { e.Metadata.CorrelationID += "x" },
-		"CausationID":   func(e *RecordedEvent) { e.Metadata.CausationID += "x" },
-		"CommandID":     func(e *RecordedEvent) { e.Metadata.CommandID += "x" },
-		"RecordedAt":    func(e *RecordedEvent) { e.RecordedAt = e.RecordedAt.Add(time.Millisecond) },
-		"PrevHash":      func(e *RecordedEvent) { e.PrevHash += "x" },
+		"EventID":        func(e *RecordedEvent) { e.EventID += "x" },
+		"StreamID":       func(e *RecordedEvent) { e.StreamID += "x" },
+		"StreamType":     func(e *RecordedEvent) { e.StreamType += "x" },
+		"Version":        func(e *RecordedEvent) { e.Version++ },
+		"Type":           func(e *RecordedEvent) { e.Type += "x" },
+		"SchemaVersion":  func(e *RecordedEvent) { e.SchemaVersion++ },
+		"Data":           func(e *RecordedEvent) { e.Data = json.RawMessage(`{"findings":4}`) },
+		"TeamID":         func(e *RecordedEvent) { e.Metadata.TeamID += "x" },
+		"Actor":          func(e *RecordedEvent) { e.Metadata.Actor += "x" },
+		"CorrelationID":  func(e *RecordedEvent) { e.Metadata.CorrelationID += "x" },
+		"CausationID":    func(e *RecordedEvent) { e.Metadata.CausationID += "x" },
+		"CommandID":      func(e *RecordedEvent) { e.Metadata.CommandID += "x" },
+		"Route":          func(e *RecordedEvent) { e.Metadata.Route = "POST /api/v1/scans" },
+		"IdempotencyKey": func(e *RecordedEvent) { e.Metadata.IdempotencyKey = "k-1" },
+		"RecordedAt":     func(e *RecordedEvent) { e.RecordedAt = e.RecordedAt.Add(time.Millisecond) },
+		"PrevHash":       func(e *RecordedEvent) { e.PrevHash += "x" },
 		// Moving a character between adjacent fields must not collide.
 		"field boundary": func(e *RecordedEvent) { e.StreamID, e.StreamType = "scan-1s", "can_run" },
 	}

@@ -64,6 +64,10 @@ func parseEnvelope(data []byte, rec *eventstore.RecordedEvent) bool {
 					rec.Metadata.CausationID, ok = s.str()
 				case "command_id":
 					rec.Metadata.CommandID, ok = s.str()
+				case "route":
+					rec.Metadata.Route, ok = s.str()
+				case "idempotency_key":
+					rec.Metadata.IdempotencyKey, ok = s.str()
 				}
 				return ok
 			})

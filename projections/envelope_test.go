@@ -15,8 +15,9 @@ func sampleEvent() eventstore.RecordedEvent {
 	return eventstore.RecordedEvent{
 		EventID: "0195f7b2-7c1e-7b3a-9c1d-2f3e4a5b6c7d", StreamID: "scan-1", StreamType: "ScanRun",
 		Version: 3, Position: 12345, Type: "ScanCompleted", SchemaVersion: 2,
-		Data:       json.RawMessage(`{"a":"x \"}{][ y","b":[1,{"c":null}],"d":-1.5e3,"e":true}`),
-		Metadata:   eventstore.Metadata{TeamID: "team-1", Actor: "ann", CorrelationID: "c", CausationID: "d", CommandID: "e"},
+		Data: json.RawMessage(`{"a":"x \"}{][ y","b":[1,{"c":null}],"d":-1.5e3,"e":true}`),
+		Metadata: eventstore.Metadata{TeamID: "team-1", Actor: "ann", CorrelationID: "c", CausationID: "d", CommandID: "e",
+			Route: "POST /api/v1/scans/:id/complete", IdempotencyKey: "key \"1\""},
 		RecordedAt: time.Date(2026, 3, 4, 5, 6, 7, 891000000, time.UTC),
 		PrevHash:   "a3f1", Hash: "b3f1",
 	}

@@ -45,6 +45,9 @@ type metadataDoc struct {
 	CorrelationID string `bson:"correlation_id"`
 	CausationID   string `bson:"causation_id"`
 	CommandID     string `bson:"command_id"`
+	// Added later: absent from older documents, omitted when empty.
+	Route          string `bson:"route,omitempty"`
+	IdempotencyKey string `bson:"idempotency_key,omitempty"`
 }
 
 // streamDoc is a stream head: the version, hash and time of its last
@@ -94,11 +97,13 @@ func toEventDoc(e eventstore.RecordedEvent) eventDoc {
 		SchemaVersion: e.SchemaVersion,
 		Data:          string(e.Data),
 		Metadata: metadataDoc{
-			TeamID:        e.Metadata.TeamID,
-			Actor:         e.Metadata.Actor,
-			CorrelationID: e.Metadata.CorrelationID,
-			CausationID:   e.Metadata.CausationID,
-			CommandID:     e.Metadata.CommandID,
+			TeamID:         e.Metadata.TeamID,
+			Actor:          e.Metadata.Actor,
+			CorrelationID:  e.Metadata.CorrelationID,
+			CausationID:    e.Metadata.CausationID,
+			CommandID:      e.Metadata.CommandID,
+			Route:          e.Metadata.Route,
+			IdempotencyKey: e.Metadata.IdempotencyKey,
 		},
 		RecordedAt: eventstore.NormalizeTime(e.RecordedAt),
 		PrevHash:   e.PrevHash,
@@ -118,11 +123,13 @@ func (d eventDoc) recorded() eventstore.RecordedEvent {
 		SchemaVersion: d.SchemaVersion,
 		Data:          json.RawMessage(d.Data),
 		Metadata: eventstore.Metadata{
-			TeamID:        d.Metadata.TeamID,
-			Actor:         d.Metadata.Actor,
-			CorrelationID: d.Metadata.CorrelationID,
-			CausationID:   d.Metadata.CausationID,
-			CommandID:     d.Metadata.CommandID,
+			TeamID:         d.Metadata.TeamID,
+			Actor:          d.Metadata.Actor,
+			CorrelationID:  d.Metadata.CorrelationID,
+			CausationID:    d.Metadata.CausationID,
+			CommandID:      d.Metadata.CommandID,
+			Route:          d.Metadata.Route,
+			IdempotencyKey: d.Metadata.IdempotencyKey,
 		},
 		RecordedAt: eventstore.NormalizeTime(d.RecordedAt),
 		PrevHash:   d.PrevHash,

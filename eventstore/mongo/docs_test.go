@@ -21,7 +21,8 @@ func prepared(t *testing.T) []eventstore.RecordedEvent {
 			{Type: "FindingOpened", SchemaVersion: 2, Data: json.RawMessage(`{"z": 1.50, "a": "é\u2028<b>", "n": [1e3, null, true], "big": 12345678901234567890}`)},
 			{EventID: "0190b1a4-0000-7000-8000-000000000001", Type: "FindingSuppressed", SchemaVersion: 1, Data: json.RawMessage(`{}`)},
 		},
-		Metadata: eventstore.Metadata{TeamID: "team-a", Actor: "user:1", CorrelationID: "corr", CausationID: "cause", CommandID: "cmd"},
+		Metadata: eventstore.Metadata{TeamID: "team-a", Actor: "user:1", CorrelationID: "corr", CausationID: "cause", CommandID: "cmd",
+			Route: "POST /api/v1/scans/:id/findings", IdempotencyKey: "key-1"},
 	}
 	now := time.Date(2025, 3, 4, 5, 6, 7, 891_234_567, time.FixedZone("X", 3600))
 	evs, err := eventstore.Prepare(req, 0, "", now)
@@ -82,6 +83,12 @@ func TestEventDocRoundTrip(t *testing.T) {
 		if team := raw.Lookup("metadata", "team_id").StringValue(); team != "team-a" {
 			t.Fatalf("metadata.team_id = %q", team)
 		}
+		if route := raw.Lookup("metadata", "route").StringValue(); route != "POST /api/v1/scans/:id/findings" {
+			t.Fatalf("metadata.route = %q", route)
+		}
+		if key := raw.Lookup("metadata", "idempotency_key").StringValue(); key != "key-1" {
+			t.Fatalf("metadata.idempotency_key = %q", key)
+		}
 	}
 }
 
@@ -106,6 +113,48 @@ func TestEmptyMetadataRoundTrip(t *testing.T) {
 	back, _ := roundTrip(t, toEventDoc(e))
 	if got := back.recorded(); !reflect.DeepEqual(got, e) || eventstore.ComputeHash(got) != e.Hash {
 		t.Fatalf("got %+v, want %+v", got, e)
+	}
+}
+
+// Documents written before route and idempotency_key existed have no such
+// fields: they read back empty and the event's hash still verifies; an
+// event without them is written without them.
+func TestMetadataWithoutRouteRoundTrip(t *testing.T) {
+	e := prepared(t)[0]
+	e.Position = 9
+	e.Metadata.Route, e.Metadata.IdempotencyKey = "", ""
+	e.Hash = eventstore.ComputeHash(e)
+	back, raw := roundTrip(t, toEventDoc(e))
+	for _, field := range []string{"route", "idempotency_key"} {
+		if _, err := raw.LookupErr("metadata", field); err == nil {
+			t.Fatalf("metadata.%s stored although empty", field)
+		}
+	}
+	if got := back.recorded(); !reflect.DeepEqual(got, e) || eventstore.ComputeHash(got) != e.Hash {
+		t.Fatalf("got %+v, want %+v", got, e)
+	}
+
+	// A document as an older release wrote it.
+	old, err := bson.Marshal(bson.D{
+		{Key: "_id", Value: e.EventID}, {Key: "stream_id", Value: e.StreamID}, {Key: "stream_type", Value: e.StreamType},
+		{Key: "version", Value: e.Version}, {Key: "position", Value: e.Position}, {Key: "type", Value: e.Type},
+		{Key: "schema_version", Value: e.SchemaVersion}, {Key: "data", Value: string(e.Data)},
+		{Key: "metadata", Value: bson.D{
+			{Key: "team_id", Value: e.Metadata.TeamID}, {Key: "actor", Value: e.Metadata.Actor},
+			{Key: "correlation_id", Value: e.Metadata.CorrelationID}, {Key: "causation_id", Value: e.Metadata.CausationID},
+			{Key: "command_id", Value: e.Metadata.CommandID},
+		}},
+		{Key: "recorded_at", Value: e.RecordedAt}, {Key: "prev_hash", Value: e.PrevHash}, {Key: "hash", Value: e.Hash},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d eventDoc
+	if err := bson.Unmarshal(old, &d); err != nil {
+		t.Fatal(err)
+	}
+	if got := d.recorded(); !reflect.DeepEqual(got, e) || eventstore.ComputeHash(got) != e.Hash {
+		t.Fatalf("old document read as %+v, want %+v", got, e)
 	}
 }
 

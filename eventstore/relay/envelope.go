@@ -24,7 +24,7 @@ var (
 	recordedEventFields = []string{"event_id", "stream_id", "stream_type", "version", "position", "type",
 		"schema_version", "data", "metadata", "recorded_at", "prev_hash", "hash"}
 	metadataFields = []string{"team_id,omitempty", "actor,omitempty", "correlation_id,omitempty",
-		"causation_id,omitempty", "command_id,omitempty"}
+		"causation_id,omitempty", "command_id,omitempty", "route,omitempty", "idempotency_key,omitempty"}
 
 	fastEnvelope = slices.Equal(jsonTags(reflect.TypeFor[eventstore.RecordedEvent]()), recordedEventFields) &&
 		slices.Equal(jsonTags(reflect.TypeFor[eventstore.Metadata]()), metadataFields)
@@ -71,6 +71,8 @@ func encodeEnvelope(e *eventstore.RecordedEvent) ([]byte, error) {
 	b = appendOptional(b, n, `"correlation_id":`, e.Metadata.CorrelationID)
 	b = appendOptional(b, n, `"causation_id":`, e.Metadata.CausationID)
 	b = appendOptional(b, n, `"command_id":`, e.Metadata.CommandID)
+	b = appendOptional(b, n, `"route":`, e.Metadata.Route)
+	b = appendOptional(b, n, `"idempotency_key":`, e.Metadata.IdempotencyKey)
 	b = append(b, `},"recorded_at":"`...)
 	b = e.RecordedAt.AppendFormat(b, time.RFC3339Nano)
 	b = append(b, `","prev_hash":`...)

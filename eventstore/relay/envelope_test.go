@@ -19,14 +19,17 @@ func TestEncodeEnvelopeIsJSONMarshal(t *testing.T) {
 	base := eventstore.RecordedEvent{
 		EventID: "0193b1d2-7c1e-7000-8000-000000000001", StreamID: "Finding-1", StreamType: "Finding",
 		Version: 3, Position: 1234567, Type: "FindingObserved", SchemaVersion: 2,
-		Data:       json.RawMessage(`{"a":1,"b":[true,null,"x"]}`),
-		Metadata:   eventstore.Metadata{TeamID: "team-a", Actor: "alice", CorrelationID: "c", CausationID: "d", CommandID: "e"},
+		Data: json.RawMessage(`{"a":1,"b":[true,null,"x"]}`),
+		Metadata: eventstore.Metadata{TeamID: "team-a", Actor: "alice", CorrelationID: "c", CausationID: "d", CommandID: "e",
+			Route: "POST /api/v1/scans/:id/start", IdempotencyKey: "k<1>"},
 		RecordedAt: at, PrevHash: "ab", Hash: "cd",
 	}
 	cases := map[string]func(e *eventstore.RecordedEvent){
 		"plain":             func(*eventstore.RecordedEvent) {},
 		"no metadata":       func(e *eventstore.RecordedEvent) { e.Metadata = eventstore.Metadata{} },
 		"some metadata":     func(e *eventstore.RecordedEvent) { e.Metadata = eventstore.Metadata{Actor: "x", CommandID: "y"} },
+		"route only":        func(e *eventstore.RecordedEvent) { e.Metadata = eventstore.Metadata{Route: "cli keys create"} },
+		"key only":          func(e *eventstore.RecordedEvent) { e.Metadata = eventstore.Metadata{IdempotencyKey: "k"} },
 		"empty data":        func(e *eventstore.RecordedEvent) { e.Data = nil },
 		"spaced data":       func(e *eventstore.RecordedEvent) { e.Data = json.RawMessage("{ \"a\" : [ 1 ,\n 2 ] }\n") },
 		"html in data":      func(e *eventstore.RecordedEvent) { e.Data = json.RawMessage(`{"h":"<b>&amp;</b>"}`) },

@@ -62,7 +62,8 @@ func testRoundTrip(t *testing.T, open Open) {
 	s, _ := open(t)
 	ctx := testContext(t)
 	givenID := uuid.Must(uuid.NewV7()).String()
-	meta := eventstore.Metadata{TeamID: "team-7", Actor: "alice", CorrelationID: "corr-1", CausationID: "cause-1", CommandID: "cmd-1"}
+	meta := eventstore.Metadata{TeamID: "team-7", Actor: "alice", CorrelationID: "corr-1", CausationID: "cause-1", CommandID: "cmd-1",
+		Route: "POST /api/v1/orders", IdempotencyKey: "key-1"}
 	inputs := []eventstore.NewEvent{
 		{EventID: givenID, Type: "OrderPlaced", SchemaVersion: 2, Data: json.RawMessage(`{ "b": 1,  "a": [1, 2.50, "x"], "u": "é<>" }`)},
 		{Type: "OrderPaid", SchemaVersion: 1, Data: json.RawMessage(`{"amount": 12.5}`)},
