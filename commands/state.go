@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/cspm-es/cspm-es/domain/access"
 	"github.com/cspm-es/cspm-es/domain/cloudsecurity"
 	"github.com/cspm-es/cspm-es/domain/orchestration"
 	"github.com/cspm-es/cspm-es/eventstore"
@@ -11,7 +12,8 @@ import (
 
 // State rebuilds the state view of the aggregate whose stream events are
 // (oldest first, all of one stream): an orchestration.ScanRunState for a
-// ScanRun stream, a cloudsecurity.FindingState for a Finding stream. The
+// ScanRun stream, a cloudsecurity.FindingState for a Finding stream, an
+// access.APIKeyState (no salt, no hash) for an ApiKey stream. The
 // audit replay (CLI and endpoint) uses it; pass a prefix of the stream to
 // see the state as of an earlier version.
 func State(codec *eventstore.Codec, events []eventstore.RecordedEvent) (any, error) {
@@ -37,6 +39,12 @@ func State(codec *eventstore.Codec, events []eventstore.RecordedEvent) (any, err
 			return nil, fmt.Errorf("state of %s: %w", first.StreamID, err)
 		}
 		return cloudsecurity.Rehydrate(history...).State(), nil
+	case StreamTypeAPIKey:
+		history, err := decode[access.Event](codec, events)
+		if err != nil {
+			return nil, fmt.Errorf("state of %s: %w", first.StreamID, err)
+		}
+		return access.Rehydrate(history...).State(), nil
 	default:
 		return nil, fmt.Errorf("state of %s: unknown stream type %q", first.StreamID, first.StreamType)
 	}
