@@ -28,14 +28,14 @@ type DocReader interface {
 type Stores struct {
 	Orchestration DocReader // cspm_orchestration: scan_runs, scan_summaries
 	CloudSecurity DocFinder // cspm_cloud_security: findings
-	Platform      DocGetter // cspm_platform: dashboard_summaries
+	Platform      DocReader // cspm_platform: dashboard_summaries, api_keys
 }
 
 // Service runs the queries. It is safe for concurrent use if the stores are.
 type Service struct {
 	orchestration DocReader
 	cloudSecurity DocFinder
-	platform      DocGetter
+	platform      DocReader
 }
 
 // New returns the query service. It panics on a missing store: that is a
@@ -59,6 +59,7 @@ const (
 	scanSummariesCollection = "scan_summaries"
 	findingsCollection      = "findings"
 	dashboardCollection     = "dashboard_summaries"
+	apiKeysCollection       = "api_keys"
 )
 
 // teamKey is the _id of one team's document about id in a cross-stream read
