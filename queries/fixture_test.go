@@ -29,6 +29,7 @@ func allProjections() []projections.Projection {
 		cloudsecurityproj.NewFindings(),
 		platformproj.NewDashboard(),
 		platformproj.NewCrossModuleReferences(),
+		platformproj.NewAuditLog(),
 	}
 }
 

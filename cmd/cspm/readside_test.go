@@ -164,7 +164,7 @@ func TestReadSide_StaleWithoutProjector(t *testing.T) {
 	// Projection admin needs the projector role; status comes from the
 	// stored checkpoints.
 	st := a.projections(t)
-	require.Len(t, st, 5)
+	require.Len(t, st, len(moduleProjections()))
 	for _, s := range st {
 		assert.Equal(t, "remote", s.State)
 		assert.Equal(t, pos, s.Head)
@@ -268,7 +268,7 @@ func TestReadSide_RebuildWhileQueriesAnswer(t *testing.T) {
 	ans := must(t, a.post(t, "/api/v1/projections/all/rebuild", nil), http.StatusAccepted)
 	var started api.RebuildStarted
 	ans.data(t, &started)
-	require.Len(t, started.Projections, 5)
+	require.Len(t, started.Projections, len(moduleProjections()))
 	ans = must(t, a.post(t, "/api/v1/projections/platform.dashboard/rebuild", nil), http.StatusConflict)
 	assert.Equal(t, api.CodeRebuildInProgress, ans.env.Error.Code)
 	waitRebuilt(t, a, started)

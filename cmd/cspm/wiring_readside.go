@@ -42,6 +42,7 @@ func moduleProjections() []projections.Projection {
 		cloudsecurity.NewFindings(),
 		platformproj.NewDashboard(),
 		platformproj.NewCrossModuleReferences(),
+		platformproj.NewAuditLog(),
 	}
 }
 

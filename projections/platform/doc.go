@@ -9,8 +9,11 @@
 //   - CrossModuleReferences ("platform.cross_module_references"): one
 //     cross_module_references row per reference between modules (today:
 //     finding → the scan that raised it).
+//   - AuditLog ("platform.audit_log"): one audit_log entry per accepted
+//     command (actor, route, idempotency key, positions, streams), from
+//     every event type.
 //
-// Both converge whatever order their source streams interleave in
+// They converge whatever order their source streams interleave in
 // (invariant 6); docs/read-models.md gives the argument.
 package platform
 
