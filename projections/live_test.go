@@ -231,6 +231,11 @@ func TestWaitForPositionsOfOtherTypes(t *testing.T) {
 	st := status(t, rt, counterName)
 	assert.Equal(t, inc, st.Checkpoint)
 	assert.GreaterOrEqual(t, st.Processed, noted)
+	through, ok := rt.Processed([]string{counterName})
+	assert.True(t, ok, "known without reading a store")
+	assert.GreaterOrEqual(t, through, noted)
+	_, ok = rt.Processed([]string{"nope"})
+	assert.False(t, ok, "unknown projection")
 
 	// Many waiters at once, for an event appended after they started.
 	var wg sync.WaitGroup

@@ -125,6 +125,32 @@ func (w *worker) status(ctx context.Context, head int64, headErr error) Projecti
 	return st
 }
 
+// Processed is how far every named projection (every registered one when
+// names is empty) has processed the stream, as this runtime knows it from
+// its own commits and bus probes, without reading any store. ok is false
+// when a name is unknown or a projection has not learnt its position yet
+// (before its live loop started): ask the stored checkpoints then.
+func (r *Runtime) Processed(names []string) (through int64, ok bool) {
+	if len(names) == 0 {
+		names = r.Names()
+	}
+	through = -1
+	for _, name := range names {
+		w, err := r.worker(name)
+		if err != nil {
+			return 0, false
+		}
+		v := w.processed()
+		if v <= 0 {
+			return 0, false
+		}
+		if through < 0 || v < through {
+			through = v
+		}
+	}
+	return max(through, 0), through >= 0
+}
+
 // WaitFor returns true once every named projection (every registered one
 // when names is empty) has processed the stream through position — an
 // event at or before it is in their read models, whatever its type — and

@@ -214,6 +214,16 @@ type runtimeProgress struct {
 // after the runtime's wait ran out.
 const storedCheckTimeout = 100 * time.Millisecond
 
+// Processed implements api.ReadProgress: the runtime's own knowledge when
+// it has it (no store read on the query path), the stored checkpoints
+// otherwise.
+func (p *runtimeProgress) Processed(ctx context.Context, names []string) (int64, error) {
+	if v, ok := p.rt.Processed(names); ok {
+		return v, nil
+	}
+	return p.checkpointProgress.Processed(ctx, names)
+}
+
 // WaitFor implements api.ReadProgress.
 func (p *runtimeProgress) WaitFor(ctx context.Context, names []string, position int64) bool {
 	if position <= 0 || p.rt.WaitFor(ctx, names, position) {
