@@ -83,6 +83,8 @@ func (s *Server) routeTable() []Route {
 	public(http.MethodGet, "/readyz", "readyz", true, s.readyz)
 	public(http.MethodHead, "/readyz", "readyzHead", true, s.readyz)
 	public(http.MethodGet, "/metrics", "metrics", true, s.metricsHandler())
+	public(http.MethodGet, "/openapi.json", "openapi", false, s.openAPIHandler())
+	public(http.MethodGet, "/docs", "docs", false, s.docs)
 	add(http.MethodGet, v1+"/system/databases", admin, Teamless, "listDatabases", s.listDatabases)
 
 	// Commands.

@@ -1,0 +1,366 @@
+package api_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
+	"github.com/getkin/kin-openapi/routers/gorillamux"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/cspm-es/cspm-es/api"
+	"github.com/cspm-es/cspm-es/domain/access"
+)
+
+// Contract tests: real requests through the server (on the real SQLite
+// event store, command handlers, projections and queries where there are
+// real ones), each request checked against the OpenAPI document the
+// server serves, and each answer (status, headers, body) validated
+// against it, error answers included.
+
+// validity says what the document must say of a request.
+type validity int
+
+const (
+	docValid   validity = iota // the document accepts the request
+	docInvalid                 // the document rejects it too (the server answers 4xx)
+	docEither                  // the document cannot tell (a limit, a state, an unknown query parameter)
+)
+
+// contract sends requests to h and validates them against the document h
+// serves.
+type contract struct {
+	doc    *openapi3.T
+	router routers.Router
+	h      http.Handler
+	opts   *openapi3filter.Options
+	// seen records the statuses each operation answered.
+	seen map[string]map[int]bool
+}
+
+func newContract(t *testing.T, h http.Handler) *contract {
+	t.Helper()
+	doc := servedOpenAPI(t, h)
+	router, err := gorillamux.NewRouter(doc)
+	require.NoError(t, err)
+	return &contract{doc: doc, router: router, h: h, seen: map[string]map[int]bool{}, opts: &openapi3filter.Options{
+		IncludeResponseStatus: true,
+		MultiError:            true,
+		SchemaValidationOptions: []openapi3.SchemaValidationOption{
+			openapi3.EnableFormatValidation(),
+		},
+		AuthenticationFunc: func(_ context.Context, in *openapi3filter.AuthenticationInput) error {
+			scheme, token, _ := strings.Cut(in.RequestValidationInput.Request.Header.Get("Authorization"), " ")
+			if !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
+				return errNoBearer
+			}
+			return nil
+		},
+	}}
+}
+
+// send runs r, requires status want, checks the request against the
+// document as v says and validates the answer against it.
+func (c *contract) send(t *testing.T, r request, want int, v validity) response {
+	t.Helper()
+	if r.Method == "" {
+		r.Method = http.MethodPost
+	}
+	vreq := newRequest(t, "http://example.test", r)
+	route, params, err := c.router.FindRoute(vreq)
+	require.NoError(t, err, "%s %s is not in the document", r.Method, r.Path)
+	in := &openapi3filter.RequestValidationInput{Request: vreq, PathParams: params, Route: route, Options: c.opts}
+	reqErr := openapi3filter.ValidateRequest(context.Background(), in)
+	switch v {
+	case docValid:
+		require.NoError(t, reqErr, "the document rejects %s %s", r.Method, r.Path)
+	case docInvalid:
+		require.Error(t, reqErr, "the document accepts %s %s, which the server rejects", r.Method, r.Path)
+	}
+
+	rec := httptest.NewRecorder()
+	c.h.ServeHTTP(rec, newRequest(t, "http://example.test", r))
+	raw := rec.Body.Bytes()
+	require.Equal(t, want, rec.Code, "%s %s: %s", r.Method, r.Path, raw)
+	err = openapi3filter.ValidateResponse(context.Background(), &openapi3filter.ResponseValidationInput{
+		RequestValidationInput: in,
+		Status:                 rec.Code,
+		Header:                 rec.Header(),
+		Body:                   io.NopCloser(bytes.NewReader(raw)),
+		Options:                c.opts,
+	})
+	require.NoError(t, err, "%s %s answered %d, which the document does not describe: %s", r.Method, r.Path, rec.Code, raw)
+
+	op := route.Operation.OperationID
+	if c.seen[op] == nil {
+		c.seen[op] = map[int]bool{}
+	}
+	c.seen[op][rec.Code] = true
+	return readResponse(t, rec.Code, rec.Header(), raw)
+}
+
+func (c *contract) get(t *testing.T, path string, want int, v validity, header ...string) response {
+	t.Helper()
+	h := map[string]string{}
+	for i := 0; i+1 < len(header); i += 2 {
+		h[header[i]] = header[i+1]
+	}
+	return c.send(t, request{Method: http.MethodGet, Path: path, Header: h}, want, v)
+}
+
+// requireEveryOperationSucceeded: each documented operation answered a
+// 2xx at least once.
+func (c *contract) requireEveryOperationSucceeded(t *testing.T) {
+	t.Helper()
+	for _, op := range operations(c.doc) {
+		ok := false
+		for status := range c.seen[op.OperationID] {
+			ok = ok || status/100 == 2
+		}
+		assert.True(t, ok, "the contract test never had %s succeed: add a request for it", op.OperationID)
+	}
+}
+
+func data[T any](t *testing.T, res response) T {
+	t.Helper()
+	var v T
+	require.NoError(t, json.Unmarshal(res.Data, &v), "%s", res.Raw)
+	return v
+}
+
+func TestOpenAPIContract(t *testing.T) {
+	t.Parallel()
+	env := newContractEnv(t)
+	c := newContract(t, env.srv.Handler())
+	none := map[string]string{"Authorization": "-"}
+	viewer := map[string]string{"Authorization": "Bearer " + testKey(access.Viewer, "team-a")}
+
+	// System and documentation.
+	c.get(t, "/healthz", 200, docValid, "Authorization", "-")
+	c.send(t, request{Method: http.MethodHead, Path: "/healthz", Header: none}, 200, docValid)
+	c.get(t, "/readyz", 200, docValid, "Authorization", "-")
+	c.send(t, request{Method: http.MethodHead, Path: "/readyz", Header: none}, 200, docValid)
+	c.get(t, "/metrics", 200, docValid, "Authorization", "-")
+	c.get(t, "/openapi.json", 200, docValid, "Authorization", "-")
+	page := c.get(t, "/docs", 200, docValid, "Authorization", "-")
+	assert.Contains(t, string(page.Raw), `<redoc spec-url="openapi.json">`)
+	c.get(t, "/docs?asset=redoc.standalone.js&v=1", 200, docValid, "Authorization", "-")
+	c.get(t, "/docs?asset=LICENSE", 200, docValid, "Authorization", "-")
+	c.get(t, "/docs?asset=nope.js", 404, docInvalid, "Authorization", "-")
+	c.get(t, "/docs?asset=LICENSE&asset=LICENSE", 400, docEither, "Authorization", "-")
+	dbs := data[[]api.Database](t, c.get(t, "/api/v1/system/databases", 200, docValid))
+	assert.NotEmpty(t, dbs)
+
+	// Authentication and roles.
+	c.send(t, request{Path: "/api/v1/scans", Body: exampleBody(t, c.doc, "requestScan"), Header: none}, 401, docInvalid)
+	c.send(t, request{Path: "/api/v1/scans", Body: exampleBody(t, c.doc, "requestScan"), Header: viewer}, 403, docValid)
+	c.send(t, request{Method: http.MethodGet, Path: "/api/v1/system/databases", Header: viewer}, 403, docValid)
+
+	// Scans: the documented example requests, then what can go wrong.
+	created := c.send(t, request{Path: "/api/v1/scans", Body: exampleBody(t, c.doc, "requestScan"),
+		Header: map[string]string{"Idempotency-Key": "contract-create-1"}}, 201, docValid)
+	assert.Equal(t, "/api/v1/scans/demo-1", created.Header.Get("Location"))
+	replay := c.send(t, request{Path: "/api/v1/scans", Body: exampleBody(t, c.doc, "requestScan"),
+		Header: map[string]string{"Idempotency-Key": "contract-create-1"}}, 201, docValid)
+	assert.Equal(t, "true", replay.Header.Get("Idempotent-Replayed"))
+	c.send(t, request{Path: "/api/v1/scans", Body: exampleBody(t, c.doc, "requestScan")}, 409, docValid)
+	c.send(t, request{Path: "/api/v1/scans", Body: `{"account_id": "1", "provider": "gcp", "tool": "trivy"}`,
+		Header: map[string]string{"Idempotency-Key": "contract-create-1"}}, 422, docValid)
+	c.send(t, request{Path: "/api/v1/scans", Body: `{"account_id": "1", "provider": "mainframe", "tool": "trivy"}`}, 400, docInvalid)
+	c.send(t, request{Path: "/api/v1/scans", Body: `{"account_id": 1, "provider": "aws", "tool": "trivy"}`}, 400, docInvalid)
+	c.send(t, request{Path: "/api/v1/scans", Body: `{"account_id": "1", "provider": "aws", "tool": "trivy", "team_id": "b"}`}, 400, docInvalid)
+	c.send(t, request{Path: "/api/v1/scans", Body: `{"account_id": "1", "provider": "aws", "tool": "trivy"}`, ContentType: "text/plain"}, 415, docInvalid)
+	c.send(t, request{Path: "/api/v1/scans", Body: `{"account_id": "` + strings.Repeat("1", 5<<10) + `", "provider": "aws", "tool": "t"}`}, 413, docEither)
+	c.send(t, request{Path: "/api/v1/scans", Body: `{"account_id": "1", "provider": "aws", "tool": "t"}`,
+		Header: map[string]string{"Idempotency-Key": strings.Repeat("k", 256)}}, 400, docInvalid)
+	other := c.send(t, request{Path: "/api/v1/scans", Body: `{"account_id": "210987654321", "provider": "azure", "tool": "trivy"}`}, 201, docValid)
+	otherID := data[api.CommandResult](t, other).ID
+
+	// The examples' timestamps are in the past of this scan: a rule says no.
+	res := c.send(t, request{Path: "/api/v1/scans/demo-1/complete", Body: exampleBody(t, c.doc, "completeScan")}, 422, docValid)
+	assert.Equal(t, "SCAN_NOT_RUNNING", res.Env.Error.Code)
+	res = c.send(t, request{Path: "/api/v1/scans/demo-1/start", Body: exampleBody(t, c.doc, "startScan")}, 422, docValid)
+	assert.Equal(t, "TIMESTAMP_OUT_OF_ORDER", res.Env.Error.Code)
+	c.send(t, request{Path: "/api/v1/scans/demo-1/start"}, 202, docValid)
+	c.send(t, request{Path: "/api/v1/scans/bad*id/start"}, 400, docInvalid)
+	c.send(t, request{Path: "/api/v1/scans/no-such-scan/start"}, 404, docValid)
+	c.send(t, request{Path: "/api/v1/scans/" + otherID + "/fail", Body: exampleBody(t, c.doc, "failScan")}, 202, docValid)
+	c.send(t, request{Path: "/api/v1/scans/" + otherID + "/fail", Body: `{}`}, 400, docInvalid)
+
+	raised := c.send(t, request{Path: "/api/v1/scans/demo-1/findings", Body: exampleBody(t, c.doc, "raiseFindings")}, 202, docValid)
+	batch := data[api.BatchCommandResult](t, raised)
+	require.Len(t, batch.Items, 2)
+	c.send(t, request{Path: "/api/v1/scans/demo-1/findings", Body: `{"findings": []}`}, 400, docInvalid)
+	c.send(t, request{Path: "/api/v1/scans/demo-1/findings",
+		Body: `{"findings": [{"check_id": "c", "title": "t", "severity": "catastrophic", "resource_id": "r"}]}`}, 400, docInvalid)
+	c.send(t, request{Path: "/api/v1/scans/demo-1/findings",
+		Body: `{"findings": [{"check_id": "c", "title": "t", "severity": "high", "resource_id": "r", "description": "` +
+			strings.Repeat("d", 70<<10) + `"}]}`}, 413, docEither)
+	c.send(t, request{Path: "/api/v1/scans/" + otherID + "/findings", Body: exampleBody(t, c.doc, "raiseFindings")}, 422, docValid)
+	c.send(t, request{Path: "/api/v1/scans/demo-1/findings", Body: `{"findings": [{"finding_id": "demo-f-2",
+		"check_id": "c", "title": "t", "severity": "low", "resource_id": "r"}]}`}, 409, docValid)
+
+	c.send(t, request{Path: "/api/v1/findings/demo-f-2/resolve", Body: exampleBody(t, c.doc, "resolveFinding")}, 202, docValid)
+	c.send(t, request{Path: "/api/v1/findings/demo-f-2/resolve"}, 422, docValid)
+	c.send(t, request{Path: "/api/v1/findings/" + batch.Items[0].ID + "/suppress", Body: exampleBody(t, c.doc, "suppressFinding")}, 202, docValid)
+	c.send(t, request{Path: "/api/v1/findings/no-such-finding/suppress", Body: `{"reason": "r"}`}, 404, docValid)
+	c.send(t, request{Path: "/api/v1/findings/demo-f-2/suppress", Body: `{"reason": "r", "until": "tomorrow"}`}, 400, docInvalid)
+	last := c.send(t, request{Path: "/api/v1/scans/demo-1/complete", Body: `{"resource_count": 42}`}, 202, docValid)
+	pos := fmt.Sprint(last.Env.Meta.Position)
+
+	// Queries over the projections of all that.
+	scans := c.get(t, "/api/v1/scans?limit=1&min_position="+pos, 200, docValid)
+	require.Len(t, data[[]json.RawMessage](t, scans), 1)
+	require.NotEmpty(t, scans.Env.Meta.NextCursor)
+	c.get(t, "/api/v1/scans?limit=1&cursor="+scans.Env.Meta.NextCursor, 200, docValid)
+	c.get(t, "/api/v1/scans?status=completed&account_id=123456789012&tool=prowler", 200, docValid, "Authorization", viewer["Authorization"])
+	c.get(t, "/api/v1/scans?limit=0", 400, docInvalid)
+	c.get(t, "/api/v1/scans?status=", 400, docInvalid)
+	c.get(t, "/api/v1/scans?stauts=running", 400, docEither)
+	c.get(t, "/api/v1/scans?cursor=not-a-cursor", 400, docEither)
+	c.get(t, "/api/v1/scans", 401, docInvalid, "Authorization", "-")
+	detail := c.get(t, "/api/v1/scans/demo-1", 200, docValid, api.HeaderMinPosition, pos)
+	assert.Contains(t, string(detail.Data), `"status":"completed"`)
+	c.get(t, "/api/v1/scans/missing", 404, docValid)
+	c.get(t, "/api/v1/scans/demo-1?min_position=-1", 400, docInvalid)
+	findings := c.get(t, "/api/v1/findings?severity=high,critical&status=suppressed&scan_id=demo-1&account_id=123456789012", 200, docValid)
+	assert.Len(t, data[[]json.RawMessage](t, findings), 1)
+	c.get(t, "/api/v1/findings?severity=bogus", 400, docInvalid)
+	c.get(t, "/api/v1/dashboard/summary?min_position="+pos, 200, docValid)
+	c.get(t, "/api/v1/dashboard/summary", 400, docInvalid, api.HeaderMinPosition, "abc")
+
+	// Projection administration.
+	c.get(t, "/api/v1/projections", 200, docValid)
+	c.get(t, "/api/v1/projections?x=1", 400, docEither)
+	c.send(t, request{Path: "/api/v1/projections/platform.dashboard/rebuild", Body: exampleBody(t, c.doc, "startRebuild")}, 202, docValid)
+	c.send(t, request{Path: "/api/v1/projections/all/rebuild"}, 202, docValid)
+	c.send(t, request{Path: "/api/v1/projections/nope/rebuild"}, 404, docValid)
+	c.send(t, request{Path: "/api/v1/projections/platform.dashboard/rebuild", Body: `{"force": true}`}, 400, docInvalid)
+	c.send(t, request{Method: http.MethodDelete, Path: "/api/v1/projections/platform.dashboard/rebuild"}, 202, docValid)
+	c.send(t, request{Path: "/api/v1/projections/platform.dashboard/parked/retry", Body: exampleBody(t, c.doc, "retryParked")}, 200, docValid)
+	c.send(t, request{Path: "/api/v1/projections/platform.dashboard/parked/skip", Body: exampleBody(t, c.doc, "skipParked")}, 200, docValid)
+	c.send(t, request{Path: "/api/v1/projections/platform.dashboard/parked/skip", Body: `{"position": -2}`}, 400, docInvalid)
+	for _, tt := range []struct {
+		err    error
+		req    request
+		status int
+	}{
+		{fmt.Errorf("x: %w", api.ErrRebuildInProgress), request{Path: "/api/v1/projections/all/rebuild"}, 409},
+		{api.ErrNoRebuild, request{Method: http.MethodDelete, Path: "/api/v1/projections/all/rebuild"}, 404},
+		{api.ErrNotParked, request{Path: "/api/v1/projections/platform.dashboard/parked/skip", Body: `{"position": 3}`}, 404},
+		{&api.RetryError{Applied: 1, Err: errors.New("position 9: boom")}, request{Path: "/api/v1/projections/platform.dashboard/parked/retry"}, 422},
+		{api.ErrProjectorUnavailable, request{Path: "/api/v1/projections/platform.dashboard/parked/retry"}, 503},
+	} {
+		env.admin.setErr(tt.err)
+		c.send(t, tt.req, tt.status, docValid)
+	}
+	env.admin.setErr(nil)
+
+	c.requireEveryOperationSucceeded(t)
+}
+
+// The answers of the guard and the middleware, which need a server of
+// their own: rate limit, authentication down, not ready, timeout, panic.
+func TestOpenAPIContractFailures(t *testing.T) {
+	t.Parallel()
+	t.Run("429 with Retry-After", func(t *testing.T) {
+		t.Parallel()
+		env := newContractEnv(t, func(c *api.ServerConfig, _ *api.Deps) { c.RateLimit, c.RateBurst = 0.01, 1 })
+		c := newContract(t, env.srv.Handler())
+		c.get(t, "/api/v1/scans", 200, docValid)
+		res := c.get(t, "/api/v1/scans", 429, docValid)
+		assert.NotEmpty(t, res.Header.Get("Retry-After"))
+	})
+	t.Run("503 when authentication is down", func(t *testing.T) {
+		t.Parallel()
+		env := newContractEnv(t, func(_ *api.ServerConfig, d *api.Deps) {
+			d.Auth = api.AuthenticatorFunc(func(context.Context, string) (access.Principal, error) {
+				return access.Principal{}, errors.New("key store: connection refused")
+			})
+		})
+		c := newContract(t, env.srv.Handler())
+		res := c.get(t, "/api/v1/findings", 503, docValid)
+		assert.Equal(t, api.CodeUnavailable, res.Env.Error.Code)
+	})
+	t.Run("503 not ready", func(t *testing.T) {
+		t.Parallel()
+		env := newContractEnv(t, func(_ *api.ServerConfig, d *api.Deps) {
+			d.Readiness = append(d.Readiness, api.ReadinessCheck("bus", func(context.Context) error { return errors.New("down") }))
+		})
+		c := newContract(t, env.srv.Handler())
+		res := c.get(t, "/readyz", 503, docValid)
+		assert.Equal(t, api.CodeNotReady, res.Env.Error.Code)
+		c.send(t, request{Method: http.MethodHead, Path: "/readyz"}, 503, docValid)
+	})
+	t.Run("504 and 500", func(t *testing.T) {
+		t.Parallel()
+		env := newFakeEnv(t, func(c *api.ServerConfig, _ *api.Deps) { c.RequestTimeout = 20 * time.Millisecond })
+		c := newContract(t, env.srv.Handler())
+		env.cmds.mu.Lock()
+		env.cmds.waitCtx = true
+		env.cmds.mu.Unlock()
+		res := c.send(t, request{Path: "/api/v1/scans/s1/start"}, 504, docValid)
+		assert.Equal(t, api.CodeTimeout, res.Env.Error.Code)
+		env.cmds.mu.Lock()
+		env.cmds.waitCtx, env.cmds.panicWith = false, "boom"
+		env.cmds.mu.Unlock()
+		res = c.send(t, request{Path: "/api/v1/scans/s1/start"}, 500, docValid)
+		assert.Equal(t, api.CodeInternal, res.Env.Error.Code)
+	})
+}
+
+// The docs page and its assets: no CDN, cacheable, compressed.
+func TestDocsPage(t *testing.T) {
+	t.Parallel()
+	env := newFakeEnv(t)
+	h := env.srv.Handler()
+	page := serve(t, h, request{Method: http.MethodGet, Path: "/docs", Header: map[string]string{"Authorization": "-"}})
+	require.Equal(t, http.StatusOK, page.Status)
+	assert.Equal(t, "text/html; charset=UTF-8", page.Header.Get("Content-Type"))
+	assert.Contains(t, page.Header.Get("Content-Security-Policy"), "script-src 'self'")
+	assert.NotContains(t, string(page.Raw), "http", "no CDN: everything comes from this server")
+	assert.NotContains(t, string(page.Raw), "<script>", "no inline script")
+	i := strings.Index(string(page.Raw), `src="docs?asset=redoc.standalone.js&amp;v=`)
+	require.Positive(t, i)
+	script := "/" + strings.ReplaceAll(strings.SplitN(string(page.Raw[i+len(`src="`):]), `"`, 2)[0], "&amp;", "&")
+
+	plain := serve(t, h, request{Method: http.MethodGet, Path: script})
+	require.Equal(t, http.StatusOK, plain.Status)
+	assert.Equal(t, "text/javascript; charset=utf-8", plain.Header.Get("Content-Type"))
+	assert.Contains(t, plain.Header.Get("Cache-Control"), "max-age=31536000")
+	assert.Greater(t, len(plain.Raw), 500_000)
+	assert.True(t, bytes.HasPrefix(plain.Raw, []byte("/*! For license information please see redoc.standalone.js.LICENSE.txt */")))
+
+	gz := serve(t, h, request{Method: http.MethodGet, Path: script, Header: map[string]string{"Accept-Encoding": "br, gzip"}})
+	require.Equal(t, http.StatusOK, gz.Status)
+	assert.Equal(t, "gzip", gz.Header.Get("Content-Encoding"))
+	assert.Less(t, len(gz.Raw), len(plain.Raw)/2)
+	assert.NotEqual(t, plain.Header.Get("ETag"), gz.Header.Get("ETag"))
+
+	again := serve(t, h, request{Method: http.MethodGet, Path: script, Header: map[string]string{"If-None-Match": plain.Header.Get("ETag")}})
+	assert.Equal(t, http.StatusNotModified, again.Status)
+	assert.Empty(t, again.Raw)
+	noGzip := serve(t, h, request{Method: http.MethodGet, Path: script, Header: map[string]string{"Accept-Encoding": "gzip;q=0"}})
+	assert.Empty(t, noGzip.Header.Get("Content-Encoding"))
+
+	for _, name := range []string{"LICENSE", "redoc.standalone.js.LICENSE.txt"} {
+		res := serve(t, h, request{Method: http.MethodGet, Path: "/docs?asset=" + name})
+		require.Equal(t, http.StatusOK, res.Status, name)
+		assert.Equal(t, "text/plain; charset=utf-8", res.Header.Get("Content-Type"))
+		assert.Contains(t, string(res.Raw), "MIT", name)
+	}
+	assert.True(t, slices.ContainsFunc(env.srv.Routes(), func(r api.Route) bool { return r.Key() == "GET /docs" && r.Public }))
+}
