@@ -301,9 +301,9 @@ func TestQueryRoutesAbsentWithoutQueries(t *testing.T) {
 func TestQueryReadsAreProjectionNames(t *testing.T) {
 	t.Parallel()
 	known := []string{orchestrationproj.ScanRunsName, orchestrationproj.ScanSummariesName,
-		cloudsecurityproj.FindingsName, platformproj.DashboardName}
+		cloudsecurityproj.FindingsName, platformproj.DashboardName, platformproj.AuditLogName}
 	reads := api.QueryReads()
-	require.Len(t, reads, 4)
+	require.Len(t, reads, 5)
 	for route, names := range reads {
 		require.NotEmpty(t, names, route)
 		for _, n := range names {

@@ -104,6 +104,14 @@ func (s *Server) routeTable() []Route {
 		add(http.MethodGet, v1+"/dashboard/summary", viewer, TeamCollection, "dashboardSummary", s.dashboardSummary)
 	}
 
+	// Audit.
+	if s.deps.Audit != nil {
+		add(http.MethodGet, v1+"/audit/log", admin, TeamCollection, "auditLog", s.auditLog)
+		add(http.MethodGet, v1+"/audit/streams/:stream_id/events", admin, TeamResource, "auditStreamEvents", s.auditStreamEvents)
+		add(http.MethodGet, v1+"/audit/streams/:stream_id/state", admin, TeamResource, "auditStreamState", s.auditStreamState)
+		add(http.MethodGet, v1+"/audit/verify", admin, Teamless, "auditVerify", s.auditVerify)
+	}
+
 	// Projection administration.
 	if s.deps.Projections != nil {
 		add(http.MethodGet, v1+"/projections", admin, Teamless, "listProjections", s.projectionStatus)

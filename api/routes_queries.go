@@ -27,6 +27,7 @@ func QueryReads() map[string][]string {
 		"GET /api/v1/scans/:id":         readsScan,
 		"GET /api/v1/findings":          readsFindings,
 		"GET /api/v1/dashboard/summary": readsDashboard,
+		"GET /api/v1/audit/log":         readsAuditLog,
 	}
 }
 

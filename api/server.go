@@ -87,6 +87,10 @@ type Deps struct {
 	Progress ReadProgress
 	// Projections serves /api/v1/projections; nil leaves those routes out.
 	Projections ProjectionAdmin
+	// Audit serves /api/v1/audit/... (audit log, stream history, verify);
+	// nil leaves those routes out. Progress is then required: the audit
+	// log answers min_position.
+	Audit AuditService
 	// Metrics receives the HTTP collectors and is what /metrics exposes.
 	// Nil gives the server a registry of its own. Never the global one, so
 	// that tests can build many servers.
@@ -126,6 +130,9 @@ func NewServer(cfg ServerConfig, deps Deps) *Server {
 	}
 	if deps.Queries != nil && deps.Progress == nil {
 		panic("api.NewServer: Deps.Queries without Deps.Progress")
+	}
+	if deps.Audit != nil && deps.Progress == nil {
+		panic("api.NewServer: Deps.Audit without Deps.Progress")
 	}
 	cfg = cfg.withDefaults()
 	if deps.Metrics == nil {

@@ -43,6 +43,7 @@ func TestCreateAnswers201WithLocationAndResult(t *testing.T) {
 		Actor:          "key:k-admin-team-a",
 		CorrelationID:  res.Header.Get("X-Request-ID"),
 		IdempotencyKey: "create-1",
+		Route:          "POST /api/v1/scans",
 	}, calls[0].Meta)
 }
 

@@ -1,0 +1,182 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/cspm-es/cspm-es/eventstore"
+	"github.com/cspm-es/cspm-es/queries"
+)
+
+// AuditService is what the audit routes call (admin only). *queries.Audit
+// satisfies it: the audit log is a read model (platform.audit_log); the
+// stream views and verify read the event store itself.
+type AuditService interface {
+	// AuditLog is one page of the team's audit log, newest first.
+	AuditLog(ctx context.Context, team string, f queries.AuditFilter, p queries.Page) (queries.AuditList, error)
+	// StreamEvents are the stored events of one of the team's streams;
+	// another team's or a missing stream is queries.ErrNotFound.
+	StreamEvents(ctx context.Context, team, streamID string) ([]queries.AuditEvent, error)
+	// StreamState is one of the team's streams as of at, and the state
+	// rebuilt from it; not found as StreamEvents, and also when the
+	// stream had no event yet at that point.
+	StreamState(ctx context.Context, team, streamID string, at eventstore.AsOf) (queries.StreamState, error)
+	// Verify checks every hash chain of the store; a broken chain is a
+	// result (OK false), an error means the check could not run.
+	Verify(ctx context.Context) (queries.VerifyResult, error)
+}
+
+// readsAuditLog is the projection GET /api/v1/audit/log reads.
+var readsAuditLog = []string{"platform.audit_log"}
+
+// Query parameters of the audit routes.
+const (
+	paramActor   = "actor"
+	paramRoute   = "route"
+	paramAsOf    = "as_of"
+	paramVersion = "version"
+)
+
+func (s *Server) auditLog(c echo.Context) error {
+	p, err := readParams(c, []string{paramLimit, paramCursor, paramActor, paramRoute})
+	if err != nil {
+		return err
+	}
+	var f queries.AuditFilter
+	if err := textParams(p, textField{paramActor, &f.Actor}, textField{paramRoute, &f.Route}); err != nil {
+		return err
+	}
+	page, meta, err := s.beginList(c, p, readsAuditLog)
+	if err != nil {
+		return err
+	}
+	list, err := s.deps.Audit.AuditLog(c.Request().Context(), principal(c).TeamID, f, page)
+	if err != nil {
+		return fromQuery(err)
+	}
+	meta.NextCursor = list.NextCursor
+	return respond(c, http.StatusOK, nonNil(list.Items), meta)
+}
+
+// The stream views and verify read the event store, which is never
+// behind: they accept min_position (every route does) but have nothing to
+// wait for, and their meta has no position.
+
+func (s *Server) auditStreamEvents(c echo.Context) error {
+	id, err := pathID(c, "stream_id")
+	if err != nil {
+		return err
+	}
+	if err := s.storeRead(c, nil); err != nil {
+		return err
+	}
+	events, err := s.deps.Audit.StreamEvents(c.Request().Context(), principal(c).TeamID, id)
+	if err != nil {
+		return fromQuery(err)
+	}
+	return respondStored(c, nonNil(events))
+}
+
+func (s *Server) auditStreamState(c echo.Context) error {
+	id, err := pathID(c, "stream_id")
+	if err != nil {
+		return err
+	}
+	p, err := readParams(c, []string{paramAsOf, paramVersion})
+	if err != nil {
+		return err
+	}
+	if err := s.storeRead(c, &p); err != nil {
+		return err
+	}
+	at, err := asOfParams(p)
+	if err != nil {
+		return err
+	}
+	st, err := s.deps.Audit.StreamState(c.Request().Context(), principal(c).TeamID, id, at)
+	if err != nil {
+		return fromQuery(err)
+	}
+	if st.Events == nil {
+		st.Events = []queries.AuditEvent{}
+	}
+	return respondStored(c, st)
+}
+
+func (s *Server) auditVerify(c echo.Context) error {
+	if err := s.storeRead(c, nil); err != nil {
+		return err
+	}
+	res, err := s.deps.Audit.Verify(c.Request().Context())
+	if err != nil {
+		return err
+	}
+	// A broken chain is the answer, not a failure of the request.
+	return respond(c, http.StatusOK, res, Meta{})
+}
+
+// storeRead validates the query string of a route that reads the event
+// store (p == nil: it takes no parameter but min_position).
+func (s *Server) storeRead(c echo.Context, p *params) error {
+	if p == nil {
+		read, err := readParams(c, nil)
+		if err != nil {
+			return err
+		}
+		p = &read
+	}
+	_, err := p.minPosition(c)
+	return err
+}
+
+// asOfParams reads as_of (RFC 3339) or version (a stream version >= 1),
+// not both; neither means the whole stream.
+func asOfParams(p params) (eventstore.AsOf, error) {
+	var at eventstore.AsOf
+	rawTime, hasTime := p.Values[paramAsOf]
+	rawVersion, hasVersion := p.Values[paramVersion]
+	if hasTime && hasVersion {
+		return at, invalidDetails([]ErrorDetail{
+			{Field: paramAsOf, In: InQuery, Message: "give as_of or version, not both"},
+			{Field: paramVersion, In: InQuery, Message: "give as_of or version, not both"},
+		})
+	}
+	if hasTime {
+		t, err := time.Parse(time.RFC3339Nano, strings.TrimSpace(rawTime[0]))
+		if err != nil {
+			return at, invalidInput(InQuery, paramAsOf, "must be an RFC 3339 time, e.g. 2025-06-01T12:00:00Z")
+		}
+		at.Time = t
+	}
+	if hasVersion {
+		v, err := strconv.ParseInt(strings.TrimSpace(rawVersion[0]), 10, 64)
+		if err != nil || v < 1 {
+			return at, invalidInput(InQuery, paramVersion, "must be a stream version: an integer from 1")
+		}
+		at.Version = v
+	}
+	return at, nil
+}
+
+// respondStored writes a success envelope without HTML-escaping, so that
+// the data of stored events is the stored bytes (encoding/json would turn
+// < > & U+2028 U+2029 into \u escapes): a client can recompute an event's
+// hash from the answer.
+func respondStored(c echo.Context, data any) error {
+	env := Envelope{Success: true, Data: data, Meta: Meta{RequestID: requestID(c)}}
+	c.Response().Header().Set(headerContentTypeOption, "nosniff")
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(env); err != nil {
+		return err
+	}
+	return c.Blob(http.StatusOK, echo.MIMEApplicationJSON, buf.Bytes())
+}
