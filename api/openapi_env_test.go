@@ -46,6 +46,7 @@ func fullDeps(t *testing.T) api.Deps {
 		Queries:     &fakeQueries{},
 		Progress:    &fakeProgress{},
 		Projections: &fakeAdmin{},
+		Keys:        &keyService{},
 		Metrics:     prometheus.NewRegistry(),
 	}
 	requireAllSet(t, deps)

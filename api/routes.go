@@ -104,6 +104,13 @@ func (s *Server) routeTable() []Route {
 		add(http.MethodGet, v1+"/dashboard/summary", viewer, TeamCollection, "dashboardSummary", s.dashboardSummary)
 	}
 
+	// API keys.
+	if s.deps.Keys != nil {
+		add(http.MethodPost, v1+"/keys", admin, TeamCollection, "createKey", s.createKey)
+		add(http.MethodGet, v1+"/keys", admin, TeamCollection, "listKeys", s.listKeys)
+		add(http.MethodPost, v1+"/keys/:id/revoke", admin, TeamResource, "revokeKey", s.revokeKey)
+	}
+
 	// Audit.
 	if s.deps.Audit != nil {
 		add(http.MethodGet, v1+"/audit/log", admin, TeamCollection, "auditLog", s.auditLog)

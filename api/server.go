@@ -87,6 +87,10 @@ type Deps struct {
 	Progress ReadProgress
 	// Projections serves /api/v1/projections; nil leaves those routes out.
 	Projections ProjectionAdmin
+	// Keys serves /api/v1/keys (issue, list, revoke API keys); nil leaves
+	// those routes out. Progress is then required: the list answers
+	// min_position.
+	Keys KeyService
 	// Audit serves /api/v1/audit/... (audit log, stream history, verify);
 	// nil leaves those routes out. Progress is then required: the audit
 	// log answers min_position.
@@ -130,6 +134,9 @@ func NewServer(cfg ServerConfig, deps Deps) *Server {
 	}
 	if deps.Queries != nil && deps.Progress == nil {
 		panic("api.NewServer: Deps.Queries without Deps.Progress")
+	}
+	if deps.Keys != nil && deps.Progress == nil {
+		panic("api.NewServer: Deps.Keys without Deps.Progress")
 	}
 	if deps.Audit != nil && deps.Progress == nil {
 		panic("api.NewServer: Deps.Audit without Deps.Progress")
