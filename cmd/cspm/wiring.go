@@ -58,7 +58,7 @@ func serveOptions(cfg config.Config, logTo io.Writer) fx.Option {
 		opts = append(opts, projectorModule)
 	}
 	if cfg.HasRole(config.RoleAPI) {
-		opts = append(opts, readSideModule, apiModule)
+		opts = append(opts, readSideModule, auditModule, apiModule)
 	}
 	return fx.Options(opts...)
 }
@@ -130,6 +130,7 @@ type apiParams struct {
 	ReadSide ReadSide
 	Metrics  *prometheus.Registry
 	Auth     api.Authenticator
+	Audit    *queries.Audit
 }
 
 func newAPIServer(p apiParams) *api.Server {
@@ -156,6 +157,7 @@ func newAPIServer(p apiParams) *api.Server {
 		Queries:     p.Queries,
 		Progress:    p.ReadSide.Progress,
 		Projections: p.ReadSide.Admin,
+		Audit:       p.Audit,
 		Metrics:     p.Metrics,
 	})
 }

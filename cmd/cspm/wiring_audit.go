@@ -1,0 +1,28 @@
+package main
+
+import (
+	"go.uber.org/fx"
+
+	"github.com/cspm-es/cspm-es/commands"
+	"github.com/cspm-es/cspm-es/eventstore"
+	"github.com/cspm-es/cspm-es/platform/dbregistry"
+	"github.com/cspm-es/cspm-es/queries"
+)
+
+// auditModule gives the api role the audit queries: the audit log read
+// model (platform.audit_log, in cspm_platform) and, for the stream views
+// and verify, the event store with the state rebuild `cspm events replay`
+// uses.
+var auditModule = fx.Module("audit",
+	fx.Provide(newAuditQueries),
+)
+
+func newAuditQueries(rm ReadModels, store eventstore.Store, codec *eventstore.Codec) *queries.Audit {
+	return queries.NewAudit(queries.AuditDeps{
+		Log:    rm.Stores[dbregistry.PLATFORM],
+		Events: store,
+		State: func(events []eventstore.RecordedEvent) (any, error) {
+			return commands.State(codec, events)
+		},
+	})
+}
