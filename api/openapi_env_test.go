@@ -47,6 +47,7 @@ func fullDeps(t *testing.T) api.Deps {
 		Progress:    &fakeProgress{},
 		Projections: &fakeAdmin{},
 		Keys:        &keyService{},
+		Audit:       &fakeAudit{},
 		Metrics:     prometheus.NewRegistry(),
 	}
 	requireAllSet(t, deps)
