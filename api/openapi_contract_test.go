@@ -242,6 +242,48 @@ func TestOpenAPIContract(t *testing.T) {
 	c.get(t, "/api/v1/dashboard/summary?min_position="+pos, 200, docValid)
 	c.get(t, "/api/v1/dashboard/summary", 400, docInvalid, api.HeaderMinPosition, "abc")
 
+	// API keys: the key is shown once.
+	createKey := request{Path: "/api/v1/keys", Body: exampleBody(t, c.doc, "createKey"),
+		Header: map[string]string{"Idempotency-Key": "contract-key-1"}}
+	res = c.send(t, createKey, 201, docValid)
+	issued := data[api.KeyCreated](t, res)
+	require.NotEmpty(t, issued.Key)
+	assert.Equal(t, "no-store", res.Header.Get("Cache-Control"))
+	res = c.send(t, createKey, 201, docValid)
+	assert.Empty(t, data[api.KeyCreated](t, res).Key, "a replay cannot show the secret again")
+	keyPos := fmt.Sprint(res.Env.Meta.Position)
+	c.send(t, request{Path: "/api/v1/keys", Body: `{"name": "x", "role": "root"}`}, 400, docInvalid)
+	c.send(t, request{Path: "/api/v1/keys", Body: `{"name": "x", "role": "viewer"}`,
+		Header: map[string]string{"Authorization": "Bearer " + testKey(access.Analyst, "team-a")}}, 403, docValid)
+	keys := c.get(t, "/api/v1/keys?limit=10&min_position="+keyPos, 200, docValid)
+	assert.Len(t, data[[]json.RawMessage](t, keys), 1)
+	c.get(t, "/api/v1/keys?limit=500", 400, docInvalid)
+	c.send(t, request{Path: "/api/v1/keys/" + issued.ID + "/revoke", Body: exampleBody(t, c.doc, "revokeKey")}, 202, docValid)
+	res = c.send(t, request{Path: "/api/v1/keys/" + issued.ID + "/revoke"}, 422, docValid)
+	assert.Equal(t, access.CodeKeyAlreadyRevoked, res.Env.Error.Code)
+	c.send(t, request{Path: "/api/v1/keys/abcdefghijklmnop/revoke"}, 404, docValid)
+
+	// Audit.
+	logPage := c.get(t, "/api/v1/audit/log?limit=5&min_position="+keyPos, 200, docValid)
+	assert.Len(t, data[[]json.RawMessage](t, logPage), 5)
+	c.get(t, "/api/v1/audit/log?actor=key:k-admin-team-a&route=POST%20/api/v1/scans", 200, docValid)
+	c.get(t, "/api/v1/audit/log?cursor="+logPage.Env.Meta.NextCursor, 200, docValid)
+	c.get(t, "/api/v1/audit/log?actor=", 400, docInvalid)
+	c.get(t, "/api/v1/audit/streams/scan-demo-1/events", 200, docValid)
+	res = c.get(t, "/api/v1/audit/streams/apikey-"+issued.ID+"/events", 200, docValid)
+	assert.Contains(t, string(res.Data), `"redacted"`)
+	c.get(t, "/api/v1/audit/streams/scan-no-such-scan/events", 404, docValid)
+	c.get(t, "/api/v1/audit/streams/scan-demo-1/state", 200, docValid)
+	c.get(t, "/api/v1/audit/streams/scan-demo-1/state?version=2", 200, docValid)
+	c.get(t, "/api/v1/audit/streams/finding-demo-f-2/state?as_of="+time.Now().Add(time.Second).UTC().Format(time.RFC3339), 200, docValid)
+	c.get(t, "/api/v1/audit/streams/apikey-"+issued.ID+"/state", 200, docValid)
+	c.get(t, "/api/v1/audit/streams/scan-demo-1/state?version=0", 400, docInvalid)
+	c.get(t, "/api/v1/audit/streams/scan-demo-1/state?version=1&as_of=2026-01-02T00:00:00Z", 400, docEither)
+	c.get(t, "/api/v1/audit/streams/scan-demo-1/state?as_of=2000-01-01T00:00:00Z", 404, docValid)
+	res = c.get(t, "/api/v1/audit/verify", 200, docValid)
+	assert.Contains(t, string(res.Data), `"ok":true`)
+	c.get(t, "/api/v1/audit/verify", 403, docValid, "Authorization", viewer["Authorization"])
+
 	// Projection administration.
 	c.get(t, "/api/v1/projections", 200, docValid)
 	c.get(t, "/api/v1/projections?x=1", 400, docEither)

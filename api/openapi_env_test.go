@@ -87,11 +87,18 @@ func newContractEnv(t *testing.T, mutate ...func(*api.ServerConfig, *api.Deps)) 
 	reg := dbregistry.MustNew("")
 	proj := newSyncProjector(t, store, reg, dir,
 		orchestrationproj.NewScanRuns(), orchestrationproj.NewScanSummaries(),
-		cloudsecurityproj.NewFindings(), platformproj.NewDashboard())
+		cloudsecurityproj.NewFindings(), platformproj.NewDashboard(), platformproj.NewAPIKeys(), platformproj.NewAuditLog())
 	env := &contractEnv{store: store, projects: proj, admin: &contractAdmin{}}
+	codec := eventstore.NewDomainCodec()
+	handlers := commands.New(store, codec, time.Now)
+	queryService := queries.New(queries.Stores{
+		Orchestration: proj.stores[dbregistry.ORCHESTRATION],
+		CloudSecurity: proj.stores[dbregistry.CLOUD_SECURITY],
+		Platform:      proj.stores[dbregistry.PLATFORM],
+	})
 	cfg := api.ServerConfig{BodyLimit: 4 << 10, IngestBodyLimit: 64 << 10, ReadWaitTimeout: time.Second}
 	deps := api.Deps{
-		Commands: commands.New(store, eventstore.NewDomainCodec(), time.Now),
+		Commands: handlers,
 		Auth:     testAuth,
 		Readiness: []api.ReadinessChecker{api.ReadinessCheck("eventstore", func(ctx context.Context) error {
 			_, err := store.HeadPosition(ctx)
@@ -105,20 +112,34 @@ func newContractEnv(t *testing.T, mutate ...func(*api.ServerConfig, *api.Deps)) 
 			}
 			return out
 		}),
-		Queries: queries.New(queries.Stores{
-			Orchestration: proj.stores[dbregistry.ORCHESTRATION],
-			CloudSecurity: proj.stores[dbregistry.CLOUD_SECURITY],
-			Platform:      proj.stores[dbregistry.PLATFORM],
-		}),
+		Queries:     queryService,
 		Progress:    proj,
 		Projections: env.admin,
-		Metrics:     prometheus.NewRegistry(),
+		Keys:        contractKeys{Handlers: handlers, queries: queryService},
+		Audit: queries.NewAudit(queries.AuditDeps{
+			Log:    proj.stores[dbregistry.PLATFORM],
+			Events: store,
+			State:  func(evs []eventstore.RecordedEvent) (any, error) { return commands.State(codec, evs) },
+		}),
+		Metrics: prometheus.NewRegistry(),
 	}
+	requireAllSet(t, deps)
 	for _, m := range mutate {
 		m(&cfg, &deps)
 	}
 	env.srv = api.NewServer(cfg, deps)
 	return env
+}
+
+// contractKeys is the key service as the process wires it: the command
+// handlers issue and revoke, the queries list.
+type contractKeys struct {
+	*commands.Handlers
+	queries *queries.Service
+}
+
+func (k contractKeys) ListKeys(ctx context.Context, team string, p queries.Page) (queries.APIKeyList, error) {
+	return k.queries.ListKeys(ctx, team, p)
 }
 
 // syncProjector runs projections over the event store on demand, in the
