@@ -33,7 +33,9 @@ const MaxAuditStreamIDs = 20
 //
 // It listens to every event type of the domain codec. An event is folded
 // into its entry as a set insertion: the entry keeps the positions it has
-// seen (bounded by the size of a command), so applying an event twice
+// seen, as sorted runs of consecutive positions (a command's events are
+// mostly consecutive, so a batch of 10,000 findings is one or a few runs,
+// not 10,000 numbers rewritten on every event), so applying an event twice
 // changes nothing, and every field is a function of the set of events
 // (minimum, maximum, sorted sets; the request fields of the lowest
 // position), so the entry is the same whatever order the events arrive
@@ -112,7 +114,7 @@ func (AuditLog) Apply(ctx context.Context, tx projections.Tx, ev projections.Eve
 type auditEntry struct {
 	team, id                                        string
 	commandID, actor, route, idempotencyKey, corrID string
-	positions                                       []int64 // sorted, distinct
+	runs                                            []posRun // sorted, disjoint, not adjacent
 	streamIDs                                       []string
 	streamsTruncated                                bool
 	eventTypes                                      []string
@@ -128,7 +130,7 @@ func loadAuditEntry(d readmodel.Doc, team, id string) auditEntry {
 		route:            fold.Str(d, "route"),
 		idempotencyKey:   fold.Str(d, "idempotency_key"),
 		corrID:           fold.Str(d, "correlation_id"),
-		positions:        nums(d, "positions"),
+		runs:             loadRuns(d, "position_runs"),
 		streamIDs:        strs(d, "stream_ids"),
 		streamsTruncated: fold.Flag(d, "streams_truncated"),
 		eventTypes:       strs(d, "event_types"),
@@ -138,18 +140,17 @@ func loadAuditEntry(d readmodel.Doc, team, id string) auditEntry {
 
 // add folds ev into the entry; false when the entry already holds it.
 func (e *auditEntry) add(ev projections.Event) bool {
-	i, seen := slices.BinarySearch(e.positions, ev.Position)
-	if seen {
+	lowest := len(e.runs) == 0 || ev.Position < e.runs[0].first
+	if !e.insert(ev.Position) {
 		return false
 	}
-	if i == 0 {
+	if lowest {
 		// The request fields come from the lowest position: all events of
 		// one command carry the same, and this keeps the entry a function
 		// of its set of events should they ever differ.
 		md := ev.Metadata
 		e.commandID, e.actor, e.route, e.idempotencyKey, e.corrID = md.CommandID, md.Actor, md.Route, md.IdempotencyKey, md.CorrelationID
 	}
-	e.positions = slices.Insert(e.positions, i, ev.Position)
 	e.addStream(ev.StreamID)
 	if j, ok := slices.BinarySearch(e.eventTypes, ev.Type); !ok {
 		e.eventTypes = slices.Insert(e.eventTypes, j, ev.Type)
@@ -177,10 +178,75 @@ func (e *auditEntry) addStream(id string) {
 	}
 }
 
+// posRun is the positions first..last, all of them.
+type posRun struct{ first, last int64 }
+
+// insert adds p to the runs; false when they hold it already.
+func (e *auditEntry) insert(p int64) bool {
+	// i: the first run starting after p.
+	i, _ := slices.BinarySearchFunc(e.runs, p, func(r posRun, p int64) int {
+		if r.first > p {
+			return 1
+		}
+		return -1
+	})
+	if i > 0 && p <= e.runs[i-1].last {
+		return false
+	}
+	joinsPrev := i > 0 && e.runs[i-1].last == p-1
+	joinsNext := i < len(e.runs) && e.runs[i].first == p+1
+	switch {
+	case joinsPrev && joinsNext:
+		e.runs[i-1].last = e.runs[i].last
+		e.runs = slices.Delete(e.runs, i, i+1)
+	case joinsPrev:
+		e.runs[i-1].last = p
+	case joinsNext:
+		e.runs[i].first = p
+	default:
+		e.runs = slices.Insert(e.runs, i, posRun{p, p})
+	}
+	return true
+}
+
+// count is how many positions the runs hold.
+func (e auditEntry) count() int64 {
+	var n int64
+	for _, r := range e.runs {
+		n += r.last - r.first + 1
+	}
+	return n
+}
+
+// loadRuns reads runs stored as a flat array [first, last, first, last...].
+func loadRuns(d map[string]any, key string) []posRun {
+	var flat []int64
+	switch l := d[key].(type) {
+	case []int64:
+		flat = l
+	case []any:
+		for _, v := range l {
+			switch n := v.(type) {
+			case int64:
+				flat = append(flat, n)
+			case int:
+				flat = append(flat, int64(n))
+			case float64:
+				flat = append(flat, int64(n))
+			}
+		}
+	}
+	runs := make([]posRun, 0, len(flat)/2)
+	for i := 0; i+1 < len(flat); i += 2 {
+		runs = append(runs, posRun{flat[i], flat[i+1]})
+	}
+	return runs
+}
+
 func (e auditEntry) doc() readmodel.Doc {
-	positions := make([]any, len(e.positions))
-	for i, p := range e.positions {
-		positions[i] = p
+	runs := make([]any, 0, 2*len(e.runs))
+	for _, r := range e.runs {
+		runs = append(runs, r.first, r.last)
 	}
 	return readmodel.Doc{
 		"_id":               Key(e.team, e.id),
@@ -191,10 +257,10 @@ func (e auditEntry) doc() readmodel.Doc {
 		"route":             e.route,
 		"idempotency_key":   e.idempotencyKey,
 		"correlation_id":    e.corrID,
-		"first_position":    e.positions[0],
-		"position":          e.positions[len(e.positions)-1],
-		"event_count":       int64(len(e.positions)),
-		"positions":         positions,
+		"first_position":    e.runs[0].first,
+		"position":          e.runs[len(e.runs)-1].last,
+		"event_count":       e.count(),
+		"position_runs":     runs,
 		"stream_ids":        anyStrings(e.streamIDs),
 		"streams_truncated": e.streamsTruncated,
 		"event_types":       anyStrings(e.eventTypes),

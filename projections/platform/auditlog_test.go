@@ -83,8 +83,8 @@ func TestAuditLogOneEntryPerCommand(t *testing.T) {
 		"_id": "team-a/cmd-2", "team_id": "team-a", "entry_id": "cmd-2", "command_id": "cmd-2",
 		"actor": "key:k2", "route": "POST /api/v1/scans/:id/findings", "idempotency_key": "", "correlation_id": "corr-cmd-2",
 		"first_position": int64(2), "position": int64(5), "event_count": int64(3),
-		"positions":  []any{int64(2), int64(4), int64(5)},
-		"stream_ids": []any{"finding-f1", "finding-f2", "finding-f3"}, "streams_truncated": false,
+		"position_runs": []any{int64(2), int64(2), int64(4), int64(5)},
+		"stream_ids":    []any{"finding-f1", "finding-f2", "finding-f3"}, "streams_truncated": false,
 		"event_types": []any{"FindingRaised"}, "recorded_at": at(2 * time.Millisecond),
 	}, tx.Doc(t, platform.AuditLogCollection, "team-a/cmd-2"))
 	first := tx.Doc(t, platform.AuditLogCollection, "team-a/cmd-1")
@@ -94,7 +94,7 @@ func TestAuditLogOneEntryPerCommand(t *testing.T) {
 	assert.Equal(t, readmodel.Doc{
 		"_id": "team-a/event:ev-legacy", "team_id": "team-a", "entry_id": "event:ev-legacy", "command_id": "",
 		"actor": "", "route": "", "idempotency_key": "", "correlation_id": "",
-		"first_position": int64(6), "position": int64(6), "event_count": int64(1), "positions": []any{int64(6)},
+		"first_position": int64(6), "position": int64(6), "event_count": int64(1), "position_runs": []any{int64(6), int64(6)},
 		"stream_ids": []any{"scan-s9"}, "streams_truncated": false,
 		"event_types": []any{"ScanRequested"}, "recorded_at": at(6 * time.Millisecond),
 	}, tx.Doc(t, platform.AuditLogCollection, "team-a/event:ev-legacy"))
