@@ -6,8 +6,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"os"
+	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -29,6 +32,7 @@ type testApp struct {
 	base  string
 	store eventstore.Store
 	logs  *lockedBuffer
+	srv   *api.Server
 }
 
 type lockedBuffer struct {
@@ -63,8 +67,7 @@ func startApp(t *testing.T, mutate func(*config.Config)) *testApp {
 	if os.Getenv("CSPM_TEST_LOG") != "" {
 		out = io.MultiWriter(a.logs, os.Stderr)
 	}
-	var srv *api.Server
-	app := fxtest.New(t, serveOptions(cfg, out), fx.Populate(&srv, &a.store))
+	app := fxtest.New(t, serveOptions(cfg, out), fx.Populate(&a.srv, &a.store))
 	app.RequireStart()
 	t.Cleanup(func() {
 		app.RequireStop()
@@ -72,7 +75,8 @@ func startApp(t *testing.T, mutate func(*config.Config)) *testApp {
 			t.Logf("logs:\n%s", a.logs)
 		}
 	})
-	a.base = "http://" + srv.Addr()
+	a.base = "http://" + a.srv.Addr()
+	useAppKey(t, cfg.DataDir, a.srv.Addr())
 	return a
 }
 
@@ -189,6 +193,49 @@ func eventually(t *testing.T, within time.Duration, what string, cond func() boo
 
 func stale(a *answer) bool { return a.env.Meta.Stale != nil && *a.env.Meta.Stale }
 
-// authorize sets the API key of test requests. TEMPORARY (issue 4): the
-// authenticator accepts any bearer token until API keys land.
-func authorize(req *http.Request) { req.Header.Set("Authorization", "Bearer temporary") }
+// appKeys maps the host:port of each app a test started to the API key
+// its requests send (authorize).
+var appKeys sync.Map
+
+// adminKey is the admin key the app's first start wrote to its data dir.
+func adminKey(t testing.TB, dataDir string) string {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join(dataDir, adminKeyFile))
+	require.NoError(t, err, "the first start writes the admin key")
+	key := strings.TrimSpace(string(raw))
+	require.NotEmpty(t, key)
+	return key
+}
+
+// useAppKey makes requests to the app listening on addr send the admin
+// key in dataDir (every app started on a fresh data dir writes one).
+func useAppKey(t testing.TB, dataDir, addr string) {
+	t.Helper()
+	appKeys.Store(addr, adminKey(t, dataDir))
+}
+
+// cli runs the cspm CLI with env, plus CSPM_DATA_DIR set to the app's
+// data dir (where the CLI finds the admin key to call the app with).
+func (a *testApp) cli(t *testing.T, env map[string]string, args ...string) result {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), args, &stdout, &stderr, a.lookupEnv(env))
+	return result{code: code, stdout: stdout.String(), stderr: stderr.String()}
+}
+
+// lookupEnv is env with CSPM_DATA_DIR set to the app's data dir.
+func (a *testApp) lookupEnv(env map[string]string) config.LookupEnv {
+	e := map[string]string{"CSPM_DATA_DIR": a.cfg.DataDir}
+	maps.Copy(e, env)
+	return func(k string) (string, bool) { v, ok := e[k]; return v, ok }
+}
+
+// authorize sets the API key of a test request: the admin key of the app
+// the request goes to (registered by startApp or useAppKey).
+func authorize(req *http.Request) {
+	key, ok := appKeys.Load(req.URL.Host)
+	if !ok {
+		panic("authorize: no API key for " + req.URL.Host + ": start the app with startApp, or call useAppKey")
+	}
+	req.Header.Set("Authorization", "Bearer "+key.(string))
+}

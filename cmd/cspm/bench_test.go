@@ -47,6 +47,7 @@ func BenchmarkCommandToQueryLatency(b *testing.B) {
 	app.RequireStart()
 	defer app.RequireStop()
 	base := "http://" + srv.Addr()
+	useAppKey(b, cfg.DataDir, srv.Addr())
 	client := &http.Client{Transport: &http.Transport{MaxIdleConns: 512, MaxIdleConnsPerHost: 512}, Timeout: 30 * time.Second}
 	var seq atomic.Int64
 	ctx := context.Background()

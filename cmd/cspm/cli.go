@@ -72,8 +72,9 @@ func root() *command {
 		summary: "cloud security posture management, event-sourced",
 		description: "cspm is one binary: `serve` runs the service; `db` and `events` inspect\n" +
 			"the database registry and audit the event store; `projections` shows and\n" +
-			"rebuilds the read models of a running server.",
-		subs: []*command{serveCommand(), dbCommand(), eventsCommand(), projectionsCommand()},
+			"rebuilds the read models of a running server; `keys` issues, lists and\n" +
+			"revokes API keys.",
+		subs: []*command{serveCommand(), dbCommand(), eventsCommand(), projectionsCommand(), keysCommand()},
 	}
 }
 

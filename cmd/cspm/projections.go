@@ -27,7 +27,9 @@ import (
 // owns the live projectors, so a rebuild must run inside it (its cut-over
 // pauses the live loop) and its progress is read from it.
 
-const projectionGroups = config.GroupClient | config.GroupLogging
+// The storage group gives them --data-dir, where the server's admin.key
+// is (unless CSPM_API_KEY is set; see cliAPIKey).
+const projectionGroups = config.GroupClient | config.GroupLogging | config.GroupStorage
 
 func projectionsCommand() *command {
 	return &command{

@@ -28,7 +28,7 @@ func TestProjectionsCLI_ListAndStatus(t *testing.T) {
 	// --server defaults to http://<CSPM_HTTP_ADDR>.
 	u, err := url.Parse(a.base)
 	require.NoError(t, err)
-	r := cspm(t, map[string]string{"CSPM_HTTP_ADDR": u.Host}, "projections", "list")
+	r := a.cli(t, map[string]string{"CSPM_HTTP_ADDR": u.Host}, "projections", "list")
 	require.Equal(t, exitOK, r.code, r.stderr)
 	n := len(moduleProjections())
 	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
@@ -36,7 +36,7 @@ func TestProjectionsCLI_ListAndStatus(t *testing.T) {
 	assert.Regexp(t, `^NAME\s+DATABASE\s+EVENT TYPES$`, lines[0])
 	assert.Regexp(t, `^orchestration\.scan_runs\s+ORCHESTRATION\s+ScanRequested,ScanStarted,ScanCompleted,ScanFailed$`, lines[2])
 
-	r = cspm(t, nil, "projections", "list", "--json", "--server", a.base)
+	r = a.cli(t, nil, "projections", "list", "--json", "--server", a.base)
 	require.Equal(t, exitOK, r.code, r.stderr)
 	var list []struct {
 		Name       string   `json:"name"`
@@ -48,14 +48,14 @@ func TestProjectionsCLI_ListAndStatus(t *testing.T) {
 	assert.Equal(t, "cloudsecurity.findings", list[0].Name)
 	assert.Equal(t, "CLOUD_SECURITY", list[0].Database)
 
-	r = cspm(t, nil, "projections", "status", "--server", a.base)
+	r = a.cli(t, nil, "projections", "status", "--server", a.base)
 	require.Equal(t, exitOK, r.code, r.stderr)
 	lines = strings.Split(strings.TrimSpace(r.stdout), "\n")
 	require.Len(t, lines, n+1, r.stdout)
 	assert.Regexp(t, `^NAME\s+STATE\s+CHECKPOINT\s+PROCESSED\s+HEAD\s+LAG EVENTS\s+LAG SECONDS\s+PARKED\s+REBUILD$`, lines[0])
 	assert.Regexp(t, fmt.Sprintf(`(?m)^platform\.dashboard\s+running\s+%d\s+%d\s+%d\s+0\s+0\.0\s+0\s+-$`, pos, pos, pos), r.stdout)
 
-	r = cspm(t, nil, "projections", "status", "--json", "--server", a.base)
+	r = a.cli(t, nil, "projections", "status", "--json", "--server", a.base)
 	require.Equal(t, exitOK, r.code, r.stderr)
 	var st []api.ProjectionStatus
 	require.NoError(t, json.Unmarshal([]byte(r.stdout), &st))
@@ -71,13 +71,14 @@ func TestProjectionsCLI_Rebuild(t *testing.T) {
 	for i := range 5 {
 		a.newScan(t, fmt.Sprintf("cli-rb-%d", i))
 	}
-	r := cspm(t, nil, "projections", "rebuild", "platform.dashboard", "--server", a.base)
+	r := a.cli(t, nil, "projections", "rebuild", "platform.dashboard", "--server", a.base)
 	require.Equal(t, exitOK, r.code, "stdout:\n%s\nstderr:\n%s", r.stdout, r.stderr)
-	assert.Regexp(t, `^platform\.dashboard\tdone: 5 events applied through position 5 in \S+\n$`, r.stdout)
+	// Position 1 is the first start's admin key, which the dashboard ignores.
+	assert.Regexp(t, `^platform\.dashboard\tdone: 5 events applied through position 6 in \S+\n$`, r.stdout)
 	assert.Contains(t, r.stderr, "rebuild platform.dashboard: ", "plain progress lines off a terminal")
 
 	// Flags after the name, and --all.
-	r = cspm(t, nil, "projections", "rebuild", "--server", a.base, "--all")
+	r = a.cli(t, nil, "projections", "rebuild", "--server", a.base, "--all")
 	require.Equal(t, exitOK, r.code, "stdout:\n%s\nstderr:\n%s", r.stdout, r.stderr)
 	assert.Len(t, strings.Split(strings.TrimSpace(r.stdout), "\n"), len(moduleProjections()), r.stdout)
 	assert.NotContains(t, r.stdout, "failed")
@@ -95,7 +96,7 @@ func TestProjectionsCLI_Rebuild(t *testing.T) {
 		{[]string{"projections", "status", "--server", "http://127.0.0.1:1"}, exitFailure, "cannot reach the cspm server at http://127.0.0.1:1"},
 		{[]string{"projections", "retry-parked", "--server", a.base}, exitUsage, "give its NAME"},
 	} {
-		r := cspm(t, nil, tt.args...)
+		r := a.cli(t, nil, tt.args...)
 		assert.Equal(t, tt.code, r.code, "%v: %s", tt.args, r.stderr)
 		assert.Contains(t, r.stderr, tt.want, "%v", tt.args)
 	}
@@ -132,7 +133,7 @@ func TestProjectionsCLI_RebuildCanceled(t *testing.T) {
 	defer cancel()
 	var stdout bytes.Buffer
 	stderr := &cancelOnWrite{cancel: cancel}
-	code := run(ctx, []string{"projections", "rebuild", "--all", "--server", a.base}, &stdout, stderr, func(string) (string, bool) { return "", false })
+	code := run(ctx, []string{"projections", "rebuild", "--all", "--server", a.base}, &stdout, stderr, a.lookupEnv(nil))
 	assert.Equal(t, exitFailure, code, "stdout:\n%s\nstderr:\n%s", stdout.String(), stderr)
 	assert.Contains(t, stderr.String(), "canceling the rebuild of all on the server")
 	assert.Contains(t, stderr.String(), "canceled: ")
@@ -141,7 +142,7 @@ func TestProjectionsCLI_RebuildCanceled(t *testing.T) {
 	for _, s := range a.projections(t) {
 		assert.Equal(t, "running", s.State, s.Name)
 	}
-	r := cspm(t, nil, "projections", "rebuild", "--all", "--server", a.base)
+	r := a.cli(t, nil, "projections", "rebuild", "--all", "--server", a.base)
 	require.Equal(t, exitOK, r.code, "stdout:\n%s\nstderr:\n%s", r.stdout, r.stderr)
 }
 
@@ -152,20 +153,20 @@ func TestProjectionsCLI_ParkedEvents(t *testing.T) {
 	const proj = "platform.cross_module_references"
 	eventually(t, 30*time.Second, "poison parked", func() bool { return a.projections(t)[proj].ParkedCount == 1 })
 
-	r := cspm(t, nil, "projections", "status", "--server", a.base)
+	r := a.cli(t, nil, "projections", "status", "--server", a.base)
 	require.Equal(t, exitOK, r.code, r.stderr)
 	assert.Regexp(t, `platform\.cross_module_references\s+running\s+\d+\s+\d+\s+\d+\s+0\s+0\.0\s+1\s`, r.stdout)
 
-	r = cspm(t, nil, "projections", "retry-parked", proj, "--position", fmt.Sprint(poison), "--server", a.base)
+	r = a.cli(t, nil, "projections", "retry-parked", proj, "--position", fmt.Sprint(poison), "--server", a.base)
 	assert.Equal(t, exitFailure, r.code, r.stdout)
 	assert.Contains(t, r.stderr, "422 RETRY_FAILED")
-	r = cspm(t, nil, "projections", "skip-parked", proj, "--position", fmt.Sprint(poison+7), "--server", a.base)
+	r = a.cli(t, nil, "projections", "skip-parked", proj, "--position", fmt.Sprint(poison+7), "--server", a.base)
 	assert.Equal(t, exitFailure, r.code)
 	assert.Contains(t, r.stderr, "no such parked event")
-	r = cspm(t, nil, "projections", "skip-parked", proj, "--server", a.base)
+	r = a.cli(t, nil, "projections", "skip-parked", proj, "--server", a.base)
 	require.Equal(t, exitOK, r.code, r.stderr)
 	assert.Equal(t, proj+": 1 parked event(s) skipped\n", r.stdout)
-	r = cspm(t, nil, "projections", "retry-parked", proj, "--server", a.base)
+	r = a.cli(t, nil, "projections", "retry-parked", proj, "--server", a.base)
 	require.Equal(t, exitOK, r.code, r.stderr)
 	assert.Equal(t, proj+": 0 parked event(s) applied\n", r.stdout)
 }

@@ -36,7 +36,7 @@ func serveCommand() *command {
 
 func serve(ctx context.Context, inv *invocation) error {
 	cfg := inv.cfg
-	app := fx.New(serveOptions(cfg, inv.stderr))
+	app := fx.New(serveOptionsTo(cfg, inv.stderr, inv.stdout))
 	if err := app.Err(); err != nil {
 		return fmt.Errorf("build: %w", err)
 	}

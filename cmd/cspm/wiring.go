@@ -33,10 +33,17 @@ const storeOpenTimeout = 30 * time.Second
 // logOutput is where the process logs (stderr; a buffer in tests).
 type logOutput struct{ io.Writer }
 
-// serveOptions is the whole `cspm serve` application.
+// serveOptions is the whole `cspm serve` application, logging to logTo;
+// the first start's admin key banner is not printed (the key is in
+// <data-dir>/admin.key). serveOptionsTo prints it to stdout.
 func serveOptions(cfg config.Config, logTo io.Writer) fx.Option {
+	return serveOptionsTo(cfg, logTo, io.Discard)
+}
+
+// serveOptionsTo is serveOptions with the first-start banner on stdout.
+func serveOptionsTo(cfg config.Config, logTo, stdout io.Writer) fx.Option {
 	opts := []fx.Option{
-		fx.Supply(cfg, logOutput{logTo}),
+		fx.Supply(cfg, logOutput{logTo}, bannerOutput{stdout}),
 		fx.WithLogger(newFxLogger),
 		fx.StopTimeout(cfg.ShutdownTimeout),
 		loggingModule,
@@ -114,8 +121,9 @@ var commandsModule = fx.Module("commands",
 )
 
 var apiModule = fx.Module("api",
-	fx.Provide(newAPIServer, newAuthenticator),
-	fx.Invoke(registerAPIHooks),
+	fx.Provide(newAPIServer, newAuthenticator, authenticatorPort, newKeyService),
+	// The first start's admin key is issued before the API listens.
+	fx.Invoke(registerBootstrap, registerAPIHooks),
 )
 
 // apiParams are newAPIServer's dependencies.
@@ -131,6 +139,7 @@ type apiParams struct {
 	Metrics  *prometheus.Registry
 	Auth     api.Authenticator
 	Audit    *queries.Audit
+	Keys     api.KeyService
 }
 
 func newAPIServer(p apiParams) *api.Server {
@@ -158,6 +167,7 @@ func newAPIServer(p apiParams) *api.Server {
 		Progress:    p.ReadSide.Progress,
 		Projections: p.ReadSide.Admin,
 		Audit:       p.Audit,
+		Keys:        p.Keys,
 		Metrics:     p.Metrics,
 	})
 }

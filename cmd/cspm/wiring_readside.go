@@ -43,6 +43,7 @@ func moduleProjections() []projections.Projection {
 		platformproj.NewDashboard(),
 		platformproj.NewCrossModuleReferences(),
 		platformproj.NewAuditLog(),
+		platformproj.NewAPIKeys(),
 	}
 }
 

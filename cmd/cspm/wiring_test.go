@@ -48,6 +48,7 @@ func TestServeApp_StartStop(t *testing.T) {
 	app.RequireStart()
 
 	base := "http://" + srv.Addr()
+	useAppKey(t, cfg.DataDir, srv.Addr())
 	for _, path := range []string{"/healthz", "/readyz"} {
 		resp, err := http.Get(base + path)
 		require.NoError(t, err)
