@@ -68,11 +68,9 @@ func gzipBytes(b []byte) []byte {
 // fetched at once.
 const docsScript = "redoc.standalone.js"
 
-// Query parameters of GET /docs.
-const (
-	paramDocsAsset   = "asset"
-	paramDocsVersion = "v"
-)
+// paramDocsAsset names a file of the docs page: GET /docs?asset=<file>.
+// The page adds v=<content hash> to it, which the server ignores.
+const paramDocsAsset = "asset"
 
 var docsPageTemplate = template.Must(template.New("docs").Parse(`<!DOCTYPE html>
 <html lang="en">
@@ -104,14 +102,11 @@ var docsPage = sync.OnceValue(func() []byte {
 })
 
 // docs serves GET /docs: the page, or with ?asset= one of its files.
+// Other query parameters are ignored (a link to the page may carry some).
 func (s *Server) docs(c echo.Context) error {
-	p, err := readParams(c, []string{paramDocsAsset, paramDocsVersion})
-	if err != nil {
-		return err
-	}
 	h := c.Response().Header()
 	h.Set(headerContentTypeOption, "nosniff")
-	name, ok := p.Values[paramDocsAsset]
+	name, ok := c.QueryParams()[paramDocsAsset]
 	if !ok {
 		h.Set(echo.HeaderCacheControl, "no-cache")
 		h.Set(echo.HeaderContentSecurityPolicy, docsCSP)
