@@ -97,7 +97,7 @@ func testScanLifecycle(t *testing.T, bin string) {
 	require.NoError(t, json.Unmarshal(created.Data, &accepted))
 	require.True(t, strings.HasPrefix(accepted.StreamID, "scan-"), accepted.StreamID)
 	scanID := strings.TrimPrefix(accepted.StreamID, "scan-")
-	assert.EqualValues(t, 1, accepted.Position, "the 400 appended nothing")
+	assert.EqualValues(t, 2, accepted.Position, "the 400 appended nothing (position 1 is the first start's admin key)")
 
 	srv.post(t, "/api/v1/scans/"+scanID+"/start", nil, 202)
 
@@ -152,7 +152,8 @@ func testScanLifecycle(t *testing.T, bin string) {
 
 	r = runCLI(t, bin, env, "events", "verify")
 	require.Equal(t, 0, r.code, "stdout:\n%s\nstderr:\n%s", r.stdout, r.stderr)
-	assert.Contains(t, r.stdout, fmt.Sprintf("OK: %d events in %d streams verified", head, 1+len(batch.Items)))
+	// The streams: the first start's admin key, the scan, its findings.
+	assert.Contains(t, r.stdout, fmt.Sprintf("OK: %d events in %d streams verified", head, 2+len(batch.Items)))
 
 	r = runCLI(t, bin, env, "events", "replay", "--stream", accepted.StreamID, "--json")
 	require.Equal(t, 0, r.code, r.stderr)

@@ -9,8 +9,10 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -73,11 +75,13 @@ func runCLI(t *testing.T, bin string, env []string, args ...string) cliResult {
 
 // server is a running `cspm serve`.
 type server struct {
-	cmd    *exec.Cmd
-	exited bool   // set by stop, on the test's goroutine
-	base   string // http://host:port
-	logs   *syncBuffer
-	done   chan error
+	cmd     *exec.Cmd
+	exited  bool        // set by stop, on the test's goroutine
+	base    string      // http://host:port
+	dataDir string      // its data directory (where its admin.key is)
+	logs    *syncBuffer // stderr: the log
+	stdout  *syncBuffer // stdout: the first start's admin key banner, nothing else
+	done    chan error
 }
 
 type syncBuffer struct {
@@ -105,8 +109,8 @@ func startServe(t *testing.T, bin string, env []string, args ...string) *server 
 	cmd.Env = env
 	stderr, err := cmd.StderrPipe()
 	require.NoError(t, err)
-	s := &server{cmd: cmd, logs: &syncBuffer{}, done: make(chan error, 1)}
-	cmd.Stdout = s.logs
+	s := &server{cmd: cmd, logs: &syncBuffer{}, stdout: &syncBuffer{}, done: make(chan error, 1), dataDir: dataDirOf(env, args)}
+	cmd.Stdout = s.stdout
 	require.NoError(t, cmd.Start())
 
 	listen := make(chan string, 1)
@@ -145,7 +149,37 @@ func startServe(t *testing.T, bin string, env []string, args ...string) *server 
 		t.Fatalf("cspm serve did not say where it listens; logs:\n%s", s.logs)
 	}
 	require.True(t, strings.HasPrefix(s.base, "http://127.0.0.1:"), "listen = %q", s.base)
+	useKey(t, s.base, adminKey(t, s.dataDir))
 	return s
+}
+
+// dataDirOf is the data directory a server started with env and args
+// uses: --data-dir, else CSPM_DATA_DIR, else ./data.
+func dataDirOf(env, args []string) string {
+	for i, a := range args {
+		if v, ok := strings.CutPrefix(a, "--data-dir="); ok {
+			return v
+		}
+		if a == "--data-dir" && i+1 < len(args) {
+			return args[i+1]
+		}
+	}
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, "CSPM_DATA_DIR="); ok {
+			return v
+		}
+	}
+	return "data"
+}
+
+// adminKey is the admin key the server's first start wrote to dataDir.
+func adminKey(t *testing.T, dataDir string) string {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join(dataDir, "admin.key"))
+	require.NoError(t, err, "the first start writes <data-dir>/admin.key")
+	key := strings.TrimSpace(string(raw))
+	require.NotEmpty(t, key)
+	return key
 }
 
 // waitReady polls /readyz until it answers 200 or the deadline passes.
@@ -234,6 +268,22 @@ func (s *server) post(t *testing.T, path string, body any, want int) envelope {
 	return env
 }
 
-// authorize sets the API key of test requests. TEMPORARY (issue 4): the
-// authenticator accepts any bearer token until API keys land.
-func authorize(req *http.Request) { req.Header.Set("Authorization", "Bearer temporary") }
+// serverKeys maps the host:port of each server a test started to the key
+// its requests send.
+var serverKeys sync.Map
+
+// useKey makes requests to the server at base send key.
+func useKey(t *testing.T, base, key string) {
+	t.Helper()
+	u, err := url.Parse(base)
+	require.NoError(t, err)
+	serverKeys.Store(u.Host, key)
+}
+
+// authorize sets the API key of a test request: the admin key of the
+// server it goes to (startServe registers it).
+func authorize(req *http.Request) {
+	if key, ok := serverKeys.Load(req.URL.Host); ok {
+		req.Header.Set("Authorization", "Bearer "+key.(string))
+	}
+}
