@@ -2,15 +2,21 @@ package api_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"sync/atomic"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/cspm-es/cspm-es/api"
+	"github.com/cspm-es/cspm-es/commands"
+	"github.com/cspm-es/cspm-es/domain/access"
+	"github.com/cspm-es/cspm-es/queries"
 )
 
 // Fuzz tests for the request decoders of the command routes. Whatever the
@@ -27,22 +33,53 @@ var commonSeeds = []string{
 	`{"x":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}`,
 }
 
+// fuzzed lists the operation of every fuzz target below; a test checks
+// that every command route of the table (POST, not public) has one.
+var fuzzed = map[string]bool{
+	"requestScan": true, "startScan": true, "completeScan": true, "failScan": true, "raiseFindings": true,
+	"resolveFinding": true, "suppressFinding": true, "createKey": true, "revokeKey": true,
+	"startRebuild": true, "retryParked": true, "skipParked": true,
+}
+
+func TestEveryCommandRouteIsFuzzed(t *testing.T) {
+	t.Parallel()
+	for _, r := range fullEnv(t).srv.Routes() {
+		if r.Method == http.MethodPost && !r.Public {
+			assert.True(t, fuzzed[r.OperationID], "%s (%s) reads a body: add a fuzz target", r.Key(), r.OperationID)
+		}
+	}
+}
+
 func fuzzRoute(f *testing.F, path string, seeds ...string) {
 	for _, s := range append(seeds, commonSeeds...) {
 		f.Add([]byte(s))
 	}
-	env := newFakeEnv(f, func(c *api.ServerConfig, _ *api.Deps) { c.Logger = slog.New(slog.DiscardHandler) })
+	keys, admin := &countingKeys{}, &countingAdmin{fakeAdmin: &fakeAdmin{}}
+	env := newFakeEnv(f, func(c *api.ServerConfig, d *api.Deps) {
+		c.Logger = slog.New(slog.DiscardHandler)
+		d.Keys = keys
+		d.Projections = admin
+		d.Queries, d.Progress = &fakeQueries{}, &fakeProgress{reached: 40}
+	})
 	h := env.srv.Handler()
-	f.Fuzz(func(t *testing.T, body []byte) {
-		before := env.cmds.Count()
+	post := func(body []byte) *httptest.ResponseRecorder {
 		req := httptest.NewRequest(http.MethodPost, path, bytes.NewReader(body))
 		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+testKey(access.Admin, "team-a"))
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, req)
+		return rec
+	}
+	// The first seed is a valid body: the route is reached at all.
+	first := post([]byte(seeds[0]))
+	require.Less(f, first.Code, 300, "the first seed must be accepted: %s", first.Body.Bytes())
+	f.Fuzz(func(t *testing.T, body []byte) {
+		before := env.cmds.Count() + keys.count() + admin.count()
+		rec := post(body)
 
 		var out api.Envelope
 		require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &out), "always an envelope: %s", rec.Body.Bytes())
-		called := env.cmds.Count() > before
+		called := env.cmds.Count()+keys.count()+admin.count() > before
 		switch {
 		case rec.Code >= 200 && rec.Code < 300:
 			require.True(t, out.Success)
@@ -90,4 +127,66 @@ func FuzzDecodeResolveFinding(f *testing.F) {
 
 func FuzzDecodeSuppressFinding(f *testing.F) {
 	fuzzRoute(f, "/api/v1/findings/f1/suppress", `{"reason":"false positive","until":"2027-01-01T00:00:00Z"}`, `{"until":"2027-13-01T00:00:00Z"}`)
+}
+
+func FuzzDecodeCreateKey(f *testing.F) {
+	fuzzRoute(f, "/api/v1/keys", `{"name":"ci","role":"analyst"}`, `{"name":"","role":"root"}`, `{"name":"ci","role":"viewer","team_id":"other"}`)
+}
+
+func FuzzDecodeRevokeKey(f *testing.F) {
+	fuzzRoute(f, "/api/v1/keys/k1/revoke", `{"reason":"leaked"}`, `{"reason":7}`)
+}
+
+func FuzzDecodeStartRebuild(f *testing.F) {
+	fuzzRoute(f, "/api/v1/projections/platform.dashboard/rebuild", `{}`)
+}
+
+func FuzzDecodeRetryParked(f *testing.F) {
+	fuzzRoute(f, "/api/v1/projections/platform.dashboard/parked/retry", `{"position":3}`, `{"position":-1}`)
+}
+
+func FuzzDecodeSkipParked(f *testing.F) {
+	fuzzRoute(f, "/api/v1/projections/platform.dashboard/parked/skip", `{"position":3}`, `{"position":"x"}`)
+}
+
+// countingKeys is a KeyService that accepts everything and counts calls.
+type countingKeys struct{ n atomic.Int64 }
+
+func (k *countingKeys) count() int { return int(k.n.Load()) }
+
+func (k *countingKeys) IssueKey(_ context.Context, m commands.Meta, c commands.IssueKey) (commands.IssuedKey, error) {
+	k.n.Add(1)
+	return commands.IssuedKey{Result: commands.Result{ID: "k1", StreamID: "apikey-k1", Version: 1, Position: 1}, Name: c.Name, TeamID: m.TeamID}, nil
+}
+
+func (k *countingKeys) RevokeKey(_ context.Context, _ commands.Meta, c commands.RevokeKey) (commands.Result, error) {
+	k.n.Add(1)
+	return commands.Result{ID: c.KeyID, StreamID: "apikey-" + c.KeyID, Version: 2, Position: 2}, nil
+}
+
+func (k *countingKeys) ListKeys(context.Context, string, queries.Page) (queries.APIKeyList, error) {
+	return queries.APIKeyList{}, nil
+}
+
+// countingAdmin counts the projection-admin calls that take a body.
+type countingAdmin struct {
+	*fakeAdmin
+	n atomic.Int64
+}
+
+func (a *countingAdmin) count() int { return int(a.n.Load()) }
+
+func (a *countingAdmin) StartRebuild(ctx context.Context, name string) (api.RebuildStarted, error) {
+	a.n.Add(1)
+	return a.fakeAdmin.StartRebuild(ctx, name)
+}
+
+func (a *countingAdmin) RetryParked(ctx context.Context, name string, position int64) (int, error) {
+	a.n.Add(1)
+	return a.fakeAdmin.RetryParked(ctx, name, position)
+}
+
+func (a *countingAdmin) SkipParked(ctx context.Context, name string, position int64) (int, error) {
+	a.n.Add(1)
+	return a.fakeAdmin.SkipParked(ctx, name, position)
 }

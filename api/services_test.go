@@ -7,4 +7,5 @@ import "github.com/cspm-es/cspm-es/api"
 // is the whole API. Add a line here for each new optional service.
 func withAllServices(d *api.Deps) {
 	d.Audit = &fakeAudit{}
+	d.Keys = &countingKeys{}
 }
