@@ -12,6 +12,8 @@
 //   - AuditLog ("platform.audit_log"): one audit_log entry per accepted
 //     command (actor, route, idempotency key, positions, streams), from
 //     every event type.
+//   - APIKeys ("platform.api_keys"): one api_keys document per API key
+//     (name, team, role, status; never its salt or hash), for listing.
 //
 // They converge whatever order their source streams interleave in
 // (invariant 6); docs/read-models.md gives the argument.
