@@ -364,3 +364,15 @@ func mapKeys(m map[string]any) []string {
 	}
 	return out
 }
+
+// The projection the key list waits for is registered.
+func TestKeyReadsAreRegistered(t *testing.T) {
+	t.Parallel()
+	var names []string
+	for _, p := range moduleProjections() {
+		names = append(names, p.Name())
+	}
+	for _, n := range api.KeyReads() {
+		assert.Contains(t, names, n)
+	}
+}
