@@ -22,8 +22,8 @@ func testConfig(t *testing.T) config.Config {
 	cfg := config.Default()
 	cfg.DataDir = t.TempDir()
 	cfg.HTTPAddr = "127.0.0.1:0"
-	cfg.ShutdownTimeout = 5 * time.Second
-	cfg.RateLimit = 0 // tests hammer the API; the limiter has its own tests
+	cfg.ShutdownTimeout = 10 * time.Second // above net/http's 5s grace for just-accepted connections
+	cfg.RateLimit = 0                      // tests hammer the API; the limiter has its own tests
 	require.NoError(t, cfg.Validate())
 	return cfg
 }
