@@ -2,7 +2,7 @@ package projections
 
 import (
 	"encoding/json"
-	"strconv"
+	"math"
 	"strings"
 	"time"
 
@@ -46,10 +46,9 @@ func parseEnvelope(data []byte, rec *eventstore.RecordedEvent) bool {
 			rec.SchemaVersion = int(v)
 			ok = ok && int64(rec.SchemaVersion) == v
 		case "data":
-			var raw []byte
-			if raw, ok = s.value(); ok {
-				rec.Data = append(json.RawMessage(nil), raw...)
-			}
+			// Aliased, not copied: a delivered message's data is its own
+			// buffer. The codec's decode rejects data that is not valid JSON.
+			rec.Data, ok = s.value()
 		case "metadata":
 			ok = s.object(func(key string) bool {
 				var ok bool
@@ -129,7 +128,7 @@ func (s *scanner) object(field func(key string) bool) bool {
 		return true
 	}
 	for {
-		key, ok := s.str()
+		key, ok := s.key()
 		if !ok || !s.next(':') || !field(key) {
 			return false
 		}
@@ -172,28 +171,112 @@ func (s *scanner) str() (string, bool) {
 	return "", false
 }
 
-func (s *scanner) int() (int64, bool) {
+// key reads an object key. Keys the envelope knows are plain ASCII, so a
+// key with an escape is returned as it is written (it then matches no
+// known key and its value is skipped); known keys come back as constants,
+// without an allocation.
+func (s *scanner) key() (string, bool) {
 	s.ws()
-	start := s.i
-	if s.i < len(s.b) && s.b[s.i] == '-' {
-		s.i++
+	if s.i >= len(s.b) || s.b[s.i] != '"' {
+		return "", false
 	}
-	for s.i < len(s.b) && s.b[s.i] >= '0' && s.b[s.i] <= '9' {
-		s.i++
+	start := s.i + 1
+	for i := start; i < len(s.b); i++ {
+		switch c := s.b[i]; {
+		case c == '\\':
+			i++
+		case c == '"':
+			s.i = i + 1
+			return internKey(s.b[start:i]), true
+		case c < 0x20:
+			return "", false
+		}
 	}
-	v, err := strconv.ParseInt(string(s.b[start:s.i]), 10, 64)
-	return v, err == nil
+	return "", false
 }
 
-// value returns the bytes of the next value, checked with json.Valid.
+// internKey returns the envelope's key constants without allocating
+// (the compiler does not allocate for a switch on string(b)).
+func internKey(b []byte) string {
+	switch string(b) {
+	case "event_id":
+		return "event_id"
+	case "stream_id":
+		return "stream_id"
+	case "stream_type":
+		return "stream_type"
+	case "version":
+		return "version"
+	case "position":
+		return "position"
+	case "type":
+		return "type"
+	case "schema_version":
+		return "schema_version"
+	case "data":
+		return "data"
+	case "metadata":
+		return "metadata"
+	case "recorded_at":
+		return "recorded_at"
+	case "prev_hash":
+		return "prev_hash"
+	case "hash":
+		return "hash"
+	case "team_id":
+		return "team_id"
+	case "actor":
+		return "actor"
+	case "correlation_id":
+		return "correlation_id"
+	case "causation_id":
+		return "causation_id"
+	case "command_id":
+		return "command_id"
+	case "route":
+		return "route"
+	case "idempotency_key":
+		return "idempotency_key"
+	}
+	return string(b)
+}
+
+// int reads a JSON integer that fits an int64.
+func (s *scanner) int() (int64, bool) {
+	s.ws()
+	neg := s.i < len(s.b) && s.b[s.i] == '-'
+	if neg {
+		s.i++
+	}
+	start := s.i
+	var v uint64
+	for s.i < len(s.b) && s.b[s.i] >= '0' && s.b[s.i] <= '9' {
+		d := uint64(s.b[s.i] - '0')
+		if v > (math.MaxInt64-d)/10 {
+			return 0, false
+		}
+		v = v*10 + d
+		s.i++
+	}
+	n := s.i - start
+	if n == 0 || (n > 1 && s.b[start] == '0') {
+		return 0, false
+	}
+	if neg {
+		return -int64(v), true
+	}
+	return int64(v), true
+}
+
+// value returns the bytes of the next value, scanned loosely: the event
+// data it reads is checked when the codec decodes it.
 func (s *scanner) value() ([]byte, bool) {
 	s.ws()
 	start := s.i
 	if !s.skip() {
 		return nil, false
 	}
-	v := s.b[start:s.i]
-	return v, json.Valid(v)
+	return s.b[start:s.i], true
 }
 
 // skip moves past one value, loosely (value validates it).
