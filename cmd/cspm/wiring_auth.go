@@ -151,40 +151,21 @@ func bannerURL(addr string) string {
 	return serverURL(addr)
 }
 
-// writeKeyFile writes key to path atomically (a temporary file in the same
-// directory, synced and renamed), readable by the owner only. The
-// directory is created if needed.
-func writeKeyFile(path, key string) (err error) {
+// writeKeyFile writes key to path atomically (writeFileAtomic), readable
+// by the owner only: os.CreateTemp creates the temporary file with mode
+// 0600, so the key is never readable by others, not even before the
+// rename. The directory is created if needed.
+func writeKeyFile(path, key string) error {
 	dir := filepath.Dir(path)
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return fmt.Errorf("create %s: %w", dir, err)
 	}
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*.tmp")
-	if err != nil {
-		return fmt.Errorf("create %s: %w", path, err)
-	}
-	defer func() {
-		if err != nil {
-			_ = f.Close()
-			_ = os.Remove(f.Name())
+	return writeFileAtomic(path, func(w io.Writer) error {
+		if _, err := io.WriteString(w, key+"\n"); err != nil {
+			return fmt.Errorf("write %s: %w", path, err)
 		}
-	}()
-	if err := f.Chmod(0o600); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if _, err := io.WriteString(f, key+"\n"); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := f.Sync(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.Rename(f.Name(), path); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
+		return nil
+	})
 }
 
 // cliAPIKey is the key CLI commands send to the server: CSPM_API_KEY if
