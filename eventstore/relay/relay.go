@@ -219,6 +219,9 @@ func (r *Relay) Checkpoint(ctx context.Context) (int64, error) {
 	return int64(s.CachedInfo().State.LastSeq), nil
 }
 
+// errCodeStreamCreate is JetStream's "error creating store for stream".
+const errCodeStreamCreate jetstream.ErrorCode = 10049
+
 // ResetStream deletes the stream (its messages and its consumers) and
 // creates it empty, so the relay republishes the store from position 1.
 // It is the repair for a *MismatchError after the store was reset; the
@@ -227,8 +230,23 @@ func (r *Relay) ResetStream(ctx context.Context) error {
 	if err := bus.DeleteStream(ctx, r.js, r.cfg.Stream.Name); err != nil {
 		return fmt.Errorf("relay: reset stream: %w", err)
 	}
-	if _, err := bus.EnsureStream(ctx, r.js, r.cfg.Stream); err != nil {
-		return fmt.Errorf("relay: reset stream: %w", err)
+	// nats-server may still be removing the deleted stream's files: its
+	// create then fails with "error creating store for stream" (10049)
+	// for a moment. Retry that, briefly.
+	for attempt := 0; ; attempt++ {
+		_, err := bus.EnsureStream(ctx, r.js, r.cfg.Stream)
+		if err == nil {
+			break
+		}
+		var apiErr *jetstream.APIError
+		if attempt >= 20 || !errors.As(err, &apiErr) || apiErr.ErrorCode != errCodeStreamCreate {
+			return fmt.Errorf("relay: reset stream: %w", err)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("relay: reset stream: %w", ctx.Err())
+		case <-time.After(50 * time.Millisecond):
+		}
 	}
 	r.log.Warn("event stream reset: every event will be republished from position 1")
 	r.update(func(s *Status) { s.Published = 0; s.Lag = s.Head })
