@@ -75,7 +75,7 @@ func findQuery(collection string, plan readmodel.FindPlan, seg segment, limit in
 	var q sqlBuilder
 	q.w("SELECT id, doc FROM ", quoteIdent(collection), " WHERE ")
 	q.filter(plan.Filter)
-	if seg.cond.sb.Len() > 0 {
+	if !seg.cond.empty() {
 		q.w(" AND ", seg.cond.String())
 		q.args = append(q.args, seg.cond.args...)
 	}

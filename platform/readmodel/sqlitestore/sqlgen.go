@@ -3,7 +3,6 @@ package sqlitestore
 import (
 	"slices"
 	"strconv"
-	"strings"
 
 	"github.com/cspm-es/cspm-es/platform/readmodel"
 )
@@ -19,25 +18,34 @@ import (
 // MongoDB's type brackets, with json_type guards: a number never matches a
 // bool, a string never a time or an object.
 
-// sqlBuilder accumulates a SQL fragment and its arguments.
+// sqlBuilder accumulates a SQL fragment and its arguments. It is a value
+// that is copied (returned by findQuery, held in segments), so it must not
+// hold a strings.Builder: a used Builder keeps a pointer to where it was
+// first written, and a copy that outlives that place (a goroutine stack
+// that has since moved) holds a dangling pointer, which the garbage
+// collector finds and aborts the process on ("found bad pointer in Go
+// heap"). A plain byte slice copies safely.
 type sqlBuilder struct {
-	sb   strings.Builder
+	buf  []byte
 	args []any
 }
 
 func (b *sqlBuilder) w(parts ...string) {
 	for _, p := range parts {
-		b.sb.WriteString(p)
+		b.buf = append(b.buf, p...)
 	}
 }
 
 // arg writes a placeholder bound to v.
 func (b *sqlBuilder) arg(v any) {
 	b.args = append(b.args, v)
-	b.sb.WriteByte('?')
+	b.buf = append(b.buf, '?')
 }
 
-func (b *sqlBuilder) String() string { return b.sb.String() }
+func (b *sqlBuilder) String() string { return string(b.buf) }
+
+// empty reports whether nothing was written.
+func (b *sqlBuilder) empty() bool { return len(b.buf) == 0 }
 
 // quoteIdent quotes a validated table or index name.
 func quoteIdent(name string) string { return `"` + name + `"` }
