@@ -125,7 +125,7 @@ func (ScanSummaries) applyRaised(ctx context.Context, tx projections.Tx, ev proj
 	s.SeverityCounts.Add(f.Severity, 1)
 	s.StatusCounts.Add(f.Status, 1)
 	s.UpdatedPosition = max(s.UpdatedPosition, f.UpdatedPosition)
-	tx.Put(FindingIndexCollection, f.doc())
+	tx.Put(FindingIndexCollection, f.Doc())
 	tx.Put(ScanSummariesCollection, s.doc())
 	return nil
 }
@@ -149,7 +149,7 @@ func (ScanSummaries) applyStatus(ctx context.Context, tx projections.Tx, ev proj
 		f.ResolvedAt = fold.Later(f.ResolvedAt, c.at)
 	}
 	f.UpdatedPosition = max(f.UpdatedPosition, ev.Position)
-	tx.Put(FindingIndexCollection, f.doc())
+	tx.Put(FindingIndexCollection, f.Doc())
 	if !f.Raised {
 		return nil
 	}

@@ -69,47 +69,8 @@ func (s summary) doc() readmodel.Doc {
 	}
 }
 
-// indexed is a scan_finding_index document: what the summary counts hold
-// for one finding. Raised is false while only later events of the finding
-// were seen (Status then holds the furthest status they reached).
-type indexed struct {
-	ID              string
-	TeamID          string
-	FindingID       string
-	Raised          bool
-	ScanID          string
-	Severity        string
-	Status          csdomain.Status
-	ResolvedAt      time.Time
-	UpdatedPosition int64
-}
-
-func loadIndexed(ctx context.Context, tx projections.Tx, team, findingID string) (indexed, error) {
-	d, _, err := fold.Get(ctx, tx, FindingIndexCollection, Key(team, findingID))
-	f := indexed{
-		ID:              Key(team, findingID),
-		TeamID:          team,
-		FindingID:       findingID,
-		Raised:          fold.Flag(d, "raised"),
-		ScanID:          fold.Str(d, "scan_id"),
-		Severity:        fold.Str(d, "severity"),
-		Status:          csdomain.Status(fold.Str(d, "status")),
-		ResolvedAt:      fold.Time(d, "resolved_at"),
-		UpdatedPosition: fold.Num(d, "updated_position"),
-	}
-	return f, err
-}
-
-func (f indexed) doc() readmodel.Doc {
-	return readmodel.Doc{
-		"_id":              f.ID,
-		"team_id":          f.TeamID,
-		"finding_id":       f.FindingID,
-		"raised":           f.Raised,
-		"scan_id":          f.ScanID,
-		"severity":         f.Severity,
-		"status":           string(f.Status),
-		"resolved_at":      fold.TimeOrNil(f.ResolvedAt),
-		"updated_position": f.UpdatedPosition,
-	}
+// loadIndexed reads a scan_finding_index row: what the summary counts
+// hold for one finding (fold.FindingRow).
+func loadIndexed(ctx context.Context, tx projections.Tx, team, findingID string) (fold.FindingRow, error) {
+	return fold.LoadFindingRow(ctx, tx, FindingIndexCollection, Key(team, findingID), team, findingID)
 }

@@ -156,7 +156,7 @@ func applyRaised(ctx context.Context, tx projections.Tx, ev projections.Event, e
 		d.OpenFindingsBySev.Add(f.Severity, 1)
 	}
 	d.UpdatedPosition = max(d.UpdatedPosition, f.UpdatedPosition)
-	tx.Put(DashboardFindingsCollection, f.doc())
+	tx.Put(DashboardFindingsCollection, f.Doc())
 	tx.Put(DashboardCollection, d.doc())
 	return nil
 }
@@ -179,7 +179,7 @@ func applyFindingStatus(ctx context.Context, tx projections.Tx, ev projections.E
 		f.ResolvedAt = resolvedAt
 	}
 	f.UpdatedPosition = max(f.UpdatedPosition, ev.Position)
-	tx.Put(DashboardFindingsCollection, f.doc())
+	tx.Put(DashboardFindingsCollection, f.Doc())
 	if !f.Raised {
 		return nil
 	}

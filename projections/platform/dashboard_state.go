@@ -8,7 +8,6 @@ import (
 
 	"github.com/cspm-es/cspm-es/projections/fold"
 
-	csdomain "github.com/cspm-es/cspm-es/domain/cloudsecurity"
 	orchdomain "github.com/cspm-es/cspm-es/domain/orchestration"
 	"github.com/cspm-es/cspm-es/platform/readmodel"
 	"github.com/cspm-es/cspm-es/projections"
@@ -148,46 +147,8 @@ func (s scanRow) doc() readmodel.Doc {
 	}
 }
 
-// findingRow is a dashboard_findings document: what the dashboard counts
-// hold for one finding. Raised is false while only later events were seen.
-type findingRow struct {
-	ID              string
-	TeamID          string
-	FindingID       string
-	Raised          bool
-	ScanID          string
-	Severity        string
-	Status          csdomain.Status
-	ResolvedAt      time.Time
-	UpdatedPosition int64
-}
-
-func loadFindingRow(ctx context.Context, tx projections.Tx, team, findingID string) (findingRow, error) {
-	d, _, err := fold.Get(ctx, tx, DashboardFindingsCollection, Key(team, findingID))
-	f := findingRow{
-		ID:              Key(team, findingID),
-		TeamID:          team,
-		FindingID:       findingID,
-		Raised:          fold.Flag(d, "raised"),
-		ScanID:          fold.Str(d, "scan_id"),
-		Severity:        fold.Str(d, "severity"),
-		Status:          csdomain.Status(fold.Str(d, "status")),
-		ResolvedAt:      fold.Time(d, "resolved_at"),
-		UpdatedPosition: fold.Num(d, "updated_position"),
-	}
-	return f, err
-}
-
-func (f findingRow) doc() readmodel.Doc {
-	return readmodel.Doc{
-		"_id":              f.ID,
-		"team_id":          f.TeamID,
-		"finding_id":       f.FindingID,
-		"raised":           f.Raised,
-		"scan_id":          f.ScanID,
-		"severity":         f.Severity,
-		"status":           string(f.Status),
-		"resolved_at":      fold.TimeOrNil(f.ResolvedAt),
-		"updated_position": f.UpdatedPosition,
-	}
+// loadFindingRow reads a dashboard_findings row: what the dashboard counts
+// hold for one finding (fold.FindingRow).
+func loadFindingRow(ctx context.Context, tx projections.Tx, team, findingID string) (fold.FindingRow, error) {
+	return fold.LoadFindingRow(ctx, tx, DashboardFindingsCollection, Key(team, findingID), team, findingID)
 }
