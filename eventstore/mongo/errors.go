@@ -1,7 +1,6 @@
 package mongo
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"regexp"
@@ -9,6 +8,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 
 	"github.com/cspm-es/cspm-es/eventstore"
+	"github.com/cspm-es/cspm-es/platform/mongodb"
 )
 
 var (
@@ -172,14 +172,8 @@ func unavailable(err error) error {
 	if err == nil || errors.Is(err, eventstore.ErrUnavailable) {
 		return err
 	}
-	if errors.Is(err, ErrClosed) || isUnreachable(err) {
+	if errors.Is(err, ErrClosed) || mongodb.Unavailable(err) {
 		return fmt.Errorf("%w: %w", eventstore.ErrUnavailable, err)
 	}
 	return err
-}
-
-// isUnreachable: the driver could not reach a suitable server.
-func isUnreachable(err error) bool {
-	return mongo.IsNetworkError(err) || errors.Is(err, mongo.ErrClientDisconnected) ||
-		(mongo.IsTimeout(err) && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled))
 }

@@ -1,13 +1,13 @@
 package mongostore
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"regexp"
 
 	"go.mongodb.org/mongo-driver/v2/mongo"
 
+	"github.com/cspm-es/cspm-es/platform/mongodb"
 	"github.com/cspm-es/cspm-es/platform/readmodel"
 )
 
@@ -106,8 +106,7 @@ func unavailable(err error) error {
 	if err == nil || errors.Is(err, readmodel.ErrUnavailable) {
 		return err
 	}
-	if mongo.IsNetworkError(err) || errors.Is(err, mongo.ErrClientDisconnected) ||
-		(mongo.IsTimeout(err) && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled)) {
+	if mongodb.Unavailable(err) {
 		return fmt.Errorf("%w: %w", readmodel.ErrUnavailable, err)
 	}
 	return err
