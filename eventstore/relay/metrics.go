@@ -29,9 +29,10 @@ func (nopMetrics) Lag(int64)                     {}
 //	cspm_relay_publish_age_seconds                histogram (append → acknowledged by the stream)
 //	cspm_relay_lag_events                         gauge
 type PrometheusMetrics struct {
-	published *prometheus.CounterVec
-	age       prometheus.Histogram
-	lag       prometheus.Gauge
+	published                  *prometheus.CounterVec
+	publishedNew, publishedDup prometheus.Counter // its two series, resolved once
+	age                        prometheus.Histogram
+	lag                        prometheus.Gauge
 }
 
 // NewPrometheusMetrics registers the relay's collectors on reg.
@@ -46,26 +47,45 @@ func NewPrometheusMetrics(reg prometheus.Registerer) (*PrometheusMetrics, error)
 		lag: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "cspm", Subsystem: "relay",
 			Name: "lag_events", Help: "Events of the store the stream does not hold yet."}),
 	}
-	for _, c := range []prometheus.Collector{m.published, m.age, m.lag} {
-		if err := reg.Register(c); err != nil {
-			var are prometheus.AlreadyRegisteredError
-			if !errors.As(err, &are) {
-				return nil, fmt.Errorf("relay: register metrics: %w", err)
-			}
-		}
+	// A second relay on the same registry shares the collectors there.
+	var err error
+	if m.published, err = register(reg, m.published); err != nil {
+		return nil, err
 	}
+	if m.age, err = register(reg, m.age); err != nil {
+		return nil, err
+	}
+	if m.lag, err = register(reg, m.lag); err != nil {
+		return nil, err
+	}
+	m.publishedNew, m.publishedDup = m.published.WithLabelValues("false"), m.published.WithLabelValues("true")
 	return m, nil
 }
 
 // Published implements Metrics.
 func (m *PrometheusMetrics) Published(age time.Duration, duplicate bool) {
 	if duplicate {
-		m.published.WithLabelValues("true").Inc()
+		m.publishedDup.Inc()
 		return
 	}
-	m.published.WithLabelValues("false").Inc()
+	m.publishedNew.Inc()
 	m.age.Observe(age.Seconds())
 }
 
 // Lag implements Metrics.
 func (m *PrometheusMetrics) Lag(events int64) { m.lag.Set(float64(events)) }
+
+// register registers c, or returns the collector of that name already
+// registered.
+func register[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {
+	if err := reg.Register(c); err != nil {
+		var are prometheus.AlreadyRegisteredError
+		if errors.As(err, &are) {
+			if existing, ok := are.ExistingCollector.(C); ok {
+				return existing, nil
+			}
+		}
+		return c, fmt.Errorf("relay: register metrics: %w", err)
+	}
+	return c, nil
+}
