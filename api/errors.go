@@ -99,6 +99,7 @@ func classify(err error) (status int, body ErrorBody, internal bool) {
 		ruleErr  *domain.RuleError
 		conflict *eventstore.ConflictError
 		tooLarge *http.MaxBytesError
+		tooBig   *eventstore.EventTooLargeError
 		echoErr  *echo.HTTPError
 		forbid   *forbiddenError
 		limited  *rateLimitedError
@@ -192,6 +193,12 @@ func classify(err error) (status int, body ErrorBody, internal bool) {
 	case errors.As(err, &tooLarge):
 		e := payloadTooLarge(tooLarge.Limit)
 		return e.status, e.body, false
+
+	case errors.As(err, &tooBig):
+		return http.StatusRequestEntityTooLarge, ErrorBody{Code: CodePayloadTooLarge,
+			Message: fmt.Sprintf("the command would record a %s event whose %s is %d bytes, over the event store's limit of %d bytes; nothing was recorded",
+				tooBig.Type, tooBig.What, tooBig.Size, tooBig.Limit),
+			Details: []ErrorDetail{{Field: tooBig.What, Message: fmt.Sprintf("at most %d bytes", tooBig.Limit)}}}, false
 
 	case errors.As(err, &echoErr):
 		return classifyEcho(echoErr)

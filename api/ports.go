@@ -38,6 +38,24 @@ func ReadinessCheck(name string, ready func(ctx context.Context) error) Readines
 	return namedCheck{name: name, ready: ready}
 }
 
+// NotReady is a readiness failure with a reason /readyz may send: what is
+// wrong in operators' words (a component, a position, a count, never
+// stored data). Cause, when set, is only logged (it may hold addresses or
+// paths). A check's other errors are sent as "failed".
+type NotReady struct {
+	Reason string
+	Cause  error
+}
+
+func (e *NotReady) Error() string {
+	if e.Cause == nil {
+		return e.Reason
+	}
+	return e.Reason + ": " + e.Cause.Error()
+}
+
+func (e *NotReady) Unwrap() error { return e.Cause }
+
 type namedCheck struct {
 	name  string
 	ready func(ctx context.Context) error

@@ -23,6 +23,9 @@ func (s *Server) healthz(c echo.Context) error {
 	return respond(c, http.StatusOK, map[string]string{"status": "ok"}, Meta{})
 }
 
+// maxReadinessReason bounds the reason /readyz gives for one check.
+const maxReadinessReason = 1000
+
 // CheckResult is one readiness check in the /readyz answer.
 type CheckResult struct {
 	Name   string `json:"name"`
@@ -30,8 +33,9 @@ type CheckResult struct {
 }
 
 // readyz runs every readiness check concurrently under one deadline: 200
-// when all pass, 503 NOT_READY naming each failing check otherwise. The
-// causes are logged, not sent.
+// when all pass, 503 NOT_READY naming each failing check otherwise, with
+// the reason of a *NotReady ("failed" or "timed out" for other errors).
+// Every cause is logged.
 func (s *Server) readyz(c echo.Context) error {
 	ctx, cancel := context.WithTimeout(c.Request().Context(), s.cfg.ReadinessTimeout)
 	defer cancel()
@@ -51,7 +55,12 @@ func (s *Server) readyz(c echo.Context) error {
 			continue
 		}
 		msg := "failed"
-		if errors.Is(errs[i], context.DeadlineExceeded) {
+		if nr, ok := errors.AsType[*NotReady](errs[i]); ok {
+			msg = nr.Reason
+			if len(msg) > maxReadinessReason {
+				msg = msg[:maxReadinessReason] + "…"
+			}
+		} else if errors.Is(errs[i], context.DeadlineExceeded) {
 			msg = "timed out"
 		}
 		failed = append(failed, ErrorDetail{Check: check.Name(), Message: msg})

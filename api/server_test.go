@@ -197,6 +197,9 @@ func TestReadyz(t *testing.T) {
 	ok := api.ReadinessCheck("eventstore", func(context.Context) error { return nil })
 	broken := api.ReadinessCheck("bus", func(context.Context) error { return errors.New("dial nats://10.0.0.1: refused") })
 	slow := api.ReadinessCheck("slow", func(ctx context.Context) error { <-ctx.Done(); return ctx.Err() })
+	stalled := api.ReadinessCheck("relay", func(context.Context) error {
+		return &api.NotReady{Reason: "relay stalled for 45s: 3 events are not on the bus", Cause: errors.New("dial 10.0.0.2")}
+	})
 
 	t.Run("ready", func(t *testing.T) {
 		t.Parallel()
@@ -209,7 +212,7 @@ func TestReadyz(t *testing.T) {
 		t.Parallel()
 		env := newFakeEnv(t, func(c *api.ServerConfig, d *api.Deps) {
 			c.ReadinessTimeout = 20 * time.Millisecond
-			d.Readiness = []api.ReadinessChecker{ok, broken, slow}
+			d.Readiness = []api.ReadinessChecker{ok, broken, slow, stalled}
 		})
 		res := serve(t, env.srv.Handler(), request{Method: http.MethodGet, Path: "/readyz"})
 		assert.Equal(t, http.StatusServiceUnavailable, res.Status)
@@ -218,9 +221,12 @@ func TestReadyz(t *testing.T) {
 		assert.Equal(t, []api.ErrorDetail{
 			{Check: "bus", Message: "failed"},
 			{Check: "slow", Message: "timed out"},
+			{Check: "relay", Message: "relay stalled for 45s: 3 events are not on the bus"},
 		}, res.Env.Error.Details)
 		assert.NotContains(t, string(res.Raw), "10.0.0.1", "causes are logged, not sent")
+		assert.NotContains(t, string(res.Raw), "10.0.0.2", "causes are logged, not sent")
 		assert.Contains(t, env.logs.String(), "10.0.0.1")
+		assert.Contains(t, env.logs.String(), "10.0.0.2")
 	})
 }
 

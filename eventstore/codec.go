@@ -1,6 +1,7 @@
 package eventstore
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"reflect"
@@ -68,7 +69,7 @@ func (c *Codec) Encode(ev any) (NewEvent, error) {
 	if !ok {
 		return NewEvent{}, fmt.Errorf("%w: go type %s", ErrUnknownEventType, t)
 	}
-	data, err := json.Marshal(ev)
+	data, err := marshalData(ev)
 	if err != nil {
 		return NewEvent{}, fmt.Errorf("encode %s: %w", name, err)
 	}
@@ -106,4 +107,17 @@ func (c *Codec) Decode(e RecordedEvent) (any, error) {
 		return nil, fmt.Errorf("decode %s (event %s): %w", e.Type, e.EventID, err)
 	}
 	return ptr.Elem().Interface(), nil
+}
+
+// marshalData is json.Marshal without HTML escaping: event data is stored
+// as the caller wrote it ('<' stays one byte, not the six of \u003c), so a
+// text's size in the store and on the bus is its size in the command.
+func marshalData(v any) (json.RawMessage, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte{'\n'}), nil
 }

@@ -90,6 +90,12 @@ func TestCodecEncode(t *testing.T) {
 	require.NoError(t, err, "pointers encode as their element type")
 	assert.Equal(t, "Renamed", ne.Type)
 	assert.Equal(t, []string{"Created", "Renamed"}, c.Types())
+
+	// Text is stored as written: no HTML escaping (a '<' escaped as \u003c
+	// is six bytes, which once made a 180 KB command a 1 MB event).
+	ne, err = c.Encode(renamedV3{First: "<b>&</b>", Last: "\u2028"})
+	require.NoError(t, err)
+	assert.Equal(t, `{"first":"<b>&</b>","last":"\u2028","full":""}`, string(ne.Data))
 }
 
 func TestCodecRegisterRejectsMistakes(t *testing.T) {

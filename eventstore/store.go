@@ -196,6 +196,50 @@ var (
 	ErrUnavailable = errors.New("eventstore: unavailable")
 )
 
+// Size limits of one event (docs/event-store-sqlite.md, "Limits"). Every
+// event must fit one message on the bus: the relay publishes an event's
+// envelope (its data, metadata and some 500 bytes of fields) as one NATS
+// message, and NATS refuses messages over the server's max_payload (1 MiB
+// by default, and on the embedded server). The domain's text limits keep
+// real events far below these; they are the backstop every adapter
+// enforces at append.
+const (
+	// MaxEventDataBytes bounds the JSON data of one event.
+	MaxEventDataBytes = 256 << 10
+	// MaxMetadataBytes bounds the metadata of one event (the sum of its
+	// fields' lengths).
+	MaxMetadataBytes = 8 << 10
+	// MaxEnvelopeBytes bounds the envelope of an event within the limits
+	// above: data, metadata, the other fields and their JSON punctuation.
+	MaxEnvelopeBytes = MaxEventDataBytes + MaxMetadataBytes + 2<<10
+)
+
+// ErrEventTooLarge is the class of *EventTooLargeError.
+var ErrEventTooLarge = errors.New("eventstore: event too large")
+
+// EventTooLargeError names the event of an append that is over a size
+// limit. Nothing of the append is written.
+type EventTooLargeError struct {
+	Index int    // the event's index in the append
+	Type  string // its type
+	What  string // "data" or "metadata"
+	Size  int    // its size in bytes
+	Limit int    // the limit in bytes
+}
+
+func (e *EventTooLargeError) Error() string {
+	return fmt.Sprintf("eventstore: event %d (%s): %s is %d bytes, over the limit of %d bytes", e.Index, e.Type, e.What, e.Size, e.Limit)
+}
+
+func (e *EventTooLargeError) Is(target error) bool { return target == ErrEventTooLarge }
+
+// Size is the sum of the metadata fields' lengths, checked against
+// MaxMetadataBytes.
+func (m Metadata) Size() int {
+	return len(m.TeamID) + len(m.Actor) + len(m.CorrelationID) + len(m.CausationID) +
+		len(m.CommandID) + len(m.Route) + len(m.IdempotencyKey)
+}
+
 // ConflictError carries the stream's current version.
 type ConflictError struct {
 	StreamID string
@@ -209,8 +253,18 @@ func (e *ConflictError) Error() string {
 
 func (e *ConflictError) Is(target error) bool { return target == ErrConflict }
 
-// Validate checks an append request before any I/O.
+// Validate checks an append request before any I/O. An event over a size
+// limit is an *EventTooLargeError (the first one), anything else malformed
+// ErrInvalidAppend.
 func (r AppendRequest) Validate() error {
+	if n := r.Metadata.Size(); n > MaxMetadataBytes && len(r.Events) > 0 {
+		return &EventTooLargeError{Index: 0, Type: r.Events[0].Type, What: "metadata", Size: n, Limit: MaxMetadataBytes}
+	}
+	for i, e := range r.Events {
+		if len(e.Data) > MaxEventDataBytes {
+			return &EventTooLargeError{Index: i, Type: e.Type, What: "data", Size: len(e.Data), Limit: MaxEventDataBytes}
+		}
+	}
 	var errs []error
 	if r.StreamID == "" {
 		errs = append(errs, errors.New("stream_id is empty"))

@@ -32,6 +32,7 @@ type item struct {
 	ev   Event
 	err  error // the envelope or the data did not decode
 	skip bool  // another event type behind the same subject token
+	ref  bool  // published by reference: the data is read from the store
 }
 
 // run is the live loop: fetch, apply, commit, ack, until ctx ends.
@@ -389,6 +390,9 @@ func (w *worker) process(ctx context.Context, r run) error {
 	if r.skipped > 0 {
 		w.r.metrics.Skipped(w.name, r.skipped)
 	}
+	if err := w.resolveRefs(ctx, items); err != nil {
+		return err
+	}
 	if err := w.applyLive(ctx, items); err != nil {
 		return err
 	}
@@ -419,8 +423,40 @@ func (w *worker) item(m jetstream.Msg, pos int64) item {
 		it.skip = true
 		return it
 	}
+	if m.Headers().Get(bus.HeaderDataRef) != "" {
+		it.ref = true // resolveRefs reads the event
+		return it
+	}
 	it.ev, it.err = w.r.decode(it.rec)
 	return it
+}
+
+// resolveRefs reads the events the relay published by reference (too
+// large for the bus) from the event store and decodes them. A store error
+// is returned (the run is retried: nothing was applied); an event that is
+// not the one the message names is the item's error (it is parked).
+func (w *worker) resolveRefs(ctx context.Context, items []item) error {
+	for i := range items {
+		it := &items[i]
+		if !it.ref {
+			continue
+		}
+		if w.r.deps.Events == nil {
+			it.err = fmt.Errorf("event %s at position %d was published by reference and this runtime has no event store", it.rec.EventID, it.pos)
+			continue
+		}
+		evs, err := w.r.deps.Events.ReadAll(ctx, it.pos-1, 1)
+		if err != nil {
+			return fmt.Errorf("read event %s at position %d (published by reference): %w", it.rec.EventID, it.pos, err)
+		}
+		if len(evs) != 1 || evs[0].Position != it.pos || evs[0].EventID != it.rec.EventID {
+			it.err = fmt.Errorf("event %s at position %d was published by reference but the store holds another event there", it.rec.EventID, it.pos)
+			continue
+		}
+		it.rec, it.ref = evs[0], false
+		it.ev, it.err = w.r.decode(it.rec)
+	}
+	return nil
 }
 
 // tryApply applies one item in its own scope of the batch.

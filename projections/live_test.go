@@ -315,6 +315,7 @@ func (m *countingMetrics) Skipped(_ string, n int)              { m.skipped.Add(
 func (m *countingMetrics) EventParked(string)                   {}
 func (m *countingMetrics) Parked(string, int)                   {}
 func (m *countingMetrics) Lag(string, int64)                    {}
+func (m *countingMetrics) LagSeconds(string, float64, bool)     {}
 func (m *countingMetrics) Visible(string, time.Duration)        {}
 
 func eventstoreRequest(stream, team, typ, data string) eventstore.AppendRequest {

@@ -22,6 +22,9 @@ type Metrics interface {
 	Parked(projection string, total int)
 	// Lag sets how many events of the stream a projection has not processed.
 	Lag(projection string, events int64)
+	// LagSeconds sets the age of the oldest event a projection has not
+	// processed (0 when caught up) and whether it is stalled.
+	LagSeconds(projection string, seconds float64, stalled bool)
 	// Visible: an event appended age ago is now in a projection's read
 	// model (observed by the live loop for each event it commits).
 	Visible(projection string, age time.Duration)
@@ -34,6 +37,7 @@ func (nopMetrics) Skipped(string, int)                  {}
 func (nopMetrics) EventParked(string)                   {}
 func (nopMetrics) Parked(string, int)                   {}
 func (nopMetrics) Lag(string, int64)                    {}
+func (nopMetrics) LagSeconds(string, float64, bool)     {}
 func (nopMetrics) Visible(string, time.Duration)        {}
 
 // PrometheusMetrics exports the runtime's measurements:
@@ -42,6 +46,8 @@ func (nopMetrics) Visible(string, time.Duration)        {}
 //	cspm_projection_events_skipped_total{projection}   counter (redeliveries)
 //	cspm_projection_batch_commit_seconds{projection}   histogram
 //	cspm_projection_lag_events{projection}             gauge
+//	cspm_projection_lag_seconds{projection}            gauge (age of the oldest event not processed)
+//	cspm_projection_stalled{projection}                gauge (1 while stalled)
 //	cspm_projection_parked_events{projection}          gauge
 //	cspm_projection_event_age_seconds{projection}      histogram (append → committed in the read model)
 type PrometheusMetrics struct {
@@ -50,6 +56,8 @@ type PrometheusMetrics struct {
 	skipped *prometheus.CounterVec
 	commit  *prometheus.HistogramVec
 	lag     *prometheus.GaugeVec
+	lagSecs *prometheus.GaugeVec
+	stalled *prometheus.GaugeVec
 	parked  *prometheus.GaugeVec
 }
 
@@ -77,6 +85,10 @@ func NewPrometheusMetrics(reg prometheus.Registerer) (*PrometheusMetrics, error)
 		}, labels),
 		lag: prometheus.NewGaugeVec(prometheus.GaugeOpts(opts("lag_events",
 			"Events of the stream a projection has not processed yet.")), labels),
+		lagSecs: prometheus.NewGaugeVec(prometheus.GaugeOpts(opts("lag_seconds",
+			"Age of the oldest event a projection has not processed yet (0 when caught up).")), labels),
+		stalled: prometheus.NewGaugeVec(prometheus.GaugeOpts(opts("stalled",
+			"1 while a projection has events pending and has made no progress for longer than the stall timeout.")), labels),
 		parked: prometheus.NewGaugeVec(prometheus.GaugeOpts(opts("parked_events",
 			"Events a projection parked after repeated failures.")), labels),
 	}
@@ -94,6 +106,12 @@ func NewPrometheusMetrics(reg prometheus.Registerer) (*PrometheusMetrics, error)
 		return nil, err
 	}
 	if m.lag, err = register(reg, m.lag); err != nil {
+		return nil, err
+	}
+	if m.lagSecs, err = register(reg, m.lagSecs); err != nil {
+		return nil, err
+	}
+	if m.stalled, err = register(reg, m.stalled); err != nil {
 		return nil, err
 	}
 	if m.parked, err = register(reg, m.parked); err != nil {
@@ -124,6 +142,16 @@ func (m *PrometheusMetrics) Committed(projection string, events int, took time.D
 // Skipped implements Metrics.
 func (m *PrometheusMetrics) Skipped(projection string, events int) {
 	m.skipped.WithLabelValues(projection).Add(float64(events))
+}
+
+// LagSeconds implements Metrics.
+func (m *PrometheusMetrics) LagSeconds(projection string, seconds float64, stalled bool) {
+	m.lagSecs.WithLabelValues(projection).Set(seconds)
+	v := 0.0
+	if stalled {
+		v = 1
+	}
+	m.stalled.WithLabelValues(projection).Set(v)
 }
 
 // EventParked implements Metrics.

@@ -431,6 +431,7 @@ func (rb *rebuild) cutOver(ctx context.Context) error {
 	w.update(func() {
 		w.checkpoint, w.epoch = at, epoch+1
 		w.through = max(w.through, at)
+		w.progressAt = time.Now()
 		w.resetCons, w.dropCache, w.needsRebuild = true, true, ""
 	})
 	// Every event was applied again: the park records are void.

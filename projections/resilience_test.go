@@ -3,6 +3,8 @@ package projections_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -11,6 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/cspm-es/cspm-es/eventstore"
 	"github.com/cspm-es/cspm-es/platform/dbregistry"
 	"github.com/cspm-es/cspm-es/platform/readmodel"
 	"github.com/cspm-es/cspm-es/projections"
@@ -61,13 +64,18 @@ func TestLiveLoopSurvivesABusOutage(t *testing.T) {
 		require.NoError(t, workload(env, 23, "s", 10, 50)) // appended while the bus is down
 		require.Eventually(t, func() bool { return status(t, rt, counterName).State == projections.StateFailing },
 			10*time.Second, 10*time.Millisecond)
+		st := status(t, rt, counterName)
+		assert.NotEmpty(t, st.LastError, "the outage is shown while it lasts")
+		assert.False(t, st.LastErrorAt.IsZero())
 	})
 	require.NoError(t, workload(env, 24, "s", 10, 50))
 	waitFor(t, rt, env.Head(t))
 	assert.Equal(t, expected(t, env, counter, nil), dump(t, env, counter))
 	require.Eventually(t, func() bool { return status(t, rt, counterName).State == projections.StateRunning },
 		10*time.Second, 10*time.Millisecond)
-	assert.NotEmpty(t, status(t, rt, counterName).LastError, "the outage is remembered")
+	st := status(t, rt, counterName)
+	assert.Empty(t, st.LastError, "the error clears on recovery")
+	assert.True(t, st.LastErrorAt.IsZero())
 }
 
 // flakyStore fails commits while fail > 0 (a store that is down).
@@ -96,15 +104,20 @@ func TestStoreErrorsAreRetriedNotParked(t *testing.T) {
 		d.Stores = map[dbregistry.Constant]readmodel.Store{dbregistry.PLATFORM: flaky}
 	}, counter)
 	start(t, rt)
-	flaky.fail.Store(20) // more than MaxAttempts
+	flaky.fail.Store(1 << 30) // down until told otherwise: far more than MaxAttempts
 	require.NoError(t, workload(env, 25, "s", 10, 100))
+	require.Eventually(t, func() bool {
+		st := status(t, rt, counterName)
+		return st.State == projections.StateFailing && strings.Contains(st.LastError, "store down")
+	}, 10*time.Second, 10*time.Millisecond)
+	flaky.fail.Store(0)
 	waitFor(t, rt, env.Head(t))
 	assert.Equal(t, expected(t, env, counter, nil), dump(t, env, counter))
-	st := status(t, rt, counterName)
-	assert.Empty(t, st.Parked)
-	assert.Contains(t, st.LastError, "store down")
 	require.Eventually(t, func() bool { return status(t, rt, counterName).State == projections.StateRunning },
 		10*time.Second, 10*time.Millisecond)
+	st := status(t, rt, counterName)
+	assert.Empty(t, st.Parked)
+	assert.Empty(t, st.LastError, "the error clears on recovery")
 }
 
 // labels keeps one document per stream with its label, unique across
@@ -181,4 +194,64 @@ func TestRedeliveryDuringASlowBatch(t *testing.T) {
 	assert.Equal(t, expected(t, env, counter, map[int64]bool{poison: true}), dump(t, env, counter))
 	require.Len(t, status(t, rt, counterName).Parked, 1)
 	t.Logf("%d redeliveries skipped", metrics.skipped.Load())
+}
+
+// An event larger than the bus's max payload arrives by reference (the
+// relay publishes its envelope without data): the live loop reads it from
+// the event store and the read model is what the store's events make.
+func TestEventsPublishedByReferenceAreReadFromTheStore(t *testing.T) {
+	t.Parallel()
+	env := pt.NewEnv(t, pt.EnvOptions{MaxPayload: 4 << 10})
+	counter := pt.NewCounter(counterName, dbregistry.PLATFORM)
+	rt := startRuntime(t, env, counter)
+	require.NoError(t, workload(env, 31, "s", 5, 20))
+	ne, err := env.Codec.Encode(pt.Renamed{Label: strings.Repeat("big label ", 1000)}) // 10 KB
+	require.NoError(t, err)
+	_, err = env.Events.Append(context.Background(), eventstore.AppendRequest{
+		StreamID: "big", StreamType: pt.StreamType, Expected: eventstore.Any,
+		Events: []eventstore.NewEvent{ne}, Metadata: eventstore.Metadata{TeamID: "team-1", Actor: "test"},
+	})
+	require.NoError(t, err)
+	require.NoError(t, workload(env, 32, "s", 5, 20))
+	waitFor(t, rt, env.Head(t))
+	assert.Equal(t, int64(1), env.Relay.Status().ByReference)
+	got := dump(t, env, counter)
+	assert.Equal(t, expected(t, env, counter, nil), got)
+	assert.Contains(t, fmt.Sprint(got), "big label big label", "the large event was applied")
+	st := status(t, rt, counterName)
+	assert.Empty(t, st.Parked)
+	assert.Equal(t, projections.StateRunning, st.State)
+}
+
+// Status reports a projection stalled once events have waited longer than
+// the stall timeout without progress (here: the bus is down), says why,
+// and clears it when the projection catches up again.
+func TestStatusReportsAStall(t *testing.T) {
+	t.Parallel()
+	env := pt.NewEnv(t, pt.EnvOptions{})
+	counter := pt.NewCounter(counterName, dbregistry.PLATFORM)
+	cfg := testConfig()
+	cfg.StallTimeout = 300 * time.Millisecond
+	rt := newRuntime(t, env, cfg, nil, counter)
+	start(t, rt)
+	require.NoError(t, workload(env, 41, "s", 5, 20))
+	waitFor(t, rt, env.Head(t))
+	st := status(t, rt, counterName)
+	require.True(t, st.StalledSince.IsZero())
+	require.Empty(t, st.Problem())
+
+	env.RestartServer(t, func() {
+		require.NoError(t, workload(env, 42, "s", 5, 20)) // appended while the bus is down
+		require.Eventually(t, func() bool { return !status(t, rt, counterName).StalledSince.IsZero() },
+			10*time.Second, 10*time.Millisecond)
+		st := status(t, rt, counterName)
+		assert.Contains(t, st.Problem(), "stalled for")
+		assert.Positive(t, st.LagEvents)
+		assert.Positive(t, st.LagSeconds)
+	})
+	waitFor(t, rt, env.Head(t))
+	require.Eventually(t, func() bool { return status(t, rt, counterName).StalledSince.IsZero() },
+		10*time.Second, 10*time.Millisecond)
+	assert.Empty(t, status(t, rt, counterName).Problem())
+	assert.Equal(t, expected(t, env, counter, nil), dump(t, env, counter))
 }

@@ -75,6 +75,12 @@ type RuntimeConfig struct {
 	// WaitPoll is the longest WaitFor waits before asking the bus again
 	// whether a projection has processed a position. Default 100ms.
 	WaitPoll time.Duration
+	// StallTimeout is how long a projection may have events to process
+	// without making progress before Status reports it stalled. Default 30s.
+	StallTimeout time.Duration
+	// MonitorInterval is how often the runtime refreshes its lag and stall
+	// metrics and logs stalls and recoveries while started. Default 5s.
+	MonitorInterval time.Duration
 }
 
 func (c RuntimeConfig) withDefaults() RuntimeConfig {
@@ -102,6 +108,8 @@ func (c RuntimeConfig) withDefaults() RuntimeConfig {
 	def(&c.MinBackoff, 100*time.Millisecond)
 	def(&c.MaxBackoff, 5*time.Second)
 	def(&c.WaitPoll, 100*time.Millisecond)
+	def(&c.StallTimeout, 30*time.Second)
+	def(&c.MonitorInterval, 5*time.Second)
 	c.MaxBackoff = max(c.MaxBackoff, c.MinBackoff)
 	return c
 }
@@ -242,6 +250,7 @@ func (r *Runtime) Start(ctx context.Context) error {
 		w.setRunning(true)
 		r.wg.Go(func() { w.run(runCtx) })
 	}
+	r.wg.Go(func() { r.monitor(runCtx) })
 	r.log.Info("projections started", "count", len(workers))
 	return nil
 }

@@ -13,6 +13,7 @@ const (
 	StateRunning    = "running"    // the live loop runs
 	StateRebuilding = "rebuilding" // a rebuild runs (the live loop may run beside it)
 	StateFailing    = "failing"    // the latest attempt failed and is being retried, or a rebuild is needed
+	StateStalled    = "stalled"    // the live loop runs but has made no progress with events pending for longer than the stall timeout
 	StateStopped    = "stopped"    // no live loop (not started, or stopped)
 )
 
@@ -37,8 +38,14 @@ type ProjectionStatus struct {
 	LagEvents int64 `json:"lag_events"`
 	// LagSeconds is the age of the oldest event not processed yet (0 when
 	// caught up).
-	LagSeconds   float64          `json:"lag_seconds"`
-	State        string           `json:"state"`
+	LagSeconds float64 `json:"lag_seconds"`
+	// StalledSince is set while events are pending and the projection has
+	// made no progress for longer than the stall timeout: since the later
+	// of its last progress and the oldest pending event's append.
+	StalledSince time.Time `json:"stalled_since,omitzero"`
+	State        string    `json:"state"`
+	// LastError is why the latest attempt failed, and LastErrorAt since
+	// when it has been failing; both clear once an attempt succeeds.
 	LastError    string           `json:"last_error,omitempty"`
 	LastErrorAt  time.Time        `json:"last_error_at,omitzero"`
 	NeedsRebuild string           `json:"needs_rebuild,omitempty"`
@@ -77,7 +84,7 @@ func (w *worker) status(ctx context.Context, head int64, headErr error) Projecti
 		errs = append(errs, "head: "+headErr.Error())
 	}
 	w.mu.Lock()
-	running, failing := w.running, w.failing
+	running, failing, progressAt := w.running, w.failing, w.progressAt
 	st.Processed, st.LastError, st.LastErrorAt, st.NeedsRebuild = w.through, w.lastErr, w.lastErrAt, w.needsRebuild
 	if w.progress != nil {
 		p := *w.progress
@@ -99,9 +106,17 @@ func (w *worker) status(ctx context.Context, head int64, headErr error) Projecti
 				errs = append(errs, "lag: "+err.Error())
 			} else if len(evs) == 1 {
 				st.LagSeconds = max(0, time.Since(evs[0].RecordedAt).Seconds())
+				since := progressAt
+				if evs[0].RecordedAt.After(since) {
+					since = evs[0].RecordedAt
+				}
+				if running && !w.rebuilding.Load() && time.Since(since) > w.r.cfg.StallTimeout {
+					st.StalledSince = since
+				}
 			}
 		}
 	}
+	w.r.metrics.LagSeconds(w.name, st.LagSeconds, !st.StalledSince.IsZero())
 	if parked, err := w.listParked(ctx, 0); err != nil {
 		errs = append(errs, "parked: "+err.Error())
 	} else {
@@ -114,6 +129,8 @@ func (w *worker) status(ctx context.Context, head int64, headErr error) Projecti
 		st.State = StateRebuilding
 	case failing || st.NeedsRebuild != "":
 		st.State = StateFailing
+	case running && !st.StalledSince.IsZero():
+		st.State = StateStalled
 	case running:
 		st.State = StateRunning
 	default:
@@ -123,6 +140,49 @@ func (w *worker) status(ctx context.Context, head int64, headErr error) Projecti
 		st.StatusError = fmt.Sprint(errs)
 	}
 	return st
+}
+
+// Problem says why a projection keeps the process from being ready, or ""
+// (for /readyz): stalled, or needing a rebuild. LastError says more.
+func (st ProjectionStatus) Problem() string {
+	switch {
+	case st.NeedsRebuild != "":
+		return "needs a rebuild"
+	case !st.StalledSince.IsZero():
+		return fmt.Sprintf("stalled for %s with %d events pending (processed through %d of %d)",
+			time.Since(st.StalledSince).Round(time.Second), st.LagEvents, st.Processed, st.Head)
+	}
+	return ""
+}
+
+// monitor refreshes the lag and stall metrics (Status sets them) every
+// MonitorInterval and logs when a projection stalls or recovers.
+func (r *Runtime) monitor(ctx context.Context) {
+	t := time.NewTicker(r.cfg.MonitorInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		for _, st := range r.Status(ctx) {
+			w, err := r.worker(st.Name)
+			if err != nil {
+				continue
+			}
+			stalled := !st.StalledSince.IsZero()
+			var changed bool
+			w.update(func() { changed, w.stalled = w.stalled != stalled, stalled })
+			switch {
+			case changed && stalled:
+				w.log.Error("projection stalled", "since", st.StalledSince, "lag_events", st.LagEvents,
+					"processed", st.Processed, "head", st.Head, "last_error", st.LastError)
+			case changed:
+				w.log.Info("projection no longer stalled", "processed", st.Processed, "head", st.Head)
+			}
+		}
+	}
 }
 
 // Processed is how far every named projection (every registered one when
@@ -240,7 +300,9 @@ func (w *worker) probe(ctx context.Context) {
 	var through int64
 	w.update(func() {
 		if caughtUp {
-			w.through = max(w.through, last)
+			// Nothing left to deliver: idle is progress (events the relay
+			// has not published yet are the relay's to report).
+			w.through, w.progressAt = max(w.through, last), time.Now()
 		}
 		through = w.through
 	})

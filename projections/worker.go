@@ -53,8 +53,10 @@ type worker struct {
 	epoch        int64         // rebuild epoch (park records of older epochs are void)
 	failing      bool
 	lastErr      string
-	lastErrAt    time.Time
-	needsRebuild string // why the live loop cannot go on without a rebuild
+	lastErrAt    time.Time // failing since
+	progressAt   time.Time // when checkpoint or through last moved (or the worker was made)
+	stalled      bool      // as last reported by status (to log transitions once)
+	needsRebuild string    // why the live loop cannot go on without a rebuild
 	progress     *RebuildProgress
 	lastProbe    time.Time
 }
@@ -110,10 +112,11 @@ func (r *Runtime) newWorker(p Projection) (*worker, error) {
 	w := &worker{
 		r: r, p: p, name: name, consumer: cons, db: p.Database(), store: store,
 		specs: specs, live: live, types: types,
-		filters: Subjects(r.deps.Stream, r.deps.EventModule, p.EventTypes()),
-		log:     r.log.With("projection", name),
-		changed: make(chan struct{}),
-		bo:      r.backoff(),
+		filters:    Subjects(r.deps.Stream, r.deps.EventModule, p.EventTypes()),
+		log:        r.log.With("projection", name),
+		changed:    make(chan struct{}),
+		bo:         r.backoff(),
+		progressAt: time.Now(),
 	}
 	w.tx = newBatchTx(store, live, r.cfg.CacheDocs)
 	return w, nil
@@ -221,18 +224,24 @@ func (w *worker) exit() { w.setRunning(false) }
 func (w *worker) fail(what string, err error) {
 	w.log.Warn("projection: "+what+" failed; retrying", "error", err)
 	w.update(func() {
+		if !w.failing {
+			w.lastErrAt = time.Now()
+		}
 		w.failing = true
 		w.lastErr = what + ": " + err.Error()
-		w.lastErrAt = time.Now()
 	})
 }
 
+// ok records a successful attempt: a failure is over, and its error is
+// cleared (the log keeps it).
 func (w *worker) ok() {
 	w.mu.Lock()
 	failing := w.failing
+	since := w.lastErrAt
 	w.mu.Unlock()
 	if failing {
-		w.update(func() { w.failing = false })
+		w.log.Info("projection recovered", "failing_since", since)
+		w.update(func() { w.failing, w.lastErr, w.lastErrAt = false, "", time.Time{} })
 	}
 }
 
@@ -240,8 +249,12 @@ func (w *worker) ok() {
 // was processed through position through.
 func (w *worker) advance(checkpoint, through int64) {
 	w.update(func() {
+		before := w.through
 		w.checkpoint = max(w.checkpoint, checkpoint)
 		w.through = max(w.through, through, w.checkpoint)
+		if w.through > before {
+			w.progressAt = time.Now()
+		}
 	})
 }
 

@@ -97,6 +97,7 @@ var metricsModule = fx.Module("metrics",
 
 var eventStoreModule = fx.Module("eventstore",
 	fx.Provide(newEventStore, eventstore.NewDomainCodec),
+	readinessCheck(storeReadiness),
 )
 
 // newEventStore opens the configured store and closes it when the app stops.
@@ -140,6 +141,7 @@ type apiParams struct {
 	Auth     api.Authenticator
 	Audit    *queries.Audit
 	Keys     api.KeyService
+	Ready    readinessChecks
 }
 
 func newAPIServer(p apiParams) *api.Server {
@@ -156,12 +158,7 @@ func newAPIServer(p apiParams) *api.Server {
 	}, api.Deps{
 		Commands: p.Commands,
 		Auth:     p.Auth,
-		Readiness: []api.ReadinessChecker{
-			api.ReadinessCheck("eventstore", func(ctx context.Context) error {
-				_, err := p.Store.HeadPosition(ctx)
-				return err
-			}),
-		},
+		Readiness:   p.Ready.Checks,
 		Databases:   api.DatabaseListerFunc(func() []api.Database { return apiDatabases(p.Registry) }),
 		Queries:     p.Queries,
 		Progress:    p.ReadSide.Progress,

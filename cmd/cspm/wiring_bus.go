@@ -29,6 +29,7 @@ type Bus struct {
 
 var busModule = fx.Module("bus",
 	fx.Provide(newBus),
+	readinessCheck(busReadiness),
 )
 
 // newBus starts the embedded nats-server (under <data-dir>/nats) unless an
@@ -70,6 +71,7 @@ func newBus(lc fx.Lifecycle, cfg config.Config, log *slog.Logger) (*Bus, error) 
 
 var relayModule = fx.Module("relay",
 	fx.Provide(newRelay),
+	readinessCheck(relayReadiness),
 	fx.Invoke(registerRelayHooks),
 )
 

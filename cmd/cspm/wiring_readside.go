@@ -187,6 +187,7 @@ func runBackground(lc fx.Lifecycle, f func(ctx context.Context)) {
 
 var projectorModule = fx.Module("projector",
 	fx.Provide(newRuntime),
+	readinessCheck(projectionsReadiness),
 	fx.Invoke(registerProjectorHooks, registerSweep),
 )
 
@@ -200,6 +201,7 @@ type runtimeParams struct {
 	Logger      *slog.Logger
 	Metrics     *prometheus.Registry
 	Projections []projections.Projection
+	Config      config.Config
 }
 
 // newRuntime builds the projector runtime with every module projection.
@@ -208,7 +210,7 @@ func newRuntime(p runtimeParams) (*projections.Runtime, error) {
 	if err != nil {
 		return nil, err
 	}
-	rt := projections.NewRuntime(projections.RuntimeConfig{}, projections.RuntimeDeps{
+	rt := projections.NewRuntime(projections.RuntimeConfig{StallTimeout: p.Config.StallTimeout}, projections.RuntimeDeps{
 		Events:    p.Store,
 		Codec:     p.Codec,
 		Stores:    p.ReadModels.Stores,

@@ -63,7 +63,8 @@ type IssueRequest struct {
 func Issue(r IssueRequest) ([]Event, error) {
 	var v domain.Validator
 	name := strings.TrimSpace(r.Name)
-	checkText(&v, "name", name, MaxNameLength, true)
+	v.Check(name != "", "name", "is required")
+	v.Text("name", name, MaxNameLength)
 	checkTeamID(&v, r.TeamID)
 	role, err := ParseRole(strings.ToLower(strings.TrimSpace(r.Role)))
 	v.Check(err == nil, "role", "must be one of viewer, analyst, admin")
@@ -98,7 +99,7 @@ type APIKey struct {
 func (k *APIKey) Revoke(reason string, at time.Time) ([]Event, error) {
 	reason = strings.TrimSpace(reason)
 	var v domain.Validator
-	checkText(&v, "reason", reason, MaxReasonLength, false)
+	v.Text("reason", reason, MaxReasonLength)
 	v.Check(!at.IsZero(), "revoked_at", "is required")
 	if err := v.Err(); err != nil {
 		return nil, err
@@ -180,21 +181,6 @@ func (k *APIKey) State() APIKeyState {
 	return APIKeyState{
 		KeyID: k.id, Name: k.name, TeamID: k.teamID, Role: k.role, Status: status,
 		IssuedAt: k.issuedAt, RevokedAt: k.revokedAt, RevokeReason: k.revokeReason,
-	}
-}
-
-// checkText records a problem with a free-text field: required (when
-// required), at most max characters, valid UTF-8 without control characters.
-func checkText(v *domain.Validator, field, s string, max int, required bool) {
-	switch {
-	case s == "":
-		v.Check(!required, field, "is required")
-	case !utf8.ValidString(s):
-		v.Add(field, "must be valid UTF-8")
-	case utf8.RuneCountInString(s) > max:
-		v.Add(field, "must be at most %d characters", max)
-	case strings.ContainsFunc(s, unicode.IsControl):
-		v.Add(field, "must not contain control characters")
 	}
 }
 

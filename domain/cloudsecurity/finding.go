@@ -53,15 +53,22 @@ func Raise(n NewFinding) ([]Event, error) {
 	var v domain.Validator
 	checkID(&v, "finding_id", n.FindingID)
 	v.Check(n.ScanID != "", "scan_id", "is required")
+	v.Text("scan_id", n.ScanID, domain.MaxShortText)
 	v.Check(n.AccountID != "", "account_id", "is required")
+	v.Text("account_id", n.AccountID, domain.MaxShortText)
 	check := strings.TrimSpace(n.CheckID)
 	v.Check(check != "", "check_id", "is required")
+	v.Text("check_id", check, domain.MaxShortText)
 	title := strings.TrimSpace(n.Title)
 	v.Check(title != "", "title", "is required")
+	v.Text("title", title, domain.MaxTitle)
 	severity, ok := ParseSeverity(n.Severity)
 	v.Check(ok, "severity", "must be one of critical, high, medium, low, informational")
 	resourceID := strings.TrimSpace(n.ResourceID)
 	v.Check(resourceID != "", "resource_id", "is required")
+	v.Text("resource_id", resourceID, domain.MaxReference)
+	v.Text("region", strings.TrimSpace(n.Region), domain.MaxShortText)
+	v.MultilineText("description", strings.TrimSpace(n.Description), domain.MaxDescription)
 	v.Check(!n.RaisedAt.IsZero(), "raised_at", "is required")
 	if err := v.Err(); err != nil {
 		return nil, err
@@ -96,6 +103,7 @@ type Finding struct {
 // reason is optional.
 func (f *Finding) Resolve(reason string, at time.Time) ([]Event, error) {
 	var v domain.Validator
+	v.MultilineText("reason", strings.TrimSpace(reason), domain.MaxReason)
 	v.Check(!at.IsZero(), "resolved_at", "is required")
 	if err := v.Err(); err != nil {
 		return nil, err
@@ -125,6 +133,7 @@ func (f *Finding) Suppress(s Suppression, at time.Time) ([]Event, error) {
 	reason := strings.TrimSpace(s.Reason)
 	var v domain.Validator
 	v.Check(reason != "", "reason", "is required")
+	v.MultilineText("reason", reason, domain.MaxReason)
 	v.Check(s.Until.IsZero() || s.Until.After(at), "until", "must be in the future")
 	v.Check(!at.IsZero(), "suppressed_at", "is required")
 	if err := v.Err(); err != nil {

@@ -1,14 +1,15 @@
 package cloudsecurity_test
 
 import (
+	"strings"
 	"testing"
 	"time"
 
-	"github.com/cspm-es/cspm-es/domain/domaintest"
-
 	"github.com/stretchr/testify/assert"
 
+	"github.com/cspm-es/cspm-es/domain"
 	"github.com/cspm-es/cspm-es/domain/cloudsecurity"
+	"github.com/cspm-es/cspm-es/domain/domaintest"
 )
 
 var t0 = time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
@@ -83,6 +84,29 @@ func TestRaise(t *testing.T) {
 			name: "finding id with a space",
 			when: with(func(n *cloudsecurity.NewFinding) { n.FindingID = "f 1" }),
 			then: then{Fields: []string{"finding_id"}},
+		},
+		{
+			name: "every text field over its limit is named",
+			when: with(func(n *cloudsecurity.NewFinding) {
+				n.ScanID = strings.Repeat("s", domain.MaxShortText+1)
+				n.AccountID = strings.Repeat("a", domain.MaxShortText+1)
+				n.CheckID = strings.Repeat("c", domain.MaxShortText+1)
+				n.Title = strings.Repeat("<", domain.MaxTitle+1)
+				n.ResourceID = strings.Repeat("r", domain.MaxReference+1)
+				n.Region = strings.Repeat("g", domain.MaxShortText+1)
+				n.Description = strings.Repeat("d", domain.MaxDescription+1)
+			}),
+			then: then{Fields: []string{"scan_id", "account_id", "check_id", "title", "resource_id", "region", "description"}},
+		},
+		{
+			name: "a description may hold line breaks and tabs, a title may not",
+			when: with(func(n *cloudsecurity.NewFinding) { n.Title, n.Description = "two\nlines", "two\nlines\tand a tab" }),
+			then: then{Fields: []string{"title"}},
+		},
+		{
+			name: "invalid UTF-8 is named",
+			when: with(func(n *cloudsecurity.NewFinding) { n.Title = "bad \xff byte" }),
+			then: then{Fields: []string{"title"}},
 		},
 	}
 	for _, tc := range tests {
@@ -167,6 +191,12 @@ func TestFindingLifecycle(t *testing.T) {
 			name:  "suppression needs a reason",
 			given: []cloudsecurity.Event{raised},
 			when:  suppress(cloudsecurity.Suppression{Reason: "  "}, time.Hour),
+			then:  then{Fields: []string{"reason"}},
+		},
+		{
+			name:  "suppression reason over its limit",
+			given: []cloudsecurity.Event{raised},
+			when:  suppress(cloudsecurity.Suppression{Reason: strings.Repeat("x", domain.MaxReason+1)}, time.Hour),
 			then:  then{Fields: []string{"reason"}},
 		},
 		{

@@ -54,10 +54,13 @@ func Request(r ScanRequest) ([]Event, error) {
 	checkID(&v, "scan_id", r.ScanID)
 	accountID := strings.TrimSpace(r.AccountID)
 	v.Check(accountID != "", "account_id", "is required")
+	v.Text("account_id", accountID, domain.MaxShortText)
 	provider, ok := ParseProvider(r.Provider)
 	v.Check(ok, "provider", "must be one of aws, azure, gcp, kubernetes, other")
 	tool := strings.TrimSpace(r.Tool)
 	v.Check(tool != "", "tool", "is required")
+	v.Text("tool", tool, domain.MaxShortText)
+	v.Text("target", strings.TrimSpace(r.Target), domain.MaxReference)
 	v.Check(!r.RequestedAt.IsZero(), "requested_at", "is required")
 	if err := v.Err(); err != nil {
 		return nil, err
@@ -142,6 +145,7 @@ func (s *ScanRun) Fail(reason string, at time.Time) ([]Event, error) {
 	reason = strings.TrimSpace(reason)
 	var v domain.Validator
 	v.Check(reason != "", "reason", "is required")
+	v.MultilineText("reason", reason, domain.MaxReason)
 	v.Check(!at.IsZero(), "failed_at", "is required")
 	if err := v.Err(); err != nil {
 		return nil, err

@@ -88,6 +88,20 @@ func TestRequest(t *testing.T) {
 			when: with(func(r *orchestration.ScanRequest) { r.ScanID = strings.Repeat("x", orchestration.MaxIDLength+1) }),
 			then: then{Fields: []string{"scan_id"}},
 		},
+		{
+			name: "text over its limit is named, at the limit it is accepted",
+			when: with(func(r *orchestration.ScanRequest) {
+				r.AccountID = strings.Repeat("a", domain.MaxShortText+1)
+				r.Tool = strings.Repeat("é", domain.MaxShortText) // characters, not bytes
+				r.Target = strings.Repeat("t", domain.MaxReference+1)
+			}),
+			then: then{Fields: []string{"account_id", "target"}},
+		},
+		{
+			name: "control characters in a one-line field",
+			when: with(func(r *orchestration.ScanRequest) { r.Tool = "prow\x00ler" }),
+			then: then{Fields: []string{"tool"}},
+		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -218,6 +232,13 @@ func TestScanRunLifecycle(t *testing.T) {
 			name:  "reason is required",
 			given: []orchestration.Event{requested, started},
 			when:  fail("   ", time.Hour),
+			then:  then{Fields: []string{"reason"}},
+		},
+		{
+			// 180,000 '<' was once a 1 MB event that froze the relay.
+			name:  "reason over its limit",
+			given: []orchestration.Event{requested, started},
+			when:  fail(strings.Repeat("<", domain.MaxReason+1), time.Hour),
 			then:  then{Fields: []string{"reason"}},
 		},
 		{

@@ -11,7 +11,7 @@ import (
 	"github.com/cspm-es/cspm-es/eventstore"
 )
 
-func TestEncodeEnvelopeIsJSONMarshal(t *testing.T) {
+func TestEncodeEnvelopeIsJSONMarshalWithoutHTMLEscaping(t *testing.T) {
 	t.Parallel()
 	require.True(t, fastEnvelope, "eventstore.RecordedEvent or Metadata changed: update appendEnvelope and its field lists")
 
@@ -44,11 +44,23 @@ func TestEncodeEnvelopeIsJSONMarshal(t *testing.T) {
 		"negative":          func(e *eventstore.RecordedEvent) { e.Version, e.Position, e.SchemaVersion = -1, 0, -7 },
 		"invalid data":      func(e *eventstore.RecordedEvent) { e.Data = json.RawMessage(`{"a":`) },
 	}
+	// marshalEnvelope itself is encoding/json without HTML escaping.
+	e := base
+	e.Data = json.RawMessage(`{"h":"<&>"}`)
+	e.Metadata = eventstore.Metadata{Actor: "<a&b>"}
+	got, err := marshalEnvelope(&e)
+	require.NoError(t, err)
+	assert.Contains(t, string(got), `"data":{"h":"<&>"}`)
+	assert.Contains(t, string(got), `"actor":"<a&b>"`)
+	var back eventstore.RecordedEvent
+	require.NoError(t, json.Unmarshal(got, &back))
+	assert.Equal(t, e, back)
+
 	for name, mutate := range cases {
 		t.Run(name, func(t *testing.T) {
 			e := base
 			mutate(&e)
-			want, wantErr := json.Marshal(&e)
+			want, wantErr := marshalEnvelope(&e)
 			got, err := encodeEnvelope(&e)
 			if wantErr != nil {
 				assert.Error(t, err)

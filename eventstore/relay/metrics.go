@@ -16,23 +16,29 @@ type Metrics interface {
 	Published(age time.Duration, duplicate bool)
 	// Lag sets how many events of the store the stream does not hold yet.
 	Lag(events int64)
+	// ByReference: an event too large for the bus was published by
+	// reference.
+	ByReference()
 }
 
 type nopMetrics struct{}
 
 func (nopMetrics) Published(time.Duration, bool) {}
 func (nopMetrics) Lag(int64)                     {}
+func (nopMetrics) ByReference()                  {}
 
 // PrometheusMetrics exports the relay's measurements:
 //
 //	cspm_relay_events_published_total{duplicate}  counter
 //	cspm_relay_publish_age_seconds                histogram (append → acknowledged by the stream)
 //	cspm_relay_lag_events                         gauge
+//	cspm_relay_events_by_reference_total          counter (too large for the bus: read from the store)
 type PrometheusMetrics struct {
 	published                  *prometheus.CounterVec
 	publishedNew, publishedDup prometheus.Counter // its two series, resolved once
 	age                        prometheus.Histogram
 	lag                        prometheus.Gauge
+	byRef                      prometheus.Counter
 }
 
 // NewPrometheusMetrics registers the relay's collectors on reg.
@@ -46,6 +52,8 @@ func NewPrometheusMetrics(reg prometheus.Registerer) (*PrometheusMetrics, error)
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60}}),
 		lag: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "cspm", Subsystem: "relay",
 			Name: "lag_events", Help: "Events of the store the stream does not hold yet."}),
+		byRef: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "cspm", Subsystem: "relay",
+			Name: "events_by_reference_total", Help: "Events too large for the bus, published by reference (consumers read them from the event store)."}),
 	}
 	// A second relay on the same registry shares the collectors there.
 	var err error
@@ -56,6 +64,9 @@ func NewPrometheusMetrics(reg prometheus.Registerer) (*PrometheusMetrics, error)
 		return nil, err
 	}
 	if m.lag, err = register(reg, m.lag); err != nil {
+		return nil, err
+	}
+	if m.byRef, err = register(reg, m.byRef); err != nil {
 		return nil, err
 	}
 	m.publishedNew, m.publishedDup = m.published.WithLabelValues("false"), m.published.WithLabelValues("true")
@@ -74,6 +85,9 @@ func (m *PrometheusMetrics) Published(age time.Duration, duplicate bool) {
 
 // Lag implements Metrics.
 func (m *PrometheusMetrics) Lag(events int64) { m.lag.Set(float64(events)) }
+
+// ByReference implements Metrics.
+func (m *PrometheusMetrics) ByReference() { m.byRef.Inc() }
 
 // register registers c, or returns the collector of that name already
 // registered.

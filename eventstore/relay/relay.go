@@ -13,6 +13,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"encoding/json"
 	"log/slog"
 	"strconv"
 	"sync"
@@ -168,11 +169,21 @@ type Status struct {
 	Head int64 `json:"head"`
 	// Lag is Head - Published (events not yet on the bus).
 	Lag int64 `json:"lag"`
-	// Failing is true while the latest attempt failed.
+	// Failing is true while the latest attempt failed; LastError and
+	// LastErrorAt say why and when, and clear once an attempt succeeds.
 	Failing     bool      `json:"failing"`
 	LastError   string    `json:"last_error,omitempty"`
 	LastErrorAt time.Time `json:"last_error_at,omitzero"`
-	UpdatedAt   time.Time `json:"updated_at,omitzero"`
+	// ProgressAt is when the relay last published something or found
+	// nothing to publish: while Lag > 0 and it stays old, the relay is
+	// stalled (see Health).
+	ProgressAt time.Time `json:"progress_at,omitzero"`
+	// ByReference counts the events published by reference since start
+	// (too large for the bus: consumers read them from the store), and
+	// LastByReference is the position of the latest.
+	ByReference     int64     `json:"by_reference"`
+	LastByReference int64     `json:"last_by_reference,omitempty"`
+	UpdatedAt       time.Time `json:"updated_at,omitzero"`
 }
 
 // Relay publishes the store to the stream. Run it in one goroutine; several
@@ -185,6 +196,14 @@ type Relay struct {
 	log   *slog.Logger
 
 	busy atomic.Bool
+
+	// tooLarge is the size of the smallest message the server refused as
+	// too large although its max payload did not predict it (an account or
+	// cluster limit), 0 when none was. Owned by the goroutine running Run
+	// or CatchUp (busy).
+	tooLarge int
+	// warnedLimit is the size limit last warned about (Run's goroutine).
+	warnedLimit int
 
 	mu sync.Mutex
 	st Status
@@ -422,8 +441,23 @@ func (r *Relay) sync(ctx context.Context) (int64, error) {
 		}
 	}
 	r.update(func(st *Status) { st.Failing = false })
+	r.checkLimit()
 	r.log.Debug("synced with stream", "published", last, "head", head)
 	return last, nil
+}
+
+// checkLimit warns, once per limit, when the server's max payload is below
+// the largest event the store accepts: such events go by reference.
+func (r *Relay) checkLimit() {
+	limit := r.sizeLimit()
+	if limit <= 0 || limit == r.warnedLimit {
+		return
+	}
+	r.warnedLimit = limit
+	if need := eventstore.MaxEnvelopeBytes + 1024; limit < need {
+		r.log.Warn("the NATS server's max payload is below the largest event the store accepts: larger events are published by reference and read from the event store by consumers",
+			"max_payload", limit, "largest_event", need)
+	}
 }
 
 // waitForHead gives the store MismatchGrace to show position want and
@@ -482,15 +516,60 @@ func (r *Relay) prepare(ctx context.Context, after int64) (*batch, error) {
 		return nil, fmt.Errorf("relay: read store after %d: %w", after, err)
 	}
 	b := &batch{after: after, events: evs, msgs: make([]*nats.Msg, len(evs))}
+	limit := r.sizeLimit()
 	for i := range evs {
 		if want := after + int64(i) + 1; evs[i].Position != want {
 			return nil, fmt.Errorf("relay: store returned position %d after %d, want %d (positions must be dense)", evs[i].Position, want-1, want)
 		}
-		if b.msgs[i], err = r.message(&evs[i]); err != nil {
+		if b.msgs[i], err = r.message(&evs[i], limit); err != nil {
 			return nil, err
 		}
 	}
 	return b, nil
+}
+
+// sizeLimit is the largest message the relay may publish: the smaller of
+// the server's max payload and the size of a message the server refused
+// as too large; 0 when neither is known.
+func (r *Relay) sizeLimit() int {
+	limit := 0
+	if nc := r.js.Conn(); nc != nil {
+		limit = int(nc.MaxPayload())
+	}
+	if l := r.tooLarge - 1; l > 0 && (limit == 0 || l < limit) {
+		limit = l
+	}
+	return limit
+}
+
+// messageSize is what the server counts of msg against its limits: the
+// payload and the headers, with room for the three JetStream headers the
+// publish options add.
+func messageSize(msg *nats.Msg) int {
+	const jetStreamHeaders = 256
+	n := len(msg.Data) + len("NATS/1.0\r\n\r\n") + jetStreamHeaders
+	for k, vs := range msg.Header {
+		for _, v := range vs {
+			n += len(k) + len(v) + 4
+		}
+	}
+	return n
+}
+
+// refusedAsTooLarge lowers the size limit below msg's size: the next
+// attempt publishes it (and anything as large) by reference.
+func (r *Relay) refusedAsTooLarge(msg *nats.Msg) {
+	if n := messageSize(msg); r.tooLarge == 0 || n < r.tooLarge {
+		r.tooLarge = n
+		r.log.Warn("the server refused a message as too large; messages of this size go by reference from now on", "size", n)
+	}
+}
+
+// isTooLarge reports the server refusing a message as too large.
+func isTooLarge(err error) bool {
+	var apiErr *jetstream.APIError
+	return errors.Is(err, nats.ErrMaxPayload) ||
+		(errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeStreamMessageExceedsMaximum)
 }
 
 type stepResult struct {
@@ -519,6 +598,9 @@ func (r *Relay) step(ctx context.Context, cur *batch) (stepResult, *batch, error
 			jetstream.WithExpectStream(name),
 		)
 		if err != nil {
+			if isTooLarge(err) {
+				r.refusedAsTooLarge(msg)
+			}
 			sendErr = fmt.Errorf("relay: publish position %d: %w", e.Position, err)
 			break
 		}
@@ -582,8 +664,10 @@ func (r *Relay) await(ctx context.Context, cur *batch, futures []jetstream.PubAc
 				res.acked++
 			}
 			r.cfg.Metrics.Published(time.Since(cur.events[i].RecordedAt), ack.Duplicate)
-			r.cfg.Metrics.Published(time.Since(cur.events[i].RecordedAt), ack.Duplicate)
 		case err := <-f.Err():
+			if isTooLarge(err) {
+				r.refusedAsTooLarge(cur.msgs[i])
+			}
 			if ackErr == nil {
 				ackErr = fmt.Errorf("relay: publish position %d: %w", pos, err)
 			}
@@ -604,12 +688,38 @@ func (r *Relay) await(ctx context.Context, cur *batch, futures []jetstream.PubAc
 
 // message builds the NATS message of e: the JSON envelope with the
 // Watermill UUID and cspm headers (the JetStream ones are added by the
-// publish options).
-func (r *Relay) message(e *eventstore.RecordedEvent) (*nats.Msg, error) {
-	data, err := encodeEnvelope(e)
+// publish options). A message over limit (0: none) is published by
+// reference instead: the envelope without its data, marked with
+// bus.HeaderDataRef, so consumers read the event from the store. The store
+// keeps every event under eventstore.MaxEnvelopeBytes and the embedded
+// server accepts that, so this happens only with an external server (or a
+// stream) whose limit is smaller, or with events stored before the limit.
+func (r *Relay) message(e *eventstore.RecordedEvent, limit int) (*nats.Msg, error) {
+	msg, err := r.buildMessage(e, e.Data)
+	if err != nil {
+		return nil, err
+	}
+	if size := messageSize(msg); limit > 0 && size > limit {
+		if msg, err = r.buildMessage(e, nil); err != nil {
+			return nil, err
+		}
+		msg.Header[bus.HeaderDataRef] = []string{"store"}
+		r.log.Warn("event too large for the bus: published by reference (consumers read it from the event store)",
+			"position", e.Position, "event_id", e.EventID, "type", e.Type, "size", size, "limit", limit)
+		r.cfg.Metrics.ByReference()
+		r.update(func(s *Status) { s.ByReference++; s.LastByReference = e.Position })
+	}
+	return msg, nil
+}
+
+func (r *Relay) buildMessage(e *eventstore.RecordedEvent, data json.RawMessage) (*nats.Msg, error) {
+	ev := *e
+	ev.Data = data
+	payload, err := encodeEnvelope(&ev)
 	if err != nil {
 		return nil, fmt.Errorf("relay: encode event %s at position %d: %w", e.EventID, e.Position, err)
 	}
+	data = payload
 	module := r.cfg.ModuleOf(e.StreamType)
 	if module == "" {
 		module = FallbackModule
@@ -638,9 +748,17 @@ func (r *Relay) refreshHead(ctx context.Context) (int64, error) {
 func (r *Relay) update(f func(*Status)) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	lag := r.st.Lag
+	lag, published := r.st.Lag, r.st.Published
 	f(&r.st)
-	r.st.UpdatedAt = time.Now()
+	now := time.Now()
+	r.st.UpdatedAt = now
+	if r.st.Published > published || r.st.Lag == 0 {
+		r.st.ProgressAt = now
+	}
+	if !r.st.Failing && r.st.LastError != "" {
+		r.log.Info("relay recovered", "published", r.st.Published, "head", r.st.Head, "failed_since", r.st.LastErrorAt)
+		r.st.LastError, r.st.LastErrorAt = "", time.Time{}
+	}
 	if r.st.Lag != lag {
 		r.cfg.Metrics.Lag(r.st.Lag)
 	}
@@ -649,9 +767,11 @@ func (r *Relay) update(f func(*Status)) {
 func (r *Relay) recordError(what string, err error) {
 	r.log.Warn("relay: "+what+" failed", "error", err)
 	r.update(func(s *Status) {
+		if !s.Failing || s.LastErrorAt.IsZero() {
+			s.LastErrorAt = time.Now() // failing since
+		}
 		s.Failing = true
-		s.LastError = err.Error()
-		s.LastErrorAt = time.Now()
+		s.LastError = what + ": " + err.Error()
 	})
 }
 
@@ -689,4 +809,60 @@ func (b *backoff) wait(ctx context.Context) bool {
 	case <-ctx.Done():
 		return false
 	}
+}
+
+// Health is how well the relay keeps up, for readiness, status and metrics.
+type Health struct {
+	Status
+	// LagSeconds is the age of the oldest event not on the bus yet (0
+	// when none is pending).
+	LagSeconds float64 `json:"lag_seconds"`
+	// StalledSince is set while events are pending and the relay has not
+	// made progress for longer than the bound given to Health.
+	StalledSince time.Time `json:"stalled_since,omitzero"`
+	// Problem says why the relay is not healthy ("" when it is); LastError
+	// says more.
+	Problem string `json:"problem,omitempty"`
+}
+
+// Health reads the store's head and the oldest event not published yet
+// and says whether the relay is stalled: events pending and no progress
+// (nothing published) for longer than bound, measured from the later of
+// its last progress and the oldest pending event's append. A relay that
+// publishes is never stalled, however far behind; one whose Run returned
+// (a *MismatchError) is stalled as soon as an event is pending.
+func (r *Relay) Health(ctx context.Context, bound time.Duration) Health {
+	h := Health{Status: r.Status()}
+	head, err := r.store.HeadPosition(ctx)
+	if err != nil {
+		h.Problem = "cannot read the event store's head: " + err.Error()
+		return h
+	}
+	h.Head, h.Lag = head, max(0, head-h.Published)
+	if h.Lag == 0 {
+		return h
+	}
+	since := h.ProgressAt
+	evs, err := r.store.ReadAll(ctx, h.Published, 1)
+	if err != nil {
+		h.Problem = "cannot read the oldest pending event: " + err.Error()
+		return h
+	}
+	if len(evs) == 1 {
+		h.LagSeconds = max(0, time.Since(evs[0].RecordedAt).Seconds())
+		if evs[0].RecordedAt.After(since) {
+			since = evs[0].RecordedAt
+		}
+	}
+	if !h.Running || time.Since(since) > bound {
+		h.StalledSince = since
+		switch {
+		case !h.Running:
+			h.Problem = fmt.Sprintf("relay is not running; %d events are not on the bus", h.Lag)
+		default:
+			h.Problem = fmt.Sprintf("relay stalled for %s: %d events are not on the bus (next position %d)",
+				time.Since(since).Round(time.Second), h.Lag, h.Published+1)
+		}
+	}
+	return h
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -276,6 +277,23 @@ func testValidation(t *testing.T, open Open) {
 		_, err := s.Append(ctx, req)
 		assert.ErrorIs(t, err, eventstore.ErrInvalidAppend, name)
 	}
+
+	// Size limits: the first event over a limit is named; nothing of the
+	// append is written (the small event before it neither).
+	big := `{"s":"` + strings.Repeat("<", eventstore.MaxEventDataBytes) + `"}`
+	_, err := s.Append(ctx, request("s", eventstore.Any, ok, newEvent("Huge", big)))
+	var tooLarge *eventstore.EventTooLargeError
+	require.ErrorAs(t, err, &tooLarge)
+	assert.ErrorIs(t, err, eventstore.ErrEventTooLarge)
+	assert.Equal(t, eventstore.EventTooLargeError{Index: 1, Type: "Huge", What: "data", Size: len(big),
+		Limit: eventstore.MaxEventDataBytes}, *tooLarge)
+	atLimit := `"` + strings.Repeat("x", eventstore.MaxEventDataBytes-2) + `"`
+	meta := request("s", eventstore.Any, newEvent("T", atLimit))
+	meta.Metadata.CorrelationID = strings.Repeat("c", eventstore.MaxMetadataBytes)
+	_, err = s.Append(ctx, meta)
+	require.ErrorAs(t, err, &tooLarge)
+	assert.Equal(t, "metadata", tooLarge.What)
+
 	assert.Equal(t, int64(0), head(t, s))
 	streams, err := s.Streams(ctx, "", 10)
 	require.NoError(t, err)
@@ -283,6 +301,13 @@ func testValidation(t *testing.T, open Open) {
 	_, _, found, err := s.LookupIdempotency(ctx, "k")
 	require.NoError(t, err)
 	assert.False(t, found)
+
+	// An event exactly at the limit is stored.
+	res := mustAppend(t, s, request("at-limit", eventstore.NoStream, newEvent("T", atLimit)))
+	evs := readStream(t, s, "at-limit", eventstore.ReadStreamOptions{})
+	require.Len(t, evs, 1)
+	assert.Len(t, evs[0].Data, eventstore.MaxEventDataBytes)
+	assert.Equal(t, int64(1), res.Version)
 }
 
 func idempotent(req eventstore.AppendRequest, key, fp string) eventstore.AppendRequest {

@@ -19,6 +19,12 @@ import (
 // Options.StoreDir is empty (DESIGN.md §3: data/nats/).
 const DefaultStoreDir = "data/nats"
 
+// DefaultMaxPayload is the embedded server's max_payload, set explicitly:
+// the largest message (payload and headers) it accepts. Every event the
+// store accepts fits (eventstore.MaxEnvelopeBytes, checked by a test), so
+// the relay never has to publish one by reference to the embedded server.
+const DefaultMaxPayload = 1 << 20
+
 // Options configures the embedded nats-server.
 type Options struct {
 	// StoreDir is the JetStream storage directory (created if missing).
@@ -37,6 +43,9 @@ type Options struct {
 	// MaxStore and MaxMemory cap JetStream file and memory storage in
 	// bytes; 0 lets the server pick (a share of the disk / RAM).
 	MaxStore, MaxMemory int64
+	// MaxPayload is the largest message the server accepts, in bytes.
+	// Default DefaultMaxPayload.
+	MaxPayload int32
 	// SyncAlways fsyncs every stored message. Off by default: a killed
 	// process loses nothing (writes are in the OS page cache) and a power
 	// loss can only lose the tail of the stream, which the relay
@@ -62,6 +71,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.ReadyTimeout <= 0 {
 		o.ReadyTimeout = 30 * time.Second
+	}
+	if o.MaxPayload <= 0 {
+		o.MaxPayload = DefaultMaxPayload
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
@@ -99,6 +111,7 @@ func StartEmbedded(ctx context.Context, opts Options) (*Embedded, error) {
 		JetStreamMaxStore:  opts.MaxStore,
 		JetStreamMaxMemory: opts.MaxMemory,
 		SyncAlways:         opts.SyncAlways,
+		MaxPayload:         opts.MaxPayload,
 		NoSigs:             true, // the process owns signal handling
 	})
 	if err != nil {

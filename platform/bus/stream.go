@@ -38,6 +38,11 @@ const (
 	HeaderStreamID   = "Cspm-Stream-Id"
 	HeaderStreamType = "Cspm-Stream-Type"
 	HeaderTeamID     = "Cspm-Team-Id"
+	// HeaderDataRef marks a message published by reference: its envelope
+	// carries no data ("data": null) because the event is larger than the
+	// server's max payload, and consumers read the event from the event
+	// store at HeaderPosition. Its value says where: "store".
+	HeaderDataRef = "Cspm-Data-Ref"
 )
 
 // Subject is the subject of an event of eventType from module under the

@@ -78,6 +78,10 @@ type Config struct {
 	// ReadWaitTimeout bounds how long a query given min_position waits for
 	// the projections it reads before answering with meta.stale: true.
 	ReadWaitTimeout time.Duration
+	// StallTimeout is how long the relay or a projection may have work
+	// pending without progress before it counts as stalled: /readyz
+	// fails, status and metrics say so.
+	StallTimeout time.Duration
 
 	LogLevel  slog.Level
 	LogFormat LogFormat
@@ -100,6 +104,7 @@ func Default() Config {
 		RateLimit:           100,
 		RateBurst:           200,
 		ReadWaitTimeout:     2 * time.Second,
+		StallTimeout:        30 * time.Second,
 		LogLevel:            slog.LevelInfo,
 		LogFormat:           LogText,
 		SQLiteSync:          SyncFull,
@@ -127,6 +132,7 @@ func (c Config) LogValue() slog.Value {
 		slog.String("db_prefix", c.DBPrefix),
 		slog.String("http_addr", c.HTTPAddr),
 		slog.Duration("read_wait_timeout", c.ReadWaitTimeout),
+		slog.Duration("stall_timeout", c.StallTimeout),
 		slog.String("log_level", c.LogLevel.String()),
 		slog.String("log_format", string(c.LogFormat)),
 		slog.String("sqlite_sync", string(c.SQLiteSync)),
@@ -210,6 +216,9 @@ func (c Config) validate(groups Group) error {
 		}
 		if c.ReadWaitTimeout <= 0 {
 			add("read-wait-timeout", "must be positive")
+		}
+		if c.StallTimeout < time.Second {
+			add("stall-timeout", "must be at least 1s")
 		}
 		if c.RateLimit < 0 {
 			add("rate-limit", "must be 0 (no limit) or positive")

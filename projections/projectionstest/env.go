@@ -44,6 +44,9 @@ type EnvOptions struct {
 	// EventStorePath opens an existing event store file instead of a new
 	// one in the test's directory.
 	EventStorePath string
+	// MaxPayload is the NATS server's max payload; default the embedded
+	// server's (bus.DefaultMaxPayload).
+	MaxPayload int32
 }
 
 // Env is everything a projection runtime runs on, in the test's temporary
@@ -79,7 +82,7 @@ func NewEnv(t testing.TB, opts EnvOptions) *Env {
 	e := &Env{Dir: t.TempDir(), Stream: bus.StreamConfig{Name: "CSPM_EVENTS_TEST"}, Codec: opts.Codec, Log: Logger()}
 
 	var err error
-	e.Server, err = bus.StartEmbedded(ctx, bus.Options{StoreDir: filepath.Join(e.Dir, "nats"), Port: -1, Logger: e.Log})
+	e.Server, err = bus.StartEmbedded(ctx, bus.Options{StoreDir: filepath.Join(e.Dir, "nats"), Port: -1, Logger: e.Log, MaxPayload: opts.MaxPayload})
 	require.NoError(t, err)
 	t.Cleanup(e.Server.Shutdown)
 	e.Conn, e.JS, err = bus.Connect(ctx, e.Server.ClientURL(), bus.ConnectOptions{
