@@ -156,8 +156,8 @@ func newAPIServer(p apiParams) *api.Server {
 		ReadWaitTimeout: p.Config.ReadWaitTimeout,
 		Logger:          p.Logger.With("component", "api"),
 	}, api.Deps{
-		Commands: p.Commands,
-		Auth:     p.Auth,
+		Commands:    p.Commands,
+		Auth:        p.Auth,
 		Readiness:   p.Ready.Checks,
 		Databases:   api.DatabaseListerFunc(func() []api.Database { return apiDatabases(p.Registry) }),
 		Queries:     p.Queries,
