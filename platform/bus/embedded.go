@@ -81,13 +81,33 @@ func (o Options) withDefaults() Options {
 	return o
 }
 
-// Embedded is an in-process nats-server with JetStream enabled.
+// Embedded is an in-process nats-server with JetStream enabled. It
+// supervises itself: after a storage fault (a full disk, an I/O error)
+// JetStream refuses every write until the server restarts, so the server
+// restarts itself on the same port and storage once there is room again,
+// and clients reconnect by themselves (see Restarts).
 type Embedded struct {
-	srv      *server.Server
+	opts     Options
+	sopts    server.Options // what every (re)start is configured with
 	url      string
 	storeDir string
-	once     sync.Once
+	logger   *serverLogger
+
+	mu       sync.Mutex
+	srv      *server.Server
+	restarts int
+
+	stop    chan struct{}
+	stopped chan struct{}
+	once    sync.Once
 }
+
+// RestartBackoff bounds the pause between two supervisor restarts.
+var RestartBackoff = struct{ Min, Max time.Duration }{Min: time.Second, Max: 30 * time.Second}
+
+// minFreeToRestart is the free space the store directory's file system
+// must have before the supervisor restarts the server after a fault.
+const minFreeToRestart = 4 << 20
 
 // StartEmbedded starts an in-process nats-server with JetStream storing
 // under opts.StoreDir and returns once it accepts clients. The caller owns
@@ -101,24 +121,48 @@ func StartEmbedded(ctx context.Context, opts Options) (*Embedded, error) {
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, fmt.Errorf("bus: create store dir: %w", err)
 	}
+	e := &Embedded{
+		opts:     opts,
+		storeDir: dir,
+		logger:   &serverLogger{log: opts.Logger.With("component", "nats-server"), fault: make(chan string, 1)},
+		stop:     make(chan struct{}),
+		stopped:  make(chan struct{}),
+		sopts: server.Options{
+			ServerName:         opts.ServerName,
+			Host:               opts.Host,
+			Port:               opts.Port,
+			JetStream:          true,
+			StoreDir:           dir,
+			JetStreamMaxStore:  opts.MaxStore,
+			JetStreamMaxMemory: opts.MaxMemory,
+			SyncAlways:         opts.SyncAlways,
+			MaxPayload:         opts.MaxPayload,
+			NoSigs:             true, // the process owns signal handling
+		},
+	}
+	srv, err := e.startServer(ctx)
+	if err != nil {
+		return nil, err
+	}
+	e.srv, e.url = srv, srv.ClientURL()
+	if a, ok := srv.Addr().(*net.TCPAddr); ok {
+		e.sopts.Port = a.Port // a restart binds the same port: clients reconnect to it
+	}
+	go e.supervise()
+	opts.Logger.Info("embedded nats-server started", "url", e.url, "store_dir", dir)
+	return e, nil
+}
 
-	srv, err := server.NewServer(&server.Options{
-		ServerName:         opts.ServerName,
-		Host:               opts.Host,
-		Port:               opts.Port,
-		JetStream:          true,
-		StoreDir:           dir,
-		JetStreamMaxStore:  opts.MaxStore,
-		JetStreamMaxMemory: opts.MaxMemory,
-		SyncAlways:         opts.SyncAlways,
-		MaxPayload:         opts.MaxPayload,
-		NoSigs:             true, // the process owns signal handling
-	})
+// startServer starts one server with e.sopts and waits until it accepts
+// clients with JetStream enabled.
+func (e *Embedded) startServer(ctx context.Context) (*server.Server, error) {
+	sopts := e.sopts
+	srv, err := server.NewServer(&sopts)
 	if err != nil {
 		return nil, fmt.Errorf("bus: configure embedded nats-server: %w", err)
 	}
-	logger := &serverLogger{log: opts.Logger.With("component", "nats-server")}
-	srv.SetLoggerV2(logger, true, false, false)
+	srv.SetLoggerV2(e.logger, true, false, false)
+	e.logger.clearFatal()
 
 	// Start recovers JetStream state synchronously, which can take a while
 	// on a large store; run it aside so ctx is honoured meanwhile.
@@ -128,16 +172,16 @@ func StartEmbedded(ctx context.Context, opts Options) (*Embedded, error) {
 		srv.Start()
 	}()
 
-	deadline := time.Now().Add(opts.ReadyTimeout)
+	deadline := time.Now().Add(e.opts.ReadyTimeout)
 	for !srv.ReadyForConnections(50 * time.Millisecond) {
-		fatal := logger.lastFatal()
+		fatal := e.logger.lastFatal()
 		switch {
 		case fatal != "":
 			err = fmt.Errorf("bus: embedded nats-server failed to start: %s", fatal)
 		case ctx.Err() != nil:
 			err = fmt.Errorf("bus: start embedded nats-server: %w", ctx.Err())
 		case time.Now().After(deadline):
-			err = fmt.Errorf("bus: embedded nats-server not ready after %s", opts.ReadyTimeout)
+			err = fmt.Errorf("bus: embedded nats-server not ready after %s", e.opts.ReadyTimeout)
 		default:
 			continue
 		}
@@ -152,32 +196,128 @@ func StartEmbedded(ctx context.Context, opts Options) (*Embedded, error) {
 		srv.WaitForShutdown()
 		return nil, errors.New("bus: embedded nats-server started without JetStream (see its log)")
 	}
-	e := &Embedded{srv: srv, url: srv.ClientURL(), storeDir: dir}
-	opts.Logger.Info("embedded nats-server started", "url", e.url, "store_dir", dir)
-	return e, nil
+	return srv, nil
+}
+
+// supervise restarts the server after a storage fault (reported by its
+// log) or when JetStream turned itself off, once the store directory has
+// room again, with a growing pause between restarts.
+func (e *Embedded) supervise() {
+	defer close(e.stopped)
+	check := time.NewTicker(2 * time.Second)
+	defer check.Stop()
+	backoff := RestartBackoff.Min
+	var lastRestart time.Time
+	for {
+		var why string
+		select {
+		case <-e.stop:
+			return
+		case why = <-e.logger.fault:
+		case <-check.C:
+			if e.Server().JetStreamEnabled() {
+				if time.Since(lastRestart) > 2*RestartBackoff.Max {
+					backoff = RestartBackoff.Min // healthy for a while
+				}
+				continue
+			}
+			why = "JetStream is disabled"
+		}
+		e.opts.Logger.Warn("embedded nats-server: storage fault; it restarts on the same port and storage once there is room again",
+			"reason", why, "store_dir", e.storeDir)
+		for {
+			if wait := time.Until(lastRestart.Add(backoff)); wait > 0 && !e.sleep(wait) {
+				return
+			}
+			if free, ok := freeBytes(e.storeDir); ok && free < minFreeToRestart {
+				if !e.sleep(time.Second) {
+					return
+				}
+				continue
+			}
+			lastRestart = time.Now()
+			backoff = min(2*backoff, RestartBackoff.Max)
+			if err := e.restart(); err != nil {
+				e.opts.Logger.Error("embedded nats-server restart failed; retrying", "error", err)
+				continue
+			}
+			break
+		}
+		// Faults reported before the restart are over.
+		select {
+		case <-e.logger.fault:
+		default:
+		}
+	}
+}
+
+// sleep waits d; false when the server is shutting down.
+func (e *Embedded) sleep(d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-e.stop:
+		return false
+	}
+}
+
+// restart replaces the server with a new one on the same port and storage.
+func (e *Embedded) restart() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	select {
+	case <-e.stop:
+		return nil
+	default:
+	}
+	e.srv.Shutdown()
+	e.srv.WaitForShutdown()
+	ctx, cancel := context.WithTimeout(context.Background(), e.opts.ReadyTimeout)
+	defer cancel()
+	srv, err := e.startServer(ctx)
+	if err != nil {
+		return err
+	}
+	e.srv = srv
+	e.restarts++
+	e.opts.Logger.Info("embedded nats-server restarted", "url", e.url, "restarts", e.restarts)
+	return nil
 }
 
 // ClientURL is the nats:// URL clients connect to.
 func (e *Embedded) ClientURL() string { return e.url }
 
 // Port is the client port actually bound (useful after Port: -1).
-func (e *Embedded) Port() int {
-	if a, ok := e.srv.Addr().(*net.TCPAddr); ok {
-		return a.Port
-	}
-	return 0
-}
+func (e *Embedded) Port() int { return e.sopts.Port }
 
 // StoreDir is the absolute JetStream storage directory.
 func (e *Embedded) StoreDir() string { return e.storeDir }
 
-// Server exposes the underlying server (monitoring, tests).
-func (e *Embedded) Server() *server.Server { return e.srv }
+// Server exposes the underlying server (monitoring, tests). It changes
+// when the supervisor restarts the server.
+func (e *Embedded) Server() *server.Server {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.srv
+}
 
-// Shutdown stops the server, closes client connections and waits until it
-// is down. Calling it again does nothing.
+// Restarts counts the supervisor's restarts after storage faults.
+func (e *Embedded) Restarts() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.restarts
+}
+
+// Shutdown stops the supervisor and the server, closes client connections
+// and waits until it is down. Calling it again does nothing.
 func (e *Embedded) Shutdown() {
 	e.once.Do(func() {
+		close(e.stop)
+		<-e.stopped
+		e.mu.Lock()
+		defer e.mu.Unlock()
 		e.srv.Shutdown()
 		e.srv.WaitForShutdown()
 	})
@@ -185,9 +325,11 @@ func (e *Embedded) Shutdown() {
 
 // serverLogger bridges nats-server's logger to slog. Fatalf must not exit
 // the process (the default logger does): it is logged at Error and
-// remembered so StartEmbedded can report it.
+// remembered so StartEmbedded can report it. Errors that mean a storage
+// fault are sent to the supervisor (fault).
 type serverLogger struct {
-	log *slog.Logger
+	log   *slog.Logger
+	fault chan string
 
 	mu    sync.Mutex
 	fatal string
@@ -198,6 +340,16 @@ func (l *serverLogger) lastFatal() string {
 	defer l.mu.Unlock()
 	return l.fatal
 }
+
+func (l *serverLogger) clearFatal() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.fatal = ""
+}
+
+// storageFaults are what nats-server logs when its storage fails: a write
+// error makes a stream refuse every write until the server restarts.
+var storageFaults = []string{"critical write error", "no space left on device", "out of resources", "input/output error"}
 
 // Noticef logs the server's notices (its start-up banner, configuration
 // dump, "Server is ready"...) at debug level: cspm logs the one line that
@@ -219,7 +371,17 @@ func (l *serverLogger) Fatalf(format string, v ...any) {
 }
 
 func (l *serverLogger) Errorf(format string, v ...any) {
-	l.log.Error(strings.TrimSpace(fmt.Sprintf(format, v...)))
+	msg := strings.TrimSpace(fmt.Sprintf(format, v...))
+	l.log.Error(msg)
+	for _, f := range storageFaults {
+		if strings.Contains(msg, f) {
+			select {
+			case l.fault <- msg:
+			default: // one pending fault is enough
+			}
+			return
+		}
+	}
 }
 
 func (l *serverLogger) Debugf(format string, v ...any) {
