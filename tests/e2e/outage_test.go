@@ -2,9 +2,12 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -33,24 +36,7 @@ func TestBusOutage(t *testing.T) {
 	defer cancel()
 	f := newFacts()
 
-	lifecycles := func(from, to int) {
-		t.Helper()
-		for n := from; n < to; n++ {
-			id := fmt.Sprintf("bus-%03d", n)
-			a, err := live.do(ctx, http.MethodPost, "/api/v1/scans", map[string]any{
-				"scan_id": id, "account_id": "123456789012", "provider": "aws", "tool": "prowler"}, id+"/request")
-			require.NoError(t, err)
-			f.ack(a.env.Meta.Position, func(f *facts) { f.scans[id] = "requested" })
-			a, err = live.do(ctx, http.MethodPost, "/api/v1/scans/"+id+"/start", nil, id+"/start")
-			require.NoError(t, err)
-			f.ack(a.env.Meta.Position, func(f *facts) { f.scans[id] = "running" })
-			sev := severities[n%len(severities)]
-			a, err = live.do(ctx, http.MethodPost, "/api/v1/scans/"+id+"/findings", map[string]any{"findings": []map[string]any{
-				{"check_id": "c", "title": "t", "severity": sev, "resource_id": id}}}, id+"/findings")
-			require.NoError(t, err)
-			f.ack(a.env.Meta.Position, func(f *facts) { f.bySeverity[sev]++; f.perScan[id]++ })
-		}
-	}
+	lifecycles := func(from, to int) { t.Helper(); scanLifecycles(t, ctx, live, f, "bus", from, to) }
 
 	lifecycles(0, 10)
 	converge(t, srv.base, f)
@@ -59,6 +45,7 @@ func TestBusOutage(t *testing.T) {
 	// outbox), and a query that asks for them answers stale.
 	nats.kill(t)
 	lifecycles(10, 25)
+	requireNotReady(t, srv.base, "bus")
 	_, _, _, last := f.snapshot()
 	a, err := callAPI(ctx, http.MethodGet, fmt.Sprintf("%s/api/v1/dashboard/summary?min_position=%d", srv.base, last), nil, nil)
 	require.NoError(t, err)
@@ -70,7 +57,102 @@ func TestBusOutage(t *testing.T) {
 	nats = startNATS(t, natsBinary.get(t), nats.dir, nats.port)
 	lifecycles(25, 30)
 	converge(t, srv.base, f)
+	srv.waitReady(t)
 	assert.Equal(t, 0, srv.stop(t, syscall.SIGTERM), "clean exit; logs:\n%s", srv.logs)
+}
+
+// TestBusWiped: NATS comes back empty (its storage lost). The relay
+// recreates the event stream and republishes the store from position 1;
+// the projections resume from their checkpoints; nothing is lost or
+// applied twice, without a restart of cspm.
+func TestBusWiped(t *testing.T) {
+	t.Parallel()
+	bin := buildCSPM(t)
+	nats := startNATS(t, natsBinary.get(t), t.TempDir(), freePort(t))
+	dataDir := t.TempDir()
+	env := cleanEnv("CSPM_DATA_DIR="+dataDir, "CSPM_NATS_URL="+nats.url(), "CSPM_RATE_LIMIT=0")
+	srv := startServe(t, bin, env, "--http-addr", "127.0.0.1:0", "--read-wait-timeout", "500ms", "--stall-timeout", "2s")
+	live := &liveServer{}
+	live.replace(srv)
+	ctx, cancel := context.WithDeadline(context.Background(), deadline(t))
+	defer cancel()
+	f := newFacts()
+	lifecycles := func(from, to int) { t.Helper(); scanLifecycles(t, ctx, live, f, "wipe", from, to) }
+
+	lifecycles(0, 10)
+	converge(t, srv.base, f)
+	srv.waitReady(t)
+
+	nats.kill(t)
+	require.NoError(t, os.RemoveAll(nats.dir))
+	lifecycles(10, 20)
+	requireNotReady(t, srv.base, "bus")
+	nats = startNATS(t, natsBinary.get(t), t.TempDir(), nats.port) // empty
+	lifecycles(20, 25)
+	converge(t, srv.base, f)
+	srv.waitReady(t)
+	assert.Contains(t, srv.logs.String(), "event stream missing: recreating it")
+	assert.Equal(t, 0, srv.stop(t, syscall.SIGTERM), "clean exit; logs:\n%s", srv.logs)
+}
+
+// scanLifecycles runs scans prefix-from .. prefix-(to-1) through request,
+// start and one finding each, recording every acknowledged command.
+func scanLifecycles(t *testing.T, ctx context.Context, live *liveServer, f *facts, prefix string, from, to int) {
+	t.Helper()
+	for n := from; n < to; n++ {
+		id := fmt.Sprintf("%s-%03d", prefix, n)
+		a, err := live.do(ctx, http.MethodPost, "/api/v1/scans", map[string]any{
+			"scan_id": id, "account_id": "123456789012", "provider": "aws", "tool": "prowler"}, id+"/request")
+		require.NoError(t, err)
+		f.ack(a.env.Meta.Position, func(f *facts) { f.scans[id] = "requested" })
+		a, err = live.do(ctx, http.MethodPost, "/api/v1/scans/"+id+"/start", nil, id+"/start")
+		require.NoError(t, err)
+		f.ack(a.env.Meta.Position, func(f *facts) { f.scans[id] = "running" })
+		sev := severities[n%len(severities)]
+		a, err = live.do(ctx, http.MethodPost, "/api/v1/scans/"+id+"/findings", map[string]any{"findings": []map[string]any{
+			{"check_id": "c", "title": "t", "severity": sev, "resource_id": id}}}, id+"/findings")
+		require.NoError(t, err)
+		f.ack(a.env.Meta.Position, func(f *facts) { f.bySeverity[sev]++; f.perScan[id]++ })
+	}
+}
+
+// requireNotReady waits until /readyz answers 503 naming check, and
+// returns that check's reason.
+func requireNotReady(t *testing.T, base, check string) string {
+	t.Helper()
+	var last string
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	end := time.Now().Add(60 * time.Second)
+	for time.Now().Before(end) {
+		resp, err := http.Get(base + "/readyz")
+		if err == nil {
+			var body struct {
+				Error struct {
+					Code    string `json:"code"`
+					Details []struct {
+						Check   string `json:"check"`
+						Message string `json:"message"`
+					} `json:"details"`
+				} `json:"error"`
+			}
+			raw, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			last = fmt.Sprintf("%d %s", resp.StatusCode, raw)
+			if resp.StatusCode == http.StatusServiceUnavailable && json.Unmarshal(raw, &body) == nil {
+				for _, d := range body.Error.Details {
+					if d.Check == check {
+						require.Equal(t, "NOT_READY", body.Error.Code)
+						t.Logf("/readyz: %s", raw)
+						return d.Message
+					}
+				}
+			}
+		}
+		<-tick.C
+	}
+	require.Failf(t, "/readyz never failed", "want 503 naming %q; last answer: %s", check, last)
+	return ""
 }
 
 // natsServer is a nats-server process with JetStream.
