@@ -171,8 +171,13 @@ func (n *natsServer) url() string { return "nats://127.0.0.1:" + strconv.Itoa(n.
 // under dir, and returns once it accepts connections.
 func startNATS(t *testing.T, bin, dir string, port int) *natsServer {
 	t.Helper()
-	n := &natsServer{dir: dir, port: port, logs: &syncBuffer{}, done: make(chan error, 1)}
-	n.cmd = exec.Command(bin, "-js", "-sd", filepath.Join(dir, "jetstream"), "-a", "127.0.0.1", "-p", strconv.Itoa(port))
+	return startNATSCmd(t, exec.Command(bin, "-js", "-sd", filepath.Join(dir, "jetstream"), "-a", "127.0.0.1", "-p", strconv.Itoa(port)), dir, port)
+}
+
+// startNATSCmd starts cmd, a nats-server listening on 127.0.0.1:port.
+func startNATSCmd(t *testing.T, cmd *exec.Cmd, dir string, port int) *natsServer {
+	t.Helper()
+	n := &natsServer{cmd: cmd, dir: dir, port: port, logs: &syncBuffer{}, done: make(chan error, 1)}
 	n.cmd.Stdout, n.cmd.Stderr = n.logs, n.logs
 	require.NoError(t, n.cmd.Start())
 	go func() { n.done <- n.cmd.Wait() }()

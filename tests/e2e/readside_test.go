@@ -40,11 +40,17 @@ type apiAnswer struct {
 
 var apiClient = &http.Client{Timeout: 30 * time.Second}
 
+// rawBody is a request body sent as it is (callAPI JSON-encodes others,
+// with Go's HTML escaping).
+type rawBody []byte
+
 // callAPI sends one request; a transport error (the server is down or
 // was killed) is returned, an answer of any status is not an error.
 func callAPI(ctx context.Context, method, target string, body any, header map[string]string) (*apiAnswer, error) {
 	var rd io.Reader = http.NoBody
-	if body != nil {
+	if raw, ok := body.(rawBody); ok {
+		rd = bytes.NewReader(raw)
+	} else if body != nil {
 		raw, err := json.Marshal(body)
 		if err != nil {
 			return nil, err
