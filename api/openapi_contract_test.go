@@ -177,6 +177,9 @@ func TestOpenAPIContract(t *testing.T) {
 		Header: map[string]string{"Idempotency-Key": "contract-create-1"}}, 201, docValid)
 	assert.Equal(t, "true", replay.Header.Get("Idempotent-Replayed"))
 	c.send(t, request{Path: "/api/v1/scans", Body: exampleBody(t, c.doc, "requestScan")}, 409, docValid)
+	teamB := map[string]string{"Authorization": "Bearer " + testKey(access.Analyst, "team-b")}
+	res := c.send(t, request{Path: "/api/v1/scans", Body: exampleBody(t, c.doc, "requestScan"), Header: teamB}, 409, docValid)
+	assert.Equal(t, api.CodeIDInUse, res.Env.Error.Code, "another team's scan id")
 	c.send(t, request{Path: "/api/v1/scans", Body: `{"account_id": "1", "provider": "gcp", "tool": "trivy"}`,
 		Header: map[string]string{"Idempotency-Key": "contract-create-1"}}, 422, docValid)
 	c.send(t, request{Path: "/api/v1/scans", Body: `{"account_id": "1", "provider": "mainframe", "tool": "trivy"}`}, 400, docInvalid)
@@ -190,7 +193,7 @@ func TestOpenAPIContract(t *testing.T) {
 	otherID := data[api.CommandResult](t, other).ID
 
 	// The examples' timestamps are in the past of this scan: a rule says no.
-	res := c.send(t, request{Path: "/api/v1/scans/demo-1/complete", Body: exampleBody(t, c.doc, "completeScan")}, 422, docValid)
+	res = c.send(t, request{Path: "/api/v1/scans/demo-1/complete", Body: exampleBody(t, c.doc, "completeScan")}, 422, docValid)
 	assert.Equal(t, "SCAN_NOT_RUNNING", res.Env.Error.Code)
 	res = c.send(t, request{Path: "/api/v1/scans/demo-1/start", Body: exampleBody(t, c.doc, "startScan")}, 422, docValid)
 	assert.Equal(t, "TIMESTAMP_OUT_OF_ORDER", res.Env.Error.Code)
@@ -212,6 +215,12 @@ func TestOpenAPIContract(t *testing.T) {
 	c.send(t, request{Path: "/api/v1/scans/" + otherID + "/findings", Body: exampleBody(t, c.doc, "raiseFindings")}, 422, docValid)
 	c.send(t, request{Path: "/api/v1/scans/demo-1/findings", Body: `{"findings": [{"finding_id": "demo-f-2",
 		"check_id": "c", "title": "t", "severity": "low", "resource_id": "r"}]}`}, 409, docValid)
+	scanB := data[api.CommandResult](t, c.send(t, request{Path: "/api/v1/scans",
+		Body: `{"account_id": "1", "provider": "aws", "tool": "trivy"}`, Header: teamB}, 201, docValid)).ID
+	c.send(t, request{Path: "/api/v1/scans/" + scanB + "/start", Header: teamB}, 202, docValid)
+	res = c.send(t, request{Path: "/api/v1/scans/" + scanB + "/findings", Body: `{"findings": [{"finding_id": "demo-f-2",
+		"check_id": "c", "title": "t", "severity": "low", "resource_id": "r"}]}`, Header: teamB}, 409, docValid)
+	assert.Equal(t, api.CodeIDInUse, res.Env.Error.Code, "another team's finding id")
 
 	c.send(t, request{Path: "/api/v1/findings/demo-f-2/resolve", Body: exampleBody(t, c.doc, "resolveFinding")}, 202, docValid)
 	c.send(t, request{Path: "/api/v1/findings/demo-f-2/resolve"}, 422, docValid)
