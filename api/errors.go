@@ -278,7 +278,7 @@ func (s *Server) handleError(err error, c echo.Context) {
 			c.Response().Header().Set(echo.HeaderRetryAfter, "1")
 		}
 	}
-	env := Envelope{Success: false, Error: &body, Meta: Meta{RequestID: requestID(c)}}
+	env := Envelope{Success: false, Error: &body, Meta: errorMeta(c)}
 	if werr := writeEnvelope(c, status, env); werr != nil {
 		log.WarnContext(c.Request().Context(), "writing the error response failed", slog.Any("error", werr))
 	}

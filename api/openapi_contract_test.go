@@ -244,6 +244,8 @@ func TestOpenAPIContract(t *testing.T) {
 	detail := c.get(t, "/api/v1/scans/demo-1", 200, docValid, api.HeaderMinPosition, pos)
 	assert.Contains(t, string(detail.Data), `"status":"completed"`)
 	c.get(t, "/api/v1/scans/missing", 404, docValid)
+	res = c.get(t, "/api/v1/scans/missing?min_position=1000000", 404, docValid)
+	assert.True(t, res.Env.Meta.Stale, "not projected yet, perhaps: %s", res.Raw)
 	c.get(t, "/api/v1/scans/demo-1?min_position=-1", 400, docInvalid)
 	findings := c.get(t, "/api/v1/findings?severity=high,critical&status=suppressed&scan_id=demo-1&account_id=123456789012", 200, docValid)
 	assert.Len(t, data[[]json.RawMessage](t, findings), 1)

@@ -168,11 +168,36 @@ func fromQuery(err error) error {
 	return err
 }
 
+// ctxKeyReadMeta holds the read-your-writes meta of a query once it is
+// known, so that an error answered after it (a 404 for a scan not
+// projected yet, a 503...) carries position and stale too.
+const ctxKeyReadMeta = "api.read_meta"
+
 // readMeta is read-your-writes for one query over the projections reads:
 // wait (up to the configured bound) until they passed minPos, then say
 // how far they have processed the stream. Call it before running the
-// query, so that the position is one the answer reflects at least.
-func (s *Server) readMeta(ctx context.Context, reads []string, minPos int64) (Meta, error) {
+// query, so that the position is one the answer reflects at least. The
+// meta is also kept in c for the error handler (errorMeta).
+func (s *Server) readMeta(c echo.Context, reads []string, minPos int64) (Meta, error) {
+	meta, err := s.waitRead(c.Request().Context(), reads, minPos)
+	if err == nil {
+		c.Set(ctxKeyReadMeta, meta)
+	}
+	return meta, err
+}
+
+// errorMeta is the meta of an error answer: the request id, plus position
+// and stale when the error came after a query's read-your-writes wait
+// (a "not found" that may only be "not projected yet" says stale: true).
+func errorMeta(c echo.Context) Meta {
+	m := Meta{RequestID: requestID(c)}
+	if read, ok := c.Get(ctxKeyReadMeta).(Meta); ok {
+		m.Position, m.Stale, m.kind = read.Position, read.Stale, metaRead
+	}
+	return m
+}
+
+func (s *Server) waitRead(ctx context.Context, reads []string, minPos int64) (Meta, error) {
 	stale := false
 	if minPos > 0 {
 		wctx, cancel := context.WithTimeout(ctx, s.cfg.ReadWaitTimeout)
