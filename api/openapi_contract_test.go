@@ -163,6 +163,7 @@ func TestOpenAPIContract(t *testing.T) {
 	c.get(t, "/docs?utm_source=wiki", 200, docValid, "Authorization", "-")
 	dbs := data[[]api.Database](t, c.get(t, "/api/v1/system/databases", 200, docValid))
 	assert.NotEmpty(t, dbs)
+	c.get(t, "/api/v1/system/databases?side=read", 400, docEither)
 
 	// Authentication and roles.
 	c.send(t, request{Path: "/api/v1/scans", Body: exampleBody(t, c.doc, "requestScan"), Header: none}, 401, docInvalid)
@@ -298,6 +299,7 @@ func TestOpenAPIContract(t *testing.T) {
 	// Projection administration.
 	c.get(t, "/api/v1/projections", 200, docValid)
 	c.get(t, "/api/v1/projections?x=1", 400, docEither)
+	c.get(t, "/api/v1/projections?min_position=abc", 400, docEither)
 	c.send(t, request{Path: "/api/v1/projections/platform.dashboard/rebuild", Body: exampleBody(t, c.doc, "startRebuild")}, 202, docValid)
 	c.send(t, request{Path: "/api/v1/projections/all/rebuild"}, 202, docValid)
 	c.send(t, request{Path: "/api/v1/projections/nope/rebuild"}, 404, docValid)

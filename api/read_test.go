@@ -210,6 +210,20 @@ func TestQueryValidation_NamesTheParameter(t *testing.T) {
 		{"/api/v1/dashboard/summary", "abc", "X-Min-Position", "header"},
 		{"/api/v1/scans/s%20x", "", "id", "path"},
 		{"/api/v1/projections?x=1", "", "x", "query"},
+		// Projection status and the registry read no projection: they take
+		// no parameter at all.
+		{"/api/v1/projections?min_position=abc", "", "min_position", "query"},
+		{"/api/v1/projections?min_position=3", "", "min_position", "query"},
+		{"/api/v1/projections?limit=10", "", "limit", "query"},
+		{"/api/v1/system/databases?x=1", "", "x", "query"},
+		{"/api/v1/system/databases?min_position=1", "", "min_position", "query"},
+		// Percent-decoded to bytes that are not UTF-8.
+		{"/api/v1/scans?account_id=%FF", "", "account_id", "query"},
+		{"/api/v1/findings?severity=%ED%A0%80", "", "severity", "query"},
+		{"/api/v1/scans?status=running&tool=tr%C3", "", "tool", "query"},
+		{"/api/v1/scans?%FFx=1", "", "\uFFFDx", "query"},
+		{"/api/v1/scans/%FF", "", "id", "path"},
+		{"/api/v1/scans/a%C3%28b", "", "id", "path"},
 	}
 	for _, tt := range tests {
 		var h []string
