@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,9 +10,11 @@ import (
 	"mime"
 	"net/http"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 )
@@ -87,7 +90,207 @@ func decodeJSON(body []byte, dst any) error {
 		off := dec.InputOffset()
 		return malformedBody(ErrorDetail{In: InBody, Offset: &off, Message: "unexpected data after the JSON object"})
 	}
+	if problems := badText(body); len(problems) > 0 {
+		return malformedBody(problems...)
+	}
 	return nil
+}
+
+// badText lists, with their JSON paths, the strings of body (valid JSON)
+// that hold text which is not Unicode: bytes that are not UTF-8, and \u
+// escapes of a UTF-16 surrogate that is not half of a pair (a high one not
+// followed by a low one, or a low one alone). encoding/json would turn
+// both into U+FFFD without a word, so the stored text would not be what
+// the client sent. Both checks are linear and cheap on the bytes: the
+// paths are only worked out when something is wrong.
+func badText(body []byte) []ErrorDetail {
+	var found []textProblem
+	if !utf8.Valid(body) {
+		for i := 0; i < len(body) && len(found) < maxDetails; {
+			if body[i] < utf8.RuneSelf {
+				i++
+				continue
+			}
+			r, n := utf8.DecodeRune(body[i:])
+			if r == utf8.RuneError && n == 1 {
+				found = append(found, textProblem{off: int64(i), msg: "is not valid UTF-8"})
+			}
+			i += n
+		}
+	}
+	found = append(found, loneSurrogates(body, maxDetails-len(found))...)
+	if len(found) == 0 {
+		return nil
+	}
+	slices.SortFunc(found, func(a, b textProblem) int { return cmp.Compare(a.off, b.off) })
+	offs := make([]int64, len(found))
+	for i, p := range found {
+		offs[i] = p.off
+	}
+	paths := pathsAt(body, offs)
+	var out []ErrorDetail
+	for i, p := range found {
+		if len(out) > 0 && out[len(out)-1].Field == paths[i] && out[len(out)-1].Message == p.msg {
+			continue // one detail per string and problem
+		}
+		off := p.off
+		out = append(out, ErrorDetail{Field: paths[i], In: InBody, Offset: &off, Message: p.msg})
+	}
+	return out
+}
+
+type textProblem struct {
+	off int64 // byte offset into the body
+	msg string
+}
+
+// loneSurrogates finds up to limit \u escapes of unpaired UTF-16
+// surrogates in body (valid JSON, so every backslash is in a string and
+// starts an escape).
+func loneSurrogates(body []byte, limit int) []textProblem {
+	var out []textProblem
+	for i := 0; len(out) < limit; {
+		j := bytes.IndexByte(body[i:], '\\')
+		if j < 0 {
+			break
+		}
+		i += j
+		if i+1 >= len(body) {
+			break
+		}
+		if body[i+1] != 'u' {
+			i += 2 // \" \\ \/ \b \f \n \r \t
+			continue
+		}
+		r, ok := hex4(body, i+2)
+		if !ok {
+			i += 2
+			continue
+		}
+		switch {
+		case 0xD800 <= r && r <= 0xDBFF:
+			if low, ok := escapeAt(body, i+6); ok && 0xDC00 <= low && low <= 0xDFFF {
+				i += 12 // a pair
+				continue
+			}
+			out = append(out, textProblem{off: int64(i), msg: "holds " + string(body[i:i+6]) +
+				", a UTF-16 high surrogate not followed by a low one (\\udc00 to \\udfff)"})
+		case 0xDC00 <= r && r <= 0xDFFF:
+			out = append(out, textProblem{off: int64(i), msg: "holds " + string(body[i:i+6]) +
+				", a UTF-16 low surrogate without a high one before it"})
+		}
+		i += 6
+	}
+	return out
+}
+
+// escapeAt reads a \uXXXX escape at body[i:].
+func escapeAt(body []byte, i int) (rune, bool) {
+	if i+1 >= len(body) || body[i] != '\\' || body[i+1] != 'u' {
+		return 0, false
+	}
+	return hex4(body, i+2)
+}
+
+// hex4 reads the four hex digits at body[i:].
+func hex4(body []byte, i int) (rune, bool) {
+	if i+4 > len(body) {
+		return 0, false
+	}
+	var r rune
+	for _, c := range body[i : i+4] {
+		switch {
+		case '0' <= c && c <= '9':
+			c -= '0'
+		case 'a' <= c && c <= 'f':
+			c = c - 'a' + 10
+		case 'A' <= c && c <= 'F':
+			c = c - 'A' + 10
+		default:
+			return 0, false
+		}
+		r = r<<4 | rune(c)
+	}
+	return r, true
+}
+
+// pathsAt names the JSON path (findings[3].title) of the string token of
+// body (valid JSON) that holds each offset of offs (ascending); a problem
+// in an object key names the key's own path.
+func pathsAt(body []byte, offs []int64) []string {
+	out := make([]string, len(offs))
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	var stack []*jsonFrame
+	for k := 0; k < len(offs); {
+		tok, err := dec.Token()
+		if err != nil {
+			break
+		}
+		var top *jsonFrame
+		if len(stack) > 0 {
+			top = stack[len(stack)-1]
+		}
+		var path string
+		switch v := tok.(type) {
+		case json.Delim:
+			if v == '}' || v == ']' {
+				stack = stack[:len(stack)-1]
+				if len(stack) > 0 {
+					stack[len(stack)-1].done()
+				}
+				continue
+			}
+			path = top.valuePath()
+			stack = append(stack, &jsonFrame{path: path, array: v == '[', inKey: v == '{'})
+		case string:
+			if top != nil && top.inKey {
+				path = join(top.path, v)
+				top.key, top.inKey = v, false
+				break
+			}
+			path = top.valuePath()
+			top.done()
+		default:
+			path = top.valuePath()
+			top.done()
+		}
+		for end := dec.InputOffset(); k < len(offs) && offs[k] < end; k++ {
+			out[k] = path
+		}
+	}
+	return out
+}
+
+// jsonFrame is an object or array pathsAt is inside.
+type jsonFrame struct {
+	path  string
+	array bool
+	index int    // arrays: the item being read
+	key   string // objects: the key of the value being read
+	inKey bool   // objects: a key comes next
+}
+
+// valuePath is the path of the value f reads next (nil f: the top level).
+func (f *jsonFrame) valuePath() string {
+	switch {
+	case f == nil:
+		return ""
+	case f.array:
+		return fmt.Sprintf("%s[%d]", f.path, f.index)
+	}
+	return join(f.path, f.key)
+}
+
+// done records that f has read a whole value.
+func (f *jsonFrame) done() {
+	switch {
+	case f == nil:
+	case f.array:
+		f.index++
+	default:
+		f.inKey = true
+	}
 }
 
 // decodeError turns a json.Decoder error into a *requestError naming

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/cspm-es/cspm-es/domain/access"
 
@@ -192,6 +193,7 @@ func TestBadInputIsRejectedBeforeTheCommand(t *testing.T) {
 			res := serve(t, env.srv.Handler(), tt.req)
 			assert.Equal(t, tt.wantStatus, res.Status, "body: %s", res.Raw)
 			require.NotNil(t, res.Env.Error, "body: %s", res.Raw)
+			assert.True(t, utf8.Valid(res.Raw), "the answer is UTF-8 whatever the request held")
 			assert.False(t, res.Env.Success)
 			assert.Equal(t, tt.wantCode, res.Env.Error.Code)
 			if tt.wantField != "" || tt.wantOffset {
@@ -232,6 +234,97 @@ func TestEveryProblemIsListed(t *testing.T) {
 	res := serve(t, env.srv.Handler(), request{Path: "/api/v1/scans/s1/findings", Body: body})
 	require.Equal(t, http.StatusBadRequest, res.Status)
 	assert.Equal(t, []string{"findings[0].severity", "findings[1].title", "findings[1].nope", "findings[2].check_id"}, fields(res.Env))
+}
+
+// TestTextThatIsNotUnicodeIsRefused: bytes that are not UTF-8 and \u
+// escapes of unpaired UTF-16 surrogates, which encoding/json would turn
+// into U+FFFD silently, are a 400 naming the field (its JSON path) and
+// the byte offset; nothing reaches the command.
+func TestTextThatIsNotUnicodeIsRefused(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, path, body string
+		want             []api.ErrorDetail
+	}{
+		{
+			name: "a byte that is not UTF-8",
+			path: "/api/v1/scans",
+			body: "{\"account_id\": \"12\xff34\", \"provider\": \"aws\", \"tool\": \"t\"}",
+			want: []api.ErrorDetail{{Field: "account_id", In: api.InBody, Offset: ptr[int64](18), Message: "is not valid UTF-8"}},
+		},
+		{
+			name: "a truncated sequence, and an encoded surrogate (CESU-8)",
+			path: "/api/v1/scans",
+			body: "{\"account_id\": \"caf\xc3\", \"provider\": \"aws\", \"tool\": \"x\xed\xa0\x80\"}",
+			want: []api.ErrorDetail{
+				{Field: "account_id", In: api.InBody, Offset: ptr[int64](19), Message: "is not valid UTF-8"},
+				{Field: "tool", In: api.InBody, Offset: ptr[int64](52), Message: "is not valid UTF-8"},
+			},
+		},
+		{
+			name: "a lone high surrogate",
+			path: "/api/v1/scans/s1/fail",
+			body: `{"reason": "a\ud800b"}`,
+			want: []api.ErrorDetail{{Field: "reason", In: api.InBody, Offset: ptr[int64](13),
+				Message: `holds \ud800, a UTF-16 high surrogate not followed by a low one (\udc00 to \udfff)`}},
+		},
+		{
+			name: "a lone low surrogate, in upper case",
+			path: "/api/v1/scans/s1/fail",
+			body: `{"reason": "\uDC00"}`,
+			want: []api.ErrorDetail{{Field: "reason", In: api.InBody, Offset: ptr[int64](12),
+				Message: `holds \uDC00, a UTF-16 low surrogate without a high one before it`}},
+		},
+		{
+			name: "a pair in the wrong order",
+			path: "/api/v1/scans/s1/fail",
+			body: `{"reason": "\ude00\ud83d"}`,
+			want: []api.ErrorDetail{
+				{Field: "reason", In: api.InBody, Offset: ptr[int64](12), Message: `holds \ude00, a UTF-16 low surrogate without a high one before it`},
+				{Field: "reason", In: api.InBody, Offset: ptr[int64](18), Message: `holds \ud83d, a UTF-16 high surrogate not followed by a low one (\udc00 to \udfff)`},
+			},
+		},
+		{
+			name: "a high surrogate before an escaped backslash",
+			path: "/api/v1/scans/s1/fail",
+			body: `{"reason": "\ud83d\\ude00"}`,
+			want: []api.ErrorDetail{{Field: "reason", In: api.InBody, Offset: ptr[int64](12),
+				Message: `holds \ud83d, a UTF-16 high surrogate not followed by a low one (\udc00 to \udfff)`}},
+		},
+		{
+			name: "in a findings batch, each item named",
+			path: "/api/v1/scans/s1/findings",
+			body: `{"findings": [` + strings.Join([]string{
+				`{"check_id": "c", "title": "t", "severity": "high", "resource_id": "r"}`,
+				`{"check_id": "c", "title": "t\ud800", "severity": "high", "resource_id": "r", "description": "\ud800 and \ud800"}`,
+				"{\"check_id\": \"c\", \"title\": \"t\", \"severity\": \"high\", \"resource_id\": \"r\", \"region\": \"eu\x80\"}",
+			}, ", ") + `]}`,
+			want: []api.ErrorDetail{
+				{Field: "findings[1].title", In: api.InBody, Offset: ptr[int64](116), Message: `holds \ud800, a UTF-16 high surrogate not followed by a low one (\udc00 to \udfff)`},
+				{Field: "findings[1].description", In: api.InBody, Offset: ptr[int64](181), Message: `holds \ud800, a UTF-16 high surrogate not followed by a low one (\udc00 to \udfff)`},
+				{Field: "findings[2].region", In: api.InBody, Offset: ptr[int64](287), Message: "is not valid UTF-8"},
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			env := newFakeEnv(t)
+			res := serve(t, env.srv.Handler(), request{Path: tt.path, Body: tt.body})
+			require.Equal(t, http.StatusBadRequest, res.Status, "body: %s", res.Raw)
+			assert.Equal(t, api.CodeMalformedBody, res.Env.Error.Code)
+			assert.Equal(t, tt.want, res.Env.Error.Details, "%s", res.Raw)
+			for _, d := range tt.want { // the offset points at the escape, or at the byte
+				if strings.HasPrefix(d.Message, "holds") {
+					assert.Equal(t, `\u`, tt.body[*d.Offset:*d.Offset+2], "offset %d", *d.Offset)
+				} else {
+					assert.GreaterOrEqual(t, tt.body[*d.Offset], byte(utf8.RuneSelf), "offset %d", *d.Offset)
+				}
+			}
+			assert.True(t, utf8.Valid(res.Raw))
+			assert.Empty(t, env.cmds.Calls(), "nothing may reach the command service")
+		})
+	}
 }
 
 func TestUnknownLengthBodyOverLimit(t *testing.T) {
@@ -284,6 +377,11 @@ func TestBodiesThatAreFine(t *testing.T) {
 			name: "timestamps",
 			req:  request{Path: "/api/v1/scans/s1/start", Body: `{"started_at": "2026-01-02T15:04:05Z"}`},
 			want: commands.StartScan{ScanID: "s1", StartedAt: ptr(time.Date(2026, 1, 2, 15, 4, 5, 0, time.UTC))},
+		},
+		{
+			name: "text beyond ASCII: UTF-8, escapes, a surrogate pair, an escaped backslash",
+			req:  request{Path: "/api/v1/scans/s1/fail", Body: `{"reason": "café 日本 \u00e9 \ud83d\ude00 \uD83D\uDE00 \\ud800 \"\\\ud83d\ude00"}`},
+			want: commands.FailScan{ScanID: "s1", Reason: `café 日本 é 😀 😀 \ud800 "\😀`},
 		},
 		{
 			name: "path id of 128 characters",

@@ -10,6 +10,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/cspm-es/cspm-es/commands"
 	"github.com/cspm-es/cspm-es/domain"
 	"github.com/cspm-es/cspm-es/eventstore"
 	"github.com/cspm-es/cspm-es/platform/readmodel"
@@ -23,6 +24,7 @@ const (
 	CodeNotFound             = "NOT_FOUND"              // 404
 	CodeMethodNotAllowed     = "METHOD_NOT_ALLOWED"     // 405
 	CodeConflict             = "CONFLICT"               // 409: the stream moved on; details carry current_version
+	CodeIDInUse              = "ID_IN_USE"              // 409: a chosen id names a stream the caller's team does not own
 	CodePayloadTooLarge      = "PAYLOAD_TOO_LARGE"      // 413
 	CodeUnsupportedMediaType = "UNSUPPORTED_MEDIA_TYPE" // 415
 	CodeIdempotencyKeyReused = "IDEMPOTENCY_KEY_REUSED" // 422: same key, different request
@@ -104,6 +106,7 @@ func classify(err error) (status int, body ErrorBody, internal bool) {
 		forbid   *forbiddenError
 		limited  *rateLimitedError
 		down     *unavailableError
+		inUse    *commands.IDInUseError
 	)
 	switch {
 	case errors.As(err, &reqErr):
@@ -168,6 +171,15 @@ func classify(err error) (status int, body ErrorBody, internal bool) {
 
 	case errors.Is(err, domain.ErrNotFound):
 		return http.StatusNotFound, ErrorBody{Code: CodeNotFound, Message: "not found"}, false
+
+	case errors.As(err, &inUse):
+		// Nothing about the stream that holds the id: the same answer
+		// whatever its team did with it (no cross-team oracle).
+		body := ErrorBody{Code: CodeIDInUse, Message: "this id is already in use; choose another, or leave it out to have one generated"}
+		if inUse.Field != "" {
+			body.Details = []ErrorDetail{{Field: inUse.Field, In: InBody, Message: "is already in use"}}
+		}
+		return http.StatusConflict, body, false
 
 	case errors.Is(err, eventstore.ErrConflict):
 		body := ErrorBody{Code: CodeConflict, Message: "the resource was changed by another request; reload it and retry"}
@@ -273,7 +285,7 @@ func (s *Server) handleError(err error, c echo.Context) {
 			c.Response().Header().Set(echo.HeaderRetryAfter, "1")
 		}
 	}
-	env := Envelope{Success: false, Error: &body, Meta: Meta{RequestID: requestID(c)}}
+	env := Envelope{Success: false, Error: &body, Meta: errorMeta(c)}
 	if werr := writeEnvelope(c, status, env); werr != nil {
 		log.WarnContext(c.Request().Context(), "writing the error response failed", slog.Any("error", werr))
 	}

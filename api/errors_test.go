@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cspm-es/cspm-es/api"
+	"github.com/cspm-es/cspm-es/commands"
 	"github.com/cspm-es/cspm-es/domain"
 	"github.com/cspm-es/cspm-es/eventstore"
 )
@@ -72,6 +73,15 @@ func TestErrorMapping(t *testing.T) {
 				require.Len(t, e.Details, 1)
 				require.NotNil(t, e.Details[0].CurrentVersion)
 				assert.Equal(t, int64(0), *e.Details[0].CurrentVersion)
+			},
+		},
+		{
+			name:       "another team's id: nothing about its stream",
+			err:        fmt.Errorf("RaiseFindings: %w", &commands.IDInUseError{Field: "findings[2].finding_id", ID: "f-1"}),
+			wantStatus: http.StatusConflict, wantCode: api.CodeIDInUse,
+			check: func(t *testing.T, e *api.ErrorBody) {
+				require.Len(t, e.Details, 1)
+				assert.Equal(t, api.ErrorDetail{Field: "findings[2].finding_id", In: api.InBody, Message: "is already in use"}, e.Details[0])
 			},
 		},
 		{

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"sync/atomic"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -27,7 +28,8 @@ import (
 
 var commonSeeds = []string{
 	``, ` `, `{}`, `null`, `[]`, `"x"`, `1`, `{`, `}`, `{}{}`, `{} x`, `{"a":1}`,
-	`{"` + "\xff" + `":1}`, "{\"reason\":\"\x00\"}", `{"reason":"\ud800"}`,
+	`{"` + "\xff" + `":1}`, "{\"reason\":\"\x00\"}", `{"reason":"\ud800"}`, `{"reason":"\ud83d\ude00"}`,
+	`{"reason":"\udc00\ud800"}`, `{"reason":"\\ud800"}`, "{\"reason\":\"\xed\xa0\x80\"}",
 	`{"findings":[{"severity":1}]}`, `{"started_at":"2026-01-02T15:04:05Z"}`,
 	`{"started_at":"nope"}`, `{"until":1}`, `{"resource_count":1e400}`,
 	`{"x":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}`,
@@ -85,6 +87,7 @@ func fuzzRoute(f *testing.F, path string, seeds ...string) {
 			require.True(t, out.Success)
 			require.True(t, called, "a 2xx means the command ran")
 			require.True(t, len(bytes.TrimSpace(body)) == 0 || json.Valid(body), "accepted invalid JSON %q", body)
+			require.True(t, utf8.Valid(body), "accepted text that is not UTF-8: %q", body)
 		case rec.Code >= 400 && rec.Code < 500:
 			require.False(t, out.Success)
 			require.NotNil(t, out.Error)

@@ -163,6 +163,7 @@ func TestOpenAPIContract(t *testing.T) {
 	c.get(t, "/docs?utm_source=wiki", 200, docValid, "Authorization", "-")
 	dbs := data[[]api.Database](t, c.get(t, "/api/v1/system/databases", 200, docValid))
 	assert.NotEmpty(t, dbs)
+	c.get(t, "/api/v1/system/databases?side=read", 400, docEither)
 
 	// Authentication and roles.
 	c.send(t, request{Path: "/api/v1/scans", Body: exampleBody(t, c.doc, "requestScan"), Header: none}, 401, docInvalid)
@@ -177,6 +178,9 @@ func TestOpenAPIContract(t *testing.T) {
 		Header: map[string]string{"Idempotency-Key": "contract-create-1"}}, 201, docValid)
 	assert.Equal(t, "true", replay.Header.Get("Idempotent-Replayed"))
 	c.send(t, request{Path: "/api/v1/scans", Body: exampleBody(t, c.doc, "requestScan")}, 409, docValid)
+	teamB := map[string]string{"Authorization": "Bearer " + testKey(access.Analyst, "team-b")}
+	res := c.send(t, request{Path: "/api/v1/scans", Body: exampleBody(t, c.doc, "requestScan"), Header: teamB}, 409, docValid)
+	assert.Equal(t, api.CodeIDInUse, res.Env.Error.Code, "another team's scan id")
 	c.send(t, request{Path: "/api/v1/scans", Body: `{"account_id": "1", "provider": "gcp", "tool": "trivy"}`,
 		Header: map[string]string{"Idempotency-Key": "contract-create-1"}}, 422, docValid)
 	c.send(t, request{Path: "/api/v1/scans", Body: `{"account_id": "1", "provider": "mainframe", "tool": "trivy"}`}, 400, docInvalid)
@@ -190,7 +194,7 @@ func TestOpenAPIContract(t *testing.T) {
 	otherID := data[api.CommandResult](t, other).ID
 
 	// The examples' timestamps are in the past of this scan: a rule says no.
-	res := c.send(t, request{Path: "/api/v1/scans/demo-1/complete", Body: exampleBody(t, c.doc, "completeScan")}, 422, docValid)
+	res = c.send(t, request{Path: "/api/v1/scans/demo-1/complete", Body: exampleBody(t, c.doc, "completeScan")}, 422, docValid)
 	assert.Equal(t, "SCAN_NOT_RUNNING", res.Env.Error.Code)
 	res = c.send(t, request{Path: "/api/v1/scans/demo-1/start", Body: exampleBody(t, c.doc, "startScan")}, 422, docValid)
 	assert.Equal(t, "TIMESTAMP_OUT_OF_ORDER", res.Env.Error.Code)
@@ -212,6 +216,12 @@ func TestOpenAPIContract(t *testing.T) {
 	c.send(t, request{Path: "/api/v1/scans/" + otherID + "/findings", Body: exampleBody(t, c.doc, "raiseFindings")}, 422, docValid)
 	c.send(t, request{Path: "/api/v1/scans/demo-1/findings", Body: `{"findings": [{"finding_id": "demo-f-2",
 		"check_id": "c", "title": "t", "severity": "low", "resource_id": "r"}]}`}, 409, docValid)
+	scanB := data[api.CommandResult](t, c.send(t, request{Path: "/api/v1/scans",
+		Body: `{"account_id": "1", "provider": "aws", "tool": "trivy"}`, Header: teamB}, 201, docValid)).ID
+	c.send(t, request{Path: "/api/v1/scans/" + scanB + "/start", Header: teamB}, 202, docValid)
+	res = c.send(t, request{Path: "/api/v1/scans/" + scanB + "/findings", Body: `{"findings": [{"finding_id": "demo-f-2",
+		"check_id": "c", "title": "t", "severity": "low", "resource_id": "r"}]}`, Header: teamB}, 409, docValid)
+	assert.Equal(t, api.CodeIDInUse, res.Env.Error.Code, "another team's finding id")
 
 	c.send(t, request{Path: "/api/v1/findings/demo-f-2/resolve", Body: exampleBody(t, c.doc, "resolveFinding")}, 202, docValid)
 	c.send(t, request{Path: "/api/v1/findings/demo-f-2/resolve"}, 422, docValid)
@@ -235,6 +245,8 @@ func TestOpenAPIContract(t *testing.T) {
 	detail := c.get(t, "/api/v1/scans/demo-1", 200, docValid, api.HeaderMinPosition, pos)
 	assert.Contains(t, string(detail.Data), `"status":"completed"`)
 	c.get(t, "/api/v1/scans/missing", 404, docValid)
+	res = c.get(t, "/api/v1/scans/missing?min_position=1000000", 404, docValid)
+	assert.True(t, res.Env.Meta.Stale, "not projected yet, perhaps: %s", res.Raw)
 	c.get(t, "/api/v1/scans/demo-1?min_position=-1", 400, docInvalid)
 	findings := c.get(t, "/api/v1/findings?severity=high,critical&status=suppressed&scan_id=demo-1&account_id=123456789012", 200, docValid)
 	assert.Len(t, data[[]json.RawMessage](t, findings), 1)
@@ -287,6 +299,7 @@ func TestOpenAPIContract(t *testing.T) {
 	// Projection administration.
 	c.get(t, "/api/v1/projections", 200, docValid)
 	c.get(t, "/api/v1/projections?x=1", 400, docEither)
+	c.get(t, "/api/v1/projections?min_position=abc", 400, docEither)
 	c.send(t, request{Path: "/api/v1/projections/platform.dashboard/rebuild", Body: exampleBody(t, c.doc, "startRebuild")}, 202, docValid)
 	c.send(t, request{Path: "/api/v1/projections/all/rebuild"}, 202, docValid)
 	c.send(t, request{Path: "/api/v1/projections/nope/rebuild"}, 404, docValid)

@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 
@@ -36,6 +38,22 @@ type params struct{ url.Values }
 // route takes (min_position is always taken); names in repeatable may be
 // given several times.
 func readParams(c echo.Context, names []string, repeatable ...string) (params, error) {
+	return checkParams(c, append(slices.Clone(names), paramMinPosition), repeatable)
+}
+
+// noParams checks the query string of a route that takes no parameter at
+// all, not even min_position (it reads no projection: projection status,
+// the database registry): any parameter is a 400 naming it.
+func noParams(c echo.Context) error {
+	_, err := checkParams(c, nil, nil)
+	return err
+}
+
+// checkParams parses the query string and checks it against the names in
+// taken: an unknown name, a name given twice that is not repeatable, or a
+// name or value that is not valid UTF-8 once percent-decoded is a 400
+// naming it.
+func checkParams(c echo.Context, taken, repeatable []string) (params, error) {
 	values, err := url.ParseQuery(c.Request().URL.RawQuery)
 	if err != nil {
 		return params{}, &requestError{status: http.StatusBadRequest, body: ErrorBody{
@@ -43,21 +61,22 @@ func readParams(c echo.Context, names []string, repeatable ...string) (params, e
 			Details: []ErrorDetail{{In: InQuery, Message: "the query string is malformed"}},
 		}}
 	}
-	taken := append(slices.Clone(names), paramMinPosition)
+	takes := "this route takes no query parameters"
+	if len(taken) > 0 {
+		takes = "this route takes " + strings.Join(taken, ", ")
+	}
 	var details []ErrorDetail
-	for _, name := range slices.Sorted(func(yield func(string) bool) {
-		for k := range values {
-			if !yield(k) {
-				return
-			}
-		}
-	}) {
+	for _, name := range slices.Sorted(maps.Keys(values)) {
 		switch {
+		case !utf8.ValidString(name):
+			details = append(details, ErrorDetail{Field: strings.ToValidUTF8(name, "\uFFFD"), In: InQuery,
+				Message: "the parameter name is not valid UTF-8 (once percent-decoded)"})
 		case !slices.Contains(taken, name):
-			details = append(details, ErrorDetail{Field: name, In: InQuery,
-				Message: "unknown query parameter; this route takes " + strings.Join(taken, ", ")})
+			details = append(details, ErrorDetail{Field: name, In: InQuery, Message: "unknown query parameter; " + takes})
 		case len(values[name]) > 1 && !slices.Contains(repeatable, name):
 			details = append(details, ErrorDetail{Field: name, In: InQuery, Message: "must be given once"})
+		case slices.ContainsFunc(values[name], notUTF8):
+			details = append(details, ErrorDetail{Field: name, In: InQuery, Message: "is not valid UTF-8 (once percent-decoded)"})
 		}
 	}
 	if len(details) > 0 {
@@ -147,6 +166,8 @@ func parsePosition(s string) (int64, error) {
 	return n, nil
 }
 
+func notUTF8(s string) bool { return !utf8.ValidString(s) }
+
 func invalidDetails(details []ErrorDetail) *requestError {
 	return &requestError{status: http.StatusBadRequest, body: ErrorBody{Code: CodeValidationFailed, Message: "invalid input", Details: details}}
 }
@@ -168,11 +189,36 @@ func fromQuery(err error) error {
 	return err
 }
 
+// ctxKeyReadMeta holds the read-your-writes meta of a query once it is
+// known, so that an error answered after it (a 404 for a scan not
+// projected yet, a 503...) carries position and stale too.
+const ctxKeyReadMeta = "api.read_meta"
+
 // readMeta is read-your-writes for one query over the projections reads:
 // wait (up to the configured bound) until they passed minPos, then say
 // how far they have processed the stream. Call it before running the
-// query, so that the position is one the answer reflects at least.
-func (s *Server) readMeta(ctx context.Context, reads []string, minPos int64) (Meta, error) {
+// query, so that the position is one the answer reflects at least. The
+// meta is also kept in c for the error handler (errorMeta).
+func (s *Server) readMeta(c echo.Context, reads []string, minPos int64) (Meta, error) {
+	meta, err := s.waitRead(c.Request().Context(), reads, minPos)
+	if err == nil {
+		c.Set(ctxKeyReadMeta, meta)
+	}
+	return meta, err
+}
+
+// errorMeta is the meta of an error answer: the request id, plus position
+// and stale when the error came after a query's read-your-writes wait
+// (a "not found" that may only be "not projected yet" says stale: true).
+func errorMeta(c echo.Context) Meta {
+	m := Meta{RequestID: requestID(c)}
+	if read, ok := c.Get(ctxKeyReadMeta).(Meta); ok {
+		m.Position, m.Stale, m.kind = read.Position, read.Stale, metaRead
+	}
+	return m
+}
+
+func (s *Server) waitRead(ctx context.Context, reads []string, minPos int64) (Meta, error) {
 	stale := false
 	if minPos > 0 {
 		wctx, cancel := context.WithTimeout(ctx, s.cfg.ReadWaitTimeout)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/cspm-es/cspm-es/api"
 	"github.com/cspm-es/cspm-es/domain"
+	"github.com/cspm-es/cspm-es/platform/readmodel"
 	cloudsecurityproj "github.com/cspm-es/cspm-es/projections/cloudsecurity"
 	orchestrationproj "github.com/cspm-es/cspm-es/projections/orchestration"
 	platformproj "github.com/cspm-es/cspm-es/projections/platform"
@@ -209,6 +210,20 @@ func TestQueryValidation_NamesTheParameter(t *testing.T) {
 		{"/api/v1/dashboard/summary", "abc", "X-Min-Position", "header"},
 		{"/api/v1/scans/s%20x", "", "id", "path"},
 		{"/api/v1/projections?x=1", "", "x", "query"},
+		// Projection status and the registry read no projection: they take
+		// no parameter at all.
+		{"/api/v1/projections?min_position=abc", "", "min_position", "query"},
+		{"/api/v1/projections?min_position=3", "", "min_position", "query"},
+		{"/api/v1/projections?limit=10", "", "limit", "query"},
+		{"/api/v1/system/databases?x=1", "", "x", "query"},
+		{"/api/v1/system/databases?min_position=1", "", "min_position", "query"},
+		// Percent-decoded to bytes that are not UTF-8.
+		{"/api/v1/scans?account_id=%FF", "", "account_id", "query"},
+		{"/api/v1/findings?severity=%ED%A0%80", "", "severity", "query"},
+		{"/api/v1/scans?status=running&tool=tr%C3", "", "tool", "query"},
+		{"/api/v1/scans?%FFx=1", "", "\uFFFDx", "query"},
+		{"/api/v1/scans/%FF", "", "id", "path"},
+		{"/api/v1/scans/a%C3%28b", "", "id", "path"},
 	}
 	for _, tt := range tests {
 		var h []string
@@ -283,6 +298,40 @@ func TestMinPosition_PastTheBoundIsStale(t *testing.T) {
 	assert.GreaterOrEqual(t, took, 100*time.Millisecond)
 	assert.Less(t, took, 2*time.Second)
 	assert.Contains(t, string(res.Raw), `"stale":true`)
+}
+
+// A 404 answered after the read-your-writes wait says how far the
+// projections were: stale when min_position was not reached in time (the
+// scan may only be "not projected yet"), as the query's answer would.
+func TestNotFoundAfterTheWait_CarriesStale(t *testing.T) {
+	t.Parallel()
+	r := newReadEnv(t, 100*time.Millisecond)
+	for _, tt := range []struct {
+		path   string
+		header []string
+		stale  bool
+	}{
+		{"/api/v1/scans/missing?min_position=41", nil, true},
+		{"/api/v1/scans/missing", []string{api.HeaderMinPosition, "41"}, true},
+		{"/api/v1/scans/missing?min_position=40", nil, false},
+		{"/api/v1/scans/missing", nil, false},
+	} {
+		res := r.get(t, tt.path, tt.header...)
+		require.Equal(t, http.StatusNotFound, res.Status, "%s: %s", tt.path, res.Raw)
+		assert.Equal(t, api.CodeNotFound, res.Env.Error.Code)
+		assert.Equal(t, tt.stale, res.Env.Meta.Stale, "%s %v: %s", tt.path, tt.header, res.Raw)
+		assert.Equal(t, int64(40), res.Env.Meta.Position, "where the projections are")
+		assert.Contains(t, string(res.Raw), fmt.Sprintf(`"meta":{"request_id":%q,"position":40,"stale":%t}`, res.Header.Get(api.HeaderRequestID), tt.stale))
+	}
+
+	// A list error after the wait carries them too; one before it does not.
+	r.queries.err = fmt.Errorf("list: %w", readmodel.ErrUnavailable)
+	res := r.get(t, "/api/v1/scans?min_position=41")
+	assert.Contains(t, string(res.Raw), `"position":40,"stale":true}`, "%s", res.Raw)
+	assert.NotContains(t, string(res.Raw), "next_cursor")
+	res = r.get(t, "/api/v1/scans?limit=0&min_position=41")
+	require.Equal(t, http.StatusBadRequest, res.Status)
+	assert.NotContains(t, string(res.Raw), "stale", "refused before any wait")
 }
 
 func TestQueryRoutesAbsentWithoutQueries(t *testing.T) {

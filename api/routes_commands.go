@@ -9,7 +9,7 @@ import (
 	"github.com/cspm-es/cspm-es/commands"
 )
 
-// CommandResult is the data of an accepted command (DESIGN.md §6).
+// CommandResult is the data of an accepted command (docs/architecture.md §6).
 type CommandResult struct {
 	ID       string   `json:"id"`
 	StreamID string   `json:"stream_id"`

@@ -26,7 +26,7 @@ type SkipResult struct {
 }
 
 func (s *Server) projectionStatus(c echo.Context) error {
-	if _, err := readParams(c, nil); err != nil {
+	if err := noParams(c); err != nil {
 		return err
 	}
 	st, err := s.deps.Projections.Status(c.Request().Context())

@@ -128,7 +128,7 @@ func (s *Server) beginRead(c echo.Context, p *params, reads []string) (Meta, err
 	if err != nil {
 		return Meta{}, err
 	}
-	return s.readMeta(c.Request().Context(), reads, minPos)
+	return s.readMeta(c, reads, minPos)
 }
 
 // beginList is beginRead for a list: it also reads the page.

@@ -77,6 +77,9 @@ func (s *Server) readyz(c echo.Context) error {
 
 // listDatabases lists the database registry.
 func (s *Server) listDatabases(c echo.Context) error {
+	if err := noParams(c); err != nil {
+		return err
+	}
 	dbs := []Database{}
 	if s.deps.Databases != nil {
 		dbs = append(dbs, s.deps.Databases.Databases()...)

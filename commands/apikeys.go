@@ -64,7 +64,8 @@ func (h *Handlers) IssueKey(ctx context.Context, meta Meta, cmd IssueKey) (Issue
 	}
 	c := call{name: "IssueKey", body: cmd, streamID: access.StreamID(cred.KeyID), typ: StreamTypeAPIKey}
 	var issued access.APIKeyIssued
-	res, err := create(ctx, h, meta, c, func() ([]access.Event, error) {
+	// The key id is random (never the caller's choice): no field holds it.
+	res, err := create(ctx, h, meta, c, "", func() ([]access.Event, error) {
 		events, err := access.Issue(access.IssueRequest{
 			Credential: cred, Name: cmd.Name, TeamID: cmd.TeamID, Role: cmd.Role, IssuedAt: h.now(),
 		})

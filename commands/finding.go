@@ -26,7 +26,8 @@ func findingCall(name, findingID string, body any) call {
 //
 // The whole batch is validated before anything is appended: bad input
 // appends nothing. A finding id already in use is the store's conflict
-// error, also found before anything is appended (short of a race).
+// error (the caller's team's finding) or an *IDInUseError (another team's),
+// also found before anything is appended (short of a race).
 //
 // Streams are appended one by one, not atomically: should an append fail
 // midway, the findings before it stay raised. With an idempotency key every
@@ -66,7 +67,7 @@ func (h *Handlers) RaiseFindings(ctx context.Context, meta Meta, cmd RaiseFindin
 	if err != nil {
 		return BatchResult{}, err
 	}
-	if err := h.checkFindingsUnused(ctx, cmd, done); err != nil {
+	if err := h.checkFindingsUnused(ctx, meta, cmd, done); err != nil {
 		return BatchResult{}, err
 	}
 
@@ -80,6 +81,11 @@ func (h *Handlers) RaiseFindings(ctx context.Context, meta Meta, cmd RaiseFindin
 			return BatchResult{}, err
 		}
 		res, err := h.store.Append(ctx, req)
+		if errors.Is(err, eventstore.ErrConflict) {
+			// Taken since checkFindingsUnused: a concurrent create won.
+			return BatchResult{}, h.takenID(ctx, meta, fc, findingIDField(i), d.id,
+				fmt.Errorf("%s: findings[%d]: append to %s: %w", name, i, fc.streamID, err))
+		}
 		if err != nil {
 			return BatchResult{}, fmt.Errorf("%s: findings[%d]: append to %s: %w", name, i, fc.streamID, err)
 		}
@@ -214,25 +220,34 @@ func addFields(v *domain.Validator, prefix string, err error) bool {
 	return true
 }
 
-// checkFindingsUnused is the store's conflict error when a finding id the
-// caller chose is already a stream, so that the batch appends nothing.
-func (h *Handlers) checkFindingsUnused(ctx context.Context, cmd RaiseFindings, done []bool) error {
+// checkFindingsUnused fails when a finding id the caller chose is already
+// a stream, so that the batch appends nothing: with the store's conflict
+// error when the finding is the caller's team's, with an *IDInUseError,
+// which says nothing about the finding, when it is not.
+func (h *Handlers) checkFindingsUnused(ctx context.Context, meta Meta, cmd RaiseFindings, done []bool) error {
 	for i, in := range cmd.Findings {
 		if done[i] || in.FindingID == "" {
 			continue
 		}
-		streamID := findingStreamPrefix + in.FindingID
-		existing, err := h.store.ReadStream(ctx, streamID, eventstore.ReadStreamOptions{})
+		fc := findingCall("RaiseFindings", in.FindingID, cmd)
+		existing, err := h.store.ReadStream(ctx, fc.streamID, eventstore.ReadStreamOptions{})
 		if err != nil {
-			return fmt.Errorf("RaiseFindings: read %s: %w", streamID, err)
+			return fmt.Errorf("RaiseFindings: read %s: %w", fc.streamID, err)
 		}
-		if len(existing) > 0 {
-			conflict := &eventstore.ConflictError{StreamID: streamID, Expected: eventstore.NoStream, Current: existing[len(existing)-1].Version}
-			return fmt.Errorf("RaiseFindings: findings[%d].finding_id %q is in use: %w", i, in.FindingID, conflict)
+		if len(existing) == 0 {
+			continue
 		}
+		if existing[0].StreamType != fc.typ || existing[0].Metadata.TeamID != meta.TeamID {
+			return fmt.Errorf("RaiseFindings: %w", &IDInUseError{Field: findingIDField(i), ID: in.FindingID})
+		}
+		conflict := &eventstore.ConflictError{StreamID: fc.streamID, Expected: eventstore.NoStream, Current: existing[len(existing)-1].Version}
+		return fmt.Errorf("RaiseFindings: %s %q is in use: %w", findingIDField(i), in.FindingID, conflict)
 	}
 	return nil
 }
+
+// findingIDField names the finding id of item i of a batch.
+func findingIDField(i int) string { return fmt.Sprintf("findings[%d].finding_id", i) }
 
 func batchResult(items []Result) BatchResult {
 	b := BatchResult{Items: items, Duplicate: len(items) > 0}

@@ -203,10 +203,47 @@ func (h *Handlers) appendRequest(c call, expected eventstore.ExpectedVersion, md
 	return req, nil
 }
 
+// IDInUseError is a create whose chosen id names a stream the caller's team
+// does not own (another team's, or one of another type). It carries the
+// field of the command that holds the id and nothing about that stream:
+// not its version, type, team or state, so that the answer is the same
+// whatever the other team did with it (docs/decisions.md, "No cross-team
+// oracle").
+// A stream of the caller's own team that exists already is the store's
+// *eventstore.ConflictError instead, with its current version.
+type IDInUseError struct {
+	Field string // the id's field in the command: "scan_id", "findings[2].finding_id"
+	ID    string // the id the caller chose
+}
+
+func (e *IDInUseError) Error() string {
+	return fmt.Sprintf("%s %q is already in use", e.Field, e.ID)
+}
+
+// takenID explains why a create of c cannot have its chosen id (the field
+// holding it, the id) whose stream exists: an *IDInUseError when the stream
+// is not the caller's team's stream of c's type, else conflict (the
+// store's conflict error, naming the caller's own stream's version).
+func (h *Handlers) takenID(ctx context.Context, meta Meta, c call, field, id string, conflict error) error {
+	first, err := h.store.ReadStream(ctx, c.streamID, eventstore.ReadStreamOptions{ToVersion: 1})
+	if err != nil {
+		return fmt.Errorf("%s: read %s: %w", c.name, c.streamID, err)
+	}
+	if len(first) == 0 {
+		// Gone since (cannot happen in an append-only store): report the conflict.
+		return conflict
+	}
+	if first[0].StreamType != c.typ || first[0].Metadata.TeamID != meta.TeamID {
+		return fmt.Errorf("%s: %w", c.name, &IDInUseError{Field: field, ID: id})
+	}
+	return conflict
+}
+
 // create runs a command that starts a new stream: idempotency check, then
 // decide, then append expecting no stream. A stream that already exists is
-// the store's conflict error.
-func create[E any](ctx context.Context, h *Handlers, meta Meta, c call, decide func() ([]E, error)) (Result, error) {
+// the store's conflict error when it is the caller's team's, an
+// *IDInUseError otherwise (field names the id's field in the command).
+func create[E any](ctx context.Context, h *Handlers, meta Meta, c call, field string, decide func() ([]E, error)) (Result, error) {
 	md, err := metadata(meta)
 	if err != nil {
 		return Result{}, err
@@ -227,6 +264,10 @@ func create[E any](ctx context.Context, h *Handlers, meta Meta, c call, decide f
 		return Result{}, err
 	}
 	res, err := h.store.Append(ctx, req)
+	if errors.Is(err, eventstore.ErrConflict) {
+		return Result{}, h.takenID(ctx, meta, c, field, aggregateID(c.streamID),
+			fmt.Errorf("%s: append to %s: %w", c.name, c.streamID, err))
+	}
 	if err != nil {
 		return Result{}, fmt.Errorf("%s: append to %s: %w", c.name, c.streamID, err)
 	}

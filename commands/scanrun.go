@@ -12,7 +12,8 @@ func scanCall(name, scanID string, body any) call {
 
 // RequestScan creates a ScanRun stream ("scan-<scan_id>"); the scan id is
 // generated (UUIDv7) when the command has none. A scan id already in use is
-// the store's conflict error.
+// the store's conflict error when the scan is the caller's team's, and an
+// *IDInUseError, which says nothing about the scan, when it is not.
 func (h *Handlers) RequestScan(ctx context.Context, meta Meta, cmd RequestScan) (Result, error) {
 	scanID := cmd.ScanID
 	if scanID == "" {
@@ -26,7 +27,7 @@ func (h *Handlers) RequestScan(ctx context.Context, meta Meta, cmd RequestScan) 
 	}
 	c := scanCall("RequestScan", cmd.ScanID, cmd)
 	c.streamID = scanStreamPrefix + scanID
-	return create(ctx, h, meta, c, func() ([]orchestration.Event, error) {
+	return create(ctx, h, meta, c, "scan_id", func() ([]orchestration.Event, error) {
 		return orchestration.Request(orchestration.ScanRequest{
 			ScanID:      scanID,
 			AccountID:   cmd.AccountID,

@@ -59,8 +59,11 @@ func TestRequestScan(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, "scan-scan-42", res.StreamID)
 
-		_, err = d.h.RequestScan(t.Context(), teamB, cmd)
+		_, err = d.h.RequestScan(t.Context(), teamA, cmd)
 		require.ErrorIs(t, err, eventstore.ErrConflict)
+		var ce *eventstore.ConflictError
+		require.ErrorAs(t, err, &ce)
+		assert.Equal(t, int64(1), ce.Current, "the caller's own scan: its version")
 		assert.Len(t, d.stream(t, res.StreamID), 1)
 	})
 

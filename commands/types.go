@@ -18,7 +18,7 @@ type Meta struct {
 	Route string
 }
 
-// Result is what an accepted command returns (DESIGN.md §6).
+// Result is what an accepted command returns (docs/architecture.md §6).
 type Result struct {
 	ID        string   `json:"id"` // the aggregate's id (scan id, finding id)
 	StreamID  string   `json:"stream_id"`

@@ -39,7 +39,7 @@ type chainHead struct {
 }
 
 // Verify walks the whole log and checks the tamper-evidence invariants
-// (DESIGN.md §5.7):
+// (docs/architecture.md, invariant 7):
 //   - positions are dense from 1 to the head read at the start (a gap is a
 //     deleted event);
 //   - within each stream versions are consecutive from 1, each event's

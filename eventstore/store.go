@@ -71,7 +71,7 @@ func (e ExpectedVersion) String() string {
 	}
 }
 
-// Metadata travels with every event (DESIGN.md §4). CommandID is shared
+// Metadata travels with every event (docs/architecture.md §4). CommandID is shared
 // by every event one accepted command appended (across streams); Route is
 // what issued the command ("POST /api/v1/scans/:id/start", "cli keys
 // create"), IdempotencyKey the key the caller sent with it, if any. Route
@@ -131,7 +131,7 @@ func (r AppendResult) LastPosition() int64 {
 	return r.Positions[len(r.Positions)-1]
 }
 
-// RecordedEvent is an event as stored: the envelope of DESIGN.md §4.
+// RecordedEvent is an event as stored: the envelope of docs/architecture.md §4.
 type RecordedEvent struct {
 	EventID       string          `json:"event_id"`
 	StreamID      string          `json:"stream_id"`

@@ -12,9 +12,9 @@ import (
 	"github.com/cspm-es/cspm-es/platform/readmodel"
 )
 
-// The audit queries (DESIGN.md §6, "Audit"): the audit log, a read model
+// The audit queries (docs/architecture.md §6, "Audit"): the audit log, a read model
 // like any other, and the views that read the event store itself, the
-// one exception to "queries never read the event store" (DESIGN.md §1):
+// one exception to "queries never read the event store" (docs/architecture.md §1):
 // a stream's stored events, a stream's state as of a time or version, and
 // the verification of every hash chain.
 

@@ -1,6 +1,6 @@
 // Package queries answers the read side's questions from the read models
 // the projections maintain, never from the event store and never by joining
-// databases at query time (DESIGN.md §1):
+// databases at query time (docs/architecture.md §1):
 //
 //   - ListScans and GetScan read cspm_orchestration (scan_runs, and
 //     scan_summaries for a scan's finding counts: two reads of one database);

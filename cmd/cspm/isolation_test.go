@@ -1,9 +1,15 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"maps"
 	"net/http"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -17,13 +23,25 @@ import (
 )
 
 // TestTeamIsolation_EveryRoute is generated from the route table of the
-// real app: team B's admin key is sent to every route. A route that
-// addresses one of team A's resources must answer 404 (as if it did not
-// exist), append nothing and change nothing; a route that lists must not
-// show team A's data; a route that creates does so in team B only. At the
-// end team A's views are exactly what they were. A new route cannot skip
-// this test: a team-resource route without an entry in resourceOf or a
-// body in validBody fails it.
+// real app: team B's admin key is sent to every route, against team A's
+// resources in every state a route could tell apart (scans requested,
+// started, completed and failed; findings open, resolved and suppressed;
+// keys active and revoked). It holds, for every route:
+//
+//   - a route that addresses one of team A's resources answers B exactly
+//     as it answers for an id no one uses (404, byte for byte apart from
+//     the request id), appends nothing and changes nothing;
+//   - a route that creates with an id the caller chooses answers B, for
+//     each of team A's ids, the same bytes whatever state A's resource is
+//     in (409 ID_IN_USE, with nothing about A's stream), and appends
+//     nothing;
+//   - a route that lists does not show team A's data; a route that
+//     creates does so in team B only.
+//
+// At the end team A's views are exactly what they were. A new route cannot
+// skip this test: a team-resource route without an entry in resourceOf,
+// a team command route not declared in chosenID, or a route needing a body
+// without one in validBody fails it.
 func TestTeamIsolation_EveryRoute(t *testing.T) {
 	t.Parallel()
 	a := startApp(t, nil)
@@ -32,23 +50,57 @@ func TestTeamIsolation_EveryRoute(t *testing.T) {
 	asA := []string{"Authorization", "Bearer " + adminA.Key}
 	asB := []string{"Authorization", "Bearer " + adminB.Key}
 
-	// Team A's resources, one of each kind a route can address.
-	const scanA = "iso-scan-a"
-	must(t, a.call(t, http.MethodPost, "/api/v1/scans", map[string]any{"scan_id": scanA, "account_id": "123456789012", "provider": "aws", "tool": "prowler"}, asA...), http.StatusCreated)
-	must(t, a.call(t, http.MethodPost, "/api/v1/scans/"+scanA+"/start", nil, asA...), http.StatusAccepted)
-	var batch api.BatchCommandResult
-	must(t, a.call(t, http.MethodPost, "/api/v1/scans/"+scanA+"/findings", map[string]any{"findings": []map[string]any{
-		{"check_id": "iso_check", "title": "t", "severity": "high", "resource_id": "iso-resource-a"}}}, asA...), http.StatusAccepted).data(t, &batch)
-	require.Len(t, batch.Items, 1)
-	findingA := batch.Items[0].ID
-	keyA := issueTestKey(t, a, "team-a", "viewer")
-	resourceOf := map[string]string{ // path prefix → team A's id in it
-		"/api/v1/scans/":         scanA,
-		"/api/v1/findings/":      findingA,
-		"/api/v1/keys/":          keyA.ID,
-		"/api/v1/audit/streams/": "scan-" + scanA,
+	// Team A's resources, of each kind a route can address, in each state.
+	scansA := []string{"iso-a-requested", "iso-a-started", "iso-a-completed", "iso-a-failed"}
+	for _, id := range scansA {
+		must(t, a.call(t, http.MethodPost, "/api/v1/scans", map[string]any{"scan_id": id, "account_id": "123456789012", "provider": "aws", "tool": "prowler"}, asA...), http.StatusCreated)
+		if id != "iso-a-requested" {
+			must(t, a.call(t, http.MethodPost, "/api/v1/scans/"+id+"/start", nil, asA...), http.StatusAccepted)
+		}
 	}
-	secrets := []string{scanA, findingA, keyA.ID, "iso-resource-a", "iso_check"}
+	must(t, a.call(t, http.MethodPost, "/api/v1/scans/iso-a-completed/complete", nil, asA...), http.StatusAccepted)
+	must(t, a.call(t, http.MethodPost, "/api/v1/scans/iso-a-failed/fail", map[string]any{"reason": "scanner crashed"}, asA...), http.StatusAccepted)
+	findingsA := []string{"iso-f-open", "iso-f-resolved", "iso-f-suppressed"}
+	raise := []map[string]any{{"check_id": "iso_check", "title": "t", "severity": "high", "resource_id": "iso-resource-a"}}
+	for _, id := range findingsA {
+		raise = append(raise, map[string]any{"finding_id": id, "check_id": "iso_check", "title": "t", "severity": "low", "resource_id": "iso-resource-" + id})
+	}
+	var batch api.BatchCommandResult
+	must(t, a.call(t, http.MethodPost, "/api/v1/scans/iso-a-started/findings", map[string]any{"findings": raise}, asA...), http.StatusAccepted).data(t, &batch)
+	require.Len(t, batch.Items, len(raise))
+	generatedFindingA := batch.Items[0].ID
+	must(t, a.call(t, http.MethodPost, "/api/v1/findings/iso-f-resolved/resolve", nil, asA...), http.StatusAccepted)
+	must(t, a.call(t, http.MethodPost, "/api/v1/findings/iso-f-suppressed/suppress", map[string]any{"reason": "accepted risk"}, asA...), http.StatusAccepted)
+	keyA, revokedKeyA := issueTestKey(t, a, "team-a", "viewer"), issueTestKey(t, a, "team-a", "analyst")
+	must(t, a.call(t, http.MethodPost, "/api/v1/keys/"+revokedKeyA.ID+"/revoke", nil, asA...), http.StatusAccepted)
+	keysA := []string{keyA.ID, revokedKeyA.ID}
+
+	var streamsA []string
+	for _, id := range scansA {
+		streamsA = append(streamsA, "scan-"+id)
+	}
+	for _, id := range append(slices.Clone(findingsA), generatedFindingA) {
+		streamsA = append(streamsA, "finding-"+id)
+	}
+	for _, id := range keysA {
+		streamsA = append(streamsA, "apikey-"+id)
+	}
+	// path prefix → team A's ids in it, and an id no one uses.
+	resourceOf := map[string]struct {
+		ids  []string
+		free string
+	}{
+		"/api/v1/scans/":         {scansA, "iso-free-scan"},
+		"/api/v1/findings/":      {append(slices.Clone(findingsA), generatedFindingA), "iso-free-finding"},
+		"/api/v1/keys/":          {keysA, "isofreekey000000"},
+		"/api/v1/audit/streams/": {streamsA, "scan-iso-free-scan"},
+	}
+	secrets := slices.Concat(scansA, findingsA, keysA, []string{generatedFindingA, "iso-resource-a", "iso_check"})
+
+	// Team B's own running scan, to raise findings in.
+	const scanB = "iso-b-running"
+	must(t, a.call(t, http.MethodPost, "/api/v1/scans", map[string]any{"scan_id": scanB, "account_id": "210987654321", "provider": "gcp", "tool": "trivy"}, asB...), http.StatusCreated)
+	must(t, a.call(t, http.MethodPost, "/api/v1/scans/"+scanB+"/start", nil, asB...), http.StatusAccepted)
 
 	head, err := a.store.HeadPosition(ctx)
 	require.NoError(t, err)
@@ -61,6 +113,34 @@ func TestTeamIsolation_EveryRoute(t *testing.T) {
 		"suppressFinding": map[string]any{"reason": "accepted risk"},
 		"createKey":       map[string]any{"name": "team b key", "role": "viewer"},
 	}
+	// chosenID declares, for every command route of a team, whether it
+	// creates a stream under an id the caller chooses: then team A's ids
+	// of that kind, and where and how team B creates with one of them (in
+	// team B's own scope). nil: it creates nothing under a chosen id.
+	type chosen struct {
+		ids     []string
+		path    string
+		request func(id string) any
+	}
+	chosenID := map[string]*chosen{
+		"requestScan": {ids: scansA, path: "/api/v1/scans", request: func(id string) any {
+			return map[string]any{"scan_id": id, "account_id": "210987654321", "provider": "gcp", "tool": "trivy"}
+		}},
+		"raiseFindings": {ids: findingsA, path: "/api/v1/scans/" + scanB + "/findings", request: func(id string) any {
+			return map[string]any{"findings": []map[string]any{
+				{"finding_id": "iso-b-new", "check_id": "c", "title": "t", "severity": "low", "resource_id": "r"},
+				{"finding_id": id, "check_id": "c", "title": "t", "severity": "low", "resource_id": "r"},
+			}}
+		}},
+		"createKey":       nil, // the key id is random (crypto/rand); the body has no id
+		"startScan":       nil, // these address an existing resource by its path id
+		"completeScan":    nil,
+		"failScan":        nil,
+		"resolveFinding":  nil,
+		"suppressFinding": nil,
+		"revokeKey":       nil,
+	}
+
 	param := regexp.MustCompile(`:[a-z_]+`)
 	routes := a.srv.Routes()
 	require.NotEmpty(t, routes)
@@ -70,24 +150,40 @@ func TestTeamIsolation_EveryRoute(t *testing.T) {
 		}
 		t.Run(r.Key(), func(t *testing.T) {
 			body := validBody[r.OperationID]
+			if r.Method != http.MethodGet && r.Scope != api.Teamless {
+				c, declared := chosenID[r.OperationID]
+				require.True(t, declared, "%s changes a team's data: declare in chosenID whether it creates under an id the caller chooses", r.Key())
+				if c != nil {
+					t.Run("another team's chosen id", func(t *testing.T) {
+						ans := sameAnswerForEveryID(t, a, r.Method, c.ids, func(id string) (string, any) { return c.path, c.request(id) }, asB)
+						require.Equal(t, http.StatusConflict, ans.status, "%s", ans.body)
+						assert.Contains(t, ans.body, `"code":"`+api.CodeIDInUse+`"`)
+					})
+				}
+			}
 			switch r.Scope {
 			case api.TeamResource:
-				id := ""
+				var ids []string
+				var free string
+				found := false
 				for prefix, v := range resourceOf {
 					if strings.HasPrefix(r.Path, prefix) {
-						id = v
+						ids, free, found = v.ids, v.free, true
 					}
 				}
-				require.NotEmpty(t, id, "%s addresses a team resource: add team A's resource for it to resourceOf", r.Key())
-				path := param.ReplaceAllString(r.Path, id)
-				before, err := a.store.HeadPosition(ctx)
-				require.NoError(t, err)
-				ans := a.call(t, r.Method, path, body, asB...)
-				require.Equal(t, http.StatusNotFound, ans.status, "team B reaching team A's %s: %s (a 400 means validBody needs an entry for %s)", path, ans.raw, r.OperationID)
-				assert.Equal(t, api.CodeNotFound, ans.env.Error.Code)
-				after, err := a.store.HeadPosition(ctx)
-				require.NoError(t, err)
-				assert.Equal(t, before, after, "nothing appended")
+				require.True(t, found, "%s addresses a team resource: add team A's resources for it to resourceOf", r.Key())
+				pathOf := func(id string) (string, any) { return param.ReplaceAllString(r.Path, id), body }
+				if r.Method == http.MethodGet {
+					// Once the read models have processed everything,
+					// meta.position is the same in every answer below.
+					freePath, _ := pathOf(free)
+					eventually(t, 30*time.Second, r.Path+" catches up", func() bool {
+						return !stale(a.call(t, r.Method, freePath+"?min_position="+itoa(head), nil, asB...))
+					})
+				}
+				want := sameAnswerForEveryID(t, a, r.Method, append(slices.Clone(ids), free), pathOf, asB)
+				require.Equal(t, http.StatusNotFound, want.status, "team B reaching team A's %s: %s (a 400 means validBody needs an entry for %s)", r.Path, want.body, r.OperationID)
+				assert.Contains(t, want.body, `"code":"`+api.CodeNotFound+`"`)
 			case api.TeamCollection:
 				if r.Method != http.MethodGet {
 					ans := a.call(t, r.Method, r.Path, body, asB...)
@@ -112,6 +208,79 @@ func TestTeamIsolation_EveryRoute(t *testing.T) {
 	head, err = a.store.HeadPosition(ctx)
 	require.NoError(t, err)
 	assert.Equal(t, viewsA, teamViews(t, a, head, asA))
+}
+
+// rawAnswer is an answer as sent, with its request id replaced by
+// "<request-id>" everywhere (headers and body), so that two answers
+// compare byte for byte.
+type rawAnswer struct {
+	status int
+	header string // every header but Date, sorted, one per line
+	body   string
+}
+
+// sameAnswerForEveryID sends method to the request of each id as team
+// `as`, requires every answer to be the same bytes (apart from the
+// request id), nothing about another stream in it, and nothing to be
+// appended; it returns that answer.
+func sameAnswerForEveryID(t *testing.T, a *testApp, method string, ids []string, request func(id string) (string, any), as []string) rawAnswer {
+	t.Helper()
+	require.NotEmpty(t, ids)
+	before, err := a.store.HeadPosition(context.Background())
+	require.NoError(t, err)
+	var first rawAnswer
+	for i, id := range ids {
+		path, body := request(id)
+		got := a.rawCall(t, method, path, body, as...)
+		if i == 0 {
+			first = got
+			continue
+		}
+		assert.Equal(t, first, got, "%s %s answers differently for %q than for %q", method, path, id, ids[0])
+	}
+	after, err := a.store.HeadPosition(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, before, after, "nothing appended")
+	for _, leak := range []string{"current_version", "stream_id"} {
+		assert.NotContains(t, first.body, leak, "nothing about the other team's stream")
+	}
+	return first
+}
+
+// rawCall sends one request and returns its answer normalized (rawAnswer).
+func (a *testApp) rawCall(t *testing.T, method, path string, body any, header ...string) rawAnswer {
+	t.Helper()
+	var rd io.Reader
+	if body != nil {
+		raw, err := json.Marshal(body)
+		require.NoError(t, err)
+		rd = bytes.NewReader(raw)
+	}
+	req, err := http.NewRequest(method, a.base+path, rd)
+	require.NoError(t, err)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	authorize(req)
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	rid := resp.Header.Get(api.HeaderRequestID)
+	require.NotEmpty(t, rid)
+	norm := func(s string) string { return strings.ReplaceAll(s, rid, "<request-id>") }
+	var lines []string
+	for _, name := range slices.Sorted(maps.Keys(resp.Header)) {
+		if name == "Date" {
+			continue
+		}
+		lines = append(lines, fmt.Sprintf("%s: %s", name, norm(strings.Join(resp.Header.Values(name), ", "))))
+	}
+	return rawAnswer{status: resp.StatusCode, header: strings.Join(lines, "\n"), body: norm(string(raw))}
 }
 
 // teamViews reads every list and summary a team sees, once the read

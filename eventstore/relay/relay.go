@@ -1,5 +1,5 @@
 // Package relay publishes the event store to NATS JetStream, every event
-// once and in position order (DESIGN.md §5 invariant 3).
+// once and in position order (docs/architecture.md, invariant 3).
 //
 // The store is the outbox. Event at position p is published with
 // Nats-Expected-Last-Sequence p-1, so the stream's sequence is the event's

@@ -1,3 +1,3 @@
-// Package archtest holds tests of the module's import rules (DESIGN.md §2).
+// Package archtest holds tests of the module's import rules (docs/architecture.md §2).
 // They run with `make test` and `make lint`.
 package archtest

@@ -88,7 +88,7 @@ func TestForbidden_CatchesInfrastructure(t *testing.T) {
 	require.Empty(t, forbidden([]pkg{{path: "go.uber.org/fxx"}, {path: "fmt", standard: true}}))
 }
 
-// TestDomainImportsOnlyStdlibAndDomain is DESIGN.md §2's rule in full: domain
+// TestDomainImportsOnlyStdlibAndDomain is docs/architecture.md §2's rule in full: domain
 // code imports only domain/... and the standard library.
 func TestDomainImportsOnlyStdlibAndDomain(t *testing.T) {
 	for _, p := range deps(t, module+"/domain/...") {

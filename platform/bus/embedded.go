@@ -16,7 +16,7 @@ import (
 )
 
 // DefaultStoreDir is where the embedded server keeps JetStream data when
-// Options.StoreDir is empty (DESIGN.md §3: data/nats/).
+// Options.StoreDir is empty (docs/architecture.md §3: data/nats/).
 const DefaultStoreDir = "data/nats"
 
 // DefaultMaxPayload is the embedded server's max_payload, set explicitly:

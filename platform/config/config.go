@@ -44,7 +44,7 @@ const (
 	SyncNormal SQLiteSync = "normal"
 )
 
-// Role is a part of `cspm serve` that a process runs (DESIGN.md §1).
+// Role is a part of `cspm serve` that a process runs (docs/architecture.md §1).
 type Role string
 
 const (

@@ -1,7 +1,7 @@
 // Package dbregistry is the single source of truth for database names: the
 // write side's event store and the 14 read-side module databases, their
 // purposes, the optional prefix (CSPM_DB_PREFIX) and deprecated aliases.
-// Nothing else in the code base spells a database name (DESIGN.md §3).
+// Nothing else in the code base spells a database name (docs/architecture.md §3).
 package dbregistry
 
 import (
@@ -12,10 +12,10 @@ import (
 )
 
 // Constant identifies a database independently of its (prefixed) name.
-// Its value is the constant's own name, as DESIGN.md §3 spells it.
+// Its value is the constant's own name, as docs/architecture.md §3 spells it.
 type Constant string
 
-// The databases. The identifiers follow DESIGN.md §3 (upper snake case) so
+// The databases. The identifiers follow docs/architecture.md §3 (upper snake case) so
 // that code, docs and `cspm db list` use one vocabulary.
 const (
 	EVENTS              Constant = "EVENTS"
@@ -58,7 +58,7 @@ type definition struct {
 }
 
 // definitions is the registry's content, in presentation order: the write
-// side first, then the 14 module databases in DESIGN.md §3 order.
+// side first, then the 14 module databases in docs/architecture.md §3 order.
 var definitions = []definition{
 	{EVENTS, "cspm_events", Write, "the event store: every stream's events, hash-chained, with global positions and idempotency records"},
 	{PLATFORM, "cspm_platform", Read, "users, sessions, API keys, audit log, templates, cross-module references"},
@@ -239,7 +239,7 @@ func checkCharset(s string) error {
 func (r *Registry) Prefix() string { return r.prefix }
 
 // Entries lists every database: the event store first, then the 14 module
-// databases in DESIGN.md order. The slice is a copy.
+// databases in docs/architecture.md §3 order. The slice is a copy.
 func (r *Registry) Entries() []Entry {
 	out := make([]Entry, len(r.entries))
 	copy(out, r.entries)

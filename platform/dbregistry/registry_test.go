@@ -16,7 +16,7 @@ func TestNew_DefaultNames(t *testing.T) {
 	reg, err := dbregistry.New("")
 	require.NoError(t, err)
 
-	// DESIGN.md §3, in order, plus the write side first.
+	// docs/architecture.md §3, in order, plus the write side first.
 	want := []struct {
 		constant dbregistry.Constant
 		name     string

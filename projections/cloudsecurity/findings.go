@@ -22,7 +22,7 @@ const FindingsName = "cloudsecurity.findings"
 // FindingsCollection holds one document per finding (_id: the finding id).
 const FindingsCollection = "findings"
 
-// ResultTTL is how long a resolved finding is kept (DESIGN.md §3: 180 days
+// ResultTTL is how long a resolved finding is kept (docs/architecture.md §3: 180 days
 // by default on scan-result read models). Open and suppressed findings are
 // live problems and never expire.
 const ResultTTL = 180 * 24 * time.Hour

@@ -21,7 +21,7 @@ const (
 )
 
 // ResultTTL is how long scan results are kept once they can no longer
-// change (DESIGN.md §3: 180 days by default on scan-result read models).
+// change (docs/architecture.md §3: 180 days by default on scan-result read models).
 const ResultTTL = 180 * 24 * time.Hour
 
 // Key is the _id of a document that belongs to one team's view of id (a

@@ -26,7 +26,7 @@ import (
 // Clients send every command with an Idempotency-Key and retry it with
 // the same key until it is acknowledged: a command whose answer the kill
 // swallowed may have been applied or not, and the retry settles which
-// (DESIGN.md invariant 2), so the acknowledged facts are exactly the
+// (docs/architecture.md, invariant 2), so the acknowledged facts are exactly the
 // applied ones.
 func TestCrashRecovery(t *testing.T) {
 	t.Parallel()
