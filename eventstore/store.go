@@ -196,7 +196,7 @@ var (
 	ErrUnavailable = errors.New("eventstore: unavailable")
 )
 
-// Size limits of one event (docs/event-store-sqlite.md, "Limits"). Every
+// Size limits of one event (docs/bus-and-relay.md, "Size"). Every
 // event must fit one message on the bus: the relay publishes an event's
 // envelope (its data, metadata and some 500 bytes of fields) as one NATS
 // message, and NATS refuses messages over the server's max_payload (1 MiB
