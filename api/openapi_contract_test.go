@@ -298,6 +298,8 @@ func TestOpenAPIContract(t *testing.T) {
 
 	// Projection administration.
 	c.get(t, "/api/v1/projections", 200, docValid)
+	c.get(t, "/api/v1/relay", 200, docValid)
+	c.get(t, "/api/v1/relay?x=1", 400, docEither)
 	c.get(t, "/api/v1/projections?x=1", 400, docEither)
 	c.get(t, "/api/v1/projections?min_position=abc", 400, docEither)
 	c.send(t, request{Path: "/api/v1/projections/platform.dashboard/rebuild", Body: exampleBody(t, c.doc, "startRebuild")}, 202, docValid)

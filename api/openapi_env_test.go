@@ -46,12 +46,23 @@ func fullDeps(t *testing.T) api.Deps {
 		Queries:     &fakeQueries{},
 		Progress:    &fakeProgress{},
 		Projections: &fakeAdmin{},
+		Relay:       fakeRelay{},
 		Keys:        &keyService{},
 		Audit:       &fakeAudit{},
 		Metrics:     prometheus.NewRegistry(),
 	}
 	requireAllSet(t, deps)
 	return deps
+}
+
+// fakeRelay is a relay that published everything but one event, which
+// went by reference.
+type fakeRelay struct{}
+
+func (fakeRelay) RelayStatus(context.Context) api.RelayStatus {
+	at := time.Date(2026, 1, 2, 15, 0, 0, 0, time.UTC)
+	return api.RelayStatus{Stream: "CSPM_EVENTS", Running: true, Published: 42, Head: 42, ProgressAt: at,
+		ByReference: 1, LastByReference: 17}
 }
 
 // requireAllSet fails on a nil field of deps.
@@ -115,6 +126,7 @@ func newContractEnv(t *testing.T, mutate ...func(*api.ServerConfig, *api.Deps)) 
 		Queries:     queryService,
 		Progress:    proj,
 		Projections: env.admin,
+		Relay:       fakeRelay{}, // the relay needs NATS: its own tests cover it
 		Keys:        contractKeys{Handlers: handlers, queries: queryService},
 		Audit: queries.NewAudit(queries.AuditDeps{
 			Log:    proj.stores[dbregistry.PLATFORM],

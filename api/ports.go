@@ -161,9 +161,9 @@ type ProjectionStatus struct {
 	Name       string   `json:"name"`
 	Database   string   `json:"database"` // registry constant, e.g. ORCHESTRATION
 	EventTypes []string `json:"event_types"`
-	// State: running, rebuilding, failing, stopped, or remote (this
-	// process does not run the projector role: the figures come from the
-	// stored checkpoints).
+	// State: running, rebuilding, failing, stalled, stopped, or remote
+	// (this process does not run the projector role: the figures come
+	// from the stored checkpoints).
 	State string `json:"state"`
 	// Checkpoint is the position of the last event committed into the
 	// read model; Processed how far the projection has seen the stream
@@ -173,6 +173,7 @@ type ProjectionStatus struct {
 	Head         int64            `json:"head"`
 	LagEvents    int64            `json:"lag_events"`
 	LagSeconds   float64          `json:"lag_seconds"`
+	StalledSince time.Time        `json:"stalled_since,omitzero"`
 	ParkedCount  int              `json:"parked_count"`
 	Parked       []ParkedEvent    `json:"parked"`
 	LastError    string           `json:"last_error,omitempty"`
@@ -180,6 +181,29 @@ type ProjectionStatus struct {
 	NeedsRebuild string           `json:"needs_rebuild,omitempty"`
 	Rebuild      *RebuildProgress `json:"rebuild,omitempty"`
 	StatusError  string           `json:"status_error,omitempty"`
+}
+
+// RelayStatus is the relay's state: GET /api/v1/relay.
+type RelayStatus struct {
+	Stream          string    `json:"stream"`
+	Running         bool      `json:"running"`
+	Published       int64     `json:"published"`
+	Head            int64     `json:"head"`
+	LagEvents       int64     `json:"lag_events"`
+	LagSeconds      float64   `json:"lag_seconds"`
+	Failing         bool      `json:"failing"`
+	LastError       string    `json:"last_error,omitempty"`
+	LastErrorAt     time.Time `json:"last_error_at,omitzero"`
+	ProgressAt      time.Time `json:"progress_at,omitzero"`
+	StalledSince    time.Time `json:"stalled_since,omitzero"`
+	Problem         string    `json:"problem,omitempty"`
+	ByReference     int64     `json:"by_reference"`
+	LastByReference int64     `json:"last_by_reference,omitempty"`
+}
+
+// RelayView reads the relay's state (in a process that runs the relay).
+type RelayView interface {
+	RelayStatus(ctx context.Context) RelayStatus
 }
 
 // ParkedEvent is an event a projection gave up on (retry or skip it).

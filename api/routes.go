@@ -127,6 +127,9 @@ func (s *Server) routeTable() []Route {
 		add(http.MethodPost, v1+"/projections/:name/parked/retry", admin, Teamless, "retryParked", s.retryParked)
 		add(http.MethodPost, v1+"/projections/:name/parked/skip", admin, Teamless, "skipParked", s.skipParked)
 	}
+	if s.deps.Relay != nil {
+		add(http.MethodGet, v1+"/relay", admin, Teamless, "getRelay", s.relayStatus)
+	}
 	return t
 }
 

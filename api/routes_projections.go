@@ -36,6 +36,13 @@ func (s *Server) projectionStatus(c echo.Context) error {
 	return respond(c, http.StatusOK, nonNil(st), Meta{})
 }
 
+func (s *Server) relayStatus(c echo.Context) error {
+	if err := noParams(c); err != nil {
+		return err
+	}
+	return respond(c, http.StatusOK, s.deps.Relay.RelayStatus(c.Request().Context()), Meta{})
+}
+
 func (s *Server) startRebuild(c echo.Context) error {
 	name, err := s.projectionName(c, true)
 	if err != nil {

@@ -87,6 +87,9 @@ type Deps struct {
 	Progress ReadProgress
 	// Projections serves /api/v1/projections; nil leaves those routes out.
 	Projections ProjectionAdmin
+	// Relay serves GET /api/v1/relay in a process that runs the relay; nil
+	// leaves the route out.
+	Relay RelayView
 	// Keys serves /api/v1/keys (issue, list, revoke API keys); nil leaves
 	// those routes out. Progress is then required: the list answers
 	// min_position.

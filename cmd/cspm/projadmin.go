@@ -120,7 +120,7 @@ func toAPIStatus(s projections.ProjectionStatus, types []string) api.ProjectionS
 	out := api.ProjectionStatus{
 		Name: s.Name, Database: string(s.Database), EventTypes: slices.Clone(types), State: s.State,
 		Checkpoint: s.Checkpoint, Processed: s.Processed, Head: s.Head,
-		LagEvents: s.LagEvents, LagSeconds: s.LagSeconds,
+		LagEvents: s.LagEvents, LagSeconds: s.LagSeconds, StalledSince: s.StalledSince,
 		ParkedCount: s.ParkedCount, Parked: make([]api.ParkedEvent, len(s.Parked)),
 		LastError: s.LastError, LastErrorAt: s.LastErrorAt, NeedsRebuild: s.NeedsRebuild,
 		StatusError: s.StatusError,

@@ -164,17 +164,51 @@ func projStatusCommand() *command {
 					return err
 				}
 				for _, s := range st {
+					if !s.StalledSince.IsZero() {
+						fmt.Fprintf(inv.stdout, "%s: stalled since %s\n", s.Name, s.StalledSince.Format(time.RFC3339))
+					}
 					if s.LastError != "" {
-						fmt.Fprintf(inv.stdout, "%s: last error: %s\n", s.Name, s.LastError)
+						fmt.Fprintf(inv.stdout, "%s: last error (since %s): %s\n", s.Name, s.LastErrorAt.Format(time.RFC3339), s.LastError)
 					}
 					if s.StatusError != "" {
 						fmt.Fprintf(inv.stdout, "%s: status incomplete: %s\n", s.Name, s.StatusError)
 					}
 				}
-				return nil
+				return cf.printRelay(ctx, inv)
 			}
 		},
 	}
+}
+
+// printRelay prints the server's relay line of `projections status`.
+func (f projClientFlags) printRelay(ctx context.Context, inv *invocation) error {
+	c, err := f.client(inv)
+	if err != nil {
+		return err
+	}
+	var r api.RelayStatus
+	switch err := c.do(ctx, http.MethodGet, "/api/v1/relay", nil, &r); {
+	case errors.Is(err, errNotFound):
+		fmt.Fprintln(inv.stdout, "relay: this server does not run the relay role")
+		return nil
+	case err != nil:
+		return err
+	}
+	line := fmt.Sprintf("relay: published %d of %d (lag %d events, %.1fs)", r.Published, r.Head, r.LagEvents, r.LagSeconds)
+	if !r.Running {
+		line += ", not running"
+	}
+	if r.ByReference > 0 {
+		line += fmt.Sprintf(", %d events by reference (latest at position %d)", r.ByReference, r.LastByReference)
+	}
+	fmt.Fprintln(inv.stdout, line)
+	if r.Problem != "" {
+		fmt.Fprintf(inv.stdout, "relay: %s\n", r.Problem)
+	}
+	if r.LastError != "" {
+		fmt.Fprintf(inv.stdout, "relay: last error (since %s): %s\n", r.LastErrorAt.Format(time.RFC3339), r.LastError)
+	}
+	return nil
 }
 
 func rebuildSummary(p *api.RebuildProgress) string {

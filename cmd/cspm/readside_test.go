@@ -408,3 +408,44 @@ func TestQueryReadsAreRegistered(t *testing.T) {
 		}
 	}
 }
+
+// /readyz runs the checks of what the process runs: all four with every
+// role, the event store alone in an api-only process.
+func TestReadyz_ChecksPerRole(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		roles []config.Role
+		want  []string
+	}{
+		{config.AllRoles, []string{"bus", "eventstore", "projections", "relay"}},
+		{[]config.Role{config.RoleAPI}, []string{"eventstore"}},
+		{[]config.Role{config.RoleAPI, config.RoleRelay}, []string{"bus", "eventstore", "relay"}},
+	} {
+		t.Run(config.JoinRoles(tc.roles), func(t *testing.T) {
+			t.Parallel()
+			a := startApp(t, func(c *config.Config) { c.Roles = tc.roles })
+			var got []string
+			require.Eventually(t, func() bool {
+				res := a.get(t, "/readyz")
+				if res.status != http.StatusOK {
+					return false
+				}
+				var data struct {
+					Checks []struct {
+						Name   string `json:"name"`
+						Status string `json:"status"`
+					} `json:"checks"`
+				}
+				require.NoError(t, json.Unmarshal(res.env.Data, &data))
+				got = got[:0]
+				for _, c := range data.Checks {
+					got = append(got, c.Name)
+					assert.Equal(t, "ok", c.Status)
+				}
+				return true
+			}, 30*time.Second, 20*time.Millisecond)
+			slices.Sort(got)
+			assert.Equal(t, tc.want, got)
+		})
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"github.com/cspm-es/cspm-es/api"
 	"github.com/cspm-es/cspm-es/commands"
 	"github.com/cspm-es/cspm-es/eventstore"
+	"github.com/cspm-es/cspm-es/eventstore/relay"
 	"github.com/cspm-es/cspm-es/platform/config"
 	"github.com/cspm-es/cspm-es/platform/dbregistry"
 	"github.com/cspm-es/cspm-es/platform/logging"
@@ -142,9 +143,14 @@ type apiParams struct {
 	Audit    *queries.Audit
 	Keys     api.KeyService
 	Ready    readinessChecks
+	Relay    *relay.Relay `optional:"true"` // with the relay role
 }
 
 func newAPIServer(p apiParams) *api.Server {
+	var relayStatus api.RelayView
+	if p.Relay != nil {
+		relayStatus = relayView{r: p.Relay, bound: p.Config.StallTimeout}
+	}
 	return api.NewServer(api.ServerConfig{
 		Addr:            p.Config.HTTPAddr,
 		BodyLimit:       p.Config.HTTPBodyLimit,
@@ -163,6 +169,7 @@ func newAPIServer(p apiParams) *api.Server {
 		Queries:     p.Queries,
 		Progress:    p.ReadSide.Progress,
 		Projections: p.ReadSide.Admin,
+		Relay:       relayStatus,
 		Audit:       p.Audit,
 		Keys:        p.Keys,
 		Metrics:     p.Metrics,

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -83,8 +84,13 @@ func newRelay(store eventstore.Store, b *Bus, reg *prometheus.Registry, log *slo
 	return relay.New(store, b.JetStream, relay.Config{Logger: log, Metrics: m}), nil
 }
 
-// registerRelayHooks runs the relay in the background from start to stop.
-func registerRelayHooks(lc fx.Lifecycle, r *relay.Relay, log *slog.Logger) {
+// relayMonitorInterval is how often the relay's lag and stall metrics are
+// refreshed.
+const relayMonitorInterval = 5 * time.Second
+
+// registerRelayHooks runs the relay, and its monitor, in the background
+// from start to stop.
+func registerRelayHooks(lc fx.Lifecycle, r *relay.Relay, cfg config.Config, log *slog.Logger) {
 	var (
 		cancel context.CancelFunc
 		wg     sync.WaitGroup
@@ -98,6 +104,7 @@ func registerRelayHooks(lc fx.Lifecycle, r *relay.Relay, log *slog.Logger) {
 					log.Error("relay stopped", "err", err)
 				}
 			})
+			wg.Go(func() { r.Monitor(ctx, cfg.StallTimeout, relayMonitorInterval) })
 			return nil
 		},
 		OnStop: func(context.Context) error {

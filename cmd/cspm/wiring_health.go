@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"go.uber.org/fx"
@@ -90,4 +91,21 @@ func lastError(s string) error {
 		return nil
 	}
 	return errors.New(s)
+}
+
+// relayView serves GET /api/v1/relay from the process's relay.
+type relayView struct {
+	r     *relay.Relay
+	bound time.Duration
+}
+
+func (v relayView) RelayStatus(ctx context.Context) api.RelayStatus {
+	h := v.r.Health(ctx, v.bound)
+	return api.RelayStatus{
+		Stream: h.Stream, Running: h.Running, Published: h.Published, Head: h.Head,
+		LagEvents: h.Lag, LagSeconds: h.LagSeconds, Failing: h.Failing,
+		LastError: h.LastError, LastErrorAt: h.LastErrorAt, ProgressAt: h.ProgressAt,
+		StalledSince: h.StalledSince, Problem: h.Problem,
+		ByReference: h.ByReference, LastByReference: h.LastByReference,
+	}
 }

@@ -19,6 +19,9 @@ type Metrics interface {
 	// ByReference: an event too large for the bus was published by
 	// reference.
 	ByReference()
+	// Health sets the age of the oldest event not on the bus (0 when none)
+	// and whether the relay is stalled.
+	Health(lagSeconds float64, stalled bool)
 }
 
 type nopMetrics struct{}
@@ -26,6 +29,7 @@ type nopMetrics struct{}
 func (nopMetrics) Published(time.Duration, bool) {}
 func (nopMetrics) Lag(int64)                     {}
 func (nopMetrics) ByReference()                  {}
+func (nopMetrics) Health(float64, bool)          {}
 
 // PrometheusMetrics exports the relay's measurements:
 //
@@ -33,12 +37,15 @@ func (nopMetrics) ByReference()                  {}
 //	cspm_relay_publish_age_seconds                histogram (append → acknowledged by the stream)
 //	cspm_relay_lag_events                         gauge
 //	cspm_relay_events_by_reference_total          counter (too large for the bus: read from the store)
+//	cspm_relay_lag_seconds                        gauge (age of the oldest event not on the bus)
+//	cspm_relay_stalled                            gauge (1 while stalled)
 type PrometheusMetrics struct {
 	published                  *prometheus.CounterVec
 	publishedNew, publishedDup prometheus.Counter // its two series, resolved once
 	age                        prometheus.Histogram
 	lag                        prometheus.Gauge
 	byRef                      prometheus.Counter
+	lagSecs, stalled           prometheus.Gauge
 }
 
 // NewPrometheusMetrics registers the relay's collectors on reg.
@@ -54,6 +61,10 @@ func NewPrometheusMetrics(reg prometheus.Registerer) (*PrometheusMetrics, error)
 			Name: "lag_events", Help: "Events of the store the stream does not hold yet."}),
 		byRef: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "cspm", Subsystem: "relay",
 			Name: "events_by_reference_total", Help: "Events too large for the bus, published by reference (consumers read them from the event store)."}),
+		lagSecs: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "cspm", Subsystem: "relay",
+			Name: "lag_seconds", Help: "Age of the oldest event of the store not on the bus yet (0 when none)."}),
+		stalled: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "cspm", Subsystem: "relay",
+			Name: "stalled", Help: "1 while events are pending and the relay has made no progress for longer than the stall timeout."}),
 	}
 	// A second relay on the same registry shares the collectors there.
 	var err error
@@ -67,6 +78,12 @@ func NewPrometheusMetrics(reg prometheus.Registerer) (*PrometheusMetrics, error)
 		return nil, err
 	}
 	if m.byRef, err = register(reg, m.byRef); err != nil {
+		return nil, err
+	}
+	if m.lagSecs, err = register(reg, m.lagSecs); err != nil {
+		return nil, err
+	}
+	if m.stalled, err = register(reg, m.stalled); err != nil {
 		return nil, err
 	}
 	m.publishedNew, m.publishedDup = m.published.WithLabelValues("false"), m.published.WithLabelValues("true")
@@ -88,6 +105,16 @@ func (m *PrometheusMetrics) Lag(events int64) { m.lag.Set(float64(events)) }
 
 // ByReference implements Metrics.
 func (m *PrometheusMetrics) ByReference() { m.byRef.Inc() }
+
+// Health implements Metrics.
+func (m *PrometheusMetrics) Health(lagSeconds float64, stalled bool) {
+	m.lagSecs.Set(lagSeconds)
+	v := 0.0
+	if stalled {
+		v = 1
+	}
+	m.stalled.Set(v)
+}
 
 // register registers c, or returns the collector of that name already
 // registered.

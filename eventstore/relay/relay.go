@@ -825,6 +825,35 @@ type Health struct {
 	Problem string `json:"problem,omitempty"`
 }
 
+// Monitor calls Health every interval until ctx ends: it keeps the lag
+// and stall metrics current and logs once when the relay stalls and once
+// when it no longer is.
+func (r *Relay) Monitor(ctx context.Context, bound, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	stalled := false
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		h := r.Health(ctx, bound)
+		if ctx.Err() != nil {
+			return
+		}
+		now := !h.StalledSince.IsZero()
+		r.cfg.Metrics.Health(h.LagSeconds, now)
+		switch {
+		case now && !stalled:
+			r.log.Error("relay stalled", "problem", h.Problem, "since", h.StalledSince, "last_error", h.LastError)
+		case !now && stalled:
+			r.log.Info("relay no longer stalled", "published", h.Published, "head", h.Head)
+		}
+		stalled = now
+	}
+}
+
 // Health reads the store's head and the oldest event not published yet
 // and says whether the relay is stalled: events pending and no progress
 // (nothing published) for longer than bound, measured from the later of

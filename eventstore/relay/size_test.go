@@ -10,6 +10,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -137,8 +138,26 @@ func TestRelayHealthReportsAStall(t *testing.T) {
 	srv := startServer(t, dir, -1)
 	port := srv.Port()
 	_, js := connect(t, srv.ClientURL())
-	r := relay.New(store, js, fastConfig())
+	reg := prometheus.NewRegistry()
+	m, err := relay.NewPrometheusMetrics(reg)
+	require.NoError(t, err)
+	cfg := fastConfig()
+	cfg.Metrics = m
+	r := relay.New(store, js, cfg)
 	runRelay(t, r)
+	mctx, stopMonitor := context.WithCancel(context.Background())
+	defer stopMonitor()
+	go r.Monitor(mctx, 50*time.Millisecond, 10*time.Millisecond)
+	gauge := func(name string) float64 {
+		mfs, err := reg.Gather()
+		require.NoError(t, err)
+		for _, mf := range mfs {
+			if mf.GetName() == name {
+				return mf.GetMetric()[0].GetGauge().GetValue()
+			}
+		}
+		return -1
+	}
 	head := appendEvents(t, store, 10)
 	waitCheckpoint(t, r, head, 10*time.Second)
 	ctx := context.Background()
@@ -158,6 +177,8 @@ func TestRelayHealthReportsAStall(t *testing.T) {
 	assert.False(t, h.StalledSince.IsZero())
 	assert.Empty(t, r.Health(ctx, time.Hour).Problem, "not stalled within a generous bound")
 	waitStatus(t, r, 10*time.Second, "failing", func(st relay.Status) bool { return st.Failing && st.LastError != "" })
+	require.Eventually(t, func() bool { return gauge("cspm_relay_stalled") == 1 }, 10*time.Second, 10*time.Millisecond)
+	assert.Positive(t, gauge("cspm_relay_lag_seconds"))
 
 	startServer(t, dir, port)
 	waitCheckpoint(t, r, head, 20*time.Second)
@@ -166,4 +187,6 @@ func TestRelayHealthReportsAStall(t *testing.T) {
 	assert.Empty(t, h.Problem)
 	assert.Empty(t, h.LastError, "the error clears on recovery")
 	assert.True(t, h.StalledSince.IsZero())
+	require.Eventually(t, func() bool { return gauge("cspm_relay_stalled") == 0 && gauge("cspm_relay_lag_seconds") == 0 },
+		10*time.Second, 10*time.Millisecond)
 }
