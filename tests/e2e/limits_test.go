@@ -136,4 +136,3 @@ func truncate(b []byte) string {
 	}
 	return string(b)
 }
-
