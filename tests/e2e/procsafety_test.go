@@ -1,0 +1,202 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// Process safety of the data directory, with the real binary: one owner
+// per data directory, the event store file removed under a running server,
+// owner-only files.
+
+// readBody reads and closes an answer's body.
+func readBody(t *testing.T, resp *http.Response) string {
+	t.Helper()
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return string(raw)
+}
+
+// newScan requests a scan and returns the position of its event.
+func newScan(t *testing.T, s *server, id string) int64 {
+	t.Helper()
+	env := s.post(t, "/api/v1/scans", map[string]any{"scan_id": id, "account_id": "123456789012", "provider": "aws", "tool": "prowler"}, http.StatusCreated)
+	return env.Meta.Position
+}
+
+// scanStatus reads a scan with min_position and returns its status.
+func scanStatus(t *testing.T, base, id string, minPos int64) string {
+	t.Helper()
+	a, err := getOK(context.Background(), fmt.Sprintf("%s/api/v1/scans/%s?min_position=%d", base, id, minPos))
+	require.NoError(t, err)
+	require.False(t, a.env.Meta.Stale, "%s", a.raw)
+	var scan struct {
+		Status string `json:"status"`
+	}
+	require.NoError(t, json.Unmarshal(a.env.Data, &scan))
+	return scan.Status
+}
+
+// TestDataDirOwner: a second `cspm serve` on a data directory fails at
+// once naming the first one's pid and command, and the first keeps
+// serving; `keys create` is refused the same way; read-only commands and
+// an api-only process work beside it; once the owner is SIGKILLed the
+// operating system has released the lock and a new serve starts. Every
+// file cspm created is owner-only.
+func TestDataDirOwner(t *testing.T) {
+	t.Parallel()
+	bin := buildCSPM(t)
+	dataDir := filepath.Join(t.TempDir(), "data")
+	env := cleanEnv("CSPM_DATA_DIR="+dataDir, "CSPM_RATE_LIMIT=0")
+	first := startServe(t, bin, env, "--http-addr", "127.0.0.1:0", "--shutdown-timeout", "10s")
+	first.waitReady(t)
+	pos := newScan(t, first, "owner-1")
+	assert.Equal(t, "requested", scanStatus(t, first.base, "owner-1", pos))
+
+	// Owner-only: the directory 0700, every file cspm made in it 0600 (the
+	// embedded NATS keeps its own files under nats/, inside the 0700
+	// directory).
+	st, err := os.Stat(dataDir)
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o700), st.Mode().Perm(), "data directory")
+	entries, err := os.ReadDir(dataDir)
+	require.NoError(t, err)
+	var sqliteFiles int
+	for _, e := range entries {
+		if e.IsDir() {
+			assert.Equal(t, "nats", e.Name())
+			continue
+		}
+		info, err := e.Info()
+		require.NoError(t, err)
+		assert.Equal(t, os.FileMode(0o600), info.Mode().Perm(), "%s is readable by others", e.Name())
+		if strings.Contains(e.Name(), ".sqlite") {
+			sqliteFiles++
+		}
+	}
+	assert.GreaterOrEqual(t, sqliteFiles, 15*2, "the event store and 14 module databases, with their -wal and -shm files")
+
+	pid := fmt.Sprint(first.cmd.Process.Pid)
+	holder := "in use by pid " + pid + " (cspm serve --roles api,relay,projector --http-addr 127.0.0.1:0, since "
+
+	// A second serve fails at once (exit 1) naming the owner.
+	r := runCLI(t, bin, env, "serve", "--http-addr", "127.0.0.1:0")
+	assert.Equal(t, 1, r.code, r.stderr)
+	assert.Contains(t, r.stderr, "data directory "+dataDir+" is "+holder)
+	assert.NotContains(t, r.stderr, "cspm serving")
+
+	// keys create and revoke are refused the same way; nothing appended.
+	for _, args := range [][]string{
+		{"keys", "create", "--team", "default", "--role", "viewer"},
+		{"keys", "revoke", "aaaaaaaaaaaaaaaa"},
+	} {
+		r = runCLI(t, bin, env, args...)
+		assert.Equal(t, 1, r.code, "%v: %s", args, r.stderr)
+		assert.Contains(t, r.stderr, holder, "%v", args)
+		assert.Empty(t, r.stdout, "%v: no key printed", args)
+	}
+
+	// The first one kept serving, writes and reads.
+	pos = newScan(t, first, "owner-2")
+	assert.Equal(t, "requested", scanStatus(t, first.base, "owner-2", pos))
+
+	// Read-only commands beside it.
+	r = runCLI(t, bin, env, "events", "verify")
+	require.Equal(t, 0, r.code, "stdout:\n%s\nstderr:\n%s", r.stdout, r.stderr)
+	assert.Contains(t, r.stdout, fmt.Sprintf("OK: %d events", pos))
+	r = runCLI(t, bin, env, "events", "export")
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Len(t, strings.Split(strings.TrimSpace(r.stdout), "\n"), int(pos), "every event, nothing appended by the refused commands")
+	r = runCLI(t, bin, env, "events", "replay", "--stream", "scan-owner-2")
+	require.Equal(t, 0, r.code, r.stderr)
+	r = runCLI(t, bin, env, "keys", "list")
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Len(t, strings.Split(strings.TrimSpace(r.stdout), "\n"), 2, "the header and the first start's key:\n%s", r.stdout)
+
+	// An api-only process shares the directory (the documented split).
+	guest := startServe(t, bin, env, "--roles", "api", "--http-addr", "127.0.0.1:0", "--shutdown-timeout", "10s")
+	guest.waitReady(t)
+	pos = newScan(t, guest, "owner-3")
+	assert.Equal(t, "requested", scanStatus(t, guest.base, "owner-3", pos), "projected by the owner")
+	require.Equal(t, 0, guest.stop(t, syscall.SIGTERM), "logs:\n%s", guest.logs)
+
+	// SIGKILL: the operating system releases the lock.
+	first.stop(t, syscall.SIGKILL)
+	next := startServe(t, bin, env, "--http-addr", "127.0.0.1:0", "--shutdown-timeout", "10s")
+	next.waitReady(t)
+	assert.Equal(t, "requested", scanStatus(t, next.base, "owner-3", pos))
+	r = runCLI(t, bin, env, "keys", "create", "--team", "default", "--role", "viewer")
+	assert.Equal(t, 1, r.code, "refused beside the new owner too: %s", r.stderr)
+	assert.Contains(t, r.stderr, "in use by pid "+fmt.Sprint(next.cmd.Process.Pid))
+	require.Equal(t, 0, next.stop(t, syscall.SIGTERM), "logs:\n%s", next.logs)
+
+	// Nobody holds it: keys create works.
+	r = runCLI(t, bin, env, "keys", "create", "--team", "default", "--role", "viewer")
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.True(t, strings.HasPrefix(r.stdout, "cspm_"), r.stdout)
+}
+
+// TestEventStoreRemovedUnderServer: deleting cspm_events.sqlite under a
+// running server makes commands fail with 503 (nothing acknowledged) and
+// /readyz fail naming the event store; the restart refuses to issue a new
+// admin key over the old one (the store it belongs to is gone) and says
+// what to do; moving admin.key away starts afresh.
+func TestEventStoreRemovedUnderServer(t *testing.T) {
+	t.Parallel()
+	bin := buildCSPM(t)
+	dataDir := filepath.Join(t.TempDir(), "data")
+	env := cleanEnv("CSPM_DATA_DIR="+dataDir, "CSPM_RATE_LIMIT=0")
+	srv := startServe(t, bin, env, "--http-addr", "127.0.0.1:0", "--shutdown-timeout", "10s")
+	srv.waitReady(t)
+	pos := newScan(t, srv, "rm-1")
+	oldKey := adminKey(t, dataDir)
+
+	storeFile := filepath.Join(dataDir, "cspm_events.sqlite")
+	require.NoError(t, os.Remove(storeFile))
+
+	for i := range 5 {
+		a, err := callAPI(context.Background(), http.MethodPost, srv.base+"/api/v1/scans",
+			map[string]any{"scan_id": fmt.Sprintf("rm-lost-%d", i), "account_id": "123456789012", "provider": "aws", "tool": "prowler"}, nil)
+		require.NoError(t, err)
+		assert.Equal(t, http.StatusServiceUnavailable, a.status, "%s", a.raw)
+		require.NotNil(t, a.env.Error, "%s", a.raw)
+		assert.Equal(t, "UNAVAILABLE", a.env.Error.Code)
+	}
+	resp, err := http.Get(srv.base + "/readyz")
+	require.NoError(t, err)
+	body := readBody(t, resp)
+	assert.Equal(t, http.StatusServiceUnavailable, resp.StatusCode, body)
+	assert.Contains(t, body, `"eventstore"`)
+	assert.Contains(t, srv.logs.String(), storeFile+" no longer exists")
+	// Queries still answer from the read models.
+	assert.Equal(t, "requested", scanStatus(t, srv.base, "rm-1", pos))
+	srv.stop(t, syscall.SIGTERM)
+
+	// The restart finds an empty store beside the old admin.key: refused.
+	r := runCLI(t, bin, env, "serve", "--http-addr", "127.0.0.1:0")
+	assert.Equal(t, 1, r.code, r.stderr)
+	assert.Contains(t, r.stderr, "first start refused")
+	assert.Contains(t, r.stderr, "restore the event store from a backup")
+	assert.Contains(t, r.stderr, "move "+filepath.Join(dataDir, "admin.key")+" away")
+	assert.Equal(t, oldKey, adminKey(t, dataDir), "admin.key is never overwritten")
+
+	// The operator decides to start afresh.
+	require.NoError(t, os.Rename(filepath.Join(dataDir, "admin.key"), filepath.Join(dataDir, "admin.key.old")))
+	again := startServe(t, bin, env, "--http-addr", "127.0.0.1:0", "--shutdown-timeout", "10s")
+	again.waitReady(t)
+	assert.NotEqual(t, oldKey, adminKey(t, dataDir))
+	assert.Contains(t, again.stdout.String(), "first start")
+	require.Equal(t, 0, again.stop(t, syscall.SIGTERM), "logs:\n%s", again.logs)
+}
