@@ -11,6 +11,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -199,4 +200,113 @@ func TestEventStoreRemovedUnderServer(t *testing.T) {
 	assert.NotEqual(t, oldKey, adminKey(t, dataDir))
 	assert.Contains(t, again.stdout.String(), "first start")
 	require.Equal(t, 0, again.stop(t, syscall.SIGTERM), "logs:\n%s", again.logs)
+}
+
+// TestReadModelRepair: the read-model file of a module database removed
+// under the running server, then written over with garbage while it is
+// stopped: queries of that database answer 503, the server starts all the
+// same, and `cspm projections rebuild` recreates the database (the damaged
+// file kept aside) and rebuilds every projection in it, without a restart;
+// the queries answer the right data again.
+func TestReadModelRepair(t *testing.T) {
+	t.Parallel()
+	bin := buildCSPM(t)
+	dataDir := filepath.Join(t.TempDir(), "data")
+	env := cleanEnv("CSPM_DATA_DIR="+dataDir, "CSPM_RATE_LIMIT=0")
+	srv := startServe(t, bin, env, "--http-addr", "127.0.0.1:0", "--shutdown-timeout", "10s")
+	srv.waitReady(t)
+
+	// Two scans: one completed with findings, one requested.
+	newScan(t, srv, "repair-1")
+	srv.post(t, "/api/v1/scans/repair-1/start", nil, http.StatusAccepted)
+	srv.post(t, "/api/v1/scans/repair-1/findings", map[string]any{"findings": []map[string]any{
+		{"check_id": "c1", "title": "t1", "severity": "high", "resource_id": "r1"},
+		{"check_id": "c2", "title": "t2", "severity": "low", "resource_id": "r2"},
+	}}, http.StatusAccepted)
+	done := srv.post(t, "/api/v1/scans/repair-1/complete", map[string]any{"resource_count": 3}, http.StatusAccepted)
+	assert.Equal(t, "completed", scanStatus(t, srv.base, "repair-1", done.Meta.Position))
+
+	file := filepath.Join(dataDir, "cspm_orchestration.sqlite")
+	queryStatus := func(base, id string) (int, string) {
+		t.Helper()
+		a, err := callAPI(context.Background(), http.MethodGet, base+"/api/v1/scans/"+id, nil, nil)
+		require.NoError(t, err)
+		return a.status, string(a.raw)
+	}
+	rebuild := func(base string, args ...string) {
+		t.Helper()
+		r := runCLI(t, bin, env, append(append([]string{"projections", "rebuild"}, args...), "--server", base)...)
+		require.Equal(t, 0, r.code, "stdout:\n%s\nstderr:\n%s\nlogs:\n%s", r.stdout, r.stderr, srv.logs)
+	}
+
+	// 1. Removed under the running server: the next write notices, the
+	// queries answer 503 (within the store's one-second check), the
+	// projections say what to do; a rebuild of one projection repairs the
+	// database without a restart.
+	require.NoError(t, os.Remove(file))
+	pos := newScan(t, srv, "repair-2") // accepted: the event store is fine
+	require.Eventually(t, func() bool {
+		code, _ := queryStatus(srv.base, "repair-1")
+		return code == http.StatusServiceUnavailable
+	}, 20*time.Second, 20*time.Millisecond, "queries of the lost database answer 503")
+	r := runCLI(t, bin, env, "projections", "status", "--server", srv.base)
+	assert.Contains(t, r.stdout, "cspm projections rebuild orchestration.scan_runs", "status says how to repair:\n%s", r.stdout)
+
+	rebuild(srv.base, "orchestration.scan_runs")
+	assert.Equal(t, "completed", scanStatus(t, srv.base, "repair-1", pos))
+	assert.Equal(t, "requested", scanStatus(t, srv.base, "repair-2", pos))
+	summary, err := getOK(context.Background(), fmt.Sprintf("%s/api/v1/scans/repair-1/summary?min_position=%d", srv.base, pos))
+	if err == nil { // the scan summary lives in the same database: rebuilt too
+		assert.Contains(t, string(summary.raw), `"high":1`)
+	}
+	pos = newScan(t, srv, "repair-3")
+	assert.Equal(t, "requested", scanStatus(t, srv.base, "repair-3", pos), "the live loops follow the stream again")
+	require.Equal(t, 0, srv.stop(t, syscall.SIGTERM), "logs:\n%s", srv.logs)
+
+	// 2. Garbage over the file while stopped: the server starts anyway,
+	// the database's queries answer 503, `rebuild --all` repairs it.
+	garbage := []byte(strings.Repeat("this is not an SQLite database ", 4096))
+	require.NoError(t, os.WriteFile(file, garbage, 0o600))
+	for _, suffix := range []string{"-wal", "-shm"} {
+		require.NoError(t, removeIfExists(file+suffix))
+	}
+	again := startServe(t, bin, env, "--http-addr", "127.0.0.1:0", "--shutdown-timeout", "10s")
+	again.waitReady(t)
+	code, body := queryStatus(again.base, "repair-1")
+	assert.Equal(t, http.StatusServiceUnavailable, code, body)
+	// Other databases serve.
+	a, err := callAPI(context.Background(), http.MethodGet, again.base+"/api/v1/findings?severity=high", nil, nil)
+	require.NoError(t, err)
+	assert.Equal(t, http.StatusOK, a.status, "%s", a.raw)
+
+	r = runCLI(t, bin, env, "projections", "rebuild", "--all", "--server", again.base)
+	require.Equal(t, 0, r.code, "stdout:\n%s\nstderr:\n%s\nlogs:\n%s", r.stdout, r.stderr, again.logs)
+	assert.Equal(t, "completed", scanStatus(t, again.base, "repair-1", pos))
+	assert.Equal(t, "requested", scanStatus(t, again.base, "repair-3", pos))
+	list, err := getOK(context.Background(), fmt.Sprintf("%s/api/v1/scans?min_position=%d", again.base, pos))
+	require.NoError(t, err)
+	var scans []struct {
+		ID string `json:"id"`
+	}
+	require.NoError(t, json.Unmarshal(list.env.Data, &scans))
+	assert.Len(t, scans, 3)
+
+	kept, err := filepath.Glob(file + ".corrupt-*")
+	require.NoError(t, err)
+	var found bool
+	for _, k := range kept {
+		if raw, err := os.ReadFile(k); err == nil && string(raw) == string(garbage) {
+			found = true
+		}
+	}
+	assert.True(t, found, "the corrupt file is kept aside: %v", kept)
+	assert.Contains(t, again.logs.String(), "read-model database recreated")
+	require.Equal(t, 0, again.stop(t, syscall.SIGTERM), "logs:\n%s", again.logs)
+}
+
+func removeIfExists(path string) error {
+	if err := os.Remove(path); err != nil && !os.IsNotExist(err) {
+		return err
+	}
+	return nil
 }
