@@ -175,7 +175,8 @@ func printBanner(out io.Writer, k commands.IssuedKey, path, base string, werr er
 	}
 	fmt.Fprintf(out, "%s\ncspm first start: an admin API key was created for team %q.\n%s\n\n    %s\n\n"+
 		"Send it as a bearer token, e.g.\n    curl -H \"Authorization: Bearer $(cat %s)\" %s/api/v1/keys\n"+
-		"Create more keys with `cspm keys create`, revoke this one with `cspm keys revoke %s`.\n%s\n",
+		"Create more keys with POST /api/v1/keys; revoke this one with POST /api/v1/keys/%s/revoke\n"+
+		"(or `cspm keys create` / `cspm keys revoke` while the server is stopped).\n%s\n",
 		rule, k.TeamID, saved, k.Key, path, base, k.ID, rule)
 }
 
