@@ -151,3 +151,14 @@ func TestOpenReadOnlyRefusesAnotherSchemaVersion(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "schema version 0")
 }
+
+// BenchmarkFileCheck is the cost of one identity check (two per group
+// commit, one per HeadPosition and ReadAll).
+func BenchmarkFileCheck(b *testing.B) {
+	s, _ := openTemp(b, Options{})
+	for b.Loop() {
+		if err := s.checkFile(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
