@@ -2,6 +2,7 @@ package projections
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"runtime/debug"
 )
@@ -18,6 +19,9 @@ func applyEvent(ctx context.Context, p Projection, tx *batchTx, ev Event) (trans
 	}
 	if err != nil {
 		transient = tx.storeErr != nil
+		if transient && !errors.Is(err, tx.storeErr) {
+			err = fmt.Errorf("%w (store: %w)", err, tx.storeErr) // callers look for readmodel.ErrCorrupt
+		}
 		tx.rollback()
 		return transient, fmt.Errorf("apply %s (event %s, position %d): %w", ev.Type, ev.EventID, ev.Position, err)
 	}

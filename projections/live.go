@@ -46,6 +46,8 @@ func (w *worker) run(ctx context.Context) {
 					return
 				case errors.Is(err, bus.ErrFilterChanged):
 					w.filterChanged(err)
+				case errors.Is(err, readmodel.ErrCorrupt):
+					w.corrupt(err)
 				default:
 					w.fail("ensure consumer", err)
 					w.bo.wait(ctx)
@@ -67,6 +69,10 @@ func (w *worker) run(ctx context.Context) {
 			w.cons = nil
 			if errors.Is(err, errGap) {
 				w.log.Warn("projection: " + err.Error() + "; recreating the consumer from the checkpoint")
+				continue
+			}
+			if errors.Is(err, readmodel.ErrCorrupt) {
+				w.corrupt(err) // waits for the rebuild that repairs the database
 				continue
 			}
 			w.fail("live batch", err)
@@ -483,6 +489,8 @@ func (w *worker) applyLive(ctx context.Context, items []item) error {
 			case err == nil:
 				n++
 				continue
+			case transient && errors.Is(err, readmodel.ErrCorrupt):
+				return err // does not heal by retrying: run stops the loop
 			case transient:
 				w.fail("read model read", err)
 				if !w.bo.wait(ctx) {
@@ -545,6 +553,8 @@ func (w *worker) alone(ctx context.Context, it *item, first error) error {
 			if !refused(err) {
 				return err
 			}
+		} else if transient && errors.Is(err, readmodel.ErrCorrupt) {
+			return err
 		} else if transient {
 			w.fail("read model read", err)
 			if !w.bo.wait(ctx) {
@@ -599,8 +609,8 @@ func (w *worker) commit(ctx context.Context, checkpoint int64, events int) error
 			w.advance(checkpoint, checkpoint)
 			return nil
 		}
-		if refused(err) {
-			w.tx.reset()
+		if refused(err) || errors.Is(err, readmodel.ErrCorrupt) {
+			w.tx.reset() // a corrupt database does not heal by retrying: run stops the loop
 			return err
 		}
 		if ctx.Err() != nil {

@@ -56,7 +56,10 @@ const shadowTag = "rebuild"
 // way the live model is untouched, the shadows are dropped and a new
 // rebuild can start. progress (optional) is called after every commit.
 // A projection rebuilds once at a time (ErrRebuildInProgress).
-func (r *Runtime) Rebuild(ctx context.Context, name string, progress func(RebuildProgress)) (err error) {
+//
+// A rebuild that meets a corrupt or missing database (readmodel.ErrCorrupt)
+// repairs it: see repairDatabase (repair.go).
+func (r *Runtime) Rebuild(ctx context.Context, name string, progress func(RebuildProgress)) error {
 	w, err := r.worker(name)
 	if err != nil {
 		return err
@@ -71,6 +74,28 @@ func (r *Runtime) Rebuild(ctx context.Context, name string, progress func(Rebuil
 	if !w.rebuilding.CompareAndSwap(false, true) {
 		return fmt.Errorf("rebuild %s: %w", name, ErrRebuildInProgress)
 	}
+	err = r.rebuildHeld(ctx, w, swapper, progress, true)
+	var rn *repairNeeded
+	if errors.As(err, &rn) {
+		return r.repairDatabase(ctx, w, rn.cause, progress)
+	}
+	return err
+}
+
+// repairNeeded is a rebuild that met a corrupt or missing database and
+// hands over to repairDatabase, still holding the rebuilding flag.
+type repairNeeded struct{ cause error }
+
+func (e *repairNeeded) Error() string { return "repair needed: " + e.cause.Error() }
+func (e *repairNeeded) Unwrap() error { return e.cause }
+
+// rebuildHeld rebuilds w, whose rebuilding flag the caller holds; it
+// releases the flag when done. With repairable, a failure on a corrupt or
+// missing database (readmodel.ErrCorrupt) is neither reported nor
+// released: it returns a *repairNeeded, and the caller repairs the
+// database.
+func (r *Runtime) rebuildHeld(ctx context.Context, w *worker, swapper readmodel.Swapper, progress func(RebuildProgress), repairable bool) (err error) {
+	name := w.name
 	rb := &rebuild{r: r, w: w, swapper: swapper, report: progress, shadows: map[string]string{}}
 	rb.p = RebuildProgress{Name: name, Phase: PhasePreparing, StartedAt: time.Now().UTC()}
 	for _, s := range w.specs {
@@ -81,6 +106,11 @@ func (r *Runtime) Rebuild(ctx context.Context, name string, progress func(Rebuil
 	rb.publish()
 
 	defer func() {
+		if err != nil && repairable && errors.Is(err, readmodel.ErrCorrupt) && ctx.Err() == nil {
+			w.log.Warn("projection: the rebuild met a corrupt or missing database; repairing it", "error", err)
+			err = &repairNeeded{cause: err}
+			return // still rebuilding: repairDatabase goes on
+		}
 		if err != nil {
 			rb.dropShadows(context.WithoutCancel(ctx))
 			rb.p.Phase, rb.p.Error = PhaseFailed, err.Error()

@@ -237,6 +237,10 @@ func (r *Runtime) Start(ctx context.Context) error {
 	workers := slices.SortedFunc(maps.Values(r.workers), func(a, b *worker) int { return cmp.Compare(a.name, b.name) })
 	for _, w := range workers {
 		if err := w.prepare(ctx); err != nil {
+			if errors.Is(err, readmodel.ErrCorrupt) {
+				w.corrupt(err) // the others start; this one waits for the rebuild that repairs it
+				continue
+			}
 			return fmt.Errorf("projections: start %s: %w", w.name, err)
 		}
 		// The loop re-ensures a consumer whose filter changed, and rebuilds.

@@ -87,7 +87,7 @@ type replayAsOf struct {
 }
 
 func replay(ctx context.Context, inv *invocation, streamID string, at eventstore.AsOf, asJSON bool) error {
-	store, err := openExistingEventStore(ctx, inv.cfg, inv.log)
+	store, err := openEventStoreReadOnly(ctx, inv.cfg, inv.log)
 	if err != nil {
 		return err
 	}
@@ -199,7 +199,7 @@ func eventsExportCommand() *command {
 }
 
 func export(ctx context.Context, inv *invocation, from, to int64, outPath string) error {
-	store, err := openExistingEventStore(ctx, inv.cfg, inv.log)
+	store, err := openEventStoreReadOnly(ctx, inv.cfg, inv.log)
 	if err != nil {
 		return err
 	}
@@ -315,7 +315,7 @@ func eventsVerifyCommand() *command {
 }
 
 func verify(ctx context.Context, inv *invocation) error {
-	store, err := openExistingEventStore(ctx, inv.cfg, inv.log)
+	store, err := openEventStoreReadOnly(ctx, inv.cfg, inv.log)
 	if err != nil {
 		return err
 	}

@@ -19,8 +19,10 @@ import (
 
 // `cspm keys ...` manages API keys in the event store directly, like
 // `cspm events`: it needs no running server and no key of its own (whoever
-// can open the store is the operator). A server notices a revocation made
-// here within auth.DefaultTTL.
+// can open the store is the operator). `create` and `revoke` append, so on
+// the embedded store they take the data directory's lock and are refused
+// while a server owns the directory (datadir.go); `list` only reads. A
+// server notices a revocation made here within auth.DefaultTTL.
 
 // cliActor is how events issued from the CLI name who sent them.
 const cliActor = "cli"
@@ -30,8 +32,10 @@ func keysCommand() *command {
 		name:    "keys",
 		summary: "issue, list and revoke API keys",
 		description: "Manage the API keys requests authenticate with (Authorization: Bearer <key>).\n" +
-			"These commands work on the event store directly (--data-dir, --store), with\n" +
-			"or without a running server. A key is shown once, when it is created; only\n" +
+			"These commands work on the event store directly (--data-dir, --store).\n" +
+			"create and revoke write to it: on the embedded store they are refused while\n" +
+			"a server owns the data directory (use its API then); list works beside a\n" +
+			"running server. A key is shown once, when it is created; only\n" +
 			"a salted hash of its secret is stored. A revoked key is refused by every\n" +
 			"server within a second.",
 		subs: []*command{keysCreateCommand(), keysListCommand(), keysRevokeCommand()},
@@ -82,11 +86,11 @@ func keysCreateCommand() *command {
 }
 
 func createKey(ctx context.Context, inv *invocation, cmd commands.IssueKey, asJSON bool) error {
-	store, err := openExistingEventStore(ctx, inv.cfg, inv.log)
+	store, release, err := openEventStoreToWrite(ctx, inv, "cspm keys create")
 	if err != nil {
 		return err
 	}
-	defer closeStore(inv, store)
+	defer release()
 	h := commands.New(store, eventstore.NewDomainCodec(), time.Now)
 	k, err := h.IssueKey(ctx, commands.Meta{TeamID: cmd.TeamID, Actor: cliActor, Route: "cli keys create"}, cmd)
 	if err != nil {
@@ -208,7 +212,7 @@ func loadKey(ctx context.Context, store eventstore.Store, codec *eventstore.Code
 }
 
 func listKeys(ctx context.Context, inv *invocation, team string, asJSON bool) error {
-	store, err := openExistingEventStore(ctx, inv.cfg, inv.log)
+	store, err := openEventStoreReadOnly(ctx, inv.cfg, inv.log)
 	if err != nil {
 		return err
 	}
@@ -270,11 +274,11 @@ func revokeKey(ctx context.Context, inv *invocation, keyID, reason string) error
 			return usageError("%q is not a key id (%d characters of a-z and 2-7)", keyID, access.KeyIDLength)
 		}
 	}
-	store, err := openExistingEventStore(ctx, inv.cfg, inv.log)
+	store, release, err := openEventStoreToWrite(ctx, inv, "cspm keys revoke")
 	if err != nil {
 		return err
 	}
-	defer closeStore(inv, store)
+	defer release()
 	// The operator may revoke any team's key: act in the key's own team.
 	first, err := store.ReadStream(ctx, access.StreamID(keyID), eventstore.ReadStreamOptions{ToVersion: 1})
 	if err != nil {

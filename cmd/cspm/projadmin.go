@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -211,7 +212,9 @@ func (r *rebuilds) run(ctx context.Context, job *rebuildJob) {
 	for _, name := range job.names {
 		var err error
 		if err = ctx.Err(); err == nil {
-			err = r.rt.Rebuild(ctx, name, func(p projections.RebuildProgress) { r.record(name, toAPIProgress(p)) })
+			// A repair (a corrupt or missing database) rebuilds the other
+			// projections of the database too: their progress is theirs.
+			err = r.rt.Rebuild(ctx, name, func(p projections.RebuildProgress) { r.record(cmp.Or(p.Name, name), toAPIProgress(p)) })
 		}
 		r.finish(job, name, err)
 	}

@@ -36,6 +36,19 @@ func serveCommand() *command {
 
 func serve(ctx context.Context, inv *invocation) error {
 	cfg := inv.cfg
+	if serveOwnsDataDir(cfg) {
+		lock, err := lockDataDir(cfg, servePlace(cfg), serveLockHint)
+		if err != nil {
+			return err
+		}
+		// Released after the app has stopped (or failed to start); the
+		// operating system releases it if the process dies.
+		defer func() {
+			if err := lock.Release(); err != nil {
+				inv.log.Warn("data directory lock", "error", err)
+			}
+		}()
+	}
 	app := fx.New(serveOptionsTo(cfg, inv.stderr, inv.stdout))
 	if err := app.Err(); err != nil {
 		return fmt.Errorf("build: %w", err)

@@ -19,6 +19,7 @@ import (
 	"github.com/cspm-es/cspm-es/eventstore"
 	"github.com/cspm-es/cspm-es/platform/auth"
 	"github.com/cspm-es/cspm-es/platform/config"
+	"github.com/cspm-es/cspm-es/platform/datadir"
 	"github.com/cspm-es/cspm-es/queries"
 )
 
@@ -91,8 +92,14 @@ func registerBootstrap(lc fx.Lifecycle, cfg config.Config, store eventstore.Stor
 
 // bootstrapAdminKey: on an empty event store (head position 0), issue an
 // admin key for cfg.DefaultTeam, write it to <data-dir>/admin.key (mode
-// 0600, atomically) and print it once to out. The log says where the key
-// is, never what it is.
+// 0600, atomically, never over an existing file) and print it once to out.
+// The log says where the key is, never what it is.
+//
+// An empty store beside an existing admin.key is refused (the start
+// fails): that key was issued by a store which is gone (deleted, moved, or
+// another --data-dir, --db-prefix or MongoDB database), so events were lost
+// or the configuration points at the wrong place. Issuing a new key there
+// would overwrite the only trace of it.
 func bootstrapAdminKey(ctx context.Context, cfg config.Config, store eventstore.Store, cmds *commands.Handlers, log *slog.Logger, out io.Writer) error {
 	head, err := store.HeadPosition(ctx)
 	if err != nil {
@@ -100,6 +107,10 @@ func bootstrapAdminKey(ctx context.Context, cfg config.Config, store eventstore.
 	}
 	if head > 0 {
 		return nil
+	}
+	path := filepath.Join(cfg.DataDir, adminKeyFile)
+	if err := checkNoStaleKey(ctx, store, path); err != nil {
+		return err
 	}
 	k, err := cmds.IssueKey(ctx, commands.Meta{
 		TeamID:         cfg.DefaultTeam,
@@ -115,7 +126,6 @@ func bootstrapAdminKey(ctx context.Context, cfg config.Config, store eventstore.
 			"team", k.TeamID)
 		return nil
 	}
-	path := filepath.Join(cfg.DataDir, adminKeyFile)
 	werr := writeKeyFile(path, k.Key)
 	printBanner(out, k, path, bannerURL(cfg.HTTPAddr), werr)
 	if werr != nil {
@@ -129,6 +139,33 @@ func bootstrapAdminKey(ctx context.Context, cfg config.Config, store eventstore.
 	return nil
 }
 
+// errStaleAdminKey: the event store is empty but admin.key exists.
+var errStaleAdminKey = errors.New("the event store is empty but an admin key of an earlier first start exists")
+
+// checkNoStaleKey fails when path exists beside an empty store. Another
+// api process that has just issued the first key (and written path) is
+// told apart by reading the head again: it appended before writing.
+func checkNoStaleKey(ctx context.Context, store eventstore.Store, path string) error {
+	_, err := os.Lstat(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil
+	case err != nil:
+		return fmt.Errorf("first start: %s: %w", path, err)
+	}
+	head, err := store.HeadPosition(ctx)
+	if err != nil {
+		return fmt.Errorf("first start: read the event store head: %w", err)
+	}
+	if head > 0 {
+		return nil
+	}
+	return fmt.Errorf("first start refused: %w: %s. The store that key belongs to is gone (deleted or moved), "+
+		"or this is not the configuration it was served with (--data-dir, --db-prefix, --store). "+
+		"If events were lost, restore the event store from a backup; if you really mean to start "+
+		"afresh, move %s away and start again (a new admin key is then issued)", errStaleAdminKey, path, path)
+}
+
 // printBanner shows the first-start admin key, once, on out.
 func printBanner(out io.Writer, k commands.IssuedKey, path, base string, werr error) {
 	rule := strings.Repeat("=", 72)
@@ -138,7 +175,8 @@ func printBanner(out io.Writer, k commands.IssuedKey, path, base string, werr er
 	}
 	fmt.Fprintf(out, "%s\ncspm first start: an admin API key was created for team %q.\n%s\n\n    %s\n\n"+
 		"Send it as a bearer token, e.g.\n    curl -H \"Authorization: Bearer $(cat %s)\" %s/api/v1/keys\n"+
-		"Create more keys with `cspm keys create`, revoke this one with `cspm keys revoke %s`.\n%s\n",
+		"Create more keys with POST /api/v1/keys; revoke this one with POST /api/v1/keys/%s/revoke\n"+
+		"(or `cspm keys create` / `cspm keys revoke` while the server is stopped).\n%s\n",
 		rule, k.TeamID, saved, k.Key, path, base, k.ID, rule)
 }
 
@@ -151,21 +189,40 @@ func bannerURL(addr string) string {
 	return serverURL(addr)
 }
 
-// writeKeyFile writes key to path atomically (writeFileAtomic), readable
-// by the owner only: os.CreateTemp creates the temporary file with mode
-// 0600, so the key is never readable by others, not even before the
-// rename. The directory is created if needed.
-func writeKeyFile(path, key string) error {
+// writeKeyFile writes key to path, readable by the owner only, and never
+// over an existing file: the key goes to a temporary file (os.CreateTemp:
+// mode 0600, so it is never readable by others, not even for a moment),
+// which is synced and then hard-linked to path; the link fails if path
+// exists. The directory is created if needed.
+func writeKeyFile(path, key string) (err error) {
 	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o750); err != nil {
-		return fmt.Errorf("create %s: %w", dir, err)
+	if err := datadir.MkdirAll(dir); err != nil {
+		return err
 	}
-	return writeFileAtomic(path, func(w io.Writer) error {
-		if _, err := io.WriteString(w, key+"\n"); err != nil {
-			return fmt.Errorf("write %s: %w", path, err)
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*.tmp")
+	if err != nil {
+		return fmt.Errorf("create %s: %w", path, err)
+	}
+	defer func() {
+		_ = f.Close()
+		_ = os.Remove(f.Name())
+	}()
+	if _, err := io.WriteString(f, key+"\n"); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := os.Link(f.Name(), path); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return fmt.Errorf("%s exists already: not overwritten", path)
 		}
-		return nil
-	})
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
 }
 
 // cliAPIKey is the key CLI commands send to the server: CSPM_API_KEY if

@@ -132,6 +132,9 @@ func (s *Store) ReadAll(ctx context.Context, after int64, limit int) ([]eventsto
 	if limit <= 0 {
 		lim, capHint = -1, 64
 	}
+	if err := s.checkFile(); err != nil {
+		return nil, fmt.Errorf("read all after %d: %w", after, err)
+	}
 	rows, err := s.r.readAll.QueryContext(ctx, after, lim)
 	if err != nil {
 		return nil, fmt.Errorf("read all after %d: %w", after, unavailable(err))
@@ -145,6 +148,9 @@ func (s *Store) ReadAll(ctx context.Context, after int64, limit int) ([]eventsto
 
 // HeadPosition implements eventstore.Store.
 func (s *Store) HeadPosition(ctx context.Context) (int64, error) {
+	if err := s.checkFile(); err != nil {
+		return 0, fmt.Errorf("head position: %w", err)
+	}
 	var head int64
 	if err := s.r.head.QueryRowContext(ctx).Scan(&head); err != nil {
 		return 0, fmt.Errorf("head position: %w", unavailable(err))

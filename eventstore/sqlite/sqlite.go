@@ -95,6 +95,9 @@ type Store struct {
 
 	closeOnce sync.Once
 	closed    chan struct{}
+
+	file     *fileIdentity // the file opened (nil when read-only); see identity.go
+	readOnly bool          // opened by OpenReadOnly
 }
 
 var _ eventstore.Store = (*Store)(nil)
@@ -135,6 +138,9 @@ func (s *Store) open(ctx context.Context, path string) error {
 		return err
 	}
 	if err := s.r.prepare(ctx, s.rdb); err != nil {
+		return err
+	}
+	if s.file, err = newFileIdentity(path); err != nil {
 		return err
 	}
 	head, err := s.HeadPosition(ctx)

@@ -43,6 +43,9 @@ func (s *Store) Append(ctx context.Context, req eventstore.AppendRequest) (event
 	if err := req.Validate(); err != nil {
 		return eventstore.AppendResult{}, err
 	}
+	if s.readOnly {
+		return s.appendReadOnly(req)
+	}
 	c := &appendCall{ctx: ctx, req: req, done: make(chan struct{}), promote: make(chan struct{})}
 	s.qmu.Lock()
 	if s.isClosed {
@@ -95,6 +98,10 @@ func (s *Store) lead() {
 // runGroup appends every call of group in one transaction and sets each
 // call's outcome.
 func (s *Store) runGroup(group []*appendCall) {
+	if err := s.checkFile(); err != nil {
+		failLost(group, err)
+		return
+	}
 	bg := context.Background()
 	if _, err := s.w.begin.ExecContext(bg); err != nil {
 		for _, c := range group {
@@ -144,6 +151,10 @@ func (s *Store) runGroup(group []*appendCall) {
 	}
 	if _, err := s.w.commit.ExecContext(bg); err != nil {
 		s.abort(nil, written, fmt.Errorf("commit: %w", err))
+		return
+	}
+	if err := s.checkFile(); err != nil {
+		failLost(written, err) // committed into a file that is gone: never acknowledged
 		return
 	}
 	if last > s.committed.Load() {

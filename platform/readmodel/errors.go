@@ -19,6 +19,12 @@ var (
 	// ErrUnavailable: the store cannot serve right now (closed, database
 	// down or unreachable, disk full, lock timeout); the API answers 503.
 	ErrUnavailable = errors.New("readmodel: unavailable")
+	// ErrCorrupt: the database is damaged or gone (SQLite: a file that is
+	// not a database or is malformed, or that was removed or replaced
+	// under the store). Such errors also wrap ErrUnavailable. Rebuilding a
+	// projection of that database repairs it (projections: the database is
+	// recreated and every projection in it rebuilt).
+	ErrCorrupt = errors.New("readmodel: database corrupt or missing (`cspm projections rebuild` recreates it)")
 )
 
 // DuplicateError is the ErrDuplicate a unique-index violation returns.

@@ -10,10 +10,13 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"os"
 	"strings"
 	"time"
 
 	"database/sql/driver"
+
+	"github.com/cspm-es/cspm-es/platform/datadir"
 
 	sqlite "modernc.org/sqlite" // also registers the "sqlite" driver
 	sqlite3 "modernc.org/sqlite/lib"
@@ -62,7 +65,9 @@ type Pools struct {
 
 // Open opens the write connection, runs migrate on it (the file exists and is
 // in WAL mode afterwards), then opens the read-only pool. On error whatever
-// was opened is closed.
+// was opened is closed. A file it creates is owner-only (datadir.FileMode),
+// and so are the -wal and -shm files SQLite creates beside it (SQLite
+// gives them the main file's permissions).
 func Open(ctx context.Context, path string, cfg Config, migrate func(context.Context, *sql.Conn) error) (*Pools, error) {
 	if err := CheckPath(path); err != nil {
 		return nil, err
@@ -79,6 +84,9 @@ func Open(ctx context.Context, path string, cfg Config, migrate func(context.Con
 	}
 	if cfg.ReadConns == 0 {
 		cfg.ReadConns = 4
+	}
+	if err := datadir.CreateFile(path); err != nil {
+		return nil, err
 	}
 	p := &Pools{}
 	if err := p.open(ctx, path, sync, cfg, migrate); err != nil {
@@ -120,6 +128,40 @@ func (p *Pools) open(ctx context.Context, path, sync string, cfg Config, migrate
 	p.Read.SetMaxOpenConns(cfg.ReadConns)
 	p.Read.SetMaxIdleConns(cfg.ReadConns)
 	return p.Read.PingContext(ctx)
+}
+
+// OpenReadOnly opens only the read pool (ReadConns connections,
+// query_only), for tools that read a database another process may be
+// writing: no write connection, no migration, nothing written to the
+// database. The file must exist.
+func OpenReadOnly(ctx context.Context, path string, cfg Config) (*Pools, error) {
+	if err := CheckPath(path); err != nil {
+		return nil, err
+	}
+	if _, err := os.Stat(path); err != nil {
+		return nil, err
+	}
+	if cfg.BusyTimeout <= 0 {
+		cfg.BusyTimeout = 10 * time.Second
+	}
+	if cfg.ReadConns <= 0 {
+		cfg.ReadConns = 4
+	}
+	v := url.Values{"_busy_timeout": {fmt.Sprint(cfg.BusyTimeout.Milliseconds())}, "_query_only": {"1"}}
+	for _, pr := range cfg.Pragmas {
+		v.Add("_pragma", pr)
+	}
+	db, err := sql.Open("sqlite", path+"?"+v.Encode())
+	if err != nil {
+		return nil, err
+	}
+	db.SetMaxOpenConns(cfg.ReadConns)
+	db.SetMaxIdleConns(cfg.ReadConns)
+	p := &Pools{Read: db}
+	if err := db.PingContext(ctx); err != nil {
+		return nil, errors.Join(err, p.Close())
+	}
+	return p, nil
 }
 
 // Close closes the write connection and both pools (whichever were opened).

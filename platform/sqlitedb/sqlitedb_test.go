@@ -3,6 +3,7 @@ package sqlitedb_test
 import (
 	"context"
 	"database/sql"
+	"os"
 	"path/filepath"
 	"testing"
 
@@ -74,4 +75,55 @@ func TestUnavailable(t *testing.T) {
 	_, err = db.Exec(`SELECT 1`)
 	require.Error(t, err)
 	assert.True(t, sqlitedb.Unavailable(err), "a closed pool cannot serve: %v", err)
+}
+
+// The database file and the -wal and -shm files SQLite creates beside it
+// are owner-only, whatever the umask lets through.
+func TestOpen_CreatesOwnerOnlyFiles(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "db.sqlite")
+	p, err := sqlitedb.Open(t.Context(), path, sqlitedb.Config{}, func(ctx context.Context, conn *sql.Conn) error {
+		_, err := conn.ExecContext(ctx, "CREATE TABLE t (x INTEGER)")
+		return err
+	})
+	require.NoError(t, err)
+	defer p.Close()
+	_, err = p.Conn.ExecContext(t.Context(), "INSERT INTO t VALUES (1)")
+	require.NoError(t, err)
+	for _, f := range []string{path, path + "-wal", path + "-shm"} {
+		st, err := os.Stat(f)
+		require.NoError(t, err, f)
+		assert.Equal(t, os.FileMode(0o600), st.Mode().Perm(), f)
+	}
+}
+
+// A read-only open writes nothing: no write connection, and the pool
+// refuses writes; a missing file is an error, not a new database.
+func TestOpenReadOnly(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "db.sqlite")
+	_, err := sqlitedb.OpenReadOnly(t.Context(), path, sqlitedb.Config{})
+	require.ErrorIs(t, err, os.ErrNotExist)
+	_, err = os.Stat(path)
+	require.ErrorIs(t, err, os.ErrNotExist, "not created")
+
+	w, err := sqlitedb.Open(t.Context(), path, sqlitedb.Config{}, func(ctx context.Context, conn *sql.Conn) error {
+		_, err := conn.ExecContext(ctx, "CREATE TABLE t (x INTEGER); INSERT INTO t VALUES (7)")
+		return err
+	})
+	require.NoError(t, err)
+	defer w.Close()
+	r, err := sqlitedb.OpenReadOnly(t.Context(), path, sqlitedb.Config{})
+	require.NoError(t, err)
+	defer r.Close()
+	assert.Nil(t, r.Conn)
+	assert.Nil(t, r.Write)
+	var x int
+	require.NoError(t, r.Read.QueryRowContext(t.Context(), "SELECT x FROM t").Scan(&x))
+	assert.Equal(t, 7, x)
+	_, err = r.Read.ExecContext(t.Context(), "INSERT INTO t VALUES (8)")
+	assert.Error(t, err)
+	// The writer still writes beside it.
+	_, err = w.Conn.ExecContext(t.Context(), "INSERT INTO t VALUES (9)")
+	require.NoError(t, err)
 }

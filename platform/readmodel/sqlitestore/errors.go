@@ -36,10 +36,28 @@ func uniqueViolation(err error) (physical string, ok bool) {
 }
 
 // unavailable marks err with readmodel.ErrUnavailable when it means the
-// database cannot serve right now (see sqlitedb.Unavailable).
+// database cannot serve right now (see sqlitedb.Unavailable), and with
+// readmodel.ErrCorrupt too when the file is damaged (see isCorrupt).
 func unavailable(err error) error {
 	if err == nil || errors.Is(err, readmodel.ErrUnavailable) || !sqlitedb.Unavailable(err) {
 		return err
 	}
+	if isCorrupt(err) {
+		return fmt.Errorf("%w: %w: %w", readmodel.ErrUnavailable, readmodel.ErrCorrupt, err)
+	}
 	return fmt.Errorf("%w: %w", readmodel.ErrUnavailable, err)
+}
+
+// isCorrupt: SQLite says the file is malformed (SQLITE_CORRUPT) or not a
+// database at all (SQLITE_NOTADB). Neither heals by waiting.
+func isCorrupt(err error) bool {
+	var se *sqlite.Error
+	if !errors.As(err, &se) {
+		return false
+	}
+	switch se.Code() & 0xff {
+	case sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB:
+		return true
+	}
+	return false
 }

@@ -4,8 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
+
+	"github.com/cspm-es/cspm-es/platform/datadir"
 )
 
 // OpenModuleStores opens one store per module database name (as the
@@ -13,7 +14,7 @@ import (
 // creating dataDir if needed. On error, the stores already opened are
 // closed.
 func OpenModuleStores(ctx context.Context, dataDir string, names []string, opts Options) (map[string]*Store, error) {
-	if err := os.MkdirAll(dataDir, 0o750); err != nil {
+	if err := datadir.MkdirAll(dataDir); err != nil {
 		return nil, fmt.Errorf("open module stores: %w", err)
 	}
 	stores := make(map[string]*Store, len(names))

@@ -17,9 +17,11 @@ func (s *Store) Get(ctx context.Context, collection, id string) (readmodel.Doc, 
 	if id == "" {
 		return nil, readmodel.Invalidf("empty _id")
 	}
-	if err := s.checkOpen(); err != nil {
+	release, err := s.readLock()
+	if err != nil {
 		return nil, err
 	}
+	defer release()
 	var data []byte
 	st, err := s.readStmt(ctx, `SELECT doc FROM `+quoteIdent(collection)+` WHERE id = ?`)
 	if err == nil {
@@ -40,9 +42,11 @@ func (s *Store) Find(ctx context.Context, collection string, opts readmodel.Find
 	if err != nil {
 		return readmodel.Page{}, err
 	}
-	if err := s.checkOpen(); err != nil {
+	release, err := s.readLock()
+	if err != nil {
 		return readmodel.Page{}, err
 	}
+	defer release()
 	want := plan.Limit + 1 // one more tells whether a next page exists
 	var docs []readmodel.Doc
 	segments := []segment{{}}
@@ -120,9 +124,11 @@ func (s *Store) Count(ctx context.Context, collection string, f readmodel.Filter
 	if err != nil {
 		return 0, err
 	}
-	if err := s.checkOpen(); err != nil {
+	release, err := s.readLock()
+	if err != nil {
 		return 0, err
 	}
+	defer release()
 	var q sqlBuilder
 	q.w("SELECT count(*) FROM ", quoteIdent(collection), " WHERE ")
 	q.filter(nf)
@@ -143,9 +149,11 @@ func (s *Store) CountBy(ctx context.Context, collection string, f readmodel.Filt
 	if err != nil {
 		return nil, err
 	}
-	if err := s.checkOpen(); err != nil {
+	release, err := s.readLock()
+	if err != nil {
 		return nil, err
 	}
+	defer release()
 	var q sqlBuilder
 	te := "'text'"
 	if field != readmodel.IDField {
@@ -187,11 +195,13 @@ func (s *Store) Checkpoint(ctx context.Context, projection string) (int64, error
 	if err := readmodel.ValidateProjection(projection); err != nil {
 		return 0, err
 	}
-	if err := s.checkOpen(); err != nil {
+	release, err := s.readLock()
+	if err != nil {
 		return 0, err
 	}
+	defer release()
 	var pos int64
-	err := s.rdb.QueryRowContext(ctx, `SELECT pos FROM _checkpoints WHERE projection = ?`, projection).Scan(&pos)
+	err = s.rdb.QueryRowContext(ctx, `SELECT pos FROM _checkpoints WHERE projection = ?`, projection).Scan(&pos)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, nil
 	}

@@ -273,9 +273,11 @@ func (s *Store) SweepExpired(ctx context.Context, now time.Time) (int64, error) 
 
 // ListCollections returns the collections, sorted.
 func (s *Store) ListCollections(ctx context.Context) ([]string, error) {
-	if err := s.checkOpen(); err != nil {
+	release, err := s.readLock()
+	if err != nil {
 		return nil, err
 	}
+	defer release()
 	rows, err := s.rdb.QueryContext(ctx, `SELECT name FROM sqlite_schema WHERE type = 'table'
 		AND name NOT LIKE '\_%' ESCAPE '\' AND name NOT LIKE 'sqlite\_%' ESCAPE '\' ORDER BY name`)
 	if err != nil {
@@ -298,9 +300,11 @@ func (s *Store) ListIndexes(ctx context.Context, collection string) ([]readmodel
 	if err := readmodel.ValidateCollection(collection); err != nil {
 		return nil, err
 	}
-	if err := s.checkOpen(); err != nil {
+	release, err := s.readLock()
+	if err != nil {
 		return nil, err
 	}
+	defer release()
 	rows, err := s.rdb.QueryContext(ctx, `SELECT name, spec FROM _indexes WHERE collection = ? ORDER BY name`, collection)
 	if err != nil {
 		return nil, fmt.Errorf("list indexes of %s: %w", collection, err)

@@ -75,6 +75,14 @@ type Store struct {
 	rmu   sync.Mutex
 	rstmt map[string]*sql.Stmt // prepared on rdb (per-collection Get)
 
+	// hmu guards the handles above (pools, wconn, rdb, the statement
+	// caches), broken and watch against Reset, which replaces them: reads
+	// hold it shared (readLock), Reset exclusively (and wsem, which keeps
+	// writers out). See repair.go.
+	hmu    sync.RWMutex
+	broken error      // the file is not a usable database (set at open or by Reset); see repair.go
+	watch  *fileWatch // the file opened; nil while broken
+
 	closeOnce sync.Once
 	closed    chan struct{}
 }
@@ -87,7 +95,9 @@ var (
 
 // Open opens (creating if needed) the module database at path, a plain file
 // path (":memory:" and URIs are not supported: the read pool must see the
-// same database).
+// same database). A file that is corrupt or not a database does not fail
+// Open: the store opens broken, every call fails with readmodel.ErrCorrupt
+// until Reset (repair.go).
 func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	opts, err := opts.withDefaults()
 	if err != nil {
@@ -99,11 +109,16 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	s := &Store{path: path, opts: opts, wsem: make(chan struct{}, 1), stmts: map[string]*sql.Stmt{}, rstmt: map[string]*sql.Stmt{}, closed: make(chan struct{})}
 	if err := s.open(ctx); err != nil {
 		s.closeAll()
+		if isCorrupt(err) {
+			s.broken = brokenError(path, err)
+			return s, nil
+		}
 		return nil, fmt.Errorf("open read-model store %s: %w", path, err)
 	}
 	return s, nil
 }
 
+// open opens the handles (and records the file's identity).
 func (s *Store) open(ctx context.Context) error {
 	pools, err := sqlitedb.Open(ctx, s.path, sqlitedb.Config{
 		Synchronous: s.opts.Synchronous,
@@ -118,6 +133,9 @@ func (s *Store) open(ctx context.Context) error {
 		return err
 	}
 	s.pools, s.wconn, s.rdb = pools, pools.Conn, pools.Read
+	if s.watch, err = newFileWatch(s.path); err != nil {
+		return err
+	}
 	return nil
 }
 
@@ -170,28 +188,38 @@ func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		close(s.closed)
 		s.wsem <- struct{}{} // wait for the writer; never released
+		s.hmu.Lock()         // and for the reads in flight
 		err = s.closeAll()
+		s.hmu.Unlock()
 	})
 	return err
 }
 
 func (s *Store) closeAll() error {
+	if err := s.closeHandles(); err != nil {
+		return fmt.Errorf("close read-model store %s: %w", s.path, err)
+	}
+	return nil
+}
+
+// closeHandles closes the statements and pools and forgets them.
+func (s *Store) closeHandles() error {
 	var errs []error
-	for _, st := range s.stmts {
+	for q, st := range s.stmts {
 		errs = append(errs, st.Close())
+		delete(s.stmts, q)
 	}
 	s.rmu.Lock()
-	for _, st := range s.rstmt {
+	for q, st := range s.rstmt {
 		errs = append(errs, st.Close())
+		delete(s.rstmt, q)
 	}
 	s.rmu.Unlock()
 	if s.pools != nil {
 		errs = append(errs, s.pools.Close())
 	}
-	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("close read-model store %s: %w", s.path, err)
-	}
-	return nil
+	s.pools, s.wconn, s.rdb, s.watch = nil, nil, nil, nil
+	return errors.Join(errs...)
 }
 
 func (s *Store) checkOpen() error {
@@ -282,10 +310,18 @@ func (s *Store) write(ctx context.Context, fn func(ctx context.Context) error) e
 		return err
 	}
 	defer s.release()
+	if err := s.usable(false); err != nil {
+		return err
+	}
 	if _, err := s.exec(ctx, "BEGIN IMMEDIATE"); err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
 	err := fn(ctx)
+	if err == nil {
+		// The file must still be the store's: never commit into a file
+		// removed or replaced under it (repair.go).
+		err = s.watch.check(true)
+	}
 	if err == nil {
 		if _, err = s.exec(ctx, "COMMIT"); err == nil {
 			return nil
