@@ -24,6 +24,11 @@ var domainEvents = []struct {
 	{sample: cloudsecurity.FindingRaised{}, version: 1},
 	{sample: cloudsecurity.FindingResolved{}, version: 1},
 	{sample: cloudsecurity.FindingSuppressed{}, version: 1},
+	{sample: cloudsecurity.ImportStarted{}, version: 1},
+	{sample: cloudsecurity.ChecksDescribed{}, version: 1},
+	{sample: cloudsecurity.ResultsRecorded{}, version: 1},
+	{sample: cloudsecurity.ImportCompleted{}, version: 1},
+	{sample: cloudsecurity.ImportRejected{}, version: 1},
 	{sample: access.APIKeyIssued{}, version: 1},
 	{sample: access.APIKeyRevoked{}, version: 1},
 }

@@ -37,6 +37,22 @@ func TestDomainCodecRoundTrip(t *testing.T) {
 			Salt: "000102030405060708090a0b0c0d0e0f", Hash: "3c7a0b4d", IssuedAt: when,
 		},
 		access.APIKeyRevoked{KeyID: "abcdefghijklmnop", Reason: "leaked", RevokedAt: when},
+		cloudsecurity.ImportStarted{ImportID: "imp-1", ScanID: "s1", Format: "prowler-ocsf", Tool: "prowler", ToolVersion: "5.34.0",
+			ContentHash: "ab", Size: 10, FileName: "scan.ocsf.json", StartedAt: when},
+		cloudsecurity.ChecksDescribed{ImportID: "imp-1", EvaluatedAt: when, Checks: []cloudsecurity.CheckInfo{{
+			CheckID: "c1", Title: "Trail <on>", Service: "cloudtrail", Severity: cloudsecurity.SeverityHigh, Description: "d", Risk: "r",
+			Remediation: "fix", References: []string{"https://x"}, Compliance: map[string][]string{"CIS-3.0": {"3.1"}}, Categories: []string{"logging"},
+		}}},
+		cloudsecurity.ResultsRecorded{ImportID: "imp-1", ScanID: "s1", EvaluatedAt: when, IdentityRule: cloudsecurity.IdentityProwlerV1,
+			Results: []cloudsecurity.CheckResult{{Provider: "aws", Account: "123", Region: "eu-west-1", Check: "c1", Resource: "arn:x",
+				ResourceName: "x", ResourceType: "T", Tags: map[string]string{"env": "prod"}, Result: cloudsecurity.ResultFail,
+				Severity: cloudsecurity.SeverityHigh, Muted: true, Detail: "d", ToolUID: "u", ObservedAt: when}}},
+		cloudsecurity.ImportCompleted{ImportID: "imp-1", ScanID: "s1", EvaluatedAt: when, IdentityRule: cloudsecurity.IdentityProwlerV1,
+			ObservedFrom: when, ObservedTo: when, Scopes: []cloudsecurity.EvaluatedScope{{Provider: "aws", Account: "123", Regions: []string{"eu-west-1"}, Checks: []string{"c1"}}},
+			Counts: cloudsecurity.ImportCounts{Results: 1, ByResult: map[cloudsecurity.Result]int{cloudsecurity.ResultFail: 1},
+				FailBySev: map[cloudsecurity.Severity]int{cloudsecurity.SeverityHigh: 1}, Checks: 1, Resources: 1, Accounts: 1, Chunks: 1, CheckInfos: 1},
+			CompletedAt: when},
+		cloudsecurity.ImportRejected{ImportID: "imp-2", Format: "prowler-csv", ContentHash: "cd", Size: 3, Reason: "line 2: bad", RejectedAt: when},
 	}
 	codec := eventstore.NewDomainCodec()
 

@@ -56,10 +56,12 @@ type CheckInfo struct {
 	Categories  []string            `json:"categories,omitempty"`
 }
 
-// ChecksDescribed: the checks of a report (a chunk of them).
+// ChecksDescribed: the checks of a report (a chunk of them), as the scan at
+// EvaluatedAt described them.
 type ChecksDescribed struct {
-	ImportID string      `json:"import_id"`
-	Checks   []CheckInfo `json:"checks"`
+	ImportID    string      `json:"import_id"`
+	EvaluatedAt time.Time   `json:"evaluated_at"`
+	Checks      []CheckInfo `json:"checks"`
 }
 
 // CheckResult is one result of a report: what a check concluded on a

@@ -47,6 +47,9 @@ func (Findings) EventTypes() []string {
 		csdomain.FindingRaised{}.EventType(),
 		csdomain.FindingResolved{}.EventType(),
 		csdomain.FindingSuppressed{}.EventType(),
+		csdomain.ChecksDescribed{}.EventType(),
+		csdomain.ResultsRecorded{}.EventType(),
+		csdomain.ImportCompleted{}.EventType(),
 	}
 }
 
@@ -63,7 +66,7 @@ func (Findings) Collections() []readmodel.CollectionSpec {
 		ix.Fields = append(ix.Fields, readmodel.IndexField{Path: "raised_at", Desc: true})
 		return ix
 	}
-	return []readmodel.CollectionSpec{{
+	return append([]readmodel.CollectionSpec{{
 		Name: FindingsCollection,
 		Indexes: []readmodel.Index{
 			byTeam("by_team_raised"),
@@ -71,9 +74,13 @@ func (Findings) Collections() []readmodel.CollectionSpec {
 			byTeam("by_team_status_raised", "status"),
 			byTeam("by_team_account_raised", "account_id"),
 			byTeam("by_team_scan_raised", "scan_id"),
+			byTeam("by_team_check_raised", "check_id"),
 			{Name: "expire_resolved", Fields: []readmodel.IndexField{{Path: "resolved_at"}}, TTL: ResultTTL},
 		},
-	}}
+	}, {
+		Name: ChecksCollection,
+		Indexes: []readmodel.Index{{Name: "by_team", Fields: []readmodel.IndexField{{Path: "team_id"}, {Path: "check_id"}}}},
+	}}, lifecycle.CollectionSpecs()...)
 }
 
 // Apply implements projections.Projection. FindingRaised sets the finding's
@@ -81,6 +88,12 @@ func (Findings) Collections() []readmodel.CollectionSpec {
 // resolved), and reason is the reason of the event that set it, so a
 // finding merges whatever arrived first.
 func (Findings) Apply(ctx context.Context, tx projections.Tx, ev projections.Event) error {
+	if ok, err := applyImport(ctx, tx, ev); ok {
+		if err != nil {
+			return fmt.Errorf("%s: %w", FindingsName, err)
+		}
+		return nil
+	}
 	id, status, err := findingOf(ev)
 	if err != nil || id == "" {
 		return err

@@ -45,9 +45,13 @@ func TestFindingsContract(t *testing.T) {
 	p := cloudsecurity.NewFindings()
 	assert.Equal(t, "cloudsecurity.findings", p.Name())
 	assert.Equal(t, dbregistry.CLOUD_SECURITY, p.Database())
-	assert.ElementsMatch(t, []string{"FindingRaised", "FindingResolved", "FindingSuppressed"}, p.EventTypes())
+	assert.ElementsMatch(t, []string{"FindingRaised", "FindingResolved", "FindingSuppressed",
+		"ChecksDescribed", "ResultsRecorded", "ImportCompleted"}, p.EventTypes())
 	for _, spec := range p.Collections() {
 		require.NoError(t, spec.Validate())
+		if spec.Name != cloudsecurity.FindingsCollection {
+			continue
+		}
 		for _, ix := range spec.Indexes {
 			if ix.TTL > 0 {
 				assert.Equal(t, []readmodel.IndexField{{Path: "resolved_at"}}, ix.Fields)

@@ -1,0 +1,161 @@
+package cloudsecurity
+
+import (
+	"context"
+	"fmt"
+
+	csdomain "github.com/cspm-es/cspm-es/domain/cloudsecurity"
+	"github.com/cspm-es/cspm-es/platform/readmodel"
+	"github.com/cspm-es/cspm-es/projections"
+	"github.com/cspm-es/cspm-es/projections/fold"
+)
+
+// Imported findings. The findings an import's results reveal share the
+// findings collection with the findings raised through the API (source
+// "api"); theirs is "import". Their lifecycle is the domain's fold over
+// the evaluations of their scope (projections/fold.Lifecycle), kept in the
+// document as its history; their check's texts are in the checks
+// collection (one document per team and check, the latest a report gave).
+
+// Collections of the findings projection beside FindingsCollection.
+const (
+	ChecksCollection          = "checks"           // one document per team and check
+	FindingAccountsCollection = "finding_accounts" // the lifecycle fold's accounts
+	FindingScopesCollection   = "finding_scopes"   // the lifecycle fold's scopes
+)
+
+// Finding sources.
+const (
+	SourceAPI    = "api"    // raised through POST /api/v1/scans/{id}/findings
+	SourceImport = "import" // revealed by an import's results
+)
+
+var lifecycle = fold.Lifecycle{Accounts: FindingAccountsCollection, Scopes: FindingScopesCollection}
+
+// CheckDocID is the checks document of a team's check.
+func CheckDocID(team, check string) string {
+	return csdomain.Scope{Check: check}.ID(team)
+}
+
+// applyImport folds an import event; false when ev is not one.
+func applyImport(ctx context.Context, tx projections.Tx, ev projections.Event) (bool, error) {
+	team := ev.Metadata.TeamID
+	switch e := fold.Value(ev.Data).(type) {
+	case csdomain.ChecksDescribed:
+		return true, describeChecks(ctx, tx, team, e)
+	case csdomain.ResultsRecorded:
+		return true, lifecycle.Results(ctx, tx, team, e, importedHistories{})
+	case csdomain.ImportCompleted:
+		return true, lifecycle.Completed(ctx, tx, team, e, importedHistories{})
+	}
+	return false, nil
+}
+
+// describeChecks keeps each check's texts. A check described by several
+// imports keeps the texts of the latest evaluation (ties: the greater
+// import id), so the document does not depend on the order imports arrive
+// in.
+func describeChecks(ctx context.Context, tx projections.Tx, team string, e csdomain.ChecksDescribed) error {
+	for _, c := range e.Checks {
+		id := CheckDocID(team, c.CheckID)
+		d, found, err := fold.Get(ctx, tx, ChecksCollection, id)
+		if err != nil {
+			return fmt.Errorf("%s: %w", FindingsName, err)
+		}
+		if at := fold.Time(d, "evaluated_at"); found && (at.After(e.EvaluatedAt) || (at.Equal(e.EvaluatedAt) && fold.Str(d, "import_id") >= e.ImportID)) {
+			continue
+		}
+		refs := make([]any, len(c.References))
+		for i, r := range c.References {
+			refs[i] = r
+		}
+		cats := make([]any, len(c.Categories))
+		for i, r := range c.Categories {
+			cats[i] = r
+		}
+		compliance := map[string]any{}
+		for fw, ids := range c.Compliance {
+			l := make([]any, len(ids))
+			for i, x := range ids {
+				l[i] = x
+			}
+			compliance[fw] = l
+		}
+		tx.Put(ChecksCollection, readmodel.Doc{
+			"_id": id, "team_id": team, "check_id": c.CheckID, "title": c.Title, "service": c.Service,
+			"severity": string(c.Severity), "description": c.Description, "risk": c.Risk,
+			"remediation": c.Remediation, "references": refs, "categories": cats, "compliance": compliance,
+			"import_id": e.ImportID, "evaluated_at": readmodel.NormalizeTime(e.EvaluatedAt),
+		})
+	}
+	return nil
+}
+
+// importedHistories keeps the histories in the findings documents.
+type importedHistories struct{}
+
+func (h importedHistories) History(ctx context.Context, tx projections.Tx, id string) (csdomain.History, bool, error) {
+	d, found, err := fold.Get(ctx, tx, FindingsCollection, id)
+	if err != nil || !found {
+		return csdomain.History{}, false, err
+	}
+	return fold.HistoryFrom(fold.Obj(d, "history")), true, nil
+}
+
+func (h importedHistories) Save(ctx context.Context, tx projections.Tx, id, team string, identity csdomain.Identity, _, after csdomain.History, r *csdomain.CheckResult) error {
+	d, found, err := fold.Get(ctx, tx, FindingsCollection, id)
+	if err != nil {
+		return err
+	}
+	if !found {
+		if r == nil {
+			return nil // a change without a result to a finding never seen: nothing to show
+		}
+		d = readmodel.Doc{
+			"_id": id, "team_id": team, "source": SourceImport, "identity_rule": string(identity.Rule),
+			"provider": identity.Provider, "account_id": identity.Account, "region": identity.Region,
+			"check_id": identity.Check, "resource_id": identity.Resource,
+		}
+	}
+	if r != nil && !fold.Time(d, "attributes_at").After(r.ObservedAt) {
+		// The latest result's attributes (by observation time, whatever
+		// order the results arrived in).
+		d["attributes_at"] = readmodel.NormalizeTime(r.ObservedAt)
+		d["severity"] = string(r.Severity)
+		d["severity_rank"] = SeverityRank(string(r.Severity))
+		d["resource_name"] = r.ResourceName
+		d["resource_type"] = r.ResourceType
+		d["detail"] = r.Detail
+		d["tool_uid"] = r.ToolUID
+		d["muted_by_tool"] = r.Muted
+		tags := map[string]any{}
+		for k, v := range r.Tags {
+			tags[k] = v
+		}
+		d["tags"] = tags
+		if c, ok, err := fold.Get(ctx, tx, ChecksCollection, CheckDocID(team, r.Check)); err != nil {
+			return err
+		} else if ok {
+			d["title"], d["service"] = fold.Str(c, "title"), fold.Str(c, "service")
+		}
+	}
+	s := after.Summarize()
+	d["history"] = fold.HistoryDoc(after)
+	d["status"] = s.Status
+	d["raised_at"] = fold.TimeOrNil(s.FirstSeen)
+	d["first_seen"] = fold.TimeOrNil(s.FirstSeen)
+	d["last_seen"] = fold.TimeOrNil(s.LastSeen)
+	d["failing_since"] = fold.TimeOrNil(s.FailingSince)
+	d["times_reopened"] = int64(s.TimesReopened)
+	if len(after.Runs) > 0 {
+		d["scan_id"] = after.Runs[0].From.Scan
+		d["last_scan_id"] = after.Runs[len(after.Runs)-1].To.Scan
+	}
+	d["closed_at"], d["closed_by_scan"], d["closed_by"] = nil, "", ""
+	if s.Closed != nil {
+		d["closed_at"] = readmodel.NormalizeTime(s.Closed.At)
+		d["closed_by_scan"], d["closed_by"] = s.Closed.Scan, s.Closed.By
+	}
+	tx.Put(FindingsCollection, d)
+	return nil
+}

@@ -1,0 +1,469 @@
+package fold
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"slices"
+	"strings"
+
+	csdomain "github.com/cspm-es/cspm-es/domain/cloudsecurity"
+	"github.com/cspm-es/cspm-es/platform/readmodel"
+	"github.com/cspm-es/cspm-es/projections"
+)
+
+// Lifecycle folds imports' results into finding histories (the domain's
+// lifecycle fold, domain/cloudsecurity/lifecycle.go), for every projection
+// that shows the lifecycle of imported findings (the findings read model,
+// the scans' deltas). It keeps two kinds of documents in the projection's
+// own database, beside the projection's documents that hold the histories:
+//
+//   - one per account (collection Accounts): the account's evaluations
+//     (scan, time, which regions and checks it evaluated, as indexes into
+//     de-duplicated sets: a daily scan costs a few bytes), and which of its
+//     scopes hold findings. A scope's timeline is the evaluations that
+//     covered it.
+//   - one per scope that holds findings (collection Scopes): its findings,
+//     and which of them are open.
+//
+// The results of a chunk are folded as they come (failing results open or
+// extend a finding's run); the completion folds what the scan did not
+// report: every finding of an evaluated scope that the evaluation did not
+// report failing is told so (which fixes the open ones, or places the scan
+// between runs when it is older than the scope's latest evaluation).
+type Lifecycle struct {
+	Accounts string // collection of account documents
+	Scopes   string // collection of scope documents
+}
+
+// Histories is where a projection keeps the finding histories the fold
+// updates, in documents of its own shape.
+type Histories interface {
+	// History returns the finding's history (an empty one when the
+	// finding is new; found reports which).
+	History(ctx context.Context, tx projections.Tx, id string) (h csdomain.History, found bool, err error)
+	// Save records the finding's history after a change. r is the result
+	// that reported it failing, when one did (its latest attributes), nil
+	// for a change without one (a fix, a resolution); before is the
+	// history the change started from.
+	Save(ctx context.Context, tx projections.Tx, id string, team string, identity csdomain.Identity, before, after csdomain.History, r *csdomain.CheckResult) error
+}
+
+// CollectionSpecs are the fold's collections with their indexes.
+func (l Lifecycle) CollectionSpecs() []readmodel.CollectionSpec {
+	return []readmodel.CollectionSpec{
+		{Name: l.Accounts, Indexes: []readmodel.Index{{Name: "by_team", Fields: []readmodel.IndexField{{Path: "team_id"}}}}},
+		{Name: l.Scopes, Indexes: []readmodel.Index{{Name: "by_team", Fields: []readmodel.IndexField{{Path: "team_id"}}}}},
+	}
+}
+
+// Results folds a chunk of an import's results: every failing result
+// opens or extends its finding's run at the chunk's evaluation.
+func (l Lifecycle) Results(ctx context.Context, tx projections.Tx, team string, ev csdomain.ResultsRecorded, h Histories) error {
+	e := ev.Step()
+	accounts := map[string]*accountDoc{}
+	scopes := map[string]*scopeDoc{}
+	for i := range ev.Results {
+		r := &ev.Results[i]
+		if r.Result != csdomain.ResultFail {
+			continue
+		}
+		id := r.Identity(ev.IdentityRule)
+		acc, err := l.account(ctx, tx, accounts, team, id.Provider, id.Account)
+		if err != nil {
+			return err
+		}
+		sc, err := l.scope(ctx, tx, scopes, team, id.Scope)
+		if err != nil {
+			return err
+		}
+		tl := acc.timeline(id.Region, id.Check, &e)
+		fid := id.FindingID(team)
+		hist, _, err := h.History(ctx, tx, fid)
+		if err != nil {
+			return err
+		}
+		before := cloneHistory(hist)
+		hist.Observe(e, true, tl)
+		sc.add(fid, hist.Summarize().Status == csdomain.LifecycleOpen)
+		acc.addScope(id.Region, id.Check)
+		if err := h.Save(ctx, tx, fid, team, id, before, hist, r); err != nil {
+			return err
+		}
+	}
+	for _, a := range accounts {
+		tx.Put(l.Accounts, a.doc())
+	}
+	for _, s := range scopes {
+		tx.Put(l.Scopes, s.doc())
+	}
+	return nil
+}
+
+// Completed folds what the completed import did not report: its
+// evaluation joins the timelines of every scope it evaluated, and each
+// finding of those scopes that it did not report failing is told so.
+func (l Lifecycle) Completed(ctx context.Context, tx projections.Tx, team string, ev csdomain.ImportCompleted, h Histories) error {
+	e := ev.Step()
+	accounts := map[string]*accountDoc{}
+	scopes := map[string]*scopeDoc{}
+	for _, es := range ev.Scopes {
+		acc, err := l.account(ctx, tx, accounts, team, es.Provider, es.Account)
+		if err != nil {
+			return err
+		}
+		acc.addEvaluation(e, es.Regions, es.Checks)
+		regions, checks := setOf(es.Regions), setOf(es.Checks)
+		for _, key := range acc.Scopes {
+			region, check := splitScopeKey(key)
+			if !regions[region] || !checks[check] {
+				continue
+			}
+			s := csdomain.Scope{Provider: es.Provider, Account: es.Account, Region: region, Check: check}
+			sc, err := l.scope(ctx, tx, scopes, team, s)
+			if err != nil {
+				return err
+			}
+			tl := acc.timeline(region, check, nil)
+			candidates := sc.Open
+			if last := tl[len(tl)-1]; !last.Same(e) {
+				candidates = sc.Members // an older scan: it may fall inside any run
+			}
+			for _, fid := range slices.Clone(candidates) {
+				hist, found, err := h.History(ctx, tx, fid)
+				if err != nil {
+					return err
+				}
+				if !found || covers(hist, e) {
+					continue
+				}
+				before := cloneHistory(hist)
+				if !hist.Observe(e, false, tl) {
+					continue
+				}
+				sc.add(fid, hist.Summarize().Status == csdomain.LifecycleOpen)
+				id := csdomain.Identity{Scope: s}
+				if err := h.Save(ctx, tx, fid, team, id, before, hist, nil); err != nil {
+					return err
+				}
+			}
+			tx.Put(l.Scopes, sc.doc())
+		}
+		tx.Put(l.Accounts, acc.doc())
+	}
+	return nil
+}
+
+// Resolve records a person's resolution of finding fid (of scope s) at m.
+func (l Lifecycle) Resolve(ctx context.Context, tx projections.Tx, team string, s csdomain.Scope, fid string, m csdomain.Step, h Histories) error {
+	hist, found, err := h.History(ctx, tx, fid)
+	if err != nil || !found {
+		return err
+	}
+	acc, err := l.account(ctx, tx, map[string]*accountDoc{}, team, s.Provider, s.Account)
+	if err != nil {
+		return err
+	}
+	before := cloneHistory(hist)
+	if !hist.Resolve(m, acc.timeline(s.Region, s.Check, nil)) {
+		return nil
+	}
+	sc, err := l.scope(ctx, tx, map[string]*scopeDoc{}, team, s)
+	if err != nil {
+		return err
+	}
+	sc.add(fid, hist.Summarize().Status == csdomain.LifecycleOpen)
+	tx.Put(l.Scopes, sc.doc())
+	return h.Save(ctx, tx, fid, team, csdomain.Identity{Scope: s}, before, hist, nil)
+}
+
+// covers reports whether e is inside one of h's runs (it reported the
+// finding failing).
+func covers(h csdomain.History, e csdomain.Step) bool {
+	for _, r := range h.Runs {
+		if !e.Before(r.From) && !r.To.Before(e) {
+			return true
+		}
+	}
+	return false
+}
+
+func cloneHistory(h csdomain.History) csdomain.History {
+	c := csdomain.History{Runs: slices.Clone(h.Runs), Resolutions: slices.Clone(h.Resolutions)}
+	for i, r := range c.Runs {
+		if r.Fix != nil {
+			f := *r.Fix
+			c.Runs[i].Fix = &f
+		}
+	}
+	return c
+}
+
+func setOf(xs []string) map[string]bool {
+	m := make(map[string]bool, len(xs))
+	for _, x := range xs {
+		m[x] = true
+	}
+	return m
+}
+
+// A scope key inside an account: region and check, separated by a unit
+// separator (neither holds control characters).
+func scopeKey(region, check string) string { return region + "\x1f" + check }
+
+func splitScopeKey(k string) (region, check string) {
+	region, check, _ = strings.Cut(k, "\x1f")
+	return region, check
+}
+
+// accountDoc is an account's evaluations and the scopes holding findings.
+// The region and check sets the evaluations name are kept once each,
+// keyed by a digest of their content (so the document does not depend on
+// the order evaluations were learnt in).
+type accountDoc struct {
+	ID, TeamID, Provider, Account string
+	Evaluations                   []evaluation // sorted by step
+	Sets                          map[string][]string
+	Scopes                        []string // sorted scope keys
+}
+
+type evaluation struct {
+	Step          csdomain.Step
+	Regions, Chks string // keys into Sets
+}
+
+func accountID(team, provider, account string) string {
+	return csdomain.Scope{Provider: provider, Account: account}.ID(team)
+}
+
+func (l Lifecycle) account(ctx context.Context, tx projections.Tx, cache map[string]*accountDoc, team, provider, account string) (*accountDoc, error) {
+	id := accountID(team, provider, account)
+	if a := cache[id]; a != nil {
+		return a, nil
+	}
+	d, _, err := Get(ctx, tx, l.Accounts, id)
+	if err != nil {
+		return nil, err
+	}
+	a := &accountDoc{ID: id, TeamID: team, Provider: provider, Account: account, Scopes: Strs(d, "scopes"), Sets: map[string][]string{}}
+	for k, v := range Obj(d, "sets") {
+		a.Sets[k] = anyStrings(v)
+	}
+	for _, e := range Objs(d, "evaluations") {
+		a.Evaluations = append(a.Evaluations, evaluation{
+			Step:    csdomain.Step{At: Time(e, "at"), Scan: Str(e, "scan")},
+			Regions: Str(e, "regions"), Chks: Str(e, "checks"),
+		})
+	}
+	cache[id] = a
+	return a, nil
+}
+
+// timeline is the evaluations of the account that covered region × check,
+// plus extra (an evaluation known to cover it: a scan whose results are
+// being folded before its completion names its scope).
+func (a *accountDoc) timeline(region, check string, extra *csdomain.Step) csdomain.Timeline {
+	var tl csdomain.Timeline
+	for _, e := range a.Evaluations {
+		if _, ok := slices.BinarySearch(a.Sets[e.Regions], region); !ok {
+			continue
+		}
+		if _, ok := slices.BinarySearch(a.Sets[e.Chks], check); ok {
+			tl = append(tl, e.Step)
+		}
+	}
+	if extra != nil {
+		tl.Insert(*extra)
+	}
+	return tl
+}
+
+func (a *accountDoc) addEvaluation(e csdomain.Step, regions, checks []string) {
+	i, found := slices.BinarySearchFunc(a.Evaluations, e, func(x evaluation, s csdomain.Step) int {
+		switch {
+		case x.Step.Before(s):
+			return -1
+		case s.Before(x.Step):
+			return 1
+		}
+		return 0
+	})
+	if found {
+		return
+	}
+	a.Evaluations = slices.Insert(a.Evaluations, i, evaluation{Step: e, Regions: a.set(regions), Chks: a.set(checks)})
+}
+
+// set stores a sorted set once and returns its key.
+func (a *accountDoc) set(xs []string) string {
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	s = slices.Compact(s)
+	k := setKey(s)
+	if _, ok := a.Sets[k]; !ok {
+		a.Sets[k] = s
+	}
+	return k
+}
+
+func setKey(s []string) string {
+	h := sha256.New()
+	for _, x := range s {
+		h.Write([]byte(x))
+		h.Write([]byte{0})
+	}
+	return "s" + hex.EncodeToString(h.Sum(nil))[:16]
+}
+
+func (a *accountDoc) addScope(region, check string) {
+	k := scopeKey(region, check)
+	if i, found := slices.BinarySearch(a.Scopes, k); !found {
+		a.Scopes = slices.Insert(a.Scopes, i, k)
+	}
+}
+
+func (a *accountDoc) doc() readmodel.Doc {
+	evs := make([]any, len(a.Evaluations))
+	for i, e := range a.Evaluations {
+		evs[i] = map[string]any{"at": readmodel.NormalizeTime(e.Step.At), "scan": e.Step.Scan, "regions": e.Regions, "checks": e.Chks}
+	}
+	sets := make(map[string]any, len(a.Sets))
+	for k, v := range a.Sets {
+		sets[k] = stringsAny(v)
+	}
+	return readmodel.Doc{
+		"_id": a.ID, "team_id": a.TeamID, "provider": a.Provider, "account": a.Account,
+		"evaluations": evs, "sets": sets, "scopes": stringsAny(a.Scopes),
+	}
+}
+
+// scopeDoc is a scope's findings, and which of them are open.
+type scopeDoc struct {
+	ID, TeamID    string
+	Scope         csdomain.Scope
+	Members, Open []string // sorted
+}
+
+func (l Lifecycle) scope(ctx context.Context, tx projections.Tx, cache map[string]*scopeDoc, team string, s csdomain.Scope) (*scopeDoc, error) {
+	id := s.ID(team)
+	if sc := cache[id]; sc != nil {
+		return sc, nil
+	}
+	d, _, err := Get(ctx, tx, l.Scopes, id)
+	if err != nil {
+		return nil, err
+	}
+	sc := &scopeDoc{ID: id, TeamID: team, Scope: s, Members: Strs(d, "members"), Open: Strs(d, "open")}
+	cache[id] = sc
+	return sc, nil
+}
+
+func (s *scopeDoc) add(fid string, open bool) {
+	if i, found := slices.BinarySearch(s.Members, fid); !found {
+		s.Members = slices.Insert(s.Members, i, fid)
+	}
+	i, found := slices.BinarySearch(s.Open, fid)
+	switch {
+	case open && !found:
+		s.Open = slices.Insert(s.Open, i, fid)
+	case !open && found:
+		s.Open = slices.Delete(s.Open, i, i+1)
+	}
+}
+
+func (s *scopeDoc) doc() readmodel.Doc {
+	return readmodel.Doc{
+		"_id": s.ID, "team_id": s.TeamID, "provider": s.Scope.Provider, "account": s.Scope.Account,
+		"region": s.Scope.Region, "check": s.Scope.Check,
+		"members": stringsAny(s.Members), "open": stringsAny(s.Open),
+	}
+}
+
+// HistoryDoc is the stored form of a history (a document field).
+func HistoryDoc(h csdomain.History) map[string]any {
+	runs := make([]any, len(h.Runs))
+	for i, r := range h.Runs {
+		m := map[string]any{"from": stepDoc(r.From), "to": stepDoc(r.To)}
+		if r.Fix != nil {
+			m["fix"] = stepDoc(*r.Fix)
+		}
+		runs[i] = m
+	}
+	res := make([]any, len(h.Resolutions))
+	for i, m := range h.Resolutions {
+		res[i] = stepDoc(m)
+	}
+	return map[string]any{"runs": runs, "resolutions": res}
+}
+
+// HistoryFrom reads a history stored by HistoryDoc.
+func HistoryFrom(d map[string]any) csdomain.History {
+	var h csdomain.History
+	for _, r := range Objs(d, "runs") {
+		run := csdomain.Run{From: stepFrom(Obj(r, "from")), To: stepFrom(Obj(r, "to"))}
+		if f := Obj(r, "fix"); f != nil {
+			s := stepFrom(f)
+			run.Fix = &s
+		}
+		h.Runs = append(h.Runs, run)
+	}
+	for _, m := range Objs(d, "resolutions") {
+		h.Resolutions = append(h.Resolutions, stepFrom(m))
+	}
+	return h
+}
+
+func stepDoc(s csdomain.Step) map[string]any {
+	m := map[string]any{"at": readmodel.NormalizeTime(s.At)}
+	if s.Scan != "" {
+		m["scan"] = s.Scan
+	}
+	if s.By != "" {
+		m["by"] = s.By
+	}
+	return m
+}
+
+func stepFrom(d map[string]any) csdomain.Step {
+	return csdomain.Step{At: Time(d, "at"), Scan: Str(d, "scan"), By: Str(d, "by")}
+}
+
+// Arr reads an array field.
+func Arr(d map[string]any, key string) []any {
+	a, _ := d[key].([]any)
+	return a
+}
+
+// Strs reads an array of strings.
+func Strs(d map[string]any, key string) []string {
+	switch l := d[key].(type) {
+	case []string:
+		return slices.Clone(l)
+	case []any:
+		return anyStrings(l)
+	}
+	return nil
+}
+
+func anyStrings(v any) []string {
+	var out []string
+	switch l := v.(type) {
+	case []any:
+		for _, e := range l {
+			if s, ok := e.(string); ok {
+				out = append(out, s)
+			}
+		}
+	case []string:
+		out = slices.Clone(l)
+	}
+	return out
+}
+
+func stringsAny(s []string) []any {
+	out := make([]any, len(s))
+	for i, v := range s {
+		out[i] = v
+	}
+	return out
+}
