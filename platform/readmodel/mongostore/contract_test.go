@@ -82,12 +82,16 @@ func openFresh(t *testing.T, c *mongo.Client, opts mongostore.Options) *mongosto
 // forced.
 func TestContract(t *testing.T) {
 	c := client(t, mongoURIEnv, mongoSkipMsg)
-	readmodeltest.Run(t, func(t *testing.T) readmodel.Store { return openFresh(t, c, mongostore.Options{Mode: mongostore.ModeAuto}) })
+	readmodeltest.Run(t, func(t *testing.T) readmodel.Store {
+		return openFresh(t, c, mongostore.Options{Mode: mongostore.ModeAuto})
+	})
 }
 
 func TestContractPositionGuards(t *testing.T) {
 	c := client(t, mongoURIEnv, mongoSkipMsg)
-	readmodeltest.Run(t, func(t *testing.T) readmodel.Store { return openFresh(t, c, mongostore.Options{Mode: mongostore.ModeGuards}) })
+	readmodeltest.Run(t, func(t *testing.T) readmodel.Store {
+		return openFresh(t, c, mongostore.Options{Mode: mongostore.ModeGuards})
+	})
 }
 
 // TestContractFerretDB is the smoke layer: the suite against FerretDB,

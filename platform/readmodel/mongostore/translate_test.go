@@ -221,6 +221,15 @@ func TestWriteModels(t *testing.T) {
 	guard := `"_pos":{"$lt":{"$numberLong":"7"}}`
 	require.Equal(t, `{"v":{"_id":"b",`+guard+`}}`, ejson(t, guarded[0].(*mongo.DeleteOneModel).Filter))
 	require.Equal(t, `{"v":{"_id":"a",`+guard+`}}`, ejson(t, guarded[1].(*mongo.ReplaceOneModel).Filter))
+
+	// Guarded commits send these as two unordered bulk writes, deletes
+	// first: an unordered bulk write runs its deletes last.
+	dels, puts := DeleteModels(b, "c", true), PutModels(b, "c", true)
+	require.Equal(t, guarded, append(dels, puts...))
+	require.Len(t, dels, 1)
+	require.IsType(t, &mongo.DeleteOneModel{}, dels[0])
+	require.Len(t, puts, 1)
+	require.IsType(t, &mongo.ReplaceOneModel{}, puts[0])
 }
 
 func TestUnavailableMarksUnreachableDeployments(t *testing.T) {
