@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"os"
 	"testing"
 	"time"
@@ -17,11 +18,41 @@ import (
 	"github.com/cspm-es/cspm-es/platform/readmodel/readmodeltest"
 )
 
-const skipMsg = "MongoDB read-model contract suite NOT RUN: CSPM_TEST_MONGODB_URI is not set (make test-mongo)"
+// The servers the contract suite runs against: a real MongoDB (the gate,
+// make test-mongo) and FerretDB 1.24 with its SQLite backend (the smoke
+// layer of make test, started by the tools/ferretdb module).
+const (
+	mongoURIEnv   = "CSPM_TEST_MONGODB_URI"
+	ferretURIEnv  = "CSPM_TEST_FERRETDB_URI"
+	mongoSkipMsg  = "MongoDB read-model contract suite NOT RUN: " + mongoURIEnv + " is not set (make test-mongo)"
+	ferretSkipMsg = "FerretDB smoke run of the read-model contract suite NOT RUN: " + ferretURIEnv + " is not set (make test-ferretdb)"
+)
 
-func client(t *testing.T) *mongo.Client {
+// ferretDB is what FerretDB 1.24 lacks of what the suite checks.
+var ferretDB = readmodeltest.Target{
+	Name: "FerretDB 1.24 with SQLite (SMOKE LAYER; make test-mongo against a replica set is the gate)",
+	Lacks: []readmodeltest.Capability{
+		readmodeltest.Transactions,
+		readmodeltest.PartialIndexes,
+		readmodeltest.TTLIndexes,
+		readmodeltest.RenameOverTarget,
+		readmodeltest.DuplicateKeyDetails,
+	},
+}
+
+// TestMain prints what the suite did not check on the servers it ran
+// against (go test shows test logs only with -v or on failure).
+func TestMain(m *testing.M) {
+	code := m.Run()
+	for _, line := range readmodeltest.Summary() {
+		fmt.Println(line)
+	}
+	os.Exit(code)
+}
+
+func client(t *testing.T, env, skipMsg string) *mongo.Client {
 	t.Helper()
-	uri := os.Getenv("CSPM_TEST_MONGODB_URI")
+	uri := os.Getenv(env)
 	if uri == "" {
 		t.Skip(skipMsg)
 	}
@@ -32,12 +63,12 @@ func client(t *testing.T) *mongo.Client {
 }
 
 // openFresh opens a store on a database of its own, dropped afterwards.
-func openFresh(t *testing.T, c *mongo.Client, mode mongostore.Mode) readmodel.Store {
+func openFresh(t *testing.T, c *mongo.Client, opts mongostore.Options) *mongostore.Store {
 	t.Helper()
 	var rnd [6]byte
 	_, _ = rand.Read(rnd[:])
 	name := "cspm_rmtest_" + hex.EncodeToString(rnd[:])
-	s, err := mongostore.Open(t.Context(), c, name, mongostore.Options{Mode: mode})
+	s, err := mongostore.Open(t.Context(), c, name, opts)
 	require.NoError(t, err)
 	t.Cleanup(func() {
 		require.NoError(t, s.Close())
@@ -47,13 +78,33 @@ func openFresh(t *testing.T, c *mongo.Client, mode mongostore.Mode) readmodel.St
 }
 
 // TestContract runs the suite in the deployment's own mode (transactions on
-// a replica set), and again with position guards forced.
+// a replica set), and TestContractPositionGuards again with position guards
+// forced.
 func TestContract(t *testing.T) {
-	c := client(t)
-	readmodeltest.Run(t, func(t *testing.T) readmodel.Store { return openFresh(t, c, mongostore.ModeAuto) })
+	c := client(t, mongoURIEnv, mongoSkipMsg)
+	readmodeltest.Run(t, func(t *testing.T) readmodel.Store {
+		return openFresh(t, c, mongostore.Options{Mode: mongostore.ModeAuto})
+	})
 }
 
 func TestContractPositionGuards(t *testing.T) {
-	c := client(t)
-	readmodeltest.Run(t, func(t *testing.T) readmodel.Store { return openFresh(t, c, mongostore.ModeGuards) })
+	c := client(t, mongoURIEnv, mongoSkipMsg)
+	readmodeltest.Run(t, func(t *testing.T) readmodel.Store {
+		return openFresh(t, c, mongostore.Options{Mode: mongostore.ModeGuards})
+	})
+}
+
+// TestContractFerretDB is the smoke layer: the suite against FerretDB,
+// which has no transactions (the store runs with position guards), so
+// the capabilities it lacks are declared and reported, not checked.
+func TestContractFerretDB(t *testing.T) {
+	c := client(t, ferretURIEnv, ferretSkipMsg)
+	s := openFresh(t, c, mongostore.Options{})
+	require.False(t, s.Info().Transactions, "FerretDB reports no replica set: ModeAuto chooses position guards")
+	_, err := mongostore.Open(t.Context(), c, "cspm_rmtest_txn", mongostore.Options{Mode: mongostore.ModeTransactions})
+	require.ErrorIs(t, err, mongostore.ErrNoTransactions)
+
+	readmodeltest.RunTarget(t, ferretDB, func(t *testing.T) readmodel.Store {
+		return openFresh(t, c, mongostore.Options{NoPartialIndexes: true})
+	})
 }

@@ -42,14 +42,14 @@ func (s *Store) ensure(ctx context.Context, spec readmodel.CollectionSpec) error
 	var create []mongo.IndexModel
 	for _, ix := range spec.Indexes {
 		if cur, ok := have[ix.Name]; ok {
-			if sameIndex(cur, ix) {
+			if sameIndex(cur, ix, s.partial) {
 				continue
 			}
 			if err := coll.Indexes().DropOne(ctx, ix.Name); err != nil {
 				return fmt.Errorf("drop changed index %s: %w", ix.Name, err)
 			}
 		}
-		create = append(create, IndexModel(ix))
+		create = append(create, indexModel(ix, s.partial))
 	}
 	if len(create) == 0 {
 		return nil

@@ -50,6 +50,13 @@ const (
 // Options tunes a Store.
 type Options struct {
 	Mode Mode
+	// NoPartialIndexes creates unique indexes without the
+	// partialFilterExpression that makes them ignore documents lacking one
+	// of their fields, for servers without partial indexes: FerretDB 1.x,
+	// the smoke layer of make test. Whether such documents then collide is
+	// up to the server (FerretDB's SQLite backend does not collide them;
+	// MongoDB would). Never set it against MongoDB.
+	NoPartialIndexes bool
 }
 
 // Store is one module database on MongoDB. The client belongs to the
@@ -59,7 +66,10 @@ type Store struct {
 	db     *mongo.Database
 	name   string
 	txn    bool
-	closed atomic.Bool
+	// partial: unique indexes carry a partialFilterExpression (not
+	// Options.NoPartialIndexes).
+	partial bool
+	closed  atomic.Bool
 }
 
 var (
@@ -80,7 +90,7 @@ func Open(ctx context.Context, client *mongo.Client, database string, opts Optio
 	if err := db.RunCommand(ctx, bson.D{{Key: "hello", Value: 1}}).Decode(&hello); err != nil {
 		return nil, fmt.Errorf("open read-model store %s: hello: %w", database, err)
 	}
-	s := &Store{client: client, db: db, name: database}
+	s := &Store{client: client, db: db, name: database, partial: !opts.NoPartialIndexes}
 	switch opts.Mode {
 	case ModeAuto:
 		s.txn = hello.transactions()

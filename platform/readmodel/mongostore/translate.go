@@ -121,7 +121,13 @@ func CountByPipeline(f readmodel.Filter, field string) mongo.Pipeline {
 // presence of all their fields (so documents lacking one never collide, as
 // on SQLite), TTL as expireAfterSeconds.
 func IndexModel(ix readmodel.Index) mongo.IndexModel {
-	return mongo.IndexModel{Keys: indexKeys(ix), Options: indexOptions(ix)}
+	return indexModel(ix, true)
+}
+
+// indexModel translates one index; partial: a unique index carries the
+// partialFilterExpression (see Options.NoPartialIndexes).
+func indexModel(ix readmodel.Index, partial bool) mongo.IndexModel {
+	return mongo.IndexModel{Keys: indexKeys(ix), Options: indexOptions(ix, partial)}
 }
 
 // IndexModels translates every index of a spec.
@@ -142,10 +148,13 @@ func indexKeys(ix readmodel.Index) bson.D {
 	return out
 }
 
-func indexOptions(ix readmodel.Index) *options.IndexOptionsBuilder {
+func indexOptions(ix readmodel.Index, partial bool) *options.IndexOptionsBuilder {
 	o := options.Index().SetName(ix.Name)
 	if ix.Unique {
-		o.SetUnique(true).SetPartialFilterExpression(uniquePartial(ix))
+		o.SetUnique(true)
+		if partial {
+			o.SetPartialFilterExpression(uniquePartial(ix))
+		}
 	}
 	if ix.TTL > 0 {
 		o.SetExpireAfterSeconds(int32(ix.TTL / time.Second))
@@ -170,10 +179,11 @@ type serverIndex struct {
 	Partial            bson.Raw `bson:"partialFilterExpression"`
 }
 
-// sameIndex reports whether an index on the server is the one ix declares.
-func sameIndex(have serverIndex, ix readmodel.Index) bool {
+// sameIndex reports whether an index on the server is the one ix declares
+// (partial: as indexModel builds it).
+func sameIndex(have serverIndex, ix readmodel.Index, partial bool) bool {
 	want := indexKeys(ix)
-	if len(have.Key) != len(want) || have.Unique != ix.Unique || (len(have.Partial) > 0) != ix.Unique {
+	if len(have.Key) != len(want) || have.Unique != ix.Unique || (len(have.Partial) > 0) != (ix.Unique && partial) {
 		return false
 	}
 	for i, e := range have.Key {

@@ -144,6 +144,12 @@ func TestIndexModels(t *testing.T) {
 	require.Equal(t, `{"v":{"scanned_at":{"$numberInt":"1"}}}`, ejson(t, models[2].Keys))
 	o = applyIndexOptions(t, models[2].Options)
 	require.Equal(t, int32(180*24*3600), *o.ExpireAfterSeconds)
+
+	plain := indexModel(spec.Indexes[0], false) // Options.NoPartialIndexes
+	require.Equal(t, ejson(t, models[0].Keys), ejson(t, plain.Keys))
+	o = applyIndexOptions(t, plain.Options)
+	require.True(t, *o.Unique)
+	require.Nil(t, o.PartialFilterExpression)
 }
 
 // serverEntry is a listIndexes entry as the server returns it.
@@ -160,30 +166,33 @@ func TestSameIndexAndDeclared(t *testing.T) {
 	team := readmodel.Index{Name: "by_team_seen", Fields: []readmodel.IndexField{{Path: "team_id"}, {Path: "last_seen", Desc: true}}}
 	teamEntry := serverEntry(t, bson.D{{Key: "v", Value: int32(2)}, {Key: "name", Value: "by_team_seen"},
 		{Key: "key", Value: bson.D{{Key: "team_id", Value: int32(1)}, {Key: "last_seen", Value: -1.0}, {Key: "_id", Value: int64(-1)}}}})
-	require.True(t, sameIndex(teamEntry, team))
+	require.True(t, sameIndex(teamEntry, team, true))
 	require.Equal(t, &team, declared(teamEntry))
 	asc := team
 	asc.Fields = []readmodel.IndexField{{Path: "team_id"}, {Path: "last_seen"}}
-	require.False(t, sameIndex(teamEntry, asc), "direction changed")
+	require.False(t, sameIndex(teamEntry, asc, true), "direction changed")
 	uniq := team
 	uniq.Unique = true
-	require.False(t, sameIndex(teamEntry, uniq), "uniqueness changed")
+	require.False(t, sameIndex(teamEntry, uniq, true), "uniqueness changed")
 
 	ttl := readmodel.Index{Name: "expiry", Fields: []readmodel.IndexField{{Path: "scanned_at"}}, TTL: time.Hour}
 	ttlEntry := serverEntry(t, bson.D{{Key: "name", Value: "expiry"}, {Key: "key", Value: bson.D{{Key: "scanned_at", Value: int32(1)}}},
 		{Key: "expireAfterSeconds", Value: int32(3600)}})
-	require.True(t, sameIndex(ttlEntry, ttl))
+	require.True(t, sameIndex(ttlEntry, ttl, true))
 	require.Equal(t, &ttl, declared(ttlEntry))
 	ttl.TTL = 2 * time.Hour
-	require.False(t, sameIndex(ttlEntry, ttl), "TTL changed")
+	require.False(t, sameIndex(ttlEntry, ttl, true), "TTL changed")
 
 	asset := readmodel.Index{Name: "by_asset", Unique: true, Fields: []readmodel.IndexField{{Path: "asset_id"}}}
 	assetEntry := serverEntry(t, bson.D{{Key: "name", Value: "by_asset"}, {Key: "key", Value: bson.D{{Key: "asset_id", Value: int32(1)}}},
 		{Key: "unique", Value: true}, {Key: "partialFilterExpression", Value: bson.D{{Key: "asset_id", Value: bson.D{{Key: "$exists", Value: true}}}}}})
-	require.True(t, sameIndex(assetEntry, asset))
+	require.True(t, sameIndex(assetEntry, asset, true))
 	require.Equal(t, &asset, declared(assetEntry))
 	noPartial := serverEntry(t, bson.D{{Key: "name", Value: "by_asset"}, {Key: "key", Value: bson.D{{Key: "asset_id", Value: int32(1)}}}, {Key: "unique", Value: true}})
-	require.False(t, sameIndex(noPartial, asset), "a unique index without the partial filter is rebuilt")
+	require.False(t, sameIndex(noPartial, asset, true), "a unique index without the partial filter is rebuilt")
+	require.True(t, sameIndex(noPartial, asset, false), "unless the store makes unique indexes without it (NoPartialIndexes)")
+	require.False(t, sameIndex(assetEntry, asset, false))
+	require.Equal(t, &asset, declared(noPartial))
 
 	require.Nil(t, declared(serverEntry(t, bson.D{{Key: "name", Value: "_id_"}, {Key: "key", Value: bson.D{{Key: "_id", Value: int32(1)}}}})))
 	require.Nil(t, declared(serverEntry(t, bson.D{{Key: "name", Value: "txt"}, {Key: "key", Value: bson.D{{Key: "title", Value: "text"}}}})))
@@ -212,6 +221,15 @@ func TestWriteModels(t *testing.T) {
 	guard := `"_pos":{"$lt":{"$numberLong":"7"}}`
 	require.Equal(t, `{"v":{"_id":"b",`+guard+`}}`, ejson(t, guarded[0].(*mongo.DeleteOneModel).Filter))
 	require.Equal(t, `{"v":{"_id":"a",`+guard+`}}`, ejson(t, guarded[1].(*mongo.ReplaceOneModel).Filter))
+
+	// Guarded commits send these as two unordered bulk writes, deletes
+	// first: an unordered bulk write runs its deletes last.
+	dels, puts := DeleteModels(b, "c", true), PutModels(b, "c", true)
+	require.Equal(t, guarded, append(dels, puts...))
+	require.Len(t, dels, 1)
+	require.IsType(t, &mongo.DeleteOneModel{}, dels[0])
+	require.Len(t, puts, 1)
+	require.IsType(t, &mongo.ReplaceOneModel{}, puts[0])
 }
 
 func TestUnavailableMarksUnreachableDeployments(t *testing.T) {

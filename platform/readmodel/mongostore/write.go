@@ -21,8 +21,9 @@ var errStale = errors.New("stale batch")
 // Commit applies a batch with the projection's checkpoint; see
 // readmodel.Store and docs/read-model-store.md. In a transaction: all or
 // nothing. With position guards: every write is conditional on the stored
-// document's _pos being below the batch's checkpoint, the checkpoint is
-// written last, so a retried or replayed batch converges.
+// document's _pos being below the batch's checkpoint, each collection's
+// deletes run before its puts, and the checkpoint is written last, so a
+// retried or replayed batch converges.
 func (s *Store) Commit(ctx context.Context, b readmodel.Batch) error {
 	return unavailable(s.doCommit(ctx, b))
 }
@@ -85,37 +86,70 @@ func (s *Store) commitGuarded(ctx context.Context, b readmodel.Batch) error {
 	if cur >= b.Checkpoint {
 		return nil
 	}
+	// Two unordered bulk writes per collection, the deletes first: the
+	// driver runs an unordered bulk write as its inserts, then its updates
+	// (replace-upserts), then its deletes, whatever the order of the
+	// models, so one bulk write of deletes and puts would run the puts
+	// first and fail a batch that hands a deleted document's unique value
+	// to another document. Unordered, so that a guard skipping one stale
+	// upsert does not stop the others; a collection costs at most two round
+	// trips, whatever the size of the batch.
+	unordered := options.BulkWrite().SetOrdered(false)
 	for _, coll := range b.Collections() {
-		_, err := s.db.Collection(coll).BulkWrite(ctx, WriteModels(b, coll, true), options.BulkWrite().SetOrdered(false))
-		if err := guardResult(err, coll); err != nil {
-			return err // the checkpoint stays: a retry re-applies what is missing
+		for _, models := range [][]mongo.WriteModel{DeleteModels(b, coll, true), PutModels(b, coll, true)} {
+			if len(models) == 0 {
+				continue
+			}
+			_, err := s.db.Collection(coll).BulkWrite(ctx, models, unordered)
+			if err := guardResult(err, coll); err != nil {
+				return err // the checkpoint stays: a retry re-applies what is missing
+			}
 		}
 	}
 	return s.writeCheckpoint(ctx, b.Projection, b.Checkpoint, true)
 }
 
-// WriteModels are the writes of one collection of a normalized batch:
-// deletes, then full-document upserts (so a batch may move a unique value
-// from a deleted document to a new one). Guarded writes only touch a stored
-// document whose _pos is below the batch's checkpoint (an upsert that
-// finds a newer document fails on _id_ and is skipped).
+// WriteModels are the writes of one collection of a normalized batch, for
+// one ordered bulk write: its deletes, then its full-document upserts (so a
+// batch may move a unique value from a deleted document to a new one).
 func WriteModels(b readmodel.Batch, coll string, guarded bool) []mongo.WriteModel {
-	models := make([]mongo.WriteModel, 0, len(b.Puts[coll])+len(b.Deletes[coll]))
-	match := func(id string) bson.D {
-		f := bson.D{{Key: "_id", Value: id}}
-		if guarded {
-			f = append(f, bson.E{Key: posField, Value: bson.D{{Key: "$lt", Value: b.Checkpoint}}})
-		}
-		return f
+	return append(DeleteModels(b, coll, guarded), PutModels(b, coll, guarded)...)
+}
+
+// DeleteModels are the deletes of one collection of a normalized batch.
+// Guarded, a delete only removes a stored document whose _pos is below the
+// batch's checkpoint.
+func DeleteModels(b readmodel.Batch, coll string, guarded bool) []mongo.WriteModel {
+	ids := b.Deletes[coll]
+	models := make([]mongo.WriteModel, 0, len(ids)+len(b.Puts[coll])) // room for WriteModels to append the puts
+	for _, id := range ids {
+		models = append(models, mongo.NewDeleteOneModel().SetFilter(writeFilter(b, id, guarded)))
 	}
-	for _, id := range b.Deletes[coll] {
-		models = append(models, mongo.NewDeleteOneModel().SetFilter(match(id)))
-	}
-	for _, d := range b.Puts[coll] {
-		models = append(models, mongo.NewReplaceOneModel().SetFilter(match(d.ID())).
+	return models
+}
+
+// PutModels are the full-document upserts of one collection of a
+// normalized batch. Guarded, an upsert only replaces a stored document
+// whose _pos is below the batch's checkpoint; one that finds a newer
+// document fails on _id_ and is skipped (guardResult).
+func PutModels(b readmodel.Batch, coll string, guarded bool) []mongo.WriteModel {
+	docs := b.Puts[coll]
+	models := make([]mongo.WriteModel, 0, len(docs))
+	for _, d := range docs {
+		models = append(models, mongo.NewReplaceOneModel().SetFilter(writeFilter(b, d.ID(), guarded)).
 			SetReplacement(toBSON(d, b.Checkpoint)).SetUpsert(true))
 	}
 	return models
+}
+
+// writeFilter selects a document by _id; guarded, only if its _pos is below
+// the batch's checkpoint.
+func writeFilter(b readmodel.Batch, id string, guarded bool) bson.D {
+	f := bson.D{{Key: "_id", Value: id}}
+	if guarded {
+		f = append(f, bson.E{Key: posField, Value: bson.D{{Key: "$lt", Value: b.Checkpoint}}})
+	}
+	return f
 }
 
 // writeCheckpoint sets a projection's checkpoint. Guarded, it only moves

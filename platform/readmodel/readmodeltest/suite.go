@@ -11,6 +11,12 @@
 // all-or-nothing assertions are replaced by the position-guard ones, and on
 // a store with server-side TTL the index declaration is checked instead of
 // SweepExpired.
+//
+// A server that lacks a feature some cases need (FerretDB has no partial
+// or TTL indexes, no renameCollection with dropTarget, no transactions) is
+// tested with RunTarget, declaring what it lacks as capabilities: what
+// needs them is not run, each such skip says why, and Summary lists it for
+// TestMain to print.
 package readmodeltest
 
 import (
@@ -24,9 +30,17 @@ import (
 	"github.com/cspm-es/cspm-es/platform/readmodel"
 )
 
-// Run runs the contract suite. open must return a fresh, empty store and
-// arrange for it to be closed (t.Cleanup).
+// Run runs the contract suite against a backend with every capability.
+// open must return a fresh, empty store and arrange for it to be closed
+// (t.Cleanup).
 func Run(t *testing.T, open func(t *testing.T) readmodel.Store) {
+	RunTarget(t, Target{}, open)
+}
+
+// RunTarget runs the contract suite against a backend that may lack some
+// capabilities (see Target and Summary).
+func RunTarget(t *testing.T, target Target, open func(t *testing.T) readmodel.Store) {
+	report := newRunReport(t, target)
 	tests := []struct {
 		name string
 		fn   func(t *testing.T, e *env)
@@ -43,6 +57,7 @@ func Run(t *testing.T, open func(t *testing.T) readmodel.Store) {
 		{"EnsureCollection", testEnsureCollection},
 		{"Unique", testUnique},
 		{"CompoundUnique", testCompoundUnique},
+		{"DeletesBeforePuts", testDeletesBeforePuts},
 		{"TTL", testTTL},
 		{"Checkpoint", testCheckpoint},
 		{"CheckpointAtomicWithDocs", testCheckpointAtomic},
@@ -55,24 +70,28 @@ func Run(t *testing.T, open func(t *testing.T) readmodel.Store) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			tc.fn(t, newEnv(t, open(t)))
+			report.mu.Lock()
+			report.started++
+			report.mu.Unlock()
+			tc.fn(t, newEnv(t, report, open(t)))
 		})
 	}
 }
 
 // env is one test's store plus helpers.
 type env struct {
-	t    *testing.T
-	ctx  context.Context
-	s    readmodel.Store
-	info readmodel.Info
-	pos  atomic.Int64 // last checkpoint used by put/del
+	t      *testing.T
+	ctx    context.Context
+	s      readmodel.Store
+	info   readmodel.Info
+	report *runReport
+	pos    atomic.Int64 // last checkpoint used by put/del
 }
 
 const proj = "contract"
 
-func newEnv(t *testing.T, s readmodel.Store) *env {
-	e := &env{t: t, ctx: t.Context(), s: s, info: readmodel.Info{Transactions: true}}
+func newEnv(t *testing.T, report *runReport, s readmodel.Store) *env {
+	e := &env{t: t, ctx: t.Context(), s: s, info: readmodel.Info{Transactions: true}, report: report}
 	if in, ok := s.(readmodel.Inspector); ok {
 		e.info = in.Info()
 	}
