@@ -78,7 +78,7 @@ func (Findings) Collections() []readmodel.CollectionSpec {
 			{Name: "expire_resolved", Fields: []readmodel.IndexField{{Path: "resolved_at"}}, TTL: ResultTTL},
 		},
 	}, {
-		Name: ChecksCollection,
+		Name:    ChecksCollection,
 		Indexes: []readmodel.Index{{Name: "by_team", Fields: []readmodel.IndexField{{Path: "team_id"}, {Path: "check_id"}}}},
 	}}, lifecycle.CollectionSpecs()...)
 }

@@ -102,7 +102,8 @@ func (h importedHistories) History(ctx context.Context, tx projections.Tx, id st
 	return fold.HistoryFrom(fold.Obj(d, "history")), true, nil
 }
 
-func (h importedHistories) Save(ctx context.Context, tx projections.Tx, id, team string, identity csdomain.Identity, _, after csdomain.History, r *csdomain.CheckResult) error {
+func (h importedHistories) Save(ctx context.Context, tx projections.Tx, c fold.Change) error {
+	id, team, identity, after, r := c.ID, c.Team, c.Identity, c.After, c.Result
 	d, found, err := fold.Get(ctx, tx, FindingsCollection, id)
 	if err != nil {
 		return err
@@ -133,10 +134,10 @@ func (h importedHistories) Save(ctx context.Context, tx projections.Tx, id, team
 			tags[k] = v
 		}
 		d["tags"] = tags
-		if c, ok, err := fold.Get(ctx, tx, ChecksCollection, CheckDocID(team, r.Check)); err != nil {
+		if chk, ok, err := fold.Get(ctx, tx, ChecksCollection, CheckDocID(team, r.Check)); err != nil {
 			return err
 		} else if ok {
-			d["title"], d["service"] = fold.Str(c, "title"), fold.Str(c, "service")
+			d["title"], d["service"] = fold.Str(chk, "title"), fold.Str(chk, "service")
 		}
 	}
 	s := after.Summarize()

@@ -9,96 +9,21 @@ import (
 	"github.com/stretchr/testify/require"
 
 	csdomain "github.com/cspm-es/cspm-es/domain/cloudsecurity"
-	"github.com/cspm-es/cspm-es/projections"
 	"github.com/cspm-es/cspm-es/projections/cloudsecurity"
 	"github.com/cspm-es/cspm-es/projections/fold"
 	"github.com/cspm-es/cspm-es/projections/projectionstest"
 )
 
-const acct = "018134828551"
+const acct = projectionstest.PairAccount
 
-// res is a result of the test reports: check, region, resource, result.
-func res(check, region, resource string, result csdomain.Result, sev csdomain.Severity) csdomain.CheckResult {
-	return csdomain.CheckResult{Provider: "aws", Account: acct, Region: region, Check: check, Resource: resource,
-		Result: result, Severity: sev, ObservedAt: t0}
-}
-
-func trail(region string) string { return "arn:aws:cloudtrail:" + region + ":" + acct + ":trail" }
-
-var realTrail = "arn:aws:cloudtrail:eu-north-1:" + acct + ":trail/security-audit-trail"
-
-// importEvents builds the events of one import (as the import command
-// appends them): the checks, the results in chunks of chunk, completion.
-func importEvents(scan string, hour int, chunk int, results ...csdomain.CheckResult) []projectionstest.EventData {
-	at := t0.Add(time.Duration(hour) * time.Hour)
-	importID := "imp-" + scan
-	var checks []csdomain.CheckInfo
-	var scope csdomain.ImportScope
-	for i := range results {
-		results[i].ObservedAt = at
-		scope.Add(results[i])
-		if !slices.ContainsFunc(checks, func(c csdomain.CheckInfo) bool { return c.CheckID == results[i].Check }) {
-			checks = append(checks, csdomain.CheckInfo{CheckID: results[i].Check, Title: "Title of " + results[i].Check, Service: "cloudtrail"})
-		}
-	}
-	out := []projectionstest.EventData{csdomain.ChecksDescribed{ImportID: importID, EvaluatedAt: at, Checks: checks}}
-	for i := 0; i < len(results); i += chunk {
-		out = append(out, csdomain.ResultsRecorded{ImportID: importID, ScanID: scan, EvaluatedAt: at,
-			IdentityRule: csdomain.IdentityProwlerV1, Results: results[i:min(i+chunk, len(results))]})
-	}
-	return append(out, csdomain.ImportCompleted{ImportID: importID, ScanID: scan, EvaluatedAt: at,
-		IdentityRule: csdomain.IdentityProwlerV1, ObservedFrom: at, ObservedTo: at, Scopes: scope.Scopes(), CompletedAt: at})
-}
-
-// Shaped like the real before/after pair of a Prowler 5.34 CloudTrail
-// hardening (docs/parsers.md): the failures of scan 1 sit on synthetic
-// per-region trail ARNs, the passes of scan 2 on the real trail, and
-// bedrock's pass is reported from another region than its failure.
-func scan1() []projectionstest.EventData {
-	return importEvents("scan-1", 1, 2,
-		res("cloudtrail_bedrock_logging_enabled", "eu-west-1", trail("eu-west-1"), csdomain.ResultFail, csdomain.SeverityMedium),
-		res("cloudtrail_multi_region_enabled", "eu-west-1", trail("eu-west-1"), csdomain.ResultFail, csdomain.SeverityHigh),
-		res("cloudtrail_multi_region_enabled", "us-east-1", trail("us-east-1"), csdomain.ResultFail, csdomain.SeverityHigh),
-		res("cloudtrail_multi_region_enabled", "eu-north-1", trail("eu-north-1"), csdomain.ResultFail, csdomain.SeverityHigh),
-		res("cloudtrail_multi_region_enabled_logging_management_events", "eu-west-1", trail("eu-west-1"), csdomain.ResultFail, csdomain.SeverityLow),
-		res("cloudtrail_multi_region_enabled_logging_management_events", "us-east-1", trail("us-east-1"), csdomain.ResultFail, csdomain.SeverityLow),
-	)
-}
-
-func scan2() []projectionstest.EventData {
-	return importEvents("scan-2", 2, 3,
-		res("cloudtrail_bedrock_logging_enabled", "eu-north-1", realTrail, csdomain.ResultPass, csdomain.SeverityMedium),
-		res("cloudtrail_multi_region_enabled", "eu-west-1", realTrail, csdomain.ResultPass, csdomain.SeverityHigh),
-		res("cloudtrail_multi_region_enabled", "us-east-1", realTrail, csdomain.ResultPass, csdomain.SeverityHigh),
-		res("cloudtrail_multi_region_enabled", "eu-north-1", realTrail, csdomain.ResultPass, csdomain.SeverityHigh),
-		res("cloudtrail_multi_region_enabled_logging_management_events", "eu-west-1", realTrail, csdomain.ResultPass, csdomain.SeverityLow),
-		res("cloudtrail_multi_region_enabled_logging_management_events", "us-east-1", realTrail, csdomain.ResultPass, csdomain.SeverityLow),
-		res("cloudtrail_kms_encryption_enabled", "eu-north-1", realTrail, csdomain.ResultFail, csdomain.SeverityMedium),
-		res("cloudtrail_cloudwatch_logging_enabled", "eu-north-1", realTrail, csdomain.ResultFail, csdomain.SeverityLow),
-		res("cloudtrail_s3_dataevents_read_enabled", "eu-west-1", trail("eu-west-1"), csdomain.ResultFail, csdomain.SeverityLow),
-		res("cloudtrail_logs_s3_bucket_is_not_publicly_accessible", "eu-north-1", realTrail, csdomain.ResultPass, csdomain.SeverityCritical),
-		res("cloudtrail_log_file_validation_enabled", "eu-north-1", realTrail, csdomain.ResultPass, csdomain.SeverityMedium),
-	)
-}
-
-// seq is n positions from first on.
-func seq(first int64, events []projectionstest.EventData) []int64 {
-	out := make([]int64, len(events))
-	for i := range out {
-		out[i] = first + int64(i)
-	}
-	return out
-}
-
-// imports streams imports one after the other (positions follow on).
-func imports(team string, first int64, imps ...[]projectionstest.EventData) ([][]projections.Event, int64) {
-	var out [][]projections.Event
-	for _, imp := range imps {
-		out = append(out, stream(team, seq(first, imp), imp...))
-		first += int64(len(imp))
-	}
-	return out, first
-}
+var (
+	res          = projectionstest.Result
+	trail        = projectionstest.Trail
+	importEvents = projectionstest.ImportEvents
+	scan1        = projectionstest.PairScan1
+	scan2        = projectionstest.PairScan2
+	imports      = projectionstest.Imports
+)
 
 func findingsByStatus(tx *projectionstest.MemTx) map[string][]string {
 	out := map[string][]string{}

@@ -42,11 +42,22 @@ type Histories interface {
 	// History returns the finding's history (an empty one when the
 	// finding is new; found reports which).
 	History(ctx context.Context, tx projections.Tx, id string) (h csdomain.History, found bool, err error)
-	// Save records the finding's history after a change. r is the result
-	// that reported it failing, when one did (its latest attributes), nil
-	// for a change without one (a fix, a resolution); before is the
-	// history the change started from.
-	Save(ctx context.Context, tx projections.Tx, id string, team string, identity csdomain.Identity, before, after csdomain.History, r *csdomain.CheckResult) error
+	// Save records a finding's history after a step.
+	Save(ctx context.Context, tx projections.Tx, c Change) error
+}
+
+// Change is what a step did to one finding's history.
+type Change struct {
+	ID, Team string
+	// Identity of the finding: whole when Result is set, its scope only
+	// otherwise.
+	Identity      csdomain.Identity
+	Before, After csdomain.History
+	// Step is the evaluation (or resolution) that caused the change, and
+	// Result the result of it that reported the finding failing, nil for
+	// a step that did not (a fix, a resolution).
+	Step   csdomain.Step
+	Result *csdomain.CheckResult
 }
 
 // CollectionSpecs are the fold's collections with their indexes.
@@ -87,7 +98,7 @@ func (l Lifecycle) Results(ctx context.Context, tx projections.Tx, team string, 
 		hist.Observe(e, true, tl)
 		sc.add(fid, hist.Summarize().Status == csdomain.LifecycleOpen)
 		acc.addScope(id.Region, id.Check)
-		if err := h.Save(ctx, tx, fid, team, id, before, hist, r); err != nil {
+		if err := h.Save(ctx, tx, Change{ID: fid, Team: team, Identity: id, Before: before, After: hist, Step: e, Result: r}); err != nil {
 			return err
 		}
 	}
@@ -142,8 +153,7 @@ func (l Lifecycle) Completed(ctx context.Context, tx projections.Tx, team string
 					continue
 				}
 				sc.add(fid, hist.Summarize().Status == csdomain.LifecycleOpen)
-				id := csdomain.Identity{Scope: s}
-				if err := h.Save(ctx, tx, fid, team, id, before, hist, nil); err != nil {
+				if err := h.Save(ctx, tx, Change{ID: fid, Team: team, Identity: csdomain.Identity{Scope: s}, Before: before, After: hist, Step: e}); err != nil {
 					return err
 				}
 			}
@@ -174,7 +184,7 @@ func (l Lifecycle) Resolve(ctx context.Context, tx projections.Tx, team string, 
 	}
 	sc.add(fid, hist.Summarize().Status == csdomain.LifecycleOpen)
 	tx.Put(l.Scopes, sc.doc())
-	return h.Save(ctx, tx, fid, team, csdomain.Identity{Scope: s}, before, hist, nil)
+	return h.Save(ctx, tx, Change{ID: fid, Team: team, Identity: csdomain.Identity{Scope: s}, Before: before, After: hist, Step: m})
 }
 
 // covers reports whether e is inside one of h's runs (it reported the

@@ -38,7 +38,7 @@ func (ScanSummaries) Database() dbregistry.Constant { return dbregistry.ORCHESTR
 
 // EventTypes implements projections.Projection.
 func (ScanSummaries) EventTypes() []string {
-	return slices.Concat(scanEventTypes(), findingEventTypes())
+	return slices.Concat(scanEventTypes(), findingEventTypes(), deltaEventTypes())
 }
 
 // Collections implements projections.Projection. Both collections are read
@@ -46,14 +46,14 @@ func (ScanSummaries) EventTypes() []string {
 // scans never expire); an index entry ResultTTL after its finding was
 // resolved, the one status no later event can change.
 func (ScanSummaries) Collections() []readmodel.CollectionSpec {
-	return []readmodel.CollectionSpec{
+	return append([]readmodel.CollectionSpec{
 		{Name: ScanSummariesCollection, Indexes: []readmodel.Index{
 			{Name: "expire_finished", Fields: []readmodel.IndexField{{Path: "finished_at"}}, TTL: ResultTTL},
 		}},
 		{Name: FindingIndexCollection, Indexes: []readmodel.Index{
 			{Name: "expire_resolved", Fields: []readmodel.IndexField{{Path: "resolved_at"}}, TTL: ResultTTL},
 		}},
-	}
+	}, deltaCollections()...)
 }
 
 // Apply implements projections.Projection.
@@ -65,6 +65,9 @@ func (p ScanSummaries) Apply(ctx context.Context, tx projections.Tx, ev projecti
 }
 
 func (p ScanSummaries) apply(ctx context.Context, tx projections.Tx, ev projections.Event) error {
+	if ok, err := applyDelta(ctx, tx, ev); ok {
+		return err
+	}
 	sc, isScan, err := scanChangeOf(ev)
 	switch {
 	case err != nil:

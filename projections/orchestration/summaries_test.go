@@ -60,6 +60,7 @@ func TestScanSummariesContract(t *testing.T) {
 	assert.ElementsMatch(t, []string{
 		"ScanRequested", "ScanStarted", "ScanCompleted", "ScanFailed",
 		"FindingRaised", "FindingResolved", "FindingSuppressed",
+		"ResultsRecorded", "ImportCompleted",
 	}, p.EventTypes())
 	assertSpecs(t, p)
 }

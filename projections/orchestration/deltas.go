@@ -1,0 +1,298 @@
+package orchestration
+
+import (
+	"context"
+	"maps"
+
+	csdomain "github.com/cspm-es/cspm-es/domain/cloudsecurity"
+	"github.com/cspm-es/cspm-es/platform/readmodel"
+	"github.com/cspm-es/cspm-es/projections"
+	"github.com/cspm-es/cspm-es/projections/fold"
+)
+
+// Scan deltas: what each scan changed. The scan summaries projection folds
+// the imports' results into its own copy of the findings' lifecycle
+// (projections/fold.Lifecycle, in this database: a cross-module view is a
+// projection, never a join), and keeps per scan:
+//
+//   - one scan_deltas document per finding the scan changed: new (it
+//     raised it), reopened, or fixed, with the severity it had then;
+//   - one scan_delta_counts document: those changes by severity, and the
+//     failing and muted results of the scan by severity (unchanged =
+//     failing − new − reopened).
+//
+// A scan learnt after a newer one can change a later scan's delta (it may
+// have raised what the later one was thought to raise): the documents are
+// derived from the histories each time they change, so they converge to the
+// same content whatever order imports arrive in.
+
+// Collections of the scan deltas.
+const (
+	ScanDeltasCollection      = "scan_deltas"
+	ScanDeltaCountsCollection = "scan_delta_counts"
+	deltaFindingsCollection   = "delta_findings" // internal: histories and severities
+	deltaAccountsCollection   = "delta_accounts" // internal: the fold's accounts
+	deltaScopesCollection     = "delta_scopes"   // internal: the fold's scopes
+)
+
+var deltaLifecycle = fold.Lifecycle{Accounts: deltaAccountsCollection, Scopes: deltaScopesCollection}
+
+// DeltaKey is the _id of a finding's scan_deltas document in a scan.
+func DeltaKey(team, scanID, findingID string) string { return Key(team, scanID) + "/" + findingID }
+
+func deltaCollections() []readmodel.CollectionSpec {
+	return append([]readmodel.CollectionSpec{
+		{Name: ScanDeltasCollection, Indexes: []readmodel.Index{{Name: "by_team_scan_change", Fields: []readmodel.IndexField{
+			{Path: "team_id"}, {Path: "scan_id"}, {Path: "change"}, {Path: "severity_rank", Desc: true}}}}},
+		{Name: ScanDeltaCountsCollection},
+		{Name: deltaFindingsCollection},
+	}, deltaLifecycle.CollectionSpecs()...)
+}
+
+func deltaEventTypes() []string {
+	return []string{csdomain.ResultsRecorded{}.EventType(), csdomain.ImportCompleted{}.EventType()}
+}
+
+// applyDelta folds an import event into the deltas; false when ev is none.
+func applyDelta(ctx context.Context, tx projections.Tx, ev projections.Event) (bool, error) {
+	team := ev.Metadata.TeamID
+	switch e := fold.Value(ev.Data).(type) {
+	case csdomain.ResultsRecorded:
+		if err := countResults(ctx, tx, team, e); err != nil {
+			return true, err
+		}
+		return true, deltaLifecycle.Results(ctx, tx, team, e, deltaHistories{})
+	case csdomain.ImportCompleted:
+		return true, deltaLifecycle.Completed(ctx, tx, team, e, deltaHistories{})
+	}
+	return false, nil
+}
+
+// deltaCounts is a scan_delta_counts document: per category (new,
+// reopened, fixed, failing, muted), counts by severity.
+type deltaCounts struct {
+	id, team, scan string
+	counts         map[string]map[string]int64
+}
+
+func loadDeltaCounts(ctx context.Context, tx projections.Tx, team, scan string) (*deltaCounts, error) {
+	id := Key(team, scan)
+	d, _, err := fold.Get(ctx, tx, ScanDeltaCountsCollection, id)
+	if err != nil {
+		return nil, err
+	}
+	c := &deltaCounts{id: id, team: team, scan: scan, counts: map[string]map[string]int64{}}
+	for cat, v := range fold.Obj(d, "counts") {
+		m, _ := v.(map[string]any)
+		c.counts[cat] = map[string]int64{}
+		for sev := range m {
+			c.counts[cat][sev] = fold.Num(m, sev)
+		}
+	}
+	return c, nil
+}
+
+func (c *deltaCounts) add(category, severity string, n int64) {
+	if c.counts[category] == nil {
+		c.counts[category] = map[string]int64{}
+	}
+	c.counts[category][severity] += n
+	if c.counts[category][severity] == 0 {
+		delete(c.counts[category], severity)
+	}
+	if len(c.counts[category]) == 0 {
+		delete(c.counts, category)
+	}
+}
+
+func (c *deltaCounts) doc() readmodel.Doc {
+	counts := map[string]any{}
+	for cat, m := range c.counts {
+		mm := map[string]any{}
+		for sev, n := range m {
+			mm[sev] = n
+		}
+		counts[cat] = mm
+	}
+	return readmodel.Doc{"_id": c.id, "team_id": c.team, "scan_id": c.scan, "counts": counts}
+}
+
+// Counted categories besides the changes.
+const (
+	countFailing = "failing" // failing results of the scan
+	countMuted   = "muted"   // failing results the tool muted
+)
+
+// countResults counts a chunk's failing and muted results in its scan.
+func countResults(ctx context.Context, tx projections.Tx, team string, e csdomain.ResultsRecorded) error {
+	c, err := loadDeltaCounts(ctx, tx, team, e.ScanID)
+	if err != nil {
+		return err
+	}
+	for _, r := range e.Results {
+		if r.Result != csdomain.ResultFail {
+			continue
+		}
+		c.add(countFailing, string(r.Severity), 1)
+		if r.Muted {
+			c.add(countMuted, string(r.Severity), 1)
+		}
+	}
+	tx.Put(ScanDeltaCountsCollection, c.doc())
+	return nil
+}
+
+// deltaHistories keeps the histories in delta_findings documents, with the
+// severity each failing evaluation reported, and turns every change of a
+// history into changes of the scans' deltas.
+type deltaHistories struct{}
+
+func (deltaHistories) History(ctx context.Context, tx projections.Tx, id string) (csdomain.History, bool, error) {
+	d, found, err := fold.Get(ctx, tx, deltaFindingsCollection, id)
+	if err != nil || !found {
+		return csdomain.History{}, false, err
+	}
+	return fold.HistoryFrom(fold.Obj(d, "history")), true, nil
+}
+
+// change is one scan_deltas entry of a finding.
+type change struct{ kind, severity string }
+
+func (deltaHistories) Save(ctx context.Context, tx projections.Tx, c fold.Change) error {
+	id, team, identity, before, after, r := c.ID, c.Team, c.Identity, c.Before, c.After, c.Result
+	d, found, err := fold.Get(ctx, tx, deltaFindingsCollection, id)
+	if err != nil {
+		return err
+	}
+	if !found {
+		if r == nil {
+			return nil
+		}
+		d = readmodel.Doc{"_id": id, "team_id": team, "provider": identity.Provider, "account_id": identity.Account,
+			"region": identity.Region, "check_id": identity.Check, "resource_id": identity.Resource}
+	}
+	sevs := map[string]string{}
+	for scan, v := range fold.Obj(d, "severities") {
+		sevs[scan], _ = v.(string)
+	}
+	latest := fold.Str(d, "severity")
+	old := changesOf(before, sevs, latest)
+	if r != nil {
+		// A change is dated to a run's first or last failing scan: keep
+		// the severity each scan reported (boundaries only, below).
+		sevs[c.Step.Scan] = string(r.Severity)
+		if !fold.Time(d, "severity_at").After(r.ObservedAt) {
+			latest = string(r.Severity)
+			d["severity"], d["severity_at"] = latest, readmodel.NormalizeTime(r.ObservedAt)
+		}
+	}
+	sevs = keepBoundaries(after, sevs)
+	now := changesOf(after, sevs, latest)
+	if err := applyChanges(ctx, tx, team, id, d, old, now); err != nil {
+		return err
+	}
+	sv := map[string]any{}
+	for k, v := range sevs {
+		sv[k] = v
+	}
+	d["severities"] = sv
+	d["history"] = fold.HistoryDoc(after)
+	tx.Put(deltaFindingsCollection, d)
+	return nil
+}
+
+// keepBoundaries keeps the severities of the scans that start or end a run.
+func keepBoundaries(h csdomain.History, sevs map[string]string) map[string]string {
+	keep := map[string]string{}
+	for _, run := range h.Runs {
+		for _, s := range []string{run.From.Scan, run.To.Scan} {
+			if v, ok := sevs[s]; ok {
+				keep[s] = v
+			}
+		}
+	}
+	return keep
+}
+
+// changesOf is what h says each scan changed: new and reopened with the
+// severity the scan reported, fixed with the severity of the run's last
+// failing evaluation (the latest severity when that is not known).
+func changesOf(h csdomain.History, sevs map[string]string, latest string) map[string]change {
+	sev := func(scan string) string {
+		if s, ok := sevs[scan]; ok {
+			return s
+		}
+		return latest
+	}
+	out := map[string]change{}
+	for i, run := range h.Runs {
+		kind := csdomain.ChangeNew
+		if i > 0 {
+			kind = csdomain.ChangeReopened
+		}
+		out[run.From.Scan] = change{kind: kind, severity: sev(run.From.Scan)}
+		if run.Fix != nil && !run.Fix.Manual() {
+			out[run.Fix.Scan] = change{kind: csdomain.ChangeFixed, severity: sev(run.To.Scan)}
+		}
+	}
+	return out
+}
+
+// applyChanges moves a finding's entries and the scans' counts from old
+// to now.
+func applyChanges(ctx context.Context, tx projections.Tx, team, fid string, f readmodel.Doc, old, now map[string]change) error {
+	if maps.Equal(old, now) {
+		return nil
+	}
+	scans := map[string]bool{}
+	for s := range old {
+		scans[s] = true
+	}
+	for s := range now {
+		scans[s] = true
+	}
+	for scan := range scans {
+		o, hadOld := old[scan]
+		n, hasNew := now[scan]
+		if hadOld && hasNew && o == n {
+			continue
+		}
+		c, err := loadDeltaCounts(ctx, tx, team, scan)
+		if err != nil {
+			return err
+		}
+		if hadOld {
+			c.add(o.kind, o.severity, -1)
+		}
+		key := DeltaKey(team, scan, fid)
+		if hasNew {
+			c.add(n.kind, n.severity, 1)
+			tx.Put(ScanDeltasCollection, readmodel.Doc{
+				"_id": key, "team_id": team, "scan_id": scan, "finding_id": fid, "change": n.kind,
+				"severity": n.severity, "severity_rank": severityRank(n.severity),
+				"provider": f["provider"], "account_id": f["account_id"], "region": f["region"],
+				"check_id": f["check_id"], "resource_id": f["resource_id"],
+			})
+		} else {
+			tx.Delete(ScanDeltasCollection, key)
+		}
+		tx.Put(ScanDeltaCountsCollection, c.doc())
+	}
+	return nil
+}
+
+func severityRank(s string) int64 {
+	switch csdomain.Severity(s) {
+	case csdomain.SeverityCritical:
+		return 4
+	case csdomain.SeverityHigh:
+		return 3
+	case csdomain.SeverityMedium:
+		return 2
+	case csdomain.SeverityLow:
+		return 1
+	case csdomain.SeverityInformational:
+		return 0
+	}
+	return -1
+}
