@@ -22,7 +22,9 @@ func Result(check, region, resource string, result csdomain.Result, sev csdomain
 
 // Trail is the synthetic per-region trail ARN Prowler reports a missing
 // trail on.
-func Trail(region string) string { return "arn:aws:cloudtrail:" + region + ":" + PairAccount + ":trail" }
+func Trail(region string) string {
+	return "arn:aws:cloudtrail:" + region + ":" + PairAccount + ":trail"
+}
 
 // RealTrail is the trail the hardening created.
 var RealTrail = "arn:aws:cloudtrail:eu-north-1:" + PairAccount + ":trail/security-audit-trail"
