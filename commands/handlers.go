@@ -39,6 +39,18 @@ type Handlers struct {
 	store EventStore
 	codec *eventstore.Codec
 	clock func() time.Time
+
+	// Imports (WithImports): the report parsers and the store's
+	// multi-stream append.
+	reports Reports
+	batch   BatchStore
+}
+
+// WithImports lets the handlers import reports: reports parses them,
+// batch appends their events with their scan's atomically.
+func (h *Handlers) WithImports(reports Reports, batch BatchStore) *Handlers {
+	h.reports, h.batch = reports, batch
+	return h
 }
 
 // New returns the command handlers. It panics on a nil dependency: that is a
