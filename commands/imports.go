@@ -57,19 +57,19 @@ type ImportReport struct {
 
 // ImportResult is what an import did.
 type ImportResult struct {
-	ImportID    string                     `json:"import_id"`
-	ScanID      string                     `json:"scan_id,omitempty"`
-	Status      string                     `json:"status"` // completed, rejected
-	Format      string                     `json:"format,omitempty"`
-	Tool        string                     `json:"tool,omitempty"`
-	ToolVersion string                     `json:"tool_version,omitempty"`
-	ContentHash string                     `json:"content_hash"`
-	Size        int64                      `json:"size"`
-	Reason      string                     `json:"reason,omitempty"` // why it was rejected
+	ImportID    string                      `json:"import_id"`
+	ScanID      string                      `json:"scan_id,omitempty"`
+	Status      string                      `json:"status"` // completed, rejected
+	Format      string                      `json:"format,omitempty"`
+	Tool        string                      `json:"tool,omitempty"`
+	ToolVersion string                      `json:"tool_version,omitempty"`
+	ContentHash string                      `json:"content_hash"`
+	Size        int64                       `json:"size"`
+	Reason      string                      `json:"reason,omitempty"` // why it was rejected
 	Counts      *cloudsecurity.ImportCounts `json:"counts,omitempty"`
-	Events      int                        `json:"events"`   // events the import appended
-	Position    int64                      `json:"position"` // read your writes
-	Duplicate   bool                       `json:"duplicate,omitempty"`
+	Events      int                         `json:"events"`   // events the import appended
+	Position    int64                       `json:"position"` // read your writes
+	Duplicate   bool                        `json:"duplicate,omitempty"`
 }
 
 // Import statuses.
