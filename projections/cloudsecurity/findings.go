@@ -47,9 +47,11 @@ func (Findings) EventTypes() []string {
 		csdomain.FindingRaised{}.EventType(),
 		csdomain.FindingResolved{}.EventType(),
 		csdomain.FindingSuppressed{}.EventType(),
+		csdomain.ImportStarted{}.EventType(),
 		csdomain.ChecksDescribed{}.EventType(),
 		csdomain.ResultsRecorded{}.EventType(),
 		csdomain.ImportCompleted{}.EventType(),
+		csdomain.ImportRejected{}.EventType(),
 	}
 }
 
@@ -77,6 +79,9 @@ func (Findings) Collections() []readmodel.CollectionSpec {
 			byTeam("by_team_check_raised", "check_id"),
 			{Name: "expire_resolved", Fields: []readmodel.IndexField{{Path: "resolved_at"}}, TTL: ResultTTL},
 		},
+	}, {
+		Name:    ImportsCollection,
+		Indexes: []readmodel.Index{{Name: "by_team_received", Fields: []readmodel.IndexField{{Path: "team_id"}, {Path: "received_at", Desc: true}}}},
 	}, {
 		Name:    ChecksCollection,
 		Indexes: []readmodel.Index{{Name: "by_team", Fields: []readmodel.IndexField{{Path: "team_id"}, {Path: "check_id"}}}},

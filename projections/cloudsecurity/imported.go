@@ -19,6 +19,7 @@ import (
 
 // Collections of the findings projection beside FindingsCollection.
 const (
+	ImportsCollection         = "imports"          // one document per import
 	ChecksCollection          = "checks"           // one document per team and check
 	FindingAccountsCollection = "finding_accounts" // the lifecycle fold's accounts
 	FindingScopesCollection   = "finding_scopes"   // the lifecycle fold's scopes
@@ -41,14 +42,71 @@ func CheckDocID(team, check string) string {
 func applyImport(ctx context.Context, tx projections.Tx, ev projections.Event) (bool, error) {
 	team := ev.Metadata.TeamID
 	switch e := fold.Value(ev.Data).(type) {
+	case csdomain.ImportStarted:
+		return true, importStarted(ctx, tx, team, e)
+	case csdomain.ImportRejected:
+		tx.Put(ImportsCollection, readmodel.Doc{"_id": e.ImportID, "team_id": team, "status": "rejected",
+			"format": e.Format, "content_hash": e.ContentHash, "size": e.Size, "file_name": e.FileName,
+			"reason": e.Reason, "received_at": readmodel.NormalizeTime(e.RejectedAt), "position": ev.Position})
+		return true, nil
 	case csdomain.ChecksDescribed:
 		return true, describeChecks(ctx, tx, team, e)
 	case csdomain.ResultsRecorded:
 		return true, lifecycle.Results(ctx, tx, team, e, importedHistories{})
 	case csdomain.ImportCompleted:
+		if err := importCompleted(ctx, tx, team, e, ev.Position); err != nil {
+			return true, err
+		}
 		return true, lifecycle.Completed(ctx, tx, team, e, importedHistories{})
 	}
 	return false, nil
+}
+
+// importStarted records an import under way (its completion, in the same
+// or a later append, completes the document).
+func importStarted(ctx context.Context, tx projections.Tx, team string, e csdomain.ImportStarted) error {
+	d, found, err := fold.Get(ctx, tx, ImportsCollection, e.ImportID)
+	if err != nil {
+		return err
+	}
+	if !found {
+		d = readmodel.Doc{"_id": e.ImportID, "team_id": team, "status": "importing"}
+	}
+	d["scan_id"], d["format"], d["tool"], d["tool_version"] = e.ScanID, e.Format, e.Tool, e.ToolVersion
+	d["content_hash"], d["size"], d["file_name"] = e.ContentHash, e.Size, e.FileName
+	d["received_at"] = readmodel.NormalizeTime(e.StartedAt)
+	tx.Put(ImportsCollection, d)
+	return nil
+}
+
+// importCompleted completes an import's document with its counts.
+func importCompleted(ctx context.Context, tx projections.Tx, team string, e csdomain.ImportCompleted, position int64) error {
+	d, found, err := fold.Get(ctx, tx, ImportsCollection, e.ImportID)
+	if err != nil {
+		return err
+	}
+	if !found {
+		d = readmodel.Doc{"_id": e.ImportID, "team_id": team, "scan_id": e.ScanID}
+	}
+	c := e.Counts
+	byResult := map[string]any{}
+	for k, v := range c.ByResult {
+		byResult[string(k)] = int64(v)
+	}
+	bySev := map[string]any{}
+	for k, v := range c.FailBySev {
+		bySev[string(k)] = int64(v)
+	}
+	d["status"] = "completed"
+	d["counts"] = map[string]any{"results": int64(c.Results), "by_result": byResult, "fail_by_severity": bySev,
+		"muted": int64(c.Muted), "checks": int64(c.Checks), "resources": int64(c.Resources), "accounts": int64(c.Accounts)}
+	d["evaluated_at"] = readmodel.NormalizeTime(e.EvaluatedAt)
+	d["observed_from"], d["observed_to"] = fold.TimeOrNil(e.ObservedFrom), fold.TimeOrNil(e.ObservedTo)
+	d["completed_at"] = readmodel.NormalizeTime(e.CompletedAt)
+	d["identity_rule"] = string(e.IdentityRule)
+	d["position"] = position
+	tx.Put(ImportsCollection, d)
+	return nil
 }
 
 // describeChecks keeps each check's texts. A check described by several
