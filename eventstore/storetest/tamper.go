@@ -184,7 +184,9 @@ func testTamper(t *testing.T, open Open) {
 			tamper: func(ctx context.Context, tm Tamperer, _ []eventstore.RecordedEvent) error {
 				return tm.SetData(ctx, 3, []byte(`{"n":999}`))
 			},
-			want: func(evs []eventstore.RecordedEvent) eventstore.BrokenLink { return linkOf(evs[3], eventstore.BrokenEvent) },
+			want: func(evs []eventstore.RecordedEvent) eventstore.BrokenLink {
+				return linkOf(evs[3], eventstore.BrokenEvent)
+			},
 		},
 		{
 			name: "DeletedEvent",
@@ -387,7 +389,9 @@ func testTamper(t *testing.T, open Open) {
 			tamper: func(ctx context.Context, tm Tamperer, _ []eventstore.RecordedEvent) error {
 				return tm.SetMetadataKey(ctx, 3, "approved_by", json.RawMessage(`"mallory"`))
 			},
-			want: func(evs []eventstore.RecordedEvent) eventstore.BrokenLink { return linkOf(evs[3], eventstore.BrokenEvent) },
+			want: func(evs []eventstore.RecordedEvent) eventstore.BrokenLink {
+				return linkOf(evs[3], eventstore.BrokenEvent)
+			},
 			reason: "hash does not match the event's content",
 		},
 	} {
