@@ -77,7 +77,7 @@ type BrokenLink struct {
 	StreamID string `json:"stream_id,omitempty"`
 	Version  int64  `json:"version,omitempty"`
 	EventID  string `json:"event_id,omitempty"`
-	Kind     string `json:"kind"`
+	Kind     string `json:"kind,omitempty"`
 	Reason   string `json:"reason"`
 }
 
@@ -357,8 +357,8 @@ func (v *verifier) checkTail(ctx context.Context, last int64) error {
 			}
 		}
 		v.found(BrokenLink{Position: last + 1, Kind: BrokenCheckpoint, Reason: fmt.Sprintf(
-			"log truncated: checkpoint of %s (%s) says the log reached position %d, the log now ends at %d",
-			c.cp.TakenAt.UTC().Format(time.RFC3339), c.source, c.cp.Position, last)})
+			"log truncated: %s says the log reached position %d, the log now ends at %d",
+			c.what(), c.cp.Position, last)})
 		return nil // the lowest is named; the others say the same
 	}
 	return nil
@@ -367,8 +367,8 @@ func (v *verifier) checkTail(ctx context.Context, last int64) error {
 // compare checks that the event at a checkpoint's position has its log hash.
 func (v *verifier) compare(c queuedCheckpoint, e RecordedEvent) {
 	if !macEqual(e.LogHash, c.cp.LogHash) {
-		v.found(linkAt(e, BrokenCheckpoint, fmt.Sprintf("checkpoint of %s (%s) says position %d had log hash %.12s, the event there has %.12s",
-			c.cp.TakenAt.UTC().Format(time.RFC3339), c.source, c.cp.Position, c.cp.LogHash, e.LogHash)))
+		v.found(linkAt(e, BrokenCheckpoint, fmt.Sprintf("%s says position %d had log hash %.12s, the event there has %.12s",
+			c.what(), c.cp.Position, c.cp.LogHash, e.LogHash)))
 	}
 }
 
@@ -496,6 +496,15 @@ type queuedCheckpoint struct {
 	source string
 }
 
+// what names the checkpoint in a reason.
+func (c queuedCheckpoint) what() string {
+	at := c.cp.TakenAt.UTC().Format(time.RFC3339)
+	if c.source == "audit_dir" {
+		return "the checkpoint copy of " + at + " (audit directory)"
+	}
+	return "the stored checkpoint of " + at
+}
+
 // checkpointQueue feeds the walk with the checkpoints in position order:
 // the audit directory's copy and the store's history, paged.
 type checkpointQueue struct {
@@ -561,8 +570,7 @@ func (q *checkpointQueue) at(ctx context.Context, e RecordedEvent) error {
 		if c.cp.Position == e.Position {
 			q.v.compare(*c, e)
 		} else if c.cp.Position == 0 && c.cp.LogHash != "" {
-			q.v.found(BrokenLink{Kind: BrokenCheckpoint, Reason: fmt.Sprintf("checkpoint of %s (%s) at position 0 has a log hash",
-				c.cp.TakenAt.UTC().Format(time.RFC3339), c.source)})
+			q.v.found(BrokenLink{Kind: BrokenCheckpoint, Reason: c.what() + " is at position 0 but has a log hash"})
 		}
 		// A checkpoint at a missing position: the gap is reported.
 	}

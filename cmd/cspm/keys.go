@@ -82,7 +82,7 @@ func keysCreateCommand() *command {
 }
 
 func createKey(ctx context.Context, inv *invocation, cmd commands.IssueKey, asJSON bool) error {
-	store, err := openExistingEventStore(ctx, inv.cfg, inv.log)
+	store, auditKey, err := openExistingWritableStore(ctx, inv.cfg, inv.log)
 	if err != nil {
 		return err
 	}
@@ -92,6 +92,7 @@ func createKey(ctx context.Context, inv *invocation, cmd commands.IssueKey, asJS
 	if err != nil {
 		return keyError(err)
 	}
+	takeCheckpoint(ctx, inv, store, auditKey)
 	if asJSON {
 		enc := json.NewEncoder(inv.stdout)
 		enc.SetEscapeHTML(false)
@@ -270,7 +271,7 @@ func revokeKey(ctx context.Context, inv *invocation, keyID, reason string) error
 			return usageError("%q is not a key id (%d characters of a-z and 2-7)", keyID, access.KeyIDLength)
 		}
 	}
-	store, err := openExistingEventStore(ctx, inv.cfg, inv.log)
+	store, auditKey, err := openExistingWritableStore(ctx, inv.cfg, inv.log)
 	if err != nil {
 		return err
 	}
@@ -290,6 +291,7 @@ func revokeKey(ctx context.Context, inv *invocation, keyID, reason string) error
 	if err != nil {
 		return keyError(err)
 	}
+	takeCheckpoint(ctx, inv, store, auditKey)
 	fmt.Fprintf(inv.stdout, "API key %s (team %s) revoked at position %d; servers refuse it within a second.\n", keyID, team, res.Position)
 	return nil
 }

@@ -259,7 +259,7 @@ func testTamper(t *testing.T, open Open) {
 			want: func([]eventstore.RecordedEvent) eventstore.BrokenLink {
 				return eventstore.BrokenLink{Position: 5, Kind: eventstore.BrokenCheckpoint}
 			},
-			reason: "log truncated: checkpoint of ",
+			reason: "log truncated: the checkpoint copy of ",
 		},
 		{
 			// 1'. The same cut, the store's checkpoint left in place: it
