@@ -103,10 +103,12 @@ func CanonicalBytes(e RecordedEvent) []byte {
 	optional("idempotency_key", e.Metadata.IdempotencyKey)
 	// Keys the store never writes (Metadata.Extra), sorted, each marked
 	// as extra so that it cannot pass for an optional field above.
-	for _, k := range slices.Sorted(maps.Keys(e.Metadata.Extra)) {
-		field("extra")
-		field(k)
-		field(string(e.Metadata.Extra[k]))
+	if len(e.Metadata.Extra) > 0 {
+		for _, k := range slices.Sorted(maps.Keys(e.Metadata.Extra)) {
+			field("extra")
+			field(k)
+			field(string(e.Metadata.Extra[k]))
+		}
 	}
 	return b.Bytes()
 }

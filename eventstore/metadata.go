@@ -51,17 +51,18 @@ func (m *Metadata) UnmarshalJSON(b []byte) error {
 }
 
 // DecodeMetadata decodes a stored metadata document (see UnmarshalJSON).
-// The common case, a document exactly as the store writes it, costs one
-// decode and one encode: the decoded fields re-encode to the same bytes.
-// Anything else takes a slower path that finds every key.
+// The common case, a document as the store writes it (distinct known keys,
+// non-empty string values), is recognized by one scan of its bytes and
+// decoded by encoding/json; anything else takes a slower path that finds
+// every key.
 func DecodeMetadata(b []byte) (Metadata, error) {
 	b = bytes.TrimSpace(b)
 	if len(b) == 0 || string(b) == "null" {
 		return Metadata{}, nil
 	}
-	var f metadataFields
-	if err := json.Unmarshal(b, &f); err == nil {
-		if again, err := json.Marshal(f); err == nil && bytes.Equal(again, b) {
+	if plainMetadata(b) {
+		var f metadataFields
+		if err := json.Unmarshal(b, &f); err == nil {
 			return Metadata(f), nil
 		}
 	}
@@ -108,4 +109,90 @@ func (m *Metadata) field(key string) *string {
 		return &m.IdempotencyKey
 	}
 	return nil
+}
+
+// metadataKeys are the keys the store writes, by bit.
+var metadataKeys = map[string]uint8{
+	"team_id": 1 << 0, "actor": 1 << 1, "correlation_id": 1 << 2, "causation_id": 1 << 3,
+	"command_id": 1 << 4, "route": 1 << 5, "idempotency_key": 1 << 6,
+}
+
+// plainMetadata reports whether b is a JSON object whose keys are distinct
+// known keys, written without escapes, each holding a non-empty string:
+// what the store writes. It does not validate the strings' contents
+// (encoding/json does); false only means "take the slow path".
+func plainMetadata(b []byte) bool {
+	i := 0
+	ws := func() {
+		for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+			i++
+		}
+	}
+	// str scans a string at i; it returns its raw contents and whether it
+	// had an escape.
+	str := func() (raw []byte, escaped, ok bool) {
+		if i >= len(b) || b[i] != '"' {
+			return nil, false, false
+		}
+		start := i + 1
+		for j := start; j < len(b); j++ {
+			switch b[j] {
+			case '\\':
+				escaped = true
+				j++
+			case '"':
+				i = j + 1
+				return b[start:j], escaped, true
+			}
+		}
+		return nil, false, false
+	}
+	var seen uint8
+	ws()
+	if i >= len(b) || b[i] != '{' {
+		return false
+	}
+	i++
+	ws()
+	if i < len(b) && b[i] == '}' {
+		i++
+		ws()
+		return i == len(b)
+	}
+	for {
+		ws()
+		key, escaped, ok := str()
+		if !ok || escaped {
+			return false
+		}
+		bit := metadataKeys[string(key)]
+		if bit == 0 || seen&bit != 0 {
+			return false
+		}
+		seen |= bit
+		ws()
+		if i >= len(b) || b[i] != ':' {
+			return false
+		}
+		i++
+		ws()
+		val, _, ok := str()
+		if !ok || len(val) == 0 {
+			return false
+		}
+		ws()
+		if i >= len(b) {
+			return false
+		}
+		switch b[i] {
+		case ',':
+			i++
+		case '}':
+			i++
+			ws()
+			return i == len(b)
+		default:
+			return false
+		}
+	}
 }
