@@ -161,7 +161,7 @@ func (q *sequencer) backfill(ctx context.Context) (int, error) {
 			return done, fmt.Errorf("read stored events: %w", err)
 		}
 		var models []mongo.WriteModel
-		chainedTo, prev := d.Next-1, d.LogHash // no event left in the range: the head just moves on
+		prev := d.LogHash
 		for _, e := range evs {
 			if e.LogHash == "" {
 				e.LogHash = q.hasher.Next(prev, e.Position, e.Hash)
@@ -169,8 +169,12 @@ func (q *sequencer) backfill(ctx context.Context) (int, error) {
 					SetFilter(bson.D{{Key: "_id", Value: e.ID}, {Key: "log_hash", Value: bson.D{{Key: "$exists", Value: false}}}}).
 					SetUpdate(bson.D{{Key: "$set", Value: bson.D{{Key: "log_hash", Value: e.LogHash}}}}))
 			}
-			prev, chainedTo = e.LogHash, e.Position
+			prev = e.LogHash
 		}
+		// A full batch moves the head to its last event; a partial one read
+		// the whole range, so the head moves to next-1 (past positions that
+		// are missing: Verify reports those).
+		chainedTo := d.Next - 1
 		if len(evs) == roundBatch {
 			chainedTo = evs[len(evs)-1].Position
 		}
