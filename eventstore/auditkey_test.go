@@ -258,3 +258,16 @@ func BenchmarkDecodeMetadata(b *testing.B) {
 		}
 	})
 }
+
+// Metadata's JSON follows the caller's HTML escaping, like a plain struct.
+func TestMetadataJSONEscaping(t *testing.T) {
+	m := Metadata{Actor: "a<b>&c"}
+	escaped, err := json.Marshal(m)
+	require.NoError(t, err)
+	assert.Equal(t, `{"actor":"a\u003cb\u003e\u0026c"}`, string(escaped))
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	require.NoError(t, enc.Encode(m))
+	assert.Equal(t, `{"actor":"a<b>&c"}`+"\n", buf.String())
+}

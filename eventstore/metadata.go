@@ -14,10 +14,18 @@ type metadataFields Metadata
 
 // MarshalJSON writes the known fields as encoding/json would, then the
 // Extra keys, sorted: an event read back with extra keys exports as stored.
+// It leaves HTML escaping to the caller's encoder (json.Marshal escapes,
+// an Encoder with SetEscapeHTML(false) does not), as for any struct.
 func (m Metadata) MarshalJSON() ([]byte, error) {
-	b, err := json.Marshal(metadataFields(m))
-	if err != nil || len(m.Extra) == 0 {
-		return b, err
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(metadataFields(m)); err != nil {
+		return nil, err
+	}
+	b := bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
+	if len(m.Extra) == 0 {
+		return b, nil
 	}
 	b = b[:len(b)-1] // drop '}'
 	for _, k := range slices.Sorted(maps.Keys(m.Extra)) {
