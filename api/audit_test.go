@@ -222,7 +222,8 @@ func TestAuditRoutes_VerifyBrokenIs200(t *testing.T) {
 	env, audit := newAuditFakeEnv(t)
 	res := serve(t, env.srv.Handler(), request{Method: http.MethodGet, Path: "/api/v1/audit/verify"})
 	require.Equal(t, http.StatusOK, res.Status, "%s", res.Raw)
-	assert.JSONEq(t, `{"ok": true, "events_checked": 3, "streams_checked": 2, "started_at": "0001-01-01T00:00:00Z", "duration_ms": 0}`, string(res.Data))
+	assert.JSONEq(t, `{"ok": true, "head": 0, "events_checked": 3, "streams_checked": 2, "checkpoints_checked": 0, "idempotency_records_checked": 0,
+		"keyed": false, "events_after_checkpoint": 0, "started_at": "0001-01-01T00:00:00Z", "duration_ms": 0}`, string(res.Data))
 
 	audit.mu.Lock()
 	audit.broken = true

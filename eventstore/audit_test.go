@@ -134,10 +134,12 @@ func TestVerifyPagesThroughTheLog(t *testing.T) {
 	m := newMemStore()
 	fill(t, m, 5, 4)
 	var calls [][2]int64
-	rep, err := Verify(t.Context(), m, func(done, total int64) { calls = append(calls, [2]int64{done, total}) })
+	rep, err := Verify(t.Context(), m, VerifyOptions{Progress: func(done, total int64) { calls = append(calls, [2]int64{done, total}) }})
 	require.NoError(t, err)
 	assert.Nil(t, rep.Broken)
-	assert.Equal(t, VerifyReport{EventsChecked: 20, StreamsChecked: 5}, rep)
+	assert.Equal(t, VerifyReport{Head: 20, EventsChecked: 20, StreamsChecked: 5, NotChecked: []string{
+		"this store keeps no audit metadata: global chain, checkpoints and idempotency records not checked",
+	}}, rep)
 	assert.Len(t, calls, 7)
 	assert.Equal(t, [2]int64{20, 20}, calls[len(calls)-1])
 }
@@ -147,7 +149,7 @@ func TestVerifyToleratesConcurrentAppends(t *testing.T) {
 	fill(t, m, 3, 2)
 	// Between the walk and the head check, the log and the heads move on.
 	m.onStreams = func() { fill2(t, m) }
-	rep, err := Verify(t.Context(), m, nil)
+	rep, err := Verify(t.Context(), m, VerifyOptions{})
 	require.NoError(t, err)
 	assert.Nil(t, rep.Broken, "appends during Verify are not tampering: %+v", rep.Broken)
 	assert.Equal(t, int64(6), rep.EventsChecked)
@@ -191,7 +193,9 @@ func TestVerifyStreamHeads(t *testing.T) {
 			tamper: func(m *memStore) {
 				m.streams["zz"] = StreamInfo{StreamID: "zz", StreamType: "t", Version: 1, LastHash: "x"}
 			},
-			want: BrokenLink{Position: 0, StreamID: "zz", Version: 0},
+			// Nothing of the stream is left: the stream and its first
+			// missing version are named, not "position 0".
+			want: BrokenLink{Position: 0, StreamID: "zz", Version: 1, Kind: BrokenStreamHead},
 		},
 		"position out of order": {
 			tamper: func(m *memStore) { m.events[1].Position, m.events[2].Position = 3, 2 },
@@ -202,12 +206,15 @@ func TestVerifyStreamHeads(t *testing.T) {
 			m := newMemStore()
 			fill(t, m, 2, 2) // s00 v1 @1, s01 v1 @2, s00 v2 @3, s01 v2 @4
 			tc.tamper(m)
-			rep, err := Verify(t.Context(), m, nil)
+			rep, err := Verify(t.Context(), m, VerifyOptions{})
 			require.NoError(t, err)
 			require.NotNil(t, rep.Broken)
 			assert.NotEmpty(t, rep.Broken.Reason)
 			got := *rep.Broken
 			got.Reason, got.EventID = "", ""
+			if tc.want.Kind == "" {
+				got.Kind = ""
+			}
 			if tc.want.StreamID == "" {
 				got.StreamID, got.Version = "", 0
 			}
@@ -232,7 +239,7 @@ func (failingStore) ReadAll(context.Context, int64, int) ([]RecordedEvent, error
 func TestVerifyReportsReadErrors(t *testing.T) {
 	m := newMemStore()
 	fill(t, m, 1, 1)
-	_, err := Verify(t.Context(), failingStore{m}, nil)
+	_, err := Verify(t.Context(), failingStore{m}, VerifyOptions{})
 	assert.ErrorContains(t, err, "disk on fire")
 }
 

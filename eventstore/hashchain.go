@@ -6,6 +6,8 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"time"
 
@@ -14,8 +16,11 @@ import (
 
 // The hash chain: within a stream, event v carries prev_hash = hash of event
 // v-1 ("" for v = 1) and hash = sha256(canonical bytes of its envelope and
-// data). The position is not hashed: it is assigned by the store (after commit,
-// on MongoDB) and checked for density by Verify instead.
+// data). The position is not in that hash: it is assigned by the store
+// (after commit, on MongoDB). The global chain covers it instead: whoever
+// assigns positions also assigns each event's log_hash, a keyed hash over
+// the previous position's log_hash, the position and the event's hash
+// (auditkey.go, LogHasher), so the order of the whole log is fixed too.
 
 // NormalizeTime is the precision every backend stores (MongoDB dates are
 // milliseconds), applied before hashing so both backends hash the same bytes.
@@ -62,7 +67,9 @@ func CompactJSON(data []byte) (json.RawMessage, error) {
 // follow the fixed fields as name/value pairs, each pair only when its
 // value is set: an event without them hashes exactly as it did before they
 // existed, so stored chains keep verifying. The names keep two envelopes
-// that set different optional fields apart.
+// that set different optional fields apart. Any other key of the stored
+// metadata (Metadata.Extra) follows as an ("extra", name, value) triple,
+// so every key the store holds is hashed.
 func CanonicalBytes(e RecordedEvent) []byte {
 	var b bytes.Buffer
 	field := func(s string) {
@@ -94,6 +101,15 @@ func CanonicalBytes(e RecordedEvent) []byte {
 	}
 	optional("route", e.Metadata.Route)
 	optional("idempotency_key", e.Metadata.IdempotencyKey)
+	// Keys the store never writes (Metadata.Extra), sorted, each marked
+	// as extra so that it cannot pass for an optional field above.
+	if len(e.Metadata.Extra) > 0 {
+		for _, k := range slices.Sorted(maps.Keys(e.Metadata.Extra)) {
+			field("extra")
+			field(k)
+			field(string(e.Metadata.Extra[k]))
+		}
+	}
 	return b.Bytes()
 }
 

@@ -114,6 +114,7 @@ func TestComputeHashCoversEveryField(t *testing.T) {
 		"IdempotencyKey": func(e *RecordedEvent) { e.Metadata.IdempotencyKey = "k-1" },
 		"RecordedAt":     func(e *RecordedEvent) { e.RecordedAt = e.RecordedAt.Add(time.Millisecond) },
 		"PrevHash":       func(e *RecordedEvent) { e.PrevHash += "x" },
+		"Extra":          func(e *RecordedEvent) { e.Metadata.Extra = map[string]json.RawMessage{"x": json.RawMessage(`1`)} },
 		// Moving a character between adjacent fields must not collide.
 		"field boundary": func(e *RecordedEvent) { e.StreamID, e.StreamType = "scan-1s", "can_run" },
 	}
@@ -126,7 +127,7 @@ func TestComputeHashCoversEveryField(t *testing.T) {
 	fields := reflect.TypeFor[RecordedEvent]()
 	for i := range fields.NumField() {
 		switch name := fields.Field(i).Name; name {
-		case "Position", "Hash": // not hashed: assigned by the store / the result
+		case "Position", "Hash", "LogHash": // not hashed: assigned by the store / the result / the global chain
 		case "Metadata":
 			for j := range reflect.TypeFor[Metadata]().NumField() {
 				assert.Contains(t, mutations, reflect.TypeFor[Metadata]().Field(j).Name)

@@ -85,6 +85,13 @@ type Metadata struct {
 	CommandID      string `json:"command_id,omitempty"`
 	Route          string `json:"route,omitempty"`
 	IdempotencyKey string `json:"idempotency_key,omitempty"`
+	// Extra holds what a stored metadata document has beyond the fields
+	// above (a key this version does not know, or a known key whose value
+	// is not a string), as canonical JSON values by key. The store never
+	// writes any (an append carrying Extra is invalid); it is read back so
+	// that the hash covers every key the store holds (CanonicalBytes) and
+	// an added key breaks the chain. See metadata.go for its JSON form.
+	Extra map[string]json.RawMessage `json:"-"`
 }
 
 // NewEvent is one event to append. Data is the JSON encoding of the event at
@@ -145,6 +152,10 @@ type RecordedEvent struct {
 	RecordedAt    time.Time       `json:"recorded_at"`
 	PrevHash      string          `json:"prev_hash"`
 	Hash          string          `json:"hash"`
+	// LogHash links the event into the global chain: the keyed hash of
+	// the previous position's LogHash, this position and Hash (LogHasher).
+	// The store assigns it with the position; empty only before that.
+	LogHash string `json:"log_hash,omitempty"`
 }
 
 // ReadStreamOptions bounds a stream read. Zero values mean "no bound".
@@ -285,6 +296,9 @@ func (r AppendRequest) Validate() error {
 		if !json.Valid(e.Data) {
 			errs = append(errs, fmt.Errorf("event %d: data is not valid JSON", i))
 		}
+	}
+	if len(r.Metadata.Extra) > 0 {
+		errs = append(errs, errors.New("metadata: extra keys are read-only (the store never writes them)"))
 	}
 	if r.Idempotency.Key != "" && r.Idempotency.Fingerprint == "" {
 		errs = append(errs, errors.New("idempotency fingerprint is empty"))

@@ -30,6 +30,11 @@ type AuditDeps struct {
 	// State rebuilds the aggregate state of one stream's events (oldest
 	// first, a prefix of the stream): commands.State with the domain codec.
 	State func(events []eventstore.RecordedEvent) (any, error)
+	// AuditKey and AuditDir are what Verify checks the keyed chain and the
+	// checkpoint copy with (the zero key and "": not checked), the same
+	// as `cspm events verify` reads from the configuration.
+	AuditKey eventstore.AuditKey
+	AuditDir string
 }
 
 // Audit runs the audit queries. It is safe for concurrent use.
@@ -38,6 +43,8 @@ type Audit struct {
 	events eventstore.Store
 	state  func([]eventstore.RecordedEvent) (any, error)
 	verify chan struct{} // one Verify at a time: each walks the whole store
+	key    eventstore.AuditKey
+	dir    string
 }
 
 // NewAudit returns the audit queries. It panics on a missing dependency:
@@ -46,7 +53,7 @@ func NewAudit(d AuditDeps) *Audit {
 	if d.Log == nil || d.Events == nil || d.State == nil {
 		panic("queries.NewAudit: a dependency is missing")
 	}
-	return &Audit{log: d.Log, events: d.Events, state: d.State, verify: make(chan struct{}, 1)}
+	return &Audit{log: d.Log, events: d.Events, state: d.State, verify: make(chan struct{}, 1), key: d.AuditKey, dir: d.AuditDir}
 }
 
 // AuditFilter narrows AuditLog; empty fields do not filter.
@@ -233,21 +240,55 @@ func (a *Audit) StreamState(ctx context.Context, team, streamID string, at event
 	return out, nil
 }
 
-// VerifyResult is the outcome of verifying every hash chain of the store.
+// VerifyResult is the outcome of verifying the store's tamper evidence
+// (eventstore.Verify; docs/tamper-evidence.md): the report, plus when it
+// ran. `cspm events verify --json` prints the same document.
 type VerifyResult struct {
-	// OK: every chain is intact and positions are dense. Otherwise Broken
-	// names the first broken link.
-	OK             bool                   `json:"ok"`
-	EventsChecked  int64                  `json:"events_checked"`
-	StreamsChecked int64                  `json:"streams_checked"`
-	Broken         *eventstore.BrokenLink `json:"broken,omitempty"`
-	StartedAt      time.Time              `json:"started_at"`
-	DurationMS     int64                  `json:"duration_ms"`
+	// OK: nothing that was checked is broken. NotChecked says what could
+	// not be checked; Broken names the first broken link.
+	OK                    bool                          `json:"ok"`
+	Head                  int64                         `json:"head"`
+	EventsChecked         int64                         `json:"events_checked"`
+	StreamsChecked        int64                         `json:"streams_checked"`
+	CheckpointsChecked    int64                         `json:"checkpoints_checked"`
+	IdempotencyChecked    int64                         `json:"idempotency_records_checked"`
+	StoreID               string                        `json:"store_id,omitempty"`
+	KeyID                 string                        `json:"key_id,omitempty"`
+	Keyed                 bool                          `json:"keyed"`
+	LatestCheckpoint      *eventstore.CheckpointSummary `json:"latest_checkpoint,omitempty"`
+	EventsAfterCheckpoint int64                         `json:"events_after_checkpoint"`
+	NotChecked            []string                      `json:"not_checked,omitempty"`
+	Broken                *eventstore.BrokenLink        `json:"broken,omitempty"`
+	StartedAt             time.Time                     `json:"started_at"`
+	DurationMS            int64                         `json:"duration_ms"`
 }
 
-// Verify runs eventstore.Verify over the whole store (one at a time: a
-// second call waits for the first). A broken chain is a result, not an
-// error; an error means the check could not run (ctx ended, store down).
+// NewVerifyResult is rep as a VerifyResult, for a run started at start
+// that took d.
+func NewVerifyResult(rep eventstore.VerifyReport, start time.Time, d time.Duration) VerifyResult {
+	return VerifyResult{
+		OK:                    rep.Broken == nil,
+		Head:                  rep.Head,
+		EventsChecked:         rep.EventsChecked,
+		StreamsChecked:        rep.StreamsChecked,
+		CheckpointsChecked:    rep.CheckpointsChecked,
+		IdempotencyChecked:    rep.IdempotencyChecked,
+		StoreID:               rep.StoreID,
+		KeyID:                 rep.KeyID,
+		Keyed:                 rep.Keyed,
+		LatestCheckpoint:      rep.LatestCheckpoint,
+		EventsAfterCheckpoint: rep.EventsAfterCheckpoint,
+		NotChecked:            rep.NotChecked,
+		Broken:                rep.Broken,
+		StartedAt:             start.UTC(),
+		DurationMS:            d.Milliseconds(),
+	}
+}
+
+// Verify runs eventstore.Verify over the whole store with the audit key
+// and directory (one at a time: a second call waits for the first). A
+// broken chain is a result, not an error; an error means the check could
+// not run (ctx ended, store down).
 func (a *Audit) Verify(ctx context.Context) (VerifyResult, error) {
 	select {
 	case a.verify <- struct{}{}:
@@ -256,21 +297,14 @@ func (a *Audit) Verify(ctx context.Context) (VerifyResult, error) {
 		return VerifyResult{}, fmt.Errorf("audit verify: waiting for the running one: %w", ctx.Err())
 	}
 	start := time.Now()
-	rep, err := eventstore.Verify(ctx, a.events, nil)
+	rep, err := eventstore.Verify(ctx, a.events, eventstore.VerifyOptions{Key: a.key, AuditDir: a.dir})
 	if err != nil {
 		if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
 			err = fmt.Errorf("%w (%w)", cerr, err)
 		}
 		return VerifyResult{}, fmt.Errorf("audit: %w", err)
 	}
-	return VerifyResult{
-		OK:             rep.Broken == nil,
-		EventsChecked:  rep.EventsChecked,
-		StreamsChecked: rep.StreamsChecked,
-		Broken:         rep.Broken,
-		StartedAt:      start.UTC(),
-		DurationMS:     time.Since(start).Milliseconds(),
-	}, nil
+	return NewVerifyResult(rep, start, time.Since(start)), nil
 }
 
 // ownedBy reports whether evs is a non-empty stream of team: every event

@@ -223,9 +223,9 @@ func (a *testApp) cli(t *testing.T, env map[string]string, args ...string) resul
 	return result{code: code, stdout: stdout.String(), stderr: stderr.String()}
 }
 
-// lookupEnv is env with CSPM_DATA_DIR set to the app's data dir.
+// lookupEnv is env with CSPM_DATA_DIR and CSPM_AUDIT_DIR set to the app's.
 func (a *testApp) lookupEnv(env map[string]string) config.LookupEnv {
-	e := map[string]string{"CSPM_DATA_DIR": a.cfg.DataDir}
+	e := map[string]string{"CSPM_DATA_DIR": a.cfg.DataDir, "CSPM_AUDIT_DIR": a.cfg.AuditDir}
 	maps.Copy(e, env)
 	return func(k string) (string, bool) { v, ok := e[k]; return v, ok }
 }

@@ -40,6 +40,7 @@ import (
 func BenchmarkCommandToQueryLatency(b *testing.B) {
 	cfg := config.Default()
 	cfg.DataDir = b.TempDir()
+	cfg.AuditDir = b.TempDir()
 	cfg.HTTPAddr = "127.0.0.1:0"
 	cfg.RateLimit = 0
 	var srv *api.Server

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -20,10 +21,32 @@ type result struct {
 }
 
 // cspm runs the CLI in process with the given environment.
+// testAuditDirs holds each test's audit directory (CSPM_AUDIT_DIR of its
+// cspm calls, unless the test sets it): one per test, so that commands of
+// one test share the audit key, and never the user's config dir.
+var testAuditDirs sync.Map
+
+func testAuditDir(t *testing.T) string {
+	if dir, ok := testAuditDirs.Load(t); ok {
+		return dir.(string)
+	}
+	dir := t.TempDir()
+	testAuditDirs.Store(t, dir)
+	t.Cleanup(func() { testAuditDirs.Delete(t) })
+	return dir
+}
+
 func cspm(t *testing.T, env map[string]string, args ...string) result {
 	t.Helper()
 	var stdout, stderr bytes.Buffer
-	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
+	auditDir := testAuditDir(t)
+	lookup := func(k string) (string, bool) {
+		v, ok := env[k]
+		if !ok && k == "CSPM_AUDIT_DIR" {
+			return auditDir, true
+		}
+		return v, ok
+	}
 	code := run(context.Background(), args, &stdout, &stderr, lookup)
 	return result{code: code, stdout: stdout.String(), stderr: stderr.String()}
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/cspm-es/cspm-es/eventstore"
 	"github.com/cspm-es/cspm-es/platform/config"
 	"github.com/cspm-es/cspm-es/platform/progress"
+	"github.com/cspm-es/cspm-es/queries"
 )
 
 const storeGroups = config.GroupRegistry | config.GroupStorage | config.GroupLogging
@@ -302,19 +303,30 @@ func writeEvents(ctx context.Context, store eventstore.Store, w io.Writer, from,
 func eventsVerifyCommand() *command {
 	return &command{
 		name:    "verify",
-		summary: "check every stream's hash chain and the positions (exit 1 if broken)",
-		description: "Recomputes every event's hash, checks each stream's chain (versions\n" +
-			"1..n, prev_hash links) and that global positions are dense. Exits 0 with a\n" +
-			"summary when everything is intact, 1 naming the first broken link\n" +
-			"(position, stream, version, event id, reason) otherwise.",
+		summary: "check the event store's tamper evidence (exit 1 if broken)",
+		description: "Walks the whole log once and checks: every event's hash and its stream's\n" +
+			"hash chain (versions 1..n, prev_hash links), that global positions are\n" +
+			"dense, the global chain over positions (log_hash, keyed with the audit key\n" +
+			"of --audit-dir), stream heads, the checkpoints (the store's history and the\n" +
+			"latest copy in --audit-dir: a log cut below one is named) and the\n" +
+			"idempotency records. Exits 0 with a summary when everything checked is\n" +
+			"intact, 1 naming the first broken link (position, stream, version, event\n" +
+			"id, reason) otherwise; both say what could not be checked (no key, no\n" +
+			"checkpoint copy) and how many events lie after the latest checkpoint.\n" +
+			"It only reads, and works beside a running server.",
 		groups: storeGroups,
 		build: func(fs *flag.FlagSet) runFunc {
-			return func(ctx context.Context, inv *invocation) error { return verify(ctx, inv) }
+			asJSON := fs.Bool("json", false, "print the report as one JSON document (the answer of GET /api/v1/audit/verify)")
+			return func(ctx context.Context, inv *invocation) error { return verify(ctx, inv, *asJSON) }
 		},
 	}
 }
 
-func verify(ctx context.Context, inv *invocation) error {
+func verify(ctx context.Context, inv *invocation, asJSON bool) error {
+	key, err := readAuditKey(inv.cfg)
+	if err != nil {
+		return fmt.Errorf("%w (--audit-dir / CSPM_AUDIT_DIR)", err)
+	}
 	store, err := openEventStoreReadOnly(ctx, inv.cfg, inv.log)
 	if err != nil {
 		return err
@@ -322,20 +334,48 @@ func verify(ctx context.Context, inv *invocation) error {
 	defer closeStore(inv, store)
 
 	bar := progress.New(inv.stderr, "verifying", -1)
-	report, err := eventstore.Verify(ctx, store, bar.Update)
+	start := time.Now()
+	report, err := eventstore.Verify(ctx, store, eventstore.VerifyOptions{Key: key, AuditDir: inv.cfg.AuditDirectory(), Progress: bar.Update})
 	bar.Finish()
 	if err != nil {
 		return fmt.Errorf("verify: %w", err)
 	}
-	if b := report.Broken; b != nil {
-		fmt.Fprintf(inv.stdout, "BROKEN: first broken link at position %d: stream %s version %d, event %s: %s\n",
-			b.Position, b.StreamID, b.Version, b.EventID, b.Reason)
-		fmt.Fprintf(inv.stdout, "(%d events in %d streams checked)\n", report.EventsChecked, report.StreamsChecked)
+	if asJSON {
+		enc := json.NewEncoder(inv.stdout)
+		enc.SetEscapeHTML(false)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(queries.NewVerifyResult(report, start, time.Since(start))); err != nil {
+			return err
+		}
+	} else {
+		printReport(inv.stdout, report)
+	}
+	if report.Broken != nil {
 		return &exitError{code: exitFailure}
 	}
-	fmt.Fprintf(inv.stdout, "OK: %d events in %d streams verified; every hash chain is intact\n",
-		report.EventsChecked, report.StreamsChecked)
 	return nil
+}
+
+// printReport writes a verification report for humans: the verdict first.
+func printReport(w io.Writer, r eventstore.VerifyReport) {
+	if b := r.Broken; b != nil {
+		fmt.Fprintf(w, "BROKEN: %s\n", b)
+		fmt.Fprintf(w, "(%d events in %d streams checked)\n", r.EventsChecked, r.StreamsChecked)
+	} else {
+		fmt.Fprintf(w, "OK: %d events in %d streams verified; every hash chain is intact\n", r.EventsChecked, r.StreamsChecked)
+	}
+	if r.Keyed {
+		fmt.Fprintf(w, "global chain: checked with audit key %s (store %s)\n", r.KeyID, r.StoreID)
+	}
+	fmt.Fprintf(w, "checkpoints checked: %d; idempotency records checked: %d\n", r.CheckpointsChecked, r.IdempotencyChecked)
+	if c := r.LatestCheckpoint; c != nil {
+		fmt.Fprintf(w, "latest checkpoint: position %d, %s (%s, from the %s); %d events after it are not protected by a checkpoint yet\n",
+			c.Position, c.TakenAt.UTC().Format(time.RFC3339), c.Reason, map[string]string{"audit_dir": "audit directory", "store": "store"}[c.Source],
+			r.EventsAfterCheckpoint)
+	}
+	for _, n := range r.NotChecked {
+		fmt.Fprintf(w, "not checked: %s\n", n)
+	}
 }
 
 func closeStore(inv *invocation, store eventstore.Store) {

@@ -86,7 +86,7 @@ func keysCreateCommand() *command {
 }
 
 func createKey(ctx context.Context, inv *invocation, cmd commands.IssueKey, asJSON bool) error {
-	store, release, err := openEventStoreToWrite(ctx, inv, "cspm keys create")
+	store, auditKey, release, err := openEventStoreToWrite(ctx, inv, "cspm keys create")
 	if err != nil {
 		return err
 	}
@@ -96,6 +96,7 @@ func createKey(ctx context.Context, inv *invocation, cmd commands.IssueKey, asJS
 	if err != nil {
 		return keyError(err)
 	}
+	takeCheckpoint(ctx, inv, store, auditKey)
 	if asJSON {
 		enc := json.NewEncoder(inv.stdout)
 		enc.SetEscapeHTML(false)
@@ -274,7 +275,7 @@ func revokeKey(ctx context.Context, inv *invocation, keyID, reason string) error
 			return usageError("%q is not a key id (%d characters of a-z and 2-7)", keyID, access.KeyIDLength)
 		}
 	}
-	store, release, err := openEventStoreToWrite(ctx, inv, "cspm keys revoke")
+	store, auditKey, release, err := openEventStoreToWrite(ctx, inv, "cspm keys revoke")
 	if err != nil {
 		return err
 	}
@@ -294,6 +295,7 @@ func revokeKey(ctx context.Context, inv *invocation, keyID, reason string) error
 	if err != nil {
 		return keyError(err)
 	}
+	takeCheckpoint(ctx, inv, store, auditKey)
 	fmt.Fprintf(inv.stdout, "API key %s (team %s) revoked at position %d; servers refuse it within a second.\n", keyID, team, res.Position)
 	return nil
 }

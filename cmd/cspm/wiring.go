@@ -99,21 +99,67 @@ var metricsModule = fx.Module("metrics",
 var eventStoreModule = fx.Module("eventstore",
 	fx.Provide(newEventStore, eventstore.NewDomainCodec),
 	readinessCheck(storeReadiness),
+	// Registered right after the store: its stop hook runs after every
+	// later module's (the API, relay and projectors have stopped writing)
+	// and before the store closes.
+	fx.Invoke(registerCheckpointer),
 )
 
-// newEventStore opens the configured store and closes it when the app stops.
-func newEventStore(lc fx.Lifecycle, cfg config.Config, reg *dbregistry.Registry, log *slog.Logger) (eventstore.Store, error) {
+// auditSetup is the audit key the store writes with and the audit
+// directory (docs/tamper-evidence.md).
+type auditSetup struct {
+	Key eventstore.AuditKey
+	Dir string
+}
+
+// newEventStore opens the configured store with the audit key (created on
+// the first start) and closes it when the app stops.
+func newEventStore(lc fx.Lifecycle, cfg config.Config, reg *dbregistry.Registry, log *slog.Logger) (eventstore.Store, auditSetup, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), storeOpenTimeout)
 	defer cancel()
-	store, err := openEventStore(ctx, cfg, reg, log)
+	store, key, err := openWritableEventStore(ctx, cfg, reg, log)
 	if err != nil {
-		return nil, err
+		return nil, auditSetup{}, err
 	}
 	lc.Append(fx.StopHook(func() error {
 		log.Debug("closing event store")
 		return store.Close()
 	}))
-	return store, nil
+	return store, auditSetup{Key: key, Dir: cfg.AuditDirectory()}, nil
+}
+
+// registerCheckpointer signs checkpoints of the store: at start, every
+// --audit-checkpoint-interval in which the head moved, and at the clean
+// stop, before the store closes.
+func registerCheckpointer(lc fx.Lifecycle, store eventstore.Store, audit auditSetup, cfg config.Config, log *slog.Logger) error {
+	log = log.With("component", "audit")
+	cp, err := eventstore.NewCheckpointer(store, audit.Key, audit.Dir, log)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	lc.Append(fx.Hook{
+		OnStart: func(context.Context) error {
+			go func() {
+				defer close(done)
+				cp.Run(ctx, cfg.AuditCheckpointInterval)
+			}()
+			return nil
+		},
+		OnStop: func(stopCtx context.Context) error {
+			cancel()
+			<-done
+			c, err := cp.Take(stopCtx, eventstore.CheckpointStop)
+			if err != nil {
+				log.Error("audit checkpoint at stop not taken", "err", err)
+				return nil
+			}
+			log.Info("audit checkpoint taken", "reason", c.Reason, "position", c.Position, "file", eventstore.CheckpointFile(audit.Dir, c.StoreID))
+			return nil
+		},
+	})
+	return nil
 }
 
 var commandsModule = fx.Module("commands",

@@ -17,12 +17,15 @@ var auditModule = fx.Module("audit",
 	fx.Provide(newAuditQueries),
 )
 
-func newAuditQueries(rm ReadModels, store eventstore.Store, codec *eventstore.Codec) *queries.Audit {
+func newAuditQueries(rm ReadModels, store eventstore.Store, codec *eventstore.Codec, audit auditSetup) *queries.Audit {
 	return queries.NewAudit(queries.AuditDeps{
 		Log:    rm.Stores[dbregistry.PLATFORM],
 		Events: store,
 		State: func(events []eventstore.RecordedEvent) (any, error) {
 			return commands.State(codec, events)
 		},
+		// Verify checks with the same key and directory as `cspm events verify`.
+		AuditKey: audit.Key,
+		AuditDir: audit.Dir,
 	})
 }

@@ -21,6 +21,7 @@ func testConfig(t *testing.T) config.Config {
 	t.Helper()
 	cfg := config.Default()
 	cfg.DataDir = t.TempDir()
+	cfg.AuditDir = t.TempDir() // never the user's config dir
 	cfg.HTTPAddr = "127.0.0.1:0"
 	cfg.ShutdownTimeout = 10 * time.Second // above net/http's 5s grace for just-accepted connections
 	cfg.RateLimit = 0                      // tests hammer the API; the limiter has its own tests

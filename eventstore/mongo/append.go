@@ -44,6 +44,12 @@ func (s *Store) doAppend(ctx context.Context, req eventstore.AppendRequest) (eve
 	if err := req.Validate(); err != nil {
 		return eventstore.AppendResult{}, err
 	}
+	if s.opts.ReadOnly {
+		return eventstore.AppendResult{}, fmt.Errorf("append to %q: the store is open read-only", req.StreamID)
+	}
+	if err := s.keyMismatch(); err != nil {
+		return eventstore.AppendResult{}, fmt.Errorf("append to %q: %w", req.StreamID, err)
+	}
 	for attempt := 1; ; attempt++ {
 		res, stored, err := s.appendTxn(ctx, req)
 		if err == nil && stored != nil {
@@ -162,10 +168,12 @@ func (s *Store) appendTxn(ctx context.Context, req eventstore.AppendRequest) (ev
 			return fmt.Errorf("insert events: %w", err)
 		}
 		if key := req.Idempotency.Key; key != "" {
-			_, err := s.idem.InsertOne(sc, idempotencyDoc{
+			d := idempotencyDoc{
 				Key: key, Fingerprint: req.Idempotency.Fingerprint,
 				StreamID: req.StreamID, EventIDs: ids, Version: last.Version, CreatedAt: last.RecordedAt,
-			})
+			}
+			d.MAC = eventstore.IdempotencyMAC(s.opts.AuditKey, key, d.Fingerprint, d.result(nil))
+			_, err := s.idem.InsertOne(sc, d)
 			if err != nil {
 				return fmt.Errorf("store idempotency key: %w", err)
 			}

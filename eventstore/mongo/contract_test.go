@@ -2,6 +2,7 @@ package mongo
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"os"
@@ -27,14 +28,14 @@ func TestContract(t *testing.T) {
 	if uri == "" {
 		t.Skip("MongoDB contract suite NOT RUN: " + uriEnv + " is not set (make test-mongo)")
 	}
-	storetest.Run(t, func(t *testing.T) (eventstore.Store, storetest.Tamperer) {
-		s := openTestStore(t, uri)
+	storetest.Run(t, func(t *testing.T, key eventstore.AuditKey) (eventstore.Store, storetest.Tamperer) {
+		s := openTestStore(t, uri, key)
 		return s, tamperer{s}
 	})
 }
 
 // openTestStore opens a store on a uuid-suffixed database dropped at cleanup.
-func openTestStore(t *testing.T, uri string) *Store {
+func openTestStore(t *testing.T, uri string, key eventstore.AuditKey) *Store {
 	t.Helper()
 	database := "cspm_events_test_" + strings.ReplaceAll(uuid.NewString(), "-", "")
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -43,6 +44,7 @@ func openTestStore(t *testing.T, uri string) *Store {
 		SequencerLease: 2 * time.Second,
 		PollInterval:   20 * time.Millisecond,
 		Logger:         slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn})),
+		AuditKey:       key,
 	})
 	if err != nil {
 		t.Fatalf("open %s: %v", database, err)
@@ -125,8 +127,100 @@ func (tp tamperer) InsertRaw(ctx context.Context, ev eventstore.RecordedEvent) e
 	if _, err := tp.s.events.InsertOne(ctx, toEventDoc(ev)); err != nil {
 		return err
 	}
+	return tp.bumpNext(ctx, ev.Position+1)
+}
+
+func (tp tamperer) bumpNext(ctx context.Context, next int64) error {
 	_, err := tp.s.seq.UpdateOne(ctx, bson.D{{Key: "_id", Value: sequencerID}},
-		bson.D{{Key: "$max", Value: bson.D{{Key: "next", Value: ev.Position + 1}}}})
+		bson.D{{Key: "$max", Value: bson.D{{Key: "next", Value: next}}}})
+	return err
+}
+
+// ReplaceRaw replaces the document at ev.Position (its _id may change).
+func (tp tamperer) ReplaceRaw(ctx context.Context, ev eventstore.RecordedEvent) error {
+	return tp.s.inTxn(ctx, func(sc context.Context) error {
+		r, err := tp.s.events.DeleteOne(sc, bson.D{{Key: "position", Value: ev.Position}})
+		if err != nil {
+			return err
+		}
+		if r.DeletedCount != 1 {
+			return fmt.Errorf("no event at position %d", ev.Position)
+		}
+		_, err = tp.s.events.InsertOne(sc, toEventDoc(ev))
+		return err
+	})
+}
+
+// Renumber moves the events to negative positions first, so that no move
+// collides with an event still to move on the unique position index.
+func (tp tamperer) Renumber(ctx context.Context, moves map[int64]int64) error {
+	top := int64(0)
+	err := tp.s.inTxn(ctx, func(sc context.Context) error {
+		for from := range moves {
+			if _, err := tp.s.events.UpdateOne(sc, bson.D{{Key: "position", Value: from}},
+				bson.D{{Key: "$set", Value: bson.D{{Key: "position", Value: -from}}}}); err != nil {
+				return err
+			}
+		}
+		for from, to := range moves {
+			r, err := tp.s.events.UpdateOne(sc, bson.D{{Key: "position", Value: -from}},
+				bson.D{{Key: "$set", Value: bson.D{{Key: "position", Value: to}}}})
+			if err != nil {
+				return err
+			}
+			if r.MatchedCount != 1 {
+				return fmt.Errorf("renumber: no event at position %d", from)
+			}
+			top = max(top, to)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return tp.bumpNext(ctx, top+1)
+}
+
+func (tp tamperer) SetStreamHead(ctx context.Context, h eventstore.StreamInfo) error {
+	_, err := tp.s.streams.UpdateOne(ctx, bson.D{{Key: "_id", Value: h.StreamID}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "stream_type", Value: h.StreamType}, {Key: "version", Value: h.Version},
+			{Key: "last_hash", Value: h.LastHash}}}}, options.UpdateOne().SetUpsert(true))
+	return err
+}
+
+func (tp tamperer) DeleteStreamHead(ctx context.Context, streamID string) error {
+	r, err := tp.s.streams.DeleteOne(ctx, bson.D{{Key: "_id", Value: streamID}})
+	if err == nil && r.DeletedCount != 1 {
+		err = fmt.Errorf("no stream head %q", streamID)
+	}
+	return err
+}
+
+func (tp tamperer) SetMetadataKey(ctx context.Context, position int64, key string, value json.RawMessage) error {
+	var v any
+	if err := json.Unmarshal(value, &v); err != nil {
+		return err
+	}
+	r, err := tp.s.events.UpdateOne(ctx, bson.D{{Key: "position", Value: position}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "metadata." + key, Value: v}}}})
+	if err == nil && r.MatchedCount != 1 {
+		err = fmt.Errorf("no event at position %d", position)
+	}
+	return err
+}
+
+func (tp tamperer) SetIdempotencyResult(ctx context.Context, key string, res eventstore.AppendResult) error {
+	r, err := tp.s.idem.UpdateOne(ctx, bson.D{{Key: "_id", Value: key}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "stream_id", Value: res.StreamID}, {Key: "version", Value: res.Version},
+			{Key: "event_ids", Value: res.EventIDs}}}})
+	if err == nil && r.MatchedCount != 1 {
+		err = fmt.Errorf("no idempotency record %q", key)
+	}
+	return err
+}
+
+func (tp tamperer) DeleteCheckpoints(ctx context.Context, above int64) error {
+	_, err := tp.s.checkpoints.DeleteMany(ctx, bson.D{{Key: "position", Value: bson.D{{Key: "$gt", Value: above}}}})
 	return err
 }
 
@@ -137,7 +231,7 @@ func TestSequencerFailover(t *testing.T) {
 	if uri == "" {
 		t.Skip("MongoDB fail-over test NOT RUN: " + uriEnv + " is not set (make test-mongo)")
 	}
-	a := openTestStore(t, uri)
+	a := openTestStore(t, uri, eventstore.AuditKey{})
 	ctx := t.Context()
 	b, err := Open(ctx, uri, a.db.Name(), Options{SequencerLease: time.Second, PollInterval: 20 * time.Millisecond, Logger: a.log})
 	if err != nil {

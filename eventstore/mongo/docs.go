@@ -2,7 +2,10 @@ package mongo
 
 import (
 	"encoding/json"
+	"fmt"
 	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"github.com/cspm-es/cspm-es/eventstore"
 )
@@ -13,16 +16,20 @@ const (
 	collStreams     = "streams"
 	collIdempotency = "idempotency"
 	collSequencer   = "sequencer"
+	collAuditMeta   = "audit_meta"
+	collCheckpoints = "checkpoints"
 
 	// sequencerID is the _id of the single sequencer document.
 	sequencerID = "global"
+	// auditMetaID is the _id of the single audit_meta document.
+	auditMetaID = "audit"
 )
 
 // eventDoc is one stored event. _id is the event id (unique by construction).
 // Data holds the exact canonical JSON bytes as a BSON string, so the hash
-// chain recomputes byte for byte. Position is absent and Pending is true
-// until the sequencer stamps the event; stamping sets the one and unsets the
-// other in the same write.
+// chain recomputes byte for byte. Position and LogHash are absent and
+// Pending is true until the sequencer stamps the event; stamping sets the
+// first two and unsets the other in the same write.
 type eventDoc struct {
 	ID            string      `bson:"_id"`
 	StreamID      string      `bson:"stream_id"`
@@ -37,6 +44,7 @@ type eventDoc struct {
 	RecordedAt    time.Time   `bson:"recorded_at"`
 	PrevHash      string      `bson:"prev_hash"`
 	Hash          string      `bson:"hash"`
+	LogHash       string      `bson:"log_hash,omitempty"`
 }
 
 type metadataDoc struct {
@@ -48,6 +56,69 @@ type metadataDoc struct {
 	// Added later: absent from older documents, omitted when empty.
 	Route          string `bson:"route,omitempty"`
 	IdempotencyKey string `bson:"idempotency_key,omitempty"`
+	// Extra is every other element of a stored document (never written by
+	// the store), as canonical JSON (see UnmarshalBSON).
+	Extra map[string]json.RawMessage `bson:"-"`
+}
+
+// UnmarshalBSON reads a stored metadata document strictly, so that the
+// hash covers every element it holds: keys match exactly (the driver
+// would also match them lower-cased), and anything else (another key, a
+// known key holding a non-string, or an empty route or idempotency_key,
+// which the store omits) lands in Extra as canonical extended JSON.
+func (m *metadataDoc) UnmarshalBSON(b []byte) error {
+	*m = metadataDoc{}
+	elems, err := bson.Raw(b).Elements()
+	if err != nil {
+		return fmt.Errorf("metadata: %w", err)
+	}
+	for _, el := range elems {
+		key, v := el.Key(), el.Value()
+		if dst, always := m.field(key); dst != nil {
+			if s, ok := v.StringValueOK(); ok && (s != "" || always) {
+				*dst = s
+				continue
+			}
+		}
+		if m.Extra == nil {
+			m.Extra = map[string]json.RawMessage{}
+		}
+		m.Extra[key] = extJSON(v)
+	}
+	return nil
+}
+
+// field is the field stored under key, and whether the store always writes
+// it (even empty); nil for another key.
+func (m *metadataDoc) field(key string) (dst *string, always bool) {
+	switch key {
+	case "team_id":
+		return &m.TeamID, true
+	case "actor":
+		return &m.Actor, true
+	case "correlation_id":
+		return &m.CorrelationID, true
+	case "causation_id":
+		return &m.CausationID, true
+	case "command_id":
+		return &m.CommandID, true
+	case "route":
+		return &m.Route, false
+	case "idempotency_key":
+		return &m.IdempotencyKey, false
+	}
+	return nil, false
+}
+
+// extJSON is v as canonical JSON: its extended JSON text, or that text as
+// a JSON string when it is not valid JSON.
+func extJSON(v bson.RawValue) json.RawMessage {
+	text := v.String()
+	if canon, err := eventstore.CanonicalJSON([]byte(text)); err == nil {
+		return canon
+	}
+	quoted, _ := json.Marshal(text)
+	return quoted
 }
 
 // streamDoc is a stream head: the version, hash and time of its last
@@ -63,7 +134,9 @@ type streamDoc struct {
 
 // idempotencyDoc is the outcome of the first append under a key (_id).
 // Positions are not stored: they do not exist at commit time and are
-// re-read from the events.
+// re-read from the events. MAC authenticates the rest
+// (eventstore.IdempotencyMAC); absent from documents stored before it
+// existed until the sequencer leader signs them.
 type idempotencyDoc struct {
 	Key         string    `bson:"_id"`
 	Fingerprint string    `bson:"fingerprint"`
@@ -71,16 +144,48 @@ type idempotencyDoc struct {
 	EventIDs    []string  `bson:"event_ids"`
 	Version     int64     `bson:"version"`
 	CreatedAt   time.Time `bson:"created_at"`
+	MAC         string    `bson:"mac,omitempty"`
 }
 
 // sequencerDoc holds the lease (holder, expiry on the server clock, fencing
-// token) and the next position to assign.
+// token) and the next position to assign. ChainedTo and LogHash are the
+// head of the global chain: the last position with a log hash, and that
+// hash. They equal Next-1 and its log hash after every round; a document
+// from before the global chain (both absent: 0, "") makes the leader chain
+// the stored events first (sequencer.backfill).
 type sequencerDoc struct {
 	ID         string    `bson:"_id"`
 	Holder     string    `bson:"holder"`
 	LeaseUntil time.Time `bson:"lease_until"`
 	Token      int64     `bson:"token"`
 	Next       int64     `bson:"next"`
+	ChainedTo  int64     `bson:"chained_to"`
+	LogHash    string    `bson:"log_hash"`
+}
+
+// auditMetaDoc is the store's identity: a random store id given when the
+// document is created, and the id of the audit key the store is chained
+// with (absent until the first chaining).
+type auditMetaDoc struct {
+	ID      string `bson:"_id"`
+	StoreID string `bson:"store_id"`
+	KeyID   string `bson:"key_id,omitempty"`
+}
+
+// checkpointDoc is one checkpoint of the history; _id is its MAC (a
+// checkpoint saved twice is one document).
+type checkpointDoc struct {
+	MAC      string    `bson:"_id"`
+	StoreID  string    `bson:"store_id"`
+	Position int64     `bson:"position"`
+	LogHash  string    `bson:"log_hash"`
+	TakenAt  time.Time `bson:"taken_at"`
+	Reason   string    `bson:"reason"`
+}
+
+func (d checkpointDoc) checkpoint() eventstore.Checkpoint {
+	return eventstore.Checkpoint{StoreID: d.StoreID, Position: d.Position, LogHash: d.LogHash,
+		TakenAt: eventstore.NormalizeTime(d.TakenAt), Reason: d.Reason, MAC: d.MAC}
 }
 
 // toEventDoc maps an event to its document. Position 0 means "not yet
@@ -108,6 +213,7 @@ func toEventDoc(e eventstore.RecordedEvent) eventDoc {
 		RecordedAt: eventstore.NormalizeTime(e.RecordedAt),
 		PrevHash:   e.PrevHash,
 		Hash:       e.Hash,
+		LogHash:    e.LogHash,
 	}
 }
 
@@ -130,10 +236,12 @@ func (d eventDoc) recorded() eventstore.RecordedEvent {
 			CommandID:      d.Metadata.CommandID,
 			Route:          d.Metadata.Route,
 			IdempotencyKey: d.Metadata.IdempotencyKey,
+			Extra:          d.Metadata.Extra,
 		},
 		RecordedAt: eventstore.NormalizeTime(d.RecordedAt),
 		PrevHash:   d.PrevHash,
 		Hash:       d.Hash,
+		LogHash:    d.LogHash,
 	}
 }
 

@@ -192,3 +192,109 @@ func TestHeadAndIdempotencyDocs(t *testing.T) {
 		t.Fatalf("idempotency result %+v", res)
 	}
 }
+
+// A stored metadata document is read strictly: any element the store does
+// not write lands in Extra, so the event's hash no longer verifies.
+func TestMetadataExtraElements(t *testing.T) {
+	e := prepared(t)[0]
+	e.Position = 3
+	base := []bson.E{
+		{Key: "team_id", Value: "team-a"}, {Key: "actor", Value: ""}, {Key: "correlation_id", Value: ""},
+		{Key: "causation_id", Value: ""}, {Key: "command_id", Value: "cmd"},
+	}
+	for name, tc := range map[string]struct {
+		extra []bson.E
+		want  map[string]json.RawMessage
+	}{
+		"none":          {nil, nil},
+		"added string":  {[]bson.E{{Key: "approved_by", Value: "mallory"}}, map[string]json.RawMessage{"approved_by": json.RawMessage(`"mallory"`)}},
+		"added number":  {[]bson.E{{Key: "n", Value: int32(5)}}, map[string]json.RawMessage{"n": json.RawMessage(`{"$numberInt":"5"}`)}},
+		"added doc":     {[]bson.E{{Key: "d", Value: bson.D{{Key: "b", Value: "x"}, {Key: "a", Value: true}}}}, map[string]json.RawMessage{"d": json.RawMessage(`{"a":true,"b":"x"}`)}},
+		"other case":    {[]bson.E{{Key: "TEAM_ID", Value: "team-a"}}, map[string]json.RawMessage{"TEAM_ID": json.RawMessage(`"team-a"`)}},
+		"empty route":   {[]bson.E{{Key: "route", Value: ""}}, map[string]json.RawMessage{"route": json.RawMessage(`""`)}},
+		"non-string id": {[]bson.E{{Key: "idempotency_key", Value: int64(1)}}, map[string]json.RawMessage{"idempotency_key": json.RawMessage(`{"$numberLong":"1"}`)}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			md := bson.D(append(append([]bson.E(nil), base...), tc.extra...))
+			raw, err := bson.Marshal(bson.D{{Key: "_id", Value: e.EventID}, {Key: "metadata", Value: md}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var d eventDoc
+			if err := bson.Unmarshal(raw, &d); err != nil {
+				t.Fatal(err)
+			}
+			got := d.recorded().Metadata
+			if got.TeamID != "team-a" || got.CommandID != "cmd" {
+				t.Fatalf("known fields %+v", got)
+			}
+			if !reflect.DeepEqual(got.Extra, tc.want) {
+				t.Fatalf("extra %s, want %s", fmtExtra(got.Extra), fmtExtra(tc.want))
+			}
+			ev := e
+			ev.Metadata = got
+			plain := ev
+			plain.Metadata.Extra = nil
+			if (eventstore.ComputeHash(ev) != eventstore.ComputeHash(plain)) != (tc.want != nil) {
+				t.Fatal("the extra elements are hashed, and only they")
+			}
+		})
+	}
+}
+
+func fmtExtra(m map[string]json.RawMessage) string {
+	b, _ := json.Marshal(m)
+	return string(b)
+}
+
+// Documents of the sequencer and audit metadata from before the global
+// chain decode with its head at 0 and no key id; the checkpoint filter
+// pages in (position, taken_at, _id) order.
+func TestAuditDocs(t *testing.T) {
+	old, err := bson.Marshal(bson.D{{Key: "_id", Value: sequencerID}, {Key: "holder", Value: ""}, {Key: "token", Value: int64(3)}, {Key: "next", Value: int64(42)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sd sequencerDoc
+	if err := bson.Unmarshal(old, &sd); err != nil {
+		t.Fatal(err)
+	}
+	if sd.Next != 42 || sd.ChainedTo != 0 || sd.LogHash != "" {
+		t.Fatalf("old sequencer document %+v: the chain must be behind", sd)
+	}
+
+	b, err := bson.Marshal(auditMetaDoc{ID: auditMetaID, StoreID: "st"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bson.Raw(b).LookupErr("key_id"); err == nil {
+		t.Fatal("an unclaimed store has no key_id element (the claim's filter tests its absence)")
+	}
+
+	if f := checkpointsAfter(eventstore.Checkpoint{}); len(f) != 0 {
+		t.Fatalf("from the start: %v", f)
+	}
+	at := time.UnixMilli(1_700_000_000_123).UTC()
+	f := checkpointsAfter(eventstore.Checkpoint{Position: 5, TakenAt: at, MAC: "m"})
+	want := bson.D{{Key: "$or", Value: bson.A{
+		bson.D{{Key: "position", Value: bson.D{{Key: "$gt", Value: int64(5)}}}},
+		bson.D{{Key: "position", Value: int64(5)}, {Key: "taken_at", Value: bson.D{{Key: "$gt", Value: at}}}},
+		bson.D{{Key: "position", Value: int64(5)}, {Key: "taken_at", Value: at}, {Key: "_id", Value: bson.D{{Key: "$gt", Value: "m"}}}},
+	}}}
+	if !reflect.DeepEqual(f, want) {
+		t.Fatalf("filter %v", f)
+	}
+
+	cp := checkpointDoc{MAC: "m", StoreID: "st", Position: 5, LogHash: "lh", TakenAt: at, Reason: "stop"}
+	b, err = bson.Marshal(cp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back checkpointDoc
+	if err := bson.Unmarshal(b, &back); err != nil {
+		t.Fatal(err)
+	}
+	if got := back.checkpoint(); got != (eventstore.Checkpoint{StoreID: "st", Position: 5, LogHash: "lh", TakenAt: at, Reason: "stop", MAC: "m"}) {
+		t.Fatalf("checkpoint %+v", got)
+	}
+}

@@ -40,6 +40,7 @@ const (
 	idxPosition        = "position"
 	idxPendingByTime   = "pending_by_time"
 	idxPendingByStream = "pending_by_stream"
+	idxCheckpointOrder = "checkpoint_order" // on the checkpoints collection
 )
 
 // dupKey names the collection and index a duplicate-key error hit.

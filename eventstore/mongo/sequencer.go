@@ -11,6 +11,8 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/cspm-es/cspm-es/eventstore"
 )
 
 // roundBatch bounds the events one sequencer round stamps.
@@ -28,7 +30,16 @@ type sequencer struct {
 	nextTry    time.Time // when a follower next tries to take the lease
 
 	brokenLogged time.Time
+
+	hasher  *eventstore.LogHasher // the global chain's, under the store's key
+	keyed   bool                  // the store is claimed for this Store's key
+	chained bool                  // the stored events were chained (backfill) by this process
 }
+
+// errUnchained: the global chain's head in the sequencer document is
+// behind next-1 (a store from before the chain): the leader must chain the
+// stored events before it stamps new ones.
+var errUnchained = errors.New("the global chain is behind the positions")
 
 func (q *sequencer) leading() bool { return q.token != 0 && time.Now().Before(q.validUntil) }
 
@@ -52,9 +63,18 @@ func (q *sequencer) run(ctx context.Context) {
 			}
 		}
 		more := false
-		if q.leading() {
+		if q.leading() && !q.ready(ctx, warn) {
+			if q.s.keyMismatch() != nil {
+				q.release(ctx) // another key's store: let a process with the right key sequence
+				log.Error("sequencer stopped: the store is chained with another audit key", "err", q.s.keyMismatch())
+				return
+			}
+		} else if q.leading() {
 			n, err := q.round(ctx)
 			switch {
+			case errors.Is(err, errUnchained):
+				q.chained = false
+				more = true
 			case errors.Is(err, errDeposed):
 				log.Info("sequencer deposed: another process holds the lease", "token", q.token)
 				q.token = 0
@@ -73,6 +93,113 @@ func (q *sequencer) run(ctx context.Context) {
 		case <-q.s.kick:
 		case <-poll.C:
 		}
+	}
+}
+
+// ready claims the store for this Store's audit key and chains what an
+// older version stored, once per process, before the leader's first round.
+func (q *sequencer) ready(ctx context.Context, warn func(string, error)) bool {
+	if !q.keyed {
+		if err := q.s.claimKey(ctx); err != nil {
+			if ctx.Err() == nil && q.s.keyMismatch() == nil {
+				warn("sequencer: claim the audit key", err)
+			}
+			return false
+		}
+		q.keyed = true
+		if n, err := q.s.signIdempotency(ctx); err != nil {
+			warn("sequencer: sign idempotency records", err)
+		} else if n > 0 {
+			q.s.log.Info("idempotency records signed with the audit key", "records", n)
+		}
+	}
+	if !q.chained {
+		n, err := q.backfill(ctx)
+		if err != nil {
+			if ctx.Err() == nil {
+				warn("sequencer: chain stored events", err)
+			}
+			return false
+		}
+		if n > 0 {
+			q.s.log.Info("stored events chained with the audit key", "events", n, "key_id", q.s.opts.AuditKey.ID())
+		}
+		q.chained = true
+	}
+	return true
+}
+
+// backfill brings the global chain's head (chained_to, log_hash in the
+// sequencer document) up to next-1: every stamped event without a log hash
+// gets one, in position order; log hashes already stored are kept (Verify
+// judges them). Each batch commits with the head's advance, fenced by the
+// lease, so a successor continues where a failed leader stopped.
+func (q *sequencer) backfill(ctx context.Context) (int, error) {
+	done := 0
+	for {
+		var d sequencerDoc
+		if err := q.s.seq.FindOne(ctx, bson.D{{Key: "_id", Value: sequencerID}}).Decode(&d); err != nil {
+			return done, fmt.Errorf("read sequencer: %w", err)
+		}
+		if d.ChainedTo >= d.Next-1 {
+			return done, nil
+		}
+		var evs []struct {
+			ID       string `bson:"_id"`
+			Position int64  `bson:"position"`
+			Hash     string `bson:"hash"`
+			LogHash  string `bson:"log_hash"`
+		}
+		cur, err := q.s.events.Find(ctx,
+			bson.D{{Key: "position", Value: bson.D{positioned, {Key: "$gt", Value: d.ChainedTo}, {Key: "$lt", Value: d.Next}}}},
+			options.Find().SetSort(bson.D{{Key: "position", Value: 1}}).SetLimit(roundBatch).
+				SetProjection(bson.D{{Key: "position", Value: 1}, {Key: "hash", Value: 1}, {Key: "log_hash", Value: 1}}))
+		if err == nil {
+			err = cur.All(ctx, &evs)
+		}
+		if err != nil {
+			return done, fmt.Errorf("read stored events: %w", err)
+		}
+		var models []mongo.WriteModel
+		prev := d.LogHash
+		for _, e := range evs {
+			if e.LogHash == "" {
+				e.LogHash = q.hasher.Next(prev, e.Position, e.Hash)
+				models = append(models, mongo.NewUpdateOneModel().
+					SetFilter(bson.D{{Key: "_id", Value: e.ID}, {Key: "log_hash", Value: bson.D{{Key: "$exists", Value: false}}}}).
+					SetUpdate(bson.D{{Key: "$set", Value: bson.D{{Key: "log_hash", Value: e.LogHash}}}}))
+			}
+			prev = e.LogHash
+		}
+		// A full batch moves the head to its last event; a partial one read
+		// the whole range, so the head moves to next-1 (past positions that
+		// are missing: Verify reports those).
+		chainedTo := d.Next - 1
+		if len(evs) == roundBatch {
+			chainedTo = evs[len(evs)-1].Position
+		}
+		fence := bson.D{{Key: "_id", Value: sequencerID}, {Key: "holder", Value: q.holder}, {Key: "token", Value: q.token},
+			{Key: "chained_to", Value: d.ChainedTo}}
+		err = q.s.inTxn(ctx, func(sc context.Context) error {
+			if len(models) > 0 {
+				if _, err := q.s.events.BulkWrite(sc, models, options.BulkWrite().SetOrdered(true)); err != nil {
+					return fmt.Errorf("write log hashes: %w", err)
+				}
+			}
+			u, err := q.s.seq.UpdateOne(sc, fence, bson.D{{Key: "$set", Value: bson.D{
+				{Key: "chained_to", Value: chainedTo}, {Key: "log_hash", Value: prev}}}})
+			if err != nil {
+				return fmt.Errorf("advance the chain's head: %w", err)
+			}
+			if u.MatchedCount != 1 {
+				return errDeposed
+			}
+			return nil
+		})
+		if err != nil {
+			return done, err
+		}
+		done += len(models)
 	}
 }
 
@@ -152,9 +279,10 @@ type pendingEvent struct {
 	StreamID   string    `bson:"stream_id"`
 	Version    int64     `bson:"version"`
 	RecordedAt time.Time `bson:"recorded_at"`
+	Hash       string    `bson:"hash"`
 }
 
-var pendingProjection = bson.D{{Key: "stream_id", Value: 1}, {Key: "version", Value: 1}, {Key: "recorded_at", Value: 1}}
+var pendingProjection = bson.D{{Key: "stream_id", Value: 1}, {Key: "version", Value: 1}, {Key: "recorded_at", Value: 1}, {Key: "hash", Value: 1}}
 
 // round stamps one batch: it reads unsequenced events, completes them with
 // any unsequenced predecessors, plans a dense assignment and commits it in
@@ -199,7 +327,11 @@ func (q *sequencer) round(ctx context.Context) (int, error) {
 		if err != nil {
 			return fmt.Errorf("read next position: %w", err)
 		}
-		r, err := q.s.events.BulkWrite(sc, stampModels(plan, d.Next), options.BulkWrite().SetOrdered(true))
+		if d.ChainedTo < d.Next-1 {
+			return errUnchained
+		}
+		models, logHash := stampModels(plan, d.Next, d.LogHash, q.hasher)
+		r, err := q.s.events.BulkWrite(sc, models, options.BulkWrite().SetOrdered(true))
 		if err != nil {
 			return fmt.Errorf("stamp positions: %w", err)
 		}
@@ -207,7 +339,10 @@ func (q *sequencer) round(ctx context.Context) (int, error) {
 			return fmt.Errorf("stamp positions: %d of %d events were still unsequenced", r.ModifiedCount, len(plan))
 		}
 		u, err := q.s.seq.UpdateOne(sc, append(slices.Clip(fence), bson.E{Key: "next", Value: d.Next}),
-			bson.D{{Key: "$inc", Value: bson.D{{Key: "next", Value: int64(len(plan))}}}})
+			bson.D{
+				{Key: "$inc", Value: bson.D{{Key: "next", Value: int64(len(plan))}}},
+				{Key: "$set", Value: bson.D{{Key: "chained_to", Value: d.Next + int64(len(plan)) - 1}, {Key: "log_hash", Value: logHash}}},
+			})
 		if err != nil {
 			return fmt.Errorf("advance next position: %w", err)
 		}
@@ -373,18 +508,23 @@ func planRound(evs []pendingEvent, heads map[string]int64, limit int) (stamp, wi
 	return stamp, withheld
 }
 
-// stampModels gives plan[i] position next+i, only if it is still unsequenced.
-func stampModels(plan []pendingEvent, next int64) []mongo.WriteModel {
+// stampModels gives plan[i] position next+i and its log hash in the global
+// chain after prevLog (the log hash at next-1), only if it is still
+// unsequenced, and returns the last log hash. It is the one place where
+// this adapter assigns positions and log hashes.
+func stampModels(plan []pendingEvent, next int64, prevLog string, h *eventstore.LogHasher) ([]mongo.WriteModel, string) {
 	out := make([]mongo.WriteModel, len(plan))
 	for i, e := range plan {
+		pos := next + int64(i)
+		prevLog = h.Next(prevLog, pos, e.Hash)
 		out[i] = mongo.NewUpdateOneModel().
 			SetFilter(bson.D{{Key: "_id", Value: e.ID}, {Key: "pending", Value: true}}).
 			SetUpdate(bson.D{
-				{Key: "$set", Value: bson.D{{Key: "position", Value: next + int64(i)}}},
+				{Key: "$set", Value: bson.D{{Key: "position", Value: pos}, {Key: "log_hash", Value: prevLog}}},
 				{Key: "$unset", Value: bson.D{{Key: "pending", Value: ""}}},
 			})
 	}
-	return out
+	return out, prevLog
 }
 
 // watch turns change-stream notifications into wake-ups: an inserted event

@@ -11,6 +11,8 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
+
+	"github.com/cspm-es/cspm-es/eventstore"
 )
 
 func pe(stream string, version int64, atMs int64) pendingEvent {
@@ -133,8 +135,21 @@ func TestPlanRoundRandom(t *testing.T) {
 	}
 }
 
+// Stamping gives each event its position and its link in the global
+// chain after the log hash at next-1, in the same update.
 func TestStampModels(t *testing.T) {
-	models := stampModels([]pendingEvent{pe("a", 1, 0), pe("b", 1, 0)}, 41)
+	a, b := pe("a", 1, 0), pe("b", 1, 0)
+	a.Hash, b.Hash = "ha", "hb"
+	key, err := eventstore.NewAuditKey([]byte(strings.Repeat("k", eventstore.AuditKeySize)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	models, last := stampModels([]pendingEvent{a, b}, 41, "prev", key.LogHasher())
+	l41 := eventstore.LogHash(key, "prev", 41, "ha")
+	l42 := eventstore.LogHash(key, l41, 42, "hb")
+	if last != l42 {
+		t.Fatalf("last log hash %s, want %s", last, l42)
+	}
 	for i, m := range models {
 		u := m.(*mongo.UpdateOneModel)
 		wantFilter := bson.D{{Key: "_id", Value: []string{"a#1", "b#1"}[i]}, {Key: "pending", Value: true}}
@@ -142,7 +157,7 @@ func TestStampModels(t *testing.T) {
 			t.Fatalf("filter %v", u.Filter)
 		}
 		wantUpdate := bson.D{
-			{Key: "$set", Value: bson.D{{Key: "position", Value: int64(41 + i)}}},
+			{Key: "$set", Value: bson.D{{Key: "position", Value: int64(41 + i)}, {Key: "log_hash", Value: []string{l41, l42}[i]}}},
 			{Key: "$unset", Value: bson.D{{Key: "pending", Value: ""}}},
 		}
 		if !reflect.DeepEqual(u.Update, wantUpdate) {

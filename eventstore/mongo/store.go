@@ -14,7 +14,9 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -41,6 +43,16 @@ type Options struct {
 	AppendTimeout time.Duration
 	// Logger receives sequencer and change-stream diagnostics. Default slog.Default().
 	Logger *slog.Logger
+	// AuditKey keys the global chain (log_hash, assigned by the sequencer)
+	// and the idempotency records' MACs. The zero key is the empty key
+	// (tests, tools). A store records the id of the key it was first
+	// chained with; a Store opened with another key refuses to write
+	// (eventstore.ErrAuditKeyMismatch) and runs no sequencer.
+	AuditKey eventstore.AuditKey
+	// ReadOnly opens the store for reading only: no sequencer candidate,
+	// no claim of the audit key, appends refused. For tools that must
+	// never write (cspm events verify, export, replay).
+	ReadOnly bool
 }
 
 func (o Options) withDefaults() Options {
@@ -80,6 +92,10 @@ type Store struct {
 	wg     sync.WaitGroup
 	once   sync.Once
 	sq     *sequencer
+
+	meta        *mongo.Collection
+	checkpoints *mongo.Collection
+	keyErr      atomic.Pointer[eventstore.KeyMismatchError] // set: the store is chained with another key
 }
 
 var _ eventstore.Store = (*Store)(nil)
@@ -124,19 +140,33 @@ func open(ctx context.Context, client *mongo.Client, database string, opts Optio
 		streams: db.Collection(collStreams),
 		idem:    db.Collection(collIdempotency),
 		seq:     db.Collection(collSequencer),
-		opts:    opts,
-		log:     opts.Logger.With("component", "eventstore.mongo", "database", database),
-		head:    newBroadcaster(),
-		kick:    make(chan struct{}, 1),
-		closed:  make(chan struct{}),
+		meta:    db.Collection(collAuditMeta),
+
+		checkpoints: db.Collection(collCheckpoints),
+		opts:        opts,
+		log:         opts.Logger.With("component", "eventstore.mongo", "database", database),
+		head:        newBroadcaster(),
+		kick:        make(chan struct{}, 1),
+		closed:      make(chan struct{}),
 	}
 	if err := s.EnsureIndexes(ctx); err != nil {
 		return nil, err
 	}
+	info, err := s.AuditInfo(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if info.KeyID != "" && info.KeyID != opts.AuditKey.ID() {
+		s.keyErr.Store(&eventstore.KeyMismatchError{StoreKeyID: info.KeyID, GivenKeyID: opts.AuditKey.ID()})
+	}
 	host, _ := os.Hostname()
-	s.sq = &sequencer{s: s, holder: fmt.Sprintf("%s/%d/%s", host, os.Getpid(), uuid.NewString())}
+	s.sq = &sequencer{s: s, holder: fmt.Sprintf("%s/%d/%s", host, os.Getpid(), uuid.NewString()), hasher: opts.AuditKey.LogHasher()}
 	bg, stop := context.WithCancel(context.WithoutCancel(ctx))
 	s.stop = stop
+	if opts.ReadOnly || s.keyErr.Load() != nil {
+		// Readers need no sequencer; waiters poll.
+		return s, nil
+	}
 	s.wg.Add(2)
 	go func() { defer s.wg.Done(); s.sq.run(bg) }()
 	go func() { defer s.wg.Done(); s.watch(bg) }()
@@ -186,11 +216,32 @@ func eventIndexes() []mongo.IndexModel {
 	}
 }
 
-// EnsureIndexes creates the indexes and the sequencer document if missing.
-// It is idempotent and called by Open.
+// checkpointIndex orders the checkpoint history as Checkpoints pages it.
+func checkpointIndex() mongo.IndexModel {
+	return mongo.IndexModel{
+		Keys:    bson.D{{Key: "position", Value: 1}, {Key: "taken_at", Value: 1}, {Key: "_id", Value: 1}},
+		Options: options.Index().SetName(idxCheckpointOrder),
+	}
+}
+
+// EnsureIndexes creates the indexes, the sequencer document and the audit
+// metadata document (with a new store id) if missing. It is idempotent and
+// called by Open; a read-only Store writes nothing.
 func (s *Store) EnsureIndexes(ctx context.Context) error {
+	if s.opts.ReadOnly {
+		return nil
+	}
 	if _, err := s.events.Indexes().CreateMany(ctx, eventIndexes()); err != nil {
 		return fmt.Errorf("mongo event store: create indexes: %w", err)
+	}
+	if _, err := s.checkpoints.Indexes().CreateOne(ctx, checkpointIndex()); err != nil {
+		return fmt.Errorf("mongo event store: create indexes: %w", err)
+	}
+	_, err := s.meta.UpdateOne(ctx, bson.D{{Key: "_id", Value: auditMetaID}},
+		bson.D{{Key: "$setOnInsert", Value: bson.D{{Key: "store_id", Value: strings.ReplaceAll(uuid.NewString(), "-", "")}}}},
+		options.UpdateOne().SetUpsert(true))
+	if err != nil && !mongo.IsDuplicateKeyError(err) {
+		return fmt.Errorf("mongo event store: create audit metadata: %w", err)
 	}
 	// Collections are created up front: creating one inside a transaction
 	// is not possible on every server version.
@@ -212,6 +263,10 @@ func (s *Store) EnsureIndexes(ctx context.Context) error {
 			{Key: "lease_until", Value: time.Unix(0, 0).UTC()},
 			{Key: "token", Value: int64(0)},
 			{Key: "next", Value: next + 1},
+			// The chain's head: behind next-1 when events exist, which the
+			// leader then chains (keeping log hashes already stored).
+			{Key: "chained_to", Value: int64(0)},
+			{Key: "log_hash", Value: ""},
 		}}},
 		options.UpdateOne().SetUpsert(true))
 	if err != nil && !mongo.IsDuplicateKeyError(err) { // a concurrent Open created it

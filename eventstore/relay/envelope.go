@@ -13,20 +13,23 @@ import (
 )
 
 // The payload of every message is the JSON of eventstore.RecordedEvent as
-// encoding/json writes it without HTML escaping (marshalEnvelope): text
+// encoding/json writes it without HTML escaping (marshalEnvelope), and
+// without its log hash: the global chain is the store's audit data, which
+// consumers do not need (and the envelope they parse keeps its shape). Text
 // travels as stored, so a message is as large as its event, not up to six
-// times larger. appendEnvelope produces exactly those bytes without reflection (it is
-// about five times faster, and encoding is a good share of the relay's CPU
-// per event). It is used only while the envelope's fields are the ones it
-// was written for; if eventstore.RecordedEvent or Metadata change, the
-// relay falls back to json.Marshal until it is updated (envelope_test.go
-// fails meanwhile).
+// times larger. appendEnvelope produces exactly those bytes without
+// reflection (it is about five times faster, and encoding is a good share
+// of the relay's CPU per event). It is used only while the envelope's
+// fields are the ones it was written for, and for metadata without extra
+// keys (which only tampering puts there); if eventstore.RecordedEvent or
+// Metadata change, the relay falls back to encoding/json until it is
+// updated (envelope_test.go fails meanwhile).
 
 var (
 	recordedEventFields = []string{"event_id", "stream_id", "stream_type", "version", "position", "type",
-		"schema_version", "data", "metadata", "recorded_at", "prev_hash", "hash"}
+		"schema_version", "data", "metadata", "recorded_at", "prev_hash", "hash", "log_hash,omitempty"}
 	metadataFields = []string{"team_id,omitempty", "actor,omitempty", "correlation_id,omitempty",
-		"causation_id,omitempty", "command_id,omitempty", "route,omitempty", "idempotency_key,omitempty"}
+		"causation_id,omitempty", "command_id,omitempty", "route,omitempty", "idempotency_key,omitempty", "-"}
 
 	fastEnvelope = slices.Equal(jsonTags(reflect.TypeFor[eventstore.RecordedEvent]()), recordedEventFields) &&
 		slices.Equal(jsonTags(reflect.TypeFor[eventstore.Metadata]()), metadataFields)
@@ -40,11 +43,13 @@ func jsonTags(t reflect.Type) []string {
 	return tags
 }
 
-// encodeEnvelope returns the JSON envelope of e.
+// encodeEnvelope returns the JSON envelope of e (without its log hash).
 func encodeEnvelope(e *eventstore.RecordedEvent) ([]byte, error) {
 	if _, offset := e.RecordedAt.Zone(); !fastEnvelope || offset%60 != 0 ||
-		e.RecordedAt.Year() < 0 || e.RecordedAt.Year() > 9999 {
-		return marshalEnvelope(e) // what encoding/json does with odd times, errors included
+		e.RecordedAt.Year() < 0 || e.RecordedAt.Year() > 9999 || len(e.Metadata.Extra) > 0 {
+		bus := *e
+		bus.LogHash = ""
+		return marshalEnvelope(&bus) // what encoding/json does with odd times, errors included
 	}
 	b := make([]byte, 0, 384+len(e.Data))
 	b = append(b, `{"event_id":`...)

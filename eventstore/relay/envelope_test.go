@@ -22,7 +22,7 @@ func TestEncodeEnvelopeIsJSONMarshalWithoutHTMLEscaping(t *testing.T) {
 		Data: json.RawMessage(`{"a":1,"b":[true,null,"x"]}`),
 		Metadata: eventstore.Metadata{TeamID: "team-a", Actor: "alice", CorrelationID: "c", CausationID: "d", CommandID: "e",
 			Route: "POST /api/v1/scans/:id/start", IdempotencyKey: "k<1>"},
-		RecordedAt: at, PrevHash: "ab", Hash: "cd",
+		RecordedAt: at, PrevHash: "ab", Hash: "cd", LogHash: "ef",
 	}
 	cases := map[string]func(e *eventstore.RecordedEvent){
 		"plain":             func(*eventstore.RecordedEvent) {},
@@ -43,6 +43,10 @@ func TestEncodeEnvelopeIsJSONMarshalWithoutHTMLEscaping(t *testing.T) {
 		"odd zone":          func(e *eventstore.RecordedEvent) { e.RecordedAt = at.In(time.FixedZone("lmt", 3208)) },
 		"negative":          func(e *eventstore.RecordedEvent) { e.Version, e.Position, e.SchemaVersion = -1, 0, -7 },
 		"invalid data":      func(e *eventstore.RecordedEvent) { e.Data = json.RawMessage(`{"a":`) },
+		"no log hash":       func(e *eventstore.RecordedEvent) { e.LogHash = "" },
+		"extra metadata": func(e *eventstore.RecordedEvent) {
+			e.Metadata.Extra = map[string]json.RawMessage{"x": json.RawMessage(`{"a":1}`), "b": json.RawMessage(`"<"`)}
+		},
 	}
 	// marshalEnvelope itself is encoding/json without HTML escaping.
 	e := base
@@ -60,7 +64,9 @@ func TestEncodeEnvelopeIsJSONMarshalWithoutHTMLEscaping(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			e := base
 			mutate(&e)
-			want, wantErr := marshalEnvelope(&e)
+			bus := e
+			bus.LogHash = "" // the bus carries no log hash
+			want, wantErr := marshalEnvelope(&bus)
 			got, err := encodeEnvelope(&e)
 			if wantErr != nil {
 				assert.Error(t, err)

@@ -16,7 +16,7 @@ import (
 )
 
 const insertEventSQL = `INSERT INTO events (position, event_id, stream_id, stream_type, version, type,
-	schema_version, data, metadata, recorded_at, prev_hash, hash) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)`
+	schema_version, data, metadata, recorded_at, prev_hash, hash, log_hash) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)`
 
 // insertChunk is how many events one INSERT statement writes: a batch is
 // inserted in ceil(n/insertChunk) statements rather than n, which saves the
@@ -25,7 +25,7 @@ const insertChunk = 32
 
 // insertEventsSQL inserts n rows.
 func insertEventsSQL(n int) string {
-	return insertEventSQL + strings.Repeat(",(?,?,?,?,?,?,?,?,?,?,?,?)", n-1)
+	return insertEventSQL + strings.Repeat(",(?,?,?,?,?,?,?,?,?,?,?,?,?)", n-1)
 }
 
 // writeStmts are prepared once on the write connection.
@@ -53,11 +53,11 @@ func (w *writeStmts) prepare(ctx context.Context, c *sql.Conn) error {
 		{&w.rollbackTo, "ROLLBACK TO append"},
 		{&w.releaseSavepoint, "RELEASE append"},
 		{&w.idemGet, "SELECT fingerprint, result FROM idempotency WHERE key = ?"},
-		{&w.idemPut, "INSERT INTO idempotency (key, fingerprint, result, created_at) VALUES (?,?,?,?)"},
+		{&w.idemPut, "INSERT INTO idempotency (key, fingerprint, result, created_at, mac) VALUES (?,?,?,?,?)"},
 		// One row: the stream's head (NULLs for a new stream) and the log's.
-		{&w.heads, `SELECT s.stream_type, s.version, s.last_hash, h.position, h.recorded_at FROM (SELECT 1)
+		{&w.heads, `SELECT s.stream_type, s.version, s.last_hash, h.position, h.recorded_at, h.log_hash FROM (SELECT 1)
 			LEFT JOIN streams s ON s.stream_id = ?
-			LEFT JOIN (SELECT position, recorded_at FROM events ORDER BY position DESC LIMIT 1) h`},
+			LEFT JOIN (SELECT position, recorded_at, log_hash FROM events ORDER BY position DESC LIMIT 1) h`},
 		{&w.streamPut, `INSERT INTO streams (stream_id, stream_type, version, last_hash) VALUES (?,?,?,?)
 			ON CONFLICT (stream_id) DO UPDATE SET version = excluded.version, last_hash = excluded.last_hash`},
 	} {
@@ -122,10 +122,10 @@ func (s *Store) appendTx(ctx context.Context, req eventstore.AppendRequest) (res
 	}
 
 	var (
-		streamType, lastHash  sql.NullString
-		current, head, headAt sql.NullInt64
+		streamType, lastHash, lastLog sql.NullString
+		current, head, headAt         sql.NullInt64
 	)
-	if err := s.w.heads.QueryRowContext(ctx, req.StreamID).Scan(&streamType, &current, &lastHash, &head, &headAt); err != nil {
+	if err := s.w.heads.QueryRowContext(ctx, req.StreamID).Scan(&streamType, &current, &lastHash, &head, &headAt, &lastLog); err != nil {
 		return res, false, fmt.Errorf("append to %q: read heads: %w", req.StreamID, err)
 	}
 	if !req.Expected.Satisfied(current.Int64) {
@@ -155,8 +155,8 @@ func (s *Store) appendTx(ctx context.Context, req eventstore.AppendRequest) (res
 		Positions: make([]int64, len(events)),
 		EventIDs:  make([]string, len(events)),
 	}
+	s.sequence(events, head.Int64, lastLog.String)
 	for i := range events {
-		events[i].Position = head.Int64 + int64(i) + 1
 		res.Positions[i] = events[i].Position
 		res.EventIDs[i] = events[i].EventID
 	}
@@ -175,11 +175,27 @@ func (s *Store) appendTx(ctx context.Context, req eventstore.AppendRequest) (res
 		if err != nil {
 			return res, false, fmt.Errorf("append to %q: encode result: %w", req.StreamID, err)
 		}
-		if _, err := s.w.idemPut.ExecContext(ctx, key, req.Idempotency.Fingerprint, string(stored), now.UnixMilli()); err != nil {
+		mac := eventstore.IdempotencyMAC(s.opts.AuditKey, key, req.Idempotency.Fingerprint, res)
+		if _, err := s.w.idemPut.ExecContext(ctx, key, req.Idempotency.Fingerprint, string(stored), now.UnixMilli(), mac); err != nil {
 			return res, false, fmt.Errorf("append to %q: store idempotency key: %w", req.StreamID, err)
 		}
 	}
 	return res, true, nil
+}
+
+// sequence gives events the positions after head and links each into the
+// global chain after lastLog, the log hash at head. It is the one place
+// where this adapter assigns positions and log hashes: a write that
+// appends to several streams at once must call it once, over all its
+// events in position order.
+func (s *Store) sequence(events []eventstore.RecordedEvent, head int64, lastLog string) {
+	prev := lastLog
+	for i := range events {
+		e := &events[i]
+		e.Position = head + int64(i) + 1
+		e.LogHash = s.logHasher.Next(prev, e.Position, e.Hash)
+		prev = e.LogHash
+	}
 }
 
 // insertEvents writes up to insertChunk events in one statement.
@@ -192,7 +208,7 @@ func (s *Store) insertEvents(ctx context.Context, events []eventstore.RecordedEv
 	for i := range events {
 		e := &events[i]
 		args = append(args, e.Position, e.EventID, e.StreamID, e.StreamType, e.Version, e.Type,
-			e.SchemaVersion, string(e.Data), meta, e.RecordedAt.UnixMilli(), e.PrevHash, e.Hash)
+			e.SchemaVersion, string(e.Data), meta, e.RecordedAt.UnixMilli(), e.PrevHash, e.Hash, e.LogHash)
 	}
 	_, err = st.ExecContext(ctx, args...)
 	clear(args) // keep no event alive

@@ -88,7 +88,8 @@ func storeAppender(b *testing.B, batch int) func(ctx context.Context, i int64) e
 }
 
 // rawAppender inserts rows shaped like the store's (36-char ids, 64-char
-// hashes, the same data and metadata) with no reads, hashing or JSON work.
+// hashes and log hashes, the same data and metadata) with no reads,
+// hashing or JSON work.
 func rawAppender(b *testing.B, batch int) func(ctx context.Context, i int64) error {
 	ctx := context.Background()
 	path := filepath.Join(b.TempDir(), "raw.sqlite")
@@ -98,8 +99,10 @@ func rawAppender(b *testing.B, batch int) func(ctx context.Context, i int64) err
 		b.Fatal(err)
 	}
 	conn := pools.Conn
-	if _, err := conn.ExecContext(ctx, eventsTableDDL("events")); err != nil {
-		b.Fatal(err)
+	for _, ddl := range []string{eventsTableDDL("events"), migrations[1][0]} { // migration 2 adds log_hash
+		if _, err := conn.ExecContext(ctx, ddl); err != nil {
+			b.Fatal(err)
+		}
 	}
 	var begin, commit, insert *sql.Stmt
 	for dst, query := range map[**sql.Stmt]string{&begin: "BEGIN IMMEDIATE", &commit: "COMMIT", &insert: insertEventSQL} {
@@ -126,7 +129,7 @@ func rawAppender(b *testing.B, batch int) func(ctx context.Context, i int64) err
 			position++
 			id := fmt.Sprintf("00000000-0000-7000-8000-%012d", position)
 			if _, err := insert.ExecContext(ctx, position, id, fmt.Sprintf("scan-%d", i), "scan_run", j+1,
-				"ScanCompleted", 1, string(benchData), string(meta), now, hash, hash); err != nil {
+				"ScanCompleted", 1, string(benchData), string(meta), now, hash, hash, hash); err != nil {
 				return err
 			}
 		}

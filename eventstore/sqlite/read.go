@@ -12,11 +12,12 @@ import (
 )
 
 const eventColumns = `position, event_id, stream_id, stream_type, version, type,
-	schema_version, data, metadata, recorded_at, prev_hash, hash`
+	schema_version, data, metadata, recorded_at, prev_hash, hash, log_hash`
 
 // readStmts are prepared on the read pool.
 type readStmts struct {
 	readStream, readAll, head, streams, idemGet *sql.Stmt
+	meta, idemList, checkpoints                 *sql.Stmt
 }
 
 func (r *readStmts) prepare(ctx context.Context, db *sql.DB) error {
@@ -31,6 +32,10 @@ func (r *readStmts) prepare(ctx context.Context, db *sql.DB) error {
 		{&r.streams, `SELECT stream_id, stream_type, version, last_hash FROM streams
 			WHERE stream_id > ? ORDER BY stream_id LIMIT ?`},
 		{&r.idemGet, "SELECT fingerprint, result FROM idempotency WHERE key = ?"},
+		{&r.meta, "SELECT name, value FROM audit_meta"},
+		{&r.idemList, "SELECT key, fingerprint, result, mac FROM idempotency WHERE key > ? ORDER BY key LIMIT ?"},
+		{&r.checkpoints, `SELECT store_id, position, log_hash, taken_at, reason, mac FROM checkpoints
+			WHERE (position, taken_at, mac) > (?, ?, ?) ORDER BY position, taken_at, mac LIMIT ?`},
 	} {
 		st, err := db.PrepareContext(ctx, p.query)
 		if err != nil {
@@ -42,20 +47,20 @@ func (r *readStmts) prepare(ctx context.Context, db *sql.DB) error {
 }
 
 func (r *readStmts) close() error {
-	return closeStmts(r.readStream, r.readAll, r.head, r.streams, r.idemGet)
+	return closeStmts(r.readStream, r.readAll, r.head, r.streams, r.idemGet, r.meta, r.idemList, r.checkpoints)
 }
 
 // row is an events row as scanned, before decoding.
 type row struct {
 	position, version, schemaVersion, recordedAt int64
 	eventID, streamID, streamType, typ           string
-	prevHash, hash                               string
+	prevHash, hash, logHash                      string
 	data, metadata                               []byte
 }
 
 func (r *row) dest() []any {
 	return []any{&r.position, &r.eventID, &r.streamID, &r.streamType, &r.version, &r.typ,
-		&r.schemaVersion, &r.data, &r.metadata, &r.recordedAt, &r.prevHash, &r.hash}
+		&r.schemaVersion, &r.data, &r.metadata, &r.recordedAt, &r.prevHash, &r.hash, &r.logHash}
 }
 
 // decodeRow turns a stored row into the envelope. Data is returned as stored
@@ -72,15 +77,18 @@ func decodeRow(r row) (eventstore.RecordedEvent, error) {
 		RecordedAt: time.UnixMilli(r.recordedAt).UTC(),
 		PrevHash:   r.prevHash,
 		Hash:       r.hash,
+		LogHash:    r.logHash,
 	}
 	if r.schemaVersion < math.MinInt32 || r.schemaVersion > math.MaxInt32 {
 		return e, fmt.Errorf("decode event at position %d: schema version %d out of range", r.position, r.schemaVersion)
 	}
 	e.SchemaVersion = int(r.schemaVersion)
 	if len(r.metadata) > 0 {
-		if err := json.Unmarshal(r.metadata, &e.Metadata); err != nil {
+		md, err := eventstore.DecodeMetadata(r.metadata)
+		if err != nil {
 			return e, fmt.Errorf("decode event at position %d: metadata: %w", r.position, err)
 		}
+		e.Metadata = md
 	}
 	return e, nil
 }

@@ -24,10 +24,34 @@ var migrations = [][]string{
 			created_at  INTEGER NOT NULL
 		) STRICT, WITHOUT ROWID`,
 	},
+	// 2: tamper evidence (docs/tamper-evidence.md). The global chain's
+	// log_hash ('' until the first writer with a key chains the events
+	// stored before), the idempotency records' MACs, the store's identity
+	// (store_id, random, given here; key_id, set by the first chaining)
+	// and the checkpoint history.
+	{
+		`ALTER TABLE events ADD COLUMN log_hash TEXT NOT NULL DEFAULT ''`,
+		`ALTER TABLE idempotency ADD COLUMN mac TEXT NOT NULL DEFAULT ''`,
+		`CREATE TABLE audit_meta (
+			name  TEXT NOT NULL PRIMARY KEY,
+			value TEXT NOT NULL
+		) STRICT, WITHOUT ROWID`,
+		`INSERT INTO audit_meta (name, value) VALUES ('store_id', lower(hex(randomblob(16))))`,
+		`CREATE TABLE checkpoints (
+			position INTEGER NOT NULL,
+			taken_at INTEGER NOT NULL,
+			mac      TEXT    NOT NULL,
+			store_id TEXT    NOT NULL,
+			log_hash TEXT    NOT NULL,
+			reason   TEXT    NOT NULL,
+			PRIMARY KEY (position, taken_at, mac)
+		) STRICT, WITHOUT ROWID`,
+	},
 }
 
-// eventsTableDDL is the events table under the given name (the benchmarks
-// create an identical table for their raw-insert baseline).
+// eventsTableDDL is the events table of migration 1 under the given name
+// (the benchmarks create an identical table for their raw-insert baseline,
+// and add log_hash as migration 2 does).
 func eventsTableDDL(name string) string {
 	return `CREATE TABLE ` + name + ` (
 			position       INTEGER NOT NULL PRIMARY KEY,

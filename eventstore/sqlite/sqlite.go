@@ -51,6 +51,12 @@ type Options struct {
 	BusyTimeout time.Duration
 	// Logger receives the few operational messages; default slog.Default().
 	Logger *slog.Logger
+	// AuditKey keys the global chain (log_hash) and the idempotency
+	// records' MACs this Store writes. The zero key is the empty key
+	// (tests, tools). A store records the id of the key it was first
+	// chained with; a Store opened with another key refuses to write
+	// (eventstore.ErrAuditKeyMismatch) and only reads.
+	AuditKey eventstore.AuditKey
 }
 
 func (o Options) withDefaults() (Options, error) {
@@ -92,6 +98,10 @@ type Store struct {
 
 	committed atomic.Int64 // highest position committed through this Store
 	appended  broadcaster
+
+	logHasher *eventstore.LogHasher // the leader's
+	chained   bool                  // the store is chained with this Store's key (the leader's)
+	keyErr    error                 // the store is chained with another key: nothing is written
 
 	closeOnce sync.Once
 	closed    chan struct{}
@@ -148,6 +158,18 @@ func (s *Store) open(ctx context.Context, path string) error {
 		return err
 	}
 	s.committed.Store(head)
+	s.logHasher = s.opts.AuditKey.LogHasher()
+	info, err := s.AuditInfo(ctx)
+	if err != nil {
+		return err
+	}
+	switch info.KeyID {
+	case "": // the first transaction that writes claims it (claimTx)
+	case s.opts.AuditKey.ID():
+		s.chained = true
+	default:
+		s.keyErr = &eventstore.KeyMismatchError{StoreKeyID: info.KeyID, GivenKeyID: s.opts.AuditKey.ID()}
+	}
 	return nil
 }
 

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -28,8 +29,8 @@ func openTemp(t testing.TB, opts Options) (*Store, string) {
 }
 
 func TestContract(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) (eventstore.Store, storetest.Tamperer) {
-		s, path := openTemp(t, Options{})
+	storetest.Run(t, func(t *testing.T, key eventstore.AuditKey) (eventstore.Store, storetest.Tamperer) {
+		s, path := openTemp(t, Options{AuditKey: key})
 		db, err := sql.Open("sqlite", path+"?_busy_timeout=10000")
 		require.NoError(t, err)
 		t.Cleanup(func() { assert.NoError(t, db.Close()) })
@@ -61,7 +62,7 @@ func (tm tamperer) Delete(ctx context.Context, position int64) error {
 }
 
 func (tm tamperer) SwapPayloads(ctx context.Context, posA, posB int64) error {
-	const cols = "event_id, stream_id, stream_type, type, schema_version, data, metadata, recorded_at, prev_hash, hash"
+	const cols = "event_id, stream_id, stream_type, type, schema_version, data, metadata, recorded_at, prev_hash, hash, log_hash"
 	tx, err := tm.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -87,7 +88,70 @@ func (tm tamperer) InsertRaw(ctx context.Context, e eventstore.RecordedEvent) er
 		return err
 	}
 	return tm.exec(ctx, insertEventSQL, e.Position, e.EventID, e.StreamID, e.StreamType, e.Version, e.Type,
-		e.SchemaVersion, string(e.Data), string(meta), e.RecordedAt.UnixMilli(), e.PrevHash, e.Hash)
+		e.SchemaVersion, string(e.Data), string(meta), e.RecordedAt.UnixMilli(), e.PrevHash, e.Hash, e.LogHash)
+}
+
+func (tm tamperer) ReplaceRaw(ctx context.Context, e eventstore.RecordedEvent) error {
+	meta, err := json.Marshal(e.Metadata)
+	if err != nil {
+		return err
+	}
+	return tm.exec(ctx, `UPDATE events SET event_id = ?, stream_id = ?, stream_type = ?, version = ?, type = ?, schema_version = ?,
+		data = ?, metadata = ?, recorded_at = ?, prev_hash = ?, hash = ?, log_hash = ? WHERE position = ?`,
+		e.EventID, e.StreamID, e.StreamType, e.Version, e.Type, e.SchemaVersion, string(e.Data), string(meta),
+		e.RecordedAt.UnixMilli(), e.PrevHash, e.Hash, e.LogHash, e.Position)
+}
+
+// Renumber moves the rows to negative positions first, so that no move
+// collides with a row still to move.
+func (tm tamperer) Renumber(ctx context.Context, moves map[int64]int64) error {
+	tx, err := tm.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = tx.Rollback() }()
+	for from := range moves {
+		if _, err := tx.ExecContext(ctx, "UPDATE events SET position = ? WHERE position = ?", -from, from); err != nil {
+			return err
+		}
+	}
+	for from, to := range moves {
+		res, err := tx.ExecContext(ctx, "UPDATE events SET position = ? WHERE position = ?", to, -from)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			return fmt.Errorf("renumber: no event at position %d", from)
+		}
+	}
+	return tx.Commit()
+}
+
+func (tm tamperer) SetStreamHead(ctx context.Context, h eventstore.StreamInfo) error {
+	return tm.exec(ctx, `INSERT INTO streams (stream_id, stream_type, version, last_hash) VALUES (?,?,?,?)
+		ON CONFLICT (stream_id) DO UPDATE SET stream_type = excluded.stream_type, version = excluded.version, last_hash = excluded.last_hash`,
+		h.StreamID, h.StreamType, h.Version, h.LastHash)
+}
+
+func (tm tamperer) DeleteStreamHead(ctx context.Context, streamID string) error {
+	return tm.exec(ctx, "DELETE FROM streams WHERE stream_id = ?", streamID)
+}
+
+func (tm tamperer) SetMetadataKey(ctx context.Context, position int64, key string, value json.RawMessage) error {
+	return tm.exec(ctx, "UPDATE events SET metadata = json_set(metadata, '$.' || ?, json(?)) WHERE position = ?", key, string(value), position)
+}
+
+func (tm tamperer) SetIdempotencyResult(ctx context.Context, key string, res eventstore.AppendResult) error {
+	raw, err := json.Marshal(res)
+	if err != nil {
+		return err
+	}
+	return tm.exec(ctx, "UPDATE idempotency SET result = ? WHERE key = ?", string(raw), key)
+}
+
+func (tm tamperer) DeleteCheckpoints(ctx context.Context, above int64) error {
+	_, err := tm.db.ExecContext(ctx, "DELETE FROM checkpoints WHERE position > ?", above)
+	return err
 }
 
 func TestOpenOptions(t *testing.T) {
@@ -270,7 +334,7 @@ func TestLargeBatch(t *testing.T) {
 	head, err := s.HeadPosition(ctx)
 	require.NoError(t, err)
 	assert.Equal(t, int64(n), head)
-	rep, err := eventstore.Verify(ctx, s, nil)
+	rep, err := eventstore.Verify(ctx, s, eventstore.VerifyOptions{})
 	require.NoError(t, err)
 	assert.Nil(t, rep.Broken)
 }
@@ -334,8 +398,147 @@ func TestGroupCommitIsolatesFailures(t *testing.T) {
 	_, _, found, err := s.LookupIdempotency(ctx, "kd")
 	require.NoError(t, err)
 	assert.False(t, found)
-	rep, err := eventstore.Verify(ctx, s, nil)
+	rep, err := eventstore.Verify(ctx, s, eventstore.VerifyOptions{})
 	require.NoError(t, err)
 	assert.Nil(t, rep.Broken)
 	assert.Equal(t, int64(4), rep.StreamsChecked)
+}
+
+func auditKey(t *testing.T, fill byte) eventstore.AuditKey {
+	t.Helper()
+	k, err := eventstore.NewAuditKey([]byte(strings.Repeat(string(rune(fill)), eventstore.AuditKeySize)))
+	require.NoError(t, err)
+	return k
+}
+
+// A store written by the version before the global chain (schema 1, no
+// log_hash, unsigned idempotency records) is migrated and chained by the
+// first writer with a key; its hashes do not change and it verifies.
+func TestOldStoreIsChainedOnClaim(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "events.sqlite")
+
+	// The old binary: migration 1 only, rows inserted with its columns.
+	old, err := sql.Open("sqlite", path)
+	require.NoError(t, err)
+	for _, stmt := range migrations[0] {
+		_, err := old.ExecContext(ctx, stmt)
+		require.NoError(t, err)
+	}
+	_, err = old.ExecContext(ctx, "PRAGMA user_version = 1")
+	require.NoError(t, err)
+	var stored []eventstore.RecordedEvent
+	heads := map[string]eventstore.RecordedEvent{}
+	for i := range 5 {
+		stream := fmt.Sprintf("s%d", i%2)
+		h := heads[stream]
+		req := eventstore.AppendRequest{StreamID: stream, StreamType: "t", Metadata: eventstore.Metadata{TeamID: "team", Actor: "old"},
+			Events: []eventstore.NewEvent{{Type: "E", SchemaVersion: 1, Data: json.RawMessage(fmt.Sprintf(`{"i":%d}`, i))}}}
+		evs, err := eventstore.Prepare(req, h.Version, h.Hash, time.Now())
+		require.NoError(t, err)
+		e := evs[0]
+		e.Position = int64(i + 1)
+		meta, err := json.Marshal(req.Metadata)
+		require.NoError(t, err)
+		_, err = old.ExecContext(ctx, `INSERT INTO events (position, event_id, stream_id, stream_type, version, type,
+			schema_version, data, metadata, recorded_at, prev_hash, hash) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)`,
+			e.Position, e.EventID, e.StreamID, e.StreamType, e.Version, e.Type, e.SchemaVersion, string(e.Data), string(meta),
+			e.RecordedAt.UnixMilli(), e.PrevHash, e.Hash)
+		require.NoError(t, err)
+		_, err = old.ExecContext(ctx, `INSERT INTO streams (stream_id, stream_type, version, last_hash) VALUES (?,?,?,?)
+			ON CONFLICT (stream_id) DO UPDATE SET version = excluded.version, last_hash = excluded.last_hash`, stream, "t", e.Version, e.Hash)
+		require.NoError(t, err)
+		heads[stream] = e
+		stored = append(stored, e)
+	}
+	res := eventstore.AppendResult{StreamID: "s0", Version: 3, Positions: []int64{5}, EventIDs: []string{stored[4].EventID}}
+	raw, err := json.Marshal(res)
+	require.NoError(t, err)
+	_, err = old.ExecContext(ctx, "INSERT INTO idempotency (key, fingerprint, result, created_at) VALUES ('k', 'fp', ?, 0)", string(raw))
+	require.NoError(t, err)
+	require.NoError(t, old.Close())
+
+	key := auditKey(t, 'k')
+	s, err := Open(ctx, path, Options{AuditKey: key})
+	require.NoError(t, err)
+	defer s.Close()
+	info, err := s.AuditInfo(ctx)
+	require.NoError(t, err)
+	assert.Len(t, info.StoreID, 32, "migration 2 gave the store an id")
+	assert.Empty(t, info.KeyID, "opening claims nothing")
+	rep, err := eventstore.Verify(ctx, s, eventstore.VerifyOptions{Key: key})
+	require.NoError(t, err)
+	assert.Nil(t, rep.Broken, "not chained yet is not tampering")
+	assert.Contains(t, rep.NotChecked, "the store records no audit key id (not chained yet): global chain, checkpoint MACs and idempotency record MACs not checked")
+
+	require.NoError(t, s.ClaimAuditKey(ctx))
+	info, err = s.AuditInfo(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, key.ID(), info.KeyID)
+	all, err := s.ReadAll(ctx, 0, 0)
+	require.NoError(t, err)
+	require.Len(t, all, 5)
+	prev := ""
+	for i, e := range all {
+		assert.Equal(t, stored[i].Hash, e.Hash, "stored hashes do not change")
+		assert.Equal(t, eventstore.ComputeHash(e), e.Hash)
+		assert.Equal(t, eventstore.LogHash(key, prev, e.Position, e.Hash), e.LogHash, "position %d chained", e.Position)
+		prev = e.LogHash
+	}
+	recs, err := s.IdempotencyRecords(ctx, "", 0)
+	require.NoError(t, err)
+	require.Len(t, recs, 1)
+	assert.Equal(t, eventstore.IdempotencyMAC(key, "k", "fp", res), recs[0].MAC)
+
+	// New appends continue the chain; everything verifies with the key.
+	_, err = s.Append(ctx, eventstore.AppendRequest{StreamID: "s1", StreamType: "t", Expected: eventstore.Exact(2),
+		Events: []eventstore.NewEvent{{Type: "E", SchemaVersion: 1, Data: json.RawMessage(`{}`)}}})
+	require.NoError(t, err)
+	rep, err = eventstore.Verify(ctx, s, eventstore.VerifyOptions{Key: key})
+	require.NoError(t, err)
+	assert.Nil(t, rep.Broken)
+	assert.True(t, rep.Keyed)
+	assert.Equal(t, int64(6), rep.EventsChecked)
+	assert.Equal(t, int64(1), rep.IdempotencyChecked)
+	require.NoError(t, s.ClaimAuditKey(ctx), "claiming again is a no-op")
+}
+
+// A store chained with one key refuses every write through another (reads
+// still work), and the claim is all or nothing with its transaction.
+func TestAuditKeyMismatchRefusesWrites(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "events.sqlite")
+	a, b := auditKey(t, 'a'), auditKey(t, 'b')
+	one := func(expected eventstore.ExpectedVersion) eventstore.AppendRequest {
+		return eventstore.AppendRequest{StreamID: "s", StreamType: "t", Expected: expected,
+			Events: []eventstore.NewEvent{{Type: "E", SchemaVersion: 1, Data: json.RawMessage(`{}`)}}}
+	}
+
+	s, err := Open(ctx, path, Options{AuditKey: a})
+	require.NoError(t, err)
+	_, err = s.Append(ctx, one(eventstore.Exact(3)))
+	require.ErrorIs(t, err, eventstore.ErrConflict)
+	info, err := s.AuditInfo(ctx)
+	require.NoError(t, err)
+	assert.Empty(t, info.KeyID, "a failed append claims nothing")
+	_, err = s.Append(ctx, one(eventstore.NoStream))
+	require.NoError(t, err)
+	info, err = s.AuditInfo(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, a.ID(), info.KeyID, "the first append claimed the store")
+	require.NoError(t, s.Close())
+
+	for name, k := range map[string]eventstore.AuditKey{"other key": b, "no key": {}} {
+		s, err := Open(ctx, path, Options{AuditKey: k})
+		require.NoError(t, err, name)
+		_, err = s.Append(ctx, one(eventstore.Exact(1)))
+		require.ErrorIs(t, err, eventstore.ErrAuditKeyMismatch, name)
+		assert.ErrorContains(t, err, "store key id "+a.ID()+", given "+k.ID())
+		assert.ErrorIs(t, s.ClaimAuditKey(ctx), eventstore.ErrAuditKeyMismatch)
+		assert.ErrorIs(t, s.SaveCheckpoint(ctx, eventstore.Checkpoint{StoreID: info.StoreID, Position: 1}), eventstore.ErrAuditKeyMismatch)
+		evs, err := s.ReadStream(ctx, "s", eventstore.ReadStreamOptions{})
+		require.NoError(t, err)
+		assert.Len(t, evs, 1, "reads still work")
+		require.NoError(t, s.Close())
+	}
 }

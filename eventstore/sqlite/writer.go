@@ -11,10 +11,12 @@ import (
 // maxGroup bounds how many appends share one transaction.
 const maxGroup = 64
 
-// appendCall is one Append waiting to be written.
+// appendCall is one Append (or, with op set, another write: a checkpoint,
+// the audit key claim) waiting to be written.
 type appendCall struct {
 	ctx     context.Context
 	req     eventstore.AppendRequest
+	op      func(ctx context.Context) (write bool, err error) // runs instead of the append when set
 	res     eventstore.AppendResult
 	err     error
 	done    chan struct{} // closed when res and err are set
@@ -46,11 +48,27 @@ func (s *Store) Append(ctx context.Context, req eventstore.AppendRequest) (event
 	if s.readOnly {
 		return s.appendReadOnly(req)
 	}
+	if s.keyErr != nil {
+		return eventstore.AppendResult{}, fmt.Errorf("append to %q: %w", req.StreamID, s.keyErr)
+	}
 	c := &appendCall{ctx: ctx, req: req, done: make(chan struct{}), promote: make(chan struct{})}
+	return c.res, s.enqueue(c)
+}
+
+// write runs op on the write connection, in a transaction of the writer
+// like an append (op returns whether there is something to commit).
+func (s *Store) write(ctx context.Context, what string, op func(ctx context.Context) (bool, error)) error {
+	c := &appendCall{ctx: ctx, req: eventstore.AppendRequest{StreamID: what}, op: op, done: make(chan struct{}), promote: make(chan struct{})}
+	return s.enqueue(c)
+}
+
+// enqueue queues c and returns once it is written (or failed).
+func (s *Store) enqueue(c *appendCall) error {
+	req := c.req
 	s.qmu.Lock()
 	if s.isClosed {
 		s.qmu.Unlock()
-		return eventstore.AppendResult{}, fmt.Errorf("append to %q: %w", req.StreamID, ErrClosed)
+		return fmt.Errorf("append to %q: %w", req.StreamID, ErrClosed)
 	}
 	s.queue = append(s.queue, c)
 	lead := !s.leading
@@ -60,12 +78,12 @@ func (s *Store) Append(ctx context.Context, req eventstore.AppendRequest) (event
 	if !lead {
 		select {
 		case <-c.done:
-			return c.res, unavailable(c.err)
+			return unavailable(c.err)
 		case <-c.promote:
 		}
 	}
 	s.lead() // c is the oldest call queued, so it is in this group
-	return c.res, unavailable(c.err)
+	return unavailable(c.err)
 }
 
 // lead writes one group from the head of the queue, then passes the lead on.
@@ -112,6 +130,15 @@ func (s *Store) runGroup(group []*appendCall) {
 	single := len(group) == 1
 	var written []*appendCall // appends to acknowledge once committed
 	var last int64
+	// The first transaction that writes claims the store for this
+	// Store's audit key (and chains what an older version stored).
+	claiming := !s.chained
+	if claiming {
+		if err := s.claimTx(bg); err != nil {
+			s.abort(group, nil, err)
+			return
+		}
+	}
 	for i, c := range group {
 		if err := c.ctx.Err(); err != nil {
 			c.err = fmt.Errorf("append to %q: %w", c.req.StreamID, err)
@@ -123,7 +150,16 @@ func (s *Store) runGroup(group []*appendCall) {
 				return
 			}
 		}
-		res, write, err := s.appendTx(context.WithoutCancel(c.ctx), c.req)
+		var (
+			res   eventstore.AppendResult
+			write bool
+			err   error
+		)
+		if c.op != nil {
+			write, err = c.op(context.WithoutCancel(c.ctx))
+		} else {
+			res, write, err = s.appendTx(context.WithoutCancel(c.ctx), c.req)
+		}
 		c.res, c.err = res, err
 		switch {
 		case single:
@@ -152,6 +188,9 @@ func (s *Store) runGroup(group []*appendCall) {
 	if _, err := s.w.commit.ExecContext(bg); err != nil {
 		s.abort(nil, written, fmt.Errorf("commit: %w", err))
 		return
+	}
+	if claiming {
+		s.chained = true // only the leader reads or writes it
 	}
 	if err := s.checkFile(); err != nil {
 		failLost(written, err) // committed into a file that is gone: never acknowledged

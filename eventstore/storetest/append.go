@@ -60,7 +60,7 @@ func versions(evs []eventstore.RecordedEvent) []int64 {
 }
 
 func testRoundTrip(t *testing.T, open Open) {
-	s, _ := open(t)
+	s, _ := open(t, eventstore.AuditKey{})
 	ctx := testContext(t)
 	givenID := uuid.Must(uuid.NewV7()).String()
 	meta := eventstore.Metadata{TeamID: "team-7", Actor: "alice", CorrelationID: "corr-1", CausationID: "cause-1", CommandID: "cmd-1",
@@ -142,7 +142,7 @@ func conflict(t *testing.T, err error) *eventstore.ConflictError {
 }
 
 func testExpectedVersion(t *testing.T, open Open) {
-	s, _ := open(t)
+	s, _ := open(t, eventstore.AuditKey{})
 	ctx := testContext(t)
 	ev := func() eventstore.NewEvent { return newEvent("Happened", `{"n":1}`) }
 
@@ -175,7 +175,7 @@ func testExpectedVersion(t *testing.T, open Open) {
 }
 
 func testOptimisticConcurrency(t *testing.T, open Open) {
-	s, _ := open(t)
+	s, _ := open(t, eventstore.AuditKey{})
 	ctx := testContext(t)
 	mustAppend(t, s, request("occ", eventstore.NoStream, newEvent("Created", `{}`)))
 
@@ -211,7 +211,7 @@ func testOptimisticConcurrency(t *testing.T, open Open) {
 }
 
 func testAtomicBatch(t *testing.T, open Open) {
-	s, _ := open(t)
+	s, _ := open(t, eventstore.AuditKey{})
 	ctx := testContext(t)
 	taken := uuid.Must(uuid.NewV7()).String()
 	first := newEvent("Created", `{}`)
@@ -257,7 +257,7 @@ func testAtomicBatch(t *testing.T, open Open) {
 }
 
 func testValidation(t *testing.T, open Open) {
-	s, _ := open(t)
+	s, _ := open(t, eventstore.AuditKey{})
 	ctx := testContext(t)
 	ok := newEvent("Happened", `{}`)
 	for name, req := range map[string]eventstore.AppendRequest{
@@ -316,7 +316,7 @@ func idempotent(req eventstore.AppendRequest, key, fp string) eventstore.AppendR
 }
 
 func testIdempotency(t *testing.T, open Open) {
-	s, _ := open(t)
+	s, _ := open(t, eventstore.AuditKey{})
 	ctx := testContext(t)
 	req := idempotent(request("s", eventstore.NoStream, newEvent("Created", `{}`), newEvent("Named", `{"n":"x"}`)), "k1", "fp1")
 	first := mustAppend(t, s, req)
@@ -359,7 +359,7 @@ func testIdempotency(t *testing.T, open Open) {
 }
 
 func testIdempotencyConcurrent(t *testing.T, open Open) {
-	s, _ := open(t)
+	s, _ := open(t, eventstore.AuditKey{})
 	ctx := testContext(t)
 	const n = 16
 	start := make(chan struct{})

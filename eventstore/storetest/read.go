@@ -15,7 +15,7 @@ import (
 )
 
 func testConcurrentTailing(t *testing.T, open Open) {
-	s, _ := open(t)
+	s, _ := open(t, eventstore.AuditKey{})
 	ctx := testContext(t)
 	const (
 		writers          = 8
@@ -100,7 +100,7 @@ func waitClockPast(t *testing.T, ts time.Time) {
 }
 
 func testReadStreamBounds(t *testing.T, open Open) {
-	s, _ := open(t)
+	s, _ := open(t, eventstore.AuditKey{})
 	ctx := testContext(t)
 	var marks []time.Time // recorded_at of each batch
 	for b := range 3 {
@@ -155,7 +155,7 @@ func testReadStreamBounds(t *testing.T, open Open) {
 }
 
 func testHeadAndStreams(t *testing.T, open Open) {
-	s, _ := open(t)
+	s, _ := open(t, eventstore.AuditKey{})
 	ctx := testContext(t)
 	assert.Equal(t, int64(0), head(t, s))
 	page, err := s.Streams(ctx, "", 10)
@@ -228,7 +228,7 @@ type thingRenamed struct {
 }
 
 func testUpcasting(t *testing.T, open Open) {
-	s, _ := open(t)
+	s, _ := open(t, eventstore.AuditKey{})
 	mustAppend(t, s, request("thing", eventstore.NoStream,
 		eventstore.NewEvent{Type: "ThingRenamed", SchemaVersion: 1, Data: json.RawMessage(`{"name":"old"}`)},
 		eventstore.NewEvent{Type: "ThingRenamed", SchemaVersion: 2, Data: json.RawMessage(`{"title":"new","source":"api"}`)},
@@ -263,7 +263,7 @@ func testUpcasting(t *testing.T, open Open) {
 }
 
 func testWaitForAppend(t *testing.T, open Open) {
-	s, _ := open(t)
+	s, _ := open(t, eventstore.AuditKey{})
 	ctx := testContext(t)
 
 	short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)

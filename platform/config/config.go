@@ -10,6 +10,8 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -89,6 +91,13 @@ type Config struct {
 	SQLiteSync      SQLiteSync
 	ShutdownTimeout time.Duration // bound on a graceful stop
 	Roles           []Role        // what `cspm serve` runs
+
+	// AuditDir holds the audit key and the latest checkpoint copies, kept
+	// outside the event store; empty means the default (AuditDirectory).
+	AuditDir string
+	// AuditCheckpointInterval is how often serve signs a checkpoint of
+	// the event store when its head moved.
+	AuditCheckpointInterval time.Duration
 }
 
 // Default is the configuration with nothing set: everything embedded under ./data.
@@ -110,7 +119,23 @@ func Default() Config {
 		SQLiteSync:          SyncFull,
 		ShutdownTimeout:     15 * time.Second,
 		Roles:               slices.Clone(AllRoles),
+
+		AuditCheckpointInterval: 10 * time.Second,
 	}
+}
+
+// AuditDirectory is AuditDir, or by default <user config dir>/cspm/audit
+// (os.UserConfigDir: $XDG_CONFIG_HOME or ~/.config on Linux), outside the
+// data directory. Where there is no user config dir (no $HOME), it is
+// cspm-audit next to the data directory.
+func (c Config) AuditDirectory() string {
+	if c.AuditDir != "" {
+		return c.AuditDir
+	}
+	if dir, err := os.UserConfigDir(); err == nil && dir != "" {
+		return filepath.Join(dir, "cspm", "audit")
+	}
+	return filepath.Join(filepath.Dir(filepath.Clean(c.DataDir)), "cspm-audit")
 }
 
 // HasRole reports whether r is among the configured roles.
@@ -138,6 +163,8 @@ func (c Config) LogValue() slog.Value {
 		slog.String("sqlite_sync", string(c.SQLiteSync)),
 		slog.Duration("shutdown_timeout", c.ShutdownTimeout),
 		slog.String("roles", JoinRoles(c.Roles)),
+		slog.String("audit_dir", c.AuditDirectory()),
+		slog.Duration("audit_checkpoint_interval", c.AuditCheckpointInterval),
 	)
 }
 
@@ -176,6 +203,9 @@ func (c Config) validate(groups Group) error {
 		case SyncFull, SyncNormal:
 		default:
 			add("sqlite-sync", "unknown mode %q (want full or normal)", c.SQLiteSync)
+		}
+		if c.AuditDir != "" && strings.TrimSpace(c.AuditDir) == "" {
+			add("audit-dir", "must not be blank (leave it unset for the default)")
 		}
 	}
 	if groups&GroupLogging != 0 {
@@ -219,6 +249,9 @@ func (c Config) validate(groups Group) error {
 		}
 		if c.StallTimeout < time.Second {
 			add("stall-timeout", "must be at least 1s")
+		}
+		if c.AuditCheckpointInterval <= 0 {
+			add("audit-checkpoint-interval", "must be positive")
 		}
 		if c.RateLimit < 0 {
 			add("rate-limit", "must be 0 (no limit) or positive")

@@ -17,7 +17,7 @@ type Group uint8
 
 const (
 	GroupRegistry Group = 1 << iota // db-prefix
-	GroupStorage                    // data-dir, store, mongodb-uri, sqlite-sync
+	GroupStorage                    // data-dir, store, mongodb-uri, sqlite-sync, audit-dir
 	GroupLogging                    // log-level, log-format
 	GroupServe                      // HTTP, NATS, roles, team, shutdown
 	// GroupClient is what a command talking to a running server takes:
@@ -53,6 +53,9 @@ var settings = []Setting{
 	{Flag: "sqlite-sync", Env: "CSPM_SQLITE_SYNC", Default: "full", group: GroupStorage,
 		Usage: "SQLite durability: full (survives power loss) or normal (faster; survives process crashes)",
 		apply: func(c *Config, v string) error { c.SQLiteSync = SQLiteSync(strings.ToLower(v)); return nil }},
+	{Flag: "audit-dir", Env: "CSPM_AUDIT_DIR", group: GroupStorage,
+		Usage: "directory of the audit key and the latest checkpoint copies, outside the event store (default <user config dir>/cspm/audit)",
+		apply: func(c *Config, v string) error { c.AuditDir = v; return nil }},
 	{Flag: "db-prefix", Env: "CSPM_DB_PREFIX", group: GroupRegistry,
 		Usage: "prefix prepended as is to every database name (a-z, 0-9, '_', '-'), e.g. acme_",
 		apply: func(c *Config, v string) error { c.DBPrefix = v; return nil }},
@@ -92,6 +95,9 @@ var settings = []Setting{
 	{Flag: "roles", Env: "CSPM_ROLES", Default: "api,relay,projector", group: GroupServe,
 		Usage: "what this process runs, comma separated: api, relay, projector",
 		apply: func(c *Config, v string) error { c.Roles = parseRoles(v); return nil }},
+	{Flag: "audit-checkpoint-interval", Env: "CSPM_AUDIT_CHECKPOINT_INTERVAL", Default: "10s", group: GroupServe,
+		Usage: "how often serve signs a checkpoint of the event store when it grew (the longest a cut tail can go unnoticed)",
+		apply: func(c *Config, v string) error { return parseInto(&c.AuditCheckpointInterval, v, time.ParseDuration) }},
 	{Flag: "shutdown-timeout", Env: "CSPM_SHUTDOWN_TIMEOUT", Default: "15s", group: GroupServe,
 		Usage: "how long a graceful stop may take after SIGINT/SIGTERM",
 		apply: func(c *Config, v string) error { return parseInto(&c.ShutdownTimeout, v, time.ParseDuration) }},

@@ -36,7 +36,8 @@ func deadline(t *testing.T) time.Time {
 	return time.Now().Add(5 * time.Minute)
 }
 
-// cleanEnv is the environment without any CSPM_ variable, plus extra.
+// cleanEnv is the environment without any CSPM_ variable, plus the run's
+// audit directory and extra.
 func cleanEnv(extra ...string) []string {
 	var env []string
 	for _, kv := range os.Environ() {
@@ -44,7 +45,7 @@ func cleanEnv(extra ...string) []string {
 			env = append(env, kv)
 		}
 	}
-	return append(env, extra...)
+	return append(append(env, "CSPM_AUDIT_DIR="+auditDir), extra...)
 }
 
 type cliResult struct {

@@ -16,12 +16,17 @@ var (
 	natsBinary = &build{name: "nats-server", pkg: "github.com/nats-io/nats-server/v2"}
 )
 
+// auditDir is the audit directory (audit key, checkpoint copies) of every
+// binary the tests run: one for the run, never the user's config dir.
+var auditDir string
+
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "cspm-e2e-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "e2e:", err)
 		os.Exit(1)
 	}
+	auditDir = filepath.Join(dir, "audit")
 	cspmBinary.start(dir)
 	natsBinary.start(dir)
 	code := m.Run()
