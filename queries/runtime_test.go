@@ -2,6 +2,7 @@ package queries_test
 
 import (
 	"context"
+	pt "github.com/cspm-es/cspm-es/projections/projectionstest"
 	"log/slog"
 	"path/filepath"
 	"testing"
@@ -31,7 +32,15 @@ func TestReadModelsThroughTheRuntime(t *testing.T) {
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, events.Close()) })
 	codec := eventstore.NewDomainCodec()
-	for _, ev := range worldEvents().events {
+	world := worldEvents().events
+	// Imports, in a team of their own so the other tests' world is the same:
+	// every collection of the import folds gets documents.
+	for _, imp := range [][]pt.EventData{pt.PairScan1(), pt.PairScan2()} {
+		for _, d := range imp {
+			world = append(world, projections.Event{RecordedEvent: eventstore.RecordedEvent{Metadata: eventstore.Metadata{TeamID: "team-imports"}}, Data: d})
+		}
+	}
+	for _, ev := range world {
 		streamID, streamType := "finding-", "Finding"
 		switch d := ev.Data.(type) {
 		case orchdomain.ScanRequested:
@@ -48,6 +57,12 @@ func TestReadModelsThroughTheRuntime(t *testing.T) {
 			streamID += d.FindingID
 		case csdomain.FindingSuppressed:
 			streamID += d.FindingID
+		case csdomain.ChecksDescribed:
+			streamID, streamType = "import-"+d.ImportID, "Import"
+		case csdomain.ResultsRecorded:
+			streamID, streamType = "import-"+d.ImportID, "Import"
+		case csdomain.ImportCompleted:
+			streamID, streamType = "import-"+d.ImportID, "Import"
 		}
 		ne, err := codec.Encode(ev.Data)
 		require.NoError(t, err)

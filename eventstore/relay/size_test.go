@@ -182,6 +182,7 @@ func TestRelayHealthReportsAStall(t *testing.T) {
 
 	startServer(t, dir, port)
 	waitCheckpoint(t, r, head, 20*time.Second)
+	waitPublished(t, r, head, 20*time.Second) // the relay's own view, which Health reads
 	waitStatus(t, r, 10*time.Second, "recovered", func(st relay.Status) bool { return !st.Failing })
 	h = r.Health(ctx, 50*time.Millisecond)
 	assert.Empty(t, h.Problem)
