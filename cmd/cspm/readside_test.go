@@ -184,9 +184,13 @@ func TestReadSide_APIOnlyFollowsStoredCheckpoints(t *testing.T) {
 	pos := proj.newScan(t, "split-1")
 	must(t, proj.post(t, "/api/v1/scans/split-1/start", nil), http.StatusAccepted)
 	pos = proj.raise(t, "split-1", "medium")
-	// Let the projector process get there first.
-	must(t, proj.get(t, fmt.Sprintf("/api/v1/scans/split-1?min_position=%d", pos)), http.StatusOK)
-	must(t, proj.get(t, fmt.Sprintf("/api/v1/dashboard/summary?min_position=%d", pos)), http.StatusOK)
+	// Let the projector process get there first (however long a loaded
+	// machine makes it take: each read waits up to the read-wait bound).
+	for _, path := range []string{"/api/v1/scans/split-1", "/api/v1/scans", "/api/v1/dashboard/summary"} {
+		require.Eventually(t, func() bool {
+			return !stale(must(t, proj.get(t, fmt.Sprintf("%s?min_position=%d", path, pos)), http.StatusOK))
+		}, time.Minute, time.Millisecond, path)
+	}
 
 	// A second, api-only process on the same read models and event store
 	// (it appends nothing here).
