@@ -25,6 +25,10 @@ func testConfig(t *testing.T) config.Config {
 	cfg.HTTPAddr = "127.0.0.1:0"
 	cfg.ShutdownTimeout = 10 * time.Second // above net/http's 5s grace for just-accepted connections
 	cfg.RateLimit = 0                      // tests hammer the API; the limiter has its own tests
+	// A read with min_position answers as soon as the projections have the
+	// position: a long bound only keeps a loaded machine's reads from
+	// answering stale. Tests of stale answers set their own short one.
+	cfg.ReadWaitTimeout = 20 * time.Second
 	require.NoError(t, cfg.Validate())
 	return cfg
 }
