@@ -82,20 +82,26 @@ func TestMutingRuleLifecycle(t *testing.T) {
 		{
 			name:  "remove",
 			given: []cloudsecurity.Event{created},
-			when:  func(r *cloudsecurity.MutingRule) ([]cloudsecurity.Event, error) { return r.Remove(" done ", t0.Add(time.Hour)) },
-			then:  thenRule{Events: []cloudsecurity.Event{removed}},
+			when: func(r *cloudsecurity.MutingRule) ([]cloudsecurity.Event, error) {
+				return r.Remove(" done ", t0.Add(time.Hour))
+			},
+			then: thenRule{Events: []cloudsecurity.Event{removed}},
 		},
 		{
 			name:  "a removed rule cannot change",
 			given: []cloudsecurity.Event{created, removed},
-			when:  func(r *cloudsecurity.MutingRule) ([]cloudsecurity.Event, error) { return r.Change(rule, t0.Add(2*time.Hour)) },
-			then:  thenRule{RuleCode: cloudsecurity.CodeMutingRuleEnded},
+			when: func(r *cloudsecurity.MutingRule) ([]cloudsecurity.Event, error) {
+				return r.Change(rule, t0.Add(2*time.Hour))
+			},
+			then: thenRule{RuleCode: cloudsecurity.CodeMutingRuleEnded},
 		},
 		{
 			name:  "expires at its expiry, dated then",
 			given: []cloudsecurity.Event{expiring},
-			when:  func(r *cloudsecurity.MutingRule) ([]cloudsecurity.Event, error) { return r.Expire(t0.Add(25 * time.Hour)) },
-			then:  thenRule{Events: []cloudsecurity.Event{cloudsecurity.MutingRuleExpired{RuleID: "r1", ExpiredAt: t0.Add(24 * time.Hour)}}},
+			when: func(r *cloudsecurity.MutingRule) ([]cloudsecurity.Event, error) {
+				return r.Expire(t0.Add(25 * time.Hour))
+			},
+			then: thenRule{Events: []cloudsecurity.Event{cloudsecurity.MutingRuleExpired{RuleID: "r1", ExpiredAt: t0.Add(24 * time.Hour)}}},
 		},
 		{
 			name:  "not before its expiry",
