@@ -29,6 +29,10 @@ var domainEvents = []struct {
 	{sample: cloudsecurity.ResultsRecorded{}, version: 1},
 	{sample: cloudsecurity.ImportCompleted{}, version: 1},
 	{sample: cloudsecurity.ImportRejected{}, version: 1},
+	{sample: cloudsecurity.MutingRuleCreated{}, version: 1},
+	{sample: cloudsecurity.MutingRuleChanged{}, version: 1},
+	{sample: cloudsecurity.MutingRuleRemoved{}, version: 1},
+	{sample: cloudsecurity.MutingRuleExpired{}, version: 1},
 	{sample: access.APIKeyIssued{}, version: 1},
 	{sample: access.APIKeyRevoked{}, version: 1},
 }

@@ -53,6 +53,12 @@ func TestDomainCodecRoundTrip(t *testing.T) {
 				FailBySev: map[cloudsecurity.Severity]int{cloudsecurity.SeverityHigh: 1}, Checks: 1, Resources: 1, Accounts: 1, Chunks: 1, CheckInfos: 1},
 			CompletedAt: when},
 		cloudsecurity.ImportRejected{ImportID: "imp-2", Format: "prowler-csv", ContentHash: "cd", Size: 3, Reason: "line 2: bad", RejectedAt: when},
+		cloudsecurity.MutingRuleCreated{RuleID: "r1", Name: "dev", Reason: "sandbox <x>", Owner: "alice", Match: cloudsecurity.MuteMatch{
+			FindingIDs: []string{"fnd-1"}, Checks: []string{"c"}, Resources: []string{"arn:r"}, Accounts: []string{"111"},
+			Regions: []string{"eu-west-1"}, Tags: map[string]string{"env": "dev"}}, ExpiresAt: when.Add(time.Hour), CreatedAt: when},
+		cloudsecurity.MutingRuleChanged{RuleID: "r1", Name: "dev", Reason: "r", Owner: "bob", Match: cloudsecurity.MuteMatch{Checks: []string{"c"}}, ChangedAt: when},
+		cloudsecurity.MutingRuleRemoved{RuleID: "r1", Reason: "done", RemovedAt: when},
+		cloudsecurity.MutingRuleExpired{RuleID: "r1", ExpiredAt: when},
 	}
 	codec := eventstore.NewDomainCodec()
 

@@ -52,6 +52,10 @@ func (Findings) EventTypes() []string {
 		csdomain.ResultsRecorded{}.EventType(),
 		csdomain.ImportCompleted{}.EventType(),
 		csdomain.ImportRejected{}.EventType(),
+		csdomain.MutingRuleCreated{}.EventType(),
+		csdomain.MutingRuleChanged{}.EventType(),
+		csdomain.MutingRuleRemoved{}.EventType(),
+		csdomain.MutingRuleExpired{}.EventType(),
 	}
 }
 
@@ -85,7 +89,7 @@ func (Findings) Collections() []readmodel.CollectionSpec {
 	}, {
 		Name:    ChecksCollection,
 		Indexes: []readmodel.Index{{Name: "by_team", Fields: []readmodel.IndexField{{Path: "team_id"}, {Path: "check_id"}}}},
-	}}, lifecycle.CollectionSpecs()...)
+	}}, append(lifecycle.CollectionSpecs(), mutingCollections()...)...)
 }
 
 // Apply implements projections.Projection. FindingRaised sets the finding's
@@ -94,6 +98,12 @@ func (Findings) Collections() []readmodel.CollectionSpec {
 // finding merges whatever arrived first.
 func (Findings) Apply(ctx context.Context, tx projections.Tx, ev projections.Event) error {
 	if ok, err := applyImport(ctx, tx, ev); ok {
+		if err != nil {
+			return fmt.Errorf("%s: %w", FindingsName, err)
+		}
+		return nil
+	}
+	if ok, err := applyMuting(ctx, tx, ev); ok {
 		if err != nil {
 			return fmt.Errorf("%s: %w", FindingsName, err)
 		}

@@ -46,7 +46,8 @@ func TestFindingsContract(t *testing.T) {
 	assert.Equal(t, "cloudsecurity.findings", p.Name())
 	assert.Equal(t, dbregistry.CLOUD_SECURITY, p.Database())
 	assert.ElementsMatch(t, []string{"FindingRaised", "FindingResolved", "FindingSuppressed",
-		"ImportStarted", "ChecksDescribed", "ResultsRecorded", "ImportCompleted", "ImportRejected"}, p.EventTypes())
+		"ImportStarted", "ChecksDescribed", "ResultsRecorded", "ImportCompleted", "ImportRejected",
+		"MutingRuleCreated", "MutingRuleChanged", "MutingRuleRemoved", "MutingRuleExpired"}, p.EventTypes())
 	for _, spec := range p.Collections() {
 		require.NoError(t, spec.Validate())
 		if spec.Name != cloudsecurity.FindingsCollection {

@@ -198,6 +198,13 @@ func (h importedHistories) Save(ctx context.Context, tx projections.Tx, c fold.C
 			d["title"], d["service"] = fold.Str(chk, "title"), fold.Str(chk, "service")
 		}
 	}
+	if r != nil { // its attributes may have changed: check the team's rules again
+		idx, err := loadMutingIndex(ctx, tx, team)
+		if err != nil {
+			return err
+		}
+		setMuted(d, idx)
+	}
 	s := after.Summarize()
 	d["history"] = fold.HistoryDoc(after)
 	d["status"] = s.Status

@@ -32,7 +32,7 @@ import (
 // report failing is told so (which fixes the open ones, or places the scan
 // between runs when it is older than the scope's latest evaluation).
 type Lifecycle struct {
-	Accounts string // collection of account documents
+	Accounts string // collection of account documents (and one per team listing its accounts)
 	Scopes   string // collection of scope documents
 }
 
@@ -104,11 +104,64 @@ func (l Lifecycle) Results(ctx context.Context, tx projections.Tx, team string, 
 	}
 	for _, a := range accounts {
 		tx.Put(l.Accounts, a.doc())
+		if err := l.addToTeam(ctx, tx, team, a.ID); err != nil {
+			return err
+		}
 	}
 	for _, s := range scopes {
 		tx.Put(l.Scopes, s.doc())
 	}
 	return nil
+}
+
+// teamDocID is the document of a team listing its accounts (in the
+// Accounts collection: ids of account documents start "scp-").
+func teamDocID(team string) string { return "team/" + csdomain.Scope{}.ID(team) }
+
+func (l Lifecycle) addToTeam(ctx context.Context, tx projections.Tx, team, accountDocID string) error {
+	id := teamDocID(team)
+	d, _, err := Get(ctx, tx, l.Accounts, id)
+	if err != nil {
+		return err
+	}
+	ids := Strs(d, "accounts")
+	i, found := slices.BinarySearch(ids, accountDocID)
+	if found {
+		return nil
+	}
+	ids = slices.Insert(ids, i, accountDocID)
+	tx.Put(l.Accounts, readmodel.Doc{"_id": id, "team_id": team, "kind": "team", "accounts": stringsAny(ids)})
+	return nil
+}
+
+// Members lists the findings of team's scopes that keep (nil: all), in a
+// stable order.
+func (l Lifecycle) Members(ctx context.Context, tx projections.Tx, team string, keep func(csdomain.Scope) bool) ([]string, error) {
+	t, _, err := Get(ctx, tx, l.Accounts, teamDocID(team))
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, accID := range Strs(t, "accounts") {
+		a, _, err := Get(ctx, tx, l.Accounts, accID)
+		if err != nil {
+			return nil, err
+		}
+		provider, account := Str(a, "provider"), Str(a, "account")
+		for _, key := range Strs(a, "scopes") {
+			region, check := splitScopeKey(key)
+			s := csdomain.Scope{Provider: provider, Account: account, Region: region, Check: check}
+			if keep != nil && !keep(s) {
+				continue
+			}
+			sc, _, err := Get(ctx, tx, l.Scopes, s.ID(team))
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, Strs(sc, "members")...)
+		}
+	}
+	return out, nil
 }
 
 // Completed folds what the completed import did not report: its
