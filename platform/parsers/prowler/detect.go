@@ -24,9 +24,9 @@ var (
 
 // Keys of the first element that only one JSON format has.
 var detectKeys = map[Format][]string{
-	FormatOCSF:       {"status_code", "finding_info", "class_uid", "class_name", "type_uid", "severity_id", "category_uid", "activity_id"},
+	FormatOCSF:       {"status_code", "finding_info", "class_uid", "class_name", "type_uid", "severity_id", "category_uid", "activity_id", "metadata.event_code"},
 	FormatNativeJSON: {"CheckID", "FindingUniqueId", "AssessmentStartTime", "StatusExtended", "ServiceName"},
-	FormatASFF:       {"GeneratorId", "AwsAccountId", "SchemaVersion", "ProductArn", "ProductFields"},
+	FormatASFF:       {"GeneratorId", "AwsAccountId", "ProductArn", "ProductFields", "SchemaVersion=2018-10-08"},
 }
 
 // Detect tells the format of a report from its first bytes. It returns an
@@ -87,16 +87,26 @@ func detectJSON(head []byte) (Format, error) {
 			keys[key] = true
 			order = append(order, key)
 		}
-		if key == "class_uid" {
-			var n json.Number
-			if err := dec.Decode(&n); err != nil {
-				break
+		var verr error
+		switch key {
+		case "class_uid":
+			verr = dec.Decode(&classUID)
+		case "SchemaVersion": // ASFF's is "2018-10-08"; other tools' differ
+			var v any
+			if verr = dec.Decode(&v); verr == nil && v == "2018-10-08" {
+				keys["SchemaVersion=2018-10-08"] = true
 			}
-			classUID = n
-			continue
+		case "metadata": // OCSF's holds event_code, Prowler's check id
+			verr = readKeys(dec, func(k string) {
+				if k == "event_code" {
+					keys["metadata.event_code"] = true
+				}
+			})
+		default:
+			verr = skipValue(dec)
 		}
-		if err := skipValue(dec); err != nil {
-			break
+		if verr != nil {
+			break // the window ends inside this value
 		}
 	}
 	// Prowler 3.x json-ocsf: OCSF 1.0.0-rc.3 Security Finding, another shape.
@@ -126,6 +136,53 @@ func detectJSON(head []byte) (Format, error) {
 		names[i] = string(f)
 	}
 	return "", fmt.Errorf("%w: the first element has keys of %s", ErrAmbiguousFormat, strings.Join(names, " and "))
+}
+
+// readKeys consumes one JSON value and reports the keys of its top level
+// when it is an object.
+func readKeys(dec *json.Decoder, key func(string)) error {
+	tok, err := dec.Token()
+	if err != nil {
+		return err
+	}
+	if tok != json.Delim('{') {
+		if d, ok := tok.(json.Delim); ok && d == '[' {
+			return skipRest(dec, 1)
+		}
+		return nil
+	}
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return err
+		}
+		if tok == json.Delim('}') {
+			return nil
+		}
+		if k, ok := tok.(string); ok {
+			key(k)
+		}
+		if err := skipValue(dec); err != nil {
+			return err
+		}
+	}
+}
+
+// skipRest consumes tokens until depth open containers are closed.
+func skipRest(dec *json.Decoder, depth int) error {
+	for depth > 0 {
+		tok, err := dec.Token()
+		if err != nil {
+			return err
+		}
+		switch tok {
+		case json.Delim('{'), json.Delim('['):
+			depth++
+		case json.Delim('}'), json.Delim(']'):
+			depth--
+		}
+	}
+	return nil
 }
 
 // skipValue consumes one JSON value, however nested.

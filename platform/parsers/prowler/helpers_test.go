@@ -2,6 +2,7 @@ package prowler
 
 import (
 	"context"
+	"github.com/cspm-es/cspm-es/domain/cloudsecurity"
 	"testing"
 )
 
@@ -10,3 +11,5 @@ func contextWithCancel(t *testing.T) (context.Context, context.CancelFunc) {
 }
 
 func errContextCanceled() error { return context.Canceled }
+
+type observation = cloudsecurity.Observation
