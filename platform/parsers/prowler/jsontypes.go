@@ -26,8 +26,8 @@ func (ft *flexTime) UnmarshalJSON(b []byte) error {
 	}
 	ft.set = true
 	if b[0] == '"' {
-		var s string
-		if err := json.Unmarshal(b, &s); err != nil {
+		s, err := unquote(b)
+		if err != nil {
 			ft.err = fmt.Errorf("%w: %v", ErrInvalidValue, err)
 			return nil
 		}
@@ -59,8 +59,8 @@ func (fs *flexStrings) UnmarshalJSON(b []byte) error {
 		return nil
 	}
 	if b[0] == '"' {
-		var s string
-		if err := json.Unmarshal(b, &s); err != nil {
+		s, err := unquote(b)
+		if err != nil {
 			return err
 		}
 		*fs = splitList(s)
@@ -135,6 +135,17 @@ func (ft *flexTags) UnmarshalJSON(b []byte) error {
 		*ft = tags
 	}
 	return nil
+}
+
+// unquote reads a JSON string the decoder has already validated; only
+// strings with escapes need the full decoder.
+func unquote(b []byte) (string, error) {
+	if len(b) >= 2 && b[0] == '"' && b[len(b)-1] == '"' && bytes.IndexByte(b, '\\') < 0 {
+		return string(b[1 : len(b)-1]), nil
+	}
+	var s string
+	err := json.Unmarshal(b, &s)
+	return s, err
 }
 
 func truncateForError(b []byte) string {

@@ -24,7 +24,7 @@ type nativeFinding struct {
 	Description         string                 `json:"Description"`
 	Risk                string                 `json:"Risk"`
 	RelatedURL          string                 `json:"RelatedUrl"`
-	Compliance          map[string]flexStrings `json:"Compliance"`
+	Compliance          map[string][]string    `json:"Compliance"`
 	Categories          flexStrings            `json:"Categories"`
 	Remediation         struct {
 		Code struct {

@@ -30,7 +30,7 @@ type ocsfFinding struct {
 		RelatedURL     string                 `json:"related_url"`
 		AdditionalURLs flexStrings            `json:"additional_urls"`
 		Categories     flexStrings            `json:"categories"`
-		Compliance     map[string]flexStrings `json:"compliance"`
+		Compliance     map[string][]string    `json:"compliance"`
 		ScanID         string                 `json:"scan_id"`
 		ProviderUID    string                 `json:"provider_uid"`
 		Provider       string                 `json:"provider"`
