@@ -45,8 +45,8 @@ type Options struct {
 }
 
 // AverageFindingBytes is the average size of a generated finding with the
-// default options (measured: 5.46 KB), to size a report in bytes.
-const AverageFindingBytes = 5_460
+// default options (measured: 5.71 KB), to size a report in bytes.
+const AverageFindingBytes = 5_710
 
 // Stats count what a generated report holds.
 type Stats struct {
@@ -103,6 +103,7 @@ func GenerateOCSF(w io.Writer, n int, opt Options) (Stats, error) {
 		scanIDs[i] = uuid7(opt.Start, rng)
 	}
 	var st Stats
+	var out []byte
 	if _, err := bw.WriteString("["); err != nil {
 		return st, err
 	}
@@ -124,10 +125,12 @@ func GenerateOCSF(w io.Writer, n int, opt Options) (Stats, error) {
 		if f.Status == "Suppressed" {
 			st.Muted++
 		}
-		b, err := json.MarshalIndent(f, "", "    ")
+		compact, err := json.Marshal(f)
 		if err != nil {
 			return st, err
 		}
+		b := indent(out[:0], compact)
+		out = b
 		if i > 0 {
 			if err := bw.WriteByte(','); err != nil {
 				return st, err
@@ -239,14 +242,90 @@ var words = strings.Fields(`the resource configuration allows access from unexpe
  leaving evidence while data stays readable by anyone holding the key which weakens defense in
  depth across every region and account of the organisation`)
 
+// sentences is a pool of word sequences; sentence cuts one to length.
+var sentences = func() [][]string {
+	rng := rand.New(rand.NewPCG(1, 2))
+	pool := make([][]string, 256)
+	for i := range pool {
+		ws := make([]string, 45)
+		for j := range ws {
+			ws[j] = words[rng.IntN(len(words))]
+		}
+		pool[i] = ws
+	}
+	return pool
+}()
+
 func sentence(rng *rand.Rand, min, max int) string {
 	n := min + rng.IntN(max-min+1)
-	parts := make([]string, n)
-	for i := range parts {
-		parts[i] = words[rng.IntN(len(words))]
+	ws := sentences[rng.IntN(len(sentences))][:n]
+	var b strings.Builder
+	b.Grow(n * 9)
+	for i, w := range ws {
+		if i == 0 {
+			b.WriteString(strings.ToUpper(w[:1]))
+			b.WriteString(w[1:])
+			continue
+		}
+		b.WriteByte(' ')
+		b.WriteString(w)
 	}
-	s := strings.Join(parts, " ")
-	return strings.ToUpper(s[:1]) + s[1:] + "."
+	b.WriteByte('.')
+	return b.String()
+}
+
+// indent appends src, compact JSON as json.Marshal writes it, indented by
+// four spaces per level the way Prowler's writer does (a faster
+// json.Indent for trusted input).
+func indent(dst, src []byte) []byte {
+	depth := 0
+	inString := false
+	newline := func() {
+		dst = append(dst, '\n')
+		for i := 0; i < depth; i++ {
+			dst = append(dst, "    "...)
+		}
+	}
+	for i := 0; i < len(src); i++ {
+		c := src[i]
+		if inString {
+			dst = append(dst, c)
+			switch c {
+			case '\\':
+				i++
+				dst = append(dst, src[i])
+			case '"':
+				inString = false
+			}
+			continue
+		}
+		switch c {
+		case '"':
+			inString = true
+			dst = append(dst, c)
+		case '{', '[':
+			if i+1 < len(src) && (src[i+1] == '}' || src[i+1] == ']') {
+				dst = append(dst, c, src[i+1])
+				i++
+				continue
+			}
+			dst = append(dst, c)
+			depth++
+			newline()
+		case '}', ']':
+			depth--
+			newline()
+			dst = append(dst, c)
+		case ',':
+			dst = append(dst, c)
+			newline()
+		case ':':
+			dst = append(dst, ':', ' ')
+		default:
+			dst = append(dst, c)
+		}
+	}
+	return dst
 }
 
 func resourceFor(c check, acct, region string, n int) (uid, name string) {
@@ -266,37 +345,114 @@ func resourceFor(c check, acct, region string, n int) (uid, name string) {
 	return fmt.Sprintf("arn:aws:%s:%s:%s:%s/%s", service, region, acct, strings.ToLower(strings.TrimPrefix(c.resourceType, "Aws")), name), name
 }
 
+type product struct {
+	Name       string `json:"name"`
+	UID        string `json:"uid"`
+	VendorName string `json:"vendor_name"`
+	Version    string `json:"version"`
+}
+
+type unmapped struct {
+	RelatedURL     string              `json:"related_url"`
+	Categories     []string            `json:"categories"`
+	DependsOn      []string            `json:"depends_on"`
+	RelatedTo      []string            `json:"related_to"`
+	AdditionalURLs []string            `json:"additional_urls"`
+	Notes          string              `json:"notes"`
+	Compliance     map[string][]string `json:"compliance"`
+	ScanID         string              `json:"scan_id"`
+	ProviderUID    string              `json:"provider_uid"`
+	Provider       string              `json:"provider"`
+}
+
+type findingInfo struct {
+	CreatedTime   int64    `json:"created_time"`
+	CreatedTimeDT string   `json:"created_time_dt"`
+	Desc          string   `json:"desc"`
+	Title         string   `json:"title"`
+	Types         []string `json:"types"`
+	UID           string   `json:"uid"`
+}
+
+// attribute is one entry of the resource's metadata dump.
+type attribute struct {
+	Key   string `json:"key"`
+	Value string `json:"value"`
+}
+
+type resource struct {
+	CloudPartition string `json:"cloud_partition"`
+	Region         string `json:"region"`
+	Data           struct {
+		Details  string `json:"details"`
+		Metadata struct {
+			Name       string      `json:"name"`
+			Arn        string      `json:"arn"`
+			Region     string      `json:"region"`
+			Attributes []attribute `json:"attributes"`
+		} `json:"metadata"`
+	} `json:"data"`
+	Group struct {
+		Name string `json:"name"`
+	} `json:"group"`
+	Labels []string `json:"labels"`
+	Name   string   `json:"name"`
+	Type   string   `json:"type"`
+	UID    string   `json:"uid"`
+}
+
+type cloud struct {
+	Account struct {
+		Name   string   `json:"name"`
+		Type   string   `json:"type"`
+		TypeID int      `json:"type_id"`
+		UID    string   `json:"uid"`
+		Labels []string `json:"labels"`
+	} `json:"account"`
+	Org struct {
+		Name   string `json:"name"`
+		OUUID  string `json:"ou_uid"`
+		OUName string `json:"ou_name"`
+		UID    string `json:"uid"`
+	} `json:"org"`
+	Provider string `json:"provider"`
+	Region   string `json:"region"`
+}
+
 type finding struct {
 	Message  string `json:"message"`
 	Metadata struct {
-		EventCode string            `json:"event_code"`
-		Product   map[string]string `json:"product"`
-		Profiles  []string          `json:"profiles"`
-		TenantUID string            `json:"tenant_uid"`
-		Version   string            `json:"version"`
+		EventCode string   `json:"event_code"`
+		Product   product  `json:"product"`
+		Profiles  []string `json:"profiles"`
+		TenantUID string   `json:"tenant_uid"`
+		Version   string   `json:"version"`
 	} `json:"metadata"`
-	SeverityID   int            `json:"severity_id"`
-	Severity     string         `json:"severity"`
-	Status       string         `json:"status"`
-	StatusCode   string         `json:"status_code"`
-	StatusDetail string         `json:"status_detail"`
-	StatusID     int            `json:"status_id"`
-	Unmapped     map[string]any `json:"unmapped"`
-	ActivityName string         `json:"activity_name"`
-	ActivityID   int            `json:"activity_id"`
-	FindingInfo  map[string]any `json:"finding_info"`
-	Resources    []any          `json:"resources"`
-	CategoryName string         `json:"category_name"`
-	CategoryUID  int            `json:"category_uid"`
-	ClassName    string         `json:"class_name"`
-	ClassUID     int            `json:"class_uid"`
-	Cloud        map[string]any `json:"cloud"`
-	Remediation  map[string]any `json:"remediation"`
-	RiskDetails  string         `json:"risk_details"`
-	Time         int64          `json:"time"`
-	TimeDT       string         `json:"time_dt"`
-	TypeUID      int            `json:"type_uid"`
-	TypeName     string         `json:"type_name"`
+	SeverityID   int         `json:"severity_id"`
+	Severity     string      `json:"severity"`
+	Status       string      `json:"status"`
+	StatusCode   string      `json:"status_code"`
+	StatusDetail string      `json:"status_detail"`
+	StatusID     int         `json:"status_id"`
+	Unmapped     unmapped    `json:"unmapped"`
+	ActivityName string      `json:"activity_name"`
+	ActivityID   int         `json:"activity_id"`
+	FindingInfo  findingInfo `json:"finding_info"`
+	Resources    []resource  `json:"resources"`
+	CategoryName string      `json:"category_name"`
+	CategoryUID  int         `json:"category_uid"`
+	ClassName    string      `json:"class_name"`
+	ClassUID     int         `json:"class_uid"`
+	Cloud        cloud       `json:"cloud"`
+	Remediation  struct {
+		Desc       string   `json:"desc"`
+		References []string `json:"references"`
+	} `json:"remediation"`
+	RiskDetails string `json:"risk_details"`
+	Time        int64  `json:"time"`
+	TimeDT      string `json:"time_dt"`
+	TypeUID     int    `json:"type_uid"`
+	TypeName    string `json:"type_name"`
 }
 
 func makeFinding(rng *rand.Rand, opt Options, acct, scanID, region string, c check, n int) *finding {
@@ -318,7 +474,7 @@ func makeFinding(rng *rand.Rand, opt Options, acct, scanID, region string, c che
 	detail := fmt.Sprintf("%s %s: %s", c.resourceType, name, sentence(rng, 6, 18))
 	f.Message, f.StatusDetail = detail, detail
 	f.Metadata.EventCode = c.id
-	f.Metadata.Product = map[string]string{"name": "Prowler", "uid": "prowler", "vendor_name": "Prowler", "version": opt.ProwlerVersion}
+	f.Metadata.Product = product{Name: "Prowler", UID: "prowler", VendorName: "Prowler", Version: opt.ProwlerVersion}
 	f.Metadata.Profiles = []string{"cloud", "datetime"}
 	f.Metadata.Version = "1.5.0"
 	f.Severity, f.SeverityID = c.severity, severityID[c.severity]
@@ -330,58 +486,46 @@ func makeFinding(rng *rand.Rand, opt Options, acct, scanID, region string, c che
 		k := 1 + rng.IntN(len(fw.ids))
 		comp[fw.name] = fw.ids[:k]
 	}
-	f.Unmapped = map[string]any{
-		"related_url":     "",
-		"categories":      []string{"logging", "encryption", "forensics-ready"}[:1+rng.IntN(3)],
-		"depends_on":      []string{},
-		"related_to":      []string{},
-		"additional_urls": []string{"https://docs.aws.amazon.com/securityhub/latest/userguide/" + c.id + ".html"},
-		"notes":           "",
-		"compliance":      comp,
-		"scan_id":         scanID,
-		"provider_uid":    acct,
-		"provider":        "aws",
+	f.Unmapped = unmapped{
+		Categories:     []string{"logging", "encryption", "forensics-ready"}[:1+rng.IntN(3)],
+		DependsOn:      []string{},
+		RelatedTo:      []string{},
+		AdditionalURLs: []string{"https://docs.aws.amazon.com/securityhub/latest/userguide/" + c.id + ".html"},
+		Compliance:     comp,
+		ScanID:         scanID,
+		ProviderUID:    acct,
+		Provider:       "aws",
 	}
 	f.ActivityName, f.ActivityID = "Create", 1
 	at := opt.Start.Add(time.Duration(rng.IntN(3600)) * time.Second)
 	f.Time = at.Unix()
 	f.TimeDT = at.UTC().Format("2006-01-02T15:04:05.000000")
-	f.FindingInfo = map[string]any{
-		"created_time":    f.Time,
-		"created_time_dt": f.TimeDT,
-		"desc":            sentence(rng, 20, 45),
-		"title":           c.title,
-		"types":           []string{"Software and Configuration Checks/AWS Security Best Practices"},
-		"uid":             fmt.Sprintf("prowler-aws-%s-%s-%s-%s", c.id, acct, region, name),
+	f.FindingInfo = findingInfo{
+		CreatedTime:   f.Time,
+		CreatedTimeDT: f.TimeDT,
+		Desc:          sentence(rng, 20, 45),
+		Title:         c.title,
+		Types:         []string{"Software and Configuration Checks/AWS Security Best Practices"},
+		UID:           fmt.Sprintf("prowler-aws-%s-%s-%s-%s", c.id, acct, region, name),
 	}
 	// Prowler dumps its internal model of the resource here: the bulk of
 	// a real finding, of varying size.
-	meta := map[string]any{"name": name, "arn": uid, "region": region}
-	for k := 0; k < 2+rng.IntN(14); k++ {
-		meta[fmt.Sprintf("attribute_%02d", k)] = sentence(rng, 8, 20)
+	var res resource
+	res.CloudPartition, res.Region = "aws", region
+	res.Data.Metadata.Name, res.Data.Metadata.Arn, res.Data.Metadata.Region = name, uid, region
+	for k := 0; k < 1+rng.IntN(11); k++ {
+		res.Data.Metadata.Attributes = append(res.Data.Metadata.Attributes, attribute{Key: fmt.Sprintf("attribute_%02d", k), Value: sentence(rng, 8, 20)})
 	}
-	f.Resources = []any{map[string]any{
-		"cloud_partition": "aws",
-		"region":          region,
-		"data":            map[string]any{"details": "", "metadata": meta},
-		"group":           map[string]string{"name": c.id[:strings.IndexByte(c.id, '_')]},
-		"labels":          []string{"Owner:platform", fmt.Sprintf("env:%s", []string{"prod", "staging", "dev"}[n%3])},
-		"name":            name,
-		"type":            c.resourceType,
-		"uid":             uid,
-	}}
+	res.Group.Name = c.id[:strings.IndexByte(c.id, '_')]
+	res.Labels = []string{"Owner:platform", "env:" + []string{"prod", "staging", "dev"}[n%3]}
+	res.Name, res.Type, res.UID = name, c.resourceType, uid
+	f.Resources = []resource{res}
 	f.CategoryName, f.CategoryUID = "Findings", 2
 	f.ClassName, f.ClassUID = "Detection Finding", 2004
-	f.Cloud = map[string]any{
-		"account":  map[string]any{"name": "", "type": "AWS Account", "type_id": 10, "uid": acct, "labels": []string{}},
-		"org":      map[string]string{"name": "", "ou_uid": "", "ou_name": "", "uid": ""},
-		"provider": "aws",
-		"region":   region,
-	}
-	f.Remediation = map[string]any{
-		"desc":       sentence(rng, 15, 35),
-		"references": []string{"https://hub.prowler.com/check/" + c.id},
-	}
+	f.Cloud.Account.Type, f.Cloud.Account.TypeID, f.Cloud.Account.UID, f.Cloud.Account.Labels = "AWS Account", 10, acct, []string{}
+	f.Cloud.Provider, f.Cloud.Region = "aws", region
+	f.Remediation.Desc = sentence(rng, 15, 35)
+	f.Remediation.References = []string{"https://hub.prowler.com/check/" + c.id}
 	f.RiskDetails = sentence(rng, 20, 40)
 	f.TypeUID, f.TypeName = 200401, "Detection Finding: Create"
 	return f

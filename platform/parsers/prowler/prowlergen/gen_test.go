@@ -37,12 +37,24 @@ func TestGenerateOCSF_DeterministicAndValid(t *testing.T) {
 func TestGenerateOCSF_Mix(t *testing.T) {
 	t.Parallel()
 	var buf bytes.Buffer
-	st, err := GenerateOCSF(&buf, 2000, Options{Seed: 1, FailRatio: -1, ManualRatio: 0.0001, MutedRatio: 0.0001})
+	st, err := GenerateOCSF(&buf, 1000, Options{Seed: 1, FailRatio: -1, ManualRatio: 0.0001, MutedRatio: 0.0001})
 	require.NoError(t, err)
 	assert.Equal(t, 0, st.Fail, "FailRatio < 0: no failures")
-	st, err = GenerateOCSF(&buf, 2000, Options{Seed: 1, FailRatio: 0.5})
+	st, err = GenerateOCSF(&buf, 1000, Options{Seed: 1, FailRatio: 0.5, ManualRatio: 0.05, MutedRatio: 0.1})
 	require.NoError(t, err)
-	assert.InDelta(t, 1000, st.Fail, 120)
-	assert.InDelta(t, 20, st.Manual, 15)
-	assert.InDelta(t, 40, st.Muted, 25)
+	assert.InDelta(t, 500, st.Fail, 80)
+	assert.InDelta(t, 50, st.Manual, 25)
+	assert.InDelta(t, 100, st.Muted, 35)
+}
+
+func TestIndentMatchesJSONIndent(t *testing.T) {
+	t.Parallel()
+	for _, in := range []string{
+		`{"a":[1,2,{"b":"x,y:{z}\"q\\"}],"c":{},"d":[],"e":{"f":null}}`,
+		`[]`, `{}`, `[{"k":"v"},{"k":["\u00e9"]}]`,
+	} {
+		var want bytes.Buffer
+		require.NoError(t, json.Indent(&want, []byte(in), "", "    "))
+		assert.Equal(t, want.String(), string(indent(nil, []byte(in))), in)
+	}
 }
