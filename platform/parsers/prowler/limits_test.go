@@ -73,3 +73,31 @@ func TestParse_KubernetesCSV(t *testing.T) {
 	assert.Equal(t, Counts{Fail: 1, Muted: 1}, sum.Results)
 	assert.Equal(t, map[string][]string{"CIS-1.4": {"1.20"}, "CIS-3.0": {"1.20"}}, obs[0].Compliance)
 }
+
+// Prowler 4.0 wrote no metadata.event_code (the check is in the finding
+// uid); 4.x Kubernetes findings carry the namespace in resources[].region
+// and a container object instead of cloud; 4.x categories are one string.
+func TestParse_OCSF4xShapes(t *testing.T) {
+	t.Parallel()
+	el := `{"metadata":{"product":{"name":"Prowler","vendor_name":"Prowler","version":"4.0.1"}},
+"severity":"Medium","status":"New","status_code":"PASS","status_id":3,"class_uid":2004,
+"finding_info":{"created_time":"2024-04-02T10:11:12.131415","title":"t",
+ "uid":"prowler-kubernetes-rbac_minimize_wildcard_use_roles-prod-cluster-namespace: kube-system-admin-role"},
+"resources":[{"region":"namespace: kube-system","name":"admin-role","uid":"uid-1","type":"ClusterRole","labels":[],"group":{"name":"rbac"}}],
+"container":{"name":"admin-role","uid":"uid-1"},
+"unmapped":{"categories":"trustboundaries | cluster-security","compliance":{"CIS-1.8":["5.1.3"]}},
+"event_time":"2024-04-02T10:11:12.131415"}`
+	obs, sum, err := parseBytes(t, []byte(arr(el)), FormatOCSF)
+	require.NoError(t, err)
+	require.Len(t, obs, 1)
+	o := obs[0]
+	assert.Equal(t, "rbac_minimize_wildcard_use_roles", o.CheckID, "from the finding uid")
+	assert.Equal(t, "kubernetes", o.Provider, "from the finding uid")
+	assert.Equal(t, "prod-cluster", o.AccountUID, "the cluster, from the finding uid")
+	assert.Equal(t, "kube-system", o.Region)
+	assert.Equal(t, "pass", string(o.Result))
+	assert.False(t, o.Muted, "status_id 3 is not muted")
+	assert.Equal(t, []string{"trustboundaries", "cluster-security"}, o.Categories)
+	assert.Equal(t, "2024-04-02T10:11:12.131415Z", o.ObservedAt.Format("2006-01-02T15:04:05.999999Z07:00"))
+	assert.Equal(t, "4.0.1", sum.ToolVersion)
+}
