@@ -1,0 +1,74 @@
+package parsers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/cspm-es/cspm-es/domain/cloudsecurity"
+	"github.com/cspm-es/cspm-es/platform/parsers/prowler"
+)
+
+// Registry is every parser, behind one door: the import asks it to name a
+// report's format and to read it, whatever the tool. Format names carry
+// the tool ("prowler-ocsf"); a new tool's package adds its formats here.
+type Registry struct{}
+
+// Info is what a parse learnt of a whole report.
+type Info struct {
+	Format      string
+	Tool        string
+	ToolVersion string
+}
+
+// ErrUnknownFormat: no parser reads that format name or content type.
+var ErrUnknownFormat = errors.New("unknown report format")
+
+// Formats lists the format names the registry reads.
+func (Registry) Formats() []string {
+	var out []string
+	for _, f := range prowler.Formats {
+		out = append(out, string(f))
+	}
+	return out
+}
+
+// Format names a format from a name given by the caller (a ?format= or
+// --format value: a format name or a tool's own output name).
+func (Registry) Format(name string) (string, error) {
+	if f, err := prowler.ParseFormat(name); err == nil {
+		return string(f), nil
+	}
+	return "", fmt.Errorf("%w %q (known: %s)", ErrUnknownFormat, name, strings.Join(Registry{}.Formats(), ", "))
+}
+
+// FormatForContentType names the format a Content-Type says, "" when it
+// says none (the report is detected: application/json, text/plain...).
+func (Registry) FormatForContentType(contentType string) (string, error) {
+	f, err := prowler.FormatForContentType(contentType)
+	if err != nil {
+		return "", fmt.Errorf("%w: %w", ErrUnknownFormat, err)
+	}
+	return string(f), nil
+}
+
+// Detect names the format of a report from its first bytes.
+func (Registry) Detect(head []byte) (string, error) {
+	f, err := prowler.Detect(head)
+	if err != nil {
+		return "", err
+	}
+	return string(f), nil
+}
+
+// Parse streams a report's observations to emit.
+func (Registry) Parse(ctx context.Context, r io.Reader, format string, emit func(cloudsecurity.Observation) error) (Info, error) {
+	f, err := prowler.ParseFormat(format)
+	if err != nil {
+		return Info{}, fmt.Errorf("%w %q", ErrUnknownFormat, format)
+	}
+	sum, err := prowler.Parse(ctx, r, f, emit)
+	return Info{Format: string(sum.Format), Tool: prowler.Tool, ToolVersion: sum.ToolVersion}, err
+}
