@@ -205,7 +205,7 @@ type ruleDoc struct {
 func ruleFrom(d readmodel.Doc) ruleDoc {
 	return ruleDoc{
 		ruleDef: ruleDef{name: fold.Str(d, "name"), reason: fold.Str(d, "reason"), owner: fold.Str(d, "owner"),
-			match: matchFrom(fold.Obj(d, "match")), expiresAt: fold.Time(d, "expires_at"), since: fold.Time(d, "since"),
+			match: fold.MuteMatchFrom(fold.Obj(d, "match")), expiresAt: fold.Time(d, "expires_at"), since: fold.Time(d, "since"),
 			created: fold.Time(d, "created_at")},
 		id: d.ID(), team: fold.Str(d, "team_id"), status: fold.Str(d, "status"), endReason: fold.Str(d, "end_reason"),
 		ended: fold.Time(d, "ended_at"),
@@ -215,37 +215,9 @@ func ruleFrom(d readmodel.Doc) ruleDoc {
 func (r ruleDoc) doc() readmodel.Doc {
 	return readmodel.Doc{
 		"_id": r.id, "team_id": r.team, "name": r.name, "reason": r.reason, "owner": r.owner,
-		"match": matchDoc(r.match), "expires_at": fold.TimeOrNil(r.expiresAt), "since": fold.TimeOrNil(r.since),
+		"match": fold.MuteMatchDoc(r.match), "expires_at": fold.TimeOrNil(r.expiresAt), "since": fold.TimeOrNil(r.since),
 		"created_at": fold.TimeOrNil(r.created), "status": r.status, "ended_at": fold.TimeOrNil(r.ended), "end_reason": r.endReason,
 	}
-}
-
-func matchDoc(m csdomain.MuteMatch) map[string]any {
-	list := func(xs []string) []any {
-		out := make([]any, len(xs))
-		for i, x := range xs {
-			out[i] = x
-		}
-		return out
-	}
-	tags := map[string]any{}
-	for k, v := range m.Tags {
-		tags[k] = v
-	}
-	return map[string]any{"finding_ids": list(m.FindingIDs), "checks": list(m.Checks), "resources": list(m.Resources),
-		"accounts": list(m.Accounts), "regions": list(m.Regions), "tags": tags}
-}
-
-func matchFrom(d map[string]any) csdomain.MuteMatch {
-	m := csdomain.MuteMatch{FindingIDs: fold.Strs(d, "finding_ids"), Checks: fold.Strs(d, "checks"),
-		Resources: fold.Strs(d, "resources"), Accounts: fold.Strs(d, "accounts"), Regions: fold.Strs(d, "regions")}
-	if t := fold.Obj(d, "tags"); len(t) > 0 {
-		m.Tags = map[string]string{}
-		for k, v := range t {
-			m.Tags[k], _ = v.(string)
-		}
-	}
-	return m
 }
 
 func mutingIndexID(team string) string { return csdomain.Scope{}.ID(team) }
@@ -258,7 +230,7 @@ func loadMutingIndex(ctx context.Context, tx projections.Tx, team string) (map[s
 	out := map[string]csdomain.MuteMatch{}
 	for id, v := range fold.Obj(d, "rules") {
 		m, _ := v.(map[string]any)
-		out[id] = matchFrom(m)
+		out[id] = fold.MuteMatchFrom(m)
 	}
 	return out, nil
 }
@@ -266,7 +238,7 @@ func loadMutingIndex(ctx context.Context, tx projections.Tx, team string) (map[s
 func putMutingIndex(tx projections.Tx, team string, idx map[string]csdomain.MuteMatch) {
 	rules := map[string]any{}
 	for id, m := range idx {
-		rules[id] = matchDoc(m)
+		rules[id] = fold.MuteMatchDoc(m)
 	}
 	tx.Put(mutingIndexCollection, readmodel.Doc{"_id": mutingIndexID(team), "team_id": team, "rules": rules})
 }

@@ -530,3 +530,26 @@ func stringsAny(s []string) []any {
 	}
 	return out
 }
+
+// MuteMatchDoc is the stored form of a muting rule's match.
+func MuteMatchDoc(m csdomain.MuteMatch) map[string]any {
+	tags := map[string]any{}
+	for k, v := range m.Tags {
+		tags[k] = v
+	}
+	return map[string]any{"finding_ids": stringsAny(m.FindingIDs), "checks": stringsAny(m.Checks),
+		"resources": stringsAny(m.Resources), "accounts": stringsAny(m.Accounts), "regions": stringsAny(m.Regions), "tags": tags}
+}
+
+// MuteMatchFrom reads a match stored by MuteMatchDoc.
+func MuteMatchFrom(d map[string]any) csdomain.MuteMatch {
+	m := csdomain.MuteMatch{FindingIDs: Strs(d, "finding_ids"), Checks: Strs(d, "checks"),
+		Resources: Strs(d, "resources"), Accounts: Strs(d, "accounts"), Regions: Strs(d, "regions")}
+	if t := Obj(d, "tags"); len(t) > 0 {
+		m.Tags = map[string]string{}
+		for k, v := range t {
+			m.Tags[k], _ = v.(string)
+		}
+	}
+	return m
+}

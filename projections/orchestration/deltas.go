@@ -3,6 +3,8 @@ package orchestration
 import (
 	"context"
 	"maps"
+	"slices"
+	"time"
 
 	csdomain "github.com/cspm-es/cspm-es/domain/cloudsecurity"
 	"github.com/cspm-es/cspm-es/platform/readmodel"
@@ -46,11 +48,14 @@ func deltaCollections() []readmodel.CollectionSpec {
 			{Path: "team_id"}, {Path: "scan_id"}, {Path: "change"}, {Path: "severity_rank", Desc: true}}}}},
 		{Name: ScanDeltaCountsCollection},
 		{Name: deltaFindingsCollection},
+		{Name: deltaRulesCollection},
 	}, deltaLifecycle.CollectionSpecs()...)
 }
 
 func deltaEventTypes() []string {
-	return []string{csdomain.ResultsRecorded{}.EventType(), csdomain.ImportCompleted{}.EventType()}
+	return []string{csdomain.ResultsRecorded{}.EventType(), csdomain.ImportCompleted{}.EventType(),
+		csdomain.MutingRuleCreated{}.EventType(), csdomain.MutingRuleChanged{}.EventType(),
+		csdomain.MutingRuleRemoved{}.EventType(), csdomain.MutingRuleExpired{}.EventType()}
 }
 
 // applyDelta folds an import event into the deltas; false when ev is none.
@@ -64,6 +69,18 @@ func applyDelta(ctx context.Context, tx projections.Tx, ev projections.Event) (b
 		return true, deltaLifecycle.Results(ctx, tx, team, e, deltaHistories{})
 	case csdomain.ImportCompleted:
 		return true, deltaLifecycle.Completed(ctx, tx, team, e, deltaHistories{})
+	case csdomain.MutingRuleCreated:
+		return true, updateRules(ctx, tx, team, e.RuleID, func(r *deltaRule) {
+			r.versions = append(r.versions, ruleVersion{from: e.CreatedAt, match: e.Match})
+		})
+	case csdomain.MutingRuleChanged:
+		return true, updateRules(ctx, tx, team, e.RuleID, func(r *deltaRule) {
+			r.versions = append(r.versions, ruleVersion{from: e.ChangedAt, match: e.Match})
+		})
+	case csdomain.MutingRuleRemoved:
+		return true, updateRules(ctx, tx, team, e.RuleID, func(r *deltaRule) { r.end(e.RemovedAt) })
+	case csdomain.MutingRuleExpired:
+		return true, updateRules(ctx, tx, team, e.RuleID, func(r *deltaRule) { r.end(e.ExpiredAt) })
 	}
 	return false, nil
 }
@@ -123,9 +140,15 @@ const (
 	countMuted   = "muted"   // failing results the tool muted
 )
 
-// countResults counts a chunk's failing and muted results in its scan.
+// countResults counts a chunk's failing and muted results in its scan:
+// muted by the tool, or by a rule in force at the scan's time (a rule
+// never reaches back to scans before it).
 func countResults(ctx context.Context, tx projections.Tx, team string, e csdomain.ResultsRecorded) error {
 	c, err := loadDeltaCounts(ctx, tx, team, e.ScanID)
+	if err != nil {
+		return err
+	}
+	rules, err := loadRules(ctx, tx, team)
 	if err != nil {
 		return err
 	}
@@ -134,7 +157,10 @@ func countResults(ctx context.Context, tx projections.Tx, team string, e csdomai
 			continue
 		}
 		c.add(countFailing, string(r.Severity), 1)
-		if r.Muted {
+		id := r.Identity(e.IdentityRule)
+		s := csdomain.MuteSubject{FindingID: id.FindingID(team), Check: r.Check, Resource: r.Resource,
+			Account: r.Account, Region: r.Region, Tags: r.Tags}
+		if r.Muted || rules.mutes(s, e.EvaluatedAt) {
 			c.add(countMuted, string(r.Severity), 1)
 		}
 	}
@@ -295,4 +321,92 @@ func severityRank(s string) int64 {
 		return 0
 	}
 	return -1
+}
+
+// The team's muting rules, as versions in force over time (in the
+// delta_rules collection, one document per team).
+const deltaRulesCollection = "delta_rules"
+
+type ruleVersion struct {
+	from  time.Time
+	match csdomain.MuteMatch
+}
+
+type deltaRule struct {
+	versions []ruleVersion // sorted by from
+	ended    time.Time     // zero while in force
+}
+
+func (r *deltaRule) end(at time.Time) {
+	if r.ended.IsZero() || at.Before(r.ended) {
+		r.ended = at
+	}
+}
+
+// inForce is the rule's match at t, if it was in force then.
+func (r *deltaRule) inForce(t time.Time) (csdomain.MuteMatch, bool) {
+	if !r.ended.IsZero() && !t.Before(r.ended) {
+		return csdomain.MuteMatch{}, false
+	}
+	var m csdomain.MuteMatch
+	found := false
+	for _, v := range r.versions {
+		if v.from.After(t) {
+			break
+		}
+		m, found = v.match, true
+	}
+	return m, found
+}
+
+type teamRules map[string]*deltaRule
+
+func (rs teamRules) mutes(s csdomain.MuteSubject, t time.Time) bool {
+	for _, r := range rs {
+		if m, ok := r.inForce(t); ok && m.Matches(s) {
+			return true
+		}
+	}
+	return false
+}
+
+func loadRules(ctx context.Context, tx projections.Tx, team string) (teamRules, error) {
+	d, _, err := fold.Get(ctx, tx, deltaRulesCollection, Key(team, "rules"))
+	if err != nil {
+		return nil, err
+	}
+	rs := teamRules{}
+	for id, v := range fold.Obj(d, "rules") {
+		m, _ := v.(map[string]any)
+		r := &deltaRule{ended: fold.Time(m, "ended")}
+		for _, vd := range fold.Objs(m, "versions") {
+			r.versions = append(r.versions, ruleVersion{from: fold.Time(vd, "from"), match: fold.MuteMatchFrom(fold.Obj(vd, "match"))})
+		}
+		rs[id] = r
+	}
+	return rs, nil
+}
+
+func updateRules(ctx context.Context, tx projections.Tx, team, id string, change func(*deltaRule)) error {
+	rs, err := loadRules(ctx, tx, team)
+	if err != nil {
+		return err
+	}
+	r := rs[id]
+	if r == nil {
+		r = &deltaRule{}
+		rs[id] = r
+	}
+	change(r)
+	slices.SortStableFunc(r.versions, func(a, b ruleVersion) int { return a.from.Compare(b.from) })
+	rules := map[string]any{}
+	for rid, r := range rs {
+		vs := make([]any, len(r.versions))
+		for i, v := range r.versions {
+			vs[i] = map[string]any{"from": readmodel.NormalizeTime(v.from), "match": fold.MuteMatchDoc(v.match)}
+		}
+		rules[rid] = map[string]any{"versions": vs, "ended": fold.TimeOrNil(r.ended)}
+	}
+	tx.Put(deltaRulesCollection, readmodel.Doc{"_id": Key(team, "rules"), "team_id": team, "rules": rules})
+	return nil
 }

@@ -3,8 +3,12 @@ package orchestration_test
 import (
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
+
+	csdomain "github.com/cspm-es/cspm-es/domain/cloudsecurity"
+	"github.com/cspm-es/cspm-es/projections"
 
 	"github.com/cspm-es/cspm-es/projections/fold"
 	"github.com/cspm-es/cspm-es/projections/orchestration"
@@ -101,4 +105,26 @@ func TestScanDeltas_ReopenedAndUnchanged(t *testing.T) {
 	counts, entries = deltaOf(tx, "team-a", "scan-4")
 	assert.Empty(t, entries)
 	assert.Equal(t, map[string]map[string]int64{"failing": {"high": 1, "medium": 1}}, counts, "both unchanged")
+}
+
+// A rule counts as muted, in a scan's delta, the failing results it
+// matched at the scan's time; a rule created after a scan leaves that
+// scan's counts as they were.
+func TestScanDeltas_MutedAtScanTime(t *testing.T) {
+	t.Parallel()
+	streams, next := pt.Imports("team-a", 1, pt.PairScan1(), pt.PairScan2())
+	rule := pt.Stream("team-a", []int64{next}, csdomain.MutingRuleCreated{RuleID: "r1", Name: "n", Reason: "r", Owner: "o",
+		Match:     csdomain.MuteMatch{Checks: []string{"cloudtrail_kms_encryption_enabled", "cloudtrail_multi_region_enabled"}},
+		CreatedAt: pt.T0.Add(90 * time.Minute)}) // between scan 1 (+1h) and scan 2 (+2h)
+	p := orchestration.NewScanSummaries()
+	for name, order := range map[string][][]projections.Event{
+		"rule first":   {rule, streams[0], streams[1]},
+		"rule between": {streams[0], rule, streams[1]},
+	} {
+		tx := pt.Apply(t, p, pt.Only(p, slices.Concat(order...))...)
+		counts, _ := deltaOf(tx, "team-a", "scan-1")
+		assert.Empty(t, counts["muted"], "%s: the rule came after scan 1", name)
+		counts, _ = deltaOf(tx, "team-a", "scan-2")
+		assert.Equal(t, map[string]int64{"medium": 1}, counts["muted"], "%s: kms failed in scan 2, under the rule", name)
+	}
 }

@@ -61,6 +61,7 @@ func TestScanSummariesContract(t *testing.T) {
 		"ScanRequested", "ScanStarted", "ScanCompleted", "ScanFailed",
 		"FindingRaised", "FindingResolved", "FindingSuppressed",
 		"ResultsRecorded", "ImportCompleted",
+		"MutingRuleCreated", "MutingRuleChanged", "MutingRuleRemoved", "MutingRuleExpired",
 	}, p.EventTypes())
 	assertSpecs(t, p)
 }
