@@ -34,7 +34,7 @@ func ruleStream(team string, first int64, evs ...projectionstest.EventData) []pr
 }
 
 var multiRegion = csdomain.MutingRuleCreated{RuleID: "r1", Name: "accepted", Reason: "org trail elsewhere", Owner: "alice",
-	Match: csdomain.MuteMatch{Checks: []string{"cloudtrail_multi_region_enabled"}, Regions: []string{"us-east-1", "eu-north-1"}},
+	Match:     csdomain.MuteMatch{Checks: []string{"cloudtrail_multi_region_enabled"}, Regions: []string{"us-east-1", "eu-north-1"}},
 	CreatedAt: t0}
 
 func TestMuting(t *testing.T) {
