@@ -52,6 +52,7 @@ type NewFinding struct {
 func Raise(n NewFinding) ([]Event, error) {
 	var v domain.Validator
 	checkID(&v, "finding_id", n.FindingID)
+	v.Check(!IsImportedFinding(n.FindingID), "finding_id", "must not start with %q (reserved for the findings imports reveal)", ImportedFindingPrefix)
 	v.Check(n.ScanID != "", "scan_id", "is required")
 	v.Text("scan_id", n.ScanID, domain.MaxShortText)
 	v.Check(n.AccountID != "", "account_id", "is required")

@@ -81,10 +81,17 @@ func IdentityOf(rule IdentityRule, o Observation) (Identity, error) {
 	return Identity{}, fmt.Errorf("unknown identity rule %q", rule)
 }
 
+// ImportedFindingPrefix starts the id of every finding an import
+// revealed (ids of findings raised through the API are the caller's).
+const ImportedFindingPrefix = "fnd-"
+
+// IsImportedFinding reports an id of a finding an import revealed.
+func IsImportedFinding(id string) bool { return strings.HasPrefix(id, ImportedFindingPrefix) }
+
 // FindingID is the id of the finding with this identity in team: "fnd-"
 // and 32 hex digits of a sha256 over the team and the identity.
 func (id Identity) FindingID(team string) string {
-	return "fnd-" + digest(team, string(id.Rule), id.Provider, id.Account, id.Region, id.Check, id.Resource)
+	return ImportedFindingPrefix + digest(team, string(id.Rule), id.Provider, id.Account, id.Region, id.Check, id.Resource)
 }
 
 // ID is the id of the scope in team: "scp-" and 32 hex digits.

@@ -113,6 +113,12 @@ func (Findings) Apply(ctx context.Context, tx projections.Tx, ev projections.Eve
 	if err != nil || id == "" {
 		return err
 	}
+	if csdomain.IsImportedFinding(id) {
+		if err := triageImported(ctx, tx, ev, id); err != nil {
+			return fmt.Errorf("%s: %w", FindingsName, err)
+		}
+		return nil
+	}
 	doc, _, err := tx.Get(ctx, FindingsCollection, id)
 	if err != nil {
 		return fmt.Errorf("%s: get %s/%s: %w", FindingsName, FindingsCollection, id, err)

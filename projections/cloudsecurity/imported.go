@@ -225,3 +225,39 @@ func (h importedHistories) Save(ctx context.Context, tx projections.Tx, c fold.C
 	tx.Put(FindingsCollection, d)
 	return nil
 }
+
+// triageImported applies a person's triage of an imported finding:
+// resolving it is a step of its lifecycle (a scan that reports it failing
+// later reopens it); suppressing it marks it suppressed (until Until, when
+// set) without changing what the scans say. A triage of a finding the
+// read model does not know is ignored: the command refuses one.
+func triageImported(ctx context.Context, tx projections.Tx, ev projections.Event, id string) error {
+	d, found, err := fold.Get(ctx, tx, FindingsCollection, id)
+	if err != nil || !found || fold.Str(d, "team_id") != ev.Metadata.TeamID {
+		return err
+	}
+	team := ev.Metadata.TeamID
+	switch e := fold.Value(ev.Data).(type) {
+	case csdomain.FindingResolved:
+		s := csdomain.Scope{Provider: fold.Str(d, "provider"), Account: fold.Str(d, "account_id"),
+			Region: fold.Str(d, "region"), Check: fold.Str(d, "check_id")}
+		if err := lifecycle.Resolve(ctx, tx, team, s, id, csdomain.Step{At: e.ResolvedAt, By: ev.Metadata.Actor}, importedHistories{}); err != nil {
+			return err
+		}
+		if d, _, err = fold.Get(ctx, tx, FindingsCollection, id); err != nil {
+			return err
+		}
+		if at := fold.Time(d, "resolved_at"); at.IsZero() || e.ResolvedAt.After(at) {
+			d["resolved_at"], d["reason"] = readmodel.NormalizeTime(e.ResolvedAt), e.Reason
+		}
+	case csdomain.FindingSuppressed:
+		if at := fold.Time(d, "suppressed_at"); !at.IsZero() && at.After(e.SuppressedAt) {
+			return nil
+		}
+		d["suppressed"] = true
+		d["suppressed_at"], d["suppressed_until"] = readmodel.NormalizeTime(e.SuppressedAt), fold.TimeOrNil(e.Until)
+		d["reason"] = e.Reason
+	}
+	tx.Put(FindingsCollection, d)
+	return nil
+}

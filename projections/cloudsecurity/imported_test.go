@@ -136,3 +136,45 @@ func TestImportedFindings_PerTeam(t *testing.T) {
 		}
 	}
 }
+
+// A person resolves an imported finding: it is resolved until a scan
+// reports it failing again, which reopens it. Suppressing one marks it
+// suppressed without changing its lifecycle.
+func TestImportedFindings_Triage(t *testing.T) {
+	t.Parallel()
+	p := cloudsecurity.NewFindings()
+	id := csdomain.Identity{Rule: csdomain.IdentityProwlerV1, Scope: csdomain.Scope{Provider: "aws", Account: acct,
+		Region: "eu-west-1", Check: "cloudtrail_multi_region_enabled"}, Resource: trail("eu-west-1")}.FindingID("team-a")
+	imps, next := imports("team-a", 1, scan1())
+	triage := stream("team-a", []int64{next, next + 1},
+		csdomain.FindingResolved{FindingID: id, Reason: "trail created by hand", ResolvedAt: t0.Add(90 * time.Minute)},
+		csdomain.FindingSuppressed{FindingID: csdomain.Identity{Rule: csdomain.IdentityProwlerV1, Scope: csdomain.Scope{
+			Provider: "aws", Account: acct, Region: "us-east-1", Check: "cloudtrail_multi_region_enabled"}, Resource: trail("us-east-1")}.FindingID("team-a"),
+			Reason: "accepted", SuppressedAt: t0.Add(90 * time.Minute)})
+	tx := apply(t, p, slices.Concat(imps[0], triage)...)
+	d := tx.Doc(t, cloudsecurity.FindingsCollection, id)
+	assert.Equal(t, "resolved", d["status"])
+	assert.Equal(t, "trail created by hand", d["reason"])
+
+	again := importEvents("scan-3", 3, 5,
+		res("cloudtrail_multi_region_enabled", "eu-west-1", trail("eu-west-1"), csdomain.ResultFail, csdomain.SeverityHigh))
+	more, _ := imports("team-a", next+2, again)
+	tx = apply(t, p, slices.Concat(imps[0], triage, more[0])...)
+	d = tx.Doc(t, cloudsecurity.FindingsCollection, id)
+	assert.Equal(t, "open", d["status"])
+	assert.Equal(t, int64(1), d["times_reopened"])
+	h := fold.HistoryFrom(fold.Obj(d, "history"))
+	var kinds []string
+	for _, tr := range h.Transitions() {
+		kinds = append(kinds, tr.Kind)
+	}
+	assert.Equal(t, []string{"raised", "resolved", "reopened"}, kinds)
+	var suppressed int
+	for _, d := range tx.Colls[cloudsecurity.FindingsCollection] {
+		if fold.Flag(d, "suppressed") {
+			suppressed++
+			assert.Equal(t, "open", d["status"], "suppressing changes no lifecycle")
+		}
+	}
+	assert.Equal(t, 1, suppressed)
+}

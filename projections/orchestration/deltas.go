@@ -58,6 +58,19 @@ func deltaEventTypes() []string {
 		csdomain.MutingRuleRemoved{}.EventType(), csdomain.MutingRuleExpired{}.EventType()}
 }
 
+// resolveImported applies a person's resolution of an imported finding
+// (a step of its lifecycle: a later failing scan reopens it).
+func resolveImported(ctx context.Context, tx projections.Tx, ev projections.Event, e csdomain.FindingResolved) error {
+	d, found, err := fold.Get(ctx, tx, deltaFindingsCollection, e.FindingID)
+	if err != nil || !found || fold.Str(d, "team_id") != ev.Metadata.TeamID {
+		return err
+	}
+	s := csdomain.Scope{Provider: fold.Str(d, "provider"), Account: fold.Str(d, "account_id"),
+		Region: fold.Str(d, "region"), Check: fold.Str(d, "check_id")}
+	return deltaLifecycle.Resolve(ctx, tx, ev.Metadata.TeamID, s, e.FindingID,
+		csdomain.Step{At: e.ResolvedAt, By: ev.Metadata.Actor}, deltaHistories{})
+}
+
 // applyDelta folds an import event into the deltas; false when ev is none.
 func applyDelta(ctx context.Context, tx projections.Tx, ev projections.Event) (bool, error) {
 	team := ev.Metadata.TeamID
@@ -69,6 +82,15 @@ func applyDelta(ctx context.Context, tx projections.Tx, ev projections.Event) (b
 		return true, deltaLifecycle.Results(ctx, tx, team, e, deltaHistories{})
 	case csdomain.ImportCompleted:
 		return true, deltaLifecycle.Completed(ctx, tx, team, e, deltaHistories{})
+	case csdomain.FindingResolved:
+		if !csdomain.IsImportedFinding(e.FindingID) {
+			return false, nil // the scan summaries count findings raised through the API
+		}
+		return true, resolveImported(ctx, tx, ev, e)
+	case csdomain.FindingSuppressed:
+		// A suppression changes no scan's delta; the API's findings are
+		// counted by the scan summaries.
+		return csdomain.IsImportedFinding(e.FindingID), nil
 	case csdomain.MutingRuleCreated:
 		return true, updateRules(ctx, tx, team, e.RuleID, func(r *deltaRule) {
 			r.versions = append(r.versions, ruleVersion{from: e.CreatedAt, match: e.Match})
