@@ -20,22 +20,17 @@ const (
 	MaxBatchBytes = 64 << 20
 )
 
-// ValidateBatch checks a batch before any I/O: at least one request, each
-// valid as AppendRequest.Validate says (its error is returned naming the
-// request: an *EventTooLargeError stays reachable with errors.As), and the
-// batch within MaxBatchEvents and MaxBatchBytes.
+// ValidateBatch checks a batch before any I/O: at least one request, the
+// batch within MaxBatchEvents and MaxBatchBytes (checked first: it is
+// cheap), and each request valid as AppendRequest.Validate says (its error
+// is returned naming the request; an *EventTooLargeError stays reachable
+// with errors.As).
 func ValidateBatch(reqs []AppendRequest) error {
 	if len(reqs) == 0 {
 		return fmt.Errorf("%w: a batch of no requests", ErrInvalidAppend)
 	}
 	events, bytes := 0, 0
-	for i, r := range reqs {
-		if err := r.Validate(); err != nil {
-			if len(reqs) == 1 {
-				return err
-			}
-			return fmt.Errorf("request %d (stream %q): %w", i, r.StreamID, err)
-		}
+	for _, r := range reqs {
 		events += len(r.Events)
 		meta := r.Metadata.Size()
 		for _, e := range r.Events {
@@ -49,6 +44,14 @@ func ValidateBatch(reqs []AppendRequest) error {
 	if bytes > MaxBatchBytes {
 		return fmt.Errorf("%w: %d bytes of data and metadata in one batch, over the limit of %d bytes (eventstore.MaxBatchBytes)",
 			ErrInvalidAppend, bytes, MaxBatchBytes)
+	}
+	for i, r := range reqs {
+		if err := r.Validate(); err != nil {
+			if len(reqs) == 1 {
+				return err
+			}
+			return fmt.Errorf("request %d (stream %q): %w", i, r.StreamID, err)
+		}
 	}
 	return nil
 }
