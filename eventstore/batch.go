@@ -152,6 +152,13 @@ func PlanBatch(reqs []AppendRequest, stored map[string]string, heads HeadsFunc) 
 		return nil, err
 	}
 	p.RecordedAt = NormalizeTime(now)
+	total := 0
+	for i, r := range reqs {
+		if p.Requests[i].Appends() {
+			total += len(r.Events)
+		}
+	}
+	p.Events = make([]RecordedEvent, 0, total)
 	type state struct {
 		head  StreamHead
 		index int // in p.Heads

@@ -226,16 +226,23 @@ func (s *Store) appendTx(ctx context.Context, reqs []eventstore.AppendRequest) (
 // and the idempotency records of its appending requests, with their MACs.
 func (s *Store) writePlan(ctx context.Context, reqs []eventstore.AppendRequest, plan *eventstore.BatchPlan, res []eventstore.AppendResult) error {
 	metas := make([]string, len(plan.Events)) // by event: its request's metadata
+	var (
+		last    eventstore.Metadata // the metadata last encoded (requests of a batch often share it)
+		encoded string
+	)
 	for i, pr := range plan.Requests {
 		if !pr.Appends() {
 			continue
 		}
-		meta, err := json.Marshal(reqs[i].Metadata)
-		if err != nil {
-			return fmt.Errorf("append to %q: encode metadata: %w", reqs[i].StreamID, err)
+		if m := reqs[i].Metadata; encoded == "" || !sameMetadata(m, last) {
+			b, err := json.Marshal(m)
+			if err != nil {
+				return fmt.Errorf("append to %q: encode metadata: %w", reqs[i].StreamID, err)
+			}
+			last, encoded = m, string(b)
 		}
 		for k := pr.First; k < pr.First+pr.Count; k++ {
-			metas[k] = string(meta)
+			metas[k] = encoded
 		}
 	}
 	evs := plan.Events
@@ -273,6 +280,13 @@ func (s *Store) writePlan(ctx context.Context, reqs []eventstore.AppendRequest, 
 		return fmt.Errorf("%s: store idempotency keys: %w", describe(reqs), err)
 	}
 	return nil
+}
+
+// sameMetadata compares the metadata of two appends (validated: no Extra).
+func sameMetadata(a, b eventstore.Metadata) bool {
+	return a.TeamID == b.TeamID && a.Actor == b.Actor && a.CorrelationID == b.CorrelationID &&
+		a.CausationID == b.CausationID && a.CommandID == b.CommandID && a.Route == b.Route &&
+		a.IdempotencyKey == b.IdempotencyKey
 }
 
 // describe names what a call appends, for error messages.

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -389,25 +390,21 @@ func testBatchConcurrency(t *testing.T, open Open) {
 		wins []win
 	)
 
-	stop := make(chan struct{})
+	readerCtx, stopReader := context.WithCancel(ctx)
+	defer stopReader()
 	readerDone := make(chan error, 1)
 	var seen []int64 // heads the reader observed: ends of ReadAll snapshots, head positions
 	go func() {
 		readerDone <- func() error {
 			var after int64
-			for {
-				select {
-				case <-stop:
-					return nil
-				default:
-				}
-				h, err := s.HeadPosition(ctx)
+			for readerCtx.Err() == nil {
+				h, err := s.HeadPosition(readerCtx)
 				if err != nil {
-					return err
+					return ignoreStopped(readerCtx, err)
 				}
-				evs, err := s.ReadAll(ctx, after, 0)
+				evs, err := s.ReadAll(readerCtx, after, 0)
 				if err != nil {
-					return err
+					return ignoreStopped(readerCtx, err)
 				}
 				seen = append(seen, h)
 				if len(evs) > 0 {
@@ -420,10 +417,11 @@ func testBatchConcurrency(t *testing.T, open Open) {
 					seen = append(seen, after)
 					continue
 				}
-				if err := s.WaitForAppend(ctx, after); err != nil && ctx.Err() == nil {
-					return err
+				if err := s.WaitForAppend(readerCtx, after); err != nil {
+					return ignoreStopped(readerCtx, err)
 				}
 			}
+			return nil
 		}()
 	}()
 
@@ -480,7 +478,7 @@ func testBatchConcurrency(t *testing.T, open Open) {
 		})
 	}
 	wg.Wait()
-	close(stop)
+	stopReader()
 	require.NoError(t, <-readerDone)
 	require.NotEmpty(t, wins)
 
@@ -522,4 +520,12 @@ func testBatchConcurrency(t *testing.T, open Open) {
 		assert.Equal(t, versions[id], h.Version, "head of %s", id)
 	}
 	verifyKeyed(t, s)
+}
+
+// ignoreStopped is err unless the reader was stopped (ctx canceled).
+func ignoreStopped(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return nil
+	}
+	return err
 }
