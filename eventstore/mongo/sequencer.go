@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 
@@ -471,33 +472,14 @@ func (q *sequencer) resolve(ctx context.Context, cand []pendingEvent) (resolved,
 }
 
 // complete adds to r.set the pending events of every unit of r.set that
-// is not whole yet, and marks those units whole. A unit's events share
-// their recording time, so the query runs on the pending_by_time index.
+// is not whole yet, and marks those units whole.
 func (q *sequencer) complete(ctx context.Context, r *resolved) error {
-	count := map[string]int{}
-	for _, e := range r.set {
-		count[e.unit()]++
-	}
-	var ask bson.A
-	asked := map[string]bool{}
-	for _, e := range r.set {
-		u := e.unit()
-		if e.BatchLen <= 1 || r.whole[u] || asked[u] {
-			continue
-		}
-		if count[u] >= e.BatchLen {
-			r.whole[u] = true
-			continue
-		}
-		asked[u] = true
-		ask = append(ask, bson.D{{Key: "recorded_at", Value: e.RecordedAt}, {Key: "batch", Value: u}})
-	}
-	if len(ask) == 0 {
+	filter, asked := completion(r.set, r.whole)
+	if len(asked) == 0 {
 		return nil
 	}
 	var more []pendingEvent
-	cur, err := q.s.events.Find(ctx, bson.D{{Key: "pending", Value: true}, {Key: "$or", Value: ask}},
-		options.Find().SetProjection(pendingProjection))
+	cur, err := q.s.events.Find(ctx, filter, options.Find().SetProjection(pendingProjection))
 	if err == nil {
 		err = cur.All(ctx, &more)
 	}
@@ -505,19 +487,54 @@ func (q *sequencer) complete(ctx context.Context, r *resolved) error {
 		return fmt.Errorf("read the rest of unsequenced units: %w", err)
 	}
 	r.set = union(r.set, more)
-	clear(count)
-	var lens = map[string]int{}
-	for _, e := range r.set {
+	r.partial = append(r.partial, markWhole(r.set, asked, r.whole)...)
+	return nil
+}
+
+// completion is the query for the pending events of the units of set
+// that are neither known whole nor wholly in set (those it marks whole),
+// and those units (asked). A unit's events share their recording time, so
+// each clause runs on the pending_by_time index (each implies its partial
+// filter on its own).
+func completion(set []pendingEvent, whole map[string]bool) (filter bson.D, asked map[string]bool) {
+	count := map[string]int{}
+	for _, e := range set {
 		count[e.unit()]++
-		lens[e.unit()] = e.BatchLen
 	}
-	for u := range asked {
-		r.whole[u] = true
-		if count[u] < lens[u] {
-			r.partial = append(r.partial, u)
+	var ask bson.A
+	asked = map[string]bool{}
+	for _, e := range set {
+		u := e.unit()
+		switch {
+		case e.BatchLen <= 1 || whole[u] || asked[u]:
+		case count[u] >= e.BatchLen:
+			whole[u] = true
+		default:
+			asked[u] = true
+			ask = append(ask, bson.D{{Key: "pending", Value: true}, {Key: "recorded_at", Value: e.RecordedAt}, {Key: "batch", Value: u}})
 		}
 	}
-	return nil
+	return bson.D{{Key: "$or", Value: ask}}, asked
+}
+
+// markWhole marks the asked units whole once their pending events have
+// been read into set, and returns those with fewer pending events than
+// their size: part of them was stamped already, which only a sequencer
+// that does not know units (an older version) can have done; the rest is
+// stamped as a unit of its own.
+func markWhole(set []pendingEvent, asked, whole map[string]bool) (partial []string) {
+	count, size := map[string]int{}, map[string]int{}
+	for _, e := range set {
+		count[e.unit()]++
+		size[e.unit()] = e.BatchLen
+	}
+	for _, u := range slices.Sorted(maps.Keys(asked)) {
+		whole[u] = true
+		if count[u] < size[u] {
+			partial = append(partial, u)
+		}
+	}
+	return partial
 }
 
 // lowestVersions is the lowest version per stream in evs, for streams whose

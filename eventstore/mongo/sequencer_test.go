@@ -447,3 +447,42 @@ func TestPlanRoundRandomBatches(t *testing.T) {
 		}
 	}
 }
+
+// A round asks for the rest of the units it holds part of, by unit and
+// recording time, and only for those; what it reads makes them whole, and
+// a unit still short of its size is reported (the rest was stamped).
+func TestCompletion(t *testing.T) {
+	batch := unitOf(pe("a", 1, 10), pe("b", 1, 10), pe("c", 1, 10))
+	full := unitOf(pe("x", 1, 20), pe("y", 1, 20))
+	set := []pendingEvent{batch[1], full[0], full[1], pe("s", 1, 5)}
+	whole := map[string]bool{}
+	filter, asked := completion(set, whole)
+	if !reflect.DeepEqual(asked, map[string]bool{"a#1": true}) {
+		t.Fatalf("asked %v", asked)
+	}
+	if !whole["x#1"] || len(whole) != 1 {
+		t.Fatalf("a unit wholly in the set is whole: %v", whole)
+	}
+	want := bson.D{{Key: "$or", Value: bson.A{bson.D{{Key: "pending", Value: true},
+		{Key: "recorded_at", Value: time.UnixMilli(10).UTC()}, {Key: "batch", Value: "a#1"}}}}}
+	if !reflect.DeepEqual(filter, want) {
+		t.Fatalf("filter %v, want %v", filter, want)
+	}
+	if _, err := bson.Marshal(filter); err != nil {
+		t.Fatal(err)
+	}
+	// The read brought the whole unit: whole, nothing partial; asking again
+	// asks for nothing.
+	all := union(set, batch)
+	if partial := markWhole(all, asked, whole); len(partial) != 0 || !whole["a#1"] {
+		t.Fatalf("partial %v, whole %v", partial, whole)
+	}
+	if _, asked := completion(all, whole); len(asked) != 0 {
+		t.Fatalf("asked again for %v", asked)
+	}
+	// Only part of the unit was still pending.
+	whole = map[string]bool{}
+	if partial := markWhole(union(set, batch[:2]), asked, whole); !slices.Equal(partial, []string{"a#1"}) || !whole["a#1"] {
+		t.Fatalf("partial %v", partial)
+	}
+}
