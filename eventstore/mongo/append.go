@@ -83,8 +83,9 @@ func (s *Store) doAppend(ctx context.Context, reqs []eventstore.AppendRequest) (
 		// transaction again on what is committed now.
 		rerun := retry && (f == failTransient || f == failIdempotencyDup || f == failConflict && allAny(reqs))
 		if f == failConflict && !allAny(reqs) {
-			// A head moved under an exact expectation: name the stream
-			// whose expectation no longer holds, if one does not.
+			// A head moved under an exact expectation: if one of the
+			// batch's expectations no longer holds, its stream's conflict
+			// is the answer; if they all hold again, run it again.
 			_, derr := s.dryRun(ctx, reqs)
 			if errors.As(derr, &ce) {
 				return nil, ce

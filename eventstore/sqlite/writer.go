@@ -9,10 +9,10 @@ import (
 )
 
 // maxGroup bounds how many calls share one transaction, maxGroupEvents
-// how many events: a leader takes calls from the queue until either is
-// reached (always at least one call, which holds at most
-// eventstore.MaxBatchEvents), so a transaction holds at most about twice
-// the largest batch.
+// how many events: a leader takes calls from the queue while both hold
+// (always at least one call, which holds at most
+// eventstore.MaxBatchEvents), so no transaction holds more events than
+// the largest batch may.
 const (
 	maxGroup       = 64
 	maxGroupEvents = eventstore.MaxBatchEvents
