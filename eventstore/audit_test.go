@@ -48,6 +48,11 @@ func (m *memStore) Append(_ context.Context, req AppendRequest) (AppendResult, e
 	return res, nil
 }
 
+// AppendBatch is not needed by the tests that use this fake.
+func (m *memStore) AppendBatch(context.Context, []AppendRequest) ([]AppendResult, error) {
+	return nil, errors.New("memStore: AppendBatch not implemented")
+}
+
 func (m *memStore) LookupIdempotency(context.Context, string) (AppendResult, string, bool, error) {
 	return AppendResult{}, "", false, nil
 }

@@ -178,6 +178,23 @@ type Store interface {
 	// Append writes req.Events atomically if req.Expected holds. On a broken
 	// expectation it returns a *ConflictError (errors.Is(err, ErrConflict)).
 	Append(ctx context.Context, req AppendRequest) (AppendResult, error)
+	// AppendBatch appends several requests, each to its own stream, atomically:
+	// all of them or none. Each request states its own expected version and
+	// is validated as Append validates it; positions are dense and assigned in
+	// request order (request 0's events first). A request whose expectation
+	// fails makes the whole batch fail with that stream's *ConflictError
+	// (errors.Is ErrConflict) and nothing is written. Two requests to the same
+	// stream in one batch are allowed (the second expects the version the first
+	// leaves). Idempotency: a request with an Idempotency key already used with
+	// the same fingerprint is a duplicate: it is not appended again and its
+	// result is the first outcome (Duplicate true); the rest of the batch is
+	// appended. The same key with another fingerprint fails the batch
+	// (ErrIdempotencyMismatch). Results are in request order.
+	//
+	// A batch holds at most MaxBatchEvents events and MaxBatchBytes bytes
+	// (ValidateBatch); Append is the batch of one request, under the same
+	// limits. A reader never sees part of a batch.
+	AppendBatch(ctx context.Context, reqs []AppendRequest) ([]AppendResult, error)
 	// LookupIdempotency returns the outcome stored under key, if any.
 	LookupIdempotency(ctx context.Context, key string) (res AppendResult, fingerprint string, found bool, err error)
 	// ReadStream returns a stream's events in version order (empty when the stream does not exist).

@@ -45,6 +45,16 @@ type eventDoc struct {
 	PrevHash      string      `bson:"prev_hash"`
 	Hash          string      `bson:"hash"`
 	LogHash       string      `bson:"log_hash,omitempty"`
+	// Batch, BatchSeq and BatchLen make the events of one append of more
+	// than one event a sequencing unit: Batch is the id of the unit's
+	// first event, BatchSeq the event's index in the unit (request order),
+	// BatchLen the unit's size. The sequencer stamps a unit whole, in one
+	// round, at consecutive positions in BatchSeq order. Absent for an
+	// append of one event (a unit of its own) and in documents stored
+	// before batches existed; never hashed.
+	Batch    string `bson:"batch,omitempty"`
+	BatchSeq int    `bson:"batch_seq,omitempty"`
+	BatchLen int    `bson:"batch_len,omitempty"`
 }
 
 type metadataDoc struct {

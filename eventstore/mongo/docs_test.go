@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
 
 	"github.com/cspm-es/cspm-es/eventstore"
 )
@@ -296,5 +297,96 @@ func TestAuditDocs(t *testing.T) {
 	}
 	if got := back.checkpoint(); got != (eventstore.Checkpoint{StoreID: "st", Position: 5, LogHash: "lh", TakenAt: at, Reason: "stop", MAC: "m"}) {
 		t.Fatalf("checkpoint %+v", got)
+	}
+}
+
+// The events of one append of several events are one sequencing unit: each
+// document names the unit (its first event's id), its index and the
+// unit's size, and reads back as the same pendingEvent; a single event
+// carries none of it. The unit fields are not part of the envelope.
+func TestEventDocsMarkABatchAsOneUnit(t *testing.T) {
+	evs := prepared(t)
+	docs := eventDocs(evs)
+	for i, d := range docs {
+		b, err := bson.Marshal(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var p pendingEvent
+		if err := bson.Unmarshal(b, &p); err != nil {
+			t.Fatal(err)
+		}
+		if p.Batch != evs[0].EventID || p.BatchSeq != i || p.BatchLen != len(evs) || p.unit() != evs[0].EventID {
+			t.Fatalf("event %d: unit fields %+v", i, p)
+		}
+		var back eventDoc
+		if err := bson.Unmarshal(b, &back); err != nil {
+			t.Fatal(err)
+		}
+		if got := back.recorded(); !reflect.DeepEqual(got, evs[i]) {
+			t.Fatalf("event %d: round trip %+v, want %+v", i, got, evs[i])
+		}
+	}
+	b, err := bson.Marshal(eventDocs(evs[:1])[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"batch", "batch_seq", "batch_len"} {
+		if _, err := bson.Raw(b).LookupErr(f); err == nil {
+			t.Fatalf("a single event has %s", f)
+		}
+	}
+	var p pendingEvent
+	if err := bson.Unmarshal(b, &p); err != nil || p.unit() != evs[0].EventID {
+		t.Fatalf("a single event is a unit of its own: %+v %v", p, err)
+	}
+}
+
+// A batch's head writes: an insert for a stream it creates, an update
+// guarded by the version read for a stream it extends; both at the
+// batch's recording time.
+func TestHeadModels(t *testing.T) {
+	key, err := eventstore.NewAuditKey([]byte("0123456789abcdef0123456789abcdef"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	reqs := []eventstore.AppendRequest{
+		{StreamID: "new", StreamType: "T", Expected: eventstore.NoStream, Events: []eventstore.NewEvent{{Type: "E", SchemaVersion: 1, Data: json.RawMessage(`{}`)}},
+			Idempotency: eventstore.Idempotency{Key: "k", Fingerprint: "f"}},
+		{StreamID: "old", StreamType: "T", Expected: eventstore.Exact(4), Events: []eventstore.NewEvent{{Type: "E", SchemaVersion: 1, Data: json.RawMessage(`{}`)}}},
+	}
+	at := time.UnixMilli(1_700_000_000_123).UTC()
+	plan, err := eventstore.PlanBatch(reqs, nil, func([]string) (map[string]eventstore.StreamHead, time.Time, error) {
+		return map[string]eventstore.StreamHead{"old": {StreamType: "T", Version: 4, LastHash: "h4"}}, at, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	models, updates := headModels(plan)
+	if len(models) != 2 || updates != 1 {
+		t.Fatalf("%d models, %d updates", len(models), updates)
+	}
+	ins := models[0].(*mongo.InsertOneModel).Document.(streamDoc)
+	if ins.ID != "new" || ins.Version != 1 || ins.LastHash != plan.Events[0].Hash || !ins.LastRecordedAt.Equal(at) {
+		t.Fatalf("insert %+v", ins)
+	}
+	up := models[1].(*mongo.UpdateOneModel)
+	if want := (bson.D{{Key: "_id", Value: "old"}, {Key: "version", Value: int64(4)}}); !reflect.DeepEqual(up.Filter, want) {
+		t.Fatalf("update filter %v", up.Filter)
+	}
+	set := up.Update.(bson.D)[0].Value.(bson.D)
+	if set[0].Value != int64(5) || set[1].Value != plan.Events[1].Hash || !set[2].Value.(time.Time).Equal(at) {
+		t.Fatalf("update %v", set)
+	}
+
+	s := &Store{opts: Options{AuditKey: key}}
+	docs := s.idempotencyDocs(reqs, plan)
+	if len(docs) != 1 {
+		t.Fatalf("%d idempotency documents, want 1 (only the keyed request)", len(docs))
+	}
+	d := docs[0].(idempotencyDoc)
+	if d.StreamID != "new" || d.Version != 1 || !reflect.DeepEqual(d.EventIDs, []string{plan.Events[0].EventID}) ||
+		d.MAC != eventstore.IdempotencyMAC(key, "k", "f", d.result(nil)) {
+		t.Fatalf("idempotency document %+v", d)
 	}
 }

@@ -2,9 +2,11 @@ package mongo
 
 import (
 	"cmp"
+	"container/heap"
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 
@@ -70,7 +72,7 @@ func (q *sequencer) run(ctx context.Context) {
 				return
 			}
 		} else if q.leading() {
-			n, err := q.round(ctx)
+			n, full, err := q.round(ctx)
 			switch {
 			case errors.Is(err, errUnchained):
 				q.chained = false
@@ -82,7 +84,7 @@ func (q *sequencer) run(ctx context.Context) {
 				warn("sequencer round failed; will retry", err)
 			case n > 0:
 				q.s.head.notify()
-				more = n == roundBatch
+				more = full
 			}
 		}
 		if more {
@@ -280,14 +282,30 @@ type pendingEvent struct {
 	Version    int64     `bson:"version"`
 	RecordedAt time.Time `bson:"recorded_at"`
 	Hash       string    `bson:"hash"`
+	// The event's sequencing unit (see eventDoc); empty: a unit of its own.
+	Batch    string `bson:"batch"`
+	BatchSeq int    `bson:"batch_seq"`
+	BatchLen int    `bson:"batch_len"`
 }
 
-var pendingProjection = bson.D{{Key: "stream_id", Value: 1}, {Key: "version", Value: 1}, {Key: "recorded_at", Value: 1}, {Key: "hash", Value: 1}}
+// unit is the id of the sequencing unit of e: all the events of one append
+// are stamped together, at consecutive positions.
+func (e pendingEvent) unit() string {
+	if e.Batch != "" {
+		return e.Batch
+	}
+	return e.ID
+}
+
+var pendingProjection = bson.D{{Key: "stream_id", Value: 1}, {Key: "version", Value: 1}, {Key: "recorded_at", Value: 1}, {Key: "hash", Value: 1},
+	{Key: "batch", Value: 1}, {Key: "batch_seq", Value: 1}, {Key: "batch_len", Value: 1}}
 
 // round stamps one batch: it reads unsequenced events, completes them with
-// any unsequenced predecessors, plans a dense assignment and commits it in
-// one transaction fenced by the lease token.
-func (q *sequencer) round(ctx context.Context) (int, error) {
+// the rest of their units and any unsequenced predecessors, plans a dense
+// assignment and commits it in one transaction fenced by the lease token.
+// more reports that pending events may be left that the next round can
+// stamp at once.
+func (q *sequencer) round(ctx context.Context) (n int, more bool, err error) {
 	var cand []pendingEvent
 	cur, err := q.s.events.Find(ctx, bson.D{{Key: "pending", Value: true}},
 		options.Find().SetSort(bson.D{{Key: "recorded_at", Value: 1}, {Key: "_id", Value: 1}}).
@@ -296,22 +314,25 @@ func (q *sequencer) round(ctx context.Context) (int, error) {
 		err = cur.All(ctx, &cand)
 	}
 	if err != nil {
-		return 0, fmt.Errorf("read unsequenced events: %w", err)
+		return 0, false, fmt.Errorf("read unsequenced events: %w", err)
 	}
 	if len(cand) == 0 {
-		return 0, nil
+		return 0, false, nil
 	}
-	set, heads, broken, err := q.resolve(ctx, cand)
+	r, err := q.resolve(ctx, cand)
 	if err != nil {
-		return 0, err
+		return 0, false, err
 	}
-	if len(broken) > 0 && time.Since(q.brokenLogged) >= time.Minute {
+	if len(r.broken) > 0 && time.Since(q.brokenLogged) >= time.Minute {
 		q.brokenLogged = time.Now()
-		q.s.log.Error("unsequenced events whose predecessor is missing are held back (store damaged?)", "streams", broken)
+		q.s.log.Error("unsequenced events whose predecessor is missing are held back (store damaged?)", "streams", r.broken)
 	}
-	plan, _ := planRound(set, heads, roundBatch)
+	if len(r.partial) > 0 {
+		q.s.log.Warn("units found partly sequenced already (by a sequencer of an older version?): stamping the rest", "units", r.partial)
+	}
+	plan, _ := planRound(r.set, r.heads, r.whole, roundBatch)
 	if len(plan) == 0 {
-		return 0, nil
+		return 0, false, nil
 	}
 	token := q.token
 	fence := bson.D{{Key: "_id", Value: sequencerID}, {Key: "holder", Value: q.holder}, {Key: "token", Value: token}}
@@ -352,26 +373,44 @@ func (q *sequencer) round(ctx context.Context) (int, error) {
 		return nil
 	})
 	if err != nil {
-		return 0, err
+		return 0, false, err
 	}
-	return len(plan), nil
+	// A full read, or a plan cut at the limit, may have left more behind.
+	return len(plan), len(cand) == roundBatch || len(plan) >= roundBatch, nil
 }
 
-// resolve finds, for every stream in cand, the highest sequenced version
-// (heads), adding unsequenced predecessors that were not among cand. A
-// predecessor of a visible event is committed (the stream head orders the
-// appends), so it is visible too. Streams whose predecessor is missing
+// resolved is what a round knows before planning: the pending events it
+// considers (set), the highest sequenced version of each of their streams
+// that could be found (heads), the units all of whose pending events are
+// in set (whole), streams whose predecessor is missing (broken) and units
+// found with fewer pending events than their size (partial).
+type resolved struct {
+	set     []pendingEvent
+	heads   map[string]int64
+	whole   map[string]bool
+	broken  []string
+	partial []string
+}
+
+// resolve completes cand into a set the planner can stamp from: it adds
+// the rest of every unit (complete) and, for every stream, looks up the
+// predecessor of its lowest pending version to find its highest sequenced
+// version (heads), adding unsequenced predecessors that were not among
+// cand. A predecessor of a visible event is committed (the stream head
+// orders the appends), so it is visible too; and a unit is committed in
+// one transaction, so all of it is. Streams whose predecessor is missing
 // altogether are reported as broken and get no head.
-func (q *sequencer) resolve(ctx context.Context, cand []pendingEvent) ([]pendingEvent, map[string]int64, []string, error) {
-	set := cand
-	heads := map[string]int64{}
-	var broken []string
-	for range 3 {
+func (q *sequencer) resolve(ctx context.Context, cand []pendingEvent) (resolved, error) {
+	r := resolved{set: cand, heads: map[string]int64{}, whole: map[string]bool{}}
+	for range 4 {
+		if err := q.complete(ctx, &r); err != nil {
+			return r, err
+		}
 		var ask bson.A
-		lowest := lowestVersions(set, heads)
+		lowest := lowestVersions(r.set, r.heads)
 		for stream, v := range lowest {
 			if v == 1 {
-				heads[stream] = 0
+				r.heads[stream] = 0
 				continue
 			}
 			ask = append(ask, bson.D{{Key: "stream_id", Value: stream}, {Key: "version", Value: v - 1}})
@@ -390,22 +429,22 @@ func (q *sequencer) resolve(ctx context.Context, cand []pendingEvent) ([]pending
 			err = cur.All(ctx, &preds)
 		}
 		if err != nil {
-			return nil, nil, nil, fmt.Errorf("read predecessors: %w", err)
+			return r, fmt.Errorf("read predecessors: %w", err)
 		}
 		found := map[string]bool{}
 		var fetch []string
 		for _, p := range preds {
 			found[p.StreamID] = true
 			if p.Position != 0 {
-				heads[p.StreamID] = p.Version
+				r.heads[p.StreamID] = p.Version
 			} else {
 				fetch = append(fetch, p.StreamID)
 			}
 		}
 		for stream := range lowest {
-			if _, ok := heads[stream]; !ok && !found[stream] && lowest[stream] > 1 {
-				broken = append(broken, stream)
-				heads[stream] = -1 // known broken: never matches a version
+			if _, ok := r.heads[stream]; !ok && !found[stream] && lowest[stream] > 1 {
+				r.broken = append(r.broken, stream)
+				r.heads[stream] = -1 // known broken: never matches a version
 			}
 		}
 		if len(fetch) == 0 {
@@ -420,16 +459,82 @@ func (q *sequencer) resolve(ctx context.Context, cand []pendingEvent) ([]pending
 			err = cur.All(ctx, &more)
 		}
 		if err != nil {
-			return nil, nil, nil, fmt.Errorf("read unsequenced predecessors: %w", err)
+			return r, fmt.Errorf("read unsequenced predecessors: %w", err)
 		}
-		set = union(set, more)
+		r.set = union(r.set, more)
 	}
-	for stream, h := range heads {
+	for stream, h := range r.heads {
 		if h < 0 {
-			delete(heads, stream)
+			delete(r.heads, stream)
 		}
 	}
-	return set, heads, broken, nil
+	return r, nil
+}
+
+// complete adds to r.set the pending events of every unit of r.set that
+// is not whole yet, and marks those units whole.
+func (q *sequencer) complete(ctx context.Context, r *resolved) error {
+	filter, asked := completion(r.set, r.whole)
+	if len(asked) == 0 {
+		return nil
+	}
+	var more []pendingEvent
+	cur, err := q.s.events.Find(ctx, filter, options.Find().SetProjection(pendingProjection))
+	if err == nil {
+		err = cur.All(ctx, &more)
+	}
+	if err != nil {
+		return fmt.Errorf("read the rest of unsequenced units: %w", err)
+	}
+	r.set = union(r.set, more)
+	r.partial = append(r.partial, markWhole(r.set, asked, r.whole)...)
+	return nil
+}
+
+// completion is the query for the pending events of the units of set
+// that are neither known whole nor wholly in set (those it marks whole),
+// and those units (asked). A unit's events share their recording time, so
+// each clause runs on the pending_by_time index (each implies its partial
+// filter on its own).
+func completion(set []pendingEvent, whole map[string]bool) (filter bson.D, asked map[string]bool) {
+	count := map[string]int{}
+	for _, e := range set {
+		count[e.unit()]++
+	}
+	var ask bson.A
+	asked = map[string]bool{}
+	for _, e := range set {
+		u := e.unit()
+		switch {
+		case e.BatchLen <= 1 || whole[u] || asked[u]:
+		case count[u] >= e.BatchLen:
+			whole[u] = true
+		default:
+			asked[u] = true
+			ask = append(ask, bson.D{{Key: "pending", Value: true}, {Key: "recorded_at", Value: e.RecordedAt}, {Key: "batch", Value: u}})
+		}
+	}
+	return bson.D{{Key: "$or", Value: ask}}, asked
+}
+
+// markWhole marks the asked units whole once their pending events have
+// been read into set, and returns those with fewer pending events than
+// their size: part of them was stamped already, which only a sequencer
+// that does not know units (an older version) can have done; the rest is
+// stamped as a unit of its own.
+func markWhole(set []pendingEvent, asked, whole map[string]bool) (partial []string) {
+	count, size := map[string]int{}, map[string]int{}
+	for _, e := range set {
+		count[e.unit()]++
+		size[e.unit()] = e.BatchLen
+	}
+	for _, u := range slices.Sorted(maps.Keys(asked)) {
+		whole[u] = true
+		if count[u] < size[u] {
+			partial = append(partial, u)
+		}
+	}
+	return partial
 }
 
 // lowestVersions is the lowest version per stream in evs, for streams whose
@@ -462,50 +567,151 @@ func union(a, b []pendingEvent) []pendingEvent {
 	return out
 }
 
+// planUnit is one sequencing unit as planRound sees it.
+type planUnit struct {
+	id     string
+	at     time.Time      // its recording time (the earliest of its events)
+	events []pendingEvent // in unit order (BatchSeq)
+	deps   int            // units still to be stamped before it
+	after  []*planUnit    // units that wait for it
+}
+
+// unitHeap orders ready units by recording time, then id.
+type unitHeap []*planUnit
+
+func (h unitHeap) Len() int { return len(h) }
+func (h unitHeap) Less(i, j int) bool {
+	return cmp.Or(h[i].at.Compare(h[j].at), cmp.Compare(h[i].id, h[j].id)) < 0
+}
+func (h unitHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
+func (h *unitHeap) Push(x any)   { *h = append(*h, x.(*planUnit)) }
+func (h *unitHeap) Pop() any {
+	old := *h
+	u := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return u
+}
+
 // planRound decides which unsequenced events a round stamps, in stamping
 // order. heads maps a stream to its highest sequenced version (0: none);
-// a stream missing from heads is not stamped at all. Per stream it accepts
-// the run head+1, head+2, … and withholds every version after a hole. The
-// accepted events keep, across streams, the slots their recording times give
-// them, but each stream's slots are filled in version order, so versions
-// ascend within a stream whatever the clocks said. At most limit events are
-// stamped; the cut keeps every predecessor before its successor.
-func planRound(evs []pendingEvent, heads map[string]int64, limit int) (stamp, withheld []pendingEvent) {
-	byStream := map[string][]pendingEvent{}
+// a stream missing from heads is not stamped at all. whole holds the units
+// all of whose pending events are in evs (a unit with all BatchLen events
+// in evs is whole anyway; an event without a unit is a unit of its own).
+//
+// Events are stamped by unit: a unit's events get consecutive positions
+// in unit order (the request order of a batch), in one round, or none of
+// them is stamped. A unit is stamped once, for each of its streams, its
+// first version follows that stream's head or the last version of a unit
+// stamped before it; so within a stream versions get ascending positions.
+// Of the units that can go, the earliest recorded goes first (then the
+// lowest id). A unit that is not whole, is inconsistent (versions of a
+// stream not consecutive in unit order) or follows a hole (a predecessor
+// neither sequenced nor pending in evs) is withheld, with every unit that
+// waits for it. At most limit events are stamped, except that a first
+// unit larger than limit is stamped alone: units are never split.
+func planRound(evs []pendingEvent, heads map[string]int64, whole map[string]bool, limit int) (stamp, withheld []pendingEvent) {
+	units := map[string]*planUnit{}
+	var order []*planUnit
 	for _, e := range evs {
-		byStream[e.StreamID] = append(byStream[e.StreamID], e)
+		u := units[e.unit()]
+		if u == nil {
+			u = &planUnit{id: e.unit(), at: e.RecordedAt}
+			units[u.id] = u
+			order = append(order, u)
+		}
+		u.events = append(u.events, e)
+		if e.RecordedAt.Before(u.at) {
+			u.at = e.RecordedAt
+		}
 	}
-	var accepted []pendingEvent
-	queue := map[string][]pendingEvent{}
-	for stream, list := range byStream {
-		slices.SortFunc(list, func(a, b pendingEvent) int { return cmp.Compare(a.Version, b.Version) })
-		head, known := heads[stream]
-		for _, e := range list {
-			if known && e.Version == head+1 {
-				head++
-				accepted = append(accepted, e)
-				queue[stream] = append(queue[stream], e)
-			} else {
-				withheld = append(withheld, e)
+	type sv struct {
+		stream  string
+		version int64
+	}
+	owner := map[sv]*planUnit{}
+	for _, u := range order {
+		slices.SortFunc(u.events, func(a, b pendingEvent) int {
+			return cmp.Or(cmp.Compare(a.BatchSeq, b.BatchSeq), cmp.Compare(a.StreamID, b.StreamID), cmp.Compare(a.Version, b.Version))
+		})
+		for _, e := range u.events {
+			owner[sv{e.StreamID, e.Version}] = u
+		}
+	}
+	var ready unitHeap
+	for _, u := range order {
+		if !u.valid(whole) {
+			u.deps = -1 // never ready
+			continue
+		}
+		first := map[string]int64{}
+		for _, e := range u.events {
+			if _, ok := first[e.StreamID]; !ok {
+				first[e.StreamID] = e.Version
+			}
+		}
+		for stream, v := range first {
+			head, known := heads[stream]
+			switch prev := owner[sv{stream, v - 1}]; {
+			case !known:
+				u.deps = -1
+			case v == head+1:
+			case prev != nil && u.deps >= 0:
+				u.deps++
+				prev.after = append(prev.after, u)
+			default:
+				u.deps = -1 // a hole before it
+			}
+		}
+		if u.deps == 0 {
+			ready = append(ready, u)
+		}
+	}
+	heap.Init(&ready)
+	done := map[string]bool{}
+	for ready.Len() > 0 {
+		u := heap.Pop(&ready).(*planUnit)
+		if len(stamp) > 0 && len(stamp)+len(u.events) > limit {
+			break
+		}
+		stamp = append(stamp, u.events...)
+		done[u.id] = true
+		for _, next := range u.after {
+			if next.deps > 0 {
+				if next.deps--; next.deps == 0 {
+					heap.Push(&ready, next)
+				}
 			}
 		}
 	}
-	slices.SortFunc(accepted, func(a, b pendingEvent) int {
-		return cmp.Or(a.RecordedAt.Compare(b.RecordedAt), cmp.Compare(a.ID, b.ID))
-	})
-	stamp = make([]pendingEvent, len(accepted))
-	for i, slot := range accepted {
-		q := queue[slot.StreamID]
-		stamp[i], queue[slot.StreamID] = q[0], q[1:]
-	}
-	if len(stamp) > limit {
-		withheld = append(withheld, stamp[limit:]...)
-		stamp = stamp[:limit]
+	for _, u := range order {
+		if !done[u.id] {
+			withheld = append(withheld, u.events...)
+		}
 	}
 	slices.SortFunc(withheld, func(a, b pendingEvent) int {
 		return cmp.Or(cmp.Compare(a.StreamID, b.StreamID), cmp.Compare(a.Version, b.Version))
 	})
 	return stamp, withheld
+}
+
+// valid reports whether u can be stamped as it is: whole (see planRound),
+// its unit indexes distinct, and each stream's versions consecutive in
+// unit order.
+func (u *planUnit) valid(whole map[string]bool) bool {
+	if n := u.events[0].BatchLen; n > 1 && len(u.events) != n && !whole[u.id] {
+		return false
+	}
+	last := map[string]int64{}
+	for i, e := range u.events {
+		if i > 0 && e.BatchSeq == u.events[i-1].BatchSeq {
+			return false
+		}
+		if v, ok := last[e.StreamID]; ok && e.Version != v+1 {
+			return false
+		}
+		last[e.StreamID] = e.Version
+	}
+	return true
 }
 
 // stampModels gives plan[i] position next+i and its log hash in the global

@@ -2,6 +2,7 @@ package mongo
 
 import (
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"reflect"
 	"slices"
@@ -40,9 +41,11 @@ func TestPlanRoundOrdersByTimeAndVersion(t *testing.T) {
 		pe("c", 5, 5),
 		pe("a", 4, 40),
 	}
-	stamp, withheld := planRound(evs, map[string]int64{"a": 1, "b": 0, "c": 4}, 100)
-	// Time slots: c(5) a(10) b(20) a(30) a(40); a's slots get 2, 3, 4.
-	want := []string{"c#5", "a#2", "b#1", "a#3", "a#4"}
+	stamp, withheld := planRound(evs, map[string]int64{"a": 1, "b": 0, "c": 4}, nil, 100)
+	// By recording time among the events that can go: c#5 (5); a#3 (10)
+	// waits for a#2, so b#1 (20), a#2 (30), then a#3 (10) is the earliest
+	// ready, then a#4 (40).
+	want := []string{"c#5", "b#1", "a#2", "a#3", "a#4"}
 	if got := ids(stamp); !slices.Equal(got, want) {
 		t.Fatalf("stamp order %v, want %v", got, want)
 	}
@@ -57,7 +60,7 @@ func TestPlanRoundWithholdsAfterAHole(t *testing.T) {
 	// b's predecessor (2) is not sequenced: b waits entirely.
 	// d is unknown to heads (predecessor missing): its events wait.
 	evs = append(evs, pe("d", 7, 0))
-	stamp, withheld := planRound(evs, map[string]int64{"a": 1, "b": 1, "c": 0}, 100)
+	stamp, withheld := planRound(evs, map[string]int64{"a": 1, "b": 1, "c": 0}, nil, 100)
 	if got, want := ids(stamp), []string{"a#2", "c#1"}; !slices.Equal(got, want) {
 		t.Fatalf("stamp %v, want %v", got, want)
 	}
@@ -68,7 +71,7 @@ func TestPlanRoundWithholdsAfterAHole(t *testing.T) {
 
 func TestPlanRoundLimitKeepsPredecessors(t *testing.T) {
 	evs := []pendingEvent{pe("a", 1, 1), pe("a", 2, 2), pe("b", 1, 3), pe("a", 3, 4)}
-	stamp, withheld := planRound(evs, map[string]int64{"a": 0, "b": 0}, 2)
+	stamp, withheld := planRound(evs, map[string]int64{"a": 0, "b": 0}, nil, 2)
 	if got, want := ids(stamp), []string{"a#1", "a#2"}; !slices.Equal(got, want) {
 		t.Fatalf("stamp %v, want %v", got, want)
 	}
@@ -101,7 +104,7 @@ func TestPlanRoundRandom(t *testing.T) {
 		}
 		rng.Shuffle(len(evs), func(i, j int) { evs[i], evs[j] = evs[j], evs[i] })
 		limit := rng.IntN(len(evs)+2) + 1
-		stamp, withheld := planRound(slices.Clone(evs), heads, limit)
+		stamp, withheld := planRound(slices.Clone(evs), heads, nil, limit)
 
 		if len(stamp) > limit {
 			t.Fatalf("iter %d: %d stamped over limit %d", iter, len(stamp), limit)
@@ -288,5 +291,198 @@ func TestLowestVersionsAndUnion(t *testing.T) {
 	u := union(evs[:2], []pendingEvent{pe("a", 2, 0), pe("a", 1, 0)})
 	if got, want := ids(u), []string{"a#3", "a#2", "a#1"}; !slices.Equal(got, want) {
 		t.Fatalf("union %v", got)
+	}
+}
+
+// unitOf makes evs one sequencing unit (one batch), in the given order,
+// as eventDocs writes it.
+func unitOf(evs ...pendingEvent) []pendingEvent {
+	out := slices.Clone(evs)
+	for i := range out {
+		out[i].Batch, out[i].BatchSeq, out[i].BatchLen = evs[0].ID, i, len(evs)
+		out[i].RecordedAt = evs[0].RecordedAt
+	}
+	return out
+}
+
+// A batch is stamped whole, at consecutive positions in request order,
+// even where recording times or ids would interleave other appends.
+func TestPlanRoundStampsABatchWhole(t *testing.T) {
+	batch := unitOf(pe("z", 1, 10), pe("a", 3, 10), pe("m", 1, 10), pe("a", 4, 10))
+	single := pe("b", 1, 10) // same millisecond, an id between the batch's
+	evs := append([]pendingEvent{single, pe("c", 1, 5), pe("d", 1, 20)}, batch...)
+	rand.New(rand.NewPCG(3, 4)).Shuffle(len(evs), func(i, j int) { evs[i], evs[j] = evs[j], evs[i] })
+	stamp, withheld := planRound(evs, map[string]int64{"a": 2, "b": 0, "c": 0, "d": 0, "m": 0, "z": 0}, nil, 100)
+	want := []string{"c#1", "b#1", "z#1", "a#3", "m#1", "a#4", "d#1"} // unit ids: "b#1" < "z#1"
+	if got := ids(stamp); !slices.Equal(got, want) {
+		t.Fatalf("stamp %v, want %v", got, want)
+	}
+	if len(withheld) != 0 {
+		t.Fatalf("withheld %v", ids(withheld))
+	}
+}
+
+// A batch waits whole: for a predecessor of any of its streams, for the
+// rest of its events, and past the limit (it is never split; alone, it
+// may exceed the limit).
+func TestPlanRoundWithholdsABatchWhole(t *testing.T) {
+	batch := unitOf(pe("a", 1, 10), pe("b", 2, 10), pe("c", 1, 10))
+	heads := map[string]int64{"a": 0, "b": 0, "c": 0, "x": 0}
+
+	// b#1 is pending and not stamped yet in this set: the batch waits for it.
+	stamp, _ := planRound(append(slices.Clone(batch), pe("b", 1, 50)), heads, nil, 100)
+	if got, want := ids(stamp), []string{"b#1", "a#1", "b#2", "c#1"}; !slices.Equal(got, want) {
+		t.Fatalf("after its predecessor: %v, want %v", got, want)
+	}
+	// b#1 missing altogether (a hole): nothing of the batch goes.
+	stamp, withheld := planRound(append(slices.Clone(batch), pe("x", 1, 1)), heads, nil, 100)
+	if got, want := ids(stamp), []string{"x#1"}; !slices.Equal(got, want) {
+		t.Fatalf("after a hole: stamp %v, want %v", got, want)
+	}
+	if got, want := ids(withheld), []string{"a#1", "b#2", "c#1"}; !slices.Equal(got, want) {
+		t.Fatalf("after a hole: withheld %v, want %v", got, want)
+	}
+	// Part of a batch, not known whole: withheld; known whole (the rest was
+	// stamped already), the remainder goes.
+	part := unitOf(pe("a", 1, 10), pe("c", 1, 10), pe("x", 1, 10))[:2]
+	if stamp, _ := planRound(slices.Clone(part), heads, nil, 100); len(stamp) != 0 {
+		t.Fatalf("part of a batch stamped: %v", ids(stamp))
+	}
+	stamp, _ = planRound(slices.Clone(part), heads, map[string]bool{"a#1": true}, 100)
+	if got, want := ids(stamp), []string{"a#1", "c#1"}; !slices.Equal(got, want) {
+		t.Fatalf("whole remainder: %v, want %v", got, want)
+	}
+	// Limit: the first unit goes even when larger; a later one waits.
+	first := unitOf(pe("p", 1, 1), pe("q", 1, 1), pe("r", 1, 1))
+	evs := append(slices.Clone(first), pe("s", 1, 2))
+	stamp, withheld = planRound(evs, map[string]int64{"p": 0, "q": 0, "r": 0, "s": 0}, nil, 2)
+	if got, want := ids(stamp), []string{"p#1", "q#1", "r#1"}; !slices.Equal(got, want) {
+		t.Fatalf("limit: stamp %v, want %v", got, want)
+	}
+	if got, want := ids(withheld), []string{"s#1"}; !slices.Equal(got, want) {
+		t.Fatalf("limit: withheld %v, want %v", got, want)
+	}
+	// A unit whose versions of a stream are not consecutive is damaged:
+	// withheld.
+	bad := unitOf(pe("a", 1, 1), pe("a", 3, 1))
+	if stamp, _ := planRound(bad, map[string]int64{"a": 0}, nil, 100); len(stamp) != 0 {
+		t.Fatalf("damaged unit stamped: %v", ids(stamp))
+	}
+}
+
+// TestPlanRoundRandomBatches checks, on random mixes of batches and single
+// appends committed in some order, that every unit is stamped whole and
+// contiguous in unit order or withheld whole, that per stream the stamped
+// versions are exactly head+1, head+2, ... in stamping order, that the
+// limit is kept (but for a first unit larger than it), and that with no
+// limit everything committed is stamped.
+func TestPlanRoundRandomBatches(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	for iter := range 2000 {
+		heads := map[string]int64{}
+		version := map[string]int64{}
+		for s := range rng.IntN(5) + 1 {
+			stream := fmt.Sprint("s", s)
+			heads[stream] = int64(rng.IntN(3))
+			version[stream] = heads[stream]
+		}
+		streams := slices.Sorted(maps.Keys(heads))
+		// Commit appends in order; each gets the next versions of its
+		// streams, as the stream heads would give them.
+		var evs []pendingEvent
+		for a := range rng.IntN(8) + 1 {
+			n := rng.IntN(4) + 1
+			at := int64(rng.IntN(20)) // clocks disagree
+			var unit []pendingEvent
+			for k := range n {
+				stream := streams[rng.IntN(len(streams))]
+				version[stream]++
+				e := pe(stream, version[stream], at)
+				e.ID = fmt.Sprintf("%s#%d/%d.%d", stream, version[stream], a, k)
+				unit = append(unit, e)
+			}
+			if n > 1 {
+				unit = unitOf(unit...)
+			}
+			evs = append(evs, unit...)
+		}
+		rng.Shuffle(len(evs), func(i, j int) { evs[i], evs[j] = evs[j], evs[i] })
+
+		if stamp, withheld := planRound(slices.Clone(evs), heads, nil, 1<<30); len(withheld) != 0 || len(stamp) != len(evs) {
+			t.Fatalf("iter %d: without a limit %d of %d stamped, withheld %v", iter, len(stamp), len(evs), ids(withheld))
+		}
+		limit := rng.IntN(len(evs)) + 1
+		stamp, withheld := planRound(slices.Clone(evs), heads, nil, limit)
+		if len(stamp) > limit && max(stamp[0].BatchLen, 1) != len(stamp) {
+			t.Fatalf("iter %d: %d stamped over limit %d", iter, len(stamp), limit)
+		}
+		if len(stamp)+len(withheld) != len(evs) {
+			t.Fatalf("iter %d: %d stamped + %d withheld of %d", iter, len(stamp), len(withheld), len(evs))
+		}
+		next := maps.Clone(heads)
+		stampedUnits := map[string]bool{}
+		for i := 0; i < len(stamp); {
+			u := stamp[i].unit()
+			if stampedUnits[u] {
+				t.Fatalf("iter %d: unit %s stamped in two pieces: %v", iter, u, ids(stamp))
+			}
+			stampedUnits[u] = true
+			n := max(stamp[i].BatchLen, 1)
+			for k := range n {
+				e := stamp[i+k]
+				if e.unit() != u || e.BatchSeq != k {
+					t.Fatalf("iter %d: unit %s not contiguous in order: %v", iter, u, ids(stamp))
+				}
+				if e.Version != next[e.StreamID]+1 {
+					t.Fatalf("iter %d: stamped %s after version %d", iter, e.ID, next[e.StreamID])
+				}
+				next[e.StreamID] = e.Version
+			}
+			i += n
+		}
+		for _, e := range withheld {
+			if stampedUnits[e.unit()] {
+				t.Fatalf("iter %d: unit %s split: %s withheld", iter, e.unit(), e.ID)
+			}
+		}
+	}
+}
+
+// A round asks for the rest of the units it holds part of, by unit and
+// recording time, and only for those; what it reads makes them whole, and
+// a unit still short of its size is reported (the rest was stamped).
+func TestCompletion(t *testing.T) {
+	batch := unitOf(pe("a", 1, 10), pe("b", 1, 10), pe("c", 1, 10))
+	full := unitOf(pe("x", 1, 20), pe("y", 1, 20))
+	set := []pendingEvent{batch[1], full[0], full[1], pe("s", 1, 5)}
+	whole := map[string]bool{}
+	filter, asked := completion(set, whole)
+	if !reflect.DeepEqual(asked, map[string]bool{"a#1": true}) {
+		t.Fatalf("asked %v", asked)
+	}
+	if !whole["x#1"] || len(whole) != 1 {
+		t.Fatalf("a unit wholly in the set is whole: %v", whole)
+	}
+	want := bson.D{{Key: "$or", Value: bson.A{bson.D{{Key: "pending", Value: true},
+		{Key: "recorded_at", Value: time.UnixMilli(10).UTC()}, {Key: "batch", Value: "a#1"}}}}}
+	if !reflect.DeepEqual(filter, want) {
+		t.Fatalf("filter %v, want %v", filter, want)
+	}
+	if _, err := bson.Marshal(filter); err != nil {
+		t.Fatal(err)
+	}
+	// The read brought the whole unit: whole, nothing partial; asking again
+	// asks for nothing.
+	all := union(set, batch)
+	if partial := markWhole(all, asked, whole); len(partial) != 0 || !whole["a#1"] {
+		t.Fatalf("partial %v, whole %v", partial, whole)
+	}
+	if _, asked := completion(all, whole); len(asked) != 0 {
+		t.Fatalf("asked again for %v", asked)
+	}
+	// Only part of the unit was still pending.
+	whole = map[string]bool{}
+	if partial := markWhole(union(set, batch[:2]), asked, whole); !slices.Equal(partial, []string{"a#1"}) || !whole["a#1"] {
+		t.Fatalf("partial %v", partial)
 	}
 }

@@ -137,3 +137,46 @@ func rawAppender(b *testing.B, batch int) func(ctx context.Context, i int64) err
 		return err
 	}
 }
+
+// BenchmarkAppendBatch appends batches of 1,000 one-event requests to 1,000
+// distinct streams with Store.AppendBatch, one batch per op: streams=new
+// creates them (NoStream), streams=existing appends to the same 1,000
+// streams every time (Exact). Compare events/s with BenchmarkAppend's
+// mode=raw/batch=100 (plain INSERTs, the raw ceiling) and
+// mode=store/batch=100 (one stream per append), run alongside:
+//
+//	go test -run '^$' -bench 'BenchmarkAppend(Batch|/mode=(raw|store)/batch=100/writers=1$)' -benchtime=2s ./eventstore/sqlite/
+func BenchmarkAppendBatch(b *testing.B) {
+	const streams = 1000
+	for _, mode := range []string{"new", "existing"} {
+		b.Run("streams="+mode, func(b *testing.B) {
+			s, _ := openTemp(b, Options{})
+			ctx := context.Background()
+			events := []eventstore.NewEvent{{Type: "ScanCompleted", SchemaVersion: 1, Data: benchData}}
+			reqs := make([]eventstore.AppendRequest, streams)
+			batch := func(i int) []eventstore.AppendRequest {
+				for k := range reqs {
+					r := eventstore.AppendRequest{StreamType: "scan_run", Events: events, Metadata: benchMeta}
+					if mode == "new" {
+						r.StreamID, r.Expected = fmt.Sprintf("scan-%d-%d", i, k), eventstore.NoStream
+					} else {
+						r.StreamID, r.Expected = fmt.Sprintf("scan-%d", k), eventstore.Exact(int64(i))
+					}
+					reqs[k] = r
+				}
+				return reqs
+			}
+			b.ResetTimer()
+			cpu := processCPU()
+			for i := range b.N {
+				if _, err := s.AppendBatch(ctx, batch(i)); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.StopTimer()
+			n := float64(b.N * streams)
+			b.ReportMetric(n/b.Elapsed().Seconds(), "events/s")
+			b.ReportMetric(float64((processCPU()-cpu).Microseconds())/n, "cpu-µs/event")
+		})
+	}
+}

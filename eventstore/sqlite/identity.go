@@ -68,6 +68,6 @@ func (s *Store) checkFile() error { return s.file.check() }
 // with err too, so that none of them is acknowledged.
 func failLost(calls []*appendCall, err error) {
 	for _, c := range calls {
-		c.res, c.err = eventstore.AppendResult{}, fmt.Errorf("append to %q: %w", c.req.StreamID, err)
+		c.res, c.err = nil, fmt.Errorf("%s: %w", c.what, err)
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"runtime"
 
-	"github.com/cspm-es/cspm-es/eventstore"
 	"github.com/cspm-es/cspm-es/platform/sqlitedb"
 )
 
@@ -62,9 +61,4 @@ func (s *Store) openReadOnly(ctx context.Context, path string) error {
 	}
 	s.committed.Store(head)
 	return nil
-}
-
-// appendReadOnly is Append's answer on a read-only store.
-func (s *Store) appendReadOnly(req eventstore.AppendRequest) (eventstore.AppendResult, error) {
-	return eventstore.AppendResult{}, fmt.Errorf("append to %q: %w", req.StreamID, ErrReadOnly)
 }

@@ -354,37 +354,37 @@ func TestGroupCommitIsolatesFailures(t *testing.T) {
 	cancel()
 	idem := eventstore.Idempotency{Key: "k", Fingerprint: "f"}
 	calls := []*appendCall{
-		{ctx: ctx, req: eventstore.AppendRequest{StreamID: "a", StreamType: "t", Expected: eventstore.NoStream, Events: []eventstore.NewEvent{ev(""), ev("")}}},
-		{ctx: ctx, req: eventstore.AppendRequest{StreamID: "b", StreamType: "t", Expected: eventstore.NoStream, Events: []eventstore.NewEvent{ev(""), ev(taken)}}},
-		{ctx: ctx, req: eventstore.AppendRequest{StreamID: "a", StreamType: "t", Expected: eventstore.Exact(2), Events: []eventstore.NewEvent{ev("")}, Idempotency: idem}},
-		{ctx: ctx, req: eventstore.AppendRequest{StreamID: "a", StreamType: "t", Expected: eventstore.Exact(2), Events: []eventstore.NewEvent{ev("")}}},
-		{ctx: ctx, req: eventstore.AppendRequest{StreamID: "a", StreamType: "t", Expected: eventstore.Exact(2), Events: []eventstore.NewEvent{ev("")}, Idempotency: idem}},
-		{ctx: canceled, req: eventstore.AppendRequest{StreamID: "c", StreamType: "t", Expected: eventstore.Any, Events: []eventstore.NewEvent{ev("")}}},
-		{ctx: ctx, req: eventstore.AppendRequest{StreamID: "c", StreamType: "t", Expected: eventstore.Any, Events: []eventstore.NewEvent{ev("")}}},
+		{ctx: ctx, reqs: []eventstore.AppendRequest{{StreamID: "a", StreamType: "t", Expected: eventstore.NoStream, Events: []eventstore.NewEvent{ev(""), ev("")}}}},
+		{ctx: ctx, reqs: []eventstore.AppendRequest{{StreamID: "b", StreamType: "t", Expected: eventstore.NoStream, Events: []eventstore.NewEvent{ev(""), ev(taken)}}}},
+		{ctx: ctx, reqs: []eventstore.AppendRequest{{StreamID: "a", StreamType: "t", Expected: eventstore.Exact(2), Events: []eventstore.NewEvent{ev("")}, Idempotency: idem}}},
+		{ctx: ctx, reqs: []eventstore.AppendRequest{{StreamID: "a", StreamType: "t", Expected: eventstore.Exact(2), Events: []eventstore.NewEvent{ev("")}}}},
+		{ctx: ctx, reqs: []eventstore.AppendRequest{{StreamID: "a", StreamType: "t", Expected: eventstore.Exact(2), Events: []eventstore.NewEvent{ev("")}, Idempotency: idem}}},
+		{ctx: canceled, reqs: []eventstore.AppendRequest{{StreamID: "c", StreamType: "t", Expected: eventstore.Any, Events: []eventstore.NewEvent{ev("")}}}},
+		{ctx: ctx, reqs: []eventstore.AppendRequest{{StreamID: "c", StreamType: "t", Expected: eventstore.Any, Events: []eventstore.NewEvent{ev("")}}}},
 		// Fails after its first INSERT statement succeeded: rolled back to its savepoint.
-		{ctx: ctx, req: eventstore.AppendRequest{StreamID: "d", StreamType: "t", Expected: eventstore.NoStream,
-			Events: append(slices.Repeat([]eventstore.NewEvent{ev("")}, insertChunk), ev(taken)), Idempotency: eventstore.Idempotency{Key: "kd", Fingerprint: "f"}}},
-		{ctx: ctx, req: eventstore.AppendRequest{StreamID: "e", StreamType: "t", Expected: eventstore.NoStream, Events: []eventstore.NewEvent{ev("")}}},
+		{ctx: ctx, reqs: []eventstore.AppendRequest{{StreamID: "d", StreamType: "t", Expected: eventstore.NoStream,
+			Events: append(slices.Repeat([]eventstore.NewEvent{ev("")}, insertChunk), ev(taken)), Idempotency: eventstore.Idempotency{Key: "kd", Fingerprint: "f"}}}},
+		{ctx: ctx, reqs: []eventstore.AppendRequest{{StreamID: "e", StreamType: "t", Expected: eventstore.NoStream, Events: []eventstore.NewEvent{ev("")}}}},
 	}
 	// Nothing else is appending, so the test may lead a group itself on the
 	// write connection.
 	s.runGroup(calls)
 
 	require.NoError(t, calls[0].err)
-	assert.Equal(t, []int64{2, 3}, calls[0].res.Positions)
+	assert.Equal(t, []int64{2, 3}, calls[0].res[0].Positions)
 	assert.ErrorIs(t, calls[1].err, eventstore.ErrInvalidAppend, "reused event id")
 	require.NoError(t, calls[2].err)
-	assert.Equal(t, []int64{4}, calls[2].res.Positions, "the failed append used no position")
+	assert.Equal(t, []int64{4}, calls[2].res[0].Positions, "the failed append used no position")
 	assert.ErrorIs(t, calls[3].err, eventstore.ErrConflict, "sees the earlier append of the same transaction")
 	require.NoError(t, calls[4].err)
-	assert.True(t, calls[4].res.Duplicate, "sees the idempotency key of the same transaction")
-	assert.Equal(t, calls[2].res.EventIDs, calls[4].res.EventIDs)
+	assert.True(t, calls[4].res[0].Duplicate, "sees the idempotency key of the same transaction")
+	assert.Equal(t, calls[2].res[0].EventIDs, calls[4].res[0].EventIDs)
 	assert.ErrorIs(t, calls[5].err, context.Canceled)
 	require.NoError(t, calls[6].err)
-	assert.Equal(t, []int64{5}, calls[6].res.Positions)
+	assert.Equal(t, []int64{5}, calls[6].res[0].Positions)
 	assert.ErrorIs(t, calls[7].err, eventstore.ErrInvalidAppend)
 	require.NoError(t, calls[8].err)
-	assert.Equal(t, []int64{6}, calls[8].res.Positions)
+	assert.Equal(t, []int64{6}, calls[8].res[0].Positions)
 
 	head, err := s.HeadPosition(ctx)
 	require.NoError(t, err)

@@ -8,67 +8,95 @@ import (
 	"github.com/cspm-es/cspm-es/eventstore"
 )
 
-// maxGroup bounds how many appends share one transaction.
-const maxGroup = 64
+// maxGroup bounds how many calls share one transaction, maxGroupEvents
+// how many events: a leader takes calls from the queue while both hold
+// (always at least one call, which holds at most
+// eventstore.MaxBatchEvents), so no transaction holds more events than
+// the largest batch may.
+const (
+	maxGroup       = 64
+	maxGroupEvents = eventstore.MaxBatchEvents
+)
 
-// appendCall is one Append (or, with op set, another write: a checkpoint,
-// the audit key claim) waiting to be written.
+// appendCall is one Append or AppendBatch (or, with op set, another write:
+// a checkpoint, the audit key claim) waiting to be written.
 type appendCall struct {
 	ctx     context.Context
-	req     eventstore.AppendRequest
+	reqs    []eventstore.AppendRequest                        // one for an Append
+	events  int                                               // events of reqs
+	what    string                                            // for errors: "append to \"s\"", "append batch of n requests"
 	op      func(ctx context.Context) (write bool, err error) // runs instead of the append when set
-	res     eventstore.AppendResult
+	res     []eventstore.AppendResult
 	err     error
 	done    chan struct{} // closed when res and err are set
 	promote chan struct{} // closed when this call's goroutine must lead the next group
 }
 
-// Append implements eventstore.Store.
+// Append implements eventstore.Store: the batch of one request.
+func (s *Store) Append(ctx context.Context, req eventstore.AppendRequest) (eventstore.AppendResult, error) {
+	res, err := s.AppendBatch(ctx, []eventstore.AppendRequest{req})
+	if err != nil {
+		return eventstore.AppendResult{}, err
+	}
+	return res[0], nil
+}
+
+// AppendBatch implements eventstore.Store.
 //
 // Appends are written by one goroutine at a time, the leader, which owns the
-// write connection. It runs each append (idempotency lookup, version check,
-// inserts, head updates) inside one BEGIN IMMEDIATE transaction. Appends
-// that queued up while a transaction was committing share the next one
-// (group commit), each inside its own savepoint, so a failing append rolls
-// back alone while one fsync acknowledges them all. An append returns only
-// after its transaction committed (or failed).
+// write connection. It runs each call (an Append is a batch of one request:
+// idempotency lookup, version checks, inserts, head updates) inside one
+// BEGIN IMMEDIATE transaction. Calls that queued up while a transaction was
+// committing share the next one (group commit), each inside its own
+// savepoint, so a failing call (a whole batch) rolls back alone while one
+// fsync acknowledges them all. A call returns only after its transaction
+// committed (or failed). A batch is one call: its requests succeed
+// together or its savepoint rolls them all back, and its events take
+// consecutive positions in request order (sequence), so no reader's
+// snapshot holds part of it.
 //
 // The caller's goroutine leads when nobody else does, so an uncontended
 // append costs no goroutine hand-off. A leader writes one group, then hands
 // the lead to the oldest waiting call, so nobody waits behind more than
 // the groups queued ahead of it.
 //
-// ctx is checked when the append's turn comes; once started, the append
-// runs to completion (interrupting a statement could abort the whole group),
-// and a queued append waits for its turn.
-func (s *Store) Append(ctx context.Context, req eventstore.AppendRequest) (eventstore.AppendResult, error) {
-	if err := req.Validate(); err != nil {
-		return eventstore.AppendResult{}, err
+// ctx is checked when the call's turn comes; once started, the call runs
+// to completion (interrupting a statement could abort the whole group),
+// and a queued call waits for its turn.
+func (s *Store) AppendBatch(ctx context.Context, reqs []eventstore.AppendRequest) ([]eventstore.AppendResult, error) {
+	if err := eventstore.ValidateBatch(reqs); err != nil {
+		return nil, err
 	}
+	what := describe(reqs)
 	if s.readOnly {
-		return s.appendReadOnly(req)
+		return nil, fmt.Errorf("%s: %w", what, ErrReadOnly)
 	}
 	if s.keyErr != nil {
-		return eventstore.AppendResult{}, fmt.Errorf("append to %q: %w", req.StreamID, s.keyErr)
+		return nil, fmt.Errorf("%s: %w", what, s.keyErr)
 	}
-	c := &appendCall{ctx: ctx, req: req, done: make(chan struct{}), promote: make(chan struct{})}
-	return c.res, s.enqueue(c)
+	c := &appendCall{ctx: ctx, reqs: reqs, what: what, done: make(chan struct{}), promote: make(chan struct{})}
+	for _, r := range reqs {
+		c.events += len(r.Events)
+	}
+	if err := s.enqueue(c); err != nil {
+		return nil, err
+	}
+	return c.res, nil
 }
 
 // write runs op on the write connection, in a transaction of the writer
 // like an append (op returns whether there is something to commit).
 func (s *Store) write(ctx context.Context, what string, op func(ctx context.Context) (bool, error)) error {
-	c := &appendCall{ctx: ctx, req: eventstore.AppendRequest{StreamID: what}, op: op, done: make(chan struct{}), promote: make(chan struct{})}
+	c := &appendCall{ctx: ctx, what: fmt.Sprintf("append to %q", what), op: op, done: make(chan struct{}), promote: make(chan struct{})}
 	return s.enqueue(c)
 }
 
 // enqueue queues c and returns once it is written (or failed).
 func (s *Store) enqueue(c *appendCall) error {
-	req := c.req
 	s.qmu.Lock()
 	if s.isClosed {
 		s.qmu.Unlock()
-		return fmt.Errorf("append to %q: %w", req.StreamID, ErrClosed)
+		return fmt.Errorf("%s: %w", c.what, ErrClosed)
 	}
 	s.queue = append(s.queue, c)
 	lead := !s.leading
@@ -89,7 +117,11 @@ func (s *Store) enqueue(c *appendCall) error {
 // lead writes one group from the head of the queue, then passes the lead on.
 func (s *Store) lead() {
 	s.qmu.Lock()
-	n := min(len(s.queue), maxGroup)
+	n, events := 1, s.queue[0].events
+	for n < min(len(s.queue), maxGroup) && events+s.queue[n].events <= maxGroupEvents {
+		events += s.queue[n].events
+		n++
+	}
 	group := append(s.group[:0], s.queue[:n]...)
 	rest := copy(s.queue, s.queue[n:])
 	clear(s.queue[rest:])
@@ -123,7 +155,7 @@ func (s *Store) runGroup(group []*appendCall) {
 	bg := context.Background()
 	if _, err := s.w.begin.ExecContext(bg); err != nil {
 		for _, c := range group {
-			c.err = fmt.Errorf("append to %q: begin: %w", c.req.StreamID, err)
+			c.err = fmt.Errorf("%s: begin: %w", c.what, err)
 		}
 		return
 	}
@@ -141,7 +173,7 @@ func (s *Store) runGroup(group []*appendCall) {
 	}
 	for i, c := range group {
 		if err := c.ctx.Err(); err != nil {
-			c.err = fmt.Errorf("append to %q: %w", c.req.StreamID, err)
+			c.err = fmt.Errorf("%s: %w", c.what, err)
 			continue
 		}
 		if !single {
@@ -151,14 +183,14 @@ func (s *Store) runGroup(group []*appendCall) {
 			}
 		}
 		var (
-			res   eventstore.AppendResult
+			res   []eventstore.AppendResult
 			write bool
 			err   error
 		)
 		if c.op != nil {
 			write, err = c.op(context.WithoutCancel(c.ctx))
 		} else {
-			res, write, err = s.appendTx(context.WithoutCancel(c.ctx), c.req)
+			res, write, err = s.appendTx(context.WithoutCancel(c.ctx), c.reqs)
 		}
 		c.res, c.err = res, err
 		switch {
@@ -178,7 +210,9 @@ func (s *Store) runGroup(group []*appendCall) {
 		}
 		if err == nil && write {
 			written = append(written, c)
-			last = max(last, res.LastPosition())
+			for _, r := range res {
+				last = max(last, r.LastPosition())
+			}
 		}
 	}
 	if len(written) == 0 {
@@ -207,11 +241,11 @@ func (s *Store) runGroup(group []*appendCall) {
 func (s *Store) abort(rest, written []*appendCall, err error) {
 	s.rollback()
 	for _, c := range written {
-		c.res, c.err = eventstore.AppendResult{}, fmt.Errorf("append to %q: %w", c.req.StreamID, err)
+		c.res, c.err = nil, fmt.Errorf("%s: %w", c.what, err)
 	}
 	for _, c := range rest {
 		if c.err == nil {
-			c.err = fmt.Errorf("append to %q: not attempted: %w", c.req.StreamID, err)
+			c.err = fmt.Errorf("%s: not attempted: %w", c.what, err)
 		}
 	}
 }

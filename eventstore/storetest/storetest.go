@@ -77,6 +77,13 @@ func Run(t *testing.T, open Open) {
 		{"HeadAndStreamsPaging", testHeadAndStreams},
 		{"Upcasting", testUpcasting},
 		{"WaitForAppend", testWaitForAppend},
+		{"BatchAllOrNothing", testBatchAllOrNothing},
+		{"BatchExpectedVersions", testBatchExpectedVersions},
+		{"BatchPositions", testBatchPositions},
+		{"BatchSameStream", testBatchSameStream},
+		{"BatchIdempotency", testBatchIdempotency},
+		{"BatchValidation", testBatchValidation},
+		{"BatchConcurrency", testBatchConcurrency},
 		{"Tamper", testTamper},
 		{"Checkpoints", testCheckpoints},
 	} {
