@@ -50,7 +50,7 @@ func (m *memStore) Append(_ context.Context, req AppendRequest) (AppendResult, e
 
 // AppendBatch is not needed by the tests that use this fake.
 func (m *memStore) AppendBatch(context.Context, []AppendRequest) ([]AppendResult, error) {
-	return nil, errors.New("memStore: AppendBatch not implemented")
+	return nil, errors.New("memStore: these tests append nothing in batches")
 }
 
 func (m *memStore) LookupIdempotency(context.Context, string) (AppendResult, string, bool, error) {
