@@ -74,6 +74,7 @@ func (l Lifecycle) Results(ctx context.Context, tx projections.Tx, team string, 
 	e := ev.Step()
 	accounts := map[string]*accountDoc{}
 	scopes := map[string]*scopeDoc{}
+	timelines := map[string]csdomain.Timeline{} // by scope id: a chunk holds many results of a scope
 	for i := range ev.Results {
 		r := &ev.Results[i]
 		if r.Result != csdomain.ResultFail {
@@ -88,7 +89,11 @@ func (l Lifecycle) Results(ctx context.Context, tx projections.Tx, team string, 
 		if err != nil {
 			return err
 		}
-		tl := acc.timeline(id.Region, id.Check, &e)
+		tl, ok := timelines[sc.ID]
+		if !ok {
+			tl = acc.timeline(id.Region, id.Check, &e)
+			timelines[sc.ID] = tl
+		}
 		fid := id.FindingID(team)
 		hist, _, err := h.History(ctx, tx, fid)
 		if err != nil {
