@@ -278,7 +278,7 @@ func newAuditComponent(t *testing.T, mutate ...func(*api.ServerConfig)) *auditCo
 		m(&cfg)
 	}
 	srv := api.NewServer(cfg, api.Deps{
-		Commands: commands.New(c.store, codec, time.Now),
+		Commands: moduleCommands(commands.NewKit(c.store, codec, time.Now)),
 		Auth:     testAuth,
 		Progress: c,
 		Audit: queries.NewAudit(queries.AuditDeps{

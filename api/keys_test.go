@@ -17,6 +17,7 @@ import (
 
 	"github.com/cspm-es/cspm-es/api"
 	"github.com/cspm-es/cspm-es/commands"
+	platformcmd "github.com/cspm-es/cspm-es/commands/platform"
 	"github.com/cspm-es/cspm-es/domain/access"
 	"github.com/cspm-es/cspm-es/eventstore"
 	"github.com/cspm-es/cspm-es/eventstore/sqlite"
@@ -28,7 +29,7 @@ import (
 // key routes (revocations invalidate the cache, as the process wires it),
 // with a recording fake for the list.
 type keyService struct {
-	*commands.Handlers
+	*platformcmd.Handlers
 	auth *auth.Authenticator
 
 	mu       sync.Mutex
@@ -37,7 +38,7 @@ type keyService struct {
 	listWith queries.APIKeyList
 }
 
-func (k *keyService) RevokeKey(ctx context.Context, m commands.Meta, cmd commands.RevokeKey) (commands.Result, error) {
+func (k *keyService) RevokeKey(ctx context.Context, m commands.Meta, cmd platformcmd.RevokeKey) (commands.Result, error) {
 	res, err := k.Handlers.RevokeKey(ctx, m, cmd)
 	if err == nil {
 		k.auth.Invalidate(cmd.KeyID)
@@ -71,14 +72,15 @@ func newKeysComponent(t *testing.T) *keysComponent {
 	require.NoError(t, err)
 	t.Cleanup(func() { assert.NoError(t, store.Close()) })
 	codec := eventstore.NewDomainCodec()
-	handlers := commands.New(store, codec, time.Now)
+	kit := commands.NewKit(store, codec, time.Now)
+	handlers := platformcmd.New(kit)
 	authn := auth.New(store, codec, auth.Config{})
 	c := &keysComponent{keys: &keyService{Handlers: handlers, auth: authn}, logs: &logBuffer{}}
 	srv := api.NewServer(api.ServerConfig{
 		BodyLimit: 4 << 10,
 		Logger:    slog.New(slog.NewJSONHandler(c.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	}, api.Deps{
-		Commands: handlers,
+		Commands: moduleCommands(kit),
 		Auth:     authn,
 		Keys:     c.keys,
 		Progress: &fakeProgress{},
@@ -87,7 +89,7 @@ func newKeysComponent(t *testing.T) *keysComponent {
 	t.Cleanup(ts.Close)
 	c.url = ts.URL
 	for team, dst := range map[string]*string{"team-a": &c.admin, "team-b": &c.adminB} {
-		k, err := handlers.IssueKey(t.Context(), commands.Meta{TeamID: team, Actor: "test"}, commands.IssueKey{Name: "admin", Role: "admin"})
+		k, err := handlers.IssueKey(t.Context(), commands.Meta{TeamID: team, Actor: "test"}, platformcmd.IssueKey{Name: "admin", Role: "admin"})
 		require.NoError(t, err)
 		*dst = k.Key
 	}

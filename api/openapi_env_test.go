@@ -16,6 +16,7 @@ import (
 
 	"github.com/cspm-es/cspm-es/api"
 	"github.com/cspm-es/cspm-es/commands"
+	platformcmd "github.com/cspm-es/cspm-es/commands/platform"
 	"github.com/cspm-es/cspm-es/eventstore"
 	"github.com/cspm-es/cspm-es/eventstore/sqlite"
 	"github.com/cspm-es/cspm-es/platform/dbregistry"
@@ -101,7 +102,7 @@ func newContractEnv(t *testing.T, mutate ...func(*api.ServerConfig, *api.Deps)) 
 		cloudsecurityproj.NewFindings(), platformproj.NewDashboard(), platformproj.NewAPIKeys(), platformproj.NewAuditLog())
 	env := &contractEnv{store: store, projects: proj, admin: &contractAdmin{}}
 	codec := eventstore.NewDomainCodec()
-	handlers := commands.New(store, codec, time.Now)
+	kit := commands.NewKit(store, codec, time.Now)
 	queryService := queries.New(queries.Stores{
 		Orchestration: proj.stores[dbregistry.ORCHESTRATION],
 		CloudSecurity: proj.stores[dbregistry.CLOUD_SECURITY],
@@ -109,7 +110,7 @@ func newContractEnv(t *testing.T, mutate ...func(*api.ServerConfig, *api.Deps)) 
 	})
 	cfg := api.ServerConfig{BodyLimit: 4 << 10, IngestBodyLimit: 64 << 10, ReadWaitTimeout: time.Second}
 	deps := api.Deps{
-		Commands: handlers,
+		Commands: moduleCommands(kit),
 		Auth:     testAuth,
 		Readiness: []api.ReadinessChecker{api.ReadinessCheck("eventstore", func(ctx context.Context) error {
 			_, err := store.HeadPosition(ctx)
@@ -127,7 +128,7 @@ func newContractEnv(t *testing.T, mutate ...func(*api.ServerConfig, *api.Deps)) 
 		Progress:    proj,
 		Projections: env.admin,
 		Relay:       fakeRelay{}, // the relay needs NATS: its own tests cover it
-		Keys:        contractKeys{Handlers: handlers, queries: queryService},
+		Keys:        contractKeys{Handlers: platformcmd.New(kit), queries: queryService},
 		Audit: queries.NewAudit(queries.AuditDeps{
 			Log:    proj.stores[dbregistry.PLATFORM],
 			Events: store,
@@ -146,7 +147,7 @@ func newContractEnv(t *testing.T, mutate ...func(*api.ServerConfig, *api.Deps)) 
 // contractKeys is the key service as the process wires it: the command
 // handlers issue and revoke, the queries list.
 type contractKeys struct {
-	*commands.Handlers
+	*platformcmd.Handlers
 	queries *queries.Service
 }
 

@@ -6,19 +6,45 @@ import (
 	"time"
 
 	"github.com/cspm-es/cspm-es/commands"
+	cscmd "github.com/cspm-es/cspm-es/commands/cloudsecurity"
+	orchcmd "github.com/cspm-es/cspm-es/commands/orchestration"
 	"github.com/cspm-es/cspm-es/queries"
 )
 
-// CommandService is what the command routes call. *commands.Handlers
-// satisfies it.
+// OrchestrationCommands is what the scan routes call.
+// *commands/orchestration.Handlers satisfies it.
+type OrchestrationCommands interface {
+	RequestScan(ctx context.Context, m commands.Meta, cmd orchcmd.RequestScan) (commands.Result, error)
+	StartScan(ctx context.Context, m commands.Meta, cmd orchcmd.StartScan) (commands.Result, error)
+	CompleteScan(ctx context.Context, m commands.Meta, cmd orchcmd.CompleteScan) (commands.Result, error)
+	FailScan(ctx context.Context, m commands.Meta, cmd orchcmd.FailScan) (commands.Result, error)
+}
+
+// CloudSecurityCommands is what the finding routes call.
+// *commands/cloudsecurity.Handlers satisfies it.
+type CloudSecurityCommands interface {
+	RaiseFindings(ctx context.Context, m commands.Meta, cmd cscmd.RaiseFindings) (commands.BatchResult, error)
+	ResolveFinding(ctx context.Context, m commands.Meta, cmd cscmd.ResolveFinding) (commands.Result, error)
+	SuppressFinding(ctx context.Context, m commands.Meta, cmd cscmd.SuppressFinding) (commands.Result, error)
+}
+
+// CommandService is what the command routes call: every module's
+// commands. CommandModules builds one from the modules' handlers.
 type CommandService interface {
-	RequestScan(ctx context.Context, m commands.Meta, cmd commands.RequestScan) (commands.Result, error)
-	StartScan(ctx context.Context, m commands.Meta, cmd commands.StartScan) (commands.Result, error)
-	CompleteScan(ctx context.Context, m commands.Meta, cmd commands.CompleteScan) (commands.Result, error)
-	FailScan(ctx context.Context, m commands.Meta, cmd commands.FailScan) (commands.Result, error)
-	RaiseFindings(ctx context.Context, m commands.Meta, cmd commands.RaiseFindings) (commands.BatchResult, error)
-	ResolveFinding(ctx context.Context, m commands.Meta, cmd commands.ResolveFinding) (commands.Result, error)
-	SuppressFinding(ctx context.Context, m commands.Meta, cmd commands.SuppressFinding) (commands.Result, error)
+	OrchestrationCommands
+	CloudSecurityCommands
+}
+
+// CommandModules is a CommandService made of each module's command
+// handlers; NewServer refuses one with a module missing.
+type CommandModules struct {
+	OrchestrationCommands
+	CloudSecurityCommands
+}
+
+// complete reports whether every module is there.
+func (m CommandModules) complete() bool {
+	return m.OrchestrationCommands != nil && m.CloudSecurityCommands != nil
 }
 
 // ReadinessChecker is one named check run by /readyz. Ready returns nil

@@ -7,6 +7,8 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/cspm-es/cspm-es/commands"
+	cscmd "github.com/cspm-es/cspm-es/commands/cloudsecurity"
+	orchcmd "github.com/cspm-es/cspm-es/commands/orchestration"
 )
 
 // CommandResult is the data of an accepted command (docs/architecture.md §6).
@@ -35,7 +37,7 @@ func (s *Server) requestScan(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	var cmd commands.RequestScan
+	var cmd orchcmd.RequestScan
 	if err := decodeBody(c, s.body(), &cmd); err != nil {
 		return err
 	}
@@ -48,7 +50,7 @@ func (s *Server) requestScan(c echo.Context) error {
 }
 
 func (s *Server) startScan(c echo.Context) error {
-	var cmd commands.StartScan
+	var cmd orchcmd.StartScan
 	meta, err := s.commandInput(c, s.optionalBody(), &cmd.ScanID, &cmd)
 	if err != nil {
 		return err
@@ -61,7 +63,7 @@ func (s *Server) startScan(c echo.Context) error {
 }
 
 func (s *Server) completeScan(c echo.Context) error {
-	var cmd commands.CompleteScan
+	var cmd orchcmd.CompleteScan
 	meta, err := s.commandInput(c, s.optionalBody(), &cmd.ScanID, &cmd)
 	if err != nil {
 		return err
@@ -74,7 +76,7 @@ func (s *Server) completeScan(c echo.Context) error {
 }
 
 func (s *Server) failScan(c echo.Context) error {
-	var cmd commands.FailScan
+	var cmd orchcmd.FailScan
 	meta, err := s.commandInput(c, s.body(), &cmd.ScanID, &cmd)
 	if err != nil {
 		return err
@@ -87,7 +89,7 @@ func (s *Server) failScan(c echo.Context) error {
 }
 
 func (s *Server) raiseFindings(c echo.Context) error {
-	var cmd commands.RaiseFindings
+	var cmd cscmd.RaiseFindings
 	meta, err := s.commandInput(c, s.ingestBody(), &cmd.ScanID, &cmd)
 	if err != nil {
 		return err
@@ -105,7 +107,7 @@ func (s *Server) raiseFindings(c echo.Context) error {
 }
 
 func (s *Server) resolveFinding(c echo.Context) error {
-	var cmd commands.ResolveFinding
+	var cmd cscmd.ResolveFinding
 	meta, err := s.commandInput(c, s.optionalBody(), &cmd.FindingID, &cmd)
 	if err != nil {
 		return err
@@ -118,7 +120,7 @@ func (s *Server) resolveFinding(c echo.Context) error {
 }
 
 func (s *Server) suppressFinding(c echo.Context) error {
-	var cmd commands.SuppressFinding
+	var cmd cscmd.SuppressFinding
 	meta, err := s.commandInput(c, s.body(), &cmd.FindingID, &cmd)
 	if err != nil {
 		return err

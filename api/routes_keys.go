@@ -7,16 +7,17 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/cspm-es/cspm-es/commands"
+	platformcmd "github.com/cspm-es/cspm-es/commands/platform"
 	"github.com/cspm-es/cspm-es/queries"
 )
 
 // KeyService is what the API key routes call: issue and revoke (commands)
 // and list (the platform.api_keys read model). The process wires
-// commands.Handlers and queries.Service behind it, and drops a revoked key
+// commands/platform.Handlers and queries.Service behind it, and drops a revoked key
 // from its authenticator's cache.
 type KeyService interface {
-	IssueKey(ctx context.Context, m commands.Meta, cmd commands.IssueKey) (commands.IssuedKey, error)
-	RevokeKey(ctx context.Context, m commands.Meta, cmd commands.RevokeKey) (commands.Result, error)
+	IssueKey(ctx context.Context, m commands.Meta, cmd platformcmd.IssueKey) (platformcmd.IssuedKey, error)
+	RevokeKey(ctx context.Context, m commands.Meta, cmd platformcmd.RevokeKey) (commands.Result, error)
 	ListKeys(ctx context.Context, team string, p queries.Page) (queries.APIKeyList, error)
 }
 
@@ -61,7 +62,7 @@ func (s *Server) createKey(c echo.Context) error {
 	if err := decodeBody(c, s.body(), &body); err != nil {
 		return err
 	}
-	res, err := s.deps.Keys.IssueKey(c.Request().Context(), meta, commands.IssueKey{
+	res, err := s.deps.Keys.IssueKey(c.Request().Context(), meta, platformcmd.IssueKey{
 		Name: body.Name, Role: body.Role, TeamID: meta.TeamID,
 	})
 	if err != nil {
@@ -98,7 +99,7 @@ func (s *Server) listKeys(c echo.Context) error {
 
 func (s *Server) revokeKey(c echo.Context) error {
 	var body revokeKeyBody
-	var cmd commands.RevokeKey
+	var cmd platformcmd.RevokeKey
 	meta, err := s.commandInput(c, s.optionalBody(), &cmd.KeyID, &body)
 	if err != nil {
 		return err

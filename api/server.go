@@ -126,11 +126,14 @@ type Server struct {
 }
 
 // NewServer builds the server and its routes. It panics when
-// deps.Commands is nil, or deps.Queries without deps.Progress (wiring
-// bugs, caught at start-up).
+// deps.Commands is nil or lacks a module, or deps.Queries comes without
+// deps.Progress (wiring bugs, caught at start-up).
 func NewServer(cfg ServerConfig, deps Deps) *Server {
 	if deps.Commands == nil {
 		panic("api.NewServer: Deps.Commands is nil")
+	}
+	if m, ok := deps.Commands.(CommandModules); ok && !m.complete() {
+		panic("api.NewServer: Deps.Commands lacks a module's commands")
 	}
 	if deps.Auth == nil {
 		panic("api.NewServer: Deps.Auth is nil")

@@ -12,6 +12,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cspm-es/cspm-es/commands"
+	cscmd "github.com/cspm-es/cspm-es/commands/cloudsecurity"
+	orchcmd "github.com/cspm-es/cspm-es/commands/orchestration"
+	platformcmd "github.com/cspm-es/cspm-es/commands/platform"
 	"github.com/cspm-es/cspm-es/domain"
 	"github.com/cspm-es/cspm-es/domain/access"
 	"github.com/cspm-es/cspm-es/domain/orchestration"
@@ -25,11 +28,13 @@ import (
 // auditWorld is a real event store written through the command handlers,
 // the read models projected from it, and the audit queries over both.
 type auditWorld struct {
-	store *sqlite.Store
-	h     *commands.Handlers
-	codec *eventstore.Codec
-	now   time.Time
-	audit *queries.Audit
+	store    *sqlite.Store
+	scans    *orchcmd.Handlers
+	findings *cscmd.Handlers
+	keys     *platformcmd.Handlers
+	codec    *eventstore.Codec
+	now      time.Time
+	audit    *queries.Audit
 }
 
 func newAuditWorld(t *testing.T) *auditWorld {
@@ -38,7 +43,8 @@ func newAuditWorld(t *testing.T) *auditWorld {
 	require.NoError(t, err)
 	t.Cleanup(func() { assert.NoError(t, store.Close()) })
 	w := &auditWorld{store: store, codec: eventstore.NewDomainCodec(), now: t0}
-	w.h = commands.New(store, w.codec, func() time.Time { w.now = w.now.Add(time.Second); return w.now })
+	kit := commands.NewKit(store, w.codec, func() time.Time { w.now = w.now.Add(time.Second); return w.now })
+	w.scans, w.findings, w.keys = orchcmd.New(kit), cscmd.New(kit), platformcmd.New(kit)
 	return w
 }
 
@@ -74,19 +80,19 @@ func TestAuditLog(t *testing.T) {
 	t.Parallel()
 	w := newAuditWorld(t)
 	ctx := t.Context()
-	_, err := w.h.RequestScan(ctx, meta("team-a", "alice", "POST /api/v1/scans", "k1"), commands.RequestScan{ScanID: "s1", AccountID: "acc", Provider: "aws", Tool: "prowler"})
+	_, err := w.scans.RequestScan(ctx, meta("team-a", "alice", "POST /api/v1/scans", "k1"), orchcmd.RequestScan{ScanID: "s1", AccountID: "acc", Provider: "aws", Tool: "prowler"})
 	require.NoError(t, err)
 	// An idempotent replay appends nothing: no entry.
-	_, err = w.h.RequestScan(ctx, meta("team-a", "alice", "POST /api/v1/scans", "k1"), commands.RequestScan{ScanID: "s1", AccountID: "acc", Provider: "aws", Tool: "prowler"})
+	_, err = w.scans.RequestScan(ctx, meta("team-a", "alice", "POST /api/v1/scans", "k1"), orchcmd.RequestScan{ScanID: "s1", AccountID: "acc", Provider: "aws", Tool: "prowler"})
 	require.NoError(t, err)
-	_, err = w.h.StartScan(ctx, meta("team-a", "bob", "POST /api/v1/scans/:id/start", ""), commands.StartScan{ScanID: "s1"})
+	_, err = w.scans.StartScan(ctx, meta("team-a", "bob", "POST /api/v1/scans/:id/start", ""), orchcmd.StartScan{ScanID: "s1"})
 	require.NoError(t, err)
-	batch, err := w.h.RaiseFindings(ctx, meta("team-a", "bob", "POST /api/v1/scans/:id/findings", ""), commands.RaiseFindings{ScanID: "s1", Findings: []commands.FindingInput{
+	batch, err := w.findings.RaiseFindings(ctx, meta("team-a", "bob", "POST /api/v1/scans/:id/findings", ""), cscmd.RaiseFindings{ScanID: "s1", Findings: []cscmd.FindingInput{
 		{FindingID: "f2", CheckID: "c", Title: "t", Severity: "high", ResourceID: "r"},
 		{FindingID: "f1", CheckID: "c", Title: "t", Severity: "low", ResourceID: "r"},
 	}})
 	require.NoError(t, err)
-	_, err = w.h.RequestScan(ctx, meta("team-b", "eve", "POST /api/v1/scans", ""), commands.RequestScan{ScanID: "s9", AccountID: "acc", Provider: "aws", Tool: "prowler"})
+	_, err = w.scans.RequestScan(ctx, meta("team-b", "eve", "POST /api/v1/scans", ""), orchcmd.RequestScan{ScanID: "s9", AccountID: "acc", Provider: "aws", Tool: "prowler"})
 	require.NoError(t, err)
 	w.project(t)
 
@@ -156,14 +162,14 @@ func TestAuditStreams(t *testing.T) {
 	w := newAuditWorld(t)
 	ctx := t.Context()
 	a := meta("team-a", "alice", "r", "")
-	_, err := w.h.RequestScan(ctx, a, commands.RequestScan{ScanID: "s1", AccountID: "acc", Provider: "aws", Tool: "prowler"})
+	_, err := w.scans.RequestScan(ctx, a, orchcmd.RequestScan{ScanID: "s1", AccountID: "acc", Provider: "aws", Tool: "prowler"})
 	require.NoError(t, err)
 	time.Sleep(5 * time.Millisecond) // recorded_at has millisecond precision
-	_, err = w.h.StartScan(ctx, a, commands.StartScan{ScanID: "s1"})
+	_, err = w.scans.StartScan(ctx, a, orchcmd.StartScan{ScanID: "s1"})
 	require.NoError(t, err)
-	_, err = w.h.CompleteScan(ctx, a, commands.CompleteScan{ScanID: "s1", ResourceCount: 3})
+	_, err = w.scans.CompleteScan(ctx, a, orchcmd.CompleteScan{ScanID: "s1", ResourceCount: 3})
 	require.NoError(t, err)
-	_, err = w.h.RequestScan(ctx, meta("team-b", "eve", "r", ""), commands.RequestScan{ScanID: "s9", AccountID: "acc", Provider: "aws", Tool: "prowler"})
+	_, err = w.scans.RequestScan(ctx, meta("team-b", "eve", "r", ""), orchcmd.RequestScan{ScanID: "s9", AccountID: "acc", Provider: "aws", Tool: "prowler"})
 	require.NoError(t, err)
 	w.project(t)
 
@@ -219,7 +225,7 @@ func TestAuditRedactsKeyMaterial(t *testing.T) {
 	t.Parallel()
 	w := newAuditWorld(t)
 	ctx := t.Context()
-	issued, err := w.h.IssueKey(ctx, meta("team-a", "cli", "cli keys create", ""), commands.IssueKey{Name: "ci", Role: "analyst"})
+	issued, err := w.keys.IssueKey(ctx, meta("team-a", "cli", "cli keys create", ""), platformcmd.IssueKey{Name: "ci", Role: "analyst"})
 	require.NoError(t, err)
 	w.project(t)
 	stored, err := w.store.ReadStream(ctx, issued.StreamID, eventstore.ReadStreamOptions{})
@@ -257,7 +263,7 @@ func TestAuditVerify(t *testing.T) {
 	w := newAuditWorld(t)
 	ctx := t.Context()
 	for _, id := range []string{"s1", "s2"} {
-		_, err := w.h.RequestScan(ctx, meta("team-a", "alice", "r", ""), commands.RequestScan{ScanID: id, AccountID: "acc", Provider: "aws", Tool: "prowler"})
+		_, err := w.scans.RequestScan(ctx, meta("team-a", "alice", "r", ""), orchcmd.RequestScan{ScanID: id, AccountID: "acc", Provider: "aws", Tool: "prowler"})
 		require.NoError(t, err)
 	}
 	w.project(t)

@@ -12,6 +12,9 @@ import (
 
 	"github.com/cspm-es/cspm-es/api"
 	"github.com/cspm-es/cspm-es/commands"
+	cscmd "github.com/cspm-es/cspm-es/commands/cloudsecurity"
+	orchcmd "github.com/cspm-es/cspm-es/commands/orchestration"
+	platformcmd "github.com/cspm-es/cspm-es/commands/platform"
 	"github.com/cspm-es/cspm-es/eventstore"
 	"github.com/cspm-es/cspm-es/eventstore/relay"
 	"github.com/cspm-es/cspm-es/platform/config"
@@ -162,10 +165,16 @@ func registerCheckpointer(lc fx.Lifecycle, store eventstore.Store, audit auditSe
 	return nil
 }
 
+// commandsModule provides the kit and every module's command handlers on it.
 var commandsModule = fx.Module("commands",
-	fx.Provide(func(store eventstore.Store, codec *eventstore.Codec) *commands.Handlers {
-		return commands.New(store, codec, time.Now)
-	}),
+	fx.Provide(
+		func(store eventstore.Store, codec *eventstore.Codec) *commands.Kit {
+			return commands.NewKit(store, codec, time.Now)
+		},
+		orchcmd.New,
+		cscmd.New,
+		platformcmd.New,
+	),
 )
 
 var apiModule = fx.Module("api",
@@ -181,7 +190,8 @@ type apiParams struct {
 	Logger   *slog.Logger
 	Registry *dbregistry.Registry
 	Store    eventstore.Store
-	Commands *commands.Handlers
+	Scans    *orchcmd.Handlers
+	Findings *cscmd.Handlers
 	Queries  *queries.Service
 	ReadSide ReadSide
 	Metrics  *prometheus.Registry
@@ -208,7 +218,7 @@ func newAPIServer(p apiParams) *api.Server {
 		ReadWaitTimeout: p.Config.ReadWaitTimeout,
 		Logger:          p.Logger.With("component", "api"),
 	}, api.Deps{
-		Commands:    p.Commands,
+		Commands:    api.CommandModules{OrchestrationCommands: p.Scans, CloudSecurityCommands: p.Findings},
 		Auth:        p.Auth,
 		Readiness:   p.Ready.Checks,
 		Databases:   api.DatabaseListerFunc(func() []api.Database { return apiDatabases(p.Registry) }),

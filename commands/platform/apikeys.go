@@ -1,17 +1,15 @@
-package commands
+package platform
 
 import (
 	"context"
 	"crypto/rand"
 	"fmt"
 
+	"github.com/cspm-es/cspm-es/commands"
 	"github.com/cspm-es/cspm-es/domain"
 	"github.com/cspm-es/cspm-es/domain/access"
 	"github.com/cspm-es/cspm-es/eventstore"
 )
-
-// StreamTypeAPIKey is the stream type of an API key ("apikey-<key id>").
-const StreamTypeAPIKey = access.StreamType
 
 // IssueKey issues an API key of Role for TeamID, named Name.
 type IssueKey struct {
@@ -40,16 +38,30 @@ type RevokeKey struct {
 // first issue cannot be produced again. A caller that lost it revokes the
 // key and issues another.
 type IssuedKey struct {
-	Result
+	commands.Result
 	Name   string      `json:"name"`
 	Role   access.Role `json:"role"`
 	TeamID string      `json:"team_id"`
 	Key    string      `json:"key,omitempty"`
 }
 
+// Handlers runs the API key commands. It is safe for concurrent use.
+type Handlers struct {
+	kit *commands.Kit
+}
+
+// New returns the API key command handlers on kit. It panics on a nil
+// kit: that is a wiring mistake to catch at start-up.
+func New(kit *commands.Kit) *Handlers {
+	if kit == nil {
+		panic("platform.New: nil kit")
+	}
+	return &Handlers{kit: kit}
+}
+
 // IssueKey issues an API key (a new ApiKey stream). The key id and secret
 // are random (crypto/rand); the secret is returned in IssuedKey.Key, once.
-func (h *Handlers) IssueKey(ctx context.Context, meta Meta, cmd IssueKey) (IssuedKey, error) {
+func (h *Handlers) IssueKey(ctx context.Context, meta commands.Meta, cmd IssueKey) (IssuedKey, error) {
 	if cmd.TeamID == "" {
 		cmd.TeamID = meta.TeamID
 	}
@@ -62,12 +74,12 @@ func (h *Handlers) IssueKey(ctx context.Context, meta Meta, cmd IssueKey) (Issue
 	if err != nil {
 		return IssuedKey{}, err
 	}
-	c := call{name: "IssueKey", body: cmd, streamID: access.StreamID(cred.KeyID), typ: StreamTypeAPIKey}
+	c := commands.Call{Name: "IssueKey", Body: cmd, StreamID: access.StreamID(cred.KeyID), Type: commands.StreamTypeAPIKey}
 	var issued access.APIKeyIssued
 	// The key id is random (never the caller's choice): no field holds it.
-	res, err := create(ctx, h, meta, c, "", func() ([]access.Event, error) {
+	res, err := commands.Create(ctx, h.kit, meta, c, "", func() ([]access.Event, error) {
 		events, err := access.Issue(access.IssueRequest{
-			Credential: cred, Name: cmd.Name, TeamID: cmd.TeamID, Role: cmd.Role, IssuedAt: h.now(),
+			Credential: cred, Name: cmd.Name, TeamID: cmd.TeamID, Role: cmd.Role, IssuedAt: h.kit.Now(),
 		})
 		if err == nil {
 			issued = events[0].(access.APIKeyIssued)
@@ -90,11 +102,11 @@ func (h *Handlers) IssueKey(ctx context.Context, meta Meta, cmd IssueKey) (Issue
 
 // issuedEvent reads the ApiKeyIssued event that starts streamID.
 func (h *Handlers) issuedEvent(ctx context.Context, streamID string) (access.APIKeyIssued, error) {
-	recorded, err := h.store.ReadStream(ctx, streamID, eventstore.ReadStreamOptions{ToVersion: 1})
+	recorded, err := h.kit.Store().ReadStream(ctx, streamID, eventstore.ReadStreamOptions{ToVersion: 1})
 	if err != nil {
 		return access.APIKeyIssued{}, fmt.Errorf("IssueKey: read %s: %w", streamID, err)
 	}
-	history, err := decode[access.Event](h.codec, recorded)
+	history, err := commands.Decode[access.Event](h.kit.Codec(), recorded)
 	if err != nil {
 		return access.APIKeyIssued{}, fmt.Errorf("IssueKey: %w", err)
 	}
@@ -110,16 +122,16 @@ func (h *Handlers) issuedEvent(ctx context.Context, streamID string) (access.API
 
 // RevokeKey revokes a key of the caller's team: a key of another team, or
 // none, is domain.ErrNotFound; a key already revoked is a rule error.
-func (h *Handlers) RevokeKey(ctx context.Context, meta Meta, cmd RevokeKey) (Result, error) {
-	if err := requireID("key_id", cmd.KeyID); err != nil {
-		return Result{}, err
+func (h *Handlers) RevokeKey(ctx context.Context, meta commands.Meta, cmd RevokeKey) (commands.Result, error) {
+	if err := commands.RequireID("key_id", cmd.KeyID); err != nil {
+		return commands.Result{}, err
 	}
-	c := call{name: "RevokeKey", targetID: cmd.KeyID, body: cmd, streamID: access.StreamID(cmd.KeyID), typ: StreamTypeAPIKey}
-	res, err := update(ctx, h, meta, c, func(history []access.Event) ([]access.Event, error) {
-		return access.Rehydrate(history...).Revoke(cmd.Reason, h.now())
+	c := commands.Call{Name: "RevokeKey", TargetID: cmd.KeyID, Body: cmd, StreamID: access.StreamID(cmd.KeyID), Type: commands.StreamTypeAPIKey}
+	res, err := commands.Update(ctx, h.kit, meta, c, func(history []access.Event) ([]access.Event, error) {
+		return access.Rehydrate(history...).Revoke(cmd.Reason, h.kit.Now())
 	})
 	if err != nil {
-		return Result{}, err
+		return commands.Result{}, err
 	}
 	res.ID = access.KeyIDOf(res.StreamID)
 	return res, nil

@@ -1,4 +1,4 @@
-package commands
+package cloudsecurity
 
 import (
 	"bufio"
@@ -13,9 +13,10 @@ import (
 	"slices"
 	"time"
 
+	"github.com/cspm-es/cspm-es/commands"
 	"github.com/cspm-es/cspm-es/domain"
-	"github.com/cspm-es/cspm-es/domain/cloudsecurity"
-	"github.com/cspm-es/cspm-es/domain/orchestration"
+	csdomain "github.com/cspm-es/cspm-es/domain/cloudsecurity"
+	orchdomain "github.com/cspm-es/cspm-es/domain/orchestration"
 	"github.com/cspm-es/cspm-es/eventstore"
 )
 
@@ -27,7 +28,7 @@ type Reports interface {
 	Detect(head []byte) (format string, err error)
 	// Parse streams a report's observations to emit, in format. Any error
 	// rejects the whole report.
-	Parse(ctx context.Context, r io.Reader, format string, emit func(cloudsecurity.Observation) error) (ReportInfo, error)
+	Parse(ctx context.Context, r io.Reader, format string, emit func(csdomain.Observation) error) (ReportInfo, error)
 }
 
 // ReportInfo is what a parser learnt of a whole report.
@@ -35,11 +36,6 @@ type ReportInfo struct {
 	Format      string
 	Tool        string
 	ToolVersion string
-}
-
-// BatchStore appends to several streams at once, all or nothing.
-type BatchStore interface {
-	AppendBatch(ctx context.Context, reqs []eventstore.AppendRequest) ([]eventstore.AppendResult, error)
 }
 
 // Stream types of the import.
@@ -57,19 +53,19 @@ type ImportReport struct {
 
 // ImportResult is what an import did.
 type ImportResult struct {
-	ImportID    string                      `json:"import_id"`
-	ScanID      string                      `json:"scan_id,omitempty"`
-	Status      string                      `json:"status"` // completed, rejected
-	Format      string                      `json:"format,omitempty"`
-	Tool        string                      `json:"tool,omitempty"`
-	ToolVersion string                      `json:"tool_version,omitempty"`
-	ContentHash string                      `json:"content_hash"`
-	Size        int64                       `json:"size"`
-	Reason      string                      `json:"reason,omitempty"` // why it was rejected
-	Counts      *cloudsecurity.ImportCounts `json:"counts,omitempty"`
-	Events      int                         `json:"events"`   // events the import appended
-	Position    int64                       `json:"position"` // read your writes
-	Duplicate   bool                        `json:"duplicate,omitempty"`
+	ImportID    string                 `json:"import_id"`
+	ScanID      string                 `json:"scan_id,omitempty"`
+	Status      string                 `json:"status"` // completed, rejected
+	Format      string                 `json:"format,omitempty"`
+	Tool        string                 `json:"tool,omitempty"`
+	ToolVersion string                 `json:"tool_version,omitempty"`
+	ContentHash string                 `json:"content_hash"`
+	Size        int64                  `json:"size"`
+	Reason      string                 `json:"reason,omitempty"` // why it was rejected
+	Counts      *csdomain.ImportCounts `json:"counts,omitempty"`
+	Events      int                    `json:"events"`   // events the import appended
+	Position    int64                  `json:"position"` // read your writes
+	Duplicate   bool                   `json:"duplicate,omitempty"`
 }
 
 // Import statuses.
@@ -103,11 +99,11 @@ const (
 //     in one atomic append across both streams when they fit, else in a
 //     few, the completion last (an import cut off half way is resumed by
 //     importing the same report again).
-func (h *Handlers) ImportReport(ctx context.Context, meta Meta, cmd ImportReport) (ImportResult, error) {
+func (h *Handlers) ImportReport(ctx context.Context, meta commands.Meta, cmd ImportReport) (ImportResult, error) {
 	if h.reports == nil || h.batch == nil {
 		return ImportResult{}, errors.New("commands: imports are not configured (WithImports)")
 	}
-	md, err := metadata(meta)
+	md, err := commands.Metadata(meta)
 	if err != nil {
 		return ImportResult{}, err
 	}
@@ -116,7 +112,7 @@ func (h *Handlers) ImportReport(ctx context.Context, meta Meta, cmd ImportReport
 		return ImportResult{}, err
 	}
 	defer spool.close()
-	p := &parsedReport{spool: spool, checks: map[string]cloudsecurity.CheckInfo{}}
+	p := &parsedReport{spool: spool, checks: map[string]csdomain.CheckInfo{}}
 	hash := sha256.New()
 	counted := &countingReader{r: io.TeeReader(cmd.Body, hash)}
 	parseErr := h.parse(ctx, counted, cmd.Format, p)
@@ -127,8 +123,8 @@ func (h *Handlers) ImportReport(ctx context.Context, meta Meta, cmd ImportReport
 		return ImportResult{}, ctx.Err()
 	}
 	sum := hex.EncodeToString(hash.Sum(nil))
-	importID := cloudsecurity.ImportID(meta.TeamID, sum)
-	c := call{name: "ImportReport", targetID: importID, streamID: importStreamPrefix + importID, typ: StreamTypeImport}
+	importID := csdomain.ImportID(meta.TeamID, sum)
+	c := commands.Call{Name: "ImportReport", TargetID: importID, StreamID: importStreamPrefix + importID, Type: StreamTypeImport}
 	if res, done, err := h.earlierImport(ctx, meta, c); err != nil || done {
 		return res, err
 	}
@@ -146,13 +142,13 @@ func (h *Handlers) ImportReport(ctx context.Context, meta Meta, cmd ImportReport
 type parsedReport struct {
 	info       ReportInfo
 	spool      *resultSpool
-	checks     map[string]cloudsecurity.CheckInfo
-	scope      cloudsecurity.ImportScope
-	counts     cloudsecurity.ImportCounts
+	checks     map[string]csdomain.CheckInfo
+	scope      csdomain.ImportScope
+	counts     csdomain.ImportCounts
 	resources  map[string]bool
 	from, to   time.Time
 	results    int
-	ruleOfTool cloudsecurity.IdentityRule
+	ruleOfTool csdomain.IdentityRule
 }
 
 // parse reads the report into p; an error rejects it.
@@ -170,12 +166,12 @@ func (h *Handlers) parse(ctx context.Context, r io.Reader, format string, p *par
 			return err
 		}
 	}
-	p.counts = cloudsecurity.ImportCounts{ByResult: map[cloudsecurity.Result]int{}, FailBySev: map[cloudsecurity.Severity]int{}}
+	p.counts = csdomain.ImportCounts{ByResult: map[csdomain.Result]int{}, FailBySev: map[csdomain.Severity]int{}}
 	p.resources = map[string]bool{}
 	accounts := map[string]bool{}
-	info, err := h.reports.Parse(ctx, br, format, func(o cloudsecurity.Observation) error {
+	info, err := h.reports.Parse(ctx, br, format, func(o csdomain.Observation) error {
 		n := p.results
-		rule, ok := cloudsecurity.RuleFor(o.Tool)
+		rule, ok := csdomain.RuleFor(o.Tool)
 		if !ok {
 			return fmt.Errorf("result %d: no identity rule for tool %q", n, o.Tool)
 		}
@@ -184,12 +180,12 @@ func (h *Handlers) parse(ctx context.Context, r io.Reader, format string, p *par
 		} else if rule != p.ruleOfTool {
 			return fmt.Errorf("result %d: a report holds the results of one tool", n)
 		}
-		r, err := cloudsecurity.ResultOf(o)
+		r, err := csdomain.ResultOf(o)
 		if err != nil {
 			return fmt.Errorf("result %d (check %s): %w", n, o.CheckID, err)
 		}
 		if _, seen := p.checks[o.CheckID]; !seen {
-			ci, err := cloudsecurity.CheckInfoOf(o)
+			ci, err := csdomain.CheckInfoOf(o)
 			if err != nil {
 				return fmt.Errorf("result %d (check %s): %w", n, o.CheckID, err)
 			}
@@ -202,7 +198,7 @@ func (h *Handlers) parse(ctx context.Context, r io.Reader, format string, p *par
 		p.scope.Add(r)
 		p.counts.Results++
 		p.counts.ByResult[r.Result]++
-		if r.Result == cloudsecurity.ResultFail {
+		if r.Result == csdomain.ResultFail {
 			p.counts.FailBySev[r.Severity]++
 			if r.Muted {
 				p.counts.Muted++
@@ -233,18 +229,18 @@ func maxTime(a, b time.Time) time.Time {
 
 // earlierImport answers an import of a report this team imported before.
 // An import cut off before its completion is not done: it resumes.
-func (h *Handlers) earlierImport(ctx context.Context, meta Meta, c call) (ImportResult, bool, error) {
-	evs, err := h.store.ReadStream(ctx, c.streamID, eventstore.ReadStreamOptions{})
+func (h *Handlers) earlierImport(ctx context.Context, meta commands.Meta, c commands.Call) (ImportResult, bool, error) {
+	evs, err := h.kit.Store().ReadStream(ctx, c.StreamID, eventstore.ReadStreamOptions{})
 	if err != nil {
-		return ImportResult{}, false, fmt.Errorf("import: read %s: %w", c.streamID, err)
+		return ImportResult{}, false, fmt.Errorf("import: read %s: %w", c.StreamID, err)
 	}
 	if len(evs) == 0 {
 		return ImportResult{}, false, nil
 	}
-	if evs[0].Metadata.TeamID != meta.TeamID || evs[0].StreamType != c.typ {
-		return ImportResult{}, false, fmt.Errorf("import: %w", &IDInUseError{Field: "report", ID: c.targetID})
+	if evs[0].Metadata.TeamID != meta.TeamID || evs[0].StreamType != c.Type {
+		return ImportResult{}, false, fmt.Errorf("import: %w", &commands.IDInUseError{Field: "report", ID: c.TargetID})
 	}
-	res, done, err := ImportState(h.codec, evs)
+	res, done, err := ImportState(h.kit.Codec(), evs)
 	if err != nil || !done {
 		return ImportResult{}, false, err
 	}
@@ -265,13 +261,13 @@ func ImportState(codec *eventstore.Codec, evs []eventstore.RecordedEvent) (res I
 		}
 		res.Position = max(res.Position, r.Position)
 		switch e := v.(type) {
-		case cloudsecurity.ImportRejected:
+		case csdomain.ImportRejected:
 			return ImportResult{ImportID: e.ImportID, Status: ImportRejected, Format: e.Format, ContentHash: e.ContentHash,
 				Size: e.Size, Reason: e.Reason, Position: r.Position, Events: 1}, true, nil
-		case cloudsecurity.ImportStarted:
+		case csdomain.ImportStarted:
 			res.ImportID, res.ScanID, res.Format, res.Tool, res.ToolVersion = e.ImportID, e.ScanID, e.Format, e.Tool, e.ToolVersion
 			res.ContentHash, res.Size = e.ContentHash, e.Size
-		case cloudsecurity.ImportCompleted:
+		case csdomain.ImportCompleted:
 			counts := e.Counts
 			res.Status, res.Counts, done = ImportCompleted, &counts, true
 		}
@@ -281,36 +277,36 @@ func ImportState(codec *eventstore.Codec, evs []eventstore.RecordedEvent) (res I
 }
 
 // reject records why a report was refused, and nothing else.
-func (h *Handlers) reject(ctx context.Context, md eventstore.Metadata, c call, res ImportResult, cmd ImportReport, cause error) (ImportResult, error) {
+func (h *Handlers) reject(ctx context.Context, md eventstore.Metadata, c commands.Call, res ImportResult, cmd ImportReport, cause error) (ImportResult, error) {
 	reason := cause.Error()
 	if len(reason) > domain.MaxReason {
 		reason = reason[:domain.MaxReason]
 	}
-	ev := cloudsecurity.ImportRejected{ImportID: res.ImportID, Format: res.Format, ContentHash: res.ContentHash, Size: res.Size,
-		FileName: cmd.FileName, Reason: reason, RejectedAt: h.now()}
-	req, err := h.appendRequest(c, eventstore.NoStream, md, eventstore.Idempotency{}, []any{ev})
+	ev := csdomain.ImportRejected{ImportID: res.ImportID, Format: res.Format, ContentHash: res.ContentHash, Size: res.Size,
+		FileName: cmd.FileName, Reason: reason, RejectedAt: h.kit.Now()}
+	req, err := h.kit.AppendRequest(c, eventstore.NoStream, md, eventstore.Idempotency{}, []any{ev})
 	if err != nil {
 		return ImportResult{}, err
 	}
-	ar, err := h.store.Append(ctx, req)
+	ar, err := h.kit.Store().Append(ctx, req)
 	if errors.Is(err, eventstore.ErrConflict) {
 		// The same report, rejected (or imported) by a concurrent request.
 		return h.againAfterRace(ctx, c)
 	}
 	if err != nil {
-		return ImportResult{}, fmt.Errorf("import: append to %s: %w", c.streamID, err)
+		return ImportResult{}, fmt.Errorf("import: append to %s: %w", c.StreamID, err)
 	}
 	res.Status, res.Reason, res.Position, res.Events = ImportRejected, reason, ar.LastPosition(), 1
 	return res, &RejectedError{Result: res}
 }
 
 // againAfterRace answers with the import a concurrent request recorded.
-func (h *Handlers) againAfterRace(ctx context.Context, c call) (ImportResult, error) {
-	evs, err := h.store.ReadStream(ctx, c.streamID, eventstore.ReadStreamOptions{})
+func (h *Handlers) againAfterRace(ctx context.Context, c commands.Call) (ImportResult, error) {
+	evs, err := h.kit.Store().ReadStream(ctx, c.StreamID, eventstore.ReadStreamOptions{})
 	if err != nil {
-		return ImportResult{}, fmt.Errorf("import: read %s: %w", c.streamID, err)
+		return ImportResult{}, fmt.Errorf("import: read %s: %w", c.StreamID, err)
 	}
-	res, _, err := ImportState(h.codec, evs)
+	res, _, err := ImportState(h.kit.Codec(), evs)
 	if err != nil {
 		return ImportResult{}, err
 	}
@@ -322,8 +318,8 @@ func (h *Handlers) againAfterRace(ctx context.Context, c call) (ImportResult, er
 }
 
 // record appends an accepted report's events and its scan's.
-func (h *Handlers) record(ctx context.Context, meta Meta, md eventstore.Metadata, c call, res ImportResult, cmd ImportReport, p *parsedReport) (ImportResult, error) {
-	now := h.now()
+func (h *Handlers) record(ctx context.Context, meta commands.Meta, md eventstore.Metadata, c commands.Call, res ImportResult, cmd ImportReport, p *parsedReport) (ImportResult, error) {
+	now := h.kit.Now()
 	evaluatedAt := eventstore.NormalizeTime(p.from)
 	if evaluatedAt.IsZero() {
 		evaluatedAt = now
@@ -337,7 +333,7 @@ func (h *Handlers) record(ctx context.Context, meta Meta, md eventstore.Metadata
 	// The import stream's events: the start and the checks, the results
 	// read back from the spool one chunk at a time (never all in memory),
 	// the completion.
-	head := []any{cloudsecurity.ImportStarted{ImportID: res.ImportID, ScanID: scanID, Format: res.Format,
+	head := []any{csdomain.ImportStarted{ImportID: res.ImportID, ScanID: scanID, Format: res.Format,
 		Tool: res.Tool, ToolVersion: res.ToolVersion, ContentHash: res.ContentHash, Size: res.Size,
 		FileName: cmd.FileName, StartedAt: now}}
 	for _, chunk := range checkChunks(p.checks, res.ImportID, evaluatedAt) {
@@ -347,7 +343,7 @@ func (h *Handlers) record(ctx context.Context, meta Meta, md eventstore.Metadata
 	if p.counts.Chunks, err = p.spool.countChunks(); err != nil {
 		return ImportResult{}, err
 	}
-	completed := cloudsecurity.ImportCompleted{ImportID: res.ImportID, ScanID: scanID,
+	completed := csdomain.ImportCompleted{ImportID: res.ImportID, ScanID: scanID,
 		EvaluatedAt: evaluatedAt, IdentityRule: p.ruleOfTool, ObservedFrom: p.from, ObservedTo: p.to,
 		Scopes: p.scope.Scopes(), Counts: p.counts, CompletedAt: now}
 	total := len(head) + p.counts.Chunks + 1
@@ -366,9 +362,9 @@ func (h *Handlers) record(ctx context.Context, meta Meta, md eventstore.Metadata
 	}
 
 	// Resume an import cut off half way: skip what is stored.
-	stored, err := h.store.ReadStream(ctx, c.streamID, eventstore.ReadStreamOptions{})
+	stored, err := h.kit.Store().ReadStream(ctx, c.StreamID, eventstore.ReadStreamOptions{})
 	if err != nil {
-		return ImportResult{}, fmt.Errorf("import: read %s: %w", c.streamID, err)
+		return ImportResult{}, fmt.Errorf("import: read %s: %w", c.StreamID, err)
 	}
 	done := len(stored)
 	if done >= total {
@@ -388,14 +384,14 @@ func (h *Handlers) record(ctx context.Context, meta Meta, md eventstore.Metadata
 		if len(batch) < maxBatchEvents && i < total-1 {
 			continue
 		}
-		req, err := h.appendRequest(c, eventstore.Exact(int64(i+1-len(batch))), md, eventstore.Idempotency{}, batch)
+		req, err := h.kit.AppendRequest(c, eventstore.Exact(int64(i+1-len(batch))), md, eventstore.Idempotency{}, batch)
 		if err != nil {
 			return ImportResult{}, err
 		}
 		reqs := []eventstore.AppendRequest{req}
 		if i == total-1 && len(scanEvents) > 0 {
 			// The scan completes with the import, atomically.
-			sreq, err := h.appendRequest(scanCall, scanExpected, md, eventstore.Idempotency{}, scanEvents)
+			sreq, err := h.kit.AppendRequest(scanCall, scanExpected, md, eventstore.Idempotency{}, scanEvents)
 			if err != nil {
 				return ImportResult{}, err
 			}
@@ -422,55 +418,55 @@ func (h *Handlers) record(ctx context.Context, meta Meta, md eventstore.Metadata
 // scan (requested, started, completed at the report's times) unless it
 // names a requested or running scan of the caller's team, which it starts
 // (when needed) and completes.
-func (h *Handlers) scanSteps(ctx context.Context, meta Meta, scanID string, res ImportResult, p *parsedReport, from, now time.Time) (call, eventstore.ExpectedVersion, []any, string, error) {
+func (h *Handlers) scanSteps(ctx context.Context, meta commands.Meta, scanID string, res ImportResult, p *parsedReport, from, now time.Time) (commands.Call, eventstore.ExpectedVersion, []any, string, error) {
 	to := eventstore.NormalizeTime(p.to)
 	if to.Before(from) {
 		to = from
 	}
 	resources := len(p.resources)
 	if scanID == "" {
-		scanID = cloudsecurity.ScanIDForImport(meta.TeamID, res.ContentHash)
-		c := scanCall("ImportReport", scanID, nil)
+		scanID = csdomain.ScanIDForImport(meta.TeamID, res.ContentHash)
+		c := commands.ScanCall("ImportReport", scanID, nil)
 		scopes := p.scope.Scopes()
 		account, provider := "unknown", "other"
 		if len(scopes) > 0 {
 			account, provider = scopes[0].Account, scopes[0].Provider
 		}
-		if _, ok := orchestration.ParseProvider(provider); !ok {
-			provider = string(orchestration.ProviderOther)
+		if _, ok := orchdomain.ParseProvider(provider); !ok {
+			provider = string(orchdomain.ProviderOther)
 		}
-		req, err := orchestration.Request(orchestration.ScanRequest{ScanID: scanID, AccountID: account, Provider: provider,
+		req, err := orchdomain.Request(orchdomain.ScanRequest{ScanID: scanID, AccountID: account, Provider: provider,
 			Tool: orDefault(res.Tool, "unknown"), Target: "import " + res.ImportID, RequestedAt: from})
 		if err != nil {
-			return call{}, eventstore.ExpectedVersion{}, nil, "", err
+			return commands.Call{}, eventstore.ExpectedVersion{}, nil, "", err
 		}
-		run := orchestration.Rehydrate(req...)
+		run := orchdomain.Rehydrate(req...)
 		started, err := run.Start(from)
 		if err != nil {
-			return call{}, eventstore.ExpectedVersion{}, nil, "", err
+			return commands.Call{}, eventstore.ExpectedVersion{}, nil, "", err
 		}
 		run.Apply(started[0])
 		completed, err := run.Complete(resources, to)
 		if err != nil {
-			return call{}, eventstore.ExpectedVersion{}, nil, "", err
+			return commands.Call{}, eventstore.ExpectedVersion{}, nil, "", err
 		}
-		return c, eventstore.NoStream, anys(slices.Concat(req, started, completed)), scanID, nil
+		return c, eventstore.NoStream, commands.Anys(slices.Concat(req, started, completed)), scanID, nil
 	}
-	c := scanCall("ImportReport", scanID, nil)
-	recorded, err := h.load(ctx, meta, c)
+	c := commands.ScanCall("ImportReport", scanID, nil)
+	recorded, err := h.kit.Load(ctx, meta, c)
 	if err != nil {
-		return call{}, eventstore.ExpectedVersion{}, nil, "", err
+		return commands.Call{}, eventstore.ExpectedVersion{}, nil, "", err
 	}
-	history, err := decode[orchestration.Event](h.codec, recorded)
+	history, err := commands.Decode[orchdomain.Event](h.kit.Codec(), recorded)
 	if err != nil {
-		return call{}, eventstore.ExpectedVersion{}, nil, "", err
+		return commands.Call{}, eventstore.ExpectedVersion{}, nil, "", err
 	}
-	run := orchestration.Rehydrate(history...)
-	var out []orchestration.Event
-	if run.State().Status == orchestration.StatusRequested {
+	run := orchdomain.Rehydrate(history...)
+	var out []orchdomain.Event
+	if run.State().Status == orchdomain.StatusRequested {
 		started, err := run.Start(maxTime(from, run.State().RequestedAt))
 		if err != nil {
-			return call{}, eventstore.ExpectedVersion{}, nil, "", err
+			return commands.Call{}, eventstore.ExpectedVersion{}, nil, "", err
 		}
 		run.Apply(started[0])
 		out = append(out, started...)
@@ -478,10 +474,10 @@ func (h *Handlers) scanSteps(ctx context.Context, meta Meta, scanID string, res 
 	st := run.State()
 	completed, err := run.Complete(resources, maxTime(now, maxTime(st.RequestedAt, st.StartedAt)))
 	if err != nil {
-		return call{}, eventstore.ExpectedVersion{}, nil, "", err
+		return commands.Call{}, eventstore.ExpectedVersion{}, nil, "", err
 	}
 	out = append(out, completed...)
-	return c, eventstore.Exact(recorded[len(recorded)-1].Version), anys(out), scanID, nil
+	return c, eventstore.Exact(recorded[len(recorded)-1].Version), commands.Anys(out), scanID, nil
 }
 
 func orDefault(s, def string) string {
@@ -493,20 +489,20 @@ func orDefault(s, def string) string {
 
 // checkChunks splits the checks into ChecksDescribed events within the
 // chunk size, sorted by check id (the same report gives the same events).
-func checkChunks(checks map[string]cloudsecurity.CheckInfo, importID string, at time.Time) []cloudsecurity.ChecksDescribed {
+func checkChunks(checks map[string]csdomain.CheckInfo, importID string, at time.Time) []csdomain.ChecksDescribed {
 	ids := make([]string, 0, len(checks))
 	for id := range checks {
 		ids = append(ids, id)
 	}
 	slices.Sort(ids)
-	var out []cloudsecurity.ChecksDescribed
-	cur := cloudsecurity.ChecksDescribed{ImportID: importID, EvaluatedAt: at}
+	var out []csdomain.ChecksDescribed
+	cur := csdomain.ChecksDescribed{ImportID: importID, EvaluatedAt: at}
 	size := 0
 	for _, id := range ids {
 		b, _ := json.Marshal(checks[id])
 		if size+len(b) > maxChunkBytes && len(cur.Checks) > 0 {
 			out = append(out, cur)
-			cur = cloudsecurity.ChecksDescribed{ImportID: importID, EvaluatedAt: at}
+			cur = csdomain.ChecksDescribed{ImportID: importID, EvaluatedAt: at}
 			size = 0
 		}
 		cur.Checks = append(cur.Checks, checks[id])
@@ -545,7 +541,7 @@ func newResultSpool() (*resultSpool, error) {
 	return &resultSpool{f: f, w: bufio.NewWriterSize(f, 256<<10)}, nil
 }
 
-func (s *resultSpool) write(r cloudsecurity.CheckResult) error {
+func (s *resultSpool) write(r csdomain.CheckResult) error {
 	b, err := json.Marshal(r)
 	if err != nil {
 		return err
@@ -576,7 +572,7 @@ func (s *resultSpool) countChunks() (int, error) {
 }
 
 // reader reads the spool from the start, one chunk at a time.
-func (s *resultSpool) reader(importID, scanID string, at time.Time, rule cloudsecurity.IdentityRule) (*chunkReader, error) {
+func (s *resultSpool) reader(importID, scanID string, at time.Time, rule csdomain.IdentityRule) (*chunkReader, error) {
 	if err := s.w.Flush(); err != nil {
 		return nil, fmt.Errorf("import: spool: %w", err)
 	}
@@ -596,7 +592,7 @@ type chunkReader struct {
 	importID string
 	scanID   string
 	at       time.Time
-	rule     cloudsecurity.IdentityRule
+	rule     csdomain.IdentityRule
 }
 
 func (r *chunkReader) next() (any, error) {
@@ -612,8 +608,8 @@ func (r *chunkReader) next() (any, error) {
 
 // nextSized reads the next chunk (decoding its results when decode),
 // nil at the end.
-func (r *chunkReader) nextSized(decode bool) (*cloudsecurity.ResultsRecorded, error) {
-	cur := &cloudsecurity.ResultsRecorded{ImportID: r.importID, ScanID: r.scanID, EvaluatedAt: r.at, IdentityRule: r.rule}
+func (r *chunkReader) nextSized(decode bool) (*csdomain.ResultsRecorded, error) {
+	cur := &csdomain.ResultsRecorded{ImportID: r.importID, ScanID: r.scanID, EvaluatedAt: r.at, IdentityRule: r.rule}
 	size, n := 0, 0
 	for {
 		line := r.pending
@@ -632,7 +628,7 @@ func (r *chunkReader) nextSized(decode bool) (*cloudsecurity.ResultsRecorded, er
 			break
 		}
 		if decode {
-			var res cloudsecurity.CheckResult
+			var res csdomain.CheckResult
 			if err := json.Unmarshal(line, &res); err != nil {
 				return nil, fmt.Errorf("import: spool: %w", err)
 			}
