@@ -19,6 +19,7 @@ import (
 	platformcmd "github.com/cspm-es/cspm-es/commands/platform"
 	"github.com/cspm-es/cspm-es/domain/access"
 	"github.com/cspm-es/cspm-es/queries"
+	platformquery "github.com/cspm-es/cspm-es/queries/platform"
 )
 
 // Fuzz tests for the request decoders of the command routes. Whatever the
@@ -168,8 +169,8 @@ func (k *countingKeys) RevokeKey(_ context.Context, _ commands.Meta, c platformc
 	return commands.Result{ID: c.KeyID, StreamID: "apikey-" + c.KeyID, Version: 2, Position: 2}, nil
 }
 
-func (k *countingKeys) ListKeys(context.Context, string, queries.Page) (queries.APIKeyList, error) {
-	return queries.APIKeyList{}, nil
+func (k *countingKeys) ListKeys(context.Context, string, queries.Page) (platformquery.APIKeyList, error) {
+	return platformquery.APIKeyList{}, nil
 }
 
 // countingAdmin counts the projection-admin calls that take a body.

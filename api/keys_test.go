@@ -23,6 +23,7 @@ import (
 	"github.com/cspm-es/cspm-es/eventstore/sqlite"
 	"github.com/cspm-es/cspm-es/platform/auth"
 	"github.com/cspm-es/cspm-es/queries"
+	platformquery "github.com/cspm-es/cspm-es/queries/platform"
 )
 
 // keyService is the real command handlers and authenticator behind the
@@ -35,7 +36,7 @@ type keyService struct {
 	mu       sync.Mutex
 	listed   []string // team of each ListKeys call
 	pages    []queries.Page
-	listWith queries.APIKeyList
+	listWith platformquery.APIKeyList
 }
 
 func (k *keyService) RevokeKey(ctx context.Context, m commands.Meta, cmd platformcmd.RevokeKey) (commands.Result, error) {
@@ -46,7 +47,7 @@ func (k *keyService) RevokeKey(ctx context.Context, m commands.Meta, cmd platfor
 	return res, err
 }
 
-func (k *keyService) ListKeys(_ context.Context, team string, p queries.Page) (queries.APIKeyList, error) {
+func (k *keyService) ListKeys(_ context.Context, team string, p queries.Page) (platformquery.APIKeyList, error) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	k.listed = append(k.listed, team)
@@ -236,12 +237,12 @@ func TestCreateKeyReplay(t *testing.T) {
 func TestListKeysRoute(t *testing.T) {
 	t.Parallel()
 	c := newKeysComponent(t)
-	c.keys.listWith = queries.APIKeyList{
-		Items:      []queries.APIKey{{ID: "k1", Name: "ci", TeamID: "team-b", Role: "viewer", Status: "active"}},
+	c.keys.listWith = platformquery.APIKeyList{
+		Items:      []platformquery.APIKey{{ID: "k1", Name: "ci", TeamID: "team-b", Role: "viewer", Status: "active"}},
 		NextCursor: "next-page",
 	}
 	res := c.as(t, c.adminB, request{Method: http.MethodGet, Path: "/api/v1/keys?limit=1&cursor=abc"})
-	items := mustSucceed[[]queries.APIKey](t, res, http.StatusOK)
+	items := mustSucceed[[]platformquery.APIKey](t, res, http.StatusOK)
 	assert.Equal(t, c.keys.listWith.Items, items)
 	var meta struct {
 		Meta struct {

@@ -27,6 +27,9 @@ import (
 	orchestrationproj "github.com/cspm-es/cspm-es/projections/orchestration"
 	platformproj "github.com/cspm-es/cspm-es/projections/platform"
 	"github.com/cspm-es/cspm-es/queries"
+	csquery "github.com/cspm-es/cspm-es/queries/cloudsecurity"
+	orchquery "github.com/cspm-es/cspm-es/queries/orchestration"
+	platformquery "github.com/cspm-es/cspm-es/queries/platform"
 )
 
 // The environment of the OpenAPI tests: a server with every optional
@@ -103,11 +106,12 @@ func newContractEnv(t *testing.T, mutate ...func(*api.ServerConfig, *api.Deps)) 
 	env := &contractEnv{store: store, projects: proj, admin: &contractAdmin{}}
 	codec := eventstore.NewDomainCodec()
 	kit := commands.NewKit(store, codec, time.Now)
-	queryService := queries.New(queries.Stores{
-		Orchestration: proj.stores[dbregistry.ORCHESTRATION],
-		CloudSecurity: proj.stores[dbregistry.CLOUD_SECURITY],
-		Platform:      proj.stores[dbregistry.PLATFORM],
-	})
+	platformQueries := platformquery.New(platformquery.Stores{Platform: proj.stores[dbregistry.PLATFORM]})
+	queryService := api.QueryModules{
+		OrchestrationQueries: orchquery.New(orchquery.Stores{Orchestration: proj.stores[dbregistry.ORCHESTRATION]}),
+		CloudSecurityQueries: csquery.New(csquery.Stores{CloudSecurity: proj.stores[dbregistry.CLOUD_SECURITY]}),
+		PlatformQueries:      platformQueries,
+	}
 	cfg := api.ServerConfig{BodyLimit: 4 << 10, IngestBodyLimit: 64 << 10, ReadWaitTimeout: time.Second}
 	deps := api.Deps{
 		Commands: moduleCommands(kit),
@@ -128,8 +132,8 @@ func newContractEnv(t *testing.T, mutate ...func(*api.ServerConfig, *api.Deps)) 
 		Progress:    proj,
 		Projections: env.admin,
 		Relay:       fakeRelay{}, // the relay needs NATS: its own tests cover it
-		Keys:        contractKeys{Handlers: platformcmd.New(kit), queries: queryService},
-		Audit: queries.NewAudit(queries.AuditDeps{
+		Keys:        contractKeys{Handlers: platformcmd.New(kit), queries: platformQueries},
+		Audit: platformquery.NewAudit(platformquery.AuditDeps{
 			Log:    proj.stores[dbregistry.PLATFORM],
 			Events: store,
 			State:  func(evs []eventstore.RecordedEvent) (any, error) { return commands.State(codec, evs) },
@@ -148,10 +152,10 @@ func newContractEnv(t *testing.T, mutate ...func(*api.ServerConfig, *api.Deps)) 
 // handlers issue and revoke, the queries list.
 type contractKeys struct {
 	*platformcmd.Handlers
-	queries *queries.Service
+	queries *platformquery.Service
 }
 
-func (k contractKeys) ListKeys(ctx context.Context, team string, p queries.Page) (queries.APIKeyList, error) {
+func (k contractKeys) ListKeys(ctx context.Context, team string, p queries.Page) (platformquery.APIKeyList, error) {
 	return k.queries.ListKeys(ctx, team, p)
 }
 

@@ -9,6 +9,9 @@ import (
 	cscmd "github.com/cspm-es/cspm-es/commands/cloudsecurity"
 	orchcmd "github.com/cspm-es/cspm-es/commands/orchestration"
 	"github.com/cspm-es/cspm-es/queries"
+	csquery "github.com/cspm-es/cspm-es/queries/cloudsecurity"
+	orchquery "github.com/cspm-es/cspm-es/queries/orchestration"
+	platformquery "github.com/cspm-es/cspm-es/queries/platform"
 )
 
 // OrchestrationCommands is what the scan routes call.
@@ -112,12 +115,44 @@ type DatabaseListerFunc func() []Database
 // Databases calls f.
 func (f DatabaseListerFunc) Databases() []Database { return f() }
 
-// QueryService is what the query routes call. *queries.Service satisfies it.
+// OrchestrationQueries is what the scan query routes call.
+// *queries/orchestration.Service satisfies it.
+type OrchestrationQueries interface {
+	ListScans(ctx context.Context, team string, f orchquery.ScanFilter, p queries.Page) (orchquery.ScanList, error)
+	GetScan(ctx context.Context, team, id string) (orchquery.ScanDetail, error)
+}
+
+// CloudSecurityQueries is what the finding query routes call.
+// *queries/cloudsecurity.Service satisfies it.
+type CloudSecurityQueries interface {
+	ListFindings(ctx context.Context, team string, f csquery.FindingFilter, p queries.Page) (csquery.FindingList, error)
+}
+
+// PlatformQueries is what the dashboard route calls.
+// *queries/platform.Service satisfies it.
+type PlatformQueries interface {
+	DashboardSummary(ctx context.Context, team string) (platformquery.Dashboard, error)
+}
+
+// QueryService is what the query routes call: every module's queries.
+// QueryModules builds one from the modules' query services.
 type QueryService interface {
-	ListScans(ctx context.Context, team string, f queries.ScanFilter, p queries.Page) (queries.ScanList, error)
-	GetScan(ctx context.Context, team, id string) (queries.ScanDetail, error)
-	ListFindings(ctx context.Context, team string, f queries.FindingFilter, p queries.Page) (queries.FindingList, error)
-	DashboardSummary(ctx context.Context, team string) (queries.Dashboard, error)
+	OrchestrationQueries
+	CloudSecurityQueries
+	PlatformQueries
+}
+
+// QueryModules is a QueryService made of each module's queries;
+// NewServer refuses one with a module missing.
+type QueryModules struct {
+	OrchestrationQueries
+	CloudSecurityQueries
+	PlatformQueries
+}
+
+// complete reports whether every module is there.
+func (m QueryModules) complete() bool {
+	return m.OrchestrationQueries != nil && m.CloudSecurityQueries != nil && m.PlatformQueries != nil
 }
 
 // ReadProgress says how far the projections have processed the event

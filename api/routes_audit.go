@@ -13,24 +13,25 @@ import (
 
 	"github.com/cspm-es/cspm-es/eventstore"
 	"github.com/cspm-es/cspm-es/queries"
+	platformquery "github.com/cspm-es/cspm-es/queries/platform"
 )
 
-// AuditService is what the audit routes call (admin only). *queries.Audit
+// AuditService is what the audit routes call (admin only). *queries/platform.Audit
 // satisfies it: the audit log is a read model (platform.audit_log); the
 // stream views and verify read the event store itself.
 type AuditService interface {
 	// AuditLog is one page of the team's audit log, newest first.
-	AuditLog(ctx context.Context, team string, f queries.AuditFilter, p queries.Page) (queries.AuditList, error)
+	AuditLog(ctx context.Context, team string, f platformquery.AuditFilter, p queries.Page) (platformquery.AuditList, error)
 	// StreamEvents are the stored events of one of the team's streams;
 	// another team's or a missing stream is queries.ErrNotFound.
-	StreamEvents(ctx context.Context, team, streamID string) ([]queries.AuditEvent, error)
+	StreamEvents(ctx context.Context, team, streamID string) ([]platformquery.AuditEvent, error)
 	// StreamState is one of the team's streams as of at, and the state
 	// rebuilt from it; not found as StreamEvents, and also when the
 	// stream had no event yet at that point.
-	StreamState(ctx context.Context, team, streamID string, at eventstore.AsOf) (queries.StreamState, error)
+	StreamState(ctx context.Context, team, streamID string, at eventstore.AsOf) (platformquery.StreamState, error)
 	// Verify checks every hash chain of the store; a broken chain is a
 	// result (OK false), an error means the check could not run.
-	Verify(ctx context.Context) (queries.VerifyResult, error)
+	Verify(ctx context.Context) (platformquery.VerifyResult, error)
 }
 
 // readsAuditLog is the projection GET /api/v1/audit/log reads.
@@ -49,7 +50,7 @@ func (s *Server) auditLog(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	var f queries.AuditFilter
+	var f platformquery.AuditFilter
 	if err := textParams(p, textField{paramActor, &f.Actor}, textField{paramRoute, &f.Route}); err != nil {
 		return err
 	}
@@ -105,7 +106,7 @@ func (s *Server) auditStreamState(c echo.Context) error {
 		return fromQuery(err)
 	}
 	if st.Events == nil {
-		st.Events = []queries.AuditEvent{}
+		st.Events = []platformquery.AuditEvent{}
 	}
 	return respondStored(c, st)
 }

@@ -9,16 +9,17 @@ import (
 	"github.com/cspm-es/cspm-es/commands"
 	platformcmd "github.com/cspm-es/cspm-es/commands/platform"
 	"github.com/cspm-es/cspm-es/queries"
+	platformquery "github.com/cspm-es/cspm-es/queries/platform"
 )
 
 // KeyService is what the API key routes call: issue and revoke (commands)
 // and list (the platform.api_keys read model). The process wires
-// commands/platform.Handlers and queries.Service behind it, and drops a revoked key
-// from its authenticator's cache.
+// commands/platform.Handlers and queries/platform.Service behind it, and
+// drops a revoked key from its authenticator's cache.
 type KeyService interface {
 	IssueKey(ctx context.Context, m commands.Meta, cmd platformcmd.IssueKey) (platformcmd.IssuedKey, error)
 	RevokeKey(ctx context.Context, m commands.Meta, cmd platformcmd.RevokeKey) (commands.Result, error)
-	ListKeys(ctx context.Context, team string, p queries.Page) (queries.APIKeyList, error)
+	ListKeys(ctx context.Context, team string, p queries.Page) (platformquery.APIKeyList, error)
 }
 
 // readsKeys is the projection GET /api/v1/keys reads (min_position waits

@@ -6,6 +6,8 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/cspm-es/cspm-es/queries"
+	csquery "github.com/cspm-es/cspm-es/queries/cloudsecurity"
+	orchquery "github.com/cspm-es/cspm-es/queries/orchestration"
 )
 
 // The projections each query route reads, as the projector runtime names
@@ -45,7 +47,7 @@ func (s *Server) listScans(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	var f queries.ScanFilter
+	var f orchquery.ScanFilter
 	if err := textParams(p, textField{paramStatus, &f.Status}, textField{paramAccountID, &f.AccountID}, textField{paramTool, &f.Tool}); err != nil {
 		return err
 	}
@@ -82,7 +84,7 @@ func (s *Server) listFindings(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	var f queries.FindingFilter
+	var f csquery.FindingFilter
 	if err := textParams(p, textField{paramStatus, &f.Status}, textField{paramAccountID, &f.AccountID}, textField{paramScanID, &f.ScanID}); err != nil {
 		return err
 	}

@@ -26,7 +26,7 @@ import (
 	"github.com/cspm-es/cspm-es/eventstore"
 	"github.com/cspm-es/cspm-es/eventstore/sqlite"
 	"github.com/cspm-es/cspm-es/platform/config"
-	"github.com/cspm-es/cspm-es/queries"
+	platformquery "github.com/cspm-es/cspm-es/queries/platform"
 )
 
 // secretsOf are the strings of a key that must never be stored or logged:
@@ -67,7 +67,7 @@ func TestAPIKeys_NoSecretAnywhere(t *testing.T) {
 
 	// The list: the caller's team only, never a secret.
 	ans = must(t, a.call(t, http.MethodGet, fmt.Sprintf("/api/v1/keys?min_position=%d", created.Position), nil, as(boot)...), http.StatusOK)
-	var list []queries.APIKey
+	var list []platformquery.APIKey
 	ans.data(t, &list)
 	require.Len(t, list, 2, "%s", ans.raw)
 	assert.Equal(t, created.ID, list[0].ID)

@@ -22,6 +22,7 @@ import (
 	"github.com/cspm-es/cspm-es/platform/config"
 	"github.com/cspm-es/cspm-es/platform/datadir"
 	"github.com/cspm-es/cspm-es/queries"
+	platformquery "github.com/cspm-es/cspm-es/queries/platform"
 )
 
 // API keys in `cspm serve` (api role): the authenticator over the event
@@ -53,11 +54,11 @@ func authenticatorPort(a *auth.Authenticator) api.Authenticator { return a }
 // once (other processes notice within auth.DefaultTTL).
 type keyService struct {
 	cmds  *platformcmd.Handlers
-	query *queries.Service
+	query *platformquery.Service
 	auth  *auth.Authenticator
 }
 
-func newKeyService(cmds *platformcmd.Handlers, q *queries.Service, a *auth.Authenticator) api.KeyService {
+func newKeyService(cmds *platformcmd.Handlers, q *platformquery.Service, a *auth.Authenticator) api.KeyService {
 	return &keyService{cmds: cmds, query: q, auth: a}
 }
 
@@ -73,7 +74,7 @@ func (k *keyService) RevokeKey(ctx context.Context, m commands.Meta, cmd platfor
 	return res, err
 }
 
-func (k *keyService) ListKeys(ctx context.Context, team string, p queries.Page) (queries.APIKeyList, error) {
+func (k *keyService) ListKeys(ctx context.Context, team string, p queries.Page) (platformquery.APIKeyList, error) {
 	return k.query.ListKeys(ctx, team, p)
 }
 

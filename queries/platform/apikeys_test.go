@@ -1,4 +1,4 @@
-package queries_test
+package platform_test
 
 import (
 	"context"
@@ -19,6 +19,8 @@ import (
 	"github.com/cspm-es/cspm-es/projections"
 	platformproj "github.com/cspm-es/cspm-es/projections/platform"
 	"github.com/cspm-es/cspm-es/queries"
+	"github.com/cspm-es/cspm-es/queries/platform"
+	qt "github.com/cspm-es/cspm-es/queries/queriestest"
 )
 
 // keysEnv is the query env with the platform.api_keys read model built
@@ -26,19 +28,19 @@ import (
 func keysEnv(t *testing.T, events []projections.Event) *env {
 	t.Helper()
 	ctx := context.Background()
-	e := openEnv(t, t.TempDir())
-	t.Cleanup(func() { e.close(t) })
+	e := envOver(qt.OpenEnv(t, t.TempDir()))
+	t.Cleanup(func() { e.Close(t) })
 	p := platformproj.NewAPIKeys()
-	store := e.stores[p.Database()]
+	store := e.Stores[p.Database()]
 	for _, spec := range p.Collections() {
 		require.NoError(t, store.EnsureCollection(ctx, spec))
 	}
-	tx := &memTx{colls: map[string]map[string]readmodel.Doc{}}
+	tx := qt.NewMemTx()
 	for _, ev := range events {
 		require.NoError(t, p.Apply(ctx, tx, ev))
 	}
 	batch := readmodel.Batch{Projection: p.Name(), Checkpoint: int64(len(events)), Puts: map[string][]readmodel.Doc{}}
-	for coll, docs := range tx.colls {
+	for coll, docs := range tx.Colls {
 		for _, id := range slices.Sorted(maps.Keys(docs)) {
 			batch.Puts[coll] = append(batch.Puts[coll], docs[id])
 		}
@@ -47,44 +49,44 @@ func keysEnv(t *testing.T, events []projections.Event) *env {
 	return e
 }
 
-func keyEvents() *history {
-	h := &history{}
+func keyEvents() *qt.History {
+	h := &qt.History{}
 	issue := func(team, id string, role access.Role, d time.Duration) access.APIKeyIssued {
 		return access.APIKeyIssued{
 			KeyID: id, Name: "key " + id, TeamID: team, Role: role,
-			Salt: "000102030405060708090a0b0c0d0e0f", Hash: strings.Repeat("ab", 32), IssuedAt: at(d),
+			Salt: "000102030405060708090a0b0c0d0e0f", Hash: strings.Repeat("ab", 32), IssuedAt: qt.At(d),
 		}
 	}
 	for i := range 5 {
-		h.add("team-a", issue("team-a", fmt.Sprintf("a%d", i), access.Viewer, time.Duration(i)*time.Minute))
+		h.Add("team-a", issue("team-a", fmt.Sprintf("a%d", i), access.Viewer, time.Duration(i)*time.Minute))
 	}
-	h.add("team-a", access.APIKeyRevoked{KeyID: "a1", Reason: "leaked", RevokedAt: at(time.Hour)})
-	h.add("team-b", issue("team-b", "b0", access.Admin, 30*time.Second))
+	h.Add("team-a", access.APIKeyRevoked{KeyID: "a1", Reason: "leaked", RevokedAt: qt.At(time.Hour)})
+	h.Add("team-b", issue("team-b", "b0", access.Admin, 30*time.Second))
 	return h
 }
 
 func TestListKeys(t *testing.T) {
 	t.Parallel()
-	e := keysEnv(t, keyEvents().events)
+	e := keysEnv(t, keyEvents().Events)
 	ctx := context.Background()
 
 	first, err := e.svc.ListKeys(ctx, "team-a", queries.Page{Limit: 3})
 	require.NoError(t, err)
-	assert.Equal(t, []string{"a4", "a3", "a2"}, ids(first.Items, func(k queries.APIKey) string { return k.ID }))
+	assert.Equal(t, []string{"a4", "a3", "a2"}, qt.IDs(first.Items, func(k platform.APIKey) string { return k.ID }))
 	require.NotEmpty(t, first.NextCursor)
 	rest, err := e.svc.ListKeys(ctx, "team-a", queries.Page{Limit: 3, Cursor: first.NextCursor})
 	require.NoError(t, err)
-	assert.Equal(t, []string{"a1", "a0"}, ids(rest.Items, func(k queries.APIKey) string { return k.ID }))
+	assert.Equal(t, []string{"a1", "a0"}, qt.IDs(rest.Items, func(k platform.APIKey) string { return k.ID }))
 	assert.Empty(t, rest.NextCursor)
-	assert.Equal(t, queries.APIKey{
+	assert.Equal(t, platform.APIKey{
 		ID: "a1", Name: "key a1", TeamID: "team-a", Role: "viewer", Status: "revoked",
-		IssuedAt: at(time.Minute), RevokedAt: at(time.Hour), RevokeReason: "leaked", UpdatedPosition: 6,
+		IssuedAt: qt.At(time.Minute), RevokedAt: qt.At(time.Hour), RevokeReason: "leaked", UpdatedPosition: 6,
 	}, rest.Items[0])
 	assert.Equal(t, "active", rest.Items[1].Status)
 
 	b, err := e.svc.ListKeys(ctx, "team-b", queries.Page{})
 	require.NoError(t, err)
-	assert.Equal(t, []string{"b0"}, ids(b.Items, func(k queries.APIKey) string { return k.ID }), "only the caller's team")
+	assert.Equal(t, []string{"b0"}, qt.IDs(b.Items, func(k platform.APIKey) string { return k.ID }), "only the caller's team")
 
 	none, err := e.svc.ListKeys(ctx, "team-c", queries.Page{})
 	require.NoError(t, err)

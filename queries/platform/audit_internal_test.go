@@ -1,4 +1,4 @@
-package queries
+package platform
 
 import (
 	"encoding/json"

@@ -1,4 +1,4 @@
-package queries
+package orchestration
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 	"github.com/cspm-es/cspm-es/domain"
 	orchdomain "github.com/cspm-es/cspm-es/domain/orchestration"
 	"github.com/cspm-es/cspm-es/platform/readmodel"
+	"github.com/cspm-es/cspm-es/queries"
 )
 
 // ScanFilter narrows ListScans; empty fields do not filter.
@@ -24,30 +25,30 @@ var scanStatuses = []orchdomain.Status{
 
 // ListScans returns one page of the team's scans, most recently requested
 // first (then by id), matching every field f sets.
-func (s *Service) ListScans(ctx context.Context, team string, f ScanFilter, p Page) (ScanList, error) {
+func (s *Service) ListScans(ctx context.Context, team string, f ScanFilter, p queries.Page) (ScanList, error) {
 	if team == "" {
-		return ScanList{}, ErrNoTeam
+		return ScanList{}, queries.ErrNoTeam
 	}
 	var v domain.Validator
 	status := strings.ToLower(strings.TrimSpace(f.Status))
-	if status != "" && !contains(scanStatuses, status) {
+	if status != "" && !queries.OneOf(scanStatuses, status) {
 		v.Add("status", "%q is not one of requested, running, completed, failed", f.Status)
 	}
-	checkText(&v, "account_id", f.AccountID)
-	checkText(&v, "tool", f.Tool)
-	p.check(&v)
+	queries.CheckText(&v, "account_id", f.AccountID)
+	queries.CheckText(&v, "tool", f.Tool)
+	p.Check(&v)
 	if err := v.Err(); err != nil {
 		return ScanList{}, err
 	}
 
 	terms := []readmodel.Filter{readmodel.Eq("team_id", team)}
-	terms = appendEq(terms, "status", status)
-	terms = appendEq(terms, "account_id", f.AccountID)
-	terms = appendEq(terms, "tool", f.Tool)
-	page, err := find(ctx, s.orchestration, scanRunsCollection, readmodel.FindOptions{
+	terms = queries.AppendEq(terms, "status", status)
+	terms = queries.AppendEq(terms, "account_id", f.AccountID)
+	terms = queries.AppendEq(terms, "tool", f.Tool)
+	page, err := queries.Find(ctx, s.orchestration, scanRunsCollection, readmodel.FindOptions{
 		Filter: readmodel.And(terms...),
 		Sort:   []readmodel.SortField{readmodel.Desc("requested_at")},
-		Limit:  p.limit(),
+		Limit:  p.Size(),
 		Cursor: p.Cursor,
 	})
 	if err != nil {
@@ -62,23 +63,23 @@ func (s *Service) ListScans(ctx context.Context, team string, f ScanFilter, p Pa
 
 // GetScan returns the team's scan id with the counts of its findings: the
 // scan_runs document and the scan_summaries document, two reads of the
-// orchestration database. A scan of another team is ErrNotFound. A scan
+// orchestration database. A scan of another team is queries.ErrNotFound. A scan
 // whose findings are not counted yet has zero counts.
 func (s *Service) GetScan(ctx context.Context, team, id string) (ScanDetail, error) {
 	if team == "" {
-		return ScanDetail{}, ErrNoTeam
+		return ScanDetail{}, queries.ErrNoTeam
 	}
 	run, err := s.orchestration.Get(ctx, scanRunsCollection, id)
 	switch {
 	case errors.Is(err, readmodel.ErrNotFound), errors.Is(err, readmodel.ErrInvalid):
-		return ScanDetail{}, notFound("scan", id)
+		return ScanDetail{}, queries.NotFound("scan", id)
 	case err != nil:
 		return ScanDetail{}, fmt.Errorf("get scan %q: %w", id, err)
-	case str(run, "team_id") != team:
-		return ScanDetail{}, notFound("scan", id)
+	case queries.Str(run, "team_id") != team:
+		return ScanDetail{}, queries.NotFound("scan", id)
 	}
 	detail := ScanDetail{Scan: scanOf(run)}
-	sum, err := s.orchestration.Get(ctx, scanSummariesCollection, teamKey(team, id))
+	sum, err := s.orchestration.Get(ctx, scanSummariesCollection, queries.TeamKey(team, id))
 	switch {
 	case errors.Is(err, readmodel.ErrNotFound):
 		return detail, nil
@@ -86,9 +87,9 @@ func (s *Service) GetScan(ctx context.Context, team, id string) (ScanDetail, err
 		return ScanDetail{}, fmt.Errorf("get summary of scan %q: %w", id, err)
 	}
 	detail.Findings = FindingCounts{
-		Total:      num(sum, "findings_total"),
-		BySeverity: severityCounts(obj(sum, "severity_counts")),
-		ByStatus:   findingStatusCounts(obj(sum, "status_counts")),
+		Total:      queries.Num(sum, "findings_total"),
+		BySeverity: queries.SeverityCountsOf(queries.Obj(sum, "severity_counts")),
+		ByStatus:   queries.FindingStatusCountsOf(queries.Obj(sum, "status_counts")),
 	}
 	return detail, nil
 }
@@ -96,34 +97,17 @@ func (s *Service) GetScan(ctx context.Context, team, id string) (ScanDetail, err
 func scanOf(d readmodel.Doc) Scan {
 	return Scan{
 		ID:              d.ID(),
-		AccountID:       str(d, "account_id"),
-		Provider:        str(d, "provider"),
-		Tool:            str(d, "tool"),
-		Target:          str(d, "target"),
-		Status:          str(d, "status"),
-		RequestedAt:     when(d, "requested_at"),
-		StartedAt:       when(d, "started_at"),
-		CompletedAt:     when(d, "completed_at"),
-		FailedAt:        when(d, "failed_at"),
-		FailureReason:   str(d, "failure_reason"),
-		ResourceCount:   num(d, "resource_count"),
-		UpdatedPosition: num(d, "updated_position"),
+		AccountID:       queries.Str(d, "account_id"),
+		Provider:        queries.Str(d, "provider"),
+		Tool:            queries.Str(d, "tool"),
+		Target:          queries.Str(d, "target"),
+		Status:          queries.Str(d, "status"),
+		RequestedAt:     queries.When(d, "requested_at"),
+		StartedAt:       queries.When(d, "started_at"),
+		CompletedAt:     queries.When(d, "completed_at"),
+		FailedAt:        queries.When(d, "failed_at"),
+		FailureReason:   queries.Str(d, "failure_reason"),
+		ResourceCount:   queries.Num(d, "resource_count"),
+		UpdatedPosition: queries.Num(d, "updated_position"),
 	}
-}
-
-// appendEq adds Eq(path, value) unless value is empty.
-func appendEq(terms []readmodel.Filter, path, value string) []readmodel.Filter {
-	if value == "" {
-		return terms
-	}
-	return append(terms, readmodel.Eq(path, value))
-}
-
-func contains[S ~string](set []S, s string) bool {
-	for _, x := range set {
-		if string(x) == s {
-			return true
-		}
-	}
-	return false
 }

@@ -1,4 +1,4 @@
-package queries_test
+package platform_test
 
 import (
 	"context"
@@ -23,6 +23,8 @@ import (
 	"github.com/cspm-es/cspm-es/platform/dbregistry"
 	"github.com/cspm-es/cspm-es/projections"
 	"github.com/cspm-es/cspm-es/queries"
+	"github.com/cspm-es/cspm-es/queries/platform"
+	qt "github.com/cspm-es/cspm-es/queries/queriestest"
 )
 
 // auditWorld is a real event store written through the command handlers,
@@ -34,7 +36,7 @@ type auditWorld struct {
 	keys     *platformcmd.Handlers
 	codec    *eventstore.Codec
 	now      time.Time
-	audit    *queries.Audit
+	audit    *platform.Audit
 }
 
 func newAuditWorld(t *testing.T) *auditWorld {
@@ -42,7 +44,7 @@ func newAuditWorld(t *testing.T) *auditWorld {
 	store, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "events.sqlite"), sqlite.Options{Synchronous: "normal"})
 	require.NoError(t, err)
 	t.Cleanup(func() { assert.NoError(t, store.Close()) })
-	w := &auditWorld{store: store, codec: eventstore.NewDomainCodec(), now: t0}
+	w := &auditWorld{store: store, codec: eventstore.NewDomainCodec(), now: qt.T0}
 	kit := commands.NewKit(store, w.codec, func() time.Time { w.now = w.now.Add(time.Second); return w.now })
 	w.scans, w.findings, w.keys = orchcmd.New(kit), cscmd.New(kit), platformcmd.New(kit)
 	return w
@@ -61,8 +63,8 @@ func (w *auditWorld) project(t *testing.T) {
 		decoded = append(decoded, projections.Event{RecordedEvent: rec, Data: data})
 	}
 	e := newEnv(t, decoded)
-	w.audit = queries.NewAudit(queries.AuditDeps{
-		Log:    e.stores[dbregistry.PLATFORM],
+	w.audit = platform.NewAudit(platform.AuditDeps{
+		Log:    e.Stores[dbregistry.PLATFORM],
 		Events: w.store,
 		State:  func(evs []eventstore.RecordedEvent) (any, error) { return commands.State(w.codec, evs) },
 	})
@@ -72,8 +74,8 @@ func meta(team, actor, route, key string) commands.Meta {
 	return commands.Meta{TeamID: team, Actor: actor, CorrelationID: "corr-" + route, Route: route, IdempotencyKey: key}
 }
 
-func entryRoutes(l queries.AuditList) []string {
-	return ids(l.Items, func(e queries.AuditEntry) string { return e.Route })
+func entryRoutes(l platform.AuditList) []string {
+	return qt.IDs(l.Items, func(e platform.AuditEntry) string { return e.Route })
 }
 
 func TestAuditLog(t *testing.T) {
@@ -96,7 +98,7 @@ func TestAuditLog(t *testing.T) {
 	require.NoError(t, err)
 	w.project(t)
 
-	all, err := w.audit.AuditLog(ctx, "team-a", queries.AuditFilter{}, queries.Page{})
+	all, err := w.audit.AuditLog(ctx, "team-a", platform.AuditFilter{}, queries.Page{})
 	require.NoError(t, err)
 	assert.Equal(t, []string{"POST /api/v1/scans/:id/findings", "POST /api/v1/scans/:id/start", "POST /api/v1/scans"}, entryRoutes(all), "newest first; no entry for the replay")
 	assert.Empty(t, all.NextCursor)
@@ -116,13 +118,13 @@ func TestAuditLog(t *testing.T) {
 	assert.Equal(t, "k1", all.Items[2].IdempotencyKey)
 	assert.Equal(t, int64(1), all.Items[2].Position)
 
-	byActor, err := w.audit.AuditLog(ctx, "team-a", queries.AuditFilter{Actor: "alice"}, queries.Page{})
+	byActor, err := w.audit.AuditLog(ctx, "team-a", platform.AuditFilter{Actor: "alice"}, queries.Page{})
 	require.NoError(t, err)
 	assert.Equal(t, []string{"POST /api/v1/scans"}, entryRoutes(byActor))
-	byRoute, err := w.audit.AuditLog(ctx, "team-a", queries.AuditFilter{Route: "POST /api/v1/scans/:id/start", Actor: "bob"}, queries.Page{})
+	byRoute, err := w.audit.AuditLog(ctx, "team-a", platform.AuditFilter{Route: "POST /api/v1/scans/:id/start", Actor: "bob"}, queries.Page{})
 	require.NoError(t, err)
 	assert.Equal(t, []string{"POST /api/v1/scans/:id/start"}, entryRoutes(byRoute))
-	other, err := w.audit.AuditLog(ctx, "team-b", queries.AuditFilter{}, queries.Page{})
+	other, err := w.audit.AuditLog(ctx, "team-b", platform.AuditFilter{}, queries.Page{})
 	require.NoError(t, err)
 	assert.Equal(t, []string{"POST /api/v1/scans"}, entryRoutes(other), "team b sees only its own")
 	assert.Equal(t, "eve", other.Items[0].Actor)
@@ -131,7 +133,7 @@ func TestAuditLog(t *testing.T) {
 	var got []string
 	page := queries.Page{Limit: 2}
 	for {
-		l, err := w.audit.AuditLog(ctx, "team-a", queries.AuditFilter{}, page)
+		l, err := w.audit.AuditLog(ctx, "team-a", platform.AuditFilter{}, page)
 		require.NoError(t, err)
 		got = append(got, entryRoutes(l)...)
 		if l.NextCursor == "" {
@@ -141,11 +143,11 @@ func TestAuditLog(t *testing.T) {
 	}
 	assert.Equal(t, entryRoutes(all), got)
 
-	_, err = w.audit.AuditLog(ctx, "team-a", queries.AuditFilter{}, queries.Page{Cursor: "nope"})
+	_, err = w.audit.AuditLog(ctx, "team-a", platform.AuditFilter{}, queries.Page{Cursor: "nope"})
 	requireField(t, err, "cursor")
-	_, err = w.audit.AuditLog(ctx, "team-a", queries.AuditFilter{Actor: string(make([]byte, 300))}, queries.Page{})
+	_, err = w.audit.AuditLog(ctx, "team-a", platform.AuditFilter{Actor: string(make([]byte, 300))}, queries.Page{})
 	requireField(t, err, "actor")
-	_, err = w.audit.AuditLog(ctx, "", queries.AuditFilter{}, queries.Page{})
+	_, err = w.audit.AuditLog(ctx, "", platform.AuditFilter{}, queries.Page{})
 	assert.ErrorIs(t, err, queries.ErrNoTeam)
 }
 
@@ -201,7 +203,7 @@ func TestAuditStreams(t *testing.T) {
 
 	st, err = w.audit.StreamState(ctx, "team-a", "scan-s1", eventstore.AsOf{Version: 2})
 	require.NoError(t, err)
-	assert.Equal(t, &queries.StreamAsOf{Version: 2}, st.AsOf)
+	assert.Equal(t, &platform.StreamAsOf{Version: 2}, st.AsOf)
 	assert.Equal(t, int64(2), st.Version)
 	assert.Equal(t, orchestration.StatusRunning, st.State.(orchestration.ScanRunState).Status)
 
@@ -238,8 +240,8 @@ func TestAuditRedactsKeyMaterial(t *testing.T) {
 	assert.Equal(t, []string{"data.salt", "data.hash"}, evs[0].Redacted)
 	var data map[string]any
 	require.NoError(t, json.Unmarshal(evs[0].Data, &data))
-	assert.Equal(t, queries.RedactedValue, data["salt"])
-	assert.Equal(t, queries.RedactedValue, data["hash"])
+	assert.Equal(t, platform.RedactedValue, data["salt"])
+	assert.Equal(t, platform.RedactedValue, data["hash"])
 	assert.Equal(t, "ci", data["name"])
 	assert.Equal(t, stored[0].Hash, evs[0].Hash, "the envelope is otherwise as stored")
 	assert.NotContains(t, string(evs[0].Data), stored[0].Data)

@@ -1,4 +1,4 @@
-package queries_test
+package queriestest
 
 import (
 	"context"
@@ -21,9 +21,9 @@ import (
 // TestReadModelsThroughTheRuntime stores the test world in a real event
 // store and rebuilds every projection with the projector runtime (real
 // codec, batch Tx, shadow collections and swap). The read models must
-// equal the ones the other tests seed through the map-backed Tx from the
-// same recorded events, so the query tests hold for what the runtime
-// builds; a second rebuild must change nothing (rebuild equivalence).
+// equal the ones Env.Seed builds through the map-backed Tx from the same
+// recorded events, so the query tests hold for what the runtime builds; a
+// second rebuild must change nothing (rebuild equivalence).
 func TestReadModelsThroughTheRuntime(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -32,7 +32,7 @@ func TestReadModelsThroughTheRuntime(t *testing.T) {
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, events.Close()) })
 	codec := eventstore.NewDomainCodec()
-	world := worldEvents().events
+	world := WorldEvents().Events
 	// Imports, in a team of their own so the other tests' world is the same:
 	// every collection of the import folds gets documents.
 	for _, imp := range [][]pt.EventData{pt.PairScan1(), pt.PairScan2()} {
@@ -78,17 +78,17 @@ func TestReadModelsThroughTheRuntime(t *testing.T) {
 		require.NoError(t, err)
 		decoded = append(decoded, projections.Event{RecordedEvent: rec, Data: data})
 	}
-	want := newEnv(t, decoded)
+	want := NewEnv(t, decoded)
 
-	got := openEnv(t, filepath.Join(dir, "runtime"))
-	t.Cleanup(func() { got.close(t) })
+	got := OpenEnv(t, filepath.Join(dir, "runtime"))
+	t.Cleanup(func() { got.Close(t) })
 	stores := map[dbregistry.Constant]readmodel.Store{}
-	for c, s := range got.stores {
+	for c, s := range got.Stores {
 		stores[c] = s
 	}
 	rt := projections.NewRuntime(projections.RuntimeConfig{RebuildBatch: 37},
 		projections.RuntimeDeps{Events: events, Codec: codec, Stores: stores, Logger: slog.New(slog.DiscardHandler)})
-	for _, p := range allProjections() {
+	for _, p := range AllProjections() {
 		rt.Register(p)
 	}
 	require.NoError(t, rt.RebuildAll(ctx, nil))
@@ -97,14 +97,14 @@ func TestReadModelsThroughTheRuntime(t *testing.T) {
 	requireSameReadModels(t, want, got)
 }
 
-func requireSameReadModels(t *testing.T, want, got *env) {
+func requireSameReadModels(t *testing.T, want, got *Env) {
 	t.Helper()
 	ctx := context.Background()
-	for _, p := range allProjections() {
+	for _, p := range AllProjections() {
 		for _, spec := range p.Collections() {
-			w, err := dump(ctx, want.stores[p.Database()], spec.Name)
+			w, err := dump(ctx, want.Stores[p.Database()], spec.Name)
 			require.NoError(t, err)
-			g, err := dump(ctx, got.stores[p.Database()], spec.Name)
+			g, err := dump(ctx, got.Stores[p.Database()], spec.Name)
 			require.NoError(t, err)
 			require.NotEmpty(t, w, spec.Name)
 			require.Equal(t, w, g, "%s: %s", p.Name(), spec.Name)

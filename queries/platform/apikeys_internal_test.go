@@ -1,4 +1,4 @@
-package queries
+package platform
 
 import (
 	"testing"
@@ -12,4 +12,11 @@ import (
 func TestAPIKeysCollectionMatchesTheProjection(t *testing.T) {
 	t.Parallel()
 	assert.Equal(t, platformproj.APIKeysCollection, apiKeysCollection)
+}
+
+// TestNamesMatchTheProjections: the dashboard query reads the collection
+// the projection writes.
+func TestNamesMatchTheProjections(t *testing.T) {
+	t.Parallel()
+	assert.Equal(t, platformproj.DashboardCollection, dashboardCollection)
 }

@@ -1,4 +1,4 @@
-package queries
+package platform
 
 import (
 	"context"
@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/cspm-es/cspm-es/platform/readmodel"
+	"github.com/cspm-es/cspm-es/queries"
 )
 
 // DashboardSummary returns the team's dashboard: one read of the
@@ -13,7 +14,7 @@ import (
 // team with no scans and no findings yet gets zero counts.
 func (s *Service) DashboardSummary(ctx context.Context, team string) (Dashboard, error) {
 	if team == "" {
-		return Dashboard{}, ErrNoTeam
+		return Dashboard{}, queries.ErrNoTeam
 	}
 	out := Dashboard{TeamID: team, RecentScans: []RecentScan{}}
 	d, err := s.platform.Get(ctx, dashboardCollection, team)
@@ -22,25 +23,25 @@ func (s *Service) DashboardSummary(ctx context.Context, team string) (Dashboard,
 		return out, nil
 	case err != nil:
 		return Dashboard{}, fmt.Errorf("get dashboard: %w", err)
-	case str(d, "team_id") != team:
+	case queries.Str(d, "team_id") != team:
 		return out, nil
 	}
-	scans := obj(d, "scans_by_status")
-	out.Scans = ScanTotals{Total: num(d, "scans_total"), ByStatus: scanStatusCounts(scans)}
+	scans := queries.Obj(d, "scans_by_status")
+	out.Scans = ScanTotals{Total: queries.Num(d, "scans_total"), ByStatus: queries.ScanStatusCountsOf(scans)}
 	out.Findings = DashboardFindings{
-		Total:          num(d, "findings_total"),
-		BySeverity:     severityCounts(obj(d, "findings_by_severity")),
-		ByStatus:       findingStatusCounts(obj(d, "findings_by_status")),
-		OpenBySeverity: severityCounts(obj(d, "open_findings_by_severity")),
+		Total:          queries.Num(d, "findings_total"),
+		BySeverity:     queries.SeverityCountsOf(queries.Obj(d, "findings_by_severity")),
+		ByStatus:       queries.FindingStatusCountsOf(queries.Obj(d, "findings_by_status")),
+		OpenBySeverity: queries.SeverityCountsOf(queries.Obj(d, "open_findings_by_severity")),
 	}
 	recent, _ := d["recent_scans"].([]any)
 	for _, r := range recent {
 		m, _ := r.(map[string]any)
 		out.RecentScans = append(out.RecentScans, RecentScan{
-			ID: str(m, "scan_id"), Status: str(m, "status"), Tool: str(m, "tool"),
-			AccountID: str(m, "account_id"), RequestedAt: when(m, "requested_at"),
+			ID: queries.Str(m, "scan_id"), Status: queries.Str(m, "status"), Tool: queries.Str(m, "tool"),
+			AccountID: queries.Str(m, "account_id"), RequestedAt: queries.When(m, "requested_at"),
 		})
 	}
-	out.UpdatedPosition = num(d, "updated_position")
+	out.UpdatedPosition = queries.Num(d, "updated_position")
 	return out, nil
 }

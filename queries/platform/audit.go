@@ -1,4 +1,4 @@
-package queries
+package platform
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"github.com/cspm-es/cspm-es/domain"
 	"github.com/cspm-es/cspm-es/eventstore"
 	"github.com/cspm-es/cspm-es/platform/readmodel"
+	"github.com/cspm-es/cspm-es/queries"
 )
 
 // The audit queries (docs/architecture.md §6, "Audit"): the audit log, a read model
@@ -24,7 +25,7 @@ const auditLogCollection = "audit_log"
 // AuditDeps are what NewAudit needs.
 type AuditDeps struct {
 	// Log reads cspm_platform (audit_log).
-	Log DocFinder
+	Log queries.DocFinder
 	// Events is the event store (eventstore.Verify needs the whole port).
 	Events eventstore.Store
 	// State rebuilds the aggregate state of one stream's events (oldest
@@ -39,7 +40,7 @@ type AuditDeps struct {
 
 // Audit runs the audit queries. It is safe for concurrent use.
 type Audit struct {
-	log    DocFinder
+	log    queries.DocFinder
 	events eventstore.Store
 	state  func([]eventstore.RecordedEvent) (any, error)
 	verify chan struct{} // one Verify at a time: each walks the whole store
@@ -51,7 +52,7 @@ type Audit struct {
 // that is a wiring mistake to catch at start-up.
 func NewAudit(d AuditDeps) *Audit {
 	if d.Log == nil || d.Events == nil || d.State == nil {
-		panic("queries.NewAudit: a dependency is missing")
+		panic("platform.NewAudit: a dependency is missing")
 	}
 	return &Audit{log: d.Log, events: d.Events, state: d.State, verify: make(chan struct{}, 1), key: d.AuditKey, dir: d.AuditDir}
 }
@@ -95,24 +96,24 @@ type AuditList struct {
 
 // AuditLog returns one page of the team's audit log, newest command (by
 // position) first, matching every field f sets.
-func (a *Audit) AuditLog(ctx context.Context, team string, f AuditFilter, p Page) (AuditList, error) {
+func (a *Audit) AuditLog(ctx context.Context, team string, f AuditFilter, p queries.Page) (AuditList, error) {
 	if team == "" {
-		return AuditList{}, ErrNoTeam
+		return AuditList{}, queries.ErrNoTeam
 	}
 	var v domain.Validator
-	checkText(&v, "actor", f.Actor)
-	checkText(&v, "route", f.Route)
-	p.check(&v)
+	queries.CheckText(&v, "actor", f.Actor)
+	queries.CheckText(&v, "route", f.Route)
+	p.Check(&v)
 	if err := v.Err(); err != nil {
 		return AuditList{}, err
 	}
 	terms := []readmodel.Filter{readmodel.Eq("team_id", team)}
-	terms = appendEq(terms, "actor", f.Actor)
-	terms = appendEq(terms, "route", f.Route)
-	page, err := find(ctx, a.log, auditLogCollection, readmodel.FindOptions{
+	terms = queries.AppendEq(terms, "actor", f.Actor)
+	terms = queries.AppendEq(terms, "route", f.Route)
+	page, err := queries.Find(ctx, a.log, auditLogCollection, readmodel.FindOptions{
 		Filter: readmodel.And(terms...),
 		Sort:   []readmodel.SortField{readmodel.Desc("position")},
-		Limit:  p.limit(),
+		Limit:  p.Size(),
 		Cursor: p.Cursor,
 	})
 	if err != nil {
@@ -121,20 +122,20 @@ func (a *Audit) AuditLog(ctx context.Context, team string, f AuditFilter, p Page
 	out := AuditList{Items: make([]AuditEntry, len(page.Docs)), NextCursor: page.NextCursor}
 	for i, d := range page.Docs {
 		out.Items[i] = AuditEntry{
-			ID:               str(d, "entry_id"),
-			TeamID:           str(d, "team_id"),
-			CommandID:        str(d, "command_id"),
-			Actor:            str(d, "actor"),
-			Route:            str(d, "route"),
-			IdempotencyKey:   str(d, "idempotency_key"),
-			CorrelationID:    str(d, "correlation_id"),
-			FirstPosition:    num(d, "first_position"),
-			Position:         num(d, "position"),
-			EventCount:       num(d, "event_count"),
+			ID:               queries.Str(d, "entry_id"),
+			TeamID:           queries.Str(d, "team_id"),
+			CommandID:        queries.Str(d, "command_id"),
+			Actor:            queries.Str(d, "actor"),
+			Route:            queries.Str(d, "route"),
+			IdempotencyKey:   queries.Str(d, "idempotency_key"),
+			CorrelationID:    queries.Str(d, "correlation_id"),
+			FirstPosition:    queries.Num(d, "first_position"),
+			Position:         queries.Num(d, "position"),
+			EventCount:       queries.Num(d, "event_count"),
 			StreamIDs:        strList(d, "stream_ids"),
 			StreamsTruncated: flag(d, "streams_truncated"),
 			EventTypes:       strList(d, "event_types"),
-			RecordedAt:       when(d, "recorded_at"),
+			RecordedAt:       queries.When(d, "recorded_at"),
 		}
 	}
 	return out, nil
@@ -161,17 +162,17 @@ var redactedFields = map[string][]string{
 
 // StreamEvents returns the stored events of one of the team's streams,
 // oldest first. A stream that does not exist, or whose events carry
-// another team, is ErrNotFound.
+// another team, is queries.ErrNotFound.
 func (a *Audit) StreamEvents(ctx context.Context, team, streamID string) ([]AuditEvent, error) {
 	if team == "" {
-		return nil, ErrNoTeam
+		return nil, queries.ErrNoTeam
 	}
 	evs, err := a.events.ReadStream(ctx, streamID, eventstore.ReadStreamOptions{})
 	if err != nil {
 		return nil, fmt.Errorf("audit stream %q: %w", streamID, err)
 	}
 	if !ownedBy(evs, team) {
-		return nil, notFound("stream", streamID)
+		return nil, queries.NotFound("stream", streamID)
 	}
 	return auditEvents(evs)
 }
@@ -199,10 +200,10 @@ type StreamState struct {
 // StreamState replays one of the team's streams up to at (its zero value:
 // the whole stream) with eventstore.ReplayStream and rebuilds the state
 // from those events. A stream that does not exist, whose events carry
-// another team, or that had no event yet at that point is ErrNotFound.
+// another team, or that had no event yet at that point is queries.ErrNotFound.
 func (a *Audit) StreamState(ctx context.Context, team, streamID string, at eventstore.AsOf) (StreamState, error) {
 	if team == "" {
-		return StreamState{}, ErrNoTeam
+		return StreamState{}, queries.ErrNoTeam
 	}
 	var v domain.Validator
 	v.Check(at.Version >= 0, "version", "must be a positive stream version")
@@ -215,7 +216,7 @@ func (a *Audit) StreamState(ctx context.Context, team, streamID string, at event
 		return StreamState{}, fmt.Errorf("audit: %w", err)
 	}
 	if !ownedBy(evs, team) {
-		return StreamState{}, notFound("stream", streamID)
+		return StreamState{}, queries.NotFound("stream", streamID)
 	}
 	state, err := a.state(evs)
 	if err != nil {

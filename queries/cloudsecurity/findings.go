@@ -1,4 +1,4 @@
-package queries
+package cloudsecurity
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 	"github.com/cspm-es/cspm-es/domain"
 	csdomain "github.com/cspm-es/cspm-es/domain/cloudsecurity"
 	"github.com/cspm-es/cspm-es/platform/readmodel"
+	"github.com/cspm-es/cspm-es/queries"
 )
 
 // FindingFilter narrows ListFindings; empty fields do not filter.
@@ -23,9 +24,9 @@ var findingStatuses = []csdomain.Status{csdomain.StatusOpen, csdomain.StatusReso
 
 // ListFindings returns one page of the team's findings, most recently
 // raised first (then by id, descending), matching every field f sets.
-func (s *Service) ListFindings(ctx context.Context, team string, f FindingFilter, p Page) (FindingList, error) {
+func (s *Service) ListFindings(ctx context.Context, team string, f FindingFilter, p queries.Page) (FindingList, error) {
 	if team == "" {
-		return FindingList{}, ErrNoTeam
+		return FindingList{}, queries.ErrNoTeam
 	}
 	var v domain.Validator
 	severities := make([]any, 0, len(f.Severity))
@@ -40,12 +41,12 @@ func (s *Service) ListFindings(ctx context.Context, team string, f FindingFilter
 		}
 	}
 	status := strings.ToLower(strings.TrimSpace(f.Status))
-	if status != "" && !contains(findingStatuses, status) {
+	if status != "" && !queries.OneOf(findingStatuses, status) {
 		v.Add("status", "%q is not one of open, resolved, suppressed", f.Status)
 	}
-	checkText(&v, "account_id", f.AccountID)
-	checkText(&v, "scan_id", f.ScanID)
-	p.check(&v)
+	queries.CheckText(&v, "account_id", f.AccountID)
+	queries.CheckText(&v, "scan_id", f.ScanID)
+	p.Check(&v)
 	if err := v.Err(); err != nil {
 		return FindingList{}, err
 	}
@@ -58,13 +59,13 @@ func (s *Service) ListFindings(ctx context.Context, team string, f FindingFilter
 	default:
 		terms = append(terms, readmodel.In("severity", severities...))
 	}
-	terms = appendEq(terms, "status", status)
-	terms = appendEq(terms, "account_id", f.AccountID)
-	terms = appendEq(terms, "scan_id", f.ScanID)
-	page, err := find(ctx, s.cloudSecurity, findingsCollection, readmodel.FindOptions{
+	terms = queries.AppendEq(terms, "status", status)
+	terms = queries.AppendEq(terms, "account_id", f.AccountID)
+	terms = queries.AppendEq(terms, "scan_id", f.ScanID)
+	page, err := queries.Find(ctx, s.cloudSecurity, findingsCollection, readmodel.FindOptions{
 		Filter: readmodel.And(terms...),
 		Sort:   []readmodel.SortField{readmodel.Desc("raised_at")},
-		Limit:  p.limit(),
+		Limit:  p.Size(),
 		Cursor: p.Cursor,
 	})
 	if err != nil {
@@ -80,20 +81,20 @@ func (s *Service) ListFindings(ctx context.Context, team string, f FindingFilter
 func findingOf(d readmodel.Doc) Finding {
 	return Finding{
 		ID:              d.ID(),
-		ScanID:          str(d, "scan_id"),
-		AccountID:       str(d, "account_id"),
-		CheckID:         str(d, "check_id"),
-		Title:           str(d, "title"),
-		Severity:        str(d, "severity"),
-		ResourceID:      str(d, "resource_id"),
-		Region:          str(d, "region"),
-		Description:     str(d, "description"),
-		Status:          str(d, "status"),
-		RaisedAt:        when(d, "raised_at"),
-		ResolvedAt:      when(d, "resolved_at"),
-		SuppressedAt:    when(d, "suppressed_at"),
-		SuppressedUntil: when(d, "suppressed_until"),
-		Reason:          str(d, "reason"),
-		UpdatedPosition: num(d, "updated_position"),
+		ScanID:          queries.Str(d, "scan_id"),
+		AccountID:       queries.Str(d, "account_id"),
+		CheckID:         queries.Str(d, "check_id"),
+		Title:           queries.Str(d, "title"),
+		Severity:        queries.Str(d, "severity"),
+		ResourceID:      queries.Str(d, "resource_id"),
+		Region:          queries.Str(d, "region"),
+		Description:     queries.Str(d, "description"),
+		Status:          queries.Str(d, "status"),
+		RaisedAt:        queries.When(d, "raised_at"),
+		ResolvedAt:      queries.When(d, "resolved_at"),
+		SuppressedAt:    queries.When(d, "suppressed_at"),
+		SuppressedUntil: queries.When(d, "suppressed_until"),
+		Reason:          queries.Str(d, "reason"),
+		UpdatedPosition: queries.Num(d, "updated_position"),
 	}
 }

@@ -1,4 +1,4 @@
-package queries
+package platform
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 
 	"github.com/cspm-es/cspm-es/domain"
 	"github.com/cspm-es/cspm-es/platform/readmodel"
+	"github.com/cspm-es/cspm-es/queries"
 )
 
 // APIKey is one API key as listed: who it is, never its secret, salt or hash.
@@ -32,19 +33,19 @@ type APIKeyList struct {
 
 // ListKeys returns one page of the team's API keys (active and revoked),
 // most recently issued first, from the platform.api_keys read model.
-func (s *Service) ListKeys(ctx context.Context, team string, p Page) (APIKeyList, error) {
+func (s *Service) ListKeys(ctx context.Context, team string, p queries.Page) (APIKeyList, error) {
 	if team == "" {
-		return APIKeyList{}, ErrNoTeam
+		return APIKeyList{}, queries.ErrNoTeam
 	}
 	var v domain.Validator
-	p.check(&v)
+	p.Check(&v)
 	if err := v.Err(); err != nil {
 		return APIKeyList{}, err
 	}
-	page, err := find(ctx, s.platform, apiKeysCollection, readmodel.FindOptions{
+	page, err := queries.Find(ctx, s.platform, apiKeysCollection, readmodel.FindOptions{
 		Filter: readmodel.Eq("team_id", team),
 		Sort:   []readmodel.SortField{readmodel.Desc("issued_at")},
-		Limit:  p.limit(),
+		Limit:  p.Size(),
 		Cursor: p.Cursor,
 	})
 	if err != nil {
@@ -53,17 +54,17 @@ func (s *Service) ListKeys(ctx context.Context, team string, p Page) (APIKeyList
 	out := APIKeyList{Items: make([]APIKey, len(page.Docs)), NextCursor: page.NextCursor}
 	for i, d := range page.Docs {
 		out.Items[i] = APIKey{
-			ID:              str(d, "key_id"),
-			Name:            str(d, "name"),
-			TeamID:          str(d, "team_id"),
-			Role:            str(d, "role"),
-			Status:          str(d, "status"),
-			IssuedAt:        when(d, "issued_at"),
-			IssuedBy:        str(d, "issued_by"),
-			RevokedAt:       when(d, "revoked_at"),
-			RevokedBy:       str(d, "revoked_by"),
-			RevokeReason:    str(d, "revoke_reason"),
-			UpdatedPosition: num(d, "updated_position"),
+			ID:              queries.Str(d, "key_id"),
+			Name:            queries.Str(d, "name"),
+			TeamID:          queries.Str(d, "team_id"),
+			Role:            queries.Str(d, "role"),
+			Status:          queries.Str(d, "status"),
+			IssuedAt:        queries.When(d, "issued_at"),
+			IssuedBy:        queries.Str(d, "issued_by"),
+			RevokedAt:       queries.When(d, "revoked_at"),
+			RevokedBy:       queries.Str(d, "revoked_by"),
+			RevokeReason:    queries.Str(d, "revoke_reason"),
+			UpdatedPosition: queries.Num(d, "updated_position"),
 		}
 	}
 	return out, nil
