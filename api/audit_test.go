@@ -30,52 +30,53 @@ import (
 	"github.com/cspm-es/cspm-es/projections"
 	platformproj "github.com/cspm-es/cspm-es/projections/platform"
 	"github.com/cspm-es/cspm-es/queries"
+	platformquery "github.com/cspm-es/cspm-es/queries/platform"
 )
 
 // fakeAudit answers the audit routes with canned data and records what
 // it was asked.
 type fakeAudit struct {
 	mu      sync.Mutex
-	filters []queries.AuditFilter
+	filters []platformquery.AuditFilter
 	pages   []queries.Page
 	asOf    []eventstore.AsOf
 	broken  bool
 }
 
-func (f *fakeAudit) AuditLog(_ context.Context, team string, fl queries.AuditFilter, p queries.Page) (queries.AuditList, error) {
+func (f *fakeAudit) AuditLog(_ context.Context, team string, fl platformquery.AuditFilter, p queries.Page) (platformquery.AuditList, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.filters, f.pages = append(f.filters, fl), append(f.pages, p)
-	return queries.AuditList{Items: []queries.AuditEntry{{ID: "cmd-1", TeamID: team, CommandID: "cmd-1", Actor: "key:k", Route: "POST /api/v1/scans",
+	return platformquery.AuditList{Items: []platformquery.AuditEntry{{ID: "cmd-1", TeamID: team, CommandID: "cmd-1", Actor: "key:k", Route: "POST /api/v1/scans",
 		FirstPosition: 1, Position: 1, EventCount: 1, StreamIDs: []string{"scan-1"}, EventTypes: []string{"ScanRequested"}}}}, nil
 }
 
-func (f *fakeAudit) StreamEvents(_ context.Context, team, streamID string) ([]queries.AuditEvent, error) {
+func (f *fakeAudit) StreamEvents(_ context.Context, team, streamID string) ([]platformquery.AuditEvent, error) {
 	if team != "team-a" {
 		return nil, queries.ErrNotFound
 	}
-	return []queries.AuditEvent{{RecordedEvent: eventstore.RecordedEvent{StreamID: streamID, Version: 1, Position: 1,
+	return []platformquery.AuditEvent{{RecordedEvent: eventstore.RecordedEvent{StreamID: streamID, Version: 1, Position: 1,
 		Data: json.RawMessage(`{"x":"<&>"}`), Metadata: eventstore.Metadata{TeamID: team}}}}, nil
 }
 
-func (f *fakeAudit) StreamState(_ context.Context, team, streamID string, at eventstore.AsOf) (queries.StreamState, error) {
+func (f *fakeAudit) StreamState(_ context.Context, team, streamID string, at eventstore.AsOf) (platformquery.StreamState, error) {
 	f.mu.Lock()
 	f.asOf = append(f.asOf, at)
 	f.mu.Unlock()
 	if team != "team-a" {
-		return queries.StreamState{}, queries.ErrNotFound
+		return platformquery.StreamState{}, queries.ErrNotFound
 	}
-	return queries.StreamState{StreamID: streamID, Version: 1, State: map[string]any{"status": "requested"}}, nil
+	return platformquery.StreamState{StreamID: streamID, Version: 1, State: map[string]any{"status": "requested"}}, nil
 }
 
-func (f *fakeAudit) Verify(context.Context) (queries.VerifyResult, error) {
+func (f *fakeAudit) Verify(context.Context) (platformquery.VerifyResult, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.broken {
-		return queries.VerifyResult{EventsChecked: 3, StreamsChecked: 2,
+		return platformquery.VerifyResult{EventsChecked: 3, StreamsChecked: 2,
 			Broken: &eventstore.BrokenLink{Position: 2, StreamID: "scan-1", Version: 2, EventID: "e2", Reason: "hash does not match the event's content"}}, nil
 	}
-	return queries.VerifyResult{OK: true, EventsChecked: 3, StreamsChecked: 2}, nil
+	return platformquery.VerifyResult{OK: true, EventsChecked: 3, StreamsChecked: 2}, nil
 }
 
 func newAuditFakeEnv(t *testing.T) (*fakeEnv, *fakeAudit) {
@@ -143,7 +144,7 @@ func TestAuditRoutes_Parameters(t *testing.T) {
 
 	res := get("/api/v1/audit/log?actor=key:k&route=" + url.QueryEscape("POST /api/v1/scans") + "&limit=5&cursor=c1&min_position=3")
 	require.Equal(t, http.StatusOK, res.Status, "%s", res.Raw)
-	assert.Equal(t, queries.AuditFilter{Actor: "key:k", Route: "POST /api/v1/scans"}, audit.filters[0])
+	assert.Equal(t, platformquery.AuditFilter{Actor: "key:k", Route: "POST /api/v1/scans"}, audit.filters[0])
 	assert.Equal(t, queries.Page{Limit: 5, Cursor: "c1"}, audit.pages[0])
 	assert.JSONEq(t, `{"position": 9, "stale": false, "next_cursor": null, "request_id": "`+res.Env.Meta.RequestID+`"}`, string(metaOf(t, res)))
 
@@ -231,7 +232,7 @@ func TestAuditRoutes_VerifyBrokenIs200(t *testing.T) {
 	res = serve(t, env.srv.Handler(), request{Method: http.MethodGet, Path: "/api/v1/audit/verify"})
 	require.Equal(t, http.StatusOK, res.Status, "%s", res.Raw)
 	assert.True(t, res.Env.Success)
-	var got queries.VerifyResult
+	var got platformquery.VerifyResult
 	require.NoError(t, json.Unmarshal(res.Data, &got))
 	assert.False(t, got.OK)
 	require.NotNil(t, got.Broken)
@@ -278,10 +279,10 @@ func newAuditComponent(t *testing.T, mutate ...func(*api.ServerConfig)) *auditCo
 		m(&cfg)
 	}
 	srv := api.NewServer(cfg, api.Deps{
-		Commands: commands.New(c.store, codec, time.Now),
+		Commands: moduleCommands(commands.NewKit(c.store, codec, time.Now)),
 		Auth:     testAuth,
 		Progress: c,
-		Audit: queries.NewAudit(queries.AuditDeps{
+		Audit: platformquery.NewAudit(platformquery.AuditDeps{
 			Log:    platform,
 			Events: c.store,
 			State:  func(evs []eventstore.RecordedEvent) (any, error) { return commands.State(codec, evs) },
@@ -333,7 +334,7 @@ func (c *auditComponent) get(t *testing.T, path string) response {
 	return c.send(t, "team-a", request{Method: http.MethodGet, Path: path})
 }
 
-func auditRoutes(entries []queries.AuditEntry) []string {
+func auditRoutes(entries []platformquery.AuditEntry) []string {
 	out := make([]string, len(entries))
 	for i, e := range entries {
 		out[i] = e.Route
@@ -358,7 +359,7 @@ func TestAuditComponent(t *testing.T) {
 
 	// The audit log, newest first, read-your-writes through min_position.
 	res := c.get(t, fmt.Sprintf("/api/v1/audit/log?min_position=%d", batch.Position))
-	log := mustSucceed[[]queries.AuditEntry](t, res, http.StatusOK)
+	log := mustSucceed[[]platformquery.AuditEntry](t, res, http.StatusOK)
 	assert.False(t, res.Env.Meta.Stale)
 	assert.GreaterOrEqual(t, res.Env.Meta.Position, batch.Position)
 	require.Equal(t, []string{"POST /api/v1/scans/:id/findings", "POST /api/v1/scans/:id/start", "POST /api/v1/scans"}, auditRoutes(log))
@@ -382,22 +383,22 @@ func TestAuditComponent(t *testing.T) {
 	}
 
 	// Filters and pages.
-	byActor := mustSucceed[[]queries.AuditEntry](t, c.get(t, "/api/v1/audit/log?actor=key:k-analyst-team-a"), http.StatusOK)
+	byActor := mustSucceed[[]platformquery.AuditEntry](t, c.get(t, "/api/v1/audit/log?actor=key:k-analyst-team-a"), http.StatusOK)
 	assert.Equal(t, []string{"POST /api/v1/scans/:id/start"}, auditRoutes(byActor))
-	byRoute := mustSucceed[[]queries.AuditEntry](t, c.get(t, "/api/v1/audit/log?route="+url.QueryEscape("POST /api/v1/scans")), http.StatusOK)
+	byRoute := mustSucceed[[]platformquery.AuditEntry](t, c.get(t, "/api/v1/audit/log?route="+url.QueryEscape("POST /api/v1/scans")), http.StatusOK)
 	assert.Equal(t, []string{"POST /api/v1/scans"}, auditRoutes(byRoute))
 	var paged []string
 	path := "/api/v1/audit/log?limit=2"
 	for {
 		res := c.get(t, path)
-		paged = append(paged, auditRoutes(mustSucceed[[]queries.AuditEntry](t, res, http.StatusOK))...)
+		paged = append(paged, auditRoutes(mustSucceed[[]platformquery.AuditEntry](t, res, http.StatusOK))...)
 		if res.Env.Meta.NextCursor == "" {
 			break
 		}
 		path = "/api/v1/audit/log?limit=2&cursor=" + url.QueryEscape(res.Env.Meta.NextCursor)
 	}
 	assert.Equal(t, auditRoutes(log), paged)
-	teamB := mustSucceed[[]queries.AuditEntry](t, c.send(t, "team-b", request{Method: http.MethodGet, Path: "/api/v1/audit/log"}), http.StatusOK)
+	teamB := mustSucceed[[]platformquery.AuditEntry](t, c.send(t, "team-b", request{Method: http.MethodGet, Path: "/api/v1/audit/log"}), http.StatusOK)
 	assert.Equal(t, []string{"POST /api/v1/scans"}, auditRoutes(teamB), "each team sees only its own log")
 
 	// A stream's stored events: the hash chain recomputes from the answer.
@@ -425,7 +426,7 @@ func TestAuditComponent(t *testing.T) {
 
 	// State now, at version 1, and as of the request's recording time.
 	type stateView struct {
-		queries.StreamState
+		platformquery.StreamState
 		State struct {
 			Status string `json:"status"`
 		} `json:"state"`
@@ -438,7 +439,7 @@ func TestAuditComponent(t *testing.T) {
 	assert.Equal(t, "requested", v1.State.Status)
 	assert.Equal(t, int64(1), v1.Version)
 	require.Len(t, v1.Events, 1)
-	assert.Equal(t, &queries.StreamAsOf{Version: 1}, v1.AsOf)
+	assert.Equal(t, &platformquery.StreamAsOf{Version: 1}, v1.AsOf)
 	asOf := mustSucceed[stateView](t, c.get(t, "/api/v1/audit/streams/scan-a1/state?as_of="+url.QueryEscape(events[1].RecordedAt.Format(time.RFC3339Nano))), http.StatusOK)
 	assert.Equal(t, int64(2), asOf.Version, "as_of includes events recorded at that instant")
 	before := c.get(t, "/api/v1/audit/streams/scan-a1/state?as_of="+url.QueryEscape(events[0].RecordedAt.Add(-time.Hour).Format(time.RFC3339)))
@@ -446,7 +447,7 @@ func TestAuditComponent(t *testing.T) {
 
 	// Verify: intact, then a tampered event is named; 200 both times.
 	res = c.get(t, "/api/v1/audit/verify")
-	verified := mustSucceed[queries.VerifyResult](t, res, http.StatusOK)
+	verified := mustSucceed[platformquery.VerifyResult](t, res, http.StatusOK)
 	assert.True(t, verified.OK)
 	assert.Equal(t, c.head(t), verified.EventsChecked)
 	assert.Nil(t, verified.Broken)
@@ -457,7 +458,7 @@ func TestAuditComponent(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, db.Close())
 	res = c.get(t, "/api/v1/audit/verify")
-	verified = mustSucceed[queries.VerifyResult](t, res, http.StatusOK)
+	verified = mustSucceed[platformquery.VerifyResult](t, res, http.StatusOK)
 	assert.False(t, verified.OK)
 	require.NotNil(t, verified.Broken)
 	assert.Equal(t, events[1].Position, verified.Broken.Position)
@@ -494,6 +495,6 @@ func TestAuditRoutes_VerifyError(t *testing.T) {
 
 type failingAudit struct{ *fakeAudit }
 
-func (failingAudit) Verify(context.Context) (queries.VerifyResult, error) {
-	return queries.VerifyResult{}, fmt.Errorf("audit: verify: %w", errors.Join(context.DeadlineExceeded))
+func (failingAudit) Verify(context.Context) (platformquery.VerifyResult, error) {
+	return platformquery.VerifyResult{}, fmt.Errorf("audit: verify: %w", errors.Join(context.DeadlineExceeded))
 }

@@ -45,12 +45,12 @@ func newComponent(t *testing.T) *component {
 // serveComponent starts an API over store for team.
 func serveComponent(t *testing.T, store *sqlite.Store, team string) string {
 	t.Helper()
-	handlers := commands.New(store, eventstore.NewDomainCodec(), time.Now)
+	cmds := moduleCommands(commands.NewKit(store, eventstore.NewDomainCodec(), time.Now))
 	srv := api.NewServer(api.ServerConfig{
 		BodyLimit:       4 << 10,
 		IngestBodyLimit: 64 << 10,
 	}, api.Deps{
-		Commands: handlers,
+		Commands: cmds,
 		Auth:     testAuth,
 		Readiness: []api.ReadinessChecker{api.ReadinessCheck("eventstore", func(ctx context.Context) error {
 			_, err := store.HeadPosition(ctx)

@@ -14,7 +14,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cspm-es/cspm-es/api"
-	"github.com/cspm-es/cspm-es/commands"
+	cscmd "github.com/cspm-es/cspm-es/commands/cloudsecurity"
+	orchcmd "github.com/cspm-es/cspm-es/commands/orchestration"
 )
 
 // TestBadInputIsRejectedBeforeTheCommand: whatever is wrong with a request,
@@ -361,32 +362,32 @@ func TestBodiesThatAreFine(t *testing.T) {
 		{
 			name: "optional body may be empty",
 			req:  request{Path: "/api/v1/scans/scan-1/start"},
-			want: commands.StartScan{ScanID: "scan-1"},
+			want: orchcmd.StartScan{ScanID: "scan-1"},
 		},
 		{
 			name: "optional body may be {}",
 			req:  request{Path: "/api/v1/findings/f-1/resolve", Body: `{}`},
-			want: commands.ResolveFinding{FindingID: "f-1"},
+			want: cscmd.ResolveFinding{FindingID: "f-1"},
 		},
 		{
 			name: "charset utf-8 and trailing whitespace",
 			req:  request{Path: "/api/v1/scans/s:1.a_b-c/complete", Body: "{\"resource_count\": 3}\n\n", ContentType: "application/json; charset=UTF-8"},
-			want: commands.CompleteScan{ScanID: "s:1.a_b-c", ResourceCount: 3},
+			want: orchcmd.CompleteScan{ScanID: "s:1.a_b-c", ResourceCount: 3},
 		},
 		{
 			name: "timestamps",
 			req:  request{Path: "/api/v1/scans/s1/start", Body: `{"started_at": "2026-01-02T15:04:05Z"}`},
-			want: commands.StartScan{ScanID: "s1", StartedAt: ptr(time.Date(2026, 1, 2, 15, 4, 5, 0, time.UTC))},
+			want: orchcmd.StartScan{ScanID: "s1", StartedAt: ptr(time.Date(2026, 1, 2, 15, 4, 5, 0, time.UTC))},
 		},
 		{
 			name: "text beyond ASCII: UTF-8, escapes, a surrogate pair, an escaped backslash",
 			req:  request{Path: "/api/v1/scans/s1/fail", Body: `{"reason": "café 日本 \u00e9 \ud83d\ude00 \uD83D\uDE00 \\ud800 \"\\\ud83d\ude00"}`},
-			want: commands.FailScan{ScanID: "s1", Reason: `café 日本 é 😀 😀 \ud800 "\😀`},
+			want: orchcmd.FailScan{ScanID: "s1", Reason: `café 日本 é 😀 😀 \ud800 "\😀`},
 		},
 		{
 			name: "path id of 128 characters",
 			req:  request{Path: "/api/v1/findings/" + strings.Repeat("f", 128) + "/suppress", Body: `{"reason": "accepted risk"}`},
-			want: commands.SuppressFinding{FindingID: strings.Repeat("f", 128), Reason: "accepted risk"},
+			want: cscmd.SuppressFinding{FindingID: strings.Repeat("f", 128), Reason: "accepted risk"},
 		},
 	}
 	for _, tt := range tests {

@@ -16,8 +16,10 @@ import (
 
 	"github.com/cspm-es/cspm-es/api"
 	"github.com/cspm-es/cspm-es/commands"
+	platformcmd "github.com/cspm-es/cspm-es/commands/platform"
 	"github.com/cspm-es/cspm-es/domain/access"
 	"github.com/cspm-es/cspm-es/queries"
+	platformquery "github.com/cspm-es/cspm-es/queries/platform"
 )
 
 // Fuzz tests for the request decoders of the command routes. Whatever the
@@ -157,18 +159,18 @@ type countingKeys struct{ n atomic.Int64 }
 
 func (k *countingKeys) count() int { return int(k.n.Load()) }
 
-func (k *countingKeys) IssueKey(_ context.Context, m commands.Meta, c commands.IssueKey) (commands.IssuedKey, error) {
+func (k *countingKeys) IssueKey(_ context.Context, m commands.Meta, c platformcmd.IssueKey) (platformcmd.IssuedKey, error) {
 	k.n.Add(1)
-	return commands.IssuedKey{Result: commands.Result{ID: "k1", StreamID: "apikey-k1", Version: 1, Position: 1}, Name: c.Name, TeamID: m.TeamID}, nil
+	return platformcmd.IssuedKey{Result: commands.Result{ID: "k1", StreamID: "apikey-k1", Version: 1, Position: 1}, Name: c.Name, TeamID: m.TeamID}, nil
 }
 
-func (k *countingKeys) RevokeKey(_ context.Context, _ commands.Meta, c commands.RevokeKey) (commands.Result, error) {
+func (k *countingKeys) RevokeKey(_ context.Context, _ commands.Meta, c platformcmd.RevokeKey) (commands.Result, error) {
 	k.n.Add(1)
 	return commands.Result{ID: c.KeyID, StreamID: "apikey-" + c.KeyID, Version: 2, Position: 2}, nil
 }
 
-func (k *countingKeys) ListKeys(context.Context, string, queries.Page) (queries.APIKeyList, error) {
-	return queries.APIKeyList{}, nil
+func (k *countingKeys) ListKeys(context.Context, string, queries.Page) (platformquery.APIKeyList, error) {
+	return platformquery.APIKeyList{}, nil
 }
 
 // countingAdmin counts the projection-admin calls that take a body.

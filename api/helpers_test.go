@@ -19,6 +19,8 @@ import (
 
 	"github.com/cspm-es/cspm-es/api"
 	"github.com/cspm-es/cspm-es/commands"
+	cscmd "github.com/cspm-es/cspm-es/commands/cloudsecurity"
+	orchcmd "github.com/cspm-es/cspm-es/commands/orchestration"
 )
 
 // call is one command the fake received.
@@ -69,23 +71,23 @@ func (f *fakeCommands) Calls() []call {
 	return append([]call(nil), f.calls...)
 }
 
-func (f *fakeCommands) RequestScan(ctx context.Context, m commands.Meta, c commands.RequestScan) (commands.Result, error) {
+func (f *fakeCommands) RequestScan(ctx context.Context, m commands.Meta, c orchcmd.RequestScan) (commands.Result, error) {
 	return f.record(ctx, "RequestScan", m, c)
 }
 
-func (f *fakeCommands) StartScan(ctx context.Context, m commands.Meta, c commands.StartScan) (commands.Result, error) {
+func (f *fakeCommands) StartScan(ctx context.Context, m commands.Meta, c orchcmd.StartScan) (commands.Result, error) {
 	return f.record(ctx, "StartScan", m, c)
 }
 
-func (f *fakeCommands) CompleteScan(ctx context.Context, m commands.Meta, c commands.CompleteScan) (commands.Result, error) {
+func (f *fakeCommands) CompleteScan(ctx context.Context, m commands.Meta, c orchcmd.CompleteScan) (commands.Result, error) {
 	return f.record(ctx, "CompleteScan", m, c)
 }
 
-func (f *fakeCommands) FailScan(ctx context.Context, m commands.Meta, c commands.FailScan) (commands.Result, error) {
+func (f *fakeCommands) FailScan(ctx context.Context, m commands.Meta, c orchcmd.FailScan) (commands.Result, error) {
 	return f.record(ctx, "FailScan", m, c)
 }
 
-func (f *fakeCommands) RaiseFindings(ctx context.Context, m commands.Meta, c commands.RaiseFindings) (commands.BatchResult, error) {
+func (f *fakeCommands) RaiseFindings(ctx context.Context, m commands.Meta, c cscmd.RaiseFindings) (commands.BatchResult, error) {
 	r, err := f.record(ctx, "RaiseFindings", m, c)
 	if err != nil {
 		return commands.BatchResult{}, err
@@ -98,11 +100,11 @@ func (f *fakeCommands) RaiseFindings(ctx context.Context, m commands.Meta, c com
 	return commands.BatchResult{Items: items, Position: r.Position + int64(len(items)) - 1, Duplicate: r.Duplicate}, nil
 }
 
-func (f *fakeCommands) ResolveFinding(ctx context.Context, m commands.Meta, c commands.ResolveFinding) (commands.Result, error) {
+func (f *fakeCommands) ResolveFinding(ctx context.Context, m commands.Meta, c cscmd.ResolveFinding) (commands.Result, error) {
 	return f.record(ctx, "ResolveFinding", m, c)
 }
 
-func (f *fakeCommands) SuppressFinding(ctx context.Context, m commands.Meta, c commands.SuppressFinding) (commands.Result, error) {
+func (f *fakeCommands) SuppressFinding(ctx context.Context, m commands.Meta, c cscmd.SuppressFinding) (commands.Result, error) {
 	return f.record(ctx, "SuppressFinding", m, c)
 }
 
@@ -257,4 +259,10 @@ func fields(env api.Envelope) []string {
 		out[i] = d.Field
 	}
 	return out
+}
+
+// moduleCommands is every module's command handlers on kit behind
+// Deps.Commands, as the process wires them.
+func moduleCommands(kit *commands.Kit) api.CommandModules {
+	return api.CommandModules{OrchestrationCommands: orchcmd.New(kit), CloudSecurityCommands: cscmd.New(kit)}
 }

@@ -17,27 +17,29 @@ import (
 
 	"github.com/cspm-es/cspm-es/api"
 	"github.com/cspm-es/cspm-es/commands"
+	platformcmd "github.com/cspm-es/cspm-es/commands/platform"
 	"github.com/cspm-es/cspm-es/domain/access"
 	"github.com/cspm-es/cspm-es/eventstore"
 	"github.com/cspm-es/cspm-es/eventstore/sqlite"
 	"github.com/cspm-es/cspm-es/platform/auth"
 	"github.com/cspm-es/cspm-es/queries"
+	platformquery "github.com/cspm-es/cspm-es/queries/platform"
 )
 
 // keyService is the real command handlers and authenticator behind the
 // key routes (revocations invalidate the cache, as the process wires it),
 // with a recording fake for the list.
 type keyService struct {
-	*commands.Handlers
+	*platformcmd.Handlers
 	auth *auth.Authenticator
 
 	mu       sync.Mutex
 	listed   []string // team of each ListKeys call
 	pages    []queries.Page
-	listWith queries.APIKeyList
+	listWith platformquery.APIKeyList
 }
 
-func (k *keyService) RevokeKey(ctx context.Context, m commands.Meta, cmd commands.RevokeKey) (commands.Result, error) {
+func (k *keyService) RevokeKey(ctx context.Context, m commands.Meta, cmd platformcmd.RevokeKey) (commands.Result, error) {
 	res, err := k.Handlers.RevokeKey(ctx, m, cmd)
 	if err == nil {
 		k.auth.Invalidate(cmd.KeyID)
@@ -45,7 +47,7 @@ func (k *keyService) RevokeKey(ctx context.Context, m commands.Meta, cmd command
 	return res, err
 }
 
-func (k *keyService) ListKeys(_ context.Context, team string, p queries.Page) (queries.APIKeyList, error) {
+func (k *keyService) ListKeys(_ context.Context, team string, p queries.Page) (platformquery.APIKeyList, error) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	k.listed = append(k.listed, team)
@@ -71,14 +73,15 @@ func newKeysComponent(t *testing.T) *keysComponent {
 	require.NoError(t, err)
 	t.Cleanup(func() { assert.NoError(t, store.Close()) })
 	codec := eventstore.NewDomainCodec()
-	handlers := commands.New(store, codec, time.Now)
+	kit := commands.NewKit(store, codec, time.Now)
+	handlers := platformcmd.New(kit)
 	authn := auth.New(store, codec, auth.Config{})
 	c := &keysComponent{keys: &keyService{Handlers: handlers, auth: authn}, logs: &logBuffer{}}
 	srv := api.NewServer(api.ServerConfig{
 		BodyLimit: 4 << 10,
 		Logger:    slog.New(slog.NewJSONHandler(c.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	}, api.Deps{
-		Commands: handlers,
+		Commands: moduleCommands(kit),
 		Auth:     authn,
 		Keys:     c.keys,
 		Progress: &fakeProgress{},
@@ -87,7 +90,7 @@ func newKeysComponent(t *testing.T) *keysComponent {
 	t.Cleanup(ts.Close)
 	c.url = ts.URL
 	for team, dst := range map[string]*string{"team-a": &c.admin, "team-b": &c.adminB} {
-		k, err := handlers.IssueKey(t.Context(), commands.Meta{TeamID: team, Actor: "test"}, commands.IssueKey{Name: "admin", Role: "admin"})
+		k, err := handlers.IssueKey(t.Context(), commands.Meta{TeamID: team, Actor: "test"}, platformcmd.IssueKey{Name: "admin", Role: "admin"})
 		require.NoError(t, err)
 		*dst = k.Key
 	}
@@ -234,12 +237,12 @@ func TestCreateKeyReplay(t *testing.T) {
 func TestListKeysRoute(t *testing.T) {
 	t.Parallel()
 	c := newKeysComponent(t)
-	c.keys.listWith = queries.APIKeyList{
-		Items:      []queries.APIKey{{ID: "k1", Name: "ci", TeamID: "team-b", Role: "viewer", Status: "active"}},
+	c.keys.listWith = platformquery.APIKeyList{
+		Items:      []platformquery.APIKey{{ID: "k1", Name: "ci", TeamID: "team-b", Role: "viewer", Status: "active"}},
 		NextCursor: "next-page",
 	}
 	res := c.as(t, c.adminB, request{Method: http.MethodGet, Path: "/api/v1/keys?limit=1&cursor=abc"})
-	items := mustSucceed[[]queries.APIKey](t, res, http.StatusOK)
+	items := mustSucceed[[]platformquery.APIKey](t, res, http.StatusOK)
 	assert.Equal(t, c.keys.listWith.Items, items)
 	var meta struct {
 		Meta struct {

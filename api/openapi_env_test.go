@@ -16,6 +16,7 @@ import (
 
 	"github.com/cspm-es/cspm-es/api"
 	"github.com/cspm-es/cspm-es/commands"
+	platformcmd "github.com/cspm-es/cspm-es/commands/platform"
 	"github.com/cspm-es/cspm-es/eventstore"
 	"github.com/cspm-es/cspm-es/eventstore/sqlite"
 	"github.com/cspm-es/cspm-es/platform/dbregistry"
@@ -26,6 +27,9 @@ import (
 	orchestrationproj "github.com/cspm-es/cspm-es/projections/orchestration"
 	platformproj "github.com/cspm-es/cspm-es/projections/platform"
 	"github.com/cspm-es/cspm-es/queries"
+	csquery "github.com/cspm-es/cspm-es/queries/cloudsecurity"
+	orchquery "github.com/cspm-es/cspm-es/queries/orchestration"
+	platformquery "github.com/cspm-es/cspm-es/queries/platform"
 )
 
 // The environment of the OpenAPI tests: a server with every optional
@@ -101,15 +105,16 @@ func newContractEnv(t *testing.T, mutate ...func(*api.ServerConfig, *api.Deps)) 
 		cloudsecurityproj.NewFindings(), platformproj.NewDashboard(), platformproj.NewAPIKeys(), platformproj.NewAuditLog())
 	env := &contractEnv{store: store, projects: proj, admin: &contractAdmin{}}
 	codec := eventstore.NewDomainCodec()
-	handlers := commands.New(store, codec, time.Now)
-	queryService := queries.New(queries.Stores{
-		Orchestration: proj.stores[dbregistry.ORCHESTRATION],
-		CloudSecurity: proj.stores[dbregistry.CLOUD_SECURITY],
-		Platform:      proj.stores[dbregistry.PLATFORM],
-	})
+	kit := commands.NewKit(store, codec, time.Now)
+	platformQueries := platformquery.New(platformquery.Stores{Platform: proj.stores[dbregistry.PLATFORM]})
+	queryService := api.QueryModules{
+		OrchestrationQueries: orchquery.New(orchquery.Stores{Orchestration: proj.stores[dbregistry.ORCHESTRATION]}),
+		CloudSecurityQueries: csquery.New(csquery.Stores{CloudSecurity: proj.stores[dbregistry.CLOUD_SECURITY]}),
+		PlatformQueries:      platformQueries,
+	}
 	cfg := api.ServerConfig{BodyLimit: 4 << 10, IngestBodyLimit: 64 << 10, ReadWaitTimeout: time.Second}
 	deps := api.Deps{
-		Commands: handlers,
+		Commands: moduleCommands(kit),
 		Auth:     testAuth,
 		Readiness: []api.ReadinessChecker{api.ReadinessCheck("eventstore", func(ctx context.Context) error {
 			_, err := store.HeadPosition(ctx)
@@ -127,8 +132,8 @@ func newContractEnv(t *testing.T, mutate ...func(*api.ServerConfig, *api.Deps)) 
 		Progress:    proj,
 		Projections: env.admin,
 		Relay:       fakeRelay{}, // the relay needs NATS: its own tests cover it
-		Keys:        contractKeys{Handlers: handlers, queries: queryService},
-		Audit: queries.NewAudit(queries.AuditDeps{
+		Keys:        contractKeys{Handlers: platformcmd.New(kit), queries: platformQueries},
+		Audit: platformquery.NewAudit(platformquery.AuditDeps{
 			Log:    proj.stores[dbregistry.PLATFORM],
 			Events: store,
 			State:  func(evs []eventstore.RecordedEvent) (any, error) { return commands.State(codec, evs) },
@@ -146,11 +151,11 @@ func newContractEnv(t *testing.T, mutate ...func(*api.ServerConfig, *api.Deps)) 
 // contractKeys is the key service as the process wires it: the command
 // handlers issue and revoke, the queries list.
 type contractKeys struct {
-	*commands.Handlers
-	queries *queries.Service
+	*platformcmd.Handlers
+	queries *platformquery.Service
 }
 
-func (k contractKeys) ListKeys(ctx context.Context, team string, p queries.Page) (queries.APIKeyList, error) {
+func (k contractKeys) ListKeys(ctx context.Context, team string, p queries.Page) (platformquery.APIKeyList, error) {
 	return k.queries.ListKeys(ctx, team, p)
 }
 

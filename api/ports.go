@@ -6,19 +6,48 @@ import (
 	"time"
 
 	"github.com/cspm-es/cspm-es/commands"
+	cscmd "github.com/cspm-es/cspm-es/commands/cloudsecurity"
+	orchcmd "github.com/cspm-es/cspm-es/commands/orchestration"
 	"github.com/cspm-es/cspm-es/queries"
+	csquery "github.com/cspm-es/cspm-es/queries/cloudsecurity"
+	orchquery "github.com/cspm-es/cspm-es/queries/orchestration"
+	platformquery "github.com/cspm-es/cspm-es/queries/platform"
 )
 
-// CommandService is what the command routes call. *commands.Handlers
-// satisfies it.
+// OrchestrationCommands is what the scan routes call.
+// *commands/orchestration.Handlers satisfies it.
+type OrchestrationCommands interface {
+	RequestScan(ctx context.Context, m commands.Meta, cmd orchcmd.RequestScan) (commands.Result, error)
+	StartScan(ctx context.Context, m commands.Meta, cmd orchcmd.StartScan) (commands.Result, error)
+	CompleteScan(ctx context.Context, m commands.Meta, cmd orchcmd.CompleteScan) (commands.Result, error)
+	FailScan(ctx context.Context, m commands.Meta, cmd orchcmd.FailScan) (commands.Result, error)
+}
+
+// CloudSecurityCommands is what the finding routes call.
+// *commands/cloudsecurity.Handlers satisfies it.
+type CloudSecurityCommands interface {
+	RaiseFindings(ctx context.Context, m commands.Meta, cmd cscmd.RaiseFindings) (commands.BatchResult, error)
+	ResolveFinding(ctx context.Context, m commands.Meta, cmd cscmd.ResolveFinding) (commands.Result, error)
+	SuppressFinding(ctx context.Context, m commands.Meta, cmd cscmd.SuppressFinding) (commands.Result, error)
+}
+
+// CommandService is what the command routes call: every module's
+// commands. CommandModules builds one from the modules' handlers.
 type CommandService interface {
-	RequestScan(ctx context.Context, m commands.Meta, cmd commands.RequestScan) (commands.Result, error)
-	StartScan(ctx context.Context, m commands.Meta, cmd commands.StartScan) (commands.Result, error)
-	CompleteScan(ctx context.Context, m commands.Meta, cmd commands.CompleteScan) (commands.Result, error)
-	FailScan(ctx context.Context, m commands.Meta, cmd commands.FailScan) (commands.Result, error)
-	RaiseFindings(ctx context.Context, m commands.Meta, cmd commands.RaiseFindings) (commands.BatchResult, error)
-	ResolveFinding(ctx context.Context, m commands.Meta, cmd commands.ResolveFinding) (commands.Result, error)
-	SuppressFinding(ctx context.Context, m commands.Meta, cmd commands.SuppressFinding) (commands.Result, error)
+	OrchestrationCommands
+	CloudSecurityCommands
+}
+
+// CommandModules is a CommandService made of each module's command
+// handlers; NewServer refuses one with a module missing.
+type CommandModules struct {
+	OrchestrationCommands
+	CloudSecurityCommands
+}
+
+// complete reports whether every module is there.
+func (m CommandModules) complete() bool {
+	return m.OrchestrationCommands != nil && m.CloudSecurityCommands != nil
 }
 
 // ReadinessChecker is one named check run by /readyz. Ready returns nil
@@ -86,12 +115,44 @@ type DatabaseListerFunc func() []Database
 // Databases calls f.
 func (f DatabaseListerFunc) Databases() []Database { return f() }
 
-// QueryService is what the query routes call. *queries.Service satisfies it.
+// OrchestrationQueries is what the scan query routes call.
+// *queries/orchestration.Service satisfies it.
+type OrchestrationQueries interface {
+	ListScans(ctx context.Context, team string, f orchquery.ScanFilter, p queries.Page) (orchquery.ScanList, error)
+	GetScan(ctx context.Context, team, id string) (orchquery.ScanDetail, error)
+}
+
+// CloudSecurityQueries is what the finding query routes call.
+// *queries/cloudsecurity.Service satisfies it.
+type CloudSecurityQueries interface {
+	ListFindings(ctx context.Context, team string, f csquery.FindingFilter, p queries.Page) (csquery.FindingList, error)
+}
+
+// PlatformQueries is what the dashboard route calls.
+// *queries/platform.Service satisfies it.
+type PlatformQueries interface {
+	DashboardSummary(ctx context.Context, team string) (platformquery.Dashboard, error)
+}
+
+// QueryService is what the query routes call: every module's queries.
+// QueryModules builds one from the modules' query services.
 type QueryService interface {
-	ListScans(ctx context.Context, team string, f queries.ScanFilter, p queries.Page) (queries.ScanList, error)
-	GetScan(ctx context.Context, team, id string) (queries.ScanDetail, error)
-	ListFindings(ctx context.Context, team string, f queries.FindingFilter, p queries.Page) (queries.FindingList, error)
-	DashboardSummary(ctx context.Context, team string) (queries.Dashboard, error)
+	OrchestrationQueries
+	CloudSecurityQueries
+	PlatformQueries
+}
+
+// QueryModules is a QueryService made of each module's queries;
+// NewServer refuses one with a module missing.
+type QueryModules struct {
+	OrchestrationQueries
+	CloudSecurityQueries
+	PlatformQueries
+}
+
+// complete reports whether every module is there.
+func (m QueryModules) complete() bool {
+	return m.OrchestrationQueries != nil && m.CloudSecurityQueries != nil && m.PlatformQueries != nil
 }
 
 // ReadProgress says how far the projections have processed the event

@@ -15,6 +15,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/cspm-es/cspm-es/domain"
+	"github.com/cspm-es/cspm-es/queries"
 )
 
 // Query routes read query parameters strictly, as command routes read
@@ -239,4 +240,85 @@ func (s *Server) waitRead(ctx context.Context, reads []string, minPos int64) (Me
 		pos = max(pos, minPos)
 	}
 	return Meta{Position: pos, Stale: stale, kind: metaRead}, nil
+}
+
+// QueryReads returns, for each query route ("GET /api/v1/scans"), the
+// projections it reads, as the projector runtime names them
+// (projections/orchestration, projections/cloudsecurity,
+// projections/platform; a test checks they are registered). min_position
+// waits for these, and meta.position is how far they all are.
+func QueryReads() map[string][]string {
+	return map[string][]string{
+		"GET /api/v1/scans":             readsScans,
+		"GET /api/v1/scans/:id":         readsScan,
+		"GET /api/v1/findings":          readsFindings,
+		"GET /api/v1/dashboard/summary": readsDashboard,
+		"GET /api/v1/audit/log":         readsAuditLog,
+	}
+}
+
+// Query parameters of the list routes.
+const (
+	paramStatus    = "status"
+	paramAccountID = "account_id"
+	paramTool      = "tool"
+	paramScanID    = "scan_id"
+	paramSeverity  = "severity"
+)
+
+// beginRead validates the query string of a route whose only parameter
+// is min_position (p == nil) or takes p as read, then waits for reads to
+// pass min_position (read your writes) and returns the answer's meta.
+func (s *Server) beginRead(c echo.Context, p *params, reads []string) (Meta, error) {
+	if p == nil {
+		read, err := readParams(c, nil)
+		if err != nil {
+			return Meta{}, err
+		}
+		p = &read
+	}
+	minPos, err := p.minPosition(c)
+	if err != nil {
+		return Meta{}, err
+	}
+	return s.readMeta(c, reads, minPos)
+}
+
+// beginList is beginRead for a list: it also reads the page.
+func (s *Server) beginList(c echo.Context, p params, reads []string) (queries.Page, Meta, error) {
+	limit, cursor, err := p.page()
+	if err != nil {
+		return queries.Page{}, Meta{}, err
+	}
+	meta, err := s.beginRead(c, &p, reads)
+	if err != nil {
+		return queries.Page{}, Meta{}, err
+	}
+	meta.kind = metaList
+	return queries.Page{Limit: limit, Cursor: cursor}, meta, nil
+}
+
+// textField is a single-valued text filter and where it goes.
+type textField struct {
+	name string
+	dst  *string
+}
+
+// textParams reads text filters into their fields, in order.
+func textParams(p params, fields ...textField) error {
+	for _, f := range fields {
+		v, err := p.text(f.name)
+		if err != nil {
+			return err
+		}
+		*f.dst = v
+	}
+	return nil
+}
+
+func nonNil[T any](items []T) []T {
+	if items == nil {
+		return []T{}
+	}
+	return items
 }

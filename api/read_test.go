@@ -20,6 +20,9 @@ import (
 	orchestrationproj "github.com/cspm-es/cspm-es/projections/orchestration"
 	platformproj "github.com/cspm-es/cspm-es/projections/platform"
 	"github.com/cspm-es/cspm-es/queries"
+	csquery "github.com/cspm-es/cspm-es/queries/cloudsecurity"
+	orchquery "github.com/cspm-es/cspm-es/queries/orchestration"
+	platformquery "github.com/cspm-es/cspm-es/queries/platform"
 )
 
 // Query and projection routes over fakes: parameters, validation,
@@ -28,41 +31,41 @@ import (
 
 type fakeQueries struct {
 	mu       sync.Mutex
-	scanF    queries.ScanFilter
-	findingF queries.FindingFilter
+	scanF    orchquery.ScanFilter
+	findingF csquery.FindingFilter
 	page     queries.Page
 	err      error
 }
 
-func (f *fakeQueries) ListScans(_ context.Context, team string, sf queries.ScanFilter, p queries.Page) (queries.ScanList, error) {
+func (f *fakeQueries) ListScans(_ context.Context, team string, sf orchquery.ScanFilter, p queries.Page) (orchquery.ScanList, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.scanF, f.page = sf, p
 	if f.err != nil {
-		return queries.ScanList{}, f.err
+		return orchquery.ScanList{}, f.err
 	}
-	return queries.ScanList{Items: []queries.Scan{{ID: "s1", Status: "requested", AccountID: team}}, NextCursor: "next-1"}, nil
+	return orchquery.ScanList{Items: []orchquery.Scan{{ID: "s1", Status: "requested", AccountID: team}}, NextCursor: "next-1"}, nil
 }
 
-func (f *fakeQueries) GetScan(_ context.Context, _ string, id string) (queries.ScanDetail, error) {
+func (f *fakeQueries) GetScan(_ context.Context, _ string, id string) (orchquery.ScanDetail, error) {
 	if id == "missing" {
-		return queries.ScanDetail{}, fmt.Errorf("scan %q: %w", id, queries.ErrNotFound)
+		return orchquery.ScanDetail{}, fmt.Errorf("scan %q: %w", id, queries.ErrNotFound)
 	}
-	return queries.ScanDetail{Scan: queries.Scan{ID: id, Status: "running"}}, nil
+	return orchquery.ScanDetail{Scan: orchquery.Scan{ID: id, Status: "running"}}, nil
 }
 
-func (f *fakeQueries) ListFindings(_ context.Context, _ string, ff queries.FindingFilter, p queries.Page) (queries.FindingList, error) {
+func (f *fakeQueries) ListFindings(_ context.Context, _ string, ff csquery.FindingFilter, p queries.Page) (csquery.FindingList, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.findingF, f.page = ff, p
 	if f.err != nil {
-		return queries.FindingList{}, f.err
+		return csquery.FindingList{}, f.err
 	}
-	return queries.FindingList{}, nil
+	return csquery.FindingList{}, nil
 }
 
-func (f *fakeQueries) DashboardSummary(_ context.Context, team string) (queries.Dashboard, error) {
-	return queries.Dashboard{TeamID: team}, nil
+func (f *fakeQueries) DashboardSummary(_ context.Context, team string) (platformquery.Dashboard, error) {
+	return platformquery.Dashboard{TeamID: team}, nil
 }
 
 // fakeProgress has processed through reached; WaitFor succeeds at once
@@ -172,7 +175,7 @@ func TestListScans_FiltersPageAndMeta(t *testing.T) {
 	res := r.get(t, "/api/v1/scans?status=running&account_id=123&tool=prowler&limit=10&cursor=abc")
 	require.Equal(t, http.StatusOK, res.Status, "%s", res.Raw)
 	assert.JSONEq(t, `[{"id":"s1","account_id":"team-a","provider":"","tool":"","status":"requested","resource_count":0,"updated_position":0}]`, string(res.Data))
-	assert.Equal(t, queries.ScanFilter{Status: "running", AccountID: "123", Tool: "prowler"}, r.queries.scanF)
+	assert.Equal(t, orchquery.ScanFilter{Status: "running", AccountID: "123", Tool: "prowler"}, r.queries.scanF)
 	assert.Equal(t, queries.Page{Limit: 10, Cursor: "abc"}, r.queries.page)
 	assert.Contains(t, string(res.Raw), `"position":40,"stale":false,"next_cursor":"next-1"`)
 	assert.Equal(t, []string{orchestrationproj.ScanRunsName}, r.progress.lastAsked())
@@ -185,7 +188,7 @@ func TestListFindings_SeverityRepeatsAndCommas(t *testing.T) {
 	require.Equal(t, http.StatusOK, res.Status, "%s", res.Raw)
 	assert.JSONEq(t, `[]`, string(res.Data))
 	assert.Contains(t, string(res.Raw), `"next_cursor":null`, "the last page says so")
-	assert.Equal(t, queries.FindingFilter{Severity: []string{"high", "critical", "low"}, Status: "open", ScanID: "s1", AccountID: "a"}, r.queries.findingF)
+	assert.Equal(t, csquery.FindingFilter{Severity: []string{"high", "critical", "low"}, Status: "open", ScanID: "s1", AccountID: "a"}, r.queries.findingF)
 	assert.Equal(t, queries.Page{}, r.queries.page, "no limit: the queries' default")
 }
 

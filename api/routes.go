@@ -87,7 +87,7 @@ func (s *Server) routeTable() []Route {
 	public(http.MethodGet, "/docs", "docs", false, s.docs)
 	add(http.MethodGet, v1+"/system/databases", admin, Teamless, "listDatabases", s.listDatabases)
 
-	// Commands.
+	// Commands: orchestration (scans), cloudsecurity (findings).
 	add(http.MethodPost, v1+"/scans", analyst, TeamCollection, "requestScan", s.requestScan)
 	add(http.MethodPost, v1+"/scans/:id/start", analyst, TeamResource, "startScan", s.startScan)
 	add(http.MethodPost, v1+"/scans/:id/complete", analyst, TeamResource, "completeScan", s.completeScan)
@@ -96,7 +96,7 @@ func (s *Server) routeTable() []Route {
 	add(http.MethodPost, v1+"/findings/:id/resolve", analyst, TeamResource, "resolveFinding", s.resolveFinding)
 	add(http.MethodPost, v1+"/findings/:id/suppress", analyst, TeamResource, "suppressFinding", s.suppressFinding)
 
-	// Queries.
+	// Queries: orchestration (scans), cloudsecurity (findings), platform (dashboard).
 	if s.deps.Queries != nil {
 		add(http.MethodGet, v1+"/scans", viewer, TeamCollection, "listScans", s.listScans)
 		add(http.MethodGet, v1+"/scans/:id", viewer, TeamResource, "getScan", s.getScan)
@@ -104,14 +104,14 @@ func (s *Server) routeTable() []Route {
 		add(http.MethodGet, v1+"/dashboard/summary", viewer, TeamCollection, "dashboardSummary", s.dashboardSummary)
 	}
 
-	// API keys.
+	// API keys (platform).
 	if s.deps.Keys != nil {
 		add(http.MethodPost, v1+"/keys", admin, TeamCollection, "createKey", s.createKey)
 		add(http.MethodGet, v1+"/keys", admin, TeamCollection, "listKeys", s.listKeys)
 		add(http.MethodPost, v1+"/keys/:id/revoke", admin, TeamResource, "revokeKey", s.revokeKey)
 	}
 
-	// Audit.
+	// Audit (platform).
 	if s.deps.Audit != nil {
 		add(http.MethodGet, v1+"/audit/log", admin, TeamCollection, "auditLog", s.auditLog)
 		add(http.MethodGet, v1+"/audit/streams/:stream_id/events", admin, TeamResource, "auditStreamEvents", s.auditStreamEvents)

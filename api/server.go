@@ -126,11 +126,18 @@ type Server struct {
 }
 
 // NewServer builds the server and its routes. It panics when
-// deps.Commands is nil, or deps.Queries without deps.Progress (wiring
-// bugs, caught at start-up).
+// deps.Commands is nil or lacks a module, deps.Queries lacks a module, or
+// deps.Queries comes without deps.Progress (wiring bugs, caught at
+// start-up).
 func NewServer(cfg ServerConfig, deps Deps) *Server {
 	if deps.Commands == nil {
 		panic("api.NewServer: Deps.Commands is nil")
+	}
+	if m, ok := deps.Commands.(CommandModules); ok && !m.complete() {
+		panic("api.NewServer: Deps.Commands lacks a module's commands")
+	}
+	if m, ok := deps.Queries.(QueryModules); ok && !m.complete() {
+		panic("api.NewServer: Deps.Queries lacks a module's queries")
 	}
 	if deps.Auth == nil {
 		panic("api.NewServer: Deps.Auth is nil")

@@ -17,6 +17,8 @@ import (
 
 	"github.com/cspm-es/cspm-es/api"
 	"github.com/cspm-es/cspm-es/commands"
+	cscmd "github.com/cspm-es/cspm-es/commands/cloudsecurity"
+	orchcmd "github.com/cspm-es/cspm-es/commands/orchestration"
 )
 
 func TestCreateAnswers201WithLocationAndResult(t *testing.T) {
@@ -37,7 +39,7 @@ func TestCreateAnswers201WithLocationAndResult(t *testing.T) {
 
 	calls := env.cmds.Calls()
 	require.Len(t, calls, 1)
-	assert.Equal(t, commands.RequestScan{AccountID: "123456789012", Provider: "aws", Tool: "prowler"}, calls[0].Cmd)
+	assert.Equal(t, orchcmd.RequestScan{AccountID: "123456789012", Provider: "aws", Tool: "prowler"}, calls[0].Cmd)
 	assert.Equal(t, commands.Meta{
 		TeamID:         "team-a",
 		Actor:          "key:k-admin-team-a",
@@ -75,7 +77,7 @@ func TestBatchResult(t *testing.T) {
 	require.Len(t, data.Items, 2)
 	assert.Equal(t, int64(8), data.Position)
 	assert.Equal(t, int64(8), res.Env.Meta.Position)
-	cmd := env.cmds.Calls()[0].Cmd.(commands.RaiseFindings)
+	cmd := env.cmds.Calls()[0].Cmd.(cscmd.RaiseFindings)
 	assert.Equal(t, "s1", cmd.ScanID)
 	assert.Len(t, cmd.Findings, 2)
 }

@@ -28,19 +28,19 @@ func State(codec *eventstore.Codec, events []eventstore.RecordedEvent) (any, err
 	}
 	switch first.StreamType {
 	case StreamTypeScanRun:
-		history, err := decode[orchestration.Event](codec, events)
+		history, err := Decode[orchestration.Event](codec, events)
 		if err != nil {
 			return nil, fmt.Errorf("state of %s: %w", first.StreamID, err)
 		}
 		return orchestration.Rehydrate(history...).State(), nil
 	case StreamTypeFinding:
-		history, err := decode[cloudsecurity.Event](codec, events)
+		history, err := Decode[cloudsecurity.Event](codec, events)
 		if err != nil {
 			return nil, fmt.Errorf("state of %s: %w", first.StreamID, err)
 		}
 		return cloudsecurity.Rehydrate(history...).State(), nil
 	case StreamTypeAPIKey:
-		history, err := decode[access.Event](codec, events)
+		history, err := Decode[access.Event](codec, events)
 		if err != nil {
 			return nil, fmt.Errorf("state of %s: %w", first.StreamID, err)
 		}

@@ -7,18 +7,19 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cspm-es/cspm-es/commands"
+	ct "github.com/cspm-es/cspm-es/commands/commandstest"
 	"github.com/cspm-es/cspm-es/domain/orchestration"
 	"github.com/cspm-es/cspm-es/eventstore"
 )
 
 func TestState(t *testing.T) {
 	t.Parallel()
-	d := newDeps(t)
-	scanID := d.runningScan(t, teamA)
-	events := d.stream(t, "scan-"+scanID)
+	d := ct.New(t)
+	scanID := d.RunningScan(t, ct.TeamA)
+	events := d.Stream(t, "scan-"+scanID)
 
 	t.Run("as of an earlier version", func(t *testing.T) {
-		state, err := commands.State(d.codec, events[:1])
+		state, err := commands.State(d.Codec, events[:1])
 		require.NoError(t, err)
 		s, ok := state.(orchestration.ScanRunState)
 		require.True(t, ok, "state is %T", state)
@@ -35,7 +36,7 @@ func TestState(t *testing.T) {
 			"unknown stream type": {unknown},
 			"mixed streams":       {events[0], other},
 		} {
-			_, err := commands.State(d.codec, evs)
+			_, err := commands.State(d.Codec, evs)
 			assert.Error(t, err, name)
 		}
 	})

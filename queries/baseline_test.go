@@ -7,6 +7,9 @@ import (
 
 	"github.com/cspm-es/cspm-es/platform/readmodel"
 	"github.com/cspm-es/cspm-es/queries"
+	orchquery "github.com/cspm-es/cspm-es/queries/orchestration"
+	platformquery "github.com/cspm-es/cspm-es/queries/platform"
+	qt "github.com/cspm-es/cspm-es/queries/queriestest"
 )
 
 // The on-the-fly baseline: what answering without the cross-module read
@@ -16,55 +19,55 @@ import (
 // test checks both give the same answers.
 
 // baselineDashboard computes the team's dashboard from scan_runs and findings.
-func baselineDashboard(ctx context.Context, orch, cloud readmodel.Store, team string) (queries.Dashboard, error) {
-	out := queries.Dashboard{TeamID: team, RecentScans: []queries.RecentScan{}}
+func baselineDashboard(ctx context.Context, orch, cloud readmodel.Store, team string) (platformquery.Dashboard, error) {
+	out := platformquery.Dashboard{TeamID: team, RecentScans: []platformquery.RecentScan{}}
 	err := each(ctx, orch, "scan_runs", team, []readmodel.SortField{readmodel.Desc("requested_at")}, func(d readmodel.Doc) {
 		out.Scans.Total++
 		addScanStatus(&out.Scans.ByStatus, str(d, "status"))
 		if requested, ok := d["requested_at"].(time.Time); ok && len(out.RecentScans) < 10 {
 			// scan_runs come sorted like the dashboard's list: requested_at, then id, descending
-			out.RecentScans = append(out.RecentScans, queries.RecentScan{
+			out.RecentScans = append(out.RecentScans, platformquery.RecentScan{
 				ID: d.ID(), Status: str(d, "status"), Tool: str(d, "tool"), AccountID: str(d, "account_id"), RequestedAt: requested,
 			})
 		}
 		out.UpdatedPosition = max(out.UpdatedPosition, num(d, "updated_position"))
 	})
 	if err != nil {
-		return queries.Dashboard{}, err
+		return platformquery.Dashboard{}, err
 	}
 	// Walk in the order of an index that starts with team_id (by_team_raised),
 	// so that every page is one index range.
 	err = each(ctx, cloud, "findings", team, []readmodel.SortField{readmodel.Desc("raised_at")}, func(d readmodel.Doc) {
 		out.Findings.Total++
 		sev, status := str(d, "severity"), str(d, "status")
-		addSeverity(&out.Findings.BySeverity, sev)
+		qt.AddSeverity(&out.Findings.BySeverity, sev, 1)
 		addFindingStatus(&out.Findings.ByStatus, status)
 		if status == "open" {
-			addSeverity(&out.Findings.OpenBySeverity, sev)
+			qt.AddSeverity(&out.Findings.OpenBySeverity, sev, 1)
 		}
 		out.UpdatedPosition = max(out.UpdatedPosition, num(d, "updated_position"))
 	})
 	if err != nil {
-		return queries.Dashboard{}, err
+		return platformquery.Dashboard{}, err
 	}
 	return out, nil
 }
 
 // baselineScan computes GetScan: the scan run, then its findings from the
 // other database.
-func baselineScan(ctx context.Context, orch, cloud readmodel.Store, team, id string) (queries.FindingCounts, error) {
+func baselineScan(ctx context.Context, orch, cloud readmodel.Store, team, id string) (orchquery.FindingCounts, error) {
 	run, err := orch.Get(ctx, "scan_runs", id)
 	if err != nil {
-		return queries.FindingCounts{}, fmt.Errorf("get scan: %w", err)
+		return orchquery.FindingCounts{}, fmt.Errorf("get scan: %w", err)
 	}
 	if str(run, "team_id") != team {
-		return queries.FindingCounts{}, queries.ErrNotFound
+		return orchquery.FindingCounts{}, queries.ErrNotFound
 	}
-	var c queries.FindingCounts
+	var c orchquery.FindingCounts
 	f := readmodel.And(readmodel.Eq("team_id", team), readmodel.Eq("scan_id", id))
 	err = eachWhere(ctx, cloud, "findings", f, []readmodel.SortField{readmodel.Desc("raised_at")}, func(d readmodel.Doc) {
 		c.Total++
-		addSeverity(&c.BySeverity, str(d, "severity"))
+		qt.AddSeverity(&c.BySeverity, str(d, "severity"), 1)
 		addFindingStatus(&c.ByStatus, str(d, "status"))
 	})
 	return c, err
@@ -72,27 +75,27 @@ func baselineScan(ctx context.Context, orch, cloud readmodel.Store, team, id str
 
 // baselineScanCountBy is the cheapest on-the-fly variant: the database
 // groups and counts (two CountBy over the scan's findings).
-func baselineScanCountBy(ctx context.Context, orch, cloud readmodel.Store, team, id string) (queries.FindingCounts, error) {
+func baselineScanCountBy(ctx context.Context, orch, cloud readmodel.Store, team, id string) (orchquery.FindingCounts, error) {
 	run, err := orch.Get(ctx, "scan_runs", id)
 	if err != nil {
-		return queries.FindingCounts{}, fmt.Errorf("get scan: %w", err)
+		return orchquery.FindingCounts{}, fmt.Errorf("get scan: %w", err)
 	}
 	if str(run, "team_id") != team {
-		return queries.FindingCounts{}, queries.ErrNotFound
+		return orchquery.FindingCounts{}, queries.ErrNotFound
 	}
 	f := readmodel.And(readmodel.Eq("team_id", team), readmodel.Eq("scan_id", id))
 	bySev, err := cloud.CountBy(ctx, "findings", f, "severity")
 	if err != nil {
-		return queries.FindingCounts{}, err
+		return orchquery.FindingCounts{}, err
 	}
 	byStatus, err := cloud.CountBy(ctx, "findings", f, "status")
 	if err != nil {
-		return queries.FindingCounts{}, err
+		return orchquery.FindingCounts{}, err
 	}
-	var c queries.FindingCounts
+	var c orchquery.FindingCounts
 	for sev, n := range bySev {
 		c.Total += n
-		addSeverityN(&c.BySeverity, sev, n)
+		qt.AddSeverity(&c.BySeverity, sev, n)
 	}
 	c.ByStatus = queries.FindingStatusCounts{Open: byStatus["open"], Resolved: byStatus["resolved"], Suppressed: byStatus["suppressed"]}
 	return c, nil
@@ -144,20 +147,5 @@ func addFindingStatus(c *queries.FindingStatusCounts, status string) {
 		c.Resolved++
 	case "suppressed":
 		c.Suppressed++
-	}
-}
-
-func addSeverityN(c *queries.SeverityCounts, sev string, n int64) {
-	switch sev {
-	case "critical":
-		c.Critical += n
-	case "high":
-		c.High += n
-	case "medium":
-		c.Medium += n
-	case "low":
-		c.Low += n
-	case "informational":
-		c.Informational += n
 	}
 }

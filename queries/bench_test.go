@@ -15,6 +15,8 @@ import (
 	orchdomain "github.com/cspm-es/cspm-es/domain/orchestration"
 	"github.com/cspm-es/cspm-es/platform/dbregistry"
 	"github.com/cspm-es/cspm-es/queries"
+	csquery "github.com/cspm-es/cspm-es/queries/cloudsecurity"
+	qt "github.com/cspm-es/cspm-es/queries/queriestest"
 )
 
 // The benchmark world: benchTeam has benchScans scans with
@@ -38,7 +40,7 @@ var bench struct {
 func TestMain(m *testing.M) {
 	code := m.Run()
 	if bench.env != nil {
-		for _, s := range bench.env.stores {
+		for _, s := range bench.env.Stores {
 			_ = s.Close()
 		}
 	}
@@ -57,12 +59,12 @@ func benchEnv(b *testing.B) *env {
 			return
 		}
 		start := time.Now()
-		bench.env = openEnv(b, bench.dir)
-		h := &history{}
+		bench.env = envOver(qt.OpenEnv(b, bench.dir))
+		h := &qt.History{}
 		benchHistory(h, benchTeam, benchScans, benchFindingsPerScan)
 		benchHistory(h, "team-other", 20, 250)
-		bench.env.seed(b, h.events)
-		b.Logf("seeded %d events through the projections in %v", len(h.events), time.Since(start).Round(time.Millisecond))
+		bench.env.Seed(b, h.Events)
+		b.Logf("seeded %d events through the projections in %v", len(h.Events), time.Since(start).Round(time.Millisecond))
 		bench.ok = true
 	})
 	if bench.err != nil || !bench.ok {
@@ -71,34 +73,34 @@ func benchEnv(b *testing.B) *env {
 	return bench.env
 }
 
-func benchHistory(h *history, team string, scans, perScan int) {
+func benchHistory(h *qt.History, team string, scans, perScan int) {
 	sevs := []csdomain.Severity{csdomain.SeverityCritical, csdomain.SeverityHigh, csdomain.SeverityHigh, csdomain.SeverityMedium,
 		csdomain.SeverityMedium, csdomain.SeverityLow, csdomain.SeverityInformational}
 	for s := range scans {
 		id := fmt.Sprintf("%s-scan-%03d", team, s)
-		requested := t0.Add(time.Duration(s) * time.Hour)
-		h.add(team, orchdomain.ScanRequested{ScanID: id, AccountID: fmt.Sprintf("acc-%d", s%7), Provider: orchdomain.ProviderAWS, Tool: []string{"prowler", "scout"}[s%2], RequestedAt: requested},
+		requested := qt.T0.Add(time.Duration(s) * time.Hour)
+		h.Add(team, orchdomain.ScanRequested{ScanID: id, AccountID: fmt.Sprintf("acc-%d", s%7), Provider: orchdomain.ProviderAWS, Tool: []string{"prowler", "scout"}[s%2], RequestedAt: requested},
 			orchdomain.ScanStarted{ScanID: id, StartedAt: requested.Add(time.Minute)})
 		for f := range perScan {
 			fid := fmt.Sprintf("%s-f-%03d-%04d", team, s, f)
-			h.add(team, csdomain.FindingRaised{
+			h.Add(team, csdomain.FindingRaised{
 				FindingID: fid, ScanID: id, AccountID: fmt.Sprintf("acc-%d", s%7), CheckID: fmt.Sprintf("check-%d", f%40),
 				Title: "S3 bucket allows public read access", Severity: sevs[(s+f)%len(sevs)],
 				ResourceID: "arn:aws:s3:::bucket-" + fid, Region: "eu-west-1", RaisedAt: requested.Add(time.Duration(f) * time.Second),
 			})
 			switch f % 4 {
 			case 1:
-				h.add(team, csdomain.FindingResolved{FindingID: fid, Reason: "fixed", ResolvedAt: requested.Add(time.Hour)})
+				h.Add(team, csdomain.FindingResolved{FindingID: fid, Reason: "fixed", ResolvedAt: requested.Add(time.Hour)})
 			case 2:
-				h.add(team, csdomain.FindingSuppressed{FindingID: fid, Reason: "accepted", SuppressedAt: requested.Add(time.Hour)})
+				h.Add(team, csdomain.FindingSuppressed{FindingID: fid, Reason: "accepted", SuppressedAt: requested.Add(time.Hour)})
 			}
 		}
 		switch s % 10 {
 		case 0:
-			h.add(team, orchdomain.ScanFailed{ScanID: id, Reason: "throttled", FailedAt: requested.Add(2 * time.Hour)})
+			h.Add(team, orchdomain.ScanFailed{ScanID: id, Reason: "throttled", FailedAt: requested.Add(2 * time.Hour)})
 		case 1, 2:
 		default:
-			h.add(team, orchdomain.ScanCompleted{ScanID: id, CompletedAt: requested.Add(2 * time.Hour), ResourceCount: perScan * 3})
+			h.Add(team, orchdomain.ScanCompleted{ScanID: id, CompletedAt: requested.Add(2 * time.Hour), ResourceCount: perScan * 3})
 		}
 	}
 }
@@ -130,10 +132,10 @@ func measure(b *testing.B, op func(i int) error) {
 func BenchmarkDashboard(b *testing.B) {
 	e := benchEnv(b)
 	ctx := context.Background()
-	orch, cloud := e.stores[dbregistry.ORCHESTRATION], e.stores[dbregistry.CLOUD_SECURITY]
+	orch, cloud := e.Stores[dbregistry.ORCHESTRATION], e.Stores[dbregistry.CLOUD_SECURITY]
 	b.Run("read_model", func(b *testing.B) {
 		measure(b, func(int) error {
-			_, err := e.svc.DashboardSummary(ctx, benchTeam)
+			_, err := e.dashboard.DashboardSummary(ctx, benchTeam)
 			return err
 		})
 	})
@@ -152,11 +154,11 @@ func BenchmarkDashboard(b *testing.B) {
 func BenchmarkGetScan(b *testing.B) {
 	e := benchEnv(b)
 	ctx := context.Background()
-	orch, cloud := e.stores[dbregistry.ORCHESTRATION], e.stores[dbregistry.CLOUD_SECURITY]
+	orch, cloud := e.Stores[dbregistry.ORCHESTRATION], e.Stores[dbregistry.CLOUD_SECURITY]
 	scan := func(i int) string { return fmt.Sprintf("%s-scan-%03d", benchTeam, i%benchScans) }
 	b.Run("read_model", func(b *testing.B) {
 		measure(b, func(i int) error {
-			_, err := e.svc.GetScan(ctx, benchTeam, scan(i))
+			_, err := e.scans.GetScan(ctx, benchTeam, scan(i))
 			return err
 		})
 	})
@@ -181,16 +183,16 @@ func BenchmarkListFindings(b *testing.B) {
 	ctx := context.Background()
 	for _, tc := range []struct {
 		name string
-		f    queries.FindingFilter
+		f    csquery.FindingFilter
 	}{
-		{"all", queries.FindingFilter{}},
-		{"severity=critical", queries.FindingFilter{Severity: []string{"critical"}}},
-		{"severity=critical,high&status=open", queries.FindingFilter{Severity: []string{"critical", "high"}, Status: "open"}},
-		{"scan", queries.FindingFilter{ScanID: benchTeam + "-scan-100"}},
+		{"all", csquery.FindingFilter{}},
+		{"severity=critical", csquery.FindingFilter{Severity: []string{"critical"}}},
+		{"severity=critical,high&status=open", csquery.FindingFilter{Severity: []string{"critical", "high"}, Status: "open"}},
+		{"scan", csquery.FindingFilter{ScanID: benchTeam + "-scan-100"}},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			measure(b, func(int) error {
-				_, err := e.svc.ListFindings(ctx, benchTeam, tc.f, queries.Page{})
+				_, err := e.findings.ListFindings(ctx, benchTeam, tc.f, queries.Page{})
 				return err
 			})
 		})
@@ -201,14 +203,14 @@ func BenchmarkListFindings(b *testing.B) {
 // compare with are the read models' answers.
 func TestBaselineAgreesWithReadModels(t *testing.T) {
 	t.Parallel()
-	h := &history{}
+	h := &qt.History{}
 	benchHistory(h, benchTeam, 14, 30)
 	benchHistory(h, "team-other", 3, 10)
-	e := newEnv(t, h.events)
+	e := newEnv(t, h.Events)
 	ctx := context.Background()
-	orch, cloud := e.stores[dbregistry.ORCHESTRATION], e.stores[dbregistry.CLOUD_SECURITY]
+	orch, cloud := e.Stores[dbregistry.ORCHESTRATION], e.Stores[dbregistry.CLOUD_SECURITY]
 
-	want, err := e.svc.DashboardSummary(ctx, benchTeam)
+	want, err := e.dashboard.DashboardSummary(ctx, benchTeam)
 	require.NoError(t, err)
 	got, err := baselineDashboard(ctx, orch, cloud, benchTeam)
 	require.NoError(t, err)
@@ -218,7 +220,7 @@ func TestBaselineAgreesWithReadModels(t *testing.T) {
 
 	for s := range 14 {
 		id := fmt.Sprintf("%s-scan-%03d", benchTeam, s)
-		scan, err := e.svc.GetScan(ctx, benchTeam, id)
+		scan, err := e.scans.GetScan(ctx, benchTeam, id)
 		require.NoError(t, err)
 		counts, err := baselineScan(ctx, orch, cloud, benchTeam, id)
 		require.NoError(t, err)

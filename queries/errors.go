@@ -11,4 +11,5 @@ import (
 // domain.ErrNotFound) holds too.
 var ErrNotFound = fmt.Errorf("queries: %w", domain.ErrNotFound)
 
-func notFound(what, id string) error { return fmt.Errorf("%s %q: %w", what, id, ErrNotFound) }
+// NotFound is ErrNotFound about the what (a scan, a stream) named id.
+func NotFound(what, id string) error { return fmt.Errorf("%s %q: %w", what, id, ErrNotFound) }

@@ -7,12 +7,15 @@ import (
 // Readers of canonical read-model values (see platform/readmodel): a
 // missing or mistyped field reads as the zero value.
 
-func str(d map[string]any, key string) string {
+// Str reads a string field.
+func Str(d map[string]any, key string) string {
 	s, _ := d[key].(string)
 	return s
 }
 
-func num(d map[string]any, key string) int64 {
+// Num reads an integer field (stored as int64, or float64 after a JSON
+// round trip).
+func Num(d map[string]any, key string) int64 {
 	switch n := d[key].(type) {
 	case int64:
 		return n
@@ -24,12 +27,14 @@ func num(d map[string]any, key string) int64 {
 	return 0
 }
 
-func when(d map[string]any, key string) time.Time {
+// When reads a time field.
+func When(d map[string]any, key string) time.Time {
 	t, _ := d[key].(time.Time)
 	return t
 }
 
-func obj(d map[string]any, key string) map[string]any {
+// Obj reads an embedded document.
+func Obj(d map[string]any, key string) map[string]any {
 	m, _ := d[key].(map[string]any)
 	return m
 }

@@ -25,26 +25,28 @@ type Page struct {
 	Cursor string
 }
 
-func (p Page) check(v *domain.Validator) {
+// Check records a problem with the page's limit.
+func (p Page) Check(v *domain.Validator) {
 	v.Check(p.Limit >= 0 && p.Limit <= MaxLimit, "limit", "must be between 1 and %d (0 or absent: %d)", MaxLimit, DefaultLimit)
 }
 
-func (p Page) limit() int {
+// Size is the number of items the page asks for: Limit, or DefaultLimit.
+func (p Page) Size() int {
 	if p.Limit == 0 {
 		return DefaultLimit
 	}
 	return p.Limit
 }
 
-// checkText records a problem with a free-text filter value.
-func checkText(v *domain.Validator, field, value string) {
+// CheckText records a problem with a free-text filter value.
+func CheckText(v *domain.Validator, field, value string) {
 	v.Check(len(value) <= maxFilterLen, field, "must be at most %d characters", maxFilterLen)
 }
 
-// find runs one page of a list query. A cursor the store cannot use
+// Find runs one page of a list query. A cursor the store cannot use
 // (malformed, or issued for another list) is a *domain.ValidationError
 // naming "cursor".
-func find(ctx context.Context, store DocFinder, collection string, opts readmodel.FindOptions) (readmodel.Page, error) {
+func Find(ctx context.Context, store DocFinder, collection string, opts readmodel.FindOptions) (readmodel.Page, error) {
 	if _, err := opts.Plan(); err != nil {
 		if opts.Cursor != "" && errors.Is(err, readmodel.ErrInvalid) {
 			var v domain.Validator
@@ -58,4 +60,22 @@ func find(ctx context.Context, store DocFinder, collection string, opts readmode
 		return readmodel.Page{}, fmt.Errorf("find %s: %w", collection, err)
 	}
 	return page, nil
+}
+
+// AppendEq adds Eq(path, value) unless value is empty.
+func AppendEq(terms []readmodel.Filter, path, value string) []readmodel.Filter {
+	if value == "" {
+		return terms
+	}
+	return append(terms, readmodel.Eq(path, value))
+}
+
+// OneOf reports whether s is one of set.
+func OneOf[S ~string](set []S, s string) bool {
+	for _, x := range set {
+		if string(x) == s {
+			return true
+		}
+	}
+	return false
 }

@@ -9,7 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cspm-es/cspm-es/eventstore"
-	"github.com/cspm-es/cspm-es/queries"
+	platformquery "github.com/cspm-es/cspm-es/queries/platform"
 )
 
 // TestServeAudit: `cspm serve` serves the audit routes; the audit log is
@@ -25,7 +25,7 @@ func TestServeAudit(t *testing.T) {
 	ans := must(t, a.get(t, fmt.Sprintf("/api/v1/audit/log?min_position=%d", pos)), http.StatusOK)
 	require.NotNil(t, ans.env.Meta.Stale)
 	assert.False(t, *ans.env.Meta.Stale)
-	var log []queries.AuditEntry
+	var log []platformquery.AuditEntry
 	ans.data(t, &log)
 	var routes []string
 	for _, e := range log {
@@ -42,11 +42,11 @@ func TestServeAudit(t *testing.T) {
 	for _, e := range events {
 		assert.Equal(t, eventstore.ComputeHash(e), e.Hash)
 	}
-	var st queries.StreamState
+	var st platformquery.StreamState
 	must(t, a.get(t, "/api/v1/audit/streams/scan-audit-1/state?version=1"), http.StatusOK).data(t, &st)
 	assert.Equal(t, int64(1), st.Version)
 
-	var v queries.VerifyResult
+	var v platformquery.VerifyResult
 	must(t, a.get(t, "/api/v1/audit/verify"), http.StatusOK).data(t, &v)
 	assert.True(t, v.OK)
 	assert.GreaterOrEqual(t, v.EventsChecked, pos)

@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cspm-es/cspm-es/commands"
+	platformcmd "github.com/cspm-es/cspm-es/commands/platform"
 	"github.com/cspm-es/cspm-es/eventstore"
 	"github.com/cspm-es/cspm-es/eventstore/sqlite"
 	"github.com/cspm-es/cspm-es/platform/config"
@@ -102,7 +103,7 @@ func TestFirstStart_RefusedBesideAnEarlierAdminKey(t *testing.T) {
 	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "events.sqlite"), sqlite.Options{})
 	require.NoError(t, err)
 	t.Cleanup(func() { assert.NoError(t, store.Close()) })
-	h := commands.New(store, eventstore.NewDomainCodec(), time.Now)
+	h := platformcmd.New(commands.NewKit(store, eventstore.NewDomainCodec(), time.Now))
 	cfg := config.Default()
 	cfg.DataDir = t.TempDir()
 	path := filepath.Join(cfg.DataDir, adminKeyFile)

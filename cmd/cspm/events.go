@@ -18,7 +18,7 @@ import (
 	"github.com/cspm-es/cspm-es/eventstore"
 	"github.com/cspm-es/cspm-es/platform/config"
 	"github.com/cspm-es/cspm-es/platform/progress"
-	"github.com/cspm-es/cspm-es/queries"
+	platformquery "github.com/cspm-es/cspm-es/queries/platform"
 )
 
 const storeGroups = config.GroupRegistry | config.GroupStorage | config.GroupLogging
@@ -344,7 +344,7 @@ func verify(ctx context.Context, inv *invocation, asJSON bool) error {
 		enc := json.NewEncoder(inv.stdout)
 		enc.SetEscapeHTML(false)
 		enc.SetIndent("", "  ")
-		if err := enc.Encode(queries.NewVerifyResult(report, start, time.Since(start))); err != nil {
+		if err := enc.Encode(platformquery.NewVerifyResult(report, start, time.Since(start))); err != nil {
 			return err
 		}
 	} else {

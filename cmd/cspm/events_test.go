@@ -17,6 +17,8 @@ import (
 	_ "modernc.org/sqlite"
 
 	"github.com/cspm-es/cspm-es/commands"
+	cscmd "github.com/cspm-es/cspm-es/commands/cloudsecurity"
+	orchcmd "github.com/cspm-es/cspm-es/commands/orchestration"
 	"github.com/cspm-es/cspm-es/eventstore"
 	"github.com/cspm-es/cspm-es/eventstore/sqlite"
 	"github.com/cspm-es/cspm-es/platform/dbregistry"
@@ -44,20 +46,21 @@ func seed(t *testing.T) seeded {
 
 	now := t0
 	clock := func() time.Time { return now }
-	h := commands.New(store, eventstore.NewDomainCodec(), clock)
+	kit := commands.NewKit(store, eventstore.NewDomainCodec(), clock)
+	scans, findings := orchcmd.New(kit), cscmd.New(kit)
 	meta := commands.Meta{TeamID: "team-a", Actor: "tester"}
 	s := seeded{dir: dir}
 
-	res, err := h.RequestScan(ctx, meta, commands.RequestScan{ScanID: "s1", AccountID: "123456789012", Provider: "aws", Tool: "prowler"})
+	res, err := scans.RequestScan(ctx, meta, orchcmd.RequestScan{ScanID: "s1", AccountID: "123456789012", Provider: "aws", Tool: "prowler"})
 	require.NoError(t, err)
 	s.stream = res.StreamID
 
 	now = now.Add(time.Minute)
-	_, err = h.StartScan(ctx, meta, commands.StartScan{ScanID: "s1"})
+	_, err = scans.StartScan(ctx, meta, orchcmd.StartScan{ScanID: "s1"})
 	require.NoError(t, err)
 
 	now = now.Add(time.Minute)
-	batch, err := h.RaiseFindings(ctx, meta, commands.RaiseFindings{ScanID: "s1", Findings: []commands.FindingInput{
+	batch, err := findings.RaiseFindings(ctx, meta, cscmd.RaiseFindings{ScanID: "s1", Findings: []cscmd.FindingInput{
 		{CheckID: "s3_public", Title: "S3 bucket is public", Severity: "high", ResourceID: "arn:aws:s3:::b1"},
 		{CheckID: "iam_root_mfa", Title: "Root account without MFA", Severity: "critical", ResourceID: "arn:aws:iam::123456789012:root"},
 	}})
@@ -67,7 +70,7 @@ func seed(t *testing.T) seeded {
 	}
 
 	now = now.Add(time.Minute)
-	res, err = h.CompleteScan(ctx, meta, commands.CompleteScan{ScanID: "s1", ResourceCount: 42})
+	res, err = scans.CompleteScan(ctx, meta, orchcmd.CompleteScan{ScanID: "s1", ResourceCount: 42})
 	require.NoError(t, err)
 	s.head = res.Position
 

@@ -19,6 +19,7 @@ import (
 
 	"github.com/cspm-es/cspm-es/api"
 	"github.com/cspm-es/cspm-es/commands"
+	platformcmd "github.com/cspm-es/cspm-es/commands/platform"
 	"github.com/cspm-es/cspm-es/eventstore"
 )
 
@@ -303,10 +304,10 @@ func teamViews(t *testing.T, a *testApp, position int64, as []string) map[string
 }
 
 // issueTestKey issues an API key straight through the command handlers.
-func issueTestKey(t *testing.T, a *testApp, team, role string) commands.IssuedKey {
+func issueTestKey(t *testing.T, a *testApp, team, role string) platformcmd.IssuedKey {
 	t.Helper()
-	h := commands.New(a.store, eventstore.NewDomainCodec(), time.Now)
-	k, err := h.IssueKey(context.Background(), commands.Meta{TeamID: team, Actor: "test"}, commands.IssueKey{Name: team + " " + role, Role: role})
+	h := platformcmd.New(commands.NewKit(a.store, eventstore.NewDomainCodec(), time.Now))
+	k, err := h.IssueKey(context.Background(), commands.Meta{TeamID: team, Actor: "test"}, platformcmd.IssueKey{Name: team + " " + role, Role: role})
 	require.NoError(t, err)
 	require.NotEmpty(t, k.Key)
 	return k

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/cspm-es/cspm-es/commands"
+	platformcmd "github.com/cspm-es/cspm-es/commands/platform"
 	"github.com/cspm-es/cspm-es/domain"
 	"github.com/cspm-es/cspm-es/domain/access"
 	"github.com/cspm-es/cspm-es/eventstore"
@@ -79,19 +80,19 @@ func keysCreateCommand() *command {
 				if n == "" {
 					n = strings.ToLower(strings.TrimSpace(*role)) + " key (cli)"
 				}
-				return createKey(ctx, inv, commands.IssueKey{Name: n, Role: *role, TeamID: *team}, *asJSON)
+				return createKey(ctx, inv, platformcmd.IssueKey{Name: n, Role: *role, TeamID: *team}, *asJSON)
 			}
 		},
 	}
 }
 
-func createKey(ctx context.Context, inv *invocation, cmd commands.IssueKey, asJSON bool) error {
+func createKey(ctx context.Context, inv *invocation, cmd platformcmd.IssueKey, asJSON bool) error {
 	store, auditKey, release, err := openEventStoreToWrite(ctx, inv, "cspm keys create")
 	if err != nil {
 		return err
 	}
 	defer release()
-	h := commands.New(store, eventstore.NewDomainCodec(), time.Now)
+	h := platformcmd.New(commands.NewKit(store, eventstore.NewDomainCodec(), time.Now))
 	k, err := h.IssueKey(ctx, commands.Meta{TeamID: cmd.TeamID, Actor: cliActor, Route: "cli keys create"}, cmd)
 	if err != nil {
 		return keyError(err)
@@ -289,9 +290,9 @@ func revokeKey(ctx context.Context, inv *invocation, keyID, reason string) error
 		return fmt.Errorf("no API key %s", keyID)
 	}
 	team := first[0].Metadata.TeamID
-	h := commands.New(store, eventstore.NewDomainCodec(), time.Now)
+	h := platformcmd.New(commands.NewKit(store, eventstore.NewDomainCodec(), time.Now))
 	res, err := h.RevokeKey(ctx, commands.Meta{TeamID: team, Actor: cliActor, Route: "cli keys revoke"},
-		commands.RevokeKey{KeyID: keyID, Reason: reason})
+		platformcmd.RevokeKey{KeyID: keyID, Reason: reason})
 	if err != nil {
 		return keyError(err)
 	}

@@ -21,11 +21,12 @@ import (
 
 	"github.com/cspm-es/cspm-es/api"
 	"github.com/cspm-es/cspm-es/commands"
+	platformcmd "github.com/cspm-es/cspm-es/commands/platform"
 	"github.com/cspm-es/cspm-es/domain/access"
 	"github.com/cspm-es/cspm-es/eventstore"
 	"github.com/cspm-es/cspm-es/eventstore/sqlite"
 	"github.com/cspm-es/cspm-es/platform/config"
-	"github.com/cspm-es/cspm-es/queries"
+	platformquery "github.com/cspm-es/cspm-es/queries/platform"
 )
 
 // secretsOf are the strings of a key that must never be stored or logged:
@@ -66,7 +67,7 @@ func TestAPIKeys_NoSecretAnywhere(t *testing.T) {
 
 	// The list: the caller's team only, never a secret.
 	ans = must(t, a.call(t, http.MethodGet, fmt.Sprintf("/api/v1/keys?min_position=%d", created.Position), nil, as(boot)...), http.StatusOK)
-	var list []queries.APIKey
+	var list []platformquery.APIKey
 	ans.data(t, &list)
 	require.Len(t, list, 2, "%s", ans.raw)
 	assert.Equal(t, created.ID, list[0].ID)
@@ -240,7 +241,7 @@ func TestFirstStart_OnceAcrossProcesses(t *testing.T) {
 	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "events.sqlite"), sqlite.Options{})
 	require.NoError(t, err)
 	t.Cleanup(func() { assert.NoError(t, store.Close()) })
-	h := commands.New(store, eventstore.NewDomainCodec(), time.Now)
+	h := platformcmd.New(commands.NewKit(store, eventstore.NewDomainCodec(), time.Now))
 	cfg := config.Default()
 	dirA, dirB := t.TempDir(), t.TempDir()
 	var logs, out bytes.Buffer
@@ -251,7 +252,7 @@ func TestFirstStart_OnceAcrossProcesses(t *testing.T) {
 	require.NoError(t, bootstrapAdminKey(ctx, cfg, store, h, log, &out))
 	cfg.DataDir = dirB
 	k, err := h.IssueKey(ctx, commands.Meta{TeamID: cfg.DefaultTeam, Actor: "system:first-start", Route: "serve first start", IdempotencyKey: bootstrapIdempotencyKey},
-		commands.IssueKey{Name: "first-start admin", Role: "admin"})
+		platformcmd.IssueKey{Name: "first-start admin", Role: "admin"})
 	require.NoError(t, err)
 	assert.True(t, k.Duplicate, "the same command")
 	assert.Empty(t, k.Key)

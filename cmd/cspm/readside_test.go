@@ -20,6 +20,9 @@ import (
 	"github.com/cspm-es/cspm-es/eventstore"
 	"github.com/cspm-es/cspm-es/platform/config"
 	"github.com/cspm-es/cspm-es/queries"
+	csquery "github.com/cspm-es/cspm-es/queries/cloudsecurity"
+	orchquery "github.com/cspm-es/cspm-es/queries/orchestration"
+	platformquery "github.com/cspm-es/cspm-es/queries/platform"
 )
 
 // Component tests of the read side through the HTTP API of the real app
@@ -33,7 +36,7 @@ func TestReadSide_ReadYourWrites(t *testing.T) {
 	ans := must(t, a.get(t, fmt.Sprintf("/api/v1/scans/rw-1?min_position=%d", pos)), http.StatusOK)
 	require.False(t, stale(ans), "%s", ans.raw)
 	assert.GreaterOrEqual(t, ans.env.Meta.Position, pos)
-	var scan queries.ScanDetail
+	var scan orchquery.ScanDetail
 	ans.data(t, &scan)
 	assert.Equal(t, "requested", scan.Status)
 
@@ -45,20 +48,20 @@ func TestReadSide_ReadYourWrites(t *testing.T) {
 	require.False(t, stale(ans), "%s", ans.raw)
 	ans.data(t, &scan)
 	assert.Equal(t, "running", scan.Status)
-	assert.Equal(t, queries.FindingCounts{Total: 4, BySeverity: queries.SeverityCounts{Critical: 1, High: 2, Low: 1},
+	assert.Equal(t, orchquery.FindingCounts{Total: 4, BySeverity: queries.SeverityCounts{Critical: 1, High: 2, Low: 1},
 		ByStatus: queries.FindingStatusCounts{Open: 4}}, scan.Findings)
 
 	pos = must(t, a.post(t, "/api/v1/scans/rw-1/complete", map[string]any{"resource_count": 9}), http.StatusAccepted).env.Meta.Position
 	ans = must(t, a.get(t, fmt.Sprintf("/api/v1/dashboard/summary?min_position=%d", pos)), http.StatusOK)
 	require.False(t, stale(ans))
-	var dash queries.Dashboard
+	var dash platformquery.Dashboard
 	ans.data(t, &dash)
 	assert.EqualValues(t, 1, dash.Scans.ByStatus.Completed)
 	assert.EqualValues(t, 4, dash.Findings.Total)
 	assert.Equal(t, pos, dash.UpdatedPosition)
 
 	ans = must(t, a.get(t, fmt.Sprintf("/api/v1/findings?min_position=%d&severity=high", pos)), http.StatusOK)
-	var fs []queries.Finding
+	var fs []csquery.Finding
 	ans.data(t, &fs)
 	assert.Len(t, fs, 2)
 }
@@ -83,7 +86,7 @@ func TestReadSide_PaginationFiltersAndNotFound(t *testing.T) {
 		}
 		ans := must(t, a.get(t, q), http.StatusOK)
 		require.False(t, stale(ans))
-		var items []queries.Scan
+		var items []orchquery.Scan
 		ans.data(t, &items)
 		for _, s := range items {
 			ids = append(ids, s.ID)
@@ -99,14 +102,14 @@ func TestReadSide_PaginationFiltersAndNotFound(t *testing.T) {
 	assert.Equal(t, []string{"page-6", "page-5", "page-4", "page-3", "page-2", "page-1", "page-0"}, ids)
 
 	// Filters.
-	var scans []queries.Scan
+	var scans []orchquery.Scan
 	must(t, a.get(t, "/api/v1/scans?status=running"), http.StatusOK).data(t, &scans)
 	require.Len(t, scans, 1)
 	assert.Equal(t, "page-3", scans[0].ID)
 	must(t, a.get(t, "/api/v1/scans?tool=nmap"), http.StatusOK).data(t, &scans)
 	assert.Empty(t, scans)
 
-	var fs []queries.Finding
+	var fs []csquery.Finding
 	must(t, a.get(t, "/api/v1/findings?severity=critical,high&scan_id=page-3"), http.StatusOK).data(t, &fs)
 	assert.Len(t, fs, 3)
 	must(t, a.get(t, "/api/v1/findings?severity=low&severity=informational&status=open"), http.StatusOK).data(t, &fs)
@@ -234,7 +237,7 @@ func TestReadSide_RebuildWhileQueriesAnswer(t *testing.T) {
 		}
 	}
 	want := must(t, a.get(t, fmt.Sprintf("/api/v1/dashboard/summary?min_position=%d", last)), http.StatusOK)
-	var before queries.Dashboard
+	var before platformquery.Dashboard
 	want.data(t, &before)
 	require.EqualValues(t, scans, before.Scans.Total)
 	require.EqualValues(t, 20, before.Findings.Total)
@@ -257,7 +260,7 @@ func TestReadSide_RebuildWhileQueriesAnswer(t *testing.T) {
 					return
 				}
 				var env struct {
-					Data queries.Dashboard `json:"data"`
+					Data platformquery.Dashboard `json:"data"`
 				}
 				err = json.NewDecoder(resp.Body).Decode(&env)
 				resp.Body.Close()
@@ -285,7 +288,7 @@ func TestReadSide_RebuildWhileQueriesAnswer(t *testing.T) {
 		assert.Equal(t, api.RebuildDone, s.Rebuild.Phase, s.Name)
 		assert.Equal(t, s.Head, s.Rebuild.Processed, s.Name)
 	}
-	var after queries.Dashboard
+	var after platformquery.Dashboard
 	must(t, a.get(t, "/api/v1/dashboard/summary"), http.StatusOK).data(t, &after)
 	assert.Equal(t, before, after, "the rebuilt model is the live one")
 

@@ -18,7 +18,7 @@ import (
 	"github.com/cspm-es/cspm-es/eventstore"
 	"github.com/cspm-es/cspm-es/eventstore/sqlite"
 	"github.com/cspm-es/cspm-es/platform/dbregistry"
-	"github.com/cspm-es/cspm-es/queries"
+	platformquery "github.com/cspm-es/cspm-es/queries/platform"
 )
 
 // keyedStore is a data dir whose store was written by `cspm keys create`
@@ -210,11 +210,11 @@ func TestServe_AuditKeyAndCheckpoints(t *testing.T) {
 		c, err := eventstore.ReadCheckpointFile(eventstore.CheckpointFile(cfg.AuditDir, info.StoreID))
 		return err == nil && c.Reason == eventstore.CheckpointStart
 	})
-	var viaAPI queries.VerifyResult
+	var viaAPI platformquery.VerifyResult
 	must(t, a.get(t, "/api/v1/audit/verify"), http.StatusOK).data(t, &viaAPI)
 	r := a.cli(t, nil, "events", "verify", "--json")
 	require.Equal(t, exitOK, r.code, r.stdout+r.stderr)
-	var viaCLI queries.VerifyResult
+	var viaCLI platformquery.VerifyResult
 	require.NoError(t, json.Unmarshal([]byte(r.stdout), &viaCLI), r.stdout)
 	assert.True(t, viaAPI.OK)
 	assert.True(t, viaAPI.Keyed)
@@ -246,7 +246,7 @@ func TestAuditVerifyAPI_TruncatedTail(t *testing.T) {
 	_, err = db.Exec("DELETE FROM streams WHERE stream_id = ?", stream)
 	require.NoError(t, err)
 
-	var res queries.VerifyResult
+	var res platformquery.VerifyResult
 	must(t, a.get(t, "/api/v1/audit/verify"), http.StatusOK).data(t, &res)
 	assert.False(t, res.OK)
 	require.NotNil(t, res.Broken)

@@ -12,12 +12,17 @@ import (
 
 	"github.com/cspm-es/cspm-es/api"
 	"github.com/cspm-es/cspm-es/commands"
+	cscmd "github.com/cspm-es/cspm-es/commands/cloudsecurity"
+	orchcmd "github.com/cspm-es/cspm-es/commands/orchestration"
+	platformcmd "github.com/cspm-es/cspm-es/commands/platform"
 	"github.com/cspm-es/cspm-es/eventstore"
 	"github.com/cspm-es/cspm-es/eventstore/relay"
 	"github.com/cspm-es/cspm-es/platform/config"
 	"github.com/cspm-es/cspm-es/platform/dbregistry"
 	"github.com/cspm-es/cspm-es/platform/logging"
-	"github.com/cspm-es/cspm-es/queries"
+	csquery "github.com/cspm-es/cspm-es/queries/cloudsecurity"
+	orchquery "github.com/cspm-es/cspm-es/queries/orchestration"
+	platformquery "github.com/cspm-es/cspm-es/queries/platform"
 )
 
 // The fx graph of `cspm serve`, one thin module per area. Modules only call
@@ -162,10 +167,16 @@ func registerCheckpointer(lc fx.Lifecycle, store eventstore.Store, audit auditSe
 	return nil
 }
 
+// commandsModule provides the kit and every module's command handlers on it.
 var commandsModule = fx.Module("commands",
-	fx.Provide(func(store eventstore.Store, codec *eventstore.Codec) *commands.Handlers {
-		return commands.New(store, codec, time.Now)
-	}),
+	fx.Provide(
+		func(store eventstore.Store, codec *eventstore.Codec) *commands.Kit {
+			return commands.NewKit(store, codec, time.Now)
+		},
+		orchcmd.New,
+		cscmd.New,
+		platformcmd.New,
+	),
 )
 
 var apiModule = fx.Module("api",
@@ -177,19 +188,22 @@ var apiModule = fx.Module("api",
 // apiParams are newAPIServer's dependencies.
 type apiParams struct {
 	fx.In
-	Config   config.Config
-	Logger   *slog.Logger
-	Registry *dbregistry.Registry
-	Store    eventstore.Store
-	Commands *commands.Handlers
-	Queries  *queries.Service
-	ReadSide ReadSide
-	Metrics  *prometheus.Registry
-	Auth     api.Authenticator
-	Audit    *queries.Audit
-	Keys     api.KeyService
-	Ready    readinessChecks
-	Relay    *relay.Relay `optional:"true"` // with the relay role
+	Config          config.Config
+	Logger          *slog.Logger
+	Registry        *dbregistry.Registry
+	Store           eventstore.Store
+	ScanCommands    *orchcmd.Handlers
+	FindingCommands *cscmd.Handlers
+	ScanQueries     *orchquery.Service
+	FindingQueries  *csquery.Service
+	PlatformQueries *platformquery.Service
+	ReadSide        ReadSide
+	Metrics         *prometheus.Registry
+	Auth            api.Authenticator
+	Audit           *platformquery.Audit
+	Keys            api.KeyService
+	Ready           readinessChecks
+	Relay           *relay.Relay `optional:"true"` // with the relay role
 }
 
 func newAPIServer(p apiParams) *api.Server {
@@ -208,11 +222,15 @@ func newAPIServer(p apiParams) *api.Server {
 		ReadWaitTimeout: p.Config.ReadWaitTimeout,
 		Logger:          p.Logger.With("component", "api"),
 	}, api.Deps{
-		Commands:    p.Commands,
-		Auth:        p.Auth,
-		Readiness:   p.Ready.Checks,
-		Databases:   api.DatabaseListerFunc(func() []api.Database { return apiDatabases(p.Registry) }),
-		Queries:     p.Queries,
+		Commands:  api.CommandModules{OrchestrationCommands: p.ScanCommands, CloudSecurityCommands: p.FindingCommands},
+		Auth:      p.Auth,
+		Readiness: p.Ready.Checks,
+		Databases: api.DatabaseListerFunc(func() []api.Database { return apiDatabases(p.Registry) }),
+		Queries: api.QueryModules{
+			OrchestrationQueries: p.ScanQueries,
+			CloudSecurityQueries: p.FindingQueries,
+			PlatformQueries:      p.PlatformQueries,
+		},
 		Progress:    p.ReadSide.Progress,
 		Projections: p.ReadSide.Admin,
 		Relay:       relayStatus,

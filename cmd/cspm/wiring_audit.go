@@ -6,7 +6,7 @@ import (
 	"github.com/cspm-es/cspm-es/commands"
 	"github.com/cspm-es/cspm-es/eventstore"
 	"github.com/cspm-es/cspm-es/platform/dbregistry"
-	"github.com/cspm-es/cspm-es/queries"
+	platformquery "github.com/cspm-es/cspm-es/queries/platform"
 )
 
 // auditModule gives the api role the audit queries: the audit log read
@@ -17,8 +17,8 @@ var auditModule = fx.Module("audit",
 	fx.Provide(newAuditQueries),
 )
 
-func newAuditQueries(rm ReadModels, store eventstore.Store, codec *eventstore.Codec, audit auditSetup) *queries.Audit {
-	return queries.NewAudit(queries.AuditDeps{
+func newAuditQueries(rm ReadModels, store eventstore.Store, codec *eventstore.Codec, audit auditSetup) *platformquery.Audit {
+	return platformquery.NewAudit(platformquery.AuditDeps{
 		Log:    rm.Stores[dbregistry.PLATFORM],
 		Events: store,
 		State: func(events []eventstore.RecordedEvent) (any, error) {

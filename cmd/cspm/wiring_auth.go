@@ -15,12 +15,14 @@ import (
 
 	"github.com/cspm-es/cspm-es/api"
 	"github.com/cspm-es/cspm-es/commands"
+	platformcmd "github.com/cspm-es/cspm-es/commands/platform"
 	"github.com/cspm-es/cspm-es/domain/access"
 	"github.com/cspm-es/cspm-es/eventstore"
 	"github.com/cspm-es/cspm-es/platform/auth"
 	"github.com/cspm-es/cspm-es/platform/config"
 	"github.com/cspm-es/cspm-es/platform/datadir"
 	"github.com/cspm-es/cspm-es/queries"
+	platformquery "github.com/cspm-es/cspm-es/queries/platform"
 )
 
 // API keys in `cspm serve` (api role): the authenticator over the event
@@ -51,20 +53,20 @@ func authenticatorPort(a *auth.Authenticator) api.Authenticator { return a }
 // query, and the authenticator, whose cache forgets a key revoked here at
 // once (other processes notice within auth.DefaultTTL).
 type keyService struct {
-	cmds  *commands.Handlers
-	query *queries.Service
+	cmds  *platformcmd.Handlers
+	query *platformquery.Service
 	auth  *auth.Authenticator
 }
 
-func newKeyService(cmds *commands.Handlers, q *queries.Service, a *auth.Authenticator) api.KeyService {
+func newKeyService(cmds *platformcmd.Handlers, q *platformquery.Service, a *auth.Authenticator) api.KeyService {
 	return &keyService{cmds: cmds, query: q, auth: a}
 }
 
-func (k *keyService) IssueKey(ctx context.Context, m commands.Meta, cmd commands.IssueKey) (commands.IssuedKey, error) {
+func (k *keyService) IssueKey(ctx context.Context, m commands.Meta, cmd platformcmd.IssueKey) (platformcmd.IssuedKey, error) {
 	return k.cmds.IssueKey(ctx, m, cmd)
 }
 
-func (k *keyService) RevokeKey(ctx context.Context, m commands.Meta, cmd commands.RevokeKey) (commands.Result, error) {
+func (k *keyService) RevokeKey(ctx context.Context, m commands.Meta, cmd platformcmd.RevokeKey) (commands.Result, error) {
 	res, err := k.cmds.RevokeKey(ctx, m, cmd)
 	if err == nil {
 		k.auth.Invalidate(cmd.KeyID)
@@ -72,7 +74,7 @@ func (k *keyService) RevokeKey(ctx context.Context, m commands.Meta, cmd command
 	return res, err
 }
 
-func (k *keyService) ListKeys(ctx context.Context, team string, p queries.Page) (queries.APIKeyList, error) {
+func (k *keyService) ListKeys(ctx context.Context, team string, p queries.Page) (platformquery.APIKeyList, error) {
 	return k.query.ListKeys(ctx, team, p)
 }
 
@@ -84,7 +86,7 @@ const bootstrapIdempotencyKey = "first-start-admin-key"
 // registerBootstrap issues the first admin key when the app starts on an
 // empty event store (see bootstrapAdminKey). It runs before the API
 // listens.
-func registerBootstrap(lc fx.Lifecycle, cfg config.Config, store eventstore.Store, cmds *commands.Handlers, log *slog.Logger, out bannerOutput) {
+func registerBootstrap(lc fx.Lifecycle, cfg config.Config, store eventstore.Store, cmds *platformcmd.Handlers, log *slog.Logger, out bannerOutput) {
 	lc.Append(fx.StartHook(func(ctx context.Context) error {
 		return bootstrapAdminKey(ctx, cfg, store, cmds, log.With("component", "keys"), out)
 	}))
@@ -100,7 +102,7 @@ func registerBootstrap(lc fx.Lifecycle, cfg config.Config, store eventstore.Stor
 // another --data-dir, --db-prefix or MongoDB database), so events were lost
 // or the configuration points at the wrong place. Issuing a new key there
 // would overwrite the only trace of it.
-func bootstrapAdminKey(ctx context.Context, cfg config.Config, store eventstore.Store, cmds *commands.Handlers, log *slog.Logger, out io.Writer) error {
+func bootstrapAdminKey(ctx context.Context, cfg config.Config, store eventstore.Store, cmds *platformcmd.Handlers, log *slog.Logger, out io.Writer) error {
 	head, err := store.HeadPosition(ctx)
 	if err != nil {
 		return fmt.Errorf("first start: read the event store head: %w", err)
@@ -117,7 +119,7 @@ func bootstrapAdminKey(ctx context.Context, cfg config.Config, store eventstore.
 		Actor:          "system:first-start",
 		Route:          "serve first start",
 		IdempotencyKey: bootstrapIdempotencyKey,
-	}, commands.IssueKey{Name: "first-start admin", Role: string(access.Admin)})
+	}, platformcmd.IssueKey{Name: "first-start admin", Role: string(access.Admin)})
 	if err != nil {
 		return fmt.Errorf("first start: issue the admin API key: %w", err)
 	}
@@ -167,7 +169,7 @@ func checkNoStaleKey(ctx context.Context, store eventstore.Store, path string) e
 }
 
 // printBanner shows the first-start admin key, once, on out.
-func printBanner(out io.Writer, k commands.IssuedKey, path, base string, werr error) {
+func printBanner(out io.Writer, k platformcmd.IssuedKey, path, base string, werr error) {
 	rule := strings.Repeat("=", 72)
 	saved := fmt.Sprintf("It is saved in %s (mode 0600) and shown here this once.", path)
 	if werr != nil {

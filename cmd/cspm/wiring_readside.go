@@ -24,7 +24,9 @@ import (
 	"github.com/cspm-es/cspm-es/projections/cloudsecurity"
 	"github.com/cspm-es/cspm-es/projections/orchestration"
 	platformproj "github.com/cspm-es/cspm-es/projections/platform"
-	"github.com/cspm-es/cspm-es/queries"
+	csquery "github.com/cspm-es/cspm-es/queries/cloudsecurity"
+	orchquery "github.com/cspm-es/cspm-es/queries/orchestration"
+	platformquery "github.com/cspm-es/cspm-es/queries/platform"
 )
 
 // The read side of `cspm serve`: the 14 module read-model stores (api and
@@ -257,15 +259,22 @@ func registerProjectorHooks(lc fx.Lifecycle, rt *projections.Runtime, log *slog.
 }
 
 var readSideModule = fx.Module("readside",
-	fx.Provide(newQueries, newReadSide),
+	fx.Provide(newScanQueries, newFindingQueries, newPlatformQueries, newReadSide),
 )
 
-func newQueries(rm ReadModels) *queries.Service {
-	return queries.New(queries.Stores{
-		Orchestration: rm.Stores[dbregistry.ORCHESTRATION],
-		CloudSecurity: rm.Stores[dbregistry.CLOUD_SECURITY],
-		Platform:      rm.Stores[dbregistry.PLATFORM],
-	})
+// newScanQueries reads cspm_orchestration.
+func newScanQueries(rm ReadModels) *orchquery.Service {
+	return orchquery.New(orchquery.Stores{Orchestration: rm.Stores[dbregistry.ORCHESTRATION]})
+}
+
+// newFindingQueries reads cspm_cloud_security.
+func newFindingQueries(rm ReadModels) *csquery.Service {
+	return csquery.New(csquery.Stores{CloudSecurity: rm.Stores[dbregistry.CLOUD_SECURITY]})
+}
+
+// newPlatformQueries reads cspm_platform (dashboard, API keys).
+func newPlatformQueries(rm ReadModels) *platformquery.Service {
+	return platformquery.New(platformquery.Stores{Platform: rm.Stores[dbregistry.PLATFORM]})
 }
 
 // readSideParams are newReadSide's dependencies; Runtime is there when

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cspm-es/cspm-es/commands"
+	platformcmd "github.com/cspm-es/cspm-es/commands/platform"
 	"github.com/cspm-es/cspm-es/domain/access"
 	"github.com/cspm-es/cspm-es/eventstore"
 	"github.com/cspm-es/cspm-es/eventstore/sqlite"
@@ -58,7 +59,7 @@ func (c *clock) Advance(d time.Duration) {
 
 type env struct {
 	store *countingStore
-	cmds  *commands.Handlers
+	cmds  *platformcmd.Handlers
 	clock *clock
 	auth  *auth.Authenticator
 }
@@ -70,7 +71,7 @@ func newEnv(t *testing.T, cfg auth.Config) *env {
 	t.Cleanup(func() { assert.NoError(t, s.Close()) })
 	codec := eventstore.NewDomainCodec()
 	e := &env{store: &countingStore{Store: s}, clock: &clock{now: time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)}}
-	e.cmds = commands.New(s, codec, e.clock.Now)
+	e.cmds = platformcmd.New(commands.NewKit(s, codec, e.clock.Now))
 	cfg.Now = e.clock.Now
 	e.auth = auth.New(e.store, codec, cfg)
 	return e
@@ -78,16 +79,16 @@ func newEnv(t *testing.T, cfg auth.Config) *env {
 
 var teamA = commands.Meta{TeamID: "team-a", Actor: "test"}
 
-func (e *env) issue(t *testing.T, role access.Role) commands.IssuedKey {
+func (e *env) issue(t *testing.T, role access.Role) platformcmd.IssuedKey {
 	t.Helper()
-	k, err := e.cmds.IssueKey(t.Context(), teamA, commands.IssueKey{Name: "k-" + string(role), Role: string(role)})
+	k, err := e.cmds.IssueKey(t.Context(), teamA, platformcmd.IssueKey{Name: "k-" + string(role), Role: string(role)})
 	require.NoError(t, err)
 	return k
 }
 
 func (e *env) revoke(t *testing.T, keyID string) {
 	t.Helper()
-	_, err := e.cmds.RevokeKey(t.Context(), teamA, commands.RevokeKey{KeyID: keyID})
+	_, err := e.cmds.RevokeKey(t.Context(), teamA, platformcmd.RevokeKey{KeyID: keyID})
 	require.NoError(t, err)
 }
 
@@ -206,7 +207,7 @@ func TestStoreDown(t *testing.T) {
 func TestCacheIsBounded(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, auth.Config{TTL: time.Hour, MaxEntries: 2})
-	var keys []commands.IssuedKey
+	var keys []platformcmd.IssuedKey
 	for range 5 {
 		keys = append(keys, e.issue(t, access.Viewer))
 	}

@@ -1,0 +1,7 @@
+// Package cloudsecurity holds the cloud-security module's command
+// handlers: the findings commands (RaiseFindings, ResolveFinding,
+// SuppressFinding) on Finding streams ("finding-<finding_id>"), and the
+// import of scanner reports (ImportReport) on Import streams with their
+// scan's, over the domain rules of domain/cloudsecurity. They run on the
+// shared kit of package commands.
+package cloudsecurity

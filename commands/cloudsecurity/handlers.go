@@ -1,0 +1,30 @@
+package cloudsecurity
+
+import "github.com/cspm-es/cspm-es/commands"
+
+// Handlers runs the findings commands and the report import. It is safe
+// for concurrent use.
+type Handlers struct {
+	kit *commands.Kit
+
+	// Imports (WithImports): the report parsers and the store's
+	// multi-stream append.
+	reports Reports
+	batch   commands.BatchStore
+}
+
+// New returns the findings command handlers on kit. It panics on a nil
+// kit: that is a wiring mistake to catch at start-up.
+func New(kit *commands.Kit) *Handlers {
+	if kit == nil {
+		panic("cloudsecurity.New: nil kit")
+	}
+	return &Handlers{kit: kit}
+}
+
+// WithImports lets the handlers import reports: reports parses them,
+// batch appends their events with their scan's atomically.
+func (h *Handlers) WithImports(reports Reports, batch commands.BatchStore) *Handlers {
+	h.reports, h.batch = reports, batch
+	return h
+}

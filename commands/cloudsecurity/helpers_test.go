@@ -1,0 +1,27 @@
+package cloudsecurity_test
+
+import (
+	"testing"
+
+	"github.com/cspm-es/cspm-es/commands"
+	"github.com/cspm-es/cspm-es/commands/cloudsecurity"
+	ct "github.com/cspm-es/cspm-es/commands/commandstest"
+)
+
+// deps are the handlers under test on a real SQLite store of their own
+// (commandstest.Deps: the store, codec, clock, kit and scan commands).
+type deps struct {
+	*ct.Deps
+	h *cloudsecurity.Handlers
+}
+
+func newDeps(t *testing.T) *deps {
+	t.Helper()
+	d := ct.New(t)
+	return &deps{Deps: d, h: cloudsecurity.New(d.Kit)}
+}
+
+// with returns handlers over store (a wrapper of d.Store) sharing d's codec and clock.
+func (d *deps) with(store commands.EventStore) *cloudsecurity.Handlers {
+	return cloudsecurity.New(d.KitOver(store))
+}

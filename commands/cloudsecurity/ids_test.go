@@ -1,0 +1,104 @@
+package cloudsecurity_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/cspm-es/cspm-es/commands"
+	"github.com/cspm-es/cspm-es/commands/cloudsecurity"
+	ct "github.com/cspm-es/cspm-es/commands/commandstest"
+	"github.com/cspm-es/cspm-es/eventstore"
+)
+
+// A create whose chosen id is another team's stream fails with an
+// *IDInUseError that names the caller's field and nothing of the stream,
+// the same whatever state the other team's aggregate is in; the caller's
+// own stream is the store's conflict with its version. Nothing is appended.
+
+// teamAFindings raises team A's findings in every state, by chosen id.
+func teamAFindings(t *testing.T, d *deps) map[string]int64 {
+	t.Helper()
+	ctx := t.Context()
+	scan := d.RunningScan(t, ct.TeamA)
+	var in []cloudsecurity.FindingInput
+	for _, id := range []string{"f-open", "f-resolved", "f-suppressed"} {
+		in = append(in, cloudsecurity.FindingInput{FindingID: id, CheckID: "c", Title: "t", Severity: "high", ResourceID: "r-" + id})
+	}
+	_, err := d.h.RaiseFindings(ctx, ct.TeamA, cloudsecurity.RaiseFindings{ScanID: scan, Findings: in})
+	require.NoError(t, err)
+	_, err = d.h.ResolveFinding(ctx, ct.TeamA, cloudsecurity.ResolveFinding{FindingID: "f-resolved", Reason: "fixed"})
+	require.NoError(t, err)
+	_, err = d.h.SuppressFinding(ctx, ct.TeamA, cloudsecurity.SuppressFinding{FindingID: "f-suppressed", Reason: "accepted"})
+	require.NoError(t, err)
+	return map[string]int64{"f-open": 1, "f-resolved": 2, "f-suppressed": 2}
+}
+
+func TestRaiseFindingsWithAnotherTeamsID(t *testing.T) {
+	t.Parallel()
+	d := newDeps(t)
+	versions := teamAFindings(t, d)
+	scanA := d.RunningScan(t, ct.TeamA)
+	scanB := d.RunningScan(t, ct.TeamB)
+	head := d.Head(t)
+
+	for id, version := range versions {
+		batch := []cloudsecurity.FindingInput{
+			{FindingID: "b-new-" + id, CheckID: "c", Title: "t", Severity: "low", ResourceID: "r"},
+			{FindingID: id, CheckID: "c", Title: "t", Severity: "low", ResourceID: "r"},
+		}
+		_, err := d.h.RaiseFindings(t.Context(), ct.TeamB, cloudsecurity.RaiseFindings{ScanID: scanB, Findings: batch})
+		ct.RequireInUse(t, err, "findings[1].finding_id", id)
+		assert.Equal(t, fmt.Sprintf("RaiseFindings: findings[1].finding_id %q is already in use", id), err.Error())
+
+		_, err = d.h.RaiseFindings(t.Context(), ct.TeamA, cloudsecurity.RaiseFindings{ScanID: scanA, Findings: batch})
+		var ce *eventstore.ConflictError
+		require.ErrorAs(t, err, &ce)
+		assert.Equal(t, version, ce.Current, id)
+	}
+	assert.Equal(t, head, d.Head(t), "nothing appended")
+}
+
+// TestRaiseFindingsRaceWithAnotherTeam: a finding id another team takes
+// between the batch's check and its append is an *IDInUseError too.
+func TestRaiseFindingsRaceWithAnotherTeam(t *testing.T) {
+	t.Parallel()
+	d := newDeps(t)
+	teamAFindings(t, d)
+	scanB := d.RunningScan(t, ct.TeamB)
+	head := d.Head(t)
+
+	// The check before the appends does not see f-resolved yet.
+	h := d.with(&hidingStore{EventStore: d.Store, hide: "finding-f-resolved", times: 1})
+	_, err := h.RaiseFindings(t.Context(), ct.TeamB, cloudsecurity.RaiseFindings{ScanID: scanB, Findings: []cloudsecurity.FindingInput{
+		{FindingID: "f-resolved", CheckID: "c", Title: "t", Severity: "low", ResourceID: "r"},
+	}})
+	ct.RequireInUse(t, err, "findings[0].finding_id", "f-resolved")
+	assert.Equal(t, head, d.Head(t), "nothing appended")
+}
+
+// hidingStore answers the first times reads of stream hide as if it did
+// not exist (another team's create racing the command's check).
+type hidingStore struct {
+	commands.EventStore
+	hide  string
+	mu    sync.Mutex
+	times int
+}
+
+func (s *hidingStore) ReadStream(ctx context.Context, streamID string, opts eventstore.ReadStreamOptions) ([]eventstore.RecordedEvent, error) {
+	s.mu.Lock()
+	hidden := streamID == s.hide && s.times > 0
+	if hidden {
+		s.times--
+	}
+	s.mu.Unlock()
+	if hidden {
+		return nil, nil
+	}
+	return s.EventStore.ReadStream(ctx, streamID, opts)
+}

@@ -1,0 +1,649 @@
+package cloudsecurity
+
+import (
+	"bufio"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"time"
+
+	"github.com/cspm-es/cspm-es/commands"
+	"github.com/cspm-es/cspm-es/domain"
+	csdomain "github.com/cspm-es/cspm-es/domain/cloudsecurity"
+	orchdomain "github.com/cspm-es/cspm-es/domain/orchestration"
+	"github.com/cspm-es/cspm-es/eventstore"
+)
+
+// Reports is what the import needs of the report parsers (the adapters
+// under platform/parsers, one package per tool).
+type Reports interface {
+	// Detect names the format of a report from its first bytes, or says
+	// why it cannot.
+	Detect(head []byte) (format string, err error)
+	// Parse streams a report's observations to emit, in format. Any error
+	// rejects the whole report.
+	Parse(ctx context.Context, r io.Reader, format string, emit func(csdomain.Observation) error) (ReportInfo, error)
+}
+
+// ReportInfo is what a parser learnt of a whole report.
+type ReportInfo struct {
+	Format      string
+	Tool        string
+	ToolVersion string
+}
+
+// Stream types of the import.
+const StreamTypeImport = "Import"
+
+const importStreamPrefix = "import-"
+
+// ImportReport imports one scanner report.
+type ImportReport struct {
+	Format   string    // "" detects it
+	ScanID   string    // optional: a requested or running scan the report completes
+	FileName string    // optional, recorded
+	Body     io.Reader // the report, streamed
+}
+
+// ImportResult is what an import did.
+type ImportResult struct {
+	ImportID    string                 `json:"import_id"`
+	ScanID      string                 `json:"scan_id,omitempty"`
+	Status      string                 `json:"status"` // completed, rejected
+	Format      string                 `json:"format,omitempty"`
+	Tool        string                 `json:"tool,omitempty"`
+	ToolVersion string                 `json:"tool_version,omitempty"`
+	ContentHash string                 `json:"content_hash"`
+	Size        int64                  `json:"size"`
+	Reason      string                 `json:"reason,omitempty"` // why it was rejected
+	Counts      *csdomain.ImportCounts `json:"counts,omitempty"`
+	Events      int                    `json:"events"`   // events the import appended
+	Position    int64                  `json:"position"` // read your writes
+	Duplicate   bool                   `json:"duplicate,omitempty"`
+}
+
+// Import statuses.
+const (
+	ImportCompleted = "completed"
+	ImportRejected  = "rejected"
+)
+
+// RejectedError is an import refused whole: its result (recorded as
+// ImportRejected, nothing else appended) says why.
+type RejectedError struct{ Result ImportResult }
+
+func (e *RejectedError) Error() string { return "report rejected: " + e.Result.Reason }
+
+// Limits of one import's events (each within the store's event limit).
+const (
+	maxChunkBytes   = 192 << 10 // data of one ResultsRecorded or ChecksDescribed
+	maxBatchEvents  = 200       // events of one atomic append
+	detectHeadBytes = 64 << 10
+)
+
+// ImportReport reads a report once (hashing it and spooling its results to
+// a temporary file, so memory stays bounded whatever its size), then:
+//   - the same report imported before (same team, same content hash) is
+//     answered with that import, nothing appended;
+//   - a report that does not parse, or whose results break a rule, is
+//     rejected whole: ImportRejected is recorded, nothing else;
+//   - otherwise the import's events (its checks, its results in chunks,
+//     its completion) and the scan's (requested, started, completed, or
+//     the remaining steps of the requested scan it names) are appended:
+//     in one atomic append across both streams when they fit, else in a
+//     few, the completion last (an import cut off half way is resumed by
+//     importing the same report again).
+func (h *Handlers) ImportReport(ctx context.Context, meta commands.Meta, cmd ImportReport) (ImportResult, error) {
+	if h.reports == nil || h.batch == nil {
+		return ImportResult{}, errors.New("commands: imports are not configured (WithImports)")
+	}
+	md, err := commands.Metadata(meta)
+	if err != nil {
+		return ImportResult{}, err
+	}
+	spool, err := newResultSpool()
+	if err != nil {
+		return ImportResult{}, err
+	}
+	defer spool.close()
+	p := &parsedReport{spool: spool, checks: map[string]csdomain.CheckInfo{}}
+	hash := sha256.New()
+	counted := &countingReader{r: io.TeeReader(cmd.Body, hash)}
+	parseErr := h.parse(ctx, counted, cmd.Format, p)
+	if _, err := io.Copy(io.Discard, counted); err != nil { // the rest of the body, for the hash
+		return ImportResult{}, fmt.Errorf("import: read the report: %w", err)
+	}
+	if ctx.Err() != nil {
+		return ImportResult{}, ctx.Err()
+	}
+	sum := hex.EncodeToString(hash.Sum(nil))
+	importID := csdomain.ImportID(meta.TeamID, sum)
+	c := commands.Call{Name: "ImportReport", TargetID: importID, StreamID: importStreamPrefix + importID, Type: StreamTypeImport}
+	if res, done, err := h.earlierImport(ctx, meta, c); err != nil || done {
+		return res, err
+	}
+	res := ImportResult{ImportID: importID, ContentHash: sum, Size: counted.n, Format: p.info.Format, Tool: p.info.Tool, ToolVersion: p.info.ToolVersion}
+	if parseErr == nil && p.results == 0 && len(p.checks) == 0 && p.info.Format == "" {
+		parseErr = errors.New("empty report")
+	}
+	if parseErr != nil {
+		return h.reject(ctx, md, c, res, cmd, parseErr)
+	}
+	return h.record(ctx, meta, md, c, res, cmd, p)
+}
+
+// parsedReport is what a parse left: results spooled, checks, scope, counts.
+type parsedReport struct {
+	info       ReportInfo
+	spool      *resultSpool
+	checks     map[string]csdomain.CheckInfo
+	scope      csdomain.ImportScope
+	counts     csdomain.ImportCounts
+	resources  map[string]bool
+	from, to   time.Time
+	results    int
+	ruleOfTool csdomain.IdentityRule
+}
+
+// parse reads the report into p; an error rejects it.
+func (h *Handlers) parse(ctx context.Context, r io.Reader, format string, p *parsedReport) error {
+	br := bufio.NewReaderSize(r, detectHeadBytes)
+	if format == "" {
+		head, err := br.Peek(detectHeadBytes)
+		if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, bufio.ErrBufferFull) {
+			return fmt.Errorf("read the report: %w", err)
+		}
+		if len(head) == 0 {
+			return errors.New("empty report")
+		}
+		if format, err = h.reports.Detect(head); err != nil {
+			return err
+		}
+	}
+	p.counts = csdomain.ImportCounts{ByResult: map[csdomain.Result]int{}, FailBySev: map[csdomain.Severity]int{}}
+	p.resources = map[string]bool{}
+	accounts := map[string]bool{}
+	info, err := h.reports.Parse(ctx, br, format, func(o csdomain.Observation) error {
+		n := p.results
+		rule, ok := csdomain.RuleFor(o.Tool)
+		if !ok {
+			return fmt.Errorf("result %d: no identity rule for tool %q", n, o.Tool)
+		}
+		if p.ruleOfTool == "" {
+			p.ruleOfTool = rule
+		} else if rule != p.ruleOfTool {
+			return fmt.Errorf("result %d: a report holds the results of one tool", n)
+		}
+		r, err := csdomain.ResultOf(o)
+		if err != nil {
+			return fmt.Errorf("result %d (check %s): %w", n, o.CheckID, err)
+		}
+		if _, seen := p.checks[o.CheckID]; !seen {
+			ci, err := csdomain.CheckInfoOf(o)
+			if err != nil {
+				return fmt.Errorf("result %d (check %s): %w", n, o.CheckID, err)
+			}
+			p.checks[o.CheckID] = ci
+		}
+		if err := p.spool.write(r); err != nil {
+			return err
+		}
+		p.results++
+		p.scope.Add(r)
+		p.counts.Results++
+		p.counts.ByResult[r.Result]++
+		if r.Result == csdomain.ResultFail {
+			p.counts.FailBySev[r.Severity]++
+			if r.Muted {
+				p.counts.Muted++
+			}
+		}
+		p.resources[r.Provider+"\x00"+r.Account+"\x00"+r.Resource] = true
+		accounts[r.Provider+"\x00"+r.Account] = true
+		if p.from.IsZero() || r.ObservedAt.Before(p.from) {
+			p.from = r.ObservedAt
+		}
+		p.to = maxTime(p.to, r.ObservedAt)
+		return nil
+	})
+	p.info = info
+	if p.info.Format == "" {
+		p.info.Format = format
+	}
+	p.counts.Checks, p.counts.Resources, p.counts.Accounts = len(p.checks), len(p.resources), len(accounts)
+	return err
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}
+
+// earlierImport answers an import of a report this team imported before.
+// An import cut off before its completion is not done: it resumes.
+func (h *Handlers) earlierImport(ctx context.Context, meta commands.Meta, c commands.Call) (ImportResult, bool, error) {
+	evs, err := h.kit.Store().ReadStream(ctx, c.StreamID, eventstore.ReadStreamOptions{})
+	if err != nil {
+		return ImportResult{}, false, fmt.Errorf("import: read %s: %w", c.StreamID, err)
+	}
+	if len(evs) == 0 {
+		return ImportResult{}, false, nil
+	}
+	if evs[0].Metadata.TeamID != meta.TeamID || evs[0].StreamType != c.Type {
+		return ImportResult{}, false, fmt.Errorf("import: %w", &commands.IDInUseError{Field: "report", ID: c.TargetID})
+	}
+	res, done, err := ImportState(h.kit.Codec(), evs)
+	if err != nil || !done {
+		return ImportResult{}, false, err
+	}
+	res.Duplicate = true
+	if res.Status == ImportRejected {
+		return res, true, &RejectedError{Result: res}
+	}
+	return res, true, nil
+}
+
+// ImportState reads an import's result from its events; done is false for
+// an import not completed yet.
+func ImportState(codec *eventstore.Codec, evs []eventstore.RecordedEvent) (res ImportResult, done bool, err error) {
+	for _, r := range evs {
+		v, err := codec.Decode(r)
+		if err != nil {
+			return ImportResult{}, false, err
+		}
+		res.Position = max(res.Position, r.Position)
+		switch e := v.(type) {
+		case csdomain.ImportRejected:
+			return ImportResult{ImportID: e.ImportID, Status: ImportRejected, Format: e.Format, ContentHash: e.ContentHash,
+				Size: e.Size, Reason: e.Reason, Position: r.Position, Events: 1}, true, nil
+		case csdomain.ImportStarted:
+			res.ImportID, res.ScanID, res.Format, res.Tool, res.ToolVersion = e.ImportID, e.ScanID, e.Format, e.Tool, e.ToolVersion
+			res.ContentHash, res.Size = e.ContentHash, e.Size
+		case csdomain.ImportCompleted:
+			counts := e.Counts
+			res.Status, res.Counts, done = ImportCompleted, &counts, true
+		}
+		res.Events++
+	}
+	return res, done, nil
+}
+
+// reject records why a report was refused, and nothing else.
+func (h *Handlers) reject(ctx context.Context, md eventstore.Metadata, c commands.Call, res ImportResult, cmd ImportReport, cause error) (ImportResult, error) {
+	reason := cause.Error()
+	if len(reason) > domain.MaxReason {
+		reason = reason[:domain.MaxReason]
+	}
+	ev := csdomain.ImportRejected{ImportID: res.ImportID, Format: res.Format, ContentHash: res.ContentHash, Size: res.Size,
+		FileName: cmd.FileName, Reason: reason, RejectedAt: h.kit.Now()}
+	req, err := h.kit.AppendRequest(c, eventstore.NoStream, md, eventstore.Idempotency{}, []any{ev})
+	if err != nil {
+		return ImportResult{}, err
+	}
+	ar, err := h.kit.Store().Append(ctx, req)
+	if errors.Is(err, eventstore.ErrConflict) {
+		// The same report, rejected (or imported) by a concurrent request.
+		return h.againAfterRace(ctx, c)
+	}
+	if err != nil {
+		return ImportResult{}, fmt.Errorf("import: append to %s: %w", c.StreamID, err)
+	}
+	res.Status, res.Reason, res.Position, res.Events = ImportRejected, reason, ar.LastPosition(), 1
+	return res, &RejectedError{Result: res}
+}
+
+// againAfterRace answers with the import a concurrent request recorded.
+func (h *Handlers) againAfterRace(ctx context.Context, c commands.Call) (ImportResult, error) {
+	evs, err := h.kit.Store().ReadStream(ctx, c.StreamID, eventstore.ReadStreamOptions{})
+	if err != nil {
+		return ImportResult{}, fmt.Errorf("import: read %s: %w", c.StreamID, err)
+	}
+	res, _, err := ImportState(h.kit.Codec(), evs)
+	if err != nil {
+		return ImportResult{}, err
+	}
+	res.Duplicate = true
+	if res.Status == ImportRejected {
+		return res, &RejectedError{Result: res}
+	}
+	return res, nil
+}
+
+// record appends an accepted report's events and its scan's.
+func (h *Handlers) record(ctx context.Context, meta commands.Meta, md eventstore.Metadata, c commands.Call, res ImportResult, cmd ImportReport, p *parsedReport) (ImportResult, error) {
+	now := h.kit.Now()
+	evaluatedAt := eventstore.NormalizeTime(p.from)
+	if evaluatedAt.IsZero() {
+		evaluatedAt = now
+	}
+	scanCall, scanExpected, scanEvents, scanID, err := h.scanSteps(ctx, meta, cmd.ScanID, res, p, evaluatedAt, now)
+	if err != nil {
+		return ImportResult{}, err
+	}
+	res.ScanID = scanID
+
+	// The import stream's events: the start and the checks, the results
+	// read back from the spool one chunk at a time (never all in memory),
+	// the completion.
+	head := []any{csdomain.ImportStarted{ImportID: res.ImportID, ScanID: scanID, Format: res.Format,
+		Tool: res.Tool, ToolVersion: res.ToolVersion, ContentHash: res.ContentHash, Size: res.Size,
+		FileName: cmd.FileName, StartedAt: now}}
+	for _, chunk := range checkChunks(p.checks, res.ImportID, evaluatedAt) {
+		head = append(head, chunk)
+		p.counts.CheckInfos++
+	}
+	if p.counts.Chunks, err = p.spool.countChunks(); err != nil {
+		return ImportResult{}, err
+	}
+	completed := csdomain.ImportCompleted{ImportID: res.ImportID, ScanID: scanID,
+		EvaluatedAt: evaluatedAt, IdentityRule: p.ruleOfTool, ObservedFrom: p.from, ObservedTo: p.to,
+		Scopes: p.scope.Scopes(), Counts: p.counts, CompletedAt: now}
+	total := len(head) + p.counts.Chunks + 1
+	chunks, err := p.spool.reader(res.ImportID, scanID, evaluatedAt, p.ruleOfTool)
+	if err != nil {
+		return ImportResult{}, err
+	}
+	next := func(i int) (any, error) {
+		switch {
+		case i < len(head):
+			return head[i], nil
+		case i < total-1:
+			return chunks.next()
+		}
+		return completed, nil
+	}
+
+	// Resume an import cut off half way: skip what is stored.
+	stored, err := h.kit.Store().ReadStream(ctx, c.StreamID, eventstore.ReadStreamOptions{})
+	if err != nil {
+		return ImportResult{}, fmt.Errorf("import: read %s: %w", c.StreamID, err)
+	}
+	done := len(stored)
+	if done >= total {
+		return ImportResult{}, fmt.Errorf("import %s: %d events stored, the report makes %d", res.ImportID, done, total)
+	}
+	var last int64
+	batch := make([]any, 0, maxBatchEvents)
+	for i := 0; i < total; i++ {
+		ev, err := next(i)
+		if err != nil {
+			return ImportResult{}, err
+		}
+		if i < done {
+			continue
+		}
+		batch = append(batch, ev)
+		if len(batch) < maxBatchEvents && i < total-1 {
+			continue
+		}
+		req, err := h.kit.AppendRequest(c, eventstore.Exact(int64(i+1-len(batch))), md, eventstore.Idempotency{}, batch)
+		if err != nil {
+			return ImportResult{}, err
+		}
+		reqs := []eventstore.AppendRequest{req}
+		if i == total-1 && len(scanEvents) > 0 {
+			// The scan completes with the import, atomically.
+			sreq, err := h.kit.AppendRequest(scanCall, scanExpected, md, eventstore.Idempotency{}, scanEvents)
+			if err != nil {
+				return ImportResult{}, err
+			}
+			reqs = append([]eventstore.AppendRequest{sreq}, reqs...)
+		}
+		results, err := h.batch.AppendBatch(ctx, reqs)
+		if errors.Is(err, eventstore.ErrConflict) {
+			return h.againAfterRace(ctx, c)
+		}
+		if err != nil {
+			return ImportResult{}, fmt.Errorf("import %s: append: %w", res.ImportID, err)
+		}
+		for _, r := range results {
+			last = max(last, r.LastPosition())
+		}
+		batch = batch[:0]
+	}
+	counts := p.counts
+	res.Status, res.Counts, res.Position, res.Events = ImportCompleted, &counts, last, total+len(scanEvents)
+	return res, nil
+}
+
+// scanSteps are the events the import appends to its scan's stream: a new
+// scan (requested, started, completed at the report's times) unless it
+// names a requested or running scan of the caller's team, which it starts
+// (when needed) and completes.
+func (h *Handlers) scanSteps(ctx context.Context, meta commands.Meta, scanID string, res ImportResult, p *parsedReport, from, now time.Time) (commands.Call, eventstore.ExpectedVersion, []any, string, error) {
+	to := eventstore.NormalizeTime(p.to)
+	if to.Before(from) {
+		to = from
+	}
+	resources := len(p.resources)
+	if scanID == "" {
+		scanID = csdomain.ScanIDForImport(meta.TeamID, res.ContentHash)
+		c := commands.ScanCall("ImportReport", scanID, nil)
+		scopes := p.scope.Scopes()
+		account, provider := "unknown", "other"
+		if len(scopes) > 0 {
+			account, provider = scopes[0].Account, scopes[0].Provider
+		}
+		if _, ok := orchdomain.ParseProvider(provider); !ok {
+			provider = string(orchdomain.ProviderOther)
+		}
+		req, err := orchdomain.Request(orchdomain.ScanRequest{ScanID: scanID, AccountID: account, Provider: provider,
+			Tool: orDefault(res.Tool, "unknown"), Target: "import " + res.ImportID, RequestedAt: from})
+		if err != nil {
+			return commands.Call{}, eventstore.ExpectedVersion{}, nil, "", err
+		}
+		run := orchdomain.Rehydrate(req...)
+		started, err := run.Start(from)
+		if err != nil {
+			return commands.Call{}, eventstore.ExpectedVersion{}, nil, "", err
+		}
+		run.Apply(started[0])
+		completed, err := run.Complete(resources, to)
+		if err != nil {
+			return commands.Call{}, eventstore.ExpectedVersion{}, nil, "", err
+		}
+		return c, eventstore.NoStream, commands.Anys(slices.Concat(req, started, completed)), scanID, nil
+	}
+	c := commands.ScanCall("ImportReport", scanID, nil)
+	recorded, err := h.kit.Load(ctx, meta, c)
+	if err != nil {
+		return commands.Call{}, eventstore.ExpectedVersion{}, nil, "", err
+	}
+	history, err := commands.Decode[orchdomain.Event](h.kit.Codec(), recorded)
+	if err != nil {
+		return commands.Call{}, eventstore.ExpectedVersion{}, nil, "", err
+	}
+	run := orchdomain.Rehydrate(history...)
+	var out []orchdomain.Event
+	if run.State().Status == orchdomain.StatusRequested {
+		started, err := run.Start(maxTime(from, run.State().RequestedAt))
+		if err != nil {
+			return commands.Call{}, eventstore.ExpectedVersion{}, nil, "", err
+		}
+		run.Apply(started[0])
+		out = append(out, started...)
+	}
+	st := run.State()
+	completed, err := run.Complete(resources, maxTime(now, maxTime(st.RequestedAt, st.StartedAt)))
+	if err != nil {
+		return commands.Call{}, eventstore.ExpectedVersion{}, nil, "", err
+	}
+	out = append(out, completed...)
+	return c, eventstore.Exact(recorded[len(recorded)-1].Version), commands.Anys(out), scanID, nil
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+// checkChunks splits the checks into ChecksDescribed events within the
+// chunk size, sorted by check id (the same report gives the same events).
+func checkChunks(checks map[string]csdomain.CheckInfo, importID string, at time.Time) []csdomain.ChecksDescribed {
+	ids := make([]string, 0, len(checks))
+	for id := range checks {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	var out []csdomain.ChecksDescribed
+	cur := csdomain.ChecksDescribed{ImportID: importID, EvaluatedAt: at}
+	size := 0
+	for _, id := range ids {
+		b, _ := json.Marshal(checks[id])
+		if size+len(b) > maxChunkBytes && len(cur.Checks) > 0 {
+			out = append(out, cur)
+			cur = csdomain.ChecksDescribed{ImportID: importID, EvaluatedAt: at}
+			size = 0
+		}
+		cur.Checks = append(cur.Checks, checks[id])
+		size += len(b) + 1
+	}
+	if len(cur.Checks) > 0 {
+		out = append(out, cur)
+	}
+	return out
+}
+
+// countingReader counts the bytes read through it.
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// resultSpool keeps an import's results on disk, one JSON line each, until
+// they are chunked into events.
+type resultSpool struct {
+	f *os.File
+	w *bufio.Writer
+}
+
+func newResultSpool() (*resultSpool, error) {
+	f, err := os.CreateTemp("", "cspm-import-*.jsonl")
+	if err != nil {
+		return nil, fmt.Errorf("import: spool: %w", err)
+	}
+	return &resultSpool{f: f, w: bufio.NewWriterSize(f, 256<<10)}, nil
+}
+
+func (s *resultSpool) write(r csdomain.CheckResult) error {
+	b, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	if _, err := s.w.Write(append(b, '\n')); err != nil {
+		return fmt.Errorf("import: spool: %w", err)
+	}
+	return nil
+}
+
+// countChunks is how many ResultsRecorded events the spool makes.
+func (s *resultSpool) countChunks() (int, error) {
+	r, err := s.reader("", "", time.Time{}, "")
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for {
+		ev, err := r.nextSized(false)
+		if err != nil {
+			return 0, err
+		}
+		if ev == nil {
+			return n, nil
+		}
+		n++
+	}
+}
+
+// reader reads the spool from the start, one chunk at a time.
+func (s *resultSpool) reader(importID, scanID string, at time.Time, rule csdomain.IdentityRule) (*chunkReader, error) {
+	if err := s.w.Flush(); err != nil {
+		return nil, fmt.Errorf("import: spool: %w", err)
+	}
+	if _, err := s.f.Seek(0, io.SeekStart); err != nil {
+		return nil, fmt.Errorf("import: spool: %w", err)
+	}
+	sc := bufio.NewScanner(s.f)
+	sc.Buffer(make([]byte, 0, 64<<10), maxChunkBytes)
+	return &chunkReader{sc: sc, importID: importID, scanID: scanID, at: at, rule: rule}, nil
+}
+
+// chunkReader yields ResultsRecorded events of at most maxChunkBytes of
+// results each.
+type chunkReader struct {
+	sc       *bufio.Scanner
+	pending  []byte // a line read past the previous chunk
+	importID string
+	scanID   string
+	at       time.Time
+	rule     csdomain.IdentityRule
+}
+
+func (r *chunkReader) next() (any, error) {
+	ev, err := r.nextSized(true)
+	if err != nil {
+		return nil, err
+	}
+	if ev == nil {
+		return nil, errors.New("import: the spool ended early")
+	}
+	return *ev, nil
+}
+
+// nextSized reads the next chunk (decoding its results when decode),
+// nil at the end.
+func (r *chunkReader) nextSized(decode bool) (*csdomain.ResultsRecorded, error) {
+	cur := &csdomain.ResultsRecorded{ImportID: r.importID, ScanID: r.scanID, EvaluatedAt: r.at, IdentityRule: r.rule}
+	size, n := 0, 0
+	for {
+		line := r.pending
+		r.pending = nil
+		if line == nil {
+			if !r.sc.Scan() {
+				if err := r.sc.Err(); err != nil {
+					return nil, fmt.Errorf("import: spool: %w", err)
+				}
+				break
+			}
+			line = r.sc.Bytes()
+		}
+		if size+len(line) > maxChunkBytes && n > 0 {
+			r.pending = slices.Clone(line)
+			break
+		}
+		if decode {
+			var res csdomain.CheckResult
+			if err := json.Unmarshal(line, &res); err != nil {
+				return nil, fmt.Errorf("import: spool: %w", err)
+			}
+			cur.Results = append(cur.Results, res)
+		}
+		size += len(line) + 1
+		n++
+	}
+	if n == 0 {
+		return nil, nil
+	}
+	return cur, nil
+}
+
+func (s *resultSpool) close() {
+	_ = s.f.Close()
+	_ = os.Remove(s.f.Name())
+}

@@ -1,0 +1,46 @@
+package commands
+
+import (
+	"strings"
+
+	"github.com/cspm-es/cspm-es/domain/access"
+)
+
+// Stream types, and the prefixes of their stream ids ("scan-<scan_id>").
+// Stream ids are global, not per team; every module's handlers name the
+// streams they append to, or load, with these.
+const (
+	StreamTypeScanRun = "ScanRun"
+	StreamTypeFinding = "Finding"
+	// StreamTypeAPIKey is the stream type of an API key ("apikey-<key id>").
+	StreamTypeAPIKey = access.StreamType
+
+	scanStreamPrefix    = "scan-"
+	findingStreamPrefix = "finding-"
+)
+
+// ScanStreamID is the id of the ScanRun stream of scanID.
+func ScanStreamID(scanID string) string { return scanStreamPrefix + scanID }
+
+// FindingStreamID is the id of the Finding stream of findingID.
+func FindingStreamID(findingID string) string { return findingStreamPrefix + findingID }
+
+// ScanCall is the Call of command name on the scan scanID.
+func ScanCall(name, scanID string, body any) Call {
+	return Call{Name: name, TargetID: scanID, Body: body, StreamID: ScanStreamID(scanID), Type: StreamTypeScanRun}
+}
+
+// FindingCall is the Call of command name on the finding findingID.
+func FindingCall(name, findingID string, body any) Call {
+	return Call{Name: name, TargetID: findingID, Body: body, StreamID: FindingStreamID(findingID), Type: StreamTypeFinding}
+}
+
+// AggregateID is the id inside a stream id ("scan-<id>", "finding-<id>").
+func AggregateID(streamID string) string {
+	for _, prefix := range []string{scanStreamPrefix, findingStreamPrefix} {
+		if id, ok := strings.CutPrefix(streamID, prefix); ok {
+			return id
+		}
+	}
+	return streamID
+}

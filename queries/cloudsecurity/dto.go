@@ -1,0 +1,29 @@
+package cloudsecurity
+
+import "time"
+
+// Finding is one finding.
+type Finding struct {
+	ID              string    `json:"id"`
+	ScanID          string    `json:"scan_id"`
+	AccountID       string    `json:"account_id"`
+	CheckID         string    `json:"check_id"`
+	Title           string    `json:"title"`
+	Severity        string    `json:"severity"`
+	ResourceID      string    `json:"resource_id"`
+	Region          string    `json:"region,omitempty"`
+	Description     string    `json:"description,omitempty"`
+	Status          string    `json:"status"`
+	RaisedAt        time.Time `json:"raised_at,omitzero"`
+	ResolvedAt      time.Time `json:"resolved_at,omitzero"`
+	SuppressedAt    time.Time `json:"suppressed_at,omitzero"`
+	SuppressedUntil time.Time `json:"suppressed_until,omitzero"`
+	Reason          string    `json:"reason,omitempty"`
+	UpdatedPosition int64     `json:"updated_position"`
+}
+
+// FindingList is one page of findings, most recently raised first.
+type FindingList struct {
+	Items      []Finding `json:"items"`
+	NextCursor string    `json:"next_cursor,omitempty"`
+}

@@ -1,0 +1,100 @@
+package cloudsecurity
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/cspm-es/cspm-es/domain"
+	csdomain "github.com/cspm-es/cspm-es/domain/cloudsecurity"
+	"github.com/cspm-es/cspm-es/platform/readmodel"
+	"github.com/cspm-es/cspm-es/queries"
+)
+
+// FindingFilter narrows ListFindings; empty fields do not filter.
+type FindingFilter struct {
+	Severity  []string // any of critical, high, medium, low, informational (any case)
+	Status    string   // open, resolved or suppressed (any case)
+	AccountID string
+	ScanID    string
+}
+
+var findingStatuses = []csdomain.Status{csdomain.StatusOpen, csdomain.StatusResolved, csdomain.StatusSuppressed}
+
+// ListFindings returns one page of the team's findings, most recently
+// raised first (then by id, descending), matching every field f sets.
+func (s *Service) ListFindings(ctx context.Context, team string, f FindingFilter, p queries.Page) (FindingList, error) {
+	if team == "" {
+		return FindingList{}, queries.ErrNoTeam
+	}
+	var v domain.Validator
+	severities := make([]any, 0, len(f.Severity))
+	for _, raw := range f.Severity {
+		sev, ok := csdomain.ParseSeverity(raw)
+		if !ok {
+			v.Add("severity", "%q is not one of critical, high, medium, low, informational", raw)
+			continue
+		}
+		if !slices.Contains(severities, any(string(sev))) {
+			severities = append(severities, string(sev))
+		}
+	}
+	status := strings.ToLower(strings.TrimSpace(f.Status))
+	if status != "" && !queries.OneOf(findingStatuses, status) {
+		v.Add("status", "%q is not one of open, resolved, suppressed", f.Status)
+	}
+	queries.CheckText(&v, "account_id", f.AccountID)
+	queries.CheckText(&v, "scan_id", f.ScanID)
+	p.Check(&v)
+	if err := v.Err(); err != nil {
+		return FindingList{}, err
+	}
+
+	terms := []readmodel.Filter{readmodel.Eq("team_id", team)}
+	switch len(severities) {
+	case 0:
+	case 1:
+		terms = append(terms, readmodel.Eq("severity", severities[0]))
+	default:
+		terms = append(terms, readmodel.In("severity", severities...))
+	}
+	terms = queries.AppendEq(terms, "status", status)
+	terms = queries.AppendEq(terms, "account_id", f.AccountID)
+	terms = queries.AppendEq(terms, "scan_id", f.ScanID)
+	page, err := queries.Find(ctx, s.cloudSecurity, findingsCollection, readmodel.FindOptions{
+		Filter: readmodel.And(terms...),
+		Sort:   []readmodel.SortField{readmodel.Desc("raised_at")},
+		Limit:  p.Size(),
+		Cursor: p.Cursor,
+	})
+	if err != nil {
+		return FindingList{}, fmt.Errorf("list findings: %w", err)
+	}
+	out := FindingList{Items: make([]Finding, len(page.Docs)), NextCursor: page.NextCursor}
+	for i, d := range page.Docs {
+		out.Items[i] = findingOf(d)
+	}
+	return out, nil
+}
+
+func findingOf(d readmodel.Doc) Finding {
+	return Finding{
+		ID:              d.ID(),
+		ScanID:          queries.Str(d, "scan_id"),
+		AccountID:       queries.Str(d, "account_id"),
+		CheckID:         queries.Str(d, "check_id"),
+		Title:           queries.Str(d, "title"),
+		Severity:        queries.Str(d, "severity"),
+		ResourceID:      queries.Str(d, "resource_id"),
+		Region:          queries.Str(d, "region"),
+		Description:     queries.Str(d, "description"),
+		Status:          queries.Str(d, "status"),
+		RaisedAt:        queries.When(d, "raised_at"),
+		ResolvedAt:      queries.When(d, "resolved_at"),
+		SuppressedAt:    queries.When(d, "suppressed_at"),
+		SuppressedUntil: queries.When(d, "suppressed_until"),
+		Reason:          queries.Str(d, "reason"),
+		UpdatedPosition: queries.Num(d, "updated_position"),
+	}
+}

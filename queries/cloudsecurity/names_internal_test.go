@@ -1,0 +1,16 @@
+package cloudsecurity
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+
+	cloudsecurityproj "github.com/cspm-es/cspm-es/projections/cloudsecurity"
+)
+
+// TestNamesMatchTheProjections: the queries spell the collection the
+// projection writes.
+func TestNamesMatchTheProjections(t *testing.T) {
+	t.Parallel()
+	assert.Equal(t, cloudsecurityproj.FindingsCollection, findingsCollection)
+}

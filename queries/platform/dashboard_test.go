@@ -1,0 +1,81 @@
+package platform_test
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/cspm-es/cspm-es/queries"
+	"github.com/cspm-es/cspm-es/queries/platform"
+	qt "github.com/cspm-es/cspm-es/queries/queriestest"
+)
+
+func TestDashboardSummary(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, qt.WorldEvents().Events)
+	ctx := context.Background()
+
+	got, err := e.svc.DashboardSummary(ctx, "team-a")
+	require.NoError(t, err)
+	all := qt.CountFindings(func(f qt.FindingSpec) bool { return f.Team == "team-a" })
+	open := qt.CountFindings(func(f qt.FindingSpec) bool { return f.Team == "team-a" && f.Status == "open" })
+	assert.Equal(t, platform.Dashboard{
+		TeamID: "team-a",
+		Scans:  platform.ScanTotals{Total: 4, ByStatus: queries.ScanStatusCounts{Requested: 1, Running: 1, Completed: 1, Failed: 1}},
+		Findings: platform.DashboardFindings{
+			Total: all.Total, BySeverity: all.BySeverity, ByStatus: all.ByStatus, OpenBySeverity: open.BySeverity,
+		},
+		RecentScans: []platform.RecentScan{
+			{ID: "s4", Status: "requested", Tool: "scout", AccountID: "acc-1", RequestedAt: qt.At(3 * time.Hour)},
+			{ID: "s3", Status: "failed", Tool: "scout", AccountID: "acc-1", RequestedAt: qt.At(2 * time.Hour)},
+			{ID: "s2", Status: "running", Tool: "prowler", AccountID: "acc-2", RequestedAt: qt.At(time.Hour)},
+			{ID: "s1", Status: "completed", Tool: "prowler", AccountID: "acc-1", RequestedAt: qt.T0},
+		},
+		UpdatedPosition: got.UpdatedPosition,
+	}, got)
+	assert.NotZero(t, got.UpdatedPosition)
+
+	b, err := e.svc.DashboardSummary(ctx, "team-b")
+	require.NoError(t, err)
+	assert.Equal(t, int64(1), b.Scans.Total)
+	assert.Equal(t, int64(12), b.Findings.Total)
+	assert.Equal(t, []string{"s9"}, qt.IDs(b.RecentScans, func(r platform.RecentScan) string { return r.ID }))
+
+	none, err := e.svc.DashboardSummary(ctx, "team-c")
+	require.NoError(t, err)
+	assert.Equal(t, platform.Dashboard{TeamID: "team-c", RecentScans: []platform.RecentScan{}}, none)
+}
+
+// TestResponseJSON pins the snake_case shape of the dashboard's response body.
+func TestResponseJSON(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, qt.WorldEvents().Events)
+	ctx := context.Background()
+	d, err := e.svc.DashboardSummary(ctx, "team-b")
+	require.NoError(t, err)
+	raw, err := json.Marshal(d)
+	require.NoError(t, err)
+	assert.JSONEq(t, `{
+		"team_id": "team-b",
+		"scans": {"total": 1, "by_status": {"requested": 0, "running": 1, "completed": 0, "failed": 0}},
+		"findings": {"total": 12,
+			"by_severity": {"critical": 3, "high": 5, "medium": 2, "low": 1, "informational": 1},
+			"by_status": {"open": 7, "resolved": 3, "suppressed": 2},
+			"open_by_severity": {"critical": 2, "high": 3, "medium": 0, "low": 1, "informational": 1}},
+		"recent_scans": [{"id": "s9", "status": "running", "tool": "prowler", "account_id": "acc-1", "requested_at": "2025-03-01T16:00:00Z"}],
+		"updated_position": `+qt.JSONNumber(d.UpdatedPosition)+`
+	}`, string(raw))
+}
+
+// TestNoTeam: the platform queries need the caller's team.
+func TestNoTeam(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	ctx := context.Background()
+	_, err := e.svc.DashboardSummary(ctx, "")
+	assert.ErrorIs(t, err, queries.ErrNoTeam)
+}

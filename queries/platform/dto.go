@@ -1,0 +1,40 @@
+package platform
+
+import (
+	"time"
+
+	"github.com/cspm-es/cspm-es/queries"
+)
+
+// Dashboard is a team's overview: totals over all its scans and findings,
+// and its most recently requested scans.
+type Dashboard struct {
+	TeamID          string            `json:"team_id"`
+	Scans           ScanTotals        `json:"scans"`
+	Findings        DashboardFindings `json:"findings"`
+	RecentScans     []RecentScan      `json:"recent_scans"`
+	UpdatedPosition int64             `json:"updated_position"`
+}
+
+// ScanTotals counts a team's scans.
+type ScanTotals struct {
+	Total    int64                    `json:"total"`
+	ByStatus queries.ScanStatusCounts `json:"by_status"`
+}
+
+// DashboardFindings counts a team's findings.
+type DashboardFindings struct {
+	Total          int64                       `json:"total"`
+	BySeverity     queries.SeverityCounts      `json:"by_severity"`
+	ByStatus       queries.FindingStatusCounts `json:"by_status"`
+	OpenBySeverity queries.SeverityCounts      `json:"open_by_severity"`
+}
+
+// RecentScan is one of the dashboard's latest scans.
+type RecentScan struct {
+	ID          string    `json:"id"`
+	Status      string    `json:"status"`
+	Tool        string    `json:"tool"`
+	AccountID   string    `json:"account_id"`
+	RequestedAt time.Time `json:"requested_at,omitzero"`
+}
