@@ -15,11 +15,13 @@ import (
 	cscmd "github.com/cspm-es/cspm-es/commands/cloudsecurity"
 	orchcmd "github.com/cspm-es/cspm-es/commands/orchestration"
 	platformcmd "github.com/cspm-es/cspm-es/commands/platform"
+	csdomain "github.com/cspm-es/cspm-es/domain/cloudsecurity"
 	"github.com/cspm-es/cspm-es/eventstore"
 	"github.com/cspm-es/cspm-es/eventstore/relay"
 	"github.com/cspm-es/cspm-es/platform/config"
 	"github.com/cspm-es/cspm-es/platform/dbregistry"
 	"github.com/cspm-es/cspm-es/platform/logging"
+	"github.com/cspm-es/cspm-es/platform/parsers"
 	csquery "github.com/cspm-es/cspm-es/queries/cloudsecurity"
 	orchquery "github.com/cspm-es/cspm-es/queries/orchestration"
 	platformquery "github.com/cspm-es/cspm-es/queries/platform"
@@ -174,10 +176,24 @@ var commandsModule = fx.Module("commands",
 			return commands.NewKit(store, codec, time.Now)
 		},
 		orchcmd.New,
-		cscmd.New,
+		newFindingCommands,
 		platformcmd.New,
 	),
 )
+
+// newFindingCommands are the cloud-security commands, with report imports
+// through every parser (platform/parsers) and the store's batch append.
+func newFindingCommands(kit *commands.Kit, store eventstore.Store) *cscmd.Handlers {
+	return cscmd.New(kit).WithImports(reportParsers{}, store)
+}
+
+// reportParsers adapts the parser registry to the import's port.
+type reportParsers struct{ parsers.Registry }
+
+func (p reportParsers) Parse(ctx context.Context, r io.Reader, format string, emit func(csdomain.Observation) error) (cscmd.ReportInfo, error) {
+	info, err := p.Registry.Parse(ctx, r, format, emit)
+	return cscmd.ReportInfo{Format: info.Format, Tool: info.Tool, ToolVersion: info.ToolVersion}, err
+}
 
 var apiModule = fx.Module("api",
 	fx.Provide(newAPIServer, newAuthenticator, authenticatorPort, newKeyService),

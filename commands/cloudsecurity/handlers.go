@@ -11,6 +11,9 @@ type Handlers struct {
 	// multi-stream append.
 	reports Reports
 	batch   commands.BatchStore
+	// chunkBytes bounds the results of one ResultsRecorded event;
+	// batchEvents the events of one atomic append of an import.
+	chunkBytes, batchEvents int
 }
 
 // New returns the findings command handlers on kit. It panics on a nil
@@ -19,7 +22,7 @@ func New(kit *commands.Kit) *Handlers {
 	if kit == nil {
 		panic("cloudsecurity.New: nil kit")
 	}
-	return &Handlers{kit: kit}
+	return &Handlers{kit: kit, chunkBytes: defaultChunkBytes, batchEvents: defaultBatchEvents}
 }
 
 // WithImports lets the handlers import reports: reports parses them,

@@ -82,9 +82,9 @@ func (e *RejectedError) Error() string { return "report rejected: " + e.Result.R
 
 // Limits of one import's events (each within the store's event limit).
 const (
-	maxChunkBytes   = 192 << 10 // data of one ResultsRecorded or ChecksDescribed
-	maxBatchEvents  = 200       // events of one atomic append
-	detectHeadBytes = 64 << 10
+	defaultChunkBytes  = 192 << 10 // data of one ResultsRecorded or ChecksDescribed
+	defaultBatchEvents = 200       // events of one atomic append
+	detectHeadBytes    = 64 << 10
 )
 
 // ImportReport reads a report once (hashing it and spooling its results to
@@ -107,7 +107,7 @@ func (h *Handlers) ImportReport(ctx context.Context, meta commands.Meta, cmd Imp
 	if err != nil {
 		return ImportResult{}, err
 	}
-	spool, err := newResultSpool()
+	spool, err := newResultSpool(h.chunkBytes)
 	if err != nil {
 		return ImportResult{}, err
 	}
@@ -336,7 +336,7 @@ func (h *Handlers) record(ctx context.Context, meta commands.Meta, md eventstore
 	head := []any{csdomain.ImportStarted{ImportID: res.ImportID, ScanID: scanID, Format: res.Format,
 		Tool: res.Tool, ToolVersion: res.ToolVersion, ContentHash: res.ContentHash, Size: res.Size,
 		FileName: cmd.FileName, StartedAt: now}}
-	for _, chunk := range checkChunks(p.checks, res.ImportID, evaluatedAt) {
+	for _, chunk := range checkChunks(p.checks, res.ImportID, evaluatedAt, h.chunkBytes) {
 		head = append(head, chunk)
 		p.counts.CheckInfos++
 	}
@@ -371,7 +371,7 @@ func (h *Handlers) record(ctx context.Context, meta commands.Meta, md eventstore
 		return ImportResult{}, fmt.Errorf("import %s: %d events stored, the report makes %d", res.ImportID, done, total)
 	}
 	var last int64
-	batch := make([]any, 0, maxBatchEvents)
+	batch := make([]any, 0, h.batchEvents)
 	for i := 0; i < total; i++ {
 		ev, err := next(i)
 		if err != nil {
@@ -381,7 +381,7 @@ func (h *Handlers) record(ctx context.Context, meta commands.Meta, md eventstore
 			continue
 		}
 		batch = append(batch, ev)
-		if len(batch) < maxBatchEvents && i < total-1 {
+		if len(batch) < h.batchEvents && i < total-1 {
 			continue
 		}
 		req, err := h.kit.AppendRequest(c, eventstore.Exact(int64(i+1-len(batch))), md, eventstore.Idempotency{}, batch)
@@ -489,7 +489,7 @@ func orDefault(s, def string) string {
 
 // checkChunks splits the checks into ChecksDescribed events within the
 // chunk size, sorted by check id (the same report gives the same events).
-func checkChunks(checks map[string]csdomain.CheckInfo, importID string, at time.Time) []csdomain.ChecksDescribed {
+func checkChunks(checks map[string]csdomain.CheckInfo, importID string, at time.Time, maxChunkBytes int) []csdomain.ChecksDescribed {
 	ids := make([]string, 0, len(checks))
 	for id := range checks {
 		ids = append(ids, id)
@@ -529,16 +529,17 @@ func (c *countingReader) Read(p []byte) (int, error) {
 // resultSpool keeps an import's results on disk, one JSON line each, until
 // they are chunked into events.
 type resultSpool struct {
-	f *os.File
-	w *bufio.Writer
+	f          *os.File
+	w          *bufio.Writer
+	chunkBytes int // the most result bytes one ResultsRecorded holds
 }
 
-func newResultSpool() (*resultSpool, error) {
+func newResultSpool(chunkBytes int) (*resultSpool, error) {
 	f, err := os.CreateTemp("", "cspm-import-*.jsonl")
 	if err != nil {
 		return nil, fmt.Errorf("import: spool: %w", err)
 	}
-	return &resultSpool{f: f, w: bufio.NewWriterSize(f, 256<<10)}, nil
+	return &resultSpool{f: f, w: bufio.NewWriterSize(f, 256<<10), chunkBytes: chunkBytes}, nil
 }
 
 func (s *resultSpool) write(r csdomain.CheckResult) error {
@@ -580,11 +581,11 @@ func (s *resultSpool) reader(importID, scanID string, at time.Time, rule csdomai
 		return nil, fmt.Errorf("import: spool: %w", err)
 	}
 	sc := bufio.NewScanner(s.f)
-	sc.Buffer(make([]byte, 0, 64<<10), maxChunkBytes)
-	return &chunkReader{sc: sc, importID: importID, scanID: scanID, at: at, rule: rule}, nil
+	sc.Buffer(make([]byte, 0, 64<<10), max(s.chunkBytes, 1<<20))
+	return &chunkReader{sc: sc, importID: importID, scanID: scanID, at: at, rule: rule, maxBytes: s.chunkBytes}, nil
 }
 
-// chunkReader yields ResultsRecorded events of at most maxChunkBytes of
+// chunkReader yields ResultsRecorded events of at most maxBytes of
 // results each.
 type chunkReader struct {
 	sc       *bufio.Scanner
@@ -593,6 +594,7 @@ type chunkReader struct {
 	scanID   string
 	at       time.Time
 	rule     csdomain.IdentityRule
+	maxBytes int
 }
 
 func (r *chunkReader) next() (any, error) {
@@ -623,7 +625,7 @@ func (r *chunkReader) nextSized(decode bool) (*csdomain.ResultsRecorded, error) 
 			}
 			line = r.sc.Bytes()
 		}
-		if size+len(line) > maxChunkBytes && n > 0 {
+		if size+len(line) > r.maxBytes && n > 0 {
 			r.pending = slices.Clone(line)
 			break
 		}
