@@ -105,11 +105,11 @@ func TestImportReport_RejectedWhole(t *testing.T) {
 	t.Parallel()
 	good := sample(t, after)
 	for name, body := range map[string][]byte{
-		"truncated":       good[:len(good)/2],
-		"an object":       []byte(`{"findings": []}`),
-		"empty":           {},
-		"not a report":    []byte("hello;world\n1;2\n"),
-		"unknown result":  bytes.Replace(good, []byte(`"status_code": "PASS"`), []byte(`"status_code": "MAYBE"`), 1),
+		"truncated":      good[:len(good)/2],
+		"an object":      []byte(`{"findings": []}`),
+		"empty":          {},
+		"not a report":   []byte("hello;world\n1;2\n"),
+		"unknown result": bytes.Replace(good, []byte(`"status_code": "PASS"`), []byte(`"status_code": "MAYBE"`), 1),
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
