@@ -12,6 +12,13 @@ type SeverityCounts struct {
 	Informational int64 `json:"informational"`
 }
 
+// Minus is c less o, severity by severity, never below zero.
+func (c SeverityCounts) Minus(o SeverityCounts) SeverityCounts {
+	sub := func(a, b int64) int64 { return max(0, a-b) }
+	return SeverityCounts{Critical: sub(c.Critical, o.Critical), High: sub(c.High, o.High), Medium: sub(c.Medium, o.Medium),
+		Low: sub(c.Low, o.Low), Informational: sub(c.Informational, o.Informational)}
+}
+
 // FindingStatusCounts counts findings per status.
 type FindingStatusCounts struct {
 	Open       int64 `json:"open"`

@@ -38,3 +38,15 @@ func Obj(d map[string]any, key string) map[string]any {
 	m, _ := d[key].(map[string]any)
 	return m
 }
+
+// Objs reads an array of objects (nil when missing or mistyped).
+func Objs(d map[string]any, key string) []map[string]any {
+	l, _ := d[key].([]any)
+	out := make([]map[string]any, 0, len(l))
+	for _, e := range l {
+		if m, ok := e.(map[string]any); ok {
+			out = append(out, m)
+		}
+	}
+	return out
+}

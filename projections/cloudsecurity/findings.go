@@ -84,8 +84,11 @@ func (Findings) Collections() []readmodel.CollectionSpec {
 			{Name: "expire_resolved", Fields: []readmodel.IndexField{{Path: "resolved_at"}}, TTL: ResultTTL},
 		},
 	}, {
-		Name:    ImportsCollection,
-		Indexes: []readmodel.Index{{Name: "by_team_received", Fields: []readmodel.IndexField{{Path: "team_id"}, {Path: "received_at", Desc: true}}}},
+		Name: ImportsCollection,
+		Indexes: []readmodel.Index{
+			{Name: "by_team_received", Fields: []readmodel.IndexField{{Path: "team_id"}, {Path: "received_at", Desc: true}}},
+			{Name: "by_team_scan", Fields: []readmodel.IndexField{{Path: "team_id"}, {Path: "scan_id"}}},
+		},
 	}, {
 		Name:    ChecksCollection,
 		Indexes: []readmodel.Index{{Name: "by_team", Fields: []readmodel.IndexField{{Path: "team_id"}, {Path: "check_id"}}}},

@@ -43,9 +43,9 @@ func applyImport(ctx context.Context, tx projections.Tx, ev projections.Event) (
 	team := ev.Metadata.TeamID
 	switch e := fold.Value(ev.Data).(type) {
 	case csdomain.ImportStarted:
-		return true, importStarted(ctx, tx, team, e)
+		return true, importStarted(ctx, tx, team, ev.Metadata.Actor, e)
 	case csdomain.ImportRejected:
-		tx.Put(ImportsCollection, readmodel.Doc{"_id": e.ImportID, "team_id": team, "status": "rejected",
+		tx.Put(ImportsCollection, readmodel.Doc{"_id": e.ImportID, "team_id": team, "status": "rejected", "actor": ev.Metadata.Actor,
 			"format": e.Format, "content_hash": e.ContentHash, "size": e.Size, "file_name": e.FileName,
 			"reason": e.Reason, "received_at": readmodel.NormalizeTime(e.RejectedAt), "position": ev.Position})
 		return true, nil
@@ -64,7 +64,7 @@ func applyImport(ctx context.Context, tx projections.Tx, ev projections.Event) (
 
 // importStarted records an import under way (its completion, in the same
 // or a later append, completes the document).
-func importStarted(ctx context.Context, tx projections.Tx, team string, e csdomain.ImportStarted) error {
+func importStarted(ctx context.Context, tx projections.Tx, team, actor string, e csdomain.ImportStarted) error {
 	d, found, err := fold.Get(ctx, tx, ImportsCollection, e.ImportID)
 	if err != nil {
 		return err
@@ -74,7 +74,7 @@ func importStarted(ctx context.Context, tx projections.Tx, team string, e csdoma
 	}
 	d["scan_id"], d["format"], d["tool"], d["tool_version"] = e.ScanID, e.Format, e.Tool, e.ToolVersion
 	d["content_hash"], d["size"], d["file_name"] = e.ContentHash, e.Size, e.FileName
-	d["received_at"] = readmodel.NormalizeTime(e.StartedAt)
+	d["received_at"], d["actor"] = readmodel.NormalizeTime(e.StartedAt), actor
 	tx.Put(ImportsCollection, d)
 	return nil
 }
@@ -254,7 +254,7 @@ func triageImported(ctx context.Context, tx projections.Tx, ev projections.Event
 		if at := fold.Time(d, "suppressed_at"); !at.IsZero() && at.After(e.SuppressedAt) {
 			return nil
 		}
-		d["suppressed"] = true
+		d["suppressed"], d["suppressed_by"] = true, ev.Metadata.Actor
 		d["suppressed_at"], d["suppressed_until"] = readmodel.NormalizeTime(e.SuppressedAt), fold.TimeOrNil(e.Until)
 		d["reason"] = e.Reason
 	}

@@ -20,6 +20,17 @@ type Finding struct {
 	SuppressedUntil time.Time `json:"suppressed_until,omitzero"`
 	Reason          string    `json:"reason,omitempty"`
 	UpdatedPosition int64     `json:"updated_position"`
+	// Imported findings (source "import"): their lifecycle across scans
+	// (docs/findings-lifecycle.md).
+	Source        string    `json:"source"` // api or import
+	Provider      string    `json:"provider,omitempty"`
+	FirstSeen     time.Time `json:"first_seen,omitzero"`
+	LastSeen      time.Time `json:"last_seen,omitzero"`
+	FailingSince  time.Time `json:"failing_since,omitzero"`
+	TimesReopened int64     `json:"times_reopened,omitempty"`
+	ClosedAt      time.Time `json:"closed_at,omitzero"`       // when it was fixed or resolved
+	ClosedByScan  string    `json:"closed_by_scan,omitempty"` // the scan that fixed it
+	LastScanID    string    `json:"last_scan_id,omitempty"`
 }
 
 // FindingList is one page of findings, most recently raised first.

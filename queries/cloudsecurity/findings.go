@@ -15,12 +15,12 @@ import (
 // FindingFilter narrows ListFindings; empty fields do not filter.
 type FindingFilter struct {
 	Severity  []string // any of critical, high, medium, low, informational (any case)
-	Status    string   // open, resolved or suppressed (any case)
+	Status    string   // open, fixed, resolved or suppressed (any case)
 	AccountID string
 	ScanID    string
 }
 
-var findingStatuses = []csdomain.Status{csdomain.StatusOpen, csdomain.StatusResolved, csdomain.StatusSuppressed}
+var findingStatuses = []csdomain.Status{csdomain.StatusOpen, csdomain.Status(csdomain.LifecycleFixed), csdomain.StatusResolved, csdomain.StatusSuppressed}
 
 // ListFindings returns one page of the team's findings, most recently
 // raised first (then by id, descending), matching every field f sets.
@@ -42,7 +42,7 @@ func (s *Service) ListFindings(ctx context.Context, team string, f FindingFilter
 	}
 	status := strings.ToLower(strings.TrimSpace(f.Status))
 	if status != "" && !queries.OneOf(findingStatuses, status) {
-		v.Add("status", "%q is not one of open, resolved, suppressed", f.Status)
+		v.Add("status", "%q is not one of open, fixed, resolved, suppressed", f.Status)
 	}
 	queries.CheckText(&v, "account_id", f.AccountID)
 	queries.CheckText(&v, "scan_id", f.ScanID)
@@ -96,5 +96,23 @@ func findingOf(d readmodel.Doc) Finding {
 		SuppressedUntil: queries.When(d, "suppressed_until"),
 		Reason:          queries.Str(d, "reason"),
 		UpdatedPosition: queries.Num(d, "updated_position"),
+		Source:          sourceOf(d),
+		Provider:        queries.Str(d, "provider"),
+		FirstSeen:       queries.When(d, "first_seen"),
+		LastSeen:        queries.When(d, "last_seen"),
+		FailingSince:    queries.When(d, "failing_since"),
+		TimesReopened:   queries.Num(d, "times_reopened"),
+		ClosedAt:        queries.When(d, "closed_at"),
+		ClosedByScan:    queries.Str(d, "closed_by_scan"),
+		LastScanID:      queries.Str(d, "last_scan_id"),
 	}
+}
+
+// sourceOf is where a finding came from: "import", or "api" for one raised
+// through the API (whose documents carry no source).
+func sourceOf(d readmodel.Doc) string {
+	if s := queries.Str(d, "source"); s != "" {
+		return s
+	}
+	return "api"
 }

@@ -112,7 +112,7 @@ func TestListFindingsFields(t *testing.T) {
 	assert.Equal(t, cloudsecurity.Finding{
 		ID: "team-a-s2-f10", ScanID: "s2", AccountID: "acc-2", CheckID: "check-medium", Title: "title of team-a-s2-f10",
 		Severity: "medium", ResourceID: "arn:team-a-s2-f10", Region: "eu-west-1", Status: "resolved",
-		RaisedAt: f.RaisedAt, ResolvedAt: f.RaisedAt.Add(3600e9), Reason: "fixed", UpdatedPosition: f.UpdatedPosition,
+		RaisedAt: f.RaisedAt, ResolvedAt: f.RaisedAt.Add(3600e9), Reason: "fixed", UpdatedPosition: f.UpdatedPosition, Source: "api",
 	}, f)
 	assert.NotZero(t, f.UpdatedPosition)
 	assert.NotEmpty(t, got.NextCursor)

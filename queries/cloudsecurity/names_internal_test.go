@@ -13,4 +13,5 @@ import (
 func TestNamesMatchTheProjections(t *testing.T) {
 	t.Parallel()
 	assert.Equal(t, cloudsecurityproj.FindingsCollection, findingsCollection)
+	assert.Equal(t, cloudsecurityproj.ImportsCollection, importsCollection)
 }

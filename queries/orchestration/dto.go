@@ -29,10 +29,12 @@ type ScanList struct {
 	NextCursor string `json:"next_cursor,omitempty"`
 }
 
-// ScanDetail is a scan with the counts of the findings raised in it.
+// ScanDetail is a scan with the counts of the findings raised in it and,
+// for a scan an import completed, its delta counts.
 type ScanDetail struct {
 	Scan
 	Findings FindingCounts `json:"findings"`
+	Delta    *DeltaCounts  `json:"delta,omitempty"`
 }
 
 // FindingCounts counts findings in total, by severity and by status.

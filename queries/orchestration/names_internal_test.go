@@ -14,4 +14,6 @@ func TestNamesMatchTheProjections(t *testing.T) {
 	t.Parallel()
 	assert.Equal(t, orchestrationproj.ScanRunsCollection, scanRunsCollection)
 	assert.Equal(t, orchestrationproj.ScanSummariesCollection, scanSummariesCollection)
+	assert.Equal(t, orchestrationproj.ScanDeltasCollection, scanDeltasCollection)
+	assert.Equal(t, orchestrationproj.ScanDeltaCountsCollection, scanDeltaCountsCollection)
 }

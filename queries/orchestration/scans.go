@@ -79,6 +79,15 @@ func (s *Service) GetScan(ctx context.Context, team, id string) (ScanDetail, err
 		return ScanDetail{}, queries.NotFound("scan", id)
 	}
 	detail := ScanDetail{Scan: scanOf(run)}
+	if _, err := s.orchestration.Get(ctx, scanDeltaCountsCollection, queries.TeamKey(team, id)); err == nil {
+		counts, err := s.deltaCounts(ctx, team, id)
+		if err != nil {
+			return ScanDetail{}, err
+		}
+		detail.Delta = &counts
+	} else if !errors.Is(err, readmodel.ErrNotFound) {
+		return ScanDetail{}, fmt.Errorf("get delta counts of scan %q: %w", id, err)
+	}
 	sum, err := s.orchestration.Get(ctx, scanSummariesCollection, queries.TeamKey(team, id))
 	switch {
 	case errors.Is(err, readmodel.ErrNotFound):

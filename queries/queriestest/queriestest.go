@@ -154,14 +154,17 @@ type History struct {
 type EventData interface{ EventType() string }
 
 // Add appends events of team, at the next positions.
-func (h *History) Add(team string, data ...EventData) {
+func (h *History) Add(team string, data ...EventData) { h.AddAs(team, "", data...) }
+
+// AddAs appends events of team that actor caused, at the next positions.
+func (h *History) AddAs(team, actor string, data ...EventData) {
 	for _, d := range data {
 		pos := int64(len(h.Events) + 1)
 		h.Events = append(h.Events, projections.Event{RecordedEvent: eventstore.RecordedEvent{
 			EventID:    fmt.Sprintf("ev-%d", pos),
 			Type:       d.EventType(),
 			Position:   pos,
-			Metadata:   eventstore.Metadata{TeamID: team},
+			Metadata:   eventstore.Metadata{TeamID: team, Actor: actor},
 			RecordedAt: T0.Add(time.Duration(pos) * time.Millisecond),
 		}, Data: d})
 	}

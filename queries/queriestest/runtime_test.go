@@ -35,7 +35,9 @@ func TestReadModelsThroughTheRuntime(t *testing.T) {
 	world := WorldEvents().Events
 	// Imports, in a team of their own so the other tests' world is the same:
 	// every collection of the import folds gets documents.
-	for _, imp := range [][]pt.EventData{pt.PairScan1(), pt.PairScan2()} {
+	rule := []pt.EventData{csdomain.MutingRuleCreated{RuleID: "r1", Name: "n", Reason: "r", Owner: "o",
+		Match: csdomain.MuteMatch{Checks: []string{"cloudtrail_kms_encryption_enabled"}}, CreatedAt: pt.T0}}
+	for _, imp := range [][]pt.EventData{rule, pt.PairScan1(), pt.PairScan2()} {
 		for _, d := range imp {
 			world = append(world, projections.Event{RecordedEvent: eventstore.RecordedEvent{Metadata: eventstore.Metadata{TeamID: "team-imports"}}, Data: d})
 		}
@@ -63,6 +65,8 @@ func TestReadModelsThroughTheRuntime(t *testing.T) {
 			streamID, streamType = "import-"+d.ImportID, "Import"
 		case csdomain.ImportCompleted:
 			streamID, streamType = "import-"+d.ImportID, "Import"
+		case csdomain.MutingRuleCreated:
+			streamID, streamType = "mutingrule-"+d.RuleID, "MutingRule"
 		}
 		ne, err := codec.Encode(ev.Data)
 		require.NoError(t, err)

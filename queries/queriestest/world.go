@@ -2,10 +2,12 @@ package queriestest
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	csdomain "github.com/cspm-es/cspm-es/domain/cloudsecurity"
 	orchdomain "github.com/cspm-es/cspm-es/domain/orchestration"
+	pt "github.com/cspm-es/cspm-es/projections/projectionstest"
 	"github.com/cspm-es/cspm-es/queries"
 )
 
@@ -134,4 +136,34 @@ func AddSeverity(c *queries.SeverityCounts, sev string, n int64) {
 	case "informational":
 		c.Informational += n
 	}
+}
+
+// ImportPair is the before/after pair of a CloudTrail hardening
+// (projectionstest.PairScan1 and PairScan2) imported by alice into team,
+// each import with its scan, then bob resolving one of the findings scan 2
+// raised. The scans are "scan-1" and "scan-2", the imports "imp-scan-1" and
+// "imp-scan-2".
+func ImportPair(team string) *History {
+	h := &History{}
+	for i, imp := range [][]pt.EventData{pt.PairScan1(), pt.PairScan2()} {
+		scan := fmt.Sprintf("scan-%d", i+1)
+		at := pt.T0.Add(time.Duration(i+1) * time.Hour)
+		h.AddAs(team, "alice", csdomain.ImportStarted{ImportID: "imp-" + scan, ScanID: scan, Format: "prowler-ocsf",
+			Tool: "prowler", ToolVersion: "5.34.0", ContentHash: strings.Repeat(fmt.Sprint(i+1), 64), Size: 1000, StartedAt: at})
+		for _, d := range imp {
+			h.AddAs(team, "alice", d)
+		}
+		h.AddAs(team, "alice", orchdomain.ScanRequested{ScanID: scan, AccountID: pt.PairAccount, Provider: orchdomain.ProviderAWS,
+			Tool: "prowler", Target: "import imp-" + scan, RequestedAt: at},
+			orchdomain.ScanStarted{ScanID: scan, StartedAt: at},
+			orchdomain.ScanCompleted{ScanID: scan, CompletedAt: at, ResourceCount: 4})
+	}
+	h.AddAs(team, "bob", csdomain.FindingResolved{FindingID: PairFinding(team, "cloudtrail_kms_encryption_enabled", "eu-north-1", pt.RealTrail),
+		Reason: "accepted by design", ResolvedAt: pt.T0.Add(3 * time.Hour)})
+	return h
+}
+
+// PairFinding is the id of a finding of the pair in team.
+func PairFinding(team, check, region, resource string) string {
+	return pt.Result(check, region, resource, csdomain.ResultFail, csdomain.SeverityLow).Identity(csdomain.IdentityProwlerV1).FindingID(team)
 }
