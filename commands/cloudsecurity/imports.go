@@ -119,6 +119,9 @@ func (h *Handlers) ImportReport(ctx context.Context, meta commands.Meta, cmd Imp
 	if _, err := io.Copy(io.Discard, counted); err != nil { // the rest of the body, for the hash
 		return ImportResult{}, fmt.Errorf("import: read the report: %w", err)
 	}
+	if counted.err != nil {
+		return ImportResult{}, fmt.Errorf("import: read the report: %w", counted.err)
+	}
 	if ctx.Err() != nil {
 		return ImportResult{}, ctx.Err()
 	}
@@ -515,14 +518,25 @@ func checkChunks(checks map[string]csdomain.CheckInfo, importID string, at time.
 }
 
 // countingReader counts the bytes read through it.
+// countingReader counts what it reads and keeps the first read error
+// (not EOF): a report that could not be read in full (the client went
+// away, the body limit) is not the sender's report, and is neither
+// recorded nor rejected.
 type countingReader struct {
-	r io.Reader
-	n int64
+	r   io.Reader
+	n   int64
+	err error
 }
 
 func (c *countingReader) Read(p []byte) (int, error) {
+	if c.err != nil {
+		return 0, c.err
+	}
 	n, err := c.r.Read(p)
 	c.n += int64(n)
+	if err != nil && !errors.Is(err, io.EOF) {
+		c.err = err
+	}
 	return n, err
 }
 

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"testing/iotest"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -209,4 +210,25 @@ func (f *failingBatches) AppendBatch(ctx context.Context, reqs []eventstore.Appe
 	}
 	f.after--
 	return f.BatchStore.AppendBatch(ctx, reqs)
+}
+
+// A report that cannot be read in full (the client went away, the body
+// limit stopped it) is not the sender's report: it is neither recorded nor
+// rejected, whether the parser or the hashing meets the error.
+func TestImportReport_UnreadableBodyRecordsNothing(t *testing.T) {
+	t.Parallel()
+	good := sample(t, after)
+	broken := errors.New("connection reset")
+	for name, at := range map[string]int{"while parsing": 100, "after the parser stopped": len(good) - 1} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			d, h := importer(t)
+			body := io.MultiReader(bytes.NewReader(good[:at]), iotest.ErrReader(broken))
+			_, err := h.ImportReport(t.Context(), commandstest.TeamA, cloudsecurity.ImportReport{Body: body})
+			require.ErrorIs(t, err, broken)
+			var rejected *cloudsecurity.RejectedError
+			assert.NotErrorAs(t, err, &rejected)
+			assert.Zero(t, d.Head(t), "nothing recorded")
+		})
+	}
 }
