@@ -23,6 +23,13 @@ import (
 // Reports is what the import needs of the report parsers (the adapters
 // under platform/parsers, one package per tool).
 type Reports interface {
+	// Format names the format a caller gives by name (a format name or a
+	// tool's own name for its output); an unknown one is an error that
+	// says which are known.
+	Format(name string) (string, error)
+	// FormatForContentType names the format a Content-Type says, "" when
+	// it says none (the report's first bytes decide).
+	FormatForContentType(contentType string) (string, error)
 	// Detect names the format of a report from its first bytes, or says
 	// why it cannot.
 	Detect(head []byte) (format string, err error)
@@ -45,10 +52,37 @@ const importStreamPrefix = "import-"
 
 // ImportReport imports one scanner report.
 type ImportReport struct {
-	Format   string    // "" detects it
-	ScanID   string    // optional: a requested or running scan the report completes
-	FileName string    // optional, recorded
-	Body     io.Reader // the report, streamed
+	Format      string    // optional: a format name; else ContentType, else detected
+	ContentType string    // optional: the report's media type
+	ScanID      string    // optional: a requested or running scan the report completes
+	FileName    string    // optional, recorded
+	Body        io.Reader // the report, streamed
+}
+
+// validate checks what the caller said of the report, before any of it is
+// read, and resolves its format ("" when the report's first bytes decide).
+func (cmd ImportReport) validate(reports Reports) (string, error) {
+	var v domain.Validator
+	if cmd.ScanID != "" {
+		orchdomain.CheckScanID(&v, "scan_id", cmd.ScanID)
+	}
+	v.Text("file_name", cmd.FileName, domain.MaxShortText)
+	format := ""
+	switch {
+	case cmd.Format != "":
+		f, err := reports.Format(cmd.Format)
+		if err != nil {
+			v.Add("format", "%v", err)
+		}
+		format = f
+	case cmd.ContentType != "":
+		f, err := reports.FormatForContentType(cmd.ContentType)
+		if err != nil {
+			v.Add("Content-Type", "%v; or name the format", err)
+		}
+		format = f
+	}
+	return format, v.Err()
 }
 
 // ImportResult is what an import did.
@@ -107,6 +141,10 @@ func (h *Handlers) ImportReport(ctx context.Context, meta commands.Meta, cmd Imp
 	if err != nil {
 		return ImportResult{}, err
 	}
+	format, err := cmd.validate(h.reports)
+	if err != nil {
+		return ImportResult{}, err
+	}
 	spool, err := newResultSpool(h.chunkBytes)
 	if err != nil {
 		return ImportResult{}, err
@@ -115,7 +153,7 @@ func (h *Handlers) ImportReport(ctx context.Context, meta commands.Meta, cmd Imp
 	p := &parsedReport{spool: spool, checks: map[string]csdomain.CheckInfo{}}
 	hash := sha256.New()
 	counted := &countingReader{r: io.TeeReader(cmd.Body, hash)}
-	parseErr := h.parse(ctx, counted, cmd.Format, p)
+	parseErr := h.parse(ctx, counted, format, p)
 	if _, err := io.Copy(io.Discard, counted); err != nil { // the rest of the body, for the hash
 		return ImportResult{}, fmt.Errorf("import: read the report: %w", err)
 	}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"testing/iotest"
 
@@ -232,3 +233,56 @@ func TestImportReport_UnreadableBodyRecordsNothing(t *testing.T) {
 		})
 	}
 }
+
+// What the caller says of a report is checked before any of it is read: a
+// bad format, media type, scan id or file name is a validation error
+// naming the field, and nothing is recorded.
+func TestImportReport_InvalidRequestRecordsNothing(t *testing.T) {
+	t.Parallel()
+	for name, tc := range map[string]struct {
+		cmd   cloudsecurity.ImportReport
+		field string
+	}{
+		"unknown format":     {cloudsecurity.ImportReport{Format: "nessus"}, "format"},
+		"unknown media type": {cloudsecurity.ImportReport{ContentType: "image/png"}, "Content-Type"},
+		"bad media type":     {cloudsecurity.ImportReport{ContentType: "a;;b"}, "Content-Type"},
+		"bad scan id":        {cloudsecurity.ImportReport{ScanID: "scan/1"}, "scan_id"},
+		"long file name":     {cloudsecurity.ImportReport{FileName: strings.Repeat("x", domain.MaxShortText+1)}, "file_name"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			d, h := importer(t)
+			body := &countReads{r: bytes.NewReader(sample(t, after))}
+			tc.cmd.Body = body
+			_, err := h.ImportReport(t.Context(), commandstest.TeamA, tc.cmd)
+			var verr *domain.ValidationError
+			require.ErrorAs(t, err, &verr)
+			require.Len(t, verr.Fields, 1)
+			assert.Equal(t, tc.field, verr.Fields[0].Field)
+			assert.Zero(t, body.n, "the report is not read")
+			assert.Zero(t, d.Head(t), "nothing recorded")
+		})
+	}
+	for name, cmd := range map[string]cloudsecurity.ImportReport{
+		"format by name":          {Format: "json-ocsf"},
+		"format by media type":    {ContentType: "application/vnd.prowler.ocsf+json"},
+		"detected from json":      {ContentType: "application/json; charset=utf-8"},
+		"detected from no header": {},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			_, h := importer(t)
+			cmd.Body = bytes.NewReader(sample(t, after))
+			res, err := h.ImportReport(t.Context(), commandstest.TeamA, cmd)
+			require.NoError(t, err)
+			assert.Equal(t, "prowler-ocsf", res.Format)
+		})
+	}
+}
+
+type countReads struct {
+	r io.Reader
+	n int
+}
+
+func (c *countReads) Read(p []byte) (int, error) { c.n++; return c.r.Read(p) }

@@ -22,3 +22,7 @@ func checkID(v *domain.Validator, field, id string) {
 		}
 	}
 }
+
+// CheckScanID records a problem with a scan id another module names (an
+// import completing a scan) under field, by the rule scan ids follow.
+func CheckScanID(v *domain.Validator, field, id string) { checkID(v, field, id) }
