@@ -11,6 +11,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/cspm-es/cspm-es/commands"
+	cscmd "github.com/cspm-es/cspm-es/commands/cloudsecurity"
 	"github.com/cspm-es/cspm-es/domain"
 	"github.com/cspm-es/cspm-es/eventstore"
 	"github.com/cspm-es/cspm-es/platform/readmodel"
@@ -29,6 +30,7 @@ const (
 	CodeUnsupportedMediaType = "UNSUPPORTED_MEDIA_TYPE" // 415
 	CodeIdempotencyKeyReused = "IDEMPOTENCY_KEY_REUSED" // 422: same key, different request
 	CodeRuleViolation        = "RULE_VIOLATION"         // 422: a rule error without a code of its own
+	CodeReportRejected       = "REPORT_REJECTED"        // 422: an imported report was rejected whole; Location names the import
 	CodeRebuildInProgress    = "REBUILD_IN_PROGRESS"    // 409: a rebuild of that projection is running
 	CodeRetryFailed          = "RETRY_FAILED"           // 422: a parked event failed again; it stays parked
 	CodeInternal             = "INTERNAL"               // 500: the cause is logged, never sent
@@ -107,6 +109,8 @@ func classify(err error) (status int, body ErrorBody, internal bool) {
 		limited  *rateLimitedError
 		down     *unavailableError
 		inUse    *commands.IDInUseError
+		rejected *cscmd.RejectedError
+		mediaErr *cscmd.UnsupportedMediaTypeError
 	)
 	switch {
 	case errors.As(err, &reqErr):
@@ -141,6 +145,15 @@ func classify(err error) (status int, body ErrorBody, internal bool) {
 			details[i] = ErrorDetail{Field: f.Field, In: in, Message: f.Message}
 		}
 		return http.StatusBadRequest, ErrorBody{Code: CodeValidationFailed, Message: "invalid input", Details: details}, false
+
+	case errors.As(err, &mediaErr):
+		return http.StatusUnsupportedMediaType, ErrorBody{Code: CodeUnsupportedMediaType, Message: mediaErr.Error(),
+			Details: []ErrorDetail{{Field: echo.HeaderContentType, In: InHeader, Message: "no report format is sent as this media type"}}}, false
+
+	case errors.As(err, &rejected):
+		return http.StatusUnprocessableEntity, ErrorBody{Code: CodeReportRejected,
+			Message: "the report was rejected whole and nothing of it imported: " + rejected.Result.Reason,
+			Details: []ErrorDetail{{In: InBody, Message: rejected.Result.Reason}}}, false
 
 	case errors.As(err, &ruleErr):
 		code := ruleErr.Code

@@ -43,6 +43,7 @@ var fuzzed = map[string]bool{
 	"requestScan": true, "startScan": true, "completeScan": true, "failScan": true, "raiseFindings": true,
 	"resolveFinding": true, "suppressFinding": true, "createKey": true, "revokeKey": true,
 	"startRebuild": true, "retryParked": true, "skipParked": true,
+	"importReport": true, // FuzzImportReport (fuzz_import_test.go): the real import on a real store
 }
 
 func TestEveryCommandRouteIsFuzzed(t *testing.T) {

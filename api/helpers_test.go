@@ -21,6 +21,8 @@ import (
 	"github.com/cspm-es/cspm-es/commands"
 	cscmd "github.com/cspm-es/cspm-es/commands/cloudsecurity"
 	orchcmd "github.com/cspm-es/cspm-es/commands/orchestration"
+	csdomain "github.com/cspm-es/cspm-es/domain/cloudsecurity"
+	"github.com/cspm-es/cspm-es/platform/parsers"
 )
 
 // call is one command the fake received.
@@ -264,5 +266,38 @@ func fields(env api.Envelope) []string {
 // moduleCommands is every module's command handlers on kit behind
 // Deps.Commands, as the process wires them.
 func moduleCommands(kit *commands.Kit) api.CommandModules {
-	return api.CommandModules{OrchestrationCommands: orchcmd.New(kit), CloudSecurityCommands: cscmd.New(kit)}
+	findings := cscmd.New(kit)
+	if batch, ok := kit.Store().(commands.BatchStore); ok {
+		findings = findings.WithImports(reportParsers{}, batch)
+	}
+	return api.CommandModules{OrchestrationCommands: orchcmd.New(kit), CloudSecurityCommands: findings}
+}
+
+// reportParsers adapts the parser registry to the import's port, as
+// cmd/cspm does.
+type reportParsers struct{ parsers.Registry }
+
+func (p reportParsers) Parse(ctx context.Context, r io.Reader, format string, emit func(csdomain.Observation) error) (cscmd.ReportInfo, error) {
+	info, err := p.Registry.Parse(ctx, r, format, emit)
+	return cscmd.ReportInfo{Format: info.Format, Tool: info.Tool, ToolVersion: info.ToolVersion}, err
+}
+
+// importCall is what the fake's ImportReport received: the command with
+// the report it read.
+type importCall struct {
+	Format, ContentType, ScanID, FileName string
+	Report                                []byte
+}
+
+func (f *fakeCommands) ImportReport(ctx context.Context, m commands.Meta, c cscmd.ImportReport) (cscmd.ImportResult, error) {
+	report, readErr := io.ReadAll(c.Body)
+	r, err := f.record(ctx, "ImportReport", m, importCall{Format: c.Format, ContentType: c.ContentType, ScanID: c.ScanID, FileName: c.FileName, Report: report})
+	if readErr != nil {
+		return cscmd.ImportResult{}, readErr
+	}
+	if err != nil {
+		return cscmd.ImportResult{}, err
+	}
+	return cscmd.ImportResult{ImportID: "imp-1", ScanID: "scn-1", Status: cscmd.ImportCompleted, ContentHash: "abc",
+		Size: int64(len(report)), Events: 3, Position: r.Position, Duplicate: r.Duplicate}, nil
 }

@@ -157,7 +157,11 @@ func recoverMiddleware(next echo.HandlerFunc) echo.HandlerFunc {
 // context down, so storage calls give up at the deadline (→ 504).
 func (s *Server) timeoutMiddleware(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		ctx, cancel := context.WithTimeout(c.Request().Context(), s.cfg.RequestTimeout)
+		d := s.cfg.RequestTimeout
+		if long, ok := s.longRoutes[c.Request().Method+" "+c.Path()]; ok {
+			d = long
+		}
+		ctx, cancel := context.WithTimeout(c.Request().Context(), d)
 		defer cancel()
 		c.SetRequest(c.Request().WithContext(ctx))
 		return next(c)

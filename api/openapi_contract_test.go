@@ -9,6 +9,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -22,7 +24,10 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cspm-es/cspm-es/api"
+	cscmd "github.com/cspm-es/cspm-es/commands/cloudsecurity"
 	"github.com/cspm-es/cspm-es/domain/access"
+	csquery "github.com/cspm-es/cspm-es/queries/cloudsecurity"
+	orchquery "github.com/cspm-es/cspm-es/queries/orchestration"
 )
 
 // Contract tests: real requests through the server (on the real SQLite
@@ -228,6 +233,39 @@ func TestOpenAPIContract(t *testing.T) {
 	c.send(t, request{Path: "/api/v1/findings/" + batch.Items[0].ID + "/suppress", Body: exampleBody(t, c.doc, "suppressFinding")}, 202, docValid)
 	c.send(t, request{Path: "/api/v1/findings/no-such-finding/suppress", Body: `{"reason": "r"}`}, 404, docValid)
 	c.send(t, request{Path: "/api/v1/findings/demo-f-2/suppress", Body: `{"reason": "r", "until": "tomorrow"}`}, 400, docInvalid)
+	// Imports: the before/after pair of a CloudTrail hardening.
+	before, after := prowlerReport(t, "ours_v5.34_shaped_ocsf_cloudtrail_scan1_before.ocsf.json"), prowlerReport(t, "ours_v5.34_shaped_ocsf_cloudtrail_scan2_after.ocsf.json")
+	ocsf := "application/vnd.prowler.ocsf+json"
+	imp1 := c.send(t, request{Path: "/api/v1/imports?file_name=scan1.ocsf.json", Body: before, ContentType: ocsf}, 202, docValid)
+	first := data[cscmd.ImportResult](t, imp1)
+	assert.Equal(t, "/api/v1/imports/"+first.ImportID, imp1.Header.Get("Location"))
+	again := c.send(t, request{Path: "/api/v1/imports", Body: before, ContentType: "application/json"}, 202, docValid)
+	assert.Equal(t, "true", again.Header.Get("Idempotent-Replayed"))
+	assert.Equal(t, first.ImportID, data[cscmd.ImportResult](t, again).ImportID)
+	imp2 := data[cscmd.ImportResult](t, c.send(t, request{Path: "/api/v1/imports?format=json-ocsf", Body: after, ContentType: "application/octet-stream"}, 202, docValid))
+	c.send(t, request{Path: "/api/v1/imports", Body: after, ContentType: "image/png"}, 415, docInvalid)
+	c.send(t, request{Path: "/api/v1/imports?format=nessus", Body: after, ContentType: ocsf}, 400, docEither)
+	unseen := prowlerReport(t, "prowler_v4.2_ocsf_1.2_aws.ocsf.json")
+	c.send(t, request{Path: "/api/v1/imports?scan_id=no-such-scan", Body: unseen, ContentType: ocsf}, 404, docValid)
+	c.send(t, request{Path: "/api/v1/imports?scan_id=bad/id", Body: after, ContentType: ocsf}, 400, docInvalid)
+	c.send(t, request{Path: "/api/v1/imports", Body: after, ContentType: ocsf, Header: viewer}, 403, docValid)
+	c.send(t, request{Path: "/api/v1/imports", Body: before + strings.Repeat(" ", 256<<10), ContentType: ocsf}, 413, docValid)
+	res = c.send(t, request{Path: "/api/v1/imports", Body: `[{"status_code": "MAYBE"}]`, ContentType: ocsf}, 422, docValid)
+	assert.Equal(t, api.CodeReportRejected, res.Env.Error.Code)
+	assert.NotEmpty(t, res.Header.Get("Location"), "the rejection is recorded and named")
+	impPos := fmt.Sprint(imp2.Position)
+	c.get(t, "/api/v1/imports?limit=1&min_position="+impPos, 200, docValid)
+	c.get(t, "/api/v1/imports/"+imp2.ImportID, 200, docValid)
+	c.get(t, "/api/v1/imports/missing", 404, docValid)
+	delta := data[orchquery.DeltaList](t, c.get(t, "/api/v1/scans/"+imp2.ScanID+"/delta?change=fixed&limit=2", 200, docValid))
+	require.NotEmpty(t, delta.Items)
+	c.get(t, "/api/v1/scans/"+imp2.ScanID+"/delta?change=gone", 400, docInvalid)
+	c.get(t, "/api/v1/scans/missing/delta", 404, docValid)
+	history := data[csquery.History](t, c.get(t, "/api/v1/findings/"+delta.Items[0].FindingID+"/history", 200, docValid))
+	assert.Equal(t, []string{"raised", "fixed"}, qtKinds(history))
+	c.get(t, "/api/v1/findings/missing/history", 404, docValid)
+	c.get(t, "/api/v1/findings?status=fixed&limit=1", 200, docValid)
+
 	last := c.send(t, request{Path: "/api/v1/scans/demo-1/complete", Body: `{"resource_count": 42}`}, 202, docValid)
 	pos := fmt.Sprint(last.Env.Meta.Position)
 
@@ -420,4 +458,20 @@ func TestDocsPage(t *testing.T) {
 		assert.Contains(t, string(res.Raw), "MIT", name)
 	}
 	assert.True(t, slices.ContainsFunc(env.srv.Routes(), func(r api.Route) bool { return r.Key() == "GET /docs" && r.Public }))
+}
+
+// prowlerReport is one of the Prowler parser's test reports.
+func prowlerReport(t testing.TB, name string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "platform", "parsers", "prowler", "testdata", name))
+	require.NoError(t, err)
+	return string(b)
+}
+
+func qtKinds(h csquery.History) []string {
+	out := make([]string, len(h.Transitions))
+	for i, tr := range h.Transitions {
+		out[i] = tr.Kind
+	}
+	return out
 }

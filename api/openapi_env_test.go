@@ -112,7 +112,7 @@ func newContractEnv(t *testing.T, mutate ...func(*api.ServerConfig, *api.Deps)) 
 		CloudSecurityQueries: csquery.New(csquery.Stores{CloudSecurity: proj.stores[dbregistry.CLOUD_SECURITY]}),
 		PlatformQueries:      platformQueries,
 	}
-	cfg := api.ServerConfig{BodyLimit: 4 << 10, IngestBodyLimit: 64 << 10, ReadWaitTimeout: time.Second}
+	cfg := api.ServerConfig{BodyLimit: 4 << 10, IngestBodyLimit: 64 << 10, ImportBodyLimit: 256 << 10, ReadWaitTimeout: time.Second}
 	deps := api.Deps{
 		Commands: moduleCommands(kit),
 		Auth:     testAuth,

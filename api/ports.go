@@ -29,6 +29,7 @@ type CloudSecurityCommands interface {
 	RaiseFindings(ctx context.Context, m commands.Meta, cmd cscmd.RaiseFindings) (commands.BatchResult, error)
 	ResolveFinding(ctx context.Context, m commands.Meta, cmd cscmd.ResolveFinding) (commands.Result, error)
 	SuppressFinding(ctx context.Context, m commands.Meta, cmd cscmd.SuppressFinding) (commands.Result, error)
+	ImportReport(ctx context.Context, m commands.Meta, cmd cscmd.ImportReport) (cscmd.ImportResult, error)
 }
 
 // CommandService is what the command routes call: every module's
@@ -120,12 +121,16 @@ func (f DatabaseListerFunc) Databases() []Database { return f() }
 type OrchestrationQueries interface {
 	ListScans(ctx context.Context, team string, f orchquery.ScanFilter, p queries.Page) (orchquery.ScanList, error)
 	GetScan(ctx context.Context, team, id string) (orchquery.ScanDetail, error)
+	ScanDelta(ctx context.Context, team, id, change string, p queries.Page) (orchquery.DeltaList, error)
 }
 
 // CloudSecurityQueries is what the finding query routes call.
 // *queries/cloudsecurity.Service satisfies it.
 type CloudSecurityQueries interface {
 	ListFindings(ctx context.Context, team string, f csquery.FindingFilter, p queries.Page) (csquery.FindingList, error)
+	FindingHistory(ctx context.Context, team, id string) (csquery.History, error)
+	ListImports(ctx context.Context, team string, p queries.Page) (csquery.ImportList, error)
+	GetImport(ctx context.Context, team, id string) (csquery.Import, error)
 }
 
 // PlatformQueries is what the dashboard route calls.

@@ -249,11 +249,15 @@ func (s *Server) waitRead(ctx context.Context, reads []string, minPos int64) (Me
 // waits for these, and meta.position is how far they all are.
 func QueryReads() map[string][]string {
 	return map[string][]string{
-		"GET /api/v1/scans":             readsScans,
-		"GET /api/v1/scans/:id":         readsScan,
-		"GET /api/v1/findings":          readsFindings,
-		"GET /api/v1/dashboard/summary": readsDashboard,
-		"GET /api/v1/audit/log":         readsAuditLog,
+		"GET /api/v1/scans":                readsScans,
+		"GET /api/v1/scans/:id":            readsScan,
+		"GET /api/v1/findings":             readsFindings,
+		"GET /api/v1/findings/:id/history": readsFindings,
+		"GET /api/v1/imports":              readsFindings,
+		"GET /api/v1/imports/:id":          readsFindings,
+		"GET /api/v1/scans/:id/delta":      readsScanDelta,
+		"GET /api/v1/dashboard/summary":    readsDashboard,
+		"GET /api/v1/audit/log":            readsAuditLog,
 	}
 }
 

@@ -355,7 +355,7 @@ func TestQueryReadsAreProjectionNames(t *testing.T) {
 	known := []string{orchestrationproj.ScanRunsName, orchestrationproj.ScanSummariesName,
 		cloudsecurityproj.FindingsName, platformproj.DashboardName, platformproj.AuditLogName}
 	reads := api.QueryReads()
-	require.Len(t, reads, 5)
+	require.Len(t, reads, 9)
 	for route, names := range reads {
 		require.NotEmpty(t, names, route)
 		for _, n := range names {
@@ -443,4 +443,29 @@ func TestProjectionRoutes_ErrorMapping(t *testing.T) {
 	r.admin.err = &api.RetryError{Applied: 1, Err: errors.New("position 9: boom")}
 	res := serve(t, r.srv.Handler(), request{Path: "/api/v1/projections/platform.dashboard/parked/retry"})
 	assert.Contains(t, res.Env.Error.Message, "position 9: boom", "the operator needs the cause")
+}
+
+func (f *fakeQueries) ScanDelta(_ context.Context, _ string, id, change string, p queries.Page) (orchquery.DeltaList, error) {
+	if id == "missing" {
+		return orchquery.DeltaList{}, fmt.Errorf("scan %q: %w", id, queries.ErrNotFound)
+	}
+	return orchquery.DeltaList{ScanID: id, Items: []orchquery.DeltaEntry{{FindingID: "fnd-1", Change: "new"}}, NextCursor: "next-d"}, nil
+}
+
+func (f *fakeQueries) FindingHistory(_ context.Context, _ string, id string) (csquery.History, error) {
+	if id == "missing" {
+		return csquery.History{}, fmt.Errorf("finding %q: %w", id, queries.ErrNotFound)
+	}
+	return csquery.History{FindingID: id, Source: "import", Status: "open", Transitions: []csquery.Transition{{Kind: "raised"}}}, nil
+}
+
+func (f *fakeQueries) ListImports(_ context.Context, _ string, p queries.Page) (csquery.ImportList, error) {
+	return csquery.ImportList{Items: []csquery.Import{{ID: "imp-1", Status: "completed"}}}, nil
+}
+
+func (f *fakeQueries) GetImport(_ context.Context, _ string, id string) (csquery.Import, error) {
+	if id == "missing" {
+		return csquery.Import{}, fmt.Errorf("import %q: %w", id, queries.ErrNotFound)
+	}
+	return csquery.Import{ID: id, Status: "completed"}, nil
 }

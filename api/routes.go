@@ -3,6 +3,7 @@ package api
 import (
 	"net/http"
 	"slices"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -53,7 +54,10 @@ type Route struct {
 	// OperationID names the operation in the OpenAPI document.
 	OperationID string
 	// Quiet routes (probes) are logged at debug level.
-	Quiet   bool
+	Quiet bool
+	// Timeout, when set, is the route's deadline instead of the server's
+	// RequestTimeout (imports: a large report takes minutes to upload).
+	Timeout time.Duration
 	handler echo.HandlerFunc
 }
 
@@ -95,12 +99,18 @@ func (s *Server) routeTable() []Route {
 	add(http.MethodPost, v1+"/scans/:id/findings", analyst, TeamResource, "raiseFindings", s.raiseFindings)
 	add(http.MethodPost, v1+"/findings/:id/resolve", analyst, TeamResource, "resolveFinding", s.resolveFinding)
 	add(http.MethodPost, v1+"/findings/:id/suppress", analyst, TeamResource, "suppressFinding", s.suppressFinding)
+	add(http.MethodPost, v1+"/imports", analyst, TeamCollection, "importReport", s.importReport)
+	t[len(t)-1].Timeout = s.cfg.ImportTimeout
 
 	// Queries: orchestration (scans), cloudsecurity (findings), platform (dashboard).
 	if s.deps.Queries != nil {
 		add(http.MethodGet, v1+"/scans", viewer, TeamCollection, "listScans", s.listScans)
 		add(http.MethodGet, v1+"/scans/:id", viewer, TeamResource, "getScan", s.getScan)
+		add(http.MethodGet, v1+"/scans/:id/delta", viewer, TeamResource, "getScanDelta", s.getScanDelta)
 		add(http.MethodGet, v1+"/findings", viewer, TeamCollection, "listFindings", s.listFindings)
+		add(http.MethodGet, v1+"/findings/:id/history", viewer, TeamResource, "getFindingHistory", s.getFindingHistory)
+		add(http.MethodGet, v1+"/imports", viewer, TeamCollection, "listImports", s.listImports)
+		add(http.MethodGet, v1+"/imports/:id", viewer, TeamResource, "getImport", s.getImport)
 		add(http.MethodGet, v1+"/dashboard/summary", viewer, TeamCollection, "dashboardSummary", s.dashboardSummary)
 	}
 
@@ -140,6 +150,9 @@ func (s *Server) registerRoutes() {
 		s.echo.Add(r.Method, r.Path, r.handler, s.guard(r))
 		if r.Quiet {
 			s.quietRoutes[r.Path] = true
+		}
+		if r.Timeout > 0 {
+			s.longRoutes[r.Key()] = r.Timeout
 		}
 	}
 }

@@ -2,6 +2,7 @@ package api
 
 import (
 	"net/http"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -82,4 +83,102 @@ func (s *Server) listFindings(c echo.Context) error {
 	}
 	meta.NextCursor = list.NextCursor
 	return respond(c, http.StatusOK, nonNil(list.Items), meta)
+}
+
+// Query parameters of POST /api/v1/imports.
+const (
+	paramFormat   = "format"
+	paramFileName = "file_name"
+)
+
+// importReport streams the request body, a scanner's report, into the
+// import command: the body is the report as the tool wrote it (not JSON
+// of ours), up to ImportBodyLimit bytes, within ImportTimeout. Its format
+// is ?format=, else the Content-Type's, else detected from its first
+// bytes.
+func (s *Server) importReport(c echo.Context) error {
+	p, err := checkParams(c, []string{paramFormat, paramScanID, paramFileName}, nil)
+	if err != nil {
+		return err
+	}
+	var cmd cscmd.ImportReport
+	if err := textParams(p, textField{paramFormat, &cmd.Format}, textField{paramScanID, &cmd.ScanID}, textField{paramFileName, &cmd.FileName}); err != nil {
+		return err
+	}
+	meta, err := s.commandMeta(c)
+	if err != nil {
+		return err
+	}
+	req := c.Request()
+	if req.ContentLength > s.cfg.ImportBodyLimit {
+		return payloadTooLarge(s.cfg.ImportBodyLimit)
+	}
+	// The connection's deadlines follow the route's, not the server's.
+	rc := http.NewResponseController(c.Response().Writer)
+	deadline := time.Now().Add(s.cfg.ImportTimeout)
+	_ = rc.SetReadDeadline(deadline)
+	_ = rc.SetWriteDeadline(deadline.Add(5 * time.Second))
+	cmd.ContentType = req.Header.Get(echo.HeaderContentType)
+	cmd.Body = http.MaxBytesReader(c.Response(), req.Body, s.cfg.ImportBodyLimit)
+
+	res, err := s.deps.Commands.ImportReport(req.Context(), meta, cmd)
+	if res.ImportID != "" { // a rejection too is an import, recorded
+		c.Response().Header().Set(echo.HeaderLocation, "/api/v1/imports/"+res.ImportID)
+	}
+	markReplay(c, res.Duplicate)
+	if err != nil {
+		return err
+	}
+	return respond(c, http.StatusAccepted, res, Meta{Position: res.Position})
+}
+
+// The finding history and the imports are in the findings projection's
+// read model.
+func (s *Server) getFindingHistory(c echo.Context) error {
+	id, err := pathID(c, "id")
+	if err != nil {
+		return err
+	}
+	meta, err := s.beginRead(c, nil, readsFindings)
+	if err != nil {
+		return err
+	}
+	h, err := s.deps.Queries.FindingHistory(c.Request().Context(), principal(c).TeamID, id)
+	if err != nil {
+		return fromQuery(err)
+	}
+	return respond(c, http.StatusOK, h, meta)
+}
+
+func (s *Server) listImports(c echo.Context) error {
+	p, err := readParams(c, []string{paramLimit, paramCursor})
+	if err != nil {
+		return err
+	}
+	page, meta, err := s.beginList(c, p, readsFindings)
+	if err != nil {
+		return err
+	}
+	list, err := s.deps.Queries.ListImports(c.Request().Context(), principal(c).TeamID, page)
+	if err != nil {
+		return fromQuery(err)
+	}
+	meta.NextCursor = list.NextCursor
+	return respond(c, http.StatusOK, nonNil(list.Items), meta)
+}
+
+func (s *Server) getImport(c echo.Context) error {
+	id, err := pathID(c, "id")
+	if err != nil {
+		return err
+	}
+	meta, err := s.beginRead(c, nil, readsFindings)
+	if err != nil {
+		return err
+	}
+	imp, err := s.deps.Queries.GetImport(c.Request().Context(), principal(c).TeamID, id)
+	if err != nil {
+		return fromQuery(err)
+	}
+	return respond(c, http.StatusOK, imp, meta)
 }

@@ -111,3 +111,35 @@ func (s *Server) getScan(c echo.Context) error {
 	}
 	return respond(c, http.StatusOK, scan, meta)
 }
+
+// readsScanDelta is the projection GET /api/v1/scans/{id}/delta reads.
+var readsScanDelta = []string{"orchestration.scan_runs", "orchestration.scan_summaries"}
+
+const paramChange = "change"
+
+func (s *Server) getScanDelta(c echo.Context) error {
+	id, err := pathID(c, "id")
+	if err != nil {
+		return err
+	}
+	p, err := readParams(c, []string{paramLimit, paramCursor, paramChange})
+	if err != nil {
+		return err
+	}
+	var change string
+	if err := textParams(p, textField{paramChange, &change}); err != nil {
+		return err
+	}
+	page, meta, err := s.beginList(c, p, readsScanDelta)
+	if err != nil {
+		return err
+	}
+	d, err := s.deps.Queries.ScanDelta(c.Request().Context(), principal(c).TeamID, id, change, page)
+	if err != nil {
+		return fromQuery(err)
+	}
+	meta.NextCursor = d.NextCursor
+	d.NextCursor = ""
+	d.Items = nonNil(d.Items)
+	return respond(c, http.StatusOK, d, meta)
+}

@@ -21,6 +21,8 @@ type ServerConfig struct {
 	Addr             string        // host:port to listen on; default 127.0.0.1:8080 (port 0: any free port)
 	BodyLimit        int64         // bytes accepted in a command body; default 1 MiB
 	IngestBodyLimit  int64         // bytes accepted by the findings batch route; default 16 MiB
+	ImportBodyLimit  int64         // bytes of a report POST /api/v1/imports accepts; default 1 GiB
+	ImportTimeout    time.Duration // deadline of an import (upload and append); default 30m
 	RequestTimeout   time.Duration // deadline of every request's context; default 30s
 	ReadinessTimeout time.Duration // bound on all /readyz checks together; default 5s
 	// RateLimit is each API key's average budget in requests per second
@@ -42,6 +44,8 @@ const (
 	DefaultAddr             = "127.0.0.1:8080"
 	DefaultBodyLimit        = 1 << 20
 	DefaultIngestBodyLimit  = 16 << 20
+	DefaultImportBodyLimit  = 1 << 30
+	DefaultImportTimeout    = 30 * time.Minute
 	DefaultRequestTimeout   = 30 * time.Second
 	DefaultReadinessTimeout = 5 * time.Second
 	DefaultReadWaitTimeout  = 2 * time.Second
@@ -56,6 +60,12 @@ func (c ServerConfig) withDefaults() ServerConfig {
 	}
 	if c.IngestBodyLimit <= 0 {
 		c.IngestBodyLimit = DefaultIngestBodyLimit
+	}
+	if c.ImportBodyLimit <= 0 {
+		c.ImportBodyLimit = DefaultImportBodyLimit
+	}
+	if c.ImportTimeout <= 0 {
+		c.ImportTimeout = DefaultImportTimeout
 	}
 	if c.RequestTimeout <= 0 {
 		c.RequestTimeout = DefaultRequestTimeout
@@ -118,6 +128,9 @@ type Server struct {
 	limiter     *keyLimiter     // per-key rate budget; nil: unlimited
 	routes      map[string]bool // "METHOD /template" of every registered route
 	quietRoutes map[string]bool // probes, logged at debug level
+	// longRoutes are the routes with a deadline of their own (imports),
+	// by Route.Key.
+	longRoutes map[string]time.Duration
 
 	mu      sync.Mutex
 	httpSrv *http.Server
@@ -164,6 +177,7 @@ func NewServer(cfg ServerConfig, deps Deps) *Server {
 		limiter:     newKeyLimiter(cfg.RateLimit, cfg.RateBurst),
 		routes:      map[string]bool{},
 		quietRoutes: map[string]bool{},
+		longRoutes:  map[string]time.Duration{},
 	}
 
 	e := echo.New()

@@ -78,12 +78,28 @@ func (cmd ImportReport) validate(reports Reports) (string, error) {
 	case cmd.ContentType != "":
 		f, err := reports.FormatForContentType(cmd.ContentType)
 		if err != nil {
-			v.Add("Content-Type", "%v; or name the format", err)
+			if verr := v.Err(); verr != nil {
+				return "", verr
+			}
+			return "", &UnsupportedMediaTypeError{ContentType: cmd.ContentType, Err: err}
 		}
 		format = f
 	}
 	return format, v.Err()
 }
+
+// UnsupportedMediaTypeError: the report was sent as a media type no
+// parser reads (and no format was named).
+type UnsupportedMediaTypeError struct {
+	ContentType string
+	Err         error
+}
+
+func (e *UnsupportedMediaTypeError) Error() string {
+	return fmt.Sprintf("no report format is sent as %q: %v; or name the format", e.ContentType, e.Err)
+}
+
+func (e *UnsupportedMediaTypeError) Unwrap() error { return e.Err }
 
 // ImportResult is what an import did.
 type ImportResult struct {

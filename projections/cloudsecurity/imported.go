@@ -3,6 +3,8 @@ package cloudsecurity
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 
 	csdomain "github.com/cspm-es/cspm-es/domain/cloudsecurity"
 	"github.com/cspm-es/cspm-es/platform/readmodel"
@@ -131,13 +133,17 @@ func describeChecks(ctx context.Context, tx projections.Tx, team string, e csdom
 		for i, r := range c.Categories {
 			cats[i] = r
 		}
-		compliance := map[string]any{}
-		for fw, ids := range c.Compliance {
+		// A list, not a map by framework: framework names ("CIS-5.0")
+		// are not field names a document store takes.
+		frameworks := slices.Sorted(maps.Keys(c.Compliance))
+		compliance := make([]any, len(frameworks))
+		for i, fw := range frameworks {
+			ids := c.Compliance[fw]
 			l := make([]any, len(ids))
-			for i, x := range ids {
-				l[i] = x
+			for j, x := range ids {
+				l[j] = x
 			}
-			compliance[fw] = l
+			compliance[i] = map[string]any{"framework": fw, "requirements": l}
 		}
 		tx.Put(ChecksCollection, readmodel.Doc{
 			"_id": id, "team_id": team, "check_id": c.CheckID, "title": c.Title, "service": c.Service,
@@ -187,11 +193,7 @@ func (h importedHistories) Save(ctx context.Context, tx projections.Tx, c fold.C
 		d["detail"] = r.Detail
 		d["tool_uid"] = r.ToolUID
 		d["muted_by_tool"] = r.Muted
-		tags := map[string]any{}
-		for k, v := range r.Tags {
-			tags[k] = v
-		}
-		d["tags"] = tags
+		d["tags"] = fold.TagsDoc(r.Tags)
 		if chk, ok, err := fold.Get(ctx, tx, ChecksCollection, CheckDocID(team, r.Check)); err != nil {
 			return err
 		} else if ok {

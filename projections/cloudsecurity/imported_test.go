@@ -178,3 +178,31 @@ func TestImportedFindings_Triage(t *testing.T) {
 	}
 	assert.Equal(t, 1, suppressed)
 }
+
+// What tools name freely (compliance frameworks such as "CIS-5.0", tag keys
+// such as "kubernetes.io/cluster/prod") is stored as values, never as
+// field names, which a document store refuses with a dot in them.
+func TestImportedFindings_FreeNamesAreValues(t *testing.T) {
+	t.Parallel()
+	r := res("eks_cluster_logging", "eu-west-1", "arn:aws:eks:eu-west-1:"+acct+":cluster/prod", csdomain.ResultFail, csdomain.SeverityHigh)
+	r.Tags = map[string]string{"kubernetes.io/cluster/prod": "owned", "team": "platform"}
+	evs := importEvents("scan-1", 1, 5, r)
+	described := evs[0].(csdomain.ChecksDescribed)
+	described.Checks[0].Compliance = map[string][]string{"CIS-5.0": {"2.1.1"}, "ISO27001-2013": {"A.12.4"}}
+	evs[0] = described
+	streams, _ := imports("team-a", 1, evs)
+	p := cloudsecurity.NewFindings()
+	tx := apply(t, p, streams[0]...)
+	require.Empty(t, tx.Errs)
+	var f map[string]any
+	for _, d := range tx.Colls[cloudsecurity.FindingsCollection] {
+		f = d
+	}
+	assert.Equal(t, map[string]string{"kubernetes.io/cluster/prod": "owned", "team": "platform"}, fold.TagsFrom(f, "tags"))
+	for _, d := range tx.Colls[cloudsecurity.ChecksCollection] {
+		assert.Equal(t, []map[string]any{
+			{"framework": "CIS-5.0", "requirements": []any{"2.1.1"}},
+			{"framework": "ISO27001-2013", "requirements": []any{"A.12.4"}},
+		}, fold.Objs(d, "compliance"))
+	}
+}

@@ -158,10 +158,7 @@ func scopeMayMatch(m csdomain.MuteMatch, s csdomain.Scope) bool {
 }
 
 func subjectOf(d readmodel.Doc) csdomain.MuteSubject {
-	tags := map[string]string{}
-	for k, v := range fold.Obj(d, "tags") {
-		tags[k], _ = v.(string)
-	}
+	tags := fold.TagsFrom(d, "tags")
 	return csdomain.MuteSubject{FindingID: d.ID(), Check: fold.Str(d, "check_id"), Resource: fold.Str(d, "resource_id"),
 		Account: fold.Str(d, "account_id"), Region: fold.Str(d, "region"), Tags: tags}
 }

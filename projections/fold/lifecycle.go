@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"maps"
 	"slices"
 	"strings"
 
@@ -538,23 +539,37 @@ func stringsAny(s []string) []any {
 
 // MuteMatchDoc is the stored form of a muting rule's match.
 func MuteMatchDoc(m csdomain.MuteMatch) map[string]any {
-	tags := map[string]any{}
-	for k, v := range m.Tags {
-		tags[k] = v
-	}
 	return map[string]any{"finding_ids": stringsAny(m.FindingIDs), "checks": stringsAny(m.Checks),
-		"resources": stringsAny(m.Resources), "accounts": stringsAny(m.Accounts), "regions": stringsAny(m.Regions), "tags": tags}
+		"resources": stringsAny(m.Resources), "accounts": stringsAny(m.Accounts), "regions": stringsAny(m.Regions), "tags": TagsDoc(m.Tags)}
 }
 
 // MuteMatchFrom reads a match stored by MuteMatchDoc.
 func MuteMatchFrom(d map[string]any) csdomain.MuteMatch {
 	m := csdomain.MuteMatch{FindingIDs: Strs(d, "finding_ids"), Checks: Strs(d, "checks"),
 		Resources: Strs(d, "resources"), Accounts: Strs(d, "accounts"), Regions: Strs(d, "regions")}
-	if t := Obj(d, "tags"); len(t) > 0 {
-		m.Tags = map[string]string{}
-		for k, v := range t {
-			m.Tags[k], _ = v.(string)
-		}
+	if t := TagsFrom(d, "tags"); len(t) > 0 {
+		m.Tags = t
 	}
 	return m
+}
+
+// TagsDoc is the stored form of tags: a list of {key, value} sorted by
+// key, not a map, for tag keys ("kubernetes.io/cluster/prod") are not
+// field names a document store takes.
+func TagsDoc(tags map[string]string) []any {
+	keys := slices.Sorted(maps.Keys(tags))
+	out := make([]any, len(keys))
+	for i, k := range keys {
+		out[i] = map[string]any{"key": k, "value": tags[k]}
+	}
+	return out
+}
+
+// TagsFrom reads tags stored by TagsDoc under key of d.
+func TagsFrom(d map[string]any, key string) map[string]string {
+	out := map[string]string{}
+	for _, t := range Objs(d, key) {
+		out[Str(t, "key")] = Str(t, "value")
+	}
+	return out
 }
