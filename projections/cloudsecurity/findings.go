@@ -23,8 +23,10 @@ const FindingsName = "cloudsecurity.findings"
 const FindingsCollection = "findings"
 
 // ResultTTL is how long a resolved finding is kept (docs/architecture.md §3: 180 days
-// by default on scan-result read models). Open and suppressed findings are
-// live problems and never expire.
+// by default on scan-result read models), from its expires_from. Open and
+// suppressed findings are live problems and never expire; nor do imported
+// findings, whose document carries the history that tells a finding seen
+// again (reopened) from a new one.
 const ResultTTL = 180 * 24 * time.Hour
 
 // Findings projects every finding into one findings document.
@@ -61,7 +63,7 @@ func (Findings) EventTypes() []string {
 
 // Collections implements projections.Projection. The query indexes start
 // with team_id, then the filtered field, and end with raised_at descending
-// (the list order; _id is appended as the tie-break). resolved_at carries
+// (the list order; _id is appended as the tie-break). expires_from carries
 // the TTL.
 func (Findings) Collections() []readmodel.CollectionSpec {
 	byTeam := func(name string, fields ...string) readmodel.Index {
@@ -81,7 +83,7 @@ func (Findings) Collections() []readmodel.CollectionSpec {
 			byTeam("by_team_account_raised", "account_id"),
 			byTeam("by_team_scan_raised", "scan_id"),
 			byTeam("by_team_check_raised", "check_id"),
-			{Name: "expire_resolved", Fields: []readmodel.IndexField{{Path: "resolved_at"}}, TTL: ResultTTL},
+			{Name: "expire_resolved", Fields: []readmodel.IndexField{{Path: "expires_from"}}, TTL: ResultTTL},
 		},
 	}, {
 		Name: ImportsCollection,
@@ -238,6 +240,7 @@ func (f finding) doc() readmodel.Doc {
 		"status":           string(f.Status),
 		"raised_at":        fold.TimeOrNil(f.RaisedAt),
 		"resolved_at":      fold.TimeOrNil(f.ResolvedAt),
+		"expires_from":     fold.TimeOrNil(f.ResolvedAt),
 		"suppressed_at":    fold.TimeOrNil(f.SuppressedAt),
 		"suppressed_until": fold.TimeOrNil(f.SuppressedUntil),
 		"reason":           f.Reason,

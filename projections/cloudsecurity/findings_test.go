@@ -31,12 +31,13 @@ func findingDoc(change func(readmodel.Doc)) readmodel.Doc {
 	d := readmodel.Doc{
 		"_id": "f1", "team_id": "team-a", "scan_id": "s1", "account_id": "acc-1", "check_id": "s3_bucket_public",
 		"title": "Bucket is public", "severity": "high", "severity_rank": int64(3), "resource_id": "arn:aws:s3:::b",
-		"region": "eu-west-1", "description": "d", "status": "open", "raised_at": t0, "resolved_at": nil,
+		"region": "eu-west-1", "description": "d", "status": "open", "raised_at": t0, "resolved_at": nil, "expires_from": nil,
 		"suppressed_at": nil, "suppressed_until": nil, "reason": "", "updated_position": int64(1),
 	}
 	if change != nil {
 		change(d)
 	}
+	d["expires_from"] = d["resolved_at"] // a finding raised through the API expires from its resolution
 	return d
 }
 
@@ -55,7 +56,7 @@ func TestFindingsContract(t *testing.T) {
 		}
 		for _, ix := range spec.Indexes {
 			if ix.TTL > 0 {
-				assert.Equal(t, []readmodel.IndexField{{Path: "resolved_at"}}, ix.Fields)
+				assert.Equal(t, []readmodel.IndexField{{Path: "expires_from"}}, ix.Fields)
 				assert.Equal(t, 180*24*time.Hour, ix.TTL)
 				continue
 			}

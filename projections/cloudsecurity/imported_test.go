@@ -155,6 +155,7 @@ func TestImportedFindings_Triage(t *testing.T) {
 	d := tx.Doc(t, cloudsecurity.FindingsCollection, id)
 	assert.Equal(t, "resolved", d["status"])
 	assert.Equal(t, "trail created by hand", d["reason"])
+	assert.Nil(t, d["expires_from"], "an imported finding keeps its history: it never expires")
 
 	again := importEvents("scan-3", 3, 5,
 		res("cloudtrail_multi_region_enabled", "eu-west-1", trail("eu-west-1"), csdomain.ResultFail, csdomain.SeverityHigh))
