@@ -54,3 +54,8 @@ func ScanStatusCountsOf(m map[string]any) ScanStatusCounts {
 		Completed: Num(m, "completed"), Failed: Num(m, "failed"),
 	}
 }
+
+// Sum is the count over every severity.
+func (c SeverityCounts) Sum() int64 {
+	return c.Critical + c.High + c.Medium + c.Low + c.Informational
+}

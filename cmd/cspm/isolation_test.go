@@ -8,6 +8,7 @@ import (
 	"io"
 	"maps"
 	"net/http"
+	"os"
 	"regexp"
 	"slices"
 	"strings"
@@ -19,8 +20,10 @@ import (
 
 	"github.com/cspm-es/cspm-es/api"
 	"github.com/cspm-es/cspm-es/commands"
+	cscmd "github.com/cspm-es/cspm-es/commands/cloudsecurity"
 	platformcmd "github.com/cspm-es/cspm-es/commands/platform"
 	"github.com/cspm-es/cspm-es/eventstore"
+	csquery "github.com/cspm-es/cspm-es/queries/cloudsecurity"
 )
 
 // TestTeamIsolation_EveryRoute is generated from the route table of the
@@ -76,6 +79,29 @@ func TestTeamIsolation_EveryRoute(t *testing.T) {
 	must(t, a.call(t, http.MethodPost, "/api/v1/keys/"+revokedKeyA.ID+"/revoke", nil, asA...), http.StatusAccepted)
 	keysA := []string{keyA.ID, revokedKeyA.ID}
 
+	// Team A's import of a report: its import, its scan, its findings.
+	report := func(name string) any {
+		raw, err := os.ReadFile(prowlerTestdata(name))
+		require.NoError(t, err)
+		var v any
+		require.NoError(t, json.Unmarshal(raw, &v))
+		return v
+	}
+	var importA cscmd.ImportResult
+	must(t, a.call(t, http.MethodPost, "/api/v1/imports", report(pairBefore), asA...), http.StatusAccepted).data(t, &importA)
+	var importedA []csquery.Finding
+	eventually(t, 30*time.Second, "the import is projected", func() bool {
+		ans := a.call(t, http.MethodGet, "/api/v1/findings?scan_id="+importA.ScanID+"&min_position="+itoa(importA.Position), nil, asA...)
+		ans.data(t, &importedA)
+		return !stale(ans)
+	})
+	require.NotEmpty(t, importedA)
+	scansA = append(scansA, importA.ScanID)
+	var importedIDs []string // not chosen ids: the raise route refuses the fnd- prefix whoever holds it
+	for _, f := range importedA {
+		importedIDs = append(importedIDs, f.ID)
+	}
+
 	var streamsA []string
 	for _, id := range scansA {
 		streamsA = append(streamsA, "scan-"+id)
@@ -83,6 +109,7 @@ func TestTeamIsolation_EveryRoute(t *testing.T) {
 	for _, id := range append(slices.Clone(findingsA), generatedFindingA) {
 		streamsA = append(streamsA, "finding-"+id)
 	}
+	streamsA = append(streamsA, "import-"+importA.ImportID)
 	for _, id := range keysA {
 		streamsA = append(streamsA, "apikey-"+id)
 	}
@@ -92,11 +119,12 @@ func TestTeamIsolation_EveryRoute(t *testing.T) {
 		free string
 	}{
 		"/api/v1/scans/":         {scansA, "iso-free-scan"},
-		"/api/v1/findings/":      {append(slices.Clone(findingsA), generatedFindingA), "iso-free-finding"},
+		"/api/v1/findings/":      {slices.Concat(findingsA, []string{generatedFindingA}, importedIDs), "iso-free-finding"},
 		"/api/v1/keys/":          {keysA, "isofreekey000000"},
 		"/api/v1/audit/streams/": {streamsA, "scan-iso-free-scan"},
+		"/api/v1/imports/":       {[]string{importA.ImportID}, "imp-00000000000000000000000000000000"},
 	}
-	secrets := slices.Concat(scansA, findingsA, keysA, []string{generatedFindingA, "iso-resource-a", "iso_check"})
+	secrets := slices.Concat(scansA, findingsA, keysA, importedIDs, []string{generatedFindingA, "iso-resource-a", "iso_check", importA.ImportID})
 
 	// Team B's own running scan, to raise findings in.
 	const scanB = "iso-b-running"
@@ -113,6 +141,7 @@ func TestTeamIsolation_EveryRoute(t *testing.T) {
 		"failScan":        map[string]any{"reason": "scanner crashed"},
 		"suppressFinding": map[string]any{"reason": "accepted risk"},
 		"createKey":       map[string]any{"name": "team b key", "role": "viewer"},
+		"importReport":    report(pairBefore), // the report team A imported: team B's import is its own
 	}
 	// chosenID declares, for every command route of a team, whether it
 	// creates a stream under an id the caller chooses: then team A's ids
@@ -140,6 +169,7 @@ func TestTeamIsolation_EveryRoute(t *testing.T) {
 		"resolveFinding":  nil,
 		"suppressFinding": nil,
 		"revokeKey":       nil,
+		"importReport":    nil, // the import id is of the team and the content; ?scan_id= is checked below
 	}
 
 	param := regexp.MustCompile(`:[a-z_]+`)
@@ -178,8 +208,10 @@ func TestTeamIsolation_EveryRoute(t *testing.T) {
 					// Once the read models have processed everything,
 					// meta.position is the same in every answer below.
 					freePath, _ := pathOf(free)
+					now, err := a.store.HeadPosition(ctx) // team B's writes so far included
+					require.NoError(t, err)
 					eventually(t, 30*time.Second, r.Path+" catches up", func() bool {
-						return !stale(a.call(t, r.Method, freePath+"?min_position="+itoa(head), nil, asB...))
+						return !stale(a.call(t, r.Method, freePath+"?min_position="+itoa(now), nil, asB...))
 					})
 				}
 				want := sameAnswerForEveryID(t, a, r.Method, append(slices.Clone(ids), free), pathOf, asB)
@@ -204,6 +236,15 @@ func TestTeamIsolation_EveryRoute(t *testing.T) {
 			}
 		})
 	}
+
+	// An import into one of team A's scans (?scan_id=) is answered as one
+	// into a scan no one has.
+	t.Run("import into another team's scan", func(t *testing.T) {
+		ans := sameAnswerForEveryID(t, a, http.MethodPost, append(slices.Clone(scansA), "iso-free-scan"), func(id string) (string, any) {
+			return "/api/v1/imports?scan_id=" + id, report(pairAfter)
+		}, asB)
+		require.Equal(t, http.StatusNotFound, ans.status, "%s", ans.body)
+	})
 
 	// Team B's writes left team A's views as they were.
 	head, err = a.store.HeadPosition(ctx)

@@ -535,29 +535,41 @@ func (c *apiClient) status(ctx context.Context) ([]api.ProjectionStatus, error) 
 
 func (c *apiClient) do(ctx context.Context, method, path string, body, data any) error {
 	var rd io.Reader
+	contentType := ""
 	if body != nil {
 		raw, err := json.Marshal(body)
 		if err != nil {
 			return err
 		}
-		rd = bytes.NewReader(raw)
+		rd, contentType = bytes.NewReader(raw), "application/json"
 	}
-	req, err := http.NewRequestWithContext(ctx, method, c.base+path, rd)
+	_, err := c.send(ctx, method, path, contentType, rd, -1, data)
+	return err
+}
+
+// send makes one request (a body of size bytes, -1 unknown, sent as
+// contentType) and decodes the envelope's data into data; a failed answer
+// is an *apiError. It returns the answer's headers.
+func (c *apiClient) send(ctx context.Context, method, path, contentType string, body io.Reader, size int64, data any) (http.Header, error) {
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, body)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
+	if body != nil && size >= 0 {
+		req.ContentLength = size
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
 	}
 	req.Header.Set("Authorization", "Bearer "+c.key)
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return fmt.Errorf("cannot reach the cspm server at %s (is `cspm serve` running there? see --server / CSPM_HTTP_ADDR): %w", c.base, err)
+		return nil, fmt.Errorf("cannot reach the cspm server at %s (is `cspm serve` running there? see --server / CSPM_HTTP_ADDR): %w", c.base, err)
 	}
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(resp.Body)
 	if err != nil {
-		return fmt.Errorf("%s %s: %w", method, path, err)
+		return resp.Header, fmt.Errorf("%s %s: %w", method, path, err)
 	}
 	var env struct {
 		Success bool            `json:"success"`
@@ -565,17 +577,17 @@ func (c *apiClient) do(ctx context.Context, method, path string, body, data any)
 		Error   *api.ErrorBody  `json:"error"`
 	}
 	if err := json.Unmarshal(raw, &env); err != nil {
-		return fmt.Errorf("%s %s: the server answered %d with something other than the cspm envelope", method, path, resp.StatusCode)
+		return resp.Header, fmt.Errorf("%s %s: the server answered %d with something other than the cspm envelope", method, path, resp.StatusCode)
 	}
 	if !env.Success || env.Error != nil {
 		e := &apiError{status: resp.StatusCode}
 		if env.Error != nil {
 			e.body = *env.Error
 		}
-		return e
+		return resp.Header, e
 	}
 	if data == nil {
-		return nil
+		return resp.Header, nil
 	}
-	return json.Unmarshal(env.Data, data)
+	return resp.Header, json.Unmarshal(env.Data, data)
 }

@@ -231,6 +231,8 @@ func newAPIServer(p apiParams) *api.Server {
 		Addr:            p.Config.HTTPAddr,
 		BodyLimit:       p.Config.HTTPBodyLimit,
 		IngestBodyLimit: p.Config.HTTPIngestBodyLimit,
+		ImportBodyLimit: p.Config.HTTPImportBodyLimit,
+		ImportTimeout:   p.Config.HTTPImportTimeout,
 		RequestTimeout:  p.Config.HTTPRequestTimeout,
 		RateLimit:       p.Config.RateLimit,
 		RateBurst:       p.Config.RateBurst,

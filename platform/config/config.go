@@ -69,6 +69,8 @@ type Config struct {
 	HTTPAddr            string        // host:port the API listens on (port 0: any free port)
 	HTTPBodyLimit       int64         // bytes accepted in a command body
 	HTTPIngestBodyLimit int64         // bytes accepted by bulk ingest endpoints
+	HTTPImportBodyLimit int64         // bytes of a report an import accepts
+	HTTPImportTimeout   time.Duration // deadline of one import
 	HTTPRequestTimeout  time.Duration // per-request deadline
 	DefaultTeam         string        // team of the admin key created on first start (empty store)
 	// RateLimit is each API key's budget in requests per second (0: no
@@ -108,6 +110,8 @@ func Default() Config {
 		HTTPAddr:            "127.0.0.1:8080",
 		HTTPBodyLimit:       1 << 20,
 		HTTPIngestBodyLimit: 16 << 20,
+		HTTPImportBodyLimit: 1 << 30,
+		HTTPImportTimeout:   30 * time.Minute,
 		HTTPRequestTimeout:  30 * time.Second,
 		DefaultTeam:         "default",
 		RateLimit:           100,
@@ -231,6 +235,12 @@ func (c Config) validate(groups Group) error {
 		}
 		if c.HTTPIngestBodyLimit <= 0 {
 			add("http-ingest-body-limit", "must be positive")
+		}
+		if c.HTTPImportBodyLimit <= 0 {
+			add("http-import-body-limit", "must be positive")
+		}
+		if c.HTTPImportTimeout <= 0 {
+			add("http-import-timeout", "must be positive")
 		}
 		if c.HTTPRequestTimeout <= 0 {
 			add("http-request-timeout", "must be positive")

@@ -26,12 +26,25 @@ func New(w io.Writer, description string, total int64) *Bar {
 	if !IsTerminal(w) {
 		return &Bar{}
 	}
-	return newBar(w, description, total)
+	return newBar(w, description, total, false)
 }
 
-func newBar(w io.Writer, description string, total int64) *Bar {
+// NewBytes is New for a count of bytes (an upload): sizes and rates in
+// KiB, MiB.
+func NewBytes(w io.Writer, description string, total int64) *Bar {
+	if !IsTerminal(w) {
+		return &Bar{}
+	}
+	return newBar(w, description, total, true)
+}
+
+func newBar(w io.Writer, description string, total int64, bytes bool) *Bar {
 	if total < 0 {
 		total = -1
+	}
+	unit := progressbar.OptionSetItsString("events")
+	if bytes {
+		unit = progressbar.OptionShowBytes(true)
 	}
 	return &Bar{bar: progressbar.NewOptions64(total,
 		progressbar.OptionSetWriter(w),
@@ -39,7 +52,7 @@ func newBar(w io.Writer, description string, total int64) *Bar {
 		progressbar.OptionSetWidth(30),
 		progressbar.OptionShowCount(),
 		progressbar.OptionShowIts(),
-		progressbar.OptionSetItsString("events"),
+		unit,
 		progressbar.OptionThrottle(100*time.Millisecond),
 		progressbar.OptionSpinnerType(14),
 		progressbar.OptionClearOnFinish(),

@@ -41,7 +41,7 @@ func TestNilAndZeroBarsAreNoOps(t *testing.T) {
 func TestBar_DrawsWhenEnabled(t *testing.T) {
 	t.Parallel()
 	var b bytes.Buffer
-	bar := newBar(&b, "verifying", -1) // unknown total: spinner
+	bar := newBar(&b, "verifying", -1, false) // unknown total: spinner
 	assert.True(t, bar.Enabled())
 	bar.Update(5, 10) // total learned from the callback
 	bar.Add(5)
