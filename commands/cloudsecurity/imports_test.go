@@ -243,9 +243,9 @@ func TestImportReport_InvalidRequestRecordsNothing(t *testing.T) {
 		cmd   cloudsecurity.ImportReport
 		field string
 	}{
-		"unknown format":     {cloudsecurity.ImportReport{Format: "nessus"}, "format"},
-		"bad scan id":        {cloudsecurity.ImportReport{ScanID: "scan/1"}, "scan_id"},
-		"long file name":     {cloudsecurity.ImportReport{FileName: strings.Repeat("x", domain.MaxShortText+1)}, "file_name"},
+		"unknown format": {cloudsecurity.ImportReport{Format: "nessus"}, "format"},
+		"bad scan id":    {cloudsecurity.ImportReport{ScanID: "scan/1"}, "scan_id"},
+		"long file name": {cloudsecurity.ImportReport{FileName: strings.Repeat("x", domain.MaxShortText+1)}, "file_name"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
