@@ -2,15 +2,19 @@ package cloudsecurity
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash"
+	"hash/fnv"
 	"io"
 	"os"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/cspm-es/cspm-es/commands"
@@ -133,7 +137,7 @@ func (e *RejectedError) Error() string { return "report rejected: " + e.Result.R
 // Limits of one import's events (each within the store's event limit).
 const (
 	defaultChunkBytes  = 192 << 10 // data of one ResultsRecorded or ChecksDescribed
-	defaultBatchEvents = 200       // events of one atomic append
+	defaultBatchEvents = 64        // events of one atomic append (12 MiB of results at most)
 	detectHeadBytes    = 64 << 10
 )
 
@@ -167,25 +171,21 @@ func (h *Handlers) ImportReport(ctx context.Context, meta commands.Meta, cmd Imp
 	}
 	defer spool.close()
 	p := &parsedReport{spool: spool, checks: map[string]csdomain.CheckInfo{}}
-	hash := sha256.New()
-	counted := &countingReader{r: io.TeeReader(cmd.Body, hash)}
-	parseErr := h.parse(ctx, counted, format, p)
-	if _, err := io.Copy(io.Discard, counted); err != nil { // the rest of the body, for the hash
+	body := readAhead(cmd.Body)
+	parseErr := h.parse(ctx, body, format, p)
+	sum, size, err := body.finish() // reads the rest of the body, for the hash
+	if err != nil {
 		return ImportResult{}, fmt.Errorf("import: read the report: %w", err)
-	}
-	if counted.err != nil {
-		return ImportResult{}, fmt.Errorf("import: read the report: %w", counted.err)
 	}
 	if ctx.Err() != nil {
 		return ImportResult{}, ctx.Err()
 	}
-	sum := hex.EncodeToString(hash.Sum(nil))
 	importID := csdomain.ImportID(meta.TeamID, sum)
 	c := commands.Call{Name: "ImportReport", TargetID: importID, StreamID: importStreamPrefix + importID, Type: StreamTypeImport}
 	if res, done, err := h.earlierImport(ctx, meta, c); err != nil || done {
 		return res, err
 	}
-	res := ImportResult{ImportID: importID, ContentHash: sum, Size: counted.n, Format: p.info.Format, Tool: p.info.Tool, ToolVersion: p.info.ToolVersion}
+	res := ImportResult{ImportID: importID, ContentHash: sum, Size: size, Format: p.info.Format, Tool: p.info.Tool, ToolVersion: p.info.ToolVersion}
 	if parseErr == nil && p.results == 0 && len(p.checks) == 0 && p.info.Format == "" {
 		parseErr = errors.New("empty report")
 	}
@@ -202,7 +202,8 @@ type parsedReport struct {
 	checks     map[string]csdomain.CheckInfo
 	scope      csdomain.ImportScope
 	counts     csdomain.ImportCounts
-	resources  map[string]bool
+	resources  map[[16]byte]struct{} // digests: 16 bytes a resource, whatever its id's length
+	accounts   map[string]bool
 	from, to   time.Time
 	results    int
 	ruleOfTool csdomain.IdentityRule
@@ -224,57 +225,80 @@ func (h *Handlers) parse(ctx context.Context, r io.Reader, format string, p *par
 		}
 	}
 	p.counts = csdomain.ImportCounts{ByResult: map[csdomain.Result]int{}, FailBySev: map[csdomain.Severity]int{}}
-	p.resources = map[string]bool{}
-	accounts := map[string]bool{}
-	info, err := h.reports.Parse(ctx, br, format, func(o csdomain.Observation) error {
-		n := p.results
-		rule, ok := csdomain.RuleFor(o.Tool)
-		if !ok {
-			return fmt.Errorf("result %d: no identity rule for tool %q", n, o.Tool)
-		}
-		if p.ruleOfTool == "" {
-			p.ruleOfTool = rule
-		} else if rule != p.ruleOfTool {
-			return fmt.Errorf("result %d: a report holds the results of one tool", n)
-		}
-		r, err := csdomain.ResultOf(o)
-		if err != nil {
-			return fmt.Errorf("result %d (check %s): %w", n, o.CheckID, err)
-		}
-		if _, seen := p.checks[o.CheckID]; !seen {
-			ci, err := csdomain.CheckInfoOf(o)
-			if err != nil {
-				return fmt.Errorf("result %d (check %s): %w", n, o.CheckID, err)
-			}
-			p.checks[o.CheckID] = ci
-		}
-		if err := p.spool.write(r); err != nil {
-			return err
-		}
-		p.results++
-		p.scope.Add(r)
-		p.counts.Results++
-		p.counts.ByResult[r.Result]++
-		if r.Result == csdomain.ResultFail {
-			p.counts.FailBySev[r.Severity]++
-			if r.Muted {
-				p.counts.Muted++
-			}
-		}
-		p.resources[r.Provider+"\x00"+r.Account+"\x00"+r.Resource] = true
-		accounts[r.Provider+"\x00"+r.Account] = true
-		if p.from.IsZero() || r.ObservedAt.Before(p.from) {
-			p.from = r.ObservedAt
-		}
-		p.to = maxTime(p.to, r.ObservedAt)
-		return nil
-	})
+	p.resources = map[[16]byte]struct{}{}
+	p.accounts = map[string]bool{}
+	// The parser decodes on this goroutine; what the import does with
+	// each observation (checks, normalization, spooling) runs beside it.
+	w := newObservationWorker(p.add)
+	info, err := h.reports.Parse(ctx, br, format, w.emit)
+	if werr := w.close(); werr != nil {
+		// About a result before any the parser read after it.
+		err = werr
+	}
 	p.info = info
 	if p.info.Format == "" {
 		p.info.Format = format
 	}
-	p.counts.Checks, p.counts.Resources, p.counts.Accounts = len(p.checks), len(p.resources), len(accounts)
+	p.counts.Checks, p.counts.Resources, p.counts.Accounts = len(p.checks), len(p.resources), len(p.accounts)
 	return err
+}
+
+// add takes one observation of the report; an error rejects the report.
+func (p *parsedReport) add(o csdomain.Observation) error {
+	n := p.results
+	rule, ok := csdomain.RuleFor(o.Tool)
+	if !ok {
+		return fmt.Errorf("result %d: no identity rule for tool %q", n, o.Tool)
+	}
+	if p.ruleOfTool == "" {
+		p.ruleOfTool = rule
+	} else if rule != p.ruleOfTool {
+		return fmt.Errorf("result %d: a report holds the results of one tool", n)
+	}
+	r, err := csdomain.ResultOf(o)
+	if err != nil {
+		return fmt.Errorf("result %d (check %s): %w", n, o.CheckID, err)
+	}
+	if _, seen := p.checks[o.CheckID]; !seen {
+		ci, err := csdomain.CheckInfoOf(o)
+		if err != nil {
+			return fmt.Errorf("result %d (check %s): %w", n, o.CheckID, err)
+		}
+		p.checks[o.CheckID] = ci
+	}
+	if err := p.spool.write(r); err != nil {
+		return err
+	}
+	p.results++
+	p.scope.Add(r)
+	p.counts.Results++
+	p.counts.ByResult[r.Result]++
+	if r.Result == csdomain.ResultFail {
+		p.counts.FailBySev[r.Severity]++
+		if r.Muted {
+			p.counts.Muted++
+		}
+	}
+	p.resources[resourceKey(r)] = struct{}{}
+	p.accounts[r.Provider+"\x00"+r.Account] = true
+	if p.from.IsZero() || r.ObservedAt.Before(p.from) {
+		p.from = r.ObservedAt
+	}
+	p.to = maxTime(p.to, r.ObservedAt)
+	return nil
+}
+
+// resourceKey is a digest of r's resource (its provider, account and id):
+// the distinct resources of a report are counted in 16 bytes each.
+func resourceKey(r csdomain.CheckResult) [16]byte {
+	h := fnv.New128a()
+	for _, s := range []string{r.Provider, r.Account, r.Resource} {
+		_, _ = io.WriteString(h, s)
+		_, _ = h.Write([]byte{0})
+	}
+	var k [16]byte
+	h.Sum(k[:0])
+	return k
 }
 
 func maxTime(a, b time.Time) time.Time {
@@ -404,18 +428,26 @@ func (h *Handlers) record(ctx context.Context, meta commands.Meta, md eventstore
 		EvaluatedAt: evaluatedAt, IdentityRule: p.ruleOfTool, ObservedFrom: p.from, ObservedTo: p.to,
 		Scopes: p.scope.Scopes(), Counts: p.counts, CompletedAt: now}
 	total := len(head) + p.counts.Chunks + 1
-	chunks, err := p.spool.reader(res.ImportID, scanID, evaluatedAt, p.ruleOfTool)
+	chunkTmpl, err := resultsTemplate(h.kit.Codec(), csdomain.ResultsRecorded{ImportID: res.ImportID, ScanID: scanID,
+		EvaluatedAt: evaluatedAt, IdentityRule: p.ruleOfTool})
 	if err != nil {
 		return ImportResult{}, err
 	}
-	next := func(i int) (any, error) {
+	chunks, err := p.spool.reader()
+	if err != nil {
+		return ImportResult{}, err
+	}
+	// next is the i-th event of the import stream, encoded. The results'
+	// chunks are spliced from the spool's lines (the bytes the codec
+	// would write), never decoded and encoded again.
+	next := func(i int, skip bool) (eventstore.NewEvent, error) {
 		switch {
 		case i < len(head):
-			return head[i], nil
+			return h.kit.Codec().Encode(head[i])
 		case i < total-1:
-			return chunks.next()
+			return chunks.next(chunkTmpl, skip)
 		}
-		return completed, nil
+		return h.kit.Codec().Encode(completed)
 	}
 
 	// Resume an import cut off half way: skip what is stored.
@@ -428,11 +460,11 @@ func (h *Handlers) record(ctx context.Context, meta commands.Meta, md eventstore
 		return ImportResult{}, fmt.Errorf("import %s: %d events stored, the report makes %d", res.ImportID, done, total)
 	}
 	var last int64
-	batch := make([]any, 0, h.batchEvents)
+	batch := make([]eventstore.NewEvent, 0, h.batchEvents)
 	for i := 0; i < total; i++ {
-		ev, err := next(i)
+		ev, err := next(i, i < done)
 		if err != nil {
-			return ImportResult{}, err
+			return ImportResult{}, fmt.Errorf("%s: %w", c.Name, err)
 		}
 		if i < done {
 			continue
@@ -441,10 +473,11 @@ func (h *Handlers) record(ctx context.Context, meta commands.Meta, md eventstore
 		if len(batch) < h.batchEvents && i < total-1 {
 			continue
 		}
-		req, err := h.kit.AppendRequest(c, eventstore.Exact(int64(i+1-len(batch))), md, eventstore.Idempotency{}, batch)
+		req, err := h.kit.AppendRequest(c, eventstore.Exact(int64(i+1-len(batch))), md, eventstore.Idempotency{}, nil)
 		if err != nil {
 			return ImportResult{}, err
 		}
+		req.Events = batch
 		reqs := []eventstore.AppendRequest{req}
 		if i == total-1 && len(scanEvents) > 0 {
 			// The scan completes with the import, atomically.
@@ -464,7 +497,7 @@ func (h *Handlers) record(ctx context.Context, meta commands.Meta, md eventstore
 		for _, r := range results {
 			last = max(last, r.LastPosition())
 		}
-		batch = batch[:0]
+		batch = make([]eventstore.NewEvent, 0, h.batchEvents) // the store may keep the last one's
 	}
 	counts := p.counts
 	res.Status, res.Counts, res.Position, res.Events = ImportCompleted, &counts, last, total+len(scanEvents)
@@ -571,7 +604,6 @@ func checkChunks(checks map[string]csdomain.CheckInfo, importID string, at time.
 	return out
 }
 
-// countingReader counts the bytes read through it.
 // countingReader counts what it reads and keeps the first read error
 // (not EOF): a report that could not be read in full (the client went
 // away, the body limit) is not the sender's report, and is neither
@@ -594,11 +626,131 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// resultSpool keeps an import's results on disk, one JSON line each, until
-// they are chunked into events.
+// hashedBody reads a report's body ahead of the parser, on a goroutine of
+// its own, hashing and counting it on the way: the parser reads it through
+// a pipe, and hashing the next block runs beside parsing the last.
+type hashedBody struct {
+	pr      *io.PipeReader
+	hash    hash.Hash
+	counted *countingReader
+	done    chan struct{}
+	err     error // reading the rest once the parser stopped
+}
+
+// readAhead starts reading body; call finish once the parser is done.
+func readAhead(body io.Reader) *hashedBody {
+	hb := &hashedBody{hash: sha256.New(), done: make(chan struct{})}
+	hb.counted = &countingReader{r: io.TeeReader(body, hb.hash)}
+	pr, pw := io.Pipe()
+	hb.pr = pr
+	go func() {
+		defer close(hb.done)
+		_, err := io.CopyBuffer(pw, hb.counted, make([]byte, 64<<10))
+		pw.CloseWithError(err) // nil: the parser reads EOF
+		if err != nil && hb.counted.err == nil {
+			// The parser stopped before the end: the rest is only hashed.
+			_, hb.err = io.Copy(io.Discard, hb.counted)
+		}
+	}()
+	return hb
+}
+
+func (hb *hashedBody) Read(p []byte) (int, error) { return hb.pr.Read(p) }
+
+// finish reads the rest of the body and returns its hash and size, or
+// the error that stopped reading it.
+func (hb *hashedBody) finish() (sum string, size int64, err error) {
+	_ = hb.pr.Close() // unblocks the reader if the parser stopped early
+	<-hb.done
+	if hb.counted.err != nil {
+		return "", 0, hb.counted.err
+	}
+	if hb.err != nil {
+		return "", 0, hb.err
+	}
+	return hex.EncodeToString(hb.hash.Sum(nil)), hb.counted.n, nil
+}
+
+// observationWorker runs what the import does with each observation on a
+// goroutine of its own, beside the parser, in order. emit hands it
+// observations a batch at a time; the first error it meets is returned by
+// the next emit (which stops the parser) and by close.
+type observationWorker struct {
+	add     func(csdomain.Observation) error
+	pending []csdomain.Observation
+	batches chan []csdomain.Observation
+	free    chan []csdomain.Observation
+	done    chan struct{}
+	failed  atomic.Bool
+	err     error // the worker's; read after done
+}
+
+const observationBatch = 256
+
+func newObservationWorker(add func(csdomain.Observation) error) *observationWorker {
+	w := &observationWorker{add: add, batches: make(chan []csdomain.Observation, 4),
+		free: make(chan []csdomain.Observation, 6), done: make(chan struct{})}
+	go func() {
+		defer close(w.done)
+		for batch := range w.batches {
+			for i := 0; i < len(batch) && w.err == nil; i++ {
+				if err := w.add(batch[i]); err != nil {
+					w.err = err
+					w.failed.Store(true)
+				}
+			}
+			clear(batch)
+			select {
+			case w.free <- batch[:0]:
+			default:
+			}
+		}
+	}()
+	return w
+}
+
+// errStopped stops the parser once the worker has failed; close returns
+// the worker's own error.
+var errStopped = errors.New("import: a result was refused")
+
+func (w *observationWorker) emit(o csdomain.Observation) error {
+	if w.failed.Load() {
+		return errStopped
+	}
+	if w.pending == nil {
+		select {
+		case w.pending = <-w.free:
+		default:
+			w.pending = make([]csdomain.Observation, 0, observationBatch)
+		}
+	}
+	w.pending = append(w.pending, o)
+	if len(w.pending) == observationBatch {
+		w.batches <- w.pending
+		w.pending = nil
+	}
+	return nil
+}
+
+// close hands over what is pending, waits for the worker and returns its
+// error.
+func (w *observationWorker) close() error {
+	if len(w.pending) > 0 {
+		w.batches <- w.pending
+		w.pending = nil
+	}
+	close(w.batches)
+	<-w.done
+	return w.err
+}
+
+// resultSpool keeps an import's results on disk, one JSON line each
+// (encoded as the event codec encodes them), until they are chunked into
+// events.
 type resultSpool struct {
 	f          *os.File
 	w          *bufio.Writer
+	enc        *json.Encoder
 	chunkBytes int // the most result bytes one ResultsRecorded holds
 }
 
@@ -607,15 +759,14 @@ func newResultSpool(chunkBytes int) (*resultSpool, error) {
 	if err != nil {
 		return nil, fmt.Errorf("import: spool: %w", err)
 	}
-	return &resultSpool{f: f, w: bufio.NewWriterSize(f, 256<<10), chunkBytes: chunkBytes}, nil
+	w := bufio.NewWriterSize(f, 256<<10)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false) // as the codec (eventstore.Codec) does
+	return &resultSpool{f: f, w: w, enc: enc, chunkBytes: chunkBytes}, nil
 }
 
 func (s *resultSpool) write(r csdomain.CheckResult) error {
-	b, err := json.Marshal(r)
-	if err != nil {
-		return err
-	}
-	if _, err := s.w.Write(append(b, '\n')); err != nil {
+	if err := s.enc.Encode(r); err != nil { // a line, '\n' ended
 		return fmt.Errorf("import: spool: %w", err)
 	}
 	return nil
@@ -623,17 +774,17 @@ func (s *resultSpool) write(r csdomain.CheckResult) error {
 
 // countChunks is how many ResultsRecorded events the spool makes.
 func (s *resultSpool) countChunks() (int, error) {
-	r, err := s.reader("", "", time.Time{}, "")
+	r, err := s.reader()
 	if err != nil {
 		return 0, err
 	}
 	n := 0
 	for {
-		ev, err := r.nextSized(false)
+		lines, err := r.nextLines()
 		if err != nil {
 			return 0, err
 		}
-		if ev == nil {
+		if lines == 0 {
 			return n, nil
 		}
 		n++
@@ -641,7 +792,7 @@ func (s *resultSpool) countChunks() (int, error) {
 }
 
 // reader reads the spool from the start, one chunk at a time.
-func (s *resultSpool) reader(importID, scanID string, at time.Time, rule csdomain.IdentityRule) (*chunkReader, error) {
+func (s *resultSpool) reader() (*chunkReader, error) {
 	if err := s.w.Flush(); err != nil {
 		return nil, fmt.Errorf("import: spool: %w", err)
 	}
@@ -650,36 +801,66 @@ func (s *resultSpool) reader(importID, scanID string, at time.Time, rule csdomai
 	}
 	sc := bufio.NewScanner(s.f)
 	sc.Buffer(make([]byte, 0, 64<<10), max(s.chunkBytes, 1<<20))
-	return &chunkReader{sc: sc, importID: importID, scanID: scanID, at: at, rule: rule, maxBytes: s.chunkBytes}, nil
+	return &chunkReader{sc: sc, maxBytes: s.chunkBytes}, nil
 }
 
-// chunkReader yields ResultsRecorded events of at most maxBytes of
-// results each.
+// chunkTemplate is a ResultsRecorded event without its results: its
+// encoding is prefix, the results' encodings separated by commas, suffix.
+type chunkTemplate struct {
+	typ            string
+	schemaVersion  int
+	prefix, suffix []byte
+}
+
+// resultsTemplate encodes e (its results left out) with codec, and splits
+// the encoding where the results go.
+func resultsTemplate(codec *eventstore.Codec, e csdomain.ResultsRecorded) (chunkTemplate, error) {
+	e.Results = []csdomain.CheckResult{}
+	ne, err := codec.Encode(e)
+	if err != nil {
+		return chunkTemplate{}, err
+	}
+	const tail = `"results":[]}`
+	if !bytes.HasSuffix(ne.Data, []byte(tail)) {
+		return chunkTemplate{}, fmt.Errorf("import: %s does not end with its results: %s", ne.Type, ne.Data)
+	}
+	cut := len(ne.Data) - len("]}")
+	return chunkTemplate{typ: ne.Type, schemaVersion: ne.SchemaVersion, prefix: ne.Data[:cut], suffix: ne.Data[cut:]}, nil
+}
+
+// chunkReader yields the spool's results in chunks of at most maxBytes.
 type chunkReader struct {
 	sc       *bufio.Scanner
 	pending  []byte // a line read past the previous chunk
-	importID string
-	scanID   string
-	at       time.Time
-	rule     csdomain.IdentityRule
+	buf      bytes.Buffer
 	maxBytes int
 }
 
-func (r *chunkReader) next() (any, error) {
-	ev, err := r.nextSized(true)
+// next encodes the next chunk as a ResultsRecorded event of t (nothing
+// when skip: the event is stored already).
+func (r *chunkReader) next(t chunkTemplate, skip bool) (eventstore.NewEvent, error) {
+	r.buf.Reset()
+	if !skip {
+		r.buf.Write(t.prefix)
+	}
+	lines, err := r.nextLines()
 	if err != nil {
-		return nil, err
+		return eventstore.NewEvent{}, err
 	}
-	if ev == nil {
-		return nil, errors.New("import: the spool ended early")
+	if lines == 0 {
+		return eventstore.NewEvent{}, errors.New("import: the spool ended early")
 	}
-	return *ev, nil
+	if skip {
+		return eventstore.NewEvent{}, nil
+	}
+	r.buf.Write(t.suffix)
+	return eventstore.NewEvent{Type: t.typ, SchemaVersion: t.schemaVersion, Data: bytes.Clone(r.buf.Bytes())}, nil
 }
 
-// nextSized reads the next chunk (decoding its results when decode),
-// nil at the end.
-func (r *chunkReader) nextSized(decode bool) (*csdomain.ResultsRecorded, error) {
-	cur := &csdomain.ResultsRecorded{ImportID: r.importID, ScanID: r.scanID, EvaluatedAt: r.at, IdentityRule: r.rule}
+// nextLines reads the next chunk's lines (into buf, comma separated, when
+// buf is not empty) and says how many it read: 0 at the end.
+func (r *chunkReader) nextLines() (int, error) {
+	write := r.buf.Len() > 0
 	size, n := 0, 0
 	for {
 		line := r.pending
@@ -687,7 +868,7 @@ func (r *chunkReader) nextSized(decode bool) (*csdomain.ResultsRecorded, error) 
 		if line == nil {
 			if !r.sc.Scan() {
 				if err := r.sc.Err(); err != nil {
-					return nil, fmt.Errorf("import: spool: %w", err)
+					return 0, fmt.Errorf("import: spool: %w", err)
 				}
 				break
 			}
@@ -697,20 +878,16 @@ func (r *chunkReader) nextSized(decode bool) (*csdomain.ResultsRecorded, error) 
 			r.pending = slices.Clone(line)
 			break
 		}
-		if decode {
-			var res csdomain.CheckResult
-			if err := json.Unmarshal(line, &res); err != nil {
-				return nil, fmt.Errorf("import: spool: %w", err)
+		if write {
+			if n > 0 {
+				r.buf.WriteByte(',')
 			}
-			cur.Results = append(cur.Results, res)
+			r.buf.Write(line)
 		}
 		size += len(line) + 1
 		n++
 	}
-	if n == 0 {
-		return nil, nil
-	}
-	return cur, nil
+	return n, nil
 }
 
 func (s *resultSpool) close() {
