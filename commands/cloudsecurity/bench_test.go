@@ -119,7 +119,7 @@ var benchMeta = commands.Meta{TeamID: "team-bench", Actor: "bench", CorrelationI
 
 // importFile imports the report at path into a store and returns what it
 // did, timed.
-func importFile(b *testing.B, store *sqlite.Store, path string) (cloudsecurity.ImportResult, time.Duration) {
+func importFile(b testing.TB, store *sqlite.Store, path string) (cloudsecurity.ImportResult, time.Duration) {
 	b.Helper()
 	h := cloudsecurity.New(commands.NewKit(store, eventstore.NewDomainCodec(), time.Now)).WithImports(parsersPort{}, store)
 	f, err := os.Open(path)
@@ -172,6 +172,7 @@ func appendCeiling(b *testing.B, d time.Duration) float64 {
 func BenchmarkImport(b *testing.B) {
 	n := benchFindings()
 	r := report(b, n, benchScan1)
+	b.ResetTimer()
 	var ceiling, perSec float64
 	var events int
 	var heapPeak, rssPeak uint64
@@ -257,4 +258,36 @@ func vmHWM() uint64 {
 		}
 	}
 	return 0
+}
+
+// BenchmarkReimportUnchanged imports the same scan twice: a report of
+// 100,000 findings, then the same findings scanned a day later (the same
+// results, later times). It reports the events the second import appended,
+// per 100 of its findings (the goal is ≤ 1) and per 100 of its failing
+// ones, and checks, through the real findings projection, that every
+// finding's last_seen moved to the second scan while first_seen stayed.
+func BenchmarkReimportUnchanged(b *testing.B) {
+	n := benchFindings()
+	r1, r2 := report(b, n, benchScan1), report(b, n, benchScan2)
+	b.ResetTimer()
+	var events int
+	var perSec float64
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		store := benchStore(b)
+		first, _ := importFile(b, store, r1.path)
+		b.StartTimer()
+		second, took := importFile(b, store, r2.path)
+		b.StopTimer()
+		require.NotEqual(b, first.ScanID, second.ScanID)
+		events, perSec = second.Events, perSec+float64(n)/took.Seconds()
+		if i == 0 {
+			b.ReportMetric(float64(requireLastSeenMoved(b, store, first, second)), "findings_checked")
+		}
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(events), "events/reimport")
+	b.ReportMetric(float64(events)*100/float64(n), "events/100_findings")
+	b.ReportMetric(float64(events)*100/float64(r2.stats.Fail), "events/100_failing")
+	b.ReportMetric(perSec/float64(b.N), "findings/s")
 }
