@@ -83,7 +83,7 @@ func findQuery(collection string, plan readmodel.FindPlan, seg segment, limit in
 		q.w(" AND ", seg.cond.String())
 		q.args = append(q.args, seg.cond.args...)
 	}
-	if seg.firstNull {
+	if seg.firstFixed {
 		q.orderBy(plan.Sort[1:])
 	} else {
 		q.orderBy(plan.Sort)

@@ -309,57 +309,52 @@ func (b *sqlBuilder) orderBy(sort []readmodel.SortField) {
 // Keyset pagination. SQLite orders NULL (missing) first, and ORDER BY and
 // these comparisons use the same (SQLite) ordering, so a walk is exact
 // whatever the types. The condition "after the cursor" is split on the
-// first sort key into at most two segments, each a plain index range,
+// first sort key into at most three segments, each a plain index range,
 // that are read in order:
 //
-//	asc,  v set:  x >= v AND (x > v OR rest)
-//	asc,  v null: x IS NULL AND rest;      then x IS NOT NULL
-//	desc, v set:  x <= v AND (x < v OR rest);  then x IS NULL
+//	asc,  v set:  x = v AND rest;  then x > v
+//	asc,  v null: x IS NULL AND rest;  then x IS NOT NULL
+//	desc, v set:  x = v AND rest;  then x < v;  then x IS NULL
 //	desc, v null: x IS NULL AND rest
 //
-// where rest is "after" on the remaining keys, null-aware. A segment that
-// fixes the first key to NULL orders by the remaining keys only, so that
-// SQLite sees the index order needs no sort.
+// where rest is "after" on the remaining keys, null-aware. Fixing the
+// first key (x = v) lets the index seek on the next one: with the usual
+// two keys (a field, then _id) a page that starts among many equal values
+// of the field (the findings one scan raised share their raised_at) is one
+// seek, not a scan of the equal values before the cursor. A segment that
+// fixes the first key (to v or to NULL) orders by the remaining keys only,
+// so that SQLite sees the index order needs no sort.
 type segment struct {
-	cond      sqlBuilder
-	firstNull bool // the first key is NULL in every row of the segment
+	cond       sqlBuilder
+	firstFixed bool // the first key is the same (v or NULL) in every row of the segment
 }
 
 func keysetSegments(sort []readmodel.SortField, after []any) []segment {
 	x, v, desc := valueExpr(sort[0].Path), bindValue(after[0]), sort[0].Desc
 	var segs []segment
-	seg := func(firstNull bool, write func(b *sqlBuilder)) {
+	seg := func(firstFixed bool, write func(b *sqlBuilder)) {
 		var b sqlBuilder
 		write(&b)
-		segs = append(segs, segment{cond: b, firstNull: firstNull})
+		segs = append(segs, segment{cond: b, firstFixed: firstFixed})
 	}
 	if len(sort) == 1 { // only _id: never null
 		seg(false, func(b *sqlBuilder) { b.w(x, cmpOp(desc)); b.arg(v) })
 		return segs
 	}
 	rest := func(b *sqlBuilder) { b.after(sort[1:], after[1:]) }
-	bounded := func(b *sqlBuilder) { // x >= v AND (x > v OR rest), mirrored for desc
-		if desc {
-			b.w(x, " <= ")
-		} else {
-			b.w(x, " >= ")
-		}
-		b.arg(v)
-		b.w(" AND (", x, cmpOp(desc))
-		b.arg(v)
-		b.w(" OR ")
-		rest(b)
-		b.w(")")
-	}
+	equalRest := func(b *sqlBuilder) { b.w(x, " = "); b.arg(v); b.w(" AND "); rest(b) }
+	beyond := func(b *sqlBuilder) { b.w(x, cmpOp(desc)); b.arg(v) }
 	nullRest := func(b *sqlBuilder) { b.w(x, " IS NULL AND "); rest(b) }
 	switch {
 	case v != nil && !desc:
-		seg(false, bounded)
+		seg(true, equalRest)
+		seg(false, beyond)
 	case v == nil && !desc:
 		seg(true, nullRest)
 		seg(false, func(b *sqlBuilder) { b.w(x, " IS NOT NULL") })
 	case v != nil && desc:
-		seg(false, bounded)
+		seg(true, equalRest)
+		seg(false, beyond)
 		seg(true, func(b *sqlBuilder) { b.w(x, " IS NULL") })
 	default:
 		seg(true, nullRest)
