@@ -44,8 +44,14 @@ func DeltaKey(team, scanID, findingID string) string { return Key(team, scanID) 
 
 func deltaCollections() []readmodel.CollectionSpec {
 	return append([]readmodel.CollectionSpec{
-		{Name: ScanDeltasCollection, Indexes: []readmodel.Index{{Name: "by_team_scan_change", Fields: []readmodel.IndexField{
-			{Path: "team_id"}, {Path: "scan_id"}, {Path: "change"}, {Path: "severity_rank", Desc: true}}}}},
+		{Name: ScanDeltasCollection, Indexes: []readmodel.Index{
+			{Name: "by_team_scan_change", Fields: []readmodel.IndexField{
+				{Path: "team_id"}, {Path: "scan_id"}, {Path: "change"}, {Path: "severity_rank", Desc: true}}},
+			// A scan's whole delta, most severe first (no change asked):
+			// a page is an index range, not a sort of the scan's changes.
+			{Name: "by_team_scan_severity", Fields: []readmodel.IndexField{
+				{Path: "team_id"}, {Path: "scan_id"}, {Path: "severity_rank", Desc: true}}},
+		}},
 		{Name: ScanDeltaCountsCollection},
 		{Name: deltaFindingsCollection},
 		{Name: deltaRulesCollection},
