@@ -47,6 +47,7 @@ func TestMain(m *testing.M) {
 	if bench.dir != "" {
 		_ = os.RemoveAll(bench.dir)
 	}
+	closeImported()
 	os.Exit(code)
 }
 

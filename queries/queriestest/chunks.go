@@ -1,0 +1,111 @@
+package queriestest
+
+import (
+	"context"
+	"errors"
+	"iter"
+	"maps"
+	"slices"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/cspm-es/cspm-es/platform/readmodel"
+	"github.com/cspm-es/cspm-es/projections"
+)
+
+// SeedChunks is Seed for worlds too large to hold in memory: it runs every
+// projection over each chunk of events in turn (chunks in position order),
+// through a Tx that reads what earlier chunks committed from the store, and
+// commits each projection's writes after each chunk, as the runtime's
+// batches do. Memory is bounded by the documents one chunk touches.
+func (e *Env) SeedChunks(tb testing.TB, chunks iter.Seq[[]projections.Event]) {
+	tb.Helper()
+	ctx := context.Background()
+	ps := AllProjections()
+	types := make([]map[string]bool, len(ps))
+	for i, p := range ps {
+		types[i] = map[string]bool{}
+		for _, t := range p.EventTypes() {
+			types[i][t] = true
+		}
+	}
+	for events := range chunks {
+		for i, p := range ps {
+			store := e.Stores[p.Database()]
+			tx := &storeTx{store: store, colls: map[string]map[string]readmodel.Doc{}}
+			for _, ev := range events {
+				if types[i][ev.Type] {
+					require.NoError(tb, p.Apply(ctx, tx, ev))
+				}
+			}
+			require.NoError(tb, tx.err)
+			cp, err := store.Checkpoint(ctx, p.Name())
+			require.NoError(tb, err)
+			for coll, docs := range tx.colls {
+				ids := slices.Sorted(maps.Keys(docs))
+				for chunk := range slices.Chunk(ids, 5000) {
+					cp++
+					batch := readmodel.Batch{Projection: p.Name(), Checkpoint: cp,
+						Puts: map[string][]readmodel.Doc{}, Deletes: map[string][]string{}}
+					for _, id := range chunk {
+						if d := docs[id]; d != nil {
+							batch.Puts[coll] = append(batch.Puts[coll], d)
+						} else {
+							batch.Deletes[coll] = append(batch.Deletes[coll], id)
+						}
+					}
+					require.NoError(tb, store.Commit(ctx, batch))
+				}
+			}
+		}
+	}
+}
+
+// storeTx is a projections.Tx over a store: the chunk's writes (a nil
+// document is a delete) over what the store holds (read once per chunk).
+// Like MemTx, it hands documents over as they are kept.
+type storeTx struct {
+	store interface {
+		Get(ctx context.Context, collection, id string) (readmodel.Doc, error)
+	}
+	colls map[string]map[string]readmodel.Doc // writes
+	read  map[string]map[string]readmodel.Doc // reads from the store; nil: none
+	err   error
+}
+
+func (t *storeTx) Get(ctx context.Context, coll, id string) (readmodel.Doc, bool, error) {
+	if d, ok := t.colls[coll][id]; ok {
+		return d, d != nil, nil
+	}
+	if d, ok := t.read[coll][id]; ok {
+		return d, d != nil, nil
+	}
+	d, err := t.store.Get(ctx, coll, id)
+	switch {
+	case errors.Is(err, readmodel.ErrNotFound):
+		d = nil
+	case err != nil:
+		t.err = err
+		return nil, false, err
+	}
+	if t.read == nil {
+		t.read = map[string]map[string]readmodel.Doc{}
+	}
+	if t.read[coll] == nil {
+		t.read[coll] = map[string]readmodel.Doc{}
+	}
+	t.read[coll][id] = d
+	return d, d != nil, nil
+}
+
+func (t *storeTx) write(coll, id string, d readmodel.Doc) {
+	if t.colls[coll] == nil {
+		t.colls[coll] = map[string]readmodel.Doc{}
+	}
+	t.colls[coll][id] = d
+}
+
+func (t *storeTx) Put(coll string, doc readmodel.Doc) { t.write(coll, doc.ID(), doc) }
+
+func (t *storeTx) Delete(coll, id string) { t.write(coll, id, nil) }
