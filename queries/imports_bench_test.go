@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -12,6 +13,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/cspm-es/cspm-es/platform/dbregistry"
+	"github.com/cspm-es/cspm-es/platform/readmodel"
 	"github.com/cspm-es/cspm-es/projections"
 	"github.com/cspm-es/cspm-es/queries"
 	csquery "github.com/cspm-es/cspm-es/queries/cloudsecurity"
@@ -106,17 +109,7 @@ func importedWorld(b *testing.B, findings int) *importedEnv {
 		e.count, world.Accounts, other.FindingsPerAccount(), last, e.seeding.Round(time.Millisecond),
 		float64(e.count+other.FindingsPerAccount())/e.seeding.Seconds())
 
-	// A cursor 90% deep into the list, walked to with the largest pages.
-	ctx := context.Background()
-	page, n := queries.Page{Limit: queries.MaxLimit}, 0
-	for n < e.count*9/10 {
-		list, err := e.findings.ListFindings(ctx, benchTeam, csquery.FindingFilter{}, page)
-		require.NoError(b, err)
-		require.NotEmpty(b, list.NextCursor, "the list ends after %d findings", n+len(list.Items))
-		n += len(list.Items)
-		page.Cursor = list.NextCursor
-	}
-	e.deep = page.Cursor
+	e.deep = deepCursor(b, e)
 	imported.envs[findings] = e
 	return e
 }
@@ -143,7 +136,7 @@ func BenchmarkImportedSeeding(b *testing.B) {
 // size (goal: p99 ≤ 5 ms, flat from 10,000 to 1,000,000 findings):
 //   - findings: GET /api/v1/findings, the first page (50) unfiltered, by
 //     severity, by status (fixed: 5% of the findings), and the page after a
-//     cursor 90% deep into the list;
+//     cursor at least 90% deep into the list;
 //   - delta: GET /api/v1/scans/{id}/delta of an account's second scan (all
 //     changes, and only the fixed), accounts visited in turn;
 //   - history: GET /api/v1/findings/{id}/history of findings visited in
@@ -206,4 +199,37 @@ func historyIDs(w qt.ImportWorld) func(i int) string {
 		r := []int{0, 5, 12, 19}[i%4]
 		return w.ImportFindingID(a, g, c, r)
 	}
+}
+
+// deepCursor is the cursor GET /api/v1/findings issues for the page after
+// a finding at least 90% deep into the team's list (newest first): 90%
+// into the oldest group, the findings account 0's first scan raised (all
+// raised at its time: the list orders them by id). The page it opens is
+// checked: full, and of that group.
+func deepCursor(b *testing.B, e *importedEnv) string {
+	b.Helper()
+	ctx := context.Background()
+	var ids []string
+	for g := range 10 {
+		for c := range 50 {
+			for r := range 18 { // resources 0..17 fail in scan 1
+				ids = append(ids, e.world.ImportFindingID(0, g, c, r))
+			}
+		}
+	}
+	slices.Sort(ids)
+	slices.Reverse(ids) // the list's order among equal raised_at
+	doc, err := e.Stores[dbregistry.CLOUD_SECURITY].Get(ctx, "findings", ids[len(ids)*9/10])
+	require.NoError(b, err)
+	plan, err := readmodel.FindOptions{Sort: []readmodel.SortField{readmodel.Desc("raised_at")}}.Plan() // ListFindings' order
+	require.NoError(b, err)
+	cursor, err := plan.NextCursor(doc)
+	require.NoError(b, err)
+	page, err := e.findings.ListFindings(ctx, benchTeam, csquery.FindingFilter{}, queries.Page{Cursor: cursor})
+	require.NoError(b, err)
+	require.Len(b, page.Items, queries.DefaultLimit)
+	for _, f := range page.Items {
+		require.True(b, f.RaisedAt.Equal(qt.ImportScanAt(0, 1)), "%s raised %v", f.ID, f.RaisedAt)
+	}
+	return cursor
 }

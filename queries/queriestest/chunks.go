@@ -6,6 +6,7 @@ import (
 	"iter"
 	"maps"
 	"slices"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -14,52 +15,82 @@ import (
 	"github.com/cspm-es/cspm-es/projections"
 )
 
-// SeedChunks is Seed for worlds too large to hold in memory: it runs every
-// projection over each chunk of events in turn (chunks in position order),
-// through a Tx that reads what earlier chunks committed from the store, and
-// commits each projection's writes after each chunk, as the runtime's
-// batches do. Memory is bounded by the documents one chunk touches.
+// SeedChunks is Seed for worlds too large to hold in memory: every
+// projection takes each chunk of events in turn (chunks in position
+// order) through a Tx that reads what earlier chunks committed from the
+// store, and commits its writes after each chunk, as the runtime's batches
+// do. As in the runtime, each projection runs on a goroutine of its own
+// (its chunks in order). Memory is bounded by the documents a few chunks
+// touch.
 func (e *Env) SeedChunks(tb testing.TB, chunks iter.Seq[[]projections.Event]) {
 	tb.Helper()
-	ctx := context.Background()
 	ps := AllProjections()
-	types := make([]map[string]bool, len(ps))
+	feeds := make([]chan []projections.Event, len(ps))
+	errs := make([]error, len(ps))
+	var wg sync.WaitGroup
 	for i, p := range ps {
-		types[i] = map[string]bool{}
-		for _, t := range p.EventTypes() {
-			types[i][t] = true
-		}
+		feeds[i] = make(chan []projections.Event, 2)
+		wg.Go(func() {
+			for events := range feeds[i] {
+				if errs[i] == nil {
+					errs[i] = e.seedChunk(p, events)
+				}
+			}
+		})
 	}
 	for events := range chunks {
-		for i, p := range ps {
-			store := e.Stores[p.Database()]
-			tx := &storeTx{store: store, colls: map[string]map[string]readmodel.Doc{}}
-			for _, ev := range events {
-				if types[i][ev.Type] {
-					require.NoError(tb, p.Apply(ctx, tx, ev))
-				}
-			}
-			require.NoError(tb, tx.err)
-			cp, err := store.Checkpoint(ctx, p.Name())
-			require.NoError(tb, err)
-			for coll, docs := range tx.colls {
-				ids := slices.Sorted(maps.Keys(docs))
-				for chunk := range slices.Chunk(ids, 5000) {
-					cp++
-					batch := readmodel.Batch{Projection: p.Name(), Checkpoint: cp,
-						Puts: map[string][]readmodel.Doc{}, Deletes: map[string][]string{}}
-					for _, id := range chunk {
-						if d := docs[id]; d != nil {
-							batch.Puts[coll] = append(batch.Puts[coll], d)
-						} else {
-							batch.Deletes[coll] = append(batch.Deletes[coll], id)
-						}
-					}
-					require.NoError(tb, store.Commit(ctx, batch))
-				}
+		for _, f := range feeds {
+			f <- events
+		}
+	}
+	for _, f := range feeds {
+		close(f)
+	}
+	wg.Wait()
+	for i, err := range errs {
+		require.NoError(tb, err, ps[i].Name())
+	}
+}
+
+// seedChunk runs p over the events of one chunk it takes, and commits.
+func (e *Env) seedChunk(p projections.Projection, events []projections.Event) error {
+	ctx := context.Background()
+	store := e.Stores[p.Database()]
+	tx := &storeTx{store: store, colls: map[string]map[string]readmodel.Doc{}}
+	types := p.EventTypes()
+	for _, ev := range events {
+		if slices.Contains(types, ev.Type) {
+			if err := p.Apply(ctx, tx, ev); err != nil {
+				return err
 			}
 		}
 	}
+	if tx.err != nil {
+		return tx.err
+	}
+	cp, err := store.Checkpoint(ctx, p.Name())
+	if err != nil {
+		return err
+	}
+	for coll, docs := range tx.colls {
+		ids := slices.Sorted(maps.Keys(docs))
+		for chunk := range slices.Chunk(ids, 5000) {
+			cp++
+			batch := readmodel.Batch{Projection: p.Name(), Checkpoint: cp,
+				Puts: map[string][]readmodel.Doc{}, Deletes: map[string][]string{}}
+			for _, id := range chunk {
+				if d := docs[id]; d != nil {
+					batch.Puts[coll] = append(batch.Puts[coll], d)
+				} else {
+					batch.Deletes[coll] = append(batch.Deletes[coll], id)
+				}
+			}
+			if err := store.Commit(ctx, batch); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // storeTx is a projections.Tx over a store: the chunk's writes (a nil
