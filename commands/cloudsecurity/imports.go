@@ -571,7 +571,6 @@ func checkChunks(checks map[string]csdomain.CheckInfo, importID string, at time.
 	return out
 }
 
-// countingReader counts the bytes read through it.
 // countingReader counts what it reads and keeps the first read error
 // (not EOF): a report that could not be read in full (the client went
 // away, the body limit) is not the sender's report, and is neither
@@ -605,6 +604,12 @@ type resultSpool struct {
 func newResultSpool(chunkBytes int) (*resultSpool, error) {
 	f, err := os.CreateTemp("", "cspm-import-*.jsonl")
 	if err != nil {
+		return nil, fmt.Errorf("import: spool: %w", err)
+	}
+	// Unlinked at once: the open file is all the spool needs, and a
+	// process killed mid-import leaves nothing behind.
+	if err := os.Remove(f.Name()); err != nil {
+		_ = f.Close()
 		return nil, fmt.Errorf("import: spool: %w", err)
 	}
 	return &resultSpool{f: f, w: bufio.NewWriterSize(f, 256<<10), chunkBytes: chunkBytes}, nil
@@ -713,7 +718,4 @@ func (r *chunkReader) nextSized(decode bool) (*csdomain.ResultsRecorded, error) 
 	return cur, nil
 }
 
-func (s *resultSpool) close() {
-	_ = s.f.Close()
-	_ = os.Remove(s.f.Name())
-}
+func (s *resultSpool) close() { _ = s.f.Close() }
