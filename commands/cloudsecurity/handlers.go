@@ -11,6 +11,8 @@ type Handlers struct {
 	// multi-stream append.
 	reports Reports
 	batch   commands.BatchStore
+	// Triage of imported findings (WithImportedFindings).
+	imported ImportedFindings
 }
 
 // New returns the findings command handlers on kit. It panics on a nil
