@@ -20,6 +20,12 @@ type Finding struct {
 	SuppressedUntil time.Time `json:"suppressed_until,omitzero"`
 	Reason          string    `json:"reason,omitempty"`
 	UpdatedPosition int64     `json:"updated_position"`
+	// Muted: a muting rule in force matches the finding (MutedBy names
+	// the rules); it is counted apart. Suppressed: a person suppressed it
+	// (SuppressedAt, SuppressedUntil and Reason say when and why).
+	Muted      bool     `json:"muted"`
+	MutedBy    []string `json:"muted_by,omitempty"`
+	Suppressed bool     `json:"suppressed"`
 }
 
 // FindingList is one page of findings, most recently raised first.

@@ -13,4 +13,7 @@ import (
 func TestNamesMatchTheProjections(t *testing.T) {
 	t.Parallel()
 	assert.Equal(t, cloudsecurityproj.FindingsCollection, findingsCollection)
+	assert.Equal(t, cloudsecurityproj.MutingRulesCollection, mutingRulesCollection)
+	assert.Equal(t, cloudsecurityproj.SourceImport, sourceImport)
+	assert.Equal(t, []string{cloudsecurityproj.RuleActive, cloudsecurityproj.RuleRemoved, cloudsecurityproj.RuleExpired}, ruleStatuses)
 }

@@ -5,13 +5,13 @@ import "github.com/cspm-es/cspm-es/queries"
 // Stores are the module databases the findings queries read, one store
 // each.
 type Stores struct {
-	CloudSecurity queries.DocFinder // cspm_cloud_security: findings
+	CloudSecurity queries.DocReader // cspm_cloud_security: findings, muting_rules
 }
 
 // Service runs the findings queries. It is safe for concurrent use if the
 // stores are.
 type Service struct {
-	cloudSecurity queries.DocFinder
+	cloudSecurity queries.DocReader
 }
 
 // New returns the findings queries. It panics on a missing store: that is
@@ -23,6 +23,9 @@ func New(s Stores) *Service {
 	return &Service{cloudSecurity: s.CloudSecurity}
 }
 
-// findingsCollection is the read model projections/cloudsecurity writes
-// (a test checks the name agrees).
-const findingsCollection = "findings"
+// The read models projections/cloudsecurity writes (a test checks the
+// names agree).
+const (
+	findingsCollection    = "findings"
+	mutingRulesCollection = "muting_rules"
+)

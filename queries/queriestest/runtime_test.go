@@ -35,6 +35,11 @@ func TestReadModelsThroughTheRuntime(t *testing.T) {
 	world := WorldEvents().Events
 	// Imports, in a team of their own so the other tests' world is the same:
 	// every collection of the import folds gets documents.
+	// A muting rule there too, before the imports: the muting collections
+	// (muting_rules, muting_index, the deltas' rules) get documents.
+	rule := csdomain.MutingRuleCreated{RuleID: "rule-1", Name: "bedrock", Reason: "planned", Owner: "o",
+		Match: csdomain.MuteMatch{Checks: []string{"cloudtrail_bedrock_logging_enabled"}}, CreatedAt: pt.T0}
+	world = append(world, projections.Event{RecordedEvent: eventstore.RecordedEvent{Metadata: eventstore.Metadata{TeamID: "team-imports"}}, Data: rule})
 	for _, imp := range [][]pt.EventData{pt.PairScan1(), pt.PairScan2()} {
 		for _, d := range imp {
 			world = append(world, projections.Event{RecordedEvent: eventstore.RecordedEvent{Metadata: eventstore.Metadata{TeamID: "team-imports"}}, Data: d})
@@ -57,6 +62,8 @@ func TestReadModelsThroughTheRuntime(t *testing.T) {
 			streamID += d.FindingID
 		case csdomain.FindingSuppressed:
 			streamID += d.FindingID
+		case csdomain.MutingRuleCreated:
+			streamID, streamType = "mutingrule-"+d.RuleID, "MutingRule"
 		case csdomain.ChecksDescribed:
 			streamID, streamType = "import-"+d.ImportID, "Import"
 		case csdomain.ResultsRecorded:
