@@ -29,6 +29,11 @@ type CloudSecurityCommands interface {
 	RaiseFindings(ctx context.Context, m commands.Meta, cmd cscmd.RaiseFindings) (commands.BatchResult, error)
 	ResolveFinding(ctx context.Context, m commands.Meta, cmd cscmd.ResolveFinding) (commands.Result, error)
 	SuppressFinding(ctx context.Context, m commands.Meta, cmd cscmd.SuppressFinding) (commands.Result, error)
+
+	// Muting rules.
+	CreateMutingRule(ctx context.Context, m commands.Meta, cmd cscmd.CreateMutingRule) (commands.Result, error)
+	ChangeMutingRule(ctx context.Context, m commands.Meta, cmd cscmd.ChangeMutingRule) (commands.Result, error)
+	RemoveMutingRule(ctx context.Context, m commands.Meta, cmd cscmd.RemoveMutingRule) (commands.Result, error)
 }
 
 // CommandService is what the command routes call: every module's
@@ -126,6 +131,10 @@ type OrchestrationQueries interface {
 // *queries/cloudsecurity.Service satisfies it.
 type CloudSecurityQueries interface {
 	ListFindings(ctx context.Context, team string, f csquery.FindingFilter, p queries.Page) (csquery.FindingList, error)
+
+	// Muting rules.
+	ListMutingRules(ctx context.Context, team string, f csquery.MutingRuleFilter, p queries.Page) (csquery.MutingRuleList, error)
+	GetMutingRule(ctx context.Context, team, id string) (csquery.MutingRule, error)
 }
 
 // PlatformQueries is what the dashboard route calls.

@@ -96,12 +96,21 @@ func (s *Server) routeTable() []Route {
 	add(http.MethodPost, v1+"/findings/:id/resolve", analyst, TeamResource, "resolveFinding", s.resolveFinding)
 	add(http.MethodPost, v1+"/findings/:id/suppress", analyst, TeamResource, "suppressFinding", s.suppressFinding)
 
+	// Commands: cloudsecurity (muting rules).
+	add(http.MethodPost, v1+"/muting-rules", analyst, TeamCollection, "createMutingRule", s.createMutingRule)
+	add(http.MethodPut, v1+"/muting-rules/:id", analyst, TeamResource, "changeMutingRule", s.changeMutingRule)
+	add(http.MethodDelete, v1+"/muting-rules/:id", analyst, TeamResource, "removeMutingRule", s.removeMutingRule)
+
 	// Queries: orchestration (scans), cloudsecurity (findings), platform (dashboard).
 	if s.deps.Queries != nil {
 		add(http.MethodGet, v1+"/scans", viewer, TeamCollection, "listScans", s.listScans)
 		add(http.MethodGet, v1+"/scans/:id", viewer, TeamResource, "getScan", s.getScan)
 		add(http.MethodGet, v1+"/findings", viewer, TeamCollection, "listFindings", s.listFindings)
 		add(http.MethodGet, v1+"/dashboard/summary", viewer, TeamCollection, "dashboardSummary", s.dashboardSummary)
+
+		// Queries: cloudsecurity (muting rules).
+		add(http.MethodGet, v1+"/muting-rules", viewer, TeamCollection, "listMutingRules", s.listMutingRules)
+		add(http.MethodGet, v1+"/muting-rules/:id", viewer, TeamResource, "getMutingRule", s.getMutingRule)
 	}
 
 	// API keys (platform).

@@ -25,8 +25,8 @@ type RuleMatch struct {
 	Tags       map[string]string `json:"tags,omitempty"`
 }
 
-// MutingRuleDefinition is what a person asks a rule to be.
-type MutingRuleDefinition struct {
+// CreateMutingRule creates a rule that mutes what it matches from now on.
+type CreateMutingRule struct {
 	Name      string     `json:"name"`
 	Reason    string     `json:"reason"`
 	Owner     string     `json:"owner"`
@@ -34,15 +34,15 @@ type MutingRuleDefinition struct {
 	ExpiresAt *time.Time `json:"expires_at,omitempty"` // optional: in the future; for good when absent
 }
 
-// CreateMutingRule creates a rule that mutes what it matches from now on.
-type CreateMutingRule struct {
-	MutingRuleDefinition
-}
-
-// ChangeMutingRule replaces an active rule's whole definition, from now on.
+// ChangeMutingRule replaces an active rule's whole definition (the fields
+// of CreateMutingRule), from now on.
 type ChangeMutingRule struct {
-	RuleID string `json:"-"`
-	MutingRuleDefinition
+	RuleID    string     `json:"-"`
+	Name      string     `json:"name"`
+	Reason    string     `json:"reason"`
+	Owner     string     `json:"owner"`
+	Match     RuleMatch  `json:"match"`
+	ExpiresAt *time.Time `json:"expires_at,omitempty"`
 }
 
 // RemoveMutingRule ends an active rule now.
@@ -57,13 +57,13 @@ type ExpireMutingRule struct {
 	RuleID string `json:"-"`
 }
 
-func (d MutingRuleDefinition) rule(id string) csdomain.MuteRule {
-	r := csdomain.MuteRule{RuleID: id, Name: d.Name, Reason: d.Reason, Owner: d.Owner, Match: csdomain.MuteMatch{
-		FindingIDs: d.Match.FindingIDs, Checks: d.Match.Checks, Resources: d.Match.Resources,
-		Accounts: d.Match.Accounts, Regions: d.Match.Regions, Tags: d.Match.Tags,
+// muteRule is the domain's rule id as asked.
+func muteRule(id, name, reason, owner string, m RuleMatch, expiresAt *time.Time) csdomain.MuteRule {
+	r := csdomain.MuteRule{RuleID: id, Name: name, Reason: reason, Owner: owner, Match: csdomain.MuteMatch{
+		FindingIDs: m.FindingIDs, Checks: m.Checks, Resources: m.Resources, Accounts: m.Accounts, Regions: m.Regions, Tags: m.Tags,
 	}}
-	if d.ExpiresAt != nil {
-		r.ExpiresAt = eventstore.NormalizeTime(*d.ExpiresAt)
+	if expiresAt != nil {
+		r.ExpiresAt = eventstore.NormalizeTime(*expiresAt)
 	}
 	return r
 }
@@ -81,7 +81,7 @@ func (h *Handlers) CreateMutingRule(ctx context.Context, meta commands.Meta, cmd
 	c := commands.MutingRuleCall("CreateMutingRule", "", cmd)
 	c.StreamID = commands.MutingRuleStreamID(id)
 	return commands.Create(ctx, h.kit, meta, c, "", func() ([]csdomain.Event, error) {
-		return csdomain.CreateMutingRule(cmd.rule(id), h.kit.Now())
+		return csdomain.CreateMutingRule(muteRule(id, cmd.Name, cmd.Reason, cmd.Owner, cmd.Match, cmd.ExpiresAt), h.kit.Now())
 	})
 }
 
@@ -89,7 +89,7 @@ func (h *Handlers) CreateMutingRule(ctx context.Context, meta commands.Meta, cmd
 // active rule, from now on.
 func (h *Handlers) ChangeMutingRule(ctx context.Context, meta commands.Meta, cmd ChangeMutingRule) (commands.Result, error) {
 	return h.decideRule(ctx, meta, commands.MutingRuleCall("ChangeMutingRule", cmd.RuleID, cmd), func(r *csdomain.MutingRule) ([]csdomain.Event, error) {
-		return r.Change(cmd.rule(cmd.RuleID), h.kit.Now())
+		return r.Change(muteRule(cmd.RuleID, cmd.Name, cmd.Reason, cmd.Owner, cmd.Match, cmd.ExpiresAt), h.kit.Now())
 	})
 }
 

@@ -16,15 +16,15 @@ import (
 	"github.com/cspm-es/cspm-es/eventstore"
 )
 
-func ruleDef(name string) cloudsecurity.MutingRuleDefinition {
-	return cloudsecurity.MutingRuleDefinition{Name: name, Reason: "sandbox accounts", Owner: "alice@example.com",
+func ruleDef(name string) cloudsecurity.CreateMutingRule {
+	return cloudsecurity.CreateMutingRule{Name: name, Reason: "sandbox accounts", Owner: "alice@example.com",
 		Match: cloudsecurity.RuleMatch{Accounts: []string{"111", "111"}, Checks: []string{"s3_b", "s3_a"}, Tags: map[string]string{"env": "dev"}}}
 }
 
 // createRule creates a rule for meta's team and returns its id.
-func (d *deps) createRule(t *testing.T, meta commands.Meta, def cloudsecurity.MutingRuleDefinition) string {
+func (d *deps) createRule(t *testing.T, meta commands.Meta, def cloudsecurity.CreateMutingRule) string {
 	t.Helper()
-	res, err := d.h.CreateMutingRule(t.Context(), meta, cloudsecurity.CreateMutingRule{MutingRuleDefinition: def})
+	res, err := d.h.CreateMutingRule(t.Context(), meta, def)
 	require.NoError(t, err)
 	return res.ID
 }
@@ -35,7 +35,7 @@ func TestCreateMutingRule(t *testing.T) {
 	expires := ct.T0.Add(24 * time.Hour)
 	def := ruleDef("dev accounts")
 	def.ExpiresAt = &expires
-	res, err := d.h.CreateMutingRule(t.Context(), ct.TeamA, cloudsecurity.CreateMutingRule{MutingRuleDefinition: def})
+	res, err := d.h.CreateMutingRule(t.Context(), ct.TeamA, def)
 	require.NoError(t, err)
 	ct.AssertUUIDv7(t, res.ID)
 	assert.Equal(t, "mutingrule-"+res.ID, res.StreamID)
@@ -59,7 +59,7 @@ func TestCreateMutingRule(t *testing.T) {
 	})
 
 	t.Run("each create is a new rule with a new id", func(t *testing.T) {
-		again, err := d.h.CreateMutingRule(t.Context(), ct.TeamA, cloudsecurity.CreateMutingRule{MutingRuleDefinition: def})
+		again, err := d.h.CreateMutingRule(t.Context(), ct.TeamA, def)
 		require.NoError(t, err)
 		assert.NotEqual(t, res.ID, again.ID)
 	})
@@ -72,21 +72,21 @@ func TestCreateMutingRuleBadInputAppendsNothing(t *testing.T) {
 	past := ct.T0.Add(-time.Minute)
 	tests := []struct {
 		name   string
-		def    func(*cloudsecurity.MutingRuleDefinition)
+		def    func(*cloudsecurity.CreateMutingRule)
 		fields []string
 	}{
-		{"no name, reason or owner", func(r *cloudsecurity.MutingRuleDefinition) { r.Name, r.Reason, r.Owner = "", " ", "" },
+		{"no name, reason or owner", func(r *cloudsecurity.CreateMutingRule) { r.Name, r.Reason, r.Owner = "", " ", "" },
 			[]string{"name", "reason", "owner"}},
-		{"matches nothing", func(r *cloudsecurity.MutingRuleDefinition) { r.Match = cloudsecurity.RuleMatch{} }, []string{"match"}},
-		{"an expiry in the past", func(r *cloudsecurity.MutingRuleDefinition) { r.ExpiresAt = &past }, []string{"expires_at"}},
-		{"an empty region", func(r *cloudsecurity.MutingRuleDefinition) { r.Match.Regions = []string{"eu-west-1", ""} }, []string{"match.regions"}},
-		{"a name over its limit", func(r *cloudsecurity.MutingRuleDefinition) { r.Name = strings.Repeat("n", 257) }, []string{"name"}},
+		{"matches nothing", func(r *cloudsecurity.CreateMutingRule) { r.Match = cloudsecurity.RuleMatch{} }, []string{"match"}},
+		{"an expiry in the past", func(r *cloudsecurity.CreateMutingRule) { r.ExpiresAt = &past }, []string{"expires_at"}},
+		{"an empty region", func(r *cloudsecurity.CreateMutingRule) { r.Match.Regions = []string{"eu-west-1", ""} }, []string{"match.regions"}},
+		{"a name over its limit", func(r *cloudsecurity.CreateMutingRule) { r.Name = strings.Repeat("n", 257) }, []string{"name"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			def := ruleDef("r")
 			tc.def(&def)
-			_, err := d.h.CreateMutingRule(t.Context(), ct.TeamA, cloudsecurity.CreateMutingRule{MutingRuleDefinition: def})
+			_, err := d.h.CreateMutingRule(t.Context(), ct.TeamA, def)
 			ct.RequireFields(t, err, tc.fields...)
 			assert.Equal(t, head, d.Head(t), "nothing appended")
 		})
@@ -97,18 +97,18 @@ func TestCreateMutingRuleIdempotency(t *testing.T) {
 	t.Parallel()
 	d := newDeps(t)
 	meta := ct.WithKey(ct.TeamA, "rule-1")
-	first, err := d.h.CreateMutingRule(t.Context(), meta, cloudsecurity.CreateMutingRule{MutingRuleDefinition: ruleDef("a")})
+	first, err := d.h.CreateMutingRule(t.Context(), meta, ruleDef("a"))
 	require.NoError(t, err)
 	head := d.Head(t)
-	again, err := d.h.CreateMutingRule(t.Context(), meta, cloudsecurity.CreateMutingRule{MutingRuleDefinition: ruleDef("a")})
+	again, err := d.h.CreateMutingRule(t.Context(), meta, ruleDef("a"))
 	require.NoError(t, err)
 	assert.True(t, again.Duplicate)
 	assert.Equal(t, first.ID, again.ID, "the retry gets the first rule's id")
 	assert.Equal(t, head, d.Head(t))
-	_, err = d.h.CreateMutingRule(t.Context(), meta, cloudsecurity.CreateMutingRule{MutingRuleDefinition: ruleDef("b")})
+	_, err = d.h.CreateMutingRule(t.Context(), meta, ruleDef("b"))
 	require.ErrorIs(t, err, eventstore.ErrIdempotencyMismatch)
 	// Keys are per team: team B's same key is another command.
-	other, err := d.h.CreateMutingRule(t.Context(), ct.WithKey(ct.TeamB, "rule-1"), cloudsecurity.CreateMutingRule{MutingRuleDefinition: ruleDef("a")})
+	other, err := d.h.CreateMutingRule(t.Context(), ct.WithKey(ct.TeamB, "rule-1"), ruleDef("a"))
 	require.NoError(t, err)
 	assert.False(t, other.Duplicate)
 	assert.NotEqual(t, first.ID, other.ID)
@@ -124,7 +124,7 @@ func TestMutingRuleCommands(t *testing.T) {
 		d.Clock.Advance(time.Minute)
 		changed := ruleDef("dev, narrower")
 		changed.Match = cloudsecurity.RuleMatch{Checks: []string{"s3_a"}}
-		res, err := d.h.ChangeMutingRule(ctx, ct.TeamA, cloudsecurity.ChangeMutingRule{RuleID: id, MutingRuleDefinition: changed})
+		res, err := d.h.ChangeMutingRule(ctx, ct.TeamA, change(id, changed))
 		require.NoError(t, err)
 		assert.Equal(t, int64(2), res.Version)
 		assert.Equal(t, id, res.ID)
@@ -140,7 +140,7 @@ func TestMutingRuleCommands(t *testing.T) {
 		ct.AssertMetadata(t, ct.TeamA, d.Stream(t, "mutingrule-"+id)...)
 
 		head := d.Head(t)
-		_, err = d.h.ChangeMutingRule(ctx, ct.TeamA, cloudsecurity.ChangeMutingRule{RuleID: id, MutingRuleDefinition: changed})
+		_, err = d.h.ChangeMutingRule(ctx, ct.TeamA, change(id, changed))
 		ct.RequireRule(t, err, csdomain.CodeMutingRuleEnded)
 		_, err = d.h.RemoveMutingRule(ctx, ct.TeamA, cloudsecurity.RemoveMutingRule{RuleID: id})
 		ct.RequireRule(t, err, csdomain.CodeMutingRuleEnded)
@@ -181,7 +181,7 @@ func TestMutingRuleCommands(t *testing.T) {
 			if meta.TeamID == ct.TeamA.TeamID {
 				target = "0196f0c1-7a2b-7c3d-8e4f-5a6b7c8d9e10"
 			}
-			_, err := d.h.ChangeMutingRule(ctx, meta, cloudsecurity.ChangeMutingRule{RuleID: target, MutingRuleDefinition: ruleDef("x")})
+			_, err := d.h.ChangeMutingRule(ctx, meta, change(target, ruleDef("x")))
 			require.ErrorIs(t, err, domain.ErrNotFound)
 			_, err = d.h.RemoveMutingRule(ctx, meta, cloudsecurity.RemoveMutingRule{RuleID: target})
 			require.ErrorIs(t, err, domain.ErrNotFound)
@@ -202,7 +202,7 @@ func TestMutingRuleCommands(t *testing.T) {
 		head := d.Head(t)
 		bad := ruleDef("")
 		bad.Match = cloudsecurity.RuleMatch{}
-		_, err := d.h.ChangeMutingRule(ctx, ct.TeamA, cloudsecurity.ChangeMutingRule{RuleID: id, MutingRuleDefinition: bad})
+		_, err := d.h.ChangeMutingRule(ctx, ct.TeamA, change(id, bad))
 		ct.RequireFields(t, err, "name", "match")
 		_, err = d.h.RemoveMutingRule(ctx, ct.TeamA, cloudsecurity.RemoveMutingRule{RuleID: id, Reason: strings.Repeat("r", 4097)})
 		ct.RequireFields(t, err, "reason")
@@ -219,4 +219,9 @@ func TestMutingRuleCommands(t *testing.T) {
 		assert.True(t, again.Duplicate)
 		assert.Equal(t, first.EventIDs, again.EventIDs)
 	})
+}
+
+// change is the ChangeMutingRule of rule id to def.
+func change(id string, def cloudsecurity.CreateMutingRule) cloudsecurity.ChangeMutingRule {
+	return cloudsecurity.ChangeMutingRule{RuleID: id, Name: def.Name, Reason: def.Reason, Owner: def.Owner, Match: def.Match, ExpiresAt: def.ExpiresAt}
 }
