@@ -43,19 +43,30 @@ var fuzzed = map[string]bool{
 	"requestScan": true, "startScan": true, "completeScan": true, "failScan": true, "raiseFindings": true,
 	"resolveFinding": true, "suppressFinding": true, "createKey": true, "revokeKey": true,
 	"startRebuild": true, "retryParked": true, "skipParked": true,
-	"importReport": true, // FuzzImportReport (fuzz_import_test.go): the real import on a real store
+	"importReport":     true, // FuzzImportReport (fuzz_import_test.go): the real import on a real store
+	"createMutingRule": true, "changeMutingRule": true, "removeMutingRule": true,
 }
+
+// noBody are the command routes that read no body.
+var noBody = map[string]bool{"cancelRebuild": true}
 
 func TestEveryCommandRouteIsFuzzed(t *testing.T) {
 	t.Parallel()
 	for _, r := range fullEnv(t).srv.Routes() {
-		if r.Method == http.MethodPost && !r.Public {
-			assert.True(t, fuzzed[r.OperationID], "%s (%s) reads a body: add a fuzz target", r.Key(), r.OperationID)
+		switch r.Method {
+		case http.MethodPost, http.MethodPut, http.MethodDelete:
+			if !r.Public && !noBody[r.OperationID] {
+				assert.True(t, fuzzed[r.OperationID], "%s (%s) reads a body: add a fuzz target", r.Key(), r.OperationID)
+			}
 		}
 	}
 }
 
 func fuzzRoute(f *testing.F, path string, seeds ...string) {
+	fuzzMethodRoute(f, http.MethodPost, path, seeds...)
+}
+
+func fuzzMethodRoute(f *testing.F, method, path string, seeds ...string) {
 	for _, s := range append(seeds, commonSeeds...) {
 		f.Add([]byte(s))
 	}
@@ -68,7 +79,7 @@ func fuzzRoute(f *testing.F, path string, seeds ...string) {
 	})
 	h := env.srv.Handler()
 	post := func(body []byte) *httptest.ResponseRecorder {
-		req := httptest.NewRequest(http.MethodPost, path, bytes.NewReader(body))
+		req := httptest.NewRequest(method, path, bytes.NewReader(body))
 		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set("Authorization", "Bearer "+testKey(access.Admin, "team-a"))
 		rec := httptest.NewRecorder()
@@ -153,6 +164,23 @@ func FuzzDecodeRetryParked(f *testing.F) {
 
 func FuzzDecodeSkipParked(f *testing.F) {
 	fuzzRoute(f, "/api/v1/projections/platform.dashboard/parked/skip", `{"position":3}`, `{"position":"x"}`)
+}
+
+func FuzzDecodeCreateMutingRule(f *testing.F) {
+	fuzzRoute(f, "/api/v1/muting-rules",
+		`{"name":"sandbox","reason":"torn down nightly","owner":"alice","match":{"accounts":["1"],"tags":{"env":"dev"}},"expires_at":"2099-01-01T00:00:00Z"}`,
+		`{"name":"n","reason":"r","owner":"o","match":{"checks":"c"}}`, `{"name":"n","match":{"tags":{"env":1}}}`,
+		`{"name":"n","reason":"r","owner":"o","match":{},"rule_id":"mine"}`, `{"match":null,"expires_at":null}`)
+}
+
+func FuzzDecodeChangeMutingRule(f *testing.F) {
+	fuzzMethodRoute(f, http.MethodPut, "/api/v1/muting-rules/r1",
+		`{"name":"sandbox","reason":"r","owner":"o","match":{"regions":["eu-west-1"],"finding_ids":["fnd-1"]}}`,
+		`{"name":"n","reason":"r","owner":"o","match":{"resources":[1]}}`, `{"expires_at":"2099-02-30T00:00:00Z"}`)
+}
+
+func FuzzDecodeRemoveMutingRule(f *testing.F) {
+	fuzzMethodRoute(f, http.MethodDelete, "/api/v1/muting-rules/r1", `{"reason":"sandbox closed"}`, `{"reason":["x"]}`)
 }
 
 // countingKeys is a KeyService that accepts everything and counts calls.

@@ -292,6 +292,9 @@ func TestOpenAPIContract(t *testing.T) {
 	c.get(t, "/api/v1/dashboard/summary?min_position="+pos, 200, docValid)
 	c.get(t, "/api/v1/dashboard/summary", 400, docInvalid, api.HeaderMinPosition, "abc")
 
+	// Muting rules, and the triage of imported findings.
+	mutingContract(t, c, env)
+
 	// API keys: the key is shown once.
 	createKey := request{Path: "/api/v1/keys", Body: exampleBody(t, c.doc, "createKey"),
 		Header: map[string]string{"Idempotency-Key": "contract-key-1"}}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/cspm-es/cspm-es/api"
 	"github.com/cspm-es/cspm-es/commands"
+	cscmd "github.com/cspm-es/cspm-es/commands/cloudsecurity"
 	platformcmd "github.com/cspm-es/cspm-es/commands/platform"
 	"github.com/cspm-es/cspm-es/eventstore"
 	"github.com/cspm-es/cspm-es/eventstore/sqlite"
@@ -113,8 +114,12 @@ func newContractEnv(t *testing.T, mutate ...func(*api.ServerConfig, *api.Deps)) 
 		PlatformQueries:      platformQueries,
 	}
 	cfg := api.ServerConfig{BodyLimit: 4 << 10, IngestBodyLimit: 64 << 10, ImportBodyLimit: 256 << 10, ReadWaitTimeout: time.Second}
+	commandModules := moduleCommands(kit)
+	// The triage of imported findings asks the findings read model.
+	commandModules.CloudSecurityCommands = cscmd.New(kit).WithImports(reportParsers{}, store).
+		WithImportedFindings(importedFindings(queryService.CloudSecurityQueries.(*csquery.Service)))
 	deps := api.Deps{
-		Commands: moduleCommands(kit),
+		Commands: commandModules,
 		Auth:     testAuth,
 		Readiness: []api.ReadinessChecker{api.ReadinessCheck("eventstore", func(ctx context.Context) error {
 			_, err := store.HeadPosition(ctx)

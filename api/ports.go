@@ -30,6 +30,11 @@ type CloudSecurityCommands interface {
 	ResolveFinding(ctx context.Context, m commands.Meta, cmd cscmd.ResolveFinding) (commands.Result, error)
 	SuppressFinding(ctx context.Context, m commands.Meta, cmd cscmd.SuppressFinding) (commands.Result, error)
 	ImportReport(ctx context.Context, m commands.Meta, cmd cscmd.ImportReport) (cscmd.ImportResult, error)
+
+	// Muting rules.
+	CreateMutingRule(ctx context.Context, m commands.Meta, cmd cscmd.CreateMutingRule) (commands.Result, error)
+	ChangeMutingRule(ctx context.Context, m commands.Meta, cmd cscmd.ChangeMutingRule) (commands.Result, error)
+	RemoveMutingRule(ctx context.Context, m commands.Meta, cmd cscmd.RemoveMutingRule) (commands.Result, error)
 }
 
 // CommandService is what the command routes call: every module's
@@ -131,6 +136,10 @@ type CloudSecurityQueries interface {
 	FindingHistory(ctx context.Context, team, id string) (csquery.History, error)
 	ListImports(ctx context.Context, team string, p queries.Page) (csquery.ImportList, error)
 	GetImport(ctx context.Context, team, id string) (csquery.Import, error)
+
+	// Muting rules.
+	ListMutingRules(ctx context.Context, team string, f csquery.MutingRuleFilter, p queries.Page) (csquery.MutingRuleList, error)
+	GetMutingRule(ctx context.Context, team, id string) (csquery.MutingRule, error)
 }
 
 // PlatformQueries is what the dashboard route calls.

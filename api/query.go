@@ -115,6 +115,24 @@ func (p params) list(name string) ([]string, error) {
 	return out, nil
 }
 
+// flag returns a single-valued boolean filter (nil when absent): exactly
+// "true" or "false".
+func (p params) flag(name string) (*bool, error) {
+	vs, ok := p.Values[name]
+	if !ok {
+		return nil, nil
+	}
+	switch vs[0] {
+	case "true":
+		return ptrTo(true), nil
+	case "false":
+		return ptrTo(false), nil
+	}
+	return nil, invalidInput(InQuery, name, "must be true or false; leave it out not to filter")
+}
+
+func ptrTo[T any](v T) *T { return &v }
+
 // page reads limit (1..MaxPageLimit, default queries.DefaultLimit) and cursor.
 func (p params) page() (limit int, cursor string, err error) {
 	if raw, ok := p.Values[paramLimit]; ok {
@@ -258,6 +276,9 @@ func QueryReads() map[string][]string {
 		"GET /api/v1/scans/:id/delta":      readsScanDelta,
 		"GET /api/v1/dashboard/summary":    readsDashboard,
 		"GET /api/v1/audit/log":            readsAuditLog,
+		// Muting rules.
+		"GET /api/v1/muting-rules":     readsMutingRules,
+		"GET /api/v1/muting-rules/:id": readsMutingRules,
 	}
 }
 
@@ -268,6 +289,9 @@ const (
 	paramTool      = "tool"
 	paramScanID    = "scan_id"
 	paramSeverity  = "severity"
+	// The findings list's flags.
+	paramMuted      = "muted"
+	paramSuppressed = "suppressed"
 )
 
 // beginRead validates the query string of a route whose only parameter

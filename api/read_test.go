@@ -33,6 +33,7 @@ type fakeQueries struct {
 	mu       sync.Mutex
 	scanF    orchquery.ScanFilter
 	findingF csquery.FindingFilter
+	ruleF    csquery.MutingRuleFilter
 	page     queries.Page
 	err      error
 }
@@ -355,7 +356,7 @@ func TestQueryReadsAreProjectionNames(t *testing.T) {
 	known := []string{orchestrationproj.ScanRunsName, orchestrationproj.ScanSummariesName,
 		cloudsecurityproj.FindingsName, platformproj.DashboardName, platformproj.AuditLogName}
 	reads := api.QueryReads()
-	require.Len(t, reads, 9)
+	require.Len(t, reads, 11)
 	for route, names := range reads {
 		require.NotEmpty(t, names, route)
 		for _, n := range names {
@@ -365,6 +366,8 @@ func TestQueryReadsAreProjectionNames(t *testing.T) {
 	assert.Equal(t, []string{orchestrationproj.ScanRunsName, orchestrationproj.ScanSummariesName}, reads["GET /api/v1/scans/:id"])
 	assert.Equal(t, []string{cloudsecurityproj.FindingsName}, reads["GET /api/v1/findings"])
 	assert.Equal(t, []string{platformproj.DashboardName}, reads["GET /api/v1/dashboard/summary"])
+	assert.Equal(t, []string{cloudsecurityproj.FindingsName}, reads["GET /api/v1/muting-rules"])
+	assert.Equal(t, []string{cloudsecurityproj.FindingsName}, reads["GET /api/v1/muting-rules/:id"])
 }
 
 func TestProjectionRoutes(t *testing.T) {

@@ -102,6 +102,11 @@ func (s *Server) routeTable() []Route {
 	add(http.MethodPost, v1+"/imports", analyst, TeamCollection, "importReport", s.importReport)
 	t[len(t)-1].Timeout = s.cfg.ImportTimeout
 
+	// Commands: cloudsecurity (muting rules).
+	add(http.MethodPost, v1+"/muting-rules", analyst, TeamCollection, "createMutingRule", s.createMutingRule)
+	add(http.MethodPut, v1+"/muting-rules/:id", analyst, TeamResource, "changeMutingRule", s.changeMutingRule)
+	add(http.MethodDelete, v1+"/muting-rules/:id", analyst, TeamResource, "removeMutingRule", s.removeMutingRule)
+
 	// Queries: orchestration (scans), cloudsecurity (findings), platform (dashboard).
 	if s.deps.Queries != nil {
 		add(http.MethodGet, v1+"/scans", viewer, TeamCollection, "listScans", s.listScans)
@@ -112,6 +117,10 @@ func (s *Server) routeTable() []Route {
 		add(http.MethodGet, v1+"/imports", viewer, TeamCollection, "listImports", s.listImports)
 		add(http.MethodGet, v1+"/imports/:id", viewer, TeamResource, "getImport", s.getImport)
 		add(http.MethodGet, v1+"/dashboard/summary", viewer, TeamCollection, "dashboardSummary", s.dashboardSummary)
+
+		// Queries: cloudsecurity (muting rules).
+		add(http.MethodGet, v1+"/muting-rules", viewer, TeamCollection, "listMutingRules", s.listMutingRules)
+		add(http.MethodGet, v1+"/muting-rules/:id", viewer, TeamResource, "getMutingRule", s.getMutingRule)
 	}
 
 	// API keys (platform).

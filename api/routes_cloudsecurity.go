@@ -2,6 +2,7 @@ package api
 
 import (
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -11,7 +12,8 @@ import (
 )
 
 // The cloud-security module's routes: the findings commands
-// (commands/cloudsecurity) and the findings query (queries/cloudsecurity).
+// (commands/cloudsecurity) and the findings query (queries/cloudsecurity);
+// at the end, the muting rules (commands and queries).
 
 // readsFindings is the projection GET /api/v1/findings reads (see
 // QueryReads).
@@ -62,12 +64,19 @@ func (s *Server) suppressFinding(c echo.Context) error {
 }
 
 func (s *Server) listFindings(c echo.Context) error {
-	p, err := readParams(c, []string{paramLimit, paramCursor, paramSeverity, paramStatus, paramAccountID, paramScanID}, paramSeverity)
+	p, err := readParams(c, []string{paramLimit, paramCursor, paramSeverity, paramStatus, paramAccountID, paramScanID,
+		paramMuted, paramSuppressed}, paramSeverity)
 	if err != nil {
 		return err
 	}
 	var f csquery.FindingFilter
 	if err := textParams(p, textField{paramStatus, &f.Status}, textField{paramAccountID, &f.AccountID}, textField{paramScanID, &f.ScanID}); err != nil {
+		return err
+	}
+	if f.Muted, err = p.flag(paramMuted); err != nil {
+		return err
+	}
+	if f.Suppressed, err = p.flag(paramSuppressed); err != nil {
 		return err
 	}
 	if f.Severity, err = p.list(paramSeverity); err != nil {
@@ -83,6 +92,93 @@ func (s *Server) listFindings(c echo.Context) error {
 	}
 	meta.NextCursor = list.NextCursor
 	return respond(c, http.StatusOK, nonNil(list.Items), meta)
+}
+
+// Muting rules: created under a generated id (POST), replaced whole (PUT),
+// ended (DELETE); read from the findings projection's muting_rules.
+
+// readsMutingRules is the projection the muting rule routes read (see
+// QueryReads).
+var readsMutingRules = []string{"cloudsecurity.findings"}
+
+func (s *Server) createMutingRule(c echo.Context) error {
+	meta, err := s.commandMeta(c)
+	if err != nil {
+		return err
+	}
+	var cmd cscmd.CreateMutingRule
+	if err := decodeBody(c, s.body(), &cmd); err != nil {
+		return err
+	}
+	res, err := s.deps.Commands.CreateMutingRule(c.Request().Context(), meta, cmd)
+	if err != nil {
+		return err
+	}
+	c.Response().Header().Set(echo.HeaderLocation, "/api/v1/muting-rules/"+url.PathEscape(res.ID))
+	return commandAccepted(c, http.StatusCreated, res)
+}
+
+func (s *Server) changeMutingRule(c echo.Context) error {
+	var cmd cscmd.ChangeMutingRule
+	meta, err := s.commandInput(c, s.body(), &cmd.RuleID, &cmd)
+	if err != nil {
+		return err
+	}
+	res, err := s.deps.Commands.ChangeMutingRule(c.Request().Context(), meta, cmd)
+	if err != nil {
+		return err
+	}
+	return commandAccepted(c, http.StatusAccepted, res)
+}
+
+func (s *Server) removeMutingRule(c echo.Context) error {
+	var cmd cscmd.RemoveMutingRule
+	meta, err := s.commandInput(c, s.optionalBody(), &cmd.RuleID, &cmd)
+	if err != nil {
+		return err
+	}
+	res, err := s.deps.Commands.RemoveMutingRule(c.Request().Context(), meta, cmd)
+	if err != nil {
+		return err
+	}
+	return commandAccepted(c, http.StatusAccepted, res)
+}
+
+func (s *Server) listMutingRules(c echo.Context) error {
+	p, err := readParams(c, []string{paramLimit, paramCursor, paramStatus})
+	if err != nil {
+		return err
+	}
+	var f csquery.MutingRuleFilter
+	if err := textParams(p, textField{paramStatus, &f.Status}); err != nil {
+		return err
+	}
+	page, meta, err := s.beginList(c, p, readsMutingRules)
+	if err != nil {
+		return err
+	}
+	list, err := s.deps.Queries.ListMutingRules(c.Request().Context(), principal(c).TeamID, f, page)
+	if err != nil {
+		return fromQuery(err)
+	}
+	meta.NextCursor = list.NextCursor
+	return respond(c, http.StatusOK, nonNil(list.Items), meta)
+}
+
+func (s *Server) getMutingRule(c echo.Context) error {
+	id, err := pathID(c, "id")
+	if err != nil {
+		return err
+	}
+	meta, err := s.beginRead(c, nil, readsMutingRules)
+	if err != nil {
+		return err
+	}
+	rule, err := s.deps.Queries.GetMutingRule(c.Request().Context(), principal(c).TeamID, id)
+	if err != nil {
+		return fromQuery(err)
+	}
+	return respond(c, http.StatusOK, rule, meta)
 }
 
 // Query parameters of POST /api/v1/imports.

@@ -346,3 +346,56 @@ func ToResult(r eventstore.AppendResult) Result {
 		Duplicate: r.Duplicate,
 	}
 }
+
+// Upsert runs a command on a stream its first command starts (the triage
+// stream of an imported finding): like Update, except that a stream that
+// does not exist yet is decided on an empty history and created, expecting
+// no stream. A stream of another type, or of another team, is
+// domain.ErrNotFound. On a conflict (a concurrent first command, or one
+// that moved the stream on) it starts over, up to maxRetries times.
+func Upsert[E any](ctx context.Context, k *Kit, meta Meta, c Call, decide func(history []E) ([]E, error)) (Result, error) {
+	md, err := Metadata(meta)
+	if err != nil {
+		return Result{}, err
+	}
+	idem, err := Idempotency(meta, c)
+	if err != nil {
+		return Result{}, err
+	}
+	for attempt := 0; ; attempt++ {
+		if res, dup, err := k.Earlier(ctx, c.Name, idem); err != nil || dup {
+			return ToResult(res), err
+		}
+		recorded, err := k.store.ReadStream(ctx, c.StreamID, eventstore.ReadStreamOptions{})
+		if err != nil {
+			return Result{}, fmt.Errorf("%s: read %s: %w", c.Name, c.StreamID, err)
+		}
+		expected := eventstore.NoStream
+		if len(recorded) > 0 {
+			if recorded[0].StreamType != c.Type || recorded[0].Metadata.TeamID != meta.TeamID {
+				return Result{}, fmt.Errorf("%s: %s %q: %w", c.Name, c.Type, c.TargetID, domain.ErrNotFound)
+			}
+			expected = eventstore.Exact(recorded[len(recorded)-1].Version)
+		}
+		history, err := Decode[E](k.codec, recorded)
+		if err != nil {
+			return Result{}, fmt.Errorf("%s: %w", c.Name, err)
+		}
+		events, err := decide(history)
+		if err != nil {
+			return Result{}, err
+		}
+		req, err := k.AppendRequest(c, expected, md, idem, Anys(events))
+		if err != nil {
+			return Result{}, err
+		}
+		res, err := k.store.Append(ctx, req)
+		if errors.Is(err, eventstore.ErrConflict) && attempt < maxRetries {
+			continue
+		}
+		if err != nil {
+			return Result{}, fmt.Errorf("%s: append to %s: %w", c.Name, c.StreamID, err)
+		}
+		return ToResult(res), nil
+	}
+}

@@ -12,7 +12,9 @@ import (
 
 // State rebuilds the state view of the aggregate whose stream events are
 // (oldest first, all of one stream): an orchestration.ScanRunState for a
-// ScanRun stream, a cloudsecurity.FindingState for a Finding stream, an
+// ScanRun stream, a cloudsecurity.FindingState for a Finding stream (a
+// cloudsecurity.TriageState for the triage stream of an imported finding),
+// a cloudsecurity.MutingRuleState for a MutingRule stream, an
 // access.APIKeyState (no salt, no hash) for an ApiKey stream. The
 // audit replay (CLI and endpoint) uses it; pass a prefix of the stream to
 // see the state as of an earlier version.
@@ -38,7 +40,18 @@ func State(codec *eventstore.Codec, events []eventstore.RecordedEvent) (any, err
 		if err != nil {
 			return nil, fmt.Errorf("state of %s: %w", first.StreamID, err)
 		}
+		if _, raised := history[0].(cloudsecurity.FindingRaised); !raised {
+			// The triage stream of an imported finding: a person's
+			// decisions only (what the scans said is in the imports).
+			return cloudsecurity.RehydrateTriage(history...).State(), nil
+		}
 		return cloudsecurity.Rehydrate(history...).State(), nil
+	case StreamTypeMutingRule:
+		history, err := Decode[cloudsecurity.Event](codec, events)
+		if err != nil {
+			return nil, fmt.Errorf("state of %s: %w", first.StreamID, err)
+		}
+		return cloudsecurity.RehydrateMutingRule(history...).View(), nil
 	case StreamTypeAPIKey:
 		history, err := Decode[access.Event](codec, events)
 		if err != nil {

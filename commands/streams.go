@@ -14,9 +14,13 @@ const (
 	StreamTypeFinding = "Finding"
 	// StreamTypeAPIKey is the stream type of an API key ("apikey-<key id>").
 	StreamTypeAPIKey = access.StreamType
+	// StreamTypeMutingRule is the stream type of a muting rule
+	// ("mutingrule-<rule id>").
+	StreamTypeMutingRule = "MutingRule"
 
-	scanStreamPrefix    = "scan-"
-	findingStreamPrefix = "finding-"
+	scanStreamPrefix       = "scan-"
+	findingStreamPrefix    = "finding-"
+	mutingRuleStreamPrefix = "mutingrule-"
 )
 
 // ScanStreamID is the id of the ScanRun stream of scanID.
@@ -35,9 +39,18 @@ func FindingCall(name, findingID string, body any) Call {
 	return Call{Name: name, TargetID: findingID, Body: body, StreamID: FindingStreamID(findingID), Type: StreamTypeFinding}
 }
 
-// AggregateID is the id inside a stream id ("scan-<id>", "finding-<id>").
+// MutingRuleStreamID is the id of the MutingRule stream of ruleID.
+func MutingRuleStreamID(ruleID string) string { return mutingRuleStreamPrefix + ruleID }
+
+// MutingRuleCall is the Call of command name on the muting rule ruleID.
+func MutingRuleCall(name, ruleID string, body any) Call {
+	return Call{Name: name, TargetID: ruleID, Body: body, StreamID: MutingRuleStreamID(ruleID), Type: StreamTypeMutingRule}
+}
+
+// AggregateID is the id inside a stream id ("scan-<id>", "finding-<id>",
+// "mutingrule-<id>").
 func AggregateID(streamID string) string {
-	for _, prefix := range []string{scanStreamPrefix, findingStreamPrefix} {
+	for _, prefix := range []string{scanStreamPrefix, findingStreamPrefix, mutingRuleStreamPrefix} {
 		if id, ok := strings.CutPrefix(streamID, prefix); ok {
 			return id
 		}

@@ -57,6 +57,13 @@ func (l *lockedBuffer) String() string {
 // always with CSPM_TEST_LOG set).
 func startApp(t *testing.T, mutate func(*config.Config)) *testApp {
 	t.Helper()
+	return startAppWith(t, mutate)
+}
+
+// startAppWith is startApp with more fx options (decorators of the app's
+// components, for tests that need them tuned).
+func startAppWith(t *testing.T, mutate func(*config.Config), opts ...fx.Option) *testApp {
+	t.Helper()
 	cfg := testConfig(t)
 	cfg.LogFormat = config.LogJSON
 	if mutate != nil {
@@ -67,7 +74,7 @@ func startApp(t *testing.T, mutate func(*config.Config)) *testApp {
 	if os.Getenv("CSPM_TEST_LOG") != "" {
 		out = io.MultiWriter(a.logs, os.Stderr)
 	}
-	app := fxtest.New(t, serveOptions(cfg, out), fx.Populate(&a.srv, &a.store))
+	app := fxtest.New(t, append([]fx.Option{serveOptions(cfg, out), fx.Populate(&a.srv, &a.store)}, opts...)...)
 	app.RequireStart()
 	t.Cleanup(func() {
 		app.RequireStop()

@@ -136,8 +136,12 @@ func printImport(w io.Writer, path string, res cscmd.ImportResult, delta *orchqu
 	}
 	if delta != nil {
 		d := delta.Counts
-		fmt.Fprintf(w, "  changes   new %d, reopened %d, fixed %d, unchanged %d (GET /api/v1/scans/%s/delta)\n",
-			d.New.Sum(), d.Reopened.Sum(), d.Fixed.Sum(), d.Unchanged.Sum(), res.ScanID)
+		muted := ""
+		if n := d.Muted.Sum(); n > 0 {
+			muted = fmt.Sprintf(", muted %d", n)
+		}
+		fmt.Fprintf(w, "  changes   new %d, reopened %d, fixed %d, unchanged %d%s (GET /api/v1/scans/%s/delta)\n",
+			d.New.Sum(), d.Reopened.Sum(), d.Fixed.Sum(), d.Unchanged.Sum(), muted, res.ScanID)
 	}
 	if !res.Duplicate {
 		fmt.Fprintf(w, "  events    %d appended, through position %d\n", res.Events, res.Position)

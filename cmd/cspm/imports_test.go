@@ -147,7 +147,7 @@ func TestImport_RealBeforeAfterPair(t *testing.T) {
 	fixed := list.Items
 	require.Len(t, fixed, 6)
 	var h csquery.History
-	must(t, a.get(t, "/api/v1/findings/"+fixed[0].FindingID+"/history"), 200).data(t, &h)
+	must(t, a.get(t, fmt.Sprintf("/api/v1/findings/%s/history?min_position=%d", fixed[0].FindingID, imp2.Position)), 200).data(t, &h)
 	require.Len(t, h.Transitions, 2)
 	assert.Equal(t, []string{"raised", "fixed"}, []string{h.Transitions[0].Kind, h.Transitions[1].Kind})
 	assert.Equal(t, imp1.ScanID, h.Transitions[0].ScanID)

@@ -22,14 +22,17 @@ import (
 	"github.com/cspm-es/cspm-es/commands"
 	cscmd "github.com/cspm-es/cspm-es/commands/cloudsecurity"
 	platformcmd "github.com/cspm-es/cspm-es/commands/platform"
+	csdomain "github.com/cspm-es/cspm-es/domain/cloudsecurity"
 	"github.com/cspm-es/cspm-es/eventstore"
+	pt "github.com/cspm-es/cspm-es/projections/projectionstest"
 	csquery "github.com/cspm-es/cspm-es/queries/cloudsecurity"
 )
 
 // TestTeamIsolation_EveryRoute is generated from the route table of the
 // real app: team B's admin key is sent to every route, against team A's
 // resources in every state a route could tell apart (scans requested,
-// started, completed and failed; findings open, resolved and suppressed;
+// started, completed and failed; findings open, resolved and suppressed,
+// raised or imported; muting rules active, changed, removed and expired;
 // keys active and revoked). It holds, for every route:
 //
 //   - a route that addresses one of team A's resources answers B exactly
@@ -75,6 +78,9 @@ func TestTeamIsolation_EveryRoute(t *testing.T) {
 	generatedFindingA := batch.Items[0].ID
 	must(t, a.call(t, http.MethodPost, "/api/v1/findings/iso-f-resolved/resolve", nil, asA...), http.StatusAccepted)
 	must(t, a.call(t, http.MethodPost, "/api/v1/findings/iso-f-suppressed/suppress", map[string]any{"reason": "accepted risk"}, asA...), http.StatusAccepted)
+	// Imported findings (open, resolved, suppressed) and muting rules
+	// (active, changed, removed, expired).
+	importedA, rulesA, ruleNamesA := isolationMutingWorld(t, a, asA)
 	keyA, revokedKeyA := issueTestKey(t, a, "team-a", "viewer"), issueTestKey(t, a, "team-a", "analyst")
 	must(t, a.call(t, http.MethodPost, "/api/v1/keys/"+revokedKeyA.ID+"/revoke", nil, asA...), http.StatusAccepted)
 	keysA := []string{keyA.ID, revokedKeyA.ID}
@@ -89,16 +95,16 @@ func TestTeamIsolation_EveryRoute(t *testing.T) {
 	}
 	var importA cscmd.ImportResult
 	must(t, a.call(t, http.MethodPost, "/api/v1/imports", report(pairBefore), asA...), http.StatusAccepted).data(t, &importA)
-	var importedA []csquery.Finding
+	var importedDocsA []csquery.Finding
 	eventually(t, 30*time.Second, "the import is projected", func() bool {
 		ans := a.call(t, http.MethodGet, "/api/v1/findings?scan_id="+importA.ScanID+"&min_position="+itoa(importA.Position), nil, asA...)
-		ans.data(t, &importedA)
+		ans.data(t, &importedDocsA)
 		return !stale(ans)
 	})
-	require.NotEmpty(t, importedA)
+	require.NotEmpty(t, importedDocsA)
 	scansA = append(scansA, importA.ScanID)
 	var importedIDs []string // not chosen ids: the raise route refuses the fnd- prefix whoever holds it
-	for _, f := range importedA {
+	for _, f := range importedDocsA {
 		importedIDs = append(importedIDs, f.ID)
 	}
 
@@ -113,18 +119,23 @@ func TestTeamIsolation_EveryRoute(t *testing.T) {
 	for _, id := range keysA {
 		streamsA = append(streamsA, "apikey-"+id)
 	}
+	for _, id := range rulesA {
+		streamsA = append(streamsA, "mutingrule-"+id)
+	}
+	streamsA = append(streamsA, "finding-"+importedA[1], "finding-"+importedA[2]) // their triage streams
 	// path prefix → team A's ids in it, and an id no one uses.
 	resourceOf := map[string]struct {
 		ids  []string
 		free string
 	}{
 		"/api/v1/scans/":         {scansA, "iso-free-scan"},
-		"/api/v1/findings/":      {slices.Concat(findingsA, []string{generatedFindingA}, importedIDs), "iso-free-finding"},
+		"/api/v1/findings/":      {slices.Concat(findingsA, []string{generatedFindingA}, importedIDs, importedA), "iso-free-finding"},
+		"/api/v1/muting-rules/":  {rulesA, "0196f0c1-7a2b-7c3d-8e4f-000000000000"},
 		"/api/v1/keys/":          {keysA, "isofreekey000000"},
 		"/api/v1/audit/streams/": {streamsA, "scan-iso-free-scan"},
 		"/api/v1/imports/":       {[]string{importA.ImportID}, "imp-00000000000000000000000000000000"},
 	}
-	secrets := slices.Concat(scansA, findingsA, keysA, importedIDs, []string{generatedFindingA, "iso-resource-a", "iso_check", importA.ImportID})
+	secrets := slices.Concat(scansA, findingsA, keysA, importedIDs, []string{generatedFindingA, "iso-resource-a", "iso_check", importA.ImportID}, importedA, rulesA, ruleNamesA)
 
 	// Team B's own running scan, to raise findings in.
 	const scanB = "iso-b-running"
@@ -142,6 +153,10 @@ func TestTeamIsolation_EveryRoute(t *testing.T) {
 		"suppressFinding": map[string]any{"reason": "accepted risk"},
 		"createKey":       map[string]any{"name": "team b key", "role": "viewer"},
 		"importReport":    report(pairBefore), // the report team A imported: team B's import is its own
+		"createMutingRule": map[string]any{"name": "team b rule", "reason": "r", "owner": "bob",
+			"match": map[string]any{"checks": []string{"cloudtrail_multi_region_enabled"}}},
+		"changeMutingRule": map[string]any{"name": "team b rule", "reason": "r", "owner": "bob",
+			"match": map[string]any{"regions": []string{"eu-west-1"}}},
 	}
 	// chosenID declares, for every command route of a team, whether it
 	// creates a stream under an id the caller chooses: then team A's ids
@@ -162,14 +177,17 @@ func TestTeamIsolation_EveryRoute(t *testing.T) {
 				{"finding_id": id, "check_id": "c", "title": "t", "severity": "low", "resource_id": "r"},
 			}}
 		}},
-		"createKey":       nil, // the key id is random (crypto/rand); the body has no id
-		"startScan":       nil, // these address an existing resource by its path id
-		"completeScan":    nil,
-		"failScan":        nil,
-		"resolveFinding":  nil,
-		"suppressFinding": nil,
-		"revokeKey":       nil,
-		"importReport":    nil, // the import id is of the team and the content; ?scan_id= is checked below
+		"importReport":     nil, // the import id is of the team and the content; ?scan_id= is checked below
+		"createKey":        nil, // the key id is random (crypto/rand); the body has no id
+		"startScan":        nil, // these address an existing resource by its path id
+		"completeScan":     nil,
+		"failScan":         nil,
+		"resolveFinding":   nil,
+		"suppressFinding":  nil,
+		"revokeKey":        nil,
+		"createMutingRule": nil, // the rule id is generated (UUIDv7); the body has no id
+		"changeMutingRule": nil,
+		"removeMutingRule": nil,
 	}
 
 	param := regexp.MustCompile(`:[a-z_]+`)
@@ -250,6 +268,48 @@ func TestTeamIsolation_EveryRoute(t *testing.T) {
 	head, err = a.store.HeadPosition(ctx)
 	require.NoError(t, err)
 	assert.Equal(t, viewsA, teamViews(t, a, head, asA))
+}
+
+// isolationMutingWorld gives team A imported findings (the first scan of
+// the before/after pair: one left open, one resolved, one suppressed) and
+// muting rules in each state (active, changed, removed, expired). It
+// returns the findings' ids (open, resolved, suppressed, then the others),
+// the rules' ids and their names.
+func isolationMutingWorld(t *testing.T, a *testApp, asA []string) (imported, rules, names []string) {
+	t.Helper()
+	pos := a.importInto(t, "team-a", pt.PairScan1()...)
+	for _, f := range a.findings(t, "", pos, asA...) {
+		if csdomain.IsImportedFinding(f.ID) {
+			imported = append(imported, f.ID)
+		}
+	}
+	require.Len(t, imported, 6)
+	must(t, a.call(t, http.MethodPost, "/api/v1/findings/"+imported[1]+"/resolve", nil, asA...), http.StatusAccepted)
+	must(t, a.call(t, http.MethodPost, "/api/v1/findings/"+imported[2]+"/suppress", map[string]any{"reason": "accepted risk"}, asA...), http.StatusAccepted)
+
+	create := func(name string, expires time.Time) string {
+		body := map[string]any{"name": name, "reason": "r", "owner": "alice", "match": map[string]any{"finding_ids": []string{imported[0]}}}
+		if !expires.IsZero() {
+			body["expires_at"] = expires
+		}
+		var res api.CommandResult
+		must(t, a.call(t, http.MethodPost, "/api/v1/muting-rules", body, asA...), http.StatusCreated).data(t, &res)
+		rules, names = append(rules, res.ID), append(names, name)
+		return res.ID
+	}
+	create("iso-rule-active", time.Time{})
+	changed := create("iso-rule-changed", time.Time{})
+	must(t, a.call(t, http.MethodPut, "/api/v1/muting-rules/"+changed, map[string]any{"name": "iso-rule-changed-2", "reason": "r",
+		"owner": "alice", "match": map[string]any{"checks": []string{"cloudtrail_multi_region_enabled"}}}, asA...), http.StatusAccepted)
+	names = append(names, "iso-rule-changed-2")
+	removed := create("iso-rule-removed", time.Time{})
+	must(t, a.call(t, http.MethodDelete, "/api/v1/muting-rules/"+removed, nil, asA...), http.StatusAccepted)
+	expired := create("iso-rule-expired", time.Now().Add(time.Hour))
+	// Expired as the scheduler would, two hours from now.
+	later := cscmd.New(commands.NewKit(a.store, eventstore.NewDomainCodec(), func() time.Time { return time.Now().Add(2 * time.Hour) }))
+	_, err := later.ExpireMutingRule(context.Background(), commands.Meta{TeamID: "team-a", Actor: mutingExpiryActor}, cscmd.ExpireMutingRule{RuleID: expired})
+	require.NoError(t, err)
+	return imported, rules, names
 }
 
 // rawAnswer is an answer as sent, with its request id replaced by

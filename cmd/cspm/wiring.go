@@ -73,7 +73,7 @@ func serveOptionsTo(cfg config.Config, logTo, stdout io.Writer) fx.Option {
 		opts = append(opts, projectorModule)
 	}
 	if cfg.HasRole(config.RoleAPI) {
-		opts = append(opts, readSideModule, auditModule, apiModule)
+		opts = append(opts, readSideModule, auditModule, apiModule, mutingModule)
 	}
 	return fx.Options(opts...)
 }

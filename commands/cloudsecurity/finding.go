@@ -255,15 +255,25 @@ func batchResult(items []commands.Result) commands.BatchResult {
 	return b
 }
 
-// ResolveFinding marks an open or suppressed finding as resolved, now.
+// ResolveFinding marks an open or suppressed finding as resolved, now. An
+// imported finding's id ("fnd-...") is triaged by the rules of
+// resolveImported.
 func (h *Handlers) ResolveFinding(ctx context.Context, meta commands.Meta, cmd ResolveFinding) (commands.Result, error) {
+	if csdomain.IsImportedFinding(cmd.FindingID) {
+		return h.resolveImported(ctx, meta, cmd)
+	}
 	return h.decideFinding(ctx, meta, commands.FindingCall("ResolveFinding", cmd.FindingID, cmd), func(f *csdomain.Finding) ([]csdomain.Event, error) {
 		return f.Resolve(cmd.Reason, h.kit.Now())
 	})
 }
 
-// SuppressFinding suppresses an open finding as of now, until cmd.Until if set.
+// SuppressFinding suppresses an open finding as of now, until cmd.Until if
+// set. An imported finding's id ("fnd-...") is triaged by the rules of
+// suppressImported.
 func (h *Handlers) SuppressFinding(ctx context.Context, meta commands.Meta, cmd SuppressFinding) (commands.Result, error) {
+	if csdomain.IsImportedFinding(cmd.FindingID) {
+		return h.suppressImported(ctx, meta, cmd)
+	}
 	return h.decideFinding(ctx, meta, commands.FindingCall("SuppressFinding", cmd.FindingID, cmd), func(f *csdomain.Finding) ([]csdomain.Event, error) {
 		s := csdomain.Suppression{Reason: cmd.Reason}
 		if cmd.Until != nil {

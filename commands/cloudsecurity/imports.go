@@ -759,6 +759,12 @@ func newResultSpool(chunkBytes int) (*resultSpool, error) {
 	if err != nil {
 		return nil, fmt.Errorf("import: spool: %w", err)
 	}
+	// Unlinked at once: the open file is all the spool needs, and a
+	// process killed mid-import leaves nothing behind.
+	if err := os.Remove(f.Name()); err != nil {
+		_ = f.Close()
+		return nil, fmt.Errorf("import: spool: %w", err)
+	}
 	w := bufio.NewWriterSize(f, 256<<10)
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false) // as the codec (eventstore.Codec) does
@@ -890,7 +896,4 @@ func (r *chunkReader) nextLines() (int, error) {
 	return n, nil
 }
 
-func (s *resultSpool) close() {
-	_ = s.f.Close()
-	_ = os.Remove(s.f.Name())
-}
+func (s *resultSpool) close() { _ = s.f.Close() }

@@ -296,3 +296,44 @@ type countReads struct {
 }
 
 func (c *countReads) Read(p []byte) (int, error) { c.n++; return c.r.Read(p) }
+
+// A report that holds no result but whose format is certain (a CSV with
+// its header only; an empty JSON array of a named format) is an empty
+// scan: imported, its scan completed, evaluating nothing (so it fixes
+// nothing). An empty array of no named format is ambiguous: rejected.
+func TestImportReport_EmptyReportIsAnEmptyScan(t *testing.T) {
+	t.Parallel()
+	csv := sample(t, "ours_v3_shaped_csv_aws.csv")
+	header := csv[:bytes.IndexByte(csv, '\n')+1]
+	for name, cmd := range map[string]cloudsecurity.ImportReport{
+		"header-only csv":           {Body: bytes.NewReader(header)},
+		"empty array, format named": {Body: strings.NewReader("[]"), Format: "prowler-ocsf"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			d, h := importer(t)
+			res, err := h.ImportReport(t.Context(), commandstest.TeamA, cmd)
+			require.NoError(t, err)
+			assert.Equal(t, cloudsecurity.ImportCompleted, res.Status)
+			require.NotNil(t, res.Counts)
+			assert.Zero(t, res.Counts.Results)
+			var completed csdomain.ImportCompleted
+			for _, ev := range d.Decoded(t, "import-"+res.ImportID) {
+				if c, ok := ev.(csdomain.ImportCompleted); ok {
+					completed = c
+				}
+			}
+			assert.Empty(t, completed.Scopes, "it evaluated nothing")
+			scan := d.Decoded(t, "scan-"+res.ScanID)
+			assert.IsType(t, orchdomain.ScanCompleted{}, scan[len(scan)-1])
+		})
+	}
+	t.Run("empty array, no format", func(t *testing.T) {
+		t.Parallel()
+		_, h := importer(t)
+		_, err := h.ImportReport(t.Context(), commandstest.TeamA, cloudsecurity.ImportReport{Body: strings.NewReader("[]")})
+		var rejected *cloudsecurity.RejectedError
+		require.ErrorAs(t, err, &rejected)
+		assert.Contains(t, rejected.Result.Reason, "ambiguous")
+	})
+}

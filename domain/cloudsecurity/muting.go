@@ -195,6 +195,7 @@ type MutingRule struct {
 	id      string
 	created bool
 	ended   bool
+	endedBy string // RuleRemoved or RuleExpired
 	current MuteRule
 	lastAt  time.Time
 }
@@ -218,9 +219,9 @@ func (r *MutingRule) Apply(e Event) {
 		r.current = MuteRule{RuleID: e.RuleID, Name: e.Name, Reason: e.Reason, Owner: e.Owner, Match: e.Match, ExpiresAt: e.ExpiresAt}
 		r.lastAt = e.ChangedAt
 	case MutingRuleRemoved:
-		r.ended, r.lastAt = true, e.RemovedAt
+		r.ended, r.endedBy, r.lastAt = true, RuleRemoved, e.RemovedAt
 	case MutingRuleExpired:
-		r.ended, r.lastAt = true, e.ExpiredAt
+		r.ended, r.endedBy, r.lastAt = true, RuleExpired, e.ExpiredAt
 	}
 }
 
@@ -283,3 +284,31 @@ func (r *MutingRule) Expire(now time.Time) ([]Event, error) {
 
 // State is the rule as it stands.
 func (r *MutingRule) State() (rule MuteRule, active bool) { return r.current, r.created && !r.ended }
+
+// Rule statuses.
+const (
+	RuleActive  = "active"
+	RuleRemoved = "removed"
+	RuleExpired = "expired"
+)
+
+// MutingRuleState is a read-only view of a rule, for audit replay.
+type MutingRuleState struct {
+	RuleID    string    `json:"rule_id"`
+	Name      string    `json:"name"`
+	Reason    string    `json:"reason"`
+	Owner     string    `json:"owner"`
+	Match     MuteMatch `json:"match"`
+	ExpiresAt time.Time `json:"expires_at,omitzero"`
+	Status    string    `json:"status"` // RuleActive, RuleRemoved, RuleExpired
+}
+
+// View is the rule as it stands, with its status.
+func (r *MutingRule) View() MutingRuleState {
+	c := r.current
+	status := RuleActive
+	if r.ended {
+		status = r.endedBy
+	}
+	return MutingRuleState{RuleID: r.id, Name: c.Name, Reason: c.Reason, Owner: c.Owner, Match: c.Match, ExpiresAt: c.ExpiresAt, Status: status}
+}

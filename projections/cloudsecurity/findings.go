@@ -83,6 +83,8 @@ func (Findings) Collections() []readmodel.CollectionSpec {
 			byTeam("by_team_account_raised", "account_id"),
 			byTeam("by_team_scan_raised", "scan_id"),
 			byTeam("by_team_check_raised", "check_id"),
+			byTeam("by_team_muted_raised", "muted"),
+			byTeam("by_team_suppressed_raised", "suppressed"),
 			{Name: "expire_resolved", Fields: []readmodel.IndexField{{Path: "expires_from"}}, TTL: ResultTTL},
 		},
 	}, {
@@ -238,6 +240,7 @@ func (f finding) doc() readmodel.Doc {
 		"region":           f.Region,
 		"description":      f.Description,
 		"status":           string(f.Status),
+		"suppressed":       f.Status == csdomain.StatusSuppressed, // as imported findings say it (the findings list filters on it)
 		"raised_at":        fold.TimeOrNil(f.RaisedAt),
 		"resolved_at":      fold.TimeOrNil(f.ResolvedAt),
 		"expires_from":     fold.TimeOrNil(f.ResolvedAt),

@@ -31,7 +31,7 @@ func findingDoc(change func(readmodel.Doc)) readmodel.Doc {
 	d := readmodel.Doc{
 		"_id": "f1", "team_id": "team-a", "scan_id": "s1", "account_id": "acc-1", "check_id": "s3_bucket_public",
 		"title": "Bucket is public", "severity": "high", "severity_rank": int64(3), "resource_id": "arn:aws:s3:::b",
-		"region": "eu-west-1", "description": "d", "status": "open", "raised_at": t0, "resolved_at": nil, "expires_from": nil,
+		"region": "eu-west-1", "description": "d", "status": "open", "suppressed": false, "raised_at": t0, "resolved_at": nil, "expires_from": nil,
 		"suppressed_at": nil, "suppressed_until": nil, "reason": "", "updated_position": int64(1),
 	}
 	if change != nil {
@@ -90,6 +90,7 @@ func TestFindingsLifecycle(t *testing.T) {
 			given: []eventData{raised, suppressed},
 			then: findingDoc(func(d readmodel.Doc) {
 				d["status"], d["suppressed_at"], d["reason"], d["updated_position"] = "suppressed", at(time.Hour), "accepted risk", int64(2)
+				d["suppressed"] = true
 			}),
 		},
 		{
@@ -97,7 +98,7 @@ func TestFindingsLifecycle(t *testing.T) {
 			given: []eventData{raised, suppressed, suppressedUntil},
 			then: findingDoc(func(d readmodel.Doc) {
 				d["status"], d["suppressed_at"], d["suppressed_until"] = "suppressed", at(2*time.Hour), at(48*time.Hour)
-				d["reason"], d["updated_position"] = "accepted again", int64(3)
+				d["reason"], d["updated_position"], d["suppressed"] = "accepted again", int64(3), true
 			}),
 		},
 		{

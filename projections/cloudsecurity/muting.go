@@ -35,8 +35,13 @@ const (
 
 func mutingCollections() []readmodel.CollectionSpec {
 	return []readmodel.CollectionSpec{
-		{Name: MutingRulesCollection, Indexes: []readmodel.Index{{Name: "by_team_created", Fields: []readmodel.IndexField{
-			{Path: "team_id"}, {Path: "created_at", Desc: true}}}}},
+		{Name: MutingRulesCollection, Indexes: []readmodel.Index{
+			{Name: "by_team_created", Fields: []readmodel.IndexField{{Path: "team_id"}, {Path: "created_at", Desc: true}}},
+			// GET /api/v1/muting-rules?status=...
+			{Name: "by_team_status_created", Fields: []readmodel.IndexField{{Path: "team_id"}, {Path: "status"}, {Path: "created_at", Desc: true}}},
+			// The expiry scheduler: the active rules whose expiry has passed, any team.
+			{Name: "by_status_expires", Fields: []readmodel.IndexField{{Path: "status"}, {Path: "expires_at"}}},
+		}},
 		{Name: mutingIndexCollection},
 	}
 }

@@ -32,7 +32,12 @@ var RealTrail = "arn:aws:cloudtrail:eu-north-1:" + PairAccount + ":trail/securit
 // ImportEvents builds the events of one import of scan at T0+hour: the
 // checks, the results in chunks of chunk, the completion.
 func ImportEvents(scan string, hour int, chunk int, results ...csdomain.CheckResult) []EventData {
-	at := T0.Add(time.Duration(hour) * time.Hour)
+	return ImportEventsAt(scan, T0.Add(time.Duration(hour)*time.Hour), chunk, results...)
+}
+
+// ImportEventsAt is ImportEvents of a scan evaluated at at.
+func ImportEventsAt(scan string, at time.Time, chunk int, results ...csdomain.CheckResult) []EventData {
+	at = at.UTC().Truncate(time.Millisecond)
 	importID := "imp-" + scan
 	var checks []csdomain.CheckInfo
 	var scope csdomain.ImportScope

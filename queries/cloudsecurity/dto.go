@@ -31,6 +31,12 @@ type Finding struct {
 	ClosedAt      time.Time `json:"closed_at,omitzero"`       // when it was fixed or resolved
 	ClosedByScan  string    `json:"closed_by_scan,omitempty"` // the scan that fixed it
 	LastScanID    string    `json:"last_scan_id,omitempty"`
+	// Muted: a muting rule in force matches the finding (MutedBy names
+	// the rules); it is counted apart. Suppressed: a person suppressed it
+	// (SuppressedAt, SuppressedUntil and Reason say when and why).
+	Muted      bool     `json:"muted"`
+	MutedBy    []string `json:"muted_by,omitempty"`
+	Suppressed bool     `json:"suppressed"`
 }
 
 // FindingList is one page of findings, most recently raised first.

@@ -18,6 +18,10 @@ type FindingFilter struct {
 	Status    string   // open, fixed, resolved or suppressed (any case)
 	AccountID string
 	ScanID    string
+	// Muted and Suppressed, when set, keep the findings that are (true) or
+	// are not (false) muted by a rule, or suppressed by a person.
+	Muted      *bool
+	Suppressed *bool
 }
 
 var findingStatuses = []csdomain.Status{csdomain.StatusOpen, csdomain.Status(csdomain.LifecycleFixed), csdomain.StatusResolved, csdomain.StatusSuppressed}
@@ -62,6 +66,8 @@ func (s *Service) ListFindings(ctx context.Context, team string, f FindingFilter
 	terms = queries.AppendEq(terms, "status", status)
 	terms = queries.AppendEq(terms, "account_id", f.AccountID)
 	terms = queries.AppendEq(terms, "scan_id", f.ScanID)
+	terms = appendFlag(terms, "muted", f.Muted)
+	terms = appendFlag(terms, "suppressed", f.Suppressed)
 	page, err := queries.Find(ctx, s.cloudSecurity, findingsCollection, readmodel.FindOptions{
 		Filter: readmodel.And(terms...),
 		Sort:   []readmodel.SortField{readmodel.Desc("raised_at")},
@@ -105,6 +111,9 @@ func findingOf(d readmodel.Doc) Finding {
 		ClosedAt:        queries.When(d, "closed_at"),
 		ClosedByScan:    queries.Str(d, "closed_by_scan"),
 		LastScanID:      queries.Str(d, "last_scan_id"),
+		Muted:           d["muted"] == true,
+		MutedBy:         strs(d, "muted_by"),
+		Suppressed:      d["suppressed"] == true || queries.Str(d, "status") == string(csdomain.StatusSuppressed),
 	}
 }
 
@@ -115,4 +124,16 @@ func sourceOf(d readmodel.Doc) string {
 		return s
 	}
 	return "api"
+}
+
+// appendFlag adds the filter of a boolean field unless want is nil; a
+// missing field reads as false (Ne matches it).
+func appendFlag(terms []readmodel.Filter, path string, want *bool) []readmodel.Filter {
+	switch {
+	case want == nil:
+		return terms
+	case *want:
+		return append(terms, readmodel.Eq(path, true))
+	}
+	return append(terms, readmodel.Ne(path, true))
 }

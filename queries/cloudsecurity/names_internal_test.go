@@ -14,4 +14,7 @@ func TestNamesMatchTheProjections(t *testing.T) {
 	t.Parallel()
 	assert.Equal(t, cloudsecurityproj.FindingsCollection, findingsCollection)
 	assert.Equal(t, cloudsecurityproj.ImportsCollection, importsCollection)
+	assert.Equal(t, cloudsecurityproj.MutingRulesCollection, mutingRulesCollection)
+	assert.Equal(t, cloudsecurityproj.SourceImport, sourceImport)
+	assert.Equal(t, []string{cloudsecurityproj.RuleActive, cloudsecurityproj.RuleRemoved, cloudsecurityproj.RuleExpired}, ruleStatuses)
 }

@@ -5,7 +5,7 @@ import "github.com/cspm-es/cspm-es/queries"
 // Stores are the module databases the findings queries read, one store
 // each.
 type Stores struct {
-	CloudSecurity queries.DocReader // cspm_cloud_security: findings, imports
+	CloudSecurity queries.DocReader // cspm_cloud_security: findings, imports, muting_rules
 }
 
 // Service runs the findings queries. It is safe for concurrent use if the
@@ -26,6 +26,7 @@ func New(s Stores) *Service {
 // The read models projections/cloudsecurity writes (a test checks the
 // names agree).
 const (
-	findingsCollection = "findings"
-	importsCollection  = "imports"
+	findingsCollection    = "findings"
+	importsCollection     = "imports"
+	mutingRulesCollection = "muting_rules"
 )

@@ -35,9 +35,12 @@ func TestReadModelsThroughTheRuntime(t *testing.T) {
 	world := WorldEvents().Events
 	// Imports, in a team of their own so the other tests' world is the same:
 	// every collection of the import folds gets documents.
-	rule := []pt.EventData{csdomain.MutingRuleCreated{RuleID: "r1", Name: "n", Reason: "r", Owner: "o",
-		Match: csdomain.MuteMatch{Checks: []string{"cloudtrail_kms_encryption_enabled"}}, CreatedAt: pt.T0}}
-	for _, imp := range [][]pt.EventData{rule, pt.PairScan1(), pt.PairScan2()} {
+	// A muting rule there too, before the imports: the muting collections
+	// (muting_rules, muting_index, the deltas' rules) get documents.
+	rule := csdomain.MutingRuleCreated{RuleID: "rule-1", Name: "bedrock", Reason: "planned", Owner: "o",
+		Match: csdomain.MuteMatch{Checks: []string{"cloudtrail_bedrock_logging_enabled"}}, CreatedAt: pt.T0}
+	world = append(world, projections.Event{RecordedEvent: eventstore.RecordedEvent{Metadata: eventstore.Metadata{TeamID: "team-imports"}}, Data: rule})
+	for _, imp := range [][]pt.EventData{pt.PairScan1(), pt.PairScan2()} {
 		for _, d := range imp {
 			world = append(world, projections.Event{RecordedEvent: eventstore.RecordedEvent{Metadata: eventstore.Metadata{TeamID: "team-imports"}}, Data: d})
 		}
@@ -59,14 +62,14 @@ func TestReadModelsThroughTheRuntime(t *testing.T) {
 			streamID += d.FindingID
 		case csdomain.FindingSuppressed:
 			streamID += d.FindingID
+		case csdomain.MutingRuleCreated:
+			streamID, streamType = "mutingrule-"+d.RuleID, "MutingRule"
 		case csdomain.ChecksDescribed:
 			streamID, streamType = "import-"+d.ImportID, "Import"
 		case csdomain.ResultsRecorded:
 			streamID, streamType = "import-"+d.ImportID, "Import"
 		case csdomain.ImportCompleted:
 			streamID, streamType = "import-"+d.ImportID, "Import"
-		case csdomain.MutingRuleCreated:
-			streamID, streamType = "mutingrule-"+d.RuleID, "MutingRule"
 		}
 		ne, err := codec.Encode(ev.Data)
 		require.NoError(t, err)

@@ -285,7 +285,11 @@ func TestReadModelRepair(t *testing.T) {
 		require.NoError(t, removeIfExists(file+suffix))
 	}
 	again := startServe(t, bin, env, "--http-addr", "127.0.0.1:0", "--shutdown-timeout", "10s")
-	again.waitReady(t)
+	// Degraded, and it says so: not ready, naming what to rebuild.
+	ready, err := callAPI(context.Background(), http.MethodGet, again.base+"/readyz", nil, nil)
+	require.NoError(t, err)
+	assert.Equal(t, http.StatusServiceUnavailable, ready.status)
+	assert.Contains(t, string(ready.raw), "orchestration.scan_runs needs a rebuild")
 	code, body := queryStatus(again.base, "repair-1")
 	assert.Equal(t, http.StatusServiceUnavailable, code, body)
 	// Other databases serve.
@@ -295,6 +299,7 @@ func TestReadModelRepair(t *testing.T) {
 
 	r = runCLI(t, bin, env, "projections", "rebuild", "--all", "--server", again.base)
 	require.Equal(t, 0, r.code, "stdout:\n%s\nstderr:\n%s\nlogs:\n%s", r.stdout, r.stderr, again.logs)
+	again.waitReady(t) // repaired: ready again
 	assert.Equal(t, "completed", scanStatus(t, again.base, "repair-1", pos))
 	assert.Equal(t, "requested", scanStatus(t, again.base, "repair-3", pos))
 	assert.Equal(t, map[string]int64{"critical": 0, "high": 1, "medium": 0, "low": 1, "informational": 0},

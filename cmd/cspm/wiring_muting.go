@@ -1,0 +1,142 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+
+	"go.uber.org/fx"
+
+	"github.com/cspm-es/cspm-es/commands"
+	cscmd "github.com/cspm-es/cspm-es/commands/cloudsecurity"
+	"github.com/cspm-es/cspm-es/domain"
+	"github.com/cspm-es/cspm-es/queries"
+	csquery "github.com/cspm-es/cspm-es/queries/cloudsecurity"
+)
+
+// Muting rules and triage in `cspm serve` (api role): the triage
+// commands' view of imported findings, and the scheduler that ends the
+// muting rules whose expiry has passed.
+
+var mutingModule = fx.Module("muting",
+	fx.Provide(newMutingExpiry),
+	fx.Invoke(wireImportedFindings, registerMutingExpiry),
+)
+
+// wireImportedFindings lets the finding commands triage imported findings:
+// they ask the findings read model whether the caller's team has one, and
+// what the scans say of it.
+func wireImportedFindings(h *cscmd.Handlers, q *csquery.Service) {
+	h.WithImportedFindings(importedFindings{q})
+}
+
+// importedFindings is cscmd.ImportedFindings over the findings queries.
+type importedFindings struct{ q *csquery.Service }
+
+func (f importedFindings) ImportedFinding(ctx context.Context, team, id string) (cscmd.ImportedFinding, bool, error) {
+	got, err := f.q.ImportedFinding(ctx, team, id)
+	switch {
+	case errors.Is(err, queries.ErrNotFound):
+		return cscmd.ImportedFinding{}, false, nil
+	case err != nil:
+		return cscmd.ImportedFinding{}, false, err
+	}
+	return cscmd.ImportedFinding{Status: got.Status, LastSeen: got.LastSeen}, true, nil
+}
+
+// Muting rule expiry.
+const (
+	// mutingExpiryInterval is how often the scheduler looks for due rules.
+	mutingExpiryInterval = time.Minute
+	// mutingExpiryPage is how many due rules it reads at once.
+	mutingExpiryPage = 200
+	// mutingExpiryActor and mutingExpiryRoute stamp the events it appends.
+	mutingExpiryActor = "system:muting-expiry"
+	mutingExpiryRoute = "serve muting-rule expiry"
+)
+
+// dueRules lists the active rules whose expiry has passed.
+type dueRules interface {
+	DueMutingRules(ctx context.Context, now time.Time, p queries.Page) (csquery.DueMutingRuleList, error)
+}
+
+// ruleExpirer ends a rule whose expiry has passed.
+type ruleExpirer interface {
+	ExpireMutingRule(ctx context.Context, meta commands.Meta, cmd cscmd.ExpireMutingRule) (commands.Result, error)
+}
+
+// mutingExpiry ends the muting rules whose expiry has passed: every
+// Interval, it lists the due rules of every team (the muting_rules read
+// model) and sends ExpireMutingRule for each, as the rule's team. The
+// command decides on the rule's own stream, so a rule the read model
+// shows late, or that several API processes expire at once, ends once: a
+// second expiry is a rule error (MUTING_RULE_ENDED), which is ignored, as
+// is MUTING_RULE_NOT_EXPIRED (a change moved the expiry and the read model
+// does not show it yet).
+type mutingExpiry struct {
+	Interval time.Duration
+	due      dueRules
+	expire   ruleExpirer
+	now      func() time.Time
+	log      *slog.Logger
+}
+
+func newMutingExpiry(q *csquery.Service, h *cscmd.Handlers, log *slog.Logger) *mutingExpiry {
+	return &mutingExpiry{Interval: mutingExpiryInterval, due: q, expire: h, now: time.Now, log: log.With("component", "muting")}
+}
+
+// registerMutingExpiry runs the scheduler from start to stop.
+func registerMutingExpiry(lc fx.Lifecycle, m *mutingExpiry) {
+	runBackground(lc, m.Run)
+}
+
+// Run sweeps at once, then every Interval, until ctx ends.
+func (m *mutingExpiry) Run(ctx context.Context) {
+	t := time.NewTicker(m.Interval)
+	defer t.Stop()
+	for {
+		m.Sweep(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// Sweep expires every rule due now and returns how many it expired.
+func (m *mutingExpiry) Sweep(ctx context.Context) int {
+	now := m.now()
+	page := queries.Page{Limit: mutingExpiryPage}
+	expired := 0
+	for {
+		list, err := m.due.DueMutingRules(ctx, now, page)
+		if err != nil {
+			if ctx.Err() == nil {
+				m.log.Warn("listing the muting rules due to expire failed; retrying at the next sweep", "error", err)
+			}
+			return expired
+		}
+		for _, r := range list.Items {
+			meta := commands.Meta{TeamID: r.TeamID, Actor: mutingExpiryActor, Route: mutingExpiryRoute}
+			res, err := m.expire.ExpireMutingRule(ctx, meta, cscmd.ExpireMutingRule{RuleID: r.ID})
+			var rule *domain.RuleError
+			switch {
+			case err == nil:
+				expired++
+				m.log.Info("muting rule expired", "rule_id", r.ID, "team_id", r.TeamID, "expires_at", r.ExpiresAt, "position", res.Position)
+			case errors.As(err, &rule):
+				m.log.Debug("muting rule not expired", "rule_id", r.ID, "team_id", r.TeamID, "code", rule.Code)
+			case ctx.Err() != nil:
+				return expired
+			default:
+				m.log.Warn("expiring a muting rule failed; retrying at the next sweep", "rule_id", r.ID, "team_id", r.TeamID, "error", err)
+			}
+		}
+		if list.NextCursor == "" {
+			return expired
+		}
+		page.Cursor = list.NextCursor
+	}
+}
