@@ -438,8 +438,8 @@ func (h *Handlers) record(ctx context.Context, meta commands.Meta, md eventstore
 		return ImportResult{}, err
 	}
 	// next is the i-th event of the import stream, encoded. The results'
-	// chunks are spliced from the spool's lines (the codec's bytes, but
-	// for <, > and & escaped in strings), never decoded and encoded again.
+	// chunks are spliced from the spool's lines (the bytes the codec
+	// would write), never decoded and encoded again.
 	next := func(i int, skip bool) (eventstore.NewEvent, error) {
 		switch {
 		case i < len(head):
@@ -744,8 +744,9 @@ func (w *observationWorker) close() error {
 	return w.err
 }
 
-// resultSpool keeps an import's results on disk, one JSON line each, until
-// they are chunked into events.
+// resultSpool keeps an import's results on disk, one JSON line each
+// (encoded as the event codec encodes them: no HTML escaping, decision 20
+// of docs/decisions.md), until they are chunked into events.
 type resultSpool struct {
 	f          *os.File
 	w          *bufio.Writer
@@ -765,10 +766,9 @@ func newResultSpool(chunkBytes int) (*resultSpool, error) {
 		return nil, fmt.Errorf("import: spool: %w", err)
 	}
 	w := bufio.NewWriterSize(f, 256<<10)
-	// Lines as json.Marshal writes them (<, > and & escaped), as earlier
-	// versions spooled them: the same report makes the same chunks, so an
-	// import cut off before an upgrade resumes where it stopped.
-	return &resultSpool{f: f, w: w, enc: json.NewEncoder(w), chunkBytes: chunkBytes}, nil
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false) // as the codec (eventstore.Codec) does
+	return &resultSpool{f: f, w: w, enc: enc, chunkBytes: chunkBytes}, nil
 }
 
 func (s *resultSpool) write(r csdomain.CheckResult) error {
