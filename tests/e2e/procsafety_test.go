@@ -285,11 +285,13 @@ func TestReadModelRepair(t *testing.T) {
 		require.NoError(t, removeIfExists(file+suffix))
 	}
 	again := startServe(t, bin, env, "--http-addr", "127.0.0.1:0", "--shutdown-timeout", "10s")
-	// Degraded, and it says so: not ready, naming what to rebuild.
-	ready, err := callAPI(context.Background(), http.MethodGet, again.base+"/readyz", nil, nil)
-	require.NoError(t, err)
-	assert.Equal(t, http.StatusServiceUnavailable, ready.status)
-	assert.Contains(t, string(ready.raw), "orchestration.scan_runs needs a rebuild")
+	// Degraded, and it says so: not ready, naming what to rebuild (once
+	// the projection has opened its database and found it unreadable).
+	require.Eventually(t, func() bool {
+		ready, err := callAPI(context.Background(), http.MethodGet, again.base+"/readyz", nil, nil)
+		require.NoError(t, err)
+		return ready.status == http.StatusServiceUnavailable && strings.Contains(string(ready.raw), "orchestration.scan_runs needs a rebuild")
+	}, 20*time.Second, 20*time.Millisecond, "/readyz answers 503 naming orchestration.scan_runs")
 	code, body := queryStatus(again.base, "repair-1")
 	assert.Equal(t, http.StatusServiceUnavailable, code, body)
 	// Other databases serve.
