@@ -185,6 +185,8 @@ func (s *Server) getMutingRule(c echo.Context) error {
 const (
 	paramFormat   = "format"
 	paramFileName = "file_name"
+	paramTable    = "table" // inventory formats (docs/assets.md)
+	paramSync     = "sync"
 )
 
 // importReport streams the request body, a scanner's report, into the
@@ -193,12 +195,13 @@ const (
 // is ?format=, else the Content-Type's, else detected from its first
 // bytes.
 func (s *Server) importReport(c echo.Context) error {
-	p, err := checkParams(c, []string{paramFormat, paramScanID, paramFileName}, nil)
+	p, err := checkParams(c, []string{paramFormat, paramScanID, paramFileName, paramTable, paramSync}, nil)
 	if err != nil {
 		return err
 	}
 	var cmd cscmd.ImportReport
-	if err := textParams(p, textField{paramFormat, &cmd.Format}, textField{paramScanID, &cmd.ScanID}, textField{paramFileName, &cmd.FileName}); err != nil {
+	if err := textParams(p, textField{paramFormat, &cmd.Format}, textField{paramScanID, &cmd.ScanID}, textField{paramFileName, &cmd.FileName},
+		textField{paramTable, &cmd.Table}, textField{paramSync, &cmd.Sync}); err != nil {
 		return err
 	}
 	meta, err := s.commandMeta(c)
@@ -218,7 +221,7 @@ func (s *Server) importReport(c echo.Context) error {
 	cmd.Body = http.MaxBytesReader(c.Response(), req.Body, s.cfg.ImportBodyLimit)
 
 	res, err := s.deps.Commands.ImportReport(req.Context(), meta, cmd)
-	if res.ImportID != "" { // a rejection too is an import, recorded
+	if res.ImportID != "" && res.Inventory == nil && res.Sync == "" { // a rejection too is an import, recorded
 		c.Response().Header().Set(echo.HeaderLocation, "/api/v1/imports/"+res.ImportID)
 	}
 	markReplay(c, res.Duplicate)

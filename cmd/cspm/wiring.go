@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	cacmd "github.com/cspm-es/cspm-es/commands/cloudassets"
 	"io"
 	"log/slog"
 	"time"
@@ -177,14 +178,15 @@ var commandsModule = fx.Module("commands",
 		},
 		orchcmd.New,
 		newFindingCommands,
+		newAssetCommands, // wiring_assets.go
 		platformcmd.New,
 	),
 )
 
 // newFindingCommands are the cloud-security commands, with report imports
 // through every parser (platform/parsers) and the store's batch append.
-func newFindingCommands(kit *commands.Kit, store eventstore.Store) *cscmd.Handlers {
-	return cscmd.New(kit).WithImports(reportParsers{}, store)
+func newFindingCommands(kit *commands.Kit, store eventstore.Store, assets *cacmd.Handlers) *cscmd.Handlers {
+	return cscmd.New(kit).WithImports(reportParsers{}, store).WithInventories(inventories{h: assets})
 }
 
 // reportParsers adapts the parser registry to the import's port.

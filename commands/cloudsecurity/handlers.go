@@ -16,6 +16,8 @@ type Handlers struct {
 	chunkBytes, batchEvents int
 	// Triage of imported findings (WithImportedFindings).
 	imported ImportedFindings
+	// Inventory formats (WithInventories): handed to the assets module.
+	inventories Inventories
 }
 
 // New returns the findings command handlers on kit. It panics on a nil

@@ -61,6 +61,10 @@ type ImportReport struct {
 	ScanID      string    // optional: a requested or running scan the report completes
 	FileName    string    // optional, recorded
 	Body        io.Reader // the report, streamed
+	// Inventory formats only (WithInventories): the tool's table and
+	// whether the report lists every asset of its scopes.
+	Table string
+	Sync  string
 }
 
 // validate checks what the caller said of the report, before any of it is
@@ -120,6 +124,10 @@ type ImportResult struct {
 	Events      int                    `json:"events"`   // events the import appended
 	Position    int64                  `json:"position"` // read your writes
 	Duplicate   bool                   `json:"duplicate,omitempty"`
+	// Inventory imports only (docs/assets.md).
+	Table     string           `json:"table,omitempty"`
+	Sync      string           `json:"sync,omitempty"`
+	Inventory *InventoryCounts `json:"inventory,omitempty"`
 }
 
 // Import statuses.
@@ -164,6 +172,9 @@ func (h *Handlers) ImportReport(ctx context.Context, meta commands.Meta, cmd Imp
 	format, err := cmd.validate(h.reports)
 	if err != nil {
 		return ImportResult{}, err
+	}
+	if res, handled, err := h.inventory(ctx, meta, &cmd, format); handled || err != nil {
+		return res, err
 	}
 	spool, err := newResultSpool(h.chunkBytes)
 	if err != nil {
