@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	cloudassetsproj "github.com/cspm-es/cspm-es/projections/cloudassets"
 	"log/slog"
 	"sync"
 	"time"
@@ -42,6 +43,7 @@ func moduleProjections() []projections.Projection {
 		orchestration.NewScanRuns(),
 		orchestration.NewScanSummaries(),
 		cloudsecurity.NewFindings(),
+		cloudassetsproj.NewAssets(), // asset inventory (docs/assets.md)
 		platformproj.NewDashboard(),
 		platformproj.NewCrossModuleReferences(),
 		platformproj.NewAuditLog(),
