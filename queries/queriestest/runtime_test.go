@@ -2,13 +2,16 @@ package queriestest
 
 import (
 	"context"
+	"fmt"
 	pt "github.com/cspm-es/cspm-es/projections/projectionstest"
 	"log/slog"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
+	cadomain "github.com/cspm-es/cspm-es/domain/cloudassets"
 	csdomain "github.com/cspm-es/cspm-es/domain/cloudsecurity"
 	orchdomain "github.com/cspm-es/cspm-es/domain/orchestration"
 	"github.com/cspm-es/cspm-es/eventstore"
@@ -45,6 +48,10 @@ func TestReadModelsThroughTheRuntime(t *testing.T) {
 			world = append(world, projections.Event{RecordedEvent: eventstore.RecordedEvent{Metadata: eventstore.Metadata{TeamID: "team-imports"}}, Data: d})
 		}
 	}
+	// Two complete inventory syncs (the second no longer lists the
+	// bucket): the assets projection's collections get documents, and the
+	// real trail is one asset with the findings on it.
+	world = append(world, inventoryWorld("team-imports")...)
 	for _, ev := range world {
 		streamID, streamType := "finding-", "Finding"
 		switch d := ev.Data.(type) {
@@ -70,6 +77,10 @@ func TestReadModelsThroughTheRuntime(t *testing.T) {
 			streamID, streamType = "import-"+d.ImportID, "Import"
 		case csdomain.ImportCompleted:
 			streamID, streamType = "import-"+d.ImportID, "Import"
+		case cadomain.InventoryRecorded:
+			streamID, streamType = "inventory-"+d.ImportID, "Inventory"
+		case cadomain.InventoryCompleted:
+			streamID, streamType = "inventory-"+d.ImportID, "Inventory"
 		}
 		ne, err := codec.Encode(ev.Data)
 		require.NoError(t, err)
@@ -134,4 +145,28 @@ func dump(ctx context.Context, s readmodel.Store, coll string) ([]readmodel.Doc,
 		}
 		opts.Cursor = page.NextCursor
 	}
+}
+
+// inventoryWorld is two complete syncs of team's trails and buckets.
+func inventoryWorld(team string) []projections.Event {
+	rec := func(uid, typ, region string, v int) cadomain.Record {
+		key := cadomain.Key("aws", pt.PairAccount, region, typ, uid)
+		return cadomain.Record{AssetID: cadomain.AssetID(cadomain.CurrentRule, key), Key: key, Type: typ, Provider: "aws",
+			Account: pt.PairAccount, Region: region, Name: uid, Hash: fmt.Sprintf("h%d", v), Raw: []byte(`{"v":1}`)}
+	}
+	trail := rec(pt.RealTrail, "aws_cloudtrail_trail", "eu-north-1", 1)
+	bucket := rec("arn:aws:s3:::logs", "aws_s3_bucket", "eu-north-1", 1)
+	var out []projections.Event
+	for i, recs := range [][]cadomain.Record{{trail, bucket}, {rec(pt.RealTrail, "aws_cloudtrail_trail", "eu-north-1", 2)}} {
+		id := fmt.Sprintf("inv-world-%d", i)
+		at := pt.T0.Add(time.Duration(i+1) * time.Hour)
+		scopes := []cadomain.Scope{trail.Scope(), bucket.Scope()}
+		for _, d := range []pt.EventData{
+			cadomain.InventoryRecorded{ImportID: id, ObservedAt: at, IdentityRule: cadomain.CurrentRule, Records: recs},
+			cadomain.InventoryCompleted{ImportID: id, ObservedAt: at, IdentityRule: cadomain.CurrentRule, Sync: cadomain.SyncComplete, Scopes: scopes, Records: len(recs), Assets: len(recs), Chunks: 1, CompletedAt: at},
+		} {
+			out = append(out, projections.Event{RecordedEvent: eventstore.RecordedEvent{Metadata: eventstore.Metadata{TeamID: team}}, Data: d})
+		}
+	}
+	return out
 }
