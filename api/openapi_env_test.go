@@ -3,6 +3,9 @@ package api_test
 import (
 	"context"
 	"errors"
+	cacmd "github.com/cspm-es/cspm-es/commands/cloudassets"
+	cloudassetsproj "github.com/cspm-es/cspm-es/projections/cloudassets"
+	caquery "github.com/cspm-es/cspm-es/queries/cloudassets"
 	"log/slog"
 	"path/filepath"
 	"reflect"
@@ -103,7 +106,8 @@ func newContractEnv(t *testing.T, mutate ...func(*api.ServerConfig, *api.Deps)) 
 	reg := dbregistry.MustNew("")
 	proj := newSyncProjector(t, store, reg, dir,
 		orchestrationproj.NewScanRuns(), orchestrationproj.NewScanSummaries(),
-		cloudsecurityproj.NewFindings(), platformproj.NewDashboard(), platformproj.NewAPIKeys(), platformproj.NewAuditLog())
+		cloudsecurityproj.NewFindings(), platformproj.NewDashboard(), platformproj.NewAPIKeys(), platformproj.NewAuditLog(),
+		cloudassetsproj.NewAssets())
 	env := &contractEnv{store: store, projects: proj, admin: &contractAdmin{}}
 	codec := eventstore.NewDomainCodec()
 	kit := commands.NewKit(store, codec, time.Now)
@@ -112,12 +116,14 @@ func newContractEnv(t *testing.T, mutate ...func(*api.ServerConfig, *api.Deps)) 
 		OrchestrationQueries: orchquery.New(orchquery.Stores{Orchestration: proj.stores[dbregistry.ORCHESTRATION]}),
 		CloudSecurityQueries: csquery.New(csquery.Stores{CloudSecurity: proj.stores[dbregistry.CLOUD_SECURITY]}),
 		PlatformQueries:      platformQueries,
+		CloudAssetsQueries:   caquery.New(caquery.Stores{CloudAssets: proj.stores[dbregistry.CLOUD_ASSETS]}),
 	}
 	cfg := api.ServerConfig{BodyLimit: 4 << 10, IngestBodyLimit: 64 << 10, ImportBodyLimit: 256 << 10, ReadWaitTimeout: time.Second}
 	commandModules := moduleCommands(kit)
 	// The triage of imported findings asks the findings read model.
 	commandModules.CloudSecurityCommands = cscmd.New(kit).WithImports(reportParsers{}, store).
-		WithImportedFindings(importedFindings(queryService.CloudSecurityQueries.(*csquery.Service)))
+		WithImportedFindings(importedFindings(queryService.CloudSecurityQueries.(*csquery.Service))).
+		WithInventories(inventoryPort{h: cacmd.New(kit, inventoryParsers{}, store)})
 	deps := api.Deps{
 		Commands: commandModules,
 		Auth:     testAuth,
@@ -180,7 +186,7 @@ type syncProjector struct {
 func newSyncProjector(t *testing.T, store *sqlite.Store, reg *dbregistry.Registry, dir string, projs ...projections.Projection) *syncProjector {
 	t.Helper()
 	ctx := context.Background()
-	consts := []dbregistry.Constant{dbregistry.ORCHESTRATION, dbregistry.CLOUD_SECURITY, dbregistry.PLATFORM}
+	consts := []dbregistry.Constant{dbregistry.ORCHESTRATION, dbregistry.CLOUD_SECURITY, dbregistry.PLATFORM, dbregistry.CLOUD_ASSETS}
 	names := make([]string, len(consts))
 	for i, c := range consts {
 		names[i] = reg.Name(c)

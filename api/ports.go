@@ -154,6 +154,7 @@ type QueryService interface {
 	OrchestrationQueries
 	CloudSecurityQueries
 	PlatformQueries
+	CloudAssetsQueries // routes_cloudassets.go
 }
 
 // QueryModules is a QueryService made of each module's queries;
@@ -162,11 +163,13 @@ type QueryModules struct {
 	OrchestrationQueries
 	CloudSecurityQueries
 	PlatformQueries
+	CloudAssetsQueries
 }
 
 // complete reports whether every module is there.
 func (m QueryModules) complete() bool {
-	return m.OrchestrationQueries != nil && m.CloudSecurityQueries != nil && m.PlatformQueries != nil
+	return m.OrchestrationQueries != nil && m.CloudSecurityQueries != nil && m.PlatformQueries != nil &&
+		m.CloudAssetsQueries != nil
 }
 
 // ReadProgress says how far the projections have processed the event

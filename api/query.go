@@ -279,6 +279,9 @@ func QueryReads() map[string][]string {
 		// Muting rules.
 		"GET /api/v1/muting-rules":     readsMutingRules,
 		"GET /api/v1/muting-rules/:id": readsMutingRules,
+		// Assets.
+		"GET /api/v1/assets":     readsAssets,
+		"GET /api/v1/assets/:id": readsAssets,
 	}
 }
 

@@ -121,6 +121,9 @@ func (s *Server) routeTable() []Route {
 		// Queries: cloudsecurity (muting rules).
 		add(http.MethodGet, v1+"/muting-rules", viewer, TeamCollection, "listMutingRules", s.listMutingRules)
 		add(http.MethodGet, v1+"/muting-rules/:id", viewer, TeamResource, "getMutingRule", s.getMutingRule)
+
+		// Queries: cloudassets (routes_cloudassets.go).
+		s.assetRoutes(add)
 	}
 
 	// API keys (platform).

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	cacmd "github.com/cspm-es/cspm-es/commands/cloudassets"
+	caquery "github.com/cspm-es/cspm-es/queries/cloudassets"
 	"io"
 	"log/slog"
 	"time"
@@ -214,6 +215,7 @@ type apiParams struct {
 	FindingCommands *cscmd.Handlers
 	ScanQueries     *orchquery.Service
 	FindingQueries  *csquery.Service
+	AssetQueries    *caquery.Service
 	PlatformQueries *platformquery.Service
 	ReadSide        ReadSide
 	Metrics         *prometheus.Registry
@@ -250,6 +252,7 @@ func newAPIServer(p apiParams) *api.Server {
 			OrchestrationQueries: p.ScanQueries,
 			CloudSecurityQueries: p.FindingQueries,
 			PlatformQueries:      p.PlatformQueries,
+			CloudAssetsQueries:   p.AssetQueries,
 		},
 		Progress:    p.ReadSide.Progress,
 		Projections: p.ReadSide.Admin,

@@ -10,7 +10,9 @@ import (
 	cscmd "github.com/cspm-es/cspm-es/commands/cloudsecurity"
 	cadomain "github.com/cspm-es/cspm-es/domain/cloudassets"
 	"github.com/cspm-es/cspm-es/eventstore"
+	"github.com/cspm-es/cspm-es/platform/dbregistry"
 	"github.com/cspm-es/cspm-es/platform/parsers"
+	caquery "github.com/cspm-es/cspm-es/queries/cloudassets"
 )
 
 // The cloud assets module's wiring: the report import hands inventory
@@ -29,6 +31,11 @@ func (p inventoryParsers) ParseInventory(ctx context.Context, r io.Reader, forma
 // newAssetCommands are the cloud assets commands.
 func newAssetCommands(kit *commands.Kit, store eventstore.Store) *cacmd.Handlers {
 	return cacmd.New(kit, inventoryParsers{}, store)
+}
+
+// newAssetQueries reads cspm_cloud_assets.
+func newAssetQueries(rm ReadModels) *caquery.Service {
+	return caquery.New(caquery.Stores{CloudAssets: rm.Stores[dbregistry.CLOUD_ASSETS]})
 }
 
 // inventories implements cscmd.Inventories over the assets commands.

@@ -261,7 +261,7 @@ func registerProjectorHooks(lc fx.Lifecycle, rt *projections.Runtime, log *slog.
 }
 
 var readSideModule = fx.Module("readside",
-	fx.Provide(newScanQueries, newFindingQueries, newPlatformQueries, newReadSide),
+	fx.Provide(newScanQueries, newFindingQueries, newPlatformQueries, newAssetQueries, newReadSide),
 )
 
 // newScanQueries reads cspm_orchestration.
