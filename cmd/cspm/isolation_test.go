@@ -108,6 +108,8 @@ func TestTeamIsolation_EveryRoute(t *testing.T) {
 		importedIDs = append(importedIDs, f.ID)
 	}
 
+	assetsA, inventoryA := isolationAssetsWorld(t, a, asA) // isolation_assets_test.go
+
 	var streamsA []string
 	for _, id := range scansA {
 		streamsA = append(streamsA, "scan-"+id)
@@ -133,9 +135,11 @@ func TestTeamIsolation_EveryRoute(t *testing.T) {
 		"/api/v1/muting-rules/":  {rulesA, "0196f0c1-7a2b-7c3d-8e4f-000000000000"},
 		"/api/v1/keys/":          {keysA, "isofreekey000000"},
 		"/api/v1/audit/streams/": {streamsA, "scan-iso-free-scan"},
-		"/api/v1/imports/":       {[]string{importA.ImportID}, "imp-00000000000000000000000000000000"},
+		"/api/v1/imports/":       {[]string{importA.ImportID, inventoryA}, "imp-00000000000000000000000000000000"},
+		"/api/v1/assets/":        {assetsA, "ast-00000000000000000000000000000000"},
 	}
-	secrets := slices.Concat(scansA, findingsA, keysA, importedIDs, []string{generatedFindingA, "iso-resource-a", "iso_check", importA.ImportID}, importedA, rulesA, ruleNamesA)
+	streamsA = append(streamsA, "inventory-"+inventoryA)
+	secrets := slices.Concat(scansA, findingsA, keysA, importedIDs, assetsA, []string{generatedFindingA, "iso-resource-a", "iso_check", importA.ImportID}, importedA, rulesA, ruleNamesA)
 
 	// Team B's own running scan, to raise findings in.
 	const scanB = "iso-b-running"

@@ -151,7 +151,7 @@ func (h *Handlers) ImportInventory(ctx context.Context, meta commands.Meta, cmd 
 	defer sp.close()
 	hasher := sha256.New()
 	counted := &countingReader{r: io.TeeReader(cmd.Body, hasher)}
-	p := &parsed{spool: sp, assets: map[string]struct{}{}, scopes: map[cadomain.Scope]struct{}{}}
+	p := &parsed{team: meta.TeamID, spool: sp, assets: map[string]struct{}{}, scopes: map[cadomain.Scope]struct{}{}}
 	tool, parseErr := h.parsers.ParseInventory(ctx, counted, cmd.Format, cmd.Table, p.add)
 	if _, err := io.Copy(io.Discard, counted); err != nil || counted.err != nil {
 		return Result{}, fmt.Errorf("inventory: read the report: %w", errors.Join(err, counted.err))
@@ -190,6 +190,7 @@ func (h *Handlers) ImportInventory(ctx context.Context, meta commands.Meta, cmd 
 
 // parsed is what a parse left.
 type parsed struct {
+	team   string
 	spool  *spool
 	assets map[string]struct{}
 	scopes map[cadomain.Scope]struct{}
@@ -198,6 +199,7 @@ type parsed struct {
 
 func (p *parsed) add(r cadomain.Record) error {
 	p.counts.Records++
+	r.AssetID = cadomain.AssetID(p.team, cadomain.CurrentRule, r.Key)
 	if _, dup := p.assets[r.AssetID]; dup {
 		p.counts.Duplicates++
 		return nil

@@ -27,10 +27,10 @@ type IdentityRule string
 //     joined by '|' (the type is the inventory table or the scanner's
 //     resource type, so only rows of the same type meet).
 //
-// The asset id is "ast-" and 32 hex digits of a sha256 over the rule and
-// the key: the same resource has the same id in every team (documents are
-// still per team). A new rule means new ids: a rebuild of the assets
-// projection, never a rewrite of stored events.
+// The asset id is "ast-" and 32 hex digits of a sha256 over the team, the
+// rule and the key: per team, as finding ids are, so that an id says
+// nothing about another team's assets. A new rule means new ids: a
+// rebuild of the assets projection, never a rewrite of stored events.
 const IdentityAssetV1 IdentityRule = "asset/v1"
 
 // CurrentRule is the rule imports record.
@@ -60,9 +60,9 @@ func Key(provider, account, region, typ, uid string) string {
 // Azure or GCP resource id), not by its place.
 func IsGlobalKey(key string) bool { return key != "" && !strings.Contains(key, "|") }
 
-// AssetID is the asset id of key under rule.
-func AssetID(rule IdentityRule, key string) string {
-	return AssetIDPrefix + digest(string(rule), key)
+// AssetID is the id, in team, of the asset key names under rule.
+func AssetID(team string, rule IdentityRule, key string) string {
+	return AssetIDPrefix + digest(team, string(rule), key)
 }
 
 // ValidAssetID reports whether s has the shape of an asset id.

@@ -145,8 +145,8 @@ func TestAssetIdentity(t *testing.T) {
 	if k != "aws|1|eu-west-1|aws_vpc|vpc-1" || IsGlobalKey(k) {
 		t.Fatalf("composite key %q", k)
 	}
-	id := AssetID(IdentityAssetV1, arn)
-	if !ValidAssetID(id) || id != AssetID(IdentityAssetV1, arn) || id == AssetID(IdentityAssetV1, k) {
+	id := AssetID("team-a", IdentityAssetV1, arn)
+	if !ValidAssetID(id) || id != AssetID("team-a", IdentityAssetV1, arn) || id == AssetID("team-a", IdentityAssetV1, k) || id == AssetID("team-b", IdentityAssetV1, arn) {
 		t.Fatalf("asset id %q", id)
 	}
 	if Key("aws", "1", "r", "t", "  ") != "" {

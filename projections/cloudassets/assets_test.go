@@ -141,9 +141,11 @@ func TestAssets_TeamIsolation(t *testing.T) {
 	a := bucket("a", "us-east-1", 1)
 	tx := apply(t, p, slices.Concat(
 		sync("team-a", "inv-1", 1, cadomain.SyncComplete, 1, a),
-		sync("team-b", "inv-2", 2, cadomain.SyncComplete, 10, bucket("other", "us-east-1", 1)))...)
+		sync("team-b", "inv-2", 2, cadomain.SyncComplete, 10, bucketOf("team-b", "other", "us-east-1", 1), bucketOf("team-b", "a", "us-east-1", 1)))...)
 	// team b's complete sync of the same scope removes nothing of team a's
 	assert.Equal(t, cadomain.StatusPresent, asset(t, tx, "team-a", a)["status"])
+	// the same bucket in team b is team b's asset, under another id
 	_, found := tx.Colls[cloudassets.AssetsCollection][cloudassets.DocID("team-b", a.AssetID)]
 	assert.False(t, found)
+	assert.NotEqual(t, a.AssetID, bucketOf("team-b", "a", "us-east-1", 1).AssetID)
 }

@@ -21,12 +21,12 @@ import (
 // severity.
 
 // assetOf is the asset a result names.
-func assetOf(r csdomain.CheckResult) (id, key string) {
+func assetOf(team string, r csdomain.CheckResult) (id, key string) {
 	key = cadomain.Key(r.Provider, r.Account, r.Region, r.ResourceType, r.Resource)
 	if key == "" {
 		return "", ""
 	}
-	return cadomain.AssetID(cadomain.CurrentRule, key), key
+	return cadomain.AssetID(team, cadomain.CurrentRule, key), key
 }
 
 // findingSightings records the assets a chunk of results saw.
@@ -34,7 +34,7 @@ func findingSightings(ctx context.Context, tx projections.Tx, team string, e csd
 	seen := map[string]bool{}
 	for i := range e.Results {
 		r := &e.Results[i]
-		id, key := assetOf(*r)
+		id, key := assetOf(team, *r)
 		if id == "" || seen[id] {
 			continue
 		}
@@ -85,7 +85,7 @@ func (histories) Save(ctx context.Context, tx projections.Tx, c fold.Change) err
 		if r == nil {
 			return nil // a fix of a finding never seen failing: nothing to count
 		}
-		aid, _ := assetOf(*r)
+		aid, _ := assetOf(c.Team, *r)
 		if aid == "" {
 			return nil
 		}

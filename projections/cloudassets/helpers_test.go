@@ -24,9 +24,13 @@ const acct = "111122223333"
 // bucket is an inventory row of bucket name, with a version that changes
 // its content.
 func bucket(name, region string, version int) cadomain.Record {
+	return bucketOf("team-a", name, region, version)
+}
+
+func bucketOf(team, name, region string, version int) cadomain.Record {
 	arn := "arn:aws:s3:::" + name
 	key := cadomain.Key("aws", acct, region, "aws_s3_bucket", arn)
-	return cadomain.Record{AssetID: cadomain.AssetID(cadomain.CurrentRule, key), Key: key, Type: "aws_s3_bucket", Provider: "aws",
+	return cadomain.Record{AssetID: cadomain.AssetID(team, cadomain.CurrentRule, key), Key: key, Type: "aws_s3_bucket", Provider: "aws",
 		Account: acct, Region: region, Name: name, Tags: map[string]string{"v": fmt.Sprint(version)}, Hash: fmt.Sprintf("h-%s-%d", name, version),
 		Raw: []byte(fmt.Sprintf(`{"arn":%q,"v":%d}`, arn, version))}
 }

@@ -22,9 +22,11 @@ import (
 
 const acct = "111122223333"
 
-func rec(name, region string) cadomain.Record {
+func rec(name, region string) cadomain.Record { return recOf("team-a", name, region) }
+
+func recOf(team, name, region string) cadomain.Record {
 	key := cadomain.Key("aws", acct, region, "aws_s3_bucket", "arn:aws:s3:::"+name)
-	return cadomain.Record{AssetID: cadomain.AssetID(cadomain.CurrentRule, key), Key: key, Type: "aws_s3_bucket", Provider: "aws",
+	return cadomain.Record{AssetID: cadomain.AssetID(team, cadomain.CurrentRule, key), Key: key, Type: "aws_s3_bucket", Provider: "aws",
 		Account: acct, Region: region, Name: name, Tags: map[string]string{"env": "prod"}, Hash: "h", Raw: []byte(`{"name":"` + name + `"}`)}
 }
 
@@ -69,7 +71,7 @@ func world() []projections.Event {
 		scan = append(scan, d)
 	}
 	add("team-a", scan...)
-	add("team-b", inv("inv-b", 1, rec("a", "us-east-1"))...)
+	add("team-b", inv("inv-b", 1, recOf("team-b", "a", "us-east-1"))...)
 	return out
 }
 
@@ -154,7 +156,7 @@ func TestGetAsset(t *testing.T) {
 	assert.Equal(t, "finding", b.History[2].Source)
 
 	// Another team's asset, an unknown id and a malformed one are missing
-	for team, id := range map[string]string{"team-b": rec("c", "eu-west-1").AssetID, "team-a": cadomain.AssetID(cadomain.CurrentRule, "nope"), "team-c": "x"} {
+	for team, id := range map[string]string{"team-b": rec("c", "eu-west-1").AssetID, "team-a": cadomain.AssetID("team-a", cadomain.CurrentRule, "nope"), "team-c": "x"} {
 		_, err := s.GetAsset(ctx, team, id)
 		assert.ErrorIs(t, err, queries.ErrNotFound)
 	}

@@ -151,7 +151,7 @@ func dump(ctx context.Context, s readmodel.Store, coll string) ([]readmodel.Doc,
 func inventoryWorld(team string) []projections.Event {
 	rec := func(uid, typ, region string, v int) cadomain.Record {
 		key := cadomain.Key("aws", pt.PairAccount, region, typ, uid)
-		return cadomain.Record{AssetID: cadomain.AssetID(cadomain.CurrentRule, key), Key: key, Type: typ, Provider: "aws",
+		return cadomain.Record{AssetID: cadomain.AssetID(team, cadomain.CurrentRule, key), Key: key, Type: typ, Provider: "aws",
 			Account: pt.PairAccount, Region: region, Name: uid, Hash: fmt.Sprintf("h%d", v), Raw: []byte(`{"v":1}`)}
 	}
 	trail := rec(pt.RealTrail, "aws_cloudtrail_trail", "eu-north-1", 1)

@@ -356,7 +356,6 @@ func Record(raw []byte, table string) (cadomain.Record, error) {
 		}
 	}
 	rec.Key = cadomain.Key(rec.Provider, rec.Account, rec.Region, rec.Type, uid)
-	rec.AssetID = cadomain.AssetID(cadomain.CurrentRule, rec.Key)
 	for k := range row {
 		if k == "_ctx" || strings.HasPrefix(k, "sp_") {
 			delete(row, k)
