@@ -26,6 +26,10 @@ const (
 	// AssetsCollection: one document per team and asset; (team_id,
 	// asset_id) is unique.
 	AssetsCollection = "asset_cache"
+	// DetailsCollection: per team and asset, what the list never shows:
+	// its sightings (the timeline's input), scopes, latest row (internal;
+	// GET /assets/{id} reads the row). Apart, so asset_cache stays small.
+	DetailsCollection = "asset_details"
 	// ScopesCollection: per team and inventory scope, its assets and its
 	// complete syncs (internal).
 	ScopesCollection = "asset_scopes"
@@ -86,6 +90,7 @@ func (Assets) Collections() []readmodel.CollectionSpec {
 			by("by_team_region", "region", "asset_id"),
 			by("by_team_status", "status", "asset_id"),
 		}},
+		{Name: DetailsCollection, Indexes: []readmodel.Index{by("by_team")}},
 		{Name: ScopesCollection, Indexes: []readmodel.Index{by("by_team")}},
 		{Name: FindingsCollection, Indexes: []readmodel.Index{
 			{Name: "by_team_asset_status", Fields: []readmodel.IndexField{{Path: "team_id"}, {Path: "asset_id"}, {Path: "status"},
@@ -185,18 +190,19 @@ func completes(s cadomain.Scope) bool { return s.Type != "" }
 func inventoryRecorded(ctx context.Context, tx projections.Tx, team string, e cadomain.InventoryRecorded) error {
 	scopes := map[string]*scopeDoc{}
 	for _, r := range e.Records {
-		d, err := loadAsset(ctx, tx, team, r.AssetID, r.Key)
+		a, err := loadAsset(ctx, tx, team, r.AssetID, r.Key)
 		if err != nil {
 			return err
 		}
-		if newer(d, e.ObservedAt, e.ImportID, "inventory_at", "inventory_import") {
-			d["inventory_at"], d["inventory_import"] = readmodel.NormalizeTime(e.ObservedAt), e.ImportID
+		d, x := a.cache, a.detail
+		if newer(x, e.ObservedAt, e.ImportID, "inventory_at", "inventory_import") {
+			x["inventory_at"], x["inventory_import"] = readmodel.NormalizeTime(e.ObservedAt), e.ImportID
 			d["type"], d["provider"], d["account_id"], d["region"] = r.Type, r.Provider, r.Account, r.Region
 			d["name"], d["tags"], d["hash"] = r.Name, fold.TagsDoc(r.Tags), r.Hash
-			d["raw"], d["raw_truncated"] = string(r.Raw), r.RawTruncated
+			x["raw"], x["raw_truncated"] = string(r.Raw), r.RawTruncated
 		}
 		addSource(d, cadomain.SourceInventory)
-		addSighting(d, cadomain.Sighting{ImportID: e.ImportID, At: e.ObservedAt, Hash: r.Hash, Source: cadomain.SourceInventory})
+		addSighting(x, cadomain.Sighting{ImportID: e.ImportID, At: e.ObservedAt, Hash: r.Hash, Source: cadomain.SourceInventory})
 		s := r.Scope()
 		if completes(s) {
 			sc, err := loadScope(ctx, tx, scopes, team, s)
@@ -207,17 +213,17 @@ func inventoryRecorded(ctx context.Context, tx projections.Tx, team string, e ca
 				sc.members[r.AssetID], sc.dirty = true, true
 				sc.list = append(sc.list, r.AssetID)
 			}
-			scopeIDs := fold.Strs(d, "scopes")
+			scopeIDs := fold.Strs(x, "scopes")
 			if !slices.Contains(scopeIDs, sc.doc.ID()) {
 				scopeIDs = append(scopeIDs, sc.doc.ID())
 				slices.Sort(scopeIDs)
-				d["scopes"] = anys(scopeIDs)
+				x["scopes"] = anys(scopeIDs)
 			}
 		}
-		if err := refold(ctx, tx, d, scopes); err != nil {
+		if err := refold(ctx, tx, a, scopes); err != nil {
 			return err
 		}
-		tx.Put(AssetsCollection, d)
+		a.put(tx)
 	}
 	for _, sc := range scopes {
 		sc.put(tx)
@@ -250,17 +256,14 @@ func inventoryCompleted(ctx context.Context, tx projections.Tx, team string, e c
 		}
 		sc.dirty = true
 		for _, id := range sc.list {
-			d, found, err := fold.Get(ctx, tx, AssetsCollection, DocID(team, id))
+			a, err := loadAsset(ctx, tx, team, id, "")
 			if err != nil {
 				return err
 			}
-			if !found {
-				continue
-			}
-			if err := refold(ctx, tx, d, scopes); err != nil {
+			if err := refold(ctx, tx, a, scopes); err != nil {
 				return err
 			}
-			tx.Put(AssetsCollection, d)
+			a.put(tx)
 		}
 	}
 	for _, sc := range scopes {
@@ -269,17 +272,34 @@ func inventoryCompleted(ctx context.Context, tx projections.Tx, team string, e c
 	return nil
 }
 
-// loadAsset returns the asset's document, new when absent.
-func loadAsset(ctx context.Context, tx projections.Tx, team, assetID, key string) (readmodel.Doc, error) {
-	d, found, err := fold.Get(ctx, tx, AssetsCollection, DocID(team, assetID))
+// asset is an asset's two documents: the one lists show (cache) and the
+// rest (detail).
+type asset struct{ cache, detail readmodel.Doc }
+
+func (a asset) put(tx projections.Tx) {
+	tx.Put(AssetsCollection, a.cache)
+	tx.Put(DetailsCollection, a.detail)
+}
+
+// loadAsset returns the asset's documents, new when absent.
+func loadAsset(ctx context.Context, tx projections.Tx, team, assetID, key string) (asset, error) {
+	id := DocID(team, assetID)
+	d, found, err := fold.Get(ctx, tx, AssetsCollection, id)
 	if err != nil {
-		return nil, err
+		return asset{}, err
 	}
 	if !found {
-		d = readmodel.Doc{"_id": DocID(team, assetID), "team_id": team, "asset_id": assetID, "key": key,
+		d = readmodel.Doc{"_id": id, "team_id": team, "asset_id": assetID, "key": key,
 			"identity_rule": string(cadomain.CurrentRule), "open_findings": fold.SeverityCounts{}.Doc(), "open_findings_total": int64(0)}
 	}
-	return d, nil
+	x, found, err := fold.Get(ctx, tx, DetailsCollection, id)
+	if err != nil {
+		return asset{}, err
+	}
+	if !found {
+		x = readmodel.Doc{"_id": id, "team_id": team, "asset_id": assetID}
+	}
+	return asset{cache: d, detail: x}, nil
 }
 
 // newer reports whether a source at (at, importID) is at least as recent
@@ -333,10 +353,11 @@ func addSighting(d readmodel.Doc, s cadomain.Sighting) {
 	d["sightings"] = out
 }
 
-// refold computes d's timeline from its sightings and its scopes' syncs.
-func refold(ctx context.Context, tx projections.Tx, d readmodel.Doc, cache map[string]*scopeDoc) error {
+// refold computes a's timeline from its sightings and its scopes' syncs.
+func refold(ctx context.Context, tx projections.Tx, a asset, cache map[string]*scopeDoc) error {
+	d, x := a.cache, a.detail
 	var syncs []cadomain.Sync
-	for _, id := range fold.Strs(d, "scopes") {
+	for _, id := range fold.Strs(x, "scopes") {
 		sc, ok := cache[id]
 		if !ok {
 			sd, found, err := fold.Get(ctx, tx, ScopesCollection, id)
@@ -351,7 +372,7 @@ func refold(ctx context.Context, tx projections.Tx, d readmodel.Doc, cache map[s
 		}
 		syncs = append(syncs, sc.syncs...)
 	}
-	t := cadomain.Fold(sightingsFrom(d), syncs, fold.Time(d, "first_seen_floor"))
+	t := cadomain.Fold(sightingsFrom(x), syncs, fold.Time(x, "first_seen_floor"))
 	d["status"] = t.Status
 	d["first_seen"], d["last_seen"], d["removed_at"] = fold.TimeOrNil(t.FirstSeen), fold.TimeOrNil(t.LastSeen), fold.TimeOrNil(t.RemovedAt)
 	hist := make([]any, len(t.Changes))

@@ -39,24 +39,25 @@ func findingSightings(ctx context.Context, tx projections.Tx, team string, e csd
 			continue
 		}
 		seen[id] = true
-		d, err := loadAsset(ctx, tx, team, id, key)
+		a, err := loadAsset(ctx, tx, team, id, key)
 		if err != nil {
 			return err
 		}
-		if newer(d, r.ObservedAt, e.ImportID, "finding_at", "finding_import") {
-			d["finding_at"], d["finding_import"] = readmodel.NormalizeTime(r.ObservedAt), e.ImportID
+		d, x := a.cache, a.detail
+		if newer(x, r.ObservedAt, e.ImportID, "finding_at", "finding_import") {
+			x["finding_at"], x["finding_import"] = readmodel.NormalizeTime(r.ObservedAt), e.ImportID
 			d["resource_type"] = r.ResourceType
-			if fold.Time(d, "inventory_at").IsZero() { // an inventory row describes it better
+			if fold.Time(x, "inventory_at").IsZero() { // an inventory row describes it better
 				d["provider"], d["account_id"], d["region"] = r.Provider, r.Account, r.Region
 				d["name"], d["tags"], d["type"] = r.ResourceName, fold.TagsDoc(r.Tags), r.ResourceType
 			}
 		}
 		addSource(d, cadomain.SourceFinding)
-		addSighting(d, cadomain.Sighting{ImportID: e.ImportID, At: r.ObservedAt, Source: cadomain.SourceFinding})
-		if err := refold(ctx, tx, d, nil); err != nil {
+		addSighting(x, cadomain.Sighting{ImportID: e.ImportID, At: r.ObservedAt, Source: cadomain.SourceFinding})
+		if err := refold(ctx, tx, a, nil); err != nil {
 			return err
 		}
-		tx.Put(AssetsCollection, d)
+		a.put(tx)
 	}
 	return nil
 }

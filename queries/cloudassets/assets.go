@@ -21,6 +21,7 @@ import (
 // agree).
 const (
 	assetsCollection   = "asset_cache"
+	detailsCollection  = "asset_details"
 	findingsCollection = "asset_findings"
 	openStatus         = "open"
 )
@@ -169,9 +170,13 @@ func (s *Service) GetAsset(ctx context.Context, team, id string) (AssetDetail, e
 	if queries.Str(d, "team_id") != team {
 		return AssetDetail{}, queries.NotFound("asset", id)
 	}
-	out := AssetDetail{Asset: assetOf(d), IdentityRule: queries.Str(d, "identity_rule"), History: []Change{},
-		RawTruncated: d["raw_truncated"] == true, OpenFindingsList: []AssetFinding{}}
-	if raw := queries.Str(d, "raw"); raw != "" && json.Valid([]byte(raw)) {
+	out := AssetDetail{Asset: assetOf(d), IdentityRule: queries.Str(d, "identity_rule"), History: []Change{}, OpenFindingsList: []AssetFinding{}}
+	x, err := s.assets.Get(ctx, detailsCollection, queries.TeamKey(team, id))
+	if err != nil && !errors.Is(err, readmodel.ErrNotFound) {
+		return AssetDetail{}, fmt.Errorf("get asset: %w", err)
+	}
+	out.RawTruncated = x["raw_truncated"] == true
+	if raw := queries.Str(x, "raw"); raw != "" && json.Valid([]byte(raw)) {
 		out.Raw = json.RawMessage(raw)
 	}
 	for _, h := range queries.Objs(d, "history") {

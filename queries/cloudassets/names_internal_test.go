@@ -15,6 +15,7 @@ func TestNamesMatchTheProjection(t *testing.T) {
 	t.Parallel()
 	assert.Equal(t, cloudassetsproj.AssetsCollection, assetsCollection)
 	assert.Equal(t, cloudassetsproj.FindingsCollection, findingsCollection)
+	assert.Equal(t, cloudassetsproj.DetailsCollection, detailsCollection)
 	assert.Equal(t, csdomain.LifecycleOpen, openStatus)
 	assert.Equal(t, []string{cadomain.StatusPresent, cadomain.StatusRemoved}, assetStatuses)
 }
