@@ -137,9 +137,15 @@ func importReport(ctx context.Context, inv *invocation, c *apiClient, path, form
 
 func printImport(w io.Writer, path string, res cscmd.ImportResult, delta *orchquery.DeltaList) {
 	tool := strings.TrimSpace(res.Tool + " " + res.ToolVersion)
-	if res.Duplicate {
+	inventory := res.Inventory != nil || res.Sync != ""
+	switch {
+	case inventory && res.Duplicate:
+		fmt.Fprintf(w, "%s was imported before as %s: nothing appended\n", path, res.ImportID)
+	case inventory:
+		fmt.Fprintf(w, "imported %s (%s, %s, %s) as %s\n", path, res.Format, tool, humanBytes(res.Size), res.ImportID)
+	case res.Duplicate:
 		fmt.Fprintf(w, "%s was imported before as %s (scan %s): nothing appended\n", path, res.ImportID, res.ScanID)
-	} else {
+	default:
 		fmt.Fprintf(w, "imported %s (%s, %s, %s) as %s into scan %s\n", path, res.Format, tool, humanBytes(res.Size), res.ImportID, res.ScanID)
 	}
 	if c := res.Inventory; c != nil {
