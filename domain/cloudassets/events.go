@@ -37,7 +37,7 @@ type Scope struct {
 // the order of its columns), which tells a changed asset.
 type Record struct {
 	AssetID      string            `json:"asset_id"` // in the importing team (the parser leaves it empty)
-	Key          string            `json:"key"` // what the rule kept: an ARN, an id, or provider|account|region|type|id
+	Key          string            `json:"key"`      // what the rule kept: an ARN, an id, or provider|account|region|type|id
 	Type         string            `json:"type,omitempty"`
 	Provider     string            `json:"provider"`
 	Account      string            `json:"account,omitempty"`
