@@ -116,11 +116,23 @@ var (
 	cweRE = regexp.MustCompile(`^CWE-[0-9]+$`)
 )
 
-// EntryProblem is one invalid field of one entry.
+// ProblemKind classifies an EntryProblem.
+type ProblemKind string
+
+const (
+	ProblemMissing   ProblemKind = "missing"   // a required field absent or empty
+	ProblemInvalid   ProblemKind = "invalid"   // a value of the wrong form
+	ProblemDuplicate ProblemKind = "duplicate" // a CVE id in two entries
+	ProblemCount     ProblemKind = "count"     // count is not the number of entries
+)
+
+// EntryProblem is one invalid field of one entry (Index -1: the catalogue
+// as a whole).
 type EntryProblem struct {
 	Index int    // 0-based position in the feed
 	CVEID string // as written
 	Field string // the feed's name
+	Kind  ProblemKind
 	Issue string
 }
 
@@ -131,21 +143,29 @@ type EntryProblem struct {
 // absent one as Unknown), a CWE not of the form CWE-N.
 func ValidateEntry(e KEVEntry) []EntryProblem {
 	var out []EntryProblem
-	bad := func(field, issue string) { out = append(out, EntryProblem{CVEID: e.CVEID, Field: field, Issue: issue}) }
-	if !cveRE.MatchString(e.CVEID) {
+	bad := func(field, issue string) {
+		out = append(out, EntryProblem{CVEID: e.CVEID, Field: field, Kind: ProblemInvalid, Issue: issue})
+	}
+	missing := func(field string) {
+		out = append(out, EntryProblem{CVEID: e.CVEID, Field: field, Kind: ProblemMissing, Issue: "required, absent or empty"})
+	}
+	switch {
+	case e.CVEID == "":
+		missing("cveID")
+	case !cveRE.MatchString(e.CVEID):
 		bad("cveID", fmt.Sprintf("%q is not a CVE id (CVE-YYYY-NNNN)", e.CVEID))
 	}
 	for f, v := range map[string]string{FieldVendorProject: e.VendorProject, FieldProduct: e.Product,
 		FieldVulnerabilityName: e.VulnerabilityName, FieldShortDescription: e.ShortDescription, FieldRequiredAction: e.RequiredAction} {
 		if strings.TrimSpace(v) == "" {
-			bad(f, "required, absent or empty")
+			missing(f)
 		}
 	}
 	if e.DateAdded.IsZero() {
-		bad(FieldDateAdded, "required, absent or not a date")
+		missing(FieldDateAdded)
 	}
 	if e.DueDate.IsZero() {
-		bad(FieldDueDate, "required, absent or not a date")
+		missing(FieldDueDate)
 	}
 	if e.Ransomware != RansomwareKnown && e.Ransomware != RansomwareUnknown {
 		bad(FieldRansomware, fmt.Sprintf("%q is neither Known nor Unknown", e.Ransomware))
@@ -160,13 +180,14 @@ func ValidateEntry(e KEVEntry) []EntryProblem {
 }
 
 // Validate checks a whole catalogue: every entry valid, no CVE twice, and
-// the count (when the form has one) equal to the number of entries unless
-// allowPartial (excerpts of a real feed keep the real count). A catalogue
+// the count (when the form has one) equal to the number of entries, or,
+// when allowPartial, at least that number (excerpts of a real feed keep the
+// real count). A catalogue
 // that fails is rejected whole: the last accepted one stays in force.
 func (c Catalogue) Validate(allowPartial bool) []EntryProblem {
 	var out []EntryProblem
-	if c.Count >= 0 && !allowPartial && c.Count != len(c.Entries) {
-		out = append(out, EntryProblem{Index: -1, Field: "count", Issue: fmt.Sprintf("the feed says %d entries and holds %d (truncated or inconsistent)", c.Count, len(c.Entries))})
+	if c.Count >= 0 && c.Count != len(c.Entries) && (!allowPartial || c.Count < len(c.Entries)) {
+		out = append(out, EntryProblem{Index: -1, Field: "count", Kind: ProblemCount, Issue: fmt.Sprintf("the feed says %d entries and holds %d (truncated or inconsistent)", c.Count, len(c.Entries))})
 	}
 	seen := make(map[string]int, len(c.Entries))
 	for i, e := range c.Entries {
@@ -175,7 +196,7 @@ func (c Catalogue) Validate(allowPartial bool) []EntryProblem {
 			out = append(out, p)
 		}
 		if j, dup := seen[e.CVEID]; dup && e.CVEID != "" {
-			out = append(out, EntryProblem{Index: i, CVEID: e.CVEID, Field: "cveID", Issue: fmt.Sprintf("also entry %d", j)})
+			out = append(out, EntryProblem{Index: i, CVEID: e.CVEID, Field: "cveID", Kind: ProblemDuplicate, Issue: fmt.Sprintf("also entry %d", j)})
 		}
 		seen[e.CVEID] = i
 	}
