@@ -100,4 +100,3 @@ func digest(parts ...string) string {
 	}
 	return hex.EncodeToString(h.Sum(nil))[:32]
 }
-
