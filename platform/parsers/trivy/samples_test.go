@@ -1,6 +1,7 @@
 package trivy_test
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -206,4 +207,22 @@ func TestSamples_LegacyDerivesClassFromType(t *testing.T) {
 	}
 	assert.Equal(t, map[string]string{"alpine": "os-pkgs", "npm": "lang-pkgs"}, classes)
 	assert.Equal(t, "GHSA-p6mc-m468-83gw", vulns(items)[2].Record.ID)
+}
+
+func TestArtifactKinds_RepositoryAndRootfs(t *testing.T) {
+	base := string(sample(t, jar))
+	repo := strings.Replace(base, `"ArtifactType": "filesystem",`, `"ArtifactType": "repository", "Metadata": {"RepoURL": "https://github.com/example/app", "Branch": "main", "Commit": "0123456789abcdef0123456789abcdef01234567"},`, 1)
+	repo = strings.Replace(repo, `"ArtifactName": "lib/catalina.jar"`, `"ArtifactName": "https://github.com/example/app"`, 1)
+	_, s, err := parseAll(t, []byte(repo))
+	require.NoError(t, err)
+	assert.Equal(t, vuln.Artifact{Kind: vuln.ArtifactRepository, Name: "https://github.com/example/app", Branch: "main", Commit: "0123456789abcdef0123456789abcdef01234567"}, s.Artifact)
+	id, err := s.Artifact.Identity()
+	require.NoError(t, err)
+	assert.Equal(t, vuln.BasisPath, id.Basis)
+
+	rootfs := strings.Replace(base, `"ArtifactType": "filesystem"`, `"ArtifactType": "rootfs"`, 1)
+	_, s, err = parseAll(t, []byte(rootfs))
+	require.NoError(t, err)
+	assert.Equal(t, vuln.ArtifactRootfs, s.Artifact.Kind)
+	assert.Equal(t, 3, s.Vulnerabilities)
 }
