@@ -157,36 +157,96 @@ func sameSet(a, b []string) bool {
 // MergeOutcome is what the catalog-merge rule decides for a record a
 // report brings about a vulnerability already in the catalog.
 type MergeOutcome struct {
-	// Apply: the report's record replaces the stored one
-	// (VulnerabilityUpdated naming Changed).
+	// Apply: Record replaces the stored record (VulnerabilityUpdated
+	// naming Changed).
 	Apply   bool
+	Record  Record
 	Changed []string
-	// Reason says why nothing is applied: "unchanged", "older" (the report
-	// brings a record last modified before the stored one), or "" when
-	// Apply.
+	// Reason says why nothing is applied: "unchanged" (nothing new),
+	// "older" (the report brings a record last modified before the stored
+	// one, or undated against a dated one); "" when Apply.
 	Reason string
 }
 
 // Merge is the catalog-merge rule (decision 47). stored and incoming are
 // records of the same id, normalised.
-//   - Same content: nothing (reason "unchanged").
-//   - The incoming record's LastModifiedAt is before the stored one's: it is
-//     older data (an old report imported late, or a scanner with an older
-//     database); nothing (reason "older").
-//   - The incoming record has no LastModifiedAt and the stored one has:
-//     nothing (reason "older"): an undated word never overrides a dated one.
-//   - Otherwise (later, equal, or the stored one undated) the incoming record
-//     is the newer word on it and replaces the stored one whole; Changed
-//     names the fields that differ. Whole, not field by field: a field a
-//     newer database dropped is dropped, so the catalog is always one
-//     source's record, never a mix of two database versions.
+//   - The incoming record's LastModifiedAt is before the stored one's, or
+//     it has none and the stored one has: it is older data (an old report
+//     imported late, a scanner with an older database); nothing ("older").
+//   - It is later, or the stored one is undated: the incoming record is
+//     the newer word and replaces the stored one whole: a field a newer
+//     database dropped is dropped, so the entry is one database version's
+//     record, never a mix of two.
+//   - Same date (or both undated): both come from the same database state
+//     and differ only by what each scanner version writes (one writes
+//     VendorSeverity or CVSS v4, another does not): the incoming record
+//     only fills what the stored one lacks (empty texts and lists, missing
+//     sources of CVSS and vendor severities); the stored values win. Two
+//     scanner versions importing in turn therefore settle at once instead
+//     of updating the entry back and forth.
+//
+// Changed names the fields that differ between the stored record and the
+// one to store; when none do, nothing is applied ("unchanged").
 func Merge(stored, incoming Record) MergeOutcome {
-	changed := ChangedFields(stored, incoming)
+	var next Record
+	switch {
+	case !stored.LastModifiedAt.IsZero() && (incoming.LastModifiedAt.IsZero() || incoming.LastModifiedAt.Before(stored.LastModifiedAt)):
+		if len(ChangedFields(stored, incoming)) == 0 {
+			return MergeOutcome{Reason: "unchanged"}
+		}
+		return MergeOutcome{Reason: "older"}
+	case incoming.LastModifiedAt.After(stored.LastModifiedAt):
+		next = incoming
+	default: // same date, or both undated
+		next = fill(stored, incoming)
+	}
+	changed := ChangedFields(stored, next)
 	if len(changed) == 0 {
 		return MergeOutcome{Reason: "unchanged"}
 	}
-	if !stored.LastModifiedAt.IsZero() && (incoming.LastModifiedAt.IsZero() || incoming.LastModifiedAt.Before(stored.LastModifiedAt)) {
-		return MergeOutcome{Reason: "older"}
+	return MergeOutcome{Apply: true, Record: next, Changed: changed}
+}
+
+// fill returns stored with what it lacks taken from other.
+func fill(stored, other Record) Record {
+	out := stored
+	out.Aliases = sortedUnique(append(slices.Clone(stored.Aliases), other.Aliases...))
+	if out.Title == "" {
+		out.Title = other.Title
 	}
-	return MergeOutcome{Apply: true, Changed: changed}
+	if out.Description == "" {
+		out.Description = other.Description
+	}
+	if len(out.CWEs) == 0 {
+		out.CWEs = other.CWEs
+	}
+	if len(out.References) == 0 {
+		out.References = other.References
+	}
+	if out.PrimaryURL == "" {
+		out.PrimaryURL = other.PrimaryURL
+	}
+	out.CVSS = union(stored.CVSS, other.CVSS)
+	out.VendorSeverities = union(stored.VendorSeverities, other.VendorSeverities)
+	if out.Severity == "" {
+		out.Severity = other.Severity
+	}
+	if out.SeveritySource == "" {
+		out.SeveritySource = other.SeveritySource
+	}
+	if out.PublishedAt.IsZero() {
+		out.PublishedAt = other.PublishedAt
+	}
+	return out
+}
+
+// union is a with the keys only b has; nil when both are empty.
+func union[V any](a, b map[string]V) map[string]V {
+	if len(a) == 0 && len(b) == 0 {
+		return nil
+	}
+	out := make(map[string]V, len(a)+len(b))
+	maps.Copy(out, b)
+	maps.Copy(out, a)
+	return out
 }
