@@ -209,6 +209,7 @@ type parser struct {
 	// report's artifact is named from it).
 	firstOS, firstOSType string
 	sawOS                bool
+	results              int
 }
 
 // classify turns decoder errors into *ParseErrors; emit's, ctx's and the
@@ -520,15 +521,10 @@ func (r *resultState) complete() {
 }
 
 func (p *parser) result(path string) error {
-	if p.sum.Results != nil {
-		total := 0
-		for _, n := range p.sum.Results {
-			total += n
-		}
-		if total >= MaxResults {
-			return &ParseError{Path: path, Offset: p.offset(), Err: fmt.Errorf("%w: more than %d results", ErrTooManyDistinct, MaxResults)}
-		}
+	if p.results >= MaxResults {
+		return &ParseError{Path: path, Offset: p.offset(), Err: fmt.Errorf("%w: more than %d results", ErrTooManyDistinct, MaxResults)}
 	}
+	p.results++
 	tok, err := p.token(path)
 	if err != nil {
 		return err
