@@ -81,3 +81,17 @@ func TestLimits_HugeArrayOfUnreadValuesIsSkippedInBoundedMemory(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, 1, s.SkippedResults)
 }
+
+func TestLimits_TooManyResults(t *testing.T) {
+	var b bytes.Buffer
+	b.WriteString(`{"SchemaVersion":2,"ArtifactType":"filesystem","Results":[`)
+	for i := 0; i <= trivy.MaxResults; i++ {
+		if i > 0 {
+			b.WriteString(",")
+		}
+		b.WriteString(`{"Target":"f","Class":"secret"}`)
+	}
+	b.WriteString(`]}`)
+	_, _, err := parseAll(t, b.Bytes())
+	requireParseError(t, err, trivy.ErrTooManyDistinct)
+}
