@@ -61,6 +61,13 @@ func OccurrenceIdentityOf(rule IdentityRule, artifact ArtifactIdentity, o Occurr
 	return id, nil
 }
 
+// InScopeOf is the scope rule: a scan of an artifact can fix only that
+// artifact's occurrences (a scan of the image a tag moved to fixes nothing
+// on the image the tag left).
+func (id OccurrenceIdentity) InScopeOf(scanned ArtifactIdentity) bool {
+	return id.Artifact.Kind == scanned.Kind && id.Artifact.Key == scanned.Key
+}
+
 // OccurrencePrefix starts every occurrence id.
 const OccurrencePrefix = "occ-"
 

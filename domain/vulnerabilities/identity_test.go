@@ -99,3 +99,21 @@ func TestFixedVersionsAndStatus(t *testing.T) {
 	assert.False(t, ok)
 	assert.True(t, vuln.Occurrence{FixedVersions: []string{"1"}}.FixAvailable())
 }
+
+func TestScopeRule_AScanOfTheImageATagMovedToFixesNothingOnTheOldOne(t *testing.T) {
+	// Given app:latest scanned on one image, then moved to a rebuilt image and scanned again
+	old := vuln.Artifact{Kind: vuln.ArtifactImage, Name: "app:latest", ImageID: imageID, Tags: []string{"app:latest"}}
+	rebuilt := vuln.Artifact{Kind: vuln.ArtifactImage, Name: "app:latest", ImageID: imageID2, Tags: []string{"app:latest"}}
+	oldID, _ := old.Identity()
+	newID, _ := rebuilt.Identity()
+	onOld, err := vuln.OccurrenceIdentityOf(vuln.IdentityTrivyV1, oldID, occ("musl", "1.1.22-r3", "CVE-2019-14697"))
+	require.NoError(t, err)
+	// Then they are two artifacts, the tag moves, and the old image's occurrence is outside the new scan's scope
+	assert.NotEqual(t, oldID, newID)
+	assert.Equal(t, []vuln.TagMove{{Tag: "app:latest", From: oldID.ID(), To: newID.ID()}},
+		vuln.TagMoves(map[string]string{"app:latest": oldID.ID()}, newID.ID(), rebuilt.Tags))
+	assert.False(t, onOld.InScopeOf(newID))
+	assert.True(t, onOld.InScopeOf(oldID))
+	// A filesystem scan with the same key is another artifact
+	assert.False(t, onOld.InScopeOf(vuln.ArtifactIdentity{Kind: vuln.ArtifactFilesystem, Basis: vuln.BasisPath, Key: imageID}))
+}
