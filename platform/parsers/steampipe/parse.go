@@ -167,7 +167,9 @@ func Parse(ctx context.Context, r io.Reader, table string, emit func(cadomain.Re
 		return sum, &ParseError{Row: -1, Err: fmt.Errorf("%w: a JSON array of rows or an object with rows expected", ErrMalformed)}
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return sum, &ParseError{Row: -1, Err: fmt.Errorf("%w: content after the report", ErrMalformed)}
+		// Several queries' results one after the other: each may be of
+		// another table, which the import could not tell apart.
+		return sum, &ParseError{Row: -1, Err: fmt.Errorf("%w: content after the report (the results of several queries? import one query's output at a time, with its table)", ErrMalformed)}
 	}
 	return sum, nil
 }
