@@ -21,8 +21,10 @@ type IdentityRule string
 // "Asset identity"). An asset's key is:
 //   - its ARN, as written, when it has one ("arn:aws:s3:::logs");
 //   - else an Azure resource id ("/subscriptions/..."), lower case (Azure
-//     ids are case-insensitive);
-//   - else a GCP full resource name ("//compute.googleapis.com/...");
+//     ids are case-insensitive); Steampipe's akas form of it
+//     ("azure:///subscriptions/...") is the same id;
+//   - else a GCP full resource name ("//compute.googleapis.com/..."), which
+//     Steampipe's akas write "gcp://compute.googleapis.com/...";
 //   - else provider, account, region, type and the provider's id of it,
 //     joined by '|' (the type is the inventory table or the scanner's
 //     resource type, so only rows of the same type meet).
@@ -43,6 +45,11 @@ const AssetIDPrefix = "ast-"
 // the tool gave it (an ARN, an akas entry, a resource id, a name).
 func Key(provider, account, region, typ, uid string) string {
 	uid = strings.TrimSpace(uid)
+	if rest, ok := cutPrefixFold(uid, "azure://"); ok {
+		uid = rest
+	} else if rest, ok := cutPrefixFold(uid, "gcp://"); ok {
+		uid = "//" + rest
+	}
 	switch {
 	case uid == "":
 		return ""
@@ -54,6 +61,13 @@ func Key(provider, account, region, typ, uid string) string {
 		return uid
 	}
 	return strings.Join([]string{strings.ToLower(provider), account, region, typ, uid}, "|")
+}
+
+func cutPrefixFold(s, prefix string) (string, bool) {
+	if len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix) {
+		return s[len(prefix):], true
+	}
+	return s, false
 }
 
 // IsGlobalKey reports a key that names the resource by itself (an ARN, an

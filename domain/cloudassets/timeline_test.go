@@ -141,6 +141,13 @@ func TestAssetIdentity(t *testing.T) {
 	if Key("azure", "abc", "", "x", az) != Key("azure", "abc", "", "y", "/subscriptions/abc/resourcegroups/RG/providers/microsoft.storage/storageaccounts/SA") {
 		t.Fatal("Azure ids are case-insensitive")
 	}
+	// Steampipe's akas forms name the same Azure and GCP resources
+	if Key("azure", "abc", "", "azure_storage_account", "azure:///subscriptions/abc/resourcegroups/rg/providers/microsoft.storage/storageaccounts/sa") != Key("azure", "abc", "", "x", az) {
+		t.Fatal("azure akas")
+	}
+	if Key("gcp", "p", "", "gcp_compute_instance", "gcp://compute.googleapis.com/projects/p/zones/z/instances/i") != "//compute.googleapis.com/projects/p/zones/z/instances/i" {
+		t.Fatal("gcp akas")
+	}
 	k := Key("aws", "1", "eu-west-1", "aws_vpc", "vpc-1")
 	if k != "aws|1|eu-west-1|aws_vpc|vpc-1" || IsGlobalKey(k) {
 		t.Fatalf("composite key %q", k)
