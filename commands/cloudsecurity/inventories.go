@@ -79,7 +79,7 @@ func (h *Handlers) inventory(ctx context.Context, meta commands.Meta, cmd *Impor
 func (h *Handlers) notInventory(cmd *ImportReport) error {
 	var v domain.Validator
 	if cmd.Table != "" {
-		v.Add("table", "only an inventory format (steampipe-json) takes a table")
+		v.Add("table", "only an inventory format takes a table: name it (format=steampipe-json) when the report is Steampipe's plain array of rows, which is not detected")
 	}
 	if cmd.Sync != "" {
 		v.Add("sync", "only an inventory format (steampipe-json) takes a sync mode")
