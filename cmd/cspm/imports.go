@@ -26,7 +26,7 @@ import (
 func importCommand() *command {
 	return &command{
 		name:    "import",
-		summary: "import a scanner's report (Prowler OCSF, JSON, CSV, ASFF) into a running server",
+		summary: "import a scanner's report (Prowler OCSF, JSON, CSV, ASFF) or a Steampipe inventory into a running server",
 		args:    "FILE [--format F] [--scan-id ID] [--table T --sync complete|partial]",
 		maxArgs: 1,
 		description: "Streams FILE to a running `cspm serve` (POST /api/v1/imports; --server, by\n" +
@@ -42,7 +42,7 @@ func importCommand() *command {
 		build: func(fs *flag.FlagSet) runFunc {
 			server := fs.String("server", "", "base URL of the running server (default http://<--http-addr>)")
 			timeout := fs.Duration("timeout", 30*time.Minute, "deadline of the upload and import")
-			format := fs.String("format", "", "the report's format: prowler-ocsf, prowler-json, prowler-csv, prowler-asff (default: detected)")
+			format := fs.String("format", "", "the report's format: prowler-ocsf, prowler-json, prowler-csv, prowler-asff, steampipe-json (default: detected)")
 			scanID := fs.String("scan-id", "", "a requested or running scan the report completes (default: the import creates its scan)")
 			asJSON := fs.Bool("json", false, "print the import's result as JSON")
 			table := fs.String("table", "", "inventory formats: the table the query read (aws_s3_bucket)")
