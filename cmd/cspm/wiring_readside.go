@@ -42,6 +42,7 @@ func moduleProjections() []projections.Projection {
 		orchestration.NewScanRuns(),
 		orchestration.NewScanSummaries(),
 		cloudsecurity.NewFindings(),
+		cloudsecurity.NewCompliance(), // compliance (docs/compliance.md)
 		platformproj.NewDashboard(),
 		platformproj.NewCrossModuleReferences(),
 		platformproj.NewAuditLog(),

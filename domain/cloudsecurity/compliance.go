@@ -354,3 +354,49 @@ func CompareRequirements(a, b []RequirementState, after string, limit int) (chan
 func SortRequirements(s []RequirementState) {
 	slices.SortFunc(s, func(x, y RequirementState) int { return cmp.Compare(x.ID, y.ID) })
 }
+
+// ComplianceSnapshotID is the id of the compliance of framework in
+// account as import evaluated it.
+func ComplianceSnapshotID(team, importID, account, framework string) string {
+	return "cmp-" + digest(team, "compliance", importID, account, framework)
+}
+
+// ComplianceFailingID is the id of the list of the findings of check that
+// import reported failing in account.
+func ComplianceFailingID(team, importID, account, check string) string {
+	return "cfl-" + digest(team, "failing", importID, account, check)
+}
+
+// ComplianceReportFormat is the format of Prowler's own compliance
+// reports (one CSV per framework); an import of one is a compliance
+// report, of any other format a findings report.
+const ComplianceReportFormat = "prowler-compliance-csv"
+
+// Sources of a compliance evaluation.
+const (
+	ComplianceFromFindings = "findings"          // derived from a findings report's results
+	ComplianceFromReport   = "compliance_report" // the tool's own compliance report
+)
+
+// ComplianceSourceOf is the source an import of format is.
+func ComplianceSourceOf(format string) string {
+	if format == ComplianceReportFormat {
+		return ComplianceFromReport
+	}
+	return ComplianceFromFindings
+}
+
+// ComplianceTimelineID is the id of the list of the evaluations of
+// framework in account, in time order.
+func ComplianceTimelineID(team, account, framework string) string {
+	return "ctl-" + digest(team, "timeline", account, framework)
+}
+
+// ComplianceTeamFrameworkID is the id of a team's current compliance in
+// framework across its accounts.
+func ComplianceTeamFrameworkID(team, framework string) string {
+	return "ctf-" + digest(team, "framework", framework)
+}
+
+// ComplianceOverviewID is the id of a team's compliance overview.
+func ComplianceOverviewID(team string) string { return "cov-" + digest(team, "overview") }

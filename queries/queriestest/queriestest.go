@@ -33,6 +33,7 @@ func AllProjections() []projections.Projection {
 		orchestrationproj.NewScanRuns(),
 		orchestrationproj.NewScanSummaries(),
 		cloudsecurityproj.NewFindings(),
+		cloudsecurityproj.NewCompliance(),
 		platformproj.NewDashboard(),
 		platformproj.NewCrossModuleReferences(),
 		platformproj.NewAuditLog(),

@@ -1,0 +1,508 @@
+package cloudsecurity
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	csdomain "github.com/cspm-es/cspm-es/domain/cloudsecurity"
+	"github.com/cspm-es/cspm-es/platform/dbregistry"
+	"github.com/cspm-es/cspm-es/platform/readmodel"
+	"github.com/cspm-es/cspm-es/projections"
+	"github.com/cspm-es/cspm-es/projections/fold"
+)
+
+// ComplianceName is the compliance projection's stable name.
+const ComplianceName = "cloudsecurity.compliance"
+
+// Collections of the compliance projection (docs/compliance.md).
+const (
+	// ComplianceScoresCollection: one document per (account, framework,
+	// import): the evaluation's score and every requirement's status, valid
+	// from at until valid_to (the next evaluation's at; null while current).
+	ComplianceScoresCollection = "compliance_scores"
+	// ComplianceFailingCollection: per (import, account, check), the
+	// findings the import reported failing: the changes' moved findings.
+	ComplianceFailingCollection = "compliance_failing"
+	// ComplianceTimelinesCollection: per (account, framework), its
+	// evaluations in time order (internal).
+	ComplianceTimelinesCollection = "compliance_timelines"
+	// ComplianceTeamCollection: per (team, framework), the current status
+	// of each requirement counted over the team's accounts.
+	ComplianceTeamCollection = "compliance_team_frameworks"
+	// ComplianceOverviewCollection: one document per team, the current
+	// counts per framework.
+	ComplianceOverviewCollection = "compliance_overviews"
+	// complianceWorkCollection: an import under way (internal).
+	complianceWorkCollection = "compliance_work"
+)
+
+// Compliance projects imports' results into compliance scores as of every
+// evaluation. It reads the results themselves, not the findings' lifecycle:
+// a requirement's status in an evaluation depends on that evaluation's
+// results only.
+type Compliance struct{}
+
+var _ projections.Projection = Compliance{}
+
+// NewCompliance returns the "cloudsecurity.compliance" projection.
+func NewCompliance() Compliance { return Compliance{} }
+
+// Name implements projections.Projection.
+func (Compliance) Name() string { return ComplianceName }
+
+// Database implements projections.Projection.
+func (Compliance) Database() dbregistry.Constant { return dbregistry.CLOUD_SECURITY }
+
+// EventTypes implements projections.Projection. Muting rules are not among
+// them: muting never changes compliance.
+func (Compliance) EventTypes() []string {
+	return []string{
+		csdomain.ImportStarted{}.EventType(),
+		csdomain.ChecksDescribed{}.EventType(),
+		csdomain.ResultsRecorded{}.EventType(),
+		csdomain.ImportCompleted{}.EventType(),
+	}
+}
+
+// Collections implements projections.Projection. Each index is the filter
+// and sort of one query (queries/cloudsecurity/compliance.go).
+func (Compliance) Collections() []readmodel.CollectionSpec {
+	f := func(p string) readmodel.IndexField { return readmodel.IndexField{Path: p} }
+	d := func(p string) readmodel.IndexField { return readmodel.IndexField{Path: p, Desc: true} }
+	return []readmodel.CollectionSpec{
+		{Name: ComplianceScoresCollection, Indexes: []readmodel.Index{
+			// as of a time: the latest evaluation at or before it.
+			{Name: "by_account_framework_at", Fields: []readmodel.IndexField{f("team_id"), f("account_id"), f("framework"), d("at"), d("seq")}},
+			// as of a scan.
+			{Name: "by_scan_framework", Fields: []readmodel.IndexField{f("team_id"), f("scan_id"), f("framework"), f("account_id")}},
+			// the overview's accounts: the current evaluations.
+			{Name: "by_current_framework", Fields: []readmodel.IndexField{f("team_id"), f("current"), f("framework"), f("account_id")}},
+		}},
+		{Name: ComplianceFailingCollection},
+		{Name: ComplianceTimelinesCollection},
+		{Name: ComplianceTeamCollection},
+		{Name: ComplianceOverviewCollection},
+		{Name: complianceWorkCollection},
+	}
+}
+
+// Apply implements projections.Projection.
+func (Compliance) Apply(ctx context.Context, tx projections.Tx, ev projections.Event) error {
+	team := ev.Metadata.TeamID
+	var err error
+	switch e := fold.Value(ev.Data).(type) {
+	case csdomain.ImportStarted:
+		err = complianceStarted(ctx, tx, team, e)
+	case csdomain.ChecksDescribed:
+		err = complianceChecks(ctx, tx, team, e)
+	case csdomain.ResultsRecorded:
+		err = complianceResults(ctx, tx, team, e)
+	case csdomain.ImportCompleted:
+		err = complianceCompleted(ctx, tx, team, e)
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %w", ComplianceName, err)
+	}
+	return nil
+}
+
+// work is an import under way: its mapping and the tally of each
+// (account, check), kept as JSON in one document.
+type work struct {
+	Format   string                                          `json:"format"`
+	Mapping  csdomain.ComplianceMapping                      `json:"mapping"`
+	Tallies  map[string]map[string]*csdomain.RequirementTally `json:"tallies"`   // account -> check -> tally
+	Provider map[string]string                               `json:"providers"` // account -> provider
+}
+
+func loadWork(ctx context.Context, tx projections.Tx, importID string) (*work, error) {
+	w := &work{Mapping: csdomain.ComplianceMapping{}, Tallies: map[string]map[string]*csdomain.RequirementTally{}, Provider: map[string]string{}}
+	d, found, err := fold.Get(ctx, tx, complianceWorkCollection, "cw-"+importID)
+	if err != nil || !found {
+		return w, err
+	}
+	if err := json.Unmarshal([]byte(fold.Str(d, "state")), w); err != nil {
+		return nil, fmt.Errorf("import %s: work state: %w", importID, err)
+	}
+	if w.Mapping == nil {
+		w.Mapping = csdomain.ComplianceMapping{}
+	}
+	if w.Tallies == nil {
+		w.Tallies = map[string]map[string]*csdomain.RequirementTally{}
+	}
+	if w.Provider == nil {
+		w.Provider = map[string]string{}
+	}
+	return w, nil
+}
+
+func saveWork(tx projections.Tx, team, importID string, w *work) error {
+	b, err := json.Marshal(w)
+	if err != nil {
+		return err
+	}
+	tx.Put(complianceWorkCollection, readmodel.Doc{"_id": "cw-" + importID, "team_id": team, "state": string(b)})
+	return nil
+}
+
+func complianceStarted(ctx context.Context, tx projections.Tx, team string, e csdomain.ImportStarted) error {
+	w, err := loadWork(ctx, tx, e.ImportID)
+	if err != nil {
+		return err
+	}
+	w.Format = e.Format
+	return saveWork(tx, team, e.ImportID, w)
+}
+
+func complianceChecks(ctx context.Context, tx projections.Tx, team string, e csdomain.ChecksDescribed) error {
+	w, err := loadWork(ctx, tx, e.ImportID)
+	if err != nil {
+		return err
+	}
+	w.Mapping.Add(e.Checks)
+	return saveWork(tx, team, e.ImportID, w)
+}
+
+// complianceResults tallies a chunk's results of mapped checks and keeps
+// the findings they report failing.
+func complianceResults(ctx context.Context, tx projections.Tx, team string, e csdomain.ResultsRecorded) error {
+	w, err := loadWork(ctx, tx, e.ImportID)
+	if err != nil {
+		return err
+	}
+	type key struct{ account, check string }
+	failing := map[key][]string{}
+	var order []key
+	for _, r := range e.Results {
+		if len(w.Mapping[r.Check]) == 0 {
+			continue
+		}
+		byCheck := w.Tallies[r.Account]
+		if byCheck == nil {
+			byCheck = map[string]*csdomain.RequirementTally{}
+			w.Tallies[r.Account] = byCheck
+			w.Provider[r.Account] = r.Provider
+		}
+		t := byCheck[r.Check]
+		if t == nil {
+			t = &csdomain.RequirementTally{}
+			byCheck[r.Check] = t
+		}
+		t.Add(r.Result, r.Muted)
+		if r.Result == csdomain.ResultFail {
+			k := key{r.Account, r.Check}
+			if _, ok := failing[k]; !ok {
+				order = append(order, k)
+			}
+			failing[k] = append(failing[k], r.Identity(e.IdentityRule).FindingID(team))
+		}
+	}
+	for _, k := range order {
+		id := csdomain.ComplianceFailingID(team, e.ImportID, k.account, k.check)
+		d, found, err := fold.Get(ctx, tx, ComplianceFailingCollection, id)
+		if err != nil {
+			return err
+		}
+		var ids []any
+		if found {
+			ids, _ = d["findings"].([]any)
+		}
+		for _, f := range failing[k] {
+			ids = append(ids, f)
+		}
+		tx.Put(ComplianceFailingCollection, readmodel.Doc{"_id": id, "team_id": team, "import_id": e.ImportID,
+			"account_id": k.account, "check_id": k.check, "findings": ids})
+	}
+	return saveWork(tx, team, e.ImportID, w)
+}
+
+// complianceCompleted turns the import's tallies into one evaluation per
+// account and framework, and places each in its timeline.
+func complianceCompleted(ctx context.Context, tx projections.Tx, team string, e csdomain.ImportCompleted) error {
+	w, err := loadWork(ctx, tx, e.ImportID)
+	if err != nil {
+		return err
+	}
+	tx.Delete(complianceWorkCollection, "cw-"+e.ImportID)
+	if len(w.Mapping) == 0 {
+		return nil
+	}
+	accounts := map[string]string{}
+	for _, s := range e.Scopes {
+		accounts[s.Account] = s.Provider
+	}
+	maps.Copy(accounts, w.Provider)
+	reqs := w.Mapping.Requirements()
+	source := csdomain.ComplianceSourceOf(w.Format)
+	for _, account := range slices.Sorted(maps.Keys(accounts)) {
+		for _, fw := range slices.Sorted(maps.Keys(reqs)) {
+			ev := csdomain.FrameworkEvaluation{Framework: fw, Requirements: map[string]*csdomain.RequirementTally{}}
+			rows := make([]any, 0, len(reqs[fw]))
+			for _, id := range slices.Sorted(maps.Keys(reqs[fw])) {
+				var t csdomain.RequirementTally
+				checks := reqs[fw][id]
+				for _, c := range checks {
+					if ct := w.Tallies[account][c]; ct != nil {
+						t.Merge(*ct)
+					}
+				}
+				ev.Requirements[id] = &t
+				cl := make([]any, len(checks))
+				for i, c := range checks {
+					cl[i] = c
+				}
+				rows = append(rows, []any{id, string(t.Status()), int64(t.Pass), int64(t.Fail), int64(t.MutedFail), int64(t.Manual), cl})
+			}
+			score := ev.Score()
+			doc := readmodel.Doc{
+				"_id": csdomain.ComplianceSnapshotID(team, e.ImportID, account, fw), "team_id": team,
+				"provider": accounts[account], "account_id": account, "framework": fw,
+				"import_id": e.ImportID, "scan_id": e.ScanID, "source": source, "format": w.Format,
+				"at": readmodel.NormalizeTime(e.EvaluatedAt), "seq": seqKey(e.EvaluatedAt, e.ImportID),
+				"counts": scoreDoc(score), "score": scoreValue(score), "requirements": rows,
+				"valid_to": nil, "current": false,
+			}
+			if err := placeSnapshot(ctx, tx, team, doc); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// seqKey orders the evaluations of one account and framework: by time,
+// then import id (two reports of one scan share the time).
+func seqKey(at time.Time, importID string) string {
+	return readmodel.NormalizeTime(at).Format(readmodel.TimeLayout) + "|" + importID
+}
+
+func scoreDoc(s csdomain.ComplianceScore) map[string]any {
+	return map[string]any{"requirements": int64(s.Requirements), "passed": int64(s.Passed), "failed": int64(s.Failed),
+		"manual": int64(s.Manual), "not_evaluated": int64(s.NotEvaluated), "muted_fail": int64(s.MutedFail)}
+}
+
+func scoreFrom(m map[string]any) csdomain.ComplianceScore {
+	return csdomain.ComplianceScore{Requirements: int(fold.Num(m, "requirements")), Passed: int(fold.Num(m, "passed")),
+		Failed: int(fold.Num(m, "failed")), Manual: int(fold.Num(m, "manual")), NotEvaluated: int(fold.Num(m, "not_evaluated")),
+		MutedFail: int(fold.Num(m, "muted_fail"))}
+}
+
+func scoreValue(s csdomain.ComplianceScore) any {
+	if v, ok := s.Score(); ok {
+		return v
+	}
+	return nil
+}
+
+// placeSnapshot inserts an evaluation into its account and framework's
+// timeline: it is valid until the next one's time (current when there is
+// none), and the one before it is valid until its time. When it becomes
+// the current one, the team's counts trade the old current one for it.
+// Whatever order evaluations arrive in, the timeline, the validities and
+// the team's counts end the same.
+func placeSnapshot(ctx context.Context, tx projections.Tx, team string, doc readmodel.Doc) error {
+	account, fw, id, seq := fold.Str(doc, "account_id"), fold.Str(doc, "framework"), fold.Str(doc, "_id"), fold.Str(doc, "seq")
+	tlID := csdomain.ComplianceTimelineID(team, account, fw)
+	tl, _, err := fold.Get(ctx, tx, ComplianceTimelinesCollection, tlID)
+	if err != nil {
+		return err
+	}
+	type entry struct{ seq, id string }
+	var entries []entry
+	if tl != nil {
+		for _, x := range fold.Objs(tl, "entries") {
+			entries = append(entries, entry{fold.Str(x, "seq"), fold.Str(x, "id")})
+		}
+	}
+	i, found := slices.BinarySearchFunc(entries, seq, func(e entry, s string) int { return strings.Compare(e.seq, s) })
+	if found {
+		return nil // this evaluation is placed already
+	}
+	entries = slices.Insert(entries, i, entry{seq, id})
+	l := make([]any, len(entries))
+	for k, x := range entries {
+		l[k] = map[string]any{"seq": x.seq, "id": x.id}
+	}
+	tx.Put(ComplianceTimelinesCollection, readmodel.Doc{"_id": tlID, "team_id": team, "account_id": account, "framework": fw, "entries": l})
+
+	if i+1 < len(entries) {
+		next, ok, err := fold.Get(ctx, tx, ComplianceScoresCollection, entries[i+1].id)
+		if err != nil {
+			return err
+		}
+		if ok {
+			doc["valid_to"] = next["at"]
+		}
+	}
+	var prev readmodel.Doc
+	if i > 0 {
+		p, ok, err := fold.Get(ctx, tx, ComplianceScoresCollection, entries[i-1].id)
+		if err != nil {
+			return err
+		}
+		if ok {
+			prev = p
+			prev["valid_to"] = doc["at"]
+		}
+	}
+	current := i == len(entries)-1
+	doc["current"] = current
+	if current {
+		var old readmodel.Doc
+		if prev != nil && fold.Flag(prev, "current") {
+			old = prev
+			prev["current"] = false
+		}
+		if err := tradeCurrent(ctx, tx, team, fw, old, doc); err != nil {
+			return err
+		}
+	}
+	if prev != nil {
+		tx.Put(ComplianceScoresCollection, prev)
+	}
+	tx.Put(ComplianceScoresCollection, doc)
+	return nil
+}
+
+// reqRows reads an evaluation's requirement rows: id -> status, muted only.
+func reqRows(d readmodel.Doc) map[string][2]string {
+	out := map[string][2]string{}
+	rows, _ := d["requirements"].([]any)
+	for _, r := range rows {
+		row, _ := r.([]any)
+		if len(row) < 6 {
+			continue
+		}
+		id, _ := row[0].(string)
+		st, _ := row[1].(string)
+		t := csdomain.RequirementTally{Fail: int(fold.Num(map[string]any{"n": row[3]}, "n")), MutedFail: int(fold.Num(map[string]any{"n": row[4]}, "n"))}
+		m := ""
+		if t.OnlyMutedFailures() {
+			m = "muted"
+		}
+		out[id] = [2]string{st, m}
+	}
+	return out
+}
+
+// The team's per-framework requirement rows count accounts:
+// [id, pass, fail, manual, not_evaluated, muted_fail].
+const (
+	teamPass = 1 + iota
+	teamFail
+	teamManual
+	teamNotEvaluated
+	teamMutedFail
+	teamCols
+)
+
+func teamColumn(status string) int {
+	switch csdomain.ParseRequirementStatus(status) {
+	case csdomain.RequirementPass:
+		return teamPass
+	case csdomain.RequirementFail:
+		return teamFail
+	case csdomain.RequirementManual:
+		return teamManual
+	}
+	return teamNotEvaluated
+}
+
+// tradeCurrent replaces old (nil: none) by cur among the team's current
+// evaluations of framework: its per-requirement counts and its overview.
+func tradeCurrent(ctx context.Context, tx projections.Tx, team, fw string, old, cur readmodel.Doc) error {
+	tfID := csdomain.ComplianceTeamFrameworkID(team, fw)
+	tf, _, err := fold.Get(ctx, tx, ComplianceTeamCollection, tfID)
+	if err != nil {
+		return err
+	}
+	counts := map[string][]int64{}
+	if tf != nil {
+		rows, _ := tf["requirements"].([]any)
+		for _, r := range rows {
+			row, _ := r.([]any)
+			if len(row) < teamCols {
+				continue
+			}
+			id, _ := row[0].(string)
+			c := make([]int64, teamCols)
+			for k := 1; k < teamCols; k++ {
+				c[k] = fold.Num(map[string]any{"n": row[k]}, "n")
+			}
+			counts[id] = c
+		}
+	}
+	apply := func(d readmodel.Doc, sign int64) {
+		for id, st := range reqRows(d) {
+			c := counts[id]
+			if c == nil {
+				c = make([]int64, teamCols)
+				counts[id] = c
+			}
+			c[teamColumn(st[0])] += sign
+			if st[1] == "muted" {
+				c[teamMutedFail] += sign
+			}
+		}
+	}
+	accounts := int64(0)
+	if tf != nil {
+		accounts = fold.Num(tf, "accounts")
+	}
+	if old != nil {
+		apply(old, -1)
+		accounts--
+	}
+	apply(cur, 1)
+	accounts++
+	rows := make([]any, 0, len(counts))
+	for _, id := range slices.Sorted(maps.Keys(counts)) {
+		c := counts[id]
+		if c[teamPass]+c[teamFail]+c[teamManual]+c[teamNotEvaluated] == 0 {
+			continue
+		}
+		row := []any{id}
+		for k := 1; k < teamCols; k++ {
+			row = append(row, c[k])
+		}
+		rows = append(rows, row)
+	}
+	tx.Put(ComplianceTeamCollection, readmodel.Doc{"_id": tfID, "team_id": team, "framework": fw, "accounts": accounts, "requirements": rows})
+
+	// The overview: the framework's counts over the current evaluations.
+	ovID := csdomain.ComplianceOverviewID(team)
+	ov, _, err := fold.Get(ctx, tx, ComplianceOverviewCollection, ovID)
+	if err != nil {
+		return err
+	}
+	byFw := map[string]map[string]any{}
+	if ov != nil {
+		for _, x := range fold.Objs(ov, "frameworks") {
+			byFw[fold.Str(x, "framework")] = x
+		}
+	}
+	entry := byFw[fw]
+	var sum csdomain.ComplianceScore
+	var n int64
+	if entry != nil {
+		sum, n = scoreFrom(fold.Obj(entry, "counts")), fold.Num(entry, "accounts")
+	}
+	if old != nil {
+		sum.Sub(scoreFrom(fold.Obj(old, "counts")))
+		n--
+	}
+	sum.Add(scoreFrom(fold.Obj(cur, "counts")))
+	n++
+	byFw[fw] = map[string]any{"framework": fw, "accounts": n, "counts": scoreDoc(sum), "score": scoreValue(sum)}
+	l := make([]any, 0, len(byFw))
+	for _, k := range slices.Sorted(maps.Keys(byFw)) {
+		l = append(l, byFw[k])
+	}
+	tx.Put(ComplianceOverviewCollection, readmodel.Doc{"_id": ovID, "team_id": team, "frameworks": l})
+	return nil
+}
