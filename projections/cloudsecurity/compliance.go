@@ -25,6 +25,11 @@ const (
 	// import): the evaluation's score and every requirement's status, valid
 	// from at until valid_to (the next evaluation's at; null while current).
 	ComplianceScoresCollection = "compliance_scores"
+	// ComplianceRequirementsCollection: the requirements of each
+	// evaluation (same _id as its compliance_scores document), apart so
+	// that lists of scores stay small:
+	// [id, status, pass, fail, muted_fail, manual, [checks]] sorted by id.
+	ComplianceRequirementsCollection = "compliance_requirements"
 	// ComplianceFailingCollection: per (import, account, check), the
 	// findings the import reported failing: the changes' moved findings.
 	ComplianceFailingCollection = "compliance_failing"
@@ -83,6 +88,7 @@ func (Compliance) Collections() []readmodel.CollectionSpec {
 			// the overview's accounts: the current evaluations.
 			{Name: "by_current_framework", Fields: []readmodel.IndexField{f("team_id"), f("current"), f("framework"), f("account_id")}},
 		}},
+		{Name: ComplianceRequirementsCollection},
 		{Name: ComplianceFailingCollection},
 		{Name: ComplianceTimelinesCollection},
 		{Name: ComplianceTeamCollection},
@@ -264,10 +270,11 @@ func complianceCompleted(ctx context.Context, tx projections.Tx, team string, e 
 				"provider": accounts[account], "account_id": account, "framework": fw,
 				"import_id": e.ImportID, "scan_id": e.ScanID, "source": source, "format": w.Format,
 				"at": readmodel.NormalizeTime(e.EvaluatedAt), "seq": seqKey(e.EvaluatedAt, e.ImportID),
-				"counts": scoreDoc(score), "score": scoreValue(score), "requirements": rows,
+				"counts": scoreDoc(score), "score": scoreValue(score),
 				"valid_to": nil, "current": false,
 			}
-			if err := placeSnapshot(ctx, tx, team, doc); err != nil {
+			tx.Put(ComplianceRequirementsCollection, readmodel.Doc{"_id": doc["_id"], "team_id": team, "requirements": rows})
+			if err := placeSnapshot(ctx, tx, team, doc, rows); err != nil {
 				return err
 			}
 		}
@@ -305,7 +312,7 @@ func scoreValue(s csdomain.ComplianceScore) any {
 // the current one, the team's counts trade the old current one for it.
 // Whatever order evaluations arrive in, the timeline, the validities and
 // the team's counts end the same.
-func placeSnapshot(ctx context.Context, tx projections.Tx, team string, doc readmodel.Doc) error {
+func placeSnapshot(ctx context.Context, tx projections.Tx, team string, doc readmodel.Doc, rows []any) error {
 	account, fw, id, seq := fold.Str(doc, "account_id"), fold.Str(doc, "framework"), fold.Str(doc, "_id"), fold.Str(doc, "seq")
 	tlID := csdomain.ComplianceTimelineID(team, account, fw)
 	tl, _, err := fold.Get(ctx, tx, ComplianceTimelinesCollection, tlID)
@@ -354,11 +361,17 @@ func placeSnapshot(ctx context.Context, tx projections.Tx, team string, doc read
 	doc["current"] = current
 	if current {
 		var old readmodel.Doc
+		var oldRows []any
 		if prev != nil && fold.Flag(prev, "current") {
 			old = prev
 			prev["current"] = false
+			r, _, err := fold.Get(ctx, tx, ComplianceRequirementsCollection, prev.ID())
+			if err != nil {
+				return err
+			}
+			oldRows, _ = r["requirements"].([]any)
 		}
-		if err := tradeCurrent(ctx, tx, team, fw, old, doc); err != nil {
+		if err := tradeCurrent(ctx, tx, team, fw, old, oldRows, doc, rows); err != nil {
 			return err
 		}
 	}
@@ -370,9 +383,8 @@ func placeSnapshot(ctx context.Context, tx projections.Tx, team string, doc read
 }
 
 // reqRows reads an evaluation's requirement rows: id -> status, muted only.
-func reqRows(d readmodel.Doc) map[string][2]string {
+func reqRows(rows []any) map[string][2]string {
 	out := map[string][2]string{}
-	rows, _ := d["requirements"].([]any)
 	for _, r := range rows {
 		row, _ := r.([]any)
 		if len(row) < 6 {
@@ -415,7 +427,7 @@ func teamColumn(status string) int {
 
 // tradeCurrent replaces old (nil: none) by cur among the team's current
 // evaluations of framework: its per-requirement counts and its overview.
-func tradeCurrent(ctx context.Context, tx projections.Tx, team, fw string, old, cur readmodel.Doc) error {
+func tradeCurrent(ctx context.Context, tx projections.Tx, team, fw string, old readmodel.Doc, oldRows []any, cur readmodel.Doc, curRows []any) error {
 	tfID := csdomain.ComplianceTeamFrameworkID(team, fw)
 	tf, _, err := fold.Get(ctx, tx, ComplianceTeamCollection, tfID)
 	if err != nil {
@@ -437,8 +449,8 @@ func tradeCurrent(ctx context.Context, tx projections.Tx, team, fw string, old, 
 			counts[id] = c
 		}
 	}
-	apply := func(d readmodel.Doc, sign int64) {
-		for id, st := range reqRows(d) {
+	apply := func(rows []any, sign int64) {
+		for id, st := range reqRows(rows) {
 			c := counts[id]
 			if c == nil {
 				c = make([]int64, teamCols)
@@ -455,10 +467,10 @@ func tradeCurrent(ctx context.Context, tx projections.Tx, team, fw string, old, 
 		accounts = fold.Num(tf, "accounts")
 	}
 	if old != nil {
-		apply(old, -1)
+		apply(oldRows, -1)
 		accounts--
 	}
-	apply(cur, 1)
+	apply(curRows, 1)
 	accounts++
 	rows := make([]any, 0, len(counts))
 	for _, id := range slices.Sorted(maps.Keys(counts)) {

@@ -2,6 +2,7 @@ package cloudsecurity_test
 
 import (
 	"context"
+	"maps"
 	"os"
 	"slices"
 	"testing"
@@ -55,9 +56,13 @@ func reqStatuses(d map[string]any) map[string]string {
 	return out
 }
 
+// snapshot is an evaluation's score document with its requirements.
 func snapshot(t *testing.T, tx *projectionstest.MemTx, team, importID, account, fw string) map[string]any {
 	t.Helper()
-	return tx.Doc(t, cloudsecurity.ComplianceScoresCollection, csdomain.ComplianceSnapshotID(team, importID, account, fw))
+	id := csdomain.ComplianceSnapshotID(team, importID, account, fw)
+	d := maps.Clone(tx.Doc(t, cloudsecurity.ComplianceScoresCollection, id))
+	d["requirements"] = tx.Doc(t, cloudsecurity.ComplianceRequirementsCollection, id)["requirements"]
+	return d
 }
 
 // importOf turns a Prowler sample into the events of its import, as the
