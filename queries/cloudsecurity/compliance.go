@@ -1,0 +1,671 @@
+package cloudsecurity
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/cspm-es/cspm-es/domain"
+	csdomain "github.com/cspm-es/cspm-es/domain/cloudsecurity"
+	"github.com/cspm-es/cspm-es/platform/readmodel"
+	"github.com/cspm-es/cspm-es/queries"
+)
+
+// The compliance queries (docs/compliance.md). Every answer is bounded:
+// the overview is one document per team plus a page of accounts; a
+// framework page is one evaluation (one indexed read) and its
+// requirements (one document), paged; the changes are two evaluations
+// compared requirement by requirement, paged, and the findings that moved
+// one requirement, paged. None grows with the team's findings.
+
+// The read models projections/cloudsecurity's compliance projection writes.
+const (
+	complianceScoresCollection       = "compliance_scores"
+	complianceRequirementsCollection = "compliance_requirements"
+	complianceFailingCollection      = "compliance_failing"
+	complianceTeamCollection         = "compliance_team_frameworks"
+	complianceOverviewCollection     = "compliance_overviews"
+)
+
+// Compliance page sizes: small by default.
+const (
+	DefaultCompliancePage   = 20
+	DefaultRequirementsPage = 50
+)
+
+// ComplianceCounts counts a framework's requirements by status.
+type ComplianceCounts struct {
+	Requirements int64 `json:"requirements"`
+	Passed       int64 `json:"passed"`
+	Failed       int64 `json:"failed"`
+	Manual       int64 `json:"manual"`
+	NotEvaluated int64 `json:"not_evaluated"`
+	MutedFail    int64 `json:"muted_fail"`
+}
+
+func countsOf(m map[string]any) ComplianceCounts {
+	return ComplianceCounts{Requirements: queries.Num(m, "requirements"), Passed: queries.Num(m, "passed"),
+		Failed: queries.Num(m, "failed"), Manual: queries.Num(m, "manual"), NotEvaluated: queries.Num(m, "not_evaluated"),
+		MutedFail: queries.Num(m, "muted_fail")}
+}
+
+func scoreOf(d map[string]any) *float64 {
+	if v, ok := d["score"].(float64); ok {
+		return &v
+	}
+	return nil
+}
+
+// FrameworkScore is a team's current compliance in one framework over its
+// accounts (a requirement counts once per account).
+type FrameworkScore struct {
+	Framework string           `json:"framework"`
+	Accounts  int64            `json:"accounts"`
+	Counts    ComplianceCounts `json:"counts"`
+	Score     *float64         `json:"score"`
+}
+
+// Evaluation is one account's compliance in one framework as one import
+// evaluated it, valid from At until ValidTo (absent while current).
+type Evaluation struct {
+	Account   string           `json:"account"`
+	Provider  string           `json:"provider,omitempty"`
+	Framework string           `json:"framework"`
+	ScanID    string           `json:"scan_id"`
+	ImportID  string           `json:"import_id"`
+	Source    string           `json:"source"` // findings or compliance_report
+	At        time.Time        `json:"at"`
+	ValidTo   *time.Time       `json:"valid_to,omitempty"`
+	Current   bool             `json:"current"`
+	Counts    ComplianceCounts `json:"counts"`
+	Score     *float64         `json:"score"`
+	id        string
+}
+
+func evaluationOf(d readmodel.Doc) Evaluation {
+	e := Evaluation{Account: queries.Str(d, "account_id"), Provider: queries.Str(d, "provider"), Framework: queries.Str(d, "framework"),
+		ScanID: queries.Str(d, "scan_id"), ImportID: queries.Str(d, "import_id"), Source: queries.Str(d, "source"),
+		At: queries.When(d, "at"), Counts: countsOf(queries.Obj(d, "counts")), Score: scoreOf(d), id: d.ID()}
+	e.Current, _ = d["current"].(bool)
+	if t := queries.When(d, "valid_to"); !t.IsZero() {
+		e.ValidTo = &t
+	}
+	return e
+}
+
+// ComplianceOverview is a team's current compliance: per framework, and a
+// page of its accounts' current evaluations.
+type ComplianceOverview struct {
+	Formula    string           `json:"formula"`
+	Frameworks []FrameworkScore `json:"frameworks"`
+	Accounts   []Evaluation     `json:"accounts"`
+	NextCursor string           `json:"next_cursor,omitempty"`
+}
+
+// GetComplianceOverview answers GET /api/v1/compliance: the team's
+// frameworks (one document) and a page of current evaluations per account
+// (framework, then account; only framework's when given).
+func (s *Service) GetComplianceOverview(ctx context.Context, team, framework string, p queries.Page) (ComplianceOverview, error) {
+	if team == "" {
+		return ComplianceOverview{}, queries.ErrNoTeam
+	}
+	var v domain.Validator
+	p.Check(&v)
+	queries.CheckText(&v, "framework", framework)
+	if err := v.Err(); err != nil {
+		return ComplianceOverview{}, err
+	}
+	out := ComplianceOverview{Formula: csdomain.ScoreFormula, Frameworks: []FrameworkScore{}, Accounts: []Evaluation{}}
+	d, err := s.cloudSecurity.Get(ctx, complianceOverviewCollection, csdomain.ComplianceOverviewID(team))
+	switch {
+	case errors.Is(err, readmodel.ErrNotFound):
+	case err != nil:
+		return ComplianceOverview{}, fmt.Errorf("get compliance overview: %w", err)
+	case queries.Str(d, "team_id") == team:
+		for _, f := range queries.Objs(d, "frameworks") {
+			if framework != "" && queries.Str(f, "framework") != framework {
+				continue
+			}
+			out.Frameworks = append(out.Frameworks, FrameworkScore{Framework: queries.Str(f, "framework"),
+				Accounts: queries.Num(f, "accounts"), Counts: countsOf(queries.Obj(f, "counts")), Score: scoreOf(f)})
+		}
+	}
+	terms := []readmodel.Filter{readmodel.Eq("team_id", team), readmodel.Eq("current", true)}
+	terms = queries.AppendEq(terms, "framework", framework)
+	limit := p.Limit
+	if limit == 0 {
+		limit = DefaultCompliancePage
+	}
+	page, err := queries.Find(ctx, s.cloudSecurity, complianceScoresCollection, readmodel.FindOptions{
+		Filter: readmodel.And(terms...),
+		Sort:   []readmodel.SortField{readmodel.Asc("framework"), readmodel.Asc("account_id")},
+		Limit:  limit, Cursor: p.Cursor,
+	})
+	if err != nil {
+		return ComplianceOverview{}, fmt.Errorf("list current compliance: %w", err)
+	}
+	for _, d := range page.Docs {
+		out.Accounts = append(out.Accounts, evaluationOf(d))
+	}
+	out.NextCursor = page.NextCursor
+	return out, nil
+}
+
+// FrameworkQuery selects a framework's compliance: of one account (its
+// current evaluation, or as of a time, or of a scan) or, with no account,
+// the team's current one over its accounts.
+type FrameworkQuery struct {
+	Framework string
+	Account   string
+	AsOf      time.Time
+	ScanID    string
+	Page      queries.Page
+}
+
+// Requirement is one requirement's status in an evaluation, with the tally
+// of its checks' results there (Accounts instead, for the team).
+type Requirement struct {
+	ID        string            `json:"id"`
+	Status    string            `json:"status"`
+	Pass      int64             `json:"pass"`
+	Fail      int64             `json:"fail"`
+	MutedFail int64             `json:"muted_fail"`
+	Manual    int64             `json:"manual"`
+	Checks    []string          `json:"checks,omitempty"`
+	Accounts  *AccountsByStatus `json:"accounts,omitempty"`
+}
+
+// AccountsByStatus counts a team's accounts by a requirement's status.
+type AccountsByStatus struct {
+	Pass         int64 `json:"pass"`
+	Fail         int64 `json:"fail"`
+	Manual       int64 `json:"manual"`
+	NotEvaluated int64 `json:"not_evaluated"`
+	MutedFail    int64 `json:"muted_fail"`
+}
+
+// Difference is a requirement a findings report and a compliance report of
+// the same account and time disagree on.
+type Difference struct {
+	Requirement    string `json:"requirement"`
+	Findings       string `json:"findings"`          // status derived from the findings report
+	Report         string `json:"compliance_report"` // status in the tool's compliance report
+	ReportImportID string `json:"compliance_report_import_id"`
+}
+
+// FrameworkCompliance is a framework's page.
+type FrameworkCompliance struct {
+	Formula      string           `json:"formula"`
+	Framework    string           `json:"framework"`
+	Scope        string           `json:"scope"` // account or team
+	Evaluation   *Evaluation      `json:"evaluation,omitempty"`
+	Accounts     int64            `json:"accounts,omitempty"`
+	Counts       ComplianceCounts `json:"counts"`
+	Score        *float64         `json:"score"`
+	Requirements []Requirement    `json:"requirements"`
+	NextCursor   string           `json:"next_cursor,omitempty"`
+	// Differences, when another report of the same account and time
+	// exists (a findings report and a compliance report of one scan):
+	// the requirements they disagree on (at most maxDifferences).
+	Differences []Difference `json:"differences,omitempty"`
+}
+
+const maxDifferences = 100
+
+func checkFramework(v *domain.Validator, fw string) {
+	v.Check(fw != "", "framework", "is required")
+	queries.CheckText(v, "framework", fw)
+}
+
+// GetFrameworkCompliance answers GET /api/v1/compliance/{framework}.
+func (s *Service) GetFrameworkCompliance(ctx context.Context, team string, q FrameworkQuery) (FrameworkCompliance, error) {
+	if team == "" {
+		return FrameworkCompliance{}, queries.ErrNoTeam
+	}
+	var v domain.Validator
+	q.Page.Check(&v)
+	checkFramework(&v, q.Framework)
+	queries.CheckText(&v, "account", q.Account)
+	queries.CheckText(&v, "scan_id", q.ScanID)
+	v.Check(q.AsOf.IsZero() || q.ScanID == "", "as_of", "cannot be given with scan_id")
+	v.Check(q.AsOf.IsZero() || q.Account != "", "account", "is required with as_of (the team's compliance as of a time is not kept; see docs/compliance.md)")
+	after, err := decodeReqCursor(q.Page.Cursor)
+	if err != nil {
+		v.Add("cursor", "is not a cursor of this list")
+	}
+	if err := v.Err(); err != nil {
+		return FrameworkCompliance{}, err
+	}
+	limit := q.Page.Limit
+	if limit == 0 {
+		limit = DefaultRequirementsPage
+	}
+	out := FrameworkCompliance{Formula: csdomain.ScoreFormula, Framework: q.Framework, Requirements: []Requirement{}}
+	if q.Account == "" && q.ScanID == "" {
+		return s.teamFramework(ctx, team, out, after, limit)
+	}
+	ev, err := s.evaluation(ctx, team, q.Framework, q.Account, q.AsOf, q.ScanID, "")
+	if err != nil {
+		return FrameworkCompliance{}, err
+	}
+	if ev == nil {
+		return FrameworkCompliance{}, queries.NotFound("compliance", q.Framework)
+	}
+	out.Scope, out.Evaluation, out.Counts, out.Score = "account", ev, ev.Counts, ev.Score
+	rows, err := s.requirementRows(ctx, team, ev.id)
+	if err != nil {
+		return FrameworkCompliance{}, err
+	}
+	i := startAfter(rows, after)
+	for _, r := range rows[i:min(i+limit, len(rows))] {
+		out.Requirements = append(out.Requirements, requirementOf(r))
+	}
+	if i+limit < len(rows) {
+		out.NextCursor = encodeReqCursor(rowID(rows[i+limit-1]))
+	}
+	out.Differences, err = s.differences(ctx, team, ev, rows)
+	return out, err
+}
+
+func (s *Service) teamFramework(ctx context.Context, team string, out FrameworkCompliance, after string, limit int) (FrameworkCompliance, error) {
+	out.Scope = "team"
+	d, err := s.cloudSecurity.Get(ctx, complianceTeamCollection, csdomain.ComplianceTeamFrameworkID(team, out.Framework))
+	switch {
+	case errors.Is(err, readmodel.ErrNotFound), err == nil && queries.Str(d, "team_id") != team:
+		return FrameworkCompliance{}, queries.NotFound("compliance", out.Framework)
+	case err != nil:
+		return FrameworkCompliance{}, fmt.Errorf("get team compliance: %w", err)
+	}
+	out.Accounts = queries.Num(d, "accounts")
+	rows, _ := d["requirements"].([]any)
+	var sum csdomain.ComplianceScore
+	for _, r := range rows {
+		row, _ := r.([]any)
+		if len(row) < 6 {
+			continue
+		}
+		a := AccountsByStatus{Pass: num(row[1]), Fail: num(row[2]), Manual: num(row[3]), NotEvaluated: num(row[4]), MutedFail: num(row[5])}
+		sum.Requirements += int(a.Pass + a.Fail + a.Manual + a.NotEvaluated)
+		sum.Passed += int(a.Pass)
+		sum.Failed += int(a.Fail)
+		sum.Manual += int(a.Manual)
+		sum.NotEvaluated += int(a.NotEvaluated)
+		sum.MutedFail += int(a.MutedFail)
+	}
+	out.Counts = ComplianceCounts{Requirements: int64(sum.Requirements), Passed: int64(sum.Passed), Failed: int64(sum.Failed),
+		Manual: int64(sum.Manual), NotEvaluated: int64(sum.NotEvaluated), MutedFail: int64(sum.MutedFail)}
+	if v, ok := sum.Score(); ok {
+		out.Score = &v
+	}
+	i := startAfter(rows, after)
+	for _, r := range rows[i:min(i+limit, len(rows))] {
+		row, _ := r.([]any)
+		if len(row) < 6 {
+			continue
+		}
+		a := AccountsByStatus{Pass: num(row[1]), Fail: num(row[2]), Manual: num(row[3]), NotEvaluated: num(row[4]), MutedFail: num(row[5])}
+		// Over the accounts, the same rule: any failing account fails it.
+		t := csdomain.RequirementTally{Pass: int(a.Pass), Fail: int(a.Fail), Manual: int(a.Manual)}
+		out.Requirements = append(out.Requirements, Requirement{ID: rowID(r), Status: string(t.Status()), Accounts: &a})
+	}
+	if i+limit < len(rows) {
+		out.NextCursor = encodeReqCursor(rowID(rows[i+limit-1]))
+	}
+	return out, nil
+}
+
+// evaluation finds one evaluation: of a scan (the account inferred when
+// the scan evaluated one account), as of a time, or the current one.
+// field names the parameter a scan id came from in errors. nil: none.
+func (s *Service) evaluation(ctx context.Context, team, fw, account string, asOf time.Time, scanID, field string) (*Evaluation, error) {
+	terms := []readmodel.Filter{readmodel.Eq("team_id", team)}
+	var sort []readmodel.SortField
+	limit := 1
+	switch {
+	case scanID != "":
+		terms = append(terms, readmodel.Eq("scan_id", scanID), readmodel.Eq("framework", fw))
+		terms = queries.AppendEq(terms, "account_id", account)
+		sort = []readmodel.SortField{readmodel.Asc("account_id")}
+		limit = 2
+	default:
+		terms = append(terms, readmodel.Eq("account_id", account), readmodel.Eq("framework", fw))
+		if !asOf.IsZero() {
+			terms = append(terms, readmodel.Lte("at", readmodel.NormalizeTime(asOf)))
+		}
+		sort = []readmodel.SortField{readmodel.Desc("at"), readmodel.Desc("seq")}
+	}
+	page, err := queries.Find(ctx, s.cloudSecurity, complianceScoresCollection, readmodel.FindOptions{
+		Filter: readmodel.And(terms...), Sort: sort, Limit: limit})
+	if err != nil {
+		return nil, fmt.Errorf("find compliance evaluation: %w", err)
+	}
+	if len(page.Docs) == 0 {
+		return nil, nil
+	}
+	if len(page.Docs) > 1 && queries.Str(page.Docs[0], "account_id") != queries.Str(page.Docs[1], "account_id") {
+		var v domain.Validator
+		if field == "" {
+			field = "scan_id"
+		}
+		v.Add("account", "is required: scan %q (%s) evaluated several accounts", scanID, field)
+		return nil, v.Err()
+	}
+	e := evaluationOf(page.Docs[0])
+	return &e, nil
+}
+
+func (s *Service) requirementRows(ctx context.Context, team, id string) ([]any, error) {
+	d, err := s.cloudSecurity.Get(ctx, complianceRequirementsCollection, id)
+	switch {
+	case errors.Is(err, readmodel.ErrNotFound):
+		return nil, nil
+	case err != nil:
+		return nil, fmt.Errorf("get compliance requirements: %w", err)
+	case queries.Str(d, "team_id") != team:
+		return nil, nil
+	}
+	rows, _ := d["requirements"].([]any)
+	return rows, nil
+}
+
+// differences compares ev with another report of its account, framework
+// and time (a findings report beside a compliance report).
+func (s *Service) differences(ctx context.Context, team string, ev *Evaluation, rows []any) ([]Difference, error) {
+	page, err := queries.Find(ctx, s.cloudSecurity, complianceScoresCollection, readmodel.FindOptions{
+		Filter: readmodel.And(readmodel.Eq("team_id", team), readmodel.Eq("account_id", ev.Account),
+			readmodel.Eq("framework", ev.Framework), readmodel.Eq("at", readmodel.NormalizeTime(ev.At))),
+		Sort: []readmodel.SortField{readmodel.Desc("at"), readmodel.Desc("seq")}, Limit: 4})
+	if err != nil {
+		return nil, fmt.Errorf("find reports of the same scan: %w", err)
+	}
+	for _, d := range page.Docs {
+		other := evaluationOf(d)
+		if other.id == ev.id || other.Source == ev.Source {
+			continue
+		}
+		otherRows, err := s.requirementRows(ctx, team, other.id)
+		if err != nil {
+			return nil, err
+		}
+		findings, report, reportImport := rows, otherRows, other.ImportID
+		if ev.Source == csdomain.ComplianceFromReport {
+			findings, report, reportImport = otherRows, rows, ev.ImportID
+		}
+		changes, _, _ := csdomain.CompareRequirements(states(findings), states(report), "", maxDifferences)
+		out := make([]Difference, len(changes))
+		for i, c := range changes {
+			out[i] = Difference{Requirement: c.Requirement, Findings: string(c.From), Report: string(c.To), ReportImportID: reportImport}
+		}
+		return out, nil
+	}
+	return nil, nil
+}
+
+func states(rows []any) []csdomain.RequirementState {
+	out := make([]csdomain.RequirementState, 0, len(rows))
+	for _, r := range rows {
+		row, _ := r.([]any)
+		if len(row) < 2 {
+			continue
+		}
+		st, _ := row[1].(string)
+		out = append(out, csdomain.RequirementState{ID: rowID(r), Status: csdomain.ParseRequirementStatus(st)})
+	}
+	return out
+}
+
+func num(v any) int64 { return queries.Num(map[string]any{"n": v}, "n") }
+
+func rowID(r any) string {
+	row, _ := r.([]any)
+	if len(row) == 0 {
+		return ""
+	}
+	id, _ := row[0].(string)
+	return id
+}
+
+func requirementOf(r any) Requirement {
+	row, _ := r.([]any)
+	out := Requirement{ID: rowID(r)}
+	if len(row) >= 6 {
+		out.Status, _ = row[1].(string)
+		out.Pass, out.Fail, out.MutedFail, out.Manual = num(row[2]), num(row[3]), num(row[4]), num(row[5])
+	}
+	if len(row) >= 7 {
+		cs, _ := row[6].([]any)
+		for _, c := range cs {
+			if s, ok := c.(string); ok {
+				out.Checks = append(out.Checks, s)
+			}
+		}
+	}
+	return out
+}
+
+// startAfter is the index of the first row after id (rows sorted by id).
+func startAfter(rows []any, after string) int {
+	if after == "" {
+		return 0
+	}
+	i, found := slices.BinarySearchFunc(rows, after, func(r any, id string) int { return strings.Compare(rowID(r), id) })
+	if found {
+		i++
+	}
+	return i
+}
+
+func encodeReqCursor(id string) string {
+	return base64.RawURLEncoding.EncodeToString([]byte("r:" + id))
+}
+
+func decodeReqCursor(c string) (string, error) {
+	if c == "" {
+		return "", nil
+	}
+	b, err := base64.RawURLEncoding.DecodeString(c)
+	if err != nil || !strings.HasPrefix(string(b), "r:") {
+		return "", errors.New("not a cursor")
+	}
+	return string(b[2:]), nil
+}
+
+// ChangesQuery asks what changed in a framework between two evaluations:
+// From and To are each an RFC3339 time (then Account is required) or a
+// scan id (the account inferred when the scan evaluated one). With
+// Requirement, the findings that moved that requirement.
+type ChangesQuery struct {
+	Framework   string
+	Account     string
+	From, To    string
+	Requirement string
+	Page        queries.Page
+}
+
+// RequirementMove is a requirement whose status changed.
+type RequirementMove struct {
+	Requirement string `json:"requirement"`
+	From        string `json:"from"`
+	To          string `json:"to"`
+	FailFrom    int64  `json:"fail_from"` // failing results of its checks then
+	FailTo      int64  `json:"fail_to"`
+}
+
+// MovedFinding is a finding of a requirement's checks that failed at one
+// end and not at the other.
+type MovedFinding struct {
+	FindingID string `json:"finding_id"`
+	Check     string `json:"check_id"`
+	From      string `json:"from"` // failing or not_failing
+	To        string `json:"to"`
+}
+
+// ComplianceChanges is one page of changes.
+type ComplianceChanges struct {
+	Framework    string            `json:"framework"`
+	From         *Evaluation       `json:"from"`
+	To           *Evaluation       `json:"to"`
+	Requirements []RequirementMove `json:"requirements,omitempty"`
+	Requirement  string            `json:"requirement,omitempty"`
+	Findings     []MovedFinding    `json:"findings,omitempty"`
+	NextCursor   string            `json:"next_cursor,omitempty"`
+}
+
+// GetComplianceChanges answers GET /api/v1/compliance/{framework}/changes.
+func (s *Service) GetComplianceChanges(ctx context.Context, team string, q ChangesQuery) (ComplianceChanges, error) {
+	if team == "" {
+		return ComplianceChanges{}, queries.ErrNoTeam
+	}
+	var v domain.Validator
+	q.Page.Check(&v)
+	checkFramework(&v, q.Framework)
+	queries.CheckText(&v, "account", q.Account)
+	queries.CheckText(&v, "requirement", q.Requirement)
+	end := func(field, s string) (time.Time, string) {
+		v.Check(s != "", field, "is required (an RFC3339 time or a scan id)")
+		queries.CheckText(&v, field, s)
+		if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+			v.Check(q.Account != "", "account", "is required when %s is a time", field)
+			return t, ""
+		}
+		return time.Time{}, s
+	}
+	fromAt, fromScan := end("from", q.From)
+	toAt, toScan := end("to", q.To)
+	after, err := decodeReqCursor(q.Page.Cursor)
+	if err != nil {
+		v.Add("cursor", "is not a cursor of this list")
+	}
+	if err := v.Err(); err != nil {
+		return ComplianceChanges{}, err
+	}
+	out := ComplianceChanges{Framework: q.Framework}
+	if out.From, err = s.evaluation(ctx, team, q.Framework, q.Account, fromAt, fromScan, "from"); err != nil {
+		return ComplianceChanges{}, err
+	}
+	if out.To, err = s.evaluation(ctx, team, q.Framework, q.Account, toAt, toScan, "to"); err != nil {
+		return ComplianceChanges{}, err
+	}
+	if out.To == nil {
+		return ComplianceChanges{}, queries.NotFound("compliance", q.Framework)
+	}
+	if out.From != nil && out.From.Account != out.To.Account {
+		v.Add("to", "evaluated account %q, from evaluated %q", out.To.Account, out.From.Account)
+		return ComplianceChanges{}, v.Err()
+	}
+	limit := q.Page.Limit
+	if limit == 0 {
+		limit = DefaultCompliancePage
+	}
+	var fromRows []any
+	if out.From != nil {
+		if fromRows, err = s.requirementRows(ctx, team, out.From.id); err != nil {
+			return ComplianceChanges{}, err
+		}
+	}
+	toRows, err := s.requirementRows(ctx, team, out.To.id)
+	if err != nil {
+		return ComplianceChanges{}, err
+	}
+	if q.Requirement != "" {
+		return s.movedFindings(ctx, team, out, q.Requirement, fromRows, toRows, after, limit)
+	}
+	changes, last, more := csdomain.CompareRequirements(states(fromRows), states(toRows), after, limit)
+	fails := func(rows []any, id string) int64 {
+		i, found := slices.BinarySearchFunc(rows, id, func(r any, id string) int { return strings.Compare(rowID(r), id) })
+		if !found {
+			return 0
+		}
+		return requirementOf(rows[i]).Fail
+	}
+	out.Requirements = make([]RequirementMove, len(changes))
+	for i, c := range changes {
+		out.Requirements[i] = RequirementMove{Requirement: c.Requirement, From: string(c.From), To: string(c.To),
+			FailFrom: fails(fromRows, c.Requirement), FailTo: fails(toRows, c.Requirement)}
+	}
+	if more {
+		out.NextCursor = encodeReqCursor(last)
+	}
+	return out, nil
+}
+
+// movedFindings lists the findings of requirement's checks failing at one
+// end and not at the other, by finding id.
+func (s *Service) movedFindings(ctx context.Context, team string, out ComplianceChanges, req string, fromRows, toRows []any, after string, limit int) (ComplianceChanges, error) {
+	out.Requirement = req
+	out.Findings = []MovedFinding{}
+	checks := map[string]bool{}
+	for _, rows := range [][]any{fromRows, toRows} {
+		i, found := slices.BinarySearchFunc(rows, req, func(r any, id string) int { return strings.Compare(rowID(r), id) })
+		if found {
+			for _, c := range requirementOf(rows[i]).Checks {
+				checks[c] = true
+			}
+		}
+	}
+	failing := func(ev *Evaluation, check string) (map[string]bool, error) {
+		set := map[string]bool{}
+		if ev == nil {
+			return set, nil
+		}
+		d, err := s.cloudSecurity.Get(ctx, complianceFailingCollection, csdomain.ComplianceFailingID(team, ev.ImportID, ev.Account, check))
+		switch {
+		case errors.Is(err, readmodel.ErrNotFound):
+			return set, nil
+		case err != nil:
+			return nil, fmt.Errorf("get failing findings: %w", err)
+		}
+		ids, _ := d["findings"].([]any)
+		for _, id := range ids {
+			if s, ok := id.(string); ok {
+				set[s] = true
+			}
+		}
+		return set, nil
+	}
+	var moved []MovedFinding
+	for _, c := range slices.Sorted(func(yield func(string) bool) {
+		for c := range checks {
+			if !yield(c) {
+				return
+			}
+		}
+	}) {
+		a, err := failing(out.From, c)
+		if err != nil {
+			return ComplianceChanges{}, err
+		}
+		b, err := failing(out.To, c)
+		if err != nil {
+			return ComplianceChanges{}, err
+		}
+		for id := range a {
+			if !b[id] {
+				moved = append(moved, MovedFinding{FindingID: id, Check: c, From: "failing", To: "not_failing"})
+			}
+		}
+		for id := range b {
+			if !a[id] {
+				moved = append(moved, MovedFinding{FindingID: id, Check: c, From: "not_failing", To: "failing"})
+			}
+		}
+	}
+	slices.SortFunc(moved, func(x, y MovedFinding) int { return strings.Compare(x.FindingID+"|"+x.Check, y.FindingID+"|"+y.Check) })
+	i := 0
+	if after != "" {
+		i, _ = slices.BinarySearchFunc(moved, after, func(m MovedFinding, k string) int { return strings.Compare(m.FindingID+"|"+m.Check, k) })
+		for i < len(moved) && moved[i].FindingID+"|"+moved[i].Check <= after {
+			i++
+		}
+	}
+	end := min(i+limit, len(moved))
+	out.Findings = append(out.Findings, moved[i:end]...)
+	if end < len(moved) {
+		out.NextCursor = encodeReqCursor(moved[end-1].FindingID + "|" + moved[end-1].Check)
+	}
+	return out, nil
+}
