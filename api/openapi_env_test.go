@@ -103,7 +103,8 @@ func newContractEnv(t *testing.T, mutate ...func(*api.ServerConfig, *api.Deps)) 
 	reg := dbregistry.MustNew("")
 	proj := newSyncProjector(t, store, reg, dir,
 		orchestrationproj.NewScanRuns(), orchestrationproj.NewScanSummaries(),
-		cloudsecurityproj.NewFindings(), platformproj.NewDashboard(), platformproj.NewAPIKeys(), platformproj.NewAuditLog())
+		cloudsecurityproj.NewFindings(), platformproj.NewDashboard(), platformproj.NewAPIKeys(), platformproj.NewAuditLog(),
+		cloudsecurityproj.NewCompliance())
 	env := &contractEnv{store: store, projects: proj, admin: &contractAdmin{}}
 	codec := eventstore.NewDomainCodec()
 	kit := commands.NewKit(store, codec, time.Now)

@@ -279,6 +279,10 @@ func QueryReads() map[string][]string {
 		// Muting rules.
 		"GET /api/v1/muting-rules":     readsMutingRules,
 		"GET /api/v1/muting-rules/:id": readsMutingRules,
+		// Compliance.
+		"GET /api/v1/compliance":                    readsCompliance,
+		"GET /api/v1/compliance/:framework":         readsCompliance,
+		"GET /api/v1/compliance/:framework/changes": readsCompliance,
 	}
 }
 

@@ -475,9 +475,10 @@ func decodeReqCursor(c string) (string, error) {
 }
 
 // ChangesQuery asks what changed in a framework between two evaluations:
-// From and To are each an RFC3339 time (then Account is required) or a
-// scan id (the account inferred when the scan evaluated one). With
-// Requirement, the findings that moved that requirement.
+// From and To are each an RFC3339 time or a scan id (the account inferred
+// when the scan evaluated one); Account is required unless To is a scan
+// id. To absent: the current evaluation; From absent: the one before To.
+// With Requirement, the findings that moved that requirement.
 type ChangesQuery struct {
 	Framework   string
 	Account     string
@@ -526,10 +527,11 @@ func (s *Service) GetComplianceChanges(ctx context.Context, team string, q Chang
 	queries.CheckText(&v, "account", q.Account)
 	queries.CheckText(&v, "requirement", q.Requirement)
 	end := func(field, s string) (time.Time, string) {
-		v.Check(s != "", field, "is required (an RFC3339 time or a scan id)")
 		queries.CheckText(&v, field, s)
+		if s == "" {
+			return time.Time{}, ""
+		}
 		if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
-			v.Check(q.Account != "", "account", "is required when %s is a time", field)
 			return t, ""
 		}
 		return time.Time{}, s
@@ -543,15 +545,30 @@ func (s *Service) GetComplianceChanges(ctx context.Context, team string, q Chang
 	if err := v.Err(); err != nil {
 		return ComplianceChanges{}, err
 	}
-	out := ComplianceChanges{Framework: q.Framework}
-	if out.From, err = s.evaluation(ctx, team, q.Framework, q.Account, fromAt, fromScan, "from"); err != nil {
-		return ComplianceChanges{}, err
+	if q.Account == "" && toScan == "" {
+		// Which account's changes? The framework must be the team's
+		// first (another team's answers as a missing one).
+		if _, err := s.teamFramework(ctx, team, FrameworkCompliance{Framework: q.Framework}, "", 1); err != nil {
+			return ComplianceChanges{}, err
+		}
+		v.Add("account", "is required unless to is a scan id")
+		return ComplianceChanges{}, v.Err()
 	}
+	out := ComplianceChanges{Framework: q.Framework}
 	if out.To, err = s.evaluation(ctx, team, q.Framework, q.Account, toAt, toScan, "to"); err != nil {
 		return ComplianceChanges{}, err
 	}
 	if out.To == nil {
 		return ComplianceChanges{}, queries.NotFound("compliance", q.Framework)
+	}
+	switch {
+	case fromScan != "" || !fromAt.IsZero():
+		out.From, err = s.evaluation(ctx, team, q.Framework, out.To.Account, fromAt, fromScan, "from")
+	default: // the evaluation before to
+		out.From, err = s.previous(ctx, team, out.To)
+	}
+	if err != nil {
+		return ComplianceChanges{}, err
 	}
 	if out.From != nil && out.From.Account != out.To.Account {
 		v.Add("to", "evaluated account %q, from evaluated %q", out.To.Account, out.From.Account)
@@ -591,6 +608,28 @@ func (s *Service) GetComplianceChanges(ctx context.Context, team string, q Chang
 		out.NextCursor = encodeReqCursor(last)
 	}
 	return out, nil
+}
+
+// previous is the evaluation of ev's account and framework before it
+// (nil: none).
+func (s *Service) previous(ctx context.Context, team string, ev *Evaluation) (*Evaluation, error) {
+	d, err := s.cloudSecurity.Get(ctx, complianceScoresCollection, ev.id)
+	if err != nil {
+		return nil, fmt.Errorf("get compliance evaluation: %w", err)
+	}
+	page, err := queries.Find(ctx, s.cloudSecurity, complianceScoresCollection, readmodel.FindOptions{
+		Filter: readmodel.And(readmodel.Eq("team_id", team), readmodel.Eq("account_id", ev.Account),
+			readmodel.Eq("framework", ev.Framework), readmodel.Lte("at", readmodel.NormalizeTime(ev.At)),
+			readmodel.Lt("seq", queries.Str(d, "seq"))),
+		Sort: []readmodel.SortField{readmodel.Desc("at"), readmodel.Desc("seq")}, Limit: 1})
+	if err != nil {
+		return nil, fmt.Errorf("find the previous compliance evaluation: %w", err)
+	}
+	if len(page.Docs) == 0 {
+		return nil, nil
+	}
+	e := evaluationOf(page.Docs[0])
+	return &e, nil
 }
 
 // movedFindings lists the findings of requirement's checks failing at one

@@ -118,6 +118,13 @@ func TestCompliance_Queries(t *testing.T) {
 		{Requirement: "3.9", From: "not_evaluated", To: "fail", FailTo: 1},
 	}, moves)
 
+	// Without from and to: the account's current evaluation against the one before.
+	latest, err := e.svc.GetComplianceChanges(ctx, "team-a", cloudsecurity.ChangesQuery{Framework: "CIS-5.0", Account: acct})
+	require.NoError(t, err)
+	assert.Equal(t, "scan-1", latest.From.ScanID)
+	assert.Equal(t, "scan-2", latest.To.ScanID)
+	assert.Equal(t, moves, latest.Requirements)
+
 	// The findings that moved 3.1: scan 1's three failures.
 	ch, err := e.svc.GetComplianceChanges(ctx, "team-a", cloudsecurity.ChangesQuery{Framework: "CIS-5.0", Account: acct,
 		From: projectionstest.T0.Add(time.Hour).Format(time.RFC3339), To: projectionstest.T0.Add(3 * time.Hour).Format(time.RFC3339), Requirement: "3.1"})
@@ -141,7 +148,10 @@ func TestCompliance_QueriesBadInputAndIsolation(t *testing.T) {
 	_, err := e.svc.GetFrameworkCompliance(ctx, "team-a", cloudsecurity.FrameworkQuery{Framework: "CIS-5.0", AsOf: time.Now()})
 	require.ErrorAs(t, err, &ve)
 	assert.Contains(t, err.Error(), "account")
-	_, err = e.svc.GetComplianceChanges(ctx, "team-a", cloudsecurity.ChangesQuery{Framework: "CIS-5.0", From: "2026-01-01T00:00:00Z", To: "scan-2"})
+	_, err = e.svc.GetComplianceChanges(ctx, "team-a", cloudsecurity.ChangesQuery{Framework: "CIS-5.0", To: "2026-01-01T00:00:00Z"})
+	require.ErrorAs(t, err, &ve)
+	assert.Contains(t, err.Error(), "account")
+	_, err = e.svc.GetComplianceChanges(ctx, "team-a", cloudsecurity.ChangesQuery{Framework: "CIS-5.0"})
 	require.ErrorAs(t, err, &ve)
 	_, err = e.svc.GetFrameworkCompliance(ctx, "team-a", cloudsecurity.FrameworkQuery{Framework: "CIS-5.0", Page: queries.Page{Cursor: "!!"}})
 	require.ErrorAs(t, err, &ve)
