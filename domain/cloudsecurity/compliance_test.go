@@ -71,7 +71,9 @@ func TestSummarizeCompliance(t *testing.T) {
 }
 
 func TestCompareRequirements(t *testing.T) {
-	st := func(id string, s cs.RequirementStatus) cs.RequirementState { return cs.RequirementState{ID: id, Status: s} }
+	st := func(id string, s cs.RequirementStatus) cs.RequirementState {
+		return cs.RequirementState{ID: id, Status: s}
+	}
 	a := []cs.RequirementState{st("1", cs.RequirementFail), st("2", cs.RequirementPass), st("3", cs.RequirementPass), st("5", cs.RequirementFail)}
 	b := []cs.RequirementState{st("1", cs.RequirementPass), st("2", cs.RequirementPass), st("3", cs.RequirementFail), st("4", cs.RequirementManual)}
 	all, _, more := cs.CompareRequirements(a, b, "", 0)

@@ -120,10 +120,10 @@ func (Compliance) Apply(ctx context.Context, tx projections.Tx, ev projections.E
 // work is an import under way: its mapping and the tally of each
 // (account, check), kept as JSON in one document.
 type work struct {
-	Format   string                                          `json:"format"`
-	Mapping  csdomain.ComplianceMapping                      `json:"mapping"`
+	Format   string                                           `json:"format"`
+	Mapping  csdomain.ComplianceMapping                       `json:"mapping"`
 	Tallies  map[string]map[string]*csdomain.RequirementTally `json:"tallies"`   // account -> check -> tally
-	Provider map[string]string                               `json:"providers"` // account -> provider
+	Provider map[string]string                                `json:"providers"` // account -> provider
 }
 
 func loadWork(ctx context.Context, tx projections.Tx, importID string) (*work, error) {
