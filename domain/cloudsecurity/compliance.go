@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"maps"
 	"slices"
+	"strings"
 )
 
 // Compliance. A scanner maps each of its checks to requirements of
@@ -400,3 +401,38 @@ func ComplianceTeamFrameworkID(team, framework string) string {
 
 // ComplianceOverviewID is the id of a team's compliance overview.
 func ComplianceOverviewID(team string) string { return "cov-" + digest(team, "overview") }
+
+// ReportFramework names the framework of a compliance report as findings
+// name it ("<Framework>-<Version>", Prowler's unmapped.compliance keys):
+// a report whose rows name no version (Prowler's CIS reports say "CIS")
+// takes it from the report's file name, which Prowler writes as
+// "<output>_<framework>_<version>_<provider>.csv" ("..._cis_5.0_aws.csv").
+// Any other name is kept.
+func ReportFramework(framework, fileName string) string {
+	if framework == "" || fileName == "" || hasVersion(framework) {
+		return framework
+	}
+	base := strings.ToLower(fileName)
+	if i := strings.LastIndexAny(base, "/\\"); i >= 0 {
+		base = base[i+1:]
+	}
+	base = strings.TrimSuffix(base, ".csv")
+	key := "_" + strings.ReplaceAll(strings.ToLower(framework), "-", "_") + "_"
+	i := strings.LastIndex("_"+base, key)
+	if i < 0 {
+		return framework
+	}
+	rest := ("_" + base)[i+len(key):]
+	v, _, _ := strings.Cut(rest, "_")
+	if !hasVersion(v) || strings.Trim(v, "0123456789.") != "" {
+		return framework
+	}
+	return framework + "-" + v
+}
+
+// hasVersion reports a name ending in a version ("CIS-5.0", "2.0").
+func hasVersion(s string) bool {
+	i := strings.LastIndexAny(s, "-_ ")
+	v := s[i+1:]
+	return v != "" && v[0] >= '0' && v[0] <= '9' && strings.Contains(v, ".")
+}

@@ -91,3 +91,17 @@ func TestCompareRequirements(t *testing.T) {
 	assert.False(t, more)
 	assert.Equal(t, all, append(p1, p2...))
 }
+
+func TestReportFramework(t *testing.T) {
+	for _, tc := range []struct{ fw, file, want string }{
+		{"CIS", "prowler-output-123456789012-20250101120000_cis_5.0_aws.csv", "CIS-5.0"},
+		{"CIS", "out/x_cis_4.0.1_aws.csv", "CIS-4.0.1"},
+		{"CIS", "report.csv", "CIS"},
+		{"CIS", "", "CIS"},
+		{"NIST-CSF-2.0", "x_nist_csf_2.0_aws.csv", "NIST-CSF-2.0"},
+		{"NIST-CSF", "x_nist_csf_2.0_aws.csv", "NIST-CSF-2.0"},
+		{"MITRE-ATTACK", "x_mitre_attack_aws.csv", "MITRE-ATTACK"},
+	} {
+		assert.Equal(t, tc.want, cs.ReportFramework(tc.fw, tc.file), "%s in %s", tc.fw, tc.file)
+	}
+}

@@ -121,6 +121,7 @@ func (Compliance) Apply(ctx context.Context, tx projections.Tx, ev projections.E
 // (account, check), kept as JSON in one document.
 type work struct {
 	Format   string                                           `json:"format"`
+	FileName string                                           `json:"file_name,omitempty"`
 	Mapping  csdomain.ComplianceMapping                       `json:"mapping"`
 	Tallies  map[string]map[string]*csdomain.RequirementTally `json:"tallies"`   // account -> check -> tally
 	Provider map[string]string                                `json:"providers"` // account -> provider
@@ -161,7 +162,7 @@ func complianceStarted(ctx context.Context, tx projections.Tx, team string, e cs
 	if err != nil {
 		return err
 	}
-	w.Format = e.Format
+	w.Format, w.FileName = e.Format, e.FileName
 	return saveWork(tx, team, e.ImportID, w)
 }
 
@@ -170,7 +171,21 @@ func complianceChecks(ctx context.Context, tx projections.Tx, team string, e csd
 	if err != nil {
 		return err
 	}
-	w.Mapping.Add(e.Checks)
+	checks := e.Checks
+	if csdomain.ComplianceSourceOf(w.Format) == csdomain.ComplianceFromReport {
+		// A compliance report may name its framework without its version
+		// (Prowler's CIS reports): the file name gives it.
+		checks = make([]csdomain.CheckInfo, len(e.Checks))
+		for i, c := range e.Checks {
+			renamed := make(map[string][]string, len(c.Compliance))
+			for fw, ids := range c.Compliance {
+				renamed[csdomain.ReportFramework(fw, w.FileName)] = ids
+			}
+			c.Compliance = renamed
+			checks[i] = c
+		}
+	}
+	w.Mapping.Add(checks)
 	return saveWork(tx, team, e.ImportID, w)
 }
 
@@ -218,8 +233,16 @@ func complianceResults(ctx context.Context, tx projections.Tx, team string, e cs
 		if found {
 			ids, _ = d["findings"].([]any)
 		}
+		seen := make(map[string]bool, len(ids))
+		for _, f := range ids {
+			s, _ := f.(string)
+			seen[s] = true
+		}
 		for _, f := range failing[k] {
-			ids = append(ids, f)
+			if !seen[f] { // a report may give a finding twice
+				seen[f] = true
+				ids = append(ids, f)
+			}
 		}
 		tx.Put(ComplianceFailingCollection, readmodel.Doc{"_id": id, "team_id": team, "import_id": e.ImportID,
 			"account_id": k.account, "check_id": k.check, "findings": ids})

@@ -208,10 +208,12 @@ type FrameworkCompliance struct {
 	Score        *float64         `json:"score"`
 	Requirements []Requirement    `json:"requirements"`
 	NextCursor   string           `json:"next_cursor,omitempty"`
-	// Differences, when another report of the same account and time
-	// exists (a findings report and a compliance report of one scan):
-	// the requirements they disagree on (at most maxDifferences).
-	Differences []Difference `json:"differences,omitempty"`
+	// ComparedWith is the evaluation of the other source of the same scan
+	// (a findings report beside the tool's compliance report), when there
+	// is one; Differences the requirements they disagree on (at most
+	// maxDifferences; empty: they agree).
+	ComparedWith *Evaluation  `json:"compared_with,omitempty"`
+	Differences  []Difference `json:"differences,omitempty"`
 }
 
 const maxDifferences = 100
@@ -267,7 +269,10 @@ func (s *Service) GetFrameworkCompliance(ctx context.Context, team string, q Fra
 	if i+limit < len(rows) {
 		out.NextCursor = encodeReqCursor(rowID(rows[i+limit-1]))
 	}
-	out.Differences, err = s.differences(ctx, team, ev, rows)
+	other, diffs, err := s.differences(ctx, team, ev, rows)
+	if other != nil {
+		out.ComparedWith, out.Differences = other, diffs
+	}
 	return out, err
 }
 
@@ -372,37 +377,62 @@ func (s *Service) requirementRows(ctx context.Context, team, id string) ([]any, 
 	return rows, nil
 }
 
-// differences compares ev with another report of its account, framework
-// and time (a findings report beside a compliance report).
-func (s *Service) differences(ctx context.Context, team string, ev *Evaluation, rows []any) ([]Difference, error) {
+// sameScanWindow bounds how far apart a findings report and a compliance
+// report of one scan may be dated: Prowler writes the compliance CSV's
+// ASSESSMENTDATE in the scanning machine's local time, without a zone,
+// while OCSF carries UTC; the widest offset is 14 hours.
+const sameScanWindow = 14 * time.Hour
+
+// differences compares ev with the report of the other source of its
+// account and framework that evaluated the same scan: the same scan id,
+// else the nearest in time within sameScanWindow (a findings report beside
+// a compliance report).
+func (s *Service) differences(ctx context.Context, team string, ev *Evaluation, rows []any) (*Evaluation, []Difference, error) {
+	base := []readmodel.Filter{readmodel.Eq("team_id", team), readmodel.Eq("account_id", ev.Account), readmodel.Eq("framework", ev.Framework)}
 	page, err := queries.Find(ctx, s.cloudSecurity, complianceScoresCollection, readmodel.FindOptions{
-		Filter: readmodel.And(readmodel.Eq("team_id", team), readmodel.Eq("account_id", ev.Account),
-			readmodel.Eq("framework", ev.Framework), readmodel.Eq("at", readmodel.NormalizeTime(ev.At))),
-		Sort: []readmodel.SortField{readmodel.Desc("at"), readmodel.Desc("seq")}, Limit: 4})
+		Filter: readmodel.And(append(base, readmodel.Gte("at", readmodel.NormalizeTime(ev.At.Add(-sameScanWindow))),
+			readmodel.Lte("at", readmodel.NormalizeTime(ev.At.Add(sameScanWindow))))...),
+		Sort: []readmodel.SortField{readmodel.Desc("at"), readmodel.Desc("seq")}, Limit: 8})
 	if err != nil {
-		return nil, fmt.Errorf("find reports of the same scan: %w", err)
+		return nil, nil, fmt.Errorf("find reports of the same scan: %w", err)
 	}
+	var other *Evaluation
 	for _, d := range page.Docs {
-		other := evaluationOf(d)
-		if other.id == ev.id || other.Source == ev.Source {
+		o := evaluationOf(d)
+		if o.id == ev.id || o.Source == ev.Source {
 			continue
 		}
-		otherRows, err := s.requirementRows(ctx, team, other.id)
-		if err != nil {
-			return nil, err
+		switch {
+		case other == nil, o.ScanID == ev.ScanID && other.ScanID != ev.ScanID:
+			other = &o
+		case (o.ScanID == ev.ScanID) == (other.ScanID == ev.ScanID) && absDur(o.At.Sub(ev.At)) < absDur(other.At.Sub(ev.At)):
+			other = &o
 		}
-		findings, report, reportImport := rows, otherRows, other.ImportID
-		if ev.Source == csdomain.ComplianceFromReport {
-			findings, report, reportImport = otherRows, rows, ev.ImportID
-		}
-		changes, _, _ := csdomain.CompareRequirements(states(findings), states(report), "", maxDifferences)
-		out := make([]Difference, len(changes))
-		for i, c := range changes {
-			out[i] = Difference{Requirement: c.Requirement, Findings: string(c.From), Report: string(c.To), ReportImportID: reportImport}
-		}
-		return out, nil
 	}
-	return nil, nil
+	if other == nil {
+		return nil, nil, nil
+	}
+	otherRows, err := s.requirementRows(ctx, team, other.id)
+	if err != nil {
+		return nil, nil, err
+	}
+	findings, report, reportImport := rows, otherRows, other.ImportID
+	if ev.Source == csdomain.ComplianceFromReport {
+		findings, report, reportImport = otherRows, rows, ev.ImportID
+	}
+	changes, _, _ := csdomain.CompareRequirements(states(findings), states(report), "", maxDifferences)
+	out := make([]Difference, len(changes))
+	for i, c := range changes {
+		out[i] = Difference{Requirement: c.Requirement, Findings: string(c.From), Report: string(c.To), ReportImportID: reportImport}
+	}
+	return other, out, nil
+}
+
+func absDur(d time.Duration) time.Duration {
+	if d < 0 {
+		return -d
+	}
+	return d
 }
 
 func states(rows []any) []csdomain.RequirementState {
