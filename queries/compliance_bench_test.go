@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	csdomain "github.com/cspm-es/cspm-es/domain/cloudsecurity"
+	"github.com/cspm-es/cspm-es/platform/dbregistry"
 	"github.com/cspm-es/cspm-es/queries"
 	csquery "github.com/cspm-es/cspm-es/queries/cloudsecurity"
 	qt "github.com/cspm-es/cspm-es/queries/queriestest"
@@ -41,6 +43,17 @@ func BenchmarkImportedCompliance(b *testing.B) {
 				}
 				return nil
 			}
+			// The floor of this machine in this run: one document read by
+			// id (what every answer costs at least), to read the p99s
+			// against on a shared machine.
+			b.Run("baseline/get_one_document", func(b *testing.B) {
+				store := e.Stores[dbregistry.CLOUD_SECURITY]
+				id := csdomain.ComplianceOverviewID(benchTeam)
+				measure(b, func(int) error {
+					_, err := store.Get(ctx, "compliance_overviews", id)
+					return err
+				})
+			})
 			b.Run("overview", func(b *testing.B) {
 				measure(b, func(int) error {
 					ov, err := e.findings.GetComplianceOverview(ctx, benchTeam, "", queries.Page{})

@@ -120,6 +120,21 @@ func (m ComplianceMapping) Add(checks []CheckInfo) {
 	}
 }
 
+// CheckMapping is one check's frameworks and requirements.
+type CheckMapping struct {
+	Check      string
+	Frameworks map[string][]string
+}
+
+// Checks lists the mapping's checks, sorted.
+func (m ComplianceMapping) Checks() []CheckMapping {
+	out := make([]CheckMapping, 0, len(m))
+	for _, c := range slices.Sorted(maps.Keys(m)) {
+		out = append(out, CheckMapping{Check: c, Frameworks: m[c]})
+	}
+	return out
+}
+
 // Frameworks lists the mapped frameworks, sorted.
 func (m ComplianceMapping) Frameworks() []string {
 	set := map[string]bool{}

@@ -2,6 +2,8 @@ package cloudsecurity
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -117,44 +119,59 @@ func (Compliance) Apply(ctx context.Context, tx projections.Tx, ev projections.E
 	return nil
 }
 
-// work is an import under way: its mapping and the tally of each
-// (account, check), kept as JSON in one document.
+// An import under way is kept in small working documents, so that a chunk
+// of results reads only what it touches (a Prowler report maps ~500
+// checks to ~20 frameworks; an organisation's report holds many
+// accounts):
+//   - "cw-<import>": the format, the file name, the mapped checks and the
+//     accounts seen (JSON in "state");
+//   - "cwm-<import>-<check>": one check's mapping (JSON);
+//   - "cwt-<import>-<account>": one account's tally per check (JSON).
+//
+// All are removed when the import completes.
 type work struct {
-	Format   string                                           `json:"format"`
-	FileName string                                           `json:"file_name,omitempty"`
-	Mapping  csdomain.ComplianceMapping                       `json:"mapping"`
-	Tallies  map[string]map[string]*csdomain.RequirementTally `json:"tallies"`   // account -> check -> tally
-	Provider map[string]string                                `json:"providers"` // account -> provider
+	Format   string            `json:"format"`
+	FileName string            `json:"file_name,omitempty"`
+	Checks   []string          `json:"checks,omitempty"`   // mapped checks, sorted
+	Accounts map[string]string `json:"accounts,omitempty"` // account -> provider, of results of mapped checks
 }
 
-func loadWork(ctx context.Context, tx projections.Tx, importID string) (*work, error) {
-	w := &work{Mapping: csdomain.ComplianceMapping{}, Tallies: map[string]map[string]*csdomain.RequirementTally{}, Provider: map[string]string{}}
-	d, found, err := fold.Get(ctx, tx, complianceWorkCollection, "cw-"+importID)
+func workID(importID string) string { return "cw-" + importID }
+
+func workPartID(kind, importID, key string) string {
+	sum := sha256.Sum256([]byte(key))
+	return kind + "-" + importID + "-" + hex.EncodeToString(sum[:12])
+}
+
+func getJSON(ctx context.Context, tx projections.Tx, id string, v any) (bool, error) {
+	d, found, err := fold.Get(ctx, tx, complianceWorkCollection, id)
 	if err != nil || !found {
-		return w, err
+		return false, err
 	}
-	if err := json.Unmarshal([]byte(fold.Str(d, "state")), w); err != nil {
-		return nil, fmt.Errorf("import %s: work state: %w", importID, err)
+	if err := json.Unmarshal([]byte(fold.Str(d, "state")), v); err != nil {
+		return false, fmt.Errorf("work state %s: %w", id, err)
 	}
-	if w.Mapping == nil {
-		w.Mapping = csdomain.ComplianceMapping{}
-	}
-	if w.Tallies == nil {
-		w.Tallies = map[string]map[string]*csdomain.RequirementTally{}
-	}
-	if w.Provider == nil {
-		w.Provider = map[string]string{}
-	}
-	return w, nil
+	return true, nil
 }
 
-func saveWork(tx projections.Tx, team, importID string, w *work) error {
-	b, err := json.Marshal(w)
+func putJSON(tx projections.Tx, team, id string, v any) error {
+	b, err := json.Marshal(v)
 	if err != nil {
 		return err
 	}
-	tx.Put(complianceWorkCollection, readmodel.Doc{"_id": "cw-" + importID, "team_id": team, "state": string(b)})
+	tx.Put(complianceWorkCollection, readmodel.Doc{"_id": id, "team_id": team, "state": string(b)})
 	return nil
+}
+
+func loadWork(ctx context.Context, tx projections.Tx, importID string) (*work, error) {
+	w := &work{}
+	if _, err := getJSON(ctx, tx, workID(importID), w); err != nil {
+		return nil, err
+	}
+	if w.Accounts == nil {
+		w.Accounts = map[string]string{}
+	}
+	return w, nil
 }
 
 func complianceStarted(ctx context.Context, tx projections.Tx, team string, e csdomain.ImportStarted) error {
@@ -163,7 +180,7 @@ func complianceStarted(ctx context.Context, tx projections.Tx, team string, e cs
 		return err
 	}
 	w.Format, w.FileName = e.Format, e.FileName
-	return saveWork(tx, team, e.ImportID, w)
+	return putJSON(tx, team, workID(e.ImportID), w)
 }
 
 func complianceChecks(ctx context.Context, tx projections.Tx, team string, e csdomain.ChecksDescribed) error {
@@ -171,22 +188,26 @@ func complianceChecks(ctx context.Context, tx projections.Tx, team string, e csd
 	if err != nil {
 		return err
 	}
-	checks := e.Checks
-	if csdomain.ComplianceSourceOf(w.Format) == csdomain.ComplianceFromReport {
-		// A compliance report may name its framework without its version
-		// (Prowler's CIS reports): the file name gives it.
-		checks = make([]csdomain.CheckInfo, len(e.Checks))
-		for i, c := range e.Checks {
-			renamed := make(map[string][]string, len(c.Compliance))
-			for fw, ids := range c.Compliance {
+	report := csdomain.ComplianceSourceOf(w.Format) == csdomain.ComplianceFromReport
+	for _, c := range csdomain.MappingOf(e.Checks).Checks() {
+		fws := c.Frameworks
+		if report {
+			// A compliance report may name its framework without its
+			// version (Prowler's CIS reports): the file name gives it.
+			renamed := make(map[string][]string, len(fws))
+			for fw, ids := range fws {
 				renamed[csdomain.ReportFramework(fw, w.FileName)] = ids
 			}
-			c.Compliance = renamed
-			checks[i] = c
+			fws = renamed
+		}
+		if err := putJSON(tx, team, workPartID("cwm", e.ImportID, c.Check), fws); err != nil {
+			return err
+		}
+		if i, found := slices.BinarySearch(w.Checks, c.Check); !found {
+			w.Checks = slices.Insert(w.Checks, i, c.Check)
 		}
 	}
-	w.Mapping.Add(checks)
-	return saveWork(tx, team, e.ImportID, w)
+	return putJSON(tx, team, workID(e.ImportID), w)
 }
 
 // complianceResults tallies a chunk's results of mapped checks and keeps
@@ -196,18 +217,31 @@ func complianceResults(ctx context.Context, tx projections.Tx, team string, e cs
 	if err != nil {
 		return err
 	}
+	mapped := map[string]bool{}
+	tallies := map[string]map[string]*csdomain.RequirementTally{} // account -> check -> tally
 	type key struct{ account, check string }
 	failing := map[key][]string{}
 	var order []key
+	newAccount := false
 	for _, r := range e.Results {
-		if len(w.Mapping[r.Check]) == 0 {
+		m, seen := mapped[r.Check]
+		if !seen {
+			_, m = slices.BinarySearch(w.Checks, r.Check)
+			mapped[r.Check] = m
+		}
+		if !m {
 			continue
 		}
-		byCheck := w.Tallies[r.Account]
+		byCheck := tallies[r.Account]
 		if byCheck == nil {
 			byCheck = map[string]*csdomain.RequirementTally{}
-			w.Tallies[r.Account] = byCheck
-			w.Provider[r.Account] = r.Provider
+			if _, err := getJSON(ctx, tx, workPartID("cwt", e.ImportID, r.Account), &byCheck); err != nil {
+				return err
+			}
+			tallies[r.Account] = byCheck
+			if _, ok := w.Accounts[r.Account]; !ok {
+				w.Accounts[r.Account], newAccount = r.Provider, true
+			}
 		}
 		t := byCheck[r.Check]
 		if t == nil {
@@ -221,6 +255,11 @@ func complianceResults(ctx context.Context, tx projections.Tx, team string, e cs
 				order = append(order, k)
 			}
 			failing[k] = append(failing[k], r.Identity(e.IdentityRule).FindingID(team))
+		}
+	}
+	for account, byCheck := range tallies {
+		if err := putJSON(tx, team, workPartID("cwt", e.ImportID, account), byCheck); err != nil {
+			return err
 		}
 	}
 	for _, k := range order {
@@ -247,7 +286,10 @@ func complianceResults(ctx context.Context, tx projections.Tx, team string, e cs
 		tx.Put(ComplianceFailingCollection, readmodel.Doc{"_id": id, "team_id": team, "import_id": e.ImportID,
 			"account_id": k.account, "check_id": k.check, "findings": ids})
 	}
-	return saveWork(tx, team, e.ImportID, w)
+	if newAccount {
+		return putJSON(tx, team, workID(e.ImportID), w)
+	}
+	return nil
 }
 
 // complianceCompleted turns the import's tallies into one evaluation per
@@ -257,16 +299,36 @@ func complianceCompleted(ctx context.Context, tx projections.Tx, team string, e 
 	if err != nil {
 		return err
 	}
-	tx.Delete(complianceWorkCollection, "cw-"+e.ImportID)
-	if len(w.Mapping) == 0 {
+	tx.Delete(complianceWorkCollection, workID(e.ImportID))
+	mapping := csdomain.ComplianceMapping{}
+	for _, c := range w.Checks {
+		id := workPartID("cwm", e.ImportID, c)
+		fws := map[string][]string{}
+		if _, err := getJSON(ctx, tx, id, &fws); err != nil {
+			return err
+		}
+		mapping[c] = fws
+		tx.Delete(complianceWorkCollection, id)
+	}
+	tallies := map[string]map[string]*csdomain.RequirementTally{}
+	for account := range w.Accounts {
+		id := workPartID("cwt", e.ImportID, account)
+		byCheck := map[string]*csdomain.RequirementTally{}
+		if _, err := getJSON(ctx, tx, id, &byCheck); err != nil {
+			return err
+		}
+		tallies[account] = byCheck
+		tx.Delete(complianceWorkCollection, id)
+	}
+	if len(mapping) == 0 {
 		return nil
 	}
 	accounts := map[string]string{}
 	for _, s := range e.Scopes {
 		accounts[s.Account] = s.Provider
 	}
-	maps.Copy(accounts, w.Provider)
-	reqs := w.Mapping.Requirements()
+	maps.Copy(accounts, w.Accounts)
+	reqs := mapping.Requirements()
 	source := csdomain.ComplianceSourceOf(w.Format)
 	for _, account := range slices.Sorted(maps.Keys(accounts)) {
 		for _, fw := range slices.Sorted(maps.Keys(reqs)) {
@@ -276,7 +338,7 @@ func complianceCompleted(ctx context.Context, tx projections.Tx, team string, e 
 				var t csdomain.RequirementTally
 				checks := reqs[fw][id]
 				for _, c := range checks {
-					if ct := w.Tallies[account][c]; ct != nil {
+					if ct := tallies[account][c]; ct != nil {
 						t.Merge(*ct)
 					}
 				}
