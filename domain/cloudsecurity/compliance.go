@@ -5,6 +5,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
 )
 
 // Compliance. A scanner maps each of its checks to requirements of
@@ -393,6 +394,12 @@ const (
 	ComplianceFromFindings = "findings"          // derived from a findings report's results
 	ComplianceFromReport   = "compliance_report" // the tool's own compliance report
 )
+
+// SameScanWindow bounds how far apart a findings report and a compliance
+// report of one scan may be dated: Prowler writes the compliance CSV's
+// date in the scanning machine's local time without a zone, while OCSF
+// carries UTC; the widest offset is 14 hours.
+const SameScanWindow = 14 * time.Hour
 
 // ComplianceSourceOf is the source an import of format is.
 func ComplianceSourceOf(format string) string {

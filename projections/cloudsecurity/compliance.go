@@ -404,21 +404,37 @@ func placeSnapshot(ctx context.Context, tx projections.Tx, team string, doc read
 	if err != nil {
 		return err
 	}
-	type entry struct{ seq, id string }
+	type entry struct {
+		seq, id, source string
+		at              time.Time
+	}
 	var entries []entry
 	if tl != nil {
 		for _, x := range fold.Objs(tl, "entries") {
-			entries = append(entries, entry{fold.Str(x, "seq"), fold.Str(x, "id")})
+			entries = append(entries, entry{fold.Str(x, "seq"), fold.Str(x, "id"), fold.Str(x, "source"), fold.Time(x, "at")})
 		}
 	}
 	i, found := slices.BinarySearchFunc(entries, seq, func(e entry, s string) int { return strings.Compare(e.seq, s) })
 	if found {
 		return nil // this evaluation is placed already
 	}
-	entries = slices.Insert(entries, i, entry{seq, id})
+	at, source := fold.Time(doc, "at"), fold.Str(doc, "source")
+	entries = slices.Insert(entries, i, entry{seq, id, source, at})
 	l := make([]any, len(entries))
 	for k, x := range entries {
-		l[k] = map[string]any{"seq": x.seq, "id": x.id}
+		l[k] = map[string]any{"seq": x.seq, "id": x.id, "source": x.source, "at": x.at}
+	}
+	// Evaluations of the other source (findings report, compliance
+	// report) near enough to be of the same scan are paired: the
+	// framework page compares them (and looks only when paired).
+	var paired []string
+	for _, x := range entries {
+		if x.source != source && x.at.Sub(at).Abs() <= csdomain.SameScanWindow {
+			paired = append(paired, x.id)
+		}
+	}
+	if len(paired) > 0 {
+		doc["paired"] = true
 	}
 	tx.Put(ComplianceTimelinesCollection, readmodel.Doc{"_id": tlID, "team_id": team, "account_id": account, "framework": fw, "entries": l})
 
@@ -464,6 +480,16 @@ func placeSnapshot(ctx context.Context, tx projections.Tx, team string, doc read
 		tx.Put(ComplianceScoresCollection, prev)
 	}
 	tx.Put(ComplianceScoresCollection, doc)
+	for _, pid := range paired {
+		d, ok, err := fold.Get(ctx, tx, ComplianceScoresCollection, pid)
+		if err != nil {
+			return err
+		}
+		if ok && !fold.Flag(d, "paired") {
+			d["paired"] = true
+			tx.Put(ComplianceScoresCollection, d)
+		}
+	}
 	return nil
 }
 

@@ -243,12 +243,34 @@ func TestCompliance_OrderIndependent(t *testing.T) {
 		}
 		return out
 	}
-	streams, _ := imports("team-a", 1, withMapping(scan1()), withMapping(scan2()), other(withMapping(scan2())), other(withMapping(scan1())))
+	// Prowler's compliance report of scan 2, dated an hour later (local
+	// time): paired with scan 2's findings evaluation.
+	report := append([]eventData{csdomain.ImportStarted{ImportID: "imp-report", ScanID: "scan-report",
+		Format: csdomain.ComplianceReportFormat, FileName: "out_cis_5.0_aws.csv", StartedAt: t0}}, withMapping(scan2())...)
+	for i, e := range report {
+		switch v := e.(type) {
+		case csdomain.ChecksDescribed:
+			v.ImportID = "imp-report"
+			report[i] = v
+		case csdomain.ResultsRecorded:
+			v.ImportID, v.ScanID, v.EvaluatedAt = "imp-report", "scan-report", v.EvaluatedAt.Add(time.Hour)
+			report[i] = v
+		case csdomain.ImportCompleted:
+			v.ImportID, v.ScanID, v.EvaluatedAt = "imp-report", "scan-report", v.EvaluatedAt.Add(time.Hour)
+			report[i] = v
+		}
+	}
+	streams, _ := imports("team-a", 1, withMapping(scan1()), withMapping(scan2()), other(withMapping(scan2())), other(withMapping(scan1())), report)
 	assertOrderIndependent(t, p, streams)
 	tx := apply(t, p, slices.Concat(streams...)...)
+	assert.Equal(t, true, snapshot(t, tx, "team-a", "imp-report", acct, "CIS-5.0")["paired"])
+	assert.Equal(t, true, snapshot(t, tx, "team-a", "imp-scan-2", acct, "CIS-5.0")["paired"])
+	assert.Equal(t, true, snapshot(t, tx, "team-a", "imp-scan-1", acct, "CIS-5.0")["paired"], "two hours earlier, within the window too (the query compares the nearest)")
+	assert.Nil(t, snapshot(t, tx, "team-a", "imp-o-scan-2", "999999999999", "CIS-5.0")["paired"], "no report of that account")
+	assert.Equal(t, "compliance_report", snapshot(t, tx, "team-a", "imp-report", acct, "CIS-5.0")["source"])
 	ov := tx.Doc(t, cloudsecurity.ComplianceOverviewCollection, csdomain.ComplianceOverviewID("team-a"))
 	fws := fold.Objs(ov, "frameworks")
 	require.Len(t, fws, 1)
 	assert.Equal(t, int64(2), fws[0]["accounts"])
-	assert.Equal(t, int64(4), fold.Num(fold.Obj(fws[0], "counts"), "passed"), "both accounts' scan 2")
+	assert.Equal(t, int64(4), fold.Num(fold.Obj(fws[0], "counts"), "passed"), "both accounts' scan 2 (the report of the first's)")
 }

@@ -72,15 +72,16 @@ type FrameworkScore struct {
 // Evaluation is one account's compliance in one framework as one import
 // evaluated it, valid from At until ValidTo (absent while current).
 type Evaluation struct {
-	Account   string           `json:"account"`
-	Provider  string           `json:"provider,omitempty"`
-	Framework string           `json:"framework"`
-	ScanID    string           `json:"scan_id"`
-	ImportID  string           `json:"import_id"`
-	Source    string           `json:"source"` // findings or compliance_report
-	At        time.Time        `json:"at"`
-	ValidTo   *time.Time       `json:"valid_to,omitempty"`
-	Current   bool             `json:"current"`
+	Account   string     `json:"account"`
+	Provider  string     `json:"provider,omitempty"`
+	Framework string     `json:"framework"`
+	ScanID    string     `json:"scan_id"`
+	ImportID  string     `json:"import_id"`
+	Source    string     `json:"source"` // findings or compliance_report
+	At        time.Time  `json:"at"`
+	ValidTo   *time.Time `json:"valid_to,omitempty"`
+	Current   bool       `json:"current"`
+	paired    bool
 	Counts    ComplianceCounts `json:"counts"`
 	Score     *float64         `json:"score"`
 	id        string
@@ -91,6 +92,7 @@ func evaluationOf(d readmodel.Doc) Evaluation {
 		ScanID: queries.Str(d, "scan_id"), ImportID: queries.Str(d, "import_id"), Source: queries.Str(d, "source"),
 		At: queries.When(d, "at"), Counts: countsOf(queries.Obj(d, "counts")), Score: scoreOf(d), id: d.ID()}
 	e.Current, _ = d["current"].(bool)
+	e.paired, _ = d["paired"].(bool)
 	if t := queries.When(d, "valid_to"); !t.IsZero() {
 		e.ValidTo = &t
 	}
@@ -377,21 +379,18 @@ func (s *Service) requirementRows(ctx context.Context, team, id string) ([]any, 
 	return rows, nil
 }
 
-// sameScanWindow bounds how far apart a findings report and a compliance
-// report of one scan may be dated: Prowler writes the compliance CSV's
-// ASSESSMENTDATE in the scanning machine's local time, without a zone,
-// while OCSF carries UTC; the widest offset is 14 hours.
-const sameScanWindow = 14 * time.Hour
-
 // differences compares ev with the report of the other source of its
 // account and framework that evaluated the same scan: the same scan id,
-// else the nearest in time within sameScanWindow (a findings report beside
+// else the nearest in time within csdomain.SameScanWindow (a findings report beside
 // a compliance report).
 func (s *Service) differences(ctx context.Context, team string, ev *Evaluation, rows []any) (*Evaluation, []Difference, error) {
+	if !ev.paired { // the projection pairs evaluations of one scan
+		return nil, nil, nil
+	}
 	base := []readmodel.Filter{readmodel.Eq("team_id", team), readmodel.Eq("account_id", ev.Account), readmodel.Eq("framework", ev.Framework)}
 	page, err := queries.Find(ctx, s.cloudSecurity, complianceScoresCollection, readmodel.FindOptions{
-		Filter: readmodel.And(append(base, readmodel.Gte("at", readmodel.NormalizeTime(ev.At.Add(-sameScanWindow))),
-			readmodel.Lte("at", readmodel.NormalizeTime(ev.At.Add(sameScanWindow))))...),
+		Filter: readmodel.And(append(base, readmodel.Gte("at", readmodel.NormalizeTime(ev.At.Add(-csdomain.SameScanWindow))),
+			readmodel.Lte("at", readmodel.NormalizeTime(ev.At.Add(csdomain.SameScanWindow))))...),
 		Sort: []readmodel.SortField{readmodel.Desc("at"), readmodel.Desc("seq")}, Limit: 8})
 	if err != nil {
 		return nil, nil, fmt.Errorf("find reports of the same scan: %w", err)
