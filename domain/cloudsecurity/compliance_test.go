@@ -105,3 +105,18 @@ func TestReportFramework(t *testing.T) {
 		assert.Equal(t, tc.want, cs.ReportFramework(tc.fw, tc.file), "%s in %s", tc.fw, tc.file)
 	}
 }
+
+func TestRequirementRowsRoundTrip(t *testing.T) {
+	rows := []cs.RequirementRow{
+		{ID: "1.1", Status: cs.RequirementManual, Tally: cs.RequirementTally{Manual: 1}},
+		{ID: "DE.CM-01", Status: cs.RequirementFail, Tally: cs.RequirementTally{Pass: 2, Fail: 3, MutedFail: 1}, Checks: []string{"a", "b"}},
+		{ID: "x", Status: cs.RequirementNotEvaluated, Checks: []string{"c"}},
+	}
+	got := cs.DecodeRequirementRows(cs.EncodeRequirementRows(rows))
+	assert.Equal(t, rows, got)
+	assert.Equal(t, []cs.RequirementState{{ID: "1.1", Status: cs.RequirementManual}, {ID: "DE.CM-01", Status: cs.RequirementFail},
+		{ID: "x", Status: cs.RequirementNotEvaluated}}, cs.DecodeRequirementStates(cs.EncodeRequirementRows(rows)))
+	team := []cs.TeamRequirementRow{{ID: "1.1", Pass: 1, Fail: 2, Manual: 3, NotEvaluated: 4, MutedFail: 5}, {ID: "2"}}
+	assert.Equal(t, team, cs.DecodeTeamRows(cs.EncodeTeamRows(team)))
+	assert.Nil(t, cs.DecodeRequirementRows(""))
+}

@@ -29,8 +29,8 @@ const (
 	ComplianceScoresCollection = "compliance_scores"
 	// ComplianceRequirementsCollection: the requirements of each
 	// evaluation (same _id as its compliance_scores document), apart so
-	// that lists of scores stay small:
-	// [id, status, pass, fail, muted_fail, manual, [checks]] sorted by id.
+	// that lists of scores stay small, in the compact form of
+	// cloudsecurity.EncodeRequirementRows (one string).
 	ComplianceRequirementsCollection = "compliance_requirements"
 	// ComplianceFailingCollection: per (import, account, check), the
 	// findings the import reported failing: the changes' moved findings.
@@ -268,14 +268,13 @@ func complianceResults(ctx context.Context, tx projections.Tx, team string, e cs
 		if err != nil {
 			return err
 		}
-		var ids []any
-		if found {
-			ids, _ = d["findings"].([]any)
+		var ids []string
+		if found && fold.Str(d, "findings") != "" {
+			ids = strings.Split(fold.Str(d, "findings"), "\n")
 		}
 		seen := make(map[string]bool, len(ids))
 		for _, f := range ids {
-			s, _ := f.(string)
-			seen[s] = true
+			seen[f] = true
 		}
 		for _, f := range failing[k] {
 			if !seen[f] { // a report may give a finding twice
@@ -284,7 +283,7 @@ func complianceResults(ctx context.Context, tx projections.Tx, team string, e cs
 			}
 		}
 		tx.Put(ComplianceFailingCollection, readmodel.Doc{"_id": id, "team_id": team, "import_id": e.ImportID,
-			"account_id": k.account, "check_id": k.check, "findings": ids})
+			"account_id": k.account, "check_id": k.check, "findings": strings.Join(ids, "\n"), "count": int64(len(ids))})
 	}
 	if newAccount {
 		return putJSON(tx, team, workID(e.ImportID), w)
@@ -333,7 +332,7 @@ func complianceCompleted(ctx context.Context, tx projections.Tx, team string, e 
 	for _, account := range slices.Sorted(maps.Keys(accounts)) {
 		for _, fw := range slices.Sorted(maps.Keys(reqs)) {
 			ev := csdomain.FrameworkEvaluation{Framework: fw, Requirements: map[string]*csdomain.RequirementTally{}}
-			rows := make([]any, 0, len(reqs[fw]))
+			rows := make([]csdomain.RequirementRow, 0, len(reqs[fw]))
 			for _, id := range slices.Sorted(maps.Keys(reqs[fw])) {
 				var t csdomain.RequirementTally
 				checks := reqs[fw][id]
@@ -343,11 +342,7 @@ func complianceCompleted(ctx context.Context, tx projections.Tx, team string, e 
 					}
 				}
 				ev.Requirements[id] = &t
-				cl := make([]any, len(checks))
-				for i, c := range checks {
-					cl[i] = c
-				}
-				rows = append(rows, []any{id, string(t.Status()), int64(t.Pass), int64(t.Fail), int64(t.MutedFail), int64(t.Manual), cl})
+				rows = append(rows, csdomain.RequirementRow{ID: id, Status: t.Status(), Tally: t, Checks: checks})
 			}
 			score := ev.Score()
 			doc := readmodel.Doc{
@@ -358,7 +353,8 @@ func complianceCompleted(ctx context.Context, tx projections.Tx, team string, e 
 				"counts": scoreDoc(score), "score": scoreValue(score),
 				"valid_to": nil, "current": false,
 			}
-			tx.Put(ComplianceRequirementsCollection, readmodel.Doc{"_id": doc["_id"], "team_id": team, "requirements": rows})
+			tx.Put(ComplianceRequirementsCollection, readmodel.Doc{"_id": doc["_id"], "team_id": team,
+				"requirements": csdomain.EncodeRequirementRows(rows)})
 			if err := placeSnapshot(ctx, tx, team, doc, rows); err != nil {
 				return err
 			}
@@ -397,7 +393,7 @@ func scoreValue(s csdomain.ComplianceScore) any {
 // the current one, the team's counts trade the old current one for it.
 // Whatever order evaluations arrive in, the timeline, the validities and
 // the team's counts end the same.
-func placeSnapshot(ctx context.Context, tx projections.Tx, team string, doc readmodel.Doc, rows []any) error {
+func placeSnapshot(ctx context.Context, tx projections.Tx, team string, doc readmodel.Doc, rows []csdomain.RequirementRow) error {
 	account, fw, id, seq := fold.Str(doc, "account_id"), fold.Str(doc, "framework"), fold.Str(doc, "_id"), fold.Str(doc, "seq")
 	tlID := csdomain.ComplianceTimelineID(team, account, fw)
 	tl, _, err := fold.Get(ctx, tx, ComplianceTimelinesCollection, tlID)
@@ -462,7 +458,7 @@ func placeSnapshot(ctx context.Context, tx projections.Tx, team string, doc read
 	doc["current"] = current
 	if current {
 		var old readmodel.Doc
-		var oldRows []any
+		var oldRows []csdomain.RequirementRow
 		if prev != nil && fold.Flag(prev, "current") {
 			old = prev
 			prev["current"] = false
@@ -470,7 +466,7 @@ func placeSnapshot(ctx context.Context, tx projections.Tx, team string, doc read
 			if err != nil {
 				return err
 			}
-			oldRows, _ = r["requirements"].([]any)
+			oldRows = csdomain.DecodeRequirementRows(fold.Str(r, "requirements"))
 		}
 		if err := tradeCurrent(ctx, tx, team, fw, old, oldRows, doc, rows); err != nil {
 			return err
@@ -493,83 +489,39 @@ func placeSnapshot(ctx context.Context, tx projections.Tx, team string, doc read
 	return nil
 }
 
-// reqRows reads an evaluation's requirement rows: id -> status, muted only.
-func reqRows(rows []any) map[string][2]string {
-	out := map[string][2]string{}
-	for _, r := range rows {
-		row, _ := r.([]any)
-		if len(row) < 6 {
-			continue
-		}
-		id, _ := row[0].(string)
-		st, _ := row[1].(string)
-		t := csdomain.RequirementTally{Fail: int(fold.Num(map[string]any{"n": row[3]}, "n")), MutedFail: int(fold.Num(map[string]any{"n": row[4]}, "n"))}
-		m := ""
-		if t.OnlyMutedFailures() {
-			m = "muted"
-		}
-		out[id] = [2]string{st, m}
-	}
-	return out
-}
-
-// The team's per-framework requirement rows count accounts:
-// [id, pass, fail, manual, not_evaluated, muted_fail].
-const (
-	teamPass = 1 + iota
-	teamFail
-	teamManual
-	teamNotEvaluated
-	teamMutedFail
-	teamCols
-)
-
-func teamColumn(status string) int {
-	switch csdomain.ParseRequirementStatus(status) {
-	case csdomain.RequirementPass:
-		return teamPass
-	case csdomain.RequirementFail:
-		return teamFail
-	case csdomain.RequirementManual:
-		return teamManual
-	}
-	return teamNotEvaluated
-}
-
 // tradeCurrent replaces old (nil: none) by cur among the team's current
 // evaluations of framework: its per-requirement counts and its overview.
-func tradeCurrent(ctx context.Context, tx projections.Tx, team, fw string, old readmodel.Doc, oldRows []any, cur readmodel.Doc, curRows []any) error {
+func tradeCurrent(ctx context.Context, tx projections.Tx, team, fw string, old readmodel.Doc, oldRows []csdomain.RequirementRow, cur readmodel.Doc, curRows []csdomain.RequirementRow) error {
 	tfID := csdomain.ComplianceTeamFrameworkID(team, fw)
 	tf, _, err := fold.Get(ctx, tx, ComplianceTeamCollection, tfID)
 	if err != nil {
 		return err
 	}
-	counts := map[string][]int64{}
+	counts := map[string]*csdomain.TeamRequirementRow{}
 	if tf != nil {
-		rows, _ := tf["requirements"].([]any)
-		for _, r := range rows {
-			row, _ := r.([]any)
-			if len(row) < teamCols {
-				continue
-			}
-			id, _ := row[0].(string)
-			c := make([]int64, teamCols)
-			for k := 1; k < teamCols; k++ {
-				c[k] = fold.Num(map[string]any{"n": row[k]}, "n")
-			}
-			counts[id] = c
+		for _, r := range csdomain.DecodeTeamRows(fold.Str(tf, "requirements")) {
+			counts[r.ID] = &r
 		}
 	}
-	apply := func(rows []any, sign int64) {
-		for id, st := range reqRows(rows) {
-			c := counts[id]
+	apply := func(rows []csdomain.RequirementRow, sign int) {
+		for _, r := range rows {
+			c := counts[r.ID]
 			if c == nil {
-				c = make([]int64, teamCols)
-				counts[id] = c
+				c = &csdomain.TeamRequirementRow{ID: r.ID}
+				counts[r.ID] = c
 			}
-			c[teamColumn(st[0])] += sign
-			if st[1] == "muted" {
-				c[teamMutedFail] += sign
+			switch r.Status {
+			case csdomain.RequirementPass:
+				c.Pass += sign
+			case csdomain.RequirementFail:
+				c.Fail += sign
+			case csdomain.RequirementManual:
+				c.Manual += sign
+			default:
+				c.NotEvaluated += sign
+			}
+			if r.Tally.OnlyMutedFailures() {
+				c.MutedFail += sign
 			}
 		}
 	}
@@ -583,19 +535,14 @@ func tradeCurrent(ctx context.Context, tx projections.Tx, team, fw string, old r
 	}
 	apply(curRows, 1)
 	accounts++
-	rows := make([]any, 0, len(counts))
+	rows := make([]csdomain.TeamRequirementRow, 0, len(counts))
 	for _, id := range slices.Sorted(maps.Keys(counts)) {
-		c := counts[id]
-		if c[teamPass]+c[teamFail]+c[teamManual]+c[teamNotEvaluated] == 0 {
-			continue
+		if c := counts[id]; c.Pass+c.Fail+c.Manual+c.NotEvaluated > 0 {
+			rows = append(rows, *c)
 		}
-		row := []any{id}
-		for k := 1; k < teamCols; k++ {
-			row = append(row, c[k])
-		}
-		rows = append(rows, row)
 	}
-	tx.Put(ComplianceTeamCollection, readmodel.Doc{"_id": tfID, "team_id": team, "framework": fw, "accounts": accounts, "requirements": rows})
+	tx.Put(ComplianceTeamCollection, readmodel.Doc{"_id": tfID, "team_id": team, "framework": fw, "accounts": accounts,
+		"requirements": csdomain.EncodeTeamRows(rows)})
 
 	// The overview: the framework's counts over the current evaluations.
 	ovID := csdomain.ComplianceOverviewID(team)

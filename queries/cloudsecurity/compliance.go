@@ -264,12 +264,12 @@ func (s *Service) GetFrameworkCompliance(ctx context.Context, team string, q Fra
 	if err != nil {
 		return FrameworkCompliance{}, err
 	}
-	i := startAfter(rows, after)
+	i := startAfter(rows, after, func(r csdomain.RequirementRow) string { return r.ID })
 	for _, r := range rows[i:min(i+limit, len(rows))] {
 		out.Requirements = append(out.Requirements, requirementOf(r))
 	}
 	if i+limit < len(rows) {
-		out.NextCursor = encodeReqCursor(rowID(rows[i+limit-1]))
+		out.NextCursor = encodeReqCursor(rows[i+limit-1].ID)
 	}
 	other, diffs, err := s.differences(ctx, team, ev, rows)
 	if other != nil {
@@ -288,39 +288,30 @@ func (s *Service) teamFramework(ctx context.Context, team string, out FrameworkC
 		return FrameworkCompliance{}, fmt.Errorf("get team compliance: %w", err)
 	}
 	out.Accounts = queries.Num(d, "accounts")
-	rows, _ := d["requirements"].([]any)
-	var sum csdomain.ComplianceScore
+	rows := csdomain.DecodeTeamRows(queries.Str(d, "requirements"))
+	var sum ComplianceCounts
 	for _, r := range rows {
-		row, _ := r.([]any)
-		if len(row) < 6 {
-			continue
-		}
-		a := AccountsByStatus{Pass: num(row[1]), Fail: num(row[2]), Manual: num(row[3]), NotEvaluated: num(row[4]), MutedFail: num(row[5])}
-		sum.Requirements += int(a.Pass + a.Fail + a.Manual + a.NotEvaluated)
-		sum.Passed += int(a.Pass)
-		sum.Failed += int(a.Fail)
-		sum.Manual += int(a.Manual)
-		sum.NotEvaluated += int(a.NotEvaluated)
-		sum.MutedFail += int(a.MutedFail)
+		sum.Requirements += int64(r.Pass + r.Fail + r.Manual + r.NotEvaluated)
+		sum.Passed += int64(r.Pass)
+		sum.Failed += int64(r.Fail)
+		sum.Manual += int64(r.Manual)
+		sum.NotEvaluated += int64(r.NotEvaluated)
+		sum.MutedFail += int64(r.MutedFail)
 	}
-	out.Counts = ComplianceCounts{Requirements: int64(sum.Requirements), Passed: int64(sum.Passed), Failed: int64(sum.Failed),
-		Manual: int64(sum.Manual), NotEvaluated: int64(sum.NotEvaluated), MutedFail: int64(sum.MutedFail)}
-	if v, ok := sum.Score(); ok {
+	out.Counts = sum
+	if sum.Passed+sum.Failed > 0 {
+		v := float64(sum.Passed) / float64(sum.Passed+sum.Failed)
 		out.Score = &v
 	}
-	i := startAfter(rows, after)
+	i := startAfter(rows, after, func(r csdomain.TeamRequirementRow) string { return r.ID })
 	for _, r := range rows[i:min(i+limit, len(rows))] {
-		row, _ := r.([]any)
-		if len(row) < 6 {
-			continue
-		}
-		a := AccountsByStatus{Pass: num(row[1]), Fail: num(row[2]), Manual: num(row[3]), NotEvaluated: num(row[4]), MutedFail: num(row[5])}
+		a := AccountsByStatus{Pass: int64(r.Pass), Fail: int64(r.Fail), Manual: int64(r.Manual), NotEvaluated: int64(r.NotEvaluated), MutedFail: int64(r.MutedFail)}
 		// Over the accounts, the same rule: any failing account fails it.
-		t := csdomain.RequirementTally{Pass: int(a.Pass), Fail: int(a.Fail), Manual: int(a.Manual)}
-		out.Requirements = append(out.Requirements, Requirement{ID: rowID(r), Status: string(t.Status()), Accounts: &a})
+		t := csdomain.RequirementTally{Pass: r.Pass, Fail: r.Fail, Manual: r.Manual}
+		out.Requirements = append(out.Requirements, Requirement{ID: r.ID, Status: string(t.Status()), Accounts: &a})
 	}
 	if i+limit < len(rows) {
-		out.NextCursor = encodeReqCursor(rowID(rows[i+limit-1]))
+		out.NextCursor = encodeReqCursor(rows[i+limit-1].ID)
 	}
 	return out, nil
 }
@@ -365,7 +356,7 @@ func (s *Service) evaluation(ctx context.Context, team, fw, account string, asOf
 	return &e, nil
 }
 
-func (s *Service) requirementRows(ctx context.Context, team, id string) ([]any, error) {
+func (s *Service) requirementRows(ctx context.Context, team, id string) ([]csdomain.RequirementRow, error) {
 	d, err := s.cloudSecurity.Get(ctx, complianceRequirementsCollection, id)
 	switch {
 	case errors.Is(err, readmodel.ErrNotFound):
@@ -375,15 +366,14 @@ func (s *Service) requirementRows(ctx context.Context, team, id string) ([]any, 
 	case queries.Str(d, "team_id") != team:
 		return nil, nil
 	}
-	rows, _ := d["requirements"].([]any)
-	return rows, nil
+	return csdomain.DecodeRequirementRows(queries.Str(d, "requirements")), nil
 }
 
 // differences compares ev with the report of the other source of its
 // account and framework that evaluated the same scan: the same scan id,
 // else the nearest in time within csdomain.SameScanWindow (a findings report beside
 // a compliance report).
-func (s *Service) differences(ctx context.Context, team string, ev *Evaluation, rows []any) (*Evaluation, []Difference, error) {
+func (s *Service) differences(ctx context.Context, team string, ev *Evaluation, rows []csdomain.RequirementRow) (*Evaluation, []Difference, error) {
 	if !ev.paired { // the projection pairs evaluations of one scan
 		return nil, nil, nil
 	}
@@ -434,54 +424,34 @@ func absDur(d time.Duration) time.Duration {
 	return d
 }
 
-func states(rows []any) []csdomain.RequirementState {
-	out := make([]csdomain.RequirementState, 0, len(rows))
-	for _, r := range rows {
-		row, _ := r.([]any)
-		if len(row) < 2 {
-			continue
-		}
-		st, _ := row[1].(string)
-		out = append(out, csdomain.RequirementState{ID: rowID(r), Status: csdomain.ParseRequirementStatus(st)})
+func states(rows []csdomain.RequirementRow) []csdomain.RequirementState {
+	out := make([]csdomain.RequirementState, len(rows))
+	for i, r := range rows {
+		out[i] = csdomain.RequirementState{ID: r.ID, Status: r.Status}
 	}
 	return out
 }
 
-func num(v any) int64 { return queries.Num(map[string]any{"n": v}, "n") }
-
-func rowID(r any) string {
-	row, _ := r.([]any)
-	if len(row) == 0 {
-		return ""
-	}
-	id, _ := row[0].(string)
-	return id
+func requirementOf(r csdomain.RequirementRow) Requirement {
+	return Requirement{ID: r.ID, Status: string(r.Status), Pass: int64(r.Tally.Pass), Fail: int64(r.Tally.Fail),
+		MutedFail: int64(r.Tally.MutedFail), Manual: int64(r.Tally.Manual), Checks: r.Checks}
 }
 
-func requirementOf(r any) Requirement {
-	row, _ := r.([]any)
-	out := Requirement{ID: rowID(r)}
-	if len(row) >= 6 {
-		out.Status, _ = row[1].(string)
-		out.Pass, out.Fail, out.MutedFail, out.Manual = num(row[2]), num(row[3]), num(row[4]), num(row[5])
+// findRow is the row of requirement id (rows sorted by id).
+func findRow(rows []csdomain.RequirementRow, id string) (csdomain.RequirementRow, bool) {
+	i, found := slices.BinarySearchFunc(rows, id, func(r csdomain.RequirementRow, id string) int { return strings.Compare(r.ID, id) })
+	if !found {
+		return csdomain.RequirementRow{}, false
 	}
-	if len(row) >= 7 {
-		cs, _ := row[6].([]any)
-		for _, c := range cs {
-			if s, ok := c.(string); ok {
-				out.Checks = append(out.Checks, s)
-			}
-		}
-	}
-	return out
+	return rows[i], true
 }
 
 // startAfter is the index of the first row after id (rows sorted by id).
-func startAfter(rows []any, after string) int {
+func startAfter[R any](rows []R, after string, idOf func(R) string) int {
 	if after == "" {
 		return 0
 	}
-	i, found := slices.BinarySearchFunc(rows, after, func(r any, id string) int { return strings.Compare(rowID(r), id) })
+	i, found := slices.BinarySearchFunc(rows, after, func(r R, id string) int { return strings.Compare(idOf(r), id) })
 	if found {
 		i++
 	}
@@ -607,7 +577,7 @@ func (s *Service) GetComplianceChanges(ctx context.Context, team string, q Chang
 	if limit == 0 {
 		limit = DefaultCompliancePage
 	}
-	var fromRows []any
+	var fromRows []csdomain.RequirementRow
 	if out.From != nil {
 		if fromRows, err = s.requirementRows(ctx, team, out.From.id); err != nil {
 			return ComplianceChanges{}, err
@@ -621,12 +591,9 @@ func (s *Service) GetComplianceChanges(ctx context.Context, team string, q Chang
 		return s.movedFindings(ctx, team, out, q.Requirement, fromRows, toRows, after, limit)
 	}
 	changes, last, more := csdomain.CompareRequirements(states(fromRows), states(toRows), after, limit)
-	fails := func(rows []any, id string) int64 {
-		i, found := slices.BinarySearchFunc(rows, id, func(r any, id string) int { return strings.Compare(rowID(r), id) })
-		if !found {
-			return 0
-		}
-		return requirementOf(rows[i]).Fail
+	fails := func(rows []csdomain.RequirementRow, id string) int64 {
+		r, _ := findRow(rows, id)
+		return int64(r.Tally.Fail)
 	}
 	out.Requirements = make([]RequirementMove, len(changes))
 	for i, c := range changes {
@@ -663,14 +630,13 @@ func (s *Service) previous(ctx context.Context, team string, ev *Evaluation) (*E
 
 // movedFindings lists the findings of requirement's checks failing at one
 // end and not at the other, by finding id.
-func (s *Service) movedFindings(ctx context.Context, team string, out ComplianceChanges, req string, fromRows, toRows []any, after string, limit int) (ComplianceChanges, error) {
+func (s *Service) movedFindings(ctx context.Context, team string, out ComplianceChanges, req string, fromRows, toRows []csdomain.RequirementRow, after string, limit int) (ComplianceChanges, error) {
 	out.Requirement = req
 	out.Findings = []MovedFinding{}
 	checks := map[string]bool{}
-	for _, rows := range [][]any{fromRows, toRows} {
-		i, found := slices.BinarySearchFunc(rows, req, func(r any, id string) int { return strings.Compare(rowID(r), id) })
-		if found {
-			for _, c := range requirementOf(rows[i]).Checks {
+	for _, rows := range [][]csdomain.RequirementRow{fromRows, toRows} {
+		if r, found := findRow(rows, req); found {
+			for _, c := range r.Checks {
 				checks[c] = true
 			}
 		}
@@ -687,10 +653,9 @@ func (s *Service) movedFindings(ctx context.Context, team string, out Compliance
 		case err != nil:
 			return nil, fmt.Errorf("get failing findings: %w", err)
 		}
-		ids, _ := d["findings"].([]any)
-		for _, id := range ids {
-			if s, ok := id.(string); ok {
-				set[s] = true
+		if ids := queries.Str(d, "findings"); ids != "" {
+			for id := range strings.SplitSeq(ids, "\n") {
+				set[id] = true
 			}
 		}
 		return set, nil
