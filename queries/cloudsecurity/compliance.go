@@ -142,10 +142,12 @@ func (s *Service) GetComplianceOverview(ctx context.Context, team, framework str
 	if limit == 0 {
 		limit = DefaultCompliancePage
 	}
+	sort := []readmodel.SortField{readmodel.Asc("framework"), readmodel.Asc("account_id")}
+	if framework != "" {
+		sort = sort[1:] // by account within the framework (the index's next key)
+	}
 	page, err := queries.Find(ctx, s.cloudSecurity, complianceScoresCollection, readmodel.FindOptions{
-		Filter: readmodel.And(terms...),
-		Sort:   []readmodel.SortField{readmodel.Asc("framework"), readmodel.Asc("account_id")},
-		Limit:  limit, Cursor: p.Cursor,
+		Filter: readmodel.And(terms...), Sort: sort, Limit: limit, Cursor: p.Cursor,
 	})
 	if err != nil {
 		return ComplianceOverview{}, fmt.Errorf("list current compliance: %w", err)
