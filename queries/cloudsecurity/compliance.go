@@ -1,10 +1,12 @@
 package cloudsecurity
 
 import (
+	"cmp"
 	"context"
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -643,33 +645,28 @@ func (s *Service) movedFindings(ctx context.Context, team string, out Compliance
 			}
 		}
 	}
-	failing := func(ev *Evaluation, check string) (map[string]bool, error) {
-		set := map[string]bool{}
+	// failing is the sorted ids of the findings ev reported failing on check.
+	failing := func(ev *Evaluation, check string) ([]string, error) {
 		if ev == nil {
-			return set, nil
+			return nil, nil
 		}
 		d, err := s.cloudSecurity.Get(ctx, complianceFailingCollection, csdomain.ComplianceFailingID(team, ev.ImportID, ev.Account, check))
 		switch {
 		case errors.Is(err, readmodel.ErrNotFound):
-			return set, nil
+			return nil, nil
 		case err != nil:
 			return nil, fmt.Errorf("get failing findings: %w", err)
 		}
-		if ids := queries.Str(d, "findings"); ids != "" {
-			for id := range strings.SplitSeq(ids, "\n") {
-				set[id] = true
-			}
+		ids := queries.Str(d, "findings")
+		if ids == "" {
+			return nil, nil
 		}
-		return set, nil
+		l := strings.Split(ids, "\n")
+		slices.Sort(l)
+		return l, nil
 	}
 	var moved []MovedFinding
-	for _, c := range slices.Sorted(func(yield func(string) bool) {
-		for c := range checks {
-			if !yield(c) {
-				return
-			}
-		}
-	}) {
+	for _, c := range slices.Sorted(maps.Keys(checks)) {
 		a, err := failing(out.From, c)
 		if err != nil {
 			return ComplianceChanges{}, err
@@ -678,22 +675,32 @@ func (s *Service) movedFindings(ctx context.Context, team string, out Compliance
 		if err != nil {
 			return ComplianceChanges{}, err
 		}
-		for id := range a {
-			if !b[id] {
-				moved = append(moved, MovedFinding{FindingID: id, Check: c, From: "failing", To: "not_failing"})
-			}
-		}
-		for id := range b {
-			if !a[id] {
-				moved = append(moved, MovedFinding{FindingID: id, Check: c, From: "not_failing", To: "failing"})
+		// The sorted lists merged: in one and not the other.
+		for i, j := 0, 0; i < len(a) || j < len(b); {
+			switch {
+			case j == len(b) || (i < len(a) && a[i] < b[j]):
+				moved = append(moved, MovedFinding{FindingID: a[i], Check: c, From: "failing", To: "not_failing"})
+				i++
+			case i == len(a) || b[j] < a[i]:
+				moved = append(moved, MovedFinding{FindingID: b[j], Check: c, From: "not_failing", To: "failing"})
+				j++
+			default:
+				i++
+				j++
 			}
 		}
 	}
-	slices.SortFunc(moved, func(x, y MovedFinding) int { return strings.Compare(x.FindingID+"|"+x.Check, y.FindingID+"|"+y.Check) })
+	byKey := func(m MovedFinding, id, check string) int {
+		return cmp.Or(strings.Compare(m.FindingID, id), strings.Compare(m.Check, check))
+	}
+	if len(checks) > 1 {
+		slices.SortFunc(moved, func(x, y MovedFinding) int { return byKey(x, y.FindingID, y.Check) })
+	}
 	i := 0
 	if after != "" {
-		i, _ = slices.BinarySearchFunc(moved, after, func(m MovedFinding, k string) int { return strings.Compare(m.FindingID+"|"+m.Check, k) })
-		for i < len(moved) && moved[i].FindingID+"|"+moved[i].Check <= after {
+		id, check, _ := strings.Cut(after, "|")
+		i, _ = slices.BinarySearchFunc(moved, after, func(m MovedFinding, _ string) int { return byKey(m, id, check) })
+		for i < len(moved) && byKey(moved[i], id, check) <= 0 {
 			i++
 		}
 	}

@@ -3,6 +3,7 @@ package cloudsecurity_test
 import (
 	"context"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -138,6 +139,22 @@ func TestCompliance_Queries(t *testing.T) {
 	id := csdomain.Identity{Rule: csdomain.IdentityProwlerV1, Scope: csdomain.Scope{Provider: "aws", Account: acct,
 		Region: "us-east-1", Check: "cloudtrail_multi_region_enabled"}, Resource: projectionstest.Trail("us-east-1")}.FindingID("team-a")
 	assert.True(t, slices.ContainsFunc(ch.Findings, func(f cloudsecurity.MovedFinding) bool { return f.FindingID == id }))
+
+	// One per page, the pages make the whole, in finding id order.
+	var walked []cloudsecurity.MovedFinding
+	page = queries.Page{Limit: 1}
+	for range 10 {
+		p, err := e.svc.GetComplianceChanges(ctx, "team-a", cloudsecurity.ChangesQuery{Framework: "CIS-5.0", From: "scan-1", To: "scan-2",
+			Requirement: "3.1", Page: page})
+		require.NoError(t, err)
+		walked = append(walked, p.Findings...)
+		if p.NextCursor == "" {
+			break
+		}
+		page.Cursor = p.NextCursor
+	}
+	assert.Equal(t, ch.Findings, walked)
+	assert.True(t, slices.IsSortedFunc(walked, func(a, b cloudsecurity.MovedFinding) int { return strings.Compare(a.FindingID, b.FindingID) }))
 }
 
 func TestCompliance_QueriesBadInputAndIsolation(t *testing.T) {
