@@ -260,6 +260,7 @@ func TestOpenAPIContract(t *testing.T) {
 	delta := data[orchquery.DeltaList](t, c.get(t, "/api/v1/scans/"+imp2.ScanID+"/delta?change=fixed&limit=2", 200, docValid))
 	require.NotEmpty(t, delta.Items)
 	c.get(t, "/api/v1/scans/"+imp2.ScanID+"/delta?change=gone", 400, docInvalid)
+	complianceContract(t, c, impPos, first.ScanID, imp2.ScanID)
 	c.get(t, "/api/v1/scans/missing/delta", 404, docValid)
 	history := data[csquery.History](t, c.get(t, "/api/v1/findings/"+delta.Items[0].FindingID+"/history", 200, docValid))
 	assert.Equal(t, []string{"raised", "fixed"}, qtKinds(history))

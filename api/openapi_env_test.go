@@ -107,7 +107,8 @@ func newContractEnv(t *testing.T, mutate ...func(*api.ServerConfig, *api.Deps)) 
 	proj := newSyncProjector(t, store, reg, dir,
 		orchestrationproj.NewScanRuns(), orchestrationproj.NewScanSummaries(),
 		cloudsecurityproj.NewFindings(), platformproj.NewDashboard(), platformproj.NewAPIKeys(), platformproj.NewAuditLog(),
-		cloudassetsproj.NewAssets())
+		cloudassetsproj.NewAssets(),
+		cloudsecurityproj.NewCompliance())
 	env := &contractEnv{store: store, projects: proj, admin: &contractAdmin{}}
 	codec := eventstore.NewDomainCodec()
 	kit := commands.NewKit(store, codec, time.Now)

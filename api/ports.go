@@ -140,6 +140,11 @@ type CloudSecurityQueries interface {
 	// Muting rules.
 	ListMutingRules(ctx context.Context, team string, f csquery.MutingRuleFilter, p queries.Page) (csquery.MutingRuleList, error)
 	GetMutingRule(ctx context.Context, team, id string) (csquery.MutingRule, error)
+
+	// Compliance.
+	GetComplianceOverview(ctx context.Context, team, framework string, p queries.Page) (csquery.ComplianceOverview, error)
+	GetFrameworkCompliance(ctx context.Context, team string, q csquery.FrameworkQuery) (csquery.FrameworkCompliance, error)
+	GetComplianceChanges(ctx context.Context, team string, q csquery.ChangesQuery) (csquery.ComplianceChanges, error)
 }
 
 // PlatformQueries is what the dashboard route calls.

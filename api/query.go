@@ -282,6 +282,10 @@ func QueryReads() map[string][]string {
 		// Assets.
 		"GET /api/v1/assets":     readsAssets,
 		"GET /api/v1/assets/:id": readsAssets,
+		// Compliance.
+		"GET /api/v1/compliance":                    readsCompliance,
+		"GET /api/v1/compliance/:framework":         readsCompliance,
+		"GET /api/v1/compliance/:framework/changes": readsCompliance,
 	}
 }
 

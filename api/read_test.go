@@ -356,9 +356,10 @@ func TestQueryReadsAreProjectionNames(t *testing.T) {
 	t.Parallel()
 	known := []string{orchestrationproj.ScanRunsName, orchestrationproj.ScanSummariesName,
 		cloudsecurityproj.FindingsName, platformproj.DashboardName, platformproj.AuditLogName,
-		cloudassetsproj.AssetsName}
+		cloudassetsproj.AssetsName,
+		cloudsecurityproj.ComplianceName}
 	reads := api.QueryReads()
-	require.Len(t, reads, 13)
+	require.Len(t, reads, 13+3) // + compliance
 	for route, names := range reads {
 		require.NotEmpty(t, names, route)
 		for _, n := range names {

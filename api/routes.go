@@ -117,6 +117,10 @@ func (s *Server) routeTable() []Route {
 		add(http.MethodGet, v1+"/imports", viewer, TeamCollection, "listImports", s.listImports)
 		add(http.MethodGet, v1+"/imports/:id", viewer, TeamResource, "getImport", s.getImport)
 		add(http.MethodGet, v1+"/dashboard/summary", viewer, TeamCollection, "dashboardSummary", s.dashboardSummary)
+		// Compliance (routes_compliance.go).
+		add(http.MethodGet, v1+"/compliance", viewer, TeamCollection, "complianceOverview", s.complianceOverview)
+		add(http.MethodGet, v1+"/compliance/:framework", viewer, TeamResource, "getFrameworkCompliance", s.frameworkCompliance)
+		add(http.MethodGet, v1+"/compliance/:framework/changes", viewer, TeamResource, "getComplianceChanges", s.complianceChanges)
 
 		// Queries: cloudsecurity (muting rules).
 		add(http.MethodGet, v1+"/muting-rules", viewer, TeamCollection, "listMutingRules", s.listMutingRules)

@@ -109,6 +109,12 @@ func TestTeamIsolation_EveryRoute(t *testing.T) {
 	}
 
 	assetsA, inventoryA := isolationAssetsWorld(t, a, asA) // isolation_assets_test.go
+	// Team A's compliance in frameworks team B never evaluates (team B
+	// imports pairBefore below: framework names are not ids of a team).
+	var azureA cscmd.ImportResult
+	must(t, a.call(t, http.MethodPost, "/api/v1/imports", report("prowler_v5.4_ocsf_azure_placeholders.ocsf.json"), asA...), http.StatusAccepted).data(t, &azureA)
+	frameworksA := []string{"CIS-2.1", "CIS-3.0", "ENS-RD2022"}
+	scansA = append(scansA, azureA.ScanID)
 
 	var streamsA []string
 	for _, id := range scansA {
@@ -117,7 +123,7 @@ func TestTeamIsolation_EveryRoute(t *testing.T) {
 	for _, id := range append(slices.Clone(findingsA), generatedFindingA) {
 		streamsA = append(streamsA, "finding-"+id)
 	}
-	streamsA = append(streamsA, "import-"+importA.ImportID)
+	streamsA = append(streamsA, "import-"+importA.ImportID, "import-"+azureA.ImportID)
 	for _, id := range keysA {
 		streamsA = append(streamsA, "apikey-"+id)
 	}
@@ -135,8 +141,9 @@ func TestTeamIsolation_EveryRoute(t *testing.T) {
 		"/api/v1/muting-rules/":  {rulesA, "0196f0c1-7a2b-7c3d-8e4f-000000000000"},
 		"/api/v1/keys/":          {keysA, "isofreekey000000"},
 		"/api/v1/audit/streams/": {streamsA, "scan-iso-free-scan"},
-		"/api/v1/imports/":       {[]string{importA.ImportID, inventoryA}, "imp-00000000000000000000000000000000"},
+		"/api/v1/imports/":       {[]string{importA.ImportID, inventoryA, azureA.ImportID}, "imp-00000000000000000000000000000000"},
 		"/api/v1/assets/":        {assetsA, "ast-00000000000000000000000000000000"},
+		"/api/v1/compliance/":    {frameworksA, "NO-SUCH-FRAMEWORK"},
 	}
 	streamsA = append(streamsA, "inventory-"+inventoryA)
 	secrets := slices.Concat(scansA, findingsA, keysA, importedIDs, assetsA, []string{generatedFindingA, "iso-resource-a", "iso_check", importA.ImportID}, importedA, rulesA, ruleNamesA)

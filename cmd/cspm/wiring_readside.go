@@ -43,7 +43,8 @@ func moduleProjections() []projections.Projection {
 		orchestration.NewScanRuns(),
 		orchestration.NewScanSummaries(),
 		cloudsecurity.NewFindings(),
-		cloudassetsproj.NewAssets(), // asset inventory (docs/assets.md)
+		cloudassetsproj.NewAssets(),   // asset inventory (docs/assets.md)
+		cloudsecurity.NewCompliance(), // compliance (docs/compliance.md)
 		platformproj.NewDashboard(),
 		platformproj.NewCrossModuleReferences(),
 		platformproj.NewAuditLog(),

@@ -16,5 +16,10 @@ func TestNamesMatchTheProjections(t *testing.T) {
 	assert.Equal(t, cloudsecurityproj.ImportsCollection, importsCollection)
 	assert.Equal(t, cloudsecurityproj.MutingRulesCollection, mutingRulesCollection)
 	assert.Equal(t, cloudsecurityproj.SourceImport, sourceImport)
+	assert.Equal(t, cloudsecurityproj.ComplianceScoresCollection, complianceScoresCollection)
+	assert.Equal(t, cloudsecurityproj.ComplianceRequirementsCollection, complianceRequirementsCollection)
+	assert.Equal(t, cloudsecurityproj.ComplianceFailingCollection, complianceFailingCollection)
+	assert.Equal(t, cloudsecurityproj.ComplianceTeamCollection, complianceTeamCollection)
+	assert.Equal(t, cloudsecurityproj.ComplianceOverviewCollection, complianceOverviewCollection)
 	assert.Equal(t, []string{cloudsecurityproj.RuleActive, cloudsecurityproj.RuleRemoved, cloudsecurityproj.RuleExpired}, ruleStatuses)
 }

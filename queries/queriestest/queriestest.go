@@ -35,6 +35,7 @@ func AllProjections() []projections.Projection {
 		orchestrationproj.NewScanSummaries(),
 		cloudsecurityproj.NewFindings(),
 		cloudassetsproj.NewAssets(),
+		cloudsecurityproj.NewCompliance(),
 		platformproj.NewDashboard(),
 		platformproj.NewCrossModuleReferences(),
 		platformproj.NewAuditLog(),

@@ -6,6 +6,7 @@ import (
 	pt "github.com/cspm-es/cspm-es/projections/projectionstest"
 	"log/slog"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -43,7 +44,24 @@ func TestReadModelsThroughTheRuntime(t *testing.T) {
 	rule := csdomain.MutingRuleCreated{RuleID: "rule-1", Name: "bedrock", Reason: "planned", Owner: "o",
 		Match: csdomain.MuteMatch{Checks: []string{"cloudtrail_bedrock_logging_enabled"}}, CreatedAt: pt.T0}
 	world = append(world, projections.Event{RecordedEvent: eventstore.RecordedEvent{Metadata: eventstore.Metadata{TeamID: "team-imports"}}, Data: rule})
-	for _, imp := range [][]pt.EventData{pt.PairScan1(), pt.PairScan2()} {
+	// The checks map to CIS-5.0 (the compliance collections get
+	// documents), and an import is under way (its working document).
+	mapped := func(imp []pt.EventData) []pt.EventData {
+		out := slices.Clone(imp)
+		for i, d := range out {
+			if cd, ok := d.(csdomain.ChecksDescribed); ok {
+				cd.Checks = slices.Clone(cd.Checks)
+				for j := range cd.Checks {
+					cd.Checks[j].Compliance = map[string][]string{"CIS-5.0": {fmt.Sprintf("3.%d", j%3+1)}}
+				}
+				out[i] = cd
+			}
+		}
+		return out
+	}
+	underway := csdomain.ChecksDescribed{ImportID: "imp-underway", EvaluatedAt: pt.T0,
+		Checks: []csdomain.CheckInfo{{CheckID: "c", Compliance: map[string][]string{"CIS-5.0": {"1.1"}}}}}
+	for _, imp := range [][]pt.EventData{mapped(pt.PairScan1()), mapped(pt.PairScan2()), {underway}} {
 		for _, d := range imp {
 			world = append(world, projections.Event{RecordedEvent: eventstore.RecordedEvent{Metadata: eventstore.Metadata{TeamID: "team-imports"}}, Data: d})
 		}
