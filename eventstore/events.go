@@ -33,6 +33,11 @@ var domainEvents = []struct {
 	{sample: cloudsecurity.MutingRuleChanged{}, version: 1},
 	{sample: cloudsecurity.MutingRuleRemoved{}, version: 1},
 	{sample: cloudsecurity.MutingRuleExpired{}, version: 1},
+	// Cloud accounts (docs/accounts.md).
+	{sample: cloudsecurity.CloudAccountRegistered{}, version: 1},
+	{sample: cloudsecurity.CloudAccountRenamed{}, version: 1},
+	{sample: cloudsecurity.CloudAccountTagged{}, version: 1},
+	{sample: cloudsecurity.CloudAccountRetired{}, version: 1},
 	{sample: access.APIKeyIssued{}, version: 1},
 	{sample: access.APIKeyRevoked{}, version: 1},
 }
