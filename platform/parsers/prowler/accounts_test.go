@@ -19,8 +19,10 @@ func TestAccountDescription_OCSF(t *testing.T) {
 	for _, o := range obs {
 		assert.Equal(t, "<project_name>", o.AccountName)
 		assert.Equal(t, "<tenant_uid>", o.Organization)
-		assert.Equal(t, map[string]string{"tag": "test"}, o.AccountTags, "labels [\"tag:test\"]")
 	}
+	// The sample's labels: ["tag:test"] twice, then ["tag:test", "tag2:test2"].
+	assert.Equal(t, map[string]string{"tag": "test"}, obs[0].AccountTags)
+	assert.Equal(t, map[string]string{"tag": "test", "tag2": "test2"}, obs[2].AccountTags)
 	obs, _ = parseSample(t, "prowler_v5.4_ocsf_aws_placeholders.ocsf.json", FormatOCSF)
 	assert.Nil(t, obs[0].AccountTags, "labels []")
 }
