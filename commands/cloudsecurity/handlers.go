@@ -16,6 +16,8 @@ type Handlers struct {
 	chunkBytes, batchEvents int
 	// Triage of imported findings (WithImportedFindings).
 	imported ImportedFindings
+	// Cloud accounts (WithKnownAccounts): the accounts read model.
+	accounts KnownAccounts
 }
 
 // New returns the findings command handlers on kit. It panics on a nil

@@ -298,3 +298,22 @@ func (a *CloudAccount) Retire(reason string, seen bool, at time.Time) ([]Event, 
 	}
 	return []Event{CloudAccountRetired{AccountID: a.id, Reason: reason, RetiredAt: a.after(at)}}, nil
 }
+
+// CloudAccountState is a read-only view of an account's stream, for the
+// audit replay (what people decided; what imports saw is in the imports).
+type CloudAccountState struct {
+	AccountID  string            `json:"account_id"`
+	Registered bool              `json:"registered"`
+	Name       string            `json:"name,omitempty"`
+	Tags       map[string]string `json:"tags,omitempty"`
+	Status     string            `json:"status"` // AccountActive, AccountRetired
+}
+
+// View is the account as its stream says.
+func (a *CloudAccount) View() CloudAccountState {
+	status := AccountActive
+	if a.retired {
+		status = AccountRetired
+	}
+	return CloudAccountState{AccountID: a.id, Registered: a.registered, Name: a.name, Tags: a.tags, Status: status}
+}
