@@ -323,7 +323,9 @@ func completeTrend(d readmodel.Doc, scan string, at time.Time) {
 	}
 	d["pending_trend"] = objsAny(pending)
 	trend := fold.Objs(d, "trend")
-	step := func(m map[string]any) csdomain.Step { return csdomain.Step{At: fold.Time(m, "at"), Scan: fold.Str(m, "scan_id")} }
+	step := func(m map[string]any) csdomain.Step {
+		return csdomain.Step{At: fold.Time(m, "at"), Scan: fold.Str(m, "scan_id")}
+	}
 	if slices.ContainsFunc(trend, func(m map[string]any) bool { return fold.Str(m, "scan_id") == scan }) {
 		return
 	}
@@ -414,7 +416,7 @@ func (accountHistories) Save(ctx context.Context, tx projections.Tx, c fold.Chan
 		}
 		s := c.Identity.Scope
 		d = readmodel.Doc{"_id": c.ID, "team_id": c.Team, "source": SourceImport,
-			"account": csdomain.AccountID(c.Team, s.Provider, s.Account),
+			"account":  csdomain.AccountID(c.Team, s.Provider, s.Account),
 			"provider": s.Provider, "uid": s.Account, "region": s.Region, "check": s.Check,
 			"open": false, "severity": "", "muted_by_tool": false}
 	}

@@ -186,4 +186,3 @@ func TestAccounts_OrderIndependent(t *testing.T) {
 	assert.Len(t, trendOf(d), 5)
 	assert.Equal(t, tx.Colls, apply(t, p, slices.Concat(streams...)...).Colls, "rebuild")
 }
-
