@@ -42,6 +42,7 @@ func moduleProjections() []projections.Projection {
 		orchestration.NewScanRuns(),
 		orchestration.NewScanSummaries(),
 		cloudsecurity.NewFindings(),
+		cloudsecurity.NewAccounts(),
 		platformproj.NewDashboard(),
 		platformproj.NewCrossModuleReferences(),
 		platformproj.NewAuditLog(),

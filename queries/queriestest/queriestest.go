@@ -33,6 +33,7 @@ func AllProjections() []projections.Projection {
 		orchestrationproj.NewScanRuns(),
 		orchestrationproj.NewScanSummaries(),
 		cloudsecurityproj.NewFindings(),
+		cloudsecurityproj.NewAccounts(),
 		platformproj.NewDashboard(),
 		platformproj.NewCrossModuleReferences(),
 		platformproj.NewAuditLog(),
