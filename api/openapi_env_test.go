@@ -54,6 +54,7 @@ func fullDeps(t *testing.T) api.Deps {
 		Relay:       fakeRelay{},
 		Keys:        &keyService{},
 		Audit:       &fakeAudit{},
+		Accounts:    fakeAccounts{},
 		Metrics:     prometheus.NewRegistry(),
 	}
 	requireAllSet(t, deps)
@@ -103,7 +104,8 @@ func newContractEnv(t *testing.T, mutate ...func(*api.ServerConfig, *api.Deps)) 
 	reg := dbregistry.MustNew("")
 	proj := newSyncProjector(t, store, reg, dir,
 		orchestrationproj.NewScanRuns(), orchestrationproj.NewScanSummaries(),
-		cloudsecurityproj.NewFindings(), platformproj.NewDashboard(), platformproj.NewAPIKeys(), platformproj.NewAuditLog())
+		cloudsecurityproj.NewFindings(), platformproj.NewDashboard(), platformproj.NewAPIKeys(), platformproj.NewAuditLog(),
+		cloudsecurityproj.NewAccounts())
 	env := &contractEnv{store: store, projects: proj, admin: &contractAdmin{}}
 	codec := eventstore.NewDomainCodec()
 	kit := commands.NewKit(store, codec, time.Now)
@@ -145,6 +147,8 @@ func newContractEnv(t *testing.T, mutate ...func(*api.ServerConfig, *api.Deps)) 
 		}),
 		Metrics: prometheus.NewRegistry(),
 	}
+	accountQueries := queryService.CloudSecurityQueries.(*csquery.Service)
+	deps.Accounts = contractAccounts{cscmd.New(kit).WithKnownAccounts(accountQueries), accountQueries}
 	requireAllSet(t, deps)
 	for _, m := range mutate {
 		m(&cfg, &deps)

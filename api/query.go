@@ -279,6 +279,9 @@ func QueryReads() map[string][]string {
 		// Muting rules.
 		"GET /api/v1/muting-rules":     readsMutingRules,
 		"GET /api/v1/muting-rules/:id": readsMutingRules,
+		// Cloud accounts.
+		"GET /api/v1/accounts":     readsAccounts,
+		"GET /api/v1/accounts/:id": readsAccounts,
 	}
 }
 

@@ -354,9 +354,10 @@ func TestQueryRoutesAbsentWithoutQueries(t *testing.T) {
 func TestQueryReadsAreProjectionNames(t *testing.T) {
 	t.Parallel()
 	known := []string{orchestrationproj.ScanRunsName, orchestrationproj.ScanSummariesName,
-		cloudsecurityproj.FindingsName, platformproj.DashboardName, platformproj.AuditLogName}
+		cloudsecurityproj.FindingsName, platformproj.DashboardName, platformproj.AuditLogName,
+		cloudsecurityproj.AccountsName}
 	reads := api.QueryReads()
-	require.Len(t, reads, 11)
+	require.Len(t, reads, 13)
 	for route, names := range reads {
 		require.NotEmpty(t, names, route)
 		for _, n := range names {

@@ -73,7 +73,7 @@ func serveOptionsTo(cfg config.Config, logTo, stdout io.Writer) fx.Option {
 		opts = append(opts, projectorModule)
 	}
 	if cfg.HasRole(config.RoleAPI) {
-		opts = append(opts, readSideModule, auditModule, apiModule, mutingModule)
+		opts = append(opts, readSideModule, auditModule, apiModule, mutingModule, accountsModule)
 	}
 	return fx.Options(opts...)
 }
@@ -254,6 +254,7 @@ func newAPIServer(p apiParams) *api.Server {
 		Relay:       relayStatus,
 		Audit:       p.Audit,
 		Keys:        p.Keys,
+		Accounts:    accountService{p.FindingCommands, p.FindingQueries},
 		Metrics:     p.Metrics,
 	})
 }
