@@ -3,6 +3,7 @@ package cloudsecurity
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 
@@ -134,12 +135,20 @@ func applyAccounts(ctx context.Context, tx projections.Tx, ev projections.Event)
 		if err := trendResults(ctx, tx, team, e); err != nil {
 			return err
 		}
-		return accountLifecycle.Results(ctx, tx, team, e, accountHistories{})
+		h := newAccountHistories()
+		if err := accountLifecycle.Results(ctx, tx, team, e, h); err != nil {
+			return err
+		}
+		return h.flush(ctx, tx, team)
 	case csdomain.ImportCompleted:
 		if err := accountsSeen(ctx, tx, team, e); err != nil {
 			return err
 		}
-		return accountLifecycle.Completed(ctx, tx, team, e, accountHistories{})
+		h := newAccountHistories()
+		if err := accountLifecycle.Completed(ctx, tx, team, e, h); err != nil {
+			return err
+		}
+		return h.flush(ctx, tx, team)
 	case orchdomain.ScanRequested:
 		tx.Put(accountScansCollection, readmodel.Doc{"_id": e.ScanID, "team_id": team,
 			"provider": string(e.Provider), "uid": e.AccountID})
@@ -364,40 +373,81 @@ func contributionOf(d readmodel.Doc) contribution {
 	return contribution{open: fold.Flag(d, "open"), severity: fold.Str(d, "severity"), muted: fold.Flag(d, "muted_by_tool")}
 }
 
-// count moves the account's open counts from before to after.
+// openDelta is how an account's open counts move.
+type openDelta struct {
+	bySev        fold.SeverityCounts
+	total, muted int64
+}
+
+func (o *openDelta) add(c contribution, n int64) {
+	if !c.open {
+		return
+	}
+	o.bySev.Add(c.severity, n)
+	o.total += n
+	if c.muted {
+		o.muted += n
+	}
+}
+
+// count moves the account's open counts from before to after, at once.
 func count(ctx context.Context, tx projections.Tx, team, accountID string, before, after contribution) error {
-	if before == after {
-		return nil
-	}
-	d, err := loadAccount(ctx, tx, team, accountID)
-	if err != nil {
-		return err
-	}
-	sev := fold.SeverityCountsFrom(fold.Obj(d, "open_by_severity"))
-	total, muted := fold.Num(d, "open_total"), fold.Num(d, "open_muted_by_tool")
-	for _, c := range []struct {
-		c contribution
-		n int64
-	}{{before, -1}, {after, 1}} {
-		if !c.c.open {
-			continue
-		}
-		sev.Add(c.c.severity, c.n)
-		total += c.n
-		if c.c.muted {
-			muted += c.n
-		}
-	}
-	d["open_by_severity"], d["open_total"], d["open_muted_by_tool"] = sev.Doc(), total, muted
-	tx.Put(AccountsCollection, shown(d))
-	return nil
+	h := newAccountHistories()
+	h.move(accountID, before, after)
+	return h.flush(ctx, tx, team)
 }
 
 // accountHistories keeps imported findings' histories in the
-// account_findings documents and moves their accounts' open counts.
-type accountHistories struct{}
+// account_findings documents and collects how their accounts' open counts
+// move: written once per account and event (flush), not per finding.
+type accountHistories struct {
+	deltas map[string]*openDelta
+}
 
-func (accountHistories) History(ctx context.Context, tx projections.Tx, id string) (csdomain.History, bool, error) {
+func newAccountHistories() *accountHistories {
+	return &accountHistories{deltas: map[string]*openDelta{}}
+}
+
+func (h *accountHistories) move(accountID string, before, after contribution) {
+	if before == after {
+		return
+	}
+	d := h.deltas[accountID]
+	if d == nil {
+		d = &openDelta{}
+		h.deltas[accountID] = d
+	}
+	d.add(before, -1)
+	d.add(after, 1)
+}
+
+// flush applies the collected moves to the accounts' documents.
+func (h *accountHistories) flush(ctx context.Context, tx projections.Tx, team string) error {
+	for _, id := range slices.Sorted(maps.Keys(h.deltas)) {
+		o := h.deltas[id]
+		if *o == (openDelta{}) {
+			continue
+		}
+		d, err := loadAccount(ctx, tx, team, id)
+		if err != nil {
+			return err
+		}
+		sev := fold.SeverityCountsFrom(fold.Obj(d, "open_by_severity"))
+		sev.Critical += o.bySev.Critical
+		sev.High += o.bySev.High
+		sev.Medium += o.bySev.Medium
+		sev.Low += o.bySev.Low
+		sev.Informational += o.bySev.Informational
+		d["open_by_severity"] = sev.Doc()
+		d["open_total"] = fold.Num(d, "open_total") + o.total
+		d["open_muted_by_tool"] = fold.Num(d, "open_muted_by_tool") + o.muted
+		tx.Put(AccountsCollection, shown(d))
+	}
+	clear(h.deltas)
+	return nil
+}
+
+func (*accountHistories) History(ctx context.Context, tx projections.Tx, id string) (csdomain.History, bool, error) {
 	d, found, err := fold.Get(ctx, tx, accountFindingsCollection, id)
 	if err != nil || !found {
 		return csdomain.History{}, false, err
@@ -405,7 +455,7 @@ func (accountHistories) History(ctx context.Context, tx projections.Tx, id strin
 	return fold.HistoryFrom(fold.Obj(d, "history")), true, nil
 }
 
-func (accountHistories) Save(ctx context.Context, tx projections.Tx, c fold.Change) error {
+func (h *accountHistories) Save(ctx context.Context, tx projections.Tx, c fold.Change) error {
 	d, found, err := fold.Get(ctx, tx, accountFindingsCollection, c.ID)
 	if err != nil {
 		return err
@@ -428,7 +478,8 @@ func (accountHistories) Save(ctx context.Context, tx projections.Tx, c fold.Chan
 	d["history"] = fold.HistoryDoc(c.After)
 	d["open"] = c.After.Summarize().Status == csdomain.LifecycleOpen
 	tx.Put(accountFindingsCollection, d)
-	return count(ctx, tx, c.Team, fold.Str(d, "account"), before, contributionOf(d))
+	h.move(fold.Str(d, "account"), before, contributionOf(d))
+	return nil
 }
 
 // apiFindingRaised counts a finding raised through the API on its scan's
@@ -469,7 +520,11 @@ func findingResolved(ctx context.Context, tx projections.Tx, ev projections.Even
 	if fold.Str(d, "source") == SourceImport {
 		s := csdomain.Scope{Provider: fold.Str(d, "provider"), Account: fold.Str(d, "uid"),
 			Region: fold.Str(d, "region"), Check: fold.Str(d, "check")}
-		return accountLifecycle.Resolve(ctx, tx, team, s, e.FindingID, csdomain.Step{At: e.ResolvedAt, By: ev.Metadata.Actor}, accountHistories{})
+		h := newAccountHistories()
+		if err := accountLifecycle.Resolve(ctx, tx, team, s, e.FindingID, csdomain.Step{At: e.ResolvedAt, By: ev.Metadata.Actor}, h); err != nil {
+			return err
+		}
+		return h.flush(ctx, tx, team)
 	}
 	before := contributionOf(d)
 	d["open"] = false

@@ -56,14 +56,19 @@ func applyPosture(ctx context.Context, tx projections.Tx, ev projections.Event) 
 	if team == "" {
 		return false, nil
 	}
+	h := &postureHistories{}
 	switch e := fold.Value(ev.Data).(type) {
 	case csdomain.ResultsRecorded:
-		return true, postureLifecycle.Results(ctx, tx, team, e, postureHistories{})
-	case csdomain.ImportCompleted:
-		if err := postureScanSeen(ctx, tx, team, e.Step()); err != nil {
+		if err := postureLifecycle.Results(ctx, tx, team, e, h); err != nil {
 			return true, err
 		}
-		return true, postureLifecycle.Completed(ctx, tx, team, e, postureHistories{})
+		return true, h.flush(ctx, tx, team)
+	case csdomain.ImportCompleted:
+		h.ops = append(h.ops, func(p *posture) { p.scanSeen(e.Step()) })
+		if err := postureLifecycle.Completed(ctx, tx, team, e, h); err != nil {
+			return true, err
+		}
+		return true, h.flush(ctx, tx, team)
 	case csdomain.FindingResolved:
 		d, found, err := fold.Get(ctx, tx, DashboardImportedCollection, e.FindingID)
 		if err != nil || !found || fold.Str(d, "team_id") != team {
@@ -71,16 +76,42 @@ func applyPosture(ctx context.Context, tx projections.Tx, ev projections.Event) 
 		}
 		s := csdomain.Scope{Provider: fold.Str(d, "provider"), Account: fold.Str(d, "account"),
 			Region: fold.Str(d, "region"), Check: fold.Str(d, "check")}
-		return false, postureLifecycle.Resolve(ctx, tx, team, s, e.FindingID, csdomain.Step{At: e.ResolvedAt, By: ev.Metadata.Actor}, postureHistories{})
+		if err := postureLifecycle.Resolve(ctx, tx, team, s, e.FindingID, csdomain.Step{At: e.ResolvedAt, By: ev.Metadata.Actor}, h); err != nil {
+			return false, err
+		}
+		return false, h.flush(ctx, tx, team)
 	}
 	return false, nil
 }
 
 // postureHistories keeps imported findings' histories in dashboard_imported
-// rows and moves the posture's counts.
-type postureHistories struct{}
+// rows, and collects what each step moves in the posture: applied in
+// order to the dashboard document once per event (flush), not once per
+// finding.
+type postureHistories struct {
+	ops []func(*posture)
+}
 
-func (postureHistories) History(ctx context.Context, tx projections.Tx, id string) (csdomain.History, bool, error) {
+// flush applies the collected moves to the team's dashboard.
+func (h *postureHistories) flush(ctx context.Context, tx projections.Tx, team string) error {
+	if len(h.ops) == 0 {
+		return nil
+	}
+	dash, err := loadDashboard(ctx, tx, team)
+	if err != nil {
+		return err
+	}
+	p := postureFrom(dash.Posture)
+	for _, op := range h.ops {
+		op(p)
+	}
+	h.ops = h.ops[:0]
+	dash.Posture = p.doc()
+	tx.Put(DashboardCollection, dash.doc())
+	return nil
+}
+
+func (*postureHistories) History(ctx context.Context, tx projections.Tx, id string) (csdomain.History, bool, error) {
 	// Rows are keyed by finding id: an imported finding's id is of one
 	// team ("fnd-" over the team and the identity).
 	d, found, err := fold.Get(ctx, tx, DashboardImportedCollection, id)
@@ -103,7 +134,7 @@ func contributionOf(d readmodel.Doc) contribution {
 		account: fold.Str(d, "account_id"), provider: fold.Str(d, "provider"), uid: fold.Str(d, "account"), check: fold.Str(d, "check")}
 }
 
-func (postureHistories) Save(ctx context.Context, tx projections.Tx, c fold.Change) error {
+func (h *postureHistories) Save(ctx context.Context, tx projections.Tx, c fold.Change) error {
 	d, found, err := fold.Get(ctx, tx, DashboardImportedCollection, c.ID)
 	if err != nil {
 		return err
@@ -132,21 +163,16 @@ func (postureHistories) Save(ctx context.Context, tx projections.Tx, c fold.Chan
 	if before == after && sameChanges(moved, now) {
 		return nil
 	}
-	dash, err := loadDashboard(ctx, tx, c.Team)
-	if err != nil {
-		return err
-	}
-	p := postureFrom(dash.Posture)
-	p.count(before, -1)
-	p.count(after, 1)
-	for _, scan := range sortedKeys(moved) {
-		p.change(moved[scan], -1)
-	}
-	for _, scan := range sortedKeys(now) {
-		p.change(now[scan], 1)
-	}
-	dash.Posture = p.doc()
-	tx.Put(DashboardCollection, dash.doc())
+	h.ops = append(h.ops, func(p *posture) {
+		p.count(before, -1)
+		p.count(after, 1)
+		for _, scan := range sortedKeys(moved) {
+			p.change(moved[scan], -1)
+		}
+		for _, scan := range sortedKeys(now) {
+			p.change(now[scan], 1)
+		}
+	})
 	return nil
 }
 
@@ -183,22 +209,13 @@ func sameChanges(a, b map[string]scanChange) bool {
 	return true
 }
 
-// postureScanSeen makes a completed scan the team's last scan when it is
-// the latest (with no changes: those its results made are counted already
-// when it was the latest then).
-func postureScanSeen(ctx context.Context, tx projections.Tx, team string, s csdomain.Step) error {
-	dash, err := loadDashboard(ctx, tx, team)
-	if err != nil {
-		return err
+// scanSeen makes a completed scan the team's last scan when it is the
+// latest (its changes are counted as they come: when its results came it
+// was the latest then).
+func (p *posture) scanSeen(s csdomain.Step) {
+	if p.latest(s) {
+		p.seeDay(s.At)
 	}
-	p := postureFrom(dash.Posture)
-	if !p.latest(s) {
-		return nil
-	}
-	p.seeDay(s.At)
-	dash.Posture = p.doc()
-	tx.Put(DashboardCollection, dash.doc())
-	return nil
 }
 
 // posture is the posture section of a dashboard document.
