@@ -76,19 +76,29 @@ func TestAccountRenameTagRetire(t *testing.T) {
 		then  thenRule
 	}{
 		{name: "renamed", given: []cloudsecurity.Event{registered},
-			when: func(a *cloudsecurity.CloudAccount) ([]cloudsecurity.Event, error) { return a.Rename(" production ", "", false, later) },
+			when: func(a *cloudsecurity.CloudAccount) ([]cloudsecurity.Event, error) {
+				return a.Rename(" production ", "", false, later)
+			},
 			then: thenRule{Events: []cloudsecurity.Event{cloudsecurity.CloudAccountRenamed{AccountID: accID, Name: "production", RenamedAt: later}}}},
 		{name: "a rename to the current name changes nothing", given: []cloudsecurity.Event{registered},
-			when: func(a *cloudsecurity.CloudAccount) ([]cloudsecurity.Event, error) { return a.Rename("prod", "", false, later) },
+			when: func(a *cloudsecurity.CloudAccount) ([]cloudsecurity.Event, error) {
+				return a.Rename("prod", "", false, later)
+			},
 			then: thenRule{RuleCode: cloudsecurity.CodeAccountUnchanged}},
 		{name: "an account only seen in an import is renamed (its first event)", seen: true,
-			when: func(a *cloudsecurity.CloudAccount) ([]cloudsecurity.Event, error) { return a.Rename("prod", "from-report", true, later) },
+			when: func(a *cloudsecurity.CloudAccount) ([]cloudsecurity.Event, error) {
+				return a.Rename("prod", "from-report", true, later)
+			},
 			then: thenRule{Events: []cloudsecurity.Event{cloudsecurity.CloudAccountRenamed{AccountID: accID, Name: "prod", RenamedAt: later}}}},
 		{name: "a name is required", given: []cloudsecurity.Event{registered},
-			when: func(a *cloudsecurity.CloudAccount) ([]cloudsecurity.Event, error) { return a.Rename(" ", "", false, later) },
+			when: func(a *cloudsecurity.CloudAccount) ([]cloudsecurity.Event, error) {
+				return a.Rename(" ", "", false, later)
+			},
 			then: thenRule{Fields: []string{"name"}}},
 		{name: "a retired account is not renamed", given: []cloudsecurity.Event{registered, retired},
-			when: func(a *cloudsecurity.CloudAccount) ([]cloudsecurity.Event, error) { return a.Rename("x", "", false, later) },
+			when: func(a *cloudsecurity.CloudAccount) ([]cloudsecurity.Event, error) {
+				return a.Rename("x", "", false, later)
+			},
 			then: thenRule{RuleCode: cloudsecurity.CodeAccountRetired}},
 		{name: "tagged: the whole set", given: []cloudsecurity.Event{registered},
 			when: func(a *cloudsecurity.CloudAccount) ([]cloudsecurity.Event, error) {
@@ -110,7 +120,9 @@ func TestAccountRenameTagRetire(t *testing.T) {
 			when: func(a *cloudsecurity.CloudAccount) ([]cloudsecurity.Event, error) { return a.Tag(nil, false, later) },
 			then: thenRule{RuleCode: cloudsecurity.CodeAccountRetired}},
 		{name: "retired", given: []cloudsecurity.Event{registered},
-			when: func(a *cloudsecurity.CloudAccount) ([]cloudsecurity.Event, error) { return a.Retire(" closed ", false, t0) },
+			when: func(a *cloudsecurity.CloudAccount) ([]cloudsecurity.Event, error) {
+				return a.Retire(" closed ", false, t0)
+			},
 			then: thenRule{Events: []cloudsecurity.Event{retired}}},
 		{name: "retired once", given: []cloudsecurity.Event{registered, retired},
 			when: func(a *cloudsecurity.CloudAccount) ([]cloudsecurity.Event, error) { return a.Retire("", false, later) },
