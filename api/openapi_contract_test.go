@@ -296,6 +296,7 @@ func TestOpenAPIContract(t *testing.T) {
 	// Muting rules, and the triage of imported findings.
 	mutingContract(t, c, env)
 	assetsContract(t, c) // openapi_contract_assets_test.go
+	accountsContract(t, c, env)
 
 	// API keys: the key is shown once.
 	createKey := request{Path: "/api/v1/keys", Body: exampleBody(t, c.doc, "createKey"),

@@ -57,6 +57,7 @@ func fullDeps(t *testing.T) api.Deps {
 		Relay:       fakeRelay{},
 		Keys:        &keyService{},
 		Audit:       &fakeAudit{},
+		Accounts:    fakeAccounts{},
 		Metrics:     prometheus.NewRegistry(),
 	}
 	requireAllSet(t, deps)
@@ -108,7 +109,8 @@ func newContractEnv(t *testing.T, mutate ...func(*api.ServerConfig, *api.Deps)) 
 		orchestrationproj.NewScanRuns(), orchestrationproj.NewScanSummaries(),
 		cloudsecurityproj.NewFindings(), platformproj.NewDashboard(), platformproj.NewAPIKeys(), platformproj.NewAuditLog(),
 		cloudassetsproj.NewAssets(),
-		cloudsecurityproj.NewCompliance())
+		cloudsecurityproj.NewCompliance(),
+		cloudsecurityproj.NewAccounts())
 	env := &contractEnv{store: store, projects: proj, admin: &contractAdmin{}}
 	codec := eventstore.NewDomainCodec()
 	kit := commands.NewKit(store, codec, time.Now)
@@ -152,6 +154,8 @@ func newContractEnv(t *testing.T, mutate ...func(*api.ServerConfig, *api.Deps)) 
 		}),
 		Metrics: prometheus.NewRegistry(),
 	}
+	accountQueries := queryService.CloudSecurityQueries.(*csquery.Service)
+	deps.Accounts = contractAccounts{cscmd.New(kit).WithKnownAccounts(accountQueries), accountQueries}
 	requireAllSet(t, deps)
 	for _, m := range mutate {
 		m(&cfg, &deps)

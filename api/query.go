@@ -286,6 +286,9 @@ func QueryReads() map[string][]string {
 		"GET /api/v1/compliance":                    readsCompliance,
 		"GET /api/v1/compliance/:framework":         readsCompliance,
 		"GET /api/v1/compliance/:framework/changes": readsCompliance,
+		// Cloud accounts.
+		"GET /api/v1/accounts":     readsAccounts,
+		"GET /api/v1/accounts/:id": readsAccounts,
 	}
 }
 

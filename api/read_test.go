@@ -357,9 +357,10 @@ func TestQueryReadsAreProjectionNames(t *testing.T) {
 	known := []string{orchestrationproj.ScanRunsName, orchestrationproj.ScanSummariesName,
 		cloudsecurityproj.FindingsName, platformproj.DashboardName, platformproj.AuditLogName,
 		cloudassetsproj.AssetsName,
-		cloudsecurityproj.ComplianceName}
+		cloudsecurityproj.ComplianceName,
+		cloudsecurityproj.AccountsName}
 	reads := api.QueryReads()
-	require.Len(t, reads, 13+3) // + compliance
+	require.Len(t, reads, 11+2+3+2) // + assets, compliance, accounts
 	for route, names := range reads {
 		require.NotEmpty(t, names, route)
 		for _, n := range names {

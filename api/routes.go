@@ -130,6 +130,16 @@ func (s *Server) routeTable() []Route {
 		s.assetRoutes(add)
 	}
 
+	// Cloud accounts (cloudsecurity): commands and queries.
+	if s.deps.Accounts != nil {
+		add(http.MethodPost, v1+"/accounts", analyst, TeamCollection, "registerAccount", s.registerAccount)
+		add(http.MethodPost, v1+"/accounts/:id/rename", analyst, TeamResource, "renameAccount", s.renameAccount)
+		add(http.MethodPost, v1+"/accounts/:id/tag", analyst, TeamResource, "tagAccount", s.tagAccount)
+		add(http.MethodPost, v1+"/accounts/:id/retire", analyst, TeamResource, "retireAccount", s.retireAccount)
+		add(http.MethodGet, v1+"/accounts", viewer, TeamCollection, "listAccounts", s.listAccounts)
+		add(http.MethodGet, v1+"/accounts/:id", viewer, TeamResource, "getAccount", s.getAccount)
+	}
+
 	// API keys (platform).
 	if s.deps.Keys != nil {
 		add(http.MethodPost, v1+"/keys", admin, TeamCollection, "createKey", s.createKey)

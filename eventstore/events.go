@@ -39,6 +39,11 @@ var domainEvents = []struct {
 	{sample: cloudassets.InventoryRecorded{}, version: 1},
 	{sample: cloudassets.InventoryCompleted{}, version: 1},
 	{sample: cloudassets.InventoryRejected{}, version: 1},
+	// Cloud accounts (docs/accounts.md).
+	{sample: cloudsecurity.CloudAccountRegistered{}, version: 1},
+	{sample: cloudsecurity.CloudAccountRenamed{}, version: 1},
+	{sample: cloudsecurity.CloudAccountTagged{}, version: 1},
+	{sample: cloudsecurity.CloudAccountRetired{}, version: 1},
 	{sample: access.APIKeyIssued{}, version: 1},
 	{sample: access.APIKeyRevoked{}, version: 1},
 }

@@ -64,6 +64,11 @@ func TestDomainCodecRoundTrip(t *testing.T) {
 		cloudsecurity.MutingRuleChanged{RuleID: "r1", Name: "dev", Reason: "r", Owner: "bob", Match: cloudsecurity.MuteMatch{Checks: []string{"c"}}, ChangedAt: when},
 		cloudsecurity.MutingRuleRemoved{RuleID: "r1", Reason: "done", RemovedAt: when},
 		cloudsecurity.MutingRuleExpired{RuleID: "r1", ExpiredAt: when},
+		cloudsecurity.CloudAccountRegistered{AccountID: "acc-1", Provider: "aws", UID: "123456789012", Name: "prod", Organization: "o-1",
+			Tags: map[string]string{"env": "prod"}, RegisteredAt: when},
+		cloudsecurity.CloudAccountRenamed{AccountID: "acc-1", Name: "production", RenamedAt: when},
+		cloudsecurity.CloudAccountTagged{AccountID: "acc-1", Tags: map[string]string{"kubernetes.io/cluster/x": "owned"}, TaggedAt: when},
+		cloudsecurity.CloudAccountRetired{AccountID: "acc-1", Reason: "closed", RetiredAt: when},
 	}
 	codec := eventstore.NewDomainCodec()
 

@@ -131,6 +131,12 @@ func TestTeamIsolation_EveryRoute(t *testing.T) {
 		streamsA = append(streamsA, "mutingrule-"+id)
 	}
 	streamsA = append(streamsA, "finding-"+importedA[1], "finding-"+importedA[2]) // their triage streams
+	// Cloud accounts: registered, retired, and one seen only in the import
+	// (no stream of its own).
+	accountsA := isolationAccounts(t, a, asA)
+	for _, id := range accountsA[:2] {
+		streamsA = append(streamsA, "account-"+id)
+	}
 	// path prefix → team A's ids in it, and an id no one uses.
 	resourceOf := map[string]struct {
 		ids  []string
@@ -144,9 +150,10 @@ func TestTeamIsolation_EveryRoute(t *testing.T) {
 		"/api/v1/imports/":       {[]string{importA.ImportID, inventoryA, azureA.ImportID}, "imp-00000000000000000000000000000000"},
 		"/api/v1/assets/":        {assetsA, "ast-00000000000000000000000000000000"},
 		"/api/v1/compliance/":    {frameworksA, "NO-SUCH-FRAMEWORK"},
+		"/api/v1/accounts/":      {accountsA, "acc-00000000000000000000000000000000"},
 	}
 	streamsA = append(streamsA, "inventory-"+inventoryA)
-	secrets := slices.Concat(scansA, findingsA, keysA, importedIDs, assetsA, []string{generatedFindingA, "iso-resource-a", "iso_check", importA.ImportID}, importedA, rulesA, ruleNamesA)
+	secrets := slices.Concat(scansA, findingsA, keysA, importedIDs, assetsA, []string{generatedFindingA, "iso-resource-a", "iso_check", importA.ImportID}, importedA, rulesA, ruleNamesA, accountsA, []string{"iso-account-registered", "iso-account-retired"})
 
 	// Team B's own running scan, to raise findings in.
 	const scanB = "iso-b-running"
@@ -168,6 +175,10 @@ func TestTeamIsolation_EveryRoute(t *testing.T) {
 			"match": map[string]any{"checks": []string{"cloudtrail_multi_region_enabled"}}},
 		"changeMutingRule": map[string]any{"name": "team b rule", "reason": "r", "owner": "bob",
 			"match": map[string]any{"regions": []string{"eu-west-1"}}},
+		// Team B registers, in its own team, the uid of team A's account.
+		"registerAccount": map[string]any{"provider": "aws", "uid": "999900001111"},
+		"renameAccount":   map[string]any{"name": "team b name"},
+		"tagAccount":      map[string]any{"tags": map[string]any{"owner": "team-b"}},
 	}
 	// chosenID declares, for every command route of a team, whether it
 	// creates a stream under an id the caller chooses: then team A's ids
@@ -199,6 +210,10 @@ func TestTeamIsolation_EveryRoute(t *testing.T) {
 		"createMutingRule": nil, // the rule id is generated (UUIDv7); the body has no id
 		"changeMutingRule": nil,
 		"removeMutingRule": nil,
+		"registerAccount":  nil, // the account id derives from the caller's team, provider and uid: never another team's
+		"renameAccount":    nil,
+		"tagAccount":       nil,
+		"retireAccount":    nil,
 	}
 
 	param := regexp.MustCompile(`:[a-z_]+`)

@@ -51,6 +51,7 @@ func TestProjectionsCLI_ListAndStatus(t *testing.T) {
 	}
 	assert.Equal(t, "CLOUD_SECURITY", databases["cloudsecurity.findings"])
 	assert.Equal(t, "CLOUD_ASSETS", databases["cloudassets.assets"])
+	assert.Equal(t, "CLOUD_SECURITY", databases["cloudsecurity.accounts"])
 
 	r = a.cli(t, nil, "projections", "status", "--server", a.base)
 	require.Equal(t, exitOK, r.code, r.stderr)

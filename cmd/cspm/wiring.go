@@ -75,7 +75,7 @@ func serveOptionsTo(cfg config.Config, logTo, stdout io.Writer) fx.Option {
 		opts = append(opts, projectorModule)
 	}
 	if cfg.HasRole(config.RoleAPI) {
-		opts = append(opts, readSideModule, auditModule, apiModule, mutingModule)
+		opts = append(opts, readSideModule, auditModule, apiModule, mutingModule, accountsModule)
 	}
 	return fx.Options(opts...)
 }
@@ -259,6 +259,7 @@ func newAPIServer(p apiParams) *api.Server {
 		Relay:       relayStatus,
 		Audit:       p.Audit,
 		Keys:        p.Keys,
+		Accounts:    accountService{p.FindingCommands, p.FindingQueries},
 		Metrics:     p.Metrics,
 	})
 }

@@ -45,6 +45,7 @@ func moduleProjections() []projections.Projection {
 		cloudsecurity.NewFindings(),
 		cloudassetsproj.NewAssets(),   // asset inventory (docs/assets.md)
 		cloudsecurity.NewCompliance(), // compliance (docs/compliance.md)
+		cloudsecurity.NewAccounts(),
 		platformproj.NewDashboard(),
 		platformproj.NewCrossModuleReferences(),
 		platformproj.NewAuditLog(),

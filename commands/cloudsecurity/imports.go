@@ -282,6 +282,13 @@ func (p *parsedReport) add(o csdomain.Observation) error {
 	}
 	p.results++
 	p.scope.Add(r)
+	if o.AccountName != "" || o.Organization != "" || len(o.AccountTags) > 0 { // accounts (decision 37)
+		a, err := csdomain.SeenAccount(o)
+		if err != nil {
+			return fmt.Errorf("result %d (check %s): %w", n, o.CheckID, err)
+		}
+		p.scope.Describe(a)
+	}
 	p.counts.Results++
 	p.counts.ByResult[r.Result]++
 	if r.Result == csdomain.ResultFail {
@@ -437,7 +444,7 @@ func (h *Handlers) record(ctx context.Context, meta commands.Meta, md eventstore
 	}
 	completed := csdomain.ImportCompleted{ImportID: res.ImportID, ScanID: scanID,
 		EvaluatedAt: evaluatedAt, IdentityRule: p.ruleOfTool, ObservedFrom: p.from, ObservedTo: p.to,
-		Scopes: p.scope.Scopes(), Counts: p.counts, CompletedAt: now}
+		Scopes: p.scope.Scopes(), Accounts: p.scope.Accounts(), Counts: p.counts, CompletedAt: now}
 	total := len(head) + p.counts.Chunks + 1
 	chunkTmpl, err := resultsTemplate(h.kit.Codec(), csdomain.ResultsRecorded{ImportID: res.ImportID, ScanID: scanID,
 		EvaluatedAt: evaluatedAt, IdentityRule: p.ruleOfTool})

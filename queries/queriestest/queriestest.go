@@ -36,6 +36,7 @@ func AllProjections() []projections.Projection {
 		cloudsecurityproj.NewFindings(),
 		cloudassetsproj.NewAssets(),
 		cloudsecurityproj.NewCompliance(),
+		cloudsecurityproj.NewAccounts(),
 		platformproj.NewDashboard(),
 		platformproj.NewCrossModuleReferences(),
 		platformproj.NewAuditLog(),

@@ -56,8 +56,9 @@ type ocsfFinding struct {
 	ClassUID int `json:"class_uid"`
 	Cloud    *struct {
 		Account struct {
-			Name string `json:"name"`
-			UID  string `json:"uid"`
+			Name   string   `json:"name"`
+			UID    string   `json:"uid"`
+			Labels []string `json:"labels"`
 		} `json:"account"`
 		Org struct {
 			Name string `json:"name"`
@@ -122,6 +123,7 @@ func (p *parser) fromOCSF(el *ocsfFinding) (cloudsecurity.Observation, string, b
 	if el.Cloud != nil {
 		cloudProvider, cloudRegion, cloudAccount = el.Cloud.Provider, el.Cloud.Region, strings.TrimSpace(el.Cloud.Account.UID)
 		o.AccountName = strings.TrimSpace(el.Cloud.Account.Name)
+		o.AccountTags = labelsToTags(el.Cloud.Account.Labels)
 		o.Organization = firstNonEmpty(el.Cloud.Org.UID, el.Cloud.Org.Name)
 	}
 	o.Organization = firstNonEmpty(o.Organization, el.Metadata.TenantUID)
