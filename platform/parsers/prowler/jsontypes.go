@@ -2,11 +2,31 @@ package prowler
 
 import (
 	"bytes"
-	"encoding/json"
+	"errors"
 	"fmt"
+	"reflect"
 	"strconv"
 	"time"
+
+	"github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 )
+
+// The types below decode themselves from the jsontext stream
+// (UnmarshalJSONFrom), keeping what encoding/json passed their
+// UnmarshalJSON methods before decision 35: the raw value, strings without
+// escapes taken as they are.
+
+// typeError is a JSON value of a kind a field does not take; jsonError
+// names the field.
+type typeError struct {
+	kind   jsontext.Kind
+	goType reflect.Type
+}
+
+func (e *typeError) Error() string {
+	return fmt.Sprintf("a JSON %s where the format has %s", kindName(e.kind), e.goType)
+}
 
 // flexTime is a time Prowler writes as Unix seconds (OCSF time,
 // created_time in 4.5+) or as an ISO 8601 string (time_dt, event_time,
@@ -18,10 +38,13 @@ type flexTime struct {
 	err error
 }
 
-func (ft *flexTime) UnmarshalJSON(b []byte) error {
-	b = bytes.TrimSpace(b)
+func (ft *flexTime) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
+	b, err := dec.ReadValue()
+	if err != nil {
+		return err
+	}
 	*ft = flexTime{}
-	if len(b) == 0 || bytes.Equal(b, []byte("null")) {
+	if len(b) == 0 || b[0] == 'n' {
 		return nil
 	}
 	ft.set = true
@@ -52,26 +75,57 @@ func (ft *flexTime) UnmarshalJSON(b []byte) error {
 // forensics-ready").
 type flexStrings []string
 
-func (fs *flexStrings) UnmarshalJSON(b []byte) error {
-	b = bytes.TrimSpace(b)
+func (fs *flexStrings) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 	*fs = nil
-	if len(b) == 0 || bytes.Equal(b, []byte("null")) {
-		return nil
-	}
-	if b[0] == '"' {
+	switch kind := dec.PeekKind(); kind {
+	case 'n':
+		_, err := dec.ReadToken()
+		return err
+	case '"':
+		b, err := dec.ReadValue()
+		if err != nil {
+			return err
+		}
 		s, err := unquote(b)
 		if err != nil {
 			return err
 		}
 		*fs = splitList(s)
 		return nil
-	}
-	var list []string
-	if err := json.Unmarshal(b, &list); err != nil {
+	case '[':
+		if _, err := dec.ReadToken(); err != nil {
+			return err
+		}
+		list := []string{}
+		for {
+			switch kind := dec.PeekKind(); kind {
+			case ']':
+				_, err := dec.ReadToken()
+				*fs = list
+				return err
+			case '"', 'n':
+				tok, err := dec.ReadToken()
+				if err != nil {
+					return err
+				}
+				s := ""
+				if kind == '"' {
+					s = tok.String()
+				}
+				list = append(list, s)
+			case 0:
+				_, err := dec.ReadToken()
+				return err
+			default:
+				return &typeError{kind: kind, goType: reflect.TypeFor[string]()}
+			}
+		}
+	case 0:
+		_, err := dec.ReadToken()
 		return err
+	default:
+		return &typeError{kind: kind, goType: reflect.TypeFor[[]string]()}
 	}
-	*fs = list
-	return nil
 }
 
 // flexTags is a tag set written as an object ({"k": "v"}), or as a list of
@@ -79,10 +133,13 @@ func (fs *flexStrings) UnmarshalJSON(b []byte) error {
 // (Prowler 3 JSON ResourceTags).
 type flexTags map[string]string
 
-func (ft *flexTags) UnmarshalJSON(b []byte) error {
-	b = bytes.TrimSpace(b)
+func (ft *flexTags) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
+	b, err := dec.ReadValue()
+	if err != nil {
+		return err
+	}
 	*ft = nil
-	if len(b) == 0 || bytes.Equal(b, []byte("null")) {
+	if len(b) == 0 || b[0] == 'n' {
 		return nil
 	}
 	tags := map[string]string{}
@@ -101,7 +158,7 @@ func (ft *flexTags) UnmarshalJSON(b []byte) error {
 	}
 	if b[0] == '{' {
 		var m map[string]any
-		if err := json.Unmarshal(b, &m); err != nil {
+		if err := unmarshalValue(b, &m); err != nil {
 			return err
 		}
 		for k, v := range m {
@@ -109,7 +166,7 @@ func (ft *flexTags) UnmarshalJSON(b []byte) error {
 		}
 	} else {
 		var list []map[string]any
-		if err := json.Unmarshal(b, &list); err != nil {
+		if err := unmarshalValue(b, &list); err != nil {
 			return err
 		}
 		for _, item := range list {
@@ -137,15 +194,27 @@ func (ft *flexTags) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
+// unmarshalValue decodes a value the decoder has already read, a value of
+// the wrong type reported as a typeError.
+func unmarshalValue(b []byte, v any) error {
+	err := json.Unmarshal(b, v, decodeOptions)
+	var sem *json.SemanticError
+	if errors.As(err, &sem) && sem.GoType != nil {
+		return &typeError{kind: sem.JSONKind, goType: sem.GoType}
+	}
+	return err
+}
+
 // unquote reads a JSON string the decoder has already validated; only
-// strings with escapes need the full decoder.
+// strings with escapes need decoding (invalid UTF-8 in them becomes
+// U+FFFD, as encoding/json did).
 func unquote(b []byte) (string, error) {
 	if len(b) >= 2 && b[0] == '"' && b[len(b)-1] == '"' && bytes.IndexByte(b, '\\') < 0 {
 		return string(b[1 : len(b)-1]), nil
 	}
-	var s string
-	err := json.Unmarshal(b, &s)
-	return s, err
+	// The only error left is invalid UTF-8, already replaced in out.
+	out, _ := jsontext.AppendUnquote(nil, b)
+	return string(out), nil
 }
 
 func truncateForError(b []byte) string {
