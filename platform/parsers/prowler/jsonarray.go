@@ -67,9 +67,10 @@ func parseJSONArray[T any](p *parser, convert convertFunc[T]) error {
 		switch dec.PeekKind() {
 		case ']':
 			return closeJSONArray(p, dec, elemType, base)
-		case 0: // the error is kept for the next read
+		case 0, '}': // the error is kept for the next read
+			next := bytes.TrimLeft(dec.UnreadBuffer(), " \t\r\n")
 			_, err := dec.ReadToken()
-			return peekError(p.format, elemType, dec, i, end, err)
+			return peekError(p.format, elemType, next, i, end, err)
 		}
 		start := end
 		var el T
@@ -107,18 +108,17 @@ func closeJSONArray(p *parser, dec *jsontext.Decoder, elemType reflect.Type, bas
 	return nil
 }
 
-// peekError places an error met looking for the next element, as
-// encoding/json's Decoder.More did: the report ending (or growing past the
-// limit) right after an element is the array's fault ("not closed"); after
-// a comma, or on anything else than ',' or ']', it is the next element's.
-func peekError(f Format, elemType reflect.Type, dec *jsontext.Decoder, index int, end int64, err error) error {
-	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) || errors.Is(err, errPastLimit) {
-		if !bytes.HasPrefix(bytes.TrimLeft(dec.UnreadBuffer(), " \t\r\n"), []byte(",")) {
-			if errors.Is(err, errPastLimit) {
-				return jsonError(f, elemType, -1, end, err)
-			}
-			return &ParseError{Format: f, Element: -1, Offset: end, Err: fmt.Errorf("%w: the JSON array is not closed", ErrTruncated)}
-		}
+// peekError places an error met looking for the next element as
+// encoding/json's Decoder.More did: after an element, the report ending
+// (or growing past the limit) or a '}' is the array's fault ("not closed");
+// anything else (a comma, then whatever is wrong) is the next element's.
+// next is what the decoder had buffered after the last element.
+func peekError(f Format, elemType reflect.Type, next []byte, index int, end int64, err error) error {
+	switch {
+	case len(next) == 0 && (errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF)):
+		return &ParseError{Format: f, Element: -1, Offset: end, Err: fmt.Errorf("%w: the JSON array is not closed", ErrTruncated)}
+	case len(next) == 0 || next[0] == '}':
+		return jsonError(f, elemType, -1, end, err)
 	}
 	return jsonError(f, elemType, index, end, err)
 }
