@@ -68,9 +68,11 @@ func parseJSONArray[T any](p *parser, convert convertFunc[T]) error {
 		case ']':
 			return closeJSONArray(p, dec, elemType, base)
 		case 0, '}': // the error is kept for the next read
-			next := bytes.TrimLeft(dec.UnreadBuffer(), " \t\r\n")
+			buffered := dec.UnreadBuffer()
+			next := bytes.TrimLeft(buffered, " \t\r\n")
+			skipped := int64(len(buffered) - len(next))
 			_, err := dec.ReadToken()
-			return peekError(p.format, elemType, next, i, end, err)
+			return peekError(p.format, elemType, next, skipped, i, end, err)
 		}
 		start := end
 		var el T
@@ -112,13 +114,16 @@ func closeJSONArray(p *parser, dec *jsontext.Decoder, elemType reflect.Type, bas
 // encoding/json's Decoder.More did: after an element, the report ending
 // (or growing past the limit) or a '}' is the array's fault ("not closed");
 // anything else (a comma, then whatever is wrong) is the next element's.
-// next is what the decoder had buffered after the last element.
-func peekError(f Format, elemType reflect.Type, next []byte, index int, end int64, err error) error {
+// next is what the decoder had buffered after the last element, past
+// skipped bytes of white space.
+func peekError(f Format, elemType reflect.Type, next []byte, skipped int64, index int, end int64, err error) error {
 	switch {
 	case len(next) == 0 && (errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF)):
 		return &ParseError{Format: f, Element: -1, Offset: end, Err: fmt.Errorf("%w: the JSON array is not closed", ErrTruncated)}
-	case len(next) == 0 || next[0] == '}':
+	case len(next) == 0:
 		return jsonError(f, elemType, -1, end, err)
+	case next[0] == '}': // More had skipped the white space before it
+		return jsonError(f, elemType, -1, end+skipped, err)
 	}
 	return jsonError(f, elemType, index, end, err)
 }

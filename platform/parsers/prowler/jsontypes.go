@@ -30,12 +30,17 @@ func (e *typeError) Error() string {
 
 // flexTime is a time Prowler writes as Unix seconds (OCSF time,
 // created_time in 4.5+) or as an ISO 8601 string (time_dt, event_time,
-// created_time in 4.0-4.4, v3 AssessmentStartTime). A value that is not a
-// time is kept as an error for the converter to report with its field.
+// created_time in 4.0-4.4, v3 AssessmentStartTime). It is parsed on first
+// use (get): a finding names up to five times and the converter reads the
+// first that is set. A value that is not a time is an error of get, for the
+// converter to report with its field.
 type flexTime struct {
-	set bool
-	t   time.Time
-	err error
+	set    bool
+	raw    string // the string, or the value as written
+	quoted bool   // raw was a JSON string
+	parsed bool   // t and err hold raw's time
+	t      time.Time
+	err    error
 }
 
 func (ft *flexTime) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
@@ -47,27 +52,28 @@ func (ft *flexTime) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 	if len(b) == 0 || b[0] == 'n' {
 		return nil
 	}
-	ft.set = true
 	if b[0] == '"' {
-		s, err := unquote(b)
-		if err != nil {
-			ft.err = fmt.Errorf("%w: %v", ErrInvalidValue, err)
-			return nil
-		}
-		if s == "" {
-			ft.set = false
-			return nil
-		}
-		ft.t, ft.err = parseTime(s)
+		s, _ := unquote(b)
+		*ft = flexTime{set: s != "", raw: s, quoted: true}
 		return nil
 	}
-	f, err := strconv.ParseFloat(string(b), 64)
-	if err != nil {
-		ft.err = fmt.Errorf("%w: %s is not a time (want ISO 8601 or Unix seconds)", ErrInvalidValue, truncateForError(b))
-		return nil
-	}
-	ft.t, ft.err = epochTime(f, string(b))
+	*ft = flexTime{set: true, raw: string(b)}
 	return nil
+}
+
+// get returns the time, parsing it the first time.
+func (ft *flexTime) get() (time.Time, error) {
+	if !ft.parsed {
+		ft.parsed = true
+		if ft.quoted {
+			ft.t, ft.err = parseTime(ft.raw)
+		} else if f, err := strconv.ParseFloat(ft.raw, 64); err != nil {
+			ft.err = fmt.Errorf("%w: %s is not a time (want ISO 8601 or Unix seconds)", ErrInvalidValue, truncateForError([]byte(ft.raw)))
+		} else {
+			ft.t, ft.err = epochTime(f, ft.raw)
+		}
+	}
+	return ft.t, ft.err
 }
 
 // flexStrings is a list Prowler writes as a JSON array of strings (5.x) or

@@ -72,13 +72,12 @@ func (p *parser) fromNative(el *nativeFinding) (cloudsecurity.Observation, strin
 	if o.AccountUID = firstNonEmpty(el.AccountID, el.Subscription, el.ProjectID); o.AccountUID == "" {
 		return o, "", false, missing("AccountId")
 	}
-	if el.AssessmentStartTime.err != nil {
-		return o, "", false, wrapField("AssessmentStartTime", el.AssessmentStartTime.err)
-	}
 	if !el.AssessmentStartTime.set {
 		return o, "", false, missing("AssessmentStartTime")
 	}
-	o.ObservedAt = el.AssessmentStartTime.t
+	if o.ObservedAt, err = el.AssessmentStartTime.get(); err != nil {
+		return o, "", false, wrapField("AssessmentStartTime", err)
+	}
 	o.Region = regionFor(o.Provider, firstNonEmpty(el.Region, strings.ToLower(el.Location)))
 	o.ResourceUID = firstNonEmpty(el.ResourceArn, el.ResourceID)
 	o.ResourceName = firstNonEmpty(el.ResourceName, el.ResourceID)

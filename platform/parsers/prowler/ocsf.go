@@ -181,13 +181,15 @@ func (p *parser) fromOCSF(el *ocsfFinding) (cloudsecurity.Observation, string, b
 		{"finding_info.created_time", &el.FindingInfo.CreatedTime},
 		{"finding_info.created_time_dt", &el.FindingInfo.CreatedTimeDT},
 	} {
-		if t.v.err != nil {
-			return o, "", false, wrapField(t.field, t.v.err)
+		if !t.v.set {
+			continue
 		}
-		if t.v.set {
-			o.ObservedAt, found = t.v.t, true
-			break
+		tm, err := t.v.get()
+		if err != nil {
+			return o, "", false, wrapField(t.field, err)
 		}
+		o.ObservedAt, found = tm, true
+		break
 	}
 	if !found {
 		return o, "", false, missing("time")

@@ -107,7 +107,7 @@ func jsonErrorV1(f Format, index int, offset int64, err error) error {
 }
 func (ft *flexTime) UnmarshalJSON(b []byte) error {
 	b = bytes.TrimSpace(b)
-	*ft = flexTime{}
+	*ft = flexTime{parsed: true}
 	if len(b) == 0 || bytes.Equal(b, []byte("null")) {
 		return nil
 	}
