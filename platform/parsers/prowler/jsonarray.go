@@ -77,7 +77,7 @@ func parseJSONArray[T any](p *parser, convert convertFunc[T]) error {
 		start := end
 		var el T
 		if err := json.UnmarshalDecode(dec, &el, decodeOptions); err != nil {
-			return jsonError(p.format, elemType, i, start, afterSemanticError(dec, err))
+			return jsonError(p.format, elemType, i, start, nameExpected(dec, afterSemanticError(dec, err)))
 		}
 		if size := base + dec.InputOffset() - start; size > MaxElementBytes {
 			return &ParseError{Format: p.format, Element: i, Offset: start, Err: fmt.Errorf("%w: %d bytes, more than %d", ErrTooLarge, size, MaxElementBytes)}
@@ -143,6 +143,35 @@ func afterSemanticError(dec *jsontext.Decoder, err error) error {
 		}
 	}
 	return err
+}
+
+// nameExpected turns the report's end into the syntax error encoding/json
+// saw first where an object or array starts in place of a member name
+// (`{{`): jsontext reads that value whole before saying it is not a name,
+// so a report ending inside it read as truncated.
+func nameExpected(dec *jsontext.Decoder, err error) error {
+	if !errors.Is(err, io.ErrUnexpectedEOF) {
+		return err
+	}
+	kind, n := dec.StackIndex(dec.StackDepth())
+	if kind != '{' || n%2 != 0 {
+		return err
+	}
+	next := bytes.TrimLeft(dec.UnreadBuffer(), " \t\r\n")
+	if n > 0 {
+		var comma bool
+		if next, comma = bytes.CutPrefix(next, []byte(",")); !comma {
+			return err
+		}
+		next = bytes.TrimLeft(next, " \t\r\n")
+	}
+	if len(next) == 0 || (next[0] != '{' && next[0] != '[') {
+		return err
+	}
+	return &jsontext.SyntacticError{
+		ByteOffset: dec.InputOffset() + int64(len(dec.UnreadBuffer())-len(next)),
+		Err:        fmt.Errorf("invalid character %q looking for beginning of object key string", next[0]),
+	}
 }
 
 // notArrayError explains a JSON report that is not an array.
