@@ -77,7 +77,7 @@ func parseJSONArray[T any](p *parser, convert convertFunc[T]) error {
 		start := end
 		var el T
 		if err := json.UnmarshalDecode(dec, &el, decodeOptions); err != nil {
-			return jsonError(p.format, elemType, i, start, nameExpected(dec, afterSemanticError(dec, err)))
+			return jsonError(p.format, elemType, i, start, nameExpected(dec, afterSemanticError(dec, elemType, err)))
 		}
 		if size := base + dec.InputOffset() - start; size > MaxElementBytes {
 			return &ParseError{Format: p.format, Element: i, Offset: start, Err: fmt.Errorf("%w: %d bytes, more than %d", ErrTooLarge, size, MaxElementBytes)}
@@ -129,20 +129,75 @@ func peekError(f Format, elemType reflect.Type, next []byte, skipped int64, inde
 }
 
 // afterSemanticError reads the rest of the element after a value of the
-// wrong type: encoding/json read an element whole before decoding it, so a
-// syntax error, the report's end or the size limit anywhere in the element
-// came first. It returns the error to report.
-func afterSemanticError(dec *jsontext.Decoder, err error) error {
+// wrong type, and returns the error encoding/json reported: it read an
+// element whole before decoding it, so a syntax error, the report's end or
+// the size limit anywhere in the element came first; then it went on
+// decoding, and an error of a later field with its own UnmarshalJSON
+// (flexStrings, flexTags: their errors stopped it) came before the type
+// error it had kept.
+func afterSemanticError(dec *jsontext.Decoder, elemType reflect.Type, err error) error {
 	var sem *json.SemanticError
 	if !errors.As(err, &sem) {
 		return err
 	}
+	var methodErr error
 	for dec.StackDepth() > 1 {
+		if kind, n := dec.StackIndex(dec.StackDepth()); methodErr == nil && kind == '{' && n%2 == 1 {
+			ptr := dec.StackPointer()
+			if t, ok := typeAt(elemType, ptr); ok && (t == flexStringsType || t == flexTagsType) {
+				v := reflect.New(t).Interface().(json.UnmarshalerFrom)
+				if merr := v.UnmarshalJSONFrom(dec); merr != nil {
+					var te *typeError
+					if !errors.As(merr, &te) {
+						return merr // syntax, the report's end, the limit
+					}
+					methodErr = &json.SemanticError{JSONPointer: ptr, Err: merr}
+				}
+				continue
+			}
+		}
 		if _, rerr := dec.ReadToken(); rerr != nil {
 			return rerr
 		}
 	}
+	if methodErr != nil {
+		return methodErr
+	}
 	return err
+}
+
+var (
+	flexStringsType = reflect.TypeFor[flexStrings]()
+	flexTagsType    = reflect.TypeFor[flexTags]()
+)
+
+// typeAt returns the type of the field a JSON pointer in the report's
+// array (/<index>/unmapped/categories) leads to in elemType, if it leads to
+// one.
+func typeAt(t reflect.Type, ptr jsontext.Pointer) (reflect.Type, bool) {
+	first := true
+	for tok := range ptr.Tokens() {
+		if first {
+			first = false
+			continue
+		}
+		for t.Kind() == reflect.Pointer {
+			t = t.Elem()
+		}
+		switch t.Kind() {
+		case reflect.Slice, reflect.Array:
+			t = t.Elem()
+		case reflect.Struct:
+			f, _, ok := fieldByJSONName(t, tok)
+			if !ok {
+				return nil, false
+			}
+			t = f.Type
+		default:
+			return nil, false
+		}
+	}
+	return t, !first
 }
 
 // nameExpected turns the report's end into the syntax error encoding/json

@@ -99,38 +99,107 @@ func (fs *flexStrings) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 		*fs = splitList(s)
 		return nil
 	case '[':
-		if _, err := dec.ReadToken(); err != nil {
+		list, err := readStringArray(dec)
+		if err != nil {
 			return err
 		}
-		list := []string{}
-		for {
-			switch kind := dec.PeekKind(); kind {
-			case ']':
-				_, err := dec.ReadToken()
-				*fs = list
-				return err
-			case '"', 'n':
-				tok, err := dec.ReadToken()
-				if err != nil {
-					return err
-				}
-				s := ""
-				if kind == '"' {
-					s = tok.String()
-				}
-				list = append(list, s)
-			case 0:
-				_, err := dec.ReadToken()
-				return err
-			default:
-				return &typeError{kind: kind, goType: reflect.TypeFor[string]()}
-			}
-		}
+		*fs = list
+		return nil
 	case 0:
 		_, err := dec.ReadToken()
 		return err
 	default:
 		return &typeError{kind: kind, goType: reflect.TypeFor[[]string]()}
+	}
+}
+
+// readStringArray reads a JSON array of strings (null is "", as
+// encoding/json decoded it into a new []string); the next token must be
+// its '['.
+func readStringArray(dec *jsontext.Decoder) ([]string, error) {
+	if _, err := dec.ReadToken(); err != nil {
+		return nil, err
+	}
+	list := []string{}
+	for {
+		switch kind := dec.PeekKind(); kind {
+		case ']':
+			_, err := dec.ReadToken()
+			return list, err
+		case '"', 'n':
+			tok, err := dec.ReadToken()
+			if err != nil {
+				return nil, err
+			}
+			s := ""
+			if kind == '"' {
+				s = tok.String()
+			}
+			list = append(list, s)
+		case 0:
+			_, err := dec.ReadToken()
+			return nil, err
+		default:
+			return nil, &typeError{kind: kind, goType: reflect.TypeFor[string]()}
+		}
+	}
+}
+
+// jsonCompliance is a compliance object (framework → requirement ids: OCSF
+// unmapped.compliance, Prowler 3 Compliance) decoded from the token stream
+// without reflection; it is the largest object of a finding the parser
+// keeps. It decodes as encoding/json decoded a map[string][]string: null
+// empties it, a second object for the same field adds to it, a framework
+// named twice keeps the last list.
+type jsonCompliance map[string][]string
+
+func (c *jsonCompliance) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
+	switch kind := dec.PeekKind(); kind {
+	case '{':
+	case 'n':
+		*c = nil
+		_, err := dec.ReadToken()
+		return err
+	case 0:
+		_, err := dec.ReadToken()
+		return err
+	default:
+		return &typeError{kind: kind, goType: reflect.TypeFor[map[string][]string]()}
+	}
+	if _, err := dec.ReadToken(); err != nil {
+		return err
+	}
+	if *c == nil {
+		*c = jsonCompliance{}
+	}
+	for {
+		if dec.PeekKind() == '}' {
+			_, err := dec.ReadToken()
+			return err
+		}
+		name, err := dec.ReadToken()
+		if err != nil {
+			return err
+		}
+		framework := name.String()
+		switch kind := dec.PeekKind(); kind {
+		case '[':
+			ids, err := readStringArray(dec)
+			if err != nil {
+				return err
+			}
+			(*c)[framework] = ids
+		case 'n':
+			if _, err := dec.ReadToken(); err != nil {
+				return err
+			}
+			(*c)[framework] = nil
+		case 0:
+			_, err := dec.ReadToken()
+			return err
+		default:
+			return &typeError{kind: kind, goType: reflect.TypeFor[[]string]()}
+		}
 	}
 }
 

@@ -11,21 +11,21 @@ import (
 // Tenant_Domain, ResourceId and ResourceName; GCP ones ProjectId, Location,
 // ResourceId and ResourceName.
 type nativeFinding struct {
-	AssessmentStartTime flexTime            `json:"AssessmentStartTime"`
-	FindingUniqueID     string              `json:"FindingUniqueId"`
-	Provider            string              `json:"Provider"`
-	CheckID             string              `json:"CheckID"`
-	CheckTitle          string              `json:"CheckTitle"`
-	ServiceName         string              `json:"ServiceName"`
-	Status              string              `json:"Status"`
-	StatusExtended      string              `json:"StatusExtended"`
-	Severity            string              `json:"Severity"`
-	ResourceType        string              `json:"ResourceType"`
-	Description         string              `json:"Description"`
-	Risk                string              `json:"Risk"`
-	RelatedURL          string              `json:"RelatedUrl"`
-	Compliance          map[string][]string `json:"Compliance"`
-	Categories          flexStrings         `json:"Categories"`
+	AssessmentStartTime flexTime       `json:"AssessmentStartTime"`
+	FindingUniqueID     string         `json:"FindingUniqueId"`
+	Provider            string         `json:"Provider"`
+	CheckID             string         `json:"CheckID"`
+	CheckTitle          string         `json:"CheckTitle"`
+	ServiceName         string         `json:"ServiceName"`
+	Status              string         `json:"Status"`
+	StatusExtended      string         `json:"StatusExtended"`
+	Severity            string         `json:"Severity"`
+	ResourceType        string         `json:"ResourceType"`
+	Description         string         `json:"Description"`
+	Risk                string         `json:"Risk"`
+	RelatedURL          string         `json:"RelatedUrl"`
+	Compliance          jsonCompliance `json:"Compliance"`
+	Categories          flexStrings    `json:"Categories"`
 	Remediation         struct {
 		Code struct {
 			NativeIaC string `json:"NativeIaC"`

@@ -27,13 +27,13 @@ type ocsfFinding struct {
 	StatusCode   string `json:"status_code"`
 	StatusDetail string `json:"status_detail"`
 	Unmapped     struct {
-		RelatedURL     string              `json:"related_url"`
-		AdditionalURLs flexStrings         `json:"additional_urls"`
-		Categories     flexStrings         `json:"categories"`
-		Compliance     map[string][]string `json:"compliance"`
-		ScanID         string              `json:"scan_id"`
-		ProviderUID    string              `json:"provider_uid"`
-		Provider       string              `json:"provider"`
+		RelatedURL     string         `json:"related_url"`
+		AdditionalURLs flexStrings    `json:"additional_urls"`
+		Categories     flexStrings    `json:"categories"`
+		Compliance     jsonCompliance `json:"compliance"`
+		ScanID         string         `json:"scan_id"`
+		ProviderUID    string         `json:"provider_uid"`
+		Provider       string         `json:"provider"`
 	} `json:"unmapped"`
 	FindingInfo struct {
 		CreatedTime   flexTime `json:"created_time"`

@@ -6,13 +6,13 @@ package prowler
 // on any input.
 
 import (
-	"context"
-	"strconv"
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 
 	"github.com/cspm-es/cspm-es/domain/cloudsecurity"
 )
@@ -134,7 +134,6 @@ func (ft *flexTime) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-
 func (fs *flexStrings) UnmarshalJSON(b []byte) error {
 	b = bytes.TrimSpace(b)
 	*fs = nil
@@ -156,7 +155,6 @@ func (fs *flexStrings) UnmarshalJSON(b []byte) error {
 	*fs = list
 	return nil
 }
-
 
 func (ft *flexTags) UnmarshalJSON(b []byte) error {
 	b = bytes.TrimSpace(b)
