@@ -120,12 +120,13 @@ func readStringArray(dec *jsontext.Decoder) ([]string, error) {
 	if _, err := dec.ReadToken(); err != nil {
 		return nil, err
 	}
-	list := []string{}
+	var buf [16]string // one allocation for the list, not one per growth
+	list := buf[:0]
 	for {
 		switch kind := dec.PeekKind(); kind {
 		case ']':
 			_, err := dec.ReadToken()
-			return list, err
+			return append([]string{}, list...), err
 		case '"', 'n':
 			tok, err := dec.ReadToken()
 			if err != nil {

@@ -96,9 +96,7 @@ func (p *parser) fromNative(el *nativeFinding) (cloudsecurity.Observation, strin
 	o.Risk = el.Risk
 	o.Categories = nonEmpty(el.Categories)
 	var c compliance
-	for fw, ids := range el.Compliance {
-		c.add(fw, ids...)
-	}
+	c.addAll(el.Compliance)
 	o.Compliance = c
 
 	var tx texts

@@ -203,9 +203,7 @@ func (p *parser) fromOCSF(el *ocsfFinding) (cloudsecurity.Observation, string, b
 	o.FindingUID = strings.TrimSpace(el.FindingInfo.UID)
 	o.Categories = nonEmpty(el.Unmapped.Categories)
 	var c compliance
-	for fw, ids := range el.Unmapped.Compliance {
-		c.add(fw, ids...)
-	}
+	c.addAll(el.Unmapped.Compliance)
 	o.Compliance = c
 
 	var tx texts
