@@ -244,6 +244,11 @@ func TestDifferential_BrokenShapes(t *testing.T) {
 		`[{"time":{},"class_uid":"x","resources":[{"labels":5}],"unmapped":{"categories":{}}}]`, `[{"cloud":5,"unmapped":{"categories":[null,"a"]}}]`,
 		`[{"a":"` + "\xff\xfe" + `"}]`, `[{"message":"\ud800"}]`, `[{"message":"\ud800\u0041"}]`, `[{"message":"\x00"}]`, "[{\"message\":\"a\tb\"}]",
 	}
+	// nesting deeper than both decoders' limit (10,000), and just under it
+	for _, depth := range []int{9_990, 10_001, 20_000} {
+		inputs = append(inputs, `[{"unknown":`+strings.Repeat("[", depth)+strings.Repeat("]", depth)+`}]`,
+			`[{"unknown":`+strings.Repeat(`{"a":`, depth)+`1`+strings.Repeat("}", depth)+`}]`)
+	}
 	for _, in := range inputs {
 		for _, f := range []Format{FormatOCSF, FormatNativeJSON, FormatASFF} {
 			requireSame(t, []byte(in), f, fmt.Sprintf("%s %q", f, in))
