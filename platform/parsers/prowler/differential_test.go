@@ -114,7 +114,9 @@ func requireSame(t *testing.T, data []byte, f Format, what string) {
 	}
 }
 
-// jsonSamples are the JSON samples in testdata with their format.
+// jsonSamples are the JSON samples in testdata with their format, and the
+// Prowler JSON reports in $CSPM_PROWLER_DIFF_DIR when it is set (reports
+// that may not be copied here, such as real ones under another licence).
 func jsonSamples(t *testing.T) map[string]Format {
 	files, err := filepath.Glob(filepath.Join("testdata", "*.json"))
 	require.NoError(t, err)
@@ -127,6 +129,17 @@ func jsonSamples(t *testing.T) map[string]Format {
 		out[name] = f
 	}
 	require.GreaterOrEqual(t, len(out), 10)
+	if dir := os.Getenv("CSPM_PROWLER_DIFF_DIR"); dir != "" {
+		more, err := filepath.Glob(filepath.Join(dir, "*.json"))
+		require.NoError(t, err)
+		for _, name := range more {
+			raw, err := os.ReadFile(name)
+			require.NoError(t, err)
+			if f, err := Detect(raw[:min(len(raw), DetectWindow)]); err == nil {
+				out[name] = f
+			}
+		}
+	}
 	return out
 }
 
