@@ -39,7 +39,7 @@ func importCommand() *command {
 		build: func(fs *flag.FlagSet) runFunc {
 			server := fs.String("server", "", "base URL of the running server (default http://<--http-addr>)")
 			timeout := fs.Duration("timeout", 30*time.Minute, "deadline of the upload and import")
-			format := fs.String("format", "", "the report's format: prowler-ocsf, prowler-json, prowler-csv, prowler-asff (default: detected)")
+			format := fs.String("format", "", "the report's format: prowler-ocsf, prowler-json, prowler-csv, prowler-asff, trivy-json, trivy-legacy (default: detected)")
 			scanID := fs.String("scan-id", "", "a requested or running scan the report completes (default: the import creates its scan)")
 			asJSON := fs.Bool("json", false, "print the import's result as JSON")
 			return func(ctx context.Context, inv *invocation) error {
@@ -133,6 +133,14 @@ func printImport(w io.Writer, path string, res cscmd.ImportResult, delta *orchqu
 			fmt.Fprintf(w, " (%d muted by the tool)", c.Muted)
 		}
 		fmt.Fprintln(w)
+	}
+	if c := res.ScanCounts; c != nil {
+		fmt.Fprintf(w, "  artifact  %s\n", res.ArtifactID)
+		fmt.Fprintf(w, "  vulns     %d occurrences of %d vulnerabilities (%s); %d misconfigurations, %d secrets\n",
+			c.Occurrences, c.DistinctVulnerabilities, countsLine(c.BySeverity), c.Misconfigurations, c.Secrets)
+		for _, warn := range res.Warnings {
+			fmt.Fprintf(w, "  warning   %s\n", warn)
+		}
 	}
 	if delta != nil {
 		d := delta.Counts

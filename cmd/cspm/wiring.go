@@ -15,6 +15,7 @@ import (
 	cscmd "github.com/cspm-es/cspm-es/commands/cloudsecurity"
 	orchcmd "github.com/cspm-es/cspm-es/commands/orchestration"
 	platformcmd "github.com/cspm-es/cspm-es/commands/platform"
+	vulncmd "github.com/cspm-es/cspm-es/commands/vulnerabilities"
 	csdomain "github.com/cspm-es/cspm-es/domain/cloudsecurity"
 	"github.com/cspm-es/cspm-es/eventstore"
 	"github.com/cspm-es/cspm-es/eventstore/relay"
@@ -177,14 +178,15 @@ var commandsModule = fx.Module("commands",
 		},
 		orchcmd.New,
 		newFindingCommands,
+		newVulnerabilityCommands,
 		platformcmd.New,
 	),
 )
 
 // newFindingCommands are the cloud-security commands, with report imports
 // through every parser (platform/parsers) and the store's batch append.
-func newFindingCommands(kit *commands.Kit, store eventstore.Store) *cscmd.Handlers {
-	return cscmd.New(kit).WithImports(reportParsers{}, store)
+func newFindingCommands(kit *commands.Kit, store eventstore.Store, vulns *vulncmd.Handlers) *cscmd.Handlers {
+	return cscmd.New(kit).WithImports(reportParsers{}, store).WithScanImports(scanImports{vulns})
 }
 
 // reportParsers adapts the parser registry to the import's port.

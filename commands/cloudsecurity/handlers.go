@@ -16,6 +16,8 @@ type Handlers struct {
 	chunkBytes, batchEvents int
 	// Triage of imported findings (WithImportedFindings).
 	imported ImportedFindings
+	// Reports of formats another module records (WithScanImports).
+	scans ScanImports
 }
 
 // New returns the findings command handlers on kit. It panics on a nil

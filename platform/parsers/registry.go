@@ -9,6 +9,7 @@ import (
 
 	"github.com/cspm-es/cspm-es/domain/cloudsecurity"
 	"github.com/cspm-es/cspm-es/platform/parsers/prowler"
+	"github.com/cspm-es/cspm-es/platform/parsers/trivy"
 )
 
 // Registry is every parser, behind one door: the import asks it to name a
@@ -32,6 +33,7 @@ func (Registry) Formats() []string {
 	for _, f := range prowler.Formats {
 		out = append(out, string(f))
 	}
+	out = append(out, string(trivy.FormatJSON), string(trivy.FormatLegacy))
 	return out
 }
 
@@ -39,6 +41,9 @@ func (Registry) Formats() []string {
 // --format value: a format name or a tool's own output name).
 func (Registry) Format(name string) (string, error) {
 	if f, err := prowler.ParseFormat(name); err == nil {
+		return string(f), nil
+	}
+	if f, ok := trivyFormat(name); ok {
 		return string(f), nil
 	}
 	return "", fmt.Errorf("%w %q (known: %s)", ErrUnknownFormat, name, strings.Join(Registry{}.Formats(), ", "))
@@ -56,6 +61,9 @@ func (Registry) FormatForContentType(contentType string) (string, error) {
 
 // Detect names the format of a report from its first bytes.
 func (Registry) Detect(head []byte) (string, error) {
+	if f, ok := trivy.Detect(head); ok {
+		return string(f), nil
+	}
 	f, err := prowler.Detect(head)
 	if err != nil {
 		return "", err
@@ -65,10 +73,38 @@ func (Registry) Detect(head []byte) (string, error) {
 
 // Parse streams a report's observations to emit.
 func (Registry) Parse(ctx context.Context, r io.Reader, format string, emit func(cloudsecurity.Observation) error) (Info, error) {
+	if _, ok := trivyFormat(format); ok {
+		return Info{}, fmt.Errorf("%w: a %s report is a vulnerability scan: read it with ParseScan", ErrUnknownFormat, format)
+	}
 	f, err := prowler.ParseFormat(format)
 	if err != nil {
 		return Info{}, fmt.Errorf("%w %q", ErrUnknownFormat, format)
 	}
 	sum, err := prowler.Parse(ctx, r, f, emit)
 	return Info{Format: string(sum.Format), Tool: prowler.Tool, ToolVersion: sum.ToolVersion}, err
+}
+
+// Trivy: its reports are vulnerability scans of one artifact (the
+// vulnerabilities module imports them), read with ParseScan.
+
+// IsScanFormat reports whether format is read by ParseScan.
+func (Registry) IsScanFormat(format string) bool {
+	_, ok := trivyFormat(format)
+	return ok
+}
+
+func trivyFormat(name string) (trivy.Format, bool) {
+	switch strings.ToLower(strings.TrimSpace(name)) {
+	case "trivy", string(trivy.FormatJSON):
+		return trivy.FormatJSON, true
+	case string(trivy.FormatLegacy):
+		return trivy.FormatLegacy, true
+	}
+	return "", false
+}
+
+// ParseScan streams a Trivy report's items to emit (both Trivy formats:
+// the parser tells them by the first byte).
+func (Registry) ParseScan(ctx context.Context, r io.Reader, emit func(trivy.Item) error) (trivy.Summary, error) {
+	return trivy.Parse(ctx, r, emit)
 }
