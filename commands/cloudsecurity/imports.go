@@ -123,9 +123,9 @@ type ImportResult struct {
 	Duplicate   bool                   `json:"duplicate,omitempty"`
 	// A report another module records (ScanImports): the artifact it
 	// scanned, its counts, warnings (an image without a digest).
-	ArtifactID string                `json:"artifact_id,omitempty"`
+	ArtifactID string                 `json:"artifact_id,omitempty"`
 	ScanCounts *vulndomain.ScanCounts `json:"scan_counts,omitempty"`
-	Warnings   []string              `json:"warnings,omitempty"`
+	Warnings   []string               `json:"warnings,omitempty"`
 }
 
 // Import statuses.
