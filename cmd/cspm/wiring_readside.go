@@ -22,8 +22,10 @@ import (
 	"github.com/cspm-es/cspm-es/platform/readmodel/sqlitestore"
 	"github.com/cspm-es/cspm-es/projections"
 	"github.com/cspm-es/cspm-es/projections/cloudsecurity"
+	registriesproj "github.com/cspm-es/cspm-es/projections/containerregistries"
 	"github.com/cspm-es/cspm-es/projections/orchestration"
 	platformproj "github.com/cspm-es/cspm-es/projections/platform"
+	vulnproj "github.com/cspm-es/cspm-es/projections/vulnerabilities"
 	csquery "github.com/cspm-es/cspm-es/queries/cloudsecurity"
 	orchquery "github.com/cspm-es/cspm-es/queries/orchestration"
 	platformquery "github.com/cspm-es/cspm-es/queries/platform"
@@ -46,6 +48,9 @@ func moduleProjections() []projections.Projection {
 		platformproj.NewCrossModuleReferences(),
 		platformproj.NewAuditLog(),
 		platformproj.NewAPIKeys(),
+		// Vulnerabilities and container registries (Trivy imports).
+		vulnproj.New(),
+		registriesproj.New(),
 	}
 }
 
