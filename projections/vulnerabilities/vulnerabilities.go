@@ -216,13 +216,15 @@ func importStarted(ctx context.Context, tx projections.Tx, team, actor string, e
 }
 
 // scansDoc is the fold's state of one team's artifact: the scans that
-// looked at it (its timeline), its occurrences and the open ones (with
+// looked at it (its timeline: every scan whose results or completion
+// arrived), its occurrences and the open ones (with
 // their severity, for the artifact's counts).
 type scansDoc struct {
 	ID, Team, Artifact string
 	Steps              csdomain.Timeline
 	Members            map[string]bool
 	Open               map[string]string // occurrence id -> severity
+	Completed          map[string]bool   // the scans whose completion was folded
 }
 
 func loadScans(ctx context.Context, tx projections.Tx, team, artifact string) (*scansDoc, error) {
@@ -241,6 +243,10 @@ func loadScans(ctx context.Context, tx projections.Tx, team, artifact string) (*
 	for k, v := range fold.Obj(d, "open") {
 		s.Open[k], _ = v.(string)
 	}
+	s.Completed = map[string]bool{}
+	for _, c := range fold.Strs(d, "completed") {
+		s.Completed[c] = true
+	}
 	return s, nil
 }
 
@@ -254,14 +260,8 @@ func (s *scansDoc) put(tx projections.Tx) {
 		open[k] = v
 	}
 	tx.Put(ScansCollection, readmodel.Doc{"_id": s.ID, "team_id": s.Team, "artifact_id": s.Artifact, "steps": steps,
-		"members": strs(slices.Sorted(maps.Keys(s.Members))), "open": open})
-}
-
-// timeline is the artifact's scans with e among them.
-func (s *scansDoc) timeline(e csdomain.Step) csdomain.Timeline {
-	tl := slices.Clone(s.Steps)
-	tl.Insert(e)
-	return tl
+		"members": strs(slices.Sorted(maps.Keys(s.Members))), "open": open,
+		"completed": strs(slices.Sorted(maps.Keys(s.Completed)))})
 }
 
 // results folds a chunk: every occurrence it lists opens or extends its
@@ -272,7 +272,10 @@ func results(ctx context.Context, tx projections.Tx, team string, e vuln.ScanRes
 	if err != nil {
 		return err
 	}
-	tl := sc.timeline(step)
+	// Every scan of the artifact known so far is on its timeline, those
+	// whose results arrived before their completion too.
+	sc.Steps.Insert(step)
+	tl := sc.Steps
 	for i := range e.Occurrences {
 		o := &e.Occurrences[i]
 		idn, err := vuln.OccurrenceIdentityOf(e.IdentityRule, e.Identity, *o)
@@ -293,6 +296,7 @@ func results(ctx context.Context, tx projections.Tx, team string, e vuln.ScanRes
 		}
 		hist := fold.HistoryFrom(fold.Obj(d, "history"))
 		hist.Observe(step, true, tl)
+		markSeen(d, e.ImportID)
 		if !fold.Time(d, "attributes_at").After(e.ScannedAt) {
 			d["attributes_at"] = readmodel.NormalizeTime(e.ScannedAt)
 			d["fixed_versions"] = strs(o.FixedVersions)
@@ -386,9 +390,11 @@ func scanned(ctx context.Context, tx projections.Tx, team string, e vuln.Artifac
 	if err != nil {
 		return err
 	}
-	if !sc.Steps.Insert(step) {
+	if sc.Completed[e.ImportID] {
 		return nil // applied before
 	}
+	sc.Completed[e.ImportID] = true
+	sc.Steps.Insert(step)
 	latest := sc.Steps[len(sc.Steps)-1].Same(step)
 	candidates := slices.Sorted(maps.Keys(sc.Open))
 	if !latest {
@@ -407,8 +413,8 @@ func scanned(ctx context.Context, tx projections.Tx, team string, e vuln.Artifac
 			continue // never: the fold's state is per artifact
 		}
 		hist := fold.HistoryFrom(fold.Obj(d, "history"))
-		if covers(hist, step) {
-			continue
+		if seenBy(d, e.ImportID) {
+			continue // the scan reported it
 		}
 		if !hist.Observe(step, false, sc.Steps) {
 			continue
@@ -438,13 +444,29 @@ func scanned(ctx context.Context, tx projections.Tx, team string, e vuln.Artifac
 	return nil
 }
 
-func covers(h csdomain.History, e csdomain.Step) bool {
-	for _, r := range h.Runs {
-		if !e.Before(r.From) && !r.To.Before(e) {
-			return true
-		}
+// The scans that reported an occurrence, by a short key of their import
+// id: a run's span does not say it when a later scan's results arrived
+// before an earlier scan's completion (the runs were joined across it,
+// and the completion must split them).
+func scanKey(importID string) string {
+	if len(importID) > 16 {
+		return importID[len(importID)-12:]
 	}
-	return false
+	return importID
+}
+
+func seenBy(d readmodel.Doc, importID string) bool {
+	_, found := slices.BinarySearch(fold.Strs(d, "seen_by"), scanKey(importID))
+	return found
+}
+
+func markSeen(d readmodel.Doc, importID string) {
+	seen := fold.Strs(d, "seen_by")
+	k := scanKey(importID)
+	if i, found := slices.BinarySearch(seen, k); !found {
+		seen = slices.Insert(seen, i, k)
+	}
+	d["seen_by"] = strs(seen)
 }
 
 // artifactScanned keeps the team's artifact document: what the latest
