@@ -19,8 +19,8 @@ import (
 	"github.com/cspm-es/cspm-es/platform/readmodel"
 	"github.com/cspm-es/cspm-es/projections"
 	registriesproj "github.com/cspm-es/cspm-es/projections/containerregistries"
-	vulnproj "github.com/cspm-es/cspm-es/projections/vulnerabilities"
 	"github.com/cspm-es/cspm-es/projections/fold"
+	vulnproj "github.com/cspm-es/cspm-es/projections/vulnerabilities"
 )
 
 const (

@@ -74,7 +74,9 @@ func digest(parts ...string) string {
 }
 
 // ImageDocID is a team's image of artifact in repository.
-func ImageDocID(team, repository, artifact string) string { return "ri-" + digest(team, repository, artifact) }
+func ImageDocID(team, repository, artifact string) string {
+	return "ri-" + digest(team, repository, artifact)
+}
 
 // RepositoryDocID is a team's repository.
 func RepositoryDocID(team, repository string) string { return "rr-" + digest(team, repository) }
