@@ -18,6 +18,7 @@ import (
 	"github.com/cspm-es/cspm-es/commands"
 	cscmd "github.com/cspm-es/cspm-es/commands/cloudsecurity"
 	platformcmd "github.com/cspm-es/cspm-es/commands/platform"
+	vulncmd "github.com/cspm-es/cspm-es/commands/vulnerabilities"
 	"github.com/cspm-es/cspm-es/eventstore"
 	"github.com/cspm-es/cspm-es/eventstore/sqlite"
 	"github.com/cspm-es/cspm-es/platform/dbregistry"
@@ -27,10 +28,13 @@ import (
 	cloudsecurityproj "github.com/cspm-es/cspm-es/projections/cloudsecurity"
 	orchestrationproj "github.com/cspm-es/cspm-es/projections/orchestration"
 	platformproj "github.com/cspm-es/cspm-es/projections/platform"
+	vulnproj "github.com/cspm-es/cspm-es/projections/vulnerabilities"
 	"github.com/cspm-es/cspm-es/queries"
 	csquery "github.com/cspm-es/cspm-es/queries/cloudsecurity"
 	orchquery "github.com/cspm-es/cspm-es/queries/orchestration"
 	platformquery "github.com/cspm-es/cspm-es/queries/platform"
+	"github.com/cspm-es/cspm-es/queries/queriestest"
+	vulnquery "github.com/cspm-es/cspm-es/queries/vulnerabilities"
 )
 
 // The environment of the OpenAPI tests: a server with every optional
@@ -55,6 +59,8 @@ func fullDeps(t *testing.T) api.Deps {
 		Keys:        &keyService{},
 		Audit:       &fakeAudit{},
 		Metrics:     prometheus.NewRegistry(),
+		// Vulnerabilities (images, occurrences, the catalog).
+		Vulnerabilities: fakeVulnerabilities{},
 	}
 	requireAllSet(t, deps)
 	return deps
@@ -103,7 +109,8 @@ func newContractEnv(t *testing.T, mutate ...func(*api.ServerConfig, *api.Deps)) 
 	reg := dbregistry.MustNew("")
 	proj := newSyncProjector(t, store, reg, dir,
 		orchestrationproj.NewScanRuns(), orchestrationproj.NewScanSummaries(),
-		cloudsecurityproj.NewFindings(), platformproj.NewDashboard(), platformproj.NewAPIKeys(), platformproj.NewAuditLog())
+		cloudsecurityproj.NewFindings(), platformproj.NewDashboard(), platformproj.NewAPIKeys(), platformproj.NewAuditLog(),
+		vulnproj.New())
 	env := &contractEnv{store: store, projects: proj, admin: &contractAdmin{}}
 	codec := eventstore.NewDomainCodec()
 	kit := commands.NewKit(store, codec, time.Now)
@@ -117,7 +124,8 @@ func newContractEnv(t *testing.T, mutate ...func(*api.ServerConfig, *api.Deps)) 
 	commandModules := moduleCommands(kit)
 	// The triage of imported findings asks the findings read model.
 	commandModules.CloudSecurityCommands = cscmd.New(kit).WithImports(reportParsers{}, store).
-		WithImportedFindings(importedFindings(queryService.CloudSecurityQueries.(*csquery.Service)))
+		WithImportedFindings(importedFindings(queryService.CloudSecurityQueries.(*csquery.Service))).
+		WithScanImports(contractScanImports{vulncmd.New(kit, queriestest.TrivyParsers{}, store)})
 	deps := api.Deps{
 		Commands: commandModules,
 		Auth:     testAuth,
@@ -143,7 +151,8 @@ func newContractEnv(t *testing.T, mutate ...func(*api.ServerConfig, *api.Deps)) 
 			Events: store,
 			State:  func(evs []eventstore.RecordedEvent) (any, error) { return commands.State(codec, evs) },
 		}),
-		Metrics: prometheus.NewRegistry(),
+		Metrics:         prometheus.NewRegistry(),
+		Vulnerabilities: vulnquery.New(proj.stores[dbregistry.VULNERABILITIES]),
 	}
 	requireAllSet(t, deps)
 	for _, m := range mutate {
@@ -180,7 +189,8 @@ type syncProjector struct {
 func newSyncProjector(t *testing.T, store *sqlite.Store, reg *dbregistry.Registry, dir string, projs ...projections.Projection) *syncProjector {
 	t.Helper()
 	ctx := context.Background()
-	consts := []dbregistry.Constant{dbregistry.ORCHESTRATION, dbregistry.CLOUD_SECURITY, dbregistry.PLATFORM}
+	consts := []dbregistry.Constant{dbregistry.ORCHESTRATION, dbregistry.CLOUD_SECURITY, dbregistry.PLATFORM,
+		dbregistry.VULNERABILITIES}
 	names := make([]string, len(consts))
 	for i, c := range consts {
 		names[i] = reg.Name(c)

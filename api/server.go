@@ -108,6 +108,9 @@ type Deps struct {
 	// nil leaves those routes out. Progress is then required: the audit
 	// log answers min_position.
 	Audit AuditService
+	// Vulnerabilities serves /api/v1/images and /api/v1/vulnerabilities;
+	// nil leaves those routes out. Progress is then required.
+	Vulnerabilities VulnerabilityQueries
 	// Metrics receives the HTTP collectors and is what /metrics exposes.
 	// Nil gives the server a registry of its own. Never the global one, so
 	// that tests can build many servers.
@@ -160,6 +163,9 @@ func NewServer(cfg ServerConfig, deps Deps) *Server {
 	}
 	if deps.Keys != nil && deps.Progress == nil {
 		panic("api.NewServer: Deps.Keys without Deps.Progress")
+	}
+	if deps.Vulnerabilities != nil && deps.Progress == nil {
+		panic("api.NewServer: Deps.Vulnerabilities without Deps.Progress")
 	}
 	if deps.Audit != nil && deps.Progress == nil {
 		panic("api.NewServer: Deps.Audit without Deps.Progress")
