@@ -26,6 +26,7 @@ import (
 	csquery "github.com/cspm-es/cspm-es/queries/cloudsecurity"
 	orchquery "github.com/cspm-es/cspm-es/queries/orchestration"
 	platformquery "github.com/cspm-es/cspm-es/queries/platform"
+	vulnquery "github.com/cspm-es/cspm-es/queries/vulnerabilities"
 )
 
 // The fx graph of `cspm serve`, one thin module per area. Modules only call
@@ -214,6 +215,7 @@ type apiParams struct {
 	FindingCommands *cscmd.Handlers
 	ScanQueries     *orchquery.Service
 	FindingQueries  *csquery.Service
+	VulnQueries     *vulnquery.Service
 	PlatformQueries *platformquery.Service
 	ReadSide        ReadSide
 	Metrics         *prometheus.Registry
@@ -257,6 +259,8 @@ func newAPIServer(p apiParams) *api.Server {
 		Audit:       p.Audit,
 		Keys:        p.Keys,
 		Metrics:     p.Metrics,
+		// Vulnerabilities (images, occurrences, the catalog).
+		Vulnerabilities: p.VulnQueries,
 	})
 }
 

@@ -29,6 +29,7 @@ import (
 	csquery "github.com/cspm-es/cspm-es/queries/cloudsecurity"
 	orchquery "github.com/cspm-es/cspm-es/queries/orchestration"
 	platformquery "github.com/cspm-es/cspm-es/queries/platform"
+	vulnquery "github.com/cspm-es/cspm-es/queries/vulnerabilities"
 )
 
 // The read side of `cspm serve`: the 14 module read-model stores (api and
@@ -265,6 +266,7 @@ func registerProjectorHooks(lc fx.Lifecycle, rt *projections.Runtime, log *slog.
 
 var readSideModule = fx.Module("readside",
 	fx.Provide(newScanQueries, newFindingQueries, newPlatformQueries, newReadSide),
+	fx.Provide(newVulnerabilityQueries),
 )
 
 // newScanQueries reads cspm_orchestration.
@@ -328,4 +330,9 @@ func eventTypes(ps []projections.Projection) map[string][]string {
 		out[p.Name()] = p.EventTypes()
 	}
 	return out
+}
+
+// newVulnerabilityQueries reads cspm_vulnerabilities.
+func newVulnerabilityQueries(rm ReadModels) *vulnquery.Service {
+	return vulnquery.New(rm.Stores[dbregistry.VULNERABILITIES])
 }
