@@ -122,9 +122,17 @@ func importReport(ctx context.Context, inv *invocation, c *apiClient, path, form
 func printImport(w io.Writer, path string, res cscmd.ImportResult, delta *orchquery.DeltaList) {
 	tool := strings.TrimSpace(res.Tool + " " + res.ToolVersion)
 	if res.Duplicate {
-		fmt.Fprintf(w, "%s was imported before as %s (scan %s): nothing appended\n", path, res.ImportID, res.ScanID)
+		of := "scan " + res.ScanID
+		if res.ScanID == "" {
+			of = "artifact " + res.ArtifactID
+		}
+		fmt.Fprintf(w, "%s was imported before as %s (%s): nothing appended\n", path, res.ImportID, of)
 	} else {
-		fmt.Fprintf(w, "imported %s (%s, %s, %s) as %s into scan %s\n", path, res.Format, tool, humanBytes(res.Size), res.ImportID, res.ScanID)
+		into := " into scan " + res.ScanID
+		if res.ScanID == "" { // a vulnerability scan of one artifact
+			into = " of " + res.ArtifactID
+		}
+		fmt.Fprintf(w, "imported %s (%s, %s, %s) as %s%s\n", path, res.Format, tool, humanBytes(res.Size), res.ImportID, into)
 	}
 	if c := res.Counts; c != nil {
 		fmt.Fprintf(w, "  results   %d (%s); %d checks, %d resources, %d accounts\n", c.Results, countsLine(c.ByResult), c.Checks, c.Resources, c.Accounts)
