@@ -374,6 +374,11 @@ func expectedAt(n int64) eventstore.ExpectedVersion {
 	return eventstore.Exact(n)
 }
 
+// catalogBatch is how many catalog streams one atomic append holds (one
+// event of a few KB each: far within the store's batch limits). Larger
+// batches mean fewer commits: a report of 5,000 new ids is 20 appends.
+const catalogBatch = 256
+
 // catalog appends the catalog events the report's records decide, in
 // atomic batches of streams; it returns how many.
 func (h *Handlers) catalog(ctx context.Context, md eventstore.Metadata, p *parsed, importID string, reportedAt, now time.Time) (int, error) {
@@ -426,7 +431,7 @@ func (h *Handlers) catalog(ctx context.Context, md eventstore.Metadata, p *parse
 		}
 		reqs = append(reqs, req)
 		n++
-		if len(reqs) == h.batchEvents {
+		if len(reqs) == catalogBatch {
 			if err := flush(); err != nil {
 				return 0, err
 			}
