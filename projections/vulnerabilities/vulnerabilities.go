@@ -80,6 +80,7 @@ func (Occurrences) Collections() []readmodel.CollectionSpec {
 		}},
 		{Name: OccurrencesCollection, Indexes: []readmodel.Index{
 			ix("by_team_severity", "team_id", "-severity_rank"),
+			ix("by_team_severity_seen", "team_id", "severity_rank", "-first_seen"), // ?severity=: newest first
 			ix("by_team_status_severity", "team_id", "status", "-severity_rank"),
 			ix("by_team_vuln", "team_id", "vulnerability_id", "-severity_rank"),
 			ix("by_team_artifact", "team_id", "artifact_id", "status", "-severity_rank"),

@@ -249,7 +249,7 @@ func (s *Service) GetImage(ctx context.Context, team, digest string) (ImageDetai
 }
 
 // ListOccurrences returns one page of the team's occurrences, most severe
-// first.
+// first (of one severity, when asked: most recently first seen first).
 func (s *Service) ListOccurrences(ctx context.Context, team string, f OccurrenceFilter, p queries.Page) (OccurrenceList, error) {
 	if team == "" {
 		return OccurrenceList{}, queries.ErrNoTeam
@@ -282,11 +282,15 @@ func (s *Service) ListOccurrences(ctx context.Context, team string, f Occurrence
 	if f.KEV != nil {
 		terms = append(terms, readmodel.Eq("kev", *f.KEV))
 	}
+	sort := readmodel.Desc("severity_rank")
 	if sev != "" {
+		// One severity: newest first (an index seek; sorting by the
+		// filtered key made SQLite sort the team's rows).
 		terms = append(terms, readmodel.Eq("severity_rank", int64(vuln.Severity(sev).Rank())))
+		sort = readmodel.Desc("first_seen")
 	}
 	page, err := queries.Find(ctx, s.db, occurrencesCollection, readmodel.FindOptions{
-		Filter: readmodel.And(terms...), Sort: []readmodel.SortField{readmodel.Desc("severity_rank")},
+		Filter: readmodel.And(terms...), Sort: []readmodel.SortField{sort},
 		Limit: p.Size(), Cursor: p.Cursor,
 	})
 	if err != nil {
