@@ -373,7 +373,9 @@ func TestOpenAPIContract(t *testing.T) {
 	// (detected), then its image, occurrences and catalog entry.
 	trivyReport, err := os.ReadFile(filepath.Join("..", "platform", "parsers", "trivy", "testdata", "trivy_image_alpine-3.10_registry_with_repodigests.json"))
 	require.NoError(t, err)
-	timp := data[cscmd.ImportResult](t, c.send(t, request{Path: "/api/v1/imports?file_name=alpine.json", Body: string(trivyReport), ContentType: "application/json"}, 202, docValid))
+	tres := c.send(t, request{Path: "/api/v1/imports?file_name=alpine.json", Body: string(trivyReport), ContentType: "application/json"}, 202, docValid)
+	timp := data[cscmd.ImportResult](t, tres)
+	assert.Equal(t, "/api/v1/images/"+timp.ArtifactID, tres.Header.Get("Location"))
 	require.NotNil(t, timp.ScanCounts)
 	assert.Equal(t, 4, timp.ScanCounts.Occurrences)
 	tpos := strconv.FormatInt(timp.Position, 10)
