@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"log/slog"
 	"path/filepath"
 	"testing"
 	"time"
@@ -14,7 +15,9 @@ import (
 	vulncmd "github.com/cspm-es/cspm-es/commands/vulnerabilities"
 	"github.com/cspm-es/cspm-es/eventstore"
 	"github.com/cspm-es/cspm-es/eventstore/sqlite"
+	"github.com/cspm-es/cspm-es/platform/dbregistry"
 	"github.com/cspm-es/cspm-es/platform/parsers"
+	"github.com/cspm-es/cspm-es/platform/readmodel"
 	"github.com/cspm-es/cspm-es/platform/parsers/trivy"
 	"github.com/cspm-es/cspm-es/projections"
 )
@@ -78,4 +81,44 @@ func TrivyEvents(tb testing.TB, imports ...TrivyImport) []projections.Event {
 			after = r.Position
 		}
 	}
+}
+
+// TrivyWorld imports reports (made by next, one at a time, until it
+// returns nil) through the real command into a SQLite event store in dir,
+// then rebuilds the vulnerabilities and container-registries projections
+// from it through the projections runtime (committing batch by batch), so
+// a world of any size is seeded without holding it in memory. It returns
+// the read models, open.
+func TrivyWorld(tb testing.TB, dir string, next func(i int) *TrivyImport) *Env {
+	tb.Helper()
+	ctx := context.Background()
+	store, err := sqlite.Open(ctx, filepath.Join(dir, "events.sqlite"), sqlite.Options{Synchronous: "normal"})
+	require.NoError(tb, err)
+	defer store.Close()
+	codec := eventstore.NewDomainCodec()
+	kit := commands.NewKit(store, codec, func() time.Time { return time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC) })
+	h := vulncmd.New(kit, TrivyParsers{}, store)
+	for i := 0; ; i++ {
+		imp := next(i)
+		if imp == nil {
+			break
+		}
+		_, err := h.ImportScan(ctx, commands.Meta{TeamID: imp.Team, Actor: "alice", CorrelationID: "c", Route: "test"},
+			vulncmd.ImportScan{Format: "trivy-json", FileName: "report.json", Body: bytes.NewReader(imp.Report)})
+		require.NoError(tb, err)
+	}
+	env := OpenEnv(tb, filepath.Join(dir, "readmodels"))
+	stores := map[dbregistry.Constant]readmodel.Store{}
+	for c, s := range env.Stores {
+		stores[c] = s
+	}
+	rt := projections.NewRuntime(projections.RuntimeConfig{},
+		projections.RuntimeDeps{Events: store, Codec: codec, Stores: stores, Logger: slog.New(slog.DiscardHandler)})
+	for _, p := range AllProjections() {
+		if p.Database() == dbregistry.VULNERABILITIES || p.Database() == dbregistry.CONTAINER_REGISTRY {
+			rt.Register(p)
+		}
+	}
+	require.NoError(tb, rt.RebuildAll(ctx, nil))
+	return env
 }

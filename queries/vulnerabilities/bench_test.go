@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -61,34 +62,37 @@ func measure(b *testing.B, op func(i int) error) {
 // BenchmarkVulnerabilityQueries: GET /api/v1/vulnerabilities (first page,
 // ?severity=high, ?kev=true, a page deep into the list), GET
 // /api/v1/images and /images/{digest}, GET /api/v1/vulnerabilities/{id},
-// on worlds seeded through the real command and projections into SQLite
-// read models, closed and opened again before measuring.
+// on worlds seeded through the real command and the projections runtime
+// (queriestest.TrivyWorld) into SQLite read models, closed and opened
+// again before measuring.
 func BenchmarkVulnerabilityQueries(b *testing.B) {
 	const team, per = "bench-team", 10_000
 	for _, n := range benchSizes(b) {
 		b.Run(fmt.Sprintf("occurrences=%d", n), func(b *testing.B) {
 			dir := b.TempDir()
-			var imports []queriestest.TrivyImport
-			for seed := range uint64(max(1, n/per)) {
-				var buf bytes.Buffer
-				_, err := trivygen.Write(&buf, trivygen.Options{Seed: seed + 1, Occurrences: per, Tag: fmt.Sprintf("registry.example.com/app%d:latest", seed)})
-				require.NoError(b, err)
-				imports = append(imports, queriestest.TrivyImport{Team: team, Report: buf.Bytes()})
-			}
-			var other bytes.Buffer
-			_, err := trivygen.Write(&other, trivygen.Options{Seed: 999, Occurrences: 1000, Tag: "registry.example.com/other:latest"})
-			require.NoError(b, err)
-			imports = append(imports, queriestest.TrivyImport{Team: "other-team", Report: other.Bytes()})
+			images := max(1, n/per)
 			start := time.Now()
-			env := queriestest.OpenEnv(b, dir)
-			env.Seed(b, queriestest.TrivyEvents(b, imports...))
+			env := queriestest.TrivyWorld(b, dir, func(i int) *queriestest.TrivyImport {
+				var buf bytes.Buffer
+				switch {
+				case i < images:
+					_, err := trivygen.Write(&buf, trivygen.Options{Seed: uint64(i + 1), Occurrences: per, Tag: fmt.Sprintf("registry.example.com/app%d:latest", i)})
+					require.NoError(b, err)
+					return &queriestest.TrivyImport{Team: team, Report: buf.Bytes()}
+				case i == images: // another team's image beside
+					_, err := trivygen.Write(&buf, trivygen.Options{Seed: 999_999, Occurrences: 1000, Tag: "registry.example.com/other:latest"})
+					require.NoError(b, err)
+					return &queriestest.TrivyImport{Team: "other-team", Report: buf.Bytes()}
+				}
+				return nil
+			})
 			seeded := time.Since(start)
 			env.Close(b)
-			env = queriestest.OpenEnv(b, dir)
+			env = queriestest.OpenEnv(b, filepath.Join(dir, "readmodels"))
 			b.Cleanup(func() { env.Close(b) })
 			s := vulnquery.New(env.Stores[dbregistry.VULNERABILITIES])
 			ctx := context.Background()
-			b.ReportMetric(seeded.Seconds(), "seed_s")
+			b.Logf("seeded %d occurrences in %s", n, seeded.Round(time.Second))
 
 			yes := true
 			deep := ""
