@@ -379,6 +379,7 @@ func TestOpenAPIContract(t *testing.T) {
 	require.NotNil(t, timp.ScanCounts)
 	assert.Equal(t, 4, timp.ScanCounts.Occurrences)
 	tpos := strconv.FormatInt(timp.Position, 10)
+	c.send(t, request{Path: "/api/v1/imports?scan_id=" + otherID, Body: string(trivyReport), ContentType: "application/json"}, 400, docEither)
 	images := data[[]vulnquery.Image](t, c.get(t, "/api/v1/images?min_position="+tpos, 200, docValid))
 	require.Len(t, images, 1)
 	c.get(t, "/api/v1/images?kind=fs&eosl=true", 200, docValid)

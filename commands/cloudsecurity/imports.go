@@ -226,9 +226,6 @@ func (h *Handlers) importElsewhere(ctx context.Context, meta commands.Meta, cmd 
 	if h.scans == nil {
 		return ImportResult{}, false, nil
 	}
-	if cmd.ScanID != "" && h.scans.Handles(format) {
-		return ImportResult{}, true, &domain.ValidationError{Fields: []domain.FieldError{{Field: "scan_id", Message: "a " + format + " report does not complete a scan run"}}}
-	}
 	br := bufio.NewReaderSize(cmd.Body, detectHeadBytes)
 	cmd.Body = br
 	if format == "" {
@@ -239,6 +236,9 @@ func (h *Handlers) importElsewhere(ctx context.Context, meta commands.Meta, cmd 
 	}
 	if !h.scans.Handles(format) {
 		return ImportResult{}, false, nil
+	}
+	if cmd.ScanID != "" {
+		return ImportResult{}, true, &domain.ValidationError{Fields: []domain.FieldError{{Field: "scan_id", Message: "a " + format + " report scans one artifact and completes no scan run: leave scan_id out"}}}
 	}
 	res, err := h.scans.ImportScan(ctx, meta, format, cmd.FileName, br)
 	return res, true, err
