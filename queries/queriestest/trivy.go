@@ -112,7 +112,9 @@ func TrivyWorld(tb testing.TB, dir string, next func(i int) *TrivyImport) *Env {
 	for c, s := range env.Stores {
 		stores[c] = s
 	}
-	rt := projections.NewRuntime(projections.RuntimeConfig{},
+	// Small rebuild batches: a chunk event holds ~600 occurrences, and a
+	// batch is committed whole.
+	rt := projections.NewRuntime(projections.RuntimeConfig{RebuildBatch: 32},
 		projections.RuntimeDeps{Events: store, Codec: codec, Stores: stores, Logger: slog.New(slog.DiscardHandler)})
 	for _, p := range AllProjections() {
 		if p.Database() == dbregistry.VULNERABILITIES || p.Database() == dbregistry.CONTAINER_REGISTRY {
