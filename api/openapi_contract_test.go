@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -28,6 +29,7 @@ import (
 	"github.com/cspm-es/cspm-es/domain/access"
 	csquery "github.com/cspm-es/cspm-es/queries/cloudsecurity"
 	orchquery "github.com/cspm-es/cspm-es/queries/orchestration"
+	vulnquery "github.com/cspm-es/cspm-es/queries/vulnerabilities"
 )
 
 // Contract tests: real requests through the server (on the real SQLite
@@ -369,6 +371,31 @@ func TestOpenAPIContract(t *testing.T) {
 		c.send(t, tt.req, tt.status, docValid)
 	}
 	env.admin.setErr(nil)
+
+	// Vulnerabilities: a Trivy report through the same import route
+	// (detected), then its image, occurrences and catalog entry.
+	trivyReport, err := os.ReadFile(filepath.Join("..", "platform", "parsers", "trivy", "testdata", "trivy_image_alpine-3.10_registry_with_repodigests.json"))
+	require.NoError(t, err)
+	tres := c.send(t, request{Path: "/api/v1/imports?file_name=alpine.json", Body: string(trivyReport), ContentType: "application/json"}, 202, docValid)
+	timp := data[cscmd.ImportResult](t, tres)
+	assert.Equal(t, "/api/v1/images/"+timp.ArtifactID, tres.Header.Get("Location"))
+	require.NotNil(t, timp.ScanCounts)
+	assert.Equal(t, 4, timp.ScanCounts.Occurrences)
+	tpos := strconv.FormatInt(timp.Position, 10)
+	c.send(t, request{Path: "/api/v1/imports?scan_id=" + otherID, Body: string(trivyReport), ContentType: "application/json"}, 400, docEither)
+	images := data[[]vulnquery.Image](t, c.get(t, "/api/v1/images?min_position="+tpos, 200, docValid))
+	require.Len(t, images, 1)
+	c.get(t, "/api/v1/images?kind=fs&eosl=true", 200, docValid)
+	c.get(t, "/api/v1/images?kind=container", 400, docEither)
+	img := data[vulnquery.ImageDetail](t, c.get(t, "/api/v1/images/"+images[0].ImageID, 200, docValid))
+	assert.Len(t, img.OpenOccurrences, 4)
+	c.get(t, "/api/v1/images/sha256:0000", 404, docValid)
+	occs := data[[]vulnquery.Occurrence](t, c.get(t, "/api/v1/vulnerabilities?severity=medium&has_fix=true&kev=false&status=open", 200, docValid))
+	require.NotEmpty(t, occs)
+	c.get(t, "/api/v1/vulnerabilities?kev=maybe", 400, docEither)
+	c.get(t, "/api/v1/vulnerabilities?severity=severe", 400, docEither)
+	c.get(t, "/api/v1/vulnerabilities/"+occs[0].VulnerabilityID, 200, docValid)
+	c.get(t, "/api/v1/vulnerabilities/CVE-1999-0001", 404, docValid)
 
 	c.requireEveryOperationSucceeded(t)
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/cspm-es/cspm-es/commands"
 	cscmd "github.com/cspm-es/cspm-es/commands/cloudsecurity"
 	platformcmd "github.com/cspm-es/cspm-es/commands/platform"
+	vulncmd "github.com/cspm-es/cspm-es/commands/vulnerabilities"
 	"github.com/cspm-es/cspm-es/eventstore"
 	"github.com/cspm-es/cspm-es/eventstore/sqlite"
 	"github.com/cspm-es/cspm-es/platform/dbregistry"
@@ -30,10 +31,13 @@ import (
 	cloudsecurityproj "github.com/cspm-es/cspm-es/projections/cloudsecurity"
 	orchestrationproj "github.com/cspm-es/cspm-es/projections/orchestration"
 	platformproj "github.com/cspm-es/cspm-es/projections/platform"
+	vulnproj "github.com/cspm-es/cspm-es/projections/vulnerabilities"
 	"github.com/cspm-es/cspm-es/queries"
 	csquery "github.com/cspm-es/cspm-es/queries/cloudsecurity"
 	orchquery "github.com/cspm-es/cspm-es/queries/orchestration"
 	platformquery "github.com/cspm-es/cspm-es/queries/platform"
+	"github.com/cspm-es/cspm-es/queries/queriestest"
+	vulnquery "github.com/cspm-es/cspm-es/queries/vulnerabilities"
 )
 
 // The environment of the OpenAPI tests: a server with every optional
@@ -59,6 +63,8 @@ func fullDeps(t *testing.T) api.Deps {
 		Audit:       &fakeAudit{},
 		Accounts:    fakeAccounts{},
 		Metrics:     prometheus.NewRegistry(),
+		// Vulnerabilities (images, occurrences, the catalog).
+		Vulnerabilities: fakeVulnerabilities{},
 	}
 	requireAllSet(t, deps)
 	return deps
@@ -110,7 +116,8 @@ func newContractEnv(t *testing.T, mutate ...func(*api.ServerConfig, *api.Deps)) 
 		cloudsecurityproj.NewFindings(), platformproj.NewDashboard(), platformproj.NewAPIKeys(), platformproj.NewAuditLog(),
 		cloudassetsproj.NewAssets(),
 		cloudsecurityproj.NewCompliance(),
-		cloudsecurityproj.NewAccounts())
+		cloudsecurityproj.NewAccounts(),
+		vulnproj.New())
 	env := &contractEnv{store: store, projects: proj, admin: &contractAdmin{}}
 	codec := eventstore.NewDomainCodec()
 	kit := commands.NewKit(store, codec, time.Now)
@@ -126,7 +133,8 @@ func newContractEnv(t *testing.T, mutate ...func(*api.ServerConfig, *api.Deps)) 
 	// The triage of imported findings asks the findings read model.
 	commandModules.CloudSecurityCommands = cscmd.New(kit).WithImports(reportParsers{}, store).
 		WithImportedFindings(importedFindings(queryService.CloudSecurityQueries.(*csquery.Service))).
-		WithInventories(inventoryPort{h: cacmd.New(kit, inventoryParsers{}, store)})
+		WithInventories(inventoryPort{h: cacmd.New(kit, inventoryParsers{}, store)}).
+		WithScanImports(contractScanImports{vulncmd.New(kit, queriestest.TrivyParsers{}, store)})
 	deps := api.Deps{
 		Commands: commandModules,
 		Auth:     testAuth,
@@ -152,7 +160,8 @@ func newContractEnv(t *testing.T, mutate ...func(*api.ServerConfig, *api.Deps)) 
 			Events: store,
 			State:  func(evs []eventstore.RecordedEvent) (any, error) { return commands.State(codec, evs) },
 		}),
-		Metrics: prometheus.NewRegistry(),
+		Metrics:         prometheus.NewRegistry(),
+		Vulnerabilities: vulnquery.New(proj.stores[dbregistry.VULNERABILITIES]),
 	}
 	accountQueries := queryService.CloudSecurityQueries.(*csquery.Service)
 	deps.Accounts = contractAccounts{cscmd.New(kit).WithKnownAccounts(accountQueries), accountQueries}
@@ -191,7 +200,8 @@ type syncProjector struct {
 func newSyncProjector(t *testing.T, store *sqlite.Store, reg *dbregistry.Registry, dir string, projs ...projections.Projection) *syncProjector {
 	t.Helper()
 	ctx := context.Background()
-	consts := []dbregistry.Constant{dbregistry.ORCHESTRATION, dbregistry.CLOUD_SECURITY, dbregistry.PLATFORM, dbregistry.CLOUD_ASSETS}
+	consts := []dbregistry.Constant{dbregistry.ORCHESTRATION, dbregistry.CLOUD_SECURITY, dbregistry.PLATFORM, dbregistry.CLOUD_ASSETS,
+		dbregistry.VULNERABILITIES}
 	names := make([]string, len(consts))
 	for i, c := range consts {
 		names[i] = reg.Name(c)

@@ -140,6 +140,16 @@ func (s *Server) routeTable() []Route {
 		add(http.MethodGet, v1+"/accounts/:id", viewer, TeamResource, "getAccount", s.getAccount)
 	}
 
+	// Queries: vulnerabilities (images, occurrences, the catalog).
+	if s.deps.Vulnerabilities != nil {
+		add(http.MethodGet, v1+"/images", viewer, TeamCollection, "listImages", s.listImages)
+		add(http.MethodGet, v1+"/images/:digest", viewer, TeamResource, "getImage", s.getImage)
+		add(http.MethodGet, v1+"/vulnerabilities", viewer, TeamCollection, "listVulnerabilities", s.listVulnerabilities)
+		// The catalog entry is public; the occurrences listed with it are
+		// the caller's team's (another team's id: its entry, none of theirs).
+		add(http.MethodGet, v1+"/vulnerabilities/:id", viewer, TeamCollection, "getVulnerability", s.getVulnerability)
+	}
+
 	// API keys (platform).
 	if s.deps.Keys != nil {
 		add(http.MethodPost, v1+"/keys", admin, TeamCollection, "createKey", s.createKey)

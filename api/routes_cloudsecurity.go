@@ -221,7 +221,10 @@ func (s *Server) importReport(c echo.Context) error {
 	cmd.Body = http.MaxBytesReader(c.Response(), req.Body, s.cfg.ImportBodyLimit)
 
 	res, err := s.deps.Commands.ImportReport(req.Context(), meta, cmd)
-	if res.ImportID != "" { // a rejection too is an import, recorded (inventories too)
+	switch {
+	case res.ArtifactID != "": // a vulnerability scan (Trivy): what it scanned
+		c.Response().Header().Set(echo.HeaderLocation, "/api/v1/images/"+res.ArtifactID)
+	case res.ImportID != "": // a rejection too is an import, recorded (inventories too)
 		c.Response().Header().Set(echo.HeaderLocation, "/api/v1/imports/"+res.ImportID)
 	}
 	markReplay(c, res.Duplicate)

@@ -111,6 +111,9 @@ type Deps struct {
 	// Accounts serves /api/v1/accounts (cloud accounts); nil leaves those
 	// routes out. Progress is then required: the reads answer min_position.
 	Accounts AccountService
+	// Vulnerabilities serves /api/v1/images and /api/v1/vulnerabilities;
+	// nil leaves those routes out. Progress is then required.
+	Vulnerabilities VulnerabilityQueries
 	// Metrics receives the HTTP collectors and is what /metrics exposes.
 	// Nil gives the server a registry of its own. Never the global one, so
 	// that tests can build many servers.
@@ -166,6 +169,9 @@ func NewServer(cfg ServerConfig, deps Deps) *Server {
 	}
 	if deps.Accounts != nil && deps.Progress == nil {
 		panic("api.NewServer: Deps.Accounts without Deps.Progress")
+	}
+	if deps.Vulnerabilities != nil && deps.Progress == nil {
+		panic("api.NewServer: Deps.Vulnerabilities without Deps.Progress")
 	}
 	if deps.Audit != nil && deps.Progress == nil {
 		panic("api.NewServer: Deps.Audit without Deps.Progress")

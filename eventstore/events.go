@@ -5,6 +5,7 @@ import (
 	"github.com/cspm-es/cspm-es/domain/cloudassets"
 	"github.com/cspm-es/cspm-es/domain/cloudsecurity"
 	"github.com/cspm-es/cspm-es/domain/orchestration"
+	"github.com/cspm-es/cspm-es/domain/vulnerabilities"
 )
 
 // domainEvent is what every domain event type has: its stored type name.
@@ -46,6 +47,14 @@ var domainEvents = []struct {
 	{sample: cloudsecurity.CloudAccountRetired{}, version: 1},
 	{sample: access.APIKeyIssued{}, version: 1},
 	{sample: access.APIKeyRevoked{}, version: 1},
+	// Vulnerabilities (Trivy imports, the catalog, image tags).
+	{sample: vulnerabilities.ScanImportStarted{}, version: 1},
+	{sample: vulnerabilities.ScanResultsRecorded{}, version: 1},
+	{sample: vulnerabilities.ArtifactScanned{}, version: 1},
+	{sample: vulnerabilities.ScanImportRejected{}, version: 1},
+	{sample: vulnerabilities.VulnerabilityCataloged{}, version: 1},
+	{sample: vulnerabilities.VulnerabilityUpdated{}, version: 1},
+	{sample: vulnerabilities.ImageTagMoved{}, version: 1},
 }
 
 // NewDomainCodec returns a codec that knows every domain event type under

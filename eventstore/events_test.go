@@ -14,6 +14,7 @@ import (
 	"github.com/cspm-es/cspm-es/domain/cloudassets"
 	"github.com/cspm-es/cspm-es/domain/cloudsecurity"
 	"github.com/cspm-es/cspm-es/domain/orchestration"
+	"github.com/cspm-es/cspm-es/domain/vulnerabilities"
 	"github.com/cspm-es/cspm-es/eventstore"
 )
 
@@ -69,6 +70,24 @@ func TestDomainCodecRoundTrip(t *testing.T) {
 		cloudsecurity.CloudAccountRenamed{AccountID: "acc-1", Name: "production", RenamedAt: when},
 		cloudsecurity.CloudAccountTagged{AccountID: "acc-1", Tags: map[string]string{"kubernetes.io/cluster/x": "owned"}, TaggedAt: when},
 		cloudsecurity.CloudAccountRetired{AccountID: "acc-1", Reason: "closed", RetiredAt: when},
+		// Vulnerabilities.
+		vulnerabilities.ScanImportStarted{ImportID: "vim-1", Format: "trivy-json", Tool: "trivy", ContentHash: "ab", Size: 10,
+			ArtifactID: "art-1", Identity: vulnerabilities.ArtifactIdentity{Kind: vulnerabilities.ArtifactImage, Basis: vulnerabilities.BasisImageID, Key: "sha256:ab"},
+			ScannedAt: when, StartedAt: when},
+		vulnerabilities.ScanResultsRecorded{ImportID: "vim-1", ArtifactID: "art-1", IdentityRule: vulnerabilities.IdentityTrivyV1, ScannedAt: when,
+			Occurrences: []vulnerabilities.Occurrence{{VulnerabilityID: "CVE-2019-1549", Package: vulnerabilities.Package{Class: vulnerabilities.ClassOS,
+				Type: "alpine", Name: "libssl1.1", InstalledVersion: "1.1.1c-r0", Target: "alpine:3.10"}, FixedVersions: []string{"1.1.1d-r0"},
+				Status: vulnerabilities.StatusFixed, Severity: vulnerabilities.SeverityMedium}},
+			Secrets: []vulnerabilities.Secret{{RuleID: "aws-access-key-id", Severity: vulnerabilities.SeverityCritical, Target: ".env"}}},
+		vulnerabilities.ArtifactScanned{ImportID: "vim-1", ArtifactID: "art-1", Artifact: vulnerabilities.Artifact{Kind: vulnerabilities.ArtifactImage,
+			Name: "alpine:3.10", Tags: []string{"alpine:3.10"}, OS: vulnerabilities.OS{Family: "alpine", Name: "3.10.2", EOSL: true}},
+			IdentityRule: vulnerabilities.IdentityTrivyV1, ScannedAt: when, Counts: vulnerabilities.ScanCounts{Occurrences: 1, Chunks: 1}, CompletedAt: when},
+		vulnerabilities.ScanImportRejected{ImportID: "vim-2", ContentHash: "cd", Size: 3, Reason: "empty report", RejectedAt: when},
+		vulnerabilities.VulnerabilityCataloged{Record: vulnerabilities.Record{ID: "CVE-2019-1549", Title: "t", Severity: vulnerabilities.SeverityMedium,
+			CVSS: map[string]vulnerabilities.CVSS{"nvd": {V3Vector: "CVSS:3.1/AV:N", V3Score: 5.3}}}, ImportID: "vim-1", CatalogAt: when, ReportedAt: when},
+		vulnerabilities.VulnerabilityUpdated{Record: vulnerabilities.Record{ID: "CVE-2019-1549", Title: "t2", Severity: vulnerabilities.SeverityMedium},
+			Changed: []string{"title"}, ImportID: "vim-3", UpdatedAt: when, ReportedAt: when},
+		vulnerabilities.ImageTagMoved{Tag: "alpine:3.10", From: "art-0", To: "art-1", ImportID: "vim-1", MovedAt: when},
 	}
 	codec := eventstore.NewDomainCodec()
 

@@ -42,7 +42,7 @@ func importCommand() *command {
 		build: func(fs *flag.FlagSet) runFunc {
 			server := fs.String("server", "", "base URL of the running server (default http://<--http-addr>)")
 			timeout := fs.Duration("timeout", 30*time.Minute, "deadline of the upload and import")
-			format := fs.String("format", "", "the report's format: prowler-ocsf, prowler-json, prowler-csv, prowler-asff, steampipe-json (default: detected)")
+			format := fs.String("format", "", "the report's format: prowler-ocsf, prowler-json, prowler-csv, prowler-asff, prowler-compliance-csv, steampipe-json, trivy-json, trivy-legacy (default: detected)")
 			scanID := fs.String("scan-id", "", "a requested or running scan the report completes (default: the import creates its scan)")
 			asJSON := fs.Bool("json", false, "print the import's result as JSON")
 			table := fs.String("table", "", "inventory formats: the table the query read (aws_s3_bucket)")
@@ -143,8 +143,12 @@ func printImport(w io.Writer, path string, res cscmd.ImportResult, delta *orchqu
 		fmt.Fprintf(w, "%s was imported before as %s: nothing appended\n", path, res.ImportID)
 	case inventory:
 		fmt.Fprintf(w, "imported %s (%s, %s, %s) as %s\n", path, res.Format, tool, humanBytes(res.Size), res.ImportID)
+	case res.Duplicate && res.ScanID == "":
+		fmt.Fprintf(w, "%s was imported before as %s (artifact %s): nothing appended\n", path, res.ImportID, res.ArtifactID)
 	case res.Duplicate:
 		fmt.Fprintf(w, "%s was imported before as %s (scan %s): nothing appended\n", path, res.ImportID, res.ScanID)
+	case res.ScanID == "": // a vulnerability scan of one artifact
+		fmt.Fprintf(w, "imported %s (%s, %s, %s) as %s of %s\n", path, res.Format, tool, humanBytes(res.Size), res.ImportID, res.ArtifactID)
 	default:
 		fmt.Fprintf(w, "imported %s (%s, %s, %s) as %s into scan %s\n", path, res.Format, tool, humanBytes(res.Size), res.ImportID, res.ScanID)
 	}
@@ -159,6 +163,14 @@ func printImport(w io.Writer, path string, res cscmd.ImportResult, delta *orchqu
 			fmt.Fprintf(w, " (%d muted by the tool)", c.Muted)
 		}
 		fmt.Fprintln(w)
+	}
+	if c := res.ScanCounts; c != nil {
+		fmt.Fprintf(w, "  artifact  %s\n", res.ArtifactID)
+		fmt.Fprintf(w, "  vulns     %d occurrences of %d vulnerabilities (%s); %d misconfigurations, %d secrets\n",
+			c.Occurrences, c.DistinctVulnerabilities, countsLine(c.BySeverity), c.Misconfigurations, c.Secrets)
+		for _, warn := range res.Warnings {
+			fmt.Fprintf(w, "  warning   %s\n", warn)
+		}
 	}
 	if delta != nil {
 		d := delta.Counts

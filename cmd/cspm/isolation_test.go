@@ -26,6 +26,7 @@ import (
 	"github.com/cspm-es/cspm-es/eventstore"
 	pt "github.com/cspm-es/cspm-es/projections/projectionstest"
 	csquery "github.com/cspm-es/cspm-es/queries/cloudsecurity"
+	vulnquery "github.com/cspm-es/cspm-es/queries/vulnerabilities"
 )
 
 // TestTeamIsolation_EveryRoute is generated from the route table of the
@@ -115,6 +116,28 @@ func TestTeamIsolation_EveryRoute(t *testing.T) {
 	must(t, a.call(t, http.MethodPost, "/api/v1/imports", report("prowler_v5.4_ocsf_azure_placeholders.ocsf.json"), asA...), http.StatusAccepted).data(t, &azureA)
 	frameworksA := []string{"CIS-2.1", "CIS-3.0", "ENS-RD2022"}
 	scansA = append(scansA, azureA.ScanID)
+	// Team A's Trivy import: its image (by ImageID, repo digest, artifact
+	// id), occurrences and import stream; the catalog entries it brings
+	// are public (GET /api/v1/vulnerabilities/{id} shows them to any team,
+	// with none of team A's occurrences).
+	trivyRaw, err := os.ReadFile("../../platform/parsers/trivy/testdata/trivy_image_alpine-3.10_registry_with_repodigests.json")
+	require.NoError(t, err)
+	var trivyReport any
+	require.NoError(t, json.Unmarshal(trivyRaw, &trivyReport))
+	var trivyA cscmd.ImportResult
+	must(t, a.call(t, http.MethodPost, "/api/v1/imports", trivyReport, asA...), http.StatusAccepted).data(t, &trivyA)
+	require.NotEmpty(t, trivyA.ArtifactID)
+	var imagesA []vulnquery.Image
+	eventually(t, 30*time.Second, "the Trivy import is projected", func() bool {
+		ans := a.call(t, http.MethodGet, "/api/v1/images?min_position="+itoa(trivyA.Position), nil, asA...)
+		ans.data(t, &imagesA)
+		return !stale(ans) && len(imagesA) == 1
+	})
+	var occurrencesA []vulnquery.Occurrence
+	a.call(t, http.MethodGet, "/api/v1/vulnerabilities", nil, asA...).data(t, &occurrencesA)
+	require.Len(t, occurrencesA, 4)
+	imageKeysA := []string{imagesA[0].ImageID, imagesA[0].RepoDigests[0].Digest, imagesA[0].ArtifactID}
+	publicIDOf := map[string]string{"getVulnerability": occurrencesA[0].VulnerabilityID}
 
 	var streamsA []string
 	for _, id := range scansA {
@@ -151,9 +174,11 @@ func TestTeamIsolation_EveryRoute(t *testing.T) {
 		"/api/v1/assets/":        {assetsA, "ast-00000000000000000000000000000000"},
 		"/api/v1/compliance/":    {frameworksA, "NO-SUCH-FRAMEWORK"},
 		"/api/v1/accounts/":      {accountsA, "acc-00000000000000000000000000000000"},
+		"/api/v1/images/":        {imageKeysA, "sha256:0000000000000000000000000000000000000000000000000000000000000000"},
 	}
 	streamsA = append(streamsA, "inventory-"+inventoryA)
-	secrets := slices.Concat(scansA, findingsA, keysA, importedIDs, assetsA, []string{generatedFindingA, "iso-resource-a", "iso_check", importA.ImportID}, importedA, rulesA, ruleNamesA, accountsA, []string{"iso-account-registered", "iso-account-retired"})
+	secrets := slices.Concat(scansA, findingsA, keysA, importedIDs, assetsA, []string{generatedFindingA, "iso-resource-a", "iso_check", importA.ImportID}, importedA, rulesA, ruleNamesA, accountsA, []string{"iso-account-registered", "iso-account-retired"},
+		imageKeysA, []string{trivyA.ImportID, occurrencesA[0].ID, occurrencesA[1].ID})
 
 	// Team B's own running scan, to raise findings in.
 	const scanB = "iso-b-running"
@@ -267,7 +292,13 @@ func TestTeamIsolation_EveryRoute(t *testing.T) {
 					require.Less(t, ans.status, 300, "team B creates in its own team: %s", ans.raw)
 					return
 				}
-				ans := a.call(t, r.Method, r.Path, nil, asB...)
+				path := r.Path
+				if strings.Contains(path, ":") { // a public id (a catalog entry) in a team's view
+					id, ok := publicIDOf[r.OperationID]
+					require.True(t, ok, "%s: add a public id to publicIDOf", r.Key())
+					path = param.ReplaceAllString(path, id)
+				}
+				ans := a.call(t, r.Method, path, nil, asB...)
 				require.Equal(t, http.StatusOK, ans.status, "%s", ans.raw)
 				for _, s := range secrets {
 					assert.NotContains(t, string(ans.env.Data), s, "team B's %s shows team A's data", r.Path)
@@ -419,6 +450,9 @@ func teamViews(t *testing.T, a *testApp, position int64, as []string) map[string
 	for _, r := range a.srv.Routes() {
 		if r.Public || r.Method != http.MethodGet || r.Scope != api.TeamCollection {
 			continue
+		}
+		if strings.Contains(r.Path, ":") {
+			continue // a public entry with the team's part of it (GET /api/v1/vulnerabilities/{id}): the list routes show that part
 		}
 		var ans *answer
 		eventually(t, 30*time.Second, r.Path+" catches up", func() bool {

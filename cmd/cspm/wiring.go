@@ -17,6 +17,7 @@ import (
 	cscmd "github.com/cspm-es/cspm-es/commands/cloudsecurity"
 	orchcmd "github.com/cspm-es/cspm-es/commands/orchestration"
 	platformcmd "github.com/cspm-es/cspm-es/commands/platform"
+	vulncmd "github.com/cspm-es/cspm-es/commands/vulnerabilities"
 	csdomain "github.com/cspm-es/cspm-es/domain/cloudsecurity"
 	"github.com/cspm-es/cspm-es/eventstore"
 	"github.com/cspm-es/cspm-es/eventstore/relay"
@@ -27,6 +28,7 @@ import (
 	csquery "github.com/cspm-es/cspm-es/queries/cloudsecurity"
 	orchquery "github.com/cspm-es/cspm-es/queries/orchestration"
 	platformquery "github.com/cspm-es/cspm-es/queries/platform"
+	vulnquery "github.com/cspm-es/cspm-es/queries/vulnerabilities"
 )
 
 // The fx graph of `cspm serve`, one thin module per area. Modules only call
@@ -180,14 +182,15 @@ var commandsModule = fx.Module("commands",
 		orchcmd.New,
 		newFindingCommands,
 		newAssetCommands, // wiring_assets.go
+		newVulnerabilityCommands,
 		platformcmd.New,
 	),
 )
 
 // newFindingCommands are the cloud-security commands, with report imports
 // through every parser (platform/parsers) and the store's batch append.
-func newFindingCommands(kit *commands.Kit, store eventstore.Store, assets *cacmd.Handlers) *cscmd.Handlers {
-	return cscmd.New(kit).WithImports(reportParsers{}, store).WithInventories(inventories{h: assets})
+func newFindingCommands(kit *commands.Kit, store eventstore.Store, assets *cacmd.Handlers, vulns *vulncmd.Handlers) *cscmd.Handlers {
+	return cscmd.New(kit).WithImports(reportParsers{}, store).WithInventories(inventories{h: assets}).WithScanImports(scanImports{vulns})
 }
 
 // reportParsers adapts the parser registry to the import's port.
@@ -216,6 +219,7 @@ type apiParams struct {
 	ScanQueries     *orchquery.Service
 	FindingQueries  *csquery.Service
 	AssetQueries    *caquery.Service
+	VulnQueries     *vulnquery.Service
 	PlatformQueries *platformquery.Service
 	ReadSide        ReadSide
 	Metrics         *prometheus.Registry
@@ -261,6 +265,8 @@ func newAPIServer(p apiParams) *api.Server {
 		Keys:        p.Keys,
 		Accounts:    accountService{p.FindingCommands, p.FindingQueries},
 		Metrics:     p.Metrics,
+		// Vulnerabilities (images, occurrences, the catalog).
+		Vulnerabilities: p.VulnQueries,
 	})
 }
 

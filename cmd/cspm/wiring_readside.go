@@ -23,11 +23,14 @@ import (
 	"github.com/cspm-es/cspm-es/platform/readmodel/sqlitestore"
 	"github.com/cspm-es/cspm-es/projections"
 	"github.com/cspm-es/cspm-es/projections/cloudsecurity"
+	registriesproj "github.com/cspm-es/cspm-es/projections/containerregistries"
 	"github.com/cspm-es/cspm-es/projections/orchestration"
 	platformproj "github.com/cspm-es/cspm-es/projections/platform"
+	vulnproj "github.com/cspm-es/cspm-es/projections/vulnerabilities"
 	csquery "github.com/cspm-es/cspm-es/queries/cloudsecurity"
 	orchquery "github.com/cspm-es/cspm-es/queries/orchestration"
 	platformquery "github.com/cspm-es/cspm-es/queries/platform"
+	vulnquery "github.com/cspm-es/cspm-es/queries/vulnerabilities"
 )
 
 // The read side of `cspm serve`: the 14 module read-model stores (api and
@@ -50,6 +53,9 @@ func moduleProjections() []projections.Projection {
 		platformproj.NewCrossModuleReferences(),
 		platformproj.NewAuditLog(),
 		platformproj.NewAPIKeys(),
+		// Vulnerabilities and container registries (Trivy imports).
+		vulnproj.New(),
+		registriesproj.New(),
 	}
 }
 
@@ -264,6 +270,7 @@ func registerProjectorHooks(lc fx.Lifecycle, rt *projections.Runtime, log *slog.
 
 var readSideModule = fx.Module("readside",
 	fx.Provide(newScanQueries, newFindingQueries, newPlatformQueries, newAssetQueries, newReadSide),
+	fx.Provide(newVulnerabilityQueries),
 )
 
 // newScanQueries reads cspm_orchestration.
@@ -327,4 +334,9 @@ func eventTypes(ps []projections.Projection) map[string][]string {
 		out[p.Name()] = p.EventTypes()
 	}
 	return out
+}
+
+// newVulnerabilityQueries reads cspm_vulnerabilities.
+func newVulnerabilityQueries(rm ReadModels) *vulnquery.Service {
+	return vulnquery.New(rm.Stores[dbregistry.VULNERABILITIES])
 }

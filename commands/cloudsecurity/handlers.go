@@ -20,6 +20,8 @@ type Handlers struct {
 	inventories Inventories
 	// Cloud accounts (WithKnownAccounts): the accounts read model.
 	accounts KnownAccounts
+	// Reports of formats another module records (WithScanImports).
+	scans ScanImports
 }
 
 // New returns the findings command handlers on kit. It panics on a nil

@@ -21,6 +21,7 @@ import (
 	"github.com/cspm-es/cspm-es/domain"
 	csdomain "github.com/cspm-es/cspm-es/domain/cloudsecurity"
 	orchdomain "github.com/cspm-es/cspm-es/domain/orchestration"
+	vulndomain "github.com/cspm-es/cspm-es/domain/vulnerabilities"
 	"github.com/cspm-es/cspm-es/eventstore"
 )
 
@@ -128,6 +129,11 @@ type ImportResult struct {
 	Table     string           `json:"table,omitempty"`
 	Sync      string           `json:"sync,omitempty"`
 	Inventory *InventoryCounts `json:"inventory,omitempty"`
+	// A report another module records (ScanImports): the artifact it
+	// scanned, its counts, warnings (an image without a digest).
+	ArtifactID string                 `json:"artifact_id,omitempty"`
+	ScanCounts *vulndomain.ScanCounts `json:"scan_counts,omitempty"`
+	Warnings   []string               `json:"warnings,omitempty"`
 }
 
 // Import statuses.
@@ -176,6 +182,9 @@ func (h *Handlers) ImportReport(ctx context.Context, meta commands.Meta, cmd Imp
 	if res, handled, err := h.inventory(ctx, meta, &cmd, format); handled || err != nil {
 		return res, err
 	}
+	if res, done, err := h.importElsewhere(ctx, meta, &cmd, format); done {
+		return res, err
+	}
 	spool, err := newResultSpool(h.chunkBytes)
 	if err != nil {
 		return ImportResult{}, err
@@ -204,6 +213,46 @@ func (h *Handlers) ImportReport(ctx context.Context, meta commands.Meta, cmd Imp
 		return h.reject(ctx, md, c, res, cmd, parseErr)
 	}
 	return h.record(ctx, meta, md, c, res, cmd, p)
+}
+
+// ScanImports imports the reports of formats another module records
+// (Trivy's: commands/vulnerabilities, adapted in cmd/cspm): the same
+// route, CLI, idempotency and rejected-whole rules, another stream. A
+// rejection is a *RejectedError.
+type ScanImports interface {
+	Handles(format string) bool
+	ImportScan(ctx context.Context, meta commands.Meta, format, fileName string, body io.Reader) (ImportResult, error)
+}
+
+// WithScanImports hands the formats scans handles to it.
+func (h *Handlers) WithScanImports(scans ScanImports) *Handlers {
+	h.scans = scans
+	return h
+}
+
+// importElsewhere hands a report of a format h.scans handles (named, or
+// detected from its first bytes) to it; done is false for the others,
+// whose body is then read from cmd.Body as before.
+func (h *Handlers) importElsewhere(ctx context.Context, meta commands.Meta, cmd *ImportReport, format string) (ImportResult, bool, error) {
+	if h.scans == nil {
+		return ImportResult{}, false, nil
+	}
+	br := bufio.NewReaderSize(cmd.Body, detectHeadBytes)
+	cmd.Body = br
+	if format == "" {
+		head, _ := br.Peek(detectHeadBytes)
+		if f, err := h.reports.Detect(head); err == nil {
+			format = f
+		}
+	}
+	if !h.scans.Handles(format) {
+		return ImportResult{}, false, nil
+	}
+	if cmd.ScanID != "" {
+		return ImportResult{}, true, &domain.ValidationError{Fields: []domain.FieldError{{Field: "scan_id", Message: "a " + format + " report scans one artifact and completes no scan run: leave scan_id out"}}}
+	}
+	res, err := h.scans.ImportScan(ctx, meta, format, cmd.FileName, br)
+	return res, true, err
 }
 
 // parsedReport is what a parse left: results spooled, checks, scope, counts.

@@ -11,6 +11,7 @@ import (
 	"github.com/cspm-es/cspm-es/domain/cloudsecurity"
 	"github.com/cspm-es/cspm-es/platform/parsers/prowler"
 	"github.com/cspm-es/cspm-es/platform/parsers/steampipe"
+	"github.com/cspm-es/cspm-es/platform/parsers/trivy"
 )
 
 // Registry is every parser, behind one door: the import asks it to name a
@@ -35,6 +36,7 @@ func (Registry) Formats() []string {
 		out = append(out, string(f))
 	}
 	out = append(out, steampipe.Format)
+	out = append(out, string(trivy.FormatJSON), string(trivy.FormatLegacy))
 	return out
 }
 
@@ -46,6 +48,9 @@ func (Registry) Format(name string) (string, error) {
 	}
 	if n := strings.ToLower(strings.TrimSpace(name)); n == steampipe.Format || n == steampipe.Tool {
 		return steampipe.Format, nil
+	}
+	if f, ok := trivyFormat(name); ok {
+		return string(f), nil
 	}
 	return "", fmt.Errorf("%w %q (known: %s)", ErrUnknownFormat, name, strings.Join(Registry{}.Formats(), ", "))
 }
@@ -62,6 +67,9 @@ func (Registry) FormatForContentType(contentType string) (string, error) {
 
 // Detect names the format of a report from its first bytes.
 func (Registry) Detect(head []byte) (string, error) {
+	if f, ok := trivy.Detect(head); ok {
+		return string(f), nil
+	}
 	f, err := prowler.Detect(head)
 	if err != nil {
 		if steampipe.Detect(head) { // the envelope only: a plain array of rows is named
@@ -76,6 +84,9 @@ func (Registry) Detect(head []byte) (string, error) {
 func (Registry) Parse(ctx context.Context, r io.Reader, format string, emit func(cloudsecurity.Observation) error) (Info, error) {
 	if IsInventory(format) {
 		return Info{}, fmt.Errorf("%s is an inventory format: it gives assets, not findings", format)
+	}
+	if _, ok := trivyFormat(format); ok {
+		return Info{}, fmt.Errorf("%w: a %s report is a vulnerability scan: read it with ParseScan", ErrUnknownFormat, format)
 	}
 	f, err := prowler.ParseFormat(format)
 	if err != nil {
@@ -100,4 +111,29 @@ func (Registry) ParseInventory(ctx context.Context, r io.Reader, format, table s
 	}
 	_, err := steampipe.Parse(ctx, r, table, emit)
 	return Info{Format: steampipe.Format, Tool: steampipe.Tool}, err
+}
+
+// Trivy: its reports are vulnerability scans of one artifact (the
+// vulnerabilities module imports them), read with ParseScan.
+
+// IsScanFormat reports whether format is read by ParseScan.
+func (Registry) IsScanFormat(format string) bool {
+	_, ok := trivyFormat(format)
+	return ok
+}
+
+func trivyFormat(name string) (trivy.Format, bool) {
+	switch strings.ToLower(strings.TrimSpace(name)) {
+	case "trivy", string(trivy.FormatJSON):
+		return trivy.FormatJSON, true
+	case string(trivy.FormatLegacy):
+		return trivy.FormatLegacy, true
+	}
+	return "", false
+}
+
+// ParseScan streams a Trivy report's items to emit (both Trivy formats:
+// the parser tells them by the first byte).
+func (Registry) ParseScan(ctx context.Context, r io.Reader, emit func(trivy.Item) error) (trivy.Summary, error) {
+	return trivy.Parse(ctx, r, emit)
 }

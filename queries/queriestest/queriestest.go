@@ -24,8 +24,10 @@ import (
 	"github.com/cspm-es/cspm-es/projections"
 	cloudassetsproj "github.com/cspm-es/cspm-es/projections/cloudassets"
 	cloudsecurityproj "github.com/cspm-es/cspm-es/projections/cloudsecurity"
+	registriesproj "github.com/cspm-es/cspm-es/projections/containerregistries"
 	orchestrationproj "github.com/cspm-es/cspm-es/projections/orchestration"
 	platformproj "github.com/cspm-es/cspm-es/projections/platform"
+	vulnproj "github.com/cspm-es/cspm-es/projections/vulnerabilities"
 )
 
 // AllProjections are the projections whose read models the queries read.
@@ -40,6 +42,9 @@ func AllProjections() []projections.Projection {
 		platformproj.NewDashboard(),
 		platformproj.NewCrossModuleReferences(),
 		platformproj.NewAuditLog(),
+		// Vulnerabilities and container registries (Trivy imports).
+		vulnproj.New(),
+		registriesproj.New(),
 	}
 }
 
@@ -54,7 +59,8 @@ func OpenEnv(tb testing.TB, dir string) *Env {
 	tb.Helper()
 	ctx := context.Background()
 	reg := dbregistry.MustNew("")
-	consts := []dbregistry.Constant{dbregistry.ORCHESTRATION, dbregistry.CLOUD_SECURITY, dbregistry.PLATFORM, dbregistry.CLOUD_ASSETS}
+	consts := []dbregistry.Constant{dbregistry.ORCHESTRATION, dbregistry.CLOUD_SECURITY, dbregistry.PLATFORM, dbregistry.CLOUD_ASSETS,
+		dbregistry.VULNERABILITIES, dbregistry.CONTAINER_REGISTRY}
 	names := make([]string, len(consts))
 	for i, c := range consts {
 		names[i] = reg.Name(c)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	pt "github.com/cspm-es/cspm-es/projections/projectionstest"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -104,6 +105,20 @@ func TestReadModelsThroughTheRuntime(t *testing.T) {
 		require.NoError(t, err)
 		_, err = events.Append(ctx, eventstore.AppendRequest{StreamID: streamID, StreamType: streamType, Expected: eventstore.Any,
 			Events: []eventstore.NewEvent{ne}, Metadata: eventstore.Metadata{TeamID: ev.Metadata.TeamID}})
+		require.NoError(t, err)
+	}
+	// Trivy imports (vulnerabilities, container registries): an image
+	// from a registry, then an fs scan with misconfigurations and secrets,
+	// as the command appends them.
+	var reports []TrivyImport
+	for _, name := range []string{"trivy_image_alpine-3.10_registry_with_repodigests.json", "trivy_fs_misconfig_secrets_defectdojo.json"} {
+		b, err := os.ReadFile(filepath.Join("..", "..", "platform", "parsers", "trivy", "testdata", name))
+		require.NoError(t, err)
+		reports = append(reports, TrivyImport{Team: "team-trivy", Report: b})
+	}
+	for _, ev := range TrivyEvents(t, reports...) {
+		_, err = events.Append(ctx, eventstore.AppendRequest{StreamID: ev.StreamID, StreamType: ev.StreamType, Expected: eventstore.Any,
+			Events: []eventstore.NewEvent{{Type: ev.Type, SchemaVersion: ev.SchemaVersion, Data: ev.RecordedEvent.Data}}, Metadata: ev.Metadata})
 		require.NoError(t, err)
 	}
 	recorded, err := events.ReadAll(ctx, 0, 100000)
