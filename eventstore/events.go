@@ -4,6 +4,7 @@ import (
 	"github.com/cspm-es/cspm-es/domain/access"
 	"github.com/cspm-es/cspm-es/domain/cloudsecurity"
 	"github.com/cspm-es/cspm-es/domain/orchestration"
+	"github.com/cspm-es/cspm-es/domain/threatintel"
 )
 
 // domainEvent is what every domain event type has: its stored type name.
@@ -35,6 +36,19 @@ var domainEvents = []struct {
 	{sample: cloudsecurity.MutingRuleExpired{}, version: 1},
 	{sample: access.APIKeyIssued{}, version: 1},
 	{sample: access.APIKeyRevoked{}, version: 1},
+
+	// Threat intelligence: the KEV catalogue, indicators of compromise
+	// (docs/threat-intelligence.md).
+	{sample: threatintel.KEVEntryPublished{}, version: 1},
+	{sample: threatintel.KEVEntryUpdated{}, version: 1},
+	{sample: threatintel.KEVEntryWithdrawn{}, version: 1},
+	{sample: threatintel.KEVCatalogueAccepted{}, version: 1},
+	{sample: threatintel.KEVImportRejected{}, version: 1},
+	{sample: threatintel.IndicatorCreated{}, version: 1},
+	{sample: threatintel.IndicatorUpdated{}, version: 1},
+	{sample: threatintel.IndicatorObserved{}, version: 1},
+	{sample: threatintel.IndicatorExpired{}, version: 1},
+	{sample: threatintel.IndicatorRevoked{}, version: 1},
 }
 
 // NewDomainCodec returns a codec that knows every domain event type under
