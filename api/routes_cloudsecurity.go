@@ -185,6 +185,7 @@ func (s *Server) getMutingRule(c echo.Context) error {
 const (
 	paramFormat   = "format"
 	paramFileName = "file_name"
+	paramForce    = "force" // a KEV feed: lift the mass-withdrawal guard
 )
 
 // importReport streams the request body, a scanner's report, into the
@@ -193,12 +194,15 @@ const (
 // is ?format=, else the Content-Type's, else detected from its first
 // bytes.
 func (s *Server) importReport(c echo.Context) error {
-	p, err := checkParams(c, []string{paramFormat, paramScanID, paramFileName}, nil)
+	p, err := checkParams(c, []string{paramFormat, paramScanID, paramFileName, paramForce}, nil)
 	if err != nil {
 		return err
 	}
 	var cmd cscmd.ImportReport
 	if err := textParams(p, textField{paramFormat, &cmd.Format}, textField{paramScanID, &cmd.ScanID}, textField{paramFileName, &cmd.FileName}); err != nil {
+		return err
+	}
+	if err := feedImportParams(c, p, &cmd); err != nil {
 		return err
 	}
 	meta, err := s.commandMeta(c)

@@ -39,7 +39,7 @@ func importCommand() *command {
 		build: func(fs *flag.FlagSet) runFunc {
 			server := fs.String("server", "", "base URL of the running server (default http://<--http-addr>)")
 			timeout := fs.Duration("timeout", 30*time.Minute, "deadline of the upload and import")
-			format := fs.String("format", "", "the report's format: prowler-ocsf, prowler-json, prowler-csv, prowler-asff (default: detected)")
+			format := fs.String("format", "", "the report's format: prowler-ocsf, prowler-json, prowler-csv, prowler-asff (default: detected); kev-json, kev-csv (the CISA KEV catalogue, admin keys)")
 			scanID := fs.String("scan-id", "", "a requested or running scan the report completes (default: the import creates its scan)")
 			asJSON := fs.Bool("json", false, "print the import's result as JSON")
 			return func(ctx context.Context, inv *invocation) error {
@@ -121,6 +121,10 @@ func importReport(ctx context.Context, inv *invocation, c *apiClient, path, form
 
 func printImport(w io.Writer, path string, res cscmd.ImportResult, delta *orchquery.DeltaList) {
 	tool := strings.TrimSpace(res.Tool + " " + res.ToolVersion)
+	if res.Feed != nil { // a KEV feed: no scan; its diff
+		printFeedImport(w, path, res)
+		return
+	}
 	if res.Duplicate {
 		fmt.Fprintf(w, "%s was imported before as %s (scan %s): nothing appended\n", path, res.ImportID, res.ScanID)
 	} else {

@@ -74,6 +74,7 @@ func serveOptionsTo(cfg config.Config, logTo, stdout io.Writer) fx.Option {
 	}
 	if cfg.HasRole(config.RoleAPI) {
 		opts = append(opts, readSideModule, auditModule, apiModule, mutingModule)
+		opts = append(opts, threatIntelModule)
 	}
 	return fx.Options(opts...)
 }

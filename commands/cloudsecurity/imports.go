@@ -61,6 +61,7 @@ type ImportReport struct {
 	ScanID      string    // optional: a requested or running scan the report completes
 	FileName    string    // optional, recorded
 	Body        io.Reader // the report, streamed
+	Force       bool      // optional: a feed's guard lifted (a KEV feed withdrawing many entries)
 }
 
 // validate checks what the caller said of the report, before any of it is
@@ -120,6 +121,9 @@ type ImportResult struct {
 	Events      int                    `json:"events"`   // events the import appended
 	Position    int64                  `json:"position"` // read your writes
 	Duplicate   bool                   `json:"duplicate,omitempty"`
+	// Feed is what another module's import of its format did (a KEV
+	// feed's published, updated, withdrawn counts...).
+	Feed any `json:"feed,omitempty"`
 }
 
 // Import statuses.
@@ -164,6 +168,9 @@ func (h *Handlers) ImportReport(ctx context.Context, meta commands.Meta, cmd Imp
 	format, err := cmd.validate(h.reports)
 	if err != nil {
 		return ImportResult{}, err
+	}
+	if imp, ok := h.formatImporters[format]; ok {
+		return imp(ctx, meta, format, cmd)
 	}
 	spool, err := newResultSpool(h.chunkBytes)
 	if err != nil {
@@ -897,3 +904,23 @@ func (r *chunkReader) nextLines() (int, error) {
 }
 
 func (s *resultSpool) close() { _ = s.f.Close() }
+
+// Formats another module imports. The same route and CLI take every
+// report; a format whose facts are another module's (the KEV catalogue:
+// commands/threatintel) is handed to that module's import, which cmd/cspm
+// adapts. It answers with an ImportResult (Feed saying what it did), a
+// refusal of the feed whole as a *RejectedError.
+
+// FormatImporter imports a report of format for another module.
+type FormatImporter func(ctx context.Context, meta commands.Meta, format string, cmd ImportReport) (ImportResult, error)
+
+// WithFormatImporter hands the reports of formats to imp.
+func (h *Handlers) WithFormatImporter(formats []string, imp FormatImporter) *Handlers {
+	if h.formatImporters == nil {
+		h.formatImporters = map[string]FormatImporter{}
+	}
+	for _, f := range formats {
+		h.formatImporters[f] = imp
+	}
+	return h
+}

@@ -5,9 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/cspm-es/cspm-es/domain/cloudsecurity"
+	"github.com/cspm-es/cspm-es/domain/threatintel"
+	"github.com/cspm-es/cspm-es/platform/parsers/kev"
 	"github.com/cspm-es/cspm-es/platform/parsers/prowler"
 )
 
@@ -32,6 +35,7 @@ func (Registry) Formats() []string {
 	for _, f := range prowler.Formats {
 		out = append(out, string(f))
 	}
+	out = append(out, KEVFormats...)
 	return out
 }
 
@@ -40,6 +44,9 @@ func (Registry) Formats() []string {
 func (Registry) Format(name string) (string, error) {
 	if f, err := prowler.ParseFormat(name); err == nil {
 		return string(f), nil
+	}
+	if f := strings.ToLower(strings.TrimSpace(name)); slices.Contains(KEVFormats, f) {
+		return f, nil
 	}
 	return "", fmt.Errorf("%w %q (known: %s)", ErrUnknownFormat, name, strings.Join(Registry{}.Formats(), ", "))
 }
@@ -71,4 +78,17 @@ func (Registry) Parse(ctx context.Context, r io.Reader, format string, emit func
 	}
 	sum, err := prowler.Parse(ctx, r, f, emit)
 	return Info{Format: string(sum.Format), Tool: prowler.Tool, ToolVersion: sum.ToolVersion}, err
+}
+
+// KEVFormats are the CISA KEV catalogue's forms: the import hands them to
+// the threat-intelligence module (ParseKEV), not to Parse. They are only
+// read when named (?format=kev-json|kev-csv), never detected.
+var KEVFormats = []string{string(kev.FormatJSON), string(kev.FormatCSV)}
+
+// ParseKEV reads and validates a whole KEV catalogue (kev-json, kev-csv).
+func (Registry) ParseKEV(ctx context.Context, r io.Reader, format string) (threatintel.Catalogue, error) {
+	if !slices.Contains(KEVFormats, format) {
+		return threatintel.Catalogue{}, fmt.Errorf("%w %q", ErrUnknownFormat, format)
+	}
+	return kev.Parse(ctx, r, kev.Format(format), kev.Options{})
 }

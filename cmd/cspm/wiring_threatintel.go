@@ -1,0 +1,70 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+
+	"go.uber.org/fx"
+
+	"github.com/cspm-es/cspm-es/commands"
+	cscmd "github.com/cspm-es/cspm-es/commands/cloudsecurity"
+	ticmd "github.com/cspm-es/cspm-es/commands/threatintel"
+	"github.com/cspm-es/cspm-es/platform/parsers"
+)
+
+// Threat intelligence in `cspm serve` (api role): the KEV catalogue
+// imported through the report import (POST /api/v1/imports?format=kev-json
+// |kev-csv), the indicator commands.
+
+var threatIntelModule = fx.Module("threatintel",
+	fx.Provide(newThreatIntelCommands),
+	fx.Invoke(wireKEVImports),
+)
+
+// newThreatIntelCommands are the threat-intelligence commands, reading
+// KEV feeds with the parser registry.
+func newThreatIntelCommands(kit *commands.Kit) *ticmd.Handlers {
+	return ticmd.New(kit).WithFeeds(parsers.Registry{})
+}
+
+// wireKEVImports hands the KEV formats of the report import to the
+// threat-intelligence module.
+func wireKEVImports(h *cscmd.Handlers, ti *ticmd.Handlers) {
+	h.WithFormatImporter(parsers.KEVFormats, kevImporter(ti))
+}
+
+// kevImporter adapts ticmd.ImportKEV to the report import's port.
+func kevImporter(ti *ticmd.Handlers) cscmd.FormatImporter {
+	return func(ctx context.Context, meta commands.Meta, format string, cmd cscmd.ImportReport) (cscmd.ImportResult, error) {
+		res, err := ti.ImportKEV(ctx, meta, ticmd.ImportKEV{Format: format, FileName: cmd.FileName, Force: cmd.Force, Body: cmd.Body})
+		out := cscmd.ImportResult{ImportID: res.ImportID, Status: res.Status, Format: res.Format, Tool: "cisa-kev",
+			ToolVersion: res.CatalogueVersion, ContentHash: res.FileHash, Size: res.Size, Reason: res.Reason,
+			Events: res.Events, Position: res.Position, Duplicate: res.Duplicate}
+		if res.ImportID != "" {
+			out.Feed = res
+		}
+		var rej *ticmd.KEVRejectedError
+		if errors.As(err, &rej) {
+			return out, &cscmd.RejectedError{Result: out}
+		}
+		return out, err
+	}
+}
+
+// printFeedImport prints what a KEV feed's import did (`cspm import
+// --format kev-json`).
+func printFeedImport(w io.Writer, path string, res cscmd.ImportResult) {
+	b, _ := json.Marshal(res.Feed)
+	var f ticmd.KEVImportResult
+	_ = json.Unmarshal(b, &f)
+	switch {
+	case f.Status == ticmd.KEVUnchanged:
+		fmt.Fprintf(w, "%s holds the KEV catalogue in force (%d entries, version %s): nothing appended\n", path, f.Entries, f.CatalogueVersion)
+	default:
+		fmt.Fprintf(w, "imported the KEV catalogue %s from %s (%d entries): %d published, %d updated, %d withdrawn, %d unchanged\n",
+			f.CatalogueVersion, path, f.Entries, f.Published, f.Updated, f.Withdrawn, f.Unchanged)
+	}
+}
