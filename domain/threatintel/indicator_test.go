@@ -13,7 +13,7 @@ import (
 
 func TestNormalizeIndicator(t *testing.T) {
 	good := []struct {
-		typ       ti.IndicatorType
+		typ      ti.IndicatorType
 		in, want string
 	}{
 		{ti.TypeIPv4, " 192.0.2.1 ", "192.0.2.1"},
