@@ -24,6 +24,7 @@ import (
 	"github.com/cspm-es/cspm-es/projections/cloudsecurity"
 	"github.com/cspm-es/cspm-es/projections/orchestration"
 	platformproj "github.com/cspm-es/cspm-es/projections/platform"
+	tiproj "github.com/cspm-es/cspm-es/projections/threatintel"
 	csquery "github.com/cspm-es/cspm-es/queries/cloudsecurity"
 	orchquery "github.com/cspm-es/cspm-es/queries/orchestration"
 	platformquery "github.com/cspm-es/cspm-es/queries/platform"
@@ -46,6 +47,9 @@ func moduleProjections() []projections.Projection {
 		platformproj.NewCrossModuleReferences(),
 		platformproj.NewAuditLog(),
 		platformproj.NewAPIKeys(),
+		// Threat intelligence (the KEV catalogue, indicators).
+		tiproj.NewKEV(),
+		tiproj.NewIndicators(),
 	}
 }
 
