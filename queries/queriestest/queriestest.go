@@ -25,6 +25,7 @@ import (
 	cloudsecurityproj "github.com/cspm-es/cspm-es/projections/cloudsecurity"
 	orchestrationproj "github.com/cspm-es/cspm-es/projections/orchestration"
 	platformproj "github.com/cspm-es/cspm-es/projections/platform"
+	threatintelproj "github.com/cspm-es/cspm-es/projections/threatintel"
 )
 
 // AllProjections are the projections whose read models the queries read.
@@ -36,6 +37,9 @@ func AllProjections() []projections.Projection {
 		platformproj.NewDashboard(),
 		platformproj.NewCrossModuleReferences(),
 		platformproj.NewAuditLog(),
+		// Threat intelligence.
+		threatintelproj.NewKEV(),
+		threatintelproj.NewIndicators(),
 	}
 }
 
@@ -50,7 +54,7 @@ func OpenEnv(tb testing.TB, dir string) *Env {
 	tb.Helper()
 	ctx := context.Background()
 	reg := dbregistry.MustNew("")
-	consts := []dbregistry.Constant{dbregistry.ORCHESTRATION, dbregistry.CLOUD_SECURITY, dbregistry.PLATFORM}
+	consts := []dbregistry.Constant{dbregistry.ORCHESTRATION, dbregistry.CLOUD_SECURITY, dbregistry.PLATFORM, dbregistry.THREAT_INTELLIGENCE}
 	names := make([]string, len(consts))
 	for i, c := range consts {
 		names[i] = reg.Name(c)
