@@ -82,7 +82,9 @@ func (KEV) Collections() []readmodel.CollectionSpec {
 }
 
 // KEVHistoryDocID is the id of the version of cve appended at position.
-func KEVHistoryDocID(cve string, position int64) string { return fmt.Sprintf("%s/%020d", cve, position) }
+func KEVHistoryDocID(cve string, position int64) string {
+	return fmt.Sprintf("%s/%020d", cve, position)
+}
 
 // Apply implements projections.Projection.
 func (KEV) Apply(ctx context.Context, tx projections.Tx, ev projections.Event) error {

@@ -14,8 +14,8 @@ import (
 	ti "github.com/cspm-es/cspm-es/domain/threatintel"
 	"github.com/cspm-es/cspm-es/platform/parsers/kev"
 	"github.com/cspm-es/cspm-es/projections"
-	pti "github.com/cspm-es/cspm-es/projections/threatintel"
 	pt "github.com/cspm-es/cspm-es/projections/projectionstest"
+	pti "github.com/cspm-es/cspm-es/projections/threatintel"
 )
 
 func catalogue(t *testing.T, name string) ti.Catalogue {

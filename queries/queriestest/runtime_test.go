@@ -6,11 +6,13 @@ import (
 	"log/slog"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
 	csdomain "github.com/cspm-es/cspm-es/domain/cloudsecurity"
 	orchdomain "github.com/cspm-es/cspm-es/domain/orchestration"
+	tidomain "github.com/cspm-es/cspm-es/domain/threatintel"
 	"github.com/cspm-es/cspm-es/eventstore"
 	"github.com/cspm-es/cspm-es/eventstore/sqlite"
 	"github.com/cspm-es/cspm-es/platform/dbregistry"
@@ -45,6 +47,11 @@ func TestReadModelsThroughTheRuntime(t *testing.T) {
 			world = append(world, projections.Event{RecordedEvent: eventstore.RecordedEvent{Metadata: eventstore.Metadata{TeamID: "team-imports"}}, Data: d})
 		}
 	}
+	// The KEV catalogue (two imports: published, updated, withdrawn) and an
+	// indicator: the threat-intelligence collections get documents.
+	for _, d := range threatIntelWorld(t) {
+		world = append(world, projections.Event{RecordedEvent: eventstore.RecordedEvent{Metadata: eventstore.Metadata{TeamID: "team-imports"}}, Data: d})
+	}
 	for _, ev := range world {
 		streamID, streamType := "finding-", "Finding"
 		switch d := ev.Data.(type) {
@@ -70,6 +77,12 @@ func TestReadModelsThroughTheRuntime(t *testing.T) {
 			streamID, streamType = "import-"+d.ImportID, "Import"
 		case csdomain.ImportCompleted:
 			streamID, streamType = "import-"+d.ImportID, "Import"
+		case tidomain.KEVEntryPublished, tidomain.KEVEntryUpdated, tidomain.KEVEntryWithdrawn, tidomain.KEVCatalogueAccepted:
+			streamID, streamType = "kev-catalogue", "KEVCatalogue"
+		case tidomain.IndicatorCreated:
+			streamID, streamType = "indicator-"+d.IndicatorID, "Indicator"
+		case tidomain.IndicatorObserved:
+			streamID, streamType = "indicator-"+d.IndicatorID, "Indicator"
 		}
 		ne, err := codec.Encode(ev.Data)
 		require.NoError(t, err)
@@ -134,4 +147,34 @@ func dump(ctx context.Context, s readmodel.Store, coll string) ([]readmodel.Doc,
 		}
 		opts.Cursor = page.NextCursor
 	}
+}
+
+// threatIntelWorld: two KEV imports (A, B published; then A updated, B
+// withdrawn, C published) and an indicator observed once.
+func threatIntelWorld(t *testing.T) []pt.EventData {
+	t.Helper()
+	day := time.Date(2025, 5, 1, 0, 0, 0, 0, time.UTC)
+	entry := func(cve, ransomware string) tidomain.KEVEntry {
+		return tidomain.KEVEntry{CVEID: cve, VendorProject: "Acme", Product: "Widget", VulnerabilityName: "n", DateAdded: day,
+			ShortDescription: "s", RequiredAction: "a", DueDate: day.AddDate(0, 0, 21), Ransomware: tidomain.Ransomware(ransomware)}
+	}
+	cats := []tidomain.Catalogue{
+		{Version: "1", Count: 2, Entries: []tidomain.KEVEntry{entry("CVE-2025-0001", "Unknown"), entry("CVE-2025-0002", "Unknown")}},
+		{Version: "2", Count: 2, Entries: []tidomain.KEVEntry{entry("CVE-2025-0001", "Known"), entry("CVE-2025-0003", "Unknown")}},
+	}
+	var history []tidomain.Event
+	var out []pt.EventData
+	for i, c := range cats {
+		evs, _, err := tidomain.RehydrateKEVCatalogue(history...).Accept(c, tidomain.KEVImport{ImportID: "kev-" + c.Version}, pt.T0.Add(time.Duration(i)*time.Hour))
+		require.NoError(t, err)
+		history = append(history, evs...)
+		for _, e := range evs {
+			out = append(out, e)
+		}
+	}
+	ind, err := tidomain.CreateIndicator("ind-1", tidomain.IndicatorSpec{Type: tidomain.TypeIPv4, Value: "192.0.2.1", Confidence: 50,
+		Source: "feed", ValidUntil: pt.T0.Add(time.Hour)}, pt.T0)
+	require.NoError(t, err)
+	out = append(out, ind[0], tidomain.IndicatorObserved{IndicatorID: "ind-1", ObservedAt: pt.T0.Add(time.Minute), ValidUntil: pt.T0.Add(2 * time.Hour)})
+	return out
 }

@@ -125,5 +125,3 @@ func TestIndicatorQueries_Isolation(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, due.Items)
 }
-
-
