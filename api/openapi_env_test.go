@@ -18,19 +18,23 @@ import (
 	"github.com/cspm-es/cspm-es/commands"
 	cscmd "github.com/cspm-es/cspm-es/commands/cloudsecurity"
 	platformcmd "github.com/cspm-es/cspm-es/commands/platform"
+	ticmd "github.com/cspm-es/cspm-es/commands/threatintel"
 	"github.com/cspm-es/cspm-es/eventstore"
 	"github.com/cspm-es/cspm-es/eventstore/sqlite"
 	"github.com/cspm-es/cspm-es/platform/dbregistry"
+	"github.com/cspm-es/cspm-es/platform/parsers"
 	"github.com/cspm-es/cspm-es/platform/readmodel"
 	"github.com/cspm-es/cspm-es/platform/readmodel/sqlitestore"
 	"github.com/cspm-es/cspm-es/projections"
 	cloudsecurityproj "github.com/cspm-es/cspm-es/projections/cloudsecurity"
 	orchestrationproj "github.com/cspm-es/cspm-es/projections/orchestration"
 	platformproj "github.com/cspm-es/cspm-es/projections/platform"
+	threatintelproj "github.com/cspm-es/cspm-es/projections/threatintel"
 	"github.com/cspm-es/cspm-es/queries"
 	csquery "github.com/cspm-es/cspm-es/queries/cloudsecurity"
 	orchquery "github.com/cspm-es/cspm-es/queries/orchestration"
 	platformquery "github.com/cspm-es/cspm-es/queries/platform"
+	tiquery "github.com/cspm-es/cspm-es/queries/threatintel"
 )
 
 // The environment of the OpenAPI tests: a server with every optional
@@ -54,6 +58,7 @@ func fullDeps(t *testing.T) api.Deps {
 		Relay:       fakeRelay{},
 		Keys:        &keyService{},
 		Audit:       &fakeAudit{},
+		ThreatIntel: fakeThreatIntel{},
 		Metrics:     prometheus.NewRegistry(),
 	}
 	requireAllSet(t, deps)
@@ -103,7 +108,8 @@ func newContractEnv(t *testing.T, mutate ...func(*api.ServerConfig, *api.Deps)) 
 	reg := dbregistry.MustNew("")
 	proj := newSyncProjector(t, store, reg, dir,
 		orchestrationproj.NewScanRuns(), orchestrationproj.NewScanSummaries(),
-		cloudsecurityproj.NewFindings(), platformproj.NewDashboard(), platformproj.NewAPIKeys(), platformproj.NewAuditLog())
+		cloudsecurityproj.NewFindings(), platformproj.NewDashboard(), platformproj.NewAPIKeys(), platformproj.NewAuditLog(),
+		threatintelproj.NewKEV())
 	env := &contractEnv{store: store, projects: proj, admin: &contractAdmin{}}
 	codec := eventstore.NewDomainCodec()
 	kit := commands.NewKit(store, codec, time.Now)
@@ -117,7 +123,8 @@ func newContractEnv(t *testing.T, mutate ...func(*api.ServerConfig, *api.Deps)) 
 	commandModules := moduleCommands(kit)
 	// The triage of imported findings asks the findings read model.
 	commandModules.CloudSecurityCommands = cscmd.New(kit).WithImports(reportParsers{}, store).
-		WithImportedFindings(importedFindings(queryService.CloudSecurityQueries.(*csquery.Service)))
+		WithImportedFindings(importedFindings(queryService.CloudSecurityQueries.(*csquery.Service))).
+		WithFormatImporter(parsers.KEVFormats, contractKEVImporter(ticmd.New(kit).WithFeeds(parsers.Registry{})))
 	deps := api.Deps{
 		Commands: commandModules,
 		Auth:     testAuth,
@@ -143,7 +150,8 @@ func newContractEnv(t *testing.T, mutate ...func(*api.ServerConfig, *api.Deps)) 
 			Events: store,
 			State:  func(evs []eventstore.RecordedEvent) (any, error) { return commands.State(codec, evs) },
 		}),
-		Metrics: prometheus.NewRegistry(),
+		ThreatIntel: tiquery.New(proj.stores[dbregistry.THREAT_INTELLIGENCE]),
+		Metrics:     prometheus.NewRegistry(),
 	}
 	requireAllSet(t, deps)
 	for _, m := range mutate {
@@ -180,7 +188,7 @@ type syncProjector struct {
 func newSyncProjector(t *testing.T, store *sqlite.Store, reg *dbregistry.Registry, dir string, projs ...projections.Projection) *syncProjector {
 	t.Helper()
 	ctx := context.Background()
-	consts := []dbregistry.Constant{dbregistry.ORCHESTRATION, dbregistry.CLOUD_SECURITY, dbregistry.PLATFORM}
+	consts := []dbregistry.Constant{dbregistry.ORCHESTRATION, dbregistry.CLOUD_SECURITY, dbregistry.PLATFORM, dbregistry.THREAT_INTELLIGENCE}
 	names := make([]string, len(consts))
 	for i, c := range consts {
 		names[i] = reg.Name(c)

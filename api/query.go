@@ -279,6 +279,9 @@ func QueryReads() map[string][]string {
 		// Muting rules.
 		"GET /api/v1/muting-rules":     readsMutingRules,
 		"GET /api/v1/muting-rules/:id": readsMutingRules,
+		// Threat intelligence.
+		"GET /api/v1/kev":      readsKEV,
+		"GET /api/v1/kev/:cve": readsKEV,
 	}
 }
 

@@ -19,6 +19,7 @@ import (
 	cloudsecurityproj "github.com/cspm-es/cspm-es/projections/cloudsecurity"
 	orchestrationproj "github.com/cspm-es/cspm-es/projections/orchestration"
 	platformproj "github.com/cspm-es/cspm-es/projections/platform"
+	threatintelproj "github.com/cspm-es/cspm-es/projections/threatintel"
 	"github.com/cspm-es/cspm-es/queries"
 	csquery "github.com/cspm-es/cspm-es/queries/cloudsecurity"
 	orchquery "github.com/cspm-es/cspm-es/queries/orchestration"
@@ -354,9 +355,10 @@ func TestQueryRoutesAbsentWithoutQueries(t *testing.T) {
 func TestQueryReadsAreProjectionNames(t *testing.T) {
 	t.Parallel()
 	known := []string{orchestrationproj.ScanRunsName, orchestrationproj.ScanSummariesName,
-		cloudsecurityproj.FindingsName, platformproj.DashboardName, platformproj.AuditLogName}
+		cloudsecurityproj.FindingsName, platformproj.DashboardName, platformproj.AuditLogName,
+		threatintelproj.KEVName}
 	reads := api.QueryReads()
-	require.Len(t, reads, 11)
+	require.Len(t, reads, 13)
 	for route, names := range reads {
 		require.NotEmpty(t, names, route)
 		for _, n := range names {

@@ -123,6 +123,12 @@ func (s *Server) routeTable() []Route {
 		add(http.MethodGet, v1+"/muting-rules/:id", viewer, TeamResource, "getMutingRule", s.getMutingRule)
 	}
 
+	// Queries: threatintel (the KEV catalogue: public data, any team).
+	if s.deps.ThreatIntel != nil {
+		add(http.MethodGet, v1+"/kev", viewer, Teamless, "listKEV", s.listKEV)
+		add(http.MethodGet, v1+"/kev/:cve", viewer, Teamless, "getKEV", s.getKEV)
+	}
+
 	// API keys (platform).
 	if s.deps.Keys != nil {
 		add(http.MethodPost, v1+"/keys", admin, TeamCollection, "createKey", s.createKey)

@@ -108,6 +108,10 @@ type Deps struct {
 	// nil leaves those routes out. Progress is then required: the audit
 	// log answers min_position.
 	Audit AuditService
+	// ThreatIntel serves GET /api/v1/kev and /api/v1/kev/{cve} (the KEV
+	// catalogue, public); nil leaves those routes out. Progress is then
+	// required.
+	ThreatIntel ThreatIntelQueries
 	// Metrics receives the HTTP collectors and is what /metrics exposes.
 	// Nil gives the server a registry of its own. Never the global one, so
 	// that tests can build many servers.

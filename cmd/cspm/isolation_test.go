@@ -85,6 +85,10 @@ func TestTeamIsolation_EveryRoute(t *testing.T) {
 	must(t, a.call(t, http.MethodPost, "/api/v1/keys/"+revokedKeyA.ID+"/revoke", nil, asA...), http.StatusAccepted)
 	keysA := []string{keyA.ID, revokedKeyA.ID}
 
+	// The KEV catalogue, imported by team A's admin: public, so team B
+	// reads it too (the team-less KEV routes).
+	isolationKEVWorld(t, a, asA)
+
 	// Team A's import of a report: its import, its scan, its findings.
 	report := func(name string) any {
 		raw, err := os.ReadFile(prowlerTestdata(name))
@@ -248,7 +252,7 @@ func TestTeamIsolation_EveryRoute(t *testing.T) {
 				}
 			case api.Teamless:
 				if r.Method == http.MethodGet {
-					ans := a.call(t, r.Method, r.Path, nil, asB...)
+					ans := a.call(t, r.Method, strings.Replace(r.Path, ":cve", isolationKEVCVE, 1), nil, asB...)
 					assert.Equal(t, http.StatusOK, ans.status, "a team-less admin route serves any team's admin: %s", ans.raw)
 				}
 			}

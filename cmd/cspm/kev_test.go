@@ -1,11 +1,14 @@
 package main
 
 import (
+	"encoding/json"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -54,4 +57,22 @@ func TestImportCLI_KEVPair(t *testing.T) {
 	assert.Equal(t, exitFailure, r.code)
 	assert.Contains(t, r.stderr, "rejected whole")
 	assert.Equal(t, head+1, a.head(t), "only the rejection is recorded")
+}
+
+// isolationKEVCVE is an entry of the KEV catalogue the isolation world
+// imports.
+const isolationKEVCVE = "CVE-2025-4632"
+
+// isolationKEVWorld imports the 2025-05-22 KEV feed as team A's admin and
+// waits until it is projected.
+func isolationKEVWorld(t *testing.T, a *testApp, asA []string) {
+	t.Helper()
+	raw, err := os.ReadFile(kevFeed(t, "known_exploited_vulnerabilities_2025.05.22_subset.json", 15))
+	require.NoError(t, err)
+	var feed any
+	require.NoError(t, json.Unmarshal(raw, &feed))
+	must(t, a.call(t, http.MethodPost, "/api/v1/imports?format=kev-json", feed, asA...), http.StatusAccepted)
+	eventually(t, 30*time.Second, "the KEV catalogue is projected", func() bool {
+		return a.call(t, http.MethodGet, "/api/v1/kev/"+isolationKEVCVE, nil, asA...).status == http.StatusOK
+	})
 }

@@ -25,6 +25,7 @@ import (
 	csquery "github.com/cspm-es/cspm-es/queries/cloudsecurity"
 	orchquery "github.com/cspm-es/cspm-es/queries/orchestration"
 	platformquery "github.com/cspm-es/cspm-es/queries/platform"
+	tiquery "github.com/cspm-es/cspm-es/queries/threatintel"
 )
 
 // The fx graph of `cspm serve`, one thin module per area. Modules only call
@@ -221,6 +222,8 @@ type apiParams struct {
 	Keys            api.KeyService
 	Ready           readinessChecks
 	Relay           *relay.Relay `optional:"true"` // with the relay role
+	// Threat intelligence (the KEV routes).
+	ThreatIntel *tiquery.Service
 }
 
 func newAPIServer(p apiParams) *api.Server {
@@ -255,6 +258,7 @@ func newAPIServer(p apiParams) *api.Server {
 		Relay:       relayStatus,
 		Audit:       p.Audit,
 		Keys:        p.Keys,
+		ThreatIntel: p.ThreatIntel,
 		Metrics:     p.Metrics,
 	})
 }

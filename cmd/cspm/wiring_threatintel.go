@@ -12,7 +12,9 @@ import (
 	"github.com/cspm-es/cspm-es/commands"
 	cscmd "github.com/cspm-es/cspm-es/commands/cloudsecurity"
 	ticmd "github.com/cspm-es/cspm-es/commands/threatintel"
+	"github.com/cspm-es/cspm-es/platform/dbregistry"
 	"github.com/cspm-es/cspm-es/platform/parsers"
+	tiquery "github.com/cspm-es/cspm-es/queries/threatintel"
 )
 
 // Threat intelligence in `cspm serve` (api role): the KEV catalogue
@@ -20,7 +22,7 @@ import (
 // |kev-csv), the indicator commands.
 
 var threatIntelModule = fx.Module("threatintel",
-	fx.Provide(newThreatIntelCommands),
+	fx.Provide(newThreatIntelCommands, newThreatIntelQueries),
 	fx.Invoke(wireKEVImports),
 )
 
@@ -28,6 +30,11 @@ var threatIntelModule = fx.Module("threatintel",
 // KEV feeds with the parser registry.
 func newThreatIntelCommands(kit *commands.Kit) *ticmd.Handlers {
 	return ticmd.New(kit).WithFeeds(parsers.Registry{})
+}
+
+// newThreatIntelQueries reads cspm_threat_intelligence.
+func newThreatIntelQueries(rm ReadModels) *tiquery.Service {
+	return tiquery.New(rm.Stores[dbregistry.THREAT_INTELLIGENCE])
 }
 
 // wireKEVImports hands the KEV formats of the report import to the

@@ -92,6 +92,10 @@ func (KEVImportRejected) EventType() string    { return "KEVImportRejected" }
 // guard allows, and the import was not forced.
 const CodeKEVMassWithdrawal = "KEV_MASS_WITHDRAWAL"
 
+// CodeKEVFeedInvalid: a catalogue that breaks the feed's rules reached
+// Accept (the parser rejects such feeds first).
+const CodeKEVFeedInvalid = "KEV_FEED_INVALID"
+
 // The mass-withdrawal guard: a feed may withdraw at most
 // max(MassWithdrawalFloor, MassWithdrawalPercent% of the accepted entries)
 // unless the import is forced. CISA withdraws a handful of entries a year;
@@ -185,7 +189,7 @@ func (c *KEVCatalogue) Accept(next Catalogue, imp KEVImport, at time.Time) ([]Ev
 	}
 	if problems := next.Validate(false); len(problems) > 0 {
 		p := problems[0]
-		return nil, Diff{}, domain.Rule("KEV_FEED_INVALID", "the feed breaks its rules: entry %d %s %s: %s", p.Index, p.CVEID, p.Field, p.Issue)
+		return nil, Diff{}, domain.Rule(CodeKEVFeedInvalid, "the feed breaks its rules: entry %d %s %s: %s", p.Index, p.CVEID, p.Field, p.Issue)
 	}
 	hash := next.ContentHash()
 	if hash == c.contentHash {
