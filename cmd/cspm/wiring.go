@@ -75,7 +75,7 @@ func serveOptionsTo(cfg config.Config, logTo, stdout io.Writer) fx.Option {
 	}
 	if cfg.HasRole(config.RoleAPI) {
 		opts = append(opts, readSideModule, auditModule, apiModule, mutingModule)
-		opts = append(opts, threatIntelModule)
+		opts = append(opts, threatIntelModule, indicatorExpiryModule)
 	}
 	return fx.Options(opts...)
 }

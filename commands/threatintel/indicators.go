@@ -15,7 +15,7 @@ import (
 // Stream of an indicator.
 const (
 	StreamTypeIndicator   = "Indicator"
-	indicatorStreamPrefix = "indicator-"
+	indicatorStreamPrefix = commands.IndicatorStreamPrefix
 )
 
 // IndicatorStreamID is the stream id of an indicator.
