@@ -37,9 +37,9 @@ func fullFeed(tb testing.TB, n, ransomKnown int, version string) []byte {
 			"product": fmt.Sprintf("Product %d", i%400), "vulnerabilityName": fmt.Sprintf("Vendor%03d Product %d Remote Code Execution Vulnerability", i%150, i%400),
 			"dateAdded": added.Format("2006-01-02"), "shortDescription": "Product contains an improper input validation vulnerability that allows a remote, unauthenticated attacker to execute arbitrary code via crafted requests to the management interface.",
 			"requiredAction": "Apply mitigations per vendor instructions, follow applicable BOD 22-01 guidance for cloud services, or discontinue use of the product if mitigations are unavailable.",
-			"dueDate": added.AddDate(0, 0, 21).Format("2006-01-02"), "knownRansomwareCampaignUse": ransom,
+			"dueDate":        added.AddDate(0, 0, 21).Format("2006-01-02"), "knownRansomwareCampaignUse": ransom,
 			"notes": fmt.Sprintf("https://vendor.example/advisories/%d ; https://nvd.nist.gov/vuln/detail/CVE-%d-%05d", i, 2015+i%11, 10000+i),
-			"cwes": []string{"CWE-20"},
+			"cwes":  []string{"CWE-20"},
 		})
 	}
 	sort.Slice(vulns, func(a, b int) bool { return vulns[a]["dateAdded"].(string) > vulns[b]["dateAdded"].(string) })
