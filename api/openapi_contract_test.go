@@ -295,6 +295,7 @@ func TestOpenAPIContract(t *testing.T) {
 	// Muting rules, and the triage of imported findings.
 	mutingContract(t, c, env)
 	kevContract(t, c)
+	indicatorContract(t, c)
 
 	// API keys: the key is shown once.
 	createKey := request{Path: "/api/v1/keys", Body: exampleBody(t, c.doc, "createKey"),

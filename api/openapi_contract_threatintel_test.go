@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/cspm-es/cspm-es/api"
 	"github.com/cspm-es/cspm-es/domain/access"
 )
 
@@ -50,4 +51,34 @@ func kevContract(t *testing.T, c *contract) {
 	c.send(t, request{Method: "GET", Path: "/api/v1/kev?since=yesterday"}, 400, docInvalid)
 	c.send(t, request{Method: "GET", Path: "/api/v1/kev/CVE-2025-4664?as_of=2000-01-01", Header: viewerB}, 200, docValid)
 	c.send(t, request{Method: "GET", Path: "/api/v1/kev/CVE-1999-0001"}, 404, docValid)
+}
+
+// indicatorContract: an indicator created, read, listed by its value
+// as another spelling, updated, observed, revoked; another team's is 404.
+func indicatorContract(t *testing.T, c *contract) {
+	viewer := map[string]string{"Authorization": "Bearer " + testKey(access.Viewer, "team-a")}
+	teamB := map[string]string{"Authorization": "Bearer " + testKey(access.Analyst, "team-b")}
+	created := c.send(t, request{Path: "/api/v1/indicators", Body: exampleBody(t, c.doc, "createIndicator")}, 201, docValid)
+	var res api.CommandResult
+	require.NoError(t, json.Unmarshal(created.Data, &res))
+	path := "/api/v1/indicators/" + res.ID
+	assert.Equal(t, path, created.Header.Get("Location"))
+	c.send(t, request{Path: "/api/v1/indicators", Body: exampleBody(t, c.doc, "createIndicator"), Header: viewer}, 403, docValid)
+	bad := c.send(t, request{Path: "/api/v1/indicators", Body: `{"type": "ipv4", "value": "2001:db8::1", "source": "s"}`}, 400, docEither)
+	assert.Contains(t, string(bad.Raw), `"field":"value"`)
+
+	got := c.send(t, request{Method: "GET", Path: path + "?min_position=" + strconv.FormatInt(res.Position, 10), Header: viewer}, 200, docValid)
+	assert.Contains(t, string(got.Data), `"value":"evil.example.com"`)
+	list := c.send(t, request{Method: "GET", Path: "/api/v1/indicators?type=domain&value=EVIL.example.com.", Header: viewer}, 200, docValid)
+	assert.Contains(t, string(list.Data), res.ID)
+	c.send(t, request{Method: "GET", Path: "/api/v1/indicators?value=x"}, 400, docEither)
+	c.send(t, request{Method: "GET", Path: path, Header: teamB}, 404, docValid)
+
+	c.send(t, request{Method: "PUT", Path: path, Body: exampleBody(t, c.doc, "updateIndicator")}, 202, docValid)
+	c.send(t, request{Method: "PUT", Path: path, Body: `{"value": "other.example", "source": "s"}`}, 400, docEither)
+	c.send(t, request{Path: path + "/observe", Body: exampleBody(t, c.doc, "observeIndicator")}, 202, docValid)
+	c.send(t, request{Path: path + "/observe", Body: exampleBody(t, c.doc, "observeIndicator"), Header: teamB}, 404, docValid)
+	c.send(t, request{Method: "DELETE", Path: path, Body: exampleBody(t, c.doc, "revokeIndicator")}, 202, docValid)
+	gone := c.send(t, request{Method: "DELETE", Path: path}, 422, docValid)
+	assert.Contains(t, string(gone.Raw), "INDICATOR_REVOKED")
 }

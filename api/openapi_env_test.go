@@ -59,6 +59,7 @@ func fullDeps(t *testing.T) api.Deps {
 		Keys:        &keyService{},
 		Audit:       &fakeAudit{},
 		ThreatIntel: fakeThreatIntel{},
+		Indicators:  fakeIndicators{},
 		Metrics:     prometheus.NewRegistry(),
 	}
 	requireAllSet(t, deps)
@@ -109,7 +110,7 @@ func newContractEnv(t *testing.T, mutate ...func(*api.ServerConfig, *api.Deps)) 
 	proj := newSyncProjector(t, store, reg, dir,
 		orchestrationproj.NewScanRuns(), orchestrationproj.NewScanSummaries(),
 		cloudsecurityproj.NewFindings(), platformproj.NewDashboard(), platformproj.NewAPIKeys(), platformproj.NewAuditLog(),
-		threatintelproj.NewKEV())
+		threatintelproj.NewKEV(), threatintelproj.NewIndicators())
 	env := &contractEnv{store: store, projects: proj, admin: &contractAdmin{}}
 	codec := eventstore.NewDomainCodec()
 	kit := commands.NewKit(store, codec, time.Now)
@@ -151,6 +152,7 @@ func newContractEnv(t *testing.T, mutate ...func(*api.ServerConfig, *api.Deps)) 
 			State:  func(evs []eventstore.RecordedEvent) (any, error) { return commands.State(codec, evs) },
 		}),
 		ThreatIntel: tiquery.New(proj.stores[dbregistry.THREAT_INTELLIGENCE]),
+		Indicators:  indicatorService{ticmd.New(kit), tiquery.New(proj.stores[dbregistry.THREAT_INTELLIGENCE])},
 		Metrics:     prometheus.NewRegistry(),
 	}
 	requireAllSet(t, deps)

@@ -112,6 +112,9 @@ type Deps struct {
 	// catalogue, public); nil leaves those routes out. Progress is then
 	// required.
 	ThreatIntel ThreatIntelQueries
+	// Indicators serves /api/v1/indicators (a team's indicators of
+	// compromise); nil leaves those routes out. Progress is then required.
+	Indicators IndicatorService
 	// Metrics receives the HTTP collectors and is what /metrics exposes.
 	// Nil gives the server a registry of its own. Never the global one, so
 	// that tests can build many servers.
@@ -164,6 +167,9 @@ func NewServer(cfg ServerConfig, deps Deps) *Server {
 	}
 	if deps.Keys != nil && deps.Progress == nil {
 		panic("api.NewServer: Deps.Keys without Deps.Progress")
+	}
+	if (deps.ThreatIntel != nil || deps.Indicators != nil) && deps.Progress == nil {
+		panic("api.NewServer: Deps.ThreatIntel or Deps.Indicators without Deps.Progress")
 	}
 	if deps.Audit != nil && deps.Progress == nil {
 		panic("api.NewServer: Deps.Audit without Deps.Progress")

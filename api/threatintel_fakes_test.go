@@ -65,3 +65,52 @@ func contractKEVImporter(h *ticmd.Handlers) cscmd.FormatImporter {
 		return out, err
 	}
 }
+
+// indicatorService is the indicator commands and queries in one, as
+// cmd/cspm wires them.
+type indicatorService struct {
+	*ticmd.Handlers
+	*tiquery.Service
+}
+
+// fakeIndicators answers the indicator routes with one indicator.
+type fakeIndicators struct{ fakeCommandResults }
+
+type fakeCommandResults struct{}
+
+func (fakeCommandResults) result(id string) commands.Result {
+	return commands.Result{ID: id, StreamID: "indicator-" + id, Version: 1, Position: 7, EventIDs: []string{"0196f0c1-7a2b-7c3d-8e4f-5a6b7c8d9e31"}}
+}
+
+func (f fakeIndicators) CreateIndicator(context.Context, commands.Meta, ticmd.CreateIndicator) (commands.Result, error) {
+	return f.result("0196f0c1-7a2b-7c3d-8e4f-5a6b7c8d9e30"), nil
+}
+
+func (f fakeIndicators) UpdateIndicator(_ context.Context, _ commands.Meta, c ticmd.UpdateIndicator) (commands.Result, error) {
+	return f.result(c.IndicatorID), nil
+}
+
+func (f fakeIndicators) ObserveIndicator(_ context.Context, _ commands.Meta, c ticmd.ObserveIndicator) (commands.Result, error) {
+	return f.result(c.IndicatorID), nil
+}
+
+func (f fakeIndicators) RevokeIndicator(_ context.Context, _ commands.Meta, c ticmd.RevokeIndicator) (commands.Result, error) {
+	return f.result(c.IndicatorID), nil
+}
+
+func (fakeIndicators) ListIndicators(context.Context, string, tiquery.IndicatorFilter, queries.Page) (tiquery.IndicatorList, error) {
+	return tiquery.IndicatorList{Items: []tiquery.Indicator{fakeIndicator()}}, nil
+}
+
+func (fakeIndicators) GetIndicator(_ context.Context, _, id string) (tiquery.Indicator, error) {
+	if id != fakeIndicator().ID {
+		return tiquery.Indicator{}, queries.NotFound("indicator", id)
+	}
+	return fakeIndicator(), nil
+}
+
+func fakeIndicator() tiquery.Indicator {
+	at := time.Date(2026, 1, 2, 15, 10, 0, 0, time.UTC)
+	return tiquery.Indicator{ID: "0196f0c1-7a2b-7c3d-8e4f-5a6b7c8d9e30", Type: "domain", Value: "evil.example.com", RawValue: "Evil.Example.COM.",
+		Confidence: 80, Source: "partner feed", ValidFrom: at, Status: "active", CreatedAt: at, UpdatedAt: at}
+}
