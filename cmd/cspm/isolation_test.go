@@ -88,6 +88,7 @@ func TestTeamIsolation_EveryRoute(t *testing.T) {
 	// The KEV catalogue, imported by team A's admin: public, so team B
 	// reads it too (the team-less KEV routes).
 	isolationKEVWorld(t, a, asA)
+	indicatorsA, indicatorValuesA := isolationIndicatorWorld(t, a, asA)
 
 	// Team A's import of a report: its import, its scan, its findings.
 	report := func(name string) any {
@@ -138,8 +139,9 @@ func TestTeamIsolation_EveryRoute(t *testing.T) {
 		"/api/v1/keys/":          {keysA, "isofreekey000000"},
 		"/api/v1/audit/streams/": {streamsA, "scan-iso-free-scan"},
 		"/api/v1/imports/":       {[]string{importA.ImportID}, "imp-00000000000000000000000000000000"},
+		"/api/v1/indicators/":    {indicatorsA, "0196f0c1-7a2b-7c3d-8e4f-000000000001"},
 	}
-	secrets := slices.Concat(scansA, findingsA, keysA, importedIDs, []string{generatedFindingA, "iso-resource-a", "iso_check", importA.ImportID}, importedA, rulesA, ruleNamesA)
+	secrets := slices.Concat(scansA, findingsA, keysA, importedIDs, []string{generatedFindingA, "iso-resource-a", "iso_check", importA.ImportID}, importedA, rulesA, ruleNamesA, indicatorsA, indicatorValuesA)
 
 	// Team B's own running scan, to raise findings in.
 	const scanB = "iso-b-running"
@@ -161,6 +163,8 @@ func TestTeamIsolation_EveryRoute(t *testing.T) {
 			"match": map[string]any{"checks": []string{"cloudtrail_multi_region_enabled"}}},
 		"changeMutingRule": map[string]any{"name": "team b rule", "reason": "r", "owner": "bob",
 			"match": map[string]any{"regions": []string{"eu-west-1"}}},
+		"createIndicator": map[string]any{"type": "domain", "value": "team-b.example", "confidence": 10, "source": "b"},
+		"updateIndicator": map[string]any{"confidence": 20, "source": "b"},
 	}
 	// chosenID declares, for every command route of a team, whether it
 	// creates a stream under an id the caller chooses: then team A's ids
@@ -192,6 +196,10 @@ func TestTeamIsolation_EveryRoute(t *testing.T) {
 		"createMutingRule": nil, // the rule id is generated (UUIDv7); the body has no id
 		"changeMutingRule": nil,
 		"removeMutingRule": nil,
+		"createIndicator":  nil, // the indicator id is generated (UUIDv7); the body has no id
+		"updateIndicator":  nil,
+		"revokeIndicator":  nil,
+		"observeIndicator": nil,
 	}
 
 	param := regexp.MustCompile(`:[a-z_]+`)

@@ -12,6 +12,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/cspm-es/cspm-es/api"
 )
 
 // kevFeed writes a KEV sample subset with its count set to its entries (a
@@ -75,4 +77,22 @@ func isolationKEVWorld(t *testing.T, a *testApp, asA []string) {
 	eventually(t, 30*time.Second, "the KEV catalogue is projected", func() bool {
 		return a.call(t, http.MethodGet, "/api/v1/kev/"+isolationKEVCVE, nil, asA...).status == http.StatusOK
 	})
+}
+
+// isolationIndicatorWorld gives team A indicators: active, observed,
+// revoked. It returns their ids and values.
+func isolationIndicatorWorld(t *testing.T, a *testApp, asA []string) (ids, values []string) {
+	t.Helper()
+	for i, v := range []string{"iso-a-active.example", "iso-a-observed.example", "iso-a-revoked.example"} {
+		var res api.CommandResult
+		must(t, a.call(t, http.MethodPost, "/api/v1/indicators", map[string]any{"type": "domain", "value": v, "confidence": 50, "source": "iso-a-source"}, asA...), http.StatusCreated).data(t, &res)
+		switch i {
+		case 1:
+			must(t, a.call(t, http.MethodPost, "/api/v1/indicators/"+res.ID+"/observe", nil, asA...), http.StatusAccepted)
+		case 2:
+			must(t, a.call(t, http.MethodDelete, "/api/v1/indicators/"+res.ID, nil, asA...), http.StatusAccepted)
+		}
+		ids, values = append(ids, res.ID), append(values, v)
+	}
+	return ids, values
 }

@@ -15,6 +15,7 @@ import (
 	cscmd "github.com/cspm-es/cspm-es/commands/cloudsecurity"
 	orchcmd "github.com/cspm-es/cspm-es/commands/orchestration"
 	platformcmd "github.com/cspm-es/cspm-es/commands/platform"
+	ticmd "github.com/cspm-es/cspm-es/commands/threatintel"
 	csdomain "github.com/cspm-es/cspm-es/domain/cloudsecurity"
 	"github.com/cspm-es/cspm-es/eventstore"
 	"github.com/cspm-es/cspm-es/eventstore/relay"
@@ -222,8 +223,9 @@ type apiParams struct {
 	Keys            api.KeyService
 	Ready           readinessChecks
 	Relay           *relay.Relay `optional:"true"` // with the relay role
-	// Threat intelligence (the KEV routes).
-	ThreatIntel *tiquery.Service
+	// Threat intelligence (the KEV and indicator routes).
+	ThreatIntel         *tiquery.Service
+	ThreatIntelCommands *ticmd.Handlers
 }
 
 func newAPIServer(p apiParams) *api.Server {
@@ -259,6 +261,7 @@ func newAPIServer(p apiParams) *api.Server {
 		Audit:       p.Audit,
 		Keys:        p.Keys,
 		ThreatIntel: p.ThreatIntel,
+		Indicators:  indicatorService{p.ThreatIntelCommands, p.ThreatIntel},
 		Metrics:     p.Metrics,
 	})
 }

@@ -75,3 +75,10 @@ func printFeedImport(w io.Writer, path string, res cscmd.ImportResult) {
 			f.CatalogueVersion, path, f.Entries, f.Published, f.Updated, f.Withdrawn, f.Unchanged)
 	}
 }
+
+// indicatorService is api.IndicatorService: the indicator commands and
+// queries in one.
+type indicatorService struct {
+	*ticmd.Handlers
+	*tiquery.Service
+}
