@@ -113,3 +113,14 @@ func TestIndicator_UpdateKeepsValue(t *testing.T) {
 	require.ErrorAs(t, err, &verr)
 	assert.Len(t, verr.Fields, 2)
 }
+
+func TestExtractValues(t *testing.T) {
+	v := func(typ ti.IndicatorType, s string) ti.ObservedValue { return ti.ObservedValue{Type: typ, Value: s} }
+	assert.Empty(t, ti.ExtractValues("arn:aws:ec2:eu-west-1:123456789012:instance/i-0abc", "i-0abc", "v1.2.3"))
+	assert.Equal(t, []ti.ObservedValue{v(ti.TypeDomain, "evil.example.com")},
+		ti.ExtractValues("arn:aws:route53:::hostedzone/Z1/Evil.Example.COM."))
+	assert.Equal(t, []ti.ObservedValue{v(ti.TypeIPv4, "192.0.2.10"), v(ti.TypeIPv6, "2001:db8::1")},
+		ti.ExtractValues("2001:DB8::1", "sg-1 allows 192.0.2.10/32"))
+	assert.Equal(t, []ti.ObservedValue{v(ti.TypeDomain, "api.example.org")},
+		ti.ExtractValues("https://api.example.org:8443/v1", "api.example.org"))
+}
