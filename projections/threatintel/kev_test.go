@@ -3,6 +3,7 @@ package threatintel_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -11,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	csdomain "github.com/cspm-es/cspm-es/domain/cloudsecurity"
 	ti "github.com/cspm-es/cspm-es/domain/threatintel"
 	"github.com/cspm-es/cspm-es/platform/parsers/kev"
 	"github.com/cspm-es/cspm-es/projections"
@@ -126,4 +128,44 @@ func TestIndicators(t *testing.T) {
 	assert.Nil(t, db["valid_until"])
 	pt.AssertOrderIndependent(t, p, [][]projections.Event{a, b})
 	assert.Equal(t, tx.Colls, pt.Apply(t, p, append(append(a, b...), a...)...).Colls)
+}
+
+// Correlation: a value on 100,000 resources is one observed_values
+// document (count 100,000, a sample of 20) and 100,000 sightings; the
+// same resource again only moves last_seen; teams apart.
+func TestCorrelation_ManySightings(t *testing.T) {
+	t.Parallel()
+	p := pti.NewCorrelation()
+	for _, spec := range p.Collections() {
+		require.NoError(t, spec.Validate())
+	}
+	const n = 100_000
+	var results []csdomain.CheckResult
+	for i := range n {
+		results = append(results, csdomain.CheckResult{Provider: "aws", Account: "123456789012", Region: "eu-west-1", Check: "ec2_sg_open",
+			Resource: fmt.Sprintf("arn:aws:ec2:eu-west-1:123456789012:security-group/sg-%06d", i), ResourceName: "allows 203.0.113.7/32",
+			Result: csdomain.ResultFail, ObservedAt: pt.T0})
+	}
+	var data []pt.EventData
+	var pos []int64
+	for i := 0; i < n; i += 1000 {
+		data = append(data, csdomain.ResultsRecorded{ImportID: "imp-1", ScanID: "s1", EvaluatedAt: pt.T0, Results: results[i : i+1000]})
+		pos = append(pos, int64(len(pos)+1))
+	}
+	again := csdomain.ResultsRecorded{ImportID: "imp-2", Results: []csdomain.CheckResult{results[0]}}
+	again.Results[0].ObservedAt = pt.At(time.Hour)
+	data, pos = append(data, again), append(pos, int64(len(pos)+1))
+	tx := pt.Apply(t, p, pt.Stream("team-a", pos, data...)...)
+
+	o := tx.Doc(t, pti.ObservedValuesCollection, pti.ObservedValueDocID("team-a", "203.0.113.7"))
+	assert.Equal(t, int64(n), o["sightings"])
+	assert.Len(t, o["sample"], pti.SampleSize)
+	assert.Equal(t, pt.At(time.Hour), o["last_seen"])
+	assert.Len(t, tx.Colls[pti.SightingsCollection], n)
+	assert.Len(t, tx.Colls[pti.ObservedValuesCollection], 1)
+
+	b := pt.Apply(t, p, pt.Stream("team-b", pt.Positions(1), csdomain.ResultsRecorded{Results: results[:1]})...)
+	_, found, err := b.Get(context.Background(), pti.ObservedValuesCollection, pti.ObservedValueDocID("team-a", "203.0.113.7"))
+	require.NoError(t, err)
+	assert.False(t, found)
 }
