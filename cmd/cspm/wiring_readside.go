@@ -50,6 +50,7 @@ func moduleProjections() []projections.Projection {
 		// Threat intelligence (the KEV catalogue, indicators).
 		tiproj.NewKEV(),
 		tiproj.NewIndicators(),
+		tiproj.NewCorrelation(),
 	}
 }
 

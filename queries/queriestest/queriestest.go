@@ -40,6 +40,7 @@ func AllProjections() []projections.Projection {
 		// Threat intelligence.
 		threatintelproj.NewKEV(),
 		threatintelproj.NewIndicators(),
+		threatintelproj.NewCorrelation(),
 	}
 }
 

@@ -42,7 +42,11 @@ func TestReadModelsThroughTheRuntime(t *testing.T) {
 	rule := csdomain.MutingRuleCreated{RuleID: "rule-1", Name: "bedrock", Reason: "planned", Owner: "o",
 		Match: csdomain.MuteMatch{Checks: []string{"cloudtrail_bedrock_logging_enabled"}}, CreatedAt: pt.T0}
 	world = append(world, projections.Event{RecordedEvent: eventstore.RecordedEvent{Metadata: eventstore.Metadata{TeamID: "team-imports"}}, Data: rule})
-	for _, imp := range [][]pt.EventData{pt.PairScan1(), pt.PairScan2()} {
+	// A third import whose resource names a domain: the correlation's
+	// collections get documents.
+	scan3 := pt.ImportEvents("scan-3", 3, 4, pt.Result("route53_dangling_ip_subdomain_takeover", "us-east-1",
+		"arn:aws:route53:::hostedzone/Z1/Evil.Example.COM", csdomain.ResultFail, csdomain.SeverityHigh))
+	for _, imp := range [][]pt.EventData{pt.PairScan1(), pt.PairScan2(), scan3} {
 		for _, d := range imp {
 			world = append(world, projections.Event{RecordedEvent: eventstore.RecordedEvent{Metadata: eventstore.Metadata{TeamID: "team-imports"}}, Data: d})
 		}
