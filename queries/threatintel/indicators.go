@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"strings"
 	"time"
 
@@ -145,6 +146,73 @@ func (s *Service) DueIndicators(ctx context.Context, now time.Time, p queries.Pa
 	out := DueIndicatorList{NextCursor: page.NextCursor}
 	for _, d := range page.Docs {
 		out.Items = append(out.Items, DueIndicator{ID: queries.Str(d, "indicator_id"), TeamID: queries.Str(d, "team_id"), ValidUntil: queries.When(d, "valid_until")})
+	}
+	return out, nil
+}
+
+// The correlation's read models (projections/threatintel, correlation.go).
+const (
+	observedValuesCollection = "observed_values"
+	sightingsCollection      = "value_sightings"
+)
+
+// Sighting is one resource of the team where an indicator's value was seen.
+type Sighting struct {
+	Resource     string    `json:"resource"`
+	ResourceName string    `json:"resource_name,omitempty"`
+	AccountID    string    `json:"account_id,omitempty"`
+	Region       string    `json:"region,omitempty"`
+	FirstSeen    time.Time `json:"first_seen"`
+	LastSeen     time.Time `json:"last_seen"`
+}
+
+// IndicatorMatches is where an indicator's value was seen in the team's
+// imported findings: the count and first/last sightings, then one page of
+// sightings by resource.
+type IndicatorMatches struct {
+	IndicatorID string     `json:"indicator_id"`
+	Value       string     `json:"value"`
+	Sightings   int64      `json:"sightings"`
+	FirstSeen   time.Time  `json:"first_seen,omitzero"`
+	LastSeen    time.Time  `json:"last_seen,omitzero"`
+	Items       []Sighting `json:"items"`
+	NextCursor  string     `json:"next_cursor,omitempty"`
+}
+
+// IndicatorMatches returns the matches of the team's indicator: one read
+// of the value's count, one page of its sightings (O(page), whatever the
+// count). Exact values only (a cidr indicator matches its network
+// address as written).
+func (s *Service) IndicatorMatches(ctx context.Context, team, id string, p queries.Page) (IndicatorMatches, error) {
+	var v domain.Validator
+	p.Check(&v)
+	if err := v.Err(); err != nil {
+		return IndicatorMatches{}, err
+	}
+	ind, err := s.GetIndicator(ctx, team, id)
+	if err != nil {
+		return IndicatorMatches{}, err
+	}
+	out := IndicatorMatches{IndicatorID: ind.ID, Value: ind.Value, Items: []Sighting{}}
+	d, err := s.ti.Get(ctx, observedValuesCollection, url.PathEscape(team)+"/"+ind.Value)
+	switch {
+	case errors.Is(err, readmodel.ErrNotFound), errors.Is(err, readmodel.ErrInvalid):
+		return out, nil
+	case err != nil:
+		return IndicatorMatches{}, fmt.Errorf("indicator %q matches: %w", id, err)
+	}
+	out.Sightings, out.FirstSeen, out.LastSeen = queries.Num(d, "sightings"), queries.When(d, "first_seen"), queries.When(d, "last_seen")
+	page, err := queries.Find(ctx, s.ti, sightingsCollection, readmodel.FindOptions{
+		Filter: readmodel.And(readmodel.Eq("team_id", team), readmodel.Eq("value", ind.Value)),
+		Sort:   []readmodel.SortField{readmodel.Asc("resource")}, Limit: p.Size(), Cursor: p.Cursor})
+	if err != nil {
+		return IndicatorMatches{}, fmt.Errorf("indicator %q sightings: %w", id, err)
+	}
+	out.NextCursor = page.NextCursor
+	for _, sd := range page.Docs {
+		out.Items = append(out.Items, Sighting{Resource: queries.Str(sd, "resource"), ResourceName: queries.Str(sd, "resource_name"),
+			AccountID: queries.Str(sd, "account_id"), Region: queries.Str(sd, "region"),
+			FirstSeen: queries.When(sd, "first_seen"), LastSeen: queries.When(sd, "last_seen")})
 	}
 	return out, nil
 }

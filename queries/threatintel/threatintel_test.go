@@ -3,6 +3,7 @@ package threatintel_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -11,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	csdomain "github.com/cspm-es/cspm-es/domain/cloudsecurity"
 	ti "github.com/cspm-es/cspm-es/domain/threatintel"
 	"github.com/cspm-es/cspm-es/platform/dbregistry"
 	"github.com/cspm-es/cspm-es/platform/parsers/kev"
@@ -47,6 +49,16 @@ func world(t *testing.T) *qti.Service {
 	for _, team := range []string{"team-a", "team-b"} {
 		h.Add(team, ti.IndicatorCreated{IndicatorID: "ind-" + team, Type: ti.TypeIPv4, Value: "192.0.2.1", RawValue: "192.0.2.1",
 			Confidence: 60, Source: "feed", ValidFrom: qt.T0, ValidUntil: qt.At(time.Hour), CreatedAt: qt.T0})
+	}
+	// The value 192.0.2.1 seen on three of team A's resources, one of team B's.
+	for team, n := range map[string]int{"team-a": 3, "team-b": 1} {
+		var results []csdomain.CheckResult
+		for i := range n {
+			results = append(results, csdomain.CheckResult{Provider: "aws", Account: "123456789012", Check: "ec2_eip", Region: "eu-west-1",
+				Resource: fmt.Sprintf("arn:aws:ec2:eu-west-1:123456789012:eip/eipalloc-%d", i), ResourceName: "192.0.2.1",
+				Result: csdomain.ResultFail, Severity: csdomain.SeverityHigh, ObservedAt: qt.T0})
+		}
+		h.Add(team, csdomain.ResultsRecorded{ImportID: "imp-" + team, ScanID: "scan-" + team, EvaluatedAt: qt.T0, Results: results})
 	}
 	e := qt.NewEnv(t, h.Events)
 	return qti.New(e.Stores[dbregistry.THREAT_INTELLIGENCE])
@@ -124,4 +136,25 @@ func TestIndicatorQueries_Isolation(t *testing.T) {
 	due, err = s.DueIndicators(ctx, qt.At(time.Minute), queries.Page{Limit: 10})
 	require.NoError(t, err)
 	assert.Empty(t, due.Items)
+}
+
+// An indicator's matches: the count, then pages of sightings; the other
+// team's sightings of the same value never show.
+func TestIndicatorMatches(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := world(t)
+	m, err := s.IndicatorMatches(ctx, "team-a", "ind-team-a", queries.Page{Limit: 2})
+	require.NoError(t, err)
+	assert.Equal(t, int64(3), m.Sightings)
+	assert.Len(t, m.Items, 2)
+	require.NotEmpty(t, m.NextCursor)
+	rest, err := s.IndicatorMatches(ctx, "team-a", "ind-team-a", queries.Page{Limit: 2, Cursor: m.NextCursor})
+	require.NoError(t, err)
+	assert.Len(t, rest.Items, 1)
+	b, err := s.IndicatorMatches(ctx, "team-b", "ind-team-b", queries.Page{Limit: 10})
+	require.NoError(t, err)
+	assert.Equal(t, int64(1), b.Sightings)
+	_, err = s.IndicatorMatches(ctx, "team-b", "ind-team-a", queries.Page{Limit: 10})
+	assert.ErrorIs(t, err, queries.ErrNotFound)
 }
