@@ -73,6 +73,9 @@ func indicatorContract(t *testing.T, c *contract) {
 	assert.Contains(t, string(list.Data), res.ID)
 	c.send(t, request{Method: "GET", Path: "/api/v1/indicators?value=x"}, 400, docEither)
 	c.send(t, request{Method: "GET", Path: path, Header: teamB}, 404, docValid)
+	m := c.send(t, request{Method: "GET", Path: path + "/matches?limit=10", Header: viewer}, 200, docValid)
+	assert.Contains(t, string(m.Data), `"sightings":0`)
+	c.send(t, request{Method: "GET", Path: path + "/matches", Header: teamB}, 404, docValid)
 
 	c.send(t, request{Method: "PUT", Path: path, Body: exampleBody(t, c.doc, "updateIndicator")}, 202, docValid)
 	c.send(t, request{Method: "PUT", Path: path, Body: `{"value": "other.example", "source": "s"}`}, 400, docEither)

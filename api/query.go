@@ -280,10 +280,11 @@ func QueryReads() map[string][]string {
 		"GET /api/v1/muting-rules":     readsMutingRules,
 		"GET /api/v1/muting-rules/:id": readsMutingRules,
 		// Threat intelligence.
-		"GET /api/v1/kev":            readsKEV,
-		"GET /api/v1/kev/:cve":       readsKEV,
-		"GET /api/v1/indicators":     readsIndicators,
-		"GET /api/v1/indicators/:id": readsIndicators,
+		"GET /api/v1/kev":                    readsKEV,
+		"GET /api/v1/kev/:cve":               readsKEV,
+		"GET /api/v1/indicators":             readsIndicators,
+		"GET /api/v1/indicators/:id":         readsIndicators,
+		"GET /api/v1/indicators/:id/matches": readsIndicatorMatches,
 	}
 }
 

@@ -356,9 +356,9 @@ func TestQueryReadsAreProjectionNames(t *testing.T) {
 	t.Parallel()
 	known := []string{orchestrationproj.ScanRunsName, orchestrationproj.ScanSummariesName,
 		cloudsecurityproj.FindingsName, platformproj.DashboardName, platformproj.AuditLogName,
-		threatintelproj.KEVName, threatintelproj.IndicatorsName}
+		threatintelproj.KEVName, threatintelproj.IndicatorsName, threatintelproj.CorrelationName}
 	reads := api.QueryReads()
-	require.Len(t, reads, 15)
+	require.Len(t, reads, 16)
 	for route, names := range reads {
 		require.NotEmpty(t, names, route)
 		for _, n := range names {

@@ -137,6 +137,7 @@ func (s *Server) routeTable() []Route {
 		add(http.MethodPost, v1+"/indicators/:id/observe", analyst, TeamResource, "observeIndicator", s.observeIndicator)
 		add(http.MethodGet, v1+"/indicators", viewer, TeamCollection, "listIndicators", s.listIndicators)
 		add(http.MethodGet, v1+"/indicators/:id", viewer, TeamResource, "getIndicator", s.getIndicator)
+		add(http.MethodGet, v1+"/indicators/:id/matches", viewer, TeamResource, "indicatorMatches", s.indicatorMatches)
 	}
 
 	// API keys (platform).

@@ -25,6 +25,7 @@ type IndicatorService interface {
 	RevokeIndicator(ctx context.Context, m commands.Meta, cmd ticmd.RevokeIndicator) (commands.Result, error)
 	ListIndicators(ctx context.Context, team string, f tiquery.IndicatorFilter, p queries.Page) (tiquery.IndicatorList, error)
 	GetIndicator(ctx context.Context, team, id string) (tiquery.Indicator, error)
+	IndicatorMatches(ctx context.Context, team, id string, p queries.Page) (tiquery.IndicatorMatches, error)
 }
 
 // readsIndicators is the projection the indicator routes read.
@@ -127,3 +128,29 @@ func (s *Server) getIndicator(c echo.Context) error {
 	}
 	return respond(c, http.StatusOK, ind, meta)
 }
+
+// indicatorMatches lists where the indicator's value was seen in the
+// team's imported findings: the count, then a page of resources.
+func (s *Server) indicatorMatches(c echo.Context) error {
+	id, err := pathID(c, "id")
+	if err != nil {
+		return err
+	}
+	p, err := readParams(c, []string{paramLimit, paramCursor})
+	if err != nil {
+		return err
+	}
+	page, meta, err := s.beginList(c, p, readsIndicatorMatches)
+	if err != nil {
+		return err
+	}
+	m, err := s.deps.Indicators.IndicatorMatches(c.Request().Context(), principal(c).TeamID, id, page)
+	if err != nil {
+		return fromQuery(err)
+	}
+	meta.NextCursor = m.NextCursor
+	return respond(c, http.StatusOK, m, meta)
+}
+
+// readsIndicatorMatches: the indicator and the correlation.
+var readsIndicatorMatches = []string{"threatintel.indicators", "threatintel.correlation"}

@@ -109,6 +109,15 @@ func (fakeIndicators) GetIndicator(_ context.Context, _, id string) (tiquery.Ind
 	return fakeIndicator(), nil
 }
 
+func (fakeIndicators) IndicatorMatches(_ context.Context, _, id string, _ queries.Page) (tiquery.IndicatorMatches, error) {
+	if id != fakeIndicator().ID {
+		return tiquery.IndicatorMatches{}, queries.NotFound("indicator", id)
+	}
+	at := time.Date(2026, 1, 2, 15, 10, 0, 0, time.UTC)
+	return tiquery.IndicatorMatches{IndicatorID: id, Value: "evil.example.com", Sightings: 1, FirstSeen: at, LastSeen: at,
+		Items: []tiquery.Sighting{{Resource: "arn:aws:route53:::hostedzone/Z1/evil.example.com", FirstSeen: at, LastSeen: at}}}, nil
+}
+
 func fakeIndicator() tiquery.Indicator {
 	at := time.Date(2026, 1, 2, 15, 10, 0, 0, time.UTC)
 	return tiquery.Indicator{ID: "0196f0c1-7a2b-7c3d-8e4f-5a6b7c8d9e30", Type: "domain", Value: "evil.example.com", RawValue: "Evil.Example.COM.",
