@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/url"
+	"slices"
 
 	csdomain "github.com/cspm-es/cspm-es/domain/cloudsecurity"
 	ti "github.com/cspm-es/cspm-es/domain/threatintel"
@@ -27,7 +28,9 @@ const SampleSize = 20
 // imported findings (ti.ExtractValues over each result's resource uid and
 // name), one observed_values document (sightings = distinct resources,
 // first and last seen, the first SampleSize resources) and one
-// value_sightings document per (value, resource). An indicator's matches
+// value_sightings document per (value, resource). The sample is the
+// SampleSize smallest resources, so that it does not depend on the order
+// imports arrive in. An indicator's matches
 // are the observed_values document of its value (one read) and a range of
 // value_sightings (index team_id, value): O(matches), and a value seen on
 // 100,000 resources is 100,000 small documents, never pairs with
@@ -116,9 +119,7 @@ func sight(ctx context.Context, tx projections.Tx, team string, v ti.ObservedVal
 	if !found {
 		changed = true
 		o["sightings"] = fold.Num(o, "sightings") + 1
-		if sample, _ := o["sample"].([]any); len(sample) < SampleSize {
-			o["sample"] = append(sample, r.Resource)
-		}
+		o["sample"] = addToSample(o["sample"], r.Resource)
 	}
 	if seenAt.Before(fold.Time(o, "first_seen")) {
 		o["first_seen"], changed = seenAt, true
@@ -130,4 +131,26 @@ func sight(ctx context.Context, tx projections.Tx, team string, v ti.ObservedVal
 		tx.Put(ObservedValuesCollection, o)
 	}
 	return nil
+}
+
+// addToSample keeps the SampleSize smallest resources, sorted.
+func addToSample(v any, resource string) []any {
+	sample, _ := v.([]any)
+	out := make([]string, 0, len(sample)+1)
+	for _, x := range sample {
+		if s, ok := x.(string); ok {
+			out = append(out, s)
+		}
+	}
+	if i, found := slices.BinarySearch(out, resource); !found {
+		out = slices.Insert(out, i, resource)
+	}
+	if len(out) > SampleSize {
+		out = out[:SampleSize]
+	}
+	res := make([]any, len(out))
+	for i, s := range out {
+		res[i] = s
+	}
+	return res
 }

@@ -169,3 +169,28 @@ func TestCorrelation_ManySightings(t *testing.T) {
 	require.NoError(t, err)
 	assert.False(t, found)
 }
+
+// Correlation is order independent: two imports of team A and one of team
+// B sharing a value, in any interleaving, give the same documents (the
+// sample is the smallest resources, the times are min and max).
+func TestCorrelation_OrderIndependent(t *testing.T) {
+	t.Parallel()
+	res := func(i int, at time.Duration) csdomain.CheckResult {
+		return csdomain.CheckResult{Provider: "aws", Account: "1", Check: "c", Resource: fmt.Sprintf("arn:aws:ec2:::eip/%03d", i),
+			ResourceName: "evil.example.com", Result: csdomain.ResultFail, ObservedAt: pt.At(at)}
+	}
+	var first, second []csdomain.CheckResult
+	for i := range 30 {
+		first = append(first, res(i, 0))
+		second = append(second, res(60-i, time.Hour))
+	}
+	a1 := pt.Stream("team-a", pt.Positions(1, 3), csdomain.ResultsRecorded{ImportID: "i1", Results: first[:15]}, csdomain.ResultsRecorded{ImportID: "i1", Results: first[15:]})
+	a2 := pt.Stream("team-a", pt.Positions(2, 5), csdomain.ResultsRecorded{ImportID: "i2", Results: second[:15]}, csdomain.ResultsRecorded{ImportID: "i2", Results: second[15:]})
+	b := pt.Stream("team-b", pt.Positions(4), csdomain.ResultsRecorded{ImportID: "i3", Results: first[:3]})
+	pt.AssertOrderIndependent(t, pti.NewCorrelation(), [][]projections.Event{a1, a2, b})
+	tx := pt.Apply(t, pti.NewCorrelation(), append(append(a1, a2...), b...)...)
+	o := tx.Doc(t, pti.ObservedValuesCollection, pti.ObservedValueDocID("team-a", "evil.example.com"))
+	assert.Equal(t, int64(60), o["sightings"])
+	assert.Equal(t, "arn:aws:ec2:::eip/000", o["sample"].([]any)[0])
+	assert.Equal(t, pt.At(time.Hour), o["last_seen"])
+}
