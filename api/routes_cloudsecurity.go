@@ -223,7 +223,7 @@ func (s *Server) importReport(c echo.Context) error {
 
 	res, err := s.deps.Commands.ImportReport(req.Context(), meta, cmd)
 	if res.ImportID != "" { // a rejection too is an import, recorded
-		c.Response().Header().Set(echo.HeaderLocation, "/api/v1/imports/"+res.ImportID)
+		c.Response().Header().Set(echo.HeaderLocation, importLocation(res))
 	}
 	markReplay(c, res.Duplicate)
 	if err != nil {

@@ -132,3 +132,12 @@ func (s *Server) getKEV(c echo.Context) error {
 	}
 	return respond(c, http.StatusOK, d, meta)
 }
+
+// importLocation is where an import's outcome is read: the import, or for
+// a KEV feed (not a team's import) the catalogue.
+func importLocation(res cscmd.ImportResult) string {
+	if res.Feed != nil {
+		return "/api/v1/kev"
+	}
+	return "/api/v1/imports/" + res.ImportID
+}
