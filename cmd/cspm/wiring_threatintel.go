@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 
 	"go.uber.org/fx"
 
@@ -39,8 +40,25 @@ func newThreatIntelQueries(rm ReadModels) *tiquery.Service {
 
 // wireKEVImports hands the KEV formats of the report import to the
 // threat-intelligence module.
-func wireKEVImports(h *cscmd.Handlers, ti *ticmd.Handlers) {
-	h.WithFormatImporter(parsers.KEVFormats, kevImporter(ti))
+func wireKEVImports(h *cscmd.Handlers, ti *ticmd.Handlers, log *slog.Logger) {
+	h.WithFormatImporter(parsers.KEVFormats, logKEVImports(kevImporter(ti), log.With("component", "threatintel")))
+}
+
+// logKEVImports logs what each KEV import did (the catalogue is everyone's:
+// who changed it, and how, is worth a line).
+func logKEVImports(next cscmd.FormatImporter, log *slog.Logger) cscmd.FormatImporter {
+	return func(ctx context.Context, meta commands.Meta, format string, cmd cscmd.ImportReport) (cscmd.ImportResult, error) {
+		res, err := next(ctx, meta, format, cmd)
+		f, _ := res.Feed.(ticmd.KEVImportResult)
+		switch {
+		case err != nil:
+			log.Warn("KEV feed refused", "team_id", meta.TeamID, "actor", meta.Actor, "format", format, "import_id", res.ImportID, "error", err)
+		default:
+			log.Info("KEV feed imported", "team_id", meta.TeamID, "actor", meta.Actor, "status", f.Status, "catalogue_version", f.CatalogueVersion,
+				"entries", f.Entries, "published", f.Published, "updated", f.Updated, "withdrawn", f.Withdrawn, "position", f.Position)
+		}
+		return res, err
+	}
 }
 
 // kevImporter adapts ticmd.ImportKEV to the report import's port.
