@@ -260,6 +260,7 @@ func TestOpenAPIContract(t *testing.T) {
 	delta := data[orchquery.DeltaList](t, c.get(t, "/api/v1/scans/"+imp2.ScanID+"/delta?change=fixed&limit=2", 200, docValid))
 	require.NotEmpty(t, delta.Items)
 	c.get(t, "/api/v1/scans/"+imp2.ScanID+"/delta?change=gone", 400, docInvalid)
+	complianceContract(t, c, impPos, first.ScanID, imp2.ScanID)
 	c.get(t, "/api/v1/scans/missing/delta", 404, docValid)
 	history := data[csquery.History](t, c.get(t, "/api/v1/findings/"+delta.Items[0].FindingID+"/history", 200, docValid))
 	assert.Equal(t, []string{"raised", "fixed"}, qtKinds(history))
@@ -293,9 +294,11 @@ func TestOpenAPIContract(t *testing.T) {
 	c.get(t, "/api/v1/dashboard/summary", 400, docInvalid, api.HeaderMinPosition, "abc")
 
 	// Muting rules, and the triage of imported findings.
-	mutingContract(t, c, env)
 	kevContract(t, c)
 	indicatorContract(t, c)
+	mutingContract(t, c, env)
+	assetsContract(t, c) // openapi_contract_assets_test.go
+	accountsContract(t, c, env)
 
 	// API keys: the key is shown once.
 	createKey := request{Path: "/api/v1/keys", Body: exampleBody(t, c.doc, "createKey"),

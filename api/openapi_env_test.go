@@ -3,6 +3,9 @@ package api_test
 import (
 	"context"
 	"errors"
+	cacmd "github.com/cspm-es/cspm-es/commands/cloudassets"
+	cloudassetsproj "github.com/cspm-es/cspm-es/projections/cloudassets"
+	caquery "github.com/cspm-es/cspm-es/queries/cloudassets"
 	"log/slog"
 	"path/filepath"
 	"reflect"
@@ -60,6 +63,7 @@ func fullDeps(t *testing.T) api.Deps {
 		Audit:       &fakeAudit{},
 		ThreatIntel: fakeThreatIntel{},
 		Indicators:  fakeIndicators{},
+		Accounts:    fakeAccounts{},
 		Metrics:     prometheus.NewRegistry(),
 	}
 	requireAllSet(t, deps)
@@ -110,6 +114,9 @@ func newContractEnv(t *testing.T, mutate ...func(*api.ServerConfig, *api.Deps)) 
 	proj := newSyncProjector(t, store, reg, dir,
 		orchestrationproj.NewScanRuns(), orchestrationproj.NewScanSummaries(),
 		cloudsecurityproj.NewFindings(), platformproj.NewDashboard(), platformproj.NewAPIKeys(), platformproj.NewAuditLog(),
+		cloudassetsproj.NewAssets(),
+		cloudsecurityproj.NewCompliance(),
+		cloudsecurityproj.NewAccounts(),
 		threatintelproj.NewKEV(), threatintelproj.NewIndicators(), threatintelproj.NewCorrelation())
 	env := &contractEnv{store: store, projects: proj, admin: &contractAdmin{}}
 	codec := eventstore.NewDomainCodec()
@@ -119,12 +126,14 @@ func newContractEnv(t *testing.T, mutate ...func(*api.ServerConfig, *api.Deps)) 
 		OrchestrationQueries: orchquery.New(orchquery.Stores{Orchestration: proj.stores[dbregistry.ORCHESTRATION]}),
 		CloudSecurityQueries: csquery.New(csquery.Stores{CloudSecurity: proj.stores[dbregistry.CLOUD_SECURITY]}),
 		PlatformQueries:      platformQueries,
+		CloudAssetsQueries:   caquery.New(caquery.Stores{CloudAssets: proj.stores[dbregistry.CLOUD_ASSETS]}),
 	}
 	cfg := api.ServerConfig{BodyLimit: 4 << 10, IngestBodyLimit: 64 << 10, ImportBodyLimit: 256 << 10, ReadWaitTimeout: time.Second}
 	commandModules := moduleCommands(kit)
 	// The triage of imported findings asks the findings read model.
 	commandModules.CloudSecurityCommands = cscmd.New(kit).WithImports(reportParsers{}, store).
 		WithImportedFindings(importedFindings(queryService.CloudSecurityQueries.(*csquery.Service))).
+		WithInventories(inventoryPort{h: cacmd.New(kit, inventoryParsers{}, store)}).
 		WithFormatImporter(parsers.KEVFormats, contractKEVImporter(ticmd.New(kit).WithFeeds(parsers.Registry{})))
 	deps := api.Deps{
 		Commands: commandModules,
@@ -155,6 +164,8 @@ func newContractEnv(t *testing.T, mutate ...func(*api.ServerConfig, *api.Deps)) 
 		Indicators:  indicatorService{ticmd.New(kit), tiquery.New(proj.stores[dbregistry.THREAT_INTELLIGENCE])},
 		Metrics:     prometheus.NewRegistry(),
 	}
+	accountQueries := queryService.CloudSecurityQueries.(*csquery.Service)
+	deps.Accounts = contractAccounts{cscmd.New(kit).WithKnownAccounts(accountQueries), accountQueries}
 	requireAllSet(t, deps)
 	for _, m := range mutate {
 		m(&cfg, &deps)
@@ -190,7 +201,7 @@ type syncProjector struct {
 func newSyncProjector(t *testing.T, store *sqlite.Store, reg *dbregistry.Registry, dir string, projs ...projections.Projection) *syncProjector {
 	t.Helper()
 	ctx := context.Background()
-	consts := []dbregistry.Constant{dbregistry.ORCHESTRATION, dbregistry.CLOUD_SECURITY, dbregistry.PLATFORM, dbregistry.THREAT_INTELLIGENCE}
+	consts := []dbregistry.Constant{dbregistry.ORCHESTRATION, dbregistry.CLOUD_SECURITY, dbregistry.PLATFORM, dbregistry.CLOUD_ASSETS, dbregistry.THREAT_INTELLIGENCE}
 	names := make([]string, len(consts))
 	for i, c := range consts {
 		names[i] = reg.Name(c)

@@ -140,6 +140,11 @@ type CloudSecurityQueries interface {
 	// Muting rules.
 	ListMutingRules(ctx context.Context, team string, f csquery.MutingRuleFilter, p queries.Page) (csquery.MutingRuleList, error)
 	GetMutingRule(ctx context.Context, team, id string) (csquery.MutingRule, error)
+
+	// Compliance.
+	GetComplianceOverview(ctx context.Context, team, framework string, p queries.Page) (csquery.ComplianceOverview, error)
+	GetFrameworkCompliance(ctx context.Context, team string, q csquery.FrameworkQuery) (csquery.FrameworkCompliance, error)
+	GetComplianceChanges(ctx context.Context, team string, q csquery.ChangesQuery) (csquery.ComplianceChanges, error)
 }
 
 // PlatformQueries is what the dashboard route calls.
@@ -154,6 +159,7 @@ type QueryService interface {
 	OrchestrationQueries
 	CloudSecurityQueries
 	PlatformQueries
+	CloudAssetsQueries // routes_cloudassets.go
 }
 
 // QueryModules is a QueryService made of each module's queries;
@@ -162,11 +168,13 @@ type QueryModules struct {
 	OrchestrationQueries
 	CloudSecurityQueries
 	PlatformQueries
+	CloudAssetsQueries
 }
 
 // complete reports whether every module is there.
 func (m QueryModules) complete() bool {
-	return m.OrchestrationQueries != nil && m.CloudSecurityQueries != nil && m.PlatformQueries != nil
+	return m.OrchestrationQueries != nil && m.CloudSecurityQueries != nil && m.PlatformQueries != nil &&
+		m.CloudAssetsQueries != nil
 }
 
 // ReadProgress says how far the projections have processed the event

@@ -285,6 +285,16 @@ func QueryReads() map[string][]string {
 		"GET /api/v1/indicators":             readsIndicators,
 		"GET /api/v1/indicators/:id":         readsIndicators,
 		"GET /api/v1/indicators/:id/matches": readsIndicatorMatches,
+		// Assets.
+		"GET /api/v1/assets":     readsAssets,
+		"GET /api/v1/assets/:id": readsAssets,
+		// Compliance.
+		"GET /api/v1/compliance":                    readsCompliance,
+		"GET /api/v1/compliance/:framework":         readsCompliance,
+		"GET /api/v1/compliance/:framework/changes": readsCompliance,
+		// Cloud accounts.
+		"GET /api/v1/accounts":     readsAccounts,
+		"GET /api/v1/accounts/:id": readsAccounts,
 	}
 }
 

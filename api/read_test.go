@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	cloudassetsproj "github.com/cspm-es/cspm-es/projections/cloudassets"
 	"net/http"
 	"sync"
 	"testing"
@@ -356,9 +357,12 @@ func TestQueryReadsAreProjectionNames(t *testing.T) {
 	t.Parallel()
 	known := []string{orchestrationproj.ScanRunsName, orchestrationproj.ScanSummariesName,
 		cloudsecurityproj.FindingsName, platformproj.DashboardName, platformproj.AuditLogName,
+		cloudassetsproj.AssetsName,
+		cloudsecurityproj.ComplianceName,
+		cloudsecurityproj.AccountsName,
 		threatintelproj.KEVName, threatintelproj.IndicatorsName, threatintelproj.CorrelationName}
 	reads := api.QueryReads()
-	require.Len(t, reads, 16)
+	require.Len(t, reads, 11+2+3+2+5) // + assets, compliance, accounts, threat intelligence
 	for route, names := range reads {
 		require.NotEmpty(t, names, route)
 		for _, n := range names {

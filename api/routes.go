@@ -117,10 +117,27 @@ func (s *Server) routeTable() []Route {
 		add(http.MethodGet, v1+"/imports", viewer, TeamCollection, "listImports", s.listImports)
 		add(http.MethodGet, v1+"/imports/:id", viewer, TeamResource, "getImport", s.getImport)
 		add(http.MethodGet, v1+"/dashboard/summary", viewer, TeamCollection, "dashboardSummary", s.dashboardSummary)
+		// Compliance (routes_compliance.go).
+		add(http.MethodGet, v1+"/compliance", viewer, TeamCollection, "complianceOverview", s.complianceOverview)
+		add(http.MethodGet, v1+"/compliance/:framework", viewer, TeamResource, "getFrameworkCompliance", s.frameworkCompliance)
+		add(http.MethodGet, v1+"/compliance/:framework/changes", viewer, TeamResource, "getComplianceChanges", s.complianceChanges)
 
 		// Queries: cloudsecurity (muting rules).
 		add(http.MethodGet, v1+"/muting-rules", viewer, TeamCollection, "listMutingRules", s.listMutingRules)
 		add(http.MethodGet, v1+"/muting-rules/:id", viewer, TeamResource, "getMutingRule", s.getMutingRule)
+
+		// Queries: cloudassets (routes_cloudassets.go).
+		s.assetRoutes(add)
+	}
+
+	// Cloud accounts (cloudsecurity): commands and queries.
+	if s.deps.Accounts != nil {
+		add(http.MethodPost, v1+"/accounts", analyst, TeamCollection, "registerAccount", s.registerAccount)
+		add(http.MethodPost, v1+"/accounts/:id/rename", analyst, TeamResource, "renameAccount", s.renameAccount)
+		add(http.MethodPost, v1+"/accounts/:id/tag", analyst, TeamResource, "tagAccount", s.tagAccount)
+		add(http.MethodPost, v1+"/accounts/:id/retire", analyst, TeamResource, "retireAccount", s.retireAccount)
+		add(http.MethodGet, v1+"/accounts", viewer, TeamCollection, "listAccounts", s.listAccounts)
+		add(http.MethodGet, v1+"/accounts/:id", viewer, TeamResource, "getAccount", s.getAccount)
 	}
 
 	// Queries: threatintel (the KEV catalogue: public data, any team).

@@ -186,6 +186,8 @@ const (
 	paramFormat   = "format"
 	paramFileName = "file_name"
 	paramForce    = "force" // a KEV feed: lift the mass-withdrawal guard
+	paramTable    = "table" // inventory formats (docs/assets.md)
+	paramSync     = "sync"
 )
 
 // importReport streams the request body, a scanner's report, into the
@@ -194,12 +196,13 @@ const (
 // is ?format=, else the Content-Type's, else detected from its first
 // bytes.
 func (s *Server) importReport(c echo.Context) error {
-	p, err := checkParams(c, []string{paramFormat, paramScanID, paramFileName, paramForce}, nil)
+	p, err := checkParams(c, []string{paramFormat, paramScanID, paramFileName, paramTable, paramSync, paramForce}, nil)
 	if err != nil {
 		return err
 	}
 	var cmd cscmd.ImportReport
-	if err := textParams(p, textField{paramFormat, &cmd.Format}, textField{paramScanID, &cmd.ScanID}, textField{paramFileName, &cmd.FileName}); err != nil {
+	if err := textParams(p, textField{paramFormat, &cmd.Format}, textField{paramScanID, &cmd.ScanID}, textField{paramFileName, &cmd.FileName},
+		textField{paramTable, &cmd.Table}, textField{paramSync, &cmd.Sync}); err != nil {
 		return err
 	}
 	if err := feedImportParams(c, p, &cmd); err != nil {
@@ -222,7 +225,7 @@ func (s *Server) importReport(c echo.Context) error {
 	cmd.Body = http.MaxBytesReader(c.Response(), req.Body, s.cfg.ImportBodyLimit)
 
 	res, err := s.deps.Commands.ImportReport(req.Context(), meta, cmd)
-	if res.ImportID != "" { // a rejection too is an import, recorded
+	if res.ImportID != "" { // a rejection too is an import, recorded (inventories too)
 		c.Response().Header().Set(echo.HeaderLocation, importLocation(res))
 	}
 	markReplay(c, res.Duplicate)

@@ -31,10 +31,8 @@ type IndicatorService interface {
 // readsIndicators is the projection the indicator routes read.
 var readsIndicators = []string{"threatintel.indicators"}
 
-const (
-	paramType  = "type"
-	paramValue = "value"
-)
+// paramType is the assets routes' ("type").
+const paramValue = "value"
 
 func (s *Server) createIndicator(c echo.Context) error {
 	meta, err := s.commandMeta(c)

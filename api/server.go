@@ -115,6 +115,9 @@ type Deps struct {
 	// Indicators serves /api/v1/indicators (a team's indicators of
 	// compromise); nil leaves those routes out. Progress is then required.
 	Indicators IndicatorService
+	// Accounts serves /api/v1/accounts (cloud accounts); nil leaves those
+	// routes out. Progress is then required: the reads answer min_position.
+	Accounts AccountService
 	// Metrics receives the HTTP collectors and is what /metrics exposes.
 	// Nil gives the server a registry of its own. Never the global one, so
 	// that tests can build many servers.
@@ -167,6 +170,9 @@ func NewServer(cfg ServerConfig, deps Deps) *Server {
 	}
 	if deps.Keys != nil && deps.Progress == nil {
 		panic("api.NewServer: Deps.Keys without Deps.Progress")
+	}
+	if deps.Accounts != nil && deps.Progress == nil {
+		panic("api.NewServer: Deps.Accounts without Deps.Progress")
 	}
 	if (deps.ThreatIntel != nil || deps.Indicators != nil) && deps.Progress == nil {
 		panic("api.NewServer: Deps.ThreatIntel or Deps.Indicators without Deps.Progress")

@@ -14,7 +14,8 @@ import (
 // (oldest first, all of one stream): an orchestration.ScanRunState for a
 // ScanRun stream, a cloudsecurity.FindingState for a Finding stream (a
 // cloudsecurity.TriageState for the triage stream of an imported finding),
-// a cloudsecurity.MutingRuleState for a MutingRule stream, an
+// a cloudsecurity.MutingRuleState for a MutingRule stream, a
+// cloudsecurity.CloudAccountState for a CloudAccount stream, an
 // access.APIKeyState (no salt, no hash) for an ApiKey stream. The
 // audit replay (CLI and endpoint) uses it; pass a prefix of the stream to
 // see the state as of an earlier version.
@@ -52,6 +53,12 @@ func State(codec *eventstore.Codec, events []eventstore.RecordedEvent) (any, err
 			return nil, fmt.Errorf("state of %s: %w", first.StreamID, err)
 		}
 		return cloudsecurity.RehydrateMutingRule(history...).View(), nil
+	case StreamTypeCloudAccount:
+		history, err := Decode[cloudsecurity.Event](codec, events)
+		if err != nil {
+			return nil, fmt.Errorf("state of %s: %w", first.StreamID, err)
+		}
+		return cloudsecurity.RehydrateAccount(first.StreamID[len("account-"):], history...).View(), nil
 	case StreamTypeAPIKey:
 		history, err := Decode[access.Event](codec, events)
 		if err != nil {

@@ -17,10 +17,14 @@ const (
 	// StreamTypeMutingRule is the stream type of a muting rule
 	// ("mutingrule-<rule id>").
 	StreamTypeMutingRule = "MutingRule"
+	// StreamTypeCloudAccount is the stream type of a cloud account
+	// ("account-<account id>", commands/cloudsecurity/accounts.go).
+	StreamTypeCloudAccount = "CloudAccount"
 
 	scanStreamPrefix       = "scan-"
 	findingStreamPrefix    = "finding-"
 	mutingRuleStreamPrefix = "mutingrule-"
+	accountStreamPrefix    = "account-"
 )
 
 // ScanStreamID is the id of the ScanRun stream of scanID.
@@ -52,9 +56,9 @@ func MutingRuleCall(name, ruleID string, body any) Call {
 const IndicatorStreamPrefix = "indicator-"
 
 // AggregateID is the id inside a stream id ("scan-<id>", "finding-<id>",
-// "mutingrule-<id>").
+// "mutingrule-<id>", "account-<id>").
 func AggregateID(streamID string) string {
-	for _, prefix := range []string{scanStreamPrefix, findingStreamPrefix, mutingRuleStreamPrefix, IndicatorStreamPrefix} {
+	for _, prefix := range []string{scanStreamPrefix, findingStreamPrefix, mutingRuleStreamPrefix, accountStreamPrefix, IndicatorStreamPrefix} {
 		if id, ok := strings.CutPrefix(streamID, prefix); ok {
 			return id
 		}

@@ -2,6 +2,7 @@ package eventstore
 
 import (
 	"github.com/cspm-es/cspm-es/domain/access"
+	"github.com/cspm-es/cspm-es/domain/cloudassets"
 	"github.com/cspm-es/cspm-es/domain/cloudsecurity"
 	"github.com/cspm-es/cspm-es/domain/orchestration"
 	"github.com/cspm-es/cspm-es/domain/threatintel"
@@ -34,6 +35,16 @@ var domainEvents = []struct {
 	{sample: cloudsecurity.MutingRuleChanged{}, version: 1},
 	{sample: cloudsecurity.MutingRuleRemoved{}, version: 1},
 	{sample: cloudsecurity.MutingRuleExpired{}, version: 1},
+	// Cloud assets: inventory imports (docs/assets.md).
+	{sample: cloudassets.InventoryStarted{}, version: 1},
+	{sample: cloudassets.InventoryRecorded{}, version: 1},
+	{sample: cloudassets.InventoryCompleted{}, version: 1},
+	{sample: cloudassets.InventoryRejected{}, version: 1},
+	// Cloud accounts (docs/accounts.md).
+	{sample: cloudsecurity.CloudAccountRegistered{}, version: 1},
+	{sample: cloudsecurity.CloudAccountRenamed{}, version: 1},
+	{sample: cloudsecurity.CloudAccountTagged{}, version: 1},
+	{sample: cloudsecurity.CloudAccountRetired{}, version: 1},
 	{sample: access.APIKeyIssued{}, version: 1},
 	{sample: access.APIKeyRevoked{}, version: 1},
 

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cspm-es/cspm-es/domain/access"
+	"github.com/cspm-es/cspm-es/domain/cloudassets"
 	"github.com/cspm-es/cspm-es/domain/cloudsecurity"
 	"github.com/cspm-es/cspm-es/domain/orchestration"
 	"github.com/cspm-es/cspm-es/domain/threatintel"
@@ -54,12 +55,21 @@ func TestDomainCodecRoundTrip(t *testing.T) {
 				FailBySev: map[cloudsecurity.Severity]int{cloudsecurity.SeverityHigh: 1}, Checks: 1, Resources: 1, Accounts: 1, Chunks: 1, CheckInfos: 1},
 			CompletedAt: when},
 		cloudsecurity.ImportRejected{ImportID: "imp-2", Format: "prowler-csv", ContentHash: "cd", Size: 3, Reason: "line 2: bad", RejectedAt: when},
+		cloudassets.InventoryStarted{ImportID: "inv-1", Format: "steampipe-json", Tool: "steampipe", Table: "aws_s3_bucket", Sync: "complete", ContentHash: "ab", Size: 2, StartedAt: when},
+		cloudassets.InventoryRecorded{ImportID: "inv-1", ObservedAt: when, IdentityRule: "asset/v1", Records: []cloudassets.Record{{AssetID: "ast-1", Key: "arn:aws:s3:::x", Type: "aws_s3_bucket", Provider: "aws", Hash: "h", Tags: map[string]string{"a": "b"}, Raw: []byte(`{"arn":"arn:aws:s3:::x"}`)}}},
+		cloudassets.InventoryCompleted{ImportID: "inv-1", ObservedAt: when, IdentityRule: "asset/v1", Sync: "complete", Scopes: []cloudassets.Scope{{Provider: "aws", Account: "1", Region: "r", Type: "aws_s3_bucket"}}, Records: 1, Assets: 1, Chunks: 1, CompletedAt: when},
+		cloudassets.InventoryRejected{ImportID: "inv-2", Format: "steampipe-json", Sync: "partial", ContentHash: "cd", Size: 3, Reason: "row 0: bad", RejectedAt: when},
 		cloudsecurity.MutingRuleCreated{RuleID: "r1", Name: "dev", Reason: "sandbox <x>", Owner: "alice", Match: cloudsecurity.MuteMatch{
 			FindingIDs: []string{"fnd-1"}, Checks: []string{"c"}, Resources: []string{"arn:r"}, Accounts: []string{"111"},
 			Regions: []string{"eu-west-1"}, Tags: map[string]string{"env": "dev"}}, ExpiresAt: when.Add(time.Hour), CreatedAt: when},
 		cloudsecurity.MutingRuleChanged{RuleID: "r1", Name: "dev", Reason: "r", Owner: "bob", Match: cloudsecurity.MuteMatch{Checks: []string{"c"}}, ChangedAt: when},
 		cloudsecurity.MutingRuleRemoved{RuleID: "r1", Reason: "done", RemovedAt: when},
 		cloudsecurity.MutingRuleExpired{RuleID: "r1", ExpiredAt: when},
+		cloudsecurity.CloudAccountRegistered{AccountID: "acc-1", Provider: "aws", UID: "123456789012", Name: "prod", Organization: "o-1",
+			Tags: map[string]string{"env": "prod"}, RegisteredAt: when},
+		cloudsecurity.CloudAccountRenamed{AccountID: "acc-1", Name: "production", RenamedAt: when},
+		cloudsecurity.CloudAccountTagged{AccountID: "acc-1", Tags: map[string]string{"kubernetes.io/cluster/x": "owned"}, TaggedAt: when},
+		cloudsecurity.CloudAccountRetired{AccountID: "acc-1", Reason: "closed", RetiredAt: when},
 		// Threat intelligence.
 		threatintel.KEVEntryPublished{ImportID: "kev-1", CatalogueVersion: "2025.06.09", Entry: kevEntry(when), PublishedAt: when},
 		threatintel.KEVEntryUpdated{ImportID: "kev-1", CatalogueVersion: "2025.06.09", Entry: kevEntry(when),

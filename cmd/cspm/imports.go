@@ -26,22 +26,27 @@ import (
 func importCommand() *command {
 	return &command{
 		name:    "import",
-		summary: "import a scanner's report (Prowler OCSF, JSON, CSV, ASFF) into a running server",
-		args:    "FILE [--format F] [--scan-id ID]",
+		summary: "import a scanner's report (Prowler OCSF, JSON, CSV, ASFF) or a Steampipe inventory into a running server",
+		args:    "FILE [--format F] [--scan-id ID] [--table T --sync complete|partial]",
 		maxArgs: 1,
 		description: "Streams FILE to a running `cspm serve` (POST /api/v1/imports; --server, by\n" +
 			"default http://<--http-addr>), with a progress bar on a terminal. The format is\n" +
 			"--format, else detected from the report's first bytes. The same report again\n" +
 			"is answered with its first import and appends nothing; a report that does not\n" +
 			"parse is rejected whole (exit status 1, the rejection recorded). Prints the\n" +
-			"import's counts and what its scan changed (new, fixed, reopened findings).",
+			"import's counts and what its scan changed (new, fixed, reopened findings).\n" +
+			"An asset inventory (--format steampipe-json, the output of `steampipe query\n" +
+			"--output json`) names its --table and whether it is a --sync complete (assets of\n" +
+			"its scopes it does not list are removed) or partial (the default; removes nothing).",
 		groups: projectionGroups,
 		build: func(fs *flag.FlagSet) runFunc {
 			server := fs.String("server", "", "base URL of the running server (default http://<--http-addr>)")
 			timeout := fs.Duration("timeout", 30*time.Minute, "deadline of the upload and import")
-			format := fs.String("format", "", "the report's format: prowler-ocsf, prowler-json, prowler-csv, prowler-asff (default: detected); kev-json, kev-csv (the CISA KEV catalogue, admin keys)")
+			format := fs.String("format", "", "the report's format: prowler-ocsf, prowler-json, prowler-csv, prowler-asff, steampipe-json (default: detected); kev-json, kev-csv (the CISA KEV catalogue, admin keys)")
 			scanID := fs.String("scan-id", "", "a requested or running scan the report completes (default: the import creates its scan)")
 			asJSON := fs.Bool("json", false, "print the import's result as JSON")
+			table := fs.String("table", "", "inventory formats: the table the query read (aws_s3_bucket)")
+			sync := fs.String("sync", "", "inventory formats: complete or partial (default partial)")
 			return func(ctx context.Context, inv *invocation) error {
 				if len(inv.args) != 1 {
 					return usageError("import: name the report file")
@@ -50,13 +55,16 @@ func importCommand() *command {
 				if err != nil {
 					return err
 				}
-				return importReport(ctx, inv, c, inv.args[0], *format, *scanID, *asJSON)
+				return importReport(ctx, inv, c, inv.args[0], *format, *scanID, *asJSON, inventoryFlags{table: *table, sync: *sync})
 			}
 		},
 	}
 }
 
-func importReport(ctx context.Context, inv *invocation, c *apiClient, path, format, scanID string, asJSON bool) error {
+// inventoryFlags are the import's flags for inventory formats.
+type inventoryFlags struct{ table, sync string }
+
+func importReport(ctx context.Context, inv *invocation, c *apiClient, path, format, scanID string, asJSON bool, invf ...inventoryFlags) error {
 	f, err := os.Open(path)
 	if err != nil {
 		return fmt.Errorf("import: %w", err)
@@ -75,6 +83,14 @@ func importReport(ctx context.Context, inv *invocation, c *apiClient, path, form
 	}
 	if scanID != "" {
 		q.Set("scan_id", scanID)
+	}
+	for _, f := range invf {
+		if f.table != "" {
+			q.Set("table", f.table)
+		}
+		if f.sync != "" {
+			q.Set("sync", f.sync)
+		}
 	}
 	bar := progress.NewBytes(inv.stderr, "uploading "+filepath.Base(path), info.Size())
 	body := &barReader{r: f, bar: bar}
@@ -125,10 +141,20 @@ func printImport(w io.Writer, path string, res cscmd.ImportResult, delta *orchqu
 		printFeedImport(w, path, res)
 		return
 	}
-	if res.Duplicate {
+	inventory := res.Inventory != nil || res.Sync != ""
+	switch {
+	case inventory && res.Duplicate:
+		fmt.Fprintf(w, "%s was imported before as %s: nothing appended\n", path, res.ImportID)
+	case inventory:
+		fmt.Fprintf(w, "imported %s (%s, %s, %s) as %s\n", path, res.Format, tool, humanBytes(res.Size), res.ImportID)
+	case res.Duplicate:
 		fmt.Fprintf(w, "%s was imported before as %s (scan %s): nothing appended\n", path, res.ImportID, res.ScanID)
-	} else {
+	default:
 		fmt.Fprintf(w, "imported %s (%s, %s, %s) as %s into scan %s\n", path, res.Format, tool, humanBytes(res.Size), res.ImportID, res.ScanID)
+	}
+	if c := res.Inventory; c != nil {
+		fmt.Fprintf(w, "  inventory %s sync of %q: %d rows, %d assets (%d rows repeated an asset), %d scopes\n",
+			res.Sync, res.Table, c.Records, c.Assets, c.Duplicates, c.Scopes)
 	}
 	if c := res.Counts; c != nil {
 		fmt.Fprintf(w, "  results   %d (%s); %d checks, %d resources, %d accounts\n", c.Results, countsLine(c.ByResult), c.Checks, c.Resources, c.Accounts)

@@ -113,6 +113,14 @@ func TestTeamIsolation_EveryRoute(t *testing.T) {
 		importedIDs = append(importedIDs, f.ID)
 	}
 
+	assetsA, inventoryA := isolationAssetsWorld(t, a, asA) // isolation_assets_test.go
+	// Team A's compliance in frameworks team B never evaluates (team B
+	// imports pairBefore below: framework names are not ids of a team).
+	var azureA cscmd.ImportResult
+	must(t, a.call(t, http.MethodPost, "/api/v1/imports", report("prowler_v5.4_ocsf_azure_placeholders.ocsf.json"), asA...), http.StatusAccepted).data(t, &azureA)
+	frameworksA := []string{"CIS-2.1", "CIS-3.0", "ENS-RD2022"}
+	scansA = append(scansA, azureA.ScanID)
+
 	var streamsA []string
 	for _, id := range scansA {
 		streamsA = append(streamsA, "scan-"+id)
@@ -120,7 +128,7 @@ func TestTeamIsolation_EveryRoute(t *testing.T) {
 	for _, id := range append(slices.Clone(findingsA), generatedFindingA) {
 		streamsA = append(streamsA, "finding-"+id)
 	}
-	streamsA = append(streamsA, "import-"+importA.ImportID)
+	streamsA = append(streamsA, "import-"+importA.ImportID, "import-"+azureA.ImportID)
 	for _, id := range keysA {
 		streamsA = append(streamsA, "apikey-"+id)
 	}
@@ -128,6 +136,12 @@ func TestTeamIsolation_EveryRoute(t *testing.T) {
 		streamsA = append(streamsA, "mutingrule-"+id)
 	}
 	streamsA = append(streamsA, "finding-"+importedA[1], "finding-"+importedA[2]) // their triage streams
+	// Cloud accounts: registered, retired, and one seen only in the import
+	// (no stream of its own).
+	accountsA := isolationAccounts(t, a, asA)
+	for _, id := range accountsA[:2] {
+		streamsA = append(streamsA, "account-"+id)
+	}
 	// path prefix → team A's ids in it, and an id no one uses.
 	resourceOf := map[string]struct {
 		ids  []string
@@ -138,10 +152,14 @@ func TestTeamIsolation_EveryRoute(t *testing.T) {
 		"/api/v1/muting-rules/":  {rulesA, "0196f0c1-7a2b-7c3d-8e4f-000000000000"},
 		"/api/v1/keys/":          {keysA, "isofreekey000000"},
 		"/api/v1/audit/streams/": {streamsA, "scan-iso-free-scan"},
-		"/api/v1/imports/":       {[]string{importA.ImportID}, "imp-00000000000000000000000000000000"},
+		"/api/v1/imports/":       {[]string{importA.ImportID, inventoryA, azureA.ImportID}, "imp-00000000000000000000000000000000"},
+		"/api/v1/assets/":        {assetsA, "ast-00000000000000000000000000000000"},
+		"/api/v1/compliance/":    {frameworksA, "NO-SUCH-FRAMEWORK"},
+		"/api/v1/accounts/":      {accountsA, "acc-00000000000000000000000000000000"},
 		"/api/v1/indicators/":    {indicatorsA, "0196f0c1-7a2b-7c3d-8e4f-000000000001"},
 	}
-	secrets := slices.Concat(scansA, findingsA, keysA, importedIDs, []string{generatedFindingA, "iso-resource-a", "iso_check", importA.ImportID}, importedA, rulesA, ruleNamesA, indicatorsA, indicatorValuesA)
+	streamsA = append(streamsA, "inventory-"+inventoryA)
+	secrets := slices.Concat(scansA, findingsA, keysA, importedIDs, assetsA, []string{generatedFindingA, "iso-resource-a", "iso_check", importA.ImportID}, importedA, rulesA, ruleNamesA, accountsA, []string{"iso-account-registered", "iso-account-retired"}, indicatorsA, indicatorValuesA)
 
 	// Team B's own running scan, to raise findings in.
 	const scanB = "iso-b-running"
@@ -163,6 +181,10 @@ func TestTeamIsolation_EveryRoute(t *testing.T) {
 			"match": map[string]any{"checks": []string{"cloudtrail_multi_region_enabled"}}},
 		"changeMutingRule": map[string]any{"name": "team b rule", "reason": "r", "owner": "bob",
 			"match": map[string]any{"regions": []string{"eu-west-1"}}},
+		// Team B registers, in its own team, the uid of team A's account.
+		"registerAccount": map[string]any{"provider": "aws", "uid": "999900001111"},
+		"renameAccount":   map[string]any{"name": "team b name"},
+		"tagAccount":      map[string]any{"tags": map[string]any{"owner": "team-b"}},
 		"createIndicator": map[string]any{"type": "domain", "value": "team-b.example", "confidence": 10, "source": "b"},
 		"updateIndicator": map[string]any{"confidence": 20, "source": "b"},
 	}
@@ -196,6 +218,10 @@ func TestTeamIsolation_EveryRoute(t *testing.T) {
 		"createMutingRule": nil, // the rule id is generated (UUIDv7); the body has no id
 		"changeMutingRule": nil,
 		"removeMutingRule": nil,
+		"registerAccount":  nil, // the account id derives from the caller's team, provider and uid: never another team's
+		"renameAccount":    nil,
+		"tagAccount":       nil,
+		"retireAccount":    nil,
 		"createIndicator":  nil, // the indicator id is generated (UUIDv7); the body has no id
 		"updateIndicator":  nil,
 		"revokeIndicator":  nil,

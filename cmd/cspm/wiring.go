@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	cacmd "github.com/cspm-es/cspm-es/commands/cloudassets"
+	caquery "github.com/cspm-es/cspm-es/queries/cloudassets"
 	"io"
 	"log/slog"
 	"time"
@@ -75,7 +77,7 @@ func serveOptionsTo(cfg config.Config, logTo, stdout io.Writer) fx.Option {
 		opts = append(opts, projectorModule)
 	}
 	if cfg.HasRole(config.RoleAPI) {
-		opts = append(opts, readSideModule, auditModule, apiModule, mutingModule)
+		opts = append(opts, readSideModule, auditModule, apiModule, mutingModule, accountsModule)
 		opts = append(opts, threatIntelModule, indicatorExpiryModule)
 	}
 	return fx.Options(opts...)
@@ -180,14 +182,15 @@ var commandsModule = fx.Module("commands",
 		},
 		orchcmd.New,
 		newFindingCommands,
+		newAssetCommands, // wiring_assets.go
 		platformcmd.New,
 	),
 )
 
 // newFindingCommands are the cloud-security commands, with report imports
 // through every parser (platform/parsers) and the store's batch append.
-func newFindingCommands(kit *commands.Kit, store eventstore.Store) *cscmd.Handlers {
-	return cscmd.New(kit).WithImports(reportParsers{}, store)
+func newFindingCommands(kit *commands.Kit, store eventstore.Store, assets *cacmd.Handlers) *cscmd.Handlers {
+	return cscmd.New(kit).WithImports(reportParsers{}, store).WithInventories(inventories{h: assets})
 }
 
 // reportParsers adapts the parser registry to the import's port.
@@ -215,6 +218,7 @@ type apiParams struct {
 	FindingCommands *cscmd.Handlers
 	ScanQueries     *orchquery.Service
 	FindingQueries  *csquery.Service
+	AssetQueries    *caquery.Service
 	PlatformQueries *platformquery.Service
 	ReadSide        ReadSide
 	Metrics         *prometheus.Registry
@@ -254,14 +258,16 @@ func newAPIServer(p apiParams) *api.Server {
 			OrchestrationQueries: p.ScanQueries,
 			CloudSecurityQueries: p.FindingQueries,
 			PlatformQueries:      p.PlatformQueries,
+			CloudAssetsQueries:   p.AssetQueries,
 		},
 		Progress:    p.ReadSide.Progress,
 		Projections: p.ReadSide.Admin,
 		Relay:       relayStatus,
 		Audit:       p.Audit,
-		Keys:        p.Keys,
 		ThreatIntel: p.ThreatIntel,
 		Indicators:  indicatorService{p.ThreatIntelCommands, p.ThreatIntel},
+		Keys:        p.Keys,
+		Accounts:    accountService{p.FindingCommands, p.FindingQueries},
 		Metrics:     p.Metrics,
 	})
 }

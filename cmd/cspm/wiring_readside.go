@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	cloudassetsproj "github.com/cspm-es/cspm-es/projections/cloudassets"
 	"log/slog"
 	"sync"
 	"time"
@@ -43,6 +44,9 @@ func moduleProjections() []projections.Projection {
 		orchestration.NewScanRuns(),
 		orchestration.NewScanSummaries(),
 		cloudsecurity.NewFindings(),
+		cloudassetsproj.NewAssets(),   // asset inventory (docs/assets.md)
+		cloudsecurity.NewCompliance(), // compliance (docs/compliance.md)
+		cloudsecurity.NewAccounts(),
 		platformproj.NewDashboard(),
 		platformproj.NewCrossModuleReferences(),
 		platformproj.NewAuditLog(),
@@ -264,7 +268,7 @@ func registerProjectorHooks(lc fx.Lifecycle, rt *projections.Runtime, log *slog.
 }
 
 var readSideModule = fx.Module("readside",
-	fx.Provide(newScanQueries, newFindingQueries, newPlatformQueries, newReadSide),
+	fx.Provide(newScanQueries, newFindingQueries, newPlatformQueries, newAssetQueries, newReadSide),
 )
 
 // newScanQueries reads cspm_orchestration.

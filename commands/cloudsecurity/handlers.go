@@ -18,6 +18,10 @@ type Handlers struct {
 	formatImporters map[string]FormatImporter
 	// Triage of imported findings (WithImportedFindings).
 	imported ImportedFindings
+	// Inventory formats (WithInventories): handed to the assets module.
+	inventories Inventories
+	// Cloud accounts (WithKnownAccounts): the accounts read model.
+	accounts KnownAccounts
 }
 
 // New returns the findings command handlers on kit. It panics on a nil

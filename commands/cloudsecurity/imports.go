@@ -62,6 +62,10 @@ type ImportReport struct {
 	FileName    string    // optional, recorded
 	Body        io.Reader // the report, streamed
 	Force       bool      // optional: a feed's guard lifted (a KEV feed withdrawing many entries)
+	// Inventory formats only (WithInventories): the tool's table and
+	// whether the report lists every asset of its scopes.
+	Table string
+	Sync  string
 }
 
 // validate checks what the caller said of the report, before any of it is
@@ -108,22 +112,26 @@ func (e *UnsupportedMediaTypeError) Unwrap() error { return e.Err }
 
 // ImportResult is what an import did.
 type ImportResult struct {
-	ImportID    string                 `json:"import_id"`
-	ScanID      string                 `json:"scan_id,omitempty"`
-	Status      string                 `json:"status"` // completed, rejected
-	Format      string                 `json:"format,omitempty"`
-	Tool        string                 `json:"tool,omitempty"`
-	ToolVersion string                 `json:"tool_version,omitempty"`
-	ContentHash string                 `json:"content_hash"`
-	Size        int64                  `json:"size"`
-	Reason      string                 `json:"reason,omitempty"` // why it was rejected
-	Counts      *csdomain.ImportCounts `json:"counts,omitempty"`
-	Events      int                    `json:"events"`   // events the import appended
-	Position    int64                  `json:"position"` // read your writes
-	Duplicate   bool                   `json:"duplicate,omitempty"`
+	ImportID    string `json:"import_id"`
+	ScanID      string `json:"scan_id,omitempty"`
+	Status      string `json:"status"` // completed, rejected
+	Format      string `json:"format,omitempty"`
+	Tool        string `json:"tool,omitempty"`
+	ToolVersion string `json:"tool_version,omitempty"`
+	ContentHash string `json:"content_hash"`
+	Size        int64  `json:"size"`
+	Reason      string `json:"reason,omitempty"` // why it was rejected
 	// Feed is what another module's import of its format did (a KEV
 	// feed's published, updated, withdrawn counts...).
-	Feed any `json:"feed,omitempty"`
+	Feed      any                    `json:"feed,omitempty"`
+	Counts    *csdomain.ImportCounts `json:"counts,omitempty"`
+	Events    int                    `json:"events"`   // events the import appended
+	Position  int64                  `json:"position"` // read your writes
+	Duplicate bool                   `json:"duplicate,omitempty"`
+	// Inventory imports only (docs/assets.md).
+	Table     string           `json:"table,omitempty"`
+	Sync      string           `json:"sync,omitempty"`
+	Inventory *InventoryCounts `json:"inventory,omitempty"`
 }
 
 // Import statuses.
@@ -168,6 +176,9 @@ func (h *Handlers) ImportReport(ctx context.Context, meta commands.Meta, cmd Imp
 	format, err := cmd.validate(h.reports)
 	if err != nil {
 		return ImportResult{}, err
+	}
+	if res, handled, err := h.inventory(ctx, meta, &cmd, format); handled || err != nil {
+		return res, err
 	}
 	if imp, ok := h.formatImporters[format]; ok {
 		return imp(ctx, meta, format, cmd)
@@ -278,6 +289,13 @@ func (p *parsedReport) add(o csdomain.Observation) error {
 	}
 	p.results++
 	p.scope.Add(r)
+	if o.AccountName != "" || o.Organization != "" || len(o.AccountTags) > 0 { // accounts (decision 37)
+		a, err := csdomain.SeenAccount(o)
+		if err != nil {
+			return fmt.Errorf("result %d (check %s): %w", n, o.CheckID, err)
+		}
+		p.scope.Describe(a)
+	}
 	p.counts.Results++
 	p.counts.ByResult[r.Result]++
 	if r.Result == csdomain.ResultFail {
@@ -433,7 +451,7 @@ func (h *Handlers) record(ctx context.Context, meta commands.Meta, md eventstore
 	}
 	completed := csdomain.ImportCompleted{ImportID: res.ImportID, ScanID: scanID,
 		EvaluatedAt: evaluatedAt, IdentityRule: p.ruleOfTool, ObservedFrom: p.from, ObservedTo: p.to,
-		Scopes: p.scope.Scopes(), Counts: p.counts, CompletedAt: now}
+		Scopes: p.scope.Scopes(), Accounts: p.scope.Accounts(), Counts: p.counts, CompletedAt: now}
 	total := len(head) + p.counts.Chunks + 1
 	chunkTmpl, err := resultsTemplate(h.kit.Codec(), csdomain.ResultsRecorded{ImportID: res.ImportID, ScanID: scanID,
 		EvaluatedAt: evaluatedAt, IdentityRule: p.ruleOfTool})

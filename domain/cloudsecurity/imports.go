@@ -145,8 +145,11 @@ type ImportCompleted struct {
 	ObservedFrom time.Time        `json:"observed_from"`
 	ObservedTo   time.Time        `json:"observed_to"`
 	Scopes       []EvaluatedScope `json:"scopes"`
-	Counts       ImportCounts     `json:"counts"`
-	CompletedAt  time.Time        `json:"completed_at"`
+	// Accounts are the accounts the report named, as it described them
+	// (absent from imports recorded before accounts existed).
+	Accounts    []AccountSeen `json:"accounts,omitempty"`
+	Counts      ImportCounts  `json:"counts"`
+	CompletedAt time.Time     `json:"completed_at"`
 }
 
 // Step is the evaluation the import completed.
@@ -261,7 +264,10 @@ type ImportScope struct {
 	accounts map[[2]string]*scopeSets
 }
 
-type scopeSets struct{ regions, checks map[string]bool }
+type scopeSets struct {
+	regions, checks map[string]bool
+	seen            AccountSeen // the account as the report describes it
+}
 
 // Add records that the import evaluated r's check in r's region.
 func (s *ImportScope) Add(r CheckResult) {
@@ -279,6 +285,45 @@ func (s *ImportScope) Add(r CheckResult) {
 }
 
 // Scopes lists the evaluated scopes, sorted.
+// Describe records what a result says of its account (SeenAccount):
+// the first name and organization given, and the tags (the first value of
+// a key stands).
+func (s *ImportScope) Describe(d AccountSeen) {
+	a := s.accounts[[2]string{d.Provider, d.UID}]
+	if a == nil {
+		return // Add comes first
+	}
+	if a.seen.Name == "" {
+		a.seen.Name = d.Name
+	}
+	if a.seen.Organization == "" {
+		a.seen.Organization = d.Organization
+	}
+	for k, v := range d.Tags {
+		if a.seen.Tags == nil {
+			a.seen.Tags = map[string]string{}
+		}
+		if _, ok := a.seen.Tags[k]; !ok {
+			a.seen.Tags[k] = v
+		}
+	}
+}
+
+// Accounts lists the accounts the results named, as they described them,
+// ordered by provider and uid.
+func (s *ImportScope) Accounts() []AccountSeen {
+	out := make([]AccountSeen, 0, len(s.accounts))
+	for k, a := range s.accounts {
+		d := a.seen
+		d.Provider, d.UID = k[0], k[1]
+		out = append(out, d)
+	}
+	slices.SortFunc(out, func(a, b AccountSeen) int {
+		return strings.Compare(a.Provider+"\x00"+a.UID, b.Provider+"\x00"+b.UID)
+	})
+	return out
+}
+
 func (s *ImportScope) Scopes() []EvaluatedScope {
 	out := make([]EvaluatedScope, 0, len(s.accounts))
 	for k, a := range s.accounts {

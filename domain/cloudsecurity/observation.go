@@ -36,6 +36,9 @@ type Observation struct {
 	AccountUID   string
 	AccountName  string
 	Organization string
+	// AccountTags are the account's tags (OCSF cloud.account.labels, CSV
+	// ACCOUNT_TAGS), when the report has them.
+	AccountTags map[string]string
 	// Region is where the tool ran the check ("" for none; "global" when
 	// the tool says so).
 	Region string

@@ -8,10 +8,12 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/cspm-es/cspm-es/domain/cloudassets"
 	"github.com/cspm-es/cspm-es/domain/cloudsecurity"
 	"github.com/cspm-es/cspm-es/domain/threatintel"
 	"github.com/cspm-es/cspm-es/platform/parsers/kev"
 	"github.com/cspm-es/cspm-es/platform/parsers/prowler"
+	"github.com/cspm-es/cspm-es/platform/parsers/steampipe"
 )
 
 // Registry is every parser, behind one door: the import asks it to name a
@@ -33,9 +35,10 @@ var ErrUnknownFormat = errors.New("unknown report format")
 func (Registry) Formats() []string {
 	var out []string
 	for _, f := range prowler.Formats {
+		out = append(out, KEVFormats...)
 		out = append(out, string(f))
 	}
-	out = append(out, KEVFormats...)
+	out = append(out, steampipe.Format)
 	return out
 }
 
@@ -44,6 +47,9 @@ func (Registry) Formats() []string {
 func (Registry) Format(name string) (string, error) {
 	if f, err := prowler.ParseFormat(name); err == nil {
 		return string(f), nil
+	}
+	if n := strings.ToLower(strings.TrimSpace(name)); n == steampipe.Format || n == steampipe.Tool {
+		return steampipe.Format, nil
 	}
 	if f := strings.ToLower(strings.TrimSpace(name)); slices.Contains(KEVFormats, f) {
 		return f, nil
@@ -65,6 +71,9 @@ func (Registry) FormatForContentType(contentType string) (string, error) {
 func (Registry) Detect(head []byte) (string, error) {
 	f, err := prowler.Detect(head)
 	if err != nil {
+		if steampipe.Detect(head) { // the envelope only: a plain array of rows is named
+			return steampipe.Format, nil
+		}
 		return "", err
 	}
 	return string(f), nil
@@ -72,12 +81,32 @@ func (Registry) Detect(head []byte) (string, error) {
 
 // Parse streams a report's observations to emit.
 func (Registry) Parse(ctx context.Context, r io.Reader, format string, emit func(cloudsecurity.Observation) error) (Info, error) {
+	if IsInventory(format) {
+		return Info{}, fmt.Errorf("%s is an inventory format: it gives assets, not findings", format)
+	}
 	f, err := prowler.ParseFormat(format)
 	if err != nil {
 		return Info{}, fmt.Errorf("%w %q", ErrUnknownFormat, format)
 	}
 	sum, err := prowler.Parse(ctx, r, f, emit)
 	return Info{Format: string(sum.Format), Tool: prowler.Tool, ToolVersion: sum.ToolVersion}, err
+}
+
+// IsInventory reports a format whose reports are asset inventories
+// (read by ParseInventory), not findings.
+func IsInventory(format string) bool { return format == steampipe.Format }
+
+// IsInventory reports a format whose reports are asset inventories.
+func (Registry) IsInventory(format string) bool { return IsInventory(format) }
+
+// ParseInventory streams an inventory report's records to emit: the rows
+// of table (the tool's table, "" when unknown).
+func (Registry) ParseInventory(ctx context.Context, r io.Reader, format, table string, emit func(cloudassets.Record) error) (Info, error) {
+	if format != steampipe.Format {
+		return Info{}, fmt.Errorf("%w %q: not an inventory format", ErrUnknownFormat, format)
+	}
+	_, err := steampipe.Parse(ctx, r, table, emit)
+	return Info{Format: steampipe.Format, Tool: steampipe.Tool}, err
 }
 
 // KEVFormats are the CISA KEV catalogue's forms: the import hands them to

@@ -45,7 +45,7 @@ func (Findings) Database() dbregistry.Constant { return dbregistry.CLOUD_SECURIT
 
 // EventTypes implements projections.Projection.
 func (Findings) EventTypes() []string {
-	return []string{
+	return append([]string{
 		csdomain.FindingRaised{}.EventType(),
 		csdomain.FindingResolved{}.EventType(),
 		csdomain.FindingSuppressed{}.EventType(),
@@ -58,7 +58,7 @@ func (Findings) EventTypes() []string {
 		csdomain.MutingRuleChanged{}.EventType(),
 		csdomain.MutingRuleRemoved{}.EventType(),
 		csdomain.MutingRuleExpired{}.EventType(),
-	}
+	}, inventoryEventTypes()...) // inventories.go
 }
 
 // Collections implements projections.Projection. The query indexes start
@@ -104,6 +104,9 @@ func (Findings) Collections() []readmodel.CollectionSpec {
 // resolved), and reason is the reason of the event that set it, so a
 // finding merges whatever arrived first.
 func (Findings) Apply(ctx context.Context, tx projections.Tx, ev projections.Event) error {
+	if ok, err := applyInventory(ctx, tx, ev); ok {
+		return err
+	}
 	if ok, err := applyImport(ctx, tx, ev); ok {
 		if err != nil {
 			return fmt.Errorf("%s: %w", FindingsName, err)

@@ -48,7 +48,8 @@ func TestFindingsContract(t *testing.T) {
 	assert.Equal(t, dbregistry.CLOUD_SECURITY, p.Database())
 	assert.ElementsMatch(t, []string{"FindingRaised", "FindingResolved", "FindingSuppressed",
 		"ImportStarted", "ChecksDescribed", "ResultsRecorded", "ImportCompleted", "ImportRejected",
-		"MutingRuleCreated", "MutingRuleChanged", "MutingRuleRemoved", "MutingRuleExpired"}, p.EventTypes())
+		"MutingRuleCreated", "MutingRuleChanged", "MutingRuleRemoved", "MutingRuleExpired",
+		"InventoryStarted", "InventoryCompleted", "InventoryRejected"}, p.EventTypes())
 	for _, spec := range p.Collections() {
 		require.NoError(t, spec.Validate())
 		if spec.Name != cloudsecurity.FindingsCollection {

@@ -25,13 +25,26 @@ import (
 //     scopes hold findings. A scope's timeline is the evaluations that
 //     covered it.
 //   - one per scope that holds findings (collection Scopes): its findings,
-//     and which of them are open.
+//     which of them are open, and its pending scans: the scans whose
+//     results reported failures in the scope but whose completion has not
+//     been folded yet, each with the findings it reported failing.
 //
 // The results of a chunk are folded as they come (failing results open or
 // extend a finding's run); the completion folds what the scan did not
 // report: every finding of an evaluated scope that the evaluation did not
 // report failing is told so (which fixes the open ones, or places the scan
 // between runs when it is older than the scope's latest evaluation).
+//
+// Imports of one scope may interleave (A's results, B's results, then the
+// completions in either order). A scan with failing results in a scope
+// evaluated it (it holds a result of the check and one in the region), so
+// the scope's timeline is its completed evaluations and its pending scans;
+// and the completion of a scan skips exactly the findings the scan's
+// results reported failing (kept in the pending entry), never the findings
+// whose runs merely span it: a run built before the scan was known may
+// cover it without the scan having reported the finding. Both make the
+// folded runs those of the scans folded one after the other, whatever the
+// order (TestImportedFindings_InterleavedScansOfOneScope).
 type Lifecycle struct {
 	Accounts string // collection of account documents (and one per team listing its accounts)
 	Scopes   string // collection of scope documents
@@ -90,12 +103,16 @@ func (l Lifecycle) Results(ctx context.Context, tx projections.Tx, team string, 
 		if err != nil {
 			return err
 		}
+		completed := acc.evaluated(e)
 		tl, ok := timelines[sc.ID]
 		if !ok {
-			tl = acc.timeline(id.Region, id.Check, &e)
+			tl = sc.withPending(acc.timeline(id.Region, id.Check, &e))
 			timelines[sc.ID] = tl
 		}
 		fid := id.FindingID(team)
+		if !completed { // a chunk folded again after its completion adds nothing pending
+			sc.addPending(e, fid)
+		}
 		hist, _, err := h.History(ctx, tx, fid)
 		if err != nil {
 			return err
@@ -182,6 +199,9 @@ func (l Lifecycle) Completed(ctx context.Context, tx projections.Tx, team string
 		if err != nil {
 			return err
 		}
+		if acc.evaluated(e) {
+			continue // folded already (a redelivery): its pending entries are gone
+		}
 		acc.addEvaluation(e, es.Regions, es.Checks)
 		regions, checks := setOf(es.Regions), setOf(es.Checks)
 		for _, key := range acc.Scopes {
@@ -194,17 +214,21 @@ func (l Lifecycle) Completed(ctx context.Context, tx projections.Tx, team string
 			if err != nil {
 				return err
 			}
-			tl := acc.timeline(region, check, nil)
+			tl := sc.withPending(acc.timeline(region, check, nil))
+			reported := sc.takePending(e) // what the scan reported failing here
 			candidates := sc.Open
 			if last := tl[len(tl)-1]; !last.Same(e) {
 				candidates = sc.Members // an older scan: it may fall inside any run
 			}
 			for _, fid := range slices.Clone(candidates) {
+				if _, failing := slices.BinarySearch(reported, fid); failing {
+					continue
+				}
 				hist, found, err := h.History(ctx, tx, fid)
 				if err != nil {
 					return err
 				}
-				if !found || covers(hist, e) {
+				if !found {
 					continue
 				}
 				before := cloneHistory(hist)
@@ -233,28 +257,17 @@ func (l Lifecycle) Resolve(ctx context.Context, tx projections.Tx, team string, 
 	if err != nil {
 		return err
 	}
-	before := cloneHistory(hist)
-	if !hist.Resolve(m, acc.timeline(s.Region, s.Check, nil)) {
-		return nil
-	}
 	sc, err := l.scope(ctx, tx, map[string]*scopeDoc{}, team, s)
 	if err != nil {
 		return err
 	}
+	before := cloneHistory(hist)
+	if !hist.Resolve(m, sc.withPending(acc.timeline(s.Region, s.Check, nil))) {
+		return nil
+	}
 	sc.add(fid, hist.Summarize().Status == csdomain.LifecycleOpen)
 	tx.Put(l.Scopes, sc.doc())
 	return h.Save(ctx, tx, Change{ID: fid, Team: team, Identity: csdomain.Identity{Scope: s}, Before: before, After: hist, Step: m})
-}
-
-// covers reports whether e is inside one of h's runs (it reported the
-// finding failing).
-func covers(h csdomain.History, e csdomain.Step) bool {
-	for _, r := range h.Runs {
-		if !e.Before(r.From) && !r.To.Before(e) {
-			return true
-		}
-	}
-	return false
 }
 
 func cloneHistory(h csdomain.History) csdomain.History {
@@ -347,6 +360,20 @@ func (a *accountDoc) timeline(region, check string, extra *csdomain.Step) csdoma
 	return tl
 }
 
+// evaluated reports whether the completion of e was folded.
+func (a *accountDoc) evaluated(e csdomain.Step) bool {
+	_, found := slices.BinarySearchFunc(a.Evaluations, e, func(x evaluation, s csdomain.Step) int {
+		switch {
+		case x.Step.Before(s):
+			return -1
+		case s.Before(x.Step):
+			return 1
+		}
+		return 0
+	})
+	return found
+}
+
 func (a *accountDoc) addEvaluation(e csdomain.Step, regions, checks []string) {
 	i, found := slices.BinarySearchFunc(a.Evaluations, e, func(x evaluation, s csdomain.Step) int {
 		switch {
@@ -406,11 +433,64 @@ func (a *accountDoc) doc() readmodel.Doc {
 	}
 }
 
-// scopeDoc is a scope's findings, and which of them are open.
+// scopeDoc is a scope's findings, which of them are open, and its
+// pending scans.
 type scopeDoc struct {
 	ID, TeamID    string
 	Scope         csdomain.Scope
 	Members, Open []string // sorted
+	Pending       []pendingScan
+}
+
+// pendingScan is a scan whose results reported failures in the scope and
+// whose completion has not been folded: an evaluation of the scope, and
+// the findings it reported failing there (sorted).
+type pendingScan struct {
+	Step    csdomain.Step
+	Failing []string
+}
+
+func (s *scopeDoc) pendingIndex(e csdomain.Step) (int, bool) {
+	return slices.BinarySearchFunc(s.Pending, e, func(p pendingScan, e csdomain.Step) int {
+		switch {
+		case p.Step.Before(e):
+			return -1
+		case e.Before(p.Step):
+			return 1
+		}
+		return 0
+	})
+}
+
+func (s *scopeDoc) addPending(e csdomain.Step, fid string) {
+	i, found := s.pendingIndex(e)
+	if !found {
+		s.Pending = slices.Insert(s.Pending, i, pendingScan{Step: e})
+	}
+	p := &s.Pending[i]
+	if j, found := slices.BinarySearch(p.Failing, fid); !found {
+		p.Failing = slices.Insert(p.Failing, j, fid)
+	}
+}
+
+// takePending removes e's pending entry and returns what it reported
+// failing.
+func (s *scopeDoc) takePending(e csdomain.Step) []string {
+	i, found := s.pendingIndex(e)
+	if !found {
+		return nil
+	}
+	f := s.Pending[i].Failing
+	s.Pending = slices.Delete(s.Pending, i, i+1)
+	return f
+}
+
+// withPending is tl with the scope's pending scans in their places.
+func (s *scopeDoc) withPending(tl csdomain.Timeline) csdomain.Timeline {
+	for _, p := range s.Pending {
+		tl.Insert(p.Step)
+	}
+	return tl
 }
 
 func (l Lifecycle) scope(ctx context.Context, tx projections.Tx, cache map[string]*scopeDoc, team string, s csdomain.Scope) (*scopeDoc, error) {
@@ -423,6 +503,9 @@ func (l Lifecycle) scope(ctx context.Context, tx projections.Tx, cache map[strin
 		return nil, err
 	}
 	sc := &scopeDoc{ID: id, TeamID: team, Scope: s, Members: Strs(d, "members"), Open: Strs(d, "open")}
+	for _, p := range Objs(d, "pending") {
+		sc.Pending = append(sc.Pending, pendingScan{Step: stepFrom(p), Failing: Strs(p, "failing")})
+	}
 	cache[id] = sc
 	return sc, nil
 }
@@ -441,11 +524,21 @@ func (s *scopeDoc) add(fid string, open bool) {
 }
 
 func (s *scopeDoc) doc() readmodel.Doc {
-	return readmodel.Doc{
+	d := readmodel.Doc{
 		"_id": s.ID, "team_id": s.TeamID, "provider": s.Scope.Provider, "account": s.Scope.Account,
 		"region": s.Scope.Region, "check": s.Scope.Check,
 		"members": stringsAny(s.Members), "open": stringsAny(s.Open),
 	}
+	if len(s.Pending) > 0 { // absent once every scan completed: the document is the same in any order
+		ps := make([]any, len(s.Pending))
+		for i, p := range s.Pending {
+			m := stepDoc(p.Step)
+			m["failing"] = stringsAny(p.Failing)
+			ps[i] = m
+		}
+		d["pending"] = ps
+	}
+	return d
 }
 
 // HistoryDoc is the stored form of a history (a document field).

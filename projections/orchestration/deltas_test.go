@@ -85,6 +85,16 @@ func TestScanDeltas_OrderIndependent(t *testing.T) {
 	pt.AssertOrderIndependent(t, p, pt.OnlyStreams(p, streams))
 }
 
+// Interleaved scans of one scope give the deltas the scans imported one
+// after the other give (the fold's pending scans; decision 36).
+func TestScanDeltas_InterleavedScansOfOneScope(t *testing.T) {
+	t.Parallel()
+	a, b, c := pt.InterleavedScans()
+	streams, _ := pt.Imports("team-a", 1, a, b, c)
+	p := orchestration.NewScanSummaries()
+	pt.AssertOrderIndependent(t, p, pt.OnlyStreams(p, streams))
+}
+
 // A third scan that fails the multi-region check again reopens it; an
 // unchanged rescan has only failing (unchanged) results.
 func TestScanDeltas_ReopenedAndUnchanged(t *testing.T) {

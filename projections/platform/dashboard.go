@@ -42,7 +42,9 @@ func (Dashboard) Name() string { return DashboardName }
 func (Dashboard) Database() dbregistry.Constant { return dbregistry.PLATFORM }
 
 // EventTypes implements projections.Projection.
-func (Dashboard) EventTypes() []string { return slices.Concat(scanEventTypes, findingEventTypes) }
+func (Dashboard) EventTypes() []string {
+	return slices.Concat(scanEventTypes, findingEventTypes, postureEventTypes)
+}
 
 // Collections implements projections.Projection. All three are read by _id
 // only (the dashboard's _id is the team id); the rows carry TTLs (RowTTL).
@@ -50,15 +52,18 @@ func (Dashboard) Collections() []readmodel.CollectionSpec {
 	ttl := func(field string) []readmodel.Index {
 		return []readmodel.Index{{Name: "expire_" + field, Fields: []readmodel.IndexField{{Path: field}}, TTL: RowTTL}}
 	}
-	return []readmodel.CollectionSpec{
+	return append([]readmodel.CollectionSpec{
 		{Name: DashboardCollection},
 		{Name: DashboardScansCollection, Indexes: ttl("finished_at")},
 		{Name: DashboardFindingsCollection, Indexes: ttl("resolved_at")},
-	}
+	}, postureCollections()...)
 }
 
 // Apply implements projections.Projection.
 func (Dashboard) Apply(ctx context.Context, tx projections.Tx, ev projections.Event) error {
+	if handled, err := applyPosture(ctx, tx, ev); handled || err != nil {
+		return wrap(err)
+	}
 	data, err := eventData(ev)
 	if err != nil || data == nil || ev.Metadata.TeamID == "" {
 		return wrap(err)

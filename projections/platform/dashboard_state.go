@@ -25,6 +25,7 @@ type dashboard struct {
 	OpenFindingsBySev  fold.SeverityCounts
 	RecentScans        []recentScan
 	UpdatedPosition    int64
+	Posture            map[string]any // the posture section (dashboard_posture.go)
 }
 
 // recentScan is an entry of dashboard.RecentScans.
@@ -48,6 +49,7 @@ func loadDashboard(ctx context.Context, tx projections.Tx, team string) (dashboa
 		FindingsByStatus:   fold.FindingStatusCountsFrom(fold.Obj(doc, "findings_by_status")),
 		OpenFindingsBySev:  fold.SeverityCountsFrom(fold.Obj(doc, "open_findings_by_severity")),
 		UpdatedPosition:    fold.Num(doc, "updated_position"),
+		Posture:            fold.Obj(doc, "posture"),
 	}
 	for _, r := range fold.Objs(doc, "recent_scans") {
 		d.RecentScans = append(d.RecentScans, recentScan{
@@ -77,6 +79,7 @@ func (d dashboard) doc() readmodel.Doc {
 		"open_findings_by_severity": d.OpenFindingsBySev.Doc(),
 		"recent_scans":              recent,
 		"updated_position":          d.UpdatedPosition,
+		"posture":                   d.posture(),
 	}
 }
 
@@ -151,4 +154,13 @@ func (s scanRow) doc() readmodel.Doc {
 // hold for one finding (fold.FindingRow).
 func loadFindingRow(ctx context.Context, tx projections.Tx, team, findingID string) (fold.FindingRow, error) {
 	return fold.LoadFindingRow(ctx, tx, DashboardFindingsCollection, Key(team, findingID), team, findingID)
+}
+
+// posture is the document's posture section (empty for a team without
+// imports).
+func (d dashboard) posture() map[string]any {
+	if d.Posture == nil {
+		return emptyPosture()
+	}
+	return d.Posture
 }

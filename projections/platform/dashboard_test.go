@@ -69,9 +69,13 @@ func TestDashboardContract(t *testing.T) {
 	assert.ElementsMatch(t, []string{
 		"ScanRequested", "ScanStarted", "ScanCompleted", "ScanFailed",
 		"FindingRaised", "FindingResolved", "FindingSuppressed",
+		"ResultsRecorded", "ImportCompleted", // the posture section
 	}, p.EventTypes())
 	for _, spec := range p.Collections() {
 		require.NoError(t, spec.Validate())
+		if spec.Name != platform.DashboardScansCollection && spec.Name != platform.DashboardFindingsCollection {
+			continue // the posture's rows and fold documents are kept
+		}
 		for _, ix := range spec.Indexes {
 			assert.Equal(t, 180*24*time.Hour, ix.TTL, "the dashboard's indexes are TTLs on its internal rows")
 		}
@@ -169,7 +173,14 @@ func emptyDashboard(team string) readmodel.Doc {
 		"findings_by_status":        map[string]any{"open": int64(0), "resolved": int64(0), "suppressed": int64(0)},
 		"open_findings_by_severity": sev(0, 0, 0, 0, 0),
 		"recent_scans":              []any{},
+		"posture":                   noPosture(),
 	}
+}
+
+// noPosture is the posture section of a team without imports.
+func noPosture() map[string]any {
+	return map[string]any{"open_total": int64(0), "open_muted_by_tool": int64(0), "open_by_severity": sev(0, 0, 0, 0, 0),
+		"by_account": []any{}, "by_check": []any{}, "last_scan": nil, "days": []any{}, "latest_day": ""}
 }
 
 func TestDashboardKeepsTheTenLatestScans(t *testing.T) {

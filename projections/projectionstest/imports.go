@@ -89,6 +89,29 @@ func PairScan2() []EventData {
 	)
 }
 
+// InterleavedScans are three scans of one scope (a check in a region of an
+// account), an hour apart, each result in a chunk of its own so that their
+// imports can interleave at every result:
+//
+//   - bucket-1 fails in A and B: one run, raised by A, open;
+//   - bucket-2 fails in A only (B reports it passing): fixed by B;
+//   - bucket-3 fails in B only: raised by B, open;
+//   - bucket-4 fails in A and C, not in B (B does not report it): raised
+//     by A, fixed by B, reopened by C;
+//   - bucket-5 fails in C only, whose other results are elsewhere.
+func InterleavedScans() (a, b, c []EventData) {
+	const check, region = "s3_bucket_public_access", "eu-west-1"
+	bucket := func(n string) string { return "arn:aws:s3:::bucket-" + n }
+	r := func(n string, result csdomain.Result) csdomain.CheckResult {
+		return Result(check, region, bucket(n), result, csdomain.SeverityHigh)
+	}
+	fail, pass := csdomain.ResultFail, csdomain.ResultPass
+	a = ImportEvents("scan-a", 1, 1, r("1", fail), r("2", fail), r("4", fail))
+	b = ImportEvents("scan-b", 2, 1, r("1", fail), r("2", pass), r("3", fail))
+	c = ImportEvents("scan-c", 3, 1, r("1", fail), r("3", fail), r("4", fail), r("5", fail))
+	return a, b, c
+}
+
 // Imports streams imports of team one after the other, positions from
 // first on; next is the position after the last.
 func Imports(team string, first int64, imps ...[]EventData) (streams [][]projections.Event, next int64) {

@@ -5,6 +5,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 
+	csdomain "github.com/cspm-es/cspm-es/domain/cloudsecurity"
 	cloudsecurityproj "github.com/cspm-es/cspm-es/projections/cloudsecurity"
 )
 
@@ -15,6 +16,13 @@ func TestNamesMatchTheProjections(t *testing.T) {
 	assert.Equal(t, cloudsecurityproj.FindingsCollection, findingsCollection)
 	assert.Equal(t, cloudsecurityproj.ImportsCollection, importsCollection)
 	assert.Equal(t, cloudsecurityproj.MutingRulesCollection, mutingRulesCollection)
+	assert.Equal(t, cloudsecurityproj.AccountsCollection, accountsCollection)
+	assert.Equal(t, []string{csdomain.AccountActive, csdomain.AccountRetired}, accountStatuses)
 	assert.Equal(t, cloudsecurityproj.SourceImport, sourceImport)
+	assert.Equal(t, cloudsecurityproj.ComplianceScoresCollection, complianceScoresCollection)
+	assert.Equal(t, cloudsecurityproj.ComplianceRequirementsCollection, complianceRequirementsCollection)
+	assert.Equal(t, cloudsecurityproj.ComplianceFailingCollection, complianceFailingCollection)
+	assert.Equal(t, cloudsecurityproj.ComplianceTeamCollection, complianceTeamCollection)
+	assert.Equal(t, cloudsecurityproj.ComplianceOverviewCollection, complianceOverviewCollection)
 	assert.Equal(t, []string{cloudsecurityproj.RuleActive, cloudsecurityproj.RuleRemoved, cloudsecurityproj.RuleExpired}, ruleStatuses)
 }

@@ -16,7 +16,7 @@ func (s *Service) DashboardSummary(ctx context.Context, team string) (Dashboard,
 	if team == "" {
 		return Dashboard{}, queries.ErrNoTeam
 	}
-	out := Dashboard{TeamID: team, RecentScans: []RecentScan{}}
+	out := Dashboard{TeamID: team, RecentScans: []RecentScan{}, Posture: emptyPosture()}
 	d, err := s.platform.Get(ctx, dashboardCollection, team)
 	switch {
 	case errors.Is(err, readmodel.ErrNotFound), errors.Is(err, readmodel.ErrInvalid):
@@ -42,6 +42,7 @@ func (s *Service) DashboardSummary(ctx context.Context, team string) (Dashboard,
 			AccountID: queries.Str(m, "account_id"), RequestedAt: queries.When(m, "requested_at"),
 		})
 	}
+	out.Posture = postureOf(queries.Obj(d, "posture"), out.Findings.OpenBySeverity, s.now())
 	out.UpdatedPosition = queries.Num(d, "updated_position")
 	return out, nil
 }

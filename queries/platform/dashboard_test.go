@@ -35,6 +35,10 @@ func TestDashboardSummary(t *testing.T) {
 			{ID: "s2", Status: "running", Tool: "prowler", AccountID: "acc-2", RequestedAt: qt.At(time.Hour)},
 			{ID: "s1", Status: "completed", Tool: "prowler", AccountID: "acc-1", RequestedAt: qt.T0},
 		},
+		Posture: platform.Posture{ // no imports: the API findings only
+			OpenFindings: platform.OpenFindings{Total: open.BySeverity.Sum(), BySeverity: open.BySeverity},
+			ByAccount:    []platform.AccountPosture{}, TopFailingChecks: []platform.CheckCount{},
+		},
 		UpdatedPosition: got.UpdatedPosition,
 	}, got)
 	assert.NotZero(t, got.UpdatedPosition)
@@ -47,7 +51,8 @@ func TestDashboardSummary(t *testing.T) {
 
 	none, err := e.svc.DashboardSummary(ctx, "team-c")
 	require.NoError(t, err)
-	assert.Equal(t, platform.Dashboard{TeamID: "team-c", RecentScans: []platform.RecentScan{}}, none)
+	assert.Equal(t, platform.Dashboard{TeamID: "team-c", RecentScans: []platform.RecentScan{},
+		Posture: platform.Posture{ByAccount: []platform.AccountPosture{}, TopFailingChecks: []platform.CheckCount{}}}, none)
 }
 
 // TestResponseJSON pins the snake_case shape of the dashboard's response body.
@@ -67,6 +72,12 @@ func TestResponseJSON(t *testing.T) {
 			"by_status": {"open": 7, "resolved": 3, "suppressed": 2},
 			"open_by_severity": {"critical": 2, "high": 3, "medium": 0, "low": 1, "informational": 1}},
 		"recent_scans": [{"id": "s9", "status": "running", "tool": "prowler", "account_id": "acc-1", "requested_at": "2025-03-01T16:00:00Z"}],
+		"posture": {
+			"open_findings": {"total": 7, "by_severity": {"critical": 2, "high": 3, "medium": 0, "low": 1, "informational": 1}},
+			"by_account": [], "last_scan": null,
+			"last_7_days": {"new": 0, "reopened": 0, "fixed": 0}, "last_30_days": {"new": 0, "reopened": 0, "fixed": 0},
+			"top_failing_checks": [], "muted": {"by_tool": 0}, "compliance": null
+		},
 		"updated_position": `+qt.JSONNumber(d.UpdatedPosition)+`
 	}`, string(raw))
 }
@@ -78,4 +89,33 @@ func TestNoTeam(t *testing.T) {
 	ctx := context.Background()
 	_, err := e.svc.DashboardSummary(ctx, "")
 	assert.ErrorIs(t, err, queries.ErrNoTeam)
+}
+
+// The posture of the imported pair: scan 2 (a day after scan 1 here, as
+// the query's clock sees it) fixed six findings and raised three; bob
+// resolved one of those.
+func TestDashboardSummary_Posture(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, qt.ImportPair("team-a").Events)
+	e.svc.WithClock(func() time.Time { return qt.T0.Add(24 * time.Hour) })
+	got, err := e.svc.DashboardSummary(context.Background(), "team-a")
+	require.NoError(t, err)
+	p := got.Posture
+	assert.Equal(t, platform.OpenFindings{Total: 2, BySeverity: queries.SeverityCounts{Low: 2}}, p.OpenFindings)
+	require.Len(t, p.ByAccount, 1)
+	assert.Equal(t, int64(2), p.ByAccount[0].Total)
+	require.NotNil(t, p.LastScan)
+	assert.Equal(t, "scan-2", p.LastScan.ScanID)
+	assert.Equal(t, platform.ChangeCounts{New: 3, Fixed: 6}, p.LastScan.ChangeCounts)
+	assert.Equal(t, platform.ChangeCounts{New: 9, Fixed: 6}, p.Last7Days)
+	assert.Equal(t, p.Last7Days, p.Last30Days)
+	assert.Equal(t, []platform.CheckCount{{CheckID: "cloudtrail_cloudwatch_logging_enabled", Open: 1}, {CheckID: "cloudtrail_s3_dataevents_read_enabled", Open: 1}},
+		p.TopFailingChecks)
+	assert.Nil(t, p.Compliance)
+
+	// Forty days on, the pair's day is out of the last 30.
+	e.svc.WithClock(func() time.Time { return qt.T0.Add(40 * 24 * time.Hour) })
+	got, err = e.svc.DashboardSummary(context.Background(), "team-a")
+	require.NoError(t, err)
+	assert.Equal(t, platform.ChangeCounts{}, got.Posture.Last30Days)
 }

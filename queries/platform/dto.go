@@ -9,11 +9,13 @@ import (
 // Dashboard is a team's overview: totals over all its scans and findings,
 // and its most recently requested scans.
 type Dashboard struct {
-	TeamID          string            `json:"team_id"`
-	Scans           ScanTotals        `json:"scans"`
-	Findings        DashboardFindings `json:"findings"`
-	RecentScans     []RecentScan      `json:"recent_scans"`
-	UpdatedPosition int64             `json:"updated_position"`
+	TeamID      string            `json:"team_id"`
+	Scans       ScanTotals        `json:"scans"`
+	Findings    DashboardFindings `json:"findings"`
+	RecentScans []RecentScan      `json:"recent_scans"`
+	// Posture is what the imports say (posture.go).
+	Posture         Posture `json:"posture"`
+	UpdatedPosition int64   `json:"updated_position"`
 }
 
 // ScanTotals counts a team's scans.

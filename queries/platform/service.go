@@ -1,6 +1,10 @@
 package platform
 
-import "github.com/cspm-es/cspm-es/queries"
+import (
+	"time"
+
+	"github.com/cspm-es/cspm-es/queries"
+)
 
 // Stores are the module databases the platform queries read, one store
 // each.
@@ -12,6 +16,7 @@ type Stores struct {
 // Audit). It is safe for concurrent use if the stores are.
 type Service struct {
 	platform queries.DocReader
+	now      func() time.Time // the dashboard's last 7 and 30 days end today
 }
 
 // New returns the platform queries. It panics on a missing store: that is
@@ -20,7 +25,13 @@ func New(s Stores) *Service {
 	if s.Platform == nil {
 		panic("platform.New: a store is missing")
 	}
-	return &Service{platform: s.Platform}
+	return &Service{platform: s.Platform, now: time.Now}
+}
+
+// WithClock makes the dashboard's "today" now's (tests).
+func (s *Service) WithClock(now func() time.Time) *Service {
+	s.now = now
+	return s
 }
 
 // The read models' collections, as projections/platform writes them (a

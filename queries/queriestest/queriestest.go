@@ -22,6 +22,7 @@ import (
 	"github.com/cspm-es/cspm-es/platform/readmodel"
 	"github.com/cspm-es/cspm-es/platform/readmodel/sqlitestore"
 	"github.com/cspm-es/cspm-es/projections"
+	cloudassetsproj "github.com/cspm-es/cspm-es/projections/cloudassets"
 	cloudsecurityproj "github.com/cspm-es/cspm-es/projections/cloudsecurity"
 	orchestrationproj "github.com/cspm-es/cspm-es/projections/orchestration"
 	platformproj "github.com/cspm-es/cspm-es/projections/platform"
@@ -34,6 +35,9 @@ func AllProjections() []projections.Projection {
 		orchestrationproj.NewScanRuns(),
 		orchestrationproj.NewScanSummaries(),
 		cloudsecurityproj.NewFindings(),
+		cloudassetsproj.NewAssets(),
+		cloudsecurityproj.NewCompliance(),
+		cloudsecurityproj.NewAccounts(),
 		platformproj.NewDashboard(),
 		platformproj.NewCrossModuleReferences(),
 		platformproj.NewAuditLog(),
@@ -55,7 +59,7 @@ func OpenEnv(tb testing.TB, dir string) *Env {
 	tb.Helper()
 	ctx := context.Background()
 	reg := dbregistry.MustNew("")
-	consts := []dbregistry.Constant{dbregistry.ORCHESTRATION, dbregistry.CLOUD_SECURITY, dbregistry.PLATFORM, dbregistry.THREAT_INTELLIGENCE}
+	consts := []dbregistry.Constant{dbregistry.ORCHESTRATION, dbregistry.CLOUD_SECURITY, dbregistry.PLATFORM, dbregistry.CLOUD_ASSETS, dbregistry.THREAT_INTELLIGENCE}
 	names := make([]string, len(consts))
 	for i, c := range consts {
 		names[i] = reg.Name(c)

@@ -2,14 +2,17 @@ package queriestest
 
 import (
 	"context"
+	"fmt"
 	pt "github.com/cspm-es/cspm-es/projections/projectionstest"
 	"log/slog"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
+	cadomain "github.com/cspm-es/cspm-es/domain/cloudassets"
 	csdomain "github.com/cspm-es/cspm-es/domain/cloudsecurity"
 	orchdomain "github.com/cspm-es/cspm-es/domain/orchestration"
 	tidomain "github.com/cspm-es/cspm-es/domain/threatintel"
@@ -42,15 +45,36 @@ func TestReadModelsThroughTheRuntime(t *testing.T) {
 	rule := csdomain.MutingRuleCreated{RuleID: "rule-1", Name: "bedrock", Reason: "planned", Owner: "o",
 		Match: csdomain.MuteMatch{Checks: []string{"cloudtrail_bedrock_logging_enabled"}}, CreatedAt: pt.T0}
 	world = append(world, projections.Event{RecordedEvent: eventstore.RecordedEvent{Metadata: eventstore.Metadata{TeamID: "team-imports"}}, Data: rule})
+	// The checks map to CIS-5.0 (the compliance collections get
+	// documents), and an import is under way (its working document).
+	mapped := func(imp []pt.EventData) []pt.EventData {
+		out := slices.Clone(imp)
+		for i, d := range out {
+			if cd, ok := d.(csdomain.ChecksDescribed); ok {
+				cd.Checks = slices.Clone(cd.Checks)
+				for j := range cd.Checks {
+					cd.Checks[j].Compliance = map[string][]string{"CIS-5.0": {fmt.Sprintf("3.%d", j%3+1)}}
+				}
+				out[i] = cd
+			}
+		}
+		return out
+	}
+	underway := csdomain.ChecksDescribed{ImportID: "imp-underway", EvaluatedAt: pt.T0,
+		Checks: []csdomain.CheckInfo{{CheckID: "c", Compliance: map[string][]string{"CIS-5.0": {"1.1"}}}}}
 	// A third import whose resource names a domain: the correlation's
 	// collections get documents.
 	scan3 := pt.ImportEvents("scan-3", 3, 4, pt.Result("route53_dangling_ip_subdomain_takeover", "us-east-1",
 		"arn:aws:route53:::hostedzone/Z1/Evil.Example.COM", csdomain.ResultFail, csdomain.SeverityHigh))
-	for _, imp := range [][]pt.EventData{pt.PairScan1(), pt.PairScan2(), scan3} {
+	for _, imp := range [][]pt.EventData{mapped(pt.PairScan1()), mapped(pt.PairScan2()), {underway}, scan3} {
 		for _, d := range imp {
 			world = append(world, projections.Event{RecordedEvent: eventstore.RecordedEvent{Metadata: eventstore.Metadata{TeamID: "team-imports"}}, Data: d})
 		}
 	}
+	// Two complete inventory syncs (the second no longer lists the
+	// bucket): the assets projection's collections get documents, and the
+	// real trail is one asset with the findings on it.
+	world = append(world, inventoryWorld("team-imports")...)
 	// The KEV catalogue (two imports: published, updated, withdrawn) and an
 	// indicator: the threat-intelligence collections get documents.
 	for _, d := range threatIntelWorld(t) {
@@ -81,6 +105,10 @@ func TestReadModelsThroughTheRuntime(t *testing.T) {
 			streamID, streamType = "import-"+d.ImportID, "Import"
 		case csdomain.ImportCompleted:
 			streamID, streamType = "import-"+d.ImportID, "Import"
+		case cadomain.InventoryRecorded:
+			streamID, streamType = "inventory-"+d.ImportID, "Inventory"
+		case cadomain.InventoryCompleted:
+			streamID, streamType = "inventory-"+d.ImportID, "Inventory"
 		case tidomain.KEVEntryPublished, tidomain.KEVEntryUpdated, tidomain.KEVEntryWithdrawn, tidomain.KEVCatalogueAccepted:
 			streamID, streamType = "kev-catalogue", "KEVCatalogue"
 		case tidomain.IndicatorCreated:
@@ -151,6 +179,30 @@ func dump(ctx context.Context, s readmodel.Store, coll string) ([]readmodel.Doc,
 		}
 		opts.Cursor = page.NextCursor
 	}
+}
+
+// inventoryWorld is two complete syncs of team's trails and buckets.
+func inventoryWorld(team string) []projections.Event {
+	rec := func(uid, typ, region string, v int) cadomain.Record {
+		key := cadomain.Key("aws", pt.PairAccount, region, typ, uid)
+		return cadomain.Record{AssetID: cadomain.AssetID(team, cadomain.CurrentRule, key), Key: key, Type: typ, Provider: "aws",
+			Account: pt.PairAccount, Region: region, Name: uid, Hash: fmt.Sprintf("h%d", v), Raw: []byte(`{"v":1}`)}
+	}
+	trail := rec(pt.RealTrail, "aws_cloudtrail_trail", "eu-north-1", 1)
+	bucket := rec("arn:aws:s3:::logs", "aws_s3_bucket", "eu-north-1", 1)
+	var out []projections.Event
+	for i, recs := range [][]cadomain.Record{{trail, bucket}, {rec(pt.RealTrail, "aws_cloudtrail_trail", "eu-north-1", 2)}} {
+		id := fmt.Sprintf("inv-world-%d", i)
+		at := pt.T0.Add(time.Duration(i+1) * time.Hour)
+		scopes := []cadomain.Scope{trail.Scope(), bucket.Scope()}
+		for _, d := range []pt.EventData{
+			cadomain.InventoryRecorded{ImportID: id, ObservedAt: at, IdentityRule: cadomain.CurrentRule, Records: recs},
+			cadomain.InventoryCompleted{ImportID: id, ObservedAt: at, IdentityRule: cadomain.CurrentRule, Sync: cadomain.SyncComplete, Scopes: scopes, Records: len(recs), Assets: len(recs), Chunks: 1, CompletedAt: at},
+		} {
+			out = append(out, projections.Event{RecordedEvent: eventstore.RecordedEvent{Metadata: eventstore.Metadata{TeamID: team}}, Data: d})
+		}
+	}
+	return out
 }
 
 // threatIntelWorld: two KEV imports (A, B published; then A updated, B

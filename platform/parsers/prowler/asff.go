@@ -86,13 +86,15 @@ func (p *parser) fromASFF(el *asffFinding) (cloudsecurity.Observation, string, b
 		field string
 		v     *flexTime
 	}{{"UpdatedAt", &el.UpdatedAt}, {"CreatedAt", &el.CreatedAt}} {
-		if t.v.err != nil {
-			return o, "", false, wrapField(t.field, t.v.err)
+		if !t.v.set {
+			continue
 		}
-		if t.v.set {
-			o.ObservedAt, found = t.v.t, true
-			break
+		tm, err := t.v.get()
+		if err != nil {
+			return o, "", false, wrapField(t.field, err)
 		}
+		o.ObservedAt, found = tm, true
+		break
 	}
 	if !found {
 		return o, "", false, missing("UpdatedAt")

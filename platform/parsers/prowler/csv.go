@@ -25,6 +25,7 @@ const (
 	colAccount
 	colAccountName
 	colOrganization
+	colAccountTags
 	colRegion
 	colResourceUID
 	colResourceArn
@@ -62,6 +63,7 @@ var csvHeaderNames = [numColumns][]string{
 	colAccount:         {"ACCOUNT_UID", "ACCOUNT_ID", "SUBSCRIPTION", "PROJECT_ID"},
 	colAccountName:     {"ACCOUNT_NAME"},
 	colOrganization:    {"ACCOUNT_ORGANIZATION_UID", "ACCOUNT_ORGANIZATION_NAME", "ACCOUNT_ORGANIZATION", "ACCOUNT_ORG", "TENANT_DOMAIN"},
+	colAccountTags:     {"ACCOUNT_TAGS"},
 	colRegion:          {"REGION", "LOCATION"},
 	colResourceUID:     {"RESOURCE_UID"},
 	colResourceArn:     {"RESOURCE_ARN"},
@@ -276,6 +278,7 @@ func fromCSV(l *csvLayout, rec []string) (cloudsecurity.Observation, error) {
 	o.ResourceTags = parseTagCell(l.raw(rec, colResourceTags))
 	o.AccountName = l.get(rec, colAccountName)
 	o.Organization = l.get(rec, colOrganization)
+	o.AccountTags = parseTagCell(l.raw(rec, colAccountTags)) // "key=value | key=value", as RESOURCE_TAGS
 	o.ToolVersion = l.get(rec, colVersion)
 	o.FindingUID = l.get(rec, colFindingUID)
 	o.CheckTitle = l.raw(rec, colCheckTitle)

@@ -219,6 +219,12 @@ func detectCSV(head []byte) (Format, error) {
 	if err != nil && !errors.Is(err, io.EOF) {
 		return "", fmt.Errorf("%w: neither JSON nor a ';'-separated header: %v", ErrUnknownFormat, err)
 	}
+	if isComplianceHeader(header) {
+		if _, err := readComplianceHeader(header); err != nil {
+			return "", fmt.Errorf("%w: a Prowler compliance report (REQUIREMENTS_ID column) that lacks columns: %s", ErrUnknownFormat, strings.TrimPrefix(err.Error(), ErrMalformed.Error()+": "))
+		}
+		return FormatComplianceCSV, nil
+	}
 	if _, err := readCSVHeader(header); err != nil {
 		reason := strings.TrimPrefix(err.Error(), ErrMalformed.Error()+": ")
 		if len(header) == 1 && strings.Count(header[0], ",") > 2 {

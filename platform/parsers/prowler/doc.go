@@ -1,8 +1,9 @@
 // Package prowler reads Prowler's reports into domain observations
 // (cloudsecurity.Observation): one per result Prowler reported, one check
 // on one resource in one account and region. It is pure (bytes in,
-// observations out; it imports only the standard library and domain) and
-// streaming.
+// observations out; it imports only the standard library, domain and
+// github.com/go-json-experiment/json, the decoder that became
+// encoding/json/v2) and streaming.
 //
 // # Formats
 //
@@ -38,7 +39,9 @@
 //
 // # Parsing and limits
 //
-// Parse decodes one JSON array element, or one CSV record, at a time and
+// Parse decodes one JSON array element (a jsontext stream decoded into
+// typed structs, accepting what encoding/json accepted: keys in any case,
+// duplicate keys, invalid UTF-8), or one CSV record, at a time and
 // calls emit for it: memory is bounded by MaxElementBytes (4 MiB, one
 // element or record), the read buffers and the Summary's sets
 // (MaxDistinctChecks, MaxDistinctAccounts), not by the report's size; it

@@ -27,7 +27,7 @@ const (
 )
 
 // Formats lists every format, in the order Detect reports them.
-var Formats = []Format{FormatOCSF, FormatNativeJSON, FormatCSV, FormatASFF}
+var Formats = []Format{FormatOCSF, FormatNativeJSON, FormatCSV, FormatASFF, FormatComplianceCSV}
 
 // Tool is the scanner name every observation carries.
 const Tool = "prowler"
@@ -40,14 +40,19 @@ const (
 	ContentTypeNativeJSON = "application/vnd.prowler.v3+json"
 	ContentTypeASFF       = "application/vnd.prowler.asff+json"
 	ContentTypeCSV        = "text/csv"
+	// ContentTypeComplianceCSV names Prowler's compliance CSV (ours: a
+	// compliance report is text/csv too, told from a findings CSV by its
+	// REQUIREMENTS_ID column when detected).
+	ContentTypeComplianceCSV = "application/vnd.prowler.compliance+csv"
 )
 
 var contentTypes = map[string]Format{
-	ContentTypeOCSF:       FormatOCSF,
-	ContentTypeNativeJSON: FormatNativeJSON,
-	ContentTypeASFF:       FormatASFF,
-	ContentTypeCSV:        FormatCSV,
-	"application/csv":     FormatCSV,
+	ContentTypeOCSF:          FormatOCSF,
+	ContentTypeNativeJSON:    FormatNativeJSON,
+	ContentTypeASFF:          FormatASFF,
+	ContentTypeCSV:           FormatCSV,
+	"application/csv":        FormatCSV,
+	ContentTypeComplianceCSV: FormatComplianceCSV,
 }
 
 var detectedContentTypes = map[string]bool{
@@ -74,6 +79,8 @@ func (f Format) ContentTypes() []string {
 		return []string{ContentTypeASFF}
 	case FormatCSV:
 		return []string{ContentTypeCSV, "application/csv"}
+	case FormatComplianceCSV:
+		return []string{ContentTypeComplianceCSV}
 	}
 	return nil
 }
@@ -128,6 +135,9 @@ var formatAliases = map[string]Format{
 	"prowler-asff": FormatASFF,
 	"asff":         FormatASFF,
 	"json-asff":    FormatASFF, // Prowler's own output mode name
+	// Prowler's compliance reports (compliance_csv.go).
+	"prowler-compliance-csv": FormatComplianceCSV,
+	"compliance-csv":         FormatComplianceCSV,
 }
 
 // ParseFormat maps a format name (a ?format= or --format value) to a
@@ -137,5 +147,5 @@ func ParseFormat(name string) (Format, error) {
 	if f, ok := formatAliases[strings.ToLower(strings.TrimSpace(name))]; ok {
 		return f, nil
 	}
-	return "", fmt.Errorf("%w %q (known: prowler-ocsf, prowler-json, prowler-csv, prowler-asff)", ErrUnknownFormatName, name)
+	return "", fmt.Errorf("%w %q (known: prowler-ocsf, prowler-json, prowler-csv, prowler-asff, prowler-compliance-csv)", ErrUnknownFormatName, name)
 }

@@ -2,49 +2,78 @@ package prowler
 
 import (
 	"bytes"
-	"encoding/json"
+	"errors"
 	"fmt"
+	"reflect"
 	"strconv"
 	"time"
+
+	"github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 )
+
+// The types below decode themselves from the jsontext stream
+// (UnmarshalJSONFrom), keeping what encoding/json passed their
+// UnmarshalJSON methods before decision 35: the raw value, strings without
+// escapes taken as they are.
+
+// typeError is a JSON value of a kind a field does not take; jsonError
+// names the field.
+type typeError struct {
+	kind   jsontext.Kind
+	goType reflect.Type
+}
+
+func (e *typeError) Error() string {
+	return fmt.Sprintf("a JSON %s where the format has %s", kindName(e.kind), e.goType)
+}
 
 // flexTime is a time Prowler writes as Unix seconds (OCSF time,
 // created_time in 4.5+) or as an ISO 8601 string (time_dt, event_time,
-// created_time in 4.0-4.4, v3 AssessmentStartTime). A value that is not a
-// time is kept as an error for the converter to report with its field.
+// created_time in 4.0-4.4, v3 AssessmentStartTime). It is parsed on first
+// use (get): a finding names up to five times and the converter reads the
+// first that is set. A value that is not a time is an error of get, for the
+// converter to report with its field.
 type flexTime struct {
-	set bool
-	t   time.Time
-	err error
+	set    bool
+	raw    string // the string, or the value as written
+	quoted bool   // raw was a JSON string
+	parsed bool   // t and err hold raw's time
+	t      time.Time
+	err    error
 }
 
-func (ft *flexTime) UnmarshalJSON(b []byte) error {
-	b = bytes.TrimSpace(b)
-	*ft = flexTime{}
-	if len(b) == 0 || bytes.Equal(b, []byte("null")) {
-		return nil
-	}
-	ft.set = true
-	if b[0] == '"' {
-		s, err := unquote(b)
-		if err != nil {
-			ft.err = fmt.Errorf("%w: %v", ErrInvalidValue, err)
-			return nil
-		}
-		if s == "" {
-			ft.set = false
-			return nil
-		}
-		ft.t, ft.err = parseTime(s)
-		return nil
-	}
-	f, err := strconv.ParseFloat(string(b), 64)
+func (ft *flexTime) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
+	b, err := dec.ReadValue()
 	if err != nil {
-		ft.err = fmt.Errorf("%w: %s is not a time (want ISO 8601 or Unix seconds)", ErrInvalidValue, truncateForError(b))
+		return err
+	}
+	*ft = flexTime{}
+	if len(b) == 0 || b[0] == 'n' {
 		return nil
 	}
-	ft.t, ft.err = epochTime(f, string(b))
+	if b[0] == '"' {
+		s, _ := unquote(b)
+		*ft = flexTime{set: s != "", raw: s, quoted: true}
+		return nil
+	}
+	*ft = flexTime{set: true, raw: string(b)}
 	return nil
+}
+
+// get returns the time, parsing it the first time.
+func (ft *flexTime) get() (time.Time, error) {
+	if !ft.parsed {
+		ft.parsed = true
+		if ft.quoted {
+			ft.t, ft.err = parseTime(ft.raw)
+		} else if f, err := strconv.ParseFloat(ft.raw, 64); err != nil {
+			ft.err = fmt.Errorf("%w: %s is not a time (want ISO 8601 or Unix seconds)", ErrInvalidValue, truncateForError([]byte(ft.raw)))
+		} else {
+			ft.t, ft.err = epochTime(f, ft.raw)
+		}
+	}
+	return ft.t, ft.err
 }
 
 // flexStrings is a list Prowler writes as a JSON array of strings (5.x) or
@@ -52,26 +81,127 @@ func (ft *flexTime) UnmarshalJSON(b []byte) error {
 // forensics-ready").
 type flexStrings []string
 
-func (fs *flexStrings) UnmarshalJSON(b []byte) error {
-	b = bytes.TrimSpace(b)
+func (fs *flexStrings) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 	*fs = nil
-	if len(b) == 0 || bytes.Equal(b, []byte("null")) {
-		return nil
-	}
-	if b[0] == '"' {
+	switch kind := dec.PeekKind(); kind {
+	case 'n':
+		_, err := dec.ReadToken()
+		return err
+	case '"':
+		b, err := dec.ReadValue()
+		if err != nil {
+			return err
+		}
 		s, err := unquote(b)
 		if err != nil {
 			return err
 		}
 		*fs = splitList(s)
 		return nil
+	case '[':
+		list, err := readStringArray(dec)
+		if err != nil {
+			return err
+		}
+		*fs = list
+		return nil
+	case 0:
+		_, err := dec.ReadToken()
+		return err
+	default:
+		return &typeError{kind: kind, goType: reflect.TypeFor[[]string]()}
 	}
-	var list []string
-	if err := json.Unmarshal(b, &list); err != nil {
+}
+
+// readStringArray reads a JSON array of strings (null is "", as
+// encoding/json decoded it into a new []string); the next token must be
+// its '['.
+func readStringArray(dec *jsontext.Decoder) ([]string, error) {
+	if _, err := dec.ReadToken(); err != nil {
+		return nil, err
+	}
+	var buf [16]string // one allocation for the list, not one per growth
+	list := buf[:0]
+	for {
+		switch kind := dec.PeekKind(); kind {
+		case ']':
+			_, err := dec.ReadToken()
+			return append([]string{}, list...), err
+		case '"', 'n':
+			tok, err := dec.ReadToken()
+			if err != nil {
+				return nil, err
+			}
+			s := ""
+			if kind == '"' {
+				s = tok.String()
+			}
+			list = append(list, s)
+		case 0:
+			_, err := dec.ReadToken()
+			return nil, err
+		default:
+			return nil, &typeError{kind: kind, goType: reflect.TypeFor[string]()}
+		}
+	}
+}
+
+// jsonCompliance is a compliance object (framework → requirement ids: OCSF
+// unmapped.compliance, Prowler 3 Compliance) decoded from the token stream
+// without reflection; it is the largest object of a finding the parser
+// keeps. It decodes as encoding/json decoded a map[string][]string: null
+// empties it, a second object for the same field adds to it, a framework
+// named twice keeps the last list.
+type jsonCompliance map[string][]string
+
+func (c *jsonCompliance) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
+	switch kind := dec.PeekKind(); kind {
+	case '{':
+	case 'n':
+		*c = nil
+		_, err := dec.ReadToken()
+		return err
+	case 0:
+		_, err := dec.ReadToken()
+		return err
+	default:
+		return &typeError{kind: kind, goType: reflect.TypeFor[map[string][]string]()}
+	}
+	if _, err := dec.ReadToken(); err != nil {
 		return err
 	}
-	*fs = list
-	return nil
+	if *c == nil {
+		*c = jsonCompliance{}
+	}
+	for {
+		if dec.PeekKind() == '}' {
+			_, err := dec.ReadToken()
+			return err
+		}
+		name, err := dec.ReadToken()
+		if err != nil {
+			return err
+		}
+		framework := name.String()
+		switch kind := dec.PeekKind(); kind {
+		case '[':
+			ids, err := readStringArray(dec)
+			if err != nil {
+				return err
+			}
+			(*c)[framework] = ids
+		case 'n':
+			if _, err := dec.ReadToken(); err != nil {
+				return err
+			}
+			(*c)[framework] = nil
+		case 0:
+			_, err := dec.ReadToken()
+			return err
+		default:
+			return &typeError{kind: kind, goType: reflect.TypeFor[[]string]()}
+		}
+	}
 }
 
 // flexTags is a tag set written as an object ({"k": "v"}), or as a list of
@@ -79,10 +209,13 @@ func (fs *flexStrings) UnmarshalJSON(b []byte) error {
 // (Prowler 3 JSON ResourceTags).
 type flexTags map[string]string
 
-func (ft *flexTags) UnmarshalJSON(b []byte) error {
-	b = bytes.TrimSpace(b)
+func (ft *flexTags) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
+	b, err := dec.ReadValue()
+	if err != nil {
+		return err
+	}
 	*ft = nil
-	if len(b) == 0 || bytes.Equal(b, []byte("null")) {
+	if len(b) == 0 || b[0] == 'n' {
 		return nil
 	}
 	tags := map[string]string{}
@@ -101,7 +234,7 @@ func (ft *flexTags) UnmarshalJSON(b []byte) error {
 	}
 	if b[0] == '{' {
 		var m map[string]any
-		if err := json.Unmarshal(b, &m); err != nil {
+		if err := unmarshalValue(b, &m); err != nil {
 			return err
 		}
 		for k, v := range m {
@@ -109,7 +242,7 @@ func (ft *flexTags) UnmarshalJSON(b []byte) error {
 		}
 	} else {
 		var list []map[string]any
-		if err := json.Unmarshal(b, &list); err != nil {
+		if err := unmarshalValue(b, &list); err != nil {
 			return err
 		}
 		for _, item := range list {
@@ -137,15 +270,27 @@ func (ft *flexTags) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
+// unmarshalValue decodes a value the decoder has already read, a value of
+// the wrong type reported as a typeError.
+func unmarshalValue(b []byte, v any) error {
+	err := json.Unmarshal(b, v, decodeOptions)
+	var sem *json.SemanticError
+	if errors.As(err, &sem) && sem.GoType != nil {
+		return &typeError{kind: sem.JSONKind, goType: sem.GoType}
+	}
+	return err
+}
+
 // unquote reads a JSON string the decoder has already validated; only
-// strings with escapes need the full decoder.
+// strings with escapes need decoding (invalid UTF-8 in them becomes
+// U+FFFD, as encoding/json did).
 func unquote(b []byte) (string, error) {
 	if len(b) >= 2 && b[0] == '"' && b[len(b)-1] == '"' && bytes.IndexByte(b, '\\') < 0 {
 		return string(b[1 : len(b)-1]), nil
 	}
-	var s string
-	err := json.Unmarshal(b, &s)
-	return s, err
+	// The only error left is invalid UTF-8, already replaced in out.
+	out, _ := jsontext.AppendUnquote(nil, b)
+	return string(out), nil
 }
 
 func truncateForError(b []byte) string {

@@ -11,21 +11,21 @@ import (
 // Tenant_Domain, ResourceId and ResourceName; GCP ones ProjectId, Location,
 // ResourceId and ResourceName.
 type nativeFinding struct {
-	AssessmentStartTime flexTime            `json:"AssessmentStartTime"`
-	FindingUniqueID     string              `json:"FindingUniqueId"`
-	Provider            string              `json:"Provider"`
-	CheckID             string              `json:"CheckID"`
-	CheckTitle          string              `json:"CheckTitle"`
-	ServiceName         string              `json:"ServiceName"`
-	Status              string              `json:"Status"`
-	StatusExtended      string              `json:"StatusExtended"`
-	Severity            string              `json:"Severity"`
-	ResourceType        string              `json:"ResourceType"`
-	Description         string              `json:"Description"`
-	Risk                string              `json:"Risk"`
-	RelatedURL          string              `json:"RelatedUrl"`
-	Compliance          map[string][]string `json:"Compliance"`
-	Categories          flexStrings         `json:"Categories"`
+	AssessmentStartTime flexTime       `json:"AssessmentStartTime"`
+	FindingUniqueID     string         `json:"FindingUniqueId"`
+	Provider            string         `json:"Provider"`
+	CheckID             string         `json:"CheckID"`
+	CheckTitle          string         `json:"CheckTitle"`
+	ServiceName         string         `json:"ServiceName"`
+	Status              string         `json:"Status"`
+	StatusExtended      string         `json:"StatusExtended"`
+	Severity            string         `json:"Severity"`
+	ResourceType        string         `json:"ResourceType"`
+	Description         string         `json:"Description"`
+	Risk                string         `json:"Risk"`
+	RelatedURL          string         `json:"RelatedUrl"`
+	Compliance          jsonCompliance `json:"Compliance"`
+	Categories          flexStrings    `json:"Categories"`
 	Remediation         struct {
 		Code struct {
 			NativeIaC string `json:"NativeIaC"`
@@ -72,13 +72,12 @@ func (p *parser) fromNative(el *nativeFinding) (cloudsecurity.Observation, strin
 	if o.AccountUID = firstNonEmpty(el.AccountID, el.Subscription, el.ProjectID); o.AccountUID == "" {
 		return o, "", false, missing("AccountId")
 	}
-	if el.AssessmentStartTime.err != nil {
-		return o, "", false, wrapField("AssessmentStartTime", el.AssessmentStartTime.err)
-	}
 	if !el.AssessmentStartTime.set {
 		return o, "", false, missing("AssessmentStartTime")
 	}
-	o.ObservedAt = el.AssessmentStartTime.t
+	if o.ObservedAt, err = el.AssessmentStartTime.get(); err != nil {
+		return o, "", false, wrapField("AssessmentStartTime", err)
+	}
 	o.Region = regionFor(o.Provider, firstNonEmpty(el.Region, strings.ToLower(el.Location)))
 	o.ResourceUID = firstNonEmpty(el.ResourceArn, el.ResourceID)
 	o.ResourceName = firstNonEmpty(el.ResourceName, el.ResourceID)
@@ -97,9 +96,7 @@ func (p *parser) fromNative(el *nativeFinding) (cloudsecurity.Observation, strin
 	o.Risk = el.Risk
 	o.Categories = nonEmpty(el.Categories)
 	var c compliance
-	for fw, ids := range el.Compliance {
-		c.add(fw, ids...)
-	}
+	c.addAll(el.Compliance)
 	o.Compliance = c
 
 	var tx texts

@@ -258,6 +258,41 @@ func parseTagCell(s string) map[string]string {
 // ids and frameworks and repeated ids.
 type compliance map[string][]string
 
+// addAll adds a report's compliance object. A framework seen for the
+// first time whose ids are already clean (trimmed, non-empty, no repeats:
+// Prowler's always are) keeps the decoded list instead of a copy.
+func (c *compliance) addAll(m map[string][]string) {
+	for fw, ids := range m {
+		if _, seen := (*c)[fw]; !seen && fw != "" && isTrimmed(fw) && cleanIDs(ids) {
+			if *c == nil {
+				*c = compliance{}
+			}
+			(*c)[fw] = ids
+			continue
+		}
+		c.add(fw, ids...)
+	}
+}
+
+func isTrimmed(s string) bool { return strings.TrimSpace(s) == s }
+
+func cleanIDs(ids []string) bool {
+	if len(ids) == 0 {
+		return false
+	}
+	for i, id := range ids {
+		if id == "" || !isTrimmed(id) {
+			return false
+		}
+		for _, before := range ids[:i] {
+			if before == id {
+				return false
+			}
+		}
+	}
+	return true
+}
+
 func (c *compliance) add(framework string, ids ...string) {
 	fw := strings.TrimSpace(framework)
 	if fw == "" {

@@ -27,13 +27,13 @@ type ocsfFinding struct {
 	StatusCode   string `json:"status_code"`
 	StatusDetail string `json:"status_detail"`
 	Unmapped     struct {
-		RelatedURL     string              `json:"related_url"`
-		AdditionalURLs flexStrings         `json:"additional_urls"`
-		Categories     flexStrings         `json:"categories"`
-		Compliance     map[string][]string `json:"compliance"`
-		ScanID         string              `json:"scan_id"`
-		ProviderUID    string              `json:"provider_uid"`
-		Provider       string              `json:"provider"`
+		RelatedURL     string         `json:"related_url"`
+		AdditionalURLs flexStrings    `json:"additional_urls"`
+		Categories     flexStrings    `json:"categories"`
+		Compliance     jsonCompliance `json:"compliance"`
+		ScanID         string         `json:"scan_id"`
+		ProviderUID    string         `json:"provider_uid"`
+		Provider       string         `json:"provider"`
 	} `json:"unmapped"`
 	FindingInfo struct {
 		CreatedTime   flexTime `json:"created_time"`
@@ -56,8 +56,9 @@ type ocsfFinding struct {
 	ClassUID int `json:"class_uid"`
 	Cloud    *struct {
 		Account struct {
-			Name string `json:"name"`
-			UID  string `json:"uid"`
+			Name   string   `json:"name"`
+			UID    string   `json:"uid"`
+			Labels []string `json:"labels"`
 		} `json:"account"`
 		Org struct {
 			Name string `json:"name"`
@@ -122,6 +123,7 @@ func (p *parser) fromOCSF(el *ocsfFinding) (cloudsecurity.Observation, string, b
 	if el.Cloud != nil {
 		cloudProvider, cloudRegion, cloudAccount = el.Cloud.Provider, el.Cloud.Region, strings.TrimSpace(el.Cloud.Account.UID)
 		o.AccountName = strings.TrimSpace(el.Cloud.Account.Name)
+		o.AccountTags = labelsToTags(el.Cloud.Account.Labels)
 		o.Organization = firstNonEmpty(el.Cloud.Org.UID, el.Cloud.Org.Name)
 	}
 	o.Organization = firstNonEmpty(o.Organization, el.Metadata.TenantUID)
@@ -181,13 +183,15 @@ func (p *parser) fromOCSF(el *ocsfFinding) (cloudsecurity.Observation, string, b
 		{"finding_info.created_time", &el.FindingInfo.CreatedTime},
 		{"finding_info.created_time_dt", &el.FindingInfo.CreatedTimeDT},
 	} {
-		if t.v.err != nil {
-			return o, "", false, wrapField(t.field, t.v.err)
+		if !t.v.set {
+			continue
 		}
-		if t.v.set {
-			o.ObservedAt, found = t.v.t, true
-			break
+		tm, err := t.v.get()
+		if err != nil {
+			return o, "", false, wrapField(t.field, err)
 		}
+		o.ObservedAt, found = tm, true
+		break
 	}
 	if !found {
 		return o, "", false, missing("time")
@@ -201,9 +205,7 @@ func (p *parser) fromOCSF(el *ocsfFinding) (cloudsecurity.Observation, string, b
 	o.FindingUID = strings.TrimSpace(el.FindingInfo.UID)
 	o.Categories = nonEmpty(el.Unmapped.Categories)
 	var c compliance
-	for fw, ids := range el.Unmapped.Compliance {
-		c.add(fw, ids...)
-	}
+	c.addAll(el.Unmapped.Compliance)
 	o.Compliance = c
 
 	var tx texts

@@ -327,6 +327,8 @@ func Parse(ctx context.Context, r io.Reader, f Format, emit func(cloudsecurity.O
 		err = parseJSONArray(p, p.fromASFF)
 	case FormatCSV:
 		err = p.parseCSV()
+	case FormatComplianceCSV:
+		err = p.parseComplianceCSV()
 	}
 	return p.sum.finish(), p.classify(err)
 }
