@@ -296,6 +296,8 @@ func TestOpenAPIContract(t *testing.T) {
 	c.get(t, "/api/v1/dashboard/summary", 400, docInvalid, api.HeaderMinPosition, "abc")
 
 	// Muting rules, and the triage of imported findings.
+	kevContract(t, c)
+	indicatorContract(t, c)
 	mutingContract(t, c, env)
 	assetsContract(t, c) // openapi_contract_assets_test.go
 	accountsContract(t, c, env)

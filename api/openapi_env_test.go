@@ -21,22 +21,26 @@ import (
 	"github.com/cspm-es/cspm-es/commands"
 	cscmd "github.com/cspm-es/cspm-es/commands/cloudsecurity"
 	platformcmd "github.com/cspm-es/cspm-es/commands/platform"
+	ticmd "github.com/cspm-es/cspm-es/commands/threatintel"
 	vulncmd "github.com/cspm-es/cspm-es/commands/vulnerabilities"
 	"github.com/cspm-es/cspm-es/eventstore"
 	"github.com/cspm-es/cspm-es/eventstore/sqlite"
 	"github.com/cspm-es/cspm-es/platform/dbregistry"
+	"github.com/cspm-es/cspm-es/platform/parsers"
 	"github.com/cspm-es/cspm-es/platform/readmodel"
 	"github.com/cspm-es/cspm-es/platform/readmodel/sqlitestore"
 	"github.com/cspm-es/cspm-es/projections"
 	cloudsecurityproj "github.com/cspm-es/cspm-es/projections/cloudsecurity"
 	orchestrationproj "github.com/cspm-es/cspm-es/projections/orchestration"
 	platformproj "github.com/cspm-es/cspm-es/projections/platform"
+	threatintelproj "github.com/cspm-es/cspm-es/projections/threatintel"
 	vulnproj "github.com/cspm-es/cspm-es/projections/vulnerabilities"
 	"github.com/cspm-es/cspm-es/queries"
 	csquery "github.com/cspm-es/cspm-es/queries/cloudsecurity"
 	orchquery "github.com/cspm-es/cspm-es/queries/orchestration"
 	platformquery "github.com/cspm-es/cspm-es/queries/platform"
 	"github.com/cspm-es/cspm-es/queries/queriestest"
+	tiquery "github.com/cspm-es/cspm-es/queries/threatintel"
 	vulnquery "github.com/cspm-es/cspm-es/queries/vulnerabilities"
 )
 
@@ -61,6 +65,8 @@ func fullDeps(t *testing.T) api.Deps {
 		Relay:       fakeRelay{},
 		Keys:        &keyService{},
 		Audit:       &fakeAudit{},
+		ThreatIntel: fakeThreatIntel{},
+		Indicators:  fakeIndicators{},
 		Accounts:    fakeAccounts{},
 		Metrics:     prometheus.NewRegistry(),
 		// Vulnerabilities (images, occurrences, the catalog).
@@ -117,7 +123,8 @@ func newContractEnv(t *testing.T, mutate ...func(*api.ServerConfig, *api.Deps)) 
 		cloudassetsproj.NewAssets(),
 		cloudsecurityproj.NewCompliance(),
 		cloudsecurityproj.NewAccounts(),
-		vulnproj.New())
+		vulnproj.New(),
+		threatintelproj.NewKEV(), threatintelproj.NewIndicators(), threatintelproj.NewCorrelation())
 	env := &contractEnv{store: store, projects: proj, admin: &contractAdmin{}}
 	codec := eventstore.NewDomainCodec()
 	kit := commands.NewKit(store, codec, time.Now)
@@ -134,7 +141,8 @@ func newContractEnv(t *testing.T, mutate ...func(*api.ServerConfig, *api.Deps)) 
 	commandModules.CloudSecurityCommands = cscmd.New(kit).WithImports(reportParsers{}, store).
 		WithImportedFindings(importedFindings(queryService.CloudSecurityQueries.(*csquery.Service))).
 		WithInventories(inventoryPort{h: cacmd.New(kit, inventoryParsers{}, store)}).
-		WithScanImports(contractScanImports{vulncmd.New(kit, queriestest.TrivyParsers{}, store)})
+		WithScanImports(contractScanImports{vulncmd.New(kit, queriestest.TrivyParsers{}, store)}).
+		WithFormatImporter(parsers.KEVFormats, contractKEVImporter(ticmd.New(kit).WithFeeds(parsers.Registry{})))
 	deps := api.Deps{
 		Commands: commandModules,
 		Auth:     testAuth,
@@ -160,8 +168,10 @@ func newContractEnv(t *testing.T, mutate ...func(*api.ServerConfig, *api.Deps)) 
 			Events: store,
 			State:  func(evs []eventstore.RecordedEvent) (any, error) { return commands.State(codec, evs) },
 		}),
-		Metrics:         prometheus.NewRegistry(),
 		Vulnerabilities: vulnquery.New(proj.stores[dbregistry.VULNERABILITIES]),
+		ThreatIntel:     tiquery.New(proj.stores[dbregistry.THREAT_INTELLIGENCE]),
+		Indicators:      indicatorService{ticmd.New(kit), tiquery.New(proj.stores[dbregistry.THREAT_INTELLIGENCE])},
+		Metrics:         prometheus.NewRegistry(),
 	}
 	accountQueries := queryService.CloudSecurityQueries.(*csquery.Service)
 	deps.Accounts = contractAccounts{cscmd.New(kit).WithKnownAccounts(accountQueries), accountQueries}
@@ -201,7 +211,7 @@ func newSyncProjector(t *testing.T, store *sqlite.Store, reg *dbregistry.Registr
 	t.Helper()
 	ctx := context.Background()
 	consts := []dbregistry.Constant{dbregistry.ORCHESTRATION, dbregistry.CLOUD_SECURITY, dbregistry.PLATFORM, dbregistry.CLOUD_ASSETS,
-		dbregistry.VULNERABILITIES}
+		dbregistry.VULNERABILITIES, dbregistry.THREAT_INTELLIGENCE}
 	names := make([]string, len(consts))
 	for i, c := range consts {
 		names[i] = reg.Name(c)

@@ -279,6 +279,12 @@ func QueryReads() map[string][]string {
 		// Muting rules.
 		"GET /api/v1/muting-rules":     readsMutingRules,
 		"GET /api/v1/muting-rules/:id": readsMutingRules,
+		// Threat intelligence.
+		"GET /api/v1/kev":                    readsKEV,
+		"GET /api/v1/kev/:cve":               readsKEV,
+		"GET /api/v1/indicators":             readsIndicators,
+		"GET /api/v1/indicators/:id":         readsIndicators,
+		"GET /api/v1/indicators/:id/matches": readsIndicatorMatches,
 		// Assets.
 		"GET /api/v1/assets":     readsAssets,
 		"GET /api/v1/assets/:id": readsAssets,

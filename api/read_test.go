@@ -20,6 +20,7 @@ import (
 	cloudsecurityproj "github.com/cspm-es/cspm-es/projections/cloudsecurity"
 	orchestrationproj "github.com/cspm-es/cspm-es/projections/orchestration"
 	platformproj "github.com/cspm-es/cspm-es/projections/platform"
+	threatintelproj "github.com/cspm-es/cspm-es/projections/threatintel"
 	"github.com/cspm-es/cspm-es/queries"
 	csquery "github.com/cspm-es/cspm-es/queries/cloudsecurity"
 	orchquery "github.com/cspm-es/cspm-es/queries/orchestration"
@@ -358,9 +359,10 @@ func TestQueryReadsAreProjectionNames(t *testing.T) {
 		cloudsecurityproj.FindingsName, platformproj.DashboardName, platformproj.AuditLogName,
 		cloudassetsproj.AssetsName,
 		cloudsecurityproj.ComplianceName,
-		cloudsecurityproj.AccountsName}
+		cloudsecurityproj.AccountsName,
+		threatintelproj.KEVName, threatintelproj.IndicatorsName, threatintelproj.CorrelationName}
 	reads := api.QueryReads()
-	require.Len(t, reads, 11+2+3+2) // + assets, compliance, accounts
+	require.Len(t, reads, 11+2+3+2+5) // + assets, compliance, accounts, threat intelligence
 	for route, names := range reads {
 		require.NotEmpty(t, names, route)
 		for _, n := range names {

@@ -150,6 +150,23 @@ func (s *Server) routeTable() []Route {
 		add(http.MethodGet, v1+"/vulnerabilities/:id", viewer, TeamCollection, "getVulnerability", s.getVulnerability)
 	}
 
+	// Queries: threatintel (the KEV catalogue: public data, any team).
+	if s.deps.ThreatIntel != nil {
+		add(http.MethodGet, v1+"/kev", viewer, Teamless, "listKEV", s.listKEV)
+		add(http.MethodGet, v1+"/kev/:cve", viewer, Teamless, "getKEV", s.getKEV)
+	}
+
+	// Indicators of compromise (threatintel): a team's own.
+	if s.deps.Indicators != nil {
+		add(http.MethodPost, v1+"/indicators", analyst, TeamCollection, "createIndicator", s.createIndicator)
+		add(http.MethodPut, v1+"/indicators/:id", analyst, TeamResource, "updateIndicator", s.updateIndicator)
+		add(http.MethodDelete, v1+"/indicators/:id", analyst, TeamResource, "revokeIndicator", s.revokeIndicator)
+		add(http.MethodPost, v1+"/indicators/:id/observe", analyst, TeamResource, "observeIndicator", s.observeIndicator)
+		add(http.MethodGet, v1+"/indicators", viewer, TeamCollection, "listIndicators", s.listIndicators)
+		add(http.MethodGet, v1+"/indicators/:id", viewer, TeamResource, "getIndicator", s.getIndicator)
+		add(http.MethodGet, v1+"/indicators/:id/matches", viewer, TeamResource, "indicatorMatches", s.indicatorMatches)
+	}
+
 	// API keys (platform).
 	if s.deps.Keys != nil {
 		add(http.MethodPost, v1+"/keys", admin, TeamCollection, "createKey", s.createKey)

@@ -185,6 +185,7 @@ func (s *Server) getMutingRule(c echo.Context) error {
 const (
 	paramFormat   = "format"
 	paramFileName = "file_name"
+	paramForce    = "force" // a KEV feed: lift the mass-withdrawal guard
 	paramTable    = "table" // inventory formats (docs/assets.md)
 	paramSync     = "sync"
 )
@@ -195,13 +196,16 @@ const (
 // is ?format=, else the Content-Type's, else detected from its first
 // bytes.
 func (s *Server) importReport(c echo.Context) error {
-	p, err := checkParams(c, []string{paramFormat, paramScanID, paramFileName, paramTable, paramSync}, nil)
+	p, err := checkParams(c, []string{paramFormat, paramScanID, paramFileName, paramTable, paramSync, paramForce}, nil)
 	if err != nil {
 		return err
 	}
 	var cmd cscmd.ImportReport
 	if err := textParams(p, textField{paramFormat, &cmd.Format}, textField{paramScanID, &cmd.ScanID}, textField{paramFileName, &cmd.FileName},
 		textField{paramTable, &cmd.Table}, textField{paramSync, &cmd.Sync}); err != nil {
+		return err
+	}
+	if err := feedImportParams(c, p, &cmd); err != nil {
 		return err
 	}
 	meta, err := s.commandMeta(c)
@@ -225,7 +229,7 @@ func (s *Server) importReport(c echo.Context) error {
 	case res.ArtifactID != "": // a vulnerability scan (Trivy): what it scanned
 		c.Response().Header().Set(echo.HeaderLocation, "/api/v1/images/"+res.ArtifactID)
 	case res.ImportID != "": // a rejection too is an import, recorded (inventories too)
-		c.Response().Header().Set(echo.HeaderLocation, "/api/v1/imports/"+res.ImportID)
+		c.Response().Header().Set(echo.HeaderLocation, importLocation(res))
 	}
 	markReplay(c, res.Duplicate)
 	if err != nil {

@@ -108,6 +108,13 @@ type Deps struct {
 	// nil leaves those routes out. Progress is then required: the audit
 	// log answers min_position.
 	Audit AuditService
+	// ThreatIntel serves GET /api/v1/kev and /api/v1/kev/{cve} (the KEV
+	// catalogue, public); nil leaves those routes out. Progress is then
+	// required.
+	ThreatIntel ThreatIntelQueries
+	// Indicators serves /api/v1/indicators (a team's indicators of
+	// compromise); nil leaves those routes out. Progress is then required.
+	Indicators IndicatorService
 	// Accounts serves /api/v1/accounts (cloud accounts); nil leaves those
 	// routes out. Progress is then required: the reads answer min_position.
 	Accounts AccountService
@@ -172,6 +179,9 @@ func NewServer(cfg ServerConfig, deps Deps) *Server {
 	}
 	if deps.Vulnerabilities != nil && deps.Progress == nil {
 		panic("api.NewServer: Deps.Vulnerabilities without Deps.Progress")
+	}
+	if (deps.ThreatIntel != nil || deps.Indicators != nil) && deps.Progress == nil {
+		panic("api.NewServer: Deps.ThreatIntel or Deps.Indicators without Deps.Progress")
 	}
 	if deps.Audit != nil && deps.Progress == nil {
 		panic("api.NewServer: Deps.Audit without Deps.Progress")

@@ -51,10 +51,14 @@ func MutingRuleCall(name, ruleID string, body any) Call {
 	return Call{Name: name, TargetID: ruleID, Body: body, StreamID: MutingRuleStreamID(ruleID), Type: StreamTypeMutingRule}
 }
 
+// IndicatorStreamPrefix starts the stream id of an indicator of
+// compromise ("indicator-<id>", commands/threatintel).
+const IndicatorStreamPrefix = "indicator-"
+
 // AggregateID is the id inside a stream id ("scan-<id>", "finding-<id>",
 // "mutingrule-<id>", "account-<id>").
 func AggregateID(streamID string) string {
-	for _, prefix := range []string{scanStreamPrefix, findingStreamPrefix, mutingRuleStreamPrefix, accountStreamPrefix} {
+	for _, prefix := range []string{scanStreamPrefix, findingStreamPrefix, mutingRuleStreamPrefix, accountStreamPrefix, IndicatorStreamPrefix} {
 		if id, ok := strings.CutPrefix(streamID, prefix); ok {
 			return id
 		}

@@ -5,6 +5,7 @@ import (
 	"github.com/cspm-es/cspm-es/domain/cloudassets"
 	"github.com/cspm-es/cspm-es/domain/cloudsecurity"
 	"github.com/cspm-es/cspm-es/domain/orchestration"
+	"github.com/cspm-es/cspm-es/domain/threatintel"
 	"github.com/cspm-es/cspm-es/domain/vulnerabilities"
 )
 
@@ -55,6 +56,19 @@ var domainEvents = []struct {
 	{sample: vulnerabilities.VulnerabilityCataloged{}, version: 1},
 	{sample: vulnerabilities.VulnerabilityUpdated{}, version: 1},
 	{sample: vulnerabilities.ImageTagMoved{}, version: 1},
+
+	// Threat intelligence: the KEV catalogue, indicators of compromise
+	// (docs/threat-intelligence.md).
+	{sample: threatintel.KEVEntryPublished{}, version: 1},
+	{sample: threatintel.KEVEntryUpdated{}, version: 1},
+	{sample: threatintel.KEVEntryWithdrawn{}, version: 1},
+	{sample: threatintel.KEVCatalogueAccepted{}, version: 1},
+	{sample: threatintel.KEVImportRejected{}, version: 1},
+	{sample: threatintel.IndicatorCreated{}, version: 1},
+	{sample: threatintel.IndicatorUpdated{}, version: 1},
+	{sample: threatintel.IndicatorObserved{}, version: 1},
+	{sample: threatintel.IndicatorExpired{}, version: 1},
+	{sample: threatintel.IndicatorRevoked{}, version: 1},
 }
 
 // NewDomainCodec returns a codec that knows every domain event type under

@@ -14,6 +14,7 @@ import (
 	"github.com/cspm-es/cspm-es/domain/cloudassets"
 	"github.com/cspm-es/cspm-es/domain/cloudsecurity"
 	"github.com/cspm-es/cspm-es/domain/orchestration"
+	"github.com/cspm-es/cspm-es/domain/threatintel"
 	"github.com/cspm-es/cspm-es/domain/vulnerabilities"
 	"github.com/cspm-es/cspm-es/eventstore"
 )
@@ -88,6 +89,21 @@ func TestDomainCodecRoundTrip(t *testing.T) {
 		vulnerabilities.VulnerabilityUpdated{Record: vulnerabilities.Record{ID: "CVE-2019-1549", Title: "t2", Severity: vulnerabilities.SeverityMedium},
 			Changed: []string{"title"}, ImportID: "vim-3", UpdatedAt: when, ReportedAt: when},
 		vulnerabilities.ImageTagMoved{Tag: "alpine:3.10", From: "art-0", To: "art-1", ImportID: "vim-1", MovedAt: when},
+		// Threat intelligence.
+		threatintel.KEVEntryPublished{ImportID: "kev-1", CatalogueVersion: "2025.06.09", Entry: kevEntry(when), PublishedAt: when},
+		threatintel.KEVEntryUpdated{ImportID: "kev-1", CatalogueVersion: "2025.06.09", Entry: kevEntry(when),
+			Changed: []string{"knownRansomwareCampaignUse"}, RansomwareConfirmed: true, UpdatedAt: when},
+		threatintel.KEVEntryWithdrawn{ImportID: "kev-1", CatalogueVersion: "2025.06.09", CVEID: "CVE-2025-4664", Entry: kevEntry(when), WithdrawnAt: when},
+		threatintel.KEVCatalogueAccepted{ImportID: "kev-1", Format: "kev-json", FileHash: "sha256:ab", Size: 9, FileName: "kev.json",
+			CatalogueVersion: "2025.06.09", ReleasedAt: when, ContentHash: "sha256:cd", Entries: 23, Published: 9, Updated: 9,
+			Withdrawn: 1, Unchanged: 5, Forced: true, AcceptedAt: when},
+		threatintel.KEVImportRejected{ImportID: "kev-2", Format: "kev-csv", FileHash: "sha256:ef", Size: 3, FileName: "k.csv", Reason: "truncated", RejectedAt: when},
+		threatintel.IndicatorCreated{IndicatorID: "i1", Type: threatintel.TypeDomain, Value: "evil.example", RawValue: "Evil.Example.",
+			Confidence: 80, Source: "feed <x>", Description: "d", ValidFrom: when, ValidUntil: when.Add(time.Hour), CreatedAt: when},
+		threatintel.IndicatorUpdated{IndicatorID: "i1", Confidence: 70, Source: "s", Description: "d", ValidFrom: when, ValidUntil: when.Add(time.Hour), UpdatedAt: when},
+		threatintel.IndicatorObserved{IndicatorID: "i1", Source: "sensor", ObservedAt: when, ValidUntil: when.Add(time.Hour)},
+		threatintel.IndicatorExpired{IndicatorID: "i1", ExpiredAt: when},
+		threatintel.IndicatorRevoked{IndicatorID: "i1", Reason: "fp", RevokedAt: when},
 	}
 	codec := eventstore.NewDomainCodec()
 
@@ -131,4 +147,11 @@ func TestDomainCodecOptionalFieldsOmitted(t *testing.T) {
 	var fields map[string]any
 	require.NoError(t, json.Unmarshal(ne.Data, &fields))
 	assert.NotContains(t, fields, "until", "a suppression with no end stores no until")
+}
+
+func kevEntry(when time.Time) threatintel.KEVEntry {
+	day := time.Date(when.Year(), when.Month(), when.Day(), 0, 0, 0, 0, time.UTC)
+	return threatintel.KEVEntry{CVEID: "CVE-2025-4664", VendorProject: "Google", Product: "Chromium", VulnerabilityName: "n",
+		DateAdded: day, ShortDescription: "s", RequiredAction: "a", DueDate: day, Ransomware: threatintel.RansomwareKnown,
+		Notes: "https://x", CWEs: []string{"CWE-346"}, ForensicTriage: "f"}
 }

@@ -42,7 +42,7 @@ func importCommand() *command {
 		build: func(fs *flag.FlagSet) runFunc {
 			server := fs.String("server", "", "base URL of the running server (default http://<--http-addr>)")
 			timeout := fs.Duration("timeout", 30*time.Minute, "deadline of the upload and import")
-			format := fs.String("format", "", "the report's format: prowler-ocsf, prowler-json, prowler-csv, prowler-asff, prowler-compliance-csv, steampipe-json, trivy-json, trivy-legacy (default: detected)")
+			format := fs.String("format", "", "the report's format: prowler-ocsf, prowler-json, prowler-csv, prowler-asff, prowler-compliance-csv, steampipe-json, trivy-json, trivy-legacy (default: detected); kev-json, kev-csv (the CISA KEV catalogue, admin keys)")
 			scanID := fs.String("scan-id", "", "a requested or running scan the report completes (default: the import creates its scan)")
 			asJSON := fs.Bool("json", false, "print the import's result as JSON")
 			table := fs.String("table", "", "inventory formats: the table the query read (aws_s3_bucket)")
@@ -137,6 +137,10 @@ func importReport(ctx context.Context, inv *invocation, c *apiClient, path, form
 
 func printImport(w io.Writer, path string, res cscmd.ImportResult, delta *orchquery.DeltaList) {
 	tool := strings.TrimSpace(res.Tool + " " + res.ToolVersion)
+	if res.Feed != nil { // a KEV feed: no scan; its diff
+		printFeedImport(w, path, res)
+		return
+	}
 	inventory := res.Inventory != nil || res.Sync != ""
 	switch {
 	case inventory && res.Duplicate:

@@ -86,6 +86,11 @@ func TestTeamIsolation_EveryRoute(t *testing.T) {
 	must(t, a.call(t, http.MethodPost, "/api/v1/keys/"+revokedKeyA.ID+"/revoke", nil, asA...), http.StatusAccepted)
 	keysA := []string{keyA.ID, revokedKeyA.ID}
 
+	// The KEV catalogue, imported by team A's admin: public, so team B
+	// reads it too (the team-less KEV routes).
+	isolationKEVWorld(t, a, asA)
+	indicatorsA, indicatorValuesA := isolationIndicatorWorld(t, a, asA)
+
 	// Team A's import of a report: its import, its scan, its findings.
 	report := func(name string) any {
 		raw, err := os.ReadFile(prowlerTestdata(name))
@@ -175,10 +180,11 @@ func TestTeamIsolation_EveryRoute(t *testing.T) {
 		"/api/v1/compliance/":    {frameworksA, "NO-SUCH-FRAMEWORK"},
 		"/api/v1/accounts/":      {accountsA, "acc-00000000000000000000000000000000"},
 		"/api/v1/images/":        {imageKeysA, "sha256:0000000000000000000000000000000000000000000000000000000000000000"},
+		"/api/v1/indicators/":    {indicatorsA, "0196f0c1-7a2b-7c3d-8e4f-000000000001"},
 	}
 	streamsA = append(streamsA, "inventory-"+inventoryA)
 	secrets := slices.Concat(scansA, findingsA, keysA, importedIDs, assetsA, []string{generatedFindingA, "iso-resource-a", "iso_check", importA.ImportID}, importedA, rulesA, ruleNamesA, accountsA, []string{"iso-account-registered", "iso-account-retired"},
-		imageKeysA, []string{trivyA.ImportID, occurrencesA[0].ID, occurrencesA[1].ID})
+		imageKeysA, []string{trivyA.ImportID, occurrencesA[0].ID, occurrencesA[1].ID}, indicatorsA, indicatorValuesA)
 
 	// Team B's own running scan, to raise findings in.
 	const scanB = "iso-b-running"
@@ -204,6 +210,8 @@ func TestTeamIsolation_EveryRoute(t *testing.T) {
 		"registerAccount": map[string]any{"provider": "aws", "uid": "999900001111"},
 		"renameAccount":   map[string]any{"name": "team b name"},
 		"tagAccount":      map[string]any{"tags": map[string]any{"owner": "team-b"}},
+		"createIndicator": map[string]any{"type": "domain", "value": "team-b.example", "confidence": 10, "source": "b"},
+		"updateIndicator": map[string]any{"confidence": 20, "source": "b"},
 	}
 	// chosenID declares, for every command route of a team, whether it
 	// creates a stream under an id the caller chooses: then team A's ids
@@ -239,6 +247,10 @@ func TestTeamIsolation_EveryRoute(t *testing.T) {
 		"renameAccount":    nil,
 		"tagAccount":       nil,
 		"retireAccount":    nil,
+		"createIndicator":  nil, // the indicator id is generated (UUIDv7); the body has no id
+		"updateIndicator":  nil,
+		"revokeIndicator":  nil,
+		"observeIndicator": nil,
 	}
 
 	param := regexp.MustCompile(`:[a-z_]+`)
@@ -305,7 +317,7 @@ func TestTeamIsolation_EveryRoute(t *testing.T) {
 				}
 			case api.Teamless:
 				if r.Method == http.MethodGet {
-					ans := a.call(t, r.Method, r.Path, nil, asB...)
+					ans := a.call(t, r.Method, strings.Replace(r.Path, ":cve", isolationKEVCVE, 1), nil, asB...)
 					assert.Equal(t, http.StatusOK, ans.status, "a team-less admin route serves any team's admin: %s", ans.raw)
 				}
 			}

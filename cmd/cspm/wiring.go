@@ -17,6 +17,7 @@ import (
 	cscmd "github.com/cspm-es/cspm-es/commands/cloudsecurity"
 	orchcmd "github.com/cspm-es/cspm-es/commands/orchestration"
 	platformcmd "github.com/cspm-es/cspm-es/commands/platform"
+	ticmd "github.com/cspm-es/cspm-es/commands/threatintel"
 	vulncmd "github.com/cspm-es/cspm-es/commands/vulnerabilities"
 	csdomain "github.com/cspm-es/cspm-es/domain/cloudsecurity"
 	"github.com/cspm-es/cspm-es/eventstore"
@@ -28,6 +29,7 @@ import (
 	csquery "github.com/cspm-es/cspm-es/queries/cloudsecurity"
 	orchquery "github.com/cspm-es/cspm-es/queries/orchestration"
 	platformquery "github.com/cspm-es/cspm-es/queries/platform"
+	tiquery "github.com/cspm-es/cspm-es/queries/threatintel"
 	vulnquery "github.com/cspm-es/cspm-es/queries/vulnerabilities"
 )
 
@@ -78,6 +80,7 @@ func serveOptionsTo(cfg config.Config, logTo, stdout io.Writer) fx.Option {
 	}
 	if cfg.HasRole(config.RoleAPI) {
 		opts = append(opts, readSideModule, auditModule, apiModule, mutingModule, accountsModule)
+		opts = append(opts, threatIntelModule, indicatorExpiryModule)
 	}
 	return fx.Options(opts...)
 }
@@ -228,6 +231,9 @@ type apiParams struct {
 	Keys            api.KeyService
 	Ready           readinessChecks
 	Relay           *relay.Relay `optional:"true"` // with the relay role
+	// Threat intelligence (the KEV and indicator routes).
+	ThreatIntel         *tiquery.Service
+	ThreatIntelCommands *ticmd.Handlers
 }
 
 func newAPIServer(p apiParams) *api.Server {
@@ -262,6 +268,8 @@ func newAPIServer(p apiParams) *api.Server {
 		Projections: p.ReadSide.Admin,
 		Relay:       relayStatus,
 		Audit:       p.Audit,
+		ThreatIntel: p.ThreatIntel,
+		Indicators:  indicatorService{p.ThreatIntelCommands, p.ThreatIntel},
 		Keys:        p.Keys,
 		Accounts:    accountService{p.FindingCommands, p.FindingQueries},
 		Metrics:     p.Metrics,

@@ -26,6 +26,7 @@ import (
 	registriesproj "github.com/cspm-es/cspm-es/projections/containerregistries"
 	"github.com/cspm-es/cspm-es/projections/orchestration"
 	platformproj "github.com/cspm-es/cspm-es/projections/platform"
+	tiproj "github.com/cspm-es/cspm-es/projections/threatintel"
 	vulnproj "github.com/cspm-es/cspm-es/projections/vulnerabilities"
 	csquery "github.com/cspm-es/cspm-es/queries/cloudsecurity"
 	orchquery "github.com/cspm-es/cspm-es/queries/orchestration"
@@ -56,6 +57,10 @@ func moduleProjections() []projections.Projection {
 		// Vulnerabilities and container registries (Trivy imports).
 		vulnproj.New(),
 		registriesproj.New(),
+		// Threat intelligence (the KEV catalogue, indicators).
+		tiproj.NewKEV(),
+		tiproj.NewIndicators(),
+		tiproj.NewCorrelation(),
 	}
 }
 

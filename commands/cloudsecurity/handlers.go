@@ -14,6 +14,8 @@ type Handlers struct {
 	// chunkBytes bounds the results of one ResultsRecorded event;
 	// batchEvents the events of one atomic append of an import.
 	chunkBytes, batchEvents int
+	// Formats another module imports (WithFormatImporter).
+	formatImporters map[string]FormatImporter
 	// Triage of imported findings (WithImportedFindings).
 	imported ImportedFindings
 	// Inventory formats (WithInventories): handed to the assets module.

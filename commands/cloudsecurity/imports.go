@@ -62,6 +62,7 @@ type ImportReport struct {
 	ScanID      string    // optional: a requested or running scan the report completes
 	FileName    string    // optional, recorded
 	Body        io.Reader // the report, streamed
+	Force       bool      // optional: a feed's guard lifted (a KEV feed withdrawing many entries)
 	// Inventory formats only (WithInventories): the tool's table and
 	// whether the report lists every asset of its scopes.
 	Table string
@@ -112,19 +113,22 @@ func (e *UnsupportedMediaTypeError) Unwrap() error { return e.Err }
 
 // ImportResult is what an import did.
 type ImportResult struct {
-	ImportID    string                 `json:"import_id"`
-	ScanID      string                 `json:"scan_id,omitempty"`
-	Status      string                 `json:"status"` // completed, rejected
-	Format      string                 `json:"format,omitempty"`
-	Tool        string                 `json:"tool,omitempty"`
-	ToolVersion string                 `json:"tool_version,omitempty"`
-	ContentHash string                 `json:"content_hash"`
-	Size        int64                  `json:"size"`
-	Reason      string                 `json:"reason,omitempty"` // why it was rejected
-	Counts      *csdomain.ImportCounts `json:"counts,omitempty"`
-	Events      int                    `json:"events"`   // events the import appended
-	Position    int64                  `json:"position"` // read your writes
-	Duplicate   bool                   `json:"duplicate,omitempty"`
+	ImportID    string `json:"import_id"`
+	ScanID      string `json:"scan_id,omitempty"`
+	Status      string `json:"status"` // completed, rejected
+	Format      string `json:"format,omitempty"`
+	Tool        string `json:"tool,omitempty"`
+	ToolVersion string `json:"tool_version,omitempty"`
+	ContentHash string `json:"content_hash"`
+	Size        int64  `json:"size"`
+	Reason      string `json:"reason,omitempty"` // why it was rejected
+	// Feed is what another module's import of its format did (a KEV
+	// feed's published, updated, withdrawn counts...).
+	Feed      any                    `json:"feed,omitempty"`
+	Counts    *csdomain.ImportCounts `json:"counts,omitempty"`
+	Events    int                    `json:"events"`   // events the import appended
+	Position  int64                  `json:"position"` // read your writes
+	Duplicate bool                   `json:"duplicate,omitempty"`
 	// Inventory imports only (docs/assets.md).
 	Table     string           `json:"table,omitempty"`
 	Sync      string           `json:"sync,omitempty"`
@@ -181,6 +185,9 @@ func (h *Handlers) ImportReport(ctx context.Context, meta commands.Meta, cmd Imp
 	}
 	if res, handled, err := h.inventory(ctx, meta, &cmd, format); handled || err != nil {
 		return res, err
+	}
+	if imp, ok := h.formatImporters[format]; ok {
+		return imp(ctx, meta, format, cmd)
 	}
 	if res, done, err := h.importElsewhere(ctx, meta, &cmd, format); done {
 		return res, err
@@ -964,3 +971,23 @@ func (r *chunkReader) nextLines() (int, error) {
 }
 
 func (s *resultSpool) close() { _ = s.f.Close() }
+
+// Formats another module imports. The same route and CLI take every
+// report; a format whose facts are another module's (the KEV catalogue:
+// commands/threatintel) is handed to that module's import, which cmd/cspm
+// adapts. It answers with an ImportResult (Feed saying what it did), a
+// refusal of the feed whole as a *RejectedError.
+
+// FormatImporter imports a report of format for another module.
+type FormatImporter func(ctx context.Context, meta commands.Meta, format string, cmd ImportReport) (ImportResult, error)
+
+// WithFormatImporter hands the reports of formats to imp.
+func (h *Handlers) WithFormatImporter(formats []string, imp FormatImporter) *Handlers {
+	if h.formatImporters == nil {
+		h.formatImporters = map[string]FormatImporter{}
+	}
+	for _, f := range formats {
+		h.formatImporters[f] = imp
+	}
+	return h
+}

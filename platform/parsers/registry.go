@@ -5,10 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/cspm-es/cspm-es/domain/cloudassets"
 	"github.com/cspm-es/cspm-es/domain/cloudsecurity"
+	"github.com/cspm-es/cspm-es/domain/threatintel"
+	"github.com/cspm-es/cspm-es/platform/parsers/kev"
 	"github.com/cspm-es/cspm-es/platform/parsers/prowler"
 	"github.com/cspm-es/cspm-es/platform/parsers/steampipe"
 	"github.com/cspm-es/cspm-es/platform/parsers/trivy"
@@ -33,6 +36,7 @@ var ErrUnknownFormat = errors.New("unknown report format")
 func (Registry) Formats() []string {
 	var out []string
 	for _, f := range prowler.Formats {
+		out = append(out, KEVFormats...)
 		out = append(out, string(f))
 	}
 	out = append(out, steampipe.Format)
@@ -51,6 +55,9 @@ func (Registry) Format(name string) (string, error) {
 	}
 	if f, ok := trivyFormat(name); ok {
 		return string(f), nil
+	}
+	if f := strings.ToLower(strings.TrimSpace(name)); slices.Contains(KEVFormats, f) {
+		return f, nil
 	}
 	return "", fmt.Errorf("%w %q (known: %s)", ErrUnknownFormat, name, strings.Join(Registry{}.Formats(), ", "))
 }
@@ -136,4 +143,17 @@ func trivyFormat(name string) (trivy.Format, bool) {
 // the parser tells them by the first byte).
 func (Registry) ParseScan(ctx context.Context, r io.Reader, emit func(trivy.Item) error) (trivy.Summary, error) {
 	return trivy.Parse(ctx, r, emit)
+}
+
+// KEVFormats are the CISA KEV catalogue's forms: the import hands them to
+// the threat-intelligence module (ParseKEV), not to Parse. They are only
+// read when named (?format=kev-json|kev-csv), never detected.
+var KEVFormats = []string{string(kev.FormatJSON), string(kev.FormatCSV)}
+
+// ParseKEV reads and validates a whole KEV catalogue (kev-json, kev-csv).
+func (Registry) ParseKEV(ctx context.Context, r io.Reader, format string) (threatintel.Catalogue, error) {
+	if !slices.Contains(KEVFormats, format) {
+		return threatintel.Catalogue{}, fmt.Errorf("%w %q", ErrUnknownFormat, format)
+	}
+	return kev.Parse(ctx, r, kev.Format(format), kev.Options{})
 }

@@ -27,6 +27,7 @@ import (
 	registriesproj "github.com/cspm-es/cspm-es/projections/containerregistries"
 	orchestrationproj "github.com/cspm-es/cspm-es/projections/orchestration"
 	platformproj "github.com/cspm-es/cspm-es/projections/platform"
+	threatintelproj "github.com/cspm-es/cspm-es/projections/threatintel"
 	vulnproj "github.com/cspm-es/cspm-es/projections/vulnerabilities"
 )
 
@@ -45,6 +46,10 @@ func AllProjections() []projections.Projection {
 		// Vulnerabilities and container registries (Trivy imports).
 		vulnproj.New(),
 		registriesproj.New(),
+		// Threat intelligence.
+		threatintelproj.NewKEV(),
+		threatintelproj.NewIndicators(),
+		threatintelproj.NewCorrelation(),
 	}
 }
 
@@ -60,7 +65,7 @@ func OpenEnv(tb testing.TB, dir string) *Env {
 	ctx := context.Background()
 	reg := dbregistry.MustNew("")
 	consts := []dbregistry.Constant{dbregistry.ORCHESTRATION, dbregistry.CLOUD_SECURITY, dbregistry.PLATFORM, dbregistry.CLOUD_ASSETS,
-		dbregistry.VULNERABILITIES, dbregistry.CONTAINER_REGISTRY}
+		dbregistry.VULNERABILITIES, dbregistry.CONTAINER_REGISTRY, dbregistry.THREAT_INTELLIGENCE}
 	names := make([]string, len(consts))
 	for i, c := range consts {
 		names[i] = reg.Name(c)

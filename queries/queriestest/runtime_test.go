@@ -16,6 +16,7 @@ import (
 	cadomain "github.com/cspm-es/cspm-es/domain/cloudassets"
 	csdomain "github.com/cspm-es/cspm-es/domain/cloudsecurity"
 	orchdomain "github.com/cspm-es/cspm-es/domain/orchestration"
+	tidomain "github.com/cspm-es/cspm-es/domain/threatintel"
 	"github.com/cspm-es/cspm-es/eventstore"
 	"github.com/cspm-es/cspm-es/eventstore/sqlite"
 	"github.com/cspm-es/cspm-es/platform/dbregistry"
@@ -62,7 +63,11 @@ func TestReadModelsThroughTheRuntime(t *testing.T) {
 	}
 	underway := csdomain.ChecksDescribed{ImportID: "imp-underway", EvaluatedAt: pt.T0,
 		Checks: []csdomain.CheckInfo{{CheckID: "c", Compliance: map[string][]string{"CIS-5.0": {"1.1"}}}}}
-	for _, imp := range [][]pt.EventData{mapped(pt.PairScan1()), mapped(pt.PairScan2()), {underway}} {
+	// A third import whose resource names a domain: the correlation's
+	// collections get documents.
+	scan3 := pt.ImportEvents("scan-3", 3, 4, pt.Result("route53_dangling_ip_subdomain_takeover", "us-east-1",
+		"arn:aws:route53:::hostedzone/Z1/Evil.Example.COM", csdomain.ResultFail, csdomain.SeverityHigh))
+	for _, imp := range [][]pt.EventData{mapped(pt.PairScan1()), mapped(pt.PairScan2()), {underway}, scan3} {
 		for _, d := range imp {
 			world = append(world, projections.Event{RecordedEvent: eventstore.RecordedEvent{Metadata: eventstore.Metadata{TeamID: "team-imports"}}, Data: d})
 		}
@@ -71,6 +76,11 @@ func TestReadModelsThroughTheRuntime(t *testing.T) {
 	// bucket): the assets projection's collections get documents, and the
 	// real trail is one asset with the findings on it.
 	world = append(world, inventoryWorld("team-imports")...)
+	// The KEV catalogue (two imports: published, updated, withdrawn) and an
+	// indicator: the threat-intelligence collections get documents.
+	for _, d := range threatIntelWorld(t) {
+		world = append(world, projections.Event{RecordedEvent: eventstore.RecordedEvent{Metadata: eventstore.Metadata{TeamID: "team-imports"}}, Data: d})
+	}
 	for _, ev := range world {
 		streamID, streamType := "finding-", "Finding"
 		switch d := ev.Data.(type) {
@@ -100,6 +110,12 @@ func TestReadModelsThroughTheRuntime(t *testing.T) {
 			streamID, streamType = "inventory-"+d.ImportID, "Inventory"
 		case cadomain.InventoryCompleted:
 			streamID, streamType = "inventory-"+d.ImportID, "Inventory"
+		case tidomain.KEVEntryPublished, tidomain.KEVEntryUpdated, tidomain.KEVEntryWithdrawn, tidomain.KEVCatalogueAccepted:
+			streamID, streamType = "kev-catalogue", "KEVCatalogue"
+		case tidomain.IndicatorCreated:
+			streamID, streamType = "indicator-"+d.IndicatorID, "Indicator"
+		case tidomain.IndicatorObserved:
+			streamID, streamType = "indicator-"+d.IndicatorID, "Indicator"
 		}
 		ne, err := codec.Encode(ev.Data)
 		require.NoError(t, err)
@@ -201,5 +217,35 @@ func inventoryWorld(team string) []projections.Event {
 			out = append(out, projections.Event{RecordedEvent: eventstore.RecordedEvent{Metadata: eventstore.Metadata{TeamID: team}}, Data: d})
 		}
 	}
+	return out
+}
+
+// threatIntelWorld: two KEV imports (A, B published; then A updated, B
+// withdrawn, C published) and an indicator observed once.
+func threatIntelWorld(t *testing.T) []pt.EventData {
+	t.Helper()
+	day := time.Date(2025, 5, 1, 0, 0, 0, 0, time.UTC)
+	entry := func(cve, ransomware string) tidomain.KEVEntry {
+		return tidomain.KEVEntry{CVEID: cve, VendorProject: "Acme", Product: "Widget", VulnerabilityName: "n", DateAdded: day,
+			ShortDescription: "s", RequiredAction: "a", DueDate: day.AddDate(0, 0, 21), Ransomware: tidomain.Ransomware(ransomware)}
+	}
+	cats := []tidomain.Catalogue{
+		{Version: "1", Count: 2, Entries: []tidomain.KEVEntry{entry("CVE-2025-0001", "Unknown"), entry("CVE-2025-0002", "Unknown")}},
+		{Version: "2", Count: 2, Entries: []tidomain.KEVEntry{entry("CVE-2025-0001", "Known"), entry("CVE-2025-0003", "Unknown")}},
+	}
+	var history []tidomain.Event
+	var out []pt.EventData
+	for i, c := range cats {
+		evs, _, err := tidomain.RehydrateKEVCatalogue(history...).Accept(c, tidomain.KEVImport{ImportID: "kev-" + c.Version}, pt.T0.Add(time.Duration(i)*time.Hour))
+		require.NoError(t, err)
+		history = append(history, evs...)
+		for _, e := range evs {
+			out = append(out, e)
+		}
+	}
+	ind, err := tidomain.CreateIndicator("ind-1", tidomain.IndicatorSpec{Type: tidomain.TypeIPv4, Value: "192.0.2.1", Confidence: 50,
+		Source: "feed", ValidUntil: pt.T0.Add(time.Hour)}, pt.T0)
+	require.NoError(t, err)
+	out = append(out, ind[0], tidomain.IndicatorObserved{IndicatorID: "ind-1", ObservedAt: pt.T0.Add(time.Minute), ValidUntil: pt.T0.Add(2 * time.Hour)})
 	return out
 }
