@@ -69,6 +69,8 @@ var domainEvents = []struct {
 	{sample: threatintel.IndicatorObserved{}, version: 1},
 	{sample: threatintel.IndicatorExpired{}, version: 1},
 	{sample: threatintel.IndicatorRevoked{}, version: 1},
+	// SLA policies (docs/sla.md, decision 56).
+	{sample: vulnerabilities.SLAPolicySet{}, version: 1},
 }
 
 // NewDomainCodec returns a codec that knows every domain event type under
