@@ -1,0 +1,563 @@
+package vulnerabilities
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+	"time"
+
+	ti "github.com/cspm-es/cspm-es/domain/threatintel"
+	vuln "github.com/cspm-es/cspm-es/domain/vulnerabilities"
+	"github.com/cspm-es/cspm-es/platform/dbregistry"
+	"github.com/cspm-es/cspm-es/platform/readmodel"
+	"github.com/cspm-es/cspm-es/projections"
+	"github.com/cspm-es/cspm-es/projections/fold"
+)
+
+// SLA clocks (decision 56, docs/sla.md): the projection vulnerabilities.sla
+// keeps one clock per occurrence of a team, with its due date (the team's
+// policy for its current severity from its first sighting, or KEV's
+// dueDate when its CVE is listed), recomputed when the severity, the KEV
+// entry or the policy changes, and frozen at resolution (met or missed).
+//
+// Every clock is a function of the set of events, not of their order:
+//   - open or resolved: an occurrence is resolved at the first completed
+//     scan of its artifact later than its last sighting (the scope rule:
+//     only scans of its artifact count), open otherwise;
+//   - its severity is the one of its latest sighting;
+//   - the policy and KEV entry that apply are the ones in force at its
+//     resolution (frozen), or the latest ones while it is open.
+const (
+	SLAName = "vulnerabilities.sla"
+
+	SLAClocksCollection    = "sla_clocks"    // _id: the occurrence id (per team)
+	SLASummaryCollection   = "sla_summaries" // _id: the team: counts, open clocks by due time
+	SLAPoliciesCollection  = "sla_policies"  // _id: the team: its policy versions (public to the team)
+	slaArtifactsCollection = "sla_artifacts" // internal: completed scans and members of a team's artifact
+	slaCVEsCollection      = "sla_cves"      // internal: KEV versions of a CVE and the clocks of it (all teams)
+	slaOpenCollection      = "sla_open"      // internal: a team's open clocks (recomputed on a policy change)
+)
+
+// Clock outcomes.
+const (
+	SLAOpen       = "open"
+	SLAMet        = "met"
+	SLAMissed     = "missed"
+	SLANoDeadline = "no_deadline" // resolved, without a deadline
+)
+
+// Due sources.
+const (
+	DueByPolicy = "policy"
+	DueByKEV    = "kev"
+	DueNone     = "none"
+)
+
+// SLA is the projection.
+type SLA struct{}
+
+var _ projections.Projection = SLA{}
+
+// NewSLA returns the projection.
+func NewSLA() SLA { return SLA{} }
+
+func (SLA) Name() string                  { return SLAName }
+func (SLA) Database() dbregistry.Constant { return dbregistry.VULNERABILITIES }
+
+func (SLA) EventTypes() []string {
+	return []string{
+		vuln.ScanResultsRecorded{}.EventType(), vuln.ArtifactScanned{}.EventType(), vuln.SLAPolicySet{}.EventType(),
+		ti.KEVEntryPublished{}.EventType(), ti.KEVEntryUpdated{}.EventType(), ti.KEVEntryWithdrawn{}.EventType(),
+	}
+}
+
+// Collections declares the read models and the indexes of
+// queries/vulnerabilities (breaches: open clocks by due date).
+func (SLA) Collections() []readmodel.CollectionSpec {
+	return []readmodel.CollectionSpec{
+		{Name: SLAClocksCollection, Indexes: []readmodel.Index{
+			ix("by_team_status_due", "team_id", "status", "due_at"),
+			ix("by_team_module_status_due", "team_id", "module", "status", "due_at"),
+			ix("by_team_severity_status_due", "team_id", "severity", "status", "due_at"),
+			ix("by_team_kev_status_due", "team_id", "kev", "status", "due_at"),
+		}},
+		{Name: SLASummaryCollection},
+		{Name: SLAPoliciesCollection},
+		{Name: slaArtifactsCollection},
+		{Name: slaCVEsCollection},
+		{Name: slaOpenCollection},
+	}
+}
+
+func slaArtifactID(team, artifact string) string { return "sa-" + digest(team, artifact) }
+
+// slaPass caches the documents one event touches, written once at its end.
+type slaPass struct {
+	ctx      context.Context
+	tx       projections.Tx
+	teams    map[string]*slaTeam
+	cves     map[string]readmodel.Doc
+	cveDirty map[string]bool
+}
+
+type slaTeam struct {
+	policies readmodel.Doc // versions
+	open     map[string]bool
+	summary  readmodel.Doc
+	dirty    bool
+}
+
+func newPass(ctx context.Context, tx projections.Tx) *slaPass {
+	return &slaPass{ctx: ctx, tx: tx, teams: map[string]*slaTeam{}, cves: map[string]readmodel.Doc{}, cveDirty: map[string]bool{}}
+}
+
+func (p *slaPass) team(id string) (*slaTeam, error) {
+	if t, ok := p.teams[id]; ok {
+		return t, nil
+	}
+	pol, found, err := fold.Get(p.ctx, p.tx, SLAPoliciesCollection, id)
+	if err != nil {
+		return nil, err
+	}
+	if !found {
+		pol = readmodel.Doc{"_id": id, "team_id": id, "versions": []any{}}
+	}
+	o, _, err := fold.Get(p.ctx, p.tx, slaOpenCollection, id)
+	if err != nil {
+		return nil, err
+	}
+	s, found, err := fold.Get(p.ctx, p.tx, SLASummaryCollection, id)
+	if err != nil {
+		return nil, err
+	}
+	if !found {
+		s = readmodel.Doc{"_id": id, "team_id": id}
+	}
+	t := &slaTeam{policies: pol, open: map[string]bool{}, summary: s}
+	for k := range fold.Obj(o, "open") {
+		t.open[k] = true
+	}
+	p.teams[id] = t
+	return t, nil
+}
+
+func (p *slaPass) cve(id string) (readmodel.Doc, error) {
+	if d, ok := p.cves[id]; ok {
+		return d, nil
+	}
+	d, found, err := fold.Get(p.ctx, p.tx, slaCVEsCollection, id)
+	if err != nil {
+		return nil, err
+	}
+	if !found {
+		d = readmodel.Doc{"_id": id, "kev": []any{}, "clocks": map[string]any{}}
+	}
+	p.cves[id] = d
+	return d, nil
+}
+
+func (p *slaPass) flush() {
+	for id, t := range p.teams {
+		if !t.dirty {
+			continue
+		}
+		open := map[string]any{}
+		for k := range t.open {
+			open[k] = true
+		}
+		p.tx.Put(slaOpenCollection, readmodel.Doc{"_id": id, "team_id": id, "open": open})
+		p.tx.Put(SLASummaryCollection, t.summary)
+		p.tx.Put(SLAPoliciesCollection, t.policies)
+	}
+	for id := range p.cveDirty {
+		p.tx.Put(slaCVEsCollection, p.cves[id])
+	}
+}
+
+// Apply implements projections.Projection.
+func (SLA) Apply(ctx context.Context, tx projections.Tx, ev projections.Event) error {
+	p := newPass(ctx, tx)
+	team := ev.Metadata.TeamID
+	var err error
+	switch e := fold.Value(ev.Data).(type) {
+	case vuln.ScanResultsRecorded:
+		err = p.results(team, e)
+	case vuln.ArtifactScanned:
+		err = p.scanned(team, e)
+	case vuln.SLAPolicySet:
+		err = p.policySet(team, e)
+	case ti.KEVEntryPublished:
+		err = p.kev(e.Entry.CVEID, e.PublishedAt, true, e.Entry.DueDate)
+	case ti.KEVEntryUpdated:
+		err = p.kev(e.Entry.CVEID, e.UpdatedAt, true, e.Entry.DueDate)
+	case ti.KEVEntryWithdrawn:
+		id := e.CVEID
+		if id == "" {
+			id = e.Entry.CVEID
+		}
+		err = p.kev(id, e.WithdrawnAt, false, time.Time{})
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %w", SLAName, err)
+	}
+	p.flush()
+	return nil
+}
+
+func timesOf(d map[string]any, key string) []time.Time {
+	var out []time.Time
+	switch l := d[key].(type) {
+	case []any:
+		for _, v := range l {
+			if t, ok := v.(time.Time); ok {
+				out = append(out, t)
+			}
+		}
+	case []time.Time:
+		out = l
+	}
+	return out
+}
+
+func anyTimes(ts []time.Time) []any {
+	out := make([]any, len(ts))
+	for i, t := range ts {
+		out[i] = readmodel.NormalizeTime(t)
+	}
+	return out
+}
+
+// results records the sightings of a chunk.
+func (p *slaPass) results(team string, e vuln.ScanResultsRecorded) error {
+	if len(e.Occurrences) == 0 {
+		return nil
+	}
+	at := readmodel.NormalizeTime(e.ScannedAt)
+	art, found, err := fold.Get(p.ctx, p.tx, slaArtifactsCollection, slaArtifactID(team, e.ArtifactID))
+	if err != nil {
+		return err
+	}
+	if !found {
+		art = readmodel.Doc{"_id": slaArtifactID(team, e.ArtifactID), "team_id": team, "artifact_id": e.ArtifactID, "completed": []any{}}
+	}
+	members := map[string]any{}
+	maps.Copy(members, fold.Obj(art, "members"))
+	completed := timesOf(art, "completed")
+	for i := range e.Occurrences {
+		o := &e.Occurrences[i]
+		idn, err := vuln.OccurrenceIdentityOf(e.IdentityRule, e.Identity, *o)
+		if err != nil {
+			return err
+		}
+		oid := idn.OccurrenceID(team)
+		d, found, err := fold.Get(p.ctx, p.tx, SLAClocksCollection, oid)
+		if err != nil {
+			return err
+		}
+		old := readmodel.Doc(nil)
+		if found {
+			old = maps.Clone(d)
+		} else {
+			d = readmodel.Doc{"_id": oid, "team_id": team, "module": vuln.SLAModuleVulnerabilities, "item_id": oid,
+				"vulnerability_id": idn.VulnerabilityID, "artifact_id": e.ArtifactID, "package": idn.Package,
+				"installed_version": idn.InstalledVersion, "first_seen": at, "last_seen": at}
+		}
+		if fs := fold.Time(d, "first_seen"); fs.After(at) {
+			d["first_seen"] = at
+		}
+		if ls := fold.Time(d, "last_seen"); ls.Before(at) {
+			d["last_seen"] = at
+		}
+		if sa := fold.Time(d, "severity_at"); !found || !sa.After(at) {
+			d["severity"], d["severity_rank"], d["severity_at"] = string(o.Severity), int64(o.Severity.Rank()), at
+		}
+		members[oid] = fold.Time(d, "last_seen")
+		cve, err := p.cve(idn.VulnerabilityID)
+		if err != nil {
+			return err
+		}
+		if _, in := fold.Obj(cve, "clocks")[oid]; !in {
+			fold.Obj(cve, "clocks")[oid] = true
+			p.cveDirty[idn.VulnerabilityID] = true
+		}
+		if err := p.save(team, old, d, completed, cve); err != nil {
+			return err
+		}
+	}
+	art["members"] = members
+	p.tx.Put(slaArtifactsCollection, art)
+	return nil
+}
+
+// scanned adds a completed scan to its artifact: the clocks last seen
+// before it may be resolved by it (or earlier).
+func (p *slaPass) scanned(team string, e vuln.ArtifactScanned) error {
+	at := readmodel.NormalizeTime(e.ScannedAt)
+	id := slaArtifactID(team, e.ArtifactID)
+	art, found, err := fold.Get(p.ctx, p.tx, slaArtifactsCollection, id)
+	if err != nil {
+		return err
+	}
+	if !found {
+		art = readmodel.Doc{"_id": id, "team_id": team, "artifact_id": e.ArtifactID, "members": map[string]any{}}
+	}
+	completed := timesOf(art, "completed")
+	i, has := slices.BinarySearchFunc(completed, at, func(a, b time.Time) int { return a.Compare(b) })
+	if has {
+		return nil
+	}
+	completed = slices.Insert(completed, i, at)
+	art["completed"] = anyTimes(completed)
+	p.tx.Put(slaArtifactsCollection, art)
+	members := fold.Obj(art, "members")
+	for _, oid := range slices.Sorted(maps.Keys(members)) {
+		ls, _ := members[oid].(time.Time)
+		if !ls.Before(at) {
+			continue
+		}
+		if err := p.recompute(team, oid, completed); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// recompute loads a clock and saves it again under what is known now.
+func (p *slaPass) recompute(team, oid string, completed []time.Time) error {
+	d, found, err := fold.Get(p.ctx, p.tx, SLAClocksCollection, oid)
+	if err != nil || !found {
+		return err
+	}
+	if team == "" {
+		team = fold.Str(d, "team_id")
+	}
+	if completed == nil {
+		art, _, err := fold.Get(p.ctx, p.tx, slaArtifactsCollection, slaArtifactID(team, fold.Str(d, "artifact_id")))
+		if err != nil {
+			return err
+		}
+		completed = timesOf(art, "completed")
+	}
+	cve, err := p.cve(fold.Str(d, "vulnerability_id"))
+	if err != nil {
+		return err
+	}
+	return p.save(team, maps.Clone(d), d, completed, cve)
+}
+
+func (p *slaPass) policySet(team string, e vuln.SLAPolicySet) error {
+	t, err := p.team(team)
+	if err != nil {
+		return err
+	}
+	b, err := json.Marshal(e.Policy)
+	if err != nil {
+		return err
+	}
+	at := readmodel.NormalizeTime(e.SetAt)
+	vs := fold.Objs(t.policies, "versions")
+	for _, v := range vs {
+		if fold.Time(v, "at").Equal(at) {
+			return nil // applied before
+		}
+	}
+	vs = append(vs, map[string]any{"at": at, "policy": string(b)})
+	slices.SortStableFunc(vs, func(a, b map[string]any) int { return fold.Time(a, "at").Compare(fold.Time(b, "at")) })
+	list := make([]any, len(vs))
+	for i, v := range vs {
+		list[i] = v
+	}
+	t.policies["versions"] = list
+	t.policies["policy"] = vs[len(vs)-1]["policy"]
+	t.dirty = true
+	for _, oid := range slices.Sorted(maps.Keys(t.open)) {
+		if err := p.recompute(team, oid, nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (p *slaPass) kev(cveID string, at time.Time, listed bool, due time.Time) error {
+	if cveID == "" {
+		return nil
+	}
+	cve, err := p.cve(cveID)
+	if err != nil {
+		return err
+	}
+	at = readmodel.NormalizeTime(at)
+	vs := fold.Objs(cve, "kev")
+	for _, v := range vs {
+		if fold.Time(v, "at").Equal(at) && fold.Flag(v, "listed") == listed {
+			return nil // applied before
+		}
+	}
+	vs = append(vs, map[string]any{"at": at, "listed": listed, "due_date": fold.TimeOrNil(due)})
+	slices.SortStableFunc(vs, func(a, b map[string]any) int {
+		if c := fold.Time(a, "at").Compare(fold.Time(b, "at")); c != 0 {
+			return c
+		}
+		// Two versions at one time (never from one catalogue stream): a
+		// listing wins, whatever order they came in.
+		switch la, lb := fold.Flag(a, "listed"), fold.Flag(b, "listed"); {
+		case la == lb:
+			return 0
+		case la:
+			return 1
+		}
+		return -1
+	})
+	list := make([]any, len(vs))
+	for i, v := range vs {
+		list[i] = v
+	}
+	cve["kev"] = list
+	p.cveDirty[cveID] = true
+	for _, oid := range slices.Sorted(maps.Keys(fold.Obj(cve, "clocks"))) {
+		if err := p.recompute("", oid, nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// policyAt is the team's policy in force at t (the latest when t is zero).
+func policyAt(t *slaTeam, at time.Time) (vuln.SLAPolicy, error) {
+	pol := vuln.DefaultSLAPolicy()
+	for _, v := range fold.Objs(t.policies, "versions") {
+		if !at.IsZero() && fold.Time(v, "at").After(at) {
+			break
+		}
+		var next vuln.SLAPolicy
+		if err := json.Unmarshal([]byte(fold.Str(v, "policy")), &next); err != nil {
+			return pol, fmt.Errorf("policy version: %w", err)
+		}
+		pol = next
+	}
+	return pol, nil
+}
+
+// kevAt is the KEV state of the CVE at t (the latest when t is zero).
+func kevAt(cve readmodel.Doc, at time.Time) (bool, time.Time) {
+	listed, due := false, time.Time{}
+	for _, v := range fold.Objs(cve, "kev") {
+		if !at.IsZero() && fold.Time(v, "at").After(at) {
+			break
+		}
+		listed, due = fold.Flag(v, "listed"), fold.Time(v, "due_date")
+	}
+	return listed, due
+}
+
+// save computes the clock d (old: its document before, nil when new) and
+// writes it, keeping the team's open set and summary.
+func (p *slaPass) save(team string, old, d readmodel.Doc, completed []time.Time, cve readmodel.Doc) error {
+	t, err := p.team(team)
+	if err != nil {
+		return err
+	}
+	last := fold.Time(d, "last_seen")
+	var resolvedAt time.Time
+	i, _ := slices.BinarySearchFunc(completed, last, func(a, b time.Time) int { return a.Compare(b) })
+	for ; i < len(completed); i++ {
+		if completed[i].After(last) {
+			resolvedAt = completed[i]
+			break
+		}
+	}
+	pol, err := policyAt(t, resolvedAt)
+	if err != nil {
+		return err
+	}
+	kev, kevDue := kevAt(cve, resolvedAt)
+	sev := fold.Str(d, "severity")
+	due, source := time.Time{}, DueNone
+	switch {
+	case kev && !kevDue.IsZero():
+		due, source = kevDue, DueByKEV
+	default:
+		if at, ok := pol.DueAt(vuln.SLAModuleVulnerabilities, slaSeverity(sev), fold.Time(d, "first_seen")); ok {
+			due, source = at, DueByPolicy
+		}
+	}
+	d["kev"], d["due_at"], d["due_source"] = kev, fold.TimeOrNil(due), source
+	if resolvedAt.IsZero() {
+		d["status"], d["resolved_at"], d["outcome"] = SLAOpen, nil, SLAOpen
+		t.open[fold.Str(d, "_id")] = true
+	} else {
+		outcome := SLANoDeadline
+		switch {
+		case due.IsZero():
+		case resolvedAt.After(due):
+			outcome = SLAMissed
+		default:
+			outcome = SLAMet
+		}
+		d["status"], d["resolved_at"], d["outcome"] = "resolved", resolvedAt, outcome
+		delete(t.open, fold.Str(d, "_id"))
+	}
+	if old != nil {
+		count(t.summary, old, -1)
+	}
+	count(t.summary, d, +1)
+	t.dirty = true
+	p.tx.Put(SLAClocksCollection, d)
+	return nil
+}
+
+// slaSeverity maps a vulnerability's severity to the policy's.
+func slaSeverity(s string) string {
+	if s == string(vuln.SeverityUnknown) || s == "" {
+		return vuln.SLAInformational
+	}
+	return s
+}
+
+// count adds n to the summary cell of clock d: open clocks by module,
+// severity and due time (unix seconds; "none" without a deadline), so
+// that breached and due-soon are counted at query time; resolved ones by
+// module, outcome and severity.
+func count(s readmodel.Doc, d readmodel.Doc, n int64) {
+	module, sev := fold.Str(d, "module"), slaSeverity(fold.Str(d, "severity"))
+	if module == "" || fold.Str(d, "status") == "" {
+		return
+	}
+	var path []string
+	if fold.Str(d, "status") == SLAOpen {
+		key := "none"
+		if due := fold.Time(d, "due_at"); !due.IsZero() {
+			key = strconv.FormatInt(due.Unix(), 10)
+		}
+		path = []string{"open", module, sev, key}
+	} else {
+		path = []string{"resolved", module, fold.Str(d, "outcome"), sev}
+	}
+	add(map[string]any(s), path, n)
+}
+
+// add adds n at path, dropping cells and objects that become empty (the
+// summary is the same whatever order clocks moved in).
+func add(m map[string]any, path []string, n int64) {
+	k := path[0]
+	if len(path) == 1 {
+		if v := fold.Num(m, k) + n; v == 0 {
+			delete(m, k)
+		} else {
+			m[k] = v
+		}
+		return
+	}
+	next := fold.Obj(m, k)
+	if next == nil {
+		next = map[string]any{}
+		m[k] = next
+	}
+	add(next, path[1:], n)
+	if len(next) == 0 {
+		delete(m, k)
+	}
+}
