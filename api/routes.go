@@ -167,6 +167,11 @@ func (s *Server) routeTable() []Route {
 		add(http.MethodGet, v1+"/indicators/:id/matches", viewer, TeamResource, "indicatorMatches", s.indicatorMatches)
 	}
 
+	// SLA clocks (vulnerabilities; routes_sla.go).
+	if s.deps.SLA != nil {
+		s.slaRoutes(add)
+	}
+
 	// API keys (platform).
 	if s.deps.Keys != nil {
 		add(http.MethodPost, v1+"/keys", admin, TeamCollection, "createKey", s.createKey)

@@ -121,6 +121,9 @@ type Deps struct {
 	// Vulnerabilities serves /api/v1/images and /api/v1/vulnerabilities;
 	// nil leaves those routes out. Progress is then required.
 	Vulnerabilities VulnerabilityQueries
+	// SLA serves /api/v1/sla/... (policy, breaches, summary; routes_sla.go);
+	// nil leaves those routes out. Progress is then required.
+	SLA SLAService
 	// Metrics receives the HTTP collectors and is what /metrics exposes.
 	// Nil gives the server a registry of its own. Never the global one, so
 	// that tests can build many servers.
@@ -182,6 +185,9 @@ func NewServer(cfg ServerConfig, deps Deps) *Server {
 	}
 	if (deps.ThreatIntel != nil || deps.Indicators != nil) && deps.Progress == nil {
 		panic("api.NewServer: Deps.ThreatIntel or Deps.Indicators without Deps.Progress")
+	}
+	if deps.SLA != nil && deps.Progress == nil {
+		panic("api.NewServer: Deps.SLA without Deps.Progress")
 	}
 	if deps.Audit != nil && deps.Progress == nil {
 		panic("api.NewServer: Deps.Audit without Deps.Progress")

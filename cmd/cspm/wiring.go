@@ -234,12 +234,18 @@ type apiParams struct {
 	// Threat intelligence (the KEV and indicator routes).
 	ThreatIntel         *tiquery.Service
 	ThreatIntelCommands *ticmd.Handlers
+	// SLA clocks (wiring_sla.go).
+	SLA *slaService `optional:"true"`
 }
 
 func newAPIServer(p apiParams) *api.Server {
 	var relayStatus api.RelayView
 	if p.Relay != nil {
 		relayStatus = relayView{r: p.Relay, bound: p.Config.StallTimeout}
+	}
+	var sla api.SLAService
+	if p.SLA != nil {
+		sla = p.SLA
 	}
 	return api.NewServer(api.ServerConfig{
 		Addr:            p.Config.HTTPAddr,
@@ -275,6 +281,7 @@ func newAPIServer(p apiParams) *api.Server {
 		Metrics:     p.Metrics,
 		// Vulnerabilities (images, occurrences, the catalog).
 		Vulnerabilities: p.VulnQueries,
+		SLA:             sla,
 	})
 }
 

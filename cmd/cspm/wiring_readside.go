@@ -57,6 +57,7 @@ func moduleProjections() []projections.Projection {
 		// Vulnerabilities and container registries (Trivy imports).
 		vulnproj.New(),
 		registriesproj.New(),
+		vulnproj.NewSLA(), // SLA clocks (docs/sla.md)
 		// Threat intelligence (the KEV catalogue, indicators).
 		tiproj.NewKEV(),
 		tiproj.NewIndicators(),
@@ -276,6 +277,7 @@ func registerProjectorHooks(lc fx.Lifecycle, rt *projections.Runtime, log *slog.
 var readSideModule = fx.Module("readside",
 	fx.Provide(newScanQueries, newFindingQueries, newPlatformQueries, newAssetQueries, newReadSide),
 	fx.Provide(newVulnerabilityQueries),
+	fx.Provide(newSLAService), // wiring_sla.go
 )
 
 // newScanQueries reads cspm_orchestration.

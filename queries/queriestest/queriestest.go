@@ -46,6 +46,7 @@ func AllProjections() []projections.Projection {
 		// Vulnerabilities and container registries (Trivy imports).
 		vulnproj.New(),
 		registriesproj.New(),
+		vulnproj.NewSLA(), // SLA clocks
 		// Threat intelligence.
 		threatintelproj.NewKEV(),
 		threatintelproj.NewIndicators(),
