@@ -298,6 +298,7 @@ func TestOpenAPIContract(t *testing.T) {
 	// Muting rules, and the triage of imported findings.
 	kevContract(t, c)
 	indicatorContract(t, c)
+	slaContract(t, c)
 	mutingContract(t, c, env)
 	assetsContract(t, c) // openapi_contract_assets_test.go
 	accountsContract(t, c, env)

@@ -71,6 +71,8 @@ func fullDeps(t *testing.T) api.Deps {
 		Metrics:     prometheus.NewRegistry(),
 		// Vulnerabilities (images, occurrences, the catalog).
 		Vulnerabilities: fakeVulnerabilities{},
+		// SLA clocks (sla_fakes_test.go).
+		SLA: fakeSLA{},
 	}
 	requireAllSet(t, deps)
 	return deps
@@ -123,7 +125,7 @@ func newContractEnv(t *testing.T, mutate ...func(*api.ServerConfig, *api.Deps)) 
 		cloudassetsproj.NewAssets(),
 		cloudsecurityproj.NewCompliance(),
 		cloudsecurityproj.NewAccounts(),
-		vulnproj.New(),
+		vulnproj.New(), vulnproj.NewSLA(),
 		threatintelproj.NewKEV(), threatintelproj.NewIndicators(), threatintelproj.NewCorrelation())
 	env := &contractEnv{store: store, projects: proj, admin: &contractAdmin{}}
 	codec := eventstore.NewDomainCodec()
@@ -173,6 +175,8 @@ func newContractEnv(t *testing.T, mutate ...func(*api.ServerConfig, *api.Deps)) 
 		Indicators:      indicatorService{ticmd.New(kit), tiquery.New(proj.stores[dbregistry.THREAT_INTELLIGENCE])},
 		Metrics:         prometheus.NewRegistry(),
 	}
+	// SLA clocks: the policy command and the queries in one.
+	deps.SLA = slaService{vulncmd.NewSLA(kit), vulnquery.NewSLA(proj.stores[dbregistry.VULNERABILITIES], time.Now)}
 	accountQueries := queryService.CloudSecurityQueries.(*csquery.Service)
 	deps.Accounts = contractAccounts{cscmd.New(kit).WithKnownAccounts(accountQueries), accountQueries}
 	requireAllSet(t, deps)
