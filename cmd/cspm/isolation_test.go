@@ -143,6 +143,9 @@ func TestTeamIsolation_EveryRoute(t *testing.T) {
 	require.Len(t, occurrencesA, 4)
 	imageKeysA := []string{imagesA[0].ImageID, imagesA[0].RepoDigests[0].Digest, imagesA[0].ArtifactID}
 	publicIDOf := map[string]string{"getVulnerability": occurrencesA[0].VulnerabilityID}
+	// Team A's SLA policy (its clocks are its occurrences'): team B's
+	// policy, breaches and summary show none of it.
+	must(t, a.call(t, http.MethodPut, "/api/v1/sla/policy", map[string]any{"days": map[string]any{"critical": 1, "high": 1, "medium": 1, "low": 1}}, asA...), http.StatusAccepted)
 
 	var streamsA []string
 	for _, id := range scansA {
@@ -212,6 +215,8 @@ func TestTeamIsolation_EveryRoute(t *testing.T) {
 		"tagAccount":      map[string]any{"tags": map[string]any{"owner": "team-b"}},
 		"createIndicator": map[string]any{"type": "domain", "value": "team-b.example", "confidence": 10, "source": "b"},
 		"updateIndicator": map[string]any{"confidence": 20, "source": "b"},
+		// SLA clocks: team B's policy is its own.
+		"setSLAPolicy": map[string]any{"days": map[string]any{"critical": 1, "high": 2}},
 	}
 	// chosenID declares, for every command route of a team, whether it
 	// creates a stream under an id the caller chooses: then team A's ids
@@ -251,6 +256,7 @@ func TestTeamIsolation_EveryRoute(t *testing.T) {
 		"updateIndicator":  nil,
 		"revokeIndicator":  nil,
 		"observeIndicator": nil,
+		"setSLAPolicy":     nil, // the policy stream is the caller's team's
 	}
 
 	param := regexp.MustCompile(`:[a-z_]+`)

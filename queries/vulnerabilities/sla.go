@@ -165,7 +165,10 @@ type SLACounts struct {
 
 // SLASummary is a team's counts, overall, by module and by severity.
 type SLASummary struct {
-	AsOf       time.Time            `json:"as_of"`
+	// AsOf is the time the counts are measured at (the request's). It is
+	// not in the answer: the same data gives the same answer until a due
+	// date passes.
+	AsOf       time.Time            `json:"-"`
 	Total      SLACounts            `json:"total"`
 	ByModule   map[string]SLACounts `json:"by_module"`
 	BySeverity map[string]SLACounts `json:"by_severity"`
