@@ -17,6 +17,7 @@ import (
 	csdomain "github.com/cspm-es/cspm-es/domain/cloudsecurity"
 	orchdomain "github.com/cspm-es/cspm-es/domain/orchestration"
 	tidomain "github.com/cspm-es/cspm-es/domain/threatintel"
+	vulndomain "github.com/cspm-es/cspm-es/domain/vulnerabilities"
 	"github.com/cspm-es/cspm-es/eventstore"
 	"github.com/cspm-es/cspm-es/eventstore/sqlite"
 	"github.com/cspm-es/cspm-es/platform/dbregistry"
@@ -135,6 +136,23 @@ func TestReadModelsThroughTheRuntime(t *testing.T) {
 	for _, ev := range TrivyEvents(t, reports...) {
 		_, err = events.Append(ctx, eventstore.AppendRequest{StreamID: ev.StreamID, StreamType: ev.StreamType, Expected: eventstore.Any,
 			Events: []eventstore.NewEvent{{Type: ev.Type, SchemaVersion: ev.SchemaVersion, Data: ev.RecordedEvent.Data}}, Metadata: ev.Metadata})
+		require.NoError(t, err)
+	}
+	// SLA clocks: the Trivy team's policy, then a KEV entry for one of
+	// its CVEs (its clocks recomputed in the KEV event's pass).
+	days := func(n int) *int { return &n }
+	for _, d := range []struct {
+		stream, typ, team string
+		data              pt.EventData
+	}{
+		{"slapolicy-team-trivy", "SLAPolicySet", "team-trivy", vulndomain.SLAPolicySet{Policy: vulndomain.SLAPolicy{Days: vulndomain.SLADays{Critical: days(3), Medium: days(20)}}, SetAt: pt.T0}},
+		{"kev-catalogue", "KEVCatalogue", "team-admin", tidomain.KEVEntryPublished{ImportID: "kev-sla", Entry: tidomain.KEVEntry{CVEID: "CVE-2019-1549",
+			VendorProject: "OpenSSL", Product: "OpenSSL", VulnerabilityName: "n", DateAdded: pt.T0, DueDate: pt.T0.AddDate(0, 0, 14)}, PublishedAt: pt.T0.Add(time.Hour)}},
+	} {
+		ne, err := codec.Encode(d.data)
+		require.NoError(t, err)
+		_, err = events.Append(ctx, eventstore.AppendRequest{StreamID: d.stream, StreamType: d.typ, Expected: eventstore.Any,
+			Events: []eventstore.NewEvent{ne}, Metadata: eventstore.Metadata{TeamID: d.team, Actor: "test", CommandID: "sla-" + d.typ}})
 		require.NoError(t, err)
 	}
 	recorded, err := events.ReadAll(ctx, 0, 100000)
