@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"time"
 
+	csdomain "github.com/cspm-es/cspm-es/domain/cloudsecurity"
 	ti "github.com/cspm-es/cspm-es/domain/threatintel"
 	vuln "github.com/cspm-es/cspm-es/domain/vulnerabilities"
 	"github.com/cspm-es/cspm-es/platform/dbregistry"
@@ -38,7 +39,8 @@ const (
 	SLAPoliciesCollection  = "sla_policies"  // _id: the team: its policy versions (public to the team)
 	slaArtifactsCollection = "sla_artifacts" // internal: completed scans and members of a team's artifact
 	slaCVEsCollection      = "sla_cves"      // internal: KEV versions of a CVE and the clocks of it (all teams)
-	slaOpenCollection      = "sla_open"      // internal: a team's open clocks (recomputed on a policy change)
+	slaOpenCollection      = "sla_open"      // internal: a team's open and resolved clocks (for a policy change)
+	slaAccountsCollection  = "sla_accounts"  // internal: evaluations and failing findings of a team's cloud account
 )
 
 // Clock outcomes.
@@ -71,6 +73,7 @@ func (SLA) EventTypes() []string {
 	return []string{
 		vuln.ScanResultsRecorded{}.EventType(), vuln.ArtifactScanned{}.EventType(), vuln.SLAPolicySet{}.EventType(),
 		ti.KEVEntryPublished{}.EventType(), ti.KEVEntryUpdated{}.EventType(), ti.KEVEntryWithdrawn{}.EventType(),
+		csdomain.ResultsRecorded{}.EventType(), csdomain.ImportCompleted{}.EventType(),
 	}
 }
 
@@ -89,6 +92,7 @@ func (SLA) Collections() []readmodel.CollectionSpec {
 		{Name: slaArtifactsCollection},
 		{Name: slaCVEsCollection},
 		{Name: slaOpenCollection},
+		{Name: slaAccountsCollection},
 	}
 }
 
@@ -106,6 +110,7 @@ type slaPass struct {
 type slaTeam struct {
 	policies readmodel.Doc // versions
 	open     map[string]bool
+	resolved map[string]time.Time // resolved clocks, at their resolution: a policy set before it changes them
 	summary  readmodel.Doc
 	dirty    bool
 }
@@ -136,9 +141,12 @@ func (p *slaPass) team(id string) (*slaTeam, error) {
 	if !found {
 		s = readmodel.Doc{"_id": id, "team_id": id}
 	}
-	t := &slaTeam{policies: pol, open: map[string]bool{}, summary: s}
+	t := &slaTeam{policies: pol, open: map[string]bool{}, resolved: map[string]time.Time{}, summary: s}
 	for k := range fold.Obj(o, "open") {
 		t.open[k] = true
+	}
+	for k, v := range fold.Obj(o, "resolved") {
+		t.resolved[k], _ = v.(time.Time)
 	}
 	p.teams[id] = t
 	return t, nil
@@ -164,11 +172,14 @@ func (p *slaPass) flush() {
 		if !t.dirty {
 			continue
 		}
-		open := map[string]any{}
+		open, resolved := map[string]any{}, map[string]any{}
 		for k := range t.open {
 			open[k] = true
 		}
-		p.tx.Put(slaOpenCollection, readmodel.Doc{"_id": id, "team_id": id, "open": open})
+		for k, v := range t.resolved {
+			resolved[k] = v
+		}
+		p.tx.Put(slaOpenCollection, readmodel.Doc{"_id": id, "team_id": id, "open": open, "resolved": resolved})
 		p.tx.Put(SLASummaryCollection, t.summary)
 		p.tx.Put(SLAPoliciesCollection, t.policies)
 	}
@@ -189,6 +200,10 @@ func (SLA) Apply(ctx context.Context, tx projections.Tx, ev projections.Event) e
 		err = p.scanned(team, e)
 	case vuln.SLAPolicySet:
 		err = p.policySet(team, e)
+	case csdomain.ResultsRecorded:
+		err = p.findingResults(team, e)
+	case csdomain.ImportCompleted:
+		err = p.evaluated(team, e)
 	case ti.KEVEntryPublished:
 		err = p.kev(e.Entry.CVEID, e.PublishedAt, true, e.Entry.DueDate)
 	case ti.KEVEntryUpdated:
@@ -334,6 +349,13 @@ func (p *slaPass) recompute(team, oid string, completed []time.Time) error {
 	if team == "" {
 		team = fold.Str(d, "team_id")
 	}
+	if fold.Str(d, "module") == vuln.SLAModuleCloudFindings {
+		acc, _, err := fold.Get(p.ctx, p.tx, slaAccountsCollection, slaAccountID(team, fold.Str(d, "provider"), fold.Str(d, "account")))
+		if err != nil {
+			return err
+		}
+		return p.save(team, maps.Clone(d), d, evaluationsOf(acc, fold.Str(d, "region"), fold.Str(d, "check")), nil)
+	}
 	if completed == nil {
 		art, _, err := fold.Get(p.ctx, p.tx, slaArtifactsCollection, slaArtifactID(team, fold.Str(d, "artifact_id")))
 		if err != nil {
@@ -373,7 +395,16 @@ func (p *slaPass) policySet(team string, e vuln.SLAPolicySet) error {
 	t.policies["versions"] = list
 	t.policies["policy"] = vs[len(vs)-1]["policy"]
 	t.dirty = true
-	for _, oid := range slices.Sorted(maps.Keys(t.open)) {
+	// Open clocks, and resolved ones the policy was in force at (a policy
+	// set before a resolution that arrived first).
+	ids := slices.Collect(maps.Keys(t.open))
+	for oid, r := range t.resolved {
+		if !r.Before(at) {
+			ids = append(ids, oid)
+		}
+	}
+	slices.Sort(ids)
+	for _, oid := range ids {
 		if err := p.recompute(team, oid, nil); err != nil {
 			return err
 		}
@@ -480,7 +511,7 @@ func (p *slaPass) save(team string, old, d readmodel.Doc, completed []time.Time,
 	case kev && !kevDue.IsZero():
 		due, source = kevDue, DueByKEV
 	default:
-		if at, ok := pol.DueAt(vuln.SLAModuleVulnerabilities, slaSeverity(sev), fold.Time(d, "first_seen")); ok {
+		if at, ok := pol.DueAt(fold.Str(d, "module"), slaSeverity(sev), fold.Time(d, "first_seen")); ok {
 			due, source = at, DueByPolicy
 		}
 	}
@@ -488,6 +519,7 @@ func (p *slaPass) save(team string, old, d readmodel.Doc, completed []time.Time,
 	if resolvedAt.IsZero() {
 		d["status"], d["resolved_at"], d["outcome"] = SLAOpen, nil, SLAOpen
 		t.open[fold.Str(d, "_id")] = true
+		delete(t.resolved, fold.Str(d, "_id"))
 	} else {
 		outcome := SLANoDeadline
 		switch {
@@ -499,6 +531,7 @@ func (p *slaPass) save(team string, old, d readmodel.Doc, completed []time.Time,
 		}
 		d["status"], d["resolved_at"], d["outcome"] = "resolved", resolvedAt, outcome
 		delete(t.open, fold.Str(d, "_id"))
+		t.resolved[fold.Str(d, "_id")] = resolvedAt
 	}
 	if old != nil {
 		count(t.summary, old, -1)
@@ -560,4 +593,161 @@ func add(m map[string]any, path []string, n int64) {
 	if len(next) == 0 {
 		delete(m, k)
 	}
+}
+
+// Cloud-security findings (imported): a finding's clock starts at its
+// first failure (failing since) and it is resolved at the first completed
+// evaluation of its scope (account, region, check) later than its last
+// failure: the scope rule of docs/findings-lifecycle.md, without the
+// lifecycle fold's timeline.
+
+func slaAccountID(team, provider, account string) string {
+	return "sc-" + digest(team, provider, account)
+}
+
+// evaluationsOf lists the times of the account's completed evaluations of
+// (region, check), in order.
+func evaluationsOf(acc readmodel.Doc, region, check string) []time.Time {
+	var out []time.Time
+	for _, ev := range fold.Objs(acc, "evaluations") {
+		if slices.Contains(fold.Strs(ev, "regions"), region) && slices.Contains(fold.Strs(ev, "checks"), check) {
+			out = append(out, fold.Time(ev, "at"))
+		}
+	}
+	slices.SortFunc(out, func(a, b time.Time) int { return a.Compare(b) })
+	return out
+}
+
+func (p *slaPass) account(team, provider, account string) (readmodel.Doc, error) {
+	id := slaAccountID(team, provider, account)
+	d, found, err := fold.Get(p.ctx, p.tx, slaAccountsCollection, id)
+	if err != nil {
+		return nil, err
+	}
+	if !found {
+		d = readmodel.Doc{"_id": id, "team_id": team, "provider": provider, "account": account, "evaluations": []any{}, "members": map[string]any{}}
+	}
+	return d, nil
+}
+
+// findingResults records a chunk's failures.
+func (p *slaPass) findingResults(team string, e csdomain.ResultsRecorded) error {
+	at := readmodel.NormalizeTime(e.EvaluatedAt)
+	accounts := map[string]readmodel.Doc{}
+	for i := range e.Results {
+		r := &e.Results[i]
+		if r.Result != csdomain.ResultFail {
+			continue
+		}
+		key := r.Provider + "\x00" + r.Account
+		acc, ok := accounts[key]
+		if !ok {
+			var err error
+			if acc, err = p.account(team, r.Provider, r.Account); err != nil {
+				return err
+			}
+			accounts[key] = acc
+		}
+		fid := r.Identity(e.IdentityRule).FindingID(team)
+		d, found, err := fold.Get(p.ctx, p.tx, SLAClocksCollection, fid)
+		if err != nil {
+			return err
+		}
+		old := readmodel.Doc(nil)
+		if found {
+			old = maps.Clone(d)
+		} else {
+			d = readmodel.Doc{"_id": fid, "team_id": team, "module": vuln.SLAModuleCloudFindings, "item_id": fid,
+				"provider": r.Provider, "account": r.Account, "region": r.Region, "check": r.Check, "resource": r.Resource,
+				"first_seen": at, "last_seen": at}
+		}
+		if fs := fold.Time(d, "first_seen"); fs.After(at) {
+			d["first_seen"] = at
+		}
+		if ls := fold.Time(d, "last_seen"); ls.Before(at) {
+			d["last_seen"] = at
+		}
+		if sa := fold.Time(d, "severity_at"); !found || !sa.After(at) {
+			d["severity"], d["severity_at"] = string(r.Severity), at
+			d["severity_rank"] = int64(slaRank(string(r.Severity)))
+		}
+		fold.Obj(acc, "members")[fid] = map[string]any{"last": fold.Time(d, "last_seen"), "region": r.Region, "check": r.Check}
+		if err := p.save(team, old, d, evaluationsOf(acc, r.Region, r.Check), nil); err != nil {
+			return err
+		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(accounts)) {
+		p.tx.Put(slaAccountsCollection, accounts[k])
+	}
+	return nil
+}
+
+// evaluated adds a completed import's evaluations: the failing findings
+// of its scopes last seen before it may be resolved by it.
+func (p *slaPass) evaluated(team string, e csdomain.ImportCompleted) error {
+	at := readmodel.NormalizeTime(e.EvaluatedAt)
+	for _, sc := range e.Scopes {
+		acc, err := p.account(team, sc.Provider, sc.Account)
+		if err != nil {
+			return err
+		}
+		evs := fold.Objs(acc, "evaluations")
+		done := false
+		for _, ev := range evs {
+			done = done || (fold.Str(ev, "scan") == e.ScanID && fold.Time(ev, "at").Equal(at))
+		}
+		if done {
+			continue // applied before
+		}
+		evs = append(evs, map[string]any{"at": at, "scan": e.ScanID, "regions": strs(slices.Sorted(slices.Values(sc.Regions))),
+			"checks": strs(slices.Sorted(slices.Values(sc.Checks)))})
+		slices.SortStableFunc(evs, func(a, b map[string]any) int {
+			if c := fold.Time(a, "at").Compare(fold.Time(b, "at")); c != 0 {
+				return c
+			}
+			return compareStr(fold.Str(a, "scan"), fold.Str(b, "scan"))
+		})
+		list := make([]any, len(evs))
+		for i, ev := range evs {
+			list[i] = ev
+		}
+		acc["evaluations"] = list
+		p.tx.Put(slaAccountsCollection, acc)
+		members := fold.Obj(acc, "members")
+		for _, fid := range slices.Sorted(maps.Keys(members)) {
+			m := fold.Obj(members, fid)
+			last := fold.Time(m, "last")
+			if !last.Before(at) || !slices.Contains(sc.Regions, fold.Str(m, "region")) || !slices.Contains(sc.Checks, fold.Str(m, "check")) {
+				continue
+			}
+			if err := p.recompute(team, fid, nil); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func compareStr(a, b string) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+func slaRank(sev string) int {
+	switch sev {
+	case "critical":
+		return 4
+	case "high":
+		return 3
+	case "medium":
+		return 2
+	case "low":
+		return 1
+	}
+	return 0
 }

@@ -7,6 +7,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	csdomain "github.com/cspm-es/cspm-es/domain/cloudsecurity"
 	ti "github.com/cspm-es/cspm-es/domain/threatintel"
 	vuln "github.com/cspm-es/cspm-es/domain/vulnerabilities"
 	"github.com/cspm-es/cspm-es/projections"
@@ -165,4 +166,35 @@ func TestSLA_MissedAndTeams(t *testing.T) {
 	again := pt.Apply(t, p, append(all, all...)...)
 	assert.Equal(t, tx.Colls, again.Colls)
 	pt.AssertOrderIndependent(t, p, [][]projections.Event{a[0], a[1], b})
+}
+
+// Imported cloud findings: the lifecycle of three interleaved scans of one
+// scope (projectionstest.InterleavedScans), the clock from the first
+// failure, resolution by the first evaluation of the scope after the last
+// failure; the cloud_findings override of the policy applies to them only.
+func TestSLA_CloudFindings(t *testing.T) {
+	t.Parallel()
+	p := pv.NewSLA()
+	a, b, c := pt.InterleavedScans()
+	imps, next := pt.Imports("team-a", 1, a, b, c)
+	imps = pt.OnlyStreams(p, imps)
+	pol := vuln.SLAPolicy{Days: vuln.SLADays{High: ptr(30)}, Modules: map[string]vuln.SLADays{vuln.SLAModuleCloudFindings: {High: ptr(2)}}}
+	policy := stream("team-a", next, vuln.SLAPolicySet{Policy: pol, SetAt: pt.T0})
+	all := append(append(append(append([]projections.Event{}, imps[0]...), imps[1]...), imps[2]...), policy...)
+	tx := pt.Apply(t, p, all...)
+	clock := func(n string) map[string]any {
+		r := pt.Result("s3_bucket_public_access", "eu-west-1", "arn:aws:s3:::bucket-"+n, csdomain.ResultFail, csdomain.SeverityHigh)
+		return tx.Doc(t, pv.SLAClocksCollection, r.Identity(csdomain.IdentityProwlerV1).FindingID("team-a"))
+	}
+	assert.Equal(t, pv.SLAOpen, clock("1")["status"])
+	assert.Equal(t, pt.At(time.Hour+2*day), clock("1")["due_at"], "first failure (scan A) + the cloud_findings override")
+	assert.Equal(t, "cloud_findings", clock("1")["module"])
+	two := clock("2")
+	assert.Equal(t, "resolved", two["status"])
+	assert.Equal(t, pt.At(2*time.Hour), two["resolved_at"], "fixed by scan B")
+	assert.Equal(t, pv.SLAMet, two["outcome"])
+	assert.Equal(t, pv.SLAOpen, clock("4")["status"], "fixed by B, reopened by C")
+	assert.Equal(t, pt.At(time.Hour), clock("4")["first_seen"])
+	assert.Equal(t, pv.SLAOpen, clock("5")["status"])
+	pt.AssertOrderIndependent(t, p, append(imps, policy))
 }
