@@ -76,18 +76,24 @@ func (s *SLAService) GetPolicy(ctx context.Context, team string) (SLAPolicyView,
 
 // Breach is an open item past its due date.
 type Breach struct {
-	ID               string    `json:"id"`
-	Module           string    `json:"module"`
-	VulnerabilityID  string    `json:"vulnerability_id,omitempty"`
-	ArtifactID       string    `json:"artifact_id,omitempty"`
-	PackageName      string    `json:"package_name,omitempty"`
-	InstalledVersion string    `json:"installed_version,omitempty"`
-	Severity         string    `json:"severity"`
-	KEV              bool      `json:"kev"`
-	FirstSeen        time.Time `json:"first_seen"`
-	DueAt            time.Time `json:"due_at"`
-	DueSource        string    `json:"due_source"` // policy, kev
-	OverdueDays      int64     `json:"overdue_days"`
+	ID               string `json:"id"`
+	Module           string `json:"module"`
+	VulnerabilityID  string `json:"vulnerability_id,omitempty"`
+	ArtifactID       string `json:"artifact_id,omitempty"`
+	PackageName      string `json:"package_name,omitempty"`
+	InstalledVersion string `json:"installed_version,omitempty"`
+	// Cloud findings: the scope and resource of the imported finding.
+	Provider    string    `json:"provider,omitempty"`
+	Account     string    `json:"account,omitempty"`
+	Region      string    `json:"region,omitempty"`
+	Check       string    `json:"check,omitempty"`
+	Resource    string    `json:"resource,omitempty"`
+	Severity    string    `json:"severity"`
+	KEV         bool      `json:"kev"`
+	FirstSeen   time.Time `json:"first_seen"`
+	DueAt       time.Time `json:"due_at"`
+	DueSource   string    `json:"due_source"` // policy, kev
+	OverdueDays int64     `json:"overdue_days"`
 }
 
 // BreachList is one page of breaches, most overdue first.
@@ -146,6 +152,8 @@ func (s *SLAService) ListBreaches(ctx context.Context, team string, f BreachFilt
 		out.Items = append(out.Items, Breach{ID: queries.Str(d, "_id"), Module: queries.Str(d, "module"),
 			VulnerabilityID: queries.Str(d, "vulnerability_id"), ArtifactID: queries.Str(d, "artifact_id"),
 			PackageName: queries.Str(d, "package"), InstalledVersion: queries.Str(d, "installed_version"),
+			Provider: queries.Str(d, "provider"), Account: queries.Str(d, "account"), Region: queries.Str(d, "region"),
+			Check: queries.Str(d, "check"), Resource: queries.Str(d, "resource"),
 			Severity: queries.Str(d, "severity"), KEV: flag(d, "kev"), FirstSeen: queries.When(d, "first_seen"),
 			DueAt: due, DueSource: queries.Str(d, "due_source"), OverdueDays: int64(now.Sub(due) / (24 * time.Hour))})
 	}
