@@ -39,7 +39,8 @@ const (
 	SLAPoliciesCollection  = "sla_policies"  // _id: the team: its policy versions (public to the team)
 	slaArtifactsCollection = "sla_artifacts" // internal: completed scans and members of a team's artifact
 	slaCVEsCollection      = "sla_cves"      // internal: KEV versions of a CVE and the clocks of it (all teams)
-	slaOpenCollection      = "sla_open"      // internal: a team's open and resolved clocks (for a policy change)
+	slaTeamsCollection     = "sla_teams"     // internal: a team's artifacts and cloud accounts (a policy change visits their clocks)
+	slaCVEClocksCollection = "sla_cve_clocks" // internal: the clocks of one CVE in one team's artifact (a KEV event visits them)
 	slaAccountsCollection  = "sla_accounts"  // internal: evaluations and failing findings of a team's cloud account
 )
 
@@ -91,7 +92,8 @@ func (SLA) Collections() []readmodel.CollectionSpec {
 		{Name: SLAPoliciesCollection},
 		{Name: slaArtifactsCollection},
 		{Name: slaCVEsCollection},
-		{Name: slaOpenCollection},
+		{Name: slaTeamsCollection},
+		{Name: slaCVEClocksCollection},
 		{Name: slaAccountsCollection},
 	}
 }
@@ -109,10 +111,10 @@ type slaPass struct {
 
 type slaTeam struct {
 	policies readmodel.Doc // versions
-	open     map[string]bool
-	resolved map[string]time.Time // resolved clocks, at their resolution: a policy set before it changes them
+	places   readmodel.Doc // artifacts and accounts
 	summary  readmodel.Doc
 	dirty    bool
+	newPlace bool
 }
 
 func newPass(ctx context.Context, tx projections.Tx) *slaPass {
@@ -130,9 +132,12 @@ func (p *slaPass) team(id string) (*slaTeam, error) {
 	if !found {
 		pol = readmodel.Doc{"_id": id, "team_id": id, "versions": []any{}}
 	}
-	o, _, err := fold.Get(p.ctx, p.tx, slaOpenCollection, id)
+	places, found, err := fold.Get(p.ctx, p.tx, slaTeamsCollection, id)
 	if err != nil {
 		return nil, err
+	}
+	if !found {
+		places = readmodel.Doc{"_id": id, "team_id": id, "artifacts": map[string]any{}, "accounts": map[string]any{}}
 	}
 	s, found, err := fold.Get(p.ctx, p.tx, SLASummaryCollection, id)
 	if err != nil {
@@ -141,13 +146,7 @@ func (p *slaPass) team(id string) (*slaTeam, error) {
 	if !found {
 		s = readmodel.Doc{"_id": id, "team_id": id}
 	}
-	t := &slaTeam{policies: pol, open: map[string]bool{}, resolved: map[string]time.Time{}, summary: s}
-	for k := range fold.Obj(o, "open") {
-		t.open[k] = true
-	}
-	for k, v := range fold.Obj(o, "resolved") {
-		t.resolved[k], _ = v.(time.Time)
-	}
+	t := &slaTeam{policies: pol, places: places, summary: s}
 	p.teams[id] = t
 	return t, nil
 }
@@ -161,25 +160,20 @@ func (p *slaPass) cve(id string) (readmodel.Doc, error) {
 		return nil, err
 	}
 	if !found {
-		d = readmodel.Doc{"_id": id, "kev": []any{}, "clocks": map[string]any{}}
+		d = readmodel.Doc{"_id": id, "kev": []any{}, "shards": map[string]any{}}
 	}
 	p.cves[id] = d
 	return d, nil
 }
 
 func (p *slaPass) flush() {
-	for id, t := range p.teams {
+	for _, t := range p.teams {
 		if !t.dirty {
 			continue
 		}
-		open, resolved := map[string]any{}, map[string]any{}
-		for k := range t.open {
-			open[k] = true
+		if t.newPlace {
+			p.tx.Put(slaTeamsCollection, t.places)
 		}
-		for k, v := range t.resolved {
-			resolved[k] = v
-		}
-		p.tx.Put(slaOpenCollection, readmodel.Doc{"_id": id, "team_id": id, "open": open, "resolved": resolved})
 		p.tx.Put(SLASummaryCollection, t.summary)
 		p.tx.Put(SLAPoliciesCollection, t.policies)
 	}
@@ -187,6 +181,23 @@ func (p *slaPass) flush() {
 		p.tx.Put(slaCVEsCollection, p.cves[id])
 	}
 }
+
+// addPlace records that the team has clocks in an artifact ("artifacts")
+// or a cloud account ("accounts").
+func (p *slaPass) addPlace(team, kind, id string) error {
+	t, err := p.team(team)
+	if err != nil {
+		return err
+	}
+	m := fold.Obj(t.places, kind)
+	if _, ok := m[id]; !ok {
+		m[id] = true
+		t.newPlace, t.dirty = true, true
+	}
+	return nil
+}
+
+func cveShardID(cve, team, artifact string) string { return "cs-" + digest(cve, team, artifact) }
 
 // Apply implements projections.Projection.
 func (SLA) Apply(ctx context.Context, tx projections.Tx, ev projections.Event) error {
@@ -261,6 +272,7 @@ func (p *slaPass) results(team string, e vuln.ScanResultsRecorded) error {
 	members := map[string]any{}
 	maps.Copy(members, fold.Obj(art, "members"))
 	completed := timesOf(art, "completed")
+	byCVE := map[string][]string{}
 	for i := range e.Occurrences {
 		o := &e.Occurrences[i]
 		idn, err := vuln.OccurrenceIdentityOf(e.IdentityRule, e.Identity, *o)
@@ -289,14 +301,13 @@ func (p *slaPass) results(team string, e vuln.ScanResultsRecorded) error {
 		if sa := fold.Time(d, "severity_at"); !found || !sa.After(at) {
 			d["severity"], d["severity_rank"], d["severity_at"] = string(o.Severity), int64(o.Severity.Rank()), at
 		}
+		if _, known := members[oid]; !known {
+			byCVE[idn.VulnerabilityID] = append(byCVE[idn.VulnerabilityID], oid)
+		}
 		members[oid] = fold.Time(d, "last_seen")
 		cve, err := p.cve(idn.VulnerabilityID)
 		if err != nil {
 			return err
-		}
-		if _, in := fold.Obj(cve, "clocks")[oid]; !in {
-			fold.Obj(cve, "clocks")[oid] = true
-			p.cveDirty[idn.VulnerabilityID] = true
 		}
 		if err := p.save(team, old, d, completed, cve); err != nil {
 			return err
@@ -304,6 +315,31 @@ func (p *slaPass) results(team string, e vuln.ScanResultsRecorded) error {
 	}
 	art["members"] = members
 	p.tx.Put(slaArtifactsCollection, art)
+	if err := p.addPlace(team, "artifacts", e.ArtifactID); err != nil {
+		return err
+	}
+	// The new clocks of each CVE, in the CVE's shard of this artifact.
+	for _, id := range slices.Sorted(maps.Keys(byCVE)) {
+		sid := cveShardID(id, team, e.ArtifactID)
+		sh, found, err := fold.Get(p.ctx, p.tx, slaCVEClocksCollection, sid)
+		if err != nil {
+			return err
+		}
+		if !found {
+			sh = readmodel.Doc{"_id": sid, "cve": id, "team_id": team, "artifact_id": e.ArtifactID, "clocks": map[string]any{}}
+			cve, err := p.cve(id)
+			if err != nil {
+				return err
+			}
+			fold.Obj(cve, "shards")[sid] = true
+			p.cveDirty[id] = true
+		}
+		clocks := fold.Obj(sh, "clocks")
+		for _, oid := range byCVE[id] {
+			clocks[oid] = true
+		}
+		p.tx.Put(slaCVEClocksCollection, sh)
+	}
 	return nil
 }
 
@@ -395,18 +431,30 @@ func (p *slaPass) policySet(team string, e vuln.SLAPolicySet) error {
 	t.policies["versions"] = list
 	t.policies["policy"] = vs[len(vs)-1]["policy"]
 	t.dirty = true
-	// Open clocks, and resolved ones the policy was in force at (a policy
-	// set before a resolution that arrived first).
-	ids := slices.Collect(maps.Keys(t.open))
-	for oid, r := range t.resolved {
-		if !r.Before(at) {
-			ids = append(ids, oid)
+	// Every clock of the team: open ones take the new policy; resolved
+	// ones take the policy in force at their resolution (which may be this
+	// one, when the resolution arrived first).
+	for _, art := range slices.Sorted(maps.Keys(fold.Obj(t.places, "artifacts"))) {
+		d, _, err := fold.Get(p.ctx, p.tx, slaArtifactsCollection, slaArtifactID(team, art))
+		if err != nil {
+			return err
+		}
+		completed := timesOf(d, "completed")
+		for _, oid := range slices.Sorted(maps.Keys(fold.Obj(d, "members"))) {
+			if err := p.recompute(team, oid, completed); err != nil {
+				return err
+			}
 		}
 	}
-	slices.Sort(ids)
-	for _, oid := range ids {
-		if err := p.recompute(team, oid, nil); err != nil {
+	for _, acc := range slices.Sorted(maps.Keys(fold.Obj(t.places, "accounts"))) {
+		d, _, err := fold.Get(p.ctx, p.tx, slaAccountsCollection, acc)
+		if err != nil {
 			return err
+		}
+		for _, fid := range slices.Sorted(maps.Keys(fold.Obj(d, "members"))) {
+			if err := p.recompute(team, fid, nil); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
@@ -448,9 +496,21 @@ func (p *slaPass) kev(cveID string, at time.Time, listed bool, due time.Time) er
 	}
 	cve["kev"] = list
 	p.cveDirty[cveID] = true
-	for _, oid := range slices.Sorted(maps.Keys(fold.Obj(cve, "clocks"))) {
-		if err := p.recompute("", oid, nil); err != nil {
+	for _, sid := range slices.Sorted(maps.Keys(fold.Obj(cve, "shards"))) {
+		sh, _, err := fold.Get(p.ctx, p.tx, slaCVEClocksCollection, sid)
+		if err != nil {
 			return err
+		}
+		team := fold.Str(sh, "team_id")
+		art, _, err := fold.Get(p.ctx, p.tx, slaArtifactsCollection, slaArtifactID(team, fold.Str(sh, "artifact_id")))
+		if err != nil {
+			return err
+		}
+		completed := timesOf(art, "completed")
+		for _, oid := range slices.Sorted(maps.Keys(fold.Obj(sh, "clocks"))) {
+			if err := p.recompute(team, oid, completed); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
@@ -518,8 +578,6 @@ func (p *slaPass) save(team string, old, d readmodel.Doc, completed []time.Time,
 	d["kev"], d["due_at"], d["due_source"] = kev, fold.TimeOrNil(due), source
 	if resolvedAt.IsZero() {
 		d["status"], d["resolved_at"], d["outcome"] = SLAOpen, nil, SLAOpen
-		t.open[fold.Str(d, "_id")] = true
-		delete(t.resolved, fold.Str(d, "_id"))
 	} else {
 		outcome := SLANoDeadline
 		switch {
@@ -530,8 +588,6 @@ func (p *slaPass) save(team string, old, d readmodel.Doc, completed []time.Time,
 			outcome = SLAMet
 		}
 		d["status"], d["resolved_at"], d["outcome"] = "resolved", resolvedAt, outcome
-		delete(t.open, fold.Str(d, "_id"))
-		t.resolved[fold.Str(d, "_id")] = resolvedAt
 	}
 	if old != nil {
 		count(t.summary, old, -1)
@@ -678,6 +734,9 @@ func (p *slaPass) findingResults(team string, e csdomain.ResultsRecorded) error 
 	}
 	for _, k := range slices.Sorted(maps.Keys(accounts)) {
 		p.tx.Put(slaAccountsCollection, accounts[k])
+		if err := p.addPlace(team, "accounts", fold.Str(accounts[k], "_id")); err != nil {
+			return err
+		}
 	}
 	return nil
 }
