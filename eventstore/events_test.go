@@ -104,6 +104,9 @@ func TestDomainCodecRoundTrip(t *testing.T) {
 		threatintel.IndicatorObserved{IndicatorID: "i1", Source: "sensor", ObservedAt: when, ValidUntil: when.Add(time.Hour)},
 		threatintel.IndicatorExpired{IndicatorID: "i1", ExpiredAt: when},
 		threatintel.IndicatorRevoked{IndicatorID: "i1", Reason: "fp", RevokedAt: when},
+		// SLA policies.
+		vulnerabilities.SLAPolicySet{Policy: vulnerabilities.SLAPolicy{Days: vulnerabilities.DefaultSLAPolicy().Days,
+			Modules: map[string]vulnerabilities.SLADays{vulnerabilities.SLAModuleCloudFindings: {}}}, SetAt: when},
 	}
 	codec := eventstore.NewDomainCodec()
 
