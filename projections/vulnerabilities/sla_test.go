@@ -11,6 +11,7 @@ import (
 	ti "github.com/cspm-es/cspm-es/domain/threatintel"
 	vuln "github.com/cspm-es/cspm-es/domain/vulnerabilities"
 	"github.com/cspm-es/cspm-es/projections"
+	csproj "github.com/cspm-es/cspm-es/projections/cloudsecurity"
 	pt "github.com/cspm-es/cspm-es/projections/projectionstest"
 	pv "github.com/cspm-es/cspm-es/projections/vulnerabilities"
 )
@@ -197,4 +198,71 @@ func TestSLA_CloudFindings(t *testing.T) {
 	assert.Equal(t, pt.At(time.Hour), clock("4")["first_seen"])
 	assert.Equal(t, pv.SLAOpen, clock("5")["status"])
 	pt.AssertOrderIndependent(t, p, append(imps, policy))
+}
+
+// The clocks' open/resolved agree with the findings projection's lifecycle
+// fold (status, closed_at) on the interleaved scans and the real-shaped
+// CloudTrail pair, in every order tried.
+func TestSLA_CloudFindingsAgreeWithTheLifecycleFold(t *testing.T) {
+	t.Parallel()
+	a, b, c := pt.InterleavedScans()
+	for name, imps := range map[string][][]pt.EventData{"interleaved": {a, b, c}, "pair": {pt.PairScan1(), pt.PairScan2()}} {
+		streams, _ := pt.Imports("team-a", 1, imps...)
+		for i, order := range [][]int{{0, 1, 2}, {2, 1, 0}, {1, 0, 2}} {
+			var evs []projections.Event
+			for _, k := range order {
+				if k < len(streams) {
+					evs = append(evs, streams[k]...)
+				}
+			}
+			fold := pt.Apply(t, csproj.NewFindings(), pt.Only(csproj.NewFindings(), evs)...)
+			sla := pt.Apply(t, pv.NewSLA(), pt.Only(pv.NewSLA(), evs)...)
+			n := 0
+			for id, f := range fold.Colls[csproj.FindingsCollection] {
+				c, ok := sla.Colls[pv.SLAClocksCollection][id]
+				require.True(t, ok, "%s/%d: %s has no clock", name, i, id)
+				n++
+				if f["status"] == "open" {
+					assert.Equal(t, pv.SLAOpen, c["status"], "%s/%d: %s", name, i, f["resource_id"])
+				} else {
+					assert.Equal(t, "resolved", c["status"], "%s/%d: %s", name, i, f["resource_id"])
+					assert.Equal(t, f["closed_at"], c["resolved_at"], "%s/%d: %s", name, i, f["resource_id"])
+				}
+			}
+			assert.Equal(t, len(sla.Colls[pv.SLAClocksCollection]), n, "%s: one clock per imported finding", name)
+		}
+	}
+}
+
+// The occurrences' clocks agree with the occurrence projection's fold
+// (status, fixed_at): fixed by a later scan, reopened, an old scan
+// imported last, in several orders.
+func TestSLA_OccurrencesAgreeWithTheLifecycleFold(t *testing.T) {
+	t.Parallel()
+	x, y, z := occ("CVE-2024-0010", "a", vuln.SeverityHigh), occ("CVE-2024-0011", "b", vuln.SeverityLow), occ("CVE-2024-0012", "c", vuln.SeverityCritical)
+	streams := [][]projections.Event{
+		stream("team-a", 1, scan("vim-1", pt.T0, x, y, z)...),
+		stream("team-a", 3, scan("vim-2", pt.At(day), x)...),
+		stream("team-a", 5, scan("vim-3", pt.At(2*day), x, y)...),
+		stream("team-a", 7, scan("vim-4", pt.At(time.Hour), x, y, z)...), // an older report, imported last
+	}
+	for i, order := range [][]int{{0, 1, 2, 3}, {3, 2, 1, 0}, {2, 0, 3, 1}} {
+		var evs []projections.Event
+		for _, k := range order {
+			evs = append(evs, streams[k]...)
+		}
+		fold := pt.Apply(t, pv.New(), pt.Only(pv.New(), evs)...)
+		sla := pt.Apply(t, pv.NewSLA(), evs...)
+		require.Len(t, fold.Colls[pv.OccurrencesCollection], 3)
+		for id, o := range fold.Colls[pv.OccurrencesCollection] {
+			c := sla.Colls[pv.SLAClocksCollection][id]
+			require.NotNil(t, c, id)
+			if o["status"] == "open" {
+				assert.Equal(t, pv.SLAOpen, c["status"], "order %d: %s", i, o["vulnerability_id"])
+			} else {
+				assert.Equal(t, "resolved", c["status"], "order %d: %s", i, o["vulnerability_id"])
+				assert.Equal(t, o["fixed_at"], c["resolved_at"], "order %d: %s", i, o["vulnerability_id"])
+			}
+		}
+	}
 }
