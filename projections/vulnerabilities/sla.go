@@ -34,14 +34,14 @@ import (
 const (
 	SLAName = "vulnerabilities.sla"
 
-	SLAClocksCollection    = "sla_clocks"    // _id: the occurrence id (per team)
-	SLASummaryCollection   = "sla_summaries" // _id: the team: counts, open clocks by due time
-	SLAPoliciesCollection  = "sla_policies"  // _id: the team: its policy versions (public to the team)
-	slaArtifactsCollection = "sla_artifacts" // internal: completed scans and members of a team's artifact
-	slaCVEsCollection      = "sla_cves"      // internal: KEV versions of a CVE and the clocks of it (all teams)
-	slaTeamsCollection     = "sla_teams"     // internal: a team's artifacts and cloud accounts (a policy change visits their clocks)
+	SLAClocksCollection    = "sla_clocks"     // _id: the occurrence id (per team)
+	SLASummaryCollection   = "sla_summaries"  // _id: the team: counts, open clocks by due time
+	SLAPoliciesCollection  = "sla_policies"   // _id: the team: its policy versions (public to the team)
+	slaArtifactsCollection = "sla_artifacts"  // internal: completed scans and members of a team's artifact
+	slaCVEsCollection      = "sla_cves"       // internal: KEV versions of a CVE and the clocks of it (all teams)
+	slaTeamsCollection     = "sla_teams"      // internal: a team's artifacts and cloud accounts (a policy change visits their clocks)
 	slaCVEClocksCollection = "sla_cve_clocks" // internal: the clocks of one CVE in one team's artifact (a KEV event visits them)
-	slaAccountsCollection  = "sla_accounts"  // internal: evaluations and failing findings of a team's cloud account
+	slaAccountsCollection  = "sla_accounts"   // internal: evaluations and failing findings of a team's cloud account
 )
 
 // Clock outcomes.
