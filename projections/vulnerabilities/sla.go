@@ -19,7 +19,7 @@ import (
 )
 
 // SLA clocks (decision 56, docs/sla.md): the projection vulnerabilities.sla
-// keeps one clock per occurrence of a team, with its due date (the team's
+// keeps one clock per occurrence and per imported cloud finding of a team, with its due date (the team's
 // policy for its current severity from its first sighting, or KEV's
 // dueDate when its CVE is listed), recomputed when the severity, the KEV
 // entry or the policy changes, and frozen at resolution (met or missed).
@@ -34,11 +34,11 @@ import (
 const (
 	SLAName = "vulnerabilities.sla"
 
-	SLAClocksCollection    = "sla_clocks"     // _id: the occurrence id (per team)
+	SLAClocksCollection    = "sla_clocks"     // _id: the occurrence id or the imported finding id (per team)
 	SLASummaryCollection   = "sla_summaries"  // _id: the team: counts, open clocks by due time
 	SLAPoliciesCollection  = "sla_policies"   // _id: the team: its policy versions (public to the team)
 	slaArtifactsCollection = "sla_artifacts"  // internal: completed scans and members of a team's artifact
-	slaCVEsCollection      = "sla_cves"       // internal: KEV versions of a CVE and the clocks of it (all teams)
+	slaCVEsCollection      = "sla_cves"       // internal: KEV versions of a CVE and its shards (all teams)
 	slaTeamsCollection     = "sla_teams"      // internal: a team's artifacts and cloud accounts (a policy change visits their clocks)
 	slaCVEClocksCollection = "sla_cve_clocks" // internal: the clocks of one CVE in one team's artifact (a KEV event visits them)
 	slaAccountsCollection  = "sla_accounts"   // internal: evaluations and failing findings of a team's cloud account
