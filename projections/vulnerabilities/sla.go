@@ -19,9 +19,9 @@ import (
 )
 
 // SLA clocks (decision 56, docs/sla.md): the projection vulnerabilities.sla
-// keeps one clock per occurrence and per imported cloud finding of a team, with its due date (the team's
-// policy for its current severity from its first sighting, or KEV's
-// dueDate when its CVE is listed), recomputed when the severity, the KEV
+// keeps one clock per occurrence and per imported cloud finding of a
+// team, with its due date (the team's policy for its current severity
+// from its first sighting, or KEV's dueDate when its CVE is listed), recomputed when the severity, the KEV
 // entry or the policy changes, and frozen at resolution (met or missed).
 //
 // Every clock is a function of the set of events, not of their order:
