@@ -68,6 +68,11 @@ func postureChecked(b *testing.B, e *importedEnv) []string {
 	require.Equal(b, int64(500), d.Posture.LastScan.Fixed, "the last scan: one account's second scan")
 	require.Equal(b, int64(1000), d.Posture.LastScan.New)
 	require.Len(b, d.Posture.TopFailingChecks, 10)
+	// Compliance per framework: every account's second scan is current
+	// (CIS-5.0, one requirement per check).
+	require.NotNil(b, d.Posture.Compliance)
+	require.Len(b, d.Posture.Compliance.Frameworks, 1)
+	require.Equal(b, int64(e.world.Accounts), d.Posture.Compliance.Frameworks[0].Accounts)
 	var ids []string
 	p := queries.Page{Limit: queries.MaxLimit}
 	for {

@@ -2,9 +2,6 @@ package cloudsecurity
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"maps"
 	"slices"
@@ -119,148 +116,37 @@ func (Compliance) Apply(ctx context.Context, tx projections.Tx, ev projections.E
 	return nil
 }
 
-// An import under way is kept in small working documents, so that a chunk
-// of results reads only what it touches (a Prowler report maps ~500
-// checks to ~20 frameworks; an organisation's report holds many
-// accounts):
-//   - "cw-<import>": the format, the file name, the mapped checks and the
-//     accounts seen (JSON in "state");
-//   - "cwm-<import>-<check>": one check's mapping (JSON);
-//   - "cwt-<import>-<account>": one account's tally per check (JSON).
-//
-// All are removed when the import completes.
-type work struct {
-	Format   string            `json:"format"`
-	FileName string            `json:"file_name,omitempty"`
-	Checks   []string          `json:"checks,omitempty"`   // mapped checks, sorted
-	Accounts map[string]string `json:"accounts,omitempty"` // account -> provider, of results of mapped checks
-}
-
-func workID(importID string) string { return "cw-" + importID }
-
-func workPartID(kind, importID, key string) string {
-	sum := sha256.Sum256([]byte(key))
-	return kind + "-" + importID + "-" + hex.EncodeToString(sum[:12])
-}
-
-func getJSON(ctx context.Context, tx projections.Tx, id string, v any) (bool, error) {
-	d, found, err := fold.Get(ctx, tx, complianceWorkCollection, id)
-	if err != nil || !found {
-		return false, err
-	}
-	if err := json.Unmarshal([]byte(fold.Str(d, "state")), v); err != nil {
-		return false, fmt.Errorf("work state %s: %w", id, err)
-	}
-	return true, nil
-}
-
-func putJSON(tx projections.Tx, team, id string, v any) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	tx.Put(complianceWorkCollection, readmodel.Doc{"_id": id, "team_id": team, "state": string(b)})
-	return nil
-}
-
-func loadWork(ctx context.Context, tx projections.Tx, importID string) (*work, error) {
-	w := &work{}
-	if _, err := getJSON(ctx, tx, workID(importID), w); err != nil {
-		return nil, err
-	}
-	if w.Accounts == nil {
-		w.Accounts = map[string]string{}
-	}
-	return w, nil
-}
+// complianceTally is the shared tally of imports' results into
+// evaluations (projections/fold.ComplianceTally; the dashboard uses it too).
+var complianceTally = fold.ComplianceTally{Work: complianceWorkCollection}
 
 func complianceStarted(ctx context.Context, tx projections.Tx, team string, e csdomain.ImportStarted) error {
-	w, err := loadWork(ctx, tx, e.ImportID)
-	if err != nil {
-		return err
-	}
-	w.Format, w.FileName = e.Format, e.FileName
-	return putJSON(tx, team, workID(e.ImportID), w)
+	return complianceTally.Started(ctx, tx, team, e)
 }
 
 func complianceChecks(ctx context.Context, tx projections.Tx, team string, e csdomain.ChecksDescribed) error {
-	w, err := loadWork(ctx, tx, e.ImportID)
-	if err != nil {
-		return err
-	}
-	report := csdomain.ComplianceSourceOf(w.Format) == csdomain.ComplianceFromReport
-	for _, c := range csdomain.MappingOf(e.Checks).Checks() {
-		fws := c.Frameworks
-		if report {
-			// A compliance report may name its framework without its
-			// version (Prowler's CIS reports): the file name gives it.
-			renamed := make(map[string][]string, len(fws))
-			for fw, ids := range fws {
-				renamed[csdomain.ReportFramework(fw, w.FileName)] = ids
-			}
-			fws = renamed
-		}
-		if err := putJSON(tx, team, workPartID("cwm", e.ImportID, c.Check), fws); err != nil {
-			return err
-		}
-		if i, found := slices.BinarySearch(w.Checks, c.Check); !found {
-			w.Checks = slices.Insert(w.Checks, i, c.Check)
-		}
-	}
-	return putJSON(tx, team, workID(e.ImportID), w)
+	return complianceTally.Checks(ctx, tx, team, e)
 }
 
 // complianceResults tallies a chunk's results of mapped checks and keeps
 // the findings they report failing.
 func complianceResults(ctx context.Context, tx projections.Tx, team string, e csdomain.ResultsRecorded) error {
-	w, err := loadWork(ctx, tx, e.ImportID)
+	mapped, err := complianceTally.Results(ctx, tx, team, e)
 	if err != nil {
 		return err
 	}
-	mapped := map[string]bool{}
-	tallies := map[string]map[string]*csdomain.RequirementTally{} // account -> check -> tally
 	type key struct{ account, check string }
 	failing := map[key][]string{}
 	var order []key
-	newAccount := false
 	for _, r := range e.Results {
-		m, seen := mapped[r.Check]
-		if !seen {
-			_, m = slices.BinarySearch(w.Checks, r.Check)
-			mapped[r.Check] = m
-		}
-		if !m {
+		if !mapped[r.Check] || r.Result != csdomain.ResultFail {
 			continue
 		}
-		byCheck := tallies[r.Account]
-		if byCheck == nil {
-			byCheck = map[string]*csdomain.RequirementTally{}
-			if _, err := getJSON(ctx, tx, workPartID("cwt", e.ImportID, r.Account), &byCheck); err != nil {
-				return err
-			}
-			tallies[r.Account] = byCheck
-			if _, ok := w.Accounts[r.Account]; !ok {
-				w.Accounts[r.Account], newAccount = r.Provider, true
-			}
+		k := key{r.Account, r.Check}
+		if _, ok := failing[k]; !ok {
+			order = append(order, k)
 		}
-		t := byCheck[r.Check]
-		if t == nil {
-			t = &csdomain.RequirementTally{}
-			byCheck[r.Check] = t
-		}
-		t.Add(r.Result, r.Muted)
-		if r.Result == csdomain.ResultFail {
-			k := key{r.Account, r.Check}
-			if _, ok := failing[k]; !ok {
-				order = append(order, k)
-			}
-			failing[k] = append(failing[k], r.Identity(e.IdentityRule).FindingID(team))
-		}
-	}
-	for account, byCheck := range tallies {
-		if err := putJSON(tx, team, workPartID("cwt", e.ImportID, account), byCheck); err != nil {
-			return err
-		}
+		failing[k] = append(failing[k], r.Identity(e.IdentityRule).FindingID(team))
 	}
 	for _, k := range order {
 		id := csdomain.ComplianceFailingID(team, e.ImportID, k.account, k.check)
@@ -285,107 +171,39 @@ func complianceResults(ctx context.Context, tx projections.Tx, team string, e cs
 		tx.Put(ComplianceFailingCollection, readmodel.Doc{"_id": id, "team_id": team, "import_id": e.ImportID,
 			"account_id": k.account, "check_id": k.check, "findings": strings.Join(ids, "\n"), "count": int64(len(ids))})
 	}
-	if newAccount {
-		return putJSON(tx, team, workID(e.ImportID), w)
-	}
 	return nil
 }
 
 // complianceCompleted turns the import's tallies into one evaluation per
 // account and framework, and places each in its timeline.
 func complianceCompleted(ctx context.Context, tx projections.Tx, team string, e csdomain.ImportCompleted) error {
-	w, err := loadWork(ctx, tx, e.ImportID)
+	evals, err := complianceTally.Completed(ctx, tx, e)
 	if err != nil {
 		return err
 	}
-	tx.Delete(complianceWorkCollection, workID(e.ImportID))
-	mapping := csdomain.ComplianceMapping{}
-	for _, c := range w.Checks {
-		id := workPartID("cwm", e.ImportID, c)
-		fws := map[string][]string{}
-		if _, err := getJSON(ctx, tx, id, &fws); err != nil {
-			return err
+	for _, ev := range evals {
+		doc := readmodel.Doc{
+			"_id": csdomain.ComplianceSnapshotID(team, e.ImportID, ev.Account, ev.Framework), "team_id": team,
+			"provider": ev.Provider, "account_id": ev.Account, "framework": ev.Framework,
+			"import_id": e.ImportID, "scan_id": e.ScanID, "source": ev.Source, "format": ev.Format,
+			"at": readmodel.NormalizeTime(ev.At), "seq": ev.Seq,
+			"counts": scoreDoc(ev.Score), "score": scoreValue(ev.Score),
+			"valid_to": nil, "current": false,
 		}
-		mapping[c] = fws
-		tx.Delete(complianceWorkCollection, id)
-	}
-	tallies := map[string]map[string]*csdomain.RequirementTally{}
-	for account := range w.Accounts {
-		id := workPartID("cwt", e.ImportID, account)
-		byCheck := map[string]*csdomain.RequirementTally{}
-		if _, err := getJSON(ctx, tx, id, &byCheck); err != nil {
+		tx.Put(ComplianceRequirementsCollection, readmodel.Doc{"_id": doc["_id"], "team_id": team,
+			"requirements": csdomain.EncodeRequirementRows(ev.Rows)})
+		if err := placeSnapshot(ctx, tx, team, doc, ev.Rows); err != nil {
 			return err
-		}
-		tallies[account] = byCheck
-		tx.Delete(complianceWorkCollection, id)
-	}
-	if len(mapping) == 0 {
-		return nil
-	}
-	accounts := map[string]string{}
-	for _, s := range e.Scopes {
-		accounts[s.Account] = s.Provider
-	}
-	maps.Copy(accounts, w.Accounts)
-	reqs := mapping.Requirements()
-	source := csdomain.ComplianceSourceOf(w.Format)
-	for _, account := range slices.Sorted(maps.Keys(accounts)) {
-		for _, fw := range slices.Sorted(maps.Keys(reqs)) {
-			ev := csdomain.FrameworkEvaluation{Framework: fw, Requirements: map[string]*csdomain.RequirementTally{}}
-			rows := make([]csdomain.RequirementRow, 0, len(reqs[fw]))
-			for _, id := range slices.Sorted(maps.Keys(reqs[fw])) {
-				var t csdomain.RequirementTally
-				checks := reqs[fw][id]
-				for _, c := range checks {
-					if ct := tallies[account][c]; ct != nil {
-						t.Merge(*ct)
-					}
-				}
-				ev.Requirements[id] = &t
-				rows = append(rows, csdomain.RequirementRow{ID: id, Status: t.Status(), Tally: t, Checks: checks})
-			}
-			score := ev.Score()
-			doc := readmodel.Doc{
-				"_id": csdomain.ComplianceSnapshotID(team, e.ImportID, account, fw), "team_id": team,
-				"provider": accounts[account], "account_id": account, "framework": fw,
-				"import_id": e.ImportID, "scan_id": e.ScanID, "source": source, "format": w.Format,
-				"at": readmodel.NormalizeTime(e.EvaluatedAt), "seq": seqKey(e.EvaluatedAt, e.ImportID),
-				"counts": scoreDoc(score), "score": scoreValue(score),
-				"valid_to": nil, "current": false,
-			}
-			tx.Put(ComplianceRequirementsCollection, readmodel.Doc{"_id": doc["_id"], "team_id": team,
-				"requirements": csdomain.EncodeRequirementRows(rows)})
-			if err := placeSnapshot(ctx, tx, team, doc, rows); err != nil {
-				return err
-			}
 		}
 	}
 	return nil
 }
 
-// seqKey orders the evaluations of one account and framework: by time,
-// then import id (two reports of one scan share the time).
-func seqKey(at time.Time, importID string) string {
-	return readmodel.NormalizeTime(at).Format(readmodel.TimeLayout) + "|" + importID
-}
+func scoreDoc(s csdomain.ComplianceScore) map[string]any { return fold.ComplianceScoreDoc(s) }
 
-func scoreDoc(s csdomain.ComplianceScore) map[string]any {
-	return map[string]any{"requirements": int64(s.Requirements), "passed": int64(s.Passed), "failed": int64(s.Failed),
-		"manual": int64(s.Manual), "not_evaluated": int64(s.NotEvaluated), "muted_fail": int64(s.MutedFail)}
-}
+func scoreFrom(m map[string]any) csdomain.ComplianceScore { return fold.ComplianceScoreFrom(m) }
 
-func scoreFrom(m map[string]any) csdomain.ComplianceScore {
-	return csdomain.ComplianceScore{Requirements: int(fold.Num(m, "requirements")), Passed: int(fold.Num(m, "passed")),
-		Failed: int(fold.Num(m, "failed")), Manual: int(fold.Num(m, "manual")), NotEvaluated: int(fold.Num(m, "not_evaluated")),
-		MutedFail: int(fold.Num(m, "muted_fail"))}
-}
-
-func scoreValue(s csdomain.ComplianceScore) any {
-	if v, ok := s.Score(); ok {
-		return v
-	}
-	return nil
-}
+func scoreValue(s csdomain.ComplianceScore) any { return fold.ComplianceScoreValue(s) }
 
 // placeSnapshot inserts an evaluation into its account and framework's
 // timeline: it is valid until the next one's time (current when there is

@@ -42,10 +42,12 @@ const (
 
 var postureLifecycle = fold.Lifecycle{Accounts: dashboardFoldAccounts, Scopes: dashboardFoldScopes}
 
-var postureEventTypes = []string{csdomain.ResultsRecorded{}.EventType(), csdomain.ImportCompleted{}.EventType()}
+var postureEventTypes = append([]string{csdomain.ResultsRecorded{}.EventType(), csdomain.ImportCompleted{}.EventType()},
+	complianceEventTypes...)
 
 func postureCollections() []readmodel.CollectionSpec {
-	return append([]readmodel.CollectionSpec{{Name: DashboardImportedCollection}}, postureLifecycle.CollectionSpecs()...)
+	return append(append([]readmodel.CollectionSpec{{Name: DashboardImportedCollection}}, postureLifecycle.CollectionSpecs()...),
+		complianceCollections()...)
 }
 
 // applyPosture folds the imports' events; handled is false for other
@@ -58,14 +60,24 @@ func applyPosture(ctx context.Context, tx projections.Tx, ev projections.Event) 
 	}
 	h := &postureHistories{}
 	switch e := fold.Value(ev.Data).(type) {
+	case csdomain.ImportStarted:
+		return true, dashboardTally.Started(ctx, tx, team, e)
+	case csdomain.ChecksDescribed:
+		return true, dashboardTally.Checks(ctx, tx, team, e)
 	case csdomain.ResultsRecorded:
 		if err := postureLifecycle.Results(ctx, tx, team, e, h); err != nil {
+			return true, err
+		}
+		if _, err := dashboardTally.Results(ctx, tx, team, e); err != nil {
 			return true, err
 		}
 		return true, h.flush(ctx, tx, team)
 	case csdomain.ImportCompleted:
 		h.ops = append(h.ops, func(p *posture) { p.scanSeen(e.Step()) })
 		if err := postureLifecycle.Completed(ctx, tx, team, e, h); err != nil {
+			return true, err
+		}
+		if err := complianceEvaluated(ctx, tx, team, e, h); err != nil {
 			return true, err
 		}
 		return true, h.flush(ctx, tx, team)
@@ -228,6 +240,9 @@ type posture struct {
 	LastScan  *changeCounts // nil before any scan
 	Days      map[string]*changeCounts
 	LatestDay string // the latest UTC day seen ("2006-01-02")
+	// Compliance: per framework, the current evaluations' counts
+	// (dashboard_compliance.go).
+	Compliance map[string]*frameworkCounts
 }
 
 type accountCounts struct {
@@ -267,7 +282,7 @@ func postureFrom(d map[string]any) *posture {
 	p := &posture{OpenTotal: fold.Num(d, "open_total"), OpenMuted: fold.Num(d, "open_muted_by_tool"),
 		OpenBySev: fold.SeverityCountsFrom(fold.Obj(d, "open_by_severity")),
 		ByAccount: map[string]*accountCounts{}, ByCheck: map[string]int64{}, Days: map[string]*changeCounts{},
-		LatestDay: fold.Str(d, "latest_day")}
+		LatestDay: fold.Str(d, "latest_day"), Compliance: complianceFrom(d)}
 	for _, a := range fold.Objs(d, "by_account") {
 		p.ByAccount[fold.Str(a, "account_id")] = &accountCounts{Provider: fold.Str(a, "provider"), UID: fold.Str(a, "uid"),
 			Total: fold.Num(a, "open_total"), BySev: fold.SeverityCountsFrom(fold.Obj(a, "open_by_severity"))}
@@ -312,7 +327,8 @@ func (p *posture) doc() map[string]any {
 		last = m
 	}
 	return map[string]any{"open_total": p.OpenTotal, "open_muted_by_tool": p.OpenMuted, "open_by_severity": p.OpenBySev.Doc(),
-		"by_account": accounts, "by_check": checks, "last_scan": last, "days": days, "latest_day": p.LatestDay}
+		"by_account": accounts, "by_check": checks, "last_scan": last, "days": days, "latest_day": p.LatestDay,
+		"compliance": complianceDoc(p.Compliance)}
 }
 
 func sortedKeys[V any](m map[string]V) []string {

@@ -70,6 +70,7 @@ func TestDashboardContract(t *testing.T) {
 		"ScanRequested", "ScanStarted", "ScanCompleted", "ScanFailed",
 		"FindingRaised", "FindingResolved", "FindingSuppressed",
 		"ResultsRecorded", "ImportCompleted", // the posture section
+		"ImportStarted", "ChecksDescribed", // its compliance per framework
 	}, p.EventTypes())
 	for _, spec := range p.Collections() {
 		require.NoError(t, spec.Validate())
@@ -180,7 +181,8 @@ func emptyDashboard(team string) readmodel.Doc {
 // noPosture is the posture section of a team without imports.
 func noPosture() map[string]any {
 	return map[string]any{"open_total": int64(0), "open_muted_by_tool": int64(0), "open_by_severity": sev(0, 0, 0, 0, 0),
-		"by_account": []any{}, "by_check": []any{}, "last_scan": nil, "days": []any{}, "latest_day": ""}
+		"by_account": []any{}, "by_check": []any{}, "last_scan": nil, "days": []any{}, "latest_day": "",
+		"compliance": []any{}}
 }
 
 func TestDashboardKeepsTheTenLatestScans(t *testing.T) {

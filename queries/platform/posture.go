@@ -5,6 +5,7 @@ import (
 	"slices"
 	"time"
 
+	csdomain "github.com/cspm-es/cspm-es/domain/cloudsecurity"
 	"github.com/cspm-es/cspm-es/queries"
 )
 
@@ -31,9 +32,61 @@ type Posture struct {
 	// muted by the team's muting rules are counted in the findings list
 	// (muted=true), not here.
 	Muted MutedCounts `json:"muted"`
-	// Compliance is per framework; null until the compliance read model
-	// feeds the dashboard.
-	Compliance any `json:"compliance"`
+	// Compliance is the team's current compliance per framework, the
+	// figures GET /api/v1/compliance gives; null before any evaluation.
+	Compliance *Compliance `json:"compliance"`
+}
+
+// Compliance is the dashboard's compliance per framework, with the score's
+// formula.
+type Compliance struct {
+	Formula    string                `json:"formula"`
+	Frameworks []FrameworkCompliance `json:"frameworks"`
+}
+
+// FrameworkCompliance is a team's current compliance in one framework:
+// its accounts' current evaluations counted together (a requirement counts
+// once per account), the score passed / (passed + failed) (null when
+// nothing passed or failed), and when the latest of them was evaluated.
+type FrameworkCompliance struct {
+	Framework       string           `json:"framework"`
+	Accounts        int64            `json:"accounts"`
+	Counts          ComplianceCounts `json:"counts"`
+	Score           *float64         `json:"score"`
+	LastEvaluatedAt time.Time        `json:"last_evaluated_at"`
+}
+
+// ComplianceCounts counts requirements by status (MutedFail: the failed
+// ones whose every failure the tool muted, counted in Failed too).
+type ComplianceCounts struct {
+	Requirements int64 `json:"requirements"`
+	Passed       int64 `json:"passed"`
+	Failed       int64 `json:"failed"`
+	Manual       int64 `json:"manual"`
+	NotEvaluated int64 `json:"not_evaluated"`
+	MutedFail    int64 `json:"muted_fail"`
+}
+
+func complianceOf(p map[string]any) *Compliance {
+	fws := queries.Objs(p, "compliance")
+	if len(fws) == 0 {
+		return nil
+	}
+	out := &Compliance{Formula: csdomain.ScoreFormula, Frameworks: make([]FrameworkCompliance, 0, len(fws))}
+	for _, f := range fws {
+		c := queries.Obj(f, "counts")
+		fc := FrameworkCompliance{Framework: queries.Str(f, "framework"), Accounts: queries.Num(f, "accounts"),
+			Counts: ComplianceCounts{Requirements: queries.Num(c, "requirements"), Passed: queries.Num(c, "passed"),
+				Failed: queries.Num(c, "failed"), Manual: queries.Num(c, "manual"), NotEvaluated: queries.Num(c, "not_evaluated"),
+				MutedFail: queries.Num(c, "muted_fail")},
+			LastEvaluatedAt: queries.When(f, "last_evaluated_at")}
+		if n := fc.Counts.Passed + fc.Counts.Failed; n > 0 { // the formula, from the counts (as stored)
+			v := float64(fc.Counts.Passed) / float64(n)
+			fc.Score = &v
+		}
+		out.Frameworks = append(out.Frameworks, fc)
+	}
+	return out
 }
 
 // OpenFindings counts open findings.
@@ -91,7 +144,8 @@ func postureOf(p map[string]any, apiOpen queries.SeverityCounts, now time.Time) 
 	out := Posture{
 		OpenFindings: OpenFindings{Total: queries.Num(p, "open_total") + apiOpen.Sum(), BySeverity: plus(imported, apiOpen)},
 		ByAccount:    []AccountPosture{}, TopFailingChecks: []CheckCount{},
-		Muted: MutedCounts{ByTool: queries.Num(p, "open_muted_by_tool")},
+		Muted:      MutedCounts{ByTool: queries.Num(p, "open_muted_by_tool")},
+		Compliance: complianceOf(p),
 	}
 	for _, a := range queries.Objs(p, "by_account") {
 		out.ByAccount = append(out.ByAccount, AccountPosture{AccountID: queries.Str(a, "account_id"), Provider: queries.Str(a, "provider"),
