@@ -166,9 +166,13 @@ func setKEV(d readmodel.Doc, st readmodel.Doc) {
 	d["kev"] = fold.Flag(st, "listed")
 	d["kev_due_date"], d["kev_ransomware"] = nil, false
 	d["kev_since"], d["kev_withdrawn_at"] = nil, nil
+	// kev_ever and the listing intervals answer ?kev=true&as_of=T: the
+	// occurrences ever listed, on an index, filtered by interval.
+	d["kev_ever"], d["kev_intervals"] = st != nil, []any{}
 	if st == nil {
 		return
 	}
+	d["kev_intervals"] = st["intervals"]
 	d["kev_since"], d["kev_withdrawn_at"] = st["since"], st["withdrawn_at"]
 	if fold.Flag(st, "listed") {
 		d["kev_due_date"], d["kev_ransomware"] = st["due_date"], fold.Flag(st, "ransomware")

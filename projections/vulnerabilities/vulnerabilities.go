@@ -89,11 +89,11 @@ func (Occurrences) Collections() []readmodel.CollectionSpec {
 			ix("by_team_artifact", "team_id", "artifact_id", "status", "-severity_rank"),
 			ix("by_team_fix_severity", "team_id", "has_fix", "-severity_rank"),
 			ix("by_team_kev_severity", "team_id", "kev", "-severity_rank"),
-			// ?kev=true&as_of=T: the CVEs in KEV at T, then the team's occurrences of them.
-			ix("by_team_vuln_seen", "team_id", "vulnerability_id", "first_seen"),
+			// ?kev=true&as_of=T: the occurrences ever in KEV, filtered by their intervals.
+			ix("by_team_kev_ever_severity", "team_id", "kev_ever", "-severity_rank"),
 		}},
-		// The KEV join (kev.go): as_of lists the CVEs first listed by T.
-		{Name: KEVStatusCollection, Indexes: []readmodel.Index{ix("by_first_listed", "first_listed")}},
+		// The KEV join (kev.go).
+		{Name: KEVStatusCollection},
 		{Name: VulnMembersCollection},
 		{Name: ArtifactsCollection, Indexes: []readmodel.Index{
 			ix("by_team_kind_scanned", "team_id", "kind", "-last_scanned_at"),

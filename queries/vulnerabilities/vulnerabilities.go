@@ -292,17 +292,7 @@ func (s *Service) ListOccurrences(ctx context.Context, team string, f Occurrence
 		return OccurrenceList{}, err
 	}
 	terms := []readmodel.Filter{readmodel.Eq("team_id", team)}
-	if !f.AsOf.IsZero() {
-		cves, err := s.kevAt(ctx, f.AsOf)
-		if err != nil {
-			return OccurrenceList{}, err
-		}
-		if len(cves) == 0 {
-			return OccurrenceList{Items: []Occurrence{}}, nil
-		}
-		terms = append(terms, readmodel.In("vulnerability_id", cves...), readmodel.Lte("first_seen", f.AsOf.UTC()))
-		f.KEV = nil // now, it may be withdrawn
-	}
+
 	if f.ArtifactID != "" {
 		terms = append(terms, readmodel.Eq("artifact_id", f.ArtifactID))
 	}
@@ -312,6 +302,12 @@ func (s *Service) ListOccurrences(ctx context.Context, team string, f Occurrence
 	terms = queries.AppendEq(terms, "status", status)
 	if f.HasFix != nil {
 		terms = append(terms, readmodel.Eq("has_fix", *f.HasFix))
+	}
+	if !f.AsOf.IsZero() { // was it KEV at T (its flag now may differ)
+		if sev != "" {
+			terms = append(terms, readmodel.Eq("severity_rank", int64(vuln.Severity(sev).Rank())))
+		}
+		return s.listKEVAsOf(ctx, terms, f.AsOf, p)
 	}
 	if f.KEV != nil {
 		terms = append(terms, readmodel.Eq("kev", *f.KEV))
