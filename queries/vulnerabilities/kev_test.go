@@ -98,6 +98,21 @@ func TestKEVFlagAndAsOf(t *testing.T) {
 		assert.Equal(t, []string{freetypeCVE}, list("team-a", at(90*time.Minute)), "team-a never scanned spring4shell")
 		assert.Equal(t, []string{}, list("team-c", at(90*time.Minute)))
 
+		// Paging one at a time through as_of gives the same list.
+		var paged []string
+		pg := queries.Page{Limit: 1}
+		for {
+			l, err := s.ListOccurrences(ctx, "team-b", vulnquery.OccurrenceFilter{KEV: &yes, AsOf: at(90 * time.Minute)}, pg)
+			require.NoError(t, err)
+			paged = append(paged, ids(l)...)
+			if l.NextCursor == "" {
+				break
+			}
+			pg.Cursor = l.NextCursor
+		}
+		slices.Sort(paged)
+		assert.Equal(t, []string{freetypeCVE, springCVE}, paged)
+
 		// The detail says the entry's status.
 		d, err := s.GetVulnerability(ctx, "team-b", springCVE)
 		require.NoError(t, err)
