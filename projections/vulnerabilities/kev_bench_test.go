@@ -6,8 +6,8 @@ package vulnerabilities_test
 
 import (
 	"bytes"
-	"errors"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"strconv"
