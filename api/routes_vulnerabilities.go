@@ -85,7 +85,7 @@ func (s *Server) getImage(c echo.Context) error {
 }
 
 func (s *Server) listVulnerabilities(c echo.Context) error {
-	p, err := readParams(c, []string{paramLimit, paramCursor, paramSeverity, paramID, paramStatus, paramHasFix, paramKEV})
+	p, err := readParams(c, []string{paramLimit, paramCursor, paramSeverity, paramID, paramStatus, paramHasFix, paramKEV, paramAsOf})
 	if err != nil {
 		return err
 	}
@@ -97,6 +97,9 @@ func (s *Server) listVulnerabilities(c echo.Context) error {
 		return err
 	}
 	if f.KEV, err = p.flag(paramKEV); err != nil {
+		return err
+	}
+	if f.AsOf, err = timeParam(p, paramAsOf); err != nil { // with kev=true: "was it KEV at T"
 		return err
 	}
 	page, meta, err := s.beginList(c, p, readsVulnerabilities)

@@ -51,7 +51,7 @@ func stream(team string, first int64, data ...pt.EventData) []projections.Event 
 	return pt.Stream(team, pos(first, len(data)), data...)
 }
 
-func entry(cve string, due time.Time) ti.KEVEntry {
+func slaKEVEntry(cve string, due time.Time) ti.KEVEntry {
 	return ti.KEVEntry{CVEID: cve, VendorProject: "v", Product: "p", VulnerabilityName: "n", DateAdded: pt.T0, DueDate: due}
 }
 
@@ -68,7 +68,7 @@ func TestSLA_KEVOverridesALowRating(t *testing.T) {
 	low := occ("CVE-2024-0001", "openssl", vuln.SeverityLow)
 	kevDue := pt.At(14 * day)
 	imp := stream("team-a", 1, scan("vim-1", pt.T0, low)...)
-	kev := stream("team-admin", 10, ti.KEVEntryPublished{ImportID: "kev-1", Entry: entry("CVE-2024-0001", kevDue), PublishedAt: pt.At(time.Hour)})
+	kev := stream("team-admin", 10, ti.KEVEntryPublished{ImportID: "kev-1", Entry: slaKEVEntry("CVE-2024-0001", kevDue), PublishedAt: pt.At(time.Hour)})
 	tx := pt.Apply(t, p, append(imp, kev...)...)
 	c := tx.Doc(t, pv.SLAClocksCollection, occID(t, "team-a", low))
 	assert.Equal(t, kevDue, c["due_at"])
@@ -80,8 +80,8 @@ func TestSLA_KEVOverridesALowRating(t *testing.T) {
 	pt.AssertOrderIndependent(t, p, [][]projections.Event{imp, kev})
 
 	// Withdrawn: the policy's 180 days for low again.
-	wd := stream("team-admin", 10, ti.KEVEntryPublished{ImportID: "kev-1", Entry: entry("CVE-2024-0001", kevDue), PublishedAt: pt.At(time.Hour)},
-		ti.KEVEntryWithdrawn{ImportID: "kev-2", CVEID: "CVE-2024-0001", Entry: entry("CVE-2024-0001", kevDue), WithdrawnAt: pt.At(2 * time.Hour)})
+	wd := stream("team-admin", 10, ti.KEVEntryPublished{ImportID: "kev-1", Entry: slaKEVEntry("CVE-2024-0001", kevDue), PublishedAt: pt.At(time.Hour)},
+		ti.KEVEntryWithdrawn{ImportID: "kev-2", CVEID: "CVE-2024-0001", Entry: slaKEVEntry("CVE-2024-0001", kevDue), WithdrawnAt: pt.At(2 * time.Hour)})
 	tx = pt.Apply(t, p, append(imp, wd...)...)
 	c = tx.Doc(t, pv.SLAClocksCollection, occID(t, "team-a", low))
 	assert.Equal(t, pt.At(180*day), c["due_at"])

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	csdomain "github.com/cspm-es/cspm-es/domain/cloudsecurity"
+	ti "github.com/cspm-es/cspm-es/domain/threatintel"
 	vuln "github.com/cspm-es/cspm-es/domain/vulnerabilities"
 	"github.com/cspm-es/cspm-es/platform/dbregistry"
 	"github.com/cspm-es/cspm-es/platform/readmodel"
@@ -55,6 +56,8 @@ func (Occurrences) EventTypes() []string {
 		vuln.ScanImportStarted{}.EventType(), vuln.ScanResultsRecorded{}.EventType(), vuln.ArtifactScanned{}.EventType(),
 		vuln.ScanImportRejected{}.EventType(), vuln.VulnerabilityCataloged{}.EventType(), vuln.VulnerabilityUpdated{}.EventType(),
 		vuln.ImageTagMoved{}.EventType(),
+		// The KEV join (kev.go, decision 55).
+		ti.KEVEntryPublished{}.EventType(), ti.KEVEntryUpdated{}.EventType(), ti.KEVEntryWithdrawn{}.EventType(),
 	}
 }
 
@@ -86,7 +89,12 @@ func (Occurrences) Collections() []readmodel.CollectionSpec {
 			ix("by_team_artifact", "team_id", "artifact_id", "status", "-severity_rank"),
 			ix("by_team_fix_severity", "team_id", "has_fix", "-severity_rank"),
 			ix("by_team_kev_severity", "team_id", "kev", "-severity_rank"),
+			// ?kev=true&as_of=T: the occurrences ever in KEV, filtered by their intervals.
+			ix("by_team_kev_ever_severity", "team_id", "kev_ever", "-severity_rank"),
 		}},
+		// The KEV join (kev.go).
+		{Name: KEVStatusCollection},
+		{Name: VulnMembersCollection},
 		{Name: ArtifactsCollection, Indexes: []readmodel.Index{
 			ix("by_team_kind_scanned", "team_id", "kind", "-last_scanned_at"),
 		}},
@@ -138,6 +146,8 @@ func (Occurrences) Apply(ctx context.Context, tx projections.Tx, ev projections.
 		err = scanned(ctx, tx, team, e, ev.Position)
 	case vuln.ImageTagMoved:
 		err = tagMoved(ctx, tx, team, e)
+	case ti.KEVEntryPublished, ti.KEVEntryUpdated, ti.KEVEntryWithdrawn:
+		err = kevEvent(ctx, tx, ev)
 	}
 	if err != nil {
 		return fmt.Errorf("%s: %w", Name, err)
@@ -180,8 +190,12 @@ func catalog(ctx context.Context, tx projections.Tx, r vuln.Record, changed []st
 		"severity": string(r.Severity), "severity_rank": int64(r.Severity.Rank()), "severity_source": r.SeveritySource,
 		"published_at": fold.TimeOrNil(r.PublishedAt), "last_modified_at": fold.TimeOrNil(r.LastModifiedAt),
 		"version": version, "updated_at": readmodel.NormalizeTime(at), "changed": strs(changed),
-		"kev": false, // set by the KEV join (threat intelligence), later
 	}
+	st, err := kevStatus(ctx, tx, r.ID)
+	if err != nil {
+		return err
+	}
+	setKEV(nd, st) // the KEV join (kev.go)
 	if found {
 		nd["cataloged_at"] = d["cataloged_at"]
 	} else {
@@ -293,7 +307,17 @@ func results(ctx context.Context, tx projections.Tx, team string, e vuln.ScanRes
 				"artifact_kind": string(idn.Artifact.Kind), "artifact_key": idn.Artifact.Key,
 				"package": map[string]any{"class": string(idn.Class), "type": idn.Type, "name": idn.Package,
 					"installed_version": idn.InstalledVersion, "location": idn.Location},
-				"vulnerability_id": idn.VulnerabilityID, "kev": false}
+				"vulnerability_id": idn.VulnerabilityID}
+			// The KEV join (kev.go): flagged on arrival when its CVE is
+			// listed already; a later entry reaches it by the members.
+			st, err := kevStatus(ctx, tx, idn.VulnerabilityID)
+			if err != nil {
+				return err
+			}
+			setKEV(d, st)
+			if err := addMember(ctx, tx, idn.VulnerabilityID, oid); err != nil {
+				return err
+			}
 		}
 		hist := fold.HistoryFrom(fold.Obj(d, "history"))
 		hist.Observe(step, true, tl)

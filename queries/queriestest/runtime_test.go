@@ -180,6 +180,10 @@ func TestReadModelsThroughTheRuntime(t *testing.T) {
 	requireSameReadModels(t, want, got)
 	require.NoError(t, rt.RebuildAll(ctx, nil))
 	requireSameReadModels(t, want, got)
+	// The KEV join flagged the alpine image's CVE-2019-1549 (listed before the import).
+	flagged, err := got.Stores[dbregistry.VULNERABILITIES].Count(ctx, "occurrences", readmodel.Eq("kev", true))
+	require.NoError(t, err)
+	require.EqualValues(t, 2, flagged, "libcrypto1.1 and libssl1.1")
 }
 
 func requireSameReadModels(t *testing.T, want, got *Env) {
@@ -248,8 +252,9 @@ func threatIntelWorld(t *testing.T) []pt.EventData {
 			ShortDescription: "s", RequiredAction: "a", DueDate: day.AddDate(0, 0, 21), Ransomware: tidomain.Ransomware(ransomware)}
 	}
 	cats := []tidomain.Catalogue{
-		{Version: "1", Count: 2, Entries: []tidomain.KEVEntry{entry("CVE-2025-0001", "Unknown"), entry("CVE-2025-0002", "Unknown")}},
-		{Version: "2", Count: 2, Entries: []tidomain.KEVEntry{entry("CVE-2025-0001", "Known"), entry("CVE-2025-0003", "Unknown")}},
+		// CVE-2019-1549 is in the Trivy alpine image: the KEV join flags it (decision 55).
+		{Version: "1", Count: 3, Entries: []tidomain.KEVEntry{entry("CVE-2025-0001", "Unknown"), entry("CVE-2025-0002", "Unknown"), entry("CVE-2019-1549", "Unknown")}},
+		{Version: "2", Count: 3, Entries: []tidomain.KEVEntry{entry("CVE-2025-0001", "Known"), entry("CVE-2025-0003", "Unknown"), entry("CVE-2019-1549", "Known")}},
 	}
 	var history []tidomain.Event
 	var out []pt.EventData

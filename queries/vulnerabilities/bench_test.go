@@ -60,7 +60,8 @@ func measure(b *testing.B, op func(i int) error) {
 }
 
 // BenchmarkVulnerabilityQueries: GET /api/v1/vulnerabilities (first page,
-// ?severity=high, ?kev=true, a page deep into the list), GET
+// ?severity=high, ?kev=true with 2% of the occurrences flagged by a KEV
+// catalogue of 1,500 CVEs, ?kev=true&as_of=, a page deep into the list), GET
 // /api/v1/images and /images/{digest}, GET /api/v1/vulnerabilities/{id},
 // on worlds seeded through the real command and the projections runtime
 // (queriestest.TrivyWorld) into SQLite read models, closed and opened
@@ -72,7 +73,16 @@ func BenchmarkVulnerabilityQueries(b *testing.B) {
 			dir := b.TempDir()
 			images := max(1, n/per)
 			start := time.Now()
-			env := queriestest.TrivyWorld(b, dir, func(i int) *queriestest.TrivyImport {
+			// A KEV catalogue of 1,500 CVEs, 100 of them among the
+			// reports' ids (2% of an image's occurrences flagged).
+			var kevCVEs []string
+			for j := 0; j < per/2; j += per / 200 {
+				kevCVEs = append(kevCVEs, fmt.Sprintf("CVE-20%02d-%05d", 10+j%15, j))
+			}
+			for j := len(kevCVEs); j < 1500; j++ {
+				kevCVEs = append(kevCVEs, fmt.Sprintf("CVE-2009-%05d", j))
+			}
+			env := queriestest.TrivyKEVWorld(b, dir, func(i int) *queriestest.TrivyImport {
 				var buf bytes.Buffer
 				switch {
 				case i < images:
@@ -85,7 +95,7 @@ func BenchmarkVulnerabilityQueries(b *testing.B) {
 					return &queriestest.TrivyImport{Team: "other-team", Report: buf.Bytes()}
 				}
 				return nil
-			})
+			}, queriestest.KEVFeed("2026.02.01", kevCVEs))
 			seeded := time.Since(start)
 			env.Close(b)
 			env = queriestest.OpenEnv(b, filepath.Join(dir, "readmodels"))
@@ -106,6 +116,12 @@ func BenchmarkVulnerabilityQueries(b *testing.B) {
 			first, err := s.ListOccurrences(ctx, team, vulnquery.OccurrenceFilter{}, queries.Page{})
 			require.NoError(b, err)
 			require.Len(b, first.Items, queries.DefaultLimit)
+			kevPage, err := s.ListOccurrences(ctx, team, vulnquery.OccurrenceFilter{KEV: &yes}, queries.Page{})
+			require.NoError(b, err)
+			require.Len(b, kevPage.Items, queries.DefaultLimit, "KEV occurrences are flagged")
+			asOf, err := s.ListOccurrences(ctx, team, vulnquery.OccurrenceFilter{KEV: &yes, AsOf: time.Date(2026, 2, 2, 0, 0, 0, 0, time.UTC)}, queries.Page{})
+			require.NoError(b, err)
+			require.Len(b, asOf.Items, queries.DefaultLimit)
 			imgs, err := s.ListImages(ctx, team, vulnquery.ImageFilter{}, queries.Page{})
 			require.NoError(b, err)
 			require.NotEmpty(b, imgs.Items)
@@ -124,6 +140,10 @@ func BenchmarkVulnerabilityQueries(b *testing.B) {
 				}},
 				{"vulnerabilities_kev_true", func() error {
 					_, err := s.ListOccurrences(ctx, team, vulnquery.OccurrenceFilter{KEV: &yes}, queries.Page{})
+					return err
+				}},
+				{"vulnerabilities_kev_as_of", func() error {
+					_, err := s.ListOccurrences(ctx, team, vulnquery.OccurrenceFilter{KEV: &yes, AsOf: time.Date(2026, 2, 2, 0, 0, 0, 0, time.UTC)}, queries.Page{})
 					return err
 				}},
 				{"vulnerabilities_deep_cursor", func() error {

@@ -67,7 +67,23 @@ type Occurrence struct {
 	TimesReopened    int64     `json:"times_reopened"`
 	FixedAt          time.Time `json:"fixed_at,omitzero"`
 	FixedByScan      string    `json:"fixed_by_scan,omitempty"`
-	KEV              bool      `json:"kev"` // CISA KEV flag: set by the KEV join (coming)
+	KEV              bool      `json:"kev"` // in CISA KEV now (the KEV join, decision 55)
+	KEVStatus
+}
+
+// KEVStatus is a vulnerability's standing in CISA KEV, as the KEV join
+// copied it: the due date and ransomware flag of the entry in force, since
+// when it is listed, or when it was withdrawn.
+type KEVStatus struct {
+	KEVDueDate     time.Time `json:"kev_due_date,omitzero"`
+	KEVRansomware  bool      `json:"kev_ransomware"`
+	KEVSince       time.Time `json:"kev_since,omitzero"`
+	KEVWithdrawnAt time.Time `json:"kev_withdrawn_at,omitzero"`
+}
+
+func kevStatusOf(d map[string]any) KEVStatus {
+	return KEVStatus{KEVDueDate: queries.When(d, "kev_due_date"), KEVRansomware: flag(d, "kev_ransomware"),
+		KEVSince: queries.When(d, "kev_since"), KEVWithdrawnAt: queries.When(d, "kev_withdrawn_at")}
 }
 
 // OccurrenceList is one page of occurrences, most severe first.
@@ -147,6 +163,7 @@ type CatalogEntry struct {
 	UpdatedAt        time.Time         `json:"updated_at,omitzero"`
 	Changed          []string          `json:"changed"` // the fields the last update changed
 	KEV              bool              `json:"kev"`
+	KEVStatus
 }
 
 // VulnerabilityDetail is a catalog entry and where it occurs in the
@@ -169,8 +186,11 @@ type OccurrenceFilter struct {
 	VulnerabilityID string
 	Status          string // open, fixed
 	HasFix          *bool
-	KEV             *bool // every occurrence is kev=false until the KEV join lands
-	ArtifactID      string
+	KEV             *bool
+	// AsOf (with KEV true only): the occurrences first seen by AsOf whose
+	// vulnerability was in KEV at AsOf ("was it KEV at T").
+	AsOf       time.Time
+	ArtifactID string
 }
 
 var severities = []vuln.Severity{vuln.SeverityCritical, vuln.SeverityHigh, vuln.SeverityMedium, vuln.SeverityLow, vuln.SeverityUnknown}
@@ -264,11 +284,15 @@ func (s *Service) ListOccurrences(ctx context.Context, team string, f Occurrence
 		v.Add("status", "%q is not one of open, fixed", f.Status)
 	}
 	queries.CheckText(&v, "id", f.VulnerabilityID)
+	if !f.AsOf.IsZero() && (f.KEV == nil || !*f.KEV) {
+		v.Add("as_of", "is only answered with kev=true")
+	}
 	p.Check(&v)
 	if err := v.Err(); err != nil {
 		return OccurrenceList{}, err
 	}
 	terms := []readmodel.Filter{readmodel.Eq("team_id", team)}
+
 	if f.ArtifactID != "" {
 		terms = append(terms, readmodel.Eq("artifact_id", f.ArtifactID))
 	}
@@ -278,6 +302,12 @@ func (s *Service) ListOccurrences(ctx context.Context, team string, f Occurrence
 	terms = queries.AppendEq(terms, "status", status)
 	if f.HasFix != nil {
 		terms = append(terms, readmodel.Eq("has_fix", *f.HasFix))
+	}
+	if !f.AsOf.IsZero() { // was it KEV at T (its flag now may differ)
+		if sev != "" {
+			terms = append(terms, readmodel.Eq("severity_rank", int64(vuln.Severity(sev).Rank())))
+		}
+		return s.listKEVAsOf(ctx, terms, f.AsOf, p)
 	}
 	if f.KEV != nil {
 		terms = append(terms, readmodel.Eq("kev", *f.KEV))
@@ -390,7 +420,7 @@ func occurrenceOf(d map[string]any) Occurrence {
 		Severity: queries.Str(d, "severity"), SeveritySource: queries.Str(d, "severity_source"), Status: queries.Str(d, "status"),
 		Lifecycle: queries.Str(d, "lifecycle"), FirstSeen: queries.When(d, "first_seen"), LastSeen: queries.When(d, "last_seen"),
 		TimesReopened: queries.Num(d, "times_reopened"), FixedAt: queries.When(d, "fixed_at"), FixedByScan: queries.Str(d, "fixed_by_scan"),
-		KEV: flag(d, "kev")}
+		KEV: flag(d, "kev"), KEVStatus: kevStatusOf(d)}
 }
 
 func catalogOf(d map[string]any) CatalogEntry {
@@ -400,7 +430,7 @@ func catalogOf(d map[string]any) CatalogEntry {
 		Severity: queries.Str(d, "severity"), SeveritySource: queries.Str(d, "severity_source"),
 		PublishedAt: queries.When(d, "published_at"), LastModifiedAt: queries.When(d, "last_modified_at"),
 		CatalogedAt: queries.When(d, "cataloged_at"), UpdatedAt: queries.When(d, "updated_at"), Changed: strsOf(d["changed"]),
-		KEV: flag(d, "kev")}
+		KEV: flag(d, "kev"), KEVStatus: kevStatusOf(d)}
 	for src, v := range queries.Obj(d, "cvss") {
 		m, _ := v.(map[string]any)
 		e.CVSS[src] = CVSS{V2Vector: queries.Str(m, "v2_vector"), V2Score: float(m, "v2_score"), V3Vector: queries.Str(m, "v3_vector"),
