@@ -3,6 +3,7 @@ package vulnerabilities
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	ti "github.com/cspm-es/cspm-es/domain/threatintel"
@@ -56,7 +57,11 @@ func addMember(ctx context.Context, tx projections.Tx, vulnID, oid string) error
 		pages++
 		pid, ids = membersPageID(vulnID, pages-1), nil
 	}
-	ids = append(ids, oid)
+	// Sorted within its page, so a vulnerability's members (up to a page
+	// of them) are the same document whatever order its occurrences
+	// arrived in (rebuild equivalence, order independence).
+	at, _ := slices.BinarySearch(ids, oid)
+	ids = slices.Insert(ids, at, oid)
 	tx.Put(VulnMembersCollection, readmodel.Doc{"_id": pid, "ids": strs(ids)})
 	head["pages"], head["members"] = pages, fold.Num(head, "members")+1
 	tx.Put(VulnMembersCollection, head)
