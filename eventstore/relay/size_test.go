@@ -160,6 +160,9 @@ func TestRelayHealthReportsAStall(t *testing.T) {
 	}
 	head := appendEvents(t, store, 10)
 	waitCheckpoint(t, r, head, 10*time.Second)
+	// The stream holds the events a moment before the relay has counted
+	// their acks (what Health reads): wait for the relay's own count.
+	require.Eventually(t, func() bool { return r.Status().Published >= head }, 10*time.Second, 5*time.Millisecond)
 	ctx := context.Background()
 	h := r.Health(ctx, 50*time.Millisecond)
 	assert.Empty(t, h.Problem)
