@@ -85,8 +85,9 @@ func (a *testApp) head(t *testing.T) int64 {
 	return p
 }
 
-// sharedFixture is a third-party sample of ../shared/fixtures/external
-// (beside the repository in CI) that this repository may not copy. The
+// sharedFixture is a third-party sample kept beside the repository (the
+// external fixtures directory of the CI checkout; docs/parsers.md names
+// the samples that may not be copied here). The
 // test needing it fails when it is missing, unless
 // CSPM_SKIP_SHARED_FIXTURES=1 says to skip it (out loud).
 func sharedFixture(t *testing.T, tool, name string) string {
