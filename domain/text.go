@@ -43,3 +43,20 @@ func (v *Validator) text(field, s string, max int, forbidden func(rune) bool, fo
 		v.Add(field, "%s", forbiddenMsg)
 	}
 }
+
+// Clip shortens s to at most max characters, cutting between characters
+// (never inside one's UTF-8 bytes), for texts the product writes itself
+// from a cause it does not control, such as why a report was rejected.
+func Clip(s string, max int) string {
+	if len(s) <= max {
+		return s
+	}
+	n := 0
+	for i := range s {
+		if n == max {
+			return s[:i]
+		}
+		n++
+	}
+	return s
+}

@@ -217,10 +217,7 @@ func (p *parsed) add(r cadomain.Record) error {
 }
 
 func (h *Handlers) reject(ctx context.Context, md eventstore.Metadata, c commands.Call, res Result, cmd ImportInventory, cause error) (Result, error) {
-	reason := cause.Error()
-	if len(reason) > domain.MaxReason {
-		reason = reason[:domain.MaxReason]
-	}
+	reason := domain.Clip(cause.Error(), domain.MaxReason)
 	ev := cadomain.InventoryRejected{ImportID: res.ImportID, Format: res.Format, Table: res.Table, Sync: res.Sync,
 		ContentHash: res.ContentHash, Size: res.Size, FileName: cmd.FileName, Reason: reason, RejectedAt: h.kit.Now()}
 	req, err := h.kit.AppendRequest(c, eventstore.NoStream, md, eventstore.Idempotency{}, []any{ev})

@@ -433,10 +433,7 @@ func ImportState(codec *eventstore.Codec, evs []eventstore.RecordedEvent) (res I
 
 // reject records why a report was refused, and nothing else.
 func (h *Handlers) reject(ctx context.Context, md eventstore.Metadata, c commands.Call, res ImportResult, cmd ImportReport, cause error) (ImportResult, error) {
-	reason := cause.Error()
-	if len(reason) > domain.MaxReason {
-		reason = reason[:domain.MaxReason]
-	}
+	reason := domain.Clip(cause.Error(), domain.MaxReason)
 	ev := csdomain.ImportRejected{ImportID: res.ImportID, Format: res.Format, ContentHash: res.ContentHash, Size: res.Size,
 		FileName: cmd.FileName, Reason: reason, RejectedAt: h.kit.Now()}
 	req, err := h.kit.AppendRequest(c, eventstore.NoStream, md, eventstore.Idempotency{}, []any{ev})

@@ -194,10 +194,7 @@ func (h *Handlers) rejectKEV(ctx context.Context, md eventstore.Metadata, res KE
 	if r, done, err := earlier(); done || err != nil {
 		return r, err
 	}
-	reason := cause.Error()
-	if len(reason) > domain.MaxReason {
-		reason = reason[:domain.MaxReason]
-	}
+	reason := domain.Clip(cause.Error(), domain.MaxReason)
 	ev := ti.KEVImportRejected{ImportID: res.ImportID, Format: res.Format, FileHash: res.FileHash, Size: res.Size,
 		FileName: cmd.FileName, Reason: reason, RejectedAt: h.kit.Now()}
 	req, err := h.kit.AppendRequest(c, eventstore.NoStream, md, eventstore.Idempotency{}, []any{ev})

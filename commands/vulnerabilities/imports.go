@@ -224,10 +224,7 @@ func ImportState(codec *eventstore.Codec, evs []eventstore.RecordedEvent) (res I
 }
 
 func (h *Handlers) reject(ctx context.Context, md eventstore.Metadata, c commands.Call, res ImportResult, cmd ImportScan, cause error) (ImportResult, error) {
-	reason := cause.Error()
-	if len(reason) > domain.MaxReason {
-		reason = reason[:domain.MaxReason]
-	}
+	reason := domain.Clip(cause.Error(), domain.MaxReason)
 	ev := vuln.ScanImportRejected{ImportID: res.ImportID, Format: res.Format, ContentHash: res.ContentHash, Size: res.Size,
 		FileName: cmd.FileName, Reason: reason, RejectedAt: h.kit.Now()}
 	req, err := h.kit.AppendRequest(c, eventstore.NoStream, md, eventstore.Idempotency{}, []any{ev})
