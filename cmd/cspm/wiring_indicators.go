@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"time"
 
@@ -10,7 +9,6 @@ import (
 
 	"github.com/cspm-es/cspm-es/commands"
 	ticmd "github.com/cspm-es/cspm-es/commands/threatintel"
-	"github.com/cspm-es/cspm-es/domain"
 	"github.com/cspm-es/cspm-es/queries"
 	tiquery "github.com/cspm-es/cspm-es/queries/threatintel"
 )
@@ -57,50 +55,23 @@ func newIndicatorExpiry(q *tiquery.Service, h *ticmd.Handlers, log *slog.Logger)
 }
 
 // Run sweeps at once, then every Interval, until ctx ends.
-func (x *indicatorExpiry) Run(ctx context.Context) {
-	t := time.NewTicker(x.Interval)
-	defer t.Stop()
-	for {
-		x.Sweep(ctx)
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
-}
+func (x *indicatorExpiry) Run(ctx context.Context) { everyInterval(ctx, x.Interval, x.Sweep) }
 
 // Sweep expires every indicator due now and returns how many it expired.
 func (x *indicatorExpiry) Sweep(ctx context.Context) int {
-	page := queries.Page{Limit: indicatorExpiryPage}
-	now, expired := x.now(), 0
-	for {
-		list, err := x.due.DueIndicators(ctx, now, page)
-		if err != nil {
-			if ctx.Err() == nil {
-				x.log.Warn("listing the indicators due to expire failed; retrying at the next sweep", "error", err)
+	now := x.now()
+	return expirySweep{kind: "indicator", aKind: "an indicator", kinds: "indicators", idKey: "indicator_id", page: indicatorExpiryPage, log: x.log,
+		list: func(ctx context.Context, p queries.Page) ([]dueItem, string, error) {
+			list, err := x.due.DueIndicators(ctx, now, p)
+			items := make([]dueItem, 0, len(list.Items))
+			for _, d := range list.Items {
+				items = append(items, dueItem{ID: d.ID, TeamID: d.TeamID, Attrs: []any{"valid_until", d.ValidUntil}})
 			}
-			return expired
-		}
-		for _, d := range list.Items {
-			meta := commands.Meta{TeamID: d.TeamID, Actor: indicatorExpiryActor, Route: indicatorExpiryRoute}
-			res, err := x.expire.ExpireIndicator(ctx, meta, ticmd.ExpireIndicator{IndicatorID: d.ID})
-			var rule *domain.RuleError
-			switch {
-			case err == nil:
-				expired++
-				x.log.Info("indicator expired", "indicator_id", d.ID, "team_id", d.TeamID, "valid_until", d.ValidUntil, "position", res.Position)
-			case errors.As(err, &rule):
-				x.log.Debug("indicator not expired", "indicator_id", d.ID, "team_id", d.TeamID, "code", rule.Code)
-			case ctx.Err() != nil:
-				return expired
-			default:
-				x.log.Warn("expiring an indicator failed; retrying at the next sweep", "indicator_id", d.ID, "team_id", d.TeamID, "error", err)
-			}
-		}
-		if list.NextCursor == "" {
-			return expired
-		}
-		page.Cursor = list.NextCursor
-	}
+			return items, list.NextCursor, err
+		},
+		expire: func(ctx context.Context, it dueItem) (commands.Result, error) {
+			meta := commands.Meta{TeamID: it.TeamID, Actor: indicatorExpiryActor, Route: indicatorExpiryRoute}
+			return x.expire.ExpireIndicator(ctx, meta, ticmd.ExpireIndicator{IndicatorID: it.ID})
+		},
+	}.run(ctx)
 }

@@ -10,7 +10,6 @@ import (
 
 	"github.com/cspm-es/cspm-es/commands"
 	cscmd "github.com/cspm-es/cspm-es/commands/cloudsecurity"
-	"github.com/cspm-es/cspm-es/domain"
 	"github.com/cspm-es/cspm-es/queries"
 	csquery "github.com/cspm-es/cspm-es/queries/cloudsecurity"
 )
@@ -92,51 +91,23 @@ func registerMutingExpiry(lc fx.Lifecycle, m *mutingExpiry) {
 }
 
 // Run sweeps at once, then every Interval, until ctx ends.
-func (m *mutingExpiry) Run(ctx context.Context) {
-	t := time.NewTicker(m.Interval)
-	defer t.Stop()
-	for {
-		m.Sweep(ctx)
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
-}
+func (m *mutingExpiry) Run(ctx context.Context) { everyInterval(ctx, m.Interval, m.Sweep) }
 
 // Sweep expires every rule due now and returns how many it expired.
 func (m *mutingExpiry) Sweep(ctx context.Context) int {
 	now := m.now()
-	page := queries.Page{Limit: mutingExpiryPage}
-	expired := 0
-	for {
-		list, err := m.due.DueMutingRules(ctx, now, page)
-		if err != nil {
-			if ctx.Err() == nil {
-				m.log.Warn("listing the muting rules due to expire failed; retrying at the next sweep", "error", err)
+	return expirySweep{kind: "muting rule", aKind: "a muting rule", kinds: "muting rules", idKey: "rule_id", page: mutingExpiryPage, log: m.log,
+		list: func(ctx context.Context, p queries.Page) ([]dueItem, string, error) {
+			list, err := m.due.DueMutingRules(ctx, now, p)
+			items := make([]dueItem, 0, len(list.Items))
+			for _, r := range list.Items {
+				items = append(items, dueItem{ID: r.ID, TeamID: r.TeamID, Attrs: []any{"expires_at", r.ExpiresAt}})
 			}
-			return expired
-		}
-		for _, r := range list.Items {
-			meta := commands.Meta{TeamID: r.TeamID, Actor: mutingExpiryActor, Route: mutingExpiryRoute}
-			res, err := m.expire.ExpireMutingRule(ctx, meta, cscmd.ExpireMutingRule{RuleID: r.ID})
-			var rule *domain.RuleError
-			switch {
-			case err == nil:
-				expired++
-				m.log.Info("muting rule expired", "rule_id", r.ID, "team_id", r.TeamID, "expires_at", r.ExpiresAt, "position", res.Position)
-			case errors.As(err, &rule):
-				m.log.Debug("muting rule not expired", "rule_id", r.ID, "team_id", r.TeamID, "code", rule.Code)
-			case ctx.Err() != nil:
-				return expired
-			default:
-				m.log.Warn("expiring a muting rule failed; retrying at the next sweep", "rule_id", r.ID, "team_id", r.TeamID, "error", err)
-			}
-		}
-		if list.NextCursor == "" {
-			return expired
-		}
-		page.Cursor = list.NextCursor
-	}
+			return items, list.NextCursor, err
+		},
+		expire: func(ctx context.Context, it dueItem) (commands.Result, error) {
+			meta := commands.Meta{TeamID: it.TeamID, Actor: mutingExpiryActor, Route: mutingExpiryRoute}
+			return m.expire.ExpireMutingRule(ctx, meta, cscmd.ExpireMutingRule{RuleID: it.ID})
+		},
+	}.run(ctx)
 }
