@@ -88,7 +88,7 @@ var Checks = map[string]Check{
 		Reference:   "https://owasp.org/www-project-secure-headers/"},
 
 	CheckSSLv3: {Probe: ProbeTLS, Title: "SSLv3 is not offered", Severity: "high",
-		Description: "SSLv3 is broken (POODLE). Go's TLS client cannot offer it, so the probe reports it not checked (imported as nothing).",
+		Description: "SSLv3 is broken (POODLE). Go's TLS client cannot offer it: the probe sends a hand-made SSLv3 ClientHello and fails the check when the server answers with an SSLv3 ServerHello. A connection that could not be made reports it not checked (imported as nothing).",
 		Remediation: "Disable SSLv3.", Reference: "https://datatracker.ietf.org/doc/html/rfc7568"},
 	CheckTLS10: {Probe: ProbeTLS, Title: "TLS 1.0 is not offered", Severity: "medium",
 		Description: "TLS 1.0 is deprecated (RFC 8996). The probe offers only TLS 1.0; a handshake that completes fails the check.",

@@ -5,7 +5,8 @@
 // self-signed). It reports one result per check, pass or fail, in the
 // cspm-probe-json format (platform/parsers/probe, docs/probes.md).
 //
-// SSLv3 cannot be offered by Go's client: it is reported not_checked.
+// SSLv3 cannot be offered by Go's client: it is probed with a hand-made
+// ClientHello (sslv3.go).
 package tlscheck
 
 import (
@@ -122,7 +123,7 @@ func Probe(ctx context.Context, target string, opts Options) (probe.Report, erro
 	}
 	addr := net.JoinHostPort(host, port)
 	rep := probe.Report{Probe: probe.ProbeTLS, ToolVersion: opts.ToolVersion, Target: addr, StartedAt: opts.Now().UTC(),
-		Protocols: map[string]bool{}, NotChecked: []string{"SSLv3"}}
+		Protocols: map[string]bool{}}
 	p := prober{addr: addr, host: host, opts: opts}
 
 	// Reachable at all? A refused or silent port is a scan problem.
@@ -153,12 +154,27 @@ func Probe(ctx context.Context, target string, opts Options) (probe.Report, erro
 			}
 		}
 	}
-	if state == nil {
-		return probe.Report{}, fmt.Errorf("%w: %s offers none of TLS 1.0 to 1.3", ErrUnreachable, addr)
+	// SSLv3: a hand-made ClientHello (Go's client cannot offer it).
+	ssl3 := probe.Result{Check: probe.CheckSSLv3}
+	offered, why, err := offersSSLv3(ctx, addr, opts.Timeout)
+	switch {
+	case ctx.Err() != nil:
+		return probe.Report{}, ctx.Err()
+	case err != nil:
+		ssl3.Result, ssl3.Detail = probe.ResultNotChecked, "SSLv3 not checked: "+err.Error()
+		rep.NotChecked = append(rep.NotChecked, "SSLv3")
+	case offered:
+		ssl3.Result, ssl3.Severity, ssl3.Detail = probe.ResultFail, "high", why
+		rep.Protocols["SSLv3"] = true
+	default:
+		ssl3.Result, ssl3.Detail = probe.ResultPass, why
+		rep.Protocols["SSLv3"] = false
+	}
+	if state == nil && !offered {
+		return probe.Report{}, fmt.Errorf("%w: %s offers none of SSLv3 and TLS 1.0 to 1.3", ErrUnreachable, addr)
 	}
 
-	res := []probe.Result{{Check: probe.CheckSSLv3, Result: probe.ResultNotChecked,
-		Detail: "Go's TLS client cannot offer SSLv3: not checked"}}
+	res := []probe.Result{ssl3}
 	for _, v := range versions[:2] {
 		if rep.Protocols[v.name] {
 			res = append(res, probe.Result{Check: v.check, Result: probe.ResultFail, Severity: "medium", Detail: v.name + " is offered"})
@@ -166,15 +182,25 @@ func Probe(ctx context.Context, target string, opts Options) (probe.Report, erro
 			res = append(res, probe.Result{Check: v.check, Result: probe.ResultPass, Detail: v.name + " is not offered"})
 		}
 	}
-	offered := offeredNames(rep.Protocols)
+	names := offeredNames(rep.Protocols)
 	if rep.Protocols["TLS 1.2"] || rep.Protocols["TLS 1.3"] {
-		res = append(res, probe.Result{Check: probe.CheckModernProtocol, Result: probe.ResultPass, Detail: "offered: " + offered})
+		res = append(res, probe.Result{Check: probe.CheckModernProtocol, Result: probe.ResultPass, Detail: "offered: " + names})
 	} else {
-		res = append(res, probe.Result{Check: probe.CheckModernProtocol, Result: probe.ResultFail, Severity: "high", Detail: "neither TLS 1.2 nor TLS 1.3 is offered; offered: " + offered})
+		res = append(res, probe.Result{Check: probe.CheckModernProtocol, Result: probe.ResultFail, Severity: "high", Detail: "neither TLS 1.2 nor TLS 1.3 is offered; offered: " + names})
 	}
 
 	// Weak suites, each offered alone, up to the highest old version the
 	// server speaks.
+	if state == nil {
+		// SSLv3 only: nothing else can be read with Go's client.
+		for _, c := range []string{probe.CheckWeakCiphers, probe.CheckChain, probe.CheckHostname, probe.CheckExpiry, probe.CheckSelfSigned} {
+			res = append(res, probe.Result{Check: c, Result: probe.ResultNotChecked, Detail: "the server speaks SSLv3 only: no TLS handshake completed"})
+			rep.NotChecked = append(rep.NotChecked, c)
+		}
+		rep.Results = res
+		rep.FinishedAt = opts.Now().UTC()
+		return rep, nil
+	}
 	if maxOld == 0 {
 		res = append(res, probe.Result{Check: probe.CheckWeakCiphers, Result: probe.ResultPass, Detail: "only TLS 1.3 is offered: no weak suite can be negotiated"})
 	} else {

@@ -7,6 +7,8 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/binary"
+	"io"
 	"math/big"
 	"net"
 	"net/http"
@@ -147,7 +149,8 @@ func TestChecks(t *testing.T) {
 		severity string
 		detail   string
 	}{
-		{"sslv3 is not checked", func(*testing.T) string { return modern }, probe.CheckSSLv3, "not_checked", "", "cannot offer SSLv3"},
+		{"sslv3 not offered (a Go server refuses it with an alert)", func(*testing.T) string { return modern }, probe.CheckSSLv3, "pass", "", "refused SSLv3 with an alert"},
+		{"sslv3 offered (a server answering with an SSLv3 ServerHello)", sslv3Server, probe.CheckSSLv3, "fail", "high", "accepted SSLv3"},
 
 		{"tls 1.0 not offered", func(*testing.T) string { return modern }, probe.CheckTLS10, "pass", "", "not offered"},
 		{"tls 1.0 offered (a TLS 1.0-only server)", func(t *testing.T) string {
@@ -242,8 +245,8 @@ func TestReport(t *testing.T) {
 	r := result(t, rep, probe.CheckExpiry)
 	require.NotNil(t, r.NotAfter)
 	assert.Equal(t, s.notAfter.Truncate(time.Second), r.NotAfter.UTC())
-	assert.Equal(t, map[string]bool{"TLS 1.0": false, "TLS 1.1": false, "TLS 1.2": true, "TLS 1.3": true}, rep.Protocols)
-	assert.Equal(t, []string{"SSLv3"}, rep.NotChecked)
+	assert.Equal(t, map[string]bool{"SSLv3": false, "TLS 1.0": false, "TLS 1.1": false, "TLS 1.2": true, "TLS 1.3": true}, rep.Protocols)
+	assert.Empty(t, rep.NotChecked)
 	assert.True(t, strings.HasPrefix(rep.Target, "localhost:"), rep.Target)
 	var checks []string
 	for _, r := range rep.Results {
@@ -268,5 +271,54 @@ func TestUnreachable(t *testing.T) {
 	defer plain.Close()
 	_, err = tlscheck.Probe(t.Context(), plain.URL, tlscheck.Options{Timeout: 2 * time.Second})
 	assert.ErrorIs(t, err, tlscheck.ErrUnreachable)
-	assert.ErrorContains(t, err, "offers none of TLS 1.0 to 1.3")
+	assert.ErrorContains(t, err, "offers none of SSLv3 and TLS 1.0 to 1.3")
+}
+
+// sslv3Server answers every connection's first record with an SSLv3
+// ServerHello (as a server speaking only SSLv3 would), then hangs up:
+// Go's client fails every TLS handshake with it.
+func sslv3Server(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = ln.Close() })
+	hello := append([]byte{0x03, 0x00}, make([]byte, 32)...) // version 3.0, random
+	hello = append(hello, 0, 0x00, 0x2F, 0)                  // no session id, TLS_RSA_WITH_AES_128_CBC_SHA, null compression
+	msg := append([]byte{0x02, 0, 0, byte(len(hello))}, hello...)
+	rec := append([]byte{0x16, 0x03, 0x00, 0, byte(len(msg))}, msg...)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+				var hdr [5]byte
+				if _, err := io.ReadFull(c, hdr[:]); err != nil {
+					return
+				}
+				if _, err := io.CopyN(io.Discard, c, int64(binary.BigEndian.Uint16(hdr[3:]))); err != nil {
+					return
+				}
+				_, _ = c.Write(rec)
+			}()
+		}
+	}()
+	return ln.Addr().String()
+}
+
+// A server speaking SSLv3 only: reported (SSLv3 offered, no modern
+// protocol), the checks that need a TLS handshake not checked.
+func TestSSLv3Only(t *testing.T) {
+	t.Parallel()
+	rep := run(t, sslv3Server(t))
+	assert.Equal(t, map[string]bool{"SSLv3": true, "TLS 1.0": false, "TLS 1.1": false, "TLS 1.2": false, "TLS 1.3": false}, rep.Protocols)
+	assert.Equal(t, "fail", result(t, rep, probe.CheckSSLv3).Result)
+	assert.Equal(t, "fail", result(t, rep, probe.CheckModernProtocol).Result)
+	assert.Equal(t, []string{"weak_cipher_suites", "cert_chain_valid", "cert_hostname", "cert_expiry", "cert_self_signed"}, rep.NotChecked)
+	for _, c := range rep.NotChecked {
+		assert.Equal(t, "not_checked", result(t, rep, c).Result)
+	}
 }
