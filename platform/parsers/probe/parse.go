@@ -9,7 +9,10 @@ import (
 	"io"
 	"net"
 	"regexp"
+	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/cspm-es/cspm-es/domain/cloudsecurity"
 )
@@ -25,6 +28,34 @@ const (
 var ErrBroken = errors.New("cspm-probe-json")
 
 var checkIDPattern = regexp.MustCompile(`^[a-z0-9_]{1,64}$`)
+
+// maxAccount bounds a normalized target, a cookie name and the tool
+// version (an account id of the import: domain.MaxShortText).
+const maxAccount = 256
+
+// plainText: valid UTF-8 without control characters.
+func plainText(s string) bool {
+	if !utf8.ValidString(s) {
+		return false
+	}
+	return strings.IndexFunc(s, unicode.IsControl) < 0
+}
+
+// oneLine replaces control characters (a header value may hold a tab;
+// the import keeps tags and details free of them) with spaces, and
+// invalid UTF-8 with U+FFFD.
+func oneLine(s string) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	if strings.IndexFunc(s, unicode.IsControl) < 0 {
+		return s
+	}
+	return strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return ' '
+		}
+		return r
+	}, s)
+}
 
 // Summary is what a parse learnt of a whole report.
 type Summary struct {
@@ -111,6 +142,14 @@ func observations(rep Report) ([]cloudsecurity.Observation, Summary, error) {
 	default:
 		return nil, Summary{}, bad("probe: must be %q or %q (got %q)", ProbeHeaders, ProbeTLS, rep.Probe)
 	}
+	switch {
+	case len(account) > maxAccount:
+		return nil, Summary{}, bad("target: at most %d bytes once normalized (got %d)", maxAccount, len(account))
+	case !plainText(account):
+		return nil, Summary{}, bad("target: must not contain control characters")
+	case len(rep.ToolVersion) > maxAccount || !plainText(rep.ToolVersion):
+		return nil, Summary{}, bad("tool_version: at most %d bytes, no control characters", maxAccount)
+	}
 	sum := Summary{Probe: rep.Probe, Target: account, ToolVersion: rep.ToolVersion}
 	at := rep.StartedAt.UTC()
 	seen := map[[2]string]bool{}
@@ -118,6 +157,9 @@ func observations(rep Report) ([]cloudsecurity.Observation, Summary, error) {
 	for i, res := range rep.Results {
 		if !checkIDPattern.MatchString(res.Check) {
 			return nil, Summary{}, bad("results[%d].check: must be 1 to 64 of a-z, 0-9 and _ (got %q)", i, res.Check)
+		}
+		if len(res.Cookie) > maxAccount || !plainText(res.Cookie) {
+			return nil, Summary{}, bad("results[%d].cookie: at most %d bytes, no control characters", i, maxAccount)
 		}
 		k := [2]string{res.Check, res.Cookie}
 		if seen[k] {
@@ -161,7 +203,7 @@ func observations(rep Report) ([]cloudsecurity.Observation, Summary, error) {
 		}
 		tags := map[string]string{}
 		if res.Evidence != "" {
-			tags["evidence"] = clip(res.Evidence, MaxEvidence)
+			tags["evidence"] = clip(oneLine(res.Evidence), MaxEvidence)
 		}
 		if res.NotAfter != nil {
 			tags["not_after"] = res.NotAfter.UTC().Format(time.RFC3339)
@@ -176,7 +218,7 @@ func observations(rep Report) ([]cloudsecurity.Observation, Summary, error) {
 		out = append(out, cloudsecurity.Observation{
 			Tool: Tool, ToolVersion: rep.ToolVersion, Provider: provider, AccountUID: account,
 			CheckID: res.Check, CheckTitle: c.Title, Service: rep.Probe, Severity: severity,
-			Result: result, StatusDetail: clip(res.Detail, MaxEvidence),
+			Result: result, StatusDetail: clip(oneLine(res.Detail), MaxEvidence),
 			ResourceUID: resource, ResourceName: name, ResourceType: typ, ResourceTags: tags,
 			Description: c.Description, Remediation: c.Remediation, References: refs,
 			ObservedAt: at,

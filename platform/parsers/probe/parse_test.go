@@ -116,19 +116,22 @@ func TestBrokenReports(t *testing.T) {
 	}
 	ok := `{"check":"hsts","result":"pass"}`
 	cases := map[string]struct{ doc, err string }{
-		"not json":         {`{"format":`, "unexpected EOF"},
-		"another format":   {strings.Replace(base(ok), `"cspm-probe-json"`, `"prowler"`, 1), `format: must be "cspm-probe-json"`},
-		"a newer version":  {strings.Replace(base(ok), `"version":1`, `"version":2`, 1), "version: 2 is not read"},
-		"unknown probe":    {strings.Replace(base(ok), `"headers"`, `"ssh"`, 1), "probe: must be"},
-		"no target":        {strings.Replace(base(ok), `"https://a.example"`, `""`, 1), "target: is required"},
-		"ftp target":       {strings.Replace(base(ok), `"https://a.example"`, `"ftp://a.example"`, 1), "http or https"},
-		"no time":          {strings.Replace(base(ok), `"2026-06-01T12:00:00Z"`, `"0001-01-01T00:00:00Z"`, 1), "started_at: is required"},
-		"bad result":       {base(`{"check":"hsts","result":"ok"}`), "results[0].result"},
-		"bad check id":     {base(`{"check":"HSTS!","result":"pass"}`), "results[0].check"},
-		"bad severity":     {base(`{"check":"hsts","result":"fail","severity":"urgent"}`), "results[0].severity"},
-		"twice":            {base(ok + "," + ok), "reported twice"},
-		"trailing data":    {base(ok) + `{}`, "data after"},
-		"results not list": {strings.Replace(base(ok), `"results":[`, `"results":{"a":[`, 1) + "}", "cannot unmarshal"},
+		"not json":                            {`{"format":`, "unexpected EOF"},
+		"another format":                      {strings.Replace(base(ok), `"cspm-probe-json"`, `"prowler"`, 1), `format: must be "cspm-probe-json"`},
+		"a newer version":                     {strings.Replace(base(ok), `"version":1`, `"version":2`, 1), "version: 2 is not read"},
+		"unknown probe":                       {strings.Replace(base(ok), `"headers"`, `"ssh"`, 1), "probe: must be"},
+		"no target":                           {strings.Replace(base(ok), `"https://a.example"`, `""`, 1), "target: is required"},
+		"ftp target":                          {strings.Replace(base(ok), `"https://a.example"`, `"ftp://a.example"`, 1), "http or https"},
+		"no time":                             {strings.Replace(base(ok), `"2026-06-01T12:00:00Z"`, `"0001-01-01T00:00:00Z"`, 1), "started_at: is required"},
+		"bad result":                          {base(`{"check":"hsts","result":"ok"}`), "results[0].result"},
+		"bad check id":                        {base(`{"check":"HSTS!","result":"pass"}`), "results[0].check"},
+		"bad severity":                        {base(`{"check":"hsts","result":"fail","severity":"urgent"}`), "results[0].severity"},
+		"twice":                               {base(ok + "," + ok), "reported twice"},
+		"trailing data":                       {base(ok) + `{}`, "data after"},
+		"cookie with a control character":     {base(`{"check":"cookie_secure","cookie":"a\u0001","result":"pass"}`), "results[0].cookie"},
+		"target too long":                     {strings.Replace(base(ok), `"https://a.example"`, `"https://a.example/`+strings.Repeat("p", 300)+`"`, 1), "at most 256 bytes"},
+		"tls target with a control character": {strings.Replace(strings.Replace(base(ok), `"headers"`, `"tls"`, 1), `"https://a.example"`, `"a\u0001b:443"`, 1), "control characters"},
+		"results not list":                    {strings.Replace(base(ok), `"results":[`, `"results":{"a":[`, 1) + "}", "cannot unmarshal"},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -181,4 +184,18 @@ func TestDetect(t *testing.T) {
 	assert.True(t, probe.Detect([]byte("\n {\"format\": \"cspm-probe-json\", \"version\": 1")))
 	assert.False(t, probe.Detect([]byte(`[{"format":"cspm-probe-json"}]`)))
 	assert.False(t, probe.Detect([]byte(`{"SchemaVersion": 2}`)))
+}
+
+// A header value may hold a tab: the detail and evidence keep no control
+// characters (the import refuses them in tags).
+func TestControlCharactersInEvidence(t *testing.T) {
+	t.Parallel()
+	doc := `{"format":"cspm-probe-json","version":1,"probe":"headers","target":"https://a.example","started_at":"2026-06-01T12:00:00Z",` +
+		`"results":[{"check":"csp","result":"fail","detail":"a\tb\nc","evidence":"default-src\t'self'\u0007"}]}`
+	obs, _ := parse(t, []byte(doc))
+	require.Len(t, obs, 1)
+	assert.Equal(t, "a b c", obs[0].StatusDetail)
+	assert.Equal(t, "default-src 'self' ", obs[0].ResourceTags["evidence"])
+	_, err := cloudsecurity.ResultOf(obs[0])
+	assert.NoError(t, err)
 }
