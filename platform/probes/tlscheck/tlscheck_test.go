@@ -4,6 +4,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/rsa"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
@@ -179,6 +180,16 @@ func TestChecks(t *testing.T) {
 				c.CipherSuites = []uint16{tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, tls.TLS_ECDHE_ECDSA_WITH_RC4_128_SHA}
 			})
 		}, probe.CheckWeakCiphers, "fail", "medium", "accepted: TLS_ECDHE_ECDSA_WITH_RC4_128_SHA"},
+		{"weak suite: RSA key exchange (no forward secrecy)", func(t *testing.T) string {
+			return server(t, rsaLeaf(), func(c *tls.Config) {
+				c.MaxVersion, c.CipherSuites = tls.VersionTLS12, []uint16{tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256, tls.TLS_RSA_WITH_AES_128_GCM_SHA256}
+			})
+		}, probe.CheckWeakCiphers, "fail", "medium", "accepted: TLS_RSA_WITH_AES_128_GCM_SHA256"},
+		{"weak suite: 3DES", func(t *testing.T) string {
+			return server(t, rsaLeaf(), func(c *tls.Config) {
+				c.MaxVersion, c.CipherSuites = tls.VersionTLS12, []uint16{tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256, tls.TLS_ECDHE_RSA_WITH_3DES_EDE_CBC_SHA}
+			})
+		}, probe.CheckWeakCiphers, "fail", "medium", "accepted: TLS_ECDHE_RSA_WITH_3DES_EDE_CBC_SHA"},
 		{"tls 1.3 only: no weak suite can be negotiated", func(t *testing.T) string {
 			return server(t, issue(good(), ca()), func(c *tls.Config) { c.MinVersion = tls.VersionTLS13 })
 		}, probe.CheckWeakCiphers, "pass", "", "only TLS 1.3"},
@@ -322,3 +333,22 @@ func TestSSLv3Only(t *testing.T) {
 		assert.Equal(t, "not_checked", result(t, rep, c).Result)
 	}
 }
+
+// rsaLeaf is a certificate for localhost with an RSA key (the RSA key
+// exchange suites need one), issued by the CA; made once.
+var rsaLeaf = sync.OnceValue(func() *issued {
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		panic(err)
+	}
+	s := good()
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(42), Subject: pkix.Name{CommonName: s.cn}, DNSNames: s.dns,
+		NotBefore: s.notBefore, NotAfter: s.notAfter, KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca().cert, &key.PublicKey, ca().key)
+	if err != nil {
+		panic(err)
+	}
+	cert, _ := x509.ParseCertificate(der)
+	return &issued{cert: cert, tls: tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: cert}}
+})
