@@ -22,6 +22,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/cspm-es/cspm-es/platform/parsers/probe"
 )
@@ -175,11 +176,16 @@ func sortedCookies(m map[string]*http.Cookie) []*http.Cookie {
 	return out
 }
 
+// clip cuts s to MaxEvidence bytes, between characters.
 func clip(s string) string {
-	if len(s) > probe.MaxEvidence {
-		return s[:probe.MaxEvidence]
+	if len(s) <= probe.MaxEvidence {
+		return s
 	}
-	return s
+	cut := probe.MaxEvidence
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut]
 }
 
 func pass(check, detail, evidence string) probe.Result {

@@ -27,12 +27,14 @@ import (
 // Defaults of Options.
 const (
 	DefaultTimeout       = 10 * time.Second
+	DefaultTotal         = 2 * time.Minute
 	DefaultExpiryWarning = 30 * 24 * time.Hour
 )
 
 // Options tune the probe; the zero value uses the defaults.
 type Options struct {
 	Timeout       time.Duration // each connection (dial and handshake)
+	Total         time.Duration // the whole probe (about 21 connections)
 	ExpiryWarning time.Duration // a certificate expiring within it fails cert_expiry (medium)
 	// RootCAs are the roots the chain is verified against (nil: the
 	// system's).
@@ -45,6 +47,9 @@ type Options struct {
 func (o Options) withDefaults() Options {
 	if o.Timeout <= 0 {
 		o.Timeout = DefaultTimeout
+	}
+	if o.Total <= 0 {
+		o.Total = DefaultTotal
 	}
 	if o.ExpiryWarning <= 0 {
 		o.ExpiryWarning = DefaultExpiryWarning
@@ -122,6 +127,8 @@ func Probe(ctx context.Context, target string, opts Options) (probe.Report, erro
 		return probe.Report{}, err
 	}
 	addr := net.JoinHostPort(host, port)
+	ctx, cancel := context.WithTimeout(ctx, opts.Total)
+	defer cancel()
 	rep := probe.Report{Probe: probe.ProbeTLS, ToolVersion: opts.ToolVersion, Target: addr, StartedAt: opts.Now().UTC(),
 		Protocols: map[string]bool{}}
 	p := prober{addr: addr, host: host, opts: opts}

@@ -1,6 +1,7 @@
 package tlscheck_test
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -352,3 +353,37 @@ var rsaLeaf = sync.OnceValue(func() *issued {
 	cert, _ := x509.ParseCertificate(der)
 	return &issued{cert: cert, tls: tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: cert}}
 })
+
+// A port that accepts and never answers: each connection ends at its
+// timeout, the whole probe at Total; an error, no report.
+func TestSilentServer(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	var mu sync.Mutex
+	var conns []net.Conn
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c) // held open, never answered
+			mu.Unlock()
+		}
+	}()
+	defer func() {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			_ = c.Close()
+		}
+	}()
+	_, err = tlscheck.Probe(t.Context(), ln.Addr().String(), tlscheck.Options{Timeout: 100 * time.Millisecond, Total: 5 * time.Second})
+	require.ErrorIs(t, err, tlscheck.ErrUnreachable)
+
+	_, err = tlscheck.Probe(t.Context(), ln.Addr().String(), tlscheck.Options{Timeout: time.Second, Total: 300 * time.Millisecond})
+	require.ErrorIs(t, err, context.DeadlineExceeded, "the whole probe's deadline")
+}
