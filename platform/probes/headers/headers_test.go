@@ -226,3 +226,24 @@ func TestUnreachable(t *testing.T) {
 	_, err := headers.Probe(t.Context(), url, headers.Options{Timeout: 2 * time.Second})
 	assert.ErrorIs(t, err, headers.ErrUnreachable)
 }
+
+// An http:// target redirecting to https (the usual set-up): the HTTPS
+// response is judged, so HSTS passes; the findings stay on the target as
+// given.
+func TestHTTPToHTTPSRedirect(t *testing.T) {
+	t.Parallel()
+	secure := httptest.NewTLSServer(serve("Strict-Transport-Security", "max-age=63072000; includeSubDomains; preload"))
+	defer secure.Close()
+	plain := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, secure.URL+"/", http.StatusMovedPermanently)
+	}))
+	defer plain.Close()
+	rep, err := headers.Probe(t.Context(), plain.URL, headers.Options{})
+	require.NoError(t, err)
+	assert.Equal(t, plain.URL+"/", rep.Target)
+	assert.Equal(t, secure.URL+"/", rep.FinalURL)
+	require.Len(t, rep.Redirects, 1)
+	r := result(t, rep, probe.CheckHSTS, "")
+	assert.Equal(t, "pass", r.Result)
+	assert.Contains(t, r.Detail, "includeSubDomains yes, preload yes")
+}
