@@ -21,8 +21,8 @@ import (
 )
 
 // importProbe runs a built-in tool on target and imports its report over
-// HTTP; it returns the import and the scan's delta.
-func (a *testApp) importProbe(t *testing.T, tool, target string) (cscmd.ImportResult, orchquery.DeltaCounts) {
+// HTTP; it returns the import, the scan's delta and the report.
+func (a *testApp) importProbe(t *testing.T, tool, target string) (cscmd.ImportResult, orchquery.DeltaCounts, []byte) {
 	t.Helper()
 	var report bytes.Buffer
 	require.NoError(t, probes.Builtins(probes.Options{})[tool](t.Context(), target, &report))
@@ -31,7 +31,7 @@ func (a *testApp) importProbe(t *testing.T, tool, target string) (cscmd.ImportRe
 	require.Equal(t, "completed", res.Status, "%+v", res)
 	var d orchquery.DeltaList
 	must(t, a.get(t, fmt.Sprintf("/api/v1/scans/%s/delta?limit=100&min_position=%d", url.PathEscape(res.ScanID), res.Position)), http.StatusOK).data(t, &d)
-	return res, d.Counts
+	return res, d.Counts, report.Bytes()
 }
 
 // A site probed by the built-in headers check, its report imported over
@@ -55,7 +55,7 @@ func TestProbeReport_ImportLifecycle(t *testing.T) {
 
 	// hsts, csp, frame_options, cookie_secure (medium); content_type_options,
 	// referrer_policy, permissions_policy (low).
-	first, d1 := a.importProbe(t, "headers", site.URL)
+	first, d1, _ := a.importProbe(t, "headers", site.URL)
 	assert.Equal(t, "cspm-probe", first.Tool)
 	assert.Equal(t, "cspm-probe-json", first.Format)
 	assert.Equal(t, orchquery.DeltaCounts{New: sev(4, 3), Failing: sev(4, 3)}, d1)
@@ -74,12 +74,21 @@ func TestProbeReport_ImportLifecycle(t *testing.T) {
 		}
 	}
 
-	second, d2 := a.importProbe(t, "headers", site.URL)
+	second, d2, report := a.importProbe(t, "headers", site.URL)
 	assert.NotEqual(t, first.ImportID, second.ImportID, "another report")
 	assert.Equal(t, orchquery.DeltaCounts{Unchanged: sev(4, 3), Failing: sev(4, 3)}, d2, "probed again: unchanged")
 
+	// The same report again (detected, not named): that import's answer,
+	// nothing appended.
+	head := a.head(t)
+	var again cscmd.ImportResult
+	must(t, a.call(t, http.MethodPost, "/api/v1/imports", json.RawMessage(report)), http.StatusAccepted).data(t, &again)
+	assert.True(t, again.Duplicate)
+	assert.Equal(t, second.ImportID, again.ImportID)
+	assert.Equal(t, head, a.head(t), "nothing appended")
+
 	fixed.Store(true)
-	third, d3 := a.importProbe(t, "headers", site.URL)
+	third, d3, _ := a.importProbe(t, "headers", site.URL)
 	assert.Equal(t, orchquery.DeltaCounts{Fixed: sev(0, 1), Unchanged: sev(4, 2), Failing: sev(4, 2)}, d3)
 	var closed []csquery.Finding
 	must(t, a.get(t, fmt.Sprintf("/api/v1/findings?status=fixed&min_position=%d", third.Position)), http.StatusOK).data(t, &closed)
@@ -89,7 +98,7 @@ func TestProbeReport_ImportLifecycle(t *testing.T) {
 
 	// The TLS check of the same server: the test certificate is not
 	// trusted by the system roots, and its IP SAN names 127.0.0.1.
-	tlsImp, d4 := a.importProbe(t, "tls", site.Listener.Addr().String())
+	tlsImp, d4, _ := a.importProbe(t, "tls", site.Listener.Addr().String())
 	assert.Equal(t, "cspm-probe", tlsImp.Tool)
 	assert.Positive(t, d4.New.Sum())
 	var tlsFindings []csquery.Finding
