@@ -87,6 +87,7 @@ func Parse(ctx context.Context, r io.Reader, emit func(cloudsecurity.Observation
 	if len(raw) > MaxReportBytes {
 		return Summary{}, fmt.Errorf("%w: the report is larger than %d bytes", ErrBroken, MaxReportBytes)
 	}
+	raw = bytes.TrimPrefix(raw, []byte("\xef\xbb\xbf")) // a UTF-8 byte order mark
 	var rep Report
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	if err := dec.Decode(&rep); err != nil {

@@ -146,6 +146,16 @@ func TestBrokenReports(t *testing.T) {
 	}
 }
 
+func TestByteOrderMark(t *testing.T) {
+	t.Parallel()
+	raw, err := os.ReadFile(filepath.Join("testdata", "tls_v1.json"))
+	require.NoError(t, err)
+	raw = append([]byte("\xef\xbb\xbf"), raw...)
+	assert.True(t, probe.Detect(raw))
+	obs, _ := parse(t, raw)
+	assert.Len(t, obs, 8)
+}
+
 func TestTooLarge(t *testing.T) {
 	t.Parallel()
 	doc := `{"format":"cspm-probe-json","pad":"` + strings.Repeat("x", probe.MaxReportBytes) + `"}`
