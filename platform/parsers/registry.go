@@ -37,9 +37,9 @@ var ErrUnknownFormat = errors.New("unknown report format")
 func (Registry) Formats() []string {
 	var out []string
 	for _, f := range prowler.Formats {
-		out = append(out, KEVFormats...)
 		out = append(out, string(f))
 	}
+	out = append(out, KEVFormats...)
 	out = append(out, steampipe.Format)
 	out = append(out, string(trivy.FormatJSON), string(trivy.FormatLegacy))
 	out = append(out, probe.Format)
