@@ -192,25 +192,3 @@ func (s *SLAService) Summary(ctx context.Context, team string) (SLASummary, erro
 	out.Total, out.ByModule, out.BySeverity = queries.SLASummaryCounts(d, now)
 	return out, nil
 }
-
-func asObj(v any) map[string]any {
-	switch m := v.(type) {
-	case map[string]any:
-		return m
-	case readmodel.Doc:
-		return m
-	}
-	return nil
-}
-
-func num(v any) int64 {
-	switch n := v.(type) {
-	case int64:
-		return n
-	case int:
-		return int64(n)
-	case float64:
-		return int64(n)
-	}
-	return 0
-}
