@@ -12,6 +12,7 @@ import (
 	"github.com/cspm-es/cspm-es/domain/cloudsecurity"
 	"github.com/cspm-es/cspm-es/domain/threatintel"
 	"github.com/cspm-es/cspm-es/platform/parsers/kev"
+	"github.com/cspm-es/cspm-es/platform/parsers/probe"
 	"github.com/cspm-es/cspm-es/platform/parsers/prowler"
 	"github.com/cspm-es/cspm-es/platform/parsers/steampipe"
 	"github.com/cspm-es/cspm-es/platform/parsers/trivy"
@@ -41,6 +42,7 @@ func (Registry) Formats() []string {
 	}
 	out = append(out, steampipe.Format)
 	out = append(out, string(trivy.FormatJSON), string(trivy.FormatLegacy))
+	out = append(out, probe.Format)
 	return out
 }
 
@@ -58,6 +60,9 @@ func (Registry) Format(name string) (string, error) {
 	}
 	if f := strings.ToLower(strings.TrimSpace(name)); slices.Contains(KEVFormats, f) {
 		return f, nil
+	}
+	if probeFormat(name) {
+		return probe.Format, nil
 	}
 	return "", fmt.Errorf("%w %q (known: %s)", ErrUnknownFormat, name, strings.Join(Registry{}.Formats(), ", "))
 }
@@ -77,6 +82,9 @@ func (Registry) Detect(head []byte) (string, error) {
 	if f, ok := trivy.Detect(head); ok {
 		return string(f), nil
 	}
+	if probe.Detect(head) {
+		return probe.Format, nil
+	}
 	f, err := prowler.Detect(head)
 	if err != nil {
 		if steampipe.Detect(head) { // the envelope only: a plain array of rows is named
@@ -94,6 +102,9 @@ func (Registry) Parse(ctx context.Context, r io.Reader, format string, emit func
 	}
 	if _, ok := trivyFormat(format); ok {
 		return Info{}, fmt.Errorf("%w: a %s report is a vulnerability scan: read it with ParseScan", ErrUnknownFormat, format)
+	}
+	if probeFormat(format) {
+		return parseProbe(ctx, r, emit)
 	}
 	f, err := prowler.ParseFormat(format)
 	if err != nil {
