@@ -32,9 +32,9 @@ import (
 //   - dashboard_vulnerabilities (one per team): open occurrences and open
 //     KEV occurrences by severity;
 //   - dashboard_vulnerable_images (one per team and artifact): its open
-//     occurrences by severity, open KEV ones, digest, repository and tags,
-//     indexed by (team, critical, high, total) so the top images are one
-//     bounded indexed read (DashboardTopImages);
+//     occurrences by severity, open KEV ones, kind, digest, repository and
+//     tags, indexed by (team, kind, critical, high, total) so the top
+//     images are one bounded indexed read of kind "image";
 //   - dashboard_sla_summaries: the SLA fold's summary (open clocks by due
 //     time, resolved ones by outcome), counted as of now at read.
 const (
@@ -82,8 +82,8 @@ func (DashboardVulnerabilities) Collections() []readmodel.CollectionSpec {
 	desc := func(p string) readmodel.IndexField { return readmodel.IndexField{Path: p, Desc: true} }
 	return append(out,
 		readmodel.CollectionSpec{Name: DashboardVulnerabilitiesCollection},
-		readmodel.CollectionSpec{Name: DashboardVulnerableImagesCollection, Indexes: []readmodel.Index{{Name: "by_team_rank",
-			Fields: []readmodel.IndexField{{Path: "team_id"}, desc("open_critical"), desc("open_high"), desc("open_total")}}}},
+		readmodel.CollectionSpec{Name: DashboardVulnerableImagesCollection, Indexes: []readmodel.Index{{Name: "by_team_kind_rank",
+			Fields: []readmodel.IndexField{{Path: "team_id"}, {Path: "kind"}, desc("open_critical"), desc("open_high"), desc("open_total")}}}},
 		readmodel.CollectionSpec{Name: dashboardVulnRowsCollection},
 		readmodel.CollectionSpec{Name: dashboardVulnTagsCollection},
 	)

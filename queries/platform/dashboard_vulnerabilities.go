@@ -103,7 +103,9 @@ func (s *Service) dashboardVulnerabilities(ctx context.Context, team string, now
 		return out, nil
 	}
 	page, err := s.platform.Find(ctx, dashboardImagesCollection, readmodel.FindOptions{
-		Filter: readmodel.Eq("team_id", team), // images without open occurrences sort last and are left out
+		// Images only (not filesystems or repositories); those without open
+		// occurrences sort last and are left out.
+		Filter: readmodel.And(readmodel.Eq("team_id", team), readmodel.Eq("kind", "image")),
 		Sort:   []readmodel.SortField{readmodel.Desc("open_critical"), readmodel.Desc("open_high"), readmodel.Desc("open_total")},
 		Limit:  TopImages,
 	})
