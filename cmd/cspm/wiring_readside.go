@@ -62,6 +62,8 @@ func moduleProjections() []projections.Projection {
 		tiproj.NewKEV(),
 		tiproj.NewIndicators(),
 		tiproj.NewCorrelation(),
+		// The dashboard's vulnerabilities section (decision 57).
+		platformproj.NewDashboardVulnerabilities(),
 	}
 }
 

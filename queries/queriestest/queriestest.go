@@ -51,6 +51,8 @@ func AllProjections() []projections.Projection {
 		threatintelproj.NewKEV(),
 		threatintelproj.NewIndicators(),
 		threatintelproj.NewCorrelation(),
+		// The dashboard's vulnerabilities section (decision 57).
+		platformproj.NewDashboardVulnerabilities(),
 	}
 }
 
