@@ -83,3 +83,12 @@ type ScanProblem struct {
 
 // MaxScanProblems bounds the problems one import records; more are counted.
 const MaxScanProblems = 100
+
+// IsNativeScannerRule reports the rules of the native scanners.
+func IsNativeScannerRule(rule IdentityRule) bool {
+	switch rule {
+	case IdentityNucleiV1, IdentityZAPV1, IdentityTestsslV1, IdentitySSLyzeV1:
+		return true
+	}
+	return false
+}

@@ -27,6 +27,12 @@ type Info struct {
 	Format      string
 	Tool        string
 	ToolVersion string
+	// Native scanners (registry_scanners.go): the scan problems the report
+	// recorded, and whether its results carry no time (a flat testssl.sh
+	// report: the import dates them).
+	Problems      []cloudsecurity.ScanProblem
+	ProblemsCount int
+	Undated       bool
 }
 
 // ErrUnknownFormat: no parser reads that format name or content type.
@@ -41,6 +47,7 @@ func (Registry) Formats() []string {
 	}
 	out = append(out, steampipe.Format)
 	out = append(out, string(trivy.FormatJSON), string(trivy.FormatLegacy))
+	out = append(out, ScannerFormats...)
 	return out
 }
 
@@ -59,6 +66,9 @@ func (Registry) Format(name string) (string, error) {
 	if f := strings.ToLower(strings.TrimSpace(name)); slices.Contains(KEVFormats, f) {
 		return f, nil
 	}
+	if f, ok := scannerFormat(name); ok {
+		return f, nil
+	}
 	return "", fmt.Errorf("%w %q (known: %s)", ErrUnknownFormat, name, strings.Join(Registry{}.Formats(), ", "))
 }
 
@@ -74,6 +84,9 @@ func (Registry) FormatForContentType(contentType string) (string, error) {
 
 // Detect names the format of a report from its first bytes.
 func (Registry) Detect(head []byte) (string, error) {
+	if f, ok := detectScanner(head); ok {
+		return f, nil
+	}
 	if f, ok := trivy.Detect(head); ok {
 		return string(f), nil
 	}
@@ -94,6 +107,9 @@ func (Registry) Parse(ctx context.Context, r io.Reader, format string, emit func
 	}
 	if _, ok := trivyFormat(format); ok {
 		return Info{}, fmt.Errorf("%w: a %s report is a vulnerability scan: read it with ParseScan", ErrUnknownFormat, format)
+	}
+	if slices.Contains(ScannerFormats, format) {
+		return parseScanner(ctx, r, format, emit)
 	}
 	f, err := prowler.ParseFormat(format)
 	if err != nil {
