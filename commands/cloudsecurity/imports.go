@@ -52,6 +52,9 @@ type ReportInfo struct {
 	// report recorded (at most csdomain.MaxScanProblems kept, all counted).
 	Problems      []csdomain.ScanProblem
 	ProblemsCount int
+	// Certificates the report showed (testssl.sh, SSLyze): recorded as
+	// CertificatesObserved (decision 60).
+	Certificates []csdomain.CertificateSeen
 }
 
 // Stream types of the import.
@@ -502,6 +505,10 @@ func (h *Handlers) record(ctx context.Context, meta commands.Meta, md eventstore
 	head := []any{csdomain.ImportStarted{ImportID: res.ImportID, ScanID: scanID, Format: res.Format,
 		Tool: res.Tool, ToolVersion: res.ToolVersion, ContentHash: res.ContentHash, Size: res.Size,
 		FileName: cmd.FileName, StartedAt: now}}
+	if certs := p.info.Certificates; len(certs) > 0 {
+		head = append(head, csdomain.CertificatesObserved{ImportID: res.ImportID, ScanID: scanID, Tool: res.Tool,
+			EvaluatedAt: evaluatedAt, Certificates: certs[:min(len(certs), csdomain.MaxCertificates)]})
+	}
 	for _, chunk := range checkChunks(p.checks, res.ImportID, evaluatedAt, h.chunkBytes) {
 		head = append(head, chunk)
 		p.counts.CheckInfos++

@@ -1,5 +1,7 @@
 package cloudsecurity
 
+import "time"
+
 // Native security scanners (Nuclei, OWASP ZAP, testssl.sh, SSLyze) report
 // on targets (a site, a host:port), not on cloud accounts. Their results
 // are observations like Prowler's (docs/security-scans.md, decisions
@@ -92,3 +94,31 @@ func IsNativeScannerRule(rule IdentityRule) bool {
 	}
 	return false
 }
+
+// CertificateSeen is a TLS certificate a scanner reported on a target
+// (testssl.sh's cert_notAfter rows, SSLyze's certificate deployments):
+// its validity, for the clock to judge later (decision 60).
+type CertificateSeen struct {
+	Target            string    `json:"target"` // host:port
+	Cert              string    `json:"cert"`   // "cert1": the scanner's certificate or deployment number
+	Subject           string    `json:"subject,omitempty"`
+	NotBefore         time.Time `json:"not_before,omitzero"`
+	NotAfter          time.Time `json:"not_after"`
+	FingerprintSHA256 string    `json:"fingerprint_sha256,omitempty"` // hex
+}
+
+// CertificatesObserved: the certificates a native scanner's report
+// showed, at the import's evaluation time; appended with the import's
+// other events (before ImportCompleted) when the report names any.
+type CertificatesObserved struct {
+	ImportID     string            `json:"import_id"`
+	ScanID       string            `json:"scan_id"`
+	Tool         string            `json:"tool"`
+	EvaluatedAt  time.Time         `json:"evaluated_at"`
+	Certificates []CertificateSeen `json:"certificates"`
+}
+
+func (CertificatesObserved) EventType() string { return "CertificatesObserved" }
+
+// MaxCertificates bounds the certificates one import records.
+const MaxCertificates = 1000

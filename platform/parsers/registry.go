@@ -33,6 +33,7 @@ type Info struct {
 	Problems      []cloudsecurity.ScanProblem
 	ProblemsCount int
 	Undated       bool
+	Certificates  []cloudsecurity.CertificateSeen
 }
 
 // ErrUnknownFormat: no parser reads that format name or content type.

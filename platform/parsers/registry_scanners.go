@@ -75,12 +75,19 @@ func parseScanner(ctx context.Context, r io.Reader, format string, emit func(clo
 		info.ToolVersion = version
 		info.Problems, info.ProblemsCount = s.Problems, len(s.Problems)
 		info.Undated = s.StartedAt.IsZero()
+		for _, c := range s.Certificates {
+			info.Certificates = append(info.Certificates, cloudsecurity.CertificateSeen{Target: c.Target, Cert: c.Cert, NotAfter: c.NotAfter})
+		}
 		return info, err
 	case sslyze.Format:
 		info.Tool = sslyze.Tool
 		s, err := sslyze.Parse(ctx, r, emit)
 		info.ToolVersion = s.ToolVersion
 		info.Problems, info.ProblemsCount = s.Problems, len(s.Problems)
+		for _, c := range s.Certificates {
+			info.Certificates = append(info.Certificates, cloudsecurity.CertificateSeen{Target: c.Target, Cert: c.Cert, Subject: c.Subject,
+				NotBefore: c.NotBefore, NotAfter: c.NotAfter, FingerprintSHA256: c.FingerprintSHA256})
+		}
 		return info, err
 	}
 	return info, fmt.Errorf("%w %q", ErrUnknownFormat, format)
