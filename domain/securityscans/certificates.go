@@ -3,7 +3,11 @@
 // validity means now. Pure: the caller gives the time.
 package securityscans
 
-import "time"
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"time"
+)
 
 // Certificate statuses, judged at query time from not_after and now.
 const (
@@ -31,4 +35,12 @@ func CertificateStatus(notAfter, now time.Time) string {
 // scanned and has expired since: the clock's finding, not the scanner's.
 func ExpiredSinceScan(notAfter, scannedAt, now time.Time) bool {
 	return scannedAt.Before(notAfter) && !now.Before(notAfter)
+}
+
+// TargetID names a target in paths (/api/v1/targets/{target}): "tgt-" and
+// 32 hex digits of a sha256 of the target as the results name it (a URL
+// or host:port, which paths cannot carry whole).
+func TargetID(target string) string {
+	sum := sha256.Sum256([]byte(target))
+	return "tgt-" + hex.EncodeToString(sum[:])[:32]
 }

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	csdomain "github.com/cspm-es/cspm-es/domain/cloudsecurity"
+	ssdomain "github.com/cspm-es/cspm-es/domain/securityscans"
 	"github.com/cspm-es/cspm-es/platform/dbregistry"
 	"github.com/cspm-es/cspm-es/platform/readmodel"
 	"github.com/cspm-es/cspm-es/projections"
@@ -76,6 +77,8 @@ func (Results) Collections() []readmodel.CollectionSpec {
 			// GET /api/v1/targets, by target; ?provider=.
 			{Name: "by_team_target", Fields: []readmodel.IndexField{{Path: "team_id"}, {Path: "target"}}},
 			{Name: "by_team_provider_target", Fields: []readmodel.IndexField{{Path: "team_id"}, {Path: "provider"}, {Path: "target"}}},
+			// GET /api/v1/targets/{target} by its id (tgt-...).
+			{Name: "by_team_target_id", Fields: []readmodel.IndexField{{Path: "team_id"}, {Path: "target_id"}}},
 		}},
 		{Name: ImportsCollection},
 	}
@@ -196,7 +199,7 @@ func load(ctx context.Context, tx projections.Tx, team, tool, target, provider s
 		return nil, err
 	}
 	if !found {
-		d = readmodel.Doc{"_id": id, "team_id": team, "tool": tool, "target": target, "provider": provider}
+		d = readmodel.Doc{"_id": id, "team_id": team, "tool": tool, "target": target, "target_id": ssdomain.TargetID(target), "provider": provider}
 	}
 	return d, nil
 }
@@ -309,7 +312,7 @@ func touchTarget(ctx context.Context, tx projections.Tx, team, target, tool stri
 		return err
 	}
 	if !found {
-		t = readmodel.Doc{"_id": id, "team_id": team, "target": target, "provider": fold.Str(d, "provider")}
+		t = readmodel.Doc{"_id": id, "team_id": team, "target": target, "target_id": ssdomain.TargetID(target), "provider": fold.Str(d, "provider")}
 	}
 	tools := fold.Obj(t, "tools")
 	if tools == nil {
