@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -14,6 +15,7 @@ import (
 	"github.com/cspm-es/cspm-es/queries"
 	csquery "github.com/cspm-es/cspm-es/queries/cloudsecurity"
 	orchquery "github.com/cspm-es/cspm-es/queries/orchestration"
+	ssquery "github.com/cspm-es/cspm-es/queries/securityscans"
 )
 
 // scannerTestdata is a native scanner parser's test report.
@@ -87,6 +89,26 @@ func TestImportZAP_PairAndUpgrade(t *testing.T) {
 	var open []csquery.Finding
 	must(t, a.get(t, "/api/v1/findings?status=open&limit=100"), 200).data(t, &open)
 	assert.Len(t, open, 51)
+
+	// The target's latest results: the upgraded report's 51 findings.
+	var targets []ssquery.Target
+	must(t, a.get(t, "/api/v1/targets?min_position="+strconv.FormatInt(third.Position, 10)), 200).data(t, &targets)
+	require.Len(t, targets, 1)
+	assert.Equal(t, "http://www.itsecgames.com", targets[0].Target)
+	assert.Equal(t, int64(51), targets[0].Failing)
+	var res ssquery.TargetResults
+	must(t, a.get(t, "/api/v1/targets/"+targets[0].ID+"/results"), 200).data(t, &res)
+	require.Len(t, res.Tools, 1)
+	assert.Equal(t, third.ScanID, res.Tools[0].ScanID)
+	assert.Len(t, res.OpenFindings, 51)
+	var fromFindings, fromTarget []string // the same findings, by the same ids
+	for _, f := range open {
+		fromFindings = append(fromFindings, f.ID)
+	}
+	for _, f := range res.OpenFindings {
+		fromTarget = append(fromTarget, f.FindingID)
+	}
+	assert.ElementsMatch(t, fromFindings, fromTarget)
 }
 
 // testssl.sh (ours, flat, undated), SSLyze and every Nuclei sample over
