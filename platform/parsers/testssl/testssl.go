@@ -219,7 +219,7 @@ func (p *parser) row(where, host, ip, port string, rw row, at time.Time) error {
 		return nil // the scan's duration; a row of no target (testssl writes them for a run that reached none)
 	}
 	check, cert := id, ""
-	if m := certSuffix.FindStringSubmatch(id); m != nil {
+	if m := certSuffix.FindStringSubmatch(id); m != nil && len(id) > len(m[0]) { // "<cert#1>" alone stays the id
 		check, cert = id[:len(id)-len(m[0])], "cert"+m[1]
 	}
 	resource := host + "/" + ip + ":" + port
