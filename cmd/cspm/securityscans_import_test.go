@@ -125,6 +125,10 @@ func TestImportScanners_EachFormat(t *testing.T) {
 	require.Len(t, ts.Problems, 2)
 	assert.Equal(t, "FATAL", ts.Problems[1].Level)
 
+	r := a.cli(t, nil, "import", scannerTestdata("testssl", "ours_testssl_3.2_flat_fatal_and_ok_cves.json"), "--server", a.base)
+	require.Equal(t, exitOK, r.code, r.stderr)
+	assert.Contains(t, r.stdout, "problem   FATAL down.example:443 scanProblem: Can't connect")
+
 	fatal := `[{"id":"scanProblem","ip":"ok.example/192.0.2.10","port":"443","severity":"FATAL","finding":"Can't connect to '192.0.2.10:443'"}]`
 	f := importJSON(t, a, writeTemp(t, "fatal.json", []byte(fatal)), "--format", "testssl-json")
 	assert.Equal(t, orchquery.DeltaCounts{}, *f.Delta, "a FATAL row fixes nothing")
