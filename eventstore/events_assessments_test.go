@@ -19,7 +19,7 @@ func assessmentEventSamples(when time.Time) []interface{ EventType() string } {
 			Pairs: []assessments.RequirementPair{{Source: "a", Target: "b", Relationship: "equal"}}, ContentHash: "sha256:cd", LoadedAt: when},
 		assessments.AssessmentCreated{AssessmentID: "as1", Name: "n", Description: "d", Framework: fw,
 			Requirements: []assessments.AssessedRequirement{{ID: "urn:a", Section: "GOVERN"}},
-			Scope: assessments.Scope{Accounts: []string{"a"}, Assets: []string{"b"}, Models: []string{"m"}}, Assignees: []string{"u"},
+			Scope:        assessments.Scope{Accounts: []string{"a"}, Assets: []string{"b"}, Models: []string{"m"}}, Assignees: []string{"u"},
 			DueDate: when, AsOf: when, CreatedAt: when},
 		assessments.RequirementAnswered{AssessmentID: "as1", RequirementID: "urn:a", Status: assessments.Compliant, Comment: "c",
 			Evidence: []string{"doc-1"}, AnsweredBy: "u", AnsweredAt: when},

@@ -24,10 +24,10 @@ func parseFile(t *testing.T, name string) cisoassistant.Library {
 func TestParse_RealLibraries(t *testing.T) {
 	cases := []struct {
 		file, framework, version, name string
-		nodes, assessable             int
-		sections                      []string
-		sample                        string // an assessable node's ref and its section
-		sampleSection                 string
+		nodes, assessable              int
+		sections                       []string
+		sample                         string // an assessable node's ref and its section
+		sampleSection                  string
 	}{
 		{"nist_ai_rmf_1.0_ciso-assistant-library.json", "nist-ai-rmf-1.0", "1", "NIST AI RMF 1.0", 113, 72,
 			[]string{"GOVERN", "MAP", "MEASURE", "MANAGE"}, "GOVERN 1.1", "GOVERN"},
