@@ -73,6 +73,8 @@ func fullDeps(t *testing.T) api.Deps {
 		Vulnerabilities: fakeVulnerabilities{},
 		// SLA clocks (sla_fakes_test.go).
 		SLA: fakeSLA{},
+		// Assessments (assessments_fakes_test.go).
+		Assessments: fakeAssessments{},
 	}
 	requireAllSet(t, deps)
 	return deps
@@ -179,6 +181,9 @@ func newContractEnv(t *testing.T, mutate ...func(*api.ServerConfig, *api.Deps)) 
 	deps.SLA = slaService{vulncmd.NewSLA(kit), vulnquery.NewSLA(proj.stores[dbregistry.VULNERABILITIES], time.Now)}
 	accountQueries := queryService.CloudSecurityQueries.(*csquery.Service)
 	deps.Accounts = contractAccounts{cscmd.New(kit).WithKnownAccounts(accountQueries), accountQueries}
+	// Assessments: a fake (their handlers, projections and queries have
+	// their own tests; cmd/cspm runs them for real).
+	deps.Assessments = fakeAssessments{}
 	requireAllSet(t, deps)
 	for _, m := range mutate {
 		m(&cfg, &deps)

@@ -172,6 +172,12 @@ func (s *Server) routeTable() []Route {
 		s.slaRoutes(add)
 	}
 
+	// Assessments: catalogues, assessments, evidence, the unified view
+	// (routes_assessments.go).
+	if s.deps.Assessments != nil {
+		s.assessmentRoutes(add)
+	}
+
 	// API keys (platform).
 	if s.deps.Keys != nil {
 		add(http.MethodPost, v1+"/keys", admin, TeamCollection, "createKey", s.createKey)

@@ -30,6 +30,14 @@ const (
 // AnswerStatuses lists them in the order the API documents them.
 var AnswerStatuses = []AnswerStatus{Compliant, PartiallyCompliant, NonCompliant, NotApplicable}
 
+// Rule codes of the module (HTTP 422).
+const (
+	CodeAssessmentClosed     = "ASSESSMENT_CLOSED"
+	CodeAssessmentIncomplete = "ASSESSMENT_INCOMPLETE"
+	CodeCatalogVersionExists = "CATALOG_VERSION_EXISTS"
+	CodeCatalogMismatch      = "CATALOG_FRAMEWORK_MISMATCH"
+)
+
 // Assessment statuses.
 const (
 	StatusOpen   = "open"
@@ -248,7 +256,7 @@ func (a *Assessment) open() error {
 		return domain.ErrNotFound
 	}
 	if a.status == StatusClosed {
-		return domain.Rule("ASSESSMENT_CLOSED", "assessment %s is closed", a.id)
+		return domain.Rule(CodeAssessmentClosed, "assessment %s is closed", a.id)
 	}
 	return nil
 }
@@ -325,7 +333,7 @@ func (a *Assessment) Close(by string, now time.Time) ([]Event, error) {
 		return nil, err
 	}
 	if p := a.Progress(); p.Answered < p.Requirements {
-		return nil, domain.Rule("ASSESSMENT_INCOMPLETE", "%d of %d requirements have no answer", p.Requirements-p.Answered, p.Requirements)
+		return nil, domain.Rule(CodeAssessmentIncomplete, "%d of %d requirements have no answer", p.Requirements-p.Answered, p.Requirements)
 	}
 	return []Event{AssessmentClosed{AssessmentID: a.id, ClosedBy: by, ClosedAt: now}}, nil
 }

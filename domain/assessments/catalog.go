@@ -204,13 +204,13 @@ func (f *Framework) LoadVersion(c Catalogue, version, contentHash, fileName stri
 		return nil, err
 	}
 	if f.id != "" && f.id != c.Framework {
-		return nil, domain.Rule("CATALOG_FRAMEWORK_MISMATCH", "stream of framework %q cannot hold %q", f.id, c.Framework)
+		return nil, domain.Rule(CodeCatalogMismatch, "stream of framework %q cannot hold %q", f.id, c.Framework)
 	}
 	if h, ok := f.versions[version]; ok {
 		if h == contentHash {
 			return nil, ErrUnchanged
 		}
-		return nil, domain.Rule("CATALOG_VERSION_EXISTS", "framework %q already has a version %q with other content: load it as another version", c.Framework, version)
+		return nil, domain.Rule(CodeCatalogVersionExists, "framework %q already has a version %q with other content: load it as another version", c.Framework, version)
 	}
 	return []Event{FrameworkVersionLoaded{Framework: c.Framework, Version: version, Name: c.Name, Description: c.Description,
 		Provider: c.Provider, Source: c.Source, Locale: c.Locale, Published: c.Published, Copyright: c.Copyright,
