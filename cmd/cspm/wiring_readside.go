@@ -43,7 +43,7 @@ import (
 // Processes without the projector role use them for their names, databases
 // and event types only.
 func moduleProjections() []projections.Projection {
-	return []projections.Projection{
+	return append([]projections.Projection{
 		orchestration.NewScanRuns(),
 		orchestration.NewScanSummaries(),
 		cloudsecurity.NewFindings(),
@@ -62,7 +62,7 @@ func moduleProjections() []projections.Projection {
 		tiproj.NewKEV(),
 		tiproj.NewIndicators(),
 		tiproj.NewCorrelation(),
-	}
+	}, assessmentProjections()...) // wiring_assessments.go
 }
 
 // sweepInterval is how often the SQLite read models drop expired documents
