@@ -22,6 +22,7 @@ import (
 	"github.com/cspm-es/cspm-es/platform/readmodel"
 	"github.com/cspm-es/cspm-es/platform/readmodel/sqlitestore"
 	"github.com/cspm-es/cspm-es/projections"
+	assessmentsproj "github.com/cspm-es/cspm-es/projections/assessments"
 	cloudassetsproj "github.com/cspm-es/cspm-es/projections/cloudassets"
 	cloudsecurityproj "github.com/cspm-es/cspm-es/projections/cloudsecurity"
 	registriesproj "github.com/cspm-es/cspm-es/projections/containerregistries"
@@ -51,6 +52,10 @@ func AllProjections() []projections.Projection {
 		threatintelproj.NewKEV(),
 		threatintelproj.NewIndicators(),
 		threatintelproj.NewCorrelation(),
+		// Assessments (catalogues, assessments, evidence, the unified view).
+		assessmentsproj.NewAssessments(),
+		assessmentsproj.NewEvidence(),
+		assessmentsproj.NewIndex(),
 	}
 }
 
@@ -66,7 +71,7 @@ func OpenEnv(tb testing.TB, dir string) *Env {
 	ctx := context.Background()
 	reg := dbregistry.MustNew("")
 	consts := []dbregistry.Constant{dbregistry.ORCHESTRATION, dbregistry.CLOUD_SECURITY, dbregistry.PLATFORM, dbregistry.CLOUD_ASSETS,
-		dbregistry.VULNERABILITIES, dbregistry.CONTAINER_REGISTRY, dbregistry.THREAT_INTELLIGENCE}
+		dbregistry.VULNERABILITIES, dbregistry.CONTAINER_REGISTRY, dbregistry.THREAT_INTELLIGENCE, dbregistry.ASSESSMENTS}
 	names := make([]string, len(consts))
 	for i, c := range consts {
 		names[i] = reg.Name(c)
