@@ -17,6 +17,10 @@ func (s *Service) DashboardSummary(ctx context.Context, team string) (Dashboard,
 		return Dashboard{}, queries.ErrNoTeam
 	}
 	out := Dashboard{TeamID: team, RecentScans: []RecentScan{}, Posture: emptyPosture()}
+	var err error
+	if out.Assessments, err = s.assessmentsInProgress(ctx, team, s.now()); err != nil { // dashboard_assessments.go
+		return Dashboard{}, err
+	}
 	d, err := s.platform.Get(ctx, dashboardCollection, team)
 	switch {
 	case errors.Is(err, readmodel.ErrNotFound), errors.Is(err, readmodel.ErrInvalid):

@@ -14,8 +14,11 @@ type Dashboard struct {
 	Findings    DashboardFindings `json:"findings"`
 	RecentScans []RecentScan      `json:"recent_scans"`
 	// Posture is what the imports say (posture.go).
-	Posture         Posture `json:"posture"`
-	UpdatedPosition int64   `json:"updated_position"`
+	Posture Posture `json:"posture"`
+	// Assessments are the team's assessments in progress
+	// (dashboard_assessments.go); absent while the team has none.
+	Assessments     *AssessmentsInProgress `json:"assessments,omitempty"`
+	UpdatedPosition int64                  `json:"updated_position"`
 }
 
 // ScanTotals counts a team's scans.
