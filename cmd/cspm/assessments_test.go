@@ -16,7 +16,7 @@ import (
 
 const (
 	isolationFramework = "nist-csf-2.0-aws"
-	csfCatalogue       = "../../platform/parsers/prowler/testdata/prowler_compliance_nist_csf_2.0_aws_subset.json"
+	csfCatalogue       = "../../platform/parsers/prowler/testdata/frameworks/prowler_compliance_nist_csf_2.0_aws_subset.json"
 )
 
 // loadCSF loads the real Prowler NIST CSF subset over HTTP (admin) and

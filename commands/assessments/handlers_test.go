@@ -32,7 +32,7 @@ var (
 const (
 	nistAI = "../../platform/parsers/cisoassistant/testdata/nist_ai_rmf_1.0_ciso-assistant-library.json"
 	euAI   = "../../platform/parsers/cisoassistant/testdata/eu_ai_act_chapter3_section2_ciso-assistant-library_subset.json"
-	csf    = "../../platform/parsers/prowler/testdata/prowler_compliance_nist_csf_2.0_aws_subset.json"
+	csf    = "../../platform/parsers/prowler/testdata/frameworks/prowler_compliance_nist_csf_2.0_aws_subset.json"
 )
 
 func load(t *testing.T, h *acmd.Handlers, meta commands.Meta, path, version string) acmd.CatalogLoadResult {

@@ -35,7 +35,7 @@ var (
 )
 
 func csfLoaded(t *testing.T) as.FrameworkVersionLoaded {
-	f, err := os.Open("../../platform/parsers/prowler/testdata/prowler_compliance_nist_csf_2.0_aws_subset.json")
+	f, err := os.Open("../../platform/parsers/prowler/testdata/frameworks/prowler_compliance_nist_csf_2.0_aws_subset.json")
 	require.NoError(t, err)
 	defer f.Close()
 	c, err := prowler.ParseFramework(f)

@@ -29,7 +29,7 @@ type StreamedEvent struct {
 func AssessmentsWorld(t testing.TB) []StreamedEvent {
 	t.Helper()
 	root := filepath.Join("..", "..", "platform", "parsers")
-	f, err := os.Open(filepath.Join(root, "prowler", "testdata", "prowler_compliance_nist_csf_2.0_aws_subset.json"))
+	f, err := os.Open(filepath.Join(root, "prowler", "testdata", "frameworks", "prowler_compliance_nist_csf_2.0_aws_subset.json"))
 	require.NoError(t, err)
 	defer f.Close()
 	csf, err := prowler.ParseFramework(f)

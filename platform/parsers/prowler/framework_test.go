@@ -12,7 +12,7 @@ import (
 )
 
 func TestParseFramework_NISTCSFSubset(t *testing.T) {
-	b, err := os.ReadFile("testdata/prowler_compliance_nist_csf_2.0_aws_subset.json")
+	b, err := os.ReadFile("testdata/frameworks/prowler_compliance_nist_csf_2.0_aws_subset.json")
 	require.NoError(t, err)
 	require.True(t, prowler.IsFramework(b[:min(len(b), 4096)]))
 	c, err := prowler.ParseFramework(strings.NewReader(string(b)))
