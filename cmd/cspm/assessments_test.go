@@ -112,3 +112,29 @@ func TestAssessmentEvidenceThroughTheApp(t *testing.T) {
 	require.Equal(t, 1, kinds["assessment"])
 	require.Positive(t, kinds["cloud_compliance"], "the imports' compliance per framework")
 }
+
+// `cspm catalogs load` loads the real CISO Assistant libraries beside a
+// running server (the same file again: unchanged), and the server lists
+// them.
+func TestCatalogsLoadCLI(t *testing.T) {
+	t.Parallel()
+	a := startApp(t, nil)
+	dir := "../../platform/parsers/cisoassistant/testdata/"
+	r := a.cli(t, nil, "catalogs", "load", dir+"nist_ai_rmf_1.0_ciso-assistant-library.json")
+	require.Equal(t, exitOK, r.code, r.stderr)
+	require.Equal(t, "nist-ai-rmf-1.0 1: loaded (113 requirements, 72 assessable)\n", r.stdout)
+	r = a.cli(t, nil, "catalogs", "load", dir+"eu_ai_act_chapter3_section2_ciso-assistant-library_subset.json")
+	require.Equal(t, exitOK, r.code, r.stderr)
+	require.Equal(t, "ai-act 2: loaded (101 requirements, 88 assessable)\n", r.stdout)
+	r = a.cli(t, nil, "catalogs", "load", dir+"nist_ai_rmf_1.0_ciso-assistant-library.json")
+	require.Equal(t, "nist-ai-rmf-1.0 1: unchanged (113 requirements, 72 assessable)\n", r.stdout)
+	r = a.cli(t, nil, "catalogs", "load", "../../go.mod")
+	require.Equal(t, exitUsage, r.code, "not a catalogue: %s", r.stderr)
+	var list []map[string]any
+	eventually(t, 30*time.Second, "both frameworks are listed", func() bool {
+		must(t, a.call(t, http.MethodGet, "/api/v1/catalogs", nil), http.StatusOK).data(t, &list)
+		return len(list) == 2
+	})
+	require.Equal(t, "ai-act", list[0]["id"], "by name: EU before NIST")
+	require.EqualValues(t, 88, list[0]["assessable"])
+}
