@@ -34,7 +34,7 @@ var (
 	asOf   = pt.At(5 * time.Hour)
 )
 
-func csfLoaded(t *testing.T) as.FrameworkVersionLoaded {
+func csfLoaded(t testing.TB) as.FrameworkVersionLoaded {
 	f, err := os.Open("../../platform/parsers/prowler/testdata/frameworks/prowler_compliance_nist_csf_2.0_aws_subset.json")
 	require.NoError(t, err)
 	defer f.Close()
