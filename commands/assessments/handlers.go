@@ -5,6 +5,7 @@
 package assessments
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -129,7 +130,7 @@ func (h *Handlers) LoadCatalog(ctx context.Context, meta commands.Meta, cmd Load
 	}
 	sum := sha256.Sum256(b)
 	hash := "sha256:" + hex.EncodeToString(sum[:])
-	parsed, err := h.catalogs.ParseCatalog(ctx, bytesReader(b))
+	parsed, err := h.catalogs.ParseCatalog(ctx, bytes.NewReader(b))
 	if err != nil {
 		return CatalogLoadResult{}, err
 	}

@@ -11,7 +11,6 @@ import (
 	csdomain "github.com/cspm-es/cspm-es/domain/cloudsecurity"
 	"github.com/cspm-es/cspm-es/platform/readmodel"
 	"github.com/cspm-es/cspm-es/projections"
-	"github.com/cspm-es/cspm-es/projections/fold"
 )
 
 // recompute builds an assessment's evidence from the projection's own
@@ -211,4 +210,3 @@ func (p Evidence) teamAnswers(ctx context.Context, tx projections.Tx, team, self
 	return out, nil
 }
 
-var _ = fold.Str
