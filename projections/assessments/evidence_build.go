@@ -209,4 +209,3 @@ func (p Evidence) teamAnswers(ctx context.Context, tx projections.Tx, team, self
 	}
 	return out, nil
 }
-
