@@ -28,6 +28,7 @@ const (
 	evFrameworks  = "evidence_frameworks"  // framework@version: the assessments of it (every team)
 	evChecks      = "evidence_checks"      // team × account × check: its evaluations, by (time, import)
 	evWork        = "evidence_work"        // an import under way: its accounts and their tallies per check
+	evAliases     = "evidence_aliases"     // team × cloud account id (acc-...): the provider's account id it names
 
 	// MaxFailingIDs bounds the failing finding ids kept per evaluation of a
 	// check in an account (the count is kept whole).
@@ -78,7 +79,7 @@ func (Evidence) Collections() []readmodel.CollectionSpec {
 		// GET /api/v1/assessments/{id}/evidence: one document by id (its team checked).
 		{Name: EvidenceCollection},
 		{Name: evCatalogs}, {Name: evMappings}, {Name: evAssessments}, {Name: evAccounts},
-		{Name: evFrameworks}, {Name: evChecks}, {Name: evWork},
+		{Name: evFrameworks}, {Name: evChecks}, {Name: evWork}, {Name: evAliases},
 	}
 }
 
@@ -164,7 +165,8 @@ type checkState struct {
 }
 
 type workState struct {
-	Accounts []string `json:"accounts"`
+	Accounts  []string          `json:"accounts"`
+	Providers map[string]string `json:"providers,omitempty"` // account -> provider
 }
 
 func fwKey(r as.FrameworkRef) string { return r.Framework + "@" + r.Version }
@@ -172,6 +174,8 @@ func fwKey(r as.FrameworkRef) string { return r.Framework + "@" + r.Version }
 func accountKey(team, account string) string { return key("acct", team, account) }
 
 func checkKey(team, account, check string) string { return key("check", team, account, check) }
+
+func aliasKey(team, id string) string { return key("alias", team, id) }
 
 func workKey(importID, account string) string { return "w-" + importID + "-" + key(account) }
 
@@ -376,6 +380,10 @@ func (p Evidence) results(ctx context.Context, tx projections.Tx, team string, e
 			byAccount[r.Account] = t
 			if i, found := slices.BinarySearch(w.Accounts, r.Account); !found {
 				w.Accounts = slices.Insert(w.Accounts, i, r.Account)
+				if w.Providers == nil {
+					w.Providers = map[string]string{}
+				}
+				w.Providers[r.Account] = r.Provider
 			}
 		}
 		c := t[r.Check]
@@ -446,12 +454,19 @@ func (p Evidence) completed(ctx context.Context, tx projections.Tx, team string,
 				return err
 			}
 		}
-		var ids idSet
-		if _, err := getState(ctx, tx, evAccounts, accountKey(team, account), &ids); err != nil {
+		// The cloud accounts module's id of the account (acc-...) names it too.
+		alias := csdomain.AccountID(team, w.Providers[account], account)
+		if err := putState(tx, evAliases, aliasKey(team, alias), account, readmodel.Doc{"team_id": team}); err != nil {
 			return err
 		}
-		for _, id := range ids.IDs {
-			affected.add(id)
+		for _, name := range []string{account, alias} {
+			var ids idSet
+			if _, err := getState(ctx, tx, evAccounts, accountKey(team, name), &ids); err != nil {
+				return err
+			}
+			for _, id := range ids.IDs {
+				affected.add(id)
+			}
 		}
 	}
 	for _, id := range affected.IDs {

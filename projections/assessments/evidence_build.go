@@ -66,6 +66,22 @@ func (p Evidence) recompute(ctx context.Context, tx projections.Tx, id string) e
 	// The evaluations in force at the date, per account × check.
 	inForce := map[[2]string]*as.CheckEvidence{}
 	sources := map[string]*as.EvidenceSource{}
+	// A scope's account is the provider's account id, or the cloud
+	// accounts module's id of it (acc-...), resolved once an import named it.
+	accounts := make([]string, 0, len(v.Accounts))
+	for _, a := range v.Accounts {
+		var uid string
+		found, err := getState(ctx, tx, evAliases, aliasKey(s.Team, a), &uid)
+		if err != nil {
+			return err
+		}
+		if found {
+			a = uid
+		}
+		if !slices.Contains(accounts, a) {
+			accounts = append(accounts, a)
+		}
+	}
 	lookup := func(account, check string) (*as.CheckEvidence, error) {
 		k := [2]string{account, check}
 		if ce, ok := inForce[k]; ok {
@@ -109,7 +125,7 @@ func (p Evidence) recompute(ctx context.Context, tx projections.Tx, id string) e
 		slices.Sort(checks)
 		re.Checks = slices.Compact(checks)
 		var t csdomain.RequirementTally
-		for _, account := range v.Accounts {
+		for _, account := range accounts {
 			for _, check := range re.Checks {
 				ce, err := lookup(account, check)
 				if err != nil {

@@ -188,6 +188,22 @@ func TestEvidence_OrderIndependent(t *testing.T) {
 	pt.AssertOrderIndependent(t, pa.NewEvidence(), streams(t, cat, append(asm, resched...), s1, s2, s3, late))
 }
 
+// A scope may name the cloud accounts module's id of the account
+// (acc-...): the same evidence, whether the assessment or the import comes first.
+func TestEvidence_CloudAccountID(t *testing.T) {
+	cat, asm, s1, s2, _ := world(t)
+	byID := asm[0].(as.AssessmentCreated)
+	byID.AssessmentID = "as-by-id"
+	byID.Scope = as.Scope{Accounts: []string{csdomain.AccountID(team, "aws", account)}}
+	ss := streams(t, cat, asm, []pt.EventData{byID}, s1, s2)
+	tx := pt.Apply(t, pa.NewEvidence(), concat(ss)...)
+	a, b := evidence(t, tx, "as-1"), evidence(t, tx, "as-by-id")
+	require.Equal(t, a.Requirements, b.Requirements)
+	require.Equal(t, a.Revision, b.Revision)
+	require.Equal(t, as.EvidencePass, requirement(t, b, "ds_6").Status)
+	pt.AssertOrderIndependent(t, pa.NewEvidence(), ss)
+}
+
 func TestEvidence_TeamIsolation(t *testing.T) {
 	cat, asm, s1, s2, _ := world(t)
 	ss := streams(t, cat, asm, s1)
