@@ -77,6 +77,8 @@ func fullDeps(t *testing.T) api.Deps {
 		SLA: fakeSLA{},
 		// Native security scans (securityscans_fakes_test.go).
 		SecurityScans: fakeSecurityScans{},
+		// Assessments (assessments_fakes_test.go).
+		Assessments: fakeAssessments{},
 	}
 	requireAllSet(t, deps)
 	return deps
@@ -185,6 +187,9 @@ func newContractEnv(t *testing.T, mutate ...func(*api.ServerConfig, *api.Deps)) 
 	deps.SecurityScans = ssquery.New(proj.stores[dbregistry.SECURITY_SCANS], time.Now)
 	accountQueries := queryService.CloudSecurityQueries.(*csquery.Service)
 	deps.Accounts = contractAccounts{cscmd.New(kit).WithKnownAccounts(accountQueries), accountQueries}
+	// Assessments: a fake (their handlers, projections and queries have
+	// their own tests; cmd/cspm runs them for real).
+	deps.Assessments = fakeAssessments{}
 	requireAllSet(t, deps)
 	for _, m := range mutate {
 		m(&cfg, &deps)

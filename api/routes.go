@@ -176,6 +176,11 @@ func (s *Server) routeTable() []Route {
 	if s.deps.SecurityScans != nil {
 		s.securityScanRoutes(add)
 	}
+	// Assessments: catalogues, assessments, evidence, the unified view
+	// (routes_assessments.go).
+	if s.deps.Assessments != nil {
+		s.assessmentRoutes(add)
+	}
 
 	// API keys (platform).
 	if s.deps.Keys != nil {

@@ -128,6 +128,10 @@ type Deps struct {
 	// SLA serves /api/v1/sla/... (policy, breaches, summary; routes_sla.go);
 	// nil leaves those routes out. Progress is then required.
 	SLA SLAService
+	// Assessments serves /api/v1/catalogs, /api/v1/frameworks/... and
+	// /api/v1/assessments/... (routes_assessments.go); nil leaves those
+	// routes out. Progress is then required.
+	Assessments AssessmentService
 	// Metrics receives the HTTP collectors and is what /metrics exposes.
 	// Nil gives the server a registry of its own. Never the global one, so
 	// that tests can build many servers.
@@ -195,6 +199,9 @@ func NewServer(cfg ServerConfig, deps Deps) *Server {
 	}
 	if deps.SLA != nil && deps.Progress == nil {
 		panic("api.NewServer: Deps.SLA without Deps.Progress")
+	}
+	if deps.Assessments != nil && deps.Progress == nil {
+		panic("api.NewServer: Deps.Assessments without Deps.Progress")
 	}
 	if deps.Audit != nil && deps.Progress == nil {
 		panic("api.NewServer: Deps.Audit without Deps.Progress")

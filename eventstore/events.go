@@ -2,6 +2,7 @@ package eventstore
 
 import (
 	"github.com/cspm-es/cspm-es/domain/access"
+	"github.com/cspm-es/cspm-es/domain/assessments"
 	"github.com/cspm-es/cspm-es/domain/cloudassets"
 	"github.com/cspm-es/cspm-es/domain/cloudsecurity"
 	"github.com/cspm-es/cspm-es/domain/orchestration"
@@ -73,6 +74,15 @@ var domainEvents = []struct {
 	{sample: threatintel.IndicatorRevoked{}, version: 1},
 	// SLA policies (docs/sla.md, decision 56).
 	{sample: vulnerabilities.SLAPolicySet{}, version: 1},
+
+	// Assessments: framework catalogues, requirement mappings, assessments
+	// (docs/assessments.md, decisions 69-71).
+	{sample: assessments.FrameworkVersionLoaded{}, version: 1},
+	{sample: assessments.RequirementMappingLoaded{}, version: 1},
+	{sample: assessments.AssessmentCreated{}, version: 1},
+	{sample: assessments.RequirementAnswered{}, version: 1},
+	{sample: assessments.AssessmentRescheduled{}, version: 1},
+	{sample: assessments.AssessmentClosed{}, version: 1},
 }
 
 // NewDomainCodec returns a codec that knows every domain event type under

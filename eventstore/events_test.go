@@ -110,6 +110,7 @@ func TestDomainCodecRoundTrip(t *testing.T) {
 		vulnerabilities.SLAPolicySet{Policy: vulnerabilities.SLAPolicy{Days: vulnerabilities.DefaultSLAPolicy().Days,
 			Modules: map[string]vulnerabilities.SLADays{vulnerabilities.SLAModuleCloudFindings: {}}}, SetAt: when},
 	}
+	events = append(events, assessmentEventSamples(when)...)
 	codec := eventstore.NewDomainCodec()
 
 	var names []string

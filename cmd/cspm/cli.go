@@ -74,7 +74,7 @@ func root() *command {
 			"the database registry and audit the event store; `projections` shows and\n" +
 			"rebuilds the read models of a running server; `keys` issues, lists and\n" +
 			"revokes API keys.",
-		subs: []*command{serveCommand(), importCommand(), dbCommand(), eventsCommand(), projectionsCommand(), keysCommand()},
+		subs: []*command{serveCommand(), importCommand(), dbCommand(), eventsCommand(), projectionsCommand(), keysCommand(), catalogsCommand()},
 	}
 }
 

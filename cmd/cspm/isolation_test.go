@@ -90,6 +90,7 @@ func TestTeamIsolation_EveryRoute(t *testing.T) {
 	// reads it too (the team-less KEV routes).
 	isolationKEVWorld(t, a, asA)
 	indicatorsA, indicatorValuesA := isolationIndicatorWorld(t, a, asA)
+	assessmentsA := isolationAssessmentsWorld(t, a, asA) // assessments_test.go
 
 	// Team A's import of a report: its import, its scan, its findings.
 	report := func(name string) any {
@@ -186,11 +187,16 @@ func TestTeamIsolation_EveryRoute(t *testing.T) {
 		"/api/v1/images/":        {imageKeysA, "sha256:0000000000000000000000000000000000000000000000000000000000000000"},
 		"/api/v1/indicators/":    {indicatorsA, "0196f0c1-7a2b-7c3d-8e4f-000000000001"},
 		"/api/v1/targets/":       {targetsA, "tgt-00000000000000000000000000000000"},
+		"/api/v1/assessments/":   {assessmentsA, "0196f0c1-7a2b-7c3d-8e4f-000000000002"},
 	}
 	streamsA = append(streamsA, "inventory-"+inventoryA)
 	streamsA = append(streamsA, "import-"+scannerImportA)
+	for _, id := range assessmentsA {
+		streamsA = append(streamsA, "assessment-"+id)
+	}
 	secrets := slices.Concat(scansA, findingsA, keysA, importedIDs, assetsA, []string{generatedFindingA, "iso-resource-a", "iso_check", importA.ImportID}, importedA, rulesA, ruleNamesA, accountsA, []string{"iso-account-registered", "iso-account-retired"},
-		imageKeysA, []string{trivyA.ImportID, occurrencesA[0].ID, occurrencesA[1].ID}, indicatorsA, indicatorValuesA, targetsA, []string{scannerImportA})
+		imageKeysA, []string{trivyA.ImportID, occurrencesA[0].ID, occurrencesA[1].ID}, indicatorsA, indicatorValuesA, targetsA, []string{scannerImportA},
+		assessmentsA, []string{"iso-a-assessment-open", "iso-a-assessment-closed", "iso-a-assignee"})
 
 	// Team B's own running scan, to raise findings in.
 	const scanB = "iso-b-running"
@@ -220,6 +226,10 @@ func TestTeamIsolation_EveryRoute(t *testing.T) {
 		"updateIndicator": map[string]any{"confidence": 20, "source": "b"},
 		// SLA clocks: team B's policy is its own.
 		"setSLAPolicy": map[string]any{"days": map[string]any{"critical": 1, "high": 2}},
+		// Assessments: team B's own, over the public catalogue.
+		"createAssessment":     map[string]any{"name": "team b assessment", "framework": isolationFramework},
+		"rescheduleAssessment": map[string]any{"assignees": []string{"bob"}},
+		"answerRequirement":    map[string]any{"requirement_id": "ds_6", "status": "compliant"},
 	}
 	// chosenID declares, for every command route of a team, whether it
 	// creates a stream under an id the caller chooses: then team A's ids
@@ -260,6 +270,11 @@ func TestTeamIsolation_EveryRoute(t *testing.T) {
 		"revokeIndicator":  nil,
 		"observeIndicator": nil,
 		"setSLAPolicy":     nil, // the policy stream is the caller's team's
+		// Assessments: the id is generated (UUIDv7); the others address one by its path id.
+		"createAssessment":     nil,
+		"rescheduleAssessment": nil,
+		"closeAssessment":      nil,
+		"answerRequirement":    nil,
 	}
 
 	param := regexp.MustCompile(`:[a-z_]+`)
@@ -326,7 +341,8 @@ func TestTeamIsolation_EveryRoute(t *testing.T) {
 				}
 			case api.Teamless:
 				if r.Method == http.MethodGet {
-					ans := a.call(t, r.Method, strings.Replace(r.Path, ":cve", isolationKEVCVE, 1), nil, asB...)
+					path := strings.Replace(strings.Replace(r.Path, ":cve", isolationKEVCVE, 1), ":id", isolationFramework, 1)
+					ans := a.call(t, r.Method, path, nil, asB...)
 					assert.Equal(t, http.StatusOK, ans.status, "a team-less admin route serves any team's admin: %s", ans.raw)
 				}
 			}

@@ -82,6 +82,7 @@ func serveOptionsTo(cfg config.Config, logTo, stdout io.Writer) fx.Option {
 	if cfg.HasRole(config.RoleAPI) {
 		opts = append(opts, readSideModule, auditModule, apiModule, mutingModule, accountsModule)
 		opts = append(opts, threatIntelModule, indicatorExpiryModule)
+		opts = append(opts, assessmentsModule) // wiring_assessments.go
 	}
 	return fx.Options(opts...)
 }
@@ -239,6 +240,8 @@ type apiParams struct {
 	SLA *slaService `optional:"true"`
 	// Native security scans (wiring_securityscans.go).
 	SecurityScans *ssquery.Service `optional:"true"`
+	// Assessments (wiring_assessments.go).
+	Assessments *assessmentService `optional:"true"`
 }
 
 func newAPIServer(p apiParams) *api.Server {
@@ -253,6 +256,10 @@ func newAPIServer(p apiParams) *api.Server {
 	var securityScans api.SecurityScanQueries
 	if p.SecurityScans != nil {
 		securityScans = p.SecurityScans
+	}
+	var assessments api.AssessmentService
+	if p.Assessments != nil {
+		assessments = p.Assessments
 	}
 	return api.NewServer(api.ServerConfig{
 		Addr:            p.Config.HTTPAddr,
@@ -290,6 +297,7 @@ func newAPIServer(p apiParams) *api.Server {
 		Vulnerabilities: p.VulnQueries,
 		SLA:             sla,
 		SecurityScans:   securityScans,
+		Assessments:     assessments,
 	})
 }
 

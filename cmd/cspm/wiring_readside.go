@@ -44,7 +44,7 @@ import (
 // Processes without the projector role use them for their names, databases
 // and event types only.
 func moduleProjections() []projections.Projection {
-	return []projections.Projection{
+	return append([]projections.Projection{
 		orchestration.NewScanRuns(),
 		orchestration.NewScanSummaries(),
 		cloudsecurity.NewFindings(),
@@ -67,7 +67,7 @@ func moduleProjections() []projections.Projection {
 		platformproj.NewDashboardVulnerabilities(),
 		// Native security scans (Nuclei, ZAP, testssl.sh, SSLyze; docs/security-scans.md).
 		securityscansproj.New(),
-	}
+	}, assessmentProjections()...) // wiring_assessments.go
 }
 
 // sweepInterval is how often the SQLite read models drop expired documents

@@ -71,6 +71,7 @@ func TestDashboardContract(t *testing.T) {
 		"FindingRaised", "FindingResolved", "FindingSuppressed",
 		"ResultsRecorded", "ImportCompleted", // the posture section
 		"ImportStarted", "ChecksDescribed", // its compliance per framework
+		"AssessmentCreated", "RequirementAnswered", "AssessmentRescheduled", "AssessmentClosed", // assessments in progress
 	}, p.EventTypes())
 	for _, spec := range p.Collections() {
 		require.NoError(t, spec.Validate())

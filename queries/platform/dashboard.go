@@ -22,6 +22,9 @@ func (s *Service) DashboardSummary(ctx context.Context, team string) (Dashboard,
 		return Dashboard{}, err
 	}
 	out.Vulnerabilities = vulns
+	if out.Assessments, err = s.assessmentsInProgress(ctx, team, s.now()); err != nil { // dashboard_assessments.go
+		return Dashboard{}, err
+	}
 	d, err := s.platform.Get(ctx, dashboardCollection, team)
 	switch {
 	case errors.Is(err, readmodel.ErrNotFound), errors.Is(err, readmodel.ErrInvalid):

@@ -18,7 +18,10 @@ type Dashboard struct {
 	// Vulnerabilities: open KEV occurrences, SLA breaches and due soon,
 	// the most vulnerable images (dashboard_vulnerabilities.go, decision 57).
 	Vulnerabilities DashboardVulnerabilities `json:"vulnerabilities"`
-	UpdatedPosition int64                    `json:"updated_position"`
+	// Assessments are the team's assessments in progress
+	// (dashboard_assessments.go); absent while the team has none.
+	Assessments     *AssessmentsInProgress `json:"assessments,omitempty"`
+	UpdatedPosition int64                  `json:"updated_position"`
 }
 
 // ScanTotals counts a team's scans.

@@ -22,6 +22,7 @@ import (
 	"github.com/cspm-es/cspm-es/platform/readmodel"
 	"github.com/cspm-es/cspm-es/platform/readmodel/sqlitestore"
 	"github.com/cspm-es/cspm-es/projections"
+	assessmentsproj "github.com/cspm-es/cspm-es/projections/assessments"
 	cloudassetsproj "github.com/cspm-es/cspm-es/projections/cloudassets"
 	cloudsecurityproj "github.com/cspm-es/cspm-es/projections/cloudsecurity"
 	registriesproj "github.com/cspm-es/cspm-es/projections/containerregistries"
@@ -56,6 +57,10 @@ func AllProjections() []projections.Projection {
 		platformproj.NewDashboardVulnerabilities(),
 		// Native security scans (Nuclei, ZAP, testssl.sh, SSLyze).
 		securityscansproj.New(),
+		// Assessments (catalogues, assessments, evidence, the unified view).
+		assessmentsproj.NewAssessments(),
+		assessmentsproj.NewEvidence(),
+		assessmentsproj.NewIndex(),
 	}
 }
 
@@ -71,7 +76,7 @@ func OpenEnv(tb testing.TB, dir string) *Env {
 	ctx := context.Background()
 	reg := dbregistry.MustNew("")
 	consts := []dbregistry.Constant{dbregistry.ORCHESTRATION, dbregistry.CLOUD_SECURITY, dbregistry.PLATFORM, dbregistry.CLOUD_ASSETS,
-		dbregistry.VULNERABILITIES, dbregistry.CONTAINER_REGISTRY, dbregistry.THREAT_INTELLIGENCE, dbregistry.SECURITY_SCANS}
+		dbregistry.VULNERABILITIES, dbregistry.CONTAINER_REGISTRY, dbregistry.THREAT_INTELLIGENCE, dbregistry.SECURITY_SCANS, dbregistry.ASSESSMENTS}
 	names := make([]string, len(consts))
 	for i, c := range consts {
 		names[i] = reg.Name(c)

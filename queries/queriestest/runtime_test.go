@@ -164,6 +164,14 @@ func TestReadModelsThroughTheRuntime(t *testing.T) {
 			Events: []eventstore.NewEvent{ne}, Metadata: eventstore.Metadata{TeamID: d.team, Actor: "test", CommandID: "sla-" + d.typ}})
 		require.NoError(t, err)
 	}
+	// Assessments: catalogues, a mapping, assessments over the imports' account.
+	for _, d := range AssessmentsWorld(t) {
+		ne, err := codec.Encode(d.Data)
+		require.NoError(t, err)
+		_, err = events.Append(ctx, eventstore.AppendRequest{StreamID: d.Stream, StreamType: d.Type, Expected: eventstore.Any,
+			Events: []eventstore.NewEvent{ne}, Metadata: eventstore.Metadata{TeamID: d.Team, Actor: "test", CommandID: "assess-" + d.Data.EventType()}})
+		require.NoError(t, err)
+	}
 	recorded, err := events.ReadAll(ctx, 0, 100000)
 	require.NoError(t, err)
 	var decoded []projections.Event
