@@ -26,8 +26,8 @@ const (
 // its details, status, revision, progress, approval and its whole state
 // (field "state": the domain's bia.Snapshot as JSON text, processes
 // included); and one document per version of it (_id
-// "<team>/<bia id>/<stream version, 10 digits>"): the event's type and
-// time, and the state after it. Each BIA is one stream, applied in
+// "<team>/<bia id>/<position, 19 digits>"): the stream version, the
+// event's type and time, and the state after it. Each BIA is one stream, applied in
 // order; a redelivered event (position at or below updated_position)
 // changes nothing, and its version document is the same document.
 type Analyses struct{}
@@ -56,7 +56,7 @@ func (Analyses) Collections() []readmodel.CollectionSpec {
 		}},
 		{Name: VersionsCollection, Indexes: []readmodel.Index{
 			// GET /api/v1/bias/{id}/changes: the last version at or before a date.
-			{Name: "by_team_bia_at", Fields: []readmodel.IndexField{{Path: "team_id"}, {Path: "bia_id"}, {Path: "at", Desc: true}, {Path: "version", Desc: true}}},
+			{Name: "by_team_bia_at", Fields: []readmodel.IndexField{{Path: "team_id"}, {Path: "bia_id"}, {Path: "at", Desc: true}, {Path: "position", Desc: true}}},
 		}},
 	}
 }
@@ -64,9 +64,10 @@ func (Analyses) Collections() []readmodel.CollectionSpec {
 // AnalysisDocID is the _id of a team's BIA.
 func AnalysisDocID(team, id string) string { return team + "/" + id }
 
-// VersionDocID is the _id of one version of a team's BIA.
-func VersionDocID(team, id string, version int64) string {
-	return fmt.Sprintf("%s/%s/%010d", team, id, version)
+// VersionDocID is the _id of the version of a team's BIA that the event
+// at position made.
+func VersionDocID(team, id string, position int64) string {
+	return fmt.Sprintf("%s/%s/%019d", team, id, position)
 }
 
 // StateOf reads the state a document of either collection holds.
@@ -121,8 +122,8 @@ func (Analyses) Apply(ctx context.Context, tx projections.Tx, ev projections.Eve
 		doc["created_by"] = ev.Metadata.Actor
 	}
 	tx.Put(AnalysesCollection, doc)
-	tx.Put(VersionsCollection, readmodel.Doc{"_id": VersionDocID(team, id, ev.Version), "team_id": team, "bia_id": id,
-		"version": ev.Version, "at": bia.EventTime(e), "event": ev.Type, "actor": ev.Metadata.Actor, "revision": int64(s.Revision),
+	tx.Put(VersionsCollection, readmodel.Doc{"_id": VersionDocID(team, id, ev.Position), "team_id": team, "bia_id": id,
+		"version": ev.Version, "position": ev.Position, "at": bia.EventTime(e), "event": ev.Type, "actor": ev.Metadata.Actor, "revision": int64(s.Revision),
 		"status": string(s.Status), "state": string(state)})
 	return nil
 }

@@ -16,7 +16,6 @@ import (
 
 func at(h int) time.Time { return pt.T0.Add(time.Duration(h) * time.Hour) }
 
-
 // world decides, with the domain, two BIAs of team-a (one approved then
 // reopened and changed), one of team-b, and exercises of them; it returns
 // each stream's events (positions from 1, interleaved by stream).
@@ -45,7 +44,9 @@ func world(t *testing.T) (analyses, exercises [][]projections.Event) {
 		func(a *bia.Analysis, h int) ([]bia.Event, error) { return a.Submit(at(h)) },
 		func(a *bia.Analysis, h int) ([]bia.Event, error) { return a.Approve("key:ciso", "", at(h)) },
 		func(a *bia.Analysis, h int) ([]bia.Event, error) { return a.Reopen("supplier change", at(h)) },
-		func(a *bia.Analysis, h int) ([]bia.Event, error) { return a.ChangeProcess("payroll", spec("payroll", "2h"), at(h)) },
+		func(a *bia.Analysis, h int) ([]bia.Event, error) {
+			return a.ChangeProcess("payroll", spec("payroll", "2h"), at(h))
+		},
 		func(a *bia.Analysis, h int) ([]bia.Event, error) { return a.RemoveProcess("wiki", "", at(h)) })
 	b2 := build("b2", add("billing", "1h"))
 	b3 := build("b1", add("other-team", "1h")) // team-b's BIA of the same id
@@ -109,7 +110,7 @@ func TestAnalyses_OrderIndependentAndRebuild(t *testing.T) {
 	assert.Equal(t, "other-team", s.Processes[0].ProcessID, "the same BIA id in another team is another BIA")
 
 	// The version before the reopening holds the approved state.
-	v5 := live.Doc(t, biaproj.VersionsCollection, biaproj.VersionDocID("team-a", "b1", 5))
+	v5 := live.Doc(t, biaproj.VersionsCollection, biaproj.VersionDocID("team-a", "b1", 5) /* b1 is the first stream: positions 1.. */)
 	assert.Equal(t, "approved", v5["status"])
 	assert.Equal(t, at(4), v5["at"])
 	s5, err := biaproj.StateOf(v5)

@@ -144,7 +144,9 @@ func (Exercises) Apply(ctx context.Context, tx projections.Tx, ev projections.Ev
 }
 
 func setLessons(d readmodel.Doc, lessons []map[string]any, at any) {
-	slices.SortFunc(lessons, func(a, b map[string]any) int { return strings.Compare(fold.Str(a, "lesson_id"), fold.Str(b, "lesson_id")) })
+	slices.SortFunc(lessons, func(a, b map[string]any) int {
+		return strings.Compare(fold.Str(a, "lesson_id"), fold.Str(b, "lesson_id"))
+	})
 	out := make([]any, len(lessons))
 	done := int64(0)
 	for i, l := range lessons {

@@ -22,6 +22,7 @@ import (
 	"github.com/cspm-es/cspm-es/platform/readmodel"
 	"github.com/cspm-es/cspm-es/platform/readmodel/sqlitestore"
 	"github.com/cspm-es/cspm-es/projections"
+	biaproj "github.com/cspm-es/cspm-es/projections/bia"
 	cloudassetsproj "github.com/cspm-es/cspm-es/projections/cloudassets"
 	cloudsecurityproj "github.com/cspm-es/cspm-es/projections/cloudsecurity"
 	registriesproj "github.com/cspm-es/cspm-es/projections/containerregistries"
@@ -51,6 +52,9 @@ func AllProjections() []projections.Projection {
 		threatintelproj.NewKEV(),
 		threatintelproj.NewIndicators(),
 		threatintelproj.NewCorrelation(),
+		// Business impact analysis.
+		biaproj.NewAnalyses(),
+		biaproj.NewExercises(),
 	}
 }
 
@@ -66,7 +70,8 @@ func OpenEnv(tb testing.TB, dir string) *Env {
 	ctx := context.Background()
 	reg := dbregistry.MustNew("")
 	consts := []dbregistry.Constant{dbregistry.ORCHESTRATION, dbregistry.CLOUD_SECURITY, dbregistry.PLATFORM, dbregistry.CLOUD_ASSETS,
-		dbregistry.VULNERABILITIES, dbregistry.CONTAINER_REGISTRY, dbregistry.THREAT_INTELLIGENCE}
+		dbregistry.VULNERABILITIES, dbregistry.CONTAINER_REGISTRY, dbregistry.THREAT_INTELLIGENCE,
+		dbregistry.BIA}
 	names := make([]string, len(consts))
 	for i, c := range consts {
 		names[i] = reg.Name(c)
