@@ -172,6 +172,11 @@ func (s *Server) routeTable() []Route {
 		s.slaRoutes(add)
 	}
 
+	// Business impact analysis (routes_bia.go).
+	if s.deps.BIA != nil {
+		s.biaRoutes(add)
+	}
+
 	// API keys (platform).
 	if s.deps.Keys != nil {
 		add(http.MethodPost, v1+"/keys", admin, TeamCollection, "createKey", s.createKey)

@@ -124,6 +124,10 @@ type Deps struct {
 	// SLA serves /api/v1/sla/... (policy, breaches, summary; routes_sla.go);
 	// nil leaves those routes out. Progress is then required.
 	SLA SLAService
+	// BIA serves /api/v1/bias and /api/v1/bia-exercises (business impact
+	// analyses and their exercises, routes_bia.go); nil leaves those
+	// routes out. Progress is then required.
+	BIA BIAService
 	// Metrics receives the HTTP collectors and is what /metrics exposes.
 	// Nil gives the server a registry of its own. Never the global one, so
 	// that tests can build many servers.
@@ -185,6 +189,9 @@ func NewServer(cfg ServerConfig, deps Deps) *Server {
 	}
 	if (deps.ThreatIntel != nil || deps.Indicators != nil) && deps.Progress == nil {
 		panic("api.NewServer: Deps.ThreatIntel or Deps.Indicators without Deps.Progress")
+	}
+	if deps.BIA != nil && deps.Progress == nil {
+		panic("api.NewServer: Deps.BIA without Deps.Progress")
 	}
 	if deps.SLA != nil && deps.Progress == nil {
 		panic("api.NewServer: Deps.SLA without Deps.Progress")

@@ -236,6 +236,8 @@ type apiParams struct {
 	ThreatIntelCommands *ticmd.Handlers
 	// SLA clocks (wiring_sla.go).
 	SLA *slaService `optional:"true"`
+	// Business impact analysis (wiring_bia.go).
+	BIA *biaService `optional:"true"`
 }
 
 func newAPIServer(p apiParams) *api.Server {
@@ -246,6 +248,10 @@ func newAPIServer(p apiParams) *api.Server {
 	var sla api.SLAService
 	if p.SLA != nil {
 		sla = p.SLA
+	}
+	var biaRoutes api.BIAService
+	if p.BIA != nil {
+		biaRoutes = p.BIA
 	}
 	return api.NewServer(api.ServerConfig{
 		Addr:            p.Config.HTTPAddr,
@@ -282,6 +288,7 @@ func newAPIServer(p apiParams) *api.Server {
 		// Vulnerabilities (images, occurrences, the catalog).
 		Vulnerabilities: p.VulnQueries,
 		SLA:             sla,
+		BIA:             biaRoutes,
 	})
 }
 

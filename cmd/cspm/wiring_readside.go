@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	biaproj "github.com/cspm-es/cspm-es/projections/bia"
 	cloudassetsproj "github.com/cspm-es/cspm-es/projections/cloudassets"
 	"log/slog"
 	"sync"
@@ -62,6 +63,9 @@ func moduleProjections() []projections.Projection {
 		tiproj.NewKEV(),
 		tiproj.NewIndicators(),
 		tiproj.NewCorrelation(),
+		// Business impact analysis (docs/bia.md).
+		biaproj.NewAnalyses(),
+		biaproj.NewExercises(),
 	}
 }
 
@@ -278,6 +282,7 @@ var readSideModule = fx.Module("readside",
 	fx.Provide(newScanQueries, newFindingQueries, newPlatformQueries, newAssetQueries, newReadSide),
 	fx.Provide(newVulnerabilityQueries),
 	fx.Provide(newSLAService), // wiring_sla.go
+	fx.Provide(newBIAService), // wiring_bia.go
 )
 
 // newScanQueries reads cspm_orchestration.

@@ -230,7 +230,7 @@ type Version struct {
 // force then (From nil: the BIA did not exist yet) and the differences.
 type Changes struct {
 	BIAID    string    `json:"bia_id"`
-	From     time.Time `json:"from"`
+	From     time.Time `json:"from,omitzero"` // absent: before the BIA existed
 	To       time.Time `json:"to"`
 	FromVer  *Version  `json:"from_version"`
 	ToVer    *Version  `json:"to_version"`
@@ -261,22 +261,30 @@ func versionOf(d readmodel.Doc) *Version {
 		Revision: queries.Num(d, "revision"), Status: queries.Str(d, "status")}
 }
 
-// GetChanges says what changed in the team's BIA from from to to (zero:
-// now): processes added, removed and changed (fields, impact thresholds),
-// and the BIA's own fields. queries.ErrNotFound for another team's BIA.
+// GetChanges says what changed in the team's BIA from from (zero: its
+// last approval, or before it existed when it has none) to to (zero:
+// now): processes added, removed and changed (fields, impact
+// thresholds), and the BIA's own fields. queries.ErrNotFound for another
+// team's BIA.
 func (s *Service) GetChanges(ctx context.Context, team, id string, from, to time.Time) (Changes, error) {
 	if to.IsZero() {
 		to = s.now()
 	}
-	from, to = readmodel.NormalizeTime(from), readmodel.NormalizeTime(to)
+	to = readmodel.NormalizeTime(to)
 	var v domain.Validator
-	v.Check(!from.IsZero(), "from", "is required (an RFC 3339 time or a date)")
 	v.Check(from.IsZero() || !to.Before(from), "to", "must not be before from")
 	if err := v.Err(); err != nil {
 		return Changes{}, err
 	}
-	if _, err := s.get(ctx, team, id); err != nil {
+	d, err := s.get(ctx, team, id)
+	if err != nil {
 		return Changes{}, err
+	}
+	if from.IsZero() {
+		from = queries.When(d, "approved_at")
+	}
+	if !from.IsZero() {
+		from = readmodel.NormalizeTime(from)
 	}
 	out := Changes{BIAID: id, From: from, To: to}
 	var a, b bia.Snapshot
@@ -284,7 +292,7 @@ func (s *Service) GetChanges(ctx context.Context, team, id string, from, to time
 	if err != nil {
 		return Changes{}, err
 	}
-	if found {
+	if found && !from.IsZero() {
 		out.FromVer = versionOf(fd)
 		if a, err = stateOf(fd); err != nil {
 			return Changes{}, err
