@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	cacmd "github.com/cspm-es/cspm-es/commands/cloudassets"
+	biacmd "github.com/cspm-es/cspm-es/commands/bia"
+	biaproj "github.com/cspm-es/cspm-es/projections/bia"
+	biaquery "github.com/cspm-es/cspm-es/queries/bia"
 	cloudassetsproj "github.com/cspm-es/cspm-es/projections/cloudassets"
 	caquery "github.com/cspm-es/cspm-es/queries/cloudassets"
 	"log/slog"
@@ -73,6 +76,8 @@ func fullDeps(t *testing.T) api.Deps {
 		Vulnerabilities: fakeVulnerabilities{},
 		// SLA clocks (sla_fakes_test.go).
 		SLA: fakeSLA{},
+		// Business impact analysis (bia_fakes_test.go).
+		BIA: fakeBIA{},
 	}
 	requireAllSet(t, deps)
 	return deps
@@ -126,7 +131,8 @@ func newContractEnv(t *testing.T, mutate ...func(*api.ServerConfig, *api.Deps)) 
 		cloudsecurityproj.NewCompliance(),
 		cloudsecurityproj.NewAccounts(),
 		vulnproj.New(), vulnproj.NewSLA(),
-		threatintelproj.NewKEV(), threatintelproj.NewIndicators(), threatintelproj.NewCorrelation())
+		threatintelproj.NewKEV(), threatintelproj.NewIndicators(), threatintelproj.NewCorrelation(),
+		biaproj.NewAnalyses(), biaproj.NewExercises())
 	env := &contractEnv{store: store, projects: proj, admin: &contractAdmin{}}
 	codec := eventstore.NewDomainCodec()
 	kit := commands.NewKit(store, codec, time.Now)
@@ -177,6 +183,8 @@ func newContractEnv(t *testing.T, mutate ...func(*api.ServerConfig, *api.Deps)) 
 	}
 	// SLA clocks: the policy command and the queries in one.
 	deps.SLA = slaService{vulncmd.NewSLA(kit), vulnquery.NewSLA(proj.stores[dbregistry.VULNERABILITIES], time.Now)}
+	// Business impact analysis.
+	deps.BIA = biaService{biacmd.New(kit), biaquery.New(proj.stores[dbregistry.BIA], time.Now)}
 	accountQueries := queryService.CloudSecurityQueries.(*csquery.Service)
 	deps.Accounts = contractAccounts{cscmd.New(kit).WithKnownAccounts(accountQueries), accountQueries}
 	requireAllSet(t, deps)
@@ -215,7 +223,7 @@ func newSyncProjector(t *testing.T, store *sqlite.Store, reg *dbregistry.Registr
 	t.Helper()
 	ctx := context.Background()
 	consts := []dbregistry.Constant{dbregistry.ORCHESTRATION, dbregistry.CLOUD_SECURITY, dbregistry.PLATFORM, dbregistry.CLOUD_ASSETS,
-		dbregistry.VULNERABILITIES, dbregistry.THREAT_INTELLIGENCE}
+		dbregistry.VULNERABILITIES, dbregistry.THREAT_INTELLIGENCE, dbregistry.BIA}
 	names := make([]string, len(consts))
 	for i, c := range consts {
 		names[i] = reg.Name(c)

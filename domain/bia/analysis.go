@@ -128,7 +128,6 @@ const (
 	CodeProcessNotFound  = "BIA_PROCESS_NOT_FOUND"
 	CodeProcessExists    = "BIA_PROCESS_EXISTS"
 	CodeTooManyProcesses = "BIA_TOO_MANY_PROCESSES"
-	CodeProcessNameInUse = "BIA_PROCESS_NAME_IN_USE"
 	CodeNothingChanged   = "BIA_NOTHING_CHANGED"
 )
 

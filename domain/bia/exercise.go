@@ -140,6 +140,7 @@ const (
 	CodeExerciseNotCreated = "EXERCISE_NOT_CREATED"
 	CodeLessonNotFound     = "LESSON_NOT_FOUND"
 	CodeLessonExists       = "LESSON_EXISTS"
+	CodeTooManyLessons     = "EXERCISE_TOO_MANY_LESSONS"
 )
 
 // MaxLessons bounds an exercise's lessons.
@@ -375,7 +376,7 @@ func (x *Exercise) RecordLesson(id string, s LessonSpec, at time.Time) ([]Event,
 		return nil, domain.Rule(CodeLessonExists, "the exercise %s has a lesson %s already", x.id, id)
 	}
 	if len(x.lessons) >= MaxLessons {
-		return nil, domain.Rule(CodeLessonExists, "an exercise holds at most %d lessons", MaxLessons)
+		return nil, domain.Rule(CodeTooManyLessons, "an exercise holds at most %d lessons", MaxLessons)
 	}
 	var v domain.Validator
 	s.Title, s.Owner, s.ProcessID = strings.TrimSpace(s.Title), strings.TrimSpace(s.Owner), strings.TrimSpace(s.ProcessID)
