@@ -3,11 +3,11 @@ package api_test
 import (
 	"context"
 	"errors"
-	cacmd "github.com/cspm-es/cspm-es/commands/cloudassets"
 	biacmd "github.com/cspm-es/cspm-es/commands/bia"
+	cacmd "github.com/cspm-es/cspm-es/commands/cloudassets"
 	biaproj "github.com/cspm-es/cspm-es/projections/bia"
-	biaquery "github.com/cspm-es/cspm-es/queries/bia"
 	cloudassetsproj "github.com/cspm-es/cspm-es/projections/cloudassets"
+	biaquery "github.com/cspm-es/cspm-es/queries/bia"
 	caquery "github.com/cspm-es/cspm-es/queries/cloudassets"
 	"log/slog"
 	"path/filepath"

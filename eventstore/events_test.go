@@ -187,7 +187,9 @@ func biaBool(b bool) *bool { return &b }
 
 func biaProcess() bia.Process {
 	amount := 1000.5
-	return bia.Process{ProcessID: "p1", Name: "Payroll", Owner: "hr", Description: "d", Criticality: bia.CriticalityHigh,
-		Impacts: []bia.Threshold{{Category: bia.Financial, After: 60, Level: bia.LevelLow, Amount: &amount, Unit: "EUR"}},
-		RTO: biaMinutes(240), RPO: biaMinutes(0), MTD: biaMinutes(1440), Assets: []string{"a1"}, Suppliers: []bia.Supplier{{Name: "PayCo", Service: "s"}}}
+	p := bia.Process{ProcessID: "p1", Name: "Payroll", Owner: "hr", Description: "d", Criticality: bia.CriticalityHigh,
+		Impacts: []bia.Threshold{{Category: bia.Financial, After: 60, Level: bia.LevelLow, Amount: &amount, Unit: "EUR"}}}
+	p.RTO, p.RPO, p.MTD = biaMinutes(240), biaMinutes(0), biaMinutes(1440)
+	p.Assets, p.Suppliers = []string{"a1"}, []bia.Supplier{{Name: "PayCo", Service: "s"}}
+	return p
 }

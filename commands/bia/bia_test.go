@@ -53,7 +53,10 @@ func TestBIACommands(t *testing.T) {
 
 	// Another team: not found, whatever it tries.
 	for _, try := range []func() error{
-		func() error { _, _, err := h.AddProcess(ctx, teamB, biacmd.AddProcess{BIAID: id, ProcessSpec: payroll()}); return err },
+		func() error {
+			_, _, err := h.AddProcess(ctx, teamB, biacmd.AddProcess{BIAID: id, ProcessSpec: payroll()})
+			return err
+		},
 		func() error { _, err := h.ApproveBIA(ctx, teamB, biacmd.ApproveBIA{BIAID: id}); return err },
 		func() error {
 			_, err := h.PlanExercise(ctx, teamB, biacmd.PlanExercise{BIAID: id, Title: "t", Scenario: "s", Owner: "o", PlannedFor: commandstest.T0, ProcessIDs: []string{pid}})
