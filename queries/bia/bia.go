@@ -238,9 +238,6 @@ type Changes struct {
 	bia.Changes
 }
 
-// maxVersionsCounted bounds the versions between two dates counted.
-const maxVersionsCounted = 1000
-
 // at is the last version of the team's BIA at or before t (found false:
 // none yet).
 func (s *Service) at(ctx context.Context, team, id string, t time.Time) (readmodel.Doc, bool, error) {
@@ -315,7 +312,7 @@ func (s *Service) GetChanges(ctx context.Context, team, id string, from, to time
 		if err != nil {
 			return Changes{}, fmt.Errorf("BIA %q versions: %w", id, err)
 		}
-		out.Versions = int(min(n, maxVersionsCounted))
+		out.Versions = int(n)
 	}
 	return out, nil
 }

@@ -112,6 +112,12 @@ func TestBIAQueries(t *testing.T) {
 	assert.Equal(t, []bia.ThresholdChange{{Category: bia.Financial, After: "1d", Change: "changed", From: "high 1000 EUR", To: "critical 1000 EUR"}},
 		ch.Changed[0].Thresholds)
 
+	// Without from: since the last approval, the same answer.
+	since, err := s.GetChanges(ctx, "team-a", "b1", time.Time{}, time.Time{})
+	require.NoError(t, err)
+	assert.Equal(t, day(4), since.From)
+	assert.Equal(t, ch.Changes, since.Changes)
+
 	// Between day 1 and day 2: the wiki added; from before it existed: all.
 	ch, err = s.GetChanges(ctx, "team-a", "b1", day(1), day(2))
 	require.NoError(t, err)
