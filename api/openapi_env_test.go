@@ -3,8 +3,11 @@ package api_test
 import (
 	"context"
 	"errors"
+	biacmd "github.com/cspm-es/cspm-es/commands/bia"
 	cacmd "github.com/cspm-es/cspm-es/commands/cloudassets"
+	biaproj "github.com/cspm-es/cspm-es/projections/bia"
 	cloudassetsproj "github.com/cspm-es/cspm-es/projections/cloudassets"
+	biaquery "github.com/cspm-es/cspm-es/queries/bia"
 	caquery "github.com/cspm-es/cspm-es/queries/cloudassets"
 	"log/slog"
 	"path/filepath"
@@ -79,6 +82,8 @@ func fullDeps(t *testing.T) api.Deps {
 		SecurityScans: fakeSecurityScans{},
 		// Assessments (assessments_fakes_test.go).
 		Assessments: fakeAssessments{},
+		// Business impact analysis (bia_fakes_test.go).
+		BIA: fakeBIA{},
 	}
 	requireAllSet(t, deps)
 	return deps
@@ -133,7 +138,9 @@ func newContractEnv(t *testing.T, mutate ...func(*api.ServerConfig, *api.Deps)) 
 		cloudsecurityproj.NewAccounts(),
 		vulnproj.New(), vulnproj.NewSLA(),
 		threatintelproj.NewKEV(), threatintelproj.NewIndicators(), threatintelproj.NewCorrelation(),
-		securityscansproj.New())
+		securityscansproj.New(),
+
+		biaproj.NewAnalyses(), biaproj.NewExercises())
 	env := &contractEnv{store: store, projects: proj, admin: &contractAdmin{}}
 	codec := eventstore.NewDomainCodec()
 	kit := commands.NewKit(store, codec, time.Now)
@@ -185,6 +192,8 @@ func newContractEnv(t *testing.T, mutate ...func(*api.ServerConfig, *api.Deps)) 
 	// SLA clocks: the policy command and the queries in one.
 	deps.SLA = slaService{vulncmd.NewSLA(kit), vulnquery.NewSLA(proj.stores[dbregistry.VULNERABILITIES], time.Now)}
 	deps.SecurityScans = ssquery.New(proj.stores[dbregistry.SECURITY_SCANS], time.Now)
+	// Business impact analysis.
+	deps.BIA = biaService{biacmd.New(kit), biaquery.New(proj.stores[dbregistry.BIA], time.Now)}
 	accountQueries := queryService.CloudSecurityQueries.(*csquery.Service)
 	deps.Accounts = contractAccounts{cscmd.New(kit).WithKnownAccounts(accountQueries), accountQueries}
 	// Assessments: a fake (their handlers, projections and queries have
@@ -226,7 +235,7 @@ func newSyncProjector(t *testing.T, store *sqlite.Store, reg *dbregistry.Registr
 	t.Helper()
 	ctx := context.Background()
 	consts := []dbregistry.Constant{dbregistry.ORCHESTRATION, dbregistry.CLOUD_SECURITY, dbregistry.PLATFORM, dbregistry.CLOUD_ASSETS,
-		dbregistry.VULNERABILITIES, dbregistry.THREAT_INTELLIGENCE, dbregistry.SECURITY_SCANS}
+		dbregistry.VULNERABILITIES, dbregistry.THREAT_INTELLIGENCE, dbregistry.SECURITY_SCANS, dbregistry.BIA}
 	names := make([]string, len(consts))
 	for i, c := range consts {
 		names[i] = reg.Name(c)

@@ -181,6 +181,10 @@ func (s *Server) routeTable() []Route {
 	if s.deps.Assessments != nil {
 		s.assessmentRoutes(add)
 	}
+	// Business impact analysis (routes_bia.go).
+	if s.deps.BIA != nil {
+		s.biaRoutes(add)
+	}
 
 	// API keys (platform).
 	if s.deps.Keys != nil {

@@ -132,6 +132,10 @@ type Deps struct {
 	// /api/v1/assessments/... (routes_assessments.go); nil leaves those
 	// routes out. Progress is then required.
 	Assessments AssessmentService
+	// BIA serves /api/v1/bias and /api/v1/bia-exercises (business impact
+	// analyses and their exercises, routes_bia.go); nil leaves those
+	// routes out. Progress is then required.
+	BIA BIAService
 	// Metrics receives the HTTP collectors and is what /metrics exposes.
 	// Nil gives the server a registry of its own. Never the global one, so
 	// that tests can build many servers.
@@ -196,6 +200,9 @@ func NewServer(cfg ServerConfig, deps Deps) *Server {
 	}
 	if deps.SecurityScans != nil && deps.Progress == nil {
 		panic("api.NewServer: Deps.SecurityScans without Deps.Progress")
+	}
+	if deps.BIA != nil && deps.Progress == nil {
+		panic("api.NewServer: Deps.BIA without Deps.Progress")
 	}
 	if deps.SLA != nil && deps.Progress == nil {
 		panic("api.NewServer: Deps.SLA without Deps.Progress")

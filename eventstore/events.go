@@ -3,6 +3,7 @@ package eventstore
 import (
 	"github.com/cspm-es/cspm-es/domain/access"
 	"github.com/cspm-es/cspm-es/domain/assessments"
+	"github.com/cspm-es/cspm-es/domain/bia"
 	"github.com/cspm-es/cspm-es/domain/cloudassets"
 	"github.com/cspm-es/cspm-es/domain/cloudsecurity"
 	"github.com/cspm-es/cspm-es/domain/orchestration"
@@ -83,6 +84,21 @@ var domainEvents = []struct {
 	{sample: assessments.RequirementAnswered{}, version: 1},
 	{sample: assessments.AssessmentRescheduled{}, version: 1},
 	{sample: assessments.AssessmentClosed{}, version: 1},
+	// Business impact analysis: BIAs and their exercises (docs/bia.md,
+	// decisions 72-73).
+	{sample: bia.BIACreated{}, version: 1},
+	{sample: bia.BIADetailsChanged{}, version: 1},
+	{sample: bia.BusinessProcessAdded{}, version: 1},
+	{sample: bia.BusinessProcessChanged{}, version: 1},
+	{sample: bia.BusinessProcessRemoved{}, version: 1},
+	{sample: bia.BIASubmittedForReview{}, version: 1},
+	{sample: bia.BIAApproved{}, version: 1},
+	{sample: bia.BIAReopened{}, version: 1},
+	{sample: bia.ExercisePlanned{}, version: 1},
+	{sample: bia.ExerciseRun{}, version: 1},
+	{sample: bia.ExerciseCancelled{}, version: 1},
+	{sample: bia.LessonLearnedRecorded{}, version: 1},
+	{sample: bia.LessonLearnedUpdated{}, version: 1},
 }
 
 // NewDomainCodec returns a codec that knows every domain event type under

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cspm-es/cspm-es/domain/access"
+	"github.com/cspm-es/cspm-es/domain/bia"
 	"github.com/cspm-es/cspm-es/domain/cloudassets"
 	"github.com/cspm-es/cspm-es/domain/cloudsecurity"
 	"github.com/cspm-es/cspm-es/domain/orchestration"
@@ -109,6 +110,23 @@ func TestDomainCodecRoundTrip(t *testing.T) {
 		// SLA policies.
 		vulnerabilities.SLAPolicySet{Policy: vulnerabilities.SLAPolicy{Days: vulnerabilities.DefaultSLAPolicy().Days,
 			Modules: map[string]vulnerabilities.SLADays{vulnerabilities.SLAModuleCloudFindings: {}}}, SetAt: when},
+		// Business impact analysis.
+		bia.BIACreated{BIAID: "b1", Details: biaDetails(when), Status: bia.StatusDraft, CreatedAt: when},
+		bia.BIADetailsChanged{BIAID: "b1", Details: biaDetails(when), ChangedAt: when},
+		bia.BusinessProcessAdded{BIAID: "b1", Process: biaProcess(), Progress: bia.Progress{Processes: 1, Complete: 1, Percent: 100}, AddedAt: when},
+		bia.BusinessProcessChanged{BIAID: "b1", Process: biaProcess(), Progress: bia.Progress{Processes: 1, Complete: 1, Percent: 100}, ChangedAt: when},
+		bia.BusinessProcessRemoved{BIAID: "b1", ProcessID: "p1", Name: "Payroll", Reason: "gone", Progress: bia.Progress{}, RemovedAt: when},
+		bia.BIASubmittedForReview{BIAID: "b1", Revision: 3, Progress: bia.Progress{Processes: 1, Complete: 1, Percent: 100}, SubmittedAt: when},
+		bia.BIAApproved{BIAID: "b1", Revision: 3, ApprovedBy: "key:k1", Comment: "ok", ApprovedAt: when},
+		bia.BIAReopened{BIAID: "b1", From: bia.StatusApproved, Reason: "change", ReopenedAt: when},
+		bia.ExercisePlanned{ExerciseID: "x1", BIAID: "b1", Title: "DR", Scenario: "outage", Owner: "it", PlannedFor: when, ProcessIDs: []string{"p1"}, PlannedAt: when},
+		bia.ExerciseRun{ExerciseID: "x1", BIAID: "b1", StartedAt: when, EndedAt: when, Results: []bia.ProcessResult{{ProcessID: "p1", Name: "Payroll",
+			RTO: biaMinutes(240), Recovery: 180, RTOMet: biaBool(true), RPO: biaMinutes(60), DataLoss: biaMinutes(90), RPOMet: biaBool(false), Notes: "n"}},
+			Met: 1, Missed: 1, Outcome: bia.OutcomeFailed, Notes: "n", RecordedAt: when},
+		bia.ExerciseCancelled{ExerciseID: "x1", Reason: "budget", CancelledAt: when},
+		bia.LessonLearnedRecorded{ExerciseID: "x1", LessonID: "l1", Title: "t", Owner: "o", ProcessID: "p1", DueDate: when, Status: bia.LessonOpen,
+			Progress: bia.LessonProgress{Lessons: 1}, RecordedAt: when},
+		bia.LessonLearnedUpdated{ExerciseID: "x1", LessonID: "l1", Owner: "o", Status: bia.LessonDone, Progress: bia.LessonProgress{Lessons: 1, Done: 1}, UpdatedAt: when},
 	}
 	events = append(events, assessmentEventSamples(when)...)
 	codec := eventstore.NewDomainCodec()
@@ -160,4 +178,21 @@ func kevEntry(when time.Time) threatintel.KEVEntry {
 	return threatintel.KEVEntry{CVEID: "CVE-2025-4664", VendorProject: "Google", Product: "Chromium", VulnerabilityName: "n",
 		DateAdded: day, ShortDescription: "s", RequiredAction: "a", DueDate: day, Ransomware: threatintel.RansomwareKnown,
 		Notes: "https://x", CWEs: []string{"CWE-346"}, ForensicTriage: "f"}
+}
+
+func biaDetails(when time.Time) bia.Details {
+	return bia.Details{Title: "Finance", Description: "d", Owner: "cfo", DueDate: when}
+}
+
+func biaMinutes(m bia.Minutes) *bia.Minutes { return &m }
+
+func biaBool(b bool) *bool { return &b }
+
+func biaProcess() bia.Process {
+	amount := 1000.5
+	p := bia.Process{ProcessID: "p1", Name: "Payroll", Owner: "hr", Description: "d", Criticality: bia.CriticalityHigh,
+		Impacts: []bia.Threshold{{Category: bia.Financial, After: 60, Level: bia.LevelLow, Amount: &amount, Unit: "EUR"}}}
+	p.RTO, p.RPO, p.MTD = biaMinutes(240), biaMinutes(0), biaMinutes(1440)
+	p.Assets, p.Suppliers = []string{"a1"}, []bia.Supplier{{Name: "PayCo", Service: "s"}}
+	return p
 }

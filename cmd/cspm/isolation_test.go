@@ -90,7 +90,8 @@ func TestTeamIsolation_EveryRoute(t *testing.T) {
 	// reads it too (the team-less KEV routes).
 	isolationKEVWorld(t, a, asA)
 	indicatorsA, indicatorValuesA := isolationIndicatorWorld(t, a, asA)
-	assessmentsA := isolationAssessmentsWorld(t, a, asA) // assessments_test.go
+	assessmentsA := isolationAssessmentsWorld(t, a, asA)              // assessments_test.go
+	biasA, biaExercisesA, biaSecretsA := isolationBIAWorld(t, a, asA) // isolation_bia_test.go
 
 	// Team A's import of a report: its import, its scan, its findings.
 	report := func(name string) any {
@@ -188,6 +189,14 @@ func TestTeamIsolation_EveryRoute(t *testing.T) {
 		"/api/v1/indicators/":    {indicatorsA, "0196f0c1-7a2b-7c3d-8e4f-000000000001"},
 		"/api/v1/targets/":       {targetsA, "tgt-00000000000000000000000000000000"},
 		"/api/v1/assessments/":   {assessmentsA, "0196f0c1-7a2b-7c3d-8e4f-000000000002"},
+		"/api/v1/bias/":          {biasA, "0196f0c1-7a2b-7c3d-8e4f-000000000002"},
+		"/api/v1/bia-exercises/": {biaExercisesA, "0196f0c1-7a2b-7c3d-8e4f-000000000003"},
+	}
+	for _, id := range biasA {
+		streamsA = append(streamsA, "bia-"+id)
+	}
+	for _, id := range biaExercisesA {
+		streamsA = append(streamsA, "biaexercise-"+id)
 	}
 	streamsA = append(streamsA, "inventory-"+inventoryA)
 	streamsA = append(streamsA, "import-"+scannerImportA)
@@ -196,7 +205,7 @@ func TestTeamIsolation_EveryRoute(t *testing.T) {
 	}
 	secrets := slices.Concat(scansA, findingsA, keysA, importedIDs, assetsA, []string{generatedFindingA, "iso-resource-a", "iso_check", importA.ImportID}, importedA, rulesA, ruleNamesA, accountsA, []string{"iso-account-registered", "iso-account-retired"},
 		imageKeysA, []string{trivyA.ImportID, occurrencesA[0].ID, occurrencesA[1].ID}, indicatorsA, indicatorValuesA, targetsA, []string{scannerImportA},
-		assessmentsA, []string{"iso-a-assessment-open", "iso-a-assessment-closed", "iso-a-assignee"})
+		assessmentsA, []string{"iso-a-assessment-open", "iso-a-assessment-closed", "iso-a-assignee"}, biaSecretsA)
 
 	// Team B's own running scan, to raise findings in.
 	const scanB = "iso-b-running"
@@ -230,6 +239,9 @@ func TestTeamIsolation_EveryRoute(t *testing.T) {
 		"createAssessment":     map[string]any{"name": "team b assessment", "framework": isolationFramework},
 		"rescheduleAssessment": map[string]any{"assignees": []string{"bob"}},
 		"answerRequirement":    map[string]any{"requirement_id": "ds_6", "status": "compliant"},
+	}
+	for op, body := range biaIsolationBodies { // isolation_bia_test.go
+		validBody[op] = body
 	}
 	// chosenID declares, for every command route of a team, whether it
 	// creates a stream under an id the caller chooses: then team A's ids
@@ -275,6 +287,9 @@ func TestTeamIsolation_EveryRoute(t *testing.T) {
 		"rescheduleAssessment": nil,
 		"closeAssessment":      nil,
 		"answerRequirement":    nil,
+	}
+	for _, op := range biaChosenIDs { // isolation_bia_test.go
+		chosenID[op] = nil
 	}
 
 	param := regexp.MustCompile(`:[a-z_]+`)

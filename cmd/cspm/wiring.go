@@ -242,6 +242,8 @@ type apiParams struct {
 	SecurityScans *ssquery.Service `optional:"true"`
 	// Assessments (wiring_assessments.go).
 	Assessments *assessmentService `optional:"true"`
+	// Business impact analysis (wiring_bia.go).
+	BIA *biaService `optional:"true"`
 }
 
 func newAPIServer(p apiParams) *api.Server {
@@ -260,6 +262,10 @@ func newAPIServer(p apiParams) *api.Server {
 	var assessments api.AssessmentService
 	if p.Assessments != nil {
 		assessments = p.Assessments
+	}
+	var biaRoutes api.BIAService
+	if p.BIA != nil {
+		biaRoutes = p.BIA
 	}
 	return api.NewServer(api.ServerConfig{
 		Addr:            p.Config.HTTPAddr,
@@ -298,6 +304,7 @@ func newAPIServer(p apiParams) *api.Server {
 		SLA:             sla,
 		SecurityScans:   securityScans,
 		Assessments:     assessments,
+		BIA:             biaRoutes,
 	})
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	biaproj "github.com/cspm-es/cspm-es/projections/bia"
 	cloudassetsproj "github.com/cspm-es/cspm-es/projections/cloudassets"
 	securityscansproj "github.com/cspm-es/cspm-es/projections/securityscans"
 	"log/slog"
@@ -67,6 +68,9 @@ func moduleProjections() []projections.Projection {
 		platformproj.NewDashboardVulnerabilities(),
 		// Native security scans (Nuclei, ZAP, testssl.sh, SSLyze; docs/security-scans.md).
 		securityscansproj.New(),
+		// Business impact analysis (docs/bia.md).
+		biaproj.NewAnalyses(),
+		biaproj.NewExercises(),
 	}, assessmentProjections()...) // wiring_assessments.go
 }
 
@@ -284,6 +288,7 @@ var readSideModule = fx.Module("readside",
 	fx.Provide(newVulnerabilityQueries),
 	fx.Provide(newSLAService),          // wiring_sla.go
 	fx.Provide(newSecurityScanQueries), // wiring_securityscans.go
+	fx.Provide(newBIAService),          // wiring_bia.go
 )
 
 // newScanQueries reads cspm_orchestration.

@@ -23,6 +23,7 @@ import (
 	"github.com/cspm-es/cspm-es/platform/readmodel/sqlitestore"
 	"github.com/cspm-es/cspm-es/projections"
 	assessmentsproj "github.com/cspm-es/cspm-es/projections/assessments"
+	biaproj "github.com/cspm-es/cspm-es/projections/bia"
 	cloudassetsproj "github.com/cspm-es/cspm-es/projections/cloudassets"
 	cloudsecurityproj "github.com/cspm-es/cspm-es/projections/cloudsecurity"
 	registriesproj "github.com/cspm-es/cspm-es/projections/containerregistries"
@@ -61,6 +62,9 @@ func AllProjections() []projections.Projection {
 		assessmentsproj.NewAssessments(),
 		assessmentsproj.NewEvidence(),
 		assessmentsproj.NewIndex(),
+		// Business impact analysis.
+		biaproj.NewAnalyses(),
+		biaproj.NewExercises(),
 	}
 }
 
@@ -76,7 +80,7 @@ func OpenEnv(tb testing.TB, dir string) *Env {
 	ctx := context.Background()
 	reg := dbregistry.MustNew("")
 	consts := []dbregistry.Constant{dbregistry.ORCHESTRATION, dbregistry.CLOUD_SECURITY, dbregistry.PLATFORM, dbregistry.CLOUD_ASSETS,
-		dbregistry.VULNERABILITIES, dbregistry.CONTAINER_REGISTRY, dbregistry.THREAT_INTELLIGENCE, dbregistry.SECURITY_SCANS, dbregistry.ASSESSMENTS}
+		dbregistry.VULNERABILITIES, dbregistry.CONTAINER_REGISTRY, dbregistry.THREAT_INTELLIGENCE, dbregistry.SECURITY_SCANS, dbregistry.ASSESSMENTS, dbregistry.BIA}
 	names := make([]string, len(consts))
 	for i, c := range consts {
 		names[i] = reg.Name(c)

@@ -172,6 +172,17 @@ func TestReadModelsThroughTheRuntime(t *testing.T) {
 			Events: []eventstore.NewEvent{ne}, Metadata: eventstore.Metadata{TeamID: d.Team, Actor: "test", CommandID: "assess-" + d.Data.EventType()}})
 		require.NoError(t, err)
 	}
+	// Business impact analysis: a BIA and an exercise (runtime_bia_test.go).
+	biaStreams, biaEvents := biaWorld(t)
+	for _, stream := range biaStreams {
+		for _, d := range biaEvents[stream] {
+			ne, err := codec.Encode(d)
+			require.NoError(t, err)
+			_, err = events.Append(ctx, eventstore.AppendRequest{StreamID: stream, StreamType: "BIA", Expected: eventstore.Any,
+				Events: []eventstore.NewEvent{ne}, Metadata: eventstore.Metadata{TeamID: "team-bia", Actor: "test"}})
+			require.NoError(t, err)
+		}
+	}
 	recorded, err := events.ReadAll(ctx, 0, 100000)
 	require.NoError(t, err)
 	var decoded []projections.Event
