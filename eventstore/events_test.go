@@ -14,6 +14,7 @@ import (
 	"github.com/cspm-es/cspm-es/domain/cloudassets"
 	"github.com/cspm-es/cspm-es/domain/cloudsecurity"
 	"github.com/cspm-es/cspm-es/domain/orchestration"
+	"github.com/cspm-es/cspm-es/domain/risk"
 	"github.com/cspm-es/cspm-es/domain/threatintel"
 	"github.com/cspm-es/cspm-es/domain/vulnerabilities"
 	"github.com/cspm-es/cspm-es/eventstore"
@@ -107,6 +108,21 @@ func TestDomainCodecRoundTrip(t *testing.T) {
 		// SLA policies.
 		vulnerabilities.SLAPolicySet{Policy: vulnerabilities.SLAPolicy{Days: vulnerabilities.DefaultSLAPolicy().Days,
 			Modules: map[string]vulnerabilities.SLADays{vulnerabilities.SLAModuleCloudFindings: {}}}, SetAt: when},
+		// Risk management.
+		risk.RiskMatrixDefined{Version: 1, Matrix: risk.DefaultMatrix(), DefinedAt: when},
+		risk.RiskIdentified{RiskID: "r1", Title: "t", Owner: "o", Links: risk.Links{Assets: []string{"a"}}, IdentifiedAt: when},
+		risk.RiskDescribed{RiskID: "r1", Title: "t", Owner: "o", ChangedAt: when},
+		risk.RiskScored{RiskID: "r1", Kind: risk.Current, Score: risk.Score{Likelihood: "rare", Impact: "minor", Level: "low", LevelRank: 1}, ScoredAt: when},
+		risk.RiskClosed{RiskID: "r1", Reason: "gone", ClosedAt: when},
+		risk.TreatmentPlanned{RiskID: "r1", PlanID: "p1", Strategy: risk.Mitigate, Owner: "o", DueDate: when, Tasks: []risk.Task{{TaskID: "1", Title: "t", Status: risk.TaskTodo}}, PlannedAt: when},
+		risk.TreatmentTaskUpdated{RiskID: "r1", PlanID: "p1", TaskID: "1", Status: risk.TaskDone, UpdatedAt: when},
+		risk.KRIDefined{KRIID: "k1", Spec: risk.KRISpec{Name: "n", Unit: "u", Direction: risk.HigherIsWorse, Amber: 1, Red: 2, Source: risk.SourceManual}, DefinedAt: when},
+		risk.KRIMeasured{KRIID: "k1", Value: 1.5, MeasuredAt: when},
+		risk.KRIRetired{KRIID: "k1", RetiredAt: when},
+		risk.RiskAccepted{AcceptanceID: "a1", Scope: risk.Scope{FindingIDs: []string{"f"}}, Reason: "r", Approver: "c", ExpiresAt: when, AcceptedAt: when},
+		risk.RiskAcceptanceRevoked{AcceptanceID: "a1", RevokedAt: when},
+		risk.RiskAcceptanceExpired{AcceptanceID: "a1", ExpiredAt: when},
+		risk.AcceptedItemFixed{AcceptanceID: "a1", ItemID: "f", Module: risk.ModuleFindings, FixedAt: when},
 	}
 	codec := eventstore.NewDomainCodec()
 
