@@ -125,12 +125,16 @@ type Score struct {
 }
 
 // Score places likelihood and impact on m (version). Unknown labels are a
-// validation error naming field.likelihood / field.impact.
+// validation error naming field.likelihood / field.impact (likelihood /
+// impact when field is empty).
 func (m MatrixSpec) Score(version int, field, likelihood, impact string) (Score, error) {
 	var v domain.Validator
+	if field != "" {
+		field += "."
+	}
 	li, ii := slices.Index(m.Likelihood, likelihood), slices.Index(m.Impact, impact)
-	v.Check(li >= 0, field+".likelihood", "must be one of %s", strings.Join(m.Likelihood, ", "))
-	v.Check(ii >= 0, field+".impact", "must be one of %s", strings.Join(m.Impact, ", "))
+	v.Check(li >= 0, field+"likelihood", "must be one of %s", strings.Join(m.Likelihood, ", "))
+	v.Check(ii >= 0, field+"impact", "must be one of %s", strings.Join(m.Impact, ", "))
 	if err := v.Err(); err != nil {
 		return Score{}, err
 	}
