@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"net/url"
 	"slices"
 	"time"
 
@@ -87,7 +88,7 @@ func (Register) Collections() []readmodel.CollectionSpec {
 }
 
 // DocID is the _id of a team's document.
-func DocID(team, id string) string { return team + "/" + id }
+func DocID(team, id string) string { return url.PathEscape(team) + "/" + id }
 
 // plain is v as the store keeps JSON-like values (times become RFC 3339
 // strings: only for fields no index or filter reads).
