@@ -172,6 +172,11 @@ func (s *Server) routeTable() []Route {
 		s.slaRoutes(add)
 	}
 
+	// Risk management (routes_risk.go).
+	if s.deps.Risk != nil {
+		s.riskRoutes(add)
+	}
+
 	// API keys (platform).
 	if s.deps.Keys != nil {
 		add(http.MethodPost, v1+"/keys", admin, TeamCollection, "createKey", s.createKey)

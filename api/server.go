@@ -124,6 +124,9 @@ type Deps struct {
 	// SLA serves /api/v1/sla/... (policy, breaches, summary; routes_sla.go);
 	// nil leaves those routes out. Progress is then required.
 	SLA SLAService
+	// Risk serves the risk-management routes (routes_risk.go); nil leaves
+	// them out. Progress is then required.
+	Risk RiskService
 	// Metrics receives the HTTP collectors and is what /metrics exposes.
 	// Nil gives the server a registry of its own. Never the global one, so
 	// that tests can build many servers.
@@ -185,6 +188,9 @@ func NewServer(cfg ServerConfig, deps Deps) *Server {
 	}
 	if (deps.ThreatIntel != nil || deps.Indicators != nil) && deps.Progress == nil {
 		panic("api.NewServer: Deps.ThreatIntel or Deps.Indicators without Deps.Progress")
+	}
+	if deps.Risk != nil && deps.Progress == nil {
+		panic("api.NewServer: Deps.Risk without Deps.Progress")
 	}
 	if deps.SLA != nil && deps.Progress == nil {
 		panic("api.NewServer: Deps.SLA without Deps.Progress")

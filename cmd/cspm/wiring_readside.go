@@ -26,6 +26,7 @@ import (
 	registriesproj "github.com/cspm-es/cspm-es/projections/containerregistries"
 	"github.com/cspm-es/cspm-es/projections/orchestration"
 	platformproj "github.com/cspm-es/cspm-es/projections/platform"
+	riskproj "github.com/cspm-es/cspm-es/projections/risk"
 	tiproj "github.com/cspm-es/cspm-es/projections/threatintel"
 	vulnproj "github.com/cspm-es/cspm-es/projections/vulnerabilities"
 	csquery "github.com/cspm-es/cspm-es/queries/cloudsecurity"
@@ -62,6 +63,8 @@ func moduleProjections() []projections.Projection {
 		tiproj.NewKEV(),
 		tiproj.NewIndicators(),
 		tiproj.NewCorrelation(),
+		// Risk management (docs/risk-management.md).
+		riskproj.NewRegister(),
 	}
 }
 
