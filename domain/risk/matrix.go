@@ -45,7 +45,6 @@ func (RiskMatrixDefined) EventType() string { return "RiskMatrixDefined" }
 
 // Rule codes.
 const (
-	CodeNoMatrix        = "RISK_MATRIX_NOT_DEFINED"
 	CodeMatrixVersion   = "RISK_MATRIX_VERSION_UNKNOWN"
 	CodeMatrixUnchanged = "RISK_MATRIX_UNCHANGED"
 )
