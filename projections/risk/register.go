@@ -141,12 +141,12 @@ func load(ctx context.Context, tx projections.Tx, coll, id string, pos int64) (r
 }
 
 func matrixDefined(ctx context.Context, tx projections.Tx, ev projections.Event, team string, e rdomain.RiskMatrixDefined) error {
-	d, found, fresh, err := load(ctx, tx, MatricesCollection, team, ev.Position)
+	d, found, fresh, err := load(ctx, tx, MatricesCollection, DocID(team, "matrix"), ev.Position)
 	if err != nil || !fresh {
 		return err
 	}
 	if !found {
-		d = readmodel.Doc{"_id": team, "team_id": team}
+		d = readmodel.Doc{"_id": DocID(team, "matrix"), "team_id": team}
 	}
 	versions := fold.Objs(d, "versions")
 	v := map[string]any{"version": int64(e.Version), "defined_at": e.DefinedAt, "defined_by": ev.Metadata.Actor, "matrix": plain(e.Matrix)}

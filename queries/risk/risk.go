@@ -91,7 +91,7 @@ func (s *Service) GetMatrix(ctx context.Context, team string) (Matrix, error) {
 	var stored struct {
 		Versions []MatrixVersion `json:"versions"`
 	}
-	err := s.get(ctx, matricesCollection, "risk matrix", team, team, &stored)
+	err := s.get(ctx, matricesCollection, "risk matrix", team, "matrix", &stored)
 	if err != nil && !errors.Is(err, queries.ErrNotFound) {
 		return Matrix{}, err
 	}
