@@ -147,6 +147,8 @@ func TestTeamIsolation_EveryRoute(t *testing.T) {
 	// policy, breaches and summary show none of it.
 	must(t, a.call(t, http.MethodPut, "/api/v1/sla/policy", map[string]any{"days": map[string]any{"critical": 1, "high": 1, "medium": 1, "low": 1}}, asA...), http.StatusAccepted)
 
+	risksA, krisA, acceptancesA, riskStreamsA, riskSecretsA := isolationRiskWorld(t, a, asA) // isolation_risk_test.go
+
 	var streamsA []string
 	for _, id := range scansA {
 		streamsA = append(streamsA, "scan-"+id)
@@ -184,10 +186,15 @@ func TestTeamIsolation_EveryRoute(t *testing.T) {
 		"/api/v1/accounts/":      {accountsA, "acc-00000000000000000000000000000000"},
 		"/api/v1/images/":        {imageKeysA, "sha256:0000000000000000000000000000000000000000000000000000000000000000"},
 		"/api/v1/indicators/":    {indicatorsA, "0196f0c1-7a2b-7c3d-8e4f-000000000001"},
+		// Risk management (isolation_risk_test.go).
+		"/api/v1/risks/":            {risksA, "0196f0c1-7a2b-7c3d-8e4f-000000000002"},
+		"/api/v1/kris/":             {krisA, "0196f0c1-7a2b-7c3d-8e4f-000000000003"},
+		"/api/v1/risk-acceptances/": {acceptancesA, "0196f0c1-7a2b-7c3d-8e4f-000000000004"},
 	}
+	streamsA = append(streamsA, riskStreamsA...)
 	streamsA = append(streamsA, "inventory-"+inventoryA)
 	secrets := slices.Concat(scansA, findingsA, keysA, importedIDs, assetsA, []string{generatedFindingA, "iso-resource-a", "iso_check", importA.ImportID}, importedA, rulesA, ruleNamesA, accountsA, []string{"iso-account-registered", "iso-account-retired"},
-		imageKeysA, []string{trivyA.ImportID, occurrencesA[0].ID, occurrencesA[1].ID}, indicatorsA, indicatorValuesA)
+		imageKeysA, []string{trivyA.ImportID, occurrencesA[0].ID, occurrencesA[1].ID}, indicatorsA, indicatorValuesA, riskSecretsA)
 
 	// Team B's own running scan, to raise findings in.
 	const scanB = "iso-b-running"
@@ -218,6 +225,7 @@ func TestTeamIsolation_EveryRoute(t *testing.T) {
 		// SLA clocks: team B's policy is its own.
 		"setSLAPolicy": map[string]any{"days": map[string]any{"critical": 1, "high": 2}},
 	}
+	maps.Copy(validBody, riskValidBodies())
 	// chosenID declares, for every command route of a team, whether it
 	// creates a stream under an id the caller chooses: then team A's ids
 	// of that kind, and where and how team B creates with one of them (in
@@ -257,6 +265,9 @@ func TestTeamIsolation_EveryRoute(t *testing.T) {
 		"revokeIndicator":  nil,
 		"observeIndicator": nil,
 		"setSLAPolicy":     nil, // the policy stream is the caller's team's
+	}
+	for _, op := range riskCommands {
+		chosenID[op] = nil
 	}
 
 	param := regexp.MustCompile(`:[a-z_]+`)
