@@ -10,6 +10,7 @@ import (
 	"time"
 
 	csdomain "github.com/cspm-es/cspm-es/domain/cloudsecurity"
+	rdomain "github.com/cspm-es/cspm-es/domain/risk"
 	ti "github.com/cspm-es/cspm-es/domain/threatintel"
 	vuln "github.com/cspm-es/cspm-es/domain/vulnerabilities"
 	"github.com/cspm-es/cspm-es/platform/dbregistry"
@@ -75,6 +76,9 @@ func (SLA) EventTypes() []string {
 		vuln.ScanResultsRecorded{}.EventType(), vuln.ArtifactScanned{}.EventType(), vuln.SLAPolicySet{}.EventType(),
 		ti.KEVEntryPublished{}.EventType(), ti.KEVEntryUpdated{}.EventType(), ti.KEVEntryWithdrawn{}.EventType(),
 		csdomain.ResultsRecorded{}.EventType(), csdomain.ImportCompleted{}.EventType(),
+		// Risk acceptances pause clocks (sla_accept.go).
+		rdomain.RiskAccepted{}.EventType(), rdomain.RiskAcceptanceRevoked{}.EventType(),
+		rdomain.RiskAcceptanceExpired{}.EventType(), rdomain.AcceptedItemFixed{}.EventType(),
 	}
 }
 
@@ -87,6 +91,8 @@ func (SLA) Collections() []readmodel.CollectionSpec {
 			ix("by_team_module_status_due", "team_id", "module", "status", "due_at"),
 			ix("by_team_severity_status_due", "team_id", "severity", "status", "due_at"),
 			ix("by_team_kev_status_due", "team_id", "kev", "status", "due_at"),
+			// Accepted items fixed while accepted (the risk scheduler closes the acceptance for them).
+			ix("by_accepted_status", "accepted", "status"),
 		}},
 		{Name: SLASummaryCollection},
 		{Name: SLAPoliciesCollection},
@@ -95,6 +101,8 @@ func (SLA) Collections() []readmodel.CollectionSpec {
 		{Name: slaTeamsCollection},
 		{Name: slaCVEClocksCollection},
 		{Name: slaAccountsCollection},
+		{Name: slaAcceptanceScopesCollection},
+		{Name: slaAcceptedCollection},
 	}
 }
 
@@ -225,6 +233,8 @@ func (SLA) Apply(ctx context.Context, tx projections.Tx, ev projections.Event) e
 			id = e.Entry.CVEID
 		}
 		err = p.kev(id, e.WithdrawnAt, false, time.Time{})
+	case rdomain.RiskAccepted, rdomain.RiskAcceptanceRevoked, rdomain.RiskAcceptanceExpired, rdomain.AcceptedItemFixed:
+		err = p.acceptance(team, e)
 	}
 	if err != nil {
 		return fmt.Errorf("%s: %w", SLAName, err)
@@ -575,6 +585,15 @@ func (p *slaPass) save(team string, old, d readmodel.Doc, completed []time.Time,
 			due, source = at, DueByPolicy
 		}
 	}
+	// Time accepted does not count: the due date moves by it (sla_accept.go).
+	paused, accepted, err := p.pause(team, d, fold.Time(d, "first_seen"), resolvedAt)
+	if err != nil {
+		return err
+	}
+	if !due.IsZero() {
+		due = due.Add(paused)
+	}
+	d["paused_seconds"], d["accepted"], d["acceptance_ids"] = int64(paused/time.Second), len(accepted) > 0, accepted
 	d["kev"], d["due_at"], d["due_source"] = kev, fold.TimeOrNil(due), source
 	if resolvedAt.IsZero() {
 		d["status"], d["resolved_at"], d["outcome"] = SLAOpen, nil, SLAOpen
