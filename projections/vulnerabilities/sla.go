@@ -51,6 +51,9 @@ const (
 	SLAMet        = "met"
 	SLAMissed     = "missed"
 	SLANoDeadline = "no_deadline" // resolved, without a deadline
+	// SLAAccepted is the status of an open clock paused by a risk
+	// acceptance in force (sla_accept.go).
+	SLAAccepted = "accepted"
 )
 
 // Due sources.
@@ -595,9 +598,13 @@ func (p *slaPass) save(team string, old, d readmodel.Doc, completed []time.Time,
 	}
 	d["paused_seconds"], d["accepted"], d["acceptance_ids"] = int64(paused/time.Second), len(accepted) > 0, accepted
 	d["kev"], d["due_at"], d["due_source"] = kev, fold.TimeOrNil(due), source
-	if resolvedAt.IsZero() {
+	switch {
+	case resolvedAt.IsZero() && len(accepted) > 0:
+		// Paused: out of the breaches and of the open counts while accepted.
+		d["status"], d["resolved_at"], d["outcome"] = SLAAccepted, nil, SLAOpen
+	case resolvedAt.IsZero():
 		d["status"], d["resolved_at"], d["outcome"] = SLAOpen, nil, SLAOpen
-	} else {
+	default:
 		outcome := SLANoDeadline
 		switch {
 		case due.IsZero():
@@ -641,6 +648,8 @@ func count(s readmodel.Doc, d readmodel.Doc, n int64) {
 			key = strconv.FormatInt(due.Unix(), 10)
 		}
 		path = []string{"open", module, sev, key}
+	} else if fold.Str(d, "status") == SLAAccepted {
+		path = []string{"accepted", module, sev}
 	} else {
 		path = []string{"resolved", module, fold.Str(d, "outcome"), sev}
 	}

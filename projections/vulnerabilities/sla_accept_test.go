@@ -32,7 +32,7 @@ func TestSLA_AcceptancePausesTheClock(t *testing.T) {
 		accepted bool
 		status   string
 	}{
-		{"in force: paused until its expiry", [][]projections.Event{imp, stream("team-a", 10, accepted)}, pt.At(50 * day), true, pv.SLAOpen},
+		{"in force: paused until its expiry", [][]projections.Event{imp, stream("team-a", 10, accepted)}, pt.At(50 * day), true, pv.SLAAccepted},
 		{"expired: paused 20 days", [][]projections.Event{imp, stream("team-a", 10, accepted,
 			rdomain.RiskAcceptanceExpired{AcceptanceID: "a1", ExpiredAt: pt.At(25 * day)})}, pt.At(50 * day), false, pv.SLAOpen},
 		{"revoked on day 8: paused 3 days", [][]projections.Event{imp, stream("team-a", 10, accepted,
