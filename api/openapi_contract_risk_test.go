@@ -117,4 +117,10 @@ func riskContract(t *testing.T, c *contract) {
 	a := data[riskquery.Acceptance](t, c.get(t, "/api/v1/risk-acceptances/"+aid+"?min_position="+pos(revoked), 200, docValid))
 	assert.Equal(t, "revoked", a.Status)
 	c.send(t, request{Method: http.MethodDelete, Path: "/api/v1/risk-acceptances/" + aid}, 422, docValid)
+
+	// The dashboard's risk section: the closed risk, retired KRI and
+	// revoked acceptance are in none of its lists.
+	dash := c.get(t, "/api/v1/dashboard/summary?min_position="+pos(revoked), 200, docValid)
+	assert.Contains(t, string(dash.Data), `"risk":{"open_risks":0,"top_risks":[],"kris_in_breach":0`)
+	assert.NotContains(t, string(c.get(t, "/api/v1/dashboard/summary", 200, docValid, "Authorization", viewerB["Authorization"]).Data), `"risk"`)
 }

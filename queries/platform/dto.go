@@ -16,6 +16,9 @@ type Dashboard struct {
 	// Posture is what the imports say (posture.go).
 	Posture         Posture `json:"posture"`
 	UpdatedPosition int64   `json:"updated_position"`
+	// Risk is the risk section (dashboard_risk.go); absent for a team
+	// without risk data.
+	Risk *RiskSection `json:"risk,omitempty"`
 }
 
 // ScanTotals counts a team's scans.
