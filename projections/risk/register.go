@@ -31,11 +31,6 @@ const (
 	MeasurementsCollection  = "kri_measurements" // _id: team/kri id/event id (manual KRIs)
 	AcceptancesCollection   = "risk_acceptances" // _id: team/acceptance id
 	AcceptedItemsCollection = "accepted_items"   // _id: team/item id: the acceptances of one finding or occurrence
-	// KRIPointsCollection holds the points of computed KRIs (team_id,
-	// kri_id, at, value). Declared here so that their reads answer; no
-	// projection folds a computed source yet (docs/risk-management.md,
-	// "Not yet").
-	KRIPointsCollection = "kri_points"
 )
 
 // Register is the projection risk.register. Every document is one
@@ -89,7 +84,6 @@ func (Register) Collections() []readmodel.CollectionSpec {
 			ix("by_status_expires", asc("status"), asc("expires_at")),
 		}},
 		{Name: AcceptedItemsCollection, Indexes: []readmodel.Index{ix("by_team_accepted", asc("team_id"), asc("accepted"))}},
-		{Name: KRIPointsCollection, Indexes: []readmodel.Index{ix("by_team_kri_at", asc("team_id"), asc("kri_id"), asc("at"))}},
 	}
 }
 

@@ -63,23 +63,11 @@ func (s *Service) GetKRI(ctx context.Context, team, id string) (KRI, error) {
 	return s.withComputed(ctx, team, k.KRI)
 }
 
-// withComputed fills a computed KRI's latest value from its last point.
-func (s *Service) withComputed(ctx context.Context, team string, k KRI) (KRI, error) {
-	if k.Source == rdomain.SourceManual || k.Source == "" {
-		return k, nil
-	}
-	pts, err := s.points(ctx, kriPointsCollection, team, k, time.Time{}, s.now().Add(time.Second), 1, true)
-	if err != nil || len(pts) == 0 {
-		return k, err
-	}
-	v := pts[0].Value
-	k.LastValue, k.LastMeasuredAt = &v, pts[0].At
-	k.State = k.spec().State(v)
+// withComputed is where a computed KRI would get its latest value: no
+// projection computes one yet (docs/risk-management.md, "Not yet"), so it
+// has none.
+func (s *Service) withComputed(_ context.Context, _ string, k KRI) (KRI, error) {
 	return k, nil
-}
-
-func (k KRI) spec() rdomain.KRISpec {
-	return rdomain.KRISpec{Direction: k.Direction, Amber: k.Amber, Red: k.Red}
 }
 
 // stateAt is the breach state of value at t under the definition then in
@@ -138,9 +126,6 @@ const maxPoints = 100_000
 // most limit when latest).
 func (s *Service) points(ctx context.Context, coll, team string, k KRI, from, to time.Time, limit int, latest bool) ([]Point, error) {
 	timeField, idField := "measured_at", "kri_id"
-	if coll == kriPointsCollection {
-		timeField = "at"
-	}
 	terms := []readmodel.Filter{readmodel.Eq("team_id", team), readmodel.Eq(idField, k.ID), readmodel.Lt(timeField, readmodel.NormalizeTime(to))}
 	if !from.IsZero() {
 		terms = append(terms, readmodel.Gte(timeField, readmodel.NormalizeTime(from)))
@@ -273,9 +258,14 @@ func (s *Service) KRISeries(ctx context.Context, team, id string, q SeriesQuery)
 	if err != nil {
 		return Series{}, err
 	}
+	out := Series{KRI: k, From: start, To: to, Granularity: g, Buckets: []Bucket{}}
 	coll := measurementsCollection
 	if k.Source != rdomain.SourceManual {
-		coll = kriPointsCollection
+		// Computed KRIs have no points yet: empty buckets.
+		for t := start; t.Before(to); t = next(t, g) {
+			out.Buckets = append(out.Buckets, Bucket{Start: t, End: next(t, g)})
+		}
+		return out, nil
 	}
 	before, err := s.points(ctx, coll, team, k, time.Time{}, start, 1, true)
 	if err != nil {
@@ -285,7 +275,6 @@ func (s *Service) KRISeries(ctx context.Context, team, id string, q SeriesQuery)
 	if err != nil {
 		return Series{}, err
 	}
-	out := Series{KRI: k, From: start, To: to, Granularity: g, Buckets: []Bucket{}}
 	var last *Point
 	if len(before) > 0 {
 		last = &before[0]

@@ -23,7 +23,6 @@ const (
 	risksCollection         = "risks"
 	krisCollection          = "kris"
 	measurementsCollection  = "kri_measurements"
-	kriPointsCollection     = "kri_points"
 	acceptancesCollection   = "risk_acceptances"
 	acceptedItemsCollection = "accepted_items"
 )
