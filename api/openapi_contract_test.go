@@ -302,6 +302,7 @@ func TestOpenAPIContract(t *testing.T) {
 	securityScansContract(t, c) // openapi_contract_securityscans_test.go
 	assessmentsContract(t, c)   // assessments_fakes_test.go
 	biaContract(t, c)           // openapi_contract_bia_test.go
+	riskContract(t, c)          // openapi_contract_risk_test.go
 	mutingContract(t, c, env)
 	assetsContract(t, c) // openapi_contract_assets_test.go
 	accountsContract(t, c, env)

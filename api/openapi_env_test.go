@@ -24,6 +24,7 @@ import (
 	"github.com/cspm-es/cspm-es/commands"
 	cscmd "github.com/cspm-es/cspm-es/commands/cloudsecurity"
 	platformcmd "github.com/cspm-es/cspm-es/commands/platform"
+	riskcmd "github.com/cspm-es/cspm-es/commands/risk"
 	ticmd "github.com/cspm-es/cspm-es/commands/threatintel"
 	vulncmd "github.com/cspm-es/cspm-es/commands/vulnerabilities"
 	"github.com/cspm-es/cspm-es/eventstore"
@@ -36,6 +37,7 @@ import (
 	cloudsecurityproj "github.com/cspm-es/cspm-es/projections/cloudsecurity"
 	orchestrationproj "github.com/cspm-es/cspm-es/projections/orchestration"
 	platformproj "github.com/cspm-es/cspm-es/projections/platform"
+	riskproj "github.com/cspm-es/cspm-es/projections/risk"
 	securityscansproj "github.com/cspm-es/cspm-es/projections/securityscans"
 	threatintelproj "github.com/cspm-es/cspm-es/projections/threatintel"
 	vulnproj "github.com/cspm-es/cspm-es/projections/vulnerabilities"
@@ -44,6 +46,7 @@ import (
 	orchquery "github.com/cspm-es/cspm-es/queries/orchestration"
 	platformquery "github.com/cspm-es/cspm-es/queries/platform"
 	"github.com/cspm-es/cspm-es/queries/queriestest"
+	riskquery "github.com/cspm-es/cspm-es/queries/risk"
 	ssquery "github.com/cspm-es/cspm-es/queries/securityscans"
 	tiquery "github.com/cspm-es/cspm-es/queries/threatintel"
 	vulnquery "github.com/cspm-es/cspm-es/queries/vulnerabilities"
@@ -84,6 +87,8 @@ func fullDeps(t *testing.T) api.Deps {
 		Assessments: fakeAssessments{},
 		// Business impact analysis (bia_fakes_test.go).
 		BIA: fakeBIA{},
+		// Risk management (risk_fakes_test.go).
+		Risk: fakeRisk{},
 	}
 	requireAllSet(t, deps)
 	return deps
@@ -139,8 +144,8 @@ func newContractEnv(t *testing.T, mutate ...func(*api.ServerConfig, *api.Deps)) 
 		vulnproj.New(), vulnproj.NewSLA(),
 		threatintelproj.NewKEV(), threatintelproj.NewIndicators(), threatintelproj.NewCorrelation(),
 		securityscansproj.New(),
-
-		biaproj.NewAnalyses(), biaproj.NewExercises())
+		biaproj.NewAnalyses(), biaproj.NewExercises(),
+		riskproj.NewRegister())
 	env := &contractEnv{store: store, projects: proj, admin: &contractAdmin{}}
 	codec := eventstore.NewDomainCodec()
 	kit := commands.NewKit(store, codec, time.Now)
@@ -194,6 +199,8 @@ func newContractEnv(t *testing.T, mutate ...func(*api.ServerConfig, *api.Deps)) 
 	deps.SecurityScans = ssquery.New(proj.stores[dbregistry.SECURITY_SCANS], time.Now)
 	// Business impact analysis.
 	deps.BIA = biaService{biacmd.New(kit), biaquery.New(proj.stores[dbregistry.BIA], time.Now)}
+	// Risk management: the commands and the queries in one.
+	deps.Risk = riskService{riskcmd.New(kit), riskquery.New(proj.stores[dbregistry.RISK_MANAGEMENT], time.Now)}
 	accountQueries := queryService.CloudSecurityQueries.(*csquery.Service)
 	deps.Accounts = contractAccounts{cscmd.New(kit).WithKnownAccounts(accountQueries), accountQueries}
 	// Assessments: a fake (their handlers, projections and queries have
@@ -235,7 +242,7 @@ func newSyncProjector(t *testing.T, store *sqlite.Store, reg *dbregistry.Registr
 	t.Helper()
 	ctx := context.Background()
 	consts := []dbregistry.Constant{dbregistry.ORCHESTRATION, dbregistry.CLOUD_SECURITY, dbregistry.PLATFORM, dbregistry.CLOUD_ASSETS,
-		dbregistry.VULNERABILITIES, dbregistry.THREAT_INTELLIGENCE, dbregistry.SECURITY_SCANS, dbregistry.BIA}
+		dbregistry.VULNERABILITIES, dbregistry.THREAT_INTELLIGENCE, dbregistry.SECURITY_SCANS, dbregistry.BIA, dbregistry.RISK_MANAGEMENT}
 	names := make([]string, len(consts))
 	for i, c := range consts {
 		names[i] = reg.Name(c)

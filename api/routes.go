@@ -185,6 +185,10 @@ func (s *Server) routeTable() []Route {
 	if s.deps.BIA != nil {
 		s.biaRoutes(add)
 	}
+	// Risk management (routes_risk.go).
+	if s.deps.Risk != nil {
+		s.riskRoutes(add)
+	}
 
 	// API keys (platform).
 	if s.deps.Keys != nil {

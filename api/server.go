@@ -136,6 +136,9 @@ type Deps struct {
 	// analyses and their exercises, routes_bia.go); nil leaves those
 	// routes out. Progress is then required.
 	BIA BIAService
+	// Risk serves the risk-management routes (routes_risk.go); nil leaves
+	// them out. Progress is then required.
+	Risk RiskService
 	// Metrics receives the HTTP collectors and is what /metrics exposes.
 	// Nil gives the server a registry of its own. Never the global one, so
 	// that tests can build many servers.
@@ -203,6 +206,9 @@ func NewServer(cfg ServerConfig, deps Deps) *Server {
 	}
 	if deps.BIA != nil && deps.Progress == nil {
 		panic("api.NewServer: Deps.BIA without Deps.Progress")
+	}
+	if deps.Risk != nil && deps.Progress == nil {
+		panic("api.NewServer: Deps.Risk without Deps.Progress")
 	}
 	if deps.SLA != nil && deps.Progress == nil {
 		panic("api.NewServer: Deps.SLA without Deps.Progress")

@@ -63,11 +63,20 @@ const (
 	BIAExerciseStreamPrefix = "biaexercise-"
 )
 
+// Risk management's stream prefixes (commands/risk): a risk, a KRI, a
+// risk acceptance ("risk-<id>", "kri-<id>", "riskacceptance-<id>").
+const (
+	RiskStreamPrefix           = "risk-"
+	KRIStreamPrefix            = "kri-"
+	RiskAcceptanceStreamPrefix = "riskacceptance-"
+)
+
 // AggregateID is the id inside a stream id ("scan-<id>", "finding-<id>",
 // "mutingrule-<id>", "account-<id>").
 func AggregateID(streamID string) string {
 	for _, prefix := range []string{scanStreamPrefix, findingStreamPrefix, mutingRuleStreamPrefix, accountStreamPrefix, IndicatorStreamPrefix,
-		BIAStreamPrefix, BIAExerciseStreamPrefix} {
+		BIAStreamPrefix, BIAExerciseStreamPrefix,
+		RiskAcceptanceStreamPrefix, RiskStreamPrefix, KRIStreamPrefix} {
 		if id, ok := strings.CutPrefix(streamID, prefix); ok {
 			return id
 		}

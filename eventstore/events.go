@@ -7,6 +7,7 @@ import (
 	"github.com/cspm-es/cspm-es/domain/cloudassets"
 	"github.com/cspm-es/cspm-es/domain/cloudsecurity"
 	"github.com/cspm-es/cspm-es/domain/orchestration"
+	"github.com/cspm-es/cspm-es/domain/risk"
 	"github.com/cspm-es/cspm-es/domain/threatintel"
 	"github.com/cspm-es/cspm-es/domain/vulnerabilities"
 )
@@ -99,6 +100,22 @@ var domainEvents = []struct {
 	{sample: bia.ExerciseCancelled{}, version: 1},
 	{sample: bia.LessonLearnedRecorded{}, version: 1},
 	{sample: bia.LessonLearnedUpdated{}, version: 1},
+	// Risk management: the matrix, risks and their treatment, KRIs, risk
+	// acceptances (docs/risk-management.md, decisions 66-68).
+	{sample: risk.RiskMatrixDefined{}, version: 1},
+	{sample: risk.RiskIdentified{}, version: 1},
+	{sample: risk.RiskDescribed{}, version: 1},
+	{sample: risk.RiskScored{}, version: 1},
+	{sample: risk.RiskClosed{}, version: 1},
+	{sample: risk.TreatmentPlanned{}, version: 1},
+	{sample: risk.TreatmentTaskUpdated{}, version: 1},
+	{sample: risk.KRIDefined{}, version: 1},
+	{sample: risk.KRIMeasured{}, version: 1},
+	{sample: risk.KRIRetired{}, version: 1},
+	{sample: risk.RiskAccepted{}, version: 1},
+	{sample: risk.RiskAcceptanceRevoked{}, version: 1},
+	{sample: risk.RiskAcceptanceExpired{}, version: 1},
+	{sample: risk.AcceptedItemFixed{}, version: 1},
 }
 
 // NewDomainCodec returns a codec that knows every domain event type under

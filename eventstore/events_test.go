@@ -15,6 +15,7 @@ import (
 	"github.com/cspm-es/cspm-es/domain/cloudassets"
 	"github.com/cspm-es/cspm-es/domain/cloudsecurity"
 	"github.com/cspm-es/cspm-es/domain/orchestration"
+	"github.com/cspm-es/cspm-es/domain/risk"
 	"github.com/cspm-es/cspm-es/domain/threatintel"
 	"github.com/cspm-es/cspm-es/domain/vulnerabilities"
 	"github.com/cspm-es/cspm-es/eventstore"
@@ -127,6 +128,21 @@ func TestDomainCodecRoundTrip(t *testing.T) {
 		bia.LessonLearnedRecorded{ExerciseID: "x1", LessonID: "l1", Title: "t", Owner: "o", ProcessID: "p1", DueDate: when, Status: bia.LessonOpen,
 			Progress: bia.LessonProgress{Lessons: 1}, RecordedAt: when},
 		bia.LessonLearnedUpdated{ExerciseID: "x1", LessonID: "l1", Owner: "o", Status: bia.LessonDone, Progress: bia.LessonProgress{Lessons: 1, Done: 1}, UpdatedAt: when},
+		// Risk management.
+		risk.RiskMatrixDefined{Version: 1, Matrix: risk.DefaultMatrix(), DefinedAt: when},
+		risk.RiskIdentified{RiskID: "r1", Title: "t", Owner: "o", Links: risk.Links{Assets: []string{"a"}}, IdentifiedAt: when},
+		risk.RiskDescribed{RiskID: "r1", Title: "t", Owner: "o", ChangedAt: when},
+		risk.RiskScored{RiskID: "r1", Kind: risk.Current, Score: risk.Score{Likelihood: "rare", Impact: "minor", Level: "low", LevelRank: 1}, ScoredAt: when},
+		risk.RiskClosed{RiskID: "r1", Reason: "gone", ClosedAt: when},
+		risk.TreatmentPlanned{RiskID: "r1", PlanID: "p1", Strategy: risk.Mitigate, Owner: "o", DueDate: when, Tasks: []risk.Task{{TaskID: "1", Title: "t", Status: risk.TaskTodo}}, PlannedAt: when},
+		risk.TreatmentTaskUpdated{RiskID: "r1", PlanID: "p1", TaskID: "1", Status: risk.TaskDone, UpdatedAt: when},
+		risk.KRIDefined{KRIID: "k1", Spec: risk.KRISpec{Name: "n", Unit: "u", Direction: risk.HigherIsWorse, Amber: 1, Red: 2, Source: risk.SourceManual}, DefinedAt: when},
+		risk.KRIMeasured{KRIID: "k1", Value: 1.5, MeasuredAt: when},
+		risk.KRIRetired{KRIID: "k1", RetiredAt: when},
+		risk.RiskAccepted{AcceptanceID: "a1", Scope: risk.Scope{FindingIDs: []string{"f"}}, Reason: "r", Approver: "c", ExpiresAt: when, AcceptedAt: when},
+		risk.RiskAcceptanceRevoked{AcceptanceID: "a1", RevokedAt: when},
+		risk.RiskAcceptanceExpired{AcceptanceID: "a1", ExpiredAt: when},
+		risk.AcceptedItemFixed{AcceptanceID: "a1", ItemID: "f", Module: risk.ModuleFindings, FixedAt: when},
 	}
 	events = append(events, assessmentEventSamples(when)...)
 	codec := eventstore.NewDomainCodec()

@@ -150,6 +150,8 @@ func TestTeamIsolation_EveryRoute(t *testing.T) {
 	// policy, breaches and summary show none of it.
 	must(t, a.call(t, http.MethodPut, "/api/v1/sla/policy", map[string]any{"days": map[string]any{"critical": 1, "high": 1, "medium": 1, "low": 1}}, asA...), http.StatusAccepted)
 
+	risksA, krisA, acceptancesA, riskStreamsA, riskSecretsA := isolationRiskWorld(t, a, asA) // isolation_risk_test.go
+
 	var streamsA []string
 	for _, id := range scansA {
 		streamsA = append(streamsA, "scan-"+id)
@@ -191,6 +193,10 @@ func TestTeamIsolation_EveryRoute(t *testing.T) {
 		"/api/v1/assessments/":   {assessmentsA, "0196f0c1-7a2b-7c3d-8e4f-000000000002"},
 		"/api/v1/bias/":          {biasA, "0196f0c1-7a2b-7c3d-8e4f-000000000002"},
 		"/api/v1/bia-exercises/": {biaExercisesA, "0196f0c1-7a2b-7c3d-8e4f-000000000003"},
+		// Risk management (isolation_risk_test.go).
+		"/api/v1/risks/":            {risksA, "0196f0c1-7a2b-7c3d-8e4f-000000000002"},
+		"/api/v1/kris/":             {krisA, "0196f0c1-7a2b-7c3d-8e4f-000000000003"},
+		"/api/v1/risk-acceptances/": {acceptancesA, "0196f0c1-7a2b-7c3d-8e4f-000000000004"},
 	}
 	for _, id := range biasA {
 		streamsA = append(streamsA, "bia-"+id)
@@ -198,6 +204,7 @@ func TestTeamIsolation_EveryRoute(t *testing.T) {
 	for _, id := range biaExercisesA {
 		streamsA = append(streamsA, "biaexercise-"+id)
 	}
+	streamsA = append(streamsA, riskStreamsA...)
 	streamsA = append(streamsA, "inventory-"+inventoryA)
 	streamsA = append(streamsA, "import-"+scannerImportA)
 	for _, id := range assessmentsA {
@@ -205,7 +212,7 @@ func TestTeamIsolation_EveryRoute(t *testing.T) {
 	}
 	secrets := slices.Concat(scansA, findingsA, keysA, importedIDs, assetsA, []string{generatedFindingA, "iso-resource-a", "iso_check", importA.ImportID}, importedA, rulesA, ruleNamesA, accountsA, []string{"iso-account-registered", "iso-account-retired"},
 		imageKeysA, []string{trivyA.ImportID, occurrencesA[0].ID, occurrencesA[1].ID}, indicatorsA, indicatorValuesA, targetsA, []string{scannerImportA},
-		assessmentsA, []string{"iso-a-assessment-open", "iso-a-assessment-closed", "iso-a-assignee"}, biaSecretsA)
+		assessmentsA, []string{"iso-a-assessment-open", "iso-a-assessment-closed", "iso-a-assignee"}, biaSecretsA, riskSecretsA)
 
 	// Team B's own running scan, to raise findings in.
 	const scanB = "iso-b-running"
@@ -243,6 +250,7 @@ func TestTeamIsolation_EveryRoute(t *testing.T) {
 	for op, body := range biaIsolationBodies { // isolation_bia_test.go
 		validBody[op] = body
 	}
+	maps.Copy(validBody, riskValidBodies())
 	// chosenID declares, for every command route of a team, whether it
 	// creates a stream under an id the caller chooses: then team A's ids
 	// of that kind, and where and how team B creates with one of them (in
@@ -289,6 +297,9 @@ func TestTeamIsolation_EveryRoute(t *testing.T) {
 		"answerRequirement":    nil,
 	}
 	for _, op := range biaChosenIDs { // isolation_bia_test.go
+		chosenID[op] = nil
+	}
+	for _, op := range riskCommands {
 		chosenID[op] = nil
 	}
 

@@ -83,6 +83,7 @@ func serveOptionsTo(cfg config.Config, logTo, stdout io.Writer) fx.Option {
 		opts = append(opts, readSideModule, auditModule, apiModule, mutingModule, accountsModule)
 		opts = append(opts, threatIntelModule, indicatorExpiryModule)
 		opts = append(opts, assessmentsModule) // wiring_assessments.go
+		opts = append(opts, riskModule)        // wiring_risk.go
 	}
 	return fx.Options(opts...)
 }
@@ -244,6 +245,8 @@ type apiParams struct {
 	Assessments *assessmentService `optional:"true"`
 	// Business impact analysis (wiring_bia.go).
 	BIA *biaService `optional:"true"`
+	// Risk management (wiring_risk.go).
+	Risk *riskService `optional:"true"`
 }
 
 func newAPIServer(p apiParams) *api.Server {
@@ -266,6 +269,10 @@ func newAPIServer(p apiParams) *api.Server {
 	var biaRoutes api.BIAService
 	if p.BIA != nil {
 		biaRoutes = p.BIA
+	}
+	var riskRoutes api.RiskService
+	if p.Risk != nil {
+		riskRoutes = p.Risk
 	}
 	return api.NewServer(api.ServerConfig{
 		Addr:            p.Config.HTTPAddr,
@@ -305,6 +312,7 @@ func newAPIServer(p apiParams) *api.Server {
 		SecurityScans:   securityScans,
 		Assessments:     assessments,
 		BIA:             biaRoutes,
+		Risk:            riskRoutes,
 	})
 }
 

@@ -28,6 +28,7 @@ import (
 	registriesproj "github.com/cspm-es/cspm-es/projections/containerregistries"
 	"github.com/cspm-es/cspm-es/projections/orchestration"
 	platformproj "github.com/cspm-es/cspm-es/projections/platform"
+	riskproj "github.com/cspm-es/cspm-es/projections/risk"
 	tiproj "github.com/cspm-es/cspm-es/projections/threatintel"
 	vulnproj "github.com/cspm-es/cspm-es/projections/vulnerabilities"
 	csquery "github.com/cspm-es/cspm-es/queries/cloudsecurity"
@@ -71,6 +72,8 @@ func moduleProjections() []projections.Projection {
 		// Business impact analysis (docs/bia.md).
 		biaproj.NewAnalyses(),
 		biaproj.NewExercises(),
+		// Risk management (docs/risk-management.md).
+		riskproj.NewRegister(),
 	}, assessmentProjections()...) // wiring_assessments.go
 }
 

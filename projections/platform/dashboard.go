@@ -43,7 +43,7 @@ func (Dashboard) Database() dbregistry.Constant { return dbregistry.PLATFORM }
 
 // EventTypes implements projections.Projection.
 func (Dashboard) EventTypes() []string {
-	return slices.Concat(scanEventTypes, findingEventTypes, postureEventTypes, assessmentEventTypes)
+	return slices.Concat(scanEventTypes, findingEventTypes, postureEventTypes, assessmentEventTypes, riskEventTypes)
 }
 
 // Collections implements projections.Projection. All three are read by _id
@@ -56,7 +56,7 @@ func (Dashboard) Collections() []readmodel.CollectionSpec {
 		{Name: DashboardCollection},
 		{Name: DashboardScansCollection, Indexes: ttl("finished_at")},
 		{Name: DashboardFindingsCollection, Indexes: ttl("resolved_at")},
-	}, append(postureCollections(), assessmentCollections()...)...)
+	}, slices.Concat(postureCollections(), assessmentCollections(), riskCollections())...)
 }
 
 // Apply implements projections.Projection.
@@ -65,6 +65,9 @@ func (Dashboard) Apply(ctx context.Context, tx projections.Tx, ev projections.Ev
 		return wrap(err)
 	}
 	if handled, err := applyAssessments(ctx, tx, ev); handled || err != nil { // dashboard_assessments.go
+		return wrap(err)
+	}
+	if handled, err := applyRisk(ctx, tx, ev); handled || err != nil { // dashboard_risk.go
 		return wrap(err)
 	}
 	data, err := eventData(ev)

@@ -51,6 +51,7 @@ func (s *Service) DashboardSummary(ctx context.Context, team string) (Dashboard,
 		})
 	}
 	out.Posture = postureOf(queries.Obj(d, "posture"), out.Findings.OpenBySeverity, s.now())
+	out.Risk = riskSectionOf(queries.Obj(d, "risk"), s.now())
 	out.UpdatedPosition = queries.Num(d, "updated_position")
 	return out, nil
 }

@@ -22,6 +22,9 @@ type Dashboard struct {
 	// (dashboard_assessments.go); absent while the team has none.
 	Assessments     *AssessmentsInProgress `json:"assessments,omitempty"`
 	UpdatedPosition int64                  `json:"updated_position"`
+	// Risk is the risk section (dashboard_risk.go); absent for a team
+	// without risk data.
+	Risk *RiskSection `json:"risk,omitempty"`
 }
 
 // ScanTotals counts a team's scans.

@@ -29,6 +29,7 @@ import (
 	registriesproj "github.com/cspm-es/cspm-es/projections/containerregistries"
 	orchestrationproj "github.com/cspm-es/cspm-es/projections/orchestration"
 	platformproj "github.com/cspm-es/cspm-es/projections/platform"
+	riskproj "github.com/cspm-es/cspm-es/projections/risk"
 	securityscansproj "github.com/cspm-es/cspm-es/projections/securityscans"
 	threatintelproj "github.com/cspm-es/cspm-es/projections/threatintel"
 	vulnproj "github.com/cspm-es/cspm-es/projections/vulnerabilities"
@@ -65,6 +66,8 @@ func AllProjections() []projections.Projection {
 		// Business impact analysis.
 		biaproj.NewAnalyses(),
 		biaproj.NewExercises(),
+		// Risk management.
+		riskproj.NewRegister(),
 	}
 }
 
@@ -80,7 +83,7 @@ func OpenEnv(tb testing.TB, dir string) *Env {
 	ctx := context.Background()
 	reg := dbregistry.MustNew("")
 	consts := []dbregistry.Constant{dbregistry.ORCHESTRATION, dbregistry.CLOUD_SECURITY, dbregistry.PLATFORM, dbregistry.CLOUD_ASSETS,
-		dbregistry.VULNERABILITIES, dbregistry.CONTAINER_REGISTRY, dbregistry.THREAT_INTELLIGENCE, dbregistry.SECURITY_SCANS, dbregistry.ASSESSMENTS, dbregistry.BIA}
+		dbregistry.VULNERABILITIES, dbregistry.CONTAINER_REGISTRY, dbregistry.THREAT_INTELLIGENCE, dbregistry.SECURITY_SCANS, dbregistry.ASSESSMENTS, dbregistry.BIA, dbregistry.RISK_MANAGEMENT}
 	names := make([]string, len(consts))
 	for i, c := range consts {
 		names[i] = reg.Name(c)

@@ -16,6 +16,7 @@ import (
 	cadomain "github.com/cspm-es/cspm-es/domain/cloudassets"
 	csdomain "github.com/cspm-es/cspm-es/domain/cloudsecurity"
 	orchdomain "github.com/cspm-es/cspm-es/domain/orchestration"
+	riskdomain "github.com/cspm-es/cspm-es/domain/risk"
 	tidomain "github.com/cspm-es/cspm-es/domain/threatintel"
 	vulndomain "github.com/cspm-es/cspm-es/domain/vulnerabilities"
 	"github.com/cspm-es/cspm-es/eventstore"
@@ -182,6 +183,30 @@ func TestReadModelsThroughTheRuntime(t *testing.T) {
 				Events: []eventstore.NewEvent{ne}, Metadata: eventstore.Metadata{TeamID: "team-bia", Actor: "test"}})
 			require.NoError(t, err)
 		}
+	}
+	// Risk management: a matrix, a risk with a plan, a KRI measured, an
+	// acceptance of a Trivy occurrence id, revoked (the register and the
+	// SLA clocks' acceptance documents get documents).
+	for _, d := range []struct {
+		stream, typ string
+		data        pt.EventData
+	}{
+		{"riskmatrix-team-trivy", "RiskMatrix", riskdomain.RiskMatrixDefined{Version: 1, Matrix: riskdomain.DefaultMatrix(), DefinedAt: pt.T0}},
+		{"risk-r1", "Risk", riskdomain.RiskIdentified{RiskID: "r1", Title: "t", Owner: "o", IdentifiedAt: pt.T0}},
+		{"risk-r1", "Risk", riskdomain.TreatmentPlanned{RiskID: "r1", PlanID: "p1", Strategy: riskdomain.Mitigate, Owner: "o", DueDate: pt.T0,
+			Tasks: []riskdomain.Task{{TaskID: "1", Title: "t", Status: riskdomain.TaskTodo}}, PlannedAt: pt.T0}},
+		{"kri-k1", "KRI", riskdomain.KRIDefined{KRIID: "k1", Spec: riskdomain.KRISpec{Name: "n", Unit: "u", Direction: riskdomain.HigherIsWorse,
+			Amber: 1, Red: 2, Source: riskdomain.SourceManual}, DefinedAt: pt.T0}},
+		{"kri-k1", "KRI", riskdomain.KRIMeasured{KRIID: "k1", Value: 3, MeasuredAt: pt.T0}},
+		{"riskacceptance-a1", "RiskAcceptance", riskdomain.RiskAccepted{AcceptanceID: "a1", Scope: riskdomain.Scope{OccurrenceIDs: []string{"occ-x"}},
+			Reason: "r", Approver: "c", ExpiresAt: pt.T0.AddDate(0, 1, 0), AcceptedAt: pt.T0}},
+		{"riskacceptance-a1", "RiskAcceptance", riskdomain.RiskAcceptanceRevoked{AcceptanceID: "a1", RevokedAt: pt.T0.Add(time.Hour)}},
+	} {
+		ne, err := codec.Encode(d.data)
+		require.NoError(t, err)
+		_, err = events.Append(ctx, eventstore.AppendRequest{StreamID: d.stream, StreamType: d.typ, Expected: eventstore.Any,
+			Events: []eventstore.NewEvent{ne}, Metadata: eventstore.Metadata{TeamID: "team-trivy", Actor: "test", CommandID: "risk-" + d.typ}})
+		require.NoError(t, err)
 	}
 	recorded, err := events.ReadAll(ctx, 0, 100000)
 	require.NoError(t, err)
