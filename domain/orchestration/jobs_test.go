@@ -76,7 +76,9 @@ type decision = func(*orchestration.ScanRun) ([]orchestration.Event, error)
 func TestJobLifecycle(t *testing.T) {
 	t.Parallel()
 	base := []orchestration.Event{runRequested, planned}
-	given := func(evs ...orchestration.Event) []orchestration.Event { return append(append([]orchestration.Event{}, base...), evs...) }
+	given := func(evs ...orchestration.Event) []orchestration.Event {
+		return append(append([]orchestration.Event{}, base...), evs...)
+	}
 	tests := []struct {
 		name  string
 		given []orchestration.Event
@@ -84,37 +86,57 @@ func TestJobLifecycle(t *testing.T) {
 		then  then
 	}{
 		{name: "a planned job is dispatched", given: given(),
-			when: func(s *orchestration.ScanRun) ([]orchestration.Event, error) { return s.Dispatch("j0001", at(time.Second)) },
+			when: func(s *orchestration.ScanRun) ([]orchestration.Event, error) {
+				return s.Dispatch("j0001", at(time.Second))
+			},
 			then: then{Events: []orchestration.Event{dispatched1}}},
 		{name: "a job is dispatched once", given: given(dispatched1),
-			when: func(s *orchestration.ScanRun) ([]orchestration.Event, error) { return s.Dispatch("j0001", at(time.Second)) },
+			when: func(s *orchestration.ScanRun) ([]orchestration.Event, error) {
+				return s.Dispatch("j0001", at(time.Second))
+			},
 			then: then{RuleCode: orchestration.CodeJobAlreadyQueued}},
 		{name: "an unknown job", given: given(),
-			when: func(s *orchestration.ScanRun) ([]orchestration.Event, error) { return s.Dispatch("j9", at(time.Second)) },
+			when: func(s *orchestration.ScanRun) ([]orchestration.Event, error) {
+				return s.Dispatch("j9", at(time.Second))
+			},
 			then: then{RuleCode: orchestration.CodeJobNotFound}},
 		{name: "the first job to start starts the run", given: given(dispatched1),
-			when: func(s *orchestration.ScanRun) ([]orchestration.Event, error) { return s.StartJob("j0001", 1, "w1", at(time.Minute)) },
+			when: func(s *orchestration.ScanRun) ([]orchestration.Event, error) {
+				return s.StartJob("j0001", 1, "w1", at(time.Minute))
+			},
 			then: then{Events: []orchestration.Event{runStarted, started1}}},
 		{name: "a second job starts without restarting the run", given: given(runStarted, started1),
-			when: func(s *orchestration.ScanRun) ([]orchestration.Event, error) { return s.StartJob("j0002", 1, "w2", at(time.Minute)) },
+			when: func(s *orchestration.ScanRun) ([]orchestration.Event, error) {
+				return s.StartJob("j0002", 1, "w2", at(time.Minute))
+			},
 			then: then{Events: []orchestration.Event{started2}}},
 		{name: "a later delivery after a lost lease is a retry (attempt 2)", given: given(runStarted, started1),
-			when: func(s *orchestration.ScanRun) ([]orchestration.Event, error) { return s.StartJob("j0001", 2, "w2", at(2*time.Minute)) },
+			when: func(s *orchestration.ScanRun) ([]orchestration.Event, error) {
+				return s.StartJob("j0001", 2, "w2", at(2*time.Minute))
+			},
 			then: then{Events: []orchestration.Event{
 				orchestration.ScanJobRetried{ScanID: "r1", JobID: "j0001", Attempt: 2, Reason: "the lease of attempt 1 expired", RetriedAt: at(2 * time.Minute)},
 				orchestration.ScanJobStarted{ScanID: "r1", JobID: "j0001", Attempt: 2, Worker: "w2", StartedAt: at(2 * time.Minute)},
 			}}},
 		{name: "a redelivered attempt already recorded is stale", given: given(runStarted, started1),
-			when: func(s *orchestration.ScanRun) ([]orchestration.Event, error) { return s.StartJob("j0001", 1, "w1", at(time.Minute)) },
+			when: func(s *orchestration.ScanRun) ([]orchestration.Event, error) {
+				return s.StartJob("j0001", 1, "w1", at(time.Minute))
+			},
 			then: then{RuleCode: orchestration.CodeJobAttemptStale}},
 		{name: "no more attempts than the plan allows", given: given(runStarted, started1),
-			when: func(s *orchestration.ScanRun) ([]orchestration.Event, error) { return s.StartJob("j0001", 3, "w1", at(time.Minute)) },
+			when: func(s *orchestration.ScanRun) ([]orchestration.Event, error) {
+				return s.StartJob("j0001", 3, "w1", at(time.Minute))
+			},
 			then: then{RuleCode: orchestration.CodeJobAttemptsExceeded}},
 		{name: "a heartbeat reports progress", given: given(runStarted, started1),
-			when: func(s *orchestration.ScanRun) ([]orchestration.Event, error) { return s.Beat("j0001", 1, 40, at(2*time.Minute)) },
+			when: func(s *orchestration.ScanRun) ([]orchestration.Event, error) {
+				return s.Beat("j0001", 1, 40, at(2*time.Minute))
+			},
 			then: then{Events: []orchestration.Event{orchestration.ScanJobHeartbeat{ScanID: "r1", JobID: "j0001", Attempt: 1, Progress: 40, BeatAt: at(2 * time.Minute)}}}},
 		{name: "the worker of a lost lease cannot report", given: given(runStarted, started1, orchestration.ScanJobStarted{ScanID: "r1", JobID: "j0001", Attempt: 2, StartedAt: at(2 * time.Minute)}),
-			when: func(s *orchestration.ScanRun) ([]orchestration.Event, error) { return s.SucceedJob("j0001", 1, "imp-1", "", at(time.Hour)) },
+			when: func(s *orchestration.ScanRun) ([]orchestration.Event, error) {
+				return s.SucceedJob("j0001", 1, "imp-1", "", at(time.Hour))
+			},
 			then: then{RuleCode: orchestration.CodeJobAttemptStale}},
 		{name: "a job succeeding while another runs does not finish the run", given: given(runStarted, started1, started2),
 			when: func(s *orchestration.ScanRun) ([]orchestration.Event, error) {
@@ -127,27 +149,37 @@ func TestJobLifecycle(t *testing.T) {
 			},
 			then: then{Events: []orchestration.Event{failed2, orchestration.ScanRunFinished{ScanID: "r1", Outcome: orchestration.StatusPartial, Succeeded: 1, Failed: 1, FinishedAt: at(time.Hour)}}}},
 		{name: "completed when every job succeeded", given: given(runStarted, started1, started2, succeeded1),
-			when: func(s *orchestration.ScanRun) ([]orchestration.Event, error) { return s.SucceedJob("j0002", 1, "imp-2", "", at(time.Hour)) },
+			when: func(s *orchestration.ScanRun) ([]orchestration.Event, error) {
+				return s.SucceedJob("j0002", 1, "imp-2", "", at(time.Hour))
+			},
 			then: then{Events: []orchestration.Event{
 				orchestration.ScanJobSucceeded{ScanID: "r1", JobID: "j0002", Attempt: 1, ImportID: "imp-2", SucceededAt: at(time.Hour)},
 				orchestration.ScanRunFinished{ScanID: "r1", Outcome: orchestration.StatusCompleted, Succeeded: 2, FinishedAt: at(time.Hour)}}}},
 		{name: "failed when none succeeded; a timeout is a failure", given: given(runStarted, started1, started2, failed2),
-			when: func(s *orchestration.ScanRun) ([]orchestration.Event, error) { return s.TimeOutJob("j0001", 0, "tool ran over 5m", at(time.Hour)) },
+			when: func(s *orchestration.ScanRun) ([]orchestration.Event, error) {
+				return s.TimeOutJob("j0001", 0, "tool ran over 5m", at(time.Hour))
+			},
 			then: then{Events: []orchestration.Event{
 				orchestration.ScanJobTimedOut{ScanID: "r1", JobID: "j0001", Attempt: 1, Reason: "tool ran over 5m", TimedOutAt: at(time.Hour)},
 				orchestration.ScanRunFinished{ScanID: "r1", Outcome: orchestration.StatusFailed, Failed: 2, FinishedAt: at(time.Hour)}}}},
 		{name: "an ended job does not change", given: given(runStarted, started1, succeeded1),
-			when: func(s *orchestration.ScanRun) ([]orchestration.Event, error) { return s.FailJob("j0001", 0, "late", at(time.Hour)) },
+			when: func(s *orchestration.ScanRun) ([]orchestration.Event, error) {
+				return s.FailJob("j0001", 0, "late", at(time.Hour))
+			},
 			then: then{RuleCode: orchestration.CodeJobEnded}},
 		{name: "cancel ends what has not ended", given: given(runStarted, started1, succeeded1, started2),
-			when: func(s *orchestration.ScanRun) ([]orchestration.Event, error) { return s.Cancel("operator", at(time.Hour)) },
+			when: func(s *orchestration.ScanRun) ([]orchestration.Event, error) {
+				return s.Cancel("operator", at(time.Hour))
+			},
 			then: then{Events: []orchestration.Event{
 				orchestration.ScanRunCancelled{ScanID: "r1", Reason: "operator", CancelledAt: at(time.Hour)},
 				orchestration.ScanJobCancelled{ScanID: "r1", JobID: "j0002", CancelledAt: at(time.Hour)},
 				orchestration.ScanRunFinished{ScanID: "r1", Outcome: orchestration.StatusCancelled, Succeeded: 1, Cancelled: 1, FinishedAt: at(time.Hour)}}}},
 		{name: "a cancelled run's queued job does not start", given: given(orchestration.ScanRunCancelled{ScanID: "r1", CancelledAt: at(time.Second)},
 			orchestration.ScanJobCancelled{ScanID: "r1", JobID: "j0001", CancelledAt: at(time.Second)}),
-			when: func(s *orchestration.ScanRun) ([]orchestration.Event, error) { return s.StartJob("j0001", 1, "w1", at(time.Minute)) },
+			when: func(s *orchestration.ScanRun) ([]orchestration.Event, error) {
+				return s.StartJob("j0001", 1, "w1", at(time.Minute))
+			},
 			then: then{RuleCode: orchestration.CodeJobEnded}},
 		{name: "a finished run is not cancelled", given: given(orchestration.ScanRunFinished{ScanID: "r1", Outcome: orchestration.StatusCompleted, FinishedAt: at(time.Hour)}),
 			when: func(s *orchestration.ScanRun) ([]orchestration.Event, error) { return s.Cancel("", at(2*time.Hour)) },

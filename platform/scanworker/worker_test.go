@@ -60,10 +60,14 @@ func (r *runs) state(scanID string) (orch.ScanRunState, []orch.JobState) {
 }
 
 func (r *runs) StartJob(_ context.Context, ref scanworker.Ref, attempt int, worker string) error {
-	return r.decide(ref.ScanID, func(s *orch.ScanRun, now time.Time) ([]orch.Event, error) { return s.StartJob(ref.JobID, attempt, worker, now) })
+	return r.decide(ref.ScanID, func(s *orch.ScanRun, now time.Time) ([]orch.Event, error) {
+		return s.StartJob(ref.JobID, attempt, worker, now)
+	})
 }
 func (r *runs) BeatJob(_ context.Context, ref scanworker.Ref, attempt, progress int) error {
-	return r.decide(ref.ScanID, func(s *orch.ScanRun, now time.Time) ([]orch.Event, error) { return s.Beat(ref.JobID, attempt, progress, now) })
+	return r.decide(ref.ScanID, func(s *orch.ScanRun, now time.Time) ([]orch.Event, error) {
+		return s.Beat(ref.JobID, attempt, progress, now)
+	})
 }
 func (r *runs) SucceedJob(_ context.Context, ref scanworker.Ref, attempt int, importID, scanID string) error {
 	return r.decide(ref.ScanID, func(s *orch.ScanRun, now time.Time) ([]orch.Event, error) {
