@@ -26,6 +26,7 @@ import (
 	"github.com/cspm-es/cspm-es/platform/readmodel"
 	"github.com/cspm-es/cspm-es/platform/scanworker"
 	orchproj "github.com/cspm-es/cspm-es/projections/orchestration"
+	orchquery "github.com/cspm-es/cspm-es/queries/orchestration"
 )
 
 // Scan jobs in `cspm serve` (docs/scan-engine.md). With the projector
@@ -324,4 +325,10 @@ func (im inProcessImporter) Import(ctx context.Context, ref scanworker.Ref, key,
 		return scanworker.Imported{}, err
 	}
 	return scanworker.Imported{ImportID: res.ImportID, ScanID: res.ScanID}, nil
+}
+
+// scanRunService is api.ScanRunService: the scan-run commands and queries.
+type scanRunService struct {
+	*orchcmd.Handlers
+	*orchquery.Service
 }

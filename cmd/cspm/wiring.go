@@ -286,6 +286,8 @@ func newAPIServer(p apiParams) *api.Server {
 		// Vulnerabilities (images, occurrences, the catalog).
 		Vulnerabilities: p.VulnQueries,
 		SLA:             sla,
+		// Scan runs planned with jobs (scanjobs.go).
+		ScanRuns: scanRunService{p.ScanCommands, p.ScanQueries},
 	})
 }
 
