@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	cacmd "github.com/cspm-es/cspm-es/commands/cloudassets"
+	orchcmd "github.com/cspm-es/cspm-es/commands/orchestration"
 	cloudassetsproj "github.com/cspm-es/cspm-es/projections/cloudassets"
 	caquery "github.com/cspm-es/cspm-es/queries/cloudassets"
 	"log/slog"
@@ -77,6 +78,8 @@ func fullDeps(t *testing.T) api.Deps {
 		SLA: fakeSLA{},
 		// Native security scans (securityscans_fakes_test.go).
 		SecurityScans: fakeSecurityScans{},
+		// Scan runs of jobs (scanruns_fakes_test.go).
+		ScanRuns: fakeScanRuns{},
 	}
 	requireAllSet(t, deps)
 	return deps
@@ -124,7 +127,7 @@ func newContractEnv(t *testing.T, mutate ...func(*api.ServerConfig, *api.Deps)) 
 
 	reg := dbregistry.MustNew("")
 	proj := newSyncProjector(t, store, reg, dir,
-		orchestrationproj.NewScanRuns(), orchestrationproj.NewScanSummaries(),
+		orchestrationproj.NewScanRuns(), orchestrationproj.NewScanSummaries(), orchestrationproj.NewScanJobs(),
 		cloudsecurityproj.NewFindings(), platformproj.NewDashboard(), platformproj.NewAPIKeys(), platformproj.NewAuditLog(),
 		cloudassetsproj.NewAssets(),
 		cloudsecurityproj.NewCompliance(),
@@ -185,6 +188,7 @@ func newContractEnv(t *testing.T, mutate ...func(*api.ServerConfig, *api.Deps)) 
 	deps.SecurityScans = ssquery.New(proj.stores[dbregistry.SECURITY_SCANS], time.Now)
 	accountQueries := queryService.CloudSecurityQueries.(*csquery.Service)
 	deps.Accounts = contractAccounts{cscmd.New(kit).WithKnownAccounts(accountQueries), accountQueries}
+	deps.ScanRuns = contractScanRuns{orchcmd.New(kit), queryService.OrchestrationQueries.(*orchquery.Service)}
 	requireAllSet(t, deps)
 	for _, m := range mutate {
 		m(&cfg, &deps)

@@ -78,6 +78,10 @@ func serveOptionsTo(cfg config.Config, logTo, stdout io.Writer) fx.Option {
 	}
 	if cfg.HasRole(config.RoleProjector) {
 		opts = append(opts, projectorModule)
+		opts = append(opts, scanJobsModule) // scanjobs.go: the scan-job process manager
+		if cfg.WorkerTools != "" {
+			opts = append(opts, workerModule) // an in-process worker
+		}
 	}
 	if cfg.HasRole(config.RoleAPI) {
 		opts = append(opts, readSideModule, auditModule, apiModule, mutingModule, accountsModule)
@@ -290,6 +294,8 @@ func newAPIServer(p apiParams) *api.Server {
 		Vulnerabilities: p.VulnQueries,
 		SLA:             sla,
 		SecurityScans:   securityScans,
+		// Scan runs planned with jobs (scanjobs.go).
+		ScanRuns: scanRunService{p.ScanCommands, p.ScanQueries},
 	})
 }
 

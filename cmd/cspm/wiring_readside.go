@@ -47,6 +47,8 @@ func moduleProjections() []projections.Projection {
 	return []projections.Projection{
 		orchestration.NewScanRuns(),
 		orchestration.NewScanSummaries(),
+		orchestration.NewScanJobs(),       // scan jobs (docs/scan-engine.md)
+		orchestration.NewJobReactor(0, 0), // the scan-job process manager's state
 		cloudsecurity.NewFindings(),
 		cloudassetsproj.NewAssets(),   // asset inventory (docs/assets.md)
 		cloudsecurity.NewCompliance(), // compliance (docs/compliance.md)

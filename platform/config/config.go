@@ -100,6 +100,14 @@ type Config struct {
 	// AuditCheckpointInterval is how often serve signs a checkpoint of
 	// the event store when its head moved.
 	AuditCheckpointInterval time.Duration
+
+	// Scan jobs (docs/scan-engine.md). JobLease is a worker's lease on a
+	// job (the work queue's AckWait), extended by its heartbeats.
+	// WorkerTools, when set, is the YAML file of the tools an in-process
+	// worker runs (serve then runs one, with WorkerSlots jobs at once).
+	JobLease    time.Duration
+	WorkerTools string
+	WorkerSlots int
 }
 
 // Default is the configuration with nothing set: everything embedded under ./data.
@@ -125,6 +133,9 @@ func Default() Config {
 		Roles:               slices.Clone(AllRoles),
 
 		AuditCheckpointInterval: 10 * time.Second,
+
+		JobLease:    30 * time.Second,
+		WorkerSlots: 2,
 	}
 }
 
@@ -262,6 +273,12 @@ func (c Config) validate(groups Group) error {
 		}
 		if c.AuditCheckpointInterval <= 0 {
 			add("audit-checkpoint-interval", "must be positive")
+		}
+		if c.JobLease < time.Second {
+			add("job-lease", "must be at least 1s")
+		}
+		if c.WorkerSlots < 1 || c.WorkerSlots > 64 {
+			add("worker-slots", "must be between 1 and 64")
 		}
 		if c.RateLimit < 0 {
 			add("rate-limit", "must be 0 (no limit) or positive")
