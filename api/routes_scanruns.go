@@ -8,8 +8,8 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/cspm-es/cspm-es/commands"
-	"github.com/cspm-es/cspm-es/domain/access"
 	orchcmd "github.com/cspm-es/cspm-es/commands/orchestration"
+	"github.com/cspm-es/cspm-es/domain/access"
 	"github.com/cspm-es/cspm-es/queries"
 	orchquery "github.com/cspm-es/cspm-es/queries/orchestration"
 )

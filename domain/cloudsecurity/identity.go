@@ -28,11 +28,17 @@ const (
 	// check (the report's cloud region), which is also the region of its
 	// scope.
 	IdentityProwlerV1 IdentityRule = "prowler/v1"
+	// IdentityProbeV1: the worker's built-in checks (cspm-probe-json):
+	// provider (web, tls), account (the normalized target: a URL, or
+	// host:port), check, and resource (the target; "cookie:<name>" for
+	// the cookie checks). Region is "".
+	IdentityProbeV1 IdentityRule = "cspm-probe/v1"
 )
 
 // identityRules maps a tool to its current rule.
 var identityRules = map[string]IdentityRule{
-	"prowler": IdentityProwlerV1,
+	"prowler":    IdentityProwlerV1,
+	"cspm-probe": IdentityProbeV1,
 }
 
 // RuleFor returns the current identity rule of tool; ok is false when the
@@ -62,7 +68,7 @@ type Identity struct {
 // IdentityOf applies rule to an observation.
 func IdentityOf(rule IdentityRule, o Observation) (Identity, error) {
 	switch rule {
-	case IdentityProwlerV1:
+	case IdentityProwlerV1, IdentityProbeV1, IdentityNucleiV1, IdentityZAPV1, IdentityTestsslV1, IdentitySSLyzeV1:
 		resource := o.ResourceUID
 		if resource == "" {
 			resource = o.ResourceName

@@ -12,6 +12,7 @@ import (
 	"github.com/cspm-es/cspm-es/domain/cloudsecurity"
 	"github.com/cspm-es/cspm-es/domain/threatintel"
 	"github.com/cspm-es/cspm-es/platform/parsers/kev"
+	"github.com/cspm-es/cspm-es/platform/parsers/probe"
 	"github.com/cspm-es/cspm-es/platform/parsers/prowler"
 	"github.com/cspm-es/cspm-es/platform/parsers/steampipe"
 	"github.com/cspm-es/cspm-es/platform/parsers/trivy"
@@ -27,6 +28,13 @@ type Info struct {
 	Format      string
 	Tool        string
 	ToolVersion string
+	// Native scanners (registry_scanners.go): the scan problems the report
+	// recorded, and whether its results carry no time (a flat testssl.sh
+	// report: the import dates them).
+	Problems      []cloudsecurity.ScanProblem
+	ProblemsCount int
+	Undated       bool
+	Certificates  []cloudsecurity.CertificateSeen
 }
 
 // ErrUnknownFormat: no parser reads that format name or content type.
@@ -36,11 +44,13 @@ var ErrUnknownFormat = errors.New("unknown report format")
 func (Registry) Formats() []string {
 	var out []string
 	for _, f := range prowler.Formats {
-		out = append(out, KEVFormats...)
 		out = append(out, string(f))
 	}
+	out = append(out, KEVFormats...)
 	out = append(out, steampipe.Format)
 	out = append(out, string(trivy.FormatJSON), string(trivy.FormatLegacy))
+	out = append(out, probe.Format)
+	out = append(out, ScannerFormats...)
 	return out
 }
 
@@ -59,6 +69,12 @@ func (Registry) Format(name string) (string, error) {
 	if f := strings.ToLower(strings.TrimSpace(name)); slices.Contains(KEVFormats, f) {
 		return f, nil
 	}
+	if probeFormat(name) {
+		return probe.Format, nil
+	}
+	if f, ok := scannerFormat(name); ok {
+		return f, nil
+	}
 	return "", fmt.Errorf("%w %q (known: %s)", ErrUnknownFormat, name, strings.Join(Registry{}.Formats(), ", "))
 }
 
@@ -74,8 +90,14 @@ func (Registry) FormatForContentType(contentType string) (string, error) {
 
 // Detect names the format of a report from its first bytes.
 func (Registry) Detect(head []byte) (string, error) {
+	if f, ok := detectScanner(head); ok {
+		return f, nil
+	}
 	if f, ok := trivy.Detect(head); ok {
 		return string(f), nil
+	}
+	if probe.Detect(head) {
+		return probe.Format, nil
 	}
 	f, err := prowler.Detect(head)
 	if err != nil {
@@ -94,6 +116,12 @@ func (Registry) Parse(ctx context.Context, r io.Reader, format string, emit func
 	}
 	if _, ok := trivyFormat(format); ok {
 		return Info{}, fmt.Errorf("%w: a %s report is a vulnerability scan: read it with ParseScan", ErrUnknownFormat, format)
+	}
+	if probeFormat(format) {
+		return parseProbe(ctx, r, emit)
+	}
+	if slices.Contains(ScannerFormats, format) {
+		return parseScanner(ctx, r, format, emit)
 	}
 	f, err := prowler.ParseFormat(format)
 	if err != nil {
