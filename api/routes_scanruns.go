@@ -14,7 +14,7 @@ import (
 	orchquery "github.com/cspm-es/cspm-es/queries/orchestration"
 )
 
-// Scan runs planned with jobs (docs/scan-engine.md): requested (POST
+// Scan runs planned with jobs (docs/scan-jobs.md): requested (POST
 // /api/v1/scan-runs: targets × tools × regions), cancelled, and read with
 // their jobs and progress from scan_runs, scan_jobs and sub_jobs.
 

@@ -24,7 +24,7 @@ var domainEvents = []struct {
 	{sample: orchestration.ScanStarted{}, version: 1},
 	{sample: orchestration.ScanCompleted{}, version: 1},
 	{sample: orchestration.ScanFailed{}, version: 1},
-	// Scan jobs (docs/scan-engine.md): on the ScanRun stream of a run planned with jobs.
+	// Scan jobs (docs/scan-jobs.md): on the ScanRun stream of a run planned with jobs.
 	{sample: orchestration.ScanJobsPlanned{}, version: 1},
 	{sample: orchestration.ScanJobSplit{}, version: 1},
 	{sample: orchestration.ScanJobDispatched{}, version: 1},

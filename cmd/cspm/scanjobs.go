@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
+	"slices"
 	"time"
 
 	"go.uber.org/fx"
@@ -23,13 +25,15 @@ import (
 	"github.com/cspm-es/cspm-es/platform/config"
 	"github.com/cspm-es/cspm-es/platform/dbregistry"
 	"github.com/cspm-es/cspm-es/platform/jobqueue"
+	"github.com/cspm-es/cspm-es/platform/parsers/probe"
+	"github.com/cspm-es/cspm-es/platform/probes"
 	"github.com/cspm-es/cspm-es/platform/readmodel"
 	"github.com/cspm-es/cspm-es/platform/scanworker"
 	orchproj "github.com/cspm-es/cspm-es/projections/orchestration"
 	orchquery "github.com/cspm-es/cspm-es/queries/orchestration"
 )
 
-// Scan jobs in `cspm serve` (docs/scan-engine.md). With the projector
+// Scan jobs in `cspm serve` (docs/scan-jobs.md). With the projector
 // role, the process manager reads what its projection
 // (orchestration.scan_job_reactor) says is to do — dispatch planned jobs
 // onto the CSPM_JOBS work queue, time out jobs nobody answers for, drop a
@@ -190,7 +194,7 @@ type toolsFile struct {
 	} `yaml:"tools"`
 }
 
-// loadTools reads a tools file (docs/scan-engine.md).
+// loadTools reads a tools file (docs/scan-jobs.md).
 func loadTools(path string) (map[string]scanworker.Tool, error) {
 	raw, err := os.ReadFile(path)
 	if err != nil {
@@ -218,23 +222,45 @@ func loadTools(path string) (map[string]scanworker.Tool, error) {
 	return out, nil
 }
 
-// Builtins are the tools built into the worker ("builtin:<name>"); the
-// native checks register here.
-var Builtins = map[string]scanworker.BuiltinTool{}
+// workerTools are the tools a worker runs: the built-in checks of
+// platform/probes ("headers", "tls": a tool of that name whose command is
+// "builtin:<name>" and whose report is cspm-probe-json), then the external
+// tools of the tools file (path; none when empty), which may replace a
+// built-in's entry (its timeout, or another program under its name).
+func workerTools(path string, opts probes.Options) (map[string]scanworker.Tool, map[string]scanworker.BuiltinTool, error) {
+	tools := map[string]scanworker.Tool{}
+	builtins := map[string]scanworker.BuiltinTool{}
+	for name, run := range probes.Builtins(opts) {
+		builtins[name] = run
+		tools[name] = scanworker.Tool{Command: []string{"builtin:" + name}, Format: probe.Format}
+	}
+	if path == "" {
+		return tools, builtins, nil
+	}
+	external, err := loadTools(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	maps.Copy(tools, external)
+	return tools, builtins, nil
+}
 
-// registerWorker runs an in-process worker: its job reports are the
-// orchestration commands, its imports the import command, as the job's team.
+// registerWorker runs a worker in this process (the worker role, or
+// --worker-tools beside the projector): its job reports are the
+// orchestration commands, its imports the import command POST
+// /api/v1/imports runs, as the job's team.
 func registerWorker(lc fx.Lifecycle, cfg config.Config, b *Bus, h *orchcmd.Handlers, cs *cscmd.Handlers, reg *prometheus.Registry, log *slog.Logger) error {
-	tools, err := loadTools(cfg.WorkerTools)
+	tools, builtins, err := workerTools(cfg.WorkerTools, probes.Options{})
 	if err != nil {
 		return err
 	}
+	log.Info("worker tools", "tools", slices.Sorted(maps.Keys(tools)), "slots", cfg.WorkerSlots)
 	m, err := scanworker.NewMetrics(reg)
 	if err != nil {
 		return err
 	}
 	q := jobQueueConfig(cfg)
-	w := scanworker.New(scanworker.Config{Tools: tools, Builtins: Builtins, Heartbeat: max(cfg.JobLease/3, 100*time.Millisecond),
+	w := scanworker.New(scanworker.Config{Tools: tools, Builtins: builtins, Heartbeat: max(cfg.JobLease/3, 100*time.Millisecond),
 		Logger: log, Metrics: m}, inProcessReporter{h}, inProcessImporter{cs})
 	runBackground(lc, func(ctx context.Context) {
 		for ctx.Err() == nil {

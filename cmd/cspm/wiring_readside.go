@@ -47,7 +47,7 @@ func moduleProjections() []projections.Projection {
 	return []projections.Projection{
 		orchestration.NewScanRuns(),
 		orchestration.NewScanSummaries(),
-		orchestration.NewScanJobs(),       // scan jobs (docs/scan-engine.md)
+		orchestration.NewScanJobs(),       // scan jobs (docs/scan-jobs.md)
 		orchestration.NewJobReactor(0, 0), // the scan-job process manager's state
 		cloudsecurity.NewFindings(),
 		cloudassetsproj.NewAssets(),   // asset inventory (docs/assets.md)

@@ -1,7 +1,7 @@
 // Package jobqueue is the scan-job work queue: a JetStream stream with
 // WorkQueue retention (CSPM_JOBS), distinct from the domain-event stream,
 // that jobs are published to as commands and that workers consume through
-// a Watermill router (docs/scan-engine.md).
+// a Watermill router (docs/scan-jobs.md).
 //
 // A worker's lease on a job is the message's ack deadline (the durable
 // consumer's AckWait), extended by heartbeats (JetStream in-progress acks).
@@ -123,7 +123,7 @@ func EnsureStreams(ctx context.Context, js jetstream.JetStream, cfg Config) erro
 		Retention:   jetstream.WorkQueuePolicy,
 		Storage:     storage,
 		Duplicates:  10 * time.Minute,
-		Description: "cspm scan jobs (work queue; docs/scan-engine.md)",
+		Description: "cspm scan jobs (work queue; docs/scan-jobs.md)",
 	}); err != nil {
 		return fmt.Errorf("jobqueue: stream %s: %w", cfg.Stream, err)
 	}

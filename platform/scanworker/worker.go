@@ -2,7 +2,7 @@
 // (platform/jobqueue), records its start, runs the tool configured for it
 // (an external command from a template, or a tool built into the worker)
 // under a timeout, streams the report the tool wrote into the import
-// pipeline, and records how the job ended (docs/scan-engine.md).
+// pipeline, and records how the job ended (docs/scan-jobs.md).
 //
 // The worker knows the rest of the system through two ports, Reporter (the
 // job's lifecycle commands) and Importer (POST /api/v1/imports): in-process

@@ -12,7 +12,7 @@ import (
 	"github.com/cspm-es/cspm-es/projections/fold"
 )
 
-// The scan-job process manager's state (docs/scan-engine.md).
+// The scan-job process manager's state (docs/scan-jobs.md).
 const (
 	JobReactorName         = "orchestration.scan_job_reactor"
 	JobActionsCollection   = "scan_job_actions"
