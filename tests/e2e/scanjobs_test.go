@@ -378,6 +378,11 @@ func TestScanJobs_WorkerKilledMidJob(t *testing.T) {
 		ids[r.ImportID] = true
 	}
 	assert.True(t, ids[j.ImportID] && ids[other.Jobs[0].ImportID], "each job's import, once")
+
+	// Three processes appended to the store, one of them killed: its
+	// hash chains hold.
+	r := runCLI(t, e.bin, e.env, "events", "verify")
+	assert.Equal(t, 0, r.code, "%s%s", r.stdout, r.stderr)
 }
 
 // TestScanJobs_HangingAndBrokenTools: in one run, a tool that hangs is
