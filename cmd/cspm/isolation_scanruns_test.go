@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"testing"
 	"time"
+
+	orchquery "github.com/cspm-es/cspm-es/queries/orchestration"
 )
 
 // isolationScanRuns gives team A two scan runs of jobs, one cancelled, and
@@ -19,6 +21,18 @@ func isolationScanRuns(t *testing.T, a *testApp, asA []string) []string {
 	eventually(t, 30*time.Second, "the scan runs are projected", func() bool {
 		got := a.call(t, http.MethodGet, "/api/v1/scan-runs/"+ids[1]+"?min_position="+itoa(ans.env.Meta.Position), nil, asA...)
 		return got.status == http.StatusOK && !stale(got)
+	})
+	// The scan engine dispatches the open run's job in the background (no
+	// worker has its tool, so it then stays dispatched): wait for it, so
+	// that team A's views do not move after the test has read them.
+	eventually(t, 30*time.Second, "the open run's job is dispatched", func() bool {
+		var run orchquery.ScanRunDetail
+		got := a.call(t, http.MethodGet, "/api/v1/scan-runs/"+ids[0], nil, asA...)
+		if got.status != http.StatusOK {
+			return false
+		}
+		got.data(t, &run)
+		return len(run.Jobs) == 1 && run.Jobs[0].Status == "dispatched"
 	})
 	return ids
 }
