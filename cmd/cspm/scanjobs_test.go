@@ -69,7 +69,7 @@ func TestScanRun_InProcessWorker(t *testing.T) {
 	assert.Equal(t, "partial", run.Status)
 
 	var imports []struct {
-		ImportID string `json:"import_id"`
+		ImportID string `json:"id"`
 		Status   string `json:"status"`
 	}
 	must(t, a.get(t, "/api/v1/imports"), http.StatusOK).data(t, &imports)
