@@ -5,6 +5,7 @@ import (
 	"errors"
 	biacmd "github.com/cspm-es/cspm-es/commands/bia"
 	cacmd "github.com/cspm-es/cspm-es/commands/cloudassets"
+	orchcmd "github.com/cspm-es/cspm-es/commands/orchestration"
 	biaproj "github.com/cspm-es/cspm-es/projections/bia"
 	cloudassetsproj "github.com/cspm-es/cspm-es/projections/cloudassets"
 	biaquery "github.com/cspm-es/cspm-es/queries/bia"
@@ -89,6 +90,8 @@ func fullDeps(t *testing.T) api.Deps {
 		BIA: fakeBIA{},
 		// Risk management (risk_fakes_test.go).
 		Risk: fakeRisk{},
+		// Scan runs of jobs (scanruns_fakes_test.go).
+		ScanRuns: fakeScanRuns{},
 	}
 	requireAllSet(t, deps)
 	return deps
@@ -136,7 +139,7 @@ func newContractEnv(t *testing.T, mutate ...func(*api.ServerConfig, *api.Deps)) 
 
 	reg := dbregistry.MustNew("")
 	proj := newSyncProjector(t, store, reg, dir,
-		orchestrationproj.NewScanRuns(), orchestrationproj.NewScanSummaries(),
+		orchestrationproj.NewScanRuns(), orchestrationproj.NewScanSummaries(), orchestrationproj.NewScanJobs(),
 		cloudsecurityproj.NewFindings(), platformproj.NewDashboard(), platformproj.NewAPIKeys(), platformproj.NewAuditLog(),
 		cloudassetsproj.NewAssets(),
 		cloudsecurityproj.NewCompliance(),
@@ -206,6 +209,7 @@ func newContractEnv(t *testing.T, mutate ...func(*api.ServerConfig, *api.Deps)) 
 	// Assessments: a fake (their handlers, projections and queries have
 	// their own tests; cmd/cspm runs them for real).
 	deps.Assessments = fakeAssessments{}
+	deps.ScanRuns = contractScanRuns{orchcmd.New(kit), queryService.OrchestrationQueries.(*orchquery.Service)}
 	requireAllSet(t, deps)
 	for _, m := range mutate {
 		m(&cfg, &deps)

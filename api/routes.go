@@ -167,6 +167,11 @@ func (s *Server) routeTable() []Route {
 		add(http.MethodGet, v1+"/indicators/:id/matches", viewer, TeamResource, "indicatorMatches", s.indicatorMatches)
 	}
 
+	// Scan runs planned with jobs (orchestration; routes_scanruns.go).
+	if s.deps.ScanRuns != nil {
+		s.scanRunRoutes(add)
+	}
+
 	// SLA clocks (vulnerabilities; routes_sla.go).
 	if s.deps.SLA != nil {
 		s.slaRoutes(add)

@@ -125,6 +125,10 @@ type Deps struct {
 	// Vulnerabilities serves /api/v1/images and /api/v1/vulnerabilities;
 	// nil leaves those routes out. Progress is then required.
 	Vulnerabilities VulnerabilityQueries
+	// ScanRuns serves /api/v1/scan-runs (scan runs planned with jobs;
+	// routes_scanruns.go); nil leaves those routes out. Progress is then
+	// required.
+	ScanRuns ScanRunService
 	// SLA serves /api/v1/sla/... (policy, breaches, summary; routes_sla.go);
 	// nil leaves those routes out. Progress is then required.
 	SLA SLAService
@@ -191,6 +195,9 @@ func NewServer(cfg ServerConfig, deps Deps) *Server {
 	}
 	if deps.Keys != nil && deps.Progress == nil {
 		panic("api.NewServer: Deps.Keys without Deps.Progress")
+	}
+	if deps.ScanRuns != nil && deps.Progress == nil {
+		panic("api.NewServer: Deps.ScanRuns without Deps.Progress")
 	}
 	if deps.Accounts != nil && deps.Progress == nil {
 		panic("api.NewServer: Deps.Accounts without Deps.Progress")

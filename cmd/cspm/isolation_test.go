@@ -173,6 +173,11 @@ func TestTeamIsolation_EveryRoute(t *testing.T) {
 	for _, id := range accountsA[:2] {
 		streamsA = append(streamsA, "account-"+id)
 	}
+	// Scan runs of jobs (isolation_scanruns_test.go).
+	runsA := isolationScanRuns(t, a, asA)
+	for _, id := range runsA {
+		streamsA = append(streamsA, "scan-"+id)
+	}
 	// path prefix → team A's ids in it, and an id no one uses.
 	resourceOf := map[string]struct {
 		ids  []string
@@ -189,6 +194,7 @@ func TestTeamIsolation_EveryRoute(t *testing.T) {
 		"/api/v1/accounts/":      {accountsA, "acc-00000000000000000000000000000000"},
 		"/api/v1/images/":        {imageKeysA, "sha256:0000000000000000000000000000000000000000000000000000000000000000"},
 		"/api/v1/indicators/":    {indicatorsA, "0196f0c1-7a2b-7c3d-8e4f-000000000001"},
+		"/api/v1/scan-runs/":     {runsA, "iso-free-run"},
 		"/api/v1/targets/":       {targetsA, "tgt-00000000000000000000000000000000"},
 		"/api/v1/assessments/":   {assessmentsA, "0196f0c1-7a2b-7c3d-8e4f-000000000002"},
 		"/api/v1/bias/":          {biasA, "0196f0c1-7a2b-7c3d-8e4f-000000000002"},
@@ -212,7 +218,7 @@ func TestTeamIsolation_EveryRoute(t *testing.T) {
 	}
 	secrets := slices.Concat(scansA, findingsA, keysA, importedIDs, assetsA, []string{generatedFindingA, "iso-resource-a", "iso_check", importA.ImportID}, importedA, rulesA, ruleNamesA, accountsA, []string{"iso-account-registered", "iso-account-retired"},
 		imageKeysA, []string{trivyA.ImportID, occurrencesA[0].ID, occurrencesA[1].ID}, indicatorsA, indicatorValuesA, targetsA, []string{scannerImportA},
-		assessmentsA, []string{"iso-a-assessment-open", "iso-a-assessment-closed", "iso-a-assignee"}, biaSecretsA, riskSecretsA)
+		assessmentsA, []string{"iso-a-assessment-open", "iso-a-assessment-closed", "iso-a-assignee"}, biaSecretsA, riskSecretsA, runsA)
 
 	// Team B's own running scan, to raise findings in.
 	const scanB = "iso-b-running"
@@ -251,6 +257,7 @@ func TestTeamIsolation_EveryRoute(t *testing.T) {
 		validBody[op] = body
 	}
 	maps.Copy(validBody, riskValidBodies())
+	maps.Copy(validBody, isolationScanRunBodies())
 	// chosenID declares, for every command route of a team, whether it
 	// creates a stream under an id the caller chooses: then team A's ids
 	// of that kind, and where and how team B creates with one of them (in
@@ -295,6 +302,9 @@ func TestTeamIsolation_EveryRoute(t *testing.T) {
 		"rescheduleAssessment": nil,
 		"closeAssessment":      nil,
 		"answerRequirement":    nil,
+		// A scan run's id is a scan id the caller may choose: team A's scans and runs.
+		"requestScanRun": {ids: slices.Concat(scansA, runsA), path: "/api/v1/scan-runs", request: isolationScanRunRequest},
+		"cancelScanRun":  nil,
 	}
 	for _, op := range biaChosenIDs { // isolation_bia_test.go
 		chosenID[op] = nil

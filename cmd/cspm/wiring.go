@@ -67,7 +67,7 @@ func serveOptionsTo(cfg config.Config, logTo, stdout io.Writer) fx.Option {
 		eventStoreModule,
 		commandsModule,
 	}
-	if cfg.HasRole(config.RoleRelay) || cfg.HasRole(config.RoleProjector) {
+	if cfg.HasRole(config.RoleRelay) || cfg.HasRole(config.RoleProjector) || cfg.RunsWorker() {
 		opts = append(opts, busModule)
 	}
 	if cfg.HasRole(config.RoleAPI) || cfg.HasRole(config.RoleProjector) {
@@ -78,6 +78,10 @@ func serveOptionsTo(cfg config.Config, logTo, stdout io.Writer) fx.Option {
 	}
 	if cfg.HasRole(config.RoleProjector) {
 		opts = append(opts, projectorModule)
+		opts = append(opts, scanJobsModule) // scanjobs.go: the scan-job process manager
+	}
+	if cfg.RunsWorker() {
+		opts = append(opts, workerModule) // scanjobs.go: a worker (the worker role, or --worker-tools beside the projector)
 	}
 	if cfg.HasRole(config.RoleAPI) {
 		opts = append(opts, readSideModule, auditModule, apiModule, mutingModule, accountsModule)
@@ -313,6 +317,8 @@ func newAPIServer(p apiParams) *api.Server {
 		Assessments:     assessments,
 		BIA:             biaRoutes,
 		Risk:            riskRoutes,
+		// Scan runs planned with jobs (scanjobs.go).
+		ScanRuns: scanRunService{p.ScanCommands, p.ScanQueries},
 	})
 }
 

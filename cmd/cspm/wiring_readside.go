@@ -49,6 +49,8 @@ func moduleProjections() []projections.Projection {
 	return append([]projections.Projection{
 		orchestration.NewScanRuns(),
 		orchestration.NewScanSummaries(),
+		orchestration.NewScanJobs(),       // scan jobs (docs/scan-jobs.md)
+		orchestration.NewJobReactor(0, 0), // the scan-job process manager's state
 		cloudsecurity.NewFindings(),
 		cloudassetsproj.NewAssets(),   // asset inventory (docs/assets.md)
 		cloudsecurity.NewCompliance(), // compliance (docs/compliance.md)

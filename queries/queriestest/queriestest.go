@@ -40,6 +40,8 @@ func AllProjections() []projections.Projection {
 	return []projections.Projection{
 		orchestrationproj.NewScanRuns(),
 		orchestrationproj.NewScanSummaries(),
+		orchestrationproj.NewScanJobs(),
+		orchestrationproj.NewJobReactor(0, 0),
 		cloudsecurityproj.NewFindings(),
 		cloudassetsproj.NewAssets(),
 		cloudsecurityproj.NewCompliance(),
