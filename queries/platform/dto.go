@@ -18,7 +18,10 @@ type Dashboard struct {
 	// Vulnerabilities: open KEV occurrences, SLA breaches and due soon,
 	// the most vulnerable images (dashboard_vulnerabilities.go, decision 57).
 	Vulnerabilities DashboardVulnerabilities `json:"vulnerabilities"`
-	UpdatedPosition int64                    `json:"updated_position"`
+	// ScanEngine: running and failed scan jobs, TLS certificates expired
+	// and expiring within 30 days (dashboard_scan_engine.go, decision 79).
+	ScanEngine      DashboardScanEngine `json:"scan_engine"`
+	UpdatedPosition int64               `json:"updated_position"`
 }
 
 // ScanTotals counts a team's scans.
