@@ -43,8 +43,11 @@ import (
 //     in whole seconds), one row in dashboard_certificates listing the
 //     tools whose latest word holds it, so one certificate seen by three
 //     tools counts once; a row no tool holds any more is deleted. The rows
-//     are indexed by (team, not_after): the query counts and lists them
-//     against its clock.
+//     are indexed by (team, not_after) for the query's lists; the team's
+//     document counts them per UTC day of not_after (cert_days), so the
+//     query counts expired and expiring against its clock by walking the
+//     day cells, reading only the rows of the two days the clock and the
+//     30-day horizon fall in.
 const (
 	DashboardScanEngineName = "platform.dashboard_scan_engine"
 
@@ -412,6 +415,7 @@ func holdCert(ctx context.Context, tx projections.Tx, team, tool, target, key st
 	if len(seen) == 0 {
 		if found {
 			tx.Delete(DashboardCertificatesCollection, id)
+			return countCertDay(ctx, tx, team, fold.Time(d, "not_after"), -1)
 		}
 		return nil
 	}
@@ -439,5 +443,27 @@ func holdCert(ctx context.Context, tx projections.Tx, team, tool, target, key st
 	tx.Put(DashboardCertificatesCollection, readmodel.Doc{"_id": id, "team_id": team, "target": target,
 		"target_id": ssdomain.TargetID(target), "not_after": notAfter, "subject": subject, "fingerprint_sha256": fingerprint,
 		"tools": toolList, "last_observed_at": last, "seen_by": seen})
+	if !found {
+		return countCertDay(ctx, tx, team, notAfter, 1)
+	}
+	return nil
+}
+
+// CertDay is the cell of the team's cert_days a certificate expiring at
+// notAfter counts in: its UTC day.
+func CertDay(notAfter time.Time) string { return notAfter.UTC().Format(time.DateOnly) }
+
+// countCertDay adds n to the team's count of certificates expiring on
+// notAfter's UTC day (cells that fall to zero are dropped).
+func countCertDay(ctx context.Context, tx projections.Tx, team string, notAfter time.Time, n int64) error {
+	t, found, err := fold.Get(ctx, tx, DashboardScanEngineCollection, team)
+	if err != nil {
+		return err
+	}
+	if !found {
+		t = readmodel.Doc{"_id": team, "team_id": team}
+	}
+	add(t, []string{"cert_days", CertDay(notAfter)}, n)
+	tx.Put(DashboardScanEngineCollection, t)
 	return nil
 }

@@ -13,10 +13,12 @@ import (
 
 // The dashboard's scan-engine section (decision 79), from
 // projections/platform's platform.dashboard_scan_engine: the team's job
-// counts (one document by _id), its running jobs and latest failures (two
-// indexed reads of at most TopJobs rows), and its certificates expired and
-// expiring within 30 days of the request's clock (two counts and two
-// indexed reads of at most TopCertificates rows, over (team, not_after)).
+// counts and certificates per UTC day of expiry (one document by _id), its
+// running jobs and latest failures (two indexed reads of at most TopJobs
+// rows), and its certificates expired and expiring within 30 days of the
+// request's clock (the day cells walked, the rows of at most two days
+// read, and two indexed reads of at most TopCertificates rows over (team,
+// not_after)).
 
 // Collections, as projections/platform writes them (a test checks the names agree).
 const (
@@ -144,7 +146,7 @@ func (s *Service) dashboardScanEngine(ctx context.Context, team string, now time
 			return out, err
 		}
 	}
-	c, err := s.dashboardCertificates(ctx, team, readmodel.NormalizeTime(now))
+	c, err := s.dashboardCertificates(ctx, team, queries.Obj(d, "cert_days"), readmodel.NormalizeTime(now))
 	if err != nil {
 		return out, err
 	}
@@ -177,43 +179,107 @@ func (s *Service) dashboardJobs(ctx context.Context, team, state string, sort re
 // dashboardCertificates counts and lists the team's certificates expired
 // at now (not_after ≤ now) and expiring within 30 days (now < not_after ≤
 // now + 30 days): the statuses of domain/securityscans.CertificateStatus.
-func (s *Service) dashboardCertificates(ctx context.Context, team string, now time.Time) (DashboardCertificates, error) {
+// The counts walk the team's cells of certificates per UTC day of
+// not_after (cert_days): a day before now's is expired, a day between
+// now's and the horizon's is expiring, and the rows of those two days are
+// read and judged one by one. The lists are two bounded reads from now,
+// one each way.
+func (s *Service) dashboardCertificates(ctx context.Context, team string, days map[string]any, now time.Time) (DashboardCertificates, error) {
 	out := DashboardCertificates{Expiring: []DashboardCertificate{}, Expired: []DashboardCertificate{}}
 	horizon := now.Add(ssdomain.ExpiringWithin)
-	expired := readmodel.And(readmodel.Eq("team_id", team), readmodel.Lte("not_after", now))
-	expiring := readmodel.And(readmodel.Eq("team_id", team), readmodel.Gt("not_after", now), readmodel.Lte("not_after", horizon))
-	var err error
-	if out.ExpiredTotal, err = s.platform.Count(ctx, dashboardCertsCollection, expired); err != nil {
-		return out, fmt.Errorf("count expired certificates: %w", err)
-	}
-	if out.ExpiringTotal, err = s.platform.Count(ctx, dashboardCertsCollection, expiring); err != nil {
-		return out, fmt.Errorf("count expiring certificates: %w", err)
-	}
-	list := func(f readmodel.Filter, sort readmodel.SortField) ([]DashboardCertificate, error) {
-		page, err := s.platform.Find(ctx, dashboardCertsCollection, readmodel.FindOptions{Filter: f, Sort: []readmodel.SortField{sort}, Limit: TopCertificates})
-		if err != nil {
-			return nil, fmt.Errorf("find certificates: %w", err)
+	today, last := certDay(now), certDay(horizon)
+	for day, v := range days {
+		n, _ := v.(int64)
+		switch {
+		case n <= 0:
+		case day < today:
+			out.ExpiredTotal += n
+		case day > today && day < last:
+			out.ExpiringTotal += n
+		case day == today: // expired up to now, expiring after
+			expired, err := s.upTo(ctx, team, day, n, now)
+			if err != nil {
+				return out, err
+			}
+			out.ExpiredTotal += expired
+			out.ExpiringTotal += n - expired
+		case day == last: // expiring up to the horizon
+			expiring, err := s.upTo(ctx, team, day, n, horizon)
+			if err != nil {
+				return out, err
+			}
+			out.ExpiringTotal += expiring
 		}
-		certs := make([]DashboardCertificate, 0, len(page.Docs))
-		for _, m := range page.Docs {
-			na, seen := queries.When(m, "not_after"), queries.When(m, "last_observed_at")
-			certs = append(certs, DashboardCertificate{
-				Target: queries.Str(m, "target"), TargetID: queries.Str(m, "target_id"), Subject: queries.Str(m, "subject"),
-				FingerprintSHA256: queries.Str(m, "fingerprint_sha256"), NotAfter: na, Status: ssdomain.CertificateStatus(na, now),
-				ExpiredSinceScan: ssdomain.ExpiredSinceScan(na, seen, now), Tools: strsOf(m, "tools"), LastObservedAt: seen,
-			})
+	}
+	toCert := func(m map[string]any) DashboardCertificate {
+		na, seen := queries.When(m, "not_after"), queries.When(m, "last_observed_at")
+		return DashboardCertificate{
+			Target: queries.Str(m, "target"), TargetID: queries.Str(m, "target_id"), Subject: queries.Str(m, "subject"),
+			FingerprintSHA256: queries.Str(m, "fingerprint_sha256"), NotAfter: na, Status: ssdomain.CertificateStatus(na, now),
+			ExpiredSinceScan: ssdomain.ExpiredSinceScan(na, seen, now), Tools: strsOf(m, "tools"), LastObservedAt: seen,
 		}
-		return certs, nil
 	}
 	if out.ExpiringTotal > 0 {
-		if out.Expiring, err = list(expiring, readmodel.Asc("not_after")); err != nil {
-			return out, err
+		page, err := s.platform.Find(ctx, dashboardCertsCollection, readmodel.FindOptions{
+			Filter: readmodel.And(readmodel.Eq("team_id", team), readmodel.Gt("not_after", now)),
+			Sort:   []readmodel.SortField{readmodel.Asc("not_after")}, Limit: TopCertificates,
+		})
+		if err != nil {
+			return out, fmt.Errorf("find expiring certificates: %w", err)
+		}
+		for _, m := range page.Docs {
+			if queries.When(m, "not_after").After(horizon) {
+				break
+			}
+			out.Expiring = append(out.Expiring, toCert(m))
 		}
 	}
 	if out.ExpiredTotal > 0 {
-		if out.Expired, err = list(expired, readmodel.Desc("not_after")); err != nil {
-			return out, err
+		page, err := s.platform.Find(ctx, dashboardCertsCollection, readmodel.FindOptions{
+			Filter: readmodel.And(readmodel.Eq("team_id", team), readmodel.Lte("not_after", now)),
+			Sort:   []readmodel.SortField{readmodel.Desc("not_after")}, Limit: TopCertificates,
+		})
+		if err != nil {
+			return out, fmt.Errorf("find expired certificates: %w", err)
+		}
+		for _, m := range page.Docs {
+			out.Expired = append(out.Expired, toCert(m))
 		}
 	}
 	return out, nil
+}
+
+// certDay is the cell a time falls in (projections/platform.CertDay).
+func certDay(t time.Time) string { return t.UTC().Format(time.DateOnly) }
+
+// upTo counts the certificates of day (n of them) whose not_after is at
+// or before cutoff: the rows of the day are read in not_after order from
+// its start (pages of at most readmodel.MaxLimit) until one is after the
+// cutoff.
+func (s *Service) upTo(ctx context.Context, team, day string, n int64, cutoff time.Time) (int64, error) {
+	from, err := time.Parse(time.DateOnly, day)
+	if err != nil {
+		return 0, nil // not a cell the projection writes
+	}
+	opts := readmodel.FindOptions{
+		Filter: readmodel.And(readmodel.Eq("team_id", team), readmodel.Gte("not_after", from)),
+		Sort:   []readmodel.SortField{readmodel.Asc("not_after")}, Limit: int(min(n, readmodel.MaxLimit)),
+	}
+	var counted int64
+	for {
+		page, err := s.platform.Find(ctx, dashboardCertsCollection, opts)
+		if err != nil {
+			return 0, fmt.Errorf("find certificates of %s: %w", day, err)
+		}
+		for _, m := range page.Docs {
+			if na := queries.When(m, "not_after"); na.After(cutoff) || certDay(na) != day {
+				return counted, nil
+			}
+			counted++
+		}
+		if counted >= n || page.NextCursor == "" || len(page.Docs) == 0 {
+			return counted, nil
+		}
+		opts.Cursor, opts.Limit = page.NextCursor, int(min(n-counted, readmodel.MaxLimit))
+	}
 }

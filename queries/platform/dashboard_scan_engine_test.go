@@ -86,6 +86,17 @@ func TestDashboardScanEngine(t *testing.T) {
 
 	// Exactly at not_after: expired; 30 days before: expiring (the
 	// statuses of domain/securityscans.CertificateStatus).
+	// Within the day a certificate expires: an hour before, expiring; an
+	// hour after, expired.
+	before := read(pt.T0.Add(10*day-time.Hour), "team-a").Certificates
+	assert.Equal(t, []int64{1, 2}, []int64{before.ExpiredTotal, before.ExpiringTotal})
+	after := read(pt.T0.Add(10*day+time.Hour), "team-a").Certificates
+	assert.Equal(t, []int64{2, 1}, []int64{after.ExpiredTotal, after.ExpiringTotal})
+	// The horizon's day: b.example (+20 days) is expiring from 30 days
+	// before it, to the second.
+	// (d.example, -5 days, and a.example, +10 days, are expiring then too.)
+	assert.Equal(t, int64(2), read(pt.T0.Add(-10*day-time.Second), "team-a").Certificates.ExpiringTotal, "not b.example yet")
+	assert.Equal(t, int64(3), read(pt.T0.Add(-10*day), "team-a").Certificates.ExpiringTotal, "and b.example")
 	edge := read(pt.T0.Add(20*day), "team-a").Certificates
 	assert.Equal(t, int64(3), edge.ExpiredTotal, "a, b (at its not_after), d")
 	far := read(pt.T0.Add(270*day), "team-a").Certificates
