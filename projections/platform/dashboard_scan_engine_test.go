@@ -220,6 +220,19 @@ func TestDashboardScanEngine_Certificates(t *testing.T) {
 			rtx := apply(t, platform.NewDashboardScanEngine(), slices.Concat(reversed...)...)
 			assert.Equal(t, tc.then, certRows(rtx), "reversed")
 			assert.Equal(t, tx.Colls, rtx.Colls, "the same documents")
+			// The team's day cells count the rows by UTC day of not_after.
+			days := map[string]any{}
+			for _, d := range tx.Colls[platform.DashboardCertificatesCollection] {
+				day := platform.CertDay(d["not_after"].(time.Time))
+				n, _ := days[day].(int64)
+				days[day] = n + 1
+			}
+			team := tx.Colls[platform.DashboardScanEngineCollection]["team-a"]
+			if len(days) == 0 {
+				assert.Nil(t, team["cert_days"], "no cells")
+			} else {
+				assert.Equal(t, days, team["cert_days"])
+			}
 		})
 	}
 }

@@ -20,7 +20,7 @@ import (
 	qt "github.com/cspm-es/cspm-es/queries/queriestest"
 )
 
-// BenchmarkDashboardScanEngine: GET /api/v1/dashboard/summary with the
+// BenchmarkDashboardScans: GET /api/v1/dashboard/summary with the
 // scan-engine section, p50/p99, for a team with R runs of 20 jobs
 // (CSPM_BENCH_SCAN_ENGINE_RUNS, 500 by default: 5,000 jobs running or
 // queued, 4,000 failed or timed out) and 25,000 certificates (2,000
@@ -28,7 +28,7 @@ import (
 // projection's own Apply; baseline in the same run: one document read by
 // _id. The section is one document by _id, two counts over (team,
 // not_after) and at most four bounded indexed reads.
-func BenchmarkDashboardScanEngine(b *testing.B) {
+func BenchmarkDashboardScans(b *testing.B) {
 	runs := 500
 	if v, err := strconv.Atoi(os.Getenv("CSPM_BENCH_SCAN_ENGINE_RUNS")); err == nil && v > 0 {
 		runs = v
