@@ -123,26 +123,26 @@ func (DashboardScanEngine) Apply(ctx context.Context, tx projections.Tx, ev proj
 	switch e := fold.Value(ev.Data).(type) {
 	case orchdomain.ScanJobsPlanned:
 		for _, p := range e.Jobs {
-			if err = applyJob(ctx, tx, team, e.ScanID, p.JobID, planned(p)); err != nil {
+			if err = applyJob(ctx, tx, team, e.ScanID, p.JobID, true, planned(p)); err != nil {
 				break
 			}
 		}
 	case orchdomain.ScanJobSplit:
-		if err = applyJob(ctx, tx, team, e.ScanID, e.JobID, status(orchdomain.JobSplit)); err != nil {
+		if err = applyJob(ctx, tx, team, e.ScanID, e.JobID, false, status(orchdomain.JobSplit)); err != nil {
 			break
 		}
 		for _, p := range e.SubJobs {
-			if err = applyJob(ctx, tx, team, e.ScanID, p.JobID, planned(p)); err != nil {
+			if err = applyJob(ctx, tx, team, e.ScanID, p.JobID, true, planned(p)); err != nil {
 				break
 			}
 		}
 	case orchdomain.ScanJobDispatched:
-		err = applyJob(ctx, tx, team, e.ScanID, e.JobID, func(d readmodel.Doc) {
+		err = applyJob(ctx, tx, team, e.ScanID, e.JobID, false, func(d readmodel.Doc) {
 			d["dispatched_at"] = readmodel.NormalizeTime(e.DispatchedAt)
 			status(orchdomain.JobDispatched)(d)
 		})
 	case orchdomain.ScanJobStarted:
-		err = applyJob(ctx, tx, team, e.ScanID, e.JobID, func(d readmodel.Doc) {
+		err = applyJob(ctx, tx, team, e.ScanID, e.JobID, false, func(d readmodel.Doc) {
 			at := readmodel.NormalizeTime(e.StartedAt)
 			if int64(e.Attempt) >= fold.Num(d, "attempt") {
 				d["attempt"], d["worker"], d["started_at"] = int64(e.Attempt), e.Worker, at
@@ -151,22 +151,22 @@ func (DashboardScanEngine) Apply(ctx context.Context, tx projections.Tx, ev proj
 			status(orchdomain.JobRunning)(d)
 		})
 	case orchdomain.ScanJobRetried:
-		err = applyJob(ctx, tx, team, e.ScanID, e.JobID, func(d readmodel.Doc) {
+		err = applyJob(ctx, tx, team, e.ScanID, e.JobID, false, func(d readmodel.Doc) {
 			d["retries"] = fold.Num(d, "retries") + 1
 		})
 	case orchdomain.ScanJobHeartbeat:
-		err = applyJob(ctx, tx, team, e.ScanID, e.JobID, func(d readmodel.Doc) {
+		err = applyJob(ctx, tx, team, e.ScanID, e.JobID, false, func(d readmodel.Doc) {
 			d["progress"] = max(fold.Num(d, "progress"), int64(e.Progress))
 			d["last_beat_at"] = fold.TimeOrNil(fold.Later(fold.Time(d, "last_beat_at"), readmodel.NormalizeTime(e.BeatAt)))
 		})
 	case orchdomain.ScanJobSucceeded:
-		err = applyJob(ctx, tx, team, e.ScanID, e.JobID, ended(orchdomain.JobSucceeded, e.SucceededAt, e.Attempt, ""))
+		err = applyJob(ctx, tx, team, e.ScanID, e.JobID, false, ended(orchdomain.JobSucceeded, e.SucceededAt, e.Attempt, ""))
 	case orchdomain.ScanJobFailed:
-		err = applyJob(ctx, tx, team, e.ScanID, e.JobID, ended(orchdomain.JobFailed, e.FailedAt, e.Attempt, e.Reason))
+		err = applyJob(ctx, tx, team, e.ScanID, e.JobID, false, ended(orchdomain.JobFailed, e.FailedAt, e.Attempt, e.Reason))
 	case orchdomain.ScanJobTimedOut:
-		err = applyJob(ctx, tx, team, e.ScanID, e.JobID, ended(orchdomain.JobTimedOut, e.TimedOutAt, e.Attempt, e.Reason))
+		err = applyJob(ctx, tx, team, e.ScanID, e.JobID, false, ended(orchdomain.JobTimedOut, e.TimedOutAt, e.Attempt, e.Reason))
 	case orchdomain.ScanJobCancelled:
-		err = applyJob(ctx, tx, team, e.ScanID, e.JobID, ended(orchdomain.JobCancelled, e.CancelledAt, 0, ""))
+		err = applyJob(ctx, tx, team, e.ScanID, e.JobID, false, ended(orchdomain.JobCancelled, e.CancelledAt, 0, ""))
 	case csdomain.CertificatesObserved:
 		byTarget := map[string][]certSeen{}
 		for _, c := range e.Certificates {
@@ -274,8 +274,9 @@ func stateOf(st orchdomain.JobStatus) string {
 }
 
 // applyJob changes the job's row and moves the team's counts from what the
-// row held to what it holds now.
-func applyJob(ctx context.Context, tx projections.Tx, team, scanID, jobID string, change func(readmodel.Doc)) error {
+// row held to what it holds now. Only a plan creates a row: an event of a
+// job never planned projects nothing (as orchestration.scan_jobs).
+func applyJob(ctx context.Context, tx projections.Tx, team, scanID, jobID string, create bool, change func(readmodel.Doc)) error {
 	if scanID == "" || jobID == "" {
 		return nil
 	}
@@ -284,6 +285,9 @@ func applyJob(ctx context.Context, tx projections.Tx, team, scanID, jobID string
 	if err != nil {
 		return err
 	}
+	if !found && !create {
+		return nil
+	}
 	if !found {
 		d = readmodel.Doc{"_id": id, "team_id": team, "scan_id": scanID, "job_id": jobID, "status": "",
 			"attempt": int64(0), "progress": int64(0), "retries": int64(0)}
@@ -291,12 +295,6 @@ func applyJob(ctx context.Context, tx projections.Tx, team, scanID, jobID string
 	was := orchdomain.JobStatus(fold.Str(d, "status"))
 	change(d)
 	now := orchdomain.JobStatus(fold.Str(d, "status"))
-	if now == "" {
-		// a job event before its plan (never within one run's stream): held
-		// as planned until the plan says what it is.
-		now = orchdomain.JobPlanned
-		d["status"] = string(now)
-	}
 	d["state"] = stateOf(now)
 	// since: when the job became what it is, for the running list.
 	switch now {

@@ -137,6 +137,16 @@ func seq(n int) []int64 {
 	return out
 }
 
+// An event of a job never planned projects nothing (as
+// orchestration.scan_jobs does).
+func TestDashboardScanEngine_UnplannedJob(t *testing.T) {
+	t.Parallel()
+	tx := apply(t, platform.NewDashboardScanEngine(), stream("team-a", seq(2), dispatched("r1", "j9", time.Second), jobFailed("r1", "j9", time.Minute))...)
+	for c, docs := range tx.Colls {
+		assert.Empty(t, docs, c)
+	}
+}
+
 // A failed job's row says what the dashboard lists: run, tool, target,
 // error, when; a running one since when, its attempt, worker and progress.
 func TestDashboardScanEngine_JobRows(t *testing.T) {
