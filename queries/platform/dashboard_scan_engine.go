@@ -188,8 +188,8 @@ func (s *Service) dashboardCertificates(ctx context.Context, team string, days m
 	out := DashboardCertificates{Expiring: []DashboardCertificate{}, Expired: []DashboardCertificate{}}
 	horizon := now.Add(ssdomain.ExpiringWithin)
 	today, last := certDay(now), certDay(horizon)
-	for day, v := range days {
-		n, _ := v.(int64)
+	for day := range days {
+		n := queries.Num(days, day)
 		switch {
 		case n <= 0:
 		case day < today:
