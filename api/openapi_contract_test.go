@@ -299,10 +299,11 @@ func TestOpenAPIContract(t *testing.T) {
 	kevContract(t, c)
 	indicatorContract(t, c)
 	slaContract(t, c)
-	securityScansContract(t, c) // openapi_contract_securityscans_test.go
-	assessmentsContract(t, c)   // assessments_fakes_test.go
-	biaContract(t, c)           // openapi_contract_bia_test.go
-	riskContract(t, c)          // openapi_contract_risk_test.go
+	securityScansContract(t, c)            // openapi_contract_securityscans_test.go
+	assessmentsContract(t, c)              // assessments_fakes_test.go
+	biaContract(t, c)                      // openapi_contract_bia_test.go
+	riskContract(t, c)                     // openapi_contract_risk_test.go
+	dashboardScanEngineContract(t, c, env) // openapi_contract_dashboard_test.go
 	mutingContract(t, c, env)
 	assetsContract(t, c) // openapi_contract_assets_test.go
 	accountsContract(t, c, env)

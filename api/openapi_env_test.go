@@ -148,7 +148,7 @@ func newContractEnv(t *testing.T, mutate ...func(*api.ServerConfig, *api.Deps)) 
 		threatintelproj.NewKEV(), threatintelproj.NewIndicators(), threatintelproj.NewCorrelation(),
 		securityscansproj.New(),
 		biaproj.NewAnalyses(), biaproj.NewExercises(),
-		riskproj.NewRegister())
+		riskproj.NewRegister(), platformproj.NewDashboardScanEngine())
 	env := &contractEnv{store: store, projects: proj, admin: &contractAdmin{}}
 	codec := eventstore.NewDomainCodec()
 	kit := commands.NewKit(store, codec, time.Now)

@@ -69,6 +69,8 @@ func moduleProjections() []projections.Projection {
 		tiproj.NewCorrelation(),
 		// The dashboard's vulnerabilities section (decision 57).
 		platformproj.NewDashboardVulnerabilities(),
+		// The dashboard's scan-engine section: jobs and certificates (decision 79).
+		platformproj.NewDashboardScanEngine(),
 		// Native security scans (Nuclei, ZAP, testssl.sh, SSLyze; docs/security-scans.md).
 		securityscansproj.New(),
 		// Business impact analysis (docs/bia.md).

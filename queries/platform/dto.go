@@ -25,6 +25,9 @@ type Dashboard struct {
 	// Risk is the risk section (dashboard_risk.go); absent for a team
 	// without risk data.
 	Risk *RiskSection `json:"risk,omitempty"`
+	// ScanEngine: running and failed scan jobs, TLS certificates expired
+	// and expiring within 30 days (dashboard_scan_engine.go, decision 79).
+	ScanEngine DashboardScanEngine `json:"scan_engine"`
 }
 
 // ScanTotals counts a team's scans.

@@ -59,6 +59,8 @@ func AllProjections() []projections.Projection {
 		threatintelproj.NewCorrelation(),
 		// The dashboard's vulnerabilities section (decision 57).
 		platformproj.NewDashboardVulnerabilities(),
+		// The dashboard's scan-engine section (decision 79).
+		platformproj.NewDashboardScanEngine(),
 		// Native security scans (Nuclei, ZAP, testssl.sh, SSLyze).
 		securityscansproj.New(),
 		// Assessments (catalogues, assessments, evidence, the unified view).

@@ -134,6 +134,18 @@ func TestReadModelsThroughTheRuntime(t *testing.T) {
 			Events: []eventstore.NewEvent{ne}, Metadata: eventstore.Metadata{TeamID: ev.Metadata.TeamID}})
 		require.NoError(t, err)
 	}
+	// The scan-engine world (a run with jobs running, failed, timed out and
+	// split; certificates from testssl.sh, SSLyze and the TLS probe): the
+	// scan-job and dashboard scan-engine collections get documents.
+	for _, st := range ScanEngineWorld() {
+		for _, d := range st.Data {
+			ne, err := codec.Encode(d)
+			require.NoError(t, err)
+			_, err = events.Append(ctx, eventstore.AppendRequest{StreamID: st.StreamID, StreamType: st.StreamType, Expected: eventstore.Any,
+				Events: []eventstore.NewEvent{ne}, Metadata: eventstore.Metadata{TeamID: "team-engine"}})
+			require.NoError(t, err)
+		}
+	}
 	// Trivy imports (vulnerabilities, container registries): an image
 	// from a registry, then an fs scan with misconfigurations and secrets,
 	// as the command appends them.
