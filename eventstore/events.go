@@ -4,6 +4,7 @@ import (
 	"github.com/cspm-es/cspm-es/domain/access"
 	"github.com/cspm-es/cspm-es/domain/cloudassets"
 	"github.com/cspm-es/cspm-es/domain/cloudsecurity"
+	"github.com/cspm-es/cspm-es/domain/integrations"
 	"github.com/cspm-es/cspm-es/domain/orchestration"
 	"github.com/cspm-es/cspm-es/domain/threatintel"
 	"github.com/cspm-es/cspm-es/domain/vulnerabilities"
@@ -71,6 +72,19 @@ var domainEvents = []struct {
 	{sample: threatintel.IndicatorRevoked{}, version: 1},
 	// SLA policies (docs/sla.md, decision 56).
 	{sample: vulnerabilities.SLAPolicySet{}, version: 1},
+	// Integrations: definitions (secrets sealed), health checks, wizard
+	// sessions, webhook deliveries, SLA breaches (docs/integrations.md).
+	{sample: integrations.IntegrationCreated{}, version: 1},
+	{sample: integrations.IntegrationChanged{}, version: 1},
+	{sample: integrations.IntegrationRemoved{}, version: 1},
+	{sample: integrations.IntegrationHealthChecked{}, version: 1},
+	{sample: integrations.WizardStarted{}, version: 1},
+	{sample: integrations.WizardStepSaved{}, version: 1},
+	{sample: integrations.WizardCompleted{}, version: 1},
+	{sample: integrations.WizardExpired{}, version: 1},
+	{sample: integrations.WebhookDeliveryFailed{}, version: 1},
+	{sample: integrations.WebhookDelivered{}, version: 1},
+	{sample: integrations.SLABreachRecorded{}, version: 1},
 }
 
 // NewDomainCodec returns a codec that knows every domain event type under
