@@ -49,7 +49,9 @@ func (Connections) EventTypes() []string {
 		in.WizardCompleted{}.EventType(), in.WizardExpired{}.EventType()}
 }
 
-func f(path string, desc bool) readmodel.IndexField { return readmodel.IndexField{Path: path, Desc: desc} }
+func f(path string, desc bool) readmodel.IndexField {
+	return readmodel.IndexField{Path: path, Desc: desc}
+}
 
 // Collections implements projections.Projection.
 func (Connections) Collections() []readmodel.CollectionSpec {
