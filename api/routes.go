@@ -172,6 +172,11 @@ func (s *Server) routeTable() []Route {
 		s.slaRoutes(add)
 	}
 
+	// Integrations (routes_integrations.go).
+	if s.deps.Integrations != nil {
+		s.integrationRoutes(add)
+	}
+
 	// API keys (platform).
 	if s.deps.Keys != nil {
 		add(http.MethodPost, v1+"/keys", admin, TeamCollection, "createKey", s.createKey)

@@ -124,6 +124,9 @@ type Deps struct {
 	// SLA serves /api/v1/sla/... (policy, breaches, summary; routes_sla.go);
 	// nil leaves those routes out. Progress is then required.
 	SLA SLAService
+	// Integrations serves /api/v1/integrations and
+	// /api/v1/integration-wizards (routes_integrations.go).
+	Integrations IntegrationService
 	// Metrics receives the HTTP collectors and is what /metrics exposes.
 	// Nil gives the server a registry of its own. Never the global one, so
 	// that tests can build many servers.

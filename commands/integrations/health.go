@@ -2,10 +2,10 @@ package integrations
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/cspm-es/cspm-es/commands"
+	"github.com/cspm-es/cspm-es/domain"
 	in "github.com/cspm-es/cspm-es/domain/integrations"
 )
 
@@ -20,8 +20,8 @@ type CheckIntegration struct {
 // ProbeMethod is how a check reaches an endpoint.
 const ProbeMethod = "tcp_connect"
 
-// ErrNoEndpoint: the integration has no url to check.
-var ErrNoEndpoint = errors.New("the integration has no url to check")
+// CodeNoEndpoint: the integration has no url to check.
+const CodeNoEndpoint = "INTEGRATION_NO_ENDPOINT"
 
 // CheckIntegration records one health check (the checker of `cspm serve`
 // sends it; POST /api/v1/integrations/{id}/check too).
@@ -39,7 +39,7 @@ func (h *Handlers) CheckIntegration(ctx context.Context, meta commands.Meta, cmd
 	}
 	url := it.Config["url"]
 	if url == "" {
-		return commands.Result{}, fmt.Errorf("%s: %w", name, ErrNoEndpoint)
+		return commands.Result{}, domain.Rule(CodeNoEndpoint, "the integration %s has no url to check", it.ID)
 	}
 	start := h.start()
 	probeErr := h.prober.Probe(ctx, url)

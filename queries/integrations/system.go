@@ -16,6 +16,7 @@ import (
 // ActiveIntegration is an active integration of some team.
 type ActiveIntegration struct {
 	ID, TeamID, Kind, URL string
+	EventKinds            []string
 }
 
 // ActiveIntegrationList is one page of them.
@@ -41,7 +42,7 @@ func (s *Service) ActiveIntegrations(ctx context.Context, kind string, p queries
 	out := ActiveIntegrationList{NextCursor: page.NextCursor}
 	for _, d := range page.Docs {
 		out.Items = append(out.Items, ActiveIntegration{ID: queries.Str(d, "integration_id"), TeamID: queries.Str(d, "team_id"),
-			Kind: queries.Str(d, "kind"), URL: queries.Str(d, "url")})
+			Kind: queries.Str(d, "kind"), URL: queries.Str(d, "url"), EventKinds: strList(d, "event_kinds")})
 	}
 	return out, nil
 }
@@ -104,4 +105,16 @@ func (s *Service) DueWizards(ctx context.Context, now time.Time, p queries.Page)
 		out.Items = append(out.Items, DueWizard{ID: queries.Str(d, "wizard_id"), TeamID: queries.Str(d, "team_id"), ExpiresAt: queries.When(d, "expires_at")})
 	}
 	return out, nil
+}
+
+func strList(d map[string]any, k string) []string {
+	var out []string
+	if xs, ok := d[k].([]any); ok {
+		for _, x := range xs {
+			if s, ok := x.(string); ok {
+				out = append(out, s)
+			}
+		}
+	}
+	return out
 }
