@@ -81,6 +81,7 @@ func serveOptionsTo(cfg config.Config, logTo, stdout io.Writer) fx.Option {
 	if cfg.HasRole(config.RoleAPI) {
 		opts = append(opts, readSideModule, auditModule, apiModule, mutingModule, accountsModule)
 		opts = append(opts, threatIntelModule, indicatorExpiryModule)
+		opts = append(opts, integrationsModule) // wiring_integrations.go
 	}
 	return fx.Options(opts...)
 }
@@ -236,6 +237,8 @@ type apiParams struct {
 	ThreatIntelCommands *ticmd.Handlers
 	// SLA clocks (wiring_sla.go).
 	SLA *slaService `optional:"true"`
+	// Integrations (wiring_integrations.go).
+	Integrations *integrationService `optional:"true"`
 }
 
 func newAPIServer(p apiParams) *api.Server {
@@ -246,6 +249,10 @@ func newAPIServer(p apiParams) *api.Server {
 	var sla api.SLAService
 	if p.SLA != nil {
 		sla = p.SLA
+	}
+	var integrations api.IntegrationService
+	if p.Integrations != nil {
+		integrations = p.Integrations
 	}
 	return api.NewServer(api.ServerConfig{
 		Addr:            p.Config.HTTPAddr,
@@ -282,6 +289,7 @@ func newAPIServer(p apiParams) *api.Server {
 		// Vulnerabilities (images, occurrences, the catalog).
 		Vulnerabilities: p.VulnQueries,
 		SLA:             sla,
+		Integrations:    integrations,
 	})
 }
 

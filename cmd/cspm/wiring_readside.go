@@ -26,6 +26,7 @@ import (
 	registriesproj "github.com/cspm-es/cspm-es/projections/containerregistries"
 	"github.com/cspm-es/cspm-es/projections/orchestration"
 	platformproj "github.com/cspm-es/cspm-es/projections/platform"
+	inproj "github.com/cspm-es/cspm-es/projections/integrations"
 	tiproj "github.com/cspm-es/cspm-es/projections/threatintel"
 	vulnproj "github.com/cspm-es/cspm-es/projections/vulnerabilities"
 	csquery "github.com/cspm-es/cspm-es/queries/cloudsecurity"
@@ -62,6 +63,9 @@ func moduleProjections() []projections.Projection {
 		tiproj.NewKEV(),
 		tiproj.NewIndicators(),
 		tiproj.NewCorrelation(),
+		// Integrations (connections, health, wizards; the webhook outbox).
+		inproj.NewConnections(),
+		inproj.NewWebhooks(),
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/cspm-es/cspm-es/commands"
 	in "github.com/cspm-es/cspm-es/domain/integrations"
@@ -30,6 +31,8 @@ type Attempt struct {
 	Error        string
 	Result       commands.Result
 	Unrecordable bool // the receiver may have been sent it, the outcome was not recorded (see the at-least-once contract)
+	// NextAttemptAt is when a failed delivery is due again.
+	NextAttemptAt time.Time
 }
 
 // DeliverWebhook sends the delivery once and records the outcome. The
@@ -98,7 +101,7 @@ func (h *Handlers) DeliverWebhook(ctx context.Context, meta commands.Meta, cmd D
 		// Shutting down: nothing to record, the delivery is still due.
 		return Attempt{DeliveryID: id}, ctx.Err()
 	}
-	events, err := d.Record(cmd.IntegrationID, cmd.EventID, outcome, in.DefaultBackoff, h.kit.Now())
+	events, err := d.Record(cmd.IntegrationID, cmd.EventID, outcome, h.backoff, h.kit.Now())
 	if err != nil {
 		return Attempt{}, err
 	}
@@ -113,6 +116,9 @@ func (h *Handlers) DeliverWebhook(ctx context.Context, meta commands.Meta, cmd D
 	a := Attempt{DeliveryID: id, Delivered: outcome.Acknowledged(), StatusCode: status}
 	if sendErr != nil {
 		a.Error = sendErr.Error()
+	}
+	if f, ok := events[0].(in.WebhookDeliveryFailed); ok {
+		a.NextAttemptAt, a.Error = f.NextAttemptAt, f.Error
 	}
 	// The outcome is recorded even when the caller's context ended: an
 	// acknowledgement not recorded is a duplicate later.

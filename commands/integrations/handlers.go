@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/cspm-es/cspm-es/commands"
+	in "github.com/cspm-es/cspm-es/domain/integrations"
 )
 
 // Sealer seals and opens secrets under a key outside the databases
@@ -39,6 +40,7 @@ type Handlers struct {
 	// elapsed measures an attempt's latency (a monotonic clock).
 	elapsed func(start time.Time) time.Duration
 	start   func() time.Time
+	backoff in.Backoff
 }
 
 // New returns the handlers; it panics on a nil kit or sealer (a wiring
@@ -48,7 +50,13 @@ func New(kit *commands.Kit, sealer Sealer, sender Sender, prober Prober) *Handle
 	if kit == nil || sealer == nil {
 		panic("integrations.New: nil kit or sealer")
 	}
-	return &Handlers{kit: kit, sealer: sealer, sender: sender, prober: prober, elapsed: time.Since, start: time.Now}
+	return &Handlers{kit: kit, sealer: sealer, sender: sender, prober: prober, elapsed: time.Since, start: time.Now, backoff: in.DefaultBackoff}
+}
+
+// WithBackoff sets the retry rule of failed deliveries.
+func (h *Handlers) WithBackoff(b in.Backoff) *Handlers {
+	h.backoff = b
+	return h
 }
 
 // Stream types and prefixes of the module.
