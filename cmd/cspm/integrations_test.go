@@ -1,0 +1,212 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/fx"
+
+	incmd "github.com/cspm-es/cspm-es/commands/integrations"
+	in "github.com/cspm-es/cspm-es/domain/integrations"
+	"github.com/cspm-es/cspm-es/platform/outbound"
+	inquery "github.com/cspm-es/cspm-es/queries/integrations"
+)
+
+// receiver is a webhook receiver that fails (5xx), hangs (never answers
+// before the sender's timeout) or acknowledges, as told; it verifies every
+// request's signature and counts, per delivery id, the requests that came
+// after it acknowledged that delivery.
+type receiver struct {
+	secret []byte
+	mu     sync.Mutex
+	mode   string // fail, hang, ok
+	seen   map[string]int
+	acked  map[string]bool
+	after  map[string]int // requests after the acknowledgement
+	bodies map[string][]byte
+	bad    []string
+	byMode map[string]int
+}
+
+func newReceiver(secret string) *receiver {
+	return &receiver{secret: []byte(secret), mode: "fail", seen: map[string]int{}, acked: map[string]bool{}, after: map[string]int{},
+		bodies: map[string][]byte{}, byMode: map[string]int{}}
+}
+
+func (r *receiver) set(mode string) { r.mu.Lock(); r.mode = mode; r.mu.Unlock() }
+
+func (r *receiver) count(mode string) int { r.mu.Lock(); defer r.mu.Unlock(); return r.byMode[mode] }
+
+func (r *receiver) ackedIDs() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.acked)
+}
+
+func (r *receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	body, _ := io.ReadAll(req.Body)
+	ts, _ := strconv.ParseInt(req.Header.Get(in.HeaderTimestamp), 10, 64)
+	id := req.Header.Get(in.HeaderDelivery)
+	r.mu.Lock()
+	mode := r.mode
+	r.byMode[mode]++
+	r.seen[id]++
+	if !in.Verify(r.secret, ts, body, req.Header.Get(in.HeaderSignature)) {
+		r.bad = append(r.bad, id)
+		r.mu.Unlock()
+		w.WriteHeader(http.StatusUnauthorized)
+		return
+	}
+	if r.acked[id] {
+		r.after[id]++
+	}
+	if prev, ok := r.bodies[id]; ok && string(prev) != string(body) {
+		r.bad = append(r.bad, id+": body changed between attempts")
+	}
+	r.bodies[id] = body
+	if mode == "ok" {
+		r.acked[id] = true
+	}
+	r.mu.Unlock()
+	switch mode {
+	case "fail":
+		w.WriteHeader(http.StatusServiceUnavailable)
+	case "hang":
+		<-req.Context().Done() // the sender gives up first
+	default:
+		w.WriteHeader(http.StatusNoContent)
+	}
+}
+
+// fastWebhooks tunes the app's webhook machinery for a test: sweeps every
+// 20ms, backoff 50ms..200ms, attempts bounded at 300ms.
+func fastWebhooks(d **webhookDispatcher) []fx.Option {
+	return []fx.Option{
+		fx.Decorate(func(h *incmd.Handlers) *incmd.Handlers {
+			return h.WithBackoff(in.Backoff{Min: 50 * time.Millisecond, Max: 200 * time.Millisecond})
+		}),
+		fx.Decorate(func() *outbound.HTTPSender { return outbound.NewHTTPSender(300 * time.Millisecond) }),
+		fx.Decorate(func(x *webhookDispatcher) *webhookDispatcher { x.Interval = 20 * time.Millisecond; return x }),
+		fx.Populate(d),
+	}
+}
+
+// TestWebhooks_ReceiverFailsHangsRecovers: a webhook subscribed to failed
+// scans and critical findings, its receiver failing (503), then hanging,
+// then back: every delivery arrives, signed, with the same body on every
+// attempt; none is sent again once acknowledged; the delivery log says so.
+// The signing secret is in no stored event, no log line and no answer.
+func TestWebhooks_ReceiverFailsHangsRecovers(t *testing.T) {
+	t.Parallel()
+	const secret = "s3cr3t-signing-key-for-the-test-0001"
+	rcv := newReceiver(secret)
+	srv := httptest.NewServer(rcv)
+	t.Cleanup(srv.Close)
+	var dispatcher *webhookDispatcher
+	a := startAppWith(t, nil, fastWebhooks(&dispatcher)...)
+
+	var created struct{ ID string }
+	must(t, a.post(t, "/api/v1/integrations", map[string]any{"name": "pager", "kind": "webhook", "config": map[string]any{"url": srv.URL + "/hook"},
+		"event_kinds": []string{"scan_run_failed", "critical_finding_raised"}, "secret": secret}), http.StatusCreated).data(t, &created)
+	require.NotEmpty(t, created.ID)
+
+	// 3 failed scans and 2 critical findings (the high one is no delivery).
+	for i := range 3 {
+		id := fmt.Sprintf("wh-scan-%d", i)
+		a.newScan(t, id)
+		must(t, a.post(t, "/api/v1/scans/"+id+"/start", nil), http.StatusAccepted)
+		must(t, a.post(t, "/api/v1/scans/"+id+"/fail", map[string]any{"reason": "scanner crashed"}), http.StatusAccepted)
+	}
+	a.newScan(t, "wh-findings")
+	must(t, a.post(t, "/api/v1/scans/wh-findings/start", nil), http.StatusAccepted)
+	a.raise(t, "wh-findings", "critical", "critical", "high")
+	const want = 5
+
+	deliveries := func(status string) []inquery.Delivery {
+		var list []inquery.Delivery
+		path := "/api/v1/integrations/" + created.ID + "/deliveries?limit=100"
+		if status != "" {
+			path += "&status=" + status
+		}
+		ans := a.get(t, path)
+		if ans.status == http.StatusNotFound { // the read model has not seen the integration yet
+			return nil
+		}
+		must(t, ans, http.StatusOK).data(t, &list)
+		return list
+	}
+	eventually(t, 30*time.Second, "5 deliveries pending", func() bool { return len(deliveries("")) == want })
+	eventually(t, 30*time.Second, "failed attempts", func() bool { return rcv.count("fail") >= 3 })
+	rcv.set("hang")
+	eventually(t, 30*time.Second, "hung attempts", func() bool { return rcv.count("hang") >= 2 })
+	assert.Zero(t, rcv.ackedIDs())
+	rcv.set("ok")
+	eventually(t, 30*time.Second, "every delivery acknowledged", func() bool { return rcv.ackedIDs() == want })
+	eventually(t, 30*time.Second, "the log shows them delivered", func() bool { return len(deliveries("delivered")) == want })
+
+	// More sweeps send nothing more.
+	for range 5 {
+		assert.Zero(t, dispatcher.Sweep(context.Background()))
+	}
+	rcv.mu.Lock()
+	assert.Empty(t, rcv.bad, "signatures verified, bodies stable")
+	for id, n := range rcv.after {
+		assert.Zero(t, n, "delivery %s sent again after its acknowledgement", id)
+	}
+	kinds := map[string]int{}
+	for _, b := range rcv.bodies {
+		var p struct {
+			EventKind string         `json:"event_kind"`
+			TeamID    string         `json:"team_id"`
+			Data      map[string]any `json:"data"`
+		}
+		require.NoError(t, json.Unmarshal(b, &p))
+		kinds[p.EventKind]++
+	}
+	rcv.mu.Unlock()
+	assert.Equal(t, map[string]int{"scan_run_failed": 3, "critical_finding_raised": 2}, kinds)
+	retried := 0
+	for _, d := range deliveries("") {
+		assert.Equal(t, "delivered", d.Status)
+		if d.Attempts > 1 {
+			retried++
+		}
+	}
+	assert.Positive(t, retried, "some deliveries were retried")
+
+	// The secret: never in an event, a log line or an answer.
+	ctx := context.Background()
+	for after := int64(0); ; {
+		evs, err := a.store.ReadAll(ctx, after, 500)
+		require.NoError(t, err)
+		if len(evs) == 0 {
+			break
+		}
+		for _, e := range evs {
+			assert.NotContains(t, string(e.Data), secret, "event %s (%s)", e.EventID, e.Type)
+			md, _ := json.Marshal(e.Metadata)
+			assert.NotContains(t, string(md), secret)
+		}
+		after = evs[len(evs)-1].Position
+	}
+	assert.NotContains(t, a.logs.String(), secret)
+	for _, p := range []string{"/api/v1/integrations", "/api/v1/integrations/" + created.ID, "/api/v1/integrations/" + created.ID + "/deliveries"} {
+		ans := must(t, a.get(t, p), http.StatusOK)
+		assert.NotContains(t, string(ans.raw), secret, p)
+	}
+	var it inquery.Integration
+	must(t, a.get(t, "/api/v1/integrations/"+created.ID), http.StatusOK).data(t, &it)
+	assert.True(t, it.HasSecret)
+	assert.False(t, strings.Contains(string(must(t, a.get(t, "/api/v1/integrations/"+created.ID), http.StatusOK).raw), "ciphertext"))
+}
