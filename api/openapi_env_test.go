@@ -31,6 +31,7 @@ import (
 	"github.com/cspm-es/cspm-es/platform/readmodel/sqlitestore"
 	"github.com/cspm-es/cspm-es/projections"
 	cloudsecurityproj "github.com/cspm-es/cspm-es/projections/cloudsecurity"
+	integrationsproj "github.com/cspm-es/cspm-es/projections/integrations"
 	orchestrationproj "github.com/cspm-es/cspm-es/projections/orchestration"
 	platformproj "github.com/cspm-es/cspm-es/projections/platform"
 	threatintelproj "github.com/cspm-es/cspm-es/projections/threatintel"
@@ -73,6 +74,8 @@ func fullDeps(t *testing.T) api.Deps {
 		Vulnerabilities: fakeVulnerabilities{},
 		// SLA clocks (sla_fakes_test.go).
 		SLA: fakeSLA{},
+		// Integrations (integrations_fakes_test.go).
+		Integrations: fakeIntegrations{},
 	}
 	requireAllSet(t, deps)
 	return deps
@@ -126,7 +129,8 @@ func newContractEnv(t *testing.T, mutate ...func(*api.ServerConfig, *api.Deps)) 
 		cloudsecurityproj.NewCompliance(),
 		cloudsecurityproj.NewAccounts(),
 		vulnproj.New(), vulnproj.NewSLA(),
-		threatintelproj.NewKEV(), threatintelproj.NewIndicators(), threatintelproj.NewCorrelation())
+		threatintelproj.NewKEV(), threatintelproj.NewIndicators(), threatintelproj.NewCorrelation(),
+		integrationsproj.NewConnections(), integrationsproj.NewWebhooks())
 	env := &contractEnv{store: store, projects: proj, admin: &contractAdmin{}}
 	codec := eventstore.NewDomainCodec()
 	kit := commands.NewKit(store, codec, time.Now)
@@ -177,6 +181,7 @@ func newContractEnv(t *testing.T, mutate ...func(*api.ServerConfig, *api.Deps)) 
 	}
 	// SLA clocks: the policy command and the queries in one.
 	deps.SLA = slaService{vulncmd.NewSLA(kit), vulnquery.NewSLA(proj.stores[dbregistry.VULNERABILITIES], time.Now)}
+	deps.Integrations = contractIntegrationService(t, kit, proj.stores[dbregistry.INTEGRATIONS]) // integrations_fakes_test.go
 	accountQueries := queryService.CloudSecurityQueries.(*csquery.Service)
 	deps.Accounts = contractAccounts{cscmd.New(kit).WithKnownAccounts(accountQueries), accountQueries}
 	requireAllSet(t, deps)
@@ -215,7 +220,7 @@ func newSyncProjector(t *testing.T, store *sqlite.Store, reg *dbregistry.Registr
 	t.Helper()
 	ctx := context.Background()
 	consts := []dbregistry.Constant{dbregistry.ORCHESTRATION, dbregistry.CLOUD_SECURITY, dbregistry.PLATFORM, dbregistry.CLOUD_ASSETS,
-		dbregistry.VULNERABILITIES, dbregistry.THREAT_INTELLIGENCE}
+		dbregistry.VULNERABILITIES, dbregistry.THREAT_INTELLIGENCE, dbregistry.INTEGRATIONS}
 	names := make([]string, len(consts))
 	for i, c := range consts {
 		names[i] = reg.Name(c)

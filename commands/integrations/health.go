@@ -20,8 +20,6 @@ type CheckIntegration struct {
 // ProbeMethod is how a check reaches an endpoint.
 const ProbeMethod = "tcp_connect"
 
-// CodeNoEndpoint: the integration has no url to check.
-const CodeNoEndpoint = "INTEGRATION_NO_ENDPOINT"
 
 // CheckIntegration records one health check (the checker of `cspm serve`
 // sends it; POST /api/v1/integrations/{id}/check too).
@@ -39,7 +37,7 @@ func (h *Handlers) CheckIntegration(ctx context.Context, meta commands.Meta, cmd
 	}
 	url := it.Config["url"]
 	if url == "" {
-		return commands.Result{}, domain.Rule(CodeNoEndpoint, "the integration %s has no url to check", it.ID)
+		return commands.Result{}, domain.Rule(in.CodeNoEndpoint, "the integration %s has no url to check", it.ID)
 	}
 	start := h.start()
 	probeErr := h.prober.Probe(ctx, url)

@@ -169,6 +169,8 @@ type Event interface{ EventType() string }
 const (
 	CodeIntegrationRemoved = "INTEGRATION_REMOVED"
 	CodeNotCreated         = "INTEGRATION_NOT_CREATED"
+	// CodeNoEndpoint: a check of an integration without a url.
+	CodeNoEndpoint = "INTEGRATION_NO_ENDPOINT"
 )
 
 // CreateIntegration decides the creation of an integration.
