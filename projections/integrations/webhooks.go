@@ -309,8 +309,12 @@ func (w Webhooks) teamHasCVE(ctx context.Context, tx projections.Tx, ev projecti
 	if fold.Flag(k, "listed") {
 		tc["flagged"] = true
 		tx.Put(WebhookTeamCVEsColl, tc)
-		data["kev"] = fold.Obj(k, "entry")
-		return w.emit(ctx, tx, ev, team, in.EventKEVOccurrence, ev.EventID+"#"+cve, data)
+		payload := make(map[string]any, len(data)+1)
+		for key, v := range data {
+			payload[key] = v
+		}
+		payload["kev"] = fold.Obj(k, "entry")
+		return w.emit(ctx, tx, ev, team, in.EventKEVOccurrence, ev.EventID+"#"+cve, payload)
 	}
 	tx.Put(WebhookTeamCVEsColl, tc)
 	return nil

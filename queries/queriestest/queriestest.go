@@ -25,6 +25,7 @@ import (
 	cloudassetsproj "github.com/cspm-es/cspm-es/projections/cloudassets"
 	cloudsecurityproj "github.com/cspm-es/cspm-es/projections/cloudsecurity"
 	registriesproj "github.com/cspm-es/cspm-es/projections/containerregistries"
+	integrationsproj "github.com/cspm-es/cspm-es/projections/integrations"
 	orchestrationproj "github.com/cspm-es/cspm-es/projections/orchestration"
 	platformproj "github.com/cspm-es/cspm-es/projections/platform"
 	threatintelproj "github.com/cspm-es/cspm-es/projections/threatintel"
@@ -51,6 +52,9 @@ func AllProjections() []projections.Projection {
 		threatintelproj.NewKEV(),
 		threatintelproj.NewIndicators(),
 		threatintelproj.NewCorrelation(),
+		// Integrations (connections, the webhook outbox).
+		integrationsproj.NewConnections(),
+		integrationsproj.NewWebhooks(),
 	}
 }
 
@@ -66,7 +70,7 @@ func OpenEnv(tb testing.TB, dir string) *Env {
 	ctx := context.Background()
 	reg := dbregistry.MustNew("")
 	consts := []dbregistry.Constant{dbregistry.ORCHESTRATION, dbregistry.CLOUD_SECURITY, dbregistry.PLATFORM, dbregistry.CLOUD_ASSETS,
-		dbregistry.VULNERABILITIES, dbregistry.CONTAINER_REGISTRY, dbregistry.THREAT_INTELLIGENCE}
+		dbregistry.VULNERABILITIES, dbregistry.CONTAINER_REGISTRY, dbregistry.THREAT_INTELLIGENCE, dbregistry.INTEGRATIONS}
 	names := make([]string, len(consts))
 	for i, c := range consts {
 		names[i] = reg.Name(c)
