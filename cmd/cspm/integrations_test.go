@@ -210,3 +210,29 @@ func TestWebhooks_ReceiverFailsHangsRecovers(t *testing.T) {
 	assert.True(t, it.HasSecret)
 	assert.False(t, strings.Contains(string(must(t, a.get(t, "/api/v1/integrations/"+created.ID), http.StatusOK).raw), "ciphertext"))
 }
+
+// isolationIntegrationWorld gives team A a webhook (active), a chat
+// integration (removed), an open wizard and a completed one; it returns
+// the integrations' ids, the wizards' ids and what of them no other team
+// may see (names, urls).
+func isolationIntegrationWorld(t *testing.T, a *testApp, asA []string) (integrations, wizards, secrets []string) {
+	t.Helper()
+	var res struct{ ID string }
+	must(t, a.call(t, http.MethodPost, "/api/v1/integrations", map[string]any{"name": "iso-a-hook", "kind": "webhook",
+		"config": map[string]any{"url": "https://iso-a-hook.example/in"}, "event_kinds": []string{"scan_run_failed"}, "secret": "iso-a-secret-0123456789"}, asA...), http.StatusCreated).data(t, &res)
+	integrations = append(integrations, res.ID)
+	must(t, a.call(t, http.MethodPost, "/api/v1/integrations", map[string]any{"name": "iso-a-chat", "kind": "chat",
+		"config": map[string]any{"channel": "#iso-a-channel"}}, asA...), http.StatusCreated).data(t, &res)
+	integrations = append(integrations, res.ID)
+	must(t, a.call(t, http.MethodDelete, "/api/v1/integrations/"+res.ID, nil, asA...), http.StatusAccepted)
+	must(t, a.call(t, http.MethodPost, "/api/v1/integration-wizards", map[string]any{"kind": "siem"}, asA...), http.StatusCreated).data(t, &res)
+	wizards = append(wizards, res.ID)
+	must(t, a.call(t, http.MethodPut, "/api/v1/integration-wizards/"+res.ID+"/steps/basics", map[string]any{"data": map[string]any{"name": "iso-a-siem"}}, asA...), http.StatusAccepted)
+	must(t, a.call(t, http.MethodPost, "/api/v1/integration-wizards", map[string]any{"kind": "ticketing"}, asA...), http.StatusCreated).data(t, &res)
+	wizards = append(wizards, res.ID)
+	must(t, a.call(t, http.MethodPut, "/api/v1/integration-wizards/"+res.ID+"/steps/basics", map[string]any{"data": map[string]any{"name": "iso-a-tickets"}}, asA...), http.StatusAccepted)
+	must(t, a.call(t, http.MethodPut, "/api/v1/integration-wizards/"+res.ID+"/steps/connection", map[string]any{"data": map[string]any{"project": "ISO"}}, asA...), http.StatusAccepted)
+	must(t, a.call(t, http.MethodPost, "/api/v1/integration-wizards/"+res.ID+"/complete", nil, asA...), http.StatusCreated)
+	integrations = append(integrations, res.ID)
+	return integrations, wizards, []string{"iso-a-hook", "iso-a-chat", "iso-a-siem", "iso-a-tickets", "#iso-a-channel", "iso-a-secret-0123456789"}
+}

@@ -90,6 +90,7 @@ func TestTeamIsolation_EveryRoute(t *testing.T) {
 	// reads it too (the team-less KEV routes).
 	isolationKEVWorld(t, a, asA)
 	indicatorsA, indicatorValuesA := isolationIndicatorWorld(t, a, asA)
+	integrationsA, wizardsA, integrationSecretsA := isolationIntegrationWorld(t, a, asA) // integrations_test.go
 
 	// Team A's import of a report: its import, its scan, its findings.
 	report := func(name string) any {
@@ -184,10 +185,14 @@ func TestTeamIsolation_EveryRoute(t *testing.T) {
 		"/api/v1/accounts/":      {accountsA, "acc-00000000000000000000000000000000"},
 		"/api/v1/images/":        {imageKeysA, "sha256:0000000000000000000000000000000000000000000000000000000000000000"},
 		"/api/v1/indicators/":    {indicatorsA, "0196f0c1-7a2b-7c3d-8e4f-000000000001"},
+		// Integrations and their wizard sessions.
+		"/api/v1/integrations/":        {integrationsA, "0196f0c1-7a2b-7c3d-8e4f-000000000002"},
+		"/api/v1/integration-wizards/": {wizardsA, "0196f0c1-7a2b-7c3d-8e4f-000000000003"},
 	}
 	streamsA = append(streamsA, "inventory-"+inventoryA)
 	secrets := slices.Concat(scansA, findingsA, keysA, importedIDs, assetsA, []string{generatedFindingA, "iso-resource-a", "iso_check", importA.ImportID}, importedA, rulesA, ruleNamesA, accountsA, []string{"iso-account-registered", "iso-account-retired"},
-		imageKeysA, []string{trivyA.ImportID, occurrencesA[0].ID, occurrencesA[1].ID}, indicatorsA, indicatorValuesA)
+		imageKeysA, []string{trivyA.ImportID, occurrencesA[0].ID, occurrencesA[1].ID}, indicatorsA, indicatorValuesA,
+		integrationsA, wizardsA, integrationSecretsA)
 
 	// Team B's own running scan, to raise findings in.
 	const scanB = "iso-b-running"
@@ -217,6 +222,11 @@ func TestTeamIsolation_EveryRoute(t *testing.T) {
 		"updateIndicator": map[string]any{"confidence": 20, "source": "b"},
 		// SLA clocks: team B's policy is its own.
 		"setSLAPolicy": map[string]any{"days": map[string]any{"critical": 1, "high": 2}},
+		// Integrations: team B's are its own.
+		"createIntegration":         map[string]any{"name": "team b chat", "kind": "chat", "config": map[string]any{"channel": "#b"}},
+		"changeIntegration":         map[string]any{"name": "team b chat"},
+		"startIntegrationWizard":    map[string]any{"kind": "chat"},
+		"saveIntegrationWizardStep": map[string]any{"data": map[string]any{"name": "b"}},
 	}
 	// chosenID declares, for every command route of a team, whether it
 	// creates a stream under an id the caller chooses: then team A's ids
@@ -257,6 +267,14 @@ func TestTeamIsolation_EveryRoute(t *testing.T) {
 		"revokeIndicator":  nil,
 		"observeIndicator": nil,
 		"setSLAPolicy":     nil, // the policy stream is the caller's team's
+		// Integrations: ids generated (UUIDv7); a wizard's integration takes the session's id, the session being the caller's.
+		"createIntegration":         nil,
+		"changeIntegration":         nil,
+		"removeIntegration":         nil,
+		"checkIntegration":          nil,
+		"startIntegrationWizard":    nil,
+		"saveIntegrationWizardStep": nil,
+		"completeIntegrationWizard": nil,
 	}
 
 	param := regexp.MustCompile(`:[a-z_]+`)
