@@ -20,7 +20,6 @@ type CheckIntegration struct {
 // ProbeMethod is how a check reaches an endpoint.
 const ProbeMethod = "tcp_connect"
 
-
 // CheckIntegration records one health check (the checker of `cspm serve`
 // sends it; POST /api/v1/integrations/{id}/check too).
 func (h *Handlers) CheckIntegration(ctx context.Context, meta commands.Meta, cmd CheckIntegration) (commands.Result, error) {
