@@ -236,3 +236,9 @@ func isolationIntegrationWorld(t *testing.T, a *testApp, asA []string) (integrat
 	integrations = append(integrations, res.ID)
 	return integrations, wizards, []string{"iso-a-hook", "iso-a-chat", "iso-a-siem", "iso-a-tickets", "#iso-a-channel", "iso-a-secret-0123456789"}
 }
+
+// quietIntegrationChecks keeps the health checker from checking during a
+// test (its first sweep runs at start, before any integration exists).
+func quietIntegrationChecks() fx.Option {
+	return fx.Decorate(func(c *healthChecker) *healthChecker { c.Interval = time.Hour; return c })
+}
