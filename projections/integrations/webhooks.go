@@ -337,7 +337,7 @@ func (w Webhooks) kevListed(ctx context.Context, tx projections.Tx, ev projectio
 	k["listed"] = listed
 	if listed {
 		k["entry"] = map[string]any{"cve_id": cve, "vendor_project": entry.VendorProject, "product": entry.Product,
-			"vulnerability_name": entry.VulnerabilityName, "due_date": fold.TimeOrNil(entry.DueDate), "known_ransomware_campaign_use": entry.Ransomware}
+			"vulnerability_name": entry.VulnerabilityName, "due_date": fold.TimeOrNil(entry.DueDate), "known_ransomware_campaign_use": string(entry.Ransomware)}
 	}
 	tx.Put(WebhookKEVCollection, k)
 	if !listed {
