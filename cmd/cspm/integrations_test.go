@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -17,10 +18,14 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/fx"
 
+	"github.com/cspm-es/cspm-es/commands"
 	incmd "github.com/cspm-es/cspm-es/commands/integrations"
 	in "github.com/cspm-es/cspm-es/domain/integrations"
+	"github.com/cspm-es/cspm-es/eventstore"
 	"github.com/cspm-es/cspm-es/platform/outbound"
+	"github.com/cspm-es/cspm-es/queries"
 	inquery "github.com/cspm-es/cspm-es/queries/integrations"
+	vulnquery "github.com/cspm-es/cspm-es/queries/vulnerabilities"
 )
 
 // receiver is a webhook receiver that fails (5xx), hangs (never answers
@@ -241,4 +246,69 @@ func isolationIntegrationWorld(t *testing.T, a *testApp, asA []string) (integrat
 // test (its first sweep runs at start, before any integration exists).
 func quietIntegrationChecks() fx.Option {
 	return fx.Decorate(func(c *healthChecker) *healthChecker { c.Interval = time.Hour; return c })
+}
+
+type fakeActive struct{ items []inquery.ActiveIntegration }
+
+func (f fakeActive) ActiveIntegrations(_ context.Context, kind string, _ queries.Page) (inquery.ActiveIntegrationList, error) {
+	var out inquery.ActiveIntegrationList
+	for _, it := range f.items {
+		if kind == "" || it.Kind == kind {
+			out.Items = append(out.Items, it)
+		}
+	}
+	return out, nil
+}
+
+func (fakeActive) DueDeliveries(context.Context, string, time.Time, int) ([]inquery.DueDelivery, error) {
+	return nil, nil
+}
+
+type fakeBreaches map[string][]vulnquery.Breach
+
+func (f fakeBreaches) ListBreaches(_ context.Context, team string, _ vulnquery.BreachFilter, _ queries.Page) (vulnquery.BreachList, error) {
+	return vulnquery.BreachList{Items: f[team]}, nil
+}
+
+// breachRecorder records each breach once, like the stream per breach.
+type breachRecorder struct {
+	mu   sync.Mutex
+	seen map[string]incmd.RecordSLABreach
+}
+
+func (r *breachRecorder) RecordSLABreach(_ context.Context, m commands.Meta, cmd incmd.RecordSLABreach) (commands.Result, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	key := m.TeamID + "/" + cmd.ClockID + "/" + cmd.DueAt
+	if _, ok := r.seen[key]; ok {
+		return commands.Result{}, fmt.Errorf("RecordSLABreach: %w", eventstore.ErrConflict)
+	}
+	r.seen[key] = cmd
+	return commands.Result{ID: key}, nil
+}
+
+// The breach watcher records the breaches of the teams whose webhooks
+// listen to sla_breached, each once across sweeps.
+func TestBreachWatcherSweep(t *testing.T) {
+	t.Parallel()
+	due := time.Date(2026, 1, 2, 0, 0, 0, 0, time.UTC)
+	rec := &breachRecorder{seen: map[string]incmd.RecordSLABreach{}}
+	w := &breachWatcher{MaxPages: 10, log: slog.New(slog.DiscardHandler), h: rec,
+		q: fakeActive{items: []inquery.ActiveIntegration{
+			{ID: "h1", TeamID: "team-a", Kind: "webhook", EventKinds: []string{"sla_breached"}},
+			{ID: "h2", TeamID: "team-a", Kind: "webhook", EventKinds: []string{"sla_breached", "scan_run_failed"}}, // the same team once
+			{ID: "h3", TeamID: "team-b", Kind: "webhook", EventKinds: []string{"scan_run_failed"}},                 // not listening
+		}},
+		sla: fakeBreaches{
+			"team-a": {{ID: "occ-1", Module: "vulnerabilities", VulnerabilityID: "CVE-1", Severity: "high", DueAt: due},
+				{ID: "fnd-1", Module: "cloud_findings", Check: "c", Resource: "r", Severity: "critical", DueAt: due}},
+			"team-b": {{ID: "occ-b", Module: "vulnerabilities", Severity: "low", DueAt: due}},
+		}}
+	assert.Equal(t, 2, w.Sweep(context.Background()))
+	assert.Equal(t, 0, w.Sweep(context.Background()), "recorded once")
+	require.Len(t, rec.seen, 2)
+	got := rec.seen["team-a/occ-1/"+due.Format(time.RFC3339Nano)]
+	assert.Equal(t, "CVE-1", got.VulnerabilityID)
+	w.sla = nil
+	assert.Zero(t, w.Sweep(context.Background()), "no SLA module in the process: nothing")
 }
