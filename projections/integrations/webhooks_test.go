@@ -60,7 +60,7 @@ func TestWebhooks_ScanFailedGoesToTheTeamsSubscribersAsOfTheEvent(t *testing.T) 
 	tx := pt.Apply(t, p,
 		ev("team-a", 1, orch.ScanFailed{ScanID: "before", Reason: "r", FailedAt: pt.T0}), // before any subscription
 		ev("team-a", 2, hook("h1", in.EventScanFailed)),
-		ev("team-a", 3, hook("h2", in.EventSLABreach)), // another kind
+		ev("team-a", 3, hook("h2", in.EventSLABreach)),  // another kind
 		ev("team-b", 4, hook("hb", in.EventScanFailed)), // another team
 		ev("team-a", 5, orch.ScanFailed{ScanID: "s1", Reason: "crashed", FailedAt: pt.T0}),
 		ev("team-a", 6, in.IntegrationRemoved{IntegrationID: "h1", RemovedAt: pt.T0}),
