@@ -23,6 +23,7 @@ import (
 	in "github.com/cspm-es/cspm-es/domain/integrations"
 	"github.com/cspm-es/cspm-es/eventstore"
 	"github.com/cspm-es/cspm-es/platform/outbound"
+	"github.com/cspm-es/cspm-es/platform/secretbox"
 	"github.com/cspm-es/cspm-es/queries"
 	inquery "github.com/cspm-es/cspm-es/queries/integrations"
 	vulnquery "github.com/cspm-es/cspm-es/queries/vulnerabilities"
@@ -311,4 +312,59 @@ func TestBreachWatcherSweep(t *testing.T) {
 	assert.Equal(t, "CVE-1", got.VulnerabilityID)
 	w.sla = nil
 	assert.Zero(t, w.Sweep(context.Background()), "no SLA module in the process: nothing")
+}
+
+// Health checks through the app: a check of a listening endpoint is up, of
+// a closed one down; the history gives the uptime. A wizard session is
+// resumed, then expired by the scheduler a day later (WizardExpired in its
+// stream's history), and a save after that is refused.
+func TestIntegrationHealthAndWizardExpiry(t *testing.T) {
+	t.Parallel()
+	var expiry *wizardExpiry
+	a := startAppWith(t, nil, quietIntegrationChecks(), fx.Populate(&expiry))
+	up := httptest.NewServer(http.NotFoundHandler())
+	t.Cleanup(up.Close)
+	closed := httptest.NewServer(http.NotFoundHandler())
+	closedURL := closed.URL
+	closed.Close()
+
+	var it struct{ ID string }
+	must(t, a.post(t, "/api/v1/integrations", map[string]any{"name": "siem", "kind": "siem", "config": map[string]any{"url": up.URL}}), http.StatusCreated).data(t, &it)
+	must(t, a.post(t, "/api/v1/integrations/"+it.ID+"/check", nil), http.StatusAccepted)
+	must(t, a.call(t, http.MethodPut, "/api/v1/integrations/"+it.ID, map[string]any{"name": "siem", "config": map[string]any{"url": closedURL}}), http.StatusAccepted)
+	pos := must(t, a.post(t, "/api/v1/integrations/"+it.ID+"/check", nil), http.StatusAccepted).env.Meta.Position
+	var h inquery.HealthHistory
+	must(t, a.get(t, fmt.Sprintf("/api/v1/integrations/%s/health?min_position=%d", it.ID, pos)), http.StatusOK).data(t, &h)
+	require.Equal(t, 2, h.Checks)
+	assert.Equal(t, 1, h.UpChecks)
+	require.NotNil(t, h.Uptime)
+	assert.InDelta(t, 0.5, *h.Uptime, 1e-9)
+	assert.Equal(t, "up", h.Items[0].Result)
+	assert.Equal(t, "down", h.Items[1].Result)
+	assert.Contains(t, h.Items[1].Error, "tcp connect")
+	var got inquery.Integration
+	must(t, a.get(t, "/api/v1/integrations/"+it.ID), http.StatusOK).data(t, &got)
+	assert.Equal(t, "down", got.Connection.State)
+	assert.EqualValues(t, 1, got.Connection.ConsecutiveFailures)
+
+	var w struct{ ID string }
+	must(t, a.post(t, "/api/v1/integration-wizards", map[string]any{"kind": "chat"}), http.StatusCreated).data(t, &w)
+	pos = must(t, a.call(t, http.MethodPut, "/api/v1/integration-wizards/"+w.ID+"/steps/basics", map[string]any{"data": map[string]any{"name": "chat"}}), http.StatusAccepted).env.Meta.Position
+	var wiz inquery.Wizard
+	must(t, a.get(t, fmt.Sprintf("/api/v1/integration-wizards/%s?min_position=%d", w.ID, pos)), http.StatusOK).data(t, &wiz)
+	assert.Equal(t, "connection", wiz.NextStep, "resumed where it stopped")
+	assert.Zero(t, expiry.Sweep(context.Background()), "not due yet")
+	// A day later (the scheduler's clock and the command's).
+	later := func() time.Time { return time.Now().Add(in.WizardTTL + time.Minute) }
+	box, err := secretbox.New(make([]byte, secretbox.KeySize))
+	require.NoError(t, err)
+	expiry.now, expiry.h = later, incmd.New(commands.NewKit(a.store, eventstore.NewDomainCodec(), later), box, nil, nil)
+	assert.Equal(t, 1, expiry.Sweep(context.Background()))
+	assert.Zero(t, expiry.Sweep(context.Background()), "expired once")
+	evs, err := a.store.ReadStream(context.Background(), incmd.WizardStreamID(w.ID), eventstore.ReadStreamOptions{})
+	require.NoError(t, err)
+	require.Len(t, evs, 3)
+	assert.Equal(t, "WizardExpired", evs[2].Type)
+	ans := must(t, a.call(t, http.MethodPut, "/api/v1/integration-wizards/"+w.ID+"/steps/connection", map[string]any{"data": map[string]any{"channel": "#c"}}), http.StatusUnprocessableEntity)
+	assert.Equal(t, in.CodeWizardExpired, ans.env.Error.Code)
 }
