@@ -54,6 +54,9 @@ const (
 //     published for a CVE a team has occurrences of (once per team and CVE);
 //   - sla_breached: SLABreachRecorded (the breach watcher);
 //   - scan_run_failed: ScanFailed.
+//
+// The state behind the first two (failing findings, a team's CVEs) is
+// kept only for teams with a subscriber to the kind.
 type Webhooks struct{}
 
 var _ projections.Projection = Webhooks{}
@@ -139,6 +142,11 @@ func (w Webhooks) Apply(ctx context.Context, tx projections.Tx, ev projections.E
 			"account_id": e.AccountID, "check_id": e.CheckID, "title": e.Title, "severity": string(e.Severity), "resource_id": e.ResourceID,
 			"region": e.Region, "raised_at": e.RaisedAt})
 	case cs.ResultsRecorded:
+		// Teams without a subscriber keep no state: a chunk of an import
+		// is 600 results, most of them passing.
+		if ok, err := w.listens(ctx, tx, team, in.EventCriticalFinding); err != nil || !ok {
+			return err
+		}
 		for i, r := range e.Results {
 			fid := r.Identity(e.IdentityRule).FindingID(team)
 			switch {
@@ -160,6 +168,9 @@ func (w Webhooks) Apply(ctx context.Context, tx projections.Tx, ev projections.E
 			}
 		}
 	case vuln.ScanResultsRecorded:
+		if ok, err := w.listens(ctx, tx, team, in.EventKEVOccurrence); err != nil || !ok {
+			return err
+		}
 		seen := map[string]bool{}
 		for _, o := range e.Occurrences {
 			cve := o.VulnerabilityID
@@ -212,6 +223,29 @@ func (Webhooks) subscribe(ctx context.Context, tx projections.Tx, team, id strin
 	d["subs"] = subs
 	tx.Put(SubscriptionsCollection, d)
 	return nil
+}
+
+// listens reports a subscription of team to kind.
+func (Webhooks) listens(ctx context.Context, tx projections.Tx, team string, kind in.EventKind) (bool, error) {
+	if team == "" {
+		return false, nil
+	}
+	d, found, err := fold.Get(ctx, tx, SubscriptionsCollection, team)
+	if err != nil {
+		return false, fmt.Errorf("%s: %w", WebhooksName, err)
+	}
+	if !found {
+		return false, nil
+	}
+	for _, ks := range fold.Obj(d, "subs") {
+		list, _ := ks.([]any)
+		for _, k := range list {
+			if k == string(kind) {
+				return true, nil
+			}
+		}
+	}
+	return false, nil
 }
 
 // emit writes one pending delivery per subscription of team to kind.
