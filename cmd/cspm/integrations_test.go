@@ -294,7 +294,7 @@ func TestBreachWatcherSweep(t *testing.T) {
 	t.Parallel()
 	due := time.Date(2026, 1, 2, 0, 0, 0, 0, time.UTC)
 	rec := &breachRecorder{seen: map[string]incmd.RecordSLABreach{}}
-	w := &breachWatcher{MaxPages: 10, log: slog.New(slog.DiscardHandler), h: rec,
+	w := &breachWatcher{MaxPages: 10, log: slog.New(slog.DiscardHandler), h: rec, recorded: map[string]bool{},
 		q: fakeActive{items: []inquery.ActiveIntegration{
 			{ID: "h1", TeamID: "team-a", Kind: "webhook", EventKinds: []string{"sla_breached"}},
 			{ID: "h2", TeamID: "team-a", Kind: "webhook", EventKinds: []string{"sla_breached", "scan_run_failed"}}, // the same team once
@@ -307,6 +307,8 @@ func TestBreachWatcherSweep(t *testing.T) {
 		}}
 	assert.Equal(t, 2, w.Sweep(context.Background()))
 	assert.Equal(t, 0, w.Sweep(context.Background()), "recorded once")
+	w.recorded = map[string]bool{} // a restart: the store says they are recorded
+	assert.Equal(t, 0, w.Sweep(context.Background()))
 	require.Len(t, rec.seen, 2)
 	got := rec.seen["team-a/occ-1/"+due.Format(time.RFC3339Nano)]
 	assert.Equal(t, "CVE-1", got.VulnerabilityID)

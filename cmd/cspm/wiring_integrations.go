@@ -373,6 +373,10 @@ type breachWatcher struct {
 		RecordSLABreach(ctx context.Context, meta commands.Meta, cmd incmd.RecordSLABreach) (commands.Result, error)
 	}
 	log *slog.Logger
+	// recorded are the breaches this process knows are recorded (the
+	// first sweep after a start asks the store for each; later ones skip
+	// them).
+	recorded map[string]bool
 }
 
 type breachWatcherParams struct {
@@ -384,7 +388,7 @@ type breachWatcherParams struct {
 }
 
 func newBreachWatcher(p breachWatcherParams) *breachWatcher {
-	b := &breachWatcher{Interval: time.Minute, MaxPages: 50, q: p.Q, h: p.H, log: p.Log.With("component", "webhooks")}
+	b := &breachWatcher{Interval: time.Minute, MaxPages: 50, q: p.Q, h: p.H, log: p.Log.With("component", "webhooks"), recorded: map[string]bool{}}
 	if p.SLA != nil {
 		b.sla = p.SLA
 	}
@@ -429,6 +433,10 @@ func (b *breachWatcher) Sweep(ctx context.Context) int {
 				break
 			}
 			for _, br := range list.Items {
+				key := team + "\x00" + br.ID + "\x00" + br.DueAt.Format(time.RFC3339Nano)
+				if b.recorded[key] {
+					continue
+				}
 				_, err := b.h.RecordSLABreach(ctx, commands.Meta{TeamID: team, Actor: "system:sla-breach-watcher", Route: "serve sla breach watcher"},
 					incmd.RecordSLABreach{ClockID: br.ID, Module: br.Module, Severity: br.Severity, VulnerabilityID: br.VulnerabilityID,
 						ArtifactID: br.ArtifactID, Check: br.Check, Resource: br.Resource, KEV: br.KEV, DueAt: br.DueAt.Format(time.RFC3339Nano)})
@@ -436,7 +444,9 @@ func (b *breachWatcher) Sweep(ctx context.Context) int {
 				switch {
 				case err == nil:
 					n++
+					b.recorded[key] = true
 				case errors.Is(err, eventstore.ErrConflict), errors.As(err, &inUse):
+					b.recorded[key] = true
 				default:
 					b.log.Warn("recording an SLA breach failed", "team_id", team, "clock_id", br.ID, "error", err)
 				}
