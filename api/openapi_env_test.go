@@ -36,6 +36,7 @@ import (
 	"github.com/cspm-es/cspm-es/platform/readmodel/sqlitestore"
 	"github.com/cspm-es/cspm-es/projections"
 	cloudsecurityproj "github.com/cspm-es/cspm-es/projections/cloudsecurity"
+	integrationsproj "github.com/cspm-es/cspm-es/projections/integrations"
 	orchestrationproj "github.com/cspm-es/cspm-es/projections/orchestration"
 	platformproj "github.com/cspm-es/cspm-es/projections/platform"
 	riskproj "github.com/cspm-es/cspm-es/projections/risk"
@@ -92,6 +93,8 @@ func fullDeps(t *testing.T) api.Deps {
 		Risk: fakeRisk{},
 		// Scan runs of jobs (scanruns_fakes_test.go).
 		ScanRuns: fakeScanRuns{},
+		// Integrations (integrations_fakes_test.go).
+		Integrations: fakeIntegrations{},
 	}
 	requireAllSet(t, deps)
 	return deps
@@ -148,7 +151,8 @@ func newContractEnv(t *testing.T, mutate ...func(*api.ServerConfig, *api.Deps)) 
 		threatintelproj.NewKEV(), threatintelproj.NewIndicators(), threatintelproj.NewCorrelation(),
 		securityscansproj.New(),
 		biaproj.NewAnalyses(), biaproj.NewExercises(),
-		riskproj.NewRegister(), platformproj.NewDashboardScanEngine())
+		riskproj.NewRegister(), platformproj.NewDashboardScanEngine(),
+		integrationsproj.NewConnections(), integrationsproj.NewWebhooks())
 	env := &contractEnv{store: store, projects: proj, admin: &contractAdmin{}}
 	codec := eventstore.NewDomainCodec()
 	kit := commands.NewKit(store, codec, time.Now)
@@ -204,6 +208,7 @@ func newContractEnv(t *testing.T, mutate ...func(*api.ServerConfig, *api.Deps)) 
 	deps.BIA = biaService{biacmd.New(kit), biaquery.New(proj.stores[dbregistry.BIA], time.Now)}
 	// Risk management: the commands and the queries in one.
 	deps.Risk = riskService{riskcmd.New(kit), riskquery.New(proj.stores[dbregistry.RISK_MANAGEMENT], time.Now)}
+	deps.Integrations = contractIntegrationService(t, kit, proj.stores[dbregistry.INTEGRATIONS]) // integrations_fakes_test.go
 	accountQueries := queryService.CloudSecurityQueries.(*csquery.Service)
 	deps.Accounts = contractAccounts{cscmd.New(kit).WithKnownAccounts(accountQueries), accountQueries}
 	// Assessments: a fake (their handlers, projections and queries have
@@ -246,7 +251,7 @@ func newSyncProjector(t *testing.T, store *sqlite.Store, reg *dbregistry.Registr
 	t.Helper()
 	ctx := context.Background()
 	consts := []dbregistry.Constant{dbregistry.ORCHESTRATION, dbregistry.CLOUD_SECURITY, dbregistry.PLATFORM, dbregistry.CLOUD_ASSETS,
-		dbregistry.VULNERABILITIES, dbregistry.THREAT_INTELLIGENCE, dbregistry.SECURITY_SCANS, dbregistry.BIA, dbregistry.RISK_MANAGEMENT}
+		dbregistry.VULNERABILITIES, dbregistry.THREAT_INTELLIGENCE, dbregistry.SECURITY_SCANS, dbregistry.BIA, dbregistry.RISK_MANAGEMENT, dbregistry.INTEGRATIONS}
 	names := make([]string, len(consts))
 	for i, c := range consts {
 		names[i] = reg.Name(c)

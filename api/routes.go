@@ -194,6 +194,10 @@ func (s *Server) routeTable() []Route {
 	if s.deps.Risk != nil {
 		s.riskRoutes(add)
 	}
+	// Integrations (routes_integrations.go).
+	if s.deps.Integrations != nil {
+		s.integrationRoutes(add)
+	}
 
 	// API keys (platform).
 	if s.deps.Keys != nil {

@@ -143,6 +143,9 @@ type Deps struct {
 	// Risk serves the risk-management routes (routes_risk.go); nil leaves
 	// them out. Progress is then required.
 	Risk RiskService
+	// Integrations serves /api/v1/integrations and
+	// /api/v1/integration-wizards (routes_integrations.go).
+	Integrations IntegrationService
 	// Metrics receives the HTTP collectors and is what /metrics exposes.
 	// Nil gives the server a registry of its own. Never the global one, so
 	// that tests can build many servers.

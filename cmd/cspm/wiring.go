@@ -86,8 +86,9 @@ func serveOptionsTo(cfg config.Config, logTo, stdout io.Writer) fx.Option {
 	if cfg.HasRole(config.RoleAPI) {
 		opts = append(opts, readSideModule, auditModule, apiModule, mutingModule, accountsModule)
 		opts = append(opts, threatIntelModule, indicatorExpiryModule)
-		opts = append(opts, assessmentsModule) // wiring_assessments.go
-		opts = append(opts, riskModule)        // wiring_risk.go
+		opts = append(opts, assessmentsModule)  // wiring_assessments.go
+		opts = append(opts, riskModule)         // wiring_risk.go
+		opts = append(opts, integrationsModule) // wiring_integrations.go
 	}
 	return fx.Options(opts...)
 }
@@ -251,6 +252,8 @@ type apiParams struct {
 	BIA *biaService `optional:"true"`
 	// Risk management (wiring_risk.go).
 	Risk *riskService `optional:"true"`
+	// Integrations (wiring_integrations.go).
+	Integrations *integrationService `optional:"true"`
 }
 
 func newAPIServer(p apiParams) *api.Server {
@@ -277,6 +280,10 @@ func newAPIServer(p apiParams) *api.Server {
 	var riskRoutes api.RiskService
 	if p.Risk != nil {
 		riskRoutes = p.Risk
+	}
+	var integrations api.IntegrationService
+	if p.Integrations != nil {
+		integrations = p.Integrations
 	}
 	return api.NewServer(api.ServerConfig{
 		Addr:            p.Config.HTTPAddr,
@@ -318,7 +325,8 @@ func newAPIServer(p apiParams) *api.Server {
 		BIA:             biaRoutes,
 		Risk:            riskRoutes,
 		// Scan runs planned with jobs (scanjobs.go).
-		ScanRuns: scanRunService{p.ScanCommands, p.ScanQueries},
+		ScanRuns:     scanRunService{p.ScanCommands, p.ScanQueries},
+		Integrations: integrations,
 	})
 }
 
