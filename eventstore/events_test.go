@@ -109,6 +109,7 @@ func TestDomainCodecRoundTrip(t *testing.T) {
 			Modules: map[string]vulnerabilities.SLADays{vulnerabilities.SLAModuleCloudFindings: {}}}, SetAt: when},
 	}
 	events = append(events, assessmentEventSamples(when)...)
+	events = append(events, aigovernanceEventSamples(when)...)
 	codec := eventstore.NewDomainCodec()
 
 	var names []string

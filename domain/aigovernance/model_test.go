@@ -82,7 +82,9 @@ func TestModelStatusAndClassification(t *testing.T) {
 			func(m *Model) ([]Event, error) { return m.Classify(Limited, "chatbot only", "dpo", t1) },
 			then{Events: []Event{ModelRiskClassified{ModelID: "m1", RiskClass: Limited, PreviousClass: HighRisk, Rationale: "chatbot only", ClassifiedBy: "dpo", ClassifiedAt: t1}}}},
 		{"the same class and rationale appends nothing", []Event{registered(StatusDevelopment), classified(HighRisk)},
-			func(m *Model) ([]Event, error) { return m.Classify(HighRisk, "Annex III 5(b): creditworthiness", "dpo", t1) }, then{}},
+			func(m *Model) ([]Event, error) {
+				return m.Classify(HighRisk, "Annex III 5(b): creditworthiness", "dpo", t1)
+			}, then{}},
 		{"a model in production is not classified prohibited", []Event{registered(StatusProduction)},
 			func(m *Model) ([]Event, error) { return m.Classify(Prohibited, "social scoring", "dpo", t1) },
 			then{RuleCode: CodeProhibitedDeployment}},

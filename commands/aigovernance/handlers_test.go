@@ -1,0 +1,165 @@
+package aigovernance_test
+
+import (
+	"context"
+	"io"
+	"os"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/cspm-es/cspm-es/commands"
+	aicmd "github.com/cspm-es/cspm-es/commands/aigovernance"
+	acmd "github.com/cspm-es/cspm-es/commands/assessments"
+	"github.com/cspm-es/cspm-es/commands/commandstest"
+	"github.com/cspm-es/cspm-es/domain"
+	ai "github.com/cspm-es/cspm-es/domain/aigovernance"
+	as "github.com/cspm-es/cspm-es/domain/assessments"
+	"github.com/cspm-es/cspm-es/platform/parsers"
+)
+
+var (
+	teamA = commands.Meta{TeamID: "team-a", Actor: "alice"}
+	teamB = commands.Meta{TeamID: "team-b", Actor: "bob"}
+)
+
+// euAIAct is the EU AI Act catalogue (CISO Assistant library, Chapter III
+// Section 2 subset; platform/parsers/cisoassistant/testdata/README.md).
+const euAIAct = "../../platform/parsers/cisoassistant/testdata/eu_ai_act_chapter3_section2_ciso-assistant-library_subset.json"
+
+type catalogs struct{}
+
+func (catalogs) ParseCatalog(ctx context.Context, r io.Reader) (acmd.Parsed, error) {
+	c, err := parsers.Registry{}.ParseCatalog(ctx, r)
+	return acmd.Parsed{Catalogue: c.Catalogue, Mappings: c.Mappings}, err
+}
+
+func register(t *testing.T, h *aicmd.Handlers, meta commands.Meta, status string) string {
+	t.Helper()
+	res, err := h.RegisterModel(t.Context(), meta, aicmd.RegisterModel{Name: "credit-scoring", Version: "1.0", Provider: "in-house",
+		Purpose: "creditworthiness of natural persons", DataCategories: []string{"financial", "personal"}, Owner: "risk-team", Status: status})
+	require.NoError(t, err)
+	return res.ID
+}
+
+func TestModelCommands(t *testing.T) {
+	d := commandstest.New(t)
+	h := aicmd.New(d.Kit)
+	id := register(t, h, teamA, ai.StatusStaging)
+	commandstest.AssertUUIDv7(t, id)
+
+	_, err := h.ClassifyModel(t.Context(), teamA, aicmd.ClassifyModel{ModelID: id, RiskClass: ai.Prohibited, Rationale: "Article 5(1)(c): social scoring"})
+	require.NoError(t, err)
+	head := d.Head(t)
+	_, err = h.ChangeModelStatus(t.Context(), teamA, aicmd.ChangeModelStatus{ModelID: id, Status: ai.StatusProduction})
+	commandstest.RequireRule(t, err, ai.CodeProhibitedDeployment)
+	require.Equal(t, head, d.Head(t), "nothing appended")
+
+	// Reclassified: the history is kept, and production is allowed.
+	_, err = h.ClassifyModel(t.Context(), teamA, aicmd.ClassifyModel{ModelID: id, RiskClass: ai.HighRisk, Rationale: "Annex III 5(b) after the scoring feature was dropped"})
+	require.NoError(t, err)
+	_, err = h.ChangeModelStatus(t.Context(), teamA, aicmd.ChangeModelStatus{ModelID: id, Status: ai.StatusProduction})
+	require.NoError(t, err)
+	again, err := h.ChangeModelStatus(t.Context(), teamA, aicmd.ChangeModelStatus{ModelID: id, Status: ai.StatusProduction})
+	require.NoError(t, err)
+	require.Empty(t, again.EventIDs, "the same status appends nothing")
+
+	_, err = h.LinkModelAssets(t.Context(), teamA, aicmd.ModelAssets{ModelID: id, Assets: []string{"i-1", "i-2"}})
+	require.NoError(t, err)
+	_, err = h.UnlinkModelAssets(t.Context(), teamA, aicmd.ModelAssets{ModelID: id, Assets: []string{"i-1"}})
+	require.NoError(t, err)
+	_, err = h.ReleaseModelVersion(t.Context(), teamA, aicmd.ReleaseModelVersion{ModelID: id, Version: "1.1"})
+	require.NoError(t, err)
+
+	events := d.Decoded(t, aicmd.ModelStreamID(id))
+	var classes []ai.RiskClass
+	for _, e := range events {
+		if c, ok := e.(ai.ModelRiskClassified); ok {
+			classes = append(classes, c.RiskClass)
+		}
+	}
+	require.Equal(t, []ai.RiskClass{ai.Prohibited, ai.HighRisk}, classes)
+	require.Equal(t, ai.ModelAssetsUnlinked{ModelID: id, Assets: []string{"i-1"}, UnlinkedAt: commandstest.T0}, events[len(events)-2])
+
+	// Another team sees no such model.
+	_, err = h.RetireModel(t.Context(), teamB, aicmd.RetireModel{ModelID: id})
+	require.ErrorIs(t, err, domain.ErrNotFound)
+	_, err = h.ReportIncident(t.Context(), teamB, aicmd.ReportIncident{ModelID: id, Title: "x", Severity: ai.SeverityLow})
+	commandstest.RequireFields(t, err, "model_id")
+
+	_, err = h.RetireModel(t.Context(), teamA, aicmd.RetireModel{ModelID: id, Reason: "replaced"})
+	require.NoError(t, err)
+	_, err = h.ChangeModelStatus(t.Context(), teamA, aicmd.ChangeModelStatus{ModelID: id, Status: ai.StatusStaging})
+	commandstest.RequireRule(t, err, ai.CodeModelRetired)
+}
+
+func TestBiasAndIncidentCommands(t *testing.T) {
+	d := commandstest.New(t)
+	h := aicmd.New(d.Kit)
+	id := register(t, h, teamA, "")
+	_, err := h.DefineBiasTest(t.Context(), teamB, aicmd.DefineBiasTest{ModelID: id, Name: "x", Metric: ai.DemographicParityDifference,
+		Attribute: "sex", Groups: []string{"f", "m"}, Threshold: 0.1})
+	commandstest.RequireFields(t, err, "model_id")
+	bt, err := h.DefineBiasTest(t.Context(), teamA, aicmd.DefineBiasTest{ModelID: id, Name: "approval parity", Metric: ai.DemographicParityDifference,
+		Attribute: "sex", Groups: []string{"female", "male"}, Threshold: 0.1})
+	require.NoError(t, err)
+
+	run := aicmd.RecordBiasRun{TestID: bt.ID, RunID: "run-1", Groups: []ai.GroupCounts{{Group: "female", Positive: 30, Total: 100}, {Group: "male", Positive: 50, Total: 100}}}
+	r1, err := h.RecordBiasRun(t.Context(), teamA, run)
+	require.NoError(t, err)
+	require.Len(t, r1.EventIDs, 1)
+	r2, err := h.RecordBiasRun(t.Context(), teamA, run)
+	require.NoError(t, err)
+	require.Empty(t, r2.EventIDs, "the same run id appends nothing")
+	events := d.Decoded(t, aicmd.BiasTestStreamID(bt.ID))
+	got := events[1].(ai.BiasTestRun)
+	require.Equal(t, "1.0", got.ModelVersion, "the model's current version")
+	require.InDelta(t, 0.2, got.Value, 1e-9)
+	require.False(t, got.Passed)
+
+	_, err = h.RecordBiasRun(t.Context(), teamB, run)
+	require.ErrorIs(t, err, domain.ErrNotFound)
+
+	inc, err := h.ReportIncident(t.Context(), teamA, aicmd.ReportIncident{ModelID: id, Title: "approval rate drift", Severity: ai.SeverityHigh})
+	require.NoError(t, err)
+	_, err = h.ChangeIncidentStatus(t.Context(), teamA, aicmd.ChangeIncidentStatus{IncidentID: inc.ID, Status: ai.IncidentClosed, Note: "retrained"})
+	require.NoError(t, err)
+	_, err = h.ChangeIncidentStatus(t.Context(), teamA, aicmd.ChangeIncidentStatus{IncidentID: inc.ID, Status: ai.IncidentOpen})
+	commandstest.RequireRule(t, err, ai.CodeIncidentClosed)
+}
+
+// The EU AI Act catalogue loads through the assessments module with its
+// counts, and a high-risk model is assessed through an assessment of
+// that framework whose scope names it.
+func TestEUAIActCatalogueAndModelAssessment(t *testing.T) {
+	d := commandstest.New(t)
+	h := aicmd.New(d.Kit)
+	asm := acmd.New(d.Kit, catalogs{})
+	f, err := os.Open(euAIAct)
+	require.NoError(t, err)
+	defer f.Close()
+	loaded, err := asm.LoadCatalog(t.Context(), teamA, acmd.LoadCatalog{FileName: "ai-act.json", Body: f})
+	require.NoError(t, err)
+	require.Equal(t, ai.EUAIActFramework, loaded.Framework.Framework)
+	require.Equal(t, 101, loaded.Framework.Requirements, "Chapter III header and Section 2 (Articles 8-15)")
+	require.Equal(t, 88, loaded.Framework.Assessable, "88 assessable paragraphs")
+	v, err := asm.Version(t.Context(), ai.EUAIActFramework, "")
+	require.NoError(t, err)
+	articles := map[string]bool{}
+	for _, r := range v.Requirements {
+		if r.Depth == 3 {
+			articles[r.Label()] = true
+		}
+	}
+	require.Len(t, articles, 8, "Articles 8 to 15: %v", articles)
+
+	id := register(t, h, teamA, "")
+	_, err = h.ClassifyModel(t.Context(), teamA, aicmd.ClassifyModel{ModelID: id, RiskClass: ai.HighRisk, Rationale: "Annex III 5(b)"})
+	require.NoError(t, err)
+	res, err := asm.CreateAssessment(t.Context(), teamA, acmd.CreateAssessment{Name: "credit-scoring EU AI Act", Framework: ai.EUAIActFramework,
+		Scope: as.Scope{Models: []string{id}}})
+	require.NoError(t, err)
+	created := d.Decoded(t, acmd.AssessmentStreamID(res.ID))[0].(as.AssessmentCreated)
+	require.Len(t, created.Requirements, 88)
+	require.Equal(t, []string{id}, created.Scope.Models)
+}
