@@ -70,7 +70,8 @@ func (Registry) Collections() []readmodel.CollectionSpec {
 	return []readmodel.CollectionSpec{
 		// GET /api/v1/ai/models: the team's, by name; ?risk_class=, ?status=.
 		{Name: ModelsCollection, Indexes: []readmodel.Index{idx("by_team_name", "team_id", "name"),
-			idx("by_team_class_name", "team_id", "risk_class", "name"), idx("by_team_status_name", "team_id", "status", "name")}},
+			idx("by_team_class_name", "team_id", "risk_class", "name"), idx("by_team_status_name", "team_id", "status", "name"),
+			idx("by_team_class_status_name", "team_id", "risk_class", "status", "name")}},
 		// GET /api/v1/ai/models/{id}: its classification history, oldest first.
 		{Name: ClassificationsCollection, Indexes: []readmodel.Index{idx("by_model_position", "model_id", "position")}},
 		// GET /api/v1/ai/bias-tests: the team's, by model.
@@ -82,6 +83,7 @@ func (Registry) Collections() []readmodel.CollectionSpec {
 			{Name: "by_team_reported", Fields: []readmodel.IndexField{{Path: "team_id"}, {Path: "reported_at", Desc: true}}},
 			{Name: "by_team_model_reported", Fields: []readmodel.IndexField{{Path: "team_id"}, {Path: "model_id"}, {Path: "reported_at", Desc: true}}},
 			{Name: "by_team_status_reported", Fields: []readmodel.IndexField{{Path: "team_id"}, {Path: "status"}, {Path: "reported_at", Desc: true}}},
+			{Name: "by_team_model_status_reported", Fields: []readmodel.IndexField{{Path: "team_id"}, {Path: "model_id"}, {Path: "status"}, {Path: "reported_at", Desc: true}}},
 		}},
 	}
 }

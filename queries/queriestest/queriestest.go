@@ -22,6 +22,7 @@ import (
 	"github.com/cspm-es/cspm-es/platform/readmodel"
 	"github.com/cspm-es/cspm-es/platform/readmodel/sqlitestore"
 	"github.com/cspm-es/cspm-es/projections"
+	aigovproj "github.com/cspm-es/cspm-es/projections/aigovernance"
 	assessmentsproj "github.com/cspm-es/cspm-es/projections/assessments"
 	cloudassetsproj "github.com/cspm-es/cspm-es/projections/cloudassets"
 	cloudsecurityproj "github.com/cspm-es/cspm-es/projections/cloudsecurity"
@@ -56,6 +57,9 @@ func AllProjections() []projections.Projection {
 		assessmentsproj.NewAssessments(),
 		assessmentsproj.NewEvidence(),
 		assessmentsproj.NewIndex(),
+		// AI governance (the registry, the EU AI Act obligations).
+		aigovproj.NewRegistry(),
+		aigovproj.NewObligations(),
 	}
 }
 
@@ -71,7 +75,8 @@ func OpenEnv(tb testing.TB, dir string) *Env {
 	ctx := context.Background()
 	reg := dbregistry.MustNew("")
 	consts := []dbregistry.Constant{dbregistry.ORCHESTRATION, dbregistry.CLOUD_SECURITY, dbregistry.PLATFORM, dbregistry.CLOUD_ASSETS,
-		dbregistry.VULNERABILITIES, dbregistry.CONTAINER_REGISTRY, dbregistry.THREAT_INTELLIGENCE, dbregistry.ASSESSMENTS}
+		dbregistry.VULNERABILITIES, dbregistry.CONTAINER_REGISTRY, dbregistry.THREAT_INTELLIGENCE, dbregistry.ASSESSMENTS,
+		dbregistry.AI_GOVERNANCE}
 	names := make([]string, len(consts))
 	for i, c := range consts {
 		names[i] = reg.Name(c)
