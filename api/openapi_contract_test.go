@@ -299,7 +299,8 @@ func TestOpenAPIContract(t *testing.T) {
 	kevContract(t, c)
 	indicatorContract(t, c)
 	slaContract(t, c)
-	assessmentsContract(t, c) // assessments_fakes_test.go
+	assessmentsContract(t, c)  // assessments_fakes_test.go
+	aiGovernanceContract(t, c) // aigovernance_fakes_test.go
 	mutingContract(t, c, env)
 	assetsContract(t, c) // openapi_contract_assets_test.go
 	accountsContract(t, c, env)

@@ -75,6 +75,8 @@ func fullDeps(t *testing.T) api.Deps {
 		SLA: fakeSLA{},
 		// Assessments (assessments_fakes_test.go).
 		Assessments: fakeAssessments{},
+		// AI governance (aigovernance_fakes_test.go).
+		AIGovernance: fakeAIGovernance{},
 	}
 	requireAllSet(t, deps)
 	return deps
@@ -184,6 +186,7 @@ func newContractEnv(t *testing.T, mutate ...func(*api.ServerConfig, *api.Deps)) 
 	// Assessments: a fake (their handlers, projections and queries have
 	// their own tests; cmd/cspm runs them for real).
 	deps.Assessments = fakeAssessments{}
+	deps.AIGovernance = fakeAIGovernance{} // likewise
 	requireAllSet(t, deps)
 	for _, m := range mutate {
 		m(&cfg, &deps)
