@@ -81,7 +81,8 @@ func serveOptionsTo(cfg config.Config, logTo, stdout io.Writer) fx.Option {
 	if cfg.HasRole(config.RoleAPI) {
 		opts = append(opts, readSideModule, auditModule, apiModule, mutingModule, accountsModule)
 		opts = append(opts, threatIntelModule, indicatorExpiryModule)
-		opts = append(opts, assessmentsModule) // wiring_assessments.go
+		opts = append(opts, assessmentsModule)  // wiring_assessments.go
+		opts = append(opts, aiGovernanceModule) // wiring_aigovernance.go
 	}
 	return fx.Options(opts...)
 }
@@ -239,6 +240,8 @@ type apiParams struct {
 	SLA *slaService `optional:"true"`
 	// Assessments (wiring_assessments.go).
 	Assessments *assessmentService `optional:"true"`
+	// AI governance (wiring_aigovernance.go).
+	AIGovernance *aiGovernanceService `optional:"true"`
 }
 
 func newAPIServer(p apiParams) *api.Server {
@@ -253,6 +256,10 @@ func newAPIServer(p apiParams) *api.Server {
 	var assessments api.AssessmentService
 	if p.Assessments != nil {
 		assessments = p.Assessments
+	}
+	var aiGovernance api.AIGovernanceService
+	if p.AIGovernance != nil {
+		aiGovernance = p.AIGovernance
 	}
 	return api.NewServer(api.ServerConfig{
 		Addr:            p.Config.HTTPAddr,
@@ -290,6 +297,7 @@ func newAPIServer(p apiParams) *api.Server {
 		Vulnerabilities: p.VulnQueries,
 		SLA:             sla,
 		Assessments:     assessments,
+		AIGovernance:    aiGovernance,
 	})
 }
 

@@ -62,7 +62,8 @@ func moduleProjections() []projections.Projection {
 		tiproj.NewKEV(),
 		tiproj.NewIndicators(),
 		tiproj.NewCorrelation(),
-	}, assessmentProjections()...) // wiring_assessments.go
+	}, append(assessmentProjections(), // wiring_assessments.go
+		aiGovernanceProjections()...)...) // wiring_aigovernance.go
 }
 
 // sweepInterval is how often the SQLite read models drop expired documents
