@@ -142,6 +142,11 @@ func TestAIGovernanceThroughTheApp(t *testing.T) {
 	require.Len(t, r.Versions, 2)
 	require.Equal(t, "improved", r.Versions[1].Trend)
 
+	// The unified view holds the EU AI Act assessment and each model's class.
+	var all []map[string]any
+	must(t, a.call(t, http.MethodGet, "/api/v1/assessments/all?kind=ai_risk_classification", nil, asA...), http.StatusOK).data(t, &all)
+	require.Len(t, all, 2, "the high-risk and the prohibited model (the retired one was never classified)")
+
 	var open []aiquery.Incident
 	must(t, a.call(t, http.MethodGet, "/api/v1/ai/incidents?status=open", nil, asA...), http.StatusOK).data(t, &open)
 	require.Len(t, open, 1)
