@@ -54,8 +54,13 @@ func world(t *testing.T) (cat as.FrameworkVersionLoaded, streams [][]projections
 	other := []pt.EventData{
 		as.AssessmentCreated{AssessmentID: "as-b", Name: "B", Framework: ref, Requirements: reqs, Scope: as.Scope{Models: []string{"m1"}}, AsOf: pt.T0, CreatedAt: pt.T0},
 	}
+	unassessed := []pt.EventData{
+		ai.ModelRegistered{ModelID: "m2", Name: "cv-screening", Version: "1", Owner: "hr", Status: ai.StatusDevelopment, RegisteredAt: pt.T0},
+		ai.ModelRiskClassified{ModelID: "m2", RiskClass: ai.HighRisk, Rationale: "Annex III 4(a)", ClassifiedAt: pt.T0},
+	}
 	streams = [][]projections.Event{
 		pt.Stream(teamA, []int64{1, 5, 6, 9}, model...),
+		pt.Stream(teamA, []int64{11, 12}, unassessed...),
 		pt.Stream(teamA, []int64{3, 4, 7, 8}, asm...),
 		pt.Stream(teamA, []int64{2}, cat),
 		pt.Stream(teamB, []int64{10}, other...),
@@ -77,6 +82,11 @@ func TestObligations_HighRiskModelAssessed(t *testing.T) {
 	require.Len(t, d["open_ids"], 86)
 	reqs := as.AssessedRequirements(cat.Requirements)
 	require.Equal(t, reqs[2].ID, d["open_ids"].([]any)[0])
+
+	m2 := tx.Doc(t, pai.ObligationsCollection, "m2")
+	require.Equal(t, "", m2["assessment_id"])
+	require.Equal(t, int64(88), m2["open"], "not assessed: every requirement of the latest catalogue, whenever the catalogue arrives")
+	require.Equal(t, "2", m2["framework_version"])
 
 	latest := tx.Doc(t, pai.CatalogueCollection, pai.LatestCatalogue)
 	require.Equal(t, int64(88), latest["assessable"])
@@ -140,7 +150,13 @@ func TestRegistry_ModelsBiasIncidents(t *testing.T) {
 	require.Equal(t, "1.1", m["version"])
 	require.Equal(t, []any{"1.0", "1.1"}, m["versions"])
 	require.Equal(t, int64(2), m["classifications"])
-	require.Len(t, tx.Colls[pai.ClassificationsCollection], 2, "the history is kept")
+	var history []any
+	for _, d := range tx.Colls[pai.ClassificationsCollection] {
+		if d["model_id"] == "m1" {
+			history = append(history, d["risk_class"])
+		}
+	}
+	require.ElementsMatch(t, []any{"limited", "high"}, history, "the history is kept")
 	b := tx.Doc(t, pai.BiasTestsCollection, "b1")
 	require.Equal(t, int64(2), b["runs"])
 	require.Equal(t, true, b["last_passed"])

@@ -23,6 +23,7 @@ const (
 	oblModels             = "obl_models"           // internal: a model's class and transparency state
 	oblAssessments        = "obl_assessments"      // internal: an EU AI Act assessment's requirements and answers
 	oblLinks              = "obl_links"            // internal: the assessments whose scope names a model id
+	oblHighRisk           = "obl_high_risk"        // internal: one document, the ids of the high-risk models (recomputed when a catalogue version arrives)
 	LatestCatalogue       = "latest"
 )
 
@@ -30,10 +31,13 @@ const (
 // its class (from the registry's events), and for a high-risk model the
 // latest assessment of the EU AI Act framework (ai.EUAIActFramework)
 // of the same team whose scope names the model: the requirements it
-// leaves open (not answered compliant or not applicable). The
-// catalogue's labels and the count of a model not yet assessed are read
-// from CatalogueCollection by the query, so that no document depends on
-// the order the catalogue, the models and the assessments arrive in.
+// leaves open (not answered compliant or not applicable); with none,
+// every assessable requirement of the latest catalogue version. Every
+// document is a pure function of the copies it keeps (models,
+// assessments, links, the catalogue's versions), recomputed whenever one
+// of its inputs changes, so that it does not depend on the order the
+// catalogue, the models and the assessments arrive in. The catalogue's
+// labels are read by the query from CatalogueCollection.
 type Obligations struct{}
 
 var _ projections.Projection = Obligations{}
@@ -63,7 +67,7 @@ func (Obligations) Collections() []readmodel.CollectionSpec {
 			{Name: "by_team_open", Fields: []readmodel.IndexField{{Path: "team_id"}, {Path: "open", Desc: true}, {Path: "name"}}},
 			{Name: "by_team_class_open", Fields: []readmodel.IndexField{{Path: "team_id"}, {Path: "risk_class"}, {Path: "open", Desc: true}, {Path: "name"}}},
 		}},
-		{Name: CatalogueCollection}, {Name: oblModels}, {Name: oblAssessments}, {Name: oblLinks},
+		{Name: CatalogueCollection}, {Name: oblModels}, {Name: oblAssessments}, {Name: oblLinks}, {Name: oblHighRisk},
 	}
 }
 
@@ -156,9 +160,23 @@ func (p Obligations) modelState(ctx context.Context, tx projections.Tx, id strin
 	if _, err := getJSON(ctx, tx, oblModels, id, &m); err != nil {
 		return err
 	}
+	was := m.Class
 	change(&m)
 	if err := putJSON(tx, oblModels, id, m); err != nil {
 		return err
+	}
+	if (was == ai.HighRisk) != (m.Class == ai.HighRisk) {
+		var ids []string
+		if _, err := getJSON(ctx, tx, oblHighRisk, oblHighRisk, &ids); err != nil {
+			return err
+		}
+		ids = slices.DeleteFunc(ids, func(x string) bool { return x == id })
+		if m.Class == ai.HighRisk {
+			ids = union(ids, []string{id})
+		}
+		if err := putJSON(tx, oblHighRisk, oblHighRisk, ids); err != nil {
+			return err
+		}
 	}
 	return p.recompute(ctx, tx, id)
 }
@@ -262,6 +280,14 @@ func (p Obligations) recompute(ctx context.Context, tx projections.Tx, id string
 			open := ai.OpenRequirements(best.Reqs, best.Answers)
 			d["assessment_id"], d["assessment_name"], d["assessment_status"], d["framework_version"] = bestID, best.Name, best.Status, best.Version
 			d["requirements"], d["open"], d["open_ids"] = int64(len(best.Reqs)), int64(len(open)), strs(open)
+		} else if cat, found, err := fold.Get(ctx, tx, CatalogueCollection, LatestCatalogue); err != nil {
+			return err
+		} else if found { // not assessed yet: every requirement of the latest version is open
+			var ids []string
+			if err := json.Unmarshal([]byte(fold.Str(cat, "requirement_ids")), &ids); err != nil {
+				return fmt.Errorf("%s/%s: %w", CatalogueCollection, LatestCatalogue, err)
+			}
+			d["framework_version"], d["requirements"], d["open"], d["open_ids"] = fold.Str(cat, "version"), int64(len(ids)), int64(len(ids)), strs(ids)
 		}
 	case ai.Limited:
 		open := ai.OpenTransparency(m.Met, m.NA)
@@ -321,6 +347,16 @@ func (p Obligations) catalogue(ctx context.Context, tx projections.Tx, pos int64
 		}
 		latest["_id"] = LatestCatalogue
 		tx.Put(CatalogueCollection, latest)
+		// The high-risk models not assessed owe this version now.
+		var ids []string
+		if _, err := getJSON(ctx, tx, oblHighRisk, oblHighRisk, &ids); err != nil {
+			return err
+		}
+		for _, id := range ids {
+			if err := p.recompute(ctx, tx, id); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }

@@ -64,6 +64,11 @@ func TestObligationsOpenPerModel(t *testing.T) {
 	require.Equal(t, ai.RegimeTransparency, chat.Regime)
 	require.Equal(t, int64(2), chat.Open)
 
+	limited, err := s.ListObligations(t.Context(), team, "limited", queries.Page{})
+	require.NoError(t, err)
+	require.Len(t, limited.Items, 1)
+	require.Equal(t, "m-chat", limited.Items[0].ModelID)
+
 	one, err := s.Obligations(t.Context(), team, "m-credit")
 	require.NoError(t, err)
 	require.Len(t, one.OpenObligations, 87)

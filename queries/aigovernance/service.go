@@ -287,8 +287,8 @@ func (s *Service) catalogueOf(ctx context.Context, version string) (*catalogue, 
 	return c, nil
 }
 
-// obligationsOf turns a document into the answer; a high-risk model not
-// yet assessed owes every assessable requirement of the latest catalogue.
+// obligationsOf turns a document into the answer, each open obligation
+// named from the catalogue when details are asked for.
 func (s *Service) obligationsOf(ctx context.Context, d readmodel.Doc, details bool) (ModelObligations, error) {
 	o := ModelObligations{ModelID: queries.Str(d, "model_id"), Name: queries.Str(d, "name"), Status: queries.Str(d, "status"),
 		RiskClass: queries.Str(d, "risk_class"), Regime: queries.Str(d, "regime"), Deployable: d["deployable"] == true,
@@ -299,14 +299,11 @@ func (s *Service) obligationsOf(ctx context.Context, d readmodel.Doc, details bo
 	ids := strList(d, "open_ids")
 	switch o.Regime {
 	case ai.RegimeHighRisk:
-		cat, err := s.catalogueOf(ctx, o.FrameworkVersion)
-		if err != nil {
-			return o, err
-		}
-		if !o.Assessed && cat != nil {
-			o.FrameworkVersion, o.Requirements, o.Open, ids = cat.version, cat.assessable, cat.assessable, cat.ids
-		}
 		if details {
+			cat, err := s.catalogueOf(ctx, o.FrameworkVersion)
+			if err != nil {
+				return o, err
+			}
 			o.OpenObligations = make([]OpenObligation, len(ids))
 			for i, id := range ids {
 				o.OpenObligations[i] = OpenObligation{ID: id}
@@ -336,8 +333,8 @@ type ObligationList struct {
 }
 
 // ListObligations lists the obligations open per model, the most open
-// first by what the assessments say (a high-risk model not assessed
-// counts the catalogue's requirements); ?risk_class=.
+// first (a high-risk model not assessed owes every requirement of the
+// latest catalogue); ?risk_class=.
 func (s *Service) ListObligations(ctx context.Context, team, class string, p queries.Page) (ObligationList, error) {
 	if team == "" {
 		return ObligationList{}, queries.ErrNoTeam
