@@ -11,8 +11,8 @@ import (
 	"github.com/cspm-es/cspm-es/commands"
 	acmd "github.com/cspm-es/cspm-es/commands/assessments"
 	"github.com/cspm-es/cspm-es/domain"
-	as "github.com/cspm-es/cspm-es/domain/assessments"
 	"github.com/cspm-es/cspm-es/domain/access"
+	as "github.com/cspm-es/cspm-es/domain/assessments"
 	"github.com/cspm-es/cspm-es/queries"
 	aquery "github.com/cspm-es/cspm-es/queries/assessments"
 )
@@ -140,7 +140,7 @@ func (fakeAssessments) Evidence(ctx context.Context, team, id string) (as.Eviden
 		ScanID: "scan-1", EvaluatedAt: fakeAt, Fail: 1, FailingCount: 1, Findings: []string{"f-1"}}
 	return as.EvidenceView{AssessmentID: id, Framework: as.FrameworkRef{Framework: "nist-csf-2.0-aws", Version: "c-0123456789ab"},
 		AsOf: fakeAt, Accounts: []string{"111122223333"}, Catalogue: true, Revision: 1, RevisedAt: &fakeAt,
-		Counts: as.EvidenceCounts{Requirements: 1, Fail: 1},
+		Counts:  as.EvidenceCounts{Requirements: 1, Fail: 1},
 		Sources: []as.EvidenceSource{{ImportID: "imp-1", ScanID: "scan-1", EvaluatedAt: fakeAt, Position: 40, RecordedAt: fakeAt, Selected: true}},
 		Checks:  []as.CheckEvidence{ce},
 		Requirements: []as.RequirementEvidence{{ID: "ds_6", Label: "PR.DS-6", Status: "fail", Checks: []string{ce.Check}, Evaluated: 1, Fail: 1,
