@@ -94,7 +94,7 @@ var domainEvents = []struct {
 	{sample: aigovernance.ModelRiskClassified{}, version: 1},
 	{sample: aigovernance.TransparencyDeclared{}, version: 1},
 	{sample: aigovernance.BiasTestDefined{}, version: 1},
-	{sample: aigovernance.BiasTestRun{}, version: 1},
+	{sample: aigovernance.BiasTestRunRecorded{}, version: 1},
 	{sample: aigovernance.ModelIncidentReported{}, version: 1},
 	{sample: aigovernance.ModelIncidentStatusChanged{}, version: 1},
 }

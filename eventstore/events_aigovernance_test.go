@@ -21,7 +21,7 @@ func aigovernanceEventSamples(when time.Time) []interface{ EventType() string } 
 		ai.TransparencyDeclared{ModelID: "m1", Met: []string{"art50-1"}, NotApplicable: []string{"art50-4"}, DeclaredBy: "u", DeclaredAt: when},
 		ai.BiasTestDefined{TestID: "b1", ModelID: "m1", Name: "n", Metric: ai.DemographicParityDifference, Attribute: "sex",
 			Groups: []string{"f", "m"}, Threshold: 0.1, Direction: ai.LowerIsBetter, DefinedAt: when},
-		ai.BiasTestRun{TestID: "b1", RunID: "r1", ModelID: "m1", ModelVersion: "1", Dataset: "d", Metric: ai.DemographicParityDifference,
+		ai.BiasTestRunRecorded{TestID: "b1", RunID: "r1", ModelID: "m1", ModelVersion: "1", Dataset: "d", Metric: ai.DemographicParityDifference,
 			Threshold: 0.1, Direction: ai.LowerIsBetter, Value: 0.05, Passed: true,
 			Groups: []ai.GroupResult{{Group: "f", Positive: 45, Total: 100, Rate: 0.45, Gap: 0.05, Passed: true}}, RanAt: when},
 		ai.ModelIncidentReported{IncidentID: "i1", ModelID: "m1", Title: "t", Description: "d", Severity: ai.SeverityHigh, ReportedBy: "u", ReportedAt: when},

@@ -112,7 +112,7 @@ func TestBiasAndIncidentCommands(t *testing.T) {
 	require.NoError(t, err)
 	require.Empty(t, r2.EventIDs, "the same run id appends nothing")
 	events := d.Decoded(t, aicmd.BiasTestStreamID(bt.ID))
-	got := events[1].(ai.BiasTestRun)
+	got := events[1].(ai.BiasTestRunRecorded)
 	require.Equal(t, "1.0", got.ModelVersion, "the model's current version")
 	require.InDelta(t, 0.2, got.Value, 1e-9)
 	require.False(t, got.Passed)

@@ -83,9 +83,9 @@ type GroupResult struct {
 	Passed   bool    `json:"passed"`
 }
 
-// BiasTestRun: a run of a bias test on a version of its model, with the
+// BiasTestRunRecorded: a run of a bias test on a version of its model, with the
 // result per group and the metric's value, pass or fail decided here.
-type BiasTestRun struct {
+type BiasTestRunRecorded struct {
 	TestID       string        `json:"test_id"`
 	RunID        string        `json:"run_id"`
 	ModelID      string        `json:"model_id"`
@@ -100,8 +100,8 @@ type BiasTestRun struct {
 	RanAt        time.Time     `json:"ran_at"`
 }
 
-func (BiasTestDefined) EventType() string { return "BiasTestDefined" }
-func (BiasTestRun) EventType() string     { return "BiasTestRun" }
+func (BiasTestDefined) EventType() string     { return "BiasTestDefined" }
+func (BiasTestRunRecorded) EventType() string { return "BiasTestRunRecorded" }
 
 // BiasTest is the aggregate of a test definition and its runs.
 type BiasTest struct {
@@ -117,7 +117,7 @@ func RehydrateBiasTest(events ...Event) *BiasTest {
 		switch e := e.(type) {
 		case BiasTestDefined:
 			b.defined, b.def = true, e
-		case BiasTestRun:
+		case BiasTestRunRecorded:
 			b.runs[e.RunID] = true
 		}
 	}
@@ -239,6 +239,6 @@ func (b *BiasTest) RecordRun(runID, modelVersion, dataset string, counts []Group
 		return nil, nil
 	}
 	value, passed, groups := Evaluate(b.def.Metric, b.def.Threshold, b.def.Direction, counts)
-	return []Event{BiasTestRun{TestID: b.def.TestID, RunID: runID, ModelID: b.def.ModelID, ModelVersion: modelVersion, Dataset: dataset,
+	return []Event{BiasTestRunRecorded{TestID: b.def.TestID, RunID: runID, ModelID: b.def.ModelID, ModelVersion: modelVersion, Dataset: dataset,
 		Metric: b.def.Metric, Threshold: b.def.Threshold, Direction: b.def.Direction, Value: value, Passed: passed, Groups: groups, RanAt: now}}, nil
 }

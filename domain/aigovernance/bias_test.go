@@ -45,8 +45,8 @@ func TestRecordBiasRun(t *testing.T) {
 	counts := func(fp, ft, mp, mt int64) []GroupCounts {
 		return []GroupCounts{{Group: "male", Positive: mp, Total: mt}, {Group: "female", Positive: fp, Total: ft}}
 	}
-	run := func(def BiasTestDefined, value float64, passed bool, groups ...GroupResult) BiasTestRun {
-		return BiasTestRun{TestID: "b1", RunID: "r1", ModelID: "m1", ModelVersion: "1.0", Metric: def.Metric, Threshold: def.Threshold,
+	run := func(def BiasTestDefined, value float64, passed bool, groups ...GroupResult) BiasTestRunRecorded {
+		return BiasTestRunRecorded{TestID: "b1", RunID: "r1", ModelID: "m1", ModelVersion: "1.0", Metric: def.Metric, Threshold: def.Threshold,
 			Direction: def.Direction, Value: value, Passed: passed, Groups: groups, RanAt: t1}
 	}
 	dpd, dir := defined(DemographicParityDifference, 0.1), defined(DisparateImpactRatio, 0.8)

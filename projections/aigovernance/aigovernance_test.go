@@ -133,8 +133,8 @@ func TestObligations_ByClass(t *testing.T) {
 
 func TestRegistry_ModelsBiasIncidents(t *testing.T) {
 	_, streams := world(t)
-	run := func(id, version string, value float64, passed bool, at time.Duration) ai.BiasTestRun {
-		return ai.BiasTestRun{TestID: "b1", RunID: id, ModelID: "m1", ModelVersion: version, Metric: ai.DemographicParityDifference, Threshold: 0.1,
+	run := func(id, version string, value float64, passed bool, at time.Duration) ai.BiasTestRunRecorded {
+		return ai.BiasTestRunRecorded{TestID: "b1", RunID: id, ModelID: "m1", ModelVersion: version, Metric: ai.DemographicParityDifference, Threshold: 0.1,
 			Direction: ai.LowerIsBetter, Value: value, Passed: passed, Groups: []ai.GroupResult{{Group: "f", Positive: 1, Total: 2, Rate: 0.5, Passed: passed}},
 			RanAt: pt.At(at)}
 	}

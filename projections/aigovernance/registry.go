@@ -53,7 +53,7 @@ func (Registry) EventTypes() []string {
 	return []string{ai.ModelRegistered{}.EventType(), ai.ModelVersionReleased{}.EventType(), ai.ModelStatusChanged{}.EventType(),
 		ai.ModelAssetsLinked{}.EventType(), ai.ModelAssetsUnlinked{}.EventType(), ai.ModelRetired{}.EventType(),
 		ai.ModelRiskClassified{}.EventType(), ai.TransparencyDeclared{}.EventType(),
-		ai.BiasTestDefined{}.EventType(), ai.BiasTestRun{}.EventType(),
+		ai.BiasTestDefined{}.EventType(), ai.BiasTestRunRecorded{}.EventType(),
 		ai.ModelIncidentReported{}.EventType(), ai.ModelIncidentStatusChanged{}.EventType()}
 }
 
@@ -134,7 +134,7 @@ func (p Registry) Apply(ctx context.Context, tx projections.Tx, ev projections.E
 		tx.Put(BiasTestsCollection, readmodel.Doc{"_id": e.TestID, "team_id": team, "model_id": e.ModelID, "name": e.Name,
 			"metric": e.Metric, "attribute": e.Attribute, "groups": strs(e.Groups), "threshold": e.Threshold, "direction": e.Direction,
 			"defined_at": e.DefinedAt, "runs": int64(0)})
-	case ai.BiasTestRun:
+	case ai.BiasTestRunRecorded:
 		groups := make([]any, len(e.Groups))
 		for i, g := range e.Groups {
 			groups[i] = map[string]any{"group": g.Group, "positive": g.Positive, "total": g.Total, "rate": g.Rate, "gap": g.Gap, "passed": g.Passed}

@@ -40,10 +40,10 @@ func AIGovernanceWorld(t testing.TB) []StreamedEvent {
 	reqs := as.AssessedRequirements(cat.Requirements)
 	const team = "team-ai"
 	ref := as.FrameworkRef{Framework: ai.EUAIActFramework, Version: "2"}
-	run := func(id, version string, f, m int64) ai.BiasTestRun {
+	run := func(id, version string, f, m int64) ai.BiasTestRunRecorded {
 		counts := []ai.GroupCounts{{Group: "female", Positive: f, Total: 100}, {Group: "male", Positive: m, Total: 100}}
 		v, ok, groups := ai.Evaluate(ai.DemographicParityDifference, 0.1, ai.LowerIsBetter, counts)
-		return ai.BiasTestRun{TestID: "bt-1", RunID: id, ModelID: "m-credit", ModelVersion: version, Metric: ai.DemographicParityDifference,
+		return ai.BiasTestRunRecorded{TestID: "bt-1", RunID: id, ModelID: "m-credit", ModelVersion: version, Metric: ai.DemographicParityDifference,
 			Threshold: 0.1, Direction: ai.LowerIsBetter, Value: v, Passed: ok, Groups: groups, RanAt: At(time.Duration(len(id)) * time.Hour)}
 	}
 	return []StreamedEvent{
