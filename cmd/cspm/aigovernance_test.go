@@ -10,12 +10,17 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cspm-es/cspm-es/api"
+	acmd "github.com/cspm-es/cspm-es/commands/assessments"
 	aiquery "github.com/cspm-es/cspm-es/queries/aigovernance"
+	aquery "github.com/cspm-es/cspm-es/queries/assessments"
 )
 
 const euAIActCatalogue = "../../platform/parsers/cisoassistant/testdata/eu_ai_act_chapter3_section2_ciso-assistant-library_subset.json"
 
-// loadEUAIAct loads the real EU AI Act catalogue over HTTP (admin).
+// loadEUAIAct loads the real EU AI Act catalogue over HTTP (admin)
+// through the assessments module's loader, and asserts its counts: the
+// Chapter III header and Section 2, 101 nodes, 88 assessable paragraphs
+// of Articles 8 to 15.
 func loadEUAIAct(t *testing.T, a *testApp, as ...string) {
 	t.Helper()
 	raw, err := os.ReadFile(euAIActCatalogue)
@@ -24,9 +29,33 @@ func loadEUAIAct(t *testing.T, a *testApp, as ...string) {
 	require.NoError(t, json.Unmarshal(raw, &body))
 	ans := a.call(t, http.MethodPost, "/api/v1/catalogs", body, as...)
 	require.Contains(t, []int{http.StatusCreated, http.StatusOK}, ans.status, "%s", ans.raw)
+	var loaded acmd.CatalogLoadResult
+	ans.data(t, &loaded)
+	require.NotNil(t, loaded.Framework)
+	require.Equal(t, "ai-act", loaded.Framework.Framework)
+	require.Equal(t, 101, loaded.Framework.Requirements)
+	require.Equal(t, 88, loaded.Framework.Assessable)
+	var versions []aquery.FrameworkVersion
 	eventually(t, 30*time.Second, "the EU AI Act catalogue is projected", func() bool {
-		return a.call(t, http.MethodGet, "/api/v1/frameworks/ai-act/versions", nil, as...).status == http.StatusOK
+		ans := a.call(t, http.MethodGet, "/api/v1/frameworks/ai-act/versions?requirements=true", nil, as...)
+		if ans.status != http.StatusOK {
+			return false
+		}
+		ans.data(t, &versions)
+		return len(versions) == 1
 	})
+	var articles []string
+	assessable := 0
+	for _, n := range versions[0].Nodes {
+		if n.Depth == 3 {
+			articles = append(articles, n.Label())
+		}
+		if n.Assessable {
+			assessable++
+		}
+	}
+	require.Equal(t, []string{"Article 8", "Article 9", "Article 10", "Article 11", "Article 12", "Article 13", "Article 14", "Article 15"}, articles)
+	require.Equal(t, 88, assessable)
 }
 
 func created(t *testing.T, ans *answer) api.CommandResult {

@@ -1,38 +1,21 @@
 package aigovernance_test
 
 import (
-	"context"
-	"io"
-	"os"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/cspm-es/cspm-es/commands"
 	aicmd "github.com/cspm-es/cspm-es/commands/aigovernance"
-	acmd "github.com/cspm-es/cspm-es/commands/assessments"
 	"github.com/cspm-es/cspm-es/commands/commandstest"
 	"github.com/cspm-es/cspm-es/domain"
 	ai "github.com/cspm-es/cspm-es/domain/aigovernance"
-	as "github.com/cspm-es/cspm-es/domain/assessments"
-	"github.com/cspm-es/cspm-es/platform/parsers"
 )
 
 var (
 	teamA = commands.Meta{TeamID: "team-a", Actor: "alice"}
 	teamB = commands.Meta{TeamID: "team-b", Actor: "bob"}
 )
-
-// euAIAct is the EU AI Act catalogue (CISO Assistant library, Chapter III
-// Section 2 subset; platform/parsers/cisoassistant/testdata/README.md).
-const euAIAct = "../../platform/parsers/cisoassistant/testdata/eu_ai_act_chapter3_section2_ciso-assistant-library_subset.json"
-
-type catalogs struct{}
-
-func (catalogs) ParseCatalog(ctx context.Context, r io.Reader) (acmd.Parsed, error) {
-	c, err := parsers.Registry{}.ParseCatalog(ctx, r)
-	return acmd.Parsed{Catalogue: c.Catalogue, Mappings: c.Mappings}, err
-}
 
 func register(t *testing.T, h *aicmd.Handlers, meta commands.Meta, status string) string {
 	t.Helper()
@@ -126,40 +109,4 @@ func TestBiasAndIncidentCommands(t *testing.T) {
 	require.NoError(t, err)
 	_, err = h.ChangeIncidentStatus(t.Context(), teamA, aicmd.ChangeIncidentStatus{IncidentID: inc.ID, Status: ai.IncidentOpen})
 	commandstest.RequireRule(t, err, ai.CodeIncidentClosed)
-}
-
-// The EU AI Act catalogue loads through the assessments module with its
-// counts, and a high-risk model is assessed through an assessment of
-// that framework whose scope names it.
-func TestEUAIActCatalogueAndModelAssessment(t *testing.T) {
-	d := commandstest.New(t)
-	h := aicmd.New(d.Kit)
-	asm := acmd.New(d.Kit, catalogs{})
-	f, err := os.Open(euAIAct)
-	require.NoError(t, err)
-	defer f.Close()
-	loaded, err := asm.LoadCatalog(t.Context(), teamA, acmd.LoadCatalog{FileName: "ai-act.json", Body: f})
-	require.NoError(t, err)
-	require.Equal(t, ai.EUAIActFramework, loaded.Framework.Framework)
-	require.Equal(t, 101, loaded.Framework.Requirements, "Chapter III header and Section 2 (Articles 8-15)")
-	require.Equal(t, 88, loaded.Framework.Assessable, "88 assessable paragraphs")
-	v, err := asm.Version(t.Context(), ai.EUAIActFramework, "")
-	require.NoError(t, err)
-	articles := map[string]bool{}
-	for _, r := range v.Requirements {
-		if r.Depth == 3 {
-			articles[r.Label()] = true
-		}
-	}
-	require.Len(t, articles, 8, "Articles 8 to 15: %v", articles)
-
-	id := register(t, h, teamA, "")
-	_, err = h.ClassifyModel(t.Context(), teamA, aicmd.ClassifyModel{ModelID: id, RiskClass: ai.HighRisk, Rationale: "Annex III 5(b)"})
-	require.NoError(t, err)
-	res, err := asm.CreateAssessment(t.Context(), teamA, acmd.CreateAssessment{Name: "credit-scoring EU AI Act", Framework: ai.EUAIActFramework,
-		Scope: as.Scope{Models: []string{id}}})
-	require.NoError(t, err)
-	created := d.Decoded(t, acmd.AssessmentStreamID(res.ID))[0].(as.AssessmentCreated)
-	require.Len(t, created.Requirements, 88)
-	require.Equal(t, []string{id}, created.Scope.Models)
 }

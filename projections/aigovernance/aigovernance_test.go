@@ -164,3 +164,14 @@ func TestRegistry_ModelsBiasIncidents(t *testing.T) {
 	require.Equal(t, "mitigated", tx.Doc(t, pai.IncidentsCollection, "i1")["status"])
 	pt.AssertOrderIndependent(t, pai.NewRegistry(), all)
 }
+
+// Every index a query uses starts with team_id (invariant 9).
+func TestIndexesStartWithTeam(t *testing.T) {
+	for _, p := range []projections.Projection{pai.NewRegistry(), pai.NewObligations()} {
+		for _, spec := range p.Collections() {
+			for _, ix := range spec.Indexes {
+				require.Equal(t, "team_id", ix.Fields[0].Path, "%s.%s must start with team_id", spec.Name, ix.Name)
+			}
+		}
+	}
+}

@@ -73,11 +73,11 @@ func (Registry) Collections() []readmodel.CollectionSpec {
 			idx("by_team_class_name", "team_id", "risk_class", "name"), idx("by_team_status_name", "team_id", "status", "name"),
 			idx("by_team_class_status_name", "team_id", "risk_class", "status", "name")}},
 		// GET /api/v1/ai/models/{id}: its classification history, oldest first.
-		{Name: ClassificationsCollection, Indexes: []readmodel.Index{idx("by_model_position", "model_id", "position")}},
+		{Name: ClassificationsCollection, Indexes: []readmodel.Index{idx("by_team_model_position", "team_id", "model_id", "position")}},
 		// GET /api/v1/ai/bias-tests: the team's, by model.
 		{Name: BiasTestsCollection, Indexes: []readmodel.Index{idx("by_team_model", "team_id", "model_id", "name")}},
 		// GET /api/v1/ai/bias-tests/{id}/results: a test's runs in time order.
-		{Name: BiasRunsCollection, Indexes: []readmodel.Index{idx("by_test_ran", "test_id", "ran_at", "position")}},
+		{Name: BiasRunsCollection, Indexes: []readmodel.Index{idx("by_team_test_ran", "team_id", "test_id", "ran_at", "position")}},
 		// GET /api/v1/ai/incidents: the team's, newest first; ?model_id=, ?status=.
 		{Name: IncidentsCollection, Indexes: []readmodel.Index{
 			{Name: "by_team_reported", Fields: []readmodel.IndexField{{Path: "team_id"}, {Path: "reported_at", Desc: true}}},

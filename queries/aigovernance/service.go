@@ -202,15 +202,12 @@ func (s *Service) GetModel(ctx context.Context, team, id string) (ModelDetail, e
 	out := ModelDetail{Model: modelOf(d), Classifications: []Classification{}}
 	cursor := ""
 	for {
-		page, err := queries.Find(ctx, s.db, classificationsCollection, readmodel.FindOptions{Filter: readmodel.Eq("model_id", id),
+		page, err := queries.Find(ctx, s.db, classificationsCollection, readmodel.FindOptions{Filter: readmodel.And(readmodel.Eq("team_id", team), readmodel.Eq("model_id", id)),
 			Sort: []readmodel.SortField{readmodel.Asc("position")}, Limit: 500, Cursor: cursor})
 		if err != nil {
 			return ModelDetail{}, fmt.Errorf("classifications of %q: %w", id, err)
 		}
 		for _, c := range page.Docs {
-			if queries.Str(c, "team_id") != team {
-				continue
-			}
 			out.Classifications = append(out.Classifications, Classification{RiskClass: queries.Str(c, "risk_class"),
 				PreviousClass: queries.Str(c, "previous_class"), Rationale: queries.Str(c, "rationale"),
 				ClassifiedBy: queries.Str(c, "classified_by"), ClassifiedAt: queries.When(c, "classified_at")})
@@ -496,15 +493,12 @@ func (s *Service) BiasResults(ctx context.Context, team, id string) (BiasResults
 	out := BiasResults{Test: biasTestOf(d), Runs: []BiasRun{}, Versions: []VersionTrend{}}
 	cursor := ""
 	for {
-		page, err := queries.Find(ctx, s.db, biasRunsCollection, readmodel.FindOptions{Filter: readmodel.Eq("test_id", id),
+		page, err := queries.Find(ctx, s.db, biasRunsCollection, readmodel.FindOptions{Filter: readmodel.And(readmodel.Eq("team_id", team), readmodel.Eq("test_id", id)),
 			Sort: []readmodel.SortField{readmodel.Asc("ran_at"), readmodel.Asc("position")}, Limit: 500, Cursor: cursor})
 		if err != nil {
 			return BiasResults{}, fmt.Errorf("runs of %q: %w", id, err)
 		}
 		for _, r := range page.Docs {
-			if queries.Str(r, "team_id") != team {
-				continue
-			}
 			run := BiasRun{RunID: queries.Str(r, "run_id"), ModelVersion: queries.Str(r, "model_version"), Dataset: queries.Str(r, "dataset"),
 				Passed: r["passed"] == true, RanAt: queries.When(r, "ran_at"), Groups: []GroupResult{}}
 			run.Value, _ = num(r, "value")
