@@ -159,6 +159,10 @@ func TestAIGovernanceThroughTheApp(t *testing.T) {
 	require.Equal(t, "high", m.RiskClass)
 	require.Equal(t, "production", m.Status)
 	require.Len(t, m.Classifications, 1)
+	var state map[string]any
+	must(t, a.call(t, http.MethodGet, "/api/v1/audit/streams/aimodel-"+high+"/state", nil, asA...), http.StatusOK).data(t, &state)
+	require.Contains(t, string(mustJSON(t, state)), `"risk_class":"high"`, "the audit replay's view of the model")
+
 	var counts map[string]int64
 	must(t, a.call(t, http.MethodGet, "/api/v1/ai/risk-classes", nil, asA...), http.StatusOK).data(t, &counts)
 	require.Equal(t, map[string]int64{"prohibited": 1, "high": 1, "limited": 0, "minimal": 0, "unclassified": 0}, counts, "the retired model left out")
@@ -180,4 +184,11 @@ func TestAIGovernanceThroughTheApp(t *testing.T) {
 	must(t, a.call(t, http.MethodGet, "/api/v1/ai/incidents?status=open", nil, asA...), http.StatusOK).data(t, &open)
 	require.Len(t, open, 1)
 	require.Equal(t, "iso-a-incident-open", open[0].Title)
+}
+
+func mustJSON(t *testing.T, v any) []byte {
+	t.Helper()
+	b, err := json.Marshal(v)
+	require.NoError(t, err)
+	return b
 }

@@ -17,9 +17,9 @@ import (
 
 // Stream types and id prefixes.
 const (
-	StreamTypeModel    = "AIModel"
-	StreamTypeBiasTest = "AIBiasTest"
-	StreamTypeIncident = "AIModelIncident"
+	StreamTypeModel    = commands.StreamTypeAIModel
+	StreamTypeBiasTest = commands.StreamTypeAIBiasTest
+	StreamTypeIncident = commands.StreamTypeAIIncident
 	modelPrefix        = "aimodel-"
 	biasTestPrefix     = "aibiastest-"
 	incidentPrefix     = "aiincident-"

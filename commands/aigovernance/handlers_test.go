@@ -70,6 +70,12 @@ func TestModelCommands(t *testing.T) {
 	_, err = h.ReportIncident(t.Context(), teamB, aicmd.ReportIncident{ModelID: id, Title: "x", Severity: ai.SeverityLow})
 	commandstest.RequireFields(t, err, "model_id")
 
+	// The audit replay's state view of the stream.
+	state, err := commands.State(d.Codec, d.Stream(t, aicmd.ModelStreamID(id)))
+	require.NoError(t, err)
+	require.Equal(t, ai.ModelState{ModelID: id, Version: "1.1", Versions: []string{"1.0", "1.1"}, Status: ai.StatusProduction, Assets: []string{"i-2"},
+		RiskClass: ai.HighRisk, Rationale: "Annex III 5(b) after the scoring feature was dropped"}, state)
+
 	_, err = h.RetireModel(t.Context(), teamA, aicmd.RetireModel{ModelID: id, Reason: "replaced"})
 	require.NoError(t, err)
 	_, err = h.ChangeModelStatus(t.Context(), teamA, aicmd.ChangeModelStatus{ModelID: id, Status: ai.StatusStaging})
@@ -109,4 +115,10 @@ func TestBiasAndIncidentCommands(t *testing.T) {
 	require.NoError(t, err)
 	_, err = h.ChangeIncidentStatus(t.Context(), teamA, aicmd.ChangeIncidentStatus{IncidentID: inc.ID, Status: ai.IncidentOpen})
 	commandstest.RequireRule(t, err, ai.CodeIncidentClosed)
+	state, err := commands.State(d.Codec, d.Stream(t, aicmd.IncidentStreamID(inc.ID)))
+	require.NoError(t, err)
+	require.Equal(t, ai.IncidentState{IncidentID: inc.ID, ModelID: id, Status: ai.IncidentClosed}, state)
+	state, err = commands.State(d.Codec, d.Stream(t, aicmd.BiasTestStreamID(bt.ID)))
+	require.NoError(t, err)
+	require.Equal(t, []string{"run-1"}, state.(ai.BiasTestState).Runs)
 }
