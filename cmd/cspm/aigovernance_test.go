@@ -58,7 +58,7 @@ func loadEUAIAct(t *testing.T, a *testApp, as ...string) {
 	require.Equal(t, 88, assessable)
 }
 
-func created(t *testing.T, ans *answer) api.CommandResult {
+func aiCreated(t *testing.T, ans *answer) api.CommandResult {
 	t.Helper()
 	var res api.CommandResult
 	must(t, ans, http.StatusCreated).data(t, &res)
@@ -79,7 +79,7 @@ func isolationAIGovernanceWorld(t *testing.T, a *testApp, asA []string) aiWorld 
 	loadEUAIAct(t, a, asA...)
 	var w aiWorld
 	model := func(name, status string) string {
-		res := created(t, a.call(t, http.MethodPost, "/api/v1/ai/models", map[string]any{"name": name, "version": "1.0", "owner": "iso-a-owner",
+		res := aiCreated(t, a.call(t, http.MethodPost, "/api/v1/ai/models", map[string]any{"name": name, "version": "1.0", "owner": "iso-a-owner",
 			"status": status, "assets": []string{"iso-a-asset-" + name}}, asA...))
 		w.models = append(w.models, res.ID)
 		w.secrets = append(w.secrets, name, "iso-a-asset-"+name)
@@ -92,11 +92,11 @@ func isolationAIGovernanceWorld(t *testing.T, a *testApp, asA []string) aiWorld 
 	must(t, a.call(t, http.MethodPost, "/api/v1/ai/models/"+prohibited+"/classification", map[string]any{"risk_class": "prohibited", "rationale": "iso-a-social-scoring"}, asA...), http.StatusAccepted)
 	retired := model("iso-a-model-retired", "production")
 	must(t, a.call(t, http.MethodPost, "/api/v1/ai/models/"+retired+"/retire", nil, asA...), http.StatusAccepted)
-	asm := created(t, a.call(t, http.MethodPost, "/api/v1/assessments", map[string]any{"name": "iso-a-ai-assessment", "framework": "ai-act",
+	asm := aiCreated(t, a.call(t, http.MethodPost, "/api/v1/assessments", map[string]any{"name": "iso-a-ai-assessment", "framework": "ai-act",
 		"scope": map[string]any{"models": []string{high}}}, asA...))
 	w.assessments = append(w.assessments, asm.ID)
 	must(t, a.call(t, http.MethodPost, "/api/v1/assessments/"+asm.ID+"/answers", map[string]any{"requirement_id": "urn:intuitem:risk:req_node:ai-act:8.1", "status": "compliant"}, asA...), http.StatusAccepted)
-	bt := created(t, a.call(t, http.MethodPost, "/api/v1/ai/bias-tests", map[string]any{"model_id": high, "name": "iso-a-bias-test", "metric": "demographic_parity_difference",
+	bt := aiCreated(t, a.call(t, http.MethodPost, "/api/v1/ai/bias-tests", map[string]any{"model_id": high, "name": "iso-a-bias-test", "metric": "demographic_parity_difference",
 		"attribute": "sex", "groups": []string{"iso-a-group-f", "iso-a-group-m"}, "threshold": 0.1}, asA...))
 	w.tests = append(w.tests, bt.ID)
 	run := func(id string, f int) {
@@ -107,7 +107,7 @@ func isolationAIGovernanceWorld(t *testing.T, a *testApp, asA []string) aiWorld 
 	must(t, a.call(t, http.MethodPost, "/api/v1/ai/models/"+high+"/versions", map[string]any{"version": "1.1"}, asA...), http.StatusAccepted)
 	run("iso-a-run-2", 47)
 	for i, title := range []string{"iso-a-incident-open", "iso-a-incident-closed"} {
-		inc := created(t, a.call(t, http.MethodPost, "/api/v1/ai/incidents", map[string]any{"model_id": high, "title": title, "severity": "high"}, asA...))
+		inc := aiCreated(t, a.call(t, http.MethodPost, "/api/v1/ai/incidents", map[string]any{"model_id": high, "title": title, "severity": "high"}, asA...))
 		w.incidents = append(w.incidents, inc.ID)
 		if i == 1 {
 			must(t, a.call(t, http.MethodPost, "/api/v1/ai/incidents/"+inc.ID+"/status", map[string]any{"status": "closed", "note": "iso-a-note"}, asA...), http.StatusAccepted)
@@ -161,7 +161,7 @@ func TestAIGovernanceThroughTheApp(t *testing.T) {
 	require.Len(t, m.Classifications, 1)
 	var state map[string]any
 	must(t, a.call(t, http.MethodGet, "/api/v1/audit/streams/aimodel-"+high+"/state", nil, asA...), http.StatusOK).data(t, &state)
-	require.Contains(t, string(mustJSON(t, state)), `"risk_class":"high"`, "the audit replay's view of the model")
+	require.Contains(t, string(aiJSON(t, state)), `"risk_class":"high"`, "the audit replay's view of the model")
 
 	var counts map[string]int64
 	must(t, a.call(t, http.MethodGet, "/api/v1/ai/risk-classes", nil, asA...), http.StatusOK).data(t, &counts)
@@ -186,7 +186,7 @@ func TestAIGovernanceThroughTheApp(t *testing.T) {
 	require.Equal(t, "iso-a-incident-open", open[0].Title)
 }
 
-func mustJSON(t *testing.T, v any) []byte {
+func aiJSON(t *testing.T, v any) []byte {
 	t.Helper()
 	b, err := json.Marshal(v)
 	require.NoError(t, err)
