@@ -100,7 +100,7 @@ func (fakeAIGovernance) ChangeIncidentStatus(_ context.Context, m commands.Meta,
 	return aiResult(cmd.IncidentID), aiTeamA(m, cmd.IncidentID, "inc-1")
 }
 
-func fakeModel() aiquery.Model {
+func fakeAIModel() aiquery.Model {
 	return aiquery.Model{ID: "m-1", Name: "credit-scoring", Version: "1.1", Versions: []string{"1.0", "1.1"}, DataCategories: []string{"financial"},
 		Owner: "risk-team", Status: ai.StatusStaging, Assets: []string{"i-0abc"}, RiskClass: "high", Rationale: "Annex III 5(b)",
 		ClassifiedAt: &fakeAt, RegisteredAt: fakeAt, UpdatedAt: fakeAt}
@@ -115,7 +115,7 @@ func (fakeAIGovernance) ListModels(_ context.Context, team, class, _ string, _ q
 	if team != "team-a" {
 		return aiquery.ModelList{}, nil
 	}
-	return aiquery.ModelList{Items: []aiquery.Model{fakeModel()}}, nil
+	return aiquery.ModelList{Items: []aiquery.Model{fakeAIModel()}}, nil
 }
 
 func (fakeAIGovernance) ModelsByClass(context.Context, string) (map[string]int64, error) {
@@ -126,11 +126,11 @@ func (fakeAIGovernance) GetModel(_ context.Context, team, id string) (aiquery.Mo
 	if team != "team-a" || id != "m-1" {
 		return aiquery.ModelDetail{}, queries.NotFound("model", id)
 	}
-	return aiquery.ModelDetail{Model: fakeModel(), Classifications: []aiquery.Classification{
+	return aiquery.ModelDetail{Model: fakeAIModel(), Classifications: []aiquery.Classification{
 		{RiskClass: "limited", Rationale: "chat", ClassifiedAt: fakeAt}, {RiskClass: "high", PreviousClass: "limited", Rationale: "Annex III 5(b)", ClassifiedAt: fakeAt}}}, nil
 }
 
-func fakeObligations() aiquery.ModelObligations {
+func fakeAIObligations() aiquery.ModelObligations {
 	return aiquery.ModelObligations{ModelID: "m-1", Name: "credit-scoring", Status: ai.StatusStaging, RiskClass: "high", Regime: ai.RegimeHighRisk,
 		Deployable: true, Assessed: true, AssessmentID: "as-ai", AssessmentName: "credit EU AI Act", AssessmentStatus: "open", FrameworkVersion: "2",
 		Requirements: 88, Open: 87}
@@ -140,19 +140,19 @@ func (fakeAIGovernance) ListObligations(_ context.Context, team, _ string, _ que
 	if team != "team-a" {
 		return aiquery.ObligationList{}, nil
 	}
-	return aiquery.ObligationList{Items: []aiquery.ModelObligations{fakeObligations()}}, nil
+	return aiquery.ObligationList{Items: []aiquery.ModelObligations{fakeAIObligations()}}, nil
 }
 
 func (fakeAIGovernance) Obligations(_ context.Context, team, id string) (aiquery.ModelObligations, error) {
 	if team != "team-a" || id != "m-1" {
 		return aiquery.ModelObligations{}, queries.NotFound("model", id)
 	}
-	o := fakeObligations()
+	o := fakeAIObligations()
 	o.OpenObligations = []aiquery.OpenObligation{{ID: "urn:intuitem:risk:req_node:ai-act:8.2", RefID: "8.2", Article: "Article 8"}}
 	return o, nil
 }
 
-func fakeBiasTest() aiquery.BiasTest {
+func fakeAIBiasTest() aiquery.BiasTest {
 	v, p := 0.04, true
 	return aiquery.BiasTest{ID: "bt-1", ModelID: "m-1", Name: "approval parity", Metric: ai.DemographicParityDifference, Attribute: "sex",
 		Groups: []string{"female", "male"}, Threshold: 0.1, Direction: ai.LowerIsBetter, DefinedAt: fakeAt, Runs: 2, LastRunAt: &fakeAt,
@@ -163,7 +163,7 @@ func (fakeAIGovernance) ListBiasTests(_ context.Context, team, _ string, _ queri
 	if team != "team-a" {
 		return aiquery.BiasTestList{}, nil
 	}
-	return aiquery.BiasTestList{Items: []aiquery.BiasTest{fakeBiasTest()}}, nil
+	return aiquery.BiasTestList{Items: []aiquery.BiasTest{fakeAIBiasTest()}}, nil
 }
 
 func (fakeAIGovernance) BiasResults(_ context.Context, team, id string) (aiquery.BiasResults, error) {
@@ -176,7 +176,7 @@ func (fakeAIGovernance) BiasResults(_ context.Context, team, id string) (aiquery
 		{RunID: "r2", ModelVersion: "1.1", Value: 0.04, Passed: true, RanAt: fakeAt, Groups: []aiquery.GroupResult{
 			{Group: "female", Positive: 46, Total: 100, Rate: 0.46, Gap: 0.04, Passed: true}, {Group: "male", Positive: 50, Total: 100, Rate: 0.5, Passed: true}}},
 	}
-	return aiquery.BiasResults{Test: fakeBiasTest(), Runs: runs, Versions: aiquery.Trend(runs, ai.LowerIsBetter)}, nil
+	return aiquery.BiasResults{Test: fakeAIBiasTest(), Runs: runs, Versions: aiquery.Trend(runs, ai.LowerIsBetter)}, nil
 }
 
 func (fakeAIGovernance) ListIncidents(_ context.Context, team, _, _ string, _ queries.Page) (aiquery.IncidentList, error) {
