@@ -305,6 +305,7 @@ func TestOpenAPIContract(t *testing.T) {
 	riskContract(t, c)                     // openapi_contract_risk_test.go
 	dashboardScanEngineContract(t, c, env) // openapi_contract_dashboard_test.go
 	integrationsContract(t, c)             // openapi_contract_integrations_test.go
+	aiGovernanceContract(t, c)             // aigovernance_fakes_test.go
 	mutingContract(t, c, env)
 	assetsContract(t, c) // openapi_contract_assets_test.go
 	accountsContract(t, c, env)

@@ -95,6 +95,8 @@ func fullDeps(t *testing.T) api.Deps {
 		ScanRuns: fakeScanRuns{},
 		// Integrations (integrations_fakes_test.go).
 		Integrations: fakeIntegrations{},
+		// AI governance (aigovernance_fakes_test.go).
+		AIGovernance: fakeAIGovernance{},
 	}
 	requireAllSet(t, deps)
 	return deps
@@ -215,6 +217,7 @@ func newContractEnv(t *testing.T, mutate ...func(*api.ServerConfig, *api.Deps)) 
 	// their own tests; cmd/cspm runs them for real).
 	deps.Assessments = fakeAssessments{}
 	deps.ScanRuns = contractScanRuns{orchcmd.New(kit), queryService.OrchestrationQueries.(*orchquery.Service)}
+	deps.AIGovernance = fakeAIGovernance{} // likewise
 	requireAllSet(t, deps)
 	for _, m := range mutate {
 		m(&cfg, &deps)

@@ -127,6 +127,9 @@ func TestOpenAPICoversTheRouteTable(t *testing.T) {
 	for k, v := range api.IntegrationReads() {
 		reads[k] = v
 	}
+	for k, v := range api.AIGovernanceReads() {
+		reads[k] = v
+	}
 
 	routes := map[string]bool{}
 	for _, r := range srv.Routes() {

@@ -199,6 +199,12 @@ func (s *Server) routeTable() []Route {
 		s.integrationRoutes(add)
 	}
 
+	// AI governance: models, EU AI Act obligations, bias tests, incidents
+	// (routes_aigovernance.go).
+	if s.deps.AIGovernance != nil {
+		s.aiGovernanceRoutes(add)
+	}
+
 	// API keys (platform).
 	if s.deps.Keys != nil {
 		add(http.MethodPost, v1+"/keys", admin, TeamCollection, "createKey", s.createKey)

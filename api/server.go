@@ -146,6 +146,10 @@ type Deps struct {
 	// Integrations serves /api/v1/integrations and
 	// /api/v1/integration-wizards (routes_integrations.go).
 	Integrations IntegrationService
+	// AIGovernance serves /api/v1/ai/... (models, EU AI Act obligations,
+	// bias tests, incidents; routes_aigovernance.go); nil leaves those
+	// routes out. Progress is then required.
+	AIGovernance AIGovernanceService
 	// Metrics receives the HTTP collectors and is what /metrics exposes.
 	// Nil gives the server a registry of its own. Never the global one, so
 	// that tests can build many servers.
@@ -225,6 +229,9 @@ func NewServer(cfg ServerConfig, deps Deps) *Server {
 	}
 	if deps.Assessments != nil && deps.Progress == nil {
 		panic("api.NewServer: Deps.Assessments without Deps.Progress")
+	}
+	if deps.AIGovernance != nil && deps.Progress == nil {
+		panic("api.NewServer: Deps.AIGovernance without Deps.Progress")
 	}
 	if deps.Audit != nil && deps.Progress == nil {
 		panic("api.NewServer: Deps.Audit without Deps.Progress")

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/cspm-es/cspm-es/domain/access"
+	"github.com/cspm-es/cspm-es/domain/aigovernance"
 	"github.com/cspm-es/cspm-es/domain/cloudsecurity"
 	"github.com/cspm-es/cspm-es/domain/orchestration"
 	"github.com/cspm-es/cspm-es/eventstore"
@@ -16,7 +17,9 @@ import (
 // cloudsecurity.TriageState for the triage stream of an imported finding),
 // a cloudsecurity.MutingRuleState for a MutingRule stream, a
 // cloudsecurity.CloudAccountState for a CloudAccount stream, an
-// access.APIKeyState (no salt, no hash) for an ApiKey stream. The
+// access.APIKeyState (no salt, no hash) for an ApiKey stream, an
+// aigovernance.ModelState, BiasTestState or IncidentState for the AI
+// governance streams. The
 // audit replay (CLI and endpoint) uses it; pass a prefix of the stream to
 // see the state as of an earlier version.
 func State(codec *eventstore.Codec, events []eventstore.RecordedEvent) (any, error) {
@@ -65,6 +68,18 @@ func State(codec *eventstore.Codec, events []eventstore.RecordedEvent) (any, err
 			return nil, fmt.Errorf("state of %s: %w", first.StreamID, err)
 		}
 		return access.Rehydrate(history...).State(), nil
+	case StreamTypeAIModel, StreamTypeAIBiasTest, StreamTypeAIIncident:
+		history, err := Decode[aigovernance.Event](codec, events)
+		if err != nil {
+			return nil, fmt.Errorf("state of %s: %w", first.StreamID, err)
+		}
+		switch first.StreamType {
+		case StreamTypeAIModel:
+			return aigovernance.RehydrateModel(history...).State(), nil
+		case StreamTypeAIBiasTest:
+			return aigovernance.RehydrateBiasTest(history...).State(), nil
+		}
+		return aigovernance.RehydrateIncident(history...).State(), nil
 	default:
 		return nil, fmt.Errorf("state of %s: unknown stream type %q", first.StreamID, first.StreamType)
 	}

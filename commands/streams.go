@@ -20,6 +20,11 @@ const (
 	// StreamTypeCloudAccount is the stream type of a cloud account
 	// ("account-<account id>", commands/cloudsecurity/accounts.go).
 	StreamTypeCloudAccount = "CloudAccount"
+	// The AI governance module's streams ("aimodel-<id>",
+	// "aibiastest-<id>", "aiincident-<id>", commands/aigovernance).
+	StreamTypeAIModel    = "AIModel"
+	StreamTypeAIBiasTest = "AIBiasTest"
+	StreamTypeAIIncident = "AIModelIncident"
 
 	scanStreamPrefix       = "scan-"
 	findingStreamPrefix    = "finding-"

@@ -2,6 +2,7 @@ package eventstore
 
 import (
 	"github.com/cspm-es/cspm-es/domain/access"
+	"github.com/cspm-es/cspm-es/domain/aigovernance"
 	"github.com/cspm-es/cspm-es/domain/assessments"
 	"github.com/cspm-es/cspm-es/domain/bia"
 	"github.com/cspm-es/cspm-es/domain/cloudassets"
@@ -143,6 +144,21 @@ var domainEvents = []struct {
 	{sample: integrations.WebhookDeliveryFailed{}, version: 1},
 	{sample: integrations.WebhookDelivered{}, version: 1},
 	{sample: integrations.SLABreachRecorded{}, version: 1},
+
+	// AI governance: the model registry, EU AI Act classification, bias
+	// tests, model incidents (docs/ai-governance.md, decisions 77-78).
+	{sample: aigovernance.ModelRegistered{}, version: 1},
+	{sample: aigovernance.ModelVersionReleased{}, version: 1},
+	{sample: aigovernance.ModelStatusChanged{}, version: 1},
+	{sample: aigovernance.ModelAssetsLinked{}, version: 1},
+	{sample: aigovernance.ModelAssetsUnlinked{}, version: 1},
+	{sample: aigovernance.ModelRetired{}, version: 1},
+	{sample: aigovernance.ModelRiskClassified{}, version: 1},
+	{sample: aigovernance.TransparencyDeclared{}, version: 1},
+	{sample: aigovernance.BiasTestDefined{}, version: 1},
+	{sample: aigovernance.BiasTestRunRecorded{}, version: 1},
+	{sample: aigovernance.ModelIncidentReported{}, version: 1},
+	{sample: aigovernance.ModelIncidentStatusChanged{}, version: 1},
 }
 
 // NewDomainCodec returns a codec that knows every domain event type under

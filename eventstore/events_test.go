@@ -173,6 +173,7 @@ func TestDomainCodecRoundTrip(t *testing.T) {
 			ArtifactID: "a", Check: "k", Resource: "r", KEV: true, DueAt: when, RecordedAt: when},
 	}
 	events = append(events, assessmentEventSamples(when)...)
+	events = append(events, aigovernanceEventSamples(when)...)
 	codec := eventstore.NewDomainCodec()
 
 	var names []string

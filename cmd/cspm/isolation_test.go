@@ -93,6 +93,8 @@ func TestTeamIsolation_EveryRoute(t *testing.T) {
 	assessmentsA := isolationAssessmentsWorld(t, a, asA)                                 // assessments_test.go
 	biasA, biaExercisesA, biaSecretsA := isolationBIAWorld(t, a, asA)                    // isolation_bia_test.go
 	integrationsA, wizardsA, integrationSecretsA := isolationIntegrationWorld(t, a, asA) // integrations_test.go
+	aiA := isolationAIGovernanceWorld(t, a, asA)                                         // aigovernance_test.go
+	assessmentsA = append(assessmentsA, aiA.assessments...)
 
 	// Team A's import of a report: its import, its scan, its findings.
 	report := func(name string) any {
@@ -207,6 +209,9 @@ func TestTeamIsolation_EveryRoute(t *testing.T) {
 		// Integrations and their wizard sessions.
 		"/api/v1/integrations/":        {integrationsA, "0196f0c1-7a2b-7c3d-8e4f-000000000002"},
 		"/api/v1/integration-wizards/": {wizardsA, "0196f0c1-7a2b-7c3d-8e4f-000000000003"},
+		"/api/v1/ai/models/":           {aiA.models, "0196f0c1-7a2b-7c3d-8e4f-000000000003"},
+		"/api/v1/ai/bias-tests/":       {aiA.tests, "0196f0c1-7a2b-7c3d-8e4f-000000000004"},
+		"/api/v1/ai/incidents/":        {aiA.incidents, "0196f0c1-7a2b-7c3d-8e4f-000000000005"},
 	}
 	for _, id := range biasA {
 		streamsA = append(streamsA, "bia-"+id)
@@ -220,15 +225,28 @@ func TestTeamIsolation_EveryRoute(t *testing.T) {
 	for _, id := range assessmentsA {
 		streamsA = append(streamsA, "assessment-"+id)
 	}
+	for _, id := range aiA.models {
+		streamsA = append(streamsA, "aimodel-"+id)
+	}
+	for _, id := range aiA.tests {
+		streamsA = append(streamsA, "aibiastest-"+id)
+	}
+	for _, id := range aiA.incidents {
+		streamsA = append(streamsA, "aiincident-"+id)
+	}
 	secrets := slices.Concat(scansA, findingsA, keysA, importedIDs, assetsA, []string{generatedFindingA, "iso-resource-a", "iso_check", importA.ImportID}, importedA, rulesA, ruleNamesA, accountsA, []string{"iso-account-registered", "iso-account-retired"},
 		imageKeysA, []string{trivyA.ImportID, occurrencesA[0].ID, occurrencesA[1].ID}, indicatorsA, indicatorValuesA, targetsA, []string{scannerImportA},
 		assessmentsA, []string{"iso-a-assessment-open", "iso-a-assessment-closed", "iso-a-assignee"}, biaSecretsA, riskSecretsA, runsA,
-		integrationsA, wizardsA, integrationSecretsA)
+		integrationsA, wizardsA, integrationSecretsA, aiA.secrets)
 
 	// Team B's own running scan, to raise findings in.
 	const scanB = "iso-b-running"
 	must(t, a.call(t, http.MethodPost, "/api/v1/scans", map[string]any{"scan_id": scanB, "account_id": "210987654321", "provider": "gcp", "tool": "trivy"}, asB...), http.StatusCreated)
 	must(t, a.call(t, http.MethodPost, "/api/v1/scans/"+scanB+"/start", nil, asB...), http.StatusAccepted)
+
+	// Team B's own model, for the routes that name one in their body.
+	var modelB api.CommandResult
+	must(t, a.call(t, http.MethodPost, "/api/v1/ai/models", map[string]any{"name": "team b model", "version": "1", "owner": "bob"}, asB...), http.StatusCreated).data(t, &modelB)
 
 	head, err := a.store.HeadPosition(ctx)
 	require.NoError(t, err)
@@ -262,6 +280,19 @@ func TestTeamIsolation_EveryRoute(t *testing.T) {
 		"changeIntegration":         map[string]any{"name": "team b chat"},
 		"startIntegrationWizard":    map[string]any{"kind": "chat"},
 		"saveIntegrationWizardStep": map[string]any{"data": map[string]any{"name": "b"}},
+		// AI governance: team B's own model, test and incident; the
+		// others address team A's by path id.
+		"registerModel":        map[string]any{"name": "team b model 2", "version": "1", "owner": "bob"},
+		"releaseModelVersion":  map[string]any{"version": "9.9"},
+		"changeModelStatus":    map[string]any{"status": "staging"},
+		"linkModelAssets":      map[string]any{"assets": []string{"b-asset"}},
+		"unlinkModelAssets":    map[string]any{"assets": []string{"b-asset"}},
+		"classifyModel":        map[string]any{"risk_class": "minimal", "rationale": "b"},
+		"declareTransparency":  map[string]any{"met": []string{"art50-1"}},
+		"defineBiasTest":       map[string]any{"model_id": modelB.ID, "name": "b", "metric": "demographic_parity_difference", "attribute": "sex", "groups": []string{"f", "m"}, "threshold": 0.1},
+		"recordBiasRun":        map[string]any{"run_id": "b-run", "groups": []map[string]any{{"group": "f", "positive": 1, "total": 2}}},
+		"reportIncident":       map[string]any{"model_id": modelB.ID, "title": "b incident", "severity": "low"},
+		"changeIncidentStatus": map[string]any{"status": "mitigated"},
 	}
 	for op, body := range biaIsolationBodies { // isolation_bia_test.go
 		validBody[op] = body
@@ -323,6 +354,20 @@ func TestTeamIsolation_EveryRoute(t *testing.T) {
 		"startIntegrationWizard":    nil,
 		"saveIntegrationWizardStep": nil,
 		"completeIntegrationWizard": nil,
+		// AI governance: the model, test and incident ids are generated
+		// (UUIDv7); the others address one by its path id.
+		"registerModel":        nil,
+		"releaseModelVersion":  nil,
+		"changeModelStatus":    nil,
+		"linkModelAssets":      nil,
+		"unlinkModelAssets":    nil,
+		"retireModel":          nil,
+		"classifyModel":        nil,
+		"declareTransparency":  nil,
+		"defineBiasTest":       nil,
+		"recordBiasRun":        nil,
+		"reportIncident":       nil,
+		"changeIncidentStatus": nil,
 	}
 	for _, op := range biaChosenIDs { // isolation_bia_test.go
 		chosenID[op] = nil

@@ -89,6 +89,7 @@ func serveOptionsTo(cfg config.Config, logTo, stdout io.Writer) fx.Option {
 		opts = append(opts, assessmentsModule)  // wiring_assessments.go
 		opts = append(opts, riskModule)         // wiring_risk.go
 		opts = append(opts, integrationsModule) // wiring_integrations.go
+		opts = append(opts, aiGovernanceModule) // wiring_aigovernance.go
 	}
 	return fx.Options(opts...)
 }
@@ -254,6 +255,8 @@ type apiParams struct {
 	Risk *riskService `optional:"true"`
 	// Integrations (wiring_integrations.go).
 	Integrations *integrationService `optional:"true"`
+	// AI governance (wiring_aigovernance.go).
+	AIGovernance *aiGovernanceService `optional:"true"`
 }
 
 func newAPIServer(p apiParams) *api.Server {
@@ -284,6 +287,10 @@ func newAPIServer(p apiParams) *api.Server {
 	var integrations api.IntegrationService
 	if p.Integrations != nil {
 		integrations = p.Integrations
+	}
+	var aiGovernance api.AIGovernanceService
+	if p.AIGovernance != nil {
+		aiGovernance = p.AIGovernance
 	}
 	return api.NewServer(api.ServerConfig{
 		Addr:            p.Config.HTTPAddr,
@@ -327,6 +334,7 @@ func newAPIServer(p apiParams) *api.Server {
 		// Scan runs planned with jobs (scanjobs.go).
 		ScanRuns:     scanRunService{p.ScanCommands, p.ScanQueries},
 		Integrations: integrations,
+		AIGovernance: aiGovernance,
 	})
 }
 

@@ -82,7 +82,8 @@ func moduleProjections() []projections.Projection {
 		// Integrations (connections, health, wizards; the webhook outbox).
 		inproj.NewConnections(),
 		inproj.NewWebhooks(),
-	}, assessmentProjections()...) // wiring_assessments.go
+	}, append(assessmentProjections(), // wiring_assessments.go
+		aiGovernanceProjections()...)...) // wiring_aigovernance.go
 }
 
 // sweepInterval is how often the SQLite read models drop expired documents

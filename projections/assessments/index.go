@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	ai "github.com/cspm-es/cspm-es/domain/aigovernance"
 	as "github.com/cspm-es/cspm-es/domain/assessments"
 	csdomain "github.com/cspm-es/cspm-es/domain/cloudsecurity"
 	"github.com/cspm-es/cspm-es/platform/dbregistry"
@@ -24,6 +25,9 @@ const (
 const (
 	KindAssessment      = "assessment"       // this module's assessments (any framework: cloud, AI governance)
 	KindCloudCompliance = "cloud_compliance" // an account's current compliance with a framework, from its latest import
+	// KindAIRiskClassification is a model's EU AI Act risk classification
+	// (the AI governance module; its status is the class, its scope the model).
+	KindAIRiskClassification = "ai_risk_classification"
 	// KindBIA is reserved for the business impact analyses (cspm_bia):
 	// their events add entries through PutIndexEntry.
 	KindBIA = "bia"
@@ -98,7 +102,7 @@ func (Index) EventTypes() []string {
 	return []string{as.AssessmentCreated{}.EventType(), as.RequirementAnswered{}.EventType(), as.AssessmentRescheduled{}.EventType(),
 		as.AssessmentClosed{}.EventType(),
 		csdomain.ImportStarted{}.EventType(), csdomain.ChecksDescribed{}.EventType(), csdomain.ResultsRecorded{}.EventType(),
-		csdomain.ImportCompleted{}.EventType()}
+		csdomain.ImportCompleted{}.EventType(), ai.ModelRiskClassified{}.EventType()}
 }
 
 func (Index) tally() fold.ComplianceTally { return fold.ComplianceTally{Work: indexWork} }
@@ -159,6 +163,10 @@ func (p Index) Apply(ctx context.Context, tx projections.Tx, ev projections.Even
 		_, err = p.tally().Results(ctx, tx, team, e)
 	case csdomain.ImportCompleted:
 		err = p.compliance(ctx, tx, team, e)
+	case ai.ModelRiskClassified: // the model's current class (decision 77)
+		err = PutIndexEntry(ctx, tx, IndexEntry{ID: KindAIRiskClassification + "/" + e.ModelID, Team: team, Kind: KindAIRiskClassification,
+			Module: "aigovernance", SourceID: e.ModelID, Title: "EU AI Act risk classification", Framework: ai.EUAIActFramework,
+			Status: string(e.RiskClass), Scope: []string{e.ModelID}, AsOf: e.ClassifiedAt, UpdatedAt: e.ClassifiedAt, Seq: fmt.Sprintf("%020d", ev.Position)})
 	}
 	if err != nil {
 		return fmt.Errorf("%s: %w", IndexName, err)

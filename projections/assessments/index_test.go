@@ -7,6 +7,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	ai "github.com/cspm-es/cspm-es/domain/aigovernance"
 	as "github.com/cspm-es/cspm-es/domain/assessments"
 	csdomain "github.com/cspm-es/cspm-es/domain/cloudsecurity"
 	pa "github.com/cspm-es/cspm-es/projections/assessments"
@@ -79,4 +80,17 @@ func TestAssessments_ReadModel(t *testing.T) {
 	require.Equal(t, 1, p.ByStatus[as.Compliant])
 	require.Equal(t, 0, p.ByStatus[as.NonCompliant], "the later answer replaced it")
 	require.Len(t, p.Sections, 4)
+}
+
+// A model's EU AI Act classification is an entry of the unified view,
+// its latest class in force.
+func TestIndex_AIRiskClassification(t *testing.T) {
+	evs := pt.Stream(team, []int64{1, 2},
+		ai.ModelRiskClassified{ModelID: "m1", RiskClass: ai.Limited, Rationale: "chat", ClassifiedAt: pt.T0},
+		ai.ModelRiskClassified{ModelID: "m1", RiskClass: ai.HighRisk, PreviousClass: ai.Limited, Rationale: "Annex III", ClassifiedAt: pt.At(time.Hour)})
+	tx := pt.Apply(t, pa.NewIndex(), evs...)
+	d := tx.Doc(t, pa.IndexCollection, "ai_risk_classification/m1")
+	require.Equal(t, "high", d["status"])
+	require.Equal(t, "aigovernance", d["module"])
+	require.Equal(t, []any{"m1"}, d["scope"])
 }

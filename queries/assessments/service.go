@@ -335,7 +335,7 @@ type IndexList struct {
 }
 
 // IndexKinds are the kinds the unified view holds (bia: to come).
-var IndexKinds = []string{"assessment", "cloud_compliance", "bia"}
+var IndexKinds = []string{"assessment", "cloud_compliance", "ai_risk_classification", "bia"}
 
 // AllAssessments lists every assessment of the team across modules (?kind=).
 func (s *Service) AllAssessments(ctx context.Context, team, kind string, p queries.Page) (IndexList, error) {

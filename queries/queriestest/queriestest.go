@@ -22,6 +22,7 @@ import (
 	"github.com/cspm-es/cspm-es/platform/readmodel"
 	"github.com/cspm-es/cspm-es/platform/readmodel/sqlitestore"
 	"github.com/cspm-es/cspm-es/projections"
+	aigovproj "github.com/cspm-es/cspm-es/projections/aigovernance"
 	assessmentsproj "github.com/cspm-es/cspm-es/projections/assessments"
 	biaproj "github.com/cspm-es/cspm-es/projections/bia"
 	cloudassetsproj "github.com/cspm-es/cspm-es/projections/cloudassets"
@@ -76,6 +77,9 @@ func AllProjections() []projections.Projection {
 		// Integrations (connections, the webhook outbox).
 		integrationsproj.NewConnections(),
 		integrationsproj.NewWebhooks(),
+		// AI governance (the registry, the EU AI Act obligations).
+		aigovproj.NewRegistry(),
+		aigovproj.NewObligations(),
 	}
 }
 
@@ -91,7 +95,7 @@ func OpenEnv(tb testing.TB, dir string) *Env {
 	ctx := context.Background()
 	reg := dbregistry.MustNew("")
 	consts := []dbregistry.Constant{dbregistry.ORCHESTRATION, dbregistry.CLOUD_SECURITY, dbregistry.PLATFORM, dbregistry.CLOUD_ASSETS,
-		dbregistry.VULNERABILITIES, dbregistry.CONTAINER_REGISTRY, dbregistry.THREAT_INTELLIGENCE, dbregistry.SECURITY_SCANS, dbregistry.ASSESSMENTS, dbregistry.BIA, dbregistry.RISK_MANAGEMENT, dbregistry.INTEGRATIONS}
+		dbregistry.VULNERABILITIES, dbregistry.CONTAINER_REGISTRY, dbregistry.THREAT_INTELLIGENCE, dbregistry.SECURITY_SCANS, dbregistry.ASSESSMENTS, dbregistry.BIA, dbregistry.RISK_MANAGEMENT, dbregistry.INTEGRATIONS, dbregistry.AI_GOVERNANCE}
 	names := make([]string, len(consts))
 	for i, c := range consts {
 		names[i] = reg.Name(c)

@@ -235,6 +235,14 @@ func TestReadModelsThroughTheRuntime(t *testing.T) {
 			Events: []eventstore.NewEvent{ne}, Metadata: eventstore.Metadata{TeamID: "team-trivy", Actor: "test", CommandID: "risk-" + d.typ}})
 		require.NoError(t, err)
 	}
+	// AI governance: the EU AI Act catalogue, models, an assessment naming one, bias runs, an incident.
+	for _, d := range AIGovernanceWorld(t) {
+		ne, err := codec.Encode(d.Data)
+		require.NoError(t, err)
+		_, err = events.Append(ctx, eventstore.AppendRequest{StreamID: d.Stream, StreamType: d.Type, Expected: eventstore.Any,
+			Events: []eventstore.NewEvent{ne}, Metadata: eventstore.Metadata{TeamID: d.Team, Actor: "test", CommandID: "aigov-" + d.Stream + d.Data.EventType()}})
+		require.NoError(t, err)
+	}
 	recorded, err := events.ReadAll(ctx, 0, 100000)
 	require.NoError(t, err)
 	var decoded []projections.Event
