@@ -108,6 +108,7 @@ func TestDomainCodecRoundTrip(t *testing.T) {
 		vulnerabilities.SLAPolicySet{Policy: vulnerabilities.SLAPolicy{Days: vulnerabilities.DefaultSLAPolicy().Days,
 			Modules: map[string]vulnerabilities.SLADays{vulnerabilities.SLAModuleCloudFindings: {}}}, SetAt: when},
 	}
+	events = append(events, knowledgeBaseSamples(when)...) // events_knowledgebase_test.go
 	codec := eventstore.NewDomainCodec()
 
 	var names []string
