@@ -1,0 +1,149 @@
+package knowledgebase
+
+import (
+	"container/list"
+	"context"
+	"fmt"
+	"sync"
+
+	kb "github.com/cspm-es/cspm-es/domain/knowledgebase"
+	"github.com/cspm-es/cspm-es/platform/readmodel"
+	"github.com/cspm-es/cspm-es/queries"
+)
+
+// teamVectors is a team's chunks with a vector of the model, loaded from
+// the read model once per generation and kept in memory (a brute-force
+// cosine scan; decision 80).
+type teamVectors struct {
+	gen  string
+	ids  []string
+	vecs [][]float32
+}
+
+// semantic embeds q and scans the team's vectors.
+func (s *Service) semantic(ctx context.Context, team, gen, q string, k int) ([]scoredChunk, error) {
+	tv, err := s.teamVectors(ctx, team, gen)
+	if err != nil {
+		return nil, err
+	}
+	if len(tv.ids) == 0 {
+		return nil, nil
+	}
+	vs, err := s.embedder.Embed(ctx, s.model, []string{kb.NormalizeChunk(q)})
+	if err != nil {
+		return nil, fmt.Errorf("search: embed the query: %w", err)
+	}
+	if len(vs) != 1 {
+		return nil, fmt.Errorf("search: embed the query: %d vectors", len(vs))
+	}
+	return scan(tv, vs[0], k), nil
+}
+
+func scan(tv *teamVectors, q []float32, k int) []scoredChunk {
+	top := &topK{k: k}
+	for i, v := range tv.vecs {
+		top.offer(scoredChunk{tv.ids[i], kb.Cosine(q, v)})
+	}
+	return top.sorted()
+}
+
+func (s *Service) teamVectors(ctx context.Context, team, gen string) (*teamVectors, error) {
+	s.vmu.Lock()
+	defer s.vmu.Unlock()
+	if tv, ok := s.vectors[team]; ok && tv.gen == gen {
+		return tv, nil
+	}
+	tv := &teamVectors{gen: gen}
+	byHash := map[string][]string{} // text hash → chunk ids
+	cursor := ""
+	for {
+		page, err := s.kb.Find(ctx, chunks, readmodel.FindOptions{Filter: readmodel.Eq("team_id", team), Limit: readmodel.MaxLimit, Cursor: cursor})
+		if err != nil {
+			return nil, fmt.Errorf("search: chunks: %w", err)
+		}
+		for _, d := range page.Docs {
+			h := queries.Str(d, "text_hash")
+			byHash[h] = append(byHash[h], queries.Str(d, "_id"))
+		}
+		if page.NextCursor == "" {
+			break
+		}
+		cursor = page.NextCursor
+	}
+	hashes := make([]any, 0, len(byHash))
+	for h := range byHash {
+		hashes = append(hashes, kb.ContentHash(s.model, h))
+	}
+	const batch = 500
+	for i := 0; i < len(hashes); i += batch {
+		ids := hashes[i:min(i+batch, len(hashes))]
+		page, err := s.kb.Find(ctx, cache, readmodel.FindOptions{Filter: readmodel.In("_id", ids...), Limit: readmodel.MaxLimit})
+		if err != nil {
+			return nil, fmt.Errorf("search: cache: %w", err)
+		}
+		for _, d := range page.Docs {
+			raw, _ := d["vector"].([]any)
+			v := make([]float32, len(raw))
+			for j, x := range raw {
+				f, _ := x.(float64)
+				v[j] = float32(f)
+			}
+			for _, id := range byHash[queries.Str(d, "text_hash")] {
+				tv.ids = append(tv.ids, id)
+				tv.vecs = append(tv.vecs, v)
+			}
+		}
+	}
+	s.vectors[team] = tv
+	return tv, nil
+}
+
+// DefaultCacheSize is how many search results the cache keeps.
+const DefaultCacheSize = 1024
+
+// lru is the search cache: results by key, least recently used evicted.
+// The key holds the team's generation, so a stale entry is never hit
+// again and ages out.
+type lru struct {
+	mu    sync.Mutex
+	max   int
+	order *list.List
+	items map[string]*list.Element
+}
+
+type lruEntry struct {
+	key string
+	res SearchResult
+}
+
+func newLRU(max int) *lru {
+	return &lru{max: max, order: list.New(), items: map[string]*list.Element{}}
+}
+
+func (c *lru) get(key string) (SearchResult, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.items[key]
+	if !ok {
+		return SearchResult{}, false
+	}
+	c.order.MoveToFront(e)
+	return e.Value.(*lruEntry).res, true
+}
+
+func (c *lru) put(key string, res SearchResult) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.items[key]; ok {
+		e.Value.(*lruEntry).res = res
+		c.order.MoveToFront(e)
+		return
+	}
+	c.items[key] = c.order.PushFront(&lruEntry{key, res})
+	for c.order.Len() > c.max {
+		last := c.order.Back()
+		c.order.Remove(last)
+		delete(c.items, last.Value.(*lruEntry).key)
+	}
+}
+
