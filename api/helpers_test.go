@@ -279,7 +279,7 @@ type reportParsers struct{ parsers.Registry }
 
 func (p reportParsers) Parse(ctx context.Context, r io.Reader, format string, emit func(csdomain.Observation) error) (cscmd.ReportInfo, error) {
 	info, err := p.Registry.Parse(ctx, r, format, emit)
-	return cscmd.ReportInfo{Format: info.Format, Tool: info.Tool, ToolVersion: info.ToolVersion}, err
+	return cscmd.ReportInfo{Format: info.Format, Tool: info.Tool, ToolVersion: info.ToolVersion, Problems: info.Problems, ProblemsCount: info.ProblemsCount, Certificates: info.Certificates}, err
 }
 
 // importCall is what the fake's ImportReport received: the command with

@@ -172,6 +172,11 @@ func (s *Server) routeTable() []Route {
 		s.slaRoutes(add)
 	}
 
+	// Native security scans (securityscans; routes_securityscans.go).
+	if s.deps.SecurityScans != nil {
+		s.securityScanRoutes(add)
+	}
+
 	// API keys (platform).
 	if s.deps.Keys != nil {
 		add(http.MethodPost, v1+"/keys", admin, TeamCollection, "createKey", s.createKey)

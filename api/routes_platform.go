@@ -22,9 +22,10 @@ import (
 // keys (commands/platform and queries/platform) and the audit log, stream
 // history and verify (queries/platform.Audit).
 
-// readsDashboard is the projection GET /api/v1/dashboard/summary reads
-// (see QueryReads).
-var readsDashboard = []string{"platform.dashboard"}
+// readsDashboard are the projections GET /api/v1/dashboard/summary reads
+// (see QueryReads): the dashboard and its vulnerabilities section
+// (decision 57).
+var readsDashboard = []string{"platform.dashboard", "platform.dashboard_vulnerabilities"}
 
 func (s *Server) dashboardSummary(c echo.Context) error {
 	meta, err := s.beginRead(c, nil, readsDashboard)

@@ -115,6 +115,10 @@ type Deps struct {
 	// Indicators serves /api/v1/indicators (a team's indicators of
 	// compromise); nil leaves those routes out. Progress is then required.
 	Indicators IndicatorService
+	// SecurityScans serves /api/v1/targets (native scanners' results;
+	// routes_securityscans.go); nil leaves those routes out. Progress is
+	// then required.
+	SecurityScans SecurityScanQueries
 	// Accounts serves /api/v1/accounts (cloud accounts); nil leaves those
 	// routes out. Progress is then required: the reads answer min_position.
 	Accounts AccountService
@@ -185,6 +189,9 @@ func NewServer(cfg ServerConfig, deps Deps) *Server {
 	}
 	if (deps.ThreatIntel != nil || deps.Indicators != nil) && deps.Progress == nil {
 		panic("api.NewServer: Deps.ThreatIntel or Deps.Indicators without Deps.Progress")
+	}
+	if deps.SecurityScans != nil && deps.Progress == nil {
+		panic("api.NewServer: Deps.SecurityScans without Deps.Progress")
 	}
 	if deps.SLA != nil && deps.Progress == nil {
 		panic("api.NewServer: Deps.SLA without Deps.Progress")

@@ -32,6 +32,8 @@ var domainEvents = []struct {
 	{sample: cloudsecurity.ResultsRecorded{}, version: 1},
 	{sample: cloudsecurity.ImportCompleted{}, version: 1},
 	{sample: cloudsecurity.ImportRejected{}, version: 1},
+	// Native scanners' certificates (docs/security-scans.md, decision 60).
+	{sample: cloudsecurity.CertificatesObserved{}, version: 1},
 	{sample: cloudsecurity.MutingRuleCreated{}, version: 1},
 	{sample: cloudsecurity.MutingRuleChanged{}, version: 1},
 	{sample: cloudsecurity.MutingRuleRemoved{}, version: 1},

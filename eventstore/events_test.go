@@ -56,6 +56,8 @@ func TestDomainCodecRoundTrip(t *testing.T) {
 				FailBySev: map[cloudsecurity.Severity]int{cloudsecurity.SeverityHigh: 1}, Checks: 1, Resources: 1, Accounts: 1, Chunks: 1, CheckInfos: 1},
 			CompletedAt: when},
 		cloudsecurity.ImportRejected{ImportID: "imp-2", Format: "prowler-csv", ContentHash: "cd", Size: 3, Reason: "line 2: bad", RejectedAt: when},
+		cloudsecurity.CertificatesObserved{ImportID: "imp-3", ScanID: "scn-3", Tool: "sslyze", EvaluatedAt: when,
+			Certificates: []cloudsecurity.CertificateSeen{{Target: "example.com:443", Cert: "cert1", Subject: "CN=example.com", NotBefore: when, NotAfter: when, FingerprintSHA256: "ab"}}},
 		cloudassets.InventoryStarted{ImportID: "inv-1", Format: "steampipe-json", Tool: "steampipe", Table: "aws_s3_bucket", Sync: "complete", ContentHash: "ab", Size: 2, StartedAt: when},
 		cloudassets.InventoryRecorded{ImportID: "inv-1", ObservedAt: when, IdentityRule: "asset/v1", Records: []cloudassets.Record{{AssetID: "ast-1", Key: "arn:aws:s3:::x", Type: "aws_s3_bucket", Provider: "aws", Hash: "h", Tags: map[string]string{"a": "b"}, Raw: []byte(`{"arn":"arn:aws:s3:::x"}`)}}},
 		cloudassets.InventoryCompleted{ImportID: "inv-1", ObservedAt: when, IdentityRule: "asset/v1", Sync: "complete", Scopes: []cloudassets.Scope{{Provider: "aws", Account: "1", Region: "r", Type: "aws_s3_bucket"}}, Records: 1, Assets: 1, Chunks: 1, CompletedAt: when},

@@ -168,6 +168,13 @@ func printImport(w io.Writer, path string, res cscmd.ImportResult, delta *orchqu
 		}
 		fmt.Fprintln(w)
 	}
+	for i, p := range res.Problems { // a native scanner's scan problems (docs/security-scans.md): they fix nothing
+		if i == 5 {
+			fmt.Fprintf(w, "  problem   … %d more (--json lists them)\n", len(res.Problems)-i)
+			break
+		}
+		fmt.Fprintf(w, "  problem   %s %s %s: %s\n", p.Level, p.Target, p.Check, p.Message)
+	}
 	if c := res.ScanCounts; c != nil {
 		fmt.Fprintf(w, "  artifact  %s\n", res.ArtifactID)
 		fmt.Fprintf(w, "  vulns     %d occurrences of %d vulnerabilities (%s); %d misconfigurations, %d secrets\n",

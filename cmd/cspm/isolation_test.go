@@ -114,7 +114,8 @@ func TestTeamIsolation_EveryRoute(t *testing.T) {
 		importedIDs = append(importedIDs, f.ID)
 	}
 
-	assetsA, inventoryA := isolationAssetsWorld(t, a, asA) // isolation_assets_test.go
+	assetsA, inventoryA := isolationAssetsWorld(t, a, asA)        // isolation_assets_test.go
+	targetsA, scannerImportA := isolationSecurityScans(t, a, asA) // isolation_securityscans_test.go
 	// Team A's compliance in frameworks team B never evaluates (team B
 	// imports pairBefore below: framework names are not ids of a team).
 	var azureA cscmd.ImportResult
@@ -184,10 +185,12 @@ func TestTeamIsolation_EveryRoute(t *testing.T) {
 		"/api/v1/accounts/":      {accountsA, "acc-00000000000000000000000000000000"},
 		"/api/v1/images/":        {imageKeysA, "sha256:0000000000000000000000000000000000000000000000000000000000000000"},
 		"/api/v1/indicators/":    {indicatorsA, "0196f0c1-7a2b-7c3d-8e4f-000000000001"},
+		"/api/v1/targets/":       {targetsA, "tgt-00000000000000000000000000000000"},
 	}
 	streamsA = append(streamsA, "inventory-"+inventoryA)
+	streamsA = append(streamsA, "import-"+scannerImportA)
 	secrets := slices.Concat(scansA, findingsA, keysA, importedIDs, assetsA, []string{generatedFindingA, "iso-resource-a", "iso_check", importA.ImportID}, importedA, rulesA, ruleNamesA, accountsA, []string{"iso-account-registered", "iso-account-retired"},
-		imageKeysA, []string{trivyA.ImportID, occurrencesA[0].ID, occurrencesA[1].ID}, indicatorsA, indicatorValuesA)
+		imageKeysA, []string{trivyA.ImportID, occurrencesA[0].ID, occurrencesA[1].ID}, indicatorsA, indicatorValuesA, targetsA, []string{scannerImportA})
 
 	// Team B's own running scan, to raise findings in.
 	const scanB = "iso-b-running"

@@ -4,6 +4,7 @@ import (
 	"context"
 	cacmd "github.com/cspm-es/cspm-es/commands/cloudassets"
 	caquery "github.com/cspm-es/cspm-es/queries/cloudassets"
+	ssquery "github.com/cspm-es/cspm-es/queries/securityscans"
 	"io"
 	"log/slog"
 	"time"
@@ -201,7 +202,7 @@ type reportParsers struct{ parsers.Registry }
 
 func (p reportParsers) Parse(ctx context.Context, r io.Reader, format string, emit func(csdomain.Observation) error) (cscmd.ReportInfo, error) {
 	info, err := p.Registry.Parse(ctx, r, format, emit)
-	return cscmd.ReportInfo{Format: info.Format, Tool: info.Tool, ToolVersion: info.ToolVersion}, err
+	return cscmd.ReportInfo{Format: info.Format, Tool: info.Tool, ToolVersion: info.ToolVersion, Problems: info.Problems, ProblemsCount: info.ProblemsCount, Certificates: info.Certificates}, err
 }
 
 var apiModule = fx.Module("api",
@@ -236,6 +237,8 @@ type apiParams struct {
 	ThreatIntelCommands *ticmd.Handlers
 	// SLA clocks (wiring_sla.go).
 	SLA *slaService `optional:"true"`
+	// Native security scans (wiring_securityscans.go).
+	SecurityScans *ssquery.Service `optional:"true"`
 }
 
 func newAPIServer(p apiParams) *api.Server {
@@ -246,6 +249,10 @@ func newAPIServer(p apiParams) *api.Server {
 	var sla api.SLAService
 	if p.SLA != nil {
 		sla = p.SLA
+	}
+	var securityScans api.SecurityScanQueries
+	if p.SecurityScans != nil {
+		securityScans = p.SecurityScans
 	}
 	return api.NewServer(api.ServerConfig{
 		Addr:            p.Config.HTTPAddr,
@@ -282,6 +289,7 @@ func newAPIServer(p apiParams) *api.Server {
 		// Vulnerabilities (images, occurrences, the catalog).
 		Vulnerabilities: p.VulnQueries,
 		SLA:             sla,
+		SecurityScans:   securityScans,
 	})
 }
 

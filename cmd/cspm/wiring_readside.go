@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	cloudassetsproj "github.com/cspm-es/cspm-es/projections/cloudassets"
+	securityscansproj "github.com/cspm-es/cspm-es/projections/securityscans"
 	"log/slog"
 	"sync"
 	"time"
@@ -62,6 +63,10 @@ func moduleProjections() []projections.Projection {
 		tiproj.NewKEV(),
 		tiproj.NewIndicators(),
 		tiproj.NewCorrelation(),
+		// The dashboard's vulnerabilities section (decision 57).
+		platformproj.NewDashboardVulnerabilities(),
+		// Native security scans (Nuclei, ZAP, testssl.sh, SSLyze; docs/security-scans.md).
+		securityscansproj.New(),
 	}
 }
 
@@ -277,7 +282,8 @@ func registerProjectorHooks(lc fx.Lifecycle, rt *projections.Runtime, log *slog.
 var readSideModule = fx.Module("readside",
 	fx.Provide(newScanQueries, newFindingQueries, newPlatformQueries, newAssetQueries, newReadSide),
 	fx.Provide(newVulnerabilityQueries),
-	fx.Provide(newSLAService), // wiring_sla.go
+	fx.Provide(newSLAService),          // wiring_sla.go
+	fx.Provide(newSecurityScanQueries), // wiring_securityscans.go
 )
 
 // newScanQueries reads cspm_orchestration.

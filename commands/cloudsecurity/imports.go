@@ -48,6 +48,13 @@ type ReportInfo struct {
 	Format      string
 	Tool        string
 	ToolVersion string
+	// Native scanners only (docs/security-scans.md): the scan problems the
+	// report recorded (at most csdomain.MaxScanProblems kept, all counted).
+	Problems      []csdomain.ScanProblem
+	ProblemsCount int
+	// Certificates the report showed (testssl.sh, SSLyze): recorded as
+	// CertificatesObserved (decision 60).
+	Certificates []csdomain.CertificateSeen
 }
 
 // Stream types of the import.
@@ -138,6 +145,9 @@ type ImportResult struct {
 	ArtifactID string                 `json:"artifact_id,omitempty"`
 	ScanCounts *vulndomain.ScanCounts `json:"scan_counts,omitempty"`
 	Warnings   []string               `json:"warnings,omitempty"`
+	// Native scanners: the scan problems the report recorded (they fix
+	// nothing; decision 59).
+	Problems []csdomain.ScanProblem `json:"problems,omitempty"`
 }
 
 // Import statuses.
@@ -197,7 +207,7 @@ func (h *Handlers) ImportReport(ctx context.Context, meta commands.Meta, cmd Imp
 		return ImportResult{}, err
 	}
 	defer spool.close()
-	p := &parsedReport{spool: spool, checks: map[string]csdomain.CheckInfo{}}
+	p := &parsedReport{spool: spool, checks: map[string]csdomain.CheckInfo{}, undatedAt: eventstore.NormalizeTime(h.kit.Now())}
 	body := readAhead(cmd.Body)
 	parseErr := h.parse(ctx, body, format, p)
 	sum, size, err := body.finish() // reads the rest of the body, for the hash
@@ -274,6 +284,9 @@ type parsedReport struct {
 	from, to   time.Time
 	results    int
 	ruleOfTool csdomain.IdentityRule
+	// undatedAt dates a native scanner's results that carry no time (a
+	// flat testssl.sh report): the time the import began (decision 59).
+	undatedAt time.Time
 }
 
 // parse reads the report into p; an error rejects it.
@@ -321,6 +334,9 @@ func (p *parsedReport) add(o csdomain.Observation) error {
 		p.ruleOfTool = rule
 	} else if rule != p.ruleOfTool {
 		return fmt.Errorf("result %d: a report holds the results of one tool", n)
+	}
+	if o.ObservedAt.IsZero() && csdomain.IsNativeScannerRule(rule) {
+		o.ObservedAt = p.undatedAt
 	}
 	r, err := csdomain.ResultOf(o)
 	if err != nil {
@@ -425,6 +441,7 @@ func ImportState(codec *eventstore.Codec, evs []eventstore.RecordedEvent) (res I
 		case csdomain.ImportCompleted:
 			counts := e.Counts
 			res.Status, res.Counts, done = ImportCompleted, &counts, true
+			res.Problems = e.Problems
 		}
 		res.Events++
 	}
@@ -488,6 +505,10 @@ func (h *Handlers) record(ctx context.Context, meta commands.Meta, md eventstore
 	head := []any{csdomain.ImportStarted{ImportID: res.ImportID, ScanID: scanID, Format: res.Format,
 		Tool: res.Tool, ToolVersion: res.ToolVersion, ContentHash: res.ContentHash, Size: res.Size,
 		FileName: cmd.FileName, StartedAt: now}}
+	if certs := p.info.Certificates; len(certs) > 0 {
+		head = append(head, csdomain.CertificatesObserved{ImportID: res.ImportID, ScanID: scanID, Tool: res.Tool,
+			EvaluatedAt: evaluatedAt, Certificates: certs[:min(len(certs), csdomain.MaxCertificates)]})
+	}
 	for _, chunk := range checkChunks(p.checks, res.ImportID, evaluatedAt, h.chunkBytes) {
 		head = append(head, chunk)
 		p.counts.CheckInfos++
@@ -497,7 +518,9 @@ func (h *Handlers) record(ctx context.Context, meta commands.Meta, md eventstore
 	}
 	completed := csdomain.ImportCompleted{ImportID: res.ImportID, ScanID: scanID,
 		EvaluatedAt: evaluatedAt, IdentityRule: p.ruleOfTool, ObservedFrom: p.from, ObservedTo: p.to,
-		Scopes: p.scope.Scopes(), Accounts: p.scope.Accounts(), Counts: p.counts, CompletedAt: now}
+		Scopes: csdomain.WholeTargets(p.ruleOfTool, p.scope.Scopes()), Accounts: p.scope.Accounts(), Counts: p.counts, CompletedAt: now,
+		Problems: p.info.Problems, ProblemsCount: p.info.ProblemsCount}
+	res.Problems = p.info.Problems
 	total := len(head) + p.counts.Chunks + 1
 	chunkTmpl, err := resultsTemplate(h.kit.Codec(), csdomain.ResultsRecorded{ImportID: res.ImportID, ScanID: scanID,
 		EvaluatedAt: evaluatedAt, IdentityRule: p.ruleOfTool})

@@ -68,7 +68,7 @@ type Identity struct {
 // IdentityOf applies rule to an observation.
 func IdentityOf(rule IdentityRule, o Observation) (Identity, error) {
 	switch rule {
-	case IdentityProwlerV1, IdentityProbeV1:
+	case IdentityProwlerV1, IdentityProbeV1, IdentityNucleiV1, IdentityZAPV1, IdentityTestsslV1, IdentitySSLyzeV1:
 		resource := o.ResourceUID
 		if resource == "" {
 			resource = o.ResourceName

@@ -150,6 +150,11 @@ type ImportCompleted struct {
 	Accounts    []AccountSeen `json:"accounts,omitempty"`
 	Counts      ImportCounts  `json:"counts"`
 	CompletedAt time.Time     `json:"completed_at"`
+	// Problems are the scan problems the report recorded (native
+	// scanners: unreachable targets, FATAL rows...; decision 59), at most
+	// MaxScanProblems; ProblemsCount counts them all. They fix nothing.
+	Problems      []ScanProblem `json:"problems,omitempty"`
+	ProblemsCount int           `json:"problems_count,omitempty"`
 }
 
 // Step is the evaluation the import completed.

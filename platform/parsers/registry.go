@@ -28,6 +28,13 @@ type Info struct {
 	Format      string
 	Tool        string
 	ToolVersion string
+	// Native scanners (registry_scanners.go): the scan problems the report
+	// recorded, and whether its results carry no time (a flat testssl.sh
+	// report: the import dates them).
+	Problems      []cloudsecurity.ScanProblem
+	ProblemsCount int
+	Undated       bool
+	Certificates  []cloudsecurity.CertificateSeen
 }
 
 // ErrUnknownFormat: no parser reads that format name or content type.
@@ -43,6 +50,7 @@ func (Registry) Formats() []string {
 	out = append(out, steampipe.Format)
 	out = append(out, string(trivy.FormatJSON), string(trivy.FormatLegacy))
 	out = append(out, probe.Format)
+	out = append(out, ScannerFormats...)
 	return out
 }
 
@@ -64,6 +72,9 @@ func (Registry) Format(name string) (string, error) {
 	if probeFormat(name) {
 		return probe.Format, nil
 	}
+	if f, ok := scannerFormat(name); ok {
+		return f, nil
+	}
 	return "", fmt.Errorf("%w %q (known: %s)", ErrUnknownFormat, name, strings.Join(Registry{}.Formats(), ", "))
 }
 
@@ -79,6 +90,9 @@ func (Registry) FormatForContentType(contentType string) (string, error) {
 
 // Detect names the format of a report from its first bytes.
 func (Registry) Detect(head []byte) (string, error) {
+	if f, ok := detectScanner(head); ok {
+		return f, nil
+	}
 	if f, ok := trivy.Detect(head); ok {
 		return string(f), nil
 	}
@@ -105,6 +119,9 @@ func (Registry) Parse(ctx context.Context, r io.Reader, format string, emit func
 	}
 	if probeFormat(format) {
 		return parseProbe(ctx, r, emit)
+	}
+	if slices.Contains(ScannerFormats, format) {
+		return parseScanner(ctx, r, format, emit)
 	}
 	f, err := prowler.ParseFormat(format)
 	if err != nil {

@@ -206,7 +206,7 @@ func (l Lifecycle) Completed(ctx context.Context, tx projections.Tx, team string
 		regions, checks := setOf(es.Regions), setOf(es.Checks)
 		for _, key := range acc.Scopes {
 			region, check := splitScopeKey(key)
-			if !regions[region] || !checks[check] {
+			if !regions[region] || (!checks[check] && !checks[csdomain.AllChecks]) { // AllChecks: the whole target (decision 59)
 				continue
 			}
 			s := csdomain.Scope{Provider: es.Provider, Account: es.Account, Region: region, Check: check}
@@ -352,6 +352,8 @@ func (a *accountDoc) timeline(region, check string, extra *csdomain.Step) csdoma
 		}
 		if _, ok := slices.BinarySearch(a.Sets[e.Chks], check); ok {
 			tl = append(tl, e.Step)
+		} else if _, all := slices.BinarySearch(a.Sets[e.Chks], csdomain.AllChecks); all {
+			tl = append(tl, e.Step) // a scan of the whole target (decision 59)
 		}
 	}
 	if extra != nil {

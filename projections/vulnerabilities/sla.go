@@ -666,7 +666,7 @@ func slaAccountID(team, provider, account string) string {
 func evaluationsOf(acc readmodel.Doc, region, check string) []time.Time {
 	var out []time.Time
 	for _, ev := range fold.Objs(acc, "evaluations") {
-		if slices.Contains(fold.Strs(ev, "regions"), region) && slices.Contains(fold.Strs(ev, "checks"), check) {
+		if chks := fold.Strs(ev, "checks"); slices.Contains(fold.Strs(ev, "regions"), region) && (slices.Contains(chks, check) || slices.Contains(chks, csdomain.AllChecks)) { // AllChecks: decision 59
 			out = append(out, fold.Time(ev, "at"))
 		}
 	}
@@ -776,7 +776,7 @@ func (p *slaPass) evaluated(team string, e csdomain.ImportCompleted) error {
 		for _, fid := range slices.Sorted(maps.Keys(members)) {
 			m := fold.Obj(members, fid)
 			last := fold.Time(m, "last")
-			if !last.Before(at) || !slices.Contains(sc.Regions, fold.Str(m, "region")) || !slices.Contains(sc.Checks, fold.Str(m, "check")) {
+			if !last.Before(at) || !slices.Contains(sc.Regions, fold.Str(m, "region")) || (!slices.Contains(sc.Checks, fold.Str(m, "check")) && !slices.Contains(sc.Checks, csdomain.AllChecks)) {
 				continue
 			}
 			if err := p.recompute(team, fid, nil); err != nil {

@@ -19,4 +19,8 @@ func TestAPIKeysCollectionMatchesTheProjection(t *testing.T) {
 func TestNamesMatchTheProjections(t *testing.T) {
 	t.Parallel()
 	assert.Equal(t, platformproj.DashboardCollection, dashboardCollection)
+	assert.Equal(t, platformproj.DashboardVulnerabilitiesCollection, dashboardVulnCollection)
+	assert.Equal(t, platformproj.DashboardVulnerableImagesCollection, dashboardImagesCollection)
+	assert.Equal(t, platformproj.DashboardSLASummaryCollection, dashboardSLASummCollection)
+	assert.Equal(t, platformproj.TopImages, TopImages)
 }

@@ -17,6 +17,11 @@ func (s *Service) DashboardSummary(ctx context.Context, team string) (Dashboard,
 		return Dashboard{}, queries.ErrNoTeam
 	}
 	out := Dashboard{TeamID: team, RecentScans: []RecentScan{}, Posture: emptyPosture()}
+	vulns, err := s.dashboardVulnerabilities(ctx, team, s.now())
+	if err != nil {
+		return Dashboard{}, err
+	}
+	out.Vulnerabilities = vulns
 	d, err := s.platform.Get(ctx, dashboardCollection, team)
 	switch {
 	case errors.Is(err, readmodel.ErrNotFound), errors.Is(err, readmodel.ErrInvalid):

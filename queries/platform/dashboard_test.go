@@ -39,6 +39,7 @@ func TestDashboardSummary(t *testing.T) {
 			OpenFindings: platform.OpenFindings{Total: open.BySeverity.Sum(), BySeverity: open.BySeverity},
 			ByAccount:    []platform.AccountPosture{}, TopFailingChecks: []platform.CheckCount{},
 		},
+		Vulnerabilities: noVulns,
 		UpdatedPosition: got.UpdatedPosition,
 	}, got)
 	assert.NotZero(t, got.UpdatedPosition)
@@ -52,8 +53,12 @@ func TestDashboardSummary(t *testing.T) {
 	none, err := e.svc.DashboardSummary(ctx, "team-c")
 	require.NoError(t, err)
 	assert.Equal(t, platform.Dashboard{TeamID: "team-c", RecentScans: []platform.RecentScan{},
-		Posture: platform.Posture{ByAccount: []platform.AccountPosture{}, TopFailingChecks: []platform.CheckCount{}}}, none)
+		Posture: platform.Posture{ByAccount: []platform.AccountPosture{}, TopFailingChecks: []platform.CheckCount{}}, Vulnerabilities: noVulns}, none)
 }
+
+// noVulns is the vulnerabilities section of a team without scans.
+var noVulns = platform.DashboardVulnerabilities{SLA: platform.DashboardSLA{ByModule: map[string]queries.SLACounts{}},
+	TopVulnerableImages: []platform.VulnerableImage{}}
 
 // TestResponseJSON pins the snake_case shape of the dashboard's response body.
 func TestResponseJSON(t *testing.T) {
@@ -78,6 +83,11 @@ func TestResponseJSON(t *testing.T) {
 			"last_7_days": {"new": 0, "reopened": 0, "fixed": 0}, "last_30_days": {"new": 0, "reopened": 0, "fixed": 0},
 			"top_failing_checks": [], "muted": {"by_tool": 0}, "compliance": null
 		},
+		"vulnerabilities": {"open_total": 0, "open_by_severity": {"critical": 0, "high": 0, "medium": 0, "low": 0, "unknown": 0},
+			"kev_open_total": 0, "kev_open_by_severity": {"critical": 0, "high": 0, "medium": 0, "low": 0, "unknown": 0},
+			"sla": {"breached": 0, "due_in_7_days": 0, "by_module": {},
+				"total": {"open": 0, "breached": 0, "due_in_7_days": 0, "no_deadline": 0, "met": 0, "missed": 0, "resolved_no_sla": 0}},
+			"top_vulnerable_images": []},
 		"updated_position": `+qt.JSONNumber(d.UpdatedPosition)+`
 	}`, string(raw))
 }

@@ -14,8 +14,11 @@ type Dashboard struct {
 	Findings    DashboardFindings `json:"findings"`
 	RecentScans []RecentScan      `json:"recent_scans"`
 	// Posture is what the imports say (posture.go).
-	Posture         Posture `json:"posture"`
-	UpdatedPosition int64   `json:"updated_position"`
+	Posture Posture `json:"posture"`
+	// Vulnerabilities: open KEV occurrences, SLA breaches and due soon,
+	// the most vulnerable images (dashboard_vulnerabilities.go, decision 57).
+	Vulnerabilities DashboardVulnerabilities `json:"vulnerabilities"`
+	UpdatedPosition int64                    `json:"updated_position"`
 }
 
 // ScanTotals counts a team's scans.

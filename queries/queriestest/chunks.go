@@ -24,7 +24,13 @@ import (
 // touch.
 func (e *Env) SeedChunks(tb testing.TB, chunks iter.Seq[[]projections.Event]) {
 	tb.Helper()
-	ps := AllProjections()
+	e.SeedChunksWith(tb, AllProjections(), chunks)
+}
+
+// SeedChunksWith is SeedChunks through the projections ps only (a
+// benchmark that reads one projection's read models seeds only those).
+func (e *Env) SeedChunksWith(tb testing.TB, ps []projections.Projection, chunks iter.Seq[[]projections.Event]) {
+	tb.Helper()
 	feeds := make([]chan []projections.Event, len(ps))
 	errs := make([]error, len(ps))
 	var wg sync.WaitGroup

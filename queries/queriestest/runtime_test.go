@@ -73,6 +73,11 @@ func TestReadModelsThroughTheRuntime(t *testing.T) {
 			world = append(world, projections.Event{RecordedEvent: eventstore.RecordedEvent{Metadata: eventstore.Metadata{TeamID: "team-imports"}}, Data: d})
 		}
 	}
+	// A native scanner's import (testssl.sh-shaped, with a certificate and
+	// a scan problem): the security-scans collections get documents.
+	for _, d := range securityScanWorld() {
+		world = append(world, projections.Event{RecordedEvent: eventstore.RecordedEvent{Metadata: eventstore.Metadata{TeamID: "team-scans"}}, Data: d})
+	}
 	// Two complete inventory syncs (the second no longer lists the
 	// bucket): the assets projection's collections get documents, and the
 	// real trail is one asset with the findings on it.
@@ -102,6 +107,10 @@ func TestReadModelsThroughTheRuntime(t *testing.T) {
 		case csdomain.MutingRuleCreated:
 			streamID, streamType = "mutingrule-"+d.RuleID, "MutingRule"
 		case csdomain.ChecksDescribed:
+			streamID, streamType = "import-"+d.ImportID, "Import"
+		case csdomain.ImportStarted:
+			streamID, streamType = "import-"+d.ImportID, "Import"
+		case csdomain.CertificatesObserved:
 			streamID, streamType = "import-"+d.ImportID, "Import"
 		case csdomain.ResultsRecorded:
 			streamID, streamType = "import-"+d.ImportID, "Import"
@@ -271,4 +280,27 @@ func threatIntelWorld(t *testing.T) []pt.EventData {
 	require.NoError(t, err)
 	out = append(out, ind[0], tidomain.IndicatorObserved{IndicatorID: "ind-1", ObservedAt: pt.T0.Add(time.Minute), ValidUntil: pt.T0.Add(2 * time.Hour)})
 	return out
+}
+
+// securityScanWorld is a testssl.sh import as the command appends it: two
+// targets, one failing result, a certificate, a FATAL row on a third.
+func securityScanWorld() []pt.EventData {
+	at := pt.T0.Add(4 * time.Hour)
+	res := func(target, check string, r csdomain.Result, sev csdomain.Severity) csdomain.CheckResult {
+		return csdomain.CheckResult{Provider: "tls", Account: target, Check: check, Resource: target + "/192.0.2.1", Result: r, Severity: sev, ObservedAt: at}
+	}
+	results := []csdomain.CheckResult{res("a.example:443", "TLS1", csdomain.ResultFail, csdomain.SeverityLow),
+		res("a.example:443", "heartbleed", csdomain.ResultPass, ""), res("b.example:443", "TLS1", csdomain.ResultPass, "")}
+	var scope csdomain.ImportScope
+	for _, r := range results {
+		scope.Add(r)
+	}
+	return []pt.EventData{
+		csdomain.ImportStarted{ImportID: "imp-tls", ScanID: "scan-tls", Format: "testssl-json", Tool: "testssl", ToolVersion: "3.2", StartedAt: at},
+		csdomain.CertificatesObserved{ImportID: "imp-tls", ScanID: "scan-tls", Tool: "testssl", EvaluatedAt: at,
+			Certificates: []csdomain.CertificateSeen{{Target: "a.example:443", Cert: "cert1", NotAfter: at.AddDate(0, 2, 0)}}},
+		csdomain.ResultsRecorded{ImportID: "imp-tls", ScanID: "scan-tls", EvaluatedAt: at, IdentityRule: csdomain.IdentityTestsslV1, Results: results},
+		csdomain.ImportCompleted{ImportID: "imp-tls", ScanID: "scan-tls", EvaluatedAt: at, IdentityRule: csdomain.IdentityTestsslV1, Scopes: scope.Scopes(),
+			Problems: []csdomain.ScanProblem{{Target: "c.example:443", Check: "scanProblem", Level: "FATAL", Message: "Can't connect"}}, CompletedAt: at},
+	}
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
@@ -27,7 +26,7 @@ const (
 )
 
 // DueSoonWindow is "due soon" in the summary.
-const DueSoonWindow = 7 * 24 * time.Hour
+const DueSoonWindow = queries.SLADueSoonWindow
 
 // SLAService runs the SLA queries; safe for concurrent use.
 type SLAService struct {
@@ -160,16 +159,9 @@ func (s *SLAService) ListBreaches(ctx context.Context, team string, f BreachFilt
 	return out, nil
 }
 
-// SLACounts are the counts of one slice of a team's clocks.
-type SLACounts struct {
-	Open          int64 `json:"open"`
-	Breached      int64 `json:"breached"`        // open, past due
-	DueIn7Days    int64 `json:"due_in_7_days"`   // open, due within DueSoonWindow
-	NoDeadline    int64 `json:"no_deadline"`     // open without a deadline
-	Met           int64 `json:"met"`             // resolved by the due date
-	Missed        int64 `json:"missed"`          // resolved after it
-	ResolvedNoSLA int64 `json:"resolved_no_sla"` // resolved, without a deadline
-}
+// SLACounts are the counts of one slice of a team's clocks (queries.SLACounts:
+// the dashboard counts with the same code, decision 57).
+type SLACounts = queries.SLACounts
 
 // SLASummary is a team's counts, overall, by module and by severity.
 type SLASummary struct {
@@ -197,74 +189,6 @@ func (s *SLAService) Summary(ctx context.Context, team string) (SLASummary, erro
 	if err != nil {
 		return SLASummary{}, fmt.Errorf("get sla summary: %w", err)
 	}
-	add := func(module, sev string, f func(*SLACounts)) {
-		f(&out.Total)
-		m, sv := out.ByModule[module], out.BySeverity[sev]
-		f(&m)
-		f(&sv)
-		out.ByModule[module], out.BySeverity[sev] = m, sv
-	}
-	soon := now.Add(DueSoonWindow)
-	for module, bySev := range queries.Obj(d, "open") {
-		for sev, byDue := range asObj(bySev) {
-			for key, n := range asObj(byDue) {
-				c := num(n)
-				add(module, sev, func(x *SLACounts) {
-					x.Open += c
-					if key == "none" {
-						x.NoDeadline += c
-						return
-					}
-					sec, _ := strconv.ParseInt(key, 10, 64)
-					due := time.Unix(sec, 0).UTC()
-					switch {
-					case due.Before(now):
-						x.Breached += c
-					case due.Before(soon):
-						x.DueIn7Days += c
-					}
-				})
-			}
-		}
-	}
-	for module, byOutcome := range queries.Obj(d, "resolved") {
-		for outcome, bySev := range asObj(byOutcome) {
-			for sev, n := range asObj(bySev) {
-				c := num(n)
-				add(module, sev, func(x *SLACounts) {
-					switch outcome {
-					case "met":
-						x.Met += c
-					case "missed":
-						x.Missed += c
-					default:
-						x.ResolvedNoSLA += c
-					}
-				})
-			}
-		}
-	}
+	out.Total, out.ByModule, out.BySeverity = queries.SLASummaryCounts(d, now)
 	return out, nil
-}
-
-func asObj(v any) map[string]any {
-	switch m := v.(type) {
-	case map[string]any:
-		return m
-	case readmodel.Doc:
-		return m
-	}
-	return nil
-}
-
-func num(v any) int64 {
-	switch n := v.(type) {
-	case int64:
-		return n
-	case int:
-		return int64(n)
-	case float64:
-		return int64(n)
-	}
-	return 0
 }
