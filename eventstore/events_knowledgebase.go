@@ -2,7 +2,7 @@ package eventstore
 
 import "github.com/cspm-es/cspm-es/domain/knowledgebase"
 
-// The knowledge base's events (docs/knowledge-base.md, decisions 79-80),
+// The knowledge base's events (docs/knowledge-base.md, decisions 80-81),
 // registered from their own file so that each module's list merges alone.
 func init() {
 	domainEvents = append(domainEvents, []struct {

@@ -115,7 +115,7 @@ func (h *Handlers) decide(ctx context.Context, meta commands.Meta, c commands.Ca
 }
 
 // SystemTeam is the team the embedding events are recorded under: the
-// cache is no team's (decision 80).
+// cache is no team's (decision 81).
 const SystemTeam = "system"
 
 // Embedded reports whether the cache has the entry of model and text

@@ -8,7 +8,7 @@ import (
 	"unicode/utf8"
 )
 
-// Chunking (docs/knowledge-base.md, "Chunking"; decision 79):
+// Chunking (docs/knowledge-base.md, "Chunking"; decision 80):
 //
 //   - the text's line endings are normalised to "\n" first (Normalize);
 //   - Markdown: a heading line ("#" to "######" then a space) closes the

@@ -9,7 +9,7 @@ import (
 )
 
 // Documents are a team's own (stream "kbdoc-<id>"). Their events carry
-// the whole normalised text and its chunk spans (decision 79): the store
+// the whole normalised text and its chunk spans (decision 80): the store
 // stays the source of truth, a rebuild re-derives every chunk without
 // re-running the chunking rule, and a later change of the rule changes
 // only documents added or updated after it.
@@ -81,40 +81,18 @@ type DocumentSpec struct {
 	Text   string
 }
 
-// TextTooLargeError is a text over MaxTextBytes (HTTP 413 naming the field).
-type TextTooLargeError struct {
-	Field       string
-	Size, Limit int
-}
-
-func (e *TextTooLargeError) Error() string {
-	return e.Field + ": must be at most " + itoa(e.Limit) + " bytes (got " + itoa(e.Size) + ")"
-}
-
-func itoa(n int) string {
-	if n == 0 {
-		return "0"
-	}
-	var b [20]byte
-	i := len(b)
-	for n > 0 {
-		i--
-		b[i] = byte('0' + n%10)
-		n /= 10
-	}
-	return string(b[i:])
-}
-
 // checked validates s, returning the normalised text and its chunks.
 func checked(s *DocumentSpec, c Chunking) (string, []ChunkSpan, error) {
 	s.Title = strings.TrimSpace(s.Title)
 	if s.Format == "" {
 		s.Format = FormatText
 	}
-	if len(s.Text) > MaxTextBytes {
-		return "", nil, &TextTooLargeError{Field: "text", Size: len(s.Text), Limit: MaxTextBytes}
-	}
 	var v domain.Validator
+	if len(s.Text) > MaxTextBytes {
+		// Checked first and alone: nothing else of a huge text is read.
+		v.Add("text", "must be at most %d bytes (got %d)", MaxTextBytes, len(s.Text))
+		return "", nil, v.Err()
+	}
 	v.Check(s.Title != "", "title", "is required")
 	v.Text("title", s.Title, MaxTitle)
 	v.Check(s.Format == FormatText || s.Format == FormatMarkdown, "format", "must be text or markdown")

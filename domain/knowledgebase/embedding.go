@@ -8,7 +8,7 @@ import (
 )
 
 // Embeddings (stream "embedding-<content hash>", one per model and text;
-// decision 80): the vector of one normalised chunk text by one model.
+// decision 81): the vector of one normalised chunk text by one model.
 // The event holds no text, no document and no team: the cache maps a
 // hash to a vector; each team's chunk rows reference the text hash.
 

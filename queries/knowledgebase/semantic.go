@@ -13,7 +13,7 @@ import (
 
 // teamVectors is a team's chunks with a vector of the model, loaded from
 // the read model once per generation and kept in memory (a brute-force
-// cosine scan; decision 80).
+// cosine scan; decision 81).
 type teamVectors struct {
 	gen  string
 	ids  []string
