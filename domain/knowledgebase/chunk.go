@@ -188,7 +188,9 @@ func add(out *[]ChunkSpan, text string, start, end int, heading string) {
 	*out = append(*out, ChunkSpan{Start: start, End: end, Heading: heading, TextHash: TextHash(text[start:end])})
 }
 
-func isSpaceByte(b byte) bool { return b == ' ' || b == '\n' || b == '\t' || b == '\r' || b == '\v' || b == '\f' }
+func isSpaceByte(b byte) bool {
+	return b == ' ' || b == '\n' || b == '\t' || b == '\r' || b == '\v' || b == '\f'
+}
 
 // windows cuts one long paragraph into overlapping windows.
 func windows(out *[]ChunkSpan, text string, p para, heading string, c Chunking) {

@@ -27,6 +27,7 @@ import (
 	registriesproj "github.com/cspm-es/cspm-es/projections/containerregistries"
 	orchestrationproj "github.com/cspm-es/cspm-es/projections/orchestration"
 	platformproj "github.com/cspm-es/cspm-es/projections/platform"
+	kbproj "github.com/cspm-es/cspm-es/projections/knowledgebase"
 	securityscansproj "github.com/cspm-es/cspm-es/projections/securityscans"
 	threatintelproj "github.com/cspm-es/cspm-es/projections/threatintel"
 	vulnproj "github.com/cspm-es/cspm-es/projections/vulnerabilities"
@@ -56,6 +57,8 @@ func AllProjections() []projections.Projection {
 		platformproj.NewDashboardVulnerabilities(),
 		// Native security scans (Nuclei, ZAP, testssl.sh, SSLyze).
 		securityscansproj.New(),
+		// The knowledge base (documents, BM25 index, embedding cache).
+		kbproj.New(),
 	}
 }
 
@@ -71,7 +74,8 @@ func OpenEnv(tb testing.TB, dir string) *Env {
 	ctx := context.Background()
 	reg := dbregistry.MustNew("")
 	consts := []dbregistry.Constant{dbregistry.ORCHESTRATION, dbregistry.CLOUD_SECURITY, dbregistry.PLATFORM, dbregistry.CLOUD_ASSETS,
-		dbregistry.VULNERABILITIES, dbregistry.CONTAINER_REGISTRY, dbregistry.THREAT_INTELLIGENCE, dbregistry.SECURITY_SCANS}
+		dbregistry.VULNERABILITIES, dbregistry.CONTAINER_REGISTRY, dbregistry.THREAT_INTELLIGENCE, dbregistry.SECURITY_SCANS,
+		dbregistry.KNOWLEDGE_BASE}
 	names := make([]string, len(consts))
 	for i, c := range consts {
 		names[i] = reg.Name(c)
