@@ -20,6 +20,9 @@ import (
 const (
 	ModeLexical  = "lexical"
 	ModeSemantic = "semantic"
+	// ModeAuto is semantic when an embedding service is configured,
+	// lexical otherwise.
+	ModeAuto = "auto"
 )
 
 // Search limits.
@@ -33,7 +36,7 @@ const (
 // SearchRequest is a search of the caller's team's documents.
 type SearchRequest struct {
 	Q    string
-	Mode string // lexical (default) or semantic
+	Mode string // lexical (default), semantic or auto
 	K    int    // 0: DefaultK
 }
 
@@ -82,13 +85,19 @@ func (s *Service) Search(ctx context.Context, team string, req SearchRequest) (S
 	if req.Mode == "" {
 		req.Mode = ModeLexical
 	}
+	if req.Mode == ModeAuto {
+		req.Mode = ModeLexical
+		if s.embedder != nil {
+			req.Mode = ModeSemantic
+		}
+	}
 	if req.K == 0 {
 		req.K = DefaultK
 	}
 	var v domain.Validator
 	v.Check(req.Q != "", "q", "is required")
 	v.Check(len(req.Q) <= MaxQueryBytes, "q", "must be at most %d bytes", MaxQueryBytes)
-	v.Check(req.Mode == ModeLexical || req.Mode == ModeSemantic, "mode", "must be lexical or semantic")
+	v.Check(req.Mode == ModeLexical || req.Mode == ModeSemantic, "mode", "must be lexical, semantic or auto")
 	v.Check(req.K >= 1 && req.K <= MaxK, "k", "must be between 1 and %d", MaxK)
 	if req.Mode == ModeSemantic && s.embedder == nil {
 		v.Add("mode", "%v", ErrSemanticUnavailable)

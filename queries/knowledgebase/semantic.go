@@ -147,3 +147,56 @@ func (c *lru) put(key string, res SearchResult) {
 	}
 }
 
+// EmbeddingStatus is how far the embedding of a team's chunks is for the
+// configured model.
+type EmbeddingStatus struct {
+	Model    string `json:"model,omitempty"` // "" when no service is configured
+	Semantic bool   `json:"semantic"`        // semantic search available
+	Chunks   int64  `json:"chunks"`          // the team's chunks
+	Texts    int64  `json:"texts"`           // their distinct texts
+	Embedded int64  `json:"embedded"`        // texts with a vector of Model
+	Missing  int64  `json:"missing"`         // texts without one (the embed job's work; 0 without a model)
+}
+
+// EmbeddingStatus answers the team's status: its chunks, their distinct
+// texts and how many of those the cache has a vector of the configured
+// model for (vectors of other models do not count).
+func (s *Service) EmbeddingStatus(ctx context.Context, team string) (EmbeddingStatus, error) {
+	if team == "" {
+		return EmbeddingStatus{}, queries.ErrNoTeam
+	}
+	st := EmbeddingStatus{Model: s.model, Semantic: s.embedder != nil}
+	hashes := map[string]bool{}
+	cursor := ""
+	for {
+		page, err := s.kb.Find(ctx, chunks, readmodel.FindOptions{Filter: readmodel.Eq("team_id", team), Limit: readmodel.MaxLimit, Cursor: cursor})
+		if err != nil {
+			return EmbeddingStatus{}, fmt.Errorf("embedding status: chunks: %w", err)
+		}
+		for _, d := range page.Docs {
+			st.Chunks++
+			hashes[queries.Str(d, "text_hash")] = true
+		}
+		if page.NextCursor == "" {
+			break
+		}
+		cursor = page.NextCursor
+	}
+	st.Texts = int64(len(hashes))
+	if s.model != "" {
+		ids := make([]any, 0, len(hashes))
+		for h := range hashes {
+			ids = append(ids, kb.ContentHash(s.model, h))
+		}
+		const batch = 500
+		for i := 0; i < len(ids); i += batch {
+			n, err := s.kb.Count(ctx, cache, readmodel.In("_id", ids[i:min(i+batch, len(ids))]...))
+			if err != nil {
+				return EmbeddingStatus{}, fmt.Errorf("embedding status: cache: %w", err)
+			}
+			st.Embedded += n
+		}
+		st.Missing = st.Texts - st.Embedded
+	}
+	return st, nil
+}

@@ -15,8 +15,8 @@ import (
 
 	cadomain "github.com/cspm-es/cspm-es/domain/cloudassets"
 	csdomain "github.com/cspm-es/cspm-es/domain/cloudsecurity"
-	orchdomain "github.com/cspm-es/cspm-es/domain/orchestration"
 	kbdomain "github.com/cspm-es/cspm-es/domain/knowledgebase"
+	orchdomain "github.com/cspm-es/cspm-es/domain/orchestration"
 	tidomain "github.com/cspm-es/cspm-es/domain/threatintel"
 	vulndomain "github.com/cspm-es/cspm-es/domain/vulnerabilities"
 	"github.com/cspm-es/cspm-es/eventstore"
