@@ -86,7 +86,9 @@ func esc(s string) string { return url.PathEscape(s) }
 func DocumentID(team, id string) string { return esc(team) + "/" + id }
 
 // ChunkID is a chunk's _id.
-func ChunkID(team, doc string, index int) string { return esc(team) + "/" + doc + "/" + strconv.Itoa(index) }
+func ChunkID(team, doc string, index int) string {
+	return esc(team) + "/" + doc + "/" + strconv.Itoa(index)
+}
 
 // PostingID is a posting's _id.
 func PostingID(team, term, chunkID string) string { return esc(team) + "/" + term + "/" + chunkID }
