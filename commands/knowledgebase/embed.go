@@ -133,8 +133,11 @@ func (h *Handlers) EmbedMissing(ctx context.Context, job EmbedJob) (EmbedStats, 
 		if job.Progress != nil {
 			job.Progress(min(done, todo), todo)
 		}
-		if len(page) > 0 {
-			after = page[len(page)-1].TextHash
+		if len(page) > 0 || next != "" {
+			after = next
+			if len(page) > 0 && page[len(page)-1].TextHash > after {
+				after = page[len(page)-1].TextHash
+			}
 			if job.Checkpoint != nil {
 				if err := job.Checkpoint.Save(job.Model, after); err != nil {
 					return st, fmt.Errorf("embed: checkpoint: %w", err)
