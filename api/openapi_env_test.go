@@ -33,6 +33,7 @@ import (
 	cloudsecurityproj "github.com/cspm-es/cspm-es/projections/cloudsecurity"
 	orchestrationproj "github.com/cspm-es/cspm-es/projections/orchestration"
 	platformproj "github.com/cspm-es/cspm-es/projections/platform"
+	kbproj "github.com/cspm-es/cspm-es/projections/knowledgebase"
 	securityscansproj "github.com/cspm-es/cspm-es/projections/securityscans"
 	threatintelproj "github.com/cspm-es/cspm-es/projections/threatintel"
 	vulnproj "github.com/cspm-es/cspm-es/projections/vulnerabilities"
@@ -77,6 +78,8 @@ func fullDeps(t *testing.T) api.Deps {
 		SLA: fakeSLA{},
 		// Native security scans (securityscans_fakes_test.go).
 		SecurityScans: fakeSecurityScans{},
+		// The knowledge base (kb_fakes_test.go).
+		KnowledgeBase: fakeKnowledgeBase{},
 	}
 	requireAllSet(t, deps)
 	return deps
@@ -108,6 +111,7 @@ func requireAllSet(t *testing.T, deps api.Deps) {
 
 // contractEnv is the API on real pieces.
 type contractEnv struct {
+	kb       *contractKB
 	store    *sqlite.Store
 	projects *syncProjector
 	admin    *contractAdmin
@@ -131,7 +135,8 @@ func newContractEnv(t *testing.T, mutate ...func(*api.ServerConfig, *api.Deps)) 
 		cloudsecurityproj.NewAccounts(),
 		vulnproj.New(), vulnproj.NewSLA(),
 		threatintelproj.NewKEV(), threatintelproj.NewIndicators(), threatintelproj.NewCorrelation(),
-		securityscansproj.New())
+		securityscansproj.New(),
+		kbproj.New())
 	env := &contractEnv{store: store, projects: proj, admin: &contractAdmin{}}
 	codec := eventstore.NewDomainCodec()
 	kit := commands.NewKit(store, codec, time.Now)
@@ -183,6 +188,9 @@ func newContractEnv(t *testing.T, mutate ...func(*api.ServerConfig, *api.Deps)) 
 	// SLA clocks: the policy command and the queries in one.
 	deps.SLA = slaService{vulncmd.NewSLA(kit), vulnquery.NewSLA(proj.stores[dbregistry.VULNERABILITIES], time.Now)}
 	deps.SecurityScans = ssquery.New(proj.stores[dbregistry.SECURITY_SCANS], time.Now)
+	// The knowledge base, semantic search on a local embedding service.
+	env.kb = newContractKB(t, kit, store, proj.stores[dbregistry.KNOWLEDGE_BASE])
+	deps.KnowledgeBase = env.kb
 	accountQueries := queryService.CloudSecurityQueries.(*csquery.Service)
 	deps.Accounts = contractAccounts{cscmd.New(kit).WithKnownAccounts(accountQueries), accountQueries}
 	requireAllSet(t, deps)
@@ -221,7 +229,7 @@ func newSyncProjector(t *testing.T, store *sqlite.Store, reg *dbregistry.Registr
 	t.Helper()
 	ctx := context.Background()
 	consts := []dbregistry.Constant{dbregistry.ORCHESTRATION, dbregistry.CLOUD_SECURITY, dbregistry.PLATFORM, dbregistry.CLOUD_ASSETS,
-		dbregistry.VULNERABILITIES, dbregistry.THREAT_INTELLIGENCE, dbregistry.SECURITY_SCANS}
+		dbregistry.VULNERABILITIES, dbregistry.THREAT_INTELLIGENCE, dbregistry.SECURITY_SCANS, dbregistry.KNOWLEDGE_BASE}
 	names := make([]string, len(consts))
 	for i, c := range consts {
 		names[i] = reg.Name(c)

@@ -118,6 +118,9 @@ func TestOpenAPICoversTheRouteTable(t *testing.T) {
 	for k, v := range api.SecurityScanReads() {
 		reads[k] = v
 	}
+	for k, v := range api.KnowledgeBaseReads() {
+		reads[k] = v
+	}
 
 	routes := map[string]bool{}
 	for _, r := range srv.Routes() {

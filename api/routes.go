@@ -177,6 +177,11 @@ func (s *Server) routeTable() []Route {
 		s.securityScanRoutes(add)
 	}
 
+	// The knowledge base (knowledgebase; routes_knowledgebase.go).
+	if s.deps.KnowledgeBase != nil {
+		s.knowledgeBaseRoutes(add)
+	}
+
 	// API keys (platform).
 	if s.deps.Keys != nil {
 		add(http.MethodPost, v1+"/keys", admin, TeamCollection, "createKey", s.createKey)

@@ -128,6 +128,10 @@ type Deps struct {
 	// SLA serves /api/v1/sla/... (policy, breaches, summary; routes_sla.go);
 	// nil leaves those routes out. Progress is then required.
 	SLA SLAService
+	// KnowledgeBase serves /api/v1/kb/... (documents, search, embedding
+	// status; routes_knowledgebase.go); nil leaves those routes out.
+	// Progress is then required.
+	KnowledgeBase KnowledgeBaseService
 	// Metrics receives the HTTP collectors and is what /metrics exposes.
 	// Nil gives the server a registry of its own. Never the global one, so
 	// that tests can build many servers.
@@ -192,6 +196,9 @@ func NewServer(cfg ServerConfig, deps Deps) *Server {
 	}
 	if deps.SecurityScans != nil && deps.Progress == nil {
 		panic("api.NewServer: Deps.SecurityScans without Deps.Progress")
+	}
+	if deps.KnowledgeBase != nil && deps.Progress == nil {
+		panic("api.NewServer: Deps.KnowledgeBase without Deps.Progress")
 	}
 	if deps.SLA != nil && deps.Progress == nil {
 		panic("api.NewServer: Deps.SLA without Deps.Progress")

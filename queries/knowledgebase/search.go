@@ -69,6 +69,10 @@ type SearchResult struct {
 	Hits   []Hit  `json:"hits"`
 }
 
+// ErrEmbeddingService: the embedding service failed to embed a semantic
+// search's query (the API answers 503).
+var ErrEmbeddingService = errors.New("the embedding service failed")
+
 // ErrSemanticUnavailable: a semantic search without an embedding service.
 var ErrSemanticUnavailable = errors.New("semantic search needs an embedding service (embeddings-url); none is configured")
 

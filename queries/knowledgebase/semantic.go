@@ -31,10 +31,10 @@ func (s *Service) semantic(ctx context.Context, team, gen, q string, k int) ([]s
 	}
 	vs, err := s.embedder.Embed(ctx, s.model, []string{kb.NormalizeChunk(q)})
 	if err != nil {
-		return nil, fmt.Errorf("search: embed the query: %w", err)
+		return nil, fmt.Errorf("search: embed the query: %w: %w", ErrEmbeddingService, err)
 	}
 	if len(vs) != 1 {
-		return nil, fmt.Errorf("search: embed the query: %d vectors", len(vs))
+		return nil, fmt.Errorf("search: embed the query: %w: %d vectors", ErrEmbeddingService, len(vs))
 	}
 	return scan(tv, vs[0], k), nil
 }
