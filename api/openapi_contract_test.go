@@ -299,7 +299,7 @@ func TestOpenAPIContract(t *testing.T) {
 	kevContract(t, c)
 	indicatorContract(t, c)
 	slaContract(t, c)
-	securityScansContract(t, c) // openapi_contract_securityscans_test.go
+	securityScansContract(t, c)      // openapi_contract_securityscans_test.go
 	knowledgeBaseContract(t, c, env) // openapi_contract_knowledgebase_test.go
 	mutingContract(t, c, env)
 	assetsContract(t, c) // openapi_contract_assets_test.go
