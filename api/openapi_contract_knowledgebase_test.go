@@ -68,7 +68,12 @@ func knowledgeBaseContract(t *testing.T, c *contract, env *contractEnv) {
 	doc := data[kbquery.Document](t, c.get(t, "/api/v1/kb/documents/"+added.ID, 200, docValid))
 	assert.Contains(t, doc.Text, "iam_rotate_access_key_90_days")
 
-	hits := data[kbquery.SearchResult](t, c.get(t, "/api/v1/kb/search?q=rotate+access+keys&mode=lexical&k=5", 200, docValid, "Authorization", viewer["Authorization"]))
+	first := c.get(t, "/api/v1/kb/search?q=rotate+access+keys&mode=lexical&k=5", 200, docValid, "Authorization", viewer["Authorization"])
+	assert.Equal(t, "miss", first.Header.Get("X-Search-Cache"))
+	again := c.get(t, "/api/v1/kb/search?q=rotate+access+keys&mode=lexical&k=5", 200, docValid, "Authorization", viewer["Authorization"])
+	assert.Equal(t, "hit", again.Header.Get("X-Search-Cache"))
+	assert.Equal(t, string(first.Data), string(again.Data))
+	hits := data[kbquery.SearchResult](t, first)
 	require.Len(t, hits.Hits, 1)
 	assert.Equal(t, added.ID, hits.Hits[0].DocumentID)
 	assert.Equal(t, "Rotation", hits.Hits[0].Heading)

@@ -173,8 +173,17 @@ func (s *Server) searchKnowledgeBase(c echo.Context) error {
 	if err != nil {
 		return fromQuery(err)
 	}
+	cache := "miss"
+	if res.Cached {
+		cache = "hit"
+	}
+	c.Response().Header().Set(HeaderSearchCache, cache)
 	return respond(c, http.StatusOK, res, meta)
 }
+
+// HeaderSearchCache says whether a search was answered from the search
+// cache (hit) or computed (miss).
+const HeaderSearchCache = "X-Search-Cache"
 
 func (s *Server) knowledgeEmbeddingStatus(c echo.Context) error {
 	meta, err := s.beginRead(c, nil, readsKnowledgeBase)

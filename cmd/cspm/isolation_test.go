@@ -116,6 +116,7 @@ func TestTeamIsolation_EveryRoute(t *testing.T) {
 
 	assetsA, inventoryA := isolationAssetsWorld(t, a, asA)        // isolation_assets_test.go
 	targetsA, scannerImportA := isolationSecurityScans(t, a, asA) // isolation_securityscans_test.go
+	kbDocsA, kbSecretA := isolationKnowledgeBase(t, a, asA)       // isolation_knowledgebase_test.go
 	// Team A's compliance in frameworks team B never evaluates (team B
 	// imports pairBefore below: framework names are not ids of a team).
 	var azureA cscmd.ImportResult
@@ -186,11 +187,16 @@ func TestTeamIsolation_EveryRoute(t *testing.T) {
 		"/api/v1/images/":        {imageKeysA, "sha256:0000000000000000000000000000000000000000000000000000000000000000"},
 		"/api/v1/indicators/":    {indicatorsA, "0196f0c1-7a2b-7c3d-8e4f-000000000001"},
 		"/api/v1/targets/":       {targetsA, "tgt-00000000000000000000000000000000"},
+		"/api/v1/kb/documents/":  {kbDocsA, "0196f0c1-7a2b-7c3d-8e4f-000000000002"},
+	}
+	for _, id := range kbDocsA {
+		streamsA = append(streamsA, "kbdoc-"+id)
 	}
 	streamsA = append(streamsA, "inventory-"+inventoryA)
 	streamsA = append(streamsA, "import-"+scannerImportA)
 	secrets := slices.Concat(scansA, findingsA, keysA, importedIDs, assetsA, []string{generatedFindingA, "iso-resource-a", "iso_check", importA.ImportID}, importedA, rulesA, ruleNamesA, accountsA, []string{"iso-account-registered", "iso-account-retired"},
-		imageKeysA, []string{trivyA.ImportID, occurrencesA[0].ID, occurrencesA[1].ID}, indicatorsA, indicatorValuesA, targetsA, []string{scannerImportA})
+		imageKeysA, []string{trivyA.ImportID, occurrencesA[0].ID, occurrencesA[1].ID}, indicatorsA, indicatorValuesA, targetsA, []string{scannerImportA},
+		kbDocsA, []string{kbSecretA, "iso kb"})
 
 	// Team B's own running scan, to raise findings in.
 	const scanB = "iso-b-running"
@@ -220,6 +226,9 @@ func TestTeamIsolation_EveryRoute(t *testing.T) {
 		"updateIndicator": map[string]any{"confidence": 20, "source": "b"},
 		// SLA clocks: team B's policy is its own.
 		"setSLAPolicy": map[string]any{"days": map[string]any{"critical": 1, "high": 2}},
+		// The knowledge base: team B's document on the same subject.
+		"addKnowledgeDocument":    map[string]any{"title": "team b runbook", "text": "Team B rotates keys per its runbook."},
+		"updateKnowledgeDocument": map[string]any{"title": "team b runbook", "text": "Rotate keys."},
 	}
 	// chosenID declares, for every command route of a team, whether it
 	// creates a stream under an id the caller chooses: then team A's ids
@@ -260,6 +269,10 @@ func TestTeamIsolation_EveryRoute(t *testing.T) {
 		"revokeIndicator":  nil,
 		"observeIndicator": nil,
 		"setSLAPolicy":     nil, // the policy stream is the caller's team's
+		// The document id is generated (UUIDv7); the body has no id.
+		"addKnowledgeDocument":    nil,
+		"updateKnowledgeDocument": nil,
+		"removeKnowledgeDocument": nil,
 	}
 
 	param := regexp.MustCompile(`:[a-z_]+`)
@@ -318,6 +331,9 @@ func TestTeamIsolation_EveryRoute(t *testing.T) {
 					id, ok := publicIDOf[r.OperationID]
 					require.True(t, ok, "%s: add a public id to publicIDOf", r.Key())
 					path = param.ReplaceAllString(path, id)
+				}
+				if q, ok := isolationQuery[r.Path]; ok {
+					path += "?" + q
 				}
 				ans := a.call(t, r.Method, path, nil, asB...)
 				require.Equal(t, http.StatusOK, ans.status, "%s", ans.raw)
@@ -476,8 +492,12 @@ func teamViews(t *testing.T, a *testApp, position int64, as []string) map[string
 			continue // a public entry with the team's part of it (GET /api/v1/vulnerabilities/{id}): the list routes show that part
 		}
 		var ans *answer
+		query := ""
+		if q, ok := isolationQuery[r.Path]; ok {
+			query = q + "&"
+		}
 		eventually(t, 30*time.Second, r.Path+" catches up", func() bool {
-			ans = a.call(t, http.MethodGet, r.Path+"?min_position="+itoa(position), nil, as...)
+			ans = a.call(t, http.MethodGet, r.Path+"?"+query+"min_position="+itoa(position), nil, as...)
 			return ans.status == http.StatusOK && !stale(ans)
 		})
 		views[r.Path] = string(ans.env.Data)

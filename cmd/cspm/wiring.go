@@ -82,6 +82,7 @@ func serveOptionsTo(cfg config.Config, logTo, stdout io.Writer) fx.Option {
 	if cfg.HasRole(config.RoleAPI) {
 		opts = append(opts, readSideModule, auditModule, apiModule, mutingModule, accountsModule)
 		opts = append(opts, threatIntelModule, indicatorExpiryModule)
+		opts = append(opts, knowledgeBaseModule) // wiring_knowledgebase.go
 	}
 	return fx.Options(opts...)
 }
@@ -239,6 +240,8 @@ type apiParams struct {
 	SLA *slaService `optional:"true"`
 	// Native security scans (wiring_securityscans.go).
 	SecurityScans *ssquery.Service `optional:"true"`
+	// The knowledge base (wiring_knowledgebase.go).
+	KnowledgeBase *kbService `optional:"true"`
 }
 
 func newAPIServer(p apiParams) *api.Server {
@@ -253,6 +256,10 @@ func newAPIServer(p apiParams) *api.Server {
 	var securityScans api.SecurityScanQueries
 	if p.SecurityScans != nil {
 		securityScans = p.SecurityScans
+	}
+	var knowledgeBase api.KnowledgeBaseService
+	if p.KnowledgeBase != nil {
+		knowledgeBase = p.KnowledgeBase
 	}
 	return api.NewServer(api.ServerConfig{
 		Addr:            p.Config.HTTPAddr,
@@ -290,6 +297,7 @@ func newAPIServer(p apiParams) *api.Server {
 		Vulnerabilities: p.VulnQueries,
 		SLA:             sla,
 		SecurityScans:   securityScans,
+		KnowledgeBase:   knowledgeBase,
 	})
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	cloudassetsproj "github.com/cspm-es/cspm-es/projections/cloudassets"
 	securityscansproj "github.com/cspm-es/cspm-es/projections/securityscans"
+	kbproj "github.com/cspm-es/cspm-es/projections/knowledgebase"
 	"log/slog"
 	"sync"
 	"time"
@@ -67,6 +68,8 @@ func moduleProjections() []projections.Projection {
 		platformproj.NewDashboardVulnerabilities(),
 		// Native security scans (Nuclei, ZAP, testssl.sh, SSLyze; docs/security-scans.md).
 		securityscansproj.New(),
+		// The knowledge base (documents, BM25 index, embedding cache; docs/knowledge-base.md).
+		kbproj.New(),
 	}
 }
 

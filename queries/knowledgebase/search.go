@@ -65,7 +65,10 @@ type Hit struct {
 type SearchResult struct {
 	Mode   string `json:"mode"`
 	Model  string `json:"model,omitempty"` // semantic
-	Cached bool   `json:"cached"`
+	// Cached: answered from the search cache (the API says so in the
+	// X-Search-Cache header, not in the body: an answer's data is the
+	// same whether cached or not).
+	Cached bool   `json:"-"`
 	Hits   []Hit  `json:"hits"`
 }
 
