@@ -73,8 +73,8 @@ func root() *command {
 		description: "cspm is one binary: `serve` runs the service; `db` and `events` inspect\n" +
 			"the database registry and audit the event store; `projections` shows and\n" +
 			"rebuilds the read models of a running server; `keys` issues, lists and\n" +
-			"revokes API keys.",
-		subs: []*command{serveCommand(), importCommand(), dbCommand(), eventsCommand(), projectionsCommand(), keysCommand()},
+			"revokes API keys; `kb embed` embeds the knowledge base's chunks.",
+		subs: []*command{serveCommand(), importCommand(), dbCommand(), eventsCommand(), projectionsCommand(), keysCommand(), kbCommand()},
 	}
 }
 
