@@ -63,13 +63,13 @@ type Hit struct {
 
 // SearchResult is the hits, best first.
 type SearchResult struct {
-	Mode   string `json:"mode"`
-	Model  string `json:"model,omitempty"` // semantic
+	Mode  string `json:"mode"`
+	Model string `json:"model,omitempty"` // semantic
 	// Cached: answered from the search cache (the API says so in the
 	// X-Search-Cache header, not in the body: an answer's data is the
 	// same whether cached or not).
-	Cached bool   `json:"-"`
-	Hits   []Hit  `json:"hits"`
+	Cached bool  `json:"-"`
+	Hits   []Hit `json:"hits"`
 }
 
 // ErrEmbeddingService: the embedding service failed to embed a semantic
