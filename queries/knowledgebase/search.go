@@ -135,6 +135,7 @@ func (s *Service) Search(ctx context.Context, team string, req SearchRequest) (S
 		return SearchResult{}, err
 	}
 	res := SearchResult{Mode: req.Mode, Model: model, Hits: make([]Hit, 0, len(scored))}
+	var docs []readmodel.Doc
 	for _, sc := range scored {
 		d, err := s.kb.Get(ctx, chunks, sc.id)
 		if errors.Is(err, readmodel.ErrNotFound) {
@@ -146,12 +147,16 @@ func (s *Service) Search(ctx context.Context, team string, req SearchRequest) (S
 		if queries.Str(d, "team_id") != team { // cannot happen: the index is per team
 			continue
 		}
-		links, err := s.links(ctx, d)
-		if err != nil {
-			return SearchResult{}, err
-		}
+		docs = append(docs, d)
 		res.Hits = append(res.Hits, Hit{DocumentID: queries.Str(d, "document_id"), Title: queries.Str(d, "title"), Chunk: queries.Num(d, "index"),
-			Heading: queries.Str(d, "heading"), Text: queries.Str(d, "text"), Score: sc.score, Links: links})
+			Heading: queries.Str(d, "heading"), Text: queries.Str(d, "text"), Score: sc.score})
+	}
+	links, err := s.links(ctx, docs)
+	if err != nil {
+		return SearchResult{}, err
+	}
+	for i := range res.Hits {
+		res.Hits[i].Links = links[i]
 	}
 	s.cache.put(key, res)
 	return res, nil
@@ -280,45 +285,72 @@ func (s *Service) bm25(ctx context.Context, team, q string, k int) ([]scoredChun
 	return top.sorted(), nil
 }
 
-// links resolves a chunk's mentions.
-func (s *Service) links(ctx context.Context, d readmodel.Doc) ([]Link, error) {
-	out := []Link{}
-	raw, _ := d["mentions"].([]any)
-	for _, r := range raw {
-		m, _ := r.(string)
-		kind, id, ok := strings.Cut(m, ":")
-		if !ok {
-			continue
+// links resolves the mentions of each chunk: CVE and GHSA ids always,
+// check and requirement ids the catalogue knows (read in one query per
+// kind for all the chunks).
+func (s *Service) links(ctx context.Context, docs []readmodel.Doc) ([][]Link, error) {
+	type mention struct{ kind, id string }
+	per := make([][]mention, len(docs))
+	want := map[string]map[string]bool{kb.MentionCheck: {}, kb.MentionRequirement: {}}
+	for i, d := range docs {
+		raw, _ := d["mentions"].([]any)
+		for _, r := range raw {
+			m, _ := r.(string)
+			kind, id, ok := strings.Cut(m, ":")
+			if !ok {
+				continue
+			}
+			per[i] = append(per[i], mention{kind, id})
+			if w, ok := want[kind]; ok {
+				w[id] = true
+			}
 		}
-		switch kind {
-		case kb.MentionCVE, kb.MentionGHSA:
-			out = append(out, Link{Kind: kind, ID: id, Href: "/api/v1/vulnerabilities/" + url.PathEscape(id)})
-		case kb.MentionCheck:
-			c, err := s.kb.Get(ctx, knownChecks, id)
-			if errors.Is(err, readmodel.ErrNotFound) || errors.Is(err, readmodel.ErrInvalid) {
-				continue
-			}
+	}
+	known := map[string]map[string]readmodel.Doc{}
+	for kind, coll := range map[string]string{kb.MentionCheck: knownChecks, kb.MentionRequirement: knownReqs} {
+		known[kind] = map[string]readmodel.Doc{}
+		ids := make([]any, 0, len(want[kind]))
+		for id := range want[kind] {
+			ids = append(ids, id)
+		}
+		const batch = 500
+		for i := 0; i < len(ids); i += batch {
+			page, err := s.kb.Find(ctx, coll, readmodel.FindOptions{Filter: readmodel.In("_id", ids[i:min(i+batch, len(ids))]...), Limit: readmodel.MaxLimit})
 			if err != nil {
 				return nil, fmt.Errorf("search: links: %w", err)
 			}
-			out = append(out, Link{Kind: kind, ID: id, Title: queries.Str(c, "title")})
-		case kb.MentionRequirement:
-			c, err := s.kb.Get(ctx, knownReqs, id)
-			if errors.Is(err, readmodel.ErrNotFound) || errors.Is(err, readmodel.ErrInvalid) {
-				continue
+			for _, d := range page.Docs {
+				known[kind][queries.Str(d, "_id")] = d
 			}
-			if err != nil {
-				return nil, fmt.Errorf("search: links: %w", err)
+		}
+	}
+	out := make([][]Link, len(docs))
+	for i, ms := range per {
+		out[i] = []Link{}
+		for _, m := range ms {
+			switch m.kind {
+			case kb.MentionCVE, kb.MentionGHSA:
+				out[i] = append(out[i], Link{Kind: m.kind, ID: m.id, Href: "/api/v1/vulnerabilities/" + url.PathEscape(m.id)})
+			case kb.MentionCheck:
+				if c, ok := known[m.kind][m.id]; ok {
+					out[i] = append(out[i], Link{Kind: m.kind, ID: m.id, Title: queries.Str(c, "title")})
+				}
+			case kb.MentionRequirement:
+				c, ok := known[m.kind][m.id]
+				if !ok {
+					continue
+				}
+				var fws []string
+				raw, _ := c["frameworks"].([]any)
+				for _, f := range raw {
+					fws = append(fws, fmt.Sprint(f))
+				}
+				l := Link{Kind: m.kind, ID: m.id, Frameworks: fws}
+				if len(fws) > 0 {
+					l.Href = "/api/v1/compliance/" + url.PathEscape(fws[0])
+				}
+				out[i] = append(out[i], l)
 			}
-			var fws []string
-			for _, f := range c["frameworks"].([]any) {
-				fws = append(fws, fmt.Sprint(f))
-			}
-			l := Link{Kind: kind, ID: id, Frameworks: fws}
-			if len(fws) > 0 {
-				l.Href = "/api/v1/compliance/" + url.PathEscape(fws[0])
-			}
-			out = append(out, l)
 		}
 	}
 	return out, nil

@@ -4,6 +4,7 @@ import (
 	"container/list"
 	"context"
 	"fmt"
+	"math"
 	"sync"
 
 	kb "github.com/cspm-es/cspm-es/domain/knowledgebase"
@@ -39,12 +40,54 @@ func (s *Service) semantic(ctx context.Context, team, gen, q string, k int) ([]s
 	return scan(tv, vs[0], k), nil
 }
 
+// scan scores every vector of the team against q: the vectors are
+// normalised when loaded, so the cosine is a dot product with the
+// normalised query (a vector of other dimensions scores 0).
 func scan(tv *teamVectors, q []float32, k int) []scoredChunk {
+	q = normalized(q)
 	top := &topK{k: k}
 	for i, v := range tv.vecs {
-		top.offer(scoredChunk{tv.ids[i], kb.Cosine(q, v)})
+		sc := 0.0
+		if len(v) == len(q) {
+			sc = float64(dot(q, v))
+		}
+		top.offer(scoredChunk{tv.ids[i], sc})
 	}
 	return top.sorted()
+}
+
+// normalized is v scaled to length 1 (a zero vector stays zero).
+func normalized(v []float32) []float32 {
+	var n float64
+	for _, x := range v {
+		n += float64(x) * float64(x)
+	}
+	out := make([]float32, len(v))
+	if n == 0 {
+		return out
+	}
+	inv := 1 / math.Sqrt(n)
+	for i, x := range v {
+		out[i] = float32(float64(x) * inv)
+	}
+	return out
+}
+
+// dot is the dot product of a and b (the same length), four lanes at a time.
+func dot(a, b []float32) float32 {
+	b = b[:len(a)]
+	var s0, s1, s2, s3 float32
+	i := 0
+	for ; i+4 <= len(a); i += 4 {
+		s0 += a[i] * b[i]
+		s1 += a[i+1] * b[i+1]
+		s2 += a[i+2] * b[i+2]
+		s3 += a[i+3] * b[i+3]
+	}
+	for ; i < len(a); i++ {
+		s0 += a[i] * b[i]
+	}
+	return s0 + s1 + s2 + s3
 }
 
 func (s *Service) teamVectors(ctx context.Context, team, gen string) (*teamVectors, error) {
@@ -88,6 +131,7 @@ func (s *Service) teamVectors(ctx context.Context, team, gen string) (*teamVecto
 				f, _ := x.(float64)
 				v[j] = float32(f)
 			}
+			v = normalized(v)
 			for _, id := range byHash[queries.Str(d, "text_hash")] {
 				tv.ids = append(tv.ids, id)
 				tv.vecs = append(tv.vecs, v)
