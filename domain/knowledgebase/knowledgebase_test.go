@@ -280,6 +280,8 @@ func TestMentions(t *testing.T) {
 		{"requirement ids", "NIST AC-2, SOC 2 CC6.1, ISO A.5.1 and PR.AC-1", []kb.Mention{
 			{kb.MentionRequirement, "A.5.1"}, {kb.MentionRequirement, "AC-2"}, {kb.MentionRequirement, "CC6.1"}, {kb.MentionRequirement, "PR.AC-1"}}},
 		{"a CVE is not a requirement", "CVE-2024-3094", []kb.Mention{{kb.MentionCVE, "CVE-2024-3094"}}},
+		{"imported findings' ids", "see fnd-0123456789abcdef0123456789abcdef and fnd-12345678901234567890123456789012, not fnd-123", []kb.Mention{
+			{kb.MentionFinding, "fnd-0123456789abcdef0123456789abcdef"}, {kb.MentionFinding, "fnd-12345678901234567890123456789012"}}},
 		{"nothing", "rotate the keys", nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -78,6 +78,7 @@ func TermCounts(text string) (map[string]int, int) {
 const (
 	MentionCVE         = "cve"
 	MentionGHSA        = "ghsa"
+	MentionFinding     = "finding"
 	MentionCheck       = "check"
 	MentionRequirement = "requirement"
 )
@@ -94,6 +95,9 @@ const MaxMentions = 32
 var (
 	reCVE  = regexp.MustCompile(`(?i)\bCVE-\d{4}-\d{4,7}\b`)
 	reGHSA = regexp.MustCompile(`(?i)\bGHSA(?:-[23456789cfghjmpqrvwx]{4}){3}\b`)
+	// An imported finding's id: "fnd-" and 32 hex digits (the
+	// cloudsecurity identity rule's).
+	reFinding = regexp.MustCompile(`\bfnd-[0-9a-f]{32}\b`)
 	// A Prowler check id: lower-case words joined by underscores, three
 	// at least (s3_bucket_public_access); only ids the catalogue knows are
 	// linked (queries).
@@ -105,7 +109,7 @@ var (
 
 // Mentions are the ids text names, in kind then id order, each once:
 // CVE ids (upper case), GitHub advisory ids (GHSA- then lower case),
-// candidate check ids and candidate requirement ids (the knowledge base
+// imported findings' ids (fnd-…), candidate check ids and candidate requirement ids (the knowledge base
 // links the candidates its catalogue knows).
 func Mentions(text string) []Mention {
 	seen := map[Mention]bool{}
@@ -122,11 +126,14 @@ func Mentions(text string) []Mention {
 	for _, s := range reGHSA.FindAllString(text, -1) {
 		addm(Mention{MentionGHSA, "GHSA" + strings.ToLower(s[4:])})
 	}
+	for _, s := range reFinding.FindAllString(text, -1) {
+		addm(Mention{MentionFinding, s})
+	}
 	for _, s := range reCheck.FindAllString(text, -1) {
 		addm(Mention{MentionCheck, s})
 	}
 	for _, s := range reReq.FindAllString(text, -1) {
-		if strings.HasPrefix(strings.ToUpper(s), "CVE") || strings.HasPrefix(strings.ToUpper(s), "GHSA") {
+		if up := strings.ToUpper(s); strings.HasPrefix(up, "CVE") || strings.HasPrefix(up, "GHSA") || strings.HasPrefix(s, "fnd-") {
 			continue
 		}
 		addm(Mention{MentionRequirement, s})

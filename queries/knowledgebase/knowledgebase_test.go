@@ -24,7 +24,7 @@ const model = "m1"
 const (
 	keysText = "# Access keys\n\nRotate IAM access keys every 90 days; the check iam_rotate_access_key_90_days and NIST AC-2 cover it.\n\n" +
 		"# Buckets\n\nA public bucket fails s3_bucket_public_access. Also unknown_made_up_check and XY-9.\n\n" +
-		"# Patching\n\nPatch CVE-2024-3094 in xz and GHSA-jfh8-c2jp-5v3q."
+		"# Patching\n\nPatch CVE-2024-3094 in xz and GHSA-jfh8-c2jp-5v3q (finding fnd-0123456789abcdef0123456789abcdef)."
 	sharedText = "Incident response: page the on-call engineer and open a ticket."
 	zebraText  = "Team B's secret zebra runbook for rotating keys."
 )
@@ -161,6 +161,7 @@ func TestLexicalSearch(t *testing.T) {
 	require.NotEmpty(t, cve.Hits)
 	assert.Equal(t, []qkb.Link{
 		{Kind: "cve", ID: "CVE-2024-3094", Href: "/api/v1/vulnerabilities/CVE-2024-3094"},
+		{Kind: "finding", ID: "fnd-0123456789abcdef0123456789abcdef", Href: "/api/v1/findings/fnd-0123456789abcdef0123456789abcdef/history"},
 		{Kind: "ghsa", ID: "GHSA-jfh8-c2jp-5v3q", Href: "/api/v1/vulnerabilities/GHSA-jfh8-c2jp-5v3q"},
 	}, cve.Hits[0].Links)
 

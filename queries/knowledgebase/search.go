@@ -43,7 +43,7 @@ type SearchRequest struct {
 // Link is an id a hit mentions, resolved: CVE and GHSA ids always, check
 // and requirement ids when the catalogue (imported reports) knows them.
 type Link struct {
-	Kind       string   `json:"kind"` // cve, ghsa, check, requirement
+	Kind       string   `json:"kind"` // cve, ghsa, finding, check, requirement
 	ID         string   `json:"id"`
 	Href       string   `json:"href,omitempty"`
 	Title      string   `json:"title,omitempty"`      // a check's
@@ -331,6 +331,10 @@ func (s *Service) links(ctx context.Context, docs []readmodel.Doc) ([][]Link, er
 			switch m.kind {
 			case kb.MentionCVE, kb.MentionGHSA:
 				out[i] = append(out[i], Link{Kind: m.kind, ID: m.id, Href: "/api/v1/vulnerabilities/" + url.PathEscape(m.id)})
+			case kb.MentionFinding:
+				// The findings module answers for the team only (another
+				// team's finding is a 404 there).
+				out[i] = append(out[i], Link{Kind: m.kind, ID: m.id, Href: "/api/v1/findings/" + url.PathEscape(m.id) + "/history"})
 			case kb.MentionCheck:
 				if c, ok := known[m.kind][m.id]; ok {
 					out[i] = append(out[i], Link{Kind: m.kind, ID: m.id, Title: queries.Str(c, "title")})
