@@ -2,7 +2,16 @@ package api_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/cspm-es/cspm-es/api"
 
 	"github.com/cspm-es/cspm-es/commands"
 	kbcmd "github.com/cspm-es/cspm-es/commands/knowledgebase"
@@ -45,4 +54,32 @@ func (fakeKnowledgeBase) Search(context.Context, string, kbquery.SearchRequest) 
 
 func (fakeKnowledgeBase) EmbeddingStatus(context.Context, string) (kbquery.EmbeddingStatus, error) {
 	return kbquery.EmbeddingStatus{Chunks: 1, Texts: 1}, nil
+}
+
+// failingEmbedder is the knowledge base whose embedding service fails.
+type failingEmbedder struct{ fakeKnowledgeBase }
+
+func (failingEmbedder) Search(context.Context, string, kbquery.SearchRequest) (kbquery.SearchResult, error) {
+	return kbquery.SearchResult{}, fmt.Errorf("search: embed the query: %w: %w", kbquery.ErrEmbeddingService, errors.New("connection refused"))
+}
+
+// A failing embedding service is a 503 naming no cause; the data's
+// cache state is in X-Search-Cache.
+func TestKnowledgeBaseSearchAnswers(t *testing.T) {
+	t.Parallel()
+	srv := api.NewServer(api.ServerConfig{}, fullDeps(t))
+	res := serve(t, srv.Handler(), request{Method: http.MethodGet, Path: "/api/v1/kb/search?q=keys"})
+	require.Equal(t, http.StatusOK, res.Status, "%s", res.Raw)
+	assert.Equal(t, "miss", res.Header.Get(api.HeaderSearchCache))
+
+	deps := fullDeps(t)
+	deps.KnowledgeBase = failingEmbedder{}
+	res = serve(t, api.NewServer(api.ServerConfig{}, deps).Handler(), request{Method: http.MethodGet, Path: "/api/v1/kb/search?q=keys&mode=semantic"})
+	require.Equal(t, http.StatusServiceUnavailable, res.Status, "%s", res.Raw)
+	assert.Equal(t, api.CodeUnavailable, res.Env.Error.Code)
+	assert.NotContains(t, string(res.Raw), "connection refused")
+	for _, q := range []string{"q=", "q=x&k=0", "q=x&k=abc", "q=x&mode="} {
+		res = serve(t, srv.Handler(), request{Method: http.MethodGet, Path: "/api/v1/kb/search?" + q})
+		assert.Equal(t, http.StatusBadRequest, res.Status, "%s: %s", q, res.Raw)
+	}
 }
