@@ -209,6 +209,18 @@ func (s *Service) EmbeddingStatus(ctx context.Context, team string) (EmbeddingSt
 	if team == "" {
 		return EmbeddingStatus{}, queries.ErrNoTeam
 	}
+	// Kept per team until its documents or the cache change (the same
+	// generation as the semantic search's).
+	gen, err := s.generation(ctx, team, ModeSemantic)
+	if err != nil {
+		return EmbeddingStatus{}, err
+	}
+	s.vmu.Lock()
+	cached, ok := s.statuses[team]
+	s.vmu.Unlock()
+	if ok && cached.gen == gen {
+		return cached.st, nil
+	}
 	st := EmbeddingStatus{Model: s.model, Semantic: s.embedder != nil}
 	hashes := map[string]bool{}
 	cursor := ""
@@ -242,5 +254,13 @@ func (s *Service) EmbeddingStatus(ctx context.Context, team string) (EmbeddingSt
 		}
 		st.Missing = st.Texts - st.Embedded
 	}
+	s.vmu.Lock()
+	s.statuses[team] = statusEntry{gen: gen, st: st}
+	s.vmu.Unlock()
 	return st, nil
+}
+
+type statusEntry struct {
+	gen string
+	st  EmbeddingStatus
 }

@@ -50,11 +50,12 @@ type Service struct {
 	cache    *lru
 	vmu      sync.Mutex
 	vectors  map[string]*teamVectors // team → its chunks' vectors for the model
+	statuses map[string]statusEntry  // team → its embedding status, by generation
 }
 
 // New reads store; semantic search is off until WithEmbedder.
 func New(store Store) *Service {
-	return &Service{kb: store, cache: newLRU(DefaultCacheSize), vectors: map[string]*teamVectors{}}
+	return &Service{kb: store, cache: newLRU(DefaultCacheSize), vectors: map[string]*teamVectors{}, statuses: map[string]statusEntry{}}
 }
 
 // WithEmbedder turns on semantic search with model.
