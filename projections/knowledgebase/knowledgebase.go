@@ -7,7 +7,10 @@ package knowledgebase
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/binary"
 	"fmt"
+	"math"
 	"net/url"
 	"sort"
 	"strconv"
@@ -106,7 +109,7 @@ func (p Projection) Apply(ctx context.Context, tx projections.Tx, ev projections
 		err = p.remove(ctx, tx, ev, team, e.DocumentID, true)
 	case kb.EmbeddingRecorded:
 		tx.Put(Cache, readmodel.Doc{"_id": e.ContentHash, "content_hash": e.ContentHash, "text_hash": e.TextHash, "model": e.Model,
-			"dimensions": int64(e.Dimensions), "vector": vectorDoc(e.Vector), "recorded_at": e.RecordedAt})
+			"dimensions": int64(e.Dimensions), VectorField: EncodeVector(e.Vector), "recorded_at": e.RecordedAt})
 		tx.Put(State, readmodel.Doc{"_id": StateEmbedID, "generation": ev.Position})
 	case cs.ChecksDescribed:
 		for _, c := range e.Checks {
@@ -159,12 +162,19 @@ func anys(ss []string) []any {
 	return out
 }
 
-func vectorDoc(v []float32) []any {
-	out := make([]any, len(v))
+// VectorField holds a cache entry's vector: its float32 components,
+// little-endian, base64 (standard, padded). Loading a team's vectors for
+// the semantic search decodes them several times faster than a JSON array
+// of numbers, and they take half the room.
+const VectorField = "vector_f32le"
+
+// EncodeVector is v as VectorField stores it.
+func EncodeVector(v []float32) string {
+	b := make([]byte, 4*len(v))
 	for i, x := range v {
-		out[i] = float64(x)
+		binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(x))
 	}
-	return out
+	return base64.StdEncoding.EncodeToString(b)
 }
 
 // put writes a document and its chunks (an update first removes the

@@ -135,7 +135,8 @@ func TestCacheAndCatalogue(t *testing.T) {
 	require.Len(t, cache, 2)
 	e := cache[kb.ContentHash("m1", kb.TextHash(shared))]
 	assert.Equal(t, readmodel.Doc{"_id": kb.ContentHash("m1", kb.TextHash(shared)), "content_hash": kb.ContentHash("m1", kb.TextHash(shared)),
-		"text_hash": kb.TextHash(shared), "model": "m1", "dimensions": int64(2), "vector": []any{0.5, 1.0}, "recorded_at": qt.T0}, e)
+		"text_hash": kb.TextHash(shared), "model": "m1", "dimensions": int64(2), pkb.VectorField: "AAAAPwAAgD8=", "recorded_at": qt.T0}, e)
+	assert.Equal(t, pkb.EncodeVector([]float32{0.5, 1}), "AAAAPwAAgD8=", "0.5 and 1 as float32 little-endian")
 	assert.Equal(t, readmodel.Doc{"_id": pkb.StateEmbedID, "generation": int64(2)}, tx.Colls[pkb.State][pkb.StateEmbedID])
 	assert.Equal(t, []string{"iam_root_mfa_enabled", "iam_rotate_access_key_90_days"}, ids(tx, pkb.KnownChecks))
 	assert.Equal(t, []string{"1.14", "AC-2", "IA-2"}, ids(tx, pkb.KnownReqs))

@@ -3,6 +3,8 @@ package knowledgebase
 import (
 	"container/list"
 	"context"
+	"encoding/base64"
+	"encoding/binary"
 	"fmt"
 	"math"
 	"sync"
@@ -54,6 +56,22 @@ func scan(tv *teamVectors, q []float32, k int) []scoredChunk {
 		top.offer(scoredChunk{tv.ids[i], sc})
 	}
 	return top.sorted()
+}
+
+// vectorField is the cache entry's vector (projections/knowledgebase:
+// float32 little-endian, base64).
+const vectorField = "vector_f32le"
+
+func decodeVector(s string) ([]float32, error) {
+	b, err := base64.StdEncoding.DecodeString(s)
+	if err != nil || len(b)%4 != 0 {
+		return nil, fmt.Errorf("vector: not base64 float32s")
+	}
+	v := make([]float32, len(b)/4)
+	for i := range v {
+		v[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
+	}
+	return v, nil
 }
 
 // normalized is v scaled to length 1 (a zero vector stays zero).
@@ -125,11 +143,9 @@ func (s *Service) teamVectors(ctx context.Context, team, gen string) (*teamVecto
 			return nil, fmt.Errorf("search: cache: %w", err)
 		}
 		for _, d := range page.Docs {
-			raw, _ := d["vector"].([]any)
-			v := make([]float32, len(raw))
-			for j, x := range raw {
-				f, _ := x.(float64)
-				v[j] = float32(f)
+			v, err := decodeVector(queries.Str(d, vectorField))
+			if err != nil {
+				return nil, fmt.Errorf("search: cache entry %s: %w", queries.Str(d, "_id"), err)
 			}
 			v = normalized(v)
 			for _, id := range byHash[queries.Str(d, "text_hash")] {
