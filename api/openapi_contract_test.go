@@ -299,11 +299,16 @@ func TestOpenAPIContract(t *testing.T) {
 	kevContract(t, c)
 	indicatorContract(t, c)
 	slaContract(t, c)
-	securityScansContract(t, c)      // openapi_contract_securityscans_test.go
-	knowledgeBaseContract(t, c, env) // openapi_contract_knowledgebase_test.go
+	securityScansContract(t, c)            // openapi_contract_securityscans_test.go
+	assessmentsContract(t, c)              // assessments_fakes_test.go
+	biaContract(t, c)                      // openapi_contract_bia_test.go
+	riskContract(t, c)                     // openapi_contract_risk_test.go
+	dashboardScanEngineContract(t, c, env) // openapi_contract_dashboard_test.go
+	knowledgeBaseContract(t, c, env)       // openapi_contract_knowledgebase_test.go
 	mutingContract(t, c, env)
 	assetsContract(t, c) // openapi_contract_assets_test.go
 	accountsContract(t, c, env)
+	scanRunsContract(t, c, env) // openapi_contract_scanruns_test.go
 
 	// API keys: the key is shown once.
 	createKey := request{Path: "/api/v1/keys", Body: exampleBody(t, c.doc, "createKey"),

@@ -3,8 +3,12 @@ package api_test
 import (
 	"context"
 	"errors"
+	biacmd "github.com/cspm-es/cspm-es/commands/bia"
 	cacmd "github.com/cspm-es/cspm-es/commands/cloudassets"
+	orchcmd "github.com/cspm-es/cspm-es/commands/orchestration"
+	biaproj "github.com/cspm-es/cspm-es/projections/bia"
 	cloudassetsproj "github.com/cspm-es/cspm-es/projections/cloudassets"
+	biaquery "github.com/cspm-es/cspm-es/queries/bia"
 	caquery "github.com/cspm-es/cspm-es/queries/cloudassets"
 	"log/slog"
 	"path/filepath"
@@ -21,6 +25,7 @@ import (
 	"github.com/cspm-es/cspm-es/commands"
 	cscmd "github.com/cspm-es/cspm-es/commands/cloudsecurity"
 	platformcmd "github.com/cspm-es/cspm-es/commands/platform"
+	riskcmd "github.com/cspm-es/cspm-es/commands/risk"
 	ticmd "github.com/cspm-es/cspm-es/commands/threatintel"
 	vulncmd "github.com/cspm-es/cspm-es/commands/vulnerabilities"
 	"github.com/cspm-es/cspm-es/eventstore"
@@ -34,6 +39,7 @@ import (
 	kbproj "github.com/cspm-es/cspm-es/projections/knowledgebase"
 	orchestrationproj "github.com/cspm-es/cspm-es/projections/orchestration"
 	platformproj "github.com/cspm-es/cspm-es/projections/platform"
+	riskproj "github.com/cspm-es/cspm-es/projections/risk"
 	securityscansproj "github.com/cspm-es/cspm-es/projections/securityscans"
 	threatintelproj "github.com/cspm-es/cspm-es/projections/threatintel"
 	vulnproj "github.com/cspm-es/cspm-es/projections/vulnerabilities"
@@ -42,6 +48,7 @@ import (
 	orchquery "github.com/cspm-es/cspm-es/queries/orchestration"
 	platformquery "github.com/cspm-es/cspm-es/queries/platform"
 	"github.com/cspm-es/cspm-es/queries/queriestest"
+	riskquery "github.com/cspm-es/cspm-es/queries/risk"
 	ssquery "github.com/cspm-es/cspm-es/queries/securityscans"
 	tiquery "github.com/cspm-es/cspm-es/queries/threatintel"
 	vulnquery "github.com/cspm-es/cspm-es/queries/vulnerabilities"
@@ -78,6 +85,14 @@ func fullDeps(t *testing.T) api.Deps {
 		SLA: fakeSLA{},
 		// Native security scans (securityscans_fakes_test.go).
 		SecurityScans: fakeSecurityScans{},
+		// Assessments (assessments_fakes_test.go).
+		Assessments: fakeAssessments{},
+		// Business impact analysis (bia_fakes_test.go).
+		BIA: fakeBIA{},
+		// Risk management (risk_fakes_test.go).
+		Risk: fakeRisk{},
+		// Scan runs of jobs (scanruns_fakes_test.go).
+		ScanRuns: fakeScanRuns{},
 		// The knowledge base (kb_fakes_test.go).
 		KnowledgeBase: fakeKnowledgeBase{},
 	}
@@ -128,7 +143,7 @@ func newContractEnv(t *testing.T, mutate ...func(*api.ServerConfig, *api.Deps)) 
 
 	reg := dbregistry.MustNew("")
 	proj := newSyncProjector(t, store, reg, dir,
-		orchestrationproj.NewScanRuns(), orchestrationproj.NewScanSummaries(),
+		orchestrationproj.NewScanRuns(), orchestrationproj.NewScanSummaries(), orchestrationproj.NewScanJobs(),
 		cloudsecurityproj.NewFindings(), platformproj.NewDashboard(), platformproj.NewAPIKeys(), platformproj.NewAuditLog(),
 		cloudassetsproj.NewAssets(),
 		cloudsecurityproj.NewCompliance(),
@@ -136,6 +151,8 @@ func newContractEnv(t *testing.T, mutate ...func(*api.ServerConfig, *api.Deps)) 
 		vulnproj.New(), vulnproj.NewSLA(),
 		threatintelproj.NewKEV(), threatintelproj.NewIndicators(), threatintelproj.NewCorrelation(),
 		securityscansproj.New(),
+		biaproj.NewAnalyses(), biaproj.NewExercises(),
+		riskproj.NewRegister(), platformproj.NewDashboardScanEngine(),
 		kbproj.New())
 	env := &contractEnv{store: store, projects: proj, admin: &contractAdmin{}}
 	codec := eventstore.NewDomainCodec()
@@ -188,11 +205,19 @@ func newContractEnv(t *testing.T, mutate ...func(*api.ServerConfig, *api.Deps)) 
 	// SLA clocks: the policy command and the queries in one.
 	deps.SLA = slaService{vulncmd.NewSLA(kit), vulnquery.NewSLA(proj.stores[dbregistry.VULNERABILITIES], time.Now)}
 	deps.SecurityScans = ssquery.New(proj.stores[dbregistry.SECURITY_SCANS], time.Now)
+	// Business impact analysis.
+	deps.BIA = biaService{biacmd.New(kit), biaquery.New(proj.stores[dbregistry.BIA], time.Now)}
+	// Risk management: the commands and the queries in one.
+	deps.Risk = riskService{riskcmd.New(kit), riskquery.New(proj.stores[dbregistry.RISK_MANAGEMENT], time.Now)}
 	// The knowledge base, semantic search on a local embedding service.
 	env.kb = newContractKB(t, kit, store, proj.stores[dbregistry.KNOWLEDGE_BASE])
 	deps.KnowledgeBase = env.kb
 	accountQueries := queryService.CloudSecurityQueries.(*csquery.Service)
 	deps.Accounts = contractAccounts{cscmd.New(kit).WithKnownAccounts(accountQueries), accountQueries}
+	// Assessments: a fake (their handlers, projections and queries have
+	// their own tests; cmd/cspm runs them for real).
+	deps.Assessments = fakeAssessments{}
+	deps.ScanRuns = contractScanRuns{orchcmd.New(kit), queryService.OrchestrationQueries.(*orchquery.Service)}
 	requireAllSet(t, deps)
 	for _, m := range mutate {
 		m(&cfg, &deps)
@@ -229,7 +254,7 @@ func newSyncProjector(t *testing.T, store *sqlite.Store, reg *dbregistry.Registr
 	t.Helper()
 	ctx := context.Background()
 	consts := []dbregistry.Constant{dbregistry.ORCHESTRATION, dbregistry.CLOUD_SECURITY, dbregistry.PLATFORM, dbregistry.CLOUD_ASSETS,
-		dbregistry.VULNERABILITIES, dbregistry.THREAT_INTELLIGENCE, dbregistry.SECURITY_SCANS, dbregistry.KNOWLEDGE_BASE}
+		dbregistry.VULNERABILITIES, dbregistry.THREAT_INTELLIGENCE, dbregistry.SECURITY_SCANS, dbregistry.BIA, dbregistry.RISK_MANAGEMENT, dbregistry.KNOWLEDGE_BASE}
 	names := make([]string, len(consts))
 	for i, c := range consts {
 		names[i] = reg.Name(c)

@@ -118,6 +118,12 @@ func TestOpenAPICoversTheRouteTable(t *testing.T) {
 	for k, v := range api.SecurityScanReads() {
 		reads[k] = v
 	}
+	for k, v := range api.AssessmentReads() {
+		reads[k] = v
+	}
+	for k, v := range api.BIAReads() {
+		reads[k] = v
+	}
 	for k, v := range api.KnowledgeBaseReads() {
 		reads[k] = v
 	}

@@ -167,6 +167,11 @@ func (s *Server) routeTable() []Route {
 		add(http.MethodGet, v1+"/indicators/:id/matches", viewer, TeamResource, "indicatorMatches", s.indicatorMatches)
 	}
 
+	// Scan runs planned with jobs (orchestration; routes_scanruns.go).
+	if s.deps.ScanRuns != nil {
+		s.scanRunRoutes(add)
+	}
+
 	// SLA clocks (vulnerabilities; routes_sla.go).
 	if s.deps.SLA != nil {
 		s.slaRoutes(add)
@@ -175,6 +180,19 @@ func (s *Server) routeTable() []Route {
 	// Native security scans (securityscans; routes_securityscans.go).
 	if s.deps.SecurityScans != nil {
 		s.securityScanRoutes(add)
+	}
+	// Assessments: catalogues, assessments, evidence, the unified view
+	// (routes_assessments.go).
+	if s.deps.Assessments != nil {
+		s.assessmentRoutes(add)
+	}
+	// Business impact analysis (routes_bia.go).
+	if s.deps.BIA != nil {
+		s.biaRoutes(add)
+	}
+	// Risk management (routes_risk.go).
+	if s.deps.Risk != nil {
+		s.riskRoutes(add)
 	}
 
 	// The knowledge base (knowledgebase; routes_knowledgebase.go).

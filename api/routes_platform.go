@@ -23,9 +23,9 @@ import (
 // history and verify (queries/platform.Audit).
 
 // readsDashboard are the projections GET /api/v1/dashboard/summary reads
-// (see QueryReads): the dashboard and its vulnerabilities section
-// (decision 57).
-var readsDashboard = []string{"platform.dashboard", "platform.dashboard_vulnerabilities"}
+// (see QueryReads): the dashboard, its vulnerabilities section (decision
+// 57) and its scan-engine section (decision 79).
+var readsDashboard = []string{"platform.dashboard", "platform.dashboard_vulnerabilities", "platform.dashboard_scan_engine"}
 
 func (s *Server) dashboardSummary(c echo.Context) error {
 	meta, err := s.beginRead(c, nil, readsDashboard)

@@ -125,9 +125,24 @@ type Deps struct {
 	// Vulnerabilities serves /api/v1/images and /api/v1/vulnerabilities;
 	// nil leaves those routes out. Progress is then required.
 	Vulnerabilities VulnerabilityQueries
+	// ScanRuns serves /api/v1/scan-runs (scan runs planned with jobs;
+	// routes_scanruns.go); nil leaves those routes out. Progress is then
+	// required.
+	ScanRuns ScanRunService
 	// SLA serves /api/v1/sla/... (policy, breaches, summary; routes_sla.go);
 	// nil leaves those routes out. Progress is then required.
 	SLA SLAService
+	// Assessments serves /api/v1/catalogs, /api/v1/frameworks/... and
+	// /api/v1/assessments/... (routes_assessments.go); nil leaves those
+	// routes out. Progress is then required.
+	Assessments AssessmentService
+	// BIA serves /api/v1/bias and /api/v1/bia-exercises (business impact
+	// analyses and their exercises, routes_bia.go); nil leaves those
+	// routes out. Progress is then required.
+	BIA BIAService
+	// Risk serves the risk-management routes (routes_risk.go); nil leaves
+	// them out. Progress is then required.
+	Risk RiskService
 	// KnowledgeBase serves /api/v1/kb/... (documents, search, embedding
 	// status; routes_knowledgebase.go); nil leaves those routes out.
 	// Progress is then required.
@@ -185,6 +200,9 @@ func NewServer(cfg ServerConfig, deps Deps) *Server {
 	if deps.Keys != nil && deps.Progress == nil {
 		panic("api.NewServer: Deps.Keys without Deps.Progress")
 	}
+	if deps.ScanRuns != nil && deps.Progress == nil {
+		panic("api.NewServer: Deps.ScanRuns without Deps.Progress")
+	}
 	if deps.Accounts != nil && deps.Progress == nil {
 		panic("api.NewServer: Deps.Accounts without Deps.Progress")
 	}
@@ -197,11 +215,20 @@ func NewServer(cfg ServerConfig, deps Deps) *Server {
 	if deps.SecurityScans != nil && deps.Progress == nil {
 		panic("api.NewServer: Deps.SecurityScans without Deps.Progress")
 	}
+	if deps.BIA != nil && deps.Progress == nil {
+		panic("api.NewServer: Deps.BIA without Deps.Progress")
+	}
+	if deps.Risk != nil && deps.Progress == nil {
+		panic("api.NewServer: Deps.Risk without Deps.Progress")
+	}
 	if deps.KnowledgeBase != nil && deps.Progress == nil {
 		panic("api.NewServer: Deps.KnowledgeBase without Deps.Progress")
 	}
 	if deps.SLA != nil && deps.Progress == nil {
 		panic("api.NewServer: Deps.SLA without Deps.Progress")
+	}
+	if deps.Assessments != nil && deps.Progress == nil {
+		panic("api.NewServer: Deps.Assessments without Deps.Progress")
 	}
 	if deps.Audit != nil && deps.Progress == nil {
 		panic("api.NewServer: Deps.Audit without Deps.Progress")

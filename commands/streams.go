@@ -55,10 +55,28 @@ func MutingRuleCall(name, ruleID string, body any) Call {
 // compromise ("indicator-<id>", commands/threatintel).
 const IndicatorStreamPrefix = "indicator-"
 
+// BIAStreamPrefix and BIAExerciseStreamPrefix start the stream ids of a
+// business impact analysis ("bia-<id>") and of an exercise of one
+// ("biaexercise-<id>", commands/bia).
+const (
+	BIAStreamPrefix         = "bia-"
+	BIAExerciseStreamPrefix = "biaexercise-"
+)
+
+// Risk management's stream prefixes (commands/risk): a risk, a KRI, a
+// risk acceptance ("risk-<id>", "kri-<id>", "riskacceptance-<id>").
+const (
+	RiskStreamPrefix           = "risk-"
+	KRIStreamPrefix            = "kri-"
+	RiskAcceptanceStreamPrefix = "riskacceptance-"
+)
+
 // AggregateID is the id inside a stream id ("scan-<id>", "finding-<id>",
 // "mutingrule-<id>", "account-<id>").
 func AggregateID(streamID string) string {
-	for _, prefix := range []string{scanStreamPrefix, findingStreamPrefix, mutingRuleStreamPrefix, accountStreamPrefix, IndicatorStreamPrefix} {
+	for _, prefix := range []string{scanStreamPrefix, findingStreamPrefix, mutingRuleStreamPrefix, accountStreamPrefix, IndicatorStreamPrefix,
+		BIAStreamPrefix, BIAExerciseStreamPrefix,
+		RiskAcceptanceStreamPrefix, RiskStreamPrefix, KRIStreamPrefix} {
 		if id, ok := strings.CutPrefix(streamID, prefix); ok {
 			return id
 		}

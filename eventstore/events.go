@@ -2,9 +2,12 @@ package eventstore
 
 import (
 	"github.com/cspm-es/cspm-es/domain/access"
+	"github.com/cspm-es/cspm-es/domain/assessments"
+	"github.com/cspm-es/cspm-es/domain/bia"
 	"github.com/cspm-es/cspm-es/domain/cloudassets"
 	"github.com/cspm-es/cspm-es/domain/cloudsecurity"
 	"github.com/cspm-es/cspm-es/domain/orchestration"
+	"github.com/cspm-es/cspm-es/domain/risk"
 	"github.com/cspm-es/cspm-es/domain/threatintel"
 	"github.com/cspm-es/cspm-es/domain/vulnerabilities"
 )
@@ -24,6 +27,19 @@ var domainEvents = []struct {
 	{sample: orchestration.ScanStarted{}, version: 1},
 	{sample: orchestration.ScanCompleted{}, version: 1},
 	{sample: orchestration.ScanFailed{}, version: 1},
+	// Scan jobs (docs/scan-jobs.md): on the ScanRun stream of a run planned with jobs.
+	{sample: orchestration.ScanJobsPlanned{}, version: 1},
+	{sample: orchestration.ScanJobSplit{}, version: 1},
+	{sample: orchestration.ScanJobDispatched{}, version: 1},
+	{sample: orchestration.ScanJobStarted{}, version: 1},
+	{sample: orchestration.ScanJobRetried{}, version: 1},
+	{sample: orchestration.ScanJobHeartbeat{}, version: 1},
+	{sample: orchestration.ScanJobSucceeded{}, version: 1},
+	{sample: orchestration.ScanJobFailed{}, version: 1},
+	{sample: orchestration.ScanJobTimedOut{}, version: 1},
+	{sample: orchestration.ScanJobCancelled{}, version: 1},
+	{sample: orchestration.ScanRunCancelled{}, version: 1},
+	{sample: orchestration.ScanRunFinished{}, version: 1},
 	{sample: cloudsecurity.FindingRaised{}, version: 1},
 	{sample: cloudsecurity.FindingResolved{}, version: 1},
 	{sample: cloudsecurity.FindingSuppressed{}, version: 1},
@@ -73,6 +89,46 @@ var domainEvents = []struct {
 	{sample: threatintel.IndicatorRevoked{}, version: 1},
 	// SLA policies (docs/sla.md, decision 56).
 	{sample: vulnerabilities.SLAPolicySet{}, version: 1},
+
+	// Assessments: framework catalogues, requirement mappings, assessments
+	// (docs/assessments.md, decisions 69-71).
+	{sample: assessments.FrameworkVersionLoaded{}, version: 1},
+	{sample: assessments.RequirementMappingLoaded{}, version: 1},
+	{sample: assessments.AssessmentCreated{}, version: 1},
+	{sample: assessments.RequirementAnswered{}, version: 1},
+	{sample: assessments.AssessmentRescheduled{}, version: 1},
+	{sample: assessments.AssessmentClosed{}, version: 1},
+	// Business impact analysis: BIAs and their exercises (docs/bia.md,
+	// decisions 72-73).
+	{sample: bia.BIACreated{}, version: 1},
+	{sample: bia.BIADetailsChanged{}, version: 1},
+	{sample: bia.BusinessProcessAdded{}, version: 1},
+	{sample: bia.BusinessProcessChanged{}, version: 1},
+	{sample: bia.BusinessProcessRemoved{}, version: 1},
+	{sample: bia.BIASubmittedForReview{}, version: 1},
+	{sample: bia.BIAApproved{}, version: 1},
+	{sample: bia.BIAReopened{}, version: 1},
+	{sample: bia.ExercisePlanned{}, version: 1},
+	{sample: bia.ExerciseRun{}, version: 1},
+	{sample: bia.ExerciseCancelled{}, version: 1},
+	{sample: bia.LessonLearnedRecorded{}, version: 1},
+	{sample: bia.LessonLearnedUpdated{}, version: 1},
+	// Risk management: the matrix, risks and their treatment, KRIs, risk
+	// acceptances (docs/risk-management.md, decisions 66-68).
+	{sample: risk.RiskMatrixDefined{}, version: 1},
+	{sample: risk.RiskIdentified{}, version: 1},
+	{sample: risk.RiskDescribed{}, version: 1},
+	{sample: risk.RiskScored{}, version: 1},
+	{sample: risk.RiskClosed{}, version: 1},
+	{sample: risk.TreatmentPlanned{}, version: 1},
+	{sample: risk.TreatmentTaskUpdated{}, version: 1},
+	{sample: risk.KRIDefined{}, version: 1},
+	{sample: risk.KRIMeasured{}, version: 1},
+	{sample: risk.KRIRetired{}, version: 1},
+	{sample: risk.RiskAccepted{}, version: 1},
+	{sample: risk.RiskAcceptanceRevoked{}, version: 1},
+	{sample: risk.RiskAcceptanceExpired{}, version: 1},
+	{sample: risk.AcceptedItemFixed{}, version: 1},
 }
 
 // NewDomainCodec returns a codec that knows every domain event type under

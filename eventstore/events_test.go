@@ -11,9 +11,11 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cspm-es/cspm-es/domain/access"
+	"github.com/cspm-es/cspm-es/domain/bia"
 	"github.com/cspm-es/cspm-es/domain/cloudassets"
 	"github.com/cspm-es/cspm-es/domain/cloudsecurity"
 	"github.com/cspm-es/cspm-es/domain/orchestration"
+	"github.com/cspm-es/cspm-es/domain/risk"
 	"github.com/cspm-es/cspm-es/domain/threatintel"
 	"github.com/cspm-es/cspm-es/domain/vulnerabilities"
 	"github.com/cspm-es/cspm-es/eventstore"
@@ -29,6 +31,18 @@ func TestDomainCodecRoundTrip(t *testing.T) {
 		orchestration.ScanStarted{ScanID: "s1", StartedAt: when},
 		orchestration.ScanCompleted{ScanID: "s1", CompletedAt: when, ResourceCount: 7},
 		orchestration.ScanFailed{ScanID: "s1", Reason: "timeout", FailedAt: when},
+		orchestration.ScanJobsPlanned{ScanID: "r1", MaxAttempts: 3, PlannedAt: when, Jobs: []orchestration.PlannedJob{{JobID: "j0001", Tool: "nuclei", Target: "https://a.example"}}},
+		orchestration.ScanJobSplit{ScanID: "r1", JobID: "j0001", SplitAt: when, SubJobs: []orchestration.PlannedJob{{JobID: "j0001.1", Tool: "nuclei", Target: "https://a.example", Region: "eu", ParentID: "j0001"}}},
+		orchestration.ScanJobDispatched{ScanID: "r1", JobID: "j0001", DispatchedAt: when},
+		orchestration.ScanJobStarted{ScanID: "r1", JobID: "j0001", Attempt: 1, Worker: "w1", StartedAt: when},
+		orchestration.ScanJobRetried{ScanID: "r1", JobID: "j0001", Attempt: 2, Reason: "lease expired", RetriedAt: when},
+		orchestration.ScanJobHeartbeat{ScanID: "r1", JobID: "j0001", Attempt: 2, Progress: 50, BeatAt: when},
+		orchestration.ScanJobSucceeded{ScanID: "r1", JobID: "j0001", Attempt: 2, ImportID: "imp-1", ReportScanID: "scn-1", SucceededAt: when},
+		orchestration.ScanJobFailed{ScanID: "r1", JobID: "j0002", Attempt: 1, Reason: "exit 2", FailedAt: when},
+		orchestration.ScanJobTimedOut{ScanID: "r1", JobID: "j0003", Attempt: 1, Reason: "ran over 5m", TimedOutAt: when},
+		orchestration.ScanJobCancelled{ScanID: "r1", JobID: "j0004", CancelledAt: when},
+		orchestration.ScanRunCancelled{ScanID: "r1", Reason: "operator", CancelledAt: when},
+		orchestration.ScanRunFinished{ScanID: "r1", Outcome: orchestration.StatusPartial, Succeeded: 1, Failed: 2, Cancelled: 1, FinishedAt: when},
 		cloudsecurity.FindingRaised{
 			FindingID: "f1", ScanID: "s1", AccountID: "acc-1", CheckID: "c1", Title: "Open port", Severity: cloudsecurity.SeverityCritical,
 			ResourceID: "r1", Region: "us-east-1", Description: "Port 22 is open to the world <0.0.0.0/0> & more", RaisedAt: when,
@@ -109,7 +123,40 @@ func TestDomainCodecRoundTrip(t *testing.T) {
 		// SLA policies.
 		vulnerabilities.SLAPolicySet{Policy: vulnerabilities.SLAPolicy{Days: vulnerabilities.DefaultSLAPolicy().Days,
 			Modules: map[string]vulnerabilities.SLADays{vulnerabilities.SLAModuleCloudFindings: {}}}, SetAt: when},
+		// Business impact analysis.
+		bia.BIACreated{BIAID: "b1", Details: biaDetails(when), Status: bia.StatusDraft, CreatedAt: when},
+		bia.BIADetailsChanged{BIAID: "b1", Details: biaDetails(when), ChangedAt: when},
+		bia.BusinessProcessAdded{BIAID: "b1", Process: biaProcess(), Progress: bia.Progress{Processes: 1, Complete: 1, Percent: 100}, AddedAt: when},
+		bia.BusinessProcessChanged{BIAID: "b1", Process: biaProcess(), Progress: bia.Progress{Processes: 1, Complete: 1, Percent: 100}, ChangedAt: when},
+		bia.BusinessProcessRemoved{BIAID: "b1", ProcessID: "p1", Name: "Payroll", Reason: "gone", Progress: bia.Progress{}, RemovedAt: when},
+		bia.BIASubmittedForReview{BIAID: "b1", Revision: 3, Progress: bia.Progress{Processes: 1, Complete: 1, Percent: 100}, SubmittedAt: when},
+		bia.BIAApproved{BIAID: "b1", Revision: 3, ApprovedBy: "key:k1", Comment: "ok", ApprovedAt: when},
+		bia.BIAReopened{BIAID: "b1", From: bia.StatusApproved, Reason: "change", ReopenedAt: when},
+		bia.ExercisePlanned{ExerciseID: "x1", BIAID: "b1", Title: "DR", Scenario: "outage", Owner: "it", PlannedFor: when, ProcessIDs: []string{"p1"}, PlannedAt: when},
+		bia.ExerciseRun{ExerciseID: "x1", BIAID: "b1", StartedAt: when, EndedAt: when, Results: []bia.ProcessResult{{ProcessID: "p1", Name: "Payroll",
+			RTO: biaMinutes(240), Recovery: 180, RTOMet: biaBool(true), RPO: biaMinutes(60), DataLoss: biaMinutes(90), RPOMet: biaBool(false), Notes: "n"}},
+			Met: 1, Missed: 1, Outcome: bia.OutcomeFailed, Notes: "n", RecordedAt: when},
+		bia.ExerciseCancelled{ExerciseID: "x1", Reason: "budget", CancelledAt: when},
+		bia.LessonLearnedRecorded{ExerciseID: "x1", LessonID: "l1", Title: "t", Owner: "o", ProcessID: "p1", DueDate: when, Status: bia.LessonOpen,
+			Progress: bia.LessonProgress{Lessons: 1}, RecordedAt: when},
+		bia.LessonLearnedUpdated{ExerciseID: "x1", LessonID: "l1", Owner: "o", Status: bia.LessonDone, Progress: bia.LessonProgress{Lessons: 1, Done: 1}, UpdatedAt: when},
+		// Risk management.
+		risk.RiskMatrixDefined{Version: 1, Matrix: risk.DefaultMatrix(), DefinedAt: when},
+		risk.RiskIdentified{RiskID: "r1", Title: "t", Owner: "o", Links: risk.Links{Assets: []string{"a"}}, IdentifiedAt: when},
+		risk.RiskDescribed{RiskID: "r1", Title: "t", Owner: "o", ChangedAt: when},
+		risk.RiskScored{RiskID: "r1", Kind: risk.Current, Score: risk.Score{Likelihood: "rare", Impact: "minor", Level: "low", LevelRank: 1}, ScoredAt: when},
+		risk.RiskClosed{RiskID: "r1", Reason: "gone", ClosedAt: when},
+		risk.TreatmentPlanned{RiskID: "r1", PlanID: "p1", Strategy: risk.Mitigate, Owner: "o", DueDate: when, Tasks: []risk.Task{{TaskID: "1", Title: "t", Status: risk.TaskTodo}}, PlannedAt: when},
+		risk.TreatmentTaskUpdated{RiskID: "r1", PlanID: "p1", TaskID: "1", Status: risk.TaskDone, UpdatedAt: when},
+		risk.KRIDefined{KRIID: "k1", Spec: risk.KRISpec{Name: "n", Unit: "u", Direction: risk.HigherIsWorse, Amber: 1, Red: 2, Source: risk.SourceManual}, DefinedAt: when},
+		risk.KRIMeasured{KRIID: "k1", Value: 1.5, MeasuredAt: when},
+		risk.KRIRetired{KRIID: "k1", RetiredAt: when},
+		risk.RiskAccepted{AcceptanceID: "a1", Scope: risk.Scope{FindingIDs: []string{"f"}}, Reason: "r", Approver: "c", ExpiresAt: when, AcceptedAt: when},
+		risk.RiskAcceptanceRevoked{AcceptanceID: "a1", RevokedAt: when},
+		risk.RiskAcceptanceExpired{AcceptanceID: "a1", ExpiredAt: when},
+		risk.AcceptedItemFixed{AcceptanceID: "a1", ItemID: "f", Module: risk.ModuleFindings, FixedAt: when},
 	}
+	events = append(events, assessmentEventSamples(when)...)
 	events = append(events, knowledgeBaseSamples(when)...) // events_knowledgebase_test.go
 	codec := eventstore.NewDomainCodec()
 
@@ -160,4 +207,21 @@ func kevEntry(when time.Time) threatintel.KEVEntry {
 	return threatintel.KEVEntry{CVEID: "CVE-2025-4664", VendorProject: "Google", Product: "Chromium", VulnerabilityName: "n",
 		DateAdded: day, ShortDescription: "s", RequiredAction: "a", DueDate: day, Ransomware: threatintel.RansomwareKnown,
 		Notes: "https://x", CWEs: []string{"CWE-346"}, ForensicTriage: "f"}
+}
+
+func biaDetails(when time.Time) bia.Details {
+	return bia.Details{Title: "Finance", Description: "d", Owner: "cfo", DueDate: when}
+}
+
+func biaMinutes(m bia.Minutes) *bia.Minutes { return &m }
+
+func biaBool(b bool) *bool { return &b }
+
+func biaProcess() bia.Process {
+	amount := 1000.5
+	p := bia.Process{ProcessID: "p1", Name: "Payroll", Owner: "hr", Description: "d", Criticality: bia.CriticalityHigh,
+		Impacts: []bia.Threshold{{Category: bia.Financial, After: 60, Level: bia.LevelLow, Amount: &amount, Unit: "EUR"}}}
+	p.RTO, p.RPO, p.MTD = biaMinutes(240), biaMinutes(0), biaMinutes(1440)
+	p.Assets, p.Suppliers = []string{"a1"}, []bia.Supplier{{Name: "PayCo", Service: "s"}}
+	return p
 }

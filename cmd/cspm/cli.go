@@ -70,11 +70,11 @@ func root() *command {
 	return &command{
 		name:    "cspm",
 		summary: "cloud security posture management, event-sourced",
-		description: "cspm is one binary: `serve` runs the service; `db` and `events` inspect\n" +
-			"the database registry and audit the event store; `projections` shows and\n" +
-			"rebuilds the read models of a running server; `keys` issues, lists and\n" +
-			"revokes API keys; `kb embed` embeds the knowledge base's chunks.",
-		subs: []*command{serveCommand(), importCommand(), dbCommand(), eventsCommand(), projectionsCommand(), keysCommand(), kbCommand()},
+		description: "cspm is one binary: `serve` runs the service; `worker` runs scan jobs;\n" +
+			"`db` and `events` inspect the database registry and audit the event store;\n" +
+			"`projections` shows and rebuilds the read models of a running server; `keys`\n" +
+			"issues, lists and revokes API keys; `kb embed` embeds the knowledge base's chunks.",
+		subs: []*command{serveCommand(), workerCommand(), importCommand(), dbCommand(), eventsCommand(), projectionsCommand(), keysCommand(), catalogsCommand(), kbCommand()},
 	}
 }
 

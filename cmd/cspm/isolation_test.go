@@ -90,6 +90,8 @@ func TestTeamIsolation_EveryRoute(t *testing.T) {
 	// reads it too (the team-less KEV routes).
 	isolationKEVWorld(t, a, asA)
 	indicatorsA, indicatorValuesA := isolationIndicatorWorld(t, a, asA)
+	assessmentsA := isolationAssessmentsWorld(t, a, asA)              // assessments_test.go
+	biasA, biaExercisesA, biaSecretsA := isolationBIAWorld(t, a, asA) // isolation_bia_test.go
 
 	// Team A's import of a report: its import, its scan, its findings.
 	report := func(name string) any {
@@ -149,6 +151,8 @@ func TestTeamIsolation_EveryRoute(t *testing.T) {
 	// policy, breaches and summary show none of it.
 	must(t, a.call(t, http.MethodPut, "/api/v1/sla/policy", map[string]any{"days": map[string]any{"critical": 1, "high": 1, "medium": 1, "low": 1}}, asA...), http.StatusAccepted)
 
+	risksA, krisA, acceptancesA, riskStreamsA, riskSecretsA := isolationRiskWorld(t, a, asA) // isolation_risk_test.go
+
 	var streamsA []string
 	for _, id := range scansA {
 		streamsA = append(streamsA, "scan-"+id)
@@ -170,6 +174,11 @@ func TestTeamIsolation_EveryRoute(t *testing.T) {
 	for _, id := range accountsA[:2] {
 		streamsA = append(streamsA, "account-"+id)
 	}
+	// Scan runs of jobs (isolation_scanruns_test.go).
+	runsA := isolationScanRuns(t, a, asA)
+	for _, id := range runsA {
+		streamsA = append(streamsA, "scan-"+id)
+	}
 	// path prefix → team A's ids in it, and an id no one uses.
 	resourceOf := map[string]struct {
 		ids  []string
@@ -186,16 +195,35 @@ func TestTeamIsolation_EveryRoute(t *testing.T) {
 		"/api/v1/accounts/":      {accountsA, "acc-00000000000000000000000000000000"},
 		"/api/v1/images/":        {imageKeysA, "sha256:0000000000000000000000000000000000000000000000000000000000000000"},
 		"/api/v1/indicators/":    {indicatorsA, "0196f0c1-7a2b-7c3d-8e4f-000000000001"},
+		"/api/v1/scan-runs/":     {runsA, "iso-free-run"},
 		"/api/v1/targets/":       {targetsA, "tgt-00000000000000000000000000000000"},
-		"/api/v1/kb/documents/":  {kbDocsA, "0196f0c1-7a2b-7c3d-8e4f-000000000002"},
+		"/api/v1/assessments/":   {assessmentsA, "0196f0c1-7a2b-7c3d-8e4f-000000000002"},
+		"/api/v1/bias/":          {biasA, "0196f0c1-7a2b-7c3d-8e4f-000000000002"},
+		"/api/v1/bia-exercises/": {biaExercisesA, "0196f0c1-7a2b-7c3d-8e4f-000000000003"},
+		// Risk management (isolation_risk_test.go).
+		"/api/v1/risks/":            {risksA, "0196f0c1-7a2b-7c3d-8e4f-000000000002"},
+		"/api/v1/kris/":             {krisA, "0196f0c1-7a2b-7c3d-8e4f-000000000003"},
+		"/api/v1/risk-acceptances/": {acceptancesA, "0196f0c1-7a2b-7c3d-8e4f-000000000004"},
+		"/api/v1/kb/documents/":     {kbDocsA, "0196f0c1-7a2b-7c3d-8e4f-000000000002"},
 	}
 	for _, id := range kbDocsA {
 		streamsA = append(streamsA, "kbdoc-"+id)
 	}
+	for _, id := range biasA {
+		streamsA = append(streamsA, "bia-"+id)
+	}
+	for _, id := range biaExercisesA {
+		streamsA = append(streamsA, "biaexercise-"+id)
+	}
+	streamsA = append(streamsA, riskStreamsA...)
 	streamsA = append(streamsA, "inventory-"+inventoryA)
 	streamsA = append(streamsA, "import-"+scannerImportA)
+	for _, id := range assessmentsA {
+		streamsA = append(streamsA, "assessment-"+id)
+	}
 	secrets := slices.Concat(scansA, findingsA, keysA, importedIDs, assetsA, []string{generatedFindingA, "iso-resource-a", "iso_check", importA.ImportID}, importedA, rulesA, ruleNamesA, accountsA, []string{"iso-account-registered", "iso-account-retired"},
 		imageKeysA, []string{trivyA.ImportID, occurrencesA[0].ID, occurrencesA[1].ID}, indicatorsA, indicatorValuesA, targetsA, []string{scannerImportA},
+		assessmentsA, []string{"iso-a-assessment-open", "iso-a-assessment-closed", "iso-a-assignee"}, biaSecretsA, riskSecretsA, runsA,
 		kbDocsA, []string{kbSecretA, "iso kb"})
 
 	// Team B's own running scan, to raise findings in.
@@ -226,10 +254,19 @@ func TestTeamIsolation_EveryRoute(t *testing.T) {
 		"updateIndicator": map[string]any{"confidence": 20, "source": "b"},
 		// SLA clocks: team B's policy is its own.
 		"setSLAPolicy": map[string]any{"days": map[string]any{"critical": 1, "high": 2}},
+		// Assessments: team B's own, over the public catalogue.
+		"createAssessment":     map[string]any{"name": "team b assessment", "framework": isolationFramework},
+		"rescheduleAssessment": map[string]any{"assignees": []string{"bob"}},
+		"answerRequirement":    map[string]any{"requirement_id": "ds_6", "status": "compliant"},
 		// The knowledge base: team B's document on the same subject.
 		"addKnowledgeDocument":    map[string]any{"title": "team b runbook", "text": "Team B rotates keys per its runbook."},
 		"updateKnowledgeDocument": map[string]any{"title": "team b runbook", "text": "Rotate keys."},
 	}
+	for op, body := range biaIsolationBodies { // isolation_bia_test.go
+		validBody[op] = body
+	}
+	maps.Copy(validBody, riskValidBodies())
+	maps.Copy(validBody, isolationScanRunBodies())
 	// chosenID declares, for every command route of a team, whether it
 	// creates a stream under an id the caller chooses: then team A's ids
 	// of that kind, and where and how team B creates with one of them (in
@@ -269,10 +306,24 @@ func TestTeamIsolation_EveryRoute(t *testing.T) {
 		"revokeIndicator":  nil,
 		"observeIndicator": nil,
 		"setSLAPolicy":     nil, // the policy stream is the caller's team's
+		// Assessments: the id is generated (UUIDv7); the others address one by its path id.
+		"createAssessment":     nil,
+		"rescheduleAssessment": nil,
+		"closeAssessment":      nil,
+		"answerRequirement":    nil,
+		// A scan run's id is a scan id the caller may choose: team A's scans and runs.
+		"requestScanRun": {ids: slices.Concat(scansA, runsA), path: "/api/v1/scan-runs", request: isolationScanRunRequest},
+		"cancelScanRun":  nil,
 		// The document id is generated (UUIDv7); the body has no id.
 		"addKnowledgeDocument":    nil,
 		"updateKnowledgeDocument": nil,
 		"removeKnowledgeDocument": nil,
+	}
+	for _, op := range biaChosenIDs { // isolation_bia_test.go
+		chosenID[op] = nil
+	}
+	for _, op := range riskCommands {
+		chosenID[op] = nil
 	}
 
 	param := regexp.MustCompile(`:[a-z_]+`)
@@ -342,7 +393,8 @@ func TestTeamIsolation_EveryRoute(t *testing.T) {
 				}
 			case api.Teamless:
 				if r.Method == http.MethodGet {
-					ans := a.call(t, r.Method, strings.Replace(r.Path, ":cve", isolationKEVCVE, 1), nil, asB...)
+					path := strings.Replace(strings.Replace(r.Path, ":cve", isolationKEVCVE, 1), ":id", isolationFramework, 1)
+					ans := a.call(t, r.Method, path, nil, asB...)
 					assert.Equal(t, http.StatusOK, ans.status, "a team-less admin route serves any team's admin: %s", ans.raw)
 				}
 			}

@@ -34,7 +34,7 @@ func TestProjectionsCLI_ListAndStatus(t *testing.T) {
 	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
 	require.Len(t, lines, n+1, r.stdout)
 	assert.Regexp(t, `^NAME\s+DATABASE\s+EVENT TYPES$`, lines[0])
-	assert.Regexp(t, `(?m)^orchestration\.scan_runs\s+ORCHESTRATION\s+ScanRequested,ScanStarted,ScanCompleted,ScanFailed$`, r.stdout)
+	assert.Regexp(t, `(?m)^orchestration\.scan_runs\s+ORCHESTRATION\s+ScanRequested,ScanStarted,ScanCompleted,ScanFailed,ScanJobsPlanned,ScanRunFinished$`, r.stdout)
 
 	r = a.cli(t, nil, "projections", "list", "--json", "--server", a.base)
 	require.Equal(t, exitOK, r.code, r.stderr)

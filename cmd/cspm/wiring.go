@@ -67,7 +67,7 @@ func serveOptionsTo(cfg config.Config, logTo, stdout io.Writer) fx.Option {
 		eventStoreModule,
 		commandsModule,
 	}
-	if cfg.HasRole(config.RoleRelay) || cfg.HasRole(config.RoleProjector) {
+	if cfg.HasRole(config.RoleRelay) || cfg.HasRole(config.RoleProjector) || cfg.RunsWorker() {
 		opts = append(opts, busModule)
 	}
 	if cfg.HasRole(config.RoleAPI) || cfg.HasRole(config.RoleProjector) {
@@ -78,10 +78,16 @@ func serveOptionsTo(cfg config.Config, logTo, stdout io.Writer) fx.Option {
 	}
 	if cfg.HasRole(config.RoleProjector) {
 		opts = append(opts, projectorModule)
+		opts = append(opts, scanJobsModule) // scanjobs.go: the scan-job process manager
+	}
+	if cfg.RunsWorker() {
+		opts = append(opts, workerModule) // scanjobs.go: a worker (the worker role, or --worker-tools beside the projector)
 	}
 	if cfg.HasRole(config.RoleAPI) {
 		opts = append(opts, readSideModule, auditModule, apiModule, mutingModule, accountsModule)
 		opts = append(opts, threatIntelModule, indicatorExpiryModule)
+		opts = append(opts, assessmentsModule)   // wiring_assessments.go
+		opts = append(opts, riskModule)          // wiring_risk.go
 		opts = append(opts, knowledgeBaseModule) // wiring_knowledgebase.go
 	}
 	return fx.Options(opts...)
@@ -240,6 +246,12 @@ type apiParams struct {
 	SLA *slaService `optional:"true"`
 	// Native security scans (wiring_securityscans.go).
 	SecurityScans *ssquery.Service `optional:"true"`
+	// Assessments (wiring_assessments.go).
+	Assessments *assessmentService `optional:"true"`
+	// Business impact analysis (wiring_bia.go).
+	BIA *biaService `optional:"true"`
+	// Risk management (wiring_risk.go).
+	Risk *riskService `optional:"true"`
 	// The knowledge base (wiring_knowledgebase.go).
 	KnowledgeBase *kbService `optional:"true"`
 }
@@ -256,6 +268,18 @@ func newAPIServer(p apiParams) *api.Server {
 	var securityScans api.SecurityScanQueries
 	if p.SecurityScans != nil {
 		securityScans = p.SecurityScans
+	}
+	var assessments api.AssessmentService
+	if p.Assessments != nil {
+		assessments = p.Assessments
+	}
+	var biaRoutes api.BIAService
+	if p.BIA != nil {
+		biaRoutes = p.BIA
+	}
+	var riskRoutes api.RiskService
+	if p.Risk != nil {
+		riskRoutes = p.Risk
 	}
 	var knowledgeBase api.KnowledgeBaseService
 	if p.KnowledgeBase != nil {
@@ -297,7 +321,12 @@ func newAPIServer(p apiParams) *api.Server {
 		Vulnerabilities: p.VulnQueries,
 		SLA:             sla,
 		SecurityScans:   securityScans,
-		KnowledgeBase:   knowledgeBase,
+		Assessments:     assessments,
+		BIA:             biaRoutes,
+		Risk:            riskRoutes,
+		// Scan runs planned with jobs (scanjobs.go).
+		ScanRuns:      scanRunService{p.ScanCommands, p.ScanQueries},
+		KnowledgeBase: knowledgeBase,
 	})
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	biaproj "github.com/cspm-es/cspm-es/projections/bia"
 	cloudassetsproj "github.com/cspm-es/cspm-es/projections/cloudassets"
 	kbproj "github.com/cspm-es/cspm-es/projections/knowledgebase"
 	securityscansproj "github.com/cspm-es/cspm-es/projections/securityscans"
@@ -28,6 +29,7 @@ import (
 	registriesproj "github.com/cspm-es/cspm-es/projections/containerregistries"
 	"github.com/cspm-es/cspm-es/projections/orchestration"
 	platformproj "github.com/cspm-es/cspm-es/projections/platform"
+	riskproj "github.com/cspm-es/cspm-es/projections/risk"
 	tiproj "github.com/cspm-es/cspm-es/projections/threatintel"
 	vulnproj "github.com/cspm-es/cspm-es/projections/vulnerabilities"
 	csquery "github.com/cspm-es/cspm-es/queries/cloudsecurity"
@@ -45,9 +47,11 @@ import (
 // Processes without the projector role use them for their names, databases
 // and event types only.
 func moduleProjections() []projections.Projection {
-	return []projections.Projection{
+	return append([]projections.Projection{
 		orchestration.NewScanRuns(),
 		orchestration.NewScanSummaries(),
+		orchestration.NewScanJobs(),       // scan jobs (docs/scan-jobs.md)
+		orchestration.NewJobReactor(0, 0), // the scan-job process manager's state
 		cloudsecurity.NewFindings(),
 		cloudassetsproj.NewAssets(),   // asset inventory (docs/assets.md)
 		cloudsecurity.NewCompliance(), // compliance (docs/compliance.md)
@@ -66,11 +70,18 @@ func moduleProjections() []projections.Projection {
 		tiproj.NewCorrelation(),
 		// The dashboard's vulnerabilities section (decision 57).
 		platformproj.NewDashboardVulnerabilities(),
+		// The dashboard's scan-engine section: jobs and certificates (decision 79).
+		platformproj.NewDashboardScanEngine(),
 		// Native security scans (Nuclei, ZAP, testssl.sh, SSLyze; docs/security-scans.md).
 		securityscansproj.New(),
 		// The knowledge base (documents, BM25 index, embedding cache; docs/knowledge-base.md).
 		kbproj.New(),
-	}
+		// Business impact analysis (docs/bia.md).
+		biaproj.NewAnalyses(),
+		biaproj.NewExercises(),
+		// Risk management (docs/risk-management.md).
+		riskproj.NewRegister(),
+	}, assessmentProjections()...) // wiring_assessments.go
 }
 
 // sweepInterval is how often the SQLite read models drop expired documents
@@ -287,6 +298,7 @@ var readSideModule = fx.Module("readside",
 	fx.Provide(newVulnerabilityQueries),
 	fx.Provide(newSLAService),          // wiring_sla.go
 	fx.Provide(newSecurityScanQueries), // wiring_securityscans.go
+	fx.Provide(newBIAService),          // wiring_bia.go
 )
 
 // newScanQueries reads cspm_orchestration.

@@ -90,6 +90,19 @@ type ScanRun struct {
 	failureReason string
 	resourceCount int
 	lastAt        time.Time // when the latest step happened
+
+	// A run planned with jobs (jobs.go) moves by its jobs, never by hand.
+	jobs        map[string]*job
+	jobOrder    []string
+	maxAttempts int
+}
+
+// byHand refuses a hand-moved step on a run planned with jobs.
+func (s *ScanRun) byHand() error {
+	if s.HasJobs() {
+		return domain.Rule(CodeScanHasJobs, "scan %s runs by its jobs: it is not started, completed or failed by hand", s.id)
+	}
+	return nil
 }
 
 // Start decides that the requested scan began running at at.
@@ -97,6 +110,9 @@ func (s *ScanRun) Start(at time.Time) ([]Event, error) {
 	var v domain.Validator
 	v.Check(!at.IsZero(), "started_at", "is required")
 	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	if err := s.byHand(); err != nil {
 		return nil, err
 	}
 	switch s.status {
@@ -121,6 +137,9 @@ func (s *ScanRun) Complete(resourceCount int, at time.Time) ([]Event, error) {
 	v.Check(resourceCount >= 0, "resource_count", "must not be negative")
 	v.Check(!at.IsZero(), "completed_at", "is required")
 	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	if err := s.byHand(); err != nil {
 		return nil, err
 	}
 	switch s.status {
@@ -150,6 +169,9 @@ func (s *ScanRun) Fail(reason string, at time.Time) ([]Event, error) {
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
+	if err := s.byHand(); err != nil {
+		return nil, err
+	}
 	switch s.status {
 	case StatusRequested, StatusRunning:
 	case StatusCompleted:
@@ -168,6 +190,9 @@ func (s *ScanRun) Fail(reason string, at time.Time) ([]Event, error) {
 // AllowsFindings returns nil when findings may be raised in the scan (it is
 // running or completed) and a *domain.RuleError otherwise.
 func (s *ScanRun) AllowsFindings() error {
+	if s.HasJobs() {
+		return domain.Rule(CodeScanNotAccepting, "scan %s runs by its jobs: each job's report is imported as its own scan", s.id)
+	}
 	if s.status == StatusRunning || s.status == StatusCompleted {
 		return nil
 	}
@@ -210,6 +235,8 @@ func (s *ScanRun) Apply(e Event) {
 	case ScanFailed:
 		s.status, s.failedAt, s.failureReason = StatusFailed, e.FailedAt, e.Reason
 		s.lastAt = e.FailedAt
+	default:
+		s.applyJob(e)
 	}
 }
 

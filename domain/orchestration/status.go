@@ -5,7 +5,9 @@ var statusRank = map[Status]int{
 	StatusRequested: 1,
 	StatusRunning:   2,
 	StatusCompleted: 3,
+	StatusPartial:   3, // a run with jobs ends in one of completed, partial, failed, cancelled
 	StatusFailed:    4,
+	StatusCancelled: 4,
 }
 
 // LaterStatus returns whichever of a and b comes later in a scan's

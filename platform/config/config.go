@@ -53,10 +53,24 @@ const (
 	RoleAPI       Role = "api"
 	RoleRelay     Role = "relay"
 	RoleProjector Role = "projector"
+	// RoleWorker runs the scan jobs of the work queue (docs/scan-jobs.md).
+	// It is not in the default: `cspm serve` runs a worker with the
+	// projector role when --worker-tools is set, and `cspm worker` is a
+	// process of this role alone.
+	RoleWorker Role = "worker"
 )
 
 // AllRoles is the default: one process runs everything.
 var AllRoles = []Role{RoleAPI, RoleRelay, RoleProjector}
+
+// KnownRoles are the roles --roles accepts.
+var KnownRoles = []Role{RoleAPI, RoleRelay, RoleProjector, RoleWorker}
+
+// RunsWorker reports whether a serve process with c runs a worker: the
+// worker role, or the projector role with --worker-tools.
+func (c Config) RunsWorker() bool {
+	return c.HasRole(RoleWorker) || (c.HasRole(RoleProjector) && c.WorkerTools != "")
+}
 
 // Config is everything cspm reads from its environment.
 type Config struct {
@@ -101,6 +115,15 @@ type Config struct {
 	// the event store when its head moved.
 	AuditCheckpointInterval time.Duration
 
+	// Scan jobs (docs/scan-jobs.md). JobLease is a worker's lease on a
+	// job (the work queue's AckWait), extended by its heartbeats.
+	// WorkerTools, when set, is the YAML file of the external tools a
+	// worker runs beside the built-in ones (serve with the projector role
+	// then runs a worker in-process); a worker runs WorkerSlots jobs at once.
+	JobLease    time.Duration
+	WorkerTools string
+	WorkerSlots int
+
 	// The knowledge base's embedding service (docs/knowledge-base.md):
 	// an empty URL leaves semantic search off.
 	EmbeddingsURL      string
@@ -133,6 +156,9 @@ func Default() Config {
 		Roles:               slices.Clone(AllRoles),
 
 		AuditCheckpointInterval: 10 * time.Second,
+
+		JobLease:    30 * time.Second,
+		WorkerSlots: 2,
 
 		EmbeddingsAPI:      "openai",
 		EmbeddingsInterval: 5 * time.Minute,
@@ -276,6 +302,12 @@ func (c Config) validate(groups Group) error {
 		if c.AuditCheckpointInterval <= 0 {
 			add("audit-checkpoint-interval", "must be positive")
 		}
+		if c.JobLease < time.Second {
+			add("job-lease", "must be at least 1s")
+		}
+		if c.WorkerSlots < 1 || c.WorkerSlots > 64 {
+			add("worker-slots", "must be between 1 and 64")
+		}
 		if c.RateLimit < 0 {
 			add("rate-limit", "must be 0 (no limit) or positive")
 		}
@@ -289,6 +321,9 @@ func (c Config) validate(groups Group) error {
 		}
 		if err := checkRoles(c.Roles); err != nil {
 			add("roles", "%v", err)
+		}
+		if c.HasRole(RoleWorker) && !c.HasRole(RoleRelay) && !c.HasRole(RoleProjector) && c.EmbeddedNATS() {
+			add("nats-url", "required for a worker without the relay or projector role: it takes its jobs from the NATS of the process that dispatches them")
 		}
 	}
 	if groups&GroupEmbeddings != 0 {
@@ -352,13 +387,13 @@ func checkNATSURLs(s string) error {
 
 func checkRoles(roles []Role) error {
 	if len(roles) == 0 {
-		return fmt.Errorf("at least one role is needed (from %s)", JoinRoles(AllRoles))
+		return fmt.Errorf("at least one role is needed (from %s)", JoinRoles(KnownRoles))
 	}
 	var errs []error
 	seen := map[Role]bool{}
 	for _, r := range roles {
-		if !slices.Contains(AllRoles, r) {
-			errs = append(errs, fmt.Errorf("unknown role %q (want some of %s)", r, JoinRoles(AllRoles)))
+		if !slices.Contains(KnownRoles, r) {
+			errs = append(errs, fmt.Errorf("unknown role %q (want some of %s)", r, JoinRoles(KnownRoles)))
 		}
 		if seen[r] {
 			errs = append(errs, fmt.Errorf("role %q listed twice", r))

@@ -154,7 +154,7 @@ func TestLoad_ListsEveryProblem(t *testing.T) {
 			"CSPM_SQLITE_SYNC":      "off",
 			"CSPM_SHUTDOWN_TIMEOUT": "soon",
 			"CSPM_DB_PREFIX":        "Bad.Prefix",
-			"CSPM_ROLES":            "api,worker,api",
+			"CSPM_ROLES":            "api,scanner,api",
 			"CSPM_NATS_URL":         "http://example.com",
 			"CSPM_HTTP_BODY_LIMIT":  "lots",
 		})
@@ -168,7 +168,7 @@ func TestLoad_ListsEveryProblem(t *testing.T) {
 		"--sqlite-sync / CSPM_SQLITE_SYNC: unknown mode \"off\"",
 		"CSPM_SHUTDOWN_TIMEOUT=soon: time: invalid duration",
 		"--db-prefix / CSPM_DB_PREFIX: invalid database name: prefix \"Bad.Prefix\"",
-		"unknown role \"worker\"",
+		"unknown role \"scanner\"",
 		"role \"api\" listed twice",
 		"want a nats://, tls://, ws:// or wss:// URL",
 		"CSPM_HTTP_BODY_LIMIT=lots: invalid size",
@@ -202,6 +202,9 @@ func TestValidate(t *testing.T) {
 		{name: "team with space", mutate: func(c *config.Config) { c.DefaultTeam = "a b" }, wantErr: "default-team"},
 		{name: "nats without host", mutate: func(c *config.Config) { c.NATSURL = "nats://" }, wantErr: "no host"},
 		{name: "nats cluster", mutate: func(c *config.Config) { c.NATSURL = "nats://a:4222,tls://b:4222" }},
+		{name: "worker alone on an external nats", mutate: func(c *config.Config) { c.Roles, c.NATSURL = []config.Role{config.RoleWorker}, "nats://h:4222" }},
+		{name: "worker alone on no nats", mutate: func(c *config.Config) { c.Roles = []config.Role{config.RoleWorker} }, wantErr: "nats-url / CSPM_NATS_URL: required for a worker"},
+		{name: "worker beside the projector", mutate: func(c *config.Config) { c.Roles = append(c.Roles, config.RoleWorker) }},
 		{name: "prefix too long", mutate: func(c *config.Config) { c.DBPrefix = strings.Repeat("a", 60) }, wantErr: "more than 63"},
 	}
 	for _, tt := range tests {

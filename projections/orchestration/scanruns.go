@@ -29,7 +29,9 @@ func (ScanRuns) Name() string { return ScanRunsName }
 func (ScanRuns) Database() dbregistry.Constant { return dbregistry.ORCHESTRATION }
 
 // EventTypes implements projections.Projection.
-func (ScanRuns) EventTypes() []string { return scanEventTypes() }
+func (ScanRuns) EventTypes() []string {
+	return append(scanEventTypes(), orchdomain.ScanJobsPlanned{}.EventType(), orchdomain.ScanRunFinished{}.EventType())
+}
 
 func scanEventTypes() []string {
 	return []string{
@@ -81,6 +83,7 @@ type scanRun struct {
 	FailureReason   string
 	ResourceCount   int64
 	UpdatedPosition int64
+	jobs            runJobs // a run planned with jobs (scanruns_jobs.go)
 }
 
 func scanRunFrom(d readmodel.Doc) scanRun {
@@ -103,6 +106,14 @@ func scanRunFrom(d readmodel.Doc) scanRun {
 }
 
 func (r scanRun) doc() readmodel.Doc {
+	d := r.baseDoc()
+	if j := r.jobs.doc(); j != nil {
+		d["jobs"] = j
+	}
+	return d
+}
+
+func (r scanRun) baseDoc() readmodel.Doc {
 	return readmodel.Doc{
 		"_id":              r.ID,
 		"team_id":          r.TeamID,
@@ -126,6 +137,10 @@ func (r scanRun) doc() readmodel.Doc {
 // fields, so a scan run merges whatever arrives first; the status is the
 // furthest one seen.
 func (ScanRuns) Apply(ctx context.Context, tx projections.Tx, ev projections.Event) error {
+	switch e := fold.Value(ev.Data).(type) {
+	case orchdomain.ScanJobsPlanned, orchdomain.ScanRunFinished:
+		return applyRunJobs(ctx, tx, ev, e)
+	}
 	change, ok, err := scanChangeOf(ev)
 	if err != nil || !ok {
 		return err
@@ -138,6 +153,7 @@ func (ScanRuns) Apply(ctx context.Context, tx projections.Tx, ev projections.Eve
 	run.ID = change.scanID
 	run.TeamID = ev.Metadata.TeamID
 	run.Status = orchdomain.LaterStatus(run.Status, change.status)
+	run.jobs = jobsOf(doc)
 	run.UpdatedPosition = max(run.UpdatedPosition, ev.Position)
 	switch e := change.event.(type) {
 	case orchdomain.ScanRequested:

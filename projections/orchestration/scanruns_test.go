@@ -39,7 +39,7 @@ func TestScanRunsContract(t *testing.T) {
 	p := orchestration.NewScanRuns()
 	assert.Equal(t, "orchestration.scan_runs", p.Name())
 	assert.Equal(t, dbregistry.ORCHESTRATION, p.Database())
-	assert.ElementsMatch(t, []string{"ScanRequested", "ScanStarted", "ScanCompleted", "ScanFailed"}, p.EventTypes())
+	assert.ElementsMatch(t, []string{"ScanRequested", "ScanStarted", "ScanCompleted", "ScanFailed", "ScanJobsPlanned", "ScanRunFinished"}, p.EventTypes())
 	assertSpecs(t, p)
 }
 

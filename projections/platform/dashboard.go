@@ -43,7 +43,7 @@ func (Dashboard) Database() dbregistry.Constant { return dbregistry.PLATFORM }
 
 // EventTypes implements projections.Projection.
 func (Dashboard) EventTypes() []string {
-	return slices.Concat(scanEventTypes, findingEventTypes, postureEventTypes)
+	return slices.Concat(scanEventTypes, findingEventTypes, postureEventTypes, assessmentEventTypes, riskEventTypes)
 }
 
 // Collections implements projections.Projection. All three are read by _id
@@ -56,12 +56,18 @@ func (Dashboard) Collections() []readmodel.CollectionSpec {
 		{Name: DashboardCollection},
 		{Name: DashboardScansCollection, Indexes: ttl("finished_at")},
 		{Name: DashboardFindingsCollection, Indexes: ttl("resolved_at")},
-	}, postureCollections()...)
+	}, slices.Concat(postureCollections(), assessmentCollections(), riskCollections())...)
 }
 
 // Apply implements projections.Projection.
 func (Dashboard) Apply(ctx context.Context, tx projections.Tx, ev projections.Event) error {
 	if handled, err := applyPosture(ctx, tx, ev); handled || err != nil {
+		return wrap(err)
+	}
+	if handled, err := applyAssessments(ctx, tx, ev); handled || err != nil { // dashboard_assessments.go
+		return wrap(err)
+	}
+	if handled, err := applyRisk(ctx, tx, ev); handled || err != nil { // dashboard_risk.go
 		return wrap(err)
 	}
 	data, err := eventData(ev)

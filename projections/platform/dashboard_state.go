@@ -26,6 +26,7 @@ type dashboard struct {
 	RecentScans        []recentScan
 	UpdatedPosition    int64
 	Posture            map[string]any // the posture section (dashboard_posture.go)
+	Risk               map[string]any // the risk section (dashboard_risk.go); nil before any risk event
 }
 
 // recentScan is an entry of dashboard.RecentScans.
@@ -50,6 +51,7 @@ func loadDashboard(ctx context.Context, tx projections.Tx, team string) (dashboa
 		OpenFindingsBySev:  fold.SeverityCountsFrom(fold.Obj(doc, "open_findings_by_severity")),
 		UpdatedPosition:    fold.Num(doc, "updated_position"),
 		Posture:            fold.Obj(doc, "posture"),
+		Risk:               fold.Obj(doc, "risk"),
 	}
 	for _, r := range fold.Objs(doc, "recent_scans") {
 		d.RecentScans = append(d.RecentScans, recentScan{
@@ -68,7 +70,7 @@ func (d dashboard) doc() readmodel.Doc {
 			"requested_at": fold.TimeOrNil(r.RequestedAt),
 		}
 	}
-	return readmodel.Doc{
+	out := readmodel.Doc{
 		"_id":                       d.ID,
 		"team_id":                   d.TeamID,
 		"scans_total":               d.ScansTotal,
@@ -81,6 +83,10 @@ func (d dashboard) doc() readmodel.Doc {
 		"updated_position":          d.UpdatedPosition,
 		"posture":                   d.posture(),
 	}
+	if d.Risk != nil {
+		out["risk"] = d.Risk
+	}
+	return out
 }
 
 // showRecent puts s (a requested scan) among the recent scans, replacing

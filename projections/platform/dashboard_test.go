@@ -71,6 +71,10 @@ func TestDashboardContract(t *testing.T) {
 		"FindingRaised", "FindingResolved", "FindingSuppressed",
 		"ResultsRecorded", "ImportCompleted", // the posture section
 		"ImportStarted", "ChecksDescribed", // its compliance per framework
+		"AssessmentCreated", "RequirementAnswered", "AssessmentRescheduled", "AssessmentClosed", // assessments in progress
+		// The risk section (dashboard_risk.go).
+		"RiskIdentified", "RiskDescribed", "RiskScored", "RiskClosed", "KRIDefined", "KRIMeasured", "KRIRetired",
+		"RiskAccepted", "RiskAcceptanceRevoked", "RiskAcceptanceExpired", "AcceptedItemFixed",
 	}, p.EventTypes())
 	for _, spec := range p.Collections() {
 		require.NoError(t, spec.Validate())

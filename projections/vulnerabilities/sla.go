@@ -10,6 +10,7 @@ import (
 	"time"
 
 	csdomain "github.com/cspm-es/cspm-es/domain/cloudsecurity"
+	rdomain "github.com/cspm-es/cspm-es/domain/risk"
 	ti "github.com/cspm-es/cspm-es/domain/threatintel"
 	vuln "github.com/cspm-es/cspm-es/domain/vulnerabilities"
 	"github.com/cspm-es/cspm-es/platform/dbregistry"
@@ -50,6 +51,9 @@ const (
 	SLAMet        = "met"
 	SLAMissed     = "missed"
 	SLANoDeadline = "no_deadline" // resolved, without a deadline
+	// SLAAccepted is the status of an open clock paused by a risk
+	// acceptance in force (sla_accept.go).
+	SLAAccepted = "accepted"
 )
 
 // Due sources.
@@ -75,6 +79,9 @@ func (SLA) EventTypes() []string {
 		vuln.ScanResultsRecorded{}.EventType(), vuln.ArtifactScanned{}.EventType(), vuln.SLAPolicySet{}.EventType(),
 		ti.KEVEntryPublished{}.EventType(), ti.KEVEntryUpdated{}.EventType(), ti.KEVEntryWithdrawn{}.EventType(),
 		csdomain.ResultsRecorded{}.EventType(), csdomain.ImportCompleted{}.EventType(),
+		// Risk acceptances pause clocks (sla_accept.go).
+		rdomain.RiskAccepted{}.EventType(), rdomain.RiskAcceptanceRevoked{}.EventType(),
+		rdomain.RiskAcceptanceExpired{}.EventType(), rdomain.AcceptedItemFixed{}.EventType(),
 	}
 }
 
@@ -87,6 +94,8 @@ func (SLA) Collections() []readmodel.CollectionSpec {
 			ix("by_team_module_status_due", "team_id", "module", "status", "due_at"),
 			ix("by_team_severity_status_due", "team_id", "severity", "status", "due_at"),
 			ix("by_team_kev_status_due", "team_id", "kev", "status", "due_at"),
+			// Accepted items fixed while accepted (the risk scheduler closes the acceptance for them).
+			ix("by_accepted_status", "accepted", "status"),
 		}},
 		{Name: SLASummaryCollection},
 		{Name: SLAPoliciesCollection},
@@ -95,6 +104,8 @@ func (SLA) Collections() []readmodel.CollectionSpec {
 		{Name: slaTeamsCollection},
 		{Name: slaCVEClocksCollection},
 		{Name: slaAccountsCollection},
+		{Name: slaAcceptanceScopesCollection},
+		{Name: slaAcceptedCollection},
 	}
 }
 
@@ -225,6 +236,8 @@ func (SLA) Apply(ctx context.Context, tx projections.Tx, ev projections.Event) e
 			id = e.Entry.CVEID
 		}
 		err = p.kev(id, e.WithdrawnAt, false, time.Time{})
+	case rdomain.RiskAccepted, rdomain.RiskAcceptanceRevoked, rdomain.RiskAcceptanceExpired, rdomain.AcceptedItemFixed:
+		err = p.acceptance(team, e)
 	}
 	if err != nil {
 		return fmt.Errorf("%s: %w", SLAName, err)
@@ -575,10 +588,23 @@ func (p *slaPass) save(team string, old, d readmodel.Doc, completed []time.Time,
 			due, source = at, DueByPolicy
 		}
 	}
+	// Time accepted does not count: the due date moves by it (sla_accept.go).
+	paused, accepted, err := p.pause(team, d, fold.Time(d, "first_seen"), resolvedAt)
+	if err != nil {
+		return err
+	}
+	if !due.IsZero() {
+		due = due.Add(paused)
+	}
+	d["paused_seconds"], d["accepted"], d["acceptance_ids"] = int64(paused/time.Second), len(accepted) > 0, accepted
 	d["kev"], d["due_at"], d["due_source"] = kev, fold.TimeOrNil(due), source
-	if resolvedAt.IsZero() {
+	switch {
+	case resolvedAt.IsZero() && len(accepted) > 0:
+		// Paused: out of the breaches and of the open counts while accepted.
+		d["status"], d["resolved_at"], d["outcome"] = SLAAccepted, nil, SLAOpen
+	case resolvedAt.IsZero():
 		d["status"], d["resolved_at"], d["outcome"] = SLAOpen, nil, SLAOpen
-	} else {
+	default:
 		outcome := SLANoDeadline
 		switch {
 		case due.IsZero():
@@ -622,6 +648,8 @@ func count(s readmodel.Doc, d readmodel.Doc, n int64) {
 			key = strconv.FormatInt(due.Unix(), 10)
 		}
 		path = []string{"open", module, sev, key}
+	} else if fold.Str(d, "status") == SLAAccepted {
+		path = []string{"accepted", module, sev}
 	} else {
 		path = []string{"resolved", module, fold.Str(d, "outcome"), sev}
 	}

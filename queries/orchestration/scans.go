@@ -21,6 +21,7 @@ type ScanFilter struct {
 
 var scanStatuses = []orchdomain.Status{
 	orchdomain.StatusRequested, orchdomain.StatusRunning, orchdomain.StatusCompleted, orchdomain.StatusFailed,
+	orchdomain.StatusPartial, orchdomain.StatusCancelled, // runs planned with jobs
 }
 
 // ListScans returns one page of the team's scans, most recently requested
@@ -32,7 +33,7 @@ func (s *Service) ListScans(ctx context.Context, team string, f ScanFilter, p qu
 	var v domain.Validator
 	status := strings.ToLower(strings.TrimSpace(f.Status))
 	if status != "" && !queries.OneOf(scanStatuses, status) {
-		v.Add("status", "%q is not one of requested, running, completed, failed", f.Status)
+		v.Add("status", "%q is not one of requested, running, completed, failed, partial, cancelled", f.Status)
 	}
 	queries.CheckText(&v, "account_id", f.AccountID)
 	queries.CheckText(&v, "tool", f.Tool)

@@ -23,4 +23,7 @@ func TestNamesMatchTheProjections(t *testing.T) {
 	assert.Equal(t, platformproj.DashboardVulnerableImagesCollection, dashboardImagesCollection)
 	assert.Equal(t, platformproj.DashboardSLASummaryCollection, dashboardSLASummCollection)
 	assert.Equal(t, platformproj.TopImages, TopImages)
+	assert.Equal(t, platformproj.DashboardScanEngineCollection, dashboardScanEngineCollection)
+	assert.Equal(t, platformproj.DashboardScanJobsCollection, dashboardScanJobsCollection)
+	assert.Equal(t, platformproj.DashboardCertificatesCollection, dashboardCertsCollection)
 }

@@ -17,11 +17,18 @@ func (s *Service) DashboardSummary(ctx context.Context, team string) (Dashboard,
 		return Dashboard{}, queries.ErrNoTeam
 	}
 	out := Dashboard{TeamID: team, RecentScans: []RecentScan{}, Posture: emptyPosture()}
-	vulns, err := s.dashboardVulnerabilities(ctx, team, s.now())
+	now := s.now()
+	vulns, err := s.dashboardVulnerabilities(ctx, team, now)
 	if err != nil {
 		return Dashboard{}, err
 	}
 	out.Vulnerabilities = vulns
+	if out.Assessments, err = s.assessmentsInProgress(ctx, team, now); err != nil { // dashboard_assessments.go
+		return Dashboard{}, err
+	}
+	if out.ScanEngine, err = s.dashboardScanEngine(ctx, team, now); err != nil {
+		return Dashboard{}, err
+	}
 	d, err := s.platform.Get(ctx, dashboardCollection, team)
 	switch {
 	case errors.Is(err, readmodel.ErrNotFound), errors.Is(err, readmodel.ErrInvalid):
@@ -48,6 +55,7 @@ func (s *Service) DashboardSummary(ctx context.Context, team string) (Dashboard,
 		})
 	}
 	out.Posture = postureOf(queries.Obj(d, "posture"), out.Findings.OpenBySeverity, s.now())
+	out.Risk = riskSectionOf(queries.Obj(d, "risk"), s.now())
 	out.UpdatedPosition = queries.Num(d, "updated_position")
 	return out, nil
 }

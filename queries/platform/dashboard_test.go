@@ -40,6 +40,7 @@ func TestDashboardSummary(t *testing.T) {
 			ByAccount:    []platform.AccountPosture{}, TopFailingChecks: []platform.CheckCount{},
 		},
 		Vulnerabilities: noVulns,
+		ScanEngine:      noScanEngine,
 		UpdatedPosition: got.UpdatedPosition,
 	}, got)
 	assert.NotZero(t, got.UpdatedPosition)
@@ -53,12 +54,17 @@ func TestDashboardSummary(t *testing.T) {
 	none, err := e.svc.DashboardSummary(ctx, "team-c")
 	require.NoError(t, err)
 	assert.Equal(t, platform.Dashboard{TeamID: "team-c", RecentScans: []platform.RecentScan{},
-		Posture: platform.Posture{ByAccount: []platform.AccountPosture{}, TopFailingChecks: []platform.CheckCount{}}, Vulnerabilities: noVulns}, none)
+		Posture: platform.Posture{ByAccount: []platform.AccountPosture{}, TopFailingChecks: []platform.CheckCount{}}, Vulnerabilities: noVulns, ScanEngine: noScanEngine}, none)
 }
 
 // noVulns is the vulnerabilities section of a team without scans.
 var noVulns = platform.DashboardVulnerabilities{SLA: platform.DashboardSLA{ByModule: map[string]queries.SLACounts{}},
 	TopVulnerableImages: []platform.VulnerableImage{}}
+
+// noScanEngine is the scan-engine section of a team without jobs or
+// certificates.
+var noScanEngine = platform.DashboardScanEngine{Jobs: platform.DashboardJobs{Running: []platform.DashboardJob{}, Failed: []platform.DashboardJob{}},
+	Certificates: platform.DashboardCertificates{Expiring: []platform.DashboardCertificate{}, Expired: []platform.DashboardCertificate{}}}
 
 // TestResponseJSON pins the snake_case shape of the dashboard's response body.
 func TestResponseJSON(t *testing.T) {
@@ -88,6 +94,10 @@ func TestResponseJSON(t *testing.T) {
 			"sla": {"breached": 0, "due_in_7_days": 0, "by_module": {},
 				"total": {"open": 0, "breached": 0, "due_in_7_days": 0, "no_deadline": 0, "met": 0, "missed": 0, "resolved_no_sla": 0}},
 			"top_vulnerable_images": []},
+		"scan_engine": {
+			"jobs": {"running_total": 0, "running_by_status": {"dispatched": 0, "running": 0}, "running": [],
+				"failed_total": 0, "failed_by_status": {"failed": 0, "timed_out": 0}, "failed": []},
+			"certificates": {"expired_total": 0, "expiring_total": 0, "expiring": [], "expired": []}},
 		"updated_position": `+qt.JSONNumber(d.UpdatedPosition)+`
 	}`, string(raw))
 }

@@ -18,7 +18,16 @@ type Dashboard struct {
 	// Vulnerabilities: open KEV occurrences, SLA breaches and due soon,
 	// the most vulnerable images (dashboard_vulnerabilities.go, decision 57).
 	Vulnerabilities DashboardVulnerabilities `json:"vulnerabilities"`
-	UpdatedPosition int64                    `json:"updated_position"`
+	// Assessments are the team's assessments in progress
+	// (dashboard_assessments.go); absent while the team has none.
+	Assessments     *AssessmentsInProgress `json:"assessments,omitempty"`
+	UpdatedPosition int64                  `json:"updated_position"`
+	// Risk is the risk section (dashboard_risk.go); absent for a team
+	// without risk data.
+	Risk *RiskSection `json:"risk,omitempty"`
+	// ScanEngine: running and failed scan jobs, TLS certificates expired
+	// and expiring within 30 days (dashboard_scan_engine.go, decision 79).
+	ScanEngine DashboardScanEngine `json:"scan_engine"`
 }
 
 // ScanTotals counts a team's scans.

@@ -22,12 +22,15 @@ import (
 	"github.com/cspm-es/cspm-es/platform/readmodel"
 	"github.com/cspm-es/cspm-es/platform/readmodel/sqlitestore"
 	"github.com/cspm-es/cspm-es/projections"
+	assessmentsproj "github.com/cspm-es/cspm-es/projections/assessments"
+	biaproj "github.com/cspm-es/cspm-es/projections/bia"
 	cloudassetsproj "github.com/cspm-es/cspm-es/projections/cloudassets"
 	cloudsecurityproj "github.com/cspm-es/cspm-es/projections/cloudsecurity"
 	registriesproj "github.com/cspm-es/cspm-es/projections/containerregistries"
 	kbproj "github.com/cspm-es/cspm-es/projections/knowledgebase"
 	orchestrationproj "github.com/cspm-es/cspm-es/projections/orchestration"
 	platformproj "github.com/cspm-es/cspm-es/projections/platform"
+	riskproj "github.com/cspm-es/cspm-es/projections/risk"
 	securityscansproj "github.com/cspm-es/cspm-es/projections/securityscans"
 	threatintelproj "github.com/cspm-es/cspm-es/projections/threatintel"
 	vulnproj "github.com/cspm-es/cspm-es/projections/vulnerabilities"
@@ -38,6 +41,8 @@ func AllProjections() []projections.Projection {
 	return []projections.Projection{
 		orchestrationproj.NewScanRuns(),
 		orchestrationproj.NewScanSummaries(),
+		orchestrationproj.NewScanJobs(),
+		orchestrationproj.NewJobReactor(0, 0),
 		cloudsecurityproj.NewFindings(),
 		cloudassetsproj.NewAssets(),
 		cloudsecurityproj.NewCompliance(),
@@ -55,8 +60,19 @@ func AllProjections() []projections.Projection {
 		threatintelproj.NewCorrelation(),
 		// The dashboard's vulnerabilities section (decision 57).
 		platformproj.NewDashboardVulnerabilities(),
+		// The dashboard's scan-engine section (decision 79).
+		platformproj.NewDashboardScanEngine(),
 		// Native security scans (Nuclei, ZAP, testssl.sh, SSLyze).
 		securityscansproj.New(),
+		// Assessments (catalogues, assessments, evidence, the unified view).
+		assessmentsproj.NewAssessments(),
+		assessmentsproj.NewEvidence(),
+		assessmentsproj.NewIndex(),
+		// Business impact analysis.
+		biaproj.NewAnalyses(),
+		biaproj.NewExercises(),
+		// Risk management.
+		riskproj.NewRegister(),
 		// The knowledge base (documents, BM25 index, embedding cache).
 		kbproj.New(),
 	}
@@ -74,7 +90,7 @@ func OpenEnv(tb testing.TB, dir string) *Env {
 	ctx := context.Background()
 	reg := dbregistry.MustNew("")
 	consts := []dbregistry.Constant{dbregistry.ORCHESTRATION, dbregistry.CLOUD_SECURITY, dbregistry.PLATFORM, dbregistry.CLOUD_ASSETS,
-		dbregistry.VULNERABILITIES, dbregistry.CONTAINER_REGISTRY, dbregistry.THREAT_INTELLIGENCE, dbregistry.SECURITY_SCANS,
+		dbregistry.VULNERABILITIES, dbregistry.CONTAINER_REGISTRY, dbregistry.THREAT_INTELLIGENCE, dbregistry.SECURITY_SCANS, dbregistry.ASSESSMENTS, dbregistry.BIA, dbregistry.RISK_MANAGEMENT,
 		dbregistry.KNOWLEDGE_BASE}
 	names := make([]string, len(consts))
 	for i, c := range consts {

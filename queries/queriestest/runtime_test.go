@@ -17,6 +17,7 @@ import (
 	csdomain "github.com/cspm-es/cspm-es/domain/cloudsecurity"
 	kbdomain "github.com/cspm-es/cspm-es/domain/knowledgebase"
 	orchdomain "github.com/cspm-es/cspm-es/domain/orchestration"
+	riskdomain "github.com/cspm-es/cspm-es/domain/risk"
 	tidomain "github.com/cspm-es/cspm-es/domain/threatintel"
 	vulndomain "github.com/cspm-es/cspm-es/domain/vulnerabilities"
 	"github.com/cspm-es/cspm-es/eventstore"
@@ -146,6 +147,18 @@ func TestReadModelsThroughTheRuntime(t *testing.T) {
 			Events: []eventstore.NewEvent{ne}, Metadata: eventstore.Metadata{TeamID: ev.Metadata.TeamID}})
 		require.NoError(t, err)
 	}
+	// The scan-engine world (a run with jobs running, failed, timed out and
+	// split; certificates from testssl.sh, SSLyze and the TLS probe): the
+	// scan-job and dashboard scan-engine collections get documents.
+	for _, st := range ScanEngineWorld() {
+		for _, d := range st.Data {
+			ne, err := codec.Encode(d)
+			require.NoError(t, err)
+			_, err = events.Append(ctx, eventstore.AppendRequest{StreamID: st.StreamID, StreamType: st.StreamType, Expected: eventstore.Any,
+				Events: []eventstore.NewEvent{ne}, Metadata: eventstore.Metadata{TeamID: "team-engine"}})
+			require.NoError(t, err)
+		}
+	}
 	// Trivy imports (vulnerabilities, container registries): an image
 	// from a registry, then an fs scan with misconfigurations and secrets,
 	// as the command appends them.
@@ -175,6 +188,49 @@ func TestReadModelsThroughTheRuntime(t *testing.T) {
 		require.NoError(t, err)
 		_, err = events.Append(ctx, eventstore.AppendRequest{StreamID: d.stream, StreamType: d.typ, Expected: eventstore.Any,
 			Events: []eventstore.NewEvent{ne}, Metadata: eventstore.Metadata{TeamID: d.team, Actor: "test", CommandID: "sla-" + d.typ}})
+		require.NoError(t, err)
+	}
+	// Assessments: catalogues, a mapping, assessments over the imports' account.
+	for _, d := range AssessmentsWorld(t) {
+		ne, err := codec.Encode(d.Data)
+		require.NoError(t, err)
+		_, err = events.Append(ctx, eventstore.AppendRequest{StreamID: d.Stream, StreamType: d.Type, Expected: eventstore.Any,
+			Events: []eventstore.NewEvent{ne}, Metadata: eventstore.Metadata{TeamID: d.Team, Actor: "test", CommandID: "assess-" + d.Data.EventType()}})
+		require.NoError(t, err)
+	}
+	// Business impact analysis: a BIA and an exercise (runtime_bia_test.go).
+	biaStreams, biaEvents := biaWorld(t)
+	for _, stream := range biaStreams {
+		for _, d := range biaEvents[stream] {
+			ne, err := codec.Encode(d)
+			require.NoError(t, err)
+			_, err = events.Append(ctx, eventstore.AppendRequest{StreamID: stream, StreamType: "BIA", Expected: eventstore.Any,
+				Events: []eventstore.NewEvent{ne}, Metadata: eventstore.Metadata{TeamID: "team-bia", Actor: "test"}})
+			require.NoError(t, err)
+		}
+	}
+	// Risk management: a matrix, a risk with a plan, a KRI measured, an
+	// acceptance of a Trivy occurrence id, revoked (the register and the
+	// SLA clocks' acceptance documents get documents).
+	for _, d := range []struct {
+		stream, typ string
+		data        pt.EventData
+	}{
+		{"riskmatrix-team-trivy", "RiskMatrix", riskdomain.RiskMatrixDefined{Version: 1, Matrix: riskdomain.DefaultMatrix(), DefinedAt: pt.T0}},
+		{"risk-r1", "Risk", riskdomain.RiskIdentified{RiskID: "r1", Title: "t", Owner: "o", IdentifiedAt: pt.T0}},
+		{"risk-r1", "Risk", riskdomain.TreatmentPlanned{RiskID: "r1", PlanID: "p1", Strategy: riskdomain.Mitigate, Owner: "o", DueDate: pt.T0,
+			Tasks: []riskdomain.Task{{TaskID: "1", Title: "t", Status: riskdomain.TaskTodo}}, PlannedAt: pt.T0}},
+		{"kri-k1", "KRI", riskdomain.KRIDefined{KRIID: "k1", Spec: riskdomain.KRISpec{Name: "n", Unit: "u", Direction: riskdomain.HigherIsWorse,
+			Amber: 1, Red: 2, Source: riskdomain.SourceManual}, DefinedAt: pt.T0}},
+		{"kri-k1", "KRI", riskdomain.KRIMeasured{KRIID: "k1", Value: 3, MeasuredAt: pt.T0}},
+		{"riskacceptance-a1", "RiskAcceptance", riskdomain.RiskAccepted{AcceptanceID: "a1", Scope: riskdomain.Scope{OccurrenceIDs: []string{"occ-x"}},
+			Reason: "r", Approver: "c", ExpiresAt: pt.T0.AddDate(0, 1, 0), AcceptedAt: pt.T0}},
+		{"riskacceptance-a1", "RiskAcceptance", riskdomain.RiskAcceptanceRevoked{AcceptanceID: "a1", RevokedAt: pt.T0.Add(time.Hour)}},
+	} {
+		ne, err := codec.Encode(d.data)
+		require.NoError(t, err)
+		_, err = events.Append(ctx, eventstore.AppendRequest{StreamID: d.stream, StreamType: d.typ, Expected: eventstore.Any,
+			Events: []eventstore.NewEvent{ne}, Metadata: eventstore.Metadata{TeamID: "team-trivy", Actor: "test", CommandID: "risk-" + d.typ}})
 		require.NoError(t, err)
 	}
 	recorded, err := events.ReadAll(ctx, 0, 100000)

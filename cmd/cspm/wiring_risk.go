@@ -1,0 +1,145 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"go.uber.org/fx"
+
+	"github.com/cspm-es/cspm-es/commands"
+	riskcmd "github.com/cspm-es/cspm-es/commands/risk"
+	"github.com/cspm-es/cspm-es/platform/dbregistry"
+	"github.com/cspm-es/cspm-es/platform/readmodel"
+	vulnproj "github.com/cspm-es/cspm-es/projections/vulnerabilities"
+	"github.com/cspm-es/cspm-es/queries"
+	riskquery "github.com/cspm-es/cspm-es/queries/risk"
+)
+
+// Risk management in `cspm serve` (docs/risk-management.md): the routes'
+// service (commands on the kit, queries over cspm_risk_management) and
+// the scheduler that expires the risk acceptances whose expiry has passed.
+
+// riskService is api.RiskService.
+type riskService struct {
+	*riskcmd.Handlers
+	*riskquery.Service
+}
+
+func newRiskService(kit *commands.Kit, rm ReadModels) *riskService {
+	return &riskService{riskcmd.New(kit), riskquery.New(rm.Stores[dbregistry.RISK_MANAGEMENT], time.Now)}
+}
+
+var riskModule = fx.Module("risk",
+	fx.Provide(newRiskService, newAcceptanceExpiry),
+	fx.Invoke(registerAcceptanceExpiry),
+)
+
+// Risk acceptance expiry.
+const (
+	acceptanceExpiryInterval = time.Minute
+	acceptanceExpiryPage     = 200
+	acceptanceExpiryActor    = "system:risk-acceptance-expiry"
+	acceptanceExpiryRoute    = "serve risk-acceptance expiry"
+)
+
+type dueAcceptances interface {
+	DueAcceptances(ctx context.Context, now time.Time, p queries.Page) (riskquery.DueAcceptanceList, error)
+}
+
+type acceptanceExpirer interface {
+	ExpireAcceptance(ctx context.Context, meta commands.Meta, cmd riskcmd.ExpireAcceptance) (commands.Result, error)
+}
+
+// acceptanceExpiry ends the risk acceptances whose expiry has passed, as
+// the muting-rule scheduler does (expiry.go): the command decides on the
+// acceptance's own stream, so a second expiry is a rule error, ignored.
+type acceptanceExpiry struct {
+	Interval time.Duration
+	due      dueAcceptances
+	expire   acceptanceExpirer
+	fixes    readmodel.Store // the SLA clocks (cspm_vulnerabilities): accepted items fixed
+	closer   acceptedItemCloser
+	now      func() time.Time
+	log      *slog.Logger
+}
+
+func newAcceptanceExpiry(s *riskService, rm ReadModels, log *slog.Logger) *acceptanceExpiry {
+	return &acceptanceExpiry{Interval: acceptanceExpiryInterval, due: s.Service, expire: s.Handlers, fixes: rm.Stores[dbregistry.VULNERABILITIES],
+		closer: s.Handlers, now: time.Now, log: log.With("component", "risk")}
+}
+
+func registerAcceptanceExpiry(lc fx.Lifecycle, x *acceptanceExpiry) { runBackground(lc, x.Run) }
+
+// Run sweeps at once, then every Interval, until ctx ends: the expiries,
+// then the accepted items fixed.
+func (x *acceptanceExpiry) Run(ctx context.Context) {
+	everyInterval(ctx, x.Interval, func(ctx context.Context) int { return x.Sweep(ctx) + x.SweepFixed(ctx) })
+}
+
+type acceptedItemCloser interface {
+	CloseAcceptedItem(ctx context.Context, meta commands.Meta, cmd riskcmd.CloseAcceptedItem) (commands.Result, error)
+}
+
+const acceptanceFixActor = "system:risk-acceptance-fix"
+
+// SweepFixed closes the acceptances of the items fixed while accepted:
+// the SLA clocks (projection vulnerabilities.sla) that are resolved and
+// still accepted, one CloseAcceptedItem per acceptance, dated at the
+// clock's resolution. The command decides on the acceptance's stream: a
+// second close, or a fix after the expiry, is a rule error, ignored.
+func (x *acceptanceExpiry) SweepFixed(ctx context.Context) int {
+	if x.fixes == nil {
+		return 0
+	}
+	return expirySweep{kind: "accepted item fixed", aKind: "an accepted item", kinds: "accepted items fixed", idKey: "acceptance_id",
+		page: acceptanceExpiryPage, log: x.log,
+		list: func(ctx context.Context, p queries.Page) ([]dueItem, string, error) {
+			page, err := x.fixes.Find(ctx, vulnproj.SLAClocksCollection, readmodel.FindOptions{
+				Filter: readmodel.And(readmodel.Eq("accepted", true), readmodel.Eq("status", "resolved")),
+				Sort:   []readmodel.SortField{readmodel.Asc("_id")}, Limit: p.Size(), Cursor: p.Cursor})
+			if err != nil {
+				return nil, "", err
+			}
+			var items []dueItem
+			for _, d := range page.Docs {
+				item, _ := d["_id"].(string)
+				team, _ := d["team_id"].(string)
+				fixed, _ := d["resolved_at"].(time.Time)
+				ids, _ := d["acceptance_ids"].([]any)
+				for _, id := range ids {
+					if acc, ok := id.(string); ok {
+						items = append(items, dueItem{ID: acc, TeamID: team, Attrs: []any{"item_id", item, "fixed_at", fixed}})
+					}
+				}
+			}
+			return items, page.NextCursor, nil
+		},
+		expire: func(ctx context.Context, it dueItem) (commands.Result, error) {
+			item, _ := it.Attrs[1].(string)
+			fixed, _ := it.Attrs[3].(time.Time)
+			meta := commands.Meta{TeamID: it.TeamID, Actor: acceptanceFixActor, Route: acceptanceExpiryRoute}
+			return x.closer.CloseAcceptedItem(ctx, meta, riskcmd.CloseAcceptedItem{AcceptanceID: it.ID, ItemID: item, FixedAt: fixed})
+		},
+	}.run(ctx)
+}
+
+// Sweep expires every acceptance due now and returns how many it expired.
+func (x *acceptanceExpiry) Sweep(ctx context.Context) int {
+	now := x.now()
+	return expirySweep{kind: "risk acceptance", aKind: "a risk acceptance", kinds: "risk acceptances", idKey: "acceptance_id",
+		page: acceptanceExpiryPage, log: x.log,
+		list: func(ctx context.Context, p queries.Page) ([]dueItem, string, error) {
+			list, err := x.due.DueAcceptances(ctx, now, p)
+			items := make([]dueItem, 0, len(list.Items))
+			for _, a := range list.Items {
+				items = append(items, dueItem{ID: a.ID, TeamID: a.TeamID, Attrs: []any{"expires_at", a.ExpiresAt}})
+			}
+			return items, list.NextCursor, err
+		},
+		expire: func(ctx context.Context, it dueItem) (commands.Result, error) {
+			meta := commands.Meta{TeamID: it.TeamID, Actor: acceptanceExpiryActor, Route: acceptanceExpiryRoute}
+			return x.expire.ExpireAcceptance(ctx, meta, riskcmd.ExpireAcceptance{AcceptanceID: it.ID})
+		},
+	}.run(ctx)
+}
