@@ -304,6 +304,7 @@ func TestOpenAPIContract(t *testing.T) {
 	biaContract(t, c)                      // openapi_contract_bia_test.go
 	riskContract(t, c)                     // openapi_contract_risk_test.go
 	dashboardScanEngineContract(t, c, env) // openapi_contract_dashboard_test.go
+	integrationsContract(t, c)             // openapi_contract_integrations_test.go
 	knowledgeBaseContract(t, c, env)       // openapi_contract_knowledgebase_test.go
 	mutingContract(t, c, env)
 	assetsContract(t, c) // openapi_contract_assets_test.go

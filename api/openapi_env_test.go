@@ -36,6 +36,7 @@ import (
 	"github.com/cspm-es/cspm-es/platform/readmodel/sqlitestore"
 	"github.com/cspm-es/cspm-es/projections"
 	cloudsecurityproj "github.com/cspm-es/cspm-es/projections/cloudsecurity"
+	integrationsproj "github.com/cspm-es/cspm-es/projections/integrations"
 	kbproj "github.com/cspm-es/cspm-es/projections/knowledgebase"
 	orchestrationproj "github.com/cspm-es/cspm-es/projections/orchestration"
 	platformproj "github.com/cspm-es/cspm-es/projections/platform"
@@ -93,6 +94,8 @@ func fullDeps(t *testing.T) api.Deps {
 		Risk: fakeRisk{},
 		// Scan runs of jobs (scanruns_fakes_test.go).
 		ScanRuns: fakeScanRuns{},
+		// Integrations (integrations_fakes_test.go).
+		Integrations: fakeIntegrations{},
 		// The knowledge base (kb_fakes_test.go).
 		KnowledgeBase: fakeKnowledgeBase{},
 	}
@@ -153,6 +156,7 @@ func newContractEnv(t *testing.T, mutate ...func(*api.ServerConfig, *api.Deps)) 
 		securityscansproj.New(),
 		biaproj.NewAnalyses(), biaproj.NewExercises(),
 		riskproj.NewRegister(), platformproj.NewDashboardScanEngine(),
+		integrationsproj.NewConnections(), integrationsproj.NewWebhooks(),
 		kbproj.New())
 	env := &contractEnv{store: store, projects: proj, admin: &contractAdmin{}}
 	codec := eventstore.NewDomainCodec()
@@ -209,6 +213,7 @@ func newContractEnv(t *testing.T, mutate ...func(*api.ServerConfig, *api.Deps)) 
 	deps.BIA = biaService{biacmd.New(kit), biaquery.New(proj.stores[dbregistry.BIA], time.Now)}
 	// Risk management: the commands and the queries in one.
 	deps.Risk = riskService{riskcmd.New(kit), riskquery.New(proj.stores[dbregistry.RISK_MANAGEMENT], time.Now)}
+	deps.Integrations = contractIntegrationService(t, kit, proj.stores[dbregistry.INTEGRATIONS]) // integrations_fakes_test.go
 	// The knowledge base, semantic search on a local embedding service.
 	env.kb = newContractKB(t, kit, store, proj.stores[dbregistry.KNOWLEDGE_BASE])
 	deps.KnowledgeBase = env.kb
@@ -254,7 +259,7 @@ func newSyncProjector(t *testing.T, store *sqlite.Store, reg *dbregistry.Registr
 	t.Helper()
 	ctx := context.Background()
 	consts := []dbregistry.Constant{dbregistry.ORCHESTRATION, dbregistry.CLOUD_SECURITY, dbregistry.PLATFORM, dbregistry.CLOUD_ASSETS,
-		dbregistry.VULNERABILITIES, dbregistry.THREAT_INTELLIGENCE, dbregistry.SECURITY_SCANS, dbregistry.BIA, dbregistry.RISK_MANAGEMENT, dbregistry.KNOWLEDGE_BASE}
+		dbregistry.VULNERABILITIES, dbregistry.THREAT_INTELLIGENCE, dbregistry.SECURITY_SCANS, dbregistry.BIA, dbregistry.RISK_MANAGEMENT, dbregistry.INTEGRATIONS, dbregistry.KNOWLEDGE_BASE}
 	names := make([]string, len(consts))
 	for i, c := range consts {
 		names[i] = reg.Name(c)

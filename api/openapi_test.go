@@ -124,6 +124,9 @@ func TestOpenAPICoversTheRouteTable(t *testing.T) {
 	for k, v := range api.BIAReads() {
 		reads[k] = v
 	}
+	for k, v := range api.IntegrationReads() {
+		reads[k] = v
+	}
 	for k, v := range api.KnowledgeBaseReads() {
 		reads[k] = v
 	}

@@ -194,6 +194,10 @@ func (s *Server) routeTable() []Route {
 	if s.deps.Risk != nil {
 		s.riskRoutes(add)
 	}
+	// Integrations (routes_integrations.go).
+	if s.deps.Integrations != nil {
+		s.integrationRoutes(add)
+	}
 
 	// The knowledge base (knowledgebase; routes_knowledgebase.go).
 	if s.deps.KnowledgeBase != nil {

@@ -143,6 +143,9 @@ type Deps struct {
 	// Risk serves the risk-management routes (routes_risk.go); nil leaves
 	// them out. Progress is then required.
 	Risk RiskService
+	// Integrations serves /api/v1/integrations and
+	// /api/v1/integration-wizards (routes_integrations.go).
+	Integrations IntegrationService
 	// KnowledgeBase serves /api/v1/kb/... (documents, search, embedding
 	// status; routes_knowledgebase.go); nil leaves those routes out.
 	// Progress is then required.

@@ -6,6 +6,7 @@ import (
 	"github.com/cspm-es/cspm-es/domain/bia"
 	"github.com/cspm-es/cspm-es/domain/cloudassets"
 	"github.com/cspm-es/cspm-es/domain/cloudsecurity"
+	"github.com/cspm-es/cspm-es/domain/integrations"
 	"github.com/cspm-es/cspm-es/domain/orchestration"
 	"github.com/cspm-es/cspm-es/domain/risk"
 	"github.com/cspm-es/cspm-es/domain/threatintel"
@@ -129,6 +130,19 @@ var domainEvents = []struct {
 	{sample: risk.RiskAcceptanceRevoked{}, version: 1},
 	{sample: risk.RiskAcceptanceExpired{}, version: 1},
 	{sample: risk.AcceptedItemFixed{}, version: 1},
+	// Integrations: definitions (secrets sealed), health checks, wizard
+	// sessions, webhook deliveries, SLA breaches (docs/integrations.md).
+	{sample: integrations.IntegrationCreated{}, version: 1},
+	{sample: integrations.IntegrationChanged{}, version: 1},
+	{sample: integrations.IntegrationRemoved{}, version: 1},
+	{sample: integrations.IntegrationHealthChecked{}, version: 1},
+	{sample: integrations.WizardStarted{}, version: 1},
+	{sample: integrations.WizardStepSaved{}, version: 1},
+	{sample: integrations.WizardCompleted{}, version: 1},
+	{sample: integrations.WizardExpired{}, version: 1},
+	{sample: integrations.WebhookDeliveryFailed{}, version: 1},
+	{sample: integrations.WebhookDelivered{}, version: 1},
+	{sample: integrations.SLABreachRecorded{}, version: 1},
 }
 
 // NewDomainCodec returns a codec that knows every domain event type under

@@ -14,6 +14,7 @@ import (
 	"github.com/cspm-es/cspm-es/domain/bia"
 	"github.com/cspm-es/cspm-es/domain/cloudassets"
 	"github.com/cspm-es/cspm-es/domain/cloudsecurity"
+	"github.com/cspm-es/cspm-es/domain/integrations"
 	"github.com/cspm-es/cspm-es/domain/orchestration"
 	"github.com/cspm-es/cspm-es/domain/risk"
 	"github.com/cspm-es/cspm-es/domain/threatintel"
@@ -155,6 +156,21 @@ func TestDomainCodecRoundTrip(t *testing.T) {
 		risk.RiskAcceptanceRevoked{AcceptanceID: "a1", RevokedAt: when},
 		risk.RiskAcceptanceExpired{AcceptanceID: "a1", ExpiredAt: when},
 		risk.AcceptedItemFixed{AcceptanceID: "a1", ItemID: "f", Module: risk.ModuleFindings, FixedAt: when},
+		// Integrations (secrets only sealed).
+		integrations.IntegrationCreated{IntegrationID: "i1", Name: "pager", Kind: integrations.KindWebhook, Config: map[string]string{"url": "https://h.example"},
+			EventKinds: []integrations.EventKind{integrations.EventScanFailed}, Secret: integrations.Sealed{KeyID: "k1", Ciphertext: "Y3Q="}, CreatedAt: when},
+		integrations.IntegrationChanged{IntegrationID: "i1", Name: "pager 2", Config: map[string]string{"url": "https://h.example"},
+			EventKinds: []integrations.EventKind{integrations.EventSLABreach}, Secret: integrations.Sealed{KeyID: "k2", Ciphertext: "Y3Q="}, ChangedAt: when},
+		integrations.IntegrationRemoved{IntegrationID: "i1", RemovedAt: when},
+		integrations.IntegrationHealthChecked{IntegrationID: "i1", Result: integrations.HealthDown, LatencyMS: 1.25, Error: "refused", Method: "tcp_connect", CheckedAt: when},
+		integrations.WizardStarted{WizardID: "w1", Kind: integrations.KindChat, Steps: []string{"basics"}, StartedAt: when, ExpiresAt: when},
+		integrations.WizardStepSaved{WizardID: "w1", Step: "basics", Data: map[string]string{"name": "n"}, SavedAt: when, ExpiresAt: when},
+		integrations.WizardCompleted{WizardID: "w1", IntegrationID: "w1", CompletedAt: when},
+		integrations.WizardExpired{WizardID: "w1", ExpiredAt: when},
+		integrations.WebhookDeliveryFailed{DeliveryID: "whd-1", IntegrationID: "i1", EventID: "e1", Attempt: 1, StatusCode: 503, Error: "e", LatencyMS: 2.5, AttemptedAt: when, NextAttemptAt: when},
+		integrations.WebhookDelivered{DeliveryID: "whd-1", IntegrationID: "i1", EventID: "e1", Attempt: 2, StatusCode: 204, LatencyMS: 2.5, DeliveredAt: when},
+		integrations.SLABreachRecorded{BreachID: "slb-1", ClockID: "c", Module: "vulnerabilities", Severity: "high", VulnerabilityID: "CVE-1",
+			ArtifactID: "a", Check: "k", Resource: "r", KEV: true, DueAt: when, RecordedAt: when},
 	}
 	events = append(events, assessmentEventSamples(when)...)
 	events = append(events, knowledgeBaseSamples(when)...) // events_knowledgebase_test.go

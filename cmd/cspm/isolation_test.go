@@ -52,7 +52,7 @@ import (
 // without one in validBody fails it.
 func TestTeamIsolation_EveryRoute(t *testing.T) {
 	t.Parallel()
-	a := startApp(t, nil)
+	a := startAppWith(t, nil, quietIntegrationChecks()) // team A's views must not change under the health checker
 	ctx := context.Background()
 	adminA, adminB := issueTestKey(t, a, "team-a", "admin"), issueTestKey(t, a, "team-b", "admin")
 	asA := []string{"Authorization", "Bearer " + adminA.Key}
@@ -90,8 +90,9 @@ func TestTeamIsolation_EveryRoute(t *testing.T) {
 	// reads it too (the team-less KEV routes).
 	isolationKEVWorld(t, a, asA)
 	indicatorsA, indicatorValuesA := isolationIndicatorWorld(t, a, asA)
-	assessmentsA := isolationAssessmentsWorld(t, a, asA)              // assessments_test.go
-	biasA, biaExercisesA, biaSecretsA := isolationBIAWorld(t, a, asA) // isolation_bia_test.go
+	assessmentsA := isolationAssessmentsWorld(t, a, asA)                                 // assessments_test.go
+	biasA, biaExercisesA, biaSecretsA := isolationBIAWorld(t, a, asA)                    // isolation_bia_test.go
+	integrationsA, wizardsA, integrationSecretsA := isolationIntegrationWorld(t, a, asA) // integrations_test.go
 
 	// Team A's import of a report: its import, its scan, its findings.
 	report := func(name string) any {
@@ -204,7 +205,10 @@ func TestTeamIsolation_EveryRoute(t *testing.T) {
 		"/api/v1/risks/":            {risksA, "0196f0c1-7a2b-7c3d-8e4f-000000000002"},
 		"/api/v1/kris/":             {krisA, "0196f0c1-7a2b-7c3d-8e4f-000000000003"},
 		"/api/v1/risk-acceptances/": {acceptancesA, "0196f0c1-7a2b-7c3d-8e4f-000000000004"},
-		"/api/v1/kb/documents/":     {kbDocsA, "0196f0c1-7a2b-7c3d-8e4f-000000000002"},
+		// Integrations and their wizard sessions.
+		"/api/v1/integrations/":        {integrationsA, "0196f0c1-7a2b-7c3d-8e4f-000000000002"},
+		"/api/v1/integration-wizards/": {wizardsA, "0196f0c1-7a2b-7c3d-8e4f-000000000003"},
+		"/api/v1/kb/documents/":        {kbDocsA, "0196f0c1-7a2b-7c3d-8e4f-000000000002"},
 	}
 	for _, id := range kbDocsA {
 		streamsA = append(streamsA, "kbdoc-"+id)
@@ -224,6 +228,7 @@ func TestTeamIsolation_EveryRoute(t *testing.T) {
 	secrets := slices.Concat(scansA, findingsA, keysA, importedIDs, assetsA, []string{generatedFindingA, "iso-resource-a", "iso_check", importA.ImportID}, importedA, rulesA, ruleNamesA, accountsA, []string{"iso-account-registered", "iso-account-retired"},
 		imageKeysA, []string{trivyA.ImportID, occurrencesA[0].ID, occurrencesA[1].ID}, indicatorsA, indicatorValuesA, targetsA, []string{scannerImportA},
 		assessmentsA, []string{"iso-a-assessment-open", "iso-a-assessment-closed", "iso-a-assignee"}, biaSecretsA, riskSecretsA, runsA,
+		integrationsA, wizardsA, integrationSecretsA,
 		kbDocsA, []string{kbSecretA, "iso kb"})
 
 	// Team B's own running scan, to raise findings in.
@@ -258,6 +263,11 @@ func TestTeamIsolation_EveryRoute(t *testing.T) {
 		"createAssessment":     map[string]any{"name": "team b assessment", "framework": isolationFramework},
 		"rescheduleAssessment": map[string]any{"assignees": []string{"bob"}},
 		"answerRequirement":    map[string]any{"requirement_id": "ds_6", "status": "compliant"},
+		// Integrations: team B's are its own.
+		"createIntegration":         map[string]any{"name": "team b chat", "kind": "chat", "config": map[string]any{"channel": "#b"}},
+		"changeIntegration":         map[string]any{"name": "team b chat"},
+		"startIntegrationWizard":    map[string]any{"kind": "chat"},
+		"saveIntegrationWizardStep": map[string]any{"data": map[string]any{"name": "b"}},
 		// The knowledge base: team B's document on the same subject.
 		"addKnowledgeDocument":    map[string]any{"title": "team b runbook", "text": "Team B rotates keys per its runbook."},
 		"updateKnowledgeDocument": map[string]any{"title": "team b runbook", "text": "Rotate keys."},
@@ -314,6 +324,14 @@ func TestTeamIsolation_EveryRoute(t *testing.T) {
 		// A scan run's id is a scan id the caller may choose: team A's scans and runs.
 		"requestScanRun": {ids: slices.Concat(scansA, runsA), path: "/api/v1/scan-runs", request: isolationScanRunRequest},
 		"cancelScanRun":  nil,
+		// Integrations: ids generated (UUIDv7); a wizard's integration takes the session's id, the session being the caller's.
+		"createIntegration":         nil,
+		"changeIntegration":         nil,
+		"removeIntegration":         nil,
+		"checkIntegration":          nil,
+		"startIntegrationWizard":    nil,
+		"saveIntegrationWizardStep": nil,
+		"completeIntegrationWizard": nil,
 		// The document id is generated (UUIDv7); the body has no id.
 		"addKnowledgeDocument":    nil,
 		"updateKnowledgeDocument": nil,

@@ -88,6 +88,7 @@ func serveOptionsTo(cfg config.Config, logTo, stdout io.Writer) fx.Option {
 		opts = append(opts, threatIntelModule, indicatorExpiryModule)
 		opts = append(opts, assessmentsModule)   // wiring_assessments.go
 		opts = append(opts, riskModule)          // wiring_risk.go
+		opts = append(opts, integrationsModule)  // wiring_integrations.go
 		opts = append(opts, knowledgeBaseModule) // wiring_knowledgebase.go
 	}
 	return fx.Options(opts...)
@@ -252,6 +253,8 @@ type apiParams struct {
 	BIA *biaService `optional:"true"`
 	// Risk management (wiring_risk.go).
 	Risk *riskService `optional:"true"`
+	// Integrations (wiring_integrations.go).
+	Integrations *integrationService `optional:"true"`
 	// The knowledge base (wiring_knowledgebase.go).
 	KnowledgeBase *kbService `optional:"true"`
 }
@@ -280,6 +283,10 @@ func newAPIServer(p apiParams) *api.Server {
 	var riskRoutes api.RiskService
 	if p.Risk != nil {
 		riskRoutes = p.Risk
+	}
+	var integrations api.IntegrationService
+	if p.Integrations != nil {
+		integrations = p.Integrations
 	}
 	var knowledgeBase api.KnowledgeBaseService
 	if p.KnowledgeBase != nil {
@@ -326,6 +333,7 @@ func newAPIServer(p apiParams) *api.Server {
 		Risk:            riskRoutes,
 		// Scan runs planned with jobs (scanjobs.go).
 		ScanRuns:      scanRunService{p.ScanCommands, p.ScanQueries},
+		Integrations:  integrations,
 		KnowledgeBase: knowledgeBase,
 	})
 }

@@ -27,6 +27,7 @@ import (
 	"github.com/cspm-es/cspm-es/projections"
 	"github.com/cspm-es/cspm-es/projections/cloudsecurity"
 	registriesproj "github.com/cspm-es/cspm-es/projections/containerregistries"
+	inproj "github.com/cspm-es/cspm-es/projections/integrations"
 	"github.com/cspm-es/cspm-es/projections/orchestration"
 	platformproj "github.com/cspm-es/cspm-es/projections/platform"
 	riskproj "github.com/cspm-es/cspm-es/projections/risk"
@@ -81,6 +82,9 @@ func moduleProjections() []projections.Projection {
 		biaproj.NewExercises(),
 		// Risk management (docs/risk-management.md).
 		riskproj.NewRegister(),
+		// Integrations (connections, health, wizards; the webhook outbox).
+		inproj.NewConnections(),
+		inproj.NewWebhooks(),
 	}, assessmentProjections()...) // wiring_assessments.go
 }
 

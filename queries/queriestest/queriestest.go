@@ -27,6 +27,7 @@ import (
 	cloudassetsproj "github.com/cspm-es/cspm-es/projections/cloudassets"
 	cloudsecurityproj "github.com/cspm-es/cspm-es/projections/cloudsecurity"
 	registriesproj "github.com/cspm-es/cspm-es/projections/containerregistries"
+	integrationsproj "github.com/cspm-es/cspm-es/projections/integrations"
 	kbproj "github.com/cspm-es/cspm-es/projections/knowledgebase"
 	orchestrationproj "github.com/cspm-es/cspm-es/projections/orchestration"
 	platformproj "github.com/cspm-es/cspm-es/projections/platform"
@@ -73,6 +74,9 @@ func AllProjections() []projections.Projection {
 		biaproj.NewExercises(),
 		// Risk management.
 		riskproj.NewRegister(),
+		// Integrations (connections, the webhook outbox).
+		integrationsproj.NewConnections(),
+		integrationsproj.NewWebhooks(),
 		// The knowledge base (documents, BM25 index, embedding cache).
 		kbproj.New(),
 	}
@@ -90,7 +94,7 @@ func OpenEnv(tb testing.TB, dir string) *Env {
 	ctx := context.Background()
 	reg := dbregistry.MustNew("")
 	consts := []dbregistry.Constant{dbregistry.ORCHESTRATION, dbregistry.CLOUD_SECURITY, dbregistry.PLATFORM, dbregistry.CLOUD_ASSETS,
-		dbregistry.VULNERABILITIES, dbregistry.CONTAINER_REGISTRY, dbregistry.THREAT_INTELLIGENCE, dbregistry.SECURITY_SCANS, dbregistry.ASSESSMENTS, dbregistry.BIA, dbregistry.RISK_MANAGEMENT,
+		dbregistry.VULNERABILITIES, dbregistry.CONTAINER_REGISTRY, dbregistry.THREAT_INTELLIGENCE, dbregistry.SECURITY_SCANS, dbregistry.ASSESSMENTS, dbregistry.BIA, dbregistry.RISK_MANAGEMENT, dbregistry.INTEGRATIONS,
 		dbregistry.KNOWLEDGE_BASE}
 	names := make([]string, len(consts))
 	for i, c := range consts {

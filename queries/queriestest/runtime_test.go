@@ -15,6 +15,7 @@ import (
 
 	cadomain "github.com/cspm-es/cspm-es/domain/cloudassets"
 	csdomain "github.com/cspm-es/cspm-es/domain/cloudsecurity"
+	indomain "github.com/cspm-es/cspm-es/domain/integrations"
 	kbdomain "github.com/cspm-es/cspm-es/domain/knowledgebase"
 	orchdomain "github.com/cspm-es/cspm-es/domain/orchestration"
 	riskdomain "github.com/cspm-es/cspm-es/domain/risk"
@@ -162,6 +163,14 @@ func TestReadModelsThroughTheRuntime(t *testing.T) {
 	// Trivy imports (vulnerabilities, container registries): an image
 	// from a registry, then an fs scan with misconfigurations and secrets,
 	// as the command appends them.
+	// The Trivy team's webhook, listening to every kind (the outbox keeps
+	// its occurrences' CVEs; the KEV entry below flags one).
+	hookEvent, err := codec.Encode(indomain.IntegrationCreated{IntegrationID: "int-1", Name: "hook", Kind: indomain.KindWebhook,
+		Config: map[string]string{"url": "https://hooks.example"}, EventKinds: indomain.EventKinds, Secret: indomain.Sealed{KeyID: "k1", Ciphertext: "c2VhbGVk"}, CreatedAt: pt.T0})
+	require.NoError(t, err)
+	_, err = events.Append(ctx, eventstore.AppendRequest{StreamID: "integration-int-1", StreamType: "Integration", Expected: eventstore.NoStream,
+		Events: []eventstore.NewEvent{hookEvent}, Metadata: eventstore.Metadata{TeamID: "team-trivy", Actor: "test", CommandID: "hook"}})
+	require.NoError(t, err)
 	var reports []TrivyImport
 	for _, name := range []string{"trivy_image_alpine-3.10_registry_with_repodigests.json", "trivy_fs_misconfig_secrets_defectdojo.json"} {
 		b, err := os.ReadFile(filepath.Join("..", "..", "platform", "parsers", "trivy", "testdata", name))
@@ -181,6 +190,12 @@ func TestReadModelsThroughTheRuntime(t *testing.T) {
 		data              pt.EventData
 	}{
 		{"slapolicy-team-trivy", "SLAPolicySet", "team-trivy", vulndomain.SLAPolicySet{Policy: vulndomain.SLAPolicy{Days: vulndomain.SLADays{Critical: days(3), Medium: days(20)}}, SetAt: pt.T0}},
+		// Integrations: a check of the Trivy team's webhook, a wizard, a
+		// critical finding and a recorded SLA breach.
+		{"integrationhealth-int-1-d", "IntegrationHealth", "team-trivy", indomain.IntegrationHealthChecked{IntegrationID: "int-1", Result: indomain.HealthUp, LatencyMS: 1.5, Method: "tcp_connect", CheckedAt: pt.T0}},
+		{"wizard-w-1", "IntegrationWizard", "team-trivy", indomain.WizardStarted{WizardID: "w-1", Kind: indomain.KindChat, Steps: indomain.Steps(indomain.KindChat), StartedAt: pt.T0, ExpiresAt: pt.T0.Add(indomain.WizardTTL)}},
+		{"finding-crit-1", "Finding", "team-trivy", csdomain.FindingRaised{FindingID: "crit-1", ScanID: "s", AccountID: "a", CheckID: "c", Title: "t", Severity: csdomain.SeverityCritical, ResourceID: "r", RaisedAt: pt.T0}},
+		{"slabreach-b-1", "SLABreach", "team-trivy", indomain.SLABreachRecorded{BreachID: "b-1", ClockID: "clk", Module: "vulnerabilities", Severity: "high", DueAt: pt.T0, RecordedAt: pt.T0}},
 		{"kev-catalogue", "KEVCatalogue", "team-admin", tidomain.KEVEntryPublished{ImportID: "kev-sla", Entry: tidomain.KEVEntry{CVEID: "CVE-2019-1549",
 			VendorProject: "OpenSSL", Product: "OpenSSL", VulnerabilityName: "n", DateAdded: pt.T0, DueDate: pt.T0.AddDate(0, 0, 14)}, PublishedAt: pt.T0.Add(time.Hour)}},
 	} {
