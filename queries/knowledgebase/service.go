@@ -143,9 +143,10 @@ func teamKey(team string) string { return url.PathEscape(team) }
 // distinct chunk texts after the text hash after, in hash order, with no
 // cache entry for model. next is "" when the texts are exhausted.
 func (s *Service) MissingTexts(ctx context.Context, model, after string, limit int) ([]MissingText, string, error) {
+	limit = min(max(limit, 1), readmodel.MaxLimit)
 	var out []MissingText
 	cursorAfter := after
-	for len(out) < limit {
+	for {
 		f := readmodel.Filter{}
 		if cursorAfter != "" {
 			f = readmodel.Gt("_id", cursorAfter)
@@ -157,24 +158,34 @@ func (s *Service) MissingTexts(ctx context.Context, model, after string, limit i
 		if len(page.Docs) == 0 {
 			return out, "", nil
 		}
+		// The page's cache entries in one read.
+		ids := make([]any, len(page.Docs))
+		for i, d := range page.Docs {
+			ids[i] = kb.ContentHash(model, queries.Str(d, "_id"))
+		}
+		found, err := s.kb.Find(ctx, cache, readmodel.FindOptions{Filter: readmodel.In("_id", ids...), Limit: readmodel.MaxLimit})
+		if err != nil {
+			return nil, "", fmt.Errorf("cache: %w", err)
+		}
+		have := make(map[string]bool, len(found.Docs))
+		for _, d := range found.Docs {
+			have[queries.Str(d, "text_hash")] = true
+		}
 		for _, d := range page.Docs {
 			h := queries.Str(d, "_id")
 			cursorAfter = h
-			if _, err := s.kb.Get(ctx, cache, kb.ContentHash(model, h)); err == nil {
+			if have[h] {
 				continue
-			} else if !errors.Is(err, readmodel.ErrNotFound) {
-				return nil, "", fmt.Errorf("cache: %w", err)
 			}
 			out = append(out, MissingText{TextHash: h, Text: queries.Str(d, "text")})
 			if len(out) == limit {
-				break
+				return out, cursorAfter, nil // more may follow
 			}
 		}
 		if page.NextCursor == "" {
 			return out, "", nil
 		}
 	}
-	return out, cursorAfter, nil
 }
 
 // MissingText is a text the cache lacks.
