@@ -191,8 +191,10 @@ func (s *Service) MissingTexts(ctx context.Context, model, after string, limit i
 // MissingText is a text the cache lacks.
 type MissingText struct{ TextHash, Text string }
 
-// CountTexts is how many distinct texts there are and how many of them
-// have a vector of model.
+// CountTexts is how many distinct texts there are and how many vectors of
+// model the cache holds (at most the texts): an estimate for the job's
+// progress, since the cache keeps the vectors of texts no document holds
+// any more. MissingTexts is exact.
 func (s *Service) CountTexts(ctx context.Context, model string) (total, embedded int64, err error) {
 	if total, err = s.kb.Count(ctx, texts, readmodel.Filter{}); err != nil {
 		return 0, 0, fmt.Errorf("count texts: %w", err)
