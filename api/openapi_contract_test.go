@@ -306,6 +306,7 @@ func TestOpenAPIContract(t *testing.T) {
 	dashboardScanEngineContract(t, c, env) // openapi_contract_dashboard_test.go
 	integrationsContract(t, c)             // openapi_contract_integrations_test.go
 	aiGovernanceContract(t, c)             // aigovernance_fakes_test.go
+	knowledgeBaseContract(t, c, env)       // openapi_contract_knowledgebase_test.go
 	mutingContract(t, c, env)
 	assetsContract(t, c) // openapi_contract_assets_test.go
 	accountsContract(t, c, env)

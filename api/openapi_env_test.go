@@ -37,6 +37,7 @@ import (
 	"github.com/cspm-es/cspm-es/projections"
 	cloudsecurityproj "github.com/cspm-es/cspm-es/projections/cloudsecurity"
 	integrationsproj "github.com/cspm-es/cspm-es/projections/integrations"
+	kbproj "github.com/cspm-es/cspm-es/projections/knowledgebase"
 	orchestrationproj "github.com/cspm-es/cspm-es/projections/orchestration"
 	platformproj "github.com/cspm-es/cspm-es/projections/platform"
 	riskproj "github.com/cspm-es/cspm-es/projections/risk"
@@ -97,6 +98,8 @@ func fullDeps(t *testing.T) api.Deps {
 		Integrations: fakeIntegrations{},
 		// AI governance (aigovernance_fakes_test.go).
 		AIGovernance: fakeAIGovernance{},
+		// The knowledge base (kb_fakes_test.go).
+		KnowledgeBase: fakeKnowledgeBase{},
 	}
 	requireAllSet(t, deps)
 	return deps
@@ -128,6 +131,7 @@ func requireAllSet(t *testing.T, deps api.Deps) {
 
 // contractEnv is the API on real pieces.
 type contractEnv struct {
+	kb       *contractKB
 	store    *sqlite.Store
 	projects *syncProjector
 	admin    *contractAdmin
@@ -154,7 +158,8 @@ func newContractEnv(t *testing.T, mutate ...func(*api.ServerConfig, *api.Deps)) 
 		securityscansproj.New(),
 		biaproj.NewAnalyses(), biaproj.NewExercises(),
 		riskproj.NewRegister(), platformproj.NewDashboardScanEngine(),
-		integrationsproj.NewConnections(), integrationsproj.NewWebhooks())
+		integrationsproj.NewConnections(), integrationsproj.NewWebhooks(),
+		kbproj.New())
 	env := &contractEnv{store: store, projects: proj, admin: &contractAdmin{}}
 	codec := eventstore.NewDomainCodec()
 	kit := commands.NewKit(store, codec, time.Now)
@@ -211,6 +216,9 @@ func newContractEnv(t *testing.T, mutate ...func(*api.ServerConfig, *api.Deps)) 
 	// Risk management: the commands and the queries in one.
 	deps.Risk = riskService{riskcmd.New(kit), riskquery.New(proj.stores[dbregistry.RISK_MANAGEMENT], time.Now)}
 	deps.Integrations = contractIntegrationService(t, kit, proj.stores[dbregistry.INTEGRATIONS]) // integrations_fakes_test.go
+	// The knowledge base, semantic search on a local embedding service.
+	env.kb = newContractKB(t, kit, store, proj.stores[dbregistry.KNOWLEDGE_BASE])
+	deps.KnowledgeBase = env.kb
 	accountQueries := queryService.CloudSecurityQueries.(*csquery.Service)
 	deps.Accounts = contractAccounts{cscmd.New(kit).WithKnownAccounts(accountQueries), accountQueries}
 	// Assessments: a fake (their handlers, projections and queries have
@@ -254,7 +262,7 @@ func newSyncProjector(t *testing.T, store *sqlite.Store, reg *dbregistry.Registr
 	t.Helper()
 	ctx := context.Background()
 	consts := []dbregistry.Constant{dbregistry.ORCHESTRATION, dbregistry.CLOUD_SECURITY, dbregistry.PLATFORM, dbregistry.CLOUD_ASSETS,
-		dbregistry.VULNERABILITIES, dbregistry.THREAT_INTELLIGENCE, dbregistry.SECURITY_SCANS, dbregistry.BIA, dbregistry.RISK_MANAGEMENT, dbregistry.INTEGRATIONS}
+		dbregistry.VULNERABILITIES, dbregistry.THREAT_INTELLIGENCE, dbregistry.SECURITY_SCANS, dbregistry.BIA, dbregistry.RISK_MANAGEMENT, dbregistry.INTEGRATIONS, dbregistry.KNOWLEDGE_BASE}
 	names := make([]string, len(consts))
 	for i, c := range consts {
 		names[i] = reg.Name(c)

@@ -130,6 +130,9 @@ func TestOpenAPICoversTheRouteTable(t *testing.T) {
 	for k, v := range api.AIGovernanceReads() {
 		reads[k] = v
 	}
+	for k, v := range api.KnowledgeBaseReads() {
+		reads[k] = v
+	}
 
 	routes := map[string]bool{}
 	for _, r := range srv.Routes() {

@@ -204,6 +204,10 @@ func (s *Server) routeTable() []Route {
 	if s.deps.AIGovernance != nil {
 		s.aiGovernanceRoutes(add)
 	}
+	// The knowledge base (knowledgebase; routes_knowledgebase.go).
+	if s.deps.KnowledgeBase != nil {
+		s.knowledgeBaseRoutes(add)
+	}
 
 	// API keys (platform).
 	if s.deps.Keys != nil {

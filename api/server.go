@@ -150,6 +150,10 @@ type Deps struct {
 	// bias tests, incidents; routes_aigovernance.go); nil leaves those
 	// routes out. Progress is then required.
 	AIGovernance AIGovernanceService
+	// KnowledgeBase serves /api/v1/kb/... (documents, search, embedding
+	// status; routes_knowledgebase.go); nil leaves those routes out.
+	// Progress is then required.
+	KnowledgeBase KnowledgeBaseService
 	// Metrics receives the HTTP collectors and is what /metrics exposes.
 	// Nil gives the server a registry of its own. Never the global one, so
 	// that tests can build many servers.
@@ -223,6 +227,9 @@ func NewServer(cfg ServerConfig, deps Deps) *Server {
 	}
 	if deps.Risk != nil && deps.Progress == nil {
 		panic("api.NewServer: Deps.Risk without Deps.Progress")
+	}
+	if deps.KnowledgeBase != nil && deps.Progress == nil {
+		panic("api.NewServer: Deps.KnowledgeBase without Deps.Progress")
 	}
 	if deps.SLA != nil && deps.Progress == nil {
 		panic("api.NewServer: Deps.SLA without Deps.Progress")

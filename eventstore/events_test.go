@@ -174,6 +174,7 @@ func TestDomainCodecRoundTrip(t *testing.T) {
 	}
 	events = append(events, assessmentEventSamples(when)...)
 	events = append(events, aigovernanceEventSamples(when)...)
+	events = append(events, knowledgeBaseSamples(when)...) // events_knowledgebase_test.go
 	codec := eventstore.NewDomainCodec()
 
 	var names []string

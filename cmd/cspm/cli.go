@@ -73,8 +73,8 @@ func root() *command {
 		description: "cspm is one binary: `serve` runs the service; `worker` runs scan jobs;\n" +
 			"`db` and `events` inspect the database registry and audit the event store;\n" +
 			"`projections` shows and rebuilds the read models of a running server; `keys`\n" +
-			"issues, lists and revokes API keys.",
-		subs: []*command{serveCommand(), workerCommand(), importCommand(), dbCommand(), eventsCommand(), projectionsCommand(), keysCommand(), catalogsCommand()},
+			"issues, lists and revokes API keys; `kb embed` embeds the knowledge base's chunks.",
+		subs: []*command{serveCommand(), workerCommand(), importCommand(), dbCommand(), eventsCommand(), projectionsCommand(), keysCommand(), catalogsCommand(), kbCommand()},
 	}
 }
 

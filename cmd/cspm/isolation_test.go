@@ -121,6 +121,7 @@ func TestTeamIsolation_EveryRoute(t *testing.T) {
 
 	assetsA, inventoryA := isolationAssetsWorld(t, a, asA)        // isolation_assets_test.go
 	targetsA, scannerImportA := isolationSecurityScans(t, a, asA) // isolation_securityscans_test.go
+	kbDocsA, kbSecretA := isolationKnowledgeBase(t, a, asA)       // isolation_knowledgebase_test.go
 	// Team A's compliance in frameworks team B never evaluates (team B
 	// imports pairBefore below: framework names are not ids of a team).
 	var azureA cscmd.ImportResult
@@ -212,6 +213,10 @@ func TestTeamIsolation_EveryRoute(t *testing.T) {
 		"/api/v1/ai/models/":           {aiA.models, "0196f0c1-7a2b-7c3d-8e4f-000000000003"},
 		"/api/v1/ai/bias-tests/":       {aiA.tests, "0196f0c1-7a2b-7c3d-8e4f-000000000004"},
 		"/api/v1/ai/incidents/":        {aiA.incidents, "0196f0c1-7a2b-7c3d-8e4f-000000000005"},
+		"/api/v1/kb/documents/":        {kbDocsA, "0196f0c1-7a2b-7c3d-8e4f-000000000002"},
+	}
+	for _, id := range kbDocsA {
+		streamsA = append(streamsA, "kbdoc-"+id)
 	}
 	for _, id := range biasA {
 		streamsA = append(streamsA, "bia-"+id)
@@ -237,7 +242,8 @@ func TestTeamIsolation_EveryRoute(t *testing.T) {
 	secrets := slices.Concat(scansA, findingsA, keysA, importedIDs, assetsA, []string{generatedFindingA, "iso-resource-a", "iso_check", importA.ImportID}, importedA, rulesA, ruleNamesA, accountsA, []string{"iso-account-registered", "iso-account-retired"},
 		imageKeysA, []string{trivyA.ImportID, occurrencesA[0].ID, occurrencesA[1].ID}, indicatorsA, indicatorValuesA, targetsA, []string{scannerImportA},
 		assessmentsA, []string{"iso-a-assessment-open", "iso-a-assessment-closed", "iso-a-assignee"}, biaSecretsA, riskSecretsA, runsA,
-		integrationsA, wizardsA, integrationSecretsA, aiA.secrets)
+		integrationsA, wizardsA, integrationSecretsA, aiA.secrets,
+		kbDocsA, []string{kbSecretA, "iso kb"})
 
 	// Team B's own running scan, to raise findings in.
 	const scanB = "iso-b-running"
@@ -293,6 +299,9 @@ func TestTeamIsolation_EveryRoute(t *testing.T) {
 		"recordBiasRun":        map[string]any{"run_id": "b-run", "groups": []map[string]any{{"group": "f", "positive": 1, "total": 2}}},
 		"reportIncident":       map[string]any{"model_id": modelB.ID, "title": "b incident", "severity": "low"},
 		"changeIncidentStatus": map[string]any{"status": "mitigated"},
+		// The knowledge base: team B's document on the same subject.
+		"addKnowledgeDocument":    map[string]any{"title": "team b runbook", "text": "Team B rotates keys per its runbook."},
+		"updateKnowledgeDocument": map[string]any{"title": "team b runbook", "text": "Rotate keys."},
 	}
 	for op, body := range biaIsolationBodies { // isolation_bia_test.go
 		validBody[op] = body
@@ -368,6 +377,10 @@ func TestTeamIsolation_EveryRoute(t *testing.T) {
 		"recordBiasRun":        nil,
 		"reportIncident":       nil,
 		"changeIncidentStatus": nil,
+		// The document id is generated (UUIDv7); the body has no id.
+		"addKnowledgeDocument":    nil,
+		"updateKnowledgeDocument": nil,
+		"removeKnowledgeDocument": nil,
 	}
 	for _, op := range biaChosenIDs { // isolation_bia_test.go
 		chosenID[op] = nil
@@ -432,6 +445,9 @@ func TestTeamIsolation_EveryRoute(t *testing.T) {
 					id, ok := publicIDOf[r.OperationID]
 					require.True(t, ok, "%s: add a public id to publicIDOf", r.Key())
 					path = param.ReplaceAllString(path, id)
+				}
+				if q, ok := isolationQuery[r.Path]; ok {
+					path += "?" + q
 				}
 				ans := a.call(t, r.Method, path, nil, asB...)
 				require.Equal(t, http.StatusOK, ans.status, "%s", ans.raw)
@@ -591,8 +607,12 @@ func teamViews(t *testing.T, a *testApp, position int64, as []string) map[string
 			continue // a public entry with the team's part of it (GET /api/v1/vulnerabilities/{id}): the list routes show that part
 		}
 		var ans *answer
+		query := ""
+		if q, ok := isolationQuery[r.Path]; ok {
+			query = q + "&"
+		}
 		eventually(t, 30*time.Second, r.Path+" catches up", func() bool {
-			ans = a.call(t, http.MethodGet, r.Path+"?min_position="+itoa(position), nil, as...)
+			ans = a.call(t, http.MethodGet, r.Path+"?"+query+"min_position="+itoa(position), nil, as...)
 			return ans.status == http.StatusOK && !stale(ans)
 		})
 		views[r.Path] = string(ans.env.Data)

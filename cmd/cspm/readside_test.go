@@ -409,7 +409,11 @@ func TestQueryReadsAreRegistered(t *testing.T) {
 	for _, p := range moduleProjections() {
 		names = append(names, p.Name())
 	}
-	for route, reads := range api.QueryReads() {
+	all := api.QueryReads()
+	for route, reads := range api.KnowledgeBaseReads() {
+		all[route] = reads
+	}
+	for route, reads := range all {
 		for _, n := range reads {
 			assert.True(t, slices.Contains(names, n), "%s reads %s, which is not registered", route, n)
 		}

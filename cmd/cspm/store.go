@@ -178,11 +178,12 @@ func openEventStoreReadOnly(ctx context.Context, cfg config.Config, log *slog.Lo
 }
 
 // openEventStoreToWrite opens an existing store for a one-shot command
-// that appends (`keys create|revoke`, described by what), with the audit
-// key. The embedded store is opened only once the data directory's lock is
-// held (refused while a server owns the directory); release closes the
-// store and gives the lock back.
-func openEventStoreToWrite(ctx context.Context, inv *invocation, what string) (store eventstore.Store, key eventstore.AuditKey, release func(), err error) {
+// that appends (`keys create|revoke`, `kb embed`, described by what), with
+// the audit key. The embedded store is opened only once the data
+// directory's lock is held (refused while a server owns the directory,
+// with hint, by default the keys' one); release closes the store and
+// gives the lock back.
+func openEventStoreToWrite(ctx context.Context, inv *invocation, what string, hint ...string) (store eventstore.Store, key eventstore.AuditKey, release func(), err error) {
 	cfg := inv.cfg
 	reg, err := dbregistry.New(cfg.DBPrefix)
 	if err != nil {
@@ -197,7 +198,11 @@ func openEventStoreToWrite(ctx context.Context, inv *invocation, what string) (s
 	if _, err := existingSQLiteStore(cfg, reg); err != nil {
 		return nil, key, nil, err
 	}
-	lock, err := lockDataDir(cfg, what, keysLockHint)
+	h := keysLockHint
+	if len(hint) > 0 {
+		h = hint[0]
+	}
+	lock, err := lockDataDir(cfg, what, h)
 	if err != nil {
 		return nil, key, nil, err
 	}

@@ -86,10 +86,11 @@ func serveOptionsTo(cfg config.Config, logTo, stdout io.Writer) fx.Option {
 	if cfg.HasRole(config.RoleAPI) {
 		opts = append(opts, readSideModule, auditModule, apiModule, mutingModule, accountsModule)
 		opts = append(opts, threatIntelModule, indicatorExpiryModule)
-		opts = append(opts, assessmentsModule)  // wiring_assessments.go
-		opts = append(opts, riskModule)         // wiring_risk.go
-		opts = append(opts, integrationsModule) // wiring_integrations.go
-		opts = append(opts, aiGovernanceModule) // wiring_aigovernance.go
+		opts = append(opts, assessmentsModule)   // wiring_assessments.go
+		opts = append(opts, riskModule)          // wiring_risk.go
+		opts = append(opts, integrationsModule)  // wiring_integrations.go
+		opts = append(opts, aiGovernanceModule)  // wiring_aigovernance.go
+		opts = append(opts, knowledgeBaseModule) // wiring_knowledgebase.go
 	}
 	return fx.Options(opts...)
 }
@@ -257,6 +258,8 @@ type apiParams struct {
 	Integrations *integrationService `optional:"true"`
 	// AI governance (wiring_aigovernance.go).
 	AIGovernance *aiGovernanceService `optional:"true"`
+	// The knowledge base (wiring_knowledgebase.go).
+	KnowledgeBase *kbService `optional:"true"`
 }
 
 func newAPIServer(p apiParams) *api.Server {
@@ -291,6 +294,10 @@ func newAPIServer(p apiParams) *api.Server {
 	var aiGovernance api.AIGovernanceService
 	if p.AIGovernance != nil {
 		aiGovernance = p.AIGovernance
+	}
+	var knowledgeBase api.KnowledgeBaseService
+	if p.KnowledgeBase != nil {
+		knowledgeBase = p.KnowledgeBase
 	}
 	return api.NewServer(api.ServerConfig{
 		Addr:            p.Config.HTTPAddr,
@@ -332,9 +339,10 @@ func newAPIServer(p apiParams) *api.Server {
 		BIA:             biaRoutes,
 		Risk:            riskRoutes,
 		// Scan runs planned with jobs (scanjobs.go).
-		ScanRuns:     scanRunService{p.ScanCommands, p.ScanQueries},
-		Integrations: integrations,
-		AIGovernance: aiGovernance,
+		ScanRuns:      scanRunService{p.ScanCommands, p.ScanQueries},
+		Integrations:  integrations,
+		AIGovernance:  aiGovernance,
+		KnowledgeBase: knowledgeBase,
 	})
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	biaproj "github.com/cspm-es/cspm-es/projections/bia"
 	cloudassetsproj "github.com/cspm-es/cspm-es/projections/cloudassets"
+	kbproj "github.com/cspm-es/cspm-es/projections/knowledgebase"
 	securityscansproj "github.com/cspm-es/cspm-es/projections/securityscans"
 	"log/slog"
 	"sync"
@@ -74,6 +75,8 @@ func moduleProjections() []projections.Projection {
 		platformproj.NewDashboardScanEngine(),
 		// Native security scans (Nuclei, ZAP, testssl.sh, SSLyze; docs/security-scans.md).
 		securityscansproj.New(),
+		// The knowledge base (documents, BM25 index, embedding cache; docs/knowledge-base.md).
+		kbproj.New(),
 		// Business impact analysis (docs/bia.md).
 		biaproj.NewAnalyses(),
 		biaproj.NewExercises(),

@@ -123,6 +123,14 @@ type Config struct {
 	JobLease    time.Duration
 	WorkerTools string
 	WorkerSlots int
+
+	// The knowledge base's embedding service (docs/knowledge-base.md):
+	// an empty URL leaves semantic search off.
+	EmbeddingsURL      string
+	EmbeddingsAPI      string // openai, ollama or ollama-legacy
+	EmbeddingsModel    string
+	EmbeddingsAPIKey   string        // secret: never logged
+	EmbeddingsInterval time.Duration // serve's embed job; 0: off
 }
 
 // Default is the configuration with nothing set: everything embedded under ./data.
@@ -151,6 +159,9 @@ func Default() Config {
 
 		JobLease:    30 * time.Second,
 		WorkerSlots: 2,
+
+		EmbeddingsAPI:      "openai",
+		EmbeddingsInterval: 5 * time.Minute,
 	}
 }
 
@@ -195,6 +206,8 @@ func (c Config) LogValue() slog.Value {
 		slog.String("roles", JoinRoles(c.Roles)),
 		slog.String("audit_dir", c.AuditDirectory()),
 		slog.Duration("audit_checkpoint_interval", c.AuditCheckpointInterval),
+		slog.String("embeddings_url", redactURI(c.EmbeddingsURL)),
+		slog.String("embeddings_model", c.EmbeddingsModel),
 	)
 }
 
@@ -311,6 +324,24 @@ func (c Config) validate(groups Group) error {
 		}
 		if c.HasRole(RoleWorker) && !c.HasRole(RoleRelay) && !c.HasRole(RoleProjector) && c.EmbeddedNATS() {
 			add("nats-url", "required for a worker without the relay or projector role: it takes its jobs from the NATS of the process that dispatches them")
+		}
+	}
+	if groups&GroupEmbeddings != 0 {
+		switch c.EmbeddingsAPI {
+		case "openai", "ollama", "ollama-legacy":
+		default:
+			add("embeddings-api", "unknown API %q (want openai, ollama or ollama-legacy)", c.EmbeddingsAPI)
+		}
+		if c.EmbeddingsURL != "" {
+			if u, err := url.Parse(c.EmbeddingsURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+				add("embeddings-url", "%q: want an http:// or https:// URL", redactURI(c.EmbeddingsURL))
+			}
+			if strings.TrimSpace(c.EmbeddingsModel) == "" {
+				add("embeddings-model", "required with --embeddings-url")
+			}
+		}
+		if c.EmbeddingsInterval < 0 {
+			add("embeddings-interval", "must be 0 (never) or positive")
 		}
 	}
 	return errors.Join(errs...)

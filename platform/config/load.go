@@ -23,8 +23,11 @@ const (
 	// GroupClient is what a command talking to a running server takes:
 	// http-addr, to find it.
 	GroupClient
+	// GroupEmbeddings is the knowledge base's embedding service:
+	// embeddings-url, -api, -model, -api-key, -interval (serve, kb embed).
+	GroupEmbeddings
 
-	AllGroups = GroupRegistry | GroupStorage | GroupLogging | GroupServe | GroupClient
+	AllGroups = GroupRegistry | GroupStorage | GroupLogging | GroupServe | GroupClient | GroupEmbeddings
 )
 
 // Setting describes one configuration knob, for flags, help and docs.
@@ -116,6 +119,21 @@ var settings = []Setting{
 	{Flag: "shutdown-timeout", Env: "CSPM_SHUTDOWN_TIMEOUT", Default: "15s", group: GroupServe,
 		Usage: "how long a graceful stop may take after SIGINT/SIGTERM",
 		apply: func(c *Config, v string) error { return parseInto(&c.ShutdownTimeout, v, time.ParseDuration) }},
+	{Flag: "embeddings-url", Env: "CSPM_EMBEDDINGS_URL", group: GroupEmbeddings,
+		Usage: "base URL of an OpenAI-compatible or Ollama embedding service (empty: lexical search only)",
+		apply: func(c *Config, v string) error { c.EmbeddingsURL = v; return nil }},
+	{Flag: "embeddings-api", Env: "CSPM_EMBEDDINGS_API", Default: "openai", group: GroupEmbeddings,
+		Usage: "the service's API: openai (POST /v1/embeddings), ollama (POST /api/embed) or ollama-legacy (POST /api/embeddings)",
+		apply: func(c *Config, v string) error { c.EmbeddingsAPI = strings.ToLower(v); return nil }},
+	{Flag: "embeddings-model", Env: "CSPM_EMBEDDINGS_MODEL", group: GroupEmbeddings,
+		Usage: "the embedding model every vector is made with (required with --embeddings-url)",
+		apply: func(c *Config, v string) error { c.EmbeddingsModel = v; return nil }},
+	{Flag: "embeddings-api-key", Env: "CSPM_EMBEDDINGS_API_KEY", group: GroupEmbeddings,
+		Usage: "bearer token sent to the embedding service (never logged)",
+		apply: func(c *Config, v string) error { c.EmbeddingsAPIKey = v; return nil }},
+	{Flag: "embeddings-interval", Env: "CSPM_EMBEDDINGS_INTERVAL", Default: "5m", group: GroupEmbeddings,
+		Usage: "how often serve embeds the chunks without a vector of the model (0: never; cspm kb embed does it by hand)",
+		apply: func(c *Config, v string) error { return parseInto(&c.EmbeddingsInterval, v, time.ParseDuration) }},
 	{Flag: "log-level", Env: "CSPM_LOG_LEVEL", Default: "info", group: GroupLogging,
 		Usage: "debug, info, warn or error",
 		apply: func(c *Config, v string) error { return parseInto(&c.LogLevel, v, ParseLevel) }},

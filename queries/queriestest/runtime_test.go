@@ -16,6 +16,7 @@ import (
 	cadomain "github.com/cspm-es/cspm-es/domain/cloudassets"
 	csdomain "github.com/cspm-es/cspm-es/domain/cloudsecurity"
 	indomain "github.com/cspm-es/cspm-es/domain/integrations"
+	kbdomain "github.com/cspm-es/cspm-es/domain/knowledgebase"
 	orchdomain "github.com/cspm-es/cspm-es/domain/orchestration"
 	riskdomain "github.com/cspm-es/cspm-es/domain/risk"
 	tidomain "github.com/cspm-es/cspm-es/domain/threatintel"
@@ -89,6 +90,10 @@ func TestReadModelsThroughTheRuntime(t *testing.T) {
 	for _, d := range threatIntelWorld(t) {
 		world = append(world, projections.Event{RecordedEvent: eventstore.RecordedEvent{Metadata: eventstore.Metadata{TeamID: "team-imports"}}, Data: d})
 	}
+	// Two teams' knowledge-base documents sharing a chunk text, one
+	// updated, a third removed, and a vector of the shared text: the
+	// knowledge base's collections get documents.
+	world = append(world, knowledgeBaseWorld(t)...)
 	for _, ev := range world {
 		streamID, streamType := "finding-", "Finding"
 		switch d := ev.Data.(type) {
@@ -128,6 +133,14 @@ func TestReadModelsThroughTheRuntime(t *testing.T) {
 			streamID, streamType = "indicator-"+d.IndicatorID, "Indicator"
 		case tidomain.IndicatorObserved:
 			streamID, streamType = "indicator-"+d.IndicatorID, "Indicator"
+		case kbdomain.DocumentAdded:
+			streamID, streamType = "kbdoc-"+d.DocumentID, "KnowledgeDocument"
+		case kbdomain.DocumentUpdated:
+			streamID, streamType = "kbdoc-"+d.DocumentID, "KnowledgeDocument"
+		case kbdomain.DocumentRemoved:
+			streamID, streamType = "kbdoc-"+d.DocumentID, "KnowledgeDocument"
+		case kbdomain.EmbeddingRecorded:
+			streamID, streamType = "embedding-"+d.ContentHash, "Embedding"
 		}
 		ne, err := codec.Encode(ev.Data)
 		require.NoError(t, err)
@@ -304,6 +317,36 @@ func dump(ctx context.Context, s readmodel.Store, coll string) ([]readmodel.Doc,
 		}
 		opts.Cursor = page.NextCursor
 	}
+}
+
+// knowledgeBaseWorld: team-kb and team-kb2 hold documents sharing a
+// chunk text (one of team-kb's updated, another removed), and the shared
+// text has a vector.
+func knowledgeBaseWorld(t *testing.T) []projections.Event {
+	t.Helper()
+	var out []projections.Event
+	put := func(team string, evs []kbdomain.Event, err error) []kbdomain.Event {
+		require.NoError(t, err)
+		for _, e := range evs {
+			out = append(out, projections.Event{RecordedEvent: eventstore.RecordedEvent{Metadata: eventstore.Metadata{TeamID: team, Actor: "kb"}}, Data: e})
+		}
+		return evs
+	}
+	shared := "Rotate access keys every 90 days (iam_rotate_access_key_90_days, CIS-5.0 3.1)."
+	evs, err := kbdomain.AddDocument("d1", kbdomain.DocumentSpec{Title: "Keys", Format: kbdomain.FormatMarkdown,
+		Text: "# Keys\n\n" + shared + "\n\n# CVE\n\nPatch CVE-2024-3094."}, kbdomain.DefaultChunking, pt.T0)
+	d1 := put("team-kb", evs, err)
+	evs, err = kbdomain.RehydrateDocument(d1...).Update(kbdomain.DocumentSpec{Title: "Keys v2", Text: shared + "\n\nAnd MFA."}, kbdomain.DefaultChunking, pt.T0.Add(time.Minute))
+	put("team-kb", evs, err)
+	evs, err = kbdomain.AddDocument("d2", kbdomain.DocumentSpec{Title: "Gone", Text: "temporary"}, kbdomain.DefaultChunking, pt.T0)
+	d2 := put("team-kb", evs, err)
+	evs, err = kbdomain.RehydrateDocument(d2...).Remove(pt.T0.Add(time.Hour))
+	put("team-kb", evs, err)
+	evs, err = kbdomain.AddDocument("d3", kbdomain.DocumentSpec{Title: "Same", Text: shared}, kbdomain.DefaultChunking, pt.T0)
+	put("team-kb2", evs, err)
+	evs, err = kbdomain.RecordEmbedding("m1", kbdomain.TextHash(shared), []float32{0.5, -0.25, 1}, pt.T0)
+	put("system", evs, err)
+	return out
 }
 
 // inventoryWorld is two complete syncs of team's trails and buckets.
