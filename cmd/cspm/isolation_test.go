@@ -52,7 +52,9 @@ import (
 // without one in validBody fails it.
 func TestTeamIsolation_EveryRoute(t *testing.T) {
 	t.Parallel()
-	a := startAppWith(t, nil, quietIntegrationChecks()) // team A's views must not change under the health checker
+	// Team A's views must not change under the health checker or the scan
+	// engine's background dispatch.
+	a := startAppWith(t, nil, quietIntegrationChecks(), quietScanEngine())
 	ctx := context.Background()
 	adminA, adminB := issueTestKey(t, a, "team-a", "admin"), issueTestKey(t, a, "team-b", "admin")
 	asA := []string{"Authorization", "Bearer " + adminA.Key}
