@@ -28,8 +28,9 @@ const (
 	// KindAIRiskClassification is a model's EU AI Act risk classification
 	// (the AI governance module; its status is the class, its scope the model).
 	KindAIRiskClassification = "ai_risk_classification"
-	// KindBIA is reserved for the business impact analyses (cspm_bia):
-	// their events add entries through PutIndexEntry.
+	// KindBIA is a business impact analysis (cspm_bia; index_bia.go): its
+	// status is the BIA's (draft, in_review, approved), its progress the
+	// percentage of complete processes.
 	KindBIA = "bia"
 )
 
@@ -82,8 +83,8 @@ func PutIndexEntry(ctx context.Context, tx projections.Tx, e IndexEntry) error {
 // model: this module's assessments (their status and progress) and each
 // account's current compliance with each framework its imports map to
 // (folded from the report imports with the compliance tally shared with
-// the compliance projection). Business impact analyses are added by their
-// events (KindBIA).
+// the compliance projection), each model's EU AI Act classification, and
+// each business impact analysis (KindBIA, index_bia.go).
 type Index struct{}
 
 var _ projections.Projection = Index{}
@@ -99,10 +100,11 @@ func (Index) Database() dbregistry.Constant { return dbregistry.ASSESSMENTS }
 
 // EventTypes implements projections.Projection.
 func (Index) EventTypes() []string {
-	return []string{as.AssessmentCreated{}.EventType(), as.RequirementAnswered{}.EventType(), as.AssessmentRescheduled{}.EventType(),
+	return append([]string{as.AssessmentCreated{}.EventType(), as.RequirementAnswered{}.EventType(), as.AssessmentRescheduled{}.EventType(),
 		as.AssessmentClosed{}.EventType(),
 		csdomain.ImportStarted{}.EventType(), csdomain.ChecksDescribed{}.EventType(), csdomain.ResultsRecorded{}.EventType(),
-		csdomain.ImportCompleted{}.EventType(), ai.ModelRiskClassified{}.EventType()}
+		csdomain.ImportCompleted{}.EventType(), ai.ModelRiskClassified{}.EventType()},
+		biaEventTypes...)
 }
 
 func (Index) tally() fold.ComplianceTally { return fold.ComplianceTally{Work: indexWork} }
@@ -116,6 +118,7 @@ func (p Index) Collections() []readmodel.CollectionSpec {
 			{Name: "by_team_kind_updated", Fields: []readmodel.IndexField{{Path: "team_id"}, {Path: "kind"}, {Path: "updated_at", Desc: true}}},
 		}},
 		{Name: indexStateCollection},
+		{Name: indexBIACollection},
 	}, p.tally().CollectionSpecs()...)
 }
 
@@ -134,6 +137,12 @@ type indexAsm struct {
 
 // Apply implements projections.Projection.
 func (p Index) Apply(ctx context.Context, tx projections.Tx, ev projections.Event) error {
+	if handled, err := applyBIA(ctx, tx, ev); handled { // index_bia.go
+		if err != nil {
+			return fmt.Errorf("%s: %w", IndexName, err)
+		}
+		return nil
+	}
 	team := ev.Metadata.TeamID
 	var err error
 	switch e := fold.Value(ev.Data).(type) {

@@ -9,6 +9,7 @@ import (
 
 	ai "github.com/cspm-es/cspm-es/domain/aigovernance"
 	as "github.com/cspm-es/cspm-es/domain/assessments"
+	"github.com/cspm-es/cspm-es/domain/bia"
 	csdomain "github.com/cspm-es/cspm-es/domain/cloudsecurity"
 	pa "github.com/cspm-es/cspm-es/projections/assessments"
 	pt "github.com/cspm-es/cspm-es/projections/projectionstest"
@@ -93,4 +94,51 @@ func TestIndex_AIRiskClassification(t *testing.T) {
 	require.Equal(t, "high", d["status"])
 	require.Equal(t, "aigovernance", d["module"])
 	require.Equal(t, []any{"m1"}, d["scope"])
+}
+
+// A business impact analysis is an entry of the unified view: its title,
+// its status through review and approval, its progress (complete
+// processes) and due date, as its events say; other teams' BIAs are theirs.
+func TestIndex_BIA(t *testing.T) {
+	due := pt.At(30 * 24 * time.Hour)
+	details := bia.Details{Title: "Payments BIA", Owner: "ops", DueDate: due}
+	cases := []struct {
+		name          string
+		when          []pt.EventData
+		title, status string
+		progress      int64
+	}{
+		{"created as a draft", []pt.EventData{bia.BIACreated{BIAID: "b1", Details: details, Status: bia.StatusDraft, CreatedAt: pt.T0}},
+			"Payments BIA", "draft", 0},
+		{"a process half done", []pt.EventData{bia.BIACreated{BIAID: "b1", Details: details, Status: bia.StatusDraft, CreatedAt: pt.T0},
+			bia.BusinessProcessAdded{BIAID: "b1", Progress: bia.Progress{Processes: 2, Complete: 1, Percent: 50}, AddedAt: pt.At(time.Hour)}},
+			"Payments BIA", "draft", 50},
+		{"renamed, submitted, approved", []pt.EventData{bia.BIACreated{BIAID: "b1", Details: details, Status: bia.StatusDraft, CreatedAt: pt.T0},
+			bia.BIADetailsChanged{BIAID: "b1", Details: bia.Details{Title: "Payments BIA 2027", Owner: "ops", DueDate: due}, ChangedAt: pt.At(time.Hour)},
+			bia.BIASubmittedForReview{BIAID: "b1", Revision: 2, Progress: bia.Progress{Processes: 1, Complete: 1, Percent: 100}, SubmittedAt: pt.At(2 * time.Hour)},
+			bia.BIAApproved{BIAID: "b1", Revision: 2, ApprovedBy: "key:admin", ApprovedAt: pt.At(3 * time.Hour)}},
+			"Payments BIA 2027", "approved", 100},
+		{"reopened after approval", []pt.EventData{bia.BIACreated{BIAID: "b1", Details: details, Status: bia.StatusDraft, CreatedAt: pt.T0},
+			bia.BIASubmittedForReview{BIAID: "b1", Revision: 1, SubmittedAt: pt.At(time.Hour)},
+			bia.BIAApproved{BIAID: "b1", Revision: 1, ApprovedAt: pt.At(2 * time.Hour)},
+			bia.BIAReopened{BIAID: "b1", From: bia.StatusApproved, Reason: "new supplier", ReopenedAt: pt.At(3 * time.Hour)}},
+			"Payments BIA", "draft", 0},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			ps := make([]int64, len(c.when))
+			for i := range ps {
+				ps[i] = int64(i + 1)
+			}
+			tx := pt.Apply(t, pa.NewIndex(), pt.Stream(team, ps, c.when...)...)
+			d := tx.Doc(t, pa.IndexCollection, "bia/b1")
+			require.Equal(t, pa.KindBIA, d["kind"])
+			require.Equal(t, "bia", d["module"])
+			require.Equal(t, team, d["team_id"])
+			require.Equal(t, c.title, d["title"])
+			require.Equal(t, c.status, d["status"])
+			require.Equal(t, c.progress, d["progress"])
+			require.NotNil(t, d["due_date"])
+		})
+	}
 }
