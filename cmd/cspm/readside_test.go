@@ -322,7 +322,7 @@ func TestReadSide_RebuildWhileQueriesAnswer(t *testing.T) {
 func waitRebuilt(t *testing.T, a *testApp, started api.RebuildStarted) map[string]api.ProjectionStatus {
 	t.Helper()
 	var st map[string]api.ProjectionStatus
-	eventually(t, 60*time.Second, "rebuild finished", func() bool {
+	eventually(t, 3*time.Minute, "rebuild finished", func() bool {
 		st = a.projections(t)
 		for _, name := range started.Projections {
 			r := st[name].Rebuild
