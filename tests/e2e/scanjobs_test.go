@@ -370,7 +370,21 @@ func TestScanJobs_WorkerKilledMidJob(t *testing.T) {
 	assert.Equal(t, 1, retried)
 	assert.Len(t, e.pids(t, "kill1", j.JobID), 2, "the tool ran twice")
 
-	rows := e.imports(t, lost.pos)
+	// Both jobs' imports, listed once each. The run's answer position can
+	// trail the lost job's import (the run is two read models), so wait
+	// until the list holds both jobs' imports, then count.
+	var rows []importRow
+	for end := deadline(t); ; {
+		rows = e.imports(t, lost.pos)
+		have := map[string]bool{}
+		for _, r := range rows {
+			have[r.ImportID] = true
+		}
+		if (have[j.ImportID] && have[other.Jobs[0].ImportID]) || time.Now().After(end) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 	require.Len(t, rows, 2, "nothing imported twice: %+v", rows)
 	ids := map[string]bool{}
 	for _, r := range rows {
