@@ -81,7 +81,7 @@ func moduleProjections() []projections.Projection {
 		biaproj.NewAnalyses(),
 		biaproj.NewExercises(),
 		// Risk management (docs/risk-management.md).
-		riskproj.NewRegister(),
+		riskproj.NewRegister(), riskproj.NewKRIs(),
 		// Integrations (connections, health, wizards; the webhook outbox).
 		inproj.NewConnections(),
 		inproj.NewWebhooks(),

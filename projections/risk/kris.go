@@ -56,16 +56,8 @@ const (
 )
 
 // SeriesOf is the series of points a computed KRI reads ("" for a manual
-// one).
-func SeriesOf(source, account string) string {
-	switch source {
-	case rdomain.SourceOpenCriticalFindings:
-		return criticalSeries + account
-	case rdomain.SourceKEVOverdue:
-		return kevOverdueSeries
-	}
-	return ""
-}
+// one): rdomain.SeriesOf.
+func SeriesOf(source, account string) string { return rdomain.SeriesOf(source, account) }
 
 // KRIs is the projection risk.kris.
 type KRIs struct{}

@@ -74,7 +74,7 @@ func AllProjections() []projections.Projection {
 		biaproj.NewAnalyses(),
 		biaproj.NewExercises(),
 		// Risk management.
-		riskproj.NewRegister(),
+		riskproj.NewRegister(), riskproj.NewKRIs(),
 		// Integrations (connections, the webhook outbox).
 		integrationsproj.NewConnections(),
 		integrationsproj.NewWebhooks(),
