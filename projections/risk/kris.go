@@ -41,7 +41,9 @@ import (
 // A point is recorded at the source event's own time (the evaluation of
 // an import, the scan, the KEV entry's publication…) when a series of a
 // team the event touched has a new value (or none yet), _id the series
-// and the event's position. The points of a series are those of every KRI of that
+// and the time: events of one time (an import's chunks and completion,
+// all at its evaluation) leave one point, the value after the last of
+// them. The points of a series are those of every KRI of that
 // source (and account): a KRI defined after the import still has its
 // history.
 const (
@@ -268,6 +270,10 @@ func (p *kriPass) clock(id string) error {
 		if _, err := p.team(team); err != nil {
 			return err
 		}
+		// An account with failing findings has a series, 0 without a critical one.
+		if fold.Str(d, "module") == vuln.SLAModuleCloudFindings && fold.Str(d, "account") != "" {
+			p.touch(team, criticalSeries+fold.Str(d, "account"))
+		}
 	}
 	now, has := rowOf(d)
 	if had == has && was.Team == now.Team && was.Critical == now.Critical && was.KEVDue.Equal(now.KEVDue) {
@@ -356,7 +362,7 @@ func (KRIs) Apply(ctx context.Context, tx projections.Tx, ev projections.Event) 
 				continue
 			}
 			last[series] = v
-			tx.Put(KRIPointsCollection, readmodel.Doc{"_id": url.PathEscape(team) + "/" + url.PathEscape(series) + "/" + fmt.Sprintf("%020d", ev.Position),
+			tx.Put(KRIPointsCollection, readmodel.Doc{"_id": url.PathEscape(team) + "/" + url.PathEscape(series) + "/" + at.UTC().Format("20060102T150405.000000000Z"),
 				"team_id": team, "series": series, "value": float64(v), "measured_at": at, "event_id": ev.EventID})
 		}
 		t["last"] = last

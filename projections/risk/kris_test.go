@@ -87,6 +87,21 @@ func TestKRIs_OpenCriticalFindings(t *testing.T) {
 			other: []point{{h(2), 1}},
 		},
 		{
+			name: "one import in chunks, a new failure and a fix: one point, the value after its completion",
+			given: [][]pt.EventData{
+				pt.ImportEvents("s1", 1, 10, crit("iam_root_mfa", "arn:r", csdomain.ResultFail), crit("s3_public", "arn:a", csdomain.ResultFail)),
+				pt.ImportEvents("s2", 2, 1, crit("s3_public", "arn:a", csdomain.ResultFail), crit("kms_public", "arn:k", csdomain.ResultFail),
+					crit("iam_root_mfa", "arn:r", csdomain.ResultPass)),
+			},
+			then: []point{{h(1), 2}, {h(2), 2}},
+		},
+		{
+			name: "an import with failures but no critical one: 0",
+			given: [][]pt.EventData{pt.ImportEvents("s1", 1, 10,
+				pt.Result("ec2_ssh", "eu-west-1", "arn:i", csdomain.ResultFail, csdomain.SeverityHigh))},
+			then: []point{{h(1), 0}},
+		},
+		{
 			name: "an import that sees the same failures again records no new point",
 			given: [][]pt.EventData{
 				pt.ImportEvents("s1", 1, 10, crit("iam_root_mfa", "arn:r", csdomain.ResultFail)),
