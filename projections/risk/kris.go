@@ -2,6 +2,7 @@ package risk
 
 import (
 	"context"
+	"encoding/base64"
 	"fmt"
 	"maps"
 	"net/url"
@@ -216,11 +217,11 @@ func (p *kriPass) add(r kriRow, n int64) error {
 		return err
 	}
 	if r.Critical != "" {
-		add(t, []string{"critical_by_account", r.Critical}, n)
+		add(t, []string{"critical_by_account", mapKey(r.Critical)}, n)
 		p.touch(r.Team, criticalSeries+r.Critical)
 	}
 	if !r.KEVDue.IsZero() {
-		add(t, []string{"kev_due", readmodel.NormalizeTime(r.KEVDue).Format(time.RFC3339)}, n)
+		add(t, []string{"kev_due", readmodel.NormalizeTime(r.KEVDue).UTC().Format(dueKeyLayout)}, n)
 		p.touch(r.Team, kevOverdueSeries)
 	}
 	return nil
@@ -301,14 +302,22 @@ func value(t readmodel.Doc, series string, at time.Time) int64 {
 	if series == kevOverdueSeries {
 		n := int64(0)
 		for due, c := range fold.Obj(t, "kev_due") {
-			if d, err := time.Parse(time.RFC3339, due); err == nil && !d.After(at) {
+			if d, err := time.Parse(dueKeyLayout, due); err == nil && !d.After(at) {
 				n += num64(c)
 			}
 		}
 		return n
 	}
-	return fold.Num(fold.Obj(t, "critical_by_account"), series[len(criticalSeries):])
+	return fold.Num(fold.Obj(t, "critical_by_account"), mapKey(series[len(criticalSeries):]))
 }
+
+// dueKeyLayout writes a due instant as a map key (no dot: the store
+// refuses dots in keys).
+const dueKeyLayout = "20060102T150405Z"
+
+// mapKey is s as a key of a stored map: an account or a series may hold
+// dots (a host name), which the store refuses in keys.
+func mapKey(s string) string { return "k" + base64.RawURLEncoding.EncodeToString([]byte(s)) }
 
 func num64(v any) int64 {
 	switch n := v.(type) {
@@ -358,10 +367,10 @@ func (KRIs) Apply(ctx context.Context, tx projections.Tx, ev projections.Event) 
 		}
 		for _, series := range slices.Sorted(maps.Keys(p.touched[team])) {
 			v := value(t, series, at)
-			if prev, ok := last[series]; ok && num64(prev) == v {
+			if prev, ok := last[mapKey(series)]; ok && num64(prev) == v {
 				continue
 			}
-			last[series] = v
+			last[mapKey(series)] = v
 			tx.Put(KRIPointsCollection, readmodel.Doc{"_id": url.PathEscape(team) + "/" + url.PathEscape(series) + "/" + at.UTC().Format("20060102T150405.000000000Z"),
 				"team_id": team, "series": series, "value": float64(v), "measured_at": at, "event_id": ev.EventID})
 		}
