@@ -149,7 +149,7 @@ func newContractEnv(t *testing.T, mutate ...func(*api.ServerConfig, *api.Deps)) 
 	reg := dbregistry.MustNew("")
 	proj := newSyncProjector(t, store, reg, dir,
 		orchestrationproj.NewScanRuns(), orchestrationproj.NewScanSummaries(), orchestrationproj.NewScanJobs(),
-		cloudsecurityproj.NewFindings(), platformproj.NewDashboard(), platformproj.NewAPIKeys(), platformproj.NewAuditLog(),
+		cloudsecurityproj.NewFindings(), cloudsecurityproj.NewAcceptances(), platformproj.NewDashboard(), platformproj.NewAPIKeys(), platformproj.NewAuditLog(),
 		cloudassetsproj.NewAssets(),
 		cloudsecurityproj.NewCompliance(),
 		cloudsecurityproj.NewAccounts(),

@@ -54,6 +54,8 @@ func moduleProjections() []projections.Projection {
 		orchestration.NewScanJobs(),       // scan jobs (docs/scan-jobs.md)
 		orchestration.NewJobReactor(0, 0), // the scan-job process manager's state
 		cloudsecurity.NewFindings(),
+		// The risk acceptances GET /findings shows (the register's fold; docs/risk-management.md).
+		cloudsecurity.NewAcceptances(),
 		cloudassetsproj.NewAssets(),   // asset inventory (docs/assets.md)
 		cloudsecurity.NewCompliance(), // compliance (docs/compliance.md)
 		cloudsecurity.NewAccounts(),
