@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cspm-es/cspm-es/api"
+	csquery "github.com/cspm-es/cspm-es/queries/cloudsecurity"
 	riskquery "github.com/cspm-es/cspm-es/queries/risk"
 )
 
@@ -17,7 +18,8 @@ import (
 // checks evaluated on 2023-03-18) is imported; a KRI of the account's
 // open critical findings, defined afterwards, reads its history: 3 on the
 // day of the evaluation, red (red from 3), carried to the next days, and
-// its latest value and state.
+// its latest value and state. An acceptance by rule of one check then
+// shows on GET /findings and mutes the finding in the KRI.
 func TestComputedKRI_OpenCriticalFindings(t *testing.T) {
 	t.Parallel()
 	a := startApp(t, nil)
@@ -60,4 +62,22 @@ func TestComputedKRI_OpenCriticalFindings(t *testing.T) {
 	assert.Equal(t, 3.0, *k.LastValue)
 	assert.Equal(t, "red", k.State)
 	assert.Equal(t, time.Date(2023, 3, 18, 15, 43, 31, 0, time.UTC), k.LastMeasuredAt.UTC())
+
+	// An acceptance by rule of one of the three checks: the finding shows
+	// accepted on GET /findings, and the KRI falls to 2 at the acceptance.
+	ans = must(t, a.post(t, "/api/v1/risk-acceptances", map[string]any{"scope": map[string]any{"rule": map[string]any{"module": "cloud_findings",
+		"checks": []string{"iam_root_mfa_enabled"}, "accounts": []string{"123456789012"}}}, "reason": "break-glass account", "approver": "ciso",
+		"expires_at": time.Now().Add(24 * time.Hour)}), http.StatusCreated)
+	var acc api.CommandResult
+	ans.data(t, &acc)
+	var findings []csquery.Finding
+	must(t, a.get(t, "/api/v1/findings?severity=critical&status=open&account_id=123456789012&min_position="+itoa(acc.Position)), http.StatusOK).data(t, &findings)
+	require.Len(t, findings, 3)
+	for _, f := range findings {
+		assert.Equal(t, f.CheckID == "iam_root_mfa_enabled", f.Accepted, f.CheckID)
+	}
+	must(t, a.get(t, "/api/v1/kris/"+kriID+"?min_position="+itoa(acc.Position)), http.StatusOK).data(t, &k)
+	require.NotNil(t, k.LastValue)
+	assert.Equal(t, 2.0, *k.LastValue, "the accepted finding is muted")
+	assert.Equal(t, "amber", k.State)
 }
