@@ -149,7 +149,7 @@ func newContractEnv(t *testing.T, mutate ...func(*api.ServerConfig, *api.Deps)) 
 	reg := dbregistry.MustNew("")
 	proj := newSyncProjector(t, store, reg, dir,
 		orchestrationproj.NewScanRuns(), orchestrationproj.NewScanSummaries(), orchestrationproj.NewScanJobs(),
-		cloudsecurityproj.NewFindings(), platformproj.NewDashboard(), platformproj.NewAPIKeys(), platformproj.NewAuditLog(),
+		cloudsecurityproj.NewFindings(), cloudsecurityproj.NewAcceptances(), platformproj.NewDashboard(), platformproj.NewAPIKeys(), platformproj.NewAuditLog(),
 		cloudassetsproj.NewAssets(),
 		cloudsecurityproj.NewCompliance(),
 		cloudsecurityproj.NewAccounts(),
@@ -157,7 +157,7 @@ func newContractEnv(t *testing.T, mutate ...func(*api.ServerConfig, *api.Deps)) 
 		threatintelproj.NewKEV(), threatintelproj.NewIndicators(), threatintelproj.NewCorrelation(),
 		securityscansproj.New(),
 		biaproj.NewAnalyses(), biaproj.NewExercises(),
-		riskproj.NewRegister(), platformproj.NewDashboardScanEngine(),
+		riskproj.NewRegister(), riskproj.NewKRIs(), platformproj.NewDashboardScanEngine(),
 		integrationsproj.NewConnections(), integrationsproj.NewWebhooks(),
 		kbproj.New())
 	env := &contractEnv{store: store, projects: proj, admin: &contractAdmin{}}

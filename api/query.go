@@ -269,7 +269,7 @@ func QueryReads() map[string][]string {
 	return map[string][]string{
 		"GET /api/v1/scans":                readsScans,
 		"GET /api/v1/scans/:id":            readsScan,
-		"GET /api/v1/findings":             readsFindings,
+		"GET /api/v1/findings":             readsFindingsAccepted,
 		"GET /api/v1/findings/:id/history": readsFindings,
 		"GET /api/v1/imports":              readsFindings,
 		"GET /api/v1/imports/:id":          readsFindings,

@@ -356,7 +356,7 @@ func TestQueryRoutesAbsentWithoutQueries(t *testing.T) {
 func TestQueryReadsAreProjectionNames(t *testing.T) {
 	t.Parallel()
 	known := []string{orchestrationproj.ScanRunsName, orchestrationproj.ScanSummariesName,
-		cloudsecurityproj.FindingsName, platformproj.DashboardName, platformproj.AuditLogName,
+		cloudsecurityproj.FindingsName, cloudsecurityproj.AcceptancesName, platformproj.DashboardName, platformproj.AuditLogName,
 		platformproj.DashboardVulnerabilitiesName, platformproj.DashboardScanEngineName,
 		cloudassetsproj.AssetsName,
 		cloudsecurityproj.ComplianceName,
@@ -371,7 +371,7 @@ func TestQueryReadsAreProjectionNames(t *testing.T) {
 		}
 	}
 	assert.Equal(t, []string{orchestrationproj.ScanRunsName, orchestrationproj.ScanSummariesName}, reads["GET /api/v1/scans/:id"])
-	assert.Equal(t, []string{cloudsecurityproj.FindingsName}, reads["GET /api/v1/findings"])
+	assert.Equal(t, []string{cloudsecurityproj.FindingsName, cloudsecurityproj.AcceptancesName}, reads["GET /api/v1/findings"])
 	assert.Equal(t, []string{platformproj.DashboardName, platformproj.DashboardVulnerabilitiesName, platformproj.DashboardScanEngineName},
 		reads["GET /api/v1/dashboard/summary"])
 	assert.Equal(t, []string{cloudsecurityproj.FindingsName}, reads["GET /api/v1/muting-rules"])

@@ -15,9 +15,13 @@ import (
 // (commands/cloudsecurity) and the findings query (queries/cloudsecurity);
 // at the end, the muting rules (commands and queries).
 
-// readsFindings is the projection GET /api/v1/findings reads (see
-// QueryReads).
-var readsFindings = []string{"cloudsecurity.findings"}
+// readsFindings is the projection the findings routes read (see
+// QueryReads); GET /api/v1/findings reads the risk acceptances too
+// (accepted).
+var (
+	readsFindings         = []string{"cloudsecurity.findings"}
+	readsFindingsAccepted = []string{"cloudsecurity.findings", "cloudsecurity.acceptances"}
+)
 
 func (s *Server) raiseFindings(c echo.Context) error {
 	var cmd cscmd.RaiseFindings
@@ -82,7 +86,7 @@ func (s *Server) listFindings(c echo.Context) error {
 	if f.Severity, err = p.list(paramSeverity); err != nil {
 		return err
 	}
-	page, meta, err := s.beginList(c, p, readsFindings)
+	page, meta, err := s.beginList(c, p, readsFindingsAccepted)
 	if err != nil {
 		return err
 	}

@@ -50,7 +50,7 @@ type RiskService interface {
 // The projections the risk routes read.
 var (
 	readsRisk     = []string{"risk.register"}
-	readsRiskKRIs = []string{"risk.register"}
+	readsRiskKRIs = []string{"risk.register", "risk.kris"}
 )
 
 const (

@@ -20,17 +20,21 @@ type VulnerabilityQueries interface {
 	GetVulnerability(ctx context.Context, team, id string) (vulnquery.VulnerabilityDetail, error)
 }
 
-// readsVulnerabilities is the projection the routes read.
-var readsVulnerabilities = []string{"vulnerabilities.occurrences"}
+// readsVulnerabilities is the projection the routes read; the routes
+// answering occurrences read their SLA clocks too (accepted).
+var (
+	readsVulnerabilities = []string{"vulnerabilities.occurrences"}
+	readsOccurrences     = []string{"vulnerabilities.occurrences", "vulnerabilities.sla"}
+)
 
 // VulnerabilityReads are the projections each of these routes reads (part
 // of QueryReads when the server has the vulnerability queries).
 func VulnerabilityReads() map[string][]string {
 	return map[string][]string{
 		"GET /api/v1/images":              readsVulnerabilities,
-		"GET /api/v1/images/:digest":      readsVulnerabilities,
-		"GET /api/v1/vulnerabilities":     readsVulnerabilities,
-		"GET /api/v1/vulnerabilities/:id": readsVulnerabilities,
+		"GET /api/v1/images/:digest":      readsOccurrences,
+		"GET /api/v1/vulnerabilities":     readsOccurrences,
+		"GET /api/v1/vulnerabilities/:id": readsOccurrences,
 	}
 }
 
@@ -72,7 +76,7 @@ func (s *Server) getImage(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	meta, err := s.beginRead(c, nil, readsVulnerabilities)
+	meta, err := s.beginRead(c, nil, readsOccurrences)
 	if err != nil {
 		return err
 	}
@@ -102,7 +106,7 @@ func (s *Server) listVulnerabilities(c echo.Context) error {
 	if f.AsOf, err = timeParam(p, paramAsOf); err != nil { // with kev=true: "was it KEV at T"
 		return err
 	}
-	page, meta, err := s.beginList(c, p, readsVulnerabilities)
+	page, meta, err := s.beginList(c, p, readsOccurrences)
 	if err != nil {
 		return err
 	}
@@ -119,7 +123,7 @@ func (s *Server) getVulnerability(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	meta, err := s.beginRead(c, nil, readsVulnerabilities)
+	meta, err := s.beginRead(c, nil, readsOccurrences)
 	if err != nil {
 		return err
 	}

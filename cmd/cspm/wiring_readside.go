@@ -54,6 +54,8 @@ func moduleProjections() []projections.Projection {
 		orchestration.NewScanJobs(),       // scan jobs (docs/scan-jobs.md)
 		orchestration.NewJobReactor(0, 0), // the scan-job process manager's state
 		cloudsecurity.NewFindings(),
+		// The risk acceptances GET /findings shows (the register's fold; docs/risk-management.md).
+		cloudsecurity.NewAcceptances(),
 		cloudassetsproj.NewAssets(),   // asset inventory (docs/assets.md)
 		cloudsecurity.NewCompliance(), // compliance (docs/compliance.md)
 		cloudsecurity.NewAccounts(),
@@ -81,7 +83,7 @@ func moduleProjections() []projections.Projection {
 		biaproj.NewAnalyses(),
 		biaproj.NewExercises(),
 		// Risk management (docs/risk-management.md).
-		riskproj.NewRegister(),
+		riskproj.NewRegister(), riskproj.NewKRIs(),
 		// Integrations (connections, health, wizards; the webhook outbox).
 		inproj.NewConnections(),
 		inproj.NewWebhooks(),

@@ -31,6 +31,22 @@ type AcceptanceRule struct {
 	Accounts         []string `json:"accounts,omitempty"`          // module cloud_findings
 }
 
+// Matches says whether the rule accepts an item of module with the given
+// vulnerability id (occurrences), or check and account (cloud findings):
+// every criterion it lists must hold (accounts, when none is listed, any).
+func (r AcceptanceRule) Matches(module, vulnerabilityID, check, account string) bool {
+	if module != r.Module {
+		return false
+	}
+	switch module {
+	case ModuleVulnerabilities:
+		return slices.Contains(r.VulnerabilityIDs, vulnerabilityID)
+	case ModuleFindings:
+		return slices.Contains(r.Checks, check) && (len(r.Accounts) == 0 || slices.Contains(r.Accounts, account))
+	}
+	return false
+}
+
 // Scope is what an acceptance accepts: items by id, or a rule.
 type Scope struct {
 	FindingIDs    []string        `json:"finding_ids,omitempty"`
@@ -256,15 +272,21 @@ func (a *Acceptance) Expire(now time.Time) ([]Event, error) {
 	return []Event{RiskAcceptanceExpired{AcceptanceID: a.id, ExpiredAt: a.expires}}, nil
 }
 
-// ItemFixed decides that an item the acceptance names was fixed at
-// fixedAt, closing the acceptance for it (and closing the acceptance when
-// it was the last one). An item it does not name, or fixed already, is a
-// rule error; a fix at or after the expiry is not one while accepted.
+// ItemFixed decides that an item the acceptance names (or, for a rule's
+// acceptance, an item of the rule's module) was fixed at fixedAt, closing
+// the acceptance for it (and closing the acceptance when it was the last
+// one it names; a rule's never closes so). An item it does not name, or
+// fixed already, is a rule error; a fix at or after the expiry is not one while accepted.
 func (a *Acceptance) ItemFixed(item string, fixedAt time.Time) ([]Event, error) {
 	if err := a.active(); err != nil {
 		return nil, err
 	}
 	module, ok := a.scope.Items()[item]
+	if !ok && a.scope.Rule != nil {
+		// An item the rule accepted (the SLA clocks say which: the
+		// scheduler sends the fix of a clock this acceptance paused).
+		module, ok = a.scope.Rule.Module, item != ""
+	}
 	if _, done := a.fixed[item]; !ok || done {
 		return nil, domain.Rule(CodeItemNotAccepted, "risk acceptance %s does not accept %q (or it was fixed already)", a.id, item)
 	}

@@ -25,6 +25,20 @@ const (
 	SourceKEVOverdue = "kev_overdue"
 )
 
+// SeriesOf names the series of points a computed KRI of source (and
+// account) reads: "open_critical_findings/<account>" or "kev_overdue"
+// ("" for a manual KRI, whose points are its own measurements). Every
+// KRI of one source and account reads the same series.
+func SeriesOf(source, account string) string {
+	switch source {
+	case SourceOpenCriticalFindings:
+		return SourceOpenCriticalFindings + "/" + account
+	case SourceKEVOverdue:
+		return SourceKEVOverdue
+	}
+	return ""
+}
+
 // Sources are the sources a KRI may have.
 var Sources = []string{SourceManual, SourceOpenCriticalFindings, SourceKEVOverdue}
 

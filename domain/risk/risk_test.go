@@ -220,6 +220,8 @@ func TestAcceptance(t *testing.T) {
 	accepted := risk.RiskAccepted{AcceptanceID: "a1", Scope: risk.Scope{FindingIDs: []string{"fnd-1", "fnd-2"}}, Reason: "compensating control",
 		Approver: "ciso", ExpiresAt: day(30), AcceptedAt: day(0)}
 	fixed1 := risk.AcceptedItemFixed{AcceptanceID: "a1", ItemID: "fnd-1", Module: risk.ModuleFindings, FixedAt: day(3)}
+	ruled := risk.RiskAccepted{AcceptanceID: "a2", Scope: risk.Scope{Rule: &risk.AcceptanceRule{Module: risk.ModuleVulnerabilities, VulnerabilityIDs: []string{"CVE-2024-1"}}},
+		Reason: "r", Approver: "ciso", ExpiresAt: day(30), AcceptedAt: day(0)}
 	cases := []struct {
 		name  string
 		given []risk.Event
@@ -258,6 +260,12 @@ func TestAcceptance(t *testing.T) {
 			domaintest.Then[risk.Event]{RuleCode: risk.CodeItemNotAccepted}, risk.AcceptanceActive},
 		{"a fix after the expiry is not one while accepted", []risk.Event{accepted}, func(a *risk.Acceptance) ([]risk.Event, error) { return a.ItemFixed("fnd-1", day(30)) },
 			domaintest.Then[risk.Event]{RuleCode: risk.CodeItemNotAccepted}, risk.AcceptanceActive},
+		{"an item a rule accepted is fixed: closed for it, the rule's acceptance goes on", []risk.Event{ruled},
+			func(a *risk.Acceptance) ([]risk.Event, error) { return a.ItemFixed("occ-7", day(3)) },
+			domaintest.Then[risk.Event]{Events: []risk.Event{risk.AcceptedItemFixed{AcceptanceID: "a2", ItemID: "occ-7", Module: risk.ModuleVulnerabilities, FixedAt: day(3)}}}, risk.AcceptanceActive},
+		{"the same item of a rule fixed twice", []risk.Event{ruled, risk.AcceptedItemFixed{AcceptanceID: "a2", ItemID: "occ-7", Module: risk.ModuleVulnerabilities, FixedAt: day(3)}},
+			func(a *risk.Acceptance) ([]risk.Event, error) { return a.ItemFixed("occ-7", day(4)) },
+			domaintest.Then[risk.Event]{RuleCode: risk.CodeItemNotAccepted}, risk.AcceptanceActive},
 		{"revoked", []risk.Event{accepted}, func(a *risk.Acceptance) ([]risk.Event, error) { return a.Revoke("control removed", day(2)) },
 			domaintest.Then[risk.Event]{Events: []risk.Event{risk.RiskAcceptanceRevoked{AcceptanceID: "a1", Reason: "control removed", RevokedAt: day(2)}}}, risk.AcceptanceActive},
 	}
@@ -269,6 +277,31 @@ func TestAcceptance(t *testing.T) {
 			}
 			got, err := c.when(a)
 			domaintest.AssertOutcome(t, c.then, got, err)
+		})
+	}
+}
+
+func TestAcceptanceRuleMatches(t *testing.T) {
+	vulns := risk.AcceptanceRule{Module: risk.ModuleVulnerabilities, VulnerabilityIDs: []string{"CVE-2024-1"}}
+	checks := risk.AcceptanceRule{Module: risk.ModuleFindings, Checks: []string{"s3_public"}}
+	inAccount := risk.AcceptanceRule{Module: risk.ModuleFindings, Checks: []string{"s3_public"}, Accounts: []string{"111"}}
+	cases := []struct {
+		name                         string
+		given                        risk.AcceptanceRule
+		module, vuln, check, account string
+		then                         bool
+	}{
+		{"an occurrence of a listed CVE", vulns, risk.ModuleVulnerabilities, "CVE-2024-1", "", "", true},
+		{"an occurrence of another CVE", vulns, risk.ModuleVulnerabilities, "CVE-2024-2", "", "", false},
+		{"a finding is not an occurrence", vulns, risk.ModuleFindings, "CVE-2024-1", "", "", false},
+		{"a finding of a listed check, any account", checks, risk.ModuleFindings, "", "s3_public", "999", true},
+		{"a finding of another check", checks, risk.ModuleFindings, "", "iam_root_mfa", "999", false},
+		{"a listed check in a listed account", inAccount, risk.ModuleFindings, "", "s3_public", "111", true},
+		{"a listed check in another account", inAccount, risk.ModuleFindings, "", "s3_public", "999", false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			assert.Equal(t, c.then, c.given.Matches(c.module, c.vuln, c.check, c.account))
 		})
 	}
 }

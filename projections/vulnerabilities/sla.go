@@ -106,6 +106,7 @@ func (SLA) Collections() []readmodel.CollectionSpec {
 		{Name: slaAccountsCollection},
 		{Name: slaAcceptanceScopesCollection},
 		{Name: slaAcceptedCollection},
+		{Name: slaAcceptanceRulesCollection},
 	}
 }
 
@@ -118,6 +119,7 @@ type slaPass struct {
 	teams    map[string]*slaTeam
 	cves     map[string]readmodel.Doc
 	cveDirty map[string]bool
+	ruleDocs map[string]readmodel.Doc // the teams' rule acceptances (nil: none)
 }
 
 type slaTeam struct {
@@ -129,7 +131,8 @@ type slaTeam struct {
 }
 
 func newPass(ctx context.Context, tx projections.Tx) *slaPass {
-	return &slaPass{ctx: ctx, tx: tx, teams: map[string]*slaTeam{}, cves: map[string]readmodel.Doc{}, cveDirty: map[string]bool{}}
+	return &slaPass{ctx: ctx, tx: tx, teams: map[string]*slaTeam{}, cves: map[string]readmodel.Doc{}, cveDirty: map[string]bool{},
+		ruleDocs: map[string]readmodel.Doc{}}
 }
 
 func (p *slaPass) team(id string) (*slaTeam, error) {

@@ -26,12 +26,141 @@ import (
 // resolution, when resolved). While an acceptance is in force its
 // scheduled expiry stands for its end, so the item is out of the breaches
 // until then; a revoke or a fix ends it earlier and the due date moves
-// back to match. Only acceptances naming items by id pause clocks; a
-// rule's acceptances do not (yet).
+// back to match.
+//
+// A rule's acceptance (scope.rule: a module's CVEs, or checks within
+// accounts) pauses every clock of the team the rule matches, whenever the
+// clock appears (before or after the acceptance: the rule is kept in
+// sla_acceptance_rules, per team, and every clock's pause reads it). A fix
+// of one of its items ends its interval for that item only (sla_accepted,
+// as for items named by id).
 const (
 	slaAcceptanceScopesCollection = "sla_acceptance_scopes"
 	slaAcceptedCollection         = "sla_accepted"
+	slaAcceptanceRulesCollection  = "sla_acceptance_rules" // _id: the team: its rule acceptances, their rules and intervals
 )
+
+// rules is the team's rule acceptances document (cached for the pass).
+func (p *slaPass) rules(team string) (readmodel.Doc, error) {
+	if d, ok := p.ruleDocs[team]; ok {
+		return d, nil
+	}
+	d, found, err := fold.Get(p.ctx, p.tx, slaAcceptanceRulesCollection, team)
+	if err != nil {
+		return nil, err
+	}
+	if !found {
+		d = nil
+	}
+	p.ruleDocs[team] = d
+	return d, nil
+}
+
+// ruleOf is the rule stored in a rule acceptance's entry.
+func ruleOf(a map[string]any) rdomain.AcceptanceRule {
+	return rdomain.AcceptanceRule{Module: fold.Str(a, "module"), VulnerabilityIDs: fold.Strs(a, "vulnerability_ids"),
+		Checks: fold.Strs(a, "checks"), Accounts: fold.Strs(a, "accounts")}
+}
+
+// matches says whether rule r accepts the clock d.
+func matches(r rdomain.AcceptanceRule, d readmodel.Doc) bool {
+	return r.Matches(fold.Str(d, "module"), fold.Str(d, "vulnerability_id"), fold.Str(d, "check"), fold.Str(d, "account"))
+}
+
+// ruleAcceptance records a rule acceptance's rule and interval (from its
+// RiskAccepted) or end (revoke, expiry) in the team's document, then
+// recomputes the team's clocks the rule matches.
+func (p *slaPass) ruleAcceptance(team, id string, rule *rdomain.AcceptanceRule, from, until, ended time.Time) error {
+	d, err := p.rules(team)
+	if err != nil {
+		return err
+	}
+	if d == nil {
+		d = readmodel.Doc{"_id": team, "team_id": team, "acceptances": map[string]any{}}
+	}
+	accs := maps.Clone(fold.Obj(d, "acceptances"))
+	if accs == nil {
+		accs = map[string]any{}
+	}
+	a := maps.Clone(fold.Obj(accs, id))
+	if a == nil {
+		a = map[string]any{}
+	}
+	if rule != nil {
+		a["module"], a["vulnerability_ids"], a["checks"], a["accounts"] = rule.Module, strList(rule.VulnerabilityIDs), strList(rule.Checks), strList(rule.Accounts)
+		a["from"], a["until"] = from, until
+	}
+	if !ended.IsZero() {
+		a["ended_at"] = ended
+	}
+	accs[id] = a
+	d["acceptances"] = accs
+	p.ruleDocs[team] = d
+	p.tx.Put(slaAcceptanceRulesCollection, d)
+	if fold.Str(a, "module") == "" {
+		return nil // its RiskAccepted has not been folded (it comes first in its stream)
+	}
+	return p.recomputeMatching(team, ruleOf(a))
+}
+
+func strList(xs []string) []any {
+	out := make([]any, len(xs))
+	for i, x := range xs {
+		out[i] = x
+	}
+	return out
+}
+
+// recomputeMatching recomputes the team's clocks rule r matches: the
+// occurrences of its artifacts, or the findings of its accounts.
+func (p *slaPass) recomputeMatching(team string, r rdomain.AcceptanceRule) error {
+	t, err := p.team(team)
+	if err != nil {
+		return err
+	}
+	if r.Module == rdomain.ModuleVulnerabilities {
+		for _, art := range slices.Sorted(maps.Keys(fold.Obj(t.places, "artifacts"))) {
+			a, _, err := fold.Get(p.ctx, p.tx, slaArtifactsCollection, slaArtifactID(team, art))
+			if err != nil {
+				return err
+			}
+			completed := timesOf(a, "completed")
+			for _, oid := range slices.Sorted(maps.Keys(fold.Obj(a, "members"))) {
+				c, found, err := fold.Get(p.ctx, p.tx, SLAClocksCollection, oid)
+				if err != nil {
+					return err
+				}
+				if found && matches(r, c) {
+					if err := p.recompute(team, oid, completed); err != nil {
+						return err
+					}
+				}
+			}
+		}
+		return nil
+	}
+	for _, acc := range slices.Sorted(maps.Keys(fold.Obj(t.places, "accounts"))) {
+		a, _, err := fold.Get(p.ctx, p.tx, slaAccountsCollection, acc)
+		if err != nil {
+			return err
+		}
+		if len(r.Accounts) > 0 && !slices.Contains(r.Accounts, fold.Str(a, "account")) {
+			continue
+		}
+		for _, fid := range slices.Sorted(maps.Keys(fold.Obj(a, "members"))) {
+			c, found, err := fold.Get(p.ctx, p.tx, SLAClocksCollection, fid)
+			if err != nil {
+				return err
+			}
+			if found && matches(r, c) {
+				if err := p.recompute(team, fid, nil); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
 
 func slaTeamItemID(team, id string) string { return url.PathEscape(team) + "/" + id }
 
@@ -90,6 +219,21 @@ func (p *slaPass) acceptance(team string, data any) error {
 		list[i] = s
 	}
 	sc["items"] = list
+	switch e := data.(type) {
+	case rdomain.RiskAccepted:
+		if e.Scope.Rule != nil {
+			sc["rule"] = true
+			if err := p.ruleAcceptance(team, id, e.Scope.Rule, fold.Time(sc, "from"), fold.Time(sc, "until"), time.Time{}); err != nil {
+				return err
+			}
+		}
+	case rdomain.RiskAcceptanceRevoked, rdomain.RiskAcceptanceExpired:
+		if fold.Flag(sc, "rule") {
+			if err := p.ruleAcceptance(team, id, nil, time.Time{}, time.Time{}, fold.Time(sc, "ended_at")); err != nil {
+				return err
+			}
+		}
+	}
 	p.tx.Put(slaAcceptanceScopesCollection, sc)
 	if _, fixed := data.(rdomain.AcceptedItemFixed); !fixed {
 		for _, item := range touched {
@@ -158,14 +302,42 @@ func (p *slaPass) recomputeTeamClock(team, item string) error {
 // was paused between start and end (end zero: open), and the acceptances
 // still in force (no end recorded).
 func (p *slaPass) pause(team string, d readmodel.Doc, start, end time.Time) (time.Duration, []any, error) {
-	acc, found, err := fold.Get(p.ctx, p.tx, slaAcceptedCollection, slaTeamItemID(team, fold.Str(d, "_id")))
-	if err != nil || !found {
+	acc, _, err := fold.Get(p.ctx, p.tx, slaAcceptedCollection, slaTeamItemID(team, fold.Str(d, "_id")))
+	if err != nil {
 		return 0, nil, err
+	}
+	rules, err := p.rules(team)
+	if err != nil {
+		return 0, nil, err
+	}
+	// The item's intervals: its acceptances by id, and the rule
+	// acceptances that match it (their interval, ended earlier by the
+	// item's fix when one was recorded for it).
+	accs := maps.Clone(fold.Obj(acc, "acceptances"))
+	if accs == nil {
+		accs = map[string]any{}
+	}
+	for id, x := range fold.Obj(rules, "acceptances") {
+		r, _ := x.(map[string]any)
+		if r == nil || fold.Str(r, "module") == "" || !matches(ruleOf(r), d) {
+			continue
+		}
+		a := map[string]any{"from": fold.Time(r, "from"), "until": fold.Time(r, "until")}
+		end := fold.Time(r, "ended_at")
+		if fixed := fold.Time(fold.Obj(accs, id), "ended_at"); !fixed.IsZero() && (end.IsZero() || fixed.Before(end)) {
+			end = fixed
+		}
+		if !end.IsZero() {
+			a["ended_at"] = end
+		}
+		accs[id] = a
+	}
+	if len(accs) == 0 {
+		return 0, nil, nil
 	}
 	type span struct{ from, to time.Time }
 	var spans []span
 	var active []any
-	accs := fold.Obj(acc, "acceptances")
 	for _, id := range slices.Sorted(maps.Keys(accs)) {
 		a := fold.Obj(accs, id)
 		from, to := fold.Time(a, "from"), fold.Time(a, "ended_at")

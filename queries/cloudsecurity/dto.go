@@ -37,6 +37,11 @@ type Finding struct {
 	Muted      bool     `json:"muted"`
 	MutedBy    []string `json:"muted_by,omitempty"`
 	Suppressed bool     `json:"suppressed"`
+	// Accepted: a risk acceptance is in force for it, naming it by id or
+	// by a rule of its check (and account); AcceptanceIDs are those
+	// acceptances (docs/risk-management.md).
+	Accepted      bool     `json:"accepted"`
+	AcceptanceIDs []string `json:"acceptance_ids,omitempty"`
 }
 
 // FindingList is one page of findings, most recently raised first.

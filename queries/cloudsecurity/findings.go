@@ -81,7 +81,7 @@ func (s *Service) ListFindings(ctx context.Context, team string, f FindingFilter
 	for i, d := range page.Docs {
 		out.Items[i] = findingOf(d)
 	}
-	return out, nil
+	return out, s.withAccepted(ctx, team, out.Items)
 }
 
 func findingOf(d readmodel.Doc) Finding {

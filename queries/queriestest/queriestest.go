@@ -45,7 +45,7 @@ func AllProjections() []projections.Projection {
 		orchestrationproj.NewScanSummaries(),
 		orchestrationproj.NewScanJobs(),
 		orchestrationproj.NewJobReactor(0, 0),
-		cloudsecurityproj.NewFindings(),
+		cloudsecurityproj.NewFindings(), cloudsecurityproj.NewAcceptances(),
 		cloudassetsproj.NewAssets(),
 		cloudsecurityproj.NewCompliance(),
 		cloudsecurityproj.NewAccounts(),
@@ -74,7 +74,7 @@ func AllProjections() []projections.Projection {
 		biaproj.NewAnalyses(),
 		biaproj.NewExercises(),
 		// Risk management.
-		riskproj.NewRegister(),
+		riskproj.NewRegister(), riskproj.NewKRIs(),
 		// Integrations (connections, the webhook outbox).
 		integrationsproj.NewConnections(),
 		integrationsproj.NewWebhooks(),

@@ -225,8 +225,8 @@ func TestReadModelsThroughTheRuntime(t *testing.T) {
 		}
 	}
 	// Risk management: a matrix, a risk with a plan, a KRI measured, an
-	// acceptance of a Trivy occurrence id, revoked (the register and the
-	// SLA clocks' acceptance documents get documents).
+	// acceptance of a Trivy occurrence id, revoked, and one by rule (the
+	// register and the SLA clocks' acceptance documents get documents).
 	for _, d := range []struct {
 		stream, typ string
 		data        pt.EventData
@@ -241,6 +241,9 @@ func TestReadModelsThroughTheRuntime(t *testing.T) {
 		{"riskacceptance-a1", "RiskAcceptance", riskdomain.RiskAccepted{AcceptanceID: "a1", Scope: riskdomain.Scope{OccurrenceIDs: []string{"occ-x"}},
 			Reason: "r", Approver: "c", ExpiresAt: pt.T0.AddDate(0, 1, 0), AcceptedAt: pt.T0}},
 		{"riskacceptance-a1", "RiskAcceptance", riskdomain.RiskAcceptanceRevoked{AcceptanceID: "a1", RevokedAt: pt.T0.Add(time.Hour)}},
+		// An acceptance by rule of a Trivy CVE (sla_acceptance_rules; the clocks it matches paused).
+		{"riskacceptance-a2", "RiskAcceptance", riskdomain.RiskAccepted{AcceptanceID: "a2", Scope: riskdomain.Scope{Rule: &riskdomain.AcceptanceRule{
+			Module: riskdomain.ModuleVulnerabilities, VulnerabilityIDs: []string{"CVE-2019-1551"}}}, Reason: "r", Approver: "c", ExpiresAt: pt.T0.AddDate(0, 1, 0), AcceptedAt: pt.T0}},
 	} {
 		ne, err := codec.Encode(d.data)
 		require.NoError(t, err)

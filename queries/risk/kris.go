@@ -63,12 +63,24 @@ func (s *Service) GetKRI(ctx context.Context, team, id string) (KRI, error) {
 	return s.withComputed(ctx, team, k.KRI)
 }
 
-// withComputed is where a computed KRI would get its latest value: no
-// projection computes one yet (docs/risk-management.md, "Not yet"), so it
-// has none.
-func (s *Service) withComputed(_ context.Context, _ string, k KRI) (KRI, error) {
+// withComputed gives a computed KRI its latest value: the latest point
+// risk.kris recorded in its series, judged by the thresholds in force at
+// that point's time.
+func (s *Service) withComputed(ctx context.Context, team string, k KRI) (KRI, error) {
+	if k.Source == rdomain.SourceManual || k.Source == "" {
+		return k, nil
+	}
+	last, err := s.points(ctx, team, k, time.Time{}, farFuture, 1, true)
+	if err != nil || len(last) == 0 {
+		return k, err
+	}
+	p := last[0]
+	k.LastValue, k.LastMeasuredAt, k.State = ptr(p.Value), p.At, k.stateAt(p.At, p.Value)
 	return k, nil
 }
+
+// farFuture bounds "every point".
+var farFuture = time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)
 
 // stateAt is the breach state of value at t under the definition then in
 // force (the first one before any).
@@ -123,10 +135,15 @@ type Point struct {
 const maxPoints = 100_000
 
 // points reads a KRI's points in [from, to), ascending (descending and at
-// most limit when latest).
-func (s *Service) points(ctx context.Context, coll, team string, k KRI, from, to time.Time, limit int, latest bool) ([]Point, error) {
-	timeField, idField := "measured_at", "kri_id"
-	terms := []readmodel.Filter{readmodel.Eq("team_id", team), readmodel.Eq(idField, k.ID), readmodel.Lt(timeField, readmodel.NormalizeTime(to))}
+// most limit when latest): a manual KRI's measurements, or the points
+// risk.kris records in a computed KRI's series.
+func (s *Service) points(ctx context.Context, team string, k KRI, from, to time.Time, limit int, latest bool) ([]Point, error) {
+	timeField := "measured_at"
+	coll, key := measurementsCollection, readmodel.Eq("kri_id", k.ID)
+	if k.Source != rdomain.SourceManual && k.Source != "" {
+		coll, key = kriPointsCollection, readmodel.Eq("series", rdomain.SeriesOf(k.Source, k.Account))
+	}
+	terms := []readmodel.Filter{readmodel.Eq("team_id", team), key, readmodel.Lt(timeField, readmodel.NormalizeTime(to))}
 	if !from.IsZero() {
 		terms = append(terms, readmodel.Gte(timeField, readmodel.NormalizeTime(from)))
 	}
@@ -259,19 +276,11 @@ func (s *Service) KRISeries(ctx context.Context, team, id string, q SeriesQuery)
 		return Series{}, err
 	}
 	out := Series{KRI: k, From: start, To: to, Granularity: g, Buckets: []Bucket{}}
-	coll := measurementsCollection
-	if k.Source != rdomain.SourceManual {
-		// Computed KRIs have no points yet: empty buckets.
-		for t := start; t.Before(to); t = next(t, g) {
-			out.Buckets = append(out.Buckets, Bucket{Start: t, End: next(t, g)})
-		}
-		return out, nil
-	}
-	before, err := s.points(ctx, coll, team, k, time.Time{}, start, 1, true)
+	before, err := s.points(ctx, team, k, time.Time{}, start, 1, true)
 	if err != nil {
 		return Series{}, err
 	}
-	pts, err := s.points(ctx, coll, team, k, start, to, maxPoints, false)
+	pts, err := s.points(ctx, team, k, start, to, maxPoints, false)
 	if err != nil {
 		return Series{}, err
 	}

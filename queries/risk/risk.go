@@ -25,6 +25,7 @@ const (
 	measurementsCollection  = "kri_measurements"
 	acceptancesCollection   = "risk_acceptances"
 	acceptedItemsCollection = "accepted_items"
+	kriPointsCollection     = "kri_points" // risk.kris: the computed KRIs' points
 )
 
 // Service runs the risk-management queries.

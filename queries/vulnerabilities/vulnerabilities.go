@@ -69,6 +69,11 @@ type Occurrence struct {
 	FixedByScan      string    `json:"fixed_by_scan,omitempty"`
 	KEV              bool      `json:"kev"` // in CISA KEV now (the KEV join, decision 55)
 	KEVStatus
+	// Accepted: a risk acceptance (by id or by rule) is in force for it,
+	// as its SLA clock says (docs/risk-management.md); AcceptanceIDs are
+	// those acceptances.
+	Accepted      bool     `json:"accepted"`
+	AcceptanceIDs []string `json:"acceptance_ids,omitempty"`
 }
 
 // KEVStatus is a vulnerability's standing in CISA KEV, as the KEV join
@@ -307,7 +312,11 @@ func (s *Service) ListOccurrences(ctx context.Context, team string, f Occurrence
 		if sev != "" {
 			terms = append(terms, readmodel.Eq("severity_rank", int64(vuln.Severity(sev).Rank())))
 		}
-		return s.listKEVAsOf(ctx, terms, f.AsOf, p)
+		list, err := s.listKEVAsOf(ctx, terms, f.AsOf, p)
+		if err != nil {
+			return OccurrenceList{}, err
+		}
+		return list, s.withAccepted(ctx, team, list.Items)
 	}
 	if f.KEV != nil {
 		terms = append(terms, readmodel.Eq("kev", *f.KEV))
@@ -330,7 +339,34 @@ func (s *Service) ListOccurrences(ctx context.Context, team string, f Occurrence
 	for i, d := range page.Docs {
 		out.Items[i] = occurrenceOf(d)
 	}
-	return out, nil
+	return out, s.withAccepted(ctx, team, out.Items)
+}
+
+// withAccepted marks the occurrences a risk acceptance is in force for:
+// their SLA clocks (same database, same ids) in one read.
+func (s *Service) withAccepted(ctx context.Context, team string, items []Occurrence) error {
+	if len(items) == 0 {
+		return nil
+	}
+	ids := make([]any, len(items))
+	for i, o := range items {
+		ids[i] = o.ID
+	}
+	page, err := queries.Find(ctx, s.db, slaClocksCollection, readmodel.FindOptions{
+		Filter: readmodel.And(readmodel.Eq("team_id", team), readmodel.In("_id", ids...), readmodel.Eq("accepted", true)), Limit: len(ids)})
+	if err != nil {
+		return fmt.Errorf("accepted occurrences: %w", err)
+	}
+	accepted := map[string][]string{}
+	for _, d := range page.Docs {
+		accepted[queries.Str(d, "_id")] = strsOf(d["acceptance_ids"])
+	}
+	for i := range items {
+		if accs, ok := accepted[items[i].ID]; ok {
+			items[i].Accepted, items[i].AcceptanceIDs = true, accs
+		}
+	}
+	return nil
 }
 
 // GetVulnerability returns a catalog entry (public) with where it occurs
