@@ -87,7 +87,7 @@ func TestImportZAP_PairAndUpgrade(t *testing.T) {
 	assert.Equal(t, orchquery.DeltaCounts{Unchanged: sev(17, 21, 13), Failing: sev(17, 21, 13)}, *third.Delta)
 
 	var open []csquery.Finding
-	must(t, a.get(t, "/api/v1/findings?status=open&limit=100"), 200).data(t, &open)
+	must(t, a.get(t, "/api/v1/findings?status=open&limit=100&min_position="+strconv.FormatInt(third.Position, 10)), 200).data(t, &open)
 	assert.Len(t, open, 51)
 
 	// The target's latest results: the upgraded report's 51 findings.
