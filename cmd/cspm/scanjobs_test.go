@@ -73,11 +73,19 @@ func TestScanRun_InProcessWorker(t *testing.T) {
 		ImportID string `json:"id"`
 		Status   string `json:"status"`
 	}
-	must(t, a.get(t, "/api/v1/imports"), http.StatusOK).data(t, &imports)
+	// The imports are another read model than the run: wait for both.
 	statuses := map[string]int{}
-	for _, im := range imports {
-		statuses[im.Status]++
-	}
+	eventually(t, 30*time.Second, "both imports are projected", func() bool {
+		imports = nil
+		must(t, a.get(t, "/api/v1/imports"), http.StatusOK).data(t, &imports)
+		statuses = map[string]int{}
+		for _, im := range imports {
+			if im.Status != "running" {
+				statuses[im.Status]++
+			}
+		}
+		return len(statuses) >= 2
+	})
 	assert.Equal(t, map[string]int{"completed": 1, "rejected": 1}, statuses, "one report imported, the broken one rejected whole")
 }
 
@@ -133,7 +141,18 @@ func TestScanRun_BuiltinChecks(t *testing.T) {
 		Format string `json:"format"`
 		Tool   string `json:"tool"`
 	}
-	must(t, a.get(t, "/api/v1/imports"), http.StatusOK).data(t, &imports)
+	// The imports are another read model than the run: wait for both.
+	eventually(t, 30*time.Second, "both imports are projected completed", func() bool {
+		imports = nil
+		must(t, a.get(t, "/api/v1/imports"), http.StatusOK).data(t, &imports)
+		done := 0
+		for _, im := range imports {
+			if im.Status == "completed" {
+				done++
+			}
+		}
+		return done >= 2
+	})
 	require.Len(t, imports, 2)
 	for _, im := range imports {
 		assert.Equal(t, "completed", im.Status)
