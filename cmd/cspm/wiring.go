@@ -262,42 +262,21 @@ type apiParams struct {
 	KnowledgeBase *kbService `optional:"true"`
 }
 
+// optional is an optional module's service as the route table's
+// interface: nil when the module is not wired (a nil *T stored in an
+// interface is not a nil interface, and the routes check for nil).
+func optional[I any, T any](p *T) I {
+	var none I
+	if p == nil {
+		return none
+	}
+	return any(p).(I)
+}
+
 func newAPIServer(p apiParams) *api.Server {
 	var relayStatus api.RelayView
 	if p.Relay != nil {
 		relayStatus = relayView{r: p.Relay, bound: p.Config.StallTimeout}
-	}
-	var sla api.SLAService
-	if p.SLA != nil {
-		sla = p.SLA
-	}
-	var securityScans api.SecurityScanQueries
-	if p.SecurityScans != nil {
-		securityScans = p.SecurityScans
-	}
-	var assessments api.AssessmentService
-	if p.Assessments != nil {
-		assessments = p.Assessments
-	}
-	var biaRoutes api.BIAService
-	if p.BIA != nil {
-		biaRoutes = p.BIA
-	}
-	var riskRoutes api.RiskService
-	if p.Risk != nil {
-		riskRoutes = p.Risk
-	}
-	var integrations api.IntegrationService
-	if p.Integrations != nil {
-		integrations = p.Integrations
-	}
-	var aiGovernance api.AIGovernanceService
-	if p.AIGovernance != nil {
-		aiGovernance = p.AIGovernance
-	}
-	var knowledgeBase api.KnowledgeBaseService
-	if p.KnowledgeBase != nil {
-		knowledgeBase = p.KnowledgeBase
 	}
 	return api.NewServer(api.ServerConfig{
 		Addr:            p.Config.HTTPAddr,
@@ -333,16 +312,16 @@ func newAPIServer(p apiParams) *api.Server {
 		Metrics:     p.Metrics,
 		// Vulnerabilities (images, occurrences, the catalog).
 		Vulnerabilities: p.VulnQueries,
-		SLA:             sla,
-		SecurityScans:   securityScans,
-		Assessments:     assessments,
-		BIA:             biaRoutes,
-		Risk:            riskRoutes,
+		SLA:             optional[api.SLAService](p.SLA),
+		SecurityScans:   optional[api.SecurityScanQueries](p.SecurityScans),
+		Assessments:     optional[api.AssessmentService](p.Assessments),
+		BIA:             optional[api.BIAService](p.BIA),
+		Risk:            optional[api.RiskService](p.Risk),
 		// Scan runs planned with jobs (scanjobs.go).
 		ScanRuns:      scanRunService{p.ScanCommands, p.ScanQueries},
-		Integrations:  integrations,
-		AIGovernance:  aiGovernance,
-		KnowledgeBase: knowledgeBase,
+		Integrations:  optional[api.IntegrationService](p.Integrations),
+		AIGovernance:  optional[api.AIGovernanceService](p.AIGovernance),
+		KnowledgeBase: optional[api.KnowledgeBaseService](p.KnowledgeBase),
 	})
 }
 
