@@ -45,7 +45,11 @@ func cleanEnv(extra ...string) []string {
 			env = append(env, kv)
 		}
 	}
-	return append(append(env, "CSPM_AUDIT_DIR="+auditDir), extra...)
+	// Read your writes waits up to 30 s here (2 s by default): on a loaded
+	// CI machine a projection can be seconds behind, and a test reading at
+	// min_position asserts the read side catches up, not how fast. A test
+	// that wants a short bound passes its own (later entries win).
+	return append(append(env, "CSPM_AUDIT_DIR="+auditDir, "CSPM_READ_WAIT_TIMEOUT=30s"), extra...)
 }
 
 type cliResult struct {
