@@ -127,6 +127,7 @@ var domainEvents = []struct {
 	{sample: risk.KRIDefined{}, version: 1},
 	{sample: risk.KRIMeasured{}, version: 1},
 	{sample: risk.KRIRetired{}, version: 1},
+	{sample: risk.ComputedKRIObserved{}, version: 1},
 	{sample: risk.RiskAccepted{}, version: 1},
 	{sample: risk.RiskAcceptanceRevoked{}, version: 1},
 	{sample: risk.RiskAcceptanceExpired{}, version: 1},

@@ -152,6 +152,7 @@ func TestDomainCodecRoundTrip(t *testing.T) {
 		risk.KRIDefined{KRIID: "k1", Spec: risk.KRISpec{Name: "n", Unit: "u", Direction: risk.HigherIsWorse, Amber: 1, Red: 2, Source: risk.SourceManual}, DefinedAt: when},
 		risk.KRIMeasured{KRIID: "k1", Value: 1.5, MeasuredAt: when},
 		risk.KRIRetired{KRIID: "k1", RetiredAt: when},
+		risk.ComputedKRIObserved{KRIID: "k1", Value: 3, State: risk.Red, MeasuredAt: when, ObservedAt: when},
 		risk.RiskAccepted{AcceptanceID: "a1", Scope: risk.Scope{FindingIDs: []string{"f"}}, Reason: "r", Approver: "c", ExpiresAt: when, AcceptedAt: when},
 		risk.RiskAcceptanceRevoked{AcceptanceID: "a1", RevokedAt: when},
 		risk.RiskAcceptanceExpired{AcceptanceID: "a1", ExpiredAt: when},

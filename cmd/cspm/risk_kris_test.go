@@ -7,6 +7,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.uber.org/fx"
 
 	"github.com/cspm-es/cspm-es/api"
 	csquery "github.com/cspm-es/cspm-es/queries/cloudsecurity"
@@ -22,7 +23,8 @@ import (
 // shows on GET /findings and mutes the finding in the KRI.
 func TestComputedKRI_OpenCriticalFindings(t *testing.T) {
 	t.Parallel()
-	a := startApp(t, nil)
+	var observer *kriObserver
+	a := startAppWith(t, nil, fx.Populate(&observer))
 	res := a.importFile(t, "prowler_v3.3_asff_aws_subset.asff.json")
 	require.Equal(t, "completed", res.Status)
 
@@ -63,6 +65,27 @@ func TestComputedKRI_OpenCriticalFindings(t *testing.T) {
 	assert.Equal(t, "red", k.State)
 	assert.Equal(t, time.Date(2023, 3, 18, 15, 43, 31, 0, time.UTC), k.LastMeasuredAt.UTC())
 
+	// The KRI observer records the breach; the dashboard (cspm_platform)
+	// lists the computed KRI in breach.
+	inBreach := func() map[string]any {
+		var d struct {
+			Risk struct {
+				KRIsInBreach []map[string]any `json:"kris_in_breach_listed"`
+			} `json:"risk"`
+		}
+		must(t, a.get(t, "/api/v1/dashboard/summary"), http.StatusOK).data(t, &d)
+		for _, k := range d.Risk.KRIsInBreach {
+			if k["id"] == kriID {
+				return k
+			}
+		}
+		return nil
+	}
+	observer.Sweep(t.Context())
+	eventually(t, 30*time.Second, "the computed KRI in breach on the dashboard", func() bool { return inBreach() != nil })
+	assert.Equal(t, 3.0, inBreach()["value"])
+	assert.Zero(t, observer.Sweep(t.Context()), "observed already: nothing more to record")
+
 	// An acceptance by rule of one of the three checks: the finding shows
 	// accepted on GET /findings, and the KRI falls to 2 at the acceptance.
 	ans = must(t, a.post(t, "/api/v1/risk-acceptances", map[string]any{"scope": map[string]any{"rule": map[string]any{"module": "cloud_findings",
@@ -80,4 +103,8 @@ func TestComputedKRI_OpenCriticalFindings(t *testing.T) {
 	require.NotNil(t, k.LastValue)
 	assert.Equal(t, 2.0, *k.LastValue, "the accepted finding is muted")
 	assert.Equal(t, "amber", k.State)
+
+	// Amber now: observed, it leaves the dashboard's KRIs in breach.
+	assert.Equal(t, 1, observer.Sweep(t.Context()))
+	eventually(t, 30*time.Second, "the amber KRI off the dashboard's breaches", func() bool { return inBreach() == nil })
 }

@@ -2,13 +2,17 @@ package main
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"go.uber.org/fx"
 
 	"github.com/cspm-es/cspm-es/commands"
 	riskcmd "github.com/cspm-es/cspm-es/commands/risk"
+	"github.com/cspm-es/cspm-es/domain"
 	"github.com/cspm-es/cspm-es/platform/dbregistry"
 	"github.com/cspm-es/cspm-es/platform/readmodel"
 	vulnproj "github.com/cspm-es/cspm-es/projections/vulnerabilities"
@@ -18,7 +22,8 @@ import (
 
 // Risk management in `cspm serve` (docs/risk-management.md): the routes'
 // service (commands on the kit, queries over cspm_risk_management) and
-// the scheduler that expires the risk acceptances whose expiry has passed.
+// the schedulers that expire the risk acceptances whose expiry has passed
+// and record the computed KRIs' breach states (the KRI observer).
 
 // riskService is api.RiskService.
 type riskService struct {
@@ -31,8 +36,8 @@ func newRiskService(kit *commands.Kit, rm ReadModels) *riskService {
 }
 
 var riskModule = fx.Module("risk",
-	fx.Provide(newRiskService, newAcceptanceExpiry),
-	fx.Invoke(registerAcceptanceExpiry),
+	fx.Provide(newRiskService, newAcceptanceExpiry, newKRIObserver),
+	fx.Invoke(registerAcceptanceExpiry, func(lc fx.Lifecycle, o *kriObserver) { runBackground(lc, o.Run) }),
 )
 
 // Risk acceptance expiry.
@@ -142,4 +147,98 @@ func (x *acceptanceExpiry) Sweep(ctx context.Context) int {
 			return x.expire.ExpireAcceptance(ctx, meta, riskcmd.ExpireAcceptance{AcceptanceID: it.ID})
 		},
 	}.run(ctx)
+}
+
+// The KRI observer (decision 100): a computed KRI's points are the
+// projection risk.kris's, in cspm_risk_management, which no other
+// module's projection reads. Every kriObserveInterval the observer lists
+// the active computed KRIs of every team with their latest points and
+// runs ObserveKRI on each whose point or thresholds it has not seen: the
+// KRI's stream records ComputedKRIObserved when the breach state changed
+// (or the value moved while amber or red), which the dashboard folds. The
+// decision is the aggregate's, so a repeated observation (a restart, two
+// processes) appends nothing.
+const (
+	kriObserveInterval = 30 * time.Second
+	kriObservePage     = 200
+	kriObserverActor   = "system:kri-observer"
+	kriObserverRoute   = "serve kri observer"
+)
+
+type computedKRILister interface {
+	ActiveComputedKRIs(ctx context.Context, p queries.Page) (riskquery.ComputedKRIList, error)
+}
+
+type kriObserverCommand interface {
+	ObserveKRI(ctx context.Context, meta commands.Meta, cmd riskcmd.ObserveKRI) (commands.Result, error)
+}
+
+type kriObserver struct {
+	Interval time.Duration
+	MaxPages int
+	list     computedKRILister
+	observe  kriObserverCommand
+	log      *slog.Logger
+	mu       sync.Mutex // one sweep at a time
+	// seen is, per team/KRI, the point and thresholds last observed by
+	// this process (nothing to do while they stay the same).
+	seen map[string]string
+}
+
+func newKRIObserver(s *riskService, log *slog.Logger) *kriObserver {
+	return &kriObserver{Interval: kriObserveInterval, MaxPages: 50, list: s.Service, observe: s.Handlers,
+		log: log.With("component", "risk"), seen: map[string]string{}}
+}
+
+// Run observes at once, then every Interval, until ctx ends.
+func (o *kriObserver) Run(ctx context.Context) { everyInterval(ctx, o.Interval, o.Sweep) }
+
+// Sweep observes every active computed KRI once and returns how many
+// observations it recorded.
+func (o *kriObserver) Sweep(ctx context.Context) int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	n := 0
+	p := queries.Page{Limit: kriObservePage}
+	for range o.MaxPages {
+		list, err := o.list.ActiveComputedKRIs(ctx, p)
+		if err != nil {
+			if ctx.Err() == nil {
+				o.log.Warn("listing computed KRIs failed; retrying at the next sweep", "error", err)
+			}
+			return n
+		}
+		for _, k := range list.Items {
+			if k.LastValue == nil {
+				continue
+			}
+			key := k.TeamID + "/" + k.ID
+			seen := fmt.Sprintf("%v@%s %s %v %v", *k.LastValue, k.LastMeasuredAt.Format(time.RFC3339Nano), k.Direction, k.Amber, k.Red)
+			if o.seen[key] == seen {
+				continue
+			}
+			res, err := o.observe.ObserveKRI(ctx, commands.Meta{TeamID: k.TeamID, Actor: kriObserverActor, Route: kriObserverRoute},
+				riskcmd.ObserveKRI{KRIID: k.ID, Value: *k.LastValue, MeasuredAt: k.LastMeasuredAt})
+			var rule *domain.RuleError
+			switch {
+			case err == nil:
+				o.seen[key] = seen
+				if len(res.EventIDs) > 0 {
+					n++
+					o.log.Info("computed KRI observed", "team_id", k.TeamID, "kri_id", k.ID, "value", *k.LastValue, "measured_at", k.LastMeasuredAt)
+				}
+			case errors.As(err, &rule):
+				o.seen[key] = seen // retired since it was listed: nothing to record
+			case ctx.Err() != nil:
+				return n
+			default:
+				o.log.Warn("observing a computed KRI failed; retrying at the next sweep", "team_id", k.TeamID, "kri_id", k.ID, "error", err)
+			}
+		}
+		if list.NextCursor == "" {
+			break
+		}
+		p.Cursor = list.NextCursor
+	}
+	return n
 }

@@ -7,6 +7,7 @@ package risk
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -260,6 +261,14 @@ type MeasureKRI struct {
 	MeasuredAt *time.Time `json:"measured_at,omitempty"`
 }
 
+// ObserveKRI records what the latest point of a computed KRI's series
+// changes (the KRI observer in serve: decision 100).
+type ObserveKRI struct {
+	KRIID      string    `json:"-"`
+	Value      float64   `json:"value"`
+	MeasuredAt time.Time `json:"measured_at"`
+}
+
 // RetireKRI stops watching a KRI.
 type RetireKRI struct {
 	KRIID string `json:"-"`
@@ -299,6 +308,26 @@ func (h *Handlers) MeasureKRI(ctx context.Context, meta commands.Meta, cmd Measu
 		return k.Measure(*cmd.Value, cmd.Note, h.kit.TimeOr(cmd.MeasuredAt))
 	})
 }
+
+// ObserveKRI records the computed KRI's breach state when its latest
+// point changes it. When it does not, nothing is appended and the result
+// has no event ids.
+func (h *Handlers) ObserveKRI(ctx context.Context, meta commands.Meta, cmd ObserveKRI) (commands.Result, error) {
+	res, err := h.decideKRI(ctx, meta, kriCall("ObserveKRI", cmd.KRIID, cmd), func(k *rdomain.KRI) ([]rdomain.Event, error) {
+		events, err := k.Observe(cmd.Value, cmd.MeasuredAt, h.kit.Now())
+		if err == nil && len(events) == 0 {
+			return nil, errUnchanged
+		}
+		return events, err
+	})
+	if errors.Is(err, errUnchanged) {
+		return commands.Result{ID: cmd.KRIID, StreamID: KRIStreamID(cmd.KRIID)}, nil
+	}
+	return res, err
+}
+
+// errUnchanged: the decision changes nothing; nothing is appended.
+var errUnchanged = errors.New("unchanged")
 
 // RetireKRI stops watching the KRI.
 func (h *Handlers) RetireKRI(ctx context.Context, meta commands.Meta, cmd RetireKRI) (commands.Result, error) {

@@ -89,15 +89,31 @@ type KRIRetired struct {
 	RetiredAt time.Time `json:"retired_at"`
 }
 
-func (KRIDefined) EventType() string  { return "KRIDefined" }
-func (KRIMeasured) EventType() string { return "KRIMeasured" }
-func (KRIRetired) EventType() string  { return "KRIRetired" }
+// ComputedKRIObserved: a computed KRI was seen at a new breach state, or
+// at a new value while amber or red (decision 100). The value and its
+// time are the latest point of the KRI's series (risk.kris); State is
+// its breach state under the definition in force when it was observed.
+// It is how a computed KRI's breach reaches other modules' read models
+// (the dashboard) without their reading cspm_risk_management.
+type ComputedKRIObserved struct {
+	KRIID      string    `json:"kri_id"`
+	Value      float64   `json:"value"`
+	State      string    `json:"state"`
+	MeasuredAt time.Time `json:"measured_at"`
+	ObservedAt time.Time `json:"observed_at"`
+}
+
+func (KRIDefined) EventType() string          { return "KRIDefined" }
+func (KRIMeasured) EventType() string         { return "KRIMeasured" }
+func (KRIRetired) EventType() string          { return "KRIRetired" }
+func (ComputedKRIObserved) EventType() string { return "ComputedKRIObserved" }
 
 // Rule codes of KRIs.
 const (
 	CodeKRIUnknown  = "KRI_NOT_DEFINED"
 	CodeKRIRetired  = "KRI_RETIRED"
 	CodeKRIComputed = "KRI_COMPUTED"
+	CodeKRIManual   = "KRI_MANUAL"
 )
 
 // State is the breach state of value under s: with higher_is_worse, red
@@ -165,6 +181,8 @@ type KRI struct {
 	created bool
 	retired bool
 	lastAt  time.Time
+	// observed is the last ComputedKRIObserved (nil before one).
+	observed *ComputedKRIObserved
 }
 
 // RehydrateKRI rebuilds a KRI from its events.
@@ -178,6 +196,8 @@ func RehydrateKRI(events ...Event) *KRI {
 			k.lastAt = e.MeasuredAt
 		case KRIRetired:
 			k.retired, k.lastAt = true, e.RetiredAt
+		case ComputedKRIObserved:
+			k.observed = &e
 		}
 	}
 	return k
@@ -229,6 +249,37 @@ func (k *KRI) Measure(value float64, note string, measuredAt time.Time) ([]Event
 		return nil, err
 	}
 	return []Event{KRIMeasured{KRIID: k.id, Value: value, Note: note, MeasuredAt: measuredAt}}, nil
+}
+
+// Observe decides what the latest point of a computed KRI's series
+// (value at measuredAt) changes: an observation when its breach state
+// under the KRI's definition differs from the last one recorded, or when
+// the value moved while amber or red; nothing when it is the same, or a
+// point older than the one last recorded. Observing again is therefore
+// harmless: the observer may repeat itself after a restart.
+func (k *KRI) Observe(value float64, measuredAt, now time.Time) ([]Event, error) {
+	if err := k.active(); err != nil {
+		return nil, err
+	}
+	if k.spec.Source == SourceManual {
+		return nil, domain.Rule(CodeKRIManual, "KRI %s is manual: it is measured, not observed", k.id)
+	}
+	var v domain.Validator
+	v.Check(!math.IsNaN(value) && !math.IsInf(value, 0), "value", "must be a number")
+	v.Check(!measuredAt.IsZero(), "measured_at", "is required")
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	state := k.spec.State(value)
+	if o := k.observed; o != nil {
+		switch {
+		case measuredAt.Before(o.MeasuredAt):
+			return nil, nil // an older point than the one recorded
+		case state == o.State && (state == Green || value == o.Value):
+			return nil, nil // nothing the dashboard shows changed
+		}
+	}
+	return []Event{ComputedKRIObserved{KRIID: k.id, Value: value, State: state, MeasuredAt: measuredAt, ObservedAt: now}}, nil
 }
 
 // Retire decides that the KRI is no longer watched.

@@ -216,6 +216,48 @@ func TestKRIThresholds(t *testing.T) {
 	}
 }
 
+// TestComputedKRIObserved: the observer records a computed KRI's breach
+// state when it changes, and its value when it moves while amber or red;
+// the same point again, or an older one, records nothing.
+func TestComputedKRIObserved(t *testing.T) {
+	spec := risk.KRISpec{Name: "criticals of prod", Unit: "findings", Direction: risk.HigherIsWorse, Amber: 1, Red: 3,
+		Source: risk.SourceOpenCriticalFindings, Account: "123456789012"}
+	defined := risk.KRIDefined{KRIID: "k1", Spec: spec, DefinedAt: day(0)}
+	seen := func(v float64, state string, at int) risk.ComputedKRIObserved {
+		return risk.ComputedKRIObserved{KRIID: "k1", Value: v, State: state, MeasuredAt: day(at), ObservedAt: day(9)}
+	}
+	manual := spec
+	manual.Source, manual.Account = risk.SourceManual, ""
+	cases := []struct {
+		name  string
+		given []risk.Event
+		value float64
+		at    int
+		then  domaintest.Then[risk.Event]
+	}{
+		{"a first point is recorded, green or not", []risk.Event{defined}, 0, 1, domaintest.Then[risk.Event]{Events: []risk.Event{seen(0, risk.Green, 1)}}},
+		{"into breach", []risk.Event{defined, seen(0, risk.Green, 1)}, 3, 2, domaintest.Then[risk.Event]{Events: []risk.Event{seen(3, risk.Red, 2)}}},
+		{"the same point again: nothing", []risk.Event{defined, seen(3, risk.Red, 2)}, 3, 2, domaintest.Then[risk.Event]{}},
+		{"a new value while red", []risk.Event{defined, seen(3, risk.Red, 2)}, 5, 3, domaintest.Then[risk.Event]{Events: []risk.Event{seen(5, risk.Red, 3)}}},
+		{"a new value while green: nothing", []risk.Event{defined, seen(0, risk.Green, 1)}, 0.5, 3, domaintest.Then[risk.Event]{}},
+		{"back to green", []risk.Event{defined, seen(5, risk.Red, 3)}, 0, 4, domaintest.Then[risk.Event]{Events: []risk.Event{seen(0, risk.Green, 4)}}},
+		{"an older point: nothing", []risk.Event{defined, seen(5, risk.Red, 3)}, 0, 2, domaintest.Then[risk.Event]{}},
+		{"new thresholds change the state of the same value", []risk.Event{defined, seen(2, risk.Amber, 3),
+			risk.KRIDefined{KRIID: "k1", Spec: func() risk.KRISpec { s := spec; s.Red = 2; return s }(), DefinedAt: day(4)}},
+			2, 3, domaintest.Then[risk.Event]{Events: []risk.Event{seen(2, risk.Red, 3)}}},
+		{"a manual KRI is not observed", []risk.Event{risk.KRIDefined{KRIID: "k1", Spec: manual, DefinedAt: day(0)}}, 1, 1,
+			domaintest.Then[risk.Event]{RuleCode: risk.CodeKRIManual}},
+		{"a retired KRI is not observed", []risk.Event{defined, risk.KRIRetired{KRIID: "k1", RetiredAt: day(1)}}, 1, 2,
+			domaintest.Then[risk.Event]{RuleCode: risk.CodeKRIRetired}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got, err := risk.RehydrateKRI(c.given...).Observe(c.value, day(c.at), day(9))
+			domaintest.AssertOutcome(t, c.then, got, err)
+		})
+	}
+}
+
 func TestAcceptance(t *testing.T) {
 	accepted := risk.RiskAccepted{AcceptanceID: "a1", Scope: risk.Scope{FindingIDs: []string{"fnd-1", "fnd-2"}}, Reason: "compensating control",
 		Approver: "ciso", ExpiresAt: day(30), AcceptedAt: day(0)}

@@ -15,7 +15,8 @@ import (
 
 // The dashboard's risk section (docs/risk-management.md, "Dashboard"):
 // the team's top open risks by level, its KRIs in breach (red at their
-// latest manual measurement) and its active risk acceptances by expiry
+// latest manual measurement, or as the KRI observer last recorded a
+// computed one: ComputedKRIObserved, decision 100) and its active risk acceptances by expiry
 // (the query keeps those expiring within 30 days of its time). The
 // dashboard folds the risk events itself into one internal document per
 // team (dashboard_risk), one entry per risk, KRI and acceptance, each
@@ -33,7 +34,7 @@ const (
 
 var riskEventTypes = []string{
 	rdomain.RiskIdentified{}.EventType(), rdomain.RiskDescribed{}.EventType(), rdomain.RiskScored{}.EventType(), rdomain.RiskClosed{}.EventType(),
-	rdomain.KRIDefined{}.EventType(), rdomain.KRIMeasured{}.EventType(), rdomain.KRIRetired{}.EventType(),
+	rdomain.KRIDefined{}.EventType(), rdomain.KRIMeasured{}.EventType(), rdomain.KRIRetired{}.EventType(), rdomain.ComputedKRIObserved{}.EventType(),
 	rdomain.RiskAccepted{}.EventType(), rdomain.RiskAcceptanceRevoked{}.EventType(), rdomain.RiskAcceptanceExpired{}.EventType(),
 	rdomain.AcceptedItemFixed{}.EventType(),
 }
@@ -60,6 +61,8 @@ func applyRisk(ctx context.Context, tx projections.Tx, ev projections.Event) (bo
 	case rdomain.KRIMeasured:
 		kind, id = "kris", e.KRIID
 	case rdomain.KRIRetired:
+		kind, id = "kris", e.KRIID
+	case rdomain.ComputedKRIObserved:
 		kind, id = "kris", e.KRIID
 	case rdomain.RiskAccepted:
 		kind, id = "acceptances", e.AcceptanceID
@@ -114,6 +117,10 @@ func applyRisk(ctx context.Context, tx projections.Tx, ev projections.Event) (bo
 		if last := fold.Time(e, "at"); last.IsZero() || !x.MeasuredAt.Before(last) {
 			spec := rdomain.KRISpec{Direction: fold.Str(e, "direction"), Amber: num(e["amber"]), Red: num(e["red"])}
 			e["value"], e["at"], e["state"] = x.Value, x.MeasuredAt, spec.State(x.Value)
+		}
+	case rdomain.ComputedKRIObserved:
+		if last := fold.Time(e, "at"); last.IsZero() || !x.MeasuredAt.Before(last) {
+			e["value"], e["at"], e["state"] = x.Value, x.MeasuredAt, x.State
 		}
 	case rdomain.KRIRetired:
 		e["status"] = "retired"

@@ -73,7 +73,7 @@ func TestDashboardContract(t *testing.T) {
 		"ImportStarted", "ChecksDescribed", // its compliance per framework
 		"AssessmentCreated", "RequirementAnswered", "AssessmentRescheduled", "AssessmentClosed", // assessments in progress
 		// The risk section (dashboard_risk.go).
-		"RiskIdentified", "RiskDescribed", "RiskScored", "RiskClosed", "KRIDefined", "KRIMeasured", "KRIRetired",
+		"RiskIdentified", "RiskDescribed", "RiskScored", "RiskClosed", "KRIDefined", "KRIMeasured", "KRIRetired", "ComputedKRIObserved",
 		"RiskAccepted", "RiskAcceptanceRevoked", "RiskAcceptanceExpired", "AcceptedItemFixed",
 	}, p.EventTypes())
 	for _, spec := range p.Collections() {

@@ -315,3 +315,49 @@ func (s *Service) KRISeries(ctx context.Context, team, id string, q SeriesQuery)
 }
 
 func ptr(f float64) *float64 { return &f }
+
+// ComputedKRI is an active computed KRI of a team, with its latest point
+// (LastValue nil before one).
+type ComputedKRI struct {
+	TeamID string `json:"team_id"`
+	KRI
+}
+
+// ComputedKRIList is one page of the active computed KRIs of every team.
+type ComputedKRIList struct {
+	Items      []ComputedKRI `json:"items"`
+	NextCursor string        `json:"next_cursor,omitempty"`
+}
+
+// ActiveComputedKRIs lists the active computed KRIs of every team with
+// their latest points, for the KRI observer (serve), which records their
+// breach states as events (decision 100). It is not a route: no team
+// reads another's KRIs.
+func (s *Service) ActiveComputedKRIs(ctx context.Context, p queries.Page) (ComputedKRIList, error) {
+	var v domain.Validator
+	p.Check(&v)
+	if err := v.Err(); err != nil {
+		return ComputedKRIList{}, err
+	}
+	page, err := queries.Find(ctx, s.rm, krisCollection, readmodel.FindOptions{
+		Filter: readmodel.And(readmodel.Eq("status", "active"), readmodel.In("source", rdomain.SourceOpenCriticalFindings, rdomain.SourceKEVOverdue)),
+		Sort:   []readmodel.SortField{readmodel.Asc("_id")}, Limit: p.Size(), Cursor: p.Cursor})
+	if err != nil {
+		return ComputedKRIList{}, fmt.Errorf("list computed KRIs: %w", err)
+	}
+	out := ComputedKRIList{Items: make([]ComputedKRI, 0, len(page.Docs)), NextCursor: page.NextCursor}
+	for _, d := range page.Docs {
+		var k storedKRI
+		if err := decode(d, &k); err != nil {
+			return ComputedKRIList{}, err
+		}
+		k.KRI.ID = k.KRIID
+		team := queries.Str(d, "team_id")
+		kk, err := s.withComputed(ctx, team, k.KRI)
+		if err != nil {
+			return ComputedKRIList{}, err
+		}
+		out.Items = append(out.Items, ComputedKRI{TeamID: team, KRI: kk})
+	}
+	return out, nil
+}
