@@ -366,3 +366,22 @@ func nonNil[T any](items []T) []T {
 	}
 	return items
 }
+
+// getOne answers GET of one resource of the caller's team: the id in the
+// path parameter param, read your writes on reads, then get's answer
+// (its errors mapped by fromQuery).
+func getOne[T any](c echo.Context, s *Server, param string, reads []string, get func(ctx context.Context, team, id string) (T, error)) error {
+	id, err := pathID(c, param)
+	if err != nil {
+		return err
+	}
+	meta, err := s.beginRead(c, nil, reads)
+	if err != nil {
+		return err
+	}
+	v, err := get(c.Request().Context(), principal(c).TeamID, id)
+	if err != nil {
+		return fromQuery(err)
+	}
+	return respond(c, http.StatusOK, v, meta)
+}

@@ -112,17 +112,5 @@ func (s *Server) listAccounts(c echo.Context) error {
 }
 
 func (s *Server) getAccount(c echo.Context) error {
-	id, err := pathID(c, "id")
-	if err != nil {
-		return err
-	}
-	meta, err := s.beginRead(c, nil, readsAccounts)
-	if err != nil {
-		return err
-	}
-	a, err := s.deps.Accounts.GetAccount(c.Request().Context(), principal(c).TeamID, id)
-	if err != nil {
-		return fromQuery(err)
-	}
-	return respond(c, http.StatusOK, a, meta)
+	return getOne(c, s, "id", readsAccounts, s.deps.Accounts.GetAccount)
 }

@@ -324,19 +324,7 @@ func (s *Server) listBIAs(c echo.Context) error {
 }
 
 func (s *Server) getBIA(c echo.Context) error {
-	id, err := pathID(c, "id")
-	if err != nil {
-		return err
-	}
-	meta, err := s.beginRead(c, nil, readsBIAs)
-	if err != nil {
-		return err
-	}
-	a, err := s.deps.BIA.GetBIA(c.Request().Context(), principal(c).TeamID, id)
-	if err != nil {
-		return fromQuery(err)
-	}
-	return respond(c, http.StatusOK, a, meta)
+	return getOne(c, s, "id", readsBIAs, s.deps.BIA.GetBIA)
 }
 
 // getBIAChanges says what changed in a BIA between ?from= (absent: its
@@ -391,17 +379,5 @@ func (s *Server) listBIAExercises(c echo.Context) error {
 }
 
 func (s *Server) getBIAExercise(c echo.Context) error {
-	id, err := pathID(c, "id")
-	if err != nil {
-		return err
-	}
-	meta, err := s.beginRead(c, nil, readsBIAExercises)
-	if err != nil {
-		return err
-	}
-	x, err := s.deps.BIA.GetExercise(c.Request().Context(), principal(c).TeamID, id)
-	if err != nil {
-		return fromQuery(err)
-	}
-	return respond(c, http.StatusOK, x, meta)
+	return getOne(c, s, "id", readsBIAExercises, s.deps.BIA.GetExercise)
 }

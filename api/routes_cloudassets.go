@@ -56,17 +56,5 @@ func (s *Server) listAssets(c echo.Context) error {
 }
 
 func (s *Server) getAsset(c echo.Context) error {
-	id, err := pathID(c, "id")
-	if err != nil {
-		return err
-	}
-	meta, err := s.beginRead(c, nil, readsAssets)
-	if err != nil {
-		return err
-	}
-	a, err := s.deps.Queries.GetAsset(c.Request().Context(), principal(c).TeamID, id)
-	if err != nil {
-		return fromQuery(err)
-	}
-	return respond(c, http.StatusOK, a, meta)
+	return getOne(c, s, "id", readsAssets, s.deps.Queries.GetAsset)
 }

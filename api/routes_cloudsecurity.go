@@ -170,19 +170,7 @@ func (s *Server) listMutingRules(c echo.Context) error {
 }
 
 func (s *Server) getMutingRule(c echo.Context) error {
-	id, err := pathID(c, "id")
-	if err != nil {
-		return err
-	}
-	meta, err := s.beginRead(c, nil, readsMutingRules)
-	if err != nil {
-		return err
-	}
-	rule, err := s.deps.Queries.GetMutingRule(c.Request().Context(), principal(c).TeamID, id)
-	if err != nil {
-		return fromQuery(err)
-	}
-	return respond(c, http.StatusOK, rule, meta)
+	return getOne(c, s, "id", readsMutingRules, s.deps.Queries.GetMutingRule)
 }
 
 // Query parameters of POST /api/v1/imports.
@@ -245,19 +233,7 @@ func (s *Server) importReport(c echo.Context) error {
 // The finding history and the imports are in the findings projection's
 // read model.
 func (s *Server) getFindingHistory(c echo.Context) error {
-	id, err := pathID(c, "id")
-	if err != nil {
-		return err
-	}
-	meta, err := s.beginRead(c, nil, readsFindings)
-	if err != nil {
-		return err
-	}
-	h, err := s.deps.Queries.FindingHistory(c.Request().Context(), principal(c).TeamID, id)
-	if err != nil {
-		return fromQuery(err)
-	}
-	return respond(c, http.StatusOK, h, meta)
+	return getOne(c, s, "id", readsFindings, s.deps.Queries.FindingHistory)
 }
 
 func (s *Server) listImports(c echo.Context) error {
@@ -278,17 +254,5 @@ func (s *Server) listImports(c echo.Context) error {
 }
 
 func (s *Server) getImport(c echo.Context) error {
-	id, err := pathID(c, "id")
-	if err != nil {
-		return err
-	}
-	meta, err := s.beginRead(c, nil, readsFindings)
-	if err != nil {
-		return err
-	}
-	imp, err := s.deps.Queries.GetImport(c.Request().Context(), principal(c).TeamID, id)
-	if err != nil {
-		return fromQuery(err)
-	}
-	return respond(c, http.StatusOK, imp, meta)
+	return getOne(c, s, "id", readsFindings, s.deps.Queries.GetImport)
 }

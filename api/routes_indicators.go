@@ -112,19 +112,7 @@ func (s *Server) listIndicators(c echo.Context) error {
 }
 
 func (s *Server) getIndicator(c echo.Context) error {
-	id, err := pathID(c, "id")
-	if err != nil {
-		return err
-	}
-	meta, err := s.beginRead(c, nil, readsIndicators)
-	if err != nil {
-		return err
-	}
-	ind, err := s.deps.Indicators.GetIndicator(c.Request().Context(), principal(c).TeamID, id)
-	if err != nil {
-		return fromQuery(err)
-	}
-	return respond(c, http.StatusOK, ind, meta)
+	return getOne(c, s, "id", readsIndicators, s.deps.Indicators.GetIndicator)
 }
 
 // indicatorMatches lists where the indicator's value was seen in the

@@ -151,19 +151,7 @@ func (s *Server) listIntegrations(c echo.Context) error {
 }
 
 func (s *Server) getIntegration(c echo.Context) error {
-	id, err := pathID(c, "id")
-	if err != nil {
-		return err
-	}
-	meta, err := s.beginRead(c, nil, readsIntegrations)
-	if err != nil {
-		return err
-	}
-	it, err := s.deps.Integrations.GetIntegration(c.Request().Context(), principal(c).TeamID, id)
-	if err != nil {
-		return fromQuery(err)
-	}
-	return respond(c, http.StatusOK, it, meta)
+	return getOne(c, s, "id", readsIntegrations, s.deps.Integrations.GetIntegration)
 }
 
 // integrationHealth is the uptime and latency of the integration between
@@ -242,19 +230,7 @@ func (s *Server) startIntegrationWizard(c echo.Context) error {
 }
 
 func (s *Server) getIntegrationWizard(c echo.Context) error {
-	id, err := pathID(c, "id")
-	if err != nil {
-		return err
-	}
-	meta, err := s.beginRead(c, nil, readsIntegrations)
-	if err != nil {
-		return err
-	}
-	w, err := s.deps.Integrations.GetWizard(c.Request().Context(), principal(c).TeamID, id)
-	if err != nil {
-		return fromQuery(err)
-	}
-	return respond(c, http.StatusOK, w, meta)
+	return getOne(c, s, "id", readsIntegrations, s.deps.Integrations.GetWizard)
 }
 
 func (s *Server) saveIntegrationWizardStep(c echo.Context) error {

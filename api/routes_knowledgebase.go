@@ -127,19 +127,7 @@ func (s *Server) listKnowledgeDocuments(c echo.Context) error {
 }
 
 func (s *Server) getKnowledgeDocument(c echo.Context) error {
-	id, err := pathID(c, "id")
-	if err != nil {
-		return err
-	}
-	meta, err := s.beginRead(c, nil, readsKnowledgeBase)
-	if err != nil {
-		return err
-	}
-	d, err := s.deps.KnowledgeBase.GetDocument(c.Request().Context(), principal(c).TeamID, id)
-	if err != nil {
-		return fromQuery(err)
-	}
-	return respond(c, http.StatusOK, d, meta)
+	return getOne(c, s, "id", readsKnowledgeBase, s.deps.KnowledgeBase.GetDocument)
 }
 
 // searchKnowledgeBase answers q over the team's chunks: mode lexical

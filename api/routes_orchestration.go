@@ -97,19 +97,7 @@ func (s *Server) listScans(c echo.Context) error {
 }
 
 func (s *Server) getScan(c echo.Context) error {
-	id, err := pathID(c, "id")
-	if err != nil {
-		return err
-	}
-	meta, err := s.beginRead(c, nil, readsScan)
-	if err != nil {
-		return err
-	}
-	scan, err := s.deps.Queries.GetScan(c.Request().Context(), principal(c).TeamID, id)
-	if err != nil {
-		return fromQuery(err)
-	}
-	return respond(c, http.StatusOK, scan, meta)
+	return getOne(c, s, "id", readsScan, s.deps.Queries.GetScan)
 }
 
 // readsScanDelta is the projection GET /api/v1/scans/{id}/delta reads.

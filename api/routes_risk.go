@@ -158,19 +158,7 @@ func (s *Server) listRisks(c echo.Context) error {
 }
 
 func (s *Server) getRisk(c echo.Context) error {
-	id, err := pathID(c, "id")
-	if err != nil {
-		return err
-	}
-	meta, err := s.beginRead(c, nil, readsRisk)
-	if err != nil {
-		return err
-	}
-	r, err := s.deps.Risk.GetRisk(c.Request().Context(), principal(c).TeamID, id)
-	if err != nil {
-		return fromQuery(err)
-	}
-	return respond(c, http.StatusOK, r, meta)
+	return getOne(c, s, "id", readsRisk, s.deps.Risk.GetRisk)
 }
 
 func (s *Server) describeRisk(c echo.Context) error {
@@ -323,19 +311,7 @@ func (s *Server) listKRIs(c echo.Context) error {
 }
 
 func (s *Server) getKRI(c echo.Context) error {
-	id, err := pathID(c, "id")
-	if err != nil {
-		return err
-	}
-	meta, err := s.beginRead(c, nil, readsRiskKRIs)
-	if err != nil {
-		return err
-	}
-	k, err := s.deps.Risk.GetKRI(c.Request().Context(), principal(c).TeamID, id)
-	if err != nil {
-		return fromQuery(err)
-	}
-	return respond(c, http.StatusOK, k, meta)
+	return getOne(c, s, "id", readsRiskKRIs, s.deps.Risk.GetKRI)
 }
 
 // getKRISeries answers ?from&to (RFC 3339) &granularity=day|week|month.
@@ -426,17 +402,5 @@ func (s *Server) listRiskAcceptances(c echo.Context) error {
 }
 
 func (s *Server) getRiskAcceptance(c echo.Context) error {
-	id, err := pathID(c, "id")
-	if err != nil {
-		return err
-	}
-	meta, err := s.beginRead(c, nil, readsRisk)
-	if err != nil {
-		return err
-	}
-	a, err := s.deps.Risk.GetAcceptance(c.Request().Context(), principal(c).TeamID, id)
-	if err != nil {
-		return fromQuery(err)
-	}
-	return respond(c, http.StatusOK, a, meta)
+	return getOne(c, s, "id", readsRisk, s.deps.Risk.GetAcceptance)
 }

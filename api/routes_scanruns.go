@@ -88,17 +88,5 @@ func (s *Server) listScanRuns(c echo.Context) error {
 }
 
 func (s *Server) getScanRun(c echo.Context) error {
-	id, err := pathID(c, "id")
-	if err != nil {
-		return err
-	}
-	meta, err := s.beginRead(c, nil, readsScanRuns)
-	if err != nil {
-		return err
-	}
-	run, err := s.deps.ScanRuns.GetScanRun(c.Request().Context(), principal(c).TeamID, id)
-	if err != nil {
-		return fromQuery(err)
-	}
-	return respond(c, http.StatusOK, run, meta)
+	return getOne(c, s, "id", readsScanRuns, s.deps.ScanRuns.GetScanRun)
 }
