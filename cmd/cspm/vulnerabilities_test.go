@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	cscmd "github.com/cspm-es/cspm-es/commands/cloudsecurity"
+	csquery "github.com/cspm-es/cspm-es/queries/cloudsecurity"
 	vulnquery "github.com/cspm-es/cspm-es/queries/vulnerabilities"
 )
 
@@ -49,4 +50,18 @@ func TestImportCLI_Trivy(t *testing.T) {
 		}
 	}
 	assert.Len(t, img.OpenOccurrences, 4)
+
+	// GET /imports lists the Trivy imports beside the others, with their
+	// artifact and counts.
+	var imports []csquery.Import
+	must(t, a.get(t, fmt.Sprintf("/api/v1/imports?min_position=%d", legacy.Position)), 200).data(t, &imports)
+	require.Len(t, imports, 2)
+	var first csquery.Import
+	must(t, a.get(t, "/api/v1/imports/"+imports[1].ID), 200).data(t, &first)
+	assert.Equal(t, "completed", first.Status)
+	assert.Equal(t, "trivy", first.Tool)
+	assert.Regexp(t, `^art-[0-9a-f]{32}$`, first.ArtifactID)
+	assert.EqualValues(t, 4, first.Counts["occurrences"])
+	assert.EqualValues(t, 2, first.Counts["distinct_vulnerabilities"])
+	assert.Equal(t, legacy.ImportID, imports[0].ID, "newest first")
 }

@@ -58,7 +58,7 @@ func (Findings) EventTypes() []string {
 		csdomain.MutingRuleChanged{}.EventType(),
 		csdomain.MutingRuleRemoved{}.EventType(),
 		csdomain.MutingRuleExpired{}.EventType(),
-	}, inventoryEventTypes()...) // inventories.go
+	}, append(inventoryEventTypes(), vulnScanEventTypes()...)...) // inventories.go, vulnscans.go
 }
 
 // Collections implements projections.Projection. The query indexes start
@@ -105,6 +105,9 @@ func (Findings) Collections() []readmodel.CollectionSpec {
 // finding merges whatever arrived first.
 func (Findings) Apply(ctx context.Context, tx projections.Tx, ev projections.Event) error {
 	if ok, err := applyInventory(ctx, tx, ev); ok {
+		return err
+	}
+	if ok, err := applyVulnScan(ctx, tx, ev); ok {
 		return err
 	}
 	if ok, err := applyImport(ctx, tx, ev); ok {

@@ -49,7 +49,8 @@ func TestFindingsContract(t *testing.T) {
 	assert.ElementsMatch(t, []string{"FindingRaised", "FindingResolved", "FindingSuppressed",
 		"ImportStarted", "ChecksDescribed", "ResultsRecorded", "ImportCompleted", "ImportRejected",
 		"MutingRuleCreated", "MutingRuleChanged", "MutingRuleRemoved", "MutingRuleExpired",
-		"InventoryStarted", "InventoryCompleted", "InventoryRejected"}, p.EventTypes())
+		"InventoryStarted", "InventoryCompleted", "InventoryRejected",
+		"ScanImportStarted", "ArtifactScanned", "ScanImportRejected"}, p.EventTypes())
 	for _, spec := range p.Collections() {
 		require.NoError(t, spec.Validate())
 		if spec.Name != cloudsecurity.FindingsCollection {

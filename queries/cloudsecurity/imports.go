@@ -16,6 +16,7 @@ type Import struct {
 	ID           string         `json:"id"`
 	Status       string         `json:"status"` // importing, completed, rejected
 	ScanID       string         `json:"scan_id,omitempty"`
+	ArtifactID   string         `json:"artifact_id,omitempty"` // a vulnerability scan's artifact
 	Format       string         `json:"format,omitempty"`
 	Tool         string         `json:"tool,omitempty"`
 	ToolVersion  string         `json:"tool_version,omitempty"`
@@ -84,7 +85,7 @@ func (s *Service) ListImports(ctx context.Context, team string, p queries.Page) 
 
 func importOf(d readmodel.Doc) Import {
 	return Import{
-		ID: d.ID(), Status: queries.Str(d, "status"), ScanID: queries.Str(d, "scan_id"), Format: queries.Str(d, "format"),
+		ID: d.ID(), Status: queries.Str(d, "status"), ScanID: queries.Str(d, "scan_id"), ArtifactID: queries.Str(d, "artifact_id"), Format: queries.Str(d, "format"),
 		Tool: queries.Str(d, "tool"), ToolVersion: queries.Str(d, "tool_version"), ContentHash: queries.Str(d, "content_hash"),
 		Size: queries.Num(d, "size"), FileName: queries.Str(d, "file_name"), Actor: queries.Str(d, "actor"),
 		Reason: queries.Str(d, "reason"), ReceivedAt: queries.When(d, "received_at"), EvaluatedAt: queries.When(d, "evaluated_at"),
