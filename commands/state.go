@@ -6,8 +6,10 @@ import (
 
 	"github.com/cspm-es/cspm-es/domain/access"
 	"github.com/cspm-es/cspm-es/domain/aigovernance"
+	"github.com/cspm-es/cspm-es/domain/bia"
 	"github.com/cspm-es/cspm-es/domain/cloudsecurity"
 	"github.com/cspm-es/cspm-es/domain/orchestration"
+	"github.com/cspm-es/cspm-es/domain/risk"
 	"github.com/cspm-es/cspm-es/eventstore"
 )
 
@@ -19,7 +21,9 @@ import (
 // cloudsecurity.CloudAccountState for a CloudAccount stream, an
 // access.APIKeyState (no salt, no hash) for an ApiKey stream, an
 // aigovernance.ModelState, BiasTestState or IncidentState for the AI
-// governance streams. The
+// governance streams, a risk.RiskState, KRIState or AcceptanceState for the
+// risk streams, a bia.Snapshot for a business impact analysis, and nil
+// for a stream type without a state view (its events say it all). The
 // audit replay (CLI and endpoint) uses it; pass a prefix of the stream to
 // see the state as of an earlier version.
 func State(codec *eventstore.Codec, events []eventstore.RecordedEvent) (any, error) {
@@ -80,7 +84,36 @@ func State(codec *eventstore.Codec, events []eventstore.RecordedEvent) (any, err
 			return aigovernance.RehydrateBiasTest(history...).State(), nil
 		}
 		return aigovernance.RehydrateIncident(history...).State(), nil
+	case StreamTypeRisk, StreamTypeKRI, StreamTypeRiskAcceptance:
+		history, err := Decode[risk.Event](codec, events)
+		if err != nil {
+			return nil, fmt.Errorf("state of %s: %w", first.StreamID, err)
+		}
+		switch first.StreamType {
+		case StreamTypeRisk:
+			return risk.RehydrateRisk(history...).View(), nil
+		case StreamTypeKRI:
+			return risk.RehydrateKRI(history...).View(), nil
+		}
+		return risk.RehydrateAcceptance(history...).View(), nil
+	case StreamTypeBIA:
+		history, err := Decode[bia.Event](codec, events)
+		if err != nil {
+			return nil, fmt.Errorf("state of %s: %w", first.StreamID, err)
+		}
+		return bia.RehydrateAnalysis(history...).Snapshot(), nil
 	default:
-		return nil, fmt.Errorf("state of %s: unknown stream type %q", first.StreamID, first.StreamType)
+		// No state view (imports, catalogues, deliveries…): their events
+		// are the answer.
+		return nil, nil
 	}
 }
+
+// Stream types of modules whose command packages import this one
+// (commands/risk and commands/bia use these).
+const (
+	StreamTypeRisk           = "Risk"
+	StreamTypeKRI            = "KRI"
+	StreamTypeRiskAcceptance = "RiskAcceptance"
+	StreamTypeBIA            = "BusinessImpactAnalysis"
+)

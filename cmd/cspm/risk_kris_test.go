@@ -85,6 +85,18 @@ func TestComputedKRI_OpenCriticalFindings(t *testing.T) {
 	eventually(t, 30*time.Second, "the computed KRI in breach on the dashboard", func() bool { return inBreach() != nil })
 	assert.Equal(t, 3.0, inBreach()["value"])
 	assert.Zero(t, observer.Sweep(t.Context()), "observed already: nothing more to record")
+	var audit struct {
+		StreamType string `json:"stream_type"`
+		State      struct {
+			Observed struct {
+				State string  `json:"state"`
+				Value float64 `json:"value"`
+			} `json:"observed"`
+		} `json:"state"`
+	}
+	must(t, a.get(t, "/api/v1/audit/streams/kri-"+kriID+"/state"), http.StatusOK).data(t, &audit)
+	assert.Equal(t, "KRI", audit.StreamType)
+	assert.Equal(t, "red", audit.State.Observed.State, "the observation is in the KRI's history")
 
 	// An acceptance by rule of one of the three checks: the finding shows
 	// accepted on GET /findings, and the KRI falls to 2 at the acceptance.

@@ -15,7 +15,7 @@ import (
 
 // Streams of the module.
 const (
-	StreamTypeAnalysis = "BusinessImpactAnalysis"
+	StreamTypeAnalysis = commands.StreamTypeBIA
 	StreamTypeExercise = "BIAExercise"
 	analysisPrefix     = commands.BIAStreamPrefix
 	exercisePrefix     = commands.BIAExerciseStreamPrefix

@@ -20,9 +20,9 @@ import (
 // Stream types.
 const (
 	StreamTypeMatrix     = "RiskMatrix"
-	StreamTypeRisk       = "Risk"
-	StreamTypeKRI        = "KRI"
-	StreamTypeAcceptance = "RiskAcceptance"
+	StreamTypeRisk       = commands.StreamTypeRisk
+	StreamTypeKRI        = commands.StreamTypeKRI
+	StreamTypeAcceptance = commands.StreamTypeRiskAcceptance
 
 	matrixStreamPrefix = "riskmatrix-"
 )

@@ -293,6 +293,20 @@ func (k *KRI) Retire(at time.Time) ([]Event, error) {
 // Spec is the KRI's definition.
 func (k *KRI) Spec() KRISpec { return k.spec }
 
+// KRIState is what the audit replay shows of a KRI.
+type KRIState struct {
+	KRIID    string               `json:"kri_id"`
+	Spec     KRISpec              `json:"spec"`
+	Retired  bool                 `json:"retired"`
+	LastAt   time.Time            `json:"last_at"`
+	Observed *ComputedKRIObserved `json:"observed,omitempty"` // a computed KRI's last recorded observation
+}
+
+// View is the KRI's state.
+func (k *KRI) View() KRIState {
+	return KRIState{KRIID: k.id, Spec: k.spec, Retired: k.retired, LastAt: k.lastAt, Observed: k.observed}
+}
+
 func maxTime(a, b time.Time) time.Time {
 	if a.Before(b) {
 		return b
