@@ -81,6 +81,10 @@ type Config struct {
 	DBPrefix string    // prepended to every database name (see dbregistry)
 
 	HTTPAddr            string        // host:port the API listens on (port 0: any free port)
+	// OpsAddr, when set, is a listener of its own serving only /healthz,
+	// /readyz and /metrics (any role; the way to probe and scrape a relay,
+	// projector or worker process, which has no API).
+	OpsAddr string
 	HTTPBodyLimit       int64         // bytes accepted in a command body
 	HTTPIngestBodyLimit int64         // bytes accepted by bulk ingest endpoints
 	HTTPImportBodyLimit int64         // bytes of a report an import accepts
@@ -197,6 +201,7 @@ func (c Config) LogValue() slog.Value {
 		slog.String("nats_url", redactURI(c.NATSURL)),
 		slog.String("db_prefix", c.DBPrefix),
 		slog.String("http_addr", c.HTTPAddr),
+		slog.String("ops_addr", c.OpsAddr),
 		slog.Duration("read_wait_timeout", c.ReadWaitTimeout),
 		slog.Duration("stall_timeout", c.StallTimeout),
 		slog.String("log_level", c.LogLevel.String()),
@@ -286,6 +291,11 @@ func (c Config) validate(groups Group) error {
 		}
 		if c.DefaultTeam == "" || strings.ContainsFunc(c.DefaultTeam, isSpace) {
 			add("default-team", "%q must be non-empty without white space", c.DefaultTeam)
+		}
+		if c.OpsAddr != "" {
+			if err := checkHostPort(c.OpsAddr); err != nil {
+				add("ops-addr", "%q: %v", c.OpsAddr, err)
+			}
 		}
 		if err := checkNATSURLs(c.NATSURL); err != nil {
 			add("nats-url", "%v", err)
