@@ -81,10 +81,6 @@ type Config struct {
 	DBPrefix string    // prepended to every database name (see dbregistry)
 
 	HTTPAddr            string        // host:port the API listens on (port 0: any free port)
-	// OpsAddr, when set, is a listener of its own serving only /healthz,
-	// /readyz and /metrics (any role; the way to probe and scrape a relay,
-	// projector or worker process, which has no API).
-	OpsAddr string
 	HTTPBodyLimit       int64         // bytes accepted in a command body
 	HTTPIngestBodyLimit int64         // bytes accepted by bulk ingest endpoints
 	HTTPImportBodyLimit int64         // bytes of a report an import accepts
@@ -104,6 +100,10 @@ type Config struct {
 	// pending without progress before it counts as stalled: /readyz
 	// fails, status and metrics say so.
 	StallTimeout time.Duration
+	// OpsAddr, when set, is a listener of its own serving only /healthz,
+	// /readyz and /metrics (any role; the way to probe and scrape a relay,
+	// projector or worker process, which has no API).
+	OpsAddr string
 
 	LogLevel  slog.Level
 	LogFormat LogFormat
