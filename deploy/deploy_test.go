@@ -574,3 +574,30 @@ func TestProbesAndMetricNamesAgainstTheBinary(t *testing.T) {
 		assert.True(t, registered[base], "%s queries %s, which the binary does not register", slices.Compact(where), name)
 	}
 }
+
+// Every alert rule is described in docs/operations.md, and its runbook
+// link names a heading there.
+func TestAlertsDocumented(t *testing.T) {
+	t.Parallel()
+	doc := read(t, "../docs/operations.md")
+	anchors := map[string]bool{}
+	for line := range strings.SplitSeq(doc, "\n") {
+		if h, ok := strings.CutPrefix(line, "### "); ok {
+			anchors[strings.ReplaceAll(strings.ToLower(h), " ", "-")] = true
+		}
+	}
+	rules := 0
+	for _, g := range yamlDocs(t, "prometheus/alerts.yaml")[0]["groups"].([]any) {
+		for _, r := range g.(map[string]any)["rules"].([]any) {
+			rule := r.(map[string]any)
+			rules++
+			name := rule["alert"].(string)
+			assert.Contains(t, doc, "`"+name+"`", "docs/operations.md describes %s", name)
+			if rb, ok := rule["annotations"].(map[string]any)["runbook"].(string); ok {
+				_, anchor, _ := strings.Cut(rb, "#")
+				assert.True(t, anchors[anchor], "%s: runbook %s has no heading in docs/operations.md", name, rb)
+			}
+		}
+	}
+	assert.Greater(t, rules, 8)
+}
