@@ -256,7 +256,7 @@ ensure_once /etc/cspm/mongodb-cspm.password 600 password
 cspm_env() {
 	local pw
 	pw=$(cat "$(p /etc/cspm/mongodb-cspm.password)" 2>/dev/null || echo PASSWORD)
-	sed "s#^CSPM_MONGODB_URI=mongodb://#CSPM_MONGODB_URI=mongodb://cspm:$pw@#; s#replicaSet=rs0&#authSource=admin\&replicaSet=rs0\&#" "$SCRIPT_DIR/systemd/cspm.env"
+	sed "s#^CSPM_MONGODB_URI=mongodb://#CSPM_MONGODB_URI=mongodb://cspm:$pw@#; s#?replicaSet=rs0#?authSource=admin\&replicaSet=rs0#" "$SCRIPT_DIR/systemd/cspm.env"
 }
 ensure_once /etc/cspm/cspm.env 640 cspm_env
 ensure_owner /etc/cspm/cspm.env root:cspm

@@ -73,8 +73,7 @@ scrape_configs:
   - job_name: cspm
     static_configs:
       - {targets: ["127.0.0.1:19101", "127.0.0.1:19102"], labels: {role: api}}
-      - {targets: ["127.0.0.1:19103"], labels: {role: relay}}
-      - {targets: ["127.0.0.1:19103"], labels: {role: projector}}
+      - {targets: ["127.0.0.1:19103"], labels: {role: "relay,projector"}}
       - {targets: ["127.0.0.1:19104"], labels: {role: worker}}
 EOF
 prometheus --config.file="$W/prometheus.yml" --storage.tsdb.path="$W/prom" \

@@ -264,13 +264,16 @@ func trim(s string, n int) string {
 	if len(s) <= n {
 		return s
 	}
-	return s[:n-1] + "…"
+	return s[:n-3] + "..."
 }
 
 func text(img *image.RGBA, x, y int, s string, c color.Color) {
+	s = asciiOnly.Replace(s) // basicfont has ASCII only
 	d := font.Drawer{Dst: img, Src: image.NewUniform(c), Face: basicfont.Face7x13, Dot: fixed.P(x, y)}
 	d.DrawString(s)
 }
+
+var asciiOnly = strings.NewReplacer("→", "->", "…", "...", "×", "x")
 
 func hline(img *image.RGBA, x0, x1, y int, c color.Color) {
 	for x := x0; x <= x1; x++ {
