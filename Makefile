@@ -80,9 +80,10 @@ lint: ## gofmt, go vet and the domain import rules
 # make test; these are the linters. kubectl is not a package this machine
 # kind installs: without it the kustomize render is reported as not run.
 .PHONY: lint-deploy
-lint-deploy: ## shellcheck, promtool, systemd-analyze (and kubectl kustomize when present) over deploy/
+lint-deploy: ## shellcheck, promtool, the compose schema, systemd-analyze (and kubectl kustomize when present) over deploy/
 	shellcheck deploy/install.sh deploy/docker/cspm-probe deploy/tools/realrun.sh
 	cd deploy/tools/dashshot && $(GO) vet . && $(GO) build -o /dev/null .
+	cd deploy/tools/schemacheck && $(GO) vet . && $(GO) run . -schema schemas/compose-spec.json ../../compose/compose.yaml
 	promtool check config deploy/prometheus/prometheus.yml
 	@for u in deploy/systemd/*.service; do \
 		out=$$(systemd-analyze security --offline=true --threshold=20 "$$u" 2>&1 >/dev/null) || { echo "$$u: exposure above 2.0" >&2; exit 1; }; \
