@@ -10,6 +10,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"io/fs"
@@ -28,7 +29,9 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/cspm-es/cspm-es/eventstore"
 	"github.com/cspm-es/cspm-es/platform/config"
+	"github.com/cspm-es/cspm-es/platform/secretbox"
 )
 
 // extraEnv are the CSPM_* variables read outside platform/config, with
@@ -600,4 +603,78 @@ func TestAlertsDocumented(t *testing.T) {
 		}
 	}
 	assert.Greater(t, rules, 8)
+}
+
+// load is what `cspm serve` would make of env: the configuration, or
+// every problem it reports before touching anything.
+func load(t *testing.T, env map[string]string) (config.Config, error) {
+	t.Helper()
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	l := config.Register(fs, config.AllGroups)
+	require.NoError(t, fs.Parse(nil))
+	return l.Load(func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+}
+
+// envFile reads KEY=VALUE lines.
+func envFile(t *testing.T, path string, into map[string]string) {
+	t.Helper()
+	for line := range strings.SplitSeq(read(t, path), "\n") {
+		if k, v, ok := strings.Cut(line, "="); ok && !strings.HasPrefix(line, "#") {
+			into[k] = v
+		}
+	}
+}
+
+var composeVar = regexp.MustCompile(`\$\{[A-Z_]+:-([^}]*)\}`)
+
+// The settings each process of each shape starts with are valid: cspm
+// would start with them (compose with its default passwords, systemd with
+// the files install.sh writes), and the Kubernetes Secret's placeholders
+// are refused, each by what reads it.
+func TestSettingsValidatePerProcess(t *testing.T) {
+	t.Parallel()
+	for name, raw := range composeFile(t)["services"].(map[string]any) {
+		env, ok := raw.(map[string]any)["environment"].(map[string]any)
+		if !ok || env["CSPM_ROLES"] == nil {
+			continue
+		}
+		vars := map[string]string{}
+		for k, v := range env {
+			vars[k] = composeVar.ReplaceAllString(fmt.Sprint(v), "$1")
+		}
+		cfg, err := load(t, vars)
+		require.NoError(t, err, "compose service %s", name)
+		assert.Equal(t, config.StoreMongo, cfg.Store, name)
+		assert.False(t, cfg.EmbeddedNATS(), name)
+	}
+
+	for _, r := range config.KnownRoles {
+		vars := map[string]string{}
+		envFile(t, "systemd/cspm.env", vars)
+		envFile(t, filepath.Join("systemd", string(r)+".env"), vars)
+		cfg, err := load(t, vars)
+		require.NoError(t, err, "systemd unit of %s", r)
+		assert.Equal(t, []config.Role{r}, cfg.Roles)
+		assert.NotEmpty(t, cfg.OpsAddr)
+	}
+
+	cm := k8sObjects(t, "ConfigMap")[0]["data"].(map[string]any)
+	secret := k8sObjects(t, "Secret")[0]["stringData"].(map[string]any)
+	vars := map[string]string{"CSPM_ROLES": "api", "CSPM_MONGODB_URI": secret["mongodb-uri"].(string)}
+	for k, v := range cm {
+		vars[k] = v.(string)
+	}
+	_, err := load(t, vars)
+	require.Error(t, err, "the Secret's MongoDB URI placeholder is refused")
+	assert.Contains(t, err.Error(), "CSPM_MONGODB_URI")
+	vars["CSPM_MONGODB_URI"] = "mongodb://cspm:pw@mongo-0.mongo,mongo-1.mongo,mongo-2.mongo/?replicaSet=rs0"
+	_, err = load(t, vars)
+	require.NoError(t, err, "the ConfigMap with a real URI")
+
+	keyFile := filepath.Join(t.TempDir(), "audit.key")
+	require.NoError(t, os.WriteFile(keyFile, []byte(secret["audit.key"].(string)), 0o600))
+	_, err = eventstore.ReadAuditKeyFile(keyFile)
+	assert.Error(t, err, "the audit key placeholder is refused")
+	_, err = secretbox.ParseKeys(secret["integrations-key"].(string))
+	assert.Error(t, err, "the integrations key placeholder is refused")
 }
