@@ -556,6 +556,13 @@ func TestProbesAndMetricNamesAgainstTheBinary(t *testing.T) {
 		}
 	}
 
+	// The image's health probe (bash, no curl) against the ops port.
+	_, port, _ := strings.Cut(opsAddr, ":")
+	for path, ok := range map[string]bool{"/readyz": true, "/healthz": true, "/nowhere": false} {
+		err := exec.Command("bash", "docker/cspm-probe", path, port).Run()
+		assert.Equal(t, ok, err == nil, "cspm-probe %s %s: %v", path, port, err)
+	}
+
 	_, metrics := get("http://" + opsAddr + "/metrics")
 	registered := map[string]bool{"up": true} // Prometheus's own
 	for line := range strings.SplitSeq(metrics, "\n") {
