@@ -80,6 +80,27 @@ lint: ## gofmt, go vet and the domain import rules
 	if [ -n "$$unformatted" ]; then echo "gofmt would change these files (run make fmt):" >&2; echo "$$unformatted" >&2; exit 1; fi
 	$(GO) vet $(PKGS)
 	$(GO) test -count=1 -run '^TestDomain|^TestForbidden' ./platform/archtest
+	@$(MAKE) --no-print-directory lint-deploy
+
+# The deploy material (deploy/): its Go test (deploy/deploy_test.go) runs in
+# make test; these are the linters. kubectl is not a package this machine
+# kind installs: without it the kustomize render is reported as not run.
+.PHONY: lint-deploy
+lint-deploy: ## shellcheck, promtool, the compose schema, systemd-analyze (and kubectl kustomize when present) over deploy/
+	shellcheck deploy/install.sh deploy/docker/cspm-probe deploy/tools/realrun.sh
+	cd deploy/tools/dashshot && $(GO) vet . && $(GO) build -o /dev/null .
+	cd deploy/tools/schemacheck && $(GO) vet . && $(GO) run . -schema schemas/compose-spec.json ../../compose/compose.yaml
+	promtool check config deploy/prometheus/prometheus.yml
+	@for u in deploy/systemd/*.service; do \
+		out=$$(systemd-analyze security --offline=true --threshold=20 "$$u" 2>&1 >/dev/null) || { echo "$$u: exposure above 2.0" >&2; exit 1; }; \
+		if [ -n "$$out" ]; then echo "$$out" >&2; exit 1; fi; \
+	done; echo "systemd-analyze: deploy/systemd units parse, exposure at most 2.0"
+	@if command -v kubectl >/dev/null 2>&1; then \
+		kubectl kustomize deploy/k8s/base >/dev/null && kubectl kustomize deploy/k8s/overlays/example >/dev/null && \
+		echo "kubectl kustomize: deploy/k8s base and example overlay render"; \
+	else \
+		echo "NOTE: kubectl is not installed: the kustomize render of deploy/k8s did NOT RUN (deploy/deploy_test.go still checks the files)"; \
+	fi
 
 fmt: ## format the code
 	gofmt -w .

@@ -92,6 +92,9 @@ func serveOptionsTo(cfg config.Config, logTo, stdout io.Writer) fx.Option {
 		opts = append(opts, aiGovernanceModule)  // wiring_aigovernance.go
 		opts = append(opts, knowledgeBaseModule) // wiring_knowledgebase.go
 	}
+	if cfg.OpsAddr != "" {
+		opts = append(opts, opsModule) // wiring_ops.go: /healthz, /readyz, /metrics on --ops-addr
+	}
 	return fx.Options(opts...)
 }
 

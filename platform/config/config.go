@@ -100,6 +100,10 @@ type Config struct {
 	// pending without progress before it counts as stalled: /readyz
 	// fails, status and metrics say so.
 	StallTimeout time.Duration
+	// OpsAddr, when set, is a listener of its own serving only /healthz,
+	// /readyz and /metrics (any role; the way to probe and scrape a relay,
+	// projector or worker process, which has no API).
+	OpsAddr string
 
 	LogLevel  slog.Level
 	LogFormat LogFormat
@@ -197,6 +201,7 @@ func (c Config) LogValue() slog.Value {
 		slog.String("nats_url", redactURI(c.NATSURL)),
 		slog.String("db_prefix", c.DBPrefix),
 		slog.String("http_addr", c.HTTPAddr),
+		slog.String("ops_addr", c.OpsAddr),
 		slog.Duration("read_wait_timeout", c.ReadWaitTimeout),
 		slog.Duration("stall_timeout", c.StallTimeout),
 		slog.String("log_level", c.LogLevel.String()),
@@ -286,6 +291,11 @@ func (c Config) validate(groups Group) error {
 		}
 		if c.DefaultTeam == "" || strings.ContainsFunc(c.DefaultTeam, isSpace) {
 			add("default-team", "%q must be non-empty without white space", c.DefaultTeam)
+		}
+		if c.OpsAddr != "" {
+			if err := checkHostPort(c.OpsAddr); err != nil {
+				add("ops-addr", "%q: %v", c.OpsAddr, err)
+			}
 		}
 		if err := checkNATSURLs(c.NATSURL); err != nil {
 			add("nats-url", "%v", err)
