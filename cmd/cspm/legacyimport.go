@@ -50,10 +50,11 @@ func importLegacyCommand() *command {
 			"named <db>.<collection>.json or <collection>.json, JSON Lines or --jsonArray,\n" +
 			"Extended JSON canonical or relaxed) or from its MongoDB (--from-mongodb), and\n" +
 			"appends it as events with the documents' own times, marked as imported (actor\n" +
-			"import-legacy, correlation id legacy:<db>.<collection>:<_id>). cloud_accounts\n" +
-			"and enhanced_cloud_accounts are merged, the enhanced document winning; the\n" +
-			"database cspm_platform_core is read as cspm_platform. Running it again imports\n" +
-			"nothing twice. Documents it cannot read or import are skipped and listed with\n" +
+			"import-legacy, correlation id legacy:<db>.<collection>:<_id>). The legacy\n" +
+			"accounts collection and enhanced_cloud_accounts are merged, the enhanced\n" +
+			"document winning; the database cspm_platform_core is read as cspm_platform.\n" +
+			"Running it again imports nothing twice. Documents it cannot read or import\n" +
+			"are skipped and listed with\n" +
 			"the reason (--report FILE writes the whole report as JSON); exit status 1 when\n" +
 			"any was skipped, 0 when everything read was imported (or was already).\n" +
 			"Works on the event store directly: refused while a server owns --data-dir.",

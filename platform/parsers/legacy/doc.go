@@ -1,7 +1,8 @@
 // Package legacy reads the legacy platform's data, as mongoexport writes it
 // (JSON Lines, one document a line, or one JSON array with --jsonArray) or
 // as documents read from MongoDB, into typed documents: users, cloud
-// accounts (cloud_accounts and enhanced_cloud_accounts, merged), findings
+// accounts (the legacy accounts collection, CollCloudAccounts, and
+// enhanced_cloud_accounts, merged), findings
 // and scan runs. See docs/legacy-import.md for the document shapes read.
 //
 // Documents are MongoDB Extended JSON, canonical or relaxed ($oid, $date,

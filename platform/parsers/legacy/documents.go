@@ -249,7 +249,7 @@ func (l *Loader) finding(src Source, f doc) (Finding, error) {
 	return fd, nil
 }
 
-// Merge merges the accounts of cloud_accounts (legacy) and
+// Merge merges the accounts of the legacy collection (CollCloudAccounts) and
 // enhanced_cloud_accounts by (team, provider, account id), the enhanced
 // document winning field by field: a field the enhanced document has (not
 // empty) is taken from it, one it lacks from the legacy document. Tags
