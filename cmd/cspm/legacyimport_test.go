@@ -291,3 +291,14 @@ func TestImportLegacy_RefusedBesideARunningServer(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, head, after, "nothing appended")
 }
+
+func TestRedactURI(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{
+		"mongodb://u:secret@h:27017/db?authSource=admin": "mongodb://u:***@h:27017/db?authSource=admin",
+		"mongodb://h:27017/":                             "mongodb://h:27017/",
+		"mongodb+srv://u@cluster.example":                "mongodb+srv://u:***@cluster.example",
+	} {
+		assert.Equal(t, want, redactURI(in))
+	}
+}
