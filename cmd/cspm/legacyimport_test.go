@@ -302,3 +302,34 @@ func TestRedactURI(t *testing.T) {
 		assert.Equal(t, want, redactURI(in))
 	}
 }
+
+// TestImportLegacy_ChangedDocumentIsNotRewritten: a document changed since
+// its import is refused and listed on the next run; history is not
+// rewritten.
+func TestImportLegacy_ChangedDocumentIsNotRewritten(t *testing.T) {
+	t.Parallel()
+	cfg, env := legacyEnv(t)
+	dir := t.TempDir()
+	files, err := filepath.Glob(filepath.Join(legacySeed, "*.json"))
+	require.NoError(t, err)
+	for _, p := range files {
+		raw, err := os.ReadFile(p)
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(filepath.Join(dir, filepath.Base(p)), raw, 0o600))
+	}
+	r, _ := importLegacyRun(t, env, "--from-dir", dir, "--team", "team-default")
+	require.Equal(t, exitFailure, r.code, r.stderr)
+	head := headPosition(t, cfg)
+
+	path := filepath.Join(dir, "cspm_cloud_security.enhanced_cloud_accounts.json")
+	raw, err := os.ReadFile(path)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(path, []byte(strings.Replace(string(raw), `"name": "production"`, `"name": "renamed since"`, 1)), 0o600))
+	r, rep := importLegacyRun(t, env, "--from-dir", dir, "--team", "team-default")
+	require.Equal(t, exitFailure, r.code, r.stderr)
+	assert.Equal(t, head, headPosition(t, cfg))
+	assert.Equal(t, legacyKind{Kind: "accounts", Read: 7, Already: 3, Skipped: 3}, kinds(rep)["accounts"])
+	assert.True(t, slices.ContainsFunc(rep.Skipped, func(p legacy.Problem) bool {
+		return p.ID == "64b7f2000000000000000001" && strings.Contains(p.Reason, "idempotency key reused with different content")
+	}), "%+v", rep.Skipped)
+}
