@@ -66,11 +66,15 @@ func importLegacyCommand() *command {
 			report := fs.String("report", "", "write the report (read, imported, skipped and why) as JSON to FILE")
 			dry := fs.Bool("dry-run", false, "read and check the legacy data, append nothing")
 			asJSON := fs.Bool("json", false, "print the report as JSON instead of the summary table")
+			workers := fs.Int("workers", 8, "documents of one kind imported at once (their streams are independent; the store commits them in groups)")
 			return func(ctx context.Context, inv *invocation) error {
 				if (*dir == "") == (*uri == "") {
 					return usageError("import-legacy: give one of --from-dir or --from-mongodb")
 				}
-				return importLegacy(ctx, inv, legacyOptions{dir: *dir, uri: *uri, team: *team, report: *report, dryRun: *dry, asJSON: *asJSON})
+				if *workers < 1 || *workers > 64 {
+					return usageError("import-legacy: --workers: %d is not between 1 and 64", *workers)
+				}
+				return importLegacy(ctx, inv, legacyOptions{dir: *dir, uri: *uri, team: *team, report: *report, dryRun: *dry, asJSON: *asJSON, workers: *workers})
 			}
 		},
 	}
@@ -79,6 +83,7 @@ func importLegacyCommand() *command {
 type legacyOptions struct {
 	dir, uri, team, report string
 	dryRun, asJSON         bool
+	workers                int
 }
 
 // legacyDatabase is a legacy database read, and the name it was read as.
@@ -151,10 +156,11 @@ func importLegacy(ctx context.Context, inv *invocation, o legacyOptions) error {
 		rep.skip(p)
 	}
 	if !o.dryRun {
-		if err := appendLegacy(ctx, inv, ds, rep); err != nil {
+		if err := appendLegacy(ctx, inv, ds, rep, o.workers); err != nil {
 			return err
 		}
 	}
+	rep.sortSkipped()
 	rep.Duration = time.Since(start).Round(time.Millisecond).String()
 	if o.report != "" {
 		if err := writeFileAtomic(o.report, func(w io.Writer) error { return writeJSON(w, rep) }); err != nil {
@@ -187,6 +193,21 @@ func (r *legacyReport) skip(p legacy.Problem) {
 	case legacy.CollFindings:
 		r.kind("findings").Skipped++
 	}
+}
+
+// sortSkipped orders the skipped documents by collection (import order),
+// database, then index: the same on every run, however the documents of a
+// kind were scheduled.
+func (r *legacyReport) sortSkipped() {
+	slices.SortStableFunc(r.Skipped, func(a, b legacy.Problem) int {
+		if c := slices.Index(legacy.Collections, a.Collection) - slices.Index(legacy.Collections, b.Collection); c != 0 {
+			return c
+		}
+		if c := strings.Compare(a.Database, b.Database); c != 0 {
+			return c
+		}
+		return a.Index - b.Index
+	})
 }
 
 // legacyNames resolves the legacy databases' names: the registry's default

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -41,6 +42,10 @@ type legacyImporter struct {
 	codec *eventstore.Codec
 	rep   *legacyReport
 	bar   *progress.Bar
+	// mu guards rep and scans: documents of one kind are imported by
+	// several goroutines (their streams are independent), so that the
+	// store commits their appends in groups.
+	mu sync.Mutex
 	// scans maps a team's legacy scan id to the id of its imported scan.
 	scans map[string]string
 }
@@ -104,7 +109,9 @@ func (li *legacyImporter) run(ctx context.Context, kind string, src legacy.Sourc
 			if i > 0 {
 				reason = fmt.Sprintf("imported in part: %s not imported: %s", s.nameOr(), reason)
 			}
+			li.mu.Lock()
 			li.rep.skip(legacy.Problem{Source: src, Reason: reason})
+			li.mu.Unlock()
 			if i == 0 {
 				return outSkipped, nil
 			}
@@ -115,11 +122,15 @@ func (li *legacyImporter) run(ctx context.Context, kind string, src legacy.Sourc
 			continue
 		}
 		appended = true
+		li.mu.Lock()
 		li.rep.Events += len(res.EventIDs)
 		if res.Position > li.rep.Position {
 			li.rep.Position = res.Position
 		}
+		li.mu.Unlock()
 	}
+	li.mu.Lock()
+	defer li.mu.Unlock()
 	k := li.rep.kind(kind)
 	switch {
 	case appended:
@@ -220,14 +231,20 @@ func (li *legacyImporter) scanRun(ctx context.Context, s legacy.ScanRun) error {
 	}
 	out, err := li.run(ctx, "scan_runs", s.Source, meta, steps)
 	if out != outSkipped {
+		li.mu.Lock()
 		li.scans[s.TeamID+"\x00"+s.ScanID] = scanID
+		li.mu.Unlock()
 	}
 	return err
 }
 
 func (li *legacyImporter) finding(ctx context.Context, f legacy.Finding) error {
+	li.mu.Lock()
 	scanID, ok := li.scans[f.TeamID+"\x00"+f.ScanID]
+	li.mu.Unlock()
 	if !ok {
+		li.mu.Lock()
+		defer li.mu.Unlock()
 		li.rep.skip(legacy.Problem{Source: f.Source, Reason: fmt.Sprintf("scan_id: scan run %q of team %s was not imported (not in the legacy data, or skipped)", f.ScanID, f.TeamID)})
 		li.bar.Add(1)
 		return nil
@@ -270,7 +287,7 @@ func (li *legacyImporter) finding(ctx context.Context, f legacy.Finding) error {
 
 // appendLegacy appends the dataset: users, accounts, scan runs, findings,
 // each kind in the legacy platform's order.
-func appendLegacy(ctx context.Context, inv *invocation, ds legacy.Dataset, rep *legacyReport) error {
+func appendLegacy(ctx context.Context, inv *invocation, ds legacy.Dataset, rep *legacyReport, workers int) error {
 	store, auditKey, release, err := openEventStoreForImport(ctx, inv)
 	if err != nil {
 		return err
@@ -285,25 +302,19 @@ func appendLegacy(ctx context.Context, inv *invocation, ds legacy.Dataset, rep *
 			takeCheckpoint(ctx, inv, store, auditKey)
 		}
 	}()
-	for _, u := range ds.Users {
-		if err := li.user(ctx, u); err != nil {
-			return err
-		}
+	// Each kind after the one before (a finding needs its scan); within a
+	// kind, documents in parallel.
+	if err := parallel(ctx, workers, ds.Users, li.user); err != nil {
+		return err
 	}
-	for _, a := range ds.Accounts {
-		if err := li.account(ctx, a); err != nil {
-			return err
-		}
+	if err := parallel(ctx, workers, ds.Accounts, li.account); err != nil {
+		return err
 	}
-	for _, s := range ds.ScanRuns {
-		if err := li.scanRun(ctx, s); err != nil {
-			return err
-		}
+	if err := parallel(ctx, workers, ds.ScanRuns, li.scanRun); err != nil {
+		return err
 	}
-	for _, f := range ds.Findings {
-		if err := li.finding(ctx, f); err != nil {
-			return err
-		}
+	if err := parallel(ctx, workers, ds.Findings, li.finding); err != nil {
+		return err
 	}
 	inv.log.Info("legacy import done", "component", "import-legacy", "events", rep.Events, "position", rep.Position, "skipped", len(rep.Skipped))
 	return nil
@@ -351,4 +362,42 @@ func openEventStoreForImport(ctx context.Context, inv *invocation) (eventstore.S
 		}
 	}
 	return openEventStoreToWrite(ctx, inv, "cspm import-legacy", legacyLockHint)
+}
+
+// parallel runs do over items with n goroutines; the first error stops
+// the rest (items not started are not run).
+func parallel[T any](ctx context.Context, n int, items []T, do func(context.Context, T) error) error {
+	if n < 1 {
+		n = 1
+	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	next := make(chan T)
+	var wg sync.WaitGroup
+	for range min(n, max(len(items), 1)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for item := range next {
+				if err := do(ctx, item); err != nil {
+					cancel(err)
+				}
+			}
+		}()
+	}
+	func() {
+		defer close(next)
+		for _, item := range items {
+			select {
+			case next <- item:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	wg.Wait()
+	if err := context.Cause(ctx); err != nil && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	return ctx.Err()
 }
