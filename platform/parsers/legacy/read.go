@@ -132,7 +132,10 @@ func (l *Loader) readLines(database, collection string, br *bufio.Reader) (int, 
 			default:
 				pending = append(pending, line...)
 			}
-			if len(pending) > 0 && json.Valid(pending) {
+			// A document ends on its own line (JSON Lines) or on a '}' in the
+			// first column (--pretty): only then is the gathered text tried,
+			// so that a long broken document costs linear time.
+			if len(pending) > 0 && (len(pending) == len(line) || line[0] == '}') && json.Valid(pending) {
 				flush()
 			}
 			if len(pending) > MaxDocumentSize {
