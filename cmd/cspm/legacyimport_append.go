@@ -110,11 +110,14 @@ func (li *legacyImporter) run(ctx context.Context, kind string, src legacy.Sourc
 				reason = fmt.Sprintf("imported in part: %s not imported: %s", s.nameOr(), reason)
 			}
 			li.mu.Lock()
-			li.rep.skip(legacy.Problem{Source: src, Reason: reason})
-			li.mu.Unlock()
 			if i == 0 {
+				li.rep.skip(legacy.Problem{Source: src, Reason: reason})
+				li.mu.Unlock()
 				return outSkipped, nil
 			}
+			// Imported in part: counted as imported (or already), listed.
+			li.rep.Skipped = append(li.rep.Skipped, legacy.Problem{Source: src, Reason: reason})
+			li.mu.Unlock()
 			break
 		}
 		if res.Duplicate {

@@ -333,3 +333,30 @@ func TestImportLegacy_ChangedDocumentIsNotRewritten(t *testing.T) {
 		return p.ID == "64b7f2000000000000000001" && strings.Contains(p.Reason, "idempotency key reused with different content")
 	}), "%+v", rep.Skipped)
 }
+
+// TestImportLegacy_ImportedInPart: a finding whose resolution the domain
+// refuses (resolved before it was first seen) is raised, counted as
+// imported, and listed with what was not imported; a finding of a failed
+// scan is skipped with the rule's reason.
+func TestImportLegacy_ImportedInPart(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	write := func(name, body string) {
+		require.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte(body), 0o600))
+	}
+	write("scan_runs.json", `{"_id":"r1","team_id":"t","account_id":"1","tool":"prowler","status":"completed","created_at":{"$date":"2024-01-01T00:00:00Z"},"completed_at":{"$date":"2024-01-01T01:00:00Z"}}
+{"_id":"r2","team_id":"t","account_id":"1","tool":"prowler","status":"failed","created_at":{"$date":"2024-01-02T00:00:00Z"}}
+`)
+	write("findings.json", `{"_id":"f1","team_id":"t","scan_id":"r1","check_id":"c","title":"T","severity":"low","resource_id":"r","status":"resolved","first_seen":{"$date":"2024-01-01T00:30:00Z"},"resolved_at":{"$date":"2023-01-01T00:00:00Z"}}
+{"_id":"f2","team_id":"t","scan_id":"r2","check_id":"c","title":"T","severity":"low","resource_id":"r","status":"open","first_seen":{"$date":"2024-01-02T00:30:00Z"}}
+`)
+	_, env := legacyEnv(t)
+	r, rep := importLegacyRun(t, env, "--from-dir", dir)
+	require.Equal(t, exitFailure, r.code, r.stderr)
+	assert.Equal(t, legacyKind{Kind: "findings", Read: 2, Imported: 1, Skipped: 1}, kinds(rep)["findings"])
+	require.Len(t, rep.Skipped, 2, "%+v", rep.Skipped)
+	assert.Equal(t, "f1", rep.Skipped[0].ID)
+	assert.Contains(t, rep.Skipped[0].Reason, "imported in part: resolve not imported: ")
+	assert.Equal(t, "f2", rep.Skipped[1].ID)
+	assert.Contains(t, rep.Skipped[1].Reason, "findings need a running or completed scan")
+}
