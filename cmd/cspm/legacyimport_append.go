@@ -98,7 +98,13 @@ func (li *legacyImporter) run(ctx context.Context, kind string, src legacy.Sourc
 		if s.name != "" {
 			m.IdempotencyKey = baseKey + ":" + s.name
 		}
-		at := eventstore.NormalizeTime(s.at)
+		at := s.at
+		if at.IsZero() {
+			// No time at all (no field, and an _id that is not an
+			// ObjectId): dated at the import.
+			at = time.Now()
+		}
+		at = eventstore.NormalizeTime(at)
 		kit := commands.NewKit(li.store, li.codec, func() time.Time { return at })
 		res, err := s.run(ctx, kit, m)
 		if err != nil {
