@@ -48,6 +48,8 @@ test: ## unit, contract (SQLite), component and e2e tests with the race detector
 test-ferretdb: $(FERRETDB) ## SMOKE LAYER: the MongoDB read-model store contract suite against FerretDB 1.24 (SQLite, loopback)
 	@echo "test-ferretdb: the read-model store contract suite against FerretDB 1.24 (a smoke layer; make test-mongo is the gate)"
 	cd platform/readmodel/mongostore && $(CURDIR)/$(FERRETDB) -- $(GO) test -race -count=1 -run '^TestContractFerretDB$$'
+	@echo "test-ferretdb: cspm import-legacy --from-mongodb against FerretDB 1.24 (a smoke layer: what it does not check is in cmd/cspm/legacyimport_ferretdb_test.go)"
+	cd cmd/cspm && $(CURDIR)/$(FERRETDB) -- $(GO) test -race -count=1 -run '^TestImportLegacy_FerretDB$$'
 
 ferretdb: $(FERRETDB) ## build the FerretDB test server (module tools/ferretdb) into ./bin/ferretdb
 

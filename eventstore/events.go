@@ -68,6 +68,8 @@ var domainEvents = []struct {
 	{sample: cloudsecurity.CloudAccountRetired{}, version: 1},
 	{sample: access.APIKeyIssued{}, version: 1},
 	{sample: access.APIKeyRevoked{}, version: 1},
+	// Users of the legacy platform (cspm import-legacy, docs/legacy-import.md).
+	{sample: access.UserImported{}, version: 1},
 	// Vulnerabilities (Trivy imports, the catalog, image tags).
 	{sample: vulnerabilities.ScanImportStarted{}, version: 1},
 	{sample: vulnerabilities.ScanResultsRecorded{}, version: 1},

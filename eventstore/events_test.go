@@ -55,6 +55,8 @@ func TestDomainCodecRoundTrip(t *testing.T) {
 			Salt: "000102030405060708090a0b0c0d0e0f", Hash: "3c7a0b4d", IssuedAt: when,
 		},
 		access.APIKeyRevoked{KeyID: "abcdefghijklmnop", Reason: "leaked", RevokedAt: when},
+		access.UserImported{UserID: "usr-1", TeamID: "team-a", Email: "a@example.com", Name: "A <b> & c", Role: access.Admin,
+			LegacyRole: "admin", Active: true, CreatedAt: when, LastLoginAt: when.Add(time.Hour)},
 		cloudsecurity.ImportStarted{ImportID: "imp-1", ScanID: "s1", Format: "prowler-ocsf", Tool: "prowler", ToolVersion: "5.34.0",
 			ContentHash: "ab", Size: 10, FileName: "scan.ocsf.json", StartedAt: when},
 		cloudsecurity.ChecksDescribed{ImportID: "imp-1", EvaluatedAt: when, Checks: []cloudsecurity.CheckInfo{{
