@@ -23,6 +23,10 @@ type registration struct {
 type Codec struct {
 	types map[string]*registration
 	names map[reflect.Type]string
+	// Crypto-shredding (privacy.go): the personal fields by event type,
+	// sealed under the subjects' keys when keys is set.
+	personal map[string][]PersonalField
+	keys     SubjectKeys
 }
 
 // NewCodec returns an empty codec.
@@ -73,6 +77,9 @@ func (c *Codec) Encode(ev any) (NewEvent, error) {
 	if err != nil {
 		return NewEvent{}, fmt.Errorf("encode %s: %w", name, err)
 	}
+	if data, err = c.seal(name, data); err != nil {
+		return NewEvent{}, fmt.Errorf("encode %s: %w", name, err)
+	}
 	return NewEvent{Type: name, SchemaVersion: c.types[name].current, Data: data}, nil
 }
 
@@ -85,7 +92,10 @@ func (c *Codec) Upcast(e RecordedEvent) (json.RawMessage, error) {
 	if e.SchemaVersion < 1 || e.SchemaVersion > reg.current {
 		return nil, fmt.Errorf("%w: %q schema version %d (known 1..%d)", ErrUnknownEventType, e.Type, e.SchemaVersion, reg.current)
 	}
-	data := e.Data
+	data, err := c.Unseal(e.Data)
+	if err != nil {
+		return nil, fmt.Errorf("%s (event %s): %w", e.Type, e.EventID, err)
+	}
 	for v := e.SchemaVersion; v < reg.current; v++ {
 		up, err := reg.upcasters[v](data)
 		if err != nil {
