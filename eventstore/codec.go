@@ -63,8 +63,14 @@ func (c *Codec) Types() []string {
 	return out
 }
 
-// Encode returns the type name, current schema version and JSON of ev.
-func (c *Codec) Encode(ev any) (NewEvent, error) {
+// Encode returns the type name, current schema version and JSON of ev,
+// its personal fields sealed (privacy.go) for no team: EncodeFor seals
+// them for the team the event is appended for.
+func (c *Codec) Encode(ev any) (NewEvent, error) { return c.EncodeFor("", ev) }
+
+// EncodeFor is Encode, the personal fields sealed under the keys of their
+// subjects in team.
+func (c *Codec) EncodeFor(team string, ev any) (NewEvent, error) {
 	t := reflect.TypeOf(ev)
 	if t.Kind() == reflect.Pointer {
 		t = t.Elem()
@@ -77,7 +83,7 @@ func (c *Codec) Encode(ev any) (NewEvent, error) {
 	if err != nil {
 		return NewEvent{}, fmt.Errorf("encode %s: %w", name, err)
 	}
-	if data, err = c.seal(name, data); err != nil {
+	if data, err = c.seal(team, name, data); err != nil {
 		return NewEvent{}, fmt.Errorf("encode %s: %w", name, err)
 	}
 	return NewEvent{Type: name, SchemaVersion: c.types[name].current, Data: data}, nil

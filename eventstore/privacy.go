@@ -32,9 +32,12 @@ const piiKey = "$pii"
 var ErrSubjectErased = errors.New("the data subject was forgotten")
 
 // SubjectKeys seals and opens personal values under their subject's key.
+// A subject is scoped by its team (the events' metadata team): the same
+// person in two teams has two keys, and forgetting them in one team leaves
+// the other's data alone (no team acts on another's, decision 92).
 // Open returns an error wrapping ErrSubjectErased when the key is gone.
 type SubjectKeys interface {
-	Seal(subject string, plain []byte) (subjectID, ciphertext string, err error)
+	Seal(team, subject string, plain []byte) (subjectID, ciphertext string, err error)
 	Open(subjectID, ciphertext string) ([]byte, error)
 }
 
@@ -86,7 +89,7 @@ func (c *Codec) PersonalFields() map[string][]PersonalField {
 
 // seal replaces the personal fields of data (the JSON of an event of type
 // name) with their sealed form.
-func (c *Codec) seal(name string, data json.RawMessage) (json.RawMessage, error) {
+func (c *Codec) seal(team, name string, data json.RawMessage) (json.RawMessage, error) {
 	fields := c.personal[name]
 	if c.keys == nil || len(fields) == 0 {
 		return data, nil
@@ -115,7 +118,7 @@ func (c *Codec) seal(name string, data json.RawMessage) (json.RawMessage, error)
 			if v == "" || strings.TrimSpace(subject) == "" {
 				return v
 			}
-			id, ct, err := c.keys.Seal(subject, []byte(v))
+			id, ct, err := c.keys.Seal(team, subject, []byte(v))
 			if err != nil {
 				serr = err
 				return v

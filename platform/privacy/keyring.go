@@ -87,23 +87,26 @@ func Normalize(subject string) string {
 	return strings.ToLower(strings.Join(f, " "))
 }
 
-// SubjectID is the id of subject (normalized first): 32 hex digits of
-// HMAC-SHA256 under the keyring's pepper.
-func (k *Keyring) SubjectID(subject string) (string, error) {
+// SubjectID is the id of subject (normalized first) in team: 32 hex
+// digits of HMAC-SHA256 under the keyring's pepper of the team, a zero
+// byte and the normalized subject.
+func (k *Keyring) SubjectID(team, subject string) (string, error) {
 	n := Normalize(subject)
 	if n == "" {
 		return "", ErrBadSubject
 	}
 	m := hmac.New(sha256.New, k.pepper)
+	m.Write([]byte(team))
+	m.Write([]byte{0})
 	m.Write([]byte(n))
 	return hex.EncodeToString(m.Sum(nil)[:16]), nil
 }
 
-// Seal encrypts plain under subject's key, creating the key on first use.
+// Seal encrypts plain under the key of subject in team, creating the key on first use.
 // It returns the subject id and the ciphertext (base64 of
 // nonce‖ciphertext‖tag, the subject id as additional data).
-func (k *Keyring) Seal(subject string, plain []byte) (subjectID, ciphertext string, err error) {
-	id, err := k.SubjectID(subject)
+func (k *Keyring) Seal(team, subject string, plain []byte) (subjectID, ciphertext string, err error) {
+	id, err := k.SubjectID(team, subject)
 	if err != nil {
 		return "", "", err
 	}
@@ -137,10 +140,10 @@ func (k *Keyring) Open(subjectID, ciphertext string) ([]byte, error) {
 	return plain, nil
 }
 
-// Forget destroys subject's key. existed is false when there was none
+// Forget destroys the key of subject in team. existed is false when there was none
 // (never seen, or already forgotten); the subject id is returned either way.
-func (k *Keyring) Forget(subject string) (subjectID string, existed bool, err error) {
-	id, err := k.SubjectID(subject)
+func (k *Keyring) Forget(team, subject string) (subjectID string, existed bool, err error) {
+	id, err := k.SubjectID(team, subject)
 	if err != nil {
 		return "", false, err
 	}
@@ -161,9 +164,9 @@ func (k *Keyring) Forget(subject string) (subjectID string, existed bool, err er
 	return id, true, nil
 }
 
-// Has reports whether subject has a key (was seen and not forgotten).
-func (k *Keyring) Has(subject string) (bool, error) {
-	id, err := k.SubjectID(subject)
+// Has reports whether subject has a key in team (was seen and not forgotten).
+func (k *Keyring) Has(team, subject string) (bool, error) {
+	id, err := k.SubjectID(team, subject)
 	if err != nil {
 		return false, err
 	}
