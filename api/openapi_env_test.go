@@ -227,7 +227,7 @@ func newContractEnv(t *testing.T, mutate ...func(*api.ServerConfig, *api.Deps)) 
 	// their own tests; cmd/cspm runs them for real).
 	deps.Assessments = fakeAssessments{}
 	deps.ScanRuns = contractScanRuns{orchcmd.New(kit), queryService.OrchestrationQueries.(*orchquery.Service)}
-	deps.AIGovernance = fakeAIGovernance{} // likewise
+	deps.AIGovernance = fakeAIGovernance{}    // likewise
 	deps.Privacy = newContractPrivacy(t, kit) // privacy_fakes_test.go
 	requireAllSet(t, deps)
 	for _, m := range mutate {
