@@ -227,8 +227,9 @@ func newContractEnv(t *testing.T, mutate ...func(*api.ServerConfig, *api.Deps)) 
 	// their own tests; cmd/cspm runs them for real).
 	deps.Assessments = fakeAssessments{}
 	deps.ScanRuns = contractScanRuns{orchcmd.New(kit), queryService.OrchestrationQueries.(*orchquery.Service)}
-	deps.AIGovernance = fakeAIGovernance{}    // likewise
-	deps.Privacy = newContractPrivacy(t, kit) // privacy_fakes_test.go
+	deps.AIGovernance = fakeAIGovernance{} // likewise
+	// Crypto-shredding (privacy_fakes_test.go).
+	deps.Privacy = newContractPrivacy(t, kit)
 	requireAllSet(t, deps)
 	for _, m := range mutate {
 		m(&cfg, &deps)
