@@ -5,6 +5,7 @@ import (
 	"context"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -26,7 +27,7 @@ func (fakePrivacy) Forget(_ context.Context, m commands.Meta, cmd privacycmd.For
 		SubjectID:  id,
 		KeyExisted: cmd.Subject != "gone@example.com",
 	}
-	return api.NewForgetResult(f, []string{"risk.register"}, nil), nil
+	return api.NewForgetResult(f, api.RebuildStarted{Projections: []string{"risk.register"}, RequestedAt: time.Date(2026, 1, 2, 15, 0, 0, 0, time.UTC)}, nil), nil
 }
 
 // contractPrivacy is the forget command on the contract's store with a
@@ -48,5 +49,5 @@ func (p contractPrivacy) Forget(ctx context.Context, m commands.Meta, cmd privac
 	if err != nil {
 		return api.ForgetResult{}, err
 	}
-	return api.NewForgetResult(f, nil, []string{"risk.register"}), nil
+	return api.NewForgetResult(f, api.RebuildStarted{}, []string{"risk.register"}), nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -33,14 +34,16 @@ type ForgetResult struct {
 	KeyExisted      bool     `json:"key_existed"`
 	Rebuilding      []string `json:"rebuilding"`
 	RebuildRequired []string `json:"rebuild_required"`
+	// RebuildRequestedAt is when the rebuild was requested (with Rebuilding).
+	RebuildRequestedAt time.Time `json:"rebuild_requested_at,omitzero"`
 	// Duplicate: an idempotent replay (the Idempotent-Replay header).
 	Duplicate bool `json:"-"`
 }
 
 // NewForgetResult is the answer for a forget's outcome.
-func NewForgetResult(f privacycmd.Forgotten, rebuilding, required []string) ForgetResult {
+func NewForgetResult(f privacycmd.Forgotten, rebuild RebuildStarted, required []string) ForgetResult {
 	return ForgetResult{CommandResult: toCommandResult(f.Result), SubjectID: f.SubjectID, KeyExisted: f.KeyExisted,
-		Rebuilding: rebuilding, RebuildRequired: required, Duplicate: f.Duplicate}
+		Rebuilding: rebuild.Projections, RebuildRequestedAt: rebuild.RequestedAt, RebuildRequired: required, Duplicate: f.Duplicate}
 }
 
 func (s *Server) forgetSubject(c echo.Context) error {

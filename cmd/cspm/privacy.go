@@ -71,7 +71,7 @@ func privacyForgetCommand() *command {
 				if !*wait || len(res.Rebuilding) == 0 {
 					return nil
 				}
-				return followRebuild(ctx, inv, c, api.RebuildStarted{Projections: res.Rebuilding, RequestedAt: time.Now().UTC()})
+				return followRebuild(ctx, inv, c, api.RebuildStarted{Projections: res.Rebuilding, RequestedAt: res.RebuildRequestedAt})
 			}
 		},
 	}
@@ -92,6 +92,11 @@ func followRebuild(ctx context.Context, inv *invocation, c *apiClient, started a
 		if w.update(st) {
 			w.close()
 			return w.report(inv.stdout, false)
+		}
+		if missing := w.missing(); missing != "" && time.Since(w.since) > lostTrack {
+			w.close()
+			return fmt.Errorf("the server shows no rebuild of %s since it accepted the forget %s ago (did it restart?); see `cspm projections status`",
+				missing, time.Since(w.since).Round(time.Second))
 		}
 		select {
 		case <-tick.C:

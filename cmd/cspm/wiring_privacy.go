@@ -214,17 +214,17 @@ func (s *privacyService) Forget(ctx context.Context, m commands.Meta, cmd privac
 	}
 	s.log.Info("data subject forgotten", "team", m.TeamID, "subject_id", f.SubjectID, "key_existed", f.KeyExisted, "position", f.Position)
 	if f.Duplicate {
-		return api.NewForgetResult(f, nil, nil), nil
+		return api.NewForgetResult(f, api.RebuildStarted{}, nil), nil
 	}
 	if s.rebuild == nil {
-		return api.NewForgetResult(f, nil, s.personal), nil
+		return api.NewForgetResult(f, api.RebuildStarted{}, s.personal), nil
 	}
 	started, err := s.rebuild.startMany(context.WithoutCancel(ctx), s.personal)
 	if err != nil {
 		s.log.Warn("rebuild after forget not started: rebuild these projections", "projections", s.personal, "err", err)
-		return api.NewForgetResult(f, nil, s.personal), nil
+		return api.NewForgetResult(f, api.RebuildStarted{}, s.personal), nil
 	}
-	return api.NewForgetResult(f, started.Projections, nil), nil
+	return api.NewForgetResult(f, started, nil), nil
 }
 
 var privacyModule = fx.Module("privacy",
