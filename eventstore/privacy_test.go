@@ -20,7 +20,7 @@ import (
 	"github.com/cspm-es/cspm-es/platform/secretbox"
 )
 
-func keyring(t *testing.T) *privacy.Keyring {
+func keyring(t testing.TB) *privacy.Keyring {
 	t.Helper()
 	box, err := secretbox.New(bytes.Repeat([]byte{3}, 32))
 	require.NoError(t, err)
