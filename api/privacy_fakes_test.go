@@ -21,7 +21,7 @@ import (
 type fakePrivacy struct{}
 
 func (fakePrivacy) Forget(_ context.Context, m commands.Meta, cmd privacycmd.Forget) (api.ForgetResult, error) {
-	const id = "7d0ec76724406665a630fdd838515242"
+	const id = "5f1c2a9e7d0ec76724406665a630fdd838515242"
 	f := privacycmd.Forgotten{
 		Result:     commands.Result{ID: id, StreamID: privacycmd.StreamID(id), Version: 1, Position: 88, EventIDs: []string{"0196f0c1-7a2b-7c3d-8e4f-5a6b7c8d9e88"}},
 		SubjectID:  id,

@@ -176,7 +176,7 @@ func TestDomainCodecRoundTrip(t *testing.T) {
 	events = append(events, assessmentEventSamples(when)...)
 	events = append(events, aigovernanceEventSamples(when)...)
 	events = append(events, knowledgeBaseSamples(when)...) // events_knowledgebase_test.go
-	events = append(events, privacy.SubjectForgotten{SubjectID: "0123456789abcdef0123456789abcdef", KeyExisted: true, ForgottenAt: when})
+	events = append(events, privacy.SubjectForgotten{SubjectID: "0123456789abcdef0123456789abcdef01234567", KeyExisted: true, ForgottenAt: when})
 	codec := eventstore.NewDomainCodec()
 
 	var names []string

@@ -180,7 +180,7 @@ func TestPrivacy_ForgetCLI(t *testing.T) {
 
 	r := a.cli(t, nil, "privacy", "forget", "Gina@example.com", "--server", a.base)
 	require.Equal(t, exitOK, r.code, "stdout:\n%s\nstderr:\n%s", r.stdout, r.stderr)
-	assert.Regexp(t, `^forgotten: subject id [0-9a-f]{32} \(key destroyed: true\), position \d+\n`, r.stdout)
+	assert.Regexp(t, `^forgotten: subject id [0-9a-f]{40} \(key destroyed: true\), position \d+\n`, r.stdout)
 	assert.Contains(t, r.stdout, "risk.register")
 	assert.NotContains(t, strings.ToLower(r.stdout+r.stderr), "gina")
 

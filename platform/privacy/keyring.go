@@ -58,9 +58,16 @@ type Keyring struct {
 	master *secretbox.Box
 	pepper []byte
 
+	ringID string // the first 8 hex digits of every subject id it makes
+
 	mu    sync.Mutex
 	cache map[string]cipher.AEAD
 }
+
+// ErrOtherKeyring: a sealed value names a subject of another keyring (the
+// processes of one event store do not share their keyring directory). It
+// is an error, not an erasure: the data was not forgotten.
+var ErrOtherKeyring = errors.New("privacy: the value was sealed by another keyring (share the privacy directory and master key between the processes of one event store)")
 
 // Open opens (creating if needed) the keyring in dir, sealed under master.
 func Open(dir string, master *secretbox.Box) (*Keyring, error) {
@@ -76,6 +83,8 @@ func Open(dir string, master *secretbox.Box) (*Keyring, error) {
 		return nil, fmt.Errorf("privacy: pepper: %w", err)
 	}
 	k.pepper = pepper
+	ring := sha256.Sum256(pepper)
+	k.ringID = hex.EncodeToString(ring[:4])
 	return k, nil
 }
 
@@ -87,9 +96,9 @@ func Normalize(subject string) string {
 	return strings.ToLower(strings.Join(f, " "))
 }
 
-// SubjectID is the id of subject (normalized first) in team: 32 hex
-// digits of HMAC-SHA256 under the keyring's pepper of the team, a zero
-// byte and the normalized subject.
+// SubjectID is the id of subject (normalized first) in team: 40 hex
+// digits, the keyring's id (8, from its pepper) then 32 of HMAC-SHA256
+// under the pepper of the team, a zero byte and the normalized subject.
 func (k *Keyring) SubjectID(team, subject string) (string, error) {
 	n := Normalize(subject)
 	if n == "" {
@@ -99,7 +108,7 @@ func (k *Keyring) SubjectID(team, subject string) (string, error) {
 	m.Write([]byte(team))
 	m.Write([]byte{0})
 	m.Write([]byte(n))
-	return hex.EncodeToString(m.Sum(nil)[:16]), nil
+	return k.ringID + hex.EncodeToString(m.Sum(nil)[:16]), nil
 }
 
 // Seal encrypts plain under the key of subject in team, creating the key on first use.
@@ -178,8 +187,11 @@ func (k *Keyring) keyPath(id string) string { return filepath.Join(k.dir, keysDi
 
 // aead is the cipher of subject id; create makes its key when missing.
 func (k *Keyring) aead(id string, create bool) (cipher.AEAD, error) {
-	if len(id) != 32 || strings.Trim(id, "0123456789abcdef") != "" {
+	if len(id) != 40 || strings.Trim(id, "0123456789abcdef") != "" {
 		return nil, fmt.Errorf("privacy: malformed subject id %q", id)
+	}
+	if id[:8] != k.ringID {
+		return nil, fmt.Errorf("%w: value of keyring %s, this keyring is %s", ErrOtherKeyring, id[:8], k.ringID)
 	}
 	k.mu.Lock()
 	defer k.mu.Unlock()

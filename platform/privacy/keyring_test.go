@@ -109,3 +109,15 @@ func TestWrongMasterKeyFails(t *testing.T) {
 	_, err = privacy.Open(dir, box)
 	require.Error(t, err, "a keyring does not open under another master key")
 }
+
+// TestOtherKeyringIsAnError: a value sealed by another keyring (processes
+// of one store not sharing the directory) is an error, never an erasure.
+func TestOtherKeyringIsAnError(t *testing.T) {
+	t.Parallel()
+	a, b := open(t, t.TempDir()), open(t, t.TempDir())
+	id, ct, err := a.Seal("t1", "hal@example.com", []byte("hal"))
+	require.NoError(t, err)
+	_, err = b.Open(id, ct)
+	require.ErrorIs(t, err, privacy.ErrOtherKeyring)
+	assert.False(t, errors.Is(err, eventstore.ErrSubjectErased))
+}
