@@ -60,7 +60,30 @@ func TestPrivacy_ForgetErasesEveryPath(t *testing.T) {
 		"match": map[string]any{"checks": []string{"cloudtrail_multi_region_enabled"}},
 	}), http.StatusCreated)
 	rule.data(t, &res)
-	ruleID, pos := res.ID, rule.env.Meta.Position
+	ruleID := res.ID
+	must(t, a.post(t, "/api/v1/bias", map[string]any{"title": "payroll", "owner": erin}), http.StatusCreated).data(t, &res)
+	biaID := res.ID
+	model := must(t, a.post(t, "/api/v1/ai/models", map[string]any{"name": "scorer", "version": "1.0", "owner": erin, "status": "staging"}), http.StatusCreated)
+	model.data(t, &res)
+	modelID, pos := res.ID, model.env.Meta.Position
+	// The other modules' views, raw: before the forget they show Erin.
+	views := []string{"/api/v1/bias/" + biaID, "/api/v1/bias/" + biaID + "/changes", "/api/v1/ai/models/" + modelID, "/api/v1/bias", "/api/v1/ai/models"}
+	rawView := func(path string) string {
+		var body string
+		sep := "?"
+		if strings.Contains(path, "?") {
+			sep = "&"
+		}
+		eventually(t, 30*time.Second, path, func() bool {
+			ans := a.get(t, path+sep+"min_position="+itoa(pos))
+			body = strings.ToLower(string(ans.raw))
+			return ans.status == http.StatusOK && !stale(ans)
+		})
+		return body
+	}
+	for _, v := range []string{views[0], views[2]} {
+		assert.Contains(t, rawView(v), "erin", v)
+	}
 
 	// Read clear before (the read models are built with the clear values).
 	getRisk := func(id string) riskquery.Risk {
@@ -121,6 +144,10 @@ func TestPrivacy_ForgetErasesEveryPath(t *testing.T) {
 	m := getRule()
 	assert.Equal(t, eventstore.Erased, m.Owner)
 	assert.Equal(t, eventstore.Erased, m.Reason, "the text Erin wrote goes with Erin")
+	for _, v := range views {
+		assert.NotContains(t, rawView(v), "erin", v)
+	}
+	assert.Contains(t, rawView(views[0]), eventstore.Erased)
 	var list []riskquery.Risk
 	must(t, a.get(t, "/api/v1/risks?min_position="+itoa(pos)), http.StatusOK).data(t, &list)
 	for _, x := range list {
