@@ -409,6 +409,15 @@ func TestOpenAPIContract(t *testing.T) {
 	c.get(t, "/api/v1/vulnerabilities/"+occs[0].VulnerabilityID, 200, docValid)
 	c.get(t, "/api/v1/vulnerabilities/CVE-1999-0001", 404, docValid)
 
+	// Crypto-shredding: forget a subject (path-escaped), twice; a blank one is a 400.
+	admin := map[string]string{"Authorization": "Bearer " + testKey(access.Admin, "team-a")}
+	forgot := data[api.ForgetResult](t, c.send(t, request{Path: "/api/v1/privacy/subjects/Alice%40Example.com/forget", Header: admin}, 202, docValid))
+	assert.NotContains(t, forgot.StreamID, "alice")
+	forgotAgain := data[api.ForgetResult](t, c.send(t, request{Path: "/api/v1/privacy/subjects/alice@example.com/forget", Header: admin}, 202, docValid))
+	assert.Equal(t, forgot.SubjectID, forgotAgain.SubjectID, "the subject is normalized")
+	assert.False(t, forgotAgain.KeyExisted)
+	c.send(t, request{Path: "/api/v1/privacy/subjects/%20%20/forget", Header: admin}, 400, docEither)
+
 	c.requireEveryOperationSucceeded(t)
 }
 

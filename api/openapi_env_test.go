@@ -100,6 +100,8 @@ func fullDeps(t *testing.T) api.Deps {
 		AIGovernance: fakeAIGovernance{},
 		// The knowledge base (kb_fakes_test.go).
 		KnowledgeBase: fakeKnowledgeBase{},
+		// Crypto-shredding (privacy_fakes_test.go).
+		Privacy: fakePrivacy{},
 	}
 	requireAllSet(t, deps)
 	return deps
@@ -226,6 +228,8 @@ func newContractEnv(t *testing.T, mutate ...func(*api.ServerConfig, *api.Deps)) 
 	deps.Assessments = fakeAssessments{}
 	deps.ScanRuns = contractScanRuns{orchcmd.New(kit), queryService.OrchestrationQueries.(*orchquery.Service)}
 	deps.AIGovernance = fakeAIGovernance{} // likewise
+	// Crypto-shredding (privacy_fakes_test.go).
+	deps.Privacy = newContractPrivacy(t, kit)
 	requireAllSet(t, deps)
 	for _, m := range mutate {
 		m(&cfg, &deps)

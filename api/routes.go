@@ -235,6 +235,10 @@ func (s *Server) routeTable() []Route {
 	if s.deps.Relay != nil {
 		add(http.MethodGet, v1+"/relay", admin, Teamless, "getRelay", s.relayStatus)
 	}
+	// Crypto-shredding: forget a data subject of the team (routes_privacy.go).
+	if s.deps.Privacy != nil {
+		add(http.MethodPost, v1+"/privacy/subjects/:subject/forget", admin, TeamCollection, "forgetDataSubject", s.forgetSubject)
+	}
 	return t
 }
 

@@ -154,6 +154,9 @@ type Deps struct {
 	// status; routes_knowledgebase.go); nil leaves those routes out.
 	// Progress is then required.
 	KnowledgeBase KnowledgeBaseService
+	// Privacy serves POST /api/v1/privacy/subjects/{subject}/forget
+	// (crypto-shredding, routes_privacy.go); nil leaves it out.
+	Privacy PrivacyService
 	// Metrics receives the HTTP collectors and is what /metrics exposes.
 	// Nil gives the server a registry of its own. Never the global one, so
 	// that tests can build many servers.

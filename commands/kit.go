@@ -201,7 +201,7 @@ func (k *Kit) AppendRequest(c Call, expected eventstore.ExpectedVersion, md even
 		Idempotency: idem,
 	}
 	for i, e := range events {
-		ne, err := k.codec.Encode(e)
+		ne, err := k.codec.EncodeFor(md.TeamID, e)
 		if err != nil {
 			return eventstore.AppendRequest{}, fmt.Errorf("%s: %w", c.Name, err)
 		}

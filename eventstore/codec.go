@@ -23,6 +23,10 @@ type registration struct {
 type Codec struct {
 	types map[string]*registration
 	names map[reflect.Type]string
+	// Crypto-shredding (privacy.go): the personal fields by event type,
+	// sealed under the subjects' keys when keys is set.
+	personal map[string][]PersonalField
+	keys     SubjectKeys
 }
 
 // NewCodec returns an empty codec.
@@ -59,8 +63,14 @@ func (c *Codec) Types() []string {
 	return out
 }
 
-// Encode returns the type name, current schema version and JSON of ev.
-func (c *Codec) Encode(ev any) (NewEvent, error) {
+// Encode returns the type name, current schema version and JSON of ev,
+// its personal fields sealed (privacy.go) for no team: EncodeFor seals
+// them for the team the event is appended for.
+func (c *Codec) Encode(ev any) (NewEvent, error) { return c.EncodeFor("", ev) }
+
+// EncodeFor is Encode, the personal fields sealed under the keys of their
+// subjects in team.
+func (c *Codec) EncodeFor(team string, ev any) (NewEvent, error) {
 	t := reflect.TypeOf(ev)
 	if t.Kind() == reflect.Pointer {
 		t = t.Elem()
@@ -71,6 +81,9 @@ func (c *Codec) Encode(ev any) (NewEvent, error) {
 	}
 	data, err := marshalData(ev)
 	if err != nil {
+		return NewEvent{}, fmt.Errorf("encode %s: %w", name, err)
+	}
+	if data, err = c.seal(team, name, data); err != nil {
 		return NewEvent{}, fmt.Errorf("encode %s: %w", name, err)
 	}
 	return NewEvent{Type: name, SchemaVersion: c.types[name].current, Data: data}, nil
@@ -85,7 +98,10 @@ func (c *Codec) Upcast(e RecordedEvent) (json.RawMessage, error) {
 	if e.SchemaVersion < 1 || e.SchemaVersion > reg.current {
 		return nil, fmt.Errorf("%w: %q schema version %d (known 1..%d)", ErrUnknownEventType, e.Type, e.SchemaVersion, reg.current)
 	}
-	data := e.Data
+	data, err := c.Unseal(e.Data)
+	if err != nil {
+		return nil, fmt.Errorf("%s (event %s): %w", e.Type, e.EventID, err)
+	}
 	for v := e.SchemaVersion; v < reg.current; v++ {
 		up, err := reg.upcasters[v](data)
 		if err != nil {

@@ -9,6 +9,7 @@ import (
 	"github.com/cspm-es/cspm-es/domain/cloudsecurity"
 	"github.com/cspm-es/cspm-es/domain/integrations"
 	"github.com/cspm-es/cspm-es/domain/orchestration"
+	"github.com/cspm-es/cspm-es/domain/privacy"
 	"github.com/cspm-es/cspm-es/domain/risk"
 	"github.com/cspm-es/cspm-es/domain/threatintel"
 	"github.com/cspm-es/cspm-es/domain/vulnerabilities"
@@ -162,6 +163,10 @@ var domainEvents = []struct {
 	{sample: aigovernance.BiasTestRunRecorded{}, version: 1},
 	{sample: aigovernance.ModelIncidentReported{}, version: 1},
 	{sample: aigovernance.ModelIncidentStatusChanged{}, version: 1},
+
+	// Crypto-shredding: a data subject's key was destroyed (docs/privacy.md,
+	// decisions 91-93).
+	{sample: privacy.SubjectForgotten{}, version: 1},
 }
 
 // NewDomainCodec returns a codec that knows every domain event type under
@@ -170,6 +175,9 @@ func NewDomainCodec() *Codec {
 	c := NewCodec()
 	for _, e := range domainEvents {
 		c.Register(e.sample.EventType(), e.sample, e.version, e.upcasters)
+	}
+	for _, p := range personalFields {
+		c.RegisterPersonal(p.sample.EventType(), p.fields...)
 	}
 	return c
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/cspm-es/cspm-es/domain/cloudsecurity"
 	"github.com/cspm-es/cspm-es/domain/integrations"
 	"github.com/cspm-es/cspm-es/domain/orchestration"
+	"github.com/cspm-es/cspm-es/domain/privacy"
 	"github.com/cspm-es/cspm-es/domain/risk"
 	"github.com/cspm-es/cspm-es/domain/threatintel"
 	"github.com/cspm-es/cspm-es/domain/vulnerabilities"
@@ -178,6 +179,7 @@ func TestDomainCodecRoundTrip(t *testing.T) {
 	events = append(events, assessmentEventSamples(when)...)
 	events = append(events, aigovernanceEventSamples(when)...)
 	events = append(events, knowledgeBaseSamples(when)...) // events_knowledgebase_test.go
+	events = append(events, privacy.SubjectForgotten{SubjectID: "0123456789abcdef0123456789abcdef01234567", KeyExisted: true, ForgottenAt: when})
 	codec := eventstore.NewDomainCodec()
 
 	var names []string

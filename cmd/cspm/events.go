@@ -104,7 +104,11 @@ func replay(ctx context.Context, inv *invocation, streamID string, at eventstore
 		}
 		return fmt.Errorf("stream %q has no events %s", streamID, describeAsOf(at))
 	}
-	state, err := commands.State(eventstore.NewDomainCodec(), events)
+	codec, err := readCodec(inv.cfg, inv.log) // wiring_privacy.go: personal fields clear, or erased
+	if err != nil {
+		return err
+	}
+	state, err := commands.State(codec, events)
 	if err != nil {
 		return fmt.Errorf("rebuild state of %s: %w", streamID, err)
 	}

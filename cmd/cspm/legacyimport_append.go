@@ -305,7 +305,13 @@ func appendLegacy(ctx context.Context, inv *invocation, ds legacy.Dataset, rep *
 	total := int64(len(ds.Users) + len(ds.Accounts) + len(ds.ScanRuns) + len(ds.Findings))
 	bar := progress.New(inv.stderr, "importing legacy documents", total)
 	defer bar.Finish()
-	li := &legacyImporter{store: store, codec: eventstore.NewDomainCodec(), rep: rep, bar: bar, scans: map[string]string{}}
+	// The codec seals personal fields (users' emails and names, owners)
+	// with the data directory's privacy keyring, as serve does.
+	codec, _, err := newDomainCodec(inv.cfg, inv.log)
+	if err != nil {
+		return err
+	}
+	li := &legacyImporter{store: store, codec: codec, rep: rep, bar: bar, scans: map[string]string{}}
 	defer func() {
 		if rep.Events > 0 {
 			takeCheckpoint(ctx, inv, store, auditKey)

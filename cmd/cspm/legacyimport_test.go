@@ -134,7 +134,8 @@ func TestImportLegacy_EventsCarryTheLegacyTimesAndTheMarker(t *testing.T) {
 	s, err := openEventStoreReadOnly(t.Context(), cfg, slog.New(slog.DiscardHandler))
 	require.NoError(t, err)
 	defer s.Close()
-	codec := eventstore.NewDomainCodec()
+	codec, err := readCodec(cfg, slog.New(slog.DiscardHandler)) // opens the personal fields with the data directory's keyring
+	require.NoError(t, err)
 
 	id := csdomain.AccountID(legacyTeam, "aws", "123456789012")
 	evs, err := s.ReadStream(t.Context(), csdomain.AccountStream(id), eventstore.ReadStreamOptions{})
@@ -163,6 +164,8 @@ func TestImportLegacy_EventsCarryTheLegacyTimesAndTheMarker(t *testing.T) {
 	evs, err = s.ReadStream(t.Context(), access.UserStream(uid), eventstore.ReadStreamOptions{})
 	require.NoError(t, err)
 	require.Len(t, evs, 1)
+	assert.NotContains(t, string(evs[0].Data), "alice.owner@example.com", "the email is stored sealed (docs/privacy.md)")
+	assert.NotContains(t, string(evs[0].Data), "Alice Owner", "the name too")
 	v, err = codec.Decode(evs[0])
 	require.NoError(t, err)
 	u := v.(access.UserImported)

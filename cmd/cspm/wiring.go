@@ -91,6 +91,7 @@ func serveOptionsTo(cfg config.Config, logTo, stdout io.Writer) fx.Option {
 		opts = append(opts, integrationsModule)  // wiring_integrations.go
 		opts = append(opts, aiGovernanceModule)  // wiring_aigovernance.go
 		opts = append(opts, knowledgeBaseModule) // wiring_knowledgebase.go
+		opts = append(opts, privacyModule)       // wiring_privacy.go
 	}
 	if cfg.OpsAddr != "" {
 		opts = append(opts, opsModule) // wiring_ops.go: /healthz, /readyz, /metrics on --ops-addr
@@ -124,7 +125,7 @@ var metricsModule = fx.Module("metrics",
 )
 
 var eventStoreModule = fx.Module("eventstore",
-	fx.Provide(newEventStore, eventstore.NewDomainCodec),
+	fx.Provide(newEventStore, newDomainCodec), // wiring_privacy.go: the codec seals personal fields
 	readinessCheck(storeReadiness),
 	// Registered right after the store: its stop hook runs after every
 	// later module's (the API, relay and projectors have stopped writing)
@@ -263,6 +264,8 @@ type apiParams struct {
 	AIGovernance *aiGovernanceService `optional:"true"`
 	// The knowledge base (wiring_knowledgebase.go).
 	KnowledgeBase *kbService `optional:"true"`
+	// Crypto-shredding (wiring_privacy.go).
+	Privacy *privacyService `optional:"true"`
 }
 
 // optional is an optional module's service as the route table's
@@ -325,6 +328,7 @@ func newAPIServer(p apiParams) *api.Server {
 		Integrations:  optional[api.IntegrationService](p.Integrations),
 		AIGovernance:  optional[api.AIGovernanceService](p.AIGovernance),
 		KnowledgeBase: optional[api.KnowledgeBaseService](p.KnowledgeBase),
+		Privacy:       optional[api.PrivacyService](p.Privacy),
 	})
 }
 
