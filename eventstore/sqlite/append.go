@@ -18,6 +18,24 @@ import (
 const insertEventSQL = `INSERT INTO events (position, event_id, stream_id, stream_type, version, type,
 	schema_version, data, metadata, recorded_at, prev_hash, hash, log_hash) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)`
 
+// insertEventColumns are the columns an event row binds, in the order
+// appendEventArgs gives their values.
+var insertEventColumns = []string{"position", "event_id", "stream_id", "stream_type", "version", "type",
+	"schema_version", "data", "metadata", "recorded_at", "prev_hash", "hash", "log_hash"}
+
+// appendEventArgs appends the values of e's row (meta: its metadata as
+// stored) in the order of insertEventColumns.
+func appendEventArgs(args []any, e *eventstore.RecordedEvent, meta string) []any {
+	return append(args, e.Position, e.EventID, e.StreamID, e.StreamType, e.Version, e.Type,
+		e.SchemaVersion, string(e.Data), meta, e.RecordedAt.UnixMilli(), e.PrevHash, e.Hash, e.LogHash)
+}
+
+// encodeMetadata is the stored form of an append's metadata.
+func encodeMetadata(m eventstore.Metadata) (string, error) {
+	b, err := json.Marshal(m)
+	return string(b), err
+}
+
 // insertChunk is how many events one INSERT statement writes: a batch is
 // inserted in ceil(n/insertChunk) statements rather than n, which saves the
 // per-statement cost of database/sql and the driver.
@@ -235,11 +253,11 @@ func (s *Store) writePlan(ctx context.Context, reqs []eventstore.AppendRequest, 
 			continue
 		}
 		if m := reqs[i].Metadata; encoded == "" || !sameMetadata(m, last) {
-			b, err := json.Marshal(m)
+			enc, err := encodeMetadata(m)
 			if err != nil {
 				return fmt.Errorf("append to %q: encode metadata: %w", reqs[i].StreamID, err)
 			}
-			last, encoded = m, string(b)
+			last, encoded = m, enc
 		}
 		for k := pr.First; k < pr.First+pr.Count; k++ {
 			metas[k] = encoded
@@ -414,9 +432,7 @@ func (s *Store) sequence(events []eventstore.RecordedEvent, head int64, lastLog 
 // is events[i]'s metadata document.
 func (s *Store) insertEvents(ctx context.Context, events []eventstore.RecordedEvent, metas []string) error {
 	return s.execRows(ctx, &s.w.inserts, len(events), func(i int, args []any) []any {
-		e := &events[i]
-		return append(args, e.Position, e.EventID, e.StreamID, e.StreamType, e.Version, e.Type,
-			e.SchemaVersion, string(e.Data), metas[i], e.RecordedAt.UnixMilli(), e.PrevHash, e.Hash, e.LogHash)
+		return appendEventArgs(args, &events[i], metas[i])
 	})
 }
 
