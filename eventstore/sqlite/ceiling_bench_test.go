@@ -226,7 +226,7 @@ func BenchmarkAppendCeiling(b *testing.B) {
 			e := template
 			e.Position, e.StreamID, e.Version = position, fmt.Sprintf("finding-%08d", i), int64(j+1)
 			e.EventID = uuid.Must(uuid.NewV7()).String()
-			args = appendEventArgs(args, &e.RecordedEvent, template.meta)
+			args = appendEventArgs(args, &e.RecordedEvent, template.meta, nil)
 		}
 		return func() error {
 			if _, err := begin.ExecContext(ctx); err != nil {
@@ -264,7 +264,7 @@ func BenchmarkAppendCeiling(b *testing.B) {
 // rawEvent is a row as the raw baseline binds it.
 type rawEvent struct {
 	eventstore.RecordedEvent
-	meta string
+	meta []byte
 }
 
 // rawTemplate is one event as the store would store it (hashes set).

@@ -50,12 +50,13 @@ func (r *readStmts) close() error {
 	return closeStmts(r.readStream, r.readAll, r.head, r.streams, r.idemGet, r.meta, r.idemList, r.checkpoints)
 }
 
-// row is an events row as scanned, before decoding.
+// row is an events row as scanned, before decoding (see encoding.go for
+// the stored forms).
 type row struct {
 	position, version, schemaVersion, recordedAt int64
-	eventID, streamID, streamType, typ           string
-	prevHash, hash, logHash                      string
-	data, metadata                               []byte
+	streamID, streamType, typ                    string
+	eventID, prevHash, hash, logHash, metadata   col
+	data                                         []byte
 }
 
 func (r *row) dest() []any {
@@ -65,9 +66,9 @@ func (r *row) dest() []any {
 
 // decodeRow turns a stored row into the envelope. Data is returned as stored
 // (Verify, not the reader, judges whether it was changed).
-func decodeRow(r row) (eventstore.RecordedEvent, error) {
+func decodeRow(r *row) (eventstore.RecordedEvent, error) {
 	e := eventstore.RecordedEvent{
-		EventID:    r.eventID,
+		EventID:    r.eventID.uuid(),
 		StreamID:   r.streamID,
 		StreamType: r.streamType,
 		Version:    r.version,
@@ -75,33 +76,33 @@ func decodeRow(r row) (eventstore.RecordedEvent, error) {
 		Type:       r.typ,
 		Data:       json.RawMessage(r.data),
 		RecordedAt: time.UnixMilli(r.recordedAt).UTC(),
-		PrevHash:   r.prevHash,
-		Hash:       r.hash,
-		LogHash:    r.logHash,
+		PrevHash:   r.prevHash.hash(),
+		Hash:       r.hash.hash(),
+		LogHash:    r.logHash.hash(),
 	}
 	if r.schemaVersion < math.MinInt32 || r.schemaVersion > math.MaxInt32 {
 		return e, fmt.Errorf("decode event at position %d: schema version %d out of range", r.position, r.schemaVersion)
 	}
 	e.SchemaVersion = int(r.schemaVersion)
-	if len(r.metadata) > 0 {
-		md, err := eventstore.DecodeMetadata(r.metadata)
-		if err != nil {
-			return e, fmt.Errorf("decode event at position %d: metadata: %w", r.position, err)
-		}
-		e.Metadata = md
+	md, err := r.metadata.metadata()
+	if err != nil {
+		return e, fmt.Errorf("decode event at position %d: metadata: %w", r.position, err)
 	}
+	e.Metadata = md
 	return e, nil
 }
 
 func scanEvents(rows *sql.Rows, capHint int) ([]eventstore.RecordedEvent, error) {
 	defer rows.Close()
 	out := make([]eventstore.RecordedEvent, 0, capHint)
+	var r row
+	dest := r.dest()
 	for rows.Next() {
-		var r row
-		if err := rows.Scan(r.dest()...); err != nil {
+		r.data = nil // a fresh copy per event (Scan into a nil []byte allocates)
+		if err := rows.Scan(dest...); err != nil {
 			return nil, err
 		}
-		e, err := decodeRow(r)
+		e, err := decodeRow(&r)
 		if err != nil {
 			return nil, err
 		}
