@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"unsafe"
 
 	"github.com/cspm-es/cspm-es/eventstore"
 )
@@ -73,6 +74,11 @@ func lowerHex(c byte) (byte, bool) {
 // formatUUID is the canonical text of a 16-byte UUID.
 func formatUUID(b []byte) string {
 	var out [36]byte
+	formatUUIDInto(&out, b)
+	return string(out[:])
+}
+
+func formatUUIDInto(out *[36]byte, b []byte) {
 	hex.Encode(out[0:8], b[0:4])
 	out[8] = '-'
 	hex.Encode(out[9:13], b[4:6])
@@ -82,7 +88,6 @@ func formatUUID(b []byte) string {
 	hex.Encode(out[19:23], b[8:10])
 	out[23] = '-'
 	hex.Encode(out[24:], b[10:16])
-	return string(out[:])
 }
 
 // hashValue is the stored form of a hash; buf, when it has room, holds
@@ -129,6 +134,79 @@ func (c *col) Scan(src any) error {
 		return fmt.Errorf("unexpected stored type %T", src)
 	}
 	return nil
+}
+
+// len is the length of the stored value.
+func (c *col) len() int {
+	if c.blob {
+		return len(c.b)
+	}
+	return len(c.s)
+}
+
+func (c *col) appendTo(b []byte) []byte {
+	if c.blob {
+		return append(b, c.b...)
+	}
+	return append(b, c.s...)
+}
+
+// textLen is the length of the text decodeRow makes for c (a blob's hex
+// or UUID form); 0 for a stored text, used as it is.
+func (c *col) textLen() int {
+	if !c.blob {
+		return 0
+	}
+	if len(c.b) == 16 {
+		return 36 // a UUID, or hex of the same length
+	}
+	return 2 * len(c.b)
+}
+
+// textArena builds the text of one event in one buffer (decodeRow).
+type textArena struct {
+	buf   []byte
+	start int // where the text begins in buf
+}
+
+// span is a field's text: stored as text (s), or at [from, to) of the
+// arena's string.
+type span struct {
+	s        string
+	from, to int
+}
+
+func (sp span) get(str string) string {
+	if sp.to > sp.from {
+		return str[sp.from:sp.to]
+	}
+	return sp.s
+}
+
+// add appends c's text (a UUID when uuid and c is 16 bytes, else hex)
+// unless c was stored as text.
+func (t *textArena) add(c *col, uuid bool) span {
+	if !c.blob {
+		return span{s: c.s}
+	}
+	from := len(t.buf)
+	if uuid && len(c.b) == 16 {
+		var out [36]byte
+		formatUUIDInto(&out, c.b)
+		t.buf = append(t.buf, out[:]...)
+	} else {
+		t.buf = hex.AppendEncode(t.buf, c.b)
+	}
+	return span{from: from - t.start, to: len(t.buf) - t.start}
+}
+
+// done is the text as one string sharing the buffer's memory: nothing
+// writes to that part of the buffer afterwards.
+func (t *textArena) done() string {
+	if len(t.buf) == t.start {
+		return ""
+	}
+	return unsafe.String(&t.buf[t.start], len(t.buf)-t.start)
 }
 
 // hash is the hex text of a stored hash.
@@ -181,17 +259,17 @@ func encodeMetadata(m eventstore.Metadata) ([]byte, error) {
 	return b, nil
 }
 
-// decodeMetadataBinary reads the binary form. The fields share one
-// string allocation.
-func decodeMetadataBinary(b []byte) (eventstore.Metadata, error) {
+// decodeMetadataBinary reads the binary form b; s is b as a string (the
+// fields are substrings of it).
+func decodeMetadataBinary(b []byte, s string) (eventstore.Metadata, error) {
 	var m eventstore.Metadata
-	if len(b) == 0 || b[0] != metaFormat1 {
+	if len(b) == 0 || b[0] != metaFormat1 || len(s) != len(b) {
 		return m, errors.New("metadata: unknown binary format")
 	}
-	s := string(b[1:])
+	b, s = b[1:], s[1:]
 	i := 0
 	for _, f := range metaFields(&m) {
-		n, k := binary.Uvarint(b[1+i:])
+		n, k := binary.Uvarint(b[i:])
 		if k <= 0 || n > uint64(len(s)-i-k) {
 			return eventstore.Metadata{}, errors.New("metadata: truncated binary form")
 		}
@@ -208,7 +286,7 @@ func decodeMetadataBinary(b []byte) (eventstore.Metadata, error) {
 // metadata decodes a stored metadata column (binary or JSON).
 func (c *col) metadata() (eventstore.Metadata, error) {
 	if c.blob {
-		return decodeMetadataBinary(c.b)
+		return decodeMetadataBinary(c.b, string(c.b))
 	}
 	if c.s == "" {
 		return eventstore.Metadata{}, nil

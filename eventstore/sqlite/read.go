@@ -53,10 +53,9 @@ func (r *readStmts) close() error {
 // row is an events row as scanned, before decoding (see encoding.go for
 // the stored forms).
 type row struct {
-	position, version, schemaVersion, recordedAt int64
-	streamID, streamType, typ                    string
-	eventID, prevHash, hash, logHash, metadata   col
-	data                                         []byte
+	position, version, schemaVersion, recordedAt     int64
+	streamID, streamType, typ                        string
+	eventID, prevHash, hash, logHash, metadata, data col
 }
 
 func (r *row) dest() []any {
@@ -66,29 +65,56 @@ func (r *row) dest() []any {
 
 // decodeRow turns a stored row into the envelope. Data is returned as stored
 // (Verify, not the reader, judges whether it was changed).
+//
+// Strings the driver returns as strings are used as they are; what this
+// function makes (the data's bytes, and the text of the event id, the
+// hashes and the binary metadata) shares one allocation per event: the
+// data at its start, then the text, which is never written again (so it
+// can back strings), the data's slice capped before it.
 func decodeRow(r *row) (eventstore.RecordedEvent, error) {
-	e := eventstore.RecordedEvent{
-		EventID:    r.eventID.uuid(),
-		StreamID:   r.streamID,
-		StreamType: r.streamType,
-		Version:    r.version,
-		Position:   r.position,
-		Type:       r.typ,
-		Data:       json.RawMessage(r.data),
-		RecordedAt: time.UnixMilli(r.recordedAt).UTC(),
-		PrevHash:   r.prevHash.hash(),
-		Hash:       r.hash.hash(),
-		LogHash:    r.logHash.hash(),
-	}
+	var e eventstore.RecordedEvent
 	if r.schemaVersion < math.MinInt32 || r.schemaVersion > math.MaxInt32 {
 		return e, fmt.Errorf("decode event at position %d: schema version %d out of range", r.position, r.schemaVersion)
 	}
-	e.SchemaVersion = int(r.schemaVersion)
-	md, err := r.metadata.metadata()
+	n := r.data.len()
+	text := r.eventID.textLen() + r.prevHash.textLen() + r.hash.textLen() + r.logHash.textLen()
+	if r.metadata.blob {
+		text += len(r.metadata.b)
+	}
+	buf := make([]byte, 0, n+text)
+	buf = r.data.appendTo(buf)
+	data := buf[:n:n]
+	t := textArena{buf: buf, start: n}
+	id, prev, hash, logHash := t.add(&r.eventID, true), t.add(&r.prevHash, false), t.add(&r.hash, false), t.add(&r.logHash, false)
+	var metaAt int
+	if r.metadata.blob {
+		metaAt = len(t.buf) - t.start
+		t.buf = append(t.buf, r.metadata.b...)
+	}
+	str := t.done()
+	e = eventstore.RecordedEvent{
+		EventID:       id.get(str),
+		StreamID:      r.streamID,
+		StreamType:    r.streamType,
+		Version:       r.version,
+		Position:      r.position,
+		Type:          r.typ,
+		SchemaVersion: int(r.schemaVersion),
+		Data:          json.RawMessage(data),
+		RecordedAt:    time.UnixMilli(r.recordedAt).UTC(),
+		PrevHash:      prev.get(str),
+		Hash:          hash.get(str),
+		LogHash:       logHash.get(str),
+	}
+	var err error
+	if r.metadata.blob {
+		e.Metadata, err = decodeMetadataBinary(r.metadata.b, str[metaAt:metaAt+len(r.metadata.b)])
+	} else {
+		e.Metadata, err = r.metadata.metadata()
+	}
 	if err != nil {
 		return e, fmt.Errorf("decode event at position %d: metadata: %w", r.position, err)
 	}
-	e.Metadata = md
 	return e, nil
 }
 
@@ -98,7 +124,6 @@ func scanEvents(rows *sql.Rows, capHint int) ([]eventstore.RecordedEvent, error)
 	var r row
 	dest := r.dest()
 	for rows.Next() {
-		r.data = nil // a fresh copy per event (Scan into a nil []byte allocates)
 		if err := rows.Scan(dest...); err != nil {
 			return nil, err
 		}

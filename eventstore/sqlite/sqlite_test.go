@@ -272,7 +272,7 @@ func FuzzDecodeRecordedEvent(f *testing.F) {
 	f.Add(bin[:len(bin)-2], []byte(`{}`), int64(5), int64(1))
 	f.Fuzz(func(t *testing.T, metadata, data []byte, recordedAt, schemaVersion int64) {
 		r := row{position: 7, version: 2, eventID: col{s: "id"}, streamID: "s", streamType: "t", typ: "T",
-			schemaVersion: schemaVersion, data: data, recordedAt: recordedAt, prevHash: col{s: "p"}, hash: col{s: "h"}}
+			schemaVersion: schemaVersion, data: col{s: string(data)}, recordedAt: recordedAt, prevHash: col{s: "p"}, hash: col{s: "h"}}
 		if len(metadata) > 0 && metadata[0] == metaFormat1 {
 			r.metadata = col{blob: true, b: metadata}
 		} else {
