@@ -3,8 +3,10 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math"
 	"time"
 
@@ -14,10 +16,17 @@ import (
 const eventColumns = `position, event_id, stream_id, stream_type, version, type,
 	schema_version, data, metadata, recorded_at, prev_hash, hash, log_hash`
 
+// The event reads, run at the driver's level (queryEvents).
+const (
+	readStreamSQL = `SELECT ` + eventColumns + ` FROM events
+			WHERE stream_id = ? AND version >= ? AND version <= ? AND recorded_at <= ? ORDER BY version`
+	readAllSQL = `SELECT ` + eventColumns + ` FROM events WHERE position > ? ORDER BY position LIMIT ?`
+)
+
 // readStmts are prepared on the read pool.
 type readStmts struct {
-	readStream, readAll, head, streams, idemGet *sql.Stmt
-	meta, idemList, checkpoints                 *sql.Stmt
+	head, streams, idemGet      *sql.Stmt
+	meta, idemList, checkpoints *sql.Stmt
 }
 
 func (r *readStmts) prepare(ctx context.Context, db *sql.DB) error {
@@ -25,9 +34,6 @@ func (r *readStmts) prepare(ctx context.Context, db *sql.DB) error {
 		dst   **sql.Stmt
 		query string
 	}{
-		{&r.readStream, `SELECT ` + eventColumns + ` FROM events
-			WHERE stream_id = ? AND version >= ? AND version <= ? AND recorded_at <= ? ORDER BY version`},
-		{&r.readAll, `SELECT ` + eventColumns + ` FROM events WHERE position > ? ORDER BY position LIMIT ?`},
 		{&r.head, `SELECT COALESCE(MAX(position), 0) FROM events`},
 		{&r.streams, `SELECT stream_id, stream_type, version, last_hash FROM streams
 			WHERE stream_id > ? ORDER BY stream_id LIMIT ?`},
@@ -47,7 +53,7 @@ func (r *readStmts) prepare(ctx context.Context, db *sql.DB) error {
 }
 
 func (r *readStmts) close() error {
-	return closeStmts(r.readStream, r.readAll, r.head, r.streams, r.idemGet, r.meta, r.idemList, r.checkpoints)
+	return closeStmts(r.head, r.streams, r.idemGet, r.meta, r.idemList, r.checkpoints)
 }
 
 // row is an events row as scanned, before decoding (see encoding.go for
@@ -118,25 +124,89 @@ func decodeRow(r *row) (eventstore.RecordedEvent, error) {
 	return e, nil
 }
 
-func scanEvents(rows *sql.Rows, capHint int) ([]eventstore.RecordedEvent, error) {
-	defer rows.Close()
-	out := make([]eventstore.RecordedEvent, 0, capHint)
-	var r row
-	dest := r.dest()
-	for rows.Next() {
-		if err := rows.Scan(dest...); err != nil {
-			return nil, err
-		}
-		e, err := decodeRow(&r)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, e)
+// queryEvents runs an events query (eventColumns) on a connection of the
+// read pool at the driver's level: the driver's values go to decodeRow
+// as they are, without database/sql's per-column conversions (a catch-up
+// reads millions of rows; see decision 97).
+func (s *Store) queryEvents(ctx context.Context, query string, capHint int, args ...any) ([]eventstore.RecordedEvent, error) {
+	named := make([]driver.NamedValue, len(args))
+	for i, a := range args {
+		named[i] = driver.NamedValue{Ordinal: i + 1, Value: a}
 	}
-	if err := rows.Err(); err != nil {
+	c, err := s.rdb.Conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	var out []eventstore.RecordedEvent
+	err = c.Raw(func(dc any) error {
+		q, ok := dc.(driver.QueryerContext)
+		if !ok {
+			return fmt.Errorf("the driver's connection (%T) cannot query", dc)
+		}
+		rows, err := q.QueryContext(ctx, query, named)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		out = make([]eventstore.RecordedEvent, 0, capHint)
+		vals := make([]driver.Value, 13)
+		var r row
+		for {
+			if err := rows.Next(vals); err == io.EOF {
+				return nil
+			} else if err != nil {
+				return err
+			}
+			if err := r.from(vals); err != nil {
+				return err
+			}
+			e, err := decodeRow(&r)
+			if err != nil {
+				return err
+			}
+			out = append(out, e)
+		}
+	})
+	if err != nil {
 		return nil, err
 	}
 	return out, nil
+}
+
+// from takes a row's values from the driver (in eventColumns order).
+func (r *row) from(v []driver.Value) error {
+	ints := [...]struct {
+		dst *int64
+		i   int
+	}{{&r.position, 0}, {&r.version, 4}, {&r.schemaVersion, 6}, {&r.recordedAt, 9}}
+	for _, f := range ints {
+		n, ok := v[f.i].(int64)
+		if !ok {
+			return fmt.Errorf("events column %d: stored %T, want an integer", f.i, v[f.i])
+		}
+		*f.dst = n
+	}
+	texts := [...]struct {
+		dst *string
+		i   int
+	}{{&r.streamID, 2}, {&r.streamType, 3}, {&r.typ, 5}}
+	for _, f := range texts {
+		t, ok := v[f.i].(string)
+		if !ok {
+			return fmt.Errorf("events column %d: stored %T, want text", f.i, v[f.i])
+		}
+		*f.dst = t
+	}
+	for _, f := range [...]struct {
+		dst *col
+		i   int
+	}{{&r.eventID, 1}, {&r.data, 7}, {&r.metadata, 8}, {&r.prevHash, 10}, {&r.hash, 11}, {&r.logHash, 12}} {
+		if err := f.dst.Scan(v[f.i]); err != nil {
+			return fmt.Errorf("events column %d: %w", f.i, err)
+		}
+	}
+	return nil
 }
 
 // ReadStream implements eventstore.Store. Since recorded_at never decreases
@@ -149,11 +219,7 @@ func (s *Store) ReadStream(ctx context.Context, streamID string, opts eventstore
 	if !opts.Until.IsZero() {
 		until = opts.Until.UnixMilli()
 	}
-	rows, err := s.r.readStream.QueryContext(ctx, streamID, from, to, until)
-	if err != nil {
-		return nil, fmt.Errorf("read stream %q: %w", streamID, unavailable(err))
-	}
-	evs, err := scanEvents(rows, 16)
+	evs, err := s.queryEvents(ctx, readStreamSQL, 16, streamID, from, to, until)
 	if err != nil {
 		return nil, fmt.Errorf("read stream %q: %w", streamID, unavailable(err))
 	}
@@ -169,11 +235,7 @@ func (s *Store) ReadAll(ctx context.Context, after int64, limit int) ([]eventsto
 	if err := s.checkFile(); err != nil {
 		return nil, fmt.Errorf("read all after %d: %w", after, err)
 	}
-	rows, err := s.r.readAll.QueryContext(ctx, after, lim)
-	if err != nil {
-		return nil, fmt.Errorf("read all after %d: %w", after, unavailable(err))
-	}
-	evs, err := scanEvents(rows, capHint)
+	evs, err := s.queryEvents(ctx, readAllSQL, capHint, after, lim)
 	if err != nil {
 		return nil, fmt.Errorf("read all after %d: %w", after, unavailable(err))
 	}
