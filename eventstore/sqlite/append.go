@@ -35,7 +35,7 @@ func appendEventArgs(args []any, e *eventstore.RecordedEvent, meta []byte, buf *
 // insertChunk is how many events one INSERT statement writes: a batch is
 // inserted in ceil(n/insertChunk) statements rather than n, which saves the
 // per-statement cost of database/sql and the driver.
-const insertChunk = 32
+const insertChunk = 128
 
 // headsChunk and idemChunk are the rows of one stream-head upsert and of
 // one idempotency insert.

@@ -181,7 +181,10 @@ func rawScan(ctx context.Context, db *sql.DB, want int) error {
 // chain, the inserts and the stream head). The raw side inserts the same
 // rows (the values the store binds, encoded before the clock starts) into
 // a file with the store's schema, the fastest plain way: BEGIN IMMEDIATE,
-// one prepared 100-row INSERT, COMMIT. One op does one of each.
+// one prepared 100-row INSERT, COMMIT (ratio, cpu-ratio). A third side
+// inserts them with one prepared single-row INSERT per row in the same
+// transaction shape, the raw mode of BenchmarkAppend
+// (ratio-vs-per-row-insert). One op does one of each, in rotating order.
 //
 //	go test -run '^$' -bench BenchmarkAppendCeiling -benchtime=2000x ./eventstore/sqlite/
 func BenchmarkAppendCeiling(b *testing.B) {
@@ -205,26 +208,28 @@ func BenchmarkAppendCeiling(b *testing.B) {
 		b.Fatal(err)
 	}
 	conn := pools.Conn
-	var begin, commit, insert *sql.Stmt
+	var begin, commit, insert, insertOne *sql.Stmt
 	for dst, query := range map[**sql.Stmt]string{&begin: "BEGIN IMMEDIATE", &commit: "COMMIT",
-		&insert: rawInsertSQL(batch)} {
+		&insert: rawInsertSQL(batch), &insertOne: rawInsertSQL(1)} {
 		if *dst, err = conn.PrepareContext(ctx, query); err != nil {
 			b.Fatal(err)
 		}
 	}
 	b.Cleanup(func() {
-		_ = closeStmts(begin, commit, insert)
+		_ = closeStmts(begin, commit, insert, insertOne)
 		_ = pools.Close()
 	})
 	template := rawTemplate(b, events[0])
 	var position int64
 	args := make([]any, 0, batch*16)
-	raw := func(i int) func() error {
+	// raw writes the rows of op i, in one statement, or (perRow) one
+	// statement per row, as BenchmarkAppend's raw mode does.
+	raw := func(i int, perRow bool) func() error {
 		args = args[:0]
 		for j := range batch {
 			position++
 			e := template
-			e.Position, e.StreamID, e.Version = position, fmt.Sprintf("finding-%08d", i), int64(j+1)
+			e.Position, e.StreamID, e.Version = position, fmt.Sprintf("finding-%08d-%t", i, perRow), int64(j+1)
 			e.EventID = uuid.Must(uuid.NewV7()).String()
 			args = appendEventArgs(args, &e.RecordedEvent, template.meta, nil)
 		}
@@ -232,7 +237,14 @@ func BenchmarkAppendCeiling(b *testing.B) {
 			if _, err := begin.ExecContext(ctx); err != nil {
 				return err
 			}
-			if _, err := insert.ExecContext(ctx, args...); err != nil {
+			if perRow {
+				cols := len(insertEventColumns)
+				for j := range batch {
+					if _, err := insertOne.ExecContext(ctx, args[j*cols:(j+1)*cols]...); err != nil {
+						return err
+					}
+				}
+			} else if _, err := insert.ExecContext(ctx, args...); err != nil {
 				return err
 			}
 			_, err := commit.ExecContext(ctx)
@@ -241,17 +253,28 @@ func BenchmarkAppendCeiling(b *testing.B) {
 	}
 
 	var p pair
+	var perRow [2]time.Duration // wall, cpu of the per-row INSERTs
 	b.ResetTimer()
 	for i := range b.N {
-		for j := range 2 {
-			side := (i + j) % 2
-			f := raw(i)
-			if side == 1 {
+		for j := range 3 {
+			var f func() error
+			side := (i + j) % 3 // rotate the order
+			switch side {
+			case 0:
+				f = raw(i, false)
+			case 1:
 				f = store(i)
+			case 2:
+				f = raw(i, true)
 			}
 			wall, cpu, err := cpuAndWall(f)
 			if err != nil {
 				b.Fatal(err)
+			}
+			if side == 2 {
+				perRow[0] += wall
+				perRow[1] += cpu
+				continue
 			}
 			p.wall[side] += wall
 			p.cpu[side] += cpu
@@ -259,6 +282,8 @@ func BenchmarkAppendCeiling(b *testing.B) {
 	}
 	b.StopTimer()
 	p.report(b, float64(b.N*batch))
+	b.ReportMetric(perRow[0].Seconds()/p.wall[1].Seconds(), "ratio-vs-per-row-insert")
+	b.ReportMetric(perRow[1].Seconds()/p.cpu[1].Seconds(), "cpu-ratio-vs-per-row-insert")
 }
 
 // rawEvent is a row as the raw baseline binds it.
