@@ -130,7 +130,7 @@ func TestStoredForms(t *testing.T) {
 		"0193A5E2-7C1F-7D2E-9B1A-2F4C6D8E0A11": false,
 		"0193a5e27c1f7d2e9b1a2f4c6d8e0a11":     false,
 		"0193a5e2-7c1f-7d2e-9b1a-2f4c6d8e0a1g": false,
-		"x": false, "": false,
+		"x":                                    false, "": false,
 	} {
 		v := uuidValue(id)
 		var c col
