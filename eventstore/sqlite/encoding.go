@@ -61,14 +61,21 @@ func parseUUID(s string, b *[16]byte) bool {
 	return j == 16
 }
 
-func lowerHex(c byte) (byte, bool) {
-	switch {
-	case c >= '0' && c <= '9':
-		return c - '0', true
-	case c >= 'a' && c <= 'f':
-		return c - 'a' + 10, true
+// hexValues maps a lower-case hex digit to its value, anything else to
+// 0xff.
+var hexValues = func() (t [256]byte) {
+	for i := range t {
+		t[i] = 0xff
 	}
-	return 0, false
+	for i, c := range "0123456789abcdef" {
+		t[c] = byte(i)
+	}
+	return t
+}()
+
+func lowerHex(c byte) (byte, bool) {
+	v := hexValues[c]
+	return v, v != 0xff
 }
 
 // formatUUID is the canonical text of a 16-byte UUID.
@@ -97,13 +104,14 @@ func hashValue(h string, buf *[]byte) any {
 		return h
 	}
 	var b [32]byte
+	var bad byte
 	for i := range 32 {
-		hi, ok1 := lowerHex(h[2*i])
-		lo, ok2 := lowerHex(h[2*i+1])
-		if !ok1 || !ok2 {
-			return h
-		}
+		hi, lo := hexValues[h[2*i]], hexValues[h[2*i+1]]
+		bad |= hi | lo
 		b[i] = hi<<4 | lo
+	}
+	if bad&0xf0 != 0 { // a value 0xff: not a lower-case hex digit
+		return h
 	}
 	if buf == nil || cap(*buf)-len(*buf) < 32 {
 		return b[:]
