@@ -160,3 +160,45 @@ func TestStoredForms(t *testing.T) {
 	_, err = encodeMetadata(eventstore.Metadata{Extra: map[string]json.RawMessage{"k": json.RawMessage(`1`)}})
 	assert.Error(t, err)
 }
+
+// Event reads run on statements prepared per read connection: concurrent
+// reads share them safely, and after Close a read fails with ErrClosed.
+func TestEventReadsConcurrentThenClosed(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(ctx, filepath.Join(t.TempDir(), "events.sqlite"), Options{})
+	require.NoError(t, err)
+	for i := range 20 {
+		_, err := s.Append(ctx, eventstore.AppendRequest{StreamID: fmt.Sprintf("s%d", i%4), StreamType: "t", Expected: eventstore.Any,
+			Events: []eventstore.NewEvent{{Type: "E", SchemaVersion: 1, Data: json.RawMessage(`{}`)}}})
+		require.NoError(t, err)
+	}
+	errs := make(chan error, 16)
+	for g := range 16 {
+		go func() {
+			for i := range 20 {
+				var err error
+				if g%2 == 0 {
+					var evs []eventstore.RecordedEvent
+					if evs, err = s.ReadAll(ctx, int64(i), 5); err == nil && len(evs) != min(5, 20-i) {
+						err = fmt.Errorf("read %d events after %d", len(evs), i)
+					}
+				} else {
+					_, err = s.ReadStream(ctx, fmt.Sprintf("s%d", i%4), eventstore.ReadStreamOptions{})
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range 16 {
+		require.NoError(t, <-errs)
+	}
+	require.NoError(t, s.Close())
+	_, err = s.ReadAll(ctx, 0, 10)
+	require.ErrorIs(t, err, ErrClosed)
+	_, err = s.ReadStream(ctx, "s1", eventstore.ReadStreamOptions{})
+	require.ErrorIs(t, err, eventstore.ErrUnavailable)
+}

@@ -5,9 +5,11 @@ import (
 	"database/sql"
 	"database/sql/driver"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math"
+	"sync"
 	"time"
 
 	"github.com/cspm-es/cspm-es/eventstore"
@@ -18,15 +20,94 @@ const eventColumns = `position, event_id, stream_id, stream_type, version, type,
 
 // The event reads, run at the driver's level (queryEvents).
 const (
-	readStreamSQL = `SELECT ` + eventColumns + ` FROM events
-			WHERE stream_id = ? AND version >= ? AND version <= ? AND recorded_at <= ? ORDER BY version`
-	readAllSQL = `SELECT ` + eventColumns + ` FROM events WHERE position > ? ORDER BY position LIMIT ?`
+	readStreamQ = iota
+	readAllQ
 )
+
+var eventQueries = [...]string{
+	readStreamQ: `SELECT ` + eventColumns + ` FROM events
+			WHERE stream_id = ? AND version >= ? AND version <= ? AND recorded_at <= ? ORDER BY version`,
+	readAllQ: `SELECT ` + eventColumns + ` FROM events WHERE position > ? ORDER BY position LIMIT ?`,
+}
 
 // readStmts are prepared on the read pool.
 type readStmts struct {
 	head, streams, idemGet      *sql.Stmt
 	meta, idemList, checkpoints *sql.Stmt
+	events                      eventReads
+}
+
+// eventReads holds the event queries prepared at the driver's level, per
+// connection of the read pool (database/sql's Stmt cannot hand out the
+// driver's rows). database/sql lends a connection to one caller at a time
+// (Conn.Raw), so a connection's statements are never used concurrently;
+// close waits for the reads in flight, then closes them.
+type eventReads struct {
+	mu     sync.RWMutex // read-held by each read, held by close
+	closed bool
+	smu    sync.Mutex // guards byConn
+	byConn map[any]*[len(eventQueries)]driver.Stmt
+}
+
+// stmt is query q prepared on the driver connection dc (prepared on
+// first use). The caller holds mu for reading.
+func (er *eventReads) stmt(ctx context.Context, dc any, q int) (driver.StmtQueryContext, error) {
+	er.smu.Lock()
+	stmts := er.byConn[dc]
+	if stmts == nil {
+		if er.byConn == nil {
+			er.byConn = map[any]*[len(eventQueries)]driver.Stmt{}
+		}
+		stmts = new([len(eventQueries)]driver.Stmt)
+		er.byConn[dc] = stmts
+	}
+	er.smu.Unlock()
+	if stmts[q] == nil {
+		pc, ok := dc.(driver.ConnPrepareContext)
+		if !ok {
+			return nil, fmt.Errorf("the driver's connection (%T) cannot prepare with a context", dc)
+		}
+		st, err := pc.PrepareContext(ctx, eventQueries[q])
+		if err != nil {
+			return nil, err
+		}
+		stmts[q] = st
+	}
+	st, ok := stmts[q].(driver.StmtQueryContext)
+	if !ok {
+		return nil, fmt.Errorf("the driver's statement (%T) cannot query with a context", stmts[q])
+	}
+	return st, nil
+}
+
+// close closes the prepared statements once no read is in flight; later
+// reads fail with ErrClosed.
+func (er *eventReads) close() error {
+	er.mu.Lock()
+	defer er.mu.Unlock()
+	er.closed = true
+	var errs []error
+	for _, stmts := range er.byConn {
+		for _, st := range stmts {
+			if st != nil {
+				errs = append(errs, closeDriverStmt(st))
+			}
+		}
+	}
+	er.byConn = nil
+	return errors.Join(errs...)
+}
+
+// closeDriverStmt closes st; a statement whose connection database/sql
+// already closed (after the driver reported it bad) may panic in the
+// driver, which is reported as an error.
+func closeDriverStmt(st driver.Stmt) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("close a statement of a closed connection: %v", p)
+		}
+	}()
+	return st.Close()
 }
 
 func (r *readStmts) prepare(ctx context.Context, db *sql.DB) error {
@@ -53,7 +134,7 @@ func (r *readStmts) prepare(ctx context.Context, db *sql.DB) error {
 }
 
 func (r *readStmts) close() error {
-	return closeStmts(r.head, r.streams, r.idemGet, r.meta, r.idemList, r.checkpoints)
+	return errors.Join(r.events.close(), closeStmts(r.head, r.streams, r.idemGet, r.meta, r.idemList, r.checkpoints))
 }
 
 // row is an events row as scanned, before decoding (see encoding.go for
@@ -128,7 +209,13 @@ func decodeRow(r *row) (eventstore.RecordedEvent, error) {
 // read pool at the driver's level: the driver's values go to decodeRow
 // as they are, without database/sql's per-column conversions (a catch-up
 // reads millions of rows; see decision 97).
-func (s *Store) queryEvents(ctx context.Context, query string, capHint int, args ...any) ([]eventstore.RecordedEvent, error) {
+func (s *Store) queryEvents(ctx context.Context, q int, capHint int, args ...any) ([]eventstore.RecordedEvent, error) {
+	er := &s.r.events
+	er.mu.RLock()
+	defer er.mu.RUnlock()
+	if er.closed {
+		return nil, ErrClosed
+	}
 	named := make([]driver.NamedValue, len(args))
 	for i, a := range args {
 		named[i] = driver.NamedValue{Ordinal: i + 1, Value: a}
@@ -140,11 +227,11 @@ func (s *Store) queryEvents(ctx context.Context, query string, capHint int, args
 	defer c.Close()
 	var out []eventstore.RecordedEvent
 	err = c.Raw(func(dc any) error {
-		q, ok := dc.(driver.QueryerContext)
-		if !ok {
-			return fmt.Errorf("the driver's connection (%T) cannot query", dc)
+		st, err := er.stmt(ctx, dc, q)
+		if err != nil {
+			return err
 		}
-		rows, err := q.QueryContext(ctx, query, named)
+		rows, err := st.QueryContext(ctx, named)
 		if err != nil {
 			return err
 		}
@@ -219,7 +306,7 @@ func (s *Store) ReadStream(ctx context.Context, streamID string, opts eventstore
 	if !opts.Until.IsZero() {
 		until = opts.Until.UnixMilli()
 	}
-	evs, err := s.queryEvents(ctx, readStreamSQL, 16, streamID, from, to, until)
+	evs, err := s.queryEvents(ctx, readStreamQ, 16, streamID, from, to, until)
 	if err != nil {
 		return nil, fmt.Errorf("read stream %q: %w", streamID, unavailable(err))
 	}
@@ -235,7 +322,7 @@ func (s *Store) ReadAll(ctx context.Context, after int64, limit int) ([]eventsto
 	if err := s.checkFile(); err != nil {
 		return nil, fmt.Errorf("read all after %d: %w", after, err)
 	}
-	evs, err := s.queryEvents(ctx, readAllSQL, capHint, after, lim)
+	evs, err := s.queryEvents(ctx, readAllQ, capHint, after, lim)
 	if err != nil {
 		return nil, fmt.Errorf("read all after %d: %w", after, unavailable(err))
 	}
