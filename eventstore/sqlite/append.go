@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/cspm-es/cspm-es/eventstore"
 
@@ -26,9 +27,18 @@ var insertEventColumns = []string{"position", "event_id", "stream_id", "stream_t
 // appendEventArgs appends the values of e's row in the order of
 // insertEventColumns, in their stored forms (encoding.go; meta is the
 // encoded metadata, buf an arena for the hashes' bytes).
+//
+// The data is bound as a string viewing e.Data's bytes (no copy): the
+// driver copies a bound text into SQLite before Exec returns, and the
+// arguments are cleared after each statement (execRows), so the string
+// does not outlive the statement, and nothing writes to e.Data meanwhile.
 func appendEventArgs(args []any, e *eventstore.RecordedEvent, meta []byte, buf *[]byte) []any {
+	data := ""
+	if len(e.Data) > 0 {
+		data = unsafe.String(&e.Data[0], len(e.Data))
+	}
 	return append(args, e.Position, uuidValue(e.EventID), e.StreamID, e.StreamType, e.Version, e.Type,
-		e.SchemaVersion, string(e.Data), meta, e.RecordedAt.UnixMilli(),
+		e.SchemaVersion, data, meta, e.RecordedAt.UnixMilli(),
 		hashValue(e.PrevHash, buf), hashValue(e.Hash, buf), hashValue(e.LogHash, buf))
 }
 
