@@ -234,3 +234,16 @@ func TestIsCompactAgreesWithCompact(t *testing.T) {
 	assert.Equal(t, want, got)
 	assert.Equal(t, `{"b":2}`, string(got[1].Data))
 }
+
+// Metadata that a JSON envelope cannot carry unchanged (invalid UTF-8)
+// is refused before anything is written: stored, its hash could not be
+// checked after an export or a trip over the bus.
+func TestValidateRefusesInvalidUTF8Metadata(t *testing.T) {
+	req := AppendRequest{StreamID: "s", StreamType: "t", Metadata: Metadata{TeamID: "team", Route: "POST /x\x80"},
+		Events: []NewEvent{{Type: "A", SchemaVersion: 1, Data: json.RawMessage(`{}`)}}}
+	err := req.Validate()
+	require.ErrorIs(t, err, ErrInvalidAppend)
+	assert.Contains(t, err.Error(), "metadata: route is not valid UTF-8")
+	req.Metadata.Route = "POST /x é"
+	require.NoError(t, req.Validate())
+}
