@@ -181,7 +181,7 @@ func PlanBatch(reqs []AppendRequest, stored map[string]string, heads HeadsFunc) 
 		if st.head.Version > 0 && st.head.StreamType != r.StreamType {
 			return nil, fmt.Errorf("%w: stream %q has type %q, not %q", ErrInvalidAppend, r.StreamID, st.head.StreamType, r.StreamType)
 		}
-		evs, err := Prepare(r, st.head.Version, st.head.LastHash, p.RecordedAt)
+		evs, err := prepare(r, st.head.Version, st.head.LastHash, p.RecordedAt, true)
 		if err != nil {
 			return nil, fmt.Errorf("append to %q: %w", r.StreamID, err)
 		}

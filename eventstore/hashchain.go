@@ -71,27 +71,54 @@ func CompactJSON(data []byte) (json.RawMessage, error) {
 // metadata (Metadata.Extra) follows as an ("extra", name, value) triple,
 // so every key the store holds is hashed.
 func CanonicalBytes(e RecordedEvent) []byte {
-	var b bytes.Buffer
-	field := func(s string) {
-		b.WriteString(strconv.Itoa(len(s)))
-		b.WriteByte(':')
-		b.WriteString(s)
-		b.WriteByte(';')
+	return appendCanonical(make([]byte, 0, canonicalSize(&e)), &e, "")
+}
+
+// canonicalSize bounds the length of e's canonical bytes (the lengths'
+// digits included), so that appendCanonical does not grow its buffer.
+func canonicalSize(e *RecordedEvent) int {
+	m := &e.Metadata
+	n := len("cspm-event-v1") + len(e.StreamID) + len(e.StreamType) + len(e.EventID) + len(e.Type) + len(e.Data) +
+		m.Size() + len(e.PrevHash) + len("idempotency_key") + len("route") + 20 + 11 + 35
+	for k, v := range m.Extra {
+		n += len("extra") + len(k) + len(v) + 3*22
 	}
+	return n + 17*22 // each field's length prefix and separators
+}
+
+// appendCanonical appends e's canonical bytes (CanonicalBytes) to b;
+// recordedAt is e's normalized time in RFC 3339 (computed when empty).
+func appendCanonical(b []byte, e *RecordedEvent, recordedAt string) []byte {
+	field := func(s string) {
+		b = strconv.AppendInt(b, int64(len(s)), 10)
+		b = append(b, ':')
+		b = append(b, s...)
+		b = append(b, ';')
+	}
+	fieldBytes := func(s []byte) {
+		b = strconv.AppendInt(b, int64(len(s)), 10)
+		b = append(b, ':')
+		b = append(b, s...)
+		b = append(b, ';')
+	}
+	var num [20]byte
 	field("cspm-event-v1")
 	field(e.StreamID)
 	field(e.StreamType)
-	field(strconv.FormatInt(e.Version, 10))
+	fieldBytes(strconv.AppendInt(num[:0], e.Version, 10))
 	field(e.EventID)
 	field(e.Type)
-	field(strconv.Itoa(e.SchemaVersion))
-	field(string(e.Data))
+	fieldBytes(strconv.AppendInt(num[:0], int64(e.SchemaVersion), 10))
+	fieldBytes(e.Data)
 	field(e.Metadata.TeamID)
 	field(e.Metadata.Actor)
 	field(e.Metadata.CorrelationID)
 	field(e.Metadata.CausationID)
 	field(e.Metadata.CommandID)
-	field(NormalizeTime(e.RecordedAt).Format(time.RFC3339Nano))
+	if recordedAt == "" {
+		recordedAt = NormalizeTime(e.RecordedAt).Format(time.RFC3339Nano)
+	}
+	field(recordedAt)
 	field(e.PrevHash)
 	optional := func(name, value string) {
 		if value != "" {
@@ -107,10 +134,10 @@ func CanonicalBytes(e RecordedEvent) []byte {
 		for _, k := range slices.Sorted(maps.Keys(e.Metadata.Extra)) {
 			field("extra")
 			field(k)
-			field(string(e.Metadata.Extra[k]))
+			fieldBytes(e.Metadata.Extra[k])
 		}
 	}
-	return b.Bytes()
+	return b
 }
 
 // ComputeHash is the chain hash of e (its PrevHash must be set).
@@ -119,17 +146,72 @@ func ComputeHash(e RecordedEvent) string {
 	return hex.EncodeToString(sum[:])
 }
 
+// hasher computes the hashes of one Prepare in a reused buffer.
+type hasher struct {
+	buf        []byte
+	recordedAt string // the events' time, formatted once
+}
+
+func (h *hasher) hash(e *RecordedEvent) string {
+	if h.recordedAt == "" {
+		h.recordedAt = NormalizeTime(e.RecordedAt).Format(time.RFC3339Nano)
+	}
+	h.buf = appendCanonical(h.buf[:0], e, h.recordedAt)
+	sum := sha256.Sum256(h.buf)
+	return hex.EncodeToString(sum[:])
+}
+
+// isCompact reports whether valid JSON has no white space outside its
+// strings, i.e. whether json.Compact would return it unchanged.
+func isCompact(data []byte) bool {
+	for i := 0; i < len(data); i++ {
+		switch data[i] {
+		case '"': // skip the string: find its closing quote (not escaped)
+			j := i + 1
+			for {
+				k := bytes.IndexByte(data[j:], '"')
+				if k < 0 {
+					return false // not valid JSON: let Compact judge it
+				}
+				j += k
+				escapes := 0
+				for p := j - 1; p > i && data[p] == '\\'; p-- {
+					escapes++
+				}
+				if escapes%2 == 0 {
+					break
+				}
+				j++
+			}
+			i = j
+		case ' ', '\t', '\n', '\r':
+			return false
+		}
+	}
+	return true
+}
+
 // Prepare turns a validated request into the events to store, for a stream
 // whose head is (currentVersion, lastHash): versions, ids, compacted data,
 // timestamps and hashes are filled in; positions are left to the adapter.
 func Prepare(req AppendRequest, currentVersion int64, lastHash string, now time.Time) ([]RecordedEvent, error) {
+	return prepare(req, currentVersion, lastHash, now, false)
+}
+
+// prepare is Prepare; validated says that req passed Validate (its data
+// is valid JSON), so data already compact is kept as it is.
+func prepare(req AppendRequest, currentVersion int64, lastHash string, now time.Time, validated bool) ([]RecordedEvent, error) {
 	now = NormalizeTime(now)
 	out := make([]RecordedEvent, len(req.Events))
 	prev := lastHash
+	var h hasher
 	for i, ne := range req.Events {
-		data, err := CompactJSON(ne.Data)
-		if err != nil {
-			return nil, fmt.Errorf("%w: event %d: %w", ErrInvalidAppend, i, err)
+		data := json.RawMessage(ne.Data)
+		if !validated || !isCompact(data) {
+			var err error
+			if data, err = CompactJSON(ne.Data); err != nil {
+				return nil, fmt.Errorf("%w: event %d: %w", ErrInvalidAppend, i, err)
+			}
 		}
 		id := ne.EventID
 		if id == "" {
@@ -151,7 +233,7 @@ func Prepare(req AppendRequest, currentVersion int64, lastHash string, now time.
 			RecordedAt:    now,
 			PrevHash:      prev,
 		}
-		e.Hash = ComputeHash(e)
+		e.Hash = h.hash(&e)
 		prev = e.Hash
 		out[i] = e
 	}

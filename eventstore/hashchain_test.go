@@ -202,3 +202,48 @@ func TestFingerprint(t *testing.T) {
 
 // sha256 of {"a":"x","b":1,"m":{"j":"w","k":"v"}}
 const fingerprintGolden = "53bcbab72410b0c8582e9495ef3455518494c8bd495bd89d06d4a16aae7fcbc7"
+
+// isCompact is true exactly when json.Compact would not change valid
+// JSON, and a validated batch's already compact data is stored as given
+// (prepare), with the hash Prepare gives it.
+func TestIsCompactAgreesWithCompact(t *testing.T) {
+	for _, doc := range []string{`{}`, `{"a":1}`, `{ "a":1}`, `{"a":"x y"}`, `{"a":"\" "}`, `{"a":"\\"}`, `{"a":"\\" }`,
+		"[1,\n2]", `"a b"`, `"\\\" x"`, `{"a":["b", "c"]}`, `{"k":"tab\there"}`, "1 ", `{"e":"\u0020"}`} {
+		if !json.Valid([]byte(doc)) {
+			continue
+		}
+		compact, err := CompactJSON([]byte(doc))
+		require.NoError(t, err)
+		assert.Equal(t, string(compact) == doc, isCompact([]byte(doc)), doc)
+	}
+	req := AppendRequest{StreamID: "s", StreamType: "t", Metadata: Metadata{TeamID: "team", Route: "POST /x"},
+		Events: []NewEvent{{Type: "A", SchemaVersion: 1, Data: json.RawMessage(`{"a":"x y"}`)},
+			{Type: "B", SchemaVersion: 1, Data: json.RawMessage(`{ "b": 2 }`)}}}
+	now := time.Now()
+	want, err := Prepare(req, 0, "", now)
+	require.NoError(t, err)
+	got, err := prepare(req, 0, "", now, true)
+	require.NoError(t, err)
+	for i := range want {
+		got[i].EventID = want[i].EventID
+		if i > 0 {
+			got[i].PrevHash = want[i-1].Hash
+		}
+		got[i].Hash = ComputeHash(got[i])
+	}
+	assert.Equal(t, want, got)
+	assert.Equal(t, `{"b":2}`, string(got[1].Data))
+}
+
+// Metadata that a JSON envelope cannot carry unchanged (invalid UTF-8)
+// is refused before anything is written: stored, its hash could not be
+// checked after an export or a trip over the bus.
+func TestValidateRefusesInvalidUTF8Metadata(t *testing.T) {
+	req := AppendRequest{StreamID: "s", StreamType: "t", Metadata: Metadata{TeamID: "team", Route: "POST /x\x80"},
+		Events: []NewEvent{{Type: "A", SchemaVersion: 1, Data: json.RawMessage(`{}`)}}}
+	err := req.Validate()
+	require.ErrorIs(t, err, ErrInvalidAppend)
+	assert.Contains(t, err.Error(), "metadata: route is not valid UTF-8")
+	req.Metadata.Route = "POST /x é"
+	require.NoError(t, req.Validate())
+}

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"time"
+	"unicode/utf8"
 )
 
 // ExpectedVersion states what the appender believes about the stream.
@@ -268,6 +269,24 @@ func (m Metadata) Size() int {
 		len(m.CommandID) + len(m.Route) + len(m.IdempotencyKey)
 }
 
+// ValidUTF8Metadata reports whether every field of m is valid UTF-8: what
+// a JSON envelope (an export, the bus) can carry unchanged, and so what
+// the hash can be checked against after a round trip.
+func ValidUTF8Metadata(m Metadata) bool {
+	for _, f := range m.fields() {
+		if !utf8.ValidString(f.value) {
+			return false
+		}
+	}
+	return true
+}
+
+// fields are m's known fields by their stored names.
+func (m Metadata) fields() [7]struct{ name, value string } {
+	return [7]struct{ name, value string }{{"team_id", m.TeamID}, {"actor", m.Actor}, {"correlation_id", m.CorrelationID},
+		{"causation_id", m.CausationID}, {"command_id", m.CommandID}, {"route", m.Route}, {"idempotency_key", m.IdempotencyKey}}
+}
+
 // ConflictError carries the stream's current version.
 type ConflictError struct {
 	StreamID string
@@ -316,6 +335,11 @@ func (r AppendRequest) Validate() error {
 	}
 	if len(r.Metadata.Extra) > 0 {
 		errs = append(errs, errors.New("metadata: extra keys are read-only (the store never writes them)"))
+	}
+	for _, f := range r.Metadata.fields() {
+		if !utf8.ValidString(f.value) {
+			errs = append(errs, fmt.Errorf("metadata: %s is not valid UTF-8", f.name))
+		}
 	}
 	if r.Idempotency.Key != "" && r.Idempotency.Fingerprint == "" {
 		errs = append(errs, errors.New("idempotency fingerprint is empty"))

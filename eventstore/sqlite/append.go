@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/cspm-es/cspm-es/eventstore"
 
@@ -18,10 +19,33 @@ import (
 const insertEventSQL = `INSERT INTO events (position, event_id, stream_id, stream_type, version, type,
 	schema_version, data, metadata, recorded_at, prev_hash, hash, log_hash) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)`
 
+// insertEventColumns are the columns an event row binds, in the order
+// appendEventArgs gives their values.
+var insertEventColumns = []string{"position", "event_id", "stream_id", "stream_type", "version", "type",
+	"schema_version", "data", "metadata", "recorded_at", "prev_hash", "hash", "log_hash"}
+
+// appendEventArgs appends the values of e's row in the order of
+// insertEventColumns, in their stored forms (encoding.go; meta is the
+// encoded metadata, buf an arena for the hashes' bytes).
+//
+// The data is bound as a string viewing e.Data's bytes (no copy): the
+// driver copies a bound text into SQLite before Exec returns, and the
+// arguments are cleared after each statement (execRows), so the string
+// does not outlive the statement, and nothing writes to e.Data meanwhile.
+func appendEventArgs(args []any, e *eventstore.RecordedEvent, meta []byte, buf *[]byte) []any {
+	data := ""
+	if len(e.Data) > 0 {
+		data = unsafe.String(&e.Data[0], len(e.Data))
+	}
+	return append(args, e.Position, uuidValue(e.EventID), e.StreamID, e.StreamType, e.Version, e.Type,
+		e.SchemaVersion, data, meta, e.RecordedAt.UnixMilli(),
+		hashValue(e.PrevHash, buf), hashValue(e.Hash, buf), hashValue(e.LogHash, buf))
+}
+
 // insertChunk is how many events one INSERT statement writes: a batch is
 // inserted in ceil(n/insertChunk) statements rather than n, which saves the
 // per-statement cost of database/sql and the driver.
-const insertChunk = 32
+const insertChunk = 128
 
 // headsChunk and idemChunk are the rows of one stream-head upsert and of
 // one idempotency insert.
@@ -161,7 +185,7 @@ func (s *Store) execRows(ctx context.Context, m *multiRow, n int, row func(i int
 // logHead is the last event of the log, as the writer reads it.
 type logHead struct {
 	position, recordedAt sql.NullInt64
-	logHash              sql.NullString
+	logHash              col // '' when the log is empty
 }
 
 // appendTx does the work of one call (an Append, or an AppendBatch)
@@ -197,7 +221,7 @@ func (s *Store) appendTx(ctx context.Context, reqs []eventstore.AppendRequest) (
 
 	var positions []int64
 	if plan.Writes() {
-		s.sequence(plan.Events, log.position.Int64, log.logHash.String)
+		s.sequence(plan.Events, log.position.Int64, log.logHash.hash())
 		positions = make([]int64, len(plan.Events))
 		for i := range plan.Events {
 			positions[i] = plan.Events[i].Position
@@ -225,21 +249,21 @@ func (s *Store) appendTx(ctx context.Context, reqs []eventstore.AppendRequest) (
 // request), its streams' heads (one upsert per stream, at its last version)
 // and the idempotency records of its appending requests, with their MACs.
 func (s *Store) writePlan(ctx context.Context, reqs []eventstore.AppendRequest, plan *eventstore.BatchPlan, res []eventstore.AppendResult) error {
-	metas := make([]string, len(plan.Events)) // by event: its request's metadata
+	metas := make([][]byte, len(plan.Events)) // by event: its request's metadata
 	var (
 		last    eventstore.Metadata // the metadata last encoded (requests of a batch often share it)
-		encoded string
+		encoded []byte
 	)
 	for i, pr := range plan.Requests {
 		if !pr.Appends() {
 			continue
 		}
-		if m := reqs[i].Metadata; encoded == "" || !sameMetadata(m, last) {
-			b, err := json.Marshal(m)
+		if m := reqs[i].Metadata; encoded == nil || !sameMetadata(m, last) {
+			enc, err := encodeMetadata(m)
 			if err != nil {
 				return fmt.Errorf("append to %q: encode metadata: %w", reqs[i].StreamID, err)
 			}
-			last, encoded = m, string(b)
+			last, encoded = m, enc
 		}
 		for k := pr.First; k < pr.First+pr.Count; k++ {
 			metas[k] = encoded
@@ -411,12 +435,11 @@ func (s *Store) sequence(events []eventstore.RecordedEvent, head int64, lastLog 
 }
 
 // insertEvents writes up to insertChunk events in one statement; metas[i]
-// is events[i]'s metadata document.
-func (s *Store) insertEvents(ctx context.Context, events []eventstore.RecordedEvent, metas []string) error {
+// is events[i]'s stored metadata.
+func (s *Store) insertEvents(ctx context.Context, events []eventstore.RecordedEvent, metas [][]byte) error {
+	buf := make([]byte, 0, 3*32*len(events)) // the hashes' bytes
 	return s.execRows(ctx, &s.w.inserts, len(events), func(i int, args []any) []any {
-		e := &events[i]
-		return append(args, e.Position, e.EventID, e.StreamID, e.StreamType, e.Version, e.Type,
-			e.SchemaVersion, string(e.Data), metas[i], e.RecordedAt.UnixMilli(), e.PrevHash, e.Hash, e.LogHash)
+		return appendEventArgs(args, &events[i], metas[i], &buf)
 	})
 }
 
@@ -461,7 +484,7 @@ func (s *Store) duplicateID(ctx context.Context, events []eventstore.RecordedEve
 	}
 	for i, e := range events[failed:] {
 		var one int
-		if err := s.w.conn.QueryRowContext(ctx, "SELECT 1 FROM events WHERE event_id = ?", e.EventID).Scan(&one); err == nil {
+		if err := s.w.conn.QueryRowContext(ctx, "SELECT 1 FROM events WHERE event_id = ?", uuidValue(e.EventID)).Scan(&one); err == nil {
 			return fmt.Sprintf("event %d: event id %q already stored", failed+i, e.EventID)
 		}
 	}

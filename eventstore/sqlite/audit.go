@@ -99,6 +99,7 @@ func (s *Store) backfillLog(ctx context.Context) (int, error) {
 		position      int64
 		hash, logHash string
 	}
+	var hash, logHash col
 	var (
 		after, done int
 		prev        string
@@ -111,10 +112,11 @@ func (s *Store) backfillLog(ctx context.Context) (int, error) {
 		var page []link
 		for rows.Next() {
 			var l link
-			if err := rows.Scan(&l.position, &l.hash, &l.logHash); err != nil {
+			if err := rows.Scan(&l.position, &hash, &logHash); err != nil {
 				rows.Close()
 				return done, fmt.Errorf("chain stored events: %w", err)
 			}
+			l.hash, l.logHash = hash.hash(), logHash.hash()
 			page = append(page, l)
 		}
 		rows.Close()
@@ -124,7 +126,7 @@ func (s *Store) backfillLog(ctx context.Context) (int, error) {
 		for _, l := range page {
 			if l.logHash == "" {
 				l.logHash = h.Next(prev, l.position, l.hash)
-				if _, err := s.wconn.ExecContext(ctx, "UPDATE events SET log_hash = ? WHERE position = ?", l.logHash, l.position); err != nil {
+				if _, err := s.wconn.ExecContext(ctx, "UPDATE events SET log_hash = ? WHERE position = ?", hashValue(l.logHash, nil), l.position); err != nil {
 					return done, fmt.Errorf("chain stored events: %w", err)
 				}
 				done++

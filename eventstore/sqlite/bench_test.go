@@ -87,9 +87,9 @@ func storeAppender(b *testing.B, batch int) func(ctx context.Context, i int64) e
 	}
 }
 
-// rawAppender inserts rows shaped like the store's (36-char ids, 64-char
-// hashes and log hashes, the same data and metadata) with no reads,
-// hashing or JSON work.
+// rawAppender inserts rows shaped like the store's (UUID ids and 32-byte
+// hashes and log hashes in their stored forms, the same data and
+// metadata) with no reads, hashing or JSON work.
 func rawAppender(b *testing.B, batch int) func(ctx context.Context, i int64) error {
 	ctx := context.Background()
 	path := filepath.Join(b.TempDir(), "raw.sqlite")
@@ -99,7 +99,7 @@ func rawAppender(b *testing.B, batch int) func(ctx context.Context, i int64) err
 		b.Fatal(err)
 	}
 	conn := pools.Conn
-	for _, ddl := range []string{eventsTableDDL("events"), migrations[1][0]} { // migration 2 adds log_hash
+	for _, ddl := range []string{eventsTableV3DDL("events")} { // the events table as migration 3 leaves it
 		if _, err := conn.ExecContext(ctx, ddl); err != nil {
 			b.Fatal(err)
 		}
@@ -114,8 +114,8 @@ func rawAppender(b *testing.B, batch int) func(ctx context.Context, i int64) err
 		_ = closeStmts(begin, commit, insert)
 		_ = pools.Close()
 	})
-	meta, _ := json.Marshal(benchMeta)
-	hash := strings.Repeat("ab", 32)
+	meta, _ := encodeMetadata(benchMeta)
+	hash := hashValue(strings.Repeat("ab", 32), nil)
 	sem := make(chan struct{}, 1)
 	var position int64
 	return func(ctx context.Context, i int64) error {
@@ -127,9 +127,9 @@ func rawAppender(b *testing.B, batch int) func(ctx context.Context, i int64) err
 		now := time.Now().UnixMilli()
 		for j := range int64(batch) {
 			position++
-			id := fmt.Sprintf("00000000-0000-7000-8000-%012d", position)
+			id := uuidValue(fmt.Sprintf("00000000-0000-7000-8000-%012d", position))
 			if _, err := insert.ExecContext(ctx, position, id, fmt.Sprintf("scan-%d", i), "scan_run", j+1,
-				"ScanCompleted", 1, string(benchData), string(meta), now, hash, hash, hash); err != nil {
+				"ScanCompleted", 1, string(benchData), meta, now, hash, hash, hash); err != nil {
 				return err
 			}
 		}

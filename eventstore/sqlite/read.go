@@ -3,9 +3,13 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"math"
+	"sync"
 	"time"
 
 	"github.com/cspm-es/cspm-es/eventstore"
@@ -14,10 +18,96 @@ import (
 const eventColumns = `position, event_id, stream_id, stream_type, version, type,
 	schema_version, data, metadata, recorded_at, prev_hash, hash, log_hash`
 
+// The event reads, run at the driver's level (queryEvents).
+const (
+	readStreamQ = iota
+	readAllQ
+)
+
+var eventQueries = [...]string{
+	readStreamQ: `SELECT ` + eventColumns + ` FROM events
+			WHERE stream_id = ? AND version >= ? AND version <= ? AND recorded_at <= ? ORDER BY version`,
+	readAllQ: `SELECT ` + eventColumns + ` FROM events WHERE position > ? ORDER BY position LIMIT ?`,
+}
+
 // readStmts are prepared on the read pool.
 type readStmts struct {
-	readStream, readAll, head, streams, idemGet *sql.Stmt
-	meta, idemList, checkpoints                 *sql.Stmt
+	head, streams, idemGet      *sql.Stmt
+	meta, idemList, checkpoints *sql.Stmt
+	events                      eventReads
+}
+
+// eventReads holds the event queries prepared at the driver's level, per
+// connection of the read pool (database/sql's Stmt cannot hand out the
+// driver's rows). database/sql lends a connection to one caller at a time
+// (Conn.Raw), so a connection's statements are never used concurrently;
+// close waits for the reads in flight, then closes them.
+type eventReads struct {
+	mu     sync.RWMutex // read-held by each read, held by close
+	closed bool
+	smu    sync.Mutex // guards byConn
+	byConn map[any]*[len(eventQueries)]driver.Stmt
+}
+
+// stmt is query q prepared on the driver connection dc (prepared on
+// first use). The caller holds mu for reading.
+func (er *eventReads) stmt(ctx context.Context, dc any, q int) (driver.StmtQueryContext, error) {
+	er.smu.Lock()
+	stmts := er.byConn[dc]
+	if stmts == nil {
+		if er.byConn == nil {
+			er.byConn = map[any]*[len(eventQueries)]driver.Stmt{}
+		}
+		stmts = new([len(eventQueries)]driver.Stmt)
+		er.byConn[dc] = stmts
+	}
+	er.smu.Unlock()
+	if stmts[q] == nil {
+		pc, ok := dc.(driver.ConnPrepareContext)
+		if !ok {
+			return nil, fmt.Errorf("the driver's connection (%T) cannot prepare with a context", dc)
+		}
+		st, err := pc.PrepareContext(ctx, eventQueries[q])
+		if err != nil {
+			return nil, err
+		}
+		stmts[q] = st
+	}
+	st, ok := stmts[q].(driver.StmtQueryContext)
+	if !ok {
+		return nil, fmt.Errorf("the driver's statement (%T) cannot query with a context", stmts[q])
+	}
+	return st, nil
+}
+
+// close closes the prepared statements once no read is in flight; later
+// reads fail with ErrClosed.
+func (er *eventReads) close() error {
+	er.mu.Lock()
+	defer er.mu.Unlock()
+	er.closed = true
+	var errs []error
+	for _, stmts := range er.byConn {
+		for _, st := range stmts {
+			if st != nil {
+				errs = append(errs, closeDriverStmt(st))
+			}
+		}
+	}
+	er.byConn = nil
+	return errors.Join(errs...)
+}
+
+// closeDriverStmt closes st; a statement whose connection database/sql
+// already closed (after the driver reported it bad) may panic in the
+// driver, which is reported as an error.
+func closeDriverStmt(st driver.Stmt) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("close a statement of a closed connection: %v", p)
+		}
+	}()
+	return st.Close()
 }
 
 func (r *readStmts) prepare(ctx context.Context, db *sql.DB) error {
@@ -25,9 +115,6 @@ func (r *readStmts) prepare(ctx context.Context, db *sql.DB) error {
 		dst   **sql.Stmt
 		query string
 	}{
-		{&r.readStream, `SELECT ` + eventColumns + ` FROM events
-			WHERE stream_id = ? AND version >= ? AND version <= ? AND recorded_at <= ? ORDER BY version`},
-		{&r.readAll, `SELECT ` + eventColumns + ` FROM events WHERE position > ? ORDER BY position LIMIT ?`},
 		{&r.head, `SELECT COALESCE(MAX(position), 0) FROM events`},
 		{&r.streams, `SELECT stream_id, stream_type, version, last_hash FROM streams
 			WHERE stream_id > ? ORDER BY stream_id LIMIT ?`},
@@ -47,15 +134,15 @@ func (r *readStmts) prepare(ctx context.Context, db *sql.DB) error {
 }
 
 func (r *readStmts) close() error {
-	return closeStmts(r.readStream, r.readAll, r.head, r.streams, r.idemGet, r.meta, r.idemList, r.checkpoints)
+	return errors.Join(r.events.close(), closeStmts(r.head, r.streams, r.idemGet, r.meta, r.idemList, r.checkpoints))
 }
 
-// row is an events row as scanned, before decoding.
+// row is an events row as scanned, before decoding (see encoding.go for
+// the stored forms).
 type row struct {
-	position, version, schemaVersion, recordedAt int64
-	eventID, streamID, streamType, typ           string
-	prevHash, hash, logHash                      string
-	data, metadata                               []byte
+	position, version, schemaVersion, recordedAt     int64
+	streamID, streamType, typ                        string
+	eventID, prevHash, hash, logHash, metadata, data col
 }
 
 func (r *row) dest() []any {
@@ -65,52 +152,148 @@ func (r *row) dest() []any {
 
 // decodeRow turns a stored row into the envelope. Data is returned as stored
 // (Verify, not the reader, judges whether it was changed).
-func decodeRow(r row) (eventstore.RecordedEvent, error) {
-	e := eventstore.RecordedEvent{
-		EventID:    r.eventID,
-		StreamID:   r.streamID,
-		StreamType: r.streamType,
-		Version:    r.version,
-		Position:   r.position,
-		Type:       r.typ,
-		Data:       json.RawMessage(r.data),
-		RecordedAt: time.UnixMilli(r.recordedAt).UTC(),
-		PrevHash:   r.prevHash,
-		Hash:       r.hash,
-		LogHash:    r.logHash,
-	}
+//
+// Strings the driver returns as strings are used as they are; what this
+// function makes (the data's bytes, and the text of the event id, the
+// hashes and the binary metadata) shares one allocation per event: the
+// data at its start, then the text, which is never written again (so it
+// can back strings), the data's slice capped before it.
+func decodeRow(r *row) (eventstore.RecordedEvent, error) {
+	var e eventstore.RecordedEvent
 	if r.schemaVersion < math.MinInt32 || r.schemaVersion > math.MaxInt32 {
 		return e, fmt.Errorf("decode event at position %d: schema version %d out of range", r.position, r.schemaVersion)
 	}
-	e.SchemaVersion = int(r.schemaVersion)
-	if len(r.metadata) > 0 {
-		md, err := eventstore.DecodeMetadata(r.metadata)
-		if err != nil {
-			return e, fmt.Errorf("decode event at position %d: metadata: %w", r.position, err)
-		}
-		e.Metadata = md
+	n := r.data.len()
+	text := r.eventID.textLen() + r.prevHash.textLen() + r.hash.textLen() + r.logHash.textLen()
+	if r.metadata.blob {
+		text += len(r.metadata.b)
+	}
+	buf := make([]byte, 0, n+text)
+	buf = r.data.appendTo(buf)
+	data := buf[:n:n]
+	t := textArena{buf: buf, start: n}
+	id, prev, hash, logHash := t.add(&r.eventID, true), t.add(&r.prevHash, false), t.add(&r.hash, false), t.add(&r.logHash, false)
+	var metaAt int
+	if r.metadata.blob {
+		metaAt = len(t.buf) - t.start
+		t.buf = append(t.buf, r.metadata.b...)
+	}
+	str := t.done()
+	e = eventstore.RecordedEvent{
+		EventID:       id.get(str),
+		StreamID:      r.streamID,
+		StreamType:    r.streamType,
+		Version:       r.version,
+		Position:      r.position,
+		Type:          r.typ,
+		SchemaVersion: int(r.schemaVersion),
+		Data:          json.RawMessage(data),
+		RecordedAt:    time.UnixMilli(r.recordedAt).UTC(),
+		PrevHash:      prev.get(str),
+		Hash:          hash.get(str),
+		LogHash:       logHash.get(str),
+	}
+	var err error
+	if r.metadata.blob {
+		e.Metadata, err = decodeMetadataBinary(r.metadata.b, str[metaAt:metaAt+len(r.metadata.b)])
+	} else {
+		e.Metadata, err = r.metadata.metadata()
+	}
+	if err != nil {
+		return e, fmt.Errorf("decode event at position %d: metadata: %w", r.position, err)
 	}
 	return e, nil
 }
 
-func scanEvents(rows *sql.Rows, capHint int) ([]eventstore.RecordedEvent, error) {
-	defer rows.Close()
-	out := make([]eventstore.RecordedEvent, 0, capHint)
-	for rows.Next() {
-		var r row
-		if err := rows.Scan(r.dest()...); err != nil {
-			return nil, err
-		}
-		e, err := decodeRow(r)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, e)
+// queryEvents runs an events query (eventColumns) on a connection of the
+// read pool at the driver's level: the driver's values go to decodeRow
+// as they are, without database/sql's per-column conversions (a catch-up
+// reads millions of rows; see decision 97).
+func (s *Store) queryEvents(ctx context.Context, q int, capHint int, args ...any) ([]eventstore.RecordedEvent, error) {
+	er := &s.r.events
+	er.mu.RLock()
+	defer er.mu.RUnlock()
+	if er.closed {
+		return nil, ErrClosed
 	}
-	if err := rows.Err(); err != nil {
+	named := make([]driver.NamedValue, len(args))
+	for i, a := range args {
+		named[i] = driver.NamedValue{Ordinal: i + 1, Value: a}
+	}
+	c, err := s.rdb.Conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	var out []eventstore.RecordedEvent
+	err = c.Raw(func(dc any) error {
+		st, err := er.stmt(ctx, dc, q)
+		if err != nil {
+			return err
+		}
+		rows, err := st.QueryContext(ctx, named)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		out = make([]eventstore.RecordedEvent, 0, capHint)
+		vals := make([]driver.Value, 13)
+		var r row
+		for {
+			if err := rows.Next(vals); err == io.EOF {
+				return nil
+			} else if err != nil {
+				return err
+			}
+			if err := r.from(vals); err != nil {
+				return err
+			}
+			e, err := decodeRow(&r)
+			if err != nil {
+				return err
+			}
+			out = append(out, e)
+		}
+	})
+	if err != nil {
 		return nil, err
 	}
 	return out, nil
+}
+
+// from takes a row's values from the driver (in eventColumns order).
+func (r *row) from(v []driver.Value) error {
+	ints := [...]struct {
+		dst *int64
+		i   int
+	}{{&r.position, 0}, {&r.version, 4}, {&r.schemaVersion, 6}, {&r.recordedAt, 9}}
+	for _, f := range ints {
+		n, ok := v[f.i].(int64)
+		if !ok {
+			return fmt.Errorf("events column %d: stored %T, want an integer", f.i, v[f.i])
+		}
+		*f.dst = n
+	}
+	texts := [...]struct {
+		dst *string
+		i   int
+	}{{&r.streamID, 2}, {&r.streamType, 3}, {&r.typ, 5}}
+	for _, f := range texts {
+		t, ok := v[f.i].(string)
+		if !ok {
+			return fmt.Errorf("events column %d: stored %T, want text", f.i, v[f.i])
+		}
+		*f.dst = t
+	}
+	for _, f := range [...]struct {
+		dst *col
+		i   int
+	}{{&r.eventID, 1}, {&r.data, 7}, {&r.metadata, 8}, {&r.prevHash, 10}, {&r.hash, 11}, {&r.logHash, 12}} {
+		if err := f.dst.Scan(v[f.i]); err != nil {
+			return fmt.Errorf("events column %d: %w", f.i, err)
+		}
+	}
+	return nil
 }
 
 // ReadStream implements eventstore.Store. Since recorded_at never decreases
@@ -123,11 +306,7 @@ func (s *Store) ReadStream(ctx context.Context, streamID string, opts eventstore
 	if !opts.Until.IsZero() {
 		until = opts.Until.UnixMilli()
 	}
-	rows, err := s.r.readStream.QueryContext(ctx, streamID, from, to, until)
-	if err != nil {
-		return nil, fmt.Errorf("read stream %q: %w", streamID, unavailable(err))
-	}
-	evs, err := scanEvents(rows, 16)
+	evs, err := s.queryEvents(ctx, readStreamQ, 16, streamID, from, to, until)
 	if err != nil {
 		return nil, fmt.Errorf("read stream %q: %w", streamID, unavailable(err))
 	}
@@ -143,11 +322,7 @@ func (s *Store) ReadAll(ctx context.Context, after int64, limit int) ([]eventsto
 	if err := s.checkFile(); err != nil {
 		return nil, fmt.Errorf("read all after %d: %w", after, err)
 	}
-	rows, err := s.r.readAll.QueryContext(ctx, after, lim)
-	if err != nil {
-		return nil, fmt.Errorf("read all after %d: %w", after, unavailable(err))
-	}
-	evs, err := scanEvents(rows, capHint)
+	evs, err := s.queryEvents(ctx, readAllQ, capHint, after, lim)
 	if err != nil {
 		return nil, fmt.Errorf("read all after %d: %w", after, unavailable(err))
 	}

@@ -138,7 +138,7 @@ func (s *Store) open(ctx context.Context, path string) error {
 		Synchronous: s.opts.Synchronous,
 		BusyTimeout: s.opts.BusyTimeout,
 		ReadConns:   max(4, runtime.GOMAXPROCS(0)),
-	}, migrate)
+	}, func(ctx context.Context, conn *sql.Conn) error { return migrateLogged(ctx, conn, s.opts.Logger) })
 	if err != nil {
 		return err
 	}

@@ -137,8 +137,22 @@ func (tm tamperer) DeleteStreamHead(ctx context.Context, streamID string) error 
 	return tm.exec(ctx, "DELETE FROM streams WHERE stream_id = ?", streamID)
 }
 
+// SetMetadataKey rewrites the event's metadata as a JSON document (the
+// only stored form with room for another key) with the key added.
 func (tm tamperer) SetMetadataKey(ctx context.Context, position int64, key string, value json.RawMessage) error {
-	return tm.exec(ctx, "UPDATE events SET metadata = json_set(metadata, '$.' || ?, json(?)) WHERE position = ?", key, string(value), position)
+	var c col
+	if err := tm.db.QueryRowContext(ctx, "SELECT metadata FROM events WHERE position = ?", position).Scan(&c); err != nil {
+		return err
+	}
+	md, err := c.metadata()
+	if err != nil {
+		return err
+	}
+	doc, err := json.Marshal(md)
+	if err != nil {
+		return err
+	}
+	return tm.exec(ctx, "UPDATE events SET metadata = json_set(?, '$.' || ?, json(?)) WHERE position = ?", string(doc), key, string(value), position)
 }
 
 func (tm tamperer) SetIdempotencyResult(ctx context.Context, key string, res eventstore.AppendResult) error {
@@ -252,17 +266,27 @@ func FuzzDecodeRecordedEvent(f *testing.F) {
 	f.Add([]byte(`null`), []byte(`not json`), int64(-1), int64(-5))
 	f.Add([]byte(`{"team_id":1}`), []byte(`"x"`), int64(1)<<62, int64(1)<<40)
 	f.Add([]byte(`{"command_id":"\u00e9\ud800"}`), []byte(`{}`), int64(-1)<<62, int64(2))
+	bin, err := encodeMetadata(eventstore.Metadata{TeamID: "t", Actor: "a", Route: "POST /x"})
+	require.NoError(f, err)
+	f.Add(bin, []byte(`{}`), int64(5), int64(1))
+	f.Add(bin[:len(bin)-2], []byte(`{}`), int64(5), int64(1))
 	f.Fuzz(func(t *testing.T, metadata, data []byte, recordedAt, schemaVersion int64) {
-		e, err := decodeRow(row{position: 7, version: 2, eventID: "id", streamID: "s", streamType: "t", typ: "T",
-			schemaVersion: schemaVersion, data: data, metadata: metadata, recordedAt: recordedAt, prevHash: "p", hash: "h"})
+		r := row{position: 7, version: 2, eventID: col{s: "id"}, streamID: "s", streamType: "t", typ: "T",
+			schemaVersion: schemaVersion, data: col{s: string(data)}, recordedAt: recordedAt, prevHash: col{s: "p"}, hash: col{s: "h"}}
+		if len(metadata) > 0 && metadata[0] == metaFormat1 {
+			r.metadata = col{blob: true, b: metadata}
+		} else {
+			r.metadata = col{s: string(metadata)}
+		}
+		e, err := decodeRow(&r)
 		if err != nil {
 			return
 		}
 		require.Equal(t, string(data), string(e.Data))
 		require.Equal(t, recordedAt, e.RecordedAt.UnixMilli())
 		require.Equal(t, int64(e.SchemaVersion), schemaVersion)
-		if !json.Valid(data) || e.RecordedAt.Year() < 0 || e.RecordedAt.Year() > 9999 {
-			return // not representable in the JSON envelope
+		if !json.Valid(data) || e.RecordedAt.Year() < 0 || e.RecordedAt.Year() > 9999 || !eventstore.ValidUTF8Metadata(e.Metadata) {
+			return // not representable in the JSON envelope (the binary metadata form keeps any bytes; Validate refuses them)
 		}
 		b, err := json.Marshal(e)
 		require.NoError(t, err)
