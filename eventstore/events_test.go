@@ -175,6 +175,7 @@ func TestDomainCodecRoundTrip(t *testing.T) {
 	events = append(events, assessmentEventSamples(when)...)
 	events = append(events, aigovernanceEventSamples(when)...)
 	events = append(events, knowledgeBaseSamples(when)...) // events_knowledgebase_test.go
+	events = append(events, retentionSamples(when)...)     // events_retention_test.go
 	codec := eventstore.NewDomainCodec()
 
 	var names []string

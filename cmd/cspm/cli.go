@@ -74,7 +74,7 @@ func root() *command {
 			"`db` and `events` inspect the database registry and audit the event store;\n" +
 			"`projections` shows and rebuilds the read models of a running server; `keys`\n" +
 			"issues, lists and revokes API keys; `kb embed` embeds the knowledge base's chunks.",
-		subs: []*command{serveCommand(), workerCommand(), importCommand(), dbCommand(), eventsCommand(), projectionsCommand(), keysCommand(), catalogsCommand(), kbCommand()},
+		subs: []*command{serveCommand(), workerCommand(), importCommand(), dbCommand(), eventsCommand(), projectionsCommand(), keysCommand(), catalogsCommand(), kbCommand(), retentionCommand()},
 	}
 }
 
