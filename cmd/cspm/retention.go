@@ -40,6 +40,14 @@ type retentionCycle struct {
 	segmentEvents int
 	log           *slog.Logger
 	metrics       *retentionMetrics // nil: none
+	clock         func() time.Time  // nil: time.Now
+}
+
+func (c *retentionCycle) now() time.Time {
+	if c.clock != nil {
+		return c.clock()
+	}
+	return time.Now()
 }
 
 // retentionReport is what one cycle did (or, dry, would do).

@@ -79,6 +79,8 @@ func serveOptionsTo(cfg config.Config, logTo, stdout io.Writer) fx.Option {
 	if cfg.HasRole(config.RoleProjector) {
 		opts = append(opts, projectorModule)
 		opts = append(opts, scanJobsModule) // scanjobs.go: the scan-job process manager
+		// wiring_retention.go: the retention cycle (archival)
+		opts = append(opts, retentionModule)
 	}
 	if cfg.RunsWorker() {
 		opts = append(opts, workerModule) // scanjobs.go: a worker (the worker role, or --worker-tools beside the projector)

@@ -278,8 +278,7 @@ func (a *Archive) Write(ctx context.Context, evs []eventstore.RecordedEvent) (Ma
 		return Manifest{}, fmt.Errorf("archive: encode manifest: %w", err)
 	}
 	raw = append(raw, '\n')
-	if err := writeSynced(filepath.Join(a.dir, name+manifestSuffix), raw); err != nil {
-		_ = os.Remove(segPath)
+	if err := writeSynced(filepath.Join(a.dir, name+manifestSuffix), raw, true); err != nil {
 		return Manifest{}, err
 	}
 	if err := syncDir(a.dir); err != nil {
@@ -308,8 +307,9 @@ func encodeSegment(w io.Writer, evs []eventstore.RecordedEvent) error {
 	return nil
 }
 
-// writeSynced writes path through a synced temporary file renamed into place.
-func writeSynced(path string, b []byte) (err error) {
+// writeSynced writes path through a synced temporary file renamed into
+// place. Exclusive fails when path exists (a concurrent writer made it).
+func writeSynced(path string, b []byte, exclusive ...bool) (err error) {
 	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
 	if err != nil {
 		return fmt.Errorf("archive: %w", err)
@@ -328,6 +328,13 @@ func writeSynced(path string, b []byte) (err error) {
 	}
 	if err := f.Close(); err != nil {
 		return fmt.Errorf("archive: write %s: %w", path, err)
+	}
+	if len(exclusive) > 0 && exclusive[0] {
+		defer os.Remove(f.Name())
+		if err := os.Link(f.Name(), path); err != nil {
+			return fmt.Errorf("archive: %w (another archival run wrote this segment)", err)
+		}
+		return nil
 	}
 	if err := os.Rename(f.Name(), path); err != nil {
 		return fmt.Errorf("archive: %w", err)
