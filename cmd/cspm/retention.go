@@ -262,7 +262,7 @@ func retentionSetCommand() *command {
 				}
 				defer release()
 				h := retcmd.New(commands.NewKit(store, eventstore.NewDomainCodec(), time.Now))
-				res, err := h.SetPolicy(ctx, commands.Meta{Actor: cliActor, Route: "cli retention set"},
+				res, err := h.SetPolicy(ctx, commands.Meta{TeamID: retcmd.OperatorTeam, Actor: cliActor, Route: "cli retention set"},
 					retcmd.SetPolicy{Module: *module, Days: *days, Reason: *reason})
 				var v *domain.ValidationError
 				if errors.As(err, &v) {

@@ -22,6 +22,10 @@ type SetPolicy struct {
 	Reason string `json:"reason,omitempty"`
 }
 
+// OperatorTeam is the team the CLI's policy changes are recorded under
+// (the operator acts for the whole platform); over HTTP it is the admin's.
+const OperatorTeam = "platform"
+
 // maxRetries bounds the restarts of a policy change on a conflict.
 const maxRetries = 3
 
