@@ -33,7 +33,9 @@ type retentionWorld struct {
 	idempotent    int64 // idempotency records stored
 }
 
-func (w retentionWorld) env() map[string]string { return map[string]string{"CSPM_AUDIT_DIR": w.auditDir} }
+func (w retentionWorld) env() map[string]string {
+	return map[string]string{"CSPM_AUDIT_DIR": w.auditDir}
+}
 
 func (w retentionWorld) cspm(t *testing.T, args ...string) result {
 	t.Helper()
@@ -69,7 +71,9 @@ func newRetentionWorld(t *testing.T) retentionWorld {
 		func() (commands.Result, error) {
 			return scans.RequestScan(ctx, meta("k1"), orchcmd.RequestScan{ScanID: "s1", AccountID: "123456789012", Provider: "aws", Tool: "prowler"})
 		},
-		func() (commands.Result, error) { return scans.StartScan(ctx, meta("k2"), orchcmd.StartScan{ScanID: "s1"}) },
+		func() (commands.Result, error) {
+			return scans.StartScan(ctx, meta("k2"), orchcmd.StartScan{ScanID: "s1"})
+		},
 		func() (commands.Result, error) {
 			b, err := findings.RaiseFindings(ctx, meta("k3"), cscmd.RaiseFindings{ScanID: "s1", Findings: []cscmd.FindingInput{
 				{CheckID: "s3_public", Title: "S3 bucket is public", Severity: "high", ResourceID: "arn:aws:s3:::b1"},
