@@ -6,6 +6,7 @@ import (
 	biacmd "github.com/cspm-es/cspm-es/commands/bia"
 	cacmd "github.com/cspm-es/cspm-es/commands/cloudassets"
 	orchcmd "github.com/cspm-es/cspm-es/commands/orchestration"
+	retcmd "github.com/cspm-es/cspm-es/commands/retention"
 	biaproj "github.com/cspm-es/cspm-es/projections/bia"
 	cloudassetsproj "github.com/cspm-es/cspm-es/projections/cloudassets"
 	biaquery "github.com/cspm-es/cspm-es/queries/bia"
@@ -100,6 +101,8 @@ func fullDeps(t *testing.T) api.Deps {
 		AIGovernance: fakeAIGovernance{},
 		// The knowledge base (kb_fakes_test.go).
 		KnowledgeBase: fakeKnowledgeBase{},
+		// Retention policies (retention_test.go).
+		Retention: fakeRetention{},
 	}
 	requireAllSet(t, deps)
 	return deps
@@ -226,6 +229,7 @@ func newContractEnv(t *testing.T, mutate ...func(*api.ServerConfig, *api.Deps)) 
 	deps.Assessments = fakeAssessments{}
 	deps.ScanRuns = contractScanRuns{orchcmd.New(kit), queryService.OrchestrationQueries.(*orchquery.Service)}
 	deps.AIGovernance = fakeAIGovernance{} // likewise
+	deps.Retention = retcmd.New(kit)       // retention policies, read from the event store
 	requireAllSet(t, deps)
 	for _, m := range mutate {
 		m(&cfg, &deps)

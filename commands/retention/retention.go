@@ -97,9 +97,19 @@ func (h *Handlers) SetPolicy(ctx context.Context, meta commands.Meta, cmd SetPol
 	}
 }
 
+// Policies returns the policies in force (Policies).
+func (h *Handlers) Policies(ctx context.Context) ([]retention.Policy, error) {
+	return Policies(ctx, h.kit.Store(), h.kit.Codec())
+}
+
+// StreamReader reads streams (an eventstore.Store, a commands.EventStore).
+type StreamReader interface {
+	ReadStream(ctx context.Context, streamID string, opts eventstore.ReadStreamOptions) ([]eventstore.RecordedEvent, error)
+}
+
 // Policies returns the policy in force of every module (DefaultDays for
 // a module without one), in the order of retention.Modules.
-func Policies(ctx context.Context, store eventstore.Store, codec *eventstore.Codec) ([]retention.Policy, error) {
+func Policies(ctx context.Context, store StreamReader, codec *eventstore.Codec) ([]retention.Policy, error) {
 	out := make([]retention.Policy, 0, len(retention.Modules))
 	for _, m := range retention.Modules {
 		p := retention.Policy{Module: m.Name, Days: retention.DefaultDays, Default: true}
