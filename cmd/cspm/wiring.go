@@ -18,6 +18,7 @@ import (
 	cscmd "github.com/cspm-es/cspm-es/commands/cloudsecurity"
 	orchcmd "github.com/cspm-es/cspm-es/commands/orchestration"
 	platformcmd "github.com/cspm-es/cspm-es/commands/platform"
+	retcmd "github.com/cspm-es/cspm-es/commands/retention"
 	ticmd "github.com/cspm-es/cspm-es/commands/threatintel"
 	vulncmd "github.com/cspm-es/cspm-es/commands/vulnerabilities"
 	csdomain "github.com/cspm-es/cspm-es/domain/cloudsecurity"
@@ -199,6 +200,7 @@ var commandsModule = fx.Module("commands",
 		newAssetCommands, // wiring_assets.go
 		newVulnerabilityCommands,
 		platformcmd.New,
+		retcmd.New, // retention policies (wiring_retention.go)
 	),
 )
 
@@ -262,6 +264,8 @@ type apiParams struct {
 	AIGovernance *aiGovernanceService `optional:"true"`
 	// The knowledge base (wiring_knowledgebase.go).
 	KnowledgeBase *kbService `optional:"true"`
+	// Retention policies (wiring_retention.go).
+	Retention *retcmd.Handlers
 }
 
 // optional is an optional module's service as the route table's
@@ -324,6 +328,7 @@ func newAPIServer(p apiParams) *api.Server {
 		Integrations:  optional[api.IntegrationService](p.Integrations),
 		AIGovernance:  optional[api.AIGovernanceService](p.AIGovernance),
 		KnowledgeBase: optional[api.KnowledgeBaseService](p.KnowledgeBase),
+		Retention:     p.Retention,
 	})
 }
 
