@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/fx"
@@ -29,7 +30,11 @@ func newRetentionCycle(store eventstore.Store, codec *eventstore.Codec, rm ReadM
 	if !ok {
 		return nil, fmt.Errorf("retention: the event store %T is not read through the archive", store)
 	}
-	return &retentionCycle{store: through, codec: codec, readModels: rm, window: cfg.IdempotencyWindow,
+	window := cfg.IdempotencyWindow
+	if window <= 0 { // a Config built without defaults
+		window = 7 * 24 * time.Hour
+	}
+	return &retentionCycle{store: through, codec: codec, readModels: rm, window: window,
 		log: log.With("component", "retention"), metrics: newRetentionMetrics(reg)}, nil
 }
 
