@@ -178,6 +178,20 @@ func TestRetention_ArchiveVerifyReplayExport(t *testing.T) {
 	r = w.cspm(t, "events", "verify")
 	require.Equal(t, exitOK, r.code, r.stdout)
 	assert.Contains(t, r.stdout, "OK: "+itoa(w.head+1)+" events")
+	assert.Contains(t, r.stdout, "archive: "+itoa(w.head-1)+" events in 1 segments")
+
+	// A changed archive segment is named, exit 1.
+	segs, err := filepath.Glob(filepath.Join(w.dir, "archive", "*.jsonl.gz"))
+	require.NoError(t, err)
+	require.Len(t, segs, 1)
+	raw, err := os.ReadFile(segs[0])
+	require.NoError(t, err)
+	raw[len(raw)/2] ^= 0x01
+	require.NoError(t, os.WriteFile(segs[0], raw, 0o600))
+	r = w.cspm(t, "events", "verify")
+	assert.Equal(t, exitFailure, r.code, r.stdout)
+	assert.Contains(t, r.stdout, "BROKEN: archive segment 1 (")
+	assert.Contains(t, r.stdout, "sha256 or size does not match its manifest")
 }
 
 // Retention policies are events, set from the CLI, listed with who set
