@@ -3,8 +3,11 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -241,4 +244,32 @@ func firstLine(s string) string {
 		}
 	}
 	return s
+}
+
+// serve runs the retention cycle at start (its metrics say so) and
+// serves the policy routes to admins.
+func TestServe_RetentionCycleAndRoutes(t *testing.T) {
+	t.Parallel()
+	a := startApp(t, nil)
+	eventually(t, 30*time.Second, "the retention cycle ran at start", func() bool {
+		resp, err := http.Get(a.base + "/metrics")
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		require.NoError(t, err)
+		return strings.Contains(string(body), "cspm_retention_cycle_duration_seconds_count 1") &&
+			strings.Contains(a.logs.String(), `"msg":"retention cycle done"`)
+	})
+
+	ans := a.call(t, http.MethodPut, "/api/v1/retention-policies/scan-results", map[string]any{"days": 365, "reason": "a year"})
+	require.Equal(t, http.StatusAccepted, ans.status, "%s", ans.raw)
+	ans = a.call(t, http.MethodPut, "/api/v1/retention-policies/scan-results", map[string]any{"days": 7})
+	require.Equal(t, http.StatusBadRequest, ans.status, "%s", ans.raw)
+	assert.Contains(t, string(ans.raw), `"field":"days"`)
+	ans = a.call(t, http.MethodGet, "/api/v1/retention-policies", nil)
+	require.Equal(t, http.StatusOK, ans.status, "%s", ans.raw)
+	var ps []retention.Policy
+	require.NoError(t, json.Unmarshal(ans.env.Data, &ps))
+	assert.Equal(t, 365, ps[0].Days)
+	assert.Equal(t, "a year", ps[0].Reason)
 }
