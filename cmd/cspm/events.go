@@ -342,7 +342,13 @@ func verify(ctx context.Context, inv *invocation, asJSON bool) error {
 			return fmt.Errorf("verify the archive: %w", err)
 		}
 		if problem != nil {
-			fmt.Fprintf(inv.stdout, "BROKEN: %s\n", problem)
+			if asJSON {
+				if err := writeJSON(inv.stdout, map[string]any{"archive": map[string]any{"broken": problem}}); err != nil {
+					return err
+				}
+			} else {
+				fmt.Fprintf(inv.stdout, "BROKEN: %s\n", problem)
+			}
 			return &exitError{code: exitFailure}
 		}
 		if archived > 0 && !asJSON {
