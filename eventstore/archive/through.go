@@ -75,10 +75,8 @@ func (s *Store) readArchived(ctx context.Context, after int64, limit int, archiv
 		if err != nil {
 			return nil, err
 		}
-		for _, e := range evs {
-			if e.Position <= after {
-				continue
-			}
+		// A segment's positions are dense from m.FirstPosition.
+		for _, e := range evs[max(after+1-m.FirstPosition, 0):] {
 			if limit > 0 && len(out) >= limit {
 				return out, nil
 			}
