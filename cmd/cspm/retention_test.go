@@ -193,8 +193,12 @@ func TestRetention_ArchiveVerifyReplayExport(t *testing.T) {
 	require.NoError(t, os.WriteFile(segs[0], raw, 0o600))
 	r = w.cspm(t, "events", "verify")
 	assert.Equal(t, exitFailure, r.code, r.stdout)
-	assert.Contains(t, r.stdout, "BROKEN: archive segment 1 (")
+	assert.Contains(t, r.stdout, "BROKEN: first broken link: archive segment 1 (")
 	assert.Contains(t, r.stdout, "sha256 or size does not match its manifest")
+	assert.NotContains(t, r.stdout, "archive: ")
+	r = w.cspm(t, "events", "verify", "--json")
+	assert.Equal(t, exitFailure, r.code, r.stdout)
+	assert.Contains(t, r.stdout, `"kind": "archive"`)
 }
 
 // Retention policies are events, set from the CLI, listed with who set

@@ -37,9 +37,19 @@ func (s *Store) Live() eventstore.Store { return s.Store }
 func (s *Store) Archive() *Archive { return s.a }
 
 var (
-	_ eventstore.Store      = (*Store)(nil)
-	_ eventstore.AuditStore = (*Store)(nil)
+	_ eventstore.Store          = (*Store)(nil)
+	_ eventstore.AuditStore     = (*Store)(nil)
+	_ eventstore.ArchiveChecker = (*Store)(nil)
 )
+
+// CheckArchive implements eventstore.ArchiveChecker (Archive.Check).
+func (s *Store) CheckArchive(ctx context.Context) (string, int64, error) {
+	p, n, err := s.a.Check(ctx)
+	if err != nil || p == nil {
+		return "", n, err
+	}
+	return p.String(), n, nil
+}
 
 // ReadAll implements eventstore.Store. Positions up to the archive's last
 // come from the archive, the rest from the live store. When the live

@@ -195,5 +195,10 @@ func testArchive(t *testing.T, open Open) {
 		assert.Contains(t, prob.Reason, "sha256")
 		_, err = archive.Through(live, fresh).ReadAll(ctx, 0, 100)
 		require.Error(t, err, "a reader never returns events of an altered segment")
+		rep, err := eventstore.Verify(ctx, archive.Through(live, fresh), eventstore.VerifyOptions{Key: auditKey})
+		require.NoError(t, err)
+		require.NotNil(t, rep.Broken)
+		assert.Equal(t, eventstore.BrokenArchive, rep.Broken.Kind)
+		assert.Contains(t, rep.Broken.Reason, "archive segment 2")
 	})
 }
