@@ -47,7 +47,10 @@ type StreamRange struct {
 // Manifest describes one segment file. A segment holds the events of
 // positions FirstPosition..LastPosition, all of them, in position order.
 type Manifest struct {
-	Format  string `json:"format"`
+	Format string `json:"format"`
+	// StoreID is the live store's id (eventstore.AuditInfo) the events
+	// came from: an archive belongs to one store.
+	StoreID string `json:"store_id"`
 	Segment int    `json:"segment"` // 1, 2, ... in position order
 	File    string `json:"file"`    // the segment file's name, in the archive directory
 	// FirstPosition..LastPosition are the global positions held (dense).
@@ -103,6 +106,15 @@ func Open(dir string) (*Archive, error) {
 		return nil, err
 	}
 	return a, nil
+}
+
+// StoreID is the id of the store the archive's events came from ("" when empty).
+func (a *Archive) StoreID() string {
+	m, ok := a.last()
+	if !ok {
+		return ""
+	}
+	return m.StoreID
 }
 
 // Dir is the archive directory.
@@ -215,7 +227,7 @@ func segmentName(seg int, first, last int64) string {
 // same way, and the directory is synced. Only then are the events safe to
 // delete from the live store. An event whose hash does not match its
 // content is refused (the archive never takes in a tampered event).
-func (a *Archive) Write(ctx context.Context, evs []eventstore.RecordedEvent) (Manifest, error) {
+func (a *Archive) Write(ctx context.Context, storeID string, evs []eventstore.RecordedEvent) (Manifest, error) {
 	a.writeMu.Lock()
 	defer a.writeMu.Unlock()
 	if len(evs) == 0 {
@@ -225,7 +237,10 @@ func (a *Archive) Write(ctx context.Context, evs []eventstore.RecordedEvent) (Ma
 		return Manifest{}, err
 	}
 	prev, hasPrev := a.last()
-	m := Manifest{Format: Format, Segment: 1, FirstPosition: evs[0].Position, Streams: map[string]StreamRange{}}
+	m := Manifest{Format: Format, StoreID: storeID, Segment: 1, FirstPosition: evs[0].Position, Streams: map[string]StreamRange{}}
+	if hasPrev && prev.StoreID != storeID {
+		return Manifest{}, fmt.Errorf("archive %s holds the events of store %q, not of %q: give each store its own --archive-dir", a.dir, prev.StoreID, storeID)
+	}
 	if hasPrev {
 		m.Segment, m.PrevLogHash, m.PrevManifestSHA256 = prev.Segment+1, prev.LastLogHash, prev.sum
 	}

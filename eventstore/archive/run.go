@@ -54,13 +54,26 @@ func Run(ctx context.Context, s *Store, opts RunOptions) (RunResult, error) {
 		return res, err
 	}
 	live := s.Store
+	info, err := s.AuditInfo(ctx)
+	if err != nil {
+		return res, fmt.Errorf("archive: the live store's id: %w", err)
+	}
+	if id := a.StoreID(); id != "" && id != info.StoreID {
+		return res, fmt.Errorf("archive %s holds the events of store %q, not of this store %q: give each store its own --archive-dir; nothing archived or deleted",
+			a.Dir(), id, info.StoreID)
+	}
 	head, err := live.HeadPosition(ctx)
 	if err != nil {
 		return res, fmt.Errorf("archive: head position: %w", err)
 	}
 	after := a.LastPosition()
 	if after > 0 && !opts.DryRun {
-		// A previous run archived these; finish deleting them.
+		// A previous run archived these and may have stopped before
+		// deleting them: delete them, once the live store's copy of the
+		// last one is the archive's.
+		if err := sameLast(ctx, s, after); err != nil {
+			return res, err
+		}
 		if _, err := s.PruneThrough(ctx, after); err != nil {
 			return res, fmt.Errorf("archive: delete the events archived before: %w", err)
 		}
@@ -92,7 +105,7 @@ func Run(ctx context.Context, s *Store, opts RunOptions) (RunResult, error) {
 		res.ToPosition = seg[n-1].Position
 		res.Events += int64(n)
 		if !opts.DryRun {
-			m, err := a.Write(ctx, seg)
+			m, err := a.Write(ctx, info.StoreID, seg)
 			if err != nil {
 				return res, err
 			}
@@ -122,4 +135,21 @@ func (a *Archive) Events() int64 {
 		n += m.Events
 	}
 	return n
+}
+
+// sameLast checks that the live store's event at the archive's last
+// position, if it still holds it, is the archived one.
+func sameLast(ctx context.Context, s *Store, last int64) error {
+	evs, err := s.Store.ReadAll(ctx, last-1, 1)
+	if err != nil {
+		return fmt.Errorf("archive: read position %d: %w", last, err)
+	}
+	segs := s.a.Segments()
+	if len(evs) == 0 || evs[0].Position != last || len(segs) == 0 {
+		return nil // already deleted
+	}
+	if m := segs[len(segs)-1]; evs[0].Hash != m.LastHash || evs[0].LogHash != m.LastLogHash {
+		return fmt.Errorf("archive: the live store's event at position %d is not the archive's (segment %d): nothing deleted (run cspm events verify)", last, m.Segment)
+	}
+	return nil
 }

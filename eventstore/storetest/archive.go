@@ -167,6 +167,24 @@ func testArchive(t *testing.T, open Open) {
 		assert.Equal(t, before, readAllOf(t, s))
 	})
 
+	t.Run("ArchiveOfAnotherStoreIsRefused", func(t *testing.T) {
+		t.Parallel()
+		ctx := testContext(t)
+		first, _ := open(t, auditKey)
+		archiveWorld(t, first)
+		dir := t.TempDir()
+		a, err := archive.Open(dir)
+		require.NoError(t, err)
+		_, err = archive.Run(ctx, archive.Through(first, a), archive.RunOptions{Cutoff: time.Now().Add(time.Hour)})
+		require.NoError(t, err)
+
+		other, _ := open(t, auditKey)
+		archiveWorld(t, other)
+		_, err = archive.Run(ctx, archive.Through(other, a), archive.RunOptions{Cutoff: time.Now().Add(time.Hour)})
+		require.ErrorContains(t, err, "give each store its own --archive-dir")
+		assert.Len(t, readAllOf(t, other), 40, "nothing of the other store deleted")
+	})
+
 	t.Run("AlteredSegmentIsNamed", func(t *testing.T) {
 		t.Parallel()
 		live, _ := open(t, auditKey)
