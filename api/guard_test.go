@@ -110,7 +110,8 @@ func TestGuard_RoleMatrix(t *testing.T) {
 		case r.Public:
 			assert.Contains(t, []string{"/healthz", "/readyz", "/metrics", "/openapi.json", "/docs"}, r.Path, "only probes and documents are public")
 		case strings.HasPrefix(r.Path, "/api/v1/projections"), strings.HasPrefix(r.Path, "/api/v1/keys"),
-			strings.HasPrefix(r.Path, "/api/v1/audit"), strings.HasPrefix(r.Path, "/api/v1/system"):
+			strings.HasPrefix(r.Path, "/api/v1/audit"), strings.HasPrefix(r.Path, "/api/v1/system"),
+			strings.HasPrefix(r.Path, "/api/v1/retention-policies"):
 			assert.Equal(t, access.Admin, r.Role, r.Key())
 		case r.Method == http.MethodGet:
 			assert.Equal(t, access.Viewer, r.Role, r.Key())

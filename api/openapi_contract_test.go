@@ -311,6 +311,7 @@ func TestOpenAPIContract(t *testing.T) {
 	assetsContract(t, c) // openapi_contract_assets_test.go
 	accountsContract(t, c, env)
 	scanRunsContract(t, c, env) // openapi_contract_scanruns_test.go
+	retentionContract(t, c)     // retention_test.go
 
 	// API keys: the key is shown once.
 	createKey := request{Path: "/api/v1/keys", Body: exampleBody(t, c.doc, "createKey"),

@@ -6,6 +6,7 @@ import (
 	biacmd "github.com/cspm-es/cspm-es/commands/bia"
 	cacmd "github.com/cspm-es/cspm-es/commands/cloudassets"
 	orchcmd "github.com/cspm-es/cspm-es/commands/orchestration"
+	retcmd "github.com/cspm-es/cspm-es/commands/retention"
 	biaproj "github.com/cspm-es/cspm-es/projections/bia"
 	cloudassetsproj "github.com/cspm-es/cspm-es/projections/cloudassets"
 	biaquery "github.com/cspm-es/cspm-es/queries/bia"
@@ -102,6 +103,8 @@ func fullDeps(t *testing.T) api.Deps {
 		KnowledgeBase: fakeKnowledgeBase{},
 		// Crypto-shredding (privacy_fakes_test.go).
 		Privacy: fakePrivacy{},
+		// Retention policies (retention_test.go).
+		Retention: fakeRetention{},
 	}
 	requireAllSet(t, deps)
 	return deps
@@ -230,6 +233,7 @@ func newContractEnv(t *testing.T, mutate ...func(*api.ServerConfig, *api.Deps)) 
 	deps.AIGovernance = fakeAIGovernance{} // likewise
 	// Crypto-shredding (privacy_fakes_test.go).
 	deps.Privacy = newContractPrivacy(t, kit)
+	deps.Retention = retcmd.New(kit) // retention policies, read from the event store
 	requireAllSet(t, deps)
 	for _, m := range mutate {
 		m(&cfg, &deps)

@@ -224,6 +224,11 @@ func (s *Server) routeTable() []Route {
 		add(http.MethodGet, v1+"/audit/verify", admin, Teamless, "auditVerify", s.auditVerify)
 	}
 
+	// Retention policies (routes_retention.go; docs/archival.md).
+	if s.deps.Retention != nil {
+		s.retentionRoutes(add)
+	}
+
 	// Projection administration.
 	if s.deps.Projections != nil {
 		add(http.MethodGet, v1+"/projections", admin, Teamless, "listProjections", s.projectionStatus)

@@ -150,6 +150,10 @@ type Deps struct {
 	// bias tests, incidents; routes_aigovernance.go); nil leaves those
 	// routes out. Progress is then required.
 	AIGovernance AIGovernanceService
+	// Retention serves /api/v1/retention-policies (platform-wide
+	// retention policies, admin-only; routes_retention.go); nil leaves
+	// those routes out.
+	Retention RetentionService
 	// KnowledgeBase serves /api/v1/kb/... (documents, search, embedding
 	// status; routes_knowledgebase.go); nil leaves those routes out.
 	// Progress is then required.

@@ -8,4 +8,5 @@ import "github.com/cspm-es/cspm-es/api"
 func withAllServices(d *api.Deps) {
 	d.Audit = &fakeAudit{}
 	d.Keys = &countingKeys{}
+	d.Retention = fakeRetention{} // retention_test.go
 }

@@ -180,6 +180,7 @@ func TestDomainCodecRoundTrip(t *testing.T) {
 	events = append(events, aigovernanceEventSamples(when)...)
 	events = append(events, knowledgeBaseSamples(when)...) // events_knowledgebase_test.go
 	events = append(events, privacy.SubjectForgotten{SubjectID: "0123456789abcdef0123456789abcdef01234567", KeyExisted: true, ForgottenAt: when})
+	events = append(events, retentionSamples(when)...) // events_retention_test.go
 	codec := eventstore.NewDomainCodec()
 
 	var names []string

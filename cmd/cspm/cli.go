@@ -75,7 +75,8 @@ func root() *command {
 			"`projections` shows and rebuilds the read models of a running server; `keys`\n" +
 			"issues, lists and revokes API keys; `kb embed` embeds the knowledge base's chunks.",
 		subs: []*command{serveCommand(), workerCommand(), importCommand(), importLegacyCommand(), dbCommand(), eventsCommand(), projectionsCommand(), keysCommand(), catalogsCommand(), kbCommand(),
-			privacyCommand()}, // privacy.go: crypto-shredding
+			privacyCommand(),    // privacy.go: crypto-shredding
+			retentionCommand()}, // retention.go: policies, the retention cycle, archival
 	}
 }
 

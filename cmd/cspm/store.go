@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 
 	"github.com/cspm-es/cspm-es/eventstore"
+	"github.com/cspm-es/cspm-es/eventstore/archive"
 	"github.com/cspm-es/cspm-es/eventstore/mongo"
 	"github.com/cspm-es/cspm-es/eventstore/sqlite"
 	"github.com/cspm-es/cspm-es/platform/config"
@@ -30,6 +31,28 @@ func eventStoreLocation(cfg config.Config, reg *dbregistry.Registry) string {
 // writes with; readOnly opens a MongoDB store without a sequencer (a
 // SQLite store writes only when appended to).
 func openEventStore(ctx context.Context, cfg config.Config, reg *dbregistry.Registry, log *slog.Logger, key eventstore.AuditKey, readOnly bool) (eventstore.Store, error) {
+	s, err := openLiveEventStore(ctx, cfg, reg, log, key, readOnly)
+	if err != nil {
+		return nil, err
+	}
+	return throughArchive(cfg, s)
+}
+
+// throughArchive returns s read through the archive of cfg (docs/archival.md):
+// the one reader of the log every command and the server use, so that
+// verify, replay, export, audit, rebuilds and the command side see the
+// archived events too.
+func throughArchive(cfg config.Config, s eventstore.Store) (eventstore.Store, error) {
+	a, err := archive.Open(cfg.ArchiveDirectory())
+	if err != nil {
+		_ = s.Close()
+		return nil, fmt.Errorf("open the event archive (--archive-dir / CSPM_ARCHIVE_DIR): %w", err)
+	}
+	return archive.Through(s, a), nil
+}
+
+// openLiveEventStore opens the live store alone (openEventStore).
+func openLiveEventStore(ctx context.Context, cfg config.Config, reg *dbregistry.Registry, log *slog.Logger, key eventstore.AuditKey, readOnly bool) (eventstore.Store, error) {
 	log = log.With("component", "eventstore")
 	switch cfg.Store {
 	case config.StoreSQLite:
@@ -174,7 +197,7 @@ func openEventStoreReadOnly(ctx context.Context, cfg config.Config, log *slog.Lo
 	if err != nil {
 		return nil, err
 	}
-	return s, nil
+	return throughArchive(cfg, s)
 }
 
 // openEventStoreToWrite opens an existing store for a one-shot command

@@ -18,6 +18,7 @@ import (
 	cscmd "github.com/cspm-es/cspm-es/commands/cloudsecurity"
 	orchcmd "github.com/cspm-es/cspm-es/commands/orchestration"
 	platformcmd "github.com/cspm-es/cspm-es/commands/platform"
+	retcmd "github.com/cspm-es/cspm-es/commands/retention"
 	ticmd "github.com/cspm-es/cspm-es/commands/threatintel"
 	vulncmd "github.com/cspm-es/cspm-es/commands/vulnerabilities"
 	csdomain "github.com/cspm-es/cspm-es/domain/cloudsecurity"
@@ -79,6 +80,8 @@ func serveOptionsTo(cfg config.Config, logTo, stdout io.Writer) fx.Option {
 	if cfg.HasRole(config.RoleProjector) {
 		opts = append(opts, projectorModule)
 		opts = append(opts, scanJobsModule) // scanjobs.go: the scan-job process manager
+		// wiring_retention.go: the retention cycle (archival)
+		opts = append(opts, retentionModule)
 	}
 	if cfg.RunsWorker() {
 		opts = append(opts, workerModule) // scanjobs.go: a worker (the worker role, or --worker-tools beside the projector)
@@ -201,6 +204,7 @@ var commandsModule = fx.Module("commands",
 		newAssetCommands, // wiring_assets.go
 		newVulnerabilityCommands,
 		platformcmd.New,
+		retcmd.New, // retention policies (wiring_retention.go)
 	),
 )
 
@@ -266,6 +270,8 @@ type apiParams struct {
 	KnowledgeBase *kbService `optional:"true"`
 	// Crypto-shredding (wiring_privacy.go).
 	Privacy *privacyService `optional:"true"`
+	// Retention policies (wiring_retention.go).
+	Retention *retcmd.Handlers
 }
 
 // optional is an optional module's service as the route table's
@@ -329,6 +335,7 @@ func newAPIServer(p apiParams) *api.Server {
 		AIGovernance:  optional[api.AIGovernanceService](p.AIGovernance),
 		KnowledgeBase: optional[api.KnowledgeBaseService](p.KnowledgeBase),
 		Privacy:       optional[api.PrivacyService](p.Privacy),
+		Retention:     p.Retention,
 	})
 }
 

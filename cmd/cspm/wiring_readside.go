@@ -113,6 +113,17 @@ var readModelModule = fx.Module("readmodel",
 func newReadModels(lc fx.Lifecycle, cfg config.Config, reg *dbregistry.Registry, log *slog.Logger) (ReadModels, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), storeOpenTimeout)
 	defer cancel()
+	rm, closeAll, err := openReadModels(ctx, cfg, reg, log)
+	if err != nil {
+		return ReadModels{}, err
+	}
+	lc.Append(fx.StopHook(closeAll))
+	return rm, nil
+}
+
+// openReadModels opens the module databases (newReadModels); closeAll
+// closes them.
+func openReadModels(ctx context.Context, cfg config.Config, reg *dbregistry.Registry, log *slog.Logger) (rm ReadModels, closeAll func(context.Context) error, err error) {
 	byName := map[string]dbregistry.Constant{}
 	var names []string
 	for _, e := range reg.Entries() {
@@ -121,13 +132,13 @@ func newReadModels(lc fx.Lifecycle, cfg config.Config, reg *dbregistry.Registry,
 			names = append(names, e.Name)
 		}
 	}
-	rm := ReadModels{Stores: make(map[dbregistry.Constant]readmodel.Store, len(names))}
+	rm = ReadModels{Stores: make(map[dbregistry.Constant]readmodel.Store, len(names))}
 	var closeClient func(context.Context) error
 	switch cfg.Store {
 	case config.StoreSQLite:
 		stores, err := sqlitestore.OpenModuleStores(ctx, cfg.DataDir, names, sqlitestore.Options{Synchronous: "normal"})
 		if err != nil {
-			return ReadModels{}, fmt.Errorf("open read models under %s: %w", cfg.DataDir, err)
+			return ReadModels{}, nil, fmt.Errorf("open read models under %s: %w", cfg.DataDir, err)
 		}
 		for name, s := range stores {
 			rm.Stores[byName[name]] = s
@@ -136,22 +147,22 @@ func newReadModels(lc fx.Lifecycle, cfg config.Config, reg *dbregistry.Registry,
 	case config.StoreMongo:
 		client, err := mongodriver.Connect(options.Client().ApplyURI(cfg.MongoURI))
 		if err != nil {
-			return ReadModels{}, fmt.Errorf("read models: connect %s: %w", cfg.RedactedMongoURI(), err)
+			return ReadModels{}, nil, fmt.Errorf("read models: connect %s: %w", cfg.RedactedMongoURI(), err)
 		}
 		stores, err := mongostore.OpenModuleStores(ctx, client, names, mongostore.Options{})
 		if err != nil {
 			_ = client.Disconnect(context.Background())
-			return ReadModels{}, fmt.Errorf("open read models at %s: %w", cfg.RedactedMongoURI(), err)
+			return ReadModels{}, nil, fmt.Errorf("open read models at %s: %w", cfg.RedactedMongoURI(), err)
 		}
 		for name, s := range stores {
 			rm.Stores[byName[name]] = s
 		}
 		rm.Backend, closeClient = "mongodb", client.Disconnect
 	default:
-		return ReadModels{}, fmt.Errorf("unknown store %q", cfg.Store)
+		return ReadModels{}, nil, fmt.Errorf("unknown store %q", cfg.Store)
 	}
 	log.Debug("read models open", "component", "readmodel", "backend", rm.Backend, "databases", len(rm.Stores))
-	lc.Append(fx.StopHook(func(ctx context.Context) error {
+	return rm, func(ctx context.Context) error {
 		var errs []error
 		for _, s := range rm.Stores {
 			errs = append(errs, s.Close())
@@ -160,8 +171,7 @@ func newReadModels(lc fx.Lifecycle, cfg config.Config, reg *dbregistry.Registry,
 			errs = append(errs, closeClient(ctx))
 		}
 		return errors.Join(errs...)
-	}))
-	return rm, nil
+	}, nil
 }
 
 // registerSweep drops expired read-model documents on SQLite: once in the

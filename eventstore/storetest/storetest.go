@@ -86,6 +86,7 @@ func Run(t *testing.T, open Open) {
 		{"BatchConcurrency", testBatchConcurrency},
 		{"Tamper", testTamper},
 		{"Checkpoints", testCheckpoints},
+		{"Archive", testArchive},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

@@ -119,6 +119,14 @@ type Config struct {
 	// the event store when its head moved.
 	AuditCheckpointInterval time.Duration
 
+	// Retention and archival (docs/archival.md). ArchiveDir holds the
+	// archive segments (empty: ArchiveDirectory's default);
+	// IdempotencyWindow is how long idempotency records are kept;
+	// RetentionInterval is how often serve runs the retention cycle (0: never).
+	ArchiveDir        string
+	IdempotencyWindow time.Duration
+	RetentionInterval time.Duration
+
 	// Scan jobs (docs/scan-jobs.md). JobLease is a worker's lease on a
 	// job (the work queue's AckWait), extended by its heartbeats.
 	// WorkerTools, when set, is the YAML file of the external tools a
@@ -160,6 +168,8 @@ func Default() Config {
 		Roles:               slices.Clone(AllRoles),
 
 		AuditCheckpointInterval: 10 * time.Second,
+		IdempotencyWindow:       7 * 24 * time.Hour,
+		RetentionInterval:       24 * time.Hour,
 
 		JobLease:    30 * time.Second,
 		WorkerSlots: 2,
@@ -181,6 +191,14 @@ func (c Config) AuditDirectory() string {
 		return filepath.Join(dir, "cspm", "audit")
 	}
 	return filepath.Join(filepath.Dir(filepath.Clean(c.DataDir)), "cspm-audit")
+}
+
+// ArchiveDirectory is ArchiveDir, or by default <data dir>/archive.
+func (c Config) ArchiveDirectory() string {
+	if c.ArchiveDir != "" {
+		return c.ArchiveDir
+	}
+	return filepath.Join(c.DataDir, "archive")
 }
 
 // HasRole reports whether r is among the configured roles.
@@ -211,6 +229,9 @@ func (c Config) LogValue() slog.Value {
 		slog.String("roles", JoinRoles(c.Roles)),
 		slog.String("audit_dir", c.AuditDirectory()),
 		slog.Duration("audit_checkpoint_interval", c.AuditCheckpointInterval),
+		slog.String("archive_dir", c.ArchiveDirectory()),
+		slog.Duration("idempotency_window", c.IdempotencyWindow),
+		slog.Duration("retention_interval", c.RetentionInterval),
 		slog.String("embeddings_url", redactURI(c.EmbeddingsURL)),
 		slog.String("embeddings_model", c.EmbeddingsModel),
 	)
@@ -254,6 +275,12 @@ func (c Config) validate(groups Group) error {
 		}
 		if c.AuditDir != "" && strings.TrimSpace(c.AuditDir) == "" {
 			add("audit-dir", "must not be blank (leave it unset for the default)")
+		}
+		if c.ArchiveDir != "" && strings.TrimSpace(c.ArchiveDir) == "" {
+			add("archive-dir", "must not be blank (leave it unset for the default)")
+		}
+		if c.IdempotencyWindow < time.Hour {
+			add("idempotency-window", "must be at least 1h")
 		}
 	}
 	if groups&GroupLogging != 0 {
@@ -311,6 +338,9 @@ func (c Config) validate(groups Group) error {
 		}
 		if c.AuditCheckpointInterval <= 0 {
 			add("audit-checkpoint-interval", "must be positive")
+		}
+		if c.RetentionInterval < 0 {
+			add("retention-interval", "must be 0 (off) or positive")
 		}
 		if c.JobLease < time.Second {
 			add("job-lease", "must be at least 1s")

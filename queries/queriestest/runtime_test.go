@@ -284,6 +284,8 @@ func TestReadModelsThroughTheRuntime(t *testing.T) {
 	requireSameReadModels(t, want, got)
 	require.NoError(t, rt.RebuildAll(ctx, nil))
 	requireSameReadModels(t, want, got)
+	// Across the archive boundary: the same log, archived, rebuilds the same (runtime_archive_test.go).
+	requireSameAfterArchiving(t, events, codec, want, filepath.Join(dir, "archived"))
 	// The KEV join flagged the alpine image's CVE-2019-1549 (listed before the import).
 	flagged, err := got.Stores[dbregistry.VULNERABILITIES].Count(ctx, "occurrences", readmodel.Eq("kev", true))
 	require.NoError(t, err)
