@@ -124,7 +124,7 @@ func toAPIStatus(s projections.ProjectionStatus, types []string) api.ProjectionS
 		LagEvents: s.LagEvents, LagSeconds: s.LagSeconds, StalledSince: s.StalledSince,
 		ParkedCount: s.ParkedCount, Parked: make([]api.ParkedEvent, len(s.Parked)),
 		LastError: s.LastError, LastErrorAt: s.LastErrorAt, NeedsRebuild: s.NeedsRebuild,
-		StatusError: s.StatusError,
+		StatusError: s.StatusError, Owner: s.Owner,
 	}
 	if out.EventTypes == nil {
 		out.EventTypes = []string{}
