@@ -26,6 +26,7 @@ import (
 	"regexp"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -78,7 +79,7 @@ func DefaultNodeID() string {
 // Record is a lease key's value.
 type Record struct {
 	Owner string `json:"owner"`
-	// Instance tells two processes with the same owner (node id) apart: a
+	// Instance tells two holders with the same owner (node id) apart: a
 	// restarted process does not inherit its predecessor's leases.
 	Instance string    `json:"instance"`
 	TTLMS    int64     `json:"ttl_ms"`
@@ -86,8 +87,14 @@ type Record struct {
 	Renewed  time.Time `json:"renewed"`
 }
 
-// instanceID is this process's instance token.
-var instanceID = strconv.FormatInt(time.Now().UnixNano(), 36) + "-" + strconv.Itoa(os.Getpid())
+// instances numbers the Lease values of this process.
+var instances atomic.Uint64
+
+// newInstance tells this Lease value apart from any other, in this
+// process or another, with the same owner.
+func newInstance() string {
+	return strconv.FormatInt(time.Now().UnixNano(), 36) + "-" + strconv.Itoa(os.Getpid()) + "-" + strconv.FormatUint(instances.Add(1), 10)
+}
 
 // Lease is one key this process contends for. Its methods are safe for
 // concurrent use.
@@ -97,6 +104,7 @@ type Lease struct {
 	owner string
 	ttl   time.Duration
 	now   func() time.Time
+	inst  string // Record.Instance
 
 	mu         sync.Mutex
 	held       bool
@@ -113,7 +121,7 @@ func New(kv jetstream.KeyValue, key, owner string, ttl time.Duration) *Lease {
 	if ttl <= 0 {
 		ttl = DefaultTTL
 	}
-	return &Lease{kv: kv, key: key, owner: owner, ttl: ttl, now: time.Now}
+	return &Lease{kv: kv, key: key, owner: owner, ttl: ttl, now: time.Now, inst: newInstance()}
 }
 
 // Key is the lease's key.
@@ -141,7 +149,7 @@ func (l *Lease) Term() uint64 {
 }
 
 func (l *Lease) record(since time.Time) []byte {
-	b, _ := json.Marshal(Record{Owner: l.owner, Instance: instanceID, TTLMS: l.ttl.Milliseconds(),
+	b, _ := json.Marshal(Record{Owner: l.owner, Instance: l.inst, TTLMS: l.ttl.Milliseconds(),
 		Since: since.UTC(), Renewed: time.Now().UTC()})
 	return b
 }
@@ -159,10 +167,11 @@ func (l *Lease) Observe(ctx context.Context) (bool, error) { return l.attempt(ct
 
 func (l *Lease) attempt(ctx context.Context, take bool) (bool, error) {
 	l.mu.Lock()
-	if l.held {
+	if l.held && l.now().Before(l.validUntil) {
 		l.mu.Unlock()
-		return l.Valid(), nil
+		return true, nil
 	}
+	l.held = false // lapsed: contend again like anyone (but see below)
 	l.mu.Unlock()
 	e, err := l.kv.Get(ctx, l.key)
 	sent := l.now()
@@ -189,6 +198,13 @@ func (l *Lease) attempt(ctx context.Context, take bool) (bool, error) {
 	}
 	expired := sent.Sub(l.seenAt) >= l.ttl
 	l.mu.Unlock()
+	if !expired {
+		// Our own record (this very process lost the lease, e.g. while
+		// NATS was down, and nobody took it since): no one else can hold
+		// it, so take it back at once.
+		var rec Record
+		expired = json.Unmarshal(e.Value(), &rec) == nil && rec.Owner == l.owner && rec.Instance == l.inst
+	}
 	if !expired || !take {
 		return expired, nil
 	}

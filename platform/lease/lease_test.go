@@ -217,3 +217,26 @@ func TestBalancerSharesAndRebalances(t *testing.T) {
 	assert.Empty(t, owners)
 	mu.Unlock()
 }
+
+// A process that lost its lease (it could not renew, e.g. NATS was down)
+// takes it back at once when nobody else took it meanwhile.
+func TestOwnLapsedLeaseIsTakenBackAtOnce(t *testing.T) {
+	kv := newKV(t)
+	ctx := t.Context()
+	c := &clock{t: time.Now()}
+	a := lease.New(kv, "relay", "a", 10*time.Second)
+	lease.SetClock(a, c.now)
+	ok, err := a.TryAcquire(ctx)
+	require.NoError(t, err)
+	require.True(t, ok)
+	c.add(11 * time.Second) // renewals failed meanwhile
+	require.False(t, a.Valid())
+	ok, err = a.TryAcquire(ctx)
+	require.NoError(t, err)
+	assert.True(t, ok, "nobody else wrote the key: ours again without waiting")
+
+	other := lease.New(kv, "relay", "a", 10*time.Second) // same node id, another process
+	ok, err = other.TryAcquire(ctx)
+	require.NoError(t, err)
+	assert.False(t, ok, "another process with the same node id waits like anyone")
+}
