@@ -161,7 +161,7 @@ func TestProjectionsCLI_ParkedEvents(t *testing.T) {
 
 	r := a.cli(t, nil, "projections", "status", "--server", a.base)
 	require.Equal(t, exitOK, r.code, r.stderr)
-	assert.Regexp(t, `platform\.cross_module_references\s+running\s+\d+\s+\d+\s+\d+\s+0\s+0\.0\s+1\s`, r.stdout)
+	assert.Regexp(t, `platform\.cross_module_references\s+running\s+-\s+\d+\s+\d+\s+\d+\s+0\s+0\.0\s+1\s`, r.stdout)
 
 	r = a.cli(t, nil, "projections", "retry-parked", proj, "--position", fmt.Sprint(poison), "--server", a.base)
 	assert.Equal(t, exitFailure, r.code, r.stdout)
