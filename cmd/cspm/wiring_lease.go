@@ -249,7 +249,7 @@ func runRelay(ctx context.Context, r *relay.Relay, rl *RelayLeadership, l *Lease
 // runProjectorBalancer shares the runtime's projections with the other
 // projector processes until ctx ends (then hands its own back).
 func runProjectorBalancer(ctx context.Context, rt *projections.Runtime, l *Leases, log *slog.Logger) {
-	log = log.With("component", "projections", "node", l.Node)
+	log = log.With("node", l.Node) // already tagged component=projections
 	var kv jetstream.KeyValue
 	for wait := 100 * time.Millisecond; kv == nil; wait = min(2*wait, 5*time.Second) {
 		var err error
@@ -266,7 +266,7 @@ func runProjectorBalancer(ctx context.Context, rt *projections.Runtime, l *Lease
 		}
 	}
 	b := lease.NewBalancer(lease.BalancerConfig{
-		KV: kv, Owner: l.Node, Group: "projector", Prefix: projectionKeyPrefix, Names: rt.Names(), TTL: l.TTL, Logger: log,
+		KV: kv, Owner: l.Node, Group: "projector", Prefix: projectionKeyPrefix, Names: rt.Names(), TTL: l.TTL, Logger: l.log,
 		Start: func(name string, ls *lease.Lease) {
 			if err := rt.Own(name, ls.Term(), ls.Valid); err != nil {
 				log.Error("projections: own", "projection", name, "error", err)

@@ -54,6 +54,9 @@ type Balancer struct {
 	live int
 }
 
+// errRenewed marks a renewal that succeeded (tick's bookkeeping).
+var errRenewed = errors.New("renewed")
+
 type seenRev struct {
 	rev uint64
 	at  time.Time
@@ -122,13 +125,7 @@ func (b *Balancer) Run(ctx context.Context) {
 func (b *Balancer) shutdown() {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	for _, name := range b.heldNames() {
-		b.cfg.Stop(ctx, name)
-		if err := b.leases[name].Release(ctx); err != nil {
-			b.log.Warn("lease: release failed", "name", name, "error", err)
-		}
-		b.drop(name)
-	}
+	b.giveUp(ctx, b.heldNames(), "stopping")
 	if err := b.cfg.KV.Delete(ctx, b.memberKey()); err != nil {
 		b.log.Warn("lease: withdrawing membership failed", "error", err)
 	}
@@ -177,22 +174,46 @@ func (b *Balancer) tick(ctx context.Context) {
 		b.log.Info("lease: members", "live", live, "share", target)
 	}
 
-	// Keep what we hold.
+	// Keep what we hold: renew every TTL/3, concurrently.
 	now := time.Now()
-	for _, name := range b.heldNames() {
-		l := b.leases[name]
-		var err error
-		if now.Sub(b.renew[name]) >= b.cfg.TTL/3 {
-			rctx, cancel := context.WithTimeout(ctx, b.cfg.TTL/3)
-			err = l.Renew(rctx)
-			cancel()
-			if err == nil {
-				b.renew[name] = now
-			}
+	held0 := b.heldNames()
+	errs := make([]error, len(held0))
+	var rwg sync.WaitGroup
+	sem0 := make(chan struct{}, 8)
+	for i, name := range held0 {
+		if now.Sub(b.renew[name]) < b.cfg.TTL/3 {
+			continue
 		}
-		if errors.Is(err, ErrLost) || !l.Valid() {
+		rwg.Go(func() {
+			sem0 <- struct{}{}
+			defer func() { <-sem0 }()
+			rctx, cancel := context.WithTimeout(ctx, b.cfg.TTL/3)
+			defer cancel()
+			errs[i] = b.leases[name].Renew(rctx)
+			if errs[i] == nil {
+				errs[i] = errRenewed
+			}
+		})
+	}
+	rwg.Wait()
+	var lost []string
+	for i, name := range held0 {
+		err := errs[i]
+		if err == errRenewed {
+			b.renew[name], err = now, nil
+		}
+		if errors.Is(err, ErrLost) || !b.leases[name].Valid() {
 			b.log.Warn("lease: lost; stopping its work", "name", name, "error", err)
-			b.cfg.Stop(ctx, name)
+			lost = append(lost, name)
+		}
+	}
+	if len(lost) > 0 {
+		var swg sync.WaitGroup
+		for _, name := range lost {
+			swg.Go(func() { b.cfg.Stop(ctx, name) })
+		}
+		swg.Wait()
+		for _, name := range lost {
 			b.drop(name)
 		}
 	}
@@ -201,14 +222,7 @@ func (b *Balancer) tick(ctx context.Context) {
 	held := b.heldNames()
 	if len(held) > target {
 		slices.SortFunc(held, func(x, y string) int { return cmp.Compare(score(b.cfg.Owner, x), score(b.cfg.Owner, y)) })
-		for _, name := range held[:len(held)-target] {
-			b.cfg.Stop(ctx, name)
-			if err := b.leases[name].Release(ctx); err != nil {
-				b.log.Warn("lease: release failed", "name", name, "error", err)
-			}
-			b.drop(name)
-			b.log.Info("lease: released (rebalancing)", "name", name)
-		}
+		b.giveUp(ctx, held[:len(held)-target], "rebalancing")
 	}
 
 	// Observe the rest (so an expired lease is recognised a TTL after its
@@ -224,20 +238,33 @@ func (b *Balancer) tick(ctx context.Context) {
 	room := target - len(b.held)
 	b.mu.Unlock()
 	slices.SortFunc(free, func(x, y string) int { return cmp.Compare(score(b.cfg.Owner, y), score(b.cfg.Owner, x)) })
-	for _, name := range free {
-		if ctx.Err() != nil {
+	// One observation of each, concurrently (a tick must stay short
+	// however many there are), then attempts on the takeable ones in
+	// order of preference while there is room.
+	takeable := make([]bool, len(free))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 8)
+	for i, name := range free {
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			ok, err := b.leases[name].Observe(ctx)
+			if err != nil {
+				b.log.Debug("lease: observation failed", "name", name, "error", err)
+			}
+			takeable[i] = ok
+		})
+	}
+	wg.Wait()
+	for i, name := range free {
+		if ctx.Err() != nil || room <= 0 {
 			return
 		}
-		l := b.leases[name]
-		var (
-			ok  bool
-			err error
-		)
-		if room > 0 {
-			ok, err = l.TryAcquire(ctx)
-		} else {
-			_, err = l.Observe(ctx)
+		if !takeable[i] {
+			continue
 		}
+		l := b.leases[name]
+		ok, err := l.TryAcquire(ctx)
 		if err != nil {
 			b.log.Debug("lease: attempt failed", "name", name, "error", err)
 			continue
@@ -252,6 +279,25 @@ func (b *Balancer) tick(ctx context.Context) {
 			b.log.Info("lease: acquired", "name", name, "term", term)
 			b.cfg.Start(name, l)
 		}
+	}
+}
+
+// giveUp stops the work of names, all at once (each may wait for a batch
+// in hand), and releases their leases.
+func (b *Balancer) giveUp(ctx context.Context, names []string, why string) {
+	var wg sync.WaitGroup
+	for _, name := range names {
+		wg.Go(func() {
+			b.cfg.Stop(ctx, name)
+			if err := b.leases[name].Release(ctx); err != nil {
+				b.log.Warn("lease: release failed", "name", name, "error", err)
+			}
+			b.log.Info("lease: released ("+why+")", "name", name)
+		})
+	}
+	wg.Wait()
+	for _, name := range names {
+		b.drop(name)
 	}
 }
 
