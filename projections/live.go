@@ -63,7 +63,7 @@ func (w *worker) run(ctx context.Context) {
 		case errors.As(err, &crash):
 			w.log.Warn("projection: live loop stops", "error", err)
 			return
-		case errors.Is(err, errNotOwner):
+		case errors.Is(err, ErrNotOwner):
 			// The lease is gone: stop until Own hands the projection back.
 			w.log.Warn("projection: " + err.Error() + "; the batch in hand is dropped")
 			w.cons = nil
@@ -607,7 +607,7 @@ func (w *worker) commit(ctx context.Context, checkpoint int64, events int) error
 	for {
 		if !w.owns() { // the fence: a process whose lease is gone commits nothing
 			w.tx.reset()
-			return errNotOwner
+			return ErrNotOwner
 		}
 		start := time.Now()
 		err := w.store.Commit(ctx, b)

@@ -6,10 +6,11 @@ import (
 	"fmt"
 )
 
-// errNotOwner: a distributed runtime's projection is no longer this
-// process's (its lease expired or was taken over): the batch in hand is
-// dropped uncommitted and unacknowledged, and the loop waits for Own.
-var errNotOwner = errors.New("projections: this process no longer owns the projection (lease lost)")
+// ErrNotOwner: in a distributed runtime, this process does not own the
+// projection (another process's lease runs it, see ProjectionStatus.Owner).
+// The live loop drops the batch in hand uncommitted and unacknowledged and
+// waits for Own; Rebuild, RetryParked and SkipParked refuse.
+var ErrNotOwner = errors.New("projections: this process does not own the projection (another process's lease runs it)")
 
 // Own hands projection name to this process in a distributed runtime: its
 // live loop recreates the consumer from the stored checkpoint (another
@@ -69,6 +70,14 @@ func (r *Runtime) Owned() []string {
 		}
 	}
 	return out
+}
+
+// checkOwner refuses maintenance of a projection another process runs.
+func (w *worker) checkOwner(what string) error {
+	if w.r.cfg.Distributed && !w.owns() {
+		return fmt.Errorf("%s %s: %w", what, w.name, ErrNotOwner)
+	}
+	return nil
 }
 
 // owns reports whether this process may commit for the projection.

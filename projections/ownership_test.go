@@ -107,4 +107,13 @@ func TestAStaleOwnerIsFencedOff(t *testing.T) {
 	require.NoError(t, b.Own(counterName, 2, always))
 	waitFor(t, b, env.Head(t), counterName)
 	assert.Equal(t, expected(t, env, cb, nil), dump(t, env, cb))
+
+	// Maintenance goes to the owner: the others refuse it.
+	require.ErrorIs(t, a.Rebuild(t.Context(), counterName, nil), projections.ErrNotOwner)
+	_, err := a.RetryParked(t.Context(), counterName, 0)
+	require.ErrorIs(t, err, projections.ErrNotOwner)
+	_, err = a.SkipParked(t.Context(), counterName, 0)
+	require.ErrorIs(t, err, projections.ErrNotOwner)
+	require.NoError(t, b.Rebuild(t.Context(), counterName, nil))
+	assert.Equal(t, expected(t, env, cb, nil), dump(t, env, cb))
 }

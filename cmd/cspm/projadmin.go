@@ -75,6 +75,8 @@ func adminError(err error) error {
 		return fmt.Errorf("%w: %w", api.ErrRebuildInProgress, err)
 	case errors.Is(err, projections.ErrNotParked):
 		return fmt.Errorf("%w: %w", api.ErrNotParked, err)
+	case errors.Is(err, projections.ErrNotOwner): // another projector process runs it (wiring_lease.go)
+		return fmt.Errorf("%w: %w", api.ErrProjectorUnavailable, err)
 	}
 	return err
 }
