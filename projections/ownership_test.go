@@ -75,7 +75,7 @@ func TestOwnershipMovesBetweenRuntimesUnderTraffic(t *testing.T) {
 	assert.Equal(t, projections.StateRunning, st.State)
 	assert.Equal(t, "a", st.Owner, "the owner comes from RuntimeDeps.Owners")
 	assert.Equal(t, projections.StateStandby, status(t, a, counterName).State)
-	assert.Equal(t, env.Head(t), status(t, a, counterName).Checkpoint, "a standby reads the stored checkpoint")
+	assert.Equal(t, st.Checkpoint, status(t, a, counterName).Checkpoint, "a standby reads the stored checkpoint")
 }
 
 // A process whose lease is gone (its fence says no) commits nothing more;
