@@ -178,9 +178,13 @@ func newRebuilds(rt *projections.Runtime, log *slog.Logger) *rebuilds {
 func (r *rebuilds) start(ctx context.Context, name string) (api.RebuildStarted, error) {
 	names := []string{name}
 	if name == api.RebuildAll {
-		names = r.rt.Names()
+		// Sharing the projections with other processes, this one rebuilds
+		// those it owns (every one otherwise; wiring_lease.go).
+		names = r.rt.Owned()
 	} else if !slices.Contains(r.rt.Names(), name) {
 		return api.RebuildStarted{}, fmt.Errorf("%w: projection %q", domain.ErrNotFound, name)
+	} else if !slices.Contains(r.rt.Owned(), name) {
+		return api.RebuildStarted{}, adminError(fmt.Errorf("rebuild %s: %w", name, projections.ErrNotOwner))
 	}
 	// A rebuild the runtime started itself (event types changed) counts.
 	rebuilding := map[string]bool{}
