@@ -236,6 +236,10 @@ func runRelay(ctx context.Context, r *relay.Relay, rl *RelayLeadership, l *Lease
 			rl.term.Store(term)
 			gauge.Set(1)
 			log.Info("relay leader: this process publishes", "term", term)
+		case term != 0 && err == nil: // a clean stop
+			rl.leading.Store(false)
+			gauge.Set(0)
+			log.Info("relay leadership ended", "term", term)
 		case term != 0:
 			rl.leading.Store(false)
 			gauge.Set(0)

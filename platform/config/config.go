@@ -128,8 +128,8 @@ type Config struct {
 	// process in leases, status and logs (empty: hostname-pid). LeaseTTL is
 	// how long a relay leader's or a projection owner's lease outlives its
 	// last renewal: the longest a dead holder's work waits for a taker.
-	// StreamReplicas is the event stream's (and the lease bucket's) replica
-	// count on a NATS cluster.
+	// StreamReplicas is the event stream's (and the work queue's and the
+	// lease bucket's) replica count on a NATS cluster.
 	NodeID         string
 	LeaseTTL       time.Duration
 	StreamReplicas int

@@ -123,7 +123,7 @@ var settings = []Setting{
 		Usage: "how long the relay leader's and each projection owner's lease outlives its last renewal: the longest a killed process's work waits for another process",
 		apply: func(c *Config, v string) error { return parseInto(&c.LeaseTTL, v, time.ParseDuration) }},
 	{Flag: "stream-replicas", Env: "CSPM_STREAM_REPLICAS", Default: "1", group: GroupServe,
-		Usage: "replicas of the event stream and the lease bucket on a NATS JetStream cluster (1 to 5)",
+		Usage: "replicas of the event stream, the scan-job work queue and the lease bucket on a NATS JetStream cluster (1 to 5)",
 		apply: func(c *Config, v string) error { return parseInto(&c.StreamReplicas, v, strconv.Atoi) }},
 	{Flag: "shutdown-timeout", Env: "CSPM_SHUTDOWN_TIMEOUT", Default: "15s", group: GroupServe,
 		Usage: "how long a graceful stop may take after SIGINT/SIGTERM",
