@@ -60,17 +60,24 @@ func TestSeveralProcessesOnANATSCluster(t *testing.T) {
 	dataDir := t.TempDir()
 	env := cleanEnv("CSPM_DATA_DIR="+dataDir, "CSPM_NATS_URL="+strings.Join(urls, ","), "CSPM_RATE_LIMIT=0",
 		"CSPM_STREAM_REPLICAS=3", "CSPM_LEASE_TTL=6s")
-	start := func(node, roles string) *server {
-		return startRole(t, bin, env, "--roles", roles, "--node-id", node, "--http-addr", "127.0.0.1:0",
+	launch := func(node, roles string) *starting {
+		return launchRole(t, bin, env, "--roles", roles, "--node-id", node, "--http-addr", "127.0.0.1:0",
 			"--read-wait-timeout", "1s", "--shutdown-timeout", "10s")
 	}
-	// The first process initialises the store (and writes the admin key).
+	start := func(node, roles string) *server { return launch(node, roles).wait(t) }
+	// The first process initialises the store (and writes the admin key);
+	// the others start together.
 	api1 := start("api-1", "api")
-	api2 := start("api-2", "api")
-	relays := map[string]*server{"relay-1": start("relay-1", "relay"), "relay-2": start("relay-2", "relay")}
+	starts := map[string]*starting{"api-2": launch("api-2", "api"),
+		"relay-1": launch("relay-1", "relay"), "relay-2": launch("relay-2", "relay")}
+	for _, n := range []string{"proj-1", "proj-2", "proj-3"} {
+		starts[n] = launch(n, "projector")
+	}
+	api2 := starts["api-2"].wait(t)
+	relays := map[string]*server{"relay-1": starts["relay-1"].wait(t), "relay-2": starts["relay-2"].wait(t)}
 	projectors := map[string]*server{}
 	for _, n := range []string{"proj-1", "proj-2", "proj-3"} {
-		projectors[n] = start(n, "projector")
+		projectors[n] = starts[n].wait(t)
 	}
 
 	ctx, cancel := context.WithDeadline(context.Background(), deadline(t))
@@ -142,10 +149,17 @@ func TestSeveralProcessesOnANATSCluster(t *testing.T) {
 	assert.Contains(t, r.stdout, fmt.Sprintf("OK: %d events in ", last), "no event beyond the acknowledged ones")
 }
 
-// startRole runs `cspm serve` with JSON logs and returns once it says it
-// runs: an api process once it listens (base is set), another once it
+// starting is a `cspm serve` launched and not yet known to run.
+type starting struct {
+	s    *server
+	up   chan string
+	args []string
+}
+
+// launchRole starts `cspm serve` with JSON logs; wait returns once it says
+// it runs: an api process once it listens (base is set), another once it
 // has started.
-func startRole(t *testing.T, bin string, env []string, args ...string) *server {
+func launchRole(t *testing.T, bin string, env []string, args ...string) *starting {
 	t.Helper()
 	cmd := exec.Command(bin, append([]string{"serve", "--log-format", "json"}, args...)...)
 	cmd.Env = env
@@ -179,6 +193,12 @@ func startRole(t *testing.T, bin string, env []string, args ...string) *server {
 			<-s.done
 		}
 	})
+	return &starting{s: s, up: up, args: args}
+}
+
+func (st *starting) wait(t *testing.T) *server {
+	t.Helper()
+	s, up, args := st.s, st.up, st.args
 	timer := time.NewTimer(time.Until(deadline(t)))
 	defer timer.Stop()
 	select {
