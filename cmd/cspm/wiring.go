@@ -71,6 +71,9 @@ func serveOptionsTo(cfg config.Config, logTo, stdout io.Writer) fx.Option {
 		opts = append(opts, busModule)
 	}
 	opts = append(opts, fx.Provide(newLeases)) // wiring_lease.go: relay leader and projection owners (nil on the embedded NATS)
+	if !cfg.HasRole(config.RoleAPI) && cfg.ProbeAddr != "" {
+		opts = append(opts, probesModule) // wiring_probes.go: /healthz, /readyz, /metrics without the API
+	}
 	if cfg.HasRole(config.RoleAPI) || cfg.HasRole(config.RoleProjector) {
 		opts = append(opts, readModelModule)
 	}

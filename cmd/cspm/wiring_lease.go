@@ -250,9 +250,27 @@ func runRelay(ctx context.Context, r *relay.Relay, rl *RelayLeadership, l *Lease
 	}, run)
 }
 
+// ownedGauge is cspm_projection_owned{projection,node}: 1 while this process
+// owns the projection's lease. Summed over the processes it is 1 per
+// projection; 0 means nobody runs it (alert on that).
+func ownedGauge(reg *prometheus.Registry) *prometheus.GaugeVec {
+	g := prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "cspm_projection_owned",
+		Help: "1 while this projector process owns the projection's lease (label node: this process); the sum over processes should be 1 per projection.",
+	}, []string{"projection", "node"})
+	if err := reg.Register(g); err != nil {
+		var are prometheus.AlreadyRegisteredError
+		if errors.As(err, &are) {
+			return are.ExistingCollector.(*prometheus.GaugeVec)
+		}
+	}
+	return g
+}
+
 // runProjectorBalancer shares the runtime's projections with the other
 // projector processes until ctx ends (then hands its own back).
-func runProjectorBalancer(ctx context.Context, rt *projections.Runtime, l *Leases, log *slog.Logger) {
+func runProjectorBalancer(ctx context.Context, rt *projections.Runtime, l *Leases, reg *prometheus.Registry, log *slog.Logger) {
+	owned := ownedGauge(reg)
 	log = log.With("node", l.Node) // already tagged component=projections
 	var kv jetstream.KeyValue
 	for wait := 100 * time.Millisecond; kv == nil; wait = min(2*wait, 5*time.Second) {
@@ -274,11 +292,14 @@ func runProjectorBalancer(ctx context.Context, rt *projections.Runtime, l *Lease
 		Start: func(name string, ls *lease.Lease) {
 			if err := rt.Own(name, ls.Term(), ls.Valid); err != nil {
 				log.Error("projections: own", "projection", name, "error", err)
+				return
 			}
+			owned.WithLabelValues(name, l.Node).Set(1)
 		},
 		Stop: func(ctx context.Context, name string) {
 			sctx, cancel := context.WithTimeout(ctx, l.TTL)
 			defer cancel()
+			owned.WithLabelValues(name, l.Node).Set(0)
 			if err := rt.Disown(sctx, name); err != nil {
 				log.Warn("projections: disown", "projection", name, "error", err)
 			}

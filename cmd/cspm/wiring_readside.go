@@ -278,7 +278,7 @@ const projectorRetry = 5 * time.Second
 
 // registerProjectorHooks starts the runtime in the background (retrying
 // while NATS is unreachable: the start never blocks) and stops it.
-func registerProjectorHooks(lc fx.Lifecycle, rt *projections.Runtime, leases *Leases, log *slog.Logger) {
+func registerProjectorHooks(lc fx.Lifecycle, rt *projections.Runtime, leases *Leases, reg *prometheus.Registry, log *slog.Logger) {
 	log = log.With("component", "projections")
 	// Hooks stop in reverse order: the start loop ends first, then the
 	// runtime it may have started.
@@ -289,7 +289,7 @@ func registerProjectorHooks(lc fx.Lifecycle, rt *projections.Runtime, leases *Le
 			err := rt.Start(ctx)
 			if err == nil {
 				if leases != nil { // share the projections until stop (wiring_lease.go)
-					runProjectorBalancer(ctx, rt, leases, log)
+					runProjectorBalancer(ctx, rt, leases, reg, log)
 				}
 				return
 			}

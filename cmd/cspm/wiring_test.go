@@ -44,7 +44,7 @@ func TestServeGraph_Validates(t *testing.T) {
 	// On an external NATS every role split wires its leases (wiring_lease.go).
 	for _, roles := range [][]config.Role{{config.RoleAPI}, {config.RoleRelay}, {config.RoleProjector}, config.AllRoles} {
 		c := testConfig(t)
-		c.NATSURL, c.Roles = "nats://127.0.0.1:1", roles
+		c.NATSURL, c.Roles, c.ProbeAddr = "nats://127.0.0.1:1", roles, "127.0.0.1:0"
 		require.NoError(t, fx.ValidateApp(serveOptions(c, io.Discard)), "roles %v", roles)
 	}
 }

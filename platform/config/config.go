@@ -133,6 +133,9 @@ type Config struct {
 	NodeID         string
 	LeaseTTL       time.Duration
 	StreamReplicas int
+	// ProbeAddr, when set, serves /healthz, /readyz and /metrics there in a
+	// process without the api role (whose API serves them otherwise).
+	ProbeAddr string
 
 	// The knowledge base's embedding service (docs/knowledge-base.md):
 	// an empty URL leaves semantic search off.

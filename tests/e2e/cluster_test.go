@@ -62,7 +62,7 @@ func TestSeveralProcessesOnANATSCluster(t *testing.T) {
 		"CSPM_STREAM_REPLICAS=3", "CSPM_LEASE_TTL=6s")
 	launch := func(node, roles string) *starting {
 		return launchRole(t, bin, env, "--roles", roles, "--node-id", node, "--http-addr", "127.0.0.1:0",
-			"--read-wait-timeout", "1s", "--shutdown-timeout", "10s")
+			"--probe-addr", "127.0.0.1:0", "--read-wait-timeout", "1s", "--shutdown-timeout", "10s")
 	}
 	start := func(node, roles string) *server { return launch(node, roles).wait(t) }
 	// The first process initialises the store (and writes the admin key);
@@ -97,6 +97,22 @@ func TestSeveralProcessesOnANATSCluster(t *testing.T) {
 	owners := waitOwners(t, ctx, api1.base, keys(projectors))
 	t.Logf("projections per owner: %v", countOwners(owners))
 
+	// Processes without the api role serve their probes and metrics on
+	// --probe-addr: who leads, who owns what.
+	leader, standby := relayLeader(t, relays)
+	assert.Contains(t, get(t, probeURL(t, relays[leader])+"/metrics"), fmt.Sprintf(`cspm_relay_leader{node=%q} 1`, leader))
+	assert.Contains(t, get(t, probeURL(t, relays[standby])+"/metrics"), fmt.Sprintf(`cspm_relay_leader{node=%q} 0`, standby))
+	for n, p := range projectors {
+		base := probeURL(t, p)
+		assert.Contains(t, get(t, base+"/readyz"), `"status":"ready"`, n)
+		metrics := get(t, base+"/metrics")
+		for proj, owner := range owners {
+			if owner == n {
+				assert.Contains(t, metrics, fmt.Sprintf(`cspm_projection_owned{node=%q,projection=%q} 1`, n, proj))
+			}
+		}
+	}
+
 	// A NATS node dies, and comes back.
 	cluster[2].kill(t)
 	lifecycles(live1, 16, 24)
@@ -104,7 +120,7 @@ func TestSeveralProcessesOnANATSCluster(t *testing.T) {
 	converge(t, api1.base, f)
 
 	// The relay leader dies (SIGKILL): the other one takes over.
-	leader, standby := relayLeader(t, relays)
+	leader, standby = relayLeader(t, relays)
 	killed := time.Now()
 	relays[leader].stop(t, syscall.SIGKILL)
 	lifecycles(live2, 24, 32)
@@ -213,6 +229,22 @@ func (st *starting) wait(t *testing.T) *server {
 		useKey(t, s.base, adminKey(t, filepath.Clean(s.dataDir)))
 	}
 	return s
+}
+
+// probeURL is where s serves its probes (its "probes serving" log line).
+func probeURL(t *testing.T, s *server) string {
+	t.Helper()
+	for line := range strings.SplitSeq(s.logs.String(), "\n") {
+		var l struct {
+			Msg    string `json:"msg"`
+			Listen string `json:"listen"`
+		}
+		if json.Unmarshal([]byte(line), &l) == nil && l.Msg == "probes serving" {
+			return l.Listen
+		}
+	}
+	t.Fatalf("no probes serving line; logs:\n%s", s.logs)
+	return ""
 }
 
 // relayLeader waits until exactly one relay says it leads and returns it
