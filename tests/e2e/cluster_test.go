@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -150,6 +151,12 @@ func TestSeveralProcessesOnANATSCluster(t *testing.T) {
 	converge(t, api2.base, f)
 	owners = waitOwners(t, ctx, api2.base, keys(projectors))
 	t.Logf("after the restarts, projections per owner: %v", countOwners(owners))
+	r := runCLI(t, bin, env, "projections", "status", "--server", api2.base)
+	require.Equal(t, 0, r.code, "stdout:\n%s\nstderr:\n%s", r.stdout, r.stderr)
+	assert.Regexp(t, `(?m)^NAME\s+STATE\s+OWNER\s`, r.stdout)
+	for proj, owner := range owners {
+		assert.Regexp(t, fmt.Sprintf(`(?m)^%s\s+remote\s+%s\s`, regexp.QuoteMeta(proj), owner), r.stdout)
+	}
 
 	for _, s := range []*server{api1, api2} {
 		assert.Equal(t, 0, s.stop(t, syscall.SIGTERM), "clean exit; logs:\n%s", s.logs)
@@ -159,7 +166,7 @@ func TestSeveralProcessesOnANATSCluster(t *testing.T) {
 			assert.Equal(t, 0, s.stop(t, syscall.SIGTERM), "%s: clean exit; logs:\n%s", n, s.logs)
 		}
 	}
-	r := runCLI(t, bin, env, "events", "verify")
+	r = runCLI(t, bin, env, "events", "verify")
 	require.Equal(t, 0, r.code, "stdout:\n%s\nstderr:\n%s", r.stdout, r.stderr)
 	_, _, _, last := f.snapshot()
 	assert.Contains(t, r.stdout, fmt.Sprintf("OK: %d events in ", last), "no event beyond the acknowledged ones")
