@@ -180,7 +180,7 @@ func classify(err error) (status int, body ErrorBody, internal bool) {
 
 	case errors.Is(err, ErrProjectorUnavailable):
 		return http.StatusServiceUnavailable, ErrorBody{Code: CodeProjectorUnavailable,
-			Message: "this process does not run the projector role (--roles); send the request to one that does"}, false
+			Message: "this process does not run the projector role (--roles), or another projector process owns this projection (owner in GET /api/v1/projections); send the request to one that does"}, false
 
 	case errors.Is(err, domain.ErrNotFound):
 		return http.StatusNotFound, ErrorBody{Code: CodeNotFound, Message: "not found"}, false

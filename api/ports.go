@@ -244,10 +244,16 @@ type ProjectionStatus struct {
 	Name       string   `json:"name"`
 	Database   string   `json:"database"` // registry constant, e.g. ORCHESTRATION
 	EventTypes []string `json:"event_types"`
-	// State: running, rebuilding, failing, stalled, stopped, or remote
+	// State: running, rebuilding, failing, stalled, stopped, remote
 	// (this process does not run the projector role: the figures come
-	// from the stored checkpoints).
+	// from the stored checkpoints), or standby (this projector process
+	// does not own it: Owner runs it; the figures come from the stored
+	// checkpoints).
 	State string `json:"state"`
+	// Owner is the node id (--node-id) of the projector process whose
+	// lease runs the projection, when processes share the projections
+	// through leases (an external NATS); empty otherwise.
+	Owner string `json:"owner,omitempty"`
 	// Checkpoint is the position of the last event committed into the
 	// read model; Processed how far the projection has seen the stream
 	// (it passes Checkpoint when the latest events are of other types).

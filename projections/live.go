@@ -63,6 +63,12 @@ func (w *worker) run(ctx context.Context) {
 		case errors.As(err, &crash):
 			w.log.Warn("projection: live loop stops", "error", err)
 			return
+		case errors.Is(err, ErrNotOwner):
+			// The lease is gone: stop until Own hands the projection back.
+			w.log.Warn("projection: " + err.Error() + "; the batch in hand is dropped")
+			w.cons = nil
+			w.update(func() { w.owned, w.fence = false, nil })
+			continue
 		case err != nil:
 			// Whatever was delivered and not acknowledged must come again,
 			// and before anything newer: start over from the checkpoint.
@@ -599,6 +605,10 @@ func (w *worker) commit(ctx context.Context, checkpoint int64, events int) error
 		}
 	}
 	for {
+		if !w.owns() { // the fence: a process whose lease is gone commits nothing
+			w.tx.reset()
+			return ErrNotOwner
+		}
 		start := time.Now()
 		err := w.store.Commit(ctx, b)
 		if err == nil {

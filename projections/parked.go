@@ -150,6 +150,9 @@ func (r *Runtime) RetryParked(ctx context.Context, name string, position int64) 
 	if err != nil {
 		return 0, err
 	}
+	if err := w.checkOwner("retry parked events of"); err != nil {
+		return 0, err
+	}
 	if w.rebuilding.Load() {
 		return 0, fmt.Errorf("retry parked events of %s: %w", name, ErrRebuildInProgress)
 	}
@@ -207,6 +210,9 @@ func (r *Runtime) RetryParked(ctx context.Context, name string, position int64) 
 func (r *Runtime) SkipParked(ctx context.Context, name string, position int64) (removed int, err error) {
 	w, err := r.worker(name)
 	if err != nil {
+		return 0, err
+	}
+	if err := w.checkOwner("skip parked events of"); err != nil {
 		return 0, err
 	}
 	w.maint.Lock()

@@ -64,6 +64,9 @@ func (r *Runtime) Rebuild(ctx context.Context, name string, progress func(Rebuil
 	if err != nil {
 		return err
 	}
+	if err := w.checkOwner("rebuild"); err != nil {
+		return err
+	}
 	if r.deps.Events == nil {
 		return fmt.Errorf("rebuild %s: no event store (RuntimeDeps.Events)", name)
 	}

@@ -81,6 +81,11 @@ type RuntimeConfig struct {
 	// MonitorInterval is how often the runtime refreshes its lag and stall
 	// metrics and logs stalls and recoveries while started. Default 5s.
 	MonitorInterval time.Duration
+	// Distributed: several processes run this runtime and share its
+	// projections through leases (docs/decisions.md 84). A live loop then
+	// runs only while Own has handed its projection to this process, and
+	// commits only while the ownership's fence says the lease is valid.
+	Distributed bool
 }
 
 func (c RuntimeConfig) withDefaults() RuntimeConfig {
@@ -136,6 +141,9 @@ type RuntimeDeps struct {
 	Logger *slog.Logger
 	// Metrics receives counters and gauges; optional (see NewPrometheusMetrics).
 	Metrics Metrics
+	// Owners reads which process owns each projection (projection name ->
+	// node id) for Status; optional (nil: Status shows no owner).
+	Owners func(ctx context.Context) (map[string]string, error)
 }
 
 // Runtime runs projections: one live loop per projection fed by its
@@ -242,6 +250,9 @@ func (r *Runtime) Start(ctx context.Context) error {
 				continue
 			}
 			return fmt.Errorf("projections: start %s: %w", w.name, err)
+		}
+		if r.cfg.Distributed {
+			continue // the loop makes its consumer once Own hands it the projection
 		}
 		// The loop re-ensures a consumer whose filter changed, and rebuilds.
 		if err := w.ensureConsumer(ctx, false); err != nil && !errors.Is(err, bus.ErrFilterChanged) {

@@ -3,6 +3,7 @@ package projections
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/cspm-es/cspm-es/platform/dbregistry"
@@ -15,6 +16,7 @@ const (
 	StateFailing    = "failing"    // the latest attempt failed and is being retried, or a rebuild is needed
 	StateStalled    = "stalled"    // the live loop runs but has made no progress with events pending for longer than the stall timeout
 	StateStopped    = "stopped"    // no live loop (not started, or stopped)
+	StateStandby    = "standby"    // a distributed runtime's projection that another process owns (see Owner)
 )
 
 // statusParkedMax bounds the parked events listed per projection in Status.
@@ -25,6 +27,9 @@ type ProjectionStatus struct {
 	Name     string              `json:"name"`
 	Database dbregistry.Constant `json:"database"`
 	Consumer string              `json:"consumer"`
+	// Owner is the node id of the process that runs the projection's live
+	// loop, as its lease says ("" when none does or it is not known).
+	Owner string `json:"owner,omitempty"`
 	// Checkpoint is the position of the last event committed (applied or
 	// parked) into the read model.
 	Checkpoint int64 `json:"checkpoint"`
@@ -65,6 +70,13 @@ func (r *Runtime) Status(ctx context.Context) []ProjectionStatus {
 	} else {
 		head, headErr = r.deps.Events.HeadPosition(ctx)
 	}
+	var (
+		owners   map[string]string
+		ownerErr error
+	)
+	if r.deps.Owners != nil {
+		owners, ownerErr = r.deps.Owners(ctx)
+	}
 	names := r.Names()
 	out := make([]ProjectionStatus, 0, len(names))
 	for _, name := range names {
@@ -72,7 +84,12 @@ func (r *Runtime) Status(ctx context.Context) []ProjectionStatus {
 		if err != nil {
 			continue
 		}
-		out = append(out, w.status(ctx, head, headErr))
+		st := w.status(ctx, head, headErr)
+		st.Owner = owners[name]
+		if ownerErr != nil {
+			st.StatusError = strings.TrimSpace(st.StatusError + " owner: " + ownerErr.Error())
+		}
+		out = append(out, st)
 	}
 	return out
 }
@@ -85,6 +102,7 @@ func (w *worker) status(ctx context.Context, head int64, headErr error) Projecti
 	}
 	w.mu.Lock()
 	running, failing, progressAt := w.running, w.failing, w.progressAt
+	standby := w.r.cfg.Distributed && !w.owned
 	st.Processed, st.LastError, st.LastErrorAt, st.NeedsRebuild = w.through, w.lastErr, w.lastErrAt, w.needsRebuild
 	if w.progress != nil {
 		p := *w.progress
@@ -110,7 +128,7 @@ func (w *worker) status(ctx context.Context, head int64, headErr error) Projecti
 				if evs[0].RecordedAt.After(since) {
 					since = evs[0].RecordedAt
 				}
-				if running && !w.rebuilding.Load() && time.Since(since) > w.r.cfg.StallTimeout {
+				if running && !standby && !w.rebuilding.Load() && time.Since(since) > w.r.cfg.StallTimeout {
 					st.StalledSince = since
 				}
 			}
@@ -129,6 +147,8 @@ func (w *worker) status(ctx context.Context, head int64, headErr error) Projecti
 		st.State = StateRebuilding
 	case failing || st.NeedsRebuild != "":
 		st.State = StateFailing
+	case running && standby:
+		st.State = StateStandby
 	case running && !st.StalledSince.IsZero():
 		st.State = StateStalled
 	case running:

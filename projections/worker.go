@@ -59,6 +59,12 @@ type worker struct {
 	needsRebuild string    // why the live loop cannot go on without a rebuild
 	progress     *RebuildProgress
 	lastProbe    time.Time
+	// Distributed runtimes only (RuntimeConfig.Distributed): whether this
+	// process owns the projection, the fence its commits check (the
+	// lease is still valid) and the lease's term.
+	owned bool
+	fence func() bool
+	term  uint64
 }
 
 // Checkpoint keys next to the projection's own (all in its module database).
@@ -198,7 +204,7 @@ func (w *worker) pause(ctx context.Context) (resume func(), err error) {
 func (w *worker) waitRunnable(ctx context.Context) bool {
 	for {
 		w.mu.Lock()
-		wait := w.pauses > 0 || w.needsRebuild != ""
+		wait := w.pauses > 0 || w.needsRebuild != "" || (w.r.cfg.Distributed && !w.owned)
 		if w.idle != wait {
 			w.idle = wait
 			w.notifyLocked()

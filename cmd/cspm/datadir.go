@@ -14,11 +14,14 @@ import (
 // directory"): it holds <data-dir>/cspm.lock
 // (platform/datadir) for its whole life. The owners are
 //
-//   - `cspm serve` with the relay or projector role, when it keeps
-//     anything in the data directory: the SQLite stores, or the embedded
-//     NATS server's files (<data-dir>/nats). These are the roles that must
-//     run once per data directory: two embedded NATS servers on one
-//     directory corrupt it, two relays or two projectors race.
+//   - `cspm serve` with the relay or projector role on the embedded NATS
+//     server (its files are <data-dir>/nats): two embedded servers on one
+//     directory corrupt it, and without the leases of an external NATS two
+//     relays or two projectors would race. On an external NATS
+//     (--nats-url) relays elect a leader and projectors share the
+//     projections through leases (wiring_lease.go; docs/decisions.md 85),
+//     so any number of them share the directory's SQLite stores, as api
+//     processes always have.
 //   - `cspm keys create` and `cspm keys revoke` on the SQLite store: one-shot
 //     writers, refused while a server owns the directory (use the server's
 //     API instead).
@@ -39,7 +42,7 @@ func servePlace(cfg config.Config) string {
 // data directory's lock.
 func serveOwnsDataDir(cfg config.Config) bool {
 	singleton := cfg.HasRole(config.RoleRelay) || cfg.HasRole(config.RoleProjector)
-	return singleton && (cfg.Store == config.StoreSQLite || cfg.EmbeddedNATS())
+	return singleton && cfg.EmbeddedNATS()
 }
 
 // lockDataDir takes the data directory's lock for a command described by
@@ -65,5 +68,6 @@ var keysLockHint = strings.Join([]string{
 }, " ")
 
 // serveLockHint is what a second serve suggests.
-const serveLockHint = "only one process with the relay or projector role may use a data directory; " +
-	"stop that one, give this one its own --data-dir, or run this one with --roles api to share it"
+const serveLockHint = "only one process with the relay or projector role may use a data directory with the embedded NATS server; " +
+	"stop that one, give this one its own --data-dir, run this one with --roles api to share it, " +
+	"or run every process on an external NATS (--nats-url), where they share the work through leases"

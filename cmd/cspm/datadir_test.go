@@ -32,7 +32,10 @@ func TestServeOwnsDataDir(t *testing.T) {
 		want  bool
 	}{
 		{[]config.Role{config.RoleAPI, config.RoleRelay, config.RoleProjector}, config.StoreSQLite, "", true},
-		{[]config.Role{config.RoleRelay}, config.StoreSQLite, "nats://n:4222", true},
+		// On an external NATS relays and projectors coordinate through leases
+		// and share the SQLite files like api processes (decision 85).
+		{[]config.Role{config.RoleRelay}, config.StoreSQLite, "nats://n:4222", false},
+		{[]config.Role{config.RoleAPI, config.RoleRelay, config.RoleProjector}, config.StoreSQLite, "nats://n:4222", false},
 		{[]config.Role{config.RoleProjector}, config.StoreMongo, "", true}, // the embedded NATS lives there
 		{[]config.Role{config.RoleRelay, config.RoleProjector}, config.StoreMongo, "nats://n:4222", false},
 		{[]config.Role{config.RoleAPI}, config.StoreSQLite, "", false}, // a guest: the documented split

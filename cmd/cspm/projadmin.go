@@ -75,6 +75,8 @@ func adminError(err error) error {
 		return fmt.Errorf("%w: %w", api.ErrRebuildInProgress, err)
 	case errors.Is(err, projections.ErrNotParked):
 		return fmt.Errorf("%w: %w", api.ErrNotParked, err)
+	case errors.Is(err, projections.ErrNotOwner): // another projector process runs it (wiring_lease.go)
+		return fmt.Errorf("%w: %w", api.ErrProjectorUnavailable, err)
 	}
 	return err
 }
@@ -124,7 +126,7 @@ func toAPIStatus(s projections.ProjectionStatus, types []string) api.ProjectionS
 		LagEvents: s.LagEvents, LagSeconds: s.LagSeconds, StalledSince: s.StalledSince,
 		ParkedCount: s.ParkedCount, Parked: make([]api.ParkedEvent, len(s.Parked)),
 		LastError: s.LastError, LastErrorAt: s.LastErrorAt, NeedsRebuild: s.NeedsRebuild,
-		StatusError: s.StatusError,
+		StatusError: s.StatusError, Owner: s.Owner,
 	}
 	if out.EventTypes == nil {
 		out.EventTypes = []string{}
@@ -176,9 +178,13 @@ func newRebuilds(rt *projections.Runtime, log *slog.Logger) *rebuilds {
 func (r *rebuilds) start(ctx context.Context, name string) (api.RebuildStarted, error) {
 	names := []string{name}
 	if name == api.RebuildAll {
-		names = r.rt.Names()
+		// Sharing the projections with other processes, this one rebuilds
+		// those it owns (every one otherwise; wiring_lease.go).
+		names = r.rt.Owned()
 	} else if !slices.Contains(r.rt.Names(), name) {
 		return api.RebuildStarted{}, fmt.Errorf("%w: projection %q", domain.ErrNotFound, name)
+	} else if !slices.Contains(r.rt.Owned(), name) {
+		return api.RebuildStarted{}, adminError(fmt.Errorf("rebuild %s: %w", name, projections.ErrNotOwner))
 	}
 	// A rebuild the runtime started itself (event types changed) counts.
 	rebuilding := map[string]bool{}

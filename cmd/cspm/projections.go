@@ -155,9 +155,13 @@ func projStatusCommand() *command {
 					return writeJSON(inv.stdout, st)
 				}
 				tw := tabwriter.NewWriter(inv.stdout, 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "NAME\tSTATE\tCHECKPOINT\tPROCESSED\tHEAD\tLAG EVENTS\tLAG SECONDS\tPARKED\tREBUILD")
+				fmt.Fprintln(tw, "NAME\tSTATE\tOWNER\tCHECKPOINT\tPROCESSED\tHEAD\tLAG EVENTS\tLAG SECONDS\tPARKED\tREBUILD")
 				for _, s := range st {
-					fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%.1f\t%d\t%s\n", s.Name, s.State, s.Checkpoint, s.Processed,
+					owner := s.Owner
+					if owner == "" {
+						owner = "-"
+					}
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%d\t%.1f\t%d\t%s\n", s.Name, s.State, owner, s.Checkpoint, s.Processed,
 						s.Head, s.LagEvents, s.LagSeconds, s.ParkedCount, rebuildSummary(s.Rebuild))
 				}
 				if err := tw.Flush(); err != nil {

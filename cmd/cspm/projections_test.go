@@ -57,9 +57,9 @@ func TestProjectionsCLI_ListAndStatus(t *testing.T) {
 	require.Equal(t, exitOK, r.code, r.stderr)
 	lines = strings.Split(strings.TrimSpace(r.stdout), "\n")
 	require.Len(t, lines, n+2, r.stdout)
-	assert.Regexp(t, `^NAME\s+STATE\s+CHECKPOINT\s+PROCESSED\s+HEAD\s+LAG EVENTS\s+LAG SECONDS\s+PARKED\s+REBUILD$`, lines[0])
+	assert.Regexp(t, `^NAME\s+STATE\s+OWNER\s+CHECKPOINT\s+PROCESSED\s+HEAD\s+LAG EVENTS\s+LAG SECONDS\s+PARKED\s+REBUILD$`, lines[0])
 	assert.Regexp(t, fmt.Sprintf(`^relay: published %d of %d \(lag 0 events, 0\.0s\)$`, pos, pos), lines[n+1])
-	assert.Regexp(t, fmt.Sprintf(`(?m)^platform\.dashboard\s+running\s+%d\s+%d\s+%d\s+0\s+0\.0\s+0\s+-$`, pos, pos, pos), r.stdout)
+	assert.Regexp(t, fmt.Sprintf(`(?m)^platform\.dashboard\s+running\s+-\s+%d\s+%d\s+%d\s+0\s+0\.0\s+0\s+-$`, pos, pos, pos), r.stdout)
 
 	r = a.cli(t, nil, "projections", "status", "--json", "--server", a.base)
 	require.Equal(t, exitOK, r.code, r.stderr)
@@ -161,7 +161,7 @@ func TestProjectionsCLI_ParkedEvents(t *testing.T) {
 
 	r := a.cli(t, nil, "projections", "status", "--server", a.base)
 	require.Equal(t, exitOK, r.code, r.stderr)
-	assert.Regexp(t, `platform\.cross_module_references\s+running\s+\d+\s+\d+\s+\d+\s+0\s+0\.0\s+1\s`, r.stdout)
+	assert.Regexp(t, `platform\.cross_module_references\s+running\s+-\s+\d+\s+\d+\s+\d+\s+0\s+0\.0\s+1\s`, r.stdout)
 
 	r = a.cli(t, nil, "projections", "retry-parked", proj, "--position", fmt.Sprint(poison), "--server", a.base)
 	assert.Equal(t, exitFailure, r.code, r.stdout)

@@ -61,7 +61,7 @@ const (
 func jobQueueConfig(cfg config.Config) jobqueue.Config {
 	// One delivery more than a plan may allow: the worker that gets it
 	// records that the job ran out of attempts.
-	return jobqueue.Config{Lease: cfg.JobLease, MaxDeliver: orchdomain.MaxMaxAttempts + 1}
+	return jobqueue.Config{Lease: cfg.JobLease, MaxDeliver: orchdomain.MaxMaxAttempts + 1, Replicas: cfg.StreamReplicas}
 }
 
 // jobCommands are the orchestration commands the engine and the

@@ -71,6 +71,7 @@ func serveOptionsTo(cfg config.Config, logTo, stdout io.Writer) fx.Option {
 	if cfg.HasRole(config.RoleRelay) || cfg.HasRole(config.RoleProjector) || cfg.RunsWorker() {
 		opts = append(opts, busModule)
 	}
+	opts = append(opts, fx.Provide(newLeases)) // wiring_lease.go: relay leader and projection owners (nil on the embedded NATS)
 	if cfg.HasRole(config.RoleAPI) || cfg.HasRole(config.RoleProjector) {
 		opts = append(opts, readModelModule)
 	}

@@ -71,17 +71,18 @@ func newBus(lc fx.Lifecycle, cfg config.Config, log *slog.Logger) (*Bus, error) 
 }
 
 var relayModule = fx.Module("relay",
-	fx.Provide(newRelay),
+	fx.Provide(newRelay, newRelayLeadership), // wiring_lease.go: leadership
 	readinessCheck(relayReadiness),
 	fx.Invoke(registerRelayHooks),
 )
 
-func newRelay(store eventstore.Store, b *Bus, reg *prometheus.Registry, log *slog.Logger) (*relay.Relay, error) {
+func newRelay(store eventstore.Store, b *Bus, reg *prometheus.Registry, cfg config.Config, log *slog.Logger) (*relay.Relay, error) {
 	m, err := relay.NewPrometheusMetrics(reg)
 	if err != nil {
 		return nil, err
 	}
-	return relay.New(store, b.JetStream, relay.Config{Logger: log, Metrics: m}), nil
+	return relay.New(store, b.JetStream, relay.Config{Logger: log, Metrics: m,
+		Stream: bus.StreamConfig{Replicas: cfg.StreamReplicas}}), nil
 }
 
 // relayMonitorInterval is how often the relay's lag and stall metrics are
@@ -89,8 +90,9 @@ func newRelay(store eventstore.Store, b *Bus, reg *prometheus.Registry, log *slo
 const relayMonitorInterval = 5 * time.Second
 
 // registerRelayHooks runs the relay, and its monitor, in the background
-// from start to stop.
-func registerRelayHooks(lc fx.Lifecycle, r *relay.Relay, cfg config.Config, log *slog.Logger) {
+// from start to stop; with leases only while this process leads
+// (wiring_lease.go).
+func registerRelayHooks(lc fx.Lifecycle, r *relay.Relay, rl *RelayLeadership, l *Leases, cfg config.Config, log *slog.Logger) {
 	var (
 		cancel context.CancelFunc
 		wg     sync.WaitGroup
@@ -99,12 +101,7 @@ func registerRelayHooks(lc fx.Lifecycle, r *relay.Relay, cfg config.Config, log 
 		OnStart: func(context.Context) error {
 			ctx, c := context.WithCancel(context.Background())
 			cancel = c
-			wg.Go(func() {
-				if err := r.Run(ctx); err != nil {
-					log.Error("relay stopped", "err", err)
-				}
-			})
-			wg.Go(func() { r.Monitor(ctx, cfg.StallTimeout, relayMonitorInterval) })
+			wg.Go(func() { runRelay(ctx, r, rl, l, cfg, log) })
 			return nil
 		},
 		OnStop: func(context.Context) error {

@@ -55,9 +55,13 @@ func busReadiness(b *Bus) api.ReadinessChecker {
 	})
 }
 
-// relayReadiness: the relay is running and not stalled.
-func relayReadiness(r *relay.Relay, cfg config.Config) api.ReadinessChecker {
+// relayReadiness: the relay is running and not stalled, or stands by
+// for the relay lease (another process leads).
+func relayReadiness(r *relay.Relay, rl *RelayLeadership, cfg config.Config) api.ReadinessChecker {
 	return api.ReadinessCheck("relay", func(ctx context.Context) error {
+		if rl.Standby() {
+			return nil
+		}
 		if h := r.Health(ctx, cfg.StallTimeout); h.Problem != "" {
 			return &api.NotReady{Reason: h.Problem, Cause: lastError(h.LastError)}
 		}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/cspm-es/cspm-es/api"
 	"github.com/cspm-es/cspm-es/eventstore"
+	"github.com/cspm-es/cspm-es/platform/bus"
 	"github.com/cspm-es/cspm-es/platform/config"
 	"github.com/cspm-es/cspm-es/platform/dbregistry"
 	"github.com/cspm-es/cspm-es/platform/readmodel"
@@ -256,6 +257,7 @@ type runtimeParams struct {
 	Metrics     *prometheus.Registry
 	Projections []projections.Projection
 	Config      config.Config
+	Leases      *Leases `optional:"true"` // wiring_lease.go; nil: one process runs every projection
 }
 
 // newRuntime builds the projector runtime with every module projection.
@@ -264,13 +266,15 @@ func newRuntime(p runtimeParams) (*projections.Runtime, error) {
 	if err != nil {
 		return nil, err
 	}
-	rt := projections.NewRuntime(projections.RuntimeConfig{StallTimeout: p.Config.StallTimeout}, projections.RuntimeDeps{
+	rt := projections.NewRuntime(projections.RuntimeConfig{StallTimeout: p.Config.StallTimeout, Distributed: p.Leases != nil}, projections.RuntimeDeps{
 		Events:    p.Store,
 		Codec:     p.Codec,
 		Stores:    p.ReadModels.Stores,
 		JetStream: p.Bus.JetStream,
+		Stream:    bus.StreamConfig{Replicas: p.Config.StreamReplicas},
 		Logger:    p.Logger,
 		Metrics:   m,
+		Owners:    ownersFunc(p.Leases, p.Projections),
 	})
 	for _, proj := range p.Projections {
 		rt.Register(proj)
@@ -284,7 +288,7 @@ const projectorRetry = 5 * time.Second
 
 // registerProjectorHooks starts the runtime in the background (retrying
 // while NATS is unreachable: the start never blocks) and stops it.
-func registerProjectorHooks(lc fx.Lifecycle, rt *projections.Runtime, log *slog.Logger) {
+func registerProjectorHooks(lc fx.Lifecycle, rt *projections.Runtime, leases *Leases, reg *prometheus.Registry, log *slog.Logger) {
 	log = log.With("component", "projections")
 	// Hooks stop in reverse order: the start loop ends first, then the
 	// runtime it may have started.
@@ -294,6 +298,9 @@ func registerProjectorHooks(lc fx.Lifecycle, rt *projections.Runtime, log *slog.
 		for {
 			err := rt.Start(ctx)
 			if err == nil {
+				if leases != nil { // share the projections until stop (wiring_lease.go)
+					runProjectorBalancer(ctx, rt, leases, reg, log)
+				}
 				return
 			}
 			if ctx.Err() != nil {
@@ -344,6 +351,7 @@ type readSideParams struct {
 	Projections []projections.Projection
 	Logger      *slog.Logger
 	Runtime     *projections.Runtime `optional:"true"`
+	Leases      *Leases              `optional:"true"` // owners in status (wiring_lease.go)
 }
 
 // ReadSide is what the API reads the projections through.
@@ -359,6 +367,7 @@ func newReadSide(p readSideParams) ReadSide {
 	if p.Runtime == nil {
 		status := projections.NewRuntime(projections.RuntimeConfig{}, projections.RuntimeDeps{
 			Events: p.Store, Codec: p.Codec, Stores: p.ReadModels.Stores, Logger: p.Logger,
+			Owners: ownersFunc(p.Leases, p.Projections),
 		})
 		for _, proj := range p.Projections {
 			status.Register(proj)

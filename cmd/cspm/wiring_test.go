@@ -40,6 +40,13 @@ func TestServeGraph_Validates(t *testing.T) {
 	mongoCfg := testConfig(t)
 	mongoCfg.Store, mongoCfg.MongoURI = config.StoreMongo, "mongodb://127.0.0.1:1/"
 	require.NoError(t, fx.ValidateApp(serveOptions(mongoCfg, io.Discard)), "validation opens nothing")
+
+	// On an external NATS every role split wires its leases (wiring_lease.go).
+	for _, roles := range [][]config.Role{{config.RoleAPI}, {config.RoleRelay}, {config.RoleProjector}, config.AllRoles} {
+		c := testConfig(t)
+		c.NATSURL, c.Roles, c.OpsAddr = "nats://127.0.0.1:1", roles, "127.0.0.1:0"
+		require.NoError(t, fx.ValidateApp(serveOptions(c, io.Discard)), "roles %v", roles)
+	}
 }
 
 // The serve application starts on a temp data dir and a random port,

@@ -136,6 +136,16 @@ type Config struct {
 	WorkerTools string
 	WorkerSlots int
 
+	// Several processes (docs/decisions.md 83-85). NodeID names this
+	// process in leases, status and logs (empty: hostname-pid). LeaseTTL is
+	// how long a relay leader's or a projection owner's lease outlives its
+	// last renewal: the longest a dead holder's work waits for a taker.
+	// StreamReplicas is the event stream's (and the work queue's and the
+	// lease bucket's) replica count on a NATS cluster.
+	NodeID         string
+	LeaseTTL       time.Duration
+	StreamReplicas int
+
 	// The knowledge base's embedding service (docs/knowledge-base.md):
 	// an empty URL leaves semantic search off.
 	EmbeddingsURL      string
@@ -173,6 +183,9 @@ func Default() Config {
 
 		JobLease:    30 * time.Second,
 		WorkerSlots: 2,
+
+		LeaseTTL:       6 * time.Second,
+		StreamReplicas: 1,
 
 		EmbeddingsAPI:      "openai",
 		EmbeddingsInterval: 5 * time.Minute,
@@ -344,6 +357,12 @@ func (c Config) validate(groups Group) error {
 		}
 		if c.JobLease < time.Second {
 			add("job-lease", "must be at least 1s")
+		}
+		if c.LeaseTTL < time.Second {
+			add("lease-ttl", "must be at least 1s")
+		}
+		if c.StreamReplicas < 1 || c.StreamReplicas > 5 {
+			add("stream-replicas", "must be between 1 and 5")
 		}
 		if c.WorkerSlots < 1 || c.WorkerSlots > 64 {
 			add("worker-slots", "must be between 1 and 64")

@@ -55,6 +55,9 @@ type Config struct {
 	MaxDuration time.Duration
 	// Replicas and memory storage for tests; file storage otherwise.
 	Memory bool
+	// Replicas of the queue's streams on a NATS cluster (0: 1;
+	// --stream-replicas).
+	Replicas int
 }
 
 // WithDefaults fills the zero fields.
@@ -122,6 +125,7 @@ func EnsureStreams(ctx context.Context, js jetstream.JetStream, cfg Config) erro
 		Subjects:    []string{cfg.Subject + ".>"},
 		Retention:   jetstream.WorkQueuePolicy,
 		Storage:     storage,
+		Replicas:    max(1, cfg.Replicas),
 		Duplicates:  10 * time.Minute,
 		Description: "cspm scan jobs (work queue; docs/scan-jobs.md)",
 	}); err != nil {
@@ -131,6 +135,7 @@ func EnsureStreams(ctx context.Context, js jetstream.JetStream, cfg Config) erro
 		Name:     cfg.Stream + "_POISON",
 		Subjects: []string{cfg.Poison},
 		Storage:  storage,
+		Replicas: max(1, cfg.Replicas),
 		MaxAge:   30 * 24 * time.Hour,
 	}); err != nil {
 		return fmt.Errorf("jobqueue: poison stream: %w", err)

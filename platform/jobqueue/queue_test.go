@@ -178,3 +178,53 @@ func TestDropAndDeduplicate(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, uint64(2), n, "a published twice is queued once; run-2 stays")
 }
+
+// Workers scale by count: two workers (two processes' routers) on one
+// queue share its jobs, each job handled once, both at the same time.
+func TestTwoWorkersShareTheQueue(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, jobqueue.Config{Lease: 30 * time.Second, MaxDeliver: 3})
+	const jobs = 20
+	var (
+		mu      sync.Mutex
+		handled = map[string][]string{} // job -> workers that handled it
+		busy    = map[string]bool{}     // worker -> holds its first job
+		both    = make(chan struct{})
+	)
+	for i := range jobs {
+		require.NoError(t, e.d.Dispatch(t.Context(), job("j"+string(rune('a'+i))), "corr-1"))
+	}
+	for _, w := range []string{"w1", "w2"} {
+		e.run(t, 1, func(ctx context.Context, d jobqueue.Delivery) error {
+			mu.Lock()
+			handled[d.JobID] = append(handled[d.JobID], w)
+			first := !busy[w]
+			busy[w] = true
+			if first && len(busy) == 2 {
+				close(both)
+			}
+			mu.Unlock()
+			if first { // hold the first job until the other worker holds one too
+				select {
+				case <-both:
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+			}
+			return nil
+		})
+	}
+	require.Eventually(t, func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(handled) == jobs
+	}, 20*time.Second, 10*time.Millisecond)
+	mu.Lock()
+	defer mu.Unlock()
+	per := map[string]int{}
+	for id, ws := range handled {
+		assert.Len(t, ws, 1, "job %s handled once", id)
+		per[ws[0]]++
+	}
+	assert.Len(t, per, 2, "both workers worked: %v", per)
+}
