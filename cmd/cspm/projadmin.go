@@ -148,7 +148,7 @@ func toAPIProgress(p projections.RebuildProgress) api.RebuildProgress {
 }
 
 // rebuilds runs the rebuilds the API asks for in the background, one job
-// per request (a projection, or all of them one after another), and keeps
+// per request (a projection, or all of them together), and keeps
 // the latest progress of each projection for GET /api/v1/projections.
 type rebuilds struct {
 	rt  *projections.Runtime
@@ -209,6 +209,15 @@ func (r *rebuilds) start(ctx context.Context, name string) (api.RebuildStarted, 
 
 func (r *rebuilds) run(ctx context.Context, job *rebuildJob) {
 	defer job.cancel()
+	if len(job.names) > 1 {
+		// Together: one shared read of the event store, the projections
+		// in parallel (projections.Runtime.RebuildTogether).
+		errs := r.rt.RebuildTogether(ctx, job.names, func(p projections.RebuildProgress) { r.record(p.Name, toAPIProgress(p)) })
+		for _, name := range job.names {
+			r.finish(job, name, errs[name])
+		}
+		return
+	}
 	for _, name := range job.names {
 		var err error
 		if err = ctx.Err(); err == nil {
