@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/cspm-es/cspm-es/eventstore"
+	"github.com/cspm-es/cspm-es/platform/dbregistry"
 	"github.com/cspm-es/cspm-es/platform/readmodel"
 )
 
@@ -163,7 +164,37 @@ func (rb *rebuild) run(ctx context.Context, feed *subscription, repairable bool)
 	if err := rb.cutOver(ctx); err != nil {
 		return fmt.Errorf("rebuild %s: %w", name, err)
 	}
+	if feed == nil { // RebuildTogether compacts each database once, at the end
+		rb.r.compact(context.WithoutCancel(ctx), w.db, w.store)
+	}
 	return nil
+}
+
+// compactor is a read-model store that gives the space of dropped
+// collections back (sqlitestore.Store). A MongoDB collection renamed over
+// another needs none: the swapped-in collection was written fresh, and
+// the dropped one is gone with its files.
+type compactor interface {
+	Compact(ctx context.Context) (freed int64, err error)
+}
+
+// compact gives back the space the swap's dropped collections left in db
+// (best effort: the rebuild is done either way).
+func (r *Runtime) compact(ctx context.Context, db dbregistry.Constant, store readmodel.Store) {
+	c, ok := store.(compactor)
+	if !ok {
+		return
+	}
+	began := time.Now()
+	freed, err := c.Compact(ctx)
+	if err != nil {
+		r.log.Warn("projection: could not compact the read-model database after a rebuild", "database", db, "error", err)
+		return
+	}
+	if freed > 0 {
+		r.log.Info("projection: read-model database compacted after a rebuild", "database", db, "freed_bytes", freed,
+			"seconds", time.Since(began).Seconds())
+	}
 }
 
 // RebuildAll rebuilds every registered projection at once
@@ -246,6 +277,15 @@ func (r *Runtime) RebuildTogether(ctx context.Context, names []string, progress 
 		wg.Go(func() { results[i] = rb.run(ctx, subs[i], true) })
 	}
 	wg.Wait()
+
+	// Compaction: once per database that had a rebuild swapped in.
+	compacted := map[dbregistry.Constant]bool{}
+	for i, rb := range rbs {
+		if results[i] == nil && !compacted[rb.w.db] {
+			compacted[rb.w.db] = true
+			r.compact(context.WithoutCancel(ctx), rb.w.db, rb.w.store)
+		}
+	}
 
 	// Repairs: once per database, by the first projection that asks.
 	var repairs []*rebuild
