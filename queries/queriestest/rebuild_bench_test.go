@@ -24,7 +24,9 @@ package queriestest
 // chunks of 250, with their scan runs).
 //
 // Metrics: events/s and s/rebuild of both, together_x (sequential time /
-// together time), cpus (CPU time / wall time of the together rebuild),
+// together time), cpus (CPU time / wall time) and cpu_s/rebuild (the
+// process's CPU seconds: the figure least moved by other load on the
+// machine) of both,
 // and the footprint after it: es_bytes/event (the event store file),
 // rm_bytes/finding (all module databases, after the rebuild's swap and
 // compaction) and findings.
@@ -33,9 +35,12 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -101,14 +106,15 @@ func BenchmarkRebuildAll(b *testing.B) {
 		return took, cpu, env, dir
 	}
 
-	var seqTook, togTook, togCPU time.Duration
+	var seqTook, seqCPU, togTook, togCPU time.Duration
 	var findings int64
 	var rmBytes int64
 	sequential := os.Getenv("CSPM_BENCH_REBUILD_ALL_SKIP_SEQUENTIAL") == ""
 	for range b.N {
 		if sequential {
-			took, _, _, _ := run(b, false)
+			took, cpu, _, _ := run(b, false)
 			seqTook += took
+			seqCPU += cpu
 		}
 		took, cpu, env, dir := run(b, true)
 		togTook += took
@@ -116,16 +122,22 @@ func BenchmarkRebuildAll(b *testing.B) {
 		findings, err = env.Stores[dbregistry.CLOUD_SECURITY].Count(ctx, csproj.FindingsCollection, readmodel.Filter{})
 		require.NoError(b, err)
 		rmBytes = dirBytes(b, dir)
+		if findings > 0 {
+			reportSizes(b, env, findings)
+		}
 	}
 	esBytes := fileBytes(b, path)
 	b.ReportMetric(float64(head), "events")
 	b.ReportMetric(float64(head*int64(b.N))/togTook.Seconds(), "events/s")
 	b.ReportMetric(togTook.Seconds()/float64(b.N), "s/rebuild")
 	b.ReportMetric(togCPU.Seconds()/togTook.Seconds(), "cpus")
+	b.ReportMetric(togCPU.Seconds()/float64(b.N), "cpu_s/rebuild")
 	if sequential {
 		b.ReportMetric(float64(head*int64(b.N))/seqTook.Seconds(), "seq_events/s")
 		b.ReportMetric(seqTook.Seconds()/float64(b.N), "seq_s/rebuild")
 		b.ReportMetric(seqTook.Seconds()/togTook.Seconds(), "together_x")
+		b.ReportMetric(seqCPU.Seconds()/float64(b.N), "seq_cpu_s/rebuild")
+		b.ReportMetric(seqCPU.Seconds()/seqTook.Seconds(), "seq_cpus")
 	}
 	b.ReportMetric(float64(findings), "findings")
 	b.ReportMetric(float64(esBytes)/float64(head), "es_bytes/event")
@@ -242,6 +254,40 @@ func rebuildAllFixture(b *testing.B, n int) string {
 	require.NoError(b, os.Rename(tmp, path))
 	b.Logf("built the event store fixture of %d events in %s: %s", n, time.Since(began).Round(time.Millisecond), path)
 	return path
+}
+
+// reportSizes logs, per module database and collection, the bytes per
+// finding (dbstat: table and indexes), and reports each database's as a
+// metric (<database>_B/finding).
+func reportSizes(b *testing.B, env *Env, findings int64) {
+	b.Helper()
+	ctx := context.Background()
+	reg := dbregistry.MustNew("")
+	var lines []string
+	consts := slices.SortedFunc(maps.Keys(env.Stores), func(a, b dbregistry.Constant) int { return strings.Compare(reg.Name(a), reg.Name(b)) })
+	for _, c := range consts {
+		s := env.Stores[c]
+		sizes, err := s.CollectionBytes(ctx)
+		require.NoError(b, err)
+		var total int64
+		names := slices.Sorted(maps.Keys(sizes))
+		for _, name := range names {
+			total += sizes[name]
+		}
+		db := reg.Name(c)
+		b.ReportMetric(float64(total)/float64(findings), db+"_B/finding")
+		lines = append(lines, fmt.Sprintf("%s: %.0f B/finding", db, float64(total)/float64(findings)))
+		for _, name := range names {
+			if sizes[name] >= 4096*4 {
+				label := name
+				if label == "" {
+					label = "(free pages)"
+				}
+				lines = append(lines, fmt.Sprintf("  %-40s %8.1f B/finding %12d bytes", label, float64(sizes[name])/float64(findings), sizes[name]))
+			}
+		}
+	}
+	b.Logf("read-model bytes per finding (%d findings):\n%s", findings, strings.Join(lines, "\n"))
 }
 
 func fileBytes(b *testing.B, path string) int64 {

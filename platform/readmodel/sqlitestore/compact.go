@@ -91,6 +91,10 @@ func (s *Store) FreeBytes(ctx context.Context) (int64, error) {
 		return 0, err
 	}
 	defer release()
+	return s.freeBytes(ctx)
+}
+
+func (s *Store) freeBytes(ctx context.Context) (int64, error) {
 	var free, size int64
 	if err := s.rdb.QueryRowContext(ctx, "SELECT * FROM pragma_freelist_count(), pragma_page_size()").Scan(&free, &size); err != nil {
 		return 0, fmt.Errorf("free bytes: %w", err)
@@ -124,4 +128,40 @@ func initIncremental(ctx context.Context, path string) error {
 		}
 	}
 	return nil
+}
+
+// CollectionBytes is the space each collection takes in the file, its
+// indexes included (SQLite's dbstat), by collection name; the store's own
+// tables are under their names (_checkpoints, _indexes), and "" holds
+// the free pages.
+func (s *Store) CollectionBytes(ctx context.Context) (map[string]int64, error) {
+	release, err := s.readLock()
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	rows, err := s.rdb.QueryContext(ctx, `SELECT m.tbl_name, sum(d.pgsize) FROM dbstat d
+		JOIN sqlite_schema m ON m.name = d.name GROUP BY m.tbl_name`)
+	if err != nil {
+		return nil, fmt.Errorf("collection bytes: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]int64{}
+	for rows.Next() {
+		var name string
+		var n int64
+		if err := rows.Scan(&name, &n); err != nil {
+			return nil, fmt.Errorf("collection bytes: %w", err)
+		}
+		out[name] = n
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("collection bytes: %w", err)
+	}
+	free, err := s.freeBytes(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out[""] = free
+	return out, nil
 }
