@@ -156,12 +156,12 @@ func TestProjectionsCLI_ParkedEvents(t *testing.T) {
 	t.Parallel()
 	a := startApp(t, nil)
 	poison := appendPoison(t, a.store)
-	const proj = "platform.cross_module_references"
+	const proj = "platform.dashboard"
 	eventually(t, 30*time.Second, "poison parked", func() bool { return a.projections(t)[proj].ParkedCount == 1 })
 
 	r := a.cli(t, nil, "projections", "status", "--server", a.base)
 	require.Equal(t, exitOK, r.code, r.stderr)
-	assert.Regexp(t, `platform\.cross_module_references\s+running\s+\d+\s+\d+\s+\d+\s+0\s+0\.0\s+1\s`, r.stdout)
+	assert.Regexp(t, `platform\.dashboard\s+running\s+\d+\s+\d+\s+\d+\s+0\s+0\.0\s+1\s`, r.stdout)
 
 	r = a.cli(t, nil, "projections", "retry-parked", proj, "--position", fmt.Sprint(poison), "--server", a.base)
 	assert.Equal(t, exitFailure, r.code, r.stdout)
