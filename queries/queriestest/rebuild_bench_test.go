@@ -21,7 +21,10 @@ package queriestest
 // resolved and a quarter suppressed, ScanCompleted; each finding its own
 // stream, as the batch route appends them), and every 100 scans one
 // account's two Prowler imports (10,000 findings, 20,000 results in
-// chunks of 250, with their scan runs).
+// chunks of 250, with their scan runs). Each AppendBatch of up to 100
+// requests (findings) is one command, as one request of the batch route
+// is (the audit log keeps an entry per command); an account's imports
+// are one command.
 //
 // Metrics: events/s and s/rebuild of both, together_x (sequential time /
 // together time), cpus (CPU time / wall time) and cpu_s/rebuild (the
@@ -150,7 +153,7 @@ func BenchmarkRebuildAll(b *testing.B) {
 // the workload above, built once and kept in os.TempDir().
 func rebuildAllFixture(b *testing.B, n int) string {
 	b.Helper()
-	path := filepath.Join(os.TempDir(), fmt.Sprintf("cspm-rebuild-all-bench-%d.sqlite", n))
+	path := filepath.Join(os.TempDir(), fmt.Sprintf("cspm-rebuild-all-bench-v2-%d.sqlite", n))
 	if _, err := os.Stat(path); err == nil {
 		return path
 	}
@@ -166,6 +169,8 @@ func rebuildAllFixture(b *testing.B, n int) string {
 	appendWorld(b, store, codec)
 
 	var reqs []eventstore.AppendRequest
+	command := "" // the command of the requests in reqs (the audit log keeps an entry per command)
+	commands := 0
 	flush := func() {
 		if len(reqs) > 0 {
 			_, err := store.AppendBatch(ctx, reqs)
@@ -174,8 +179,12 @@ func rebuildAllFixture(b *testing.B, n int) string {
 		}
 	}
 	add := func(team, stream, typ string, data ...EventData) {
+		if len(reqs) == 0 && command == "" {
+			commands++
+			command = fmt.Sprintf("cmd-%07d", commands)
+		}
 		req := eventstore.AppendRequest{StreamID: stream, StreamType: typ, Expected: eventstore.Any,
-			Metadata: eventstore.Metadata{TeamID: team, Actor: "bench"}}
+			Metadata: eventstore.Metadata{TeamID: team, Actor: "bench", CommandID: command}}
 		for _, d := range data {
 			ne, err := codec.Encode(d)
 			require.NoError(b, err)
@@ -184,6 +193,7 @@ func rebuildAllFixture(b *testing.B, n int) string {
 		reqs = append(reqs, req)
 		if len(reqs) >= 100 {
 			flush()
+			command = ""
 		}
 	}
 	sevs := []csdomain.Severity{csdomain.SeverityCritical, csdomain.SeverityHigh, csdomain.SeverityHigh, csdomain.SeverityMedium,
@@ -224,6 +234,7 @@ func rebuildAllFixture(b *testing.B, n int) string {
 				}
 			}
 			flush()
+			command = ""
 			continue
 		}
 		id := fmt.Sprintf("bench-scan-%06d", s)
@@ -249,6 +260,7 @@ func rebuildAllFixture(b *testing.B, n int) string {
 		}
 		add(team, scan, "ScanRun", orchdomain.ScanCompleted{ScanID: id, CompletedAt: requested.Add(2 * time.Hour), ResourceCount: perScan * 3})
 		flush()
+		command = ""
 	}
 	require.NoError(b, store.Close())
 	require.NoError(b, os.Rename(tmp, path))
