@@ -289,6 +289,9 @@ func rebuild(ctx context.Context, inv *invocation, c *apiClient, name string) er
 		return err
 	}
 	w := newRebuildWatcher(inv.stderr, started)
+	if n := len(started.Projections); n > 1 && !w.tty {
+		fmt.Fprintf(inv.stderr, "rebuild of %d projections together started\n", n)
+	}
 	tick := time.NewTicker(rebuildPoll)
 	defer tick.Stop()
 	canceled := false
