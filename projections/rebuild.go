@@ -164,7 +164,7 @@ func (rb *rebuild) run(ctx context.Context, feed *subscription, repairable bool)
 	if err := rb.cutOver(ctx); err != nil {
 		return fmt.Errorf("rebuild %s: %w", name, err)
 	}
-	if feed == nil { // RebuildTogether compacts each database once, at the end
+	if feed == nil && ctx.Err() == nil { // RebuildTogether compacts each database once, at the end
 		rb.r.compact(context.WithoutCancel(ctx), w.db, w.store)
 	}
 	return nil
@@ -278,10 +278,11 @@ func (r *Runtime) RebuildTogether(ctx context.Context, names []string, progress 
 	}
 	wg.Wait()
 
-	// Compaction: once per database that had a rebuild swapped in.
+	// Compaction: once per database that had a rebuild swapped in (not
+	// when cancelled: a stopping server does not wait for it).
 	compacted := map[dbregistry.Constant]bool{}
 	for i, rb := range rbs {
-		if results[i] == nil && !compacted[rb.w.db] {
+		if results[i] == nil && !compacted[rb.w.db] && ctx.Err() == nil {
 			compacted[rb.w.db] = true
 			r.compact(context.WithoutCancel(ctx), rb.w.db, rb.w.store)
 		}
