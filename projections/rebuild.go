@@ -4,9 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
+	"github.com/cspm-es/cspm-es/eventstore"
+	"github.com/cspm-es/cspm-es/platform/dbregistry"
 	"github.com/cspm-es/cspm-es/platform/readmodel"
 )
 
@@ -97,14 +100,33 @@ func (e *repairNeeded) Unwrap() error { return e.cause }
 // missing database (readmodel.ErrCorrupt) is neither reported nor
 // released: it returns a *repairNeeded, and the caller repairs the
 // database.
-func (r *Runtime) rebuildHeld(ctx context.Context, w *worker, swapper readmodel.Swapper, progress func(RebuildProgress), repairable bool) (err error) {
-	name := w.name
+func (r *Runtime) rebuildHeld(ctx context.Context, w *worker, swapper readmodel.Swapper, progress func(RebuildProgress), repairable bool) error {
+	return r.newRebuild(w, swapper, progress).run(ctx, nil, repairable)
+}
+
+// newRebuild is the rebuild of w, whose rebuilding flag the caller holds.
+func (r *Runtime) newRebuild(w *worker, swapper readmodel.Swapper, progress func(RebuildProgress)) *rebuild {
 	rb := &rebuild{r: r, w: w, swapper: swapper, report: progress, shadows: map[string]string{}}
-	rb.p = RebuildProgress{Name: name, Phase: PhasePreparing, StartedAt: time.Now().UTC()}
+	rb.p = RebuildProgress{Name: w.name, Phase: PhasePreparing, StartedAt: time.Now().UTC()}
 	for _, s := range w.specs {
 		rb.shadows[s.Name], _ = readmodel.ShadowName(s.Name, shadowTag) // validated by Register
 	}
 	rb.tx = newBatchTx(w.store, rb.shadows, r.cfg.CacheDocs)
+	return rb
+}
+
+// run runs the rebuild and releases the rebuilding flag when done. With
+// feed, the first pass of the catch-up applies the pages of a reader
+// shared with other rebuilds (RebuildTogether) instead of reading the
+// store itself; it leaves the feed whatever happens. With repairable, a
+// failure on a corrupt or missing database (readmodel.ErrCorrupt) is
+// neither reported nor released: it returns a *repairNeeded, and the
+// caller repairs the database.
+func (rb *rebuild) run(ctx context.Context, feed *subscription, repairable bool) (err error) {
+	w, name := rb.w, rb.w.name
+	if feed != nil {
+		defer feed.leave()
+	}
 	w.log.Info("projection: rebuild started")
 	rb.publish()
 
@@ -134,29 +156,297 @@ func (r *Runtime) rebuildHeld(ctx context.Context, w *worker, swapper readmodel.
 		return fmt.Errorf("rebuild %s: prepare: %w", name, err)
 	}
 	rb.p.Phase = PhaseCatchingUp
+	if feed != nil {
+		if err := rb.applyFeed(ctx, feed); err != nil {
+			return fmt.Errorf("rebuild %s: %w", name, err)
+		}
+	}
 	if err := rb.catchUp(ctx); err != nil {
 		return fmt.Errorf("rebuild %s: %w", name, err)
 	}
 	if err := rb.cutOver(ctx); err != nil {
 		return fmt.Errorf("rebuild %s: %w", name, err)
 	}
+	if feed == nil && ctx.Err() == nil { // RebuildTogether compacts each database once, at the end
+		rb.r.compact(context.WithoutCancel(ctx), w.db, w.store)
+	}
 	return nil
 }
 
-// RebuildAll rebuilds every registered projection, one after another. A
-// projection that fails does not stop the others (cancelling ctx does);
-// the errors are joined.
+// compactor is a read-model store that gives the space of dropped
+// collections back (sqlitestore.Store). A MongoDB collection renamed over
+// another needs none: the swapped-in collection was written fresh, and
+// the dropped one is gone with its files.
+type compactor interface {
+	Compact(ctx context.Context) (freed int64, err error)
+}
+
+// compact gives back the space the swap's dropped collections left in db
+// (best effort: the rebuild is done either way).
+func (r *Runtime) compact(ctx context.Context, db dbregistry.Constant, store readmodel.Store) {
+	c, ok := store.(compactor)
+	if !ok {
+		return
+	}
+	began := time.Now()
+	freed, err := c.Compact(ctx)
+	if err != nil {
+		r.log.Warn("projection: could not compact the read-model database after a rebuild", "database", db, "error", err)
+		return
+	}
+	if freed > 0 {
+		r.log.Info("projection: read-model database compacted after a rebuild", "database", db, "freed_bytes", freed,
+			"seconds", time.Since(began).Seconds())
+	}
+}
+
+// RebuildAll rebuilds every registered projection at once
+// (RebuildTogether). A projection that fails does not stop the others
+// (cancelling ctx does); the errors are joined.
 func (r *Runtime) RebuildAll(ctx context.Context, progress func(RebuildProgress)) error {
+	res := r.RebuildTogether(ctx, r.Names(), progress)
 	var errs []error
 	for _, name := range r.Names() {
-		if err := r.Rebuild(ctx, name, progress); err != nil {
+		if err := res[name]; err != nil {
 			errs = append(errs, err)
-			if ctx.Err() != nil {
-				break
-			}
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// RebuildTogether rebuilds the named projections in parallel over one
+// read of the event store: a single reader reads each page of
+// RebuildBatch events once and hands it to every rebuild, each applying
+// the events of its types into its shadows in its own goroutine and
+// committing to its module database (the events are decoded once, by the
+// first rebuild that needs them). Then each one catches up the last
+// events and cuts over on its own, exactly as Rebuild does: same shadows,
+// same swap, same result. The pace is the slowest rebuild's (the reader
+// stays at most a few pages ahead of it). A rebuild that fails does not
+// stop the others (cancelling ctx stops them all); it leaves the shared
+// reader at once. A rebuild that meets a corrupt or missing database
+// repairs it afterwards (once per database, as Rebuild does). It returns
+// the error of each projection that failed (a name that is unknown, or
+// whose rebuild already runs, included).
+func (r *Runtime) RebuildTogether(ctx context.Context, names []string, progress func(RebuildProgress)) map[string]error {
+	errs := map[string]error{}
+	if r.deps.Events == nil {
+		for _, name := range names {
+			errs[name] = fmt.Errorf("rebuild %s: no event store (RuntimeDeps.Events)", name)
+		}
+		return errs
+	}
+	var rbs []*rebuild
+	for _, name := range names {
+		w, err := r.worker(name)
+		if err != nil {
+			errs[name] = err
+			continue
+		}
+		swapper, ok := w.store.(readmodel.Swapper)
+		if !ok {
+			errs[name] = fmt.Errorf("rebuild %s: the store of %s cannot swap collections", name, w.db)
+			continue
+		}
+		if !w.rebuilding.CompareAndSwap(false, true) {
+			errs[name] = fmt.Errorf("rebuild %s: %w", name, ErrRebuildInProgress)
+			continue
+		}
+		rbs = append(rbs, r.newRebuild(w, swapper, progress))
+	}
+	if len(rbs) == 0 {
+		return errs
+	}
+	var progressMu sync.Mutex // the caller's progress sees one report at a time
+	if progress != nil {
+		for _, rb := range rbs {
+			rb.report = func(p RebuildProgress) {
+				progressMu.Lock()
+				defer progressMu.Unlock()
+				progress(p)
+			}
+		}
+	}
+	results := make([]error, len(rbs))
+	subs := make([]*subscription, len(rbs))
+	for i := range rbs {
+		subs[i] = newSubscription()
+	}
+	fctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	wg.Go(func() { r.feed(fctx, subs) })
+	for i, rb := range rbs {
+		wg.Go(func() { results[i] = rb.run(ctx, subs[i], true) })
+	}
+	wg.Wait()
+
+	// Compaction: once per database that had a rebuild swapped in (not
+	// when cancelled: a stopping server does not wait for it).
+	compacted := map[dbregistry.Constant]bool{}
+	for i, rb := range rbs {
+		if results[i] == nil && !compacted[rb.w.db] && ctx.Err() == nil {
+			compacted[rb.w.db] = true
+			r.compact(context.WithoutCancel(ctx), rb.w.db, rb.w.store)
+		}
+	}
+
+	// Repairs: once per database, by the first projection that asks.
+	var repairs []*rebuild
+	for i, rb := range rbs {
+		var rn *repairNeeded
+		if errors.As(results[i], &rn) {
+			repairs = append(repairs, rb)
+			continue
+		}
+		if results[i] != nil {
+			errs[rb.w.name] = results[i]
+		}
+	}
+	for i, rb := range repairs {
+		var rn *repairNeeded
+		_ = errors.As(results[slices.Index(rbs, rb)], &rn)
+		first := true
+		for _, o := range repairs[:i] {
+			first = first && o.w.db != rb.w.db
+		}
+		if !first { // repaired with the first one of its database
+			continue
+		}
+		for _, o := range repairs[i+1:] {
+			if o.w.db == rb.w.db {
+				o.w.rebuilding.Store(false) // repairDatabase takes it again
+			}
+		}
+		if err := r.repairDatabase(ctx, rb.w, rn.cause, progress); err != nil {
+			errs[rb.w.name] = err
+		}
+	}
+	return errs
+}
+
+// A page is one read of the event store shared by the rebuilds of
+// RebuildTogether; each event is decoded once, by the first rebuild that
+// needs it.
+type page struct {
+	last int64
+	recs []eventstore.RecordedEvent
+	dec  []decoded
+}
+
+type decoded struct {
+	once sync.Once
+	ev   Event
+	err  error
+}
+
+func (p *page) event(r *Runtime, i int) (Event, error) {
+	d := &p.dec[i]
+	d.once.Do(func() { d.ev, d.err = r.decode(p.recs[i]) })
+	return d.ev, d.err
+}
+
+// subscription is one rebuild's side of the shared reader.
+type subscription struct {
+	pages chan *page
+	err   error // the reader's, set before pages is closed
+	done  chan struct{}
+	once  sync.Once
+}
+
+// feedAhead is how many pages the shared reader may be ahead of a rebuild.
+const feedAhead = 4
+
+func newSubscription() *subscription {
+	return &subscription{pages: make(chan *page, feedAhead), done: make(chan struct{})}
+}
+
+// leave tells the reader this rebuild takes no more pages.
+func (s *subscription) leave() { s.once.Do(func() { close(s.done) }) }
+
+// feed reads the event store from position 1 to its head, a page at a
+// time, and hands every page to each subscription still there; it stops
+// when they have all left, or ctx ends.
+func (r *Runtime) feed(ctx context.Context, subs []*subscription) {
+	var readErr error
+	defer func() {
+		for _, s := range subs {
+			s.err = readErr
+			close(s.pages)
+		}
+	}()
+	var after int64
+	for ctx.Err() == nil {
+		left := 0
+		for _, s := range subs {
+			select {
+			case <-s.done:
+			default:
+				left++
+			}
+		}
+		if left == 0 {
+			return
+		}
+		evs, err := r.deps.Events.ReadAll(ctx, after, r.cfg.RebuildBatch)
+		if err != nil {
+			readErr = fmt.Errorf("read the event store after %d: %w", after, err)
+			return
+		}
+		if len(evs) == 0 {
+			return
+		}
+		last := evs[len(evs)-1].Position
+		if evs[0].Position != after+1 || last != after+int64(len(evs)) {
+			readErr = fmt.Errorf("the event store returned positions %d..%d after %d (want dense positions)", evs[0].Position, last, after)
+			return
+		}
+		p := &page{last: last, recs: evs, dec: make([]decoded, len(evs))}
+		for _, s := range subs {
+			select {
+			case s.pages <- p:
+			case <-s.done:
+			case <-ctx.Done():
+				return
+			}
+		}
+		after = last
+	}
+}
+
+// applyFeed applies the shared reader's pages into the shadows, as
+// applyUntilEmpty applies its own reads; everything is committed when it
+// returns.
+func (rb *rebuild) applyFeed(ctx context.Context, feed *subscription) (err error) {
+	defer func() {
+		if _, serr := rb.settle(ctx); err == nil {
+			err = serr
+		}
+	}()
+	defer feed.leave() // first: a failed rebuild does not hold the others up
+	for p := range feed.pages {
+		if p.last <= rb.p.Processed {
+			continue
+		}
+		c := chunk{last: p.last}
+		for i, rec := range p.recs {
+			if !rb.w.types[rec.Type] {
+				continue
+			}
+			ev, err := p.event(rb.r, i)
+			if err != nil {
+				return fmt.Errorf("stopped at position %d (event %s, %s): %w", rec.Position, rec.EventID, rec.Type, err)
+			}
+			c.events = append(c.events, ev)
+		}
+		if err := rb.apply(ctx, c); err != nil {
+			return err
+		}
+	}
+	if feed.err != nil {
+		return feed.err
+	}
+	return ctx.Err()
 }
 
 type rebuild struct {

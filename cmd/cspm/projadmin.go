@@ -150,7 +150,7 @@ func toAPIProgress(p projections.RebuildProgress) api.RebuildProgress {
 }
 
 // rebuilds runs the rebuilds the API asks for in the background, one job
-// per request (a projection, or all of them one after another), and keeps
+// per request (a projection, or all of them together), and keeps
 // the latest progress of each projection for GET /api/v1/projections.
 type rebuilds struct {
 	rt  *projections.Runtime
@@ -215,6 +215,27 @@ func (r *rebuilds) start(ctx context.Context, name string) (api.RebuildStarted, 
 
 func (r *rebuilds) run(ctx context.Context, job *rebuildJob) {
 	defer job.cancel()
+	if len(job.names) > 1 {
+		// Together: one shared read of the event store, the projections
+		// in parallel (projections.Runtime.RebuildTogether).
+		// A projection is released as soon as its own rebuild ends (the
+		// others may run on, and the databases are compacted at the end):
+		// whoever sees it done can start the next one.
+		errs := r.rt.RebuildTogether(ctx, job.names, func(p projections.RebuildProgress) {
+			switch p.Phase {
+			case projections.PhaseDone:
+				r.finishOwn(job, p.Name, toAPIProgress(p), nil)
+			case projections.PhaseFailed:
+				r.finishOwn(job, p.Name, toAPIProgress(p), errors.New(p.Error))
+			default:
+				r.recordOwn(job, p.Name, toAPIProgress(p))
+			}
+		})
+		for _, name := range job.names {
+			r.finishOwn(job, name, api.RebuildProgress{}, errs[name])
+		}
+		return
+	}
 	for _, name := range job.names {
 		var err error
 		if err = ctx.Err(); err == nil {
@@ -232,11 +253,38 @@ func (r *rebuilds) record(name string, p api.RebuildProgress) {
 	r.last[name] = p
 }
 
+// recordOwn records p while name is still job's.
+func (r *rebuilds) recordOwn(job *rebuildJob, name string, p api.RebuildProgress) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.jobs[name] == job {
+		r.last[name] = p
+	}
+}
+
+// finishOwn records p (unless zero) and finishes name's rebuild, once,
+// while name is still job's.
+func (r *rebuilds) finishOwn(job *rebuildJob, name string, p api.RebuildProgress, err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.jobs[name] != job {
+		return
+	}
+	if !p.StartedAt.IsZero() {
+		r.last[name] = p
+	}
+	r.finishLocked(job, name, err)
+}
+
 // finish records how a projection's rebuild ended (telling a cancel from a
 // failure, which the runtime cannot) and releases the job.
 func (r *rebuilds) finish(job *rebuildJob, name string, err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.finishLocked(job, name, err)
+}
+
+func (r *rebuilds) finishLocked(job *rebuildJob, name string, err error) {
 	p := r.last[name]
 	p.FinishedAt = time.Now().UTC()
 	switch {

@@ -253,7 +253,7 @@ func projRebuildCommand() *command {
 			"and waits until it stopped; it can be started again.",
 		build: func(fs *flag.FlagSet) runFunc {
 			cf := addClientFlags(fs)
-			all := fs.Bool("all", false, "rebuild every projection, one after another")
+			all := fs.Bool("all", false, "rebuild every projection, all at once over one read of the event store")
 			return func(ctx context.Context, inv *invocation) error {
 				name, err := rebuildTarget(inv.args, *all)
 				if err != nil {
@@ -293,6 +293,9 @@ func rebuild(ctx context.Context, inv *invocation, c *apiClient, name string) er
 		return err
 	}
 	w := newRebuildWatcher(inv.stderr, started)
+	if n := len(started.Projections); n > 1 && !w.tty {
+		fmt.Fprintf(inv.stderr, "rebuild of %d projections together started\n", n)
+	}
 	tick := time.NewTicker(rebuildPoll)
 	defer tick.Stop()
 	canceled := false
@@ -373,6 +376,9 @@ func (w *rebuildWatcher) update(st []api.ProjectionStatus) bool {
 			w.latest[s.Name] = *s.Rebuild
 		}
 	}
+	if len(w.started.Projections) > 1 {
+		return w.updateTogether()
+	}
 	done := true
 	for _, name := range w.started.Projections {
 		p, ok := w.latest[name]
@@ -395,6 +401,55 @@ func (w *rebuildWatcher) update(st []api.ProjectionStatus) bool {
 		}
 	}
 	return done
+}
+
+// updateTogether follows projections rebuilt together (--all): one bar of
+// the positions applied across all of them (each goes through the same
+// events), a line per projection as it finishes.
+func (w *rebuildWatcher) updateTogether() bool {
+	done := true
+	var processed, target int64
+	running := 0
+	for _, name := range w.started.Projections {
+		p, ok := w.latest[name]
+		if !ok || !p.Finished() {
+			done = false
+		}
+		if ok && p.Finished() && !w.printed[name] {
+			w.printed[name] = true
+			if w.tty && w.bar != nil {
+				w.bar.Finish()
+				w.bar, w.barName = nil, ""
+			}
+			fmt.Fprintf(w.out, "rebuild %s: %s\n", name, describeProgress(p))
+		}
+		if ok && !p.Finished() && p.Phase != api.RebuildQueued {
+			running++
+		}
+		target += max(p.Target, p.Processed)
+		processed += p.Processed
+	}
+	if done {
+		w.bar.Finish()
+		return true
+	}
+	label := fmt.Sprintf("rebuild %d projections together", len(w.started.Projections))
+	if w.tty {
+		if w.bar == nil {
+			w.bar, w.barName = progress.New(w.out, label, max(target, 1)), label
+		}
+		w.bar.Update(processed, max(target, 1))
+		return false
+	}
+	if time.Since(w.lastLine) >= rebuildLineEvery {
+		w.lastLine = time.Now()
+		pct := 100.0
+		if target > 0 {
+			pct = 100 * float64(processed) / float64(target)
+		}
+		fmt.Fprintf(w.out, "%s: %d running, %d/%d positions applied across them (%.0f%%)\n", label, running, processed, target, pct)
+	}
+	return false
 }
 
 func (w *rebuildWatcher) show(name string, p api.RebuildProgress) {

@@ -61,7 +61,6 @@ func moduleProjections() []projections.Projection {
 		cloudsecurity.NewCompliance(), // compliance (docs/compliance.md)
 		cloudsecurity.NewAccounts(),
 		platformproj.NewDashboard(),
-		platformproj.NewCrossModuleReferences(),
 		platformproj.NewAuditLog(),
 		platformproj.NewAPIKeys(),
 		// Vulnerabilities and container registries (Trivy imports).

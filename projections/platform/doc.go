@@ -6,9 +6,6 @@
 //     most recently requested scans), maintained incrementally from the
 //     ScanRun and Finding events with the help of two internal
 //     collections of per-scan and per-finding state rows.
-//   - CrossModuleReferences ("platform.cross_module_references"): one
-//     cross_module_references row per reference between modules (today:
-//     finding → the scan that raised it).
 //   - AuditLog ("platform.audit_log"): one audit_log entry per accepted
 //     command (actor, route, idempotency key, positions, streams), from
 //     every event type.
@@ -25,8 +22,7 @@ import (
 
 // Projection names (stable: they name the consumers and checkpoints).
 const (
-	DashboardName             = "platform.dashboard"
-	CrossModuleReferencesName = "platform.cross_module_references"
+	DashboardName = "platform.dashboard"
 )
 
 // Collections of the platform module database.
@@ -37,8 +33,6 @@ const (
 	// internal to Dashboard: what its counts hold for each scan and finding.
 	DashboardScansCollection    = "dashboard_scans"
 	DashboardFindingsCollection = "dashboard_findings"
-	// ReferencesCollection holds one document per cross-module reference.
-	ReferencesCollection = "cross_module_references"
 )
 
 // RecentScans is how many scans the dashboard lists.

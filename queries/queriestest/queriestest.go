@@ -50,7 +50,6 @@ func AllProjections() []projections.Projection {
 		cloudsecurityproj.NewCompliance(),
 		cloudsecurityproj.NewAccounts(),
 		platformproj.NewDashboard(),
-		platformproj.NewCrossModuleReferences(),
 		platformproj.NewAuditLog(),
 		// Vulnerabilities and container registries (Trivy imports).
 		vulnproj.New(),

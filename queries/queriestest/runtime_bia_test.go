@@ -13,7 +13,7 @@ import (
 // biaWorld is a BIA built, approved, reopened and changed, and an
 // exercise of it run with a lesson done: every BIA collection gets
 // documents. It returns each stream's events, keyed by stream id.
-func biaWorld(t *testing.T) (streams []string, events map[string][]pt.EventData) {
+func biaWorld(t testing.TB) (streams []string, events map[string][]pt.EventData) {
 	t.Helper()
 	var h []bia.Event
 	step := func(evs []bia.Event, err error) {

@@ -42,6 +42,45 @@ func TestReadModelsThroughTheRuntime(t *testing.T) {
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, events.Close()) })
 	codec := eventstore.NewDomainCodec()
+	appendWorld(t, events, codec)
+	recorded, err := events.ReadAll(ctx, 0, 100000)
+	require.NoError(t, err)
+	var decoded []projections.Event
+	for _, rec := range recorded {
+		data, err := codec.Decode(rec)
+		require.NoError(t, err)
+		decoded = append(decoded, projections.Event{RecordedEvent: rec, Data: data})
+	}
+	want := NewEnv(t, decoded)
+
+	got := OpenEnv(t, filepath.Join(dir, "runtime"))
+	t.Cleanup(func() { got.Close(t) })
+	stores := map[dbregistry.Constant]readmodel.Store{}
+	for c, s := range got.Stores {
+		stores[c] = s
+	}
+	rt := projections.NewRuntime(projections.RuntimeConfig{RebuildBatch: 37},
+		projections.RuntimeDeps{Events: events, Codec: codec, Stores: stores, Logger: slog.New(slog.DiscardHandler)})
+	for _, p := range AllProjections() {
+		rt.Register(p)
+	}
+	require.NoError(t, rt.RebuildAll(ctx, nil))
+	requireSameReadModels(t, want, got)
+	require.NoError(t, rt.RebuildAll(ctx, nil))
+	requireSameReadModels(t, want, got)
+	// Across the archive boundary: the same log, archived, rebuilds the same (runtime_archive_test.go).
+	requireSameAfterArchiving(t, events, codec, want, filepath.Join(dir, "archived"))
+	// The KEV join flagged the alpine image's CVE-2019-1549 (listed before the import).
+	flagged, err := got.Stores[dbregistry.VULNERABILITIES].Count(ctx, "occurrences", readmodel.Eq("kev", true))
+	require.NoError(t, err)
+	require.EqualValues(t, 2, flagged, "libcrypto1.1 and libssl1.1")
+}
+
+// appendWorld appends the rebuild-equivalence world to events: every
+// module's projections get documents in every collection.
+func appendWorld(t testing.TB, events eventstore.Store, codec *eventstore.Codec) {
+	t.Helper()
+	ctx := context.Background()
 	world := WorldEvents().Events
 	// Imports, in a team of their own so the other tests' world is the same:
 	// every collection of the import folds gets documents.
@@ -259,37 +298,6 @@ func TestReadModelsThroughTheRuntime(t *testing.T) {
 			Events: []eventstore.NewEvent{ne}, Metadata: eventstore.Metadata{TeamID: d.Team, Actor: "test", CommandID: "aigov-" + d.Stream + d.Data.EventType()}})
 		require.NoError(t, err)
 	}
-	recorded, err := events.ReadAll(ctx, 0, 100000)
-	require.NoError(t, err)
-	var decoded []projections.Event
-	for _, rec := range recorded {
-		data, err := codec.Decode(rec)
-		require.NoError(t, err)
-		decoded = append(decoded, projections.Event{RecordedEvent: rec, Data: data})
-	}
-	want := NewEnv(t, decoded)
-
-	got := OpenEnv(t, filepath.Join(dir, "runtime"))
-	t.Cleanup(func() { got.Close(t) })
-	stores := map[dbregistry.Constant]readmodel.Store{}
-	for c, s := range got.Stores {
-		stores[c] = s
-	}
-	rt := projections.NewRuntime(projections.RuntimeConfig{RebuildBatch: 37},
-		projections.RuntimeDeps{Events: events, Codec: codec, Stores: stores, Logger: slog.New(slog.DiscardHandler)})
-	for _, p := range AllProjections() {
-		rt.Register(p)
-	}
-	require.NoError(t, rt.RebuildAll(ctx, nil))
-	requireSameReadModels(t, want, got)
-	require.NoError(t, rt.RebuildAll(ctx, nil))
-	requireSameReadModels(t, want, got)
-	// Across the archive boundary: the same log, archived, rebuilds the same (runtime_archive_test.go).
-	requireSameAfterArchiving(t, events, codec, want, filepath.Join(dir, "archived"))
-	// The KEV join flagged the alpine image's CVE-2019-1549 (listed before the import).
-	flagged, err := got.Stores[dbregistry.VULNERABILITIES].Count(ctx, "occurrences", readmodel.Eq("kev", true))
-	require.NoError(t, err)
-	require.EqualValues(t, 2, flagged, "libcrypto1.1 and libssl1.1")
 }
 
 func requireSameReadModels(t *testing.T, want, got *Env) {
@@ -327,7 +335,7 @@ func dump(ctx context.Context, s readmodel.Store, coll string) ([]readmodel.Doc,
 // knowledgeBaseWorld: team-kb and team-kb2 hold documents sharing a
 // chunk text (one of team-kb's updated, another removed), and the shared
 // text has a vector.
-func knowledgeBaseWorld(t *testing.T) []projections.Event {
+func knowledgeBaseWorld(t testing.TB) []projections.Event {
 	t.Helper()
 	var out []projections.Event
 	put := func(team string, evs []kbdomain.Event, err error) []kbdomain.Event {
@@ -380,7 +388,7 @@ func inventoryWorld(team string) []projections.Event {
 
 // threatIntelWorld: two KEV imports (A, B published; then A updated, B
 // withdrawn, C published) and an indicator observed once.
-func threatIntelWorld(t *testing.T) []pt.EventData {
+func threatIntelWorld(t testing.TB) []pt.EventData {
 	t.Helper()
 	day := time.Date(2025, 5, 1, 0, 0, 0, 0, time.UTC)
 	entry := func(cve, ransomware string) tidomain.KEVEntry {

@@ -120,6 +120,9 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 
 // open opens the handles (and records the file's identity).
 func (s *Store) open(ctx context.Context) error {
+	if err := initIncremental(ctx, s.path); err != nil {
+		return err
+	}
 	pools, err := sqlitedb.Open(ctx, s.path, sqlitedb.Config{
 		Synchronous: s.opts.Synchronous,
 		BusyTimeout: s.opts.BusyTimeout,
