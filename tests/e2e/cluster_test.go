@@ -243,7 +243,7 @@ func probeURL(t *testing.T, s *server) string {
 	t.Helper()
 	for line := range strings.SplitSeq(s.logs.String(), "\n") {
 		var l struct {
-			Msg    string `json:"msg"`
+			Msg  string `json:"msg"`
 			Addr string `json:"addr"`
 		}
 		if json.Unmarshal([]byte(line), &l) == nil && l.Msg == "ops endpoints listening" {
