@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"strings"
 
 	"github.com/cspm-es/cspm-es/platform/datadir"
 )
@@ -57,8 +58,26 @@ func (s *Store) Compact(ctx context.Context) (freed int64, err error) {
 		return 0, err
 	}
 	s.forgetStmts()
+	// Whatever happens below, the write connection leaves with no
+	// transaction open: a statement stopped half way (a canceled context)
+	// would keep its implicit transaction, and the next write's BEGIN
+	// would fail ("cannot start a transaction within a transaction").
+	defer func() {
+		if _, rerr := s.wconn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK"); rerr != nil && !strings.Contains(rerr.Error(), "no transaction") {
+			err = errors.Join(err, fmt.Errorf("compact: rollback: %w", rerr))
+		}
+	}()
 	if mode == autoVacuumIncremental {
-		if _, err := s.wconn.ExecContext(ctx, "PRAGMA incremental_vacuum"); err != nil {
+		// incremental_vacuum frees one page per step and answers a row per
+		// step: read them all, or it stops after the first page with its
+		// transaction open.
+		rows, err := s.wconn.QueryContext(ctx, "PRAGMA incremental_vacuum")
+		if err != nil {
+			return 0, fmt.Errorf("compact: incremental_vacuum: %w", err)
+		}
+		for rows.Next() {
+		}
+		if err := errors.Join(rows.Err(), rows.Close()); err != nil {
 			return 0, fmt.Errorf("compact: incremental_vacuum: %w", err)
 		}
 	} else {

@@ -80,6 +80,11 @@ func TestCompactGivesTheSwappedOutPagesBack(t *testing.T) {
 	freed, err = s.Compact(ctx)
 	require.NoError(t, err)
 	assert.Zero(t, freed, "nothing left to give back")
+
+	// The write connection is left with no transaction open: the next
+	// write commits.
+	require.NoError(t, s.Commit(ctx, readmodel.Batch{Projection: "p", Checkpoint: 99,
+		Puts: map[string][]readmodel.Doc{"things": {{"_id": "after-compact", "round": 9}}}}))
 }
 
 // A database created before incremental auto-vacuum (a table made before

@@ -317,6 +317,11 @@ func (s *Store) write(ctx context.Context, fn func(ctx context.Context) error) e
 		return err
 	}
 	if _, err := s.exec(ctx, "BEGIN IMMEDIATE"); err != nil {
+		// A context canceled while BEGIN waited may leave it done in the
+		// driver: never leave the write connection inside a transaction.
+		if _, rerr := s.wconn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK"); rerr != nil && !strings.Contains(rerr.Error(), "no transaction") {
+			err = errors.Join(err, fmt.Errorf("rollback: %w", rerr))
+		}
 		return fmt.Errorf("begin: %w", err)
 	}
 	err := fn(ctx)
