@@ -32,7 +32,7 @@ build: ## build the cspm binary into ./bin/cspm
 PARSERS := ./platform/parsers/...
 
 test: ## unit, contract (SQLite), component and e2e tests with the race detector (the pure parsers without it), then the MongoDB smoke layer (test-ferretdb)
-	$(GO) test -race -count=1 $$($(GO) list $(PKGS) | grep -v '/platform/parsers/')
+	$(GO) test -race -count=1 -timeout 25m $$($(GO) list $(PKGS) | grep -v '/platform/parsers/')
 	$(GO) test -count=1 $(PARSERS)
 	@$(MAKE) --no-print-directory test-ferretdb
 	@if [ -z "$${CSPM_TEST_MONGODB_URI:-}" ]; then \
