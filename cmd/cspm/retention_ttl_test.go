@@ -2,13 +2,17 @@ package main
 
 import (
 	"context"
+	"io"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.uber.org/fx/fxtest"
 
 	"github.com/cspm-es/cspm-es/domain/retention"
+	"github.com/cspm-es/cspm-es/platform/config"
 	"github.com/cspm-es/cspm-es/platform/dbregistry"
 	"github.com/cspm-es/cspm-es/platform/readmodel"
 	"github.com/cspm-es/cspm-es/platform/readmodel/sqlitestore"
@@ -134,4 +138,49 @@ func TestRetention_PolicyGovernsReadModelTTL(t *testing.T) {
 	governed(rep, 0)
 	assert.Zero(t, rep.ReadModel.DocumentsExpired, "a 0-day policy keeps the documents")
 	assert.ElementsMatch(t, []string{"d20", "d400"}, left())
+}
+
+// `cspm serve` applies the policies in force when it opens the read
+// models, before the cycle: with the cycle off, the periodic SQLite sweep
+// at start already expires by a 30-day policy.
+func TestServe_AppliesTTLPoliciesAtStart(t *testing.T) {
+	t.Parallel()
+	cfg := testConfig(t)
+	cfg.RetentionInterval = 0
+	cfg.LogFormat = config.LogJSON
+	first := fxtest.New(t, serveOptions(cfg, io.Discard))
+	first.RequireStart()
+	first.RequireStop()
+	a := &testApp{cfg: cfg}
+	r := a.cli(t, nil, "retention", "set", "--module", "scan-results", "--days", "30")
+	require.Equal(t, exitOK, r.code, r.stderr)
+
+	ctx := context.Background()
+	orch := dbregistry.MustNew("").Name(dbregistry.ORCHESTRATION)
+	stores, err := sqlitestore.OpenModuleStores(ctx, cfg.DataDir, []string{orch}, sqlitestore.Options{})
+	require.NoError(t, err)
+	spec := orchestration.NewScanRuns().Collections()[0]
+	require.Equal(t, "scan_runs", spec.Name)
+	require.NoError(t, stores[orch].EnsureCollection(ctx, spec))
+	now := time.Now()
+	require.NoError(t, stores[orch].Commit(ctx, readmodel.Batch{Projection: "retention.ttl", Checkpoint: 1, Puts: map[string][]readmodel.Doc{"scan_runs": {
+		{"_id": "d40", "finished_at": now.Add(-40 * 24 * time.Hour)}, {"_id": "d20", "finished_at": now.Add(-20 * 24 * time.Hour)}}}}))
+	require.NoError(t, stores[orch].Close())
+
+	logs := &lockedBuffer{}
+	app := fxtest.New(t, serveOptions(cfg, logs))
+	app.RequireStart()
+	eventually(t, 30*time.Second, "the sweep at start", func() bool {
+		return strings.Contains(logs.String(), `"msg":"expired read-model documents swept","component":"readmodel","database":"ORCHESTRATION","documents":1`)
+	})
+	app.RequireStop()
+	assert.NotContains(t, logs.String(), "retention cycle done", "the cycle is off: the start applied the policy")
+
+	stores, err = sqlitestore.OpenModuleStores(ctx, cfg.DataDir, []string{orch}, sqlitestore.Options{})
+	require.NoError(t, err)
+	defer func() { require.NoError(t, stores[orch].Close()) }()
+	page, err := stores[orch].Find(ctx, "scan_runs", readmodel.FindOptions{Limit: 10})
+	require.NoError(t, err)
+	require.Len(t, page.Docs, 1)
+	assert.Equal(t, "d20", page.Docs[0].ID())
 }
