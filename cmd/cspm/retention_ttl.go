@@ -3,11 +3,13 @@ package main
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"maps"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/cspm-es/cspm-es/commands"
 	retcmd "github.com/cspm-es/cspm-es/commands/retention"
 	"github.com/cspm-es/cspm-es/domain/retention"
 	"github.com/cspm-es/cspm-es/eventstore"
@@ -131,4 +133,36 @@ func applyTTLPoliciesAtStart(ctx context.Context, store eventstore.Store, rm Rea
 		return fmt.Errorf("read models: %w", err)
 	}
 	return nil
+}
+
+// ttlApplyingRetention is the retention routes' service in serve: a
+// policy set through the API is applied at once to this process's read
+// models (their TTL overrides; on MongoDB the server's indexes). When that
+// fails the policy is recorded all the same and the next retention cycle
+// applies it.
+type ttlApplyingRetention struct {
+	*retcmd.Handlers
+	rm  ReadModels
+	log *slog.Logger
+}
+
+// SetPolicy records the policy, then applies the policies in force to the
+// read models' TTL indexes.
+func (r ttlApplyingRetention) SetPolicy(ctx context.Context, m commands.Meta, cmd retcmd.SetPolicy) (commands.Result, error) {
+	res, err := r.Handlers.SetPolicy(ctx, m, cmd)
+	if err != nil || len(r.rm.Stores) == 0 {
+		return res, err
+	}
+	policies, err := r.Handlers.Policies(ctx)
+	if err == nil {
+		var changed int
+		_, changed, err = applyTTLPolicies(ctx, r.rm, policies)
+		if err == nil {
+			r.log.Info("retention policy applied to the read models' TTL indexes", "module", cmd.Module, "days", cmd.Days, "ttl_indexes_changed", changed)
+		}
+	}
+	if err != nil {
+		r.log.Warn("retention policy recorded; its read-model TTLs are applied at the next retention cycle", "module", cmd.Module, "error", err)
+	}
+	return res, nil
 }

@@ -3,12 +3,14 @@ package main
 import (
 	"context"
 	"io"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.uber.org/fx"
 	"go.uber.org/fx/fxtest"
 
 	"github.com/cspm-es/cspm-es/domain/retention"
@@ -183,4 +185,31 @@ func TestServe_AppliesTTLPoliciesAtStart(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, page.Docs, 1)
 	assert.Equal(t, "d20", page.Docs[0].ID())
+}
+
+// A policy set through the API applies at once to the process's read
+// models: the next sweep expires by it.
+func TestServe_PolicySetThroughTheAPIAppliesAtOnce(t *testing.T) {
+	t.Parallel()
+	var rm ReadModels
+	a := startAppWith(t, func(c *config.Config) { c.RetentionInterval = 0 }, fx.Populate(&rm))
+	ctx := context.Background()
+	orch := rm.Stores[dbregistry.ORCHESTRATION]
+	require.NotNil(t, orch)
+	require.NoError(t, orch.EnsureCollection(ctx, orchestration.NewScanRuns().Collections()[0]), "as the projector does (idempotent)")
+	now := time.Now()
+	require.NoError(t, orch.Commit(ctx, readmodel.Batch{Projection: "retention.ttl", Checkpoint: 1, Puts: map[string][]readmodel.Doc{"scan_runs": {
+		{"_id": "d40", "finished_at": now.Add(-40 * 24 * time.Hour)}, {"_id": "d20", "finished_at": now.Add(-20 * 24 * time.Hour)}}}}))
+	n, err := orch.SweepExpired(ctx, now)
+	require.NoError(t, err)
+	require.Zero(t, n, "180 days by default")
+
+	ans := a.call(t, http.MethodPut, "/api/v1/retention-policies/scan-results", map[string]any{"days": 30, "reason": "a month"})
+	require.Equal(t, http.StatusAccepted, ans.status, "%s", ans.raw)
+	n, err = orch.SweepExpired(ctx, now)
+	require.NoError(t, err)
+	assert.Equal(t, int64(1), n, "30 days: 40 days past is dropped")
+	_, err = orch.Get(ctx, "scan_runs", "d20")
+	require.NoError(t, err, "20 days past is kept")
+	assert.Contains(t, a.logs.String(), `"msg":"retention policy applied to the read models' TTL indexes"`)
 }
