@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -62,6 +64,11 @@ type retentionReport struct {
 		Backend          string `json:"backend,omitempty"`
 		DocumentsExpired int64  `json:"documents_expired"`
 		ServerTTL        bool   `json:"server_ttl"` // MongoDB's TTL monitor deletes them, not the cycle
+		// TTLIndexes are the TTL indexes the policies govern and their
+		// days in force (decision 101); TTLIndexesChanged counts the
+		// MongoDB indexes changed in place (collMod) by this cycle.
+		TTLIndexes        []ttlReport `json:"ttl_indexes,omitempty"`
+		TTLIndexesChanged int         `json:"ttl_indexes_changed"`
 	} `json:"read_models"`
 	IdempotencyBefore time.Time `json:"idempotency_purged_before"`
 	IdempotencyPurged int64     `json:"idempotency_records_purged"`
@@ -88,6 +95,13 @@ func (c *retentionCycle) run(ctx context.Context, now time.Time, dryRun bool, pr
 	case dryRun:
 		rep.NotDone = append(rep.NotDone, "dry run: expired read-model documents not counted")
 	default:
+		// The policies in force set the governed TTL indexes' expiry
+		// first (decision 101), then the sweep expires by them.
+		ttls, changed, err := applyTTLPolicies(ctx, c.readModels, policies)
+		rep.ReadModel.TTLIndexes, rep.ReadModel.TTLIndexesChanged = ttls, changed
+		if err != nil {
+			return rep, err
+		}
 		for db, s := range c.readModels.Stores {
 			n, err := s.SweepExpired(ctx, now)
 			if err != nil {
@@ -393,6 +407,24 @@ func printRetention(w io.Writer, rep retentionReport) {
 		fmt.Fprintf(w, "read-model documents expired: %d", rep.ReadModel.DocumentsExpired)
 		if rep.ReadModel.ServerTTL {
 			fmt.Fprint(w, " (MongoDB's TTL indexes expire them on the server)")
+		}
+		if n := len(rep.ReadModel.TTLIndexes); n > 0 {
+			byModule := map[string]int{}
+			for _, ix := range rep.ReadModel.TTLIndexes {
+				byModule[ix.Module] = ix.Days
+			}
+			var parts []string
+			for _, m := range slices.Sorted(maps.Keys(byModule)) {
+				d := fmt.Sprintf("%d days", byModule[m])
+				if byModule[m] == 0 {
+					d = "kept (0 days)"
+				}
+				parts = append(parts, m+": "+d)
+			}
+			fmt.Fprintf(w, "\nread-model TTL indexes governed by the policies: %d (%s)", n, strings.Join(parts, ", "))
+			if rep.ReadModel.ServerTTL {
+				fmt.Fprintf(w, ", %d changed on the server", rep.ReadModel.TTLIndexesChanged)
+			}
 		}
 		fmt.Fprintf(w, "\nidempotency records purged (created before %s): %d\n", rep.IdempotencyBefore.Format(time.RFC3339), rep.IdempotencyPurged)
 	}

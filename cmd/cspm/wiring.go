@@ -271,8 +271,10 @@ type apiParams struct {
 	KnowledgeBase *kbService `optional:"true"`
 	// Crypto-shredding (wiring_privacy.go).
 	Privacy *privacyService `optional:"true"`
-	// Retention policies (wiring_retention.go).
-	Retention *retcmd.Handlers
+	// Retention policies (wiring_retention.go); a policy set through the
+	// API is applied at once to the read models' TTL indexes (retention_ttl.go).
+	Retention  *retcmd.Handlers
+	ReadModels ReadModels
 }
 
 // optional is an optional module's service as the route table's
@@ -336,7 +338,7 @@ func newAPIServer(p apiParams) *api.Server {
 		AIGovernance:  optional[api.AIGovernanceService](p.AIGovernance),
 		KnowledgeBase: optional[api.KnowledgeBaseService](p.KnowledgeBase),
 		Privacy:       optional[api.PrivacyService](p.Privacy),
-		Retention:     p.Retention,
+		Retention:     ttlApplyingRetention{p.Retention, p.ReadModels, p.Logger.With("component", "retention")},
 	})
 }
 

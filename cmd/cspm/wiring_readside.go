@@ -109,8 +109,9 @@ var readModelModule = fx.Module("readmodel",
 
 // newReadModels opens the 14 module databases: SQLite files under the data
 // directory, or MongoDB databases through one client. They close when the
-// app stops.
-func newReadModels(lc fx.Lifecycle, cfg config.Config, reg *dbregistry.Registry, log *slog.Logger) (ReadModels, error) {
+// app stops. The retention policies in force set their TTL indexes' expiry
+// before anything uses them (retention_ttl.go, decision 101).
+func newReadModels(lc fx.Lifecycle, cfg config.Config, reg *dbregistry.Registry, store eventstore.Store, log *slog.Logger) (ReadModels, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), storeOpenTimeout)
 	defer cancel()
 	rm, closeAll, err := openReadModels(ctx, cfg, reg, log)
@@ -118,6 +119,9 @@ func newReadModels(lc fx.Lifecycle, cfg config.Config, reg *dbregistry.Registry,
 		return ReadModels{}, err
 	}
 	lc.Append(fx.StopHook(closeAll))
+	if err := applyTTLPoliciesAtStart(ctx, store, rm); err != nil {
+		return ReadModels{}, err
+	}
 	return rm, nil
 }
 

@@ -3,6 +3,7 @@ package mongostore
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -40,7 +41,9 @@ func (s *Store) ensure(ctx context.Context, spec readmodel.CollectionSpec) error
 		return err
 	}
 	var create []mongo.IndexModel
+	overrides := s.ttlOverrides()
 	for _, ix := range spec.Indexes {
+		ix.TTL = serverTTL(overrides, spec.Name, ix)
 		if cur, ok := have[ix.Name]; ok {
 			if sameIndex(cur, ix, s.partial) {
 				continue
@@ -160,4 +163,75 @@ func (s *Store) Swap(ctx context.Context, spec readmodel.SwapSpec) error {
 // documents (about once a minute).
 func (s *Store) SweepExpired(ctx context.Context, now time.Time) (int64, error) {
 	return 0, s.checkOpen()
+}
+
+func (s *Store) ttlOverrides() map[readmodel.TTLKey]time.Duration {
+	s.ttlMu.Lock()
+	defer s.ttlMu.Unlock()
+	return s.ttls
+}
+
+// serverTTL is the expireAfterSeconds (as a duration) an index gets on the
+// server under the overrides: a keep (0) override becomes MaxTTL.
+func serverTTL(overrides map[readmodel.TTLKey]time.Duration, collection string, ix readmodel.Index) time.Duration {
+	d, keep := readmodel.EffectiveTTL(overrides, collection, ix)
+	if keep {
+		return readmodel.MaxTTL
+	}
+	return d
+}
+
+// SetTTLs replaces the TTL overrides (readmodel.TTLTuner; decision 101)
+// and changes the server's TTL indexes to them in place (collMod with
+// index.expireAfterSeconds; a 0 override becomes MaxTTL), in every
+// collection whose live name is overridden, shadow collections included.
+// EnsureCollection uses the overrides from then on. It returns how many
+// indexes were changed.
+func (s *Store) SetTTLs(ctx context.Context, ttls map[readmodel.TTLKey]time.Duration) (int, error) {
+	if err := readmodel.ValidateTTLs(ttls); err != nil {
+		return 0, err
+	}
+	if err := s.checkOpen(); err != nil {
+		return 0, err
+	}
+	s.ttlMu.Lock()
+	s.ttls = maps.Clone(ttls)
+	s.ttlMu.Unlock()
+	names, err := s.db.ListCollectionNames(ctx, bson.D{})
+	if err != nil {
+		return 0, fmt.Errorf("set TTLs: list collections: %w", err)
+	}
+	slices.Sort(names)
+	changed := 0
+	for _, coll := range names {
+		if readmodel.ValidateCollection(coll) != nil {
+			continue // not a read-model collection (e.g. _checkpoints)
+		}
+		have, err := s.serverIndexes(ctx, s.db.Collection(coll))
+		if err != nil {
+			return changed, fmt.Errorf("set TTLs of %s: %w", coll, err)
+		}
+		for _, name := range slices.Sorted(maps.Keys(have)) {
+			h := have[name]
+			if h.ExpireAfterSeconds == nil {
+				continue
+			}
+			cur := time.Duration(*h.ExpireAfterSeconds) * time.Second
+			live, _ := readmodel.LiveName(coll)
+			if _, ok := ttls[readmodel.TTLKey{Collection: live, Index: name}]; !ok {
+				continue
+			}
+			want := serverTTL(ttls, coll, readmodel.Index{Name: name, TTL: cur})
+			if want == cur {
+				continue
+			}
+			cmd := bson.D{{Key: "collMod", Value: coll}, {Key: "index", Value: bson.D{
+				{Key: "name", Value: name}, {Key: "expireAfterSeconds", Value: int64(want / time.Second)}}}}
+			if err := s.db.RunCommand(ctx, cmd).Err(); err != nil {
+				return changed, fmt.Errorf("set TTL of %s.%s to %v: %w", coll, name, want, err)
+			}
+			changed++
+		}
+	}
+	return changed, nil
 }

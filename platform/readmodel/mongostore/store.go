@@ -15,7 +15,9 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"sync/atomic"
+	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
@@ -70,12 +72,16 @@ type Store struct {
 	// Options.NoPartialIndexes).
 	partial bool
 	closed  atomic.Bool
+
+	ttlMu sync.Mutex
+	ttls  map[readmodel.TTLKey]time.Duration // SetTTLs: the retention policies' overrides (decision 101)
 }
 
 var (
 	_ readmodel.Store     = (*Store)(nil)
 	_ readmodel.Swapper   = (*Store)(nil)
 	_ readmodel.Inspector = (*Store)(nil)
+	_ readmodel.TTLTuner  = (*Store)(nil)
 )
 
 // Open returns the store of one module database (its name as the database

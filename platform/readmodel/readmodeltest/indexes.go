@@ -204,3 +204,71 @@ func testTTL(t *testing.T, e *env) {
 	require.Equal(t, int64(2), n)
 	require.Equal(t, []string{"none", "str"}, e.find("scans", readmodel.Filter{}))
 }
+
+// testTTLPolicy: SetTTLs (readmodel.TTLTuner, decision 101) moves a
+// declared TTL index's expiry, shadow collections with their live one; 0
+// keeps the documents; without an override the declared TTL is back.
+func testTTLPolicy(t *testing.T, e *env) {
+	e.need(TTLIndexes)
+	tuner, ok := e.s.(readmodel.TTLTuner)
+	require.True(t, ok, "both adapters implement readmodel.TTLTuner")
+	const day = 24 * time.Hour
+	declared := readmodel.Index{Name: "expire_finished", Fields: []readmodel.IndexField{{Path: "finished_at"}}, TTL: 180 * day}
+	shadow, err := readmodel.ShadowName("runs", "rebuild")
+	require.NoError(t, err)
+	for _, coll := range []string{"runs", shadow} {
+		e.ensure(coll, declared)
+		e.put(coll,
+			doc("d40", "finished_at", t0.Add(-40*day)),
+			doc("d20", "finished_at", t0.Add(-20*day)),
+			doc("d200", "finished_at", t0.Add(-200*day)))
+	}
+	key := readmodel.TTLKey{Collection: "runs", Index: "expire_finished"}
+
+	_, err = tuner.SetTTLs(e.ctx, map[readmodel.TTLKey]time.Duration{{Collection: shadow, Index: "expire_finished"}: 30 * day})
+	require.ErrorIs(t, err, readmodel.ErrInvalid, "overrides name live collections")
+	_, err = tuner.SetTTLs(e.ctx, map[readmodel.TTLKey]time.Duration{key: -time.Second})
+	require.ErrorIs(t, err, readmodel.ErrInvalid)
+
+	changed, err := tuner.SetTTLs(e.ctx, map[readmodel.TTLKey]time.Duration{key: 30 * day})
+	require.NoError(t, err)
+	withTTL := func(d time.Duration) readmodel.Index { ix := declared; ix.TTL = d; return ix }
+	if e.info.ServerTTL {
+		require.Equal(t, 2, changed, "the live and the shadow collection's index changed on the server")
+		for _, coll := range []string{"runs", shadow} {
+			require.Contains(t, e.listIndexes(coll), withTTL(30*day), "collMod set expireAfterSeconds on %s", coll)
+		}
+		e.ensure("runs", declared) // a projector starting after the policy
+		require.Contains(t, e.listIndexes("runs"), withTTL(30*day), "EnsureCollection keeps the override")
+		_, err = tuner.SetTTLs(e.ctx, map[readmodel.TTLKey]time.Duration{key: 0})
+		require.NoError(t, err)
+		require.Contains(t, e.listIndexes("runs"), withTTL(readmodel.MaxTTL), "a keep override expires nothing for ~68 years")
+		_, err = tuner.SetTTLs(e.ctx, nil)
+		require.NoError(t, err)
+		e.ensure("runs", declared)
+		require.Contains(t, e.listIndexes("runs"), declared, "without an override EnsureCollection restores the declared TTL")
+		return
+	}
+	require.Zero(t, changed, "SQLite changes no index: the TTL is the sweep's")
+	require.Contains(t, e.listIndexes("runs"), declared, "the stored declaration is unchanged")
+	n, err := e.s.SweepExpired(e.ctx, t0)
+	require.NoError(t, err)
+	require.Equal(t, int64(4), n, "policy 30 days: 40 and 200 days past are dropped, in the live and the shadow collection")
+	for _, coll := range []string{"runs", shadow} {
+		require.Equal(t, []string{"d20"}, e.find(coll, readmodel.Filter{}), "20 days past is kept in %s", coll)
+	}
+
+	_, err = tuner.SetTTLs(e.ctx, map[readmodel.TTLKey]time.Duration{key: 0})
+	require.NoError(t, err)
+	n, err = e.s.SweepExpired(e.ctx, t0.Add(3650*day))
+	require.NoError(t, err)
+	require.Zero(t, n, "a 0-day policy keeps the documents")
+
+	_, err = tuner.SetTTLs(e.ctx, nil)
+	require.NoError(t, err)
+	e.put("runs", doc("d170", "finished_at", t0.Add(-170*day)), doc("d190", "finished_at", t0.Add(-190*day)))
+	n, err = e.s.SweepExpired(e.ctx, t0)
+	require.NoError(t, err)
+	require.Equal(t, int64(1), n, "without an override the declared 180 days hold")
+	require.Equal(t, []string{"d170", "d20"}, e.find("runs", readmodel.Filter{}))
+}

@@ -59,6 +59,7 @@ func RunTarget(t *testing.T, target Target, open func(t *testing.T) readmodel.St
 		{"CompoundUnique", testCompoundUnique},
 		{"DeletesBeforePuts", testDeletesBeforePuts},
 		{"TTL", testTTL},
+		{"TTLPolicy", testTTLPolicy},
 		{"Checkpoint", testCheckpoint},
 		{"CheckpointAtomicWithDocs", testCheckpointAtomic},
 		{"StaleBatch", testStaleBatch},

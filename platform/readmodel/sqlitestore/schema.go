@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"strings"
 	"time"
 
@@ -216,12 +217,29 @@ func (s *Store) tableExists(ctx context.Context, name string) (bool, error) {
 	return n > 0, err
 }
 
+// SetTTLs replaces the TTL overrides SweepExpired uses (readmodel.TTLTuner;
+// decision 101). The stored index declarations are unchanged: on SQLite a
+// TTL is only the sweep's. It changes no index, so it returns 0.
+func (s *Store) SetTTLs(ctx context.Context, ttls map[readmodel.TTLKey]time.Duration) (int, error) {
+	if err := readmodel.ValidateTTLs(ttls); err != nil {
+		return 0, err
+	}
+	s.ttlMu.Lock()
+	s.ttls = maps.Clone(ttls)
+	s.ttlMu.Unlock()
+	return 0, nil
+}
+
 // SweepExpired deletes, in one transaction, every document whose TTL field
-// holds a time older than now minus the index's TTL.
+// holds a time older than now minus the index's TTL: its override when
+// SetTTLs gave one (0: the index expires nothing), else the declared TTL.
 func (s *Store) SweepExpired(ctx context.Context, now time.Time) (int64, error) {
+	s.ttlMu.Lock()
+	overrides := s.ttls
+	s.ttlMu.Unlock()
 	var total int64
 	err := s.write(ctx, func(ctx context.Context) error {
-		st, err := s.stmt(ctx, `SELECT collection, spec FROM _indexes ORDER BY collection, name`)
+		st, err := s.stmt(ctx, `SELECT collection, name, spec FROM _indexes ORDER BY collection, name`)
 		if err != nil {
 			return err
 		}
@@ -235,9 +253,9 @@ func (s *Store) SweepExpired(ctx context.Context, now time.Time) (int64, error) 
 		}
 		var ttls []ttl
 		for rows.Next() {
-			var coll, spec string
+			var coll, name, spec string
 			var is indexSpec
-			if err := rows.Scan(&coll, &spec); err != nil {
+			if err := rows.Scan(&coll, &name, &spec); err != nil {
 				rows.Close()
 				return err
 			}
@@ -246,7 +264,10 @@ func (s *Store) SweepExpired(ctx context.Context, now time.Time) (int64, error) 
 				return fmt.Errorf("index spec of %s: %w", coll, err)
 			}
 			if is.TTL > 0 {
-				ttls = append(ttls, ttl{coll, is.Fields[0].Path, time.Duration(is.TTL) * time.Second})
+				d, keep := readmodel.EffectiveTTL(overrides, coll, readmodel.Index{Name: name, TTL: time.Duration(is.TTL) * time.Second})
+				if !keep {
+					ttls = append(ttls, ttl{coll, is.Fields[0].Path, d})
+				}
 			}
 		}
 		rows.Close()

@@ -85,12 +85,16 @@ type Store struct {
 
 	closeOnce sync.Once
 	closed    chan struct{}
+
+	ttlMu sync.Mutex
+	ttls  map[readmodel.TTLKey]time.Duration // SetTTLs: the retention policies' overrides (decision 101)
 }
 
 var (
 	_ readmodel.Store     = (*Store)(nil)
 	_ readmodel.Swapper   = (*Store)(nil)
 	_ readmodel.Inspector = (*Store)(nil)
+	_ readmodel.TTLTuner  = (*Store)(nil)
 )
 
 // Open opens (creating if needed) the module database at path, a plain file
