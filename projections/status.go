@@ -305,18 +305,27 @@ func (w *worker) probe(ctx context.Context) {
 	w.mu.Lock()
 	w.lastProbe = time.Now()
 	blocked := w.needsRebuild != "" // the consumer's filter is stale
+	before := w.through
 	w.mu.Unlock()
-	s, err := js.Stream(ctx, w.r.deps.Stream.Name)
+	first, last, err := w.streamFirst(ctx)
 	if err != nil {
 		return
 	}
-	last := int64(s.CachedInfo().State.LastSeq)
 	c, err := js.Consumer(ctx, w.r.deps.Stream.Name, w.consumer)
 	if err != nil {
 		return
 	}
 	info := c.CachedInfo()
 	caughtUp := !blocked && info.NumPending == 0 && info.NumAckPending == 0
+	if caughtUp && first > before+1 {
+		// Messages after what the projection has processed have left the
+		// stream: the consumer may have been moved past some of them
+		// (catchup.go). Not caught up: the loop catches up from the store.
+		caughtUp = false
+		w.log.Warn("projection: the bus no longer holds events after the projection's position",
+			"processed", before, "stream_first", first)
+		w.update(func() { w.resetCons = true })
+	}
 	var through int64
 	w.update(func() {
 		if caughtUp {

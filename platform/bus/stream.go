@@ -196,17 +196,12 @@ func redact(urls string) string {
 // MaxBytes set): a consumer may then find its next message gone.
 func (c StreamConfig) Bounded() bool { return c.MaxAge > 0 || c.MaxBytes > 0 }
 
-// FirstSequence is the stream's first sequence: the oldest message it
-// still holds (the last sequence + 1 when it holds none).
-func FirstSequence(ctx context.Context, js jetstream.JetStream, name string) (first, last int64, err error) {
-	s, err := js.Stream(ctx, name)
-	if err != nil {
-		return 0, 0, fmt.Errorf("bus: stream %s: %w", name, err)
+// FirstSeq is the first sequence of a stream in state st: the oldest
+// message it still holds, or the last sequence + 1 when it holds none (all
+// expired, or none published yet).
+func FirstSeq(st jetstream.StreamState) int64 {
+	if st.Msgs == 0 || st.FirstSeq == 0 {
+		return int64(st.LastSeq) + 1
 	}
-	st := s.CachedInfo().State
-	first, last = int64(st.FirstSeq), int64(st.LastSeq)
-	if first == 0 || st.Msgs == 0 {
-		first = last + 1
-	}
-	return first, last, nil
+	return int64(st.FirstSeq)
 }
