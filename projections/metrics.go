@@ -55,14 +55,14 @@ func (nopMetrics) Visible(string, time.Duration)        {}
 type PrometheusMetrics struct {
 	catchUps      *prometheus.CounterVec
 	catchUpEvents *prometheus.CounterVec
-	age     *prometheus.HistogramVec
-	applied *prometheus.CounterVec
-	skipped *prometheus.CounterVec
-	commit  *prometheus.HistogramVec
-	lag     *prometheus.GaugeVec
-	lagSecs *prometheus.GaugeVec
-	stalled *prometheus.GaugeVec
-	parked  *prometheus.GaugeVec
+	age           *prometheus.HistogramVec
+	applied       *prometheus.CounterVec
+	skipped       *prometheus.CounterVec
+	commit        *prometheus.HistogramVec
+	lag           *prometheus.GaugeVec
+	lagSecs       *prometheus.GaugeVec
+	stalled       *prometheus.GaugeVec
+	parked        *prometheus.GaugeVec
 }
 
 // NewPrometheusMetrics registers the collectors on reg (reusing ones

@@ -39,8 +39,8 @@ type worker struct {
 	// the retention check of each run starts there (catchup.go).
 	lastPos int64
 	lastAt  time.Time
-	tx       *batchTx
-	bo       *backoff
+	tx      *batchTx
+	bo      *backoff
 
 	maint      sync.Mutex  // serializes parked-event retries and a rebuild's cut-over
 	rebuilding atomic.Bool // a rebuild runs
