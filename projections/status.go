@@ -317,13 +317,17 @@ func (w *worker) probe(ctx context.Context) {
 	}
 	info := c.CachedInfo()
 	caughtUp := !blocked && info.NumPending == 0 && info.NumAckPending == 0
-	if caughtUp && first > before+1 {
+	// The consumer's ack floor is processed too: the live loop acknowledges
+	// nothing past a hole (catchup.go).
+	if base := max(before, int64(info.AckFloor.Stream)); caughtUp && first > base+1 && w.livesHere() {
 		// Messages after what the projection has processed have left the
 		// stream: the consumer may have been moved past some of them
 		// (catchup.go). Not caught up: the loop catches up from the store.
+		// (A standby leaves that to the owner's loop, whose acknowledgements
+		// it reads.)
 		caughtUp = false
 		w.log.Warn("projection: the bus no longer holds events after the projection's position",
-			"processed", before, "stream_first", first)
+			"processed", base, "stream_first", first)
 		w.update(func() { w.resetCons = true })
 	}
 	var through int64
@@ -336,4 +340,12 @@ func (w *worker) probe(ctx context.Context) {
 		through = w.through
 	})
 	w.r.metrics.Lag(w.name, max(0, last-through))
+}
+
+// livesHere reports whether this process runs the projection's live loop
+// (it is running and, in a distributed runtime, owned here).
+func (w *worker) livesHere() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.running && (!w.r.cfg.Distributed || w.owned)
 }
