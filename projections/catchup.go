@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/cspm-es/cspm-es/platform/bus"
@@ -153,34 +154,84 @@ func (w *worker) catchUpIfBehind(ctx context.Context, cp int64) (caught bool, er
 				return read > 0, nil
 			}
 		}
-		if w.pauseAsked() {
-			return read > 0, errCatchUpPaused
-		}
-		n, err := w.catchUpPage(ctx, after, first-1)
+		n, err := w.catchUpRange(ctx, after, first-1)
+		read += n
+		after += n
 		if err != nil {
 			return read > 0, err
 		}
-		read += n
-		after += n
 	}
 }
 
-// catchUpPage reads up to RebuildBatch events after position after (and at
-// most through to), then applies and commits them like a live run: those
-// of the projection's types, and the last one read as a skipped item so
-// the checkpoint moves past it. It returns how many events it read.
-func (w *worker) catchUpPage(ctx context.Context, after, to int64) (int64, error) {
+// catchUpPage is one read of the event store for a catch-up, decoded.
+type catchUpPage struct {
+	items []item // the projection's events, and the last one read (skipped)
+	n     int64  // events read
+	err   error
+}
+
+// catchUpRange reads (after, to] from the event store a page of
+// RebuildBatch ahead (in a goroutine) while it applies and commits each
+// page like a live run: the projection's events, and the last one read as
+// a skipped item so the checkpoint moves past it. It returns how many
+// events it committed; a pause request stops it between pages.
+func (w *worker) catchUpRange(ctx context.Context, after, to int64) (int64, error) {
+	rctx, cancel := context.WithCancel(ctx)
+	pages := make(chan catchUpPage, 1)
+	var wg sync.WaitGroup
+	wg.Go(func() { w.readPages(rctx, after, to, pages) })
+	defer func() {
+		cancel()
+		for range pages { // drain, so the reader ends
+		}
+		wg.Wait()
+	}()
+	var done int64
+	for p := range pages {
+		if p.err != nil {
+			return done, p.err
+		}
+		if err := w.applyLive(ctx, p.items); err != nil {
+			return done, err
+		}
+		done += p.n
+		if w.pauseAsked() {
+			return done, errCatchUpPaused
+		}
+	}
+	return done, ctx.Err()
+}
+
+func (w *worker) readPages(ctx context.Context, after, to int64, out chan<- catchUpPage) {
+	defer close(out)
+	for after < to && ctx.Err() == nil {
+		p := w.readPage(ctx, after, to)
+		select {
+		case out <- p:
+		case <-ctx.Done():
+			return
+		}
+		if p.err != nil {
+			return
+		}
+		after += p.n
+	}
+}
+
+// readPage reads up to RebuildBatch events after position after (and at
+// most through to) and decodes those of the projection's types.
+func (w *worker) readPage(ctx context.Context, after, to int64) catchUpPage {
 	limit := int(min(int64(w.r.cfg.RebuildBatch), to-after))
 	evs, err := w.r.deps.Events.ReadAll(ctx, after, limit)
 	if err != nil {
-		return 0, fmt.Errorf("catch up: read the event store after %d: %w", after, err)
+		return catchUpPage{err: fmt.Errorf("catch up: read the event store after %d: %w", after, err)}
 	}
 	if len(evs) == 0 {
-		return 0, fmt.Errorf("catch up: the event store holds nothing after %d, the bus starts at %d", after, to+1)
+		return catchUpPage{err: fmt.Errorf("catch up: the event store holds nothing after %d, the bus starts at %d", after, to+1)}
 	}
 	last := evs[len(evs)-1].Position
 	if evs[0].Position != after+1 || last != after+int64(len(evs)) {
-		return 0, fmt.Errorf("catch up: the event store returned positions %d..%d after %d (want dense positions)", evs[0].Position, last, after)
+		return catchUpPage{err: fmt.Errorf("catch up: the event store returned positions %d..%d after %d (want dense positions)", evs[0].Position, last, after)}
 	}
 	items := make([]item, 0, len(evs))
 	for _, rec := range evs {
@@ -194,10 +245,7 @@ func (w *worker) catchUpPage(ctx context.Context, after, to int64) (int64, error
 	if len(items) == 0 || items[len(items)-1].pos != last {
 		items = append(items, item{pos: last, rec: evs[len(evs)-1], skip: true})
 	}
-	if err := w.applyLive(ctx, items); err != nil {
-		return 0, err
-	}
-	return int64(len(evs)), nil
+	return catchUpPage{items: items, n: int64(len(evs))}
 }
 
 // pauseAsked reports whether a pause (rebuild cut-over, parked-event
