@@ -21,12 +21,35 @@ import (
 // facts exactly once.
 func TestProjectorBehindBusRetention(t *testing.T) {
 	t.Parallel()
+	// By size: the work done while the projector is down overflows 64 KiB.
+	// By age: 2 s pass while it is down (and everything runs with a 2 s
+	// retention and duplicate window).
+	for _, c := range []struct {
+		name, setting string
+		check         func(t *testing.T, cfg jetstream.StreamConfig)
+	}{
+		{"bytes", "CSPM_BUS_MAX_BYTES=64K", func(t *testing.T, cfg jetstream.StreamConfig) {
+			assert.Equal(t, int64(64<<10), cfg.MaxBytes, "--bus-max-bytes applied to the stream")
+		}},
+		{"age", "CSPM_BUS_MAX_AGE=2s", func(t *testing.T, cfg jetstream.StreamConfig) {
+			assert.Equal(t, 2*time.Second, cfg.MaxAge, "--bus-max-age applied to the stream")
+			assert.Equal(t, 2*time.Second, cfg.Duplicates)
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			projectorBehindBusRetention(t, c.setting, c.check)
+		})
+	}
+}
+
+func projectorBehindBusRetention(t *testing.T, setting string, check func(t *testing.T, cfg jetstream.StreamConfig)) {
 	bin := buildCSPM(t)
 	natsSrv := startNATS(t, natsBinary.get(t), t.TempDir(), freePort(t))
 
 	dataDir := t.TempDir()
 	env := cleanEnv("CSPM_DATA_DIR="+dataDir, "CSPM_NATS_URL="+natsSrv.url(), "CSPM_RATE_LIMIT=0",
-		"CSPM_BUS_MAX_BYTES=64K", "CSPM_LEASE_TTL=2s")
+		setting, "CSPM_LEASE_TTL=2s")
 	common := []string{"--http-addr", "127.0.0.1:0", "--ops-addr", "127.0.0.1:0", "--read-wait-timeout", "1s", "--shutdown-timeout", "10s"}
 	api := launchRole(t, bin, env, append([]string{"--roles", "api,relay", "--node-id", "api-1"}, common...)...).wait(t)
 	projector := launchRole(t, bin, env, append([]string{"--roles", "projector", "--node-id", "proj-1"}, common...)...).wait(t)
@@ -46,7 +69,7 @@ func TestProjectorBehindBusRetention(t *testing.T) {
 	assert.NotEqual(t, 0, projector.stop(t, syscall.SIGKILL))
 	lifecycles(10, 150)
 	_, _, _, last := f.snapshot()
-	first := streamFirst(t, ctx, natsSrv.url(), last)
+	first := streamFirst(t, ctx, natsSrv.url(), last, processed, check)
 	require.Greater(t, first, processed+1, "the bus must have dropped events the projector had not processed")
 	t.Logf("the bus holds %d..%d; the projector had processed through %d", first, last, processed)
 
@@ -68,8 +91,10 @@ func TestProjectorBehindBusRetention(t *testing.T) {
 }
 
 // streamFirst waits until the relay has published through position last
-// and returns the event stream's first sequence.
-func streamFirst(t *testing.T, ctx context.Context, url string, last int64) int64 {
+// and the stream has dropped the message after position processed (by
+// size at once, by age once it is old enough), and returns the event
+// stream's first sequence.
+func streamFirst(t *testing.T, ctx context.Context, url string, last, processed int64, check func(t *testing.T, cfg jetstream.StreamConfig)) int64 {
 	t.Helper()
 	nc, err := nats.Connect(url)
 	require.NoError(t, err)
@@ -82,16 +107,17 @@ func streamFirst(t *testing.T, ctx context.Context, url string, last int64) int6
 		s, err := js.Stream(ctx, "CSPM_EVENTS")
 		require.NoError(t, err)
 		st := s.CachedInfo().State
-		if int64(st.LastSeq) >= last {
-			assert.Equal(t, int64(64<<10), s.CachedInfo().Config.MaxBytes, "--bus-max-bytes applied to the stream")
-			if st.Msgs == 0 {
-				return int64(st.LastSeq) + 1
-			}
-			return int64(st.FirstSeq)
+		first := int64(st.FirstSeq)
+		if st.Msgs == 0 {
+			first = int64(st.LastSeq) + 1
+		}
+		if int64(st.LastSeq) >= last && first > processed+1 {
+			check(t, s.CachedInfo().Config)
+			return first
 		}
 		select {
 		case <-ctx.Done():
-			t.Fatalf("the relay did not publish through %d (stream last %d)", last, st.LastSeq)
+			t.Fatalf("the stream holds %d..%d: not published through %d, or not dropped after %d", first, st.LastSeq, last, processed)
 		case <-tick.C:
 		}
 	}
