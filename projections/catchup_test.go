@@ -2,6 +2,7 @@ package projections_test
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -21,7 +22,7 @@ import (
 // deterministically (no waiting for an age to pass).
 const retainedBytes = 48 << 10
 
-// streamState waits until the relay has published through head, then
+// streamFirstAfterRelay waits until the relay has published through head, then
 // returns the stream's first sequence.
 func streamFirstAfterRelay(t *testing.T, env *pt.Env, head int64) int64 {
 	t.Helper()
@@ -124,4 +125,33 @@ func TestRunningProjectorBehindRetentionCatchesUpFromTheStore(t *testing.T) {
 
 	waitFor(t, rt, head)
 	assert.Equal(t, expected(t, env, ledger, nil), dump(t, env, ledger), "one document per event: none lost, none doubled")
+}
+
+// A projection of a rare event type idles while other events overflow the
+// bus: it still reports the stream processed (WaitFor), reads past the
+// dropped range from the store when its probe finds the bus ahead, and
+// applies its next event once.
+func TestIdleProjectionWhileTheBusDropsOtherEvents(t *testing.T) {
+	t.Parallel()
+	env := pt.NewEnv(t, pt.EnvOptions{Stream: bus.StreamConfig{MaxBytes: retainedBytes}})
+	rare := pt.NewLedger("test.rare", dbregistry.PLATFORM, pt.TypeClosed)
+	rt := startRuntime(t, env, rare)
+
+	env.Append(t, "s-0", "team-0", pt.Closed{})
+	waitFor(t, rt, env.Head(t))
+	for i := range 40 {
+		notes := make([]any, 10)
+		for j := range notes {
+			notes[j] = pt.Noted{Text: "other"}
+		}
+		env.Append(t, fmt.Sprintf("n-%d", i), "team-1", notes...)
+	}
+	head := env.Head(t)
+	require.Greater(t, streamFirstAfterRelay(t, env, head), int64(2), "the bus must have dropped the rare event and what followed")
+	waitFor(t, rt, head)
+
+	env.Append(t, "s-1", "team-0", pt.Closed{})
+	waitFor(t, rt, env.Head(t))
+	assert.Equal(t, expected(t, env, rare, nil), dump(t, env, rare))
+	assert.Equal(t, projections.StateRunning, status(t, rt, "test.rare").State)
 }
