@@ -317,6 +317,13 @@ func (w *worker) probe(ctx context.Context) {
 	}
 	info := c.CachedInfo()
 	caughtUp := !blocked && info.NumPending == 0 && info.NumAckPending == 0
+	if caughtUp && w.retention().bounded() {
+		// The first sequence after the consumer's answer: what expired
+		// before the consumer looked is below it (catchup.go).
+		if first, _, err = w.streamFirst(ctx); err != nil {
+			return
+		}
+	}
 	// The consumer's ack floor is processed too: the live loop acknowledges
 	// nothing past a hole (catchup.go).
 	if base := max(before, int64(info.AckFloor.Stream)); caughtUp && first > base+1 && w.livesHere() {
