@@ -41,9 +41,18 @@ func (w *worker) run(ctx context.Context) {
 	for w.waitRunnable(ctx) {
 		if reset := w.takeReset(); reset || w.cons == nil {
 			if err := w.ensureConsumer(ctx, reset); err != nil {
+				var crash *crashError
 				switch {
 				case ctx.Err() != nil:
 					return
+				case errors.Is(err, errCatchUpPaused):
+					// Committed what it read; goes on after the pause.
+				case errors.As(err, &crash):
+					w.log.Warn("projection: live loop stops", "error", err)
+					return
+				case errors.Is(err, ErrNotOwner):
+					w.log.Warn("projection: " + err.Error() + "; the catch-up from the store stops")
+					w.update(func() { w.owned, w.fence = false, nil })
 				case errors.Is(err, bus.ErrFilterChanged):
 					w.filterChanged(err)
 				case errors.Is(err, readmodel.ErrCorrupt):
@@ -76,6 +85,9 @@ func (w *worker) run(ctx context.Context) {
 			if errors.Is(err, errGap) {
 				w.log.Warn("projection: " + err.Error() + "; recreating the consumer from the checkpoint")
 				continue
+			}
+			if errors.Is(err, errBehind) {
+				continue // ensureConsumer catches up from the store first
 			}
 			if errors.Is(err, readmodel.ErrCorrupt) {
 				w.corrupt(err) // waits for the rebuild that repairs the database
@@ -111,12 +123,23 @@ func (w *worker) takeReset() bool {
 // whose event types may differ).
 func (w *worker) ensureConsumer(ctx context.Context, reset bool) error {
 	js, stream := w.r.deps.JetStream, w.r.deps.Stream.Name
+	w.cons = nil // until it is ready: a failed attempt must not leave the old one in use
 	cp, err := w.store.Checkpoint(ctx, w.name)
 	if err != nil {
 		return err
 	}
 	w.advance(cp, cp)
 	w.tx.reset()
+	// Messages after the checkpoint may have left the stream (retention):
+	// read them from the event store first (catchup.go).
+	caught, err := w.catchUpIfBehind(ctx, cp)
+	if err != nil {
+		return err
+	}
+	if caught {
+		reset = true // a consumer from before would start too early
+		cp, _, _ = w.state()
+	}
 	opts := bus.ConsumerOptions{
 		MaxAckPending: max(4096, 4*w.r.cfg.BatchSize),
 		AckWait:       w.r.cfg.AckWait,
@@ -135,6 +158,7 @@ func (w *worker) ensureConsumer(ctx context.Context, reset bool) error {
 		}
 		if info.NumAckPending == 0 && int64(info.AckFloor.Stream) <= cp {
 			w.cons, w.lastCSeq = c, info.Delivered.Consumer
+			w.lastPos, w.lastAt = max(cp, int64(info.Delivered.Stream)), time.Time{}
 		} else {
 			w.log.Info("projection: recreating the consumer from the checkpoint",
 				"checkpoint", cp, "ack_floor", info.AckFloor.Stream, "unacknowledged", info.NumAckPending)
@@ -151,6 +175,7 @@ func (w *worker) ensureConsumer(ctx context.Context, reset bool) error {
 		// A new consumer: the loop's first delivery must be its first one
 		// (a delivery anyone else takes shows as a gap).
 		w.cons, w.lastCSeq = c, 0
+		w.lastPos, w.lastAt = cp, time.Time{}
 	}
 	w.log.Debug("projection: consumer ready", "consumer", w.consumer, "checkpoint", cp)
 	return nil
@@ -189,6 +214,10 @@ type run struct {
 	last    jetstream.Msg // the delivery of the highest position (acknowledged with AckAll)
 	lastPos int64
 	gap     bool // a delivery is missing after last
+	// prevPos and prevAt are the stream sequence and time of the delivery
+	// before the run (catchup.go checks the run against the retention).
+	prevPos int64
+	prevAt  time.Time
 }
 
 // fetch pulls batches of up to BatchSize events, each waiting up to
@@ -368,7 +397,7 @@ func (w *worker) probeDue(d time.Duration) bool {
 // sequence) and decodes those after the checkpoint.
 func (w *worker) decodeRun(msgs []jetstream.Msg) run {
 	cp, _, _ := w.state()
-	r := run{items: make([]item, 0, len(msgs))}
+	r := run{items: make([]item, 0, len(msgs)), prevPos: w.lastPos, prevAt: w.lastAt}
 	for _, m := range msgs {
 		md, err := m.Metadata()
 		if err != nil || md.Sequence.Consumer != w.lastCSeq+1 {
@@ -377,6 +406,9 @@ func (w *worker) decodeRun(msgs []jetstream.Msg) run {
 		}
 		w.lastCSeq = md.Sequence.Consumer
 		pos := int64(md.Sequence.Stream)
+		if pos > w.lastPos {
+			w.lastPos, w.lastAt = pos, md.Timestamp
+		}
 		if pos >= r.lastPos { // a redelivery may come after newer events
 			r.last, r.lastPos = m, pos
 		}
@@ -401,6 +433,10 @@ func (w *worker) process(ctx context.Context, r run) error {
 	}
 	if r.skipped > 0 {
 		w.r.metrics.Skipped(w.name, r.skipped)
+	}
+	r.items = items
+	if err := w.checkRun(ctx, r); err != nil {
+		return err
 	}
 	if err := w.resolveRefs(ctx, items); err != nil {
 		return err

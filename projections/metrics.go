@@ -50,15 +50,19 @@ func (nopMetrics) Visible(string, time.Duration)        {}
 //	cspm_projection_stalled{projection}                gauge (1 while stalled)
 //	cspm_projection_parked_events{projection}          gauge
 //	cspm_projection_event_age_seconds{projection}      histogram (append → committed in the read model)
+//	cspm_projection_store_catchups_total{projection}   counter (catch-ups from the event store: the bus no longer held the events)
+//	cspm_projection_store_catchup_events_total{projection} counter (events read from the store by them)
 type PrometheusMetrics struct {
-	age     *prometheus.HistogramVec
-	applied *prometheus.CounterVec
-	skipped *prometheus.CounterVec
-	commit  *prometheus.HistogramVec
-	lag     *prometheus.GaugeVec
-	lagSecs *prometheus.GaugeVec
-	stalled *prometheus.GaugeVec
-	parked  *prometheus.GaugeVec
+	catchUps      *prometheus.CounterVec
+	catchUpEvents *prometheus.CounterVec
+	age           *prometheus.HistogramVec
+	applied       *prometheus.CounterVec
+	skipped       *prometheus.CounterVec
+	commit        *prometheus.HistogramVec
+	lag           *prometheus.GaugeVec
+	lagSecs       *prometheus.GaugeVec
+	stalled       *prometheus.GaugeVec
+	parked        *prometheus.GaugeVec
 }
 
 // NewPrometheusMetrics registers the collectors on reg (reusing ones
@@ -92,7 +96,17 @@ func NewPrometheusMetrics(reg prometheus.Registerer) (*PrometheusMetrics, error)
 		parked: prometheus.NewGaugeVec(prometheus.GaugeOpts(opts("parked_events",
 			"Events a projection parked after repeated failures.")), labels),
 	}
+	m.catchUps = prometheus.NewCounterVec(prometheus.CounterOpts(opts("store_catchups_total",
+		"Catch-ups from the event store: the projection was behind the first message the bus still held (retention).")), labels)
+	m.catchUpEvents = prometheus.NewCounterVec(prometheus.CounterOpts(opts("store_catchup_events_total",
+		"Events read from the event store by catch-ups (the bus no longer held them).")), labels)
 	var err error
+	if m.catchUps, err = register(reg, m.catchUps); err != nil {
+		return nil, err
+	}
+	if m.catchUpEvents, err = register(reg, m.catchUpEvents); err != nil {
+		return nil, err
+	}
 	if m.applied, err = register(reg, m.applied); err != nil {
 		return nil, err
 	}
@@ -172,4 +186,18 @@ func (m *PrometheusMetrics) Lag(projection string, events int64) {
 // Visible implements Metrics.
 func (m *PrometheusMetrics) Visible(projection string, age time.Duration) {
 	m.age.WithLabelValues(projection).Observe(age.Seconds())
+}
+
+// catchUpMetrics is what a Metrics may also count: catch-ups from the
+// event store (docs/decisions.md 104). It is optional so that other
+// implementations of Metrics need not change.
+type catchUpMetrics interface {
+	// StoreCatchUp: a catch-up from the store read events events.
+	StoreCatchUp(projection string, events int64)
+}
+
+// StoreCatchUp implements catchUpMetrics.
+func (m *PrometheusMetrics) StoreCatchUp(projection string, events int64) {
+	m.catchUps.WithLabelValues(projection).Inc()
+	m.catchUpEvents.WithLabelValues(projection).Add(float64(events))
 }

@@ -305,18 +305,46 @@ func (w *worker) probe(ctx context.Context) {
 	w.mu.Lock()
 	w.lastProbe = time.Now()
 	blocked := w.needsRebuild != "" // the consumer's filter is stale
+	before := w.through
 	w.mu.Unlock()
-	s, err := js.Stream(ctx, w.r.deps.Stream.Name)
+	first, last, err := w.streamFirst(ctx)
 	if err != nil {
 		return
 	}
-	last := int64(s.CachedInfo().State.LastSeq)
 	c, err := js.Consumer(ctx, w.r.deps.Stream.Name, w.consumer)
 	if err != nil {
 		return
 	}
 	info := c.CachedInfo()
 	caughtUp := !blocked && info.NumPending == 0 && info.NumAckPending == 0
+	if caughtUp && w.retention().bounded() {
+		// The first sequence after the consumer's answer: what expired
+		// before the consumer looked is below it (catchup.go).
+		if first, _, err = w.streamFirst(ctx); err != nil {
+			return
+		}
+	}
+	// The consumer's ack floor is processed too: the live loop acknowledges
+	// nothing past a hole (catchup.go).
+	if base := max(before, int64(info.AckFloor.Stream)); caughtUp && first > base+1 && w.livesHere() {
+		// Messages after what the projection has processed have left the
+		// stream: the consumer may have been moved past some of them
+		// (catchup.go). Not caught up: the loop catches up from the store.
+		// (A standby leaves that to the owner's loop, whose acknowledgements
+		// it reads.)
+		caughtUp = false
+		w.log.Warn("projection: the bus no longer holds events after the projection's position",
+			"processed", base, "stream_first", first)
+		w.update(func() { w.resetCons = true })
+	}
+	if caughtUp {
+		// The consumer's pending count follows the stream a moment later:
+		// right after a publish it may still say 0 for a message of this
+		// projection's types. So the store says how far "nothing left" goes:
+		// up to the first event of this projection's types after what it
+		// has processed (decision 105).
+		last = w.idleThrough(ctx, max(before, int64(info.AckFloor.Stream)), last)
+	}
 	var through int64
 	w.update(func() {
 		if caughtUp {
@@ -327,4 +355,49 @@ func (w *worker) probe(ctx context.Context) {
 		through = w.through
 	})
 	w.r.metrics.Lag(w.name, max(0, last-through))
+}
+
+// idleScanMax bounds the events one probe reads from the store.
+const idleScanMax = 5000
+
+// idleThrough is how far a projection that has processed through
+// processed can be said to have processed the stream up to last, by the
+// store: the position before the first event of its types in
+// (processed, last] (that one is not processed yet), or last when there
+// is none. It reads at most idleScanMax events; a longer range is taken
+// up by the next probes.
+func (w *worker) idleThrough(ctx context.Context, processed, last int64) int64 {
+	ev := w.r.deps.Events
+	switch {
+	case ev == nil:
+		return last // no store to ask: the consumer's word
+	case processed >= last:
+		return processed
+	}
+	at := processed
+	for read := 0; at < last && read < idleScanMax; {
+		evs, err := ev.ReadAll(ctx, at, min(int(last-at), 500))
+		if err != nil || len(evs) == 0 {
+			return at
+		}
+		for _, e := range evs {
+			if e.Position > last {
+				return last
+			}
+			if w.types[e.Type] {
+				return e.Position - 1
+			}
+			at = e.Position
+		}
+		read += len(evs)
+	}
+	return at
+}
+
+// livesHere reports whether this process runs the projection's live loop
+// (it is running and, in a distributed runtime, owned here).
+func (w *worker) livesHere() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.running && (!w.r.cfg.Distributed || w.owned)
 }

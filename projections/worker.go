@@ -34,8 +34,13 @@ type worker struct {
 	// Owned by the live loop.
 	cons     jetstream.Consumer
 	lastCSeq uint64 // consumer sequence of the last delivery seen
-	tx       *batchTx
-	bo       *backoff
+	// lastPos and lastAt are the stream sequence and time of the last
+	// delivery seen (lastPos: the consumer's start - 1 before its first);
+	// the retention check of each run starts there (catchup.go).
+	lastPos int64
+	lastAt  time.Time
+	tx      *batchTx
+	bo      *backoff
 
 	maint      sync.Mutex  // serializes parked-event retries and a rebuild's cut-over
 	rebuilding atomic.Bool // a rebuild runs
@@ -59,6 +64,7 @@ type worker struct {
 	needsRebuild string    // why the live loop cannot go on without a rebuild
 	progress     *RebuildProgress
 	lastProbe    time.Time
+	ret          retention // the stream's retention, as last read
 	// Distributed runtimes only (RuntimeConfig.Distributed): whether this
 	// process owns the projection, the fence its commits check (the
 	// lease is still valid) and the lease's term.

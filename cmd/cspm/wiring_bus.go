@@ -82,7 +82,15 @@ func newRelay(store eventstore.Store, b *Bus, reg *prometheus.Registry, cfg conf
 		return nil, err
 	}
 	return relay.New(store, b.JetStream, relay.Config{Logger: log, Metrics: m,
-		Stream: bus.StreamConfig{Replicas: cfg.StreamReplicas}}), nil
+		Stream: eventStream(cfg)}), nil
+}
+
+// eventStream is the event stream as configured: replicas and retention
+// (--bus-max-age, --bus-max-bytes; docs/decisions.md 103). The relay and
+// the projector runtime both create or update the stream with it, so an
+// existing stream takes new limits at the next start.
+func eventStream(cfg config.Config) bus.StreamConfig {
+	return bus.StreamConfig{Replicas: cfg.StreamReplicas, MaxAge: cfg.BusMaxAge, MaxBytes: cfg.BusMaxBytes}
 }
 
 // relayMonitorInterval is how often the relay's lag and stall metrics are

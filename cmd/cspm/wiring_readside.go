@@ -19,7 +19,6 @@ import (
 
 	"github.com/cspm-es/cspm-es/api"
 	"github.com/cspm-es/cspm-es/eventstore"
-	"github.com/cspm-es/cspm-es/platform/bus"
 	"github.com/cspm-es/cspm-es/platform/config"
 	"github.com/cspm-es/cspm-es/platform/dbregistry"
 	"github.com/cspm-es/cspm-es/platform/readmodel"
@@ -274,7 +273,7 @@ func newRuntime(p runtimeParams) (*projections.Runtime, error) {
 		Codec:     p.Codec,
 		Stores:    p.ReadModels.Stores,
 		JetStream: p.Bus.JetStream,
-		Stream:    bus.StreamConfig{Replicas: p.Config.StreamReplicas},
+		Stream:    eventStream(p.Config),
 		Logger:    p.Logger,
 		Metrics:   m,
 		Owners:    ownersFunc(p.Leases, p.Projections),

@@ -145,3 +145,44 @@ func TestStartEmbeddedPortInUse(t *testing.T) {
 	_, err := bus.StartEmbedded(t.Context(), bus.Options{StoreDir: t.TempDir(), Port: e.Port(), Logger: quiet, ReadyTimeout: 5 * time.Second})
 	require.Error(t, err)
 }
+
+// Bounded retention (decision 103): an existing stream takes new limits,
+// the oldest messages leave it first and FirstSeq follows; the last
+// sequence (what the relay publishes after) stays. A max age below the
+// duplicate window shortens the window (JetStream refuses it longer).
+func TestStreamRetentionBounds(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	e := start(t, filepath.Join(t.TempDir(), "nats"), -1)
+	js := connect(t, e.ClientURL())
+
+	sc := bus.StreamConfig{MaxAge: 2 * time.Second}.JetStream()
+	assert.Equal(t, 2*time.Second, sc.Duplicates)
+	assert.Equal(t, 2*time.Second, sc.MaxAge)
+	assert.False(t, bus.StreamConfig{}.Bounded())
+	assert.True(t, bus.StreamConfig{MaxBytes: 1}.Bounded())
+
+	cfg := bus.StreamConfig{Name: "T_RET"}
+	s, err := bus.EnsureStream(ctx, js, cfg)
+	require.NoError(t, err)
+	assert.Equal(t, int64(1), bus.FirstSeq(s.CachedInfo().State), "empty: first is last+1")
+	payload := make([]byte, 1000)
+	for range 100 {
+		_, err := js.Publish(ctx, bus.Subject("platform", "A"), payload)
+		require.NoError(t, err)
+	}
+	s, err = js.Stream(ctx, "T_RET")
+	require.NoError(t, err)
+	assert.Equal(t, int64(1), bus.FirstSeq(s.CachedInfo().State))
+
+	cfg.MaxBytes = 20 << 10
+	s, err = bus.EnsureStream(ctx, js, cfg)
+	require.NoError(t, err)
+	assert.Equal(t, int64(20<<10), s.CachedInfo().Config.MaxBytes)
+	s, err = js.Stream(ctx, "T_RET")
+	require.NoError(t, err)
+	st := s.CachedInfo().State
+	assert.Greater(t, bus.FirstSeq(st), int64(50), "the update dropped the oldest messages")
+	assert.Equal(t, uint64(100), st.LastSeq)
+	assert.LessOrEqual(t, st.Bytes, uint64(20<<10))
+}

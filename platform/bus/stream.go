@@ -87,9 +87,11 @@ type StreamConfig struct {
 	Duplicates time.Duration
 	// Replicas on a clustered server. Default 1.
 	Replicas int
-	// MaxAge and MaxBytes bound retention (0: unbounded). The stream is a
-	// transport, not the source of truth: projections rebuild from the
-	// event store, so old messages may expire.
+	// MaxAge and MaxBytes bound retention (0: unbounded), oldest messages
+	// first. The stream is a transport, not the source of truth: a
+	// projection behind the stream's first sequence catches up from the
+	// event store (docs/decisions.md 103-104). A MaxAge below the
+	// duplicate window shortens that window to it.
 	MaxAge   time.Duration
 	MaxBytes int64
 }
@@ -107,6 +109,13 @@ func (c StreamConfig) WithDefaults() StreamConfig {
 	}
 	if c.Replicas <= 0 {
 		c.Replicas = 1
+	}
+	if c.MaxAge < 0 {
+		c.MaxAge = 0
+	}
+	if c.MaxAge > 0 && c.Duplicates > c.MaxAge {
+		// JetStream refuses a duplicate window longer than the max age.
+		c.Duplicates = c.MaxAge
 	}
 	return c
 }
@@ -181,4 +190,18 @@ func redact(urls string) string {
 		parts[i] = u.String()
 	}
 	return strings.Join(parts, ",")
+}
+
+// Bounded reports whether messages may leave the stream (MaxAge or
+// MaxBytes set): a consumer may then find its next message gone.
+func (c StreamConfig) Bounded() bool { return c.MaxAge > 0 || c.MaxBytes > 0 }
+
+// FirstSeq is the first sequence of a stream in state st: the oldest
+// message it still holds, or the last sequence + 1 when it holds none (all
+// expired, or none published yet).
+func FirstSeq(st jetstream.StreamState) int64 {
+	if st.Msgs == 0 || st.FirstSeq == 0 {
+		return int64(st.LastSeq) + 1
+	}
+	return int64(st.FirstSeq)
 }

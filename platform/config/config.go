@@ -146,6 +146,13 @@ type Config struct {
 	LeaseTTL       time.Duration
 	StreamReplicas int
 
+	// Bus retention (docs/decisions.md 103): the event stream keeps a
+	// message at most BusMaxAge and the stream at most BusMaxBytes (0:
+	// unbounded). The event store is the source of truth; a projection
+	// behind what the stream still holds catches up from the store.
+	BusMaxAge   time.Duration
+	BusMaxBytes int64
+
 	// The knowledge base's embedding service (docs/knowledge-base.md):
 	// an empty URL leaves semantic search off.
 	EmbeddingsURL      string
@@ -154,6 +161,11 @@ type Config struct {
 	EmbeddingsAPIKey   string        // secret: never logged
 	EmbeddingsInterval time.Duration // serve's embed job; 0: off
 }
+
+// DefaultBusMaxAge is how long the event stream keeps a message by
+// default: a week, far more than any outage a projector catches up from
+// the bus; older history is read from the event store.
+const DefaultBusMaxAge = 7 * 24 * time.Hour
 
 // Default is the configuration with nothing set: everything embedded under ./data.
 func Default() Config {
@@ -186,6 +198,8 @@ func Default() Config {
 
 		LeaseTTL:       6 * time.Second,
 		StreamReplicas: 1,
+
+		BusMaxAge: DefaultBusMaxAge,
 
 		EmbeddingsAPI:      "openai",
 		EmbeddingsInterval: 5 * time.Minute,
@@ -245,6 +259,8 @@ func (c Config) LogValue() slog.Value {
 		slog.String("archive_dir", c.ArchiveDirectory()),
 		slog.Duration("idempotency_window", c.IdempotencyWindow),
 		slog.Duration("retention_interval", c.RetentionInterval),
+		slog.Duration("bus_max_age", c.BusMaxAge),
+		slog.Int64("bus_max_bytes", c.BusMaxBytes),
 		slog.String("embeddings_url", redactURI(c.EmbeddingsURL)),
 		slog.String("embeddings_model", c.EmbeddingsModel),
 	)
@@ -363,6 +379,12 @@ func (c Config) validate(groups Group) error {
 		}
 		if c.StreamReplicas < 1 || c.StreamReplicas > 5 {
 			add("stream-replicas", "must be between 1 and 5")
+		}
+		if c.BusMaxAge != 0 && c.BusMaxAge < time.Second {
+			add("bus-max-age", "must be 0 (unbounded) or at least 1s")
+		}
+		if c.BusMaxBytes < 0 {
+			add("bus-max-bytes", "must be 0 (unbounded) or positive")
 		}
 		if c.WorkerSlots < 1 || c.WorkerSlots > 64 {
 			add("worker-slots", "must be between 1 and 64")

@@ -301,3 +301,29 @@ func TestSettings_Documented(t *testing.T) {
 		assert.True(t, seen[f], "setting %s missing", f)
 	}
 }
+
+// Bus retention (decision 103): a week by default, bytes unbounded; 0 is
+// unbounded; an age under a second and negative sizes are refused.
+func TestLoad_BusRetention(t *testing.T) {
+	t.Parallel()
+	c, err := load(t, config.GroupServe, nil, nil)
+	require.NoError(t, err)
+	assert.Equal(t, 7*24*time.Hour, c.BusMaxAge)
+	assert.Zero(t, c.BusMaxBytes)
+
+	c, err = load(t, config.GroupServe, []string{"--bus-max-age=2s"}, map[string]string{"CSPM_BUS_MAX_BYTES": "512M"})
+	require.NoError(t, err)
+	assert.Equal(t, 2*time.Second, c.BusMaxAge)
+	assert.Equal(t, int64(512<<20), c.BusMaxBytes)
+
+	c, err = load(t, config.GroupServe, nil, map[string]string{"CSPM_BUS_MAX_AGE": "0"})
+	require.NoError(t, err)
+	assert.Zero(t, c.BusMaxAge)
+
+	_, err = load(t, config.GroupServe, []string{"--bus-max-age=500ms"}, nil)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "--bus-max-age / CSPM_BUS_MAX_AGE")
+	_, err = load(t, config.GroupServe, []string{"--bus-max-bytes=-1"}, nil)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "bus-max-bytes")
+}

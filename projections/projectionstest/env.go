@@ -47,6 +47,9 @@ type EnvOptions struct {
 	// MaxPayload is the NATS server's max payload; default the embedded
 	// server's (bus.DefaultMaxPayload).
 	MaxPayload int32
+	// Stream bounds the event stream's retention (MaxAge, MaxBytes); its
+	// name is always CSPM_EVENTS_TEST.
+	Stream bus.StreamConfig
 }
 
 // Env is everything a projection runtime runs on, in the test's temporary
@@ -79,7 +82,7 @@ func NewEnv(t testing.TB, opts EnvOptions) *Env {
 	if opts.Codec == nil {
 		opts.Codec = Codec()
 	}
-	e := &Env{Dir: t.TempDir(), Stream: bus.StreamConfig{Name: "CSPM_EVENTS_TEST"}, Codec: opts.Codec, Log: Logger()}
+	e := &Env{Dir: t.TempDir(), Stream: bus.StreamConfig{Name: "CSPM_EVENTS_TEST", MaxAge: opts.Stream.MaxAge, MaxBytes: opts.Stream.MaxBytes}, Codec: opts.Codec, Log: Logger()}
 
 	var err error
 	e.Server, err = bus.StartEmbedded(ctx, bus.Options{StoreDir: filepath.Join(e.Dir, "nats"), Port: -1, Logger: e.Log, MaxPayload: opts.MaxPayload})
