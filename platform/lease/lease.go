@@ -44,10 +44,20 @@ var ErrLost = errors.New("lease: lost")
 
 // OpenBucket creates (or updates) the leases' key-value bucket with
 // replicas copies on a cluster (0 or less: 1) and returns it.
+// The bucket is made again when a NATS server that lost its storage no
+// longer has it (bucket.go).
 func OpenBucket(ctx context.Context, js jetstream.JetStream, bucket string, replicas int) (jetstream.KeyValue, error) {
 	if bucket == "" {
 		bucket = DefaultBucket
 	}
+	kv, err := createBucket(ctx, js, bucket, replicas)
+	if err != nil {
+		return nil, err
+	}
+	return &healingBucket{KeyValue: kv, js: js, bucket: bucket, replicas: replicas}, nil
+}
+
+func createBucket(ctx context.Context, js jetstream.JetStream, bucket string, replicas int) (jetstream.KeyValue, error) {
 	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
 		Bucket:      bucket,
 		Description: "cspm leases: relay leadership, projection ownership, projector membership",

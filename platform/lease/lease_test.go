@@ -240,3 +240,30 @@ func TestOwnLapsedLeaseIsTakenBackAtOnce(t *testing.T) {
 	require.NoError(t, err)
 	assert.False(t, ok, "another process with the same node id waits like anyone")
 }
+
+// A NATS server that lost its storage has no leases bucket any more: the
+// bucket is made again, and the lease is taken in it (a process on a
+// wiped bus leads again instead of failing for ever).
+func TestTheBucketIsMadeAgainWhenTheBusLostIt(t *testing.T) {
+	e, err := bus.StartEmbedded(t.Context(), bus.Options{StoreDir: t.TempDir(), Port: -1, Logger: quiet})
+	require.NoError(t, err)
+	t.Cleanup(e.Shutdown)
+	nc, js, err := bus.Connect(t.Context(), e.ClientURL(), bus.ConnectOptions{WaitConnected: 5 * time.Second, Logger: quiet})
+	require.NoError(t, err)
+	t.Cleanup(nc.Close)
+	ctx := t.Context()
+	kv, err := lease.OpenBucket(ctx, js, "", 1)
+	require.NoError(t, err)
+	a := lease.New(kv, "relay", "a", time.Hour)
+	ok, err := a.TryAcquire(ctx)
+	require.NoError(t, err)
+	require.True(t, ok)
+
+	require.NoError(t, js.DeleteKeyValue(ctx, lease.DefaultBucket)) // the bus lost it
+	b := lease.New(kv, "relay", "b", time.Hour)
+	ok, err = b.TryAcquire(ctx)
+	require.NoError(t, err, "the bucket is made again")
+	assert.True(t, ok, "an empty bucket: the lease is free")
+	_, err = js.KeyValue(ctx, lease.DefaultBucket)
+	assert.NoError(t, err, "the bucket exists again")
+}
