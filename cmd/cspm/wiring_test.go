@@ -28,7 +28,11 @@ func testConfig(t *testing.T) config.Config {
 	// A read with min_position answers as soon as the projections have the
 	// position: a long bound only keeps a loaded machine's reads from
 	// answering stale. Tests of stale answers set their own short one.
-	cfg.ReadWaitTimeout = 20 * time.Second
+	// Under the race detector, with the whole package's apps starting two
+	// at a time beside other packages, 33 projections can take longer than
+	// 20 s to start: a minute (and a request deadline above it).
+	cfg.ReadWaitTimeout = time.Minute
+	cfg.HTTPRequestTimeout = 90 * time.Second
 	require.NoError(t, cfg.Validate())
 	return cfg
 }
