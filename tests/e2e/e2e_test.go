@@ -142,7 +142,7 @@ func testScanLifecycle(t *testing.T, bin string) {
 	// The projections CLI talks to the running server.
 	r := runCLI(t, bin, env, "projections", "status", "--server", srv.base)
 	require.Equal(t, 0, r.code, r.stderr)
-	assert.Regexp(t, fmt.Sprintf(`platform\.dashboard\s+running\s+%d\s+%d\s+%d\s+0\s`, head, head, head), r.stdout)
+	assert.Regexp(t, fmt.Sprintf(`platform\.dashboard\s+running\s+-\s+%d\s+%d\s+%d\s+0\s`, head, head, head), r.stdout) // OWNER: - (one process)
 	r = runCLI(t, bin, env, "projections", "rebuild", "orchestration.scan_summaries", "--server", srv.base)
 	require.Equal(t, 0, r.code, "stdout:\n%s\nstderr:\n%s", r.stdout, r.stderr)
 	assert.Contains(t, r.stdout, "orchestration.scan_summaries\tdone: ")
