@@ -76,7 +76,7 @@ func loadSeedIntoMongo(t *testing.T, c *mongo.Client) map[string]int {
 func TestImportLegacy_FerretDB(t *testing.T) {
 	uri := os.Getenv(legacyFerretEnv)
 	if uri == "" {
-		t.Skip("FerretDB smoke run of the legacy import NOT RUN: " + legacyFerretEnv + " is not set (make test-ferretdb)")
+		t.Skip("no MongoDB-compatible server (FerretDB smoke layer) to import from: " + legacyFerretEnv + " is not set; make test, through make test-ferretdb, runs this test against FerretDB")
 	}
 	c, err := mongo.Connect(options.Client().ApplyURI(uri).SetTimeout(30 * time.Second))
 	require.NoError(t, err)
