@@ -196,16 +196,27 @@ func (b *Balancer) tick(ctx context.Context) {
 		})
 	}
 	rwg.Wait()
-	var lost []string
+	var lost, lapsed []string
 	for i, name := range held0 {
 		err := errs[i]
 		if err == errRenewed {
 			b.renew[name], err = now, nil
 		}
-		if errors.Is(err, ErrLost) || !b.leases[name].Valid() {
+		switch {
+		case errors.Is(err, ErrLost) || !b.leases[name].Valid():
 			b.log.Warn("lease: lost; stopping its work", "name", name, "error", err)
 			lost = append(lost, name)
+		case errors.Is(err, ErrLapsed):
+			// Renewed, but its fence said no meanwhile: the work may have
+			// stopped on a refused commit. Stop it and start it again.
+			b.renew[name] = now
+			b.log.Warn("lease: lapsed before it was renewed; restarting its work", "name", name)
+			lapsed = append(lapsed, name)
 		}
+	}
+	for _, name := range lapsed {
+		b.cfg.Stop(ctx, name)
+		b.cfg.Start(name, b.leases[name])
 	}
 	if len(lost) > 0 {
 		var swg sync.WaitGroup

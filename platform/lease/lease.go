@@ -42,6 +42,12 @@ const DefaultTTL = 6 * time.Second
 // time.
 var ErrLost = errors.New("lease: lost")
 
+// ErrLapsed: a renewal went through, but only after the lease had
+// expired locally, so Valid said no for a while and the work it fences may
+// have stopped (a commit refused). The lease is held and renewed; the
+// holder restarts the work it fences.
+var ErrLapsed = errors.New("lease: lapsed before it was renewed")
+
 // OpenBucket creates (or updates) the leases' key-value bucket with
 // replicas copies on a cluster (0 or less: 1) and returns it.
 // The bucket is made again when a NATS server that lost its storage no
@@ -256,7 +262,13 @@ func (l *Lease) Renew(ctx context.Context) error {
 	}
 	switch {
 	case err == nil:
+		// Valid reads validUntil under the same lock: if it ever said no
+		// before this renewal, now is past the old validUntil.
+		lapsed := !l.now().Before(l.validUntil)
 		l.rev, l.validUntil = nrev, sent.Add(l.ttl)
+		if lapsed {
+			return fmt.Errorf("%w: %s", ErrLapsed, l.key)
+		}
 		return nil
 	case isConflict(err) || errors.Is(err, jetstream.ErrKeyNotFound):
 		l.held = false

@@ -267,3 +267,69 @@ func TestTheBucketIsMadeAgainWhenTheBusLostIt(t *testing.T) {
 	_, err = js.KeyValue(ctx, lease.DefaultBucket)
 	assert.NoError(t, err, "the bucket exists again")
 }
+
+// A renewal that goes through after the lease expired locally says so:
+// its fence said no meanwhile, so the work it guards may have stopped.
+func TestRenewalAfterALapseSaysSo(t *testing.T) {
+	kv := newKV(t)
+	ctx := t.Context()
+	c := &clock{t: time.Now()}
+	a := lease.New(kv, "relay", "a", 10*time.Second)
+	lease.SetClock(a, c.now)
+	ok, err := a.TryAcquire(ctx)
+	require.NoError(t, err)
+	require.True(t, ok)
+	require.NoError(t, a.Renew(ctx), "renewed in time")
+
+	c.add(11 * time.Second) // a stall longer than the TTL
+	require.False(t, a.Valid(), "the fence says no")
+	err = a.Renew(ctx)
+	require.ErrorIs(t, err, lease.ErrLapsed)
+	assert.NotErrorIs(t, err, lease.ErrLost, "nobody took it: still ours")
+	assert.True(t, a.Valid(), "renewed")
+	require.NoError(t, a.Renew(ctx), "the next renewal in time is clean")
+}
+
+// The balancer restarts the work of a lease that lapsed and was renewed
+// (the projection whose commit the fence refused would otherwise wait for
+// a Start that never comes).
+func TestBalancerRestartsTheWorkOfALapsedLease(t *testing.T) {
+	kv := newKV(t)
+	var mu sync.Mutex
+	var calls []string
+	started := make(chan struct{}, 4)
+	b := lease.NewBalancer(lease.BalancerConfig{
+		KV: kv, Owner: "n1", Group: "projector", Prefix: "projection", Names: []string{"p1"},
+		TTL: 600 * time.Millisecond, Tick: 20 * time.Millisecond, Logger: quiet,
+		Start: func(name string, _ *lease.Lease) {
+			mu.Lock()
+			calls = append(calls, "start")
+			mu.Unlock()
+			started <- struct{}{}
+		},
+		Stop: func(_ context.Context, name string) {
+			mu.Lock()
+			calls = append(calls, "stop")
+			mu.Unlock()
+		},
+	})
+	l := lease.BalancerLease(b, "p1")
+	c := &clock{t: time.Now()}
+	lease.SetClock(l, c.now)
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() { defer close(done); b.Run(ctx) }()
+	<-started
+	c.add(time.Second) // a stall longer than the TTL: past validUntil
+	select {
+	case <-started:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the work was not started again after the lapse")
+	}
+	assert.True(t, l.Valid())
+	cancel()
+	<-done
+	mu.Lock()
+	defer mu.Unlock()
+	assert.Equal(t, []string{"start", "stop", "start", "stop"}, calls, "stopped and started again; stopped at shutdown")
+}

@@ -225,6 +225,9 @@ func launchRole(t *testing.T, bin string, env []string, args ...string) *startin
 			_ = cmd.Process.Kill()
 			<-s.done
 		}
+		if t.Failed() {
+			t.Logf("warnings and errors of cspm %s:\n%s", strings.Join(args, " "), warnings(s.logs.String(), 80))
+		}
 	})
 	return &starting{s: s, up: up, args: args}
 }
@@ -372,4 +375,19 @@ func countOwners(owners map[string]string) map[string]int {
 		out[o]++
 	}
 	return out
+}
+
+// warnings returns the last max WARN and ERROR lines of a JSON log (what a
+// failed test shows of a process: the whole log is too long to read).
+func warnings(logs string, max int) string {
+	var out []string
+	for line := range strings.SplitSeq(logs, "\n") {
+		if strings.Contains(line, `"level":"WARN"`) || strings.Contains(line, `"level":"ERROR"`) {
+			out = append(out, line)
+		}
+	}
+	if len(out) > max {
+		out = append([]string{fmt.Sprintf("(%d earlier lines left out)", len(out)-max)}, out[len(out)-max:]...)
+	}
+	return strings.Join(out, "\n")
 }
