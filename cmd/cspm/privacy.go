@@ -75,4 +75,3 @@ func privacyForgetCommand() *command {
 		},
 	}
 }
-
