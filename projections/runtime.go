@@ -157,6 +157,8 @@ type Runtime struct {
 	metrics Metrics
 	hooks   hooks
 
+	recent TypeWindow // the types of recent positions, for idle probes (typecache.go)
+
 	mu      sync.Mutex
 	workers map[string]*worker
 	started bool

@@ -374,23 +374,11 @@ func (w *worker) idleThrough(ctx context.Context, processed, last int64) int64 {
 	case processed >= last:
 		return processed
 	}
-	at := processed
-	for read := 0; at < last && read < idleScanMax; {
-		evs, err := ev.ReadAll(ctx, at, min(int(last-at), 500))
-		if err != nil || len(evs) == 0 {
-			return at
-		}
-		for _, e := range evs {
-			if e.Position > last {
-				return last
-			}
-			if w.types[e.Type] {
-				return e.Position - 1
-			}
-			at = e.Position
-		}
-		read += len(evs)
-	}
+	// The runtime's window of recent types serves the other idle
+	// projections' probes: one read of the new events for them all.
+	at, _ := w.r.recent.TypesAfter(ctx, ev, processed, last, idleScanMax, func(_ int64, typ string) bool {
+		return !w.types[typ]
+	})
 	return at
 }
 

@@ -30,6 +30,8 @@ type checkpointProgress struct {
 	events eventstore.Store
 	projs  map[string]progressTarget
 
+	recent projections.TypeWindow // the types of recent positions, shared by the projections' checks
+
 	mu       sync.Mutex
 	verified map[string]int64 // processed through, as last verified
 }
@@ -39,16 +41,14 @@ type progressTarget struct {
 	types map[string]bool
 }
 
-// Polling bounds of WaitFor, and how many events one read looks at.
+// Polling bounds of WaitFor.
 const (
 	progressPollMin = time.Millisecond
 	progressPollMax = 50 * time.Millisecond
-	progressScanMin = 32
-	progressScanMax = 1024
-	// progressScanCall bounds the events one extend reads (a projection
-	// far behind, or ignoring long runs of events, is verified over
-	// several calls).
-	progressScanCall = 16 * progressScanMax
+	// progressScanCall bounds the events one extend reads from the store
+	// (a projection far behind, or ignoring long runs of events, is
+	// verified over several calls).
+	progressScanCall = 16384
 )
 
 func newCheckpointProgress(events eventstore.Store, stores map[dbregistry.Constant]readmodel.Store, ps []projections.Projection) *checkpointProgress {
@@ -117,25 +117,12 @@ func (p *checkpointProgress) extend(ctx context.Context, name string, target int
 		return v, err
 	}
 	types := p.projs[name].types
-	chunk := progressScanMin
 	start := v
-scan:
-	for v < target && v-start < progressScanCall {
-		evs, err := p.events.ReadAll(ctx, v, int(min(int64(chunk), target-v)))
-		if err != nil {
-			return 0, fmt.Errorf("read the event store after %d: %w", v, err)
-		}
-		if len(evs) == 0 {
-			break // not appended (visible) yet
-		}
-		for _, e := range evs {
-			if types[e.Type] {
-				break scan // not committed yet: the checkpoint is below it
-			}
-			v = e.Position
-		}
-		chunk = min(2*chunk, progressScanMax)
-	}
+	// Every projection verified here looks at the same new events: the
+	// window of recent types reads them once for all.
+	v, _ = p.recent.TypesAfter(ctx, p.events, v, target, progressScanCall, func(_ int64, typ string) bool {
+		return !types[typ] // one it listens to is not committed yet: the checkpoint is below it
+	})
 	if v > start {
 		p.mu.Lock()
 		p.verified[name] = max(p.verified[name], v)
