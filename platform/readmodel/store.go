@@ -52,6 +52,13 @@ type Store interface {
 type CollectionSpec struct {
 	Name    string
 	Indexes []Index
+	// SmallDocs says the collection's documents stay well under 1 KB
+	// encoded (many small documents, one per finding say). The SQLite
+	// store then keeps the table clustered on _id (WITHOUT ROWID), which
+	// stores each id once instead of twice; a larger document still
+	// works there but takes an overflow page (decision 108). MongoDB
+	// ignores it.
+	SmallDocs bool
 }
 
 // Index declares one index over one or more dotted paths (never _id, which

@@ -34,7 +34,7 @@ func (s *Store) EnsureCollection(ctx context.Context, spec readmodel.CollectionS
 		return err
 	}
 	err := s.write(ctx, func(ctx context.Context) error {
-		if err := s.createTable(ctx, spec.Name); err != nil {
+		if err := s.createTable(ctx, spec.Name, spec.SmallDocs); err != nil {
 			return err
 		}
 		existing, err := s.indexRows(ctx, spec.Name)
@@ -198,6 +198,9 @@ func (s *Store) Swap(ctx context.Context, spec readmodel.SwapSpec) error {
 			if err := s.setCheckpoint(ctx, p, pos); err != nil {
 				return err
 			}
+		}
+		for _, to := range spec.Renames {
+			s.swapped[to] = true // wsem held; a rollback leaves a harmless REINDEX
 		}
 		return nil
 	})
