@@ -82,7 +82,6 @@ func (Findings) Collections() []readmodel.CollectionSpec {
 			byTeam("by_team_status_raised", "status"),
 			byTeam("by_team_account_raised", "account_id"),
 			byTeam("by_team_scan_raised", "scan_id"),
-			byTeam("by_team_check_raised", "check_id"),
 			byTeam("by_team_muted_raised", "muted"),
 			byTeam("by_team_suppressed_raised", "suppressed"),
 			{Name: "expire_resolved", Fields: []readmodel.IndexField{{Path: "expires_from"}}, TTL: ResultTTL},
@@ -232,8 +231,12 @@ func findingFrom(d readmodel.Doc) finding {
 	}
 }
 
+// doc is the stored document: the fields that are empty (no region, no
+// reason, times not reached yet, false flags) are left out
+// (fold.OmitEmpty): every reader and filter of this collection reads a
+// missing field as the empty one.
 func (f finding) doc() readmodel.Doc {
-	return readmodel.Doc{
+	return fold.OmitEmpty(readmodel.Doc{
 		"_id":              f.ID,
 		"team_id":          f.TeamID,
 		"scan_id":          f.ScanID,
@@ -241,7 +244,6 @@ func (f finding) doc() readmodel.Doc {
 		"check_id":         f.CheckID,
 		"title":            f.Title,
 		"severity":         f.Severity,
-		"severity_rank":    SeverityRank(f.Severity),
 		"resource_id":      f.ResourceID,
 		"region":           f.Region,
 		"description":      f.Description,
@@ -254,5 +256,5 @@ func (f finding) doc() readmodel.Doc {
 		"suppressed_until": fold.TimeOrNil(f.SuppressedUntil),
 		"reason":           f.Reason,
 		"updated_position": f.UpdatedPosition,
-	}
+	})
 }

@@ -187,7 +187,6 @@ func (h importedHistories) Save(ctx context.Context, tx projections.Tx, c fold.C
 		// order the results arrived in).
 		d["attributes_at"] = readmodel.NormalizeTime(r.ObservedAt)
 		d["severity"] = string(r.Severity)
-		d["severity_rank"] = SeverityRank(string(r.Severity))
 		d["resource_name"] = r.ResourceName
 		d["resource_type"] = r.ResourceType
 		d["detail"] = r.Detail
@@ -224,7 +223,7 @@ func (h importedHistories) Save(ctx context.Context, tx projections.Tx, c fold.C
 		d["closed_at"] = readmodel.NormalizeTime(s.Closed.At)
 		d["closed_by_scan"], d["closed_by"] = s.Closed.Scan, s.Closed.By
 	}
-	tx.Put(FindingsCollection, d)
+	tx.Put(FindingsCollection, fold.OmitEmpty(d)) // as the findings of the API (finding.doc)
 	return nil
 }
 
@@ -260,6 +259,6 @@ func triageImported(ctx context.Context, tx projections.Tx, ev projections.Event
 		d["suppressed_at"], d["suppressed_until"] = readmodel.NormalizeTime(e.SuppressedAt), fold.TimeOrNil(e.Until)
 		d["reason"] = e.Reason
 	}
-	tx.Put(FindingsCollection, d)
+	tx.Put(FindingsCollection, fold.OmitEmpty(d))
 	return nil
 }
