@@ -55,11 +55,16 @@ func explain(t *testing.T, s *Store, q sqlBuilder) string {
 
 // TestQueryPlans: equality filters and sorted pages (first and later pages,
 // both directions) walk the declared expression indexes, without a
-// temporary sort.
+// temporary sort; on both table layouts (decision 108).
 func TestQueryPlans(t *testing.T) {
+	t.Run("rowid table", func(t *testing.T) { testQueryPlans(t, false) })
+	t.Run("WITHOUT ROWID table (SmallDocs)", func(t *testing.T) { testQueryPlans(t, true) })
+}
+
+func testQueryPlans(t *testing.T, smallDocs bool) {
 	s := openInternal(t)
 	ctx := context.Background()
-	require.NoError(t, s.EnsureCollection(ctx, readmodel.CollectionSpec{Name: "findings", Indexes: []readmodel.Index{
+	require.NoError(t, s.EnsureCollection(ctx, readmodel.CollectionSpec{Name: "findings", SmallDocs: smallDocs, Indexes: []readmodel.Index{
 		{Name: "by_team_seen", Fields: []readmodel.IndexField{{Path: "team_id"}, {Path: "last_seen", Desc: true}}},
 		{Name: "by_asset", Fields: []readmodel.IndexField{{Path: "asset_id"}}, Unique: true},
 	}}))
@@ -104,7 +109,11 @@ func TestQueryPlans(t *testing.T) {
 		require.Contains(t, explain(t, s, q), "USING INDEX ix_by_asset_", q.String())
 	}
 	q := findSQL(t, "findings", readmodel.FindOptions{Filter: readmodel.Eq("_id", "f0007")})[0]
-	require.Contains(t, explain(t, s, q), "USING INDEX sqlite_autoindex_findings_1")
+	if smallDocs {
+		require.Contains(t, explain(t, s, q), "USING PRIMARY KEY (id=?)", "the table itself, clustered on id")
+	} else {
+		require.Contains(t, explain(t, s, q), "USING INDEX sqlite_autoindex_findings_1")
+	}
 }
 
 // TestNoInjection: values never reach the SQL text; they are bound.

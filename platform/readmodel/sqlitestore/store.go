@@ -73,6 +73,9 @@ type Store struct {
 	// swapped: the tables a Swap put in place since the last Compact,
 	// whose indexes Compact rebuilds (compact.go); guarded by wsem.
 	swapped map[string]bool
+	// allSmallDocs makes every table WITHOUT ROWID (tests only: the
+	// contract suite runs on both layouts; export_test.go).
+	allSmallDocs bool
 
 	rdb   *sql.DB // read-only pool
 	rmu   sync.Mutex

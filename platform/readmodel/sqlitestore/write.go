@@ -109,7 +109,7 @@ func (s *Store) setCheckpoint(ctx context.Context, projection string, pos int64)
 // statements (docs/read-model-store.md, decision 108).
 func (s *Store) createTable(ctx context.Context, coll string, smallDocs bool) error {
 	layout := ""
-	if smallDocs {
+	if smallDocs || s.allSmallDocs {
 		layout = ", WITHOUT ROWID"
 	}
 	if _, err := s.exec(ctx, `CREATE TABLE IF NOT EXISTS `+quoteIdent(coll)+
