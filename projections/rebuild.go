@@ -479,7 +479,7 @@ func (rb *rebuild) prepare(ctx context.Context) error {
 		return err
 	}
 	for _, s := range w.specs {
-		if err := w.store.EnsureCollection(ctx, readmodel.CollectionSpec{Name: rb.shadows[s.Name], Indexes: s.Indexes}); err != nil {
+		if err := w.store.EnsureCollection(ctx, readmodel.CollectionSpec{Name: rb.shadows[s.Name], Indexes: s.Indexes, SmallDocs: s.SmallDocs}); err != nil {
 			return err
 		}
 	}

@@ -52,6 +52,13 @@ type Store interface {
 type CollectionSpec struct {
 	Name    string
 	Indexes []Index
+	// SmallDocs says the collection's documents stay well under 1 KB
+	// encoded (many small documents, one per finding say). The SQLite
+	// store then keeps the table clustered on _id (WITHOUT ROWID), which
+	// stores each id once instead of twice; a larger document still
+	// works there but takes an overflow page (decision 108). MongoDB
+	// ignores it.
+	SmallDocs bool
 }
 
 // Index declares one index over one or more dotted paths (never _id, which
@@ -67,6 +74,16 @@ type Index struct {
 	// Whole seconds, at least one. Documents whose field is missing or not
 	// a time never expire.
 	TTL time.Duration
+	// Partial, one of Fields' paths, makes the index hold only the
+	// documents where that field is present (on SQLite: present and not
+	// null; leave optional fields out rather than set them to null): for
+	// a flag stored only when set, the index then costs nothing for the
+	// documents without it. A query can use the index only when it
+	// filters that field by equality, In or a range (which a missing
+	// field never matches); any other query gives the same answer without
+	// it. On MongoDB it is a partialFilterExpression {path: {$exists:
+	// true}} (decision 109).
+	Partial string
 }
 
 // IndexField is one key of an index.
@@ -122,6 +139,12 @@ func (ix Index) Validate() error {
 			return Invalidf("index %s: field %s given twice", ix.Name, f.Path)
 		}
 		paths[f.Path] = true
+	}
+	if ix.Partial != "" && !paths[ix.Partial] {
+		return Invalidf("index %s: partial on %s, which is not one of its fields", ix.Name, ix.Partial)
+	}
+	if ix.Partial != "" && ix.Unique {
+		return Invalidf("index %s: a unique index is already partial on all its fields", ix.Name)
 	}
 	if ix.TTL != 0 {
 		if len(ix.Fields) != 1 {

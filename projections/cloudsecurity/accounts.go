@@ -97,7 +97,8 @@ func (Accounts) Collections() []readmodel.CollectionSpec {
 			ix("by_team_provider_status_name", "provider", "status", "name"),
 		},
 	}, {
-		Name: accountFindingsCollection, Indexes: []readmodel.Index{ix("by_team")},
+		// Read by _id only: no index (decision 109).
+		Name: accountFindingsCollection, SmallDocs: true,
 	}, {
 		Name: accountScansCollection, Indexes: []readmodel.Index{ix("by_team")},
 	}}, accountLifecycle.CollectionSpecs()...)
@@ -466,9 +467,7 @@ func (h *accountHistories) Save(ctx context.Context, tx projections.Tx, c fold.C
 		}
 		s := c.Identity.Scope
 		d = readmodel.Doc{"_id": c.ID, "team_id": c.Team, "source": SourceImport,
-			"account":  csdomain.AccountID(c.Team, s.Provider, s.Account),
-			"provider": s.Provider, "uid": s.Account, "region": s.Region, "check": s.Check,
-			"open": false, "severity": "", "muted_by_tool": false}
+			"provider": s.Provider, "uid": s.Account, "region": s.Region, "check": s.Check}
 	}
 	before := contributionOf(d)
 	if r := c.Result; r != nil && !fold.Time(d, "attributes_at").After(r.ObservedAt) {
@@ -477,8 +476,8 @@ func (h *accountHistories) Save(ctx context.Context, tx projections.Tx, c fold.C
 	}
 	d["history"] = fold.HistoryDoc(c.After)
 	d["open"] = c.After.Summarize().Status == csdomain.LifecycleOpen
-	tx.Put(accountFindingsCollection, d)
-	h.move(fold.Str(d, "account"), before, contributionOf(d))
+	tx.Put(accountFindingsCollection, fold.OmitEmpty(d))
+	h.move(findingAccount(d), before, contributionOf(d))
 	return nil
 }
 
@@ -495,8 +494,8 @@ func apiFindingRaised(ctx context.Context, tx projections.Tx, team string, e csd
 		provider = fold.Str(s, "provider")
 	}
 	id := csdomain.AccountID(team, provider, e.AccountID)
-	d := readmodel.Doc{"_id": e.FindingID, "team_id": team, "source": SourceAPI, "account": id,
-		"provider": provider, "uid": e.AccountID, "open": true, "severity": string(e.Severity), "muted_by_tool": false}
+	d := readmodel.Doc{"_id": e.FindingID, "team_id": team, // source: SourceAPI, left out (findingSource)
+		"provider": provider, "uid": e.AccountID, "open": true, "severity": string(e.Severity)}
 	tx.Put(accountFindingsCollection, d)
 	acc, err := loadAccount(ctx, tx, team, id)
 	if err != nil {
@@ -517,7 +516,7 @@ func findingResolved(ctx context.Context, tx projections.Tx, ev projections.Even
 	if err != nil || !found || fold.Str(d, "team_id") != team {
 		return err
 	}
-	if fold.Str(d, "source") == SourceImport {
+	if findingSource(d) == SourceImport {
 		s := csdomain.Scope{Provider: fold.Str(d, "provider"), Account: fold.Str(d, "uid"),
 			Region: fold.Str(d, "region"), Check: fold.Str(d, "check")}
 		h := newAccountHistories()
@@ -528,6 +527,30 @@ func findingResolved(ctx context.Context, tx projections.Tx, ev projections.Even
 	}
 	before := contributionOf(d)
 	d["open"] = false
-	tx.Put(accountFindingsCollection, d)
-	return count(ctx, tx, team, fold.Str(d, "account"), before, contributionOf(d))
+	tx.Put(accountFindingsCollection, fold.OmitEmpty(d))
+	return count(ctx, tx, team, findingAccount(d), before, contributionOf(d))
+}
+
+// The account_findings documents keep only what no other of their fields
+// gives (decision 109): the account's id is derived from the team, the
+// provider and the uid, as the accounts' own ids are; a document without
+// a source is a finding raised through the API; empty fields and false
+// flags are left out (fold.OmitEmpty). Documents written before keep
+// their account and source fields, which read the same.
+
+// findingAccount is the id of the account an account_findings document
+// counts on.
+func findingAccount(d readmodel.Doc) string {
+	if id := fold.Str(d, "account"); id != "" {
+		return id
+	}
+	return csdomain.AccountID(fold.Str(d, "team_id"), fold.Str(d, "provider"), fold.Str(d, "uid"))
+}
+
+// findingSource is where an account_findings document's finding came from.
+func findingSource(d readmodel.Doc) string {
+	if s := fold.Str(d, "source"); s != "" {
+		return s
+	}
+	return SourceAPI
 }

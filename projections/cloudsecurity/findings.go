@@ -64,7 +64,8 @@ func (Findings) EventTypes() []string {
 // Collections implements projections.Projection. The query indexes start
 // with team_id, then the filtered field, and end with raised_at descending
 // (the list order; _id is appended as the tie-break). expires_from carries
-// the TTL.
+// the TTL. No query filters by check_id (by_team_check_raised is gone,
+// decision 109).
 func (Findings) Collections() []readmodel.CollectionSpec {
 	byTeam := func(name string, fields ...string) readmodel.Index {
 		ix := readmodel.Index{Name: name, Fields: []readmodel.IndexField{{Path: "team_id"}}}
@@ -72,6 +73,14 @@ func (Findings) Collections() []readmodel.CollectionSpec {
 			ix.Fields = append(ix.Fields, readmodel.IndexField{Path: f})
 		}
 		ix.Fields = append(ix.Fields, readmodel.IndexField{Path: "raised_at", Desc: true})
+		return ix
+	}
+	// The flags are stored only when set (finding.doc): their indexes
+	// hold only the findings that have them, which the filters muted=true
+	// and suppressed=true look up; muted=false and suppressed=false walk
+	// by_team_raised (decision 109).
+	partial := func(ix readmodel.Index, path string) readmodel.Index {
+		ix.Partial = path
 		return ix
 	}
 	return append([]readmodel.CollectionSpec{{
@@ -82,9 +91,8 @@ func (Findings) Collections() []readmodel.CollectionSpec {
 			byTeam("by_team_status_raised", "status"),
 			byTeam("by_team_account_raised", "account_id"),
 			byTeam("by_team_scan_raised", "scan_id"),
-			byTeam("by_team_check_raised", "check_id"),
-			byTeam("by_team_muted_raised", "muted"),
-			byTeam("by_team_suppressed_raised", "suppressed"),
+			partial(byTeam("by_team_muted_raised", "muted"), "muted"),
+			partial(byTeam("by_team_suppressed_raised", "suppressed"), "suppressed"),
 			{Name: "expire_resolved", Fields: []readmodel.IndexField{{Path: "expires_from"}}, TTL: ResultTTL},
 		},
 	}, {
@@ -232,8 +240,12 @@ func findingFrom(d readmodel.Doc) finding {
 	}
 }
 
+// doc is the stored document: the fields that are empty (no region, no
+// reason, times not reached yet, false flags) are left out
+// (fold.OmitEmpty): every reader and filter of this collection reads a
+// missing field as the empty one.
 func (f finding) doc() readmodel.Doc {
-	return readmodel.Doc{
+	return fold.OmitEmpty(readmodel.Doc{
 		"_id":              f.ID,
 		"team_id":          f.TeamID,
 		"scan_id":          f.ScanID,
@@ -241,7 +253,6 @@ func (f finding) doc() readmodel.Doc {
 		"check_id":         f.CheckID,
 		"title":            f.Title,
 		"severity":         f.Severity,
-		"severity_rank":    SeverityRank(f.Severity),
 		"resource_id":      f.ResourceID,
 		"region":           f.Region,
 		"description":      f.Description,
@@ -254,5 +265,5 @@ func (f finding) doc() readmodel.Doc {
 		"suppressed_until": fold.TimeOrNil(f.SuppressedUntil),
 		"reason":           f.Reason,
 		"updated_position": f.UpdatedPosition,
-	}
+	})
 }

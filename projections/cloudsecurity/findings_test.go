@@ -26,18 +26,21 @@ var (
 	suppressedUntil = csdomain.FindingSuppressed{FindingID: "f1", Reason: "accepted again", Until: at(48 * time.Hour), SuppressedAt: at(2 * time.Hour)}
 )
 
-// findingDoc is the document of f1 in team-a once raised, changed by change.
+// findingDoc is the document of f1 in team-a once raised, changed by
+// change. Empty fields are not stored (decision 109): no suppressed flag
+// until it is suppressed, no times before they happen, no reason.
 func findingDoc(change func(readmodel.Doc)) readmodel.Doc {
 	d := readmodel.Doc{
 		"_id": "f1", "team_id": "team-a", "scan_id": "s1", "account_id": "acc-1", "check_id": "s3_bucket_public",
-		"title": "Bucket is public", "severity": "high", "severity_rank": int64(3), "resource_id": "arn:aws:s3:::b",
-		"region": "eu-west-1", "description": "d", "status": "open", "suppressed": false, "raised_at": t0, "resolved_at": nil, "expires_from": nil,
-		"suppressed_at": nil, "suppressed_until": nil, "reason": "", "updated_position": int64(1),
+		"title": "Bucket is public", "severity": "high", "resource_id": "arn:aws:s3:::b",
+		"region": "eu-west-1", "description": "d", "status": "open", "raised_at": t0, "updated_position": int64(1),
 	}
 	if change != nil {
 		change(d)
 	}
-	d["expires_from"] = d["resolved_at"] // a finding raised through the API expires from its resolution
+	if at, ok := d["resolved_at"]; ok {
+		d["expires_from"] = at // a finding raised through the API expires from its resolution
+	}
 	return d
 }
 

@@ -177,27 +177,25 @@ func (h importedHistories) Save(ctx context.Context, tx projections.Tx, c fold.C
 			return nil // a change without a result to a finding never seen: nothing to show
 		}
 		d = readmodel.Doc{
-			"_id": id, "team_id": team, "source": SourceImport, "identity_rule": string(identity.Rule),
+			"_id": id, "team_id": team, "source": SourceImport,
 			"provider": identity.Provider, "account_id": identity.Account, "region": identity.Region,
 			"check_id": identity.Check, "resource_id": identity.Resource,
 		}
 	}
 	if r != nil && !fold.Time(d, "attributes_at").After(r.ObservedAt) {
 		// The latest result's attributes (by observation time, whatever
-		// order the results arrived in).
+		// order the results arrived in). Only what a query or a fold reads
+		// (decision 109): the identity rule, the resource's name and type,
+		// the tool's detail and uid and the check's service stay in the
+		// events, no read of this collection shows them.
 		d["attributes_at"] = readmodel.NormalizeTime(r.ObservedAt)
 		d["severity"] = string(r.Severity)
-		d["severity_rank"] = SeverityRank(string(r.Severity))
-		d["resource_name"] = r.ResourceName
-		d["resource_type"] = r.ResourceType
-		d["detail"] = r.Detail
-		d["tool_uid"] = r.ToolUID
 		d["muted_by_tool"] = r.Muted
 		d["tags"] = fold.TagsDoc(r.Tags)
 		if chk, ok, err := fold.Get(ctx, tx, ChecksCollection, CheckDocID(team, r.Check)); err != nil {
 			return err
 		} else if ok {
-			d["title"], d["service"] = fold.Str(chk, "title"), fold.Str(chk, "service")
+			d["title"] = fold.Str(chk, "title")
 		}
 	}
 	if r != nil { // its attributes may have changed: check the team's rules again
@@ -224,7 +222,7 @@ func (h importedHistories) Save(ctx context.Context, tx projections.Tx, c fold.C
 		d["closed_at"] = readmodel.NormalizeTime(s.Closed.At)
 		d["closed_by_scan"], d["closed_by"] = s.Closed.Scan, s.Closed.By
 	}
-	tx.Put(FindingsCollection, d)
+	tx.Put(FindingsCollection, fold.OmitEmpty(d)) // as the findings of the API (finding.doc)
 	return nil
 }
 
@@ -260,6 +258,6 @@ func triageImported(ctx context.Context, tx projections.Tx, ev projections.Event
 		d["suppressed_at"], d["suppressed_until"] = readmodel.NormalizeTime(e.SuppressedAt), fold.TimeOrNil(e.Until)
 		d["reason"] = e.Reason
 	}
-	tx.Put(FindingsCollection, d)
+	tx.Put(FindingsCollection, fold.OmitEmpty(d))
 	return nil
 }

@@ -149,7 +149,7 @@ func recheck(ctx context.Context, tx projections.Tx, team string, idx map[string
 			continue
 		}
 		if setMuted(d, idx) {
-			tx.Put(FindingsCollection, d)
+			tx.Put(FindingsCollection, fold.OmitEmpty(d))
 		}
 	}
 	return nil
@@ -180,7 +180,7 @@ func setMuted(d readmodel.Doc, idx map[string]csdomain.MuteMatch) bool {
 	}
 	slices.Sort(by)
 	old := fold.Strs(d, "muted_by")
-	if slices.Equal(old, by) && d["muted"] == (len(by) > 0) {
+	if slices.Equal(old, by) && fold.Flag(d, "muted") == (len(by) > 0) { // a false flag may be left out (fold.OmitEmpty)
 		return false
 	}
 	l := make([]any, len(by))

@@ -45,17 +45,19 @@ func LoadFindingRow(ctx context.Context, tx projections.Tx, collection, id, team
 	return f, err
 }
 
-// Doc is the row as stored.
+// Doc is the row as stored. The row is read by _id only (LoadFindingRow),
+// whose key already names the finding, so its id is not stored again,
+// nor are the empty fields (OmitEmpty; decision 109). team_id stays: every
+// document of a team's read models says whose it is.
 func (f FindingRow) Doc() readmodel.Doc {
-	return readmodel.Doc{
+	return OmitEmpty(readmodel.Doc{
 		"_id":              f.ID,
 		"team_id":          f.TeamID,
-		"finding_id":       f.FindingID,
 		"raised":           f.Raised,
 		"scan_id":          f.ScanID,
 		"severity":         f.Severity,
 		"status":           string(f.Status),
 		"resolved_at":      TimeOrNil(f.ResolvedAt),
 		"updated_position": f.UpdatedPosition,
-	}
+	})
 }

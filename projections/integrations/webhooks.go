@@ -89,7 +89,7 @@ func (Webhooks) Collections() []readmodel.CollectionSpec {
 			{Name: "by_team_integration_status_position", Fields: []readmodel.IndexField{f("team_id", false), f("integration_id", false), f("status", false), f("position", true)}},
 		}},
 		{Name: SubscriptionsCollection},
-		{Name: WebhookFindingsColl},
+		{Name: WebhookFindingsColl, SmallDocs: true},
 		{Name: WebhookKEVCollection},
 		{Name: WebhookTeamCVEsColl},
 	}

@@ -44,7 +44,7 @@ func DeltaKey(team, scanID, findingID string) string { return Key(team, scanID) 
 
 func deltaCollections() []readmodel.CollectionSpec {
 	return append([]readmodel.CollectionSpec{
-		{Name: ScanDeltasCollection, Indexes: []readmodel.Index{
+		{Name: ScanDeltasCollection, SmallDocs: true, Indexes: []readmodel.Index{
 			{Name: "by_team_scan_change", Fields: []readmodel.IndexField{
 				{Path: "team_id"}, {Path: "scan_id"}, {Path: "change"}, {Path: "severity_rank", Desc: true}}},
 			// A scan's whole delta, most severe first (no change asked):

@@ -50,7 +50,7 @@ func (ScanSummaries) Collections() []readmodel.CollectionSpec {
 		{Name: ScanSummariesCollection, Indexes: []readmodel.Index{
 			{Name: "expire_finished", Fields: []readmodel.IndexField{{Path: "finished_at"}}, TTL: ResultTTL},
 		}},
-		{Name: FindingIndexCollection, Indexes: []readmodel.Index{
+		{Name: FindingIndexCollection, SmallDocs: true, Indexes: []readmodel.Index{
 			{Name: "expire_resolved", Fields: []readmodel.IndexField{{Path: "resolved_at"}}, TTL: ResultTTL},
 		}},
 	}, deltaCollections()...)

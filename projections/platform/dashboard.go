@@ -55,7 +55,7 @@ func (Dashboard) Collections() []readmodel.CollectionSpec {
 	return append([]readmodel.CollectionSpec{
 		{Name: DashboardCollection},
 		{Name: DashboardScansCollection, Indexes: ttl("finished_at")},
-		{Name: DashboardFindingsCollection, Indexes: ttl("resolved_at")},
+		{Name: DashboardFindingsCollection, Indexes: ttl("resolved_at"), SmallDocs: true},
 	}, slices.Concat(postureCollections(), assessmentCollections(), riskCollections())...)
 }
 

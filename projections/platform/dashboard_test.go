@@ -221,7 +221,7 @@ func TestDashboardInternalRows(t *testing.T) {
 		"tool": "prowler", "account_id": "acc-s1", "requested_at": t0, "finished_at": at(2 * time.Hour), "updated_position": int64(3),
 	}, tx.Doc(t, platform.DashboardScansCollection, "team-a/s1"))
 	assert.Equal(t, readmodel.Doc{
-		"_id": "team-a/f1", "team_id": "team-a", "finding_id": "f1", "raised": true, "scan_id": "s1", "severity": "high",
+		"_id": "team-a/f1", "team_id": "team-a", "raised": true, "scan_id": "s1", "severity": "high",
 		"status": "resolved", "resolved_at": at(3 * time.Hour), "updated_position": int64(5),
 	}, tx.Doc(t, platform.DashboardFindingsCollection, "team-a/f1"))
 }

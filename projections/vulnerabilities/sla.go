@@ -599,14 +599,24 @@ func (p *slaPass) save(team string, old, d readmodel.Doc, completed []time.Time,
 	if !due.IsZero() {
 		due = due.Add(paused)
 	}
-	d["paused_seconds"], d["accepted"], d["acceptance_ids"] = int64(paused/time.Second), len(accepted) > 0, accepted
+	// Kept three times (this module, the dashboard, the KRIs), so only
+	// what is read (decision 109): no time paused (the due date has it),
+	// no empty list of acceptances, no resolution time while open. The
+	// flags stay, false included: the queries filter kev=false.
+	delete(d, "paused_seconds")
+	d["accepted"], d["acceptance_ids"] = len(accepted) > 0, accepted
+	if len(accepted) == 0 {
+		delete(d, "acceptance_ids")
+	}
 	d["kev"], d["due_at"], d["due_source"] = kev, fold.TimeOrNil(due), source
 	switch {
 	case resolvedAt.IsZero() && len(accepted) > 0:
 		// Paused: out of the breaches and of the open counts while accepted.
-		d["status"], d["resolved_at"], d["outcome"] = SLAAccepted, nil, SLAOpen
+		d["status"], d["outcome"] = SLAAccepted, SLAOpen
+		delete(d, "resolved_at")
 	case resolvedAt.IsZero():
-		d["status"], d["resolved_at"], d["outcome"] = SLAOpen, nil, SLAOpen
+		d["status"], d["outcome"] = SLAOpen, SLAOpen
+		delete(d, "resolved_at")
 	default:
 		outcome := SLANoDeadline
 		switch {

@@ -156,6 +156,9 @@ func indexOptions(ix readmodel.Index, partial bool) *options.IndexOptionsBuilder
 			o.SetPartialFilterExpression(uniquePartial(ix))
 		}
 	}
+	if ix.Partial != "" && partial {
+		o.SetPartialFilterExpression(bson.D{{Key: ix.Partial, Value: bson.D{{Key: "$exists", Value: true}}}})
+	}
 	if ix.TTL > 0 {
 		o.SetExpireAfterSeconds(int32(ix.TTL / time.Second))
 	}
@@ -168,6 +171,19 @@ func uniquePartial(ix readmodel.Index) bson.D {
 		out[i] = bson.E{Key: f.Path, Value: bson.D{{Key: "$exists", Value: true}}}
 	}
 	return out
+}
+
+// partialPath is the path a non-unique index's partialFilterExpression
+// requires ({path: {$exists: true}}, as indexOptions sets it), or "".
+func partialPath(have serverIndex) string {
+	if len(have.Partial) == 0 {
+		return ""
+	}
+	var d bson.D
+	if err := bson.Unmarshal(have.Partial, &d); err != nil || len(d) != 1 {
+		return ""
+	}
+	return d[0].Key
 }
 
 // serverIndex is the part of a listIndexes entry that identifies an index.
@@ -183,7 +199,10 @@ type serverIndex struct {
 // (partial: as indexModel builds it).
 func sameIndex(have serverIndex, ix readmodel.Index, partial bool) bool {
 	want := indexKeys(ix)
-	if len(have.Key) != len(want) || have.Unique != ix.Unique || (len(have.Partial) > 0) != (ix.Unique && partial) {
+	if len(have.Key) != len(want) || have.Unique != ix.Unique || (len(have.Partial) > 0) != ((ix.Unique || ix.Partial != "") && partial) {
+		return false
+	}
+	if ix.Partial != "" && partial && partialPath(have) != ix.Partial {
 		return false
 	}
 	for i, e := range have.Key {
@@ -217,6 +236,9 @@ func declared(have serverIndex) *readmodel.Index {
 		return nil
 	}
 	ix := &readmodel.Index{Name: have.Name, Unique: have.Unique}
+	if !have.Unique {
+		ix.Partial = partialPath(have)
+	}
 	if have.ExpireAfterSeconds != nil {
 		ix.TTL = time.Duration(*have.ExpireAfterSeconds) * time.Second
 	}

@@ -242,3 +242,28 @@ func TestUnavailableMarksUnreachableDeployments(t *testing.T) {
 	assert.NotErrorIs(t, unavailable(context.DeadlineExceeded), readmodel.ErrUnavailable)
 	assert.NoError(t, unavailable(nil))
 }
+
+// A partial index (Index.Partial) carries {path: {$exists: true}}, is
+// recognised on the server by it, and reads back as declared; without
+// partial indexes (NoPartialIndexes) it is a plain index.
+func TestPartialIndexModel(t *testing.T) {
+	muted := readmodel.Index{Name: "by_team_muted", Partial: "muted", Fields: []readmodel.IndexField{{Path: "team_id"}, {Path: "muted"}}}
+	o := applyIndexOptions(t, indexModel(muted, true).Options)
+	require.Equal(t, `{"v":{"muted":{"$exists":true}}}`, ejson(t, o.PartialFilterExpression))
+	require.Nil(t, o.Unique)
+
+	keys := bson.D{{Key: "team_id", Value: int32(1)}, {Key: "muted", Value: int32(1)}, {Key: "_id", Value: int32(1)}}
+	entry := serverEntry(t, bson.D{{Key: "name", Value: "by_team_muted"}, {Key: "key", Value: keys},
+		{Key: "partialFilterExpression", Value: bson.D{{Key: "muted", Value: bson.D{{Key: "$exists", Value: true}}}}}})
+	require.True(t, sameIndex(entry, muted, true))
+	require.Equal(t, &muted, declared(entry))
+	other := muted
+	other.Partial = "team_id"
+	require.False(t, sameIndex(entry, other, true), "partial on another field")
+	full := muted
+	full.Partial = ""
+	require.False(t, sameIndex(entry, full, true), "a full index is another index")
+	plain := serverEntry(t, bson.D{{Key: "name", Value: "by_team_muted"}, {Key: "key", Value: keys}})
+	require.False(t, sameIndex(plain, muted, true))
+	require.True(t, sameIndex(plain, muted, false), "NoPartialIndexes: a plain index")
+}

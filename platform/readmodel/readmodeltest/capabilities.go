@@ -22,7 +22,8 @@ const (
 	// transactions lacks this whether or not the target declares it.
 	Transactions Capability = "transactions"
 	// PartialIndexes: a unique index ignores documents that lack one of
-	// its fields (MongoDB's partialFilterExpression).
+	// its fields, and an index declared Partial holds only the documents
+	// that have its field (MongoDB's partialFilterExpression).
 	PartialIndexes Capability = "partial indexes"
 	// TTLIndexes: an index declared with a TTL expires documents (the
 	// server's TTL monitor, or SweepExpired).

@@ -272,3 +272,48 @@ func testTTLPolicy(t *testing.T, e *env) {
 	require.Equal(t, int64(1), n, "without an override the declared 180 days hold")
 	require.Equal(t, []string{"d170", "d20"}, e.find("runs", readmodel.Filter{}))
 }
+
+// mutedIndex holds only the documents that have the muted flag
+// (Index.Partial; decision 109).
+var mutedIndex = readmodel.Index{Name: "by_team_muted_at", Partial: "muted",
+	Fields: []readmodel.IndexField{{Path: "team_id"}, {Path: "muted"}, {Path: "at", Desc: true}}}
+
+// A partial index answers the queries that filter its field the same as
+// no index: equality on the flag finds the flagged documents, in the
+// sorted order; Ne and the other filters find the others, the documents
+// without the field among them; a document that gains or loses the flag
+// moves in and out.
+func testPartialIndex(t *testing.T, e *env) {
+	e.ensure("flags", mutedIndex)
+	at := func(h int) time.Time { return time.Date(2025, 3, 1, h, 0, 0, 0, time.UTC) }
+	e.put("flags",
+		doc("f1", "team_id", "t", "muted", true, "at", at(1)),
+		doc("f2", "team_id", "t", "at", at(2)),
+		doc("f3", "team_id", "t", "muted", true, "at", at(3)),
+		doc("f4", "team_id", "t", "muted", false, "at", at(4)),
+		doc("f5", "team_id", "u", "muted", true, "at", at(5)),
+	)
+	muted := readmodel.And(readmodel.Eq("team_id", "t"), readmodel.Eq("muted", true))
+	notMuted := readmodel.And(readmodel.Eq("team_id", "t"), readmodel.Ne("muted", true))
+	require.Equal(t, []string{"f3", "f1"}, e.find("flags", muted, readmodel.Desc("at")))
+	require.Equal(t, []string{"f4", "f2"}, e.find("flags", notMuted, readmodel.Desc("at")))
+	require.Equal(t, []string{"f4", "f3", "f2", "f1"}, e.find("flags", readmodel.Eq("team_id", "t"), readmodel.Desc("at")))
+	n, err := e.s.Count(e.ctx, "flags", muted)
+	require.NoError(t, err)
+	require.EqualValues(t, 2, n)
+
+	e.put("flags", doc("f1", "team_id", "t", "at", at(1)), doc("f2", "team_id", "t", "muted", true, "at", at(2)))
+	require.Equal(t, []string{"f3", "f2"}, e.find("flags", muted, readmodel.Desc("at")))
+	require.Equal(t, []string{"f4", "f1"}, e.find("flags", notMuted, readmodel.Desc("at")))
+
+	if e.has(PartialIndexes, "a partial index is listed as declared") {
+		require.Equal(t, []readmodel.Index{mutedIndex}, e.listIndexes("flags"))
+	}
+	// A partial index must be on one of its fields, and not unique.
+	bad := mutedIndex
+	bad.Partial = "other"
+	require.ErrorIs(t, e.s.EnsureCollection(e.ctx, readmodel.CollectionSpec{Name: "flags", Indexes: []readmodel.Index{bad}}), readmodel.ErrInvalid)
+	bad = mutedIndex
+	bad.Unique = true
+	require.ErrorIs(t, e.s.EnsureCollection(e.ctx, readmodel.CollectionSpec{Name: "flags", Indexes: []readmodel.Index{bad}}), readmodel.ErrInvalid)
+}

@@ -57,6 +57,7 @@ func RunTarget(t *testing.T, target Target, open func(t *testing.T) readmodel.St
 		{"EnsureCollection", testEnsureCollection},
 		{"Unique", testUnique},
 		{"CompoundUnique", testCompoundUnique},
+		{"PartialIndex", testPartialIndex},
 		{"DeletesBeforePuts", testDeletesBeforePuts},
 		{"TTL", testTTL},
 		{"TTLPolicy", testTTLPolicy},

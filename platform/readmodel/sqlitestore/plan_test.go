@@ -55,11 +55,16 @@ func explain(t *testing.T, s *Store, q sqlBuilder) string {
 
 // TestQueryPlans: equality filters and sorted pages (first and later pages,
 // both directions) walk the declared expression indexes, without a
-// temporary sort.
+// temporary sort; on both table layouts (decision 108).
 func TestQueryPlans(t *testing.T) {
+	t.Run("rowid table", func(t *testing.T) { testQueryPlans(t, false) })
+	t.Run("WITHOUT ROWID table (SmallDocs)", func(t *testing.T) { testQueryPlans(t, true) })
+}
+
+func testQueryPlans(t *testing.T, smallDocs bool) {
 	s := openInternal(t)
 	ctx := context.Background()
-	require.NoError(t, s.EnsureCollection(ctx, readmodel.CollectionSpec{Name: "findings", Indexes: []readmodel.Index{
+	require.NoError(t, s.EnsureCollection(ctx, readmodel.CollectionSpec{Name: "findings", SmallDocs: smallDocs, Indexes: []readmodel.Index{
 		{Name: "by_team_seen", Fields: []readmodel.IndexField{{Path: "team_id"}, {Path: "last_seen", Desc: true}}},
 		{Name: "by_asset", Fields: []readmodel.IndexField{{Path: "asset_id"}}, Unique: true},
 	}}))
@@ -104,7 +109,11 @@ func TestQueryPlans(t *testing.T) {
 		require.Contains(t, explain(t, s, q), "USING INDEX ix_by_asset_", q.String())
 	}
 	q := findSQL(t, "findings", readmodel.FindOptions{Filter: readmodel.Eq("_id", "f0007")})[0]
-	require.Contains(t, explain(t, s, q), "USING INDEX sqlite_autoindex_findings_1")
+	if smallDocs {
+		require.Contains(t, explain(t, s, q), "USING PRIMARY KEY (id=?)", "the table itself, clustered on id")
+	} else {
+		require.Contains(t, explain(t, s, q), "USING INDEX sqlite_autoindex_findings_1")
+	}
 }
 
 // TestNoInjection: values never reach the SQL text; they are bound.
@@ -136,4 +145,59 @@ func TestNoInjection(t *testing.T) {
 	n, err := s.Count(ctx, "findings", readmodel.Filter{})
 	require.NoError(t, err)
 	require.Equal(t, int64(len(evil)), n)
+}
+
+// TestPartialIndexPlans: an equality on a partial index's field walks
+// that index (SQLite proves the field not null from the equality), and
+// SweepExpired's range walks a TTL index, which holds only the rows whose
+// field is set (decisions 108 and 109).
+func TestPartialIndexPlans(t *testing.T) {
+	s := openInternal(t)
+	ctx := context.Background()
+	require.NoError(t, s.EnsureCollection(ctx, readmodel.CollectionSpec{Name: "findings", SmallDocs: true, Indexes: []readmodel.Index{
+		{Name: "by_team_raised", Fields: []readmodel.IndexField{{Path: "team_id"}, {Path: "raised_at", Desc: true}}},
+		{Name: "by_team_muted_raised", Partial: "muted", Fields: []readmodel.IndexField{{Path: "team_id"}, {Path: "muted"}, {Path: "raised_at", Desc: true}}},
+		{Name: "expire_resolved", Fields: []readmodel.IndexField{{Path: "resolved_at"}}, TTL: time.Hour},
+	}}))
+	var docs []readmodel.Doc
+	for i := range 500 {
+		d := readmodel.Doc{"_id": fmt.Sprintf("f%04d", i), "team_id": fmt.Sprintf("t%d", i%5), "raised_at": time.Unix(int64(i), 0)}
+		if i%50 == 0 {
+			d["muted"] = true
+		}
+		if i%4 == 0 {
+			d["resolved_at"] = time.Unix(int64(i), 0)
+		}
+		docs = append(docs, d)
+	}
+	require.NoError(t, s.Commit(ctx, readmodel.Batch{Projection: "p", Checkpoint: 1, Puts: map[string][]readmodel.Doc{"findings": docs}}))
+
+	page := readmodel.FindOptions{Filter: readmodel.And(readmodel.Eq("team_id", "t0"), readmodel.Eq("muted", true)),
+		Sort: []readmodel.SortField{readmodel.Desc("raised_at")}, Limit: 10}
+	q := findSQL(t, "findings", page)[0]
+	plan := explain(t, s, q)
+	require.Contains(t, plan, "USING INDEX ix_by_team_muted_raised_", q.String())
+	require.NotContains(t, plan, "TEMP B-TREE", q.String())
+	p, err := s.Find(ctx, "findings", page)
+	require.NoError(t, err)
+	require.Len(t, p.Docs, 10)
+
+	var rows, entries int
+	require.NoError(t, s.rdb.QueryRowContext(ctx, `SELECT count(*) FROM findings`).Scan(&rows))
+	for _, name := range []string{"by_team_muted_raised", "expire_resolved"} {
+		var physical string
+		require.NoError(t, s.rdb.QueryRowContext(ctx, `SELECT physical FROM _indexes WHERE name = ?`, name).Scan(&physical))
+		// An index b-tree keeps an entry in each of its cells, interior ones too.
+		require.NoError(t, s.rdb.QueryRowContext(ctx, `SELECT sum(ncell) FROM dbstat WHERE name = ?`, physical).Scan(&entries))
+		require.Less(t, entries, rows/2, "%s holds only the rows whose field is set", name)
+	}
+
+	st := `EXPLAIN QUERY PLAN DELETE FROM findings WHERE ` + valueExpr("resolved_at") + ` >= ? AND ` + valueExpr("resolved_at") + ` < ?`
+	var id, parent, notused int
+	var detail string
+	require.NoError(t, s.rdb.QueryRowContext(ctx, st, timeLo, encodeTime(time.Unix(100, 0))).Scan(&id, &parent, &notused, &detail))
+	require.Contains(t, detail, "USING INDEX ix_expire_resolved_", "the sweep's range walks the partial TTL index")
+	n, err := s.SweepExpired(ctx, time.Unix(3600+100, 0))
+	require.NoError(t, err)
+	require.EqualValues(t, 25, n, "resolved before 100 s: every fourth of the first 100")
 }

@@ -16,13 +16,14 @@ import (
 // indexSpec is the stored declaration of an index (in _indexes.spec); two
 // declarations are the same index when their specs are equal.
 type indexSpec struct {
-	Fields []readmodel.IndexField `json:"fields"`
-	Unique bool                   `json:"unique,omitempty"`
-	TTL    int64                  `json:"ttl_seconds,omitempty"`
+	Fields  []readmodel.IndexField `json:"fields"`
+	Unique  bool                   `json:"unique,omitempty"`
+	TTL     int64                  `json:"ttl_seconds,omitempty"`
+	Partial string                 `json:"partial,omitempty"`
 }
 
 func specOf(ix readmodel.Index) string {
-	b, _ := json.Marshal(indexSpec{Fields: ix.Fields, Unique: ix.Unique, TTL: int64(ix.TTL / time.Second)})
+	b, _ := json.Marshal(indexSpec{Fields: ix.Fields, Unique: ix.Unique, TTL: int64(ix.TTL / time.Second), Partial: ix.Partial})
 	return string(b)
 }
 
@@ -34,7 +35,7 @@ func (s *Store) EnsureCollection(ctx context.Context, spec readmodel.CollectionS
 		return err
 	}
 	err := s.write(ctx, func(ctx context.Context) error {
-		if err := s.createTable(ctx, spec.Name); err != nil {
+		if err := s.createTable(ctx, spec.Name, spec.SmallDocs); err != nil {
 			return err
 		}
 		existing, err := s.indexRows(ctx, spec.Name)
@@ -90,6 +91,11 @@ func (s *Store) indexRows(ctx context.Context, coll string) (map[string]indexRow
 // indexDDL is the CREATE INDEX statement of a declared index: an
 // expression index over json_extract (the id column for _id), with _id
 // appended to non-unique, non-TTL indexes (readmodel.Index.KeyFields).
+// A partial index, and a TTL index, holds only the rows whose field is
+// not null (WHERE ... IS NOT NULL): SQLite uses it for a query whose terms
+// imply that (an equality or a range on the field, as SweepExpired's),
+// and a TTL index needs no entry for a document that never expires
+// (decisions 108 and 109).
 func indexDDL(coll, physical string, ix readmodel.Index) string {
 	var b strings.Builder
 	b.WriteString("CREATE ")
@@ -107,6 +113,12 @@ func indexDDL(coll, physical string, ix readmodel.Index) string {
 		}
 	}
 	b.WriteString(")")
+	switch {
+	case ix.Partial != "":
+		b.WriteString(" WHERE " + valueExpr(ix.Partial) + " IS NOT NULL")
+	case ix.TTL > 0:
+		b.WriteString(" WHERE " + valueExpr(ix.Fields[0].Path) + " IS NOT NULL")
+	}
 	return b.String()
 }
 
@@ -198,6 +210,9 @@ func (s *Store) Swap(ctx context.Context, spec readmodel.SwapSpec) error {
 			if err := s.setCheckpoint(ctx, p, pos); err != nil {
 				return err
 			}
+		}
+		for _, to := range spec.Renames {
+			s.swapped[to] = true // wsem held; a rollback leaves a harmless REINDEX
 		}
 		return nil
 	})
@@ -341,7 +356,7 @@ func (s *Store) ListIndexes(ctx context.Context, collection string) ([]readmodel
 		if err := json.Unmarshal([]byte(spec), &is); err != nil {
 			return nil, fmt.Errorf("index %s of %s: %w", name, collection, err)
 		}
-		out = append(out, readmodel.Index{Name: name, Fields: is.Fields, Unique: is.Unique, TTL: time.Duration(is.TTL) * time.Second})
+		out = append(out, readmodel.Index{Name: name, Fields: is.Fields, Unique: is.Unique, TTL: time.Duration(is.TTL) * time.Second, Partial: is.Partial})
 	}
 	return out, rows.Err()
 }

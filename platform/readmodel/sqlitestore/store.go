@@ -4,8 +4,8 @@
 // IMMEDIATE) and a pool of read-only connections that see committed
 // snapshots.
 //
-// Each collection is a table (id TEXT PRIMARY KEY, doc TEXT, pos INTEGER):
-// doc is the document as JSON (see codec.go for how times and numbers are
+// Each collection is a table (id TEXT PRIMARY KEY, doc TEXT, pos INTEGER),
+// WITHOUT ROWID when declared SmallDocs (schemaVersion): doc is the document as JSON (see codec.go for how times and numbers are
 // kept), pos the checkpoint of the batch that last wrote it. Indexes are
 // expression indexes over json_extract; their declarations live in the
 // _indexes table, checkpoints in _checkpoints. See docs/read-model-store.md.
@@ -70,6 +70,12 @@ type Store struct {
 	wconn *sql.Conn            // the only connection that writes
 	wsem  chan struct{}        // serializes use of wconn; honours ctx while waiting
 	stmts map[string]*sql.Stmt // prepared on wconn; guarded by wsem
+	// swapped: the tables a Swap put in place since the last Compact,
+	// whose indexes Compact rebuilds (compact.go); guarded by wsem.
+	swapped map[string]bool
+	// allSmallDocs makes every table WITHOUT ROWID (tests only: the
+	// contract suite runs on both layouts; export_test.go).
+	allSmallDocs bool
 
 	rdb   *sql.DB // read-only pool
 	rmu   sync.Mutex
@@ -110,7 +116,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	if err := sqlitedb.CheckPath(path); err != nil {
 		return nil, fmt.Errorf("open read-model store: %w", err)
 	}
-	s := &Store{path: path, opts: opts, wsem: make(chan struct{}, 1), stmts: map[string]*sql.Stmt{}, rstmt: map[string]*sql.Stmt{}, closed: make(chan struct{})}
+	s := &Store{path: path, opts: opts, wsem: make(chan struct{}, 1), stmts: map[string]*sql.Stmt{}, swapped: map[string]bool{}, rstmt: map[string]*sql.Stmt{}, closed: make(chan struct{})}
 	if err := s.open(ctx); err != nil {
 		s.closeAll()
 		if isCorrupt(err) {
@@ -146,7 +152,15 @@ func (s *Store) open(ctx context.Context) error {
 	return nil
 }
 
-const schemaVersion = 1
+// schemaVersion is the store's layout, in PRAGMA user_version:
+//
+//	1: collections are rowid tables (id TEXT PRIMARY KEY, doc, pos);
+//	2: a collection declared with SmallDocs is created as a WITHOUT
+//	   ROWID table of the same columns (createTable). A version 1 file
+//	   needs no conversion: its tables are read and written through the
+//	   same statements, and each is replaced by the new layout when a
+//	   rebuild swaps its shadow in (decision 108).
+const schemaVersion = 2
 
 func (s *Store) migrate(ctx context.Context) error {
 	var v int

@@ -22,3 +22,13 @@ func openTemp(t testing.TB, opts sqlitestore.Options) *sqlitestore.Store {
 func TestContract(t *testing.T) {
 	readmodeltest.Run(t, func(t *testing.T) readmodel.Store { return openTemp(t, sqlitestore.Options{}) })
 }
+
+// The same contract on WITHOUT ROWID tables (collections declared
+// SmallDocs; decision 108).
+func TestContractWithoutRowid(t *testing.T) {
+	readmodeltest.Run(t, func(t *testing.T) readmodel.Store {
+		s := openTemp(t, sqlitestore.Options{})
+		sqlitestore.AllSmallDocs(s)
+		return s
+	})
+}
