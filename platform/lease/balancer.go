@@ -30,6 +30,8 @@ type BalancerConfig struct {
 	// expired ones observed and taken. Default TTL/6.
 	Tick time.Duration
 	// Start hands a lease just acquired to its work (must not block long).
+	// It is called again, without Stop, for a lease that lapsed and was
+	// renewed (ErrLapsed): the work must take it as a fresh hand-over.
 	Start func(name string, l *Lease)
 	// Stop stops the work of name and returns once it has stopped: before
 	// a lease is given up, and after one was lost.
@@ -181,7 +183,10 @@ func (b *Balancer) tick(ctx context.Context) {
 	var rwg sync.WaitGroup
 	sem0 := make(chan struct{}, 8)
 	for i, name := range held0 {
-		if now.Sub(b.renew[name]) < b.cfg.TTL/3 {
+		// Renew every TTL/3, and at once a lease that expired by our
+		// clock (a stall): if nobody took it, the renewal says it lapsed
+		// and the work is handed over again, without a stop.
+		if now.Sub(b.renew[name]) < b.cfg.TTL/3 && b.leases[name].Valid() {
 			continue
 		}
 		rwg.Go(func() {
@@ -208,14 +213,16 @@ func (b *Balancer) tick(ctx context.Context) {
 			lost = append(lost, name)
 		case errors.Is(err, ErrLapsed):
 			// Renewed, but its fence said no meanwhile: the work may have
-			// stopped on a refused commit. Stop it and start it again.
+			// stopped on a refused commit. Hand it over again (nobody
+			// else held the lease: the renewal would have failed). Start
+			// only: stopping first would hold the tick while the work
+			// reaches a pause, and the other leases would lapse waiting.
 			b.renew[name] = now
-			b.log.Warn("lease: lapsed before it was renewed; restarting its work", "name", name)
+			b.log.Warn("lease: lapsed before it was renewed; handing its work over again", "name", name)
 			lapsed = append(lapsed, name)
 		}
 	}
 	for _, name := range lapsed {
-		b.cfg.Stop(ctx, name)
 		b.cfg.Start(name, b.leases[name])
 	}
 	if len(lost) > 0 {
