@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -63,16 +64,65 @@ import (
 //
 //	go test -run '^$' -bench HTTPIngest -benchtime 1x -timeout 20m ./cmd/cspm
 func BenchmarkHTTPIngest(b *testing.B) {
-	ingestSeconds := benchEnvFloat("CSPM_BENCH_INGEST_SECONDS", 3)
-	ceilingSeconds := benchEnvFloat("CSPM_BENCH_CEILING_SECONDS", 2)
-	imports := int(benchEnvFloat("CSPM_BENCH_INGEST_IMPORTS", 8))
-	const batchClients, importClients, perImport = 4, 2, 3000
+	p := ingestParams{
+		ingest:    time.Duration(benchEnvFloat("CSPM_BENCH_INGEST_SECONDS", 3) * float64(time.Second)),
+		ceiling:   time.Duration(benchEnvFloat("CSPM_BENCH_CEILING_SECONDS", 2) * float64(time.Second)),
+		imports:   int(benchEnvFloat("CSPM_BENCH_INGEST_IMPORTS", 8)),
+		clients:   int(benchEnvFloat("CSPM_BENCH_INGEST_CLIENTS", 4)),
+		importers: 2,
+		perImport: 3000,
+	}
+	var err error
+	if p.report, err = os.ReadFile(prowlerTestdata("prowler_v5.4_ocsf_aws_placeholders.ocsf.json")); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for _, setup := range []struct {
+		prefix string
+		roles  []config.Role
+	}{{"", config.AllRoles}, {"api_only_", []config.Role{config.RoleAPI}}} {
+		f := runIngest(b, p, setup.roles)
+		n := float64(b.N)
+		b.ReportMetric(f.raw/n, setup.prefix+"raw_events/s")
+		b.ReportMetric(f.batch/n, setup.prefix+"batch_events/s")
+		b.ReportMetric(f.batchX/n, setup.prefix+"x_raw_batch")
+		b.ReportMetric(f.importFindings/n, setup.prefix+"import_findings/s")
+		b.ReportMetric(f.importEvents/n, setup.prefix+"import_events/s")
+		b.ReportMetric(f.importX/n, setup.prefix+"x_raw_import")
+		b.ReportMetric(f.batchCPUs/n, setup.prefix+"batch_cpus")
+		b.ReportMetric(f.importCPUs/n, setup.prefix+"import_cpus")
+		if p.rawBytes == 0 {
+			p.rawBytes = f.rawBytes
+		}
+	}
+	b.ReportMetric(p.rawBytes, "raw_bytes/event")
+}
 
+// ingestParams shape BenchmarkHTTPIngest.
+type ingestParams struct {
+	ingest, ceiling             time.Duration // the batch phase, each ceiling measure
+	imports, clients, importers int           // reports per op, batch clients, import clients
+	perImport                   int           // findings per report
+	report                      []byte        // the Prowler report the imported ones are made of
+	rawBytes                    float64
+}
+
+// ingestFigures are BenchmarkHTTPIngest's sums over its ops.
+type ingestFigures struct {
+	raw, batch, batchX, importFindings, importEvents, importX, batchCPUs, importCPUs float64
+	rawBytes                                                                         float64
+}
+
+// runIngest boots the app with roles and runs b.N ops of the batch phase
+// and the import phase, the raw ceiling measured before, between and
+// after them.
+func runIngest(b *testing.B, p ingestParams, roles []config.Role) ingestFigures {
 	cfg := config.Default()
 	cfg.DataDir = b.TempDir()
 	cfg.AuditDir = b.TempDir()
 	cfg.HTTPAddr = "127.0.0.1:0"
 	cfg.RateLimit = 0
+	cfg.Roles = roles
 	var (
 		srv   *api.Server
 		store eventstore.Store
@@ -84,14 +134,15 @@ func BenchmarkHTTPIngest(b *testing.B) {
 	useAppKey(b, cfg.DataDir, srv.Addr())
 	ctx := context.Background()
 	in := &ingest{
-		base:   "http://" + srv.Addr(),
-		client: &http.Client{Transport: &http.Transport{MaxIdleConns: 64, MaxIdleConnsPerHost: 64}, Timeout: 5 * time.Minute},
-		store:  store,
+		base:        "http://" + srv.Addr(),
+		client:      &http.Client{Transport: &http.Transport{MaxIdleConns: 64, MaxIdleConnsPerHost: 64}, Timeout: 5 * time.Minute},
+		store:       store,
+		projections: cfg.HasRole(config.RoleProjector),
 	}
 
 	// One running scan per batch client, and a first batch each (not
 	// counted) whose stored rows the raw ceiling inserts again.
-	scans := make([]string, batchClients)
+	scans := make([]string, p.clients)
 	for i := range scans {
 		scans[i] = fmt.Sprintf("ingest-%d", i)
 		if _, _, err := requestScan(ctx, in.client, in.base, scans[i]); err != nil {
@@ -113,41 +164,33 @@ func BenchmarkHTTPIngest(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer ceiling.Close()
-	b.ReportMetric(float64(rows.Bytes())/float64(rows.Len()), "raw_bytes/event")
+	f := ingestFigures{rawBytes: float64(rows.Bytes()) / float64(rows.Len())}
 
-	report, err := os.ReadFile(prowlerTestdata("prowler_v5.4_ocsf_aws_placeholders.ocsf.json"))
-	if err != nil {
-		b.Fatal(err)
-	}
 	measureCeiling := func() float64 {
 		if err := in.caughtUp(ctx); err != nil {
 			b.Fatal(err)
 		}
-		r, err := ceiling.Rate(ctx, time.Duration(ceilingSeconds*float64(time.Second)))
+		r, err := ceiling.Rate(ctx, p.ceiling)
 		if err != nil {
 			b.Fatal(err)
 		}
 		return r
 	}
-
-	var raw, batchRate, batchX, importRate, importEvents, importX, batchCPUs, importCPUs float64
 	var seq atomic.Int64
-	b.ResetTimer()
 	for op := range b.N {
-		b.StopTimer()
-		reports := make([][]byte, imports)
+		reports := make([][]byte, p.imports)
 		for i := range reports {
-			reports[i] = prowlerReport(report, fmt.Sprintf("%012d", 100_000_000_000+op*imports+i), perImport)
+			reports[i] = prowlerReport(p.report, fmt.Sprintf("%012d", 100_000_000_000+op*p.imports+i), p.perImport)
 		}
 		c0 := measureCeiling()
-		b.StartTimer()
 
-		// The batch route, for ingestSeconds.
+		// The batch route, for p.ingest.
+		stopProfile := phaseProfile(b, "batch", roles)
 		ph := in.begin(ctx, b)
-		end := time.Now().Add(time.Duration(ingestSeconds * float64(time.Second)))
+		end := time.Now().Add(p.ingest)
 		var wg sync.WaitGroup
-		errs := make(chan error, batchClients+importClients)
-		for c := range batchClients {
+		errs := make(chan error, p.clients+p.importers)
+		for c := range p.clients {
 			wg.Go(func() {
 				for time.Now().Before(end) {
 					if err := in.raise(ctx, scans[c], fmt.Sprintf("op%d-%d", op, seq.Add(1))); err != nil {
@@ -159,17 +202,17 @@ func BenchmarkHTTPIngest(b *testing.B) {
 		}
 		wg.Wait()
 		events, took, cpus := ph.end(ctx, b)
-		opBatch := float64(events) / took.Seconds()
-		batchCPUs += cpus
-		b.StopTimer()
+		stopProfile()
+		opBatch, batchCPUs := float64(events)/took.Seconds(), cpus
+		f.batchCPUs += cpus
 		c1 := measureCeiling()
-		b.StartTimer()
 
-		// Imports: every report, importClients at a time.
+		// Imports: every report, p.importers at a time.
+		stopProfile = phaseProfile(b, "import", roles)
 		ph = in.begin(ctx, b)
 		next := atomic.Int64{}
 		var findings atomic.Int64
-		for range importClients {
+		for range p.importers {
 			wg.Go(func() {
 				for i := int(next.Add(1)) - 1; i < len(reports); i = int(next.Add(1)) - 1 {
 					n, err := in.importReport(ctx, reports[i])
@@ -183,39 +226,30 @@ func BenchmarkHTTPIngest(b *testing.B) {
 		}
 		wg.Wait()
 		events, took, cpus = ph.end(ctx, b)
+		stopProfile()
 		opImport := float64(findings.Load()) / took.Seconds()
-		importEvents += float64(events) / took.Seconds()
-		importCPUs += cpus
-		b.StopTimer()
+		f.importEvents += float64(events) / took.Seconds()
+		f.importCPUs += cpus
 		close(errs)
 		for err := range errs {
 			b.Fatal(err)
 		}
-		if want := int64(imports * perImport); findings.Load() != want {
+		if want := int64(p.imports * p.perImport); findings.Load() != want {
 			b.Fatalf("imports counted %d findings, want %d", findings.Load(), want)
 		}
 		c2 := measureCeiling()
-		b.StartTimer()
 
-		raw += (c0 + c1 + c2) / 3
-		batchRate += opBatch
-		importRate += opImport
-		batchX += opBatch / ((c0 + c1) / 2)
-		importX += opImport / ((c1 + c2) / 2)
+		f.raw += (c0 + c1 + c2) / 3
+		f.batch += opBatch
+		f.importFindings += opImport
+		f.batchX += opBatch / ((c0 + c1) / 2)
+		f.importX += opImport / ((c1 + c2) / 2)
 		if os.Getenv("CSPM_BENCH_DEBUG") != "" {
-			b.Logf("op %d: ceiling %.0f / %.0f / %.0f events/s; batch %.0f events/s; import %.0f findings/s", op, c0, c1, c2, opBatch, opImport)
+			b.Logf("roles %s, op %d: ceiling %.0f / %.0f / %.0f events/s; batch %.0f events/s (%.2f cpus); import %.0f findings/s (%.2f cpus)",
+				config.JoinRoles(roles), op, c0, c1, c2, opBatch, batchCPUs, opImport, cpus)
 		}
 	}
-	b.StopTimer()
-	n := float64(b.N)
-	b.ReportMetric(raw/n, "raw_events/s")
-	b.ReportMetric(batchRate/n, "batch_events/s")
-	b.ReportMetric(batchX/n, "x_raw_batch")
-	b.ReportMetric(importRate/n, "import_findings/s")
-	b.ReportMetric(importEvents/n, "import_events/s")
-	b.ReportMetric(importX/n, "x_raw_import")
-	b.ReportMetric(batchCPUs/n, "batch_cpus")
-	b.ReportMetric(importCPUs/n, "import_cpus")
+	return f
 }
 
 // benchEnvFloat is the number in the environment variable name, or def.
@@ -231,6 +265,8 @@ type ingest struct {
 	base   string
 	client *http.Client
 	store  eventstore.Store
+	// projections: the app runs the projections (caughtUp waits for them).
+	projections bool
 }
 
 // post sends body to path and decodes the answer's data into out (when
@@ -316,11 +352,14 @@ func (in *ingest) importReport(ctx context.Context, report []byte) (int, error) 
 // head (polled: a benchmark's pause between phases, not a test's
 // synchronization).
 func (in *ingest) caughtUp(ctx context.Context) error {
+	if !in.projections {
+		return nil
+	}
 	head, err := in.store.HeadPosition(ctx)
 	if err != nil {
 		return err
 	}
-	for deadline := time.Now().Add(10 * time.Minute); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+	for deadline := time.Now().Add(10 * time.Minute); time.Now().Before(deadline); time.Sleep(250 * time.Millisecond) {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, in.base+"/api/v1/projections", nil)
 		if err != nil {
 			return err
@@ -406,4 +445,24 @@ func prowlerReport(template []byte, account string, n int) []byte {
 	}
 	out.WriteString("]")
 	return out.Bytes()
+}
+
+// phaseProfile writes a CPU profile of one phase to
+// $CSPM_BENCH_PROFILE_DIR/<name>-<roles>.pprof when that variable is set.
+func phaseProfile(b *testing.B, name string, roles []config.Role) func() {
+	dir := os.Getenv("CSPM_BENCH_PROFILE_DIR")
+	if dir == "" {
+		return func() {}
+	}
+	f, err := os.Create(filepath.Join(dir, name+"-"+strings.ReplaceAll(config.JoinRoles(roles), ",", "-")+".pprof"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		b.Fatal(err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		_ = f.Close()
+	}
 }
