@@ -117,7 +117,7 @@ func OpenCeiling(ctx context.Context, path, synchronous string, rows Rows, batch
 	if err := s.Close(); err != nil {
 		return nil, fmt.Errorf("sqlitebench: %w", err)
 	}
-	pools, err := sqlitedb.Open(ctx, path, sqlitedb.Config{Synchronous: synchronous, ReadConns: 1},
+	pools, err := sqlitedb.Open(ctx, path, sqlitedb.Config{Synchronous: synchronous, ReadConns: 1, Pragmas: sqlite.ConnPragmas()},
 		func(context.Context, *sql.Conn) error { return nil })
 	if err != nil {
 		return nil, fmt.Errorf("sqlitebench: %w", err)
