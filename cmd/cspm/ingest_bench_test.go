@@ -34,8 +34,9 @@ import (
 //
 // It boots the whole app in process as BenchmarkCommandToQueryLatency does
 // (SQLite store with its default synchronous=full, embedded NATS, relay,
-// every projection running, the API on a loopback listener), then, each
-// op:
+// every projection running, the API on a loopback listener), then the
+// API role alone (metrics prefixed api_only_: what a separate ingest
+// process costs), and in each runs b.N ops of:
 //
 //   - the raw ceiling (sqlitebench): 100 rows the batch route stored
 //     (FindingRaised events as stored, sampled from the app's store file)
@@ -60,7 +61,12 @@ import (
 // import_events/s and x_raw_import (findings/s to the ceilings around it:
 // an import's events carry its results in chunks, so its findings, not
 // its events, are what compares with one-event appends; decision 106);
-// the process's CPUs in use during each phase.
+// the process's CPUs in use during each phase (batch_cpus, import_cpus)
+// and its CPU time per event or finding (batch_cpu_µs/event,
+// import_cpu_µs/finding), which the machine's load moves less than the
+// rates. CSPM_BENCH_INGEST_CLIENTS sets the batch clients;
+// CSPM_BENCH_DEBUG=1 logs each op's figures; CSPM_BENCH_PROFILE_DIR=dir
+// writes a CPU profile of each phase there.
 //
 //	go test -run '^$' -bench HTTPIngest -benchtime 1x -timeout 20m ./cmd/cspm
 func BenchmarkHTTPIngest(b *testing.B) {
@@ -91,6 +97,8 @@ func BenchmarkHTTPIngest(b *testing.B) {
 		b.ReportMetric(f.importX/n, setup.prefix+"x_raw_import")
 		b.ReportMetric(f.batchCPUs/n, setup.prefix+"batch_cpus")
 		b.ReportMetric(f.importCPUs/n, setup.prefix+"import_cpus")
+		b.ReportMetric(f.batchCPUPerEvent/n, setup.prefix+"batch_cpu_µs/event")
+		b.ReportMetric(f.importCPUPerFinding/n, setup.prefix+"import_cpu_µs/finding")
 		if p.rawBytes == 0 {
 			p.rawBytes = f.rawBytes
 		}
@@ -110,6 +118,7 @@ type ingestParams struct {
 // ingestFigures are BenchmarkHTTPIngest's sums over its ops.
 type ingestFigures struct {
 	raw, batch, batchX, importFindings, importEvents, importX, batchCPUs, importCPUs float64
+	batchCPUPerEvent, importCPUPerFinding                                            float64 // the process's CPU µs
 	rawBytes                                                                         float64
 }
 
@@ -205,6 +214,7 @@ func runIngest(b *testing.B, p ingestParams, roles []config.Role) ingestFigures 
 		stopProfile()
 		opBatch, batchCPUs := float64(events)/took.Seconds(), cpus
 		f.batchCPUs += cpus
+		f.batchCPUPerEvent += cpus * took.Seconds() * 1e6 / float64(events)
 		c1 := measureCeiling()
 
 		// Imports: every report, p.importers at a time.
@@ -230,6 +240,7 @@ func runIngest(b *testing.B, p ingestParams, roles []config.Role) ingestFigures 
 		opImport := float64(findings.Load()) / took.Seconds()
 		f.importEvents += float64(events) / took.Seconds()
 		f.importCPUs += cpus
+		f.importCPUPerFinding += cpus * took.Seconds() * 1e6 / float64(findings.Load())
 		close(errs)
 		for err := range errs {
 			b.Fatal(err)
