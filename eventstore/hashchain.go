@@ -265,7 +265,7 @@ func Fingerprint(v any) (string, error) {
 // as is. It reports false for anything else (a backslash, a repeated key,
 // input it does not expect), which CanonicalJSON then handles: the bytes
 // are the same either way, only the cost differs (a batch of 100 findings'
-// fingerprint was a tenth of the batch route's CPU).
+// fingerprint was a tenth of the batch route's CPU; decision 107).
 func canonicalPlain(raw []byte) ([]byte, bool) {
 	// json.Marshal escapes invalid UTF-8, U+2028 and U+2029 (a
 	// re-encode would change them); checked anyway.
