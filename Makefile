@@ -31,7 +31,7 @@ build: ## build the cspm binary into ./bin/cspm
 # the race detector, so they run without it, after the rest.
 PARSERS := ./platform/parsers/...
 
-test: ## unit, contract (SQLite), component and e2e tests with the race detector (the pure parsers without it), then the MongoDB smoke layer (test-ferretdb)
+test: ## unit, contract (SQLite), component and e2e tests with the race detector (the pure parsers and the e2e tests' cspm binary without it: CSPM_E2E_RACE=1 for that one), then the MongoDB smoke layer (test-ferretdb)
 	$(GO) test -race -count=1 -timeout 25m $$($(GO) list $(PKGS) | grep -v '/platform/parsers/')
 	$(GO) test -count=1 $(PARSERS)
 	@$(MAKE) --no-print-directory test-ferretdb

@@ -40,32 +40,17 @@ func (s *Server) readyz(c echo.Context) error {
 	ctx, cancel := context.WithTimeout(c.Request().Context(), s.cfg.ReadinessTimeout)
 	defer cancel()
 
-	errs := make([]error, len(s.deps.Readiness))
-	var wg sync.WaitGroup
-	for i, check := range s.deps.Readiness {
-		wg.Go(func() { errs[i] = check.Ready(ctx) })
-	}
-	wg.Wait()
-
-	results := make([]CheckResult, 0, len(errs))
+	outcomes := CheckReadiness(ctx, s.deps.Readiness)
+	results := make([]CheckResult, 0, len(outcomes))
 	var failed []ErrorDetail
-	for i, check := range s.deps.Readiness {
-		if errs[i] == nil {
-			results = append(results, CheckResult{Name: check.Name(), Status: "ok"})
+	for _, o := range outcomes {
+		if o.Err == nil {
+			results = append(results, CheckResult{Name: o.Name, Status: "ok"})
 			continue
 		}
-		msg := "failed"
-		if nr, ok := errors.AsType[*NotReady](errs[i]); ok {
-			msg = nr.Reason
-			if len(msg) > maxReadinessReason {
-				msg = msg[:maxReadinessReason] + "…"
-			}
-		} else if errors.Is(errs[i], context.DeadlineExceeded) {
-			msg = "timed out"
-		}
-		failed = append(failed, ErrorDetail{Check: check.Name(), Message: msg})
+		failed = append(failed, ErrorDetail{Check: o.Name, Message: o.Reason})
 		s.requestLogger(c).WarnContext(c.Request().Context(), "readiness check failed",
-			slog.String("check", check.Name()), slog.Any("error", errs[i]))
+			slog.String("check", o.Name), slog.Any("error", o.Err))
 	}
 	if len(failed) > 0 {
 		return &requestError{status: http.StatusServiceUnavailable, body: ErrorBody{
@@ -85,4 +70,41 @@ func (s *Server) listDatabases(c echo.Context) error {
 		dbs = append(dbs, s.deps.Databases.Databases()...)
 	}
 	return respond(c, http.StatusOK, dbs, Meta{})
+}
+
+// ReadinessOutcome is one readiness check's result: Err nil when it
+// passed, else Reason says why in a line a probe may show (the reason of
+// a *NotReady, bounded; "timed out"; "failed").
+type ReadinessOutcome struct {
+	Name   string
+	Err    error
+	Reason string
+}
+
+// CheckReadiness runs checks concurrently under ctx (the API's /readyz
+// and the ops listener's share it).
+func CheckReadiness(ctx context.Context, checks []ReadinessChecker) []ReadinessOutcome {
+	out := make([]ReadinessOutcome, len(checks))
+	var wg sync.WaitGroup
+	for i, check := range checks {
+		out[i].Name = check.Name()
+		wg.Go(func() { out[i].Err = check.Ready(ctx) })
+	}
+	wg.Wait()
+	for i := range out {
+		err := out[i].Err
+		switch nr, ok := errors.AsType[*NotReady](err); {
+		case err == nil:
+		case ok:
+			out[i].Reason = nr.Reason
+			if len(out[i].Reason) > maxReadinessReason {
+				out[i].Reason = out[i].Reason[:maxReadinessReason] + "…"
+			}
+		case errors.Is(err, context.DeadlineExceeded):
+			out[i].Reason = "timed out"
+		default:
+			out[i].Reason = "failed"
+		}
+	}
+	return out
 }

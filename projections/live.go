@@ -39,6 +39,7 @@ type item struct {
 func (w *worker) run(ctx context.Context) {
 	defer w.exit()
 	for w.waitRunnable(ctx) {
+		gen := w.ownGeneration()
 		if reset := w.takeReset(); reset || w.cons == nil {
 			if err := w.ensureConsumer(ctx, reset); err != nil {
 				var crash *crashError
@@ -52,7 +53,7 @@ func (w *worker) run(ctx context.Context) {
 					return
 				case errors.Is(err, ErrNotOwner):
 					w.log.Warn("projection: " + err.Error() + "; the catch-up from the store stops")
-					w.update(func() { w.owned, w.fence = false, nil })
+					w.notOwned(gen)
 				case errors.Is(err, bus.ErrFilterChanged):
 					w.filterChanged(err)
 				case errors.Is(err, readmodel.ErrCorrupt):
@@ -76,7 +77,7 @@ func (w *worker) run(ctx context.Context) {
 			// The lease is gone: stop until Own hands the projection back.
 			w.log.Warn("projection: " + err.Error() + "; the batch in hand is dropped")
 			w.cons = nil
-			w.update(func() { w.owned, w.fence = false, nil })
+			w.notOwned(gen)
 			continue
 		case err != nil:
 			// Whatever was delivered and not acknowledged must come again,

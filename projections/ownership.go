@@ -29,6 +29,7 @@ func (r *Runtime) Own(name string, term uint64, fence func() bool) error {
 	w.update(func() {
 		w.owned, w.fence, w.term = true, fence, term
 		w.resetCons, w.dropCache = true, true
+		w.ownGen++
 	})
 	w.log.Info("projection: owned by this process", "term", term)
 	return nil
@@ -45,7 +46,7 @@ func (r *Runtime) Disown(ctx context.Context, name string) error {
 		return err
 	}
 	resume, perr := w.pause(ctx)
-	w.update(func() { w.owned, w.fence, w.term = false, nil, 0 })
+	w.update(func() { w.owned, w.fence, w.term = false, nil, 0; w.ownGen++ })
 	if resume != nil {
 		resume()
 	}
@@ -89,4 +90,24 @@ func (w *worker) owns() bool {
 	owned, fence := w.owned, w.fence
 	w.mu.Unlock()
 	return owned && (fence == nil || fence())
+}
+
+// ownGeneration is the count of Own and Disown calls so far.
+func (w *worker) ownGeneration() uint64 {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.ownGen
+}
+
+// notOwned records that a commit was refused by the fence: the loop waits
+// for Own. Unless an Own (or Disown) came since gen: a lease that lapsed
+// and was renewed is handed back by Disown then Own while the refused
+// batch is still unwinding, and that Own must not be undone (the loop
+// would wait for ever for an Own the balancer has already made).
+func (w *worker) notOwned(gen uint64) {
+	w.update(func() {
+		if w.ownGen == gen {
+			w.owned, w.fence = false, nil
+		}
+	})
 }

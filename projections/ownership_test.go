@@ -117,3 +117,36 @@ func TestAStaleOwnerIsFencedOff(t *testing.T) {
 	require.NoError(t, b.Rebuild(t.Context(), counterName, nil))
 	assert.Equal(t, expected(t, env, cb, nil), dump(t, env, cb))
 }
+
+// A lease that lapsed and was renewed is handed back (Disown, then Own)
+// while the batch its fence refused is still unwinding: the loop must run
+// on under the new Own, not undo it and wait for ever (seen on a loaded
+// machine with a 2 s lease: projections stuck with deliveries in hand).
+func TestAnOwnDuringARefusedCommitIsKept(t *testing.T) {
+	t.Parallel()
+	env := pt.NewEnv(t, pt.EnvOptions{})
+	c := pt.NewCounter(counterName, dbregistry.PLATFORM)
+	rt := newRuntime(t, env, distributedConfig(), nil, c)
+	start(t, rt)
+
+	var lapse atomic.Bool
+	fence := func() bool {
+		if lapse.CompareAndSwap(true, false) {
+			// The commit is refused; before the loop has unwound, the
+			// balancer's renewal lands and it hands the projection back.
+			require.NoError(t, rt.Own(counterName, 1, always))
+			return false
+		}
+		return true
+	}
+	require.NoError(t, rt.Own(counterName, 1, fence))
+	require.NoError(t, workload(env, 7, "s", 10, 50))
+	waitFor(t, rt, env.Head(t), counterName)
+
+	lapse.Store(true)
+	require.NoError(t, workload(env, 8, "s", 10, 50))
+	waitFor(t, rt, env.Head(t), counterName)
+	assert.False(t, lapse.Load(), "the fence refused a commit")
+	assert.Equal(t, []string{counterName}, rt.Owned())
+	assert.Equal(t, expected(t, env, c, nil), dump(t, env, c))
+}

@@ -71,6 +71,10 @@ type worker struct {
 	owned bool
 	fence func() bool
 	term  uint64
+	// ownGen counts Own and Disown calls: the loop gives up the ownership
+	// a refused commit showed lost only if no Own came meanwhile
+	// (notOwned).
+	ownGen uint64
 }
 
 // Checkpoint keys next to the projection's own (all in its module database).

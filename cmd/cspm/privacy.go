@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"time"
 
 	"github.com/cspm-es/cspm-es/api"
 )
@@ -71,38 +70,8 @@ func privacyForgetCommand() *command {
 				if !*wait || len(res.Rebuilding) == 0 {
 					return nil
 				}
-				return followRebuild(ctx, inv, c, api.RebuildStarted{Projections: res.Rebuilding, RequestedAt: res.RebuildRequestedAt})
+				return followRebuild(ctx, inv, c, api.RebuildStarted{Projections: res.Rebuilding, RequestedAt: res.RebuildRequestedAt}, "the forget", nil)
 			}
 		},
-	}
-}
-
-// followRebuild follows a rebuild the server started until every
-// projection of it ended, and reports them.
-func followRebuild(ctx context.Context, inv *invocation, c *apiClient, started api.RebuildStarted) error {
-	w := newRebuildWatcher(inv.stderr, started)
-	tick := time.NewTicker(rebuildPoll)
-	defer tick.Stop()
-	for {
-		st, err := c.status(ctx)
-		if err != nil {
-			w.close()
-			return fmt.Errorf("following the rebuild: %w", err)
-		}
-		if w.update(st) {
-			w.close()
-			return w.report(inv.stdout, false)
-		}
-		if missing := w.missing(); missing != "" && time.Since(w.since) > lostTrack {
-			w.close()
-			return fmt.Errorf("the server shows no rebuild of %s since it accepted the forget %s ago (did it restart?); see `cspm projections status`",
-				missing, time.Since(w.since).Round(time.Second))
-		}
-		select {
-		case <-tick.C:
-		case <-ctx.Done():
-			w.close()
-			return fmt.Errorf("stopped following the rebuild (it goes on in the server): %w", ctx.Err())
-		}
 	}
 }

@@ -292,6 +292,22 @@ func rebuild(ctx context.Context, inv *invocation, c *apiClient, name string) er
 	if err := c.do(ctx, http.MethodPost, "/api/v1/projections/"+url.PathEscape(name)+"/rebuild", nil, &started); err != nil {
 		return err
 	}
+	return followRebuild(ctx, inv, c, started, "it", func(ctx context.Context) error {
+		fmt.Fprintf(inv.stderr, "\ncanceling the rebuild of %s on the server...\n", name)
+		err := c.do(ctx, http.MethodDelete, "/api/v1/projections/"+url.PathEscape(name)+"/rebuild", nil, nil)
+		if err != nil && !errors.Is(err, errNotFound) {
+			return fmt.Errorf("cancel: %w", err)
+		}
+		return nil
+	})
+}
+
+// followRebuild follows a rebuild the server started (what the server
+// accepted: "it", "the forget") until every projection of it ended, and
+// reports them. When ctx ends, cancel (if any) asks the server to stop
+// and following goes on until it has (up to cancelWait); without cancel
+// following stops there and the rebuild goes on in the server.
+func followRebuild(ctx context.Context, inv *invocation, c *apiClient, started api.RebuildStarted, what string, cancel func(context.Context) error) error {
 	w := newRebuildWatcher(inv.stderr, started)
 	if n := len(started.Projections); n > 1 && !w.tty {
 		fmt.Fprintf(inv.stderr, "rebuild of %d projections together started\n", n)
@@ -301,7 +317,11 @@ func rebuild(ctx context.Context, inv *invocation, c *apiClient, name string) er
 	canceled := false
 	var giveUp <-chan time.Time
 	for {
-		st, err := c.status(context.WithoutCancel(ctx))
+		sctx := ctx
+		if cancel != nil {
+			sctx = context.WithoutCancel(ctx)
+		}
+		st, err := c.status(sctx)
 		if err != nil {
 			w.close()
 			return fmt.Errorf("following the rebuild: %w", err)
@@ -312,8 +332,8 @@ func rebuild(ctx context.Context, inv *invocation, c *apiClient, name string) er
 		}
 		if missing := w.missing(); missing != "" && time.Since(w.since) > lostTrack {
 			w.close()
-			return fmt.Errorf("the server shows no rebuild of %s since it accepted it %s ago (did it restart?); see `cspm projections status`",
-				missing, time.Since(w.since).Round(time.Second))
+			return fmt.Errorf("the server shows no rebuild of %s since it accepted %s %s ago (did it restart?); see `cspm projections status`",
+				missing, what, time.Since(w.since).Round(time.Second))
 		}
 		select {
 		case <-tick.C:
@@ -321,15 +341,18 @@ func rebuild(ctx context.Context, inv *invocation, c *apiClient, name string) er
 			w.close()
 			return fmt.Errorf("the rebuild was asked to stop but had not after %s; see `cspm projections status`", cancelWait)
 		case <-ctx.Done():
+			if cancel == nil {
+				w.close()
+				return fmt.Errorf("stopped following the rebuild (it goes on in the server): %w", ctx.Err())
+			}
 			if canceled {
 				continue
 			}
 			canceled = true
 			ctx = context.WithoutCancel(ctx)
-			fmt.Fprintf(inv.stderr, "\ncanceling the rebuild of %s on the server...\n", name)
-			if err := c.do(ctx, http.MethodDelete, "/api/v1/projections/"+url.PathEscape(name)+"/rebuild", nil, nil); err != nil && !errors.Is(err, errNotFound) {
+			if err := cancel(ctx); err != nil {
 				w.close()
-				return fmt.Errorf("cancel: %w", err)
+				return err
 			}
 			giveUp = time.After(cancelWait)
 		}

@@ -23,7 +23,7 @@ import (
 
 var indicatorExpiryModule = fx.Module("indicator-expiry",
 	fx.Provide(newIndicatorExpiry),
-	fx.Invoke(func(lc fx.Lifecycle, x *indicatorExpiry) { runBackground(lc, x.Run) }),
+	fx.Invoke(func(p singletonParams, x *indicatorExpiry) { runSingleton(p, "indicator-expiry", x.Run) }),
 )
 
 const (

@@ -45,11 +45,12 @@ import (
 var integrationsModule = fx.Module("integrations",
 	fx.Provide(newSecretBox, newWebhookSender, newIntegrationCommands, newIntegrationQueries, newIntegrationService,
 		newWebhookDispatcher, newHealthChecker, newWizardExpiry, newBreachWatcher),
-	fx.Invoke(func(lc fx.Lifecycle, d *webhookDispatcher, h *healthChecker, w *wizardExpiry, b *breachWatcher) {
-		runBackground(lc, d.Run)
-		runBackground(lc, h.Run)
-		runBackground(lc, w.Run)
-		runBackground(lc, b.Run)
+	fx.Invoke(func(p singletonParams, d *webhookDispatcher, h *healthChecker, w *wizardExpiry, b *breachWatcher) {
+		// One process of the deployment runs each (wiring_singleton.go).
+		runSingleton(p, "webhooks", d.Run)
+		runSingleton(p, "integration-health", h.Run)
+		runSingleton(p, "wizard-expiry", w.Run)
+		runSingleton(p, "sla-breaches", b.Run)
 	}),
 )
 

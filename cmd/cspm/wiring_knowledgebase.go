@@ -140,7 +140,7 @@ func (s *embedScheduler) Once(ctx context.Context) int64 {
 
 // startEmbedScheduler runs the job in the background when a service is
 // configured and the interval is above 0.
-func startEmbedScheduler(lc fx.Lifecycle, cfg config.Config, kb *kbService, log *slog.Logger, reg *prometheus.Registry) error {
+func startEmbedScheduler(p singletonParams, cfg config.Config, kb *kbService, log *slog.Logger, reg *prometheus.Registry) error {
 	if cfg.EmbeddingsURL == "" || cfg.EmbeddingsInterval <= 0 {
 		return nil
 	}
@@ -150,6 +150,6 @@ func startEmbedScheduler(lc fx.Lifecycle, cfg config.Config, kb *kbService, log 
 	}
 	s := &embedScheduler{h: kb.Handlers, texts: readModelTexts{kb.Service}, emb: emb, model: cfg.EmbeddingsModel,
 		interval: cfg.EmbeddingsInterval, log: log.With("component", "knowledgebase"), metrics: newEmbedMetrics(reg)}
-	runBackground(lc, s.Run)
+	runSingleton(p, "embeddings", s.Run)
 	return nil
 }

@@ -71,14 +71,17 @@ func newLeases(p leasesParams) *Leases {
 		return nil
 	}
 	l := &Leases{Node: nodeID(p.Config), TTL: p.Config.LeaseTTL, cfg: p.Config, bus: p.Bus, log: p.Logger}
-	p.Lifecycle.Append(fx.StopHook(func() {
-		l.mu.Lock()
-		defer l.mu.Unlock()
-		if l.conn != nil {
-			l.conn.Close()
-		}
-	}))
+	p.Lifecycle.Append(fx.StopHook(l.close))
 	return l
+}
+
+// close closes the connection the leases opened for themselves.
+func (l *Leases) close() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.conn != nil {
+		l.conn.Close()
+	}
 }
 
 // bucket opens (once) the lease bucket.
@@ -111,6 +114,26 @@ func (l *Leases) bucket(ctx context.Context) (jetstream.KeyValue, error) {
 	}
 	l.kv = kv
 	return kv, nil
+}
+
+// waitBucket opens the lease bucket, retrying (with backoff) while NATS
+// cannot give it; nil once ctx ends.
+func (l *Leases) waitBucket(ctx context.Context, log *slog.Logger, who string) jetstream.KeyValue {
+	for wait := 100 * time.Millisecond; ; wait = min(2*wait, 5*time.Second) {
+		kv, err := l.bucket(ctx)
+		if err == nil {
+			return kv
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		log.Warn(who+": lease bucket unavailable; retrying", "error", err, "in", wait)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(wait):
+		}
+	}
 }
 
 // projectionKeyPrefix prefixes the projections' lease keys.
@@ -210,20 +233,9 @@ func runRelay(ctx context.Context, r *relay.Relay, rl *RelayLeadership, l *Lease
 		return
 	}
 	log = log.With("component", "relay", "node", l.Node)
-	var kv jetstream.KeyValue
-	for wait := 100 * time.Millisecond; kv == nil; wait = min(2*wait, 5*time.Second) {
-		var err error
-		if kv, err = l.bucket(ctx); err != nil {
-			if ctx.Err() != nil {
-				return
-			}
-			log.Warn("relay: lease bucket unavailable; retrying", "error", err, "in", wait)
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(wait):
-			}
-		}
+	kv := l.waitBucket(ctx, log, "relay")
+	if kv == nil {
+		return
 	}
 	gauge := rl.leader.WithLabelValues(l.Node)
 	gauge.Set(0)
@@ -272,20 +284,9 @@ func ownedGauge(reg *prometheus.Registry) *prometheus.GaugeVec {
 func runProjectorBalancer(ctx context.Context, rt *projections.Runtime, l *Leases, reg *prometheus.Registry, log *slog.Logger) {
 	owned := ownedGauge(reg)
 	log = log.With("node", l.Node) // already tagged component=projections
-	var kv jetstream.KeyValue
-	for wait := 100 * time.Millisecond; kv == nil; wait = min(2*wait, 5*time.Second) {
-		var err error
-		if kv, err = l.bucket(ctx); err != nil {
-			if ctx.Err() != nil {
-				return
-			}
-			log.Warn("projections: lease bucket unavailable; retrying", "error", err, "in", wait)
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(wait):
-			}
-		}
+	kv := l.waitBucket(ctx, log, "projections")
+	if kv == nil {
+		return
 	}
 	b := lease.NewBalancer(lease.BalancerConfig{
 		KV: kv, Owner: l.Node, Group: "projector", Prefix: projectionKeyPrefix, Names: rt.Names(), TTL: l.TTL, Logger: l.log,

@@ -86,8 +86,8 @@ func newMutingExpiry(q *csquery.Service, h *cscmd.Handlers, log *slog.Logger) *m
 }
 
 // registerMutingExpiry runs the scheduler from start to stop.
-func registerMutingExpiry(lc fx.Lifecycle, m *mutingExpiry) {
-	runBackground(lc, m.Run)
+func registerMutingExpiry(p singletonParams, m *mutingExpiry) {
+	runSingleton(p, "muting-expiry", m.Run)
 }
 
 // Run sweeps at once, then every Interval, until ctx ends.

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -71,33 +70,22 @@ func opsHandler(reg *prometheus.Registry, checks []api.ReadinessChecker, log *sl
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), opsReadinessTimeout)
 		defer cancel()
-		errs := make([]error, len(checks))
-		var wg sync.WaitGroup
-		for i, c := range checks {
-			wg.Go(func() { errs[i] = c.Ready(ctx) })
-		}
-		wg.Wait()
 		type result struct {
 			Name    string `json:"name"`
 			Status  string `json:"status"`
 			Message string `json:"message,omitempty"`
 		}
-		results := make([]result, len(checks))
+		outcomes := api.CheckReadiness(ctx, checks)
+		results := make([]result, len(outcomes))
 		status := http.StatusOK
-		for i, c := range checks {
-			results[i] = result{Name: c.Name(), Status: "ok"}
-			if errs[i] == nil {
+		for i, o := range outcomes {
+			results[i] = result{Name: o.Name, Status: "ok"}
+			if o.Err == nil {
 				continue
 			}
 			status = http.StatusServiceUnavailable
-			msg := "failed"
-			if nr, ok := errors.AsType[*api.NotReady](errs[i]); ok {
-				msg = nr.Reason
-			} else if errors.Is(errs[i], context.DeadlineExceeded) {
-				msg = "timed out"
-			}
-			results[i].Status, results[i].Message = "failed", msg
-			log.Warn("readiness check failed", "check", c.Name(), "error", errs[i])
+			results[i].Status, results[i].Message = "failed", o.Reason
+			log.Warn("readiness check failed", "check", o.Name, "error", o.Err)
 		}
 		state := "ready"
 		if status != http.StatusOK {

@@ -38,12 +38,12 @@ func newRetentionCycle(store eventstore.Store, codec *eventstore.Codec, rm ReadM
 		log: log.With("component", "retention"), metrics: newRetentionMetrics(reg)}, nil
 }
 
-func registerRetention(lc fx.Lifecycle, c *retentionCycle, cfg config.Config) {
+func registerRetention(p singletonParams, c *retentionCycle, cfg config.Config) {
 	if cfg.RetentionInterval <= 0 {
 		c.log.Info("retention cycle off (--retention-interval 0)")
 		return
 	}
-	runBackground(lc, func(ctx context.Context) {
+	runSingleton(p, "retention", func(ctx context.Context) {
 		everyInterval(ctx, cfg.RetentionInterval, func(ctx context.Context) int {
 			rep, err := c.run(ctx, c.now(), false, nil)
 			switch {

@@ -37,7 +37,7 @@ func newRiskService(kit *commands.Kit, rm ReadModels) *riskService {
 
 var riskModule = fx.Module("risk",
 	fx.Provide(newRiskService, newAcceptanceExpiry, newKRIObserver),
-	fx.Invoke(registerAcceptanceExpiry, func(lc fx.Lifecycle, o *kriObserver) { runBackground(lc, o.Run) }),
+	fx.Invoke(registerAcceptanceExpiry, func(p singletonParams, o *kriObserver) { runSingleton(p, "kri-observer", o.Run) }),
 )
 
 // Risk acceptance expiry.
@@ -74,7 +74,9 @@ func newAcceptanceExpiry(s *riskService, rm ReadModels, log *slog.Logger) *accep
 		closer: s.Handlers, now: time.Now, log: log.With("component", "risk")}
 }
 
-func registerAcceptanceExpiry(lc fx.Lifecycle, x *acceptanceExpiry) { runBackground(lc, x.Run) }
+func registerAcceptanceExpiry(p singletonParams, x *acceptanceExpiry) {
+	runSingleton(p, "acceptance-expiry", x.Run)
+}
 
 // Run sweeps at once, then every Interval, until ctx ends: the expiries,
 // then the accepted items fixed.

@@ -2,6 +2,6 @@
 
 package e2e
 
-// raceEnabled builds the binary under test with -race when the tests run
-// with it, so the binary shares the build cache and is checked for races too.
+// raceEnabled: the tests run with -race (CSPM_E2E_RACE=1 then builds the
+// binary under test with it too, main_test.go).
 const raceEnabled = true

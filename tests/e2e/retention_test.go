@@ -54,6 +54,12 @@ func projectorBehindBusRetention(t *testing.T, setting string, check func(t *tes
 	api := launchRole(t, bin, env, append([]string{"--roles", "api,relay", "--node-id", "api-1"}, common...)...).wait(t)
 	projector := launchRole(t, bin, env, append([]string{"--roles", "projector", "--node-id", "proj-1"}, common...)...).wait(t)
 
+	t.Cleanup(func() { // runs before the processes are stopped
+		if t.Failed() {
+			r := runCLI(t, bin, env, "projections", "status", "--server", api.base)
+			t.Logf("projections status:\n%s%s", r.stdout, r.stderr)
+		}
+	})
 	ctx, cancel := context.WithDeadline(context.Background(), deadline(t))
 	defer cancel()
 	f := newFacts()
