@@ -26,11 +26,15 @@ const MaxFindingsPerBatch = 1000
 // error (the caller's team's finding) or a *commands.IDInUseError (another team's),
 // also found before anything is appended (short of a race).
 //
-// Streams are appended one by one, not atomically: should an append fail
-// midway, the findings before it stay raised. With an idempotency key every
-// finding is appended under its own key derived from it, so retrying the
-// same batch appends only what is missing and returns the first results;
-// when nothing is missing the commands.BatchResult has Duplicate set.
+// The batch's streams are appended in one atomic AppendBatch when the
+// store has it (the SQLite and MongoDB stores: decision 106): all of them
+// or none, in one transaction, so one commit acknowledges the whole batch.
+// On a store without it they are appended one by one: should an append
+// fail midway, the findings before it stay raised. With an idempotency key
+// every finding is appended under its own key derived from it, so retrying
+// the same batch appends only what is missing and returns the first
+// results; when nothing is missing the commands.BatchResult has Duplicate
+// set.
 func (h *Handlers) RaiseFindings(ctx context.Context, meta commands.Meta, cmd RaiseFindings) (commands.BatchResult, error) {
 	const name = "RaiseFindings"
 	if err := validateBatchSize(cmd); err != nil {
@@ -68,15 +72,30 @@ func (h *Handlers) RaiseFindings(ctx context.Context, meta commands.Meta, cmd Ra
 		return commands.BatchResult{}, err
 	}
 
+	reqs, idx := make([]eventstore.AppendRequest, 0, len(decided)), make([]int, 0, len(decided))
 	for i, d := range decided {
 		if done[i] {
 			continue
 		}
-		fc := commands.FindingCall(name, d.id, cmd)
-		req, err := h.kit.AppendRequest(fc, eventstore.NoStream, md, itemIdempotency(meta, idem, i), commands.Anys(d.events))
+		req, err := h.kit.AppendRequest(commands.FindingCall(name, d.id, cmd), eventstore.NoStream, md, itemIdempotency(meta, idem, i), commands.Anys(d.events))
 		if err != nil {
 			return commands.BatchResult{}, err
 		}
+		reqs, idx = append(reqs, req), append(idx, i)
+	}
+	if bs, ok := h.kit.Store().(commands.BatchStore); ok {
+		res, err := bs.AppendBatch(ctx, reqs)
+		if err != nil {
+			return commands.BatchResult{}, h.batchFailed(ctx, meta, cmd, decided, reqs, idx, err)
+		}
+		for k, r := range res {
+			items[idx[k]] = commands.ToResult(r)
+		}
+		return batchResult(items), nil
+	}
+	for k, req := range reqs {
+		i, d := idx[k], decided[idx[k]]
+		fc := commands.FindingCall(name, d.id, cmd)
 		res, err := h.kit.Store().Append(ctx, req)
 		if errors.Is(err, eventstore.ErrConflict) {
 			// Taken since checkFindingsUnused: a concurrent create won.
@@ -89,6 +108,25 @@ func (h *Handlers) RaiseFindings(ctx context.Context, meta commands.Meta, cmd Ra
 		items[i] = commands.ToResult(res)
 	}
 	return batchResult(items), nil
+}
+
+// batchFailed is the error of a failed AppendBatch of a RaiseFindings
+// batch (nothing was appended): a finding id taken since
+// checkFindingsUnused (a concurrent create won) is reported as that item's,
+// as the one-by-one appends report it.
+func (h *Handlers) batchFailed(ctx context.Context, meta commands.Meta, cmd RaiseFindings, decided []decidedFinding, reqs []eventstore.AppendRequest, idx []int, err error) error {
+	var conflict *eventstore.ConflictError
+	if errors.As(err, &conflict) {
+		for k, req := range reqs {
+			if req.StreamID != conflict.StreamID {
+				continue
+			}
+			i, d := idx[k], decided[idx[k]]
+			return h.kit.TakenID(ctx, meta, commands.FindingCall("RaiseFindings", d.id, cmd), findingIDField(i), d.id,
+				fmt.Errorf("RaiseFindings: findings[%d]: append to %s: %w", i, req.StreamID, err))
+		}
+	}
+	return fmt.Errorf("RaiseFindings: append %d findings: %w", len(reqs), err)
 }
 
 func validateBatchSize(cmd RaiseFindings) error {

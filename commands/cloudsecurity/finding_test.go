@@ -1,6 +1,7 @@
 package cloudsecurity_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -325,4 +326,62 @@ func TestFindingCommands(t *testing.T) {
 		assert.True(t, again.Duplicate)
 		assert.Equal(t, first.EventIDs, again.EventIDs)
 	})
+}
+
+// TestRaiseFindingsIsOneAtomicAppend: on a store with AppendBatch the
+// batch is one append (decision 106): a failed one appends nothing and
+// its retry appends every finding, at consecutive positions; nothing goes
+// through the one-by-one Append.
+func TestRaiseFindingsIsOneAtomicAppend(t *testing.T) {
+	t.Parallel()
+	d := newDeps(t)
+	scanID := d.RunningScan(t, ct.TeamA)
+	meta := ct.WithKey(ct.TeamA, "batch-1")
+	cmd := cloudsecurity.RaiseFindings{ScanID: scanID, Findings: findings(4)}
+
+	store := &countingBatchStore{HookedStore: &ct.HookedStore{EventStore: d.Store}, batch: d.Store, failNext: true}
+	store.BeforeAppend = func(eventstore.AppendRequest) error { store.appends++; return nil }
+	h := d.with(store)
+	head := d.Head(t)
+	_, err := h.RaiseFindings(t.Context(), meta, cmd)
+	require.EqualError(t, err, "RaiseFindings: append 4 findings: disk on fire")
+	assert.Equal(t, head, d.Head(t), "nothing appended")
+
+	res, err := h.RaiseFindings(t.Context(), meta, cmd)
+	require.NoError(t, err)
+	assert.False(t, res.Duplicate)
+	require.Len(t, res.Items, 4)
+	for i, item := range res.Items {
+		assert.False(t, item.Duplicate)
+		assert.Equal(t, head+int64(i)+1, item.Position, "consecutive positions, in the batch's order")
+	}
+	assert.Equal(t, head+4, d.Head(t))
+	assert.Equal(t, head+4, res.Position)
+	assert.Equal(t, 2, store.batches)
+	assert.Zero(t, store.appends, "no one-by-one appends")
+
+	again, err := h.RaiseFindings(t.Context(), meta, cmd)
+	require.NoError(t, err)
+	assert.True(t, again.Duplicate)
+	assert.Equal(t, res.Position, again.Position)
+	assert.Equal(t, head+4, d.Head(t))
+}
+
+// countingBatchStore is a HookedStore with the real store's AppendBatch,
+// counted; failNext fails the next batch before it reaches the store.
+type countingBatchStore struct {
+	*ct.HookedStore
+	batch    commands.BatchStore
+	failNext bool
+	batches  int
+	appends  int
+}
+
+func (s *countingBatchStore) AppendBatch(ctx context.Context, reqs []eventstore.AppendRequest) ([]eventstore.AppendResult, error) {
+	s.batches++
+	if s.failNext {
+		s.failNext = false
+		return nil, errors.New("disk on fire")
+	}
+	return s.batch.AppendBatch(ctx, reqs)
 }

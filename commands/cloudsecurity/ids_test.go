@@ -64,21 +64,65 @@ func TestRaiseFindingsWithAnotherTeamsID(t *testing.T) {
 }
 
 // TestRaiseFindingsRaceWithAnotherTeam: a finding id another team takes
-// between the batch's check and its append is an *IDInUseError too.
+// between the batch's check and its append is an *IDInUseError too; the
+// caller's own team's is the store's conflict. On a store with
+// AppendBatch (every store of the product; decision 106) the batch is one
+// atomic append, so the finding before the raced one is not raised
+// either; appended one by one (a store without it), it is.
 func TestRaiseFindingsRaceWithAnotherTeam(t *testing.T) {
 	t.Parallel()
-	d := newDeps(t)
-	teamAFindings(t, d)
-	scanB := d.RunningScan(t, ct.TeamB)
-	head := d.Head(t)
+	tests := map[string]struct {
+		batch   bool
+		team    commands.Meta
+		appends int64 // events appended by the failed batch
+		check   func(t *testing.T, err error)
+	}{
+		"another team's, atomic batch": {batch: true, team: ct.TeamB, appends: 0, check: func(t *testing.T, err error) {
+			ct.RequireInUse(t, err, "findings[1].finding_id", "f-resolved")
+		}},
+		"another team's, one by one": {batch: false, team: ct.TeamB, appends: 1, check: func(t *testing.T, err error) {
+			ct.RequireInUse(t, err, "findings[1].finding_id", "f-resolved")
+		}},
+		"the team's own, atomic batch": {batch: true, team: ct.TeamA, appends: 0, check: func(t *testing.T, err error) {
+			var ce *eventstore.ConflictError
+			require.ErrorAs(t, err, &ce)
+			assert.Equal(t, "finding-f-resolved", ce.StreamID)
+			assert.Equal(t, int64(2), ce.Current)
+			assert.Contains(t, err.Error(), "findings[1]")
+		}},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			d := newDeps(t)
+			teamAFindings(t, d)
+			scan := d.RunningScan(t, tc.team)
+			head := d.Head(t)
 
-	// The check before the appends does not see f-resolved yet.
-	h := d.with(&hidingStore{EventStore: d.Store, hide: "finding-f-resolved", times: 1})
-	_, err := h.RaiseFindings(t.Context(), ct.TeamB, cloudsecurity.RaiseFindings{ScanID: scanB, Findings: []cloudsecurity.FindingInput{
-		{FindingID: "f-resolved", CheckID: "c", Title: "t", Severity: "low", ResourceID: "r"},
-	}})
-	ct.RequireInUse(t, err, "findings[0].finding_id", "f-resolved")
-	assert.Equal(t, head, d.Head(t), "nothing appended")
+			// The check before the append does not see f-resolved yet.
+			hiding := &hidingStore{EventStore: d.Store, hide: "finding-f-resolved", times: 1}
+			h := d.with(hiding)
+			if tc.batch {
+				h = d.with(hidingBatchStore{hidingStore: hiding, batch: d.Store})
+			}
+			_, err := h.RaiseFindings(t.Context(), tc.team, cloudsecurity.RaiseFindings{ScanID: scan, Findings: []cloudsecurity.FindingInput{
+				{FindingID: "f-new", CheckID: "c", Title: "t", Severity: "low", ResourceID: "r"},
+				{FindingID: "f-resolved", CheckID: "c", Title: "t", Severity: "low", ResourceID: "r"},
+			}})
+			tc.check(t, err)
+			assert.Equal(t, head+tc.appends, d.Head(t))
+		})
+	}
+}
+
+// hidingBatchStore is a hidingStore with the real store's AppendBatch.
+type hidingBatchStore struct {
+	*hidingStore
+	batch commands.BatchStore
+}
+
+func (s hidingBatchStore) AppendBatch(ctx context.Context, reqs []eventstore.AppendRequest) ([]eventstore.AppendResult, error) {
+	return s.batch.AppendBatch(ctx, reqs)
 }
 
 // hidingStore answers the first times reads of stream hide as if it did
