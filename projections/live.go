@@ -158,8 +158,11 @@ func (w *worker) ensureConsumer(ctx context.Context, reset bool) error {
 			return fmt.Errorf("consumer %s: %w", w.consumer, err)
 		}
 		if info.NumAckPending == 0 && int64(info.AckFloor.Stream) <= cp {
+			// The next delivery is checked for a hole after the checkpoint,
+			// not after the consumer's delivered position: the server moves
+			// that past messages that expired undelivered.
 			w.cons, w.lastCSeq = c, info.Delivered.Consumer
-			w.lastPos, w.lastAt = max(cp, int64(info.Delivered.Stream)), time.Time{}
+			w.lastPos, w.lastAt = cp, time.Time{}
 		} else {
 			w.log.Info("projection: recreating the consumer from the checkpoint",
 				"checkpoint", cp, "ack_floor", info.AckFloor.Stream, "unacknowledged", info.NumAckPending)

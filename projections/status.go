@@ -324,14 +324,23 @@ func (w *worker) probe(ctx context.Context) {
 			return
 		}
 	}
-	// The consumer's ack floor is processed too: the live loop acknowledges
-	// nothing past a hole (catchup.go).
-	if base := max(before, int64(info.AckFloor.Stream)); caughtUp && first > base+1 && w.livesHere() {
+	// What the projection has processed: its own commits and acks here. Not
+	// the consumer's ack floor: the server moves it past messages that
+	// expired before they were delivered (a consumer made just before its
+	// first messages aged out shows them acknowledged, never delivered).
+	// A standby learns the owner's progress from the stored checkpoint.
+	base := before
+	owner := w.livesHere()
+	if !owner {
+		if cp, err := w.store.Checkpoint(ctx, w.name); err == nil {
+			base = max(base, cp)
+		}
+	}
+	if caughtUp && first > base+1 && owner {
 		// Messages after what the projection has processed have left the
 		// stream: the consumer may have been moved past some of them
 		// (catchup.go). Not caught up: the loop catches up from the store.
-		// (A standby leaves that to the owner's loop, whose acknowledgements
-		// it reads.)
+		// (A standby leaves that to the owner's loop.)
 		caughtUp = false
 		w.log.Warn("projection: the bus no longer holds events after the projection's position",
 			"processed", base, "stream_first", first)
@@ -343,7 +352,7 @@ func (w *worker) probe(ctx context.Context) {
 		// projection's types. So the store says how far "nothing left" goes:
 		// up to the first event of this projection's types after what it
 		// has processed (decision 105).
-		last = w.idleThrough(ctx, max(before, int64(info.AckFloor.Stream)), last)
+		last = w.idleThrough(ctx, base, last)
 	}
 	var through int64
 	w.update(func() {
