@@ -155,3 +155,39 @@ func TestIdleProjectionWhileTheBusDropsOtherEvents(t *testing.T) {
 	assert.Equal(t, expected(t, env, rare, nil), dump(t, env, rare))
 	assert.Equal(t, projections.StateRunning, status(t, rt, "test.rare").State)
 }
+
+// The bus drops a projection's next events in the moment between its
+// catch-up check and the making of its consumer, and only events it does
+// not listen to follow: the new consumer never delivers anything, and the
+// server sets its ack floor past the messages that left. The probe must
+// not take that floor for progress: the projection catches up from the
+// store (found under load in TestProjectorBehindBusRetention/age:
+// findings skipped for good).
+func TestAConsumerStartedPastLostMessagesIsNotTakenForProgress(t *testing.T) {
+	t.Parallel()
+	env := pt.NewEnv(t, pt.EnvOptions{Stream: bus.StreamConfig{MaxBytes: retainedBytes}})
+	rare := pt.NewLedger("test.rare", dbregistry.PLATFORM, pt.TypeClosed)
+	env.Append(t, "s-0", "team-0", pt.Closed{})
+	streamFirstAfterRelay(t, env, env.Head(t))
+
+	rt := newRuntime(t, env, testConfig(), nil, rare)
+	var once sync.Once
+	projections.SetConsumerHook(rt, func(string, int64) {
+		once.Do(func() {
+			for i := range 3 { // the projection's next events...
+				env.Append(t, fmt.Sprintf("s-%d", i+1), "team-0", pt.Closed{})
+			}
+			for i := range 40 { // ...leave the bus behind events it does not listen to
+				notes := make([]any, 10)
+				for j := range notes {
+					notes[j] = pt.Noted{Text: "other"}
+				}
+				env.Append(t, fmt.Sprintf("n-%d", i), "team-1", notes...)
+			}
+			require.Greater(t, streamFirstAfterRelay(t, env, env.Head(t)), int64(5), "the bus must have dropped them")
+		})
+	})
+	start(t, rt)
+	waitFor(t, rt, env.Head(t))
+	assert.Equal(t, expected(t, env, rare, nil), dump(t, env, rare), "the events that left the bus undelivered are applied, from the store")
+}

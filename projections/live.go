@@ -141,6 +141,9 @@ func (w *worker) ensureConsumer(ctx context.Context, reset bool) error {
 		reset = true // a consumer from before would start too early
 		cp, _, _ = w.state()
 	}
+	if h := w.r.hooks.beforeConsumer; h != nil {
+		h(w.name, cp)
+	}
 	opts := bus.ConsumerOptions{
 		MaxAckPending: max(4096, 4*w.r.cfg.BatchSize),
 		AckWait:       w.r.cfg.AckWait,

@@ -167,10 +167,14 @@ type Runtime struct {
 	wg      sync.WaitGroup
 }
 
-// hooks let tests simulate a crash between the steps of a batch.
+// hooks let tests simulate a crash between the steps of a batch, or act
+// at a point of the loop.
 type hooks struct {
 	beforeCommit func(projection string, checkpoint int64) error
 	beforeAck    func(projection string, checkpoint int64) error
+	// beforeConsumer runs after the catch-up check, before the consumer
+	// is made (tests move the stream on in that window).
+	beforeConsumer func(projection string, checkpoint int64)
 }
 
 // NewRuntime returns a runtime with no projections.
