@@ -218,20 +218,28 @@ func TestBalancerSharesAndRebalances(t *testing.T) {
 	mu.Unlock()
 }
 
-// A process that lost its lease (it could not renew, e.g. NATS was down)
-// takes it back at once when nobody else took it meanwhile.
-func TestOwnLapsedLeaseIsTakenBackAtOnce(t *testing.T) {
+// heldLease is node a's lease "relay" (TTL 10 s) on a fresh bucket, held,
+// on a clock the test moves.
+func heldLease(t *testing.T) (jetstream.KeyValue, *lease.Lease, *clock) {
+	t.Helper()
 	kv := newKV(t)
-	ctx := t.Context()
 	c := &clock{t: time.Now()}
 	a := lease.New(kv, "relay", "a", 10*time.Second)
 	lease.SetClock(a, c.now)
-	ok, err := a.TryAcquire(ctx)
+	ok, err := a.TryAcquire(t.Context())
 	require.NoError(t, err)
 	require.True(t, ok)
+	return kv, a, c
+}
+
+// A process that lost its lease (it could not renew, e.g. NATS was down)
+// takes it back at once when nobody else took it meanwhile.
+func TestOwnLapsedLeaseIsTakenBackAtOnce(t *testing.T) {
+	kv, a, c := heldLease(t)
+	ctx := t.Context()
 	c.add(11 * time.Second) // renewals failed meanwhile
 	require.False(t, a.Valid())
-	ok, err = a.TryAcquire(ctx)
+	ok, err := a.TryAcquire(ctx)
 	require.NoError(t, err)
 	assert.True(t, ok, "nobody else wrote the key: ours again without waiting")
 
@@ -271,19 +279,13 @@ func TestTheBucketIsMadeAgainWhenTheBusLostIt(t *testing.T) {
 // A renewal that goes through after the lease expired locally says so:
 // its fence said no meanwhile, so the work it guards may have stopped.
 func TestRenewalAfterALapseSaysSo(t *testing.T) {
-	kv := newKV(t)
+	_, a, c := heldLease(t)
 	ctx := t.Context()
-	c := &clock{t: time.Now()}
-	a := lease.New(kv, "relay", "a", 10*time.Second)
-	lease.SetClock(a, c.now)
-	ok, err := a.TryAcquire(ctx)
-	require.NoError(t, err)
-	require.True(t, ok)
 	require.NoError(t, a.Renew(ctx), "renewed in time")
 
 	c.add(11 * time.Second) // a stall longer than the TTL
 	require.False(t, a.Valid(), "the fence says no")
-	err = a.Renew(ctx)
+	err := a.Renew(ctx)
 	require.ErrorIs(t, err, lease.ErrLapsed)
 	assert.NotErrorIs(t, err, lease.ErrLost, "nobody took it: still ours")
 	assert.True(t, a.Valid(), "renewed")
