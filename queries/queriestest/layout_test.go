@@ -10,8 +10,6 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/cspm-es/cspm-es/eventstore"
-	"github.com/cspm-es/cspm-es/eventstore/sqlite"
 	"github.com/cspm-es/cspm-es/platform/dbregistry"
 	"github.com/cspm-es/cspm-es/platform/readmodel"
 	"github.com/cspm-es/cspm-es/projections"
@@ -25,11 +23,7 @@ func TestRebuiltLayout(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	dir := t.TempDir()
-	events, err := sqlite.Open(ctx, filepath.Join(dir, "events.sqlite"), sqlite.Options{Synchronous: "normal"})
-	require.NoError(t, err)
-	t.Cleanup(func() { require.NoError(t, events.Close()) })
-	codec := eventstore.NewDomainCodec()
-	appendWorld(t, events, codec)
+	events, codec := worldStore(t, dir)
 
 	env := OpenEnv(t, filepath.Join(dir, "rm"))
 	t.Cleanup(func() { env.Close(t) })

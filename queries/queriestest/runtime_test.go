@@ -38,11 +38,7 @@ func TestReadModelsThroughTheRuntime(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	dir := t.TempDir()
-	events, err := sqlite.Open(ctx, filepath.Join(dir, "events.sqlite"), sqlite.Options{Synchronous: "normal"})
-	require.NoError(t, err)
-	t.Cleanup(func() { require.NoError(t, events.Close()) })
-	codec := eventstore.NewDomainCodec()
-	appendWorld(t, events, codec)
+	events, codec := worldStore(t, dir)
 	recorded, err := events.ReadAll(ctx, 0, 100000)
 	require.NoError(t, err)
 	var decoded []projections.Event
@@ -78,6 +74,17 @@ func TestReadModelsThroughTheRuntime(t *testing.T) {
 
 // appendWorld appends the rebuild-equivalence world to events: every
 // module's projections get documents in every collection.
+// worldStore is an event store in dir holding the test world, and its codec.
+func worldStore(t *testing.T, dir string) (*sqlite.Store, *eventstore.Codec) {
+	t.Helper()
+	events, err := sqlite.Open(context.Background(), filepath.Join(dir, "events.sqlite"), sqlite.Options{Synchronous: "normal"})
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, events.Close()) })
+	codec := eventstore.NewDomainCodec()
+	appendWorld(t, events, codec)
+	return events, codec
+}
+
 func appendWorld(t testing.TB, events eventstore.Store, codec *eventstore.Codec) {
 	t.Helper()
 	ctx := context.Background()
