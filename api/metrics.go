@@ -1,12 +1,13 @@
 package api
 
 import (
-	"errors"
 	"net/http"
 	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/cspm-es/cspm-es/platform/metrics"
 )
 
 // httpMetrics are the server's Prometheus collectors.
@@ -36,13 +37,8 @@ func newHTTPMetrics(reg prometheus.Registerer) *httpMetrics {
 // register adds c to reg, or reuses the collector already registered under
 // the same description (several servers sharing one registry).
 func register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
-	if err := reg.Register(c); err != nil {
-		var are prometheus.AlreadyRegisteredError
-		if errors.As(err, &are) {
-			if existing, ok := are.ExistingCollector.(C); ok {
-				return existing
-			}
-		}
+	c, err := metrics.Register(reg, c)
+	if err != nil {
 		panic("api: registering HTTP metrics: " + err.Error())
 	}
 	return c

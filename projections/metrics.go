@@ -1,11 +1,11 @@
 package projections
 
 import (
-	"errors"
-	"fmt"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/cspm-es/cspm-es/platform/metrics"
 )
 
 // Metrics receives the runtime's measurements. Implementations must be
@@ -101,50 +101,37 @@ func NewPrometheusMetrics(reg prometheus.Registerer) (*PrometheusMetrics, error)
 	m.catchUpEvents = prometheus.NewCounterVec(prometheus.CounterOpts(opts("store_catchup_events_total",
 		"Events read from the event store by catch-ups (the bus no longer held them).")), labels)
 	var err error
-	if m.catchUps, err = register(reg, m.catchUps); err != nil {
+	if m.catchUps, err = metrics.Register(reg, m.catchUps); err != nil {
 		return nil, err
 	}
-	if m.catchUpEvents, err = register(reg, m.catchUpEvents); err != nil {
+	if m.catchUpEvents, err = metrics.Register(reg, m.catchUpEvents); err != nil {
 		return nil, err
 	}
-	if m.applied, err = register(reg, m.applied); err != nil {
+	if m.applied, err = metrics.Register(reg, m.applied); err != nil {
 		return nil, err
 	}
-	if m.skipped, err = register(reg, m.skipped); err != nil {
+	if m.skipped, err = metrics.Register(reg, m.skipped); err != nil {
 		return nil, err
 	}
-	if m.commit, err = register(reg, m.commit); err != nil {
+	if m.commit, err = metrics.Register(reg, m.commit); err != nil {
 		return nil, err
 	}
-	if m.age, err = register(reg, m.age); err != nil {
+	if m.age, err = metrics.Register(reg, m.age); err != nil {
 		return nil, err
 	}
-	if m.lag, err = register(reg, m.lag); err != nil {
+	if m.lag, err = metrics.Register(reg, m.lag); err != nil {
 		return nil, err
 	}
-	if m.lagSecs, err = register(reg, m.lagSecs); err != nil {
+	if m.lagSecs, err = metrics.Register(reg, m.lagSecs); err != nil {
 		return nil, err
 	}
-	if m.stalled, err = register(reg, m.stalled); err != nil {
+	if m.stalled, err = metrics.Register(reg, m.stalled); err != nil {
 		return nil, err
 	}
-	if m.parked, err = register(reg, m.parked); err != nil {
+	if m.parked, err = metrics.Register(reg, m.parked); err != nil {
 		return nil, err
 	}
 	return m, nil
-}
-
-func register[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {
-	if err := reg.Register(c); err != nil {
-		var are prometheus.AlreadyRegisteredError
-		if errors.As(err, &are) {
-			if existing, ok := are.ExistingCollector.(C); ok {
-				return existing, nil
-			}
-		}
-		return c, fmt.Errorf("projections: register metrics: %w", err)
-	}
-	return c, nil
 }
 
 // Committed implements Metrics.

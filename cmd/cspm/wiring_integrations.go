@@ -21,6 +21,7 @@ import (
 	"github.com/cspm-es/cspm-es/eventstore"
 	"github.com/cspm-es/cspm-es/platform/config"
 	"github.com/cspm-es/cspm-es/platform/dbregistry"
+	"github.com/cspm-es/cspm-es/platform/metrics"
 	"github.com/cspm-es/cspm-es/platform/outbound"
 	"github.com/cspm-es/cspm-es/platform/secretbox"
 	"github.com/cspm-es/cspm-es/queries"
@@ -159,12 +160,7 @@ type webhookDispatcher struct {
 func newWebhookDispatcher(q *inquery.Service, h *incmd.Handlers, log *slog.Logger, reg *prometheus.Registry) *webhookDispatcher {
 	c := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "cspm_webhook_attempts_total",
 		Help: "Webhook delivery attempts by outcome (delivered, failed, error)."}, []string{"outcome"})
-	if err := reg.Register(c); err != nil {
-		var are prometheus.AlreadyRegisteredError
-		if errors.As(err, &are) {
-			c = are.ExistingCollector.(*prometheus.CounterVec)
-		}
-	}
+	c, _ = metrics.Register(reg, c) // a clash leaves it unregistered: the counter still works
 	return &webhookDispatcher{Interval: time.Second, Batch: 100, q: q, h: h, now: time.Now, log: log.With("component", "webhooks"),
 		attempts: c, hold: map[string]time.Time{}, done: map[string]time.Time{}}
 }

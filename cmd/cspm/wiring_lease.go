@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -17,6 +16,7 @@ import (
 	"github.com/cspm-es/cspm-es/platform/bus"
 	"github.com/cspm-es/cspm-es/platform/config"
 	"github.com/cspm-es/cspm-es/platform/lease"
+	"github.com/cspm-es/cspm-es/platform/metrics"
 	"github.com/cspm-es/cspm-es/projections"
 )
 
@@ -198,12 +198,9 @@ func newRelayLeadership(cfg config.Config, reg *prometheus.Registry) (*RelayLead
 		Name: "cspm_relay_leader",
 		Help: "1 while this process's relay holds the relay lease and publishes, 0 while it stands by (label node: this process).",
 	}, []string{"node"})
-	if err := reg.Register(g); err != nil {
-		var are prometheus.AlreadyRegisteredError
-		if !errors.As(err, &are) {
-			return nil, err
-		}
-		g = are.ExistingCollector.(*prometheus.GaugeVec)
+	g, err := metrics.Register(reg, g)
+	if err != nil {
+		return nil, err
 	}
 	rl := &RelayLeadership{used: leasesUsed(cfg), leader: g}
 	if !rl.used {
@@ -270,12 +267,7 @@ func ownedGauge(reg *prometheus.Registry) *prometheus.GaugeVec {
 		Name: "cspm_projection_owned",
 		Help: "1 while this projector process owns the projection's lease (label node: this process); the sum over processes should be 1 per projection.",
 	}, []string{"projection", "node"})
-	if err := reg.Register(g); err != nil {
-		var are prometheus.AlreadyRegisteredError
-		if errors.As(err, &are) {
-			return are.ExistingCollector.(*prometheus.GaugeVec)
-		}
-	}
+	g, _ = metrics.Register(reg, g) // a clash leaves it unregistered: the gauge still works
 	return g
 }
 

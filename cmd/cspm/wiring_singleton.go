@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -10,6 +9,7 @@ import (
 
 	"github.com/cspm-es/cspm-es/platform/config"
 	"github.com/cspm-es/cspm-es/platform/lease"
+	"github.com/cspm-es/cspm-es/platform/metrics"
 )
 
 // Schedulers run once per deployment (docs/decisions.md 110). The api
@@ -33,12 +33,7 @@ func schedulerLeaderGauge(reg *prometheus.Registry) *prometheus.GaugeVec {
 		Name: "cspm_scheduler_leader",
 		Help: "1 while this process runs the scheduler (it holds the scheduler's lease, or there are no leases); summed over the processes it is 1 per scheduler.",
 	}, []string{"scheduler", "node"})
-	if err := reg.Register(g); err != nil {
-		var are prometheus.AlreadyRegisteredError
-		if errors.As(err, &are) {
-			return are.ExistingCollector.(*prometheus.GaugeVec)
-		}
-	}
+	g, _ = metrics.Register(reg, g) // a clash leaves it unregistered: the gauge still works
 	return g
 }
 

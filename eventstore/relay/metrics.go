@@ -1,11 +1,11 @@
 package relay
 
 import (
-	"errors"
-	"fmt"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/cspm-es/cspm-es/platform/metrics"
 )
 
 // Metrics receives the relay's measurements; it must be safe for
@@ -68,22 +68,22 @@ func NewPrometheusMetrics(reg prometheus.Registerer) (*PrometheusMetrics, error)
 	}
 	// A second relay on the same registry shares the collectors there.
 	var err error
-	if m.published, err = register(reg, m.published); err != nil {
+	if m.published, err = metrics.Register(reg, m.published); err != nil {
 		return nil, err
 	}
-	if m.age, err = register(reg, m.age); err != nil {
+	if m.age, err = metrics.Register(reg, m.age); err != nil {
 		return nil, err
 	}
-	if m.lag, err = register(reg, m.lag); err != nil {
+	if m.lag, err = metrics.Register(reg, m.lag); err != nil {
 		return nil, err
 	}
-	if m.byRef, err = register(reg, m.byRef); err != nil {
+	if m.byRef, err = metrics.Register(reg, m.byRef); err != nil {
 		return nil, err
 	}
-	if m.lagSecs, err = register(reg, m.lagSecs); err != nil {
+	if m.lagSecs, err = metrics.Register(reg, m.lagSecs); err != nil {
 		return nil, err
 	}
-	if m.stalled, err = register(reg, m.stalled); err != nil {
+	if m.stalled, err = metrics.Register(reg, m.stalled); err != nil {
 		return nil, err
 	}
 	m.publishedNew, m.publishedDup = m.published.WithLabelValues("false"), m.published.WithLabelValues("true")
@@ -114,19 +114,4 @@ func (m *PrometheusMetrics) Health(lagSeconds float64, stalled bool) {
 		v = 1
 	}
 	m.stalled.Set(v)
-}
-
-// register registers c, or returns the collector of that name already
-// registered.
-func register[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {
-	if err := reg.Register(c); err != nil {
-		var are prometheus.AlreadyRegisteredError
-		if errors.As(err, &are) {
-			if existing, ok := are.ExistingCollector.(C); ok {
-				return existing, nil
-			}
-		}
-		return c, fmt.Errorf("relay: register metrics: %w", err)
-	}
-	return c, nil
 }
