@@ -19,7 +19,8 @@ import (
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
-func newKV(t *testing.T) jetstream.KeyValue {
+// newJS is a JetStream client of a fresh embedded server.
+func newJS(t *testing.T) jetstream.JetStream {
 	t.Helper()
 	e, err := bus.StartEmbedded(t.Context(), bus.Options{StoreDir: t.TempDir(), Port: -1, Logger: quiet})
 	require.NoError(t, err)
@@ -27,7 +28,12 @@ func newKV(t *testing.T) jetstream.KeyValue {
 	nc, js, err := bus.Connect(t.Context(), e.ClientURL(), bus.ConnectOptions{WaitConnected: 5 * time.Second, Logger: quiet})
 	require.NoError(t, err)
 	t.Cleanup(nc.Close)
-	kv, err := lease.OpenBucket(t.Context(), js, "", 1)
+	return js
+}
+
+func newKV(t *testing.T) jetstream.KeyValue {
+	t.Helper()
+	kv, err := lease.OpenBucket(t.Context(), newJS(t), "", 1)
 	require.NoError(t, err)
 	return kv
 }
@@ -253,12 +259,7 @@ func TestOwnLapsedLeaseIsTakenBackAtOnce(t *testing.T) {
 // bucket is made again, and the lease is taken in it (a process on a
 // wiped bus leads again instead of failing for ever).
 func TestTheBucketIsMadeAgainWhenTheBusLostIt(t *testing.T) {
-	e, err := bus.StartEmbedded(t.Context(), bus.Options{StoreDir: t.TempDir(), Port: -1, Logger: quiet})
-	require.NoError(t, err)
-	t.Cleanup(e.Shutdown)
-	nc, js, err := bus.Connect(t.Context(), e.ClientURL(), bus.ConnectOptions{WaitConnected: 5 * time.Second, Logger: quiet})
-	require.NoError(t, err)
-	t.Cleanup(nc.Close)
+	js := newJS(t)
 	ctx := t.Context()
 	kv, err := lease.OpenBucket(ctx, js, "", 1)
 	require.NoError(t, err)
