@@ -48,9 +48,7 @@ func TestCompactGivesTheSwappedOutPagesBack(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "cspm_test.sqlite")
-	s, err := sqlitestore.Open(ctx, path, sqlitestore.Options{})
-	require.NoError(t, err)
-	t.Cleanup(func() { require.NoError(t, s.Close()) })
+	s := openAt(t, path, sqlitestore.Options{})
 	fillAndSwap(t, s)
 	raw, err := sql.Open("sqlite", path)
 	require.NoError(t, err)
@@ -99,9 +97,7 @@ func TestCompactConvertsAnOlderDatabase(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, raw.Close())
 
-	s, err := sqlitestore.Open(ctx, path, sqlitestore.Options{})
-	require.NoError(t, err)
-	t.Cleanup(func() { require.NoError(t, s.Close()) })
+	s := openAt(t, path, sqlitestore.Options{})
 	fillAndSwap(t, s)
 	freed, err := s.Compact(ctx)
 	require.NoError(t, err)
@@ -132,9 +128,7 @@ func TestCompactRebuildsTheSwappedInIndexesFull(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "cspm_test.sqlite")
-	s, err := sqlitestore.Open(ctx, path, sqlitestore.Options{})
-	require.NoError(t, err)
-	t.Cleanup(func() { require.NoError(t, s.Close()) })
+	s := openAt(t, path, sqlitestore.Options{})
 	ix := readmodel.Index{Name: "by_team_key", Fields: []readmodel.IndexField{{Path: "team_id"}, {Path: "key", Desc: true}}}
 	require.NoError(t, s.EnsureCollection(ctx, readmodel.CollectionSpec{Name: "things__rebuild", Indexes: []readmodel.Index{ix}}))
 	// Keys arrive in time order, each before the others in the index
@@ -213,9 +207,7 @@ func TestVersion1FileOpensAndItsTablesAreReplacedOnSwap(t *testing.T) {
 		return version, ddl
 	}
 
-	s, err := sqlitestore.Open(ctx, path, sqlitestore.Options{})
-	require.NoError(t, err)
-	t.Cleanup(func() { require.NoError(t, s.Close()) })
+	s := openAt(t, path, sqlitestore.Options{})
 	version, ddl := layout("things")
 	assert.Equal(t, 2, version)
 	assert.NotContains(t, ddl, "WITHOUT ROWID", "a version 1 table is kept as it is")

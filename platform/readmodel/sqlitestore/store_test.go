@@ -13,7 +13,13 @@ import (
 
 func openTemp(t testing.TB, opts sqlitestore.Options) *sqlitestore.Store {
 	t.Helper()
-	s, err := sqlitestore.Open(t.Context(), filepath.Join(t.TempDir(), "cspm_test.sqlite"), opts)
+	return openAt(t, filepath.Join(t.TempDir(), "cspm_test.sqlite"), opts)
+}
+
+// openAt opens the store at path, closed when the test ends.
+func openAt(t testing.TB, path string, opts sqlitestore.Options) *sqlitestore.Store {
+	t.Helper()
+	s, err := sqlitestore.Open(t.Context(), path, opts)
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, s.Close()) })
 	return s
