@@ -20,6 +20,10 @@ type TypeWindow struct {
 	types []string // types of positions first, first+1, ...
 }
 
+// RecentTypes is the runtime's window of recent types, for a read side
+// in the same process to share (its checks then read no event twice).
+func (r *Runtime) RecentTypes() *TypeWindow { return &r.recent }
+
 // typeWindowMax bounds the positions remembered.
 const typeWindowMax = 16384
 

@@ -30,7 +30,7 @@ type checkpointProgress struct {
 	events eventstore.Store
 	projs  map[string]progressTarget
 
-	recent projections.TypeWindow // the types of recent positions, shared by the projections' checks
+	recent *projections.TypeWindow // the types of recent positions, shared by the projections' checks (and the runtime's probes)
 
 	mu       sync.Mutex
 	verified map[string]int64 // processed through, as last verified
@@ -51,8 +51,13 @@ const (
 	progressScanCall = 16384
 )
 
-func newCheckpointProgress(events eventstore.Store, stores map[dbregistry.Constant]readmodel.Store, ps []projections.Projection) *checkpointProgress {
-	cp := &checkpointProgress{events: events, projs: map[string]progressTarget{}, verified: map[string]int64{}}
+// recent is the window of recent types to share (the in-process runtime's),
+// nil for one of its own.
+func newCheckpointProgress(events eventstore.Store, stores map[dbregistry.Constant]readmodel.Store, ps []projections.Projection, recent *projections.TypeWindow) *checkpointProgress {
+	if recent == nil {
+		recent = &projections.TypeWindow{}
+	}
+	cp := &checkpointProgress{events: events, projs: map[string]progressTarget{}, verified: map[string]int64{}, recent: recent}
 	for _, p := range ps {
 		types := map[string]bool{}
 		for _, t := range p.EventTypes() {

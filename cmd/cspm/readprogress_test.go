@@ -58,7 +58,7 @@ func TestCheckpointProgress(t *testing.T) {
 			Puts: map[string][]readmodel.Doc{"docs": {{"_id": "x", "at": cp}}}}))
 	}
 	p := newCheckpointProgress(events, map[dbregistry.Constant]readmodel.Store{dbregistry.ORCHESTRATION: rm},
-		[]projections.Projection{typesOnly{"p.a", []string{"A"}}})
+		[]projections.Projection{typesOnly{"p.a", []string{"A"}}}, nil)
 	names := []string{"p.a"}
 
 	through, err := p.Processed(ctx, names)

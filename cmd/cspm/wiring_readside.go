@@ -365,7 +365,11 @@ type ReadSide struct {
 // newReadSide serves read-your-writes and projection admin from the
 // in-process runtime when there is one, else from the stored checkpoints.
 func newReadSide(p readSideParams) ReadSide {
-	progress := newCheckpointProgress(p.Store, p.ReadModels.Stores, p.Projections)
+	var recent *projections.TypeWindow
+	if p.Runtime != nil {
+		recent = p.Runtime.RecentTypes()
+	}
+	progress := newCheckpointProgress(p.Store, p.ReadModels.Stores, p.Projections, recent)
 	if p.Runtime == nil {
 		status := projections.NewRuntime(projections.RuntimeConfig{}, projections.RuntimeDeps{
 			Events: p.Store, Codec: p.Codec, Stores: p.ReadModels.Stores, Logger: p.Logger,
