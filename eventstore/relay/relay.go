@@ -196,6 +196,11 @@ type Relay struct {
 	log   *slog.Logger
 
 	busy atomic.Bool
+	// ended is set when Run returns, cleared when it begins: a relay whose
+	// Run ended (a *MismatchError) is stalled at once, one whose Run has
+	// not begun yet (a goroutine not scheduled, a lease being taken) only
+	// once the stall bound passes (Health).
+	ended atomic.Bool
 
 	// tooLarge is the size of the smallest message the server refused as
 	// too large although its max payload did not predict it (an account or
@@ -281,8 +286,10 @@ func (r *Relay) Run(ctx context.Context) error {
 		return ErrBusy
 	}
 	defer r.busy.Store(false)
+	r.ended.Store(false)
 	r.update(func(s *Status) { s.Running = true })
 	defer r.update(func(s *Status) { s.Running = false })
+	defer r.ended.Store(true)
 	r.log.Info("relay started", "window", r.cfg.Window)
 
 	var (
@@ -859,7 +866,8 @@ func (r *Relay) Monitor(ctx context.Context, bound, interval time.Duration) {
 // (nothing published) for longer than bound, measured from the later of
 // its last progress and the oldest pending event's append. A relay that
 // publishes is never stalled, however far behind; one whose Run returned
-// (a *MismatchError) is stalled as soon as an event is pending.
+// (a *MismatchError) is stalled as soon as an event is pending, one whose
+// Run has not begun yet only after bound, like one that makes no progress.
 func (r *Relay) Health(ctx context.Context, bound time.Duration) Health {
 	h := Health{Status: r.Status()}
 	head, err := r.store.HeadPosition(ctx)
@@ -883,10 +891,11 @@ func (r *Relay) Health(ctx context.Context, bound time.Duration) Health {
 			since = evs[0].RecordedAt
 		}
 	}
-	if !h.Running || time.Since(since) > bound {
+	ended := !h.Running && r.ended.Load()
+	if ended || time.Since(since) > bound {
 		h.StalledSince = since
 		switch {
-		case !h.Running:
+		case ended:
 			h.Problem = fmt.Sprintf("relay is not running; %d events are not on the bus", h.Lag)
 		default:
 			h.Problem = fmt.Sprintf("relay stalled for %s: %d events are not on the bus (next position %d)",

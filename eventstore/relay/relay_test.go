@@ -257,6 +257,32 @@ func TestRelayRefusesAStreamFromAnotherStore(t *testing.T) {
 	assert.Contains(t, err.Error(), "at sequence 5")
 }
 
+// Before Run begins (its goroutine not yet scheduled, a lease being taken)
+// a relay with events pending is stalled only once the bound passes; once
+// Run has ended (a mismatch) it is at once.
+func TestHealthOfARelayNotBegunAndOfOneThatEnded(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	srv := startServer(t, t.TempDir(), -1)
+	_, js := connect(t, srv.ClientURL())
+	old := openStore(t)
+	appendEvents(t, old, 20)
+	_, err := relay.New(old, js, fastConfig()).CatchUp(ctx)
+	require.NoError(t, err)
+
+	grown := openStore(t) // another store, already past the stream
+	appendEvents(t, grown, 30)
+	r := relay.New(grown, js, fastConfig())
+	h := r.Health(ctx, time.Hour)
+	assert.Empty(t, h.Problem, "not begun yet is not stalled within the bound")
+	assert.Equal(t, int64(30), h.Lag)
+
+	require.ErrorIs(t, r.Run(ctx), relay.ErrMismatch)
+	h = r.Health(ctx, time.Hour)
+	assert.Contains(t, h.Problem, "relay is not running")
+	assert.False(t, h.StalledSince.IsZero())
+}
+
 // Another publisher on the stream's subjects breaks stream sequence ==
 // position: the relay notices at its next publish and refuses.
 func TestRelayRefusesAForeignPublisher(t *testing.T) {
