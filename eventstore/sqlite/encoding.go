@@ -3,8 +3,10 @@ package sqlite
 import (
 	"encoding/binary"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"unsafe"
 
 	"github.com/cspm-es/cspm-es/eventstore"
@@ -122,8 +124,8 @@ func hashValue(h string, buf *[]byte) any {
 }
 
 // col receives a column stored as text or as bytes (ANY), keeping which.
-// The bytes are the driver's, valid until the next Scan: decode them
-// before that.
+// The bytes and the string are the driver's fresh copies of this row's
+// value (decodeRow keeps the data's).
 type col struct {
 	blob bool
 	b    []byte
@@ -152,11 +154,17 @@ func (c *col) len() int {
 	return len(c.s)
 }
 
-func (c *col) appendTo(b []byte) []byte {
-	if c.blob {
-		return append(b, c.b...)
+// owned is the stored value as bytes, without a copy: the driver's
+// buffer, which it made for this value alone (decodeRow), or nil for an
+// empty value. The slice's capacity is its length.
+func (c *col) owned() json.RawMessage {
+	switch {
+	case c.blob && len(c.b) > 0:
+		return json.RawMessage(c.b[:len(c.b):len(c.b)])
+	case !c.blob && len(c.s) > 0:
+		return json.RawMessage(unsafe.Slice(unsafe.StringData(c.s), len(c.s)))
 	}
-	return append(b, c.s...)
+	return nil
 }
 
 // textLen is the length of the text decodeRow makes for c (a blob's hex
@@ -203,7 +211,7 @@ func (t *textArena) add(c *col, uuid bool) span {
 		formatUUIDInto(&out, c.b)
 		t.buf = append(t.buf, out[:]...)
 	} else {
-		t.buf = hex.AppendEncode(t.buf, c.b)
+		t.buf = appendHex(t.buf, c.b)
 	}
 	return span{from: from - t.start, to: len(t.buf) - t.start}
 }
@@ -215,6 +223,27 @@ func (t *textArena) done() string {
 		return ""
 	}
 	return unsafe.String(&t.buf[t.start], len(t.buf)-t.start)
+}
+
+// hexPairs holds the two lower-case hex digits of every byte value.
+var hexPairs = func() (t [512]byte) {
+	const digits = "0123456789abcdef"
+	for i := range 256 {
+		t[2*i], t[2*i+1] = digits[i>>4], digits[i&0x0f]
+	}
+	return t
+}()
+
+// appendHex appends the lower-case hex text of b (hex.AppendEncode, two
+// digits per lookup: a catch-up decodes three hashes per event).
+func appendHex(dst, b []byte) []byte {
+	n := len(dst)
+	dst = slices.Grow(dst, 2*len(b))[:n+2*len(b)]
+	out := dst[n:]
+	for i, v := range b {
+		out[2*i], out[2*i+1] = hexPairs[2*int(v)], hexPairs[2*int(v)+1]
+	}
+	return dst
 }
 
 // hash is the hex text of a stored hash.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"database/sql/driver"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -146,33 +145,27 @@ type row struct {
 	eventID, prevHash, hash, logHash, metadata, data col
 }
 
-func (r *row) dest() []any {
-	return []any{&r.position, &r.eventID, &r.streamID, &r.streamType, &r.version, &r.typ,
-		&r.schemaVersion, &r.data, &r.metadata, &r.recordedAt, &r.prevHash, &r.hash, &r.logHash}
-}
-
 // decodeRow turns a stored row into the envelope. Data is returned as stored
 // (Verify, not the reader, judges whether it was changed).
 //
-// Strings the driver returns as strings are used as they are; what this
-// function makes (the data's bytes, and the text of the event id, the
-// hashes and the binary metadata) shares one allocation per event: the
-// data at its start, then the text, which is never written again (so it
-// can back strings), the data's slice capped before it.
+// Strings the driver returns as strings are used as they are, and so is
+// the data's value: the driver copies every text and blob value into a
+// fresh Go buffer of its own for each row (modernc.org/sqlite; pinned by
+// TestTheDriverHandsOverAFreshBufferPerValue), so the event's Data can be
+// that buffer rather than a second copy. What this function makes (the
+// text of the event id, the hashes and the binary metadata) shares one
+// allocation per event, which is never written again (so it can back
+// strings).
 func decodeRow(r *row) (eventstore.RecordedEvent, error) {
 	var e eventstore.RecordedEvent
 	if r.schemaVersion < math.MinInt32 || r.schemaVersion > math.MaxInt32 {
 		return e, fmt.Errorf("decode event at position %d: schema version %d out of range", r.position, r.schemaVersion)
 	}
-	n := r.data.len()
 	text := r.eventID.textLen() + r.prevHash.textLen() + r.hash.textLen() + r.logHash.textLen()
 	if r.metadata.blob {
 		text += len(r.metadata.b)
 	}
-	buf := make([]byte, 0, n+text)
-	buf = r.data.appendTo(buf)
-	data := buf[:n:n]
-	t := textArena{buf: buf, start: n}
+	t := textArena{buf: make([]byte, 0, text)}
 	id, prev, hash, logHash := t.add(&r.eventID, true), t.add(&r.prevHash, false), t.add(&r.hash, false), t.add(&r.logHash, false)
 	var metaAt int
 	if r.metadata.blob {
@@ -188,7 +181,7 @@ func decodeRow(r *row) (eventstore.RecordedEvent, error) {
 		Position:      r.position,
 		Type:          r.typ,
 		SchemaVersion: int(r.schemaVersion),
-		Data:          json.RawMessage(data),
+		Data:          r.data.owned(),
 		RecordedAt:    time.UnixMilli(r.recordedAt).UTC(),
 		PrevHash:      prev.get(str),
 		Hash:          hash.get(str),

@@ -566,3 +566,29 @@ func TestAuditKeyMismatchRefusesWrites(t *testing.T) {
 		require.NoError(t, s.Close())
 	}
 }
+
+// decodeRow keeps the driver's value of the data column as the event's
+// Data (no second copy), which is sound only while the driver copies each
+// row's text and blob values into fresh buffers of their own. This pins
+// that: two rows' values never share memory, and changing one event's
+// Data changes nothing another read returns.
+func TestTheDriverHandsOverAFreshBufferPerValue(t *testing.T) {
+	s, _ := openTemp(t, Options{})
+	ctx := context.Background()
+	_, err := s.Append(ctx, eventstore.AppendRequest{StreamID: "s", StreamType: "t", Expected: eventstore.NoStream,
+		Events: []eventstore.NewEvent{
+			{Type: "E", SchemaVersion: 1, Data: json.RawMessage(`{"n":1}`)},
+			{Type: "E", SchemaVersion: 1, Data: json.RawMessage(`{"n":1}`)},
+		}})
+	require.NoError(t, err)
+	first, err := s.ReadAll(ctx, 0, 0)
+	require.NoError(t, err)
+	require.Len(t, first, 2)
+	assert.NotSame(t, &first[0].Data[0], &first[1].Data[0], "each row's data is its own buffer")
+	assert.Equal(t, len(first[0].Data), cap(first[0].Data), "appending to Data cannot reach another value")
+	first[0].Data[2] = 'X'
+	assert.JSONEq(t, `{"n":1}`, string(first[1].Data))
+	again, err := s.ReadAll(ctx, 0, 0)
+	require.NoError(t, err)
+	assert.JSONEq(t, `{"n":1}`, string(again[0].Data), "a later read sees the stored value")
+}
