@@ -165,28 +165,18 @@ func (h *hasher) hash(e *RecordedEvent) string {
 // isCompact reports whether valid JSON has no white space outside its
 // strings, i.e. whether json.Compact would return it unchanged.
 func isCompact(data []byte) bool {
-	for i := 0; i < len(data); i++ {
+	for i := 0; i < len(data); {
 		switch data[i] {
-		case '"': // skip the string: find its closing quote (not escaped)
-			j := i + 1
-			for {
-				k := bytes.IndexByte(data[j:], '"')
-				if k < 0 {
-					return false // not valid JSON: let Compact judge it
-				}
-				j += k
-				escapes := 0
-				for p := j - 1; p > i && data[p] == '\\'; p-- {
-					escapes++
-				}
-				if escapes%2 == 0 {
-					break
-				}
-				j++
+		case '"': // skip the string (validJSON's scanner)
+			j, ok := scanString(data, i)
+			if !ok {
+				return false // not valid JSON: let Compact judge it
 			}
 			i = j
 		case ' ', '\t', '\n', '\r':
 			return false
+		default:
+			i++
 		}
 	}
 	return true

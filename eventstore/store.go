@@ -329,7 +329,7 @@ func (r AppendRequest) Validate() error {
 		if e.SchemaVersion < 1 {
 			errs = append(errs, fmt.Errorf("event %d: schema_version must be >= 1", i))
 		}
-		if !json.Valid(e.Data) {
+		if !validJSON(e.Data) {
 			errs = append(errs, fmt.Errorf("event %d: data is not valid JSON", i))
 		}
 	}
