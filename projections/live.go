@@ -462,6 +462,15 @@ func (w *worker) process(ctx context.Context, r run) error {
 // item decodes a delivered message.
 func (w *worker) item(m jetstream.Msg, pos int64) item {
 	it := item{pos: pos}
+	if ev, ok := w.r.decoded.get(pos, m.Headers().Get(bus.HeaderWatermillUUID)); ok {
+		it.rec = ev.RecordedEvent // decoded by another projection's loop
+		if !w.types[it.rec.Type] {
+			it.skip = true
+			return it
+		}
+		it.ev = ev
+		return it
+	}
 	if err := decodeEnvelope(m.Data(), &it.rec); err != nil {
 		h := m.Headers()
 		it.rec = eventstore.RecordedEvent{Position: pos, EventID: h.Get(bus.HeaderWatermillUUID),
@@ -483,6 +492,9 @@ func (w *worker) item(m jetstream.Msg, pos int64) item {
 		return it
 	}
 	it.ev, it.err = w.r.decode(it.rec)
+	if it.err == nil {
+		w.r.decoded.put(it.ev)
+	}
 	return it
 }
 

@@ -157,7 +157,8 @@ type Runtime struct {
 	metrics Metrics
 	hooks   hooks
 
-	recent TypeWindow // the types of recent positions, for idle probes (typecache.go)
+	recent  TypeWindow    // the types of recent positions, for idle probes (typecache.go)
+	decoded decodedWindow // recent events the live loops decoded, shared (decoded.go)
 
 	mu      sync.Mutex
 	workers map[string]*worker

@@ -230,7 +230,7 @@ func (t *batchTx) physical(name string) string {
 // first-write order per collection (so a unique value that moves from one
 // document to another is usually released before it is taken).
 func (t *batchTx) batch(projection string, checkpoint int64) readmodel.Batch {
-	b := readmodel.Batch{Projection: projection, Checkpoint: checkpoint}
+	b := readmodel.Batch{Projection: projection, Checkpoint: checkpoint, Normalized: true} // Put normalized each doc
 	if t.dirty == 0 {
 		return b
 	}

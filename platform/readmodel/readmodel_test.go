@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/cspm-es/cspm-es/platform/readmodel"
@@ -144,6 +145,17 @@ func TestBatchNormalize(t *testing.T) {
 	require.Equal(t, []readmodel.Doc{{"_id": "1", "v": int64(2)}, {"_id": "2"}}, b.Puts["a"])
 	require.Equal(t, []string{"3"}, b.Deletes["a"])
 	require.Equal(t, []string{"a", "b"}, b.Collections())
+	assert.True(t, b.Normalized, "a normalized batch says so")
+
+	// A batch whose docs are NormalizeDoc's output already (a projection's
+	// Tx) keeps them as they are: still one put per _id, the last.
+	doc, err := readmodel.NormalizeDoc(readmodel.Doc{"_id": "1", "v": 3})
+	require.NoError(t, err)
+	b, err = readmodel.Batch{Projection: "p", Checkpoint: 4, Normalized: true,
+		Puts: map[string][]readmodel.Doc{"a": {{"_id": "1", "v": "old"}, doc}}}.Normalize()
+	require.NoError(t, err)
+	require.Len(t, b.Puts["a"], 1)
+	assert.Equal(t, readmodel.Doc{"_id": "1", "v": int64(3)}, b.Puts["a"][0])
 
 	for _, bad := range []readmodel.Batch{
 		{Projection: "p", Checkpoint: -1},

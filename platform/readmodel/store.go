@@ -176,6 +176,10 @@ type Batch struct {
 	Checkpoint int64 // > 0
 	Puts       map[string][]Doc
 	Deletes    map[string][]string
+	// Normalized says that every doc of Puts is already NormalizeDoc's
+	// output (a projection's Tx normalizes each doc as it is put), so
+	// Normalize does not normalize it a second time.
+	Normalized bool
 }
 
 // Normalize validates b and returns a copy with canonical documents, one
@@ -187,7 +191,7 @@ func (b Batch) Normalize() (Batch, error) {
 	if b.Checkpoint <= 0 {
 		return Batch{}, Invalidf("batch of %s: checkpoint %d: want > 0", b.Projection, b.Checkpoint)
 	}
-	out := Batch{Projection: b.Projection, Checkpoint: b.Checkpoint,
+	out := Batch{Projection: b.Projection, Checkpoint: b.Checkpoint, Normalized: true,
 		Puts: make(map[string][]Doc, len(b.Puts)), Deletes: make(map[string][]string, len(b.Deletes))}
 	for coll, docs := range b.Puts {
 		if err := ValidateCollection(coll); err != nil {
@@ -196,9 +200,12 @@ func (b Batch) Normalize() (Batch, error) {
 		at := make(map[string]int, len(docs))
 		var norm []Doc
 		for _, d := range docs {
-			nd, err := NormalizeDoc(d)
-			if err != nil {
-				return Batch{}, Invalidf("put into %s: %v", coll, err)
+			nd := d
+			if !b.Normalized {
+				var err error
+				if nd, err = NormalizeDoc(d); err != nil {
+					return Batch{}, Invalidf("put into %s: %v", coll, err)
+				}
 			}
 			if i, dup := at[nd.ID()]; dup {
 				norm[i] = nd
