@@ -36,3 +36,21 @@ func safeApply(ctx context.Context, p Projection, tx Tx, ev Event) (err error) {
 	}()
 	return p.Apply(ctx, tx, ev)
 }
+
+// prefetch reads into tx, with one GetMany per collection, the documents
+// p says it will read for evs (Prefetcher; nothing when p is not one). A
+// panic of Prefetch only loses the hint.
+func prefetch(ctx context.Context, p Projection, tx *batchTx, evs []Event) {
+	pf, ok := p.(Prefetcher)
+	if !ok || len(evs) == 0 {
+		return
+	}
+	ids := map[string][]string{}
+	func() {
+		defer func() { _ = recover() }()
+		for _, ev := range evs {
+			pf.Prefetch(ev, func(collection, id string) { ids[collection] = append(ids[collection], id) })
+		}
+	}()
+	tx.prefetch(ctx, ids)
+}

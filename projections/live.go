@@ -541,6 +541,15 @@ func (w *worker) tryApply(ctx context.Context, it *item) (transient bool, err er
 // they apply, and one by one around an event that fails (so the others
 // are not blamed for it), or when the store refuses the batch.
 func (w *worker) applyLive(ctx context.Context, items []item) error {
+	if _, ok := w.p.(Prefetcher); ok {
+		evs := make([]Event, 0, len(items))
+		for i := range items {
+			if it := &items[i]; !it.skip && it.err == nil && !it.ref {
+				evs = append(evs, it.ev)
+			}
+		}
+		prefetch(ctx, w.p, w.tx, evs)
+	}
 	for start := 0; start < len(items); {
 		n := 0
 		var failed error

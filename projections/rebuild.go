@@ -631,6 +631,7 @@ func (rb *rebuild) apply(ctx context.Context, c chunk) error {
 }
 
 func (rb *rebuild) applyEvents(ctx context.Context, events []Event) error {
+	prefetch(ctx, rb.w.p, rb.tx, events)
 	for _, ev := range events {
 		if _, err := applyEvent(ctx, rb.w.p, rb.tx, ev); err != nil {
 			return fmt.Errorf("stopped at position %d: %w", ev.Position, err)

@@ -108,6 +108,37 @@ func (t *batchTx) Get(ctx context.Context, collection, id string) (readmodel.Doc
 	return cloneDoc(doc), true, nil
 }
 
+// prefetch reads, with one GetMany per collection, the documents of ids
+// (by declared collection) that the overlay does not hold yet, and caches
+// them (a missing one as missing). A failure is ignored: the Gets that
+// follow read the documents one by one and report it.
+func (t *batchTx) prefetch(ctx context.Context, ids map[string][]string) {
+	for coll, want := range ids {
+		o, err := t.overlay(coll)
+		if err != nil {
+			continue // Get refuses it with the reason
+		}
+		var read []string
+		seen := make(map[string]bool, len(want))
+		for _, id := range want {
+			if e := o.entries[id]; (e == nil || e.state == unknown) && !seen[id] && id != "" && len(id) <= readmodel.MaxIDLen {
+				seen[id] = true
+				read = append(read, id)
+			}
+		}
+		if len(read) == 0 {
+			continue
+		}
+		docs, err := t.store.GetMany(ctx, t.phys[coll], read)
+		if err != nil {
+			continue
+		}
+		for _, id := range read {
+			t.remember(o, id, docs[id]) // nil: known missing
+		}
+	}
+}
+
 // remember caches a store read.
 func (t *batchTx) remember(o *overlay, id string, doc readmodel.Doc) {
 	e := o.entries[id]

@@ -9,7 +9,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/cspm-es/cspm-es/eventstore"
 	"github.com/cspm-es/cspm-es/platform/bus"
+	"github.com/cspm-es/cspm-es/platform/dbregistry"
 	"github.com/cspm-es/cspm-es/platform/readmodel"
 	"github.com/cspm-es/cspm-es/platform/readmodel/sqlitestore"
 )
@@ -127,4 +129,66 @@ func TestRetryDelay(t *testing.T) {
 	assert.Equal(t, 20*time.Millisecond, r.retryDelay(2))
 	assert.Equal(t, 40*time.Millisecond, r.retryDelay(3))
 	assert.Equal(t, 50*time.Millisecond, r.retryDelay(9))
+}
+
+// countingStore counts the store's single and multiple reads.
+type countingStore struct {
+	readmodel.Store
+	gets, getManys int
+}
+
+func (c *countingStore) Get(ctx context.Context, collection, id string) (readmodel.Doc, error) {
+	c.gets++
+	return c.Store.Get(ctx, collection, id)
+}
+
+func (c *countingStore) GetMany(ctx context.Context, collection string, ids []string) (map[string]readmodel.Doc, error) {
+	c.getManys++
+	return c.Store.GetMany(ctx, collection, ids)
+}
+
+// prefetcher reads "things" by the event's stream id (a Prefetcher).
+type prefetcher struct{ reads *[]bool }
+
+func (prefetcher) Name() string                  { return "pf" }
+func (prefetcher) Database() dbregistry.Constant { return dbregistry.PLATFORM }
+func (prefetcher) Collections() []readmodel.CollectionSpec {
+	return []readmodel.CollectionSpec{{Name: "things"}}
+}
+func (prefetcher) EventTypes() []string                         { return []string{"T"} }
+func (p prefetcher) Prefetch(ev Event, want func(c, id string)) { want("things", ev.StreamID) }
+func (p prefetcher) Apply(ctx context.Context, tx Tx, ev Event) error {
+	_, found, err := tx.Get(ctx, "things", ev.StreamID)
+	*p.reads = append(*p.reads, found)
+	tx.Put("things", readmodel.Doc{"_id": ev.StreamID})
+	return err
+}
+
+// A run's documents named by Prefetch are read with one GetMany (from the
+// physical collection, repeated ids once), existing or not, and Apply's
+// Gets then read nothing more; what Apply reads finds the same as without.
+func TestPrefetchReadsARunsDocumentsAtOnce(t *testing.T) {
+	ctx := context.Background()
+	base := openStore(t)
+	require.NoError(t, base.Commit(ctx, readmodel.Batch{Projection: "p", Checkpoint: 1,
+		Puts: map[string][]readmodel.Doc{"things__rebuild": {{"_id": "a"}, {"_id": "c"}}}}))
+	store := &countingStore{Store: base}
+	tx := newBatchTx(store, map[string]string{"things": "things__rebuild"}, 100)
+	var reads []bool
+	p := prefetcher{reads: &reads}
+	var evs []Event
+	for _, id := range []string{"a", "b", "c", "a", "d"} {
+		evs = append(evs, Event{RecordedEvent: eventstore.RecordedEvent{StreamID: id, Type: "T"}})
+	}
+	prefetch(ctx, p, tx, evs)
+	assert.Equal(t, 1, store.getManys)
+	for _, ev := range evs {
+		_, err := applyEvent(ctx, p, tx, ev)
+		require.NoError(t, err)
+	}
+	assert.Zero(t, store.gets, "every read was prefetched")
+	assert.Equal(t, []bool{true, false, true, true, false}, reads)
+
+	prefetch(ctx, p, tx, evs[:2])
+	assert.Equal(t, 1, store.getManys, "what the Tx holds is not read again")
 }

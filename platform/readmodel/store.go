@@ -13,6 +13,11 @@ import (
 type Store interface {
 	// Get returns the document with that _id, or ErrNotFound.
 	Get(ctx context.Context, collection, id string) (Doc, error)
+	// GetMany returns the documents of ids that exist, by _id, in one read
+	// where the backend can (a collection never written holds none). The
+	// projections' runtime reads a run's documents with it before applying
+	// the run (projections.Prefetcher).
+	GetMany(ctx context.Context, collection string, ids []string) (map[string]Doc, error)
 	// Find returns one page of the documents matching opts.Filter, in
 	// opts.Sort order, after opts.Cursor (keyset pagination).
 	Find(ctx context.Context, collection string, opts FindOptions) (Page, error)

@@ -42,6 +42,52 @@ func (s *Store) doGet(ctx context.Context, collection, id string) (readmodel.Doc
 	return fromBSON(raw)
 }
 
+// GetMany returns the documents of ids that exist; see readmodel.Store.
+func (s *Store) GetMany(ctx context.Context, collection string, ids []string) (map[string]readmodel.Doc, error) {
+	r0, err := s.doGetMany(ctx, collection, ids)
+	return r0, unavailable(err)
+}
+
+// doGetMany is GetMany before unavailable errors are marked: one find
+// with $in per chunk of ids.
+func (s *Store) doGetMany(ctx context.Context, collection string, ids []string) (map[string]readmodel.Doc, error) {
+	if err := readmodel.ValidateCollection(collection); err != nil {
+		return nil, err
+	}
+	for _, id := range ids {
+		if id == "" {
+			return nil, readmodel.Invalidf("empty _id")
+		}
+	}
+	if err := s.checkOpen(); err != nil {
+		return nil, err
+	}
+	out := make(map[string]readmodel.Doc, len(ids))
+	const chunk = 1000
+	for start := 0; start < len(ids); start += chunk {
+		part := ids[start:min(start+chunk, len(ids))]
+		cur, err := s.db.Collection(collection).Find(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: part}}}},
+			options.Find().SetProjection(withoutPos))
+		if err != nil {
+			return nil, fmt.Errorf("get %d documents of %s: %w", len(ids), collection, err)
+		}
+		for cur.Next(ctx) {
+			d, err := fromBSON(cur.Current)
+			if err != nil {
+				_ = cur.Close(ctx)
+				return nil, fmt.Errorf("get %d documents of %s: %w", len(ids), collection, err)
+			}
+			out[d.ID()] = d
+		}
+		err = cur.Err()
+		_ = cur.Close(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("get %d documents of %s: %w", len(ids), collection, err)
+		}
+	}
+	return out, nil
+}
+
 // Find returns one page; see readmodel.Store.
 func (s *Store) Find(ctx context.Context, collection string, opts readmodel.FindOptions) (readmodel.Page, error) {
 	r0, err := s.doFind(ctx, collection, opts)

@@ -3,6 +3,7 @@ package readmodeltest
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 	"strings"
 	"testing"
@@ -190,4 +191,45 @@ func testValidation(t *testing.T, e *env) {
 	_, err = e.s.Checkpoint(e.ctx, "bad name!")
 	invalid(err, "projection name")
 	require.True(t, errors.Is(e.s.DropCollection(e.ctx, "Bad"), readmodel.ErrInvalid))
+}
+
+// GetMany returns the documents that exist, each as Get returns it; the
+// ids that do not exist are left out, whether the collection was never
+// written or holds others; repeated ids and chunks of every size are
+// served.
+func testGetMany(t *testing.T, e *env) {
+	got, err := e.s.GetMany(e.ctx, "items", []string{"a", "b"})
+	require.NoError(t, err, "collection never written")
+	require.Empty(t, got)
+
+	var docs []readmodel.Doc
+	var all, ids []string
+	for i := range 300 {
+		id := fmt.Sprintf("d%03d", i)
+		docs = append(docs, doc(id, "n", i, "tags", []any{"x", id}))
+		all = append(all, id)
+		if i%2 == 0 {
+			ids = append(ids, id)
+		}
+	}
+	e.put("items", docs...)
+	ids = append(ids, "missing", "d000", "d001") // one absent, one repeated, one odd
+	got, err = e.s.GetMany(e.ctx, "items", ids)
+	require.NoError(t, err)
+	require.Len(t, got, 151) // the 150 even ids and d001
+	for _, id := range []string{"d000", "d001", "d298"} {
+		require.Equal(t, e.get("items", id), got[id], id)
+	}
+	require.NotContains(t, got, "missing")
+	require.NotContains(t, got, "d003")
+	for _, n := range []int{1, 7, 8, 9, 33, 97, 257, 300} {
+		got, err := e.s.GetMany(e.ctx, "items", all[:n])
+		require.NoError(t, err)
+		require.Len(t, got, n, "%d ids", n)
+	}
+	got, err = e.s.GetMany(e.ctx, "items", nil)
+	require.NoError(t, err)
+	require.Empty(t, got)
+	_, err = e.s.GetMany(e.ctx, "items", []string{"a", ""})
+	require.ErrorIs(t, err, readmodel.ErrInvalid)
 }

@@ -47,6 +47,7 @@ func RunTarget(t *testing.T, target Target, open func(t *testing.T) readmodel.St
 	}{
 		{"RoundTrip", testRoundTrip},
 		{"PutGetDelete", testPutGetDelete},
+		{"GetMany", testGetMany},
 		{"Validation", testValidation},
 		{"Filters", testFilters},
 		{"JSONLookalikes", testJSONLookalikes},

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/cspm-es/cspm-es/platform/readmodel"
 )
@@ -34,6 +35,81 @@ func (s *Store) Get(ctx context.Context, collection, id string) (readmodel.Doc, 
 		return nil, fmt.Errorf("get %s/%s: %w", collection, id, unavailable(err))
 	}
 	return decodeDoc(id, data)
+}
+
+// getManyChunk is the most ids one statement of GetMany asks for; a
+// chunk of fewer is padded to the next of getManySizes (repeating its
+// last id) so that a few statements serve every count.
+const getManyChunk = 256
+
+var getManySizes = [...]int{8, 32, 96, getManyChunk}
+
+// GetMany returns the documents of ids that exist; see readmodel.Store.
+func (s *Store) GetMany(ctx context.Context, collection string, ids []string) (map[string]readmodel.Doc, error) {
+	if err := readmodel.ValidateCollection(collection); err != nil {
+		return nil, err
+	}
+	for _, id := range ids {
+		if id == "" {
+			return nil, readmodel.Invalidf("empty _id")
+		}
+	}
+	release, err := s.readLock()
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	out := make(map[string]readmodel.Doc, len(ids))
+	args := make([]any, 0, min(len(ids), getManyChunk))
+	for start := 0; start < len(ids); start += getManyChunk {
+		chunk := ids[start:min(start+getManyChunk, len(ids))]
+		size := getManyChunk
+		for _, n := range getManySizes {
+			if n >= len(chunk) {
+				size = n
+				break
+			}
+		}
+		args = args[:0]
+		for i := range size {
+			args = append(args, chunk[min(i, len(chunk)-1)])
+		}
+		if err := s.getChunk(ctx, collection, size, args, out); err != nil {
+			if isNoSuchTable(err) {
+				return out, nil
+			}
+			return nil, fmt.Errorf("get %d documents of %s: %w", len(ids), collection, unavailable(err))
+		}
+	}
+	return out, nil
+}
+
+// getChunk reads the documents of one padded chunk of ids into out.
+func (s *Store) getChunk(ctx context.Context, collection string, size int, args []any, out map[string]readmodel.Doc) error {
+	st, err := s.readStmt(ctx, `SELECT id, doc FROM `+quoteIdent(collection)+` WHERE id IN (?`+strings.Repeat(",?", size-1)+`)`)
+	if err != nil {
+		return err
+	}
+	rows, err := st.QueryContext(ctx, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			id   string
+			data []byte
+		)
+		if err := rows.Scan(&id, &data); err != nil {
+			return err
+		}
+		d, err := decodeDoc(id, data)
+		if err != nil {
+			return err
+		}
+		out[id] = d
+	}
+	return rows.Err()
 }
 
 // Find returns one page; see readmodel.Store.
