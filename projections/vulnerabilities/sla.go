@@ -385,7 +385,7 @@ func (p *slaPass) scanned(team string, e vuln.ArtifactScanned) error {
 		if !ls.Before(at) {
 			continue
 		}
-		if err := p.recompute(team, oid, completed); err != nil {
+		if err := p.recompute(team, oid, completed, nil); err != nil {
 			return err
 		}
 	}
@@ -393,7 +393,12 @@ func (p *slaPass) scanned(team string, e vuln.ArtifactScanned) error {
 }
 
 // recompute loads a clock and saves it again under what is known now.
-func (p *slaPass) recompute(team, oid string, completed []time.Time) error {
+//
+// acc, when not nil, is the finding's account document as the Tx holds it
+// (a caller going through an account's members has it already): it is
+// used instead of reading it again for each member, if it is that
+// account.
+func (p *slaPass) recompute(team, oid string, completed []time.Time, acc readmodel.Doc) error {
 	d, found, err := fold.Get(p.ctx, p.tx, SLAClocksCollection, oid)
 	if err != nil || !found {
 		return err
@@ -402,9 +407,10 @@ func (p *slaPass) recompute(team, oid string, completed []time.Time) error {
 		team = fold.Str(d, "team_id")
 	}
 	if fold.Str(d, "module") == vuln.SLAModuleCloudFindings {
-		acc, _, err := fold.Get(p.ctx, p.tx, slaAccountsCollection, slaAccountID(team, fold.Str(d, "provider"), fold.Str(d, "account")))
-		if err != nil {
-			return err
+		if id := slaAccountID(team, fold.Str(d, "provider"), fold.Str(d, "account")); acc == nil || fold.Str(acc, "_id") != id {
+			if acc, _, err = fold.Get(p.ctx, p.tx, slaAccountsCollection, id); err != nil {
+				return err
+			}
 		}
 		return p.save(team, maps.Clone(d), d, evaluationsOf(acc, fold.Str(d, "region"), fold.Str(d, "check")), nil)
 	}
@@ -457,7 +463,7 @@ func (p *slaPass) policySet(team string, e vuln.SLAPolicySet) error {
 		}
 		completed := timesOf(d, "completed")
 		for _, oid := range slices.Sorted(maps.Keys(fold.Obj(d, "members"))) {
-			if err := p.recompute(team, oid, completed); err != nil {
+			if err := p.recompute(team, oid, completed, nil); err != nil {
 				return err
 			}
 		}
@@ -468,7 +474,7 @@ func (p *slaPass) policySet(team string, e vuln.SLAPolicySet) error {
 			return err
 		}
 		for _, fid := range slices.Sorted(maps.Keys(fold.Obj(d, "members"))) {
-			if err := p.recompute(team, fid, nil); err != nil {
+			if err := p.recompute(team, fid, nil, d); err != nil {
 				return err
 			}
 		}
@@ -524,7 +530,7 @@ func (p *slaPass) kev(cveID string, at time.Time, listed bool, due time.Time) er
 		}
 		completed := timesOf(art, "completed")
 		for _, oid := range slices.Sorted(maps.Keys(fold.Obj(sh, "clocks"))) {
-			if err := p.recompute(team, oid, completed); err != nil {
+			if err := p.recompute(team, oid, completed, nil); err != nil {
 				return err
 			}
 		}
@@ -813,6 +819,12 @@ func (p *slaPass) evaluated(team string, e csdomain.ImportCompleted) error {
 		}
 		acc["evaluations"] = list
 		p.tx.Put(slaAccountsCollection, acc)
+		// The account as stored (normalized), read once for its members'
+		// recomputes rather than once by each.
+		stored, _, err := fold.Get(p.ctx, p.tx, slaAccountsCollection, fold.Str(acc, "_id"))
+		if err != nil {
+			return err
+		}
 		members := fold.Obj(acc, "members")
 		for _, fid := range slices.Sorted(maps.Keys(members)) {
 			m := fold.Obj(members, fid)
@@ -820,7 +832,7 @@ func (p *slaPass) evaluated(team string, e csdomain.ImportCompleted) error {
 			if !last.Before(at) || !slices.Contains(sc.Regions, fold.Str(m, "region")) || (!slices.Contains(sc.Checks, fold.Str(m, "check")) && !slices.Contains(sc.Checks, csdomain.AllChecks)) {
 				continue
 			}
-			if err := p.recompute(team, fid, nil); err != nil {
+			if err := p.recompute(team, fid, nil, stored); err != nil {
 				return err
 			}
 		}

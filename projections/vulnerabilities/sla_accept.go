@@ -131,7 +131,7 @@ func (p *slaPass) recomputeMatching(team string, r rdomain.AcceptanceRule) error
 					return err
 				}
 				if found && matches(r, c) {
-					if err := p.recompute(team, oid, completed); err != nil {
+					if err := p.recompute(team, oid, completed, nil); err != nil {
 						return err
 					}
 				}
@@ -153,7 +153,7 @@ func (p *slaPass) recomputeMatching(team string, r rdomain.AcceptanceRule) error
 				return err
 			}
 			if found && matches(r, c) {
-				if err := p.recompute(team, fid, nil); err != nil {
+				if err := p.recompute(team, fid, nil, a); err != nil {
 					return err
 				}
 			}
@@ -295,7 +295,7 @@ func (p *slaPass) recomputeTeamClock(team, item string) error {
 	if err != nil || !found || fold.Str(d, "team_id") != team {
 		return err
 	}
-	return p.recompute(team, item, nil)
+	return p.recompute(team, item, nil, nil)
 }
 
 // pause is what the acceptances of clock d (of team) change: how long it
